@@ -1,0 +1,156 @@
+"""`diag.*` keys: derived from recorded arrays, computed when first read.
+
+diag.model.{i}.l{j}.{dir}.sat.{g}   (T,)   share of gate g's values (over batch and units) that are
+                                           saturated: sigmoid gates below 0.05 or above 0.95, tanh
+                                           values (LSTM g, GRU n, RNN h) with |v| above 0.95
+diag.model.{i}.l{j}.{dir}.jacnorm   (T, B) spectral norm of dh_t/dh_{t-1} (the step Jacobian the
+                                           gradient is multiplied by when it flows back one step)
+diag.model.{i}.l{j}.{dir}.gradnorm  (T,)   ||dL/dh_t|| over batch and units
+diag.nonfinite.first_step           ()     first step (in forward order) at which any recorded array
+                                           holds inf or NaN; -1 if none
+diag.nonfinite.keys                 (N,)   the keys whose arrays hold inf or NaN
+diag.nonfinite.key_first_step       (N,)   for each of them, the first step in the order it was computed
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from rnntui.engine.recurrent import GRUCell, LSTMCell, previous
+
+SIGMOID_GATES = {"i", "f", "o", "r", "z"}
+
+
+def saturation(values: np.ndarray, gate: str) -> np.ndarray:
+    v = values.reshape(values.shape[0], -1)
+    if gate in SIGMOID_GATES:
+        sat = (v < 0.05) | (v > 0.95)
+    else:
+        sat = np.abs(v) > 0.95
+    return sat.mean(axis=1)
+
+
+def _step_jacobian_factors(entry, arrays, prefix: str, params: dict, j: int, d: str):
+    """Return (a, D) with dh_t/dh_{t-1} = diag(a) + sum_k diag(D_k) W_hh[k] (PyTorch row blocks)."""
+    reverse = d == "bwd"
+    h = arrays[f"{prefix}.h"]
+    H = h.shape[-1]
+    if entry.type == "rnn":
+        if entry.nonlinearity == "tanh":
+            D = 1 - h * h
+        elif entry.nonlinearity == "relu":
+            D = (arrays[f"{prefix}.pre"] > 0).astype(h.dtype)
+        else:
+            D = np.ones_like(h)
+        return None, D
+    if entry.type == "lstm":
+        c = arrays[f"{prefix}.c"]
+        i, f, g, o = (arrays[f"{prefix}.gates.{k}"] for k in "ifgo")
+        TC = np.tanh(c)
+        G = np.concatenate([o, i, f, g], axis=-1)
+        Kc, Ko, Kifg = LSTMCell.coefficients(G, TC, previous(c, reverse))
+        D = np.concatenate([Kc * Kifg[:, :, 0], Kc * Kifg[:, :, 1], Kc * Kifg[:, :, 2], Ko], axis=-1)
+        return None, D
+    # gru
+    r, z, n = (arrays[f"{prefix}.gates.{k}"] for k in "rzn")
+    h_prev = previous(h, reverse)
+    name = f"{entry.index}.weight_hh_l{j}{'_reverse' if reverse else ''}"
+    bname = f"{entry.index}.bias_hh_l{j}{'_reverse' if reverse else ''}"
+    HPn = h_prev @ params[name][2 * H:].T + params[bname][2 * H:]
+    Kn, Kz, Kr = GRUCell.coefficients(np.concatenate([r, z, n], axis=-1), HPn, h_prev)
+    return z, np.concatenate([Kn * Kr, Kz, Kn * r], axis=-1)
+
+
+def jacobian_norms(entry, arrays, params, j: int, d: str, iterations: int = 30) -> np.ndarray:
+    """Largest singular value of each step's Jacobian, by power iteration on all steps at once."""
+    prefix = f"model.{entry.index}.l{j}.{d}"
+    W = params[f"{entry.index}.weight_hh_l{j}{'_reverse' if d == 'bwd' else ''}"]
+    a, D = _step_jacobian_factors(entry, arrays, prefix, params, j, d)
+    T, B, H = arrays[f"{prefix}.h"].shape
+    k = D.shape[-1] // H
+
+    def J(v):
+        out = (D * (v @ W.T)).reshape(T, B, k, H).sum(axis=2)
+        return out if a is None else out + a * v
+
+    def JT(u):
+        out = (D * np.tile(u, (1, 1, k))) @ W
+        return out if a is None else out + a * u
+
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(T, B, H)).astype(W.dtype)
+    sigma = np.zeros((T, B), dtype=W.dtype)
+    with np.errstate(all="ignore"):
+        for _ in range(iterations):
+            v /= np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-300)
+            u = J(v)
+            sigma = np.linalg.norm(u, axis=-1)
+            v = JT(u)
+    return sigma
+
+
+def _first_step(a: np.ndarray, backwards: bool) -> int:
+    if a.ndim == 0:
+        return -1 if np.isfinite(a) else 0
+    bad = ~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
+    if not bad.any():
+        return -1
+    idx = np.flatnonzero(bad)
+    return int(idx[-1] if backwards else idx[0])
+
+
+def nonfinite(arrays: dict, seq: bool) -> dict[str, np.ndarray]:
+    keys, firsts, forward_firsts = [], [], []
+    for key, a in arrays.items():
+        if key.startswith("meta.") or key == "tokens" or not np.issubdtype(a.dtype, np.floating):
+            continue
+        if np.isfinite(a).all():
+            continue
+        grad = key.startswith("grad.") or key.startswith("gradnorm.")
+        bwd = ".bwd." in key
+        per_step = seq and a.ndim >= 1 and (key.startswith(("model.", "grad.model.", "gradnorm.")) or key == "input")
+        first = _first_step(a, backwards=(grad != bwd)) if per_step else -1
+        keys.append(key)
+        firsts.append(first)
+        if per_step and not grad and not bwd:
+            forward_firsts.append(first)
+        elif per_step and not grad:
+            forward_firsts.append(_first_step(a, backwards=False))
+    first_step = min(forward_firsts) if forward_firsts else (0 if keys else -1)
+    return {
+        "diag.nonfinite.first_step": np.asarray(first_step, dtype=np.int64),
+        "diag.nonfinite.keys": np.asarray(keys, dtype=str) if keys else np.zeros(0, dtype="<U1"),
+        "diag.nonfinite.key_first_step": np.asarray(firsts, dtype=np.int64),
+    }
+
+
+def derived_keys(entries, arrays: dict, params: dict, seq: bool) -> dict:
+    """Key -> zero-argument function, for Trace's lazy diagnostics."""
+    out = {}
+    for e in entries:
+        if not e.recurrent:
+            continue
+        for j in range(e.num_layers):
+            for d in e.directions:
+                prefix = f"model.{e.index}.l{j}.{d}"
+                names = e.gates if e.gates else ("h",)
+                for g in names:
+                    src = f"{prefix}.gates.{g}" if e.gates else f"{prefix}.h"
+                    if e.type == "rnn" and e.nonlinearity != "tanh":
+                        continue
+                    out[f"diag.{prefix}.sat.{g}"] = partial(saturation, arrays[src], g)
+                out[f"diag.{prefix}.jacnorm"] = partial(jacobian_norms, e, arrays, params, j, d)
+                gh = arrays[f"grad.{prefix}.h"]
+                out[f"diag.{prefix}.gradnorm"] = partial(
+                    lambda a: np.sqrt((a.reshape(a.shape[0], -1) ** 2).sum(axis=1)), gh)
+    cache: dict = {}
+
+    def nf(key):
+        if not cache:
+            cache.update(nonfinite(arrays, seq))
+        return cache[key]
+
+    for key in ("diag.nonfinite.first_step", "diag.nonfinite.keys", "diag.nonfinite.key_first_step"):
+        out[key] = partial(nf, key)
+    return out

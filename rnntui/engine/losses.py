@@ -1,0 +1,37 @@
+"""Losses and their gradients (PyTorch's reductions: mean over every element / sample)."""
+from __future__ import annotations
+
+import numpy as np
+
+from rnntui.engine.activations import log_softmax
+
+
+def loss_and_grad(kind: str, out: np.ndarray, logits: np.ndarray | None, target):
+    """Return (loss, dL/dout, dL/dlogits or None).
+
+    sum            L = sum(out)
+    mse            L = mean((out - target)^2)
+    cross_entropy  L = mean over steps and batch of -log softmax(logits)[target];
+                   logits are `out`, or the pre-activation of a final softmax entry.
+    """
+    if kind == "sum":
+        return out.sum(), np.ones_like(out), None
+    if kind == "mse":
+        diff = out - target
+        return np.mean(diff * diff), diff * (2.0 / diff.size), None
+    z = out if logits is None else logits
+    lsm = log_softmax(z)
+    idx = np.asarray(target)[..., None]
+    n = idx.size
+    picked = np.take_along_axis(lsm, idx, axis=-1)
+    loss = -picked.sum() / n
+    onehot = np.zeros_like(z)
+    np.put_along_axis(onehot, idx, 1.0, axis=-1)
+    dz = (np.exp(lsm) - onehot) / n
+    if logits is None:
+        return loss, dz, None
+    # the final entry's output is softmax(logits): dL/dp = -onehot / (n p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dout = -onehot / (n * out)
+    dout[onehot == 0] = 0.0
+    return loss, dout, dz

@@ -1,0 +1,82 @@
+"""Scenario -> Trace: cast to the scenario's dtype, check memory, run, record."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from rnntui.engine.diagnostics import derived_keys
+from rnntui.engine.layout import trace_floats
+from rnntui.engine.network import run_network
+from rnntui.engine.trace import EntryInfo, Trace, TraceInfo
+from rnntui.errors import Problem, ScenarioError
+
+
+def available_memory() -> int:
+    """MemAvailable from /proc/meminfo, else physical memory."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def estimate_bytes(sc) -> int:
+    itemsize = np.dtype(sc.dtype).itemsize
+    return trace_floats(list(sc.layout), sc.T, sc.B) * itemsize + sc.x.nbytes
+
+
+def human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def entry_info(lay) -> EntryInfo:
+    return EntryInfo(
+        index=lay.index, type=lay.type, seq_out=lay.seq_out, hidden_size=lay.hidden_size,
+        num_layers=lay.num_layers, directions=tuple(lay.directions), gates=tuple(lay.gates), merge=lay.merge,
+        nonlinearity=lay.nonlinearity, activation=lay.activation, reduce_final=lay.reduce_final,
+        params=tuple(lay.params),
+    )
+
+
+def run_scenario(sc, max_memory: int | None = None) -> Trace:
+    """Run forward and backward; raise ScenarioError if the trace would not fit in memory."""
+    limit = available_memory() // 2 if max_memory is None else max_memory
+    need = estimate_bytes(sc)
+    if need > limit:
+        raise ScenarioError([Problem(sc.file, None, None, "", (
+            f"this run would record about {human(need)}, more than the limit of {human(limit)} "
+            f"(T={sc.T}, B={sc.B}); shorten the input or raise --max-memory"))])
+    dtype = np.dtype(sc.dtype)
+    x = np.ascontiguousarray(sc.x, dtype=dtype)
+    params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in sc.params.items()}
+    target = sc.target
+    if target is not None and sc.loss == "mse":
+        target = target.astype(dtype)
+    with np.errstate(all="ignore"):
+        arrays = run_network(list(sc.layout), x, params, sc.loss, target)
+    info = TraceInfo(
+        name=sc.name, description=sc.description, mode=sc.mode, dtype=sc.dtype, loss=sc.loss, file=sc.file,
+        entries=tuple(entry_info(lay) for lay in sc.layout), T=sc.T, B=sc.B, seq=sc.seq,
+    )
+    arrays["meta.version"] = np.asarray(1)
+    arrays["meta.scenario"] = np.asarray(sc.text)
+    arrays["meta.layout"] = np.asarray(info.to_json())
+    arrays["input"] = x
+    if sc.tokens is not None:
+        arrays["tokens"] = np.asarray(sc.tokens, dtype=str)
+        arrays["meta.vocab"] = np.asarray(sc.vocab, dtype=str)
+    if sc.target is not None:
+        arrays["meta.target"] = np.asarray(sc.target)
+    derived = derived_keys(info.entries, arrays, params, sc.seq)
+    return Trace(arrays, info, derived)

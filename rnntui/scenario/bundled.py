@@ -1,0 +1,29 @@
+"""The scenarios that ship with rnntui, found by name wherever a path is taken."""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from rnntui.errors import Problem, ScenarioError
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
+
+
+def bundled() -> dict[str, Path]:
+    if not SCENARIO_DIR.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(SCENARIO_DIR.glob("*.yaml"))}
+
+
+def resolve(arg) -> Path:
+    """A path that exists, else a bundled scenario's name (with or without .yaml)."""
+    path = Path(arg)
+    if path.exists():
+        return path
+    names = bundled()
+    stem = path.name[:-5] if path.name.endswith(".yaml") else path.name
+    if str(arg) == path.name and stem in names:
+        return names[stem]
+    close = difflib.get_close_matches(stem, list(names), n=1, cutoff=0.5)
+    hint = f" (did you mean the bundled scenario {close[0]!r}?)" if close else " (see `rnntui scenarios`)"
+    raise ScenarioError([Problem(str(arg), None, None, "", f"no such file, and no bundled scenario of that name{hint}")])

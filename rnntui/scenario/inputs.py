@@ -1,0 +1,149 @@
+"""Turn the `input` section into arrays: (T, B, D) sequences or (B, C, H, W) images."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnntui.errors import Problem
+
+
+@dataclass(frozen=True)
+class BuiltInput:
+    x: np.ndarray              # (T, B, D) for sequences, (B, C, ...) for images
+    seq: bool
+    tokens: tuple[str, ...] | None = None
+    vocab: tuple[str, ...] | None = None
+    form: str = "values"
+
+
+class InputProblem(Exception):
+    def __init__(self, key: str, message: str):
+        self.key, self.message = key, message
+        super().__init__(message)
+
+
+def tokenize(text: str, how: str) -> list[str]:
+    if how == "chars":
+        return list(text)
+    return re.findall(r"\w+|[^\w\s]", text)
+
+
+def _numeric(data, key: str) -> np.ndarray:
+    try:
+        arr = np.array(data, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise InputProblem(key, "found a ragged or non-numeric list; expected a rectangular array of numbers") from None
+    if arr.dtype == object:
+        raise InputProblem(key, "found a ragged list; expected a rectangular array of numbers")
+    return arr
+
+
+def load_array_file(path: Path, key: str | None, where: str) -> np.ndarray:
+    if not path.exists():
+        raise InputProblem(where, f"found {str(path)!r}, which does not exist; expected a .npy or .npz file")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise InputProblem(where, f"cannot read {path.name} without pickle ({exc}); expected a plain numeric array") from None
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
+        raise InputProblem(where, f"cannot read {path.name}: {exc}") from None
+    if isinstance(loaded, np.lib.npyio.NpzFile):
+        with loaded:
+            names = list(loaded.keys())
+            if key is None:
+                if len(names) != 1:
+                    raise InputProblem("key", f"{path.name} holds {names}; expected `key:` naming one of them")
+                key = names[0]
+            if key not in names:
+                raise InputProblem("key", f"found {key!r}; expected one of {names}")
+            arr = loaded[key]
+    else:
+        arr = loaded
+    if not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
+        raise InputProblem(where, f"{path.name} holds {arr.dtype} data; expected numbers")
+    return arr.astype(np.float64)
+
+
+def _sequence(arr: np.ndarray, key: str, batch_form: bool) -> np.ndarray:
+    if batch_form:
+        if arr.ndim != 3:
+            raise InputProblem(key, f"found shape {arr.shape}; expected (B, T, D): a list of sequences of steps")
+        return np.ascontiguousarray(arr.transpose(1, 0, 2))
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim == 2:
+        return arr[:, None, :]
+    if arr.ndim == 3:
+        return np.ascontiguousarray(arr.transpose(1, 0, 2))
+    raise InputProblem(key, f"found shape {arr.shape}; expected (T, D) or (B, T, D)")
+
+
+def _generate(g, rng: np.random.Generator) -> BuiltInput:
+    T, D, B = g.length, g.features, g.batch
+    if g.kind == "digit":
+        from rnntui.scenario.digits import draw_digit
+
+        img = draw_digit(g.digit, g.size, rng)
+        return BuiltInput(np.broadcast_to(img, (B, 1) + img.shape).copy(), seq=False, form="generate")
+    t = np.arange(T, dtype=np.float64)[:, None, None]
+    if g.kind == "sine":
+        # features are shifted by a fraction of a cycle, batch samples by a random phase
+        shift = np.arange(D)[None, None, :] * (2 * np.pi / max(D, 1)) / 4
+        sample = np.zeros((1, B, 1)) if B == 1 else rng.uniform(0, 2 * np.pi, (1, B, 1))
+        x = g.amplitude * np.sin(2 * np.pi * t / g.period + g.phase + shift + sample)
+    elif g.kind == "noise":
+        x = rng.normal(0.0, g.std, (T, B, D))
+    elif g.kind == "constant":
+        x = np.full((T, B, D), g.value)
+    elif g.kind == "pulse":
+        if g.at >= T:
+            raise InputProblem("generate.at", f"found {g.at}; expected a step below length {T}")
+        x = np.zeros((T, B, D))
+        x[g.at] = g.value
+    else:  # delayed-recall
+        x = np.zeros((T, B, D))
+        x[0] = rng.integers(0, 2, (B, D)).astype(np.float64)
+    return BuiltInput(np.ascontiguousarray(x, dtype=np.float64), seq=True, form="generate")
+
+
+def build_input(inp, base_dir: Path, rng: np.random.Generator) -> BuiltInput:
+    """Raise InputProblem(key, message) for what cannot be turned into an array."""
+    if inp.values is not None:
+        x = _sequence(_numeric(inp.values, "values"), "values", batch_form=False)
+        return _check(BuiltInput(x, seq=True, form="values"), "values")
+    if inp.batch is not None:
+        x = _sequence(_numeric(inp.batch, "batch"), "batch", batch_form=True)
+        return _check(BuiltInput(x, seq=True, form="batch"), "batch")
+    if inp.text is not None:
+        tokens = tokenize(inp.text, inp.tokenize)
+        if not tokens:
+            raise InputProblem("text", "found no tokens; expected at least one word or character")
+        vocab = sorted(set(tokens))
+        x = np.zeros((len(tokens), 1, len(vocab)))
+        for t, tok in enumerate(tokens):
+            x[t, 0, vocab.index(tok)] = 1.0
+        return BuiltInput(x, seq=True, tokens=tuple(tokens), vocab=tuple(vocab), form="text")
+    if inp.generate is not None:
+        return _check(_generate(inp.generate, rng), "generate")
+    if inp.file is not None:
+        arr = load_array_file(base_dir / inp.file, inp.key, "file")
+        return _check(BuiltInput(_sequence(arr, "file", batch_form=False), seq=True, form="file"), "file")
+    # image
+    if isinstance(inp.image, str):
+        arr = load_array_file(base_dir / inp.image, inp.key, "image")
+    else:
+        arr = _numeric(inp.image, "image")
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise InputProblem("image", f"found shape {arr.shape}; expected (H, W) or (C, H, W)")
+    return _check(BuiltInput(np.ascontiguousarray(arr[None]), seq=False, form="image"), "image")
+
+
+def _check(b: BuiltInput, key: str) -> BuiltInput:
+    if b.x.size == 0:
+        raise InputProblem(key, f"found an empty array of shape {b.x.shape}; expected at least one value")
+    return b

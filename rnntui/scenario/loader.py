@@ -1,0 +1,254 @@
+"""YAML text -> a validated, fully resolved `Scenario`, or a ScenarioError listing every problem."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+from rnntui.errors import Problem, ScenarioError
+from rnntui.scenario import schema
+from rnntui.scenario.yaml_source import Positions, load_yaml, read_text
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything the engine needs; arrays are float64 until the engine casts them."""
+
+    file: str
+    text: str
+    name: str
+    description: str
+    seed: int
+    dtype: str
+    mode: str
+    top: schema.Top
+    entries: tuple
+    layout: tuple
+    x: np.ndarray
+    seq: bool
+    tokens: tuple[str, ...] | None
+    vocab: tuple[str, ...] | None
+    params: dict[str, np.ndarray]
+    loss: str
+    target: np.ndarray | None
+    positions: Positions = field(repr=False, compare=False)
+
+    @property
+    def T(self) -> int:
+        return self.x.shape[0] if self.seq else 1
+
+    @property
+    def B(self) -> int:
+        return self.x.shape[1] if self.seq else self.x.shape[0]
+
+
+def _suggest(word: Any, choices) -> str:
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})" if value is not None else "nothing"
+
+
+def _model_fields(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The keys allowed at *loc* inside *model*, for 'did you mean'."""
+    cur: Any = model
+    for part in loc:
+        if isinstance(part, int) or cur is None:
+            continue
+        f = getattr(cur, "model_fields", {}).get(part)
+        if f is None:
+            return []
+        ann = f.annotation
+        cur = None
+        for cand in getattr(ann, "__args__", ()) + (ann,):
+            if isinstance(cand, type) and issubclass(cand, BaseModel):
+                cur = cand
+    return list(getattr(cur, "model_fields", {}))
+
+
+def _translate(exc: ValidationError, model: type[BaseModel], prefix: tuple, pos: Positions) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function"))))
+        # pydantic reports tuple/union branches as extra loc parts; keep only real keys and indices
+        loc = tuple(p for p in loc if not (isinstance(p, str) and p in ("int", "float", "str", "tuple", "list", "literal['same']", "constrained-int")))
+        path = prefix + loc
+        typ, value = err["type"], err.get("input")
+        if typ == "extra_forbidden":
+            key = loc[-1] if loc else ""
+            allowed = _model_fields(model, loc[:-1])
+            msg = f"unknown key {key!r}{_suggest(key, allowed)}; expected one of {', '.join(allowed)}"
+        elif typ == "missing":
+            msg = "is required but missing"
+        elif typ == "literal_error":
+            expected = err.get("ctx", {}).get("expected", "")
+            choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",")]
+            msg = f"found {_describe(value)}{_suggest(value, choices)}; expected {expected}"
+        elif typ == "value_error":
+            msg = str(err.get("ctx", {}).get("error", err["msg"]))
+        else:
+            want = err["msg"]
+            want = want[0].lower() + want[1:] if want else want
+            want = want.replace("input should be", "expected").replace("Input should be", "expected")
+            msg = f"found {_describe(value)}; {want}"
+        problems.append(pos.problem(path, msg))
+    return problems
+
+
+def _validate_entries(raw: list, pos: Positions) -> tuple[list, list[Problem]]:
+    entries, problems = [], []
+    for i, item in enumerate(raw):
+        path = ("model", i)
+        if not isinstance(item, dict):
+            problems.append(pos.problem(path, f"found {_describe(item)}; expected a map with a `type` key"))
+            continue
+        kind = item.get("type")
+        if kind is None:
+            problems.append(pos.problem(path, f"has no `type`; expected one of {', '.join(schema.ENTRY_TYPES)}"))
+            continue
+        cls = schema.ENTRY_TYPES.get(kind) if isinstance(kind, str) else None
+        if cls is None:
+            problems.append(pos.problem(path + ("type",), f"found {_describe(kind)}{_suggest(kind, schema.ENTRY_TYPES)}; "
+                                        f"expected one of {', '.join(schema.ENTRY_TYPES)}"))
+            continue
+        try:
+            entries.append(cls.model_validate(item))
+        except ValidationError as exc:
+            problems.extend(_translate(exc, cls, path, pos))
+    return entries, problems
+
+
+def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, single: bool, pos: Positions):
+    """Return the target laid out like the output: (T, B, F) / (T, B) or (B, F) / (B,)."""
+    kind, raw = top.loss.kind, top.loss.target
+    where = ("loss", "target")
+    if kind == "sum":
+        if raw is not None:
+            raise ScenarioError([pos.problem(where, "found a target; loss kind sum takes none (use mse or cross_entropy)")])
+        return None
+    if raw is None:
+        raise ScenarioError([pos.problem(("loss",), f"loss kind {kind} needs a `target`")])
+    try:
+        arr = np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ScenarioError([pos.problem(where, "found a ragged or non-numeric target; expected numbers")]) from None
+    F = out_feat[0] if len(out_feat) == 1 else None
+    if kind == "cross_entropy":
+        if F is None:
+            raise ScenarioError([pos.problem(where, f"cross_entropy needs a vector of logits; the model returns {out_feat}")])
+        if out_seq:
+            shapes = {1: (T,), 2: (B, T)} if single else {2: (B, T)}
+            lay = "(T)" + (" or (B, T)" if single else "") if single else "(B, T)"
+        else:
+            shapes = {0: (), 1: (B,)} if single else {1: (B,)}
+            lay = "one index or (B)" if single else "(B)"
+        if arr.ndim not in shapes or arr.shape != shapes[arr.ndim]:
+            raise ScenarioError([pos.problem(where, f"found shape {arr.shape}; expected class indices laid out as {lay}, "
+                                             f"here {shapes[max(shapes)]}")])
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or arr.min() < 0 or arr.max() >= F:
+            raise ScenarioError([pos.problem(where, f"found {arr.ravel()[:8].tolist()}; expected whole class indices in 0..{F - 1}")])
+        arr = arr.astype(np.int64)
+        if out_seq:
+            return arr.reshape(T, 1) if arr.ndim == 1 else arr.T.copy()
+        return arr.reshape(B)
+    # mse
+    full = ((T, B) if out_seq else (B,)) + tuple(out_feat)
+    if out_seq:
+        if arr.ndim == 1 + len(out_feat) and B == 1 and arr.shape == (T,) + tuple(out_feat):
+            return arr.reshape(full)
+        if arr.shape == (B, T) + tuple(out_feat):
+            return np.ascontiguousarray(np.moveaxis(arr, 0, 1))
+        lay = f"{(T,) + tuple(out_feat)}" + (" or " if B == 1 else "") + f"{(B, T) + tuple(out_feat)}"
+    else:
+        if B == 1 and arr.shape == tuple(out_feat):
+            return arr.reshape(full)
+        if arr.shape == full:
+            return arr
+        lay = (f"{tuple(out_feat)} or " if B == 1 else "") + f"{full}"
+    raise ScenarioError([pos.problem(where, f"found shape {arr.shape}; expected {lay} to match the model's output")])
+
+
+def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
+    """Load and check a scenario file; raise ScenarioError naming every problem."""
+    from rnntui.engine.layout import LayoutProblem, infer_layout
+    from rnntui.scenario.inputs import InputProblem, build_input
+    from rnntui.scenario.weights import make_params
+
+    path = Path(source)
+    file = str(source)
+    if text is None:
+        text = read_text(path)
+    data, pos = load_yaml(text, file)
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem(file, 1, 1, "", f"found {_describe(data)}; expected a map of scenario keys")])
+    problems: list[Problem] = []
+    top = None
+    try:
+        top = schema.Top.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_translate(exc, schema.Top, (), pos))
+    raw_model = data.get("model")
+    entries, entry_problems = _validate_entries(raw_model if isinstance(raw_model, list) else [], pos)
+    problems.extend(entry_problems)
+    if problems or top is None:
+        raise ScenarioError(problems)
+
+    if top.length is not None and top.mode != "one-to-many":
+        problems.append(pos.problem(("length",), f"is only for mode one-to-many; found mode {top.mode}"))
+    if top.mode == "one-to-many" and top.length is None:
+        problems.append(pos.problem(("mode",), "one-to-many needs `length`: how many steps to unroll"))
+    if problems:
+        raise ScenarioError(problems)
+
+    base_dir = path.parent if path.parent != Path("") else Path(".")
+    try:
+        built = build_input(top.input, base_dir, np.random.default_rng([top.seed, 1]))
+    except InputProblem as exc:
+        raise ScenarioError([pos.problem(("input",) + tuple(exc.key.split(".")), exc.message)]) from None
+    x = built.x
+    if top.mode == "one-to-many":
+        if not built.seq or x.shape[0] != 1:
+            raise ScenarioError([pos.problem(("input",), f"one-to-many takes a single step; found {x.shape[0]} steps")])
+        pad = np.zeros((top.length,) + x.shape[1:])
+        pad[0] = x[0]
+        x = pad
+    if not np.all(np.isfinite(x)):
+        pass  # non-finite input is allowed: the run records where it spreads
+    feat = x.shape[2:] if built.seq else x.shape[1:]
+    try:
+        layout = infer_layout(entries, tuple(feat), built.seq, top.mode)
+    except LayoutProblem as exc:
+        key = ("model", exc.index) + ((exc.key,) if exc.key else ())
+        raise ScenarioError([pos.problem(key, exc.message)]) from None
+
+    params, weight_problems = make_params(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]))
+    for wp in weight_problems:
+        problems.append(pos.problem(("weights",) + wp.key, wp.message))
+    T = x.shape[0] if built.seq else 1
+    B = x.shape[1] if built.seq else x.shape[0]
+    try:
+        target = _target(top, layout[-1].out_feat, layout[-1].seq_out, T, B,
+                         single=top.input.batch is None and B == 1, pos=pos)
+    except ScenarioError as exc:
+        problems.extend(exc.problems)
+        target = None
+    if problems:
+        raise ScenarioError(problems)
+
+    return Scenario(
+        file=file, text=text, name=top.name or path.stem, description=top.description.strip(), seed=top.seed,
+        dtype=top.dtype, mode=top.mode, top=top, entries=tuple(entries), layout=tuple(layout), x=x,
+        seq=built.seq, tokens=built.tokens, vocab=built.vocab, params=params, loss=top.loss.kind,
+        target=target, positions=pos,
+    )

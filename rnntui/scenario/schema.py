@@ -1,0 +1,192 @@
+"""The scenario format (docs/scenario-format.md) as pydantic models.
+
+Only the shape of the data is checked here; what depends on several keys at once
+(input sizes against targets, weights against the model) is checked in loader.py.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StrictBool, model_validator
+
+Activation = Literal["none", "relu", "tanh", "sigmoid", "softmax"]
+Number = Union[int, float]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Generate(Strict):
+    kind: Literal["sine", "noise", "constant", "pulse", "delayed-recall", "digit"]
+    length: PositiveInt = 20
+    features: PositiveInt = 1
+    batch: PositiveInt = 1
+    period: float = Field(default=20.0, gt=0, description="sine: steps per cycle")
+    amplitude: float = 1.0
+    phase: float = 0.0
+    std: float = Field(default=1.0, ge=0, description="noise: standard deviation")
+    value: float = 1.0
+    at: int = Field(default=0, ge=0, description="pulse: the step that is 1")
+    digit: int = Field(default=7, ge=0, le=9)
+    size: int = Field(default=12, ge=5, le=64)
+
+
+class Input(Strict):
+    values: Optional[list[Any]] = None
+    batch: Optional[list[Any]] = None
+    text: Optional[str] = None
+    tokenize: Literal["words", "chars"] = "words"
+    generate: Optional[Generate] = None
+    file: Optional[str] = None
+    key: Optional[str] = None
+    image: Optional[Union[list[Any], str]] = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Input":
+        forms = [k for k in ("values", "batch", "text", "generate", "file", "image") if getattr(self, k) is not None]
+        if len(forms) != 1:
+            found = ", ".join(forms) if forms else "none of them"
+            raise ValueError(
+                f"found {found}; expected exactly one of values, batch, text, generate, file, image"
+            )
+        return self
+
+
+class RecurrentBase(Strict):
+    hidden_size: PositiveInt
+    num_layers: PositiveInt = 1
+    bidirectional: StrictBool = False
+    merge: Literal["concat", "sum", "mean", "mul"] = "concat"
+
+
+class RNNEntry(RecurrentBase):
+    type: Literal["rnn"]
+    nonlinearity: Literal["tanh", "relu", "identity"] = "tanh"
+
+
+class LSTMEntry(RecurrentBase):
+    type: Literal["lstm"]
+
+
+class GRUEntry(RecurrentBase):
+    type: Literal["gru"]
+
+
+class DenseEntry(Strict):
+    type: Literal["dense"]
+    units: PositiveInt
+    activation: Activation = "none"
+
+
+class ActivationEntry(Strict):
+    type: Literal["activation"]
+    function: Activation
+
+
+IntOrPair = Union[PositiveInt, tuple[PositiveInt, PositiveInt]]
+NonNegOrPair = Union[int, tuple[int, int]]
+
+
+class ConvBase(Strict):
+    out_channels: PositiveInt
+    kernel_size: IntOrPair
+    stride: IntOrPair = 1
+    padding: Union[NonNegOrPair, Literal["same"]] = 0
+    dilation: IntOrPair = 1
+    groups: PositiveInt = 1
+    activation: Activation = "none"
+
+
+class Conv1dEntry(ConvBase):
+    type: Literal["conv1d"]
+
+
+class Conv2dEntry(ConvBase):
+    type: Literal["conv2d"]
+
+
+class PoolBase(Strict):
+    kernel_size: IntOrPair
+    stride: Optional[IntOrPair] = None
+
+
+class MaxPool1dEntry(PoolBase):
+    type: Literal["maxpool1d"]
+
+
+class MaxPool2dEntry(PoolBase):
+    type: Literal["maxpool2d"]
+
+
+class AvgPool1dEntry(PoolBase):
+    type: Literal["avgpool1d"]
+
+
+class AvgPool2dEntry(PoolBase):
+    type: Literal["avgpool2d"]
+
+
+class FlattenEntry(Strict):
+    type: Literal["flatten"]
+
+
+ENTRY_TYPES: dict[str, type[Strict]] = {
+    "rnn": RNNEntry,
+    "lstm": LSTMEntry,
+    "gru": GRUEntry,
+    "dense": DenseEntry,
+    "activation": ActivationEntry,
+    "conv1d": Conv1dEntry,
+    "conv2d": Conv2dEntry,
+    "maxpool1d": MaxPool1dEntry,
+    "maxpool2d": MaxPool2dEntry,
+    "avgpool1d": AvgPool1dEntry,
+    "avgpool2d": AvgPool2dEntry,
+    "flatten": FlattenEntry,
+}
+RECURRENT = ("rnn", "lstm", "gru")
+
+Entry = Union[
+    RNNEntry, LSTMEntry, GRUEntry, DenseEntry, ActivationEntry, Conv1dEntry, Conv2dEntry,
+    MaxPool1dEntry, MaxPool2dEntry, AvgPool1dEntry, AvgPool2dEntry, FlattenEntry,
+]
+
+
+class Weights(Strict):
+    init: Literal["pytorch", "xavier", "orthogonal", "normal", "uniform", "constant", "none"] = "pytorch"
+    std: float = Field(default=0.1, ge=0)
+    low: float = -0.1
+    high: float = 0.1
+    value: float = 0.0
+    recurrent_gain: float = 1.0
+    file: Optional[str] = None
+    rename: dict[str, str] = Field(default_factory=dict)
+    set: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _range(self) -> "Weights":
+        if self.init == "uniform" and not self.low < self.high:
+            raise ValueError(f"found low={self.low}, high={self.high}; expected low < high")
+        return self
+
+
+class Loss(Strict):
+    kind: Literal["sum", "mse", "cross_entropy"] = "sum"
+    target: Optional[Any] = None
+
+
+class Top(Strict):
+    """The top level; `model` entries are validated one by one in loader.py."""
+
+    version: Literal[1] = 1
+    name: Optional[str] = None
+    description: str = ""
+    seed: int = 0
+    dtype: Literal["float64", "float32"] = "float64"
+    mode: Literal["many-to-many", "many-to-one", "one-to-many"] = "many-to-many"
+    length: Optional[PositiveInt] = None
+    input: Input
+    model: list[dict[str, Any]] = Field(min_length=1)
+    weights: Weights = Field(default_factory=Weights)
+    loss: Loss = Field(default_factory=Loss)
