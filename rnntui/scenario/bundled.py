@@ -27,3 +27,15 @@ def resolve(arg) -> Path:
     close = difflib.get_close_matches(stem, list(names), n=1, cutoff=0.5)
     hint = f" (did you mean the bundled scenario {close[0]!r}?)" if close else " (see `rnntui scenarios`)"
     raise ScenarioError([Problem(str(arg), None, None, "", f"no such file, and no bundled scenario of that name{hint}")])
+
+
+def summary(path: Path) -> str:
+    """A scenario's one-line title (its `name`), read without running it."""
+    from rnntui.scenario.yaml_source import load_yaml
+
+    try:
+        data, _ = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    except ScenarioError:
+        return "(cannot be read)"
+    name = data.get("name") if isinstance(data, dict) else None
+    return " ".join(str(name).split()) if name else path.stem
