@@ -204,11 +204,10 @@ class LSTMCell:
             dc += dc_rec
             np.multiply(dh, Ko[t], out=dZ[t, :, :H])
             np.multiply(Kifg[t], dc[:, None, :], out=dZifg[t])
-            dc_rec = dc * f[t]
+            np.multiply(dc, f[t], out=dc_rec)
             dh_rec = dZ[t] @ W
-        inv = np.argsort(perm)
-        dZ = dZ[..., inv]  # back to PyTorch's row order
-        return _weight_grads(x, p, run.h, dZ, dZ, DH, {"h": DH, "c": DC}, reverse)
+        # dZ stays in the internal row order; the small weight gradients are put back instead
+        return _weight_grads(x, p, run.h, dZ, dZ, DH, {"h": DH, "c": DC}, reverse, perm)
 
 
 class GRUCell:
@@ -293,19 +292,24 @@ class GRUCell:
         return _weight_grads(x, p, run.h, dX, dHp, DH, {"h": DH}, reverse)
 
 
-def _weight_grads(x, p, h, d_ih, d_hh, DH, record, reverse) -> DirectionGrads:
+def _weight_grads(x, p, h, d_ih, d_hh, DH, record, reverse, perm=None) -> DirectionGrads:
+    """Weight gradients as one product each; *perm* maps PyTorch rows to the rows of d_ih/d_hh."""
     T, B, D = x.shape
     h_prev = previous(h, reverse)
     gH = d_ih.shape[-1]
     a = d_ih.reshape(T * B, gH)
     b = d_hh.reshape(T * B, gH)
+    W_ih = p["weight_ih"] if perm is None else p["weight_ih"][perm]
     grads = {
         "weight_ih": a.T @ x.reshape(T * B, D),
         "weight_hh": b.T @ h_prev.reshape(T * B, -1),
         "bias_ih": a.sum(axis=0),
         "bias_hh": b.sum(axis=0),
     }
-    dx = (a @ p["weight_ih"]).reshape(T, B, D)
+    if perm is not None:
+        inv = np.argsort(perm)
+        grads = {k: v[inv] for k, v in grads.items()}
+    dx = (a @ W_ih).reshape(T, B, D)
     return DirectionGrads(dx, grads, record, d_ih, d_hh, h_prev)
 
 

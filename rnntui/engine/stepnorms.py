@@ -12,9 +12,10 @@ def step_outer_norms(A: np.ndarray, X: np.ndarray) -> np.ndarray:
     """||A_t^T X_t||_F for every t; A (T, B, m), X (T, B, n) -> (T,)."""
     if A.shape[1] == 1:
         return np.linalg.norm(A[:, 0], axis=-1) * np.linalg.norm(X[:, 0], axis=-1)
-    ga = np.einsum("tbm,tcm->tbc", A, A)
-    gx = np.einsum("tbn,tcn->tbc", X, X)
-    return np.sqrt(np.maximum(np.einsum("tbc,tbc->t", ga, gx), 0))
+    ga = A @ A.transpose(0, 2, 1)
+    gx = X @ X.transpose(0, 2, 1)
+    ga *= gx
+    return np.sqrt(np.maximum(ga.sum(axis=(1, 2)), 0))
 
 
 def step_bias_norms(A: np.ndarray) -> np.ndarray:
