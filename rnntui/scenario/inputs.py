@@ -41,9 +41,9 @@ def _numeric(data, key: str) -> np.ndarray:
     return arr
 
 
-def load_array_file(path: Path, key: str | None, where: str) -> np.ndarray:
+def load_array_file(path: Path, key: str | None, where: str, shown_as: str) -> np.ndarray:
     if not path.exists():
-        raise InputProblem(where, f"found {str(path)!r}, which does not exist; expected a .npy or .npz file")
+        raise InputProblem(where, f"found {shown_as!r}, which does not exist in {path.parent}; expected a .npy or .npz file")
     try:
         loaded = np.load(path, allow_pickle=False)
     except ValueError as exc:
@@ -129,11 +129,11 @@ def build_input(inp, base_dir: Path, rng: np.random.Generator) -> BuiltInput:
     if inp.generate is not None:
         return _check(_generate(inp.generate, rng), "generate")
     if inp.file is not None:
-        arr = load_array_file(base_dir / inp.file, inp.key, "file")
+        arr = load_array_file(base_dir / inp.file, inp.key, "file", inp.file)
         return _check(BuiltInput(_sequence(arr, "file", batch_form=False), seq=True, form="file"), "file")
     # image
     if isinstance(inp.image, str):
-        arr = load_array_file(base_dir / inp.image, inp.key, "image")
+        arr = load_array_file(base_dir / inp.image, inp.key, "image", inp.image)
     else:
         arr = _numeric(inp.image, "image")
     if arr.ndim == 2:

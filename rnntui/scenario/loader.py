@@ -157,7 +157,8 @@ def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, sin
             raise ScenarioError([pos.problem(where, f"found shape {arr.shape}; expected class indices laid out as {lay}, "
                                              f"here {shapes[max(shapes)]}")])
         if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or arr.min() < 0 or arr.max() >= F:
-            raise ScenarioError([pos.problem(where, f"found {arr.ravel()[:8].tolist()}; expected whole class indices in 0..{F - 1}")])
+            shown = [int(v) if np.isfinite(v) and v == int(v) else float(v) for v in arr.ravel()[:8]]
+            raise ScenarioError([pos.problem(where, f"found {shown}; expected whole class indices in 0..{F - 1}")])
         arr = arr.astype(np.int64)
         if out_seq:
             return arr.reshape(T, 1) if arr.ndim == 1 else arr.T.copy()
@@ -191,7 +192,7 @@ def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
         text = read_text(path)
     data, pos = load_yaml(text, file)
     if not isinstance(data, dict):
-        raise ScenarioError([Problem(file, 1, 1, "", f"found {_describe(data)}; expected a map of scenario keys")])
+        raise ScenarioError([pos.problem((), f"found {_describe(data)}; expected a map of scenario keys")])
     problems: list[Problem] = []
     top = None
     try:

@@ -66,10 +66,11 @@ def _init_one(name: str, shape, lay: EntryLayout, w, rng: np.random.Generator) -
     return q.reshape(shape)
 
 
-def read_weight_file(path: Path) -> dict[str, np.ndarray]:
+def read_weight_file(path: Path, shown_as: str | None = None) -> dict[str, np.ndarray]:
+    shown_as = shown_as or path.name
     suffix = path.suffix.lower()
     if not path.exists():
-        raise WeightProblem(("file",), f"found {str(path)!r}, which does not exist; expected a weights file")
+        raise WeightProblem(("file",), f"found {shown_as!r}, which does not exist in {path.parent}; expected a weights file")
     try:
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
@@ -90,7 +91,11 @@ def read_weight_file(path: Path) -> dict[str, np.ndarray]:
                 obj = obj.state_dict()
             if not isinstance(obj, dict):
                 raise WeightProblem(("file",), f"{path.name} holds a {type(obj).__name__}; expected a state_dict")
-            return {str(k): v.detach().cpu().double().numpy() for k, v in obj.items() if hasattr(v, "detach")}
+            bad = [f"{k} ({type(v).__name__})" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+            if bad:
+                raise WeightProblem(("file",), f"{path.name} holds non-tensor values: {', '.join(bad[:5])}; "
+                                    "expected a state_dict of tensors")
+            return {str(k): v.detach().cpu().double().numpy() for k, v in obj.items()}
     except WeightProblem:
         raise
     except Exception as exc:  # noqa: BLE001 - an unreadable file is the user's to fix
@@ -123,7 +128,7 @@ def make_params(layout: list[EntryLayout], w, base_dir: Path, rng: np.random.Gen
 
     if w.file is not None:
         try:
-            loaded = read_weight_file(base_dir / w.file)
+            loaded = read_weight_file(base_dir / w.file, w.file)
         except WeightProblem as exc:
             problems.append(exc)
             loaded = {}

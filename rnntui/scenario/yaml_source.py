@@ -99,15 +99,21 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
         node = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or exc.context or "invalid YAML"
+        if exc.context_mark is not None and "stream end" in (exc.problem or ""):
+            # the file ended inside a bracket: point at where that bracket opened
+            mark = exc.context_mark
+            what = f"{exc.context} that is never closed ({exc.problem})"
         line = mark.line + 1 if mark else None
         col = mark.column + 1 if mark else None
-        what = exc.problem or exc.context or "invalid YAML"
         if "duplicate key" in str(exc):
             what = "duplicate key " + str(exc).split("duplicate key", 1)[1].split("\n")[0].strip()
         raise ScenarioError([Problem(file, line, col, "", f"YAML syntax: {what}")]) from None
     except YAMLError as exc:
         raise ScenarioError([Problem(file, None, None, "", f"YAML: {exc}")]) from None
     problems: list[Problem] = []
+    if hasattr(node, "lc"):
+        pos.where[()] = (node.lc.line + 1, node.lc.col + 1)
     data = _plain(node, (), pos, problems)
     if problems:
         raise ScenarioError(problems)
