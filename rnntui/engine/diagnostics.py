@@ -6,8 +6,9 @@ diag.model.{i}.l{j}.{dir}.sat.{g}   (T,)   share of gate g's values (over batch 
 diag.model.{i}.l{j}.{dir}.jacnorm   (T, B) spectral norm of dh_t/dh_{t-1} (the step Jacobian the
                                            gradient is multiplied by when it flows back one step)
 diag.model.{i}.l{j}.{dir}.gradnorm  (T,)   ||dL/dh_t|| over batch and units
-diag.nonfinite.first_step           ()     first step (in forward order) at which any recorded array
-                                           holds inf or NaN; -1 if none
+diag.nonfinite.first_step           ()     first step t at which a forward-pass array (state, gate, entry
+                                           output) holds inf or NaN; if only gradients do, the step where
+                                           BPTT first met them; -1 if every value is finite
 diag.nonfinite.keys                 (N,)   the keys whose arrays hold inf or NaN
 diag.nonfinite.key_first_step       (N,)   for each of them, the first step in the order it was computed
 """
@@ -100,24 +101,39 @@ def _first_step(a: np.ndarray, backwards: bool) -> int:
     return int(idx[-1] if backwards else idx[0])
 
 
-def nonfinite(arrays: dict, seq: bool) -> dict[str, np.ndarray]:
-    keys, firsts, forward_firsts = [], [], []
+def _is_per_step(key: str, seq_entries: set[int]) -> bool:
+    """Whether axis 0 of this array is the step t."""
+    if key == "input" or key.startswith("gradnorm.step."):
+        return True
+    parts = key.removeprefix("grad.").split(".")
+    if parts[0] != "model" or len(parts) < 3 or not parts[1].isdigit():
+        return False
+    return parts[2].startswith("l") and parts[2][1:].isdigit() or int(parts[1]) in seq_entries
+
+
+def nonfinite(arrays: dict, entries, seq: bool) -> dict[str, np.ndarray]:
+    seq_entries = {e.index for e in entries if e.seq_out} if seq else set()
+    keys, firsts, forward_firsts, other = [], [], [], False
     for key, a in arrays.items():
         if key.startswith("meta.") or key == "tokens" or not np.issubdtype(a.dtype, np.floating):
             continue
         if np.isfinite(a).all():
             continue
-        grad = key.startswith("grad.") or key.startswith("gradnorm.")
+        grad = key.startswith(("grad.", "gradnorm."))
         bwd = ".bwd." in key
-        per_step = seq and a.ndim >= 1 and (key.startswith(("model.", "grad.model.", "gradnorm.")) or key == "input")
+        per_step = seq and a.ndim >= 1 and _is_per_step(key, seq_entries)
+        # the order a per-step array was computed in: BPTT and the backward direction run t = T-1 .. 0
         first = _first_step(a, backwards=(grad != bwd)) if per_step else -1
         keys.append(key)
         firsts.append(first)
-        if per_step and not grad and not bwd:
-            forward_firsts.append(first)
-        elif per_step and not grad:
+        if per_step and not grad:
             forward_firsts.append(_first_step(a, backwards=False))
-    first_step = min(forward_firsts) if forward_firsts else (0 if keys else -1)
+        else:
+            other = True
+    if forward_firsts:
+        first_step = min(forward_firsts)
+    else:
+        first_step = max((f for f in firsts if f >= 0), default=0) if (keys and other) else -1
     return {
         "diag.nonfinite.first_step": np.asarray(first_step, dtype=np.int64),
         "diag.nonfinite.keys": np.asarray(keys, dtype=str) if keys else np.zeros(0, dtype="<U1"),
@@ -148,7 +164,7 @@ def derived_keys(entries, arrays: dict, params: dict, seq: bool) -> dict:
 
     def nf(key):
         if not cache:
-            cache.update(nonfinite(arrays, seq))
+            cache.update(nonfinite(arrays, entries, seq))
         return cache[key]
 
     for key in ("diag.nonfinite.first_step", "diag.nonfinite.keys", "diag.nonfinite.key_first_step"):

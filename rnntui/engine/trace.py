@@ -104,7 +104,7 @@ class Trace(Mapping):
         """Write every key to one .npz, atomically (docs/trace-format.md)."""
         from rnntui.atomic import atomic_write
 
-        arrays = {k: np.ascontiguousarray(self[k]) for k in list(self)}
+        arrays = {k: np.asarray(self[k]) for k in list(self)}  # keeps 0-d arrays 0-d
         with atomic_write(path) as f:
             np.savez(f, **arrays)
 

@@ -1,0 +1,164 @@
+"""`rnntui export` of every bundled scenario, the .npz contract, atomic writes, the Python API."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import rnntui
+from rnntui.cli import app
+from rnntui.errors import ScenarioError
+from rnntui.scenario.bundled import bundled
+
+BUNDLED = sorted(bundled())
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_export_every_bundled_scenario(tmp_path, name):
+    out = tmp_path / f"{name}.npz"
+    result = CliRunner().invoke(app, ["export", name, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    trace = rnntui.run(name)
+    with np.load(out, allow_pickle=False) as z:
+        keys = set(z.keys())
+        assert keys == set(trace.keys())
+        assert int(z["meta.version"]) == 1
+        assert str(z["meta.scenario"]) == bundled()[name].read_text()
+        for key in ("input", "output", "loss"):
+            np.testing.assert_array_equal(z[key], trace[key])
+        for key in keys:
+            if key.startswith("param."):
+                assert f"grad.{key}" in keys
+                assert z[key].shape == z[f"grad.{key}"].shape
+    reopened = rnntui.load_trace(out)
+    assert reopened.info == trace.info
+    np.testing.assert_array_equal(reopened["loss"], trace["loss"])
+
+
+def test_trace_is_read_only():
+    trace = rnntui.run("lstm-delayed-recall")
+    for key in ("model.0.l0.fwd.gates.f", "model.0.l0.fwd.h", "grad.param.0.weight_hh_l0", "diag.model.0.l0.fwd.jacnorm"):
+        with pytest.raises(ValueError):
+            trace[key][...] = 0
+    assert set(trace["model.0.l0.fwd.gates.f"].shape) == {25, 4, 6}
+
+
+def test_trace_keys_follow_the_format():
+    trace = rnntui.run("bilstm-apple")
+    T, B, H = 9, 1, 8
+    for d in ("fwd", "bwd"):
+        for k in ("h", "c", "gates.i", "gates.f", "gates.g", "gates.o"):
+            assert trace[f"model.0.l0.{d}.{k}"].shape == (T, B, H)
+        assert trace[f"grad.model.0.l0.{d}.h"].shape == (T, B, H)
+        assert trace[f"grad.model.0.l0.{d}.c"].shape == (T, B, H)
+    assert list(trace["tokens"]) == ["I", "like", "apple", ".", "It", "is", "very", "healthy", "."]
+    assert trace["input"].shape == (T, B, 8)  # 8 distinct tokens
+    assert trace["model.0.out"].shape == (T, B, 2 * H)
+    assert trace["model.1.pre"].shape == (T, B, 2)
+    np.testing.assert_allclose(trace["output"].sum(axis=-1), 1.0)  # probabilities
+    assert trace["gradnorm.step.0.weight_hh_l0_reverse"].shape == (T,)
+
+
+def test_export_is_atomic_and_keeps_existing_file(tmp_path):
+    out = tmp_path / "trace.npz"
+    out.write_bytes(b"precious")
+    bad = Path(__file__).parent / "bad_scenarios" / "misspelt-key.yaml"
+    result = CliRunner().invoke(app, ["export", str(bad), "-o", str(out)])
+    assert result.exit_code == 2
+    assert out.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["trace.npz"]
+
+
+def test_failure_while_writing_leaves_nothing(tmp_path, monkeypatch):
+    out = tmp_path / "trace.npz"
+    out.write_bytes(b"precious")
+    trace = rnntui.run("rnn-sine")
+
+    def explode(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", explode)
+    with pytest.raises(OSError):
+        trace.save(out)
+    assert out.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["trace.npz"]
+
+
+@pytest.mark.parametrize("target,expected", [
+    ("{dir}/missing/t.npz", "the folder"),
+    ("{dir}/afile/t.npz", "is a file, not a folder"),
+    ("{dir}/t.csv", "expected one of npz, txt, html, svg"),
+])
+def test_bad_output_paths(tmp_path, target, expected):
+    (tmp_path / "afile").write_text("x")
+    result = CliRunner().invoke(app, ["export", "rnn-sine", "-o", target.format(dir=tmp_path)])
+    assert result.exit_code == 2
+    assert expected in result.output and "Traceback" not in result.output
+
+
+def test_memory_limit_refuses_with_estimate(tmp_path):
+    result = CliRunner().invoke(app, ["export", "stacked-lstm", "-o", str(tmp_path / "t.npz"), "--max-memory", "10KB"])
+    assert result.exit_code == 2
+    assert "would record about" in result.output and "limit of 10.0 KiB" in result.output
+    assert not (tmp_path / "t.npz").exists()
+
+
+def test_run_raises_project_error():
+    with pytest.raises(ScenarioError) as exc:
+        rnntui.run("no-such-scenario-anywhere")
+    assert "no bundled scenario" in str(exc.value)
+    with pytest.raises(ScenarioError) as exc:
+        rnntui.run("rnn-sin")
+    assert "did you mean the bundled scenario 'rnn-sine'" in str(exc.value)
+
+
+def test_exploding_to_overflow_completes_and_says_where(tmp_path):
+    doc = {"input": {"generate": {"kind": "pulse", "length": 1200}}, "mode": "many-to-one",
+           "model": [{"type": "rnn", "hidden_size": 1, "nonlinearity": "identity"}],
+           "weights": {"init": "constant", "value": 0.0, "set": {"0.weight_ih_l0": [[1.0]], "0.weight_hh_l0": [[2.0]]}}}
+    p = tmp_path / "s.yaml"
+    p.write_text(json.dumps(doc))
+    trace = rnntui.run(p)
+    h = trace["model.0.l0.fwd.h"][:, 0, 0]
+    first_inf = int(np.flatnonzero(~np.isfinite(h))[0])
+    assert first_inf == 1024  # 2^1024 overflows float64
+    assert int(trace["diag.nonfinite.first_step"]) == first_inf
+    keys = list(trace["diag.nonfinite.keys"])
+    assert "model.0.l0.fwd.h" in keys
+    assert trace["diag.nonfinite.key_first_step"][keys.index("model.0.l0.fwd.h")] == first_inf
+
+
+def test_nan_input_spreads_and_is_located(tmp_path):
+    np.save(tmp_path / "x.npy", np.array([[0.1], [0.2], [np.nan], [0.3]]))
+    (tmp_path / "s.yaml").write_text("input: {file: x.npy}\nmodel: [{type: gru, hidden_size: 2}]\n")
+    trace = rnntui.run(tmp_path / "s.yaml")
+    assert int(trace["diag.nonfinite.first_step"]) == 2
+    assert np.isfinite(trace["model.0.l0.fwd.h"][:2]).all()
+
+
+def test_input_forms(tmp_path):
+    np.savez(tmp_path / "many.npz", a=np.zeros((3, 2)), b=np.ones((2, 4, 2)))
+    cases = {
+        "input: {text: 'abba', tokenize: chars}": ((4, 1, 2), ["a", "b", "b", "a"]),
+        "input: {file: many.npz, key: b}": ((4, 2, 2), None),
+        "input: {batch: [[[1], [2]], [[3], [4]], [[5], [6]]]}": ((2, 3, 1), None),
+        "input: {values: [1, 2, 3]}": ((3, 1, 1), None),
+        "input: {generate: {kind: delayed-recall, length: 6, batch: 3, features: 2}}": ((6, 3, 2), None),
+        "input: {generate: {kind: constant, length: 3, value: 0.5}}": ((3, 1, 1), None),
+    }
+    for line, (shape, tokens) in cases.items():
+        (tmp_path / "s.yaml").write_text(line + "\nmodel: [{type: rnn, hidden_size: 2}]\n")
+        trace = rnntui.run(tmp_path / "s.yaml")
+        assert trace["input"].shape == shape, line
+        if tokens:
+            assert list(trace["tokens"]) == tokens
+    (tmp_path / "s.yaml").write_text("input: {generate: {kind: delayed-recall, length: 6, batch: 3}}\n"
+                                     "model: [{type: rnn, hidden_size: 2}]\n")
+    x = rnntui.run(tmp_path / "s.yaml")["input"]
+    assert set(np.unique(x[0])) <= {0.0, 1.0} and not x[1:].any()
+    (tmp_path / "s.yaml").write_text("input: {file: many.npz}\nmodel: [{type: rnn, hidden_size: 2}]\n")
+    with pytest.raises(ScenarioError, match="expected `key:` naming one of them"):
+        rnntui.run(tmp_path / "s.yaml")
