@@ -1,0 +1,183 @@
+"""What the views say about a trace, as frozen data: gradient verdicts, events, equations.
+
+Pure functions of the trace (NumPy only), shared by the TUI, `rnntui show` and the reports,
+so what a report says is what the TUI shows.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+VANISH_BELOW = 1e-6
+EXPLODE_ABOVE = 1e6
+SATURATED_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Place:
+    """One recurrent sub-layer direction, or a non-recurrent entry (layer = direction = None)."""
+
+    entry: int
+    layer: int | None = None
+    direction: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        if self.layer is None:
+            return f"model.{self.entry}"
+        return f"model.{self.entry}.l{self.layer}.{self.direction}"
+
+    def label(self, info) -> str:
+        e = info.entries[self.entry]
+        if self.layer is None:
+            return f"model.{self.entry} {e.type}"
+        return f"model.{self.entry} {e.type} l{self.layer} {self.direction}"
+
+
+def places(info) -> list[Place]:
+    out = []
+    for e in info.entries:
+        if e.recurrent:
+            for j in range(e.num_layers):
+                for d in e.directions:
+                    out.append(Place(e.index, j, d))
+        else:
+            out.append(Place(e.index))
+    return out
+
+
+def bptt_order(T: int, direction: str | None) -> list[int]:
+    """The order in which backpropagation visits the steps of a direction."""
+    return list(range(T - 1, -1, -1)) if direction != "bwd" else list(range(T))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str            # vanishing | exploding | healthy | no gradient | non-finite
+    factor: float        # average change of ||dL/dh_t|| per step back
+    ratio: float         # ||dL/dh|| at the last step BPTT reaches over that at the first
+    start: int           # step where BPTT starts (for this direction)
+    end: int             # step where it ends
+    jacobian: float      # median spectral norm of dh_t/dh_{t-1}
+
+    @property
+    def sentence(self) -> str:
+        if self.kind == "no gradient":
+            return "no gradient reaches this layer (dL/dh is zero at every step)"
+        if self.kind == "non-finite":
+            return "the gradient is not finite: it overflowed (inf or NaN) during BPTT"
+        verb = "shrinks" if self.factor < 1 else "grows"
+        return (f"{self.kind}: the gradient {verb} about {self.factor:.3g}x per step; at step {self.end} "
+                f"it is {self.ratio:.2g} of its size at step {self.start} (step Jacobian norm ~{self.jacobian:.3g})")
+
+
+def verdict(trace, place: Place) -> Verdict | None:
+    """How ||dL/dh_t|| changes as BPTT walks back through this direction."""
+    if place.layer is None:
+        return None
+    g = np.asarray(trace[f"diag.{place.prefix}.gradnorm"], dtype=float)
+    jac = np.asarray(trace[f"diag.{place.prefix}.jacnorm"], dtype=float)
+    finite_jac = jac[np.isfinite(jac)]
+    jmed = float(np.median(finite_jac)) if finite_jac.size else math.nan
+    order = bptt_order(g.shape[0], place.direction)
+    seq = g[order]
+    if not np.all(np.isfinite(seq)):
+        return Verdict("non-finite", math.nan, math.nan, order[0], order[-1], jmed)
+    nz = np.flatnonzero(seq > 0)
+    if nz.size == 0:
+        return Verdict("no gradient", 0.0, 0.0, order[0], order[-1], jmed)
+    first = int(nz[0])
+    steps = len(seq) - 1 - first
+    ratio = float(seq[-1] / seq[first])
+    factor = ratio ** (1 / steps) if steps > 0 and ratio > 0 else 1.0
+    if ratio < 1e-2 or (factor < 0.9 and ratio < 0.1):
+        kind = "vanishing"
+    elif ratio > 1e2 or (factor > 1.1 and ratio > 10):
+        kind = "exploding"
+    else:
+        kind = "healthy"
+    return Verdict(kind, factor, ratio, order[first], order[-1], jmed)
+
+
+@dataclass(frozen=True)
+class Event:
+    phase: str      # forward | backward
+    place: Place
+    t: int
+    kind: str       # non-finite | saturated | vanishing | exploding
+    text: str
+
+
+def events(trace) -> list[Event]:
+    """Non-finite values, saturated gates, gradient norms below 1e-6 or above 1e6, per step."""
+    info = trace.info
+    out: list[Event] = []
+    keys = [str(k) for k in trace["diag.nonfinite.keys"]]
+    firsts = trace["diag.nonfinite.key_first_step"]
+    for key, t in zip(keys, firsts):
+        if t < 0:
+            continue
+        for p in places(info):
+            if p.layer is not None and p.prefix in key:
+                phase = "backward" if key.startswith(("grad.", "gradnorm.")) else "forward"
+                out.append(Event(phase, p, int(t), "non-finite", f"{key} is not finite from step {t}"))
+                break
+    if not info.seq:
+        return out
+    for p in places(info):
+        if p.layer is None:
+            continue
+        e = info.entries[p.entry]
+        for g in (e.gates or (("h",) if e.nonlinearity == "tanh" else ())):
+            key = f"diag.{p.prefix}.sat.{g}"
+            if key not in trace:
+                continue
+            share = trace[key]
+            for t in np.flatnonzero(share >= SATURATED_SHARE):
+                out.append(Event("forward", p, int(t), "saturated",
+                                 f"{g} saturated in {share[t]:.0%} of units at step {t}"))
+        gn = trace[f"diag.{p.prefix}.gradnorm"]
+        for t in np.flatnonzero(np.isfinite(gn) & (gn > 0) & (gn < VANISH_BELOW)):
+            out.append(Event("backward", p, int(t), "vanishing", f"||dL/dh|| = {gn[t]:.2e} < 1e-6 at step {t}"))
+        for t in np.flatnonzero(np.isfinite(gn) & (gn > EXPLODE_ABOVE)):
+            out.append(Event("backward", p, int(t), "exploding", f"||dL/dh|| = {gn[t]:.2e} > 1e6 at step {t}"))
+    return out
+
+
+EQUATIONS = {
+    "lstm": [
+        "i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)      input gate",
+        "f_t = σ(W_if x_t + b_if + W_hf h_{t-1} + b_hf)      forget gate",
+        "g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)   candidate",
+        "o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)      output gate",
+        "c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t",
+        "h_t = o_t ⊙ tanh(c_t)",
+        "BPTT: dL/dc_t = dL/dh_t ⊙ o_t ⊙ (1 - tanh²c_t) + dL/dc_{t+1} ⊙ f_{t+1}",
+    ],
+    "gru": [
+        "r_t = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)      reset gate",
+        "z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)      update gate",
+        "n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))   candidate",
+        "h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}",
+        "BPTT: dL/dh_{t-1} gets z_t ⊙ dL/dh_t directly, plus the paths through r, z and n",
+    ],
+    "rnn": [
+        "a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh           pre-activation",
+        "h_t = {act}(a_t)",
+        "BPTT: dL/dh_{t-1} = W_hhᵀ (dL/dh_t ⊙ {act}'(a_t)) + (output's share at t-1)",
+    ],
+    "dense": ["y = {act}(W x + b)    (nn.Linear, then the activation)"],
+    "activation": ["y = {act}(x)"],
+    "flatten": ["y = x.reshape(B, -1)"],
+}
+
+
+def equations(entry) -> list[str]:
+    act = entry.nonlinearity if entry.type == "rnn" else entry.activation
+    return [line.replace("{act}", act) for line in EQUATIONS.get(entry.type, [entry.type])]
+
+
+def param_count(trace, entry) -> int:
+    return int(sum(np.prod(trace[f"param.{name}"].shape) for name in entry.params))

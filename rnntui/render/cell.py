@@ -1,0 +1,173 @@
+"""The cell at step t: gates by name with their values, and the state update with its numbers.
+
+In the backward pass the same panel shows the gradients at t and where they came from.
+"""
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Group
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+from rnntui.render.colors import fmt
+from rnntui.render.cursor import Cursor, order_sign
+from rnntui.render.strips import unit_strip, value_bar, window
+
+GATE_NAMES = {
+    "i": "i input gate", "f": "f forget gate", "g": "g candidate", "o": "o output gate",
+    "r": "r reset gate", "z": "z update gate", "n": "n candidate",
+}
+SIGMOID = {"i", "f", "o", "r", "z"}
+
+
+def _prev(trace, key: str, c: Cursor, direction: str):
+    """Value at the step before t in this direction's forward order, or zeros at its start."""
+    a = trace[key]
+    tp = c.t - order_sign("forward", direction)
+    if 0 <= tp < a.shape[0]:
+        return a[tp, c.sample]
+    return np.zeros_like(a[c.t, c.sample])
+
+
+def _next(trace, key: str, c: Cursor, direction: str):
+    a = trace[key]
+    tn = c.t + order_sign("forward", direction)
+    if 0 <= tn < a.shape[0]:
+        return a[tn, c.sample]
+    return None
+
+
+def _rows(width: int, H: int, unit: int):
+    strip_w = max(min(H, width - 42), 4)
+    u0, u1 = window(H, unit, strip_w)
+    table = Table.grid(padding=(0, 1))
+    table.add_column(width=15, no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    return table, u0, u1
+
+
+def cell_panel(trace, c: Cursor, width: int = 80) -> Group:
+    info = trace.info
+    place = c.place(info)
+    entry = info.entries[place.entry]
+    if place.layer is None:
+        return entry_panel(trace, c, width)
+    p, d = place.prefix, place.direction
+    H = entry.hidden_size
+    u = min(c.unit, H - 1)
+    table, u0, u1 = _rows(width, H, u)
+    lines: list[Text] = []
+    title = Text(f"{entry.type.upper()} {place.label(info)} · t={c.t} · sample {c.sample} · unit {u}"
+                 f"  (units {u0}..{u1 - 1})", Style(bold=True))
+    if c.phase == "forward":
+        rows = [(GATE_NAMES[g], trace[f"{p}.gates.{g}"][c.t, c.sample], g in SIGMOID) for g in entry.gates]
+        if entry.type == "rnn":
+            rows.append(("a pre-activation", trace[f"{p}.pre"][c.t, c.sample], False))
+        if entry.type == "lstm":
+            rows.append(("c cell state", trace[f"{p}.c"][c.t, c.sample], False))
+        rows.append(("h hidden state", trace[f"{p}.h"][c.t, c.sample], False))
+        for name, vec, gate in rows:
+            scale = 1.0 if gate else max(float(np.nanmax(np.abs(vec))) if np.isfinite(vec).any() else 1.0, 1.0)
+            table.add_row(Text(name), unit_strip(vec[u0:u1], u - u0, scale, gate),
+                          value_bar(float(vec[u]), 16, 0 if gate else -scale, 1 if gate else scale, gate=gate))
+        lines = _forward_story(trace, c, entry, p, d, u)
+    else:
+        rows = [("dL/dh_t", trace[f"grad.{p}.h"][c.t, c.sample])]
+        if entry.type == "lstm":
+            rows.append(("dL/dc_t", trace[f"grad.{p}.c"][c.t, c.sample]))
+        for name, vec in rows:
+            finite = np.abs(vec[np.isfinite(vec)])
+            scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+            table.add_row(Text(name), unit_strip(vec[u0:u1], u - u0, scale), value_bar(float(vec[u]), 16, -scale, scale))
+        lines = _backward_story(trace, c, entry, p, d, u)
+    return Group(title, table, *lines)
+
+
+def _forward_story(trace, c, entry, p, d, u) -> list[Text]:
+    t, b = c.t, c.sample
+    if entry.type == "lstm":
+        i, f, g, o = (float(trace[f"{p}.gates.{k}"][t, b, u]) for k in "ifgo")
+        cp = float(_prev(trace, f"{p}.c", c, d)[u])
+        ct, ht = float(trace[f"{p}.c"][t, b, u]), float(trace[f"{p}.h"][t, b, u])
+        return [
+            Text(f"c_t = f⊙c_prev + i⊙g = {fmt(f, 0)}×{fmt(cp, 0)} + {fmt(i, 0)}×{fmt(g, 0)} = {fmt(ct, 0)}"),
+            Text(f"      kept {fmt(f * cp, 0)} of {fmt(cp, 0)} (forget gate {f:.0%} open) · wrote {fmt(i * g, 0)}",
+                 Style(dim=True)),
+            Text(f"h_t = o⊙tanh(c_t) = {fmt(o, 0)}×{fmt(float(np.tanh(ct)), 0)} = {fmt(ht, 0)}"),
+        ]
+    if entry.type == "gru":
+        r, z, n = (float(trace[f"{p}.gates.{k}"][t, b, u]) for k in "rzn")
+        hp = float(_prev(trace, f"{p}.h", c, d)[u])
+        ht = float(trace[f"{p}.h"][t, b, u])
+        return [
+            Text(f"h_t = (1-z)⊙n + z⊙h_prev = {fmt(1 - z, 0)}×{fmt(n, 0)} + {fmt(z, 0)}×{fmt(hp, 0)} = {fmt(ht, 0)}"),
+            Text(f"      new {fmt((1 - z) * n, 0)} · kept {fmt(z * hp, 0)} (update gate {z:.0%}) · reset gate {r:.0%}",
+                 Style(dim=True)),
+        ]
+    a = float(trace[f"{p}.pre"][t, b, u])
+    h = float(trace[f"{p}.h"][t, b, u])
+    nl = entry.nonlinearity
+    deriv = {"tanh": 1 - h * h, "relu": float(a > 0), "identity": 1.0}[nl]
+    return [Text(f"h_t = {nl}(a_t) = {nl}({fmt(a, 0)}) = {fmt(h, 0)}   {nl}'(a_t) = {fmt(deriv, 0)}")]
+
+
+def _backward_story(trace, c, entry, p, d, u) -> list[Text]:
+    t, b = c.t, c.sample
+    dh = float(trace[f"grad.{p}.h"][t, b, u])
+    out = [Text(f"BPTT at t={t}: dL/dh_t = {fmt(dh, 0)}", Style(bold=True))]
+    if entry.type == "lstm":
+        o = float(trace[f"{p}.gates.o"][t, b, u])
+        tc = float(np.tanh(trace[f"{p}.c"][t, b, u]))
+        from_h = dh * o * (1 - tc * tc)
+        dcn = _next(trace, f"grad.{p}.c", c, d)
+        fn = _next(trace, f"{p}.gates.f", c, d)
+        through = float(dcn[u] * fn[u]) if dcn is not None else 0.0
+        dc = float(trace[f"grad.{p}.c"][t, b, u])
+        out.append(Text(f"dL/dc_t = dL/dh_t⊙o⊙(1-tanh²c) + dL/dc_next⊙f_next = {fmt(from_h, 0)} + {fmt(through, 0)} = {fmt(dc, 0)}"))
+        out.append(Text("      the cell-state path multiplies by the forget gate only: no W_hh, no tanh'",
+                        Style(dim=True)))
+    elif entry.type == "rnn":
+        nxt = _next(trace, f"grad.{p}.h", c, d)
+        if nxt is not None:
+            nl = entry.nonlinearity
+            tn = t + order_sign("forward", d)
+            hn = trace[f"{p}.h"][tn, b]
+            an = trace[f"{p}.pre"][tn, b]
+            deriv = {"tanh": 1 - hn * hn, "relu": (an > 0).astype(float), "identity": np.ones_like(hn)}[nl]
+            W = trace[f"param.{p.split('.')[1]}.weight_hh_l{p.split('.')[2][1:]}{'_reverse' if d == 'bwd' else ''}"]
+            through = float(((nxt * deriv) @ W)[u])
+            out.append(Text(f"dL/dh_t = from the output at t {fmt(dh - through, 0)} + through time "
+                            f"W_hhᵀ(dL/dh_next⊙{nl}') {fmt(through, 0)}"))
+        else:
+            out.append(Text("BPTT starts here: only the output at this step contributes", Style(dim=True)))
+    else:
+        nxt = _next(trace, f"grad.{p}.h", c, d)
+        if nxt is not None:
+            zn = _next(trace, f"{p}.gates.z", c, d)
+            out.append(Text(f"directly through the update gate: z_next⊙dL/dh_next = {fmt(float(zn[u] * nxt[u]), 0)} "
+                            "(plus the paths through r, z and n)"))
+    jac = trace[f"diag.{p}.jacnorm"][t, b]
+    out.append(Text(f"‖dh_t/dh_prev‖ = {fmt(float(jac), 0)} at this step", Style(dim=True)))
+    return out
+
+
+def entry_panel(trace, c: Cursor, width: int = 80) -> Group:
+    """A dense, activation or flatten entry: its output (and gradient) at t, unit by unit."""
+    info = trace.info
+    place = c.place(info)
+    entry = info.entries[place.entry]
+    key = f"model.{entry.index}.out"
+    arr = trace[key] if c.phase == "forward" else trace[f"grad.{key}"]
+    vec = arr[c.t, c.sample] if entry.seq_out and info.seq else arr[c.sample]
+    vec = np.asarray(vec).reshape(-1)
+    u = min(c.unit, vec.size - 1)
+    table, u0, u1 = _rows(width, vec.size, u)
+    finite = np.abs(vec[np.isfinite(vec)])
+    scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    name = "out" if c.phase == "forward" else "dL/dout"
+    table.add_row(Text(name), unit_strip(vec[u0:u1], u - u0, scale), value_bar(float(vec[u]), 16, -scale, scale))
+    where = f"t={c.t}" if entry.seq_out and info.seq else "one vector per sequence"
+    title = Text(f"{entry.type} {place.label(info)} · {where} · sample {c.sample} · unit {u}", Style(bold=True))
+    return Group(title, table)

@@ -1,0 +1,87 @@
+"""Where a view is in a trace. Immutable; every move returns a new Cursor and reads nothing but shapes.
+
+"Next step" follows the order the current phase computed the current direction in:
+forward pass, fwd direction: t = 0 .. T-1; backward direction: T-1 .. 0;
+backward pass (BPTT) the other way round.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from rnntui.render.analysis import Place, places
+
+
+@dataclass(frozen=True)
+class Cursor:
+    phase: str = "forward"     # forward | backward
+    place_index: int = 0       # into places(info)
+    t: int = 0
+    unit: int = 0
+    sample: int = 0
+
+    def place(self, info) -> Place:
+        return places(info)[self.place_index]
+
+
+def order_sign(phase: str, direction: str | None) -> int:
+    """+1 when the step order runs t = 0 .. T-1, -1 when it runs backwards."""
+    reverse = (phase == "backward") != (direction == "bwd")
+    return -1 if reverse else 1
+
+
+def first_step(info, phase: str, direction: str | None) -> int:
+    return 0 if order_sign(phase, direction) > 0 else info.T - 1
+
+
+def last_step(info, phase: str, direction: str | None) -> int:
+    return info.T - 1 if order_sign(phase, direction) > 0 else 0
+
+
+def step_index(c: Cursor, info) -> int:
+    """0-based position of t in the current order (what the header calls step k of T)."""
+    d = c.place(info).direction
+    return c.t if order_sign(c.phase, d) > 0 else info.T - 1 - c.t
+
+
+def move(c: Cursor, info, n: int) -> Cursor:
+    """n steps along the current order, clamped to the ends."""
+    d = c.place(info).direction
+    t = min(max(c.t + n * order_sign(c.phase, d), 0), info.T - 1)
+    return replace(c, t=t)
+
+
+def to_end(c: Cursor, info, last: bool) -> Cursor:
+    d = c.place(info).direction
+    return replace(c, t=(last_step if last else first_step)(info, c.phase, d))
+
+
+def width_of(info, place: Place) -> int:
+    e = info.entries[place.entry]
+    return e.hidden_size if place.layer is not None else 0
+
+
+def switch_phase(c: Cursor, info) -> Cursor:
+    """Forward <-> backward; the step t is kept, so the same moment is seen from the other pass."""
+    return replace(c, phase="backward" if c.phase == "forward" else "forward")
+
+
+def switch_place(c: Cursor, info, n: int) -> Cursor:
+    ps = places(info)
+    k = min(max(c.place_index + n, 0), len(ps) - 1)
+    return replace(c, place_index=k, unit=0)
+
+
+def switch_direction(c: Cursor, info) -> Cursor:
+    """To the other direction of the same entry and sub-layer, if it has one."""
+    ps = places(info)
+    p = ps[c.place_index]
+    if p.layer is None:
+        return c
+    for k, q in enumerate(ps):
+        if q.entry == p.entry and q.layer == p.layer and q.direction != p.direction:
+            return replace(c, place_index=k)
+    return c
+
+
+def has_other_direction(c: Cursor, info) -> bool:
+    return switch_direction(c, info) != c

@@ -1,0 +1,39 @@
+"""States over time as a heatmap: units as rows, steps as columns, the current step marked."""
+from __future__ import annotations
+
+import numpy as np
+from rich.style import Style
+from rich.text import Text
+
+from rnntui.render.colors import diverging, shade
+from rnntui.render.strips import window
+
+
+def state_heatmap(values: np.ndarray, t: int, unit: int, width: int, height: int, label: str,
+                  scale: float | None = None) -> Text:
+    """values: (T, H) for one sample. Rows are units around the selected one; columns steps around t."""
+    T, H = values.shape
+    start, stop = window(T, t, max(width - 6, 4))
+    u0, u1 = window(H, unit, max(height, 1))
+    block = values[start:stop, u0:u1]
+    if scale is None:
+        finite = np.abs(block[np.isfinite(block)])
+        scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    text = Text()
+    text.append(f"{label} ", Style(bold=True))
+    text.append(f"t {start}..{stop - 1}  units {u0}..{u1 - 1}  scale ±{scale:.3g}\n", Style(dim=True))
+    marker = "".join("▼" if s == t else " " for s in range(start, stop))
+    text.append("      " + marker + "\n", Style(color="yellow"))
+    for u in range(u0, u1):
+        prefix = f"{'▶' if u == unit else ' '}{u:>4} "
+        text.append(prefix, Style(bold=(u == unit)))
+        for s in range(start, stop):
+            v = float(values[s, u])
+            style = Style(color=diverging(v, scale))
+            if s == t:
+                style += Style(reverse=True)
+            ch = shade(v, scale)
+            text.append(ch if ch != " " else "·", style)
+        text.append("\n")
+    text.rstrip()
+    return text
