@@ -14,11 +14,12 @@ diag.nonfinite.key_first_step       (N,)   for each of them, the first step in t
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 
 import numpy as np
 
-from rnntui.engine.recurrent import GRUCell, LSTMCell, previous
+from rnntui.engine.recurrent import GRUCell, LSTMCell
 
 SIGMOID_GATES = {"i", "f", "o", "r", "z"}
 
@@ -32,56 +33,86 @@ def saturation(values: np.ndarray, gate: str) -> np.ndarray:
     return sat.mean(axis=1)
 
 
-def _step_jacobian_factors(entry, arrays, prefix: str, params: dict, j: int, d: str):
+def _at(a: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    return a[steps]
+
+
+def _prev_at(a: np.ndarray, steps: np.ndarray, reverse: bool) -> np.ndarray:
+    """The value each of *steps* read as its previous state (zeros where the pass began)."""
+    idx = steps + (1 if reverse else -1)
+    ok = (idx >= 0) & (idx < a.shape[0])
+    out = np.zeros((len(steps),) + a.shape[1:], dtype=a.dtype)
+    out[ok] = a[idx[ok]]
+    return out
+
+
+def _step_jacobian_factors(entry, arrays, prefix: str, params, j: int, d: str, steps: np.ndarray):
     """Return (a, D) with dh_t/dh_{t-1} = diag(a) + sum_k diag(D_k) W_hh[k] (PyTorch row blocks)."""
     reverse = d == "bwd"
     h = arrays[f"{prefix}.h"]
     H = h.shape[-1]
     if entry.type == "rnn":
         if entry.nonlinearity == "tanh":
-            D = 1 - h * h
-        elif entry.nonlinearity == "relu":
-            D = (arrays[f"{prefix}.pre"] > 0).astype(h.dtype)
-        else:
-            D = np.ones_like(h)
-        return None, D
+            hs = h[steps]
+            return None, 1 - hs * hs
+        if entry.nonlinearity == "relu":
+            return None, (arrays[f"{prefix}.pre"][steps] > 0).astype(h.dtype)
+        return None, np.ones((len(steps),) + h.shape[1:], dtype=h.dtype)
     if entry.type == "lstm":
         c = arrays[f"{prefix}.c"]
-        i, f, g, o = (arrays[f"{prefix}.gates.{k}"] for k in "ifgo")
-        TC = np.tanh(c)
+        i, f, g, o = (arrays[f"{prefix}.gates.{k}"][steps] for k in "ifgo")
+        TC = np.tanh(c[steps])
         G = np.concatenate([o, i, f, g], axis=-1)
-        Kc, Ko, Kifg = LSTMCell.coefficients(G, TC, previous(c, reverse))
+        Kc, Ko, Kifg = LSTMCell.coefficients(G, TC, _prev_at(c, steps, reverse))
         D = np.concatenate([Kc * Kifg[:, :, 0], Kc * Kifg[:, :, 1], Kc * Kifg[:, :, 2], Ko], axis=-1)
         return None, D
     # gru
-    r, z, n = (arrays[f"{prefix}.gates.{k}"] for k in "rzn")
-    h_prev = previous(h, reverse)
-    name = f"{entry.index}.weight_hh_l{j}{'_reverse' if reverse else ''}"
-    bname = f"{entry.index}.bias_hh_l{j}{'_reverse' if reverse else ''}"
-    HPn = h_prev @ params[name][2 * H:].T + params[bname][2 * H:]
+    r, z, n = (arrays[f"{prefix}.gates.{k}"][steps] for k in "rzn")
+    h_prev = _prev_at(h, steps, reverse)
+    sfx = f"_l{j}{'_reverse' if reverse else ''}"
+    HPn = h_prev @ params[f"{entry.index}.weight_hh{sfx}"][2 * H:].T + params[f"{entry.index}.bias_hh{sfx}"][2 * H:]
     Kn, Kz, Kr = GRUCell.coefficients(np.concatenate([r, z, n], axis=-1), HPn, h_prev)
     return z, np.concatenate([Kn * Kr, Kz, Kn * r], axis=-1)
 
 
-def jacobian_norms(entry, arrays, params, j: int, d: str, iterations: int = 30) -> np.ndarray:
-    """Largest singular value of each step's Jacobian, by power iteration on all steps at once."""
+EXACT_LIMIT = 4_000_000  # elements of all Jacobians together, below which they are formed exactly
+
+
+def jacobian_norms(entry, arrays, params, j: int, d: str, steps=None, iterations: int = 60) -> np.ndarray:
+    """Largest singular value of each step's Jacobian dh_t/dh_{t-1}: exact (SVD) while the Jacobians
+    are small, else by power iteration on all the chosen steps at once. *steps*: indices (default
+    all); returns (len(steps), B)."""
     prefix = f"model.{entry.index}.l{j}.{d}"
     W = params[f"{entry.index}.weight_hh_l{j}{'_reverse' if d == 'bwd' else ''}"]
-    a, D = _step_jacobian_factors(entry, arrays, prefix, params, j, d)
-    T, B, H = arrays[f"{prefix}.h"].shape
-    k = D.shape[-1] // H
+    T = arrays[f"{prefix}.h"].shape[0]
+    steps = np.arange(T) if steps is None else np.atleast_1d(np.asarray(steps))
+    a, D = _step_jacobian_factors(entry, arrays, prefix, params, j, d, steps)
+    S, B, kH = D.shape
+    H = W.shape[1]
+    k = kH // H
 
     def J(v):
-        out = (D * (v @ W.T)).reshape(T, B, k, H).sum(axis=2)
+        out = (D * (v @ W.T)).reshape(S, B, k, H).sum(axis=2)
         return out if a is None else out + a * v
 
     def JT(u):
         out = (D * np.tile(u, (1, 1, k))) @ W
         return out if a is None else out + a * u
 
+    if S * B * H * H <= EXACT_LIMIT:
+        # small enough to form every Jacobian and take its exact largest singular value
+        Jm = (D.reshape(S, B, k, H)[..., None] * W.reshape(k, H, H)).sum(axis=2)
+        if a is not None:
+            Jm = Jm + a[..., None] * np.eye(H, dtype=W.dtype)
+        with np.errstate(all="ignore"):
+            finite = np.isfinite(Jm).all(axis=(-2, -1))
+            out = np.full((S, B), np.nan, dtype=W.dtype)
+            if finite.any():
+                out[finite] = np.linalg.norm(Jm[finite], ord=2, axis=(-2, -1))
+        return out
     rng = np.random.default_rng(0)
-    v = rng.normal(size=(T, B, H)).astype(W.dtype)
-    sigma = np.zeros((T, B), dtype=W.dtype)
+    v = rng.normal(size=(S, B, H)).astype(W.dtype)
+    sigma = np.zeros((S, B), dtype=W.dtype)
     with np.errstate(all="ignore"):
         for _ in range(iterations):
             v /= np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-300)
@@ -89,6 +120,30 @@ def jacobian_norms(entry, arrays, params, j: int, d: str, iterations: int = 30) 
             sigma = np.linalg.norm(u, axis=-1)
             v = JT(u)
     return sigma
+
+
+class ParamView(Mapping):
+    """Parameters read from a trace's `param.*` keys."""
+
+    def __init__(self, trace):
+        self._trace = trace
+
+    def __getitem__(self, name):
+        return self._trace[f"param.{name}"]
+
+    def __iter__(self):
+        return (k[len("param."):] for k in self._trace if k.startswith("param."))
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+
+def jacobian_norm_at(trace, entry, j: int, d: str, t: int) -> np.ndarray:
+    """(B,) norms for one step, read from a trace: what a view shows without the whole array."""
+    key = f"diag.model.{entry.index}.l{j}.{d}.jacnorm"
+    if key in getattr(trace, "_arrays", {}):
+        return trace[key][t]
+    return jacobian_norms(entry, trace, ParamView(trace), j, d, steps=[t])[0]
 
 
 def _first_step(a: np.ndarray, backwards: bool) -> int:

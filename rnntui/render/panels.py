@@ -1,0 +1,180 @@
+"""Header, timeline, states over time, gradients over time, details: one renderable each."""
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Group
+from rich.style import Style
+from rich.text import Text
+
+from rnntui.render.analysis import Event, verdict
+from rnntui.render.colors import fmt
+from rnntui.render.cursor import Cursor, order_sign, step_index
+from rnntui.render.heatmap import state_heatmap
+from rnntui.render.strips import log_sparkline, window
+
+EVENT_MARKS = {"non-finite": ("!", "magenta"), "saturated": ("S", "yellow"), "vanishing": ("v", "cyan"),
+               "exploding": ("^", "red")}
+
+
+def header(trace, c: Cursor) -> Text:
+    info = trace.info
+    place = c.place(info)
+    phase = "forward pass" if c.phase == "forward" else "backward pass (BPTT)"
+    arrow = "→" if order_sign(c.phase, place.direction) > 0 else "←"
+    text = Text()
+    text.append(info.name, Style(bold=True))
+    text.append(f"   {phase} {arrow}  ", Style(color="cyan" if c.phase == "forward" else "magenta", bold=True))
+    text.append(f"{place.label(info)}  ")
+    text.append(f"step {step_index(c, info) + 1}/{info.T} (t={c.t})  sample {c.sample + 1}/{info.B}  ")
+    text.append(f"loss {fmt(float(trace['loss']), 0)}", Style(dim=True))
+    return text
+
+
+def _token(trace, t: int, b: int) -> str:
+    if "tokens" in trace:
+        return str(trace["tokens"][t])
+    x = trace["input"]
+    if x.ndim != 3:
+        return ""
+    v = x[t, b]
+    if v.size == 1:
+        return fmt(float(v[0]), 0)
+    return f"|{fmt(float(np.linalg.norm(v)), 0)}|"
+
+
+def timeline(trace, c: Cursor, events: list[Event], width: int = 80) -> Text:
+    """Input tokens or values per step, the cursor, and event markers for the current place."""
+    info = trace.info
+    T = info.T
+    place = c.place(info)
+    cells = [_token(trace, t, c.sample) for t in range(T)]
+    cw = max(min(max((len(s) for s in cells), default=1), 9), 3) + 1
+    start, stop = window(T, c.t, max((width - 8) // cw, 1))
+    marks = {}
+    for ev in events:
+        if ev.place.entry == place.entry and ev.place.layer == place.layer and ev.place.direction == place.direction:
+            marks.setdefault(ev.t, ev.kind)
+    text = Text()
+    text.append("input ", Style(dim=True))
+    for t in range(start, stop):
+        style = Style(reverse=True, bold=True) if t == c.t else Style()
+        text.append(cells[t][: cw - 1].center(cw - 1), style)
+        text.append(" ")
+    text.append("\n step ", Style(dim=True))
+    for t in range(start, stop):
+        text.append(str(t)[: cw - 1].center(cw - 1), Style(bold=(t == c.t), dim=(t != c.t)))
+        text.append(" ")
+    text.append("\nevent ", Style(dim=True))
+    for t in range(start, stop):
+        ch, colour = EVENT_MARKS.get(marks.get(t, ""), ("·", "grey50"))
+        text.append(ch.center(cw - 1), Style(color=colour, dim=(ch == "·")))
+        text.append(" ")
+    if start > 0 or stop < T:
+        text.append(f"\n      steps {start}..{stop - 1} of 0..{T - 1}", Style(dim=True))
+    return text
+
+
+def states(trace, c: Cursor, width: int = 80, height: int = 8) -> Group:
+    """h (and c) heatmaps; bidirectional entries show both directions in reading order."""
+    info = trace.info
+    place = c.place(info)
+    entry = info.entries[place.entry]
+    if place.layer is None:
+        key = f"model.{entry.index}.out"
+        arr = trace[key] if c.phase == "forward" else trace[f"grad.{key}"]
+        if not (entry.seq_out and info.seq):
+            return Group(Text("one output per sequence (no steps to show)", Style(dim=True)))
+        vals = arr[:, c.sample].reshape(info.T, -1)
+        return Group(state_heatmap(vals, c.t, c.unit, width, height, "out" if c.phase == "forward" else "dL/dout"))
+    grad = c.phase == "backward"
+    parts = []
+    names = ["h", "c"] if entry.type == "lstm" else ["h"]
+    dirs = list(entry.directions)
+    rows = max(height // (len(names) * len(dirs)) - 2, 1)
+    for d in dirs:
+        for name in names:
+            key = f"{'grad.' if grad else ''}model.{entry.index}.l{place.layer}.{d}.{name}"
+            label = f"{'dL/d' if grad else ''}{name} {d}"
+            if d == "bwd":
+                label += " (reads from the end: t=T-1 first)"
+            cur = d == place.direction
+            parts.append(state_heatmap(trace[key][:, c.sample], c.t, c.unit, width, rows,
+                                       ("▸ " if cur else "  ") + label))
+    return Group(*parts)
+
+
+def gradients(trace, c: Cursor, width: int = 80) -> Group:
+    """dL/dh_t per step on a log scale, per-step parameter-gradient norms, the verdict."""
+    info = trace.info
+    place = c.place(info)
+    entry = info.entries[place.entry]
+    if place.layer is None or not info.seq:
+        rows = []
+        for name in entry.params:
+            rows.append(Text(f"‖grad {name}‖ = {fmt(float(np.linalg.norm(trace[f'grad.param.{name}'])), 0)}"))
+        return Group(*(rows or [Text("no parameters", Style(dim=True))]))
+    p = place.prefix
+    T = info.T
+    start, stop = window(T, c.t, max(width - 18, 8))
+    g = np.asarray(trace[f"diag.{p}.gradnorm"], dtype=float)
+    pos = g[np.isfinite(g) & (g > 0)]
+    lo, hi = (float(np.log10(pos.min())), float(np.log10(pos.max()))) if pos.size else (None, None)
+    out = []
+    line = Text("‖dL/dh_t‖ log  ", Style(bold=True))
+    line.append_text(log_sparkline(g[start:stop], c.t - start, lo, hi))
+    out.append(line)
+    if pos.size:
+        out.append(Text(f"               range {pos.min():.2e} .. {pos.max():.2e}; at t={c.t}: {fmt(float(g[c.t]), 0)}",
+                        Style(dim=True)))
+    sfx = f"_l{place.layer}{'_reverse' if place.direction == 'bwd' else ''}"
+    for stem in ("weight_hh", "weight_ih"):
+        key = f"gradnorm.step.{entry.index}.{stem}{sfx}"
+        vals = np.asarray(trace[key], dtype=float)
+        line = Text(f"‖d{stem}‖ step ".ljust(15))
+        line.append_text(log_sparkline(vals[start:stop], c.t - start))
+        line.append(f" {fmt(float(vals[c.t]), 0)}", Style(dim=True))
+        out.append(line)
+    v = verdict(trace, place)
+    if v is not None:
+        colour = {"vanishing": "cyan", "exploding": "red", "healthy": "green"}.get(v.kind, "magenta")
+        out.append(Text(v.sentence, Style(color=colour, bold=True)))
+    return Group(*out)
+
+
+def details(trace, c: Cursor) -> Text:
+    """Exact numbers of the selected vector and unit."""
+    info = trace.info
+    place = c.place(info)
+    entry = info.entries[place.entry]
+    text = Text()
+    if place.layer is None:
+        key = f"model.{entry.index}.out"
+        arr = trace[key] if c.phase == "forward" else trace[f"grad.{key}"]
+        vec = arr[c.t, c.sample] if entry.seq_out and info.seq else arr[c.sample]
+        keys = {("out" if c.phase == "forward" else "dL/dout"): np.asarray(vec).reshape(-1)}
+    else:
+        p = place.prefix
+        if c.phase == "forward":
+            names = ["h"] + (["c"] if entry.type == "lstm" else []) + [f"gates.{g}" for g in entry.gates]
+            if entry.type == "rnn":
+                names.append("pre")
+            keys = {n: trace[f"{p}.{n}"][c.t, c.sample] for n in names}
+        else:
+            keys = {"dL/dh": trace[f"grad.{p}.h"][c.t, c.sample]}
+            if entry.type == "lstm":
+                keys["dL/dc"] = trace[f"grad.{p}.c"][c.t, c.sample]
+    first = next(iter(keys))
+    vec = np.asarray(keys[first], dtype=float)
+    u = min(c.unit, vec.size - 1)
+    finite = vec[np.isfinite(vec)]
+    text.append(f"{first} at t={c.t}, sample {c.sample}\n", Style(bold=True))
+    if finite.size:
+        text.append(f"min {fmt(float(finite.min()), 0)}  max {fmt(float(finite.max()), 0)}  "
+                    f"mean {fmt(float(finite.mean()), 0)}  ‖·‖ {fmt(float(np.linalg.norm(finite)), 0)}\n")
+    if finite.size < vec.size:
+        text.append(f"{vec.size - finite.size} of {vec.size} values are not finite\n", Style(color="magenta"))
+    if first == "h" and entry.type != "rnn" or entry.nonlinearity == "tanh" and first == "h":
+        text.append(f"saturated (|h|>0.95): {np.mean(np.abs(finite) > 0.95):.0%}\n")
+    text.append(f"unit {u}: ", Style(bold=True))
+    text.append("  ".join(f"{n}={fmt(float(np.asarray(v).reshape(-1)[u]), 0)}" for n, v in keys.items()))
+    return text
