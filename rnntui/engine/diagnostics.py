@@ -141,7 +141,7 @@ class ParamView(Mapping):
 def jacobian_norm_at(trace, entry, j: int, d: str, t: int) -> np.ndarray:
     """(B,) norms for one step, read from a trace: what a view shows without the whole array."""
     key = f"diag.model.{entry.index}.l{j}.{d}.jacnorm"
-    if key in getattr(trace, "_arrays", {}):
+    if trace.is_computed(key):
         return trace[key][t]
     return jacobian_norms(entry, trace, ParamView(trace), j, d, steps=[t])[0]
 

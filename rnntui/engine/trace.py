@@ -97,6 +97,10 @@ class Trace(Mapping):
     def __contains__(self, key) -> bool:
         return key in self._arrays or key in self._derived
 
+    def is_computed(self, key: str) -> bool:
+        """Whether reading *key* costs nothing (recorded, or a diagnostic already derived)."""
+        return key in self._arrays
+
     def __repr__(self) -> str:
         return f"<Trace {self.info.name!r}: {len(self)} arrays>"
 

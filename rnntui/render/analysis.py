@@ -69,8 +69,9 @@ class Verdict:
         if self.kind == "non-finite":
             return "the gradient is not finite: it overflowed (inf or NaN) during BPTT"
         verb = "shrinks" if self.factor < 1 else "grows"
+        jac = f" (median step Jacobian norm {self.jacobian:.3g})" if math.isfinite(self.jacobian) else ""
         return (f"{self.kind}: the gradient {verb} about {self.factor:.3g}x per step; at step {self.end} "
-                f"it is {self.ratio:.2g} of its size at step {self.start} (step Jacobian norm ~{self.jacobian:.3g})")
+                f"it is {self.ratio:.2g} of its size at step {self.start}{jac}")
 
 
 def verdict(trace, place: Place) -> Verdict | None:
@@ -78,9 +79,13 @@ def verdict(trace, place: Place) -> Verdict | None:
     if place.layer is None:
         return None
     g = np.asarray(trace[f"diag.{place.prefix}.gradnorm"], dtype=float)
-    jac = np.asarray(trace[f"diag.{place.prefix}.jacnorm"], dtype=float)
-    finite_jac = jac[np.isfinite(jac)]
-    jmed = float(np.median(finite_jac)) if finite_jac.size else math.nan
+    jkey = f"diag.{place.prefix}.jacnorm"
+    h = trace[f"{place.prefix}.h"]
+    jmed = math.nan
+    if trace.is_computed(jkey) or h.size * h.shape[-1] <= 4_000_000:  # never a slow estimate in a view
+        jac = np.asarray(trace[jkey], dtype=float)
+        finite_jac = jac[np.isfinite(jac)]
+        jmed = float(np.median(finite_jac)) if finite_jac.size else math.nan
     order = bptt_order(g.shape[0], place.direction)
     seq = g[order]
     if not np.all(np.isfinite(seq)):

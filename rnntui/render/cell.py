@@ -10,6 +10,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from rnntui.engine.diagnostics import jacobian_norm_at
 from rnntui.render.colors import fmt
 from rnntui.render.cursor import Cursor, order_sign
 from rnntui.render.strips import unit_strip, value_bar, window
@@ -59,8 +60,8 @@ def cell_panel(trace, c: Cursor, width: int = 80) -> Group:
     u = min(c.unit, H - 1)
     table, u0, u1 = _rows(width, H, u)
     lines: list[Text] = []
-    title = Text(f"{entry.type.upper()} {place.label(info)} · t={c.t} · sample {c.sample} · unit {u}"
-                 f"  (units {u0}..{u1 - 1})", Style(bold=True))
+    title = Text(f"{entry.type.upper()} l{place.layer} {place.direction} · t={c.t} · unit {u}"
+                 f"  (units {u0}..{u1 - 1} of {H})", Style(bold=True))
     if c.phase == "forward":
         rows = [(GATE_NAMES[g], trace[f"{p}.gates.{g}"][c.t, c.sample], g in SIGMOID) for g in entry.gates]
         if entry.type == "rnn":
@@ -92,18 +93,21 @@ def _forward_story(trace, c, entry, p, d, u) -> list[Text]:
         cp = float(_prev(trace, f"{p}.c", c, d)[u])
         ct, ht = float(trace[f"{p}.c"][t, b, u]), float(trace[f"{p}.h"][t, b, u])
         return [
-            Text(f"c_t = f⊙c_prev + i⊙g = {fmt(f, 0)}×{fmt(cp, 0)} + {fmt(i, 0)}×{fmt(g, 0)} = {fmt(ct, 0)}"),
-            Text(f"      kept {fmt(f * cp, 0)} of {fmt(cp, 0)} (forget gate {f:.0%} open) · wrote {fmt(i * g, 0)}",
+            Text("c_t = f⊙c_prev + i⊙g", Style(bold=True)),
+            Text(f"    = {fmt(f, 0)}×{fmt(cp, 0)} + {fmt(i, 0)}×{fmt(g, 0)} = {fmt(ct, 0)}"),
+            Text(f"    kept {fmt(f * cp, 0)} of {fmt(cp, 0)} (forget gate {f:.0%} open), wrote {fmt(i * g, 0)}",
                  Style(dim=True)),
-            Text(f"h_t = o⊙tanh(c_t) = {fmt(o, 0)}×{fmt(float(np.tanh(ct)), 0)} = {fmt(ht, 0)}"),
+            Text("h_t = o⊙tanh(c_t)", Style(bold=True)),
+            Text(f"    = {fmt(o, 0)}×{fmt(float(np.tanh(ct)), 0)} = {fmt(ht, 0)}"),
         ]
     if entry.type == "gru":
         r, z, n = (float(trace[f"{p}.gates.{k}"][t, b, u]) for k in "rzn")
         hp = float(_prev(trace, f"{p}.h", c, d)[u])
         ht = float(trace[f"{p}.h"][t, b, u])
         return [
-            Text(f"h_t = (1-z)⊙n + z⊙h_prev = {fmt(1 - z, 0)}×{fmt(n, 0)} + {fmt(z, 0)}×{fmt(hp, 0)} = {fmt(ht, 0)}"),
-            Text(f"      new {fmt((1 - z) * n, 0)} · kept {fmt(z * hp, 0)} (update gate {z:.0%}) · reset gate {r:.0%}",
+            Text("h_t = (1-z)⊙n + z⊙h_prev", Style(bold=True)),
+            Text(f"    = {fmt(1 - z, 0)}×{fmt(n, 0)} + {fmt(z, 0)}×{fmt(hp, 0)} = {fmt(ht, 0)}"),
+            Text(f"    new {fmt((1 - z) * n, 0)}, kept {fmt(z * hp, 0)} (update gate {z:.0%}); reset gate {r:.0%}",
                  Style(dim=True)),
         ]
     a = float(trace[f"{p}.pre"][t, b, u])
@@ -125,7 +129,8 @@ def _backward_story(trace, c, entry, p, d, u) -> list[Text]:
         fn = _next(trace, f"{p}.gates.f", c, d)
         through = float(dcn[u] * fn[u]) if dcn is not None else 0.0
         dc = float(trace[f"grad.{p}.c"][t, b, u])
-        out.append(Text(f"dL/dc_t = dL/dh_t⊙o⊙(1-tanh²c) + dL/dc_next⊙f_next = {fmt(from_h, 0)} + {fmt(through, 0)} = {fmt(dc, 0)}"))
+        out.append(Text("dL/dc_t = dL/dh_t⊙o⊙(1-tanh²c) + dL/dc_next⊙f_next", Style(bold=True)))
+        out.append(Text(f"        = {fmt(from_h, 0)} (from h_t) + {fmt(through, 0)} (through time) = {fmt(dc, 0)}"))
         out.append(Text("      the cell-state path multiplies by the forget gate only: no W_hh, no tanh'",
                         Style(dim=True)))
     elif entry.type == "rnn":
@@ -138,8 +143,8 @@ def _backward_story(trace, c, entry, p, d, u) -> list[Text]:
             deriv = {"tanh": 1 - hn * hn, "relu": (an > 0).astype(float), "identity": np.ones_like(hn)}[nl]
             W = trace[f"param.{p.split('.')[1]}.weight_hh_l{p.split('.')[2][1:]}{'_reverse' if d == 'bwd' else ''}"]
             through = float(((nxt * deriv) @ W)[u])
-            out.append(Text(f"dL/dh_t = from the output at t {fmt(dh - through, 0)} + through time "
-                            f"W_hhᵀ(dL/dh_next⊙{nl}') {fmt(through, 0)}"))
+            out.append(Text(f"dL/dh_t = from the output at t + W_hhᵀ(dL/dh_next⊙{nl}')", Style(bold=True)))
+            out.append(Text(f"        = {fmt(dh - through, 0)} + {fmt(through, 0)} (through time)"))
         else:
             out.append(Text("BPTT starts here: only the output at this step contributes", Style(dim=True)))
     else:
@@ -148,7 +153,7 @@ def _backward_story(trace, c, entry, p, d, u) -> list[Text]:
             zn = _next(trace, f"{p}.gates.z", c, d)
             out.append(Text(f"directly through the update gate: z_next⊙dL/dh_next = {fmt(float(zn[u] * nxt[u]), 0)} "
                             "(plus the paths through r, z and n)"))
-    jac = trace[f"diag.{p}.jacnorm"][t, b]
+    jac = jacobian_norm_at(trace, entry, int(p.split(".")[2][1:]), d, t)[b]
     out.append(Text(f"‖dh_t/dh_prev‖ = {fmt(float(jac), 0)} at this step", Style(dim=True)))
     return out
 

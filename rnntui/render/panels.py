@@ -23,10 +23,10 @@ def header(trace, c: Cursor) -> Text:
     arrow = "→" if order_sign(c.phase, place.direction) > 0 else "←"
     text = Text()
     text.append(info.name, Style(bold=True))
-    text.append(f"   {phase} {arrow}  ", Style(color="cyan" if c.phase == "forward" else "magenta", bold=True))
-    text.append(f"{place.label(info)}  ")
-    text.append(f"step {step_index(c, info) + 1}/{info.T} (t={c.t})  sample {c.sample + 1}/{info.B}  ")
-    text.append(f"loss {fmt(float(trace['loss']), 0)}", Style(dim=True))
+    text.append(f"   loss {fmt(float(trace['loss']), 0)} ({info.loss})\n", Style(dim=True))
+    text.append(f"{phase} {arrow}", Style(color="cyan" if c.phase == "forward" else "magenta", bold=True))
+    text.append(f"  {place.label(info)}  step {step_index(c, info) + 1} of {info.T} (t={c.t})"
+                f"  sample {c.sample} of {info.B}")
     return text
 
 
@@ -38,8 +38,8 @@ def _token(trace, t: int, b: int) -> str:
         return ""
     v = x[t, b]
     if v.size == 1:
-        return fmt(float(v[0]), 0)
-    return f"|{fmt(float(np.linalg.norm(v)), 0)}|"
+        return f"{float(v[0]):.3g}"
+    return f"|{float(np.linalg.norm(v)):.3g}|"
 
 
 def timeline(trace, c: Cursor, events: list[Event], width: int = 80) -> Text:
@@ -47,9 +47,12 @@ def timeline(trace, c: Cursor, events: list[Event], width: int = 80) -> Text:
     info = trace.info
     T = info.T
     place = c.place(info)
-    cells = [_token(trace, t, c.sample) for t in range(T)]
-    cw = max(min(max((len(s) for s in cells), default=1), 9), 3) + 1
+    if "tokens" in trace:
+        cw = max(min(int(np.char.str_len(trace["tokens"]).max()), 9), 3) + 1
+    else:
+        cw = 7
     start, stop = window(T, c.t, max((width - 8) // cw, 1))
+    cells = {t: _token(trace, t, c.sample) for t in range(start, stop)}  # only what is shown
     marks = {}
     for ev in events:
         if ev.place.entry == place.entry and ev.place.layer == place.layer and ev.place.direction == place.direction:
@@ -90,7 +93,7 @@ def states(trace, c: Cursor, width: int = 80, height: int = 8) -> Group:
     parts = []
     names = ["h", "c"] if entry.type == "lstm" else ["h"]
     dirs = list(entry.directions)
-    rows = max(height // (len(names) * len(dirs)) - 2, 1)
+    rows = max(height // (len(names) * len(dirs)) - 2, 2)
     for d in dirs:
         for name in names:
             key = f"{'grad.' if grad else ''}model.{entry.index}.l{place.layer}.{d}.{name}"
@@ -115,25 +118,21 @@ def gradients(trace, c: Cursor, width: int = 80) -> Group:
         return Group(*(rows or [Text("no parameters", Style(dim=True))]))
     p = place.prefix
     T = info.T
-    start, stop = window(T, c.t, max(width - 18, 8))
+    start, stop = window(T, c.t, max(width - 2, 8))
     g = np.asarray(trace[f"diag.{p}.gradnorm"], dtype=float)
     pos = g[np.isfinite(g) & (g > 0)]
     lo, hi = (float(np.log10(pos.min())), float(np.log10(pos.max()))) if pos.size else (None, None)
     out = []
-    line = Text("‖dL/dh_t‖ log  ", Style(bold=True))
-    line.append_text(log_sparkline(g[start:stop], c.t - start, lo, hi))
-    out.append(line)
+    out.append(Text(f"‖dL/dh_t‖ (log scale) at t={c.t}: {fmt(float(g[c.t]), 0)}", Style(bold=True)))
+    out.append(log_sparkline(g[start:stop], c.t - start, lo, hi))
     if pos.size:
-        out.append(Text(f"               range {pos.min():.2e} .. {pos.max():.2e}; at t={c.t}: {fmt(float(g[c.t]), 0)}",
-                        Style(dim=True)))
+        out.append(Text(f"range {pos.min():.2e} .. {pos.max():.2e}, steps {start}..{stop - 1}", Style(dim=True)))
     sfx = f"_l{place.layer}{'_reverse' if place.direction == 'bwd' else ''}"
     for stem in ("weight_hh", "weight_ih"):
         key = f"gradnorm.step.{entry.index}.{stem}{sfx}"
         vals = np.asarray(trace[key], dtype=float)
-        line = Text(f"‖d{stem}‖ step ".ljust(15))
-        line.append_text(log_sparkline(vals[start:stop], c.t - start))
-        line.append(f" {fmt(float(vals[c.t]), 0)}", Style(dim=True))
-        out.append(line)
+        out.append(Text(f"step t's share of ‖d{stem}‖: {fmt(float(vals[c.t]), 0)}"))
+        out.append(log_sparkline(vals[start:stop], c.t - start))
     v = verdict(trace, place)
     if v is not None:
         colour = {"vanishing": "cyan", "exploding": "red", "healthy": "green"}.get(v.kind, "magenta")

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from rnntui.render.panels import details
+from rnntui.tui.widgets.base import TraceView
+
+
+class DetailsPane(TraceView):
+    """Exact numbers of the selected vector (min, max, mean, saturation) and of the selected unit."""
+
+    def render_view(self, width: int, height: int):
+        return details(self.trace, self.cursor)

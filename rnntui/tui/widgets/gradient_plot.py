@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from rnntui.render.panels import gradients
+from rnntui.tui.widgets.base import TraceView
+
+
+class GradientPlot(TraceView):
+    """dL/dh_t per step on a log scale, per-step parameter-gradient norms, and the verdict."""
+
+    def render_view(self, width: int, height: int):
+        return gradients(self.trace, self.cursor, width)

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from rnntui.render.panels import timeline
+from rnntui.tui.widgets.base import TraceView
+
+
+class Timeline(TraceView):
+    """Input per step, the cursor, and event markers (! non-finite, S saturated, v vanishing, ^ exploding)."""
+
+    def __init__(self, trace, events, **kwargs):
+        super().__init__(trace, **kwargs)
+        self.events = events
+
+    def render_view(self, width: int, height: int):
+        return timeline(self.trace, self.cursor, self.events, width)
