@@ -15,6 +15,10 @@ from rnntui.render.colors import fmt
 from rnntui.render.cursor import Cursor, order_sign
 from rnntui.render.strips import unit_strip, value_bar, window
 
+def bar_width(width: int) -> int:
+    return 16 if width >= 70 else 8
+
+
 GATE_NAMES = {
     "i": "i input gate", "f": "f forget gate", "g": "g candidate", "o": "o output gate",
     "r": "r reset gate", "z": "z update gate", "n": "n candidate",
@@ -40,7 +44,7 @@ def _next(trace, key: str, c: Cursor, direction: str):
 
 
 def _rows(width: int, H: int, unit: int):
-    strip_w = max(min(H, width - 42), 4)
+    strip_w = max(min(H, width - 15 - bar_width(width) - 12), 4)
     u0, u1 = window(H, unit, strip_w)
     table = Table.grid(padding=(0, 1))
     table.add_column(width=15, no_wrap=True)
@@ -72,7 +76,7 @@ def cell_panel(trace, c: Cursor, width: int = 80) -> Group:
         for name, vec, gate in rows:
             scale = 1.0 if gate else max(float(np.nanmax(np.abs(vec))) if np.isfinite(vec).any() else 1.0, 1.0)
             table.add_row(Text(name), unit_strip(vec[u0:u1], u - u0, scale, gate),
-                          value_bar(float(vec[u]), 16, 0 if gate else -scale, 1 if gate else scale, gate=gate))
+                          value_bar(float(vec[u]), bar_width(width), 0 if gate else -scale, 1 if gate else scale, gate=gate))
         lines = _forward_story(trace, c, entry, p, d, u)
     else:
         rows = [("dL/dh_t", trace[f"grad.{p}.h"][c.t, c.sample])]
@@ -81,7 +85,7 @@ def cell_panel(trace, c: Cursor, width: int = 80) -> Group:
         for name, vec in rows:
             finite = np.abs(vec[np.isfinite(vec)])
             scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-            table.add_row(Text(name), unit_strip(vec[u0:u1], u - u0, scale), value_bar(float(vec[u]), 16, -scale, scale))
+            table.add_row(Text(name), unit_strip(vec[u0:u1], u - u0, scale), value_bar(float(vec[u]), bar_width(width), -scale, scale))
         lines = _backward_story(trace, c, entry, p, d, u)
     return Group(title, table, *lines)
 
@@ -172,7 +176,7 @@ def entry_panel(trace, c: Cursor, width: int = 80) -> Group:
     finite = np.abs(vec[np.isfinite(vec)])
     scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
     name = "out" if c.phase == "forward" else "dL/dout"
-    table.add_row(Text(name), unit_strip(vec[u0:u1], u - u0, scale), value_bar(float(vec[u]), 16, -scale, scale))
+    table.add_row(Text(name), unit_strip(vec[u0:u1], u - u0, scale), value_bar(float(vec[u]), bar_width(width), -scale, scale))
     where = f"t={c.t}" if entry.seq_out and info.seq else "one vector per sequence"
     title = Text(f"{entry.type} {place.label(info)} · {where} · sample {c.sample} · unit {u}", Style(bold=True))
     return Group(title, table)

@@ -29,6 +29,9 @@ from rnntui.tui.widgets.state_heatmap import StateHeatmap
 from rnntui.tui.widgets.timeline import Timeline
 
 
+NARROW_BELOW = 100
+
+
 class RnntuiApp(App):
     """Step through a recorded run, forward and backward in time.
 
@@ -54,26 +57,30 @@ class RnntuiApp(App):
     TITLE = "rnntui"
 
     BINDINGS = [
-        Binding("right,l", "step(1)", "Step", priority=True),
-        Binding("left,h", "step(-1)", "Back", priority=True),
-        Binding("home", "jump(0)", "First", show=False, priority=True),
-        Binding("end", "jump(1)", "Last", show=False, priority=True),
-        Binding("pagedown", "step(10)", "+10", show=False, priority=True),
-        Binding("pageup", "step(-10)", "-10", show=False, priority=True),
-        Binding("g", "goto", "Go to", show=False),
-        Binding("b", "phase", "Fwd/BPTT"),
-        Binding("right_square_bracket", "place(1)", "Next entry", show=False),
-        Binding("left_square_bracket", "place(-1)", "Prev entry", show=False),
-        Binding("d", "direction", "Direction"),
-        Binding("down", "unit(1)", "Next unit", show=False, priority=True),
-        Binding("up", "unit(-1)", "Prev unit", show=False, priority=True),
-        Binding("s", "sample", "Sample", show=False),
-        Binding("space", "play", "Play"),
-        Binding("n", "event(1)", "Next event"),
-        Binding("N", "event(-1)", "Prev event", show=False),
-        Binding("e", "export", "Export", show=False),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
+        Binding("right,l", "step(1)", "Step", priority=True,
+                tooltip="Next step, in the order the current pass and direction run"),
+        Binding("left,h", "step(-1)", "Back", priority=True, tooltip="Previous step"),
+        Binding("home", "jump(0)", "First", show=False, priority=True, tooltip="First step of the current pass"),
+        Binding("end", "jump(1)", "Last", show=False, priority=True, tooltip="Last step of the current pass"),
+        Binding("pagedown", "step(10)", "+10", show=False, priority=True, tooltip="10 steps on"),
+        Binding("pageup", "step(-10)", "-10", show=False, priority=True, tooltip="10 steps back"),
+        Binding("g", "goto", "Go to", show=False, tooltip="Go to a step t"),
+        Binding("b", "phase", "Fwd/BPTT",
+                tooltip="Switch between the forward pass and the backward pass (BPTT, from t=T-1 down to 0)"),
+        Binding("right_square_bracket", "place(1)", "Next entry", show=False,
+                tooltip="Next entry (each sub-layer and direction of a recurrent entry in turn)"),
+        Binding("left_square_bracket", "place(-1)", "Prev entry", show=False, tooltip="Previous entry"),
+        Binding("d", "direction", "Direction", tooltip="The other direction of a bidirectional entry"),
+        Binding("down", "unit(1)", "Next unit", show=False, priority=True, tooltip="Select the next unit"),
+        Binding("up", "unit(-1)", "Prev unit", show=False, priority=True, tooltip="Select the previous unit"),
+        Binding("s", "sample", "Sample", show=False, tooltip="Next sample of the batch"),
+        Binding("space", "play", "Play", tooltip="Play / pause: step on by itself"),
+        Binding("n", "event(1)", "Next event",
+                tooltip="Next event: non-finite value, saturated gate, gradient norm below 1e-6 or above 1e6"),
+        Binding("N", "event(-1)", "Prev event", show=False, tooltip="Previous event"),
+        Binding("e", "export", "Export", show=False, tooltip="Export the current view as an SVG file"),
+        Binding("question_mark", "help", "Help", tooltip="This help, with the current cell's equations"),
+        Binding("q", "quit", "Quit", tooltip="Quit"),
     ]
 
     cursor: reactive[Cursor] = reactive(Cursor, bindings=True)
@@ -111,6 +118,14 @@ class RnntuiApp(App):
     def on_mount(self) -> None:
         self.title = f"rnntui: {self.info.name}"
         self._push(self.cursor)
+        self._fit(self.size.width)
+
+    def on_resize(self, event) -> None:
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        """Below 100 columns the two columns stack and scroll, so no panel is cut."""
+        self.query_one("#main").set_class(width < NARROW_BELOW, "narrow")
 
     def watch_cursor(self, cursor: Cursor) -> None:
         self._push(cursor)

@@ -34,7 +34,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         keys = Table(title="Keys", show_header=False, box=None, padding=(0, 2))
         for b in self.bindings_table:
-            keys.add_row(Text(key_label(b.key), Style(bold=True)), b.description)
+            keys.add_row(Text(key_label(b.key), Style(bold=True)), Text(b.description, Style(color="cyan")),
+                         b.tooltip)
         info = self.trace.info
         place = self.cursor.place(info)
         entry = info.entries[place.entry]
@@ -42,11 +43,10 @@ class HelpScreen(ModalScreen[None]):
         for line in equations(entry):
             eq.append(line + "\n")
         with VerticalScroll(id="help"):
-            yield Static(Text(info.name, Style(bold=True)))
+            yield Static(Text.assemble((info.name, Style(bold=True)), ("   Escape or ? closes this help", Style(dim=True))))
             yield Static(Text(" ".join(info.description.split()), Style(italic=True)))
-            yield Static(keys)
             yield Static(eq, id="equations")
-            yield Static(Text("Escape closes this screen.", Style(dim=True)))
+            yield Static(keys)
 
 
 class GotoScreen(ModalScreen[int | None]):

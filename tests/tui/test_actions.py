@@ -1,0 +1,185 @@
+"""Every action of the debugger, driven by keys through Pilot, asserting the app's state."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import rnntui
+from rnntui.render.analysis import places
+from rnntui.tui.app import RnntuiApp
+
+SIZE = (100, 30)
+
+
+@pytest.fixture(scope="module")
+def traces():
+    return {name: rnntui.run(name) for name in
+            ("lstm-delayed-recall", "bilstm-apple", "stacked-lstm", "vanishing-gradient", "one-to-one", "bptt")}
+
+
+async def test_steps_forward_and_back(traces):
+    app = RnntuiApp(traces["lstm-delayed-recall"])
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.cursor.t == 0 and app.cursor.phase == "forward"
+        await pilot.press("right", "right", "l")
+        assert app.cursor.t == 3
+        await pilot.press("left", "h")
+        assert app.cursor.t == 1
+        await pilot.press("end")
+        assert app.cursor.t == 24
+        await pilot.press("right")  # clamped at the last step
+        assert app.cursor.t == 24
+        assert app.check_action("step", (1,)) is None  # dimmed
+        await pilot.press("home")
+        assert app.cursor.t == 0
+        assert app.check_action("step", (-1,)) is None
+        await pilot.press("pagedown")
+        assert app.cursor.t == 10
+        await pilot.press("pageup")
+        assert app.cursor.t == 0
+
+
+async def test_backward_pass_runs_from_last_step(traces):
+    app = RnntuiApp(traces["lstm-delayed-recall"])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("b")
+        assert app.cursor.phase == "backward"
+        await pilot.press("home")
+        assert app.cursor.t == 24  # BPTT starts at T-1
+        await pilot.press("right")
+        assert app.cursor.t == 23  # and walks down
+        await pilot.press("end")
+        assert app.cursor.t == 0
+        await pilot.press("b")
+        assert app.cursor.phase == "forward" and app.cursor.t == 0
+
+
+async def test_entries_directions_units_samples(traces):
+    app = RnntuiApp(traces["stacked-lstm"])
+    ps = places(app.info)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.check_action("place", (-1,)) is None
+        await pilot.press("right_square_bracket")
+        assert ps[app.cursor.place_index].layer == 1
+        await pilot.press("right_square_bracket")
+        assert ps[app.cursor.place_index].entry == 1  # the dense head
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        assert app.cursor.place_index == 0
+        assert app.check_action("direction", ()) is None  # unidirectional
+        await pilot.press("down", "down")
+        assert app.cursor.unit == 2
+        await pilot.press("up")
+        assert app.cursor.unit == 1
+        assert app.check_action("sample", ()) is None  # batch of one
+
+    app = RnntuiApp(traces["lstm-delayed-recall"])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s", "s")
+        assert app.cursor.sample == 2
+        await pilot.press("s", "s")
+        assert app.cursor.sample == 0
+        for _ in range(10):
+            await pilot.press("down")
+        assert app.cursor.unit == 5  # hidden_size 6
+
+
+async def test_direction_switch_reverses_step_order(traces):
+    app = RnntuiApp(traces["bilstm-apple"])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("d")
+        assert places(app.info)[app.cursor.place_index].direction == "bwd"
+        await pilot.press("home")
+        assert app.cursor.t == 8  # the backward direction reads from the end
+        await pilot.press("right")
+        assert app.cursor.t == 7
+        await pilot.press("b", "home")
+        assert app.cursor.t == 0  # its BPTT runs from t=0 upwards
+        await pilot.press("d")
+        assert places(app.info)[app.cursor.place_index].direction == "fwd"
+
+
+async def test_goto(traces):
+    app = RnntuiApp(traces["bptt"])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g")
+        await pilot.press("7", "enter")
+        assert app.cursor.t == 7
+        await pilot.press("g", "9", "9", "enter")  # out of range: refused, screen stays
+        assert app.cursor.t == 7
+        await pilot.press("escape")
+        assert app.cursor.t == 7 and len(app.screen_stack) == 1
+
+
+async def test_play_steps_until_the_end(traces):
+    app = RnntuiApp(traces["bptt"])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space")
+        assert app.playing
+        await pilot.pause(0.5)
+        assert app.cursor.t >= 1
+        await pilot.press("space")
+        assert not app.playing
+        t = app.cursor.t
+        await pilot.pause(0.4)
+        assert app.cursor.t == t
+
+
+async def test_events_jump_and_switch_phase(traces):
+    trace = traces["vanishing-gradient"]
+    app = RnntuiApp(trace)
+    g = trace["diag.model.0.l0.fwd.gradnorm"]
+    small = sorted(int(t) for t in np.flatnonzero(g < 1e-6))
+    assert small == list(range(10))  # 0.5^(29-t) < 1e-6 for t <= 9
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("end")
+        await pilot.press("N")  # previous event from t=29 in forward order: t=9
+        assert app.cursor.t == 9 and app.cursor.phase == "backward"
+        await pilot.press("n")  # in BPTT order the next event is t=8
+        assert app.cursor.t == 8
+
+
+async def test_one_to_one_has_nothing_to_step(traces):
+    app = RnntuiApp(traces["one-to-one"])
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.check_action("step", (1,)) is None
+        assert app.check_action("play", ()) is None
+        await pilot.press("right")
+        assert app.cursor.t == 0
+
+
+async def test_help_lists_every_binding_and_equations(traces):
+    app = RnntuiApp(traces["lstm-delayed-recall"])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        import io
+
+        from rich.console import Console
+        from textual.widgets import Static
+
+        out = io.StringIO()
+        console = Console(file=out, width=200, color_system=None)
+        for widget in app.screen.query(Static):
+            console.print(widget.content)
+        text = out.getvalue()
+        for b in RnntuiApp.BINDINGS:
+            assert b.description in text and b.tooltip in text
+        assert "c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t" in text
+        await pilot.press("escape")
+        assert len(app.screen_stack) == 1
+
+
+async def test_export_writes_the_current_view(traces, tmp_path):
+    app = RnntuiApp(traces["bptt"], export_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right", "right", "e")
+        await pilot.pause()
+    files = list(tmp_path.iterdir())
+    assert [f.name for f in files] == ["bptt-forward-t2.svg"]
+    assert files[0].read_text().startswith("<svg") and "Backpropagation" in files[0].read_text()
+
+
+async def test_quit(traces):
+    app = RnntuiApp(traces["bptt"])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+    assert app.return_code == 0

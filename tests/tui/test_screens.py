@@ -1,0 +1,88 @@
+"""What the user sees: SVG snapshots at fixed sizes, and properties of the screen itself."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import rnntui
+from rnntui.render.colors import shade
+from rnntui.render.cursor import Cursor
+from rnntui.render.panels import states
+from rnntui.tui.app import RnntuiApp
+
+SNAPSHOTS = {
+    "lstm": ("lstm-delayed-recall", ["right", "right", "right", "down"]),
+    "gru": ("gru-delayed-recall", ["right", "right", "b"]),
+    "bilstm-text": ("bilstm-apple", ["right", "right", "d"]),
+}
+
+
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=["100x30", "80x24"])
+@pytest.mark.parametrize("case", sorted(SNAPSHOTS))
+def test_snapshot(snap_compare, case, size):
+    name, keys = SNAPSHOTS[case]
+    assert snap_compare(RnntuiApp(rnntui.run(name)), press=keys, terminal_size=size)
+
+
+async def test_right_then_left_gives_back_the_same_screen():
+    app = RnntuiApp(rnntui.run("bilstm-apple"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("right", "right")
+        await pilot.pause()
+        before = app.export_screenshot()
+        await pilot.press("right")
+        await pilot.pause()
+        middle = app.export_screenshot()
+        await pilot.press("left")
+        await pilot.pause()
+        after = app.export_screenshot()
+    assert before == after
+    assert middle != before
+
+
+def test_backward_direction_shows_states_in_reading_order():
+    trace = rnntui.run("bilstm-apple")
+    h = trace["model.0.l0.bwd.h"][:, 0]
+    text = states(trace, Cursor(place_index=1, t=3), width=60, height=40).renderables
+    bwd = next(t for t in text if "h bwd" in t.plain)
+    assert "reads from the end" in bwd.plain
+    lines = bwd.plain.splitlines()
+    scale = float(np.abs(h[:, :8]).max())
+    for u in range(8):
+        row = next(line for line in lines if line[1:5].strip() == str(u))
+        cells = row[6:6 + h.shape[0]]
+        expected = "".join(shade(float(v), scale) for v in h[:, u]).replace(" ", "·")
+        assert cells == expected, f"unit {u}: column t must show the state at index t"
+
+
+async def test_resizes_without_crashing():
+    app = RnntuiApp(rnntui.run("stacked-lstm"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        for size in [(80, 24), (40, 12), (20, 8), (160, 50), (80, 24)]:
+            await pilot.resize_terminal(*size)
+            await pilot.press("right", "b", "right_square_bracket")
+            await pilot.pause()
+        assert app.is_running
+
+
+@pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {"COLORTERM": "", "TERM": "xterm-256color"}])
+def test_runs_in_other_colour_modes(tmp_path, env):
+    """The real command under tmux-like conditions: starts, paints, quits on q."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio, rnntui\nfrom rnntui.tui.app import RnntuiApp\n"
+        "async def main():\n"
+        "    app = RnntuiApp(rnntui.run('lstm-delayed-recall'))\n"
+        "    async with app.run_test(size=(80, 24)) as pilot:\n"
+        "        await pilot.press('right', 'b', 'right')\n"
+        "        svg = app.export_screenshot()\n"
+        "        print('forget gate' in svg.replace('&#160;', ' ') or 'dL/dh' in svg)\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"

@@ -1,0 +1,57 @@
+"""The real `rnntui run` in tmux on every bundled scenario: keys sent, the screen read back."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rnntui.scenario.bundled import bundled
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+RNNTUI = str(Path(sys.executable).parent / "rnntui")
+
+
+def _capture(session: str) -> str:
+    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+
+def _wait_for(session: str, text: str, timeout: float = 20.0) -> str:
+    end = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < end:
+        screen = _capture(session)
+        if text in screen:
+            return screen
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} never appeared; screen:\n{screen}")
+
+
+@pytest.mark.parametrize("name", sorted(bundled()))
+def test_run_in_tmux(name, tmp_path):
+    session = f"rnntui-test-{name}"
+    log = tmp_path / "exit.txt"
+    cmd = f"COLORTERM=truecolor {RNNTUI} run {name}; echo \"exit=$?\" > {log}"
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd], check=True)
+    try:
+        screen = _wait_for(session, "Quit")
+        assert "forward pass" in screen
+        subprocess.run(["tmux", "send-keys", "-t", session, "Right", "End", "b"], check=True)
+        screen = _wait_for(session, "backward pass (BPTT)")
+        subprocess.run(["tmux", "send-keys", "-t", session, "Left", "]", "d", "n", "?"], check=True)
+        _wait_for(session, "closes this help")
+        subprocess.run(["tmux", "send-keys", "-t", session, "Escape"], check=True)
+        end = time.monotonic() + 10
+        while "closes this help" in _capture(session) and time.monotonic() < end:
+            time.sleep(0.1)  # Escape and q sent together would arrive as Alt-q
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        end = time.monotonic() + 10
+        while not log.exists() and time.monotonic() < end:
+            time.sleep(0.1)
+        assert log.read_text().strip() == "exit=0", _capture(session)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
