@@ -44,7 +44,7 @@ def _next(trace, key: str, c: Cursor, direction: str):
 
 
 def _rows(width: int, H: int, unit: int):
-    strip_w = max(min(H, width - 15 - bar_width(width) - 12), 4)
+    strip_w = max(min(H, width - 15 - bar_width(width) - 14), 4)  # slack for a scrollbar
     u0, u1 = window(H, unit, strip_w)
     table = Table.grid(padding=(0, 1))
     table.add_column(width=15, no_wrap=True)

@@ -5,7 +5,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from rnntui.render.colors import diverging, shade
+from rnntui.render.colors import color_style, diverging, shade
 from rnntui.render.strips import window
 
 
@@ -29,11 +29,8 @@ def state_heatmap(values: np.ndarray, t: int, unit: int, width: int, height: int
         text.append(prefix, Style(bold=(u == unit)))
         for s in range(start, stop):
             v = float(values[s, u])
-            style = Style(color=diverging(v, scale))
-            if s == t:
-                style += Style(reverse=True)
             ch = shade(v, scale)
-            text.append(ch if ch != " " else "·", style)
+            text.append(ch if ch != " " else "·", color_style(diverging(v, scale), reverse=(s == t)))
         text.append("\n")
     text.rstrip()
     return text

@@ -7,9 +7,11 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from rnntui.render.colors import diverging, fmt, sequential, shade
+from rnntui.render.colors import NONFINITE, color_style, diverging, fmt, sequential, shade
 
 BLOCKS = "▁▂▃▄▅▆▇█"
+DIM = Style(dim=True)
+DIM_REVERSE = Style(dim=True, reverse=True)
 
 
 def value_bar(v: float, width: int = 20, lo: float = -1.0, hi: float = 1.0, gate: bool = False) -> Text:
@@ -39,11 +41,9 @@ def unit_strip(values: np.ndarray, selected: int | None = None, scale: float = 1
     """One character per unit: shade by magnitude, colour by value; the selected unit underlined."""
     text = Text()
     for k, v in enumerate(np.asarray(values, dtype=float)):
-        ch = shade(v if not gate else v, scale) if math.isfinite(v) else "!"
-        style = Style(color=sequential(v) if gate else diverging(v, scale))
-        if k == selected:
-            style += Style(reverse=True)
-        text.append(ch if ch != " " else "·", style)
+        ch = shade(v, scale) if math.isfinite(v) else "!"
+        colour = sequential(v) if gate else diverging(v, scale)
+        text.append(ch if ch != " " else "·", color_style(colour, reverse=(k == selected)))
     return text
 
 
@@ -60,15 +60,15 @@ def log_sparkline(values: np.ndarray, marker: int | None = None, lo: float | Non
     hi = math.log10(pos.max()) if hi is None else hi
     span = max(hi - lo, 1e-12)
     for k, x in enumerate(v):
-        style = Style(reverse=True) if k == marker else Style()
+        here = k == marker
         if not math.isfinite(x):
-            text.append("!", style + Style(color="magenta", bold=True))
+            text.append("!", color_style(NONFINITE, reverse=here, bold=True))
         elif x <= 0:
-            text.append("·", style + Style(dim=True))
+            text.append("·", DIM_REVERSE if here else DIM)
         else:
             a = (math.log10(x) - lo) / span if span > 1e-12 else 1.0
             text.append(BLOCKS[min(int(a * (len(BLOCKS) - 1) + 0.5), len(BLOCKS) - 1)],
-                        style + Style(color=sequential(0.3 + 0.7 * a)))
+                        color_style(sequential(0.3 + 0.7 * a), reverse=here))
     return text
 
 

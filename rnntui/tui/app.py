@@ -32,6 +32,14 @@ from rnntui.tui.widgets.timeline import Timeline
 NARROW_BELOW = 100
 
 
+def _params(action: str) -> tuple:
+    """The literal parameters of an action string such as "step(-10)"."""
+    if "(" not in action:
+        return ()
+    inner = action[action.index("(") + 1: action.rindex(")")]
+    return tuple(int(p) for p in inner.split(",") if p.strip())
+
+
 class RnntuiApp(App):
     """Step through a recorded run, forward and backward in time.
 
@@ -83,7 +91,7 @@ class RnntuiApp(App):
         Binding("q", "quit", "Quit", tooltip="Quit"),
     ]
 
-    cursor: reactive[Cursor] = reactive(Cursor, bindings=True)
+    cursor: reactive[Cursor] = reactive(Cursor)
     """The position in the trace: phase, place (entry, sub-layer, direction), step, unit, sample."""
 
     playing: reactive[bool] = reactive(False, bindings=True)
@@ -100,6 +108,7 @@ class RnntuiApp(App):
         self._event_steps = {p: np.array(sorted(ts)) for p, ts in by_place.items()}
         self.export_dir = export_dir or Path.cwd()
         self._timer = None
+        self._binding_state: tuple = ()
         first = cur.first_step(self.info, "forward", places(self.info)[0].direction)
         self.set_reactive(RnntuiApp.cursor, Cursor(t=first))
 
@@ -129,6 +138,11 @@ class RnntuiApp(App):
 
     def watch_cursor(self, cursor: Cursor) -> None:
         self._push(cursor)
+        # the footer is rebuilt only when an action turns on or off, not on every step
+        state = tuple(self.check_action(b.action.split("(")[0], _params(b.action)) for b in self.BINDINGS)
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
 
     def _push(self, cursor: Cursor) -> None:
         for view in self.query(TraceView):
