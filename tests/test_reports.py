@@ -1,0 +1,116 @@
+"""Reports: every format read back, with the scenario's name, gate names, tokens, loss and the
+per-step gradient norms checked against the trace; `rnntui show`; atomic writes."""
+from __future__ import annotations
+
+import html
+import re
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import rnntui
+from rnntui.cli import app
+
+
+def plain(path) -> str:
+    """The text a person reads in a txt, html or svg report."""
+    data = path.read_text(encoding="utf-8")
+    if path.suffix == ".html":
+        data = re.sub(r"<[^>]+>", "", data)
+    elif path.suffix == ".svg":
+        # rich's SVG: one <text> per run, laid out on rows by y
+        runs = re.findall(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>', data)
+        rows: dict[float, list] = {}
+        for x, y, t in runs:
+            rows.setdefault(float(y), []).append((float(x), t))
+        data = "\n".join("".join(t for _, t in sorted(r)) for _, r in sorted(rows.items()))
+    return html.unescape(data).replace("\xa0", " ")
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".html", ".svg"])
+def test_report_formats_read_back(tmp_path, suffix):
+    out = tmp_path / f"report{suffix}"
+    result = CliRunner().invoke(app, ["export", "bilstm-apple", "-o", str(out), "--width", "140"])
+    assert result.exit_code == 0, result.output
+    text = plain(out)
+    trace = rnntui.run("bilstm-apple")
+    assert trace.info.name in text
+    for gate in ("input i", "forget f", "candidate g", "output o"):
+        assert gate in text
+    for t, tok in enumerate(trace["tokens"]):
+        assert f"[{t}]{tok}" in text
+    assert f"{float(trace['loss']):.6g}" in text
+    for d in ("fwd", "bwd"):
+        for g in trace[f"diag.model.0.l0.{d}.gradnorm"]:
+            assert f"{g:.3e}" in text, f"‖dL/dh‖ {g:.3e} of {d} missing"
+        for name in ("0.weight_hh_l0", "0.weight_hh_l0_reverse"):
+            norm = float(np.linalg.norm(trace[f"grad.param.{name}"]))
+            assert f"{norm:.4g}" in text
+    if suffix == ".html":
+        raw = out.read_text()
+        assert raw.lstrip().startswith("<!DOCTYPE html>") and raw.rstrip().endswith("</html>")
+
+
+def test_verdict_in_words():
+    result = CliRunner().invoke(app, ["show", "vanishing-gradient"], terminal_width=120)
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "vanishing: the gradient shrinks about 0.5x per step; at step 0 it is 1.9e-09 of its size at step 29" in text
+    result = CliRunner().invoke(app, ["show", "exploding-gradient"], terminal_width=120)
+    text = " ".join(result.output.split())
+    assert "exploding: the gradient grows about 2x per step; at step 0 it is 5.4e+08 of its size at step 29" in text
+
+
+def test_show_narrows_to_steps_and_entry():
+    trace = rnntui.run("rnn-sine")
+    g = trace["diag.model.0.l0.fwd.gradnorm"]
+    result = CliRunner().invoke(app, ["show", "rnn-sine", "--steps", "3:6"], terminal_width=120)
+    assert result.exit_code == 0
+    rows = [ln for ln in result.output.splitlines() if re.match(r"\s*\d+ │ \d\.\d{3}e[+-]\d\d", ln)]
+    assert [int(r.split("│")[0]) for r in rows] == [5, 4, 3]  # in the order BPTT visits them
+    for r in rows:
+        t = int(r.split("│")[0])
+        assert f"{g[t]:.3e}" in r
+    one = CliRunner().invoke(app, ["show", "rnn-sine", "--step", "7", "--entry", "1"], terminal_width=120)
+    assert one.exit_code == 0 and "Forward pass" not in one.output and "1.weight" in one.output
+    assert "0.weight_hh_l0" not in one.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--steps", "x"], "expected START:STOP"),
+    (["--steps", "50:60"], "expected steps within 0..29"),
+    (["--entry", "7"], "expected an entry index in 0..1"),
+    (["--step", "1", "--steps", "1:2"], "give one of them"),
+])
+def test_show_refuses_bad_options(args, message):
+    result = CliRunner().invoke(app, ["show", "rnn-sine", *args])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_nonfinite_values_are_reported(tmp_path):
+    np.save(tmp_path / "x.npy", np.array([[0.1], [np.inf], [0.3]]))
+    (tmp_path / "s.yaml").write_text("input: {file: x.npy}\nmodel: [{type: rnn, hidden_size: 2}]\n")
+    result = CliRunner().invoke(app, ["show", str(tmp_path / "s.yaml")], terminal_width=120)
+    assert result.exit_code == 0
+    assert "Non-finite values (inf or NaN) begin at step 1" in result.output
+    assert "model.0.l0.fwd.pre (from step 1)" in result.output
+    assert "model.0.l0.fwd.h " not in result.output  # tanh(-inf) = -1: the state itself stays finite
+
+
+def test_failing_report_leaves_existing_file_untouched(tmp_path, monkeypatch):
+    out = tmp_path / "report.html"
+    out.write_text("precious")
+    from rich.console import Console
+
+    def boom(self, *a, **k):
+        raise RuntimeError("render failed")
+
+    monkeypatch.setattr(Console, "export_html", boom)
+    with pytest.raises(RuntimeError):
+        CliRunner().invoke(app, ["export", "rnn-sine", "-o", str(out)], catch_exceptions=False)
+    assert out.read_text() == "precious"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+    result = CliRunner().invoke(app, ["export", "no-such", "-o", str(out)])
+    assert result.exit_code == 2 and out.read_text() == "precious"
