@@ -107,6 +107,8 @@ def manual(trace, dtype=torch.float64):
             out = _act(e.activation, pre)
         elif e.type == "flatten":
             pre, out = None, (h_in.reshape(h_in.shape[0], -1) if h_in.dim() > 2 and not e.seq_out else h_in)
+        elif e.spatial:
+            pre, out = _conv_like(e, h_in, P, trace)
         else:
             raise NotImplementedError(e.type)
         out.retain_grad()
@@ -188,3 +190,33 @@ def modules(trace, dtype=torch.float64):
     loss = _loss(info, h, pres[-1], trace, dtype)
     loss.backward()
     return h.detach().numpy(), float(loss.detach()), {k: p.grad.numpy() for k, p in named.items()}
+
+
+def _conv_like(e, h, P, trace):
+    """torch.nn.functional's conv and pooling, configured from the scenario text itself."""
+    cfg = conv_config(trace, e.index)
+    on_seq = e.options["on_seq"]
+    if on_seq:
+        h = h.permute(1, 2, 0)  # (T, B, F) -> (B, F, T)
+    kind = cfg["type"]
+    if kind.startswith("conv"):
+        fn = Fn.conv1d if kind == "conv1d" else Fn.conv2d
+        pre = fn(h, P[f"{e.index}.weight"], P[f"{e.index}.bias"], stride=cfg.get("stride", 1),
+                 padding=cfg.get("padding", 0), dilation=cfg.get("dilation", 1), groups=cfg.get("groups", 1))
+        out = _act(cfg.get("activation", "none"), pre.transpose(1, -1)).transpose(1, -1) \
+            if cfg.get("activation") == "softmax" else _act(cfg.get("activation", "none"), pre)
+    else:
+        fn = {"maxpool1d": Fn.max_pool1d, "maxpool2d": Fn.max_pool2d, "avgpool1d": Fn.avg_pool1d,
+              "avgpool2d": Fn.avg_pool2d}[kind]
+        pre, out = None, fn(h, cfg["kernel_size"], cfg.get("stride"))
+    if on_seq:
+        out = out.permute(2, 0, 1)
+        pre = pre.permute(2, 0, 1) if pre is not None else None
+    return pre, out
+
+def conv_config(trace, index):
+    """The scenario's own entry, read back from meta.scenario (what the user wrote, not our layout)."""
+    from rnntui.scenario.yaml_source import load_yaml
+
+    data, _ = load_yaml(str(trace["meta.scenario"]), "s.yaml")
+    return data["model"][index]

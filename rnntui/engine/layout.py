@@ -121,6 +121,9 @@ def trace_floats(layout: list[EntryLayout], T: int, B: int) -> int:
         total += 3 * n_in + 4 * n_out  # out, pre, their gradients, and the input gradient
         for shape in lay.params.values():
             total += 2 * prod(shape)
+        if lay.type.startswith("conv"):  # the im2col matrix and its gradient
+            k = lay.options["kernel"]
+            total += 2 * n_out * prod(k) * lay.in_feat[0] // max(lay.options["groups"], 1)
         if lay.recurrent:
             H, g = lay.hidden_size, max(len(lay.gates), 1)
             per_dir = T * B * H * (2 * g + 8)  # gates, states, tanh(c), gradients, pre-activation gradients

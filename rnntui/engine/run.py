@@ -45,7 +45,8 @@ def entry_info(lay) -> EntryInfo:
         index=lay.index, type=lay.type, seq_out=lay.seq_out, hidden_size=lay.hidden_size,
         num_layers=lay.num_layers, directions=tuple(lay.directions), gates=tuple(lay.gates), merge=lay.merge,
         nonlinearity=lay.nonlinearity, activation=lay.activation, reduce_final=lay.reduce_final,
-        params=tuple(lay.params),
+        params=tuple(lay.params), options=dict(lay.options) if lay.options else None,
+        out_shape=tuple(lay.out_feat),
     )
 
 

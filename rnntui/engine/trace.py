@@ -27,10 +27,17 @@ class EntryInfo:
     activation: str = "none"
     reduce_final: bool = False
     params: tuple[str, ...] = ()
+    options: dict | None = None   # conv and pool: kernel, stride, dilation, pad, groups, dims, on_seq
+    out_shape: tuple = ()         # per sample (and per step for sequences)
 
     @property
     def recurrent(self) -> bool:
         return self.type in ("rnn", "lstm", "gru")
+
+    @property
+    def spatial(self) -> bool:
+        """Conv and pool entries: outputs are feature maps over positions."""
+        return self.options is not None
 
 
 @dataclass(frozen=True)

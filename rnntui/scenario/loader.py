@@ -36,10 +36,11 @@ class Scenario:
     loss: str
     target: np.ndarray | None
     positions: Positions = field(repr=False, compare=False)
+    steps: int = 1  # steps after every entry (a conv1d over a sequence may shorten it)
 
     @property
     def T(self) -> int:
-        return self.x.shape[0] if self.seq else 1
+        return self.steps if self.seq else 1
 
     @property
     def B(self) -> int:
@@ -233,10 +234,22 @@ def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
         key = ("model", exc.index) + ((exc.key,) if exc.key else ())
         raise ScenarioError([pos.problem(key, exc.message)]) from None
 
+    from rnntui.engine.conv_layout import seq_length_after
+
+    steps = x.shape[0] if built.seq else 1
+    for lay in layout:
+        if lay.options.get("on_seq"):
+            after = seq_length_after(lay, steps)
+            if after < 1:
+                raise ScenarioError([pos.problem(("model", lay.index, "kernel_size"),
+                                                 f"the kernel spans more than the {steps} steps it receives "
+                                                 "(with padding); expected a kernel that fits")])
+            steps = after
+
     params, weight_problems = make_params(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]))
     for wp in weight_problems:
         problems.append(pos.problem(("weights",) + wp.key, wp.message))
-    T = x.shape[0] if built.seq else 1
+    T = steps
     B = x.shape[1] if built.seq else x.shape[0]
     try:
         target = _target(top, layout[-1].out_feat, layout[-1].seq_out, T, B,
@@ -251,5 +264,5 @@ def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
         file=file, text=text, name=top.name or path.stem, description=top.description.strip(), seed=top.seed,
         dtype=top.dtype, mode=top.mode, top=top, entries=tuple(entries), layout=tuple(layout), x=x,
         seq=built.seq, tokens=built.tokens, vocab=built.vocab, params=params, loss=top.loss.kind,
-        target=target, positions=pos,
+        target=target, positions=pos, steps=steps,
     )
