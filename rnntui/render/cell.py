@@ -12,7 +12,7 @@ from rich.text import Text
 
 from rnntui.engine.diagnostics import jacobian_norm_at
 from rnntui.render.colors import fmt
-from rnntui.render.cursor import Cursor, order_sign
+from rnntui.render.cursor import Cursor, is_map, order_sign
 from rnntui.render.strips import unit_strip, value_bar, window
 
 def bar_width(width: int) -> int:
@@ -57,6 +57,10 @@ def cell_panel(trace, c: Cursor, width: int = 80) -> Group:
     info = trace.info
     place = c.place(info)
     entry = info.entries[place.entry]
+    if is_map(info, place):
+        from rnntui.render.featuremap import map_panel
+
+        return map_panel(trace, c, width)
     if place.layer is None:
         return entry_panel(trace, c, width)
     p, d = place.prefix, place.direction

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from rnntui.render.analysis import Place, places
 
 
@@ -29,30 +31,55 @@ def order_sign(phase: str, direction: str | None) -> int:
     return -1 if reverse else 1
 
 
-def first_step(info, phase: str, direction: str | None) -> int:
-    return 0 if order_sign(phase, direction) > 0 else info.T - 1
+def is_map(info, place: Place) -> bool:
+    """A conv or pool entry over an image: its 'steps' are output positions, row by row."""
+    e = info.entries[place.entry]
+    return bool(e.options) and not e.options.get("on_seq")
 
 
-def last_step(info, phase: str, direction: str | None) -> int:
-    return info.T - 1 if order_sign(phase, direction) > 0 else 0
+def length(info, place: Place) -> int:
+    """How many steps the cursor can visit at this place: T, or output positions of a feature map."""
+    if is_map(info, place):
+        shape = info.entries[place.entry].out_shape
+        n = 1
+        for s in shape[1:]:
+            n *= s
+        return n
+    return info.T if info.seq else 1
+
+
+def position(info, place: Place, t: int) -> tuple[int, ...]:
+    """A map's flat position index as (y, x), or (l,) for a 1-d map."""
+    shape = info.entries[place.entry].out_shape[1:]
+    return tuple(int(v) for v in np.unravel_index(t, shape))
+
+
+def first_step(info, phase: str, direction: str | None, place: Place | None = None) -> int:
+    n = length(info, place) if place is not None else info.T
+    return 0 if order_sign(phase, direction) > 0 else n - 1
+
+
+def last_step(info, phase: str, direction: str | None, place: Place | None = None) -> int:
+    n = length(info, place) if place is not None else info.T
+    return n - 1 if order_sign(phase, direction) > 0 else 0
 
 
 def step_index(c: Cursor, info) -> int:
     """0-based position of t in the current order (what the header calls step k of T)."""
-    d = c.place(info).direction
-    return c.t if order_sign(c.phase, d) > 0 else info.T - 1 - c.t
+    place = c.place(info)
+    return c.t if order_sign(c.phase, place.direction) > 0 else length(info, place) - 1 - c.t
 
 
 def move(c: Cursor, info, n: int) -> Cursor:
     """n steps along the current order, clamped to the ends."""
-    d = c.place(info).direction
-    t = min(max(c.t + n * order_sign(c.phase, d), 0), info.T - 1)
+    place = c.place(info)
+    t = min(max(c.t + n * order_sign(c.phase, place.direction), 0), length(info, place) - 1)
     return replace(c, t=t)
 
 
 def to_end(c: Cursor, info, last: bool) -> Cursor:
-    d = c.place(info).direction
-    return replace(c, t=(last_step if last else first_step)(info, c.phase, d))
+    place = c.place(info)
+    return replace(c, t=(last_step if last else first_step)(info, c.phase, place.direction, place))
 
 
 def width_of(info, place: Place) -> int:
@@ -66,9 +93,13 @@ def switch_phase(c: Cursor, info) -> Cursor:
 
 
 def switch_place(c: Cursor, info, n: int) -> Cursor:
+    """To another entry; the step is kept where both are sequences, else the new place's start."""
     ps = places(info)
     k = min(max(c.place_index + n, 0), len(ps) - 1)
-    return replace(c, place_index=k, unit=0)
+    new = ps[k]
+    same_kind = is_map(info, new) == is_map(info, ps[c.place_index]) and not is_map(info, new)
+    t = min(c.t, length(info, new) - 1) if same_kind else first_step(info, c.phase, new.direction, new)
+    return replace(c, place_index=k, unit=0, t=t)
 
 
 def switch_direction(c: Cursor, info) -> Cursor:

@@ -8,7 +8,7 @@ from rich.text import Text
 
 from rnntui.render.analysis import Event, verdict
 from rnntui.render.colors import fmt
-from rnntui.render.cursor import Cursor, order_sign, step_index
+from rnntui.render.cursor import Cursor, is_map, length, order_sign, position, step_index
 from rnntui.render.heatmap import state_heatmap
 from rnntui.render.strips import log_sparkline, window
 
@@ -25,8 +25,11 @@ def header(trace, c: Cursor) -> Text:
     text.append(info.name, Style(bold=True))
     text.append(f"   loss {fmt(float(trace['loss']), 0)} ({info.loss})\n", Style(dim=True))
     text.append(f"{phase} {arrow}", Style(color="cyan" if c.phase == "forward" else "magenta", bold=True))
-    text.append(f"  {place.label(info)}  step {step_index(c, info) + 1} of {info.T} (t={c.t})"
-                f"  sample {c.sample} of {info.B}")
+    if is_map(info, place):
+        where = f"position {step_index(c, info) + 1} of {length(info, place)} {position(info, place, c.t)}"
+    else:
+        where = f"step {step_index(c, info) + 1} of {info.T} (t={c.t})"
+    text.append(f"  {place.label(info)}  {where}  sample {c.sample} of {info.B}")
     return text
 
 
@@ -47,6 +50,14 @@ def timeline(trace, c: Cursor, events: list[Event], width: int = 80) -> Text:
     info = trace.info
     T = info.T
     place = c.place(info)
+    if not info.seq:
+        e = info.entries[place.entry]
+        text = Text(f"input {tuple(trace['input'].shape[1:])} image · ", Style(dim=True))
+        text.append(" → ".join(f"{x.type}{tuple(x.out_shape)}" for x in info.entries))
+        if is_map(info, place):
+            text.append(f"\nmodel.{e.index} output position {position(info, place, c.t)} "
+                        f"({c.t + 1} of {length(info, place)}); Right/Left move along positions", Style(dim=True))
+        return text
     if "tokens" in trace:
         cw = max(min(int(np.char.str_len(trace["tokens"]).max()), 9), 3) + 1
     else:
@@ -82,6 +93,10 @@ def states(trace, c: Cursor, width: int = 80, height: int = 8) -> Group:
     info = trace.info
     place = c.place(info)
     entry = info.entries[place.entry]
+    if is_map(info, place):
+        from rnntui.render.featuremap import overview
+
+        return overview(trace, c, width, height)
     if place.layer is None:
         key = f"model.{entry.index}.out"
         arr = trace[key] if c.phase == "forward" else trace[f"grad.{key}"]
@@ -111,6 +126,10 @@ def gradients(trace, c: Cursor, width: int = 80) -> Group:
     info = trace.info
     place = c.place(info)
     entry = info.entries[place.entry]
+    if is_map(info, place):
+        from rnntui.render.featuremap import gradient_summary
+
+        return gradient_summary(trace, c)
     if place.layer is None or not info.seq:
         rows = []
         for name in entry.params:
@@ -146,7 +165,11 @@ def details(trace, c: Cursor) -> Text:
     place = c.place(info)
     entry = info.entries[place.entry]
     text = Text()
-    if place.layer is None:
+    if is_map(info, place):
+        key = f"model.{entry.index}.out"
+        arr = trace[key] if c.phase == "forward" else trace[f"grad.{key}"]
+        keys = {("map" if c.phase == "forward" else "dL/dmap"): np.asarray(arr[c.sample][min(c.unit, arr.shape[1] - 1)]).reshape(-1)}
+    elif place.layer is None:
         key = f"model.{entry.index}.out"
         arr = trace[key] if c.phase == "forward" else trace[f"grad.{key}"]
         vec = arr[c.t, c.sample] if entry.seq_out and info.seq else arr[c.sample]
@@ -164,9 +187,10 @@ def details(trace, c: Cursor) -> Text:
                 keys["dL/dc"] = trace[f"grad.{p}.c"][c.t, c.sample]
     first = next(iter(keys))
     vec = np.asarray(keys[first], dtype=float)
-    u = min(c.unit, vec.size - 1)
+    u = min(c.t if is_map(info, place) else c.unit, vec.size - 1)
     finite = vec[np.isfinite(vec)]
-    text.append(f"{first} at t={c.t}, sample {c.sample}\n", Style(bold=True))
+    at = f"channel {c.unit}" if is_map(info, place) else f"t={c.t}"
+    text.append(f"{first} at {at}, sample {c.sample}\n", Style(bold=True))
     if finite.size:
         text.append(f"min {fmt(float(finite.min()), 0)}  max {fmt(float(finite.max()), 0)}  "
                     f"mean {fmt(float(finite.mean()), 0)}  ‖·‖ {fmt(float(np.linalg.norm(finite)), 0)}\n")
@@ -174,6 +198,7 @@ def details(trace, c: Cursor) -> Text:
         text.append(f"{vec.size - finite.size} of {vec.size} values are not finite\n", Style(color="magenta"))
     if first == "h" and entry.type != "rnn" or entry.nonlinearity == "tanh" and first == "h":
         text.append(f"saturated (|h|>0.95): {np.mean(np.abs(finite) > 0.95):.0%}\n")
-    text.append(f"unit {u}: ", Style(bold=True))
+    label = f"position {position(info, place, u)}" if is_map(info, place) else f"unit {u}"
+    text.append(f"{label}: ", Style(bold=True))
     text.append("  ".join(f"{n}={fmt(float(np.asarray(v).reshape(-1)[u]), 0)}" for n, v in keys.items()))
     return text

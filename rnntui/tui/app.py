@@ -109,7 +109,8 @@ class RnntuiApp(App):
         self.export_dir = export_dir or Path.cwd()
         self._timer = None
         self._binding_state: tuple = ()
-        first = cur.first_step(self.info, "forward", places(self.info)[0].direction)
+        p0 = places(self.info)[0]
+        first = cur.first_step(self.info, "forward", p0.direction, p0)
         self.set_reactive(RnntuiApp.cursor, Cursor(t=first))
 
     def compose(self) -> ComposeResult:
@@ -155,12 +156,12 @@ class RnntuiApp(App):
         place = c.place(info)
         if action == "step":
             n = int(parameters[0])
-            last = cur.last_step(info, c.phase, place.direction)
-            first = cur.first_step(info, c.phase, place.direction)
+            last = cur.last_step(info, c.phase, place.direction, place)
+            first = cur.first_step(info, c.phase, place.direction, place)
             return None if (c.t == (last if n > 0 else first)) else True
         if action == "jump":
-            target = cur.last_step(info, c.phase, place.direction) if parameters[0] else cur.first_step(
-                info, c.phase, place.direction)
+            target = cur.last_step(info, c.phase, place.direction, place) if parameters[0] else cur.first_step(
+                info, c.phase, place.direction, place)
             return None if c.t == target else True
         if action == "place":
             k = c.place_index + int(parameters[0])
@@ -175,14 +176,17 @@ class RnntuiApp(App):
         if action == "event":
             return True if self._event_target(int(parameters[0])) is not None else None
         if action in ("goto", "play"):
-            return True if info.T > 1 else None
+            return True if cur.length(info, place) > 1 else None
         return True
 
     def _width(self) -> int:
+        """How many units (or channels of a feature map) the selected entry has."""
         place = self.cursor.place(self.info)
         e = self.info.entries[place.entry]
         if place.layer is not None:
             return e.hidden_size
+        if cur.is_map(self.info, place):
+            return int(e.out_shape[0])
         out = self.trace[f"model.{e.index}.out"]
         return int(out[0, 0].size if (e.seq_out and self.info.seq) else out[0].size)
 
@@ -221,7 +225,8 @@ class RnntuiApp(App):
 
     def _tick(self) -> None:
         c = self.cursor
-        if c.t == cur.last_step(self.info, c.phase, c.place(self.info).direction):
+        place = c.place(self.info)
+        if c.t == cur.last_step(self.info, c.phase, place.direction, place):
             self.playing = False
             return
         self.action_step(1)
@@ -255,7 +260,7 @@ class RnntuiApp(App):
             if t is not None:
                 self.cursor = replace(self.cursor, t=t)
 
-        self.push_screen(GotoScreen(self.info.T), done)
+        self.push_screen(GotoScreen(cur.length(self.info, self.cursor.place(self.info))), done)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS, self.trace, self.cursor))

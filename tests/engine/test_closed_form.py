@@ -111,3 +111,32 @@ def test_total_dh_by_central_differences(tmp_path):
             for which, ref in (("h", dh), ("c", dc)):
                 num = (perturbed(t, u, eps, which) - perturbed(t, u, -eps, which)) / (2 * eps)
                 assert abs(num - ref[t, 0, u]) < 1e-7, (which, t, u, num, ref[t, 0, u])
+
+
+CNN = [
+    [{"type": "conv2d", "out_channels": 2, "kernel_size": 2, "padding": 1, "dilation": 2, "activation": "tanh"},
+     {"type": "maxpool2d", "kernel_size": 2}, {"type": "flatten"}, {"type": "dense", "units": 2}],
+    [{"type": "conv2d", "out_channels": 4, "kernel_size": 3, "groups": 2, "stride": 2, "activation": "sigmoid"},
+     {"type": "avgpool2d", "kernel_size": 1}, {"type": "flatten"}, {"type": "dense", "units": 2}],
+]
+
+
+@pytest.mark.parametrize("model", CNN, ids=["dilated-maxpool", "grouped-strided"])
+def test_conv_parameter_gradients_by_central_differences(tmp_path, model):
+    rng = np.random.default_rng(6)
+    doc = {"input": {"image": rng.normal(size=(2, 5, 5)).round(3).tolist()}, "model": model,
+           "weights": {"init": "uniform", "low": -0.7, "high": 0.7}, "loss": {"kind": "mse", "target": [0.1, -0.2]}}
+    path = tmp_path / "s.yaml"
+    path.write_text(json.dumps(doc))
+    sc = load_scenario(path)
+    trace = rnntui.run(path)
+    eps = 1e-6
+    for name, value in sc.params.items():
+        numeric = np.zeros_like(value)
+        for idx in np.ndindex(value.shape):
+            plus = {k: v.copy() for k, v in sc.params.items()}
+            minus = {k: v.copy() for k, v in sc.params.items()}
+            plus[name][idx] += eps
+            minus[name][idx] -= eps
+            numeric[idx] = (_loss_of(sc, plus) - _loss_of(sc, minus)) / (2 * eps)
+        np.testing.assert_allclose(trace[f"grad.param.{name}"], numeric, rtol=1e-5, atol=1e-8, err_msg=name)

@@ -183,3 +183,43 @@ async def test_quit(traces):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("q")
     assert app.return_code == 0
+
+
+async def test_feature_map_positions_and_channels():
+    trace = rnntui.run("cnn-digit")
+    app = RnntuiApp(trace)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.cursor.t == 0
+        await pilot.press("end")
+        assert app.cursor.t == 12 * 12 - 1  # conv output positions, row by row
+        await pilot.press("home", "right", "pagedown")
+        assert app.cursor.t == 11
+        for _ in range(10):
+            await pilot.press("down")
+        assert app.cursor.unit == 7  # 8 channels
+        await pilot.press("right_square_bracket")  # the max pool: 8 x 6 x 6
+        assert app.cursor.t == 0 and app.cursor.unit == 0
+        await pilot.press("end")
+        assert app.cursor.t == 35
+        for _ in range(4):
+            await pilot.press("right_square_bracket")
+        assert app.info.entries[places(app.info)[app.cursor.place_index].entry].type == "dense"
+        assert app.check_action("step", (1,)) is None  # one vector per image
+
+
+async def test_receptive_field_on_screen_matches_the_output():
+    import io
+
+    from rich.console import Console
+
+    from rnntui.render.cell import cell_panel
+    from rnntui.render.cursor import Cursor
+
+    trace = rnntui.run("sobel-edges")
+    pre = trace["model.0.out"][0, 0]
+    y, x = np.unravel_index(np.argmax(np.abs(pre)), pre.shape)
+    out = io.StringIO()
+    Console(file=out, width=100, color_system=None).print(cell_panel(trace, Cursor(t=int(y * 14 + x)), 100))
+    text = out.getvalue()
+    assert f"position ({y}, {x})" in text
+    assert f"= {pre[y, x]:.4f}" in text.replace("  ", " ") or f"{pre[y, x]:.4f}" in text

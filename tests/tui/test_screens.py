@@ -14,6 +14,7 @@ SNAPSHOTS = {
     "lstm": ("lstm-delayed-recall", ["right", "right", "right", "down"]),
     "gru": ("gru-delayed-recall", ["right", "right", "b"]),
     "bilstm-text": ("bilstm-apple", ["right", "right", "d"]),
+    "cnn": ("cnn-digit", ["right"] * 17 + ["down"]),
 }
 
 

@@ -1,0 +1,154 @@
+"""Feature maps: half-block heatmaps (two pixels a cell), kernels, and one output's receptive field."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich.color import Color
+from rich.console import Group
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+from rnntui.engine.conv import receptive_field
+from rnntui.render.colors import diverging, fmt
+from rnntui.render.cursor import Cursor, position
+
+MARK = Color.from_rgb(255, 230, 0)
+
+
+def _scale(a: np.ndarray) -> float:
+    f = np.abs(a[np.isfinite(a)])
+    return float(f.max()) if f.size and f.max() > 0 else 1.0
+
+
+def halfblock(a: np.ndarray, mark: tuple[int, int] | None = None, scale: float | None = None,
+              max_width: int | None = None) -> Text:
+    """(H, W) values as rows of '▀': the top pixel is the foreground, the bottom one the background."""
+    a = np.atleast_2d(np.asarray(a, dtype=float))
+    scale = _scale(a) if scale is None else scale
+    H, W = a.shape
+    W = min(W, max_width) if max_width else W
+    text = Text()
+    for y in range(0, H, 2):
+        for x in range(W):
+            top = MARK if mark == (y, x) else diverging(a[y, x], scale)
+            if y + 1 < H:
+                bottom = MARK if mark == (y + 1, x) else diverging(a[y + 1, x], scale)
+                text.append("▀", Style(color=top, bgcolor=bottom))
+            else:
+                text.append("▀", Style(color=top))
+        if y + 2 < H:
+            text.append("\n")
+    return text
+
+
+def _maps(trace, c: Cursor):
+    info = trace.info
+    e = info.entries[c.place(info).entry]
+    key = f"model.{e.index}.out"
+    arr = trace[key] if c.phase == "forward" else trace[f"grad.{key}"]
+    a = np.asarray(arr[c.sample])
+    return e, (a if a.ndim == 3 else a[:, None, :])  # (C, H, W); a 1-d map is one row
+
+
+def map_panel(trace, c: Cursor, width: int = 80) -> Group:
+    """The selected channel's map, the selected position, and how that value was made."""
+    info = trace.info
+    e, maps = _maps(trace, c)
+    ch = min(c.unit, maps.shape[0] - 1)
+    pos = position(info, c.place(info), c.t)
+    yx = pos if len(pos) == 2 else (0, pos[0])
+    value = float(maps[ch][yx])
+    what = "feature map" if c.phase == "forward" else "dL/d(feature map)"
+    title = Text(f"{e.type} model.{e.index} · channel {ch} of {maps.shape[0]} · position {tuple(pos)} "
+                 f"of {maps.shape[1:] if maps.shape[1] > 1 else maps.shape[2:]} · {what} = {fmt(value, 0)}",
+                 Style(bold=True))
+    parts = [title, halfblock(maps[ch], yx, max_width=width - 2)]
+    if c.phase == "forward":
+        parts += explain(trace, e, c.sample, ch, pos, width)
+    return Group(*parts)
+
+
+def _entry_input(trace, e):
+    return trace["input"] if e.index == 0 else trace[f"model.{e.index - 1}.out"]
+
+
+def explain(trace, e, b: int, ch: int, pos: tuple[int, ...], width: int) -> list:
+    """The receptive field: for a conv the products that sum to the value, for a pool its window."""
+    x = _entry_input(trace, e)
+    if e.type.startswith("conv"):
+        W, bias = trace[f"param.{e.index}.weight"], trace[f"param.{e.index}.bias"]
+        rows, cols, chans, prods, bterm, total = receptive_field(e, x, W, bias, b, ch, pos)
+        out = [Text(f"receptive field: input rows {rows.min()}..{rows.max()}, cols {cols.min()}..{cols.max()}, "
+                    f"channels {chans[0]}..{chans[-1]} (negative or past the edge: padding, 0)", Style(dim=True))]
+        grid = Table.grid(padding=(0, 2))
+        shown = min(len(chans), max((width - 2) // (8 * prods.shape[2] + 2), 1), 4)
+        cells = []
+        for k in range(shown):
+            t = Table(title=f"in ch {chans[k]}: w×x", box=None, show_header=False, padding=(0, 0, 0, 1))
+            for r in range(prods.shape[1]):
+                t.add_row(*[fmt(float(v), 7) for v in prods[k, r]])
+            t.add_row(Text(f"Σ {fmt(float(prods[k].sum()), 0)}", Style(bold=True)))
+            cells.append(t)
+        grid.add_row(*cells)
+        out.append(grid)
+        more = f" + {len(chans) - shown} more channels" if len(chans) > shown else ""
+        out.append(Text(f"value = bias {fmt(bterm, 0)} + Σ products {fmt(float(prods.sum()), 0)}{more} = {fmt(total, 0)}"
+                        + (f" → {e.activation}" if e.activation != "none" else ""), Style(bold=True)))
+        return out
+    # pooling: the window of the input channel
+    x4 = np.asarray(x[b] if not e.options["on_seq"] else x[:, b].T)
+    x4 = x4 if x4.ndim == 3 else x4[:, None, :]
+    o = e.options
+    yx = pos if len(pos) == 2 else (0, pos[0])
+    r0, c0 = yx[0] * o["stride"][0], yx[1] * o["stride"][1]
+    win = x4[ch, r0: r0 + o["kernel"][0], c0: c0 + o["kernel"][1]]
+    t = Table(title=f"window of input channel {ch} at rows {r0}.., cols {c0}..", box=None, show_header=False)
+    for r in win:
+        t.add_row(*[fmt(float(v), 7) for v in r])
+    rule = "max (its gradient goes to the first maximum)" if e.type.startswith("max") else "mean"
+    return [t, Text(f"value = {rule} = {fmt(float(win.max() if e.type.startswith('max') else win.mean()), 0)}",
+                    Style(bold=True))]
+
+
+def overview(trace, c: Cursor, width: int = 80, height: int = 12) -> Group:
+    """Every channel's map side by side, the selected channel marked."""
+    e, maps = _maps(trace, c)
+    C, H, W = maps.shape
+    scale = _scale(maps)
+    per_row = max((width + 1) // (W + 1), 1)
+    rows_of_maps = math.ceil(C / per_row)
+    if rows_of_maps * (math.ceil(H / 2) + 1) > max(height, 4) * 3:
+        per_row = C  # too many to stack: one long row, cut at the edge
+    lines = [Text(f"all {C} channels ({'feature maps' if c.phase == 'forward' else 'gradients'}), shared scale "
+                  f"±{scale:.3g}", Style(dim=True))]
+    for start in range(0, C, per_row):
+        group = list(range(start, min(start + per_row, C)))
+        label = Text()
+        for k in group:
+            label.append(f"{('▸' if k == c.unit else ' ') + str(k):<{W + 1}}"[: W + 1],
+                         Style(bold=(k == c.unit), color="yellow" if k == c.unit else None))
+        lines.append(label)
+        blocks = [halfblock(maps[k], None, scale).split("\n") for k in group]
+        for r in range(max(len(b) for b in blocks)):
+            row = Text()
+            for b in blocks:
+                row.append_text(b[r] if r < len(b) else Text(" " * W))
+                row.append(" ")
+            lines.append(row)
+    return Group(*lines)
+
+
+def gradient_summary(trace, c: Cursor) -> Group:
+    """Parameter gradients of a conv entry, and the size of dL/d(map) per channel."""
+    info = trace.info
+    e = info.entries[c.place(info).entry]
+    g = np.asarray(trace[f"grad.model.{e.index}.out"][c.sample])
+    out = [Text("‖dL/d(map)‖ per channel", Style(bold=True))]
+    norms = np.sqrt((g.reshape(g.shape[0], -1) ** 2).sum(axis=1))
+    for k, n in enumerate(norms):
+        out.append(Text(f"{'▸' if k == c.unit else ' '} ch {k:<3} {n:.3e}", Style(bold=(k == c.unit))))
+    for name in e.params:
+        out.append(Text(f"‖grad {name}‖ = {fmt(float(np.linalg.norm(trace[f'grad.param.{name}'])), 0)}"))
+    return Group(*out)
