@@ -114,3 +114,24 @@ def test_failing_report_leaves_existing_file_untouched(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
     result = CliRunner().invoke(app, ["export", "no-such", "-o", str(out)])
     assert result.exit_code == 2 and out.read_text() == "precious"
+
+
+def test_conv_report_shows_every_feature_map(tmp_path):
+    out = tmp_path / "cnn.html"
+    result = CliRunner().invoke(app, ["export", "cnn-digit", "-o", str(out), "--width", "120"])
+    assert result.exit_code == 0, result.output
+    text = plain(out)
+    trace = rnntui.run("cnn-digit")
+    for e in trace.info.entries:
+        if e.options:
+            assert f"Feature maps, model.{e.index} {e.type} {tuple(e.out_shape)}" in text
+            assert f"Gradients dL/d(feature map), model.{e.index}" in text
+    # half-block pixels: the input image plus, per map entry, forward and backward maps of every channel
+    expected = -(-12 // 2) * 12
+    for e in trace.info.entries:
+        if e.options:
+            C, H, W = e.out_shape
+            expected += 2 * C * (-(-H // 2)) * W
+    assert text.count("▀") == expected
+    scale = float(np.abs(trace["model.0.out"]).max())
+    assert f"shared scale ±{scale:.3g}" in text

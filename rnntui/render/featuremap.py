@@ -22,8 +22,58 @@ def _scale(a: np.ndarray) -> float:
     return float(f.max()) if f.size and f.max() > 0 else 1.0
 
 
+POSITIVE = " ░▒▓█"
+NEGATIVE = " -=≡■"
+
+
+class HeatMap:
+    """A map that draws itself for the console it meets: colour half-blocks (two pixels a cell), or,
+    without colour (NO_COLOR, plain text files, pipes), one shade character a pixel, sign kept."""
+
+    def __init__(self, a, mark=None, scale=None, max_width=None):
+        self.a = np.atleast_2d(np.asarray(a, dtype=float))
+        self.mark, self.scale, self.max_width = mark, scale, max_width
+
+    def __rich_console__(self, console, options):
+        if console.color_system is None or console.no_color:
+            yield shades(self.a, self.mark, self.scale, self.max_width)
+        else:
+            yield _halfblock(self.a, self.mark, self.scale, self.max_width)
+
+    def __rich_measure__(self, console, options):
+        from rich.measure import Measurement
+
+        w = min(self.a.shape[1], self.max_width or self.a.shape[1])
+        return Measurement(w, w)
+
+
+def shades(a: np.ndarray, mark=None, scale=None, max_width=None) -> Text:
+    scale = _scale(a) if scale is None else scale
+    H, W = a.shape
+    W = min(W, max_width) if max_width else W
+    text = Text()
+    for y in range(H):
+        for x in range(W):
+            v = a[y, x]
+            if (y, x) == mark:
+                text.append("X", Style(bold=True, reverse=True))
+            elif not np.isfinite(v):
+                text.append("!")
+            else:
+                chars = POSITIVE if v >= 0 else NEGATIVE
+                text.append(chars[min(int(abs(v) / scale * (len(chars) - 1) + 0.5), len(chars) - 1)])
+        if y + 1 < H:
+            text.append("\n")
+    return text
+
+
 def halfblock(a: np.ndarray, mark: tuple[int, int] | None = None, scale: float | None = None,
-              max_width: int | None = None) -> Text:
+              max_width: int | None = None) -> HeatMap:
+    return HeatMap(a, mark, scale, max_width)
+
+
+def _halfblock(a: np.ndarray, mark: tuple[int, int] | None = None, scale: float | None = None,
+               max_width: int | None = None) -> Text:
     """(H, W) values as rows of '▀': the top pixel is the foreground, the bottom one the background."""
     a = np.atleast_2d(np.asarray(a, dtype=float))
     scale = _scale(a) if scale is None else scale
@@ -125,18 +175,14 @@ def overview(trace, c: Cursor, width: int = 80, height: int = 12) -> Group:
                   f"±{scale:.3g}", Style(dim=True))]
     for start in range(0, C, per_row):
         group = list(range(start, min(start + per_row, C)))
-        label = Text()
-        for k in group:
-            label.append(f"{('▸' if k == c.unit else ' ') + str(k):<{W + 1}}"[: W + 1],
-                         Style(bold=(k == c.unit), color="yellow" if k == c.unit else None))
-        lines.append(label)
-        blocks = [halfblock(maps[k], None, scale).split("\n") for k in group]
-        for r in range(max(len(b) for b in blocks)):
-            row = Text()
-            for b in blocks:
-                row.append_text(b[r] if r < len(b) else Text(" " * W))
-                row.append(" ")
-            lines.append(row)
+        grid = Table.grid(padding=(0, 1))
+        for _ in group:
+            grid.add_column(width=W, no_wrap=True)
+        grid.add_row(*[Text(("▸" if k == c.unit else " ") + str(k), Style(bold=(k == c.unit),
+                                                                       color="yellow" if k == c.unit else None))
+                       for k in group])
+        grid.add_row(*[HeatMap(maps[k], None, scale) for k in group])
+        lines.append(grid)
     return Group(*lines)
 
 

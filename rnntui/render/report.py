@@ -18,6 +18,8 @@ from rich.text import Text
 from rnntui.errors import ExportError
 from rnntui.render.analysis import EQUATIONS, param_count, places, verdict
 from rnntui.render.colors import color_style, fmt, sequential
+from rnntui.render.cursor import Cursor, is_map
+from rnntui.render.featuremap import halfblock, overview
 from rnntui.render.diagnostics_text import nonfinite_summary
 
 GATE_LABEL = {"i": "input i", "f": "forget f", "g": "candidate g", "o": "output o",
@@ -214,8 +216,20 @@ def build(trace, opts: ReportOptions) -> list:
                 f"T={info.T}, B={info.B}")
     out += [loss, _input_section(trace), Text("")]
     rng = opts.step_range(info.T) if info.seq else range(1)
-    for place in places(info):
+    if not info.seq:
+        x = trace["input"][0]
+        out += [Text("Input image" + (" (channel 0)" if x.shape[0] > 1 else ""), Style(bold=True)),
+                halfblock(x[0]), Text("")]
+    for k, place in enumerate(places(info)):
         if opts.entry is not None and place.entry != opts.entry:
+            continue
+        if is_map(info, place):
+            e = info.entries[place.entry]
+            for phase in ("forward", "backward"):
+                what = "Feature maps" if phase == "forward" else "Gradients dL/d(feature map)"
+                out.append(Text(f"{what}, model.{e.index} {e.type} {tuple(e.out_shape)}", Style(bold=True)))
+                out.append(overview(trace, Cursor(phase=phase, place_index=k), opts.width or 100, 40))
+            out.append(Text(""))
             continue
         if place.layer is None:
             continue
@@ -240,8 +254,9 @@ def write_report(trace, path, kind: str, opts: ReportOptions) -> None:
     """Render to a recording console, then write the chosen format atomically."""
     from rnntui.atomic import atomic_write
 
-    console = Console(record=True, width=opts.width or 100, file=io.StringIO(), color_system="truecolor",
-                      force_terminal=True)
+    # a text file has no colour: the console says so, and heatmaps draw themselves in shade characters
+    console = Console(record=True, width=opts.width or 100, file=io.StringIO(),
+                      color_system=None if kind == "txt" else "truecolor", force_terminal=kind != "txt")
     render_to(console, trace, opts)
     if kind == "txt":
         data = console.export_text()
