@@ -87,3 +87,23 @@ def test_runs_in_other_colour_modes(tmp_path, env):
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("name,keys", [("bilstm-apple", ["right", "b", "right", "d"]),
+                                       ("cnn-digit", ["right"] * 5 + ["down", "right_square_bracket"])])
+async def test_saved_trace_reopens_with_the_same_screen(tmp_path, name, keys, monkeypatch):
+    live = rnntui.run(name)
+    live.save(tmp_path / "t.npz")
+    # reopening must not run the engine
+    import rnntui.engine.network as network
+
+    monkeypatch.setattr(network, "run_network", lambda *a, **k: pytest.fail("recomputed"))
+    saved = rnntui.load_trace(tmp_path / "t.npz")
+    screens = []
+    for trace in (live, saved):
+        app = RnntuiApp(trace)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press(*keys)
+            await pilot.pause()
+            screens.append(app.export_screenshot())
+    assert screens[0] == screens[1]

@@ -55,3 +55,24 @@ def test_run_in_tmux(name, tmp_path):
         assert log.read_text().strip() == "exit=0", _capture(session)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def test_run_a_saved_trace_in_tmux(tmp_path):
+    import rnntui
+
+    rnntui.run("gru-delayed-recall").save(tmp_path / "saved.npz")
+    session = "rnntui-test-saved"
+    log = tmp_path / "exit.txt"
+    cmd = f"{RNNTUI} run {tmp_path / 'saved.npz'}; echo \"exit=$?\" > {log}"
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd], check=True)
+    try:
+        screen = _wait_for(session, "Quit")
+        assert "GRU gates on delayed recall" in screen and "r reset gate" in screen
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        end = time.monotonic() + 10
+        while not log.exists() and time.monotonic() < end:
+            time.sleep(0.1)
+        assert log.read_text().strip() == "exit=0"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
