@@ -9,9 +9,7 @@ parameters; engine is the forward and backward pass alone, on the loaded scenari
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,20 +17,13 @@ import torch
 import torch.nn.functional as F
 
 import rnntui
+from timing import median_time
 from rnntui.engine.network import run_network
 from rnntui.scenario import load_scenario
 
 CASES = [((1, 28, 28), 8), ((1, 28, 28), 16), ((3, 64, 64), 8), ((3, 64, 64), 16)]
 
 
-def median_time(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -9,14 +9,13 @@ Goal for B1 I64 H256 T1000: at most 0.35x torch in float64 and 1.5x in float32.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
 import rnntui
+from timing import median_time
 
 CASES = [(1, 64, 256, 1000), (16, 64, 256, 200)]
 
@@ -28,14 +27,6 @@ def scenario(kind: str, B: int, I: int, H: int, T: int, dtype: str) -> str:
     )
 
 
-def median_time(fn, repeat: int) -> float:
-    fn()  # warm up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def torch_fn(kind: str, B: int, I: int, H: int, T: int, dtype: str):

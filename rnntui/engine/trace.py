@@ -63,8 +63,16 @@ class TraceInfo:
     @classmethod
     def from_json(cls, text: str) -> "TraceInfo":
         d = json.loads(text)
-        entries = tuple(EntryInfo(**{k: tuple(v) if isinstance(v, list) else v for k, v in e.items()})
-                        for e in d.pop("entries"))
+
+        def tuples(v):
+            """JSON has only lists: give back the tuples (and tuples inside dicts) that were saved."""
+            if isinstance(v, list):
+                return tuple(tuples(x) for x in v)
+            if isinstance(v, dict):
+                return {k: tuples(x) for k, x in v.items()}
+            return v
+
+        entries = tuple(EntryInfo(**{k: tuples(v) for k, v in e.items()}) for e in d.pop("entries"))
         return cls(entries=entries, **d)
 
 

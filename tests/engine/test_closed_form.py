@@ -37,6 +37,19 @@ def _loss_of(sc, params):
     return float(arrays["loss"])
 
 
+def assert_gradients_match_central_differences(sc, trace, eps: float = 1e-6) -> None:
+    """Every parameter's recorded gradient against (L(p + eps) - L(p - eps)) / 2 eps, element by element."""
+    for name, value in sc.params.items():
+        numeric = np.zeros_like(value)
+        for idx in np.ndindex(value.shape):
+            plus = {k: v.copy() for k, v in sc.params.items()}
+            minus = {k: v.copy() for k, v in sc.params.items()}
+            plus[name][idx] += eps
+            minus[name][idx] -= eps
+            numeric[idx] = (_loss_of(sc, plus) - _loss_of(sc, minus)) / (2 * eps)
+        np.testing.assert_allclose(trace[f"grad.param.{name}"], numeric, rtol=1e-5, atol=1e-8, err_msg=name)
+
+
 SMALL = [
     {"type": "lstm", "hidden_size": 3, "bidirectional": True, "num_layers": 2},
     {"type": "gru", "hidden_size": 3, "bidirectional": True, "merge": "mul"},
@@ -56,17 +69,7 @@ def test_parameter_gradients_by_central_differences(tmp_path, entry, mode):
     path.write_text(json.dumps(doc))
     sc = load_scenario(path)
     trace = rnntui.run(path)
-    eps = 1e-6
-    for name, value in sc.params.items():
-        analytic = trace[f"grad.param.{name}"]
-        numeric = np.zeros_like(value)
-        for idx in np.ndindex(value.shape):
-            plus = {k: v.copy() for k, v in sc.params.items()}
-            minus = {k: v.copy() for k, v in sc.params.items()}
-            plus[name][idx] += eps
-            minus[name][idx] -= eps
-            numeric[idx] = (_loss_of(sc, plus) - _loss_of(sc, minus)) / (2 * eps)
-        np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-8, err_msg=name)
+    assert_gradients_match_central_differences(sc, trace)
 
 
 def test_total_dh_by_central_differences(tmp_path):
@@ -130,13 +133,4 @@ def test_conv_parameter_gradients_by_central_differences(tmp_path, model):
     path.write_text(json.dumps(doc))
     sc = load_scenario(path)
     trace = rnntui.run(path)
-    eps = 1e-6
-    for name, value in sc.params.items():
-        numeric = np.zeros_like(value)
-        for idx in np.ndindex(value.shape):
-            plus = {k: v.copy() for k, v in sc.params.items()}
-            minus = {k: v.copy() for k, v in sc.params.items()}
-            plus[name][idx] += eps
-            minus[name][idx] -= eps
-            numeric[idx] = (_loss_of(sc, plus) - _loss_of(sc, minus)) / (2 * eps)
-        np.testing.assert_allclose(trace[f"grad.param.{name}"], numeric, rtol=1e-5, atol=1e-8, err_msg=name)
+    assert_gradients_match_central_differences(sc, trace)

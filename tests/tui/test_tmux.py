@@ -30,13 +30,25 @@ def _wait_for(session: str, text: str, timeout: float = 20.0) -> str:
     raise AssertionError(f"{text!r} never appeared; screen:\n{screen}")
 
 
+def _start(session: str, command: str, log: Path) -> None:
+    """Run *command* in a fresh tmux session, writing its exit status to *log* when it ends."""
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+                    f"{command}; echo \"exit=$?\" > {log}"], check=True)
+
+
+def _exit_status(log: Path, timeout: float = 10.0) -> str:
+    end = time.monotonic() + timeout
+    while not log.exists() and time.monotonic() < end:
+        time.sleep(0.1)
+    return log.read_text().strip() if log.exists() else "still running"
+
+
 @pytest.mark.parametrize("name", sorted(bundled()))
 def test_run_in_tmux(name, tmp_path):
     session = f"rnntui-test-{name}"
     log = tmp_path / "exit.txt"
-    cmd = f"COLORTERM=truecolor {RNNTUI} run {name}; echo \"exit=$?\" > {log}"
-    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd], check=True)
+    _start(session, f"COLORTERM=truecolor {RNNTUI} run {name}", log)
     try:
         screen = _wait_for(session, "Quit")
         assert "forward pass" in screen
@@ -49,10 +61,7 @@ def test_run_in_tmux(name, tmp_path):
         while "closes this help" in _capture(session) and time.monotonic() < end:
             time.sleep(0.1)  # Escape and q sent together would arrive as Alt-q
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
-        end = time.monotonic() + 10
-        while not log.exists() and time.monotonic() < end:
-            time.sleep(0.1)
-        assert log.read_text().strip() == "exit=0", _capture(session)
+        assert _exit_status(log) == "exit=0", _capture(session)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
 
@@ -63,16 +72,11 @@ def test_run_a_saved_trace_in_tmux(tmp_path):
     rnntui.run("gru-delayed-recall").save(tmp_path / "saved.npz")
     session = "rnntui-test-saved"
     log = tmp_path / "exit.txt"
-    cmd = f"{RNNTUI} run {tmp_path / 'saved.npz'}; echo \"exit=$?\" > {log}"
-    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd], check=True)
+    _start(session, f"{RNNTUI} run {tmp_path / 'saved.npz'}", log)
     try:
         screen = _wait_for(session, "Quit")
         assert "GRU gates on delayed recall" in screen and "r reset gate" in screen
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
-        end = time.monotonic() + 10
-        while not log.exists() and time.monotonic() < end:
-            time.sleep(0.1)
-        assert log.read_text().strip() == "exit=0"
+        assert _exit_status(log) == "exit=0"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
