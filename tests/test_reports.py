@@ -135,3 +135,14 @@ def test_conv_report_shows_every_feature_map(tmp_path):
     assert text.count("▀") == expected
     scale = float(np.abs(trace["model.0.out"]).max())
     assert f"shared scale ±{scale:.3g}" in text
+
+
+@pytest.mark.parametrize("name", ["rnn-sine", "bilstm-apple", "stacked-lstm", "one-to-many", "bptt"])
+def test_step_losses_sum_to_the_loss(name):
+    from rnntui.render.analysis import step_losses
+
+    trace = rnntui.run(name)
+    per_step = step_losses(trace)
+    assert per_step.shape == (trace.info.T,)
+    np.testing.assert_allclose(per_step.sum(), float(trace["loss"]), rtol=1e-12)
+    assert step_losses(rnntui.run("many-to-one")) is None

@@ -186,3 +186,23 @@ def equations(entry) -> list[str]:
 
 def param_count(trace, entry) -> int:
     return int(sum(np.prod(trace[f"param.{name}"].shape) for name in entry.params))
+
+
+def step_losses(trace) -> np.ndarray | None:
+    """Each step's share of the loss, for outputs with a step axis (they sum to `loss`); else None."""
+    info = trace.info
+    last = info.entries[-1]
+    if not (info.seq and last.seq_out):
+        return None
+    out = np.asarray(trace["output"], dtype=float)
+    if info.loss == "sum":
+        return out.reshape(out.shape[0], -1).sum(axis=1)
+    target = np.asarray(trace["meta.target"])
+    if info.loss == "mse":
+        d = (out - target) ** 2
+        return d.reshape(d.shape[0], -1).sum(axis=1) / d.size
+    logits = trace[f"model.{last.index}.pre"] if last.activation == "softmax" else out
+    z = logits - logits.max(axis=-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    picked = np.take_along_axis(logp, target[..., None].astype(int), axis=-1)[..., 0]
+    return -picked.sum(axis=1) / picked.size

@@ -133,14 +133,18 @@ def explain(trace, e, b: int, ch: int, pos: tuple[int, ...], width: int) -> list
         out = [Text(f"receptive field: input rows {rows.min()}..{rows.max()}, cols {cols.min()}..{cols.max()}, "
                     f"channels {chans[0]}..{chans[-1]} (negative or past the edge: padding, 0)", Style(dim=True))]
         grid = Table.grid(padding=(0, 2))
-        shown = min(len(chans), max((width - 2) // (8 * prods.shape[2] + 2), 1), 4)
+        kernel = W[ch].reshape(len(chans), prods.shape[1], prods.shape[2])
+        shown = min(len(chans), max((width - 2) // (2 * 8 * prods.shape[2] + 4), 1), 4)
         cells = []
         for k in range(shown):
-            t = Table(title=f"in ch {chans[k]}: w×x", box=None, show_header=False, padding=(0, 0, 0, 1))
-            for r in range(prods.shape[1]):
-                t.add_row(*[fmt(float(v), 7) for v in prods[k, r]])
-            t.add_row(Text(f"Σ {fmt(float(prods[k].sum()), 0)}", Style(bold=True)))
-            cells.append(t)
+            for title, vals, total in ((f"kernel w, in ch {chans[k]}", kernel[k], None),
+                                       (f"w×x, in ch {chans[k]}", prods[k], float(prods[k].sum()))):
+                t = Table(title=title, box=None, show_header=False, padding=(0, 0, 0, 1))
+                for r in range(vals.shape[0]):
+                    t.add_row(*[fmt(float(v), 7) for v in vals[r]])
+                if total is not None:
+                    t.add_row(Text(f"Σ {fmt(total, 0)}", Style(bold=True)))
+                cells.append(t)
         grid.add_row(*cells)
         out.append(grid)
         more = f" + {len(chans) - shown} more channels" if len(chans) > shown else ""

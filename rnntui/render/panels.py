@@ -6,7 +6,7 @@ from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
-from rnntui.render.analysis import Event, verdict
+from rnntui.render.analysis import Event, step_losses, verdict
 from rnntui.render.colors import fmt
 from rnntui.render.cursor import Cursor, is_map, length, order_sign, position, step_index
 from rnntui.render.heatmap import state_heatmap
@@ -78,6 +78,12 @@ def timeline(trace, c: Cursor, events: list[Event], width: int = 80) -> Text:
     for t in range(start, stop):
         text.append(str(t)[: cw - 1].center(cw - 1), Style(bold=(t == c.t), dim=(t != c.t)))
         text.append(" ")
+    losses = step_losses(trace)
+    if losses is not None:
+        text.append("\n loss ", Style(dim=True))
+        for t in range(start, stop):
+            text.append(f"{losses[t]:.2g}"[: cw - 1].center(cw - 1), Style(bold=(t == c.t), dim=(t != c.t)))
+            text.append(" ")
     text.append("\nevent ", Style(dim=True))
     for t in range(start, stop):
         ch, colour = EVENT_MARKS.get(marks.get(t, ""), ("·", "grey50"))

@@ -87,11 +87,14 @@ def test_float64_matches_torch(tmp_path, family, layers, direction, mode, loss):
                                        err_msg=f"grad.param.{name} vs nn module")
 
 
-@pytest.mark.parametrize("kind,nl", FAMILIES)
-@pytest.mark.parametrize("bidir,merge", [(False, "concat"), (True, "mul")])
-def test_float32_matches_torch(tmp_path, kind, nl, bidir, merge):
-    trace = run_text(tmp_path, scenario_text(kind, nl, 3, bidir, merge, "many-to-many", "mse", dtype="float32"))
-    assert trace["model.0.l0.fwd.h"].dtype == np.float32
+@pytest.mark.parametrize("family,layers,direction,mode,loss", GRID,
+                         ids=[f"{f[0]}-{f[1] or ''}-l{l}-{'bi-' + d[1] if d[0] else 'uni'}-{m}-{lo}"
+                              for f, l, d, m, lo in GRID])
+def test_float32_matches_torch(tmp_path, family, layers, direction, mode, loss):
+    (kind, nl), (bidir, merge) = family, direction
+    trace = run_text(tmp_path, scenario_text(kind, nl, layers, bidir, merge, mode, loss, dtype="float32",
+                                             softmax_head=(loss == "cross_entropy" and layers == 1)))
+    assert trace["model.0.l0.fwd.h"].dtype == np.float32 and trace["loss"].dtype == np.float32
     compare(trace, torch.float32, 1e-5)
 
 
