@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 from rich.console import Group
 from rich.style import Style
-from rich.table import Table
 from rich.text import Text
 
 from rnntui.engine.diagnostics import jacobian_norm_at
 from rnntui.render.colors import fmt
 from rnntui.render.cursor import Cursor, is_map, order_sign
+from rnntui.render.segments import Cells
 from rnntui.render.strips import unit_strip, value_bar, window
 
 def bar_width(width: int) -> int:
@@ -43,14 +43,30 @@ def _next(trace, key: str, c: Cursor, direction: str):
     return None
 
 
+class _Rows:
+    """Name, unit strip and value bar per line, laid out once as Cells (no table to measure)."""
+
+    def __init__(self, strip_w: int):
+        self.cells = Cells()
+        self.strip_w = strip_w
+        self.first = True
+
+    def add_row(self, name: Text, strip_fn, bar_fn) -> None:
+        if not self.first:
+            self.cells.newline()
+        self.first = False
+        self.cells.add(name.plain[:15].ljust(16))
+        before = len(self.cells.rows[-1])
+        strip_fn(self.cells)
+        used = sum(len(t) for t, _ in self.cells.rows[-1][before:])
+        self.cells.add(" " * (self.strip_w - used + 1))
+        bar_fn(self.cells)
+
+
 def _rows(width: int, H: int, unit: int):
-    strip_w = max(min(H, width - 15 - bar_width(width) - 14), 4)  # slack for a scrollbar
+    strip_w = max(min(H, width - 16 - bar_width(width) - 12), 4)
     u0, u1 = window(H, unit, strip_w)
-    table = Table.grid(padding=(0, 1))
-    table.add_column(width=15, no_wrap=True)
-    table.add_column(no_wrap=True)
-    table.add_column(no_wrap=True)
-    return table, u0, u1
+    return _Rows(u1 - u0), u0, u1
 
 
 def cell_panel(trace, c: Cursor, width: int = 80) -> Group:
@@ -79,8 +95,9 @@ def cell_panel(trace, c: Cursor, width: int = 80) -> Group:
         rows.append(("h hidden state", trace[f"{p}.h"][c.t, c.sample], False))
         for name, vec, gate in rows:
             scale = 1.0 if gate else max(float(np.nanmax(np.abs(vec))) if np.isfinite(vec).any() else 1.0, 1.0)
-            table.add_row(Text(name), unit_strip(vec[u0:u1], u - u0, scale, gate),
-                          value_bar(float(vec[u]), bar_width(width), 0 if gate else -scale, 1 if gate else scale, gate=gate))
+            table.add_row(Text(name), lambda into, vec=vec, scale=scale, gate=gate: unit_strip(
+                vec[u0:u1], u - u0, scale, gate, into=into), lambda into, vec=vec, scale=scale, gate=gate: value_bar(
+                float(vec[u]), bar_width(width), 0 if gate else -scale, 1 if gate else scale, gate=gate, into=into))
         lines = _forward_story(trace, c, entry, p, d, u)
     else:
         rows = [("dL/dh_t", trace[f"grad.{p}.h"][c.t, c.sample])]
@@ -89,9 +106,11 @@ def cell_panel(trace, c: Cursor, width: int = 80) -> Group:
         for name, vec in rows:
             finite = np.abs(vec[np.isfinite(vec)])
             scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-            table.add_row(Text(name), unit_strip(vec[u0:u1], u - u0, scale), value_bar(float(vec[u]), bar_width(width), -scale, scale))
+            table.add_row(Text(name), lambda into, vec=vec, scale=scale: unit_strip(vec[u0:u1], u - u0, scale, into=into),
+                          lambda into, vec=vec, scale=scale: value_bar(float(vec[u]), bar_width(width), -scale, scale,
+                                                                       into=into))
         lines = _backward_story(trace, c, entry, p, d, u)
-    return Group(title, table, *lines)
+    return Group(title, table.cells, *lines)
 
 
 def _forward_story(trace, c, entry, p, d, u) -> list[Text]:
@@ -180,7 +199,8 @@ def entry_panel(trace, c: Cursor, width: int = 80) -> Group:
     finite = np.abs(vec[np.isfinite(vec)])
     scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
     name = "out" if c.phase == "forward" else "dL/dout"
-    table.add_row(Text(name), unit_strip(vec[u0:u1], u - u0, scale), value_bar(float(vec[u]), bar_width(width), -scale, scale))
+    table.add_row(Text(name), lambda into: unit_strip(vec[u0:u1], u - u0, scale, into=into),
+                  lambda into: value_bar(float(vec[u]), bar_width(width), -scale, scale, into=into))
     where = f"t={c.t}" if entry.seq_out and info.seq else "one vector per sequence"
     title = Text(f"{entry.type} {place.label(info)} · {where} · sample {c.sample} · unit {u}", Style(bold=True))
-    return Group(title, table)
+    return Group(title, table.cells)

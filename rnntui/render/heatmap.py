@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import numpy as np
 from rich.style import Style
-from rich.text import Text
 
 from rnntui.render.colors import color_style, diverging, shade
+from rnntui.render.segments import Cells
 from rnntui.render.strips import window
+
+BOLD = Style(bold=True)
+DIM = Style(dim=True)
+YELLOW = Style(color="yellow")
 
 
 def state_heatmap(values: np.ndarray, t: int, unit: int, width: int, height: int, label: str,
-                  scale: float | None = None) -> Text:
+                  scale: float | None = None) -> Cells:
     """values: (T, H) for one sample. Rows are units around the selected one; columns steps around t."""
     T, H = values.shape
     start, stop = window(T, t, max(width - 6, 4))
@@ -19,18 +23,13 @@ def state_heatmap(values: np.ndarray, t: int, unit: int, width: int, height: int
     if scale is None:
         finite = np.abs(block[np.isfinite(block)])
         scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    text = Text()
-    text.append(f"{label} ", Style(bold=True))
-    text.append(f"t {start}..{stop - 1}  units {u0}..{u1 - 1}  scale ±{scale:.3g}\n", Style(dim=True))
-    marker = "".join("▼" if s == t else " " for s in range(start, stop))
-    text.append("      " + marker + "\n", Style(color="yellow"))
+    out = Cells()
+    out.add(f"{label} ", BOLD).add(f"t {start}..{stop - 1}  units {u0}..{u1 - 1}  scale ±{scale:.3g}", DIM).newline()
+    out.add("      " + "".join("▼" if s == t else " " for s in range(start, stop)), YELLOW)
     for u in range(u0, u1):
-        prefix = f"{'▶' if u == unit else ' '}{u:>4} "
-        text.append(prefix, Style(bold=(u == unit)))
+        out.newline().add(f"{'▶' if u == unit else ' '}{u:>4} ", BOLD if u == unit else None)
         for s in range(start, stop):
             v = float(values[s, u])
             ch = shade(v, scale)
-            text.append(ch if ch != " " else "·", color_style(diverging(v, scale), reverse=(s == t)))
-        text.append("\n")
-    text.rstrip()
-    return text
+            out.add(ch if ch != " " else "·", color_style(diverging(v, scale), reverse=(s == t)))
+    return out

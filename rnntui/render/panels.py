@@ -10,6 +10,7 @@ from rnntui.render.analysis import Event, step_losses, verdict
 from rnntui.render.colors import fmt
 from rnntui.render.cursor import Cursor, is_map, length, order_sign, position, step_index
 from rnntui.render.heatmap import state_heatmap
+from rnntui.render.segments import Cells
 from rnntui.render.strips import log_sparkline, window
 
 EVENT_MARKS = {"non-finite": ("!", "magenta"), "saturated": ("S", "yellow"), "vanishing": ("v", "cyan"),
@@ -149,7 +150,7 @@ def gradients(trace, c: Cursor, width: int = 80) -> Group:
     lo, hi = (float(np.log10(pos.min())), float(np.log10(pos.max()))) if pos.size else (None, None)
     out = []
     out.append(Text(f"‖dL/dh_t‖ (log scale) at t={c.t}: {fmt(float(g[c.t]), 0)}", Style(bold=True)))
-    out.append(log_sparkline(g[start:stop], c.t - start, lo, hi))
+    out.append(log_sparkline(g[start:stop], c.t - start, lo, hi, into=Cells()))
     if pos.size:
         out.append(Text(f"range {pos.min():.2e} .. {pos.max():.2e}, steps {start}..{stop - 1}", Style(dim=True)))
     sfx = f"_l{place.layer}{'_reverse' if place.direction == 'bwd' else ''}"
@@ -157,7 +158,7 @@ def gradients(trace, c: Cursor, width: int = 80) -> Group:
         key = f"gradnorm.step.{entry.index}.{stem}{sfx}"
         vals = np.asarray(trace[key], dtype=float)
         out.append(Text(f"step t's share of ‖d{stem}‖: {fmt(float(vals[c.t]), 0)}"))
-        out.append(log_sparkline(vals[start:stop], c.t - start))
+        out.append(log_sparkline(vals[start:stop], c.t - start, into=Cells()))
     v = verdict(trace, place)
     if v is not None:
         colour = {"vanishing": "cyan", "exploding": "red", "healthy": "green"}.get(v.kind, "magenta")

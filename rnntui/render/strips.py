@@ -14,32 +14,34 @@ DIM = Style(dim=True)
 DIM_REVERSE = Style(dim=True, reverse=True)
 
 
-def value_bar(v: float, width: int = 20, lo: float = -1.0, hi: float = 1.0, gate: bool = False) -> Text:
-    """A bar for one value in [lo, hi], drawn from zero (or from lo for gates), with its number."""
-    text = Text()
+def value_bar(v: float, width: int = 20, lo: float = -1.0, hi: float = 1.0, gate: bool = False, into=None):
+    """A bar for one value in [lo, hi], drawn from zero (or from lo for gates), with its number.
+    Appends to *into* (a Text or a Cells row) when given, else returns a new Text."""
+    text = Text() if into is None else into
     if not math.isfinite(v):
-        text.append("!" * width, Style(color="magenta", bold=True))
+        text.append("!" * width, color_style(NONFINITE, bold=True))
     elif gate:
         n = int(round(min(max((v - lo) / (hi - lo), 0), 1) * width))
-        text.append("█" * n, Style(color=sequential(v)))
-        text.append("·" * (width - n), Style(dim=True))
+        text.append("█" * n, color_style(sequential(v)))
+        text.append("·" * (width - n), DIM)
     else:
         half = width // 2
         m = min(abs(v) / max(abs(lo), abs(hi)), 1.0)
         n = int(round(m * half))
         left = " " * half if v >= 0 else " " * (half - n) + "█" * n
         right = "█" * n + " " * (half - n) if v >= 0 else " " * half
-        style = Style(color=diverging(v, max(abs(lo), abs(hi))))
+        style = color_style(diverging(v, max(abs(lo), abs(hi))))
         text.append(left, style)
-        text.append("│", Style(dim=True))
+        text.append("│", DIM)
         text.append(right, style)
     text.append(" " + fmt(float(v)))
     return text
 
 
-def unit_strip(values: np.ndarray, selected: int | None = None, scale: float = 1.0, gate: bool = False) -> Text:
-    """One character per unit: shade by magnitude, colour by value; the selected unit underlined."""
-    text = Text()
+def unit_strip(values: np.ndarray, selected: int | None = None, scale: float = 1.0, gate: bool = False,
+               into=None):
+    """One character per unit: shade by magnitude, colour by value; the selected unit in reverse."""
+    text = Text() if into is None else into
     for k, v in enumerate(np.asarray(values, dtype=float)):
         ch = shade(v, scale) if math.isfinite(v) else "!"
         colour = sequential(v) if gate else diverging(v, scale)
@@ -47,14 +49,15 @@ def unit_strip(values: np.ndarray, selected: int | None = None, scale: float = 1
     return text
 
 
-def log_sparkline(values: np.ndarray, marker: int | None = None, lo: float | None = None, hi: float | None = None) -> Text:
+def log_sparkline(values: np.ndarray, marker: int | None = None, lo: float | None = None, hi: float | None = None,
+                  into=None):
     """Bars on a log10 scale (zeros and non-finite values shown apart); the marker in reverse video."""
     v = np.asarray(values, dtype=float)
     pos = v[np.isfinite(v) & (v > 0)]
-    text = Text()
+    text = Text() if into is None else into
     if pos.size == 0:
         for k in range(v.size):
-            text.append("·" if np.isfinite(v[k]) else "!", Style(reverse=(k == marker)))
+            text.append("·" if np.isfinite(v[k]) else "!", DIM_REVERSE if k == marker else DIM)
         return text
     lo = math.log10(pos.min()) if lo is None else lo
     hi = math.log10(pos.max()) if hi is None else hi
