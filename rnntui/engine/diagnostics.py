@@ -33,10 +33,6 @@ def saturation(values: np.ndarray, gate: str) -> np.ndarray:
     return sat.mean(axis=1)
 
 
-def _at(a: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    return a[steps]
-
-
 def _prev_at(a: np.ndarray, steps: np.ndarray, reverse: bool) -> np.ndarray:
     """The value each of *steps* read as its previous state (zeros where the pass began)."""
     idx = steps + (1 if reverse else -1)

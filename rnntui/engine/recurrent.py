@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnntui.engine.activations import sigmoid_
-
 
 @dataclass
 class DirectionRun:

@@ -82,11 +82,6 @@ def to_end(c: Cursor, info, last: bool) -> Cursor:
     return replace(c, t=(last_step if last else first_step)(info, c.phase, place.direction, place))
 
 
-def width_of(info, place: Place) -> int:
-    e = info.entries[place.entry]
-    return e.hidden_size if place.layer is not None else 0
-
-
 def switch_phase(c: Cursor, info) -> Cursor:
     """Forward <-> backward; the step t is kept, so the same moment is seen from the other pass."""
     return replace(c, phase="backward" if c.phase == "forward" else "forward")

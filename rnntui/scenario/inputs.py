@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from rnntui.errors import Problem
-
 
 @dataclass(frozen=True)
 class BuiltInput:

@@ -225,8 +225,7 @@ def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
         pad = np.zeros((top.length,) + x.shape[1:])
         pad[0] = x[0]
         x = pad
-    if not np.all(np.isfinite(x)):
-        pass  # non-finite input is allowed: the run records where it spreads
+    # non-finite input is allowed on purpose: the run records where it spreads
     feat = x.shape[2:] if built.seq else x.shape[1:]
     try:
         layout = infer_layout(entries, tuple(feat), built.seq, top.mode)

@@ -25,10 +25,6 @@ def _suggest(word: str, choices) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _fan_in(name: str, shape: tuple[int, ...]) -> int:
-    return prod(shape[1:]) if len(shape) > 1 else 0
-
-
 def _init_one(name: str, shape, lay: EntryLayout, w, rng: np.random.Generator) -> np.ndarray | None:
     is_bias = len(shape) == 1
     kind = w.init
