@@ -32,7 +32,9 @@ class HeatMap:
 
     def __init__(self, a, mark=None, scale=None, max_width=None):
         self.a = np.atleast_2d(np.asarray(a, dtype=float))
-        self.mark, self.scale, self.max_width = mark, scale, max_width
+        # one (y, x) or a set of them: the pixels drawn in the marker colour
+        self.mark = {mark} if isinstance(mark, tuple) else set(mark or ())
+        self.scale, self.max_width = scale, max_width
 
     def __rich_console__(self, console, options):
         if console.color_system is None or console.no_color:
@@ -47,7 +49,7 @@ class HeatMap:
         return Measurement(w, w)
 
 
-def shades(a: np.ndarray, mark=None, scale=None, max_width=None) -> Text:
+def shades(a: np.ndarray, mark=frozenset(), scale=None, max_width=None) -> Text:
     scale = _scale(a) if scale is None else scale
     H, W = a.shape
     W = min(W, max_width) if max_width else W
@@ -55,7 +57,7 @@ def shades(a: np.ndarray, mark=None, scale=None, max_width=None) -> Text:
     for y in range(H):
         for x in range(W):
             v = a[y, x]
-            if (y, x) == mark:
+            if (y, x) in mark:
                 text.append("X", Style(bold=True, reverse=True))
             elif not np.isfinite(v):
                 text.append("!")
@@ -72,7 +74,7 @@ def halfblock(a: np.ndarray, mark: tuple[int, int] | None = None, scale: float |
     return HeatMap(a, mark, scale, max_width)
 
 
-def _halfblock(a: np.ndarray, mark: tuple[int, int] | None = None, scale: float | None = None,
+def _halfblock(a: np.ndarray, mark=frozenset(), scale: float | None = None,
                max_width: int | None = None) -> Text:
     """(H, W) values as rows of '▀': the top pixel is the foreground, the bottom one the background."""
     a = np.atleast_2d(np.asarray(a, dtype=float))
@@ -82,9 +84,9 @@ def _halfblock(a: np.ndarray, mark: tuple[int, int] | None = None, scale: float 
     text = Text()
     for y in range(0, H, 2):
         for x in range(W):
-            top = MARK if mark == (y, x) else diverging(a[y, x], scale)
+            top = MARK if (y, x) in mark else diverging(a[y, x], scale)
             if y + 1 < H:
-                bottom = MARK if mark == (y + 1, x) else diverging(a[y + 1, x], scale)
+                bottom = MARK if (y + 1, x) in mark else diverging(a[y + 1, x], scale)
                 text.append("▀", Style(color=top, bgcolor=bottom))
             else:
                 text.append("▀", Style(color=top))
@@ -114,10 +116,40 @@ def map_panel(trace, c: Cursor, width: int = 80) -> Group:
     title = Text(f"{e.type} model.{e.index} · channel {ch} of {maps.shape[0]} · position {tuple(pos)} "
                  f"of {maps.shape[1:] if maps.shape[1] > 1 else maps.shape[2:]} · {what} = {fmt(value, 0)}",
                  Style(bold=True))
-    parts = [title, halfblock(maps[ch], yx, max_width=width - 2)]
+    side = Table.grid(padding=(0, 3))
+    side.add_column()
+    side.add_column()
+    field = receptive_pixels(trace, e, c.sample, ch, pos)
+    if field is not None:
+        in_map, pixels, label = field
+        side.add_row(Text(f"{what}, channel {ch}", Style(dim=True)), Text(label, Style(dim=True)))
+        side.add_row(halfblock(maps[ch], yx, max_width=width // 2 - 2), halfblock(in_map, pixels, max_width=width // 2))
+    else:
+        side.add_row(halfblock(maps[ch], yx, max_width=width - 2))
+    parts = [title, side]
     if c.phase == "forward":
         parts += explain(trace, e, c.sample, ch, pos, width)
     return Group(*parts)
+
+
+def receptive_pixels(trace, e, b: int, ch: int, pos: tuple[int, ...]):
+    """The entry's input channel that feeds channel *ch*, and the pixels the output at *pos* reads."""
+    if e.options.get("on_seq"):
+        return None
+    x = np.asarray(_entry_input(trace, e)[b])
+    x = x if x.ndim == 3 else x[:, None, :]
+    o = e.options
+    if e.type.startswith("conv"):
+        per = x.shape[0] // o["groups"]
+        first = (ch // (e.out_shape[0] // o["groups"])) * per
+    else:
+        first = ch
+    yx = pos if len(pos) == 2 else (0, pos[0])
+    ys = [yx[0] * o["stride"][0] + i * o["dilation"][0] - o["pad"][0] for i in range(o["kernel"][0])]
+    xs = [yx[1] * o["stride"][1] + j * o["dilation"][1] - o["pad"][2] for j in range(o["kernel"][1])]
+    pixels = {(y, x_) for y in ys for x_ in xs if 0 <= y < x.shape[1] and 0 <= x_ < x.shape[2]}
+    source = "input" if e.index == 0 else f"model.{e.index - 1} output"
+    return x[first], pixels, f"{source}, channel {first}: the receptive field"
 
 
 def _entry_input(trace, e):
