@@ -206,3 +206,36 @@ def step_losses(trace) -> np.ndarray | None:
     logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
     picked = np.take_along_axis(logp, target[..., None].astype(int), axis=-1)[..., 0]
     return -picked.sum(axis=1) / picked.size
+
+
+def through_time(trace, place: Place, t: int, b: int) -> np.ndarray | None:
+    """The part of dL/dh_t that arrived from the next step of this direction (the rest came from the
+    output at t). None at the step where BPTT starts. Recomputed from recorded arrays only."""
+    info = trace.info
+    e = info.entries[place.entry]
+    p = place.prefix
+    n = t + (1 if place.direction != "bwd" else -1)  # the step that read h_t
+    if not 0 <= n < info.T:
+        return None
+    sfx = f"_l{place.layer}{'_reverse' if place.direction == 'bwd' else ''}"
+    W = trace[f"param.{e.index}.weight_hh{sfx}"]
+    H = e.hidden_size
+    dh_n = trace[f"grad.{p}.h"][n, b]
+    h_t = trace[f"{p}.h"][t, b]
+    if e.type == "rnn":
+        h_n, a_n = trace[f"{p}.h"][n, b], trace[f"{p}.pre"][n, b]
+        deriv = {"tanh": 1 - h_n * h_n, "relu": (a_n > 0).astype(h_n.dtype), "identity": np.ones_like(h_n)}
+        return (dh_n * deriv[e.nonlinearity]) @ W
+    if e.type == "lstm":
+        i, f, g, o = (trace[f"{p}.gates.{k}"][n, b] for k in "ifgo")
+        tc = np.tanh(trace[f"{p}.c"][n, b])
+        dc_n = trace[f"grad.{p}.c"][n, b]
+        dz = np.concatenate([dc_n * g * i * (1 - i), dc_n * trace[f"{p}.c"][t, b] * f * (1 - f),
+                             dc_n * i * (1 - g * g), dh_n * tc * o * (1 - o)])
+        return dz @ W
+    r, z, nn = (trace[f"{p}.gates.{k}"][n, b] for k in "rzn")
+    hpn = h_t @ W[2 * H:].T + trace[f"param.{e.index}.bias_hh{sfx}"][2 * H:]
+    dan = dh_n * (1 - z) * (1 - nn * nn)
+    daz = dh_n * (h_t - nn) * z * (1 - z)
+    dar = dan * hpn * r * (1 - r)
+    return dh_n * z + np.concatenate([dar, daz, dan * r]) @ W

@@ -10,6 +10,7 @@ from rich.style import Style
 from rich.text import Text
 
 from rnntui.engine.diagnostics import jacobian_norm_at
+from rnntui.render.analysis import through_time
 from rnntui.render.colors import fmt
 from rnntui.render.cursor import Cursor, is_map, order_sign
 from rnntui.render.segments import Cells
@@ -160,26 +161,14 @@ def _backward_story(trace, c, entry, p, d, u) -> list[Text]:
         out.append(Text(f"        = {fmt(from_h, 0)} (from h_t) + {fmt(through, 0)} (through time) = {fmt(dc, 0)}"))
         out.append(Text("      the cell-state path multiplies by the forget gate only: no W_hh, no tanh'",
                         Style(dim=True)))
-    elif entry.type == "rnn":
-        nxt = _next(trace, f"grad.{p}.h", c, d)
-        if nxt is not None:
-            nl = entry.nonlinearity
-            tn = t + order_sign("forward", d)
-            hn = trace[f"{p}.h"][tn, b]
-            an = trace[f"{p}.pre"][tn, b]
-            deriv = {"tanh": 1 - hn * hn, "relu": (an > 0).astype(float), "identity": np.ones_like(hn)}[nl]
-            W = trace[f"param.{p.split('.')[1]}.weight_hh_l{p.split('.')[2][1:]}{'_reverse' if d == 'bwd' else ''}"]
-            through = float(((nxt * deriv) @ W)[u])
-            out.append(Text(f"dL/dh_t = from the output at t + W_hhᵀ(dL/dh_next⊙{nl}')", Style(bold=True)))
-            out.append(Text(f"        = {fmt(dh - through, 0)} + {fmt(through, 0)} (through time)"))
-        else:
-            out.append(Text("BPTT starts here: only the output at this step contributes", Style(dim=True)))
+    through = through_time(trace, c.place(trace.info), t, b)
+    if through is None:
+        out.append(Text("BPTT starts here: only the output at this step contributes", Style(dim=True)))
     else:
-        nxt = _next(trace, f"grad.{p}.h", c, d)
-        if nxt is not None:
-            zn = _next(trace, f"{p}.gates.z", c, d)
-            out.append(Text(f"directly through the update gate: z_next⊙dL/dh_next = {fmt(float(zn[u] * nxt[u]), 0)} "
-                            "(plus the paths through r, z and n)"))
+        via = {"rnn": f"W_hhᵀ(dL/dh_next⊙{entry.nonlinearity}')", "lstm": "W_hhᵀ(gate gradients at t+1)",
+               "gru": "z_next⊙dL/dh_next + W_hhᵀ(gate gradients at t+1)"}[entry.type]
+        out.append(Text(f"dL/dh_t = from the output at t + {via}", Style(bold=True)))
+        out.append(Text(f"        = {fmt(dh - float(through[u]), 0)} + {fmt(float(through[u]), 0)} (through time)"))
     jac = jacobian_norm_at(trace, entry, int(p.split(".")[2][1:]), d, t)[b]
     out.append(Text(f"‖dh_t/dh_prev‖ = {fmt(float(jac), 0)} at this step", Style(dim=True)))
     return out
