@@ -6,7 +6,9 @@ from pathlib import Path
 
 from rnntui.errors import Problem, ScenarioError
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
+# rnntui/bundled links to the project's scenarios/ and is installed as package data, so a regular
+# (non-editable) install finds them too
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "bundled"
 
 
 def bundled() -> dict[str, Path]:
