@@ -91,12 +91,20 @@ def test_failure_while_writing_leaves_nothing(tmp_path, monkeypatch):
     ("{dir}/missing/t.npz", "the folder"),
     ("{dir}/afile/t.npz", "is a file, not a folder"),
     ("{dir}/t.csv", "expected one of npz, txt, html, svg"),
+    ("{dir}/missing/report.html", "the folder"),
+    ("{dir}/afile/report.txt", "is a file, not a folder"),
+    ("{dir}", "is a folder; expected a file name"),
 ])
 def test_bad_output_paths(tmp_path, target, expected):
     (tmp_path / "afile").write_text("x")
-    result = CliRunner().invoke(app, ["export", "rnn-sine", "-o", target.format(dir=tmp_path)])
+    args = ["export", "rnn-sine", "-o", target.format(dir=tmp_path)]
+    if target == "{dir}":
+        args += ["--format", "html"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert expected in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1  # one line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
 def test_memory_limit_refuses_with_estimate(tmp_path):
