@@ -44,30 +44,21 @@ def _next(trace, key: str, c: Cursor, direction: str):
     return None
 
 
-class _Rows:
-    """Name, unit strip and value bar per line, laid out once as Cells (no table to measure)."""
-
-    def __init__(self, strip_w: int):
-        self.cells = Cells()
-        self.strip_w = strip_w
-        self.first = True
-
-    def add_row(self, name: Text, strip_fn, bar_fn) -> None:
-        if not self.first:
-            self.cells.newline()
-        self.first = False
-        self.cells.add(name.plain[:15].ljust(16))
-        before = len(self.cells.rows[-1])
-        strip_fn(self.cells)
-        used = sum(len(t) for t, _ in self.cells.rows[-1][before:])
-        self.cells.add(" " * (self.strip_w - used + 1))
-        bar_fn(self.cells)
+def _window(width: int, H: int, unit: int) -> tuple[int, int]:
+    """The units shown: as many as fit beside the name column and the value bar."""
+    return window(H, unit, max(min(H, width - 16 - bar_width(width) - 12), 4))
 
 
-def _rows(width: int, H: int, unit: int):
-    strip_w = max(min(H, width - 16 - bar_width(width) - 12), 4)
-    u0, u1 = window(H, unit, strip_w)
-    return _Rows(u1 - u0), u0, u1
+def _row(cells: Cells, name: str, vec, u: int, u0: int, u1: int, scale: float, width: int,
+         gate: bool = False) -> None:
+    """One line: the name, one character per unit (the selected one reversed), the selected value's bar."""
+    if cells.rows[-1]:
+        cells.newline()
+    cells.add(name[:15].ljust(16))
+    unit_strip(vec[u0:u1], u - u0, scale, gate, into=cells)
+    cells.add(" ")
+    lo, hi = (0.0, 1.0) if gate else (-scale, scale)
+    value_bar(float(vec[u]), bar_width(width), lo, hi, gate=gate, into=cells)
 
 
 def cell_panel(trace, c: Cursor, width: int = 80) -> Group:
@@ -83,7 +74,8 @@ def cell_panel(trace, c: Cursor, width: int = 80) -> Group:
     p, d = place.prefix, place.direction
     H = entry.hidden_size
     u = min(c.unit, H - 1)
-    table, u0, u1 = _rows(width, H, u)
+    u0, u1 = _window(width, H, u)
+    cells = Cells()
     lines: list[Text] = []
     title = Text(f"{entry.type.upper()} l{place.layer} {place.direction} · t={c.t} · unit {u}"
                  f"  (units {u0}..{u1 - 1} of {H})", Style(bold=True))
@@ -96,9 +88,7 @@ def cell_panel(trace, c: Cursor, width: int = 80) -> Group:
         rows.append(("h hidden state", trace[f"{p}.h"][c.t, c.sample], False))
         for name, vec, gate in rows:
             scale = 1.0 if gate else max(float(np.nanmax(np.abs(vec))) if np.isfinite(vec).any() else 1.0, 1.0)
-            table.add_row(Text(name), lambda into, vec=vec, scale=scale, gate=gate: unit_strip(
-                vec[u0:u1], u - u0, scale, gate, into=into), lambda into, vec=vec, scale=scale, gate=gate: value_bar(
-                float(vec[u]), bar_width(width), 0 if gate else -scale, 1 if gate else scale, gate=gate, into=into))
+            _row(cells, name, vec, u, u0, u1, scale, width, gate)
         lines = _forward_story(trace, c, entry, p, d, u)
     else:
         rows = [("dL/dh_t", trace[f"grad.{p}.h"][c.t, c.sample])]
@@ -107,11 +97,9 @@ def cell_panel(trace, c: Cursor, width: int = 80) -> Group:
         for name, vec in rows:
             finite = np.abs(vec[np.isfinite(vec)])
             scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-            table.add_row(Text(name), lambda into, vec=vec, scale=scale: unit_strip(vec[u0:u1], u - u0, scale, into=into),
-                          lambda into, vec=vec, scale=scale: value_bar(float(vec[u]), bar_width(width), -scale, scale,
-                                                                       into=into))
+            _row(cells, name, vec, u, u0, u1, scale, width)
         lines = _backward_story(trace, c, entry, p, d, u)
-    return Group(title, table.cells, *lines)
+    return Group(title, cells, *lines)
 
 
 def _forward_story(trace, c, entry, p, d, u) -> list[Text]:
@@ -184,12 +172,11 @@ def entry_panel(trace, c: Cursor, width: int = 80) -> Group:
     vec = arr[c.t, c.sample] if entry.seq_out and info.seq else arr[c.sample]
     vec = np.asarray(vec).reshape(-1)
     u = min(c.unit, vec.size - 1)
-    table, u0, u1 = _rows(width, vec.size, u)
+    u0, u1 = _window(width, vec.size, u)
     finite = np.abs(vec[np.isfinite(vec)])
     scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    name = "out" if c.phase == "forward" else "dL/dout"
-    table.add_row(Text(name), lambda into: unit_strip(vec[u0:u1], u - u0, scale, into=into),
-                  lambda into: value_bar(float(vec[u]), bar_width(width), -scale, scale, into=into))
+    cells = Cells()
+    _row(cells, "out" if c.phase == "forward" else "dL/dout", vec, u, u0, u1, scale, width)
     where = f"t={c.t}" if entry.seq_out and info.seq else "one vector per sequence"
     title = Text(f"{entry.type} {place.label(info)} · {where} · sample {c.sample} · unit {u}", Style(bold=True))
-    return Group(title, table.cells)
+    return Group(title, cells)

@@ -203,7 +203,7 @@ def details(trace, c: Cursor) -> Text:
                     f"mean {fmt(float(finite.mean()), 0)}  ‖·‖ {fmt(float(np.linalg.norm(finite)), 0)}\n")
     if finite.size < vec.size:
         text.append(f"{vec.size - finite.size} of {vec.size} values are not finite\n", Style(color="magenta"))
-    if first == "h" and entry.type != "rnn" or entry.nonlinearity == "tanh" and first == "h":
+    if first == "h" and (entry.type != "rnn" or entry.nonlinearity == "tanh"):
         text.append(f"saturated (|h|>0.95): {np.mean(np.abs(finite) > 0.95):.0%}\n")
     label = f"position {position(info, place, u)}" if is_map(info, place) else f"unit {u}"
     text.append(f"{label}: ", Style(bold=True))
