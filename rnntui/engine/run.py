@@ -40,14 +40,27 @@ def human(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
-def entry_info(lay) -> EntryInfo:
+def entry_info(lay, steps: int = 1) -> EntryInfo:
     return EntryInfo(
         index=lay.index, type=lay.type, seq_out=lay.seq_out, hidden_size=lay.hidden_size,
         num_layers=lay.num_layers, directions=tuple(lay.directions), gates=tuple(lay.gates), merge=lay.merge,
         nonlinearity=lay.nonlinearity, activation=lay.activation, reduce_final=lay.reduce_final,
         params=tuple(lay.params), options=dict(lay.options) if lay.options else None,
-        out_shape=tuple(lay.out_feat),
+        out_shape=tuple(lay.out_feat), steps=steps,
     )
+
+
+def entry_steps(sc) -> list[int]:
+    """How many steps each entry runs over: the input's T, shortened by any conv1d or pool over time."""
+    from rnntui.engine.conv_layout import seq_length_after
+
+    T = sc.x.shape[0] if sc.seq else 1
+    out = []
+    for lay in sc.layout:
+        after = seq_length_after(lay, T) if sc.seq else 1
+        out.append(T if lay.recurrent else after)
+        T = after
+    return out
 
 
 def run_scenario(sc, max_memory: int | None = None) -> Trace:
@@ -68,7 +81,8 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
         arrays = run_network(list(sc.layout), x, params, sc.loss, target)
     info = TraceInfo(
         name=sc.name, description=sc.description, mode=sc.mode, dtype=sc.dtype, loss=sc.loss, file=sc.file,
-        entries=tuple(entry_info(lay) for lay in sc.layout), T=sc.T, B=sc.B, seq=sc.seq,
+        entries=tuple(entry_info(lay, n) for lay, n in zip(sc.layout, entry_steps(sc))), T=sc.T, B=sc.B,
+        seq=sc.seq,
     )
     arrays["meta.version"] = np.asarray(1)
     arrays["meta.scenario"] = np.asarray(sc.text)

@@ -29,6 +29,7 @@ class EntryInfo:
     params: tuple[str, ...] = ()
     options: dict | None = None   # conv and pool: kernel, stride, dilation, pad, groups, dims, on_seq
     out_shape: tuple = ()         # per sample (and per step for sequences)
+    steps: int = 1                # steps this entry runs over (a strided conv1d shortens later ones)
 
     @property
     def recurrent(self) -> bool:
@@ -97,7 +98,8 @@ class Trace(Mapping):
         if key in self._arrays:
             return self._arrays[key]
         if key in self._derived:
-            value = _freeze(self._derived.pop(key)())
+            with np.errstate(all="ignore"):  # diagnostics of an overflowed run are inf/nan, said elsewhere
+                value = _freeze(self._derived.pop(key)())
             self._arrays[key] = value
             return value
         raise KeyError(key)

@@ -215,7 +215,7 @@ def through_time(trace, place: Place, t: int, b: int) -> np.ndarray | None:
     e = info.entries[place.entry]
     p = place.prefix
     n = t + (1 if place.direction != "bwd" else -1)  # the step that read h_t
-    if not 0 <= n < info.T:
+    if not 0 <= n < e.steps:
         return None
     sfx = f"_l{place.layer}{'_reverse' if place.direction == 'bwd' else ''}"
     W = trace[f"param.{e.index}.weight_hh{sfx}"]

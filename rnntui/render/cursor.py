@@ -45,7 +45,7 @@ def length(info, place: Place) -> int:
         for s in shape[1:]:
             n *= s
         return n
-    return info.T if info.seq else 1
+    return info.entries[place.entry].steps if info.seq else 1
 
 
 def position(info, place: Place, t: int) -> tuple[int, ...]:

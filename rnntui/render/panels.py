@@ -29,7 +29,7 @@ def header(trace, c: Cursor) -> Text:
     if is_map(info, place):
         where = f"position {step_index(c, info) + 1} of {length(info, place)} {position(info, place, c.t)}"
     else:
-        where = f"step {step_index(c, info) + 1} of {info.T} (t={c.t})"
+        where = f"step {step_index(c, info) + 1} of {length(info, place)} (t={c.t})"
     text.append(f"  {place.label(info)}  {where}  sample {c.sample} of {info.B}")
     return text
 
@@ -49,8 +49,8 @@ def _token(trace, t: int, b: int) -> str:
 def timeline(trace, c: Cursor, events: list[Event], width: int = 80) -> Text:
     """Input tokens or values per step, the cursor, and event markers for the current place."""
     info = trace.info
-    T = info.T
     place = c.place(info)
+    T = length(info, place)
     if not info.seq:
         e = info.entries[place.entry]
         text = Text(f"input {tuple(trace['input'].shape[1:])} image · ", Style(dim=True))
@@ -64,13 +64,14 @@ def timeline(trace, c: Cursor, events: list[Event], width: int = 80) -> Text:
     else:
         cw = 7
     start, stop = window(T, c.t, max((width - 8) // cw, 1))
-    cells = {t: _token(trace, t, c.sample) for t in range(start, stop)}  # only what is shown
+    same_steps = trace["input"].shape[0] == T  # a strided conv1d earlier may have shortened this entry's steps
+    cells = {t: _token(trace, t, c.sample) if same_steps else "" for t in range(start, stop)}  # only what is shown
     marks = {}
     for ev in events:
         if ev.place.entry == place.entry and ev.place.layer == place.layer and ev.place.direction == place.direction:
             marks.setdefault(ev.t, ev.kind)
     text = Text()
-    text.append("input ", Style(dim=True))
+    text.append("input " if same_steps else "      ", Style(dim=True))
     for t in range(start, stop):
         style = Style(reverse=True, bold=True) if t == c.t else Style()
         text.append(cells[t][: cw - 1].center(cw - 1), style)
@@ -80,7 +81,7 @@ def timeline(trace, c: Cursor, events: list[Event], width: int = 80) -> Text:
         text.append(str(t)[: cw - 1].center(cw - 1), Style(bold=(t == c.t), dim=(t != c.t)))
         text.append(" ")
     losses = step_losses(trace)
-    if losses is not None:
+    if losses is not None and losses.shape[0] == T:
         text.append("\n loss ", Style(dim=True))
         for t in range(start, stop):
             text.append(f"{losses[t]:.2g}"[: cw - 1].center(cw - 1), Style(bold=(t == c.t), dim=(t != c.t)))
@@ -92,6 +93,9 @@ def timeline(trace, c: Cursor, events: list[Event], width: int = 80) -> Text:
         text.append(" ")
     if start > 0 or stop < T:
         text.append(f"\n      steps {start}..{stop - 1} of 0..{T - 1}", Style(dim=True))
+    if not same_steps:
+        text.append(f"\n      model.{place.entry} runs over {T} steps: an earlier conv1d or pool shortened the "
+                    f"{trace['input'].shape[0]}-step input", Style(dim=True))
     return text
 
 
@@ -109,7 +113,7 @@ def states(trace, c: Cursor, width: int = 80, height: int = 8) -> Group:
         arr = trace[key] if c.phase == "forward" else trace[f"grad.{key}"]
         if not (entry.seq_out and info.seq):
             return Group(Text("one output per sequence (no steps to show)", Style(dim=True)))
-        vals = arr[:, c.sample].reshape(info.T, -1)
+        vals = arr[:, c.sample].reshape(arr.shape[0], -1)
         return Group(state_heatmap(vals, c.t, c.unit, width, height, "out" if c.phase == "forward" else "dL/dout"))
     grad = c.phase == "backward"
     parts = []
@@ -143,7 +147,7 @@ def gradients(trace, c: Cursor, width: int = 80) -> Group:
             rows.append(Text(f"‖grad {name}‖ = {fmt(float(np.linalg.norm(trace[f'grad.param.{name}'])), 0)}"))
         return Group(*(rows or [Text("no parameters", Style(dim=True))]))
     p = place.prefix
-    T = info.T
+    T = length(info, place)
     start, stop = window(T, c.t, max(width - 2, 8))
     g = np.asarray(trace[f"diag.{p}.gradnorm"], dtype=float)
     pos = g[np.isfinite(g) & (g > 0)]
@@ -203,7 +207,7 @@ def details(trace, c: Cursor) -> Text:
                     f"mean {fmt(float(finite.mean()), 0)}  ‖·‖ {fmt(float(np.linalg.norm(finite)), 0)}\n")
     if finite.size < vec.size:
         text.append(f"{vec.size - finite.size} of {vec.size} values are not finite\n", Style(color="magenta"))
-    if first == "h" and (entry.type != "rnn" or entry.nonlinearity == "tanh"):
+    if first == "h" and finite.size and (entry.type != "rnn" or entry.nonlinearity == "tanh"):
         text.append(f"saturated (|h|>0.95): {np.mean(np.abs(finite) > 0.95):.0%}\n")
     label = f"position {position(info, place, u)}" if is_map(info, place) else f"unit {u}"
     text.append(f"{label}: ", Style(bold=True))

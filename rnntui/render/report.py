@@ -215,7 +215,6 @@ def build(trace, opts: ReportOptions) -> list:
     loss.append(f"{info.loss} = {float(trace['loss']):.6g}   mode: {info.mode}   dtype: {info.dtype}   "
                 f"T={info.T}, B={info.B}")
     out += [loss, _input_section(trace), Text("")]
-    rng = opts.step_range(info.T) if info.seq else range(1)
     if not info.seq:
         x = trace["input"][0]
         out += [Text("Input image" + (" (channel 0)" if x.shape[0] > 1 else ""), Style(bold=True)),
@@ -234,6 +233,7 @@ def build(trace, opts: ReportOptions) -> list:
         if place.layer is None:
             continue
         e = info.entries[place.entry]
+        rng = opts.step_range(e.steps)
         eq = Text("\n".join(EQUATIONS[e.type]).replace("{act}", e.nonlinearity), Style(dim=True))
         out += [eq, _step_table(trace, place, rng), Text(""), _gradient_table(trace, place, rng), Text("")]
     out.append(param_table(trace, opts.entry))
@@ -242,8 +242,12 @@ def build(trace, opts: ReportOptions) -> list:
 
 
 def render_to(console: Console, trace, opts: ReportOptions) -> None:
-    for item in build(trace, opts):
-        console.print(item)
+    import warnings
+
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an overflowed run is reported, not warned about
+        for item in build(trace, opts):
+            console.print(item)
 
 
 def print_report(trace, opts: ReportOptions) -> None:

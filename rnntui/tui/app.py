@@ -101,7 +101,8 @@ class RnntuiApp(App):
         super().__init__(**kwargs)
         self.trace = trace
         self.info = trace.info
-        self.events = find_events(trace)
+        with np.errstate(all="ignore"):
+            self.events = find_events(trace)
         by_place: dict = {}
         for ev in self.events:
             by_place.setdefault(ev.place, set()).add(ev.t)

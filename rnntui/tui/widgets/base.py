@@ -1,6 +1,9 @@
 """A view over the trace: holds the trace, receives the cursor from the app, renders one concept."""
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -28,7 +31,10 @@ class TraceView(Widget):
         key = (self.cursor, width, height, self.app.size)
         # auto-height widgets are rendered once to measure and once to draw: render once
         if self._cached is None or self._cached[0] != key:
-            self._cached = (key, self.render_view(width, height))
+            # a run that overflowed is shown as it is; NumPy's warnings would write over the screen
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                self._cached = (key, self.render_view(width, height))
         return self._cached[1]
 
     def render_view(self, width: int, height: int):  # pragma: no cover - each view defines it
