@@ -33,8 +33,9 @@ def _wait_for(session: str, text: str, timeout: float = 20.0) -> str:
 def _start(session: str, command: str, log: Path) -> None:
     """Run *command* in a fresh tmux session, writing its exit status to *log* when it ends."""
     subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    # COLUMNS/LINES set in the test process would win over the pane's real size: drop them
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
-                    f"{command}; echo \"exit=$?\" > {log}"], check=True)
+                    f"env -u COLUMNS -u LINES {command}; echo \"exit=$?\" > {log}"], check=True)
 
 
 def _exit_status(log: Path, timeout: float = 10.0) -> str:
@@ -50,7 +51,7 @@ def test_run_in_tmux(name, tmp_path):
     log = tmp_path / "exit.txt"
     _start(session, f"COLORTERM=truecolor {RNNTUI} run {name}", log)
     try:
-        screen = _wait_for(session, "Quit")
+        screen = _wait_for(session, "Fwd/BPTT")
         assert "forward pass" in screen
         subprocess.run(["tmux", "send-keys", "-t", session, "Right", "End", "b"], check=True)
         screen = _wait_for(session, "backward pass (BPTT)")
@@ -74,7 +75,7 @@ def test_run_a_saved_trace_in_tmux(tmp_path):
     log = tmp_path / "exit.txt"
     _start(session, f"{RNNTUI} run {tmp_path / 'saved.npz'}", log)
     try:
-        screen = _wait_for(session, "Quit")
+        screen = _wait_for(session, "Fwd/BPTT")
         assert "GRU gates on delayed recall" in screen and "r reset gate" in screen
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
         assert _exit_status(log) == "exit=0"
