@@ -24,8 +24,6 @@ from rnntui.scenario import load_scenario
 CASES = [((1, 28, 28), 8), ((1, 28, 28), 16), ((3, 64, 64), 8), ((3, 64, 64), 16)]
 
 
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=7)

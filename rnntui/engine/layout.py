@@ -107,6 +107,10 @@ def infer_layout(entries, input_feat: tuple[int, ...], seq: bool, mode: str) -> 
             lay = EntryLayout(i, "flatten", feat, (prod(feat),), seq, seq)
         else:
             lay = conv_like_layout(i, e, feat, seq)
+        if lay.activation == "softmax" and len(lay.out_feat) != 1:
+            key = "function" if e.type == "activation" else "activation"
+            raise LayoutProblem(i, key, f"softmax needs a vector of features; here it would act on a map of shape "
+                                f"{lay.out_feat} (add a flatten and a dense entry first)")
         out.append(lay)
         feat, seq = lay.out_feat, lay.seq_out
     return out
