@@ -36,7 +36,15 @@ class Place:
         return f"model.{self.entry} {e.type} l{self.layer} {self.direction}"
 
 
-def places(info) -> list[Place]:
+_places: dict[int, tuple] = {}
+
+
+def places(info) -> tuple[Place, ...]:
+    """Every place a cursor can be, in order. Asked several times a frame, so remembered per info
+    (TraceInfo is frozen but holds dicts, so it is not hashable: keyed by identity, kept alive)."""
+    known = _places.get(id(info))
+    if known is not None and known[0] is info:
+        return known[1]
     out = []
     for e in info.entries:
         if e.recurrent:
@@ -45,7 +53,10 @@ def places(info) -> list[Place]:
                     out.append(Place(e.index, j, d))
         else:
             out.append(Place(e.index))
-    return out
+    if len(_places) > 64:
+        _places.clear()
+    _places[id(info)] = (info, tuple(out))
+    return tuple(out)
 
 
 def bptt_order(T: int, direction: str | None) -> list[int]:
@@ -86,13 +97,18 @@ def verdict(trace, place: Place) -> Verdict | None:
         jac = np.asarray(trace[jkey], dtype=float)
         finite_jac = jac[np.isfinite(jac)]
         jmed = float(np.median(finite_jac)) if finite_jac.size else math.nan
-    order = bptt_order(g.shape[0], place.direction)
-    seq = g[order]
+    T = g.shape[0]
+    backward_in_t = place.direction != "bwd"  # bptt_order() as a view, not a list of T indices
+
+    def order(k: int) -> int:
+        return T - 1 - k if backward_in_t else k
+
+    seq = g[::-1] if backward_in_t else g
     if not np.all(np.isfinite(seq)):
-        return Verdict("non-finite", math.nan, math.nan, order[0], order[-1], jmed)
+        return Verdict("non-finite", math.nan, math.nan, order(0), order(T - 1), jmed)
     nz = np.flatnonzero(seq > 0)
     if nz.size == 0:
-        return Verdict("no gradient", 0.0, 0.0, order[0], order[-1], jmed)
+        return Verdict("no gradient", 0.0, 0.0, order(0), order(T - 1), jmed)
     first = int(nz[0])
     steps = len(seq) - 1 - first
     ratio = float(seq[-1] / seq[first])
@@ -103,7 +119,7 @@ def verdict(trace, place: Place) -> Verdict | None:
         kind = "exploding"
     else:
         kind = "healthy"
-    return Verdict(kind, factor, ratio, order[first], order[-1], jmed)
+    return Verdict(kind, factor, ratio, order(first), order(T - 1), jmed)
 
 
 @dataclass(frozen=True)

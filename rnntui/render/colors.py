@@ -62,6 +62,51 @@ def shade(v: float, scale: float = 1.0) -> str:
     return SHADES[min(int(a * (len(SHADES) - 1) + 0.5), len(SHADES) - 1)]
 
 
+# --- the same scales for whole arrays at once (views draw hundreds of cells a frame) -----------------
+
+import numpy as np  # noqa: E402 - kept below the scalar scales, which need nothing but math
+
+SHADE_CHARS = np.array([c if c != " " else "·" for c in SHADES] + ["!"], dtype=object)
+"""shade() per index, with '·' for a blank and '!' (the last index) for a non-finite value."""
+DIVERGING_STYLES = [np.array([color_style(_diverging(level), reverse=rev) for level in range(-LEVELS, LEVELS + 1)]
+                             + [color_style(NONFINITE, reverse=rev)], dtype=object) for rev in (False, True)]
+"""color_style(diverging(...), reverse) per index of diverging_index(), plain and reversed."""
+SEQUENTIAL_STYLES = [np.array([color_style(_sequential(level), reverse=rev) for level in range(LEVELS + 1)]
+                              + [color_style(NONFINITE, reverse=rev)], dtype=object) for rev in (False, True)]
+"""color_style(sequential(...), reverse) per index of sequential_index(), plain and reversed."""
+
+
+def _magnitude(v: np.ndarray, scale: float) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        a = np.minimum(np.abs(v) / scale, 1.0) if scale > 0 else np.zeros_like(v)
+    return np.where(np.isfinite(v), a, 0.0)
+
+
+def shade_index(v: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Indices into SHADE_CHARS: shade() of each value."""
+    v = np.asarray(v, dtype=np.float64)
+    idx = np.minimum(np.floor(_magnitude(v, scale) * (len(SHADES) - 1) + 0.5), len(SHADES) - 1).astype(np.intp)
+    idx[~np.isfinite(v)] = len(SHADES)
+    return idx
+
+
+def diverging_index(v: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Indices into DIVERGING_STYLES: diverging() of each value."""
+    v = np.asarray(v, dtype=np.float64)
+    idx = np.round(_magnitude(v, scale) * LEVELS).astype(np.intp) * np.where(v >= 0, 1, -1) + LEVELS
+    idx[~np.isfinite(v)] = 2 * LEVELS + 1
+    return idx
+
+
+def sequential_index(a: np.ndarray) -> np.ndarray:
+    """Indices into SEQUENTIAL_STYLES: sequential() of each value."""
+    a = np.asarray(a, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        idx = np.round(np.clip(np.where(np.isfinite(a), a, 0.0), 0.0, 1.0) * LEVELS).astype(np.intp)
+    idx[~np.isfinite(a)] = LEVELS + 1
+    return idx
+
+
 def cell_style(v: float, scale: float = 1.0) -> Style:
     return Style(color=diverging(v, scale))
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 import numpy as np
 from rich.style import Style
 
-from rnntui.render.colors import color_style, diverging, shade
+from rnntui.render.colors import DIVERGING_STYLES, SHADE_CHARS, diverging_index, shade_index
 from rnntui.render.segments import Cells
 from rnntui.render.strips import window
 
 BOLD = Style(bold=True)
 DIM = Style(dim=True)
 YELLOW = Style(color="yellow")
-
 
 def state_heatmap(values: np.ndarray, t: int, unit: int, width: int, height: int, label: str,
                   scale: float | None = None) -> Cells:
@@ -26,10 +25,12 @@ def state_heatmap(values: np.ndarray, t: int, unit: int, width: int, height: int
     out = Cells()
     out.add(f"{label} ", BOLD).add(f"t {start}..{stop - 1}  units {u0}..{u1 - 1}  scale ±{scale:.3g}", DIM).newline()
     out.add("      " + "".join("▼" if s == t else " " for s in range(start, stop)), YELLOW)
-    for u in range(u0, u1):
+    glyphs = SHADE_CHARS[shade_index(block.T, scale)]
+    levels = diverging_index(block.T, scale)
+    styles = DIVERGING_STYLES[0][levels]
+    if start <= t < stop:
+        styles[:, t - start] = DIVERGING_STYLES[1][levels[:, t - start]]
+    for k, u in enumerate(range(u0, u1)):
         out.newline().add(f"{'▶' if u == unit else ' '}{u:>4} ", BOLD if u == unit else None)
-        for s in range(start, stop):
-            v = float(values[s, u])
-            ch = shade(v, scale)
-            out.add(ch if ch != " " else "·", color_style(diverging(v, scale), reverse=(s == t)))
+        out.rows[-1].extend(zip(glyphs[k].tolist(), styles[k].tolist()))
     return out

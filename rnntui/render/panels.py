@@ -1,6 +1,8 @@
 """Header, timeline, states over time, gradients over time, details: one renderable each."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from rich.console import Group
 from rich.style import Style
@@ -13,6 +15,10 @@ from rnntui.render.heatmap import state_heatmap
 from rnntui.render.segments import Cells
 from rnntui.render.strips import log_sparkline, window
 
+DIM = Style(dim=True)
+CURSOR = Style(reverse=True, bold=True)
+HERE = Style(bold=True, dim=False)
+OTHER = Style(bold=False, dim=True)
 EVENT_MARKS = {"non-finite": ("!", "magenta"), "saturated": ("S", "yellow"), "vanishing": ("v", "cyan"),
                "exploding": ("^", "red")}
 
@@ -46,7 +52,7 @@ def _token(trace, t: int, b: int) -> str:
     return f"|{float(np.linalg.norm(v)):.3g}|"
 
 
-def timeline(trace, c: Cursor, events: list[Event], width: int = 80) -> Text:
+def timeline(trace, c: Cursor, events: list[Event], width: int = 80) -> Text | Cells | Group:
     """Input tokens or values per step, the cursor, and event markers for the current place."""
     info = trace.info
     place = c.place(info)
@@ -70,33 +76,38 @@ def timeline(trace, c: Cursor, events: list[Event], width: int = 80) -> Text:
     for ev in events:
         if ev.place.entry == place.entry and ev.place.layer == place.layer and ev.place.direction == place.direction:
             marks.setdefault(ev.t, ev.kind)
-    text = Text()
-    text.append("input " if same_steps else "      ", Style(dim=True))
+    text = Cells()  # laid out already: one column of cw cells a step, never wrapped
+    text.append("input " if same_steps else "      ", DIM)
     for t in range(start, stop):
-        style = Style(reverse=True, bold=True) if t == c.t else Style()
+        style = CURSOR if t == c.t else None
         text.append(cells[t][: cw - 1].center(cw - 1), style)
         text.append(" ")
-    text.append("\n step ", Style(dim=True))
+    text.newline().append(" step ", DIM)
     for t in range(start, stop):
-        text.append(str(t)[: cw - 1].center(cw - 1), Style(bold=(t == c.t), dim=(t != c.t)))
+        text.append(str(t)[: cw - 1].center(cw - 1), HERE if t == c.t else OTHER)
         text.append(" ")
     losses = step_losses(trace)
     if losses is not None and losses.shape[0] == T:
-        text.append("\n loss ", Style(dim=True))
+        text.newline().append(" loss ", DIM)
         for t in range(start, stop):
-            text.append(f"{losses[t]:.2g}"[: cw - 1].center(cw - 1), Style(bold=(t == c.t), dim=(t != c.t)))
+            text.append(f"{losses[t]:.2g}"[: cw - 1].center(cw - 1), HERE if t == c.t else OTHER)
             text.append(" ")
-    text.append("\nevent ", Style(dim=True))
+    text.newline().append("event ", DIM)
     for t in range(start, stop):
         ch, colour = EVENT_MARKS.get(marks.get(t, ""), ("·", "grey50"))
-        text.append(ch.center(cw - 1), Style(color=colour, dim=(ch == "·")))
+        text.append(ch.center(cw - 1), _mark_style(colour, ch == "·"))
         text.append(" ")
     if start > 0 or stop < T:
-        text.append(f"\n      steps {start}..{stop - 1} of 0..{T - 1}", Style(dim=True))
+        text.newline().append(f"      steps {start}..{stop - 1} of 0..{T - 1}", DIM)
     if not same_steps:
-        text.append(f"\n      model.{place.entry} runs over {T} steps: an earlier conv1d or pool shortened the "
-                    f"{trace['input'].shape[0]}-step input", Style(dim=True))
+        return Group(text, Text(f"      model.{place.entry} runs over {T} steps: an earlier conv1d or pool shortened "
+                                f"the {trace['input'].shape[0]}-step input", DIM))
     return text
+
+
+@lru_cache(maxsize=None)
+def _mark_style(colour: str, dim: bool) -> Style:
+    return Style(color=colour, dim=dim)
 
 
 def states(trace, c: Cursor, width: int = 80, height: int = 8) -> Group:

@@ -32,25 +32,36 @@ class Cells:
         """The characters without styles, one line per row."""
         return "\n".join("".join(t for t, _ in row) for row in self.rows)
 
-    def __rich_console__(self, console, options):
-        width = options.max_width
+    def lines(self, width: int, over=None) -> list[tuple[list[Segment], int]]:
+        """Each row cut to *width* cells as merged segments, with the row's length in cells; *over*
+        maps each style to the one drawn (a view puts its background under them).
+        Styles come from caches, so equal styles are mostly the same object: `is` finds the runs
+        without rich's slower equality (an equal style that is another object only splits a run)."""
+        out = []
         for row in self.rows:
+            segments = []
             used = 0
             run_text, run_style = "", None
             for text, style in row:
                 if used + len(text) > width:
                     text = text[: max(width - used, 0)]
-                if not text:
-                    break
+                    if not text:
+                        break
                 used += len(text)
-                if style == run_style:
+                if style is run_style:
                     run_text += text
                 else:
                     if run_text:
-                        yield Segment(run_text, run_style)
+                        segments.append(Segment(run_text, run_style if over is None else over(run_style)))
                     run_text, run_style = text, style
             if run_text:
-                yield Segment(run_text, run_style)
+                segments.append(Segment(run_text, run_style if over is None else over(run_style)))
+            out.append((segments, used))
+        return out
+
+    def __rich_console__(self, console, options):
+        for segments, _ in self.lines(options.max_width):
+            yield from segments
             yield Segment.line()
 
     def __rich_measure__(self, console, options):

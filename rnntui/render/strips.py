@@ -7,11 +7,15 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from rnntui.render.colors import NONFINITE, color_style, diverging, fmt, sequential, shade
+from rnntui.render.colors import (DIVERGING_STYLES, NONFINITE, SEQUENTIAL_STYLES, SHADE_CHARS, color_style,
+                                  diverging, diverging_index, fmt, sequential, sequential_index, shade_index)
+from rnntui.render.segments import Cells
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 DIM = Style(dim=True)
 DIM_REVERSE = Style(dim=True, reverse=True)
+_BLOCKS = np.array(list(BLOCKS), dtype=object)
+_NONFINITE_STYLES = (color_style(NONFINITE, bold=True), color_style(NONFINITE, reverse=True, bold=True))
 
 
 def value_bar(v: float, width: int = 20, lo: float = -1.0, hi: float = 1.0, gate: bool = False, into=None):
@@ -42,36 +46,54 @@ def unit_strip(values: np.ndarray, selected: int | None = None, scale: float = 1
                into=None):
     """One character per unit: shade by magnitude, colour by value; the selected unit in reverse."""
     text = Text() if into is None else into
-    for k, v in enumerate(np.asarray(values, dtype=float)):
-        ch = shade(v, scale) if math.isfinite(v) else "!"
-        colour = sequential(v) if gate else diverging(v, scale)
-        text.append(ch if ch != " " else "·", color_style(colour, reverse=(k == selected)))
+    v = np.asarray(values, dtype=float).reshape(-1)
+    chars = SHADE_CHARS[shade_index(v, scale)]
+    index, table = (sequential_index(v), SEQUENTIAL_STYLES) if gate else (diverging_index(v, scale), DIVERGING_STYLES)
+    styles = table[0][index]
+    if selected is not None and 0 <= selected < v.size:
+        styles[selected] = table[1][index[selected]]
+    _extend(text, chars, styles)
     return text
+
+
+def _extend(text, chars, styles) -> None:
+    if isinstance(text, Cells):
+        text.rows[-1].extend(zip(chars.tolist(), styles.tolist()))
+    else:
+        for ch, st in zip(chars.tolist(), styles.tolist()):
+            text.append(ch, st)
 
 
 def log_sparkline(values: np.ndarray, marker: int | None = None, lo: float | None = None, hi: float | None = None,
                   into=None):
     """Bars on a log10 scale (zeros and non-finite values shown apart); the marker in reverse video."""
-    v = np.asarray(values, dtype=float)
-    pos = v[np.isfinite(v) & (v > 0)]
+    v = np.asarray(values, dtype=float).reshape(-1)
+    finite = np.isfinite(v)
+    positive = finite & (v > 0)
+    pos = v[positive]
     text = Text() if into is None else into
+    here = np.arange(v.size) == (marker if marker is not None else -1)
     if pos.size == 0:
-        for k in range(v.size):
-            text.append("·" if np.isfinite(v[k]) else "!", DIM_REVERSE if k == marker else DIM)
+        chars = np.where(finite, "·", "!").astype(object)
+        styles = np.where(here, DIM_REVERSE, DIM).astype(object)
+        _extend(text, chars, styles)
         return text
     lo = math.log10(pos.min()) if lo is None else lo
     hi = math.log10(pos.max()) if hi is None else hi
     span = max(hi - lo, 1e-12)
-    for k, x in enumerate(v):
-        here = k == marker
-        if not math.isfinite(x):
-            text.append("!", color_style(NONFINITE, reverse=here, bold=True))
-        elif x <= 0:
-            text.append("·", DIM_REVERSE if here else DIM)
-        else:
-            a = (math.log10(x) - lo) / span if span > 1e-12 else 1.0
-            text.append(BLOCKS[min(int(a * (len(BLOCKS) - 1) + 0.5), len(BLOCKS) - 1)],
-                        color_style(sequential(0.3 + 0.7 * a), reverse=here))
+    with np.errstate(all="ignore"):
+        a = np.where(positive, (np.log10(np.where(positive, v, 1.0)) - lo) / span, 0.0) if span > 1e-12 \
+            else np.ones_like(v)
+    # a value outside lo..hi (a range given for a longer series) gets the lowest or highest bar
+    level = np.clip(np.trunc(a * (len(BLOCKS) - 1) + 0.5), 0, len(BLOCKS) - 1).astype(np.intp)
+    chars = _BLOCKS[level]
+    index = sequential_index(0.3 + 0.7 * a)
+    styles = np.where(here, SEQUENTIAL_STYLES[1][index], SEQUENTIAL_STYLES[0][index])
+    chars[~positive] = "·"
+    styles[finite & ~positive] = np.where(here, DIM_REVERSE, DIM)[finite & ~positive]
+    chars[~finite] = "!"
+    styles[~finite] = np.where(here, _NONFINITE_STYLES[1], _NONFINITE_STYLES[0])[~finite]
+    _extend(text, chars, styles)
     return text
 
 

@@ -91,7 +91,7 @@ class RnntuiApp(App):
         Binding("q", "quit", "Quit", tooltip="Quit"),
     ]
 
-    cursor: reactive[Cursor] = reactive(Cursor)
+    cursor: reactive[Cursor] = reactive(Cursor, repaint=False)
     """The position in the trace: phase, place (entry, sub-layer, direction), step, unit, sample."""
 
     playing: reactive[bool] = reactive(False, bindings=True)
