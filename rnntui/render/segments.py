@@ -39,24 +39,20 @@ class Cells:
         without rich's slower equality (an equal style that is another object only splits a run)."""
         out = []
         for row in self.rows:
-            segments = []
-            used = 0
-            run_text, run_style = "", None
-            for text, style in row:
-                if used + len(text) > width:
-                    text = text[: max(width - used, 0)]
-                    if not text:
-                        break
-                used += len(text)
-                if style is run_style:
-                    run_text += text
-                else:
-                    if run_text:
-                        segments.append(Segment(run_text, run_style if over is None else over(run_style)))
-                    run_text, run_style = text, style
-            if run_text:
-                segments.append(Segment(run_text, run_style if over is None else over(run_style)))
-            out.append((segments, used))
+            if not row:
+                out.append(([], 0))
+                continue
+            texts, styles = zip(*row)
+            used = sum(map(len, texts))
+            if used > width:
+                texts, styles, used = _cut(texts, styles, width)
+            n = len(texts)
+            starts = [0] + [k for k in range(1, n) if styles[k] is not styles[k - 1]]
+            ends = starts[1:] + [n]
+            segments = [Segment("".join(texts[a:b]) if b - a > 1 else texts[a],
+                                styles[a] if over is None else over(styles[a]))
+                        for a, b in zip(starts, ends)]
+            out.append(([seg for seg in segments if seg.text], used))
         return out
 
     def __rich_console__(self, console, options):
@@ -67,3 +63,17 @@ class Cells:
     def __rich_measure__(self, console, options):
         w = max((sum(cell_len(t) for t, _ in row) for row in self.rows), default=0)
         return Measurement(w, w)
+
+
+def _cut(texts, styles, width: int):
+    """The cells of a row that fit in *width*, the last one cut short."""
+    kept_t, kept_s, used = [], [], 0
+    for text, style in zip(texts, styles):
+        if used + len(text) > width:
+            text = text[: width - used]
+            if not text:
+                break
+        kept_t.append(text)
+        kept_s.append(style)
+        used += len(text)
+    return kept_t, kept_s, used

@@ -1,8 +1,8 @@
 """Renderables to Textual strips without rich's general layout on every frame.
 
-A view is redrawn on every key. Most of what it draws is already laid out (Cells) or is text that
-fits its line; those become strips directly. Anything else (tables, text that wraps) goes through
-rich as before, so what is drawn is the same either way.
+A view is redrawn on every key. Most of what it draws is already laid out (Cells) or is text;
+those become strips directly, text wrapped by rich's own Text.wrap. Anything else (tables,
+justified text) goes through rich's full layout, so what is drawn is the same either way.
 """
 from __future__ import annotations
 
@@ -32,14 +32,23 @@ def _over(base: Style):
     return combine
 
 
-def _text_strips(text: Text, width: int, combine, console) -> list[Strip] | None:
-    """A Text whose lines all fit needs no wrapping: its lines as they are (what rich would draw).
-    None when rich has to lay it out."""
+_drawn: dict[tuple, list[Strip]] = {}
+
+
+def _text_strips(text: Text, width: int, base: Style, combine, console) -> list[Strip] | None:
+    """A Text's lines, wrapped by rich's own rules (Text.wrap) and drawn as rich draws them, or None
+    where only rich's full layout will do (justified text, tabs). Much of a view's text is the same
+    from one step to the next (labels, the verdict): those strips are kept and used again."""
     if text.justify not in (None, "default") or "\t" in text.plain:
         return None
+    key = (base, width, text.plain, text.style, tuple(text.spans), text.overflow, text.no_wrap)
+    known = _drawn.get(key)
+    if known is not None:
+        return known
     lines = text.split(allow_blank=True)
     if any(line.cell_len > width for line in lines):
-        return None
+        lines = text.wrap(console, width, justify="default", overflow=text.overflow or "fold",
+                          no_wrap=bool(text.no_wrap))
     strips = []
     for line in lines:
         if line.spans:
@@ -47,6 +56,9 @@ def _text_strips(text: Text, width: int, combine, console) -> list[Strip] | None
         else:  # rich draws an unspanned line without its style (its join adds it back): add it here
             segments = [Segment(line.plain, combine(console.get_style(line.style)))] if line.plain else []
         strips.append(Strip(segments, line.cell_len))
+    if len(_drawn) > 512:
+        _drawn.clear()
+    _drawn[key] = strips
     return strips
 
 
@@ -60,7 +72,7 @@ def to_strips(renderable, width: int, base: Style, app, combine=None) -> list[St
     if isinstance(renderable, Cells):
         return [Strip(segments, used) for segments, used in renderable.lines(width, combine)]
     if isinstance(renderable, Text):
-        strips = _text_strips(renderable, width, combine, app.console)
+        strips = _text_strips(renderable, width, base, combine, app.console)
         if strips is not None:
             return strips
     options = app.console_options.update(width=width, height=None, highlight=False)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 from textual.reactive import reactive
@@ -13,7 +14,13 @@ from rnntui.tui.strips import to_strips
 
 
 class TraceView(Widget):
-    """Subclasses implement `render_view(width, height)` with a function from rnntui.render."""
+    """Subclasses implement `render_view(cursor, width)` with a function from rnntui.render.
+
+    Drawn through Textual's line API from strips made once per cursor and size. A panel keeps the
+    height of the taller of its two passes (and grows if a step needs more), so stepping or
+    switching pass repaints in place: the screen is laid out again only when a panel must grow
+    or a new entry is chosen.
+    """
 
     cursor: reactive[Cursor] = reactive(Cursor, repaint=False)
     """Where the app is in the trace; set by the app, never by the view."""
@@ -21,31 +28,54 @@ class TraceView(Widget):
     def __init__(self, trace, **kwargs):
         super().__init__(**kwargs)
         self.trace = trace
-        self._cached = None
-        self._frame = None
+        self._drawn: dict[tuple, list[Strip]] = {}
+        self._floor: dict[tuple, int] = {}
+        self._frame: list[Strip] | None = None
+        self._height: int | None = None
 
     def watch_cursor(self, old: Cursor, new: Cursor) -> None:
-        # a new step keeps every panel's height; a new pass or entry may change it
-        shape_changed = (old.phase, old.place_index) != (new.phase, new.place_index)
-        self.refresh(layout=shape_changed)
+        width = self.size.width
+        if not width or self._height is None:
+            self.refresh(layout=True)
+            return
+        self.refresh(layout=self._lines(width, new) != self._height)
 
-    def _strips(self, width: int) -> list[Strip]:
+    def _strips(self, width: int, cursor: Cursor | None = None) -> list[Strip]:
+        cursor = self.cursor if cursor is None else cursor
         width = max(width, 20)
-        height = max(self.size.height, 3)
         base = self.visual_style.rich_style
-        key = (self.cursor, width, height, self.app.size, base)
-        if self._cached is None or self._cached[0] != key:
+        key = (cursor, width, self.app.size, base)
+        strips = self._drawn.get(key)
+        if strips is None:
+            # a run that overflowed is shown as it is; NumPy's warnings would write over the screen
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                renderable = self.render_view(width, height)
-            self._cached = (key, to_strips(renderable, width, base, self.app))
-        return self._cached[1]
+                renderable = self.render_view(cursor, width)
+            strips = to_strips(renderable, width, base, self.app)
+            if len(self._drawn) >= 4:  # this step, the other pass, and what the layout measured
+                self._drawn.pop(next(iter(self._drawn)))
+            self._drawn[key] = strips
+        return strips
+
+    def _lines(self, width: int, cursor: Cursor) -> int:
+        """How tall the panel is at *cursor*: the most either pass has needed at this place and width."""
+        key = (cursor.place_index, max(width, 20), self.app.size)
+        floor = self._floor.get(key)
+        if floor is None:
+            other = replace(cursor, phase="backward" if cursor.phase == "forward" else "forward")
+            floor = len(self._strips(width, other))
+        floor = max(floor, len(self._strips(width, cursor)))
+        if len(self._floor) > 256:
+            self._floor.clear()
+        self._floor[key] = floor
+        return floor
 
     def get_content_height(self, container, viewport, width: int) -> int:
-        return len(self._strips(width))
+        self._height = self._lines(width, self.cursor)
+        return self._height
 
     def render_lines(self, crop):
-        # the key is worked out once a repaint, not once a line
+        # the strips are looked up once a repaint, not once a line
         self._frame = self._strips(self.size.width)
         return super().render_lines(crop)
 
@@ -53,5 +83,5 @@ class TraceView(Widget):
         strips = self._frame if self._frame is not None else self._strips(self.size.width)
         return strips[y] if y < len(strips) else Strip.blank(self.size.width, self.visual_style.rich_style)
 
-    def render_view(self, width: int, height: int):  # pragma: no cover - each view defines it
+    def render_view(self, cursor: Cursor, width: int):  # pragma: no cover - each view defines it
         raise NotImplementedError

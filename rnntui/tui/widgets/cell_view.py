@@ -7,5 +7,5 @@ from rnntui.tui.widgets.base import TraceView
 class CellView(TraceView):
     """The cell at step t: gates by name, the state update with its numbers; gradients in BPTT."""
 
-    def render_view(self, width: int, height: int):
-        return cell_panel(self.trace, self.cursor, width)
+    def render_view(self, cursor, width: int):
+        return cell_panel(self.trace, cursor, width)

@@ -7,5 +7,5 @@ from rnntui.tui.widgets.base import TraceView
 class DetailsPane(TraceView):
     """Exact numbers of the selected vector (min, max, mean, saturation) and of the selected unit."""
 
-    def render_view(self, width: int, height: int):
-        return details(self.trace, self.cursor)
+    def render_view(self, cursor, width: int):
+        return details(self.trace, cursor)

@@ -7,5 +7,5 @@ from rnntui.tui.widgets.base import TraceView
 class GradientPlot(TraceView):
     """dL/dh_t per step on a log scale, per-step parameter-gradient norms, and the verdict."""
 
-    def render_view(self, width: int, height: int):
-        return gradients(self.trace, self.cursor, width)
+    def render_view(self, cursor, width: int):
+        return gradients(self.trace, cursor, width)

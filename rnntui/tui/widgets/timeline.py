@@ -11,5 +11,5 @@ class Timeline(TraceView):
         super().__init__(trace, **kwargs)
         self.events = events
 
-    def render_view(self, width: int, height: int):
-        return timeline(self.trace, self.cursor, self.events, width)
+    def render_view(self, cursor, width: int):
+        return timeline(self.trace, cursor, self.events, width)
