@@ -5,6 +5,7 @@ import warnings
 from dataclasses import replace
 
 import numpy as np
+from textual.geometry import Region
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
@@ -35,10 +36,25 @@ class TraceView(Widget):
 
     def watch_cursor(self, old: Cursor, new: Cursor) -> None:
         width = self.size.width
-        if not width or self._height is None:
+        if not width or self._height is None or self._lines(width, new) != self._height:
             self.refresh(layout=True)
             return
-        self.refresh(layout=self._lines(width, new) != self._height)
+        if self._frame is None:
+            self.refresh()
+            return
+        # repaint only the lines that differ from what is on screen (a step changes the step
+        # number but not the scenario's name, a unit leaves the timeline and gradients alone)
+        before, after = self._frame, self._strips(width, new)
+        changed = [y for y in range(self._height)
+                   if (before[y] if y < len(before) else None) != (after[y] if y < len(after) else None)]
+        runs: list[list[int]] = []
+        for y in changed:
+            if runs and runs[-1][1] == y:
+                runs[-1][1] = y + 1
+            else:
+                runs.append([y, y + 1])
+        if runs:
+            self.refresh(*(Region(0, y0, width, y1 - y0) for y0, y1 in runs))
 
     def _strips(self, width: int, cursor: Cursor | None = None) -> list[Strip]:
         cursor = self.cursor if cursor is None else cursor
