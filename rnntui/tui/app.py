@@ -5,6 +5,7 @@ and the views re-read the trace. Nothing is recomputed.
 """
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from rnntui.render import cursor as cur
 from rnntui.render.analysis import events as find_events
 from rnntui.render.analysis import places
 from rnntui.render.cursor import Cursor
+from rnntui.tui import blas
 from rnntui.tui.screens import GotoScreen, HelpScreen
 from rnntui.tui.widgets.base import TraceView
 from rnntui.tui.widgets.cell_view import CellView
@@ -30,6 +32,11 @@ from rnntui.tui.widgets.timeline import Timeline
 
 
 NARROW_BELOW = 100
+
+# Textual makes and drops thousands of small objects a frame; at CPython's default gen0 threshold
+# (700) the collector runs several times a keypress and now and then walks every object of the
+# app. Collecting less often keeps a step inside a frame (benchmarks/tui.py: ~3 ms a step).
+GC_THRESHOLD = (20_000, 50, 100)
 
 
 def _params(action: str) -> tuple:
@@ -110,6 +117,8 @@ class RnntuiApp(App):
         self.export_dir = export_dir or Path.cwd()
         self._timer = None
         self._binding_state: tuple = ()
+        self._gc_threshold: tuple | None = None
+        self._blas_threads: int | None = None
         p0 = places(self.info)[0]
         first = cur.first_step(self.info, "forward", p0.direction, p0)
         self.set_reactive(RnntuiApp.cursor, Cursor(t=first))
@@ -127,9 +136,18 @@ class RnntuiApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._gc_threshold = gc.get_threshold()
+        gc.set_threshold(*GC_THRESHOLD)
+        self._blas_threads = blas.set_threads(1)
         self.title = f"rnntui: {self.info.name}"
         self._push(self.cursor)
         self._fit(self.size.width)
+
+    def on_unmount(self) -> None:
+        if self._gc_threshold is not None:  # None when the app stopped before it was mounted
+            gc.set_threshold(*self._gc_threshold)
+        if self._blas_threads is not None:
+            blas.set_threads(self._blas_threads)
 
     def on_resize(self, event) -> None:
         self._fit(event.size.width)

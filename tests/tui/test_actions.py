@@ -223,3 +223,29 @@ async def test_receptive_field_on_screen_matches_the_output():
     text = out.getvalue()
     assert f"position ({y}, {x})" in text
     assert f"= {pre[y, x]:.4f}" in text.replace("  ", " ") or f"{pre[y, x]:.4f}" in text
+
+
+async def test_collector_threshold_is_raised_while_running_and_given_back(traces):
+    import gc
+
+    from rnntui.tui.app import GC_THRESHOLD
+
+    before = gc.get_threshold()
+    app = RnntuiApp(traces["lstm-delayed-recall"])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right")
+        assert gc.get_threshold() == GC_THRESHOLD
+    assert gc.get_threshold() == before
+
+
+async def test_one_blas_thread_while_running_and_the_count_given_back(traces):
+    from rnntui.tui import blas
+
+    before = blas.threads()
+    if before is None:
+        pytest.skip("NumPy here does not use OpenBLAS")
+    app = RnntuiApp(traces["lstm-delayed-recall"])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("b", "right")
+        assert blas.threads() == 1
+    assert blas.threads() == before

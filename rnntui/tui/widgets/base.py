@@ -36,16 +36,18 @@ class TraceView(Widget):
 
     def watch_cursor(self, old: Cursor, new: Cursor) -> None:
         width = self.size.width
-        if not width or self._height is None or self._lines(width, new) != self._height:
+        height = self.styles.height
+        sized_by_content = height is None or height.is_auto
+        if sized_by_content and (not width or self._height is None or self._lines(width, new) != self._height):
             self.refresh(layout=True)
             return
-        if self._frame is None:
+        if not width or self._frame is None:
             self.refresh()
             return
         # repaint only the lines that differ from what is on screen (a step changes the step
         # number but not the scenario's name, a unit leaves the timeline and gradients alone)
         before, after = self._frame, self._strips(width, new)
-        changed = [y for y in range(self._height)
+        changed = [y for y in range(self.size.height)
                    if (before[y] if y < len(before) else None) != (after[y] if y < len(after) else None)]
         runs: list[list[int]] = []
         for y in changed:
