@@ -56,12 +56,7 @@ def places(info) -> tuple[Place, ...]:
     if len(_places) > 64:
         _places.clear()
     _places[id(info)] = (info, tuple(out))
-    return tuple(out)
-
-
-def bptt_order(T: int, direction: str | None) -> list[int]:
-    """The order in which backpropagation visits the steps of a direction."""
-    return list(range(T - 1, -1, -1)) if direction != "bwd" else list(range(T))
+    return _places[id(info)][1]
 
 
 @dataclass(frozen=True)
@@ -98,7 +93,7 @@ def verdict(trace, place: Place) -> Verdict | None:
         finite_jac = jac[np.isfinite(jac)]
         jmed = float(np.median(finite_jac)) if finite_jac.size else math.nan
     T = g.shape[0]
-    backward_in_t = place.direction != "bwd"  # bptt_order() as a view, not a list of T indices
+    backward_in_t = place.direction != "bwd"  # BPTT visits a forward direction from t = T-1 down
 
     def order(k: int) -> int:
         return T - 1 - k if backward_in_t else k

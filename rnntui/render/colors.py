@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+import numpy as np
 from rich.color import Color
 from rich.style import Style
 
@@ -63,8 +64,6 @@ def shade(v: float, scale: float = 1.0) -> str:
 
 
 # --- the same scales for whole arrays at once (views draw hundreds of cells a frame) -----------------
-
-import numpy as np  # noqa: E402 - kept below the scalar scales, which need nothing but math
 
 SHADE_CHARS = np.array([c if c != " " else "·" for c in SHADES] + ["!"], dtype=object)
 """shade() per index, with '·' for a blank and '!' (the last index) for a non-finite value."""

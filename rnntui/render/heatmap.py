@@ -12,6 +12,7 @@ BOLD = Style(bold=True)
 DIM = Style(dim=True)
 YELLOW = Style(color="yellow")
 
+
 def state_heatmap(values: np.ndarray, t: int, unit: int, width: int, height: int, label: str,
                   scale: float | None = None) -> Cells:
     """values: (T, H) for one sample. Rows are units around the selected one; columns steps around t."""

@@ -35,7 +35,7 @@ NARROW_BELOW = 100
 
 # Textual makes and drops thousands of small objects a frame; at CPython's default gen0 threshold
 # (700) the collector runs several times a keypress and now and then walks every object of the
-# app. Collecting less often keeps a step inside a frame (benchmarks/tui.py: ~3 ms a step).
+# app. Collecting less often keeps a step inside a frame (~1.5-4 ms a step in paired runs).
 GC_THRESHOLD = (20_000, 50, 100)
 
 
