@@ -126,6 +126,14 @@ class Event:
     text: str
 
 
+def event_marks(events: list[Event]) -> dict[Place, dict[int, str]]:
+    """The first event's kind at each step of each place: what a timeline marks, indexed once."""
+    marks: dict[Place, dict[int, str]] = {}
+    for ev in events:
+        marks.setdefault(ev.place, {}).setdefault(ev.t, ev.kind)
+    return marks
+
+
 def events(trace) -> list[Event]:
     """Non-finite values, saturated gates, gradient norms below 1e-6 or above 1e6, per step."""
     info = trace.info

@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
-from rnntui.render.analysis import Event, step_losses, verdict
+from rnntui.render.analysis import Place, step_losses, verdict
 from rnntui.render.colors import fmt
 from rnntui.render.cursor import Cursor, is_map, length, order_sign, position, step_index
 from rnntui.render.heatmap import state_heatmap
@@ -52,8 +52,9 @@ def _token(trace, t: int, b: int) -> str:
     return f"|{float(np.linalg.norm(v)):.3g}|"
 
 
-def timeline(trace, c: Cursor, events: list[Event], width: int = 80) -> Text | Cells | Group:
-    """Input tokens or values per step, the cursor, and event markers for the current place."""
+def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 80) -> Text | Cells | Group:
+    """Input tokens or values per step, the cursor, and event markers for the current place
+    (*marks*: analysis.event_marks of the trace's events)."""
     info = trace.info
     place = c.place(info)
     T = length(info, place)
@@ -72,10 +73,7 @@ def timeline(trace, c: Cursor, events: list[Event], width: int = 80) -> Text | C
     start, stop = window(T, c.t, max((width - 8) // cw, 1))
     same_steps = trace["input"].shape[0] == T  # a strided conv1d earlier may have shortened this entry's steps
     cells = {t: _token(trace, t, c.sample) if same_steps else "" for t in range(start, stop)}  # only what is shown
-    marks = {}
-    for ev in events:
-        if ev.place.entry == place.entry and ev.place.layer == place.layer and ev.place.direction == place.direction:
-            marks.setdefault(ev.t, ev.kind)
+    here = marks.get(place, {})
     text = Cells()  # laid out already: one column of cw cells a step, never wrapped
     text.append("input " if same_steps else "      ", DIM)
     for t in range(start, stop):
@@ -94,7 +92,7 @@ def timeline(trace, c: Cursor, events: list[Event], width: int = 80) -> Text | C
             text.append(" ")
     text.newline().append("event ", DIM)
     for t in range(start, stop):
-        ch, colour = EVENT_MARKS.get(marks.get(t, ""), ("·", "grey50"))
+        ch, colour = EVENT_MARKS.get(here.get(t, ""), ("·", "grey50"))
         text.append(ch.center(cw - 1), _mark_style(colour, ch == "·"))
         text.append(" ")
     if start > 0 or stop < T:

@@ -249,3 +249,20 @@ async def test_one_blas_thread_while_running_and_the_count_given_back(traces):
         await pilot.press("b", "right")
         assert blas.threads() == 1
     assert blas.threads() == before
+
+
+def test_timeline_marks_the_events_of_the_current_place(traces):
+    from rnntui.render.analysis import event_marks, events
+    from rnntui.render.cursor import Cursor
+    from rnntui.render.panels import EVENT_MARKS, timeline
+
+    trace = traces["vanishing-gradient"]
+    found = events(trace)
+    place = places(trace.info)[0]
+    steps = {ev.t for ev in found if ev.place == place}
+    assert steps, "the scenario is chosen for its vanishing-gradient events"
+    rows = timeline(trace, Cursor(t=0), event_marks(found), width=400).plain.splitlines()
+    marks = rows[[r.startswith("event") for r in rows].index(True)][len("event "):]
+    cells = [marks[k * 7: k * 7 + 6].strip() for k in range(trace.info.T)]
+    expected = {t: EVENT_MARKS[next(ev.kind for ev in found if ev.place == place and ev.t == t)][0] for t in steps}
+    assert cells == [expected.get(t, "·") for t in range(trace.info.T)]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from rnntui.render.analysis import event_marks
 from rnntui.render.panels import timeline
 from rnntui.tui.widgets.base import TraceView
 
@@ -9,7 +10,7 @@ class Timeline(TraceView):
 
     def __init__(self, trace, events, **kwargs):
         super().__init__(trace, **kwargs)
-        self.events = events
+        self.marks = event_marks(events)
 
     def render_view(self, cursor, width: int):
-        return timeline(self.trace, cursor, self.events, width)
+        return timeline(self.trace, cursor, self.marks, width)
