@@ -1,10 +1,10 @@
-"""dL/dh_t = (from the output at t) + (through time): the split the TUI shows, checked against the
-gradient of the entry's output that the engine recorded."""
+"""dL/dh_t = (from the output at t) + (through time): the split the engine records and the TUI shows,
+checked against the gradient of the entry's output that the engine recorded."""
 import numpy as np
 import pytest
 
 import rnntui
-from rnntui.render.analysis import Place, through_time
+from rnntui.engine.keys import Place
 
 
 def external(trace, place):
@@ -25,19 +25,21 @@ def external(trace, place):
 
 
 @pytest.mark.parametrize("name", ["bptt", "brnn-apple", "bilstm-apple", "gru-delayed-recall",
-                                  "lstm-delayed-recall", "many-to-one", "rnn-sine"])
+                                  "lstm-delayed-recall", "many-to-one", "rnn-sine", "stacked-lstm"])
 def test_split_adds_up(name):
     trace = rnntui.run(name)
     e = trace.info.entries[0]
     for d in e.directions:
-        place = Place(0, e.num_layers - 1, d)
-        total = trace[f"grad.{place.prefix}.h"]
-        ext = external(trace, place)
-        T, B = total.shape[:2]
-        for t in range(T):
-            for b in range(B):
-                through = through_time(trace, place, t, b)
-                if through is None:
-                    np.testing.assert_allclose(total[t, b], ext[t, b], atol=1e-12)
-                else:
-                    np.testing.assert_allclose(total[t, b] - through, ext[t, b], atol=1e-12, err_msg=f"{d} t={t}")
+        for j in range(e.num_layers):
+            place = Place(0, j, d)
+            total = trace[place.grad_key("h")]
+            from_output = trace[place.grad_key("h.from_output")]
+            through = trace[place.grad_key("h.through_time")]
+            if j == e.num_layers - 1:  # the top sub-layer's share comes from the entry's own output
+                np.testing.assert_allclose(from_output, external(trace, place), rtol=0, atol=0)
+            np.testing.assert_allclose(from_output + through, total, rtol=1e-12, atol=1e-15, err_msg=f"{d} l{j}")
+            start = e.steps - 1 if d == "fwd" else 0  # where BPTT starts nothing has come through time yet
+            assert not through[start].any()
+            if e.type == "lstm":
+                np.testing.assert_allclose(trace[place.grad_key("c.from_h")] + trace[place.grad_key("c.through_time")],
+                                           trace[place.grad_key("c")], rtol=1e-12, atol=1e-15)

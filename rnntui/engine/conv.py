@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from rnntui.engine import activations as act
 
 
 def _as4d(lay, x):
@@ -54,12 +53,13 @@ def _pad(x, pad, value=0.0):
     return np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)), constant_values=value)
 
 
-def conv_forward(lay, x, params):
-    """Returns (pre, out, cache) for conv and pool entries."""
+def conv_forward(lay, x, params, kind: str):
+    """Returns (y, cache): y is the value before the activation of a conv (*kind* "conv"), or the
+    output of a max or average pool (*kind* "max" or "avg")."""
     x4, back = _as4d(lay, x)
     o = lay.options
     k, s, d, pad = o["kernel"], o["stride"], o["dilation"], o["pad"]
-    if lay.type.startswith("conv"):
+    if kind == "conv":
         W = params[f"{lay.index}.weight"]
         b = params[f"{lay.index}.bias"]
         g = o["groups"]
@@ -72,24 +72,21 @@ def conv_forward(lay, x, params):
         Wg = W.reshape(g, O // g, -1).transpose(0, 2, 1)           # (g, K, O/g)
         y = cols @ Wg                                              # (B, g, HoWo, O/g)
         y = y.transpose(0, 1, 3, 2).reshape(B, O, Ho, Wo) + b[None, :, None, None]
-        pre = back(y)
-        out = act.apply(lay.activation, pre)
-        return pre, out, {"cols": cols, "Wg": Wg, "x4": x4, "HoWo": (Ho, Wo)}
+        return back(y), {"cols": cols, "Wg": Wg, "x4": x4, "HoWo": (Ho, Wo)}
     win = _windows(_pad(x4, pad), k, s, (1, 1))
     B, C, Ho, Wo = win.shape[:4]
     flat = win.reshape(B, C, Ho, Wo, -1)
-    if lay.type.startswith("max"):
+    if kind == "max":
         idx = np.argmax(flat, axis=-1)
         y = np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
         cache = {"idx": idx, "x4": x4}
     else:
         y = flat.mean(axis=-1)
         cache = {"x4": x4}
-    out = back(y)
-    return None, out, cache
+    return back(y), cache
 
 
-def conv_backward(lay, cache, gpre, params, grads):
+def conv_backward(lay, cache, gpre, params, grads, kind: str):
     """dL/dinput from dL/dpre (conv) or dL/dout (pool); parameter gradients go into *grads*."""
     o = lay.options
     k, s, d, pad = o["kernel"], o["stride"], o["dilation"], o["pad"]
@@ -97,7 +94,7 @@ def conv_backward(lay, cache, gpre, params, grads):
     B, C, H, Wd = x4.shape
     dy = _from_out(lay, gpre)                                      # (B, O or C, Ho, Wo)
     Ho, Wo = dy.shape[2:]
-    if lay.type.startswith("conv"):
+    if kind == "conv":
         W = params[f"{lay.index}.weight"]
         g = o["groups"]
         O = W.shape[0]
@@ -110,7 +107,7 @@ def conv_backward(lay, cache, gpre, params, grads):
         dcols = dcols.reshape(B, C, Ho, Wo, k[0], k[1])
         dil = d
     else:
-        if lay.type.startswith("max"):
+        if kind == "max":
             onehot = np.zeros((B, C, Ho, Wo, k[0] * k[1]), dtype=dy.dtype)
             np.put_along_axis(onehot, cache["idx"][..., None], 1.0, axis=-1)
             dcols = (onehot * dy[..., None]).reshape(B, C, Ho, Wo, k[0], k[1])

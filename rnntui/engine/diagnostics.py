@@ -19,70 +19,27 @@ from functools import partial
 
 import numpy as np
 
-from rnntui.engine.recurrent import GRUCell, LSTMCell
+from rnntui.engine.keys import Place
 
-SIGMOID_GATES = {"i", "f", "o", "r", "z"}
-
-
-def saturation(values: np.ndarray, gate: str) -> np.ndarray:
+def saturation(values: np.ndarray, sigmoid: bool) -> np.ndarray:
+    """Share of values (over batch and units) that are saturated, per step: a sigmoid below 0.05 or
+    above 0.95, a tanh with |v| above 0.95."""
     v = values.reshape(values.shape[0], -1)
-    if gate in SIGMOID_GATES:
-        sat = (v < 0.05) | (v > 0.95)
-    else:
-        sat = np.abs(v) > 0.95
+    sat = ((v < 0.05) | (v > 0.95)) if sigmoid else (np.abs(v) > 0.95)
     return sat.mean(axis=1)
-
-
-def _prev_at(a: np.ndarray, steps: np.ndarray, reverse: bool) -> np.ndarray:
-    """The value each of *steps* read as its previous state (zeros where the pass began)."""
-    idx = steps + (1 if reverse else -1)
-    ok = (idx >= 0) & (idx < a.shape[0])
-    out = np.zeros((len(steps),) + a.shape[1:], dtype=a.dtype)
-    out[ok] = a[idx[ok]]
-    return out
-
-
-def _step_jacobian_factors(entry, arrays, prefix: str, params, j: int, d: str, steps: np.ndarray):
-    """Return (a, D) with dh_t/dh_{t-1} = diag(a) + sum_k diag(D_k) W_hh[k] (PyTorch row blocks)."""
-    reverse = d == "bwd"
-    h = arrays[f"{prefix}.h"]
-    H = h.shape[-1]
-    if entry.type == "rnn":
-        if entry.nonlinearity == "tanh":
-            hs = h[steps]
-            return None, 1 - hs * hs
-        if entry.nonlinearity == "relu":
-            return None, (arrays[f"{prefix}.pre"][steps] > 0).astype(h.dtype)
-        return None, np.ones((len(steps),) + h.shape[1:], dtype=h.dtype)
-    if entry.type == "lstm":
-        c = arrays[f"{prefix}.c"]
-        i, f, g, o = (arrays[f"{prefix}.gates.{k}"][steps] for k in "ifgo")
-        TC = np.tanh(c[steps])
-        G = np.concatenate([o, i, f, g], axis=-1)
-        Kc, Ko, Kifg = LSTMCell.coefficients(G, TC, _prev_at(c, steps, reverse))
-        D = np.concatenate([Kc * Kifg[:, :, 0], Kc * Kifg[:, :, 1], Kc * Kifg[:, :, 2], Ko], axis=-1)
-        return None, D
-    # gru
-    r, z, n = (arrays[f"{prefix}.gates.{k}"][steps] for k in "rzn")
-    h_prev = _prev_at(h, steps, reverse)
-    sfx = f"_l{j}{'_reverse' if reverse else ''}"
-    HPn = h_prev @ params[f"{entry.index}.weight_hh{sfx}"][2 * H:].T + params[f"{entry.index}.bias_hh{sfx}"][2 * H:]
-    Kn, Kz, Kr = GRUCell.coefficients(np.concatenate([r, z, n], axis=-1), HPn, h_prev)
-    return z, np.concatenate([Kn * Kr, Kz, Kn * r], axis=-1)
 
 
 CHUNK_ELEMENTS = 4_000_000  # Jacobian entries formed at once: bounds memory, not accuracy
 
 
-def jacobian_norms(entry, arrays, params, j: int, d: str, steps=None) -> np.ndarray:
+def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarray:
     """Largest singular value of each step's Jacobian dh_t/dh_{t-1}, exactly: the Jacobians are formed
     a chunk of steps at a time and sigma_max = sqrt(largest eigenvalue of J J^T).
     *steps*: indices (default all); returns (len(steps), B); NaN where a Jacobian is not finite."""
-    prefix = f"model.{entry.index}.l{j}.{d}"
-    W = params[f"{entry.index}.weight_hh_l{j}{'_reverse' if d == 'bwd' else ''}"]
-    T = arrays[f"{prefix}.h"].shape[0]
+    W = params[place.param("weight_hh")]
+    T = arrays[place.key("h")].shape[0]
     steps = np.arange(T) if steps is None else np.atleast_1d(np.asarray(steps))
-    a, D = _step_jacobian_factors(entry, arrays, prefix, params, j, d, steps)
+    a, D = entry.family.jacobian_factors(entry, arrays, place, params, steps)
     S, B, kH = D.shape
     H = W.shape[1]
     blocks = W.reshape(kH // H, H, H)  # PyTorch's gate blocks of W_hh
@@ -118,12 +75,13 @@ class ParamView(Mapping):
         return sum(1 for _ in self)
 
 
-def jacobian_norm_at(trace, entry, j: int, d: str, t: int) -> np.ndarray:
+def jacobian_norm_at(trace, place: Place, t: int) -> np.ndarray:
     """(B,) norms for one step, read from a trace: what a view shows without the whole array."""
-    key = f"diag.model.{entry.index}.l{j}.{d}.jacnorm"
+    key = place.diag_key("jacnorm")
     if trace.is_computed(key):
         return trace[key][t]
-    return jacobian_norms(entry, trace, ParamView(trace), j, d, steps=[t])[0]
+    entry = trace.info.entries[place.entry]
+    return jacobian_norms(entry, trace, ParamView(trace), place, steps=[t])[0]
 
 
 def _first_step(a: np.ndarray, backwards: bool) -> int:
@@ -138,7 +96,7 @@ def _first_step(a: np.ndarray, backwards: bool) -> int:
 
 def _is_per_step(key: str, seq_entries: set[int]) -> bool:
     """Whether axis 0 of this array is the step t."""
-    if key == "input" or key.startswith("gradnorm.step."):
+    if key in ("input", "grad.input", "loss.step") or key.startswith("gradnorm.step."):
         return True
     parts = key.removeprefix("grad.").split(".")
     if parts[0] != "model" or len(parts) < 3 or not parts[1].isdigit():
@@ -176,30 +134,27 @@ def nonfinite(arrays: dict, entries, seq: bool) -> dict[str, np.ndarray]:
     }
 
 
-def derived_keys(entries, arrays: dict, params: dict, seq: bool) -> dict:
+def _gradnorm(a: np.ndarray) -> np.ndarray:
+    return np.sqrt((a.reshape(a.shape[0], -1) ** 2).sum(axis=1))
+
+
+def derived_keys(info, arrays: dict, params: dict) -> dict:
     """Key -> zero-argument function, for Trace's lazy diagnostics."""
     out = {}
-    for e in entries:
-        if not e.recurrent:
+    for place in info.places:
+        if not place.recurrent:
             continue
-        for j in range(e.num_layers):
-            for d in e.directions:
-                prefix = f"model.{e.index}.l{j}.{d}"
-                names = e.gates if e.gates else ("h",)
-                for g in names:
-                    src = f"{prefix}.gates.{g}" if e.gates else f"{prefix}.h"
-                    if e.type == "rnn" and e.nonlinearity != "tanh":
-                        continue
-                    out[f"diag.{prefix}.sat.{g}"] = partial(saturation, arrays[src], g)
-                out[f"diag.{prefix}.jacnorm"] = partial(jacobian_norms, e, arrays, params, j, d)
-                gh = arrays[f"grad.{prefix}.h"]
-                out[f"diag.{prefix}.gradnorm"] = partial(
-                    lambda a: np.sqrt((a.reshape(a.shape[0], -1) ** 2).sum(axis=1)), gh)
+        e = info.entries[place.entry]
+        fam = e.family
+        for name, src in fam.saturation(e).items():
+            out[place.diag_key(f"sat.{name}")] = partial(saturation, arrays[place.key(src)], fam.is_sigmoid(name))
+        out[place.diag_key("jacnorm")] = partial(jacobian_norms, e, arrays, params, place)
+        out[place.diag_key("gradnorm")] = partial(_gradnorm, arrays[place.grad_key("h")])
     cache: dict = {}
 
     def nf(key):
         if not cache:
-            cache.update(nonfinite(arrays, entries, seq))
+            cache.update(nonfinite(arrays, info.entries, info.seq))
         return cache[key]
 
     for key in ("diag.nonfinite.first_step", "diag.nonfinite.keys", "diag.nonfinite.key_first_step"):

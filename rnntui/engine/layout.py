@@ -1,15 +1,14 @@
 """Shape inference: what each model entry receives, returns and owns, before anything runs.
 
-A pure function of the entries, the input's shape and the mode. Errors come back as
-`LayoutProblem`s naming the entry and key so the loader can point at a line.
+A pure function of the entries' configurations, the input's shape and the mode: each entry's
+handler (`rnntui/engine/entries/`) lays itself out. Errors come back as `LayoutProblem`s naming
+the entry and key so the loader can point at a line. The result, one `EntryInfo` per entry, is
+what the engine runs and what the trace records in `meta.layout`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import prod
-
-GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn": ()}
-GATE_COUNT = {"lstm": 4, "gru": 3, "rnn": 1}
 
 
 class LayoutProblem(Exception):
@@ -19,16 +18,22 @@ class LayoutProblem(Exception):
 
 
 @dataclass(frozen=True)
-class EntryLayout:
-    """One model entry with its shapes. `seq` means (T, B, *feat); otherwise (B, *feat)."""
+class EntryInfo:
+    """One model entry with its shapes. `seq` means (T, B, *feat); otherwise (B, *feat).
+
+    `view` says how the entry is shown: `recurrent` (steps through a family's cell), `map` (a conv
+    or pool over an image: steps are output positions) or `plain` (one output vector per step)."""
 
     index: int
     type: str
     in_feat: tuple[int, ...]
-    out_feat: tuple[int, ...]
+    out_shape: tuple[int, ...]            # per sample (and per step for sequences)
     seq_in: bool
     seq_out: bool
-    params: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    view: str = "plain"
+    recurrent: bool = False
+    steps: int = 1                        # steps this entry runs over (a strided conv1d shortens later ones)
+    params: dict = field(default_factory=dict)   # name -> shape, in PyTorch's order
     # recurrent only
     hidden_size: int = 0
     num_layers: int = 0
@@ -38,98 +43,72 @@ class EntryLayout:
     reduce_final: bool = False
     # dense / conv / activation
     activation: str = "none"
-    options: dict = field(default_factory=dict)
+    options: dict | None = None           # conv and pool: kernel, stride, dilation, pad, groups, dims, on_seq
 
     @property
-    def recurrent(self) -> bool:
-        return self.type in GATES
+    def family(self):
+        """The recurrent family (rnntui.engine.families), or None for other entries."""
+        from rnntui.engine.families import family
+
+        return family(self.type) if self.recurrent else None
 
     @property
     def gates(self) -> tuple[str, ...]:
-        return GATES.get(self.type, ())
+        return self.family.gates if self.recurrent else ()
 
-    def sublayer_input(self, j: int) -> int:
-        return self.in_feat[0] if j == 0 else self.hidden_size * len(self.directions)
+    @property
+    def out_feat(self) -> tuple[int, ...]:
+        return self.out_shape
 
-    def param_name(self, stem: str, j: int, direction: str) -> str:
-        return f"{self.index}.{stem}_l{j}{'_reverse' if direction == 'bwd' else ''}"
+    @property
+    def spatial(self) -> bool:
+        """Conv and pool entries: outputs are feature maps over positions."""
+        return self.options is not None
 
+    @property
+    def handler(self):
+        from rnntui.engine.entries import handler
 
-def _recurrent(i, e, feat, seq, last_recurrent, mode) -> EntryLayout:
-    if not seq:
-        raise LayoutProblem(i, "type", f"{e.type} needs a sequence; it receives a map of shape {feat}")
-    if len(feat) != 1:
-        raise LayoutProblem(i, "type", f"{e.type} needs (T, B, F) steps; found features of shape {feat}")
-    dirs = ("fwd", "bwd") if e.bidirectional else ("fwd",)
-    H, g = e.hidden_size, GATE_COUNT[e.type]
-    params: dict[str, tuple[int, ...]] = {}
-    for j in range(e.num_layers):
-        in_j = feat[0] if j == 0 else H * len(dirs)
-        for d in dirs:
-            sfx = f"_l{j}" + ("_reverse" if d == "bwd" else "")
-            params[f"{i}.weight_ih{sfx}"] = (g * H, in_j)
-            params[f"{i}.weight_hh{sfx}"] = (g * H, H)
-            params[f"{i}.bias_ih{sfx}"] = (g * H,)
-            params[f"{i}.bias_hh{sfx}"] = (g * H,)
-    out = 2 * H if (e.bidirectional and e.merge == "concat") else H
-    reduce_final = mode == "many-to-one" and i == last_recurrent
-    return EntryLayout(
-        index=i, type=e.type, in_feat=feat, out_feat=(out,), seq_in=True, seq_out=not reduce_final,
-        params=params, hidden_size=H, num_layers=e.num_layers, directions=dirs, merge=e.merge,
-        nonlinearity=getattr(e, "nonlinearity", "tanh"), reduce_final=reduce_final,
-    )
+        return handler(self.type)
 
 
-def infer_layout(entries, input_feat: tuple[int, ...], seq: bool, mode: str) -> list[EntryLayout]:
-    """Walk the entries, returning their layouts or raising the first LayoutProblem."""
-    from rnntui.engine.conv_layout import conv_like_layout  # conv entries live in their own module
+@dataclass(frozen=True)
+class LayoutContext:
+    mode: str
+    last_recurrent: int          # index of the last recurrent entry, -1 if none
 
-    recurrent_ix = [i for i, e in enumerate(entries) if e.type in GATES]
-    last_recurrent = recurrent_ix[-1] if recurrent_ix else -1
+
+def infer_layout(types: list[str], configs: list, input_feat: tuple[int, ...], seq: bool, mode: str,
+                 steps: int) -> list[EntryInfo]:
+    """Walk the entries (their types and configurations), returning their layouts or raising the first
+    LayoutProblem. *steps* is the input's number of steps (1 for an image)."""
+    from rnntui.engine.entries import handler
+
+    handlers = [handler(t) for t in types]
+    recurrent_ix = [i for i, h in enumerate(handlers) if h.recurrent]
     if mode != "many-to-many" and not recurrent_ix and seq:
         raise LayoutProblem(0, None, f"mode {mode} needs a recurrent entry (rnn, lstm or gru) in the model")
-    out: list[EntryLayout] = []
+    ctx = LayoutContext(mode, recurrent_ix[-1] if recurrent_ix else -1)
+    out: list[EntryInfo] = []
     feat = tuple(input_feat)
-    for i, e in enumerate(entries):
-        if e.type in GATES:
-            lay = _recurrent(i, e, feat, seq, last_recurrent, mode)
-        elif e.type == "dense":
-            if len(feat) != 1:
-                raise LayoutProblem(
-                    i, "type", f"dense needs a vector of features; it receives a map of shape {feat} "
-                    "(add a flatten entry before it)")
-            F = feat[0]
-            lay = EntryLayout(i, "dense", feat, (e.units,), seq, seq,
-                              {f"{i}.weight": (e.units, F), f"{i}.bias": (e.units,)}, activation=e.activation)
-        elif e.type == "activation":
-            lay = EntryLayout(i, "activation", feat, feat, seq, seq, activation=e.function)
-        elif e.type == "flatten":
-            lay = EntryLayout(i, "flatten", feat, (prod(feat),), seq, seq)
-        else:
-            lay = conv_like_layout(i, e, feat, seq)
-        if lay.activation == "softmax" and len(lay.out_feat) != 1:
-            key = "function" if e.type == "activation" else "activation"
+    for i, (h, cfg) in enumerate(zip(handlers, configs)):
+        lay = h.layout(i, cfg, feat, seq, steps, ctx)
+        if lay.activation == "softmax" and len(lay.out_shape) != 1:
+            key = "function" if lay.type == "activation" else "activation"
             raise LayoutProblem(i, key, f"softmax needs a vector of features; here it would act on a map of shape "
-                                f"{lay.out_feat} (add a flatten and a dense entry first)")
+                                f"{lay.out_shape} (add a flatten and a dense entry first)")
         out.append(lay)
-        feat, seq = lay.out_feat, lay.seq_out
+        feat, seq = lay.out_shape, lay.seq_out
+        steps = lay.steps if seq else 1
     return out
 
 
-def trace_floats(layout: list[EntryLayout], T: int, B: int) -> int:
-    """How many numbers the trace of a run holds (arrays plus working copies), for the memory check."""
+def trace_floats(layout: list[EntryInfo], T: int, B: int) -> int:
+    """How many numbers the run holds at its peak (the trace plus working copies), for the memory check."""
     total = 0
+    steps_in = T
     for lay in layout:
-        n_in = prod(lay.in_feat) * (T if lay.seq_in else 1) * B
-        n_out = prod(lay.out_feat) * (T if lay.seq_out else 1) * B
-        total += 3 * n_in + 4 * n_out  # out, pre, their gradients, and the input gradient
-        for shape in lay.params.values():
-            total += 2 * prod(shape)
-        if lay.type.startswith("conv"):  # the im2col matrix and its gradient
-            k = lay.options["kernel"]
-            total += 2 * n_out * prod(k) * lay.in_feat[0] // max(lay.options["groups"], 1)
-        if lay.recurrent:
-            H, g = lay.hidden_size, max(len(lay.gates), 1)
-            per_dir = T * B * H * (2 * g + 8)  # gates, states, tanh(c), gradients, pre-activation gradients
-            total += per_dir * lay.num_layers * len(lay.directions) + T * 4 * len(lay.params)
+        total += lay.handler.floats(lay, steps_in if lay.seq_in else 1, B)
+        total += 2 * sum(prod(s) for s in lay.params.values())  # the parameter and its gradient
+        steps_in = lay.steps
     return total

@@ -6,19 +6,26 @@ import numpy as np
 from rnntui.engine.activations import log_softmax
 
 
-def loss_and_grad(kind: str, out: np.ndarray, logits: np.ndarray | None, target):
-    """Return (loss, dL/dout, dL/dlogits or None).
+def loss_and_grad(kind: str, out: np.ndarray, logits: np.ndarray | None, target, steps_first: bool = False):
+    """Return (loss, dL/dout, dL/dlogits or None, per-step shares or None).
 
     sum            L = sum(out)
     mse            L = mean((out - target)^2)
     cross_entropy  L = mean over steps and batch of -log softmax(logits)[target];
                    logits are `out`, or the pre-activation of a final softmax entry.
+
+    With *steps_first* (an output with a step axis first), each step's share of L is returned too:
+    the terms of the sum that belong to step t (they add up to L).
     """
+    def per_step(terms):
+        return terms.reshape(terms.shape[0], -1).sum(axis=1) if steps_first else None
+
     if kind == "sum":
-        return out.sum(), np.ones_like(out), None
+        return out.sum(), np.ones_like(out), None, per_step(out)
     if kind == "mse":
         diff = out - target
-        return np.mean(diff * diff), diff * (2.0 / diff.size), None
+        sq = diff * diff
+        return np.mean(sq), diff * (2.0 / diff.size), None, per_step(sq / diff.size)
     z = out if logits is None else logits
     lsm = log_softmax(z)
     idx = np.asarray(target)[..., None]
@@ -28,10 +35,11 @@ def loss_and_grad(kind: str, out: np.ndarray, logits: np.ndarray | None, target)
     onehot = np.zeros_like(z)
     np.put_along_axis(onehot, idx, 1.0, axis=-1)
     dz = (np.exp(lsm) - onehot) / n
+    steps = per_step(-picked / n)
     if logits is None:
-        return loss, dz, None
+        return loss, dz, None, steps
     # the final entry's output is softmax(logits): dL/dp = -onehot / (n p)
     with np.errstate(divide="ignore", invalid="ignore"):
         dout = -onehot / (n * out)
     dout[onehot == 0] = 0.0
-    return loss, dout, dz
+    return loss, dout, dz, steps

@@ -5,10 +5,10 @@ import os
 
 import numpy as np
 
+from rnntui.engine import network
 from rnntui.engine.diagnostics import derived_keys
 from rnntui.engine.layout import trace_floats
-from rnntui.engine.network import run_network
-from rnntui.engine.trace import EntryInfo, Trace, TraceInfo
+from rnntui.engine.trace import Trace, TraceInfo
 from rnntui.errors import Problem, ScenarioError
 
 
@@ -29,7 +29,7 @@ def available_memory() -> int:
 
 def estimate_bytes(sc) -> int:
     itemsize = np.dtype(sc.dtype).itemsize
-    return trace_floats(list(sc.layout), sc.T, sc.B) * itemsize + sc.x.nbytes
+    return trace_floats(list(sc.layout), sc.x.shape[0] if sc.seq else 1, sc.B) * itemsize + sc.x.nbytes
 
 
 def human(n: float) -> str:
@@ -38,29 +38,6 @@ def human(n: float) -> str:
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
         n /= 1024
     return f"{n:.1f} TiB"
-
-
-def entry_info(lay, steps: int = 1) -> EntryInfo:
-    return EntryInfo(
-        index=lay.index, type=lay.type, seq_out=lay.seq_out, hidden_size=lay.hidden_size,
-        num_layers=lay.num_layers, directions=tuple(lay.directions), gates=tuple(lay.gates), merge=lay.merge,
-        nonlinearity=lay.nonlinearity, activation=lay.activation, reduce_final=lay.reduce_final,
-        params=tuple(lay.params), options=dict(lay.options) if lay.options else None,
-        out_shape=tuple(lay.out_feat), steps=steps,
-    )
-
-
-def entry_steps(sc) -> list[int]:
-    """How many steps each entry runs over: the input's T, shortened by any conv1d or pool over time."""
-    from rnntui.engine.conv_layout import seq_length_after
-
-    T = sc.x.shape[0] if sc.seq else 1
-    out = []
-    for lay in sc.layout:
-        after = seq_length_after(lay, T) if sc.seq else 1
-        out.append(T if lay.recurrent else after)
-        T = after
-    return out
 
 
 def run_scenario(sc, max_memory: int | None = None) -> Trace:
@@ -78,11 +55,10 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
     if target is not None and sc.loss == "mse":
         target = target.astype(dtype)
     with np.errstate(all="ignore"):
-        arrays = run_network(list(sc.layout), x, params, sc.loss, target)
+        arrays = network.run_network(list(sc.layout), x, params, sc.loss, target, sc.seq)
     info = TraceInfo(
         name=sc.name, description=sc.description, mode=sc.mode, dtype=sc.dtype, loss=sc.loss, file=sc.file,
-        entries=tuple(entry_info(lay, n) for lay, n in zip(sc.layout, entry_steps(sc))), T=sc.T, B=sc.B,
-        seq=sc.seq,
+        entries=tuple(sc.layout), T=sc.T, B=sc.B, seq=sc.seq,
     )
     arrays["meta.version"] = np.asarray(1)
     arrays["meta.scenario"] = np.asarray(sc.text)
@@ -93,5 +69,5 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
         arrays["meta.vocab"] = np.asarray(sc.vocab, dtype=str)
     if sc.target is not None:
         arrays["meta.target"] = np.asarray(sc.target)
-    derived = derived_keys(info.entries, arrays, params, sc.seq)
+    derived = derived_keys(info, arrays, params)
     return Trace(arrays, info, derived)

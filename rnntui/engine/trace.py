@@ -8,37 +8,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class EntryInfo:
-    index: int
-    type: str
-    seq_out: bool
-    hidden_size: int = 0
-    num_layers: int = 0
-    directions: tuple[str, ...] = ()
-    gates: tuple[str, ...] = ()
-    merge: str = "concat"
-    nonlinearity: str = "tanh"
-    activation: str = "none"
-    reduce_final: bool = False
-    params: tuple[str, ...] = ()
-    options: dict | None = None   # conv and pool: kernel, stride, dilation, pad, groups, dims, on_seq
-    out_shape: tuple = ()         # per sample (and per step for sequences)
-    steps: int = 1                # steps this entry runs over (a strided conv1d shortens later ones)
-
-    @property
-    def recurrent(self) -> bool:
-        return self.type in ("rnn", "lstm", "gru")
-
-    @property
-    def spatial(self) -> bool:
-        """Conv and pool entries: outputs are feature maps over positions."""
-        return self.options is not None
+from rnntui.engine.keys import Place
+from rnntui.engine.layout import EntryInfo
 
 
 @dataclass(frozen=True)
@@ -55,6 +31,18 @@ class TraceInfo:
     T: int
     B: int
     seq: bool
+
+    @cached_property
+    def places(self) -> tuple[Place, ...]:
+        """Every place a cursor can be, in order: each sub-layer and direction of a recurrent entry,
+        every other entry whole."""
+        out = []
+        for e in self.entries:
+            if e.recurrent:
+                out += [Place(e.index, j, d) for j in range(e.num_layers) for d in e.directions]
+            else:
+                out.append(Place(e.index))
+        return tuple(out)
 
     def to_json(self) -> str:
         d = {k: getattr(self, k) for k in ("name", "description", "mode", "dtype", "loss", "file", "T", "B", "seq")}

@@ -8,6 +8,8 @@ import numpy as np
 from rich.color import Color
 from rich.style import Style
 
+from rnntui.numfmt import fmt  # noqa: F401 - views import the number format from here
+
 SHADES = " ░▒▓█"
 
 
@@ -104,16 +106,3 @@ def sequential_index(a: np.ndarray) -> np.ndarray:
         idx = np.round(np.clip(np.where(np.isfinite(a), a, 0.0), 0.0, 1.0) * LEVELS).astype(np.intp)
     idx[~np.isfinite(a)] = LEVELS + 1
     return idx
-
-
-def cell_style(v: float, scale: float = 1.0) -> Style:
-    return Style(color=diverging(v, scale))
-
-
-def fmt(v: float, width: int = 8) -> str:
-    """A number that fits: fixed where readable, scientific for the very small or large."""
-    if not math.isfinite(v):
-        return ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")).rjust(width)
-    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
-        return f"{v:.2e}".rjust(width)
-    return f"{v:.4f}".rjust(width) if abs(v) < 10 else f"{v:.2f}".rjust(width)

@@ -10,19 +10,19 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rnntui.render.analysis import Place, places
+from rnntui.engine.keys import Place
 
 
 @dataclass(frozen=True)
 class Cursor:
     phase: str = "forward"     # forward | backward
-    place_index: int = 0       # into places(info)
+    place_index: int = 0       # into info.places
     t: int = 0
     unit: int = 0
     sample: int = 0
 
     def place(self, info) -> Place:
-        return places(info)[self.place_index]
+        return info.places[self.place_index]
 
 
 def order_sign(phase: str, direction: str | None) -> int:
@@ -31,21 +31,23 @@ def order_sign(phase: str, direction: str | None) -> int:
     return -1 if reverse else 1
 
 
+def place_sign(info, phase: str, place: Place | None, direction: str | None = None) -> int:
+    """The step order at a place: a feature map's positions have no time, so they always run forwards."""
+    if place is not None and is_map(info, place):
+        return 1
+    return order_sign(phase, place.direction if place is not None else direction)
+
+
 def is_map(info, place: Place) -> bool:
     """A conv or pool entry over an image: its 'steps' are output positions, row by row."""
-    e = info.entries[place.entry]
-    return bool(e.options) and not e.options.get("on_seq")
+    return info.entries[place.entry].view == "map"
 
 
 def length(info, place: Place) -> int:
     """How many steps the cursor can visit at this place: T, or output positions of a feature map."""
-    if is_map(info, place):
-        shape = info.entries[place.entry].out_shape
-        n = 1
-        for s in shape[1:]:
-            n *= s
-        return n
-    return info.entries[place.entry].steps if info.seq else 1
+    from rnntui.render.views import view_for
+
+    return view_for(info, place).length(info, place)
 
 
 def position(info, place: Place, t: int) -> tuple[int, ...]:
@@ -56,24 +58,24 @@ def position(info, place: Place, t: int) -> tuple[int, ...]:
 
 def first_step(info, phase: str, direction: str | None, place: Place | None = None) -> int:
     n = length(info, place) if place is not None else info.T
-    return 0 if order_sign(phase, direction) > 0 else n - 1
+    return 0 if place_sign(info, phase, place, direction) > 0 else n - 1
 
 
 def last_step(info, phase: str, direction: str | None, place: Place | None = None) -> int:
     n = length(info, place) if place is not None else info.T
-    return n - 1 if order_sign(phase, direction) > 0 else 0
+    return n - 1 if place_sign(info, phase, place, direction) > 0 else 0
 
 
 def step_index(c: Cursor, info) -> int:
     """0-based position of t in the current order (what the header calls step k of T)."""
     place = c.place(info)
-    return c.t if order_sign(c.phase, place.direction) > 0 else length(info, place) - 1 - c.t
+    return c.t if place_sign(info, c.phase, place) > 0 else length(info, place) - 1 - c.t
 
 
 def move(c: Cursor, info, n: int) -> Cursor:
     """n steps along the current order, clamped to the ends."""
     place = c.place(info)
-    t = min(max(c.t + n * order_sign(c.phase, place.direction), 0), length(info, place) - 1)
+    t = min(max(c.t + n * place_sign(info, c.phase, place), 0), length(info, place) - 1)
     return replace(c, t=t)
 
 
@@ -89,7 +91,7 @@ def switch_phase(c: Cursor, info) -> Cursor:
 
 def switch_place(c: Cursor, info, n: int) -> Cursor:
     """To another entry; the step is kept where both are sequences, else the new place's start."""
-    ps = places(info)
+    ps = info.places
     k = min(max(c.place_index + n, 0), len(ps) - 1)
     new = ps[k]
     same_kind = is_map(info, new) == is_map(info, ps[c.place_index]) and not is_map(info, new)
@@ -99,7 +101,7 @@ def switch_place(c: Cursor, info, n: int) -> Cursor:
 
 def switch_direction(c: Cursor, info) -> Cursor:
     """To the other direction of the same entry and sub-layer, if it has one."""
-    ps = places(info)
+    ps = info.places
     p = ps[c.place_index]
     if p.layer is None:
         return c

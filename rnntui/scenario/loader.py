@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from rnntui.errors import Problem, ScenarioError
 from rnntui.scenario import schema
+from rnntui.scenario.entry_models import ENTRY_TYPES, model_for, to_config
 from rnntui.scenario.yaml_source import Positions, load_yaml, read_text
 
 
@@ -25,8 +26,6 @@ class Scenario:
     seed: int
     dtype: str
     mode: str
-    top: schema.Top
-    entries: tuple
     layout: tuple
     x: np.ndarray
     seq: bool
@@ -35,12 +34,11 @@ class Scenario:
     params: dict[str, np.ndarray]
     loss: str
     target: np.ndarray | None
-    positions: Positions = field(repr=False, compare=False)
-    steps: int = 1  # steps after every entry (a conv1d over a sequence may shorten it)
 
     @property
     def T(self) -> int:
-        return self.steps if self.seq else 1
+        """Steps of the model's output (a conv1d over a sequence may shorten the input's)."""
+        return [lay.steps for lay in self.layout if lay.seq_in][-1] if self.seq else 1
 
     @property
     def B(self) -> int:
@@ -107,8 +105,9 @@ def _translate(exc: ValidationError, model: type[BaseModel], prefix: tuple, pos:
     return problems
 
 
-def _validate_entries(raw: list, pos: Positions) -> tuple[list, list[Problem]]:
-    entries, problems = [], []
+def _validate_entries(raw: list, pos: Positions) -> tuple[list, list, list[Problem]]:
+    """Each entry's type and its handler's configuration, or the problems found."""
+    types, configs, problems = [], [], []
     for i, item in enumerate(raw):
         path = ("model", i)
         if not isinstance(item, dict):
@@ -116,18 +115,21 @@ def _validate_entries(raw: list, pos: Positions) -> tuple[list, list[Problem]]:
             continue
         kind = item.get("type")
         if kind is None:
-            problems.append(pos.problem(path, f"has no `type`; expected one of {', '.join(schema.ENTRY_TYPES)}"))
+            problems.append(pos.problem(path, f"has no `type`; expected one of {', '.join(ENTRY_TYPES)}"))
             continue
-        cls = schema.ENTRY_TYPES.get(kind) if isinstance(kind, str) else None
-        if cls is None:
-            problems.append(pos.problem(path + ("type",), f"found {_describe(kind)}{_suggest(kind, schema.ENTRY_TYPES)}; "
-                                        f"expected one of {', '.join(schema.ENTRY_TYPES)}"))
+        if not isinstance(kind, str) or kind not in ENTRY_TYPES:
+            problems.append(pos.problem(path + ("type",), f"found {_describe(kind)}{_suggest(kind, ENTRY_TYPES)}; "
+                                        f"expected one of {', '.join(ENTRY_TYPES)}"))
             continue
+        model = model_for(kind)
         try:
-            entries.append(cls.model_validate(item))
+            validated = model.model_validate(item)
         except ValidationError as exc:
-            problems.extend(_translate(exc, cls, path, pos))
-    return entries, problems
+            problems.extend(_translate(exc, model, path, pos))
+            continue
+        types.append(kind)
+        configs.append(to_config(kind, validated))
+    return types, configs, problems
 
 
 def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, single: bool, pos: Positions):
@@ -201,7 +203,7 @@ def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
     except ValidationError as exc:
         problems.extend(_translate(exc, schema.Top, (), pos))
     raw_model = data.get("model")
-    entries, entry_problems = _validate_entries(raw_model if isinstance(raw_model, list) else [], pos)
+    types, configs, entry_problems = _validate_entries(raw_model if isinstance(raw_model, list) else [], pos)
     problems.extend(entry_problems)
     if problems or top is None:
         raise ScenarioError(problems)
@@ -228,27 +230,15 @@ def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
     # non-finite input is allowed on purpose: the run records where it spreads
     feat = x.shape[2:] if built.seq else x.shape[1:]
     try:
-        layout = infer_layout(entries, tuple(feat), built.seq, top.mode)
+        layout = infer_layout(types, configs, tuple(feat), built.seq, top.mode, x.shape[0] if built.seq else 1)
     except LayoutProblem as exc:
         key = ("model", exc.index) + ((exc.key,) if exc.key else ())
         raise ScenarioError([pos.problem(key, exc.message)]) from None
 
-    from rnntui.engine.conv_layout import seq_length_after
-
-    steps = x.shape[0] if built.seq else 1
-    for lay in layout:
-        if lay.options.get("on_seq"):
-            after = seq_length_after(lay, steps)
-            if after < 1:
-                raise ScenarioError([pos.problem(("model", lay.index, "kernel_size"),
-                                                 f"the kernel spans more than the {steps} steps it receives "
-                                                 "(with padding); expected a kernel that fits")])
-            steps = after
-
     params, weight_problems = make_params(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]))
     for wp in weight_problems:
         problems.append(pos.problem(("weights",) + wp.key, wp.message))
-    T = steps
+    T = [lay.steps for lay in layout if lay.seq_in][-1] if built.seq else 1
     B = x.shape[1] if built.seq else x.shape[0]
     try:
         target = _target(top, layout[-1].out_feat, layout[-1].seq_out, T, B,
@@ -261,7 +251,7 @@ def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
 
     return Scenario(
         file=file, text=text, name=top.name or path.stem, description=top.description.strip(), seed=top.seed,
-        dtype=top.dtype, mode=top.mode, top=top, entries=tuple(entries), layout=tuple(layout), x=x,
+        dtype=top.dtype, mode=top.mode, layout=tuple(layout), x=x,
         seq=built.seq, tokens=built.tokens, vocab=built.vocab, params=params, loss=top.loss.kind,
-        target=target, positions=pos, steps=steps,
+        target=target,
     )

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StrictBool, model_validator
-
-Activation = Literal["none", "relu", "tanh", "sigmoid", "softmax"]
-Number = Union[int, float]
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 
 class Strict(BaseModel):
@@ -51,106 +48,6 @@ class Input(Strict):
                 f"found {found}; expected exactly one of values, batch, text, generate, file, image"
             )
         return self
-
-
-class RecurrentBase(Strict):
-    hidden_size: PositiveInt
-    num_layers: PositiveInt = 1
-    bidirectional: StrictBool = False
-    merge: Literal["concat", "sum", "mean", "mul"] = "concat"
-
-
-class RNNEntry(RecurrentBase):
-    type: Literal["rnn"]
-    nonlinearity: Literal["tanh", "relu", "identity"] = "tanh"
-
-
-class LSTMEntry(RecurrentBase):
-    type: Literal["lstm"]
-
-
-class GRUEntry(RecurrentBase):
-    type: Literal["gru"]
-
-
-class DenseEntry(Strict):
-    type: Literal["dense"]
-    units: PositiveInt
-    activation: Activation = "none"
-
-
-class ActivationEntry(Strict):
-    type: Literal["activation"]
-    function: Activation
-
-
-IntOrPair = Union[PositiveInt, tuple[PositiveInt, PositiveInt]]
-NonNegOrPair = Union[int, tuple[int, int]]
-
-
-class ConvBase(Strict):
-    out_channels: PositiveInt
-    kernel_size: IntOrPair
-    stride: IntOrPair = 1
-    padding: Union[NonNegOrPair, Literal["same"]] = 0
-    dilation: IntOrPair = 1
-    groups: PositiveInt = 1
-    activation: Activation = "none"
-
-
-class Conv1dEntry(ConvBase):
-    type: Literal["conv1d"]
-
-
-class Conv2dEntry(ConvBase):
-    type: Literal["conv2d"]
-
-
-class PoolBase(Strict):
-    kernel_size: IntOrPair
-    stride: Optional[IntOrPair] = None
-
-
-class MaxPool1dEntry(PoolBase):
-    type: Literal["maxpool1d"]
-
-
-class MaxPool2dEntry(PoolBase):
-    type: Literal["maxpool2d"]
-
-
-class AvgPool1dEntry(PoolBase):
-    type: Literal["avgpool1d"]
-
-
-class AvgPool2dEntry(PoolBase):
-    type: Literal["avgpool2d"]
-
-
-class FlattenEntry(Strict):
-    type: Literal["flatten"]
-
-
-ENTRY_TYPES: dict[str, type[Strict]] = {
-    "rnn": RNNEntry,
-    "lstm": LSTMEntry,
-    "gru": GRUEntry,
-    "dense": DenseEntry,
-    "activation": ActivationEntry,
-    "conv1d": Conv1dEntry,
-    "conv2d": Conv2dEntry,
-    "maxpool1d": MaxPool1dEntry,
-    "maxpool2d": MaxPool2dEntry,
-    "avgpool1d": AvgPool1dEntry,
-    "avgpool2d": AvgPool2dEntry,
-    "flatten": FlattenEntry,
-}
-RECURRENT = ("rnn", "lstm", "gru")
-
-Entry = Union[
-    RNNEntry, LSTMEntry, GRUEntry, DenseEntry, ActivationEntry, Conv1dEntry, Conv2dEntry,
-    MaxPool1dEntry, MaxPool2dEntry, AvgPool1dEntry, AvgPool2dEntry, FlattenEntry,
-]
 
 
 class Weights(Strict):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnntui.engine.layout import EntryLayout
+from rnntui.engine.layout import EntryInfo
 
 
 class WeightProblem(Exception):
@@ -25,7 +25,7 @@ def _suggest(word: str, choices) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _init_one(name: str, shape, lay: EntryLayout, w, rng: np.random.Generator) -> np.ndarray | None:
+def _init_one(name: str, shape, lay: EntryInfo, w, rng: np.random.Generator) -> np.ndarray | None:
     is_bias = len(shape) == 1
     kind = w.init
     if kind == "none":
@@ -37,11 +37,7 @@ def _init_one(name: str, shape, lay: EntryLayout, w, rng: np.random.Generator) -
     if kind == "constant":
         return np.full(shape, w.value, dtype=np.float64)
     if kind == "pytorch":
-        if lay.recurrent:
-            k = 1.0 / sqrt(lay.hidden_size)
-        else:
-            weight_shape = lay.params[f"{lay.index}.weight"]
-            k = 1.0 / sqrt(prod(weight_shape[1:]))
+        k = lay.handler.init_bound(lay, name)
         return rng.uniform(-k, k, shape)
     if is_bias:
         return np.zeros(shape)
@@ -106,11 +102,11 @@ def _rename(key: str, rename: dict[str, str]) -> str:
     return key
 
 
-def make_params(layout: list[EntryLayout], w, base_dir: Path, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], list[WeightProblem]]:
+def make_params(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], list[WeightProblem]]:
     """Return float64 parameters by name, and every problem found on the way."""
     problems: list[WeightProblem] = []
     shapes: dict[str, tuple[int, ...]] = {}
-    owner: dict[str, EntryLayout] = {}
+    owner: dict[str, EntryInfo] = {}
     for lay in layout:
         for name, shape in lay.params.items():
             shapes[name], owner[name] = shape, lay
@@ -118,7 +114,7 @@ def make_params(layout: list[EntryLayout], w, base_dir: Path, rng: np.random.Gen
     for name, shape in shapes.items():
         value = _init_one(name, shape, owner[name], w, rng)
         if value is not None:
-            if ".weight_hh" in name:
+            if owner[name].handler.is_recurrent_matrix(name):
                 value = value * w.recurrent_gain
             params[name] = np.asarray(value, dtype=np.float64)
 

@@ -18,7 +18,6 @@ from textual.widgets import Footer
 
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import events as find_events
-from rnntui.render.analysis import places
 from rnntui.render.cursor import Cursor
 from rnntui.tui import blas
 from rnntui.tui.screens import GotoScreen, HelpScreen
@@ -119,7 +118,7 @@ class RnntuiApp(App):
         self._binding_state: tuple = ()
         self._gc_threshold: tuple | None = None
         self._blas_threads: int | None = None
-        p0 = places(self.info)[0]
+        p0 = self.info.places[0]
         first = cur.first_step(self.info, "forward", p0.direction, p0)
         self.set_reactive(RnntuiApp.cursor, Cursor(t=first))
 
@@ -184,7 +183,7 @@ class RnntuiApp(App):
             return None if c.t == target else True
         if action == "place":
             k = c.place_index + int(parameters[0])
-            return True if 0 <= k < len(places(info)) else None
+            return True if 0 <= k < len(info.places) else None
         if action == "direction":
             return True if cur.has_other_direction(c, info) else None
         if action == "unit":
@@ -257,7 +256,7 @@ class RnntuiApp(App):
         steps = self._event_steps.get(place)
         if steps is None or steps.size == 0:
             return None
-        forward_in_t = cur.order_sign(c.phase, place.direction) * (1 if n > 0 else -1) > 0
+        forward_in_t = cur.place_sign(info, c.phase, place) * (1 if n > 0 else -1) > 0
         if forward_in_t:
             k = int(np.searchsorted(steps, c.t, side="right"))
             return int(steps[k]) if k < steps.size else None

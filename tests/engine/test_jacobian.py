@@ -6,6 +6,7 @@ torch = pytest.importorskip("torch")
 
 import rnntui  # noqa: E402
 from rnntui.engine import diagnostics  # noqa: E402
+from rnntui.engine.keys import Place  # noqa: E402
 from tests.torch_ref import _cell_step  # noqa: E402
 
 
@@ -37,7 +38,7 @@ def test_jacobian_norm_matches_autograd(name):
                 J = torch.autograd.functional.jacobian(step, h_prev("h"))
                 ref = torch.linalg.matrix_norm(J, ord=2).item()
                 assert abs(jac[t, b] - ref) < 1e-9 * max(1, ref), (d, t, b, jac[t, b], ref)
-                one = diagnostics.jacobian_norm_at(fresh, e, 0, d, t)[b]
+                one = diagnostics.jacobian_norm_at(fresh, Place(0, 0, d), t)[b]
                 assert abs(one - ref) < 1e-9 * max(1, ref)
 
 
@@ -46,6 +47,6 @@ def test_chunking_does_not_change_the_norms(monkeypatch):
     e = trace.info.entries[0]
     whole = trace["diag.model.0.l0.fwd.jacnorm"]
     monkeypatch.setattr(diagnostics, "CHUNK_ELEMENTS", 1)  # one step per chunk
-    chunked = diagnostics.jacobian_norms(e, trace, diagnostics.ParamView(trace), 0, "fwd")
+    chunked = diagnostics.jacobian_norms(e, trace, diagnostics.ParamView(trace), Place(0, 0, "fwd"))
     np.testing.assert_allclose(chunked, whole, rtol=1e-12)
     assert whole.shape == (40, 1) and np.all(whole > 0)

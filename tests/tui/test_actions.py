@@ -212,7 +212,7 @@ async def test_receptive_field_on_screen_matches_the_output():
 
     from rich.console import Console
 
-    from rnntui.render.cell import cell_panel
+    from rnntui.render.views import cell_panel
     from rnntui.render.cursor import Cursor
 
     trace = rnntui.run("sobel-edges")
@@ -254,7 +254,7 @@ async def test_one_blas_thread_while_running_and_the_count_given_back(traces):
 def test_timeline_marks_the_events_of_the_current_place(traces):
     from rnntui.render.analysis import event_marks, events
     from rnntui.render.cursor import Cursor
-    from rnntui.render.panels import EVENT_MARKS, timeline
+    from rnntui.render.timeline import EVENT_MARKS, timeline
 
     trace = traces["vanishing-gradient"]
     found = events(trace)

@@ -7,7 +7,7 @@ import pytest
 import rnntui
 from rnntui.render.colors import shade
 from rnntui.render.cursor import Cursor
-from rnntui.render.panels import states
+from rnntui.render.views import states
 from rnntui.tui.app import RnntuiApp
 
 SNAPSHOTS = {

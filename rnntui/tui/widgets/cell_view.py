@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from rnntui.render.cell import cell_panel
+from rnntui.render.views import cell_panel
 from rnntui.tui.widgets.base import TraceView
 
 

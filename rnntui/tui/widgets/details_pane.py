@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from rnntui.render.panels import details
+from rnntui.render.views import details
 from rnntui.tui.widgets.base import TraceView
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from rnntui.render.panels import gradients
+from rnntui.render.views import gradients
 from rnntui.tui.widgets.base import TraceView
 
 

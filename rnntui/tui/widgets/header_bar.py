@@ -4,7 +4,7 @@ from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
-from rnntui.render.panels import header
+from rnntui.render.header import header
 from rnntui.tui.widgets.base import TraceView
 
 

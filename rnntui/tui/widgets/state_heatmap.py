@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from rnntui.render.panels import states
+from rnntui.render.views import states
 from rnntui.tui.widgets.base import TraceView
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from rnntui.render.analysis import event_marks
-from rnntui.render.panels import timeline
+from rnntui.render.timeline import timeline
 from rnntui.tui.widgets.base import TraceView
 
 

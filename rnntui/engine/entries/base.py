@@ -1,0 +1,98 @@
+"""The `Handler` base class: everything about one entry type in one object.
+
+A handler declares its scenario keys (`Config`, a frozen dataclass; see rnntui/engine/fields.py),
+lays itself out (shapes, parameters, steps), initialises its parameters, runs forward and backward,
+records what it computed, says how big its record is, and gives the words views and reports use.
+Handlers are found through the registry in `entries/__init__.py`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod, sqrt
+from typing import Any, Literal
+
+import numpy as np
+
+from rnntui.engine import activations as act
+from rnntui.engine import keys
+from rnntui.engine.fields import choice
+from rnntui.engine.layout import EntryInfo, LayoutContext
+from rnntui.engine.stepnorms import step_bias_norms, step_outer_norms
+
+Activation = Literal["none", "relu", "tanh", "sigmoid", "softmax"]
+
+
+@dataclass(frozen=True)
+class NoConfig:
+    """An entry type without keys of its own (besides `type`)."""
+
+
+class Handler:
+    type: str = ""
+    Config: type = NoConfig
+    recurrent: bool = False
+    doc: str = ""                    # one line for the docs and `rnntui scenarios`
+
+    # --- shapes ---------------------------------------------------------------------------------
+    def layout(self, index: int, cfg: Any, feat: tuple[int, ...], seq: bool, steps: int,
+               ctx: LayoutContext) -> EntryInfo:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def floats(self, info: EntryInfo, steps: int, B: int) -> int:
+        """Numbers this entry holds at the run's peak besides its parameters: its input gradient, output,
+        pre-activation and their gradients (sequences count every step)."""
+        n_in = prod(info.in_feat) * (steps if info.seq_in else 1) * B
+        n_out = prod(info.out_shape) * (info.steps if info.seq_out else 1) * B
+        return 2 * n_in + 4 * n_out
+
+    # --- parameters -----------------------------------------------------------------------------
+    def init_bound(self, info: EntryInfo, name: str) -> float:
+        """PyTorch's default init draws U(-k, k) with this k (1/sqrt(fan_in) for Linear and Conv)."""
+        weight = info.params[keys.param_name(info.index, "weight")]
+        return 1.0 / sqrt(prod(weight[1:]))
+
+    def is_recurrent_matrix(self, name: str) -> bool:
+        """Whether `weights.recurrent_gain` multiplies this parameter."""
+        return False
+
+    # --- running --------------------------------------------------------------------------------
+    def forward(self, info: EntryInfo, x: np.ndarray, params, rec: dict):  # pragma: no cover - abstract
+        """Return (pre, out, cache): pre is the value before the activation (None where there is none)."""
+        raise NotImplementedError
+
+    def backward(self, info: EntryInfo, x, pre, out, cache, g_out, params, grads: dict, rec: dict,
+                 g_pre=None) -> np.ndarray:  # pragma: no cover - abstract
+        """Return dL/d(input); put parameter gradients into *grads*. *g_pre*, when given, is dL/dpre
+        (the loss differentiated through a final softmax)."""
+        raise NotImplementedError
+
+    # --- words ----------------------------------------------------------------------------------
+    def describe(self, info: EntryInfo) -> str:
+        """The configuration column of a model table."""
+        return ""
+
+    def equations(self, info: EntryInfo) -> list[str]:
+        return [info.type]
+
+
+class Activated(Handler):
+    """Entries that end in an activation: `pre` is recorded where the activation is not the identity."""
+
+    def activate(self, info: EntryInfo, pre: np.ndarray, rec: dict) -> np.ndarray:
+        if info.activation != "none":
+            rec[keys.pre(info.index)] = pre
+        return act.apply(info.activation, pre)
+
+    def pre_gradient(self, info: EntryInfo, pre, out, g_out, rec: dict, g_pre=None) -> np.ndarray:
+        g = act.backward(info.activation, pre, out, g_out) if g_pre is None else g_pre
+        if info.activation != "none":
+            rec[keys.grad(keys.pre(info.index))] = g
+        return g
+
+
+def record_step_norms(rec: dict, name: str, g_rows: np.ndarray, x_rows: np.ndarray | None) -> None:
+    """Each step's contribution to a parameter gradient, as a norm (step t: g_t^T x_t, or Σ_b g_t)."""
+    rec[keys.step_gradnorm(name)] = step_outer_norms(g_rows, x_rows) if x_rows is not None else step_bias_norms(g_rows)
+
+
+__all__ = ["Activated", "Activation", "Handler", "NoConfig", "choice", "record_step_norms"]

@@ -1,0 +1,54 @@
+"""`dense`: torch.nn.Linear, then an activation; on a sequence it applies at every step."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnntui.engine import keys
+from rnntui.engine.entries.base import Activated, Activation, record_step_norms
+from rnntui.engine.fields import choice, size
+from rnntui.engine.layout import EntryInfo, LayoutProblem
+
+
+@dataclass(frozen=True)
+class DenseConfig:
+    units: int = size(doc="output features")
+    activation: Activation = choice("none", doc="applied after the linear map")
+
+
+class Dense(Activated):
+    """y = act(W x + b), W of shape (units, F) as nn.Linear.weight."""
+
+    type = "dense"
+    Config = DenseConfig
+    doc = "torch.nn.Linear (+ activation)"
+
+    def layout(self, index, cfg, feat, seq, steps, ctx) -> EntryInfo:
+        if len(feat) != 1:
+            raise LayoutProblem(index, "type", f"dense needs a vector of features; it receives a map of shape {feat} "
+                                "(add a flatten entry before it)")
+        params = {keys.param_name(index, "weight"): (cfg.units, feat[0]), keys.param_name(index, "bias"): (cfg.units,)}
+        return EntryInfo(index, "dense", feat, (cfg.units,), seq, seq, steps=steps if seq else 1, params=params,
+                         activation=cfg.activation)
+
+    def forward(self, info, x, params, rec):
+        W, b = params[keys.param_name(info.index, "weight")], params[keys.param_name(info.index, "bias")]
+        pre = (x.reshape(-1, x.shape[-1]) @ W.T + b).reshape(x.shape[:-1] + (W.shape[0],))
+        return pre, self.activate(info, pre, rec), None
+
+    def backward(self, info, x, pre, out, cache, g_out, params, grads, rec, g_pre=None):
+        gpre = self.pre_gradient(info, pre, out, g_out, rec, g_pre)
+        wname, bname = keys.param_name(info.index, "weight"), keys.param_name(info.index, "bias")
+        g2 = gpre.reshape(-1, gpre.shape[-1])
+        x2 = x.reshape(-1, x.shape[-1])
+        grads[wname] = g2.T @ x2
+        grads[bname] = g2.sum(axis=0)
+        if info.seq_in:
+            record_step_norms(rec, wname, gpre, x)
+            record_step_norms(rec, bname, gpre, None)
+        return (g2 @ params[wname]).reshape(x.shape)
+
+    def describe(self, info) -> str:
+        return f"{info.out_shape[0]} units, activation {info.activation}"
+
+    def equations(self, info) -> list[str]:
+        return [f"y = {info.activation}(W x + b)    (nn.Linear, then the activation)"]

@@ -1,0 +1,158 @@
+"""Recurrent entries (rnn, lstm, gru): a family's cell run over sub-layers and directions.
+
+Sub-layer j > 0 reads the concatenation of both directions of sub-layer j-1, as in PyTorch; the
+entry's output merges the top sub-layer's directions (concat, sum, mean or mul). In many-to-one
+mode the last recurrent entry returns its final states merged: the forward direction at the last
+step, the backward direction at step 0 (PyTorch's h_n).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnntui.engine import keys
+from rnntui.engine.entries.base import Handler, record_step_norms
+from rnntui.engine.families import Family
+from rnntui.engine.families.base import STEMS
+from rnntui.engine.layout import EntryInfo, LayoutProblem
+
+
+def merge(how: str, a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    if b is None:
+        return a
+    if how == "concat":
+        return np.concatenate([a, b], axis=-1)
+    if how == "sum":
+        return a + b
+    if how == "mean":
+        return (a + b) * 0.5
+    return a * b
+
+
+def unmerge(how: str, g: np.ndarray, a: np.ndarray, b: np.ndarray | None):
+    """The gradients of both directions from the gradient of their merge."""
+    if b is None:
+        return g, None
+    if how == "concat":
+        H = a.shape[-1]
+        return g[..., :H], g[..., H:]
+    if how == "sum":
+        return g, g
+    if how == "mean":
+        return g * 0.5, g * 0.5
+    return g * b, g * a
+
+
+class Recurrent(Handler):
+    recurrent = True
+
+    def __init__(self, fam: Family):
+        self.fam = fam
+        self.type = fam.name
+        self.Config = fam.config
+        self.doc = f"{fam.title}, as torch.nn.{fam.title}"
+
+    def layout(self, index, cfg, feat, seq, steps, ctx) -> EntryInfo:
+        if not seq:
+            raise LayoutProblem(index, "type", f"{self.type} needs a sequence; it receives a map of shape {feat}")
+        if len(feat) != 1:
+            raise LayoutProblem(index, "type", f"{self.type} needs (T, B, F) steps; found features of shape {feat}")
+        dirs = keys.DIRECTIONS if cfg.bidirectional else keys.DIRECTIONS[:1]
+        H, g = cfg.hidden_size, self.fam.n_blocks
+        params: dict[str, tuple[int, ...]] = {}
+        for j in range(cfg.num_layers):
+            in_j = feat[0] if j == 0 else H * len(dirs)
+            for d in dirs:
+                params[keys.param_name(index, "weight_ih", j, d)] = (g * H, in_j)
+                params[keys.param_name(index, "weight_hh", j, d)] = (g * H, H)
+                params[keys.param_name(index, "bias_ih", j, d)] = (g * H,)
+                params[keys.param_name(index, "bias_hh", j, d)] = (g * H,)
+        out = 2 * H if (cfg.bidirectional and cfg.merge == "concat") else H
+        reduce_final = ctx.mode == "many-to-one" and index == ctx.last_recurrent
+        return EntryInfo(
+            index=index, type=self.type, in_feat=feat, out_shape=(out,), seq_in=True, seq_out=not reduce_final,
+            view="recurrent", recurrent=True, steps=steps, params=params, hidden_size=H,
+            num_layers=cfg.num_layers, directions=dirs, merge=cfg.merge,
+            nonlinearity=getattr(cfg, "nonlinearity", "tanh"), reduce_final=reduce_final,
+        )
+
+    def floats(self, info, steps, B) -> int:
+        # per direction: the forward record and caches (gates, states, tanh c), BPTT's per-step factors,
+        # the gradients and their split, the pre-activation gradients and the shifted states
+        H, g = info.hidden_size, self.fam.n_blocks
+        per_dir = steps * B * H * (4 * g + 14)
+        layers = info.num_layers * len(info.directions)
+        return super().floats(info, steps, B) + per_dir * layers + steps * 4 * len(info.params)
+
+    def init_bound(self, info, name) -> float:
+        return 1.0 / np.sqrt(info.hidden_size)
+
+    def is_recurrent_matrix(self, name: str) -> bool:
+        return ".weight_hh" in name
+
+    def _params(self, info, params, j, d) -> dict[str, np.ndarray]:
+        return {s: params[keys.param_name(info.index, s, j, d)] for s in STEMS}
+
+    def forward(self, info, x, params, rec):
+        runs, inputs = [], []
+        inp = x
+        for j in range(info.num_layers):
+            inputs.append(inp)
+            layer_runs = {}
+            for d in info.directions:
+                run = self.fam.forward(info, inp, self._params(info, params, j, d), reverse=(d == "bwd"))
+                layer_runs[d] = run
+                prefix = keys.place_prefix(info.index, j, d)
+                for k, v in run.record.items():
+                    rec[f"{prefix}.{k}"] = v
+            runs.append(layer_runs)
+            hs = [layer_runs[d].h for d in info.directions]
+            inp = hs[0] if len(hs) == 1 else np.concatenate(hs, axis=-1)
+        top = runs[-1]
+        fwd, bwd = top["fwd"].h, (top["bwd"].h if "bwd" in top else None)
+        if info.reduce_final:
+            out = merge(info.merge, fwd[-1], None if bwd is None else bwd[0])
+        else:
+            out = merge(info.merge, fwd, bwd)
+        return None, out, {"runs": runs, "inputs": inputs}
+
+    def backward(self, info, x, pre, out, cache, g_out, params, grads, rec, g_pre=None):
+        runs, inputs = cache["runs"], cache["inputs"]
+        top = runs[-1]
+        fwd, bwd = top["fwd"].h, (top["bwd"].h if "bwd" in top else None)
+        if info.reduce_final:
+            gf, gb = unmerge(info.merge, g_out, fwd[-1], None if bwd is None else bwd[0])
+            ext = {"fwd": np.zeros_like(fwd)}
+            ext["fwd"][-1] = gf
+            if bwd is not None:
+                ext["bwd"] = np.zeros_like(bwd)
+                ext["bwd"][0] = gb
+        else:
+            gf, gb = unmerge(info.merge, g_out, fwd, bwd)
+            ext = {"fwd": gf} if bwd is None else {"fwd": gf, "bwd": gb}
+        dx = None
+        for j in range(info.num_layers - 1, -1, -1):
+            xj = inputs[j]
+            dx = np.zeros_like(xj)
+            for d in info.directions:
+                p = self._params(info, params, j, d)
+                g = self.fam.backward(info, xj, p, runs[j][d], ext[d], reverse=(d == "bwd"))
+                dx += g.dx
+                prefix = keys.place_prefix(info.index, j, d)
+                for k, v in g.record.items():
+                    rec[keys.grad(f"{prefix}.{k}")] = v
+                names = {s: keys.param_name(info.index, s, j, d) for s in STEMS}
+                for s, n in names.items():
+                    grads[n] = g.params[s]
+                record_step_norms(rec, names["weight_ih"], g.step_pre_ih, xj)
+                record_step_norms(rec, names["weight_hh"], g.step_pre_hh, g.h_prev)
+                record_step_norms(rec, names["bias_ih"], g.step_pre_ih, None)
+                record_step_norms(rec, names["bias_hh"], g.step_pre_hh, None)
+            if j > 0:
+                ext = dict(zip(info.directions, np.split(dx, len(info.directions), axis=-1)))
+        return dx
+
+    def describe(self, info) -> str:
+        return self.fam.describe(info)
+
+    def equations(self, info) -> list[str]:
+        return self.fam.equations(info)

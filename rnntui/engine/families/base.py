@@ -1,0 +1,179 @@
+"""What every recurrent family shares: the per-direction record, the shifted state, weight gradients,
+and the `Family` base class that one module per family (rnn.py, lstm.py, gru.py) fills in.
+
+Shapes (numpydoc style):
+
+x : (T, B, D) input of the sub-layer, time first
+h, c, gates : (T, B, H), indexed by position in the sequence; a reverse direction
+    runs t = T-1 .. 0 and its state at index t has read steps T-1 down to t.
+
+The input projection of all steps is one matrix product; each step then costs one
+product with the recurrent matrix. Weight gradients are one product each at the end.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from rnntui.engine.fields import choice, size
+from rnntui.engine.keys import FROM_OUTPUT, THROUGH_TIME
+
+STEMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+@dataclass(frozen=True)
+class RecurrentConfig:
+    """The keys every recurrent entry takes (a family may add its own)."""
+
+    hidden_size: int = size(doc="units per direction")
+    num_layers: int = size(1, doc="stacked sub-layers, joined as in PyTorch")
+    bidirectional: bool = choice(False, doc="a second pass from the last step to the first")
+    merge: Literal["concat", "sum", "mean", "mul"] = choice("concat", doc="how the two directions form the output")
+
+
+@dataclass
+class DirectionRun:
+    """What one direction recorded: public arrays plus the caches backward needs."""
+
+    h: np.ndarray
+    record: dict[str, np.ndarray]            # trace keys relative to model.i.lj.dir
+    cache: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class DirectionGrads:
+    dx: np.ndarray                           # (T, B, D)
+    params: dict[str, np.ndarray]            # by stem: weight_ih, weight_hh, bias_ih, bias_hh
+    record: dict[str, np.ndarray]            # h (and c): total dL/dh_t, dL/dc_t, and their split
+    step_pre_ih: np.ndarray                  # (T, B, gH) gradient of the input projection per step
+    step_pre_hh: np.ndarray                  # (T, B, gH) gradient of the recurrent projection per step
+    h_prev: np.ndarray                       # (T, B, H) state each step read
+
+
+def order(T: int, reverse: bool) -> range:
+    """The steps in the order a direction computes them."""
+    return range(T - 1, -1, -1) if reverse else range(T)
+
+
+def previous(a: np.ndarray, reverse: bool) -> np.ndarray:
+    """The state each step read: a shifted copy of *a* with zeros where the pass began."""
+    out = np.zeros_like(a)
+    if reverse:
+        out[:-1] = a[1:]
+    else:
+        out[1:] = a[:-1]
+    return out
+
+
+def previous_at(a: np.ndarray, steps: np.ndarray, reverse: bool) -> np.ndarray:
+    """The value each of *steps* read as its previous state (zeros where the pass began)."""
+    idx = steps + (1 if reverse else -1)
+    ok = (idx >= 0) & (idx < a.shape[0])
+    out = np.zeros((len(steps),) + a.shape[1:], dtype=a.dtype)
+    out[ok] = a[idx[ok]]
+    return out
+
+
+def weight_grads(x, p, h, d_ih, d_hh, DH, record, reverse, perm=None) -> DirectionGrads:
+    """Weight gradients as one product each; *perm* maps PyTorch rows to the rows of d_ih/d_hh."""
+    T, B, D = x.shape
+    h_prev = previous(h, reverse)
+    gH = d_ih.shape[-1]
+    a = d_ih.reshape(T * B, gH)
+    b = d_hh.reshape(T * B, gH)
+    W_ih = p["weight_ih"] if perm is None else p["weight_ih"][perm]
+    grads = {
+        "weight_ih": a.T @ x.reshape(T * B, D),
+        "weight_hh": b.T @ h_prev.reshape(T * B, -1),
+        "bias_ih": a.sum(axis=0),
+        "bias_hh": b.sum(axis=0),
+    }
+    if perm is not None:
+        inv = np.argsort(perm)
+        grads = {k: v[inv] for k, v in grads.items()}
+    dx = (a @ W_ih).reshape(T, B, D)
+    return DirectionGrads(dx, grads, record, d_ih, d_hh, h_prev)
+
+
+def split_record(DH, dh_ext, through) -> dict[str, np.ndarray]:
+    """dL/dh_t and the two terms it is the sum of, each as computed (never one as the other's difference)."""
+    return {"h": DH, FROM_OUTPUT: dh_ext, THROUGH_TIME: through}
+
+
+class Family:
+    """One recurrent family: its equations, gates, parameters, forward and backward, step Jacobian,
+    and the words the views and reports use. Subclasses are registered in `families/__init__.py`.
+
+    Every method that depends on an entry's options (the vanilla RNN's nonlinearity) takes the
+    entry's `EntryInfo`.
+    """
+
+    name: str = ""
+    title: str = ""                          # "LSTM", shown in panel titles
+    gates: tuple[str, ...] = ()              # trace order, PyTorch's row-block order of W_ih / W_hh
+    sigmoid_gates: frozenset[str] = frozenset()
+    gate_words: dict[str, str] = {}          # "f": "forget gate"
+    states: tuple[str, ...] = ("h",)         # per-step states recorded (and their gradients)
+    n_blocks: int = 1                        # row blocks of W_ih / W_hh (gates, or 1 for the RNN)
+    stems: tuple[str, ...] = STEMS
+    config: type = RecurrentConfig           # the scenario keys of an entry of this family
+
+    # --- the maths ------------------------------------------------------------------------------
+    def forward(self, entry, x, p, reverse: bool) -> DirectionRun:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool) -> DirectionGrads:  # pragma: no cover
+        raise NotImplementedError
+
+    def jacobian_factors(self, entry, arrays, place, params, steps: np.ndarray):  # pragma: no cover
+        """(a, D) with dh_t/dh_{t-1} = diag(a) + Σ_k diag(D_k) W_hh[k] (PyTorch's row blocks), at *steps*;
+        a is None where the Jacobian has no diagonal term."""
+        raise NotImplementedError
+
+    # --- what is recorded and watched -----------------------------------------------------------
+    def saturation(self, entry) -> dict[str, str]:
+        """Name -> the recorded array (relative to the place) whose saturation is counted."""
+        return {g: f"gates.{g}" for g in self.gates}
+
+    def is_sigmoid(self, name: str) -> bool:
+        return name in self.sigmoid_gates
+
+    # --- words ----------------------------------------------------------------------------------
+    def equations(self, entry) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self, entry) -> str:
+        """The configuration column of a model table."""
+        conf = f"hidden {entry.hidden_size}, layers {entry.num_layers}"
+        if len(entry.directions) == 2:
+            conf += f", bidirectional ({entry.merge})"
+        if entry.reduce_final:
+            conf += ", final state only"
+        return conf
+
+    def forward_rows(self, entry) -> list[tuple[str, str, bool]]:
+        """The cell panel's rows in the forward pass: (label, key relative to the place, is a gate in 0..1)."""
+        rows = [(f"{g} {self.gate_words[g]}", f"gates.{g}", g in self.sigmoid_gates) for g in self.gates]
+        rows += [(STATE_WORDS[s], s, False) for s in self.states[::-1]]  # as computed: c before h
+        return rows
+
+    def report_columns(self, entry) -> list[tuple[str, str]]:
+        """The per-step report table: (column header, key relative to the place)."""
+        return [(f"{self.gate_words[g].split()[0]} {g}", f"gates.{g}") for g in self.gates]
+
+    def forward_story(self, entry, v) -> list[tuple[str, str]]:  # pragma: no cover - abstract
+        """The state update at one step and unit, in numbers. *v* reads values: v(name) at t, v.prev(name)
+        at the step before (zeros at the start). Lines are (kind, text), kind in head | body | note."""
+        raise NotImplementedError
+
+    def backward_story(self, entry, v) -> list[tuple[str, str]]:
+        """How dL/dh_t is made: the output's share plus what came through time (both recorded)."""
+        return []
+
+    def through_time_words(self, entry) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+STATE_WORDS = {"h": "h hidden state", "c": "c cell state", "pre": "a pre-activation"}

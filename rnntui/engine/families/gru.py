@@ -1,0 +1,127 @@
+"""The gated recurrent unit, as torch.nn.GRU."""
+from __future__ import annotations
+
+import numpy as np
+
+from rnntui.engine.families.base import (DirectionRun, Family, order, previous, previous_at, split_record,
+                                         weight_grads)
+from rnntui.numfmt import fmt
+
+
+class GRU(Family):
+    """Gate rows r, z, n, as PyTorch orders them:
+
+    r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)             reset gate
+    z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)             update gate
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn))          candidate
+    h' = (1 - z) * n + z * h
+    """
+
+    name = "gru"
+    title = "GRU"
+    gates = ("r", "z", "n")
+    sigmoid_gates = frozenset("rz")
+    gate_words = {"r": "reset gate", "z": "update gate", "n": "candidate"}
+    states = ("h",)
+    n_blocks = 3
+
+    def forward(self, entry, x, p, reverse: bool) -> DirectionRun:
+        T, B, _ = x.shape
+        H = p["weight_hh"].shape[1]
+        scale = np.ones(3 * H, dtype=x.dtype)
+        scale[: 2 * H] = 0.5  # r and z rows halved: sigmoid through one tanh
+        G = (x.reshape(T * B, -1) @ (p["weight_ih"] * scale[:, None]).T).reshape(T, B, 3 * H)
+        G += p["bias_ih"] * scale
+        WhhT = np.ascontiguousarray((p["weight_hh"] * scale[:, None]).T)
+        bhh = p["bias_hh"] * scale
+        Hs = np.empty((T, B, H), dtype=x.dtype)
+        HPn = np.empty_like(Hs)
+        h = np.zeros((B, H), dtype=x.dtype)
+        tmp = np.empty((B, H), dtype=x.dtype)
+        for t in order(T, reverse):
+            g = G[t]
+            hp = h @ WhhT
+            hp += bhh
+            rz = g[:, : 2 * H]
+            rz += hp[:, : 2 * H]
+            np.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5
+            HPn[t] = hp[:, 2 * H:]
+            n = g[:, 2 * H:]
+            np.multiply(g[:, :H], HPn[t], out=tmp)
+            n += tmp
+            np.tanh(n, out=n)
+            np.subtract(h, n, out=tmp)
+            tmp *= g[:, H: 2 * H]
+            np.add(n, tmp, out=Hs[t])
+            h = Hs[t]
+        rec = {"h": Hs, "gates.r": G[..., :H], "gates.z": G[..., H: 2 * H], "gates.n": G[..., 2 * H:]}
+        return DirectionRun(Hs, rec, {"G": G, "HPn": HPn})
+
+    @staticmethod
+    def coefficients(G, HPn, h_prev):
+        """Kn = (1-z)(1-n^2), Kz = (h_prev - n) z (1-z), Kr = (W_hn h + b_hn) r (1-r)."""
+        H = HPn.shape[-1]
+        r, z, n = G[..., :H], G[..., H: 2 * H], G[..., 2 * H:]
+        Kn = (1 - z) * (1 - n * n)
+        Kz = (h_prev - n) * z * (1 - z)
+        Kr = HPn * r * (1 - r)
+        return Kn, Kz, Kr
+
+    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool):
+        T, B, H = run.h.shape
+        G, HPn = run.cache["G"], run.cache["HPn"]
+        h_prev = previous(run.h, reverse)
+        Kn, Kz, Kr = self.coefficients(G, HPn, h_prev)
+        z = G[..., H: 2 * H]
+        mask = np.ones((T, B, 3 * H), dtype=x.dtype)
+        mask[..., 2 * H:] = G[..., :H]  # the recurrent part of n is scaled by r
+        W = p["weight_hh"]
+        DH = np.empty((T, B, H), dtype=x.dtype)
+        TT = np.empty_like(DH)
+        dX = np.empty((T, B, 3 * H), dtype=x.dtype)
+        dHp = np.empty_like(dX)
+        dh_rec = np.zeros((B, H), dtype=x.dtype)
+        for t in order(T, not reverse):
+            dh = DH[t]
+            TT[t] = dh_rec
+            np.add(dh_ext[t], dh_rec, out=dh)
+            dan = dX[t, :, 2 * H:]
+            np.multiply(dh, Kn[t], out=dan)
+            np.multiply(dh, Kz[t], out=dX[t, :, H: 2 * H])
+            np.multiply(dan, Kr[t], out=dX[t, :, :H])
+            np.multiply(dX[t], mask[t], out=dHp[t])
+            dh_rec = dHp[t] @ W
+            dh_rec += dh * z[t]
+        return weight_grads(x, p, run.h, dX, dHp, DH, split_record(DH, dh_ext, TT), reverse)
+
+    def jacobian_factors(self, entry, arrays, place, params, steps):
+        r, z, n = (arrays[place.key(f"gates.{k}")][steps] for k in "rzn")
+        h = arrays[place.key("h")]
+        H = h.shape[-1]
+        h_prev = previous_at(h, steps, place.direction == "bwd")
+        HPn = h_prev @ params[place.param("weight_hh")][2 * H:].T + params[place.param("bias_hh")][2 * H:]
+        Kn, Kz, Kr = self.coefficients(np.concatenate([r, z, n], axis=-1), HPn, h_prev)
+        return z, np.concatenate([Kn * Kr, Kz, Kn * r], axis=-1)
+
+    def equations(self, entry) -> list[str]:
+        return [
+            "r_t = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)      reset gate",
+            "z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)      update gate",
+            "n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))   candidate",
+            "h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}",
+            "BPTT: dL/dh_{t-1} gets z_t ⊙ dL/dh_t directly, plus the paths through r, z and n",
+        ]
+
+    def forward_story(self, entry, v):
+        r, z, n = (v(f"gates.{k}") for k in "rzn")
+        hp, ht = v.prev("h"), v("h")
+        return [
+            ("head", "h_t = (1-z)⊙n + z⊙h_prev"),
+            ("body", f"    = {fmt(1 - z, 0)}×{fmt(n, 0)} + {fmt(z, 0)}×{fmt(hp, 0)} = {fmt(ht, 0)}"),
+            ("note", f"    new {fmt((1 - z) * n, 0)}, kept {fmt(z * hp, 0)} (update gate {z:.0%}); reset gate {r:.0%}"),
+        ]
+
+    def through_time_words(self, entry) -> str:
+        return "z_next⊙dL/dh_next + W_hhᵀ(gate gradients at t+1)"

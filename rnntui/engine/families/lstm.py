@@ -1,0 +1,161 @@
+"""Long short-term memory, as torch.nn.LSTM."""
+from __future__ import annotations
+
+import numpy as np
+
+from rnntui.engine.families.base import (DirectionRun, Family, order, previous, previous_at, split_record,
+                                         weight_grads)
+from rnntui.numfmt import fmt, fmt_terms
+
+
+class LSTM(Family):
+    """Gate rows i, f, g, o, as PyTorch orders them:
+
+    i = sigmoid(W_ii x + b_ii + W_hi h + b_hi)      input gate: how much is written
+    f = sigmoid(W_if x + b_if + W_hf h + b_hf)      forget gate: how much of c is kept
+    g = tanh(W_ig x + b_ig + W_hg h + b_hg)         candidate: what would be written
+    o = sigmoid(W_io x + b_io + W_ho h + b_ho)      output gate: how much of c is shown
+    c' = f * c + i * g
+    h' = o * tanh(c')
+
+    Inside, rows are reordered to (o, i, f, g) so the three sigmoid gates are one slice
+    and the three gates that multiply dL/dc are another.
+    """
+
+    name = "lstm"
+    title = "LSTM"
+    gates = ("i", "f", "g", "o")
+    sigmoid_gates = frozenset("ifo")
+    gate_words = {"i": "input gate", "f": "forget gate", "g": "candidate", "o": "output gate"}
+    states = ("h", "c")
+    n_blocks = 4
+
+    @staticmethod
+    def _perm(H: int) -> np.ndarray:
+        i, f, g, o = (np.arange(k * H, (k + 1) * H) for k in range(4))
+        return np.concatenate([o, i, f, g])
+
+    def forward(self, entry, x, p, reverse: bool) -> DirectionRun:
+        T, B, _ = x.shape
+        H = p["weight_hh"].shape[1]
+        perm = self._perm(H)
+        # sigmoid(z) = (1 + tanh(z/2)) / 2: halving the sigmoid rows lets one tanh serve all gates
+        scale = np.ones(4 * H, dtype=x.dtype)
+        scale[: 3 * H] = 0.5
+        Wih = p["weight_ih"][perm] * scale[:, None]
+        WhhT = np.ascontiguousarray((p["weight_hh"][perm] * scale[:, None]).T)
+        b = (p["bias_ih"] + p["bias_hh"])[perm] * scale
+        G = (x.reshape(T * B, -1) @ Wih.T).reshape(T, B, 4 * H)
+        G += b
+        Cs = np.empty((T, B, H), dtype=x.dtype)
+        TC = np.empty_like(Cs)
+        Hs = np.empty_like(Cs)
+        h = np.zeros((B, H), dtype=x.dtype)
+        c = np.zeros((B, H), dtype=x.dtype)
+        ig = np.empty((B, H), dtype=x.dtype)
+        for t in order(T, reverse):
+            g = G[t]
+            g += h @ WhhT
+            np.tanh(g, out=g)
+            s = g[:, : 3 * H]
+            s *= 0.5
+            s += 0.5
+            np.multiply(g[:, 2 * H: 3 * H], c, out=Cs[t])
+            np.multiply(g[:, H: 2 * H], g[:, 3 * H:], out=ig)
+            Cs[t] += ig
+            np.tanh(Cs[t], out=TC[t])
+            np.multiply(g[:, :H], TC[t], out=Hs[t])
+            h, c = Hs[t], Cs[t]
+        rec = {
+            "h": Hs, "c": Cs,
+            "gates.i": G[..., H: 2 * H], "gates.f": G[..., 2 * H: 3 * H],
+            "gates.g": G[..., 3 * H:], "gates.o": G[..., :H],
+        }
+        return DirectionRun(Hs, rec, {"G": G, "TC": TC, "perm": perm})
+
+    @staticmethod
+    def coefficients(G, TC, c_prev):
+        """Per-step factors of BPTT that do not depend on the recursion, all steps at once.
+
+        With internal order (o, i, f, g):
+        dz_o = dh * Ko,  dc = dc_next * f + dh * Kc,  dz_{i,f,g} = dc * Kifg.
+        """
+        H = TC.shape[-1]
+        o, i, f, g = (G[..., k * H:(k + 1) * H] for k in range(4))
+        Kc = o * (1 - TC * TC)
+        Ko = TC * o * (1 - o)
+        Kifg = np.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], axis=2)
+        return Kc, Ko, Kifg
+
+    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool):
+        T, B, H = run.h.shape
+        G, TC, perm = run.cache["G"], run.cache["TC"], run.cache["perm"]
+        c_prev = previous(run.record["c"], reverse)
+        Kc, Ko, Kifg = self.coefficients(G, TC, c_prev)
+        f = G[..., 2 * H: 3 * H]
+        W = p["weight_hh"][perm]
+        DH = np.empty((T, B, H), dtype=x.dtype)
+        DC = np.empty_like(DH)
+        TT = np.empty_like(DH)       # dL/dh_t through time
+        CT = np.empty_like(DH)       # dL/dc_t through time: dL/dc_next ⊙ f_next
+        CH = np.empty_like(DH)       # dL/dc_t through h_t: dL/dh_t ⊙ o ⊙ (1 - tanh² c)
+        dZ = np.empty((T, B, 4 * H), dtype=x.dtype)
+        dZifg = dZ[..., H:].reshape(T, B, 3, H)
+        dh_rec = np.zeros((B, H), dtype=x.dtype)
+        dc_rec = np.zeros((B, H), dtype=x.dtype)
+        for t in order(T, not reverse):
+            dh, dc = DH[t], DC[t]
+            TT[t] = dh_rec
+            CT[t] = dc_rec
+            np.add(dh_ext[t], dh_rec, out=dh)
+            np.multiply(dh, Kc[t], out=CH[t])
+            np.add(CH[t], dc_rec, out=dc)
+            np.multiply(dh, Ko[t], out=dZ[t, :, :H])
+            np.multiply(Kifg[t], dc[:, None, :], out=dZifg[t])
+            np.multiply(dc, f[t], out=dc_rec)
+            dh_rec = dZ[t] @ W
+        record = split_record(DH, dh_ext, TT)
+        record.update({"c": DC, "c.from_h": CH, "c.through_time": CT})
+        # dZ stays in the internal row order; the small weight gradients are put back instead
+        return weight_grads(x, p, run.h, dZ, dZ, DH, record, reverse, perm)
+
+    def jacobian_factors(self, entry, arrays, place, params, steps):
+        c = arrays[place.key("c")]
+        i, f, g, o = (arrays[place.key(f"gates.{k}")][steps] for k in "ifgo")
+        TC = np.tanh(c[steps])
+        G = np.concatenate([o, i, f, g], axis=-1)
+        Kc, Ko, Kifg = self.coefficients(G, TC, previous_at(c, steps, place.direction == "bwd"))
+        return None, np.concatenate([Kc * Kifg[:, :, 0], Kc * Kifg[:, :, 1], Kc * Kifg[:, :, 2], Ko], axis=-1)
+
+    def equations(self, entry) -> list[str]:
+        return [
+            "i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)      input gate",
+            "f_t = σ(W_if x_t + b_if + W_hf h_{t-1} + b_hf)      forget gate",
+            "g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)   candidate",
+            "o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)      output gate",
+            "c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t",
+            "h_t = o_t ⊙ tanh(c_t)",
+            "BPTT: dL/dc_t = dL/dh_t ⊙ o_t ⊙ (1 - tanh²c_t) + dL/dc_{t+1} ⊙ f_{t+1}",
+        ]
+
+    def forward_story(self, entry, v):
+        i, f, g, o = (v(f"gates.{k}") for k in "ifgo")
+        cp, ct, ht = v.prev("c"), v("c"), v("h")
+        return [
+            ("head", "c_t = f⊙c_prev + i⊙g"),
+            ("body", f"    = {fmt(f, 0)}×{fmt(cp, 0)} + {fmt(i, 0)}×{fmt(g, 0)} = {fmt(ct, 0)}"),
+            ("note", f"    kept {fmt(f * cp, 0)} of {fmt(cp, 0)} (forget gate {f:.0%} open), wrote {fmt(i * g, 0)}"),
+            ("head", "h_t = o⊙tanh(c_t)"),
+            ("body", f"    = {fmt(o, 0)}×{fmt(float(np.tanh(ct)), 0)} = {fmt(ht, 0)}"),
+        ]
+
+    def backward_story(self, entry, v):
+        from_h, through, dc = fmt_terms(v("c.from_h"), v("c.through_time"), v("c"))
+        return [
+            ("head", "dL/dc_t = dL/dh_t⊙o⊙(1-tanh²c) + dL/dc_next⊙f_next"),
+            ("body", f"        = {from_h} (from h_t) + {through} (through time) = {dc}"),
+            ("note", "      the cell-state path multiplies by the forget gate only: no W_hh, no tanh'"),
+        ]
+
+    def through_time_words(self, entry) -> str:
+        return "W_hhᵀ(gate gradients at t+1)"

@@ -1,0 +1,110 @@
+"""The Elman RNN, as torch.nn.RNN."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from rnntui.engine.families.base import (DirectionRun, Family, RecurrentConfig, order, split_record,
+                                         weight_grads)
+from rnntui.engine.fields import choice
+from rnntui.numfmt import fmt
+
+
+@dataclass(frozen=True)
+class RNNConfig(RecurrentConfig):
+    nonlinearity: Literal["tanh", "relu", "identity"] = choice("tanh", doc="the activation of h")
+
+
+class RNN(Family):
+    """h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),  act in {tanh, relu, identity}.
+
+    Recorded: ``pre`` (a_t, the argument of act) and ``h``.
+    BPTT: dL/dh_{t-1} = W_hhᵀ (dL/dh_t ⊙ act'(a_t)) + the output's share at t-1.
+    """
+
+    name = "rnn"
+    title = "RNN"
+    gates = ()
+    states = ("h",)
+    n_blocks = 1
+    config = RNNConfig
+
+    def forward(self, entry, x, p, reverse: bool) -> DirectionRun:
+        T, B, _ = x.shape
+        H = p["weight_hh"].shape[1]
+        P = (x.reshape(T * B, -1) @ p["weight_ih"].T).reshape(T, B, H)
+        P += p["bias_ih"] + p["bias_hh"]
+        Hs = np.empty_like(P)
+        WT = np.ascontiguousarray(p["weight_hh"].T)
+        h = np.zeros((B, H), dtype=x.dtype)
+        nl = entry.nonlinearity
+        for t in order(T, reverse):
+            P[t] += h @ WT
+            if nl == "tanh":
+                np.tanh(P[t], out=Hs[t])
+            elif nl == "relu":
+                np.maximum(P[t], 0, out=Hs[t])
+            else:
+                Hs[t] = P[t]
+            h = Hs[t]
+        return DirectionRun(Hs, {"h": Hs, "pre": P})
+
+    @staticmethod
+    def derivative(nonlinearity: str, h: np.ndarray, pre: np.ndarray) -> np.ndarray:
+        """d act / d pre, from the recorded h and pre."""
+        if nonlinearity == "tanh":
+            return 1 - h * h
+        if nonlinearity == "relu":
+            return (pre > 0).astype(h.dtype)
+        return np.ones_like(h)
+
+    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool):
+        T, B, H = run.h.shape
+        K = self.derivative(entry.nonlinearity, run.h, run.record["pre"])
+        W = p["weight_hh"]
+        DH = np.empty_like(run.h)
+        TT = np.empty_like(run.h)
+        dA = np.empty_like(run.h)
+        dh_rec = np.zeros((B, H), dtype=x.dtype)
+        for t in order(T, not reverse):
+            TT[t] = dh_rec
+            np.add(dh_ext[t], dh_rec, out=DH[t])
+            np.multiply(DH[t], K[t], out=dA[t])
+            dh_rec = dA[t] @ W
+        return weight_grads(x, p, run.h, dA, dA, DH, split_record(DH, dh_ext, TT), reverse)
+
+    def jacobian_factors(self, entry, arrays, place, params, steps):
+        h = arrays[place.key("h")][steps]
+        return None, self.derivative(entry.nonlinearity, h, arrays[place.key("pre")][steps])
+
+    def saturation(self, entry) -> dict[str, str]:
+        return {"h": "h"} if entry.nonlinearity == "tanh" else {}
+
+    def equations(self, entry) -> list[str]:
+        act = entry.nonlinearity
+        return [
+            "a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh           pre-activation",
+            f"h_t = {act}(a_t)",
+            f"BPTT: dL/dh_{{t-1}} = W_hhᵀ (dL/dh_t ⊙ {act}'(a_t)) + (output's share at t-1)",
+        ]
+
+    def describe(self, entry) -> str:
+        return super().describe(entry) + f", {entry.nonlinearity}"
+
+    def forward_rows(self, entry):
+        return [("a pre-activation", "pre", False), ("h hidden state", "h", False)]
+
+    def report_columns(self, entry):
+        return [("pre-activation a", "pre")]
+
+    def forward_story(self, entry, v):
+        a, h = v("pre"), v("h")
+        nl = entry.nonlinearity
+        deriv = {"tanh": 1 - h * h, "relu": float(a > 0), "identity": 1.0}[nl]
+        return [("body", f"h_t = {nl}(a_t) = {nl}({fmt(a, 0)}) = {fmt(h, 0)}   {nl}'(a_t) = {fmt(deriv, 0)}")]
+
+    def through_time_words(self, entry) -> str:
+        return f"W_hhᵀ(dL/dh_next⊙{entry.nonlinearity}')"
+

@@ -1,0 +1,25 @@
+"""How an entry type declares its scenario keys: a frozen dataclass whose fields carry their limits.
+
+The engine knows nothing of pydantic: the scenario layer turns these dataclasses into strict
+validators (`rnntui/scenario/entry_models.py`). Field metadata:
+
+    min, max   bounds for every whole number in the field (also inside a pair)
+    doc        one line for the docs and error messages
+"""
+from __future__ import annotations
+
+from dataclasses import MISSING, field
+from typing import Any
+
+# no entry may be larger than this in any dimension: beyond it nothing fits in memory anyway, and a
+# number this size is almost always a typing slip (the memory estimate refuses most runs far below)
+SIZE_MAX = 1 << 31
+
+
+def size(default: Any = MISSING, doc: str = "", minimum: int = 1) -> Any:
+    """A count or length: a whole number from *minimum* up to SIZE_MAX."""
+    return field(default=default, metadata={"min": minimum, "max": SIZE_MAX, "doc": doc})
+
+
+def choice(default: Any = MISSING, doc: str = "") -> Any:
+    return field(default=default, metadata={"doc": doc})

@@ -1,0 +1,111 @@
+"""Every trace key is built here: place prefixes, parameter names, gradient and diagnostic keys.
+
+A *place* is one direction of one sub-layer of a recurrent entry (`model.{i}.l{j}.{dir}`) or a
+whole non-recurrent entry (`model.{i}`). Parameter names are PyTorch's, prefixed by the entry's
+index: `{i}.weight_ih_l{j}` and `{i}.weight_ih_l{j}_reverse` for the backward direction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DIRECTIONS = ("fwd", "bwd")
+
+
+def suffix(layer: int, direction: str) -> str:
+    """PyTorch's parameter suffix for sub-layer *layer* and a direction: `_l0`, `_l1_reverse`."""
+    return f"_l{layer}{'_reverse' if direction == 'bwd' else ''}"
+
+
+def param_name(index: int, stem: str, layer: int | None = None, direction: str | None = None) -> str:
+    """`{i}.weight` for an entry's own parameter, `{i}.weight_hh_l{j}[_reverse]` for a recurrent one."""
+    if layer is None:
+        return f"{index}.{stem}"
+    return f"{index}.{stem}{suffix(layer, direction or 'fwd')}"
+
+
+def entry_prefix(index: int) -> str:
+    return f"model.{index}"
+
+
+def place_prefix(index: int, layer: int | None = None, direction: str | None = None) -> str:
+    if layer is None:
+        return entry_prefix(index)
+    return f"model.{index}.l{layer}.{direction}"
+
+
+def out(index: int) -> str:
+    return f"model.{index}.out"
+
+
+def pre(index: int) -> str:
+    return f"model.{index}.pre"
+
+
+def grad(key: str) -> str:
+    """dLoss/d(the array under *key*)."""
+    return f"grad.{key}"
+
+
+def param(name: str) -> str:
+    return f"param.{name}"
+
+
+def grad_param(name: str) -> str:
+    return f"grad.param.{name}"
+
+
+def step_gradnorm(name: str) -> str:
+    """The norm of each step's contribution to a parameter's gradient."""
+    return f"gradnorm.step.{name}"
+
+
+def diag(prefix: str, what: str) -> str:
+    return f"diag.{prefix}.{what}"
+
+
+# dL/dh_t split into the two terms that sum to it (recorded by the cell's backward pass, not re-derived)
+FROM_OUTPUT = "h.from_output"
+THROUGH_TIME = "h.through_time"
+
+LOSS = "loss"
+STEP_LOSS = "loss.step"          # each step's share of the loss, where the output has steps
+INPUT = "input"
+OUTPUT = "output"
+GRAD_INPUT = "grad.input"        # dLoss/d(input): saliency
+
+
+@dataclass(frozen=True)
+class Place:
+    """One recurrent sub-layer direction, or a non-recurrent entry (layer = direction = None)."""
+
+    entry: int
+    layer: int | None = None
+    direction: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        return place_prefix(self.entry, self.layer, self.direction)
+
+    @property
+    def recurrent(self) -> bool:
+        return self.layer is not None
+
+    def key(self, name: str) -> str:
+        """A per-place array: `h`, `c`, `gates.f`, `pre`."""
+        return f"{self.prefix}.{name}"
+
+    def grad_key(self, name: str) -> str:
+        return grad(self.key(name))
+
+    def diag_key(self, what: str) -> str:
+        return diag(self.prefix, what)
+
+    def param(self, stem: str) -> str:
+        """This direction's parameter name, e.g. `0.weight_hh_l1_reverse`."""
+        return param_name(self.entry, stem, self.layer, self.direction)
+
+    def label(self, info) -> str:
+        e = info.entries[self.entry]
+        if self.layer is None:
+            return f"model.{self.entry} {e.type}"
+        return f"model.{self.entry} {e.type} l{self.layer} {self.direction}"

@@ -1,0 +1,96 @@
+"""The timeline: the input per step (tokens, values), the cursor, each step's loss and event markers."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from rich.console import Group
+from rich.style import Style
+from rich.text import Text
+
+from rnntui.engine.keys import Place
+from rnntui.numfmt import compact
+from rnntui.render.analysis import step_losses
+from rnntui.render.cursor import Cursor, is_map, length, position
+from rnntui.render.segments import Cells
+from rnntui.render.strips import window
+
+DIM = Style(dim=True)
+CURSOR = Style(reverse=True, bold=True)
+HERE = Style(bold=True, dim=False)
+OTHER = Style(bold=False, dim=True)
+EVENT_MARKS = {"non-finite": ("!", "magenta"), "saturated": ("S", "yellow"), "vanishing": ("v", "cyan"),
+               "exploding": ("^", "red")}
+
+
+def _token(trace, t: int, b: int) -> str:
+    if "tokens" in trace:
+        return str(trace["tokens"][t])
+    x = trace["input"]
+    if x.ndim != 3:
+        return ""
+    v = x[t, b]
+    if v.size == 1:
+        return f"{float(v[0]):.3g}"
+    hot = np.flatnonzero(v)
+    if hot.size == 1 and v[hot[0]] == 1:  # a one-hot step is a token: show its id (and word, where known)
+        if "meta.vocab" in trace and hot[0] < len(trace["meta.vocab"]):
+            return str(trace["meta.vocab"][hot[0]])
+        return f"#{int(hot[0])}"
+    return f"|{float(np.linalg.norm(v)):.3g}|"
+
+
+def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 80) -> Text | Cells | Group:
+    """Input tokens or values per step, the cursor, and event markers for the current place
+    (*marks*: analysis.event_marks of the trace's events)."""
+    info = trace.info
+    place = c.place(info)
+    T = length(info, place)
+    if not info.seq:
+        e = info.entries[place.entry]
+        text = Text(f"input {tuple(trace['input'].shape[1:])} image · ", Style(dim=True))
+        text.append(" → ".join(f"{x.type}{tuple(x.out_shape)}" for x in info.entries))
+        if is_map(info, place):
+            text.append(f"\nmodel.{e.index} output position {position(info, place, c.t)} "
+                        f"({c.t + 1} of {length(info, place)}); Right/Left move along positions", Style(dim=True))
+        return text
+    if "tokens" in trace:
+        cw = max(min(int(np.char.str_len(trace["tokens"]).max()), 9), 3) + 1
+    else:
+        cw = 7
+    start, stop = window(T, c.t, max((width - 8) // cw, 1))
+    same_steps = trace["input"].shape[0] == T  # a strided conv1d earlier may have shortened this entry's steps
+    cells = {t: _token(trace, t, c.sample) if same_steps else "" for t in range(start, stop)}  # only what is shown
+    here = marks.get(place, {})
+    text = Cells()  # laid out already: one column of cw cells a step, never wrapped
+    text.append("input " if same_steps else "      ", DIM)
+    for t in range(start, stop):
+        style = CURSOR if t == c.t else None
+        text.append(cells[t][: cw - 1].center(cw - 1), style)
+        text.append(" ")
+    text.newline().append(" step ", DIM)
+    for t in range(start, stop):
+        text.append(str(t)[: cw - 1].center(cw - 1), HERE if t == c.t else OTHER)
+        text.append(" ")
+    losses = step_losses(trace)
+    if losses is not None and losses.shape[0] == T:
+        text.newline().append(" loss ", DIM)
+        for t in range(start, stop):
+            text.append(compact(float(losses[t]), cw - 1).center(cw - 1), HERE if t == c.t else OTHER)
+            text.append(" ")
+    text.newline().append("event ", DIM)
+    for t in range(start, stop):
+        ch, colour = EVENT_MARKS.get(here.get(t, ""), ("·", "grey50"))
+        text.append(ch.center(cw - 1), _mark_style(colour, ch == "·"))
+        text.append(" ")
+    if start > 0 or stop < T:
+        text.newline().append(f"      steps {start}..{stop - 1} of 0..{T - 1}", DIM)
+    if not same_steps:
+        return Group(text, Text(f"      model.{place.entry} runs over {T} steps: an earlier conv1d or pool shortened "
+                                f"the {trace['input'].shape[0]}-step input", DIM))
+    return text
+
+
+@lru_cache(maxsize=None)
+def _mark_style(colour: str, dim: bool) -> Style:
+    return Style(color=colour, dim=dim)

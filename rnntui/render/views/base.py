@@ -1,0 +1,60 @@
+"""The view of one kind of place: what the cell, states, gradients and details panels show there,
+and the report's section for it. One subclass per kind (recurrent, feature map, plain entry),
+found through `views.view_for`, so no panel branches on the kind of entry itself."""
+from __future__ import annotations
+
+from rich.console import Group
+from rich.style import Style
+from rich.text import Text
+
+DIM = Style(dim=True)
+BOLD = Style(bold=True)
+STORY_STYLES = {"head": BOLD, "body": Style(), "note": DIM}
+
+
+def story(lines: list[tuple[str, str]]) -> list[Text]:
+    """A family's words ((kind, text) pairs) as styled lines."""
+    return [Text(text, STORY_STYLES[kind]) for kind, text in lines]
+
+
+class PlaceView:
+    kind = ""
+    step_noun = "step"            # what the cursor steps along here
+    backward_name = "backward pass (BPTT)"
+
+    def length(self, info, place) -> int:
+        """How many steps the cursor can visit at this place."""
+        return info.entries[place.entry].steps if info.seq else 1
+
+    def where(self, info, place, t: int) -> str:
+        """The header's words for step t (k of N)."""
+        return f"t={t}"
+
+    def cell(self, trace, c, width: int):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def states(self, trace, c, width: int, height: int):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def gradients(self, trace, c, width: int):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def details(self, trace, c) -> Text:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def report(self, trace, place, index: int, opts) -> list:
+        """The report's section for this place (nothing by default)."""
+        return []
+
+
+def param_norms(trace, entry) -> Group:
+    rows = [Text(f"‖grad {name}‖ = {fmt_norm(trace, name)}") for name in entry.params]
+    return Group(*(rows or [Text("no parameters", DIM)]))
+
+
+def fmt_norm(trace, name: str) -> str:
+    import numpy as np
+
+    from rnntui.numfmt import fmt
+
+    return fmt(float(np.linalg.norm(trace[f"grad.param.{name}"])), 0)

@@ -1,0 +1,59 @@
+"""The view of a conv or pool entry over an image: its steps are output positions, row by row."""
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Group
+from rich.text import Text
+
+from rnntui.render import featuremap
+from rnntui.render.cursor import position
+from rnntui.render.views.base import BOLD, PlaceView
+from rnntui.render.views.recurrent import details_text
+
+
+class MapView(PlaceView):
+    kind = "map"
+    step_noun = "position"
+    backward_name = "backward pass"
+
+    def length(self, info, place):
+        return info.entries[place.entry].steps
+
+    def where(self, info, place, t):
+        shape = info.entries[place.entry].out_shape[1:]
+        pos = position(info, place, t)
+        names = ("y", "x") if len(pos) == 2 else ("l",)
+        return ", ".join(f"{n}={p}" for n, p in zip(names, pos)) + " of " + "×".join(str(s) for s in shape)
+
+    def cell(self, trace, c, width):
+        return featuremap.map_panel(trace, c, width)
+
+    def states(self, trace, c, width, height):
+        return featuremap.overview(trace, c, width, height)
+
+    def gradients(self, trace, c, width):
+        return featuremap.gradient_summary(trace, c)
+
+    def details(self, trace, c):
+        info = trace.info
+        place = c.place(info)
+        entry = info.entries[place.entry]
+        key = f"model.{entry.index}.out"
+        arr = trace[key] if c.phase == "forward" else trace[f"grad.{key}"]
+        ch = min(c.unit, arr.shape[1] - 1)
+        name = "map" if c.phase == "forward" else "dL/dmap"
+        vec = np.asarray(arr[c.sample][ch]).reshape(-1)
+        u = min(c.t, vec.size - 1)
+        return details_text({name: vec}, f"channel {c.unit}, sample {c.sample}", u,
+                            f"position {position(info, place, u)}")
+
+    def report(self, trace, place, index, opts) -> list:
+        from rnntui.render.cursor import Cursor
+
+        e = trace.info.entries[place.entry]
+        out = []
+        for phase in ("forward", "backward"):
+            what = "Feature maps" if phase == "forward" else "Gradients dL/d(feature map)"
+            out.append(Text(f"{what}, model.{e.index} {e.type} {tuple(e.out_shape)}", BOLD))
+            out.append(featuremap.overview(trace, Cursor(phase=phase, place_index=index), opts.width or 100, 40))
+        return out + [Text("")]

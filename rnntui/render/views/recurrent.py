@@ -1,0 +1,265 @@
+"""The view of one direction of one sub-layer of a recurrent entry: the cell at step t (gates, the
+state update in numbers), states over time, dL/dh_t over time and the verdict, exact values.
+Everything about the family (gate names, equations, stories) comes from its Family object."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich.console import Group
+from rich.style import Style
+from rich.text import Text
+
+from rnntui.engine.diagnostics import jacobian_norm_at
+from rnntui.numfmt import fmt, fmt_terms
+from rnntui.render.analysis import verdict
+from rnntui.render.colors import color_style, sequential
+from rnntui.render.cursor import order_sign
+from rnntui.render.heatmap import state_heatmap
+from rnntui.render.report_table import Columns
+from rnntui.render.segments import Cells
+from rnntui.render.strips import log_sparkline, unit_strip, value_bar, window
+from rnntui.render.views.base import BOLD, DIM, PlaceView, story
+
+VERDICT_COLOURS = {"vanishing": "cyan", "exploding": "red", "healthy": "green"}
+
+
+def bar_width(width: int) -> int:
+    return 16 if width >= 70 else 8
+
+
+def unit_window(width: int, H: int, unit: int) -> tuple[int, int]:
+    """The units shown: as many as fit beside the name column and the value bar."""
+    return window(H, unit, max(min(H, width - 16 - bar_width(width) - 12), 4))
+
+
+def unit_row(cells: Cells, name: str, vec, u: int, u0: int, u1: int, scale: float, width: int,
+             gate: bool = False) -> None:
+    """One line: the name, one character per unit (the selected one reversed), the selected value's bar."""
+    if cells.rows[-1]:
+        cells.newline()
+    cells.add(name[:15].ljust(16))
+    unit_strip(vec[u0:u1], u - u0, scale, gate, into=cells)
+    cells.add(" ")
+    lo, hi = (0.0, 1.0) if gate else (-scale, scale)
+    value_bar(float(vec[u]), bar_width(width), lo, hi, gate=gate, into=cells)
+
+
+def finite_scale(vec, at_least: float = 0.0) -> float:
+    finite = np.abs(vec[np.isfinite(vec)])
+    top = float(finite.max()) if finite.size else 0.0
+    return max(top, at_least) if max(top, at_least) > 0 else 1.0
+
+
+class Values:
+    """What a family's story reads: v(name) at the cursor's step, sample and unit; v.prev(name) at the step
+    this direction read before it (zeros at its start). *grad* reads dL/d(name) instead."""
+
+    def __init__(self, trace, place, t: int, b: int, u: int, grad: bool = False):
+        self.trace, self.place, self.t, self.b, self.u, self.grad = trace, place, t, b, u, grad
+
+    def _key(self, name: str) -> str:
+        return self.place.grad_key(name) if self.grad else self.place.key(name)
+
+    def __call__(self, name: str) -> float:
+        return float(self.trace[self._key(name)][self.t, self.b, self.u])
+
+    def prev(self, name: str) -> float:
+        a = self.trace[self._key(name)]
+        tp = self.t - order_sign("forward", self.place.direction)
+        return float(a[tp, self.b, self.u]) if 0 <= tp < a.shape[0] else 0.0
+
+
+class RecurrentView(PlaceView):
+    kind = "recurrent"
+
+    def where(self, info, place, t):
+        return f"t={t}"
+
+    def cell(self, trace, c, width):
+        info = trace.info
+        place = c.place(info)
+        entry = info.entries[place.entry]
+        fam = entry.family
+        H = entry.hidden_size
+        u = min(c.unit, H - 1)
+        u0, u1 = unit_window(width, H, u)
+        cells = Cells()
+        title = Text(f"{fam.title} l{place.layer} {place.direction} · t={c.t} · unit {u}"
+                     f"  (units {u0}..{u1 - 1} of {H})", BOLD)
+        if c.phase == "forward":
+            for label, key, gate in fam.forward_rows(entry):
+                vec = trace[place.key(key)][c.t, c.sample]
+                unit_row(cells, label, vec, u, u0, u1, 1.0 if gate else finite_scale(vec, 1.0), width, gate)
+            lines = story(fam.forward_story(entry, Values(trace, place, c.t, c.sample, u)))
+        else:
+            for s in fam.states:
+                vec = trace[place.grad_key(s)][c.t, c.sample]
+                unit_row(cells, f"dL/d{s}_t", vec, u, u0, u1, finite_scale(vec), width)
+            lines = self._backward_story(trace, c, entry, place, u)
+        return Group(title, cells, *lines)
+
+    def _backward_story(self, trace, c, entry, place, u) -> list[Text]:
+        fam = entry.family
+        t, b = c.t, c.sample
+        v = Values(trace, place, t, b, u, grad=True)
+        dh = v("h")
+        out = [Text(f"BPTT at t={t}: dL/dh_t = {fmt(dh, 0)}", BOLD)]
+        out += story(fam.backward_story(entry, v))
+        started = t == (entry.steps - 1 if place.direction != "bwd" else 0)
+        if started:
+            out.append(Text("BPTT starts here: only the output at this step contributes", DIM))
+        else:
+            from_out, through, _ = fmt_terms(v("h.from_output"), v("h.through_time"), dh)
+            out.append(Text(f"dL/dh_t = from the output at t + {fam.through_time_words(entry)}", BOLD))
+            out.append(Text(f"        = {from_out} + {through} (through time)"))
+        jac = jacobian_norm_at(trace, place, t)[b]
+        out.append(Text(f"‖dh_t/dh_prev‖ = {fmt(float(jac), 0)} at this step", DIM))
+        return out
+
+    def states(self, trace, c, width, height):
+        """h (and c) heatmaps; bidirectional entries show both directions in reading order."""
+        info = trace.info
+        place = c.place(info)
+        entry = info.entries[place.entry]
+        grad = c.phase == "backward"
+        parts = []
+        names = entry.family.states
+        dirs = list(entry.directions)
+        rows = max(height // (len(names) * len(dirs)) - 2, 2)
+        for d in dirs:
+            for name in names:
+                key = f"{'grad.' if grad else ''}model.{entry.index}.l{place.layer}.{d}.{name}"
+                label = f"{'dL/d' if grad else ''}{name} {d}"
+                if d == "bwd":
+                    label += " (reads from the end: t=T-1 first)"
+                cur = d == place.direction
+                parts.append(state_heatmap(trace[key][:, c.sample], c.t, c.unit, width, rows,
+                                           ("▸ " if cur else "  ") + label))
+        return Group(*parts)
+
+    def gradients(self, trace, c, width):
+        """dL/dh_t per step on a log scale, each step's contribution to the weight gradients, the verdict."""
+        info = trace.info
+        place = c.place(info)
+        T = self.length(info, place)
+        start, stop = window(T, c.t, max(width - 2, 8))
+        g = np.asarray(trace[place.diag_key("gradnorm")], dtype=float)
+        pos = g[np.isfinite(g) & (g > 0)]
+        lo, hi = (float(np.log10(pos.min())), float(np.log10(pos.max()))) if pos.size else (None, None)
+        out = [Text(f"‖dL/dh_t‖ (log scale) at t={c.t}: {fmt(float(g[c.t]), 0)}", BOLD),
+               log_sparkline(g[start:stop], c.t - start, lo, hi, into=Cells())]
+        if pos.size:
+            out.append(Text(f"range {pos.min():.2e} .. {pos.max():.2e}, steps {start}..{stop - 1}", DIM))
+        for stem, label in (("weight_hh", "W_hh"), ("weight_ih", "W_ih")):
+            vals = np.asarray(trace[f"gradnorm.step.{place.param(stem)}"], dtype=float)
+            out.append(Text(f"‖step t's term of d{label}‖: {fmt(float(vals[c.t]), 0)}"))
+            out.append(log_sparkline(vals[start:stop], c.t - start, into=Cells()))
+        v = verdict(trace, place)
+        if v is not None:
+            out.append(Text(v.sentence, Style(color=VERDICT_COLOURS.get(v.kind, "magenta"), bold=True)))
+            out.append(Text(v.basis, DIM))
+        return Group(*out)
+
+    def details(self, trace, c):
+        info = trace.info
+        place = c.place(info)
+        entry = info.entries[place.entry]
+        fam = entry.family
+        if c.phase == "forward":
+            names = list(fam.states) + [f"gates.{g}" for g in fam.gates] + (["pre"] if not fam.gates else [])
+            vecs = {n: trace[place.key(n)][c.t, c.sample] for n in names}
+        else:
+            vecs = {f"dL/d{s}": trace[place.grad_key(s)][c.t, c.sample] for s in fam.states}
+        extra = None
+        if c.phase == "forward" and "h" in fam.saturation(entry):
+            h = np.asarray(vecs["h"], dtype=float)
+            finite = h[np.isfinite(h)]
+            if finite.size:
+                extra = f"saturated (|h|>0.95): {np.mean(np.abs(finite) > 0.95):.0%}\n"
+        u = min(c.unit, entry.hidden_size - 1)
+        return details_text(vecs, f"t={c.t}, sample {c.sample}", u, f"unit {u}", extra)
+
+    def report(self, trace, place, index, opts) -> list:
+        entry = trace.info.entries[place.entry]
+        rng = opts.step_range(entry.steps)
+        eq = Text("\n".join(entry.family.equations(entry)), DIM)
+        return [eq, step_table(trace, place, rng), Text(""), gradient_table(trace, place, rng), Text("")]
+
+
+def details_text(vecs: dict, at: str, u: int, label: str, extra: str | None = None) -> Text:
+    """Exact numbers of the first vector (min, max, mean, norm) and every vector's value at the selected unit."""
+    first = next(iter(vecs))
+    vec = np.asarray(vecs[first], dtype=float).reshape(-1)
+    u = min(u, vec.size - 1)
+    finite = vec[np.isfinite(vec)]
+    text = Text()
+    text.append(f"{first} at {at}\n", BOLD)
+    if finite.size:
+        text.append(f"min {fmt(float(finite.min()), 0)}  max {fmt(float(finite.max()), 0)}  "
+                    f"mean {fmt(float(finite.mean()), 0)}  ‖·‖ {fmt(float(np.linalg.norm(finite)), 0)}\n")
+    if finite.size < vec.size:
+        text.append(f"{vec.size - finite.size} of {vec.size} values are not finite\n", Style(color="magenta"))
+    if extra:
+        text.append(extra)
+    text.append(f"{label}: ", BOLD)
+    text.append("  ".join(f"{n}={fmt(float(np.asarray(v).reshape(-1)[u]), 0)}" for n, v in vecs.items()))
+    return text
+
+
+def step_table(trace, place, rng: range) -> Group:
+    info = trace.info
+    e = info.entries[place.entry]
+    fam = e.family
+    columns = fam.report_columns(e)
+    sats = {name: trace[place.diag_key(f"sat.{name}")] for name in fam.saturation(e)}
+    headers = [("t", ">")] + ([("token", "<")] if "tokens" in trace else [])
+    headers += [(label, "<") for label, _ in columns]
+    sat_h = "h" in sats and not fam.gates
+    if sat_h:
+        headers.append(("h saturated", ">"))
+    headers += [(f"|{s}|", ">") for s in fam.states]
+    cols = Columns(f"Forward pass, {place.label(info)}: per step, mean [min, max] and share saturated", headers)
+    arrays = {key: trace[place.key(key)] for _, key in columns}
+    states = {s: trace[place.key(s)] for s in fam.states}
+    for s in rng:
+        row = [str(s)]
+        if "tokens" in trace:
+            row.append(str(trace["tokens"][s]))
+        for _, key in columns:
+            v = arrays[key][s]
+            cell = f"{v.mean():.3g} [{v.min():.2g}, {v.max():.2g}]"
+            gate = key.removeprefix("gates.")
+            if gate in sats and key.startswith("gates."):
+                cell += f" {sats[gate][s]:.0%}"
+            row.append(cell)
+        if sat_h:
+            row.append(f"{sats['h'][s]:.0%}")
+        row += [fmt(float(np.linalg.norm(a[s])), 0) for a in states.values()]
+        cols.add(*row)
+    return cols.render()
+
+
+def gradient_table(trace, place, rng: range) -> Group:
+    info = trace.info
+    g = np.asarray(trace[place.diag_key("gradnorm")], dtype=float)
+    pos = g[np.isfinite(g) & (g > 0)]
+    lo, hi = (math.log10(pos.min()), math.log10(pos.max())) if pos.size else (0.0, 0.0)
+    whh = trace[f"gradnorm.step.{place.param('weight_hh')}"]
+    wih = trace[f"gradnorm.step.{place.param('weight_ih')}"]
+    cols = Columns(f"Backward pass (BPTT), {place.label(info)}: ‖dL/dh_t‖ per step, log scale",
+                   [("t", ">"), ("‖dL/dh_t‖", ">"), ("log scale", "<"), ("‖term of dW_hh‖", ">"),
+                    ("‖term of dW_ih‖", ">")])
+    order = list(rng)[::-1] if place.direction != "bwd" else list(rng)  # in the order BPTT visits them
+    for s in order:
+        if not np.isfinite(g[s]):
+            bar = ("!" * 21, Style(color="magenta", bold=True))
+        elif g[s] > 0:
+            a = (math.log10(g[s]) - lo) / max(hi - lo, 1e-12) if hi > lo else 1.0
+            bar = ("█" * (int(round(a * 20)) + 1), color_style(sequential(0.3 + 0.7 * a)))
+        else:
+            bar = ("·", None)
+        cols.add(str(s), f"{g[s]:.3e}", bar, f"{whh[s]:.3e}", f"{wih[s]:.3e}")
+    v = verdict(trace, place)
+    colour = VERDICT_COLOURS.get(v.kind, "magenta")
+    return Group(cols.render(), Text(v.sentence, Style(color=colour, bold=True)), Text(v.basis, DIM))
