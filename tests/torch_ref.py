@@ -50,11 +50,12 @@ def _cell_step(kind, nl, x, h, c, P, sfx):
     return (1 - z) * n + z * h, None, {"gates.r": r, "gates.z": z, "gates.n": n}
 
 
-def manual(trace, dtype=torch.float64):
-    """Recompute the trace's run in torch; return (values, grads) keyed like the trace."""
+def manual(trace, dtype=torch.float64, loss_fn=None):
+    """Recompute the trace's run in torch; return (values, grads) keyed like the trace.
+    *loss_fn(info, out, pre, trace, dtype)*, when given, replaces the scenario's loss."""
     info = trace.info
     P = {k[len("param."):]: _t(trace[k], dtype).requires_grad_(True) for k in trace if k.startswith("param.")}
-    x = _t(trace["input"], dtype)
+    x = _t(trace["input"], dtype).requires_grad_(True)
     kept: dict[str, list] = {}
     vals: dict[str, torch.Tensor] = {}
     h_in = x
@@ -116,7 +117,7 @@ def manual(trace, dtype=torch.float64):
         pres.append(pre)
         outs.append(out)
         h_in = out
-    loss = _loss(info, outs[-1], pres[-1], trace, dtype)
+    loss = (loss_fn or _loss)(info, outs[-1], pres[-1], trace, dtype)
     loss.backward()
     values = {k: v.detach().numpy() for k, v in vals.items()}
     for k, seq in kept.items():
@@ -128,8 +129,24 @@ def manual(trace, dtype=torch.float64):
         g = vals[f"model.{e.index}.out"].grad
         if g is not None:
             grads[f"grad.model.{e.index}.out"] = g.numpy()
+    grads["grad.input"] = x.grad.numpy()
     values["loss"] = loss.detach().numpy()
     return values, grads
+
+
+def step_losses(info, out, pre, trace, dtype):
+    """Each step's term of the loss (many-to-many outputs, steps first): they sum to the loss."""
+    T = out.shape[0]
+    if info.loss == "sum":
+        return out.reshape(T, -1).sum(1)
+    target = trace["meta.target"]
+    if info.loss == "mse":
+        return ((out - _t(target, dtype)) ** 2).reshape(T, -1).sum(1) / out.numel()
+    last = info.entries[-1]
+    logits = pre if last.activation == "softmax" else out
+    tgt = torch.tensor(np.asarray(target), dtype=torch.long)
+    nll = -torch.log_softmax(logits, -1).gather(-1, tgt[..., None])[..., 0]
+    return nll.reshape(T, -1).sum(1) / tgt.numel()
 
 
 def _loss(info, out, pre, trace, dtype):

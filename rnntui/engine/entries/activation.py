@@ -17,6 +17,7 @@ class ActivationEntry(Activated):
     type = "activation"
     Config = ActivationConfig
     doc = "a standalone activation"
+    activation_key = "function"
 
     def layout(self, index, cfg, feat, seq, steps, ctx) -> EntryInfo:
         return EntryInfo(index, "activation", feat, feat, seq, seq, steps=steps if seq else 1,

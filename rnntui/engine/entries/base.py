@@ -32,6 +32,7 @@ class Handler:
     Config: type = NoConfig
     recurrent: bool = False
     doc: str = ""                    # one line for the docs and `rnntui scenarios`
+    activation_key = "activation"    # the scenario key that names its activation, for messages
 
     # --- shapes ---------------------------------------------------------------------------------
     def layout(self, index: int, cfg: Any, feat: tuple[int, ...], seq: bool, steps: int,
