@@ -28,12 +28,12 @@ def compact(v: float, width: int) -> str:
     """The most precise form of *v* that fits in *width* characters (never cut mid-number)."""
     if not math.isfinite(v):
         return ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))[:width]
-    for digits in (3, 2, 1):
-        text = f"{v:.{digits}g}"
+
+    def short_e(digits: int) -> str:  # 7.6e-05 -> 7.6e-5
+        mantissa, exp = f"{v:.{digits}e}".split("e")
+        return f"{mantissa}e{int(exp)}"
+
+    for text in (f"{v:.3g}", f"{v:.2g}", short_e(1), short_e(0), f"{v:.1g}"):
         if len(text) <= width:
             return text
-    for digits in (1, 0):
-        text = f"{v:.{digits}e}".replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")
-        if len(text) <= width:
-            return text
-    return "≈0" if abs(v) < 1 and width >= 2 else ("#" * width)
+    return "#" * width

@@ -58,7 +58,7 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
         arrays = network.run_network(list(sc.layout), x, params, sc.loss, target, sc.seq)
     info = TraceInfo(
         name=sc.name, description=sc.description, mode=sc.mode, dtype=sc.dtype, loss=sc.loss, file=sc.file,
-        entries=tuple(sc.layout), T=sc.T, B=sc.B, seq=sc.seq,
+        entries=tuple(sc.layout), T=sc.T, B=sc.B, seq=sc.seq, class_names=sc.class_names, events=sc.events,
     )
     arrays["meta.version"] = np.asarray(1)
     arrays["meta.scenario"] = np.asarray(sc.text)

@@ -31,6 +31,8 @@ class TraceInfo:
     T: int
     B: int
     seq: bool
+    class_names: tuple[str, ...] | None = None   # labels of the output's classes, from the scenario
+    events: tuple[tuple[str, float], ...] = ()   # event thresholds the scenario set (name, value)
 
     @cached_property
     def places(self) -> tuple[Place, ...]:
@@ -45,7 +47,8 @@ class TraceInfo:
         return tuple(out)
 
     def to_json(self) -> str:
-        d = {k: getattr(self, k) for k in ("name", "description", "mode", "dtype", "loss", "file", "T", "B", "seq")}
+        d = {k: getattr(self, k) for k in ("name", "description", "mode", "dtype", "loss", "file", "T", "B", "seq",
+                                          "class_names", "events")}
         d["entries"] = [e.__dict__ for e in self.entries]
         return json.dumps(d)
 
@@ -62,6 +65,9 @@ class TraceInfo:
             return v
 
         entries = tuple(EntryInfo(**{k: tuples(v) for k, v in e.items()}) for e in d.pop("entries"))
+        for key in ("class_names", "events"):
+            if key in d and d[key] is not None:
+                d[key] = tuples(d[key])
         return cls(entries=entries, **d)
 
 

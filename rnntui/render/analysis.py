@@ -12,9 +12,11 @@ import numpy as np
 
 from rnntui.engine.keys import Place
 
-VANISH_BELOW = 1e-6
-EXPLODE_ABOVE = 1e6
-SATURATED_SHARE = 0.5
+THRESHOLDS = {"saturated": 0.5, "vanishing": 1e-6, "exploding": 1e6}  # defaults; a scenario's `events:` wins
+
+
+def thresholds(info) -> dict[str, float]:
+    return {**THRESHOLDS, **dict(info.events)}
 
 
 def places(info) -> tuple[Place, ...]:
@@ -128,20 +130,22 @@ def events(trace) -> list[Event]:
                 break
     if not info.seq:
         return out
-    for p in places(info):
+    limit = thresholds(info)
+    for p in info.places:
         if p.layer is None:
             continue
         e = info.entries[p.entry]
         for g in e.family.saturation(e):
             share = trace[p.diag_key(f"sat.{g}")]
-            for t in np.flatnonzero(share >= SATURATED_SHARE):
+            for t in np.flatnonzero(share >= limit['saturated']):
                 out.append(Event("forward", p, int(t), "saturated",
                                  f"{g} saturated in {share[t]:.0%} of units at step {t}"))
         gn = trace[f"diag.{p.prefix}.gradnorm"]
-        for t in np.flatnonzero(np.isfinite(gn) & (gn > 0) & (gn < VANISH_BELOW)):
-            out.append(Event("backward", p, int(t), "vanishing", f"||dL/dh|| = {gn[t]:.2e} < 1e-6 at step {t}"))
-        for t in np.flatnonzero(np.isfinite(gn) & (gn > EXPLODE_ABOVE)):
-            out.append(Event("backward", p, int(t), "exploding", f"||dL/dh|| = {gn[t]:.2e} > 1e6 at step {t}"))
+        lo, hi = limit["vanishing"], limit["exploding"]
+        for t in np.flatnonzero(np.isfinite(gn) & (gn > 0) & (gn < lo)):
+            out.append(Event("backward", p, int(t), "vanishing", f"||dL/dh|| = {gn[t]:.2e} < {lo:g} at step {t}"))
+        for t in np.flatnonzero(np.isfinite(gn) & (gn > hi)):
+            out.append(Event("backward", p, int(t), "exploding", f"||dL/dh|| = {gn[t]:.2e} > {hi:g} at step {t}"))
     return out
 
 

@@ -92,6 +92,33 @@ def param_table(trace, entry_filter: int | None) -> Table:
     return t
 
 
+def prediction_section(trace, opts: ReportOptions):
+    """What the model predicts beside the target: per step, or per sample without a step axis."""
+    from rnntui.render.prediction import has_steps, predict, saliency
+    from rnntui.render.report_table import Columns
+
+    info = trace.info
+    steps = list(opts.step_range(trace["output"].shape[0])) if has_steps(trace) else [None]
+    rows = [(t, b) for t in steps for b in range(info.B)]
+    title = "Output and prediction" + (" (probabilities of the top classes)" if info.loss == "cross_entropy" else "")
+    headers = ([("t", ">")] if steps != [None] else []) + ([("sample", ">")] if info.B > 1 else [])
+    headers += ([("token", "<")] if "tokens" in trace and steps != [None] else []) + [("prediction", "<")]
+    sal = {b: saliency(trace, b) for b in range(info.B)} if steps != [None] else {}
+    if sal:
+        headers.append(("‖dL/dx_t‖", ">"))
+    cols = Columns(title, headers)
+    for t, b in rows:
+        row = ([str(t)] if t is not None else []) + ([str(b)] if info.B > 1 else [])
+        if "tokens" in trace and t is not None:
+            row.append(str(trace["tokens"][t]))
+        p = predict(trace, t or 0, b)
+        row.append((p.words(), Style(color="red")) if p.correct is False else p.words())
+        if sal:
+            row.append(f"{sal[b][t]:.3e}")
+        cols.add(*row)
+    return cols.render()
+
+
 def build(trace, opts: ReportOptions) -> list:
     """Everything the report prints, in order."""
     info = trace.info
@@ -104,7 +131,7 @@ def build(trace, opts: ReportOptions) -> list:
     shape = f"mode: {info.mode}   dtype: {info.dtype}   T={info.T}, B={info.B}" if info.seq else \
         f"dtype: {info.dtype}   a batch of {info.B} image{'s' if info.B > 1 else ''}"
     loss.append(f"{info.loss} = {float(trace['loss']):.6g}   {shape}")
-    out += [loss, _input_section(trace), Text("")]
+    out += [loss, _input_section(trace), Text(""), prediction_section(trace, opts), Text("")]
     if not info.seq:
         x = trace["input"][0]
         out += [Text("Input image" + (" (channel 0)" if x.shape[0] > 1 else ""), Style(bold=True)),

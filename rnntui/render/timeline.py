@@ -11,6 +11,7 @@ from rich.text import Text
 from rnntui.engine.keys import Place
 from rnntui.numfmt import compact
 from rnntui.render.analysis import step_losses
+from rnntui.render.prediction import predicted_labels, saliency
 from rnntui.render.cursor import Cursor, is_map, length, position
 from rnntui.render.segments import Cells
 from rnntui.render.strips import window
@@ -19,6 +20,7 @@ DIM = Style(dim=True)
 CURSOR = Style(reverse=True, bold=True)
 HERE = Style(bold=True, dim=False)
 OTHER = Style(bold=False, dim=True)
+BARS = "·▁▂▃▄▅▆▇█"  # dL/dx per step, relative to the largest step of the sample
 EVENT_MARKS = {"non-finite": ("!", "magenta"), "saturated": ("S", "yellow"), "vanishing": ("v", "cyan"),
                "exploding": ("^", "red")}
 
@@ -31,7 +33,7 @@ def _token(trace, t: int, b: int) -> str:
         return ""
     v = x[t, b]
     if v.size == 1:
-        return f"{float(v[0]):.3g}"
+        return compact(float(v[0]), 6)
     hot = np.flatnonzero(v)
     if hot.size == 1 and v[hot[0]] == 1:  # a one-hot step is a token: show its id (and word, where known)
         if "meta.vocab" in trace and hot[0] < len(trace["meta.vocab"]):
@@ -78,6 +80,22 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         for t in range(start, stop):
             text.append(compact(float(losses[t]), cw - 1).center(cw - 1), HERE if t == c.t else OTHER)
             text.append(" ")
+    preds = predicted_labels(trace, c.sample) if same_steps or T == trace["output"].shape[0] else None
+    if preds is not None and len(preds) == T:
+        text.newline().append(" pred ", DIM)
+        for t in range(start, stop):
+            text.append(preds[t][: cw - 1].center(cw - 1), HERE if t == c.t else OTHER)
+            text.append(" ")
+    sal = saliency(trace, c.sample) if same_steps else None
+    if sal is not None:
+        top = float(sal[np.isfinite(sal)].max()) if np.isfinite(sal).any() else 0.0
+        text.newline().append("dL/dx ", DIM)
+        for t in range(start, stop):
+            v = sal[t]
+            ch = "!" if not np.isfinite(v) else (BARS[min(int(v / top * (len(BARS) - 1) + 0.5), len(BARS) - 1)]
+                                                 if top > 0 else BARS[0])
+            text.append(ch.center(cw - 1), HERE if t == c.t else OTHER)
+            text.append(" ")
     text.newline().append("event ", DIM)
     for t in range(start, stop):
         ch, colour = EVENT_MARKS.get(here.get(t, ""), ("·", "grey50"))
@@ -85,6 +103,7 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         text.append(" ")
     if start > 0 or stop < T:
         text.newline().append(f"      steps {start}..{stop - 1} of 0..{T - 1}", DIM)
+
     if not same_steps:
         return Group(text, Text(f"      model.{place.entry} runs over {T} steps: an earlier conv1d or pool shortened "
                                 f"the {trace['input'].shape[0]}-step input", DIM))

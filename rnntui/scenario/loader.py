@@ -34,6 +34,8 @@ class Scenario:
     params: dict[str, np.ndarray]
     loss: str
     target: np.ndarray | None
+    class_names: tuple[str, ...] | None = None
+    events: tuple[tuple[str, float], ...] = ()
 
     @property
     def T(self) -> int:
@@ -246,6 +248,10 @@ def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
     except ScenarioError as exc:
         problems.extend(exc.problems)
         target = None
+    out_feat = layout[-1].out_feat
+    if top.class_names is not None and (top.loss.kind != "cross_entropy" or tuple(out_feat) != (len(top.class_names),)):
+        problems.append(pos.problem(("class_names",), f"found {len(top.class_names)} names; expected one per class of a "
+                                    f"cross_entropy model, whose output here is {tuple(out_feat)}"))
     if problems:
         raise ScenarioError(problems)
 
@@ -253,5 +259,6 @@ def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
         file=file, text=text, name=top.name or path.stem, description=top.description.strip(), seed=top.seed,
         dtype=top.dtype, mode=top.mode, layout=tuple(layout), x=x,
         seq=built.seq, tokens=built.tokens, vocab=built.vocab, params=params, loss=top.loss.kind,
-        target=target,
+        target=target, class_names=tuple(top.class_names) if top.class_names else None,
+        events=tuple((k, float(v)) for k, v in top.events.model_dump().items()),
     )

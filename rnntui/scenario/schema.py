@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StrictStr, model_validator
 
 
 class Strict(BaseModel):
@@ -73,6 +73,14 @@ class Loss(Strict):
     target: Optional[Any] = None
 
 
+class Events(Strict):
+    """When the built-in events fire (the TUI's `n`, the timeline's marks, the reports)."""
+
+    saturated: float = Field(default=0.5, gt=0, le=1, description="share of a gate's units that are saturated")
+    vanishing: float = Field(default=1e-6, gt=0, description="a gradient norm below this")
+    exploding: float = Field(default=1e6, gt=0, description="a gradient norm above this")
+
+
 class Top(Strict):
     """The top level; `model` entries are validated one by one in loader.py."""
 
@@ -87,3 +95,5 @@ class Top(Strict):
     model: list[dict[str, Any]] = Field(min_length=1)
     weights: Weights = Field(default_factory=Weights)
     loss: Loss = Field(default_factory=Loss)
+    class_names: Optional[list[StrictStr]] = None
+    events: Events = Field(default_factory=Events)
