@@ -22,13 +22,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-ROW_BUDGET = 1 << 22  # rows * k * H per chunk: bounds memory (about 6 such float64 arrays live at once)
+DEFAULT_RTOL = 1e-10  # on lambda = sigma^2: sigma is within DEFAULT_RTOL / 2
+ROW_BUDGET = 1 << 21  # rows * k * H per chunk: bounds memory (about 6 such float64 arrays live at once)
 MAX_ITERATIONS = 120
 FIRST_CHECK = 8       # first certificate check (few steps converge sooner; each check costs an eigvalsh)
 CHECK_EVERY = 3
 
 
-def step_spectral_norms(a: np.ndarray | None, D: np.ndarray, blocks: np.ndarray, *, rtol: float = 1e-10,
+def step_spectral_norms(a: np.ndarray | None, D: np.ndarray, blocks: np.ndarray, *, rtol: float = DEFAULT_RTOL,
                         progress: Callable[[int], None] | None = None) -> np.ndarray:
     """Largest singular value of J[s, b] = diag(a[s, b]) + sum_k diag(D[s, b, k*H:(k+1)*H]) blocks[k].
 
