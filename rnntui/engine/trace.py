@@ -134,7 +134,6 @@ class Trace(Mapping):
         if jacobian == "auto":
             jacobian = diagnostics.jacnorm_cost(self.info) <= diagnostics.JACNORM_AUTO_LIMIT
         skip = [] if jacobian else [k for k in self._derived if k.endswith(".jacnorm")]
-        skip += [k for k in self._arrays.get("meta.not_computed", ()) if k not in self._arrays and k not in skip]
         arrays = {k: np.asarray(self[k]) for k in list(self) if k not in skip and k != "meta.not_computed"}
         if skip:
             arrays["meta.not_computed"] = np.asarray(skip, dtype=str)
