@@ -114,6 +114,10 @@ def export(
     entry: Annotated[Optional[int], typer.Option("--entry", help="Report only this model entry.")] = None,
     width: Annotated[int, typer.Option("--width", help="Report width in columns.")] = 100,
     max_memory: MaxMemory = None,
+    jacobian: Annotated[Optional[bool], typer.Option(
+        "--jacobian/--no-jacobian", help="Whether a .npz holds diag.*.jacnorm (step Jacobian norms). Default: only when "
+        "they cost under about a second; otherwise the file lists them in meta.not_computed and rnntui computes "
+        "them when they are first read.")] = None,
 ) -> None:
     """Write the recorded run: the whole trace as .npz, or a report as text, HTML or SVG."""
     from rnntui.errors import ExportError
@@ -127,17 +131,29 @@ def export(
         from rnntui.atomic import check_target
 
         check_target(output)
-        trace = _load_trace(scenario, max_memory)
-        if kind == "npz":
-            trace.save(output)
-        else:
-            from rnntui.render.report import ReportOptions, write_report
+        skipped = []
+        with _progress_on_stderr():
+            trace = _load_trace(scenario, max_memory)
+            if kind == "npz":
+                skipped = trace.save(output, jacobian="auto" if jacobian is None else jacobian)
+            else:
+                from rnntui.render.report import ReportOptions, write_report
 
-            write_report(trace, output, "txt" if kind == "text" else kind,
-                         ReportOptions.parse(steps=steps, step=step, entry=entry, width=width))
+                write_report(trace, output, "txt" if kind == "text" else kind,
+                             ReportOptions.parse(steps=steps, step=step, entry=entry, width=width))
     except RnntuiError as exc:
         fail(exc)
     typer.echo(f"wrote {output}")
+    if skipped:
+        typer.echo(f"left out {len(skipped)} diag.*.jacnorm key(s), listed in meta.not_computed (they would take "
+                   "a while): rnntui computes them when first read; --jacobian writes them", err=True)
+
+
+def _progress_on_stderr():
+    """A progress bar on stderr for work that outlasts a second, when stderr is a terminal."""
+    from rnntui.progress_bar import stderr_progress
+
+    return stderr_progress(enabled=sys.stderr.isatty())
 
 
 @app.command()

@@ -4,7 +4,8 @@ diag.model.{i}.l{j}.{dir}.sat.{g}   (T,)   share of gate g's values (over batch 
                                            saturated: sigmoid gates below 0.05 or above 0.95, tanh
                                            values (LSTM g, GRU n, RNN h) with |v| above 0.95
 diag.model.{i}.l{j}.{dir}.jacnorm   (T, B) spectral norm of dh_t/dh_{t-1} (the step Jacobian the
-                                           gradient is multiplied by when it flows back one step)
+                                           gradient is multiplied by when it flows back one step), to
+                                           relative error JACNORM_RTOL/2
 diag.model.{i}.l{j}.{dir}.gradnorm  (T,)   ||dL/dh_t|| over batch and units
 diag.nonfinite.first_step           ()     first step t at which a forward-pass array (state, gate, entry
                                            output) holds inf or NaN; if only gradients do, the step where
@@ -19,7 +20,9 @@ from functools import partial
 
 import numpy as np
 
+from rnntui.engine import spectral
 from rnntui.engine.keys import Place
+from rnntui.engine.progress import report
 
 def saturation(values: np.ndarray, sigmoid: bool) -> np.ndarray:
     """Share of values (over batch and units) that are saturated, per step: a sigmoid below 0.05 or
@@ -29,33 +32,53 @@ def saturation(values: np.ndarray, sigmoid: bool) -> np.ndarray:
     return sat.mean(axis=1)
 
 
-CHUNK_ELEMENTS = 4_000_000  # Jacobian entries formed at once: bounds memory, not accuracy
+STEP_CHUNK_ELEMENTS = 1 << 23  # factor entries (steps * B * k*H) formed at once: bounds memory, not accuracy
+JACNORM_RTOL = spectral.DEFAULT_RTOL
 
 
 def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarray:
-    """Largest singular value of each step's Jacobian dh_t/dh_{t-1}, exactly: the Jacobians are formed
-    a chunk of steps at a time and sigma_max = sqrt(largest eigenvalue of J J^T).
-    *steps*: indices (default all); returns (len(steps), B); NaN where a Jacobian is not finite."""
+    """Largest singular value of each step's Jacobian dh_t/dh_{t-1}, to relative error JACNORM_RTOL/2
+    (rnntui.engine.spectral: batched Lanczos on JᵀJ, J never formed; rounding adds ~1e-15, or the
+    dtype's precision when the trace is float32). *steps*: indices (default all); returns
+    (len(steps), B) in the trace's dtype; NaN where a Jacobian is not finite."""
+    prefix = place.prefix
     W = params[place.param("weight_hh")]
-    T = arrays[place.key("h")].shape[0]
+    h = arrays[place.key("h")]
+    T, B, H = h.shape
     steps = np.arange(T) if steps is None else np.atleast_1d(np.asarray(steps))
-    a, D = entry.family.jacobian_factors(entry, arrays, place, params, steps)
-    S, B, kH = D.shape
-    H = W.shape[1]
-    blocks = W.reshape(kH // H, H, H)  # PyTorch's gate blocks of W_hh
-    out = np.full((S, B), np.nan, dtype=W.dtype)
-    per = max(1, CHUNK_ELEMENTS // (B * H * H))
-    with np.errstate(all="ignore"):
-        for s0 in range(0, S, per):
-            Dk = D[s0: s0 + per].reshape(-1, B, kH // H, H)
-            Jm = sum(Dk[:, :, k, :, None] * blocks[k] for k in range(blocks.shape[0]))  # (n, B, H, H)
-            if a is not None:
-                Jm[..., np.arange(H), np.arange(H)] += a[s0: s0 + per]
-            finite = np.isfinite(Jm).all(axis=(-2, -1))
-            if finite.any():
-                Jf = Jm[finite]
-                top = np.linalg.eigvalsh(Jf @ Jf.transpose(0, 2, 1))[:, -1]
-                out[s0: s0 + per][finite] = np.sqrt(np.maximum(top, 0))
+    blocks = W.reshape(W.shape[0] // H, H, H)  # PyTorch's gate blocks of W_hh
+    out = np.empty((len(steps), B), dtype=W.dtype)
+    per = max(1, STEP_CHUNK_ELEMENTS // (B * W.shape[0]))
+    label, total, done = f"Jacobian norms {prefix}", len(steps) * B, 0
+
+    def advance(rows: int) -> None:
+        nonlocal done
+        done += rows
+        report(label, done, total)
+
+    for s0 in range(0, len(steps), per):
+        a, D = entry.family.jacobian_factors(entry, arrays, place, params, steps[s0: s0 + per])
+        out[s0: s0 + per] = spectral.step_spectral_norms(a, D, blocks, rtol=JACNORM_RTOL,
+                                                         progress=advance if len(steps) > 1 else None)
+    return out
+
+
+JACNORM_AUTO_LIMIT = 1 << 28  # steps * B * k * H^2 summed over directions: about a second of Lanczos
+
+
+def jacnorm_cost(info) -> int:
+    """Work of every diag.*.jacnorm of a run, in units of one multiply-add per Jacobian entry."""
+    return sum(e.steps * info.B * e.family.n_blocks * e.hidden_size ** 2 * e.num_layers * len(e.directions)
+               for e in info.entries if e.recurrent)
+
+
+def lazy_jacnorms(info, arrays: dict, keys) -> dict:
+    """Derivations of the diag.*.jacnorm *keys* a saved trace left out (meta.not_computed)."""
+    params = {k[len("param."):]: v for k, v in arrays.items() if k.startswith("param.")}
+    out = {}
+    for place in info.places:
+        if place.recurrent and place.diag_key("jacnorm") in keys:
+            out[place.diag_key("jacnorm")] = partial(jacobian_norms, info.entries[place.entry], arrays, params, place)
     return out
 
 

@@ -115,13 +115,25 @@ class Trace(Mapping):
     def __repr__(self) -> str:
         return f"<Trace {self.info.name!r}: {len(self)} arrays>"
 
-    def save(self, path: str | Path) -> None:
-        """Write every key to one .npz, atomically (docs/trace-format.md)."""
-        from rnntui.atomic import atomic_write
+    def save(self, path: str | Path, *, jacobian: bool | str = True) -> list[str]:
+        """Write every key to one .npz, atomically (docs/trace-format.md).
 
-        arrays = {k: np.asarray(self[k]) for k in list(self)}  # keeps 0-d arrays 0-d
+        *jacobian*: False leaves out the diag.*.jacnorm keys not yet computed and lists them in
+        `meta.not_computed` (load_trace derives them when first read); "auto" does so only when
+        they would cost more than about a second (diagnostics.JACNORM_AUTO_LIMIT). Returns the keys
+        left out."""
+        from rnntui.atomic import atomic_write
+        from rnntui.engine import diagnostics
+
+        if jacobian == "auto":
+            jacobian = diagnostics.jacnorm_cost(self.info) <= diagnostics.JACNORM_AUTO_LIMIT
+        skip = [] if jacobian else [k for k in self._derived if k.endswith(".jacnorm")]
+        arrays = {k: np.asarray(self[k]) for k in list(self) if k not in skip and k != "meta.not_computed"}
+        if skip:
+            arrays["meta.not_computed"] = np.asarray(skip, dtype=str)
         with atomic_write(path) as f:
             np.savez(f, **arrays)
+        return skip
 
 
 def load_trace(path: str | Path) -> Trace:
@@ -136,4 +148,9 @@ def load_trace(path: str | Path) -> Trace:
     if "meta.layout" not in arrays:
         raise ScenarioError([Problem(str(path), None, None, "", "not an rnntui trace: no meta.layout key")])
     info = TraceInfo.from_json(str(arrays["meta.layout"]))
-    return Trace(arrays, info)
+    derived = {}
+    if "meta.not_computed" in arrays:
+        from rnntui.engine.diagnostics import lazy_jacnorms
+
+        derived = lazy_jacnorms(info, arrays, set(arrays["meta.not_computed"].tolist()))
+    return Trace(arrays, info, derived)

@@ -1,0 +1,139 @@
+"""spectral.step_spectral_norms against numpy's dense SVD of explicitly formed Jacobians."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rnntui.engine import spectral
+
+RTOL = 1e-10  # the documented bound is rtol/2 on sigma; compare against rtol plus rounding
+
+
+def dense_norms(a, D, blocks):
+    k, H, _ = blocks.shape
+    S, B, _ = D.shape
+    out = np.empty((S, B))
+    for s in range(S):
+        for b in range(B):
+            J = sum(D[s, b, i * H:(i + 1) * H, None] * blocks[i] for i in range(k))
+            if a is not None:
+                J = J + np.diag(a[s, b])
+            out[s, b] = np.linalg.svd(J, compute_uv=False)[0] if np.isfinite(J).all() else np.nan
+    return out
+
+
+def factors(rng, kind, S, B, H):
+    k = {"lstm": 4, "gru": 3, "rnn": 1}[kind]
+    blocks = rng.uniform(-1, 1, (k, H, H)) / np.sqrt(H)
+    D = rng.uniform(-1, 1, (S, B, k * H))
+    a = rng.uniform(0, 1, (S, B, H)) if kind == "gru" else None
+    return a, D, blocks
+
+
+def assert_close(got, ref):
+    assert got.shape == ref.shape
+    assert np.array_equal(np.isnan(got), np.isnan(ref))
+    ok = ~np.isnan(ref)
+    np.testing.assert_allclose(got[ok], ref[ok], rtol=RTOL, atol=1e-300)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("S,B,H", [(5, 3, 40), (3, 1, 1), (2, 2, 2), (4, 2, 70)])
+def test_matches_dense_svd(kind, S, B, H):
+    a, D, blocks = factors(np.random.default_rng(H * 7 + S), kind, S, B, H)
+    assert_close(spectral.step_spectral_norms(a, D, blocks), dense_norms(a, D, blocks))
+
+
+def test_repeated_and_clustered_top_singular_values():
+    rng = np.random.default_rng(1)
+    H = 48
+    U, _ = np.linalg.qr(rng.standard_normal((H, H)))
+    V, _ = np.linalg.qr(rng.standard_normal((H, H)))
+    cases = []
+    for top in ([2.0, 2.0, 2.0], [2.0, 2.0 - 1e-3], [2.0, 1.999, 1.998, 1.997], [1.0] * H):
+        s = np.sort(np.concatenate([top, rng.uniform(0, 1.5, H - len(top))]))[::-1][:H]
+        cases.append(((U * s) @ V.T, s[0]))
+    # one RNN-shaped block per case, D = 1: J is the block itself
+    for J, sigma in cases:
+        got = spectral.step_spectral_norms(None, np.ones((1, 1, H)), J[None])
+        np.testing.assert_allclose(got[0, 0], sigma, rtol=RTOL)
+
+
+def test_zero_and_non_finite_steps():
+    rng = np.random.default_rng(2)
+    a, D, blocks = factors(rng, "gru", 6, 2, 16)
+    a[0, 0] = 0
+    D[0, 0] = 0          # step 0, sample 0: the zero Jacobian
+    D[1, 1, 5] = np.inf  # an overflowed step
+    a[2, 0, 3] = np.nan
+    D[3, 0] *= 1e200     # huge but finite: JᵀJ would overflow without scaling
+    D[4, 1] *= 1e-200    # tiny: would underflow
+    a[3, 0] *= 1e200
+    a[4, 1] *= 1e-200
+    got = spectral.step_spectral_norms(a, D, blocks)
+    assert got[0, 0] == 0
+    assert np.isnan(got[1, 1]) and np.isnan(got[2, 0])
+    assert np.isfinite(np.delete(got.ravel(), [3, 4])).all()
+    np.testing.assert_allclose(got[3, 0], dense_norms(a[3:4, :1] / 1e200, D[3:4, :1] / 1e200, blocks)[0, 0] * 1e200,
+                               rtol=RTOL)
+    np.testing.assert_allclose(got[4, 1], dense_norms(a[4:5, 1:] * 1e200, D[4:5, 1:] * 1e200, blocks)[0, 0] / 1e200,
+                               rtol=RTOL)
+    bad = blocks.copy()
+    bad[0, 0, 0] = np.nan
+    assert np.isnan(spectral.step_spectral_norms(a, D, bad)).all()
+
+
+def test_chunks_and_the_dense_fallback_agree(monkeypatch):
+    a, D, blocks = factors(np.random.default_rng(3), "lstm", 7, 3, 24)
+    ref = dense_norms(a, D, blocks)
+    monkeypatch.setattr(spectral, "ROW_BUDGET", 1)  # one row per chunk
+    seen = []
+    assert_close(spectral.step_spectral_norms(a, D, blocks, progress=seen.append), ref)
+    assert sum(seen) == 21 and len(seen) == 21
+    monkeypatch.setattr(spectral, "MAX_ITERATIONS", 2)  # Lanczos cannot certify: every row falls back
+    assert_close(spectral.step_spectral_norms(a, D, blocks), ref)
+
+
+def test_a_looser_tolerance_stops_sooner_but_holds():
+    a, D, blocks = factors(np.random.default_rng(4), "lstm", 4, 2, 64)
+    ref = dense_norms(a, D, blocks)
+    got = spectral.step_spectral_norms(a, D, blocks, rtol=1e-4)
+    assert np.all(np.abs(got - ref) <= 0.5e-4 * ref * (1 + 1e-9))
+    assert np.all(got <= ref * (1 + 1e-12))  # Ritz values never exceed the top eigenvalue
+
+
+@settings(max_examples=25, deadline=None)
+@given(kind=st.sampled_from(["lstm", "gru", "rnn"]), S=st.integers(1, 3), B=st.integers(1, 3),
+       H=st.integers(1, 12), seed=st.integers(0, 2**32 - 1), scale=st.sampled_from([1e-3, 1.0, 1e3]))
+def test_small_shapes(kind, S, B, H, seed, scale):
+    a, D, blocks = factors(np.random.default_rng(seed), kind, S, B, H)
+    D *= scale
+    assert_close(spectral.step_spectral_norms(a, D, blocks), dense_norms(a, D, blocks))
+
+
+def test_real_lstm_cell_against_autograd():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    H = 20
+    cell = torch.nn.LSTMCell(5, H).double()
+    x, h0, c0 = torch.randn(1, 5, dtype=torch.float64), torch.randn(1, H, dtype=torch.float64), torch.randn(
+        1, H, dtype=torch.float64)
+
+    def step(h):
+        return cell(x, (h[None], c0))[0][0]
+
+    J = torch.autograd.functional.jacobian(step, h0[0])
+    ref = torch.linalg.matrix_norm(J, ord=2).item()
+    # the factors of dh/dh_prev with c_prev held: h = o*tanh(c), c = f*c0 + i*g
+    with torch.no_grad():
+        gates = x @ cell.weight_ih.T + h0 @ cell.weight_hh.T + cell.bias_ih + cell.bias_hh
+        i, f, g, o = (torch.sigmoid(gates[0, :H]), torch.sigmoid(gates[0, H:2 * H]), torch.tanh(gates[0, 2 * H:3 * H]),
+                      torch.sigmoid(gates[0, 3 * H:]))
+        c = f * c0[0] + i * g
+        tc = torch.tanh(c)
+        kc = o * (1 - tc * tc)
+        D = torch.cat([kc * g * i * (1 - i), kc * c0[0] * f * (1 - f), kc * i * (1 - g * g), tc * o * (1 - o)])
+    got = spectral.step_spectral_norms(None, D.numpy()[None, None], cell.weight_hh.detach().numpy().reshape(4, H, H))
+    np.testing.assert_allclose(got[0, 0], ref, rtol=RTOL)
