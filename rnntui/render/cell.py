@@ -66,7 +66,7 @@ def cell_panel(trace, c: Cursor, width: int = 80) -> Group:
     place = c.place(info)
     entry = info.entries[place.entry]
     if is_map(info, place):
-        from rnntui.render.featuremap import map_panel
+        from rnntui.render.maps.panels import map_panel
 
         return map_panel(trace, c, width)
     if place.layer is None:

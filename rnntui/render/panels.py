@@ -114,7 +114,7 @@ def states(trace, c: Cursor, width: int = 80, height: int = 8) -> Group:
     place = c.place(info)
     entry = info.entries[place.entry]
     if is_map(info, place):
-        from rnntui.render.featuremap import overview
+        from rnntui.render.maps.panels import overview
 
         return overview(trace, c, width, height)
     if place.layer is None:
@@ -147,7 +147,7 @@ def gradients(trace, c: Cursor, width: int = 80) -> Group:
     place = c.place(info)
     entry = info.entries[place.entry]
     if is_map(info, place):
-        from rnntui.render.featuremap import gradient_summary
+        from rnntui.render.maps.panels import gradient_summary
 
         return gradient_summary(trace, c)
     if place.layer is None or not info.seq:

@@ -19,7 +19,8 @@ from rnntui.errors import ExportError
 from rnntui.render.analysis import EQUATIONS, param_count, places, verdict
 from rnntui.render.colors import color_style, fmt, sequential
 from rnntui.render.cursor import Cursor, is_map
-from rnntui.render.featuremap import halfblock, overview
+from rnntui.render.maps.draw import halfblock
+from rnntui.render.maps.panels import overview
 from rnntui.render.diagnostics_text import nonfinite_summary
 
 GATE_LABEL = {"i": "input i", "f": "forget f", "g": "candidate g", "o": "output o",
