@@ -167,7 +167,9 @@ async def measure(view: View, presses: int, dense: float) -> None:
                 # a step no view has drawn: from the middle, so no press is clamped at an end
                 k = next(fresh)
                 t = (n // 4 + 3 * k) % max(n // 2, 1) if n > 8 else n // 2
-                unit = 0 if key == "down" else app.cursor.unit  # so a unit press is never clamped
+                # a unit press from unit 1: never clamped, and it turns no action on or off (the
+                # footer is rebuilt only then: from unit 0 every press would rebuild it)
+                unit = 1 if key == "down" else app.cursor.unit
                 app.cursor = replace(app.cursor, place_index=view.place, t=t, phase=phase, unit=unit)
 
             for _ in range(ROUNDS):
