@@ -87,7 +87,7 @@ _POSITIVE = np.array(list(POSITIVE), dtype=object)
 _NEGATIVE = np.array(list(NEGATIVE), dtype=object)
 
 
-def shade_rows(a: np.ndarray, mark=(), scale: float | None = None, max_width: int | None = None) -> Cells:
+def shades(a: np.ndarray, mark=(), scale: float | None = None, max_width: int | None = None) -> Cells:
     """One character a pixel: ' ░▒▓█' for positive, ' -=≡■' for negative, '!' non-finite, 'X' marked."""
     a = np.atleast_2d(np.asarray(a, dtype=float))
     a = a[:, :max_width] if max_width else a
@@ -148,7 +148,7 @@ class HeatMap(Drawing):
 
     def _render(self, colour: bool) -> Cells:
         if not colour:
-            return shade_rows(self.a, self.mark, self.scale, self.max_width)
+            return shades(self.a, self.mark, self.scale, self.max_width)
         index = self._index if self._index is not None else colour_index(self.a, self.scale)
         return halfblock_rows(index, self.mark, self.max_width)
 
@@ -156,10 +156,6 @@ class HeatMap(Drawing):
 def halfblock(a: np.ndarray, mark: tuple[int, int] | None = None, scale: float | None = None,
               max_width: int | None = None) -> HeatMap:
     return HeatMap(a, mark, scale, max_width)
-
-
-def shades(a: np.ndarray, mark=frozenset(), scale=None, max_width=None) -> Cells:
-    return shade_rows(a, mark, scale, max_width)
 
 
 # --- laying cells out side by side ------------------------------------------------------------------
