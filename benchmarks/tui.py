@@ -1,21 +1,26 @@
-"""Drive the debugger with Pilot on a T=10,000, H=256 LSTM; print time per step action and first paint.
+"""Drive the debugger with Pilot over several kinds of view; print the time each key costs.
 
-    python benchmarks/tui.py [--steps 10000] [--hidden 256] [--presses 50]
+    python benchmarks/tui.py [--presses 30] [--only lstm,conv28] [--steps 10000] [--hidden 256]
 
-Each action is timed from the key press until the screen has been repainted. Pilot mostly waits, so
-the CPU time of a key bound to nothing is subtracted, round by round (the host's speed drifts), and
-the result is printed against a reference measured in the same run: a plain Textual app repainting
-a 100x30 screen of per-cell colours.
-Goals: a step action under 16 ms; first paint under 1 s.
+Views measured: an LSTM (T=10,000, H=256: steps, units, both passes), the conv, pool and dense
+views of cnn-digit (8 channels of 12x12), a larger conv (8 channels of 28x28), and the BPTT view
+of a bidirectional and of a stacked LSTM.
+
+Every timed press lands on a cursor no view has drawn yet (the cursor is first put, untimed, at a
+fresh step), so nothing comes from the views' caches. Pilot mostly waits, so the CPU time of a key
+bound to nothing is subtracted, round by round (the host's speed drifts), and the result is printed
+against a reference measured in the same run: a plain Textual app repainting a 100x30 screen of
+per-cell colours.
+Goals: every action under 16 ms CPU over the no-op key; first paint under 1 s.
 """
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 import asyncio
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.color import Color
@@ -26,6 +31,8 @@ from textual.binding import Binding
 from textual.widgets import Footer, Static
 
 import rnntui
+from rnntui.render.analysis import places
+from rnntui.render.cursor import length
 from rnntui.tui.app import RnntuiApp
 
 # every cell its own colour: the most a 100x30 screen can ask of Textual's renderer
@@ -64,11 +71,15 @@ async def dense_reference(presses: int) -> float:
     return max(statistics.median(cpu) - statistics.median(base), 1e-9)
 
 
-async def timed_presses(pilot, key: str, n: int) -> tuple[list[float], list[float]]:
+async def timed_presses(pilot, key: str, n: int, prepare=None) -> tuple[list[float], list[float]]:
     """Wall time and CPU time of each press until the screen is repainted. Pilot mostly waits; the
-    CPU time is the work done, so CPU minus the no-op key's CPU is what the action itself costs."""
+    CPU time is the work done, so CPU minus the no-op key's CPU is what the action itself costs.
+    *prepare(i)*, untimed, puts the cursor where press i starts."""
     wall, cpu = [], []
-    for _ in range(n):
+    for i in range(n):
+        if prepare is not None:
+            prepare(i)
+            await pilot.pause()
         t0, c0 = time.perf_counter(), time.process_time()
         await pilot.press(key)
         await pilot.app.animator.wait_until_complete()
@@ -78,39 +89,92 @@ async def timed_presses(pilot, key: str, n: int) -> tuple[list[float], list[floa
     return wall, cpu
 
 
-async def main(T: int, H: int, presses: int) -> None:
+@dataclass
+class View:
+    """A place in a scenario and the keys measured there."""
+
+    name: str
+    scenario: str            # YAML text, or a bundled scenario's name
+    place: object            # index into places(info), or a function of them
+    actions: list            # (label, key, phase the press starts in)
+
+
+def _lstm_yaml(T: int, H: int, extra: str = "") -> str:
+    return (f"name: big\ninput: {{generate: {{kind: noise, length: {T}, features: 8}}}}\n"
+            f"model:\n  - {{type: lstm, hidden_size: {H}{extra}}}\n  - {{type: dense, units: 1}}\nloss: {{kind: sum}}\n")
+
+
+CONV28 = ("name: conv28\ninput: {generate: {kind: digit, digit: 3, size: 28}}\nmodel:\n"
+          "  - {type: conv2d, out_channels: 8, kernel_size: 3, padding: 1, activation: relu}\n"
+          "  - {type: maxpool2d, kernel_size: 2}\n  - {type: flatten}\n"
+          "  - {type: dense, units: 10, activation: softmax}\nloss: {kind: cross_entropy, target: 3}\n")
+
+MAP_ACTIONS = [("step right", "right", "forward"), ("step left", "left", "forward"),
+               ("unit down", "down", "forward"), ("switch pass", "b", "forward"),
+               ("step in BPTT", "right", "backward")]
+
+
+def views(T: int, H: int) -> list[View]:
+    return [
+        View("lstm", _lstm_yaml(T, H), 0,
+             [("step right", "right", "forward"), ("step left", "left", "forward"),
+              ("page down", "pagedown", "forward"), ("unit down", "down", "forward"),
+              ("switch pass", "b", "forward"), ("step in BPTT", "right", "backward")]),
+        View("cnn conv", "cnn-digit", 0, MAP_ACTIONS),
+        View("cnn pool", "cnn-digit", 1, [("step right", "right", "forward"), ("switch pass", "b", "forward")]),
+        View("cnn dense", "cnn-digit", 5, [("unit down", "down", "forward"), ("switch pass", "b", "forward")]),
+        View("conv28", CONV28, 0, MAP_ACTIONS),
+        View("bilstm bwd", _lstm_yaml(2000, 64, ", bidirectional: true"), 1,
+             [("step in BPTT", "right", "backward"), ("switch pass", "b", "backward")]),
+        View("stacked l0", _lstm_yaml(2000, 64, ", num_layers: 2"), 0,
+             [("step in BPTT", "right", "backward"), ("switch pass", "b", "backward")]),
+    ]
+
+
+def _run(scenario: str):
+    if "\n" not in scenario:
+        return rnntui.run(scenario)
     with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "big.yaml"
-        path.write_text(f"name: big\ninput: {{generate: {{kind: noise, length: {T}, features: 8}}}}\n"
-                        f"model:\n  - {{type: lstm, hidden_size: {H}}}\n  - {{type: dense, units: 1}}\nloss: {{kind: sum}}\n")
-        t0 = time.perf_counter()
-        trace = rnntui.run(path)
-        engine = time.perf_counter() - t0
-    print(f"engine run (T={T}, H={H}, full trace): {engine:.2f} s")
-    dense = await dense_reference(presses)
-    print(f"reference: Textual repainting a 100x30 screen of per-cell colours: {dense * 1e3:.1f} ms CPU a key")
+        path = Path(d) / "bench.yaml"
+        path.write_text(scenario)
+        return rnntui.run(path)
+
+
+async def measure(view: View, presses: int, dense: float) -> None:
+    t0 = time.perf_counter()
+    trace = _run(view.scenario)
+    engine = time.perf_counter() - t0
+    info = trace.info
+    place = places(info)[view.place]
+    n = length(info, place)
+    print(f"\n== {view.name}: {place.label(info)}, {n} steps or positions (engine run {engine:.2f} s)")
     t0 = time.perf_counter()
     app = RnntuiApp(trace)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         first_paint = time.perf_counter() - t0
-        await pilot.press("pagedown")
+        app.cursor = replace(app.cursor, place_index=view.place, t=n // 2)
+        await pilot.pause()
         wall, cpu = await timed_presses(pilot, "x", presses)
-        base_wall, base_cpu = statistics.median(wall), statistics.median(cpu)
-        print(f"time to first paint: {first_paint * 1e3:.0f} ms (goal < 1000 ms)")
-        print(f"no-op key (reference): wall {base_wall * 1e3:.1f} ms, cpu {base_cpu * 1e3:.1f} ms")
-        print(f"per action, {ROUNDS} rounds of {presses // ROUNDS} presses, each round against the no-op key's "
-              "in the same round (the host's speed drifts)")
-        for label, key in [("step right", "right"), ("step left", "left"), ("page down", "pagedown"),
-                           ("unit down", "down"), ("switch pass", "b"), ("step in BPTT", "right")]:
+        print(f"time to first paint: {first_paint * 1e3:.0f} ms (goal < 1000 ms); "
+              f"no-op key: wall {statistics.median(wall) * 1e3:.1f} ms, cpu {statistics.median(cpu) * 1e3:.1f} ms")
+        per_round = max(presses // ROUNDS, 1)
+        fresh = iter(range(10 ** 9))
+        for label, key, phase in view.actions:
             own, walls = [], []
+
+            def prepare(i: int) -> None:
+                # a step no view has drawn: from the middle, so no press is clamped at an end
+                k = next(fresh)
+                t = (n // 4 + 3 * k) % max(n // 2, 1) if n > 8 else n // 2
+                # a unit press from unit 1: never clamped, and it turns no action on or off (the
+                # footer is rebuilt only then: from unit 0 every press would rebuild it)
+                unit = 1 if key == "down" else app.cursor.unit
+                app.cursor = replace(app.cursor, place_index=view.place, t=t, phase=phase, unit=unit)
+
             for _ in range(ROUNDS):
-                # from the middle, so no press is clamped at an end and becomes a no-op
-                app.cursor = replace(app.cursor, t=T // 2, phase="backward" if "BPTT" in label else "forward")
-                await pilot.pause()
-                n = max(presses // ROUNDS, 1)
-                _, base = await timed_presses(pilot, "x", n)
-                w, c = await timed_presses(pilot, key, n)
+                _, base = await timed_presses(pilot, "x", per_round)
+                w, c = await timed_presses(pilot, key, per_round, prepare)
                 own.append(max(statistics.median(c) - statistics.median(base), 0))
                 walls.append(statistics.median(w))
             o = statistics.median(own)
@@ -118,10 +182,19 @@ async def main(T: int, H: int, presses: int) -> None:
                   f"(rounds {min(own) * 1e3:.1f}..{max(own) * 1e3:.1f}; goal < 16 ms; {o / dense:4.2f}x a dense repaint)")
 
 
+async def main(T: int, H: int, presses: int, only: set[str] | None) -> None:
+    dense = await dense_reference(presses)
+    print(f"reference: Textual repainting a 100x30 screen of per-cell colours: {dense * 1e3:.1f} ms CPU a key")
+    for view in views(T, H):
+        if only is None or view.name.split()[0] in only or view.name in only:
+            await measure(view, presses, dense)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=10_000)
-    ap.add_argument("--hidden", type=int, default=256)
-    ap.add_argument("--presses", type=int, default=50)
+    ap.add_argument("--steps", type=int, default=10_000, help="T of the LSTM view")
+    ap.add_argument("--hidden", type=int, default=256, help="H of the LSTM view")
+    ap.add_argument("--presses", type=int, default=30)
+    ap.add_argument("--only", default=None, help="comma-separated view names (first word): lstm,cnn,conv28,...")
     a = ap.parse_args()
-    asyncio.run(main(a.steps, a.hidden, a.presses))
+    asyncio.run(main(a.steps, a.hidden, a.presses, set(a.only.split(",")) if a.only else None))

@@ -146,3 +146,27 @@ def test_step_losses_sum_to_the_loss(name):
     assert per_step.shape == (trace.info.T,)
     np.testing.assert_allclose(per_step.sum(), float(trace["loss"]), rtol=1e-12)
     assert step_losses(rnntui.run("many-to-one")) is None
+
+
+def test_conv_text_report_draws_maps_in_shade_characters(tmp_path):
+    """A .txt report has no colour: each pixel of a map is one shade character (sign kept), on the
+    scale shared by all channels; checked pixel by pixel against the trace."""
+    out = tmp_path / "cnn.txt"
+    result = CliRunner().invoke(app, ["export", "cnn-digit", "-o", str(out), "--width", "100"])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert "▀" not in "\n".join(lines)
+    maps = np.asarray(rnntui.run("cnn-digit")["model.0.out"][0], dtype=float)  # (8, 12, 12)
+    scale = float(np.abs(maps).max())
+    top = next(i for i, ln in enumerate(lines) if ln.startswith(f"all 8 channels (feature maps), shared scale ±{scale:.3g}"))
+    # 100 columns hold 7 maps of 12 with a space between: channels 0..6, then channel 7 below them
+    for k in range(8):
+        label_row = top + 1 if k < 7 else top + 1 + 13
+        col = (k % 7) * 13
+        assert lines[label_row][col:col + 12].strip() == ("▸0" if k == 0 else str(k))
+        for y in range(12):
+            expected = ""
+            for v in maps[k, y]:
+                level = min(int(abs(v) / scale * 4 + 0.5), 4)
+                expected += (" ░▒▓█" if v >= 0 else " -=≡■")[level]
+            assert lines[label_row + 1 + y][col:col + 12].ljust(12) == expected, (k, y)

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from rnntui.errors import ExportError
 from rnntui.render.analysis import param_count
-from rnntui.render.featuremap import halfblock
+from rnntui.render.maps.draw import halfblock
 from rnntui.render.views import view_for
 from rnntui.render.diagnostics_text import nonfinite_summary
 

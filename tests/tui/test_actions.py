@@ -222,7 +222,14 @@ async def test_receptive_field_on_screen_matches_the_output():
     Console(file=out, width=100, color_system=None).print(cell_panel(trace, Cursor(t=int(y * 14 + x)), 100))
     text = out.getvalue()
     assert f"position ({y}, {x})" in text
-    assert f"= {pre[y, x]:.4f}" in text.replace("  ", " ") or f"{pre[y, x]:.4f}" in text
+    # the explanation line itself (the title prints the value too): bias + Σ w×x = the output, with
+    # the sum taken here from the weights and the padded input window
+    line = next(ln.strip() for ln in text.splitlines() if ln.strip().startswith("value = bias"))
+    image = np.pad(np.asarray(trace["input"][0, 0], dtype=float), 1)
+    products = np.asarray(trace["param.0.weight"][0, 0], dtype=float) * image[y:y + 3, x:x + 3]
+    bias = float(trace["param.0.bias"][0])
+    assert line == f"value = bias {bias:.4f} + Σ w×x {products.sum():.4f} = {pre[y, x]:.4f}"
+    assert abs(bias + products.sum() - pre[y, x]) < 1e-9
 
 
 async def test_collector_threshold_is_raised_while_running_and_given_back(traces):

@@ -5,7 +5,7 @@ import numpy as np
 from rich.console import Group
 from rich.text import Text
 
-from rnntui.render import featuremap
+from rnntui.render.maps import panels as featuremap
 from rnntui.render.cursor import position
 from rnntui.render.views.base import BOLD, PlaceView
 from rnntui.render.views.recurrent import details_text
