@@ -49,6 +49,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(keys)
 
 
+MAX_DIGITS = 12  # more than any trace has steps
+
+
 class GotoScreen(ModalScreen[int | None]):
     """Ask for a step t and return it, or None when cancelled."""
 
@@ -61,7 +64,9 @@ class GotoScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="goto"):
             yield Static(f"Go to step t (0..{self.T - 1}):")
-            yield Input(placeholder="t", id="goto-input", type="integer")
+            # not type="integer": its pattern backtracks and froze the app after ~28 digits and a
+            # letter; digits only, checked in full when submitted
+            yield Input(placeholder="t", id="goto-input", restrict=r"[0-9]*", max_length=MAX_DIGITS)
             yield Static("", id="goto-error")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

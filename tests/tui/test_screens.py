@@ -1,4 +1,4 @@
-"""What the user sees: SVG snapshots at fixed sizes, and properties of the screen itself."""
+"""Properties of the screen itself (the SVG snapshots are in tests/snapshots)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,20 +9,6 @@ from rnntui.render.colors import shade
 from rnntui.render.cursor import Cursor
 from rnntui.render.panels import states
 from rnntui.tui.app import RnntuiApp
-
-SNAPSHOTS = {
-    "lstm": ("lstm-delayed-recall", ["right", "right", "right", "down"]),
-    "gru": ("gru-delayed-recall", ["right", "right", "b"]),
-    "bilstm-text": ("bilstm-apple", ["right", "right", "d"]),
-    "cnn": ("cnn-digit", ["right"] * 17 + ["down"]),
-}
-
-
-@pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=["100x30", "80x24"])
-@pytest.mark.parametrize("case", sorted(SNAPSHOTS))
-def test_snapshot(snap_compare, case, size):
-    name, keys = SNAPSHOTS[case]
-    assert snap_compare(RnntuiApp(rnntui.run(name)), press=keys, terminal_size=size)
 
 
 async def test_right_then_left_gives_back_the_same_screen():
