@@ -49,9 +49,6 @@ class HelpScreen(ModalScreen[None]):
             yield Static(keys)
 
 
-MAX_DIGITS = 12  # more than any trace has steps
-
-
 class GotoScreen(ModalScreen[int | None]):
     """Ask for a step t and return it, or None when cancelled."""
 
@@ -66,7 +63,7 @@ class GotoScreen(ModalScreen[int | None]):
             yield Static(f"Go to step t (0..{self.T - 1}):")
             # not type="integer": its pattern backtracks and froze the app after ~28 digits and a
             # letter; digits only, checked in full when submitted
-            yield Input(placeholder="t", id="goto-input", restrict=r"[0-9]*", max_length=MAX_DIGITS)
+            yield Input(placeholder="t", id="goto-input", restrict=r"[0-9]*")
             yield Static("", id="goto-error")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
