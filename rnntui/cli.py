@@ -83,7 +83,9 @@ def run(scenario: ScenarioArg, max_memory: MaxMemory = None) -> None:
         fail(exc)
     from rnntui.tui.app import RnntuiApp
 
-    RnntuiApp(trace).run()
+    tui = RnntuiApp(trace)
+    tui.run()
+    raise typer.Exit(tui.return_code or 0)  # 1 when the app crashed (Textual printed why)
 
 
 @app.command()

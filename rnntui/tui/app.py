@@ -1,7 +1,12 @@
 """The step-through debugger: composes one widget per concept and routes keys to the cursor.
 
-The app's only state is `cursor`, an index into the immutable trace; every key replaces it
-and the views re-read the trace. Nothing is recomputed.
+What is open is one frozen object (`run_state`, an OpenRun: trace, places, events, marks) and
+where the user is, another (`cursor`). Every key replaces the cursor; the app pushes both down
+into the views, which re-read the run. Nothing is recomputed.
+
+Keys are routed deliberately: no binding has priority, so a modal screen (help, go-to) owns
+every key while it is open; and the two columns never take focus, so no scroll container eats
+the arrows meant for the cursor.
 """
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -17,10 +23,11 @@ from textual.reactive import reactive
 from textual.widgets import Footer
 
 from rnntui.render import cursor as cur
-from rnntui.render.analysis import events as find_events
 from rnntui.render.cursor import Cursor
 from rnntui.tui import blas
 from rnntui.tui.screens import GotoScreen, HelpScreen
+from rnntui.tui.state import OpenRun, open_run
+from rnntui.tui.usertext import cut
 from rnntui.tui.widgets.base import TraceView
 from rnntui.tui.widgets.cell_view import CellView
 from rnntui.tui.widgets.details_pane import DetailsPane
@@ -37,47 +44,33 @@ NARROW_BELOW = 100
 # app. Collecting less often keeps a step inside a frame (~1.5-4 ms a step in paired runs).
 GC_THRESHOLD = (20_000, 50, 100)
 
+MESSAGE_CHARS = 300  # a notification names events or a path: a few lines of a toast at most
+STEM_CHARS = 60      # an export's file name starts with the scenario file's stem; keep it a file name
 
-def _params(action: str) -> tuple:
-    """The literal parameters of an action string such as "step(-10)"."""
-    if "(" not in action:
-        return ()
-    inner = action[action.index("(") + 1: action.rindex(")")]
-    return tuple(int(p) for p in inner.split(",") if p.strip())
+
+class Column(VerticalScroll, can_focus=False):
+    """A column of panels that scrolls (mouse wheel, scroll bar) but never takes focus, so its
+    scroll bindings (arrows, PgUp/PgDn, Home/End) never take the keys that move the cursor."""
 
 
 class RnntuiApp(App):
     """Step through a recorded run, forward and backward in time.
 
-    | Key | Action |
-    | :- | :- |
-    | Right / l, Left / h | next / previous step (in the order the current pass runs) |
-    | Home / End | first / last step |
-    | PgDn / PgUp | 10 steps on / back |
-    | g | go to a step t |
-    | b | forward pass <-> backward pass (BPTT) |
-    | ] / [ | next / previous entry (each sub-layer and direction of a recurrent entry) |
-    | d | other direction of a bidirectional entry |
-    | Down / Up | next / previous unit |
-    | s | next batch sample |
-    | space | play / pause |
-    | n / N | next / previous event of this entry (switching pass if the event is in the other one) |
-    | e | export the current view (SVG) |
-    | ? | help and the current cell's equations |
-    | q | quit |
+    The keys are `BINDINGS`, and only there: the help screen (`?`) lists them with their tooltips.
     """
 
     CSS_PATH = "app.tcss"
     TITLE = "rnntui"
 
+    # the footer shows them in this order (Back before Step, as the arrows sit on a keyboard)
     BINDINGS = [
-        Binding("right,l", "step(1)", "Step", priority=True,
+        Binding("left,h", "step(-1)", "Back", tooltip="Previous step"),
+        Binding("right,l", "step(1)", "Step",
                 tooltip="Next step, in the order the current pass and direction run"),
-        Binding("left,h", "step(-1)", "Back", priority=True, tooltip="Previous step"),
-        Binding("home", "jump(0)", "First", show=False, priority=True, tooltip="First step of the current pass"),
-        Binding("end", "jump(1)", "Last", show=False, priority=True, tooltip="Last step of the current pass"),
-        Binding("pagedown", "step(10)", "+10", show=False, priority=True, tooltip="10 steps on"),
-        Binding("pageup", "step(-10)", "-10", show=False, priority=True, tooltip="10 steps back"),
+        Binding("home", "jump(0)", "First", show=False, tooltip="First step of the current pass"),
+        Binding("end", "jump(1)", "Last", show=False, tooltip="Last step of the current pass"),
+        Binding("pagedown", "step(10)", "+10", show=False, tooltip="10 steps on"),
+        Binding("pageup", "step(-10)", "-10", show=False, tooltip="10 steps back"),
         Binding("g", "goto", "Go to", show=False, tooltip="Go to a step t"),
         Binding("b", "phase", "Fwd/BPTT",
                 tooltip="Switch between the forward pass and the backward pass (BPTT, from t=T-1 down to 0)"),
@@ -85,8 +78,8 @@ class RnntuiApp(App):
                 tooltip="Next entry (each sub-layer and direction of a recurrent entry in turn)"),
         Binding("left_square_bracket", "place(-1)", "Prev entry", show=False, tooltip="Previous entry"),
         Binding("d", "direction", "Direction", tooltip="The other direction of a bidirectional entry"),
-        Binding("down", "unit(1)", "Next unit", show=False, priority=True, tooltip="Select the next unit"),
-        Binding("up", "unit(-1)", "Prev unit", show=False, priority=True, tooltip="Select the previous unit"),
+        Binding("down", "unit(1)", "Next unit", show=False, tooltip="Select the next unit"),
+        Binding("up", "unit(-1)", "Prev unit", show=False, tooltip="Select the previous unit"),
         Binding("s", "sample", "Sample", show=False, tooltip="Next sample of the batch"),
         Binding("space", "play", "Play", tooltip="Play / pause: step on by itself"),
         Binding("n", "event(1)", "Next event",
@@ -97,49 +90,49 @@ class RnntuiApp(App):
         Binding("q", "quit", "Quit", tooltip="Quit"),
     ]
 
+    run_state: reactive[OpenRun] = reactive(None, repaint=False)
+    """What is open: the trace, its places, events and marks. Replaced, never changed."""
+
     cursor: reactive[Cursor] = reactive(Cursor, repaint=False)
-    """The position in the trace: phase, place (entry, sub-layer, direction), step, unit, sample."""
+    """The position in the run: phase, place (entry, sub-layer, direction), step, unit, sample."""
 
     playing: reactive[bool] = reactive(False, bindings=True)
     """Whether Space is stepping on by itself."""
 
     def __init__(self, trace, export_dir: Path | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.trace = trace
-        self.info = trace.info
-        with np.errstate(all="ignore"):
-            self.events = find_events(trace)
-        by_place: dict = {}
-        for ev in self.events:
-            by_place.setdefault(ev.place, set()).add(ev.t)
-        self._event_steps = {p: np.array(sorted(ts)) for p, ts in by_place.items()}
         self.export_dir = export_dir or Path.cwd()
         self._timer = None
         self._binding_state: tuple = ()
         self._gc_threshold: tuple | None = None
         self._blas_threads: int | None = None
-        p0 = self.info.places[0]
-        first = cur.first_step(self.info, "forward", p0.direction, p0)
-        self.set_reactive(RnntuiApp.cursor, Cursor(t=first))
+        run = open_run(trace)
+        self.set_reactive(RnntuiApp.run_state, run)
+        self.set_reactive(RnntuiApp.cursor, run.start())
+
+    @property
+    def info(self):
+        """The open run's TraceInfo (as shown: user text cut to a screenful)."""
+        return self.run_state.info
 
     def compose(self) -> ComposeResult:
-        yield HeaderBar(self.trace, id="header")
-        yield Timeline(self.trace, self.events, id="timeline")
+        # the views hold no run yet: the app pushes it (and the cursor) into them once mounted
+        yield HeaderBar(id="header")
+        yield Timeline(id="timeline")
         with Horizontal(id="main"):
-            with VerticalScroll(id="left"):
-                yield CellView(self.trace, id="cell")
-                yield StateHeatmap(self.trace, id="states")
-            with VerticalScroll(id="right"):
-                yield GradientPlot(self.trace, id="gradients")
-                yield DetailsPane(self.trace, id="details")
+            with Column(id="left"):
+                yield CellView(id="cell")
+                yield StateHeatmap(id="states")
+            with Column(id="right"):
+                yield GradientPlot(id="gradients")
+                yield DetailsPane(id="details")
         yield Footer()
 
     def on_mount(self) -> None:
         self._gc_threshold = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLD)
         self._blas_threads = blas.set_threads(1)
-        self.title = f"rnntui: {self.info.name}"
-        self._push(self.cursor)
+        self._show(self.run_state)
         self._fit(self.size.width)
 
     def on_unmount(self) -> None:
@@ -155,17 +148,27 @@ class RnntuiApp(App):
         """Below 100 columns the two columns stack and scroll, so no panel is cut."""
         self.query_one("#main").set_class(width < NARROW_BELOW, "narrow")
 
+    def watch_run_state(self, run: OpenRun) -> None:
+        self._show(run)
+
+    def _show(self, run: OpenRun) -> None:
+        """Another run: the cursor starts again (the old one may not exist in it), every view redraws."""
+        self.playing = False
+        self.title = f"rnntui: {run.info.name}"
+        self.set_reactive(RnntuiApp.cursor, run.start())
+        for view in self.query(TraceView):
+            view.run = run  # before the cursor: a view draws a cursor in the run it holds
+        self.watch_cursor(self.cursor)
+
     def watch_cursor(self, cursor: Cursor) -> None:
-        self._push(cursor)
+        for view in self.query(TraceView):
+            view.cursor = cursor
         # the footer is rebuilt only when an action turns on or off, not on every step
-        state = tuple(self.check_action(b.action.split("(")[0], _params(b.action)) for b in self.BINDINGS)
+        state = tuple(self.check_action(name, params)
+                      for _, name, params in (parse_action(b.action) for b in self.BINDINGS))
         if state != self._binding_state:
             self._binding_state = state
             self.refresh_bindings()
-
-    def _push(self, cursor: Cursor) -> None:
-        for view in self.query(TraceView):
-            view.cursor = cursor
 
     # --- which actions make sense here (the footer dims the others) -------------------------
 
@@ -183,7 +186,7 @@ class RnntuiApp(App):
             return None if c.t == target else True
         if action == "place":
             k = c.place_index + int(parameters[0])
-            return True if 0 <= k < len(info.places) else None
+            return True if 0 <= k < len(self.run_state.places) else None
         if action == "direction":
             return True if cur.has_other_direction(c, info) else None
         if action == "unit":
@@ -205,7 +208,7 @@ class RnntuiApp(App):
             return e.hidden_size
         if cur.is_map(self.info, place):
             return int(e.out_shape[0])
-        out = self.trace[f"model.{e.index}.out"]
+        out = self.run_state.trace[f"model.{e.index}.out"]
         return int(out[0, 0].size if (e.seq_out and self.info.seq) else out[0].size)
 
     # --- actions -------------------------------------------------------------------------------
@@ -253,7 +256,7 @@ class RnntuiApp(App):
         """The nearest event of this place after (n > 0) or before the cursor, in the current step order."""
         c, info = self.cursor, self.info
         place = c.place(info)
-        steps = self._event_steps.get(place)
+        steps = self.run_state.event_steps.get(place)
         if steps is None or steps.size == 0:
             return None
         forward_in_t = cur.place_sign(info, c.phase, place) * (1 if n > 0 else -1) > 0
@@ -268,10 +271,11 @@ class RnntuiApp(App):
         if t is None:
             return
         place = self.cursor.place(self.info)
-        found = [ev for ev in self.events if ev.t == t and ev.place == place]
+        found = [ev for ev in self.run_state.events if ev.t == t and ev.place == place]
         phase = self.cursor.phase if any(ev.phase == self.cursor.phase for ev in found) else found[0].phase
         self.cursor = replace(self.cursor, t=t, phase=phase)
-        self.notify("; ".join(ev.text for ev in found[:3]), timeout=3)
+        # event texts name trace keys, which a crafted trace makes anything: never markup
+        self.notify(cut("; ".join(ev.text for ev in found[:3]), MESSAGE_CHARS), timeout=3, markup=False)
 
     def action_goto(self) -> None:
         def done(t: int | None) -> None:
@@ -281,20 +285,21 @@ class RnntuiApp(App):
         self.push_screen(GotoScreen(cur.length(self.info, self.cursor.place(self.info))), done)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.BINDINGS, self.trace, self.cursor))
+        self.push_screen(HelpScreen(self.BINDINGS, self.run_state.trace, self.cursor))
 
     def action_export(self) -> None:
         from rnntui.atomic import atomic_write
         from rnntui.errors import RnntuiError
 
         c = self.cursor
-        stem = Path(self.info.file).stem or "trace"
+        stem = cut(Path(self.info.file).stem, STEM_CHARS) or "trace"
         path = self.export_dir / f"{stem}-{c.phase}-t{c.t}.svg"
         try:
             svg = self.export_screenshot(title=f"{self.info.name}: {c.phase} t={c.t}")
             with atomic_write(path, "w") as f:
                 f.write(svg)
         except (RnntuiError, OSError) as exc:
-            self.notify(f"export failed: {exc}", severity="error")
+            # paths and messages hold the user's folder and file names: never markup
+            self.notify(cut(f"export failed: {exc}", MESSAGE_CHARS), severity="error", markup=False)
             return
-        self.notify(f"wrote {path}")
+        self.notify(cut(f"wrote {path}", MESSAGE_CHARS), markup=False)

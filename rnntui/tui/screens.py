@@ -61,7 +61,9 @@ class GotoScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="goto"):
             yield Static(f"Go to step t (0..{self.T - 1}):")
-            yield Input(placeholder="t", id="goto-input", type="integer")
+            # not type="integer": its pattern backtracks and froze the app after ~28 digits and a
+            # letter; digits only, checked in full when submitted
+            yield Input(placeholder="t", id="goto-input", restrict=r"[0-9]*")
             yield Static("", id="goto-error")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -8,8 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import rnntui  # noqa: E402
-from rnntui.engine.conv import receptive_field  # noqa: E402
+from tests.engine.conv_cases import CONV2D, _run  # noqa: E402
 from tests.torch_ref import manual  # noqa: E402
 
 
@@ -20,24 +19,6 @@ def _check(trace):
         if key == "loss":
             continue
         np.testing.assert_allclose(trace[key], ref, rtol=1e-9, atol=1e-12, err_msg=key)
-
-
-def _run(tmp_path, doc):
-    (tmp_path / "s.yaml").write_text(json.dumps(doc))
-    return rnntui.run(tmp_path / "s.yaml")
-
-
-CONV2D = [
-    {"kernel_size": 3},
-    {"kernel_size": 3, "padding": 1},
-    {"kernel_size": 3, "padding": "same", "dilation": 2},
-    {"kernel_size": [2, 3], "padding": "same"},
-    {"kernel_size": 3, "stride": 2},
-    {"kernel_size": [3, 2], "stride": [2, 1], "padding": [1, 0]},
-    {"kernel_size": 2, "dilation": 2, "stride": 2},
-    {"kernel_size": 3, "groups": 2, "padding": 1},
-    {"kernel_size": 1, "groups": 4},
-]
 
 
 @pytest.mark.parametrize("conv", CONV2D, ids=lambda c: json.dumps(c, separators=(",", ":")))
@@ -106,23 +87,3 @@ def test_maxpool_routes_gradient_to_first_argmax(tmp_path):
     # window one holds 3 twice: the first, at (0, 1), takes the gradient, as in PyTorch
     assert trace["grad.model.0.out"][0, 0].tolist() == [[0, 1, 1, 0], [0, 0, 0, 0]]
     _check(trace)
-
-
-@pytest.mark.parametrize("conv", CONV2D[:8], ids=lambda c: json.dumps(c, separators=(",", ":")))
-def test_receptive_field_products_sum_to_the_output(tmp_path, conv):
-    rng = np.random.default_rng(4)
-    doc = {"input": {"image": rng.normal(size=(4, 7, 6)).round(3).tolist()},
-           "model": [{"type": "conv2d", "out_channels": 4, **conv}], "loss": {"kind": "sum"},
-           "weights": {"init": "uniform", "low": -1, "high": 1}}
-    trace = _run(tmp_path, doc)
-    lay = trace.info.entries[0]
-    pre = trace["model.0.out"]
-    x = trace["input"]
-    for o in range(pre.shape[1]):
-        for y in range(pre.shape[2]):
-            for xx in range(pre.shape[3]):
-                rows, cols, chans, prods, bias, total = receptive_field(
-                    lay, x, trace["param.0.weight"], trace["param.0.bias"], 0, o, (y, xx))
-                assert abs(total - pre[0, o, y, xx]) < 1e-12
-                assert abs(bias + prods.sum() - pre[0, o, y, xx]) < 1e-12
-                assert prods.shape == (len(chans), len(rows), len(cols))

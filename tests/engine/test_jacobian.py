@@ -40,14 +40,3 @@ def test_jacobian_norm_matches_autograd(name):
                 assert abs(jac[t, b] - ref) < 1e-9 * max(1, ref), (d, t, b, jac[t, b], ref)
                 one = diagnostics.jacobian_norm_at(fresh, Place(0, 0, d), t)[b]
                 assert abs(one - ref) < 1e-9 * max(1, ref)
-
-
-def test_chunking_does_not_change_the_norms(monkeypatch):
-    trace = rnntui.run("tanh-saturation")
-    e = trace.info.entries[0]
-    whole = trace["diag.model.0.l0.fwd.jacnorm"]
-    monkeypatch.setattr(diagnostics, "STEP_CHUNK_ELEMENTS", 1)  # one step per chunk
-    monkeypatch.setattr(diagnostics.spectral, "ROW_BUDGET", 1)  # one row per Lanczos batch
-    chunked = diagnostics.jacobian_norms(e, trace, diagnostics.ParamView(trace), Place(0, 0, "fwd"))
-    np.testing.assert_allclose(chunked, whole, rtol=1e-10)
-    assert whole.shape == (40, 1) and np.all(whole > 0)

@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import rnntui  # noqa: E402
-from rnntui.errors import ScenarioError  # noqa: E402
+from tests.engine.weight_cases import SCENARIO, _errors  # noqa: E402
 
 
 class Net(torch.nn.Module):
@@ -34,20 +34,6 @@ def _save(net, path):
         save_file({k: v.contiguous() for k, v in sd.items()}, str(path))
 
 
-SCENARIO = """
-name: from a file
-input: {{values: {x}}}
-model:
-  - {{type: {kind}, hidden_size: 4, num_layers: 2, bidirectional: true}}
-  - {{type: dense, units: 2}}
-weights:
-  init: none
-  file: {file}
-  rename: {{"rnn.": "0.", "fc.": "1."}}
-loss: {{kind: sum}}
-"""
-
-
 @pytest.mark.parametrize("suffix", [".pt", ".npz", ".safetensors"])
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_module_weights_load_through_rename(tmp_path, suffix, kind):
@@ -68,13 +54,6 @@ def test_module_weights_load_through_rename(tmp_path, suffix, kind):
         np.testing.assert_allclose(trace[f"grad.param.{key}"], p.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=key)
 
 
-def _errors(tmp_path, text):
-    (tmp_path / "s.yaml").write_text(text)
-    with pytest.raises(ScenarioError) as exc:
-        rnntui.run(tmp_path / "s.yaml")
-    return str(exc.value)
-
-
 def test_wrong_shape_and_unknown_key_are_named(tmp_path):
     torch.manual_seed(0)
     net = Net("lstm")
@@ -88,18 +67,6 @@ def test_wrong_shape_and_unknown_key_are_named(tmp_path):
     assert "s.yaml:8:" in msg  # the line of `file:`
     # and, init being none, the parameter the file failed to give is missing
     assert "parameter 0.weight_hh_l0 of shape (16, 4) is missing" in msg
-
-
-def test_missing_parameter_without_init(tmp_path):
-    np.savez(tmp_path / "w.npz", **{"1.weight": np.zeros((2, 8)), "1.bias": np.zeros(2)})
-    msg = _errors(tmp_path, SCENARIO.format(x=[[0, 0, 0]], kind="lstm", file="w.npz"))
-    assert "parameter 0.weight_ih_l0 of shape (16, 3) is missing" in msg
-
-
-def test_pickled_npz_is_refused(tmp_path):
-    np.savez(tmp_path / "w.npz", a=np.array([{"x": 1}], dtype=object))
-    msg = _errors(tmp_path, SCENARIO.format(x=[[0, 0, 0]], kind="lstm", file="w.npz"))
-    assert "cannot read w.npz" in msg and "pickle" in msg.lower()
 
 
 def test_pt_file_needs_torch(tmp_path, monkeypatch):
@@ -138,19 +105,3 @@ def test_pt_with_non_tensor_values_is_refused(tmp_path):
     assert "holds non-tensor values: 0.weight_ih_l0 (list)" in msg
 
 
-def test_set_wins_over_init_and_gain_scales_init(tmp_path):
-    text = """
-input: {values: [[1.0], [0.0]]}
-seed: 1
-model: [{type: rnn, hidden_size: 2}]
-weights:
-  init: constant
-  value: 0.25
-  recurrent_gain: 4
-  set: {0.bias_ih_l0: [1.0, 2.0]}
-"""
-    (tmp_path / "s.yaml").write_text(text)
-    tr = rnntui.run(tmp_path / "s.yaml")
-    assert np.array_equal(tr["param.0.weight_hh_l0"], np.full((2, 2), 1.0))
-    assert np.array_equal(tr["param.0.weight_ih_l0"], np.full((2, 1), 0.25))
-    assert np.array_equal(tr["param.0.bias_ih_l0"], [1.0, 2.0])

@@ -11,12 +11,6 @@ from rnntui.tui.app import RnntuiApp
 SIZE = (100, 30)
 
 
-@pytest.fixture(scope="module")
-def traces():
-    return {name: rnntui.run(name) for name in
-            ("lstm-delayed-recall", "bilstm-apple", "stacked-lstm", "vanishing-gradient", "one-to-one", "bptt")}
-
-
 async def test_steps_forward_and_back(traces):
     app = RnntuiApp(traces["lstm-delayed-recall"])
     async with app.run_test(size=SIZE) as pilot:
@@ -112,6 +106,7 @@ async def test_goto(traces):
 
 async def test_play_steps_until_the_end(traces):
     app = RnntuiApp(traces["bptt"])
+    last = app.info.T - 1
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
         assert app.playing
@@ -122,6 +117,16 @@ async def test_play_steps_until_the_end(traces):
         t = app.cursor.t
         await pilot.pause(0.4)
         assert app.cursor.t == t
+        # from three steps before the end, play reaches the last step and stops there by itself
+        await pilot.press("end", "left", "left", "left", "space")
+        assert app.playing and app.cursor.t == last - 3
+        for _ in range(20):  # a step every 0.2 s: up to 2 s for the three
+            await pilot.pause(0.1)
+            if not app.playing:
+                break
+        assert app.cursor.t == last and not app.playing
+        await pilot.pause(0.3)
+        assert app.cursor.t == last
 
 
 async def test_events_jump_and_switch_phase(traces):
@@ -185,8 +190,8 @@ async def test_quit(traces):
     assert app.return_code == 0
 
 
-async def test_feature_map_positions_and_channels():
-    trace = rnntui.run("cnn-digit")
+async def test_feature_map_positions_and_channels(traces):
+    trace = traces["cnn-digit"]
     app = RnntuiApp(trace)
     async with app.run_test(size=SIZE) as pilot:
         assert app.cursor.t == 0
@@ -207,7 +212,7 @@ async def test_feature_map_positions_and_channels():
         assert app.check_action("step", (1,)) is None  # one vector per image
 
 
-async def test_receptive_field_on_screen_matches_the_output():
+async def test_receptive_field_explanation_line_is_an_honest_sum():
     import io
 
     from rich.console import Console
@@ -230,6 +235,30 @@ async def test_receptive_field_on_screen_matches_the_output():
     bias = float(trace["param.0.bias"][0])
     assert line == f"value = bias {bias:.4f} + Σ w×x {products.sum():.4f} = {pre[y, x]:.4f}"
     assert abs(bias + products.sum() - pre[y, x]) < 1e-9
+
+
+async def test_receptive_field_on_screen_matches_the_output(traces):
+    """The nine products and their sum the cell panel shows at an output position, against the
+    Sobel kernel times the zero-padded input patch computed here."""
+    trace = traces["sobel-edges"]
+    image = np.pad(trace["input"][0, 0], 1)  # padding 1: the patch of output (y, x) is image[y:y+3, x:x+3]
+    kernel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], float)  # channel 0, set by hand in the scenario
+    expected = np.array([[(image[y:y + 3, x:x + 3] * kernel).sum() for x in range(14)] for y in range(14)])
+    y, x = (int(v) for v in np.unravel_index(np.argmax(np.abs(expected)), expected.shape))
+    products = image[y:y + 3, x:x + 3] * kernel
+    assert np.count_nonzero(products) >= 4  # a position where the products say something
+    app = RnntuiApp(trace)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await pilot.press("g", *str(y * 14 + x), "enter")
+        await pilot.pause()
+        cell = app.query_one("#cell")
+        text = "\n".join(cell.render_line(k).text for k in range(cell.size.height))
+    assert f"position ({y}, {x})" in text
+    shown = text[text.index("w×x"):]
+    for p in products.ravel():
+        assert f"{p:.4f}" in shown
+    assert f"Σ {products.sum():.4f}" in shown
+    assert f"= {expected[y, x]:.4f}" in shown
 
 
 async def test_collector_threshold_is_raised_while_running_and_given_back(traces):

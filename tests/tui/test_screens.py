@@ -1,4 +1,4 @@
-"""What the user sees: SVG snapshots at fixed sizes, and properties of the screen itself."""
+"""Properties of the screen itself (the SVG snapshots are in tests/snapshots)."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,23 +10,9 @@ from rnntui.render.cursor import Cursor
 from rnntui.render.views import states
 from rnntui.tui.app import RnntuiApp
 
-SNAPSHOTS = {
-    "lstm": ("lstm-delayed-recall", ["right", "right", "right", "down"]),
-    "gru": ("gru-delayed-recall", ["right", "right", "b"]),
-    "bilstm-text": ("bilstm-apple", ["right", "right", "d"]),
-    "cnn": ("cnn-digit", ["right"] * 17 + ["down"]),
-}
 
-
-@pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=["100x30", "80x24"])
-@pytest.mark.parametrize("case", sorted(SNAPSHOTS))
-def test_snapshot(snap_compare, case, size):
-    name, keys = SNAPSHOTS[case]
-    assert snap_compare(RnntuiApp(rnntui.run(name)), press=keys, terminal_size=size)
-
-
-async def test_right_then_left_gives_back_the_same_screen():
-    app = RnntuiApp(rnntui.run("bilstm-apple"))
+async def test_right_then_left_gives_back_the_same_screen(traces):
+    app = RnntuiApp(traces["bilstm-apple"])
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("right", "right")
         await pilot.pause()
@@ -41,8 +27,8 @@ async def test_right_then_left_gives_back_the_same_screen():
     assert middle != before
 
 
-def test_backward_direction_shows_states_in_reading_order():
-    trace = rnntui.run("bilstm-apple")
+def test_backward_direction_shows_states_in_reading_order(traces):
+    trace = traces["bilstm-apple"]
     h = trace["model.0.l0.bwd.h"][:, 0]
     text = states(trace, Cursor(place_index=1, t=3), width=60, height=40).renderables
     bwd = next(t for t in text if "h bwd" in t.plain)
@@ -56,8 +42,8 @@ def test_backward_direction_shows_states_in_reading_order():
         assert cells == expected, f"unit {u}: column t must show the state at index t"
 
 
-async def test_resizes_without_crashing():
-    app = RnntuiApp(rnntui.run("stacked-lstm"))
+async def test_resizes_without_crashing(traces):
+    app = RnntuiApp(traces["stacked-lstm"])
     async with app.run_test(size=(100, 30)) as pilot:
         for size in [(80, 24), (40, 12), (20, 8), (160, 50), (80, 24)]:
             await pilot.resize_terminal(*size)
@@ -91,13 +77,23 @@ def test_runs_in_other_colour_modes(tmp_path, env):
 
 @pytest.mark.parametrize("name,keys", [("bilstm-apple", ["right", "b", "right", "d"]),
                                        ("cnn-digit", ["right"] * 5 + ["down", "right_square_bracket"])])
-async def test_saved_trace_reopens_with_the_same_screen(tmp_path, name, keys, monkeypatch):
-    live = rnntui.run(name)
+async def test_saved_trace_reopens_with_the_same_screen(tmp_path, name, keys, monkeypatch, traces):
+    live = traces[name]
     live.save(tmp_path / "t.npz")
-    # reopening must not run the engine
-    import rnntui.engine.network as network
 
-    monkeypatch.setattr(network, "run_network", lambda *a, **k: pytest.fail("recomputed"))
+    # reopening must not run the engine: patched where the engine looks it up, and checked that
+    # running a scenario does reach the patch (else the check below could not fail)
+    import rnntui.engine.network as engine_network
+
+    class EngineRan(Exception):
+        pass
+
+    def engine(*args, **kwargs):
+        raise EngineRan
+
+    monkeypatch.setattr(engine_network, "run_network", engine)
+    with pytest.raises(EngineRan):
+        rnntui.run(name)
     saved = rnntui.load_trace(tmp_path / "t.npz")
     screens = []
     for trace in (live, saved):

@@ -1,16 +1,18 @@
-"""A view over the trace: holds the trace, receives the cursor from the app, renders one concept."""
+"""A view over the open run: receives the run and the cursor from the app, renders one concept."""
 from __future__ import annotations
 
 import warnings
 from dataclasses import replace
 
 import numpy as np
+from textual.cache import LRUCache
 from textual.geometry import Region
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
 from rnntui.render.cursor import Cursor
+from rnntui.tui.state import OpenRun
 from rnntui.tui.strips import to_strips
 
 
@@ -23,18 +25,38 @@ class TraceView(Widget):
     or a new entry is chosen.
     """
 
-    cursor: reactive[Cursor] = reactive(Cursor, repaint=False)
-    """Where the app is in the trace; set by the app, never by the view."""
+    run: reactive[OpenRun | None] = reactive(None, repaint=False)
+    """What is open; set by the app, never by the view. None until the app pushes it."""
 
-    def __init__(self, trace, **kwargs):
+    cursor: reactive[Cursor] = reactive(Cursor, repaint=False)
+    """Where the app is in the run; set by the app (after the run), never by the view."""
+
+    def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.trace = trace
-        self._drawn: dict[tuple, list[Strip]] = {}
-        self._floor: dict[tuple, int] = {}
+        # this step, the other pass, and what the layout measured
+        self._drawn: LRUCache[tuple, list[Strip]] = LRUCache(4)
+        # the tallest each place has been at each size; a one-item list, raised in place (an
+        # LRUCache keeps the first value set for a key)
+        self._floor: LRUCache[tuple, list[int]] = LRUCache(256)
         self._frame: list[Strip] | None = None
         self._height: int | None = None
 
+    @property
+    def trace(self):
+        """The open run's trace, as the TUI shows it (user text cut to a screenful)."""
+        return self.run.trace
+
+    def watch_run(self) -> None:
+        # nothing drawn for the old run holds for the new one: measure and draw again
+        self._drawn.clear()
+        self._floor.clear()
+        self._frame = None
+        self._height = None
+        self.refresh(layout=True)
+
     def watch_cursor(self, old: Cursor, new: Cursor) -> None:
+        if self.run is None:
+            return
         width = self.size.width
         height = self.styles.height
         sized_by_content = height is None or height.is_auto
@@ -70,9 +92,7 @@ class TraceView(Widget):
                 warnings.simplefilter("ignore", RuntimeWarning)
                 renderable = self.render_view(cursor, width)
             strips = to_strips(renderable, width, base, self.app)
-            if len(self._drawn) >= 4:  # this step, the other pass, and what the layout measured
-                self._drawn.pop(next(iter(self._drawn)))
-            self._drawn[key] = strips
+            self._drawn.set(key, strips)
         return strips
 
     def _lines(self, width: int, cursor: Cursor) -> int:
@@ -81,18 +101,21 @@ class TraceView(Widget):
         floor = self._floor.get(key)
         if floor is None:
             other = replace(cursor, phase="backward" if cursor.phase == "forward" else "forward")
-            floor = len(self._strips(width, other))
-        floor = max(floor, len(self._strips(width, cursor)))
-        if len(self._floor) > 256:
-            self._floor.clear()
-        self._floor[key] = floor
-        return floor
+            floor = [len(self._strips(width, other))]
+            self._floor.set(key, floor)
+        floor[0] = max(floor[0], len(self._strips(width, cursor)))
+        return floor[0]
 
     def get_content_height(self, container, viewport, width: int) -> int:
+        if self.run is None:
+            return 0
         self._height = self._lines(width, self.cursor)
         return self._height
 
     def render_lines(self, crop):
+        if self.run is None:
+            self._frame = []
+            return super().render_lines(crop)
         # the strips are looked up once a repaint, not once a line
         self._frame = self._strips(self.size.width)
         return super().render_lines(crop)

@@ -5,14 +5,15 @@ from rich.style import Style
 from rich.text import Text
 
 from rnntui.render.header import header
+from rnntui.tui.usertext import one_line
 from rnntui.tui.widgets.base import TraceView
 
 
 class HeaderBar(TraceView):
-    """Scenario name, phase, place, step and sample; the description below, cut to one line."""
+    """Scenario name (cut to one line), phase, place, step and sample; the description below, cut to one line."""
 
     def render_view(self, cursor, width: int):
-        desc = " ".join(self.trace.info.description.split())
-        if len(desc) > width - 1:
-            desc = desc[: width - 2] + "…"
+        # header() cuts its two lines, never wraps them: a long name would push the phase and step
+        # (what the header is for) out of its three lines
+        desc = one_line(self.trace.info.description, width - 1)
         return Group(header(self.trace, cursor), Text(desc, Style(dim=True, italic=True)))

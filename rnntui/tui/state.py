@@ -1,0 +1,93 @@
+"""What is open in the debugger, as one frozen object.
+
+`OpenRun` is everything the views read that does not move: the trace (as the TUI shows it), its
+places, its events and their marks. The app holds it in one reactive and the cursor in another;
+the cursor is the only moving part. Opening another run (or, later, another iteration of the
+same one) is a swap of this object, which every view redraws from.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+
+import numpy as np
+
+from rnntui.render import cursor as cur
+from rnntui.render.analysis import Event, Place, event_marks, places
+from rnntui.render.analysis import events as find_events
+from rnntui.render.cursor import Cursor
+from rnntui.tui.usertext import DESCRIPTION_CHARS, KEY_CHARS, NAME_CHARS, TOKEN_CHARS, cut, one_line
+
+
+class ShownTrace(Mapping):
+    """A trace as the TUI draws it: the same arrays, read through, with the text that came from the
+    user's files (name, description, tokens, the keys events name) cut to what a screen can show."""
+
+    def __init__(self, trace):
+        self.whole = trace
+        info = trace.info
+        self.info = replace(info, name=one_line(info.name, NAME_CHARS),
+                            description=cut(info.description, DESCRIPTION_CHARS))
+        self._cut: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        limit = _TEXT_ARRAYS.get(key)
+        if limit is None:
+            return self.whole[key]
+        known = self._cut.get(key)
+        if known is None:
+            known = np.array([cut(str(s), limit) for s in self.whole[key]], dtype=str)
+            known.flags.writeable = False
+            self._cut[key] = known
+        return known
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.whole)
+
+    def __len__(self) -> int:
+        return len(self.whole)
+
+    def __contains__(self, key) -> bool:
+        return key in self.whole
+
+    def is_computed(self, key: str) -> bool:
+        return self.whole.is_computed(key)
+
+
+_TEXT_ARRAYS = {"tokens": TOKEN_CHARS, "diag.nonfinite.keys": KEY_CHARS}
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: a new OpenRun is a new run to draw
+class OpenRun:
+    """The run the debugger shows, read by every view; never changed, only replaced."""
+
+    trace: ShownTrace
+    places: tuple[Place, ...]
+    events: tuple[Event, ...]
+    marks: Mapping[Place, Mapping[int, str]]
+    """The first event's kind at each step of each place (what the timeline marks)."""
+    event_steps: Mapping[Place, np.ndarray]
+    """The sorted steps with an event, per place (what n / N jump between)."""
+
+    @property
+    def info(self):
+        return self.trace.info
+
+    def start(self) -> Cursor:
+        """Where a cursor starts: the forward pass's first step at the first place."""
+        p0 = self.places[0]
+        return Cursor(t=cur.first_step(self.info, "forward", p0.direction, p0))
+
+
+def open_run(trace) -> OpenRun:
+    """Everything the views need from *trace* that does not depend on the cursor, computed once."""
+    shown = ShownTrace(trace)
+    with np.errstate(all="ignore"):
+        found = tuple(find_events(shown))
+    by_place: dict[Place, set[int]] = {}
+    for ev in found:
+        by_place.setdefault(ev.place, set()).add(ev.t)
+    steps = {p: np.array(sorted(ts)) for p, ts in by_place.items()}
+    return OpenRun(trace=shown, places=places(shown.info), events=found,
+                   marks=MappingProxyType(event_marks(list(found))), event_steps=MappingProxyType(steps))

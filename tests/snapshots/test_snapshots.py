@@ -1,0 +1,25 @@
+"""What the user sees, as SVG snapshots at fixed sizes (pytest-textual-snapshot).
+
+The images depend on the exact Textual version (pinned in pyproject.toml). After a deliberate
+change, check each image in snapshot_report.html, then regenerate with --snapshot-update.
+"""
+from __future__ import annotations
+
+import pytest
+
+import rnntui
+from rnntui.tui.app import RnntuiApp
+
+SNAPSHOTS = {
+    "lstm": ("lstm-delayed-recall", ["right", "right", "right", "down"]),
+    "gru": ("gru-delayed-recall", ["right", "right", "b"]),
+    "bilstm-text": ("bilstm-apple", ["right", "right", "d"]),
+    "cnn": ("cnn-digit", ["right"] * 17 + ["down"]),
+}
+
+
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=["100x30", "80x24"])
+@pytest.mark.parametrize("case", sorted(SNAPSHOTS))
+def test_snapshot(snap_compare, case, size):
+    name, keys = SNAPSHOTS[case]
+    assert snap_compare(RnntuiApp(rnntui.run(name)), press=keys, terminal_size=size)
