@@ -78,13 +78,33 @@ def _model_fields(model: type[BaseModel], loc: tuple) -> list[str]:
     return list(getattr(cur, "model_fields", {}))
 
 
-def _translate(exc: ValidationError, model: type[BaseModel], prefix: tuple, pos: Positions) -> list[Problem]:
-    problems = []
+def _real_loc(loc: tuple, data: Any) -> tuple:
+    """The keys and indices of *loc* that are in the user's data (or the missing key at its end).
+
+    pydantic adds the branches of unions ('constrained-int', 'tuple[...]') to a location; walking
+    the data tells them apart from real keys, even keys that hold '[' or look like a branch name.
+    """
+    out, cur = [], data
+    for n, part in enumerate(loc):
+        if isinstance(cur, dict) and isinstance(part, str) and part in cur:
+            out.append(part)
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            out.append(part)
+            cur = cur[part]
+        elif n == len(loc) - 1 and isinstance(cur, dict) and isinstance(part, str):
+            out.append(part)  # a required key that is missing
+    return tuple(out)
+
+
+def _translate(exc: ValidationError, model: type[BaseModel], prefix: tuple, pos: Positions, data: Any) -> list[Problem]:
+    problems, seen = [], set()
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function"))))
-        # pydantic reports tuple/union branches as extra loc parts; keep only real keys and indices
-        loc = tuple(p for p in loc if not (isinstance(p, str) and p in ("int", "float", "str", "tuple", "list", "literal['same']", "constrained-int")))
+        loc = _real_loc(tuple(err["loc"]), data)
         path = prefix + loc
+        if path in seen:  # a union reports each branch it tried; the first says enough
+            continue
+        seen.add(path)
         typ, value = err["type"], err.get("input")
         if typ == "extra_forbidden":
             key = loc[-1] if loc else ""
@@ -126,7 +146,7 @@ def _validate_entries(raw: list, pos: Positions) -> tuple[list, list[Problem]]:
         try:
             entries.append(cls.model_validate(item))
         except ValidationError as exc:
-            problems.extend(_translate(exc, cls, path, pos))
+            problems.extend(_translate(exc, cls, path, pos, item))
     return entries, problems
 
 
@@ -199,7 +219,7 @@ def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
     try:
         top = schema.Top.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_translate(exc, schema.Top, (), pos))
+        problems.extend(_translate(exc, schema.Top, (), pos, data))
     raw_model = data.get("model")
     entries, entry_problems = _validate_entries(raw_model if isinstance(raw_model, list) else [], pos)
     problems.extend(entry_problems)
