@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from rnntui.errors import Problem, ScenarioError
 from rnntui.scenario import schema
+from rnntui.scenario.arrays import NotNumbers, numbers
 from rnntui.scenario.yaml_source import Positions, load_yaml, read_text
 
 
@@ -161,9 +162,9 @@ def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, sin
     if raw is None:
         raise ScenarioError([pos.problem(("loss",), f"loss kind {kind} needs a `target`")])
     try:
-        arr = np.array(raw, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ScenarioError([pos.problem(where, "found a ragged or non-numeric target; expected numbers")]) from None
+        arr = numbers(raw, "numbers" if kind == "mse" else "class indices (whole numbers)")
+    except NotNumbers as exc:
+        raise ScenarioError([pos.problem(where + exc.sub, exc.message)]) from None
     F = out_feat[0] if len(out_feat) == 1 else None
     if kind == "cross_entropy":
         if F is None:
@@ -201,11 +202,16 @@ def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, sin
     raise ScenarioError([pos.problem(where, f"found shape {arr.shape}; expected {lay} to match the model's output")])
 
 
-def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
-    """Load and check a scenario file; raise ScenarioError naming every problem."""
+def load_scenario(source: str | Path, text: str | None = None, max_memory: int | None = None) -> Scenario:
+    """Load and check a scenario file; raise ScenarioError naming every problem.
+
+    Inputs and parameters are counted before they are made: what would take more than *max_memory*
+    bytes (default: half the available memory) is refused with the estimate.
+    """
     from rnntui.engine.layout import LayoutProblem, infer_layout
-    from rnntui.scenario.inputs import InputProblem, build_input
-    from rnntui.scenario.weights import make_params
+    from rnntui.engine.run import available_memory
+    from rnntui.scenario.inputs import InputProblem, build_input, fits
+    from rnntui.scenario.weights import TooManyParameters, make_params
 
     path = Path(source)
     file = str(source)
@@ -235,13 +241,19 @@ def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
 
     base_dir = path.parent if path.parent != Path("") else Path(".")
     try:
-        built = build_input(top.input, base_dir, np.random.default_rng([top.seed, 1]))
+        limit = available_memory() // 2 if max_memory is None else max_memory
+        built = build_input(top.input, base_dir, np.random.default_rng([top.seed, 1]), limit)
     except InputProblem as exc:
-        raise ScenarioError([pos.problem(("input",) + tuple(exc.key.split(".")), exc.message)]) from None
+        key = exc.key if isinstance(exc.key, tuple) else tuple(exc.key.split("."))
+        raise ScenarioError([pos.problem(("input",) + key, exc.message)]) from None
     x = built.x
     if top.mode == "one-to-many":
         if not built.seq or x.shape[0] != 1:
             raise ScenarioError([pos.problem(("input",), f"one-to-many takes a single step; found {x.shape[0]} steps")])
+        try:
+            fits(top.length * x[0].size, limit, "length", f"{top.length:,} steps of {x.shape[1:]}")
+        except InputProblem as exc:
+            raise ScenarioError([pos.problem(("length",), exc.message)]) from None
         pad = np.zeros((top.length,) + x.shape[1:])
         pad[0] = x[0]
         x = pad
@@ -265,7 +277,10 @@ def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
                                                  "(with padding); expected a kernel that fits")])
             steps = after
 
-    params, weight_problems = make_params(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]))
+    try:
+        params, weight_problems = make_params(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]), limit)
+    except TooManyParameters as exc:
+        raise ScenarioError([pos.problem(("model", exc.index), exc.message)]) from None
     for wp in weight_problems:
         problems.append(pos.problem(("weights",) + wp.key, wp.message))
     T = steps
