@@ -62,3 +62,9 @@ class ExportError(RnntuiError):
     """An output file that cannot be written (missing folder, a path through a file...)."""
 
     title = "export error"
+
+
+class OptionError(RnntuiError):
+    """A command-line option with a value that cannot be used (--max-memory 1e400)."""
+
+    title = "option error"

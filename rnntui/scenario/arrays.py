@@ -61,7 +61,8 @@ def check_dtype(dtype: np.dtype, name: str) -> None:
     if dtype.kind in REAL_KINDS and dtype.fields is None and dtype.subdtype is None:
         return
     why = {"c": "complex numbers (their imaginary part would be lost)", "M": "dates", "m": "time spans",
-           "U": "text", "S": "bytes", "O": "Python objects", "V": "records or raw bytes"}.get(dtype.kind, "data")
+           "U": "text", "S": "bytes", "V": "records or raw bytes",
+           "O": "Python objects (reading them would need pickle, which is never used)"}.get(dtype.kind, "data")
     raise ArrayFileError(f"{name} holds {why} of dtype {dtype}; expected real numbers (bool, int or float)")
 
 

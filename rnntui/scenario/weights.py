@@ -95,21 +95,23 @@ def _torch_state(path: Path) -> dict[str, np.ndarray]:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch's own message is several lines of advice about pickle
         if "weights_only" in str(exc) or "Unpickl" in type(exc).__name__:
-            raise WeightProblem(("file",), f"{path.name} holds Python objects besides tensors, which are not "
-                                "loaded (torch.load with weights_only=True refused it); expected a state_dict "
-                                "of tensors") from None
+            raise WeightProblem(("file",), f"cannot read {path.name}: it holds Python objects besides tensors, "
+                                "which are never unpickled (torch.load with weights_only=True refused it); "
+                                "expected a state_dict of tensors") from None
         raise
     if hasattr(obj, "state_dict") and not isinstance(obj, dict):
         obj = obj.state_dict()
     if not isinstance(obj, dict):
         raise WeightProblem(("file",), f"{path.name} holds a {type(obj).__name__}; expected a state_dict")
-    ints = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
     bad = [f"{k} ({type(v).__name__})" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
-    bad += [f"{k} ({v.dtype})" for k, v in obj.items() if isinstance(v, torch.Tensor)
-            and (v.is_complex() or not (v.dtype.is_floating_point or v.dtype in ints))]
     if bad:
-        raise WeightProblem(("file",), f"{path.name} holds values that are not real-number tensors: "
-                            f"{', '.join(map(str, bad[:5]))}; expected a state_dict of float tensors")
+        raise WeightProblem(("file",), f"{path.name} holds non-tensor values: {', '.join(bad[:5])}; "
+                            "expected a state_dict of tensors")
+    ints = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+    bad = [f"{k} ({v.dtype})" for k, v in obj.items() if v.is_complex() or not (v.dtype.is_floating_point or v.dtype in ints)]
+    if bad:
+        raise WeightProblem(("file",), f"{path.name} holds tensors that are not real numbers: {', '.join(bad[:5])} "
+                            "(an imaginary part would be lost); expected float tensors")
     return {str(k): v.detach().cpu().double().numpy() for k, v in obj.items()}
 
 
@@ -135,7 +137,7 @@ def read_weight_file(path: Path, shown_as: str | None = None, limit: int | None 
             return loaded
         return _torch_state(path)
     except ArrayFileError as exc:
-        raise WeightProblem(("file",), f"{shown_as}: {exc}") from None
+        raise WeightProblem(("file",), f"cannot read {shown_as}: {exc}") from None
     except WeightProblem:
         raise
     except Exception as exc:  # noqa: BLE001 - an unreadable file is the user's to fix
