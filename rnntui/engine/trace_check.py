@@ -23,7 +23,6 @@ TOP_TYPES = {"name": STR, "description": STR, "mode": STR, "dtype": STR, "loss":
 ENTRY_TYPES = {"index": INT, "type": STR, "seq_out": BOOL, "hidden_size": INT, "num_layers": INT,
                "directions": STRS, "gates": STRS, "merge": STR, "nonlinearity": STR, "activation": STR,
                "reduce_final": BOOL, "params": STRS, "options": MAP, "out_shape": INTS, "steps": INT}
-TEXT_KEYS = ("meta.scenario", "meta.layout", "meta.vocab", "tokens")
 MAX_ENTRIES = 10_000
 MAX_LAYERS = 1000
 
@@ -68,6 +67,8 @@ def _check_map(d, types: dict, cls, where: str) -> None:
 def _array(arrays: dict, key: str, why: str) -> np.ndarray:
     if key not in arrays:
         raise _Bad(f"the array {key!r} is missing ({why})")
+    if arrays[key].dtype.kind not in "biuf":
+        raise _Bad(f"the array {key!r} holds {arrays[key].dtype}; expected real numbers ({why})")
     return arrays[key]
 
 
@@ -102,11 +103,8 @@ def _check_arrays(arrays: dict, d: dict) -> None:
     for key, a in arrays.items():
         if not isinstance(a, np.ndarray):
             raise _Bad(f"the member {key!r} is not an array")
-        if key in TEXT_KEYS:
-            if a.dtype.kind != "U":
-                raise _Bad(f"the array {key!r} holds {a.dtype}; expected text")
-        elif a.dtype.kind not in "biuf":
-            raise _Bad(f"the array {key!r} holds {a.dtype}; expected real numbers")
+        if a.dtype.kind not in "biufU":  # text for names and the scenario, real numbers for the rest
+            raise _Bad(f"the array {key!r} holds {a.dtype}; expected real numbers or text")
     T, B, seq = d["T"], d["B"], d["seq"]
     x = _array(arrays, "input", "the run's input")
     if x.ndim < 2 or x.shape[1 if seq else 0] != B:
