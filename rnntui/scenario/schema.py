@@ -7,6 +7,7 @@ string; a float key takes an integer. Upper bounds are where no value above coul
 """
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, Strict as StrictMode, StrictBool, field_validator, model_validator
@@ -180,6 +181,8 @@ class Weights(Strict):
     def _range(self) -> "Weights":
         if self.init == "uniform" and not self.low < self.high:
             raise ValueError(f"found low={self.low}, high={self.high}; expected low < high")
+        if self.init == "uniform" and not math.isfinite(self.high - self.low):
+            raise ValueError(f"found low={self.low}, high={self.high}; expected a range whose width is a finite number")
         return self
 
 
