@@ -20,7 +20,7 @@ def run(path, max_memory: int | None = None):
     from rnntui.scenario import load_scenario
     from rnntui.scenario.bundled import resolve
 
-    return run_scenario(load_scenario(resolve(path)), max_memory=max_memory)
+    return run_scenario(load_scenario(resolve(path), max_memory=max_memory), max_memory=max_memory)
 
 
 def load_trace(path):

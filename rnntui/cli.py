@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from rnntui import __version__
-from rnntui.errors import RnntuiError
+from rnntui.errors import RnntuiError, printable
 
 app = typer.Typer(
     name="rnntui",
@@ -30,26 +30,40 @@ MaxMemory = Annotated[Optional[str], typer.Option(
 
 
 def fail(exc: RnntuiError) -> None:
-    """One clear message on stderr, exit status 2, never a traceback."""
-    text = str(exc)
+    """One clear message on stderr, exit status 2, never a traceback; control characters escaped."""
+    problems = getattr(exc, "problems", None)
+    lines = [str(p) for p in problems] if problems else [printable(exc)]
     prefix = f"rnntui: {exc.title}"
-    if "\n" in text:
+    if len(lines) > 1:
         typer.echo(f"{prefix}s:" if exc.title.endswith("error") else f"{prefix}:", err=True)
-        for line in text.splitlines():
-            typer.echo(f"  {line}", err=True)
+        for line in lines:
+            typer.echo(f"  {printable(line)}", err=True)
     else:
-        typer.echo(f"{prefix}: {text}", err=True)
+        typer.echo(f"{prefix}: {printable(lines[0]) if lines else ''}", err=True)
     raise typer.Exit(exc.exit_code)
 
 
+MAX_MEMORY_LIMIT = 1 << 60  # 1 EiB: a limit above any machine's memory means "no limit" already
+
+
 def parse_size(text: str | None) -> int | None:
+    """'2GB', '512MiB', '1000000' -> bytes (units are powers of 1024); exact integer arithmetic."""
+    from fractions import Fraction
+
+    from rnntui.errors import OptionError
+
     if text is None:
         return None
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?i?b?)?\s*", text.lower())
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([kmgtp]?i?b?)?\s*", text.lower())
+    if m and len(m.group(1)) > 40:
+        raise OptionError(f"--max-memory: found a number of {len(m.group(1))} digits; expected at most 1 EiB")
     if not m:
-        raise typer.BadParameter(f"found {text!r}; expected a size such as 2GB, 512MiB or 1000000", param_hint="--max-memory")
+        raise OptionError(f"--max-memory: found {text[:40]!r}; expected a size such as 2GB, 512MiB or 1000000")
     unit = (m.group(2) or "").rstrip("b").rstrip("i")
-    return int(float(m.group(1)) * 1024 ** " kmgt".index(unit or " "))
+    size = int(Fraction(m.group(1)) * 1024 ** " kmgtp".index(unit or " "))
+    if size > MAX_MEMORY_LIMIT:
+        raise OptionError(f"--max-memory: found {text.strip()!r}; expected at most 1 EiB")
+    return size
 
 
 def version_callback(value: bool) -> None:
@@ -64,14 +78,32 @@ def main_callback(
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """rnntui: a terminal step-through debugger for RNNs, LSTMs, GRUs and small CNNs."""
+    import warnings
+
+    # what a library warns about (a complex array, a torch pickle) is refused with one line of ours;
+    # its warning would print first, raw, and with a source line
+    warnings.simplefilter("ignore")
 
 
 def _load_trace(source: str, max_memory: str | None):
-    import rnntui
+    import stat
 
-    if source.endswith(".npz") and Path(source).exists():
+    import rnntui
+    from rnntui.errors import Problem, ScenarioError
+
+    limit = parse_size(max_memory)
+    try:
+        st = Path(source).stat() if source.endswith(".npz") else None
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise ScenarioError([Problem(source, None, None, "", f"cannot be opened: {exc.strerror}")]) from None
+    if st is not None:
+        if not stat.S_ISREG(st.st_mode):
+            raise ScenarioError([Problem(source, None, None, "", "is not a regular file (a device, pipe or folder); "
+                                         "expected a trace saved by rnntui export")])
         return rnntui.load_trace(source)
-    return rnntui.run(source, max_memory=parse_size(max_memory))
+    return rnntui.run(source, max_memory=limit)
 
 
 @app.command()
@@ -99,7 +131,7 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario files or 
     for f in files:
         try:
             sc = load_scenario(resolve(f))
-            typer.echo(f"{f}: ok ({sc.name}; {len(sc.layout)} entries, T={sc.T}, B={sc.B})")
+            typer.echo(printable(f"{f}: ok ({sc.name}; {len(sc.layout)} entries, T={sc.T}, B={sc.B})"))
         except ScenarioError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -145,7 +177,8 @@ def export(
                              ReportOptions.parse(steps=steps, step=step, entry=entry, width=width))
     except RnntuiError as exc:
         fail(exc)
-    typer.echo(f"wrote {output}")
+    # not on stdout when stdout is where the file went (-o /dev/stdout)
+    typer.echo(printable(f"wrote {output}"), err=not output.is_file())
     if skipped:
         typer.echo(f"left out {len(skipped)} diag.*.jacnorm key(s), listed in meta.not_computed (they would take "
                    "a while): rnntui computes them when first read; --jacobian writes them", err=True)

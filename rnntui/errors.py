@@ -1,7 +1,24 @@
 """The one error type for what a user got wrong, with positions into their file."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# C0 controls (tab and newline included: a message is one line), DEL, C1 controls and the Unicode line
+# and paragraph separators. ESC among them is what lets a file retitle a terminal window or rewrite the
+# screen, so none of them reaches it raw.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _escape(match: re.Match) -> str:
+    ch = match.group()
+    return _NAMED.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
+
+
+def printable(text: str) -> str:
+    """*text* with every control character shown as an escape (`\\x1b`, `\\n`), safe for one terminal line."""
+    return _CONTROL.sub(_escape, str(text))
 
 
 @dataclass(frozen=True)
@@ -20,7 +37,7 @@ class Problem:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return printable(f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}")
 
 
 class RnntuiError(Exception):
@@ -45,3 +62,9 @@ class ExportError(RnntuiError):
     """An output file that cannot be written (missing folder, a path through a file...)."""
 
     title = "export error"
+
+
+class OptionError(RnntuiError):
+    """A command-line option with a value that cannot be used (--max-memory 1e400)."""
+
+    title = "option error"

@@ -13,12 +13,13 @@ from typing import Any
 
 # no entry may be larger than this in any dimension: beyond it nothing fits in memory anyway, and a
 # number this size is almost always a typing slip (the memory estimate refuses most runs far below)
-SIZE_MAX = 1 << 31
+SIZE_MAX = (1 << 31) - 1
+LAYERS_MAX = 1000  # stacked sub-layers of one entry: the layout is built layer by layer
 
 
-def size(default: Any = MISSING, doc: str = "", minimum: int = 1) -> Any:
-    """A count or length: a whole number from *minimum* up to SIZE_MAX."""
-    return field(default=default, metadata={"min": minimum, "max": SIZE_MAX, "doc": doc})
+def size(default: Any = MISSING, doc: str = "", minimum: int = 1, maximum: int = SIZE_MAX) -> Any:
+    """A count or length: a whole number from *minimum* up to *maximum*."""
+    return field(default=default, metadata={"min": minimum, "max": maximum, "doc": doc})
 
 
 def choice(default: Any = MISSING, doc: str = "") -> Any:

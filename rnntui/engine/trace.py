@@ -138,6 +138,7 @@ class Trace(Mapping):
 
 def load_trace(path: str | Path) -> Trace:
     """Open a saved trace without recomputing anything."""
+    from rnntui.engine.trace_check import check_trace
     from rnntui.errors import Problem, ScenarioError
 
     try:
@@ -145,6 +146,7 @@ def load_trace(path: str | Path) -> Trace:
             arrays = {k: z[k] for k in z.keys()}
     except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same way
         raise ScenarioError([Problem(str(path), None, None, "", f"cannot read this trace: {exc}")]) from None
+    check_trace(arrays, str(path))  # layout and arrays, before anything reads them
     if "meta.layout" not in arrays:
         raise ScenarioError([Problem(str(path), None, None, "", "not an rnntui trace: no meta.layout key")])
     info = TraceInfo.from_json(str(arrays["meta.layout"]))

@@ -5,6 +5,7 @@ Built from the same analysis and strips as the TUI, so a report says what the TU
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,9 @@ from rnntui.render.analysis import param_count
 from rnntui.render.maps.draw import halfblock
 from rnntui.render.views import view_for
 from rnntui.render.diagnostics_text import nonfinite_summary
+
+MAX_WIDTH = 10_000  # a report line wider than this is no longer read, and rich allocates per column
+
 
 @dataclass(frozen=True)
 class ReportOptions:
@@ -35,13 +39,16 @@ class ReportOptions:
         if step is not None:
             rng = (step, step + 1)
         elif steps is not None:
-            try:
-                a, b = steps.split(":")
-                rng = (int(a) if a else 0, int(b) if b else 1 << 62)
-            except ValueError:
-                raise ExportError(f"--steps: found {steps!r}; expected START:STOP such as 3:10") from None
-        if width is not None and width < 40:
-            raise ExportError(f"--width: found {width}; expected at least 40 columns")
+            m = re.fullmatch(r"\s*([0-9]{0,18})\s*:\s*([0-9]{0,18})\s*", steps)
+            if not m:
+                raise ExportError(f"--steps: found {steps[:40]!r}; expected START:STOP such as 3:10")
+            rng = (int(m.group(1) or 0), int(m.group(2)) if m.group(2) else 1 << 62)
+            if rng[1] <= rng[0]:
+                raise ExportError(f"--steps: found {steps.strip()!r}; expected START below STOP, such as 3:10")
+        if step is not None and not 0 <= step < 1 << 62:
+            raise ExportError(f"--step: found {step}; expected a step from 0")
+        if width is not None and not 40 <= width <= MAX_WIDTH:
+            raise ExportError(f"--width: found {width}; expected {40} to {MAX_WIDTH} columns")
         return cls(rng, entry, width)
 
     def step_range(self, T: int) -> range:

@@ -20,8 +20,11 @@ def bundled() -> dict[str, Path]:
 def resolve(arg) -> Path:
     """A path that exists, else a bundled scenario's name (with or without .yaml)."""
     path = Path(arg)
-    if path.exists():
-        return path
+    try:
+        if path.exists():
+            return path
+    except OSError as exc:  # a name too long for the file system, for one
+        raise ScenarioError([Problem(str(arg), None, None, "", f"cannot be opened: {exc.strerror}")]) from None
     names = bundled()
     stem = path.name[:-5] if path.name.endswith(".yaml") else path.name
     if str(arg) == path.name and stem in names:

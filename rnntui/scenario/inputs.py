@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from rnntui.scenario.arrays import ArrayFileError, NotNumbers, npz_names, numbers, read_npy, read_npz
 
 
 @dataclass(frozen=True)
@@ -18,7 +21,9 @@ class BuiltInput:
 
 
 class InputProblem(Exception):
-    def __init__(self, key: str, message: str):
+    """*key* is below `input`: a dotted string or a tuple of keys and indices."""
+
+    def __init__(self, key: str | tuple, message: str):
         self.key, self.message = key, message
         super().__init__(message)
 
@@ -31,37 +36,28 @@ def tokenize(text: str, how: str) -> list[str]:
 
 def _numeric(data, key: str) -> np.ndarray:
     try:
-        arr = np.array(data, dtype=np.float64)
-    except (ValueError, TypeError):
-        raise InputProblem(key, "found a ragged or non-numeric list; expected a rectangular array of numbers") from None
-    if arr.dtype == object:
-        raise InputProblem(key, "found a ragged list; expected a rectangular array of numbers")
-    return arr
+        return numbers(data)
+    except NotNumbers as exc:
+        raise InputProblem((key,) + exc.sub, exc.message) from None
 
 
-def load_array_file(path: Path, key: str | None, where: str, shown_as: str) -> np.ndarray:
+def load_array_file(path: Path, key: str | None, where: str, shown_as: str, limit: int | None = None) -> np.ndarray:
     if not path.exists():
         raise InputProblem(where, f"found {shown_as!r}, which does not exist in {path.parent}; expected a .npy or .npz file")
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise InputProblem(where, f"cannot read {path.name} without pickle ({exc}); expected a plain numeric array") from None
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
-        raise InputProblem(where, f"cannot read {path.name}: {exc}") from None
-    if isinstance(loaded, np.lib.npyio.NpzFile):
-        with loaded:
-            names = list(loaded.keys())
+        if path.is_file() and zipfile.is_zipfile(path):
+            names = npz_names(path)
             if key is None:
                 if len(names) != 1:
                     raise InputProblem("key", f"{path.name} holds {names}; expected `key:` naming one of them")
                 key = names[0]
             if key not in names:
                 raise InputProblem("key", f"found {key!r}; expected one of {names}")
-            arr = loaded[key]
-    else:
-        arr = loaded
-    if not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
-        raise InputProblem(where, f"{path.name} holds {arr.dtype} data; expected numbers")
+            arr = read_npz(path, [key], limit)[key]
+        else:
+            arr = read_npy(path, limit)
+    except ArrayFileError as exc:
+        raise InputProblem(where, f"{shown_as}: {exc}") from None
     return arr.astype(np.float64)
 
 
@@ -79,13 +75,25 @@ def _sequence(arr: np.ndarray, key: str, batch_form: bool) -> np.ndarray:
     raise InputProblem(key, f"found shape {arr.shape}; expected (T, D) or (B, T, D)")
 
 
-def _generate(g, rng: np.random.Generator) -> BuiltInput:
+def fits(numbers: int, limit: int | None, key, what: str) -> None:
+    """Refuse, before allocating, an array of *numbers* float64 values that would pass *limit* bytes."""
+    if limit is not None and numbers * 8 > limit:
+        from rnntui.engine.run import human
+
+        raise InputProblem(key, f"{what} would take {human(numbers * 8)} ({numbers:,} numbers), more than the "
+                           f"memory limit of {human(limit)}; make it smaller or raise --max-memory")
+
+
+def _generate(g, rng: np.random.Generator, limit: int | None = None) -> BuiltInput:
     T, D, B = g.length, g.features, g.batch
     if g.kind == "digit":
+        fits(B * g.size * g.size * 2, limit, "generate", f"a batch of {B} digit images")
         from rnntui.scenario.digits import draw_digit
 
         img = draw_digit(g.digit, g.size, rng)
         return BuiltInput(np.broadcast_to(img, (B, 1) + img.shape).copy(), seq=False, form="generate")
+    # sine makes a few temporaries of the full size; count them
+    fits(T * B * D * (3 if g.kind == "sine" else 1), limit, "generate", f"an input of {T} x {B} x {D}")
     t = np.arange(T, dtype=np.float64)[:, None, None]
     if g.kind == "sine":
         # features are shifted by a fraction of a cycle, batch samples by a random phase
@@ -107,8 +115,8 @@ def _generate(g, rng: np.random.Generator) -> BuiltInput:
     return BuiltInput(np.ascontiguousarray(x, dtype=np.float64), seq=True, form="generate")
 
 
-def build_input(inp, base_dir: Path, rng: np.random.Generator) -> BuiltInput:
-    """Raise InputProblem(key, message) for what cannot be turned into an array."""
+def build_input(inp, base_dir: Path, rng: np.random.Generator, limit: int | None = None) -> BuiltInput:
+    """Raise InputProblem(key, message) for what cannot be turned into an array (or within *limit* bytes)."""
     if inp.values is not None:
         x = _sequence(_numeric(inp.values, "values"), "values", batch_form=False)
         return _check(BuiltInput(x, seq=True, form="values"), "values")
@@ -120,18 +128,20 @@ def build_input(inp, base_dir: Path, rng: np.random.Generator) -> BuiltInput:
         if not tokens:
             raise InputProblem("text", "found no tokens; expected at least one word or character")
         vocab = sorted(set(tokens))
+        fits(len(tokens) * len(vocab), limit, "text",
+             f"the one-hot input of {len(tokens):,} tokens over {len(vocab):,} symbols")
+        column = {tok: k for k, tok in enumerate(vocab)}
         x = np.zeros((len(tokens), 1, len(vocab)))
-        for t, tok in enumerate(tokens):
-            x[t, 0, vocab.index(tok)] = 1.0
+        x[np.arange(len(tokens)), 0, [column[tok] for tok in tokens]] = 1.0
         return BuiltInput(x, seq=True, tokens=tuple(tokens), vocab=tuple(vocab), form="text")
     if inp.generate is not None:
-        return _check(_generate(inp.generate, rng), "generate")
+        return _check(_generate(inp.generate, rng, limit), "generate")
     if inp.file is not None:
-        arr = load_array_file(base_dir / inp.file, inp.key, "file", inp.file)
+        arr = load_array_file(base_dir / inp.file, inp.key, "file", inp.file, limit)
         return _check(BuiltInput(_sequence(arr, "file", batch_form=False), seq=True, form="file"), "file")
     # image
     if isinstance(inp.image, str):
-        arr = load_array_file(base_dir / inp.image, inp.key, "image", inp.image)
+        arr = load_array_file(base_dir / inp.image, inp.key, "image", inp.image, limit)
     else:
         arr = _numeric(inp.image, "image")
     if arr.ndim == 2:

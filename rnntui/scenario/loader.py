@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from rnntui.errors import Problem, ScenarioError
 from rnntui.scenario import schema
 from rnntui.scenario.entry_models import ENTRY_TYPES, model_for, to_config
+from rnntui.scenario.arrays import NotNumbers, numbers
 from rnntui.scenario.yaml_source import Positions, load_yaml, read_text
 
 
@@ -78,13 +79,33 @@ def _model_fields(model: type[BaseModel], loc: tuple) -> list[str]:
     return list(getattr(cur, "model_fields", {}))
 
 
-def _translate(exc: ValidationError, model: type[BaseModel], prefix: tuple, pos: Positions) -> list[Problem]:
-    problems = []
+def _real_loc(loc: tuple, data: Any) -> tuple:
+    """The keys and indices of *loc* that are in the user's data (or the missing key at its end).
+
+    pydantic adds the branches of unions ('constrained-int', 'tuple[...]') to a location; walking
+    the data tells them apart from real keys, even keys that hold '[' or look like a branch name.
+    """
+    out, cur = [], data
+    for n, part in enumerate(loc):
+        if isinstance(cur, dict) and isinstance(part, str) and part in cur:
+            out.append(part)
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            out.append(part)
+            cur = cur[part]
+        elif n == len(loc) - 1 and isinstance(cur, dict) and isinstance(part, str):
+            out.append(part)  # a required key that is missing
+    return tuple(out)
+
+
+def _translate(exc: ValidationError, model: type[BaseModel], prefix: tuple, pos: Positions, data: Any) -> list[Problem]:
+    problems, seen = [], set()
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function"))))
-        # pydantic reports tuple/union branches as extra loc parts; keep only real keys and indices
-        loc = tuple(p for p in loc if not (isinstance(p, str) and p in ("int", "float", "str", "tuple", "list", "literal['same']", "constrained-int")))
+        loc = _real_loc(tuple(err["loc"]), data)
         path = prefix + loc
+        if path in seen:  # a union reports each branch it tried; the first says enough
+            continue
+        seen.add(path)
         typ, value = err["type"], err.get("input")
         if typ == "extra_forbidden":
             key = loc[-1] if loc else ""
@@ -127,7 +148,7 @@ def _validate_entries(raw: list, pos: Positions) -> tuple[list, list, list[Probl
         try:
             validated = model.model_validate(item)
         except ValidationError as exc:
-            problems.extend(_translate(exc, model, path, pos))
+            problems.extend(_translate(exc, model, path, pos, item))
             continue
         types.append(kind)
         configs.append(to_config(kind, validated))
@@ -145,9 +166,9 @@ def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, sin
     if raw is None:
         raise ScenarioError([pos.problem(("loss",), f"loss kind {kind} needs a `target`")])
     try:
-        arr = np.array(raw, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ScenarioError([pos.problem(where, "found a ragged or non-numeric target; expected numbers")]) from None
+        arr = numbers(raw, "numbers" if kind == "mse" else "class indices (whole numbers)")
+    except NotNumbers as exc:
+        raise ScenarioError([pos.problem(where + exc.sub, exc.message)]) from None
     F = out_feat[0] if len(out_feat) == 1 else None
     if kind == "cross_entropy":
         if F is None:
@@ -185,11 +206,16 @@ def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, sin
     raise ScenarioError([pos.problem(where, f"found shape {arr.shape}; expected {lay} to match the model's output")])
 
 
-def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
-    """Load and check a scenario file; raise ScenarioError naming every problem."""
+def load_scenario(source: str | Path, text: str | None = None, max_memory: int | None = None) -> Scenario:
+    """Load and check a scenario file; raise ScenarioError naming every problem.
+
+    Inputs and parameters are counted before they are made: what would take more than *max_memory*
+    bytes (default: half the available memory) is refused with the estimate.
+    """
     from rnntui.engine.layout import LayoutProblem, infer_layout
-    from rnntui.scenario.inputs import InputProblem, build_input
-    from rnntui.scenario.weights import make_params
+    from rnntui.engine.run import available_memory
+    from rnntui.scenario.inputs import InputProblem, build_input, fits
+    from rnntui.scenario.weights import TooManyParameters, make_params
 
     path = Path(source)
     file = str(source)
@@ -203,7 +229,7 @@ def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
     try:
         top = schema.Top.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_translate(exc, schema.Top, (), pos))
+        problems.extend(_translate(exc, schema.Top, (), pos, data))
     raw_model = data.get("model")
     types, configs, entry_problems = _validate_entries(raw_model if isinstance(raw_model, list) else [], pos)
     problems.extend(entry_problems)
@@ -219,13 +245,19 @@ def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
 
     base_dir = path.parent if path.parent != Path("") else Path(".")
     try:
-        built = build_input(top.input, base_dir, np.random.default_rng([top.seed, 1]))
+        limit = available_memory() // 2 if max_memory is None else max_memory
+        built = build_input(top.input, base_dir, np.random.default_rng([top.seed, 1]), limit)
     except InputProblem as exc:
-        raise ScenarioError([pos.problem(("input",) + tuple(exc.key.split(".")), exc.message)]) from None
+        key = exc.key if isinstance(exc.key, tuple) else tuple(exc.key.split("."))
+        raise ScenarioError([pos.problem(("input",) + key, exc.message)]) from None
     x = built.x
     if top.mode == "one-to-many":
         if not built.seq or x.shape[0] != 1:
             raise ScenarioError([pos.problem(("input",), f"one-to-many takes a single step; found {x.shape[0]} steps")])
+        try:
+            fits(top.length * x[0].size, limit, "length", f"{top.length:,} steps of {x.shape[1:]}")
+        except InputProblem as exc:
+            raise ScenarioError([pos.problem(("length",), exc.message)]) from None
         pad = np.zeros((top.length,) + x.shape[1:])
         pad[0] = x[0]
         x = pad
@@ -237,7 +269,10 @@ def load_scenario(source: str | Path, text: str | None = None) -> Scenario:
         key = ("model", exc.index) + ((exc.key,) if exc.key else ())
         raise ScenarioError([pos.problem(key, exc.message)]) from None
 
-    params, weight_problems = make_params(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]))
+    try:
+        params, weight_problems = make_params(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]), limit)
+    except TooManyParameters as exc:
+        raise ScenarioError([pos.problem(("model", exc.index), exc.message)]) from None
     for wp in weight_problems:
         problems.append(pos.problem(("weights",) + wp.key, wp.message))
     T = [lay.steps for lay in layout if lay.seq_in][-1] if built.seq else 1

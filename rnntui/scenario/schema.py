@@ -1,17 +1,29 @@
 """The scenario format (docs/scenario-format.md) as pydantic models.
 
 Only the shape of the data is checked here; what depends on several keys at once
-(input sizes against targets, weights against the model) is checked in loader.py.
+(input sizes against targets, weights against the model, sizes against memory) is checked in loader.py.
+Types are strict: an integer key takes neither `true` nor `'3'` nor `3.0`, a number key takes no
+string; a float key takes an integer. Upper bounds are where no value above could ever be run.
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+import math
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
+
+MAX_SIZE = 2**31 - 1     # any count (units, channels, steps, batch) above this cannot be allocated
+MAX_LAYERS = 1000        # stacked sub-layers of one recurrent entry; the layout is built layer by layer
+MAX_SEED = 2**64 - 1
+
+Size = Annotated[int, Field(gt=0, le=MAX_SIZE)]
+PositiveInt = Size
+Count = Annotated[int, Field(ge=0, le=MAX_SIZE)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Generate(Strict):
@@ -19,12 +31,12 @@ class Generate(Strict):
     length: PositiveInt = 20
     features: PositiveInt = 1
     batch: PositiveInt = 1
-    period: float = Field(default=20.0, gt=0, description="sine: steps per cycle")
-    amplitude: float = 1.0
-    phase: float = 0.0
-    std: float = Field(default=1.0, ge=0, description="noise: standard deviation")
-    value: float = 1.0
-    at: int = Field(default=0, ge=0, description="pulse: the step that is 1")
+    period: Finite = Field(default=20.0, gt=0, description="sine: steps per cycle")
+    amplitude: Finite = 1.0
+    phase: Finite = 0.0
+    std: Finite = Field(default=1.0, ge=0, description="noise: standard deviation")
+    value: Finite = 1.0
+    at: Count = Field(default=0, description="pulse: the step that is 1")
     digit: int = Field(default=7, ge=0, le=9)
     size: int = Field(default=12, ge=5, le=64)
 
@@ -52,11 +64,11 @@ class Input(Strict):
 
 class Weights(Strict):
     init: Literal["pytorch", "xavier", "orthogonal", "normal", "uniform", "constant", "none"] = "pytorch"
-    std: float = Field(default=0.1, ge=0)
-    low: float = -0.1
-    high: float = 0.1
-    value: float = 0.0
-    recurrent_gain: float = 1.0
+    std: Finite = Field(default=0.1, ge=0)
+    low: Finite = -0.1
+    high: Finite = 0.1
+    value: Finite = 0.0
+    recurrent_gain: Finite = 1.0
     file: Optional[str] = None
     rename: dict[str, str] = Field(default_factory=dict)
     set: dict[str, Any] = Field(default_factory=dict)
@@ -65,6 +77,8 @@ class Weights(Strict):
     def _range(self) -> "Weights":
         if self.init == "uniform" and not self.low < self.high:
             raise ValueError(f"found low={self.low}, high={self.high}; expected low < high")
+        if self.init == "uniform" and not math.isfinite(self.high - self.low):
+            raise ValueError(f"found low={self.low}, high={self.high}; expected a range whose width is a finite number")
         return self
 
 
@@ -87,7 +101,7 @@ class Top(Strict):
     version: Literal[1] = 1
     name: Optional[str] = None
     description: str = ""
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
     dtype: Literal["float64", "float32"] = "float64"
     mode: Literal["many-to-many", "many-to-one", "one-to-many"] = "many-to-many"
     length: Optional[PositiveInt] = None
@@ -97,3 +111,11 @@ class Top(Strict):
     loss: Loss = Field(default_factory=Loss)
     class_names: Optional[list[StrictStr]] = None
     events: Events = Field(default_factory=Events)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _no_bool_version(cls, v):
+        # Literal[1] compares with ==, and True == 1
+        if isinstance(v, bool):
+            raise ValueError(f"found {v} (bool); expected 1")
+        return v

@@ -12,12 +12,34 @@ from pathlib import Path
 import numpy as np
 
 from rnntui.engine.layout import EntryInfo
+from rnntui.scenario.arrays import ArrayFileError, NotNumbers, check_dtype, numbers, read_npz, regular_size
 
 
 class WeightProblem(Exception):
     def __init__(self, key: tuple, message: str):
         self.key, self.message = key, message
         super().__init__(message)
+
+
+class TooManyParameters(Exception):
+    """The parameters would not fit in memory; *index* is the model entry that holds the most."""
+
+    def __init__(self, index: int, message: str):
+        self.index, self.message = index, message
+        super().__init__(message)
+
+
+def check_param_count(layout: list[EntryInfo], limit: int | None) -> None:
+    """Refuse before anything is allocated; counted with Python ints, which cannot overflow."""
+    per_entry = {lay.index: sum(prod(shape) for shape in lay.params.values()) for lay in layout}
+    total = sum(per_entry.values())
+    if limit is not None and total * 8 > limit:
+        from rnntui.engine.run import human
+
+        biggest = max(per_entry, key=per_entry.get)
+        raise TooManyParameters(biggest, f"the model's {total:,} parameters would take {human(total * 8)}, more "
+                                f"than the memory limit of {human(limit)} (this entry holds {per_entry[biggest]:,}); "
+                                "make it smaller or raise --max-memory")
 
 
 def _suggest(word: str, choices) -> str:
@@ -58,41 +80,65 @@ def _init_one(name: str, shape, lay: EntryInfo, w, rng: np.random.Generator) -> 
     return q.reshape(shape)
 
 
-def read_weight_file(path: Path, shown_as: str | None = None) -> dict[str, np.ndarray]:
+def _torch_state(path: Path) -> dict[str, np.ndarray]:
+    try:
+        import torch
+    except ImportError:
+        raise WeightProblem(
+            ("file",), f"{path.name} is a PyTorch file and torch is not installed; "
+            "install torch, or save the weights as .npz or .safetensors") from None
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch's own message is several lines of advice about pickle
+        if "weights_only" in str(exc) or "Unpickl" in type(exc).__name__:
+            raise WeightProblem(("file",), f"cannot read {path.name}: it holds Python objects besides tensors, "
+                                "which are never unpickled (torch.load with weights_only=True refused it); "
+                                "expected a state_dict of tensors") from None
+        raise
+    if hasattr(obj, "state_dict") and not isinstance(obj, dict):
+        obj = obj.state_dict()
+    if not isinstance(obj, dict):
+        raise WeightProblem(("file",), f"{path.name} holds a {type(obj).__name__}; expected a state_dict")
+    bad = [f"{k} ({type(v).__name__})" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise WeightProblem(("file",), f"{path.name} holds non-tensor values: {', '.join(bad[:5])}; "
+                            "expected a state_dict of tensors")
+    ints = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+    bad = [f"{k} ({v.dtype})" for k, v in obj.items() if v.is_complex() or not (v.dtype.is_floating_point or v.dtype in ints)]
+    if bad:
+        raise WeightProblem(("file",), f"{path.name} holds tensors that are not real numbers: {', '.join(bad[:5])} "
+                            "(an imaginary part would be lost); expected float tensors")
+    return {str(k): v.detach().cpu().double().numpy() for k, v in obj.items()}
+
+
+def read_weight_file(path: Path, shown_as: str | None = None, limit: int | None = None) -> dict[str, np.ndarray]:
     shown_as = shown_as or path.name
     suffix = path.suffix.lower()
     if not path.exists():
         raise WeightProblem(("file",), f"found {shown_as!r}, which does not exist in {path.parent}; expected a weights file")
+    if suffix not in (".npz", ".safetensors", ".pt", ".pth"):
+        raise WeightProblem(("file",), f"found {path.name}; expected a .npz, .safetensors, .pt or .pth file")
     try:
+        size = regular_size(path)
+        if limit is not None and size > limit and suffix != ".npz":
+            raise ArrayFileError(f"is {size:,} bytes, more than the memory limit of {limit:,} bytes")
         if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                return {k: np.asarray(z[k]) for k in z.keys()}
+            return read_npz(path, None, limit)
         if suffix == ".safetensors":
             from safetensors.numpy import load_file
 
-            return dict(load_file(str(path)))
-        if suffix in (".pt", ".pth"):
-            try:
-                import torch
-            except ImportError:
-                raise WeightProblem(
-                    ("file",), f"{path.name} is a PyTorch file and torch is not installed; "
-                    "install torch, or save the weights as .npz or .safetensors") from None
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
-            if hasattr(obj, "state_dict") and not isinstance(obj, dict):
-                obj = obj.state_dict()
-            if not isinstance(obj, dict):
-                raise WeightProblem(("file",), f"{path.name} holds a {type(obj).__name__}; expected a state_dict")
-            bad = [f"{k} ({type(v).__name__})" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
-            if bad:
-                raise WeightProblem(("file",), f"{path.name} holds non-tensor values: {', '.join(bad[:5])}; "
-                                    "expected a state_dict of tensors")
-            return {str(k): v.detach().cpu().double().numpy() for k, v in obj.items()}
+            loaded = dict(load_file(str(path)))
+            for k, v in loaded.items():
+                check_dtype(v.dtype, f"{path.name}[{k}]")
+            return loaded
+        return _torch_state(path)
+    except ArrayFileError as exc:
+        raise WeightProblem(("file",), f"cannot read {shown_as}: {exc}") from None
     except WeightProblem:
         raise
     except Exception as exc:  # noqa: BLE001 - an unreadable file is the user's to fix
-        raise WeightProblem(("file",), f"cannot read {path.name}: {type(exc).__name__}: {exc}") from None
-    raise WeightProblem(("file",), f"found {path.name}; expected a .npz, .safetensors, .pt or .pth file")
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise WeightProblem(("file",), f"cannot read {path.name}: {type(exc).__name__}: {first}") from None
 
 
 def _rename(key: str, rename: dict[str, str]) -> str:
@@ -102,8 +148,13 @@ def _rename(key: str, rename: dict[str, str]) -> str:
     return key
 
 
-def make_params(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], list[WeightProblem]]:
-    """Return float64 parameters by name, and every problem found on the way."""
+def make_params(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Generator,
+                limit: int | None = None) -> tuple[dict[str, np.ndarray], list[WeightProblem]]:
+    """Return float64 parameters by name, and every problem found on the way.
+
+    Raises TooManyParameters, before allocating anything, when they would take more than *limit* bytes.
+    """
+    check_param_count(layout, limit)
     problems: list[WeightProblem] = []
     shapes: dict[str, tuple[int, ...]] = {}
     owner: dict[str, EntryInfo] = {}
@@ -120,7 +171,7 @@ def make_params(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Gener
 
     if w.file is not None:
         try:
-            loaded = read_weight_file(base_dir / w.file, w.file)
+            loaded = read_weight_file(base_dir / w.file, w.file, limit)
         except WeightProblem as exc:
             problems.append(exc)
             loaded = {}
@@ -144,9 +195,9 @@ def make_params(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Gener
                                           f"expected one of {', '.join(shapes) or 'none'}"))
             continue
         try:
-            arr = np.array(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            problems.append(WeightProblem(where, f"found a ragged or non-numeric value; expected numbers of shape {shapes[key]}"))
+            arr = numbers(value, f"numbers of shape {shapes[key]}")
+        except NotNumbers as exc:
+            problems.append(WeightProblem(where + exc.sub, exc.message))
             continue
         if arr.ndim == 0:
             arr = np.full(shapes[key], float(arr))

@@ -1,10 +1,16 @@
 """Read YAML safely, keeping the line and column of every key and value.
 
-ruamel.yaml's round-trip loader records positions; it never builds Python objects
-from tags, and any explicit tag is refused here so a scenario stays plain data.
+The data is built here from ruamel.yaml's parser events, not by its constructors: nothing is ever
+made from a tag (every explicit tag is refused, `!!int` and `!!omap` as much as `!!python/...`),
+anchors and aliases are refused (so an alias bomb expands nothing), nesting is limited and counted
+without recursion, and integers are limited in length. Plain scalars are typed by YAML 1.2's core
+schema: null, booleans, integers, floats, and strings for everything else.
 """
 from __future__ import annotations
 
+import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +18,13 @@ from typing import Any
 from rnntui.errors import Problem, ScenarioError
 
 PathKey = tuple  # a tuple of str keys and int indices, e.g. ("model", 1, "hidden_size")
+
+MAX_FILE_BYTES = 16 << 20   # a scenario is a page of YAML; arrays belong in .npy/.npz files
+MAX_DEPTH = 100             # maps and lists inside each other
+MAX_INT_DIGITS = 100        # no count, size or seed needs more; int() of 5,000 digits is refused by Python
+
+# What YAML text may not hold (YAML 1.2, 5.1): C0 controls but tab, LF and CR; DEL; C1 controls but NEL.
+_NOT_YAML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 
 
 @dataclass
@@ -44,46 +57,152 @@ def format_path(path: PathKey) -> str:
     return out
 
 
-def _plain(node: Any, path: PathKey, pos: Positions, problems: list[Problem]) -> Any:
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+class _Refused(Exception):
+    """Stops reading at the first construct that is not plain data (an anchor, a tag, too deep)."""
 
-    tag = getattr(node, "tag", None)
-    tag_value = getattr(tag, "value", None) if tag is not None else None
-    if isinstance(node, TaggedScalar) or (tag_value and (tag_value.startswith("!") or "python/" in tag_value)):
-        problems.append(pos.problem(path, f"found the YAML tag {tag_value!r}; tags are not allowed"))
+    def __init__(self, problem: Problem):
+        self.problem = problem
+
+
+def _scalar(event, resolver, at: tuple[int, int], path: PathKey, file: str) -> Any:
+    """A scalar event as None, bool, int, float or str (YAML 1.2 core schema)."""
+    from ruamel.yaml.nodes import ScalarNode
+
+    text = event.value
+    if not event.implicit[0]:  # quoted or block scalar: always a string
+        return text
+    tag = str(resolver.resolve(ScalarNode, text, event.implicit))
+    kind = tag.rsplit(":", 1)[-1]
+    if kind == "null":
         return None
-    if isinstance(node, CommentedMap):
-        out = {}
-        for key, value in node.items():
-            child = path + (str(key),)
-            try:
-                kl, kc = node.lc.key(key)
-                pos.where[child] = (kl + 1, kc + 1)
-            except Exception:  # noqa: BLE001 - positions are best effort for merged keys
-                pass
-            out[str(key)] = _plain(value, child, pos, problems)
-        return out
-    if isinstance(node, CommentedSeq):
-        out = []
-        for i, value in enumerate(node):
-            child = path + (i,)
-            try:
-                il, ic = node.lc.item(i)
-                pos.where[child] = (il + 1, ic + 1)
-            except Exception:  # noqa: BLE001
-                pass
-            out.append(_plain(value, child, pos, problems))
-        return out
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    problems.append(pos.problem(path, f"found a value of YAML type {type(node).__name__}; expected plain data"))
-    return None
+    if kind == "bool":
+        return text.lower() == "true"
+    if kind == "int":
+        digits = text.replace("_", "").lstrip("+-")
+        if len(digits) > MAX_INT_DIGITS:
+            raise _Refused(Problem(file, *at, format_path(path),
+                                   f"found an integer of {len(digits):,} digits; expected at most {MAX_INT_DIGITS}"))
+        sign = -1 if text.lstrip().startswith("-") else 1
+        low = digits.lower()
+        for prefix, base in (("0x", 16), ("0o", 8), ("0b", 2)):
+            if low.startswith(prefix):
+                return sign * int(low[2:], base)
+        return sign * int(low, 10)
+    if kind == "float":
+        low = text.replace("_", "").lower()
+        if low.lstrip("+-") == ".inf":
+            return float("-inf") if low.startswith("-") else float("inf")
+        if low == ".nan":
+            return float("nan")
+        return float(low)
+    return text  # timestamps and anything else stay the text that was written
+
+
+class _Builder:
+    """Builds plain data from parser events with an explicit stack (depth costs no recursion)."""
+
+    def __init__(self, file: str, pos: Positions, resolver):
+        self.file, self.pos, self.resolver = file, pos, resolver
+        self.stack: list[dict] = []   # frames: {"node", "path", "key", "keys", "drop"}
+        self.root: Any = None
+        self.done = False
+        self.problems: list[Problem] = []
+
+    def refuse(self, at, path, message):
+        raise _Refused(Problem(self.file, *at, format_path(path), message))
+
+    def child_path(self) -> PathKey:
+        """Where the next node goes: the parent's path plus its pending key or next index."""
+        if not self.stack:
+            return ()
+        top = self.stack[-1]
+        if isinstance(top["node"], list):
+            return top["path"] + (len(top["node"]),)
+        return top["path"] + ((top["key"],) if top["key"] is not None else ())
+
+    def feed(self, event) -> None:
+        from ruamel.yaml import events as ev
+
+        at = (event.start_mark.line + 1, event.start_mark.column + 1)
+        if isinstance(event, (ev.StreamStartEvent, ev.StreamEndEvent, ev.DocumentEndEvent)):
+            return
+        if isinstance(event, ev.DocumentStartEvent):
+            if self.done:
+                self.refuse(at, (), "found a second YAML document (---); expected one scenario per file")
+            return
+        path = self.child_path()
+        if isinstance(event, ev.AliasEvent):
+            self.refuse(at, path, f"found the alias *{event.anchor}; anchors and aliases are not allowed in a "
+                        "scenario (write the value out)")
+        if getattr(event, "anchor", None) is not None:
+            self.refuse(at, path, f"found the anchor &{event.anchor}; anchors and aliases are not allowed in a "
+                        "scenario (write the value out)")
+        tag = getattr(event, "tag", None)
+        if tag is not None:
+            self.refuse(at, path, f"found the YAML tag {str(tag)!r}; tags are not allowed")
+        if isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
+            if len(self.stack) >= MAX_DEPTH:
+                self.refuse(at, path[:3], f"found maps and lists nested more than {MAX_DEPTH} deep; "
+                            f"expected at most {MAX_DEPTH} levels")
+            if self.stack and self.stack[-1]["key"] is None and isinstance(self.stack[-1]["node"], dict):
+                self.refuse(at, path, "found a map or a list used as a key; expected a plain name")
+            self.place_position(path, at)
+            node: Any = {} if isinstance(event, ev.MappingStartEvent) else []
+            self.stack.append({"node": node, "path": path, "key": None, "keys": {}})
+            return
+        if isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
+            frame = self.stack.pop()
+            self.attach(frame["node"])
+            return
+        if isinstance(event, ev.ScalarEvent):
+            top = self.stack[-1] if self.stack else None
+            if top is not None and isinstance(top["node"], dict) and top["key"] is None:
+                key = event.value  # a key is the text written, whatever it looks like
+                first = top["keys"].get(key)
+                if first is not None:
+                    self.refuse(at, top["path"] + (key,), f"duplicate key {key!r} (first at line {first[0]}, "
+                                f"column {first[1]}); expected each key once")
+                top["keys"][key] = at
+                top["key"] = key
+                self.pos.where[top["path"] + (key,)] = at
+                return
+            self.place_position(path, at)
+            self.attach(_scalar(event, self.resolver, at, path, self.file))
+
+    def place_position(self, path: PathKey, at) -> None:
+        # a map's keys have their own positions; list items and the root are placed where they start
+        if not self.stack or isinstance(self.stack[-1]["node"], list):
+            self.pos.where[path] = at
+
+    def attach(self, value) -> None:
+        if not self.stack:
+            self.root, self.done = value, True
+            return
+        top = self.stack[-1]
+        if isinstance(top["node"], list):
+            top["node"].append(value)
+        else:
+            top["node"][top["key"]] = value
+            top["key"] = None
+
+
+def _syntax_problem(exc, file: str) -> Problem:
+    """Where the parser noticed the mistake, and where the construct it was reading began."""
+    mark = exc.problem_mark or exc.context_mark
+    what = (exc.problem or exc.context or "invalid YAML").strip()
+    ctx = exc.context_mark
+    began = (exc.context or "").strip().replace("while parsing ", "").removeprefix("a ").removeprefix("an ")
+    if ctx is not None and mark is not None and "stream end" in what:
+        # noticed only at the end of the file: the useful place is where the unclosed construct began
+        line_end = mark.line + 1
+        mark, what = ctx, f"the {began} that begins here is never closed (the file ends at line {line_end}: {what})"
+    elif exc.context and ctx is not None and mark is not None and (ctx.line, ctx.column) != (mark.line, mark.column):
+        what += f" (in the {began} that began at line {ctx.line + 1}, column {ctx.column + 1})"
+    elif exc.context and exc.context.strip() not in what:
+        what += f" ({exc.context.strip()})"
+    line = mark.line + 1 if mark else None
+    col = mark.column + 1 if mark else None
+    return Problem(file, line, col, "", f"YAML syntax: {what}")
 
 
 def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
@@ -93,41 +212,77 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
 
     pos = Positions(file)
     pos.where[()] = (1, 1)
+    bad = _NOT_YAML.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        raise ScenarioError([Problem(file, line, col, "", f"found the control character {bad.group()!r}; "
+                                     "expected YAML text, which holds none but tab and line breaks")])
     yaml = YAML(typ="rt", pure=True)
-    yaml.allow_duplicate_keys = False
+    builder = _Builder(file, pos, yaml.resolver)
     try:
-        node = yaml.load(text)
+        for event in yaml.parse(text):
+            builder.feed(event)
+    except _Refused as exc:
+        raise ScenarioError([exc.problem]) from None
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        what = exc.problem or exc.context or "invalid YAML"
-        if exc.context_mark is not None and "stream end" in (exc.problem or ""):
-            # the file ended inside a bracket: point at where that bracket opened
-            mark = exc.context_mark
-            what = f"{exc.context} that is never closed ({exc.problem})"
-        line = mark.line + 1 if mark else None
-        col = mark.column + 1 if mark else None
-        if "duplicate key" in str(exc):
-            what = "duplicate key " + str(exc).split("duplicate key", 1)[1].split("\n")[0].strip()
-        raise ScenarioError([Problem(file, line, col, "", f"YAML syntax: {what}")]) from None
-    except YAMLError as exc:
-        raise ScenarioError([Problem(file, None, None, "", f"YAML: {exc}")]) from None
-    problems: list[Problem] = []
-    if hasattr(node, "lc"):
-        pos.where[()] = (node.lc.line + 1, node.lc.col + 1)
-    data = _plain(node, (), pos, problems)
-    if problems:
-        raise ScenarioError(problems)
-    return data, pos
+        raise ScenarioError([_syntax_problem(exc, file)]) from None
+    except (YAMLError, RecursionError, ValueError) as exc:
+        raise ScenarioError([Problem(file, None, None, "", f"YAML: {str(exc).splitlines()[0] if str(exc) else exc!r}")]) from None
+    return builder.root, pos
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def read_regular(path: Path, what: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most *limit* bytes; OSError with a message otherwise.
+
+    Devices, pipes and sockets are refused before they are opened (reading /dev/zero never ends, and
+    opening a FIFO waits for a writer); O_NONBLOCK covers a file swapped for a FIFO in between.
+    """
+    st = os.stat(path)  # follows symlinks: a .yaml link to /dev/urandom is a device
+    if not stat.S_ISREG(st.st_mode):
+        via = f" (through the link to {os.path.realpath(path)})" if os.path.islink(path) else ""
+        raise _NotRegular(f"is {_kind(st.st_mode)}{via}; expected {what}")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise _NotRegular(f"is {_kind(st.st_mode)}; expected {what}")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise _NotRegular(f"is larger than {limit >> 20} MiB; expected {what} of at most {limit >> 20} MiB")
+    return data
+
+
+class _NotRegular(OSError):
+    pass
 
 
 def read_text(path: Path) -> str:
+    """A scenario file's text, or a ScenarioError saying why it cannot be read."""
+    def refuse(message: str):
+        return ScenarioError([Problem(str(path), None, None, "", message)])
+
     try:
-        return path.read_text(encoding="utf-8")
+        data = read_regular(path, "a scenario file (YAML text)")
+    except _NotRegular as exc:
+        raise refuse(str(exc)) from None
     except FileNotFoundError:
-        raise ScenarioError([Problem(str(path), None, None, "", "no such file")]) from None
-    except IsADirectoryError:
-        raise ScenarioError([Problem(str(path), None, None, "", "is a folder, expected a scenario file")]) from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError([Problem(str(path), None, None, "", f"not UTF-8 text ({exc.reason})")]) from None
+        raise refuse("no such file") from None
     except OSError as exc:
-        raise ScenarioError([Problem(str(path), None, None, "", exc.strerror or str(exc))]) from None
+        raise refuse(exc.strerror or str(exc)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ScenarioError([Problem(str(path), line, col, "", f"found the byte {data[exc.start]:#04x}; "
+                                     "expected UTF-8 text")]) from None

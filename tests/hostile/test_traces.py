@@ -1,0 +1,89 @@
+"""Traces family: `rnntui run`/`show` on an .npz that is not a trace rnntui can open (layout not JSON,
+not a map, keys missing or of the wrong type, arrays missing, misshapen or not numbers) is one line."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import rnntui
+from rnntui.errors import ScenarioError
+
+from tests.hostile.common import invoke, refused
+
+TRACE = rnntui.run("bilstm-apple")
+ARRAYS = {k: np.asarray(TRACE[k]) for k in TRACE._arrays}
+LAYOUT = json.loads(str(ARRAYS["meta.layout"]))
+
+
+def _write(path, arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("layout,said", [
+    ("{not json", "meta.layout: not JSON"),
+    ("[1, 2]", "meta.layout: found list; expected a map"),
+    ('{"name": "x"}', "the key 'entries' is missing"),
+    ('{"entries": 3}', "meta.layout.entries: found int"),
+])
+@pytest.mark.parametrize("command", ["show", "run"])
+def test_layouts_that_are_not_a_trace(tmp_path, layout, said, command):
+    path = _write(tmp_path / "t.npz", dict(ARRAYS, **{"meta.layout": np.asarray(layout)}))
+    lines = refused(invoke(command, str(path)))
+    assert len(lines) == 1 and said in lines[0] and str(path) in lines[0]
+
+
+def test_an_npz_that_is_no_trace(tmp_path):
+    path = _write(tmp_path / "t.npz", {"a": np.zeros(3)})
+    assert "no meta.layout" in refused(invoke("show", str(path)))[0]
+
+
+def _mutations():
+    entry_keys = sorted(LAYOUT["entries"][0])
+    top_keys = sorted(k for k in LAYOUT if k != "entries")
+    junk = st.one_of(st.none(), st.booleans(), st.integers(-3, 10**30), st.text(max_size=4),
+                     st.lists(st.integers(-1, 3), max_size=3), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+    return st.one_of(
+        st.tuples(st.just("top"), st.sampled_from(top_keys), junk),
+        st.tuples(st.just("entry"), st.sampled_from(entry_keys), junk),
+        st.tuples(st.just("drop-entry-key"), st.sampled_from(entry_keys), st.none()),
+        st.tuples(st.just("drop-array"), st.sampled_from(sorted(ARRAYS)), st.none()),
+        st.tuples(st.just("reshape-array"), st.sampled_from(sorted(k for k in ARRAYS if ARRAYS[k].ndim)), st.none()),
+        st.tuples(st.just("retype-array"), st.sampled_from(sorted(ARRAYS)),
+                  st.sampled_from(["complex128", "datetime64[s]", "S3"])),
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(change=_mutations())
+def test_damaged_traces_open_or_are_refused_in_one_line(tmp_path_factory, change):
+    how, key, value = change
+    layout = json.loads(json.dumps(LAYOUT))
+    arrays = dict(ARRAYS)
+    if how == "top":
+        layout[key] = value
+    elif how == "entry":
+        layout["entries"][0][key] = value
+    elif how == "drop-entry-key":
+        del layout["entries"][0][key]
+    elif how == "drop-array":
+        del arrays[key]
+    elif how == "reshape-array":
+        arrays[key] = arrays[key].reshape(-1)[:-1] if arrays[key].size > 1 else arrays[key].reshape(1, 1)
+    else:
+        arrays[key] = np.zeros(arrays[key].shape, dtype=value)
+    arrays["meta.layout"] = np.asarray(json.dumps(layout)) if "meta.layout" in arrays else None
+    arrays = {k: v for k, v in arrays.items() if v is not None}
+    path = _write(tmp_path_factory.mktemp("trace") / "t.npz", arrays)
+    try:
+        trace = rnntui.load_trace(path)
+    except ScenarioError as exc:
+        assert len(exc.problems) == 1 and "\n" not in str(exc) and str(path) in str(exc)
+        return
+    # what opens must be readable where the views read it
+    for e in trace.info.entries:
+        trace[f"model.{e.index}.out"]
