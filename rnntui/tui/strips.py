@@ -6,33 +6,30 @@ justified text) goes through rich's full layout, so what is drawn is the same ei
 """
 from __future__ import annotations
 
+from functools import lru_cache, partial
+
 from rich.console import Group
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.cache import LRUCache
 from textual.strip import Strip
 
 from rnntui.render.segments import Cells
 
-_combined: dict[Style, dict] = {}
+
+@lru_cache(maxsize=4096)
+def _combine(base: Style, style: Style | None) -> Style:
+    return base if style is None else base + style
 
 
 def _over(base: Style):
     """base + style, remembered: the same few styles come back on every frame."""
-    cache = _combined.setdefault(base, {})
-    if len(cache) > 4096:
-        cache.clear()
-
-    def combine(style):
-        styled = cache.get(style)
-        if styled is None:
-            styled = cache[style] = base if style is None else base + style
-        return styled
-
-    return combine
+    return partial(_combine, base)
 
 
-_drawn: dict[tuple, list[Strip]] = {}
+# strips of texts already drawn, by everything that decides how they look
+_drawn: LRUCache[tuple, list[Strip]] = LRUCache(512)
 
 
 def _text_strips(text: Text, width: int, base: Style, combine, console) -> list[Strip] | None:
@@ -56,9 +53,7 @@ def _text_strips(text: Text, width: int, base: Style, combine, console) -> list[
         else:  # rich draws an unspanned line without its style (its join adds it back): add it here
             segments = [Segment(line.plain, combine(console.get_style(line.style)))] if line.plain else []
         strips.append(Strip(segments, line.cell_len))
-    if len(_drawn) > 512:
-        _drawn.clear()
-    _drawn[key] = strips
+    _drawn.set(key, strips)
     return strips
 
 
