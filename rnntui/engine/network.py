@@ -5,6 +5,8 @@ Everything computed is recorded under the keys of docs/trace-format.md, built in
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from rnntui.engine import keys
@@ -13,8 +15,11 @@ from rnntui.engine.losses import loss_and_grad
 
 
 def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.ndarray],
-                loss_kind: str, target, seq: bool = True) -> dict[str, np.ndarray]:
-    """Forward, loss and backward; returns the trace's arrays (not yet read-only)."""
+                loss_kind: str, target, seq: bool = True, derived: dict | None = None) -> dict[str, np.ndarray]:
+    """Forward, loss and backward; returns the trace's arrays (not yet read-only).
+
+    With *derived* (a dict), the one-term gradients the verdict measures go into it as functions that
+    compute them when first read (see `one_term_gradients`)."""
     rec: dict[str, np.ndarray] = {}
     handlers = [lay.handler for lay in layout]
     caches, ins, pres, outs = [], [], [], []
@@ -43,8 +48,8 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
 
     grads: dict[str, np.ndarray] = {}
     rec[keys.GRAD_INPUT] = backward(g, g_pre, grads, rec)
-    if per_step:
-        rec.update(one_term_gradients(layout, g, g_pre, backward))
+    if per_step and derived is not None:
+        derived.update(one_term_gradients(layout, g, g_pre, backward))
     rec[keys.OUTPUT] = outs[-1]
     rec[keys.LOSS] = np.asarray(loss, dtype=x.dtype)
     if step_loss is not None:
@@ -55,30 +60,42 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
     return rec
 
 
-def one_term_gradients(layout, g, g_pre, backward) -> dict[str, np.ndarray]:
+def one_term_gradients(layout, g, g_pre, backward) -> dict:
     """How the gradient of one step's loss term travels back: ||dL_s/dh_t|| at every step t of every
     recurrent place, for s = the step where that place's BPTT starts (the last step for a forward
     direction, step 0 for a backward one). Each is one more backward pass with only step s's term
     of dL/d(output) kept. This is what vanishing and exploding mean; the total dL/dh_t also holds
-    every later step's own loss."""
+    every later step's own loss.
+
+    Returns key -> zero-argument function: the extra pass (as long as the run's own backward) is paid
+    only when a view or a save first reads a key, and then once for every place of that direction. Until
+    then the functions keep the forward pass's caches alive."""
     places = [(lay, keys.place_prefix(lay.index, j, d), d) for lay in layout if lay.recurrent
               for j in range(lay.num_layers) for d in lay.directions]
-    out: dict[str, np.ndarray] = {}
+    out: dict = {}
+    done: dict[str, dict[str, np.ndarray]] = {}
+
+    def norms(direction: str, s: int, key: str) -> np.ndarray:
+        if direction not in done:
+            g1 = np.zeros_like(g)
+            g1[s] = g[s]
+            p1 = None
+            if g_pre is not None:
+                p1 = np.zeros_like(g_pre)
+                p1[s] = g_pre[s]
+            scratch: dict[str, np.ndarray] = {}
+            backward(g1, p1, {}, scratch)
+            done[direction] = {}
+            for _, prefix, d in places:
+                if d == direction:
+                    dh = scratch[keys.grad(f"{prefix}.h")]
+                    done[direction][keys.diag(prefix, "term_gradnorm")] = np.sqrt(
+                        (dh.reshape(dh.shape[0], -1) ** 2).sum(axis=1))
+        return done[direction].pop(key)
+
     for direction, s in (("fwd", g.shape[0] - 1), ("bwd", 0)):
-        here = [(lay, prefix) for lay, prefix, d in places if d == direction]
-        if not here:
-            continue
-        g1 = np.zeros_like(g)
-        g1[s] = g[s]
-        p1 = None
-        if g_pre is not None:
-            p1 = np.zeros_like(g_pre)
-            p1[s] = g_pre[s]
-        scratch: dict[str, np.ndarray] = {}
-        backward(g1, p1, {}, scratch)
-        for lay, prefix in here:
-            dh = scratch[keys.grad(f"{prefix}.h")]
-            out[keys.diag(prefix, "term_gradnorm")] = np.sqrt((dh.reshape(dh.shape[0], -1) ** 2).sum(axis=1))
-            out[keys.diag(prefix, "term_step")] = np.asarray(s)
-        del scratch
+        for _, prefix, d in places:
+            if d == direction:
+                out[keys.diag(prefix, "term_gradnorm")] = partial(norms, direction, s, keys.diag(prefix, "term_gradnorm"))
+                out[keys.diag(prefix, "term_step")] = partial(np.asarray, s)
     return out

@@ -54,8 +54,9 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
     target = sc.target
     if target is not None and sc.loss == "mse":
         target = target.astype(dtype)
+    lazy: dict = {}
     with np.errstate(all="ignore"):
-        arrays = network.run_network(list(sc.layout), x, params, sc.loss, target, sc.seq)
+        arrays = network.run_network(list(sc.layout), x, params, sc.loss, target, sc.seq, derived=lazy)
     info = TraceInfo(
         name=sc.name, description=sc.description, mode=sc.mode, dtype=sc.dtype, loss=sc.loss, file=sc.file,
         entries=tuple(sc.layout), T=sc.T, B=sc.B, seq=sc.seq, class_names=sc.class_names, events=sc.events,
@@ -70,4 +71,5 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
     if sc.target is not None:
         arrays["meta.target"] = np.asarray(sc.target)
     derived = derived_keys(info, arrays, params)
+    derived.update(lazy)
     return Trace(arrays, info, derived)

@@ -53,6 +53,14 @@ def test_step_losses_and_input_gradient(tmp_path, case):
     np.testing.assert_allclose(trace["grad.input"], grads["grad.input"], rtol=1e-9, atol=1e-12)
 
 
+def test_one_term_gradient_is_paid_for_only_when_read(tmp_path):
+    trace = scenario(tmp_path, "sum-gru-bi")
+    keys = [p.diag_key("term_gradnorm") for p in trace.info.places if p.recurrent]
+    assert keys and all(k in trace and not trace.is_computed(k) for k in keys)
+    trace[keys[0]]
+    assert trace.is_computed(keys[0])
+
+
 @pytest.mark.parametrize("case", sorted(MANY_TO_MANY))
 def test_one_term_gradient_against_torch(tmp_path, case):
     """||dL_s/dh_t|| for s = where each direction's BPTT starts: the last step (fwd) or step 0 (bwd)."""
