@@ -19,11 +19,6 @@ def thresholds(info) -> dict[str, float]:
     return {**THRESHOLDS, **dict(info.events)}
 
 
-def places(info) -> tuple[Place, ...]:
-    """Every place a cursor can be, in order (TraceInfo keeps them)."""
-    return info.places
-
-
 @dataclass(frozen=True)
 class Verdict:
     kind: str            # vanishing | exploding | healthy | no gradient | non-finite
@@ -123,7 +118,7 @@ def events(trace) -> list[Event]:
     for key, t in zip(keys, firsts):
         if t < 0:
             continue
-        for p in places(info):
+        for p in info.places:
             if p.layer is not None and p.prefix in key:
                 phase = "backward" if key.startswith(("grad.", "gradnorm.")) else "forward"
                 out.append(Event(phase, p, int(t), "non-finite", f"{key} is not finite from step {t}"))

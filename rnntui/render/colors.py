@@ -8,8 +8,6 @@ import numpy as np
 from rich.color import Color
 from rich.style import Style
 
-from rnntui.numfmt import fmt  # noqa: F401 - views import the number format from here
-
 SHADES = " ░▒▓█"
 
 

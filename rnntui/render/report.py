@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from rich.console import Console, Group
+from rich.console import Console
 from rich.panel import Panel
 from rich.style import Style
 from rich.table import Table

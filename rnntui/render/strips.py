@@ -7,8 +7,9 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.numfmt import fmt
 from rnntui.render.colors import (DIVERGING_STYLES, NONFINITE, SEQUENTIAL_STYLES, SHADE_CHARS, color_style,
-                                  diverging, diverging_index, fmt, sequential, sequential_index, shade_index)
+                                  diverging, diverging_index, sequential, sequential_index, shade_index)
 from rnntui.render.segments import Cells
 
 BLOCKS = "▁▂▃▄▅▆▇█"

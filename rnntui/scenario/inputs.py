@@ -17,7 +17,6 @@ class BuiltInput:
     seq: bool
     tokens: tuple[str, ...] | None = None
     vocab: tuple[str, ...] | None = None
-    form: str = "values"
 
 
 class InputProblem(Exception):
@@ -91,7 +90,7 @@ def _generate(g, rng: np.random.Generator, limit: int | None = None) -> BuiltInp
         from rnntui.scenario.digits import draw_digit
 
         img = draw_digit(g.digit, g.size, rng)
-        return BuiltInput(np.broadcast_to(img, (B, 1) + img.shape).copy(), seq=False, form="generate")
+        return BuiltInput(np.broadcast_to(img, (B, 1) + img.shape).copy(), seq=False)
     # sine makes a few temporaries of the full size; count them
     fits(T * B * D * (3 if g.kind == "sine" else 1), limit, "generate", f"an input of {T} x {B} x {D}")
     t = np.arange(T, dtype=np.float64)[:, None, None]
@@ -112,17 +111,17 @@ def _generate(g, rng: np.random.Generator, limit: int | None = None) -> BuiltInp
     else:  # delayed-recall
         x = np.zeros((T, B, D))
         x[0] = rng.integers(0, 2, (B, D)).astype(np.float64)
-    return BuiltInput(np.ascontiguousarray(x, dtype=np.float64), seq=True, form="generate")
+    return BuiltInput(np.ascontiguousarray(x, dtype=np.float64), seq=True)
 
 
 def build_input(inp, base_dir: Path, rng: np.random.Generator, limit: int | None = None) -> BuiltInput:
     """Raise InputProblem(key, message) for what cannot be turned into an array (or within *limit* bytes)."""
     if inp.values is not None:
         x = _sequence(_numeric(inp.values, "values"), "values", batch_form=False)
-        return _check(BuiltInput(x, seq=True, form="values"), "values")
+        return _check(BuiltInput(x, seq=True), "values")
     if inp.batch is not None:
         x = _sequence(_numeric(inp.batch, "batch"), "batch", batch_form=True)
-        return _check(BuiltInput(x, seq=True, form="batch"), "batch")
+        return _check(BuiltInput(x, seq=True), "batch")
     if inp.text is not None:
         tokens = tokenize(inp.text, inp.tokenize)
         if not tokens:
@@ -133,12 +132,12 @@ def build_input(inp, base_dir: Path, rng: np.random.Generator, limit: int | None
         column = {tok: k for k, tok in enumerate(vocab)}
         x = np.zeros((len(tokens), 1, len(vocab)))
         x[np.arange(len(tokens)), 0, [column[tok] for tok in tokens]] = 1.0
-        return BuiltInput(x, seq=True, tokens=tuple(tokens), vocab=tuple(vocab), form="text")
+        return BuiltInput(x, seq=True, tokens=tuple(tokens), vocab=tuple(vocab))
     if inp.generate is not None:
         return _check(_generate(inp.generate, rng, limit), "generate")
     if inp.file is not None:
         arr = load_array_file(base_dir / inp.file, inp.key, "file", inp.file, limit)
-        return _check(BuiltInput(_sequence(arr, "file", batch_form=False), seq=True, form="file"), "file")
+        return _check(BuiltInput(_sequence(arr, "file", batch_form=False), seq=True), "file")
     # image
     if isinstance(inp.image, str):
         arr = load_array_file(base_dir / inp.image, inp.key, "image", inp.image, limit)
@@ -148,7 +147,7 @@ def build_input(inp, base_dir: Path, rng: np.random.Generator, limit: int | None
         arr = arr[None]
     if arr.ndim != 3:
         raise InputProblem("image", f"found shape {arr.shape}; expected (H, W) or (C, H, W)")
-    return _check(BuiltInput(np.ascontiguousarray(arr[None]), seq=False, form="image"), "image")
+    return _check(BuiltInput(np.ascontiguousarray(arr[None]), seq=False), "image")
 
 
 def _check(b: BuiltInput, key: str) -> BuiltInput:

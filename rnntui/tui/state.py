@@ -14,7 +14,7 @@ from types import MappingProxyType
 import numpy as np
 
 from rnntui.render import cursor as cur
-from rnntui.render.analysis import Event, Place, event_marks, places
+from rnntui.render.analysis import Event, Place, event_marks
 from rnntui.render.analysis import events as find_events
 from rnntui.render.cursor import Cursor
 from rnntui.tui.usertext import DESCRIPTION_CHARS, KEY_CHARS, NAME_CHARS, TOKEN_CHARS, cut, one_line
@@ -89,5 +89,5 @@ def open_run(trace) -> OpenRun:
     for ev in found:
         by_place.setdefault(ev.place, set()).add(ev.t)
     steps = {p: np.array(sorted(ts)) for p, ts in by_place.items()}
-    return OpenRun(trace=shown, places=places(shown.info), events=found,
+    return OpenRun(trace=shown, places=shown.info.places, events=found,
                    marks=MappingProxyType(event_marks(list(found))), event_steps=MappingProxyType(steps))

@@ -1,5 +1,4 @@
 """diag.*.jacnorm against the Jacobian dh_t/dh_{t-1} that torch.autograd computes."""
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")

@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.style import Style
 
 import rnntui
-from rnntui.render.analysis import places
 from rnntui.render.colors import diverging
 from rnntui.render.cursor import Cursor
 from rnntui.render.maps.draw import MARK, HeatMap, colour_index, halfblock_rows, shades
@@ -50,7 +49,7 @@ def reference_sums(trace, e, b: int, ch: int, y: int, x: int):
 @pytest.mark.parametrize("entry,ch,width", [(2, 5, 100), (2, 0, 80), (2, 6, 220)])
 def test_conv_explanation_is_an_honest_sum(cnn, entry, ch, width):
     info = cnn.info
-    k = next(i for i, p in enumerate(places(info)) if p.entry == entry)
+    k = next(i for i, p in enumerate(info.places) if p.entry == entry)
     e = info.entries[entry]
     pre = np.asarray(cnn[f"model.{entry}.pre"][0, ch])
     # the position where this channel's pre-activation is largest in size: a value the sum must reach

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 import rnntui
-from rnntui.render.analysis import places
 from rnntui.tui.app import RnntuiApp
 
 SIZE = (100, 30)
@@ -50,7 +49,7 @@ async def test_backward_pass_runs_from_last_step(traces):
 
 async def test_entries_directions_units_samples(traces):
     app = RnntuiApp(traces["stacked-lstm"])
-    ps = places(app.info)
+    ps = app.info.places
     async with app.run_test(size=SIZE) as pilot:
         assert app.check_action("place", (-1,)) is None
         await pilot.press("right_square_bracket")
@@ -81,7 +80,7 @@ async def test_direction_switch_reverses_step_order(traces):
     app = RnntuiApp(traces["bilstm-apple"])
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("d")
-        assert places(app.info)[app.cursor.place_index].direction == "bwd"
+        assert app.info.places[app.cursor.place_index].direction == "bwd"
         await pilot.press("home")
         assert app.cursor.t == 8  # the backward direction reads from the end
         await pilot.press("right")
@@ -89,7 +88,7 @@ async def test_direction_switch_reverses_step_order(traces):
         await pilot.press("b", "home")
         assert app.cursor.t == 0  # its BPTT runs from t=0 upwards
         await pilot.press("d")
-        assert places(app.info)[app.cursor.place_index].direction == "fwd"
+        assert app.info.places[app.cursor.place_index].direction == "fwd"
 
 
 async def test_goto(traces):
@@ -208,7 +207,7 @@ async def test_feature_map_positions_and_channels(traces):
         assert app.cursor.t == 35
         for _ in range(4):
             await pilot.press("right_square_bracket")
-        assert app.info.entries[places(app.info)[app.cursor.place_index].entry].type == "dense"
+        assert app.info.entries[app.info.places[app.cursor.place_index].entry].type == "dense"
         assert app.check_action("step", (1,)) is None  # one vector per image
 
 
@@ -294,7 +293,7 @@ def test_timeline_marks_the_events_of_the_current_place(traces):
 
     trace = traces["vanishing-gradient"]
     found = events(trace)
-    place = places(trace.info)[0]
+    place = trace.info.places[0]
     steps = {ev.t for ev in found if ev.place == place}
     assert steps, "the scenario is chosen for its vanishing-gradient events"
     rows = timeline(trace, Cursor(t=0), event_marks(found), width=400).plain.splitlines()

@@ -8,7 +8,6 @@ import sys
 from dataclasses import replace
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from rnntui.cli import app as cli
@@ -174,7 +173,6 @@ async def test_swapping_the_open_run_redraws_every_panel(traces):
         await pilot.pause()
         expected = {view.id: [view.render_line(y).text for y in range(view.size.height)]
                     for view in fresh.query(TraceView)}
-        expected_screen = screen_text(fresh)
     app = RnntuiApp(first)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("right", "right", "b", "down")

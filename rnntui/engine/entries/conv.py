@@ -189,6 +189,14 @@ class Pool(ConvLike):
         y, cache = conv_forward(info, x, params, self.kind)
         return None, y, cache
 
+    @property
+    def window_rule(self) -> str:
+        """How one output is made from its window, in words (a view's explanation)."""
+        return "max (its gradient goes to the first maximum)" if self.kind == "max" else "mean"
+
+    def window_value(self, window) -> float:
+        return float(window.max() if self.kind == "max" else window.mean())
+
     def equations(self, info) -> list[str]:
         rule = "the largest value of" if self.kind == "max" else "the mean of"
         return [f"out[c, y, x] = {rule} in[c] over the window at (y·s, x·s)"]

@@ -30,7 +30,7 @@ def input_maps(trace, e, b: int) -> np.ndarray:
 
 def first_input_channel(e, in_channels: int, ch: int) -> int:
     """The first input channel output channel *ch* reads: its group's first for a conv, itself for a pool."""
-    if not e.type.startswith("conv"):
+    if not e.handler.conv:
         return ch
     groups = e.options["groups"]
     return (ch // (e.out_shape[0] // groups)) * (in_channels // groups)

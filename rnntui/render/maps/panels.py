@@ -16,7 +16,7 @@ from rich.style import Style
 from rich.text import Text
 
 from rnntui.engine.conv import receptive_field
-from rnntui.render.colors import fmt
+from rnntui.numfmt import fmt
 from rnntui.render.cursor import Cursor, position
 from rnntui.render.maps.draw import Drawing, HeatMap, beside, colour_index, line, map_scale, stack, width_of
 from rnntui.render.maps.geometry import as_maps, as_yx, entry_input, pool_window, receptive_pixels
@@ -140,7 +140,7 @@ def _span(chans: np.ndarray) -> str:
 
 def explain(trace, e, b: int, ch: int, pos: tuple[int, ...], width: int) -> list:
     """The receptive field: for a conv the products that sum to the value, for a pool its window."""
-    if e.type.startswith("conv"):
+    if e.handler.conv:
         W, bias = trace[f"param.{e.index}.weight"], trace[f"param.{e.index}.bias"]
         rows, cols, chans, prods, bterm, total = receptive_field(e, entry_input(trace, e), W, bias, b, ch, pos)
         out = [Text(f"receptive field: input rows {rows.min()}..{rows.max()}, cols {cols.min()}..{cols.max()}, "
@@ -168,8 +168,7 @@ def explain(trace, e, b: int, ch: int, pos: tuple[int, ...], width: int) -> list
         return out
     # pooling: the window of the input channel
     win, r0, c0 = pool_window(trace, e, b, ch, pos)
-    rule = "max (its gradient goes to the first maximum)" if e.type.startswith("max") else "mean"
-    value = float(win.max() if e.type.startswith("max") else win.mean())
+    rule, value = e.handler.window_rule, e.handler.window_value(win)
     return [_numbers(f"window of input channel {ch} at rows {r0}.., cols {c0}..", win, pad=" "),
             Text(f"value = {rule} = {fmt(value, 0)}", BOLD)]
 

@@ -3,9 +3,12 @@ and the report's section for it. One subclass per kind (recurrent, feature map, 
 found through `views.view_for`, so no panel branches on the kind of entry itself."""
 from __future__ import annotations
 
+import numpy as np
 from rich.console import Group
 from rich.style import Style
 from rich.text import Text
+
+from rnntui.numfmt import fmt
 
 DIM = Style(dim=True)
 BOLD = Style(bold=True)
@@ -48,13 +51,7 @@ class PlaceView:
 
 
 def param_norms(trace, entry) -> Group:
-    rows = [Text(f"‖grad {name}‖ = {fmt_norm(trace, name)}") for name in entry.params]
+    """The norm of each of the entry's parameter gradients."""
+    rows = [Text(f"‖grad {name}‖ = {fmt(float(np.linalg.norm(trace[f'grad.param.{name}'])), 0)}")
+            for name in entry.params]
     return Group(*(rows or [Text("no parameters", DIM)]))
-
-
-def fmt_norm(trace, name: str) -> str:
-    import numpy as np
-
-    from rnntui.numfmt import fmt
-
-    return fmt(float(np.linalg.norm(trace[f"grad.param.{name}"])), 0)
