@@ -57,10 +57,6 @@ class EntryInfo:
         return self.family.gates if self.recurrent else ()
 
     @property
-    def out_feat(self) -> tuple[int, ...]:
-        return self.out_shape
-
-    @property
     def spatial(self) -> bool:
         """Conv and pool entries: outputs are feature maps over positions."""
         return self.options is not None

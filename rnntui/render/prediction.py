@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnntui.numfmt import fmt
+from rnntui.render.pertrace import PerTrace
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,13 @@ def has_steps(trace) -> bool:
     return trace.info.seq and trace["output"].ndim == 3
 
 
-def probabilities(trace) -> np.ndarray:
-    """The output as probabilities over the last axis (a final softmax's output, else softmax(logits))."""
-    out = np.asarray(trace["output"], dtype=float)
+_rows = PerTrace(64)  # the timeline's per-step rows: the same at every step of a sample
+
+
+def probabilities(trace, at=()) -> np.ndarray:
+    """The output (at index *at*) as probabilities over the last axis: a final softmax's output, else
+    softmax(logits)."""
+    out = np.asarray(trace["output"][at], dtype=float)
     if trace.info.entries[-1].activation == "softmax":
         return out
     z = out - out.max(axis=-1, keepdims=True)
@@ -59,7 +64,7 @@ def predict(trace, t: int, b: int, k: int = 3) -> Prediction:
     at = (t, b) if has_steps(trace) else (b,)
     target = np.asarray(trace["meta.target"])[at] if "meta.target" in trace else None
     if classifies(trace):
-        p = probabilities(trace)[at]
+        p = probabilities(trace, at)
         names = labels(trace, p.shape[-1])
         order = np.argsort(-p, kind="stable")[:k]
         top = tuple((names[i], float(p[i])) for i in order)
@@ -75,14 +80,22 @@ def predicted_labels(trace, b: int) -> list[str] | None:
     """The arg-max label at every step, for a classifier with a step axis."""
     if not (classifies(trace) and has_steps(trace)):
         return None
-    p = probabilities(trace)[:, b]
-    names = labels(trace, p.shape[-1])
-    return [names[i] for i in p.argmax(axis=-1)]
+
+    def make():
+        out = np.asarray(trace["output"][:, b])  # softmax keeps the arg-max: no need to normalise
+        names = labels(trace, out.shape[-1])
+        return [names[i] for i in out.argmax(axis=-1)]
+
+    return _rows.get(trace, ("labels", b), make)
 
 
 def saliency(trace, b: int) -> np.ndarray | None:
     """‖dLoss/dx_t‖ per step for sample b: how much each input step moves the loss."""
     if not trace.info.seq or "grad.input" not in trace:
         return None
-    g = np.asarray(trace["grad.input"][:, b], dtype=float)
-    return np.sqrt((g.reshape(g.shape[0], -1) ** 2).sum(axis=1))
+
+    def make():
+        g = np.asarray(trace["grad.input"][:, b], dtype=float)
+        return np.sqrt((g.reshape(g.shape[0], -1) ** 2).sum(axis=1))
+
+    return _rows.get(trace, ("saliency", b), make)

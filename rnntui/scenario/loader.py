@@ -278,12 +278,12 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     T = [lay.steps for lay in layout if lay.seq_in][-1] if built.seq else 1
     B = x.shape[1] if built.seq else x.shape[0]
     try:
-        target = _target(top, layout[-1].out_feat, layout[-1].seq_out, T, B,
+        target = _target(top, layout[-1].out_shape, layout[-1].seq_out, T, B,
                          single=top.input.batch is None and B == 1, pos=pos)
     except ScenarioError as exc:
         problems.extend(exc.problems)
         target = None
-    out_feat = layout[-1].out_feat
+    out_feat = layout[-1].out_shape
     if top.class_names is not None and (top.loss.kind != "cross_entropy" or tuple(out_feat) != (len(top.class_names),)):
         problems.append(pos.problem(("class_names",), f"found {len(top.class_names)} names; expected one per class of a "
                                     f"cross_entropy model, whose output here is {tuple(out_feat)}"))

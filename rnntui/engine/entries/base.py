@@ -15,7 +15,6 @@ import numpy as np
 
 from rnntui.engine import activations as act
 from rnntui.engine import keys
-from rnntui.engine.fields import choice
 from rnntui.engine.layout import EntryInfo, LayoutContext
 from rnntui.engine.stepnorms import step_bias_norms, step_outer_norms
 
@@ -96,4 +95,4 @@ def record_step_norms(rec: dict, name: str, g_rows: np.ndarray, x_rows: np.ndarr
     rec[keys.step_gradnorm(name)] = step_outer_norms(g_rows, x_rows) if x_rows is not None else step_bias_norms(g_rows)
 
 
-__all__ = ["Activated", "Activation", "Handler", "NoConfig", "choice", "record_step_norms"]
+__all__ = ["Activated", "Activation", "Handler", "NoConfig", "record_step_norms"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import textwrap
-import weakref
 
 import numpy as np
 from rich.console import Group
@@ -20,6 +19,7 @@ from rnntui.numfmt import fmt
 from rnntui.render.cursor import Cursor, position
 from rnntui.render.maps.draw import Drawing, HeatMap, beside, colour_index, line, map_scale, stack, width_of
 from rnntui.render.maps.geometry import as_maps, as_yx, entry_input, pool_window, receptive_pixels
+from rnntui.render.pertrace import PerTrace
 from rnntui.render.segments import Cells
 
 BOLD = Style(bold=True)
@@ -28,29 +28,8 @@ ITALIC = Style(italic=True)  # rich's table titles
 SELECTED = Style(bold=True, color="yellow")
 
 
-class _PerTrace:
-    """A few values computed from a trace, kept while the trace lives. Keyed by the trace's identity
-    (a Trace is a Mapping: not hashable), checked through a weak reference so a new trace that gets
-    a dead one's id is never served the dead one's values."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self._values: dict[tuple, tuple] = {}
-
-    def get(self, trace, key: tuple, make):
-        k = (id(trace),) + key
-        hit = self._values.get(k)
-        if hit is not None and hit[0]() is trace:
-            return hit[1]
-        value = make()
-        if len(self._values) >= self.size:
-            self._values.pop(next(iter(self._values)))
-        self._values[k] = (weakref.ref(trace), value)
-        return value
-
-
-_colours = _PerTrace(256)   # a map's colour indices: the same wherever the cursor is on it
-_overviews = _PerTrace(16)  # all channels: the same at every position
+_colours = PerTrace(256)   # a map's colour indices: the same wherever the cursor is on it
+_overviews = PerTrace(16)  # all channels: the same at every position
 
 
 def _map_key(c: Cursor, e) -> str:
