@@ -109,6 +109,55 @@ def event_marks(events: list[Event]) -> dict[Place, dict[int, str]]:
     return marks
 
 
+@dataclass(frozen=True)
+class EventRun:
+    """Consecutive steps of one place with the same kind of event, met in one pass: where `n` lands.
+
+    A trained LSTM's gates saturate on most steps; stepping event by event would be stepping. A run
+    starts where its pass meets it first: the lowest step for a forward-pass event of a forward
+    direction, the highest for a BPTT event (the order flips for a reverse direction)."""
+
+    place: Place
+    phase: str
+    kind: str
+    start: int      # the step the pass meets first
+    end: int        # the last step of the run in that pass's order
+    events: tuple[Event, ...]
+
+    @property
+    def steps(self) -> int:
+        return abs(self.end - self.start) + 1
+
+    @property
+    def text(self) -> str:
+        """The first event's words, and how far the run goes on (which `n` skips)."""
+        first = self.events[0].text
+        if self.steps == 1:
+            return first
+        return f"{first} (and {self.steps - 1} steps on, to step {self.end})"
+
+
+def event_runs(info, found: list[Event]) -> list[EventRun]:
+    """The runs of *found*, each once, ordered by place, phase, kind and start."""
+    from rnntui.render.cursor import place_sign
+
+    groups: dict[tuple[Place, str, str], dict[int, list[Event]]] = {}
+    for ev in found:
+        groups.setdefault((ev.place, ev.phase, ev.kind), {}).setdefault(ev.t, []).append(ev)
+    runs: list[EventRun] = []
+    for (place, phase, kind), at in groups.items():
+        sign = place_sign(info, phase, place)
+        steps = sorted(at, key=lambda t: sign * t)
+        first = 0
+        for k in range(1, len(steps) + 1):
+            if k == len(steps) or steps[k] != steps[k - 1] + sign:
+                run = steps[first:k]
+                runs.append(EventRun(place, phase, kind, run[0], run[-1],
+                                     tuple(ev for t in run for ev in at[t])))
+                first = k
+    return runs
+
+
 def events(trace) -> list[Event]:
     """Non-finite values, saturated gates, gradient norms below 1e-6 or above 1e6, per step."""
     info = trace.info

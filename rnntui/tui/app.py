@@ -23,6 +23,7 @@ from textual.reactive import reactive
 from textual.widgets import Footer
 
 from rnntui.render import cursor as cur
+from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
 from rnntui.tui import blas
 from rnntui.tui.screens import GotoScreen, HelpScreen
@@ -83,8 +84,9 @@ class RnntuiApp(App):
         Binding("s", "sample", "Sample", show=False, tooltip="Next sample of the batch"),
         Binding("space", "play", "Play", tooltip="Play / pause: step on by itself"),
         Binding("n", "event(1)", "Next event",
-                tooltip="Next event: non-finite value, saturated gate, gradient norm below 1e-6 or above 1e6"),
-        Binding("N", "event(-1)", "Prev event", show=False, tooltip="Previous event"),
+                tooltip="Next event (non-finite value, saturated gate, vanishing or exploding gradient, "
+                        "thresholds in the scenario's events:), skipping the rest of a run of consecutive steps"),
+        Binding("N", "event(-1)", "Prev event", show=False, tooltip="Previous event, where its run begins"),
         Binding("e", "export", "Export", show=False, tooltip="Export the current view as an SVG file"),
         Binding("question_mark", "help", "Help", tooltip="This help, with the current cell's equations"),
         Binding("q", "quit", "Quit", tooltip="Quit"),
@@ -195,7 +197,7 @@ class RnntuiApp(App):
         if action == "sample":
             return True if info.B > 1 else None
         if action == "event":
-            return True if self._event_target(int(parameters[0])) is not None else None
+            return True if self._event_target(int(parameters[0])) else None
         if action in ("goto", "play"):
             return True if cur.length(info, place) > 1 else None
         return True
@@ -252,30 +254,26 @@ class RnntuiApp(App):
             return
         self.action_step(1)
 
-    def _event_target(self, n: int):
-        """The nearest event of this place after (n > 0) or before the cursor, in the current step order."""
+    def _event_target(self, n: int) -> list[EventRun]:
+        """The runs of events of this place that start nearest after (n > 0) or before the cursor, in
+        the current step order: `n` skips the rest of a run of consecutive events, not step by step."""
         c, info = self.cursor, self.info
         place = c.place(info)
-        steps = self.run_state.event_steps.get(place)
-        if steps is None or steps.size == 0:
-            return None
-        forward_in_t = cur.place_sign(info, c.phase, place) * (1 if n > 0 else -1) > 0
-        if forward_in_t:
-            k = int(np.searchsorted(steps, c.t, side="right"))
-            return int(steps[k]) if k < steps.size else None
-        k = int(np.searchsorted(steps, c.t, side="left")) - 1
-        return int(steps[k]) if k >= 0 else None
+        sign = cur.place_sign(info, c.phase, place) * (1 if n > 0 else -1)
+        ahead = [r for r in self.run_state.runs.get(place, ()) if sign * (r.start - c.t) > 0]
+        if not ahead:
+            return []
+        t = min((r.start for r in ahead), key=lambda s: sign * s)
+        return [r for r in ahead if r.start == t]
 
     def action_event(self, n: int) -> None:
-        t = self._event_target(int(n))
-        if t is None:
+        runs = self._event_target(int(n))
+        if not runs:
             return
-        place = self.cursor.place(self.info)
-        found = [ev for ev in self.run_state.events if ev.t == t and ev.place == place]
-        phase = self.cursor.phase if any(ev.phase == self.cursor.phase for ev in found) else found[0].phase
-        self.cursor = replace(self.cursor, t=t, phase=phase)
+        phase = self.cursor.phase if any(r.phase == self.cursor.phase for r in runs) else runs[0].phase
+        self.cursor = replace(self.cursor, t=runs[0].start, phase=phase)
         # event texts name trace keys, which a crafted trace makes anything: never markup
-        self.notify(cut("; ".join(ev.text for ev in found[:3]), MESSAGE_CHARS), timeout=3, markup=False)
+        self.notify(cut("; ".join(r.text for r in runs[:3]), MESSAGE_CHARS), timeout=3, markup=False)
 
     def action_goto(self) -> None:
         def done(t: int | None) -> None:

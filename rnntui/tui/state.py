@@ -14,7 +14,7 @@ from types import MappingProxyType
 import numpy as np
 
 from rnntui.render import cursor as cur
-from rnntui.render.analysis import Event, Place, event_marks
+from rnntui.render.analysis import Event, EventRun, Place, event_marks, event_runs
 from rnntui.render.analysis import events as find_events
 from rnntui.render.cursor import Cursor
 from rnntui.tui.usertext import DESCRIPTION_CHARS, KEY_CHARS, NAME_CHARS, TOKEN_CHARS, cut, one_line
@@ -67,8 +67,8 @@ class OpenRun:
     events: tuple[Event, ...]
     marks: Mapping[Place, Mapping[int, str]]
     """The first event's kind at each step of each place (what the timeline marks)."""
-    event_steps: Mapping[Place, np.ndarray]
-    """The sorted steps with an event, per place (what n / N jump between)."""
+    runs: Mapping[Place, tuple[EventRun, ...]]
+    """The runs of consecutive events, per place, by their first step (what n / N jump between)."""
 
     @property
     def info(self):
@@ -85,9 +85,9 @@ def open_run(trace) -> OpenRun:
     shown = ShownTrace(trace)
     with np.errstate(all="ignore"):
         found = tuple(find_events(shown))
-    by_place: dict[Place, set[int]] = {}
-    for ev in found:
-        by_place.setdefault(ev.place, set()).add(ev.t)
-    steps = {p: np.array(sorted(ts)) for p, ts in by_place.items()}
+    by_place: dict[Place, list[EventRun]] = {}
+    for run in event_runs(shown.info, list(found)):
+        by_place.setdefault(run.place, []).append(run)
+    runs = {p: tuple(sorted(rs, key=lambda r: r.start)) for p, rs in by_place.items()}
     return OpenRun(trace=shown, places=shown.info.places, events=found,
-                   marks=MappingProxyType(event_marks(list(found))), event_steps=MappingProxyType(steps))
+                   marks=MappingProxyType(event_marks(list(found))), runs=MappingProxyType(runs))

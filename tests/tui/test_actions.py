@@ -138,8 +138,26 @@ async def test_events_jump_and_switch_phase(traces):
         await pilot.press("end")
         await pilot.press("N")  # previous event from t=29 in forward order: t=9
         assert app.cursor.t == 9 and app.cursor.phase == "backward"
-        await pilot.press("n")  # in BPTT order the next event is t=8
-        assert app.cursor.t == 8
+        # t=9..0 is one run of vanishing gradients met in BPTT order: n skips the rest of it
+        assert app.check_action("event", (1,)) is None
+        await pilot.press("n")
+        assert app.cursor.t == 9
+
+
+async def test_next_event_skips_a_run_of_consecutive_steps(traces):
+    trace = traces["tanh-saturation"]
+    app = RnntuiApp(trace)
+    share = trace["diag.model.0.l0.fwd.sat.h"]
+    assert [int(t) for t in np.flatnonzero(share >= 0.5)] == list(range(1, 40))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        assert app.cursor.t == 1
+        toast = list(app._notifications)[-1].message
+        assert "at step 1" in toast and "and 38 steps on, to step 39" in toast
+        await pilot.press("n")  # the rest of the run is skipped: no event after it
+        assert app.cursor.t == 1
+        await pilot.press("end", "N")  # backwards: where the run begins, not its last step
+        assert app.cursor.t == 1
 
 
 async def test_one_to_one_has_nothing_to_step(traces):
