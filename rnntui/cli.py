@@ -146,7 +146,8 @@ def export(
     steps: Annotated[Optional[str], typer.Option("--steps", help="Report only these steps, e.g. 3:10.")] = None,
     step: Annotated[Optional[int], typer.Option("--step", help="Report only this step.")] = None,
     entry: Annotated[Optional[int], typer.Option("--entry", help="Report only this model entry.")] = None,
-    width: Annotated[int, typer.Option("--width", help="Report width in columns.")] = 100,
+    width: Annotated[Optional[int], typer.Option("--width", help="Report width in columns. Default: 100 for text; "
+                                                 "HTML and SVG as wide as their widest table (100 to 240).")] = None,
     max_memory: MaxMemory = None,
     jacobian: Annotated[Optional[bool], typer.Option(
         "--jacobian/--no-jacobian", help="Whether a .npz holds diag.*.jacnorm (step Jacobian norms). Default: only when "

@@ -170,3 +170,29 @@ def test_conv_text_report_draws_maps_in_shade_characters(tmp_path):
                 level = min(int(abs(v) / scale * 4 + 0.5), 4)
                 expected += (" ░▒▓█" if v >= 0 else " -=≡■")[level]
             assert lines[label_row + 1 + y][col:col + 12].ljust(12) == expected, (k, y)
+
+
+@pytest.mark.parametrize("suffix", [".html", ".svg"])
+@pytest.mark.parametrize("name", ["lstm-delayed-recall", "bilstm-apple", "gru-delayed-recall"])
+def test_html_and_svg_are_as_wide_as_their_widest_table(tmp_path, name, suffix):
+    """At the old fixed width 100 a gate-table row wrapped (`0.522 [0.0039, ⏎0.99]`): the default
+    width comes from the content, so every row of the gate table is whole on one line."""
+    out = tmp_path / f"report{suffix}"
+    result = CliRunner().invoke(app, ["export", name, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = plain(out).splitlines()
+    trace = rnntui.run(name)
+    gates = trace.info.entries[0].gates
+    header = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("t │") and "|h|" in ln)
+    columns = lines[header].count("│")
+    rows = [ln for ln in lines[header + 1:header + 1 + trace.info.T] if re.match(r"\s*\d+ │", ln)]
+    assert len(rows) == trace.info.T, lines[header:header + 4]
+    for ln in rows:
+        assert ln.count("│") == columns and ln.rstrip().endswith(tuple("0123456789")), ln
+    assert all(f" {g} " in lines[header] for g in gates), lines[header]
+    # an explicit width still rules, and a text report keeps 100 columns
+    narrow = tmp_path / f"narrow{suffix}"
+    assert CliRunner().invoke(app, ["export", name, "-o", str(narrow), "--width", "100"]).exit_code == 0
+    txt = tmp_path / "r.txt"
+    assert CliRunner().invoke(app, ["export", name, "-o", str(txt)]).exit_code == 0
+    assert max(len(ln) for ln in txt.read_text().splitlines()) <= 100

@@ -28,11 +28,11 @@ MAX_WIDTH = 10_000  # a report line wider than this is no longer read, and rich 
 class ReportOptions:
     steps: tuple[int, int] | None = None   # [start, stop)
     entry: int | None = None
-    width: int | None = 100
+    width: int | None = None   # None: 100 columns for text, the content's own width for HTML/SVG
 
     @classmethod
     def parse(cls, steps: str | None = None, step: int | None = None, entry: int | None = None,
-              width: int | None = 100) -> "ReportOptions":
+              width: int | None = None) -> "ReportOptions":
         rng = None
         if step is not None and steps is not None:
             raise ExportError("--step and --steps: give one of them")
@@ -152,12 +152,16 @@ def build(trace, opts: ReportOptions) -> list:
     return out
 
 
-def render_to(console: Console, trace, opts: ReportOptions) -> None:
+TEXT_WIDTH = 100       # a text report reads in an editor or a diff: a fixed width
+FIT_WIDTH = (100, 240)  # HTML/SVG: as wide as the widest table needs, within these bounds
+
+
+def render_to(console: Console, trace, opts: ReportOptions, items: list | None = None) -> None:
     import warnings
 
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an overflowed run is reported, not warned about
-        for item in build(trace, opts):
+        for item in build(trace, opts) if items is None else items:
             console.print(item)
 
 
@@ -165,14 +169,38 @@ def print_report(trace, opts: ReportOptions) -> None:
     render_to(Console(), trace, opts)
 
 
+def content_width(items: list) -> int:
+    """The width at which no table or step row of *items* wraps (a gate table's row wrapped at 100 in
+    HTML). Paragraphs wrap gracefully at any width and panels fill it, so neither decides it."""
+    from rich.measure import Measurement
+    from rich.text import Text
+
+    lo, hi = FIT_WIDTH
+    probe = Console(width=hi + 1, file=io.StringIO(), color_system=None)
+    widest = lo
+    for item in items:
+        if isinstance(item, Text):
+            continue
+        m = Measurement.get(probe, probe.options, item)
+        if m.maximum <= hi:  # a renderable that takes all it is given (a panel) measures as the probe
+            widest = max(widest, m.maximum)
+    return widest
+
+
 def write_report(trace, path, kind: str, opts: ReportOptions) -> None:
     """Render to a recording console, then write the chosen format atomically."""
+    import warnings
+
     from rnntui.atomic import atomic_write
 
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        items = build(trace, opts)
+        width = opts.width or (TEXT_WIDTH if kind == "txt" else content_width(items))
     # a text file has no colour: the console says so, and heatmaps draw themselves in shade characters
-    console = Console(record=True, width=opts.width or 100, file=io.StringIO(),
+    console = Console(record=True, width=width, file=io.StringIO(),
                       color_system=None if kind == "txt" else "truecolor", force_terminal=kind != "txt")
-    render_to(console, trace, opts)
+    render_to(console, trace, opts, items)
     if kind == "txt":
         data = console.export_text()
     elif kind == "html":
