@@ -17,6 +17,7 @@ class BuiltInput:
     seq: bool
     tokens: tuple[str, ...] | None = None
     vocab: tuple[str, ...] | None = None
+    lengths: np.ndarray | None = None  # (B,) int: each sample's own length where they differ (packed)
 
 
 class InputProblem(Exception):

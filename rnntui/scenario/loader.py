@@ -37,6 +37,7 @@ class Scenario:
     target: np.ndarray | None
     class_names: tuple[str, ...] | None = None
     events: tuple[tuple[str, float], ...] = ()
+    lengths: np.ndarray | None = None   # (B,) int: each sample's own length (None: all T)
 
     @property
     def T(self) -> int:
