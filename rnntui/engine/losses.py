@@ -6,7 +6,8 @@ import numpy as np
 from rnntui.engine.activations import log_softmax
 
 
-def loss_and_grad(kind: str, out: np.ndarray, logits: np.ndarray | None, target, steps_first: bool = False):
+def loss_and_grad(kind: str, out: np.ndarray, logits: np.ndarray | None, target, steps_first: bool = False,
+                  real: np.ndarray | None = None):
     """Return (loss, dL/dout, dL/dlogits or None, per-step shares or None).
 
     sum            L = sum(out)
@@ -15,11 +16,15 @@ def loss_and_grad(kind: str, out: np.ndarray, logits: np.ndarray | None, target,
                    logits are `out`, or the pre-activation of a final softmax entry.
 
     With *steps_first* (an output with a step axis first), each step's share of L is returned too:
-    the terms of the sum that belong to step t (they add up to L).
+    the terms of the sum that belong to step t (they add up to L). *real* (T, B) bool, for a batch of
+    different lengths: only real steps count (sum over them, mean over their elements or steps, as a
+    loss over PyTorch's packed data); padded steps get a zero gradient whatever they hold.
     """
     def per_step(terms):
         return terms.reshape(terms.shape[0], -1).sum(axis=1) if steps_first else None
 
+    if real is not None:
+        return _packed(kind, out, logits, target, real[..., None], per_step)
     if kind == "sum":
         return out.sum(), np.ones_like(out), None, per_step(out)
     if kind == "mse":
@@ -35,7 +40,32 @@ def loss_and_grad(kind: str, out: np.ndarray, logits: np.ndarray | None, target,
     onehot = np.zeros_like(z)
     np.put_along_axis(onehot, idx, 1.0, axis=-1)
     dz = (np.exp(lsm) - onehot) / n
-    steps = per_step(-picked / n)
+    return _through_softmax(loss, out, logits, onehot, dz, n, per_step(-picked / n))
+
+
+def _packed(kind: str, out, logits, target, keep, per_step):
+    """The losses over the real steps of a padded batch (*keep*: (T, B, 1) True where real)."""
+    if kind == "sum":
+        terms = np.where(keep, out, 0)
+        return terms.sum(), np.broadcast_to(keep, out.shape).astype(out.dtype), None, per_step(terms)
+    if kind == "mse":
+        diff = np.where(keep, out - target, 0)
+        sq = diff * diff
+        n = int(keep.sum()) * out.shape[-1]
+        return sq.sum() / n, diff * (2.0 / n), None, per_step(sq / n)
+    z = out if logits is None else logits
+    lsm = log_softmax(z)
+    idx = np.where(keep[..., 0], np.asarray(target), 0)[..., None]  # a padded step's target is ignored
+    n = int(keep.sum())
+    picked = np.where(keep, np.take_along_axis(lsm, idx, axis=-1), 0)
+    onehot = np.zeros_like(z)
+    np.put_along_axis(onehot, idx, 1.0, axis=-1)
+    onehot *= keep
+    dz = (np.exp(lsm) * keep - onehot) / n
+    return _through_softmax(-picked.sum() / n, out, logits, onehot, dz, n, per_step(-picked / n))
+
+
+def _through_softmax(loss, out, logits, onehot, dz, n, steps):
     if logits is None:
         return loss, dz, None, steps
     # the final entry's output is softmax(logits): dL/dp = -onehot / (n p)

@@ -15,18 +15,20 @@ from rnntui.engine.losses import loss_and_grad
 
 
 def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.ndarray],
-                loss_kind: str, target, seq: bool = True, derived: dict | None = None) -> dict[str, np.ndarray]:
+                loss_kind: str, target, seq: bool = True, derived: dict | None = None,
+                lengths: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Forward, loss and backward; returns the trace's arrays (not yet read-only).
 
     With *derived* (a dict), the one-term gradients the verdict measures go into it as functions that
-    compute them when first read (see `one_term_gradients`)."""
+    compute them when first read (see `one_term_gradients`). *lengths* (B,): each sample's own length,
+    for a batch of sequences of different lengths (PyTorch's packed sequences; None: all T)."""
     rec: dict[str, np.ndarray] = {}
     handlers = [lay.handler for lay in layout]
     caches, ins, pres, outs = [], [], [], []
     h = x
     for lay, hd in zip(layout, handlers):
         ins.append(h)
-        pre, out, cache = hd.forward(lay, h, params, rec)
+        pre, out, cache = hd.forward(lay, h, params, rec, lengths if hd.takes_lengths else None)
         caches.append(cache)
         pres.append(pre)
         outs.append(out)
@@ -36,7 +38,8 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
     last = layout[-1]
     logits = pres[-1] if (loss_kind == "cross_entropy" and last.activation == "softmax") else None
     per_step = seq and last.seq_out
-    loss, g, g_pre, step_loss = loss_and_grad(loss_kind, outs[-1], logits, target, steps_first=per_step)
+    real = None if (lengths is None or not per_step) else np.arange(outs[-1].shape[0])[:, None] < lengths[None, :]
+    loss, g, g_pre, step_loss = loss_and_grad(loss_kind, outs[-1], logits, target, steps_first=per_step, real=real)
 
     def backward(g, g_pre, grads, rec):
         for k in range(len(layout) - 1, -1, -1):
@@ -49,7 +52,7 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
     grads: dict[str, np.ndarray] = {}
     rec[keys.GRAD_INPUT] = backward(g, g_pre, grads, rec)
     if per_step and derived is not None:
-        derived.update(one_term_gradients(layout, g, g_pre, backward))
+        derived.update(one_term_gradients(layout, g, g_pre, backward, lengths))
     rec[keys.OUTPUT] = outs[-1]
     rec[keys.LOSS] = np.asarray(loss, dtype=x.dtype)
     if step_loss is not None:
@@ -60,10 +63,10 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
     return rec
 
 
-def one_term_gradients(layout, g, g_pre, backward) -> dict:
+def one_term_gradients(layout, g, g_pre, backward, lengths=None) -> dict:
     """How the gradient of one step's loss term travels back: ||dL_s/dh_t|| at every step t of every
     recurrent place, for s = the step where that place's BPTT starts (the last step for a forward
-    direction, step 0 for a backward one). Each is one more backward pass with only step s's term
+    direction, step 0 for a backward one; in a batch of different lengths, each sample's own last step). Each is one more backward pass with only step s's term
     of dL/d(output) kept. This is what vanishing and exploding mean; the total dL/dh_t also holds
     every later step's own loss.
 
@@ -77,12 +80,14 @@ def one_term_gradients(layout, g, g_pre, backward) -> dict:
 
     def norms(direction: str, s: int, key: str) -> np.ndarray:
         if direction not in done:
+            steps = np.full(g.shape[1], s) if lengths is None or direction == "bwd" else np.asarray(lengths) - 1
+            b = np.arange(g.shape[1])
             g1 = np.zeros_like(g)
-            g1[s] = g[s]
+            g1[steps, b] = g[steps, b]
             p1 = None
             if g_pre is not None:
                 p1 = np.zeros_like(g_pre)
-                p1[s] = g_pre[s]
+                p1[steps, b] = g_pre[steps, b]
             scratch: dict[str, np.ndarray] = {}
             backward(g1, p1, {}, scratch)
             done[direction] = {}

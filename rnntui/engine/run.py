@@ -56,7 +56,8 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
         target = target.astype(dtype)
     lazy: dict = {}
     with np.errstate(all="ignore"):
-        arrays = network.run_network(list(sc.layout), x, params, sc.loss, target, sc.seq, derived=lazy)
+        arrays = network.run_network(list(sc.layout), x, params, sc.loss, target, sc.seq, derived=lazy,
+                                     lengths=sc.lengths)
     info = TraceInfo(
         name=sc.name, description=sc.description, mode=sc.mode, dtype=sc.dtype, loss=sc.loss, file=sc.file,
         entries=tuple(sc.layout), T=sc.T, B=sc.B, seq=sc.seq, class_names=sc.class_names, events=sc.events,
@@ -65,6 +66,8 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
     arrays["meta.scenario"] = np.asarray(sc.text)
     arrays["meta.layout"] = np.asarray(info.to_json())
     arrays["input"] = x
+    arrays["meta.lengths"] = (np.full(sc.B, sc.T, dtype=np.int64) if sc.lengths is None
+                              else np.asarray(sc.lengths, dtype=np.int64))
     if sc.tokens is not None:
         arrays["tokens"] = np.asarray(sc.tokens, dtype=str)
         arrays["meta.vocab"] = np.asarray(sc.vocab, dtype=str)

@@ -34,11 +34,11 @@ def tokenize(text: str, how: str) -> list[str]:
     return re.findall(r"\w+|[^\w\s]", text)
 
 
-def _numeric(data, key: str) -> np.ndarray:
+def _numeric(data, key: str | tuple) -> np.ndarray:
     try:
         return numbers(data)
     except NotNumbers as exc:
-        raise InputProblem((key,) + exc.sub, exc.message) from None
+        raise InputProblem((key if isinstance(key, tuple) else (key,)) + exc.sub, exc.message) from None
 
 
 def load_array_file(path: Path, key: str | None, where: str, shown_as: str, limit: int | None = None) -> np.ndarray:
@@ -121,6 +121,8 @@ def build_input(inp, base_dir: Path, rng: np.random.Generator, limit: int | None
         x = _sequence(_numeric(inp.values, "values"), "values", batch_form=False)
         return _check(BuiltInput(x, seq=True), "values")
     if inp.batch is not None:
+        if _is_ragged(inp.batch):
+            return _ragged_batch(inp.batch, limit)
         x = _sequence(_numeric(inp.batch, "batch"), "batch", batch_form=True)
         return _check(BuiltInput(x, seq=True), "batch")
     if inp.text is not None:
@@ -149,6 +151,38 @@ def build_input(inp, base_dir: Path, rng: np.random.Generator, limit: int | None
     if arr.ndim != 3:
         raise InputProblem("image", f"found shape {arr.shape}; expected (H, W) or (C, H, W)")
     return _check(BuiltInput(np.ascontiguousarray(arr[None]), seq=False), "image")
+
+
+def _is_ragged(batch) -> bool:
+    """A list of sequences (lists) whose lengths differ: sequences of different lengths, packed."""
+    lens = {len(s) for s in batch if isinstance(s, list)}
+    return len(lens) > 1 and all(isinstance(s, list) for s in batch)
+
+
+def _ragged_batch(batch: list, limit: int | None) -> BuiltInput:
+    """Sequences of different lengths, padded with zeros after each one's end, with their lengths."""
+    seqs = []
+    for b, sample in enumerate(batch):
+        if not sample:
+            raise InputProblem(("batch", b), "found an empty sequence; expected at least one step")
+        seqs.append(_numeric(sample, ("batch", b)))
+    return _pad(seqs, "batch", limit)
+
+
+def _pad(seqs: list[np.ndarray], key: str, limit: int | None) -> BuiltInput:
+    feats = {a.shape[1:] for a in seqs}
+    if len(feats) != 1 or any(a.ndim != 2 for a in seqs):
+        shapes = [a.shape for a in seqs[:4]]
+        raise InputProblem(key, f"found sequences of shapes {shapes}; expected each a list of steps (T_b, D), "
+                           "with the same D")
+    (D,) = feats.pop()
+    lengths = np.array([len(a) for a in seqs], dtype=np.int64)
+    T, B = int(lengths.max()), len(seqs)
+    fits(T * B * D, limit, key, f"a padded batch of {B} x {T} x {D}")
+    x = np.zeros((T, B, D))
+    for b, a in enumerate(seqs):
+        x[: len(a), b] = a
+    return BuiltInput(x, seq=True, lengths=lengths)
 
 
 def _check(b: BuiltInput, key: str) -> BuiltInput:

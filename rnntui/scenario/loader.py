@@ -156,8 +156,10 @@ def _validate_entries(raw: list, pos: Positions) -> tuple[list, list, list[Probl
     return types, configs, problems
 
 
-def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, single: bool, pos: Positions):
-    """Return the target laid out like the output: (T, B, F) / (T, B) or (B, F) / (B,)."""
+def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, single: bool, pos: Positions,
+            lengths: np.ndarray | None = None, padded: bool = False):
+    """Return the target laid out like the output: (T, B, F) / (T, B) or (B, F) / (B,). With *lengths*
+    (a ragged input), a per-step target is ragged too: one list per sample, as long as the sample."""
     kind, raw = top.loss.kind, top.loss.target
     where = ("loss", "target")
     if kind == "sum":
@@ -166,6 +168,8 @@ def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, sin
         return None
     if raw is None:
         raise ScenarioError([pos.problem(("loss",), f"loss kind {kind} needs a `target`")])
+    if lengths is not None and out_seq:
+        raw = _padded_target(raw, lengths, pos, where)
     try:
         arr = numbers(raw, "numbers" if kind == "mse" else "class indices (whole numbers)")
     except NotNumbers as exc:
@@ -183,7 +187,9 @@ def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, sin
         if arr.ndim not in shapes or arr.shape != shapes[arr.ndim]:
             raise ScenarioError([pos.problem(where, f"found shape {arr.shape}; expected class indices laid out as {lay}, "
                                              f"here {shapes[max(shapes)]}")])
-        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or arr.min() < 0 or arr.max() >= F:
+        # a padded target's entries past a sample's length are ignored: only real steps must be classes
+        out_of_range = not (padded and out_seq) and (arr.min() < 0 or arr.max() >= F)
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or out_of_range:
             shown = [int(v) if np.isfinite(v) and v == int(v) else float(v) for v in arr.ravel()[:8]]
             raise ScenarioError([pos.problem(where, f"found {shown}; expected whole class indices in 0..{F - 1}")])
         arr = arr.astype(np.int64)
@@ -262,6 +268,9 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         pad = np.zeros((top.length,) + x.shape[1:])
         pad[0] = x[0]
         x = pad
+    lengths, problem = _lengths(top, built, x)
+    if problem is not None:
+        raise ScenarioError([pos.problem(*problem)])
     # non-finite input is allowed on purpose: the run records where it spreads
     feat = x.shape[2:] if built.seq else x.shape[1:]
     try:
@@ -269,6 +278,13 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     except LayoutProblem as exc:
         key = ("model", exc.index) + ((exc.key,) if exc.key else ())
         raise ScenarioError([pos.problem(key, exc.message)]) from None
+    if lengths is not None:
+        for lay in layout:
+            if lay.seq_in and not lay.handler.takes_lengths:
+                raise ScenarioError([pos.problem(("model", lay.index, "type"), (
+                    f"{lay.type} mixes neighbouring steps, so it cannot take sequences of different lengths "
+                    f"(input lengths {_shown(lengths)}); give them equal lengths or use recurrent, dense and "
+                    "activation entries"))])
 
     try:
         params, weight_problems = make_params(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]), limit)
@@ -279,8 +295,12 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     T = [lay.steps for lay in layout if lay.seq_in][-1] if built.seq else 1
     B = x.shape[1] if built.seq else x.shape[0]
     try:
+        ragged = lengths is not None and top.input.lengths is None
         target = _target(top, layout[-1].out_shape, layout[-1].seq_out, T, B,
-                         single=top.input.batch is None and B == 1, pos=pos)
+                         single=top.input.batch is None and B == 1 and lengths is None, pos=pos,
+                         lengths=lengths if ragged else None, padded=lengths is not None and not ragged)
+        if target is not None and lengths is not None and layout[-1].seq_out:
+            _check_real_targets(top, target, lengths, layout[-1].out_shape, pos)
     except ScenarioError as exc:
         problems.extend(exc.problems)
         target = None
@@ -296,5 +316,67 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         dtype=top.dtype, mode=top.mode, layout=tuple(layout), x=x,
         seq=built.seq, tokens=built.tokens, vocab=built.vocab, params=params, loss=top.loss.kind,
         target=target, class_names=tuple(top.class_names) if top.class_names else None,
-        events=tuple((k, float(v)) for k, v in top.events.model_dump().items()),
+        events=tuple((k, float(v)) for k, v in top.events.model_dump().items()), lengths=lengths,
     )
+
+
+def _padded_target(raw, lengths, pos: Positions, where: tuple) -> list:
+    """A ragged per-step target (one list per sample, as long as the sample) padded to (B, T, ...) lists."""
+    if not isinstance(raw, list) or len(raw) != len(lengths):
+        found = f"{len(raw)} entries" if isinstance(raw, list) else _describe(raw)
+        raise ScenarioError([pos.problem(where, f"found {found}; expected one list per sample ({len(lengths)}), "
+                                         "each as long as its sequence, as the input is laid out")])
+    T = int(max(lengths))
+    out = []
+    for b, (sample, n) in enumerate(zip(raw, lengths)):
+        if not isinstance(sample, list) or len(sample) != n:
+            found = f"{len(sample)} steps" if isinstance(sample, list) else _describe(sample)
+            raise ScenarioError([pos.problem(where + (b,), f"found {found}; expected {int(n)}, the length of sample {b}")])
+        fill = sample[0] if sample else 0
+        out.append(sample + [_zero_like(fill)] * (T - int(n)))
+    return out
+
+
+def _zero_like(v):
+    return [_zero_like(u) for u in v] if isinstance(v, list) else 0
+
+
+def _shown(lengths) -> str:
+    shown = [int(v) for v in lengths[:8]]
+    return str(shown)[:-1] + (", ...]" if len(lengths) > 8 else "]")
+
+
+def _lengths(top, built, x):
+    """Each sample's own length (None when all are T), or a problem (key path, message)."""
+    given = top.input.lengths
+    lengths = built.lengths
+    if given is not None:
+        B, T = x.shape[1], x.shape[0]
+        if len(given) != B:
+            return None, (("input", "lengths"), f"found {len(given)} lengths; expected one per sample of the batch ({B})")
+        too_long = [k for k, n in enumerate(given) if n > T]
+        if too_long:
+            k = too_long[0]
+            return None, (("input", "lengths", k), f"found {given[k]}; expected at most the padded length {T}")
+        lengths = np.asarray(given, dtype=np.int64)
+    if lengths is None:
+        return None, None
+    if top.mode == "one-to-many":
+        return None, (("input",), "one-to-many unrolls one step for every sample; found sequences of different lengths")
+    if (lengths == x.shape[0]).all():
+        return None, None
+    return lengths, None
+
+
+def _check_real_targets(top, target, lengths, out_feat, pos) -> None:
+    """A padded target's entries past a sample's length are ignored; its real entries must be classes."""
+    if top.loss.kind != "cross_entropy":
+        return
+    real = np.arange(target.shape[0])[:, None] < lengths[None, :]
+    F = out_feat[0]
+    bad = real & ((target < 0) | (target >= F))
+    if bad.any():
+        t, b = (int(v) for v in np.argwhere(bad)[0])
+        raise ScenarioError([pos.problem(("loss", "target"), (
+            f"found {int(target[t, b])} at sample {b}, step {t}; expected whole class indices in 0..{F - 1} "
+            "at every real step"))])

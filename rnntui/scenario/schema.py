@@ -50,6 +50,7 @@ class Input(Strict):
     file: Optional[str] = None
     key: Optional[str] = None
     image: Optional[Union[list[Any], str]] = None
+    lengths: Optional[list[Size]] = Field(default=None, description="each sample's own length in a padded batch")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "Input":
@@ -59,6 +60,8 @@ class Input(Strict):
             raise ValueError(
                 f"found {found}; expected exactly one of values, batch, text, generate, file, image"
             )
+        if self.lengths is not None and forms[0] not in ("batch", "file"):
+            raise ValueError(f"found lengths beside {forms[0]}; expected them only beside a padded batch or file")
         return self
 
 

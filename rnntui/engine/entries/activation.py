@@ -14,6 +14,7 @@ class ActivationConfig:
 
 
 class ActivationEntry(Activated):
+    takes_lengths = True  # applies at each step on its own
     type = "activation"
     Config = ActivationConfig
     doc = "a standalone activation"
@@ -23,7 +24,7 @@ class ActivationEntry(Activated):
         return EntryInfo(index, "activation", feat, feat, seq, seq, steps=steps if seq else 1,
                          activation=cfg.function)
 
-    def forward(self, info, x, params, rec):
+    def forward(self, info, x, params, rec, lengths=None):
         return x, self.activate(info, x, rec), None
 
     def backward(self, info, x, pre, out, cache, g_out, params, grads, rec, g_pre=None):

@@ -32,6 +32,8 @@ class Handler:
     recurrent: bool = False
     doc: str = ""                    # one line for the docs and `rnntui scenarios`
     activation_key = "activation"    # the scenario key that names its activation, for messages
+    takes_lengths = False            # whether a batch of sequences of different lengths may pass through:
+                                     # recurrent entries pack them, per-step entries never mix steps
 
     # --- shapes ---------------------------------------------------------------------------------
     def layout(self, index: int, cfg: Any, feat: tuple[int, ...], seq: bool, steps: int,
@@ -56,8 +58,11 @@ class Handler:
         return False
 
     # --- running --------------------------------------------------------------------------------
-    def forward(self, info: EntryInfo, x: np.ndarray, params, rec: dict):  # pragma: no cover - abstract
-        """Return (pre, out, cache): pre is the value before the activation (None where there is none)."""
+    def forward(self, info: EntryInfo, x: np.ndarray, params, rec: dict,
+                lengths: np.ndarray | None = None):  # pragma: no cover - abstract
+        """Return (pre, out, cache): pre is the value before the activation (None where there is none).
+        *lengths*: each sample's own number of steps, where a batch holds sequences of different lengths
+        (only entries with `takes_lengths` receive it; the rest apply per step or never see it)."""
         raise NotImplementedError
 
     def backward(self, info: EntryInfo, x, pre, out, cache, g_out, params, grads: dict, rec: dict,

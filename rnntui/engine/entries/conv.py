@@ -129,7 +129,7 @@ class ConvLike(Activated):
 
     kind = "conv"
 
-    def forward(self, info, x, params, rec):
+    def forward(self, info, x, params, rec, lengths=None):
         y, cache = conv_forward(info, x, params, self.kind)
         return y, self.activate(info, y, rec), cache
 
@@ -185,7 +185,7 @@ class Pool(ConvLike):
         self.Config = PoolConfig
         self.doc = f"torch.nn.{kind.capitalize()}Pool{dims}d"
 
-    def forward(self, info, x, params, rec):
+    def forward(self, info, x, params, rec, lengths=None):
         y, cache = conv_forward(info, x, params, self.kind)
         return None, y, cache
 

@@ -14,7 +14,7 @@ class Flatten(Handler):
     def layout(self, index, cfg, feat, seq, steps, ctx) -> EntryInfo:
         return EntryInfo(index, "flatten", feat, (prod(feat),), seq, seq, steps=steps if seq else 1)
 
-    def forward(self, info, x, params, rec):
+    def forward(self, info, x, params, rec, lengths=None):
         return None, (x if info.seq_in else x.reshape(x.shape[0], -1)), None
 
     def backward(self, info, x, pre, out, cache, g_out, params, grads, rec, g_pre=None):

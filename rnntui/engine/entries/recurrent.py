@@ -12,7 +12,7 @@ import numpy as np
 from rnntui.engine import keys
 from rnntui.engine.entries.base import Handler, record_step_norms
 from rnntui.engine.families import Family
-from rnntui.engine.families.base import STEMS
+from rnntui.engine.families.base import STEMS, padding
 from rnntui.engine.layout import EntryInfo, LayoutProblem
 
 
@@ -42,8 +42,14 @@ def unmerge(how: str, g: np.ndarray, a: np.ndarray, b: np.ndarray | None):
     return g * b, g * a
 
 
+def final_steps(lengths: np.ndarray | None, T: int, B: int) -> np.ndarray:
+    """The step each sample's forward direction ends at: its own last step (PyTorch's h_n when packed)."""
+    return np.full(B, T - 1) if lengths is None else np.asarray(lengths) - 1
+
+
 class Recurrent(Handler):
     recurrent = True
+    takes_lengths = True
 
     def __init__(self, fam: Family):
         self.fam = fam
@@ -92,14 +98,15 @@ class Recurrent(Handler):
     def _params(self, info, params, j, d) -> dict[str, np.ndarray]:
         return {s: params[keys.param_name(info.index, s, j, d)] for s in STEMS}
 
-    def forward(self, info, x, params, rec):
+    def forward(self, info, x, params, rec, lengths=None):
         runs, inputs = [], []
         inp = x
+        pad = padding(lengths, x.shape[0])
         for j in range(info.num_layers):
             inputs.append(inp)
             layer_runs = {}
             for d in info.directions:
-                run = self.fam.forward(info, inp, self._params(info, params, j, d), reverse=(d == "bwd"))
+                run = self.fam.forward(info, inp, self._params(info, params, j, d), reverse=(d == "bwd"), pad=pad)
                 layer_runs[d] = run
                 prefix = keys.place_prefix(info.index, j, d)
                 for k, v in run.record.items():
@@ -109,20 +116,22 @@ class Recurrent(Handler):
             inp = hs[0] if len(hs) == 1 else np.concatenate(hs, axis=-1)
         top = runs[-1]
         fwd, bwd = top["fwd"].h, (top["bwd"].h if "bwd" in top else None)
+        last = final_steps(lengths, *x.shape[:2])
         if info.reduce_final:
-            out = merge(info.merge, fwd[-1], None if bwd is None else bwd[0])
+            out = merge(info.merge, fwd[last, np.arange(len(last))], None if bwd is None else bwd[0])
         else:
             out = merge(info.merge, fwd, bwd)
-        return None, out, {"runs": runs, "inputs": inputs}
+        return None, out, {"runs": runs, "inputs": inputs, "last": last}
 
     def backward(self, info, x, pre, out, cache, g_out, params, grads, rec, g_pre=None):
         runs, inputs = cache["runs"], cache["inputs"]
         top = runs[-1]
         fwd, bwd = top["fwd"].h, (top["bwd"].h if "bwd" in top else None)
         if info.reduce_final:
-            gf, gb = unmerge(info.merge, g_out, fwd[-1], None if bwd is None else bwd[0])
+            last, b = cache["last"], np.arange(fwd.shape[1])
+            gf, gb = unmerge(info.merge, g_out, fwd[last, b], None if bwd is None else bwd[0])
             ext = {"fwd": np.zeros_like(fwd)}
-            ext["fwd"][-1] = gf
+            ext["fwd"][last, b] = gf
             if bwd is not None:
                 ext["bwd"] = np.zeros_like(bwd)
                 ext["bwd"][0] = gb

@@ -52,6 +52,23 @@ class DirectionGrads:
     h_prev: np.ndarray                       # (T, B, H) state each step read
 
 
+def padding(lengths: np.ndarray | None, T: int) -> np.ndarray | None:
+    """(T, B, 1) True at the padded steps of a batch of different lengths (t >= the sample's length).
+
+    PyTorch's packed sequences, as a mask: a padded step's state, gates and gradients are zero, so the
+    backward direction starts each sample from a zero state at its own last step, and nothing flows
+    between a sample's real steps and its padding. The forward direction never reads its padding."""
+    if lengths is None:
+        return None
+    return (np.arange(T)[:, None] >= np.asarray(lengths)[None, :])[:, :, None]
+
+
+def zero_padded(a: np.ndarray, pad: np.ndarray | None, t: int | None = None) -> None:
+    """Set *a* (all steps, or step *t*) to zero at the padded steps, in place (NaN too: not a product)."""
+    if pad is not None:
+        np.copyto(a, 0, where=pad if t is None else pad[t])
+
+
 def order(T: int, reverse: bool) -> range:
     """The steps in the order a direction computes them."""
     return range(T - 1, -1, -1) if reverse else range(T)
@@ -121,7 +138,8 @@ class Family:
     config: type = RecurrentConfig           # the scenario keys of an entry of this family
 
     # --- the maths ------------------------------------------------------------------------------
-    def forward(self, entry, x, p, reverse: bool) -> DirectionRun:  # pragma: no cover - abstract
+    def forward(self, entry, x, p, reverse: bool, pad=None) -> DirectionRun:  # pragma: no cover - abstract
+        """*pad*: see `padding`; the run keeps it in its cache for backward."""
         raise NotImplementedError
 
     def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool) -> DirectionGrads:  # pragma: no cover

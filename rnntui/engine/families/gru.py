@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnntui.engine.families.base import (DirectionRun, Family, order, previous, previous_at, split_record,
-                                         weight_grads)
+                                         weight_grads, zero_padded)
 from rnntui.numfmt import fmt
 
 
@@ -25,7 +25,7 @@ class GRU(Family):
     states = ("h",)
     n_blocks = 3
 
-    def forward(self, entry, x, p, reverse: bool) -> DirectionRun:
+    def forward(self, entry, x, p, reverse: bool, pad=None) -> DirectionRun:
         T, B, _ = x.shape
         H = p["weight_hh"].shape[1]
         scale = np.ones(3 * H, dtype=x.dtype)
@@ -55,9 +55,12 @@ class GRU(Family):
             np.subtract(h, n, out=tmp)
             tmp *= g[:, H: 2 * H]
             np.add(n, tmp, out=Hs[t])
+            zero_padded(Hs[t], pad, t)
             h = Hs[t]
+        zero_padded(G, pad)
+        zero_padded(HPn, pad)
         rec = {"h": Hs, "gates.r": G[..., :H], "gates.z": G[..., H: 2 * H], "gates.n": G[..., 2 * H:]}
-        return DirectionRun(Hs, rec, {"G": G, "HPn": HPn})
+        return DirectionRun(Hs, rec, {"G": G, "HPn": HPn, "pad": pad})
 
     @staticmethod
     def coefficients(G, HPn, h_prev):
@@ -83,10 +86,13 @@ class GRU(Family):
         dX = np.empty((T, B, 3 * H), dtype=x.dtype)
         dHp = np.empty_like(dX)
         dh_rec = np.zeros((B, H), dtype=x.dtype)
+        pad = run.cache.get("pad")
         for t in order(T, not reverse):
             dh = DH[t]
             TT[t] = dh_rec
             np.add(dh_ext[t], dh_rec, out=dh)
+            zero_padded(TT[t], pad, t)
+            zero_padded(dh, pad, t)
             dan = dX[t, :, 2 * H:]
             np.multiply(dh, Kn[t], out=dan)
             np.multiply(dh, Kz[t], out=dX[t, :, H: 2 * H])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnntui.engine.families.base import (DirectionRun, Family, order, previous, previous_at, split_record,
-                                         weight_grads)
+                                         weight_grads, zero_padded)
 from rnntui.numfmt import fmt, fmt_terms
 
 
@@ -35,7 +35,7 @@ class LSTM(Family):
         i, f, g, o = (np.arange(k * H, (k + 1) * H) for k in range(4))
         return np.concatenate([o, i, f, g])
 
-    def forward(self, entry, x, p, reverse: bool) -> DirectionRun:
+    def forward(self, entry, x, p, reverse: bool, pad=None) -> DirectionRun:
         T, B, _ = x.shape
         H = p["weight_hh"].shape[1]
         perm = self._perm(H)
@@ -65,13 +65,16 @@ class LSTM(Family):
             Cs[t] += ig
             np.tanh(Cs[t], out=TC[t])
             np.multiply(g[:, :H], TC[t], out=Hs[t])
+            if pad is not None:
+                for a in (Hs[t], Cs[t], TC[t], g):
+                    zero_padded(a, pad, t)
             h, c = Hs[t], Cs[t]
         rec = {
             "h": Hs, "c": Cs,
             "gates.i": G[..., H: 2 * H], "gates.f": G[..., 2 * H: 3 * H],
             "gates.g": G[..., 3 * H:], "gates.o": G[..., :H],
         }
-        return DirectionRun(Hs, rec, {"G": G, "TC": TC, "perm": perm})
+        return DirectionRun(Hs, rec, {"G": G, "TC": TC, "perm": perm, "pad": pad})
 
     @staticmethod
     def coefficients(G, TC, c_prev):
@@ -103,6 +106,7 @@ class LSTM(Family):
         dZifg = dZ[..., H:].reshape(T, B, 3, H)
         dh_rec = np.zeros((B, H), dtype=x.dtype)
         dc_rec = np.zeros((B, H), dtype=x.dtype)
+        pad = run.cache.get("pad")
         for t in order(T, not reverse):
             dh, dc = DH[t], DC[t]
             TT[t] = dh_rec
@@ -110,6 +114,9 @@ class LSTM(Family):
             np.add(dh_ext[t], dh_rec, out=dh)
             np.multiply(dh, Kc[t], out=CH[t])
             np.add(CH[t], dc_rec, out=dc)
+            if pad is not None:
+                for a in (TT[t], CT[t], dh, CH[t], dc):
+                    zero_padded(a, pad, t)
             np.multiply(dh, Ko[t], out=dZ[t, :, :H])
             np.multiply(Kifg[t], dc[:, None, :], out=dZifg[t])
             np.multiply(dc, f[t], out=dc_rec)

@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 
 from rnntui.engine.families.base import (DirectionRun, Family, RecurrentConfig, order, split_record,
-                                         weight_grads)
+                                         weight_grads, zero_padded)
 from rnntui.engine.fields import choice
 from rnntui.numfmt import fmt
 
@@ -31,7 +31,7 @@ class RNN(Family):
     n_blocks = 1
     config = RNNConfig
 
-    def forward(self, entry, x, p, reverse: bool) -> DirectionRun:
+    def forward(self, entry, x, p, reverse: bool, pad=None) -> DirectionRun:
         T, B, _ = x.shape
         H = p["weight_hh"].shape[1]
         P = (x.reshape(T * B, -1) @ p["weight_ih"].T).reshape(T, B, H)
@@ -48,8 +48,10 @@ class RNN(Family):
                 np.maximum(P[t], 0, out=Hs[t])
             else:
                 Hs[t] = P[t]
+            zero_padded(Hs[t], pad, t)
             h = Hs[t]
-        return DirectionRun(Hs, {"h": Hs, "pre": P})
+        zero_padded(P, pad)
+        return DirectionRun(Hs, {"h": Hs, "pre": P}, {"pad": pad})
 
     @staticmethod
     def derivative(nonlinearity: str, h: np.ndarray, pre: np.ndarray) -> np.ndarray:
@@ -68,9 +70,12 @@ class RNN(Family):
         TT = np.empty_like(run.h)
         dA = np.empty_like(run.h)
         dh_rec = np.zeros((B, H), dtype=x.dtype)
+        pad = run.cache.get("pad")
         for t in order(T, not reverse):
             TT[t] = dh_rec
             np.add(dh_ext[t], dh_rec, out=DH[t])
+            zero_padded(TT[t], pad, t)
+            zero_padded(DH[t], pad, t)
             np.multiply(DH[t], K[t], out=dA[t])
             dh_rec = dA[t] @ W
         return weight_grads(x, p, run.h, dA, dA, DH, split_record(DH, dh_ext, TT), reverse)
