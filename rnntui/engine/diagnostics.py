@@ -24,12 +24,16 @@ from rnntui.engine import spectral
 from rnntui.engine.keys import Place
 from rnntui.engine.progress import report
 
-def saturation(values: np.ndarray, sigmoid: bool) -> np.ndarray:
+def saturation(values: np.ndarray, sigmoid: bool, lengths: np.ndarray | None = None) -> np.ndarray:
     """Share of values (over batch and units) that are saturated, per step: a sigmoid below 0.05 or
-    above 0.95, a tanh with |v| above 0.95."""
-    v = values.reshape(values.shape[0], -1)
-    sat = ((v < 0.05) | (v > 0.95)) if sigmoid else (np.abs(v) > 0.95)
-    return sat.mean(axis=1)
+    above 0.95, a tanh with |v| above 0.95. In a batch of different lengths only the samples still
+    running at a step count (a padded step's zeros would read as a shut gate)."""
+    sat = ((values < 0.05) | (values > 0.95)) if sigmoid else (np.abs(values) > 0.95)
+    if lengths is None:
+        return sat.reshape(sat.shape[0], -1).mean(axis=1)
+    real = np.arange(values.shape[0])[:, None] < np.asarray(lengths)[None, :]
+    counted = (sat & real[..., None]).reshape(sat.shape[0], -1).sum(axis=1)
+    return counted / (real.sum(axis=1) * values.shape[-1])
 
 
 STEP_CHUNK_ELEMENTS = 1 << 23  # factor entries (steps * B * k*H) formed at once: bounds memory, not accuracy
@@ -56,11 +60,23 @@ def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarra
         done += rows
         report(label, done, total)
 
+    lengths = packed_lengths(arrays, T)
     for s0 in range(0, len(steps), per):
-        a, D = entry.family.jacobian_factors(entry, arrays, place, params, steps[s0: s0 + per])
+        chunk = steps[s0: s0 + per]
+        a, D = entry.family.jacobian_factors(entry, arrays, place, params, chunk)
         out[s0: s0 + per] = spectral.step_spectral_norms(a, D, blocks, rtol=JACNORM_RTOL,
                                                          progress=advance if len(steps) > 1 else None)
+        if lengths is not None:  # a padded step's state is zero whatever came before: no Jacobian
+            out[s0: s0 + per][chunk[:, None] >= lengths[None, :]] = 0
     return out
+
+
+def packed_lengths(arrays, T: int) -> np.ndarray | None:
+    """Each sample's length where some sample stops before step T-1, else None (also for older traces)."""
+    if "meta.lengths" not in arrays:
+        return None
+    lengths = np.asarray(arrays["meta.lengths"])
+    return lengths if (lengths < T).any() else None
 
 
 JACNORM_AUTO_LIMIT = 1 << 28  # steps * B * k * H^2 summed over directions: about a second of Lanczos
@@ -170,7 +186,8 @@ def derived_keys(info, arrays: dict, params: dict) -> dict:
         e = info.entries[place.entry]
         fam = e.family
         for name, src in fam.saturation(e).items():
-            out[place.diag_key(f"sat.{name}")] = partial(saturation, arrays[place.key(src)], fam.is_sigmoid(name))
+            out[place.diag_key(f"sat.{name}")] = partial(saturation, arrays[place.key(src)], fam.is_sigmoid(name),
+                                                         packed_lengths(arrays, info.T))
         out[place.diag_key("jacnorm")] = partial(jacobian_norms, e, arrays, params, place)
         out[place.diag_key("gradnorm")] = partial(_gradnorm, arrays[place.grad_key("h")])
     cache: dict = {}

@@ -115,6 +115,11 @@ def _check_arrays(arrays: dict, d: dict) -> None:
     loss = _array(arrays, "loss", "the value that is differentiated")
     if loss.size != 1:
         raise _Bad(f"the array 'loss' has shape {loss.shape}; expected one number")
+    if "meta.lengths" in arrays:  # traces before sequences of different lengths have none
+        lengths = _array(arrays, "meta.lengths", "each sample's length")
+        _shape(lengths, "meta.lengths", (B,), f"({B},)")
+        if lengths.dtype.kind not in "iu" or (lengths < 1).any() or (lengths > (T if seq else 1)).any():
+            raise _Bad(f"meta.lengths: found {lengths[:8].tolist()}; expected whole numbers from 1 to T={T}")
     for e in d["entries"]:
         i = e["index"]
         out_shape = tuple(e.get("out_shape", ()))

@@ -192,3 +192,16 @@ def test_central_differences_on_a_packed_case(tmp_path):
             losses.append(float(run_text(tmp_path, json.dumps(doc))["loss"]))
         numeric = (losses[0] - losses[1]) / (2 * eps)
         assert abs(trace[f"grad.param.{name}"][idx] - numeric) < 1e-7 * max(1.0, abs(numeric)), name
+
+
+def test_diagnostics_count_only_the_samples_still_running(tmp_path):
+    """A padded step's zero gates would read as shut (saturated) and its Jacobian as the cell's: the
+    saturation share counts real samples only, and a padded step's Jacobian norm is 0."""
+    trace = run_text(tmp_path, scenario("lstm", None, 1, False, "concat", "many-to-many", "sum"))
+    f = trace["model.0.l0.fwd.gates.f"]
+    real = np.arange(f.shape[0])[:, None] < np.asarray(LENGTHS)[None, :]
+    for t in range(f.shape[0]):
+        v = f[t][real[t]]
+        assert trace["diag.model.0.l0.fwd.sat.f"][t] == ((v < 0.05) | (v > 0.95)).mean()
+    jn = trace["diag.model.0.l0.fwd.jacnorm"]
+    assert (jn[~real] == 0).all() and (jn[real] > 0).all()

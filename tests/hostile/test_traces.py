@@ -87,3 +87,15 @@ def test_damaged_traces_open_or_are_refused_in_one_line(tmp_path_factory, change
     # what opens must be readable where the views read it
     for e in trace.info.entries:
         trace[f"model.{e.index}.out"]
+
+
+@pytest.mark.parametrize("lengths,said", [
+    (np.array([0]), "meta.lengths: found [0]; expected whole numbers from 1 to T=9"),
+    (np.array([10]), "meta.lengths: found [10]"),
+    (np.array([1.5]), "meta.lengths: found [1.5]"),
+    (np.array([3, 3]), "'meta.lengths' has shape (2,); expected (1,)"),
+])
+def test_sample_lengths_outside_the_run_are_refused(tmp_path, lengths, said):
+    arrays = dict(ARRAYS, **{"meta.lengths": lengths})
+    path = _write(tmp_path / "t.npz", arrays)
+    assert said in refused(invoke("show", str(path)))[0]
