@@ -52,7 +52,7 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
     grads: dict[str, np.ndarray] = {}
     rec[keys.GRAD_INPUT] = backward(g, g_pre, grads, rec)
     if per_step and derived is not None:
-        derived.update(one_term_gradients(layout, g, g_pre, backward, lengths))
+        derived.update(one_term_gradients(layout, g, g_pre, backward))
     rec[keys.OUTPUT] = outs[-1]
     rec[keys.LOSS] = np.asarray(loss, dtype=x.dtype)
     if step_loss is not None:
@@ -63,10 +63,11 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
     return rec
 
 
-def one_term_gradients(layout, g, g_pre, backward, lengths=None) -> dict:
+def one_term_gradients(layout, g, g_pre, backward) -> dict:
     """How the gradient of one step's loss term travels back: ||dL_s/dh_t|| at every step t of every
     recurrent place, for s = the step where that place's BPTT starts (the last step for a forward
-    direction, step 0 for a backward one; in a batch of different lengths, each sample's own last step). Each is one more backward pass with only step s's term
+    direction, step 0 for a backward one; in a batch of different lengths, only the samples that reach
+    step s carry a term there, so the measure follows those samples). Each is one more backward pass with only step s's term
     of dL/d(output) kept. This is what vanishing and exploding mean; the total dL/dh_t also holds
     every later step's own loss.
 
@@ -80,14 +81,12 @@ def one_term_gradients(layout, g, g_pre, backward, lengths=None) -> dict:
 
     def norms(direction: str, s: int, key: str) -> np.ndarray:
         if direction not in done:
-            steps = np.full(g.shape[1], s) if lengths is None or direction == "bwd" else np.asarray(lengths) - 1
-            b = np.arange(g.shape[1])
             g1 = np.zeros_like(g)
-            g1[steps, b] = g[steps, b]
+            g1[s] = g[s]
             p1 = None
             if g_pre is not None:
                 p1 = np.zeros_like(g_pre)
-                p1[steps, b] = g_pre[steps, b]
+                p1[s] = g_pre[s]
             scratch: dict[str, np.ndarray] = {}
             backward(g1, p1, {}, scratch)
             done[direction] = {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -33,6 +33,12 @@ class TraceInfo:
     seq: bool
     class_names: tuple[str, ...] | None = None   # labels of the output's classes, from the scenario
     events: tuple[tuple[str, float], ...] = ()   # event thresholds the scenario set (name, value)
+    lengths: tuple[int, ...] | None = None       # each sample's own length where one stops before T
+    # (from meta.lengths, the one record of it: not in meta.layout)
+
+    def length_of(self, sample: int) -> int:
+        """How many real steps *sample* has: T, or its own length in a batch of different lengths."""
+        return self.T if self.lengths is None else self.lengths[sample]
 
     @cached_property
     def places(self) -> tuple[Place, ...]:
@@ -150,6 +156,8 @@ def load_trace(path: str | Path) -> Trace:
     if "meta.layout" not in arrays:
         raise ScenarioError([Problem(str(path), None, None, "", "not an rnntui trace: no meta.layout key")])
     info = TraceInfo.from_json(str(arrays["meta.layout"]))
+    if "meta.lengths" in arrays and (arrays["meta.lengths"] < info.T).any():
+        info = replace(info, lengths=tuple(int(n) for n in arrays["meta.lengths"]))
     derived = {}
     if "meta.not_computed" in arrays:
         from rnntui.engine.diagnostics import lazy_jacnorms

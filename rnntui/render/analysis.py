@@ -57,6 +57,9 @@ def verdict(trace, place: Place) -> Verdict | None:
         s = int(trace[place.diag_key("term_step")])
         basis = (f"measured on the gradient of step {s}'s loss term alone, ‖dL_{s}/dh_t‖, as BPTT carries it "
                  f"back; the total dL/dh_t also holds every other step's own loss")
+        if trace.info.lengths is not None and s > 0:
+            reach = sum(1 for n in trace.info.lengths if n > s)
+            basis += f" (samples of different lengths: the {reach} of {trace.info.B} that reach step {s})"
     else:
         g = np.asarray(trace[place.diag_key("gradnorm")], dtype=float)
         basis = "measured on ‖dL/dh_t‖: the loss reaches the model at one output only, so this is one term"
@@ -65,6 +68,8 @@ def verdict(trace, place: Place) -> Verdict | None:
     jmed = math.nan
     if trace.is_computed(jkey) or h.size * h.shape[-1] <= 4_000_000:  # never a slow computation in a view
         jac = np.asarray(trace[jkey], dtype=float)
+        if trace.info.lengths is not None:  # a padded step has no Jacobian (recorded as 0): leave it out
+            jac = jac[np.arange(jac.shape[0])[:, None] < np.asarray(trace.info.lengths)[None, :]]
         finite_jac = jac[np.isfinite(jac)]
         jmed = float(np.median(finite_jac)) if finite_jac.size else math.nan
     T = g.shape[0]

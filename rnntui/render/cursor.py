@@ -43,11 +43,15 @@ def is_map(info, place: Place) -> bool:
     return info.entries[place.entry].view == "map"
 
 
-def length(info, place: Place) -> int:
-    """How many steps the cursor can visit at this place: T, or output positions of a feature map."""
+def length(info, place: Place, sample: int | None = None) -> int:
+    """How many steps the cursor can visit at this place: T, or output positions of a feature map; with
+    *sample*, in a batch of different lengths, that sample's own steps (the rest are padding)."""
     from rnntui.render.views import view_for
 
-    return view_for(info, place).length(info, place)
+    n = view_for(info, place).length(info, place)
+    if sample is not None and info.lengths is not None and n == info.T and not is_map(info, place):
+        return info.lengths[sample]
+    return n
 
 
 def position(info, place: Place, t: int) -> tuple[int, ...]:
@@ -56,32 +60,47 @@ def position(info, place: Place, t: int) -> tuple[int, ...]:
     return tuple(int(v) for v in np.unravel_index(t, shape))
 
 
-def first_step(info, phase: str, direction: str | None, place: Place | None = None) -> int:
-    n = length(info, place) if place is not None else info.T
+def first_step(info, phase: str, direction: str | None, place: Place | None = None, sample: int | None = None) -> int:
+    """Where the order starts; a sample shorter than T starts a backward order at its own last step."""
+    n = length(info, place, sample) if place is not None else info.T
     return 0 if place_sign(info, phase, place, direction) > 0 else n - 1
 
 
-def last_step(info, phase: str, direction: str | None, place: Place | None = None) -> int:
-    n = length(info, place) if place is not None else info.T
+def last_step(info, phase: str, direction: str | None, place: Place | None = None, sample: int | None = None) -> int:
+    n = length(info, place, sample) if place is not None else info.T
     return n - 1 if place_sign(info, phase, place, direction) > 0 else 0
 
 
 def step_index(c: Cursor, info) -> int:
     """0-based position of t in the current order (what the header calls step k of T)."""
     place = c.place(info)
-    return c.t if place_sign(info, c.phase, place) > 0 else length(info, place) - 1 - c.t
+    return c.t if place_sign(info, c.phase, place) > 0 else length(info, place, c.sample) - 1 - c.t
 
 
 def move(c: Cursor, info, n: int) -> Cursor:
-    """n steps along the current order, clamped to the ends."""
+    """n steps along the current order, clamped to the ends (of the sample's own steps)."""
     place = c.place(info)
-    t = min(max(c.t + n * place_sign(info, c.phase, place), 0), length(info, place) - 1)
+    t = min(max(c.t + n * place_sign(info, c.phase, place), 0), length(info, place, c.sample) - 1)
     return replace(c, t=t)
 
 
 def to_end(c: Cursor, info, last: bool) -> Cursor:
     place = c.place(info)
-    return replace(c, t=(last_step if last else first_step)(info, c.phase, place.direction, place))
+    return replace(c, t=(last_step if last else first_step)(info, c.phase, place.direction, place, c.sample))
+
+
+def next_sample(c: Cursor, info) -> Cursor:
+    """The next sample of the batch; a step past its end moves to its last step."""
+    b = (c.sample + 1) % info.B
+    return replace(c, sample=b, t=min(c.t, length(info, c.place(info), b) - 1))
+
+
+def past_the_end(c: Cursor, info, n: int) -> int | None:
+    """The step a move of *n* would reach if it did not stop at the sample's own end, when it does."""
+    place = c.place(info)
+    own, full = length(info, place, c.sample), length(info, place)
+    t = min(max(c.t + n * place_sign(info, c.phase, place), 0), full - 1)
+    return t if t >= own else None
 
 
 def switch_phase(c: Cursor, info) -> Cursor:
@@ -95,7 +114,7 @@ def switch_place(c: Cursor, info, n: int) -> Cursor:
     k = min(max(c.place_index + n, 0), len(ps) - 1)
     new = ps[k]
     same_kind = is_map(info, new) == is_map(info, ps[c.place_index]) and not is_map(info, new)
-    t = min(c.t, length(info, new) - 1) if same_kind else first_step(info, c.phase, new.direction, new)
+    t = min(c.t, length(info, new, c.sample) - 1) if same_kind else first_step(info, c.phase, new.direction, new, c.sample)
     return replace(c, place_index=k, unit=0, t=t)
 
 

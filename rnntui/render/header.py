@@ -31,4 +31,7 @@ def header(trace, c: Cursor) -> Group:
     if n > 1:
         where = f"{view.step_noun} {step_index(c, info) + 1} of {n} ({where})"
     line.append(f"  {place.label(info)}  {where}  sample {c.sample} of {info.B}")
+    if info.lengths is not None and info.seq:
+        own = info.length_of(c.sample)
+        line.append(f" (length {own} of {info.T})", Style(bold=own < info.T))
     return Group(text, line)

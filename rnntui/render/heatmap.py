@@ -10,16 +10,19 @@ from rnntui.render.strips import window
 
 BOLD = Style(bold=True)
 DIM = Style(dim=True)
+PADDING_CHAR = "╌"  # a padded step of a shorter sample: there is no value to shade
 YELLOW = Style(color="yellow")
 
 
 def state_heatmap(values: np.ndarray, t: int, unit: int, width: int, height: int, label: str,
-                  scale: float | None = None) -> Cells:
-    """values: (T, H) for one sample. Rows are units around the selected one; columns steps around t."""
+                  scale: float | None = None, length: int | None = None) -> Cells:
+    """values: (T, H) for one sample. Rows are units around the selected one; columns steps around t.
+    Steps from *length* on are the sample's padding: drawn as padding, never as values."""
     T, H = values.shape
     start, stop = window(T, t, max(width - 6, 4))
     u0, u1 = window(H, unit, max(height, 1))
     block = values[start:stop, u0:u1]
+    padded = np.arange(start, stop) >= (length if length is not None else T)
     if scale is None:
         finite = np.abs(block[np.isfinite(block)])
         scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
@@ -31,6 +34,9 @@ def state_heatmap(values: np.ndarray, t: int, unit: int, width: int, height: int
     styles = DIVERGING_STYLES[0][levels]
     if start <= t < stop:
         styles[:, t - start] = DIVERGING_STYLES[1][levels[:, t - start]]
+    if padded.any():
+        glyphs[:, padded] = PADDING_CHAR
+        styles[:, padded] = DIM
     for k, u in enumerate(range(u0, u1)):
         out.newline().add(f"{'▶' if u == unit else ' '}{u:>4} ", BOLD if u == unit else None)
         out.rows[-1].extend(zip(glyphs[k].tolist(), styles[k].tolist()))

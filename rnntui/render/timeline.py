@@ -42,6 +42,9 @@ def _token(trace, t: int, b: int) -> str:
     return f"|{float(np.linalg.norm(v)):.3g}|"
 
 
+PAD = "╌"  # a padded step: past the end of a shorter sample, no value
+
+
 def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 80) -> Text | Cells | Group:
     """Input tokens or values per step, the cursor, and event markers for the current place
     (*marks*: analysis.event_marks of the trace's events)."""
@@ -63,6 +66,9 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
     start, stop = window(T, c.t, max((width - 8) // cw, 1))
     same_steps = trace["input"].shape[0] == T  # a strided conv1d earlier may have shortened this entry's steps
     cells = {t: _token(trace, t, c.sample) if same_steps else "" for t in range(start, stop)}  # only what is shown
+    own = info.length_of(c.sample) if T == info.T else T  # a shorter sample's padding is drawn as padding
+    for t in range(max(start, own), stop):
+        cells[t] = PAD
     here = marks.get(place, {})
     text = Cells()  # laid out already: one column of cw cells a step, never wrapped
     text.append("input " if same_steps else "      ", DIM)
@@ -84,7 +90,7 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
     if preds is not None and len(preds) == T:
         text.newline().append(" pred ", DIM)
         for t in range(start, stop):
-            text.append(preds[t][: cw - 1].center(cw - 1), HERE if t == c.t else OTHER)
+            text.append((preds[t] if t < own else PAD)[: cw - 1].center(cw - 1), HERE if t == c.t else OTHER)
             text.append(" ")
     sal = saliency(trace, c.sample) if same_steps else None
     if sal is not None:
@@ -92,7 +98,7 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         text.newline().append("dL/dx ", DIM)
         for t in range(start, stop):
             v = sal[t]
-            ch = "!" if not np.isfinite(v) else (BARS[min(int(v / top * (len(BARS) - 1) + 0.5), len(BARS) - 1)]
+            ch = PAD if t >= own else "!" if not np.isfinite(v) else (BARS[min(int(v / top * (len(BARS) - 1) + 0.5), len(BARS) - 1)]
                                                  if top > 0 else BARS[0])
             text.append(ch.center(cw - 1), HERE if t == c.t else OTHER)
             text.append(" ")
@@ -103,6 +109,8 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         text.append(" ")
     if start > 0 or stop < T:
         text.newline().append(f"      steps {start}..{stop - 1} of 0..{T - 1}", DIM)
+    if own < T:
+        text.newline().append(f"      sample {c.sample} has {own} steps: t={own}..{T - 1} are padding ({PAD})", DIM)
 
     if not same_steps:
         return Group(text, Text(f"      model.{place.entry} runs over {T} steps: an earlier conv1d or pool shortened "

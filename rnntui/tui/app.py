@@ -183,8 +183,8 @@ class RnntuiApp(App):
             first = cur.first_step(info, c.phase, place.direction, place)
             return None if (c.t == (last if n > 0 else first)) else True
         if action == "jump":
-            target = cur.last_step(info, c.phase, place.direction, place) if parameters[0] else cur.first_step(
-                info, c.phase, place.direction, place)
+            target = cur.last_step(info, c.phase, place.direction, place, c.sample) if parameters[0] else cur.first_step(
+                info, c.phase, place.direction, place, c.sample)
             return None if c.t == target else True
         if action == "place":
             k = c.place_index + int(parameters[0])
@@ -216,7 +216,13 @@ class RnntuiApp(App):
     # --- actions -------------------------------------------------------------------------------
 
     def action_step(self, n: int) -> None:
+        # a sample shorter than the batch stops at its own end, and says so (the rest is padding)
+        beyond = cur.past_the_end(self.cursor, self.info, int(n))
         self.cursor = cur.move(self.cursor, self.info, int(n))
+        if beyond is not None:
+            b, own = self.cursor.sample, self.info.length_of(self.cursor.sample)
+            self.notify(f"sample {b} ends at t={own - 1} (length {own}); t={own}..{self.info.T - 1} are padding "
+                        "(s: next sample)", timeout=3)
 
     def action_jump(self, last: int) -> None:
         self.cursor = cur.to_end(self.cursor, self.info, bool(last))
@@ -234,7 +240,7 @@ class RnntuiApp(App):
         self.cursor = replace(self.cursor, unit=min(max(self.cursor.unit + int(n), 0), self._width() - 1))
 
     def action_sample(self) -> None:
-        self.cursor = replace(self.cursor, sample=(self.cursor.sample + 1) % self.info.B)
+        self.cursor = cur.next_sample(self.cursor, self.info)
 
     def action_play(self) -> None:
         self.playing = not self.playing
@@ -249,7 +255,7 @@ class RnntuiApp(App):
     def _tick(self) -> None:
         c = self.cursor
         place = c.place(self.info)
-        if c.t == cur.last_step(self.info, c.phase, place.direction, place):
+        if c.t == cur.last_step(self.info, c.phase, place.direction, place, c.sample):
             self.playing = False
             return
         self.action_step(1)
@@ -280,7 +286,7 @@ class RnntuiApp(App):
             if t is not None:
                 self.cursor = replace(self.cursor, t=t)
 
-        self.push_screen(GotoScreen(cur.length(self.info, self.cursor.place(self.info))), done)
+        self.push_screen(GotoScreen(cur.length(self.info, self.cursor.place(self.info), self.cursor.sample)), done)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS, self.run_state.trace, self.cursor))

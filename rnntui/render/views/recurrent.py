@@ -106,9 +106,11 @@ class RecurrentView(PlaceView):
         dh = v("h")
         out = [Text(f"BPTT at t={t}: dL/dh_t = {fmt(dh, 0)}", BOLD)]
         out += story(fam.backward_story(entry, v))
-        started = t == (entry.steps - 1 if place.direction != "bwd" else 0)
+        own = trace.info.length_of(b)
+        started = t == (own - 1 if place.direction != "bwd" else 0)
         if started:
-            out.append(Text("BPTT starts here: only the output at this step contributes", DIM))
+            out.append(Text("BPTT starts here: only the output at this step contributes"
+                            + (f" (sample {b}'s last step: length {own})" if own < entry.steps else ""), DIM))
         else:
             from_out, through, _ = fmt_terms(v("h.from_output"), v("h.through_time"), dh)
             out.append(Text(f"dL/dh_t = from the output at t + {fam.through_time_words(entry)}", BOLD))
@@ -131,11 +133,14 @@ class RecurrentView(PlaceView):
             for name in names:
                 key = f"{'grad.' if grad else ''}model.{entry.index}.l{place.layer}.{d}.{name}"
                 label = f"{'dL/d' if grad else ''}{name} {d}"
+                own = info.length_of(c.sample)
                 if d == "bwd":
-                    label += " (reads from the end: t=T-1 first)"
+                    label += (" (reads from the end: t=T-1 first)" if own == info.T else
+                              f" (reads from this sample's end: t={own - 1} first)")
                 cur = d == place.direction
                 parts.append(state_heatmap(trace[key][:, c.sample], c.t, c.unit, width, rows,
-                                           ("▸ " if cur else "  ") + label))
+                                           ("▸ " if cur else "  ") + label,
+                                           length=own if own < info.T else None))
         return Group(*parts)
 
     def gradients(self, trace, c, width):
@@ -178,13 +183,33 @@ class RecurrentView(PlaceView):
             if finite.size:
                 extra = f"saturated (|h|>0.95): {np.mean(np.abs(finite) > 0.95):.0%}\n"
         u = min(c.unit, entry.hidden_size - 1)
+        if entry.reduce_final:
+            extra = (extra or "") + final_state_words(info, entry, c.sample) + "\n"
         return details_text(vecs, f"t={c.t}, sample {c.sample}", u, f"unit {u}", extra)
 
     def report(self, trace, place, index, opts) -> list:
-        entry = trace.info.entries[place.entry]
+        info = trace.info
+        entry = info.entries[place.entry]
         rng = opts.step_range(entry.steps)
         eq = Text("\n".join(entry.family.equations(entry)), DIM)
-        return [eq, step_table(trace, place, rng), Text(""), gradient_table(trace, place, rng), Text("")]
+        out = [eq]
+        if info.lengths is not None:
+            out.append(Text("samples of different lengths (packed): " + ", ".join(
+                f"{b}: {n}" for b, n in enumerate(info.lengths)) + f" of T={info.T}; padded steps hold zeros "
+                "and the backward direction starts at each sample's own last step", DIM))
+        if entry.reduce_final and place.layer == entry.num_layers - 1 and place.direction == entry.directions[0]:
+            out += [Text(final_state_words(info, entry, b), DIM) for b in range(min(info.B, 8))]
+        return out + [step_table(trace, place, rng), Text(""), gradient_table(trace, place, rng), Text("")]
+
+
+def final_state_words(info, entry, b: int) -> str:
+    """Which step each direction's final state came from: the many-to-one output of sample *b*."""
+    last = info.length_of(b) - 1
+    parts = [f"fwd h at t={last}" + (f" (its own last step of {info.T})" if last < info.T - 1 else "")]
+    if "bwd" in entry.directions:
+        parts.append("bwd h at t=0")
+    how = f" merged by {entry.merge}" if len(parts) > 1 else ""
+    return f"many-to-one output of model.{entry.index}, sample {b}: " + " and ".join(parts) + how
 
 
 def details_text(vecs: dict, at: str, u: int, label: str, extra: str | None = None) -> Text:
