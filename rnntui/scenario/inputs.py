@@ -170,12 +170,12 @@ def _ragged_batch(batch: list, limit: int | None) -> BuiltInput:
 
 
 def _pad(seqs: list[np.ndarray], key: str, limit: int | None) -> BuiltInput:
-    feats = {a.shape[1:] for a in seqs}
-    if len(feats) != 1 or any(a.ndim != 2 for a in seqs):
-        shapes = [a.shape for a in seqs[:4]]
-        raise InputProblem(key, f"found sequences of shapes {shapes}; expected each a list of steps (T_b, D), "
-                           "with the same D")
-    (D,) = feats.pop()
+    for b, a in enumerate(seqs):
+        if a.ndim != 2 or a.shape[1:] != seqs[0].shape[1:]:
+            raise InputProblem((key, b), f"found a sequence of shape {a.shape}; expected a list of steps (T_b, D) "
+                               f"with D={seqs[0].shape[-1]} as sample 0 has" if b else
+                               f"found a sequence of shape {a.shape}; expected a list of steps (T_b, D)")
+    D = seqs[0].shape[1]
     lengths = np.array([len(a) for a in seqs], dtype=np.int64)
     T, B = int(lengths.max()), len(seqs)
     fits(T * B * D, limit, key, f"a padded batch of {B} x {T} x {D}")

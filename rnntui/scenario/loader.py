@@ -350,6 +350,12 @@ def _lengths(top, built, x):
     """Each sample's own length (None when all are T), or a problem (key path, message)."""
     given = top.input.lengths
     lengths = built.lengths
+    if given is not None and top.input.batch is None and top.input.file is None:
+        return None, (("input", "lengths"), "found lengths beside another input form; expected them only beside a "
+                      "padded batch or file")
+    if given is not None and lengths is not None:
+        return None, (("input", "lengths"), "found lengths beside sequences of different lengths; expected them only "
+                      "beside a padded batch (a ragged batch gives its own)")
     if given is not None:
         B, T = x.shape[1], x.shape[0]
         if len(given) != B:

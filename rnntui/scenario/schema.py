@@ -60,8 +60,6 @@ class Input(Strict):
             raise ValueError(
                 f"found {found}; expected exactly one of values, batch, text, generate, file, image"
             )
-        if self.lengths is not None and forms[0] not in ("batch", "file"):
-            raise ValueError(f"found lengths beside {forms[0]}; expected them only beside a padded batch or file")
         return self
 
 
