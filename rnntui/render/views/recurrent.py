@@ -244,15 +244,23 @@ def step_table(trace, place, rng: range) -> Group:
     if sat_h:
         headers.append(("h saturated", ">"))
     headers += [(f"|{s}|", ">") for s in fam.states]
-    cols = Columns(f"Forward pass, {place.label(info)}: per step, mean [min, max] and share saturated", headers)
+    packed = info.lengths is not None
+    if packed:  # padded samples hold zeros: every statistic is over the samples still running
+        headers.insert(1, ("samples", ">"))
+    cols = Columns(f"Forward pass, {place.label(info)}: per step, mean [min, max] and share saturated"
+                   + (" (over the samples still running)" if packed else ""), headers)
     arrays = {key: trace[place.key(key)] for _, key in columns}
     states = {s: trace[place.key(s)] for s in fam.states}
+    lengths = np.asarray(info.lengths) if packed else None
     for s in rng:
         row = [str(s)]
+        real = slice(None) if lengths is None else lengths > s
+        if packed:
+            row.append(f"{int(real.sum())} of {info.B}")
         if "tokens" in trace:
             row.append(str(trace["tokens"][s]))
         for _, key in columns:
-            v = arrays[key][s]
+            v = arrays[key][s][real]
             cell = f"{v.mean():.3g} [{v.min():.2g}, {v.max():.2g}]"
             gate = key.removeprefix("gates.")
             if gate in sats and key.startswith("gates."):
@@ -260,7 +268,7 @@ def step_table(trace, place, rng: range) -> Group:
             row.append(cell)
         if sat_h:
             row.append(f"{sats['h'][s]:.0%}")
-        row += [fmt(float(np.linalg.norm(a[s])), 0) for a in states.values()]
+        row += [fmt(float(np.linalg.norm(a[s][real])), 0) for a in states.values()]
         cols.add(*row)
     return cols.render()
 
