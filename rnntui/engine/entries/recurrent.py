@@ -98,19 +98,26 @@ class Recurrent(Handler):
     def _params(self, info, params, j, d) -> dict[str, np.ndarray]:
         return {s: params[keys.param_name(info.index, s, j, d)] for s in STEMS}
 
-    def forward(self, info, x, params, rec, lengths=None):
+    def forward(self, info, x, params, rec, lengths=None, state0=None):
+        """*state0*: the initial states as PyTorch's (h_0, c_0): {"h": (layers * directions, B, H), "c": ...}."""
         runs, inputs = [], []
         inp = x
         pad = padding(lengths, x.shape[0])
         for j in range(info.num_layers):
             inputs.append(inp)
             layer_runs = {}
-            for d in info.directions:
-                run = self.fam.forward(info, inp, self._params(info, params, j, d), reverse=(d == "bwd"), pad=pad)
-                layer_runs[d] = run
+            for k, d in enumerate(info.directions):
                 prefix = keys.place_prefix(info.index, j, d)
-                for k, v in run.record.items():
-                    rec[f"{prefix}.{k}"] = v
+                start = None
+                if state0 is not None:
+                    start = {s: v[j * len(info.directions) + k] for s, v in state0.items()}
+                    for s, v in start.items():
+                        rec[f"{prefix}.{s}0"] = v
+                run = self.fam.forward(info, inp, self._params(info, params, j, d), reverse=(d == "bwd"), pad=pad,
+                                       state0=start)
+                layer_runs[d] = run
+                for k2, v in run.record.items():
+                    rec[f"{prefix}.{k2}"] = v
             runs.append(layer_runs)
             hs = [layer_runs[d].h for d in info.directions]
             inp = hs[0] if len(hs) == 1 else np.concatenate(hs, axis=-1)
@@ -123,8 +130,13 @@ class Recurrent(Handler):
             out = merge(info.merge, fwd, bwd)
         return None, out, {"runs": runs, "inputs": inputs, "last": last}
 
-    def backward(self, info, x, pre, out, cache, g_out, params, grads, rec, g_pre=None):
+    def backward(self, info, x, pre, out, cache, g_out, params, grads, rec, g_pre=None, final=None):
+        """*final*: a gradient reaching the final states from outside (a decoder started from them), laid
+        out as PyTorch's h_n: {"h": (layers * directions, B, H), "c": ...}. dL/dh_0 (dL/dc_0) go into
+        `cache["dstate0"]` in the same layout, and into the record."""
         runs, inputs = cache["runs"], cache["inputs"]
+        n_dir = len(info.directions)
+        dstate0 = {s: [None] * (info.num_layers * n_dir) for s in self.fam.states}
         top = runs[-1]
         fwd, bwd = top["fwd"].h, (top["bwd"].h if "bwd" in top else None)
         if info.reduce_final:
@@ -142,11 +154,15 @@ class Recurrent(Handler):
         for j in range(info.num_layers - 1, -1, -1):
             xj = inputs[j]
             dx = np.zeros_like(xj)
-            for d in info.directions:
+            for k, d in enumerate(info.directions):
                 p = self._params(info, params, j, d)
-                g = self.fam.backward(info, xj, p, runs[j][d], ext[d], reverse=(d == "bwd"))
+                at_end = None if final is None else {s: v[j * n_dir + k] for s, v in final.items()}
+                g = self.fam.backward(info, xj, p, runs[j][d], ext[d], reverse=(d == "bwd"), final=at_end)
                 dx += g.dx
                 prefix = keys.place_prefix(info.index, j, d)
+                for s, v in g.state0.items():
+                    dstate0[s][j * n_dir + k] = v
+                    rec[keys.grad(f"{prefix}.{s}0")] = v
                 for k, v in g.record.items():
                     rec[keys.grad(f"{prefix}.{k}")] = v
                 names = {s: keys.param_name(info.index, s, j, d) for s in STEMS}
@@ -158,6 +174,7 @@ class Recurrent(Handler):
                 record_step_norms(rec, names["bias_hh"], g.step_pre_hh, None)
             if j > 0:
                 ext = dict(zip(info.directions, np.split(dx, len(info.directions), axis=-1)))
+        cache["dstate0"] = {s: np.stack(v) for s, v in dstate0.items()}
         return dx
 
     def describe(self, info) -> str:

@@ -50,6 +50,7 @@ class DirectionGrads:
     step_pre_ih: np.ndarray                  # (T, B, gH) gradient of the input projection per step
     step_pre_hh: np.ndarray                  # (T, B, gH) gradient of the recurrent projection per step
     h_prev: np.ndarray                       # (T, B, H) state each step read
+    state0: dict = field(default_factory=dict)  # dL/dh_0 (and dL/dc_0): what reached the initial state
 
 
 def padding(lengths: np.ndarray | None, T: int) -> np.ndarray | None:
@@ -74,29 +75,47 @@ def order(T: int, reverse: bool) -> range:
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
-def previous(a: np.ndarray, reverse: bool) -> np.ndarray:
-    """The state each step read: a shifted copy of *a* with zeros where the pass began."""
-    out = np.zeros_like(a)
+def previous(a: np.ndarray, reverse: bool, first: np.ndarray | None = None) -> np.ndarray:
+    """The state each step read: a shifted copy of *a* with the initial state (*first*, else zeros)
+    where the pass began."""
+    out = np.empty_like(a)
     if reverse:
         out[:-1] = a[1:]
+        out[-1] = 0 if first is None else first
     else:
         out[1:] = a[:-1]
+        out[0] = 0 if first is None else first
     return out
 
 
-def previous_at(a: np.ndarray, steps: np.ndarray, reverse: bool) -> np.ndarray:
-    """The value each of *steps* read as its previous state (zeros where the pass began)."""
+def previous_at(a: np.ndarray, steps: np.ndarray, reverse: bool, first: np.ndarray | None = None) -> np.ndarray:
+    """The value each of *steps* read as its previous state (the initial state where the pass began)."""
     idx = steps + (1 if reverse else -1)
     ok = (idx >= 0) & (idx < a.shape[0])
     out = np.zeros((len(steps),) + a.shape[1:], dtype=a.dtype)
     out[ok] = a[idx[ok]]
+    if first is not None:
+        out[~ok] = first
     return out
 
 
-def weight_grads(x, p, h, d_ih, d_hh, DH, record, reverse, perm=None) -> DirectionGrads:
+def start_state(state0: dict | None, name: str, B: int, H: int, dtype) -> np.ndarray:
+    """The state a direction starts from: PyTorch's h_0 (c_0) for this sub-layer and direction, or zeros."""
+    if state0 is not None and name in state0:
+        return np.array(state0[name], dtype=dtype, copy=True)
+    return np.zeros((B, H), dtype=dtype)
+
+
+def initial(arrays, place, name: str) -> np.ndarray | None:
+    """The recorded initial state (`{place}.h0` / `.c0`) of a run that was given one, else None (zeros)."""
+    key = place.key(f"{name}0")
+    return arrays[key] if key in arrays else None
+
+
+def weight_grads(x, p, h, d_ih, d_hh, DH, record, reverse, perm=None, h0=None) -> DirectionGrads:
     """Weight gradients as one product each; *perm* maps PyTorch rows to the rows of d_ih/d_hh."""
     T, B, D = x.shape
-    h_prev = previous(h, reverse)
+    h_prev = previous(h, reverse, h0)
     gH = d_ih.shape[-1]
     a = d_ih.reshape(T * B, gH)
     b = d_hh.reshape(T * B, gH)
@@ -138,11 +157,16 @@ class Family:
     config: type = RecurrentConfig           # the scenario keys of an entry of this family
 
     # --- the maths ------------------------------------------------------------------------------
-    def forward(self, entry, x, p, reverse: bool, pad=None) -> DirectionRun:  # pragma: no cover - abstract
-        """*pad*: see `padding`; the run keeps it in its cache for backward."""
+    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None) -> DirectionRun:  # pragma: no cover
+        """*pad*: see `padding`; *state0*: {"h": (B, H)[, "c": ...]}, the initial state (zeros without it).
+        The run keeps both in its cache for backward."""
         raise NotImplementedError
 
-    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool) -> DirectionGrads:  # pragma: no cover
+    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool,
+                 final=None) -> DirectionGrads:  # pragma: no cover
+        """*final*: {"h": (B, H)[, "c": ...]}, a gradient reaching the last state computed from outside the
+        sequence (a decoder that started from it): it enters BPTT as the gradient through time there.
+        The result's `state0` holds dL/dh_0 (dL/dc_0)."""
         raise NotImplementedError
 
     def jacobian_factors(self, entry, arrays, place, params, steps: np.ndarray):  # pragma: no cover

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnntui.engine.families.base import (DirectionRun, Family, order, previous, previous_at, split_record,
-                                         weight_grads, zero_padded)
+from rnntui.engine.families.base import (initial, DirectionRun, Family, order, previous, previous_at, split_record,
+                                         start_state, weight_grads, zero_padded)
 from rnntui.numfmt import fmt
 
 
@@ -25,7 +25,7 @@ class GRU(Family):
     states = ("h",)
     n_blocks = 3
 
-    def forward(self, entry, x, p, reverse: bool, pad=None) -> DirectionRun:
+    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None) -> DirectionRun:
         T, B, _ = x.shape
         H = p["weight_hh"].shape[1]
         scale = np.ones(3 * H, dtype=x.dtype)
@@ -36,7 +36,8 @@ class GRU(Family):
         bhh = p["bias_hh"] * scale
         Hs = np.empty((T, B, H), dtype=x.dtype)
         HPn = np.empty_like(Hs)
-        h = np.zeros((B, H), dtype=x.dtype)
+        h = start_state(state0, "h", B, H, x.dtype)
+        h0 = None if state0 is None else h
         tmp = np.empty((B, H), dtype=x.dtype)
         for t in order(T, reverse):
             g = G[t]
@@ -60,7 +61,7 @@ class GRU(Family):
         zero_padded(G, pad)
         zero_padded(HPn, pad)
         rec = {"h": Hs, "gates.r": G[..., :H], "gates.z": G[..., H: 2 * H], "gates.n": G[..., 2 * H:]}
-        return DirectionRun(Hs, rec, {"G": G, "HPn": HPn, "pad": pad})
+        return DirectionRun(Hs, rec, {"G": G, "HPn": HPn, "pad": pad, "h0": h0})
 
     @staticmethod
     def coefficients(G, HPn, h_prev):
@@ -72,10 +73,10 @@ class GRU(Family):
         Kr = HPn * r * (1 - r)
         return Kn, Kz, Kr
 
-    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool):
+    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None):
         T, B, H = run.h.shape
-        G, HPn = run.cache["G"], run.cache["HPn"]
-        h_prev = previous(run.h, reverse)
+        G, HPn, h0 = run.cache["G"], run.cache["HPn"], run.cache.get("h0")
+        h_prev = previous(run.h, reverse, h0)
         Kn, Kz, Kr = self.coefficients(G, HPn, h_prev)
         z = G[..., H: 2 * H]
         mask = np.ones((T, B, 3 * H), dtype=x.dtype)
@@ -85,7 +86,7 @@ class GRU(Family):
         TT = np.empty_like(DH)
         dX = np.empty((T, B, 3 * H), dtype=x.dtype)
         dHp = np.empty_like(dX)
-        dh_rec = np.zeros((B, H), dtype=x.dtype)
+        dh_rec = start_state(final, "h", B, H, x.dtype)
         pad = run.cache.get("pad")
         for t in order(T, not reverse):
             dh = DH[t]
@@ -100,13 +101,15 @@ class GRU(Family):
             np.multiply(dX[t], mask[t], out=dHp[t])
             dh_rec = dHp[t] @ W
             dh_rec += dh * z[t]
-        return weight_grads(x, p, run.h, dX, dHp, DH, split_record(DH, dh_ext, TT), reverse)
+        grads = weight_grads(x, p, run.h, dX, dHp, DH, split_record(DH, dh_ext, TT), reverse, h0=h0)
+        grads.state0 = {"h": dh_rec}
+        return grads
 
     def jacobian_factors(self, entry, arrays, place, params, steps):
         r, z, n = (arrays[place.key(f"gates.{k}")][steps] for k in "rzn")
         h = arrays[place.key("h")]
         H = h.shape[-1]
-        h_prev = previous_at(h, steps, place.direction == "bwd")
+        h_prev = previous_at(h, steps, place.direction == "bwd", initial(arrays, place, "h"))
         HPn = h_prev @ params[place.param("weight_hh")][2 * H:].T + params[place.param("bias_hh")][2 * H:]
         Kn, Kz, Kr = self.coefficients(np.concatenate([r, z, n], axis=-1), HPn, h_prev)
         return z, np.concatenate([Kn * Kr, Kz, Kn * r], axis=-1)

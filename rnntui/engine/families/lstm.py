@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnntui.engine.families.base import (DirectionRun, Family, order, previous, previous_at, split_record,
-                                         weight_grads, zero_padded)
+from rnntui.engine.families.base import (initial, DirectionRun, Family, order, previous, previous_at, split_record,
+                                         start_state, weight_grads, zero_padded)
 from rnntui.numfmt import fmt, fmt_terms
 
 
@@ -35,7 +35,7 @@ class LSTM(Family):
         i, f, g, o = (np.arange(k * H, (k + 1) * H) for k in range(4))
         return np.concatenate([o, i, f, g])
 
-    def forward(self, entry, x, p, reverse: bool, pad=None) -> DirectionRun:
+    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None) -> DirectionRun:
         T, B, _ = x.shape
         H = p["weight_hh"].shape[1]
         perm = self._perm(H)
@@ -50,8 +50,9 @@ class LSTM(Family):
         Cs = np.empty((T, B, H), dtype=x.dtype)
         TC = np.empty_like(Cs)
         Hs = np.empty_like(Cs)
-        h = np.zeros((B, H), dtype=x.dtype)
-        c = np.zeros((B, H), dtype=x.dtype)
+        h = start_state(state0, "h", B, H, x.dtype)
+        c = start_state(state0, "c", B, H, x.dtype)
+        h0, c0 = (None, None) if state0 is None else (h, c)
         ig = np.empty((B, H), dtype=x.dtype)
         for t in order(T, reverse):
             g = G[t]
@@ -74,7 +75,7 @@ class LSTM(Family):
             "gates.i": G[..., H: 2 * H], "gates.f": G[..., 2 * H: 3 * H],
             "gates.g": G[..., 3 * H:], "gates.o": G[..., :H],
         }
-        return DirectionRun(Hs, rec, {"G": G, "TC": TC, "perm": perm, "pad": pad})
+        return DirectionRun(Hs, rec, {"G": G, "TC": TC, "perm": perm, "pad": pad, "h0": h0, "c0": c0})
 
     @staticmethod
     def coefficients(G, TC, c_prev):
@@ -90,10 +91,10 @@ class LSTM(Family):
         Kifg = np.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], axis=2)
         return Kc, Ko, Kifg
 
-    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool):
+    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None):
         T, B, H = run.h.shape
         G, TC, perm = run.cache["G"], run.cache["TC"], run.cache["perm"]
-        c_prev = previous(run.record["c"], reverse)
+        c_prev = previous(run.record["c"], reverse, run.cache.get("c0"))
         Kc, Ko, Kifg = self.coefficients(G, TC, c_prev)
         f = G[..., 2 * H: 3 * H]
         W = p["weight_hh"][perm]
@@ -104,8 +105,8 @@ class LSTM(Family):
         CH = np.empty_like(DH)       # dL/dc_t through h_t: dL/dh_t ⊙ o ⊙ (1 - tanh² c)
         dZ = np.empty((T, B, 4 * H), dtype=x.dtype)
         dZifg = dZ[..., H:].reshape(T, B, 3, H)
-        dh_rec = np.zeros((B, H), dtype=x.dtype)
-        dc_rec = np.zeros((B, H), dtype=x.dtype)
+        dh_rec = start_state(final, "h", B, H, x.dtype)
+        dc_rec = start_state(final, "c", B, H, x.dtype)
         pad = run.cache.get("pad")
         for t in order(T, not reverse):
             dh, dc = DH[t], DC[t]
@@ -124,14 +125,17 @@ class LSTM(Family):
         record = split_record(DH, dh_ext, TT)
         record.update({"c": DC, "c.from_h": CH, "c.through_time": CT})
         # dZ stays in the internal row order; the small weight gradients are put back instead
-        return weight_grads(x, p, run.h, dZ, dZ, DH, record, reverse, perm)
+        grads = weight_grads(x, p, run.h, dZ, dZ, DH, record, reverse, perm, h0=run.cache.get("h0"))
+        grads.state0 = {"h": dh_rec, "c": dc_rec}
+        return grads
 
     def jacobian_factors(self, entry, arrays, place, params, steps):
         c = arrays[place.key("c")]
         i, f, g, o = (arrays[place.key(f"gates.{k}")][steps] for k in "ifgo")
         TC = np.tanh(c[steps])
         G = np.concatenate([o, i, f, g], axis=-1)
-        Kc, Ko, Kifg = self.coefficients(G, TC, previous_at(c, steps, place.direction == "bwd"))
+        Kc, Ko, Kifg = self.coefficients(G, TC, previous_at(c, steps, place.direction == "bwd",
+                                                            initial(arrays, place, "c")))
         return None, np.concatenate([Kc * Kifg[:, :, 0], Kc * Kifg[:, :, 1], Kc * Kifg[:, :, 2], Ko], axis=-1)
 
     def equations(self, entry) -> list[str]:

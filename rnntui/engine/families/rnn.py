@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 
 from rnntui.engine.families.base import (DirectionRun, Family, RecurrentConfig, order, split_record,
-                                         weight_grads, zero_padded)
+                                         start_state, weight_grads, zero_padded)
 from rnntui.engine.fields import choice
 from rnntui.numfmt import fmt
 
@@ -31,14 +31,15 @@ class RNN(Family):
     n_blocks = 1
     config = RNNConfig
 
-    def forward(self, entry, x, p, reverse: bool, pad=None) -> DirectionRun:
+    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None) -> DirectionRun:
         T, B, _ = x.shape
         H = p["weight_hh"].shape[1]
         P = (x.reshape(T * B, -1) @ p["weight_ih"].T).reshape(T, B, H)
         P += p["bias_ih"] + p["bias_hh"]
         Hs = np.empty_like(P)
         WT = np.ascontiguousarray(p["weight_hh"].T)
-        h = np.zeros((B, H), dtype=x.dtype)
+        h = start_state(state0, "h", B, H, x.dtype)
+        h0 = None if state0 is None else h
         nl = entry.nonlinearity
         for t in order(T, reverse):
             P[t] += h @ WT
@@ -51,7 +52,7 @@ class RNN(Family):
             zero_padded(Hs[t], pad, t)
             h = Hs[t]
         zero_padded(P, pad)
-        return DirectionRun(Hs, {"h": Hs, "pre": P}, {"pad": pad})
+        return DirectionRun(Hs, {"h": Hs, "pre": P}, {"pad": pad, "h0": h0})
 
     @staticmethod
     def derivative(nonlinearity: str, h: np.ndarray, pre: np.ndarray) -> np.ndarray:
@@ -62,14 +63,14 @@ class RNN(Family):
             return (pre > 0).astype(h.dtype)
         return np.ones_like(h)
 
-    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool):
+    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None):
         T, B, H = run.h.shape
         K = self.derivative(entry.nonlinearity, run.h, run.record["pre"])
         W = p["weight_hh"]
         DH = np.empty_like(run.h)
         TT = np.empty_like(run.h)
         dA = np.empty_like(run.h)
-        dh_rec = np.zeros((B, H), dtype=x.dtype)
+        dh_rec = start_state(final, "h", B, H, x.dtype)
         pad = run.cache.get("pad")
         for t in order(T, not reverse):
             TT[t] = dh_rec
@@ -78,7 +79,9 @@ class RNN(Family):
             zero_padded(DH[t], pad, t)
             np.multiply(DH[t], K[t], out=dA[t])
             dh_rec = dA[t] @ W
-        return weight_grads(x, p, run.h, dA, dA, DH, split_record(DH, dh_ext, TT), reverse)
+        grads = weight_grads(x, p, run.h, dA, dA, DH, split_record(DH, dh_ext, TT), reverse, h0=run.cache.get("h0"))
+        grads.state0 = {"h": dh_rec}
+        return grads
 
     def jacobian_factors(self, entry, arrays, place, params, steps):
         h = arrays[place.key("h")][steps]
