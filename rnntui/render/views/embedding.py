@@ -35,8 +35,8 @@ class EmbeddingView(PlainView):
         u = min(c.unit, vec.size - 1)
         u0, u1 = unit_window(width, vec.size, u)
         token = token_label(trace, c.t, c.sample) or f"#{k}"
-        title = Text(f"{place.label(info)} · t={c.t} · sample {c.sample} · token {token} → row {k} of "
-                     f"{_weight(entry)} · unit {u}", BOLD)
+        title = Text(f"{place.label(info)} · t={c.t} · sample {c.sample} · {token} → {_weight(entry)}[{k}] · unit {u}",
+                     BOLD)
         cells = Cells()
         name = f"{_weight(entry)}[{k}]" if c.phase == "forward" else "dL/dvector"
         unit_row(cells, name, vec, u, u0, u1, finite_scale(vec), width)
@@ -54,8 +54,8 @@ class EmbeddingView(PlainView):
         ids = np.asarray(trace["input"])[..., 0]
         uses = int((ids == k).sum())
         total = float(np.linalg.norm(trace[f"grad.param.{_weight(entry)}"][k]))
-        return (f"row {k}'s gradient is the sum of this vector's gradient over the {uses} step(s) and sample(s) "
-                f"that read id {k}: ‖dL/d{_weight(entry)}[{k}]‖ = {fmt(total, 0)}")
+        return (f"{_weight(entry)}[{k}]'s gradient sums this over the {uses} read(s) of id {k} (all steps and "
+                f"samples): ‖dL/d{_weight(entry)}[{k}]‖ = {fmt(total, 0)}")
 
     def gradients(self, trace, c, width):
         entry = trace.info.entries[c.place(trace.info).entry]
