@@ -77,12 +77,11 @@ def _id_lists(inp) -> tuple[list[list], bool]:
     if not raw:
         raise InputProblem("tokens", "found an empty list; expected token ids, or a list of sequences of them")
     batch = isinstance(raw[0], list)
-    for b, seq in enumerate(raw if batch else [raw]):
-        if isinstance(seq, list) != batch:
-            raise InputProblem(("tokens", b) if not batch else ("tokens", b),
-                               "found ids and lists of ids side by side; expected one sequence of ids, or a list "
-                               "of sequences")
-        if batch and not seq:
+    for b, item in enumerate(raw):
+        if isinstance(item, list) != batch:
+            raise InputProblem(("tokens", b), "found ids and lists of ids side by side; expected one sequence of ids, "
+                               "or a list of sequences of them")
+        if batch and not item:
             raise InputProblem(("tokens", b), "found an empty sequence; expected at least one id")
     return (raw if batch else [raw]), batch
 
@@ -134,7 +133,8 @@ def build_tokens(inp, base_dir: Path, limit: int | None, id_count: int | None) -
             bad = next((k for k, v in enumerate(s.ids) if v >= id_count), None)
             if bad is not None:
                 raise InputProblem(s.key + ((bad,) if s.key[0] == "tokens" else ()),
-                                   f"{s.where[bad]} has id {s.ids[bad]}, outside the embedding's {id_count:,} rows "
+                                   f"{s.where[bad]}{'' if s.key[0] == 'tokens' else f' has id {s.ids[bad]}'} "
+                                   f"is outside the embedding's {id_count:,} rows "
                                    f"(num_embeddings; ids 0..{id_count - 1})")
     lengths = np.array([len(s.ids) for s in samples], dtype=np.int64)
     T, B = int(lengths.max()), len(samples)
