@@ -44,6 +44,7 @@ class EntryInfo:
     # dense / conv / activation
     activation: str = "none"
     options: dict | None = None           # conv and pool: kernel, stride, dilation, pad, groups, dims, on_seq
+    padding_idx: int | None = None        # embedding: the id whose row is zero and gets no gradient
 
     @property
     def family(self):

@@ -71,6 +71,9 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
                               else np.asarray(sc.lengths, dtype=np.int64))
     if sc.tokens is not None:
         arrays["tokens"] = np.asarray(sc.tokens, dtype=str)
+    if getattr(sc, "token_ids", None) is not None:
+        arrays["token_ids"] = np.asarray(sc.token_ids, dtype=np.int64)
+    if sc.vocab is not None:
         arrays["meta.vocab"] = np.asarray(sc.vocab, dtype=str)
     if sc.target is not None:
         arrays["meta.target"] = np.asarray(sc.target)

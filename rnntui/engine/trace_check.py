@@ -17,13 +17,14 @@ from rnntui.errors import Problem, ScenarioError
 
 STR, INT, BOOL, STRS, INTS, MAP, SHAPES = "a string", "an integer", "true or false", "a list of strings", \
     "a list of integers", "a map", "a map of parameter names to shapes"
+INT_OR_NULL = "an integer or null"
 # what each known field holds; fields the dataclasses gain later are only required to be present
 TOP_TYPES = {"name": STR, "description": STR, "mode": STR, "dtype": STR, "loss": STR, "file": STR,
              "T": INT, "B": INT, "seq": BOOL}
 ENTRY_TYPES = {"index": INT, "type": STR, "seq_in": BOOL, "seq_out": BOOL, "view": STR, "recurrent": BOOL,
                "hidden_size": INT, "num_layers": INT, "directions": STRS, "merge": STR, "nonlinearity": STR,
                "activation": STR, "reduce_final": BOOL, "params": SHAPES, "options": MAP, "in_feat": INTS,
-               "out_shape": INTS, "steps": INT}
+               "out_shape": INTS, "steps": INT, "padding_idx": INT_OR_NULL}
 MAX_ENTRIES = 10_000
 MAX_LAYERS = 1000
 
@@ -39,6 +40,8 @@ def _is(value, kind: str) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == BOOL:
         return isinstance(value, bool)
+    if kind == INT_OR_NULL:
+        return value is None or _is(value, INT)
     if kind == STRS:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if kind == INTS:

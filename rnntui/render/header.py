@@ -8,6 +8,7 @@ from rich.text import Text
 from rnntui.numfmt import fmt
 from rnntui.render.cursor import Cursor, place_sign, step_index
 from rnntui.render.prediction import has_steps, predict
+from rnntui.render.tokens import token_label
 from rnntui.render.views import view_for
 
 
@@ -28,6 +29,10 @@ def header(trace, c: Cursor) -> Group:
     line.append(f"{phase} {arrow}", Style(color="cyan" if c.phase == "forward" else "magenta", bold=True))
     n = view.length(info, place)
     where = view.where(info, place, c.t)
+    # the token read at this step, beside the step (early in the line: the line is cut at the width)
+    token = token_label(trace, c.t, c.sample) if info.seq and trace["input"].shape[0] == n else ""
+    if token:
+        where = f"{where}: {token}"
     if n > 1:
         where = f"{view.step_noun} {step_index(c, info) + 1} of {n} ({where})"
     line.append(f"  {place.label(info)}  {where}  sample {c.sample} of {info.B}")

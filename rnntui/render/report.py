@@ -18,6 +18,7 @@ from rich.text import Text
 from rnntui.errors import ExportError
 from rnntui.render.analysis import param_count
 from rnntui.render.maps.draw import halfblock
+from rnntui.render.tokens import sample_tokens, token_label
 from rnntui.render.views import view_for
 from rnntui.render.diagnostics_text import nonfinite_summary
 
@@ -77,8 +78,14 @@ def _input_section(trace) -> Text:
     x = trace["input"]
     text = Text()
     if "tokens" in trace:
-        text.append("tokens: ", Style(bold=True))
-        text.append(" ".join(f"[{t}]{tok}" for t, tok in enumerate(trace["tokens"])))
+        batch = trace["tokens"].ndim == 2  # (T, B): one line per sample
+        for b in range(info.B if batch else 1):
+            text.append(("\n" if b else "") + "tokens" + (f" of sample {b}" if batch else "") + ": ", Style(bold=True))
+            text.append(" ".join(f"[{t}]{tok}" + ("" if i is None or tok == str(i) else f"#{i}")
+                                 for t, (tok, i) in enumerate(sample_tokens(trace, b))))
+        if "token_ids" in trace:
+            text.append("\n[t] is the step, #n the token's id" + (f" in a vocabulary of {len(trace['meta.vocab']):,}"
+                        if "meta.vocab" in trace else ""), Style(dim=True))
     else:
         text.append(f"input of shape {tuple(x.shape)} ({'T, B, D' if info.seq else 'B, C, ...'})")
         if info.seq and x.shape[2] == 1 and info.T <= 60:
@@ -118,7 +125,7 @@ def prediction_section(trace, opts: ReportOptions):
     for t, b in rows:
         row = ([str(t)] if t is not None else []) + ([str(b)] if info.B > 1 else [])
         if "tokens" in trace and t is not None:
-            row.append(str(trace["tokens"][t]))
+            row.append(token_label(trace, t, b))
         p = predict(trace, t or 0, b)
         row.append((p.words(), Style(color="red")) if p.correct is False else p.words())
         if sal:

@@ -15,6 +15,7 @@ from rnntui.render.prediction import predicted_labels, saliency
 from rnntui.render.cursor import Cursor, is_map, length, position
 from rnntui.render.segments import Cells
 from rnntui.render.strips import window
+from rnntui.render.tokens import token_id, token_text
 
 DIM = Style(dim=True)
 CURSOR = Style(reverse=True, bold=True)
@@ -27,7 +28,7 @@ EVENT_MARKS = {"non-finite": ("!", "magenta"), "saturated": ("S", "yellow"), "va
 
 def _token(trace, t: int, b: int) -> str:
     if "tokens" in trace:
-        return str(trace["tokens"][t])
+        return token_text(trace, t, b)
     x = trace["input"]
     if x.ndim != 3:
         return ""
@@ -63,6 +64,9 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         cw = max(min(int(np.char.str_len(trace["tokens"]).max()), 9), 3) + 1
     else:
         cw = 7
+    ids = _shows_ids(trace)
+    if ids:  # the id row's widest id fits too
+        cw = max(cw, min(len(str(int(np.max(trace["token_ids"])))) + 2, 10))
     start, stop = window(T, c.t, max((width - 8) // cw, 1))
     same_steps = trace["input"].shape[0] == T  # a strided conv1d earlier may have shortened this entry's steps
     cells = {t: _token(trace, t, c.sample) if same_steps else "" for t in range(start, stop)}  # only what is shown
@@ -76,6 +80,12 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         style = CURSOR if t == c.t else None
         text.append(cells[t][: cw - 1].center(cw - 1), style)
         text.append(" ")
+    if ids and same_steps:
+        text.newline().append("   id ", DIM)
+        for t in range(start, stop):
+            i = token_id(trace, t, c.sample)
+            text.append(("" if i is None else f"#{i}")[: cw - 1].center(cw - 1), HERE if t == c.t else OTHER)
+            text.append(" ")
     text.newline().append(" step ", DIM)
     for t in range(start, stop):
         text.append(str(t)[: cw - 1].center(cw - 1), HERE if t == c.t else OTHER)
@@ -116,6 +126,15 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         return Group(text, Text(f"      model.{place.entry} runs over {T} steps: an earlier conv1d or pool shortened "
                                 f"the {trace['input'].shape[0]}-step input", DIM))
     return text
+
+
+def _shows_ids(trace) -> bool:
+    """A row of ids under the tokens, unless the tokens are the ids written out (`tokens` input without a
+    vocabulary)."""
+    if "tokens" not in trace or "token_ids" not in trace or trace["token_ids"].size == 0:
+        return False
+    written = np.asarray(trace["token_ids"]).astype(str)
+    return not np.array_equal(np.where(trace["token_ids"] < 0, "", written), trace["tokens"])
 
 
 @lru_cache(maxsize=None)

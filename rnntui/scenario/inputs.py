@@ -1,7 +1,6 @@
 """Turn the `input` section into arrays: (T, B, D) sequences or (B, C, H, W) images."""
 from __future__ import annotations
 
-import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +14,11 @@ from rnntui.scenario.arrays import ArrayFileError, NotNumbers, npz_names, number
 class BuiltInput:
     x: np.ndarray              # (T, B, D) for sequences, (B, C, ...) for images
     seq: bool
-    tokens: tuple[str, ...] | None = None
+    tokens: np.ndarray | None = None   # str, (T,) for one sequence, (T, B) for a batch; "" where padded
     vocab: tuple[str, ...] | None = None
     lengths: np.ndarray | None = None  # (B,) int: each sample's own length where they differ (packed)
+    token_ids: np.ndarray | None = None  # int, shaped like tokens; -1 where padded
+    ids: bool = False                  # x holds token ids (T, B, 1) for an entry that reads them, not vectors
 
 
 class InputProblem(Exception):
@@ -26,12 +27,6 @@ class InputProblem(Exception):
     def __init__(self, key: str | tuple, message: str):
         self.key, self.message = key, message
         super().__init__(message)
-
-
-def tokenize(text: str, how: str) -> list[str]:
-    if how == "chars":
-        return list(text)
-    return re.findall(r"\w+|[^\w\s]", text)
 
 
 def _numeric(data, key: str | tuple) -> np.ndarray:
@@ -115,8 +110,18 @@ def _generate(g, rng: np.random.Generator, limit: int | None = None) -> BuiltInp
     return BuiltInput(np.ascontiguousarray(x, dtype=np.float64), seq=True)
 
 
-def build_input(inp, base_dir: Path, rng: np.random.Generator, limit: int | None = None) -> BuiltInput:
-    """Raise InputProblem(key, message) for what cannot be turned into an array (or within *limit* bytes)."""
+def build_input(inp, base_dir: Path, rng: np.random.Generator, limit: int | None = None,
+                id_count: int | None = None) -> BuiltInput:
+    """Raise InputProblem(key, message) for what cannot be turned into an array (or within *limit* bytes).
+    *id_count*: the model starts with an entry that reads this many token ids (see scenario/tokens.py)."""
+    if inp.text is None and inp.tokens is None:
+        for key in ("vocab", "unknown"):
+            if getattr(inp, key) is not None:
+                raise InputProblem(key, "is for token input (`text` or `tokens`); this input holds no tokens")
+    if inp.text is not None or inp.tokens is not None:
+        from rnntui.scenario.tokens import build_tokens
+
+        return build_tokens(inp, base_dir, limit, id_count)
     if inp.values is not None:
         x = _sequence(_numeric(inp.values, "values"), "values", batch_form=False)
         return _check(BuiltInput(x, seq=True), "values")
@@ -125,17 +130,6 @@ def build_input(inp, base_dir: Path, rng: np.random.Generator, limit: int | None
             return _ragged_batch(inp.batch, limit)
         x = _sequence(_numeric(inp.batch, "batch"), "batch", batch_form=True)
         return _check(BuiltInput(x, seq=True), "batch")
-    if inp.text is not None:
-        tokens = tokenize(inp.text, inp.tokenize)
-        if not tokens:
-            raise InputProblem("text", "found no tokens; expected at least one word or character")
-        vocab = sorted(set(tokens))
-        fits(len(tokens) * len(vocab), limit, "text",
-             f"the one-hot input of {len(tokens):,} tokens over {len(vocab):,} symbols")
-        column = {tok: k for k, tok in enumerate(vocab)}
-        x = np.zeros((len(tokens), 1, len(vocab)))
-        x[np.arange(len(tokens)), 0, [column[tok] for tok in tokens]] = 1.0
-        return BuiltInput(x, seq=True, tokens=tuple(tokens), vocab=tuple(vocab))
     if inp.generate is not None:
         return _check(_generate(inp.generate, rng, limit), "generate")
     if inp.file is not None:

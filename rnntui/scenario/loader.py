@@ -11,6 +11,8 @@ from pydantic import BaseModel, ValidationError
 
 from rnntui.errors import Problem, ScenarioError
 from rnntui.scenario import schema
+from rnntui.engine.entries import handler
+from rnntui.engine.entries.embedding import MAX_EXACT_ID
 from rnntui.scenario.entry_models import ENTRY_TYPES, model_for, to_config
 from rnntui.scenario.arrays import NotNumbers, numbers
 from rnntui.scenario.yaml_source import Positions, load_yaml, read_text
@@ -30,7 +32,7 @@ class Scenario:
     layout: tuple
     x: np.ndarray
     seq: bool
-    tokens: tuple[str, ...] | None
+    tokens: np.ndarray | None          # str: (T,) for one sequence, (T, B) for a batch ("" where padded)
     vocab: tuple[str, ...] | None
     params: dict[str, np.ndarray]
     loss: str
@@ -38,6 +40,7 @@ class Scenario:
     class_names: tuple[str, ...] | None = None
     events: tuple[tuple[str, float], ...] = ()
     lengths: np.ndarray | None = None   # (B,) int: each sample's own length (None: all T)
+    token_ids: np.ndarray | None = None  # int, like tokens (-1 where padded)
 
     @property
     def T(self) -> int:
@@ -213,6 +216,21 @@ def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, sin
     raise ScenarioError([pos.problem(where, f"found shape {arr.shape}; expected {lay} to match the model's output")])
 
 
+def _ids_problems(types: list, configs: list, top: schema.Top, pos: Positions) -> list[Problem]:
+    """An entry that reads token ids must be the first (nothing before it makes ids), and under float32
+    (where the ids travel) its ids must be exact."""
+    out = []
+    for i, (kind, cfg) in enumerate(zip(types, configs)):
+        h = handler(kind)
+        if h.reads_ids and i > 0:
+            out.append(pos.problem(("model", i, "type"), f"{kind} reads token ids, so it must be the first entry; "
+                                   f"here it is entry {i}, after {types[i - 1]}"))
+        elif h.reads_ids and top.dtype == "float32" and h.id_count(cfg) > MAX_EXACT_ID:
+            out.append(pos.problem(("model", i), f"float32 holds ids exactly only below {MAX_EXACT_ID:,}; this "
+                                   f"entry has {h.id_count(cfg):,}; use dtype float64"))
+    return out
+
+
 def load_scenario(source: str | Path, text: str | None = None, max_memory: int | None = None) -> Scenario:
     """Load and check a scenario file; raise ScenarioError naming every problem.
 
@@ -250,13 +268,23 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     if problems:
         raise ScenarioError(problems)
 
+    problems.extend(_ids_problems(types, configs, top, pos))
+    if problems:
+        raise ScenarioError(problems)
+
     base_dir = path.parent if path.parent != Path("") else Path(".")
+    first = handler(types[0])
     try:
         limit = available_memory() // 2 if max_memory is None else max_memory
-        built = build_input(top.input, base_dir, np.random.default_rng([top.seed, 1]), limit)
+        built = build_input(top.input, base_dir, np.random.default_rng([top.seed, 1]), limit,
+                            id_count=first.id_count(configs[0]) if first.reads_ids else None)
     except InputProblem as exc:
         key = exc.key if isinstance(exc.key, tuple) else tuple(exc.key.split("."))
         raise ScenarioError([pos.problem(("input",) + key, exc.message)]) from None
+    if first.reads_ids and not built.ids:
+        raise ScenarioError([pos.problem(("model", 0, "type"), f"{types[0]} reads token ids; expected `input.tokens`, "
+                                         "or `input.text` with a `vocab` (found "
+                                         f"{'text without a vocab' if top.input.text is not None else 'no tokens'})")])
     x = built.x
     if top.mode == "one-to-many":
         if not built.seq or x.shape[0] != 1:
@@ -315,6 +343,7 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         file=file, text=text, name=top.name or path.stem, description=top.description.strip(), seed=top.seed,
         dtype=top.dtype, mode=top.mode, layout=tuple(layout), x=x,
         seq=built.seq, tokens=built.tokens, vocab=built.vocab, params=params, loss=top.loss.kind,
+        token_ids=built.token_ids,
         target=target, class_names=tuple(top.class_names) if top.class_names else None,
         events=tuple((k, float(v)) for k, v in top.events.model_dump().items()), lengths=lengths,
     )

@@ -44,8 +44,11 @@ class Generate(Strict):
 class Input(Strict):
     values: Optional[list[Any]] = None
     batch: Optional[list[Any]] = None
-    text: Optional[str] = None
+    text: Optional[Union[StrictStr, list[StrictStr]]] = None   # a list is a batch of texts
     tokenize: Literal["words", "chars"] = "words"
+    tokens: Optional[list[Any]] = None                          # token ids: one sequence or a batch
+    vocab: Optional[Union[StrictStr, list[Any]]] = None         # a list, or a .json / .txt file
+    unknown: Optional[StrictStr] = None                         # the vocabulary's token for anything else
     generate: Optional[Generate] = None
     file: Optional[str] = None
     key: Optional[str] = None
@@ -54,11 +57,12 @@ class Input(Strict):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "Input":
-        forms = [k for k in ("values", "batch", "text", "generate", "file", "image") if getattr(self, k) is not None]
+        forms = [k for k in ("values", "batch", "text", "tokens", "generate", "file", "image")
+                 if getattr(self, k) is not None]
         if len(forms) != 1:
             found = ", ".join(forms) if forms else "none of them"
             raise ValueError(
-                f"found {found}; expected exactly one of values, batch, text, generate, file, image"
+                f"found {found}; expected exactly one of values, batch, text, tokens, generate, file, image"
             )
         return self
 

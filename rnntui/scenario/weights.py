@@ -59,8 +59,7 @@ def _init_one(name: str, shape, lay: EntryInfo, w, rng: np.random.Generator) -> 
     if kind == "constant":
         return np.full(shape, w.value, dtype=np.float64)
     if kind == "pytorch":
-        k = lay.handler.init_bound(lay, name)
-        return rng.uniform(-k, k, shape)
+        return lay.handler.init_pytorch(lay, name, shape, rng)
     if is_bias:
         return np.zeros(shape)
     receptive = prod(shape[2:]) if len(shape) > 2 else 1

@@ -37,7 +37,8 @@ class ShownTrace(Mapping):
             return self.whole[key]
         known = self._cut.get(key)
         if known is None:
-            known = np.array([cut(str(s), limit) for s in self.whole[key]], dtype=str)
+            whole = np.asarray(self.whole[key])  # (T,) or, for a batch of token sequences, (T, B)
+            known = np.array([cut(str(s), limit) for s in whole.reshape(-1)], dtype=str).reshape(whole.shape)
             known.flags.writeable = False
             self._cut[key] = known
         return known
@@ -55,7 +56,7 @@ class ShownTrace(Mapping):
         return self.whole.is_computed(key)
 
 
-_TEXT_ARRAYS = {"tokens": TOKEN_CHARS, "diag.nonfinite.keys": KEY_CHARS}
+_TEXT_ARRAYS = {"tokens": TOKEN_CHARS, "meta.vocab": TOKEN_CHARS, "diag.nonfinite.keys": KEY_CHARS}
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: a new OpenRun is a new run to draw

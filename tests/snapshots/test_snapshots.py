@@ -15,6 +15,7 @@ SNAPSHOTS = {
     "gru": ("gru-delayed-recall", ["right", "right", "b"]),
     "bilstm-text": ("bilstm-apple", ["right", "right", "d"]),
     "cnn": ("cnn-digit", ["right"] * 17 + ["down"]),
+    "embedding": ("char-embedding", ["right", "right", "right", "b"]),  # the vector's gradient at t=3 ("l", id 7)
 }
 
 

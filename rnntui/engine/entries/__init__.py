@@ -9,6 +9,7 @@ from rnntui.engine.entries.activation import ActivationEntry
 from rnntui.engine.entries.base import Handler
 from rnntui.engine.entries.conv import Conv, Pool
 from rnntui.engine.entries.dense import Dense
+from rnntui.engine.entries.embedding import Embedding
 from rnntui.engine.entries.flatten import Flatten
 from rnntui.engine.entries.recurrent import Recurrent
 from rnntui.engine.families import FAMILIES
@@ -20,6 +21,7 @@ HANDLERS: dict[str, Handler] = {h.type: h for h in (
     Conv(1), Conv(2),
     Pool("max", 1), Pool("max", 2), Pool("avg", 1), Pool("avg", 2),
     Flatten(),
+    Embedding(),
 )}
 
 

@@ -34,6 +34,7 @@ class Handler:
     activation_key = "activation"    # the scenario key that names its activation, for messages
     takes_lengths = False            # whether a batch of sequences of different lengths may pass through:
                                      # recurrent entries pack them, per-step entries never mix steps
+    reads_ids: bool = False          # reads token ids (first entry only): the loader gives ids, not one-hot vectors
 
     # --- shapes ---------------------------------------------------------------------------------
     def layout(self, index: int, cfg: Any, feat: tuple[int, ...], seq: bool, steps: int,
@@ -52,6 +53,15 @@ class Handler:
         """PyTorch's default init draws U(-k, k) with this k (1/sqrt(fan_in) for Linear and Conv)."""
         weight = info.params[keys.param_name(info.index, "weight")]
         return 1.0 / sqrt(prod(weight[1:]))
+
+    def init_pytorch(self, info: EntryInfo, name: str, shape, rng: np.random.Generator) -> np.ndarray:
+        """`init: pytorch`: the draw of the module's reset_parameters (U(-k, k) unless a handler says otherwise)."""
+        k = self.init_bound(info, name)
+        return rng.uniform(-k, k, shape)
+
+    def id_count(self, cfg: Any) -> int:
+        """An entry that reads ids: how many it can look up."""
+        raise NotImplementedError
 
     def is_recurrent_matrix(self, name: str) -> bool:
         """Whether `weights.recurrent_gain` multiplies this parameter."""

@@ -1,4 +1,4 @@
-"""One view per kind of place, found by the entry's `view` (recurrent, map, plain).
+"""One view per kind of place, found by the entry's `view` (recurrent, map, plain, embedding).
 
 The panels of the TUI, `rnntui show` and the reports ask `view_for` and call the same method
 whatever the entry is; a new kind of place is one module here and one line below.
@@ -6,11 +6,12 @@ whatever the entry is; a new kind of place is one module here and one line below
 from __future__ import annotations
 
 from rnntui.render.views.base import PlaceView
+from rnntui.render.views.embedding import EmbeddingView
 from rnntui.render.views.maps import MapView
 from rnntui.render.views.plain import PlainView
 from rnntui.render.views.recurrent import RecurrentView
 
-VIEWS: dict[str, PlaceView] = {v.kind: v for v in (RecurrentView(), MapView(), PlainView())}
+VIEWS: dict[str, PlaceView] = {v.kind: v for v in (RecurrentView(), MapView(), PlainView(), EmbeddingView())}
 
 
 def view_for(info, place) -> PlaceView:

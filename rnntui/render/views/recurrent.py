@@ -18,6 +18,7 @@ from rnntui.render.cursor import order_sign
 from rnntui.render.heatmap import state_heatmap
 from rnntui.render.report_table import Columns
 from rnntui.render.segments import Cells
+from rnntui.render.tokens import token_label
 from rnntui.render.strips import log_sparkline, unit_strip, value_bar, window
 from rnntui.render.views.base import BOLD, DIM, PlaceView, story
 
@@ -258,7 +259,7 @@ def step_table(trace, place, rng: range) -> Group:
         if packed:
             row.append(f"{int(real.sum())} of {info.B}")
         if "tokens" in trace:
-            row.append(str(trace["tokens"][s]))
+            row.append(token_label(trace, s, 0))
         for _, key in columns:
             v = arrays[key][s][real]
             cell = f"{v.mean():.3g} [{v.min():.2g}, {v.max():.2g}]"
