@@ -16,19 +16,21 @@ from rnntui.engine.losses import loss_and_grad
 
 def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.ndarray],
                 loss_kind: str, target, seq: bool = True, derived: dict | None = None,
-                lengths: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                lengths: np.ndarray | None = None, initial: dict | None = None) -> dict[str, np.ndarray]:
     """Forward, loss and backward; returns the trace's arrays (not yet read-only).
 
     With *derived* (a dict), the one-term gradients the verdict measures go into it as functions that
     compute them when first read (see `one_term_gradients`). *lengths* (B,): each sample's own length,
-    for a batch of sequences of different lengths (PyTorch's packed sequences; None: all T)."""
+    for a batch of sequences of different lengths (PyTorch's packed sequences; None: all T). *initial*:
+    entry index -> its initial states ({"h": (layers * directions, B, H)[, "c": ...]}, PyTorch's h_0, c_0)."""
     rec: dict[str, np.ndarray] = {}
     handlers = [lay.handler for lay in layout]
     caches, ins, pres, outs = [], [], [], []
     h = x
     for lay, hd in zip(layout, handlers):
         ins.append(h)
-        pre, out, cache = hd.forward(lay, h, params, rec, lengths if hd.takes_lengths else None)
+        start = {"state0": initial[lay.index]} if initial and lay.index in initial else {}
+        pre, out, cache = hd.forward(lay, h, params, rec, lengths if hd.takes_lengths else None, **start)
         caches.append(cache)
         pres.append(pre)
         outs.append(out)

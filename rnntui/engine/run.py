@@ -57,7 +57,9 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
     lazy: dict = {}
     with np.errstate(all="ignore"):
         arrays = network.run_network(list(sc.layout), x, params, sc.loss, target, sc.seq, derived=lazy,
-                                     lengths=sc.lengths)
+                                     lengths=sc.lengths,
+                                     initial={i: {k: v.astype(dtype) for k, v in st.items()}
+                                              for i, st in sc.initial_states.items()})
     info = TraceInfo(
         name=sc.name, description=sc.description, mode=sc.mode, dtype=sc.dtype, loss=sc.loss, file=sc.file,
         entries=tuple(sc.layout), T=sc.T, B=sc.B, seq=sc.seq, class_names=sc.class_names, events=sc.events,

@@ -1,6 +1,7 @@
 """YAML text -> a validated, fully resolved `Scenario`, or a ScenarioError listing every problem."""
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from rnntui.errors import Problem, ScenarioError
 from rnntui.scenario import schema
 from rnntui.engine.entries import handler
 from rnntui.engine.entries.embedding import MAX_EXACT_ID
+from rnntui.scenario.initial_state import StateProblem, build_initial_states, split_initial_states
 from rnntui.scenario.entry_models import ENTRY_TYPES, model_for, to_config
 from rnntui.scenario.arrays import NotNumbers, numbers
 from rnntui.scenario.yaml_source import Positions, load_yaml, read_text
@@ -40,6 +42,7 @@ class Scenario:
     class_names: tuple[str, ...] | None = None
     events: tuple[tuple[str, float], ...] = ()
     lengths: np.ndarray | None = None   # (B,) int: each sample's own length (None: all T)
+    initial_states: dict = dataclasses.field(default_factory=dict)  # entry index -> {"h": (L*D, B, H), "c": ...}
     token_ids: np.ndarray | None = None  # int, like tokens (-1 where padded)
 
     @property
@@ -256,7 +259,8 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     except ValidationError as exc:
         problems.extend(_translate(exc, schema.Top, (), pos, data))
     raw_model = data.get("model")
-    types, configs, entry_problems = _validate_entries(raw_model if isinstance(raw_model, list) else [], pos)
+    entries, raw_states = split_initial_states(raw_model if isinstance(raw_model, list) else [])
+    types, configs, entry_problems = _validate_entries(entries, pos)
     problems.extend(entry_problems)
     if problems or top is None:
         raise ScenarioError(problems)
@@ -322,6 +326,17 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         problems.append(pos.problem(("weights",) + wp.key, wp.message))
     T = [lay.steps for lay in layout if lay.seq_in][-1] if built.seq else 1
     B = x.shape[1] if built.seq else x.shape[0]
+    initial_states = {}
+    if raw_states and lengths is not None:
+        i = min(raw_states)
+        problems.append(pos.problem(("model", i, "initial_state"), (
+            "found an initial state beside sequences of different lengths; rnntui runs packed batches from zero "
+            "states only (give the samples equal lengths)")))
+    elif raw_states:
+        try:
+            initial_states = build_initial_states(raw_states, layout, B, base_dir, limit)
+        except StateProblem as exc:
+            problems.append(pos.problem(("model", exc.index, "initial_state") + exc.key, exc.message))
     try:
         ragged = lengths is not None and top.input.lengths is None
         target = _target(top, layout[-1].out_shape, layout[-1].seq_out, T, B,
@@ -346,6 +361,7 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         token_ids=built.token_ids,
         target=target, class_names=tuple(top.class_names) if top.class_names else None,
         events=tuple((k, float(v)) for k, v in top.events.model_dump().items()), lengths=lengths,
+        initial_states=initial_states,
     )
 
 
