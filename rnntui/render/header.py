@@ -6,7 +6,7 @@ from rich.style import Style
 from rich.text import Text
 
 from rnntui.numfmt import fmt
-from rnntui.render.cursor import Cursor, place_sign, step_index
+from rnntui.render.cursor import Cursor, length, place_sign, step_index
 from rnntui.render.prediction import has_steps, predict
 from rnntui.render.tokens import token_label
 from rnntui.render.views import view_for
@@ -27,7 +27,7 @@ def header(trace, c: Cursor) -> Group:
     text.append(predict(trace, at, c.sample).words())
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"{phase} {arrow}", Style(color="cyan" if c.phase == "forward" else "magenta", bold=True))
-    n = view.length(info, place)
+    n = length(info, place, c.sample)  # a shorter sample of a packed batch: its own steps
     where = view.where(info, place, c.t)
     # the token read at this step, beside the step (early in the line: the line is cut at the width)
     token = token_label(trace, c.t, c.sample) if info.seq and trace["input"].shape[0] == n else ""

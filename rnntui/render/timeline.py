@@ -120,7 +120,8 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
     if start > 0 or stop < T:
         text.newline().append(f"      steps {start}..{stop - 1} of 0..{T - 1}", DIM)
     if own < T:
-        text.newline().append(f"      sample {c.sample} has {own} steps: t={own}..{T - 1} are padding ({PAD})", DIM)
+        pads = f"t={own}" + (f"..{T - 1} are" if own < T - 1 else " is")
+        text.newline().append(f"      sample {c.sample} has {own} step{'s' if own > 1 else ''}: {pads} padding ({PAD})", DIM)
 
     if not same_steps:
         return Group(text, Text(f"      model.{place.entry} runs over {T} steps: an earlier conv1d or pool shortened "

@@ -221,8 +221,8 @@ class RnntuiApp(App):
         self.cursor = cur.move(self.cursor, self.info, int(n))
         if beyond is not None:
             b, own = self.cursor.sample, self.info.length_of(self.cursor.sample)
-            self.notify(f"sample {b} ends at t={own - 1} (length {own}); t={own}..{self.info.T - 1} are padding "
-                        "(s: next sample)", timeout=3)
+            pads = f"t={own}" + (f"..{self.info.T - 1} are" if own < self.info.T - 1 else " is")
+            self.notify(f"sample {b} ends at t={own - 1} (length {own}); {pads} padding (s: next sample)", timeout=3)
 
     def action_jump(self, last: int) -> None:
         self.cursor = cur.to_end(self.cursor, self.info, bool(last))

@@ -15,6 +15,10 @@ SNAPSHOTS = {
     "gru": ("gru-delayed-recall", ["right", "right", "b"]),
     "bilstm-text": ("bilstm-apple", ["right", "right", "d"]),
     "cnn": ("cnn-digit", ["right"] * 17 + ["down"]),
+    # sample 1 (5 of 6 steps) at its end: the padded step drawn as padding
+    "packed-end": ("bilstm-lengths", ["right_square_bracket", "s", "end", "right"]),
+    # sample 0 (4 of 6 steps), backward direction in BPTT: it starts at t=0 and ends at the sample's t=3
+    "packed-bwd": ("bilstm-lengths", ["right_square_bracket", "d", "b", "end"]),
     "embedding": ("char-embedding", ["right", "right", "right", "b"]),  # the vector's gradient at t=3 ("l", id 7)
 }
 

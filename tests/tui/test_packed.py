@@ -24,7 +24,7 @@ async def test_a_short_sample_stops_at_its_end_and_shows_its_padding():
         assert (app.cursor.sample, app.cursor.t) == (1, 0)
         text = screen_text(app)
         assert "sample 1 of 3 (length 1 of 3)" in text
-        assert "sample 1 has 1 steps: t=1..2 are padding (╌)" in text
+        assert "sample 1 has 1 step: t=1..2 are padding (╌)" in text
         assert "▶   0 █╌╌" in text or "╌╌" in text.split("h fwd")[1].splitlines()[2]
         await pilot.press("right")
         assert app.cursor.t == 0
