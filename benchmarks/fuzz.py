@@ -557,6 +557,8 @@ def nonfinite_check(trace) -> str | None:
 
     if not np.all(np.isfinite(trace["input"])):
         return None
+    if "meta.target" in trace and not np.all(np.isfinite(trace["meta.target"])):
+        return None  # a NaN target makes a NaN loss, legitimately
     params = [k for k in trace if k.startswith("param.")]
     if any(not np.all(np.isfinite(trace[k])) for k in params):
         return None
@@ -639,7 +641,10 @@ def worker(conn, seed: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_LIMIT, ADDRESS_LIMIT))
     base_list = bases()
     while True:
-        n = conn.recv()
+        try:
+            n = conn.recv()
+        except EOFError:  # the campaign ended or was stopped
+            return
         if n is None:
             return
         text, what = make_case(seed, n, base_list)
