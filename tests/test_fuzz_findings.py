@@ -64,3 +64,19 @@ def test_a_file_name_too_long_for_the_file_system_is_refused(tmp_path, where):
     path.write_text(where.replace("NAME", "x" * 300) + "\nmodel: [{type: rnn, hidden_size: 2}]\n")
     lines = refused(invoke("validate", str(path)))
     assert any("File name too long" in ln and ".yaml:" in ln for ln in lines), lines
+
+
+def test_the_report_escapes_control_characters_of_the_scenario(tmp_path):
+    # fuzz case 31520: a text input's tokens (and the name, description, class names) reached `show` raw
+    from tests.hostile.common import invoke
+
+    path = tmp_path / "s.yaml"
+    path.write_text('name: "n\\e[31mame"\ndescription: "d\\e]0;x\\aesc"\ninput: {text: "\\e[2J wipe it"}\n'
+                    'model: [{type: rnn, hidden_size: 2}, {type: dense, units: 2}]\nclass_names: ["a\\e[1m", b]\n'
+                    "loss: {kind: cross_entropy, target: [0, 1, 1, 0, 1]}\n")
+    result = invoke("show", str(path))
+    assert result.exit_code == 0, result.output
+    assert not CONTROL.search(result.output.replace("\n", "")), [ln for ln in result.output.splitlines()
+                                                                 if CONTROL.search(ln)][:3]
+    for shown in ("n\\x1b[31mame", "d\\x1b]0;x\\x07esc", "\\x1b", "a\\x1b[1m"):
+        assert shown in result.output, shown

@@ -15,7 +15,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from rnntui.errors import ExportError
+from rnntui.errors import ExportError, printable
 from rnntui.render.analysis import param_count
 from rnntui.render.maps.draw import halfblock
 from rnntui.render.views import view_for
@@ -78,7 +78,7 @@ def _input_section(trace) -> Text:
     text = Text()
     if "tokens" in trace:
         text.append("tokens: ", Style(bold=True))
-        text.append(" ".join(f"[{t}]{tok}" for t, tok in enumerate(trace["tokens"])))
+        text.append(" ".join(f"[{t}]{printable(tok)}" for t, tok in enumerate(trace["tokens"])))
     else:
         text.append(f"input of shape {tuple(x.shape)} ({'T, B, D' if info.seq else 'B, C, ...'})")
         if info.seq and x.shape[2] == 1 and info.T <= 60:
@@ -117,7 +117,7 @@ def prediction_section(trace, opts: ReportOptions):
     for t, b in rows:
         row = ([str(t)] if t is not None else []) + ([str(b)] if info.B > 1 else [])
         if "tokens" in trace and t is not None:
-            row.append(str(trace["tokens"][t]))
+            row.append(printable(trace["tokens"][t]))
         p = predict(trace, t or 0, b)
         row.append((p.words(), Style(color="red")) if p.correct is False else p.words())
         if sal:
@@ -131,8 +131,9 @@ def build(trace, opts: ReportOptions) -> list:
     info = trace.info
     if opts.entry is not None and not 0 <= opts.entry < len(info.entries):
         raise ExportError(f"--entry: found {opts.entry}; expected an entry index in 0..{len(info.entries) - 1}")
-    out: list = [Panel(Text(" ".join(info.description.split()) or "(no description)"),
-                       title=Text(info.name, Style(bold=True)), title_align="left")]
+    # what the scenario says is shown with its control characters escaped, never sent to the terminal
+    out: list = [Panel(Text(printable(" ".join(info.description.split())) or "(no description)"),
+                       title=Text(printable(info.name), Style(bold=True)), title_align="left")]
     out.append(model_table(trace))
     loss = Text("loss: ", Style(bold=True))
     shape = f"mode: {info.mode}   dtype: {info.dtype}   T={info.T}, B={info.B}" if info.seq else \
@@ -178,6 +179,6 @@ def write_report(trace, path, kind: str, opts: ReportOptions) -> None:
     elif kind == "html":
         data = console.export_html(inline_styles=True)
     else:
-        data = console.export_svg(title=f"rnntui: {trace.info.name}")
+        data = console.export_svg(title=printable(f"rnntui: {trace.info.name}"))
     with atomic_write(path, "w") as f:
         f.write(data)

@@ -10,6 +10,7 @@ from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.errors import printable
 from rnntui.engine.diagnostics import jacobian_norm_at
 from rnntui.numfmt import fmt, fmt_terms
 from rnntui.render.analysis import verdict
@@ -225,7 +226,7 @@ def step_table(trace, place, rng: range) -> Group:
     for s in rng:
         row = [str(s)]
         if "tokens" in trace:
-            row.append(str(trace["tokens"][s]))
+            row.append(printable(trace["tokens"][s]))
         for _, key in columns:
             v = arrays[key][s]
             cell = f"{v.mean():.3g} [{v.min():.2g}, {v.max():.2g}]"
