@@ -592,7 +592,8 @@ def run_case(text: str, n: int) -> tuple[str, str | None, str]:
     stage = "load"
     try:
         sc = load_scenario(file, text=text, max_memory=MAX_MEMORY)
-        if CONTROL.search(sc.name + sc.description) and "\\" not in text:  # none written, none escaped
+        if any(ch not in text for ch in CONTROL.findall(sc.name + sc.description)) and "\\" not in text:
+            # a control character the file neither holds nor escapes (ruamel's fold marker was one)
             return "refused", "INVARIANT control character in a loaded string", repr(sc.description)[:200]
         stage = "run"
         trace = run_scenario(sc, max_memory=MAX_MEMORY)
@@ -692,8 +693,10 @@ def campaign(cases, seed: int, jobs: int, timeout: float, out: Path) -> dict:
         counts[outcome] += 1
         if key is None:
             return
-        f = findings.setdefault(key, {"key": key, "count": 0, "case": n, "detail": detail})
+        f = findings.setdefault(key, {"key": key, "count": 0, "case": n, "cases": [], "detail": detail})
         f["count"] += 1
+        if len(f["cases"]) < 50:  # to replay with --only after a fix
+            f["cases"].append(n)
         if f["count"] == 1:
             text, what = make_case(seed, n, base_list)
             d = out / f"case-{n}"
