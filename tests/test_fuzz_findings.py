@@ -80,3 +80,15 @@ def test_the_report_escapes_control_characters_of_the_scenario(tmp_path):
                                                                  if CONTROL.search(ln)][:3]
     for shown in ("n\\x1b[31mame", "d\\x1b]0;x\\x07esc", "\\x1b", "a\\x1b[1m"):
         assert shown in result.output, shown
+
+
+def test_one_to_many_from_a_text_input_is_reported(tmp_path):
+    # fuzz seed 1 case 76720: one token unrolled for 4 steps; the report read tokens[1] and raised IndexError
+    from tests.hostile.common import invoke
+
+    path = tmp_path / "s.yaml"
+    path.write_text("mode: one-to-many\nlength: 4\ninput: {text: hello}\n"
+                    "model: [{type: lstm, hidden_size: 2}, {type: dense, units: 1}]\n")
+    result = invoke("show", str(path))
+    assert result.exit_code == 0, result.output
+    assert "hello" in result.output

@@ -116,8 +116,8 @@ def prediction_section(trace, opts: ReportOptions):
     cols = Columns(title, headers)
     for t, b in rows:
         row = ([str(t)] if t is not None else []) + ([str(b)] if info.B > 1 else [])
-        if "tokens" in trace and t is not None:
-            row.append(printable(trace["tokens"][t]))
+        if "tokens" in trace and t is not None:  # one-to-many: one token, then steps of zero input
+            row.append(printable(trace["tokens"][t]) if t < len(trace["tokens"]) else "")
         p = predict(trace, t or 0, b)
         row.append((p.words(), Style(color="red")) if p.correct is False else p.words())
         if sal:

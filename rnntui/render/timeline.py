@@ -27,8 +27,8 @@ EVENT_MARKS = {"non-finite": ("!", "magenta"), "saturated": ("S", "yellow"), "va
 
 
 def _token(trace, t: int, b: int) -> str:
-    if "tokens" in trace:  # the scenario's words: control characters escaped
-        return printable(trace["tokens"][t])
+    if "tokens" in trace:  # the scenario's words, escaped; one-to-many has one token, then zero input
+        return printable(trace["tokens"][t]) if t < len(trace["tokens"]) else ""
     x = trace["input"]
     if x.ndim != 3:
         return ""

@@ -226,7 +226,7 @@ def step_table(trace, place, rng: range) -> Group:
     for s in rng:
         row = [str(s)]
         if "tokens" in trace:
-            row.append(printable(trace["tokens"][s]))
+            row.append(printable(trace["tokens"][s]) if s < len(trace["tokens"]) else "")  # one-to-many
         for _, key in columns:
             v = arrays[key][s]
             cell = f"{v.mean():.3g} [{v.min():.2g}, {v.max():.2g}]"
