@@ -49,14 +49,20 @@ def step_spectral_norms(a: np.ndarray | None, D: np.ndarray, blocks: np.ndarray,
         if progress:
             progress(N)
         return out.reshape(S, B)
+    # J = w * (diag(a / w) + sum_k diag(D_k) W_k / w): with huge weights (a recurrent gain of 1e306)
+    # JᵀJ would overflow inside Lanczos; w is a power of two, so the scaling itself rounds nothing
+    wmax = np.abs(W).max(initial=0.0)
+    w = 2.0 ** np.frexp(wmax)[1] if wmax > 1e100 else 1.0
+    W = W / w
     Wt = np.ascontiguousarray(W.T)
     Dflat = D.reshape(N, kH)
-    aflat = None if a is None else a.reshape(N, H)
+    aflat = None if a is None else a.reshape(N, H) / w
     rows = max(1, ROW_BUDGET // kH)
     for r0 in range(0, N, rows):
         Dc = np.asarray(Dflat[r0: r0 + rows], dtype=np.float64)
         ac = None if aflat is None else np.asarray(aflat[r0: r0 + rows], dtype=np.float64)
-        out[r0: r0 + len(Dc)] = _chunk_norms(ac, Dc, W, Wt, k, H, rtol, seed=r0)
+        with np.errstate(over="ignore"):  # a norm beyond the largest float is inf
+            out[r0: r0 + len(Dc)] = _chunk_norms(ac, Dc, W, Wt, k, H, rtol, seed=r0) * w
         if progress:
             progress(len(Dc))
     return out.reshape(S, B)

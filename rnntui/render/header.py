@@ -5,6 +5,7 @@ from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.errors import printable
 from rnntui.numfmt import fmt
 from rnntui.render.cursor import Cursor, length, place_sign, step_index
 from rnntui.render.prediction import has_steps, predict
@@ -20,7 +21,7 @@ def header(trace, c: Cursor) -> Group:
     phase = "forward pass" if c.phase == "forward" else view.backward_name
     arrow = "→" if place_sign(info, c.phase, place) > 0 else "←"
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(info.name, Style(bold=True))
+    text.append(printable(info.name), Style(bold=True))  # control characters escaped
     text.append(f"   loss {fmt(float(trace['loss']), 0)} ({info.loss})", Style(dim=True))
     at = c.t if has_steps(trace) and c.t < trace["output"].shape[0] else 0
     text.append(f"   predicted{f' at t={at}' if has_steps(trace) else ''}: ", Style(dim=True))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnntui.errors import printable
 from rnntui.numfmt import fmt
 from rnntui.render.pertrace import PerTrace
 
@@ -31,9 +32,9 @@ def labels(trace, n: int) -> list[str]:
     """Class labels: the scenario's class_names, else the vocabulary when it has as many entries, else ids."""
     names = trace.info.class_names
     if names and len(names) == n:
-        return list(names)
+        return [printable(v) for v in names]  # the scenario's words: control characters escaped
     if "meta.vocab" in trace and len(trace["meta.vocab"]) == n:
-        return [str(v) for v in trace["meta.vocab"]]
+        return [printable(v) for v in trace["meta.vocab"]]
     return [str(k) for k in range(n)]
 
 

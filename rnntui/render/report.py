@@ -15,7 +15,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from rnntui.errors import ExportError
+from rnntui.errors import ExportError, printable
 from rnntui.render.analysis import param_count
 from rnntui.render.maps.draw import halfblock
 from rnntui.render.tokens import sample_tokens, token_label
@@ -139,8 +139,9 @@ def build(trace, opts: ReportOptions) -> list:
     info = trace.info
     if opts.entry is not None and not 0 <= opts.entry < len(info.entries):
         raise ExportError(f"--entry: found {opts.entry}; expected an entry index in 0..{len(info.entries) - 1}")
-    out: list = [Panel(Text(" ".join(info.description.split()) or "(no description)"),
-                       title=Text(info.name, Style(bold=True)), title_align="left")]
+    # what the scenario says is shown with its control characters escaped, never sent to the terminal
+    out: list = [Panel(Text(printable(" ".join(info.description.split())) or "(no description)"),
+                       title=Text(printable(info.name), Style(bold=True)), title_align="left")]
     out.append(model_table(trace))
     loss = Text("loss: ", Style(bold=True))
     shape = f"mode: {info.mode}   dtype: {info.dtype}   T={info.T}, B={info.B}" if info.seq else \
@@ -214,6 +215,6 @@ def write_report(trace, path, kind: str, opts: ReportOptions) -> None:
     elif kind == "html":
         data = console.export_html(inline_styles=True)
     else:
-        data = console.export_svg(title=f"rnntui: {trace.info.name}")
+        data = console.export_svg(title=printable(f"rnntui: {trace.info.name}"))
     with atomic_write(path, "w") as f:
         f.write(data)

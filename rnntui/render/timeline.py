@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.errors import printable
 from rnntui.engine.keys import Place
 from rnntui.numfmt import compact
 from rnntui.render.analysis import step_losses
@@ -38,7 +39,7 @@ def _token(trace, t: int, b: int) -> str:
     hot = np.flatnonzero(v)
     if hot.size == 1 and v[hot[0]] == 1:  # a one-hot step is a token: show its id (and word, where known)
         if "meta.vocab" in trace and hot[0] < len(trace["meta.vocab"]):
-            return str(trace["meta.vocab"][hot[0]])
+            return printable(trace["meta.vocab"][hot[0]])
         return f"#{int(hot[0])}"
     return f"|{float(np.linalg.norm(v)):.3g}|"
 

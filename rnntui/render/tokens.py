@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnntui.errors import printable
+
 
 def _at(arr: np.ndarray, t: int, b: int):
     if t >= arr.shape[0]:  # one-to-many: the model runs longer than its one-token input
@@ -20,7 +22,7 @@ def token_text(trace, t: int, b: int) -> str:
     if "tokens" not in trace:
         return ""
     v = _at(trace["tokens"], t, b)
-    return "" if v is None else str(v)
+    return "" if v is None else printable(str(v))  # the scenario's words: never a raw control character
 
 
 def token_id(trace, t: int, b: int) -> int | None:

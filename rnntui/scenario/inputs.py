@@ -37,7 +37,12 @@ def _numeric(data, key: str | tuple) -> np.ndarray:
 
 
 def load_array_file(path: Path, key: str | None, where: str, shown_as: str, limit: int | None = None) -> np.ndarray:
-    if not path.exists():
+    try:
+        found = path.exists()
+    except OSError as exc:  # a name too long for the file system, for one
+        raise InputProblem(where, f"found {shown_as!r}, which cannot be opened: {exc.strerror}; "
+                           "expected a .npy or .npz file") from None
+    if not found:
         raise InputProblem(where, f"found {shown_as!r}, which does not exist in {path.parent}; expected a .npy or .npz file")
     try:
         if path.is_file() and zipfile.is_zipfile(path):
@@ -96,7 +101,7 @@ def _generate(g, rng: np.random.Generator, limit: int | None = None) -> BuiltInp
         sample = np.zeros((1, B, 1)) if B == 1 else rng.uniform(0, 2 * np.pi, (1, B, 1))
         x = g.amplitude * np.sin(2 * np.pi * t / g.period + g.phase + shift + sample)
     elif g.kind == "noise":
-        x = rng.normal(0.0, g.std, (T, B, D))
+        x = rng.normal(0.0, abs(g.std), (T, B, D))  # abs: numpy refuses a scale of -0.0, which ge=0 lets through
     elif g.kind == "constant":
         x = np.full((T, B, D), g.value)
     elif g.kind == "pulse":

@@ -53,7 +53,7 @@ def _init_one(name: str, shape, lay: EntryInfo, w, rng: np.random.Generator) -> 
     if kind == "none":
         return None
     if kind == "normal":
-        return rng.normal(0.0, w.std, shape)
+        return rng.normal(0.0, abs(w.std), shape)  # abs: numpy refuses a scale of -0.0, which ge=0 lets through
     if kind == "uniform":
         return rng.uniform(w.low, w.high, shape)
     if kind == "constant":
@@ -113,7 +113,12 @@ def _torch_state(path: Path) -> dict[str, np.ndarray]:
 def read_weight_file(path: Path, shown_as: str | None = None, limit: int | None = None) -> dict[str, np.ndarray]:
     shown_as = shown_as or path.name
     suffix = path.suffix.lower()
-    if not path.exists():
+    try:
+        found = path.exists()
+    except OSError as exc:  # a name too long for the file system, for one
+        raise WeightProblem(("file",), f"found {shown_as!r}, which cannot be opened: {exc.strerror}; "
+                            "expected a weights file") from None
+    if not found:
         raise WeightProblem(("file",), f"found {shown_as!r}, which does not exist in {path.parent}; expected a weights file")
     if suffix not in (".npz", ".safetensors", ".pt", ".pth"):
         raise WeightProblem(("file",), f"found {path.name}; expected a .npz, .safetensors, .pt or .pth file")

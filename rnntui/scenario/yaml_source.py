@@ -69,6 +69,8 @@ def _scalar(event, resolver, at: tuple[int, int], path: PathKey, file: str) -> A
     from ruamel.yaml.nodes import ScalarNode
 
     text = event.value
+    if event.style == ">":  # ruamel's round-trip scanner marks each fold with BEL; the text has none
+        text = text.replace("\a", "")
     if not event.implicit[0]:  # quoted or block scalar: always a string
         return text
     tag = str(resolver.resolve(ScalarNode, text, event.implicit))
