@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from rnntui.errors import printable
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import Event, EventRun, Place, event_marks, event_runs
 from rnntui.render.analysis import events as find_events
@@ -27,8 +28,10 @@ class ShownTrace(Mapping):
     def __init__(self, trace):
         self.whole = trace
         info = trace.info
-        self.info = replace(info, name=one_line(info.name, NAME_CHARS),
-                            description=cut(info.description, DESCRIPTION_CHARS))
+        # never a raw control character on the terminal (a scenario can hold ESC: escape injection)
+        self.info = replace(info, name=printable(one_line(info.name, NAME_CHARS)),
+                            description="\n".join(printable(line) for line in
+                                                  cut(info.description, DESCRIPTION_CHARS).split("\n")))
         self._cut: dict[str, np.ndarray] = {}
 
     def __getitem__(self, key: str) -> np.ndarray:
