@@ -45,6 +45,7 @@ class EntryInfo:
     activation: str = "none"
     options: dict | None = None           # conv and pool: kernel, stride, dilation, pad, groups, dims, on_seq
     padding_idx: int | None = None        # embedding: the id whose row is zero and gets no gradient
+    part: str = ""                        # encoder-decoder: "encoder" or "decoder" ("" otherwise)
 
     @property
     def family(self):
@@ -76,19 +77,20 @@ class LayoutContext:
 
 
 def infer_layout(types: list[str], configs: list, input_feat: tuple[int, ...], seq: bool, mode: str,
-                 steps: int) -> list[EntryInfo]:
+                 steps: int, first_index: int = 0) -> list[EntryInfo]:
     """Walk the entries (their types and configurations), returning their layouts or raising the first
-    LayoutProblem. *steps* is the input's number of steps (1 for an image)."""
+    LayoutProblem. *steps* is the input's number of steps (1 for an image). *first_index*: the first
+    entry's number (a decoder's entries continue the encoder's numbering)."""
     from rnntui.engine.entries import handler
 
     handlers = [handler(t) for t in types]
-    recurrent_ix = [i for i, h in enumerate(handlers) if h.recurrent]
+    recurrent_ix = [first_index + i for i, h in enumerate(handlers) if h.recurrent]
     if mode != "many-to-many" and not recurrent_ix and seq:
-        raise LayoutProblem(0, None, f"mode {mode} needs a recurrent entry (rnn, lstm or gru) in the model")
+        raise LayoutProblem(first_index, None, f"mode {mode} needs a recurrent entry (rnn, lstm or gru) in the model")
     ctx = LayoutContext(mode, recurrent_ix[-1] if recurrent_ix else -1)
     out: list[EntryInfo] = []
     feat = tuple(input_feat)
-    for i, (h, cfg) in enumerate(zip(handlers, configs)):
+    for i, (h, cfg) in enumerate(zip(handlers, configs), start=first_index):
         lay = h.layout(i, cfg, feat, seq, steps, ctx)
         if lay.activation == "softmax" and len(lay.out_shape) != 1:
             raise LayoutProblem(i, h.activation_key, f"softmax needs a vector of features; here it would act on a map of shape "

@@ -14,48 +14,72 @@ from rnntui.engine.layout import EntryInfo
 from rnntui.engine.losses import loss_and_grad
 
 
+class Walk:
+    """Entries run forward one after another, each recording itself; backward runs them in reverse."""
+
+    def __init__(self, layout: list[EntryInfo], params: dict, lengths=None, initial: dict | None = None):
+        self.layout, self.params, self.lengths, self.initial = layout, params, lengths, initial or {}
+        self.handlers = [lay.handler for lay in layout]
+        self.caches, self.ins, self.pres, self.outs = [], [], [], []
+
+    def forward(self, x: np.ndarray, rec: dict, start: dict | None = None) -> np.ndarray:
+        """*start*: entry index -> initial states, besides the scenario's (a decoder's hand-over)."""
+        h = x
+        starts = {**self.initial, **(start or {})}
+        for lay, hd in zip(self.layout, self.handlers):
+            self.ins.append(h)
+            kw = {"state0": starts[lay.index]} if lay.index in starts else {}
+            pre, out, cache = hd.forward(lay, h, self.params, rec, self.lengths if hd.takes_lengths else None, **kw)
+            self.caches.append(cache)
+            self.pres.append(pre)
+            self.outs.append(out)
+            rec[keys.out(lay.index)] = out
+            h = out
+        return h
+
+    def backward(self, g, g_pre, grads: dict, rec: dict, final: dict | None = None) -> np.ndarray:
+        """dL/d(input). *final*: a gradient reaching the last entry's final states from outside."""
+        n = len(self.layout)
+        for k in range(n - 1, -1, -1):
+            lay = self.layout[k]
+            rec[keys.grad(keys.out(lay.index))] = g
+            kw = {"final": final} if (final is not None and k == n - 1) else {}
+            g = self.handlers[k].backward(lay, self.ins[k], self.pres[k], self.outs[k], self.caches[k], g,
+                                          self.params, grads, rec, g_pre if k == n - 1 else None, **kw)
+        return g
+
+
 def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.ndarray],
                 loss_kind: str, target, seq: bool = True, derived: dict | None = None,
-                lengths: np.ndarray | None = None, initial: dict | None = None) -> dict[str, np.ndarray]:
+                lengths: np.ndarray | None = None, initial: dict | None = None,
+                decoder_x: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Forward, loss and backward; returns the trace's arrays (not yet read-only).
 
     With *derived* (a dict), the one-term gradients the verdict measures go into it as functions that
     compute them when first read (see `one_term_gradients`). *lengths* (B,): each sample's own length,
     for a batch of sequences of different lengths (PyTorch's packed sequences; None: all T). *initial*:
-    entry index -> its initial states ({"h": (layers * directions, B, H)[, "c": ...]}, PyTorch's h_0, c_0)."""
+    entry index -> its initial states ({"h": (layers * directions, B, H)[, "c": ...]}, PyTorch's h_0, c_0).
+    *decoder_x*: an encoder-decoder's decoder input (see seq2seq.py); x is then the encoder's."""
     rec: dict[str, np.ndarray] = {}
-    handlers = [lay.handler for lay in layout]
-    caches, ins, pres, outs = [], [], [], []
-    h = x
-    for lay, hd in zip(layout, handlers):
-        ins.append(h)
-        start = {"state0": initial[lay.index]} if initial and lay.index in initial else {}
-        pre, out, cache = hd.forward(lay, h, params, rec, lengths if hd.takes_lengths else None, **start)
-        caches.append(cache)
-        pres.append(pre)
-        outs.append(out)
-        rec[keys.out(lay.index)] = out
-        h = out
+    if decoder_x is None:
+        walk = Walk(layout, params, lengths, initial)
+        walk.forward(x, rec)
+    else:
+        from rnntui.engine.seq2seq import EncoderDecoder
 
-    last = layout[-1]
-    logits = pres[-1] if (loss_kind == "cross_entropy" and last.activation == "softmax") else None
+        walk = EncoderDecoder(layout, params, initial)
+        walk.forward(x, decoder_x, rec)
+    out, last = walk.outs[-1], layout[-1]
+    logits = walk.pres[-1] if (loss_kind == "cross_entropy" and last.activation == "softmax") else None
     per_step = seq and last.seq_out
-    real = None if (lengths is None or not per_step) else np.arange(outs[-1].shape[0])[:, None] < lengths[None, :]
-    loss, g, g_pre, step_loss = loss_and_grad(loss_kind, outs[-1], logits, target, steps_first=per_step, real=real)
-
-    def backward(g, g_pre, grads, rec):
-        for k in range(len(layout) - 1, -1, -1):
-            lay = layout[k]
-            rec[keys.grad(keys.out(lay.index))] = g
-            g = handlers[k].backward(lay, ins[k], pres[k], outs[k], caches[k], g, params, grads, rec,
-                                     g_pre if k == len(layout) - 1 else None)
-        return g
+    real = None if (lengths is None or not per_step) else np.arange(out.shape[0])[:, None] < lengths[None, :]
+    loss, g, g_pre, step_loss = loss_and_grad(loss_kind, out, logits, target, steps_first=per_step, real=real)
 
     grads: dict[str, np.ndarray] = {}
-    rec[keys.GRAD_INPUT] = backward(g, g_pre, grads, rec)
+    rec[keys.GRAD_INPUT] = walk.backward(g, g_pre, grads, rec)
     if per_step and derived is not None:
-        derived.update(one_term_gradients(layout, g, g_pre, backward))
-    rec[keys.OUTPUT] = outs[-1]
+        derived.update(one_term_gradients(layout, g, g_pre, walk.backward))
+    rec[keys.OUTPUT] = out
     rec[keys.LOSS] = np.asarray(loss, dtype=x.dtype)
     if step_loss is not None:
         rec[keys.STEP_LOSS] = np.asarray(step_loss, dtype=x.dtype)

@@ -29,7 +29,13 @@ def available_memory() -> int:
 
 def estimate_bytes(sc) -> int:
     itemsize = np.dtype(sc.dtype).itemsize
-    return trace_floats(list(sc.layout), sc.x.shape[0] if sc.seq else 1, sc.B) * itemsize + sc.x.nbytes
+    layout = list(sc.layout)
+    if sc.decoder_x is None:
+        return trace_floats(layout, sc.x.shape[0] if sc.seq else 1, sc.B) * itemsize + sc.x.nbytes
+    # an encoder-decoder: each part over its own steps
+    k = next(i for i, lay in enumerate(layout) if lay.part == "decoder")
+    return (trace_floats(layout[:k], sc.x.shape[0], sc.B) + trace_floats(layout[k:], sc.decoder_x.shape[0], sc.B)) \
+        * itemsize + sc.x.nbytes + sc.decoder_x.nbytes
 
 
 def human(n: float) -> str:
@@ -58,6 +64,7 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
     with np.errstate(all="ignore"):
         arrays = network.run_network(list(sc.layout), x, params, sc.loss, target, sc.seq, derived=lazy,
                                      lengths=sc.lengths,
+                                     decoder_x=None if sc.decoder_x is None else sc.decoder_x.astype(dtype),
                                      initial={i: {k: v.astype(dtype) for k, v in st.items()}
                                               for i, st in sc.initial_states.items()})
     info = TraceInfo(
@@ -79,6 +86,12 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
         arrays["meta.vocab"] = np.asarray(sc.vocab, dtype=str)
     if sc.target is not None:
         arrays["meta.target"] = np.asarray(sc.target)
+    if sc.decoder_tokens is not None:
+        arrays["decoder.tokens"] = np.asarray(sc.decoder_tokens, dtype=str)
+    if sc.decoder_token_ids is not None:
+        arrays["decoder.token_ids"] = np.asarray(sc.decoder_token_ids, dtype=np.int64)
+    if sc.decoder_vocab is not None:
+        arrays["meta.decoder_vocab"] = np.asarray(sc.decoder_vocab, dtype=str)
     derived = derived_keys(info, arrays, params)
     derived.update(lazy)
     return Trace(arrays, info, derived)

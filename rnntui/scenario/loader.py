@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from dataclasses import dataclass
+
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from rnntui.errors import Problem, ScenarioError
 from rnntui.scenario import schema
 from rnntui.engine.entries import handler
 from rnntui.engine.entries.embedding import MAX_EXACT_ID
+from rnntui.scenario.decoder import build_decoder
 from rnntui.scenario.initial_state import StateProblem, build_initial_states, split_initial_states
 from rnntui.scenario.entry_models import ENTRY_TYPES, model_for, to_config
 from rnntui.scenario.arrays import NotNumbers, numbers
@@ -43,6 +45,10 @@ class Scenario:
     events: tuple[tuple[str, float], ...] = ()
     lengths: np.ndarray | None = None   # (B,) int: each sample's own length (None: all T)
     initial_states: dict = dataclasses.field(default_factory=dict)  # entry index -> {"h": (L*D, B, H), "c": ...}
+    decoder_x: np.ndarray | None = None     # encoder-decoder: what the decoder reads, (T_dec, B, D)
+    decoder_tokens: tuple | None = None
+    decoder_token_ids: np.ndarray | None = None
+    decoder_vocab: tuple | None = None
     token_ids: np.ndarray | None = None  # int, like tokens (-1 where padded)
 
     @property
@@ -135,11 +141,11 @@ def _translate(exc: ValidationError, model: type[BaseModel], prefix: tuple, pos:
     return problems
 
 
-def _validate_entries(raw: list, pos: Positions) -> tuple[list, list, list[Problem]]:
+def _validate_entries(raw: list, pos: Positions, prefix: tuple = ("model",)) -> tuple[list, list, list[Problem]]:
     """Each entry's type and its handler's configuration, or the problems found."""
     types, configs, problems = [], [], []
     for i, item in enumerate(raw):
-        path = ("model", i)
+        path = prefix + (i,)
         if not isinstance(item, dict):
             problems.append(pos.problem(path, f"found {_describe(item)}; expected a map with a `type` key"))
             continue
@@ -269,6 +275,10 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         problems.append(pos.problem(("length",), f"is only for mode one-to-many; found mode {top.mode}"))
     if top.mode == "one-to-many" and top.length is None:
         problems.append(pos.problem(("mode",), "one-to-many needs `length`: how many steps to unroll"))
+    if top.mode == "encoder-decoder" and top.decoder is None:
+        problems.append(pos.problem(("mode",), "encoder-decoder needs a `decoder:` section (its input and model)"))
+    if top.decoder is not None and top.mode != "encoder-decoder":
+        problems.append(pos.problem(("decoder",), f"is only for mode encoder-decoder; found mode {top.mode}"))
     if problems:
         raise ScenarioError(problems)
 
@@ -310,6 +320,14 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     except LayoutProblem as exc:
         key = ("model", exc.index) + ((exc.key,) if exc.key else ())
         raise ScenarioError([pos.problem(key, exc.message)]) from None
+    decoder = None
+    if top.decoder is not None:
+        if lengths is not None:
+            raise ScenarioError([pos.problem(("input",), "found sequences of different lengths in an encoder-decoder; "
+                                             "rnntui runs encoder-decoders on equal lengths only")])
+        layout = [replace(lay, part="encoder") for lay in layout]
+        decoder = build_decoder(top, data, layout, B=x.shape[1], base_dir=base_dir, limit=limit, pos=pos)
+        layout = layout + decoder.layout
     if lengths is not None:
         for lay in layout:
             if lay.seq_in and not lay.handler.takes_lengths:
@@ -362,6 +380,10 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         target=target, class_names=tuple(top.class_names) if top.class_names else None,
         events=tuple((k, float(v)) for k, v in top.events.model_dump().items()), lengths=lengths,
         initial_states=initial_states,
+        decoder_x=None if decoder is None else decoder.x,
+        decoder_tokens=None if decoder is None else decoder.built.tokens,
+        decoder_token_ids=None if decoder is None else decoder.built.token_ids,
+        decoder_vocab=None if decoder is None else decoder.built.vocab,
     )
 
 

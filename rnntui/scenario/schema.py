@@ -100,6 +100,14 @@ class Events(Strict):
     exploding: float = Field(default=1e6, gt=0, description="a gradient norm above this")
 
 
+class Decoder(Strict):
+    """`mode: encoder-decoder`: what the decoder reads (teacher forcing) and its entries, numbered on
+    from the encoder's."""
+
+    input: Input
+    model: list[dict[str, Any]] = Field(min_length=1)
+
+
 class Top(Strict):
     """The top level; `model` entries are validated one by one in loader.py."""
 
@@ -108,7 +116,7 @@ class Top(Strict):
     description: str = ""
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
     dtype: Literal["float64", "float32"] = "float64"
-    mode: Literal["many-to-many", "many-to-one", "one-to-many"] = "many-to-many"
+    mode: Literal["many-to-many", "many-to-one", "one-to-many", "encoder-decoder"] = "many-to-many"
     length: Optional[PositiveInt] = None
     input: Input
     model: list[dict[str, Any]] = Field(min_length=1)
@@ -116,6 +124,7 @@ class Top(Strict):
     loss: Loss = Field(default_factory=Loss)
     class_names: Optional[list[StrictStr]] = None
     events: Events = Field(default_factory=Events)
+    decoder: Optional[Decoder] = None
 
     @field_validator("version", mode="before")
     @classmethod
