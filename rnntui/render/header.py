@@ -8,6 +8,7 @@ from rich.text import Text
 from rnntui.errors import printable
 from rnntui.numfmt import fmt
 from rnntui.render.cursor import Cursor, length, place_sign, step_index
+from rnntui.render.parts import for_output, for_place
 from rnntui.render.prediction import has_steps, predict
 from rnntui.render.tokens import token_label
 from rnntui.render.views import view_for
@@ -23,15 +24,21 @@ def header(trace, c: Cursor) -> Group:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(printable(info.name), Style(bold=True))  # control characters escaped
     text.append(f"   loss {fmt(float(trace['loss']), 0)} ({info.loss})", Style(dim=True))
-    at = c.t if has_steps(trace) and c.t < trace["output"].shape[0] else 0
-    text.append(f"   predicted{f' at t={at}' if has_steps(trace) else ''}: ", Style(dim=True))
-    text.append(predict(trace, at, c.sample).words())
+    out = for_output(trace)
+    if info.entries[place.entry].part == "encoder":  # the output is the decoder's: its steps are not these
+        text.append("   the decoder predicts at t=0: ", Style(dim=True))
+        text.append(predict(out, 0, c.sample).words())
+    else:
+        at = c.t if has_steps(trace) and c.t < trace["output"].shape[0] else 0
+        text.append(f"   predicted{f' at t={at}' if has_steps(trace) else ''}: ", Style(dim=True))
+        text.append(predict(out, at, c.sample).words())
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"{phase} {arrow}", Style(color="cyan" if c.phase == "forward" else "magenta", bold=True))
     n = length(info, place, c.sample)  # a shorter sample of a packed batch: its own steps
     where = view.where(info, place, c.t)
     # the token read at this step, beside the step (early in the line: the line is cut at the width)
-    token = token_label(trace, c.t, c.sample) if info.seq and trace["input"].shape[0] == n else ""
+    part = for_place(trace, place)
+    token = token_label(part, c.t, c.sample) if info.seq and part["input"].shape[0] == n else ""
     if token:
         where = f"{where}: {token}"
     if n > 1:

@@ -18,6 +18,7 @@ from rich.text import Text
 from rnntui.errors import ExportError, printable
 from rnntui.render.analysis import param_count
 from rnntui.render.maps.draw import halfblock
+from rnntui.render.parts import decoder_part, for_output, for_place
 from rnntui.render.tokens import sample_tokens, token_label
 from rnntui.render.views import view_for
 from rnntui.render.diagnostics_text import nonfinite_summary
@@ -69,25 +70,28 @@ def model_table(trace) -> Table:
     for e in info.entries:
         conf = e.handler.describe(e)
         out = trace[f"model.{e.index}.out"].shape
-        t.add_row(f"model.{e.index}", e.type, conf, str(tuple(out)), f"{param_count(trace, e):,}")
+        t.add_row(f"model.{e.index}" + (f" ({e.part})" if e.part else ""), e.type, conf, str(tuple(out)),
+                  f"{param_count(trace, e):,}")
     return t
 
 
-def _input_section(trace) -> Text:
+def _input_section(trace, part: str = "") -> Text:
+    """The input's tokens or shape; *part*: "encoder " or "decoder " for an encoder-decoder's two inputs."""
     info = trace.info
     x = trace["input"]
     text = Text()
     if "tokens" in trace:
         batch = trace["tokens"].ndim == 2  # (T, B): one line per sample
         for b in range(info.B if batch else 1):
-            text.append(("\n" if b else "") + "tokens" + (f" of sample {b}" if batch else "") + ": ", Style(bold=True))
+            text.append(("\n" if b else "") + part + "tokens" + (f" of sample {b}" if batch else "") + ": ",
+                        Style(bold=True))
             text.append(" ".join(f"[{t}]{tok}" + ("" if i is None or tok == str(i) else f"#{i}")
                                  for t, (tok, i) in enumerate(sample_tokens(trace, b))))
         if "token_ids" in trace:
             text.append("\n[t] is the step, #n the token's id" + (f" in a vocabulary of {len(trace['meta.vocab']):,}"
                         if "meta.vocab" in trace else ""), Style(dim=True))
     else:
-        text.append(f"input of shape {tuple(x.shape)} ({'T, B, D' if info.seq else 'B, C, ...'})")
+        text.append(f"{part}input of shape {tuple(x.shape)} ({'T, B, D' if info.seq else 'B, C, ...'})")
         if info.seq and x.shape[2] == 1 and info.T <= 60:
             text.append("\nvalues: " + " ".join(f"{v:.3g}" for v in x[:, 0, 0]))
     return text
@@ -144,10 +148,16 @@ def build(trace, opts: ReportOptions) -> list:
                        title=Text(printable(info.name), Style(bold=True)), title_align="left")]
     out.append(model_table(trace))
     loss = Text("loss: ", Style(bold=True))
-    shape = f"mode: {info.mode}   dtype: {info.dtype}   T={info.T}, B={info.B}" if info.seq else \
+    steps = f"T={info.T}" if info.mode != "encoder-decoder" else \
+        f"encoder T={trace['input'].shape[0]}, decoder T={info.T}"
+    shape = f"mode: {info.mode}   dtype: {info.dtype}   {steps}, B={info.B}" if info.seq else \
         f"dtype: {info.dtype}   a batch of {info.B} image{'s' if info.B > 1 else ''}"
     loss.append(f"{info.loss} = {float(trace['loss']):.6g}   {shape}")
-    out += [loss, _input_section(trace), Text(""), prediction_section(trace, opts), Text("")]
+    if info.mode == "encoder-decoder":  # the decoder reads its own input
+        out += [loss, _input_section(trace, "encoder "), _input_section(decoder_part(trace), "decoder ")]
+    else:
+        out += [loss, _input_section(trace)]
+    out += [Text(""), prediction_section(for_output(trace), opts), Text("")]
     if not info.seq:
         x = trace["input"][0]
         out += [Text("Input image" + (" (channel 0)" if x.shape[0] > 1 else ""), Style(bold=True)),
@@ -155,7 +165,7 @@ def build(trace, opts: ReportOptions) -> list:
     for k, place in enumerate(info.places):
         if opts.entry is not None and place.entry != opts.entry:
             continue
-        out += view_for(info, place).report(trace, place, k, opts)
+        out += view_for(info, place).report(for_place(trace, place), place, k, opts)
     out.append(param_table(trace, opts.entry))
     out.append(nonfinite_summary(trace))
     return out

@@ -12,6 +12,7 @@ from rnntui.errors import printable
 from rnntui.engine.keys import Place
 from rnntui.numfmt import compact
 from rnntui.render.analysis import step_losses
+from rnntui.render.parts import for_place
 from rnntui.render.prediction import predicted_labels, saliency
 from rnntui.render.cursor import Cursor, is_map, length, position
 from rnntui.render.segments import Cells
@@ -52,6 +53,8 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
     (*marks*: analysis.event_marks of the trace's events)."""
     info = trace.info
     place = c.place(info)
+    trace = for_place(trace, place)  # an encoder-decoder's decoder entries read the decoder's input
+    outputs_here = info.entries[place.entry].part != "encoder"  # the loss and output are the decoder's
     T = length(info, place)
     if not info.seq:
         e = info.entries[place.entry]
@@ -92,12 +95,13 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         text.append(str(t)[: cw - 1].center(cw - 1), HERE if t == c.t else OTHER)
         text.append(" ")
     losses = step_losses(trace)
-    if losses is not None and losses.shape[0] == T:
+    if losses is not None and losses.shape[0] == T and outputs_here:
         text.newline().append(" loss ", DIM)
         for t in range(start, stop):
             text.append(compact(float(losses[t]), cw - 1).center(cw - 1), HERE if t == c.t else OTHER)
             text.append(" ")
-    preds = predicted_labels(trace, c.sample) if same_steps or T == trace["output"].shape[0] else None
+    preds = predicted_labels(trace, c.sample) if outputs_here and (same_steps or T == trace["output"].shape[0]) \
+        else None
     if preds is not None and len(preds) == T:
         text.newline().append(" pred ", DIM)
         for t in range(start, stop):

@@ -5,6 +5,7 @@ whatever the entry is; a new kind of place is one module here and one line below
 """
 from __future__ import annotations
 
+from rnntui.render.parts import for_place
 from rnntui.render.views.base import PlaceView
 from rnntui.render.views.embedding import EmbeddingView
 from rnntui.render.views.maps import MapView
@@ -18,22 +19,32 @@ def view_for(info, place) -> PlaceView:
     return VIEWS[info.entries[place.entry].view]
 
 
+def _at(trace, c):
+    """The view of the cursor's place and the trace as it reads it (an encoder-decoder's part)."""
+    place = c.place(trace.info)
+    return view_for(trace.info, place), for_place(trace, place)
+
+
 def cell_panel(trace, c, width: int = 80):
     """The cell at step t: gates by name with their values, the state update with its numbers; in the
     backward pass the gradients at t and where they came from."""
-    return view_for(trace.info, c.place(trace.info)).cell(trace, c, width)
+    view, part = _at(trace, c)
+    return view.cell(part, c, width)
 
 
 def states(trace, c, width: int = 80, height: int = 8):
-    return view_for(trace.info, c.place(trace.info)).states(trace, c, width, height)
+    view, part = _at(trace, c)
+    return view.states(part, c, width, height)
 
 
 def gradients(trace, c, width: int = 80):
-    return view_for(trace.info, c.place(trace.info)).gradients(trace, c, width)
+    view, part = _at(trace, c)
+    return view.gradients(part, c, width)
 
 
 def details(trace, c):
-    return view_for(trace.info, c.place(trace.info)).details(trace, c)
+    view, part = _at(trace, c)
+    return view.details(part, c)
 
 
 __all__ = ["VIEWS", "PlaceView", "cell_panel", "details", "gradients", "states", "view_for"]
