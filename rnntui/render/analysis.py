@@ -57,6 +57,10 @@ def verdict(trace, place: Place) -> Verdict | None:
         s = int(trace[place.diag_key("term_step")])
         basis = (f"measured on the gradient of step {s}'s loss term alone, ‖dL_{s}/dh_t‖, as BPTT carries it "
                  f"back; the total dL/dh_t also holds every other step's own loss")
+        if trace.info.entries[place.entry].part == "encoder":
+            basis = (f"measured on the gradient of the decoder's step {s} loss term alone, as it comes back through "
+                     f"the hand-over and BPTT carries it through the encoder; the total dL/dh_t also holds every "
+                     f"other decoder step's loss")
         if trace.info.lengths is not None and s > 0:
             reach = sum(1 for n in trace.info.lengths if n > s)
             basis += f" (samples of different lengths: the {reach} of {trace.info.B} that reach step {s})"

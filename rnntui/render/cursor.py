@@ -20,6 +20,8 @@ class Cursor:
     t: int = 0
     unit: int = 0
     sample: int = 0
+    handover: bool = False     # an encoder-decoder's hand-over: between the encoder's last step and the
+                               # decoder's first (place_index is then the encoder's place)
 
     def place(self, info) -> Place:
         return info.places[self.place_index]
@@ -78,15 +80,60 @@ def step_index(c: Cursor, info) -> int:
 
 
 def move(c: Cursor, info, n: int) -> Cursor:
-    """n steps along the current order, clamped to the ends (of the sample's own steps)."""
+    """n steps along the current order, clamped to the ends (of the sample's own steps). In an
+    encoder-decoder the order runs on through the hand-over: the forward pass from the encoder's last
+    step to the decoder's first, BPTT the other way."""
+    crossed = handover_move(c, info, n)
+    if crossed is not None:
+        return crossed
     place = c.place(info)
     t = min(max(c.t + n * place_sign(info, c.phase, place), 0), length(info, place, c.sample) - 1)
     return replace(c, t=t)
 
 
+def handover_ends(info) -> tuple[int, int] | None:
+    """(the encoder's last entry, the decoder's first recurrent entry) of an encoder-decoder, else None."""
+    if info.mode != "encoder-decoder":
+        return None
+    enc = [e.index for e in info.entries if e.part == "encoder"][-1]
+    dec = next(e.index for e in info.entries if e.part == "decoder" and e.recurrent)
+    return enc, dec
+
+
+def _place_index(info, entry: int, layer: int, direction: str) -> int:
+    return next(k for k, p in enumerate(info.places)
+                if p.entry == entry and p.layer == layer and p.direction == direction)
+
+
+def handover_move(c: Cursor, info, n: int) -> Cursor | None:
+    """The cursor after a move that enters, leaves or crosses the hand-over; None for any other move."""
+    ends = handover_ends(info)
+    if ends is None or n == 0:
+        return None
+    enc, dec = ends
+    place = c.place(info)
+    onward = (n > 0) == (c.phase == "forward")  # towards the decoder
+    if c.handover:
+        if onward:  # towards the decoder: its first step (BPTT: back to where the decoder's BPTT ended)
+            return replace(c, handover=False, place_index=_place_index(info, dec, place.layer, "fwd"), t=0, unit=0)
+        k = _place_index(info, enc, place.layer, "fwd")
+        return replace(c, handover=False, place_index=k, t=length(info, info.places[k]) - 1, unit=0)
+    at_end = c.t == last_step(info, c.phase, place.direction, place, c.sample) if n > 0 else \
+        c.t == first_step(info, c.phase, place.direction, place, c.sample)
+    if not at_end:
+        return None
+    if place.entry == enc and onward:
+        return replace(c, handover=True)
+    if place.entry == dec and not onward and place.direction == "fwd":
+        k = _place_index(info, enc, place.layer, "fwd")
+        return replace(c, handover=True, place_index=k, t=length(info, info.places[k]) - 1, unit=0)
+    return None
+
+
 def to_end(c: Cursor, info, last: bool) -> Cursor:
     place = c.place(info)
-    return replace(c, t=(last_step if last else first_step)(info, c.phase, place.direction, place, c.sample))
+    return replace(c, handover=False,
+                   t=(last_step if last else first_step)(info, c.phase, place.direction, place, c.sample))
 
 
 def next_sample(c: Cursor, info) -> Cursor:
@@ -115,7 +162,7 @@ def switch_place(c: Cursor, info, n: int) -> Cursor:
     new = ps[k]
     same_kind = is_map(info, new) == is_map(info, ps[c.place_index]) and not is_map(info, new)
     t = min(c.t, length(info, new, c.sample) - 1) if same_kind else first_step(info, c.phase, new.direction, new, c.sample)
-    return replace(c, place_index=k, unit=0, t=t)
+    return replace(c, place_index=k, unit=0, t=t, handover=False)
 
 
 def switch_direction(c: Cursor, info) -> Cursor:

@@ -11,14 +11,14 @@ from rnntui.render.cursor import Cursor, length, place_sign, step_index
 from rnntui.render.parts import for_output, for_place
 from rnntui.render.prediction import has_steps, predict
 from rnntui.render.tokens import token_label
-from rnntui.render.views import view_for
+from rnntui.render.views import view_at
 
 
 def header(trace, c: Cursor) -> Group:
     """Two lines, each cut to the width (never wrapped: the header keeps its height)."""
     info = trace.info
     place = c.place(info)
-    view = view_for(info, place)
+    view = view_at(info, c)
     phase = "forward pass" if c.phase == "forward" else view.backward_name
     arrow = "→" if place_sign(info, c.phase, place) > 0 else "←"
     text = Text(no_wrap=True, overflow="ellipsis")
@@ -34,7 +34,7 @@ def header(trace, c: Cursor) -> Group:
         text.append(predict(out, at, c.sample).words())
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"{phase} {arrow}", Style(color="cyan" if c.phase == "forward" else "magenta", bold=True))
-    n = length(info, place, c.sample)  # a shorter sample of a packed batch: its own steps
+    n = 1 if c.handover else length(info, place, c.sample)  # a shorter sample of a packed batch: its own steps
     where = view.where(info, place, c.t)
     # the token read at this step, beside the step (early in the line: the line is cut at the width)
     part = for_place(trace, place)

@@ -179,6 +179,8 @@ class RnntuiApp(App):
         place = c.place(info)
         if action == "step":
             n = int(parameters[0])
+            if cur.handover_move(c, info, n) is not None:  # an encoder-decoder's order runs on through it
+                return True
             last = cur.last_step(info, c.phase, place.direction, place)
             first = cur.first_step(info, c.phase, place.direction, place)
             return None if (c.t == (last if n > 0 else first)) else True
@@ -255,7 +257,8 @@ class RnntuiApp(App):
     def _tick(self) -> None:
         c = self.cursor
         place = c.place(self.info)
-        if c.t == cur.last_step(self.info, c.phase, place.direction, place, c.sample):
+        at_end = c.t == cur.last_step(self.info, c.phase, place.direction, place, c.sample)
+        if at_end and cur.handover_move(c, self.info, 1) is None:  # an encoder plays on into its decoder
             self.playing = False
             return
         self.action_step(1)

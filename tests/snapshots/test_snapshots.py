@@ -5,11 +5,14 @@ change, check each image in snapshot_report.html, then regenerate with --snapsho
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import rnntui
 from rnntui.tui.app import RnntuiApp
 
+DATA = Path(__file__).parent.parent / "data"
 SNAPSHOTS = {
     "lstm": ("lstm-delayed-recall", ["right", "right", "right", "down"]),
     "gru": ("gru-delayed-recall", ["right", "right", "b"]),
@@ -19,6 +22,9 @@ SNAPSHOTS = {
     "packed-end": ("bilstm-lengths", ["right_square_bracket", "s", "end", "right"]),
     # sample 0 (4 of 6 steps), backward direction in BPTT: it starts at t=0 and ends at the sample's t=3
     "packed-bwd": ("bilstm-lengths", ["right_square_bracket", "d", "b", "end"]),
+    # an encoder-decoder's hand-over: which final state went where, and in BPTT where its gradient goes
+    "handover": (DATA / "seq2seq-small.yaml", ["right_square_bracket", "end", "right"]),
+    "handover-bptt": (DATA / "seq2seq-small.yaml", ["right_square_bracket", "end", "right", "b"]),
     "embedding": ("char-embedding", ["right", "right", "right", "b"]),  # the vector's gradient at t=3 ("l", id 7)
 }
 

@@ -8,21 +8,28 @@ from __future__ import annotations
 from rnntui.render.parts import for_place
 from rnntui.render.views.base import PlaceView
 from rnntui.render.views.embedding import EmbeddingView
+from rnntui.render.views.handover import HandoverView
 from rnntui.render.views.maps import MapView
 from rnntui.render.views.plain import PlainView
 from rnntui.render.views.recurrent import RecurrentView
 
 VIEWS: dict[str, PlaceView] = {v.kind: v for v in (RecurrentView(), MapView(), PlainView(), EmbeddingView())}
+HANDOVER = HandoverView()  # not an entry's view: the moment between an encoder and its decoder
 
 
 def view_for(info, place) -> PlaceView:
     return VIEWS[info.entries[place.entry].view]
 
 
+def view_at(info, c) -> PlaceView:
+    """The view where the cursor is: its place's, or an encoder-decoder's hand-over."""
+    return HANDOVER if c.handover else view_for(info, c.place(info))
+
+
 def _at(trace, c):
     """The view of the cursor's place and the trace as it reads it (an encoder-decoder's part)."""
     place = c.place(trace.info)
-    return view_for(trace.info, place), for_place(trace, place)
+    return view_at(trace.info, c), for_place(trace, place)
 
 
 def cell_panel(trace, c, width: int = 80):
@@ -47,4 +54,4 @@ def details(trace, c):
     return view.details(part, c)
 
 
-__all__ = ["VIEWS", "PlaceView", "cell_panel", "details", "gradients", "states", "view_for"]
+__all__ = ["HANDOVER", "VIEWS", "PlaceView", "cell_panel", "details", "gradients", "states", "view_at", "view_for"]

@@ -107,15 +107,23 @@ class RecurrentView(PlaceView):
         dh = v("h")
         out = [Text(f"BPTT at t={t}: dL/dh_t = {fmt(dh, 0)}", BOLD)]
         out += story(fam.backward_story(entry, v))
-        own = trace.info.length_of(b)
+        info = trace.info
+        own = info.length_of(b) if info.lengths is not None else entry.steps
         started = t == (own - 1 if place.direction != "bwd" else 0)
-        if started:
+        top = place.layer == entry.num_layers - 1
+        if started and entry.part == "encoder" and top:
+            out.append(Text("the encoder's BPTT starts here, from the decoder: dL/dh_t is what came back through "
+                            "the hand-over (the encoder's own output is not used)", DIM))
+        elif started and entry.part != "encoder":
             out.append(Text("BPTT starts here: only the output at this step contributes"
                             + (f" (sample {b}'s last step: length {own})" if own < entry.steps else ""), DIM))
         else:
             from_out, through, _ = fmt_terms(v("h.from_output"), v("h.through_time"), dh)
             out.append(Text(f"dL/dh_t = from the output at t + {fam.through_time_words(entry)}", BOLD))
             out.append(Text(f"        = {from_out} + {through} (through time)"))
+            if started:  # a lower layer of an encoder: its own final state went to the decoder too
+                out.append(Text(f"      through time here: the decoder's gradient through the hand-over; from the "
+                                f"output: from layer {place.layer + 1} above", DIM))
         jac = jacobian_norm_at(trace, place, t)[b]
         out.append(Text(f"‖dh_t/dh_prev‖ = {fmt(float(jac), 0)} at this step", DIM))
         return out
