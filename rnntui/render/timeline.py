@@ -117,8 +117,12 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         ch, colour = EVENT_MARKS.get(here.get(t, ""), ("·", "grey50"))
         text.append(ch.center(cw - 1), _mark_style(colour, ch == "·"))
         text.append(" ")
-    if start > 0 or stop < T:
-        text.newline().append(f"      steps {start}..{stop - 1} of 0..{T - 1}", DIM)
+    notes = [f"steps {start}..{stop - 1} of 0..{T - 1}"] if start > 0 or stop < T else []
+    if info.feed == "output" and same_steps:  # a generator: say where its input comes from (one line, no more)
+        notes.append("input at t≥1 = " + ("arg-max id of " if info.entries[0].handler.reads_ids else "")
+                     + "output at t-1 (feed: output)")
+    if notes:
+        text.newline().append("      " + " · ".join(notes), DIM)
     if own < T:
         text.newline().append(f"      sample {c.sample} has {own} steps: t={own}..{T - 1} are padding ({PAD})", DIM)
 

@@ -116,6 +116,9 @@ class RecurrentView(PlaceView):
             from_out, through, _ = fmt_terms(v("h.from_output"), v("h.through_time"), dh)
             out.append(Text(f"dL/dh_t = from the output at t + {fam.through_time_words(entry)}", BOLD))
             out.append(Text(f"        = {from_out} + {through} (through time)"))
+            if trace.info.feed == "output" and not trace.info.entries[0].handler.reads_ids:
+                # a generator's output at t is step t+1's input: the first term carries that step's dL/dx too
+                out.append(Text("  feed: output: the first term holds step t+1's dL/dx", DIM))
         jac = jacobian_norm_at(trace, place, t)[b]
         out.append(Text(f"‖dh_t/dh_prev‖ = {fmt(float(jac), 0)} at this step", DIM))
         return out
