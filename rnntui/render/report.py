@@ -19,6 +19,7 @@ from rnntui.errors import ExportError
 from rnntui.render.analysis import param_count
 from rnntui.render.maps.draw import halfblock
 from rnntui.render.tokens import sample_tokens, token_label
+from rnntui.render.timeline import feed_note
 from rnntui.render.views import view_for
 from rnntui.render.diagnostics_text import nonfinite_summary
 
@@ -90,6 +91,8 @@ def _input_section(trace) -> Text:
         text.append(f"input of shape {tuple(x.shape)} ({'T, B, D' if info.seq else 'B, C, ...'})")
         if info.seq and x.shape[2] == 1 and info.T <= 60:
             text.append("\nvalues: " + " ".join(f"{v:.3g}" for v in x[:, 0, 0]))
+    if info.feed == "output":
+        text.append("\n" + feed_note(info), Style(dim=True))
     return text
 
 

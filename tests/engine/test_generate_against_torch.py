@@ -51,49 +51,52 @@ def arg_max(kind, layers, seed=0):
 
 def torch_loop(trace, kind, layers, rec_index, embedding, h0=None, c0=None):
     """The generator as a PyTorch user writes it: one cell per sub-layer, stepped by hand, out[t-1] fed back
-    (its arg-max id through the embedding). Every h_t, c_t and fed input keeps its gradient."""
+    (its arg-max id through the embedding). Every h_t, c_t and fed input keeps its gradient; each step runs
+    the cells and the head on its own copy of the parameters (torch.func.functional_call), so a copy's
+    gradient is that step's contribution to the parameter's gradient."""
     P = {k[len("param."):]: torch.tensor(np.asarray(trace[k])) for k in trace if k.startswith("param.")}
-    cells = []
-    for j in range(layers):
-        cell = CELLS[kind](D if not embedding and j == 0 else (E if j == 0 else H), H).double()
-        with torch.no_grad():
-            for stem in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                getattr(cell, stem).copy_(P[f"{rec_index}.{stem}_l{j}"])
-        cells.append(cell)
+    stems = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    cells = [CELLS[kind](D if not embedding and j == 0 else (E if j == 0 else H), H).double() for j in range(layers)]
     head = rec_index + 1
     fc = torch.nn.Linear(H, V if embedding else D).double()
     emb = torch.nn.Embedding(V, E).double() if embedding else None
     with torch.no_grad():
-        fc.weight.copy_(P[f"{head}.weight"])
-        fc.bias.copy_(P[f"{head}.bias"])
         if emb is not None:
             emb.weight.copy_(P["0.weight"])
+    per_step = {}  # parameter name -> one copy per step
     act = trace.info.entries[-1].activation
     hs = [torch.zeros(B, H, dtype=torch.float64) if h0 is None else h0[j] for j in range(layers)]
     cs = [torch.zeros(B, H, dtype=torch.float64) if c0 is None else c0[j] for j in range(layers)]
     x0 = torch.tensor(np.asarray(trace["input"][0]))
     fed, read, kept_h, kept_c, outs, logits = [], [], [], [], [], []
     x = x0[:, 0].long() if embedding else x0.clone().requires_grad_(True)
+
+    def call(module, pattern, *args):
+        names = [n for n, _ in module.named_parameters()]
+        copies = {n: P[pattern.format(n)].clone().requires_grad_(True) for n in names}
+        for n, v in copies.items():
+            per_step.setdefault(pattern.format(n), []).append(v)
+        return torch.func.functional_call(module, copies, args)
+
     for t in range(T):
         fed.append(x)
         inp = emb(x) if embedding else x
-        if embedding:
-            inp.retain_grad()
-        elif t > 0:
+        if embedding or t > 0:
             inp.retain_grad()
         read.append(inp)
         step_h, step_c = [], []
         for j, cell in enumerate(cells):
+            pattern = f"{rec_index}.{{}}_l{j}"
             if kind == "lstm":
-                hs[j], cs[j] = cell(inp, (hs[j], cs[j]))
+                hs[j], cs[j] = call(cell, pattern, inp, (hs[j], cs[j]))
                 cs[j].retain_grad()
             else:
-                hs[j] = cell(inp, hs[j])
+                hs[j] = call(cell, pattern, inp, hs[j])
             hs[j].retain_grad()
             step_h.append(hs[j])
             step_c.append(cs[j])
             inp = hs[j]
-        z = fc(inp)
+        z = call(fc, f"{head}.{{}}", inp)
         y = ACT[act](z)
         logits.append(z)
         outs.append(y)
@@ -102,41 +105,54 @@ def torch_loop(trace, kind, layers, rec_index, embedding, h0=None, c0=None):
         # arg-max: an integer, outside autograd; a clone, so its gradient is only what the next step sends back
         x = torch.argmax(y, -1) if embedding else y.clone()
     if trace.info.loss == "mse":
-        loss = ((torch.stack(outs) - torch.tensor(trace["meta.target"])) ** 2).mean()
+        sq = (torch.stack(outs) - torch.tensor(trace["meta.target"])) ** 2
+        terms = sq.reshape(T, -1).sum(1) / sq.numel()
     else:
         z = torch.stack(logits)
-        loss = torch.nn.functional.cross_entropy(z.reshape(-1, z.shape[-1]),
-                                                 torch.tensor(trace["meta.target"]).reshape(-1))
-    loss.backward()
-    grads = {f"{rec_index}.{stem}_l{j}": getattr(cell, stem).grad.numpy()
-             for j, cell in enumerate(cells) for stem in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
-    grads.update({f"{head}.weight": fc.weight.grad.numpy(), f"{head}.bias": fc.bias.grad.numpy()})
+        nll = torch.nn.functional.cross_entropy(z.reshape(-1, z.shape[-1]),
+                                                torch.tensor(trace["meta.target"]).reshape(-1), reduction="none")
+        terms = nll.reshape(T, -1).sum(1) / nll.numel()
+    loss = terms.sum()
+    loss.backward(retain_graph=True)
+    grads = {name: sum(c.grad for c in copies).numpy() for name, copies in per_step.items()}
     if emb is not None:
         grads["0.weight"] = emb.weight.grad.numpy()
-    return {
-        "loss": float(loss.detach()), "output": torch.stack(outs).detach().numpy(), "grads": grads,
+    ref = {
+        "loss": float(loss.detach()), "loss.step": terms.detach().numpy(), "output": torch.stack(outs).detach().numpy(),
+        "grads": grads, "step_norms": {name: np.array([float(c.grad.norm()) for c in copies])
+                                       for name, copies in per_step.items()},
         "input": (torch.stack(fed)[..., None].double() if embedding else torch.stack(fed)).detach().numpy(),
         "grad.input": torch.stack([r.grad for r in read]).numpy(),
-        "dh": [np.stack([kept_h[t][j].grad.numpy() for t in range(T)]) for j in range(layers)],
-        "dc": [np.stack([kept_c[t][j].grad.numpy() for t in range(T)]) for j in range(layers)] if kind == "lstm" else None,
+        "dh": [np.stack([kept_h[t][j].grad.numpy().copy() for t in range(T)]) for j in range(layers)],
+        "dc": [np.stack([kept_c[t][j].grad.numpy().copy() for t in range(T)]) for j in range(layers)] if kind == "lstm" else None,
     }
+    # the last step's loss term alone, carried back to every h_t: what the verdict measures (read after the
+    # total gradients: this pass adds into the retained .grad too)
+    flat = [kept_h[t][j] for j in range(layers) for t in range(T)]
+    one_term = torch.autograd.grad(terms[-1], flat)
+    ref["term"] = [np.array([float(one_term[j * T + t].norm()) for t in range(T)]) for j in range(layers)]
+    return ref
 
 
 def check(trace, ref, kind, layers, rec_index):
     tol = dict(rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(trace["input"], ref["input"], **tol)
     np.testing.assert_allclose(trace["loss"], ref["loss"], **tol)
+    np.testing.assert_allclose(trace["loss.step"], ref["loss.step"], **tol)
     np.testing.assert_allclose(trace["output"], ref["output"], **tol)
     np.testing.assert_allclose(trace["grad.input"], ref["grad.input"], **tol)
     assert set(ref["grads"]) == {k[len("grad.param."):] for k in trace if k.startswith("grad.param.")}
     for name, g in ref["grads"].items():
         np.testing.assert_allclose(trace[f"grad.param.{name}"], g, err_msg=name, **tol)
+    for name, norms in ref["step_norms"].items():  # each step's contribution to a parameter's gradient
+        np.testing.assert_allclose(trace[f"gradnorm.step.{name}"], norms, err_msg=name, **tol)
     for j in range(layers):
         place = f"model.{rec_index}.l{j}.fwd"
         np.testing.assert_allclose(trace[f"grad.{place}.h"], ref["dh"][j], err_msg=f"dL/dh_t of l{j}", **tol)
         # the recorded split adds up to the total at every step
         np.testing.assert_allclose(trace[f"grad.{place}.h.from_output"] + trace[f"grad.{place}.h.through_time"],
                                    trace[f"grad.{place}.h"], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(trace[f"diag.{place}.term_gradnorm"], ref["term"][j], err_msg=f"term l{j}", **tol)
         if kind == "lstm":
             np.testing.assert_allclose(trace[f"grad.{place}.c"], ref["dc"][j], err_msg=f"dL/dc_t of l{j}", **tol)
 
