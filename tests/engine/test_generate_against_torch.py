@@ -54,7 +54,7 @@ def torch_loop(trace, kind, layers, rec_index, embedding, h0=None, c0=None):
     (its arg-max id through the embedding). Every h_t, c_t and fed input keeps its gradient; each step runs
     the cells and the head on its own copy of the parameters (torch.func.functional_call), so a copy's
     gradient is that step's contribution to the parameter's gradient."""
-    P = {k[len("param."):]: torch.tensor(np.asarray(trace[k])) for k in trace if k.startswith("param.")}
+    P = {k[len("param."):]: torch.tensor(np.asarray(trace[k], dtype=np.float64)) for k in trace if k.startswith("param.")}
     stems = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
     cells = [CELLS[kind](D if not embedding and j == 0 else (E if j == 0 else H), H).double() for j in range(layers)]
     head = rec_index + 1
@@ -67,7 +67,7 @@ def torch_loop(trace, kind, layers, rec_index, embedding, h0=None, c0=None):
     act = trace.info.entries[-1].activation
     hs = [torch.zeros(B, H, dtype=torch.float64) if h0 is None else h0[j] for j in range(layers)]
     cs = [torch.zeros(B, H, dtype=torch.float64) if c0 is None else c0[j] for j in range(layers)]
-    x0 = torch.tensor(np.asarray(trace["input"][0]))
+    x0 = torch.tensor(np.asarray(trace["input"][0], dtype=np.float64))
     fed, read, kept_h, kept_c, outs, logits = [], [], [], [], [], []
     x = x0[:, 0].long() if embedding else x0.clone().requires_grad_(True)
 
@@ -105,7 +105,7 @@ def torch_loop(trace, kind, layers, rec_index, embedding, h0=None, c0=None):
         # arg-max: an integer, outside autograd; a clone, so its gradient is only what the next step sends back
         x = torch.argmax(y, -1) if embedding else y.clone()
     if trace.info.loss == "mse":
-        sq = (torch.stack(outs) - torch.tensor(trace["meta.target"])) ** 2
+        sq = (torch.stack(outs) - torch.tensor(np.asarray(trace["meta.target"], dtype=np.float64))) ** 2
         terms = sq.reshape(T, -1).sum(1) / sq.numel()
     else:
         z = torch.stack(logits)
@@ -214,3 +214,17 @@ def test_initial_state_of_a_generator_gets_its_gradient(tmp_path, kind):
         np.testing.assert_allclose(trace[f"grad.model.0.l{j}.fwd.h0"], h0.grad[j].numpy(), rtol=1e-9, atol=1e-12)
         if c0 is not None:
             np.testing.assert_allclose(trace[f"grad.model.0.l{j}.fwd.c0"], c0.grad[j].numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", FAMILIES)
+def test_a_float32_generator_stays_within_1e5_of_the_torch_loop(tmp_path, kind):
+    trace = run_doc(tmp_path, continuous(kind, 2, seed=7, dtype="float32"))
+    assert trace["output"].dtype == np.float32 and trace["grad.input"].dtype == np.float32
+    ref = torch_loop(trace, kind, 2, 0, embedding=False)  # in float64, from the float32 run's parameters and input
+    tol = dict(rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(trace["loss"], ref["loss"], **tol)
+    np.testing.assert_allclose(trace["output"], ref["output"], **tol)
+    np.testing.assert_allclose(trace["grad.input"], ref["grad.input"], **tol)
+    for name, g in ref["grads"].items():
+        np.testing.assert_allclose(trace[f"grad.param.{name}"], g, err_msg=name, **tol)
+    np.testing.assert_allclose(trace["grad.model.0.l0.fwd.h"], ref["dh"][0], **tol)
