@@ -52,14 +52,19 @@ class Walk:
 def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.ndarray],
                 loss_kind: str, target, seq: bool = True, derived: dict | None = None,
                 lengths: np.ndarray | None = None, initial: dict | None = None,
-                decoder_x: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                decoder_x: np.ndarray | None = None, feed: str = "zeros") -> dict[str, np.ndarray]:
     """Forward, loss and backward; returns the trace's arrays (not yet read-only).
 
     With *derived* (a dict), the one-term gradients the verdict measures go into it as functions that
     compute them when first read (see `one_term_gradients`). *lengths* (B,): each sample's own length,
     for a batch of sequences of different lengths (PyTorch's packed sequences; None: all T). *initial*:
     entry index -> its initial states ({"h": (layers * directions, B, H)[, "c": ...]}, PyTorch's h_0, c_0).
-    *decoder_x*: an encoder-decoder's decoder input (see seq2seq.py); x is then the encoder's."""
+    *decoder_x*: an encoder-decoder's decoder input (see seq2seq.py); x is then the encoder's.
+    *feed* "output": a generator, each step's output fed back as the next input (see generate.py)."""
+    if feed == "output":
+        from rnntui.engine.generate import run_generation
+
+        return run_generation(layout, x, params, loss_kind, target, derived=derived, initial=initial)
     rec: dict[str, np.ndarray] = {}
     if decoder_x is None:
         walk = Walk(layout, params, lengths, initial)

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from rnntui.engine import network
+from rnntui.engine import generate, network
 from rnntui.engine.diagnostics import derived_keys
 from rnntui.engine.layout import trace_floats
 from rnntui.engine.trace import Trace, TraceInfo
@@ -66,22 +66,27 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
                                      lengths=sc.lengths,
                                      decoder_x=None if sc.decoder_x is None else sc.decoder_x.astype(dtype),
                                      initial={i: {k: v.astype(dtype) for k, v in st.items()}
-                                              for i, st in sc.initial_states.items()})
+                                              for i, st in sc.initial_states.items()},
+                                     feed=sc.feed)
     info = TraceInfo(
         name=sc.name, description=sc.description, mode=sc.mode, dtype=sc.dtype, loss=sc.loss, file=sc.file,
         entries=tuple(sc.layout), T=sc.T, B=sc.B, seq=sc.seq, class_names=sc.class_names, events=sc.events,
-        lengths=None if sc.lengths is None else tuple(int(n) for n in sc.lengths),
+        lengths=None if sc.lengths is None else tuple(int(n) for n in sc.lengths), feed=sc.feed,
     )
     arrays["meta.version"] = np.asarray(1)
     arrays["meta.scenario"] = np.asarray(sc.text)
     arrays["meta.layout"] = np.asarray(info.to_json())
-    arrays["input"] = x
+    arrays.setdefault("input", x)  # a generator records what each step read (its fed-back outputs)
     arrays["meta.lengths"] = (np.full(sc.B, sc.T, dtype=np.int64) if sc.lengths is None
                               else np.asarray(sc.lengths, dtype=np.int64))
-    if sc.tokens is not None:
-        arrays["tokens"] = np.asarray(sc.tokens, dtype=str)
-    if getattr(sc, "token_ids", None) is not None:
-        arrays["token_ids"] = np.asarray(sc.token_ids, dtype=np.int64)
+    if sc.tokens is not None and sc.feed == "output" and generate.feeds_ids(list(sc.layout)):
+        # an arg-max generator read the tokens it chose: record those, not the one it was given
+        arrays["tokens"], arrays["token_ids"] = generate.generated_tokens(arrays["input"], sc.tokens.ndim == 2, sc.vocab)
+    else:
+        if sc.tokens is not None:
+            arrays["tokens"] = np.asarray(sc.tokens, dtype=str)
+        if getattr(sc, "token_ids", None) is not None:
+            arrays["token_ids"] = np.asarray(sc.token_ids, dtype=np.int64)
     if sc.vocab is not None:
         arrays["meta.vocab"] = np.asarray(sc.vocab, dtype=str)
     if sc.target is not None:

@@ -35,6 +35,8 @@ class TraceInfo:
     events: tuple[tuple[str, float], ...] = ()   # event thresholds the scenario set (name, value)
     lengths: tuple[int, ...] | None = None       # each sample's own length where one stops before T
     # (from meta.lengths, the one record of it: not in meta.layout)
+    feed: str = "zeros"                          # one-to-many: what steps after the first read (zeros, or
+    # "output": the previous step's output, or its arg-max id; see engine/generate.py)
 
     def length_of(self, sample: int) -> int:
         """How many real steps *sample* has: T, or its own length in a batch of different lengths."""
@@ -54,7 +56,7 @@ class TraceInfo:
 
     def to_json(self) -> str:
         d = {k: getattr(self, k) for k in ("name", "description", "mode", "dtype", "loss", "file", "T", "B", "seq",
-                                          "class_names", "events")}
+                                          "class_names", "events", "feed")}
         d["entries"] = [e.__dict__ for e in self.entries]
         return json.dumps(d)
 

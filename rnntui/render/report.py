@@ -20,6 +20,7 @@ from rnntui.render.analysis import param_count
 from rnntui.render.maps.draw import halfblock
 from rnntui.render.parts import decoder_part, for_output, for_place
 from rnntui.render.tokens import sample_tokens, token_label
+from rnntui.render.timeline import feed_note
 from rnntui.render.views import view_for
 from rnntui.render.diagnostics_text import nonfinite_summary
 
@@ -94,6 +95,8 @@ def _input_section(trace, part: str = "") -> Text:
         text.append(f"{part}input of shape {tuple(x.shape)} ({'T, B, D' if info.seq else 'B, C, ...'})")
         if info.seq and x.shape[2] == 1 and info.T <= 60:
             text.append("\nvalues: " + " ".join(f"{v:.3g}" for v in x[:, 0, 0]))
+    if info.feed == "output":
+        text.append("\n" + feed_note(info), Style(dim=True))
     return text
 
 

@@ -122,8 +122,11 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         ch, colour = EVENT_MARKS.get(here.get(t, ""), ("·", "grey50"))
         text.append(ch.center(cw - 1), _mark_style(colour, ch == "·"))
         text.append(" ")
-    if start > 0 or stop < T:
-        text.newline().append(f"      steps {start}..{stop - 1} of 0..{T - 1}", DIM)
+    notes = [f"steps {start}..{stop - 1} of 0..{T - 1}"] if start > 0 or stop < T else []
+    if info.feed == "output" and same_steps:  # a generator: say where its input comes from (one line, no more)
+        notes.append(feed_note(info))
+    if notes:
+        text.newline().append("      " + " · ".join(notes), DIM)
     if own < T:
         pads = f"t={own}" + (f"..{T - 1} are" if own < T - 1 else " is")
         text.newline().append(f"      sample {c.sample} has {own} step{'s' if own > 1 else ''}: {pads} padding ({PAD})", DIM)
@@ -132,6 +135,12 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         return Group(text, Text(f"      model.{place.entry} runs over {T} steps: an earlier conv1d or pool shortened "
                                 f"the {trace['input'].shape[0]}-step input", DIM))
     return text
+
+
+def feed_note(info) -> str:
+    """Where a generator's input comes from (`feed: output`), as the timeline and the reports say it."""
+    return ("input at t≥1 = " + ("arg-max id of " if info.entries[0].handler.reads_ids else "")
+            + "output at t-1 (feed: output)")
 
 
 def _shows_ids(trace) -> bool:

@@ -50,6 +50,7 @@ class Scenario:
     decoder_token_ids: np.ndarray | None = None
     decoder_vocab: tuple | None = None
     token_ids: np.ndarray | None = None  # int, like tokens (-1 where padded)
+    feed: str = "zeros"                  # one-to-many: "output" feeds each step's output back as the next input
 
     @property
     def T(self) -> int:
@@ -279,6 +280,9 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         problems.append(pos.problem(("mode",), "encoder-decoder needs a `decoder:` section (its input and model)"))
     if top.decoder is not None and top.mode != "encoder-decoder":
         problems.append(pos.problem(("decoder",), f"is only for mode encoder-decoder; found mode {top.mode}"))
+    if "feed" in data and top.mode != "one-to-many":
+        problems.append(pos.problem(("feed",), f"is only for mode one-to-many (what the steps after the first read); "
+                                    f"found mode {top.mode}"))
     if problems:
         raise ScenarioError(problems)
 
@@ -328,6 +332,10 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         layout = [replace(lay, part="encoder") for lay in layout]
         decoder = build_decoder(top, data, layout, B=x.shape[1], base_dir=base_dir, limit=limit, pos=pos)
         layout = layout + decoder.layout
+    if top.feed == "output":
+        problem = _feed_problem(layout, configs, feat)
+        if problem is not None:
+            raise ScenarioError([pos.problem(*problem)])
     if lengths is not None:
         for lay in layout:
             if lay.seq_in and not lay.handler.takes_lengths:
@@ -379,12 +387,42 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         token_ids=built.token_ids,
         target=target, class_names=tuple(top.class_names) if top.class_names else None,
         events=tuple((k, float(v)) for k, v in top.events.model_dump().items()), lengths=lengths,
-        initial_states=initial_states,
+        initial_states=initial_states, feed=top.feed,
         decoder_x=None if decoder is None else decoder.x,
         decoder_tokens=None if decoder is None else decoder.built.tokens,
         decoder_token_ids=None if decoder is None else decoder.built.token_ids,
         decoder_vocab=None if decoder is None else decoder.built.vocab,
     )
+
+
+def _feed_problem(layout, configs, in_feat) -> tuple | None:
+    """`feed: output` needs a causal model that runs one step at a time and an output the first entry can
+    read back: the same features, or (an embedding first) one score per id, whose arg-max is the next id."""
+    for lay in layout:
+        if lay.recurrent and len(lay.directions) == 2:
+            return (("model", lay.index, "bidirectional"), (
+                f"model.{lay.index} ({lay.type}) is bidirectional, but a generator with feed: output is causal: "
+                "step t's input is step t-1's output, so no step can read later ones; use bidirectional: false"))
+        if lay.seq_in and not lay.handler.takes_lengths:
+            return (("model", lay.index, "type"), (
+                f"model.{lay.index} ({lay.type}) mixes neighbouring steps, so it cannot run one step at a time "
+                "as a generator with feed: output does; use recurrent, dense and activation entries"))
+    last = layout[-1]
+    out = tuple(last.out_shape)
+    if layout[0].handler.reads_ids:
+        V = layout[0].handler.id_count(configs[0])
+        if last.type != "dense" or out != (V,):
+            return (("feed",), (
+                f"found feed: output with an embedding first: the next id is the arg-max of the output, so the last "
+                f"entry must be a dense with units equal to num_embeddings ({V}); found model.{last.index} "
+                f"({last.type}) with output {out}"))
+        return None
+    if out != tuple(in_feat):
+        return (("feed",), (
+            f"found feed: output, but model.{last.index} ({last.type}) outputs {out[0] if len(out) == 1 else out} "
+            f"features and the input has {in_feat[0] if len(in_feat) == 1 else tuple(in_feat)}: each step's output "
+            "is the next step's input, so they must have the same size"))
+    return None
 
 
 def _padded_target(raw, lengths, pos: Positions, where: tuple) -> list:

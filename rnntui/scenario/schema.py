@@ -118,6 +118,7 @@ class Top(Strict):
     dtype: Literal["float64", "float32"] = "float64"
     mode: Literal["many-to-many", "many-to-one", "one-to-many", "encoder-decoder"] = "many-to-many"
     length: Optional[PositiveInt] = None
+    feed: Literal["zeros", "output"] = "zeros"
     input: Input
     model: list[dict[str, Any]] = Field(min_length=1)
     weights: Weights = Field(default_factory=Weights)

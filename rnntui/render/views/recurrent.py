@@ -124,6 +124,9 @@ class RecurrentView(PlaceView):
             if started:  # a lower layer of an encoder: its own final state went to the decoder too
                 out.append(Text(f"      through time here: the decoder's gradient through the hand-over; from the "
                                 f"output: from layer {place.layer + 1} above", DIM))
+            if trace.info.feed == "output" and not trace.info.entries[0].handler.reads_ids:
+                # a generator's output at t is step t+1's input: the first term carries that step's dL/dx too
+                out.append(Text("  feed: output: the first term holds step t+1's dL/dx", DIM))
         jac = jacobian_norm_at(trace, place, t)[b]
         out.append(Text(f"‖dh_t/dh_prev‖ = {fmt(float(jac), 0)} at this step", DIM))
         return out
