@@ -134,6 +134,6 @@ def trace_floats(layout: list[EntryInfo], T: int, B: int) -> int:
     n_out = prod(last.out_shape) * (last.steps if last.seq_out else 1) * B
     total += sum(f.held for f in prints) + 2 * n_out       # the loss's gradient (and its softmax form)
     temp = max(f.temp for f in prints)
-    if layout[0].seq_in and last.seq_out:                  # the one-term pass: network.one_term_gradients
+    if layout[0].seq_in and last.seq_out and any(lay.recurrent for lay in layout):  # network.one_term_gradients
         temp += sum(f.records for f in prints) + 2 * n_out
     return total + max(temp, max(f.lazy for f in prints))

@@ -7,6 +7,8 @@ step, the backward direction at step 0 (PyTorch's h_n).
 """
 from __future__ import annotations
 
+from math import prod
+
 import numpy as np
 
 from rnntui.engine import keys
@@ -86,7 +88,8 @@ class Recurrent(Handler):
         dirs, L = len(info.directions), info.num_layers
         N = steps * B * H
         n_in, n_out = sizes(info, steps, B)
-        records = L * dirs * fam.record_arrays * N + n_in
+        # below the top sub-layer, dL/dh "from the output" is the sub-layer above's dL/d(input), kept
+        records = L * dirs * fam.record_arrays * N + n_in + (L - 1) * dirs * N
         if info.reduce_final:
             records += dirs * N
         elif dirs == 2 and info.merge in ("mean", "mul"):
@@ -95,7 +98,9 @@ class Recurrent(Handler):
         if dirs == 2:
             held += (L - 1) * 2 * N + (0 if info.reduce_final else n_out)
         grams = 2 * steps * B * B if B > 1 else 0
-        temp = fam.backward_arrays * N + 2 * max(n_in, dirs * N if L > 1 else 0) + grams
+        # the weights permuted, scaled or transposed, and the gradients put back in PyTorch's order
+        place_params = sum(prod(s) for s in info.params.values()) // (L * dirs)
+        temp = fam.backward_arrays * N + 2 * max(n_in, dirs * N if L > 1 else 0) + grams + 3 * place_params
         return Footprint(held=held, records=records, temp=temp, lazy=jacnorm_floats(info, steps, B))
 
     def init_bound(self, info, name) -> float:
