@@ -122,7 +122,7 @@ class ConvLike(Activated):
 
     def footprint(self, info, steps, B) -> Footprint:
         """A conv holds its im2col matrix (a window of C/g * kh * kw inputs per output position; the
-        backward pass makes its gradient and einsum a reordered copy), the value before the activation
+        backward pass makes its gradient), the value before the activation
         and the output; a max pool its output and arg-max indices, and in the backward pass a one-hot
         of every window and its product with the gradient. dL/d(input) is made padded."""
         o = info.options
@@ -138,7 +138,7 @@ class ConvLike(Activated):
             cols = positions * window * C
             if info.activation != "none":
                 records += n_out
-            return Footprint(held=cols + 2 * n_out + records + copies, records=records, temp=2 * cols + 2 * n_out)
+            return Footprint(held=cols + 2 * n_out + records + copies, records=records, temp=cols + 2 * n_out)
         if self.kind == "max":
             return Footprint(held=2 * n_out + records + copies, records=records, temp=2 * n_out * window)
         return Footprint(held=n_out + records + copies, records=records, temp=n_out)
