@@ -12,6 +12,12 @@ bound to nothing is subtracted, round by round (the host's speed drifts), and th
 against a reference measured in the same run: a plain Textual app repainting a 100x30 screen of
 per-cell colours.
 Goals: every action under 16 ms CPU over the no-op key; first paint under 1 s.
+
+Measured 2026-11-26 (2 cores shared with other jobs, --presses 15), CPU over the no-op key per press:
+lstm T=10,000 H=256 5.2-6.3 ms stepping, 11.4 switch pass, 12.3 step in BPTT (first paint 2.4 s: the
+engine run and diagnostics on a loaded machine); cnn conv 4.3-5.8; cnn pool 3.7-3.9; cnn dense 2.0-2.1;
+conv28 6.7-7.6; bilstm bwd (BPTT of the backward direction) 7.5 and 5.9; stacked l0 (BPTT) 8.2 and
+6.5. Every view is under one frame.
 """
 from __future__ import annotations
 
@@ -31,7 +37,6 @@ from textual.binding import Binding
 from textual.widgets import Footer, Static
 
 import rnntui
-from rnntui.render.analysis import places
 from rnntui.render.cursor import length
 from rnntui.tui.app import RnntuiApp
 
@@ -145,7 +150,7 @@ async def measure(view: View, presses: int, dense: float) -> None:
     trace = _run(view.scenario)
     engine = time.perf_counter() - t0
     info = trace.info
-    place = places(info)[view.place]
+    place = info.places[view.place]
     n = length(info, place)
     print(f"\n== {view.name}: {place.label(info)}, {n} steps or positions (engine run {engine:.2f} s)")
     t0 = time.perf_counter()

@@ -23,8 +23,9 @@ def run(path, max_memory: int | None = None):
     return run_scenario(load_scenario(resolve(path), max_memory=max_memory), max_memory=max_memory)
 
 
-def load_trace(path):
-    """Open a trace saved by `Trace.save` or `rnntui export`."""
+def load_trace(path, max_memory: int | None = None):
+    """Open a trace saved by `Trace.save` or `rnntui export`; arrays declaring more than *max_memory*
+    bytes (default: half the available memory) are refused before they are read."""
     from rnntui.engine import load_trace as _load
 
-    return _load(path)
+    return _load(path, max_memory=max_memory)

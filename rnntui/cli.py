@@ -102,7 +102,7 @@ def _load_trace(source: str, max_memory: str | None):
         if not stat.S_ISREG(st.st_mode):
             raise ScenarioError([Problem(source, None, None, "", "is not a regular file (a device, pipe or folder); "
                                          "expected a trace saved by rnntui export")])
-        return rnntui.load_trace(source)
+        return rnntui.load_trace(source, max_memory=limit)
     return rnntui.run(source, max_memory=limit)
 
 

@@ -79,6 +79,16 @@ def packed_lengths(arrays, T: int) -> np.ndarray | None:
     return lengths if (lengths < T).any() else None
 
 
+def jacnorm_floats(entry, steps: int, B: int) -> int:
+    """Numbers one place's diag.*.jacnorm holds at once while derived: the family's factor arrays
+    over a chunk of steps, or the factors D with the Lanczos working set, whichever is larger."""
+    fam, H = entry.family, entry.hidden_size
+    kH = fam.n_blocks * H
+    chunk = min(steps, max(1, STEP_CHUNK_ELEMENTS // (B * kH)))
+    factors = fam.jacobian_arrays * chunk * B * H
+    return max(factors, chunk * B * (kH + H) + spectral.working_floats(chunk * B, fam.n_blocks, H))
+
+
 JACNORM_AUTO_LIMIT = 1 << 28  # steps * B * k * H^2 summed over directions: about a second of Lanczos
 
 

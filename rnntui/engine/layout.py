@@ -17,6 +17,9 @@ class LayoutProblem(Exception):
         super().__init__(message)
 
 
+VIEW_KINDS = ("recurrent", "map", "plain", "embedding")  # render/views/ has one view per kind
+
+
 @dataclass(frozen=True)
 class EntryInfo:
     """One model entry with its shapes. `seq` means (T, B, *feat); otherwise (B, *feat).
@@ -101,12 +104,39 @@ def infer_layout(types: list[str], configs: list, input_feat: tuple[int, ...], s
     return out
 
 
+@dataclass(frozen=True)
+class Footprint:
+    """What one entry's run holds, in numbers of the run's dtype (see `trace_floats`).
+
+    held: alive from the entry's forward pass to the end (forward arrays and caches, recorded values,
+      the backward's records); records: the part of held that one backward pass records (a one-term
+      pass records it again, in scratch); temp: the backward's working arrays, freed when the entry's
+      backward returns; lazy: the largest diagnostic derived when first read (step-Jacobian norms)."""
+
+    held: int = 0
+    records: int = 0
+    temp: int = 0
+    lazy: int = 0
+
+
 def trace_floats(layout: list[EntryInfo], T: int, B: int) -> int:
-    """How many numbers the run holds at its peak (the trace plus working copies), for the memory check."""
-    total = 0
+    """How many numbers the run holds at its peak, for the memory check (docs/scenario-format.md).
+
+    Every entry's held arrays and its parameters with their gradients, plus the largest of: one
+    entry's backward working arrays (during the run; where the output has a step axis, also during
+    the one-term backward pass a verdict reads, which records every entry's gradients once more),
+    and the largest lazily derived diagnostic."""
+    prints = []
     steps_in = T
+    total = 0
     for lay in layout:
-        total += lay.handler.floats(lay, steps_in if lay.seq_in else 1, B)
+        prints.append(lay.handler.footprint(lay, steps_in if lay.seq_in else 1, B))
         total += 2 * sum(prod(s) for s in lay.params.values())  # the parameter and its gradient
         steps_in = lay.steps
-    return total
+    last = layout[-1]
+    n_out = prod(last.out_shape) * (last.steps if last.seq_out else 1) * B
+    total += sum(f.held for f in prints) + 2 * n_out       # the loss's gradient (and its softmax form)
+    temp = max(f.temp for f in prints)
+    if layout[0].seq_in and last.seq_out and any(lay.recurrent for lay in layout):  # network.one_term_gradients
+        temp += sum(f.records for f in prints) + 2 * n_out
+    return total + max(temp, max(f.lazy for f in prints))

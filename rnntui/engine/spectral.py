@@ -29,6 +29,20 @@ FIRST_CHECK = 8       # first certificate check (few steps converge sooner; each
 CHECK_EVERY = 3
 
 
+TYPICAL_ITERATIONS = 12  # Lanczos steps before most rows are certified (each check forms m x m tridiagonals)
+
+
+def working_floats(rows: int, k: int, H: int) -> int:
+    """Float64 numbers step_spectral_norms holds at once for *rows* (step, sample) rows of D: each chunk's
+    scaled D, its gathered copy and J v's products (3 of rows x kH), about 12 vectors of H per row
+    (Lanczos vectors, their products and the copies `keep` makes), the Lanczos coefficients and the
+    tridiagonals a certificate check forms (typically; up to MAX_ITERATIONS^2 per row for rows that
+    converge slowly); and W, Wᵀ and the blocks in float64."""
+    n = min(rows, max(1, ROW_BUDGET // (k * H)))
+    m = min(TYPICAL_ITERATIONS, H)
+    return n * (3 * k * H + 12 * H + 2 * min(MAX_ITERATIONS, H) + m * m) + 3 * k * H * H
+
+
 def step_spectral_norms(a: np.ndarray | None, D: np.ndarray, blocks: np.ndarray, *, rtol: float = DEFAULT_RTOL,
                         progress: Callable[[int], None] | None = None) -> np.ndarray:
     """Largest singular value of J[s, b] = diag(a[s, b]) + sum_k diag(D[s, b, k*H:(k+1)*H]) blocks[k].

@@ -144,15 +144,21 @@ class Trace(Mapping):
         return skip
 
 
-def load_trace(path: str | Path) -> Trace:
-    """Open a saved trace without recomputing anything."""
+def load_trace(path: str | Path, max_memory: int | None = None) -> Trace:
+    """Open a saved trace without recomputing anything.
+
+    Members are read one by one after their headers (rnntui/npyfiles.py): one that declares more
+    than its zip entry holds (a zip bomb) or more than *max_memory* bytes in all (default: half the
+    available memory) is refused before it is inflated."""
+    from rnntui.engine.run import available_memory
     from rnntui.engine.trace_check import check_trace
     from rnntui.errors import Problem, ScenarioError
+    from rnntui.npyfiles import ArrayFileError, read_npz
 
+    limit = available_memory() // 2 if max_memory is None else max_memory
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.keys()}
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same way
+        arrays = read_npz(Path(path), None, limit, kinds="biufU")  # text: names, the scenario, the layout
+    except (ArrayFileError, OSError) as exc:
         raise ScenarioError([Problem(str(path), None, None, "", f"cannot read this trace: {exc}")]) from None
     check_trace(arrays, str(path))  # layout and arrays, before anything reads them
     if "meta.layout" not in arrays:

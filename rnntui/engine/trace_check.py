@@ -84,6 +84,7 @@ def _shape(a: np.ndarray, key: str, expected: tuple, shown: str) -> None:
 
 
 def _check_layout(d) -> None:
+    from rnntui.engine.layout import VIEW_KINDS
     from rnntui.engine.trace import EntryInfo, TraceInfo
 
     if not isinstance(d, dict):
@@ -100,6 +101,13 @@ def _check_layout(d) -> None:
         _check_map(e, ENTRY_TYPES, EntryInfo, f"meta.layout.entries[{i}]")
         if e.get("index") != i:
             raise _Bad(f"meta.layout.entries[{i}].index: found {e.get('index')}; expected {i}")
+        view = e.get("view", "plain")
+        if view not in VIEW_KINDS:
+            raise _Bad(f"meta.layout.entries[{i}].view: found {json.dumps(view)[:40]}; expected "
+                       f"{', '.join(VIEW_KINDS[:-1])} or {VIEW_KINDS[-1]}")
+        if (view == "recurrent") != (e.get("recurrent") is True):
+            raise _Bad(f"meta.layout.entries[{i}].view: found {json.dumps(view)} for an entry whose recurrent is "
+                       f"{json.dumps(e.get('recurrent'))}; expected the recurrent view exactly for recurrent entries")
         if not 0 <= e.get("num_layers", 0) <= MAX_LAYERS or any(n < 1 for n in e.get("out_shape", [1])):
             raise _Bad(f"meta.layout.entries[{i}]: found num_layers {e.get('num_layers')} and out_shape "
                        f"{e.get('out_shape')}; expected sizes of 1 or more (at most {MAX_LAYERS} layers)")

@@ -99,3 +99,69 @@ def test_sample_lengths_outside_the_run_are_refused(tmp_path, lengths, said):
     arrays = dict(ARRAYS, **{"meta.lengths": lengths})
     path = _write(tmp_path / "t.npz", arrays)
     assert said in refused(invoke("show", str(path)))[0]
+
+
+def _bomb(path, declared: int, written: int) -> None:
+    """A trace with one more member whose .npy header declares *declared* float64 values while only
+    *written* bytes follow (zeros: they compress to almost nothing)."""
+    import io
+    import zipfile
+
+    np.savez(path, **ARRAYS)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (declared,)})
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as z:
+        with z.open("bomb.npy", "w", force_zip64=True) as f:
+            f.write(header.getvalue())
+            f.write(bytes(written))
+
+
+def test_a_zip_bomb_member_is_refused_before_it_is_inflated(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "t.npz"
+    _bomb(path, declared=10**8, written=1 << 22)  # 800 MB declared, 4 MiB inflated, a few KiB stored
+    tracemalloc.start()
+    try:
+        with pytest.raises(ScenarioError) as info:
+            rnntui.load_trace(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 << 20, f"reading the trace held {peak:,} bytes: the member was inflated"
+    assert "bomb" in str(info.value) and "truncated or damaged" in str(info.value)
+    lines = refused(invoke("show", str(path)))
+    assert len(lines) == 1 and str(path) in lines[0]
+
+
+def test_a_member_larger_than_the_memory_limit_is_refused(tmp_path):
+    path = tmp_path / "t.npz"
+    _bomb(path, declared=1 << 20, written=8 << 20)  # 8 MiB, all there
+    lines = refused(invoke("show", str(path), "--max-memory", "4MB"))
+    assert len(lines) == 1 and "memory limit" in lines[0] and "bomb" in lines[0]
+    assert "bomb" in rnntui.load_trace(path, max_memory=64 << 20)  # it opens with room for it
+
+
+@pytest.mark.parametrize("view", ["chart", "", "Recurrent", "map "])
+def test_an_unknown_view_kind_is_refused(tmp_path, view):
+    layout = json.loads(json.dumps(LAYOUT))
+    layout["entries"][-1]["view"] = view
+    path = _write(tmp_path / "t.npz", dict(ARRAYS, **{"meta.layout": np.asarray(json.dumps(layout))}))
+    lines = refused(invoke("show", str(path)))
+    assert len(lines) == 1 and "view" in lines[0] and "recurrent, map, plain or embedding" in lines[0]
+
+
+def test_a_recurrent_view_on_an_entry_that_is_not_recurrent_is_refused(tmp_path):
+    layout = json.loads(json.dumps(LAYOUT))
+    dense = next(e for e in layout["entries"] if not e["recurrent"])
+    dense["view"] = "recurrent"
+    path = _write(tmp_path / "t.npz", dict(ARRAYS, **{"meta.layout": np.asarray(json.dumps(layout))}))
+    lines = refused(invoke("show", str(path)))
+    assert len(lines) == 1 and "view" in lines[0]
+
+
+def test_the_engine_knows_every_view_the_renderer_has():
+    from rnntui.engine.layout import VIEW_KINDS
+    from rnntui.render.views import VIEWS
+
+    assert set(VIEWS) == set(VIEW_KINDS)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnntui.engine.entries.base import Activated, Activation
+from rnntui.engine.entries.base import Activated, Activation, sizes
 from rnntui.engine.fields import choice
-from rnntui.engine.layout import EntryInfo
+from rnntui.engine.layout import EntryInfo, Footprint
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,11 @@ class ActivationEntry(Activated):
     def layout(self, index, cfg, feat, seq, steps, ctx) -> EntryInfo:
         return EntryInfo(index, "activation", feat, feat, seq, seq, steps=steps if seq else 1,
                          activation=cfg.function)
+
+    def footprint(self, info, steps, B) -> Footprint:
+        f = super().footprint(info, steps, B)
+        n_out = sizes(info, steps, B)[1]
+        return Footprint(held=f.held - n_out, records=f.records, temp=f.temp)  # its pre is what it receives
 
     def forward(self, info, x, params, rec, lengths=None):
         return x, self.activate(info, x, rec), None

@@ -15,7 +15,7 @@ import numpy as np
 
 from rnntui.engine import activations as act
 from rnntui.engine import keys
-from rnntui.engine.layout import EntryInfo, LayoutContext
+from rnntui.engine.layout import EntryInfo, Footprint, LayoutContext
 from rnntui.engine.stepnorms import step_bias_norms, step_outer_norms
 
 Activation = Literal["none", "relu", "tanh", "sigmoid", "softmax"]
@@ -41,12 +41,16 @@ class Handler:
                ctx: LayoutContext) -> EntryInfo:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def floats(self, info: EntryInfo, steps: int, B: int) -> int:
-        """Numbers this entry holds at the run's peak besides its parameters: its input gradient, output,
-        pre-activation and their gradients (sequences count every step)."""
-        n_in = prod(info.in_feat) * (steps if info.seq_in else 1) * B
-        n_out = prod(info.out_shape) * (info.steps if info.seq_out else 1) * B
-        return 2 * n_in + 4 * n_out
+    def footprint(self, info: EntryInfo, steps: int, B: int) -> Footprint:
+        """Numbers this entry holds besides its parameters (layout.Footprint), as an `Activated` entry
+        does: the value before the activation and the output (each a new array); in the backward pass
+        the gradient before the activation (where there is one), dL/d(input), the activation's
+        derivative's temporaries and, on a sequence, the per-step norms' B x B Gram matrices."""
+        n_in, n_out = sizes(info, steps, B)
+        act = info.activation != "none"
+        records = n_in + (n_out if act else 0)
+        grams = 2 * steps * B * B if (info.seq_in and B > 1) else 0
+        return Footprint(held=2 * n_out + records, records=records, temp=2 * n_out + grams)
 
     # --- parameters -----------------------------------------------------------------------------
     def init_bound(self, info: EntryInfo, name: str) -> float:
@@ -105,9 +109,16 @@ class Activated(Handler):
         return g
 
 
+def sizes(info: EntryInfo, steps: int, B: int) -> tuple[int, int]:
+    """Numbers in the entry's input and output (sequences count every step)."""
+    n_in = prod(info.in_feat) * (steps if info.seq_in else 1) * B
+    n_out = prod(info.out_shape) * (info.steps if info.seq_out else 1) * B
+    return n_in, n_out
+
+
 def record_step_norms(rec: dict, name: str, g_rows: np.ndarray, x_rows: np.ndarray | None) -> None:
     """Each step's contribution to a parameter gradient, as a norm (step t: g_t^T x_t, or Σ_b g_t)."""
     rec[keys.step_gradnorm(name)] = step_outer_norms(g_rows, x_rows) if x_rows is not None else step_bias_norms(g_rows)
 
 
-__all__ = ["Activated", "Activation", "Handler", "NoConfig", "record_step_norms"]
+__all__ = ["Activated", "Activation", "Handler", "NoConfig", "record_step_norms", "sizes"]

@@ -13,9 +13,9 @@ from typing import Literal, Optional, Union
 
 from rnntui.engine import keys
 from rnntui.engine.conv import conv_backward, conv_forward
-from rnntui.engine.entries.base import Activated, Activation
+from rnntui.engine.entries.base import Activated, Activation, sizes
 from rnntui.engine.fields import choice, size
-from rnntui.engine.layout import EntryInfo, LayoutProblem
+from rnntui.engine.layout import EntryInfo, Footprint, LayoutProblem
 
 IntOrPair = Union[int, tuple[int, int]]
 
@@ -120,12 +120,28 @@ class ConvLike(Activated):
         return EntryInfo(i, self.type, feat, out_shape, False, False, view="map", steps=prod(out_sp),
                          params=params, activation=getattr(cfg, "activation", "none"), options=o)
 
-    def floats(self, info, steps, B) -> int:
-        total = super().floats(info, steps, B)
-        if self.conv:  # the im2col matrix and its gradient: a window of C/g * kh * kw inputs per output position
+    def footprint(self, info, steps, B) -> Footprint:
+        """A conv holds its im2col matrix (a window of C/g * kh * kw inputs per output position; the
+        backward pass makes its gradient), the value before the activation
+        and the output; a max pool its output and arg-max indices, and in the backward pass a one-hot
+        of every window and its product with the gradient. dL/d(input) is made padded."""
+        o = info.options
+        n_in, n_out = sizes(info, steps, B)
+        C = info.in_feat[0]
+        Hin, Win = (1, steps) if o["on_seq"] else ((1, info.in_feat[1]) if o["dims"] == 1 else info.in_feat[1:])
+        pad = o["pad"]
+        records = B * C * (Hin + pad[0] + pad[1]) * (Win + pad[2] + pad[3])
+        window = prod(o["kernel"])
+        copies = n_in if o["on_seq"] else 0  # time-major to channels-first and back
+        if self.conv:
             positions = B * (info.steps if info.seq_out else prod(info.out_shape[1:]))
-            total += 2 * positions * prod(info.options["kernel"]) * info.in_feat[0]
-        return total
+            cols = positions * window * C
+            if info.activation != "none":
+                records += n_out
+            return Footprint(held=cols + 2 * n_out + records + copies, records=records, temp=cols + 2 * n_out)
+        if self.kind == "max":
+            return Footprint(held=2 * n_out + records + copies, records=records, temp=2 * n_out * window)
+        return Footprint(held=n_out + records + copies, records=records, temp=n_out)
 
     kind = "conv"
 

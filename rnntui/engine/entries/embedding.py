@@ -16,7 +16,7 @@ import numpy as np
 from rnntui.engine import keys
 from rnntui.engine.entries.base import Handler
 from rnntui.engine.fields import SIZE_MAX, size
-from rnntui.engine.layout import EntryInfo, LayoutProblem
+from rnntui.engine.layout import EntryInfo, Footprint, LayoutProblem
 
 MAX_EXACT_ID = 1 << 24  # every whole number below this is exact in float32: ids travel as floats
 
@@ -79,9 +79,11 @@ class Embedding(Handler):
         grads[wname] = g
         return g_out
 
-    def floats(self, info, steps, B) -> int:
-        # the ids, the looked-up vectors and their gradient (returned as dL/dinput too)
-        return steps * B * (1 + 3 * info.out_shape[0])
+    def footprint(self, info, steps, B) -> Footprint:
+        # the ids and the looked-up vectors; backward records their gradient (returned as dL/dinput
+        # too) and scatters it into the table's gradient (counted with the parameters)
+        n = steps * B * info.out_shape[0]
+        return Footprint(held=steps * B + 2 * n, records=n, temp=n)
 
     def init_bound(self, info, name) -> float:
         return 1.0  # not used by `init: pytorch` (a normal draw, above); kept for callers that ask

@@ -4,7 +4,7 @@ from __future__ import annotations
 from math import prod
 
 from rnntui.engine.entries.base import Handler
-from rnntui.engine.layout import EntryInfo
+from rnntui.engine.layout import EntryInfo, Footprint
 
 
 class Flatten(Handler):
@@ -13,6 +13,9 @@ class Flatten(Handler):
 
     def layout(self, index, cfg, feat, seq, steps, ctx) -> EntryInfo:
         return EntryInfo(index, "flatten", feat, (prod(feat),), seq, seq, steps=steps if seq else 1)
+
+    def footprint(self, info, steps, B) -> Footprint:
+        return Footprint()  # its output and dL/d(input) are reshaped views of what it receives
 
     def forward(self, info, x, params, rec, lengths=None):
         return None, (x if info.seq_in else x.reshape(x.shape[0], -1)), None

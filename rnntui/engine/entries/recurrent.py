@@ -7,13 +7,15 @@ step, the backward direction at step 0 (PyTorch's h_n).
 """
 from __future__ import annotations
 
+from math import prod
+
 import numpy as np
 
 from rnntui.engine import keys
-from rnntui.engine.entries.base import Handler, record_step_norms
+from rnntui.engine.entries.base import Handler, record_step_norms, sizes
 from rnntui.engine.families import Family
 from rnntui.engine.families.base import STEMS, padding
-from rnntui.engine.layout import EntryInfo, LayoutProblem
+from rnntui.engine.layout import EntryInfo, Footprint, LayoutProblem
 
 
 def merge(how: str, a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
@@ -81,13 +83,31 @@ class Recurrent(Handler):
             nonlinearity=getattr(cfg, "nonlinearity", "tanh"), reduce_final=reduce_final,
         )
 
-    def floats(self, info, steps, B) -> int:
-        # per direction: the forward record and caches (gates, states, tanh c), BPTT's per-step factors,
-        # the gradients and their split, the pre-activation gradients and the shifted states
-        H, g = info.hidden_size, self.fam.n_blocks
-        per_dir = steps * B * H * (4 * g + 14)
-        layers = info.num_layers * len(info.directions)
-        return super().floats(info, steps, B) + per_dir * layers + steps * 4 * len(info.params)
+    def footprint(self, info, steps, B) -> Footprint:
+        """Each direction's arrays as its family counts them (Family.forward_arrays, ...), plus what the
+        entry adds: the concatenated input of every sub-layer above the first and the merged output
+        (bidirectional), dL/d(input) and the per-direction dL/d(output) a final-state or mean/mul merge
+        makes, each sub-layer's dL/d(input) sum, and the per-step norms' B x B Gram matrices."""
+        from rnntui.engine.diagnostics import jacnorm_floats
+
+        fam, H = self.fam, info.hidden_size
+        dirs, L = len(info.directions), info.num_layers
+        N = steps * B * H
+        n_in, n_out = sizes(info, steps, B)
+        # below the top sub-layer, dL/dh "from the output" is the sub-layer above's dL/d(input), kept
+        records = L * dirs * fam.record_arrays * N + n_in + (L - 1) * dirs * N
+        if info.reduce_final:
+            records += dirs * N
+        elif dirs == 2 and info.merge in ("mean", "mul"):
+            records += 2 * N
+        held = L * dirs * fam.forward_arrays * N + records
+        if dirs == 2:
+            held += (L - 1) * 2 * N + (0 if info.reduce_final else n_out)
+        grams = 2 * steps * B * B if B > 1 else 0
+        # the weights permuted, scaled or transposed, and the gradients put back in PyTorch's order
+        place_params = sum(prod(s) for s in info.params.values()) // (L * dirs)
+        temp = fam.backward_arrays * N + 2 * max(n_in, dirs * N if L > 1 else 0) + grams + 3 * place_params
+        return Footprint(held=held, records=records, temp=temp, lazy=jacnorm_floats(info, steps, B))
 
     def init_bound(self, info, name) -> float:
         return 1.0 / np.sqrt(info.hidden_size)

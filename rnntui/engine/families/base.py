@@ -155,6 +155,12 @@ class Family:
     n_blocks: int = 1                        # row blocks of W_ih / W_hh (gates, or 1 for the RNN)
     stems: tuple[str, ...] = STEMS
     config: type = RecurrentConfig           # the scenario keys of an entry of this family
+    # Memory, in (T, B, H) arrays per direction, counted from forward, backward and jacobian_factors
+    # (entries/recurrent.py turns them into the entry's layout.Footprint; benchmarks/memory.py checks):
+    forward_arrays: int = 0                  # what forward returns and backward reads
+    record_arrays: int = 0                   # what backward records (dh_ext is the caller's)
+    backward_arrays: int = 0                 # backward's working arrays at their peak, weight_grads' h_prev too
+    jacobian_arrays: int = 0                 # jacobian_factors' arrays at their peak, per step chunk
 
     # --- the maths ------------------------------------------------------------------------------
     def forward(self, entry, x, p, reverse: bool, pad=None, state0=None) -> DirectionRun:  # pragma: no cover

@@ -24,6 +24,9 @@ class GRU(Family):
     gate_words = {"r": "reset gate", "z": "update gate", "n": "candidate"}
     states = ("h",)
     n_blocks = 3
+    # G (3), Hs, HPn; DH, TT; h_prev twice, Kn, Kz, Kr, mask (3), dX (3), dHp (3); r, z, n gathered,
+    # h_prev, HPn, their concatenation (3), Kn, Kz, Kr with two temporaries and D (3)
+    forward_arrays, record_arrays, backward_arrays, jacobian_arrays = 5, 2, 14, 13
 
     def forward(self, entry, x, p, reverse: bool, pad=None, state0=None) -> DirectionRun:
         T, B, _ = x.shape

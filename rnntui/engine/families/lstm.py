@@ -29,6 +29,9 @@ class LSTM(Family):
     gate_words = {"i": "input gate", "f": "forget gate", "g": "candidate", "o": "output gate"}
     states = ("h", "c")
     n_blocks = 4
+    # G (4), Cs, TC, Hs; DH, DC, TT, CT, CH; c_prev, Kc, Ko, Kifg (3), dZ (4), h_prev; the gates
+    # gathered (4), c's copy, TC, G (4), c_prev, Kc, Ko, Kifg (3) and D (4) with its three products
+    forward_arrays, record_arrays, backward_arrays, jacobian_arrays = 7, 5, 11, 21
 
     @staticmethod
     def _perm(H: int) -> np.ndarray:

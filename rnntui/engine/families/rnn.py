@@ -29,6 +29,9 @@ class RNN(Family):
     gates = ()
     states = ("h",)
     n_blocks = 1
+    # P and Hs; DH and TT; K (with a temporary while made), dA and h_prev; the copies of h and pre and
+    # the derivative's temporaries
+    forward_arrays, record_arrays, backward_arrays, jacobian_arrays = 2, 2, 3, 4
     config = RNNConfig
 
     def forward(self, entry, x, p, reverse: bool, pad=None, state0=None) -> DirectionRun:
