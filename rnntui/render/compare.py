@@ -1,0 +1,161 @@
+"""Two runs side by side (`rnntui run A --compare B`, `rnntui export A --compare B`).
+
+The cursor moves through A; B is read at the same place (entry, sub-layer, direction), pass, step
+and sample. What the place's view shows is compared name by name: a recurrent place's states and
+gates (their gradients in BPTT), any other entry's output (its gradient). Where B lacks the place,
+the step or the value, or its shape differs, the panel says so instead of a difference.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rich.console import Group
+from rich.style import Style
+from rich.text import Text
+
+from rnntui.errors import printable
+from rnntui.numfmt import fmt
+from rnntui.render.report_table import Columns
+from rnntui.render.segments import Cells
+from rnntui.render.strips import unit_strip
+
+BOLD = Style(bold=True)
+DIM = Style(dim=True)
+WARN = Style(color="yellow")
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One name at one step: A's and B's values (None where B has none) and why not."""
+
+    name: str
+    a: np.ndarray
+    b: np.ndarray | None
+    why: str = ""
+
+    @property
+    def diff(self) -> np.ndarray | None:
+        return None if self.b is None else self.a - self.b
+
+
+def _names(info, place, phase: str) -> list[tuple[str, str]]:
+    """(label, trace key) of what a view of *place* shows in *phase*."""
+    e = info.entries[place.entry]
+    grad = phase == "backward"
+    if place.layer is not None:
+        fam = e.family
+        names = list(fam.states) if grad else list(fam.states) + [f"gates.{g}" for g in fam.gates]
+        return [((f"dL/d{n}" if grad else n), place.grad_key(n) if grad else place.key(n)) for n in names]
+    key = f"model.{e.index}.out"
+    return [("dL/dout" if grad else "out", f"grad.{key}" if grad else key)]
+
+
+def _at(trace, key: str, t: int, b: int, per_step: bool):
+    arr = trace[key]
+    if per_step:
+        if t >= arr.shape[0]:
+            return None
+        arr = arr[t]
+    return arr[b] if b < arr.shape[0] else None
+
+
+def compared(a, b, c) -> tuple[list[Compared], str]:
+    """What can be compared at the cursor, and a sentence for what cannot (empty when all can)."""
+    place = c.place(a.info)
+    if place not in b.info.places:
+        return [], f"B has no {place.label(a.info)}: nothing to compare here"
+    ea, eb = a.info.entries[place.entry], b.info.entries[place.entry]
+    per_step = a.info.seq and ea.seq_out or place.layer is not None
+    out, missing = [], []
+    names_b = dict(_names(b.info, place, c.phase))
+    for label, key in _names(a.info, place, c.phase):
+        va = _at(a, key, c.t, c.sample, per_step)
+        if va is None:
+            continue
+        if label not in names_b:
+            missing.append(label)
+            continue
+        vb = _at(b, names_b[label], c.t, c.sample, per_step)
+        if vb is None:
+            out.append(Compared(label, va, None, f"B has no step {c.t} or sample {c.sample}"))
+        elif vb.shape != va.shape:
+            out.append(Compared(label, va, None, f"shapes differ: A {va.shape}, B {vb.shape}"))
+        else:
+            out.append(Compared(label, va, vb))
+    note = ""
+    if ea.type != eb.type:
+        note = f"A's model.{ea.index} is {ea.type}, B's is {eb.type}"
+        if missing:
+            note += f": {', '.join(missing)} only in A"
+    return out, note
+
+
+def compare_header(a, b) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append("A ", BOLD).append(printable(a.info.name)).append(f"  loss {fmt(float(a['loss']), 0)}", DIM)
+    text.append("   B ", BOLD).append(printable(b.info.name)).append(f"  loss {fmt(float(b['loss']), 0)}", DIM)
+    return text
+
+
+def compare_panel(a, b, c, width: int) -> Group:
+    """A, B and A - B at the cursor: norms, the selected unit, and the difference unit by unit."""
+    place = c.place(a.info)
+    rows, note = compared(a, b, c)
+    out = [Text(f"A vs B at {place.label(a.info)}, t={c.t}, sample {c.sample} "
+                f"(loss A {fmt(float(a['loss']), 0)}, B {fmt(float(b['loss']), 0)})", BOLD)]
+    if note:
+        out.append(Text(note, WARN))
+    for r in rows:
+        u = min(c.unit, r.a.size - 1)
+        line = Text(f"{r.name:<10} ‖A‖ {fmt(float(np.linalg.norm(r.a)), 0)}  ", BOLD)
+        if r.b is None:
+            line.append(r.why, WARN)
+            out.append(line)
+            continue
+        d = r.diff
+        line.append(f"‖B‖ {fmt(float(np.linalg.norm(r.b)), 0)}  ‖A-B‖ {fmt(float(np.linalg.norm(d)), 0)}", Style())
+        out.append(line)
+        strip = Cells()
+        strip.append(f"  unit {u}: A {fmt(float(r.a.reshape(-1)[u]), 0)} B {fmt(float(r.b.reshape(-1)[u]), 0)}  A-B ", DIM)
+        scale = float(np.abs(d[np.isfinite(d)]).max()) if np.isfinite(d).any() else 1.0
+        unit_strip(d.reshape(-1)[: max(width - 40, 4)], u, scale if scale > 0 else 1.0, into=strip)
+        out.append(strip)
+    if not rows and not note:
+        out.append(Text("nothing to compare at this step", DIM))
+    return Group(*out)
+
+
+def compare_report(a, b, steps: range | None = None) -> list:
+    """Per place and step: ‖·‖ of A, B and A - B for each name both have (the forward pass, then BPTT)."""
+    from rnntui.render.cursor import Cursor
+
+    out: list = [compare_header(a, b), Text("")]
+    for k, place in enumerate(a.info.places):
+        if place not in b.info.places:
+            out.append(Text(f"{place.label(a.info)}: only in A", WARN))
+            continue
+        for phase in ("forward", "backward"):
+            e = a.info.entries[place.entry]
+            T = e.steps if (a.info.seq and (e.seq_out or place.layer is not None)) else 1
+            rng = range(T) if steps is None else range(max(steps.start, 0), min(steps.stop, T))
+            first, note = compared(a, b, Cursor(phase=phase, place_index=k, t=rng.start if len(rng) else 0))
+            if note:
+                out.append(Text(f"{place.label(a.info)}: {note}", WARN))
+            names = [r.name for r in first if r.b is not None]
+            if not names:
+                continue
+            cols = Columns(f"{'Forward pass' if phase == 'forward' else 'Backward pass (BPTT)'}, "
+                           f"{place.label(a.info)}: ‖A‖ / ‖B‖ / ‖A-B‖, sample 0",
+                           [("t", ">")] + [(n, ">") for n in names])
+            for t in rng:
+                rows, _ = compared(a, b, Cursor(phase=phase, place_index=k, t=t))
+                got = {r.name: r for r in rows}
+                cells = [str(t)]
+                for n in names:
+                    r = got.get(n)
+                    cells.append("-" if r is None or r.b is None else
+                                 f"{np.linalg.norm(r.a):.3g} / {np.linalg.norm(r.b):.3g} / {np.linalg.norm(r.diff):.3g}")
+                cols.add(*cells)
+            out += [cols.render(), Text("")]
+    return out
