@@ -170,3 +170,19 @@ def test_input_forms(tmp_path):
     (tmp_path / "s.yaml").write_text("input: {file: many.npz}\nmodel: [{type: rnn, hidden_size: 2}]\n")
     with pytest.raises(ScenarioError, match="expected `key:` naming one of them"):
         rnntui.run(tmp_path / "s.yaml")
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_every_bundled_scenario_reports(name, traces):
+    """The report (what `show` and the .txt/.html/.svg exports print) of every bundled scenario: the
+    encoder-decoder's report once indexed a source step with a decoder step."""
+    import io
+
+    from rich.console import Console
+
+    from rnntui.render.report import ReportOptions, render_to
+
+    out = io.StringIO()
+    trace = traces[name]
+    render_to(Console(file=out, width=120, color_system=None), trace, ReportOptions())
+    assert trace.info.name.split()[0] in out.getvalue()
