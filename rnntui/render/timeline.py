@@ -65,7 +65,8 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
                         f"({c.t + 1} of {length(info, place)}); Right/Left move along positions", Style(dim=True))
         return text
     if "tokens" in trace:
-        cw = max(min(int(np.char.str_len(trace["tokens"]).max()), 9), 3) + 1
+        # at least 4 characters: a step's loss (1e-3) must fit its column, never be cut
+        cw = max(min(int(np.char.str_len(trace["tokens"]).max()), 9), 4) + 1
     else:
         cw = 7
     ids = _shows_ids(trace)
