@@ -107,17 +107,32 @@ def _load_trace(source: str, max_memory: str | None):
 
 
 @app.command()
-def run(scenario: ScenarioArg, max_memory: MaxMemory = None) -> None:
+def run(scenario: ScenarioArg, max_memory: MaxMemory = None,
+        compare: Annotated[Optional[str], typer.Option("--compare", help="Another scenario or trace to step "
+                                                       "beside it in lockstep (A, B and their difference).")] = None,
+        ) -> None:
     """Open the step-through debugger on a scenario (or a saved trace .npz)."""
     try:
         trace = _load_trace(scenario, max_memory)
+        other = _load_other(trace, scenario, compare, max_memory)
     except RnntuiError as exc:
         fail(exc)
     from rnntui.tui.app import RnntuiApp
 
-    tui = RnntuiApp(trace)
+    tui = RnntuiApp(trace, other=other)
     tui.run()
     raise typer.Exit(tui.return_code or 0)  # 1 when the app crashed (Textual printed why)
+
+
+def _load_other(trace, scenario: str, compare: str | None, max_memory):
+    """The run to compare with: --compare, else the scenario's own `compare:` (a bundled pair), else None."""
+    if compare is None and trace.info.compare:
+        from rnntui.scenario.bundled import resolve
+
+        base = Path(str(resolve(scenario))).parent
+        named = base / trace.info.compare
+        compare = str(named) if named.exists() else trace.info.compare
+    return None if compare is None else _load_trace(compare, max_memory)
 
 
 @app.command()
@@ -149,6 +164,8 @@ def export(
     width: Annotated[Optional[int], typer.Option("--width", help="Report width in columns. Default: 100 for text; "
                                                  "HTML and SVG as wide as their widest table (100 to 240).")] = None,
     max_memory: MaxMemory = None,
+    compare: Annotated[Optional[str], typer.Option("--compare", help="Another scenario or trace: write a report "
+                                                   "comparing the two (.txt, .html or .svg).")] = None,
     jacobian: Annotated[Optional[bool], typer.Option(
         "--jacobian/--no-jacobian", help="Whether a .npz holds diag.*.jacnorm (step Jacobian norms). Default: only when "
         "they cost under about a second; otherwise the file lists them in meta.not_computed and rnntui computes "
@@ -169,13 +186,16 @@ def export(
         skipped = []
         with _progress_on_stderr():
             trace = _load_trace(scenario, max_memory)
+            other = None if compare is None else _load_trace(compare, max_memory)
+            if kind == "npz" and other is not None:
+                raise ExportError(f"{output}: --compare writes a report (.txt, .html or .svg); found .npz")
             if kind == "npz":
                 skipped = trace.save(output, jacobian="auto" if jacobian is None else jacobian)
             else:
                 from rnntui.render.report import ReportOptions, write_report
 
                 write_report(trace, output, "txt" if kind == "text" else kind,
-                             ReportOptions.parse(steps=steps, step=step, entry=entry, width=width))
+                             ReportOptions.parse(steps=steps, step=step, entry=entry, width=width), other=other)
     except RnntuiError as exc:
         fail(exc)
     # not on stdout when stdout is where the file went (-o /dev/stdout)

@@ -196,3 +196,21 @@ def test_html_and_svg_are_as_wide_as_their_widest_table(tmp_path, name, suffix):
     txt = tmp_path / "r.txt"
     assert CliRunner().invoke(app, ["export", name, "-o", str(txt)]).exit_code == 0
     assert max(len(ln) for ln in txt.read_text().splitlines()) <= 100
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".html", ".svg"])
+def test_export_compare_writes_both_runs_and_their_difference(tmp_path, suffix):
+    out = tmp_path / f"diff{suffix}"
+    result = CliRunner().invoke(app, ["export", "lstm-delayed-recall", "--compare", "gru-delayed-recall",
+                                      "-o", str(out), "--steps", "0:5"])
+    assert result.exit_code == 0, result.output
+    text = plain(out)
+    a, b = rnntui.run("lstm-delayed-recall"), rnntui.run("gru-delayed-recall")
+    assert a.info.name in text and "only in A" in text
+    for t in range(5):
+        ha, hb = a["model.0.l0.fwd.h"][t, 0], b["model.0.l0.fwd.h"][t, 0]
+        row = f"{np.linalg.norm(ha):.3g} / {np.linalg.norm(hb):.3g} / {np.linalg.norm(ha - hb):.3g}"
+        assert re.search(rf"\n{t} │ +{re.escape(row)}\n", text), row
+    refused = CliRunner().invoke(app, ["export", "lstm-delayed-recall", "--compare", "gru-delayed-recall",
+                                       "-o", str(tmp_path / "x.npz")])
+    assert refused.exit_code == 2 and "--compare writes a report" in refused.output

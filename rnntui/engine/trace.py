@@ -33,6 +33,7 @@ class TraceInfo:
     seq: bool
     class_names: tuple[str, ...] | None = None   # labels of the output's classes, from the scenario
     events: tuple[tuple[str, float], ...] = ()   # event thresholds the scenario set (name, value)
+    compare: str | None = None                   # the scenario's `compare:`: a run to open beside it
     lengths: tuple[int, ...] | None = None       # each sample's own length where one stops before T
     # (from meta.lengths, the one record of it: not in meta.layout)
     feed: str = "zeros"                          # one-to-many: what steps after the first read (zeros, or
@@ -56,7 +57,7 @@ class TraceInfo:
 
     def to_json(self) -> str:
         d = {k: getattr(self, k) for k in ("name", "description", "mode", "dtype", "loss", "file", "T", "B", "seq",
-                                          "class_names", "events", "feed")}
+                                          "class_names", "events", "feed", "compare")}
         d["entries"] = [e.__dict__ for e in self.entries]
         return json.dumps(d)
 

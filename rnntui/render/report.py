@@ -209,15 +209,21 @@ def content_width(items: list) -> int:
     return widest
 
 
-def write_report(trace, path, kind: str, opts: ReportOptions) -> None:
-    """Render to a recording console, then write the chosen format atomically."""
+def write_report(trace, path, kind: str, opts: ReportOptions, other=None) -> None:
+    """Render to a recording console, then write the chosen format atomically. With *other*, the
+    comparison of the two runs (render/compare.py) instead of one run's report."""
     import warnings
 
     from rnntui.atomic import atomic_write
 
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        items = build(trace, opts)
+        if other is None:
+            items = build(trace, opts)
+        else:
+            from rnntui.render.compare import compare_report
+
+            items = compare_report(trace, other, None if opts.steps is None else range(*opts.steps))
         width = opts.width or (TEXT_WIDTH if kind == "txt" else content_width(items))
     # a text file has no colour: the console says so, and heatmaps draw themselves in shade characters
     console = Console(record=True, width=width, file=io.StringIO(),

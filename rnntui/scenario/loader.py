@@ -45,6 +45,7 @@ class Scenario:
     events: tuple[tuple[str, float], ...] = ()
     lengths: np.ndarray | None = None   # (B,) int: each sample's own length (None: all T)
     initial_states: dict = dataclasses.field(default_factory=dict)  # entry index -> {"h": (L*D, B, H), "c": ...}
+    compare: str | None = None              # a run to open beside this one (`rnntui run`)
     decoder_x: np.ndarray | None = None     # encoder-decoder: what the decoder reads, (T_dec, B, D)
     decoder_tokens: tuple | None = None
     decoder_token_ids: np.ndarray | None = None
@@ -387,7 +388,7 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         token_ids=built.token_ids,
         target=target, class_names=tuple(top.class_names) if top.class_names else None,
         events=tuple((k, float(v)) for k, v in top.events.model_dump().items()), lengths=lengths,
-        initial_states=initial_states, feed=top.feed,
+        initial_states=initial_states, feed=top.feed, compare=top.compare,
         decoder_x=None if decoder is None else decoder.x,
         decoder_tokens=None if decoder is None else decoder.built.tokens,
         decoder_token_ids=None if decoder is None else decoder.built.token_ids,

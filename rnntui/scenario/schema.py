@@ -126,6 +126,8 @@ class Top(Strict):
     class_names: Optional[list[StrictStr]] = None
     events: Events = Field(default_factory=Events)
     decoder: Optional[Decoder] = None
+    compare: Optional[StrictStr] = Field(default=None, description="a scenario (file or bundled name) that "
+                                         "`rnntui run` opens beside this one")
 
     @field_validator("version", mode="before")
     @classmethod

@@ -31,6 +31,7 @@ from rnntui.tui.state import OpenRun, open_run
 from rnntui.tui.usertext import cut
 from rnntui.tui.widgets.base import TraceView
 from rnntui.tui.widgets.cell_view import CellView
+from rnntui.tui.widgets.compare_pane import ComparePane
 from rnntui.tui.widgets.details_pane import DetailsPane
 from rnntui.tui.widgets.gradient_plot import GradientPlot
 from rnntui.tui.widgets.header_bar import HeaderBar
@@ -101,14 +102,14 @@ class RnntuiApp(App):
     playing: reactive[bool] = reactive(False, bindings=True)
     """Whether Space is stepping on by itself."""
 
-    def __init__(self, trace, export_dir: Path | None = None, **kwargs):
+    def __init__(self, trace, export_dir: Path | None = None, other=None, **kwargs):
         super().__init__(**kwargs)
         self.export_dir = export_dir or Path.cwd()
         self._timer = None
         self._binding_state: tuple = ()
         self._gc_threshold: tuple | None = None
         self._blas_threads: int | None = None
-        run = open_run(trace)
+        run = open_run(trace, other)
         self.set_reactive(RnntuiApp.run_state, run)
         self.set_reactive(RnntuiApp.cursor, run.start())
 
@@ -121,6 +122,8 @@ class RnntuiApp(App):
         # the views hold no run yet: the app pushes it (and the cursor) into them once mounted
         yield HeaderBar(id="header")
         yield Timeline(id="timeline")
+        if self.run_state.other is not None:  # --compare: A, B and their difference, full width
+            yield ComparePane(id="compare")
         with Horizontal(id="main"):
             with Column(id="left"):
                 yield CellView(id="cell")
@@ -156,7 +159,7 @@ class RnntuiApp(App):
     def _show(self, run: OpenRun) -> None:
         """Another run: the cursor starts again (the old one may not exist in it), every view redraws."""
         self.playing = False
-        self.title = f"rnntui: {run.info.name}"
+        self.title = f"rnntui: {run.info.name}" + (f" vs {run.other.info.name}" if run.other is not None else "")
         self.set_reactive(RnntuiApp.cursor, run.start())
         for view in self.query(TraceView):
             view.run = run  # before the cursor: a view draws a cursor in the run it holds

@@ -73,6 +73,8 @@ class OpenRun:
     """The first event's kind at each step of each place (what the timeline marks)."""
     runs: Mapping[Place, tuple[EventRun, ...]]
     """The runs of consecutive events, per place, by their first step (what n / N jump between)."""
+    other: ShownTrace | None = None
+    """`--compare`: the run B that every view shows beside this one (A), stepped in lockstep."""
 
     @property
     def info(self):
@@ -84,8 +86,9 @@ class OpenRun:
         return Cursor(t=cur.first_step(self.info, "forward", p0.direction, p0))
 
 
-def open_run(trace) -> OpenRun:
-    """Everything the views need from *trace* that does not depend on the cursor, computed once."""
+def open_run(trace, other=None) -> OpenRun:
+    """Everything the views need from *trace* that does not depend on the cursor, computed once
+    (*other*: a run to compare with, shown beside it)."""
     shown = ShownTrace(trace)
     with np.errstate(all="ignore"):
         found = tuple(find_events(shown))
@@ -94,4 +97,5 @@ def open_run(trace) -> OpenRun:
         by_place.setdefault(run.place, []).append(run)
     runs = {p: tuple(sorted(rs, key=lambda r: r.start)) for p, rs in by_place.items()}
     return OpenRun(trace=shown, places=shown.info.places, events=found,
-                   marks=MappingProxyType(event_marks(list(found))), runs=MappingProxyType(runs))
+                   marks=MappingProxyType(event_marks(list(found))), runs=MappingProxyType(runs),
+                   other=None if other is None else ShownTrace(other))

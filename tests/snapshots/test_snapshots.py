@@ -25,6 +25,9 @@ SNAPSHOTS = {
     # an encoder-decoder's hand-over: which final state went where, and in BPTT where its gradient goes
     "handover": (DATA / "seq2seq-small.yaml", ["right_square_bracket", "end", "right"]),
     "handover-bptt": (DATA / "seq2seq-small.yaml", ["right_square_bracket", "end", "right", "b"]),
+    # --compare: an LSTM (A) and a GRU (B) on the same input, at t=3 and then in BPTT
+    "compare": ("lstm-vs-gru", ["right", "right", "right"]),
+    "compare-bptt": ("lstm-vs-gru", ["right", "right", "right", "b"]),
     "embedding": ("char-embedding", ["right", "right", "right", "b"]),  # the vector's gradient at t=3 ("l", id 7)
 }
 
@@ -33,4 +36,6 @@ SNAPSHOTS = {
 @pytest.mark.parametrize("case", sorted(SNAPSHOTS))
 def test_snapshot(snap_compare, case, size):
     name, keys = SNAPSHOTS[case]
-    assert snap_compare(RnntuiApp(rnntui.run(name)), press=keys, terminal_size=size)
+    trace = rnntui.run(name)
+    other = rnntui.run(trace.info.compare) if trace.info.compare else None  # a bundled pair opens side by side
+    assert snap_compare(RnntuiApp(trace, other=other), press=keys, terminal_size=size)

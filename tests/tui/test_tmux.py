@@ -84,3 +84,21 @@ def test_run_a_saved_trace_in_tmux(tmp_path):
         assert _exit_status(log) == "exit=0"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def test_run_with_compare_in_tmux(tmp_path):
+    """`rnntui run A --compare B`, and a bundled pair that opens side by side by itself."""
+    for i, command in enumerate([f"{RNNTUI} run lstm-delayed-recall --compare gru-delayed-recall",
+                                 f"{RNNTUI} run lstm-vs-gru"]):
+        session = f"rnntui-test-compare-{i}"
+        log = tmp_path / f"exit{i}.txt"
+        _start(session, f"COLORTERM=truecolor {command}", log)
+        try:
+            screen = _wait_for(session, "A vs B at model.0 lstm l0 fwd, t=0")
+            assert "B GRU gates on delayed recall" in screen and "only in A" in screen
+            subprocess.run(["tmux", "send-keys", "-t", session, "Right", "b"], check=True)
+            _wait_for(session, "A vs B at model.0 lstm l0 fwd, t=1")
+            subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+            assert _exit_status(log) == "exit=0", _capture(session)
+        finally:
+            subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

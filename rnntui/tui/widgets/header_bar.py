@@ -4,6 +4,7 @@ from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.render.compare import compare_header
 from rnntui.render.header import header
 from rnntui.tui.usertext import one_line
 from rnntui.tui.widgets.base import TraceView
@@ -15,5 +16,7 @@ class HeaderBar(TraceView):
     def render_view(self, cursor, width: int):
         # header() cuts its two lines, never wraps them: a long name would push the phase and step
         # (what the header is for) out of its three lines
+        if self.run.other is not None:  # --compare: both names and losses where the description was
+            return Group(header(self.trace, cursor), compare_header(self.trace, self.run.other))
         desc = one_line(self.trace.info.description, width - 1)
         return Group(header(self.trace, cursor), Text(desc, Style(dim=True, italic=True)))

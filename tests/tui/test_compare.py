@@ -1,0 +1,38 @@
+"""`--compare`: two runs stepped in lockstep; the compare panel shows A, B and A - B at the cursor and
+says what cannot be compared."""
+from __future__ import annotations
+
+import numpy as np
+
+import rnntui
+from rnntui.tui.app import RnntuiApp
+from tests.tui.screen import screen_text
+
+SIZE = (120, 40)
+
+
+async def test_compare_panel_follows_the_cursor_and_shows_the_difference():
+    a, b = rnntui.run("lstm-delayed-recall"), rnntui.run("gru-delayed-recall")
+    app = RnntuiApp(a, other=b)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right", "right", "right")
+        text = screen_text(app)
+        assert "A LSTM gates on delayed recall" in text and "B GRU gates on delayed recall" in text
+        assert "A vs B at model.0 lstm l0 fwd, t=3, sample 0" in text
+        assert "c, gates.i, gates.f, gates.g, gates.o only in A" in text
+        ha, hb = a["model.0.l0.fwd.h"][3, 0], b["model.0.l0.fwd.h"][3, 0]
+        assert f"‖A-B‖ {np.linalg.norm(ha - hb):.4f}" in text
+        await pilot.press("b")
+        text = screen_text(app)
+        ga, gb = a["grad.model.0.l0.fwd.h"][3, 0], b["grad.model.0.l0.fwd.h"][3, 0]
+        assert "dL/dh" in text and f"‖B‖ {np.linalg.norm(gb):.2e}" in text
+        await pilot.press("right_square_bracket")  # the dense head: its output compared
+        assert "A vs B at model.1 dense" in screen_text(app)
+
+
+async def test_a_place_only_one_run_has_is_said(tmp_path):
+    a, b = rnntui.run("stacked-lstm"), rnntui.run("lstm-delayed-recall")
+    app = RnntuiApp(a, other=b)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right_square_bracket")
+        assert "B has no model.0 lstm l1 fwd: nothing to compare here" in screen_text(app)
