@@ -60,7 +60,7 @@ def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarra
         done += rows
         report(label, done, total)
 
-    lengths = packed_lengths(arrays, T)
+    lengths = packed_lengths(arrays, entry)
     for s0 in range(0, len(steps), per):
         chunk = steps[s0: s0 + per]
         a, D = entry.family.jacobian_factors(entry, arrays, place, params, chunk)
@@ -71,12 +71,13 @@ def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarra
     return out
 
 
-def packed_lengths(arrays, T: int) -> np.ndarray | None:
-    """Each sample's length where some sample stops before step T-1, else None (also for older traces)."""
-    if "meta.lengths" not in arrays:
+def packed_lengths(arrays, entry) -> np.ndarray | None:
+    """Each sample's length where *entry* runs over a packed input in which some sample stops before
+    the entry's last step, else None (also for older traces, and for an encoder-decoder's decoder)."""
+    if "meta.lengths" not in arrays or entry.part == "decoder":
         return None
     lengths = np.asarray(arrays["meta.lengths"])
-    return lengths if (lengths < T).any() else None
+    return lengths if (lengths < entry.steps).any() else None
 
 
 def jacnorm_floats(entry, steps: int, B: int) -> int:
@@ -197,7 +198,7 @@ def derived_keys(info, arrays: dict, params: dict) -> dict:
         fam = e.family
         for name, src in fam.saturation(e).items():
             out[place.diag_key(f"sat.{name}")] = partial(saturation, arrays[place.key(src)], fam.is_sigmoid(name),
-                                                         packed_lengths(arrays, info.T))
+                                                         packed_lengths(arrays, e))
         out[place.diag_key("jacnorm")] = partial(jacobian_norms, e, arrays, params, place)
         out[place.diag_key("gradnorm")] = partial(_gradnorm, arrays[place.grad_key("h")])
     cache: dict = {}

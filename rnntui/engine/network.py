@@ -72,8 +72,9 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
     else:
         from rnntui.engine.seq2seq import EncoderDecoder
 
-        walk = EncoderDecoder(layout, params, initial)
+        walk = EncoderDecoder(layout, params, initial, lengths)
         walk.forward(x, decoder_x, rec)
+        lengths = None  # the output (the decoder's) has every step
     out, last = walk.outs[-1], layout[-1]
     logits = walk.pres[-1] if (loss_kind == "cross_entropy" and last.activation == "softmax") else None
     per_step = seq and last.seq_out

@@ -78,7 +78,8 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
     arrays["meta.scenario"] = np.asarray(sc.text)
     arrays["meta.layout"] = np.asarray(info.to_json())
     arrays.setdefault("input", x)  # a generator records what each step read (its fed-back outputs)
-    arrays["meta.lengths"] = (np.full(sc.B, sc.T, dtype=np.int64) if sc.lengths is None
+    full = sc.T if sc.decoder_x is None else sc.x.shape[0]  # an encoder-decoder's lengths are its source's
+    arrays["meta.lengths"] = (np.full(sc.B, full, dtype=np.int64) if sc.lengths is None
                               else np.asarray(sc.lengths, dtype=np.int64))
     if sc.tokens is not None and sc.feed == "output" and generate.feeds_ids(list(sc.layout)):
         # an arg-max generator read the tokens it chose: record those, not the one it was given

@@ -33,11 +33,12 @@ def split(layout) -> int:
 class EncoderDecoder:
     """Two walks joined by the hand-over; `outs`/`pres` are the decoder's (what the loss reads)."""
 
-    def __init__(self, layout, params: dict, initial: dict | None = None):
+    def __init__(self, layout, params: dict, initial: dict | None = None, lengths=None):
         k = split(layout)
         self.enc_last = layout[k - 1]
         self.dec_first = next(lay for lay in layout[k:] if lay.recurrent)
-        self.encoder = Walk(layout[:k], params, initial=initial)
+        # *lengths*: source sentences of different lengths (packed); each hands over its own last state
+        self.encoder = Walk(layout[:k], params, lengths=lengths, initial=initial)
         self.decoder = Walk(layout[k:], params)
 
     @property
@@ -50,13 +51,15 @@ class EncoderDecoder:
 
     def _finals(self) -> list[dict[str, tuple]]:
         """Per encoder layer: state name -> (forward direction's final, backward's or None)."""
-        runs = self.encoder.caches[-1]["runs"]
+        cache = self.encoder.caches[-1]
+        runs, last = cache["runs"], cache["last"]
         out = []
         for layer in runs:
             f, b = layer["fwd"], layer.get("bwd")
             states = {}
             for s in self.dec_first.family.states:
-                states[s] = (f.record[s][-1], None if b is None else b.record[s][0])
+                fin = f.record[s][last, np.arange(last.size)]  # each sample's own last step
+                states[s] = (fin, None if b is None else b.record[s][0])
             out.append(states)
         return out
 

@@ -39,6 +39,10 @@ class TraceInfo:
     feed: str = "zeros"                          # one-to-many: what steps after the first read (zeros, or
     # "output": the previous step's output, or its arg-max id; see engine/generate.py)
 
+    def packs(self, entry) -> bool:
+        """Whether *entry* runs over the packed input (an encoder-decoder's decoder has its own steps)."""
+        return self.lengths is not None and entry.part != "decoder"
+
     def length_of(self, sample: int) -> int:
         """How many real steps *sample* has: T, or its own length in a batch of different lengths."""
         return self.T if self.lengths is None else self.lengths[sample]

@@ -129,8 +129,9 @@ def _check_arrays(arrays: dict, d: dict) -> None:
     if "meta.lengths" in arrays:  # traces before sequences of different lengths have none
         lengths = _array(arrays, "meta.lengths", "each sample's length")
         _shape(lengths, "meta.lengths", (B,), f"({B},)")
-        if lengths.dtype.kind not in "iu" or (lengths < 1).any() or (lengths > (T if seq else 1)).any():
-            raise _Bad(f"meta.lengths: found {lengths[:8].tolist()}; expected whole numbers from 1 to T={T}")
+        most = max([T] + [e.get("steps", 1) for e in d["entries"] if isinstance(e.get("steps"), int)]) if seq else 1
+        if lengths.dtype.kind not in "iu" or (lengths < 1).any() or (lengths > most).any():
+            raise _Bad(f"meta.lengths: found {lengths[:8].tolist()}; expected whole numbers from 1 to T={most}")
     for e in d["entries"]:
         i = e["index"]
         out_shape = tuple(e.get("out_shape", ()))

@@ -61,7 +61,7 @@ def verdict(trace, place: Place) -> Verdict | None:
             basis = (f"measured on the gradient of the decoder's step {s} loss term alone, as it comes back through "
                      f"the hand-over and BPTT carries it through the encoder; the total dL/dh_t also holds every "
                      f"other decoder step's loss")
-        if trace.info.lengths is not None and s > 0:
+        if trace.info.packs(trace.info.entries[place.entry]) and s > 0:
             reach = sum(1 for n in trace.info.lengths if n > s)
             basis += f" (samples of different lengths: the {reach} of {trace.info.B} that reach step {s})"
     else:
@@ -72,7 +72,7 @@ def verdict(trace, place: Place) -> Verdict | None:
     jmed = math.nan
     if trace.is_computed(jkey) or h.size * h.shape[-1] <= 4_000_000:  # never a slow computation in a view
         jac = np.asarray(trace[jkey], dtype=float)
-        if trace.info.lengths is not None:  # a padded step has no Jacobian (recorded as 0): leave it out
+        if trace.info.packs(trace.info.entries[place.entry]):  # a padded step has no Jacobian (recorded 0)
             jac = jac[np.arange(jac.shape[0])[:, None] < np.asarray(trace.info.lengths)[None, :]]
         finite_jac = jac[np.isfinite(jac)]
         jmed = float(np.median(finite_jac)) if finite_jac.size else math.nan

@@ -51,8 +51,9 @@ def length(info, place: Place, sample: int | None = None) -> int:
     from rnntui.render.views import view_for
 
     n = view_for(info, place).length(info, place)
-    if sample is not None and info.lengths is not None and n == info.T and not is_map(info, place):
-        return info.lengths[sample]
+    e = info.entries[place.entry]
+    if sample is not None and info.packs(e) and (e.recurrent or e.seq_out) and not is_map(info, place):
+        return min(info.lengths[sample], n)
     return n
 
 
@@ -117,7 +118,7 @@ def handover_move(c: Cursor, info, n: int) -> Cursor | None:
         if onward:  # towards the decoder: its first step (BPTT: back to where the decoder's BPTT ended)
             return replace(c, handover=False, place_index=_place_index(info, dec, place.layer, "fwd"), t=0, unit=0)
         k = _place_index(info, enc, place.layer, "fwd")
-        return replace(c, handover=False, place_index=k, t=length(info, info.places[k]) - 1, unit=0)
+        return replace(c, handover=False, place_index=k, t=length(info, info.places[k], c.sample) - 1, unit=0)
     at_end = c.t == last_step(info, c.phase, place.direction, place, c.sample) if n > 0 else \
         c.t == first_step(info, c.phase, place.direction, place, c.sample)
     if not at_end:
@@ -126,7 +127,7 @@ def handover_move(c: Cursor, info, n: int) -> Cursor | None:
         return replace(c, handover=True)
     if place.entry == dec and not onward and place.direction == "fwd":
         k = _place_index(info, enc, place.layer, "fwd")
-        return replace(c, handover=True, place_index=k, t=length(info, info.places[k]) - 1, unit=0)
+        return replace(c, handover=True, place_index=k, t=length(info, info.places[k], c.sample) - 1, unit=0)
     return None
 
 

@@ -44,7 +44,8 @@ def header(trace, c: Cursor) -> Group:
     if n > 1:
         where = f"{view.step_noun} {step_index(c, info) + 1} of {n} ({where})"
     line.append(f"  {place.label(info)}  {where}  sample {c.sample} of {info.B}")
-    if info.lengths is not None and info.seq:
-        own = info.length_of(c.sample)
-        line.append(f" (length {own} of {info.T})", Style(bold=own < info.T))
+    e = info.entries[place.entry]
+    if info.packs(e) and info.seq and not c.handover:
+        own, full = info.length_of(c.sample), e.steps
+        line.append(f" (length {own} of {full})", Style(bold=own < full))
     return Group(text, line)

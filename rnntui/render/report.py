@@ -121,7 +121,8 @@ def prediction_section(trace, opts: ReportOptions):
     info = trace.info
     steps = list(opts.step_range(trace["output"].shape[0])) if has_steps(trace) else [None]
     # a padded step of a shorter sample has no prediction and no target: it is left out
-    rows = [(t, b) for t in steps for b in range(info.B) if t is None or t < info.length_of(b)]
+    packed = info.packs(info.entries[-1])  # the output runs over the packed input (not a decoder's)
+    rows = [(t, b) for t in steps for b in range(info.B) if t is None or not packed or t < info.length_of(b)]
     title = "Output and prediction" + (" (probabilities of the top classes)" if info.loss == "cross_entropy" else "")
     headers = ([("t", ">")] if steps != [None] else []) + ([("sample", ">")] if info.B > 1 else [])
     headers += ([("token", "<")] if "tokens" in trace and steps != [None] else []) + [("prediction", "<")]

@@ -75,7 +75,7 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
     start, stop = window(T, c.t, max((width - 8) // cw, 1))
     same_steps = trace["input"].shape[0] == T  # a strided conv1d earlier may have shortened this entry's steps
     cells = {t: _token(trace, t, c.sample) if same_steps else "" for t in range(start, stop)}  # only what is shown
-    own = info.length_of(c.sample) if T == info.T else T  # a shorter sample's padding is drawn as padding
+    own = length(info, place, c.sample)  # a shorter sample's padding is drawn as padding
     for t in range(max(start, own), stop):
         cells[t] = PAD
     here = marks.get(place, {})

@@ -326,17 +326,6 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         key = ("model", exc.index) + ((exc.key,) if exc.key else ())
         raise ScenarioError([pos.problem(key, exc.message)]) from None
     decoder = None
-    if top.decoder is not None:
-        if lengths is not None:
-            raise ScenarioError([pos.problem(("input",), "found sequences of different lengths in an encoder-decoder; "
-                                             "rnntui runs encoder-decoders on equal lengths only")])
-        layout = [replace(lay, part="encoder") for lay in layout]
-        decoder = build_decoder(top, data, layout, B=x.shape[1], base_dir=base_dir, limit=limit, pos=pos)
-        layout = layout + decoder.layout
-    if top.feed == "output":
-        problem = _feed_problem(layout, configs, feat)
-        if problem is not None:
-            raise ScenarioError([pos.problem(*problem)])
     if lengths is not None:
         for lay in layout:
             if lay.seq_in and not lay.handler.takes_lengths:
@@ -344,6 +333,16 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
                     f"{lay.type} mixes neighbouring steps, so it cannot take sequences of different lengths "
                     f"(input lengths {_shown(lengths)}); give them equal lengths or use recurrent, dense and "
                     "activation entries"))])
+    if top.decoder is not None:
+        # source sentences of different lengths are packed in the encoder; each hands over its own
+        # last state, and the decoder's steps are all real
+        layout = [replace(lay, part="encoder") for lay in layout]
+        decoder = build_decoder(top, data, layout, B=x.shape[1], base_dir=base_dir, limit=limit, pos=pos)
+        layout = layout + decoder.layout
+    if top.feed == "output":
+        problem = _feed_problem(layout, configs, feat)
+        if problem is not None:
+            raise ScenarioError([pos.problem(*problem)])
 
     try:
         params, weight_problems = make_params(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]), limit)
@@ -365,12 +364,13 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         except StateProblem as exc:
             problems.append(pos.problem(("model", exc.index, "initial_state") + exc.key, exc.message))
     try:
-        ragged = lengths is not None and top.input.lengths is None
+        out_lengths = lengths if decoder is None else None  # a decoder's steps are not the packed input's
+        ragged = out_lengths is not None and top.input.lengths is None
         target = _target(top, layout[-1].out_shape, layout[-1].seq_out, T, B,
-                         single=top.input.batch is None and B == 1 and lengths is None, pos=pos,
-                         lengths=lengths if ragged else None, padded=lengths is not None and not ragged)
-        if target is not None and lengths is not None and layout[-1].seq_out:
-            _check_real_targets(top, target, lengths, layout[-1].out_shape, pos)
+                         single=top.input.batch is None and B == 1 and out_lengths is None, pos=pos,
+                         lengths=out_lengths if ragged else None, padded=out_lengths is not None and not ragged)
+        if target is not None and out_lengths is not None and layout[-1].seq_out:
+            _check_real_targets(top, target, out_lengths, layout[-1].out_shape, pos)
     except ScenarioError as exc:
         problems.extend(exc.problems)
         target = None

@@ -222,11 +222,13 @@ class RnntuiApp(App):
 
     def action_step(self, n: int) -> None:
         # a sample shorter than the batch stops at its own end, and says so (the rest is padding)
-        beyond = cur.past_the_end(self.cursor, self.info, int(n))
+        crossing = cur.handover_move(self.cursor, self.info, int(n)) is not None  # an encoder's end leads on
+        beyond = None if crossing else cur.past_the_end(self.cursor, self.info, int(n))
         self.cursor = cur.move(self.cursor, self.info, int(n))
         if beyond is not None:
             b, own = self.cursor.sample, self.info.length_of(self.cursor.sample)
-            pads = f"t={own}" + (f"..{self.info.T - 1} are" if own < self.info.T - 1 else " is")
+            full = cur.length(self.info, self.cursor.place(self.info))
+            pads = f"t={own}" + (f"..{full - 1} are" if own < full - 1 else " is")
             self.notify(f"sample {b} ends at t={own - 1} (length {own}); {pads} padding (s: next sample)", timeout=3)
 
     def action_jump(self, last: int) -> None:

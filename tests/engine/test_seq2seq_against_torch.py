@@ -159,3 +159,49 @@ def test_encoders_and_decoders_that_cannot_be_joined_are_refused(tmp_path, chang
     with pytest.raises(ScenarioError) as exc:
         run_doc(tmp_path, doc)
     assert said in str(exc.value)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_a_packed_encoder_hands_over_each_sources_own_last_state(tmp_path, kind):
+    """Source sentences of different lengths: torch packs them (pack_padded_sequence) and hands h_n
+    (each sample's own last step) to the decoder; the same loss and every parameter gradient."""
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    doc = scenario(kind, 2, True, "concat", seed=3)
+    rng = np.random.default_rng(7)
+    lengths = [5, 2, 3]
+    doc["input"] = {"tokens": [rng.integers(1, V_SRC, n).tolist() for n in lengths]}
+    for part in (doc["decoder"]["input"], doc["loss"]):
+        key = "tokens" if "tokens" in part else "target"
+        part[key] = part[key] + [part[key][0]]  # a third sample
+    trace = run_doc(tmp_path, doc)
+    assert trace["meta.lengths"].tolist() == lengths
+    P = {k[len("param."):]: _param(trace, k[len("param."):]) for k in trace if k.startswith("param.")}
+    enc = MODULES[kind](E, H, num_layers=2, bidirectional=True).double()
+    dec = MODULES[kind](E, 2 * H, num_layers=2).double()
+    with torch.no_grad():
+        for n, p in enc.named_parameters():
+            p.copy_(P[f"1.{n}"])
+        for n, p in dec.named_parameters():
+            p.copy_(P[f"3.{n}"])
+    ids = torch.tensor(trace["input"][..., 0], dtype=torch.long)
+    packed = pack_padded_sequence(P["0.weight"][ids], torch.tensor(lengths), enforce_sorted=False)
+    _, final = enc(packed)
+
+    def merged(s):
+        return torch.stack([torch.cat([s[2 * j], s[2 * j + 1]], -1) for j in range(2)])
+
+    state = (merged(final[0]), merged(final[1])) if kind == "lstm" else merged(final)
+    out, _ = dec(P["2.weight"][torch.tensor(trace["decoder.input"][..., 0], dtype=torch.long)], state)
+    y = out @ P["4.weight"].T + P["4.bias"]
+    tgt = torch.tensor(trace["meta.target"], dtype=torch.long)
+    loss = torch.nn.functional.cross_entropy(y.reshape(-1, V_TGT), tgt.reshape(-1))
+    loss.backward()
+    np.testing.assert_allclose(trace["loss"], float(loss.detach()), rtol=1e-9)
+    np.testing.assert_allclose(trace["handover.h"], (state[0] if kind == "lstm" else state).detach().numpy(),
+                               rtol=1e-9, atol=1e-12)
+    grads = {k: v.grad.numpy() for k, v in P.items() if v.grad is not None}
+    grads.update({f"1.{n}": p.grad.numpy() for n, p in enc.named_parameters()})
+    grads.update({f"3.{n}": p.grad.numpy() for n, p in dec.named_parameters()})
+    for name, g in grads.items():
+        np.testing.assert_allclose(trace[f"grad.param.{name}"], g, rtol=1e-9, atol=1e-12, err_msg=name)

@@ -91,3 +91,23 @@ async def test_play_runs_on_through_the_handover():
                 break
         assert app.cursor.place(app.info).entry == 3
         await pilot.press("space")
+
+
+async def test_a_packed_source_hands_over_from_its_own_last_step(tmp_path):
+    p = tmp_path / "packed.yaml"
+    p.write_text((DATA / "seq2seq-small.yaml").read_text().replace(
+        "input: {tokens: [[3, 1, 4, 1], [2, 7, 1, 8]]}", "input: {tokens: [[3, 1, 4, 1], [2, 7]]}"))
+    trace = rnntui.run(p)
+    assert trace.info.lengths == (4, 2)
+    app = RnntuiApp(trace)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s", "right_square_bracket", "end")
+        assert _where(app) == (1, 0, "fwd", 1, False)  # sample 1 ends at t=1
+        await pilot.press("right")
+        assert _where(app) == (1, 0, "fwd", 1, True) and not list(app._notifications)
+        text = _text(cell_panel(app.run_state.trace, app.cursor, 200))
+        f = trace["model.1.l0.fwd.h"][1, 1]
+        np.testing.assert_array_equal(trace["handover.h"][0, 1][:3], f)
+        assert f"= fwd h[1] ({np.linalg.norm(f):.4f})" in text
+        await pilot.press("right", "left", "left")
+        assert _where(app) == (1, 0, "fwd", 1, False)

@@ -148,7 +148,7 @@ class Recurrent(Handler):
             out = merge(info.merge, fwd[last, np.arange(len(last))], None if bwd is None else bwd[0])
         else:
             out = merge(info.merge, fwd, bwd)
-        return None, out, {"runs": runs, "inputs": inputs, "last": last}
+        return None, out, {"runs": runs, "inputs": inputs, "last": last, "packed": lengths is not None}
 
     def backward(self, info, x, pre, out, cache, g_out, params, grads, rec, g_pre=None, final=None):
         """*final*: a gradient reaching the final states from outside (a decoder started from them), laid
@@ -177,7 +177,10 @@ class Recurrent(Handler):
             for k, d in enumerate(info.directions):
                 p = self._params(info, params, j, d)
                 at_end = None if final is None else {s: v[j * n_dir + k] for s, v in final.items()}
-                g = self.fam.backward(info, xj, p, runs[j][d], ext[d], reverse=(d == "bwd"), final=at_end)
+                # a packed forward direction ends at each sample's own last step (the backward one at 0)
+                steps = cache["last"] if (at_end is not None and d == "fwd" and cache.get("packed")) else None
+                g = self.fam.backward(info, xj, p, runs[j][d], ext[d], reverse=(d == "bwd"), final=at_end,
+                                      final_steps=steps)
                 dx += g.dx
                 prefix = keys.place_prefix(info.index, j, d)
                 for s, v in g.state0.items():

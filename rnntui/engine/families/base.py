@@ -99,6 +99,16 @@ def previous_at(a: np.ndarray, steps: np.ndarray, reverse: bool, first: np.ndarr
     return out
 
 
+def inject_final(rec: np.ndarray, final: dict | None, name: str, steps: np.ndarray, t: int) -> None:
+    """Add the gradient reaching each sample's final state to the recurrent gradient at the step where
+    that state is (its own last step in a packed batch), in place."""
+    if final is None or name not in final:
+        return
+    here = steps == t
+    if here.any():
+        rec[here] += final[name][here]
+
+
 def start_state(state0: dict | None, name: str, B: int, H: int, dtype) -> np.ndarray:
     """The state a direction starts from: PyTorch's h_0 (c_0) for this sub-layer and direction, or zeros."""
     if state0 is not None and name in state0:
@@ -169,9 +179,10 @@ class Family:
         raise NotImplementedError
 
     def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool,
-                 final=None) -> DirectionGrads:  # pragma: no cover
+                 final=None, final_steps=None) -> DirectionGrads:  # pragma: no cover
         """*final*: {"h": (B, H)[, "c": ...]}, a gradient reaching the last state computed from outside the
-        sequence (a decoder that started from it): it enters BPTT as the gradient through time there.
+        sequence (a decoder that started from it): it enters BPTT as the gradient through time there,
+        at *final_steps* (B,) where each sample's final state is (default: where the pass ends).
         The result's `state0` holds dL/dh_0 (dL/dc_0)."""
         raise NotImplementedError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnntui.engine.families.base import (initial, DirectionRun, Family, order, previous, previous_at, split_record,
-                                         start_state, weight_grads, zero_padded)
+                                         inject_final, start_state, weight_grads, zero_padded)
 from rnntui.numfmt import fmt
 
 
@@ -76,7 +76,7 @@ class GRU(Family):
         Kr = HPn * r * (1 - r)
         return Kn, Kz, Kr
 
-    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None):
+    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None, final_steps=None):
         T, B, H = run.h.shape
         G, HPn, h0 = run.cache["G"], run.cache["HPn"], run.cache.get("h0")
         h_prev = previous(run.h, reverse, h0)
@@ -89,10 +89,12 @@ class GRU(Family):
         TT = np.empty_like(DH)
         dX = np.empty((T, B, 3 * H), dtype=x.dtype)
         dHp = np.empty_like(dX)
-        dh_rec = start_state(final, "h", B, H, x.dtype)
+        dh_rec = start_state(None if final_steps is not None else final, "h", B, H, x.dtype)
         pad = run.cache.get("pad")
         for t in order(T, not reverse):
             dh = DH[t]
+            if final_steps is not None:  # each sample's last state is at its own step (a packed batch)
+                inject_final(dh_rec, final, "h", final_steps, t)
             TT[t] = dh_rec
             np.add(dh_ext[t], dh_rec, out=dh)
             zero_padded(TT[t], pad, t)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnntui.engine.families.base import (initial, DirectionRun, Family, order, previous, previous_at, split_record,
-                                         start_state, weight_grads, zero_padded)
+                                         inject_final, start_state, weight_grads, zero_padded)
 from rnntui.numfmt import fmt, fmt_terms
 
 
@@ -94,7 +94,7 @@ class LSTM(Family):
         Kifg = np.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], axis=2)
         return Kc, Ko, Kifg
 
-    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None):
+    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None, final_steps=None):
         T, B, H = run.h.shape
         G, TC, perm = run.cache["G"], run.cache["TC"], run.cache["perm"]
         c_prev = previous(run.record["c"], reverse, run.cache.get("c0"))
@@ -108,11 +108,14 @@ class LSTM(Family):
         CH = np.empty_like(DH)       # dL/dc_t through h_t: dL/dh_t ⊙ o ⊙ (1 - tanh² c)
         dZ = np.empty((T, B, 4 * H), dtype=x.dtype)
         dZifg = dZ[..., H:].reshape(T, B, 3, H)
-        dh_rec = start_state(final, "h", B, H, x.dtype)
-        dc_rec = start_state(final, "c", B, H, x.dtype)
+        dh_rec = start_state(None if final_steps is not None else final, "h", B, H, x.dtype)
+        dc_rec = start_state(None if final_steps is not None else final, "c", B, H, x.dtype)
         pad = run.cache.get("pad")
         for t in order(T, not reverse):
             dh, dc = DH[t], DC[t]
+            if final_steps is not None:  # each sample's last state is at its own step (a packed batch)
+                inject_final(dh_rec, final, "h", final_steps, t)
+                inject_final(dc_rec, final, "c", final_steps, t)
             TT[t] = dh_rec
             CT[t] = dc_rec
             np.add(dh_ext[t], dh_rec, out=dh)

@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 
 from rnntui.engine.families.base import (DirectionRun, Family, RecurrentConfig, order, split_record,
-                                         start_state, weight_grads, zero_padded)
+                                         inject_final, start_state, weight_grads, zero_padded)
 from rnntui.engine.fields import choice
 from rnntui.numfmt import fmt
 
@@ -66,16 +66,18 @@ class RNN(Family):
             return (pre > 0).astype(h.dtype)
         return np.ones_like(h)
 
-    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None):
+    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None, final_steps=None):
         T, B, H = run.h.shape
         K = self.derivative(entry.nonlinearity, run.h, run.record["pre"])
         W = p["weight_hh"]
         DH = np.empty_like(run.h)
         TT = np.empty_like(run.h)
         dA = np.empty_like(run.h)
-        dh_rec = start_state(final, "h", B, H, x.dtype)
+        dh_rec = start_state(None if final_steps is not None else final, "h", B, H, x.dtype)
         pad = run.cache.get("pad")
         for t in order(T, not reverse):
+            if final_steps is not None:  # each sample's last state is at its own step (a packed batch)
+                inject_final(dh_rec, final, "h", final_steps, t)
             TT[t] = dh_rec
             np.add(dh_ext[t], dh_rec, out=DH[t])
             zero_padded(TT[t], pad, t)

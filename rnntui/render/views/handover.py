@@ -40,14 +40,15 @@ class HandoverView(PlaceView):
     def _finals(self, trace, enc, j, b, name, grad=False):
         """The encoder's final states of layer j (forward at T-1, backward at 0), sample b."""
         pre = "grad." if grad else ""
-        f = trace[f"{pre}model.{enc.index}.l{j}.fwd.{name}"][-1, b]
+        last = trace.info.length_of(b) - 1 if trace.info.packs(enc) else -1  # a packed source's own end
+        f = trace[f"{pre}model.{enc.index}.l{j}.fwd.{name}"][last, b]
         bw = trace[f"{pre}model.{enc.index}.l{j}.bwd.{name}"][0, b] if "bwd" in enc.directions else None
         return f, bw
 
     def cell(self, trace, c, width):
         enc, dec, j = self._ends(trace, c)
         b = c.sample
-        T = enc.steps
+        T = trace.info.length_of(b) if trace.info.packs(enc) else enc.steps
         H = dec.hidden_size
         u = min(c.unit, H - 1)
         u0, u1 = unit_window(width, H, u)

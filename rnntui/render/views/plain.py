@@ -61,7 +61,7 @@ class PlainView(PlaceView):
         key = f"model.{entry.index}.out"
         arr = trace[key] if c.phase == "forward" else trace[f"grad.{key}"]
         vals = arr[:, c.sample].reshape(arr.shape[0], -1)
-        own = info.length_of(c.sample) if arr.shape[0] == info.T else arr.shape[0]  # a shorter sample's padding
+        own = info.length_of(c.sample) if info.packs(entry) else arr.shape[0]  # a shorter sample's padding
         return Group(state_heatmap(vals, c.t, c.unit, width, height, "out" if c.phase == "forward" else "dL/dout",
                                    length=own if own < arr.shape[0] else None))
 

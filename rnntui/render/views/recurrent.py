@@ -108,7 +108,7 @@ class RecurrentView(PlaceView):
         out = [Text(f"BPTT at t={t}: dL/dh_t = {fmt(dh, 0)}", BOLD)]
         out += story(fam.backward_story(entry, v))
         info = trace.info
-        own = info.length_of(b) if info.lengths is not None else entry.steps
+        own = info.length_of(b) if info.packs(entry) else entry.steps
         started = t == (own - 1 if place.direction != "bwd" else 0)
         top = place.layer == entry.num_layers - 1
         if started and entry.part == "encoder" and top:
@@ -145,14 +145,14 @@ class RecurrentView(PlaceView):
             for name in names:
                 key = f"{'grad.' if grad else ''}model.{entry.index}.l{place.layer}.{d}.{name}"
                 label = f"{'dL/d' if grad else ''}{name} {d}"
-                own = info.length_of(c.sample)
+                own = info.length_of(c.sample) if info.packs(entry) else entry.steps
                 if d == "bwd":
-                    label += (" (reads from the end: t=T-1 first)" if own == info.T else
+                    label += (" (reads from the end: t=T-1 first)" if own == entry.steps else
                               f" (reads from this sample's end: t={own - 1} first)")
                 cur = d == place.direction
                 parts.append(state_heatmap(trace[key][:, c.sample], c.t, c.unit, width, rows,
                                            ("▸ " if cur else "  ") + label,
-                                           length=own if own < info.T else None))
+                                           length=own if own < entry.steps else None))
         return Group(*parts)
 
     def gradients(self, trace, c, width):
@@ -205,9 +205,9 @@ class RecurrentView(PlaceView):
         rng = opts.step_range(entry.steps)
         eq = Text("\n".join(entry.family.equations(entry)), DIM)
         out = [eq]
-        if info.lengths is not None:
+        if info.packs(entry):
             out.append(Text("samples of different lengths (packed): " + ", ".join(
-                f"{b}: {n}" for b, n in enumerate(info.lengths)) + f" of T={info.T}; padded steps hold zeros "
+                f"{b}: {n}" for b, n in enumerate(info.lengths)) + f" of T={entry.steps}; padded steps hold zeros "
                 "and the backward direction starts at each sample's own last step", DIM))
         if entry.reduce_final and place.layer == entry.num_layers - 1 and place.direction == entry.directions[0]:
             out += [Text(final_state_words(info, entry, b), DIM) for b in range(min(info.B, 8))]
@@ -216,8 +216,8 @@ class RecurrentView(PlaceView):
 
 def final_state_words(info, entry, b: int) -> str:
     """Which step each direction's final state came from: the many-to-one output of sample *b*."""
-    last = info.length_of(b) - 1
-    parts = [f"fwd h at t={last}" + (f" (its own last step of {info.T})" if last < info.T - 1 else "")]
+    last = (info.length_of(b) if info.packs(entry) else entry.steps) - 1
+    parts = [f"fwd h at t={last}" + (f" (its own last step of {entry.steps})" if last < entry.steps - 1 else "")]
     if "bwd" in entry.directions:
         parts.append("bwd h at t=0")
     how = f" merged by {entry.merge}" if len(parts) > 1 else ""
@@ -256,7 +256,7 @@ def step_table(trace, place, rng: range) -> Group:
     if sat_h:
         headers.append(("h saturated", ">"))
     headers += [(f"|{s}|", ">") for s in fam.states]
-    packed = info.lengths is not None
+    packed = info.packs(e)
     if packed:  # padded samples hold zeros: every statistic is over the samples still running
         headers.insert(1, ("samples", ">"))
     cols = Columns(f"Forward pass, {place.label(info)}: per step, mean [min, max] and share saturated"
