@@ -72,6 +72,7 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
         name=sc.name, description=sc.description, mode=sc.mode, dtype=sc.dtype, loss=sc.loss, file=sc.file,
         entries=tuple(sc.layout), T=sc.T, B=sc.B, seq=sc.seq, class_names=sc.class_names, events=sc.events,
         lengths=None if sc.lengths is None else tuple(int(n) for n in sc.lengths), feed=sc.feed,
+        watch=getattr(sc, "watch", ()), breakpoints=getattr(sc, "breakpoints", ()),
     )
     arrays["meta.version"] = np.asarray(1)
     arrays["meta.scenario"] = np.asarray(sc.text)

@@ -37,6 +37,8 @@ class TraceInfo:
     # (from meta.lengths, the one record of it: not in meta.layout)
     feed: str = "zeros"                          # one-to-many: what steps after the first read (zeros, or
     # "output": the previous step's output, or its arg-max id; see engine/generate.py)
+    watch: tuple[str, ...] = ()                  # the scenario's debug.watch and debug.break expressions, for the
+    breakpoints: tuple[str, ...] = ()            # debugger to open with (rnntui/expr; docs/debugger.md)
 
     def length_of(self, sample: int) -> int:
         """How many real steps *sample* has: T, or its own length in a batch of different lengths."""
@@ -56,7 +58,7 @@ class TraceInfo:
 
     def to_json(self) -> str:
         d = {k: getattr(self, k) for k in ("name", "description", "mode", "dtype", "loss", "file", "T", "B", "seq",
-                                          "class_names", "events", "feed")}
+                                          "class_names", "events", "feed", "watch", "breakpoints")}
         d["entries"] = [e.__dict__ for e in self.entries]
         return json.dumps(d)
 
@@ -73,7 +75,7 @@ class TraceInfo:
             return v
 
         entries = tuple(EntryInfo(**{k: tuples(v) for k, v in e.items()}) for e in d.pop("entries"))
-        for key in ("class_names", "events"):
+        for key in ("class_names", "events", "watch", "breakpoints"):
             if key in d and d[key] is not None:
                 d[key] = tuples(d[key])
         return cls(entries=entries, **d)

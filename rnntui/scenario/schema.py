@@ -126,6 +126,7 @@ class Top(Strict):
     class_names: Optional[list[StrictStr]] = None
     events: Events = Field(default_factory=Events)
     decoder: Optional[Decoder] = None
+    debug: Optional[dict[str, Any]] = None   # watch/break expressions, checked in scenario/debug.py
 
     @field_validator("version", mode="before")
     @classmethod
