@@ -84,6 +84,7 @@ def test_indexing_arithmetic_and_comparisons(family_runs):
         "-h ** 2": -(h ** 2),
         "(h - c) * t": (h - c) * t[:, None, None],
         "h * jacnorm": h * jn[:, :, None],            # per-sample values combine sample by sample
+        "jacnorm - h": jn[:, :, None] - h,
         "h > c": h > c,
         "-0.5 < h <= 0.5": (-0.5 < h) & (h <= 0.5),
         "h[0, 0] != h[1, 0]": h[:, 0, 0] != h[:, 1, 0],
