@@ -11,7 +11,7 @@ from __future__ import annotations
 from rnntui.errors import RnntuiError, ScenarioError
 
 __version__ = "0.1.0"
-__all__ = ["RnntuiError", "ScenarioError", "__version__", "load_trace", "run"]
+__all__ = ["RnntuiError", "ScenarioError", "__version__", "check", "load_trace", "run"]
 
 
 def run(path, max_memory: int | None = None):
@@ -29,3 +29,26 @@ def load_trace(path, max_memory: int | None = None):
     from rnntui.engine import load_trace as _load
 
     return _load(path, max_memory=max_memory)
+
+
+def check(scenario_or_trace, asserts, max_memory: int | None = None):
+    """Evaluate assertions (expressions of docs/debugger.md) at every step of the places they name, as
+    `rnntui check` does. *scenario_or_trace*: a Trace, a saved trace (.npz), a scenario file or a bundled
+    name; *asserts*: one expression or a list. Returns a CheckResult (`.ok`, `.exit_code`, `.assertions`,
+    `.to_dict()`); raises rnntui.ExprError for an expression that cannot be used, ScenarioError for a
+    scenario that cannot be run."""
+    from rnntui.expr.check import check_trace, parse_asserts
+
+    parsed = parse_asserts(asserts)  # before running anything: a typo costs nothing
+    trace = scenario_or_trace
+    if not hasattr(trace, "info"):
+        trace = load_trace(trace) if str(trace).endswith(".npz") else run(trace, max_memory=max_memory)
+    return check_trace(trace, parsed)
+
+
+def __getattr__(name):
+    if name == "ExprError":  # the expression language's error, without importing the language up front
+        from rnntui.expr.errors import ExprError
+
+        return ExprError
+    raise AttributeError(f"module 'rnntui' has no attribute {name!r}")

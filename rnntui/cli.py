@@ -231,6 +231,35 @@ def show(
 
 
 @app.command()
+def check(
+    scenario: ScenarioArg,
+    asserts: Annotated[list[str], typer.Option("--assert", help="An expression that must hold at every step, e.g. "
+                                               "'norm(dh) > 1e-6' or 'max(abs(h)) < 0.99 @model.0.l0.fwd' (repeatable; "
+                                               "the language is in docs/debugger.md).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
+    max_memory: MaxMemory = None,
+) -> None:
+    """Check assertions at every step of a run: exit 0 when all hold, 1 when one fails, 2 when unusable."""
+    from rnntui.expr.errors import ExprError
+
+    try:
+        from rnntui.expr.check import check_trace, parse_asserts
+
+        parsed = parse_asserts(asserts)
+        result = check_trace(_load_trace(scenario, max_memory), parsed)
+    except ExprError as exc:
+        if json_out:
+            typer.echo(exc.to_json())
+        for line in exc.pointer().splitlines():
+            typer.echo(f"  {line}", err=True)
+        fail(exc)
+    except RnntuiError as exc:
+        fail(exc)
+    typer.echo(result.to_json() if json_out else "\n".join(printable(line) for line in result.lines()))
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
 def scenarios() -> None:
     """List the bundled scenarios with what each shows."""
     from rnntui.scenario.bundled import bundled, summary

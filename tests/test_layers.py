@@ -13,8 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent / "rnntui"
 
 # layer -> what it must never import (its own modules and everything below it are fine)
 FORBIDDEN = {
-    "engine": ("rnntui.scenario", "rnntui.render", "rnntui.tui", "rnntui.cli", "pydantic", "ruamel", "rich",
-               "textual", "typer"),
+    "engine": ("rnntui.scenario", "rnntui.expr", "rnntui.render", "rnntui.tui", "rnntui.cli", "pydantic", "ruamel",
+               "rich", "textual", "typer"),
+    "expr": ("rnntui.scenario", "rnntui.render", "rnntui.tui", "rnntui.cli", "pydantic", "ruamel", "rich", "textual",
+             "typer"),
     "scenario": ("rnntui.render", "rnntui.tui", "rnntui.cli", "rich", "textual", "typer"),
     "render": ("rnntui.tui", "rnntui.cli", "textual", "typer"),
     "tui": ("rnntui.cli", "typer"),

@@ -73,6 +73,7 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
         entries=tuple(sc.layout), T=sc.T, B=sc.B, seq=sc.seq, class_names=sc.class_names, events=sc.events,
         lengths=None if sc.lengths is None else tuple(int(n) for n in sc.lengths), feed=sc.feed,
         compare=sc.compare,
+        watch=getattr(sc, "watch", ()), breakpoints=getattr(sc, "breakpoints", ()),
     )
     arrays["meta.version"] = np.asarray(1)
     arrays["meta.scenario"] = np.asarray(sc.text)

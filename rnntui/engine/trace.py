@@ -38,6 +38,8 @@ class TraceInfo:
     # (from meta.lengths, the one record of it: not in meta.layout)
     feed: str = "zeros"                          # one-to-many: what steps after the first read (zeros, or
     # "output": the previous step's output, or its arg-max id; see engine/generate.py)
+    watch: tuple[str, ...] = ()                  # the scenario's debug.watch and debug.break expressions, for the
+    breakpoints: tuple[str, ...] = ()            # debugger to open with (rnntui/expr; docs/debugger.md)
 
     def packs(self, entry) -> bool:
         """Whether *entry* runs over the packed input (an encoder-decoder's decoder has its own steps)."""
@@ -61,7 +63,7 @@ class TraceInfo:
 
     def to_json(self) -> str:
         d = {k: getattr(self, k) for k in ("name", "description", "mode", "dtype", "loss", "file", "T", "B", "seq",
-                                          "class_names", "events", "feed", "compare")}
+                                          "class_names", "events", "feed", "compare", "watch", "breakpoints")}
         d["entries"] = [e.__dict__ for e in self.entries]
         return json.dumps(d)
 
@@ -78,7 +80,7 @@ class TraceInfo:
             return v
 
         entries = tuple(EntryInfo(**{k: tuples(v) for k, v in e.items()}) for e in d.pop("entries"))
-        for key in ("class_names", "events"):
+        for key in ("class_names", "events", "watch", "breakpoints"):
             if key in d and d[key] is not None:
                 d[key] = tuples(d[key])
         return cls(entries=entries, **d)
@@ -169,7 +171,8 @@ def load_trace(path: str | Path, max_memory: int | None = None) -> Trace:
     if "meta.layout" not in arrays:
         raise ScenarioError([Problem(str(path), None, None, "", "not an rnntui trace: no meta.layout key")])
     info = TraceInfo.from_json(str(arrays["meta.layout"]))
-    if "meta.lengths" in arrays and (arrays["meta.lengths"] < info.T).any():
+    # packed when some sample stops before the input's last step (the first entry runs over the input)
+    if info.seq and "meta.lengths" in arrays and (arrays["meta.lengths"] < info.entries[0].steps).any():
         info = replace(info, lengths=tuple(int(n) for n in arrays["meta.lengths"]))
     derived = {}
     if "meta.not_computed" in arrays:

@@ -52,6 +52,8 @@ class Scenario:
     decoder_vocab: tuple | None = None
     token_ids: np.ndarray | None = None  # int, like tokens (-1 where padded)
     feed: str = "zeros"                  # one-to-many: "output" feeds each step's output back as the next input
+    watch: tuple[str, ...] = ()          # debug.watch: expressions the debugger opens with (docs/debugger.md)
+    breakpoints: tuple[str, ...] = ()    # debug.break
 
     @property
     def T(self) -> int:
@@ -374,6 +376,10 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     except ScenarioError as exc:
         problems.extend(exc.problems)
         target = None
+    from rnntui.scenario.debug import load_debug
+
+    watch, breakpoints, debug_problems = load_debug(data.get("debug"), layout, pos, text)
+    problems.extend(debug_problems)
     out_feat = layout[-1].out_shape
     if top.class_names is not None and (top.loss.kind != "cross_entropy" or tuple(out_feat) != (len(top.class_names),)):
         problems.append(pos.problem(("class_names",), f"found {len(top.class_names)} names; expected one per class of a "
@@ -388,7 +394,7 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         token_ids=built.token_ids,
         target=target, class_names=tuple(top.class_names) if top.class_names else None,
         events=tuple((k, float(v)) for k, v in top.events.model_dump().items()), lengths=lengths,
-        initial_states=initial_states, feed=top.feed, compare=top.compare,
+        initial_states=initial_states, feed=top.feed, compare=top.compare, watch=watch, breakpoints=breakpoints,
         decoder_x=None if decoder is None else decoder.x,
         decoder_tokens=None if decoder is None else decoder.built.tokens,
         decoder_token_ids=None if decoder is None else decoder.built.token_ids,

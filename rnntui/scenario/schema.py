@@ -128,6 +128,7 @@ class Top(Strict):
     decoder: Optional[Decoder] = None
     compare: Optional[StrictStr] = Field(default=None, description="a scenario (file or bundled name) that "
                                          "`rnntui run` opens beside this one")
+    debug: Optional[dict[str, Any]] = None   # watch/break expressions, checked in scenario/debug.py
 
     @field_validator("version", mode="before")
     @classmethod

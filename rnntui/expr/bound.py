@@ -1,0 +1,126 @@
+"""An expression bound to a trace and a place: its value at every step, computed once, and where it holds.
+
+    b = bind("norm(dh) < 1e-3", trace, place)   # ExprError (with its column) if it cannot be used there
+    b.value_at(t)        # a watch's value at step t
+    b.holds              # (T,) bool: where a condition is true
+    b.next_true(t, "forward")          # a breakpoint's "continue" in a pass's step order
+    b.next_true(t, "forward", backwards=True)   # ... and "reverse-continue"
+
+Binding checks names, indices and shapes on zero-sized stand-ins, so a mistake is reported before any
+array is read (and a lazily computed diagnostic such as jacnorm is computed only when the value is
+first asked for).
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from rnntui.engine.keys import Place
+from rnntui.expr import nodes
+from rnntui.expr.errors import ExprError
+from rnntui.expr.evaluate import Evaluator, is_condition
+from rnntui.expr.grammar import parse
+from rnntui.expr.names import find_place, place_steps, sources, unknown_name
+
+
+def step_order(info, place: Place, phase: str, T: int) -> np.ndarray:
+    """The steps of *place* in the order *phase* ("forward" or "backward") computes them: the forward pass
+    runs a fwd direction t = 0 .. T-1 and a bwd direction T-1 .. 0, BPTT the other way round (as the
+    TUI's cursor; a feature map's positions always run forwards)."""
+    if phase not in ("forward", "backward"):
+        raise ValueError(f"phase: found {phase!r}; expected 'forward' or 'backward'")
+    if info.entries[place.entry].view == "map":
+        return np.arange(T)
+    reverse = (phase == "backward") != (place.direction == "bwd")
+    return np.arange(T)[::-1] if reverse else np.arange(T)
+
+
+def next_step(holds: np.ndarray, order: np.ndarray, after: int | None, backwards: bool = False) -> int | None:
+    """The first step after *after* (None: from the start) in *order* where *holds* is true; with *backwards*,
+    the last one before it. Breakpoints OR their `holds` and call this once."""
+    seq = np.asarray(holds)[order]
+    if after is None:
+        k = len(order) if backwards else -1
+    else:
+        k = int(np.flatnonzero(order == after)[0])
+    if backwards:
+        hits = np.flatnonzero(seq[:k])
+        return int(order[hits[-1]]) if len(hits) else None
+    hits = np.flatnonzero(seq[k + 1:])
+    return int(order[k + 1 + hits[0]]) if len(hits) else None
+
+
+def bind(expr: str | nodes.Expr, trace, place: Place | None = None) -> "Bound":
+    """*expr* (text or parsed) at *place*, or at its own `@place` (which wins); ExprError if it cannot be used."""
+    e = parse(expr) if isinstance(expr, str) else expr
+    if e.place is not None:
+        place = find_place(trace.info, e.place, e.text, e.place_col + 1)
+    if place is None:
+        raise ExprError(e.text, len(e.text) + 1, "found no place; expected @place after the expression, "
+                        "e.g. @model.0.l0.fwd")
+    return Bound(e, trace, place)
+
+
+class Bound:
+    """One expression at one place of one trace. Values are computed on first use and kept."""
+
+    def __init__(self, expr: nodes.Expr, trace, place: Place):
+        self.expr, self.trace, self.place = expr, trace, place
+        self.info = trace.info
+        self.names = sources(trace, place)
+        for n in expr.names:
+            if n.name not in self.names:
+                raise unknown_name(expr.text, n.name, n.col, place, self.names, self.info)
+        self.T = place_steps(trace, place)
+        # the shape check: the same evaluation on one step of zeros, laid out as the real arrays are
+        probe = Evaluator(expr.text, lambda n: _zeros_like_step(self.names[n.name].shape()))(expr.root)
+        self.step_shape: tuple = probe.shape[1:] if probe.ndim else ()
+        self.condition: bool = is_condition(expr.root)
+
+    @property
+    def text(self) -> str:
+        return self.expr.text
+
+    @property
+    def phase(self) -> str:
+        """The pass whose order a check reports in: "backward" when the expression reads a gradient."""
+        return "backward" if any(self.names[n.name].gradient for n in self.expr.names) else "forward"
+
+    @cached_property
+    def values(self) -> np.ndarray:
+        """(T, *step_shape): the value at every step (a constant repeated)."""
+        v = Evaluator(self.text, lambda n: self.names[n.name].read())(self.expr.root)
+        if v.ndim == 0:
+            v = np.broadcast_to(v, (self.T,))
+        return v
+
+    def value_at(self, t: int):
+        """The value at step *t*: a number, True/False, or an array of the step's shape."""
+        return self.values[t]
+
+    @cached_property
+    def holds(self) -> np.ndarray:
+        """(T,) bool: where the condition is true (every element at the step, unless any(...) says otherwise)."""
+        require_condition(self)
+        v = self.values
+        return v.reshape(self.T, -1).all(axis=1) if v.ndim > 1 else np.asarray(v, dtype=bool)
+
+    def order(self, phase: str | None = None) -> np.ndarray:
+        """The place's steps in *phase*'s order (default: the pass the expression reads)."""
+        return step_order(self.info, self.place, phase or self.phase, self.T)
+
+    def next_true(self, after: int | None, phase: str | None = None, backwards: bool = False) -> int | None:
+        """The next step after *after* (in *phase*'s order) where the condition holds; None if there is none."""
+        return next_step(self.holds, self.order(phase), after, backwards)
+
+
+def _zeros_like_step(shape: tuple) -> np.ndarray:
+    return np.zeros((1,) + tuple(shape[1:])) if shape else np.zeros(())
+
+
+def require_condition(b: Bound) -> None:
+    """What a breakpoint and an assertion need: an expression that is true or false at each step."""
+    if not b.condition:
+        raise ExprError(b.text, 1, "found a value, not a condition; expected a comparison (e.g. norm(dh) < 1e-3), "
+                        "or any(...), all(...), isnan(...), isfinite(...)")

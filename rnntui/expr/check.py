@@ -1,0 +1,146 @@
+"""`rnntui check`: assertions evaluated at every step of the places they name.
+
+An assertion without `@place` is checked at every recurrent place. Each (assertion, place) is
+reported in the step order of the pass it reads: the backward pass (BPTT) when it reads a gradient
+(dh, dc), the forward pass otherwise; "first failing step" is the first in that order.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from rnntui.expr import nodes
+from rnntui.expr.bound import bind, require_condition
+from rnntui.expr.errors import ExprError
+from rnntui.expr.grammar import parse
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PlaceResult:
+    place: str                 # model.0.l1.bwd
+    phase: str                 # "forward" or "backward": the pass whose step order is used
+    steps: int                 # steps checked (T at the place)
+    failing: int               # how many of them the assertion fails at
+    first_failing: int | None  # t of the first failing step in that pass's order (None: none fails)
+    order: str                 # "ascending" (t = 0 .. T-1) or "descending"
+
+    @property
+    def ok(self) -> bool:
+        return self.failing == 0
+
+    def to_dict(self) -> dict:
+        return {"place": self.place, "pass": self.phase, "order": self.order, "steps": self.steps,
+                "failing_steps": self.failing, "first_failing_step": self.first_failing, "ok": self.ok}
+
+
+@dataclass(frozen=True)
+class AssertionResult:
+    expression: str
+    places: tuple[PlaceResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.places)
+
+    @property
+    def failures(self) -> tuple[PlaceResult, ...]:
+        return tuple(p for p in self.places if not p.ok)
+
+    def to_dict(self) -> dict:
+        return {"expression": self.expression, "ok": self.ok, "places": [p.to_dict() for p in self.places]}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What `rnntui check` prints and `rnntui.check` returns; `exit_code` is 0 when every assertion holds."""
+
+    scenario: str
+    file: str
+    assertions: tuple[AssertionResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(a.ok for a in self.assertions)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def to_dict(self) -> dict:
+        return {"version": SCHEMA_VERSION, "scenario": self.scenario, "file": self.file, "ok": self.ok,
+                "assertions": [a.to_dict() for a in self.assertions]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    def lines(self) -> list[str]:
+        """The text report: one line per assertion, and one per place where it fails."""
+        out = []
+        for a in self.assertions:
+            if a.ok:
+                steps = sum(p.steps for p in a.places)
+                out.append(f"ok    {a.expression}  ({len(a.places)} place{'s' * (len(a.places) != 1)}, {steps} steps)")
+                continue
+            out.append(f"FAIL  {a.expression}")
+            for p in a.failures:
+                out.append(f"      at {p.place}, {p.phase} pass: first fails at t={p.first_failing} "
+                           f"({'t = 0 .. T-1' if p.order == 'ascending' else 't = T-1 .. 0'} order); "
+                           f"fails at {p.failing} of {p.steps} steps")
+        return out
+
+
+def _where(k: int, text) -> str:
+    text = str(text)
+    return f"--assert {k} ({text!r})" if len(text) <= 60 else f"--assert {k}"
+
+
+def parse_asserts(asserts) -> list:
+    """Parse every assertion (before a scenario is run: a typo costs nothing); ExprError naming the one."""
+    if isinstance(asserts, (str, nodes.Expr)):
+        asserts = [asserts]
+    out = []
+    for k, a in enumerate(asserts, 1):
+        try:
+            out.append(a if isinstance(a, nodes.Expr) else parse(a))
+        except ExprError as exc:
+            raise exc.at(_where(k, a)) from None
+    if not out:
+        raise ExprError("", 1, "found no assertion; expected at least one --assert EXPR")
+    return out
+
+
+def check_trace(trace, asserts) -> CheckResult:
+    """Evaluate every assertion (text or parsed); raise ExprError (its `where` naming the assertion) for one
+    that cannot be used. Every assertion is bound before any is evaluated, so a mistake costs no computation."""
+    info = trace.info
+    recurrent = [p for p in info.places if p.recurrent]
+    bound = []
+    for k, e in enumerate(parse_asserts(asserts), 1):
+        text = e.text
+        try:
+            if e.place is None and not recurrent:
+                raise ExprError(text, len(text) + 1, "found no @place, and this model has no recurrent place to "
+                                f"check by default; expected @place, one of {', '.join(p.prefix for p in info.places)}")
+            targets = [bind(e, trace)] if e.place is not None else [bind(e, trace, p) for p in recurrent]
+            for b in targets:
+                require_condition(b)
+        except ExprError as exc:
+            raise exc.at(_where(k, text)) from None
+        bound.append((text, targets))
+    results = []
+    for text, targets in bound:
+        places = []
+        for b in targets:
+            order = b.order()
+            failing = ~b.holds
+            in_order = failing[order]
+            first = int(order[in_order.argmax()]) if in_order.any() else None
+            places.append(PlaceResult(b.place.prefix, b.phase, b.T, int(failing.sum()), first,
+                                      "ascending" if b.T < 2 or order[0] < order[-1] else "descending"))
+        results.append(AssertionResult(text, tuple(places)))
+    return CheckResult(info.name, info.file, tuple(results))
