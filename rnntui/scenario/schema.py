@@ -108,6 +108,24 @@ class Decoder(Strict):
     model: list[dict[str, Any]] = Field(min_length=1)
 
 
+class InterventionItem(Strict):
+    """One what-if intervention (docs/scenario-format.md): what is checked against the model is in
+    rnntui/engine/interventions.py."""
+
+    at: StrictStr
+    set: StrictStr
+    t: Optional[Count] = None
+    steps: Optional[StrictStr] = None
+    units: Optional[list[Count]] = Field(default=None, min_length=1)
+    value: Finite
+
+    @model_validator(mode="after")
+    def _one_step_form(self) -> "InterventionItem":
+        if (self.t is None) == (self.steps is None):
+            raise ValueError("expected exactly one of `t` (one step) or `steps` (START:STOP, STOP excluded)")
+        return self
+
+
 class Top(Strict):
     """The top level; `model` entries are validated one by one in loader.py."""
 
@@ -126,6 +144,7 @@ class Top(Strict):
     class_names: Optional[list[StrictStr]] = None
     events: Events = Field(default_factory=Events)
     decoder: Optional[Decoder] = None
+    interventions: list[InterventionItem] = Field(default_factory=list)
 
     @field_validator("version", mode="before")
     @classmethod

@@ -99,6 +99,18 @@ def previous_at(a: np.ndarray, steps: np.ndarray, reverse: bool, first: np.ndarr
     return out
 
 
+def resumed(T: int, reverse: bool, resume) -> tuple[range, slice, int | None]:
+    """A loop that resumes from a recorded run (`resume` = (t0, record), see engine/whatif.py): the steps
+    it computes (t0 onwards in its order), the steps copied from the record, and the step whose recorded
+    state the first computed step reads (None: the initial state)."""
+    if resume is None:
+        return order(T, reverse), slice(0, 0), None
+    t0 = resume[0]
+    if reverse:
+        return range(t0, -1, -1), slice(t0 + 1, T), (t0 + 1 if t0 + 1 < T else None)
+    return range(t0, T), slice(0, t0), (t0 - 1 if t0 > 0 else None)
+
+
 def start_state(state0: dict | None, name: str, B: int, H: int, dtype) -> np.ndarray:
     """The state a direction starts from: PyTorch's h_0 (c_0) for this sub-layer and direction, or zeros."""
     if state0 is not None and name in state0:
@@ -157,9 +169,13 @@ class Family:
     config: type = RecurrentConfig           # the scenario keys of an entry of this family
 
     # --- the maths ------------------------------------------------------------------------------
-    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None) -> DirectionRun:  # pragma: no cover
+    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None, overrides=None,
+                resume=None) -> DirectionRun:  # pragma: no cover
         """*pad*: see `padding`; *state0*: {"h": (B, H)[, "c": ...]}, the initial state (zeros without it).
-        The run keeps both in its cache for backward."""
+        *overrides*: the interventions at this place (engine/interventions.py `Overrides`): each value named
+        there is overwritten as soon as it is computed. *resume*: (t0, record): the steps before t0 (in the
+        loop's order) are copied from *record* (name -> recorded (T, B, H) array) instead of computed.
+        The run keeps pad, state0 and overrides in its cache for backward."""
         raise NotImplementedError
 
     def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool,
@@ -173,6 +189,10 @@ class Family:
         """(a, D) with dh_t/dh_{t-1} = diag(a) + Σ_k diag(D_k) W_hh[k] (PyTorch's row blocks), at *steps*;
         a is None where the Jacobian has no diagonal term."""
         raise NotImplementedError
+
+    def settable(self, entry) -> tuple[str, ...]:
+        """What an intervention may overwrite: the states and the gates (keys relative to the place)."""
+        return self.states + tuple(f"gates.{g}" for g in self.gates)
 
     # --- what is recorded and watched -----------------------------------------------------------
     def saturation(self, entry) -> dict[str, str]:
