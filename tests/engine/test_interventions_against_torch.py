@@ -106,24 +106,27 @@ def torch_unroll(trace, doc):
     return values, grads
 
 
+# Gate values inside (0, 1) (and (-1, 1) for a candidate): at 0 or 1 a sigmoid's derivative is 0 anyway, so
+# a missing gradient cut would go unseen; the clamp at 1.0 is its own case.
 CASES = {
+    "lstm-forget-gate-held-open": ("lstm", [{"at": "model.0.l0.fwd", "steps": "2:6", "set": "gates.f", "value": 1.0}], {}),
     "rnn-h-unit-one-step": ("rnn", [{"at": "model.0.l0.fwd", "t": 3, "set": "h", "units": [1], "value": 0.0}], {}),
     "rnn-relu-pre-range": ("rnn", [{"at": "model.0.l0.fwd", "steps": "2:5", "set": "pre", "units": [0, 2],
                                     "value": 0.7}], {"nonlinearity": "relu"}),
     "gru-h-unit-one-step": ("gru", [{"at": "model.0.l0.fwd", "t": 4, "set": "h", "units": [2], "value": 0.5}], {}),
     "lstm-cell-state": ("lstm", [{"at": "model.0.l0.fwd", "t": 2, "set": "c", "units": [1, 3], "value": 2.0}], {}),
     "lstm-forget-gate-range-bidirectional": (
-        "lstm", [{"at": "model.0.l0.bwd", "steps": "1:5", "set": "gates.f", "value": 1.0},
-                 {"at": "model.0.l1.fwd", "t": 3, "set": "gates.o", "units": [0], "value": 0.0}],
+        "lstm", [{"at": "model.0.l0.bwd", "steps": "1:5", "set": "gates.f", "value": 0.7},
+                 {"at": "model.0.l1.fwd", "t": 3, "set": "gates.o", "units": [0], "value": 0.4}],
         {"bidirectional": True, "num_layers": 2}),
     "gru-update-gate-range-bidirectional": (
-        "gru", [{"at": "model.0.l0.fwd", "steps": "2:6", "set": "gates.z", "units": [1], "value": 1.0},
-                {"at": "model.0.l0.bwd", "t": 4, "set": "gates.r", "value": 0.0},
+        "gru", [{"at": "model.0.l0.fwd", "steps": "2:6", "set": "gates.z", "units": [1], "value": 0.3},
+                {"at": "model.0.l0.bwd", "t": 4, "set": "gates.r", "value": 0.5},
                 {"at": "model.0.l0.bwd", "t": 1, "set": "gates.n", "units": [3], "value": -0.5}],
         {"bidirectional": True}),
     "lstm-input-candidate-h": (
-        "lstm", [{"at": "model.0.l0.fwd", "steps": "0:3", "set": "gates.i", "value": 0.0},
-                 {"at": "model.0.l0.fwd", "t": 5, "set": "gates.g", "units": [2], "value": 1.0},
+        "lstm", [{"at": "model.0.l0.fwd", "steps": "0:3", "set": "gates.i", "value": 0.2},
+                 {"at": "model.0.l0.fwd", "t": 5, "set": "gates.g", "units": [2], "value": 0.6},
                  {"at": "model.0.l0.fwd", "t": 5, "set": "h", "units": [0], "value": -1.0}], {}),
 }
 
