@@ -139,3 +139,12 @@ def test_what_if_refuses(tmp_path, item, message):
     with pytest.raises(WhatIfError, match="interventions\\[0\\]") as exc:
         what_if(base, [item])
     assert message in str(exc.value)
+
+
+def test_float32(tmp_path):
+    model = [{"type": "gru", "hidden_size": 5, "bidirectional": True}, {"type": "dense", "units": 1}]
+    items = [{"at": "model.0.l0.bwd", "steps": "3:6", "set": "gates.n", "units": [4], "value": -0.3}]
+    base = run_doc(tmp_path, doc(model, dtype="float32"))
+    new = what_if(base, items)
+    assert new["model.0.l0.bwd.gates.n"].dtype == np.float32
+    assert_same(new, run_doc(tmp_path, doc(model, items, dtype="float32"), "with.yaml"))
