@@ -11,7 +11,7 @@ from __future__ import annotations
 from rnntui.errors import RnntuiError, ScenarioError
 
 __version__ = "0.1.0"
-__all__ = ["RnntuiError", "ScenarioError", "__version__", "check", "load_trace", "run"]
+__all__ = ["RnntuiError", "ScenarioError", "__version__", "check", "load_trace", "run", "what_if"]
 
 
 def run(path, max_memory: int | None = None):
@@ -52,3 +52,11 @@ def __getattr__(name):
 
         return ExprError
     raise AttributeError(f"module 'rnntui' has no attribute {name!r}")
+
+
+def what_if(trace, interventions, resume: bool = True):
+    """*trace*'s run again with *interventions* (the whole list, scenario-form dicts or Intervention objects;
+    [] undoes them all), recomputed from the first step they change; see rnntui/engine/whatif.py."""
+    from rnntui.engine.whatif import what_if as _what_if
+
+    return _what_if(trace, interventions, resume=resume)

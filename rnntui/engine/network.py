@@ -17,8 +17,10 @@ from rnntui.engine.losses import loss_and_grad
 class Walk:
     """Entries run forward one after another, each recording itself; backward runs them in reverse."""
 
-    def __init__(self, layout: list[EntryInfo], params: dict, lengths=None, initial: dict | None = None):
+    def __init__(self, layout: list[EntryInfo], params: dict, lengths=None, initial: dict | None = None, plan=None):
+        """*plan*: interventions, and the recorded run to resume from (engine/whatif.py), or None."""
         self.layout, self.params, self.lengths, self.initial = layout, params, lengths, initial or {}
+        self.plan = plan
         self.handlers = [lay.handler for lay in layout]
         self.caches, self.ins, self.pres, self.outs = [], [], [], []
 
@@ -26,10 +28,17 @@ class Walk:
         """*start*: entry index -> initial states, besides the scenario's (a decoder's hand-over)."""
         h = x
         starts = {**self.initial, **(start or {})}
+        changed = None  # the steps of h that differ from the recorded run a plan resumes from
         for lay, hd in zip(self.layout, self.handlers):
             self.ins.append(h)
             kw = {"state0": starts[lay.index]} if lay.index in starts else {}
+            if self.plan is not None and hd.recurrent:
+                kw.update(plan=self.plan, changed=changed)
             pre, out, cache = hd.forward(lay, h, self.params, rec, self.lengths if hd.takes_lengths else None, **kw)
+            if hd.recurrent:
+                changed = cache.get("changed")
+            elif changed is not None and not (hd.takes_lengths and lay.seq_in and lay.seq_out):
+                changed = (0, 1 << 62)  # an entry that mixes steps: every step may differ after it
             self.caches.append(cache)
             self.pres.append(pre)
             self.outs.append(out)
@@ -52,7 +61,7 @@ class Walk:
 def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.ndarray],
                 loss_kind: str, target, seq: bool = True, derived: dict | None = None,
                 lengths: np.ndarray | None = None, initial: dict | None = None,
-                decoder_x: np.ndarray | None = None, feed: str = "zeros") -> dict[str, np.ndarray]:
+                decoder_x: np.ndarray | None = None, feed: str = "zeros", plan=None) -> dict[str, np.ndarray]:
     """Forward, loss and backward; returns the trace's arrays (not yet read-only).
 
     With *derived* (a dict), the one-term gradients the verdict measures go into it as functions that
@@ -60,14 +69,15 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
     for a batch of sequences of different lengths (PyTorch's packed sequences; None: all T). *initial*:
     entry index -> its initial states ({"h": (layers * directions, B, H)[, "c": ...]}, PyTorch's h_0, c_0).
     *decoder_x*: an encoder-decoder's decoder input (see seq2seq.py); x is then the encoder's.
-    *feed* "output": a generator, each step's output fed back as the next input (see generate.py)."""
+    *feed* "output": a generator, each step's output fed back as the next input (see generate.py).
+    *plan*: interventions (engine/whatif.py), whole-sequence runs only."""
     if feed == "output":
         from rnntui.engine.generate import run_generation
 
         return run_generation(layout, x, params, loss_kind, target, derived=derived, initial=initial)
     rec: dict[str, np.ndarray] = {}
     if decoder_x is None:
-        walk = Walk(layout, params, lengths, initial)
+        walk = Walk(layout, params, lengths, initial, plan)
         walk.forward(x, rec)
     else:
         from rnntui.engine.seq2seq import EncoderDecoder

@@ -61,13 +61,23 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
     if target is not None and sc.loss == "mse":
         target = target.astype(dtype)
     lazy: dict = {}
+    items = tuple(getattr(sc, "interventions", ()))
+    plan = None
+    if items:
+        from rnntui.engine.whatif import Plan
+
+        plan = Plan(items, list(sc.layout))
     with np.errstate(all="ignore"):
         arrays = network.run_network(list(sc.layout), x, params, sc.loss, target, sc.seq, derived=lazy,
                                      lengths=sc.lengths,
                                      decoder_x=None if sc.decoder_x is None else sc.decoder_x.astype(dtype),
                                      initial={i: {k: v.astype(dtype) for k, v in st.items()}
                                               for i, st in sc.initial_states.items()},
-                                     feed=sc.feed)
+                                     feed=sc.feed, plan=plan)
+    if items:
+        from rnntui.engine.interventions import record_masks
+
+        record_masks(arrays, items, list(sc.layout), sc.B)
     info = TraceInfo(
         name=sc.name, description=sc.description, mode=sc.mode, dtype=sc.dtype, loss=sc.loss, file=sc.file,
         entries=tuple(sc.layout), T=sc.T, B=sc.B, seq=sc.seq, class_names=sc.class_names, events=sc.events,

@@ -16,6 +16,7 @@ from rnntui.scenario import schema
 from rnntui.engine.entries import handler
 from rnntui.engine.entries.embedding import MAX_EXACT_ID
 from rnntui.scenario.decoder import build_decoder
+from rnntui.scenario.interventions import build_interventions
 from rnntui.scenario.initial_state import StateProblem, build_initial_states, split_initial_states
 from rnntui.scenario.entry_models import ENTRY_TYPES, model_for, to_config
 from rnntui.scenario.arrays import NotNumbers, numbers
@@ -54,6 +55,7 @@ class Scenario:
     feed: str = "zeros"                  # one-to-many: "output" feeds each step's output back as the next input
     watch: tuple[str, ...] = ()          # debug.watch: expressions the debugger opens with (docs/debugger.md)
     breakpoints: tuple[str, ...] = ()    # debug.break
+    interventions: tuple = ()            # what-if: engine.interventions.Intervention, applied in the loops
 
     @property
     def T(self) -> int:
@@ -384,6 +386,8 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     if top.class_names is not None and (top.loss.kind != "cross_entropy" or tuple(out_feat) != (len(top.class_names),)):
         problems.append(pos.problem(("class_names",), f"found {len(top.class_names)} names; expected one per class of a "
                                     f"cross_entropy model, whose output here is {tuple(out_feat)}"))
+    interventions, intervention_problems = build_interventions(top, layout, T, pos)
+    problems.extend(intervention_problems)
     if problems:
         raise ScenarioError(problems)
 
@@ -395,6 +399,7 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         target=target, class_names=tuple(top.class_names) if top.class_names else None,
         events=tuple((k, float(v)) for k, v in top.events.model_dump().items()), lengths=lengths,
         initial_states=initial_states, feed=top.feed, compare=top.compare, watch=watch, breakpoints=breakpoints,
+        interventions=interventions,
         decoder_x=None if decoder is None else decoder.x,
         decoder_tokens=None if decoder is None else decoder.built.tokens,
         decoder_token_ids=None if decoder is None else decoder.built.token_ids,

@@ -108,6 +108,24 @@ class Decoder(Strict):
     model: list[dict[str, Any]] = Field(min_length=1)
 
 
+class InterventionItem(Strict):
+    """One what-if intervention (docs/scenario-format.md): what is checked against the model is in
+    rnntui/engine/interventions.py."""
+
+    at: StrictStr
+    set: StrictStr
+    t: Optional[Count] = None
+    steps: Optional[StrictStr] = None
+    units: Optional[list[Count]] = Field(default=None, min_length=1)
+    value: Finite
+
+    @model_validator(mode="after")
+    def _one_step_form(self) -> "InterventionItem":
+        if (self.t is None) == (self.steps is None):
+            raise ValueError("expected exactly one of `t` (one step) or `steps` (START:STOP, STOP excluded)")
+        return self
+
+
 class Top(Strict):
     """The top level; `model` entries are validated one by one in loader.py."""
 
@@ -129,6 +147,7 @@ class Top(Strict):
     compare: Optional[StrictStr] = Field(default=None, description="a scenario (file or bundled name) that "
                                          "`rnntui run` opens beside this one")
     debug: Optional[dict[str, Any]] = None   # watch/break expressions, checked in scenario/debug.py
+    interventions: list[InterventionItem] = Field(default_factory=list)
 
     @field_validator("version", mode="before")
     @classmethod

@@ -44,6 +44,14 @@ def unmerge(how: str, g: np.ndarray, a: np.ndarray, b: np.ndarray | None):
     return g * b, g * a
 
 
+def span(ranges) -> tuple[int, int] | None:
+    """The smallest range of steps holding every (lo, hi) of *ranges* (None: none changed)."""
+    real = [r for r in ranges if r is not None]
+    if not real:
+        return None
+    return min(r[0] for r in real), max(r[1] for r in real)
+
+
 def final_steps(lengths: np.ndarray | None, T: int, B: int) -> np.ndarray:
     """The step each sample's forward direction ends at: its own last step (PyTorch's h_n when packed)."""
     return np.full(B, T - 1) if lengths is None else np.asarray(lengths) - 1
@@ -118,14 +126,19 @@ class Recurrent(Handler):
     def _params(self, info, params, j, d) -> dict[str, np.ndarray]:
         return {s: params[keys.param_name(info.index, s, j, d)] for s in STEMS}
 
-    def forward(self, info, x, params, rec, lengths=None, state0=None):
-        """*state0*: the initial states as PyTorch's (h_0, c_0): {"h": (layers * directions, B, H), "c": ...}."""
+    def forward(self, info, x, params, rec, lengths=None, state0=None, plan=None, changed=None):
+        """*state0*: the initial states as PyTorch's (h_0, c_0): {"h": (layers * directions, B, H), "c": ...}.
+        *plan*: interventions (and a recorded run to resume from), engine/whatif.py; *changed*: the steps
+        (lo, hi) of *x* that differ from that recorded run (None: none). `cache["changed"]` says the same of
+        the output."""
         runs, inputs = [], []
         inp = x
-        pad = padding(lengths, x.shape[0])
+        T = x.shape[0]
+        pad = padding(lengths, T)
         for j in range(info.num_layers):
             inputs.append(inp)
             layer_runs = {}
+            out_changed = []
             for k, d in enumerate(info.directions):
                 prefix = keys.place_prefix(info.index, j, d)
                 start = None
@@ -133,14 +146,22 @@ class Recurrent(Handler):
                     start = {s: v[j * len(info.directions) + k] for s, v in state0.items()}
                     for s, v in start.items():
                         rec[f"{prefix}.{s}0"] = v
+                kw = {}
+                if plan is not None:
+                    reverse = d == "bwd"
+                    kw["overrides"] = plan.overrides(prefix)
+                    kw["resume"], ch = plan.resume(prefix, reverse, T, changed, self.fam.settable(info))
+                    out_changed.append(ch)
                 run = self.fam.forward(info, inp, self._params(info, params, j, d), reverse=(d == "bwd"), pad=pad,
-                                       state0=start)
+                                       state0=start, **kw)
                 layer_runs[d] = run
                 for k2, v in run.record.items():
                     rec[f"{prefix}.{k2}"] = v
             runs.append(layer_runs)
             hs = [layer_runs[d].h for d in info.directions]
             inp = hs[0] if len(hs) == 1 else np.concatenate(hs, axis=-1)
+            if plan is not None:
+                changed = span(out_changed)
         top = runs[-1]
         fwd, bwd = top["fwd"].h, (top["bwd"].h if "bwd" in top else None)
         last = final_steps(lengths, *x.shape[:2])
@@ -148,7 +169,10 @@ class Recurrent(Handler):
             out = merge(info.merge, fwd[last, np.arange(len(last))], None if bwd is None else bwd[0])
         else:
             out = merge(info.merge, fwd, bwd)
-        return None, out, {"runs": runs, "inputs": inputs, "last": last, "packed": lengths is not None}
+        if changed is not None and info.reduce_final:
+            changed = (0, T - 1)
+        return None, out, {"runs": runs, "inputs": inputs, "last": last, "packed": lengths is not None,
+                           "changed": changed}
 
     def backward(self, info, x, pre, out, cache, g_out, params, grads, rec, g_pre=None, final=None):
         """*final*: a gradient reaching the final states from outside (a decoder started from them), laid

@@ -107,6 +107,16 @@ def inject_final(rec: np.ndarray, final: dict | None, name: str, steps: np.ndarr
     here = steps == t
     if here.any():
         rec[here] += final[name][here]
+def resumed(T: int, reverse: bool, resume) -> tuple[range, slice, int | None]:
+    """A loop that resumes from a recorded run (`resume` = (t0, record), see engine/whatif.py): the steps
+    it computes (t0 onwards in its order), the steps copied from the record, and the step whose recorded
+    state the first computed step reads (None: the initial state)."""
+    if resume is None:
+        return order(T, reverse), slice(0, 0), None
+    t0 = resume[0]
+    if reverse:
+        return range(t0, -1, -1), slice(t0 + 1, T), (t0 + 1 if t0 + 1 < T else None)
+    return range(t0, T), slice(0, t0), (t0 - 1 if t0 > 0 else None)
 
 
 def start_state(state0: dict | None, name: str, B: int, H: int, dtype) -> np.ndarray:
@@ -173,9 +183,13 @@ class Family:
     jacobian_arrays: int = 0                 # jacobian_factors' arrays at their peak, per step chunk
 
     # --- the maths ------------------------------------------------------------------------------
-    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None) -> DirectionRun:  # pragma: no cover
+    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None, overrides=None,
+                resume=None) -> DirectionRun:  # pragma: no cover
         """*pad*: see `padding`; *state0*: {"h": (B, H)[, "c": ...]}, the initial state (zeros without it).
-        The run keeps both in its cache for backward."""
+        *overrides*: the interventions at this place (engine/interventions.py `Overrides`): each value named
+        there is overwritten as soon as it is computed. *resume*: (t0, record): the steps before t0 (in the
+        loop's order) are copied from *record* (name -> recorded (T, B, H) array) instead of computed.
+        The run keeps pad, state0 and overrides in its cache for backward."""
         raise NotImplementedError
 
     def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool,
@@ -190,6 +204,10 @@ class Family:
         """(a, D) with dh_t/dh_{t-1} = diag(a) + Σ_k diag(D_k) W_hh[k] (PyTorch's row blocks), at *steps*;
         a is None where the Jacobian has no diagonal term."""
         raise NotImplementedError
+
+    def settable(self, entry) -> tuple[str, ...]:
+        """What an intervention may overwrite: the states and the gates (keys relative to the place)."""
+        return self.states + tuple(f"gates.{g}" for g in self.gates)
 
     # --- what is recorded and watched -----------------------------------------------------------
     def saturation(self, entry) -> dict[str, str]:

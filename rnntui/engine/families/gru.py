@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnntui.engine.families.base import (initial, DirectionRun, Family, order, previous, previous_at, split_record,
-                                         inject_final, start_state, weight_grads, zero_padded)
+from rnntui.engine.families.base import (initial, DirectionRun, Family, order, previous, previous_at, resumed,
+                                         split_record, inject_final, start_state, weight_grads, zero_padded)
 from rnntui.numfmt import fmt
 
 
@@ -28,7 +28,7 @@ class GRU(Family):
     # h_prev, HPn, their concatenation (3), Kn, Kz, Kr with two temporaries and D (3)
     forward_arrays, record_arrays, backward_arrays, jacobian_arrays = 5, 2, 14, 13
 
-    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None) -> DirectionRun:
+    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None, overrides=None, resume=None) -> DirectionRun:
         T, B, _ = x.shape
         H = p["weight_hh"].shape[1]
         scale = np.ones(3 * H, dtype=x.dtype)
@@ -41,8 +41,22 @@ class GRU(Family):
         HPn = np.empty_like(Hs)
         h = start_state(state0, "h", B, H, x.dtype)
         h0 = None if state0 is None else h
+        steps, kept, before = resumed(T, reverse, resume)
+        if resume is not None:
+            rec = resume[1]
+            for n, k in enumerate("rzn"):
+                G[kept, :, n * H:(n + 1) * H] = rec[f"gates.{k}"][kept]
+            Hs[kept] = rec["h"][kept]
+            # W_hn h + b_hn of the copied steps, one (B, H) product per step as the loop makes it (a stacked
+            # matmul runs the same product per step, so the values agree to the bit)
+            hp = np.matmul(previous(Hs, reverse, h0)[kept], WhhT)
+            hp += bhh
+            HPn[kept] = hp[..., 2 * H:]
+            if before is not None:
+                h = Hs[before]
+        ov = overrides
         tmp = np.empty((B, H), dtype=x.dtype)
-        for t in order(T, reverse):
+        for t in steps:
             g = G[t]
             hp = h @ WhhT
             hp += bhh
@@ -51,20 +65,27 @@ class GRU(Family):
             np.tanh(rz, out=rz)
             rz *= 0.5
             rz += 0.5
+            if ov is not None:
+                ov.put("gates.r", t, g[:, :H])
+                ov.put("gates.z", t, g[:, H: 2 * H])
             HPn[t] = hp[:, 2 * H:]
             n = g[:, 2 * H:]
             np.multiply(g[:, :H], HPn[t], out=tmp)
             n += tmp
             np.tanh(n, out=n)
+            if ov is not None:
+                ov.put("gates.n", t, n)
             np.subtract(h, n, out=tmp)
             tmp *= g[:, H: 2 * H]
             np.add(n, tmp, out=Hs[t])
+            if ov is not None:
+                ov.put("h", t, Hs[t])
             zero_padded(Hs[t], pad, t)
             h = Hs[t]
         zero_padded(G, pad)
         zero_padded(HPn, pad)
         rec = {"h": Hs, "gates.r": G[..., :H], "gates.z": G[..., H: 2 * H], "gates.n": G[..., 2 * H:]}
-        return DirectionRun(Hs, rec, {"G": G, "HPn": HPn, "pad": pad, "h0": h0})
+        return DirectionRun(Hs, rec, {"G": G, "HPn": HPn, "pad": pad, "h0": h0, "ov": ov})
 
     @staticmethod
     def coefficients(G, HPn, h_prev):
@@ -90,7 +111,7 @@ class GRU(Family):
         dX = np.empty((T, B, 3 * H), dtype=x.dtype)
         dHp = np.empty_like(dX)
         dh_rec = start_state(None if final_steps is not None else final, "h", B, H, x.dtype)
-        pad = run.cache.get("pad")
+        pad, ov = run.cache.get("pad"), run.cache.get("ov")
         for t in order(T, not reverse):
             dh = DH[t]
             if final_steps is not None:  # each sample's last state is at its own step (a packed batch)
@@ -99,13 +120,20 @@ class GRU(Family):
             np.add(dh_ext[t], dh_rec, out=dh)
             zero_padded(TT[t], pad, t)
             zero_padded(dh, pad, t)
+            # an overwritten h: its own gradient is recorded whole, none flows into what computed it
+            dh_in = dh if ov is None else ov.cut_copy("h", t, dh)
             dan = dX[t, :, 2 * H:]
-            np.multiply(dh, Kn[t], out=dan)
-            np.multiply(dh, Kz[t], out=dX[t, :, H: 2 * H])
+            np.multiply(dh_in, Kn[t], out=dan)
+            if ov is not None:  # an overwritten gate: no gradient reaches its pre-activation
+                ov.cut("gates.n", t, dan)
+            np.multiply(dh_in, Kz[t], out=dX[t, :, H: 2 * H])
             np.multiply(dan, Kr[t], out=dX[t, :, :H])
+            if ov is not None:
+                ov.cut("gates.z", t, dX[t, :, H: 2 * H])
+                ov.cut("gates.r", t, dX[t, :, :H])
             np.multiply(dX[t], mask[t], out=dHp[t])
             dh_rec = dHp[t] @ W
-            dh_rec += dh * z[t]
+            dh_rec += dh_in * z[t]
         grads = weight_grads(x, p, run.h, dX, dHp, DH, split_record(DH, dh_ext, TT), reverse, h0=h0)
         grads.state0 = {"h": dh_rec}
         return grads

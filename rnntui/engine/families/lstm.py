@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnntui.engine.families.base import (initial, DirectionRun, Family, order, previous, previous_at, split_record,
-                                         inject_final, start_state, weight_grads, zero_padded)
+from rnntui.engine.families.base import (initial, DirectionRun, Family, order, previous, previous_at, resumed,
+                                         split_record, inject_final, start_state, weight_grads, zero_padded)
 from rnntui.numfmt import fmt, fmt_terms
 
 
@@ -38,7 +38,12 @@ class LSTM(Family):
         i, f, g, o = (np.arange(k * H, (k + 1) * H) for k in range(4))
         return np.concatenate([o, i, f, g])
 
-    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None) -> DirectionRun:
+    @staticmethod
+    def _blocks(H: int) -> dict[str, slice]:
+        """Each gate's columns in the internal row order (o, i, f, g)."""
+        return {f"gates.{k}": slice(n * H, (n + 1) * H) for n, k in enumerate("oifg")}
+
+    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None, overrides=None, resume=None) -> DirectionRun:
         T, B, _ = x.shape
         H = p["weight_hh"].shape[1]
         perm = self._perm(H)
@@ -56,19 +61,37 @@ class LSTM(Family):
         h = start_state(state0, "h", B, H, x.dtype)
         c = start_state(state0, "c", B, H, x.dtype)
         h0, c0 = (None, None) if state0 is None else (h, c)
+        blocks = self._blocks(H)
+        steps, kept, before = resumed(T, reverse, resume)
+        if resume is not None:
+            rec = resume[1]
+            for name, cols in blocks.items():
+                G[kept, :, cols] = rec[name][kept]
+            Cs[kept], Hs[kept] = rec["c"][kept], rec["h"][kept]
+            TC[kept] = np.tanh(Cs[kept])
+            if before is not None:
+                h, c = Hs[before], Cs[before]
+        ov = overrides
         ig = np.empty((B, H), dtype=x.dtype)
-        for t in order(T, reverse):
+        for t in steps:
             g = G[t]
             g += h @ WhhT
             np.tanh(g, out=g)
             s = g[:, : 3 * H]
             s *= 0.5
             s += 0.5
+            if ov is not None:
+                for name, cols in blocks.items():
+                    ov.put(name, t, g[:, cols])
             np.multiply(g[:, 2 * H: 3 * H], c, out=Cs[t])
             np.multiply(g[:, H: 2 * H], g[:, 3 * H:], out=ig)
             Cs[t] += ig
+            if ov is not None:
+                ov.put("c", t, Cs[t])
             np.tanh(Cs[t], out=TC[t])
             np.multiply(g[:, :H], TC[t], out=Hs[t])
+            if ov is not None:
+                ov.put("h", t, Hs[t])
             if pad is not None:
                 for a in (Hs[t], Cs[t], TC[t], g):
                     zero_padded(a, pad, t)
@@ -78,7 +101,7 @@ class LSTM(Family):
             "gates.i": G[..., H: 2 * H], "gates.f": G[..., 2 * H: 3 * H],
             "gates.g": G[..., 3 * H:], "gates.o": G[..., :H],
         }
-        return DirectionRun(Hs, rec, {"G": G, "TC": TC, "perm": perm, "pad": pad, "h0": h0, "c0": c0})
+        return DirectionRun(Hs, rec, {"G": G, "TC": TC, "perm": perm, "pad": pad, "h0": h0, "c0": c0, "ov": ov})
 
     @staticmethod
     def coefficients(G, TC, c_prev):
@@ -110,7 +133,8 @@ class LSTM(Family):
         dZifg = dZ[..., H:].reshape(T, B, 3, H)
         dh_rec = start_state(None if final_steps is not None else final, "h", B, H, x.dtype)
         dc_rec = start_state(None if final_steps is not None else final, "c", B, H, x.dtype)
-        pad = run.cache.get("pad")
+        pad, ov = run.cache.get("pad"), run.cache.get("ov")
+        blocks = self._blocks(H)
         for t in order(T, not reverse):
             dh, dc = DH[t], DC[t]
             if final_steps is not None:  # each sample's last state is at its own step (a packed batch)
@@ -119,14 +143,22 @@ class LSTM(Family):
             TT[t] = dh_rec
             CT[t] = dc_rec
             np.add(dh_ext[t], dh_rec, out=dh)
-            np.multiply(dh, Kc[t], out=CH[t])
+            # an overwritten h (c): its own gradient is recorded whole, none flows into what computed it
+            dh_in = dh if ov is None else ov.cut_copy("h", t, dh)
+            np.multiply(dh_in, Kc[t], out=CH[t])
             np.add(CH[t], dc_rec, out=dc)
             if pad is not None:
                 for a in (TT[t], CT[t], dh, CH[t], dc):
                     zero_padded(a, pad, t)
-            np.multiply(dh, Ko[t], out=dZ[t, :, :H])
-            np.multiply(Kifg[t], dc[:, None, :], out=dZifg[t])
-            np.multiply(dc, f[t], out=dc_rec)
+                if dh_in is not dh:
+                    zero_padded(dh_in, pad, t)
+            dc_in = dc if ov is None else ov.cut_copy("c", t, dc)
+            np.multiply(dh_in, Ko[t], out=dZ[t, :, :H])
+            np.multiply(Kifg[t], dc_in[:, None, :], out=dZifg[t])
+            if ov is not None:  # an overwritten gate: no gradient reaches its pre-activation
+                for name, cols in blocks.items():
+                    ov.cut(name, t, dZ[t, :, cols])
+            np.multiply(dc_in, f[t], out=dc_rec)
             dh_rec = dZ[t] @ W
         record = split_record(DH, dh_ext, TT)
         record.update({"c": DC, "c.from_h": CH, "c.through_time": CT})

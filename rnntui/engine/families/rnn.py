@@ -6,7 +6,7 @@ from typing import Literal
 
 import numpy as np
 
-from rnntui.engine.families.base import (DirectionRun, Family, RecurrentConfig, order, split_record,
+from rnntui.engine.families.base import (DirectionRun, Family, RecurrentConfig, order, resumed, split_record,
                                          inject_final, start_state, weight_grads, zero_padded)
 from rnntui.engine.fields import choice
 from rnntui.numfmt import fmt
@@ -34,7 +34,7 @@ class RNN(Family):
     forward_arrays, record_arrays, backward_arrays, jacobian_arrays = 2, 2, 3, 4
     config = RNNConfig
 
-    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None) -> DirectionRun:
+    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None, overrides=None, resume=None) -> DirectionRun:
         T, B, _ = x.shape
         H = p["weight_hh"].shape[1]
         P = (x.reshape(T * B, -1) @ p["weight_ih"].T).reshape(T, B, H)
@@ -43,19 +43,29 @@ class RNN(Family):
         WT = np.ascontiguousarray(p["weight_hh"].T)
         h = start_state(state0, "h", B, H, x.dtype)
         h0 = None if state0 is None else h
+        steps, kept, before = resumed(T, reverse, resume)
+        if resume is not None:
+            P[kept], Hs[kept] = resume[1]["pre"][kept], resume[1]["h"][kept]
+            if before is not None:
+                h = Hs[before]
         nl = entry.nonlinearity
-        for t in order(T, reverse):
+        ov = overrides
+        for t in steps:
             P[t] += h @ WT
+            if ov is not None:
+                ov.put("pre", t, P[t])
             if nl == "tanh":
                 np.tanh(P[t], out=Hs[t])
             elif nl == "relu":
                 np.maximum(P[t], 0, out=Hs[t])
             else:
                 Hs[t] = P[t]
+            if ov is not None:
+                ov.put("h", t, Hs[t])
             zero_padded(Hs[t], pad, t)
             h = Hs[t]
         zero_padded(P, pad)
-        return DirectionRun(Hs, {"h": Hs, "pre": P}, {"pad": pad, "h0": h0})
+        return DirectionRun(Hs, {"h": Hs, "pre": P}, {"pad": pad, "h0": h0, "ov": ov})
 
     @staticmethod
     def derivative(nonlinearity: str, h: np.ndarray, pre: np.ndarray) -> np.ndarray:
@@ -74,7 +84,7 @@ class RNN(Family):
         TT = np.empty_like(run.h)
         dA = np.empty_like(run.h)
         dh_rec = start_state(None if final_steps is not None else final, "h", B, H, x.dtype)
-        pad = run.cache.get("pad")
+        pad, ov = run.cache.get("pad"), run.cache.get("ov")
         for t in order(T, not reverse):
             if final_steps is not None:  # each sample's last state is at its own step (a packed batch)
                 inject_final(dh_rec, final, "h", final_steps, t)
@@ -83,10 +93,16 @@ class RNN(Family):
             zero_padded(TT[t], pad, t)
             zero_padded(DH[t], pad, t)
             np.multiply(DH[t], K[t], out=dA[t])
+            if ov is not None:  # an overwritten h or pre: nothing flows into what computed it
+                ov.cut("h", t, dA[t])
+                ov.cut("pre", t, dA[t])
             dh_rec = dA[t] @ W
         grads = weight_grads(x, p, run.h, dA, dA, DH, split_record(DH, dh_ext, TT), reverse, h0=run.cache.get("h0"))
         grads.state0 = {"h": dh_rec}
         return grads
+
+    def settable(self, entry) -> tuple[str, ...]:
+        return ("h", "pre")
 
     def jacobian_factors(self, entry, arrays, place, params, steps):
         h = arrays[place.key("h")][steps]
