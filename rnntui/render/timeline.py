@@ -25,7 +25,7 @@ HERE = Style(bold=True, dim=False)
 OTHER = Style(bold=False, dim=True)
 BARS = "·▁▂▃▄▅▆▇█"  # dL/dx per step, relative to the largest step of the sample
 EVENT_MARKS = {"non-finite": ("!", "magenta"), "saturated": ("S", "yellow"), "vanishing": ("v", "cyan"),
-               "exploding": ("^", "red")}
+               "exploding": ("^", "red"), "break": ("●", "magenta")}  # break: where a breakpoint holds
 
 
 def _token(trace, t: int, b: int) -> str:

@@ -26,11 +26,13 @@ from rnntui.render import cursor as cur
 from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
 from rnntui.tui import blas
-from rnntui.tui.screens import GotoScreen, HelpScreen
+from rnntui.render.watches import Breakpoint, DebugState, next_break
+from rnntui.tui.screens import DebugListScreen, ExpressionScreen, GotoScreen, HelpScreen
 from rnntui.tui.state import OpenRun, open_run
 from rnntui.tui.usertext import cut
 from rnntui.tui.widgets.base import TraceView
 from rnntui.tui.widgets.cell_view import CellView
+from rnntui.tui.widgets.watch_pane import WatchPane
 from rnntui.tui.widgets.compare_pane import ComparePane
 from rnntui.tui.widgets.details_pane import DetailsPane
 from rnntui.tui.widgets.gradient_plot import GradientPlot
@@ -88,6 +90,15 @@ class RnntuiApp(App):
                 tooltip="Next event (non-finite value, saturated gate, vanishing or exploding gradient, "
                         "thresholds in the scenario's events:), skipping the rest of a run of consecutive steps"),
         Binding("N", "event(-1)", "Prev event", show=False, tooltip="Previous event, where its run begins"),
+        Binding("w", "add_watch", "Watch", show=False,
+                tooltip="Watch an expression (docs/debugger.md): its value at every step, beside the views"),
+        Binding("a", "add_break", "Break", show=False,
+                tooltip="Add a breakpoint: an expression; c stops where it holds (the timeline marks it ●)"),
+        Binding("c", "continue(1)", "Continue", show=False,
+                tooltip="Continue: to the next step (in this pass's order) where a breakpoint holds or an event begins"),
+        Binding("C", "continue(-1)", "Reverse", show=False, tooltip="Reverse-continue: to the previous such step"),
+        Binding("L", "debug_list", "Watches", show=False,
+                tooltip="List the watches and breakpoints: turn breakpoints on or off, remove either"),
         Binding("e", "export", "Export", show=False, tooltip="Export the current view as an SVG file"),
         Binding("question_mark", "help", "Help", tooltip="This help, with the current cell's equations"),
         Binding("q", "quit", "Quit", tooltip="Quit"),
@@ -102,6 +113,9 @@ class RnntuiApp(App):
     playing: reactive[bool] = reactive(False, bindings=True)
     """Whether Space is stepping on by itself."""
 
+    debugging: reactive[DebugState] = reactive(DebugState, repaint=False)
+    """The watches and breakpoints (the scenario's debug: section to start with); replaced, never changed."""
+
     def __init__(self, trace, export_dir: Path | None = None, other=None, **kwargs):
         super().__init__(**kwargs)
         self.export_dir = export_dir or Path.cwd()
@@ -111,6 +125,10 @@ class RnntuiApp(App):
         self._blas_threads: int | None = None
         run = open_run(trace, other)
         self.set_reactive(RnntuiApp.run_state, run)
+        info = trace.info
+        self.set_reactive(RnntuiApp.debugging, DebugState(
+            watches=tuple(getattr(info, "watch", ())),
+            breakpoints=tuple(Breakpoint(b) for b in getattr(info, "breakpoints", ()))))
         self.set_reactive(RnntuiApp.cursor, run.start())
 
     @property
@@ -129,6 +147,7 @@ class RnntuiApp(App):
                 yield CellView(id="cell")
                 yield StateHeatmap(id="states")
             with Column(id="right"):
+                yield WatchPane(id="watches")
                 yield GradientPlot(id="gradients")
                 yield DetailsPane(id="details")
         yield Footer()
@@ -138,6 +157,7 @@ class RnntuiApp(App):
         gc.set_threshold(*GC_THRESHOLD)
         self._blas_threads = blas.set_threads(1)
         self._show(self.run_state)
+        self.watch_debugging(self.debugging)  # the scenario's debug: section, set before the views existed
         self._fit(self.size.width)
 
     def on_unmount(self) -> None:
@@ -164,6 +184,12 @@ class RnntuiApp(App):
         for view in self.query(TraceView):
             view.run = run  # before the cursor: a view draws a cursor in the run it holds
         self.watch_cursor(self.cursor)
+
+    def watch_debugging(self, state: DebugState) -> None:
+        for view in self.query(WatchPane):
+            view.debug = state
+        for view in self.query(Timeline):
+            view.debug = state
 
     def watch_cursor(self, cursor: Cursor) -> None:
         for view in self.query(TraceView):
@@ -288,6 +314,40 @@ class RnntuiApp(App):
         self.cursor = replace(self.cursor, t=runs[0].start, phase=phase)
         # event texts name trace keys, which a crafted trace makes anything: never markup
         self.notify(cut("; ".join(r.text for r in runs[:3]), MESSAGE_CHARS), timeout=3, markup=False)
+
+    def action_add_watch(self) -> None:
+        self._ask(breakpoint=False)
+
+    def action_add_break(self) -> None:
+        self._ask(breakpoint=True)
+
+    def _ask(self, breakpoint: bool) -> None:
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            d = self.debugging
+            self.debugging = (replace(d, breakpoints=d.breakpoints + (Breakpoint(text),)) if breakpoint
+                          else replace(d, watches=d.watches + (text,)))
+
+        place = self.cursor.place(self.info)
+        self.push_screen(ExpressionScreen(self.run_state.trace, place, breakpoint), done)
+
+    def action_continue(self, n: int) -> None:
+        c = self.cursor
+        events = [r.start for r in self.run_state.runs.get(c.place(self.info), ())]
+        t = next_break(self.run_state.trace, c, self.debugging, backwards=int(n) < 0, events=events)
+        if t is None:
+            self.notify("no breakpoint holds and no event begins " + ("before" if int(n) < 0 else "after")
+                        + f" t={c.t} at this place, in this pass's order", timeout=3)
+            return
+        self.cursor = replace(c, t=t, handover=False)
+
+    def action_debug_list(self) -> None:
+        def done(state: DebugState | None) -> None:
+            if state is not None:
+                self.debugging = state
+
+        self.push_screen(DebugListScreen(self.debugging, len(self.run_state.events)), done)
 
     def action_goto(self) -> None:
         def done(t: int | None) -> None:

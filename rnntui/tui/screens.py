@@ -78,3 +78,121 @@ class GotoScreen(ModalScreen[int | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ExpressionScreen(ModalScreen[str | None]):
+    """Ask for a watch or breakpoint expression, checked as it is typed (docs/debugger.md); returns it
+    pinned to the cursor's place, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, trace, place, breakpoint: bool):
+        super().__init__()
+        self.trace, self.place, self.breakpoint = trace, place, breakpoint
+
+    def compose(self) -> ComposeResult:
+        what = "Breakpoint: stop where this holds" if self.breakpoint else "Watch: show this value at every step"
+        with Vertical(id="expression"):
+            yield Static(f"{what} (at {self.place.prefix} unless it says @place):")
+            yield Input(placeholder="norm(dh) < 1e-6" if self.breakpoint else "mean(gates.f)", id="expression-input",
+                        max_length=400)
+            yield Static("", id="expression-error")
+
+    def _problem(self, text: str) -> str:
+        """Why *text* cannot be used here, or ""."""
+        from rnntui.expr import ExprError, require_condition
+        from rnntui.render.watches import with_place
+
+        if not text.strip():
+            return "type an expression: names h c x out gates.* dh dc jacnorm loss_t t T; mean max norm any ..."
+        try:
+            from rnntui.expr import bind
+
+            b = bind(with_place(text, self.place), self.trace, self.place)
+            if self.breakpoint:
+                require_condition(b)
+        except ExprError as exc:
+            return f"{exc.pointer()}\ncolumn {exc.column}: {exc.message}"
+        return ""
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#expression-error", Static).update(Text(self._problem(event.value), Style(color="red")))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        from rnntui.render.watches import with_place
+
+        problem = self._problem(event.value)
+        if problem:
+            self.query_one("#expression-error", Static).update(Text(problem, Style(color="red")))
+            return
+        self.dismiss(with_place(event.value.strip(), self.place))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class DebugListScreen(ModalScreen["DebugState | None"]):
+    """Every watch and breakpoint: Space turns a breakpoint on or off, Delete (or x) removes the selected
+    one; returns the new list (the built-in events are listed too: they are always on)."""
+
+    BINDINGS = [Binding("escape,L", "close", "Close"), Binding("space", "toggle", "On/off"),
+                Binding("delete,x", "remove", "Remove")]
+
+    def __init__(self, state, events: int):
+        super().__init__()
+        self.state, self.events = state, events
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import OptionList
+
+        with Vertical(id="debug-list"):
+            yield Static("Watches and breakpoints: Space on/off, Delete or x removes, Escape closes")
+            yield OptionList(*self._options(), id="debug-options")
+            yield Static(Text(f"built-in events (always on, n / N jump to them): {self.events}", Style(dim=True)))
+
+    def _options(self) -> list:
+        return ([f"watch  {w}" for w in self.state.watches]
+                + [f"break {'●' if b.enabled else '○'} {b.text}" for b in self.state.breakpoints])
+
+    def _refresh(self, keep: int | None) -> None:
+        from textual.widgets import OptionList
+
+        options = self.query_one("#debug-options", OptionList)
+        options.clear_options()
+        options.add_options(self._options())
+        if keep is not None and self._options():
+            options.highlighted = min(keep, len(self._options()) - 1)
+
+    def _selected(self) -> int | None:
+        from textual.widgets import OptionList
+
+        return self.query_one("#debug-options", OptionList).highlighted
+
+    def action_toggle(self) -> None:
+        from dataclasses import replace
+
+        k = self._selected()
+        n = len(self.state.watches)
+        if k is None or k < n:
+            return
+        bps = list(self.state.breakpoints)
+        bps[k - n] = replace(bps[k - n], enabled=not bps[k - n].enabled)
+        self.state = replace(self.state, breakpoints=tuple(bps))
+        self._refresh(k)
+
+    def action_remove(self) -> None:
+        from dataclasses import replace
+
+        k = self._selected()
+        if k is None:
+            return
+        n = len(self.state.watches)
+        if k < n:
+            self.state = replace(self.state, watches=self.state.watches[:k] + self.state.watches[k + 1:])
+        else:
+            j = k - n
+            self.state = replace(self.state, breakpoints=self.state.breakpoints[:j] + self.state.breakpoints[j + 1:])
+        self._refresh(k)
+
+    def action_close(self) -> None:
+        self.dismiss(self.state)

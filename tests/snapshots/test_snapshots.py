@@ -27,6 +27,9 @@ SNAPSHOTS = {
     "handover-bptt": (DATA / "seq2seq-small.yaml", ["right_square_bracket", "end", "right", "b"]),
     # --compare: an LSTM (A) and a GRU (B) on the same input, at t=3 and then in BPTT
     "compare": ("lstm-vs-gru", ["right", "right", "right"]),
+    # a watch and a breakpoint added with keys, then continue in BPTT
+    "watches": ("vanishing-gradient", ["w", *"norm(h)", "enter", "a", *"norm(dh) < 1e-7", "enter", "b", "home", "c",
+                                       "c"]),
     "compare-bptt": ("lstm-vs-gru", ["right", "right", "right", "b"]),
     "embedding": ("char-embedding", ["right", "right", "right", "b"]),  # the vector's gradient at t=3 ("l", id 7)
 }

@@ -1,11 +1,30 @@
 from __future__ import annotations
 
+from textual.reactive import reactive
+
 from rnntui.render.timeline import timeline
+from rnntui.render.watches import DebugState, breakpoint_marks
 from rnntui.tui.widgets.base import TraceView
 
 
 class Timeline(TraceView):
-    """Input per step, the cursor, and event markers (! non-finite, S saturated, v vanishing, ^ exploding)."""
+    """Input per step, the cursor, and event markers (! non-finite, S saturated, v vanishing, ^ exploding,
+    ● a breakpoint holds)."""
+
+    debug: reactive[DebugState] = reactive(DebugState, repaint=False)
+    """Breakpoints whose steps the event row marks; set by the app."""
+
+    def watch_debug(self) -> None:
+        self.watch_run()
 
     def render_view(self, cursor, width: int):
-        return timeline(self.trace, cursor, self.run.marks, width)
+        marks = self.run.marks
+        if self.debug.breakpoints:
+            place = cursor.place(self.run.info)
+            steps = breakpoint_marks(self.trace, place, self.debug)
+            if steps:  # a built-in event keeps its own mark
+                here = dict(marks.get(place, {}))
+                for t in steps:
+                    here.setdefault(t, "break")
+                marks = {**marks, place: here}
+        return timeline(self.trace, cursor, marks, width)

@@ -1,0 +1,155 @@
+"""Watches and breakpoints (docs/debugger.md) as the TUI shows them: each expression's value at the
+cursor's step with a sparkline over the steps, each breakpoint with where it holds.
+
+An expression without `@place` is bound to the place where the user wrote it (the TUI appends that
+place when it is added), so a value never silently changes meaning when the cursor moves elsewhere.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rich.console import Group
+from rich.style import Style
+from rich.text import Text
+
+from rnntui.numfmt import fmt
+from rnntui.render.pertrace import PerTrace
+from rnntui.render.segments import Cells
+from rnntui.render.strips import log_sparkline
+
+BOLD = Style(bold=True)
+DIM = Style(dim=True)
+ERROR = Style(color="red")
+HOLDS = Style(color="magenta", bold=True)
+
+
+@dataclass(frozen=True)
+class Breakpoint:
+    text: str
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class DebugState:
+    """What the user watches and where the debugger stops; replaced, never changed."""
+
+    watches: tuple[str, ...] = ()
+    breakpoints: tuple[Breakpoint, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.watches and not self.breakpoints
+
+
+_bound = PerTrace(256)  # (trace, text, place) -> Bound or ExprError: bound once, its values kept
+
+
+def bound(trace, text: str, place):
+    """The expression bound at *place* (its own @place wins), or the ExprError saying why it cannot be."""
+    from rnntui.expr import ExprError, bind
+
+    def make():
+        try:
+            return bind(text, trace, place)
+        except ExprError as exc:
+            return exc
+
+    return _bound.get(trace, (text, place), make)
+
+
+def with_place(text: str, place) -> str:
+    """*text* pinned to *place* unless it names its own."""
+    return text if "@" in text else f"{text} @{place.prefix}"
+
+
+def _value_words(v) -> str:
+    a = np.asarray(v)
+    if a.dtype == bool:
+        return "true" if (a.all() if a.ndim else bool(a)) else "false"
+    if a.ndim == 0:
+        return fmt(float(a), 0)
+    flat = a.reshape(-1)
+    shown = ", ".join(fmt(float(x), 0) for x in flat[:4])
+    return f"[{shown}{', …' if flat.size > 4 else ''}] {a.shape}"
+
+
+def watch_panel(trace, c, state: DebugState, width: int) -> Group:
+    out = [Text("watches (w adds, L lists)", BOLD)] if state.watches else []
+    for text in state.watches:
+        b = bound(trace, text, c.place(trace.info))
+        line = Text(f"{text[:40]:<40} ", Style())
+        if isinstance(b, Exception):
+            out.append(line.append(str(getattr(b, "message", b)), ERROR))
+            continue
+        t = min(c.t, b.T - 1)
+        try:
+            v = b.value_at(t)
+        except Exception as exc:  # noqa: BLE001 - a value that cannot be computed is shown, never raised
+            out.append(line.append(f"cannot be computed: {exc}", ERROR))
+            continue
+        out.append(line.append(f"= {_value_words(v)} at t={t}"))
+        vals = np.asarray(b.values, dtype=float)
+        if vals.ndim == 1 and vals.size > 1:
+            strip = Cells().add("  ", None)
+            lo, hi = max(0, t - (width - 4) // 2), None
+            hi = min(vals.size, lo + max(width - 4, 8))
+            log_sparkline(np.abs(vals[lo:hi]), t - lo, into=strip)
+            out.append(strip)
+    if state.breakpoints:
+        out.append(Text("breakpoints (a adds, c / C continue, L lists)", BOLD))
+    for bp in state.breakpoints:
+        b = bound(trace, bp.text, c.place(trace.info))
+        line = Text(("● " if bp.enabled else "○ ") + f"{bp.text[:60]} ", Style() if bp.enabled else DIM)
+        if isinstance(b, Exception):
+            out.append(line.append(str(getattr(b, "message", b)), ERROR))
+            continue
+        try:
+            holds = b.holds
+        except Exception as exc:  # noqa: BLE001
+            out.append(line.append(str(getattr(exc, "message", exc)), ERROR))
+            continue
+        n = int(holds.sum())
+        here = c.place(trace.info) == b.place
+        line.append(f"holds at {n} of {b.T} steps" + ("" if here else f" of {b.place.prefix}"), DIM)
+        if here and c.t < holds.size and holds[c.t]:
+            line.append("  ← here", HOLDS)
+        out.append(line)
+    return Group(*out)
+
+
+def breakpoint_marks(trace, place, state: DebugState) -> set[int]:
+    """The steps of *place* where an enabled breakpoint holds (what the timeline marks)."""
+    steps: set[int] = set()
+    for bp in state.breakpoints:
+        if not bp.enabled:
+            continue
+        b = bound(trace, bp.text, place)
+        if isinstance(b, Exception) or b.place != place:
+            continue
+        try:
+            steps.update(int(t) for t in np.flatnonzero(b.holds))
+        except Exception:  # noqa: BLE001 - shown as an error in the panel
+            continue
+    return steps
+
+
+def next_break(trace, c, state: DebugState, backwards: bool, events=()) -> int | None:
+    """The next step (in the cursor's pass order) after the cursor where an enabled breakpoint of this
+    place holds, or a built-in event begins (*events*: their steps); the previous one with *backwards*."""
+    from rnntui.expr import next_step, step_order
+
+    info = trace.info
+    place = c.place(info)
+    from rnntui.render.cursor import length
+
+    T = length(info, place)
+    holds = np.zeros(T, dtype=bool)
+    for t in breakpoint_marks(trace, place, state):
+        if t < T:
+            holds[t] = True
+    for t in events:
+        if 0 <= t < T:
+            holds[t] = True
+    order = step_order(info, place, c.phase, T)
+    return next_step(holds, order, c.t, backwards)
