@@ -91,33 +91,42 @@ def compared(a, b, c) -> tuple[list[Compared], str]:
     return out, note
 
 
-def compare_header(a, b) -> Text:
+def compare_header(a, b, labels: tuple[str, str] = ("A", "B")) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
+    la, lb = labels
+    if labels != ("A", "B"):  # a what-if against its original: one name, two losses and their change
+        text.append(f"{la} ", BOLD).append(f"loss {fmt(float(a['loss']), 0)}", DIM)
+        text.append(f"   {lb} ", BOLD).append(f"loss {fmt(float(b['loss']), 0)}", DIM)
+        text.append(f"   change {float(a['loss']) - float(b['loss']):+.4g}", BOLD)
+        return text
     text.append("A ", BOLD).append(printable(a.info.name)).append(f"  loss {fmt(float(a['loss']), 0)}", DIM)
     text.append("   B ", BOLD).append(printable(b.info.name)).append(f"  loss {fmt(float(b['loss']), 0)}", DIM)
     return text
 
 
-def compare_panel(a, b, c, width: int) -> Group:
+def compare_panel(a, b, c, width: int, labels: tuple[str, str] = ("A", "B")) -> Group:
     """A, B and A - B at the cursor: norms, the selected unit, and the difference unit by unit."""
     place = c.place(a.info)
     rows, note = compared(a, b, c)
-    out = [Text(f"A vs B at {place.label(a.info)}, t={c.t}, sample {c.sample} "
-                f"(loss A {fmt(float(a['loss']), 0)}, B {fmt(float(b['loss']), 0)})", BOLD)]
+    la, lb = labels
+    out = [Text(f"{la} vs {lb} at {place.label(a.info)}, t={c.t}, sample {c.sample} "
+                f"(loss {la} {fmt(float(a['loss']), 0)}, {lb} {fmt(float(b['loss']), 0)})", BOLD)]
     if note:
         out.append(Text(note, WARN))
     for r in rows:
         u = min(c.unit, r.a.size - 1)
-        line = Text(f"{r.name:<10} ‖A‖ {fmt(float(np.linalg.norm(r.a)), 0)}  ", BOLD)
+        line = Text(f"{r.name:<10} ‖{la}‖ {fmt(float(np.linalg.norm(r.a)), 0)}  ", BOLD)
         if r.b is None:
             line.append(r.why, WARN)
             out.append(line)
             continue
         d = r.diff
-        line.append(f"‖B‖ {fmt(float(np.linalg.norm(r.b)), 0)}  ‖A-B‖ {fmt(float(np.linalg.norm(d)), 0)}", Style())
+        line.append(f"‖{lb}‖ {fmt(float(np.linalg.norm(r.b)), 0)}  ‖{la}-{lb}‖ {fmt(float(np.linalg.norm(d)), 0)}",
+                    Style())
         out.append(line)
         strip = Cells()
-        strip.append(f"  unit {u}: A {fmt(float(r.a.reshape(-1)[u]), 0)} B {fmt(float(r.b.reshape(-1)[u]), 0)}  A-B ", DIM)
+        strip.append(f"  unit {u}: {la} {fmt(float(r.a.reshape(-1)[u]), 0)} {lb} {fmt(float(r.b.reshape(-1)[u]), 0)}  "
+                     f"{la}-{lb} ", DIM)
         scale = float(np.abs(d[np.isfinite(d)]).max()) if np.isfinite(d).any() else 1.0
         unit_strip(d.reshape(-1)[: max(width - 40, 4)], u, scale if scale > 0 else 1.0, into=strip)
         out.append(strip)

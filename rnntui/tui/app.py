@@ -27,7 +27,7 @@ from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
 from rnntui.tui import blas
 from rnntui.render.watches import Breakpoint, DebugState, next_break
-from rnntui.tui.screens import DebugListScreen, ExpressionScreen, GotoScreen, HelpScreen
+from rnntui.tui.screens import DebugListScreen, ExpressionScreen, GotoScreen, HelpScreen, WhatIfScreen
 from rnntui.tui.state import OpenRun, open_run
 from rnntui.tui.usertext import cut
 from rnntui.tui.widgets.base import TraceView
@@ -99,6 +99,12 @@ class RnntuiApp(App):
         Binding("C", "continue(-1)", "Reverse", show=False, tooltip="Reverse-continue: to the previous such step"),
         Binding("L", "debug_list", "Watches", show=False,
                 tooltip="List the watches and breakpoints: turn breakpoints on or off, remove either"),
+        Binding("i", "whatif", "What-if", show=False,
+                tooltip="What-if: set the selected unit of a state or gate at this step (or over steps) and see "
+                        "the run recomputed beside the original"),
+        Binding("u", "undo_whatif", "Undo", show=False, tooltip="Undo the last what-if"),
+        Binding("W", "write_whatif", "Write what-if", show=False,
+                tooltip="Write the scenario with the what-ifs as its interventions: (a new file)"),
         Binding("e", "export", "Export", show=False, tooltip="Export the current view as an SVG file"),
         Binding("question_mark", "help", "Help", tooltip="This help, with the current cell's equations"),
         Binding("q", "quit", "Quit", tooltip="Quit"),
@@ -121,6 +127,8 @@ class RnntuiApp(App):
         self.export_dir = export_dir or Path.cwd()
         self._timer = None
         self._binding_state: tuple = ()
+        self._keep_cursor = False                  # a what-if swaps the run but not the place or step
+        self.original = trace                      # what a what-if changes and undo returns to
         self._gc_threshold: tuple | None = None
         self._blas_threads: int | None = None
         run = open_run(trace, other)
@@ -140,8 +148,7 @@ class RnntuiApp(App):
         # the views hold no run yet: the app pushes it (and the cursor) into them once mounted
         yield HeaderBar(id="header")
         yield Timeline(id="timeline")
-        if self.run_state.other is not None:  # --compare: A, B and their difference, full width
-            yield ComparePane(id="compare")
+        yield ComparePane(id="compare")  # --compare or a what-if: A, B and their difference, full width
         with Horizontal(id="main"):
             with Column(id="left"):
                 yield CellView(id="cell")
@@ -177,10 +184,15 @@ class RnntuiApp(App):
         self._show(run)
 
     def _show(self, run: OpenRun) -> None:
-        """Another run: the cursor starts again (the old one may not exist in it), every view redraws."""
+        """Another run: the cursor starts again (the old one may not exist in it), every view redraws;
+        a what-if of the same run keeps the cursor where it is."""
         self.playing = False
         self.title = f"rnntui: {run.info.name}" + (f" vs {run.other.info.name}" if run.other is not None else "")
-        self.set_reactive(RnntuiApp.cursor, run.start())
+        if not self._keep_cursor:
+            self.set_reactive(RnntuiApp.cursor, run.start())
+        self._keep_cursor = False
+        for pane in self.query(ComparePane):
+            pane.display = run.other is not None
         for view in self.query(TraceView):
             view.run = run  # before the cursor: a view draws a cursor in the run it holds
         self.watch_cursor(self.cursor)
@@ -348,6 +360,84 @@ class RnntuiApp(App):
                 self.debugging = state
 
         self.push_screen(DebugListScreen(self.debugging, len(self.run_state.events)), done)
+
+    # --- what-if ------------------------------------------------------------------------------
+
+    def _interventions(self) -> list[dict]:
+        from rnntui.engine.interventions import recorded
+
+        return [i.to_dict() for i in recorded(self.run_state.trace.whole)]
+
+    def _apply(self, items: list[dict]) -> None:
+        """The original run with *items* (all of them) beside it, the cursor kept; the original alone for none."""
+        import rnntui
+        from rnntui.engine.interventions import recorded
+        from rnntui.errors import RnntuiError
+
+        base = [i.to_dict() for i in recorded(self.original)]
+        try:
+            new = self.original if items == base else rnntui.what_if(self.original, items)
+        except RnntuiError as exc:
+            self.notify(cut(str(exc), MESSAGE_CHARS), severity="error", markup=False)
+            return
+        self._keep_cursor = True
+        self.run_state = (open_run(new) if new is self.original
+                          else open_run(new, other=self.original, labels=("what-if", "original")))
+
+    def action_whatif(self) -> None:
+        c, info = self.cursor, self.info
+        place = c.place(info)
+        if self.run_state.other is not None and self.run_state.labels == ("A", "B"):
+            self.notify("what-if works on one run: open it without --compare", timeout=3)
+            return
+        if place.layer is None or info.mode == "encoder-decoder" or getattr(info, "feed", "zeros") == "output":
+            self.notify("what-if sets a state or gate of a recurrent place (not in encoder-decoders or "
+                        "generators)", timeout=3)
+            return
+
+        def done(item: dict | None) -> None:
+            if item is not None:
+                self._apply(self._interventions() + [item])
+
+        entry = info.entries[place.entry]
+        self.push_screen(WhatIfScreen(entry, place, c.t, min(c.unit, entry.hidden_size - 1)), done)
+
+    def action_undo_whatif(self) -> None:
+        from rnntui.engine.interventions import recorded
+
+        items = self._interventions()
+        if len(items) <= len(recorded(self.original)):
+            self.notify("no what-if to undo", timeout=2)
+            return
+        self._apply(items[:-1])
+
+    def action_write_whatif(self) -> None:
+        """The scenario's text with `interventions:` set to the what-ifs, as a new file beside the exports."""
+        import io
+
+        from ruamel.yaml import YAML
+
+        from rnntui.atomic import atomic_write
+
+        whole = self.run_state.trace.whole
+        if "meta.scenario" not in whole or self.run_state.other is None or self.run_state.labels == ("A", "B"):
+            self.notify("no what-if to write", timeout=2)
+            return
+        yaml = YAML()  # round trip: the user's comments and order stay
+        try:
+            data = yaml.load(str(whole["meta.scenario"]))
+            data["interventions"] = self._interventions()
+            out = io.StringIO()
+            yaml.dump(data, out)
+            stem = cut(Path(self.info.file).stem, STEM_CHARS) or "scenario"
+            path = self.export_dir / f"{stem}-whatif.yaml"
+            with atomic_write(path, "w") as f:
+                f.write(out.getvalue())
+        except Exception as exc:  # noqa: BLE001 - a file that cannot be written is said, never a crash
+            self.notify(cut(f"not written: {exc}", MESSAGE_CHARS), severity="error", markup=False)
+            return
+        self.notify(cut(f"wrote {path} (paths in it are relative to the original scenario's folder)",
+                        MESSAGE_CHARS), markup=False)
 
     def action_goto(self) -> None:
         def done(t: int | None) -> None:

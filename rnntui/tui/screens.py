@@ -196,3 +196,63 @@ class DebugListScreen(ModalScreen["DebugState | None"]):
 
     def action_close(self) -> None:
         self.dismiss(self.state)
+
+
+class WhatIfScreen(ModalScreen["dict | None"]):
+    """What-if on the selected unit and step: `NAME = VALUE` sets that unit of a state or gate at this
+    step; `NAME[START:STOP] = VALUE` over steps START..STOP-1; `NAME[*] = VALUE` every unit at this step.
+    Returns the intervention in scenario form (docs/debugger.md), or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, entry, place, t: int, unit: int):
+        super().__init__()
+        self.entry, self.place, self.t, self.unit = entry, place, t, unit
+        self.names = entry.family.settable(entry)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="whatif"):
+            yield Static(f"What-if at {self.place.prefix}, t={self.t}, unit {self.unit}: set "
+                         f"{' '.join(self.names)}, e.g. `h = 0`, `gates.f[0:10] = 1`, `c[*] = 0`")
+            yield Input(placeholder="h = 0", id="whatif-input", max_length=200)
+            yield Static("", id="whatif-error")
+
+    def parse(self, text: str) -> dict | str:
+        """The intervention, or why *text* is not one."""
+        import math
+        import re
+
+        m = re.fullmatch(r"\s*([a-z_.]+)\s*(?:\[\s*(\*|[0-9]{0,9}\s*:\s*[0-9]{0,9})\s*\])?\s*=\s*(\S+)\s*", text)
+        if not m:
+            return "expected NAME = VALUE, NAME[START:STOP] = VALUE or NAME[*] = VALUE"
+        name, index, value = m.groups()
+        if name not in self.names:
+            return f"found {name!r}; expected one of {', '.join(self.names)}"
+        try:
+            v = float(value)
+        except ValueError:
+            return f"found {value!r}; expected a number"
+        if not math.isfinite(v):
+            return f"found {value}; expected a finite number"
+        d: dict = {"at": self.place.prefix, "set": name, "value": v}
+        if index and index != "*":
+            d["steps"] = index.replace(" ", "")
+        else:
+            d["t"] = self.t
+        if index != "*":
+            d["units"] = [self.unit]
+        return d
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        got = self.parse(event.value) if event.value.strip() else ""
+        self.query_one("#whatif-error", Static).update(Text(got if isinstance(got, str) else "", Style(color="red")))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        got = self.parse(event.value)
+        if isinstance(got, str):
+            self.query_one("#whatif-error", Static).update(Text(got, Style(color="red")))
+            return
+        self.dismiss(got)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

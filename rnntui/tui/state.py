@@ -75,6 +75,8 @@ class OpenRun:
     """The runs of consecutive events, per place, by their first step (what n / N jump between)."""
     other: ShownTrace | None = None
     """`--compare`: the run B that every view shows beside this one (A), stepped in lockstep."""
+    labels: tuple[str, str] = ("A", "B")
+    """What the compare panel calls the two: ("what-if", "original") for a what-if."""
 
     @property
     def info(self):
@@ -86,7 +88,7 @@ class OpenRun:
         return Cursor(t=cur.first_step(self.info, "forward", p0.direction, p0))
 
 
-def open_run(trace, other=None) -> OpenRun:
+def open_run(trace, other=None, labels: tuple[str, str] = ("A", "B")) -> OpenRun:
     """Everything the views need from *trace* that does not depend on the cursor, computed once
     (*other*: a run to compare with, shown beside it)."""
     shown = ShownTrace(trace)
@@ -98,4 +100,4 @@ def open_run(trace, other=None) -> OpenRun:
     runs = {p: tuple(sorted(rs, key=lambda r: r.start)) for p, rs in by_place.items()}
     return OpenRun(trace=shown, places=shown.info.places, events=found,
                    marks=MappingProxyType(event_marks(list(found))), runs=MappingProxyType(runs),
-                   other=None if other is None else ShownTrace(other))
+                   other=None if other is None else ShownTrace(other), labels=labels)
