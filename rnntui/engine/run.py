@@ -47,7 +47,12 @@ def human(n: float) -> str:
 
 
 def run_scenario(sc, max_memory: int | None = None) -> Trace:
-    """Run forward and backward; raise ScenarioError if the trace would not fit in memory."""
+    """Run forward and backward; raise ScenarioError if the trace would not fit in memory.
+    A scenario with `train:` runs its iterations (engine/train.py) and returns a TrainTrace."""
+    if getattr(sc, "train", None) is not None:
+        from rnntui.engine.train import train_scenario
+
+        return train_scenario(sc, max_memory)
     limit = available_memory() // 2 if max_memory is None else max_memory
     need = estimate_bytes(sc)
     if need > limit:

@@ -51,6 +51,7 @@ class Scenario:
     decoder_vocab: tuple | None = None
     token_ids: np.ndarray | None = None  # int, like tokens (-1 where padded)
     feed: str = "zeros"                  # one-to-many: "output" feeds each step's output back as the next input
+    train: Any = None                    # engine.optim.TrainConfig: `train:` (see engine/train.py), or None
 
     @property
     def T(self) -> int:
@@ -283,6 +284,12 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     if "feed" in data and top.mode != "one-to-many":
         problems.append(pos.problem(("feed",), f"is only for mode one-to-many (what the steps after the first read); "
                                     f"found mode {top.mode}"))
+    train = None
+    if top.train is not None:
+        from rnntui.scenario.training import train_config
+
+        train, train_problems = train_config(top.train, data, pos)
+        problems.extend(train_problems)
     if problems:
         raise ScenarioError(problems)
 
@@ -387,7 +394,7 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         token_ids=built.token_ids,
         target=target, class_names=tuple(top.class_names) if top.class_names else None,
         events=tuple((k, float(v)) for k, v in top.events.model_dump().items()), lengths=lengths,
-        initial_states=initial_states, feed=top.feed,
+        initial_states=initial_states, feed=top.feed, train=train,
         decoder_x=None if decoder is None else decoder.x,
         decoder_tokens=None if decoder is None else decoder.built.tokens,
         decoder_token_ids=None if decoder is None else decoder.built.token_ids,
