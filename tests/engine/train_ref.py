@@ -79,16 +79,18 @@ class Net(torch.nn.Module):
         return h, pre
 
 
-def torch_training(trace, dtype=torch.float64, masks=None):
-    """Rows per iteration: loss, gradnorm (before clipping), gradnorm after clipping, parameters used."""
-    cfg = trace.train_config
+def torch_training(trace, optimizer: dict, clip: dict | None, dtype=torch.float64, masks=None):
+    """Rows per iteration: loss, gradnorm (before clipping), gradnorm after clipping, parameters used.
+    *optimizer* and *clip*: the scenario's `train.optimizer` and `train.clip` as written (PyTorch fills
+    in its own defaults)."""
+    kw = {k: (tuple(v) if k == "betas" else v) for k, v in optimizer.items() if k != "kind"}
     first = trace.iteration(0)
     params = {k[len("param."):]: first[k] for k in first if k.startswith("param.")}
     net = Net(trace.info, params, dtype)
-    opt = CLASSES[cfg.optimizer.kind](list(net.named.values()), **cfg.optimizer.torch_kwargs())
+    opt = CLASSES[optimizer["kind"]](list(net.named.values()), **kw)
     x = _t(first["input"], dtype)
     out = {"loss": [], "gradnorm": [], "clipped": [], "params": []}
-    for k in range(cfg.iterations):
+    for k in range(trace.iterations):
         out["params"].append({n: p.detach().numpy().copy() for n, p in net.named.items()})
         opt.zero_grad()
         y, pre = net(x, masks(k) if masks else {})
@@ -96,10 +98,10 @@ def torch_training(trace, dtype=torch.float64, masks=None):
         loss.backward()
         ps = list(net.named.values())
         before = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in ps]))
-        if cfg.clip is not None and cfg.clip.kind == "norm":
-            torch.nn.utils.clip_grad_norm_(ps, cfg.clip.limit)
-        elif cfg.clip is not None:
-            torch.nn.utils.clip_grad_value_(ps, cfg.clip.limit)
+        if clip is not None and "norm" in clip:
+            torch.nn.utils.clip_grad_norm_(ps, clip["norm"])
+        elif clip is not None:
+            torch.nn.utils.clip_grad_value_(ps, clip["value"])
         after = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in ps]))
         opt.step()
         out["loss"].append(float(loss.detach()))
