@@ -17,8 +17,10 @@ from rnntui.engine.losses import loss_and_grad
 class Walk:
     """Entries run forward one after another, each recording itself; backward runs them in reverse."""
 
-    def __init__(self, layout: list[EntryInfo], params: dict, lengths=None, initial: dict | None = None):
+    def __init__(self, layout: list[EntryInfo], params: dict, lengths=None, initial: dict | None = None,
+                 masks: dict | None = None):
         self.layout, self.params, self.lengths, self.initial = layout, params, lengths, initial or {}
+        self.masks = masks   # dropout masks of a training iteration (None: dropout is the identity)
         self.handlers = [lay.handler for lay in layout]
         self.caches, self.ins, self.pres, self.outs = [], [], [], []
 
@@ -29,6 +31,8 @@ class Walk:
         for lay, hd in zip(self.layout, self.handlers):
             self.ins.append(h)
             kw = {"state0": starts[lay.index]} if lay.index in starts else {}
+            if self.masks and hd.takes_masks:
+                kw["masks"] = self.masks
             pre, out, cache = hd.forward(lay, h, self.params, rec, self.lengths if hd.takes_lengths else None, **kw)
             self.caches.append(cache)
             self.pres.append(pre)
@@ -52,7 +56,8 @@ class Walk:
 def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.ndarray],
                 loss_kind: str, target, seq: bool = True, derived: dict | None = None,
                 lengths: np.ndarray | None = None, initial: dict | None = None,
-                decoder_x: np.ndarray | None = None, feed: str = "zeros") -> dict[str, np.ndarray]:
+                decoder_x: np.ndarray | None = None, feed: str = "zeros",
+                masks: dict | None = None) -> dict[str, np.ndarray]:
     """Forward, loss and backward; returns the trace's arrays (not yet read-only).
 
     With *derived* (a dict), the one-term gradients the verdict measures go into it as functions that
@@ -67,7 +72,7 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
         return run_generation(layout, x, params, loss_kind, target, derived=derived, initial=initial)
     rec: dict[str, np.ndarray] = {}
     if decoder_x is None:
-        walk = Walk(layout, params, lengths, initial)
+        walk = Walk(layout, params, lengths, initial, masks)
         walk.forward(x, rec)
     else:
         from rnntui.engine.seq2seq import EncoderDecoder

@@ -72,7 +72,7 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
                                      decoder_x=None if sc.decoder_x is None else sc.decoder_x.astype(dtype),
                                      initial={i: {k: v.astype(dtype) for k, v in st.items()}
                                               for i, st in sc.initial_states.items()},
-                                     feed=sc.feed)
+                                     feed=sc.feed, masks=getattr(sc, "dropout_masks", None))
     info = TraceInfo(
         name=sc.name, description=sc.description, mode=sc.mode, dtype=sc.dtype, loss=sc.loss, file=sc.file,
         entries=tuple(sc.layout), T=sc.T, B=sc.B, seq=sc.seq, class_names=sc.class_names, events=sc.events,

@@ -50,6 +50,7 @@ class Trainer:
         self.plain = replace(sc, train=None, params=params)
         self.names = list(params)
         self.limit = available_memory() // 2 if max_memory is None else max_memory
+        self.dropout = _dropout_places(sc)
         self.every, self.cached = self._plan(sc, params)
         self.checkpoints: dict[int, tuple[dict, optim.State]] = {0: (params, optim.State())}
         self.recent: OrderedDict[int, Trace] = OrderedDict()
@@ -75,8 +76,22 @@ class Trainer:
         return every, cached
 
     # --- one iteration --------------------------------------------------------------------------
-    def _run(self, params: dict) -> Trace:
-        return run_scenario(replace(self.plain, params=params), max_memory=self.max_memory)
+    def _run(self, params: dict, k: int) -> Trace:
+        return run_scenario(replace(self.plain, params=params, dropout_masks=self.masks(k)), max_memory=self.max_memory)
+
+    def masks(self, k: int) -> dict[str, np.ndarray] | None:
+        """Iteration k's dropout masks (None without dropout), drawn from the seed and k alone, so any
+        iteration replays with its own: 0 where an element is dropped, 1/(1-p) where kept (PyTorch's
+        bernoulli(1-p) / (1-p))."""
+        if not self.dropout:
+            return None
+        rng = np.random.default_rng([self.plain.seed, 7, k])
+        dtype = np.dtype(self.plain.dtype)
+        out = {}
+        for key, shape, p in self.dropout:
+            keep = rng.random(shape) >= p
+            out[key] = np.zeros(shape, dtype) if p >= 1 else keep.astype(dtype) / dtype.type(1 - p)
+        return out
 
     def _update(self, run: Trace, params: dict, state: optim.State) -> tuple[dict, Step]:
         """Clip and step after *run*; the new parameters and what the iteration leaves."""
@@ -100,7 +115,7 @@ class Trainer:
         return new, Step(loss, total, after, acted, norms, ratio, bptt, finite)
 
     def iterate(self, k: int, params: dict, state: optim.State) -> tuple[Trace, dict, Step]:
-        run = self._run(params)
+        run = self._run(params, k)
         new, step = self._update(run, params, state)
         self._remember(k, run)
         return run, new, step
@@ -141,7 +156,7 @@ class Trainer:
         with np.errstate(all="ignore"):
             for i in range(c, k):
                 _, params, _ = self.iterate(i, params, state)
-            run = self._run(params)
+            run = self._run(params, k)
         self._remember(k, run)
         return run
 
@@ -175,6 +190,27 @@ class TrainTrace(Trace):
     def is_cached(self, k: int) -> bool:
         """Whether `iteration(k)` returns at once (otherwise it recomputes up to `checkpoint_every` runs)."""
         return k in self._trainer.recent
+
+
+def _dropout_places(sc) -> list[tuple[str, tuple, float]]:
+    """(mask key, shape, p) of every dropout the model has: dropout entries, and the inputs of the
+    sub-layers above the first of a recurrent entry with `dropout`."""
+    from rnntui.engine.entries.dropout import mask_key
+    from rnntui.engine.entries.recurrent import dropout_mask_key
+
+    out = []
+    for e in sc.layout:
+        lead = (e.steps, sc.B) if e.seq_in else (sc.B,)
+        if e.type == "dropout" and e.dropout > 0:
+            out.append((mask_key(e.index), lead + tuple(e.in_feat), e.dropout))
+        elif e.recurrent and e.dropout > 0:
+            width = e.hidden_size * len(e.directions)
+            out += [(dropout_mask_key(e.index, j), lead + (width,), e.dropout) for j in range(1, e.num_layers)]
+    if out and (sc.feed == "output" or sc.decoder_x is not None):
+        raise ScenarioError([Problem(sc.file, None, None, "train", (
+            "dropout in training runs in the many-to-many, many-to-one and one-to-many (feed: zeros) modes; "
+            "this scenario is a generator or an encoder-decoder: remove the dropout or the train: section"))])
+    return out
 
 
 def _train_arrays(trainer: Trainer, steps: list[Step], final: dict, first_bad) -> dict[str, np.ndarray]:

@@ -52,6 +52,7 @@ class Scenario:
     token_ids: np.ndarray | None = None  # int, like tokens (-1 where padded)
     feed: str = "zeros"                  # one-to-many: "output" feeds each step's output back as the next input
     train: Any = None                    # engine.optim.TrainConfig: `train:` (see engine/train.py), or None
+    dropout_masks: dict | None = None    # set by engine/train.py for one iteration: dropout masks by trace key
 
     @property
     def T(self) -> int:
