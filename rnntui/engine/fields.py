@@ -22,5 +22,10 @@ def size(default: Any = MISSING, doc: str = "", minimum: int = 1, maximum: int =
     return field(default=default, metadata={"min": minimum, "max": maximum, "doc": doc})
 
 
+def fraction(default: Any = MISSING, doc: str = "") -> Any:
+    """A number from 0 to 1 (a probability)."""
+    return field(default=default, metadata={"min": 0, "max": 1, "doc": doc})
+
+
 def choice(default: Any = MISSING, doc: str = "") -> Any:
     return field(default=default, metadata={"doc": doc})

@@ -49,6 +49,7 @@ class EntryInfo:
     options: dict | None = None           # conv and pool: kernel, stride, dilation, pad, groups, dims, on_seq
     padding_idx: int | None = None        # embedding: the id whose row is zero and gets no gradient
     part: str = ""                        # encoder-decoder: "encoder" or "decoder" ("" otherwise)
+    dropout: float = 0.0                  # dropout entry: p; recurrent: between sub-layers (active in training only)
 
     @property
     def family(self):

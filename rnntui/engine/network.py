@@ -17,10 +17,12 @@ from rnntui.engine.losses import loss_and_grad
 class Walk:
     """Entries run forward one after another, each recording itself; backward runs them in reverse."""
 
-    def __init__(self, layout: list[EntryInfo], params: dict, lengths=None, initial: dict | None = None, plan=None):
+    def __init__(self, layout: list[EntryInfo], params: dict, lengths=None, initial: dict | None = None, plan=None,
+                 masks: dict | None = None):
         """*plan*: interventions, and the recorded run to resume from (engine/whatif.py), or None."""
         self.layout, self.params, self.lengths, self.initial = layout, params, lengths, initial or {}
         self.plan = plan
+        self.masks = masks   # dropout masks of a training iteration (None: dropout is the identity)
         self.handlers = [lay.handler for lay in layout]
         self.caches, self.ins, self.pres, self.outs = [], [], [], []
 
@@ -34,6 +36,8 @@ class Walk:
             kw = {"state0": starts[lay.index]} if lay.index in starts else {}
             if self.plan is not None and hd.recurrent:
                 kw.update(plan=self.plan, changed=changed)
+            if self.masks and hd.takes_masks:
+                kw["masks"] = self.masks
             pre, out, cache = hd.forward(lay, h, self.params, rec, self.lengths if hd.takes_lengths else None, **kw)
             if hd.recurrent:
                 changed = cache.get("changed")
@@ -61,7 +65,8 @@ class Walk:
 def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.ndarray],
                 loss_kind: str, target, seq: bool = True, derived: dict | None = None,
                 lengths: np.ndarray | None = None, initial: dict | None = None,
-                decoder_x: np.ndarray | None = None, feed: str = "zeros", plan=None) -> dict[str, np.ndarray]:
+                decoder_x: np.ndarray | None = None, feed: str = "zeros", plan=None,
+                masks: dict | None = None) -> dict[str, np.ndarray]:
     """Forward, loss and backward; returns the trace's arrays (not yet read-only).
 
     With *derived* (a dict), the one-term gradients the verdict measures go into it as functions that
@@ -77,7 +82,7 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
         return run_generation(layout, x, params, loss_kind, target, derived=derived, initial=initial)
     rec: dict[str, np.ndarray] = {}
     if decoder_x is None:
-        walk = Walk(layout, params, lengths, initial, plan)
+        walk = Walk(layout, params, lengths, initial, plan, masks)
         walk.forward(x, rec)
     else:
         from rnntui.engine.seq2seq import EncoderDecoder

@@ -47,7 +47,12 @@ def human(n: float) -> str:
 
 
 def run_scenario(sc, max_memory: int | None = None) -> Trace:
-    """Run forward and backward; raise ScenarioError if the trace would not fit in memory."""
+    """Run forward and backward; raise ScenarioError if the trace would not fit in memory.
+    A scenario with `train:` runs its iterations (engine/train.py) and returns a TrainTrace."""
+    if getattr(sc, "train", None) is not None:
+        from rnntui.engine.train import train_scenario
+
+        return train_scenario(sc, max_memory)
     limit = available_memory() // 2 if max_memory is None else max_memory
     need = estimate_bytes(sc)
     if need > limit:
@@ -73,7 +78,7 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
                                      decoder_x=None if sc.decoder_x is None else sc.decoder_x.astype(dtype),
                                      initial={i: {k: v.astype(dtype) for k, v in st.items()}
                                               for i, st in sc.initial_states.items()},
-                                     feed=sc.feed, plan=plan)
+                                     feed=sc.feed, plan=plan, masks=getattr(sc, "dropout_masks", None))
     if items:
         from rnntui.engine.interventions import record_masks
 

@@ -25,7 +25,8 @@ def _strict(tp: Any, meta: dict) -> Any:
     if tp is bool:
         return StrictBool
     if tp is float:
-        return Union[StrictInt, StrictFloat]
+        bounds = {k: meta[m] for k, m in (("ge", "min"), ("le", "max")) if m in meta}
+        return Annotated[Union[StrictInt, StrictFloat], Field(**bounds)] if bounds else Union[StrictInt, StrictFloat]
     if tp is str:
         return StrictStr
     if origin is Literal:

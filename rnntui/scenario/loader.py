@@ -56,6 +56,8 @@ class Scenario:
     watch: tuple[str, ...] = ()          # debug.watch: expressions the debugger opens with (docs/debugger.md)
     breakpoints: tuple[str, ...] = ()    # debug.break
     interventions: tuple = ()            # what-if: engine.interventions.Intervention, applied in the loops
+    train: Any = None                    # engine.optim.TrainConfig: `train:` (see engine/train.py), or None
+    dropout_masks: dict | None = None    # set by engine/train.py for one iteration: dropout masks by trace key
 
     @property
     def T(self) -> int:
@@ -288,6 +290,12 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     if "feed" in data and top.mode != "one-to-many":
         problems.append(pos.problem(("feed",), f"is only for mode one-to-many (what the steps after the first read); "
                                     f"found mode {top.mode}"))
+    train = None
+    if top.train is not None:
+        from rnntui.scenario.training import train_config
+
+        train, train_problems = train_config(top.train, data, pos)
+        problems.extend(train_problems)
     if problems:
         raise ScenarioError(problems)
 
@@ -349,7 +357,8 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
             raise ScenarioError([pos.problem(*problem)])
 
     try:
-        params, weight_problems = make_params(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]), limit)
+        params, weight_problems = make_params(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]), limit,
+                                              used=x.nbytes)
     except TooManyParameters as exc:
         raise ScenarioError([pos.problem(("model", exc.index), exc.message)]) from None
     for wp in weight_problems:
@@ -400,6 +409,7 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         events=tuple((k, float(v)) for k, v in top.events.model_dump().items()), lengths=lengths,
         initial_states=initial_states, feed=top.feed, compare=top.compare, watch=watch, breakpoints=breakpoints,
         interventions=interventions,
+        train=train,
         decoder_x=None if decoder is None else decoder.x,
         decoder_tokens=None if decoder is None else decoder.built.tokens,
         decoder_token_ids=None if decoder is None else decoder.built.token_ids,

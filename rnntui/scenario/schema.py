@@ -126,6 +126,55 @@ class InterventionItem(Strict):
         return self
 
 
+class OptimizerSpec(Strict):
+    """`train.optimizer`: torch.optim's keys (which kind takes which is checked in loader.py; PyTorch's
+    own range checks here). Unset keys take PyTorch's defaults for the kind (engine/optim.py)."""
+
+    kind: Literal["sgd", "adam", "adamw", "rmsprop"]
+    lr: Optional[Finite] = Field(default=None, ge=0)
+    momentum: Optional[Finite] = Field(default=None, ge=0)
+    dampening: Optional[Finite] = None
+    nesterov: Optional[bool] = None
+    weight_decay: Optional[Finite] = Field(default=None, ge=0)
+    betas: Optional[list[Annotated[float, Field(ge=0, lt=1)]]] = Field(default=None, min_length=2, max_length=2)
+    eps: Optional[Finite] = Field(default=None, ge=0)
+    amsgrad: Optional[bool] = None
+    decoupled_weight_decay: Optional[bool] = None
+    alpha: Optional[Finite] = Field(default=None, ge=0)
+    centered: Optional[bool] = None
+    maximize: Optional[bool] = None
+
+    @model_validator(mode="after")
+    def _nesterov(self) -> "OptimizerSpec":
+        if self.nesterov and (not self.momentum or self.dampening):
+            raise ValueError(f"found nesterov: true with momentum {self.momentum or 0} and dampening "
+                             f"{self.dampening or 0}; Nesterov momentum needs momentum > 0 and dampening 0")
+        return self
+
+
+class ClipSpec(Strict):
+    """`train.clip`: exactly one of norm (clip_grad_norm_, L2) and value (clip_grad_value_)."""
+
+    norm: Optional[Finite] = Field(default=None, ge=0)
+    value: Optional[Finite] = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> "ClipSpec":
+        if (self.norm is None) == (self.value is None):
+            raise ValueError("found " + ("both norm and value" if self.norm is not None else "neither norm nor value")
+                             + "; expected exactly one: {norm: x} (clip_grad_norm_) or {value: x} (clip_grad_value_)")
+        return self
+
+
+MAX_ITERATIONS = 1_000_000   # every iteration records a few numbers per parameter and step
+
+
+class Train(Strict):
+    iterations: Annotated[int, Field(gt=0, le=MAX_ITERATIONS)]
+    optimizer: OptimizerSpec = Field(default_factory=lambda: OptimizerSpec(kind="sgd"))
+    clip: Optional[ClipSpec] = None
+
+
 class Top(Strict):
     """The top level; `model` entries are validated one by one in loader.py."""
 
@@ -148,6 +197,7 @@ class Top(Strict):
                                          "`rnntui run` opens beside this one")
     debug: Optional[dict[str, Any]] = None   # watch/break expressions, checked in scenario/debug.py
     interventions: list[InterventionItem] = Field(default_factory=list)
+    train: Optional[Train] = None
 
     @field_validator("version", mode="before")
     @classmethod

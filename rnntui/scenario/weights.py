@@ -29,17 +29,19 @@ class TooManyParameters(Exception):
         super().__init__(message)
 
 
-def check_param_count(layout: list[EntryInfo], limit: int | None) -> None:
-    """Refuse before anything is allocated; counted with Python ints, which cannot overflow."""
+def check_param_count(layout: list[EntryInfo], limit: int | None, used: int = 0) -> None:
+    """Refuse before anything is allocated; counted with Python ints, which cannot overflow. *used*: bytes
+    the input already holds (both count against the one limit)."""
     per_entry = {lay.index: sum(prod(shape) for shape in lay.params.values()) for lay in layout}
     total = sum(per_entry.values())
-    if limit is not None and total * 8 > limit:
+    if limit is not None and total * 8 + used > limit:
         from rnntui.engine.run import human
 
         biggest = max(per_entry, key=per_entry.get)
-        raise TooManyParameters(biggest, f"the model's {total:,} parameters would take {human(total * 8)}, more "
-                                f"than the memory limit of {human(limit)} (this entry holds {per_entry[biggest]:,}); "
-                                "make it smaller or raise --max-memory")
+        beside = f" beside the input's {human(used)}" if total * 8 <= limit else ""  # the input tipped it over
+        raise TooManyParameters(biggest, f"the model's {total:,} parameters would take {human(total * 8)}{beside}, "
+                                f"more than the memory limit of {human(limit)} (this entry holds "
+                                f"{per_entry[biggest]:,}); make it smaller or raise --max-memory")
 
 
 def _suggest(word: str, choices) -> str:
@@ -153,12 +155,12 @@ def _rename(key: str, rename: dict[str, str]) -> str:
 
 
 def make_params(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Generator,
-                limit: int | None = None) -> tuple[dict[str, np.ndarray], list[WeightProblem]]:
+                limit: int | None = None, used: int = 0) -> tuple[dict[str, np.ndarray], list[WeightProblem]]:
     """Return float64 parameters by name, and every problem found on the way.
 
     Raises TooManyParameters, before allocating anything, when they would take more than *limit* bytes.
     """
-    check_param_count(layout, limit)
+    check_param_count(layout, limit, used)
     problems: list[WeightProblem] = []
     shapes: dict[str, tuple[int, ...]] = {}
     owner: dict[str, EntryInfo] = {}

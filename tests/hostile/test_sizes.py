@@ -70,3 +70,12 @@ def test_num_layers_huge_is_refused_instantly(tmp_path):
     with pytest.raises(ScenarioError, match="num_layers"):
         load_scenario(path)
     assert time.perf_counter() - start < 1
+
+
+def test_the_input_and_the_parameters_count_against_one_limit(tmp_path):
+    """Each fits alone (16.0 MB of input, 1.6 MB of weights) but not both (found by hypothesis)."""
+    path = tmp_path / "s.yaml"
+    path.write_text(TEMPLATES["features"].format(n=100_000))
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(path, max_memory=LIMIT)
+    assert "beside the input's 15.3 MiB, more than the memory limit of 16.0 MiB" in str(exc.value)

@@ -184,6 +184,8 @@ async def test_swapping_the_open_run_redraws_every_panel(traces):
                  for view in app.query(TraceView)}
         assert app.cursor == app.run_state.start()
         for view_id, lines in after.items():
+            if not lines and not before[view_id]:
+                continue  # a panel with nothing to show in either run (no --compare, no watches)
             assert lines != before[view_id], view_id
         # the details pane is compared on the screen (next test): right after the swap its own lines are
         # still wrapped for the old run's scroll column

@@ -9,6 +9,7 @@ from rnntui.engine.entries.activation import ActivationEntry
 from rnntui.engine.entries.base import Handler
 from rnntui.engine.entries.conv import Conv, Pool
 from rnntui.engine.entries.dense import Dense
+from rnntui.engine.entries.dropout import Dropout
 from rnntui.engine.entries.embedding import Embedding
 from rnntui.engine.entries.flatten import Flatten
 from rnntui.engine.entries.recurrent import Recurrent
@@ -22,6 +23,7 @@ HANDLERS: dict[str, Handler] = {h.type: h for h in (
     Pool("max", 1), Pool("max", 2), Pool("avg", 1), Pool("avg", 2),
     Flatten(),
     Embedding(),
+    Dropout(),
 )}
 
 

@@ -34,6 +34,7 @@ class Handler:
     activation_key = "activation"    # the scenario key that names its activation, for messages
     takes_lengths = False            # whether a batch of sequences of different lengths may pass through:
                                      # recurrent entries pack them, per-step entries never mix steps
+    takes_masks = False              # receives the training run's dropout masks (forward's `masks=`)
     reads_ids: bool = False          # reads token ids (first entry only): the loader gives ids, not one-hot vectors
 
     # --- shapes ---------------------------------------------------------------------------------

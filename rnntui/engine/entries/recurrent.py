@@ -57,9 +57,15 @@ def final_steps(lengths: np.ndarray | None, T: int, B: int) -> np.ndarray:
     return np.full(B, T - 1) if lengths is None else np.asarray(lengths) - 1
 
 
+def dropout_mask_key(index: int, layer: int) -> str:
+    """The dropout mask applied to sub-layer *layer*'s input (the output of sub-layer layer - 1)."""
+    return f"model.{index}.l{layer}.dropout_mask"
+
+
 class Recurrent(Handler):
     recurrent = True
     takes_lengths = True
+    takes_masks = True
 
     def __init__(self, fam: Family):
         self.fam = fam
@@ -89,6 +95,7 @@ class Recurrent(Handler):
             view="recurrent", recurrent=True, steps=steps, params=params, hidden_size=H,
             num_layers=cfg.num_layers, directions=dirs, merge=cfg.merge,
             nonlinearity=getattr(cfg, "nonlinearity", "tanh"), reduce_final=reduce_final,
+            dropout=float(cfg.dropout) if cfg.num_layers > 1 else 0.0,
         )
 
     def footprint(self, info, steps, B) -> Footprint:
@@ -126,16 +133,20 @@ class Recurrent(Handler):
     def _params(self, info, params, j, d) -> dict[str, np.ndarray]:
         return {s: params[keys.param_name(info.index, s, j, d)] for s in STEMS}
 
-    def forward(self, info, x, params, rec, lengths=None, state0=None, plan=None, changed=None):
+    def forward(self, info, x, params, rec, lengths=None, state0=None, plan=None, changed=None, masks=None):
         """*state0*: the initial states as PyTorch's (h_0, c_0): {"h": (layers * directions, B, H), "c": ...}.
         *plan*: interventions (and a recorded run to resume from), engine/whatif.py; *changed*: the steps
         (lo, hi) of *x* that differ from that recorded run (None: none). `cache["changed"]` says the same of
-        the output."""
-        runs, inputs = [], []
+        the output. *masks*: dropout masks by key (training only; see engine/train.py): sub-layer j > 0
+        reads its input times `dropout_mask_key(i, j)`, recorded under that key."""
+        runs, inputs, used = [], [], {}
         inp = x
         T = x.shape[0]
         pad = padding(lengths, T)
         for j in range(info.num_layers):
+            if j > 0 and masks and dropout_mask_key(info.index, j) in masks:
+                used[j] = rec[dropout_mask_key(info.index, j)] = masks[dropout_mask_key(info.index, j)]
+                inp = inp * used[j]
             inputs.append(inp)
             layer_runs = {}
             out_changed = []
@@ -172,7 +183,7 @@ class Recurrent(Handler):
         if changed is not None and info.reduce_final:
             changed = (0, T - 1)
         return None, out, {"runs": runs, "inputs": inputs, "last": last, "packed": lengths is not None,
-                           "changed": changed}
+                           "changed": changed, "masks": used}
 
     def backward(self, info, x, pre, out, cache, g_out, params, grads, rec, g_pre=None, final=None):
         """*final*: a gradient reaching the final states from outside (a decoder started from them), laid
@@ -220,6 +231,8 @@ class Recurrent(Handler):
                 record_step_norms(rec, names["bias_ih"], g.step_pre_ih, None)
                 record_step_norms(rec, names["bias_hh"], g.step_pre_hh, None)
             if j > 0:
+                if j in cache.get("masks", {}):
+                    dx = dx * cache["masks"][j]
                 ext = dict(zip(info.directions, np.split(dx, len(info.directions), axis=-1)))
         cache["dstate0"] = {s: np.stack(v) for s, v in dstate0.items()}
         return dx

@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from rnntui.engine.fields import LAYERS_MAX, choice, size
+from rnntui.engine.fields import LAYERS_MAX, choice, fraction, size
 from rnntui.engine.keys import FROM_OUTPUT, THROUGH_TIME
 
 STEMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -31,6 +31,7 @@ class RecurrentConfig:
     num_layers: int = size(1, doc="stacked sub-layers, joined as in PyTorch", maximum=LAYERS_MAX)
     bidirectional: bool = choice(False, doc="a second pass from the last step to the first")
     merge: Literal["concat", "sum", "mean", "mul"] = choice("concat", doc="how the two directions form the output")
+    dropout: float = fraction(0.0, doc="dropout on each sub-layer's output but the last's, in training (as nn.LSTM)")
 
 
 @dataclass

@@ -1,0 +1,241 @@
+"""Training: iterations as an outer axis around the plain run (docs/trace-format.md, `train.*`).
+
+Iteration k runs the scenario exactly as a scenario without `train:` would run with the parameters
+after k updates (`run_scenario`, the whole batch), then clips the gradients and takes one optimizer
+step (engine/optim.py). Every iteration leaves a few numbers (loss, gradient norms, update ratios,
+the BPTT profile); the full step record is kept only for the last iteration and a few recent ones.
+Any other iteration is recomputed from the nearest checkpoint (parameters and optimizer state saved
+every `every` iterations), running the same function on the same arrays, so it is bit for bit what
+training computed.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from rnntui.engine import keys, optim
+from rnntui.engine.run import available_memory, estimate_bytes, human, run_scenario
+from rnntui.engine.trace import Trace
+from rnntui.errors import Problem, ScenarioError
+
+CHECKPOINT_BUDGET = 256 << 20   # at most this much of checkpoints (less when --max-memory is smaller)
+MAX_CACHED = 8                  # recent iterations' full records kept for stepping back and forth
+
+
+@dataclass
+class Step:
+    """What one iteration leaves besides its record."""
+
+    loss: np.ndarray
+    gradnorm: np.ndarray
+    gradnorm_clipped: np.ndarray
+    clipped: bool
+    param_gradnorm: dict[str, np.ndarray]
+    update_ratio: dict[str, np.ndarray]
+    bptt: dict[str, np.ndarray]
+    finite: bool
+
+
+class Trainer:
+    """Runs iterations; `iteration(k)` recomputes any of them from a checkpoint."""
+
+    def __init__(self, sc, max_memory: int | None = None):
+        self.cfg = sc.train
+        self.max_memory = max_memory
+        dtype = np.dtype(sc.dtype)
+        params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in sc.params.items()}
+        self.plain = replace(sc, train=None, params=params)
+        self.names = list(params)
+        self.limit = available_memory() // 2 if max_memory is None else max_memory
+        self.dropout = _dropout_places(sc)
+        self.every, self.cached = self._plan(sc, params)
+        self.checkpoints: dict[int, tuple[dict, optim.State]] = {0: (params, optim.State())}
+        self.recent: OrderedDict[int, Trace] = OrderedDict()
+
+    # --- memory ---------------------------------------------------------------------------------
+    def _plan(self, sc, params) -> tuple[int, int]:
+        """(checkpoint every K iterations, iterations whose record is cached), within the limit."""
+        N = self.cfg.iterations
+        run = estimate_bytes(self.plain)
+        pbytes = sum(p.nbytes for p in params.values())
+        state = pbytes + optim.state_nbytes(self.cfg.optimizer, pbytes)
+        steps = sum(e.steps for e in sc.layout if e.recurrent) * 2
+        per_iteration = (6 + 2 * len(params) + steps) * 8
+        budget = min(CHECKPOINT_BUDGET, self.limit // 4)
+        every = max(1, math.ceil(N * state / budget)) if budget > 0 else N
+        need = 2 * run + 2 * state + (N // every + 1) * state + N * per_iteration
+        if need > self.limit:
+            raise ScenarioError([Problem(sc.file, None, None, "train", (
+                f"training would hold about {human(need)} (two runs of {human(run)}, checkpoints of "
+                f"{human(state)} and {human(N * per_iteration)} of per-iteration records), more than the limit "
+                f"of {human(self.limit)}; use fewer iterations, a smaller model, or raise --max-memory"))])
+        cached = max(1, min(MAX_CACHED, (self.limit - need) // max(run, 1)))
+        return every, cached
+
+    # --- one iteration --------------------------------------------------------------------------
+    def _run(self, params: dict, k: int) -> Trace:
+        return run_scenario(replace(self.plain, params=params, dropout_masks=self.masks(k)), max_memory=self.max_memory)
+
+    def masks(self, k: int) -> dict[str, np.ndarray] | None:
+        """Iteration k's dropout masks (None without dropout), drawn from the seed and k alone, so any
+        iteration replays with its own: 0 where an element is dropped, 1/(1-p) where kept (PyTorch's
+        bernoulli(1-p) / (1-p))."""
+        if not self.dropout:
+            return None
+        rng = np.random.default_rng([self.plain.seed, 7, k])
+        dtype = np.dtype(self.plain.dtype)
+        out = {}
+        for key, shape, p in self.dropout:
+            keep = rng.random(shape) >= p
+            out[key] = np.zeros(shape, dtype) if p >= 1 else keep.astype(dtype) / dtype.type(1 - p)
+        return out
+
+    def _update(self, run: Trace, params: dict, state: optim.State) -> tuple[dict, Step]:
+        """Clip and step after *run*; the new parameters and what the iteration leaves."""
+        grads = {n: run[keys.grad_param(n)] for n in self.names}
+        norms = {n: optim.param_norm(g) for n, g in grads.items()}
+        dtype = next(iter(grads.values())).dtype
+        total = optim.global_norm(list(norms.values()), dtype)
+        after, acted = total, False
+        if self.cfg.clip is not None:
+            grads, acted = optim.clip(self.cfg.clip, grads, total)
+            after = optim.global_norm([optim.param_norm(g) for g in grads.values()], dtype)
+        new = optim.step(self.cfg.optimizer, params, grads, state)
+        ratio = {}
+        for n in self.names:
+            size = optim.param_norm(params[n])
+            moved = optim.param_norm(new[n] - params[n])
+            ratio[n] = moved / size if size != 0 else (np.asarray(np.inf, dtype) if moved != 0 else np.zeros((), dtype))
+        bptt = {p.prefix: run[p.diag_key("gradnorm")] for p in run.info.places if p.recurrent}
+        loss = run[keys.LOSS]
+        finite = bool(np.isfinite(loss)) and bool(np.isfinite(total))
+        return new, Step(loss, total, after, acted, norms, ratio, bptt, finite)
+
+    def iterate(self, k: int, params: dict, state: optim.State) -> tuple[Trace, dict, Step]:
+        run = self._run(params, k)
+        new, step = self._update(run, params, state)
+        self._remember(k, run)
+        return run, new, step
+
+    def _remember(self, k: int, run: Trace) -> None:
+        self.recent[k] = run
+        self.recent.move_to_end(k)
+        while len(self.recent) > self.cached:
+            self.recent.popitem(last=False)
+
+    # --- the whole run --------------------------------------------------------------------------
+    def train(self) -> "TrainTrace":
+        N = self.cfg.iterations
+        params, state = self.checkpoints[0][0], optim.State()
+        steps: list[Step] = []
+        first_bad = None
+        run = None
+        for k in range(N):
+            if k and k % self.every == 0:
+                self.checkpoints[k] = (params, state.copy())
+            run, params, step = self.iterate(k, params, state)
+            steps.append(step)
+            if first_bad is None and not step.finite:
+                first_bad = (k, int(run["diag.nonfinite.first_step"]), [str(v) for v in run["diag.nonfinite.keys"]])
+        return TrainTrace(run, self, steps, params, first_bad)
+
+    def iteration(self, k: int) -> Trace:
+        """Iteration k's full record: from the cache, or recomputed from the checkpoint at or before k."""
+        N = self.cfg.iterations
+        if not 0 <= k < N:
+            raise IndexError(f"iteration {k} out of range: the run has iterations 0..{N - 1}")
+        if k in self.recent:
+            self.recent.move_to_end(k)
+            return self.recent[k]
+        c = (k // self.every) * self.every
+        params, state = self.checkpoints[c]
+        state = state.copy()
+        with np.errstate(all="ignore"):
+            for i in range(c, k):
+                _, params, _ = self.iterate(i, params, state)
+            run = self._run(params, k)
+        self._remember(k, run)
+        return run
+
+
+class TrainTrace(Trace):
+    """The trace of a training run: the `train.*` keys and the last iteration's record (docs)."""
+
+    def __init__(self, last: Trace, trainer: Trainer, steps: list[Step], final: dict, first_bad):
+        arrays = dict(last._arrays)
+        arrays.update(_train_arrays(trainer, steps, final, first_bad))
+        super().__init__(arrays, last.info, dict(last._derived))
+        self._trainer = trainer
+
+    @property
+    def iterations(self) -> int:
+        """How many iterations the run has (0 .. iterations - 1)."""
+        return self._trainer.cfg.iterations
+
+    @property
+    def train_config(self) -> optim.TrainConfig:
+        return self._trainer.cfg
+
+    @property
+    def checkpoint_every(self) -> int:
+        return self._trainer.every
+
+    def iteration(self, k: int) -> Trace:
+        """Iteration k's full record, as a plain run with the parameters after k updates records it."""
+        return self._trainer.iteration(k)
+
+    def is_cached(self, k: int) -> bool:
+        """Whether `iteration(k)` returns at once (otherwise it recomputes up to `checkpoint_every` runs)."""
+        return k in self._trainer.recent
+
+
+def _dropout_places(sc) -> list[tuple[str, tuple, float]]:
+    """(mask key, shape, p) of every dropout the model has: dropout entries, and the inputs of the
+    sub-layers above the first of a recurrent entry with `dropout`."""
+    from rnntui.engine.entries.dropout import mask_key
+    from rnntui.engine.entries.recurrent import dropout_mask_key
+
+    out = []
+    for e in sc.layout:
+        lead = (e.steps, sc.B) if e.seq_in else (sc.B,)
+        if e.type == "dropout" and e.dropout > 0:
+            out.append((mask_key(e.index), lead + tuple(e.in_feat), e.dropout))
+        elif e.recurrent and e.dropout > 0:
+            width = e.hidden_size * len(e.directions)
+            out += [(dropout_mask_key(e.index, j), lead + (width,), e.dropout) for j in range(1, e.num_layers)]
+    if out and (sc.feed == "output" or sc.decoder_x is not None):
+        raise ScenarioError([Problem(sc.file, None, None, "train", (
+            "dropout in training runs in the many-to-many, many-to-one and one-to-many (feed: zeros) modes; "
+            "this scenario is a generator or an encoder-decoder: remove the dropout or the train: section"))])
+    return out
+
+
+def _train_arrays(trainer: Trainer, steps: list[Step], final: dict, first_bad) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {
+        "train.loss": np.array([s.loss for s in steps]),
+        "train.gradnorm": np.array([s.gradnorm for s in steps]),
+        "train.gradnorm.clipped": np.array([s.gradnorm_clipped for s in steps]),
+        "train.clipped": np.array([s.clipped for s in steps], dtype=bool),
+        "train.checkpoint_every": np.asarray(trainer.every, dtype=np.int64),
+    }
+    for n in trainer.names:
+        out[f"train.gradnorm.param.{n}"] = np.array([s.param_gradnorm[n] for s in steps])
+        out[f"train.update_ratio.{n}"] = np.array([s.update_ratio[n] for s in steps])
+        out[f"train.final.param.{n}"] = final[n]
+    for prefix in steps[0].bptt:
+        out[f"train.bptt.{prefix}"] = np.stack([s.bptt[prefix] for s in steps])
+    k, step, bad = -1, -1, []
+    if first_bad is not None:
+        k, step, bad = first_bad
+    out["train.nonfinite.iteration"] = np.asarray(k, dtype=np.int64)
+    out["train.nonfinite.step"] = np.asarray(step, dtype=np.int64)
+    out["train.nonfinite.keys"] = np.asarray(bad, dtype=str) if bad else np.zeros(0, dtype="<U1")
+    return out
+
+
+def train_scenario(sc, max_memory: int | None = None) -> TrainTrace:
+    with np.errstate(all="ignore"):  # a diverging run records where it left the finite numbers
+        return Trainer(sc, max_memory).train()
