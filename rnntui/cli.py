@@ -161,6 +161,8 @@ def export(
     steps: Annotated[Optional[str], typer.Option("--steps", help="Report only these steps, e.g. 3:10.")] = None,
     step: Annotated[Optional[int], typer.Option("--step", help="Report only this step.")] = None,
     entry: Annotated[Optional[int], typer.Option("--entry", help="Report only this model entry.")] = None,
+    iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration whose "
+                                                     "step report follows the training section (default: the last).")] = None,
     width: Annotated[Optional[int], typer.Option("--width", help="Report width in columns. Default: 100 for text; "
                                                  "HTML and SVG as wide as their widest table (100 to 240).")] = None,
     max_memory: MaxMemory = None,
@@ -195,7 +197,8 @@ def export(
                 from rnntui.render.report import ReportOptions, write_report
 
                 write_report(trace, output, "txt" if kind == "text" else kind,
-                             ReportOptions.parse(steps=steps, step=step, entry=entry, width=width), other=other)
+                             ReportOptions.parse(steps=steps, step=step, entry=entry, width=width,
+                                                 iteration=iteration), other=other)
     except RnntuiError as exc:
         fail(exc)
     # not on stdout when stdout is where the file went (-o /dev/stdout)
@@ -218,6 +221,8 @@ def show(
     steps: Annotated[Optional[str], typer.Option("--steps", help="Only these steps, e.g. 3:10.")] = None,
     step: Annotated[Optional[int], typer.Option("--step", help="Only this step.")] = None,
     entry: Annotated[Optional[int], typer.Option("--entry", help="Only this model entry.")] = None,
+    iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration whose "
+                                                     "step report follows (default: the last).")] = None,
     max_memory: MaxMemory = None,
 ) -> None:
     """Print the report of a run to the terminal, without opening the TUI."""
@@ -225,7 +230,7 @@ def show(
         trace = _load_trace(scenario, max_memory)
         from rnntui.render.report import ReportOptions, print_report
 
-        print_report(trace, ReportOptions.parse(steps=steps, step=step, entry=entry, width=None))
+        print_report(trace, ReportOptions.parse(steps=steps, step=step, entry=entry, width=None, iteration=iteration))
     except RnntuiError as exc:
         fail(exc)
 

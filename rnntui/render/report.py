@@ -32,10 +32,11 @@ class ReportOptions:
     steps: tuple[int, int] | None = None   # [start, stop)
     entry: int | None = None
     width: int | None = None   # None: 100 columns for text, the content's own width for HTML/SVG
+    iteration: int | None = None   # a training run: the iteration whose step report follows (None: the last)
 
     @classmethod
     def parse(cls, steps: str | None = None, step: int | None = None, entry: int | None = None,
-              width: int | None = None) -> "ReportOptions":
+              width: int | None = None, iteration: int | None = None) -> "ReportOptions":
         rng = None
         if step is not None and steps is not None:
             raise ExportError("--step and --steps: give one of them")
@@ -52,7 +53,7 @@ class ReportOptions:
             raise ExportError(f"--step: found {step}; expected a step from 0")
         if width is not None and not 40 <= width <= MAX_WIDTH:
             raise ExportError(f"--width: found {width}; expected {40} to {MAX_WIDTH} columns")
-        return cls(rng, entry, width)
+        return cls(rng, entry, width, iteration)
 
     def step_range(self, T: int) -> range:
         if self.steps is None:
@@ -143,7 +144,18 @@ def prediction_section(trace, opts: ReportOptions):
 
 
 def build(trace, opts: ReportOptions) -> list:
-    """Everything the report prints, in order."""
+    """Everything the report prints, in order (a training run: its training section, then the step
+    report of the chosen iteration)."""
+    from rnntui.render.training import is_training, training_report
+
+    training = trace if is_training(trace) else None
+    if opts.iteration is not None:
+        if training is None:
+            raise ExportError(f"--iteration: found {opts.iteration}; this run has no train: section (one iteration)")
+        if not 0 <= opts.iteration < training.iterations:
+            raise ExportError(f"--iteration: found {opts.iteration}; expected 0..{training.iterations - 1}")
+        if opts.iteration != training.iterations - 1:
+            trace = training.iteration(opts.iteration)  # the last iteration's record is the trace itself
     info = trace.info
     if opts.entry is not None and not 0 <= opts.entry < len(info.entries):
         raise ExportError(f"--entry: found {opts.entry}; expected an entry index in 0..{len(info.entries) - 1}")
@@ -157,6 +169,11 @@ def build(trace, opts: ReportOptions) -> list:
     shape = f"mode: {info.mode}   dtype: {info.dtype}   {steps}, B={info.B}" if info.seq else \
         f"dtype: {info.dtype}   a batch of {info.B} image{'s' if info.B > 1 else ''}"
     loss.append(f"{info.loss} = {float(trace['loss']):.6g}   {shape}")
+    if training is not None:
+        k = training.iterations - 1 if opts.iteration is None else opts.iteration
+        out += training_report(training) + [Text(""), Text(f"Iteration {k} (the step report below; --iteration "
+                                                          "chooses another)", Style(bold=True))]
+        loss = Text(f"iteration {k}: ", Style(bold=True)) + loss
     if info.mode == "encoder-decoder":  # the decoder reads its own input
         out += [loss, _input_section(trace, "encoder "), _input_section(decoder_part(trace), "decoder ")]
     else:

@@ -33,6 +33,7 @@ from rnntui.tui.usertext import cut
 from rnntui.tui.widgets.base import TraceView
 from rnntui.tui.widgets.cell_view import CellView
 from rnntui.tui.widgets.watch_pane import WatchPane
+from rnntui.tui.widgets.training_pane import TrainingPane
 from rnntui.tui.widgets.compare_pane import ComparePane
 from rnntui.tui.widgets.details_pane import DetailsPane
 from rnntui.tui.widgets.gradient_plot import GradientPlot
@@ -105,6 +106,20 @@ class RnntuiApp(App):
         Binding("u", "undo_whatif", "Undo", show=False, tooltip="Undo the last what-if"),
         Binding("W", "write_whatif", "Write what-if", show=False,
                 tooltip="Write the scenario with the what-ifs as its interventions: (a new file)"),
+        Binding("full_stop", "iteration(1)", "Next iter", show=False,
+                tooltip="Training: the next iteration (place, pass and step stay where they are)"),
+        Binding("comma", "iteration(-1)", "Prev iter", show=False, tooltip="Training: the previous iteration"),
+        Binding("greater_than_sign", "iteration(10)", "+10 iter", show=False, tooltip="Training: 10 iterations on"),
+        Binding("less_than_sign", "iteration(-10)", "-10 iter", show=False, tooltip="Training: 10 iterations back"),
+        Binding("left_curly_bracket", "iteration_end(0)", "First iter", show=False,
+                tooltip="Training: the first iteration"),
+        Binding("right_curly_bracket", "iteration_end(1)", "Last iter", show=False,
+                tooltip="Training: the last iteration"),
+        Binding("j", "iteration_event(1)", "Next iter event", show=False,
+                tooltip="Training: the next iteration where something happens (non-finite, clipping acted, the "
+                        "gradient reaching step 0 vanishing or exploding)"),
+        Binding("J", "iteration_event(-1)", "Prev iter event", show=False,
+                tooltip="Training: the previous such iteration"),
         Binding("e", "export", "Export", show=False, tooltip="Export the current view as an SVG file"),
         Binding("question_mark", "help", "Help", tooltip="This help, with the current cell's equations"),
         Binding("q", "quit", "Quit", tooltip="Quit"),
@@ -129,6 +144,8 @@ class RnntuiApp(App):
         self._binding_state: tuple = ()
         self._keep_cursor = False                  # a what-if swaps the run but not the place or step
         self.original = trace                      # what a what-if changes and undo returns to
+        self.training = trace if "train.loss" in trace else None  # a training run: iterations to step through
+        self.iteration = trace.iterations - 1 if self.training is not None else 0
         self._gc_threshold: tuple | None = None
         self._blas_threads: int | None = None
         run = open_run(trace, other)
@@ -148,6 +165,11 @@ class RnntuiApp(App):
         # the views hold no run yet: the app pushes it (and the cursor) into them once mounted
         yield HeaderBar(id="header")
         yield Timeline(id="timeline")
+        pane = TrainingPane(id="training")
+        pane.source = self.training
+        pane.display = self.training is not None
+        pane.iteration = self.iteration
+        yield pane
         yield ComparePane(id="compare")  # --compare or a what-if: A, B and their difference, full width
         with Horizontal(id="main"):
             with Column(id="left"):
@@ -360,6 +382,48 @@ class RnntuiApp(App):
                 self.debugging = state
 
         self.push_screen(DebugListScreen(self.debugging, len(self.run_state.events)), done)
+
+    # --- training: iterations ----------------------------------------------------------------
+
+    def _to_iteration(self, k: int) -> None:
+        """Show iteration *k*: the views below show its run; the place, pass and step stay."""
+        if self.training is None:
+            self.notify("this run has no train: section: it has one iteration", timeout=2)
+            return
+        N = self.training.iterations
+        k = min(max(k, 0), N - 1)
+        if k == self.iteration:
+            return
+        run = self.training if k == N - 1 else self.training.iteration(k)  # the last is the trace itself
+        self.iteration = k
+        for pane in self.query(TrainingPane):
+            pane.iteration = k
+        self._keep_cursor = True
+        self.run_state = open_run(run)
+        self.sub_title = f"iteration {k} of 0..{N - 1}"
+
+    def action_iteration(self, n: int) -> None:
+        self._to_iteration(self.iteration + int(n))
+
+    def action_iteration_end(self, last: int) -> None:
+        if self.training is not None:
+            self._to_iteration(self.training.iterations - 1 if int(last) else 0)
+
+    def action_iteration_event(self, n: int) -> None:
+        from rnntui.render.training import iteration_events
+
+        if self.training is None:
+            return
+        ks = sorted({e.iteration for e in iteration_events(self.training)})
+        ahead = [k for k in ks if (k > self.iteration if int(n) > 0 else k < self.iteration)]
+        if not ahead:
+            self.notify("no iteration event " + ("after" if int(n) > 0 else "before") + f" iteration {self.iteration}",
+                        timeout=2)
+            return
+        k = ahead[0] if int(n) > 0 else ahead[-1]
+        self._to_iteration(k)
+        found = [e.text for e in iteration_events(self.training) if e.iteration == k]
+        self.notify(cut("; ".join(found[:3]), MESSAGE_CHARS), timeout=3, markup=False)
 
     # --- what-if ------------------------------------------------------------------------------
 

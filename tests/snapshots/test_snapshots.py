@@ -27,6 +27,8 @@ SNAPSHOTS = {
     "handover-bptt": (DATA / "seq2seq-small.yaml", ["right_square_bracket", "end", "right", "b"]),
     # --compare: an LSTM (A) and a GRU (B) on the same input, at t=3 and then in BPTT
     "compare": ("lstm-vs-gru", ["right", "right", "right"]),
+    # training: iteration 10 of the LSTM learning delayed recall, in BPTT at t=29
+    "training": ("training-lstm-memory", ["left_curly_bracket", "greater_than_sign", "b"]),
     # a what-if: the cell state of unit 2 set to 0 at t=3, beside the original
     "whatif": ("lstm-delayed-recall", ["right", "right", "right", "down", "down", "i", *"c = 0", "enter"]),
     # a watch and a breakpoint added with keys, then continue in BPTT

@@ -102,3 +102,17 @@ def test_run_with_compare_in_tmux(tmp_path):
             assert _exit_status(log) == "exit=0", _capture(session)
         finally:
             subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def test_step_through_iterations_in_tmux(tmp_path):
+    session = "rnntui-test-training"
+    log = tmp_path / "exit.txt"
+    _start(session, f"COLORTERM=truecolor {RNNTUI} run training-exploding-clipped", log)
+    try:
+        _wait_for(session, "training: iteration 199 of 0..199")
+        subprocess.run(["tmux", "send-keys", "-t", session, "{", ">", "."], check=True)
+        _wait_for(session, "training: iteration 11 of 0..199")
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        assert _exit_status(log) == "exit=0", _capture(session)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

@@ -1,0 +1,66 @@
+"""Training in the TUI: the training pane (curves, the iterations x steps gradient picture), keys that
+move between iterations while the place, pass and step stay, iteration events; the report's training
+section and --iteration."""
+from __future__ import annotations
+
+import numpy as np
+from typer.testing import CliRunner
+
+from rnntui.cli import app as cli
+from rnntui.tui.app import RnntuiApp
+from tests.tui.screen import screen_text
+
+SIZE = (120, 40)
+
+
+async def test_iterations_change_the_step_view_and_keep_the_place_pass_and_step(traces):
+    training = traces["training-lstm-memory"]
+    N = training.iterations
+    app = RnntuiApp(training)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.iteration == N - 1 and f"training: iteration {N - 1} of 0..{N - 1}" in screen_text(app)
+        await pilot.press("right", "right", "right", "b")
+        where = (app.cursor.place_index, app.cursor.phase, app.cursor.t)
+        await pilot.press("left_curly_bracket", "full_stop", "full_stop", "greater_than_sign", "comma")
+        assert app.iteration == 11
+        assert (app.cursor.place_index, app.cursor.phase, app.cursor.t) == where
+        shown = app.run_state.trace.whole
+        assert float(shown["loss"]) == float(training["train.loss"][11])
+        np.testing.assert_array_equal(shown["model.0.l0.fwd.gates.f"], training.iteration(11)["model.0.l0.fwd.gates.f"])
+        text = screen_text(app)
+        assert "training: iteration 11 of" in text and "▶    11" in text
+        await pilot.press("right_curly_bracket")
+        assert app.iteration == N - 1 and app.run_state.trace.whole is training
+
+
+async def test_the_next_iteration_event_is_where_clipping_acts(traces):
+    training = traces["training-exploding-clipped"]
+    clipped = [int(k) for k in np.flatnonzero(training["train.clipped"])]
+    app = RnntuiApp(training)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("left_curly_bracket")
+        assert app.iteration == 0
+        await pilot.press("j")
+        assert app.iteration == next(k for k in clipped if k > 0)
+        assert "clipping acted at iteration" in list(app._notifications)[-1].message
+
+
+async def test_a_run_without_training_has_no_pane_and_says_so(traces):
+    app = RnntuiApp(traces["lstm-delayed-recall"])
+    async with app.run_test(size=SIZE) as pilot:
+        assert "training:" not in screen_text(app)
+        await pilot.press("full_stop")
+        assert "has no train: section" in list(app._notifications)[-1].message
+
+
+def test_the_report_has_a_training_section_and_any_iterations_step_report(traces):
+    training = traces["training-exploding"]
+    result = CliRunner().invoke(cli, ["show", "training-exploding", "--iteration", "3"])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert f"Training: {training.iterations} iterations" in text and "Events over iterations" in text
+    bad = int(training["train.nonfinite.iteration"])
+    assert f"non-finite: values stop being finite at iteration {bad}" in text
+    assert f"iteration 3: loss: mse = {float(training['train.loss'][3]):.6g}" in " ".join(text.split())
+    refused = CliRunner().invoke(cli, ["show", "rnn-sine", "--iteration", "1"])
+    assert refused.exit_code == 2 and "has no train: section" in refused.output
