@@ -134,9 +134,13 @@ def breakpoint_marks(trace, place, state: DebugState) -> set[int]:
     return steps
 
 
-def next_break(trace, c, state: DebugState, backwards: bool, events=()) -> int | None:
+FROM_THE_START = object()
+
+
+def next_break(trace, c, state: DebugState, backwards: bool, events=(), after=FROM_THE_START) -> int | None:
     """The next step (in the cursor's pass order) after the cursor where an enabled breakpoint of this
-    place holds, or a built-in event begins (*events*: their steps); the previous one with *backwards*."""
+    place holds, or a built-in event begins (*events*: their steps); the previous one with *backwards*.
+    *after*: None searches the whole pass (another iteration of a training run)."""
     from rnntui.expr import next_step, step_order
 
     info = trace.info
@@ -152,4 +156,4 @@ def next_break(trace, c, state: DebugState, backwards: bool, events=()) -> int |
         if 0 <= t < T:
             holds[t] = True
     order = step_order(info, place, c.phase, T)
-    return next_step(holds, order, c.t, backwards)
+    return next_step(holds, order, c.t if after is FROM_THE_START else after, backwards)

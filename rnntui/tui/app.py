@@ -370,11 +370,39 @@ class RnntuiApp(App):
         c = self.cursor
         events = [r.start for r in self.run_state.runs.get(c.place(self.info), ())]
         t = next_break(self.run_state.trace, c, self.debugging, backwards=int(n) < 0, events=events)
+        if t is None and self.training is not None:
+            if self._continue_in_iterations(int(n)):
+                return
         if t is None:
             self.notify("no breakpoint holds and no event begins " + ("before" if int(n) < 0 else "after")
                         + f" t={c.t} at this place, in this pass's order", timeout=3)
             return
         self.cursor = replace(c, t=t, handover=False)
+
+    ITERATIONS_PER_CONTINUE = 50  # each may be recomputed from a checkpoint: bound what one key costs
+
+    def _continue_in_iterations(self, n: int) -> bool:
+        """Continue on into later (earlier) iterations of a training run: the first step, in this pass's
+        order, where a breakpoint holds or an event begins. False when none does in the next few."""
+        c, N = self.cursor, self.training.iterations
+        step = 1 if n > 0 else -1
+        last = min(N - 1, self.iteration + self.ITERATIONS_PER_CONTINUE) if n > 0 else \
+            max(0, self.iteration - self.ITERATIONS_PER_CONTINUE)
+        for k in range(self.iteration + step, last + step, step):
+            run = open_run(self.training if k == N - 1 else self.training.iteration(k))
+            events = [r.start for r in run.runs.get(c.place(self.info), ())]
+            t = next_break(run.trace, c, self.debugging, backwards=n < 0, events=events, after=None)
+            if t is not None:
+                self._to_iteration(k)
+                self.cursor = replace(self.cursor, t=t, handover=False)
+                self.notify(f"iteration {k}, t={t}", timeout=2)
+                return True
+        if last != (N - 1 if n > 0 else 0):
+            self.notify(f"nothing in iterations {min(self.iteration + step, last)}..{max(self.iteration + step, last)}; "
+                        "c searches the next ones", timeout=3)
+            self._to_iteration(last)
+            return True
+        return False
 
     def action_debug_list(self) -> None:
         def done(state: DebugState | None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from typer.testing import CliRunner
 
+import rnntui
 from rnntui.cli import app as cli
 from rnntui.tui.app import RnntuiApp
 from tests.tui.screen import screen_text
@@ -64,3 +65,26 @@ def test_the_report_has_a_training_section_and_any_iterations_step_report(traces
     assert f"iteration 3: loss: mse = {float(training['train.loss'][3]):.6g}" in " ".join(text.split())
     refused = CliRunner().invoke(cli, ["show", "rnn-sine", "--iteration", "1"])
     assert refused.exit_code == 2 and "has no train: section" in refused.output
+
+
+async def test_continue_runs_on_into_later_iterations(tmp_path):
+    """A breakpoint that holds nowhere in iteration 0: continue crosses iterations to the first one where
+    it holds, landing on the first such step in the current pass's order (BPTT: from t=T-1 down). The
+    built-in events stop continue too; thresholds no run reaches keep them out of the way here."""
+    from rnntui.scenario.bundled import bundled
+
+    p = tmp_path / "gru.yaml"
+    p.write_text(bundled()["training-gru-memory"].read_text()
+                 + "events: {vanishing: 1.0e-300, saturated: 1.0, exploding: 1.0e+300}\n")
+    training = rnntui.run(p)
+    b = training["train.bptt.model.0.l0.fwd"]  # ‖dL/dh_t‖ over the batch, every iteration and step
+    thr = float(b[0, 0]) * 100  # the gradient reaching step 0 grows as the GRU learns
+    first = next(k for k in range(training.iterations) if b[k, 0] > thr)
+    t_first = 0
+    assert 0 < first < 50
+    app = RnntuiApp(training)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("left_curly_bracket", "b", "home")  # iteration 0, BPTT from t=29
+        await pilot.press("a", *f"norm(dh) > {thr!r} and t == 0", "enter")
+        await pilot.press("c")
+        assert (app.iteration, app.cursor.t, app.cursor.phase) == (first, t_first, "backward")
