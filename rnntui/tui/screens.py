@@ -13,7 +13,8 @@ from textual.widgets import Input, Static
 from rnntui.render.analysis import equations
 
 KEY_NAMES = {"right_square_bracket": "]", "left_square_bracket": "[", "question_mark": "?", "pagedown": "PgDn",
-             "pageup": "PgUp", "space": "Space"}
+             "pageup": "PgUp", "space": "Space", "full_stop": ".", "comma": ",", "greater_than_sign": ">",
+             "less_than_sign": "<", "left_curly_bracket": "{", "right_curly_bracket": "}", "delete": "Delete"}
 
 
 def key_label(keys: str) -> str:

@@ -179,7 +179,7 @@ async def test_help_lists_every_binding_and_equations(traces):
         from textual.widgets import Static
 
         out = io.StringIO()
-        console = Console(file=out, width=200, color_system=None)
+        console = Console(file=out, width=400, color_system=None)  # no tooltip wraps in its column
         for widget in app.screen.query(Static):
             console.print(widget.content)
         text = out.getvalue()

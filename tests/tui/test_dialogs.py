@@ -44,8 +44,11 @@ async def test_help_owns_the_keys_and_scrolls_to_the_last_binding(traces):
         assert app.cursor == before and not app.playing  # nothing moved behind the help
         await pilot.press("down")
         assert help_scroll.scroll_y == 1
-        await pilot.press("pagedown", "pagedown", "pagedown")
-        await pilot.pause()
+        for _ in range(10):  # a page at a time, to the end of the key list
+            await pilot.press("pagedown")
+            await pilot.pause()
+            if help_scroll.scroll_y == help_scroll.max_scroll_y:
+                break
         assert help_scroll.scroll_y == help_scroll.max_scroll_y
         assert any(last_binding_row() in line for line in screen_lines(app))
         assert app.cursor == before
@@ -157,7 +160,7 @@ async def test_huge_user_text_is_cut_and_the_keys_stay_quick(traces):
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
         assert "NNN…" in text and "word [/] word" in text
-        assert help_scroll_lines(app) < 100  # a cut description: a few screens, not 4.5 MB of text
+        assert help_scroll_lines(app) < 200  # a cut description: a few screens, not 4.5 MB of text
         await pilot.press("escape", "left")
         assert app.is_running and app.cursor.phase == "backward"
     shown = app.run_state.trace
