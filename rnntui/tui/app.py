@@ -409,7 +409,8 @@ class RnntuiApp(App):
             if state is not None:
                 self.debugging = state
 
-        self.push_screen(DebugListScreen(self.debugging, len(self.run_state.events)), done)
+        self.push_screen(DebugListScreen(self.debugging, len(self.run_state.events), self.run_state.trace,
+                                         self.cursor.place(self.info)), done)
 
     # --- training: iterations ----------------------------------------------------------------
 

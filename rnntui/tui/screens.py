@@ -87,16 +87,16 @@ class ExpressionScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, trace, place, breakpoint: bool):
+    def __init__(self, trace, place, breakpoint: bool, text: str = ""):
         super().__init__()
-        self.trace, self.place, self.breakpoint = trace, place, breakpoint
+        self.trace, self.place, self.breakpoint, self.text = trace, place, breakpoint, text
 
     def compose(self) -> ComposeResult:
         what = "Breakpoint: stop where this holds" if self.breakpoint else "Watch: show this value at every step"
         with Vertical(id="expression"):
             yield Static(f"{what} (at {self.place.prefix} unless it says @place):")
-            yield Input(placeholder="norm(dh) < 1e-6" if self.breakpoint else "mean(gates.f)", id="expression-input",
-                        max_length=400)
+            yield Input(self.text, placeholder="norm(dh) < 1e-6" if self.breakpoint else "mean(gates.f)",
+                        id="expression-input", max_length=400)
             yield Static("", id="expression-error")
 
     def _problem(self, text: str) -> str:
@@ -133,21 +133,21 @@ class ExpressionScreen(ModalScreen[str | None]):
 
 
 class DebugListScreen(ModalScreen["DebugState | None"]):
-    """Every watch and breakpoint: Space turns a breakpoint on or off, Delete (or x) removes the selected
-    one; returns the new list (the built-in events are listed too: they are always on)."""
+    """Every watch and breakpoint: Space turns a breakpoint on or off, Enter edits the selected one,
+    Delete (or x) removes it; returns the new list (the built-in events are listed too: always on)."""
 
     BINDINGS = [Binding("escape,L", "close", "Close"), Binding("space", "toggle", "On/off"),
                 Binding("delete,x", "remove", "Remove")]
 
-    def __init__(self, state, events: int):
+    def __init__(self, state, events: int, trace=None, place=None):
         super().__init__()
-        self.state, self.events = state, events
+        self.state, self.events, self.trace, self.place = state, events, trace, place
 
     def compose(self) -> ComposeResult:
         from textual.widgets import OptionList
 
         with Vertical(id="debug-list"):
-            yield Static("Watches and breakpoints: Space on/off, Delete or x removes, Escape closes")
+            yield Static("Watches and breakpoints: Enter edits, Space on/off, Delete or x removes, Escape closes")
             yield OptionList(*self._options(), id="debug-options")
             yield Static(Text(f"built-in events (always on, n / N jump to them): {self.events}", Style(dim=True)))
 
@@ -194,6 +194,28 @@ class DebugListScreen(ModalScreen["DebugState | None"]):
             j = k - n
             self.state = replace(self.state, breakpoints=self.state.breakpoints[:j] + self.state.breakpoints[j + 1:])
         self._refresh(k)
+
+    def on_option_list_option_selected(self, event) -> None:
+        """Enter: edit the selected watch or breakpoint in the expression dialog, checked as it is typed."""
+        from dataclasses import replace
+
+        k, n = event.option_index, len(self.state.watches)
+        if self.trace is None:
+            return
+        text = self.state.watches[k] if k < n else self.state.breakpoints[k - n].text
+
+        def done(new: str | None) -> None:
+            if new is None:
+                return
+            if k < n:
+                self.state = replace(self.state, watches=self.state.watches[:k] + (new,) + self.state.watches[k + 1:])
+            else:
+                bps = list(self.state.breakpoints)
+                bps[k - n] = replace(bps[k - n], text=new)
+                self.state = replace(self.state, breakpoints=tuple(bps))
+            self._refresh(k)
+
+        self.app.push_screen(ExpressionScreen(self.trace, self.place, breakpoint=k >= n, text=text), done)
 
     def action_close(self) -> None:
         self.dismiss(self.state)

@@ -117,3 +117,16 @@ async def test_the_scenarios_debug_section_opens_with_its_watches_and_breakpoint
         assert app.debugging.watches == ("norm(h)",)
         assert [b.text for b in app.debugging.breakpoints] == ["norm(dh) < 1"]
         assert "watches (w adds, L lists)" in screen_text(app)
+
+
+async def test_a_watch_is_edited_from_the_list(traces):
+    trace = traces["lstm-delayed-recall"]
+    app = RnntuiApp(trace)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("w", *"mean(h)", "enter", "L", "enter")
+        assert isinstance(app.screen, ExpressionScreen)
+        await pilot.press("ctrl+u", *"max(h)", "enter")  # replaced, checked as it is typed
+        assert isinstance(app.screen, DebugListScreen)
+        await pilot.press("escape")
+        assert app.debugging.watches == ("max(h) @model.0.l0.fwd",)
+        assert f"= {trace['model.0.l0.fwd.h'][0].max():.4f} at t=0" in _panel(app)
