@@ -236,6 +236,41 @@ def show(
 
 
 @app.command()
+def scaffold(
+    weights: Annotated[Path, typer.Argument(help="A state_dict: .pt/.pth (read with weights_only=True), "
+                                            ".safetensors or .npz.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The scenario to write (.yaml).")],
+) -> None:
+    """Write a scenario from a state_dict's parameter names and shapes, ready to run and to edit."""
+    import os
+
+    from rnntui.atomic import atomic_write, check_target
+    from rnntui.errors import ScenarioError
+    from rnntui.scenario import load_scenario
+    from rnntui.scenario.scaffold import ScaffoldError, scaffold as write_scenario
+    from rnntui.scenario.weights import WeightProblem, read_weight_file
+
+    try:
+        check_target(output)
+        try:
+            state = read_weight_file(weights)
+        except WeightProblem as exc:
+            raise ScaffoldError(f"{weights}: {exc.message}") from None
+        # the scenario names the weights relative to its own folder, as every path inside a scenario
+        name = os.path.relpath(weights.resolve(), output.resolve().parent)
+        text = write_scenario(state, name)
+        try:
+            load_scenario(output, text=text)  # what is written must load and match the file
+        except ScenarioError as exc:
+            raise ScaffoldError(f"{weights}: the scenario made from it does not load: {exc.problems[0].message}") from None
+        with atomic_write(output, "w") as f:
+            f.write(text)
+    except RnntuiError as exc:
+        fail(exc)
+    typer.echo(printable(f"wrote {output}"))
+
+
+@app.command()
 def check(
     scenario: ScenarioArg,
     asserts: Annotated[list[str], typer.Option("--assert", help="An expression that must hold at every step, e.g. "
