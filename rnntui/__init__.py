@@ -20,7 +20,27 @@ def run(path, max_memory: int | None = None):
     from rnntui.scenario import load_scenario
     from rnntui.scenario.bundled import resolve
 
+    _show_in_notebooks()
     return run_scenario(load_scenario(resolve(path), max_memory=max_memory), max_memory=max_memory)
+
+
+def _show_in_notebooks() -> None:
+    """A trace shows a summary in Jupyter/IPython and rich (render/summary.py), imported only when one is
+    shown: running a scenario stays free of rich and the UI."""
+    from rnntui.engine.trace import REPRESENTERS
+
+    def rich_summary(trace):
+        from rnntui.render.summary import summary
+
+        return summary(trace)
+
+    def html_summary(trace):
+        from rnntui.render.summary import summary_html
+
+        return summary_html(trace)
+
+    REPRESENTERS.setdefault("rich", rich_summary)
+    REPRESENTERS.setdefault("html", html_summary)
 
 
 def load_trace(path, max_memory: int | None = None):
@@ -28,6 +48,7 @@ def load_trace(path, max_memory: int | None = None):
     bytes (default: half the available memory) are refused before they are read."""
     from rnntui.engine import load_trace as _load
 
+    _show_in_notebooks()
     return _load(path, max_memory=max_memory)
 
 

@@ -236,6 +236,33 @@ def show(
 
 
 @app.command()
+def serve(
+    scenario: ScenarioArg,
+    port: Annotated[int, typer.Option("--port", help="The port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="The address to listen on: localhost (this machine only) "
+                                      "by default; 0.0.0.0 opens it to the network.")] = "localhost",
+) -> None:
+    """Serve the debugger on a scenario in a web browser (textual-serve): each browser session runs its
+    own `rnntui run` process; Ctrl+C stops the server."""
+    import shlex
+    import sys
+
+    try:
+        _load_trace(scenario, None)  # a scenario that cannot run is refused here, not in every session
+    except RnntuiError as exc:
+        fail(exc)
+    if not 0 < port < 65536:
+        fail(RnntuiError(f"--port: found {port}; expected 1 to 65535"))
+    if host not in ("localhost", "127.0.0.1", "::1"):
+        typer.echo(printable(f"warning: serving on {host}: anyone who can reach this machine on port {port} can run "
+                             "the debugger here (and read the scenario's files)"), err=True)
+    from textual_serve.server import Server
+
+    command = f"{shlex.quote(sys.executable)} -m rnntui run {shlex.quote(scenario)}"
+    Server(command, host=host, port=port, title=f"rnntui: {scenario}").serve()
+
+
+@app.command()
 def scaffold(
     weights: Annotated[Path, typer.Argument(help="A state_dict: .pt/.pth (read with weights_only=True), "
                                             ".safetensors or .npz.")],

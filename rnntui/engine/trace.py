@@ -94,8 +94,22 @@ def _freeze(a) -> np.ndarray:
     return a
 
 
+REPRESENTERS: dict[str, Callable] = {}
+"""How a trace shows itself in a notebook ("rich": a renderable, "html": a fragment). The render layer
+fills it (rnntui/__init__ does, when a trace is first made), so the engine imports nothing of the UI."""
+
+
 class Trace(Mapping):
     """Read-only mapping of key -> ndarray, with `info` describing the model."""
+
+    def __rich__(self):
+        """Jupyter/IPython and rich: the name, the model, the loss and each place's gradient verdict."""
+        show = REPRESENTERS.get("rich")
+        return show(self) if show else repr(self)
+
+    def _repr_html_(self) -> str | None:
+        show = REPRESENTERS.get("html")
+        return show(self) if show else None
 
     def __init__(self, arrays: dict[str, np.ndarray], info: TraceInfo,
                  derived: dict[str, Callable[[], np.ndarray]] | None = None):

@@ -24,7 +24,13 @@ import numpy as np
 from rnntui.errors import RnntuiError
 
 RECURRENT = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l([0-9]+)(_reverse)?$")
-FAMILY_BY_GATES = {1: "rnn", 3: "gru", 4: "lstm"}
+
+
+def _family_by_blocks() -> dict:
+    """Each family by its row blocks of W_ih (1, 3, 4), from the families' own registry."""
+    from rnntui.engine.families import FAMILIES
+
+    return {f.n_blocks: f for f in FAMILIES.values()}
 
 
 class ScaffoldError(RnntuiError):
@@ -65,10 +71,12 @@ def describe(mod: Module, first: bool) -> None:
                                 "weight_hh_l0 (and biases, more layers, _reverse)")
         H = p["weight_hh_l0"][1]
         gates, rem = divmod(p["weight_ih_l0"][0], H)
-        if rem or gates not in FAMILY_BY_GATES:
+        by_blocks = _family_by_blocks()
+        if rem or gates not in by_blocks:
             raise ScaffoldError(f"{mod.prefix}weight_ih_l0: found shape {p['weight_ih_l0']} against weight_hh_l0 "
                                 f"{p['weight_hh_l0']}; expected 1, 3 or 4 blocks of {H} rows (RNN, GRU, LSTM)")
-        kind = FAMILY_BY_GATES[gates]
+        fam = by_blocks[gates]
+        kind = fam.name
         layers = 1 + max(int(RECURRENT.match(n).group(2)) for n in names)
         bi = any(n.endswith("_reverse") for n in names)
         mod.entry = {"type": kind, "hidden_size": H}
@@ -78,7 +86,9 @@ def describe(mod: Module, first: bool) -> None:
             mod.entry["bidirectional"] = True
         mod.in_size = p["weight_ih_l0"][1]
         mod.out_size = H * (2 if bi else 1)
-        if kind == "rnn":
+        import dataclasses
+
+        if any(f.name == "nonlinearity" for f in dataclasses.fields(fam.config)):
             mod.notes.append("nonlinearity: tanh unless the module was built with nonlinearity='relu'")
         return
     w = p.get("weight")
