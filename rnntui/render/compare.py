@@ -16,6 +16,7 @@ from rich.text import Text
 
 from rnntui.errors import printable
 from rnntui.numfmt import fmt
+from rnntui.render.cursor import Cursor
 from rnntui.render.report_table import Columns
 from rnntui.render.segments import Cells
 from rnntui.render.strips import unit_strip
@@ -137,8 +138,6 @@ def compare_panel(a, b, c, width: int, labels: tuple[str, str] = ("A", "B")) -> 
 
 def compare_report(a, b, steps: range | None = None) -> list:
     """Per place and step: ‖·‖ of A, B and A - B for each name both have (the forward pass, then BPTT)."""
-    from rnntui.render.cursor import Cursor
-
     out: list = [compare_header(a, b), Text("")]
     for k, place in enumerate(a.info.places):
         if place not in b.info.places:

@@ -116,14 +116,15 @@ def _bptt_picture(a: np.ndarray, k: int, t: int, width: int, height: int, place)
     lo, hi = np.log10(pos.min()), np.log10(pos.max())
     with np.errstate(all="ignore"):
         level = np.where(np.isfinite(block) & (block > 0), (np.log10(block) - lo) / max(hi - lo, 1e-12), 0.0)
+    # the whole picture's characters and styles at once (a redraw per key must stay cheap)
+    chars = np.where(np.isfinite(block), SHADES[np.rint(level * (len(SHADES) - 1)).astype(np.intp)], "!")
+    index = sequential_index(0.3 + 0.7 * level)
+    styles = SEQUENTIAL_STYLES[0][index]
+    if i0 <= k < i1 and s0 <= t < s1:
+        styles[k - i0, t - s0] = SEQUENTIAL_STYLES[1][index[k - i0, t - s0]]
     for r, it in enumerate(range(i0, i1)):
         out.newline().add(f"{'▶' if it == k else ' '}{it:>6} ", BOLD if it == k else DIM)
-        for c, s in enumerate(range(s0, s1)):
-            v = block[r, c]
-            ch = "!" if not np.isfinite(v) else SHADES[int(round(level[r, c] * (len(SHADES) - 1)))]
-            idx = sequential_index(np.asarray([0.3 + 0.7 * level[r, c]]))[0]
-            style = SEQUENTIAL_STYLES[1 if (it == k and s == t) else 0][idx]
-            out.add(ch, style)
+        out.rows[-1].extend(zip(chars[r].tolist(), styles[r].tolist()))
     return out
 
 
@@ -144,7 +145,7 @@ def training_report(trace) -> list:
     for key in sorted(k for k in trace if k.startswith("train.gradnorm.param.")):
         name = key[len("train.gradnorm.param."):]
         gn = trace[key]
-        ratio = trace.get(f"train.update_ratio.{name}") if hasattr(trace, "get") else trace[f"train.update_ratio.{name}"]
+        ratio = trace[f"train.update_ratio.{name}"]
         cols.add(name, f"{gn[0]:.3e}", f"{gn[-1]:.3e}", f"{ratio[0]:.3e}", f"{ratio[-1]:.3e}")
     out.append(cols.render())
     events = iteration_events(trace)

@@ -16,7 +16,8 @@ from rich.text import Text
 from rnntui.numfmt import fmt
 from rnntui.render.pertrace import PerTrace
 from rnntui.render.segments import Cells
-from rnntui.render.strips import log_sparkline
+from rnntui.render.cursor import length
+from rnntui.render.strips import log_sparkline, window
 
 BOLD = Style(bold=True)
 DIM = Style(dim=True)
@@ -92,8 +93,7 @@ def watch_panel(trace, c, state: DebugState, width: int) -> Group:
         vals = np.asarray(b.values, dtype=float)
         if vals.ndim == 1 and vals.size > 1:
             strip = Cells().add("  ", None)
-            lo, hi = max(0, t - (width - 4) // 2), None
-            hi = min(vals.size, lo + max(width - 4, 8))
+            lo, hi = window(vals.size, t, max(width - 4, 8))
             log_sparkline(np.abs(vals[lo:hi]), t - lo, into=strip)
             out.append(strip)
     if state.breakpoints:
@@ -145,8 +145,6 @@ def next_break(trace, c, state: DebugState, backwards: bool, events=(), after=FR
 
     info = trace.info
     place = c.place(info)
-    from rnntui.render.cursor import length
-
     T = length(info, place)
     holds = np.zeros(T, dtype=bool)
     for t in breakpoint_marks(trace, place, state):

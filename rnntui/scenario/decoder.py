@@ -8,7 +8,7 @@ load time, naming both entries.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -77,8 +77,6 @@ def build_decoder(top, data: dict, enc_layout: list, B: int, base_dir: Path, lim
     except LayoutProblem as exc:
         key = ("decoder", "model", exc.index - k) + ((exc.key,) if exc.key else ())
         raise ScenarioError([pos.problem(key, exc.message)]) from None
-    from dataclasses import replace
-
     layout = [replace(lay, part="decoder") for lay in layout]
     _check_handover(last, layout, k, pos)
     return DecoderPart(layout, built, x)

@@ -16,6 +16,7 @@ the weights cannot tell. The text is loaded as a scenario before it is written: 
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -86,8 +87,6 @@ def describe(mod: Module, first: bool) -> None:
             mod.entry["bidirectional"] = True
         mod.in_size = p["weight_ih_l0"][1]
         mod.out_size = H * (2 if bi else 1)
-        import dataclasses
-
         if any(f.name == "nonlinearity" for f in dataclasses.fields(fam.config)):
             mod.notes.append("nonlinearity: tanh unless the module was built with nonlinearity='relu'")
         return

@@ -26,6 +26,7 @@ from rnntui.render import cursor as cur
 from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
 from rnntui.tui import blas
+from rnntui.render.training import is_training
 from rnntui.render.watches import Breakpoint, DebugState, next_break
 from rnntui.tui.screens import DebugListScreen, ExpressionScreen, GotoScreen, HelpScreen, WhatIfScreen
 from rnntui.tui.state import OpenRun, open_run
@@ -144,7 +145,7 @@ class RnntuiApp(App):
         self._binding_state: tuple = ()
         self._keep_cursor = False                  # a what-if swaps the run but not the place or step
         self.original = trace                      # what a what-if changes and undo returns to
-        self.training = trace if "train.loss" in trace else None  # a training run: iterations to step through
+        self.training = trace if is_training(trace) else None  # a training run: iterations to step through
         self.iteration = trace.iterations - 1 if self.training is not None else 0
         self._gc_threshold: tuple | None = None
         self._blas_threads: int | None = None
