@@ -1,6 +1,6 @@
 """Training: rnntui's `train:` against the same loop in PyTorch, same process.
 
-    python benchmarks/train.py [--iterations 100] [--repeat 1]
+    python benchmarks/train.py [--iterations 100] [--repeat 1] [--threads N]
 
 100 iterations of an LSTM and a GRU (B16, T100, H128, 16 input features, a dense head, MSE against a
 target at every step), Adam with clip_grad_norm_, the whole batch each iteration. rnntui's time is
@@ -8,6 +8,10 @@ target at every step), Adam with clip_grad_norm_, the whole batch each iteration
 gradients and norms) and the `train.*` numbers. PyTorch's: fused nn.LSTM / nn.GRU + nn.Linear,
 forward, backward, clip_grad_norm_ and torch.optim.Adam.step. Prints seconds and rnntui / torch.
 Goal: no slower than PyTorch in float64, within 2x in float32.
+
+`--threads N` gives both libraries N threads (OpenBLAS's through threadpoolctl when it is installed, else
+the OPENBLAS_NUM_THREADS the run was started with; torch.set_num_threads): on a machine busy with other
+work, one thread each compares the work done rather than who won the cores.
 """
 from __future__ import annotations
 
@@ -69,7 +73,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--iterations", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        try:
+            from threadpoolctl import threadpool_limits
+            threadpool_limits(args.threads)
+        except ImportError:
+            print("threadpoolctl is not installed: OpenBLAS keeps the threads OPENBLAS_NUM_THREADS gives it")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; B{B} T{T} H{H}, "
           f"{args.iterations} iterations, Adam + clip_grad_norm_")
     print(f"{'case':16} {'rnntui s':>9} {'torch s':>9} {'ratio':>7}")

@@ -165,6 +165,10 @@ class Trace(Mapping):
         return skip
 
 
+class IterationNotKept(LookupError):
+    """An iteration a saved training trace cannot give: it keeps the last iteration's record only."""
+
+
 def load_trace(path: str | Path, max_memory: int | None = None) -> Trace:
     """Open a saved trace without recomputing anything.
 
@@ -193,4 +197,8 @@ def load_trace(path: str | Path, max_memory: int | None = None) -> Trace:
         from rnntui.engine.diagnostics import lazy_jacnorms
 
         derived = lazy_jacnorms(info, arrays, set(arrays["meta.not_computed"].tolist()))
+    if "train.loss" in arrays:   # a training run: its iterations' numbers, the last one's record
+        from rnntui.engine.train import SavedTrainTrace
+
+        return SavedTrainTrace(arrays, info, derived)
     return Trace(arrays, info, derived)

@@ -18,7 +18,7 @@ import numpy as np
 
 from rnntui.engine import keys, optim
 from rnntui.engine.run import available_memory, estimate_bytes, human, run_scenario
-from rnntui.engine.trace import Trace
+from rnntui.engine.trace import IterationNotKept, Trace
 from rnntui.errors import Problem, ScenarioError
 
 CHECKPOINT_BUDGET = 256 << 20   # at most this much of checkpoints (less when --max-memory is smaller)
@@ -190,6 +190,26 @@ class TrainTrace(Trace):
     def is_cached(self, k: int) -> bool:
         """Whether `iteration(k)` returns at once (otherwise it recomputes up to `checkpoint_every` runs)."""
         return k in self._trainer.recent
+
+
+class SavedTrainTrace(Trace):
+    """A training run read back from a saved trace: the `train.*` keys (every iteration's numbers) and the
+    last iteration's full record. The other iterations are recomputed from the scenario, which the file
+    does not hold in a runnable form (its weight and input files stay where they were), so they are refused
+    with words rather than made up."""
+
+    @property
+    def iterations(self) -> int:
+        return int(self["train.loss"].shape[0])
+
+    def is_cached(self, k: int) -> bool:
+        return k == self.iterations - 1
+
+    def iteration(self, k: int) -> Trace:
+        if k == self.iterations - 1:
+            return self
+        raise IterationNotKept(f"this saved trace keeps the record of iteration {self.iterations - 1} only (the "
+                               f"last); run the scenario ({self.info.name}) to step to iteration {k}")
 
 
 def _dropout_places(sc) -> list[tuple[str, tuple, float]]:

@@ -15,6 +15,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from rnntui.engine.trace import IterationNotKept
 from rnntui.errors import ExportError, printable
 from rnntui.render.analysis import param_count
 from rnntui.render.maps.draw import halfblock
@@ -155,7 +156,10 @@ def build(trace, opts: ReportOptions) -> list:
         if not 0 <= opts.iteration < training.iterations:
             raise ExportError(f"--iteration: found {opts.iteration}; expected 0..{training.iterations - 1}")
         if opts.iteration != training.iterations - 1:
-            trace = training.iteration(opts.iteration)  # the last iteration's record is the trace itself
+            try:
+                trace = training.iteration(opts.iteration)  # the last iteration's record is the trace itself
+            except IterationNotKept as exc:
+                raise ExportError(f"--iteration: {exc}") from None
     info = trace.info
     if opts.entry is not None and not 0 <= opts.entry < len(info.entries):
         raise ExportError(f"--entry: found {opts.entry}; expected an entry index in 0..{len(info.entries) - 1}")

@@ -22,6 +22,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Footer
 
+from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
@@ -390,7 +391,11 @@ class RnntuiApp(App):
         last = min(N - 1, self.iteration + self.ITERATIONS_PER_CONTINUE) if n > 0 else \
             max(0, self.iteration - self.ITERATIONS_PER_CONTINUE)
         for k in range(self.iteration + step, last + step, step):
-            run = open_run(self.training if k == N - 1 else self.training.iteration(k))
+            try:
+                run = open_run(self.training if k == N - 1 else self.training.iteration(k))
+            except IterationNotKept as exc:
+                self.notify(str(exc), timeout=4)
+                return True
             events = [r.start for r in run.runs.get(c.place(self.info), ())]
             t = next_break(run.trace, c, self.debugging, backwards=n < 0, events=events, after=None)
             if t is not None:
@@ -424,7 +429,11 @@ class RnntuiApp(App):
         k = min(max(k, 0), N - 1)
         if k == self.iteration:
             return
-        run = self.training if k == N - 1 else self.training.iteration(k)  # the last is the trace itself
+        try:
+            run = self.training if k == N - 1 else self.training.iteration(k)  # the last is the trace itself
+        except IterationNotKept as exc:
+            self.notify(str(exc), timeout=4)
+            return
         self.iteration = k
         for pane in self.query(TrainingPane):
             pane.iteration = k

@@ -88,3 +88,23 @@ async def test_continue_runs_on_into_later_iterations(tmp_path):
         await pilot.press("a", *f"norm(dh) > {thr!r} and t == 0", "enter")
         await pilot.press("c")
         assert (app.iteration, app.cursor.t, app.cursor.phase) == (first, t_first, "backward")
+
+
+async def test_a_saved_training_trace_shows_its_curves_and_says_which_iterations_it_keeps(traces, tmp_path):
+    training = traces["training-exploding-clipped"]
+    path = tmp_path / "t.npz"
+    training.save(path)
+    saved = rnntui.load_trace(path)
+    N = training.iterations
+    assert saved.iterations == N and saved.iteration(N - 1) is saved
+    np.testing.assert_array_equal(saved["train.loss"], training["train.loss"])
+    app = RnntuiApp(saved)
+    async with app.run_test(size=SIZE) as pilot:
+        assert f"training: iteration {N - 1} of 0..{N - 1}" in screen_text(app)
+        await pilot.press("comma")
+        assert app.iteration == N - 1   # nothing made up: the record of iteration N - 2 is not in the file
+        assert f"keeps the record of iteration {N - 1} only" in list(app._notifications)[-1].message
+    shown = CliRunner().invoke(cli, ["show", str(path)])
+    assert shown.exit_code == 0 and f"Iteration {N - 1}" in shown.output
+    refused = CliRunner().invoke(cli, ["show", str(path), "--iteration", "3"])
+    assert refused.exit_code == 2 and "run the scenario" in refused.output and "Traceback" not in refused.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnntui.engine.families.base import (initial, DirectionRun, Family, order, previous, previous_at, resumed,
-                                         split_record, inject_final, start_state, weight_grads, zero_padded)
+                                         split_record, inject_final, start_state, StepProduct, weight_grads, zero_padded)
 from rnntui.numfmt import fmt
 
 
@@ -35,7 +35,7 @@ class GRU(Family):
         scale[: 2 * H] = 0.5  # r and z rows halved: sigmoid through one tanh
         G = (x.reshape(T * B, -1) @ (p["weight_ih"] * scale[:, None]).T).reshape(T, B, 3 * H)
         G += p["bias_ih"] * scale
-        WhhT = np.ascontiguousarray((p["weight_hh"] * scale[:, None]).T)
+        recurrent = StepProduct(p["weight_hh"] * scale[:, None], B)
         bhh = p["bias_hh"] * scale
         Hs = np.empty((T, B, H), dtype=x.dtype)
         HPn = np.empty_like(Hs)
@@ -47,18 +47,19 @@ class GRU(Family):
             for n, k in enumerate("rzn"):
                 G[kept, :, n * H:(n + 1) * H] = rec[f"gates.{k}"][kept]
             Hs[kept] = rec["h"][kept]
-            # W_hn h + b_hn of the copied steps, one (B, H) product per step as the loop makes it (a stacked
-            # matmul runs the same product per step, so the values agree to the bit)
-            hp = np.matmul(previous(Hs, reverse, h0)[kept], WhhT)
-            hp += bhh
-            HPn[kept] = hp[..., 2 * H:]
+            # W_hn h + b_hn of the copied steps, each made as the loop makes it, so the values agree to the bit
+            prev = previous(Hs, reverse, h0)
+            for t in range(T)[kept]:
+                hp = recurrent(prev[t])
+                hp += bhh
+                HPn[t] = hp[:, 2 * H:]
             if before is not None:
                 h = Hs[before]
         ov = overrides
         tmp = np.empty((B, H), dtype=x.dtype)
         for t in steps:
             g = G[t]
-            hp = h @ WhhT
+            hp = recurrent(h)
             hp += bhh
             rz = g[:, : 2 * H]
             rz += hp[:, : 2 * H]
@@ -105,7 +106,7 @@ class GRU(Family):
         z = G[..., H: 2 * H]
         mask = np.ones((T, B, 3 * H), dtype=x.dtype)
         mask[..., 2 * H:] = G[..., :H]  # the recurrent part of n is scaled by r
-        W = p["weight_hh"]
+        through_W = StepProduct(p["weight_hh"].T, B)   # dHp @ W
         DH = np.empty((T, B, H), dtype=x.dtype)
         TT = np.empty_like(DH)
         dX = np.empty((T, B, 3 * H), dtype=x.dtype)
@@ -132,7 +133,7 @@ class GRU(Family):
                 ov.cut("gates.z", t, dX[t, :, H: 2 * H])
                 ov.cut("gates.r", t, dX[t, :, :H])
             np.multiply(dX[t], mask[t], out=dHp[t])
-            dh_rec = dHp[t] @ W
+            dh_rec = through_W(dHp[t])
             dh_rec += dh_in * z[t]
         grads = weight_grads(x, p, run.h, dX, dHp, DH, split_record(DH, dh_ext, TT), reverse, h0=h0)
         grads.state0 = {"h": dh_rec}

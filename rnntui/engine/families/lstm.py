@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnntui.engine.families.base import (initial, DirectionRun, Family, order, previous, previous_at, resumed,
-                                         split_record, inject_final, start_state, weight_grads, zero_padded)
+                                         split_record, inject_final, start_state, StepProduct, weight_grads, zero_padded)
 from rnntui.numfmt import fmt, fmt_terms
 
 
@@ -51,7 +51,7 @@ class LSTM(Family):
         scale = np.ones(4 * H, dtype=x.dtype)
         scale[: 3 * H] = 0.5
         Wih = p["weight_ih"][perm] * scale[:, None]
-        WhhT = np.ascontiguousarray((p["weight_hh"][perm] * scale[:, None]).T)
+        recurrent = StepProduct(p["weight_hh"][perm] * scale[:, None], B)
         b = (p["bias_ih"] + p["bias_hh"])[perm] * scale
         G = (x.reshape(T * B, -1) @ Wih.T).reshape(T, B, 4 * H)
         G += b
@@ -75,7 +75,7 @@ class LSTM(Family):
         ig = np.empty((B, H), dtype=x.dtype)
         for t in steps:
             g = G[t]
-            g += h @ WhhT
+            g += recurrent(h)
             np.tanh(g, out=g)
             s = g[:, : 3 * H]
             s *= 0.5
@@ -123,7 +123,7 @@ class LSTM(Family):
         c_prev = previous(run.record["c"], reverse, run.cache.get("c0"))
         Kc, Ko, Kifg = self.coefficients(G, TC, c_prev)
         f = G[..., 2 * H: 3 * H]
-        W = p["weight_hh"][perm]
+        through_W = StepProduct(p["weight_hh"][perm].T, B)   # dZ @ W
         DH = np.empty((T, B, H), dtype=x.dtype)
         DC = np.empty_like(DH)
         TT = np.empty_like(DH)       # dL/dh_t through time
@@ -159,7 +159,7 @@ class LSTM(Family):
                 for name, cols in blocks.items():
                     ov.cut(name, t, dZ[t, :, cols])
             np.multiply(dc_in, f[t], out=dc_rec)
-            dh_rec = dZ[t] @ W
+            dh_rec = through_W(dZ[t])
         record = split_record(DH, dh_ext, TT)
         record.update({"c": DC, "c.from_h": CH, "c.through_time": CT})
         # dZ stays in the internal row order; the small weight gradients are put back instead

@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 
 from rnntui.engine.families.base import (DirectionRun, Family, RecurrentConfig, order, resumed, split_record,
-                                         inject_final, start_state, weight_grads, zero_padded)
+                                         inject_final, start_state, StepProduct, weight_grads, zero_padded)
 from rnntui.engine.fields import choice
 from rnntui.numfmt import fmt
 
@@ -40,7 +40,7 @@ class RNN(Family):
         P = (x.reshape(T * B, -1) @ p["weight_ih"].T).reshape(T, B, H)
         P += p["bias_ih"] + p["bias_hh"]
         Hs = np.empty_like(P)
-        WT = np.ascontiguousarray(p["weight_hh"].T)
+        recurrent = StepProduct(p["weight_hh"], B)
         h = start_state(state0, "h", B, H, x.dtype)
         h0 = None if state0 is None else h
         steps, kept, before = resumed(T, reverse, resume)
@@ -51,7 +51,7 @@ class RNN(Family):
         nl = entry.nonlinearity
         ov = overrides
         for t in steps:
-            P[t] += h @ WT
+            P[t] += recurrent(h)
             if ov is not None:
                 ov.put("pre", t, P[t])
             if nl == "tanh":
@@ -79,7 +79,7 @@ class RNN(Family):
     def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None, final_steps=None):
         T, B, H = run.h.shape
         K = self.derivative(entry.nonlinearity, run.h, run.record["pre"])
-        W = p["weight_hh"]
+        through_W = StepProduct(p["weight_hh"].T, B)   # dA @ W
         DH = np.empty_like(run.h)
         TT = np.empty_like(run.h)
         dA = np.empty_like(run.h)
@@ -96,7 +96,7 @@ class RNN(Family):
             if ov is not None:  # an overwritten h or pre: nothing flows into what computed it
                 ov.cut("h", t, dA[t])
                 ov.cut("pre", t, dA[t])
-            dh_rec = dA[t] @ W
+            dh_rec = through_W(dA[t])
         grads = weight_grads(x, p, run.h, dA, dA, DH, split_record(DH, dh_ext, TT), reverse, h0=run.cache.get("h0"))
         grads.state0 = {"h": dh_rec}
         return grads
