@@ -24,9 +24,9 @@ class GRU(Family):
     gate_words = {"r": "reset gate", "z": "update gate", "n": "candidate"}
     states = ("h",)
     n_blocks = 3
-    # G (3), Hs, HPn; DH, TT; h_prev twice, Kn, Kz, Kr, mask (3), dX (3), dHp (3); r, z, n gathered,
+    # G (3), Hs, HPn; DH, TT; h_prev twice, Kn, Kz, Kr, dX (3), dHp (3); r, z, n gathered,
     # h_prev, HPn, their concatenation (3), Kn, Kz, Kr with two temporaries and D (3)
-    forward_arrays, record_arrays, backward_arrays, jacobian_arrays = 5, 2, 14, 13
+    forward_arrays, record_arrays, backward_arrays, jacobian_arrays = 5, 2, 11, 13
 
     def forward(self, entry, x, p, reverse: bool, pad=None, state0=None, overrides=None, resume=None) -> DirectionRun:
         T, B, _ = x.shape
@@ -34,9 +34,12 @@ class GRU(Family):
         scale = np.ones(3 * H, dtype=x.dtype)
         scale[: 2 * H] = 0.5  # r and z rows halved: sigmoid through one tanh
         G = (x.reshape(T * B, -1) @ (p["weight_ih"] * scale[:, None]).T).reshape(T, B, 3 * H)
-        G += p["bias_ih"] * scale
+        # b_hr and b_hz join b_ir and b_iz here, once for all steps; b_hn stays with W_hn h, which r scales
+        bias = p["bias_ih"].copy()
+        bias[: 2 * H] += p["bias_hh"][: 2 * H]
+        G += bias * scale
         recurrent = StepProduct(p["weight_hh"] * scale[:, None], B)
-        bhh = p["bias_hh"] * scale
+        bhn = p["bias_hh"][2 * H:]
         Hs = np.empty((T, B, H), dtype=x.dtype)
         HPn = np.empty_like(Hs)
         h = start_state(state0, "h", B, H, x.dtype)
@@ -50,9 +53,7 @@ class GRU(Family):
             # W_hn h + b_hn of the copied steps, each made as the loop makes it, so the values agree to the bit
             prev = previous(Hs, reverse, h0)
             for t in range(T)[kept]:
-                hp = recurrent(prev[t])
-                hp += bhh
-                HPn[t] = hp[:, 2 * H:]
+                np.add(recurrent(prev[t])[:, 2 * H:], bhn, out=HPn[t])
             if before is not None:
                 h = Hs[before]
         ov = overrides
@@ -60,7 +61,6 @@ class GRU(Family):
         for t in steps:
             g = G[t]
             hp = recurrent(h)
-            hp += bhh
             rz = g[:, : 2 * H]
             rz += hp[:, : 2 * H]
             np.tanh(rz, out=rz)
@@ -69,7 +69,7 @@ class GRU(Family):
             if ov is not None:
                 ov.put("gates.r", t, g[:, :H])
                 ov.put("gates.z", t, g[:, H: 2 * H])
-            HPn[t] = hp[:, 2 * H:]
+            np.add(hp[:, 2 * H:], bhn, out=HPn[t])
             n = g[:, 2 * H:]
             np.multiply(g[:, :H], HPn[t], out=tmp)
             n += tmp
@@ -103,15 +103,14 @@ class GRU(Family):
         G, HPn, h0 = run.cache["G"], run.cache["HPn"], run.cache.get("h0")
         h_prev = previous(run.h, reverse, h0)
         Kn, Kz, Kr = self.coefficients(G, HPn, h_prev)
-        z = G[..., H: 2 * H]
-        mask = np.ones((T, B, 3 * H), dtype=x.dtype)
-        mask[..., 2 * H:] = G[..., :H]  # the recurrent part of n is scaled by r
+        r, z = G[..., :H], G[..., H: 2 * H]
         through_W = StepProduct(p["weight_hh"].T, B)   # dHp @ W
         DH = np.empty((T, B, H), dtype=x.dtype)
         TT = np.empty_like(DH)
         dX = np.empty((T, B, 3 * H), dtype=x.dtype)
         dHp = np.empty_like(dX)
         dh_rec = start_state(None if final_steps is not None else final, "h", B, H, x.dtype)
+        tmp = np.empty((B, H), dtype=x.dtype)
         pad, ov = run.cache.get("pad"), run.cache.get("ov")
         for t in order(T, not reverse):
             dh = DH[t]
@@ -127,14 +126,18 @@ class GRU(Family):
             np.multiply(dh_in, Kn[t], out=dan)
             if ov is not None:  # an overwritten gate: no gradient reaches its pre-activation
                 ov.cut("gates.n", t, dan)
-            np.multiply(dh_in, Kz[t], out=dX[t, :, H: 2 * H])
-            np.multiply(dan, Kr[t], out=dX[t, :, :H])
+            # the r and z pre-activations take the same gradient from both products (copied into dX after the
+            # loop); the recurrent part of n's is scaled by r
+            np.multiply(dh_in, Kz[t], out=dHp[t, :, H: 2 * H])
+            np.multiply(dan, Kr[t], out=dHp[t, :, :H])
             if ov is not None:
-                ov.cut("gates.z", t, dX[t, :, H: 2 * H])
-                ov.cut("gates.r", t, dX[t, :, :H])
-            np.multiply(dX[t], mask[t], out=dHp[t])
+                ov.cut("gates.z", t, dHp[t, :, H: 2 * H])
+                ov.cut("gates.r", t, dHp[t, :, :H])
+            np.multiply(dan, r[t], out=dHp[t, :, 2 * H:])
             dh_rec = through_W(dHp[t])
-            dh_rec += dh_in * z[t]
+            np.multiply(dh_in, z[t], out=tmp)
+            dh_rec += tmp
+        dX[..., : 2 * H] = dHp[..., : 2 * H]
         grads = weight_grads(x, p, run.h, dX, dHp, DH, split_record(DH, dh_ext, TT), reverse, h0=h0)
         grads.state0 = {"h": dh_rec}
         return grads
