@@ -184,9 +184,20 @@ class Case:
     ids: bool = False                     # the module reads token ids
 
 
+DEEP_ACTS = ("tanh", "relu", "tanh", "sigmoid", "relu", "tanh")  # after Linear 0, 2, ..., 10; then Linear 12
+
+
+def _deep():
+    acts = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+    layers = [nn.Linear(4, 8)]
+    for a in DEEP_ACTS[:-1]:
+        layers += [acts[a](), nn.Linear(8, 8)]
+    return nn.Sequential(*layers, acts[DEEP_ACTS[-1]](), nn.Linear(8, 3))
+
+
 def _deep_follow(text, folder):
-    for name, act in (("0", "tanh"), ("2", "relu"), ("4", "tanh")):
-        text = set_key(text, name, "activation", act)
+    for k, act in enumerate(DEEP_ACTS):
+        text = set_key(text, str(2 * k), "activation", act)
     return text
 
 
@@ -224,14 +235,13 @@ CASES = {
     "cnn": Case(lambda: nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                                       nn.Linear(4 * 5 * 5, 10)),
                 ["{type: conv2d, out_channels: 4, kernel_size: [3, 3]", "  - {type: flatten}\n",
-                 "noise of shape (2, 7, 7)", "the names skip 1..3 before it"], _cnn_follow),
+                 "noise of shape (2, 7, 7)", "with a maxpool2d of 2 after each conv it is (12, 12)",
+                 "the names skip 1..3 before it"], _cnn_follow),
     "crnn": Case(CRNN, ["{type: conv1d, out_channels: 6, kernel_size: 5", "bidirectional: true}   # rnn",
                         "length: 12"], _crnn_follow),
-    "deep-sequential": Case(
-        lambda: nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8), nn.Tanh(),
-                              nn.Linear(8, 3)),
-        ["{type: dense, units: 8, activation: none}   # 0", "{type: dense, units: 3, activation: none}   # 6",
-         "the names skip 5 before it"], _deep_follow),
+    "deep-sequential": Case(  # 0., 2., ..., 12.: by name (a .safetensors file) 10. would come before 2.
+        _deep, ["{type: dense, units: 8, activation: none}   # 0", "{type: dense, units: 3, activation: none}   # 12",
+                "the names skip 11 before it", '    "12.": "6."'], _deep_follow),
     "nested-names": Case(Nested, ['    "encoder.rnn.": "0."', '    "decoder.head.2.": "2."', "the names skip decoder.head.1 before it"],
                          lambda text, folder: set_key(text, "decoder.head.0", "activation", "relu")),
     "no-biases": Case(lambda: Head(nn.GRU(3, 4, bias=False), nn.Linear(4, 2, bias=False)),
