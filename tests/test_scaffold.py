@@ -202,7 +202,8 @@ def _deep_follow(text, folder):
 
 
 def _cnn_follow(text, folder):
-    text = add_after(set_key(text, "0", "activation", "relu"), "0", "{type: maxpool2d, kernel_size: 2}")
+    for conv in ("0", "3"):
+        text = add_after(set_key(text, conv, "activation", "relu"), conv, "{type: maxpool2d, kernel_size: 2}")
     return pooled_image(text, folder)
 
 
@@ -232,11 +233,11 @@ CASES = {
     "conv1d-front-end": Case(
         ConvFront, ["{type: conv1d, out_channels: 5, kernel_size: 3, stride: 1, padding: 0", "length: 10"],
         lambda text, folder: set_key(set_key(text, "conv", "padding", "1"), "conv", "activation", "relu")),
-    "cnn": Case(lambda: nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                                      nn.Linear(4 * 5 * 5, 10)),
+    "cnn": Case(lambda: nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 6, 3), nn.ReLU(),
+                                      nn.MaxPool2d(2), nn.Flatten(), nn.Linear(6 * 2 * 2, 10)),
                 ["{type: conv2d, out_channels: 4, kernel_size: [3, 3]", "  - {type: flatten}\n",
-                 "noise of shape (2, 7, 7)", "with a maxpool2d of 2 after each conv it is (12, 12)",
-                 "the names skip 1..3 before it"], _cnn_follow),
+                 "noise of shape (2, 6, 6)", "with a maxpool2d of 2 after each conv it is (14, 14)",
+                 "the names skip 1..2 before it", "the names skip 4..6 before it"], _cnn_follow),
     "crnn": Case(CRNN, ["{type: conv1d, out_channels: 6, kernel_size: 5", "bidirectional: true}   # rnn",
                         "length: 12"], _crnn_follow),
     "deep-sequential": Case(  # 0., 2., ..., 12.: by name (a .safetensors file) 10. would come before 2.
