@@ -309,7 +309,7 @@ def test_a_safetensors_file_is_ordered_by_the_shapes_not_by_its_names(saved, tmp
     assert _scaffold(saved["folder"] / "nested-names.safetensors", out).exit_code == 0
     text = out.read_text()
     assert text.index("# encoder.rnn") < text.index("# decoder.head.0") < text.index("# decoder.head.2")
-    assert "order: name order (a .safetensors file does not keep the state_dict's) where the shapes allow it" in text
+    assert "order: by the shapes (a .safetensors file does not keep the state_dict's order): each module reads" in text
 
 
 # ---- refused -------------------------------------------------------------------------------------

@@ -355,6 +355,18 @@ def _input_lines(chain: list[Link]) -> list[str]:
             f"of the first entry's width{why}: replace with your data (values:, batch:, file:)"]
 
 
+def _order_note(several: bool, moved: bool, ordered: bool) -> str | None:
+    """What the scenario says about its order, when the file's (or the names') did not settle it."""
+    lost = "" if ordered else " (a .safetensors file does not keep the state_dict's order)"
+    if several:
+        base = "the file's" if ordered else "name order"
+        return f"order: {base}{lost}; the shapes would allow another: check it against the model's forward"
+    if moved:
+        how = "not the file's" if ordered else "by the shapes"
+        return f"order: {how}{lost}: each module reads what the one before returns"
+    return None
+
+
 def scaffold(state: dict[str, np.ndarray], weights_name: str, ordered: bool = True) -> str:
     """The scenario text for *state* (read from *weights_name*, as the scenario will name it). *ordered*:
     the file keeps the state_dict's order (a .safetensors file does not; then names are sorted)."""
@@ -370,12 +382,7 @@ def scaffold(state: dict[str, np.ndarray], weights_name: str, ordered: bool = Tr
         raise _no_chain(mods, gave_up)
     chain = found[0]
     items = _items(chain)
-    order_note = None
-    if [link.mod for link in chain] != mods or len(found) > 1:
-        origin = "the file's order" if ordered else "name order (a .safetensors file does not keep the state_dict's)"
-        order_note = (f"order: {origin} where the shapes allow it; the weights cannot tell the rest"
-                      + ("; other orders fit the shapes too: check it against the model's forward" if len(found) > 1
-                         else ""))
+    order_note = _order_note(len(found) > 1, [link.mod for link in chain] != mods, ordered)
     image = chain[0].mod.kind == "conv2d"
     lines = ["version: 1", f"name: scaffolded from {_shown(weights_name)}", "description: >",
              f"  Written by rnntui scaffold from the parameter names and shapes in {_shown(weights_name)};",
