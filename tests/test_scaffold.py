@@ -242,7 +242,8 @@ CASES = {
                         "length: 12"], _crnn_follow),
     "deep-sequential": Case(  # 0., 2., ..., 12.: by name (a .safetensors file) 10. would come before 2.
         _deep, ["{type: dense, units: 8, activation: none}   # 0", "{type: dense, units: 3, activation: none}   # 12",
-                "the names skip 11 before it", '    "12.": "6."'], _deep_follow),
+                "the names skip 11 before it", '    "12.": "6."',
+                "the shapes would allow another: check it against the model's forward"], _deep_follow),
     "nested-names": Case(Nested, ['    "encoder.rnn.": "0."', '    "decoder.head.2.": "2."', "the names skip decoder.head.1 before it"],
                          lambda text, folder: set_key(text, "decoder.head.0", "activation", "relu")),
     "no-biases": Case(lambda: Head(nn.GRU(3, 4, bias=False), nn.Linear(4, 2, bias=False)),
@@ -290,6 +291,8 @@ def test_the_scaffolded_scenario_runs_and_followed_gives_the_modules_output(save
     for said in case.holds:
         assert said in text, f"{said!r} not in:\n{text}"
     assert "mode: many-to-many" in text and "loss: {kind: sum}" in text and "init: none" in text
+    if fmt != ".safetensors" and name != "deep-sequential":
+        assert "order:" not in text  # the file's order, the only one the shapes allow: nothing to say
     as_is = rnntui.run(out)  # runs as it stands
     assert np.isfinite(as_is["output"]).all()
 
