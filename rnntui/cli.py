@@ -285,7 +285,7 @@ def scaffold(
             raise ScaffoldError(f"{weights}: {exc.message}") from None
         # the scenario names the weights relative to its own folder, as every path inside a scenario
         name = os.path.relpath(weights.resolve(), output.resolve().parent)
-        text = write_scenario(state, name)
+        text = write_scenario(state, name, ordered=weights.suffix.lower() != ".safetensors")
         try:
             load_scenario(output, text=text)  # what is written must load and match the file
         except ScenarioError as exc:

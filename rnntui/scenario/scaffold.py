@@ -7,16 +7,21 @@ Each module of the state_dict (the key's prefix before PyTorch's parameter name)
                                       bidirectional from _reverse
     weight (V, E), no bias, first     embedding
     weight (out, in) [+ bias]         dense
-    weight (out, in, k) / (out, in, kh, kw)   conv1d / conv2d
+    weight (out, in, k) / (out, in, kh, kw)   conv1d / conv2d (by the weight's rank)
 
-in data-flow order (each entry reads what the one before returns; the file's order where that does not
-decide), with the `rename` map from the module names to entry numbers, an input of the right shape
-(token ids for an embedding, noise otherwise), `mode: many-to-many` and `loss: sum`, and comments where
-the weights cannot tell. The text is loaded as a scenario before it is written: what is written runs.
+The modules are chained so that each reads what the one before returns (a flatten goes between a
+conv2d and a dense), in the file's order wherever the shapes allow it (a .safetensors file does not
+keep the state_dict's order: there, name order). With them come the `rename` map from the module names
+to entry numbers, `set` to 0 for biases a module was built without, an input of the right shape
+(token ids for an embedding, an image for a conv2d, noise otherwise), `mode: many-to-many`,
+`loss: sum`, and comments wherever the weights cannot tell: activations, pooling, a conv's stride and
+padding, an RNN's nonlinearity, the image size, the mode and the loss. The keys the weights cannot
+tell are written out with PyTorch's defaults, so following a comment is changing a value.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -25,6 +30,13 @@ import numpy as np
 from rnntui.errors import RnntuiError
 
 RECURRENT = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l([0-9]+)(_reverse)?$")
+SEARCH_BUDGET = 20_000  # chain extensions tried before giving up on an order (modules are few)
+NOISE_LENGTH = 8
+SEQ, MAP, VEC = "sequence", "map", "vector"  # what flows between entries
+
+
+class ScaffoldError(RnntuiError):
+    title = "scaffold error"
 
 
 def _family_by_blocks() -> dict:
@@ -34,18 +46,46 @@ def _family_by_blocks() -> dict:
     return {f.n_blocks: f for f in FAMILIES.values()}
 
 
-class ScaffoldError(RnntuiError):
-    title = "scaffold error"
+def _shown(text: str) -> str:
+    """A name as it may stand in a YAML comment: control characters escaped, so a line stays a line."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def _natural(text: str) -> list:
+    """Sort key in which layers.10 comes after layers.9."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"([0-9]+)", text)]
 
 
 @dataclass
 class Module:
     prefix: str                                  # "rnn." (with its dot), or "" for a bare state_dict
     params: dict[str, tuple] = field(default_factory=dict)   # PyTorch name -> shape
+    kind: str = ""                               # recurrent, linear, conv1d, conv2d
     entry: dict = field(default_factory=dict)
-    in_size: int | None = None                   # features it reads (None: ids)
-    out_size: int | None = None
+    in_size: int = 0                             # features or channels it reads
+    out_size: int = 0
     notes: list[str] = field(default_factory=list)
+    zero: list[str] = field(default_factory=list)  # parameters the module was built without (bias=False)
+
+    @property
+    def name(self) -> str:
+        return _shown(self.prefix.rstrip(".")) or "(top level)"
+
+    def keys(self, names) -> str:
+        return ", ".join(_shown(self.prefix + n) for n in names)
+
+    @property
+    def may_embed(self) -> bool:
+        """A 2-D weight without a bias: nn.Embedding at the start, else a Linear built with bias=False."""
+        return self.kind == "linear" and "bias" not in self.params
+
+
+@dataclass
+class Link:
+    """One module in the chain: read as an embedding or not, and whether a flatten goes before it."""
+    mod: Module
+    embed: bool = False
+    flatten: bool = False
 
 
 def _split(key: str) -> tuple[str, str]:
@@ -57,115 +97,316 @@ def modules_of(state: dict[str, np.ndarray]) -> list[Module]:
     mods: dict[str, Module] = {}
     for key, arr in state.items():
         prefix, name = _split(key)
-        mods.setdefault(prefix, Module(prefix)).params[name] = tuple(np.shape(arr))
+        mods.setdefault(prefix, Module(prefix)).params[name] = tuple(int(n) for n in np.shape(arr))
     return list(mods.values())
 
 
-def describe(mod: Module, first: bool) -> None:
-    """Fill *mod*'s entry and sizes from its parameter names and shapes, or raise ScaffoldError."""
+def _expect(mod: Module, shapes: dict[str, tuple], optional: list[str]) -> None:
+    """Every parameter of *mod* has the shape its entry needs; *optional* ones (biases) all or none."""
+    p = mod.params  # its names are all in *shapes*: describe() refused any other
+    wrong = [n for n in p if p[n] != shapes[n]]
+    if wrong:
+        n = wrong[0]
+        raise ScaffoldError(f"{mod.keys([n])}: found shape {p[n]}; expected {shapes[n]} beside "
+                            f"{mod.keys([m for m in p if m != n][:2])} ({mod.entry['type']})")
+    missing = [n for n in shapes if n not in p and n not in optional]
+    absent = [n for n in optional if n not in p]
+    if missing or 0 < len(absent) < len(optional):
+        raise ScaffoldError(f"{mod.name}: found {mod.keys(sorted(p))}; missing {', '.join(missing + absent)} "
+                            f"for a {mod.entry['type']}")
+    if absent:
+        mod.zero = absent
+        mod.notes.append("built without biases (bias=False): the entry's are held at 0 by weights.set below")
+
+
+def _recurrent(mod: Module) -> None:
     p = mod.params
     names = sorted(p)
-    if any(RECURRENT.match(n) for n in names):
-        bad = [n for n in names if not RECURRENT.match(n)]
-        if bad or "weight_ih_l0" not in p or "weight_hh_l0" not in p:
-            raise ScaffoldError(f"{mod.prefix}: found {', '.join(names)}; expected a recurrent module's weight_ih_l0, "
-                                "weight_hh_l0 (and biases, more layers, _reverse)")
-        H = p["weight_hh_l0"][1]
-        gates, rem = divmod(p["weight_ih_l0"][0], H)
-        by_blocks = _family_by_blocks()
-        if rem or gates not in by_blocks:
-            raise ScaffoldError(f"{mod.prefix}weight_ih_l0: found shape {p['weight_ih_l0']} against weight_hh_l0 "
-                                f"{p['weight_hh_l0']}; expected 1, 3 or 4 blocks of {H} rows (RNN, GRU, LSTM)")
-        fam = by_blocks[gates]
-        kind = fam.name
-        layers = 1 + max(int(RECURRENT.match(n).group(2)) for n in names)
-        bi = any(n.endswith("_reverse") for n in names)
-        mod.entry = {"type": kind, "hidden_size": H}
-        if layers > 1:
-            mod.entry["num_layers"] = layers
-        if bi:
-            mod.entry["bidirectional"] = True
-        mod.in_size = p["weight_ih_l0"][1]
-        mod.out_size = H * (2 if bi else 1)
-        if any(f.name == "nonlinearity" for f in dataclasses.fields(fam.config)):
-            mod.notes.append("nonlinearity: tanh unless the module was built with nonlinearity='relu'")
-        return
+    bad = [n for n in names if not RECURRENT.match(n)]
+    if bad or "weight_ih_l0" not in p or "weight_hh_l0" not in p:
+        raise ScaffoldError(f"{mod.name}: found {mod.keys(names)}; expected a recurrent module's weight_ih_l0, "
+                            "weight_hh_l0 (and biases, more layers, _reverse)")
+    if len(p["weight_ih_l0"]) != 2 or len(p["weight_hh_l0"]) != 2:
+        raise ScaffoldError(f"{mod.keys(['weight_ih_l0'])}: found shape {p['weight_ih_l0']} beside weight_hh_l0 "
+                            f"{p['weight_hh_l0']}; expected two matrices")
+    H = p["weight_hh_l0"][1]
+    gates, rem = divmod(p["weight_ih_l0"][0], H) if H else (0, 1)
+    by_blocks = _family_by_blocks()
+    if rem or gates not in by_blocks:
+        raise ScaffoldError(f"{mod.keys(['weight_ih_l0'])}: found shape {p['weight_ih_l0']} against weight_hh_l0 "
+                            f"{p['weight_hh_l0']}; expected 1, 3 or 4 blocks of {H} rows (RNN, GRU, LSTM)")
+    fam = by_blocks[gates]
+    layers = 1 + max(int(RECURRENT.match(n).group(2)) for n in names)
+    dirs = 2 if any(n.endswith("_reverse") for n in names) else 1
+    mod.kind, mod.in_size, mod.out_size = "recurrent", p["weight_ih_l0"][1], H * dirs
+    mod.entry = {"type": fam.name, "hidden_size": H}
+    if layers > 1:
+        mod.entry["num_layers"] = layers
+    if dirs == 2:
+        mod.entry["bidirectional"] = True
+    if any(f.name == "nonlinearity" for f in dataclasses.fields(fam.config)):
+        mod.entry["nonlinearity"] = "tanh"
+        mod.notes.append("nonlinearity: the weights cannot tell: tanh unless the module was built with "
+                         "nonlinearity='relu' (then write relu)")
+    shapes, biases = {}, []
+    for j in range(layers):
+        for suffix in ("", "_reverse")[:dirs]:
+            shapes[f"weight_ih_l{j}{suffix}"] = (gates * H, mod.in_size if j == 0 else H * dirs)
+            shapes[f"weight_hh_l{j}{suffix}"] = (gates * H, H)
+            for b in ("bias_ih", "bias_hh"):
+                shapes[f"{b}_l{j}{suffix}"] = (gates * H,)
+                biases.append(f"{b}_l{j}{suffix}")
+    _expect(mod, shapes, biases)
+
+
+def describe(mod: Module) -> None:
+    """Fill *mod*'s kind, entry and sizes from its parameter names and shapes, or raise ScaffoldError."""
+    p = mod.params
+    if any(RECURRENT.match(n) for n in p):
+        return _recurrent(mod)
     w = p.get("weight")
-    extra = sorted(set(names) - {"weight", "bias"})
+    extra = sorted(set(p) - {"weight", "bias"})
     if w is None or extra:
-        raise ScaffoldError(f"{mod.prefix or '(top level)'}: found {', '.join(names)}; expected a recurrent module "
-                            "(weight_ih_l0, ...), a Linear or Conv (weight, bias) or an Embedding (weight)")
-    if len(w) == 2 and "bias" not in p and first:
-        mod.entry = {"type": "embedding", "num_embeddings": w[0], "embedding_dim": w[1]}
-        mod.out_size = w[1]
-        mod.notes.append("a first 2-D weight without a bias is read as nn.Embedding (add padding_idx if it has one)")
-        return
+        raise ScaffoldError(f"{mod.name}: found {mod.keys(sorted(p))}; expected a recurrent module (weight_ih_l0, "
+                            "...), a Linear or Conv (weight, bias) or an Embedding (weight)")
     if len(w) == 2:
-        mod.entry = {"type": "dense", "units": w[0]}
-        mod.in_size, mod.out_size = w[1], w[0]
-        mod.notes.append("activation: none; add the one the model applies after it (relu, tanh, softmax, ...)")
-        return
-    if len(w) in (3, 4):
-        mod.entry = {"type": "conv1d" if len(w) == 3 else "conv2d", "out_channels": w[0],
-                     "kernel_size": w[2] if len(w) == 3 else [w[2], w[3]]}
-        mod.in_size, mod.out_size = w[1], w[0]
-        mod.notes.append("stride, padding and dilation cannot be read from the weights: 1, 0 and 1 assumed")
-        return
-    raise ScaffoldError(f"{mod.prefix}weight: found shape {w}; expected 2-D (Linear, Embedding), 3-D (Conv1d) or "
-                        "4-D (Conv2d)")
+        mod.kind, mod.in_size, mod.out_size = "linear", w[1], w[0]
+        mod.entry = {"type": "dense", "units": w[0], "activation": "none"}
+        mod.notes.append("activation: the weights cannot tell: write the one the model applies after it (relu, "
+                         "tanh, sigmoid, softmax)")
+    elif len(w) in (3, 4):
+        kind = "conv1d" if len(w) == 3 else "conv2d"
+        mod.kind, mod.in_size, mod.out_size = kind, w[1], w[0]
+        mod.entry = {"type": kind, "out_channels": w[0], "kernel_size": w[2] if len(w) == 3 else [w[2], w[3]],
+                     "stride": 1, "padding": 0, "dilation": 1, "activation": "none"}
+        pool = "maxpool1d" if kind == "conv1d" else "maxpool2d"
+        mod.notes.append("stride, padding, dilation: the weights cannot tell: PyTorch's defaults (1, 0, 1) are "
+                         "written; set the module's (padding: same keeps the size)")
+        mod.notes.append(f"activation and pooling after it: the weights cannot tell: write the activation (relu) "
+                         f"and add a {{type: {pool}, kernel_size: 2}} entry below it if the model pools (and renumber "
+                         "weights.rename)")
+    else:
+        raise ScaffoldError(f"{mod.keys(['weight'])}: found shape {w}; expected 2-D (Linear, Embedding), 3-D (Conv1d) "
+                            "or 4-D (Conv2d)")
+    _expect(mod, {"weight": w, "bias": (w[0],)}, ["bias"])
+    if mod.zero and len(w) == 2:
+        mod.notes[-1] = ("no bias: a Linear built with bias=False (held at 0 by weights.set below), or an "
+                         "Embedding that is not the first module")
 
 
-def in_flow_order(mods: list[Module]) -> list[Module]:
-    """Each module reading what the one before returns; the file's order where that does not decide."""
-    left = list(mods)
-    out: list[Module] = []
-    current = None
-    while left:
-        pick = next((m for m in left if m.in_size is None), None) if current is None else None
-        if pick is None:
-            pick = next((m for m in left if current is not None and m.in_size == current), left[0])
-        out.append(pick)
-        left.remove(pick)
-        current = pick.out_size
-    return out
+def _start(link: Link) -> tuple[str, int] | None:
+    """What the first module returns, reading the scaffold's input."""
+    m = link.mod
+    if link.embed:
+        return SEQ, m.params["weight"][1]
+    return (MAP if m.kind == "conv2d" else SEQ), m.out_size
 
 
-def scaffold(state: dict[str, np.ndarray], weights_name: str) -> str:
-    """The scenario text for *state* (read from *weights_name*, as the scenario will name it)."""
+def _step(flow: tuple[str, int], m: Module) -> tuple[tuple[str, int], bool] | None:
+    """What *m* returns reading *flow*, and whether a flatten must go before it; None: it cannot read it."""
+    form, size = flow
+    if m.kind == "linear" and form == MAP:
+        return ((VEC, m.out_size), True) if size and m.in_size % size == 0 else None
+    if m.in_size != size:
+        return None
+    if m.kind == "linear":
+        return (form, m.out_size), False
+    if m.kind == "conv2d":
+        return ((MAP, m.out_size), False) if form == MAP else None
+    return ((SEQ, m.out_size), False) if form == SEQ else None  # recurrent, conv1d: over time
+
+
+def chains(mods: list[Module], limit: int = 2) -> tuple[list[list[Link]], bool]:
+    """Up to *limit* orders in which each module reads what the one before returns, the file's first;
+    and whether the search ran out of its budget before it was done."""
+    found: list[list[Link]] = []
+    budget = [SEARCH_BUDGET]
+
+    def extend(chain: list[Link], flow, left: list[Module]) -> None:
+        if not left:
+            found.append(list(chain))
+            return
+        for m in left:
+            if len(found) >= limit or budget[0] <= 0:
+                return
+            budget[0] -= 1
+            nxt = _step(flow, m)
+            if nxt is not None:
+                chain.append(Link(m, flatten=nxt[1]))
+                extend(chain, nxt[0], [x for x in left if x is not m])
+                chain.pop()
+
+    starts = [Link(m, embed=True) for m in mods if m.may_embed] + [Link(m) for m in mods]
+    for link in starts:
+        if len(found) >= limit or budget[0] <= 0:
+            break
+        extend([link], _start(link), [m for m in mods if m is not link.mod])
+    return found, budget[0] <= 0
+
+
+def _no_chain(mods: list[Module], gave_up: bool) -> ScaffoldError:
+    parts = []
+    for m in mods:
+        key = "weight_ih_l0" if m.kind == "recurrent" else "weight"
+        reads = f"reads {m.in_size}" if not m.may_embed else f"reads {m.in_size} (or ids, as an embedding)"
+        parts.append(f"{m.keys([key])} {m.params[key]} {reads}, returns {m.out_size}")
+    tried = f" in {SEARCH_BUDGET:,} tries" if gave_up else ""
+    return ScaffoldError(f"found no order of the modules{tried} in which each reads what the one before returns "
+                         f"({'; '.join(parts)}); expected a chain of modules (a model with branches or skips "
+                         "cannot be scaffolded)")
+
+
+@dataclass
+class Item:
+    """One line of the model list: an entry, the module it comes from (None: a flatten), its notes."""
+    entry: dict
+    mod: Module | None
+    notes: list[str]
+    zero: list[str] = field(default_factory=list)
+
+
+def _gap(before: Module, after: Module) -> str | None:
+    """Sequential numbering that skips indices: modules without parameters stood there."""
+    a, b = re.fullmatch(r"(.*?)([0-9]+)\.", before.prefix), re.fullmatch(r"(.*?)([0-9]+)\.", after.prefix)
+    if not (a and b and a.group(1) == b.group(1) and int(b.group(2)) > int(a.group(2)) + 1):
+        return None
+    lo, hi = int(a.group(2)) + 1, int(b.group(2)) - 1
+    skipped = f"{a.group(1)}{lo}" if lo == hi else f"{a.group(1)}{lo}..{hi}"
+    return (f"the names skip {_shown(skipped)} before it: modules without parameters (an activation, pool, flatten "
+            "or dropout) stood there; write them as the model has them")
+
+
+def _items(chain: list[Link]) -> list[Item]:
+    items: list[Item] = []
+    for k, link in enumerate(chain):
+        m = link.mod
+        if link.flatten:
+            items.append(Item({"type": "flatten"}, None,
+                              [f"the conv's map to the {m.in_size} inputs of {m.name} (PyTorch: nn.Flatten or .view)"]))
+        if link.embed:
+            w = m.params["weight"]
+            entry = {"type": "embedding", "num_embeddings": w[0], "embedding_dim": w[1]}
+            notes = ["a first 2-D weight without a bias is read as nn.Embedding (add padding_idx if it has one); "
+                     "a Linear built with bias=False has the same shape"]
+        else:
+            entry, notes = m.entry, list(m.notes)
+        if k:
+            gap = _gap(chain[k - 1].mod, m)
+            if gap:
+                notes.append(gap + ("; the flatten is written above" if link.flatten else ""))
+        items.append(Item(entry, m, notes, [] if link.embed else m.zero))
+    return items
+
+
+def _flow(v) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, list):
+        return "[" + ", ".join(_flow(x) for x in v) + "]"
+    return str(v)
+
+
+def _image_size(chain: list[Link]) -> tuple[int, int, str]:
+    """(H, W) of an image the convs and the dense after them read with stride 1, no padding, no pooling;
+    and what it would be with a pool of 2 after each conv."""
+    convs = [link.mod for link in chain if link.mod.kind == "conv2d"]
+    dense = next((link.mod for link in chain if link.flatten), None)
+    if dense is not None:
+        hw = dense.in_size // convs[-1].out_size
+        h = max(d for d in range(1, int(hw ** 0.5) + 1) if hw % d == 0)
+        w = hw // h
+        why = f"gives the {dense.in_size} inputs of {dense.name}"
+    else:
+        h = w = NOISE_LENGTH
+        why = "gives the convs room"
+    kernels = [c.entry["kernel_size"] for c in convs]
+    H, W = h + sum(k[0] - 1 for k in kernels), w + sum(k[1] - 1 for k in kernels)
+    ph, pw = h, w
+    for k in reversed(kernels):
+        ph, pw = 2 * ph + k[0] - 1, 2 * pw + k[1] - 1
+    return H, W, (f"a size that {why} with stride 1, no padding and no pooling; the weights cannot tell the real "
+                  f"size: with a maxpool2d of 2 after each conv it is ({ph}, {pw})")
+
+
+def _input_lines(chain: list[Link]) -> list[str]:
+    first = chain[0]
+    rng = np.random.default_rng(0)
+    if first.embed:
+        V = first.mod.params["weight"][0]
+        ids = [int(i) for i in rng.integers(0, V, NOISE_LENGTH)]
+        return [f"input: {{tokens: {ids}}}   # token ids below {V}: replace with yours (or text: with vocab:)"]
+    if first.mod.kind == "conv2d":
+        C = first.mod.in_size
+        H, W, why = _image_size(chain)
+        lines = ["input:", f"  # noise of shape ({C}, {H}, {W}): {why}; replace it with your image (image: x.npy, "
+                 "(C, H, W))", "  image:"]
+        for c in rng.normal(0.0, 1.0, (C, H, W)).round(2) + 0.0:  # + 0.0: no -0.00
+            rows = ["[" + ", ".join(f"{v:.2f}" for v in row) + "]" for row in c]
+            lines += ["    - - " + rows[0]] + ["      - " + r for r in rows[1:]]
+        return lines
+    span = sum(link.mod.entry["kernel_size"] - 1 for link in chain if link.mod.kind == "conv1d")
+    length = NOISE_LENGTH + span
+    why = f" (enough steps for the conv kernels)" if span else ""
+    return [f"input: {{generate: {{kind: noise, length: {length}, features: {first.mod.in_size}}}}}   # noise "
+            f"of the first entry's width{why}: replace with your data (values:, batch:, file:)"]
+
+
+def _order_note(several: bool, moved: bool, ordered: bool) -> str | None:
+    """What the scenario says about its order, when the file's (or the names') did not settle it."""
+    lost = "" if ordered else " (a .safetensors file does not keep the state_dict's order)"
+    if several:
+        base = "the file's" if ordered else "name order"
+        return f"order: {base}{lost}; the shapes would allow another: check it against the model's forward"
+    if moved:
+        how = "not the file's" if ordered else "by the shapes"
+        return f"order: {how}{lost}: each module reads what the one before returns"
+    return None
+
+
+def scaffold(state: dict[str, np.ndarray], weights_name: str, ordered: bool = True) -> str:
+    """The scenario text for *state* (read from *weights_name*, as the scenario will name it). *ordered*:
+    the file keeps the state_dict's order (a .safetensors file does not; then names are sorted)."""
     if not state:
         raise ScaffoldError(f"{weights_name}: holds no parameters")
     mods = modules_of(state)
-    for k, m in enumerate(mods):
-        describe(m, first=(k == 0))
-    mods = in_flow_order(mods)
-    lines = ["version: 1", f"name: scaffolded from {weights_name}",
-             "description: >", f"  Written by rnntui scaffold from the names and shapes in {weights_name}; the",
-             "  comments mark what the weights cannot tell.", "seed: 0",
-             "mode: many-to-many   # the weights cannot tell: many-to-one reads each sequence's last state"]
-    first = mods[0]
-    if first.entry["type"] == "embedding":
-        V = first.entry["num_embeddings"]
-        ids = [int(i) for i in np.random.default_rng(0).integers(0, V, 8)]
-        lines.append(f"input: {{tokens: {ids}}}   # token ids below {V}; or text: with vocab:")
-    elif first.entry["type"] == "conv2d":
-        raise ScaffoldError(f"{first.prefix}: a conv2d first entry reads images whose size the weights cannot tell; "
-                            "expected a recurrent, embedding or dense first module")
-    else:
-        lines.append(f"input: {{generate: {{kind: noise, length: 8, features: {first.in_size}}}}}   # noise of the "
-                     "first entry's width: replace with your data")
-    lines.append("model:")
-    rename = {}
-    for i, m in enumerate(mods):
-        body = ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in m.entry.items())
-        lines.append(f"  - {{{body}}}" + (f"   # {m.prefix.rstrip('.')}" if m.prefix else ""))
-        for note in m.notes:
-            lines.append(f"    # {note}")
-        if m.prefix and m.prefix != f"{i}.":
-            rename[m.prefix] = f"{i}."
+    if not ordered:
+        mods.sort(key=lambda m: _natural(m.prefix))
+    for m in mods:
+        describe(m)
+    found, gave_up = chains(mods)
+    if not found:
+        raise _no_chain(mods, gave_up)
+    chain = found[0]
+    items = _items(chain)
+    order_note = _order_note(len(found) > 1, [link.mod for link in chain] != mods, ordered)
+    image = chain[0].mod.kind == "conv2d"
+    lines = ["version: 1", f"name: scaffolded from {_shown(weights_name)}", "description: >",
+             f"  Written by rnntui scaffold from the parameter names and shapes in {_shown(weights_name)};",
+             "  the comments mark what the weights cannot tell.", "seed: 0",
+             "mode: many-to-many   # " + ("an image has no steps: the mode changes nothing" if image else
+                                          "the weights cannot tell: many-to-one reads each sequence's last state "
+                                          "(a model that uses h_n or out[-1])")]
+    lines += _input_lines(chain)
+    lines.append("model:" + (f"   # {order_note}" if order_note else ""))
+    rename: dict[str, str] = {}
+    zero: list[str] = []
+    for i, item in enumerate(items):
+        body = ", ".join(f"{k}: {_flow(v)}" for k, v in item.entry.items())
+        lines.append(f"  - {{{body}}}" + (f"   # {item.mod.name}" if item.mod is not None else ""))
+        lines += [f"    # {note}" for note in item.notes]
+        if item.mod is not None:
+            rename[item.mod.prefix] = f"{i}."
+            zero += [f"{i}.{name}" for name in item.zero]
     lines.append("weights:")
     lines.append("  init: none          # every parameter comes from the file")
-    lines.append(f"  file: {weights_name}")
-    if rename:
-        lines.append("  rename: {" + ", ".join(f'"{a}": "{b}"' for a, b in rename.items()) + "}")
-    lines.append("loss: {kind: sum}   # the weights cannot tell: mse or cross_entropy with a target: per step")
+    lines.append(f"  file: {json.dumps(weights_name)}")
+    # every module is listed, those already at their number too: an entry added above one (a pool) moves
+    # it, and then each number below is one edit
+    lines.append("  rename:   # module in the file -> entry number; adding or removing an entry renumbers those below it")
+    lines += [f"    {json.dumps(a)}: {json.dumps(b)}" for a, b in rename.items()]
+    if zero:
+        lines.append("  set: {" + ", ".join(f"{json.dumps(k)}: 0" for k in zero) + "}   # biases the modules "
+                     "were built without")
+    lines.append("loss: {kind: sum}   # the weights cannot tell: mse or cross_entropy with a target: "
+                 + ("one per image" if image else "per step (one per sequence in many-to-one)"))
     return "\n".join(lines) + "\n"
