@@ -69,6 +69,23 @@ def theirs(kind: str, dtype: str, iterations: int) -> float:
     return time.perf_counter() - t
 
 
+def products(kind: str, dtype: str, iterations: int) -> float:
+    """The floor of any step-by-step NumPy loop: only the recurrent products one iteration makes (one per step
+    forward, one per step backward, as engine/families make them), nothing else."""
+    from rnntui.engine.families.base import StepProduct
+
+    rows = (4 if kind == "lstm" else 3) * H
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(rows, H)).astype(dtype)
+    forward, backward = StepProduct(W, B), StepProduct(W.T, B)
+    h, dz = rng.normal(size=(B, H)).astype(dtype), rng.normal(size=(B, rows)).astype(dtype)
+    t = time.perf_counter()
+    for _ in range(iterations * T):
+        forward(h)
+        backward(dz)
+    return time.perf_counter() - t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--iterations", type=int, default=100)
@@ -84,12 +101,14 @@ def main() -> None:
             print("threadpoolctl is not installed: OpenBLAS keeps the threads OPENBLAS_NUM_THREADS gives it")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; B{B} T{T} H{H}, "
           f"{args.iterations} iterations, Adam + clip_grad_norm_")
-    print(f"{'case':16} {'rnntui s':>9} {'torch s':>9} {'ratio':>7}")
+    print("'products': the recurrent products alone (2T per iteration), the floor of a step-by-step NumPy loop")
+    print(f"{'case':16} {'rnntui s':>9} {'torch s':>9} {'ratio':>7} {'products s':>11} {'products/torch':>15}")
     for dtype in ("float64", "float32"):
         for kind in ("lstm", "gru"):
             a = min(ours(kind, dtype, args.iterations) for _ in range(args.repeat))
             b = min(theirs(kind, dtype, args.iterations) for _ in range(args.repeat))
-            print(f"{kind + ' ' + dtype:16} {a:9.2f} {b:9.2f} {a / b:7.2f}x", flush=True)
+            c = min(products(kind, dtype, args.iterations) for _ in range(args.repeat))
+            print(f"{kind + ' ' + dtype:16} {a:9.2f} {b:9.2f} {a / b:7.2f}x {c:11.2f} {c / b:14.2f}x", flush=True)
 
 
 if __name__ == "__main__":
