@@ -51,6 +51,7 @@ def stat_keys(index: int) -> dict[str, str]:
 class BatchNorm(Handler):
     takes_lengths = True   # with running statistics every element is on its own; batch statistics: check_run
     takes_buffers = True
+    conv = False           # the map view: each output reads one pixel of its own channel (no kernel)
 
     def __init__(self, dims: int):
         self.dims = dims
@@ -162,13 +163,12 @@ class BatchNorm(Handler):
             out = xhat * w.reshape(shape) + b.reshape(shape)
         rec[k["mean"]], rec[k["var"]], rec[k["xhat"]] = mean, var, xhat
         rec[k["batch_stats"]] = np.asarray(batch)
-        return None, out, (invstd, batch)
+        return None, out, (invstd, batch, xhat)   # backward reads its cache: a one-term pass records elsewhere
 
     def backward(self, info, x, pre, out, cache, g_out, params, grads, rec, g_pre=None):
         i, o = info.index, info.options
-        invstd, batch = cache
+        invstd, batch, xhat = cache
         k = stat_keys(i)
-        xhat = rec[k["xhat"]]
         axes = self.axes(info, x)
         shape = self.channel_shape(info, x)
         if o["affine"]:
