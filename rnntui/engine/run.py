@@ -100,7 +100,8 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
         watch=getattr(sc, "watch", ()), breakpoints=getattr(sc, "breakpoints", ()),
     )
     arrays["meta.version"] = np.asarray(1)
-    if training:   # a training iteration's record: batchnorm used the batch's statistics (what_if reads it)
+    if training and any(lay.handler.takes_buffers for lay in sc.layout):
+        # a training iteration's record of a model it changes (batchnorm's batch statistics; what_if reads it)
         arrays["meta.training"] = np.asarray(True)
     arrays["meta.scenario"] = np.asarray(sc.text)
     arrays["meta.layout"] = np.asarray(info.to_json())

@@ -342,3 +342,23 @@ def test_an_iteration_recomputed_from_a_distant_checkpoint_is_bit_for_bit_the_on
         for key in a.keys():
             if a.is_computed(key) and not key.startswith("diag."):
                 assert np.array_equal(np.asarray(a[key]), np.asarray(b[key])), key
+
+
+def test_an_iteration_is_a_plain_run_in_train_mode_with_its_parameters_and_buffers(tmp_path):
+    """The documented contract: iteration k's record is what a scenario without `train:` records with that
+    iteration's parameters and buffers and `batch_stats: true`; what_if on it reruns it the same way."""
+    from rnntui.engine.whatif import what_if
+
+    sc, _ = _training_case(tmp_path, "crnn", {"kind": "sgd", "lr": 0.1}, 0.1)
+    it = run_scenario(sc).iteration(6)
+    layout = list(sc.layout)
+    layout[1] = replace(layout[1], options={**layout[1].options, "batch_stats": True})
+    plain = replace(sc, train=None, layout=tuple(layout),
+                    params={n: np.array(it[f"param.{n}"]) for n in sc.params},
+                    buffers={n: np.array(it[f"buffer.{n}"]) for n in sc.buffers})
+    ref = run_scenario(plain)
+    for key in ("output", "loss", "model.1.mean", "model.1.var", "grad.input", "grad.param.1.weight"):
+        assert np.array_equal(np.asarray(it[key]), np.asarray(ref[key])), key
+    again = what_if(it, [])
+    assert np.array_equal(np.asarray(again["output"]), np.asarray(it["output"]))
+    assert bool(again["model.1.batch_stats"])
