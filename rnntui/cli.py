@@ -103,7 +103,20 @@ def _load_trace(source: str, max_memory: str | None):
             raise ScenarioError([Problem(source, None, None, "", "is not a regular file (a device, pipe or folder); "
                                          "expected a trace saved by rnntui export")])
         return rnntui.load_trace(source, max_memory=limit)
-    return rnntui.run(source, max_memory=limit)
+    from rnntui.engine import run_scenario
+    from rnntui.scenario import load_scenario
+    from rnntui.scenario.bundled import resolve
+
+    rnntui._show_in_notebooks()
+    sc = load_scenario(resolve(source), max_memory=limit)
+    _warn(sc)
+    return run_scenario(sc, max_memory=limit)
+
+
+def _warn(sc) -> None:
+    """What loaded but deserves a word (weight-file keys skipped), on stderr: never an error."""
+    for line in sc.warnings:
+        typer.echo(f"rnntui: warning: {printable(line)}", err=True)
 
 
 @app.command()
@@ -146,6 +159,7 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario files or 
     for f in files:
         try:
             sc = load_scenario(resolve(f))
+            _warn(sc)
             typer.echo(printable(f"{f}: ok ({sc.name}; {len(sc.layout)} entries, T={sc.T}, B={sc.B})"))
         except ScenarioError as exc:
             problems.extend(exc.problems)

@@ -71,6 +71,10 @@ def _state_keys(layout: list[EntryInfo]) -> set[str]:
                     for s in lay.family.states:
                         k = f"{keys.place_prefix(lay.index, j, d)}.{s}0"
                         out.update((k, keys.grad(k)))
+        elif lay.handler.takes_buffers:   # batchnorm's statistics: the running ones, the same at every step
+            from rnntui.engine.entries.batchnorm import stat_keys
+
+            out.update(v for n, v in stat_keys(lay.index).items() if n != "xhat")
     return out
 
 
@@ -85,7 +89,8 @@ def _join(recs: list[dict], state_keys: set[str], into: dict) -> None:
 
 
 def run_generation(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.ndarray], loss_kind: str, target,
-                   derived: dict | None = None, initial: dict | None = None) -> dict[str, np.ndarray]:
+                   derived: dict | None = None, initial: dict | None = None,
+                   buffers: dict | None = None) -> dict[str, np.ndarray]:
     """Forward, loss and backward of a generator; returns the trace's arrays like `network.run_network`,
     with `input` (what each step read) among them. *x*: (T, B, D), of which only step 0 is read."""
     from rnntui.engine.network import one_term_gradients
@@ -102,6 +107,8 @@ def run_generation(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.
         for lay, hd in zip(layout, handlers):
             step.ins.append(h)
             start = {"state0": states[lay.index]} if lay.recurrent and lay.index in states else {}
+            if hd.takes_buffers:   # never training: a generator's entries see one step at a time
+                start = {"buffers": buffers or {}}
             pre, out, cache = hd.forward(lay, h, params, step.rec, None, **start)
             step.pres.append(pre)
             step.outs.append(out)
@@ -166,6 +173,8 @@ def run_generation(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.
     for name, value in params.items():
         rec[keys.param(name)] = value
         rec[keys.grad_param(name)] = grads[name]
+    for name, value in (buffers or {}).items():
+        rec[keys.buffer(name)] = value
     return rec
 
 

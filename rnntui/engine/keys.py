@@ -50,6 +50,11 @@ def param(name: str) -> str:
     return f"param.{name}"
 
 
+def buffer(name: str) -> str:
+    """A buffer (state that is no parameter: batchnorm's `{i}.running_mean`) as the run read it."""
+    return f"buffer.{name}"
+
+
 def grad_param(name: str) -> str:
     return f"grad.param.{name}"
 

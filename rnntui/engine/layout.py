@@ -37,6 +37,7 @@ class EntryInfo:
     recurrent: bool = False
     steps: int = 1                        # steps this entry runs over (a strided conv1d shortens later ones)
     params: dict = field(default_factory=dict)   # name -> shape, in PyTorch's order
+    buffers: dict = field(default_factory=dict)  # name -> shape: state that is no parameter (batchnorm's running_*)
     # recurrent only
     hidden_size: int = 0
     num_layers: int = 0
@@ -46,7 +47,8 @@ class EntryInfo:
     reduce_final: bool = False
     # dense / conv / activation
     activation: str = "none"
-    options: dict | None = None           # conv and pool: kernel, stride, dilation, pad, groups, dims, on_seq
+    options: dict | None = None           # conv and pool: kernel, stride, dilation, pad, groups, dims, on_seq;
+                                          # batchnorm: eps, momentum, affine, ... (and a map's 1x1 window)
     padding_idx: int | None = None        # embedding: the id whose row is zero and gets no gradient
     part: str = ""                        # encoder-decoder: "encoder" or "decoder" ("" otherwise)
     dropout: float = 0.0                  # dropout entry: p; recurrent: between sub-layers (active in training only)

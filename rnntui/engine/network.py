@@ -18,11 +18,14 @@ class Walk:
     """Entries run forward one after another, each recording itself; backward runs them in reverse."""
 
     def __init__(self, layout: list[EntryInfo], params: dict, lengths=None, initial: dict | None = None, plan=None,
-                 masks: dict | None = None):
-        """*plan*: interventions, and the recorded run to resume from (engine/whatif.py), or None."""
+                 masks: dict | None = None, buffers: dict | None = None, training: bool = False):
+        """*plan*: interventions, and the recorded run to resume from (engine/whatif.py), or None.
+        *buffers*: the entries' state that is no parameter (batchnorm's running statistics); *training*:
+        a training iteration (batchnorm uses the batch's statistics)."""
         self.layout, self.params, self.lengths, self.initial = layout, params, lengths, initial or {}
         self.plan = plan
         self.masks = masks   # dropout masks of a training iteration (None: dropout is the identity)
+        self.buffers, self.training = buffers or {}, training
         self.handlers = [lay.handler for lay in layout]
         self.caches, self.ins, self.pres, self.outs = [], [], [], []
 
@@ -38,10 +41,12 @@ class Walk:
                 kw.update(plan=self.plan, changed=changed)
             if self.masks and hd.takes_masks:
                 kw["masks"] = self.masks
+            if hd.takes_buffers:
+                kw.update(buffers=self.buffers, training=self.training)
             pre, out, cache = hd.forward(lay, h, self.params, rec, self.lengths if hd.takes_lengths else None, **kw)
             if hd.recurrent:
                 changed = cache.get("changed")
-            elif changed is not None and not (hd.takes_lengths and lay.seq_in and lay.seq_out):
+            elif changed is not None and (hd.mixes_steps(lay, self.training) or not (lay.seq_in and lay.seq_out)):
                 changed = (0, 1 << 62)  # an entry that mixes steps: every step may differ after it
             self.caches.append(cache)
             self.pres.append(pre)
@@ -66,7 +71,8 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
                 loss_kind: str, target, seq: bool = True, derived: dict | None = None,
                 lengths: np.ndarray | None = None, initial: dict | None = None,
                 decoder_x: np.ndarray | None = None, feed: str = "zeros", plan=None,
-                masks: dict | None = None) -> dict[str, np.ndarray]:
+                masks: dict | None = None, buffers: dict | None = None,
+                training: bool = False) -> dict[str, np.ndarray]:
     """Forward, loss and backward; returns the trace's arrays (not yet read-only).
 
     With *derived* (a dict), the one-term gradients the verdict measures go into it as functions that
@@ -75,19 +81,21 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
     entry index -> its initial states ({"h": (layers * directions, B, H)[, "c": ...]}, PyTorch's h_0, c_0).
     *decoder_x*: an encoder-decoder's decoder input (see seq2seq.py); x is then the encoder's.
     *feed* "output": a generator, each step's output fed back as the next input (see generate.py).
-    *plan*: interventions (engine/whatif.py), whole-sequence runs only."""
+    *plan*: interventions (engine/whatif.py), whole-sequence runs only. *buffers*: state that is no parameter
+    (recorded as `buffer.{name}`); *training*: a training iteration's forward (batchnorm's batch statistics)."""
     if feed == "output":
         from rnntui.engine.generate import run_generation
 
-        return run_generation(layout, x, params, loss_kind, target, derived=derived, initial=initial)
+        return run_generation(layout, x, params, loss_kind, target, derived=derived, initial=initial,
+                              buffers=buffers)
     rec: dict[str, np.ndarray] = {}
     if decoder_x is None:
-        walk = Walk(layout, params, lengths, initial, plan, masks)
+        walk = Walk(layout, params, lengths, initial, plan, masks, buffers, training)
         walk.forward(x, rec)
     else:
         from rnntui.engine.seq2seq import EncoderDecoder
 
-        walk = EncoderDecoder(layout, params, initial, lengths)
+        walk = EncoderDecoder(layout, params, initial, lengths, buffers=buffers, training=training)
         walk.forward(x, decoder_x, rec)
         lengths = None  # the output (the decoder's) has every step
     out, last = walk.outs[-1], layout[-1]
@@ -107,6 +115,8 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
     for name, value in params.items():
         rec[keys.param(name)] = value
         rec[keys.grad_param(name)] = grads[name]
+    for name, value in (buffers or {}).items():
+        rec[keys.buffer(name)] = value
     return rec
 
 

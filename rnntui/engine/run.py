@@ -46,6 +46,12 @@ def human(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
+def cast_buffers(buffers: dict, dtype) -> dict:
+    """Buffers in the run's dtype, but counts (batchnorm's num_batches_tracked) stay whole numbers."""
+    return {k: np.array(v, dtype=np.int64 if np.asarray(v).dtype.kind in "iu" else dtype)  # array, not
+            for k, v in buffers.items()}                                                  # ascontiguousarray: keeps 0-d
+
+
 def run_scenario(sc, max_memory: int | None = None) -> Trace:
     """Run forward and backward; raise ScenarioError if the trace would not fit in memory.
     A scenario with `train:` runs its iterations (engine/train.py) and returns a TrainTrace."""
@@ -62,6 +68,8 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
     dtype = np.dtype(sc.dtype)
     x = np.ascontiguousarray(sc.x, dtype=dtype)
     params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in sc.params.items()}
+    buffers = cast_buffers(getattr(sc, "buffers", {}), dtype)
+    training = getattr(sc, "training", False)
     target = sc.target
     if target is not None and sc.loss == "mse":
         target = target.astype(dtype)
@@ -78,7 +86,8 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
                                      decoder_x=None if sc.decoder_x is None else sc.decoder_x.astype(dtype),
                                      initial={i: {k: v.astype(dtype) for k, v in st.items()}
                                               for i, st in sc.initial_states.items()},
-                                     feed=sc.feed, plan=plan, masks=getattr(sc, "dropout_masks", None))
+                                     feed=sc.feed, plan=plan, masks=getattr(sc, "dropout_masks", None),
+                                     buffers=buffers, training=training)
     if items:
         from rnntui.engine.interventions import record_masks
 
@@ -91,6 +100,9 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
         watch=getattr(sc, "watch", ()), breakpoints=getattr(sc, "breakpoints", ()),
     )
     arrays["meta.version"] = np.asarray(1)
+    if training and any(lay.handler.takes_buffers for lay in sc.layout):
+        # a training iteration's record of a model it changes (batchnorm's batch statistics; what_if reads it)
+        arrays["meta.training"] = np.asarray(True)
     arrays["meta.scenario"] = np.asarray(sc.text)
     arrays["meta.layout"] = np.asarray(info.to_json())
     arrays.setdefault("input", x)  # a generator records what each step read (its fed-back outputs)

@@ -33,13 +33,14 @@ def split(layout) -> int:
 class EncoderDecoder:
     """Two walks joined by the hand-over; `outs`/`pres` are the decoder's (what the loss reads)."""
 
-    def __init__(self, layout, params: dict, initial: dict | None = None, lengths=None):
+    def __init__(self, layout, params: dict, initial: dict | None = None, lengths=None, buffers: dict | None = None,
+                 training: bool = False):
         k = split(layout)
         self.enc_last = layout[k - 1]
         self.dec_first = next(lay for lay in layout[k:] if lay.recurrent)
         # *lengths*: source sentences of different lengths (packed); each hands over its own last state
-        self.encoder = Walk(layout[:k], params, lengths=lengths, initial=initial)
-        self.decoder = Walk(layout[k:], params)
+        self.encoder = Walk(layout[:k], params, lengths=lengths, initial=initial, buffers=buffers, training=training)
+        self.decoder = Walk(layout[k:], params, buffers=buffers, training=training)
 
     @property
     def outs(self):

@@ -24,7 +24,8 @@ TOP_TYPES = {"name": STR, "description": STR, "mode": STR, "dtype": STR, "loss":
 ENTRY_TYPES = {"index": INT, "type": STR, "seq_in": BOOL, "seq_out": BOOL, "view": STR, "recurrent": BOOL,
                "hidden_size": INT, "num_layers": INT, "directions": STRS, "merge": STR, "nonlinearity": STR,
                "activation": STR, "reduce_final": BOOL, "params": SHAPES, "options": MAP, "in_feat": INTS,
-               "out_shape": INTS, "steps": INT, "padding_idx": INT_OR_NULL, "part": STR}
+               "out_shape": INTS, "steps": INT, "padding_idx": INT_OR_NULL, "part": STR,
+               "buffers": SHAPES}
 MAX_ENTRIES = 10_000
 MAX_LAYERS = 1000
 

@@ -2,7 +2,9 @@
 
 Iteration k runs the scenario exactly as a scenario without `train:` would run with the parameters
 after k updates (`run_scenario`, the whole batch), then clips the gradients and takes one optimizer
-step (engine/optim.py). Every iteration leaves a few numbers (loss, gradient norms, update ratios,
+step (engine/optim.py); batchnorm entries normalise with the batch's statistics in every iteration
+and move their running statistics after it (buffers, checkpointed with the parameters, never optimised).
+Every iteration leaves a few numbers (loss, gradient norms, update ratios,
 the BPTT profile); the full step record is kept only for the last iteration and a few recent ones.
 Any other iteration is recomputed from the nearest checkpoint (parameters and optimizer state saved
 every `every` iterations), running the same function on the same arrays, so it is bit for bit what
@@ -17,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rnntui.engine import keys, optim
-from rnntui.engine.run import available_memory, estimate_bytes, human, run_scenario
+from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, human, run_scenario
 from rnntui.engine.trace import IterationNotKept, Trace
 from rnntui.errors import Problem, ScenarioError
 
@@ -47,12 +49,13 @@ class Trainer:
         self.max_memory = max_memory
         dtype = np.dtype(sc.dtype)
         params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in sc.params.items()}
-        self.plain = replace(sc, train=None, params=params)
+        buffers = cast_buffers(getattr(sc, "buffers", {}), dtype)   # not optimised: moved by the entries themselves
+        self.plain = replace(sc, train=None, params=params, buffers=buffers)
         self.names = list(params)
         self.limit = available_memory() // 2 if max_memory is None else max_memory
         self.dropout = _dropout_places(sc)
         self.every, self.cached = self._plan(sc, params)
-        self.checkpoints: dict[int, tuple[dict, optim.State]] = {0: (params, optim.State())}
+        self.checkpoints: dict[int, tuple[dict, optim.State, dict]] = {0: (params, optim.State(), buffers)}
         self.recent: OrderedDict[int, Trace] = OrderedDict()
 
     # --- memory ---------------------------------------------------------------------------------
@@ -61,7 +64,7 @@ class Trainer:
         N = self.cfg.iterations
         run = estimate_bytes(self.plain)
         pbytes = sum(p.nbytes for p in params.values())
-        state = pbytes + optim.state_nbytes(self.cfg.optimizer, pbytes)
+        state = pbytes + optim.state_nbytes(self.cfg.optimizer, pbytes) + sum(b.nbytes for b in self.plain.buffers.values())
         steps = sum(e.steps for e in sc.layout if e.recurrent) * 2
         per_iteration = (6 + 2 * len(params) + steps) * 8
         budget = min(CHECKPOINT_BUDGET, self.limit // 4)
@@ -76,8 +79,19 @@ class Trainer:
         return every, cached
 
     # --- one iteration --------------------------------------------------------------------------
-    def _run(self, params: dict, k: int) -> Trace:
-        return run_scenario(replace(self.plain, params=params, dropout_masks=self.masks(k)), max_memory=self.max_memory)
+    def _run(self, params: dict, buffers: dict, k: int) -> Trace:
+        return run_scenario(replace(self.plain, params=params, buffers=buffers, training=True,
+                                    dropout_masks=self.masks(k)), max_memory=self.max_memory)
+
+    def _buffers_after(self, run: Trace, buffers: dict) -> dict:
+        """The buffers after iteration *run* (batchnorm's running statistics), as each entry moves them."""
+        if not buffers:
+            return buffers
+        new = dict(buffers)
+        for e in run.info.entries:
+            if e.handler.takes_buffers:
+                new.update(e.handler.updated_buffers(e, run, buffers))
+        return new
 
     def masks(self, k: int) -> dict[str, np.ndarray] | None:
         """Iteration k's dropout masks (None without dropout), drawn from the seed and k alone, so any
@@ -114,11 +128,11 @@ class Trainer:
         finite = bool(np.isfinite(loss)) and bool(np.isfinite(total))
         return new, Step(loss, total, after, acted, norms, ratio, bptt, finite)
 
-    def iterate(self, k: int, params: dict, state: optim.State) -> tuple[Trace, dict, Step]:
-        run = self._run(params, k)
+    def iterate(self, k: int, params: dict, state: optim.State, buffers: dict) -> tuple[Trace, dict, Step, dict]:
+        run = self._run(params, buffers, k)
         new, step = self._update(run, params, state)
         self._remember(k, run)
-        return run, new, step
+        return run, new, step, self._buffers_after(run, buffers)
 
     def _remember(self, k: int, run: Trace) -> None:
         self.recent[k] = run
@@ -129,18 +143,18 @@ class Trainer:
     # --- the whole run --------------------------------------------------------------------------
     def train(self) -> "TrainTrace":
         N = self.cfg.iterations
-        params, state = self.checkpoints[0][0], optim.State()
+        params, state, buffers = self.checkpoints[0][0], optim.State(), self.checkpoints[0][2]
         steps: list[Step] = []
         first_bad = None
         run = None
         for k in range(N):
             if k and k % self.every == 0:
-                self.checkpoints[k] = (params, state.copy())
-            run, params, step = self.iterate(k, params, state)
+                self.checkpoints[k] = (params, state.copy(), buffers)
+            run, params, step, buffers = self.iterate(k, params, state, buffers)
             steps.append(step)
             if first_bad is None and not step.finite:
                 first_bad = (k, int(run["diag.nonfinite.first_step"]), [str(v) for v in run["diag.nonfinite.keys"]])
-        return TrainTrace(run, self, steps, params, first_bad)
+        return TrainTrace(run, self, steps, params, first_bad, buffers)
 
     def iteration(self, k: int) -> Trace:
         """Iteration k's full record: from the cache, or recomputed from the checkpoint at or before k."""
@@ -151,12 +165,12 @@ class Trainer:
             self.recent.move_to_end(k)
             return self.recent[k]
         c = (k // self.every) * self.every
-        params, state = self.checkpoints[c]
+        params, state, buffers = self.checkpoints[c]
         state = state.copy()
         with np.errstate(all="ignore"):
             for i in range(c, k):
-                _, params, _ = self.iterate(i, params, state)
-            run = self._run(params, k)
+                _, params, _, buffers = self.iterate(i, params, state, buffers)
+            run = self._run(params, buffers, k)
         self._remember(k, run)
         return run
 
@@ -164,9 +178,12 @@ class Trainer:
 class TrainTrace(Trace):
     """The trace of a training run: the `train.*` keys and the last iteration's record (docs)."""
 
-    def __init__(self, last: Trace, trainer: Trainer, steps: list[Step], final: dict, first_bad):
+    def __init__(self, last: Trace, trainer: Trainer, steps: list[Step], final: dict, first_bad,
+                 final_buffers: dict | None = None):
         arrays = dict(last._arrays)
         arrays.update(_train_arrays(trainer, steps, final, first_bad))
+        for name, value in (final_buffers or {}).items():
+            arrays[f"train.final.buffer.{name}"] = value
         super().__init__(arrays, last.info, dict(last._derived))
         self._trainer = trainer
 

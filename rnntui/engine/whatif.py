@@ -128,10 +128,12 @@ def what_if(trace, interventions, resume: bool = True):
     base_items = recorded(trace)
     plan = Plan(items, info.entries, trace if resume else None, base_items)
     x, params, target, lengths, initial = _inputs(trace)
+    buffers = {n: np.asarray(trace[keys.buffer(n)]) for e in info.entries for n in e.buffers}
+    training = "meta.training" in trace   # a training iteration's record: batchnorm's batch statistics
     lazy: dict = {}
     with np.errstate(all="ignore"):
         rec = network.run_network(list(info.entries), x, params, info.loss, target, info.seq, derived=lazy,
-                                  lengths=lengths, initial=initial, plan=plan)
+                                  lengths=lengths, initial=initial, plan=plan, buffers=buffers, training=training)
     stale = (META, "meta.not_computed")
     arrays = {k: trace[k] for k in trace if trace.is_computed(k) and k not in rec and k not in stale
               and not k.startswith("diag.") and f".{MASK}." not in k}

@@ -58,6 +58,9 @@ class Scenario:
     interventions: tuple = ()            # what-if: engine.interventions.Intervention, applied in the loops
     train: Any = None                    # engine.optim.TrainConfig: `train:` (see engine/train.py), or None
     dropout_masks: dict | None = None    # set by engine/train.py for one iteration: dropout masks by trace key
+    buffers: dict = dataclasses.field(default_factory=dict)  # state that is no parameter: batchnorm's running_*
+    training: bool = False               # set by engine/train.py: an iteration's forward (batch statistics)
+    warnings: tuple[str, ...] = ()       # what loaded but deserves a word (weight-file keys skipped), for the CLI
 
     @property
     def T(self) -> int:
@@ -257,7 +260,7 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     from rnntui.engine.layout import LayoutProblem, infer_layout
     from rnntui.engine.run import available_memory
     from rnntui.scenario.inputs import InputProblem, build_input, fits
-    from rnntui.scenario.weights import TooManyParameters, make_params
+    from rnntui.scenario.weights import TooManyParameters, make_weights, skipped_warning
 
     path = Path(source)
     file = str(source)
@@ -357,14 +360,20 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
             raise ScenarioError([pos.problem(*problem)])
 
     try:
-        params, weight_problems = make_params(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]), limit,
-                                              used=x.nbytes)
+        made = make_weights(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]), limit, used=x.nbytes)
     except TooManyParameters as exc:
         raise ScenarioError([pos.problem(("model", exc.index), exc.message)]) from None
-    for wp in weight_problems:
+    params = made.params
+    for wp in made.problems:
         problems.append(pos.problem(("weights",) + wp.key, wp.message))
+    warnings = (str(pos.problem(("weights", "file"), skipped_warning(made.skipped))),) if made.skipped else ()
     T = [lay.steps for lay in layout if lay.seq_in][-1] if built.seq else 1
     B = x.shape[1] if built.seq else x.shape[0]
+    for lay in layout:   # what an entry cannot run with this batch (batchnorm's batch statistics)
+        refused = lay.handler.check_run(lay, B, lay.steps if lay.seq_in else 1, lengths if lay.part != "decoder" else None,
+                                        train is not None, top.feed == "output")
+        if refused is not None:
+            problems.append(pos.problem(("model", lay.index, refused[0]), refused[1]))
     initial_states = {}
     if raw_states and lengths is not None:
         i = min(raw_states)
@@ -403,7 +412,8 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     return Scenario(
         file=file, text=text, name=top.name or path.stem, description=top.description.strip(), seed=top.seed,
         dtype=top.dtype, mode=top.mode, layout=tuple(layout), x=x,
-        seq=built.seq, tokens=built.tokens, vocab=built.vocab, params=params, loss=top.loss.kind,
+        seq=built.seq, tokens=built.tokens, vocab=built.vocab, params=params, buffers=made.buffers,
+        warnings=warnings, loss=top.loss.kind,
         token_ids=built.token_ids,
         target=target, class_names=tuple(top.class_names) if top.class_names else None,
         events=tuple((k, float(v)) for k, v in top.events.model_dump().items()), lengths=lengths,

@@ -75,7 +75,7 @@ class Weights(Strict):
     value: Finite = 0.0
     recurrent_gain: Finite = 1.0
     file: Optional[str] = None
-    rename: dict[str, str] = Field(default_factory=dict)
+    rename: dict[str, Optional[str]] = Field(default_factory=dict)   # a prefix mapped to null: keys dropped
     set: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -147,19 +147,45 @@ def read_weight_file(path: Path, shown_as: str | None = None, limit: int | None 
         raise WeightProblem(("file",), f"cannot read {path.name}: {type(exc).__name__}: {first}") from None
 
 
-def _rename(key: str, rename: dict[str, str]) -> str:
+# The buffers PyTorch's own layers keep in a state_dict (BatchNorm*, InstanceNorm*, SyncBatchNorm): state,
+# not parameters. A file key ending in one of these that no entry of the model holds is a layer the model
+# does not have (or does not keep statistics for): skipped with a warning. Any other unknown key could be a
+# misnamed parameter, and stays an error.
+TORCH_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def _rename(key: str, rename: dict[str, str | None]) -> str | None:
+    """The key after the longest matching prefix is replaced; None where that prefix maps to null (dropped)."""
     for old in sorted(rename, key=len, reverse=True):
         if key.startswith(old):
-            return rename[old] + key[len(old):]
+            return None if rename[old] is None else rename[old] + key[len(old):]
     return key
+
+
+def is_torch_buffer(key: str) -> bool:
+    return key.rsplit(".", 1)[-1] in TORCH_BUFFERS
+
+
+class Weights:
+    """What `make_weights` made: parameters (float64), buffers (batchnorm's running statistics; counts as
+    int64), every problem, and the file keys skipped as buffers of layers the model does not have."""
+
+    def __init__(self, params: dict, buffers: dict, problems: list[WeightProblem], skipped: list[str]):
+        self.params, self.buffers, self.problems, self.skipped = params, buffers, problems, skipped
 
 
 def make_params(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Generator,
                 limit: int | None = None, used: int = 0) -> tuple[dict[str, np.ndarray], list[WeightProblem]]:
-    """Return float64 parameters by name, and every problem found on the way.
+    """Return float64 parameters by name, and every problem found on the way (`make_weights` without
+    the buffers). Raises TooManyParameters, before allocating anything, when they would take more than
+    *limit* bytes."""
+    made = make_weights(layout, w, base_dir, rng, limit, used)
+    return made.params, made.problems
 
-    Raises TooManyParameters, before allocating anything, when they would take more than *limit* bytes.
-    """
+
+def make_weights(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Generator,
+                 limit: int | None = None, used: int = 0) -> Weights:
+    """Parameters and buffers: initialised (buffers as PyTorch resets them), then the file's, then `set`."""
     check_param_count(layout, limit, used)
     problems: list[WeightProblem] = []
     shapes: dict[str, tuple[int, ...]] = {}
@@ -167,13 +193,42 @@ def make_params(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Gener
     for lay in layout:
         for name, shape in lay.params.items():
             shapes[name], owner[name] = shape, lay
+    buffer_shapes: dict[str, tuple[int, ...]] = {}
+    buffers: dict[str, np.ndarray] = {}
+    for lay in layout:
+        for name, shape in lay.buffers.items():
+            buffer_shapes[name] = tuple(shape)
+            buffers[name] = lay.handler.initial_buffer(name, tuple(shape))
     params: dict[str, np.ndarray] = {}
     for name, shape in shapes.items():
-        value = _init_one(name, shape, owner[name], w, rng)
+        fixed = owner[name].handler.fixed_init(owner[name], name, shape) if w.init != "none" else None
+        value = fixed if fixed is not None else _init_one(name, shape, owner[name], w, rng)
         if value is not None:
             if owner[name].handler.is_recurrent_matrix(name):
                 value = value * w.recurrent_gain
             params[name] = np.asarray(value, dtype=np.float64)
+    known = {**shapes, **buffer_shapes}
+    skipped: list[str] = []
+
+    def put(key: str, arr, shape_is: str, where: tuple) -> None:
+        """*shape_is*: how a wrong shape's message starts ("{key} has shape", "found shape")."""
+        if key in buffer_shapes:
+            arr = np.asarray(arr)
+            if arr.shape != buffer_shapes[key]:
+                problems.append(WeightProblem(where, f"{shape_is} {arr.shape}; expected {buffer_shapes[key]}"))
+                return
+            is_count = key.endswith(".num_batches_tracked")
+            if is_count and not (np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and np.all(arr >= 0)):
+                problems.append(WeightProblem(where, f"{key} holds {arr.tolist()}; expected a count (a whole number "
+                                              ">= 0)"))
+                return
+            buffers[key] = arr.astype(np.int64) if is_count else arr.astype(np.float64)
+            return
+        arr = np.asarray(arr, dtype=np.float64)
+        if arr.shape != shapes[key]:
+            problems.append(WeightProblem(where, f"{shape_is} {arr.shape}; expected {shapes[key]}"))
+            return
+        params[key] = arr
 
     if w.file is not None:
         try:
@@ -183,37 +238,44 @@ def make_params(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Gener
             loaded = {}
         for raw_key, arr in loaded.items():
             key = _rename(raw_key, w.rename)
+            if key is None:
+                continue   # renamed to null: dropped on purpose
             shown = key if key == raw_key else f"{raw_key} (renamed {key})"
-            if key not in shapes:
-                problems.append(WeightProblem(("file",), f"key {shown} matches no parameter{_suggest(key, shapes)}; "
-                                              f"expected one of {', '.join(shapes) or 'none'}"))
+            if key not in known:
+                if is_torch_buffer(key):
+                    skipped.append(shown)
+                    continue
+                problems.append(WeightProblem(("file",), f"key {shown} matches no parameter{_suggest(key, known)}; "
+                                              f"expected one of {', '.join(known) or 'none'}"))
                 continue
-            arr = np.asarray(arr, dtype=np.float64)
-            if arr.shape != shapes[key]:
-                problems.append(WeightProblem(("file",), f"{shown} has shape {arr.shape}; expected {shapes[key]}"))
-                continue
-            params[key] = arr
+            put(key, arr, f"{shown} has shape", ("file",))
 
     for key, value in w.set.items():
         where = ("set", key)
-        if key not in shapes:
-            problems.append(WeightProblem(where, f"{key} matches no parameter{_suggest(key, shapes)}; "
-                                          f"expected one of {', '.join(shapes) or 'none'}"))
+        if key not in known:
+            problems.append(WeightProblem(where, f"{key} matches no parameter{_suggest(key, known)}; "
+                                          f"expected one of {', '.join(known) or 'none'}"))
             continue
+        shape = known[key]
         try:
-            arr = numbers(value, f"numbers of shape {shapes[key]}")
+            arr = numbers(value, f"numbers of shape {shape}")
         except NotNumbers as exc:
             problems.append(WeightProblem(where + exc.sub, exc.message))
             continue
         if arr.ndim == 0:
-            arr = np.full(shapes[key], float(arr))
-        if arr.shape != shapes[key]:
-            problems.append(WeightProblem(where, f"found shape {arr.shape}; expected {shapes[key]}"))
-            continue
-        params[key] = arr
+            arr = np.full(shape, float(arr))
+        put(key, arr, "found shape", where)
 
     for name, shape in shapes.items():
         if name not in params and not any(p.key == ("file",) and "cannot" in p.message for p in problems):
             problems.append(WeightProblem(("init",), f"parameter {name} of shape {shape} is missing: "
                                           "init is none and neither the file nor `set` gives it"))
-    return params, problems
+    return Weights(params, buffers, problems, skipped)
+
+
+def skipped_warning(skipped: list[str]) -> str:
+    """The loader's one line about file keys skipped as buffers of layers the model does not have."""
+    shown = ", ".join(skipped[:8]) + (f" and {len(skipped) - 8} more" if len(skipped) > 8 else "")
+    return (f"skipped {len(skipped)} key(s) that are buffers of layers this model does not have (or that keep no "
+            f"running statistics): {shown}; they hold state, not parameters, so nothing is lost for the entries "
+            "rnntui runs (rename their prefix to null to drop them without this warning)")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from rnntui.engine.entries.activation import ActivationEntry
 from rnntui.engine.entries.base import Handler
+from rnntui.engine.entries.batchnorm import BatchNorm
 from rnntui.engine.entries.conv import Conv, Pool
 from rnntui.engine.entries.dense import Dense
 from rnntui.engine.entries.dropout import Dropout
@@ -24,6 +25,7 @@ HANDLERS: dict[str, Handler] = {h.type: h for h in (
     Flatten(),
     Embedding(),
     Dropout(),
+    BatchNorm(1), BatchNorm(2),
 )}
 
 

@@ -36,6 +36,8 @@ class Handler:
                                      # recurrent entries pack them, per-step entries never mix steps
     takes_masks = False              # receives the training run's dropout masks (forward's `masks=`)
     reads_ids: bool = False          # reads token ids (first entry only): the loader gives ids, not one-hot vectors
+    takes_buffers = False            # has state that is not a parameter (EntryInfo.buffers): forward's `buffers=`
+                                     # and `training=`, and `updated_buffers` after a training iteration
 
     # --- shapes ---------------------------------------------------------------------------------
     def layout(self, index: int, cfg: Any, feat: tuple[int, ...], seq: bool, steps: int,
@@ -68,6 +70,14 @@ class Handler:
         """An entry that reads ids: how many it can look up."""
         raise NotImplementedError
 
+    def fixed_init(self, info: EntryInfo, name: str, shape) -> np.ndarray | None:
+        """A parameter that starts at the same value whatever `init` says (None: `init` decides)."""
+        return None
+
+    def initial_buffer(self, name: str, shape) -> np.ndarray:
+        """A buffer's value before any file or `set` (only entries with EntryInfo.buffers)."""
+        raise NotImplementedError
+
     def is_recurrent_matrix(self, name: str) -> bool:
         """Whether `weights.recurrent_gain` multiplies this parameter."""
         return False
@@ -85,6 +95,20 @@ class Handler:
         """Return dL/d(input); put parameter gradients into *grads*. *g_pre*, when given, is dL/dpre
         (the loss differentiated through a final softmax)."""
         raise NotImplementedError
+
+    def mixes_steps(self, info: EntryInfo, training: bool) -> bool:
+        """Whether one step's output depends on other steps' inputs (a what-if then recomputes every step)."""
+        return not self.takes_lengths
+
+    def check_run(self, info: EntryInfo, B: int, steps: int, lengths, training: bool,
+                  stepwise: bool) -> tuple[str, str] | None:
+        """What keeps this entry from running with this batch (B samples, *lengths* or None), in training
+        or not, one step at a time (*stepwise*, a generator) or not: (scenario key, message), or None."""
+        return None
+
+    def updated_buffers(self, info: EntryInfo, record, buffers: dict) -> dict:
+        """The entry's buffers after a training iteration that recorded *record* (only `takes_buffers`)."""
+        return {}
 
     # --- words ----------------------------------------------------------------------------------
     def describe(self, info: EntryInfo) -> str:

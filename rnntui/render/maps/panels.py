@@ -16,6 +16,8 @@ from rich.text import Text
 
 from rnntui.engine.conv import receptive_field
 from rnntui.numfmt import fmt
+from rnntui.render import norm
+from rnntui.render.norm import normalises
 from rnntui.render.cursor import Cursor, position
 from rnntui.render.maps.draw import Drawing, HeatMap, beside, colour_index, line, map_scale, stack, width_of
 from rnntui.render.maps.geometry import as_maps, as_yx, entry_input, pool_window, receptive_pixels
@@ -78,6 +80,8 @@ def map_panel(trace, c: Cursor, width: int = 80) -> Group:
     parts = [title, side]
     if c.phase == "forward":
         parts += explain(trace, e, c.sample, ch, pos, width)
+    elif normalises(e):
+        parts += norm.story(trace, e, (c.sample, ch) + tuple(pos), ch, "backward")
     return Group(*parts)
 
 
@@ -118,7 +122,10 @@ def _span(chans: np.ndarray) -> str:
 
 
 def explain(trace, e, b: int, ch: int, pos: tuple[int, ...], width: int) -> list:
-    """The receptive field: for a conv the products that sum to the value, for a pool its window."""
+    """The receptive field: for a conv the products that sum to the value, for a pool its window (a
+    batchnorm's value is its own pixel's, normalised: render/norm.py)."""
+    if normalises(e):
+        return norm.story(trace, e, (b, ch) + tuple(pos), ch, "forward")
     if e.handler.conv:
         W, bias = trace[f"param.{e.index}.weight"], trace[f"param.{e.index}.bias"]
         rows, cols, chans, prods, bterm, total = receptive_field(e, entry_input(trace, e), W, bias, b, ch, pos)

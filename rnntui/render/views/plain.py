@@ -6,7 +6,9 @@ import numpy as np
 from rich.console import Group
 from rich.text import Text
 
+from rnntui.render import norm
 from rnntui.render.heatmap import state_heatmap
+from rnntui.render.norm import normalises
 from rnntui.render.segments import Cells
 from rnntui.render.views.base import BOLD, DIM, PlaceView, param_norms
 from rnntui.render.views.recurrent import details_text, finite_scale, unit_row, unit_window
@@ -51,6 +53,9 @@ class PlainView(PlaceView):
         unit_row(cells, "out" if c.phase == "forward" else "dL/dout", vec, u, u0, u1, finite_scale(vec), width)
         where = f"t={c.t}" if has_steps(info, entry) else once_words(info)
         title = Text(f"{place.label(info)} · {where} · sample {c.sample} · unit {u}", BOLD)
+        if normalises(entry):   # how the value was made from the input and the statistics
+            at = (c.t, c.sample, u) if has_steps(info, entry) else (c.sample, u)
+            return Group(title, cells, *norm.story(trace, entry, at, u, c.phase))
         return Group(title, cells)
 
     def states(self, trace, c, width, height):
