@@ -118,6 +118,52 @@ class Bare(nn.Module):
 
 # ---- following the comments ----------------------------------------------------------------------
 
+def _warmed(m: nn.Module) -> nn.Module:
+    """Batchnorms with running statistics and affine parameters that are not their initial 0/1."""
+    g = torch.Generator().manual_seed(3)
+    for bn in (x for x in m.modules() if isinstance(x, nn.modules.batchnorm._BatchNorm)):
+        if bn.affine:
+            with torch.no_grad():
+                bn.weight.uniform_(0.5, 1.5, generator=g)
+                bn.bias.uniform_(-0.5, 0.5, generator=g)
+        bn.train()
+        for _ in range(3):   # each call updates the running statistics from a batch of its own
+            with torch.no_grad():
+                bn(torch.randn((5, bn.num_features) + (2,) * (2 if isinstance(bn, nn.BatchNorm2d) else 1),
+                               generator=g) * 2 + 1)
+    return m
+
+
+class ConvBnFront(nn.Module):
+    """Conv1d -> BatchNorm1d -> ReLU over time in front of a GRU."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(3, 5, 3, padding=1)
+        self.bn = nn.BatchNorm1d(5)
+        self.gru = nn.GRU(5, 4)
+        self.out = nn.Linear(4, 2)
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.conv(x.permute(1, 2, 0)))).permute(2, 0, 1)
+        return self.out(self.gru(x)[0])
+
+
+class VectorBn(nn.Module):
+    """Linear -> BatchNorm1d(affine=False) -> Tanh -> Linear at every step: the batchnorm reads (T*B, C)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 6)
+        self.bn = nn.BatchNorm1d(6, affine=False)
+        self.fc2 = nn.Linear(6, 2)
+
+    def forward(self, x):
+        T, B, _ = x.shape
+        y = self.bn(self.fc1(x).reshape(T * B, -1)).reshape(T, B, -1)
+        return self.fc2(torch.tanh(y))
+
+
 def _entry_span(text: str, module: str) -> tuple[int, int]:
     """Lines of *module*'s entry: its line (ending `# module`) and the comment lines under it."""
     lines = text.split("\n")
@@ -207,6 +253,10 @@ def _cnn_follow(text, folder):
     return pooled_image(text, folder)
 
 
+def _relu_after(text, module):
+    return add_after(text, module, "{type: activation, function: relu}")
+
+
 def _crnn_follow(text, folder):
     text = set_key(set_key(text, "conv", "padding", "2"), "conv", "activation", "relu")
     return add_after(text, "conv", "{type: maxpool1d, kernel_size: 2}")
@@ -246,6 +296,19 @@ CASES = {
                 "the shapes would allow another: check it against the model's forward"], _deep_follow),
     "nested-names": Case(Nested, ['    "encoder.rnn.": "0."', '    "decoder.head.2.": "2."', "the names skip decoder.head.1 before it"],
                          lambda text, folder: set_key(text, "decoder.head.0", "activation", "relu")),
+    "cnn-batchnorm": Case(
+        lambda: _warmed(nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                                      nn.Linear(4 * 4 * 4, 3))),
+        ["{type: batchnorm2d, eps: 1e-05, momentum: 0.1}   # 1", "noise of shape (2, 6, 6)"],
+        lambda text, folder: _relu_after(text, "1")),
+    "conv1d-batchnorm-front-end": Case(
+        lambda: _warmed(ConvBnFront()), ["{type: batchnorm1d, eps: 1e-05, momentum: 0.1}   # bn"],
+        lambda text, folder: _relu_after(set_key(text, "conv", "padding", "1"), "bn")),
+    "batchnorm-without-affine": Case(
+        lambda: _warmed(VectorBn()), ["{type: batchnorm1d, eps: 1e-05, momentum: 0.1, affine: false}   # bn"],
+        lambda text, folder: text.replace(
+            "   # bn\n", "   # bn\n  - {type: activation, function: tanh}\n", 1).replace(
+            '"fc2.": "2."', '"fc2.": "3."')),
     "no-biases": Case(lambda: Head(nn.GRU(3, 4, bias=False), nn.Linear(4, 2, bias=False)),
                       ['"0.bias_ih_l0": 0', '"1.bias": 0', "bias=False"]),
 }
@@ -332,11 +395,10 @@ def _refused(weights: Path, out: Path, *said: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_a_batchnorm_is_refused_naming_its_keys(tmp_path, fmt):
-    m = nn.Sequential(nn.Conv1d(2, 3, 3), nn.BatchNorm1d(3)).double()
+def test_a_layernorm_is_refused_naming_its_keys(tmp_path, fmt):
+    m = nn.Sequential(nn.Conv1d(2, 3, 3), nn.LayerNorm(3)).double()
     _save(m.state_dict(), tmp_path / f"w{fmt}")
-    _refused(tmp_path / f"w{fmt}", tmp_path / "s.yaml",
-             "1: found 1.bias, 1.num_batches_tracked, 1.running_mean, 1.running_var, 1.weight; expected a recurrent")
+    _refused(tmp_path / f"w{fmt}", tmp_path / "s.yaml", "1.weight: found shape (3,); expected 2-D")
 
 
 @pytest.mark.parametrize("state,said", [
@@ -354,7 +416,11 @@ def test_a_batchnorm_is_refused_naming_its_keys(tmp_path, fmt):
     ({"a.weight": np.zeros((8, 4)), "a.bias": np.zeros(8), "b.weight": np.zeros((3, 5)), "b.bias": np.zeros(3)},
      ["found no order of the modules", "a.weight (8, 4) reads 4, returns 8", "b.weight (3, 5) reads 5, returns 3"]),
     ({}, ["holds no parameters"]),
+    ({"bn.running_mean": np.zeros(4), "bn.running_var": np.zeros(3)},
+     ["bn.running_var: found shape (3,); expected (4,) for a BatchNorm"]),
+    ({"bn.running_mean": np.zeros(4), "bn.running_var": np.zeros(4), "bn.weight": np.zeros(4)},
+     ["bn: found bn.running_mean, bn.running_var, bn.weight; missing bias for a BatchNorm"]),
 ], ids=["unknown-name", "gate-rows", "5-d-weight", "bias-shape", "layer-shape", "half-the-biases", "no-chain",
-        "empty"])
+        "empty", "batchnorm-shape", "batchnorm-half-affine"])
 def test_a_state_dict_that_maps_to_no_entry_is_refused_naming_the_keys(tmp_path, state, said):
     _refused(_npz(tmp_path, state), tmp_path / "s.yaml", *said)

@@ -8,6 +8,8 @@ Each module of the state_dict (the key's prefix before PyTorch's parameter name)
     weight (V, E), no bias, first     embedding
     weight (out, in) [+ bias]         dense
     weight (out, in, k) / (out, in, kh, kw)   conv1d / conv2d (by the weight's rank)
+    running_mean, running_var [+ weight, bias, num_batches_tracked] (C,)
+                                      batchnorm2d after a conv2d, batchnorm1d on a sequence or vector
 
 The modules are chained so that each reads what the one before returns (a flatten goes between a
 conv2d and a dense), in the file's order wherever the shapes allow it (a .safetensors file does not
@@ -33,6 +35,7 @@ RECURRENT = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l([0-9]+)(_rever
 SEARCH_BUDGET = 20_000  # chain extensions tried before giving up on an order (modules are few)
 NOISE_LENGTH = 8
 SEQ, MAP, VEC = "sequence", "map", "vector"  # what flows between entries
+BATCHNORM = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}
 
 
 class ScaffoldError(RnntuiError):
@@ -60,7 +63,7 @@ def _natural(text: str) -> list:
 class Module:
     prefix: str                                  # "rnn." (with its dot), or "" for a bare state_dict
     params: dict[str, tuple] = field(default_factory=dict)   # PyTorch name -> shape
-    kind: str = ""                               # recurrent, linear, conv1d, conv2d
+    kind: str = ""                               # recurrent, linear, conv1d, conv2d, batchnorm
     entry: dict = field(default_factory=dict)
     in_size: int = 0                             # features or channels it reads
     out_size: int = 0
@@ -86,6 +89,7 @@ class Link:
     mod: Module
     embed: bool = False
     flatten: bool = False
+    reads: str = SEQ                             # what flows into it (a batchnorm is 2d on a map, else 1d)
 
 
 def _split(key: str) -> tuple[str, str]:
@@ -159,11 +163,39 @@ def _recurrent(mod: Module) -> None:
     _expect(mod, shapes, biases)
 
 
+def _batchnorm(mod: Module) -> None:
+    """nn.BatchNorm1d/2d: its running statistics (C,) say so; 1d or 2d is settled by what it reads."""
+    p = mod.params
+    C = p["running_mean"][0] if len(p["running_mean"]) == 1 else 0
+    shapes = {n: (C,) for n in ("weight", "bias", "running_mean", "running_var")}
+    shapes["num_batches_tracked"] = ()
+    wrong = [n for n in p if p[n] != shapes[n]]
+    if not C or wrong:
+        n = (wrong or ["running_mean"])[0]
+        raise ScaffoldError(f"{mod.keys([n])}: found shape {p[n]}; expected {shapes[n]} for a BatchNorm beside "
+                            f"{mod.keys([m for m in sorted(p) if m != n][:2])}")
+    missing = [n for n in ("running_var",) if n not in p] + (["bias" if "weight" in p else "weight"]
+                                                            if ("weight" in p) != ("bias" in p) else [])
+    if missing:
+        raise ScaffoldError(f"{mod.name}: found {mod.keys(sorted(p))}; missing {', '.join(missing)} for a BatchNorm")
+    mod.kind, mod.in_size, mod.out_size = "batchnorm", C, C
+    mod.entry = {"type": "batchnorm1d", "eps": 1e-05, "momentum": 0.1}
+    if "weight" not in p:
+        mod.entry["affine"] = False
+    mod.notes.append("eps, momentum: the weights cannot tell: PyTorch's defaults are written; set the module's")
+    mod.notes.append("the running statistics are used, as after model.eval(); batch_stats: true uses the batch's, as "
+                     "a module left in train() mode")
+    mod.notes.append("an activation after it: the weights cannot tell: add a {type: activation, function: relu} entry "
+                     "below it if the model has one (and renumber weights.rename)")
+
+
 def describe(mod: Module) -> None:
     """Fill *mod*'s kind, entry and sizes from its parameter names and shapes, or raise ScaffoldError."""
     p = mod.params
     if any(RECURRENT.match(n) for n in p):
         return _recurrent(mod)
+    if "running_mean" in p and set(p) <= BATCHNORM:
+        return _batchnorm(mod)
     w = p.get("weight")
     extra = sorted(set(p) - {"weight", "bias"})
     if w is None or extra:
@@ -209,7 +241,7 @@ def _step(flow: tuple[str, int], m: Module) -> tuple[tuple[str, int], bool] | No
         return ((VEC, m.out_size), True) if size and m.in_size % size == 0 else None
     if m.in_size != size:
         return None
-    if m.kind == "linear":
+    if m.kind in ("linear", "batchnorm"):
         return (form, m.out_size), False
     if m.kind == "conv2d":
         return ((MAP, m.out_size), False) if form == MAP else None
@@ -232,7 +264,7 @@ def chains(mods: list[Module], limit: int = 2) -> tuple[list[list[Link]], bool]:
             budget[0] -= 1
             nxt = _step(flow, m)
             if nxt is not None:
-                chain.append(Link(m, flatten=nxt[1]))
+                chain.append(Link(m, flatten=nxt[1], reads=flow[0]))
                 extend(chain, nxt[0], [x for x in left if x is not m])
                 chain.pop()
 
@@ -247,7 +279,7 @@ def chains(mods: list[Module], limit: int = 2) -> tuple[list[list[Link]], bool]:
 def _no_chain(mods: list[Module], gave_up: bool) -> ScaffoldError:
     parts = []
     for m in mods:
-        key = "weight_ih_l0" if m.kind == "recurrent" else "weight"
+        key = {"recurrent": "weight_ih_l0", "batchnorm": "running_mean"}.get(m.kind, "weight")
         reads = f"reads {m.in_size}" if not m.may_embed else f"reads {m.in_size} (or ids, as an embedding)"
         parts.append(f"{m.keys([key])} {m.params[key]} {reads}, returns {m.out_size}")
     tried = f" in {SEARCH_BUDGET:,} tries" if gave_up else ""
@@ -290,6 +322,8 @@ def _items(chain: list[Link]) -> list[Item]:
                      "a Linear built with bias=False has the same shape"]
         else:
             entry, notes = m.entry, list(m.notes)
+            if m.kind == "batchnorm" and link.reads == MAP:
+                entry = {**entry, "type": "batchnorm2d"}
         if k:
             gap = _gap(chain[k - 1].mod, m)
             if gap:
