@@ -170,7 +170,7 @@ def cnn():
 
 
 def _ids(shape, high, seed=0):
-    return torch.from_numpy(np.random.default_rng(seed).integers(1, high, shape))
+    return torch.from_numpy(np.random.default_rng(seed).integers(0, high, shape))  # 0: the padding_idx too
 
 
 def _x(*shape, seed=0):
@@ -188,7 +188,8 @@ FORMS = {
     "last-step-time-first": (lambda: LastStepTimeFirst(), lambda: _x(5, 2, 3), None, "same"),
     "bidirectional-cat": (lambda: BothDirections(), lambda: _x(2, 5, 3), None, "same"),
     "packed": (lambda: Packed(), lambda: _x(3, 6, 3), LENGTHS, "batch_first"),
-    "packed-ids-many-to-one": (lambda: PackedIds(), lambda: _ids((6, 3), 9), LENGTHS, "same"),
+    "packed-longer-than-the-longest": (lambda: Packed(), lambda: _x(3, 8, 3), LENGTHS, "batch_first"),
+    "packed-ids-many-to-one": (lambda: PackedIds(), lambda: _ids((7, 3), 9), LENGTHS, "same"),
     "crnn": (lambda: CRNN(), lambda: _x(2, 7, 3), None, "batch_first"),
     "cnn-sequential": (lambda: cnn(), lambda: _x(1, 1, 6, 6), None, "same"),
 }
@@ -420,6 +421,24 @@ def test_what_rnntui_cannot_express_is_refused_with_the_operation_and_its_line(c
     message = str(info.value)
     assert f"{__file__}:{_line_of(cls, line)}:" in message, message
     assert line in message and said in message, message
+
+
+class PackedLastStep(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(3, 4, batch_first=True)
+
+    def forward(self, x, lengths):
+        out, _ = self.rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+        out, _ = pad_packed_sequence(out, batch_first=True)
+        return out[:, -1]
+
+
+def test_the_last_padded_step_of_a_packed_batch_is_refused():
+    with pytest.raises(FromTorchError) as info:
+        rnntui.from_torch(PackedLastStep().double(), _x(3, 6, 3), lengths=LENGTHS)
+    assert f":{_line_of(PackedLastStep, 'out[:, -1]')}:" in str(info.value)
+    assert "padding for every shorter sample" in str(info.value) and "h_n[-1]" in str(info.value)
 
 
 def test_cross_entropy_after_a_final_softmax_is_refused():
