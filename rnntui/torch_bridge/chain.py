@@ -222,16 +222,16 @@ class Reader:
         x = self.x
         if not x.dtype.is_floating_point:
             if x.ndim != 2:
-                self.refuse(node, f"token ids of shape {tuple(x.shape)}; expected (batch, time) or (time, batch)")
+                raise FromTorchError(f"x: token ids of shape {tuple(x.shape)}; expected (batch, time) or (time, batch)")
             return Val("data", ("?0", "?1"), ids=True)
         if x.ndim == 3:
             return Val("data", ("?0", "?1", "?2"))
         if x.ndim == 4:
             if x.shape[0] != 1:
-                self.refuse(node, f"an image batch of {x.shape[0]}; rnntui runs one image (batch 1) through a conv2d")
+                raise FromTorchError(f"x: an image batch of {x.shape[0]}; rnntui runs one image (batch 1) through a conv2d")
             return Val("data", ("B", "C", "H", "W"))
-        self.refuse(node, f"x of shape {tuple(x.shape)}; expected a sequence (batch, time, features) or (time, "
-                    "batch, features), token ids (batch, time), or one image (1, channels, height, width)")
+        raise FromTorchError(f"x of shape {tuple(x.shape)}; expected a sequence (batch, time, features) or (time, "
+                             "batch, features), token ids (batch, time), or one image (1, channels, height, width)")
 
     # --- modules --------------------------------------------------------------------------------
     def module_call(self, node, m, args, kwargs) -> Val:
