@@ -11,7 +11,8 @@ from __future__ import annotations
 from rnntui.errors import RnntuiError, ScenarioError
 
 __version__ = "0.1.0"
-__all__ = ["RnntuiError", "ScenarioError", "__version__", "check", "load_trace", "run", "what_if"]
+__all__ = ["RnntuiError", "ScenarioError", "__version__", "check", "debug", "from_torch", "load_trace", "run",
+           "what_if"]
 
 
 def run(path, max_memory: int | None = None):
@@ -81,3 +82,25 @@ def what_if(trace, interventions, resume: bool = True):
     from rnntui.engine.whatif import what_if as _what_if
 
     return _what_if(trace, interventions, resume=resume)
+
+
+def from_torch(module, x, *, target=None, loss: str = "sum", lengths=None):
+    """Run a PyTorch module in rnntui: its structure read with torch.fx, written as a scenario with its
+    weights and *x* inline (`trace.scenario_yaml()`), run by the engine and checked against the module's
+    own output on *x* (a mismatch is an error). *loss*: "sum", "mse" or "cross_entropy" (with *target*,
+    laid out like the module's output); *lengths*: each sample's length, for a forward(x, lengths) that
+    packs its batch. `trace.torch_names` maps the module's parameter names to the trace's. Needs torch;
+    see docs/debug-your-pytorch-model.md."""
+    from rnntui.torch_bridge.bridge import from_torch as _from_torch
+
+    _show_in_notebooks()
+    return _from_torch(module, x, target=target, loss=loss, lengths=lengths)
+
+
+def debug(module, x, *, target=None, loss: str = "sum", lengths=None):
+    """`from_torch`, then the step-through debugger on its trace (in this terminal); returns the trace."""
+    trace = from_torch(module, x, target=target, loss=loss, lengths=lengths)
+    from rnntui.tui.app import RnntuiApp
+
+    RnntuiApp(trace).run()
+    return trace

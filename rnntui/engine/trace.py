@@ -144,6 +144,18 @@ class Trace(Mapping):
     def __repr__(self) -> str:
         return f"<Trace {self.info.name!r}: {len(self)} arrays>"
 
+    def scenario_yaml(self) -> str:
+        """The scenario text this run came from (`meta.scenario`): save it to run it again, or share it.
+        A run made by `rnntui.from_torch` holds its weights and input inline, so its text is the whole run."""
+        return str(self["meta.scenario"])
+
+    def save_scenario(self, path: str | Path) -> None:
+        """Write `scenario_yaml()` to *path*, atomically."""
+        from rnntui.atomic import atomic_write
+
+        with atomic_write(path) as f:
+            f.write(self.scenario_yaml().encode("utf-8"))
+
     def save(self, path: str | Path, *, jacobian: bool | str = True) -> list[str]:
         """Write every key to one .npz, atomically (docs/trace-format.md).
 

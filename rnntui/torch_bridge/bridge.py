@@ -1,0 +1,180 @@
+"""`from_torch(module, x)`: the module as a scenario, run by the normal loader and engine, checked against
+the module's own output before the trace is returned."""
+from __future__ import annotations
+
+import inspect
+from contextlib import contextmanager
+
+import numpy as np
+
+from rnntui.torch_bridge import FromTorchError, import_torch
+from rnntui.torch_bridge.chain import Reader
+from rnntui.torch_bridge.graph import trace as trace_graph
+from rnntui.torch_bridge.text import flow, scenario_text
+
+LOSSES = ("sum", "mse", "cross_entropy")
+TOLERANCE = {"float64": 1e-7, "float32": 1e-4}   # of the output's scale: BLAS order, not a mapping mistake
+
+
+@contextmanager
+def _eval_mode(module):
+    """The module in eval mode (dropout off, as rnntui runs without `train:`), each submodule's own mode
+    given back afterwards."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def _dtype(module, x) -> str:
+    torch = import_torch()
+    kinds = {p.dtype for p in module.parameters()}
+    if x.dtype.is_floating_point:
+        kinds.add(x.dtype)
+    if len(kinds) > 1:
+        raise FromTorchError(f"the module's parameters and x mix dtypes {sorted(str(k) for k in kinds)}; rnntui runs one "
+                             "(float32 or float64)")
+    kind = kinds.pop() if kinds else torch.float64
+    if kind not in (torch.float32, torch.float64):
+        raise FromTorchError(f"dtype {kind}: rnntui runs float32 or float64 (module.double() or module.float())")
+    return "float64" if kind == torch.float64 else "float32"
+
+
+def _order(roles: tuple, want: tuple) -> list[int]:
+    return [roles.index(r) for r in want]
+
+
+def _rnntui_order(roles: tuple) -> tuple:
+    """The axes of rnntui's array for a tensor with *roles*: (T, B, F) sequences, (B, F), (B, C, H, W)."""
+    if "T" in roles:
+        return ("T", "B", "F")
+    return ("B", "C", "H", "W") if "C" in roles else ("B", "F")
+
+
+def _input_lines(chain, x: np.ndarray, lengths) -> list[str]:
+    roles = chain.x_roles
+    if "C" in roles:  # one image
+        return [f"image: {flow(x[0], 2)}"]
+    if len(roles) == 2:  # token ids, (B, T)
+        ids = x.transpose(_order(roles, ("B", "T")))
+        rows = [row[: int(n)] for row, n in zip(ids, lengths)] if lengths is not None else list(ids)
+        return ["tokens: [\n" + ",\n".join("    " + flow(np.asarray(r, dtype=np.int64)) for r in rows) + "]"]
+    lines = [f"batch: {flow(x.transpose(_order(roles, ('B', 'T', 'F'))), 2)}"]
+    if lengths is not None:
+        lines.append("lengths: " + flow(np.asarray(lengths, dtype=np.int64)))
+    return lines
+
+
+def _target_lines(chain, loss: str, target, out_roles: tuple, lengths, ragged: bool) -> list[str]:
+    if loss == "sum":
+        if target is not None:
+            raise FromTorchError("loss='sum' takes no target (the sum of the output); use loss='mse' or "
+                                 "'cross_entropy' with a target")
+        return []
+    if target is None:
+        raise FromTorchError(f"loss={loss!r} needs a target")
+    t = np.asarray(target.detach().cpu().numpy() if hasattr(target, "detach") else target)
+    if loss == "cross_entropy":
+        if t.dtype.kind not in "iu":
+            raise FromTorchError(f"cross_entropy's target holds class indices (integers); found dtype {t.dtype}")
+        roles = tuple(r for r in out_roles if r != "F")
+        if "F" not in out_roles or len(out_roles) not in (2, 3):
+            raise FromTorchError("cross_entropy needs an output of class scores on its last axis")
+        want = ("B", "T") if "T" in roles else ("B",)
+    else:
+        roles, want = out_roles, ("B", "T", "F") if "T" in out_roles else tuple(_rnntui_order(out_roles))
+    if t.ndim != len(roles):
+        raise FromTorchError(f"the target has shape {t.shape}; expected one axis per {', '.join(roles)} "
+                             "of the module's output" + (" without its class axis" if loss == "cross_entropy" else ""))
+    t = t.transpose(_order(roles, want))
+    if "T" in want and ragged:
+        return ["target: [\n" + ",\n".join("    " + flow(row[: int(n)], 4) for row, n in zip(t, lengths)) + "]"]
+    return [f"target: {flow(t, 2)}"]
+
+
+def _description(module, chain) -> str:
+    cls = type(module)
+    try:
+        where = inspect.getsourcefile(cls)
+    except (TypeError, OSError):  # a class typed into a REPL has no file
+        where = None
+    made = ", ".join(f"model.{i}: {s}" for i, s in enumerate(chain.sources))
+    return (f"Built by rnntui.from_torch from {cls.__qualname__}" + (f" ({where})" if where else "") +
+            f" with its weights and input. {made}.")
+
+
+def build(module, x, *, target=None, loss: str = "sum", lengths=None):
+    """(scenario text, expected output in rnntui's layout, torch name -> rnntui parameter name)."""
+    torch = import_torch()
+    if not isinstance(module, torch.nn.Module):
+        raise FromTorchError(f"from_torch takes a torch.nn.Module; found {type(module).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise FromTorchError(f"x must be a torch.Tensor; found {type(x).__name__}")
+    if loss not in LOSSES:
+        raise FromTorchError(f"loss={loss!r}; expected one of {', '.join(LOSSES)}")
+    dtype = _dtype(module, x)
+    lens = None
+    if lengths is not None:
+        lens = np.asarray(lengths.cpu().numpy() if hasattr(lengths, "cpu") else lengths).astype(np.int64)
+    with _eval_mode(module):
+        graph, originals = trace_graph(module, 2 if lengths is not None else 1)
+        chain = Reader(module, graph, x, originals, lengths is not None).read()
+        with torch.no_grad():
+            expected = module(x, lengths) if lengths is not None else module(x)
+    xs = x.detach().cpu().numpy()
+    if not chain.packed:
+        lens = None  # the module did not pack: every sample runs its whole length, as it does in torch
+    elif lens.shape != (xs.shape[chain.x_roles.index("B")],):
+        raise FromTorchError(f"lengths has shape {lens.shape}; expected one length per sample of x")
+    else:
+        T = xs.shape[chain.x_roles.index("T")]
+        if lens.min() < 1 or lens.max() > T:
+            raise FromTorchError(f"lengths {lens.tolist()}: each must be 1 to x's {T} steps")
+        if chain.total_length is None and lens.max() < T:
+            # pad_packed_sequence pads to the longest sample, so the module's output has that many steps
+            xs = np.take(xs, range(int(lens.max())), axis=chain.x_roles.index("T"))
+        elif chain.total_length is not None and chain.total_length != T:
+            raise FromTorchError(f"pad_packed_sequence(total_length={chain.total_length}) against x's {T} steps; "
+                                 "rnntui pads to x's steps")
+    if not isinstance(expected, torch.Tensor):
+        raise FromTorchError(f"the module returned {type(expected).__name__}; rnntui debugs one output tensor")
+    out = expected.detach().cpu().numpy().transpose(_order(chain.out_roles, _rnntui_order(chain.out_roles)))
+    if loss == "cross_entropy" and chain.entries[-1].config.get("activation", chain.entries[-1].config.get("function")) \
+            == "softmax":
+        raise FromTorchError("the module ends in a softmax: torch's cross_entropy would apply a second one to its "
+                             "probabilities, while rnntui's reads the logits before it; return the logits, or use "
+                             "loss='mse'")
+    ragged = len(chain.x_roles) == 2  # token ids of different lengths are written ragged, so is their target
+    params = {f"{i}.{name}": value for i, e in enumerate(chain.entries) for name, value in e.params.items()}
+    text = scenario_text(
+        name=f"from_torch: {type(module).__qualname__}", description=_description(module, chain), dtype=dtype,
+        mode=chain.mode, input_lines=_input_lines(chain, xs, lens),
+        entries=[(e.config, s) for e, s in zip(chain.entries, chain.sources)], params=params, loss=loss,
+        target_lines=_target_lines(chain, loss, target, chain.out_roles, lens, ragged and lens is not None))
+    return text, out, dict(chain.torch_names)
+
+
+def from_torch(module, x, *, target=None, loss: str = "sum", lengths=None):
+    from rnntui.engine import run_scenario
+    from rnntui.errors import ScenarioError
+    from rnntui.scenario.loader import load_scenario
+
+    text, expected, names = build(module, x, target=target, loss=loss, lengths=lengths)
+    source = f"from_torch({type(module).__qualname__}).yaml"
+    try:
+        trace = run_scenario(load_scenario(source, text=text))
+    except ScenarioError as exc:  # a combination the chain allowed but rnntui's rules refuse
+        raise FromTorchError(f"rnntui cannot run {type(module).__qualname__} as mapped: {exc}") from None
+    got = np.asarray(trace["output"])
+    scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
+    tol = TOLERANCE[trace.info.dtype] * scale
+    if got.shape != expected.shape or not np.allclose(got, expected, rtol=0, atol=tol, equal_nan=True):
+        diff = "shape " + str(got.shape) + " against " + str(expected.shape) if got.shape != expected.shape else \
+            f"largest difference {float(np.nanmax(np.abs(got - expected))):.3g} (tolerance {tol:.3g})"
+        raise FromTorchError(f"the mapped run's output differs from {type(module).__qualname__}'s own ({diff}); "
+                             "rnntui refuses to show a different model")
+    trace.torch_names = names
+    return trace

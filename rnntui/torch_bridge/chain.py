@@ -1,0 +1,544 @@
+"""Read a traced forward as a chain of rnntui entries, or refuse the first operation that is not one.
+
+Each value of the graph is a `Val`: a tensor flowing down the chain (`data`, with one role per axis:
+B batch, T time, F features, C/H/W a feature map, or `?k` for an axis of the input whose role no module
+has told yet), or one of the things around it that feed no entry (a recurrent module's (output, h_n)
+pair, h_n itself, a zero initial state, sizes and devices, the lengths of a packed batch).
+
+A chain is what rnntui runs: every entry reads the value the entry before it made. A value from
+earlier in the chain read again (a residual connection, two heads) is refused, as is every
+operation without an entry (`x * 2`, `torch.cumsum`, a Python loop over the steps).
+"""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field, replace
+
+from rnntui.torch_bridge import FromTorchError, import_torch
+from rnntui.torch_bridge.graph import where
+from rnntui.torch_bridge.leaves import ACTIVATIONS, Entry, Refused, mapper, recurrent
+
+FIXED = ("B", "T", "F", "C", "H", "W")
+_SYMBOLS = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/", operator.matmul: "@",
+            operator.floordiv: "//", operator.pow: "**", operator.neg: "unary -", operator.iadd: "+=",
+            operator.imul: "*="}
+_CHAIN = ("rnntui runs a chain of torch.nn modules (RNN, LSTM, GRU, Embedding, Linear, Conv1d/2d, pooling, "
+          "Flatten, Dropout, ReLU/Tanh/Sigmoid/Softmax), each reading what the one before returns")
+
+
+@dataclass(frozen=True)
+class Val:
+    kind: str                 # data, result, state, state_pair, cell, half, packed, padded_pair, zeros, meta, lengths
+    roles: tuple = ()         # data: one role per axis
+    at: int = 0               # data: how many entries came before it (the chain's head has len(entries))
+    entry: int | None = None  # the recurrent entry a result, state, half or packed output comes from
+    direct: int | None = None  # data: the recurrent entry whose output this is, untouched (for out[:, -1])
+    half: str | None = None   # half: "forward" or "backward" (h_n[-2] / h_n[-1] of a bidirectional module)
+    ids: bool = False         # data: token ids (before an embedding)
+    packed: bool = False      # result: of a packed input
+
+
+@dataclass
+class Chain:
+    """What the graph says: the entries (with the module each came from), the mode, the axes."""
+
+    entries: list[Entry] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)      # per entry: `self.rnn (nn.LSTM)`
+    torch_names: dict[str, str] = field(default_factory=dict)  # module.param -> "{i}.param"
+    mode: str = "many-to-many"
+    x_roles: tuple = ()       # the input's axes, resolved
+    out_roles: tuple = ()     # the output's axes, resolved
+    packed: bool = False      # pack_padded_sequence was used
+    total_length: int | None = None  # pad_packed_sequence's total_length, when given
+
+
+def _norm_index(i, n: int):
+    return i + n if isinstance(i, int) and -n <= i < 0 else i
+
+
+class Reader:
+    def __init__(self, module, graph, x, originals, has_lengths: bool):
+        self.torch = import_torch()
+        self.module = module
+        self.mods = dict(module.named_modules())
+        self.graph = graph
+        self.x = x
+        self.originals = originals
+        self.has_lengths = has_lengths
+        self.chain = Chain()
+        self.binding: dict[str, str] = {}
+        self.vals: dict = {}
+        self.placeholders = 0
+        self.pack_state = None        # None, "packed" (inside a packed run) or "padded" (after pad_packed)
+        self.reduced = False
+        self.recurrent: dict[int, object] = {}   # entry index -> its torch module
+        self.x_val: Val | None = None
+
+    # --- messages -------------------------------------------------------------------------------
+    def refuse(self, node, why: str):
+        raise FromTorchError(f"{where(node)}: {self.op_name(node)}: {why}")
+
+    def op_name(self, node) -> str:
+        t = node.target
+        if node.op == "call_module":
+            return f"nn.{type(self.mods[t]).__name__} (self.{t})"
+        if node.op == "call_method":
+            return f"Tensor.{t}()"
+        if node.op == "get_attr":
+            return f"self.{t}"
+        if node.op == "call_function":
+            if t in _SYMBOLS:
+                return f"`{_SYMBOLS[t]}` (operator.{t.__name__})"
+            if t is operator.getitem:
+                return "indexing `[...]`"
+            name = getattr(t, "__name__", repr(t))
+            if getattr(self.torch, name, None) is t:
+                return f"torch.{name}"
+            if getattr(self.torch.nn.functional, name, None) is t:
+                return f"torch.nn.functional.{name}"
+            return f"{getattr(t, '__module__', '') or ''}.{name}".lstrip(".")
+        return str(t)
+
+    # --- axes -----------------------------------------------------------------------------------
+    def roles(self, v: Val) -> tuple:
+        return tuple(self.binding.get(r, r) for r in v.roles)
+
+    def require(self, node, v: Val, want: dict, what: str) -> tuple:
+        """Bind the input's unknown axes so that axis i of *v* has role want[i]; refuse if it cannot."""
+        roles = self.roles(v)
+        want = {i % len(roles): r for i, r in want.items()}
+        for i, r in want.items():
+            have = roles[i]
+            if have == r:
+                continue
+            if have in FIXED or r in roles:
+                self.refuse(node, f"{what}; here it receives axes {self.shown(v)}")
+            self.binding[have] = r
+            roles = self.roles(v)
+        unknown = [r for r in roles if r not in FIXED]
+        left = [r for r in ("B", "T", "F")[:len(self.x_val.roles)] if r not in self.binding.values()]
+        if len(unknown) == 1 and len(left) == 1:
+            self.binding[unknown[0]] = left[0]
+        return self.roles(v)
+
+    def shown(self, v: Val) -> str:
+        words = {"B": "batch", "T": "time", "F": "features", "C": "channels", "H": "height", "W": "width"}
+        return "(" + ", ".join(words.get(r, "batch or time") for r in self.roles(v)) + ")"
+
+    # --- the chain ------------------------------------------------------------------------------
+    def take(self, node, v, what: str) -> Val:
+        """*v* as the chain's head: a tensor made after the latest entry."""
+        if not isinstance(v, Val):
+            self.refuse(node, f"{what} reads {v!r}, which is not a tensor of the chain; {_CHAIN}")
+        why = {
+            "result": "this is the (output, h_n) pair a recurrent module returns; take its output "
+                      "(`out, _ = self.rnn(x)`) or its final state (`_, h_n = self.rnn(x)`; then h_n[-1])",
+            "state": "this is h_n, every layer's and direction's final state; rnntui's many-to-one reads the "
+                     "last layer's: h_n[-1] (a bidirectional module: torch.cat([h_n[-2], h_n[-1]], dim=1))",
+            "state_pair": "this is an LSTM's (h_n, c_n); take h_n from it (`_, (h_n, _) = self.rnn(x)`)",
+            "cell": "c_n, an LSTM's final cell state, feeds no rnntui entry; many-to-one reads h_n[-1]",
+            "half": ("this is one direction of a bidirectional module's final state ({half}); rnntui's many-to-one "
+                     "reads both side by side, torch.cat([h_n[-2], h_n[-1]], dim=1), as its merge: concat does"),
+            "packed": "a PackedSequence feeds only a recurrent module; pad it back with pad_packed_sequence first",
+            "padded_pair": "this is pad_packed_sequence's (padded, lengths) pair; take the padded tensor from it",
+            "zeros": "a tensor made inside forward can only be a recurrent module's zero initial state here",
+            "lengths": "the lengths can only go to pack_padded_sequence",
+            "meta": "a size, device or dtype is not a tensor of the chain",
+        }
+        if v.kind != "data":
+            half = "h_n[-2], the last layer's forward direction" if v.half == "forward" else \
+                "h_n[-1], the last layer's backward direction alone"
+            self.refuse(node, why[v.kind].format(half=half))
+        if v.at != len(self.chain.entries):
+            self.refuse(node, f"reads a value the model computed before its latest module had already read it: a "
+                        f"branch or skip connection (x + f(x), two heads); {_CHAIN}")
+        return v
+
+    def add(self, node, entry: Entry, source: str, v: Val, roles: tuple, **kw) -> Val:
+        i = len(self.chain.entries)
+        self.chain.entries.append(entry)
+        self.chain.sources.append(source)
+        if node.op == "call_module":
+            for name in entry.torch_params:
+                self.chain.torch_names[f"{node.target}.{name}"] = f"{i}.{name}"
+        return Val("data", roles, at=i + 1, **kw)
+
+    # --- nodes ----------------------------------------------------------------------------------
+    def read(self) -> Chain:
+        out = None
+        for node in self.graph.nodes:
+            if node.op == "output":
+                out = node
+                break
+            self.vals[node] = self.visit(node)
+        result = self.arg(out.args[0])
+        if isinstance(result, (tuple, list, dict)):
+            raise FromTorchError(f"{type(self.module).__name__}.forward returns {type(result).__name__} of "
+                                 f"{len(result)} values; rnntui debugs one output (return only the model's output)")
+        if not self.chain.entries:
+            raise FromTorchError(f"{type(self.module).__name__} has no module rnntui can map; {_CHAIN}")
+        last = self.take(out, result, "the returned value")
+        roles = self.roles(last)
+        if any(r not in FIXED for r in roles) or any(r not in FIXED for r in self.roles(self.x_val)):
+            raise FromTorchError(f"{type(self.module).__name__}: no module tells which axis of x is time and which "
+                                 "the batch (rnntui runs sequences through a recurrent module or a conv1d, or images "
+                                 "through a conv2d)")
+        self.chain.out_roles = roles
+        self.chain.x_roles = self.roles(self.x_val)
+        return self.chain
+
+    def arg(self, a):
+        """A node's argument with every node in it replaced by its Val."""
+        fx = self.torch.fx
+        if isinstance(a, fx.Node):
+            return self.vals[a]
+        if isinstance(a, (tuple, list)):
+            return type(a)(self.arg(b) for b in a)
+        if isinstance(a, dict):
+            return {k: self.arg(b) for k, b in a.items()}
+        if isinstance(a, slice):
+            return slice(self.arg(a.start), self.arg(a.stop), self.arg(a.step))
+        return a
+
+    def visit(self, node) -> Val:
+        if node.op == "placeholder":
+            self.placeholders += 1
+            if self.placeholders == 1:
+                self.x_val = self.input_val(node)
+                return self.x_val
+            return Val("lengths")
+        if node.op == "get_attr":
+            self.refuse(node, "forward reads a parameter or buffer directly; rnntui maps parameters of the "
+                        "torch.nn modules it has entries for")
+        args = [self.arg(a) for a in node.args]
+        kwargs = {k: self.arg(a) for k, a in node.kwargs.items()}
+        if node.op == "call_module":
+            return self.module_call(node, self.mods[node.target], args, kwargs)
+        if node.op == "call_method":
+            return self.method(node, node.target, args, kwargs)
+        return self.function(node, node.target, args, kwargs)
+
+    def input_val(self, node) -> Val:
+        x = self.x
+        if not x.dtype.is_floating_point:
+            if x.ndim != 2:
+                raise FromTorchError(f"x: token ids of shape {tuple(x.shape)}; expected (batch, time) or (time, batch)")
+            return Val("data", ("?0", "?1"), ids=True)
+        if x.ndim == 3:
+            return Val("data", ("?0", "?1", "?2"))
+        if x.ndim == 4:
+            if x.shape[0] != 1:
+                raise FromTorchError(f"x: an image batch of {x.shape[0]}; rnntui runs one image (batch 1) through a conv2d")
+            return Val("data", ("B", "C", "H", "W"))
+        raise FromTorchError(f"x of shape {tuple(x.shape)}; expected a sequence (batch, time, features) or (time, "
+                             "batch, features), token ids (batch, time), or one image (1, channels, height, width)")
+
+    # --- modules --------------------------------------------------------------------------------
+    def module_call(self, node, m, args, kwargs) -> Val:
+        kind, fn = mapper(m)
+        source = f"self.{node.target} (nn.{type(m).__name__})"
+        if kind is None:
+            self.refuse(node, f"rnntui has no entry for this module; {_CHAIN}")
+        if kind == "recurrent":
+            return self.recurrent_call(node, m, args, kwargs, source)
+        if len(args) != 1 or kwargs:
+            self.refuse(node, "called with more than one argument; rnntui's entries read one tensor")
+        v = self.take(node, args[0], "the module")
+        if kind == "identity":
+            return v
+        if kind == "activation":
+            name = ACTIVATIONS[type(m).__name__]
+            return self.activation(node, v, name, getattr(m, "dim", None), source)
+        try:
+            entry = fn(m)
+        except Refused as exc:
+            self.refuse(node, f"{exc}")
+        roles = self.roles(v)
+        if kind == "embedding":
+            if not v.ids:
+                self.refuse(node, "nn.Embedding reads token ids; x here is not integer ids")
+            return self.add(node, entry, source, v, roles + ("F",))
+        if v.ids:
+            self.refuse(node, "reads token ids; only an nn.Embedding can (rnntui's embedding is the first entry)")
+        if kind == "linear":
+            if any(r in ("C", "H", "W") for r in roles):
+                self.refuse(node, f"nn.Linear acts on the last axis; here that is a feature map's width {self.shown(v)}: "
+                            "flatten it first (nn.Flatten)")
+            roles = self.require(node, v, {-1: "F"}, "nn.Linear reads features on its last axis")
+            return self.add(node, entry, source, v, roles)
+        if kind in ("conv1d", "pool1d"):
+            roles = self.require(node, v, {0: "B", 1: "F", 2: "T"} if len(roles) == 3 else {}, (
+                "a 1-d conv or pool reads (batch, channels, time): rnntui runs it over a sequence whose features are "
+                "the channels (transpose a (batch, time, features) sequence with x.transpose(1, 2) first, and back "
+                "after it)"))
+            if len(roles) != 3:
+                self.refuse(node, f"a 1-d conv or pool reads (batch, channels, time); here {self.shown(v)}")
+            return self.add(node, entry, source, v, roles)
+        if kind in ("conv2d", "pool2d"):
+            if roles != ("B", "C", "H", "W"):
+                self.refuse(node, f"a 2-d conv or pool reads an image (batch, channels, height, width); here "
+                            f"{self.shown(v)}")
+            return self.add(node, entry, source, v, roles)
+        if kind == "flatten":
+            return self.flatten(node, v, source, entry)
+        return self.add(node, entry, source, v, roles)  # dropout: elementwise, any axes
+
+    def flatten(self, node, v: Val, source: str, entry: Entry | None = None) -> Val:
+        if self.roles(v) != ("B", "C", "H", "W"):
+            self.refuse(node, f"rnntui flattens a feature map (batch, channels, height, width) into (batch, features); "
+                        f"here {self.shown(v)}")
+        return self.add(node, entry or Entry({"type": "flatten"}), source, v, ("B", "F"))
+
+    def activation(self, node, v: Val, name: str, dim, source: str) -> Val:
+        roles = self.roles(v)
+        if name == "softmax":
+            if dim is None or "F" not in roles or dim % len(roles) != roles.index("F"):
+                self.refuse(node, f"softmax over dim={dim}: rnntui's softmax runs over the features, here dim="
+                            f"{roles.index('F') if 'F' in roles else '(none: a feature map)'} of {self.shown(v)}")
+        last = self.chain.entries[-1] if self.chain.entries else None
+        # an activation straight after a dense or conv entry becomes that entry's `activation`, as rnntui writes it
+        if last is not None and last.config["type"] in ("dense", "conv1d", "conv2d") and "activation" not in last.config:
+            last.config["activation"] = name
+            self.chain.sources[-1] += f" + {source}"
+            return v
+        return self.add(node, Entry({"type": "activation", "function": name}), source, v, roles)
+
+    def recurrent_call(self, node, m, args, kwargs, source) -> Val:
+        if not args:
+            self.refuse(node, "called without an input")
+        hx = args[1] if len(args) > 1 else kwargs.get("hx")
+        if len(args) > 2 or set(kwargs) - {"hx"}:
+            self.refuse(node, "called with more than (input, hx)")
+        if hx is not None:
+            parts = hx if isinstance(hx, (tuple, list)) else (hx,)
+            if not all(isinstance(p, Val) and p.kind == "zeros" for p in parts):
+                self.refuse(node, "an initial state other than torch.zeros(...): rnntui starts from zeros here (a "
+                            "scenario's `initial_state:` takes given states)")
+        v = args[0]
+        if isinstance(v, Val) and v.kind == "packed":
+            if v.at != len(self.chain.entries):
+                self.refuse(node, f"reads a packed sequence made before the latest module; {_CHAIN}")
+            inner = Val("data", v.roles, at=v.at)
+            packed = True
+        else:
+            v = self.take(node, v, "the module")
+            if self.pack_state == "padded":
+                self.refuse(node, "reads a padded batch that is not packed, after a packed module: rnntui runs every "
+                            "recurrent entry of a batch of different lengths packed (pack it again with "
+                            "pack_padded_sequence)")
+            inner, packed = v, False
+        if inner.ids:
+            self.refuse(node, "reads token ids; put an nn.Embedding before it")
+        want = {0: "B", 1: "T", 2: "F"} if m.batch_first else {0: "T", 1: "B", 2: "F"}
+        if len(self.roles(inner)) != 3:
+            self.refuse(node, f"a recurrent module reads a sequence; here it receives {self.shown(inner)} (after "
+                        "many-to-one there is one vector per sample)")
+        layout = "(batch, time, features) (batch_first=True)" if m.batch_first else \
+            "(time, batch, features) (batch_first=False)"
+        roles = self.require(node, inner, want, f"it reads {layout}")
+        try:
+            entry = recurrent(m)
+        except Refused as exc:
+            self.refuse(node, str(exc))
+        out = self.add(node, entry, source, inner, roles)
+        k = len(self.chain.entries) - 1
+        self.recurrent[k] = m
+        return Val("result", roles, at=out.at, entry=k, packed=packed)
+
+    # --- functions and methods ------------------------------------------------------------------
+    def function(self, node, fn, args, kwargs) -> Val:
+        torch, F = self.torch, self.torch.nn.functional
+        if fn is operator.getitem:
+            return self.getitem(node, args[0], args[1])
+        if fn is getattr:
+            if isinstance(args[0], Val) and args[1] in ("device", "dtype", "shape", "is_cuda"):
+                return Val("meta")
+            self.refuse(node, f"reads .{args[1]}")
+        if fn in (torch.zeros,):
+            return Val("zeros")
+        if fn is self.originals["pack_padded_sequence"]:
+            return self.pack(node, args, kwargs)
+        if fn is self.originals["pad_packed_sequence"]:
+            return self.unpack(node, args, kwargs)
+        if fn in (torch.cat, torch.concat):
+            return self.cat(node, args, kwargs)
+        if fn in (torch.relu, F.relu, torch.tanh, F.tanh, torch.sigmoid, F.sigmoid, torch.softmax, F.softmax):
+            name = {torch.relu: "relu", F.relu: "relu", torch.tanh: "tanh", F.tanh: "tanh", torch.sigmoid: "sigmoid",
+                    F.sigmoid: "sigmoid"}.get(fn, "softmax")
+            v = self.take(node, args[0], "the activation")
+            dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
+            return self.activation(node, v, name, dim, self.op_name(node))
+        if fn is F.dropout:
+            training = kwargs.get("training", args[2] if len(args) > 2 else True)
+            if training:
+                self.refuse(node, "dropout with training=True: rnntui runs the model as in eval mode (pass "
+                            "training=self.training)")
+            return self.take(node, args[0], "dropout")
+        if fn in (torch.flatten,):
+            start = kwargs.get("start_dim", args[1] if len(args) > 1 else 0)
+            end = kwargs.get("end_dim", args[2] if len(args) > 2 else -1)
+            if start != 1 or end != -1:
+                self.refuse(node, "rnntui flattens everything but the batch (start_dim=1, end_dim=-1)")
+            return self.flatten(node, self.take(node, args[0], "flatten"), self.op_name(node))
+        if fn in (torch.transpose,):
+            return self.method(node, "transpose", args, kwargs)
+        if fn in (torch.squeeze,):
+            return self.method(node, "squeeze", args, kwargs)
+        self.refuse(node, f"this operation has no rnntui entry; {_CHAIN}")
+
+    def method(self, node, name, args, kwargs) -> Val:
+        v = args[0]
+        if name in ("size", "dim") and isinstance(v, Val):
+            return Val("meta")
+        if name in ("to", "cpu", "cuda", "detach", "contiguous", "requires_grad_") and isinstance(v, Val) \
+                and v.kind in ("zeros", "lengths", "data", "meta"):
+            if v.kind == "data" and name == "requires_grad_":
+                self.refuse(node, "changes autograd on a tensor of the chain")
+            return v
+        if name in ("relu", "tanh", "sigmoid", "softmax"):
+            dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
+            return self.activation(node, self.take(node, v, "the activation"), name, dim, self.op_name(node))
+        if name in ("transpose", "permute", "swapaxes") and isinstance(v, Val) and v.kind == "data":
+            v = self.take(node, v, "transpose")
+            n = len(v.roles)
+            if name == "permute":
+                order = args[1] if len(args) == 2 and isinstance(args[1], (tuple, list)) else args[1:]
+                order = [int(a) % n for a in order]
+            else:
+                a, b = (int(args[1]) % n, int(args[2]) % n)
+                order = list(range(n))
+                order[a], order[b] = order[b], order[a]
+            return replace(v, roles=tuple(v.roles[k] for k in order), direct=None)
+        if name == "squeeze" and isinstance(v, Val) and v.kind == "state" and len(args) == 2 and args[1] == 0:
+            m = self.recurrent[v.entry]
+            if m.num_layers * (2 if m.bidirectional else 1) == 1:
+                return self.reduce(node, v.entry)
+        if name in ("flatten",) and isinstance(v, Val) and v.kind == "data":
+            start = kwargs.get("start_dim", args[1] if len(args) > 1 else 0)
+            if start == 1 and kwargs.get("end_dim", args[2] if len(args) > 2 else -1) == -1:
+                return self.flatten(node, self.take(node, v, "flatten"), self.op_name(node))
+        if name in ("view", "reshape") and isinstance(v, Val) and v.kind == "data" and len(args) == 3 \
+                and isinstance(args[1], Val) and args[1].kind == "meta" and args[2] == -1 and \
+                self.roles(v) == ("B", "C", "H", "W"):
+            return self.flatten(node, self.take(node, v, "flatten"), self.op_name(node))  # x.view(x.size(0), -1)
+        self.refuse(node, f"this operation has no rnntui entry; {_CHAIN}")
+
+    def getitem(self, node, v, idx) -> Val:
+        if not isinstance(v, Val):
+            self.refuse(node, "indexes something that is not a tensor of the chain")
+        if v.kind == "meta":
+            return v
+        if v.kind == "result":
+            if idx == 0:
+                if v.packed:
+                    return Val("packed", v.roles, at=v.at, entry=v.entry)
+                return Val("data", v.roles, at=v.at, direct=v.entry)
+            m = self.recurrent[v.entry]
+            kind = "state_pair" if isinstance(m, self.torch.nn.LSTM) else "state"
+            return Val(kind, at=v.at, entry=v.entry)
+        if v.kind == "state_pair":
+            return Val("state" if idx == 0 else "cell", at=v.at, entry=v.entry)
+        if v.kind == "padded_pair":
+            return replace(v, kind="data") if idx == 0 else Val("meta")
+        if v.kind == "state":
+            return self.final_state(node, v, idx)
+        if v.kind == "data":
+            return self.last_step(node, v, idx)
+        self.take(node, v, "indexing")
+
+    def final_state(self, node, v: Val, idx) -> Val:
+        m = self.recurrent[v.entry]
+        D = 2 if m.bidirectional else 1
+        n = m.num_layers * D
+        parts = idx if isinstance(idx, tuple) else (idx,)
+        first, rest = parts[0], parts[1:]
+        if not isinstance(first, int) or any(p != slice(None) and p is not Ellipsis for p in rest):
+            self.refuse(node, "rnntui's many-to-one reads the last layer's final state of every sample: h_n[-1] "
+                        "(a bidirectional module: torch.cat([h_n[-2], h_n[-1]], dim=1))")
+        i = _norm_index(first, n)
+        if D == 1 and i == n - 1:
+            return self.reduce(node, v.entry)
+        if D == 2 and i == n - 1:
+            return Val("half", at=v.at, entry=v.entry, half="backward")
+        if D == 2 and i == n - 2:
+            return Val("half", at=v.at, entry=v.entry, half="forward")
+        layer, direction = divmod(i, D)
+        self.refuse(node, f"h_n[{first}] is layer {layer}'s {'backward' if direction else 'forward'} final state; "
+                    f"rnntui's many-to-one reads the last layer's ({m.num_layers - 1}): h_n[-1]"
+                    + (", with both directions: torch.cat([h_n[-2], h_n[-1]], dim=1)" if D == 2 else ""))
+
+    def last_step(self, node, v: Val, idx) -> Val:
+        roles = self.roles(v)
+        parts = idx if isinstance(idx, tuple) else (idx,)
+        ints = [k for k, p in enumerate(parts) if isinstance(p, int)]
+        rest_full = all(p == slice(None) or p is Ellipsis for k, p in enumerate(parts) if k not in ints)
+        if len(ints) != 1 or not rest_full or len(roles) != 3:
+            self.refuse(node, "selects part of a tensor; rnntui's only selection is a recurrent module's last step "
+                        "(out[:, -1] batch-first, out[-1] time-first), which is its many-to-one")
+        k = ints[0]
+        roles = self.require(node, v, {k: "T"}, "the index selects a step only on the time axis")
+        if v.direct is None:
+            self.refuse(node, "selects a step of something other than a recurrent module's own output; rnntui's "
+                        "many-to-one takes the last recurrent module's final state (select right after it)")
+        m = self.recurrent[v.direct]
+        if parts[k] != -1:
+            self.refuse(node, f"selects step {parts[k]}; rnntui's many-to-one takes the last step (index -1)")
+        if m.bidirectional:
+            self.refuse(node, "on a bidirectional module, the last step is the forward direction's final state beside "
+                        "the backward direction's first step (it has read only the last input); rnntui's "
+                        "many-to-one reads the backward direction's final state: use "
+                        "torch.cat([h_n[-2], h_n[-1]], dim=1) from `_, h_n = self.rnn(x)`")
+        if self.chain.packed:
+            self.refuse(node, "with packed sequences the last padded step is padding for every shorter sample; "
+                        "rnntui's many-to-one reads each sample's own last step: h_n[-1] from `_, h_n = self.rnn(x)`")
+        return self.reduce(node, v.direct)
+
+    def cat(self, node, args, kwargs) -> Val:
+        tensors = args[0]
+        dim = kwargs.get("dim", args[1] if len(args) > 1 else 0)
+        halves = [t.half if isinstance(t, Val) and t.kind == "half" else None for t in tensors]
+        if halves == ["forward", "backward"] and dim in (1, -1) and tensors[0].entry == tensors[1].entry:
+            return self.reduce(node, tensors[0].entry)
+        self.refuse(node, "the only torch.cat rnntui maps is a bidirectional module's final states, "
+                    "torch.cat([h_n[-2], h_n[-1]], dim=1) (its many-to-one); joining other tensors makes a branch")
+
+    def reduce(self, node, k: int) -> Val:
+        """Many-to-one: the recurrent entry k gives its final states to what follows."""
+        if k != len(self.chain.entries) - 1:
+            self.refuse(node, "reads a recurrent module's final state after another module has read its output; "
+                        f"{_CHAIN}")
+        if self.reduced:
+            self.refuse(node, "a second many-to-one; rnntui takes one, at the last recurrent module")
+        self.reduced = True
+        self.chain.mode = "many-to-one"
+        return Val("data", ("B", "F"), at=len(self.chain.entries))
+
+    def pack(self, node, args, kwargs) -> Val:
+        names = ("input", "lengths", "batch_first", "enforce_sorted")
+        given = dict(zip(names, args)) | kwargs
+        v = self.take(node, given.get("input"), "pack_padded_sequence")
+        if not (isinstance(given.get("lengths"), Val) and given["lengths"].kind == "lengths"):
+            self.refuse(node, "packs with lengths other than the ones given to from_torch (lengths=...)")
+        bf = bool(given.get("batch_first", False))
+        want = {0: "B", 1: "T", 2: "F"} if bf else {0: "T", 1: "B", 2: "F"}
+        roles = self.require(node, v, want, f"it packs {'(batch, time, ...)' if bf else '(time, batch, ...)'}")
+        self.chain.packed = True
+        self.pack_state = "packed"
+        return Val("packed", roles, at=v.at)
+
+    def unpack(self, node, args, kwargs) -> Val:
+        names = ("sequence", "batch_first", "padding_value", "total_length")
+        given = dict(zip(names, args)) | kwargs
+        v = given.get("sequence")
+        if not (isinstance(v, Val) and v.kind == "packed" and v.entry is not None):
+            self.refuse(node, "unpacks something other than a recurrent module's packed output")
+        if v.at != len(self.chain.entries):
+            self.refuse(node, f"unpacks an output another module has already read; {_CHAIN}")
+        if given.get("padding_value", 0.0) != 0:
+            self.refuse(node, f"padding_value={given['padding_value']}: rnntui's padded steps hold zeros")
+        total = given.get("total_length")
+        if total is not None:
+            self.chain.total_length = int(total)
+        bf = bool(given.get("batch_first", False))
+        self.pack_state = "padded"
+        return Val("padded_pair", ("B", "T", "F") if bf else ("T", "B", "F"), at=v.at, direct=v.entry)
