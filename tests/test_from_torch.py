@@ -169,6 +169,57 @@ def cnn():
     return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(27, 4))
 
 
+def warmed(m: nn.Module) -> nn.Module:
+    """Its batchnorms with running statistics and affine parameters that are not their initial ones."""
+    g = torch.Generator().manual_seed(5)
+    for bn in (b for b in m.modules() if isinstance(b, nn.modules.batchnorm._BatchNorm)):
+        if bn.affine:
+            with torch.no_grad():
+                bn.weight.uniform_(0.5, 1.5, generator=g)
+                bn.bias.uniform_(-0.5, 0.5, generator=g)
+        bn.train()
+        for _ in range(3):
+            with torch.no_grad():
+                extra = (2, 2) if isinstance(bn, nn.BatchNorm2d) else (2,)
+                bn(torch.randn((4, bn.num_features) + extra, generator=g) * 2 + 1)
+    return m
+
+
+class CRNNBatchNorm(nn.Module):
+    """transpose -> Conv1d -> BatchNorm1d -> ReLU -> transpose back -> GRU -> Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(3, 4, kernel_size=3, padding=1)
+        self.bn = nn.BatchNorm1d(4, momentum=None)
+        self.gru = nn.GRU(4, 5, batch_first=True)
+        self.fc = nn.Linear(5, 2)
+
+    def forward(self, x):
+        z = F.relu(self.bn(self.conv(x.transpose(1, 2)))).transpose(1, 2)
+        out, _ = self.gru(z)
+        return self.fc(out)
+
+
+class LastHiddenBatchNorm(nn.Module):
+    """h_n[-1] -> BatchNorm1d without affine parameters -> Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(3, 4, batch_first=True)
+        self.bn = nn.BatchNorm1d(4, affine=False)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        _, (h, _) = self.rnn(x)
+        return self.fc(self.bn(h[-1]))
+
+
+def cnn_batchnorm():
+    return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(27, 4))
+
+
 def _ids(shape, high, seed=0):
     return torch.from_numpy(np.random.default_rng(seed).integers(0, high, shape))  # 0: the padding_idx too
 
@@ -192,6 +243,9 @@ FORMS = {
     "packed-ids-many-to-one": (lambda: PackedIds(), lambda: _ids((7, 3), 9), LENGTHS, "same"),
     "crnn": (lambda: CRNN(), lambda: _x(2, 7, 3), None, "batch_first"),
     "cnn-sequential": (lambda: cnn(), lambda: _x(1, 1, 6, 6), None, "same"),
+    "crnn-batchnorm": (lambda: warmed(CRNNBatchNorm()), lambda: _x(2, 7, 3), None, "batch_first"),
+    "many-to-one-h_n-batchnorm": (lambda: warmed(LastHiddenBatchNorm()), lambda: _x(3, 5, 3), None, "same"),
+    "cnn-batchnorm": (lambda: warmed(cnn_batchnorm()), lambda: _x(1, 1, 6, 6), None, "same"),
 }
 
 

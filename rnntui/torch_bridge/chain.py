@@ -279,6 +279,18 @@ class Reader:
                 self.refuse(node, f"a 2-d conv or pool reads an image (batch, channels, height, width); here "
                             f"{self.shown(v)}")
             return self.add(node, entry, source, v, roles)
+        if kind == "batchnorm1d":
+            if len(roles) not in (2, 3):
+                self.refuse(node, f"nn.BatchNorm1d reads (batch, features) or (batch, channels, time); here "
+                            f"{self.shown(v)}")
+            roles = self.require(node, v, {0: "B", 1: "F", 2: "T"} if len(roles) == 3 else {0: "B", 1: "F"}, (
+                "nn.BatchNorm1d normalises axis 1 of (batch, features) or (batch, channels, time) (transpose a "
+                "(batch, time, features) sequence with x.transpose(1, 2) first, and back after it)"))
+            return self.add(node, entry, source, v, roles)
+        if kind == "batchnorm2d":
+            if roles != ("B", "C", "H", "W"):
+                self.refuse(node, f"nn.BatchNorm2d reads an image (batch, channels, height, width); here {self.shown(v)}")
+            return self.add(node, entry, source, v, roles)
         if kind == "flatten":
             return self.flatten(node, v, source, entry)
         return self.add(node, entry, source, v, roles)  # dropout: elementwise, any axes

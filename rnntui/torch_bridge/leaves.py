@@ -3,10 +3,9 @@ under PyTorch's own names, or raises Refused saying which setting rnntui does no
 
 Mapped: nn.RNN / nn.LSTM / nn.GRU (the family from the gate count, as rnntui scaffold reads it),
 nn.Embedding, nn.Linear, nn.Conv1d / nn.Conv2d, nn.MaxPool1d/2d, nn.AvgPool1d/2d, nn.Flatten,
-nn.Dropout, and the activations rnntui has (ReLU, Tanh, Sigmoid, Softmax over the features).
-Batch normalisation: add a mapper to MAPPERS when the batchnorm1d / batchnorm2d entries land
-(nn.BatchNorm1d -> batchnorm1d with its weight, bias, running_mean, running_var and eps; eval mode
-reads the running statistics).
+nn.Dropout, nn.BatchNorm1d / nn.BatchNorm2d (its weight, bias and running statistics; the module runs in
+eval mode, so the running statistics are read unless it tracks none), and the activations rnntui has
+(ReLU, Tanh, Sigmoid, Softmax over the features).
 """
 from __future__ import annotations
 
@@ -129,6 +128,22 @@ def pool(m, kind: str, dims: int) -> Entry:
     return Entry(cfg)
 
 
+def batchnorm(m, dims: int) -> Entry:
+    cfg = {"type": f"batchnorm{dims}d", "num_features": m.num_features, "eps": float(m.eps),
+           "momentum": None if m.momentum is None else float(m.momentum)}
+    if not m.affine:
+        cfg["affine"] = False
+    if not m.track_running_stats:
+        cfg["track_running_stats"] = False   # then the batch's statistics, in eval mode too (as PyTorch)
+    params = {}
+    if m.affine:
+        params.update(weight=_array(m.weight), bias=_array(m.bias))
+    if m.track_running_stats:
+        params.update(running_mean=_array(m.running_mean), running_var=_array(m.running_var),
+                      num_batches_tracked=_array(m.num_batches_tracked))
+    return Entry(cfg, params, _own(m))
+
+
 def dropout(m) -> Entry:
     return Entry({"type": "dropout", "p": float(m.p)})
 
@@ -151,7 +166,8 @@ def mapper(m):
         (nn.MaxPool1d, "pool1d", lambda mod: pool(mod, "max", 1)), (nn.MaxPool2d, "pool2d", lambda mod: pool(mod, "max", 2)),
         (nn.AvgPool1d, "pool1d", lambda mod: pool(mod, "avg", 1)), (nn.AvgPool2d, "pool2d", lambda mod: pool(mod, "avg", 2)),
         (nn.Flatten, "flatten", flatten), (nn.Dropout, "dropout", dropout),
-        # nn.BatchNorm1d / nn.BatchNorm2d: map here once rnntui has batchnorm entries (see the docstring)
+        (nn.BatchNorm1d, "batchnorm1d", lambda mod: batchnorm(mod, 1)),
+        (nn.BatchNorm2d, "batchnorm2d", lambda mod: batchnorm(mod, 2)),
     ]
     for cls, kind, fn in table:
         if type(m) is cls:

@@ -35,6 +35,8 @@ def flow(a, indent: int = 0) -> str:
 
 
 def scalar(v) -> str:
+    if v is None:
+        return "null"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (list, tuple)):
