@@ -53,10 +53,11 @@ def load_trace(path, max_memory: int | None = None):
     return _load(path, max_memory=max_memory)
 
 
-def check(scenario_or_trace, asserts, max_memory: int | None = None):
+def check(scenario_or_trace, asserts, max_memory: int | None = None, iteration: int | None = None):
     """Evaluate assertions (expressions of docs/debugger.md) at every step of the places they name, as
     `rnntui check` does. *scenario_or_trace*: a Trace, a saved trace (.npz), a scenario file or a bundled
-    name; *asserts*: one expression or a list. Returns a CheckResult (`.ok`, `.exit_code`, `.assertions`,
+    name; *asserts*: one expression or a list; *iteration*: a training run's iteration to check (default:
+    the last; `.iteration` of the result says which). Returns a CheckResult (`.ok`, `.exit_code`, `.assertions`,
     `.to_dict()`); raises rnntui.ExprError for an expression that cannot be used, ScenarioError for a
     scenario that cannot be run."""
     from rnntui.expr.check import check_trace, parse_asserts
@@ -65,7 +66,7 @@ def check(scenario_or_trace, asserts, max_memory: int | None = None):
     trace = scenario_or_trace
     if not hasattr(trace, "info"):
         trace = load_trace(trace) if str(trace).endswith(".npz") else run(trace, max_memory=max_memory)
-    return check_trace(trace, parsed)
+    return check_trace(trace, parsed, iteration)
 
 
 def __getattr__(name):

@@ -318,16 +318,19 @@ def check(
                                                "'norm(dh) > 1e-6' or 'max(abs(h)) < 0.99 @model.0.l0.fwd' (repeatable; "
                                                "the language is in docs/debugger.md).")],
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
+    iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration to check "
+                                                     "(default: the last; the output says which).")] = None,
     max_memory: MaxMemory = None,
 ) -> None:
-    """Check assertions at every step of a run: exit 0 when all hold, 1 when one fails, 2 when unusable."""
+    """Check assertions at every step of a run: exit 0 when all hold, 1 when one fails, 2 when unusable.
+    A training run is checked at one iteration: the last, or --iteration k."""
     from rnntui.expr.errors import ExprError
 
     try:
         from rnntui.expr.check import check_trace, parse_asserts
 
         parsed = parse_asserts(asserts)
-        result = check_trace(_load_trace(scenario, max_memory), parsed)
+        result = check_trace(_load_trace(scenario, max_memory), parsed, iteration)
     except ExprError as exc:
         if json_out:
             typer.echo(exc.to_json())

@@ -52,9 +52,10 @@ def cast_buffers(buffers: dict, dtype) -> dict:
             for k, v in buffers.items()}                                                  # ascontiguousarray: keeps 0-d
 
 
-def run_scenario(sc, max_memory: int | None = None) -> Trace:
+def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None) -> Trace:
     """Run forward and backward; raise ScenarioError if the trace would not fit in memory.
-    A scenario with `train:` runs its iterations (engine/train.py) and returns a TrainTrace."""
+    A scenario with `train:` runs its iterations (engine/train.py) and returns a TrainTrace.
+    *iteration*: the training iteration this run is (engine/train.py), recorded as `meta.iteration`."""
     if getattr(sc, "train", None) is not None:
         from rnntui.engine.train import train_scenario
 
@@ -100,6 +101,8 @@ def run_scenario(sc, max_memory: int | None = None) -> Trace:
         watch=getattr(sc, "watch", ()), breakpoints=getattr(sc, "breakpoints", ()),
     )
     arrays["meta.version"] = np.asarray(1)
+    if iteration is not None:  # which iteration of a training run this record is (the expressions' `iteration`)
+        arrays["meta.iteration"] = np.asarray(iteration, dtype=np.int64)
     if training and any(lay.handler.takes_buffers for lay in sc.layout):
         # a training iteration's record of a model it changes (batchnorm's batch statistics; what_if reads it)
         arrays["meta.training"] = np.asarray(True)

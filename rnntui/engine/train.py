@@ -81,7 +81,7 @@ class Trainer:
     # --- one iteration --------------------------------------------------------------------------
     def _run(self, params: dict, buffers: dict, k: int) -> Trace:
         return run_scenario(replace(self.plain, params=params, buffers=buffers, training=True,
-                                    dropout_masks=self.masks(k)), max_memory=self.max_memory)
+                                    dropout_masks=self.masks(k)), max_memory=self.max_memory, iteration=k)
 
     def _buffers_after(self, run: Trace, buffers: dict) -> dict:
         """The buffers after iteration *run* (batchnorm's running statistics), as each entry moves them."""

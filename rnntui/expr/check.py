@@ -3,18 +3,28 @@
 An assertion without `@place` is checked at every recurrent place. Each (assertion, place) is
 reported in the step order of the pass it reads: the backward pass (BPTT) when it reads a gradient
 (dh, dc), the forward pass otherwise; "first failing step" is the first in that order.
+
+A training run is checked at one iteration: the last, or the one asked for (`--iteration k`), and
+the result says which (checking every iteration would rerun most of them from their checkpoints).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
+from rnntui.errors import RnntuiError
 from rnntui.expr import nodes
 from rnntui.expr.bound import bind, require_condition
 from rnntui.expr.errors import ExprError
 from rnntui.expr.grammar import parse
 
 SCHEMA_VERSION = 1
+
+
+class CheckError(RnntuiError):
+    """An iteration that cannot be checked (out of range, a run without training, not kept in a file)."""
+
+    title = "check error"
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,8 @@ class CheckResult:
     scenario: str
     file: str
     assertions: tuple[AssertionResult, ...]
+    iteration: int | None = None    # a training run: the iteration checked (None: a run without train:)
+    iterations: int | None = None   # and how many it has
 
     @property
     def ok(self) -> bool:
@@ -72,8 +84,10 @@ class CheckResult:
         return 0 if self.ok else 1
 
     def to_dict(self) -> dict:
-        return {"version": SCHEMA_VERSION, "scenario": self.scenario, "file": self.file, "ok": self.ok,
-                "assertions": [a.to_dict() for a in self.assertions]}
+        out = {"version": SCHEMA_VERSION, "scenario": self.scenario, "file": self.file, "ok": self.ok}
+        if self.iteration is not None:  # a training run: the iteration checked
+            out["iteration"], out["iterations"] = self.iteration, self.iterations
+        return {**out, "assertions": [a.to_dict() for a in self.assertions]}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
@@ -81,6 +95,10 @@ class CheckResult:
     def lines(self) -> list[str]:
         """The text report: one line per assertion, and one per place where it fails."""
         out = []
+        if self.iteration is not None:
+            last = self.iteration == self.iterations - 1
+            out.append(f"training run: checked at iteration {self.iteration} of 0..{self.iterations - 1}"
+                       + (" (the last; --iteration k checks another)" if last else ""))
         for a in self.assertions:
             if a.ok:
                 steps = sum(p.steps for p in a.places)
@@ -114,9 +132,32 @@ def parse_asserts(asserts) -> list:
     return out
 
 
-def check_trace(trace, asserts) -> CheckResult:
+def at_iteration(trace, iteration: int | None):
+    """(the record to check, its iteration, how many there are): a training run's last iteration or
+    *iteration*; a run without training as it is (iteration None). CheckError for one that cannot be."""
+    from rnntui.engine.trace import IterationNotKept
+
+    if "train.loss" not in trace or not hasattr(trace, "iteration"):
+        if iteration is not None:
+            raise CheckError(f"--iteration: found {iteration}; this run has no train: section (one iteration)")
+        return trace, None, None
+    N = int(trace.iterations)
+    k = N - 1 if iteration is None else int(iteration)
+    if not 0 <= k < N:
+        raise CheckError(f"--iteration: found {k}; expected 0..{N - 1} (the run's iterations)")
+    if k == N - 1:
+        return trace, k, N   # the last iteration's record is the training trace itself
+    try:
+        return trace.iteration(k), k, N
+    except IterationNotKept as exc:
+        raise CheckError(f"--iteration: {exc}") from None
+
+
+def check_trace(trace, asserts, iteration: int | None = None) -> CheckResult:
     """Evaluate every assertion (text or parsed); raise ExprError (its `where` naming the assertion) for one
-    that cannot be used. Every assertion is bound before any is evaluated, so a mistake costs no computation."""
+    that cannot be used. Every assertion is bound before any is evaluated, so a mistake costs no computation.
+    A training run is checked at *iteration* (default: the last); CheckError if that cannot be."""
+    trace, checked, N = at_iteration(trace, iteration)
     info = trace.info
     recurrent = [p for p in info.places if p.recurrent]
     bound = []
@@ -143,4 +184,4 @@ def check_trace(trace, asserts) -> CheckResult:
             places.append(PlaceResult(b.place.prefix, b.phase, b.T, int(failing.sum()), first,
                                       "ascending" if b.T < 2 or order[0] < order[-1] else "descending"))
         results.append(AssertionResult(text, tuple(places)))
-    return CheckResult(info.name, info.file, tuple(results))
+    return CheckResult(info.name, info.file, tuple(results), checked, N)

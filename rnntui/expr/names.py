@@ -12,7 +12,7 @@ as in the trace (the backward direction's h[t] is after it has read steps T-1 do
                   (not at an entry that returns only its final state: many-to-one)
     jacnorm       ||dh_t/dh_{t-1}||_2 per sample (computed when first read)      (B,)
     loss_t        this step's term of the loss (where the output has steps that line up with the place's)
-    t T iteration the step, the number of steps, the training iteration (0: runs do not train yet)
+    t T iteration the step, the number of steps, the training iteration the record is of (0 without train:)
 
 A non-recurrent place (`model.{i}`: dense, activation, conv, pool, embedding, flatten) has `out`, `x`,
 `t`, `T`, `iteration` and, when its output has the model's steps, `loss_t`. An entry whose output has
@@ -121,8 +121,18 @@ def sources(trace, place: Place) -> dict[str, Source]:
         key("loss_t", STEP_LOSS)
     out["t"] = Source("t", lambda: np.arange(T), lambda: (T,))
     out["T"] = Source("T", lambda: np.asarray(T), lambda: ())
-    out["iteration"] = Source("iteration", lambda: np.asarray(0), lambda: ())
+    out["iteration"] = Source("iteration", lambda: np.asarray(iteration_of(trace)), lambda: ())
     return out
+
+
+def iteration_of(trace) -> int:
+    """Which training iteration *trace* records: `meta.iteration` (engine/train.py records it), else the
+    last for a training trace saved before it was recorded, else 0 (a run without `train:`)."""
+    if "meta.iteration" in trace:
+        return int(trace["meta.iteration"])
+    if "train.loss" in trace:
+        return int(trace["train.loss"].shape[0]) - 1
+    return 0
 
 
 def _input_source(trace, place: Place, T: int) -> Source | None:

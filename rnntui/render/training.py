@@ -3,10 +3,12 @@
 iterations. Reads only the `train.*` keys of a training trace (engine/train.py)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from rich.console import Group
+from rich.measure import Measurement
 from rich.style import Style
 from rich.text import Text
 
@@ -14,12 +16,16 @@ from rnntui.numfmt import fmt
 from rnntui.render.analysis import thresholds
 from rnntui.render.colors import SEQUENTIAL_STYLES, sequential_index
 from rnntui.render.segments import Cells
-from rnntui.render.strips import log_sparkline, window
+from rnntui.render.strips import BLOCKS, DIM_REVERSE, log_sparkline, window
 
 BOLD = Style(bold=True)
 DIM = Style(dim=True)
 CLIP = Style(color="yellow", bold=True)
-SHADES = np.array(list(" ░▒▓█"))
+# the gradient picture's shades, lowest to highest: every level is visible, so '·' (no gradient: zero)
+# and '!' (not finite) stay apart from the smallest gradient drawn
+PICTURE_SHADES = np.array(list("░▒▓█"))
+NO_GRADIENT = "·"
+LABEL = 6  # "loss  ", "‖g‖   ", "clip  ": the curves' row labels
 
 
 def is_training(trace) -> bool:
@@ -28,100 +34,250 @@ def is_training(trace) -> bool:
 
 @dataclass(frozen=True)
 class IterationEvent:
+    """A run of consecutive iterations with one kind of event (of one place): where `j` lands is its
+    first iteration; *end* is its last."""
+
     iteration: int
     kind: str      # non-finite | clipped | vanishing | exploding
     text: str
+    end: int
+
+    @property
+    def iterations(self) -> int:
+        return self.end - self.iteration + 1
+
+
+def _runs(ks: np.ndarray) -> list[tuple[int, int]]:
+    """Sorted whole numbers as runs of consecutive ones: (first, last) pairs."""
+    ks = np.asarray(ks, dtype=np.int64)
+    if ks.size == 0:
+        return []
+    cut = np.flatnonzero(np.diff(ks) != 1)
+    return list(zip(np.r_[ks[0], ks[cut + 1]].tolist(), np.r_[ks[cut], ks[-1]].tolist()))
+
+
+def _lasting(a: int, b: int, verb: str) -> str:
+    return "" if a == b else f" and {verb} through iteration {b} ({b - a + 1} iterations)"
 
 
 def iteration_events(trace) -> list[IterationEvent]:
-    """Where, over iterations, the loss stopped being finite, clipping acted, and the gradient reaching
-    step 0 of a recurrent place fell below or rose above the event thresholds."""
+    """Where, over iterations, the loss or gradient norm stopped being finite, clipping acted, and the
+    gradient reaching step 0 of a recurrent place fell below or rose above the event thresholds: one
+    event per run of consecutive iterations, at the iteration where the run begins."""
     out: list[IterationEvent] = []
+    loss = np.asarray(trace["train.loss"], dtype=float)
+    g = np.asarray(trace["train.gradnorm"], dtype=float)
     bad = int(trace["train.nonfinite.iteration"]) if "train.nonfinite.iteration" in trace else -1
-    if bad >= 0:
-        out.append(IterationEvent(bad, "non-finite", f"values stop being finite at iteration {bad}"
-                                  f" (step {int(trace['train.nonfinite.step'])})"))
+    for a, b in _runs(np.flatnonzero(~(np.isfinite(loss) & np.isfinite(g)))):
+        step = f" (step {int(trace['train.nonfinite.step'])})" if a == bad and "train.nonfinite.step" in trace else ""
+        out.append(IterationEvent(a, "non-finite", f"values stop being finite at iteration {a}{step}"
+                                  + _lasting(a, b, "stay so"), b))
     clipped = np.asarray(trace["train.clipped"], dtype=bool) if "train.clipped" in trace else np.zeros(0, bool)
-    for k in np.flatnonzero(clipped):
-        out.append(IterationEvent(int(k), "clipped", f"clipping acted at iteration {k}: ‖g‖ "
-                                  f"{fmt(float(trace['train.gradnorm'][k]), 0)} → "
-                                  f"{fmt(float(trace['train.gradnorm.clipped'][k]), 0)}"))
+    for a, b in _runs(np.flatnonzero(clipped)):
+        at = (f"‖g‖ {fmt(float(g[a]), 0)} → {fmt(float(trace['train.gradnorm.clipped'][a]), 0)}")
+        out.append(IterationEvent(a, "clipped", f"clipping acted at iteration {a}: {at}" if a == b else
+                                  f"clipping acted at iterations {a}..{b} ({b - a + 1} iterations); at {a}: {at}", b))
     limit = thresholds(trace.info)
     for p in trace.info.places:
         key = f"train.bptt.{p.prefix}" if p.layer is not None else None
         if key is None or key not in trace:
             continue
         at0 = np.asarray(trace[key], dtype=float)[:, 0]
-        for k in np.flatnonzero(np.isfinite(at0) & (at0 > 0) & (at0 < limit["vanishing"])):
-            out.append(IterationEvent(int(k), "vanishing", f"‖dL/dh_0‖ of {p.prefix} = {at0[k]:.2e} at iteration {k}"))
-        for k in np.flatnonzero(np.isfinite(at0) & (at0 > limit["exploding"])):
-            out.append(IterationEvent(int(k), "exploding", f"‖dL/dh_0‖ of {p.prefix} = {at0[k]:.2e} at iteration {k}"))
+        finite = np.isfinite(at0)
+        for kind, lim, side, words in (("vanishing", limit["vanishing"], finite & (at0 > 0) & (at0 < limit["vanishing"]),
+                                        ("falls below", "is below", "stays below")),
+                                       ("exploding", limit["exploding"], finite & (at0 > limit["exploding"]),
+                                        ("rises above", "is above", "stays above"))):
+            for a, b in _runs(np.flatnonzero(side)):
+                # "falls below" only where the iteration before was on the other side of the threshold
+                crossed = a > 0 and np.isfinite(at0[a - 1]) and (at0[a - 1] >= lim if kind == "vanishing"
+                                                                  else at0[a - 1] <= lim)
+                verb = f"{words[0]} {lim:g} at iteration {a}" if crossed else f"{words[1]} {lim:g} from iteration {a}"
+                out.append(IterationEvent(a, kind, f"‖dL/dh_0‖ of {p.prefix} {verb} ({at0[a]:.2e})"
+                                          + _lasting(a, b, words[2]), b))
     return sorted(out, key=lambda e: (e.iteration, e.kind))
 
 
-def _curve(values: np.ndarray, k: int, width: int, log: bool) -> Cells:
-    lo, hi = window(values.size, k, max(width, 8))
+# --- the curves over every iteration ----------------------------------------------------------------
+
+def binned(values, width: int) -> tuple[np.ndarray, int]:
+    """Every iteration in at most *width* columns: each column the mean of `per` consecutive iterations
+    (the last column may hold fewer); a column holding a non-finite value is not finite. (columns, per)."""
+    v = np.asarray(values, dtype=float).reshape(-1)
+    per = max(1, -(-v.size // max(int(width), 1)))
+    if per == 1:
+        return v, 1
+    starts = np.arange(0, v.size, per)
+    finite = np.isfinite(v)
+    counts = np.diff(np.r_[starts, v.size])
+    with np.errstate(all="ignore"):
+        mean = np.add.reduceat(np.where(finite, v, 0.0), starts) / counts
+    return np.where(np.logical_and.reduceat(finite, starts), mean, np.nan), per
+
+
+def _linear_sparkline(v: np.ndarray, marker: int, lo: float, hi: float, into: Cells) -> None:
+    """Bars from lo (lowest) to hi (highest), '!' where not finite; the marker in reverse video."""
+    finite = np.isfinite(v)
+    with np.errstate(all="ignore"):
+        a = np.clip(np.where(finite, (v - lo) / max(hi - lo, 1e-300), 0.0), 0.0, 1.0)
+    level = np.rint(a * (len(BLOCKS) - 1)).astype(np.intp)
+    index = sequential_index(0.3 + 0.7 * a)
+    for j in range(v.size):
+        rev = 1 if j == marker else 0
+        into.add("!" if not finite[j] else BLOCKS[level[j]],
+                 SEQUENTIAL_STYLES[rev][-1] if not finite[j] else SEQUENTIAL_STYLES[rev][index[j]])
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A series over every iteration drawn in *width* columns, and the words that label its range."""
+
+    cells: Cells     # one row: the bars
+    per: int         # iterations a column
+    log: bool        # log10 scale (False: linear, for a series that is not always positive)
+    columns: int
+
+
+def curve(values, k: int | None, width: int, positive_only: bool = False) -> Curve:
+    """*values* (one per iteration) in at most *width* columns, iteration *k*'s column in reverse video.
+    On a log scale of the values themselves, from the smallest finite positive one to the largest (zero
+    drawn '·'), unless some finite value is negative (or, with *positive_only*, zero or negative): then
+    linear from the smallest to the largest."""
+    v = np.asarray(values, dtype=float).reshape(-1)
+    cols, per = binned(v, width)
+    marker = -1 if k is None else k // per
+    finite = v[np.isfinite(v)]
     cells = Cells()
-    v = np.asarray(values[lo:hi], dtype=float)
+    log = finite.size == 0 or bool((finite > 0).all() if positive_only else (finite >= 0).all())
     if log:
-        log_sparkline(v, k - lo, into=cells)
-    else:  # a loss may be any sign: shift it to start at its smallest
-        finite = v[np.isfinite(v)]
-        base = float(finite.min()) if finite.size else 0.0
-        log_sparkline(np.where(np.isfinite(v), v - base + (abs(base) + 1e-12) * 1e-3, v), k - lo, into=cells)
-    return cells
+        pos = finite[finite > 0]
+        lo, hi = (math.log10(pos.min()), math.log10(pos.max())) if pos.size else (None, None)
+        log_sparkline(cols, marker, lo, hi, into=cells)
+    else:
+        _linear_sparkline(cols, marker, float(finite.min()), float(finite.max()), cells)
+    return Curve(cells, per, log, cols.size)
 
 
-def training_panel(trace, place, k: int, t: int, width: int, height: int = 6) -> Group:
-    """Iteration k of N: the loss and gradient-norm curves (clipping marked), and the gradient each
-    step of *place* received at every iteration, on a log scale, with (k, t) marked."""
+def axis(values, c: Curve, name: str = "loss") -> str:
+    """The words under a curve, as wide as it: its first and last iteration with their values at the
+    ends, and between them the smallest value and where, the scale, how many iterations a column holds
+    and where the values stop being finite (the longest of these that fits)."""
+    v = np.asarray(values, dtype=float).reshape(-1)
+    N, w = v.size, c.columns
+    left, right = f"└ 0: {fmt(float(v[0]), 0)}", f"{N - 1}: {fmt(float(v[-1]), 0)} ┘"
+    finite = np.flatnonzero(np.isfinite(v))
+    low = f"min {fmt(float(v[finite[np.argmin(v[finite])]]), 0)} at {int(finite[np.argmin(v[finite])])}" \
+        if finite.size else "no finite value"
+    bad = np.flatnonzero(~np.isfinite(v))
+    long = [low, "log scale" if c.log else f"linear scale ({name} is not always positive)"]
+    short = [low, "log" if c.log else "linear"]
+    if c.per > 1:
+        long.append(f"{c.per} iterations a column (their mean)")
+        short.append(f"{c.per}/column")
+    if bad.size:
+        long.append(f"! not finite from {int(bad[0])}")
+        short.append(f"! from {int(bad[0])}")
+    for parts in (long, short, short[:-1] if len(short) > 2 else short, short[:1]):
+        middle = " · ".join(parts)
+        gap = w - len(left) - len(right) - len(middle)
+        if gap >= 2:
+            return left + " " * (gap // 2) + middle + " " * (gap - gap // 2) + right
+    if w >= len(left) + len(right) + 1:
+        return left + " " * (w - len(left) - len(right)) + right
+    return f"0..{N - 1}"[:w]
+
+
+def curve_rows(trace, k: int | None, width: int) -> list[Cells]:
+    """The loss (with its range under it), the gradient norm and where clipping acted, over every
+    iteration, each row at most *width* wide: the training pane's and the report's curves."""
+    loss = np.asarray(trace["train.loss"], dtype=float)
+    g = np.asarray(trace["train.gradnorm"], dtype=float)
+    w = max(width - LABEL, 8)
+    rows = []
+    c = curve(loss, k, w, positive_only=True)
+    row = Cells().add("loss  ", DIM)
+    row.rows[-1].extend(c.cells.rows[0])
+    rows.append(row)
+    rows.append(Cells().add(" " * LABEL).add(axis(loss, c), DIM))
+    cg = curve(g, k, w)
+    row = Cells().add("‖g‖   ", DIM)
+    row.rows[-1].extend(cg.cells.rows[0])
+    rows.append(row)
+    clipped = np.asarray(trace["train.clipped"], dtype=bool)
+    if clipped.any():
+        starts = np.arange(0, clipped.size, c.per)
+        marks = np.logical_or.reduceat(clipped, starts)
+        rows.append(Cells().add("clip  ", DIM).add("".join("c" if m else " " for m in marks).rstrip(), CLIP))
+    return rows
+
+
+class CurveRows:
+    """The curves drawn at the width they are printed at (a report on a narrow terminal does not wrap)."""
+
+    def __init__(self, trace, k: int | None = None):
+        self.trace, self.k = trace, k
+
+    def __rich_console__(self, console, options):
+        for row in curve_rows(self.trace, self.k, options.max_width):
+            yield from row.__rich_console__(console, options)
+
+    def __rich_measure__(self, console, options):
+        return Measurement(LABEL + 8, options.max_width)
+
+
+def training_panel(trace, place, k: int, t: int, width: int, height: int = 12) -> Group:
+    """Iteration k of N: the loss and gradient-norm curves over every iteration (clipping marked), and
+    the gradient each step of *place* received at the iterations around k, on a log scale, with (k, t)
+    marked; *height* lines in all (the picture gets what the curves leave, at least 2 rows)."""
     N = int(trace["train.loss"].shape[0])
     loss = np.asarray(trace["train.loss"], dtype=float)
     g = np.asarray(trace["train.gradnorm"], dtype=float)
     out = [Text(f"training: iteration {k} of 0..{N - 1}   loss {fmt(float(loss[k]), 0)}   ‖g‖ {fmt(float(g[k]), 0)}"
                 + (f" → clipped to {fmt(float(trace['train.gradnorm.clipped'][k]), 0)}"
                    if bool(trace["train.clipped"][k]) else ""), BOLD)]
-    w = max(width - 8, 8)
-    lo, hi = window(N, k, w)
-    row = Cells().add("loss  ", DIM)
-    row.rows[-1].extend(_curve(loss, k, w, log=False).rows[0])
-    out.append(row)
-    row = Cells().add("‖g‖   ", DIM)
-    row.rows[-1].extend(_curve(g, k, w, log=True).rows[0])
-    out.append(row)
-    clipped = np.asarray(trace["train.clipped"], dtype=bool)[lo:hi]
-    if clipped.any():
-        marks = Cells().add("clip  ", DIM)
-        marks.add("".join("c" if c else " " for c in clipped), CLIP)
-        out.append(marks)
+    out += curve_rows(trace, k, width)
     key = f"train.bptt.{place.prefix}" if place.layer is not None else None
     if key is None or key not in trace:
         out.append(Text("(the gradient picture is drawn at a recurrent place)", DIM))
         return Group(*out)
-    out.append(_bptt_picture(np.asarray(trace[key], dtype=float), k, t, width, height, place))
+    rows = max(height - len(out) - 2, 2)
+    out.append(_bptt_picture(np.asarray(trace[key], dtype=float), k, t, width, rows, place))
     return Group(*out)
 
 
 def _bptt_picture(a: np.ndarray, k: int, t: int, width: int, height: int, place) -> Cells:
-    """Rows: iterations around k; columns: steps around t; shade: log10 ‖dL/dh_t‖ over the picture."""
+    """Rows: iterations around k; columns: steps around t; shade: log10 ‖dL/dh_t‖ over the picture,
+    with a legend: the smallest and largest values drawn, '·' for no gradient (zero), '!' not finite."""
     N, T = a.shape
     i0, i1 = window(N, k, max(height, 2))
     s0, s1 = window(T, t, max(width - 10, 4))
     block = a[i0:i1, s0:s1]
-    pos = block[np.isfinite(block) & (block > 0)]
-    out = Cells().add(f"‖dL/dh_t‖ of {place.prefix} (log): iterations {i0}..{i1 - 1} down, steps {s0}..{s1 - 1} "
-                      "across", DIM)
+    drawn = np.isfinite(block) & (block > 0)
+    pos = block[drawn]
+    out = Cells().add(f"‖dL/dh_t‖ of {place.prefix}: iterations {i0}..{i1 - 1} down, steps {s0}..{s1 - 1} across",
+                      DIM)
     if pos.size == 0:
-        return out.newline().add("  no gradient to draw", DIM)
+        return out.newline().add("  no gradient to draw (zero or not finite at every cell)", DIM)
     lo, hi = np.log10(pos.min()), np.log10(pos.max())
+    legend = out.newline().add("  log scale: ", DIM)
+    shades = sequential_index(0.3 + 0.7 * np.linspace(0.0, 1.0, len(PICTURE_SHADES)))
+    for j, ch in enumerate(PICTURE_SHADES):
+        legend.add(ch, SEQUENTIAL_STYLES[0][shades[j]])
+        if j == 0:
+            legend.add(f" {10 ** lo:.2e} ", DIM)
+    legend.add(f" {10 ** hi:.2e}   {NO_GRADIENT} no gradient (zero)   ! not finite", DIM)
     with np.errstate(all="ignore"):
-        level = np.where(np.isfinite(block) & (block > 0), (np.log10(block) - lo) / max(hi - lo, 1e-12), 0.0)
+        level = np.where(drawn, (np.log10(block) - lo) / max(hi - lo, 1e-12), 0.0)
     # the whole picture's characters and styles at once (a redraw per key must stay cheap)
-    chars = np.where(np.isfinite(block), SHADES[np.rint(level * (len(SHADES) - 1)).astype(np.intp)], "!")
-    index = sequential_index(0.3 + 0.7 * level)
-    styles = SEQUENTIAL_STYLES[0][index]
+    chars = PICTURE_SHADES[np.rint(level * (len(PICTURE_SHADES) - 1)).astype(np.intp)].astype(object)
+    chars[~drawn] = NO_GRADIENT
+    chars[~np.isfinite(block)] = "!"
+    index = sequential_index(np.where(np.isfinite(block), 0.3 + 0.7 * level, np.nan))
+    marked = np.zeros(block.shape, dtype=bool)
     if i0 <= k < i1 and s0 <= t < s1:
-        styles[k - i0, t - s0] = SEQUENTIAL_STYLES[1][index[k - i0, t - s0]]
+        marked[k - i0, t - s0] = True
+    styles = np.where(marked, SEQUENTIAL_STYLES[1][index], SEQUENTIAL_STYLES[0][index])
+    styles[np.isfinite(block) & ~drawn] = np.where(marked, DIM_REVERSE, DIM)[np.isfinite(block) & ~drawn]
     for r, it in enumerate(range(i0, i1)):
         out.newline().add(f"{'▶' if it == k else ' '}{it:>6} ", BOLD if it == k else DIM)
         out.rows[-1].extend(zip(chars[r].tolist(), styles[r].tolist()))
@@ -137,8 +293,7 @@ def training_report(trace) -> list:
     loss = np.asarray(trace["train.loss"], dtype=float)
     out: list = [Text(f"Training: {N} iterations; loss {fmt(float(loss[0]), 0)} at iteration 0, "
                       f"{fmt(float(loss[-1]), 0)} at iteration {N - 1}", BOLD)]
-    out.append(Text("loss  ") + Text(_curve(loss, N - 1, min(N, 100), log=False).plain))
-    out.append(Text("‖g‖   ") + Text(_curve(np.asarray(trace["train.gradnorm"], float), N - 1, min(N, 100), True).plain))
+    out.append(CurveRows(trace))
     cols = Columns("Per parameter: gradient norm and update / parameter ratio, first and last iteration",
                    [("parameter", "<"), ("‖grad‖ first", ">"), ("‖grad‖ last", ">"), ("ratio first", ">"),
                     ("ratio last", ">")])
