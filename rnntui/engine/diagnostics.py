@@ -185,7 +185,27 @@ def nonfinite(arrays: dict, entries, seq: bool) -> dict[str, np.ndarray]:
 
 
 def _gradnorm(a: np.ndarray) -> np.ndarray:
-    return np.sqrt((a.reshape(a.shape[0], -1) ** 2).sum(axis=1))
+    return row_norms(a)
+
+
+def row_norms(a: np.ndarray) -> np.ndarray:
+    """The L2 norm of each row (the first axis) over the rest, as sqrt(sum(x²)); a row whose squares would
+    overflow or underflow (a finite gradient of 1e160, or of 1e-170; float32 from 1e19) is scaled by its
+    largest magnitude first, so a row of finite values never gets an inf or zero norm from the squaring.
+    A row with inf or NaN in it keeps its inf or NaN norm."""
+    flat = a.reshape(a.shape[0], -1)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        out = np.sqrt((flat ** 2).sum(axis=1))
+        if flat.shape[1] == 0 or not np.issubdtype(flat.dtype, np.floating):
+            return out
+        big = np.abs(flat).max(axis=1)
+        info = np.finfo(flat.dtype)
+        redo = np.isfinite(big) & (big > 0) & (~np.isfinite(out) | (big < np.sqrt(info.tiny / info.eps)))
+        if redo.any():
+            scaled = flat[redo] / big[redo, None]
+            out = out.copy()
+            out[redo] = big[redo] * np.sqrt((scaled * scaled).sum(axis=1))  # inf only if the norm itself is
+    return out
 
 
 def derived_keys(info, arrays: dict, params: dict) -> dict:

@@ -11,6 +11,7 @@ import numpy as np
 
 from rnntui.engine import keys
 from rnntui.engine.layout import EntryInfo
+from rnntui.engine.diagnostics import row_norms
 from rnntui.engine.losses import loss_and_grad
 
 
@@ -150,8 +151,7 @@ def one_term_gradients(layout, g, g_pre, backward) -> dict:
             for _, prefix, d in places:
                 if d == direction:
                     dh = scratch[keys.grad(f"{prefix}.h")]
-                    done[direction][keys.diag(prefix, "term_gradnorm")] = np.sqrt(
-                        (dh.reshape(dh.shape[0], -1) ** 2).sum(axis=1))
+                    done[direction][keys.diag(prefix, "term_gradnorm")] = row_norms(dh)
         return done[direction].pop(key)
 
     for direction, s in (("fwd", g.shape[0] - 1), ("bwd", 0)):

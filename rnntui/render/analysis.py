@@ -28,13 +28,14 @@ class Verdict:
     end: int             # step where BPTT ends
     jacobian: float      # median spectral norm of dh_t/dh_{t-1}
     basis: str = ""      # which gradient the verdict measured, in words
+    cause: str = ""      # non-finite: where the inf or NaN came from, in words (nonfinite_cause)
 
     @property
     def sentence(self) -> str:
         if self.kind == "no gradient":
             return "no gradient reaches this layer (dL/dh is zero at every step)"
         if self.kind == "non-finite":
-            return "the gradient is not finite: it overflowed (inf or NaN) during BPTT"
+            return f"the gradient is not finite: {self.cause}"
         verb = "shrinks" if self.factor < 1 else "grows"
         jac = f" (median step Jacobian norm {self.jacobian:.3g})" if math.isfinite(self.jacobian) else ""
         return (f"{self.kind}: the gradient {verb} about {self.factor:.3g}x per step; at step {self.end} "
@@ -84,7 +85,8 @@ def verdict(trace, place: Place) -> Verdict | None:
 
     seq = g[::-1] if backward_in_t else g
     if not np.all(np.isfinite(seq)):
-        return Verdict("non-finite", math.nan, math.nan, order(0), order(T - 1), jmed, basis)
+        return Verdict("non-finite", math.nan, math.nan, order(0), order(T - 1), jmed, basis,
+                       nonfinite_cause(trace, place))
     nz = np.flatnonzero(seq > 0)
     if nz.size == 0:
         return Verdict("no gradient", 0.0, 0.0, order(0), order(T - 1), jmed, basis)
@@ -99,6 +101,41 @@ def verdict(trace, place: Place) -> Verdict | None:
     else:
         kind = "healthy"
     return Verdict(kind, factor, ratio, order(first), order(T - 1), jmed, basis)
+
+
+def _listed(keys: list[str], most: int = 3) -> str:
+    return ", ".join(keys[:most]) + (f" and {len(keys) - most} more" if len(keys) > most else "")
+
+
+def nonfinite_cause(trace, place: Place) -> str:
+    """Why the gradient measured at *place* is not finite, from what the run recorded (diag.nonfinite.*),
+    the earliest cause first: the parameters themselves (then the forward pass is not finite because
+    they are), else the forward pass (the input, a state, the loss), else BPTT alone; or, when every
+    value of dL/dh_t is finite, the norm that measures it is beyond the floating-point range."""
+    keys = [str(k) for k in trace["diag.nonfinite.keys"]]
+    firsts = {k: int(t) for k, t in zip(keys, trace["diag.nonfinite.key_first_step"])}
+    if place.grad_key("h") not in firsts:
+        limit = np.finfo(np.dtype(trace.info.dtype)).max
+        return (f"every value of dL/dh_t is finite, but the norm measured is beyond the floating-point range "
+                f"(about {limit:.1e}): the gradient is that large")
+    params = [k for k in keys if k.startswith("param.")]
+    forward = [k for k in keys if not k.startswith(("grad.", "gradnorm.", "param.", "diag."))]
+    if forward:
+        stepped = [k for k in forward if firsts[k] >= 0]
+        first = min(stepped, key=lambda k: firsts[k]) if stepped else forward[0]
+        at = f"{first}, from step {firsts[first]}" if first in stepped else first
+    if params:
+        if forward:
+            return (f"the parameters themselves are not finite ({_listed(params)}), so the forward pass is not "
+                    f"finite either ({at}), and BPTT computes the gradient from both")
+        return f"the parameters themselves are not finite ({_listed(params)}), and BPTT multiplies by them"
+    if forward:
+        if first.endswith("input"):
+            return f"the input is not finite ({at}), so neither is the forward pass, and BPTT computes the gradient from it"
+        if all(k in ("loss", "loss.step") for k in forward):  # the states and outputs are finite, their loss is not
+            return f"the loss is not finite ({at}), and BPTT starts from its gradient"
+        return f"the forward pass is not finite ({at}), and BPTT computes the gradient from it"
+    return "it overflowed (inf or NaN) during BPTT; every value of the forward pass is finite"
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,19 @@ def _lasting(a: int, b: int, verb: str) -> str:
     return "" if a == b else f" and {verb} through iteration {b} ({b - a + 1} iterations)"
 
 
+def _what_is_not_finite(trace) -> str:
+    """The arrays the first non-finite iteration's values reached (train.nonfinite.keys), and the step
+    where the forward pass first met them when one of them has steps."""
+    keys = [str(k) for k in trace["train.nonfinite.keys"]] if "train.nonfinite.keys" in trace else []
+    if not keys:
+        return ""
+    shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+    # diag.nonfinite.first_step is 0 when no array with steps holds them (the loss alone): no step then
+    stepless = all(k == "loss" or k.startswith(("param.", "buffer.", "gradnorm.")) for k in keys)
+    step = int(trace["train.nonfinite.step"]) if "train.nonfinite.step" in trace else -1
+    return f" ({shown}" + ("" if stepless or step < 0 else f"; from step {step}") + ")"
+
+
 def iteration_events(trace) -> list[IterationEvent]:
     """Where, over iterations, the loss or gradient norm stopped being finite, clipping acted, and the
     gradient reaching step 0 of a recurrent place fell below or rose above the event thresholds: one
@@ -69,8 +82,8 @@ def iteration_events(trace) -> list[IterationEvent]:
     g = np.asarray(trace["train.gradnorm"], dtype=float)
     bad = int(trace["train.nonfinite.iteration"]) if "train.nonfinite.iteration" in trace else -1
     for a, b in _runs(np.flatnonzero(~(np.isfinite(loss) & np.isfinite(g)))):
-        step = f" (step {int(trace['train.nonfinite.step'])})" if a == bad and "train.nonfinite.step" in trace else ""
-        out.append(IterationEvent(a, "non-finite", f"values stop being finite at iteration {a}{step}"
+        out.append(IterationEvent(a, "non-finite", f"values stop being finite at iteration {a}"
+                                  + (_what_is_not_finite(trace) if a == bad else "")
                                   + _lasting(a, b, "stay so"), b))
     clipped = np.asarray(trace["train.clipped"], dtype=bool) if "train.clipped" in trace else np.zeros(0, bool)
     for a, b in _runs(np.flatnonzero(clipped)):

@@ -134,6 +134,23 @@ def breakpoint_marks(trace, place, state: DebugState) -> set[int]:
     return steps
 
 
+def holding(trace, place, state: DebugState, t: int) -> list[str]:
+    """The enabled breakpoints of *place* that hold at step *t* (what continue stopped for), as written."""
+    out = []
+    for bp in state.breakpoints:
+        if not bp.enabled:
+            continue
+        b = bound(trace, bp.text, place)
+        if isinstance(b, Exception) or b.place != place:
+            continue
+        try:
+            if t < b.holds.size and b.holds[t]:
+                out.append(bp.text)
+        except Exception:  # noqa: BLE001 - shown as an error in the panel
+            continue
+    return out
+
+
 FROM_THE_START = object()
 
 

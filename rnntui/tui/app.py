@@ -51,6 +51,7 @@ NARROW_BELOW = 100
 # app. Collecting less often keeps a step inside a frame (~1.5-4 ms a step in paired runs).
 GC_THRESHOLD = (20_000, 50, 100)
 
+PASS_WORDS = {"forward": "the forward pass", "backward": "BPTT (the backward pass)"}
 MESSAGE_CHARS = 300  # a notification names events or a path: a few lines of a toast at most
 STEM_CHARS = 60      # an export's file name starts with the scenario file's stem; keep it a file name
 
@@ -148,6 +149,7 @@ class RnntuiApp(App):
         self.original = trace                      # what a what-if changes and undo returns to
         self.training = trace if is_training(trace) else None  # a training run: iterations to step through
         self.iteration = trace.iterations - 1 if self.training is not None else 0
+        self._iteration_event_runs = None          # the training run's iteration events, when first asked for
         self._gc_threshold: tuple | None = None
         self._blas_threads: int | None = None
         run = open_run(trace, other)
@@ -369,23 +371,56 @@ class RnntuiApp(App):
         self.push_screen(ExpressionScreen(self.run_state.trace, place, breakpoint), done)
 
     def action_continue(self, n: int) -> None:
+        """`c` / `C`: to the next (previous) step, in this pass's order, where a breakpoint holds or an
+        event begins; in a training run on into later (earlier) iterations."""
+        n = int(n)
         c = self.cursor
-        events = [r.start for r in self.run_state.runs.get(c.place(self.info), ())]
-        t = next_break(self.run_state.trace, c, self.debugging, backwards=int(n) < 0, events=events)
-        if t is None and self.training is not None:
-            if self._continue_in_iterations(int(n)):
-                return
-        if t is None:
-            self.notify("no breakpoint holds and no event begins " + ("before" if int(n) < 0 else "after")
-                        + f" t={c.t} at this place, in this pass's order", timeout=3)
+        t = next_break(self.run_state.trace, c, self.debugging, backwards=n < 0, events=self._event_starts(self.run_state))
+        if t is not None:
+            self._stop_at(self.run_state, t, None)
             return
-        self.cursor = replace(c, t=t, handover=False)
+        if self.training is not None and self._continue_in_iterations(n):
+            return
+        where = f"iteration {self.iteration}, t={c.t}" if self.training is not None else f"t={c.t}"
+        searched = "" if self.training is None else (
+            f" (searched on through iteration {self.training.iterations - 1})" if n > 0 else
+            " (searched back through iteration 0)")
+        self.notify(f"{'c' if n > 0 else 'C'}: no breakpoint holds and no event begins "
+                    + ("after" if n > 0 else "before") + f" {where} at this place, in this pass's order" + searched,
+                    timeout=3)
+
+    def _event_starts(self, run: OpenRun) -> list[int]:
+        return [r.start for r in run.runs.get(self.cursor.place(run.info), ())]
+
+    def _stop_at(self, run: OpenRun, t: int, iteration: int | None) -> None:
+        """Land on step *t* (of iteration *iteration*, when continue crossed iterations) and say why: the
+        breakpoints that hold there and the events that begin there. An event met only in the other pass
+        switches to that pass, as `n` does, so the event row shows its mark and the next `c` runs in its
+        order."""
+        from rnntui.render.watches import holding
+
+        c = self.cursor
+        place = c.place(run.info)
+        held = holding(run.trace, place, self.debugging, t)
+        begins = [r for r in run.runs.get(place, ()) if r.start == t]
+        phase = c.phase
+        if not held and begins and not any(r.phase == phase for r in begins):
+            phase = begins[0].phase
+        self.cursor = replace(self.cursor, t=t, handover=False, phase=phase)
+        said = [f"breakpoint {text} holds" for text in held[:2]]
+        said += [r.text + ("" if r.phase == phase else f" (in {PASS_WORDS[r.phase]})") for r in begins[:3]]
+        head = (f"iteration {iteration}, t={t}" if iteration is not None else f"t={t}")
+        switched = f" (an event of {PASS_WORDS[phase]}: switched to that pass)" if phase != c.phase else ""
+        # event texts name trace keys, which a crafted trace makes anything: never markup
+        self.notify(cut(head + ": " + "; ".join(said) + switched, MESSAGE_CHARS), timeout=3, markup=False)
 
     ITERATIONS_PER_CONTINUE = 50  # each may be recomputed from a checkpoint: bound what one key costs
 
     def _continue_in_iterations(self, n: int) -> bool:
         """Continue on into later (earlier) iterations of a training run: the first step, in this pass's
-        order, where a breakpoint holds or an event begins. False when none does in the next few."""
+        order, where a breakpoint holds or an event begins (going back: the last such step of the nearest
+        earlier iteration). False when none does in any of them; after ITERATIONS_PER_CONTINUE iterations
+        without one, stop at the last searched and say so (the same key searches on)."""
         c, N = self.cursor, self.training.iterations
         step = 1 if n > 0 else -1
         last = min(N - 1, self.iteration + self.ITERATIONS_PER_CONTINUE) if n > 0 else \
@@ -396,16 +431,15 @@ class RnntuiApp(App):
             except IterationNotKept as exc:
                 self.notify(str(exc), timeout=4)
                 return True
-            events = [r.start for r in run.runs.get(c.place(self.info), ())]
-            t = next_break(run.trace, c, self.debugging, backwards=n < 0, events=events, after=None)
+            t = next_break(run.trace, c, self.debugging, backwards=n < 0, events=self._event_starts(run), after=None)
             if t is not None:
                 self._to_iteration(k)
-                self.cursor = replace(self.cursor, t=t, handover=False)
-                self.notify(f"iteration {k}, t={t}", timeout=2)
+                self._stop_at(self.run_state, t, k)
                 return True
         if last != (N - 1 if n > 0 else 0):
-            self.notify(f"nothing in iterations {min(self.iteration + step, last)}..{max(self.iteration + step, last)}; "
-                        "c searches the next ones", timeout=3)
+            key, which = ("c", "later") if n > 0 else ("C", "earlier")
+            self.notify(f"{key}: nothing in iterations {min(self.iteration + step, last)}.."
+                        f"{max(self.iteration + step, last)}; {key} again searches the {which} ones", timeout=3)
             self._to_iteration(last)
             return True
         return False
@@ -449,20 +483,29 @@ class RnntuiApp(App):
             self._to_iteration(self.training.iterations - 1 if int(last) else 0)
 
     def action_iteration_event(self, n: int) -> None:
-        from rnntui.render.training import iteration_events
-
+        """`j` / `J`: to the iteration where the next (previous) run of iteration events begins, as `n` /
+        `N` do for runs of steps; the notice says how far each run goes."""
         if self.training is None:
             return
-        ks = sorted({e.iteration for e in iteration_events(self.training)})
-        ahead = [k for k in ks if (k > self.iteration if int(n) > 0 else k < self.iteration)]
+        events = self._iteration_events()
+        ahead = sorted({e.iteration for e in events if (e.iteration > self.iteration if int(n) > 0
+                                                        else e.iteration < self.iteration)})
         if not ahead:
-            self.notify("no iteration event " + ("after" if int(n) > 0 else "before") + f" iteration {self.iteration}",
-                        timeout=2)
+            self.notify(("j: no run of iteration events begins after" if int(n) > 0 else
+                         "J: no run of iteration events begins before") + f" iteration {self.iteration}", timeout=2)
             return
         k = ahead[0] if int(n) > 0 else ahead[-1]
         self._to_iteration(k)
-        found = [e.text for e in iteration_events(self.training) if e.iteration == k]
+        found = [e.text for e in events if e.iteration == k]
         self.notify(cut("; ".join(found[:3]), MESSAGE_CHARS), timeout=3, markup=False)
+
+    def _iteration_events(self):
+        """The runs of iteration events of the training run (computed once: the run does not change)."""
+        from rnntui.render.training import iteration_events
+
+        if self._iteration_event_runs is None:
+            self._iteration_event_runs = iteration_events(self.training)
+        return self._iteration_event_runs
 
     # --- what-if ------------------------------------------------------------------------------
 
@@ -558,9 +601,13 @@ class RnntuiApp(App):
 
         c = self.cursor
         stem = cut(Path(self.info.file).stem, STEM_CHARS) or "trace"
-        path = self.export_dir / f"{stem}-{c.phase}-t{c.t}.svg"
+        # a training run's iterations each get their own file: exporting one never overwrites another
+        it = f"-iteration{self.iteration}" if self.training is not None else ""
+        path = self.export_dir / f"{stem}{it}-{c.phase}-t{c.t}.svg"
         try:
-            svg = self.export_screenshot(title=f"{self.info.name}: {c.phase} t={c.t}")
+            svg = self.export_screenshot(title=f"{self.info.name}: " + (f"iteration {self.iteration}, "
+                                                                        if self.training is not None else "")
+                                         + f"{c.phase} t={c.t}")
             with atomic_write(path, "w") as f:
                 f.write(svg)
         except (RnntuiError, OSError) as exc:
