@@ -122,7 +122,8 @@ def nonfinite_cause(trace, place: Place) -> str:
     forward = [k for k in keys if not k.startswith(("grad.", "gradnorm.", "param.", "diag."))]
     if forward:
         stepped = [k for k in forward if firsts[k] >= 0]
-        first = min(stepped, key=lambda k: firsts[k]) if stepped else forward[0]
+        inputs = [k for k in forward if k in ("input", "decoder.input")]   # what the run read: the first cause
+        first = inputs[0] if inputs else min(stepped, key=lambda k: firsts[k]) if stepped else forward[0]
         at = f"{first}, from step {firsts[first]}" if first in stepped else first
     if params:
         if forward:

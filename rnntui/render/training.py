@@ -171,27 +171,26 @@ def curve(values, k: int | None, width: int, positive_only: bool = False) -> Cur
     return Curve(cells, per, log, cols.size)
 
 
-def axis(values, c: Curve, name: str = "loss") -> str:
-    """The words under a curve, as wide as it: its first and last iteration with their values at the
-    ends, and between them the smallest value and where, the scale, how many iterations a column holds
-    and where the values stop being finite (the longest of these that fits)."""
+def axis(values, c: Curve, width: int | None = None, name: str = "loss") -> str:
+    """The words under a curve, *width* wide (default: as wide as it): its first and last iteration with
+    their values at the ends, and between them the smallest value and where, the scale, how many
+    iterations a column holds and where the values stop being finite (the fullest words that fit)."""
     v = np.asarray(values, dtype=float).reshape(-1)
-    N, w = v.size, c.columns
+    N, w = v.size, max(c.columns, width or 0)
     left, right = f"└ 0: {fmt(float(v[0]), 0)}", f"{N - 1}: {fmt(float(v[-1]), 0)} ┘"
     finite = np.flatnonzero(np.isfinite(v))
-    low = f"min {fmt(float(v[finite[np.argmin(v[finite])]]), 0)} at {int(finite[np.argmin(v[finite])])}" \
-        if finite.size else "no finite value"
+    low = "no finite value"
+    if finite.size:
+        at = int(finite[np.argmin(v[finite])])
+        low = f"min {fmt(float(v[at]), 0)} at {at}"
     bad = np.flatnonzero(~np.isfinite(v))
-    long = [low, "log scale" if c.log else f"linear scale ({name} is not always positive)"]
-    short = [low, "log" if c.log else "linear"]
-    if c.per > 1:
-        long.append(f"{c.per} iterations a column (their mean)")
-        short.append(f"{c.per}/column")
-    if bad.size:
-        long.append(f"! not finite from {int(bad[0])}")
-        short.append(f"! from {int(bad[0])}")
-    for parts in (long, short, short[:-1] if len(short) > 2 else short, short[:1]):
-        middle = " · ".join(parts)
+    scale = ("log scale", "log") if c.log else (f"linear scale ({name} is not always positive)", "linear")
+    per = ((f"{c.per} iterations a column (their mean)", f"{c.per} iterations a column", f"{c.per} per column")
+           if c.per > 1 else ("", "", ""))
+    stops = (f"! not finite from {int(bad[0])}", f"! from {int(bad[0])}") if bad.size else ("", "")
+    for parts in ((low, scale[0], per[0], stops[0]), (low, scale[0], per[1], stops[0]), (low, scale[1], per[2], stops[1]),
+                  (low, per[2], stops[1]), (low, per[2]), (low,)):
+        middle = " · ".join(p for p in parts if p)
         gap = w - len(left) - len(right) - len(middle)
         if gap >= 2:
             return left + " " * (gap // 2) + middle + " " * (gap - gap // 2) + right
@@ -211,7 +210,7 @@ def curve_rows(trace, k: int | None, width: int) -> list[Cells]:
     row = Cells().add("loss  ", DIM)
     row.rows[-1].extend(c.cells.rows[0])
     rows.append(row)
-    rows.append(Cells().add(" " * LABEL).add(axis(loss, c), DIM))
+    rows.append(Cells().add(" " * LABEL).add(axis(loss, c, w), DIM))
     cg = curve(g, k, w)
     row = Cells().add("‖g‖   ", DIM)
     row.rows[-1].extend(cg.cells.rows[0])

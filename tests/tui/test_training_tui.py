@@ -34,18 +34,6 @@ async def test_iterations_change_the_step_view_and_keep_the_place_pass_and_step(
         assert app.iteration == N - 1 and app.run_state.trace.whole is training
 
 
-async def test_the_next_iteration_event_is_where_clipping_acts(traces):
-    training = traces["training-exploding-clipped"]
-    clipped = [int(k) for k in np.flatnonzero(training["train.clipped"])]
-    app = RnntuiApp(training)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("left_curly_bracket")
-        assert app.iteration == 0
-        await pilot.press("j")
-        assert app.iteration == next(k for k in clipped if k > 0)
-        assert "clipping acted at iteration" in list(app._notifications)[-1].message
-
-
 async def test_a_run_without_training_has_no_pane_and_says_so(traces):
     app = RnntuiApp(traces["lstm-delayed-recall"])
     async with app.run_test(size=SIZE) as pilot:
