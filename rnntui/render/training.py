@@ -237,7 +237,10 @@ class CurveRows:
         return Measurement(LABEL + 8, options.max_width)
 
 
-def training_panel(trace, place, k: int, t: int, width: int, height: int = 12) -> Group:
+PANE_LINES = 11  # the training pane's lines (app.tcss: max-height 12, one of them its bottom border)
+
+
+def training_panel(trace, place, k: int, t: int, width: int, height: int = PANE_LINES) -> Group:
     """Iteration k of N: the loss and gradient-norm curves over every iteration (clipping marked), and
     the gradient each step of *place* received at the iterations around k, on a log scale, with (k, t)
     marked; *height* lines in all (the picture gets what the curves leave, at least 2 rows)."""

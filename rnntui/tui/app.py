@@ -100,7 +100,8 @@ class RnntuiApp(App):
                 tooltip="Add a breakpoint: an expression; c stops where it holds (the timeline marks it ●)"),
         Binding("c", "continue(1)", "Continue", show=False,
                 tooltip="Continue: to the next step (in this pass's order) where a breakpoint holds or an event begins"),
-        Binding("C", "continue(-1)", "Reverse", show=False, tooltip="Reverse-continue: to the previous such step"),
+        Binding("C", "continue(-1)", "Reverse", show=False,
+                tooltip="Reverse-continue: to the previous such step (in a training run, on into earlier iterations)"),
         Binding("L", "debug_list", "Watches", show=False,
                 tooltip="List the watches and breakpoints: turn breakpoints on or off, remove either"),
         Binding("i", "whatif", "What-if", show=False,
@@ -119,10 +120,11 @@ class RnntuiApp(App):
         Binding("right_curly_bracket", "iteration_end(1)", "Last iter", show=False,
                 tooltip="Training: the last iteration"),
         Binding("j", "iteration_event(1)", "Next iter event", show=False,
-                tooltip="Training: the next iteration where something happens (non-finite, clipping acted, the "
-                        "gradient reaching step 0 vanishing or exploding)"),
+                tooltip="Training: the next iteration where a run of iteration events begins (values stop being "
+                        "finite, clipping acts, the gradient reaching step 0 falls below or rises above the "
+                        "thresholds), skipping the rest of the run; the notice says how far it goes"),
         Binding("J", "iteration_event(-1)", "Prev iter event", show=False,
-                tooltip="Training: the previous such iteration"),
+                tooltip="Training: the previous such iteration, where its run begins"),
         Binding("e", "export", "Export", show=False, tooltip="Export the current view as an SVG file"),
         Binding("question_mark", "help", "Help", tooltip="This help, with the current cell's equations"),
         Binding("q", "quit", "Quit", tooltip="Quit"),
