@@ -15,6 +15,7 @@ from rich.text import Text
 from rnntui.numfmt import fmt
 from rnntui.render.analysis import thresholds
 from rnntui.render.colors import SEQUENTIAL_STYLES, sequential_index
+from rnntui.render.pertrace import PerTrace
 from rnntui.render.segments import Cells
 from rnntui.render.strips import BLOCKS, DIM_REVERSE, log_sparkline, window
 
@@ -237,6 +238,7 @@ class CurveRows:
         return Measurement(LABEL + 8, options.max_width)
 
 
+_curves = PerTrace(16)  # (trace, iteration, width) -> the curve rows: O(iterations) to bin
 PANE_LINES = 11  # the training pane's lines (app.tcss: max-height 12, one of them its bottom border)
 
 
@@ -250,7 +252,8 @@ def training_panel(trace, place, k: int, t: int, width: int, height: int = PANE_
     out = [Text(f"training: iteration {k} of 0..{N - 1}   loss {fmt(float(loss[k]), 0)}   ‖g‖ {fmt(float(g[k]), 0)}"
                 + (f" → clipped to {fmt(float(trace['train.gradnorm.clipped'][k]), 0)}"
                    if bool(trace["train.clipped"][k]) else ""), BOLD)]
-    out += curve_rows(trace, k, width)
+    # the curves change with the iteration and the width, not the step: a step key redraws them from here
+    out += _curves.get(trace, (k, width), lambda: curve_rows(trace, k, width))
     key = f"train.bptt.{place.prefix}" if place.layer is not None else None
     if key is None or key not in trace:
         out.append(Text("(the gradient picture is drawn at a recurrent place)", DIM))

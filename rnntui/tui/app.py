@@ -435,7 +435,7 @@ class RnntuiApp(App):
                 return True
             t = next_break(run.trace, c, self.debugging, backwards=n < 0, events=self._event_starts(run), after=None)
             if t is not None:
-                self._to_iteration(k)
+                self._to_iteration(k, run)
                 self._stop_at(self.run_state, t, k)
                 return True
         if last != (N - 1 if n > 0 else 0):
@@ -456,8 +456,9 @@ class RnntuiApp(App):
 
     # --- training: iterations ----------------------------------------------------------------
 
-    def _to_iteration(self, k: int) -> None:
-        """Show iteration *k*: the views below show its run; the place, pass and step stay."""
+    def _to_iteration(self, k: int, opened: OpenRun | None = None) -> None:
+        """Show iteration *k*: the views below show its run; the place, pass and step stay. *opened*:
+        iteration k's run already opened (continue searched it)."""
         if self.training is None:
             self.notify("this run has no train: section: it has one iteration", timeout=2)
             return
@@ -466,15 +467,15 @@ class RnntuiApp(App):
         if k == self.iteration:
             return
         try:
-            run = self.training if k == N - 1 else self.training.iteration(k)  # the last is the trace itself
-        except IterationNotKept as exc:
+            run = opened or open_run(self.training if k == N - 1 else self.training.iteration(k))  # the last:
+        except IterationNotKept as exc:                                                          # the trace
             self.notify(str(exc), timeout=4)
             return
         self.iteration = k
         for pane in self.query(TrainingPane):
             pane.iteration = k
         self._keep_cursor = True
-        self.run_state = open_run(run)
+        self.run_state = run
         self.sub_title = f"iteration {k} of 0..{N - 1}"
 
     def action_iteration(self, n: int) -> None:
