@@ -466,9 +466,9 @@ class RnntuiApp(App):
         k = min(max(k, 0), N - 1)
         if k == self.iteration:
             return
-        try:
-            run = opened or open_run(self.training if k == N - 1 else self.training.iteration(k))  # the last:
-        except IterationNotKept as exc:                                                          # the trace
+        try:  # the last iteration's record is the training trace itself
+            run = opened or open_run(self.training if k == N - 1 else self.training.iteration(k))
+        except IterationNotKept as exc:
             self.notify(str(exc), timeout=4)
             return
         self.iteration = k
