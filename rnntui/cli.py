@@ -29,13 +29,19 @@ MaxMemory = Annotated[Optional[str], typer.Option(
     "--max-memory", help="Refuse runs whose trace would exceed this (e.g. 2GB, 512MiB). Default: half the available memory.")]
 
 
-def fail(exc: RnntuiError) -> None:
-    """One clear message on stderr, exit status 2, never a traceback; control characters escaped."""
+def fail(exc: RnntuiError, command: str | None = None) -> None:
+    """One clear message on stderr, exit status 2, never a traceback; control characters escaped.
+
+    *command*: the command that refused an option of its own (`show --iteration 3`): its name labels the
+    message, rather than the name of another command that shares the check (export's)."""
+    from rnntui.errors import ExportError
+
     problems = getattr(exc, "problems", None)
     lines = [str(p) for p in problems] if problems else [printable(exc)]
-    prefix = f"rnntui: {exc.title}"
+    title = f"{command} error" if command is not None and isinstance(exc, ExportError) else exc.title
+    prefix = f"rnntui: {title}"
     if len(lines) > 1:
-        typer.echo(f"{prefix}s:" if exc.title.endswith("error") else f"{prefix}:", err=True)
+        typer.echo(f"{prefix}s:" if title.endswith("error") else f"{prefix}:", err=True)
         for line in lines:
             typer.echo(f"  {printable(line)}", err=True)
     else:
@@ -246,7 +252,7 @@ def show(
 
         print_report(trace, ReportOptions.parse(steps=steps, step=step, entry=entry, width=None, iteration=iteration))
     except RnntuiError as exc:
-        fail(exc)
+        fail(exc, command="show")
 
 
 @app.command()

@@ -209,8 +209,14 @@ def render_to(console: Console, trace, opts: ReportOptions, items: list | None =
             console.print(item)
 
 
-def print_report(trace, opts: ReportOptions) -> None:
-    render_to(Console(), trace, opts)
+def print_report(trace, opts: ReportOptions, stdout=None) -> None:
+    """On a terminal, as wide as the terminal; piped or redirected (`show ... > f`), the text report's own
+    fixed width, not the 80 columns rich assumes when it cannot ask a terminal."""
+    import sys
+
+    out = stdout or sys.stdout
+    width = None if out.isatty() else TEXT_WIDTH
+    render_to(Console(file=out, width=width), trace, opts)
 
 
 def content_width(items: list) -> int:
