@@ -181,8 +181,10 @@ def export(
     steps: Annotated[Optional[str], typer.Option("--steps", help="Report only these steps, e.g. 3:10.")] = None,
     step: Annotated[Optional[int], typer.Option("--step", help="Report only this step.")] = None,
     entry: Annotated[Optional[int], typer.Option("--entry", help="Report only this model entry.")] = None,
-    iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration whose "
-                                                     "step report follows the training section (default: the last).")] = None,
+    iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration to write. "
+                                                     ".npz: its full record beside the run's train.* keys (reopened, it "
+                                                     "says which iteration it is); a report: the step report after the "
+                                                     "training section. Default: the last.")] = None,
     width: Annotated[Optional[int], typer.Option("--width", help="Report width in columns. Default: 100 for text; "
                                                  "HTML and SVG as wide as their widest table (100 to 240).")] = None,
     max_memory: MaxMemory = None,
@@ -212,7 +214,7 @@ def export(
             if kind == "npz" and other is not None:
                 raise ExportError(f"{output}: --compare writes a report (.txt, .html or .svg); found .npz")
             if kind == "npz":
-                skipped = trace.save(output, jacobian="auto" if jacobian is None else jacobian)
+                skipped = _record_to_save(trace, iteration).save(output, jacobian="auto" if jacobian is None else jacobian)
             else:
                 from rnntui.render.report import ReportOptions, write_report
 
@@ -226,6 +228,16 @@ def export(
     if skipped:
         typer.echo(f"left out {len(skipped)} diag.*.jacnorm key(s), listed in meta.not_computed (they would take "
                    "a while): rnntui computes them when first read; --jacobian writes them", err=True)
+
+
+def _record_to_save(trace, iteration: int | None):
+    """What `export --iteration k -o run.npz` writes: iteration k's full record with the run's train.* keys
+    and train.record_iteration = k (docs/trace-format.md); refused (exit 2) when there is no such iteration."""
+    from rnntui.engine.train import with_record_of
+    from rnntui.render.report import chosen_iteration
+
+    k, _ = chosen_iteration(trace, iteration)
+    return trace if k is None or k == trace.record_iteration else with_record_of(trace, k)
 
 
 def _progress_on_stderr():

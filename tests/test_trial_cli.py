@@ -42,3 +42,66 @@ def test_compare_report_keeps_each_run_and_its_missing_names_whole(tmp_path):
     note = next(ln for ln in lines if "B's is gru" in ln)
     assert "only in A: c, gates.i" in note
     assert max(len(ln) for ln in lines) <= TEXT_WIDTH
+
+
+def test_export_iteration_writes_that_iterations_record_and_says_so(tmp_path, traces):
+    import numpy as np
+    import pytest
+
+    import rnntui
+    from rnntui.engine.trace import IterationNotKept
+
+    training = traces["training-exploding-clipped"]
+    N, k = training.iterations, 7
+    out = tmp_path / "it7.npz"
+    result = CliRunner().invoke(app, ["export", "training-exploding-clipped", "--iteration", str(k), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    saved = rnntui.load_trace(out)
+    record = training.iteration(k)
+    assert saved.record_iteration == k and saved.iterations == N
+    assert float(saved["loss"]) == float(record["loss"]) == float(training["train.loss"][k])
+    assert float(saved["loss"]) != float(training["loss"])             # not the last iteration's
+    for name in ("param.0.weight_hh_l0", "model.0.l0.fwd.h", "grad.param.0.weight_hh_l0"):
+        np.testing.assert_array_equal(saved[name], record[name])
+    np.testing.assert_array_equal(saved["train.loss"], training["train.loss"])   # the whole run's curves go with it
+    np.testing.assert_array_equal(saved["train.final.param.0.weight_hh_l0"], training["train.final.param.0.weight_hh_l0"])
+    assert saved.iteration(k) is saved
+    with pytest.raises(IterationNotKept, match=f"keeps the record of iteration {k} only"):
+        saved.iteration(N - 1)
+    shown = CliRunner().invoke(app, ["show", str(out)])
+    assert shown.exit_code == 0
+    assert f"Iteration {k} (the step report below" in shown.output and f"Iteration {N - 1}" not in shown.output
+    assert f"iteration {k}: loss: mse = {float(record['loss']):.6g}" in " ".join(shown.output.split())
+    last = tmp_path / "last.npz"
+    assert CliRunner().invoke(app, ["export", "training-exploding-clipped", "-o", str(last)]).exit_code == 0
+    assert rnntui.load_trace(last).record_iteration == N - 1
+
+
+def test_export_iteration_that_cannot_be_written_is_refused(tmp_path):
+    for source, k, words in (("rnn-sine", 2, "this run has no train: section"),
+                             ("training-exploding-clipped", 10_000, "expected 0..")):
+        out = tmp_path / "x.npz"
+        result = CliRunner().invoke(app, ["export", source, "--iteration", str(k), "-o", str(out)])
+        assert result.exit_code == 2 and words in result.output and "Traceback" not in result.output
+        assert not out.exists()
+    saved = tmp_path / "it3.npz"
+    assert CliRunner().invoke(app, ["export", "training-exploding-clipped", "--iteration", "3", "-o", str(saved)]).exit_code == 0
+    again = CliRunner().invoke(app, ["export", str(saved), "--iteration", "4", "-o", str(tmp_path / "y.npz")])
+    assert again.exit_code == 2 and "keeps the record of iteration 3 only" in again.output
+    assert not (tmp_path / "y.npz").exists()
+
+
+def test_a_file_that_names_an_iteration_it_does_not_have_is_refused(tmp_path):
+    import numpy as np
+
+    import rnntui
+
+    good = tmp_path / "it3.npz"
+    assert CliRunner().invoke(app, ["export", "training-exploding-clipped", "--iteration", "3", "-o", str(good)]).exit_code == 0
+    arrays = dict(np.load(good))
+    arrays["train.record_iteration"] = np.asarray(10_000)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **arrays)
+    result = CliRunner().invoke(app, ["show", str(bad)])
+    assert result.exit_code == 2 and "train.record_iteration: found [10000]" in result.output
+    assert rnntui.load_trace(good).record_iteration == 3

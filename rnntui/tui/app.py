@@ -147,7 +147,8 @@ class RnntuiApp(App):
         self._keep_cursor = False                  # a what-if swaps the run but not the place or step
         self.original = trace                      # what a what-if changes and undo returns to
         self.training = trace if is_training(trace) else None  # a training run: iterations to step through
-        self.iteration = trace.iterations - 1 if self.training is not None else 0
+        # the iteration whose record the trace holds: the last, or the one a saved trace was exported at
+        self.iteration = trace.record_iteration if self.training is not None else 0
         self._gc_threshold: tuple | None = None
         self._blas_threads: int | None = None
         run = open_run(trace, other)
@@ -392,7 +393,7 @@ class RnntuiApp(App):
             max(0, self.iteration - self.ITERATIONS_PER_CONTINUE)
         for k in range(self.iteration + step, last + step, step):
             try:
-                run = open_run(self.training if k == N - 1 else self.training.iteration(k))
+                run = open_run(self.training if k == self.training.record_iteration else self.training.iteration(k))
             except IterationNotKept as exc:
                 self.notify(str(exc), timeout=4)
                 return True
@@ -430,7 +431,7 @@ class RnntuiApp(App):
         if k == self.iteration:
             return
         try:
-            run = self.training if k == N - 1 else self.training.iteration(k)  # the last is the trace itself
+            run = self.training if k == self.training.record_iteration else self.training.iteration(k)  # its own record
         except IterationNotKept as exc:
             self.notify(str(exc), timeout=4)
             return
