@@ -29,19 +29,21 @@ MaxMemory = Annotated[Optional[str], typer.Option(
     "--max-memory", help="Refuse runs whose trace would exceed this (e.g. 2GB, 512MiB). Default: half the available memory.")]
 
 
-def fail(exc: RnntuiError, command: str | None = None) -> None:
+def fail(exc: RnntuiError, command: str | None = None, unchecked: bool = False) -> None:
     """One clear message on stderr, exit status 2, never a traceback; control characters escaped.
 
     *command*: the command that refused an option of its own (`show --iteration 3`): its name labels the
-    message, rather than the name of another command that shares the check (export's)."""
+    message, rather than the name of another command that shares the check (export's). *unchecked*: say
+    after a scenario's problems what they kept from being checked (`validate`, which promises every problem)."""
     from rnntui.errors import ExportError
 
     problems = getattr(exc, "problems", None)
-    lines = [str(p) for p in problems] if problems else [printable(exc)]
+    lines = exc.lines(unchecked) if problems else [printable(exc)]
     title = f"{command} error" if command is not None and isinstance(exc, ExportError) else exc.title
     prefix = f"rnntui: {title}"
     if len(lines) > 1:
-        typer.echo(f"{prefix}s:" if title.endswith("error") else f"{prefix}:", err=True)
+        plural = len(problems or ()) > 1 and title.endswith("error")
+        typer.echo(f"{prefix}s:" if plural else f"{prefix}:", err=True)
         for line in lines:
             typer.echo(f"  {printable(line)}", err=True)
     else:
@@ -161,7 +163,7 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario files or 
     from rnntui.scenario import load_scenario
     from rnntui.scenario.bundled import resolve
 
-    problems = []
+    problems, unchecked = [], []
     for f in files:
         try:
             sc = load_scenario(resolve(f))
@@ -169,8 +171,9 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario files or 
             typer.echo(printable(f"{f}: ok ({sc.name}; {len(sc.layout)} entries, T={sc.T}, B={sc.B})"))
         except ScenarioError as exc:
             problems.extend(exc.problems)
+            unchecked.extend(exc.unchecked)
     if problems:
-        fail(ScenarioError(problems))
+        fail(ScenarioError(problems, unchecked), unchecked=True)
 
 
 @app.command()

@@ -105,3 +105,34 @@ def test_a_file_that_names_an_iteration_it_does_not_have_is_refused(tmp_path):
     result = CliRunner().invoke(app, ["show", str(bad)])
     assert result.exit_code == 2 and "train.record_iteration: found [10000]" in result.output
     assert rnntui.load_trace(good).record_iteration == 3
+
+
+def test_validate_lists_problems_of_every_stage_and_says_what_waits(tmp_path):
+    """A train: problem no longer hides the target's and the interventions' (they need the model's layout,
+    not the optimizer); what truly waits on an earlier problem is named after the file's problems."""
+    import re
+
+    path = tmp_path / "b.yaml"
+    path.write_text("input: {generate: {kind: sine, length: 20}}\n"
+                    "length: 4\n"
+                    "model: [{type: lstm, hidden_size: 4}, {type: dense, units: 1}]\n"
+                    "loss: {kind: mse, target: [[1]]}\n"
+                    "train: {iterations: 5, optimizer: {kind: adam, momentum: 0.9}}\n"
+                    "interventions: [{at: model.0.l0.fwd, t: 50, set: c, value: 1}]\n")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    found = re.findall(r"b\.yaml:(\d+):\d+: ([\w.\[\]]+):", result.output)
+    assert [(int(n), key) for n, key in found] == [(2, "length"), (4, "loss.target"), (5, "train.optimizer.momentum"),
+                                                   (6, "interventions[0].t")]
+    assert "not checked until" not in result.output   # everything was checked
+    path.write_text("input: {generate: {kind: sine, length: 20}}\n"
+                    "model: [{type: conv1d, out_channels: 2, kernel_size: 30}]\n"
+                    "train: {iterations: 5, optimizer: {kind: adam, momentum: 0.9}}\n"
+                    "interventions: [{at: model.0.l0.fwd, t: 50, set: c, value: 1}]\n")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    lines = result.output.splitlines()
+    assert result.exit_code == 2 and "b.yaml:2:" in lines[1] and "b.yaml:3:" in lines[2]
+    assert lines[3].endswith("b.yaml: not checked until the model's sizes fit together, as they need them: the "
+                             "weights, the loss target, initial states, interventions and debug expressions")
+    shown = CliRunner().invoke(app, ["show", str(path)])   # one line per problem elsewhere
+    assert shown.exit_code == 2 and "not checked" not in shown.output and "b.yaml:3:" in shown.output
