@@ -136,3 +136,23 @@ def test_validate_lists_problems_of_every_stage_and_says_what_waits(tmp_path):
                              "weights, the loss target, initial states, interventions and debug expressions")
     shown = CliRunner().invoke(app, ["show", str(path)])   # one line per problem elsewhere
     assert shown.exit_code == 2 and "not checked" not in shown.output and "b.yaml:3:" in shown.output
+
+
+def test_yaml_syntax_errors_in_words_at_their_line_and_column():
+    """ruamel's token names (`<block end>`, `<block mapping start>`, scalar, token) never reach the user;
+    the line and column stay where the parser found the mistake."""
+    from pathlib import Path
+
+    corpus = Path(__file__).parent / "bad_scenarios"
+    files = sorted(corpus.glob("yaml-*.yaml"))
+    assert len(files) >= 6
+    result = CliRunner().invoke(app, ["validate", *map(str, files)])
+    assert result.exit_code == 2
+    lines = [ln for ln in result.output.splitlines() if "YAML syntax" in ln]
+    assert len(lines) == len(files)
+    for ln in lines:
+        for jargon in ("<block", "<stream", "scalar", "token", "expected <", "while parsing", "while scanning"):
+            assert jargon not in ln, ln
+    assert "yaml-indented-key.yaml:7:4: YAML syntax: this line is indented differently" in result.output
+    assert "yaml-key-without-colon.yaml:3:1: YAML syntax: found `model` with no ':'" in result.output
+    assert "yaml-syntax.yaml:4:5: YAML syntax: the {...} map that begins here is never closed" in result.output
