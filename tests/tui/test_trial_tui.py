@@ -23,3 +23,24 @@ async def test_a_trace_exported_at_an_iteration_opens_at_that_iteration(traces, 
         await pilot.press("full_stop")
         assert app.iteration == 5
         assert "keeps the record of iteration 5 only" in list(app._notifications)[-1].message
+
+
+async def test_the_expression_dialog_points_into_what_was_typed(traces):
+    """`w`, `mean(gates.f) +`: the expression ends after the '+', at column 16 of what was typed; the
+    `@place` the dialog pins a kept watch with is nobody's typing, so it is never 'found'."""
+    from rnntui.tui.screens import ExpressionScreen
+
+    app = RnntuiApp(traces["lstm-delayed-recall"])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("w", *"mean(gates.f) +")
+        await pilot.pause()
+        assert isinstance(app.screen, ExpressionScreen)
+        shown = str(app.screen.query_one("#expression-error").content)
+        assert shown == "mean(gates.f) +\n               ^\ncolumn 16: the expression ends here; expected a value " \
+                        "(a number, a name, a function call or '(')"
+        assert "@" not in shown
+        await pilot.press("ctrl+u", *"mean(gates.q)")
+        await pilot.pause()
+        assert "column 6: found gates.q" in screen_text(app)
+        await pilot.press("ctrl+u", *"mean(gates.f)", "enter")
+        assert app.debugging.watches == ("mean(gates.f) @model.0.l0.fwd",)
