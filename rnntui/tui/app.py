@@ -522,26 +522,30 @@ class RnntuiApp(App):
         from ruamel.yaml import YAML
 
         from rnntui.atomic import atomic_write
+        from rnntui.scenario.relocate import relocate
 
         whole = self.run_state.trace.whole
         if "meta.scenario" not in whole or self.run_state.other is None or self.run_state.labels == ("A", "B"):
             self.notify("no what-if to write", timeout=2)
             return
         yaml = YAML()  # round trip: the user's comments and order stay
+        yaml.width = 4096  # and their lines: a long path is not wrapped onto a line of its own
         try:
             data = yaml.load(str(whole["meta.scenario"]))
             data["interventions"] = self._interventions()
-            out = io.StringIO()
-            yaml.dump(data, out)
             stem = cut(Path(self.info.file).stem, STEM_CHARS) or "scenario"
             path = self.export_dir / f"{stem}-whatif.yaml"
+            # its paths were written for the original's folder: name the same files from the new one
+            moved = relocate(data, Path(self.info.file).parent, path.parent)
+            out = io.StringIO()
+            yaml.dump(data, out)
             with atomic_write(path, "w") as f:
                 f.write(out.getvalue())
         except Exception as exc:  # noqa: BLE001 - a file that cannot be written is said, never a crash
             self.notify(cut(f"not written: {exc}", MESSAGE_CHARS), severity="error", markup=False)
             return
-        self.notify(cut(f"wrote {path} (paths in it are relative to the original scenario's folder)",
-                        MESSAGE_CHARS), markup=False)
+        said = f" ({', '.join(moved)} rewritten to name the same files from there)" if moved else ""
+        self.notify(cut(f"wrote {path}{said}", MESSAGE_CHARS), markup=False)
 
     def action_goto(self) -> None:
         def done(t: int | None) -> None:
