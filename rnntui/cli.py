@@ -29,13 +29,21 @@ MaxMemory = Annotated[Optional[str], typer.Option(
     "--max-memory", help="Refuse runs whose trace would exceed this (e.g. 2GB, 512MiB). Default: half the available memory.")]
 
 
-def fail(exc: RnntuiError) -> None:
-    """One clear message on stderr, exit status 2, never a traceback; control characters escaped."""
+def fail(exc: RnntuiError, command: str | None = None, unchecked: bool = False) -> None:
+    """One clear message on stderr, exit status 2, never a traceback; control characters escaped.
+
+    *command*: the command that refused an option of its own (`show --iteration 3`): its name labels the
+    message, rather than the name of another command that shares the check (export's). *unchecked*: say
+    after a scenario's problems what they kept from being checked (`validate`, which promises every problem)."""
+    from rnntui.errors import ExportError
+
     problems = getattr(exc, "problems", None)
-    lines = [str(p) for p in problems] if problems else [printable(exc)]
-    prefix = f"rnntui: {exc.title}"
+    lines = exc.lines(unchecked) if problems else [printable(exc)]
+    title = f"{command} error" if command is not None and isinstance(exc, ExportError) else exc.title
+    prefix = f"rnntui: {title}"
     if len(lines) > 1:
-        typer.echo(f"{prefix}s:" if exc.title.endswith("error") else f"{prefix}:", err=True)
+        plural = len(problems or ()) > 1 and title.endswith("error")
+        typer.echo(f"{prefix}s:" if plural else f"{prefix}:", err=True)
         for line in lines:
             typer.echo(f"  {printable(line)}", err=True)
     else:
@@ -155,7 +163,7 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario files or 
     from rnntui.scenario import load_scenario
     from rnntui.scenario.bundled import resolve
 
-    problems = []
+    problems, unchecked = [], []
     for f in files:
         try:
             sc = load_scenario(resolve(f))
@@ -163,8 +171,9 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario files or 
             typer.echo(printable(f"{f}: ok ({sc.name}; {len(sc.layout)} entries, T={sc.T}, B={sc.B})"))
         except ScenarioError as exc:
             problems.extend(exc.problems)
+            unchecked.extend(exc.unchecked)
     if problems:
-        fail(ScenarioError(problems))
+        fail(ScenarioError(problems, unchecked), unchecked=True)
 
 
 @app.command()
@@ -175,8 +184,10 @@ def export(
     steps: Annotated[Optional[str], typer.Option("--steps", help="Report only these steps, e.g. 3:10.")] = None,
     step: Annotated[Optional[int], typer.Option("--step", help="Report only this step.")] = None,
     entry: Annotated[Optional[int], typer.Option("--entry", help="Report only this model entry.")] = None,
-    iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration whose "
-                                                     "step report follows the training section (default: the last).")] = None,
+    iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration to write. "
+                                                     ".npz: its full record beside the run's train.* keys (reopened, it "
+                                                     "says which iteration it is); a report: the step report after the "
+                                                     "training section. Default: the last.")] = None,
     width: Annotated[Optional[int], typer.Option("--width", help="Report width in columns. Default: 100 for text; "
                                                  "HTML and SVG as wide as their widest table (100 to 240).")] = None,
     max_memory: MaxMemory = None,
@@ -206,7 +217,7 @@ def export(
             if kind == "npz" and other is not None:
                 raise ExportError(f"{output}: --compare writes a report (.txt, .html or .svg); found .npz")
             if kind == "npz":
-                skipped = trace.save(output, jacobian="auto" if jacobian is None else jacobian)
+                skipped = _record_to_save(trace, iteration).save(output, jacobian="auto" if jacobian is None else jacobian)
             else:
                 from rnntui.render.report import ReportOptions, write_report
 
@@ -220,6 +231,16 @@ def export(
     if skipped:
         typer.echo(f"left out {len(skipped)} diag.*.jacnorm key(s), listed in meta.not_computed (they would take "
                    "a while): rnntui computes them when first read; --jacobian writes them", err=True)
+
+
+def _record_to_save(trace, iteration: int | None):
+    """What `export --iteration k -o run.npz` writes: iteration k's full record with the run's train.* keys
+    and train.record_iteration = k (docs/trace-format.md); refused (exit 2) when there is no such iteration."""
+    from rnntui.engine.train import with_record_of
+    from rnntui.render.report import chosen_iteration
+
+    k, _ = chosen_iteration(trace, iteration)
+    return trace if k is None or k == trace.record_iteration else with_record_of(trace, k)
 
 
 def _progress_on_stderr():
@@ -246,7 +267,7 @@ def show(
 
         print_report(trace, ReportOptions.parse(steps=steps, step=step, entry=entry, width=None, iteration=iteration))
     except RnntuiError as exc:
-        fail(exc)
+        fail(exc, command="show")
 
 
 @app.command()

@@ -48,14 +48,28 @@ class RnntuiError(Exception):
 
 
 class ScenarioError(RnntuiError):
-    """A scenario that cannot be run; carries every problem found, not just the first."""
+    """A scenario that cannot be run; carries every problem found, not just the first.
+
+    *unchecked*: what could not be checked yet because it needs what the problems are about (the target's
+    shape needs the model's layout, which needs valid entries), one sentence per file, said after them so
+    that a clean second run is not a surprise."""
 
     title = "scenario error"
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], unchecked: tuple[Problem, ...] | list[Problem] = ()):
         # in file order, so a user fixes them top to bottom
         self.problems = sorted(problems, key=lambda p: (p.file, p.line or 0, p.column or 0))
-        super().__init__("\n".join(str(p) for p in self.problems))
+        self.unchecked = tuple(unchecked)
+        super().__init__("\n".join(self.lines(unchecked=False)))
+
+    def lines(self, unchecked: bool = True) -> list[str]:
+        """Each problem on its line, in file order; after a file's last problem, what it left unchecked."""
+        out: list[str] = []
+        for k, p in enumerate(self.problems):
+            out.append(str(p))
+            if unchecked and (k + 1 == len(self.problems) or self.problems[k + 1].file != p.file):
+                out += [str(u) for u in self.unchecked if u.file == p.file]
+        return out
 
 
 class ExportError(RnntuiError):

@@ -133,6 +133,12 @@ def _check_arrays(arrays: dict, d: dict) -> None:
         most = max([T] + [e.get("steps", 1) for e in d["entries"] if isinstance(e.get("steps"), int)]) if seq else 1
         if lengths.dtype.kind not in "iu" or (lengths < 1).any() or (lengths > most).any():
             raise _Bad(f"meta.lengths: found {lengths[:8].tolist()}; expected whole numbers from 1 to T={most}")
+    if "train.record_iteration" in arrays:   # which iteration's record a training trace holds
+        k = _array(arrays, "train.record_iteration", "the iteration whose record the file holds")
+        N = arrays["train.loss"].shape[0] if "train.loss" in arrays and arrays["train.loss"].ndim == 1 else 0
+        if k.ndim != 0 or k.dtype.kind not in "iu" or not 0 <= int(k) < N:
+            raise _Bad(f"train.record_iteration: found {k.ravel()[:4].tolist()}; expected one whole number in "
+                       f"0..{N - 1}, an iteration of train.loss")
     for e in d["entries"]:
         i = e["index"]
         out_shape = tuple(e.get("out_shape", ()))

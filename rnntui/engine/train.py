@@ -197,6 +197,11 @@ class TrainTrace(Trace):
         return self._trainer.cfg
 
     @property
+    def record_iteration(self) -> int:
+        """The iteration whose full record this trace's own keys hold: the last."""
+        return self.iterations - 1
+
+    @property
     def checkpoint_every(self) -> int:
         return self._trainer.every
 
@@ -210,23 +215,42 @@ class TrainTrace(Trace):
 
 
 class SavedTrainTrace(Trace):
-    """A training run read back from a saved trace: the `train.*` keys (every iteration's numbers) and the
-    last iteration's full record. The other iterations are recomputed from the scenario, which the file
-    does not hold in a runnable form (its weight and input files stay where they were), so they are refused
-    with words rather than made up."""
+    """A training run read back from a saved trace: the `train.*` keys (every iteration's numbers) and one
+    iteration's full record (`train.record_iteration`: the last unless `export --iteration` chose another).
+    The other iterations are recomputed from the scenario, which the file does not hold in a runnable form
+    (its weight and input files stay where they were), so they are refused with words rather than made up."""
 
     @property
     def iterations(self) -> int:
         return int(self["train.loss"].shape[0])
 
+    @property
+    def record_iteration(self) -> int:
+        """The iteration whose full record the file holds (files written before the key: the last)."""
+        return int(self["train.record_iteration"]) if "train.record_iteration" in self else self.iterations - 1
+
     def is_cached(self, k: int) -> bool:
-        return k == self.iterations - 1
+        return k == self.record_iteration
 
     def iteration(self, k: int) -> Trace:
-        if k == self.iterations - 1:
+        kept = self.record_iteration
+        if k == kept:
             return self
-        raise IterationNotKept(f"this saved trace keeps the record of iteration {self.iterations - 1} only (the "
-                               f"last); run the scenario ({self.info.name}) to step to iteration {k}")
+        which = " (the last)" if kept == self.iterations - 1 else \
+            f" (chosen with export --iteration; the run has iterations 0..{self.iterations - 1})"
+        raise IterationNotKept(f"this saved trace keeps the record of iteration {kept} only{which}; run the "
+                               f"scenario ({self.info.name}) to step to iteration {k}")
+
+
+def with_record_of(training, k: int) -> SavedTrainTrace:
+    """What `export --iteration k -o run.npz` saves: iteration k's full record under the usual keys, the
+    run's `train.*` keys (every iteration's numbers, the trained parameters) beside it, and
+    `train.record_iteration` = k, so the file read back says which iteration its record is."""
+    record = training if k == training.record_iteration else training.iteration(k)
+    arrays = {key: value for key, value in record._arrays.items() if not key.startswith("train.")}
+    arrays.update({key: value for key, value in training._arrays.items() if key.startswith("train.")})
+    arrays["train.record_iteration"] = np.asarray(k, dtype=np.int64)
+    return SavedTrainTrace(arrays, record.info, dict(record._derived))
 
 
 def _dropout_places(sc) -> list[tuple[str, tuple, float]]:
@@ -257,6 +281,7 @@ def _train_arrays(trainer: Trainer, steps: list[Step], final: dict, first_bad) -
         "train.gradnorm.clipped": np.array([s.gradnorm_clipped for s in steps]),
         "train.clipped": np.array([s.clipped for s in steps], dtype=bool),
         "train.checkpoint_every": np.asarray(trainer.every, dtype=np.int64),
+        "train.record_iteration": np.asarray(len(steps) - 1, dtype=np.int64),   # whose record the other keys are
     }
     for n in trainer.names:
         out[f"train.gradnorm.param.{n}"] = np.array([s.param_gradnorm[n] for s in steps])

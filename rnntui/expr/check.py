@@ -133,8 +133,8 @@ def parse_asserts(asserts) -> list:
 
 
 def at_iteration(trace, iteration: int | None):
-    """(the record to check, its iteration, how many there are): a training run's last iteration or
-    *iteration*; a run without training as it is (iteration None). CheckError for one that cannot be."""
+    """(the record to check, its iteration, how many there are): a training run's iteration whose record it
+    holds (the last; a file from `export --iteration k`: k) or *iteration*; a run without training as it is (iteration None). CheckError for one that cannot be."""
     from rnntui.engine.trace import IterationNotKept
 
     if "train.loss" not in trace or not hasattr(trace, "iteration"):
@@ -142,11 +142,12 @@ def at_iteration(trace, iteration: int | None):
             raise CheckError(f"--iteration: found {iteration}; this run has no train: section (one iteration)")
         return trace, None, None
     N = int(trace.iterations)
-    k = N - 1 if iteration is None else int(iteration)
+    kept = int(getattr(trace, "record_iteration", N - 1))  # whose record the trace's own keys are: the last,
+    k = kept if iteration is None else int(iteration)       # or the one a saved trace was exported at
     if not 0 <= k < N:
         raise CheckError(f"--iteration: found {k}; expected 0..{N - 1} (the run's iterations)")
-    if k == N - 1:
-        return trace, k, N   # the last iteration's record is the training trace itself
+    if k == kept:
+        return trace, k, N
     try:
         return trace.iteration(k), k, N
     except IterationNotKept as exc:

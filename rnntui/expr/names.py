@@ -126,10 +126,12 @@ def sources(trace, place: Place) -> dict[str, Source]:
 
 
 def iteration_of(trace) -> int:
-    """Which training iteration *trace* records: `meta.iteration` (engine/train.py records it), else the
-    last for a training trace saved before it was recorded, else 0 (a run without `train:`)."""
+    """Which training iteration *trace* records: `meta.iteration` (engine/train.py records it), else, in a
+    training trace saved before it was recorded, the one whose record it holds; else 0 (no `train:`)."""
     if "meta.iteration" in trace:
         return int(trace["meta.iteration"])
+    if "train.record_iteration" in trace:
+        return int(trace["train.record_iteration"])
     if "train.loss" in trace:
         return int(trace["train.loss"].shape[0]) - 1
     return 0

@@ -88,7 +88,8 @@ def compared(a, b, c) -> tuple[list[Compared], str]:
     if ea.type != eb.type:
         note = f"A's model.{ea.index} is {ea.type}, B's is {eb.type}"
         if missing:
-            note += f": {', '.join(missing)} only in A"
+            # the list last: a line that wraps breaks inside the list, never between "only in" and "A"
+            note += f"; only in A: {', '.join(missing)}"
     return out, note
 
 
@@ -138,7 +139,10 @@ def compare_panel(a, b, c, width: int, labels: tuple[str, str] = ("A", "B")) -> 
 
 def compare_report(a, b, steps: range | None = None) -> list:
     """Per place and step: ‖·‖ of A, B and A - B for each name both have (the forward pass, then BPTT)."""
-    out: list = [compare_header(a, b), Text("")]
+    # one line per run: the report's fixed width would wrap a single line of both names mid-name
+    out: list = [Text.assemble(("A ", BOLD), printable(a.info.name), (f"  loss {fmt(float(a['loss']), 0)}", DIM)),
+                 Text.assemble(("B ", BOLD), printable(b.info.name), (f"  loss {fmt(float(b['loss']), 0)}", DIM)),
+                 Text("")]
     for k, place in enumerate(a.info.places):
         if place not in b.info.places:
             out.append(Text(f"{place.label(a.info)}: only in A", WARN))

@@ -144,22 +144,33 @@ def prediction_section(trace, opts: ReportOptions):
     return cols.render()
 
 
+def chosen_iteration(trace, iteration: int | None):
+    """(k, iteration k's record) for `--iteration k` (None: the record the trace holds; k None for a run
+    without train:). ExportError for an iteration that is not there or that a saved trace does not keep."""
+    from rnntui.render.training import is_training
+
+    if not is_training(trace):
+        if iteration is not None:
+            raise ExportError(f"--iteration: found {iteration}; this run has no train: section (one iteration)")
+        return None, trace
+    kept = trace.record_iteration   # whose record the trace's own keys are (a saved trace may keep another)
+    if iteration is None or iteration == kept:
+        return kept, trace
+    if not 0 <= iteration < trace.iterations:
+        raise ExportError(f"--iteration: found {iteration}; expected 0..{trace.iterations - 1}")
+    try:
+        return iteration, trace.iteration(iteration)
+    except IterationNotKept as exc:
+        raise ExportError(f"--iteration: {exc}") from None
+
+
 def build(trace, opts: ReportOptions) -> list:
     """Everything the report prints, in order (a training run: its training section, then the step
     report of the chosen iteration)."""
     from rnntui.render.training import is_training, training_report
 
     training = trace if is_training(trace) else None
-    if opts.iteration is not None:
-        if training is None:
-            raise ExportError(f"--iteration: found {opts.iteration}; this run has no train: section (one iteration)")
-        if not 0 <= opts.iteration < training.iterations:
-            raise ExportError(f"--iteration: found {opts.iteration}; expected 0..{training.iterations - 1}")
-        if opts.iteration != training.iterations - 1:
-            try:
-                trace = training.iteration(opts.iteration)  # the last iteration's record is the trace itself
-            except IterationNotKept as exc:
-                raise ExportError(f"--iteration: {exc}") from None
+    k, trace = chosen_iteration(trace, opts.iteration)
     info = trace.info
     if opts.entry is not None and not 0 <= opts.entry < len(info.entries):
         raise ExportError(f"--entry: found {opts.entry}; expected an entry index in 0..{len(info.entries) - 1}")
@@ -174,7 +185,6 @@ def build(trace, opts: ReportOptions) -> list:
         f"dtype: {info.dtype}   a batch of {info.B} image{'s' if info.B > 1 else ''}"
     loss.append(f"{info.loss} = {float(trace['loss']):.6g}   {shape}")
     if training is not None:
-        k = training.iterations - 1 if opts.iteration is None else opts.iteration
         out += training_report(training) + [Text(""), Text(f"Iteration {k} (the step report below; --iteration "
                                                           "chooses another)", Style(bold=True))]
         loss = Text(f"iteration {k}: ", Style(bold=True)) + loss
@@ -209,8 +219,14 @@ def render_to(console: Console, trace, opts: ReportOptions, items: list | None =
             console.print(item)
 
 
-def print_report(trace, opts: ReportOptions) -> None:
-    render_to(Console(), trace, opts)
+def print_report(trace, opts: ReportOptions, stdout=None) -> None:
+    """On a terminal, as wide as the terminal; piped or redirected (`show ... > f`), the text report's own
+    fixed width, not the 80 columns rich assumes when it cannot ask a terminal."""
+    import sys
+
+    out = stdout or sys.stdout
+    width = None if out.isatty() else TEXT_WIDTH
+    render_to(Console(file=out, width=width), trace, opts)
 
 
 def content_width(items: list) -> int:

@@ -279,17 +279,24 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     entries, raw_states = split_initial_states(raw_model if isinstance(raw_model, list) else [])
     types, configs, entry_problems = _validate_entries(entries, pos)
     problems.extend(entry_problems)
-    if problems or top is None:
-        raise ScenarioError(problems)
+    if top is None:
+        # the optimizer's keys need only its own map: said now, beside a bad `iterations` or `mode`
+        from rnntui.scenario.training import optimizer_problems_alone
 
+        problems.extend(optimizer_problems_alone(data, pos))
+
+    def stop(found: Problem | list[Problem] | None, waiting: str):
+        """Refuse with every problem found so far; say what could not be checked yet, and why."""
+        found = [] if found is None else [found] if isinstance(found, Problem) else list(found)
+        raise ScenarioError(problems + found, (Problem(file, None, None, "", LATER[waiting]),))
+
+    if problems or top is None:
+        stop(None, "the problems above fixed")
+
+    # checks of keys that go together; those the input and the model's layout depend on stop before them,
+    # the others (a train: section, a key the mode ignores) are listed with whatever the later checks find
     if top.length is not None and top.mode != "one-to-many":
         problems.append(pos.problem(("length",), f"is only for mode one-to-many; found mode {top.mode}"))
-    if top.mode == "one-to-many" and top.length is None:
-        problems.append(pos.problem(("mode",), "one-to-many needs `length`: how many steps to unroll"))
-    if top.mode == "encoder-decoder" and top.decoder is None:
-        problems.append(pos.problem(("mode",), "encoder-decoder needs a `decoder:` section (its input and model)"))
-    if top.decoder is not None and top.mode != "encoder-decoder":
-        problems.append(pos.problem(("decoder",), f"is only for mode encoder-decoder; found mode {top.mode}"))
     if "feed" in data and top.mode != "one-to-many":
         problems.append(pos.problem(("feed",), f"is only for mode one-to-many (what the steps after the first read); "
                                     f"found mode {top.mode}"))
@@ -299,12 +306,17 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
 
         train, train_problems = train_config(top.train, data, pos)
         problems.extend(train_problems)
-    if problems:
-        raise ScenarioError(problems)
-
-    problems.extend(_ids_problems(types, configs, top, pos))
-    if problems:
-        raise ScenarioError(problems)
+    blocking = []
+    if top.mode == "one-to-many" and top.length is None:
+        blocking.append(pos.problem(("mode",), "one-to-many needs `length`: how many steps to unroll"))
+    if top.mode == "encoder-decoder" and top.decoder is None:
+        blocking.append(pos.problem(("mode",), "encoder-decoder needs a `decoder:` section (its input and model)"))
+    if top.decoder is not None and top.mode != "encoder-decoder":
+        blocking.append(pos.problem(("decoder",), f"is only for mode encoder-decoder; found mode {top.mode}"))
+    blocking.extend(_ids_problems(types, configs, top, pos))
+    if blocking:
+        problems.extend(blocking)
+        stop(None, "the problems above fixed")
 
     base_dir = path.parent if path.parent != Path("") else Path(".")
     first = handler(types[0])
@@ -314,55 +326,58 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
                             id_count=first.id_count(configs[0]) if first.reads_ids else None)
     except InputProblem as exc:
         key = exc.key if isinstance(exc.key, tuple) else tuple(exc.key.split("."))
-        raise ScenarioError([pos.problem(("input",) + key, exc.message)]) from None
+        stop(pos.problem(("input",) + key, exc.message), "the input")
     if first.reads_ids and not built.ids:
-        raise ScenarioError([pos.problem(("model", 0, "type"), f"{types[0]} reads token ids; expected `input.tokens`, "
-                                         "or `input.text` with a `vocab` (found "
-                                         f"{'text without a vocab' if top.input.text is not None else 'no tokens'})")])
+        stop(pos.problem(("model", 0, "type"), f"{types[0]} reads token ids; expected `input.tokens`, "
+                         "or `input.text` with a `vocab` (found "
+                         f"{'text without a vocab' if top.input.text is not None else 'no tokens'})"), "the input")
     x = built.x
     if top.mode == "one-to-many":
         if not built.seq or x.shape[0] != 1:
-            raise ScenarioError([pos.problem(("input",), f"one-to-many takes a single step; found {x.shape[0]} steps")])
+            stop(pos.problem(("input",), f"one-to-many takes a single step; found {x.shape[0]} steps"), "the input")
         try:
             fits(top.length * x[0].size, limit, "length", f"{top.length:,} steps of {x.shape[1:]}")
         except InputProblem as exc:
-            raise ScenarioError([pos.problem(("length",), exc.message)]) from None
+            stop(pos.problem(("length",), exc.message), "the input")
         pad = np.zeros((top.length,) + x.shape[1:])
         pad[0] = x[0]
         x = pad
     lengths, problem = _lengths(top, built, x)
     if problem is not None:
-        raise ScenarioError([pos.problem(*problem)])
+        stop(pos.problem(*problem), "the input")
     # non-finite input is allowed on purpose: the run records where it spreads
     feat = x.shape[2:] if built.seq else x.shape[1:]
     try:
         layout = infer_layout(types, configs, tuple(feat), built.seq, top.mode, x.shape[0] if built.seq else 1)
     except LayoutProblem as exc:
         key = ("model", exc.index) + ((exc.key,) if exc.key else ())
-        raise ScenarioError([pos.problem(key, exc.message)]) from None
+        stop(pos.problem(key, exc.message), "the model's layout")
     decoder = None
     if lengths is not None:
         for lay in layout:
             if lay.seq_in and not lay.handler.takes_lengths:
-                raise ScenarioError([pos.problem(("model", lay.index, "type"), (
+                stop(pos.problem(("model", lay.index, "type"), (
                     f"{lay.type} mixes neighbouring steps, so it cannot take sequences of different lengths "
                     f"(input lengths {_shown(lengths)}); give them equal lengths or use recurrent, dense and "
-                    "activation entries"))])
+                    "activation entries")), "the model's layout")
     if top.decoder is not None:
         # source sentences of different lengths are packed in the encoder; each hands over its own
         # last state, and the decoder's steps are all real
         layout = [replace(lay, part="encoder") for lay in layout]
-        decoder = build_decoder(top, data, layout, B=x.shape[1], base_dir=base_dir, limit=limit, pos=pos)
+        try:
+            decoder = build_decoder(top, data, layout, B=x.shape[1], base_dir=base_dir, limit=limit, pos=pos)
+        except ScenarioError as exc:
+            stop(exc.problems, "the model's layout")
         layout = layout + decoder.layout
-    if top.feed == "output":
+    if top.feed == "output" and top.mode == "one-to-many":
         problem = _feed_problem(layout, configs, feat)
         if problem is not None:
-            raise ScenarioError([pos.problem(*problem)])
+            stop(pos.problem(*problem), "the model's layout")
 
     try:
         made = make_weights(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]), limit, used=x.nbytes)
     except TooManyParameters as exc:
-        raise ScenarioError([pos.problem(("model", exc.index), exc.message)]) from None
+        stop(pos.problem(("model", exc.index), exc.message), "the weights")
     params = made.params
     for wp in made.problems:
         problems.append(pos.problem(("weights",) + wp.key, wp.message))
@@ -371,7 +386,7 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     B = x.shape[1] if built.seq else x.shape[0]
     for lay in layout:   # what an entry cannot run with this batch (batchnorm's batch statistics)
         refused = lay.handler.check_run(lay, B, lay.steps if lay.seq_in else 1, lengths if lay.part != "decoder" else None,
-                                        train is not None, top.feed == "output")
+                                        top.train is not None, top.feed == "output")
         if refused is not None:
             problems.append(pos.problem(("model", lay.index, refused[0]), refused[1]))
     initial_states = {}
@@ -425,6 +440,18 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         decoder_token_ids=None if decoder is None else decoder.built.token_ids,
         decoder_vocab=None if decoder is None else decoder.built.vocab,
     )
+
+
+# what each stop leaves unchecked (ScenarioError.unchecked), by what it waits for
+_AFTER_LAYOUT = "the weights, the loss target, initial states, interventions and debug expressions"
+LATER = {
+    "the problems above fixed": "not checked until the problems above are fixed, as they need a valid model and "
+                                f"input: the input itself, the sizes from entry to entry, {_AFTER_LAYOUT}",
+    "the input": f"not checked until the input loads, as they need its shape: the sizes from entry to entry, {_AFTER_LAYOUT}",
+    "the model's layout": f"not checked until the model's sizes fit together, as they need them: {_AFTER_LAYOUT}",
+    "the weights": "not checked until the parameters fit in memory: the loss target, initial states, interventions "
+                   "and debug expressions",
+}
 
 
 def _feed_problem(layout, configs, in_feat) -> tuple | None:

@@ -6,17 +6,43 @@ from rnntui.errors import Problem
 from rnntui.scenario import schema
 
 
-def train_config(spec: schema.Train, data: dict, pos) -> tuple[TrainConfig | None, list[Problem]]:
-    """The configuration, or the problems: a key the chosen optimizer does not take is named where it is."""
-    opt = spec.optimizer
+def _raw_optimizer(data: dict):
+    return data.get("train", {}).get("optimizer", {}) if isinstance(data.get("train"), dict) else {}
+
+
+def _key_problems(opt: schema.OptimizerSpec, raw, pos) -> list[Problem]:
+    """A key the chosen optimizer does not take, named where it is."""
     given = {k: v for k, v in opt.model_dump().items() if v is not None and k != "kind"}
-    raw = data.get("train", {}).get("optimizer", {}) if isinstance(data.get("train"), dict) else {}
     problems = []
     for key in given:
         if key not in KEYS[opt.kind]:
             where = ("train", "optimizer", key) if isinstance(raw, dict) and key in raw else ("train", "optimizer")
             problems.append(pos.problem(where, f"{opt.kind} takes no {key!r}; expected one of kind, "
                                         f"{', '.join(KEYS[opt.kind])} (torch.optim's keys)"))
+    return problems
+
+
+def optimizer_problems_alone(data: dict, pos) -> list[Problem]:
+    """The optimizer's keys checked against its kind when the rest of the scenario does not validate (a
+    bad `iterations` beside it): the optimizer's own map is all this check needs. Nothing when that map
+    is itself invalid: its problems come from the schema."""
+    from pydantic import ValidationError
+
+    raw = _raw_optimizer(data)
+    if not isinstance(raw, dict) or not raw:
+        return []
+    try:
+        opt = schema.OptimizerSpec.model_validate(raw)
+    except ValidationError:
+        return []
+    return _key_problems(opt, raw, pos)
+
+
+def train_config(spec: schema.Train, data: dict, pos) -> tuple[TrainConfig | None, list[Problem]]:
+    """The configuration, or the problems: a key the chosen optimizer does not take is named where it is."""
+    opt = spec.optimizer
+    given = {k: v for k, v in opt.model_dump().items() if v is not None and k != "kind"}
+    problems = _key_problems(opt, _raw_optimizer(data), pos)
     if problems:
         return None, problems
     if "betas" in given:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rnntui.errors import Problem, ScenarioError
+from rnntui.scenario.yaml_words import syntax_problem
 
 PathKey = tuple  # a tuple of str keys and int indices, e.g. ("model", 1, "hidden_size")
 
@@ -188,25 +189,6 @@ class _Builder:
             top["key"] = None
 
 
-def _syntax_problem(exc, file: str) -> Problem:
-    """Where the parser noticed the mistake, and where the construct it was reading began."""
-    mark = exc.problem_mark or exc.context_mark
-    what = (exc.problem or exc.context or "invalid YAML").strip()
-    ctx = exc.context_mark
-    began = (exc.context or "").strip().replace("while parsing ", "").removeprefix("a ").removeprefix("an ")
-    if ctx is not None and mark is not None and "stream end" in what:
-        # noticed only at the end of the file: the useful place is where the unclosed construct began
-        line_end = mark.line + 1
-        mark, what = ctx, f"the {began} that begins here is never closed (the file ends at line {line_end}: {what})"
-    elif exc.context and ctx is not None and mark is not None and (ctx.line, ctx.column) != (mark.line, mark.column):
-        what += f" (in the {began} that began at line {ctx.line + 1}, column {ctx.column + 1})"
-    elif exc.context and exc.context.strip() not in what:
-        what += f" ({exc.context.strip()})"
-    line = mark.line + 1 if mark else None
-    col = mark.column + 1 if mark else None
-    return Problem(file, line, col, "", f"YAML syntax: {what}")
-
-
 def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
     """Parse *text*; return plain Python data and the positions of its keys."""
     from ruamel.yaml import YAML
@@ -228,7 +210,7 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
     except _Refused as exc:
         raise ScenarioError([exc.problem]) from None
     except MarkedYAMLError as exc:
-        raise ScenarioError([_syntax_problem(exc, file)]) from None
+        raise ScenarioError([syntax_problem(exc, file, text)]) from None
     except (YAMLError, RecursionError, ValueError) as exc:
         raise ScenarioError([Problem(file, None, None, "", f"YAML: {str(exc).splitlines()[0] if str(exc) else exc!r}")]) from None
     return builder.root, pos

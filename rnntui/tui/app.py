@@ -150,7 +150,8 @@ class RnntuiApp(App):
         self._keep_cursor = False                  # a what-if swaps the run but not the place or step
         self.original = trace                      # what a what-if changes and undo returns to
         self.training = trace if is_training(trace) else None  # a training run: iterations to step through
-        self.iteration = trace.iterations - 1 if self.training is not None else 0
+        # the iteration whose record the trace holds: the last, or the one a saved trace was exported at
+        self.iteration = trace.record_iteration if self.training is not None else 0
         self._iteration_event_runs = None          # the training run's iteration events, when first asked for
         self._gc_threshold: tuple | None = None
         self._blas_threads: int | None = None
@@ -429,7 +430,7 @@ class RnntuiApp(App):
             max(0, self.iteration - self.ITERATIONS_PER_CONTINUE)
         for k in range(self.iteration + step, last + step, step):
             try:
-                run = open_run(self.training if k == N - 1 else self.training.iteration(k))
+                run = open_run(self.training if k == self.training.record_iteration else self.training.iteration(k))
             except IterationNotKept as exc:
                 self.notify(str(exc), timeout=4)
                 return True
@@ -466,8 +467,9 @@ class RnntuiApp(App):
         k = min(max(k, 0), N - 1)
         if k == self.iteration:
             return
-        try:  # the last iteration's record is the training trace itself
-            run = opened or open_run(self.training if k == N - 1 else self.training.iteration(k))
+        try:  # the iteration whose record the training trace holds is the trace itself
+            run = opened or open_run(self.training if k == self.training.record_iteration
+                                     else self.training.iteration(k))
         except IterationNotKept as exc:
             self.notify(str(exc), timeout=4)
             return
@@ -567,26 +569,30 @@ class RnntuiApp(App):
         from ruamel.yaml import YAML
 
         from rnntui.atomic import atomic_write
+        from rnntui.scenario.relocate import relocate
 
         whole = self.run_state.trace.whole
         if "meta.scenario" not in whole or self.run_state.other is None or self.run_state.labels == ("A", "B"):
             self.notify("no what-if to write", timeout=2)
             return
         yaml = YAML()  # round trip: the user's comments and order stay
+        yaml.width = 4096  # and their lines: a long path is not wrapped onto a line of its own
         try:
             data = yaml.load(str(whole["meta.scenario"]))
             data["interventions"] = self._interventions()
-            out = io.StringIO()
-            yaml.dump(data, out)
             stem = cut(Path(self.info.file).stem, STEM_CHARS) or "scenario"
             path = self.export_dir / f"{stem}-whatif.yaml"
+            # its paths were written for the original's folder: name the same files from the new one
+            moved = relocate(data, Path(self.info.file).parent, path.parent)
+            out = io.StringIO()
+            yaml.dump(data, out)
             with atomic_write(path, "w") as f:
                 f.write(out.getvalue())
         except Exception as exc:  # noqa: BLE001 - a file that cannot be written is said, never a crash
             self.notify(cut(f"not written: {exc}", MESSAGE_CHARS), severity="error", markup=False)
             return
-        self.notify(cut(f"wrote {path} (paths in it are relative to the original scenario's folder)",
-                        MESSAGE_CHARS), markup=False)
+        said = f" ({', '.join(moved)} rewritten to name the same files from there)" if moved else ""
+        self.notify(cut(f"wrote {path}{said}", MESSAGE_CHARS), markup=False)
 
     def action_goto(self) -> None:
         def done(t: int | None) -> None:

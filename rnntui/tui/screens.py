@@ -102,14 +102,15 @@ class ExpressionScreen(ModalScreen[str | None]):
     def _problem(self, text: str) -> str:
         """Why *text* cannot be used here, or ""."""
         from rnntui.expr import ExprError, require_condition
-        from rnntui.render.watches import with_place
 
         if not text.strip():
             return "type an expression: names h c x out gates.* dh dc jacnorm loss_t t T; mean max norm any ..."
         try:
             from rnntui.expr import bind
 
-            b = bind(with_place(text, self.place), self.trace, self.place)
+            # what the user typed, bound at the cursor's place: the `@place` that pins it when it is kept is
+            # not theirs, so no column or "found" may point into it
+            b = bind(text, self.trace, self.place)
             if self.breakpoint:
                 require_condition(b)
         except ExprError as exc:

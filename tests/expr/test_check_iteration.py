@@ -50,3 +50,12 @@ def test_an_iteration_out_of_range_or_not_kept_is_refused(traces, tmp_path):
     assert code == 0 and "checked at iteration 199 of 0..199" in out
     code, _, err = cli(str(path), "--assert", "t >= 0", "--iteration", "3")
     assert code == 2 and "run the scenario" in err and "Traceback" not in err
+
+
+def test_a_file_exported_at_an_iteration_is_checked_at_that_iteration(tmp_path):
+    """`export --iteration 60 -o f.npz` keeps iteration 60's record: check reads it there, not as the last."""
+    path = tmp_path / "it60.npz"
+    r = CliRunner().invoke(app, ["export", "training-exploding-clipped", "--iteration", "60", "-o", str(path)])
+    assert r.exit_code == 0, r.output
+    code, out, _ = cli(str(path), "--assert", "iteration == 60")
+    assert code == 0 and out.splitlines()[0] == "training run: checked at iteration 60 of 0..199"

@@ -89,7 +89,7 @@ def test_nul_byte_through_the_cli(tmp_path):
 def test_unclosed_bracket_names_both_places():
     _, exc = _load("a: 1\nb: [1, 2\nc: 3\n")
     p = exc.problems[0]
-    assert (p.line, p.column) == (3, 2) and "began at line 2, column 4" in p.message
+    assert (p.line, p.column) == (3, 2) and "opened with '[' at line 2, column 4" in p.message
     _, exc = _load("a: 1\nb: [1, 2\n")  # the file ends inside it: shown where it opened
     p = exc.problems[0]
-    assert p.line == 2 and "never closed" in p.message and "the file ends at line 3" in p.message
+    assert p.line == 2 and "never closed" in p.message and "end of the file, line 3" in p.message

@@ -19,7 +19,7 @@ async def test_compare_panel_follows_the_cursor_and_shows_the_difference():
         text = screen_text(app)
         assert "A LSTM gates on delayed recall" in text and "B GRU gates on delayed recall" in text
         assert "A vs B at model.0 lstm l0 fwd, t=3, sample 0" in text
-        assert "c, gates.i, gates.f, gates.g, gates.o only in A" in text
+        assert "only in A: c, gates.i, gates.f, gates.g, gates.o" in text
         ha, hb = a["model.0.l0.fwd.h"][3, 0], b["model.0.l0.fwd.h"][3, 0]
         assert f"‖A-B‖ {np.linalg.norm(ha - hb):.4f}" in text
         await pilot.press("b")
