@@ -19,6 +19,7 @@ import numpy as np
 
 from rnntui.engine.fields import LAYERS_MAX, choice, fraction, size
 from rnntui.engine.keys import FROM_OUTPUT, THROUGH_TIME
+from rnntui.numfmt import fmt
 
 STEMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
@@ -260,7 +261,8 @@ class Family:
 
     def forward_story(self, entry, v) -> list[tuple[str, str]]:  # pragma: no cover - abstract
         """The state update at one step and unit, in numbers. *v* reads values: v(name) at t, v.prev(name)
-        at the step before (zeros at the start). Lines are (kind, text), kind in head | body | note."""
+        at the step before (the initial state at the start), v.overwritten(name): set by a what-if at t.
+        Lines are (kind, text), kind in head | body | note. An equation ends with `equals`."""
         raise NotImplementedError
 
     def backward_story(self, entry, v) -> list[tuple[str, str]]:
@@ -269,6 +271,25 @@ class Family:
 
     def through_time_words(self, entry) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def equals(v, name: str, computed: float) -> str:
+    """The end of a story's equation for *name*: `= value`. Where a what-if overwrote *name* at this step,
+    the value its terms give and then the value set in its place, which the rows and steps after read:
+    the terms shown always add up to the first number."""
+    if v.overwritten(name):
+        return f"= {fmt(computed, 0)}, set to {fmt(v(name), 0)} by the what-if"
+    return f"= {fmt(v(name), 0)}"
+
+
+def overwritten_note(v, names) -> list[tuple[str, str]]:
+    """A note naming the values among *names* (gates, `pre`) a what-if set at this step: the story's terms
+    are those set values, not the ones the step computed."""
+    hit = [n for n in names if v.overwritten(n)]
+    if not hit:
+        return []
+    shown = ", ".join(f"{n.removeprefix('gates.')} = {fmt(v(n), 0)}" for n in hit)
+    return [("note", f"    {shown}: set by the what-if at this step (what the step computed is not used)")]
 
 
 STATE_WORDS = {"h": "h hidden state", "c": "c cell state", "pre": "a pre-activation"}

@@ -11,6 +11,7 @@ from rich.style import Style
 from rich.text import Text
 
 from rnntui.engine.diagnostics import jacobian_norm_at
+from rnntui.engine.interventions import MASK
 from rnntui.numfmt import fmt, fmt_terms
 from rnntui.render.analysis import verdict
 from rnntui.render.colors import color_style, sequential
@@ -54,7 +55,9 @@ def finite_scale(vec, at_least: float = 0.0) -> float:
 
 class Values:
     """What a family's story reads: v(name) at the cursor's step, sample and unit; v.prev(name) at the step
-    this direction read before it (zeros at its start). *grad* reads dL/d(name) instead."""
+    this direction read before it: where the pass began, the initial state the run was given (`{place}.h0`:
+    an `initial_state`, a decoder's hand-over, a generator's start), else zeros. *grad* reads dL/d(name)
+    instead. v.overwritten(name): whether a what-if set name's value here (its `intervened` mask)."""
 
     def __init__(self, trace, place, t: int, b: int, u: int, grad: bool = False):
         self.trace, self.place, self.t, self.b, self.u, self.grad = trace, place, t, b, u, grad
@@ -68,7 +71,14 @@ class Values:
     def prev(self, name: str) -> float:
         a = self.trace[self._key(name)]
         tp = self.t - order_sign("forward", self.place.direction)
-        return float(a[tp, self.b, self.u]) if 0 <= tp < a.shape[0] else 0.0
+        if 0 <= tp < a.shape[0]:
+            return float(a[tp, self.b, self.u])
+        start = self._key(f"{name}0")  # (B, H): the state the pass began from, recorded where it was given
+        return float(self.trace[start][self.b, self.u]) if start in self.trace else 0.0
+
+    def overwritten(self, name: str) -> bool:
+        key = self.place.key(f"{MASK}.{name}")
+        return not self.grad and key in self.trace and bool(self.trace[key][self.t, self.b, self.u])
 
 
 class RecurrentView(PlaceView):
