@@ -262,7 +262,8 @@ class Family:
     def forward_story(self, entry, v) -> list[tuple[str, str]]:  # pragma: no cover - abstract
         """The state update at one step and unit, in numbers. *v* reads values: v(name) at t, v.prev(name)
         at the step before (the initial state at the start), v.overwritten(name): set by a what-if at t.
-        Lines are (kind, text), kind in head | body | note. An equation ends with `equals`."""
+        Lines are (kind, text), kind in head | body | note | set. An equation ends with `equals`
+        and `set_note`."""
         raise NotImplementedError
 
     def backward_story(self, entry, v) -> list[tuple[str, str]]:
@@ -275,21 +276,22 @@ class Family:
 
 def equals(v, name: str, computed: float) -> str:
     """The end of a story's equation for *name*: `= value`. Where a what-if overwrote *name* at this step,
-    the value its terms give and then the value set in its place, which the rows and steps after read:
-    the terms shown always add up to the first number."""
-    if v.overwritten(name):
-        return f"= {fmt(computed, 0)}, set to {fmt(v(name), 0)} by the what-if"
-    return f"= {fmt(v(name), 0)}"
+    the value its terms give (the terms shown always add up to it); `set_note` then gives the value set."""
+    return f"= {fmt(computed if v.overwritten(name) else v(name), 0)}"
+
+
+def set_note(v, name: str, label: str) -> list[tuple[str, str]]:
+    """Under an equation for *name* (shown as *label*): the value a what-if set in its place at this step,
+    which the rows and steps after read."""
+    if not v.overwritten(name):
+        return []
+    return [("set", f"    {label} set to {fmt(v(name), 0)} by the what-if: what follows reads it")]
 
 
 def overwritten_note(v, names) -> list[tuple[str, str]]:
-    """A note naming the values among *names* (gates, `pre`) a what-if set at this step: the story's terms
-    are those set values, not the ones the step computed."""
-    hit = [n for n in names if v.overwritten(n)]
-    if not hit:
-        return []
-    shown = ", ".join(f"{n.removeprefix('gates.')} = {fmt(v(n), 0)}" for n in hit)
-    return [("note", f"    {shown}: set by the what-if at this step (what the step computed is not used)")]
+    """The values among *names* (gates, `pre`) a what-if set at this step: the story's terms are those."""
+    return [("set", f"    {n.removeprefix('gates.')} set to {fmt(v(n), 0)} by the what-if: the terms use it")
+            for n in names if v.overwritten(n)]
 
 
 STATE_WORDS = {"h": "h hidden state", "c": "c cell state", "pre": "a pre-activation"}

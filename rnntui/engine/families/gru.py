@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from rnntui.engine.families.base import (DirectionRun, equals, Family, initial, inject_final, order,
-                                         overwritten_note, previous, previous_at, resumed, split_record, start_state,
-                                         StepProduct, weight_grads, zero_padded)
+                                         overwritten_note, set_note, previous, previous_at, resumed, split_record,
+                                         start_state, StepProduct, weight_grads, zero_padded)
 from rnntui.numfmt import fmt
 
 
@@ -168,6 +168,7 @@ class GRU(Family):
             ("head", "h_t = (1-z)⊙n + z⊙h_prev"),
             ("body", f"    = {fmt(1 - z, 0)}×{fmt(n, 0)} + {fmt(z, 0)}×{fmt(hp, 0)} "
                      + equals(v, "h", (1 - z) * n + z * hp)),
+            *set_note(v, "h", "h_t"),
             ("note", f"    new {fmt((1 - z) * n, 0)}, kept {fmt(z * hp, 0)} (update gate {z:.0%}); reset gate {r:.0%}"),
             *overwritten_note(v, [f"gates.{k}" for k in "rzn"]),
         ]

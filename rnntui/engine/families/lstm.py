@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from rnntui.engine.families.base import (DirectionRun, equals, Family, initial, inject_final, order,
-                                         overwritten_note, previous, previous_at, resumed, split_record, start_state,
-                                         StepProduct, weight_grads, zero_padded)
+                                         overwritten_note, set_note, previous, previous_at, resumed, split_record,
+                                         start_state, StepProduct, weight_grads, zero_padded)
 from rnntui.numfmt import fmt, fmt_terms
 
 
@@ -194,9 +194,11 @@ class LSTM(Family):
         return [
             ("head", "c_t = f⊙c_prev + i⊙g"),
             ("body", f"    = {fmt(f, 0)}×{fmt(cp, 0)} + {fmt(i, 0)}×{fmt(g, 0)} " + equals(v, "c", f * cp + i * g)),
+            *set_note(v, "c", "c_t"),
             ("note", f"    kept {fmt(f * cp, 0)} of {fmt(cp, 0)} (forget gate {f:.0%} open), wrote {fmt(i * g, 0)}"),
             ("head", "h_t = o⊙tanh(c_t)"),
             ("body", f"    = {fmt(o, 0)}×{fmt(float(np.tanh(ct)), 0)} " + equals(v, "h", o * float(np.tanh(ct)))),
+            *set_note(v, "h", "h_t"),
             *overwritten_note(v, [f"gates.{k}" for k in "ifgo"]),
         ]
 

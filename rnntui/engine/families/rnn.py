@@ -6,7 +6,7 @@ from typing import Literal
 
 import numpy as np
 
-from rnntui.engine.families.base import (DirectionRun, equals, Family, inject_final, order, overwritten_note,
+from rnntui.engine.families.base import (DirectionRun, equals, Family, inject_final, order, overwritten_note, set_note,
                                          RecurrentConfig, resumed, split_record, start_state, StepProduct,
                                          weight_grads, zero_padded)
 from rnntui.engine.fields import choice
@@ -137,7 +137,7 @@ class RNN(Family):
         deriv = {"tanh": 1 - act * act, "relu": float(a > 0), "identity": 1.0}[nl]
         return [("body", f"h_t = {nl}(a_t) = {nl}({fmt(a, 0)}) {equals(v, 'h', act)}   "
                          f"{nl}'(a_t) = {fmt(deriv, 0)}"),
-                *overwritten_note(v, ["pre"])]
+                *set_note(v, "h", "h_t"), *overwritten_note(v, ["pre"])]
 
     def through_time_words(self, entry) -> str:
         return f"W_hhᵀ(dL/dh_next⊙{entry.nonlinearity}')"
