@@ -73,7 +73,7 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
     if ids:  # the id row's widest id fits too
         cw = max(cw, min(len(str(int(np.max(trace["token_ids"])))) + 2, 10))
     start, stop = window(T, c.t, max((width - 8) // cw, 1))
-    same_steps = trace["input"].shape[0] == T  # a strided conv1d earlier may have shortened this entry's steps
+    same_steps = trace["input"].shape[0] == T  # else an entry up to this one changed the count (steps_words)
     cells = {t: _token(trace, t, c.sample) if same_steps else "" for t in range(start, stop)}  # only what is shown
     own = length(info, place, c.sample)  # a shorter sample's padding is drawn as padding
     for t in range(max(start, own), stop):
@@ -133,9 +133,31 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         text.newline().append(f"      sample {c.sample} has {own} step{'s' if own > 1 else ''}: {pads} padding ({PAD})", DIM)
 
     if not same_steps:
-        return Group(text, Text(f"      model.{place.entry} runs over {T} steps: an earlier conv1d or pool shortened "
-                                f"the {trace['input'].shape[0]}-step input", DIM))
+        return Group(text, Text("      " + steps_words(info, place.entry, trace["input"].shape[0]), DIM))
     return text
+
+
+def steps_words(info, index: int, n_input: int) -> str:
+    """Why entry *index* runs over another number of steps than its part's *n_input*-step input: each entry
+    up to it that changed the count, read from the layout (a conv or pool over time turns n steps into
+    fewer; a many-to-one recurrent entry hands on only its final state)."""
+    entry = info.entries[index]
+    steps, causes = n_input, []
+    for x in info.entries[:index + 1]:
+        if x.part != entry.part:  # an encoder-decoder's decoder reads its own input
+            continue
+        if x.steps != steps:
+            what = f"the {steps}-step input" if not causes else f"those {steps} steps"
+            who = f"this {x.type}" if x.index == index else f"model.{x.index} ({x.type})"
+            causes.append(f"{who} turns {what} into {x.steps}")
+            steps = x.steps
+        if x.reduce_final and x.index < index:
+            causes.append(f"model.{x.index} ({x.type}, many-to-one) hands on only its final state")
+            steps = 1
+    head = f"model.{index} runs over {entry.steps} step{'s' if entry.steps != 1 else ''}"
+    if not causes:  # no entry explains it: say what differs, claim no reason
+        return f"{head}; the input has {n_input}"
+    return f"{head}: " + "; then ".join(causes)
 
 
 def feed_note(info) -> str:
