@@ -96,10 +96,12 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         text.append(str(t)[: cw - 1].center(cw - 1), HERE if t == c.t else OTHER)
         text.append(" ")
     losses = step_losses(trace)
-    if losses is not None and losses.shape[0] == T and outputs_here:
+    loss_row = losses is not None and losses.shape[0] == T and outputs_here
+    if loss_row:
         text.newline().append(" loss ", DIM)
-        for t in range(start, stop):
-            text.append(compact(float(losses[t]), cw - 1).center(cw - 1), HERE if t == c.t else OTHER)
+        for t in range(start, stop):  # the batch's share: at this sample's padding, other samples' terms only
+            shown = compact(float(losses[t]), cw - 1) if t < own else PAD
+            text.append(shown.center(cw - 1), HERE if t == c.t else OTHER)
             text.append(" ")
     preds = predicted_labels(trace, c.sample) if outputs_here and (same_steps or T == trace["output"].shape[0]) \
         else None
@@ -128,9 +130,13 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         notes.append(feed_note(info))
     if notes:
         text.newline().append("      " + " · ".join(notes), DIM)
+    batch_loss = "; loss: each step's share of the batch's loss" if loss_row and info.B > 1 else ""
     if own < T:
         pads = f"t={own}" + (f"..{T - 1} are" if own < T - 1 else " is")
-        text.newline().append(f"      sample {c.sample} has {own} step{'s' if own > 1 else ''}: {pads} padding ({PAD})", DIM)
+        text.newline().append(f"      sample {c.sample} has {own} step{'s' if own > 1 else ''}: {pads} padding ({PAD})"
+                              + batch_loss, DIM)
+    elif batch_loss and info.packs(info.entries[place.entry]):  # a packed batch's full-length sample: the same words
+        text.newline().append(f"      sample {c.sample} has all {T} steps" + batch_loss, DIM)
 
     if not same_steps:
         return Group(text, Text("      " + steps_words(info, place.entry, trace["input"].shape[0]), DIM))
