@@ -15,9 +15,10 @@ YELLOW = Style(color="yellow")
 
 
 def state_heatmap(values: np.ndarray, t: int, unit: int, width: int, height: int, label: str,
-                  scale: float | None = None, length: int | None = None) -> Cells:
+                  scale: float | None = None, length: int | None = None, short_label: str | None = None) -> Cells:
     """values: (T, H) for one sample. Rows are units around the selected one; columns steps around t.
-    Steps from *length* on are the sample's padding: drawn as padding, never as values."""
+    Steps from *length* on are the sample's padding: drawn as padding, never as values. *short_label*: the
+    label used where *label* and the window's words do not fit in *width* (they are never cut)."""
     T, H = values.shape
     start, stop = window(T, t, max(width - 6, 4))
     u0, u1 = window(H, unit, max(height, 1))
@@ -27,7 +28,13 @@ def state_heatmap(values: np.ndarray, t: int, unit: int, width: int, height: int
         finite = np.abs(block[np.isfinite(block)])
         scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
     out = Cells()
-    out.add(f"{label} ", BOLD).add(f"t {start}..{stop - 1}  units {u0}..{u1 - 1}  scale ±{scale:.3g}", DIM).newline()
+    words = f"t {start}..{stop - 1}  units {u0}..{u1 - 1}  scale ±{scale:.3g}"
+    if short_label is not None and len(label) + 1 + len(words) > width:
+        label = short_label
+    out.add(f"{label} ", BOLD)
+    if len(label) + 1 + len(words) > width:  # still too long: the words on a line of their own
+        out.newline().add("  ")
+    out.add(words, DIM).newline()
     out.add("      " + "".join("▼" if s == t else " " for s in range(start, stop)), YELLOW)
     glyphs = SHADE_CHARS[shade_index(block.T, scale)]
     levels = diverging_index(block.T, scale)

@@ -1,10 +1,10 @@
 """The timeline: the input per step (tokens, values), the cursor, each step's loss and event markers."""
 from __future__ import annotations
 
+import textwrap
 from functools import lru_cache
 
 import numpy as np
-from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
@@ -48,7 +48,7 @@ def _token(trace, t: int, b: int) -> str:
 PAD = "╌"  # a padded step: past the end of a shorter sample, no value
 
 
-def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 80) -> Text | Cells | Group:
+def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 80) -> Text | Cells:
     """Input tokens or values per step, the cursor, and event markers for the current place
     (*marks*: analysis.event_marks of the trace's events)."""
     info = trace.info
@@ -83,17 +83,17 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
     text.append("input " if same_steps else "      ", DIM)
     for t in range(start, stop):
         style = CURSOR if t == c.t else None
-        text.append(cells[t][: cw - 1].center(cw - 1), style)
+        text.append(_fit(cells[t], cw - 1), style)
         text.append(" ")
     if ids and same_steps:
         text.newline().append("   id ", DIM)
         for t in range(start, stop):
             i = token_id(trace, t, c.sample)
-            text.append(("" if i is None else f"#{i}")[: cw - 1].center(cw - 1), HERE if t == c.t else OTHER)
+            text.append(_fit("" if i is None else f"#{i}", cw - 1), HERE if t == c.t else OTHER)
             text.append(" ")
     text.newline().append(" step ", DIM)
     for t in range(start, stop):
-        text.append(str(t)[: cw - 1].center(cw - 1), HERE if t == c.t else OTHER)
+        text.append(_fit(str(t), cw - 1), HERE if t == c.t else OTHER)
         text.append(" ")
     losses = step_losses(trace)
     loss_row = losses is not None and losses.shape[0] == T and outputs_here
@@ -108,7 +108,7 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
     if preds is not None and len(preds) == T:
         text.newline().append(" pred ", DIM)
         for t in range(start, stop):
-            text.append((preds[t] if t < own else PAD)[: cw - 1].center(cw - 1), HERE if t == c.t else OTHER)
+            text.append(_fit(preds[t] if t < own else PAD, cw - 1), HERE if t == c.t else OTHER)
             text.append(" ")
     sal = saliency(trace, c.sample) if same_steps else None
     if sal is not None:
@@ -128,18 +128,19 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
     notes = [f"steps {start}..{stop - 1} of 0..{T - 1}"] if start > 0 or stop < T else []
     if info.feed == "output" and same_steps:  # a generator: say where its input comes from (one line, no more)
         notes.append(feed_note(info))
-    if notes:
-        text.newline().append("      " + " · ".join(notes), DIM)
-    batch_loss = "; loss: each step's share of the batch's loss" if loss_row and info.B > 1 else ""
+    lines = [" · ".join(notes)] if notes else []
+    # the loss row holds each step's share of the batch's loss, other samples' terms too
+    batch_loss = "; loss: the whole batch's" if loss_row and info.B > 1 else ""
     if own < T:
         pads = f"t={own}" + (f"..{T - 1} are" if own < T - 1 else " is")
-        text.newline().append(f"      sample {c.sample} has {own} step{'s' if own > 1 else ''}: {pads} padding ({PAD})"
-                              + batch_loss, DIM)
+        lines.append(f"sample {c.sample} has {own} step{'s' if own > 1 else ''}: {pads} padding ({PAD})" + batch_loss)
     elif batch_loss and info.packs(info.entries[place.entry]):  # a packed batch's full-length sample: the same words
-        text.newline().append(f"      sample {c.sample} has all {T} steps" + batch_loss, DIM)
-
+        lines.append(f"sample {c.sample} has all {T} steps" + batch_loss)
     if not same_steps:
-        return Group(text, Text("      " + steps_words(info, place.entry, trace["input"].shape[0]), DIM))
+        lines.append(steps_words(info, place.entry, trace["input"].shape[0]))
+    for line in lines:  # rows are cut at the width, words are not: a long note goes on as many lines as it needs
+        for part in textwrap.wrap(line, max(width - 6, 20)):
+            text.newline().append("      " + part, DIM)
     return text
 
 
@@ -164,6 +165,11 @@ def steps_words(info, index: int, n_input: int) -> str:
     if not causes:  # no entry explains it: say what differs, claim no reason
         return f"{head}; the input has {n_input}"
     return f"{head}: " + "; then ".join(causes)
+
+
+def _fit(text: str, w: int) -> str:
+    """*text* centred in a column of *w* cells; a longer one ends in … (a cut word is not another word)."""
+    return (text if len(text) <= w else text[: w - 1] + "…").center(w)
 
 
 def feed_note(info) -> str:

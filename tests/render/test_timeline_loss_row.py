@@ -1,5 +1,6 @@
 """The timeline's loss row in a batch of different lengths: at a sample's padded steps it shows padding (╌),
-as the pred and dL/dx rows do, not the other samples' terms; and it says its numbers are the batch's."""
+as the pred and dL/dx rows do, not the other samples' terms; it says its numbers are the whole batch's; and its
+notes are wrapped, never cut, at 80 columns."""
 from __future__ import annotations
 
 import io
@@ -33,7 +34,7 @@ def test_a_short_samples_padding_shows_no_loss(traces):
         assert r["loss"][n:] == [PAD] * (T - n) == r["pred"][n:] == r["dL/dx"][n:]
         # the real steps: each step's share of the batch's loss (they add up to the loss itself)
         assert r["loss"][:n] == [compact(float(v), 6) for v in trace["loss.step"][:n]]
-        words = "loss: each step's share of the batch's loss"
+        words = "loss: the whole batch's"
         assert r["notes"] == [f"sample {b} has {n} steps: t={n}..{T - 1} are padding (╌); {words}" if n < T - 1 else
                               f"sample {b} has {n} steps: t={n} is padding (╌); {words}" if n < T else
                               f"sample {b} has all {T} steps; {words}"]
@@ -52,3 +53,12 @@ async def test_the_screen_pads_the_loss_row(traces):
         lines = screen_text(app).splitlines()
     loss = next(line for line in lines if line.startswith("  loss"))
     assert loss.split()[-2:] == [PAD, PAD]
+
+
+def test_long_notes_are_wrapped_not_cut(traces):
+    trace = traces["bilstm-lengths"]
+    out = io.StringIO()
+    Console(file=out, width=400, color_system=None).print(timeline(trace, Cursor(), {}, 40))
+    notes = [line.strip() for line in out.getvalue().splitlines() if line.startswith("      ") and line.strip()]
+    assert all(len(line) <= 40 for line in out.getvalue().splitlines())
+    assert " ".join(notes) == "steps 0..3 of 0..5 sample 0 has 4 steps: t=4..5 are padding (╌); loss: the whole batch's"

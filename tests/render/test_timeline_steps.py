@@ -20,7 +20,7 @@ from tests.tui.screen import screen_text
 
 def timeline_text(trace, place_index: int) -> str:
     out = io.StringIO()
-    Console(file=out, width=400, color_system=None).print(timeline(trace, Cursor(place_index=place_index), {}, 160))
+    Console(file=out, width=400, color_system=None).print(timeline(trace, Cursor(place_index=place_index), {}, 390))
     return out.getvalue()
 
 

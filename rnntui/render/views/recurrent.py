@@ -30,17 +30,26 @@ def bar_width(width: int) -> int:
     return 16 if width >= 70 else 8
 
 
-def unit_window(width: int, H: int, unit: int) -> tuple[int, int]:
+NAME_MIN, NAME_MAX = 16, 28  # the label column of a unit row: at least this (rows line up from view to view)
+
+
+def name_width(labels) -> int:
+    """The label column for rows with these *labels*: the longest one and a space, so none is cut."""
+    return min(max([NAME_MIN] + [len(label) + 1 for label in labels]), NAME_MAX)
+
+
+def unit_window(width: int, H: int, unit: int, name_w: int = NAME_MIN) -> tuple[int, int]:
     """The units shown: as many as fit beside the name column and the value bar."""
-    return window(H, unit, max(min(H, width - 16 - bar_width(width) - 12), 4))
+    return window(H, unit, max(min(H, width - name_w - bar_width(width) - 12), 4))
 
 
 def unit_row(cells: Cells, name: str, vec, u: int, u0: int, u1: int, scale: float, width: int,
-             gate: bool = False) -> None:
-    """One line: the name, one character per unit (the selected one reversed), the selected value's bar."""
+             gate: bool = False, name_w: int = NAME_MIN) -> None:
+    """One line: the name, one character per unit (the selected one reversed), the selected value's bar.
+    *name_w*: the label column (`name_width` of the rows shown together); a longer name ends in …"""
     if cells.rows[-1]:
         cells.newline()
-    cells.add(name[:15].ljust(16))
+    cells.add((name if len(name) < name_w else name[:name_w - 2] + "…").ljust(name_w))
     unit_strip(vec[u0:u1], u - u0, scale, gate, into=cells)
     cells.add(" ")
     lo, hi = (0.0, 1.0) if gate else (-scale, scale)
@@ -94,19 +103,21 @@ class RecurrentView(PlaceView):
         fam = entry.family
         H = entry.hidden_size
         u = min(c.unit, H - 1)
-        u0, u1 = unit_window(width, H, u)
+        rows = fam.forward_rows(entry) if c.phase == "forward" else [(f"dL/d{s}_t", s, False) for s in fam.states]
+        name_w = name_width(label for label, _, _ in rows)
+        u0, u1 = unit_window(width, H, u, name_w)
         cells = Cells()
         title = Text(f"{fam.title} l{place.layer} {place.direction} · t={c.t} · unit {u}"
                      f"  (units {u0}..{u1 - 1} of {H})", BOLD)
         if c.phase == "forward":
-            for label, key, gate in fam.forward_rows(entry):
+            for label, key, gate in rows:
                 vec = trace[place.key(key)][c.t, c.sample]
-                unit_row(cells, label, vec, u, u0, u1, 1.0 if gate else finite_scale(vec, 1.0), width, gate)
+                unit_row(cells, label, vec, u, u0, u1, 1.0 if gate else finite_scale(vec, 1.0), width, gate, name_w)
             lines = story(fam.forward_story(entry, Values(trace, place, c.t, c.sample, u)))
         else:
-            for s in fam.states:
+            for label, s, _ in rows:
                 vec = trace[place.grad_key(s)][c.t, c.sample]
-                unit_row(cells, f"dL/d{s}_t", vec, u, u0, u1, finite_scale(vec), width)
+                unit_row(cells, label, vec, u, u0, u1, finite_scale(vec), width, name_w=name_w)
             lines = self._backward_story(trace, c, entry, place, u)
         return Group(title, cells, *lines)
 
@@ -154,15 +165,14 @@ class RecurrentView(PlaceView):
         for d in dirs:
             for name in names:
                 key = f"{'grad.' if grad else ''}model.{entry.index}.l{place.layer}.{d}.{name}"
-                label = f"{'dL/d' if grad else ''}{name} {d}"
+                label = short = f"{('▸ ' if d == place.direction else '  ')}{'dL/d' if grad else ''}{name} {d}"
                 own = info.length_of(c.sample) if info.packs(entry) else entry.steps
                 if d == "bwd":
                     label += (" (reads from the end: t=T-1 first)" if own == entry.steps else
                               f" (reads from this sample's end: t={own - 1} first)")
-                cur = d == place.direction
-                parts.append(state_heatmap(trace[key][:, c.sample], c.t, c.unit, width, rows,
-                                           ("▸ " if cur else "  ") + label,
-                                           length=own if own < entry.steps else None))
+                    short += f" (reads t={own - 1} first)"
+                parts.append(state_heatmap(trace[key][:, c.sample], c.t, c.unit, width, rows, label,
+                                           length=own if own < entry.steps else None, short_label=short))
         return Group(*parts)
 
     def gradients(self, trace, c, width):
