@@ -16,7 +16,7 @@ from rnntui.numfmt import fmt, fmt_terms
 from rnntui.render.analysis import verdict
 from rnntui.render.colors import color_style, sequential
 from rnntui.render.cursor import order_sign
-from rnntui.render.heatmap import state_heatmap
+from rnntui.render.heatmap import state_heatmap, title_words
 from rnntui.render.report_table import Columns
 from rnntui.render.segments import Cells
 from rnntui.render.tokens import token_label
@@ -158,21 +158,30 @@ class RecurrentView(PlaceView):
         place = c.place(info)
         entry = info.entries[place.entry]
         grad = c.phase == "backward"
-        parts = []
         names = entry.family.states
         dirs = list(entry.directions)
         rows = max(height // (len(names) * len(dirs)) - 2, 2)
+        own = info.length_of(c.sample) if info.packs(entry) else entry.steps
+        maps = []
         for d in dirs:
             for name in names:
                 key = f"{'grad.' if grad else ''}model.{entry.index}.l{place.layer}.{d}.{name}"
-                label = short = f"{('▸ ' if d == place.direction else '  ')}{'dL/d' if grad else ''}{name} {d}"
-                own = info.length_of(c.sample) if info.packs(entry) else entry.steps
-                if d == "bwd":
-                    label += (" (reads from the end: t=T-1 first)" if own == entry.steps else
-                              f" (reads from this sample's end: t={own - 1} first)")
-                    short += f" (reads t={own - 1} first)"
-                parts.append(state_heatmap(trace[key][:, c.sample], c.t, c.unit, width, rows, label,
-                                           length=own if own < entry.steps else None, short_label=short))
+                label = f"{('▸ ' if d == place.direction else '  ')}{'dL/d' if grad else ''}{name} {d}"
+                if d == "bwd":  # where it starts, in as many words as the width takes (the same in every title)
+                    first = (" (reads from the end: t=T-1 first)" if own == entry.steps else
+                             f" (reads from this sample's end: t={own - 1} first)")
+                    labels = [label + first, f"{label} (reads t={own - 1} first)", f"{label} (t={own - 1} first)"]
+                else:
+                    labels = [label] * 3
+                values = trace[key][:, c.sample]
+                maps.append((values, labels, [title_words(values, c.t, c.unit, width, rows, brief=b)
+                                              for b in (False, True)]))
+        # the longest form every title takes on one line: shorter labels first, then the scale without its word
+        forms = ((0, 0), (1, 0), (2, 0), (2, 1))
+        label_k, brief = next((f for f in forms if all(len(lab[f[0]]) + 1 + len(w[f[1]]) <= width
+                                                          for _, lab, w in maps)), forms[-1])
+        parts = [state_heatmap(values, c.t, c.unit, width, rows, labels[label_k], brief=bool(brief),
+                               length=own if own < entry.steps else None) for values, labels, _ in maps]
         return Group(*parts)
 
     def gradients(self, trace, c, width):
