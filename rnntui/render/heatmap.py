@@ -14,20 +14,39 @@ PADDING_CHAR = "╌"  # a padded step of a shorter sample: there is no value to 
 YELLOW = Style(color="yellow")
 
 
-def state_heatmap(values: np.ndarray, t: int, unit: int, width: int, height: int, label: str,
-                  scale: float | None = None, length: int | None = None) -> Cells:
-    """values: (T, H) for one sample. Rows are units around the selected one; columns steps around t.
-    Steps from *length* on are the sample's padding: drawn as padding, never as values."""
+def _window(values: np.ndarray, t: int, unit: int, width: int, height: int, scale: float | None):
     T, H = values.shape
     start, stop = window(T, t, max(width - 6, 4))
     u0, u1 = window(H, unit, max(height, 1))
     block = values[start:stop, u0:u1]
-    padded = np.arange(start, stop) >= (length if length is not None else T)
     if scale is None:
         finite = np.abs(block[np.isfinite(block)])
         scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    return start, stop, u0, u1, block, scale
+
+
+def title_words(values: np.ndarray, t: int, unit: int, width: int, height: int, scale: float | None = None,
+                brief: bool = False) -> str:
+    """What the title says after the label: the steps and units shown and the colour scale (*brief*: the
+    scale without the word)."""
+    start, stop, u0, u1, _, scale = _window(values, t, unit, width, height, scale)
+    return f"t {start}..{stop - 1}  units {u0}..{u1 - 1}  {'' if brief else 'scale '}±{scale:.3g}"
+
+
+def state_heatmap(values: np.ndarray, t: int, unit: int, width: int, height: int, label: str,
+                  scale: float | None = None, length: int | None = None, brief: bool = False) -> Cells:
+    """values: (T, H) for one sample. Rows are units around the selected one; columns steps around t.
+    Steps from *length* on are the sample's padding: drawn as padding, never as values. A title wider
+    than *width* goes on two lines, never cut (`title_words` lets a caller pick a label that fits)."""
+    T, H = values.shape
+    start, stop, u0, u1, block, scale = _window(values, t, unit, width, height, scale)
+    padded = np.arange(start, stop) >= (length if length is not None else T)
+    words = title_words(values, t, unit, width, height, scale, brief)
     out = Cells()
-    out.add(f"{label} ", BOLD).add(f"t {start}..{stop - 1}  units {u0}..{u1 - 1}  scale ±{scale:.3g}", DIM).newline()
+    out.add(f"{label} ", BOLD)
+    if len(label) + 1 + len(words) > width:
+        out.newline().add("  ")
+    out.add(words, DIM).newline()
     out.add("      " + "".join("▼" if s == t else " " for s in range(start, stop)), YELLOW)
     glyphs = SHADE_CHARS[shade_index(block.T, scale)]
     levels = diverging_index(block.T, scale)

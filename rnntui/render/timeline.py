@@ -1,10 +1,10 @@
 """The timeline: the input per step (tokens, values), the cursor, each step's loss and event markers."""
 from __future__ import annotations
 
+import textwrap
 from functools import lru_cache
 
 import numpy as np
-from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
@@ -48,7 +48,7 @@ def _token(trace, t: int, b: int) -> str:
 PAD = "╌"  # a padded step: past the end of a shorter sample, no value
 
 
-def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 80) -> Text | Cells | Group:
+def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 80) -> Text | Cells:
     """Input tokens or values per step, the cursor, and event markers for the current place
     (*marks*: analysis.event_marks of the trace's events)."""
     info = trace.info
@@ -73,7 +73,7 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
     if ids:  # the id row's widest id fits too
         cw = max(cw, min(len(str(int(np.max(trace["token_ids"])))) + 2, 10))
     start, stop = window(T, c.t, max((width - 8) // cw, 1))
-    same_steps = trace["input"].shape[0] == T  # a strided conv1d earlier may have shortened this entry's steps
+    same_steps = trace["input"].shape[0] == T  # else an entry up to this one changed the count (steps_words)
     cells = {t: _token(trace, t, c.sample) if same_steps else "" for t in range(start, stop)}  # only what is shown
     own = length(info, place, c.sample)  # a shorter sample's padding is drawn as padding
     for t in range(max(start, own), stop):
@@ -83,30 +83,32 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
     text.append("input " if same_steps else "      ", DIM)
     for t in range(start, stop):
         style = CURSOR if t == c.t else None
-        text.append(cells[t][: cw - 1].center(cw - 1), style)
+        text.append(_fit(cells[t], cw - 1), style)
         text.append(" ")
     if ids and same_steps:
         text.newline().append("   id ", DIM)
         for t in range(start, stop):
             i = token_id(trace, t, c.sample)
-            text.append(("" if i is None else f"#{i}")[: cw - 1].center(cw - 1), HERE if t == c.t else OTHER)
+            text.append(_fit("" if i is None else f"#{i}", cw - 1), HERE if t == c.t else OTHER)
             text.append(" ")
     text.newline().append(" step ", DIM)
     for t in range(start, stop):
-        text.append(str(t)[: cw - 1].center(cw - 1), HERE if t == c.t else OTHER)
+        text.append(_fit(str(t), cw - 1), HERE if t == c.t else OTHER)
         text.append(" ")
     losses = step_losses(trace)
-    if losses is not None and losses.shape[0] == T and outputs_here:
+    loss_row = losses is not None and losses.shape[0] == T and outputs_here
+    if loss_row:
         text.newline().append(" loss ", DIM)
-        for t in range(start, stop):
-            text.append(compact(float(losses[t]), cw - 1).center(cw - 1), HERE if t == c.t else OTHER)
+        for t in range(start, stop):  # the batch's share: at this sample's padding, other samples' terms only
+            shown = compact(float(losses[t]), cw - 1) if t < own else PAD
+            text.append(shown.center(cw - 1), HERE if t == c.t else OTHER)
             text.append(" ")
     preds = predicted_labels(trace, c.sample) if outputs_here and (same_steps or T == trace["output"].shape[0]) \
         else None
     if preds is not None and len(preds) == T:
         text.newline().append(" pred ", DIM)
         for t in range(start, stop):
-            text.append((preds[t] if t < own else PAD)[: cw - 1].center(cw - 1), HERE if t == c.t else OTHER)
+            text.append(_fit(preds[t] if t < own else PAD, cw - 1), HERE if t == c.t else OTHER)
             text.append(" ")
     sal = saliency(trace, c.sample) if same_steps else None
     if sal is not None:
@@ -126,16 +128,48 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
     notes = [f"steps {start}..{stop - 1} of 0..{T - 1}"] if start > 0 or stop < T else []
     if info.feed == "output" and same_steps:  # a generator: say where its input comes from (one line, no more)
         notes.append(feed_note(info))
-    if notes:
-        text.newline().append("      " + " · ".join(notes), DIM)
+    lines = [" · ".join(notes)] if notes else []
+    # the loss row holds each step's share of the batch's loss, other samples' terms too
+    batch_loss = "; loss: the whole batch's" if loss_row and info.B > 1 else ""
     if own < T:
         pads = f"t={own}" + (f"..{T - 1} are" if own < T - 1 else " is")
-        text.newline().append(f"      sample {c.sample} has {own} step{'s' if own > 1 else ''}: {pads} padding ({PAD})", DIM)
-
+        lines.append(f"sample {c.sample} has {own} step{'s' if own > 1 else ''}: {pads} padding ({PAD})" + batch_loss)
+    elif batch_loss and info.packs(info.entries[place.entry]):  # a packed batch's full-length sample: the same words
+        lines.append(f"sample {c.sample} has all {T} steps" + batch_loss)
     if not same_steps:
-        return Group(text, Text(f"      model.{place.entry} runs over {T} steps: an earlier conv1d or pool shortened "
-                                f"the {trace['input'].shape[0]}-step input", DIM))
+        lines.append(steps_words(info, place.entry, trace["input"].shape[0]))
+    for line in lines:  # rows are cut at the width, words are not: a long note goes on as many lines as it needs
+        for part in textwrap.wrap(line, max(width - 6, 20)):
+            text.newline().append("      " + part, DIM)
     return text
+
+
+def steps_words(info, index: int, n_input: int) -> str:
+    """Why entry *index* runs over another number of steps than its part's *n_input*-step input: each entry
+    up to it that changed the count, read from the layout (a conv or pool over time turns n steps into
+    fewer; a many-to-one recurrent entry hands on only its final state)."""
+    entry = info.entries[index]
+    steps, causes = n_input, []
+    for x in info.entries[:index + 1]:
+        if x.part != entry.part:  # an encoder-decoder's decoder reads its own input
+            continue
+        if x.steps != steps:
+            what = f"the {steps}-step input" if not causes else f"those {steps} steps"
+            who = f"this {x.type}" if x.index == index else f"model.{x.index} ({x.type})"
+            causes.append(f"{who} turns {what} into {x.steps}")
+            steps = x.steps
+        if x.reduce_final and x.index < index:
+            causes.append(f"model.{x.index} ({x.type}, many-to-one) hands on only its final state")
+            steps = 1
+    head = f"model.{index} runs over {entry.steps} step{'s' if entry.steps != 1 else ''}"
+    if not causes:  # no entry explains it: say what differs, claim no reason
+        return f"{head}; the input has {n_input}"
+    return f"{head}: " + "; then ".join(causes)
+
+
+def _fit(text: str, w: int) -> str:
+    """*text* centred in a column of *w* cells; a longer one ends in … (a cut word is not another word)."""
+    return (text if len(text) <= w else text[: w - 1] + "…").center(w)
 
 
 def feed_note(info) -> str:

@@ -38,7 +38,7 @@ async def test_the_backward_direction_starts_at_each_samples_own_end():
         assert app.cursor.place(app.info).direction == "bwd" and app.cursor.t == 2
         await pilot.press("s", "s", "home")  # sample 2: length 2
         assert app.cursor.t == 1
-        assert "reads from this sample's end: t=1 first" in screen_text(app)
+        assert "h bwd (reads t=1 first)" in screen_text(app)  # the short title: the long one does not fit
         await pilot.press("b", "home")  # its BPTT starts at step 0 and ends at its last step
         assert app.cursor.t == 0
         await pilot.press("end")

@@ -19,6 +19,7 @@ import numpy as np
 
 from rnntui.engine.fields import LAYERS_MAX, choice, fraction, size
 from rnntui.engine.keys import FROM_OUTPUT, THROUGH_TIME
+from rnntui.numfmt import fmt
 
 STEMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
@@ -260,7 +261,9 @@ class Family:
 
     def forward_story(self, entry, v) -> list[tuple[str, str]]:  # pragma: no cover - abstract
         """The state update at one step and unit, in numbers. *v* reads values: v(name) at t, v.prev(name)
-        at the step before (zeros at the start). Lines are (kind, text), kind in head | body | note."""
+        at the step before (the initial state at the start), v.overwritten(name): set by a what-if at t.
+        Lines are (kind, text), kind in head | body | note | set. An equation ends with `equals`
+        and `set_note`."""
         raise NotImplementedError
 
     def backward_story(self, entry, v) -> list[tuple[str, str]]:
@@ -269,6 +272,26 @@ class Family:
 
     def through_time_words(self, entry) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def equals(v, name: str, computed: float) -> str:
+    """The end of a story's equation for *name*: `= value`. Where a what-if overwrote *name* at this step,
+    the value its terms give (the terms shown always add up to it); `set_note` then gives the value set."""
+    return f"= {fmt(computed if v.overwritten(name) else v(name), 0)}"
+
+
+def set_note(v, name: str, label: str) -> list[tuple[str, str]]:
+    """Under an equation for *name* (shown as *label*): the value a what-if set in its place at this step,
+    which the rows and steps after read."""
+    if not v.overwritten(name):
+        return []
+    return [("set", f"    {label} set to {fmt(v(name), 0)} by the what-if: what follows reads it")]
+
+
+def overwritten_note(v, names) -> list[tuple[str, str]]:
+    """The values among *names* (gates, `pre`) a what-if set at this step: the story's terms are those."""
+    return [("set", f"    {n.removeprefix('gates.')} set to {fmt(v(n), 0)} by the what-if: the terms use it")
+            for n in names if v.overwritten(n)]
 
 
 STATE_WORDS = {"h": "h hidden state", "c": "c cell state", "pre": "a pre-activation"}

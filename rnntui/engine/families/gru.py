@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnntui.engine.families.base import (initial, DirectionRun, Family, order, previous, previous_at, resumed,
-                                         split_record, inject_final, start_state, StepProduct, weight_grads, zero_padded)
+from rnntui.engine.families.base import (DirectionRun, equals, Family, initial, inject_final, order,
+                                         overwritten_note, set_note, previous, previous_at, resumed, split_record,
+                                         start_state, StepProduct, weight_grads, zero_padded)
 from rnntui.numfmt import fmt
 
 
@@ -162,11 +163,14 @@ class GRU(Family):
 
     def forward_story(self, entry, v):
         r, z, n = (v(f"gates.{k}") for k in "rzn")
-        hp, ht = v.prev("h"), v("h")
+        hp = v.prev("h")
         return [
             ("head", "h_t = (1-z)⊙n + z⊙h_prev"),
-            ("body", f"    = {fmt(1 - z, 0)}×{fmt(n, 0)} + {fmt(z, 0)}×{fmt(hp, 0)} = {fmt(ht, 0)}"),
+            ("body", f"    = {fmt(1 - z, 0)}×{fmt(n, 0)} + {fmt(z, 0)}×{fmt(hp, 0)} "
+                     + equals(v, "h", (1 - z) * n + z * hp)),
+            *set_note(v, "h", "h_t"),
             ("note", f"    new {fmt((1 - z) * n, 0)}, kept {fmt(z * hp, 0)} (update gate {z:.0%}); reset gate {r:.0%}"),
+            *overwritten_note(v, [f"gates.{k}" for k in "rzn"]),
         ]
 
     def through_time_words(self, entry) -> str:

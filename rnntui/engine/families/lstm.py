@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnntui.engine.families.base import (initial, DirectionRun, Family, order, previous, previous_at, resumed,
-                                         split_record, inject_final, start_state, StepProduct, weight_grads, zero_padded)
+from rnntui.engine.families.base import (DirectionRun, equals, Family, initial, inject_final, order,
+                                         overwritten_note, set_note, previous, previous_at, resumed, split_record,
+                                         start_state, StepProduct, weight_grads, zero_padded)
 from rnntui.numfmt import fmt, fmt_terms
 
 
@@ -189,13 +190,16 @@ class LSTM(Family):
 
     def forward_story(self, entry, v):
         i, f, g, o = (v(f"gates.{k}") for k in "ifgo")
-        cp, ct, ht = v.prev("c"), v("c"), v("h")
+        cp, ct = v.prev("c"), v("c")  # ct: what h_t read, the value a what-if set where it set one
         return [
             ("head", "c_t = f⊙c_prev + i⊙g"),
-            ("body", f"    = {fmt(f, 0)}×{fmt(cp, 0)} + {fmt(i, 0)}×{fmt(g, 0)} = {fmt(ct, 0)}"),
+            ("body", f"    = {fmt(f, 0)}×{fmt(cp, 0)} + {fmt(i, 0)}×{fmt(g, 0)} " + equals(v, "c", f * cp + i * g)),
+            *set_note(v, "c", "c_t"),
             ("note", f"    kept {fmt(f * cp, 0)} of {fmt(cp, 0)} (forget gate {f:.0%} open), wrote {fmt(i * g, 0)}"),
             ("head", "h_t = o⊙tanh(c_t)"),
-            ("body", f"    = {fmt(o, 0)}×{fmt(float(np.tanh(ct)), 0)} = {fmt(ht, 0)}"),
+            ("body", f"    = {fmt(o, 0)}×{fmt(float(np.tanh(ct)), 0)} " + equals(v, "h", o * float(np.tanh(ct)))),
+            *set_note(v, "h", "h_t"),
+            *overwritten_note(v, [f"gates.{k}" for k in "ifgo"]),
         ]
 
     def backward_story(self, entry, v):

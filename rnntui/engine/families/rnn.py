@@ -6,8 +6,9 @@ from typing import Literal
 
 import numpy as np
 
-from rnntui.engine.families.base import (DirectionRun, Family, RecurrentConfig, order, resumed, split_record,
-                                         inject_final, start_state, StepProduct, weight_grads, zero_padded)
+from rnntui.engine.families.base import (DirectionRun, equals, Family, inject_final, order, overwritten_note, set_note,
+                                         RecurrentConfig, resumed, split_record, start_state, StepProduct,
+                                         weight_grads, zero_padded)
 from rnntui.engine.fields import choice
 from rnntui.numfmt import fmt
 
@@ -129,10 +130,14 @@ class RNN(Family):
         return [("pre-activation a", "pre")]
 
     def forward_story(self, entry, v):
-        a, h = v("pre"), v("h")
+        a = v("pre")
         nl = entry.nonlinearity
-        deriv = {"tanh": 1 - h * h, "relu": float(a > 0), "identity": 1.0}[nl]
-        return [("body", f"h_t = {nl}(a_t) = {nl}({fmt(a, 0)}) = {fmt(h, 0)}   {nl}'(a_t) = {fmt(deriv, 0)}")]
+        act = float({"tanh": np.tanh(a), "relu": max(a, 0.0), "identity": a}[nl])
+        # at a_t itself, not at the recorded h (a what-if may have set h to a value act never gives)
+        deriv = {"tanh": 1 - act * act, "relu": float(a > 0), "identity": 1.0}[nl]
+        return [("body", f"h_t = {nl}(a_t) = {nl}({fmt(a, 0)}) {equals(v, 'h', act)}   "
+                         f"{nl}'(a_t) = {fmt(deriv, 0)}"),
+                *set_note(v, "h", "h_t"), *overwritten_note(v, ["pre"])]
 
     def through_time_words(self, entry) -> str:
         return f"W_hhᵀ(dL/dh_next⊙{entry.nonlinearity}')"

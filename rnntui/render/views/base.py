@@ -12,7 +12,7 @@ from rnntui.numfmt import fmt
 
 DIM = Style(dim=True)
 BOLD = Style(bold=True)
-STORY_STYLES = {"head": BOLD, "body": Style(), "note": DIM}
+STORY_STYLES = {"head": BOLD, "body": Style(), "note": DIM, "set": Style(color="yellow")}  # set: by a what-if
 
 
 def story(lines: list[tuple[str, str]]) -> list[Text]:

@@ -11,7 +11,7 @@ from rnntui.render.segments import Cells
 from rnntui.render.tokens import token_label
 from rnntui.render.views.base import BOLD, DIM, param_norms
 from rnntui.render.views.plain import PlainView, output_vector
-from rnntui.render.views.recurrent import details_text, finite_scale, unit_row, unit_window
+from rnntui.render.views.recurrent import details_text, finite_scale, name_width, unit_row, unit_window
 
 
 def looked_up(trace, c) -> int:
@@ -33,13 +33,14 @@ class EmbeddingView(PlainView):
         vec = output_vector(trace, c, entry)
         k = looked_up(trace, c)
         u = min(c.unit, vec.size - 1)
-        u0, u1 = unit_window(width, vec.size, u)
+        name = f"{_weight(entry)}[{k}]" if c.phase == "forward" else "dL/dvector"
+        name_w = name_width([name])
+        u0, u1 = unit_window(width, vec.size, u, name_w)
         token = token_label(trace, c.t, c.sample) or f"#{k}"
         title = Text(f"{place.label(info)} · t={c.t} · sample {c.sample} · {token} → {_weight(entry)}[{k}] · unit {u}",
                      BOLD)
         cells = Cells()
-        name = f"{_weight(entry)}[{k}]" if c.phase == "forward" else "dL/dvector"
-        unit_row(cells, name, vec, u, u0, u1, finite_scale(vec), width)
+        unit_row(cells, name, vec, u, u0, u1, finite_scale(vec), width, name_w=name_w)
         lines = [title, cells]
         if c.phase != "forward":
             lines.append(Text(self._row_words(trace, entry, k), DIM))

@@ -13,7 +13,7 @@ from rnntui.render.cursor import handover_ends
 from rnntui.render.segments import Cells
 from rnntui.render.strips import log_sparkline
 from rnntui.render.views.base import BOLD, DIM, PlaceView
-from rnntui.render.views.recurrent import finite_scale, unit_row, unit_window
+from rnntui.render.views.recurrent import finite_scale, name_width, unit_row, unit_window
 
 
 def _norm(v) -> str:
@@ -51,14 +51,16 @@ class HandoverView(PlaceView):
         T = trace.info.length_of(b) if trace.info.packs(enc) else enc.steps
         H = dec.hidden_size
         u = min(c.unit, H - 1)
-        u0, u1 = unit_window(width, H, u)
+        labels = {s: f"{s}_0 of model.{dec.index}" if c.phase == "forward" else f"dL/d{s}_0" for s in dec.family.states}
+        name_w = name_width(labels.values())
+        u0, u1 = unit_window(width, H, u, name_w)
         out = [Text(f"hand-over · encoder model.{enc.index} l{j} → decoder model.{dec.index} l{j} · unit {u}", BOLD)]
         cells = Cells()
         for s in dec.family.states:
             start = trace[f"handover.{s}"][j, b]
             vec = start if c.phase == "forward" else trace[f"grad.handover.{s}"][j, b]
-            label = f"{s}_0 of model.{dec.index}" if c.phase == "forward" else f"dL/d{s}_0"
-            unit_row(cells, label, vec, u, u0, u1, finite_scale(vec, 1.0 if c.phase == "forward" else 0.0), width)
+            unit_row(cells, labels[s], vec, u, u0, u1, finite_scale(vec, 1.0 if c.phase == "forward" else 0.0), width,
+                     name_w=name_w)
         out.append(cells)
         two = "bwd" in enc.directions
         for s in dec.family.states:

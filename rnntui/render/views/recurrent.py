@@ -11,11 +11,12 @@ from rich.style import Style
 from rich.text import Text
 
 from rnntui.engine.diagnostics import jacobian_norm_at
+from rnntui.engine.interventions import MASK
 from rnntui.numfmt import fmt, fmt_terms
 from rnntui.render.analysis import verdict
 from rnntui.render.colors import color_style, sequential
 from rnntui.render.cursor import order_sign
-from rnntui.render.heatmap import state_heatmap
+from rnntui.render.heatmap import state_heatmap, title_words
 from rnntui.render.report_table import Columns
 from rnntui.render.segments import Cells
 from rnntui.render.tokens import token_label
@@ -29,17 +30,26 @@ def bar_width(width: int) -> int:
     return 16 if width >= 70 else 8
 
 
-def unit_window(width: int, H: int, unit: int) -> tuple[int, int]:
+NAME_MIN, NAME_MAX = 16, 28  # the label column of a unit row: at least this (rows line up from view to view)
+
+
+def name_width(labels) -> int:
+    """The label column for rows with these *labels*: the longest one and a space, so none is cut."""
+    return min(max([NAME_MIN] + [len(label) + 1 for label in labels]), NAME_MAX)
+
+
+def unit_window(width: int, H: int, unit: int, name_w: int = NAME_MIN) -> tuple[int, int]:
     """The units shown: as many as fit beside the name column and the value bar."""
-    return window(H, unit, max(min(H, width - 16 - bar_width(width) - 12), 4))
+    return window(H, unit, max(min(H, width - name_w - bar_width(width) - 12), 4))
 
 
 def unit_row(cells: Cells, name: str, vec, u: int, u0: int, u1: int, scale: float, width: int,
-             gate: bool = False) -> None:
-    """One line: the name, one character per unit (the selected one reversed), the selected value's bar."""
+             gate: bool = False, name_w: int = NAME_MIN) -> None:
+    """One line: the name, one character per unit (the selected one reversed), the selected value's bar.
+    *name_w*: the label column (`name_width` of the rows shown together); a longer name ends in …"""
     if cells.rows[-1]:
         cells.newline()
-    cells.add(name[:15].ljust(16))
+    cells.add((name if len(name) < name_w else name[:name_w - 2] + "…").ljust(name_w))
     unit_strip(vec[u0:u1], u - u0, scale, gate, into=cells)
     cells.add(" ")
     lo, hi = (0.0, 1.0) if gate else (-scale, scale)
@@ -54,7 +64,9 @@ def finite_scale(vec, at_least: float = 0.0) -> float:
 
 class Values:
     """What a family's story reads: v(name) at the cursor's step, sample and unit; v.prev(name) at the step
-    this direction read before it (zeros at its start). *grad* reads dL/d(name) instead."""
+    this direction read before it: where the pass began, the initial state the run was given (`{place}.h0`:
+    an `initial_state`, a decoder's hand-over, a generator's start), else zeros. *grad* reads dL/d(name)
+    instead. v.overwritten(name): whether a what-if set name's value here (its `intervened` mask)."""
 
     def __init__(self, trace, place, t: int, b: int, u: int, grad: bool = False):
         self.trace, self.place, self.t, self.b, self.u, self.grad = trace, place, t, b, u, grad
@@ -68,7 +80,14 @@ class Values:
     def prev(self, name: str) -> float:
         a = self.trace[self._key(name)]
         tp = self.t - order_sign("forward", self.place.direction)
-        return float(a[tp, self.b, self.u]) if 0 <= tp < a.shape[0] else 0.0
+        if 0 <= tp < a.shape[0]:
+            return float(a[tp, self.b, self.u])
+        start = self._key(f"{name}0")  # (B, H): the state the pass began from, recorded where it was given
+        return float(self.trace[start][self.b, self.u]) if start in self.trace else 0.0
+
+    def overwritten(self, name: str) -> bool:
+        key = self.place.key(f"{MASK}.{name}")
+        return not self.grad and key in self.trace and bool(self.trace[key][self.t, self.b, self.u])
 
 
 class RecurrentView(PlaceView):
@@ -84,19 +103,21 @@ class RecurrentView(PlaceView):
         fam = entry.family
         H = entry.hidden_size
         u = min(c.unit, H - 1)
-        u0, u1 = unit_window(width, H, u)
+        rows = fam.forward_rows(entry) if c.phase == "forward" else [(f"dL/d{s}_t", s, False) for s in fam.states]
+        name_w = name_width(label for label, _, _ in rows)
+        u0, u1 = unit_window(width, H, u, name_w)
         cells = Cells()
         title = Text(f"{fam.title} l{place.layer} {place.direction} · t={c.t} · unit {u}"
                      f"  (units {u0}..{u1 - 1} of {H})", BOLD)
         if c.phase == "forward":
-            for label, key, gate in fam.forward_rows(entry):
+            for label, key, gate in rows:
                 vec = trace[place.key(key)][c.t, c.sample]
-                unit_row(cells, label, vec, u, u0, u1, 1.0 if gate else finite_scale(vec, 1.0), width, gate)
+                unit_row(cells, label, vec, u, u0, u1, 1.0 if gate else finite_scale(vec, 1.0), width, gate, name_w)
             lines = story(fam.forward_story(entry, Values(trace, place, c.t, c.sample, u)))
         else:
-            for s in fam.states:
+            for label, s, _ in rows:
                 vec = trace[place.grad_key(s)][c.t, c.sample]
-                unit_row(cells, f"dL/d{s}_t", vec, u, u0, u1, finite_scale(vec), width)
+                unit_row(cells, label, vec, u, u0, u1, finite_scale(vec), width, name_w=name_w)
             lines = self._backward_story(trace, c, entry, place, u)
         return Group(title, cells, *lines)
 
@@ -137,22 +158,30 @@ class RecurrentView(PlaceView):
         place = c.place(info)
         entry = info.entries[place.entry]
         grad = c.phase == "backward"
-        parts = []
         names = entry.family.states
         dirs = list(entry.directions)
         rows = max(height // (len(names) * len(dirs)) - 2, 2)
+        own = info.length_of(c.sample) if info.packs(entry) else entry.steps
+        maps = []
         for d in dirs:
             for name in names:
                 key = f"{'grad.' if grad else ''}model.{entry.index}.l{place.layer}.{d}.{name}"
-                label = f"{'dL/d' if grad else ''}{name} {d}"
-                own = info.length_of(c.sample) if info.packs(entry) else entry.steps
-                if d == "bwd":
-                    label += (" (reads from the end: t=T-1 first)" if own == entry.steps else
-                              f" (reads from this sample's end: t={own - 1} first)")
-                cur = d == place.direction
-                parts.append(state_heatmap(trace[key][:, c.sample], c.t, c.unit, width, rows,
-                                           ("▸ " if cur else "  ") + label,
-                                           length=own if own < entry.steps else None))
+                label = f"{('▸ ' if d == place.direction else '  ')}{'dL/d' if grad else ''}{name} {d}"
+                if d == "bwd":  # where it starts, in as many words as the width takes (the same in every title)
+                    first = (" (reads from the end: t=T-1 first)" if own == entry.steps else
+                             f" (reads from this sample's end: t={own - 1} first)")
+                    labels = [label + first, f"{label} (reads t={own - 1} first)", f"{label} (t={own - 1} first)"]
+                else:
+                    labels = [label] * 3
+                values = trace[key][:, c.sample]
+                maps.append((values, labels, [title_words(values, c.t, c.unit, width, rows, brief=b)
+                                              for b in (False, True)]))
+        # the longest form every title takes on one line: shorter labels first, then the scale without its word
+        forms = ((0, 0), (1, 0), (2, 0), (2, 1))
+        label_k, brief = next((f for f in forms if all(len(lab[f[0]]) + 1 + len(w[f[1]]) <= width
+                                                          for _, lab, w in maps)), forms[-1])
+        parts = [state_heatmap(values, c.t, c.unit, width, rows, labels[label_k], brief=bool(brief),
+                               length=own if own < entry.steps else None) for values, labels, _ in maps]
         return Group(*parts)
 
     def gradients(self, trace, c, width):

@@ -1,0 +1,64 @@
+"""The timeline's loss row in a batch of different lengths: at a sample's padded steps it shows padding (╌),
+as the pred and dL/dx rows do, not the other samples' terms; it says its numbers are the whole batch's; and its
+notes are wrapped, never cut, at 80 columns."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from rich.console import Console
+
+from rnntui.numfmt import compact
+from rnntui.render.cursor import Cursor
+from rnntui.render.timeline import PAD, timeline
+from rnntui.tui.app import RnntuiApp
+from tests.tui.screen import screen_text
+
+
+def rows(trace, sample: int) -> dict[str, list[str]]:
+    out = io.StringIO()
+    Console(file=out, width=400, color_system=None).print(timeline(trace, Cursor(sample=sample), {}, 200))
+    lines = out.getvalue().splitlines()
+    table = {line[:6].strip(): line[6:].split() for line in lines if line[:6].strip() in ("loss", "pred", "dL/dx")}
+    table["notes"] = [line.strip() for line in lines if line.startswith("      sample")]
+    return table
+
+
+def test_a_short_samples_padding_shows_no_loss(traces):
+    trace = traces["bilstm-lengths"]
+    lengths = [4, 5, 5, 6]  # the scenario's sentences: "I like apple ." ... "Apple pie is very sweet ."
+    assert list(trace.info.lengths) == lengths
+    T = trace["loss.step"].shape[0]
+    for b, n in enumerate(lengths):
+        r = rows(trace, b)
+        assert r["loss"][n:] == [PAD] * (T - n) == r["pred"][n:] == r["dL/dx"][n:]
+        # the real steps: each step's share of the batch's loss (they add up to the loss itself)
+        assert r["loss"][:n] == [compact(float(v), 6) for v in trace["loss.step"][:n]]
+        words = "loss: the whole batch's"
+        assert r["notes"] == [f"sample {b} has {n} steps: t={n}..{T - 1} are padding (╌); {words}" if n < T - 1 else
+                              f"sample {b} has {n} steps: t={n} is padding (╌); {words}" if n < T else
+                              f"sample {b} has all {T} steps; {words}"]
+    np.testing.assert_allclose(trace["loss.step"].sum(), trace["loss"], rtol=1e-12)
+
+
+def test_an_equal_length_batch_is_unchanged(traces):
+    trace = traces["lstm-delayed-recall"]  # many-to-one: no loss row, no sample note
+    r = rows(trace, 0)
+    assert "loss" not in r and r["notes"] == []
+
+
+async def test_the_screen_pads_the_loss_row(traces):
+    app = RnntuiApp(traces["bilstm-lengths"])
+    async with app.run_test(size=(120, 40)):
+        lines = screen_text(app).splitlines()
+    loss = next(line for line in lines if line.startswith("  loss"))
+    assert loss.split()[-2:] == [PAD, PAD]
+
+
+def test_long_notes_are_wrapped_not_cut(traces):
+    trace = traces["bilstm-lengths"]
+    out = io.StringIO()
+    Console(file=out, width=400, color_system=None).print(timeline(trace, Cursor(), {}, 40))
+    notes = [line.strip() for line in out.getvalue().splitlines() if line.startswith("      ") and line.strip()]
+    assert all(len(line) <= 40 for line in out.getvalue().splitlines())
+    assert " ".join(notes) == "steps 0..3 of 0..5 sample 0 has 4 steps: t=4..5 are padding (╌); loss: the whole batch's"
