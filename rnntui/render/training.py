@@ -272,8 +272,12 @@ def _bptt_picture(a: np.ndarray, k: int, t: int, width: int, height: int, place)
     block = a[i0:i1, s0:s1]
     drawn = np.isfinite(block) & (block > 0)
     pos = block[drawn]
-    out = Cells().add(f"‖dL/dh_t‖ of {place.prefix}: iterations {i0}..{i1 - 1} down, steps {s0}..{s1 - 1} across",
-                      DIM)
+    titles = (f"‖dL/dh_t‖ of {place.prefix}: iterations {i0}..{i1 - 1} down, steps {s0}..{s1 - 1} across",
+              f"‖dL/dh_t‖ of {place.prefix}: iterations {i0}..{i1 - 1} ↓, steps {s0}..{s1 - 1} →",
+              f"‖dL/dh_t‖: iterations {i0}..{i1 - 1} ↓, steps {s0}..{s1 - 1} →",
+              f"‖dL/dh‖ iter. {i0}..{i1 - 1} ↓, t {s0}..{s1 - 1} →")
+    # the longest wording that fits: a narrow pane would cut the end, which says what the axes are
+    out = Cells().add(next((x for x in titles if len(x) <= width), titles[-1]), DIM)
     if pos.size == 0:
         return out.newline().add("  no gradient to draw (zero or not finite at every cell)", DIM)
     lo, hi = np.log10(pos.min()), np.log10(pos.max())

@@ -167,3 +167,14 @@ def test_the_non_finite_verdict_names_bptt_or_the_input_on_models_where_that_is_
     assert (forward == []) == (case == "bptt")
     assert verdict(t, PLACE).sentence == "the gradient is not finite: " + words + (
         "" if case == "bptt" else ", and BPTT computes the gradient from it")
+
+
+@pytest.mark.parametrize("width", [40, 60, 90])
+def test_the_pictures_title_says_what_its_axes_are_at_any_width(width):
+    """A narrow pane would cut the title's end, where it says which axis is which: the longest wording that
+    fits is chosen instead."""
+    a = np.full((300, 30), 1e-3)
+    title = _bptt_picture(a, 299, 0, width, 5, Place(0, 0, "fwd")).plain.splitlines()[0]
+    assert len(title) <= width
+    assert "295..299 ↓" in title or "iterations 295..299 down" in title
+    assert "0..29 →" in title or "steps 0..29 across" in title
