@@ -398,7 +398,16 @@ def _refused(weights: Path, out: Path, *said: str) -> None:
 def test_a_layernorm_is_refused_naming_its_keys(tmp_path, fmt):
     m = nn.Sequential(nn.Conv1d(2, 3, 3), nn.LayerNorm(3)).double()
     _save(m.state_dict(), tmp_path / f"w{fmt}")
-    _refused(tmp_path / f"w{fmt}", tmp_path / "s.yaml", "1.weight: found shape (3,); expected 2-D")
+    _refused(tmp_path / f"w{fmt}", tmp_path / "s.yaml", "1: found 1.bias (3,), 1.weight (3,): a 1-D weight without "
+             "running statistics is a normalisation layer rnntui has no entry for (nn.LayerNorm")
+
+
+def test_a_training_checkpoint_is_refused_with_the_state_dict_it_holds_named(tmp_path):
+    m = nn.Linear(2, 3)
+    torch.save({"model": m.state_dict(), "epoch": 3}, tmp_path / "ckpt.pt")
+    _refused(tmp_path / "ckpt.pt", tmp_path / "s.yaml", "holds non-tensor values: model (OrderedDict), epoch (int)",
+             "model holds tensors only, like a state_dict inside a checkpoint: save it alone, "
+             "torch.save(checkpoint['model'], \"weights.pt\")")
 
 
 @pytest.mark.parametrize("state,said", [

@@ -198,6 +198,11 @@ def describe(mod: Module) -> None:
         return _batchnorm(mod)
     w = p.get("weight")
     extra = sorted(set(p) - {"weight", "bias"})
+    if w is not None and len(w) == 1 and not extra:
+        raise ScaffoldError(f"{mod.name}: found {', '.join(f'{mod.keys([n])} {p[n]}' for n in sorted(p))}: a 1-D weight "
+                            "without running statistics is a normalisation layer rnntui has no entry for (nn.LayerNorm, "
+                            "nn.GroupNorm); expected modules rnntui has (a BatchNorm built with track_running_stats="
+                            "False looks the same: write {type: batchnorm1d, track_running_stats: false} for it by hand)")
     if w is None or extra:
         raise ScaffoldError(f"{mod.name}: found {mod.keys(sorted(p))}; expected a recurrent module (weight_ih_l0, "
                             "...), a Linear or Conv (weight, bias) or an Embedding (weight)")

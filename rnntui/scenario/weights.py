@@ -102,8 +102,13 @@ def _torch_state(path: Path) -> dict[str, np.ndarray]:
         raise WeightProblem(("file",), f"{path.name} holds a {type(obj).__name__}; expected a state_dict")
     bad = [f"{k} ({type(v).__name__})" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     if bad:
+        # a training checkpoint ({"model": state_dict, "epoch": 3, ...}) is the common case: name the way out
+        inner = [k for k, v in obj.items() if isinstance(v, dict) and v and
+                 all(isinstance(t, torch.Tensor) for t in v.values())]
+        hint = (f" ({inner[0]} holds tensors only, like a state_dict inside a checkpoint: save it alone, "
+                f"torch.save(checkpoint[{inner[0]!r}], \"weights.pt\"), and name that file)") if inner else ""
         raise WeightProblem(("file",), f"{path.name} holds non-tensor values: {', '.join(bad[:5])}; "
-                            "expected a state_dict of tensors")
+                            f"expected a state_dict of tensors{hint}")
     ints = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
     bad = [f"{k} ({v.dtype})" for k, v in obj.items() if v.is_complex() or not (v.dtype.is_floating_point or v.dtype in ints)]
     if bad:
