@@ -549,9 +549,9 @@ class Reader:
         if set(given) - set(names) or "kernel_size" not in given:
             self.refuse(node, f"takes ({', '.join(names)})")
         v = self.take(node, given.pop("input"), "the pool")
-        settings = _POOL_DEFAULTS | {k: self.number(node, value, k) if k in ("kernel_size", "stride", "padding",
-                                                                              "dilation", "divisor_override") and
-                                     value is not None else self.flag(node, value, k) for k, value in given.items()}
+        numbers = ("kernel_size", "stride", "padding", "dilation", "divisor_override")
+        settings = _POOL_DEFAULTS | {k: None if value is None else self.number(node, value, k) if k in numbers
+                                     else self.flag(node, value, k) for k, value in given.items()}
         if settings["stride"] in ((), []):
             settings["stride"] = None   # torch's own default for the stride: the kernel size
         try:

@@ -103,7 +103,7 @@ def calls_as_nodes(module):
             globs[name] = fn
 
 
-LOOPS = ("a Python loop or branch over a tensor's values or size: rnntui maps a chain of torch.nn modules "
+LOOPS = ("Python code that needs a tensor's values or size as a number (a loop, a branch, int(...)): rnntui maps a chain of torch.nn modules "
          "(see docs/debug-your-pytorch-model.md), not Python loops or branches over tensors, such as a custom cell "
          "stepping through time itself")
 
