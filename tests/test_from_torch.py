@@ -826,3 +826,15 @@ def test_h_n_squeeze_with_a_batch_of_one_is_refused():
     message = _refused(Squeezed().double(), _x(1, 4, 3))
     assert f"{__file__}:{_line_of(Squeezed, 'h.squeeze()')}:" in message
     assert "Tensor.squeeze(): h_n.squeeze() with a batch of 1 drops that axis too" in message, message
+
+
+def test_a_form_no_rule_foresaw_is_still_named_by_its_operation_and_line(monkeypatch):
+    from rnntui.torch_bridge.chain import Reader
+
+    def broken(self, node, v, idx):  # stands for any reading rule that meets a value it did not expect
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(Reader, "getitem", broken)
+    message = _refused(LastHidden().double(), _x(2, 5, 3))
+    assert f"{__file__}:{_line_of(LastHidden, 'h[-1]')}: `return self.fc(h[-1])`: indexing `[...]`: rnntui cannot " \
+           "read this use of it (KeyError: 'surprise')" in message, message
