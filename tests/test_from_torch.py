@@ -836,5 +836,5 @@ def test_a_form_no_rule_foresaw_is_still_named_by_its_operation_and_line(monkeyp
 
     monkeypatch.setattr(Reader, "getitem", broken)
     message = _refused(LastHidden().double(), _x(2, 5, 3))
-    assert f"{__file__}:{_line_of(LastHidden, 'h[-1]')}: `return self.fc(h[-1])`: indexing `[...]`: rnntui cannot " \
+    assert f"{__file__}:{_line_of(LastHidden, 'self.rnn(x)')}: `_, h = self.rnn(x)`: indexing `[...]`: rnntui cannot " \
            "read this use of it (KeyError: 'surprise')" in message, message
