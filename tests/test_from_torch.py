@@ -545,3 +545,296 @@ def test_debug_opens_the_debugger_on_the_modules_run(monkeypatch):
     trace = rnntui.debug(LastHidden().double(), _x(2, 5, 3))
     assert seen["trace"] is trace and trace.info.name == "from_torch: LastHidden"
     assert "from_torch: LastHidden" in seen["screen"]
+
+
+# --- the second trial's findings -----------------------------------------------------------------------
+class PackedToX(nn.Module):
+    """pad_packed_sequence(..., total_length=x.size(1)): padded back to x's own steps (x.shape[1] too)."""
+
+    def __init__(self, shape=False):
+        super().__init__()
+        self.shape = shape
+        self.rnn = nn.GRU(3, 5, batch_first=True)
+        self.fc = nn.Linear(5, 2)
+
+    def forward(self, x, lengths):
+        out, _ = self.rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+        steps = x.shape[1] if self.shape else x.size(1)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=steps)
+        return self.fc(out)
+
+
+class SequentialHead(nn.Module):
+    """Containers inside a model: an nn.Sequential head, an nn.ModuleList and an nn.ModuleDict."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(3, 6, batch_first=True)
+        self.blocks = nn.ModuleList([nn.Linear(6, 6), nn.Tanh()])
+        self.parts = nn.ModuleDict({"mid": nn.Linear(6, 5)})
+        self.head = nn.Sequential(nn.Linear(5, 5), nn.ReLU(), nn.Linear(5, 3))
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        z = out[:, -1, :]
+        for block in self.blocks:
+            z = block(z)
+        return self.head(self.parts["mid"](z))
+
+
+class LeNet(nn.Module):
+    """The 60-minute blitz's functional pooling: F.max_pool2d(F.relu(conv(x)), (2, 2)), then F.avg_pool2d."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 3, 3)
+        self.conv2 = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 2 * 2, 3)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), (2, 2))
+        x = F.avg_pool2d(self.conv2(x), kernel_size=2, stride=2)
+        return self.fc(torch.flatten(x, 1))
+
+
+class PooledCRNN(nn.Module):
+    """F.max_pool1d (stride 1) and F.avg_pool1d over a sequence's steps between transposes."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(3, 4, 3, padding=1)
+        self.rnn = nn.GRU(4, 5, batch_first=True)
+        self.fc = nn.Linear(5, 2)
+
+    def forward(self, x):
+        z = F.max_pool1d(F.relu(self.conv(x.transpose(1, 2))), kernel_size=2, stride=1)
+        z = F.avg_pool1d(z, 2)
+        out, _ = self.rnn(z.transpose(1, 2))
+        return self.fc(out)
+
+
+class Squeezed(nn.Module):
+    """h_n.squeeze() of a one-layer unidirectional module: (batch, hidden) when the batch is > 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(3, 5, batch_first=True)
+        self.fc = nn.Linear(5, 2)
+
+    def forward(self, x):
+        _, h = self.rnn(x)
+        return self.fc(h.squeeze())
+
+
+SECOND_TRIAL = {
+    "packed-total-length-x-size": (lambda: PackedToX(), lambda: _x(3, 8, 3), LENGTHS, "batch_first"),
+    "packed-total-length-x-shape": (lambda: PackedToX(shape=True), lambda: _x(3, 6, 3), LENGTHS, "batch_first"),
+    "containers-inside": (lambda: SequentialHead(), lambda: _x(2, 5, 3), None, "same"),
+    "functional-pool2d": (lambda: LeNet(), lambda: _x(1, 1, 10, 10), None, "same"),
+    "functional-pool1d": (lambda: PooledCRNN(), lambda: _x(2, 7, 3), None, "batch_first"),
+    "h_n-squeeze": (lambda: Squeezed(), lambda: _x(3, 4, 3), None, "same"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(SECOND_TRIAL))
+def test_second_trial_forms_give_the_modules_output_loss_and_gradients(form):
+    make, x, lengths, how = SECOND_TRIAL[form]
+    trace = _check(make(), x(), lengths, how, "sum")
+    if form == "containers-inside":  # the user's names, through the containers
+        assert {"head.0.weight", "head.2.bias", "blocks.0.weight", "parts.mid.weight"} <= set(trace.torch_names)
+    _check(make(), x(), lengths, how, "mse" if form == "functional-pool2d" else "cross_entropy")
+
+
+def _refused(module, x, **kw) -> str:
+    with pytest.raises(FromTorchError) as info:
+        rnntui.from_torch(module, x, **kw)
+    return str(info.value)
+
+
+class PackedToBatch(nn.Module):
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = steps
+        self.rnn = nn.GRU(3, 5, batch_first=True)
+
+    def forward(self, x, lengths):
+        out, _ = self.rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=self.steps(x, lengths))
+        return out
+
+
+@pytest.mark.parametrize("steps,said", [
+    (lambda x, lengths: x.size(0), "total_length=3 against x's 8 steps; rnntui pads to x's steps"),
+    (lambda x, lengths: lengths.size(0), "total_length is computed from a tensor while the model runs"),
+])
+def test_a_total_length_other_than_xs_steps_is_refused_at_its_line(steps, said):
+    message = _refused(PackedToBatch(steps).double(), _x(3, 8, 3), lengths=LENGTHS)
+    assert f"{__file__}:{_line_of(PackedToBatch, 'total_length=')}:" in message, message
+    assert "torch.nn.utils.rnn.pad_packed_sequence: " + said in message, message
+
+
+class ZerosLoop(nn.Module):
+    """The trial's hand-written loop: it starts with torch.zeros(x.size(0), H)."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.LSTMCell(3, 4)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        h = torch.zeros(x.size(0), 4)
+        c = torch.zeros(x.size(0), 4)
+        for t in range(x.size(1)):
+            h, c = self.cell(x[:, t], (h, c))
+        return self.fc(h)
+
+
+def test_a_loop_after_torch_zeros_of_a_traced_size_is_refused_at_the_loop():
+    message = _refused(ZerosLoop().double(), _x(2, 5, 3))
+    assert f"{__file__}:{_line_of(ZerosLoop, 'for t in range')}: `for t in range(x.size(1)):`: " in message, message
+    assert "not Python loops or branches over tensors, such as a custom cell stepping through time itself" in message
+    assert "Error" not in message and "Proxy" not in message, message
+
+
+class PoolPadded(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+
+    def forward(self, x):
+        return F.max_pool2d(self.conv(x), 2, padding=1)
+
+
+def test_functional_pooling_with_a_setting_rnntui_has_not_is_refused_at_its_line():
+    message = _refused(PoolPadded().double(), _x(1, 1, 6, 6))
+    assert f"{__file__}:{_line_of(PoolPadded, 'F.max_pool2d')}:" in message
+    assert "torch.nn.functional.max_pool2d: padding=1: rnntui's pools have no padding" in message, message
+
+
+def test_the_refusal_lists_exactly_what_maps():
+    from rnntui.torch_bridge.leaves import mapper
+
+    message = _refused(Cumsum().double(), _x(2, 5, 3))
+    listed = message.split("torch.nn modules (", 1)[1].split(";", 1)[0].split(", ")
+    made = {"RNN": lambda: nn.RNN(2, 2), "LSTM": lambda: nn.LSTM(2, 2), "GRU": lambda: nn.GRU(2, 2),
+            "Embedding": lambda: nn.Embedding(3, 2), "Linear": lambda: nn.Linear(2, 2), "Conv1d": lambda: nn.Conv1d(2, 2, 1),
+            "Conv2d": lambda: nn.Conv2d(2, 2, 1), "MaxPool1d": lambda: nn.MaxPool1d(2), "MaxPool2d": lambda: nn.MaxPool2d(2),
+            "AvgPool1d": lambda: nn.AvgPool1d(2), "AvgPool2d": lambda: nn.AvgPool2d(2),
+            "BatchNorm1d": lambda: nn.BatchNorm1d(2), "BatchNorm2d": lambda: nn.BatchNorm2d(2), "Flatten": nn.Flatten,
+            "Dropout": nn.Dropout, "ReLU": nn.ReLU, "Tanh": nn.Tanh, "Sigmoid": nn.Sigmoid,
+            "Softmax": lambda: nn.Softmax(dim=-1), "Identity": nn.Identity}
+    assert sorted(listed) == sorted(made)  # every one named, and nothing else
+    assert all(mapper(make())[0] is not None for make in made.values())
+    for unmapped in (nn.LayerNorm(2), nn.GELU(), nn.LSTMCell(2, 2), nn.AdaptiveAvgPool2d(1)):
+        assert mapper(unmapped)[0] is None
+    functions = message.split(") and functions (", 1)[1]
+    for name in ("F.max_pool1d", "F.max_pool2d", "F.avg_pool1d", "F.avg_pool2d", "F.dropout", "torch.flatten(x, 1)"):
+        assert name in functions
+
+
+class M3(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(5, 7, batch_first=True)
+        self.fc = nn.Linear(7, 3)
+
+    def forward(self, x):
+        return self.fc(self.rnn(x)[0])
+
+
+def test_a_target_is_checked_in_the_users_terms():
+    x = _x(2, 6, 5)
+    target = torch.zeros(2, 6, dtype=torch.int64)
+    target[1, 4] = 3
+    target[1, 5] = 7
+    message = _refused(M3().double(), x, loss="cross_entropy", target=target)
+    assert message == ("target[1, 4] = 3 (sample 1, step 4): expected a class index in 0..2 (the model's output has 3 "
+                       "classes); 2 values are out of range")
+    message = _refused(M3().double(), x, loss="cross_entropy", target=torch.zeros(6, 2, dtype=torch.int64))
+    assert message.startswith("target= has shape (6, 2); loss='cross_entropy' needs one class index per (sample, step): "
+                              "shape (2, 6), the module's output (2, 6, 3)"), message
+    message = _refused(M3().double(), x, loss="mse", target=torch.zeros(2, 6, 2, dtype=torch.float64))
+    assert message == "target= has shape (2, 6, 2); loss='mse' needs the module's output shape (2, 6, 3)"
+
+
+def test_a_padded_steps_target_is_not_read():
+    x, target = _x(3, 6, 3), torch.randint(0, 2, (3, 6), generator=torch.Generator().manual_seed(0))
+    target[2, 3:] = -100  # sample 2 has 2 real steps: what its padding holds is nobody's business
+    m = Packed().double()
+    trace = rnntui.from_torch(m, x, loss="cross_entropy", target=target, lengths=LENGTHS)
+    y = m(x, LENGTHS)
+    np.testing.assert_allclose(trace["loss"], _torch_loss(y, "cross_entropy", target, LENGTHS, "batch_first").item(),
+                               rtol=1e-9)
+    target[2, 1] = 2
+    assert _refused(m, x, loss="cross_entropy", target=target, lengths=LENGTHS).startswith(
+        "target[2, 1] = 2 (sample 2, step 1): expected a class index in 0..1")
+
+
+def test_token_ids_outside_the_embedding_are_named():
+    ids = _ids((2, 5), 11)
+    ids[1, 3] = 12
+    assert _refused(Tagger().double(), ids) == \
+        "x[1, 3] = 12: expected a token id in 0..10 (self.emb (nn.Embedding) has 11 embeddings)"
+
+
+def test_integer_x_without_an_embedding_names_the_dtype_and_the_first_module():
+    message = _refused(M3().double(), torch.randint(0, 3, (2, 6, 5)))
+    assert f"{__file__}:{_line_of(M3, 'return self.fc')}:" in message
+    assert "nn.LSTM (self.rnn): x is int64 and this is the first module on it, which reads floats: pass x.float()" \
+        in message, message
+
+
+def test_the_modules_own_failure_on_x_is_named_at_its_line():
+    class Sorted(Packed):
+        def forward(self, x, lengths):
+            packed = pack_padded_sequence(x, lengths, batch_first=True)  # enforce_sorted: lengths must decrease
+            out, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)
+            return self.fc(out)
+
+    message = _refused(Sorted().double(), _x(3, 6, 3), lengths=LENGTHS)
+    assert f"{__file__}:{_line_of(Sorted, 'pack_padded_sequence(x')}:" in message, message
+    assert "Sorted fails on this x itself (RuntimeError: " in message, message
+
+
+class Lambda(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(3, 4, batch_first=True)
+
+
+Lambda.forward = lambda self, x: torch.cumsum(self.rnn(x)[0], dim=1)  # noqa: E731
+LAMBDA_LINE = inspect.getsourcelines(Lambda.forward)[1]
+
+
+def test_a_lambda_forward_is_refused_at_its_line():
+    message = _refused(Lambda().double(), _x(2, 5, 3))
+    assert message.startswith(f"{__file__}:{LAMBDA_LINE}: `Lambda.forward = lambda self, x: torch.cumsum"), message
+    assert "torch.cumsum: this operation has no rnntui entry" in message
+
+
+def test_a_lambda_without_source_says_so():
+    out = _python("import torch, rnntui\nclass M(torch.nn.Module):\n    def __init__(s):\n"
+                  "        super().__init__(); s.rnn = torch.nn.GRU(3, 4)\n"
+                  "M.forward = lambda s, x: torch.cumsum(s.rnn(x)[0], 0)\n"
+                  "try:\n    rnntui.from_torch(M(), torch.randn(5, 2, 3))\nexcept rnntui.RnntuiError as e:\n"
+                  "    print(e)\n")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("<string>:5 (a lambda: no source line): torch.cumsum: "), out.stdout
+
+
+def test_h_n_squeeze_with_a_batch_of_one_is_refused():
+    message = _refused(Squeezed().double(), _x(1, 4, 3))
+    assert f"{__file__}:{_line_of(Squeezed, 'h.squeeze()')}:" in message
+    assert "Tensor.squeeze(): h_n.squeeze() with a batch of 1 drops that axis too" in message, message
+
+
+def test_a_form_no_rule_foresaw_is_still_named_by_its_operation_and_line(monkeypatch):
+    from rnntui.torch_bridge.chain import Reader
+
+    def broken(self, node, v, idx):  # stands for any reading rule that meets a value it did not expect
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(Reader, "getitem", broken)
+    message = _refused(LastHidden().double(), _x(2, 5, 3))
+    assert f"{__file__}:{_line_of(LastHidden, 'self.rnn(x)')}: `_, h = self.rnn(x)`: indexing `[...]`: rnntui cannot " \
+           "read this use of it (KeyError: 'surprise')" in message, message

@@ -68,7 +68,60 @@ def _input_lines(chain, x: np.ndarray, lengths) -> list[str]:
     return lines
 
 
-def _target_lines(chain, loss: str, target, out_roles: tuple, lengths, ragged: bool) -> list[str]:
+def _at(index) -> str:
+    return ", ".join(str(int(i)) for i in index)
+
+
+def _real_steps(shape: tuple, roles: tuple, lengths) -> np.ndarray:
+    """True where a target (axes *roles*) is read: every entry, or with packed lengths each sample's real steps."""
+    if lengths is None or "T" not in roles:
+        return np.ones(shape, dtype=bool)
+    steps = np.arange(shape[roles.index("T")]).reshape([-1 if r == "T" else 1 for r in roles])
+    lens = np.asarray(lengths).reshape([-1 if r == "B" else 1 for r in roles])
+    return np.broadcast_to(steps < lens, shape)
+
+
+def _check_target(loss: str, t: np.ndarray, out_roles: tuple, out_shape: tuple, lengths) -> tuple:
+    """The target checked against the module's output in the user's own terms (target=, its shape, the
+    first bad value and where it is), before it is written: the loader would name the generated text.
+    Returns the target's roles."""
+    if loss == "mse":
+        if t.shape != out_shape:
+            raise FromTorchError(f"target= has shape {t.shape}; loss='mse' needs the module's output shape {out_shape}")
+        return out_roles
+    classes = out_shape[out_roles.index("F")]
+    roles = tuple(r for r in out_roles if r != "F")
+    want = tuple(n for n, r in zip(out_shape, out_roles) if r != "F")
+    if t.shape != want:
+        raise FromTorchError(f"target= has shape {t.shape}; loss='cross_entropy' needs one class index per "
+                             f"{'(sample, step)' if 'T' in roles else 'sample'}: shape {want}, the module's output "
+                             f"{out_shape} without its class axis (axis {out_roles.index('F')})")
+    bad = np.argwhere(_real_steps(t.shape, roles, lengths) & ((t < 0) | (t >= classes)))
+    if len(bad):
+        first = tuple(bad[0])
+        where = f" (sample {first[roles.index('B')]}, step {first[roles.index('T')]})" if "T" in roles else \
+            f" (sample {first[roles.index('B')]})"
+        raise FromTorchError(f"target[{_at(first)}] = {int(t[first])}{where}: expected a class index in 0..{classes - 1} "
+                             f"(the model's output has {classes} classes)"
+                             + (f"; {len(bad)} values are out of range" if len(bad) > 1 else ""))
+    return roles
+
+
+def _check_ids(chain, x: np.ndarray) -> None:
+    """Token ids within the embedding's table: torch's own refusal (IndexError: index out of range in self)
+    names neither the value nor where it is."""
+    first = chain.entries[0]
+    if first.config["type"] != "embedding":
+        return
+    n = first.config["num_embeddings"]
+    bad = np.argwhere((x < 0) | (x >= n))
+    if len(bad):
+        at = tuple(bad[0])
+        raise FromTorchError(f"x[{_at(at)}] = {int(x[at])}: expected a token id in 0..{n - 1} ({chain.sources[0]} has "
+                             f"{n} embeddings)" + (f"; {len(bad)} ids are out of range" if len(bad) > 1 else ""))
+
+
+def _target_lines(chain, loss: str, target, out_roles: tuple, lengths, ragged: bool, out_shape: tuple) -> list[str]:
     if loss == "sum":
         if target is not None:
             raise FromTorchError("loss='sum' takes no target (the sum of the output); use loss='mse' or "
@@ -79,16 +132,14 @@ def _target_lines(chain, loss: str, target, out_roles: tuple, lengths, ragged: b
     t = np.asarray(target.detach().cpu().numpy() if hasattr(target, "detach") else target)
     if loss == "cross_entropy":
         if t.dtype.kind not in "iu":
-            raise FromTorchError(f"cross_entropy's target holds class indices (integers); found dtype {t.dtype}")
-        roles = tuple(r for r in out_roles if r != "F")
+            raise FromTorchError(f"target= holds class indices (integers) for cross_entropy; found dtype {t.dtype}")
         if "F" not in out_roles or len(out_roles) not in (2, 3):
             raise FromTorchError("cross_entropy needs an output of class scores on its last axis")
+    roles = _check_target(loss, t, out_roles, out_shape, lengths)
+    if loss == "cross_entropy":
         want = ("B", "T") if "T" in roles else ("B",)
     else:
-        roles, want = out_roles, ("B", "T", "F") if "T" in out_roles else tuple(_rnntui_order(out_roles))
-    if t.ndim != len(roles):
-        raise FromTorchError(f"the target has shape {t.shape}; expected one axis per {', '.join(roles)} "
-                             "of the module's output" + (" without its class axis" if loss == "cross_entropy" else ""))
+        want = ("B", "T", "F") if "T" in out_roles else tuple(_rnntui_order(out_roles))
     t = t.transpose(_order(roles, want))
     if "T" in want and ragged:
         return ["target: [\n" + ",\n".join("    " + flow(row[: int(n)], 4) for row, n in zip(t, lengths)) + "]"]
@@ -122,8 +173,16 @@ def build(module, x, *, target=None, loss: str = "sum", lengths=None):
     with _eval_mode(module):
         graph, originals = trace_graph(module, 2 if lengths is not None else 1)
         chain = Reader(module, graph, x, originals, lengths is not None).read()
-        with torch.no_grad():
-            expected = module(x, lengths) if lengths is not None else module(x)
+        if chain.x_roles and len(chain.x_roles) == 2:
+            _check_ids(chain, x.detach().cpu().numpy())
+        try:
+            with torch.no_grad():
+                expected = module(x, lengths) if lengths is not None else module(x)
+        except Exception as exc:  # noqa: BLE001 - the module itself fails on x: the user's to fix, in their words
+            from rnntui.torch_bridge.graph import _frame_of
+            first = (str(exc).strip().splitlines() or ["no message"])[0]
+            raise FromTorchError(f"{_frame_of(exc)}: {type(module).__qualname__} fails on this x itself "
+                                 f"({type(exc).__name__}: {first}); from_torch runs it to check rnntui's run") from None
     xs = x.detach().cpu().numpy()
     if not chain.packed:
         lens = None  # the module did not pack: every sample runs its whole length, as it does in torch
@@ -153,7 +212,8 @@ def build(module, x, *, target=None, loss: str = "sum", lengths=None):
         name=f"from_torch: {type(module).__qualname__}", description=_description(module, chain), dtype=dtype,
         mode=chain.mode, input_lines=_input_lines(chain, xs, lens),
         entries=[(e.config, s) for e, s in zip(chain.entries, chain.sources)], params=params, loss=loss,
-        target_lines=_target_lines(chain, loss, target, chain.out_roles, lens, ragged and lens is not None))
+        target_lines=_target_lines(chain, loss, target, chain.out_roles, lens, ragged and lens is not None,
+                                   tuple(expected.shape)))
     return text, out, dict(chain.torch_names)
 
 
@@ -167,7 +227,9 @@ def from_torch(module, x, *, target=None, loss: str = "sum", lengths=None):
     try:
         trace = run_scenario(load_scenario(source, text=text))
     except ScenarioError as exc:  # a combination the chain allowed but rnntui's rules refuse
-        raise FromTorchError(f"rnntui cannot run {type(module).__qualname__} as mapped: {exc}") from None
+        # said by key, not by the generated text's file and line: that file exists nowhere
+        said = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in exc.problems)
+        raise FromTorchError(f"rnntui cannot run {type(module).__qualname__} as mapped ({said})") from None
     got = np.asarray(trace["output"])
     scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
     tol = TOLERANCE[trace.info.dtype] * scale

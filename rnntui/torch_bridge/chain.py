@@ -13,17 +13,47 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 
 from rnntui.torch_bridge import FromTorchError, import_torch
 from rnntui.torch_bridge.graph import where
-from rnntui.torch_bridge.leaves import ACTIVATIONS, Entry, Refused, mapper, recurrent
+from rnntui.torch_bridge.leaves import ACTIVATIONS, Entry, Refused, mapper, module_names, pool, recurrent
 
 FIXED = ("B", "T", "F", "C", "H", "W")
 _SYMBOLS = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/", operator.matmul: "@",
             operator.floordiv: "//", operator.pow: "**", operator.neg: "unary -", operator.iadd: "+=",
             operator.imul: "*="}
-_CHAIN = ("rnntui runs a chain of torch.nn modules (RNN, LSTM, GRU, Embedding, Linear, Conv1d/2d, pooling, "
-          "Flatten, Dropout, ReLU/Tanh/Sigmoid/Softmax), each reading what the one before returns")
+# the functions the reader maps, by name: the dispatch below is built from these, and so is the message
+_ACTIVATION_FUNCTIONS = ("relu", "tanh", "sigmoid", "softmax")      # torch.X, F.X and Tensor.X()
+_POOL_ARGS = {  # F.X: its parameters in order, as the module's attributes of the same names
+    "max_pool1d": ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+    "max_pool2d": ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+    "avg_pool1d": ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"),
+    "avg_pool2d": ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
+}
+_POOL_DEFAULTS = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False,
+                  "count_include_pad": True, "divisor_override": None}
+
+
+def chain_words() -> str:
+    """What rnntui maps, exactly: the modules of leaves.py's table and the functions this reader maps."""
+    acts = "/".join(_ACTIVATION_FUNCTIONS)
+    return ("rnntui runs a chain of torch.nn modules (" + ", ".join(module_names()) + "; also inside nn.Sequential, "
+            f"nn.ModuleList, nn.ModuleDict) and functions (torch.{acts}, F.{acts}, x.{acts}(), "
+            + ", ".join(f"F.{name}" for name in _POOL_ARGS) + ", F.dropout, torch.flatten(x, 1), x.view(x.size(0), -1), "
+            "transpose, permute), each reading what the one before returns")
+
+
+class _Words:
+    """chain_words() where a message is formatted (it needs torch, which importing this module does not)."""
+
+    def __format__(self, spec) -> str:
+        return chain_words()
+
+    __str__ = chain_words
+
+
+_CHAIN = _Words()
 
 
 @dataclass(frozen=True)
@@ -36,6 +66,7 @@ class Val:
     half: str | None = None   # half: "forward" or "backward" (h_n[-2] / h_n[-1] of a bidirectional module)
     ids: bool = False         # data: token ids (before an embedding)
     packed: bool = False      # result: of a packed input
+    value: object = None      # meta: the number (or shape) when it is read from x itself, so known now
 
 
 @dataclass
@@ -125,11 +156,45 @@ class Reader:
         words = {"B": "batch", "T": "time", "F": "features", "C": "channels", "H": "height", "W": "width"}
         return "(" + ", ".join(words.get(r, "batch or time") for r in self.roles(v)) + ")"
 
+    # --- numbers in the code ---------------------------------------------------------------------
+    def number(self, node, value, what: str):
+        """*value* as a Python int (or a tuple of them): written in the code, or a size read from x itself
+        (x.size(1), x.shape[1]), which is known now. Anything else traced is refused here rather than
+        reaching int() as an fx value."""
+        if isinstance(value, Val):
+            if value.kind == "meta" and value.value is not None:
+                return value.value
+            self.refuse(node, f"{what} is computed from a tensor while the model runs; rnntui needs it as a number "
+                        "written in the code (or a size of x, such as x.size(1))")
+        if isinstance(value, (tuple, list)):
+            return tuple(self.number(node, v, what) for v in value)
+        if isinstance(value, bool) or not isinstance(value, int) and not hasattr(value, "__index__"):
+            self.refuse(node, f"{what} is {value!r}; expected a whole number")
+        return int(value)
+
+    def flag(self, node, value, what: str) -> bool:
+        """*value* as a Python bool, refused when it is traced (a Val is always true to Python)."""
+        if isinstance(value, Val):
+            self.refuse(node, f"{what} is computed from a tensor while the model runs; rnntui needs True or False "
+                        "written in the code")
+        return bool(value)
+
+    def x_steps(self) -> int | None:
+        roles = self.roles(self.x_val)
+        return int(self.x.shape[roles.index("T")]) if "T" in roles else None
+
+    def dtype_words(self) -> str:
+        return str(self.x.dtype).replace("torch.", "")
+
     # --- the chain ------------------------------------------------------------------------------
-    def take(self, node, v, what: str) -> Val:
-        """*v* as the chain's head: a tensor made after the latest entry."""
+    def take(self, node, v, what: str, ids: bool = False) -> Val:
+        """*v* as the chain's head: a tensor made after the latest entry (token ids only where *ids*)."""
         if not isinstance(v, Val):
             self.refuse(node, f"{what} reads {v!r}, which is not a tensor of the chain; {_CHAIN}")
+        if v.kind == "data" and v.ids and not ids:
+            self.refuse(node, f"x is {self.dtype_words()} and this is the first {'module' if node.op == 'call_module' else 'operation'} "
+                        "on it, which reads floats: pass x.float() (or x.double()), or put an nn.Embedding first if x "
+                        "holds token ids")
         why = {
             "result": "this is the (output, h_n) pair a recurrent module returns; take its output "
                       "(`out, _ = self.rnn(x)`) or its final state (`_, h_n = self.rnn(x)`; then h_n[-1])",
@@ -170,7 +235,12 @@ class Reader:
             if node.op == "output":
                 out = node
                 break
-            self.vals[node] = self.visit(node)
+            try:
+                self.vals[node] = self.visit(node)
+            except FromTorchError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a form no rule foresaw: still its op and its line
+                self.refuse(node, f"rnntui cannot read this use of it ({type(exc).__name__}: {exc}); {_CHAIN}")
         result = self.arg(out.args[0])
         if isinstance(result, (tuple, list, dict)):
             raise FromTorchError(f"{type(self.module).__name__}.forward returns {type(result).__name__} of "
@@ -220,16 +290,15 @@ class Reader:
 
     def input_val(self, node) -> Val:
         x = self.x
-        if not x.dtype.is_floating_point:
-            if x.ndim != 2:
-                raise FromTorchError(f"x: token ids of shape {tuple(x.shape)}; expected (batch, time) or (time, batch)")
+        ids = not x.dtype.is_floating_point  # token ids, or floats passed as integers: the first module tells
+        if x.ndim == 2 and ids:
             return Val("data", ("?0", "?1"), ids=True)
         if x.ndim == 3:
-            return Val("data", ("?0", "?1", "?2"))
+            return Val("data", ("?0", "?1", "?2"), ids=ids)
         if x.ndim == 4:
             if x.shape[0] != 1:
                 raise FromTorchError(f"x: an image batch of {x.shape[0]}; rnntui runs one image (batch 1) through a conv2d")
-            return Val("data", ("B", "C", "H", "W"))
+            return Val("data", ("B", "C", "H", "W"), ids=ids)
         raise FromTorchError(f"x of shape {tuple(x.shape)}; expected a sequence (batch, time, features) or (time, "
                              "batch, features), token ids (batch, time), or one image (1, channels, height, width)")
 
@@ -243,7 +312,7 @@ class Reader:
             return self.recurrent_call(node, m, args, kwargs, source)
         if len(args) != 1 or kwargs:
             self.refuse(node, "called with more than one argument; rnntui's entries read one tensor")
-        v = self.take(node, args[0], "the module")
+        v = self.take(node, args[0], "the module", ids=kind in ("embedding", "identity"))
         if kind == "identity":
             return v
         if kind == "activation":
@@ -253,13 +322,18 @@ class Reader:
             entry = fn(m)
         except Refused as exc:
             self.refuse(node, f"{exc}")
+        return self.place(node, kind, entry, source, v)
+
+    def place(self, node, kind: str, entry: Entry, source: str, v: Val) -> Val:
+        """*entry* (of *kind*, as leaves.mapper names it) on the chain's head *v*, its axes checked."""
         roles = self.roles(v)
         if kind == "embedding":
             if not v.ids:
                 self.refuse(node, "nn.Embedding reads token ids; x here is not integer ids")
+            if len(roles) != 2:
+                self.refuse(node, f"nn.Embedding reads token ids (batch, time) or (time, batch); x has shape "
+                            f"{tuple(self.x.shape)}")
             return self.add(node, entry, source, v, roles + ("F",))
-        if v.ids:
-            self.refuse(node, "reads token ids; only an nn.Embedding can (rnntui's embedding is the first entry)")
         if kind == "linear":
             if any(r in ("C", "H", "W") for r in roles):
                 self.refuse(node, f"nn.Linear acts on the last axis; here that is a feature map's width {self.shown(v)}: "
@@ -304,6 +378,7 @@ class Reader:
     def activation(self, node, v: Val, name: str, dim, source: str) -> Val:
         roles = self.roles(v)
         if name == "softmax":
+            dim = None if dim is None else self.number(node, dim, "softmax's dim")
             if dim is None or "F" not in roles or dim % len(roles) != roles.index("F"):
                 self.refuse(node, f"softmax over dim={dim}: rnntui's softmax runs over the features, here dim="
                             f"{roles.index('F') if 'F' in roles else '(none: a feature map)'} of {self.shown(v)}")
@@ -339,8 +414,6 @@ class Reader:
                             "recurrent entry of a batch of different lengths packed (pack it again with "
                             "pack_padded_sequence)")
             inner, packed = v, False
-        if inner.ids:
-            self.refuse(node, "reads token ids; put an nn.Embedding before it")
         want = {0: "B", 1: "T", 2: "F"} if m.batch_first else {0: "T", 1: "B", 2: "F"}
         if len(self.roles(inner)) != 3:
             self.refuse(node, f"a recurrent module reads a sequence; here it receives {self.shown(inner)} (after "
@@ -364,24 +437,28 @@ class Reader:
             return self.getitem(node, args[0], args[1])
         if fn is getattr:
             if isinstance(args[0], Val) and args[1] in ("device", "dtype", "shape", "is_cuda"):
+                if args[1] == "shape" and args[0] is self.x_val:
+                    return Val("meta", value=tuple(int(n) for n in self.x.shape))
                 return Val("meta")
             self.refuse(node, f"reads .{args[1]}")
-        if fn in (torch.zeros,):
+        if fn is self.originals["zeros"]:
             return Val("zeros")
+        if any(fn is getattr(F, name) for name in _POOL_ARGS):
+            return self.functional_pool(node, fn.__name__ if fn.__name__ in _POOL_ARGS else
+                                        next(n for n in _POOL_ARGS if getattr(F, n) is fn), args, kwargs)
         if fn is self.originals["pack_padded_sequence"]:
             return self.pack(node, args, kwargs)
         if fn is self.originals["pad_packed_sequence"]:
             return self.unpack(node, args, kwargs)
         if fn in (torch.cat, torch.concat):
             return self.cat(node, args, kwargs)
-        if fn in (torch.relu, F.relu, torch.tanh, F.tanh, torch.sigmoid, F.sigmoid, torch.softmax, F.softmax):
-            name = {torch.relu: "relu", F.relu: "relu", torch.tanh: "tanh", F.tanh: "tanh", torch.sigmoid: "sigmoid",
-                    F.sigmoid: "sigmoid"}.get(fn, "softmax")
+        name = next((n for n in _ACTIVATION_FUNCTIONS if fn is getattr(torch, n) or fn is getattr(F, n)), None)
+        if name is not None:
             v = self.take(node, args[0], "the activation")
             dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
             return self.activation(node, v, name, dim, self.op_name(node))
         if fn is F.dropout:
-            training = kwargs.get("training", args[2] if len(args) > 2 else True)
+            training = self.flag(node, kwargs.get("training", args[2] if len(args) > 2 else True), "training")
             if training:
                 self.refuse(node, "dropout with training=True: rnntui runs the model as in eval mode (pass "
                             "training=self.training)")
@@ -401,7 +478,16 @@ class Reader:
     def method(self, node, name, args, kwargs) -> Val:
         v = args[0]
         if name in ("size", "dim") and isinstance(v, Val):
-            return Val("meta")
+            if v is not self.x_val:
+                return Val("meta")
+            if name == "dim":
+                return Val("meta", value=self.x.ndim)
+            axis = kwargs.get("dim", args[1] if len(args) > 1 else None)
+            if axis is None:
+                return Val("meta", value=tuple(int(n) for n in self.x.shape))
+            return Val("meta", value=int(self.x.shape[self.number(node, axis, "the axis")]))
+        if name == "new_zeros" and isinstance(v, Val):
+            return Val("zeros")
         if name in ("to", "cpu", "cuda", "detach", "contiguous", "requires_grad_") and isinstance(v, Val) \
                 and v.kind in ("zeros", "lengths", "data", "meta"):
             if v.kind == "data" and name == "requires_grad_":
@@ -411,20 +497,23 @@ class Reader:
             dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
             return self.activation(node, self.take(node, v, "the activation"), name, dim, self.op_name(node))
         if name in ("transpose", "permute", "swapaxes") and isinstance(v, Val) and v.kind == "data":
-            v = self.take(node, v, "transpose")
+            v = self.take(node, v, "transpose", ids=True)
             n = len(v.roles)
             if name == "permute":
                 order = args[1] if len(args) == 2 and isinstance(args[1], (tuple, list)) else args[1:]
-                order = [int(a) % n for a in order]
+                order = [a % n for a in self.number(node, tuple(order), "the order of the axes")]
+                if sorted(order) != list(range(n)):
+                    self.refuse(node, f"permute({', '.join(map(str, order))}) on {n} axes")
             else:
-                a, b = (int(args[1]) % n, int(args[2]) % n)
+                dims = [kwargs.get(k, args[i] if len(args) > i else None) for i, k in ((1, "dim0"), (2, "dim1"))]
+                if None in dims:
+                    self.refuse(node, "transpose takes two axes, dim0 and dim1")
+                a, b = (d % n for d in self.number(node, tuple(dims), "the axis"))
                 order = list(range(n))
                 order[a], order[b] = order[b], order[a]
             return replace(v, roles=tuple(v.roles[k] for k in order), direct=None)
-        if name == "squeeze" and isinstance(v, Val) and v.kind == "state" and len(args) == 2 and args[1] == 0:
-            m = self.recurrent[v.entry]
-            if m.num_layers * (2 if m.bidirectional else 1) == 1:
-                return self.reduce(node, v.entry)
+        if name == "squeeze" and isinstance(v, Val) and v.kind == "state":
+            return self.squeeze_state(node, v, kwargs.get("dim", args[1] if len(args) > 1 else None))
         if name in ("flatten",) and isinstance(v, Val) and v.kind == "data":
             start = kwargs.get("start_dim", args[1] if len(args) > 1 else 0)
             if start == 1 and kwargs.get("end_dim", args[2] if len(args) > 2 else -1) == -1:
@@ -435,11 +524,49 @@ class Reader:
             return self.flatten(node, self.take(node, v, "flatten"), self.op_name(node))  # x.view(x.size(0), -1)
         self.refuse(node, f"this operation has no rnntui entry; {_CHAIN}")
 
+    def squeeze_state(self, node, v: Val, dim) -> Val:
+        """h_n.squeeze(0) or h_n.squeeze() of a one-layer unidirectional module: its final state (batch,
+        hidden), as h_n[-1]. squeeze() drops every axis of size 1, so only where the batch and the hidden
+        size are both larger than one is it the same."""
+        m = self.recurrent[v.entry]
+        if m.num_layers * (2 if m.bidirectional else 1) != 1:
+            self.refuse(node, f"h_n holds {m.num_layers * (2 if m.bidirectional else 1)} final states (layers x "
+                        "directions); rnntui's many-to-one reads the last layer's: h_n[-1]"
+                        + (" (a bidirectional module: torch.cat([h_n[-2], h_n[-1]], dim=1))" if m.bidirectional else ""))
+        if dim is None:
+            B = int(self.x.shape[self.roles(self.x_val).index("B")])
+            if B == 1 or m.hidden_size == 1:
+                self.refuse(node, f"h_n.squeeze() with {'a batch of 1' if B == 1 else 'hidden_size=1'} drops that "
+                            "axis too, not only the layer axis; use h_n.squeeze(0) or h_n[-1]")
+        elif self.number(node, dim, "the axis") not in (0, -3):
+            self.refuse(node, f"squeeze({dim}) of h_n (layers, batch, hidden); rnntui's many-to-one is h_n.squeeze(0)")
+        return self.reduce(node, v.entry)
+
+    def functional_pool(self, node, name: str, args, kwargs) -> Val:
+        """F.max_pool1d/2d, F.avg_pool1d/2d: mapped as the module of the same settings is."""
+        names = _POOL_ARGS[name]
+        given = dict(zip(names, args)) | kwargs
+        if set(given) - set(names) or "kernel_size" not in given:
+            self.refuse(node, f"takes ({', '.join(names)})")
+        v = self.take(node, given.pop("input"), "the pool")
+        numbers = ("kernel_size", "stride", "padding", "dilation", "divisor_override")
+        settings = _POOL_DEFAULTS | {k: None if value is None else self.number(node, value, k) if k in numbers
+                                     else self.flag(node, value, k) for k, value in given.items()}
+        if settings["stride"] in ((), []):
+            settings["stride"] = None   # torch's own default for the stride: the kernel size
+        try:
+            entry = pool(SimpleNamespace(**settings), name[:3], int(name[-2]))
+        except Refused as exc:
+            self.refuse(node, str(exc))
+        return self.place(node, f"pool{name[-2]}d", entry, self.op_name(node), v)
+
     def getitem(self, node, v, idx) -> Val:
         if not isinstance(v, Val):
             self.refuse(node, "indexes something that is not a tensor of the chain")
         if v.kind == "meta":
-            return v
+            if isinstance(v.value, tuple) and isinstance(idx, int) and -len(v.value) <= idx < len(v.value):
+                return Val("meta", value=v.value[idx])  # x.shape[1]
+            return Val("meta")
         if v.kind == "result":
             if idx == 0:
                 if v.packed:
@@ -531,7 +658,7 @@ class Reader:
         v = self.take(node, given.get("input"), "pack_padded_sequence")
         if not (isinstance(given.get("lengths"), Val) and given["lengths"].kind == "lengths"):
             self.refuse(node, "packs with lengths other than the ones given to from_torch (lengths=...)")
-        bf = bool(given.get("batch_first", False))
+        bf = self.flag(node, given.get("batch_first", False), "batch_first")
         want = {0: "B", 1: "T", 2: "F"} if bf else {0: "T", 1: "B", 2: "F"}
         roles = self.require(node, v, want, f"it packs {'(batch, time, ...)' if bf else '(time, batch, ...)'}")
         self.chain.packed = True
@@ -550,7 +677,11 @@ class Reader:
             self.refuse(node, f"padding_value={given['padding_value']}: rnntui's padded steps hold zeros")
         total = given.get("total_length")
         if total is not None:
-            self.chain.total_length = int(total)
-        bf = bool(given.get("batch_first", False))
+            total = self.number(node, total, "total_length")
+            if total != self.x_steps():
+                self.refuse(node, f"total_length={total} against x's {self.x_steps()} steps; rnntui pads to x's "
+                            "steps (total_length=x.size(1) batch first, x.size(0) time first)")
+            self.chain.total_length = total
+        bf = self.flag(node, given.get("batch_first", False), "batch_first")
         self.pack_state = "padded"
         return Val("padded_pair", ("B", "T", "F") if bf else ("T", "B", "F"), at=v.at, direct=v.entry)

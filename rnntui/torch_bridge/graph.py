@@ -1,8 +1,10 @@
 """Trace a module's forward with torch.fx, keeping the user's source line of every operation.
 
 Leaves are the torch.nn modules rnntui has an entry for (and every other torch.nn module, so that one
-rnntui cannot map is named as a module rather than traced into). `pack_padded_sequence` and
-`pad_packed_sequence` are recorded as single calls instead of being traced into.
+rnntui cannot map is named as a module rather than traced into); the containers (nn.Sequential,
+nn.ModuleList, nn.ModuleDict) are traced through to the modules inside them. `pack_padded_sequence`,
+`pad_packed_sequence` and the tensor factories (`torch.zeros(x.size(0), H)`, which fx cannot follow
+when a size is symbolic) are recorded as single calls instead of being traced into.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from contextlib import contextmanager
 
 from rnntui.torch_bridge import FromTorchError, import_torch
 
-_FRAME = re.compile(r'File "([^"]+)", line (\d+), in ([^\n]+)\n([^\n]*)')
+# a formatted frame: `File "f", line n, in name`, then its code unless there is none (python -c, a REPL)
+_FRAME = re.compile(r'File "([^"]+)", line (\d+), in ([^\n]+)(?:\n(?!\s*File ")([^\n]*))?')
 
 
 def _torch_dir() -> str:
@@ -27,8 +30,15 @@ def where(node) -> str:
     frames = [f for f in _FRAME.findall(text) if not f[0].startswith(_torch_dir())]
     if not frames:
         return "(no source line recorded)"
-    file, line, _, code = frames[-1]
-    return f"{file}:{line}: `{code.strip()}`"
+    file, line, name, code = frames[-1]
+    return _shown(file, line, name.strip(), code.strip())
+
+
+def _shown(file, line, name: str, code: str) -> str:
+    if code:
+        return f"{file}:{line}: `{code}`"
+    # python -c, a REPL's input or a lambda typed there: the line number is all there is
+    return f"{file}:{line} ({'a lambda: ' if name == '<lambda>' else ''}no source line)"
 
 
 def _frame_of(exc: BaseException) -> str:
@@ -39,17 +49,35 @@ def _frame_of(exc: BaseException) -> str:
     if not frames:
         return "(no source line)"
     f = frames[-1]
-    return f"{f.filename}:{f.lineno}: `{(f.line or '').strip()}`"
+    return _shown(f.filename, f.lineno, f.name, (f.line or "").strip())
+
+
+def _user_frames(summary):
+    """The frames of the traced forward and what it calls, whatever the forward is named (fx keeps only
+    those from a frame named `forward`, so a forward assigned as a lambda would get none): every frame
+    after this module's `trace`, outside torch and outside this package."""
+    torch_dir, here = _torch_dir(), os.path.dirname(__file__) + os.sep
+    start = max((i + 1 for i, f in enumerate(summary) if f.filename == __file__ and f.name == "trace"), default=0)
+    return [f for f in list(summary)[start:]
+            if not f.filename.startswith(torch_dir) and not f.filename.startswith(here)]
+
+
+# torch's factories take sizes; a size read from a traced tensor (x.size(0)) is an fx Proxy, which their
+# argument parser does not dispatch on (`zeros() takes 1 positional argument but 2 were given`)
+FACTORIES = ("zeros", "ones", "empty", "full", "rand", "randn", "randint", "arange")
 
 
 @contextmanager
-def packing_as_calls(module):
-    """Record pack_padded_sequence / pad_packed_sequence as one node each, however the forward names them
-    (a global imported from torch.nn.utils.rnn, or the attribute through torch.nn.utils.rnn). Yields the
-    original functions by name, which the graph's nodes then hold as their targets."""
+def calls_as_nodes(module):
+    """Record pack_padded_sequence / pad_packed_sequence and torch's tensor factories as one node each,
+    however the forward names them (a global imported from torch.nn.utils.rnn or torch, or the attribute
+    through the module). Yields the original functions by name, which the graph's nodes then hold as their
+    targets."""
     torch = import_torch()
     rnn_utils = torch.nn.utils.rnn
-    originals = {name: getattr(rnn_utils, name) for name in ("pack_padded_sequence", "pad_packed_sequence")}
+    homes = {name: rnn_utils for name in ("pack_padded_sequence", "pad_packed_sequence")} | \
+        {name: torch for name in FACTORIES}
+    originals = {name: getattr(home, name) for name, home in homes.items()}
 
     def wrap(fn):
         def call(*args, **kwargs):
@@ -60,18 +88,34 @@ def packing_as_calls(module):
         return call
 
     wrapped = {name: wrap(fn) for name, fn in originals.items()}
-    patched = [(vars(rnn_utils), name, fn) for name, fn in originals.items()]
+    by_function = {id(fn): name for name, fn in originals.items()}
+    patched = [(vars(homes[name]), name, fn) for name, fn in originals.items()]
     for sub in module.modules():  # the forwards that imported the functions as globals
         globs = getattr(getattr(type(sub), "forward", None), "__globals__", {})
         for name, value in list(globs.items()):
             patched += [(globs, name, fn) for key, fn in originals.items() if value is fn]
     try:
         for globs, name, fn in patched:
-            globs[name] = wrapped[fn.__name__]
+            globs[name] = wrapped[by_function[id(fn)]]
         yield originals
     finally:
         for globs, name, fn in patched:
             globs[name] = fn
+
+
+LOOPS = ("Python code that needs a tensor's values or size as a number (a loop, a branch, int(...)): rnntui maps a chain of torch.nn modules "
+         "(see docs/debug-your-pytorch-model.md), not Python loops or branches over tensors, such as a custom cell "
+         "stepping through time itself")
+
+
+def _why(fx, exc: BaseException) -> str:
+    """What stopped fx, in the user's terms. A traced value where Python needs a real one (range(x.size(1)),
+    `if h.sum() > 0`, int(...)) is a loop or branch over a tensor; fx's own words for it (TraceError,
+    "'Proxy' object cannot be interpreted as an integer") name its internals, so they are not repeated."""
+    text = str(exc).splitlines()[0] if str(exc) else "no message"
+    if isinstance(exc, fx.proxy.TraceError) or "Proxy" in text:
+        return LOOPS
+    return f"rnntui cannot follow this code ({type(exc).__name__}: {text}); {LOOPS}"
 
 
 def trace(module, n_inputs: int):
@@ -80,10 +124,17 @@ def trace(module, n_inputs: int):
     torch = import_torch()
     fx = torch.fx
 
+    containers = (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict)
+
     class Leaves(fx.Tracer):
         def is_leaf_module(self, m, qualname):
-            # every torch.nn module is a leaf: mapped in leaves.py, or refused by its name
+            # every torch.nn module but a container is a leaf: mapped in leaves.py, or refused by its name
+            if type(m) in containers:
+                return False
             return type(m).__module__.startswith("torch.nn") or super().is_leaf_module(m, qualname)
+
+        def _filter_traceback_frames(self, summary):
+            return traceback.StackSummary.from_list(_user_frames(summary))
 
     params = list(inspect.signature(module.forward).parameters.values())
     if len(params) < n_inputs:
@@ -99,18 +150,13 @@ def trace(module, n_inputs: int):
         concrete[p.name] = p.default
     tracer = Leaves()
     tracer.record_stack_traces = True
-    with packing_as_calls(module) as originals:
+    with calls_as_nodes(module) as originals:
         try:
             graph = tracer.trace(module, concrete_args=concrete or None)
         except FromTorchError:
             raise
         except Exception as exc:  # fx could not follow the Python code: name the line it stopped at
-            raise FromTorchError(
-                f"{_frame_of(exc)}: rnntui cannot follow this code of {type(module).__name__}.forward "
-                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'}); "
-                "rnntui maps a chain of torch.nn modules (recurrent, embedding, linear, conv, pooling, flatten, "
-                "dropout, activations), not Python loops or branches over tensors (a custom cell with its own "
-                "loop over the steps)") from None
+            raise FromTorchError(f"{_frame_of(exc)}: {type(module).__name__}.forward: {_why(fx, exc)}") from None
     for node in reversed(list(graph.nodes)):  # what nothing reads (`_` of `out, _ = rnn(x)`) is not the model
         if node.op not in ("placeholder", "output") and not node.users:
             graph.erase_node(node)

@@ -155,21 +155,31 @@ def flatten(m) -> Entry:
     return Entry({"type": "flatten"})
 
 
+def _table(nn) -> list:
+    """(class, what it is to the chain, its mapper), one row per module class with an entry."""
+    return [
+        (nn.Embedding, "embedding", embedding), (nn.Linear, "linear", linear),
+        (nn.Conv1d, "conv1d", lambda mod: conv(mod, 1)), (nn.Conv2d, "conv2d", lambda mod: conv(mod, 2)),
+        (nn.MaxPool1d, "pool1d", lambda mod: pool(mod, "max", 1)), (nn.MaxPool2d, "pool2d", lambda mod: pool(mod, "max", 2)),
+        (nn.AvgPool1d, "pool1d", lambda mod: pool(mod, "avg", 1)), (nn.AvgPool2d, "pool2d", lambda mod: pool(mod, "avg", 2)),
+        (nn.BatchNorm1d, "batchnorm1d", lambda mod: batchnorm(mod, 1)),
+        (nn.BatchNorm2d, "batchnorm2d", lambda mod: batchnorm(mod, 2)),
+        (nn.Flatten, "flatten", flatten), (nn.Dropout, "dropout", dropout),
+    ]
+
+
+def module_names() -> list[str]:
+    """The torch.nn classes `mapper` maps, by name, in the order a model reads them."""
+    nn = import_torch().nn
+    return ["RNN", "LSTM", "GRU"] + [cls.__name__ for cls, _, _ in _table(nn)] + list(ACTIVATIONS) + ["Identity"]
+
+
 def mapper(m):
     """(what the module is to the chain, its mapper) by class: 'recurrent', 'entry', 'activation', 'identity'."""
     nn = import_torch().nn
     if isinstance(m, nn.RNNBase):
         return "recurrent", recurrent
-    table = [
-        (nn.Embedding, "embedding", embedding), (nn.Linear, "linear", linear),
-        (nn.Conv1d, "conv1d", lambda mod: conv(mod, 1)), (nn.Conv2d, "conv2d", lambda mod: conv(mod, 2)),
-        (nn.MaxPool1d, "pool1d", lambda mod: pool(mod, "max", 1)), (nn.MaxPool2d, "pool2d", lambda mod: pool(mod, "max", 2)),
-        (nn.AvgPool1d, "pool1d", lambda mod: pool(mod, "avg", 1)), (nn.AvgPool2d, "pool2d", lambda mod: pool(mod, "avg", 2)),
-        (nn.Flatten, "flatten", flatten), (nn.Dropout, "dropout", dropout),
-        (nn.BatchNorm1d, "batchnorm1d", lambda mod: batchnorm(mod, 1)),
-        (nn.BatchNorm2d, "batchnorm2d", lambda mod: batchnorm(mod, 2)),
-    ]
-    for cls, kind, fn in table:
+    for cls, kind, fn in _table(nn):
         if type(m) is cls:
             return kind, fn
     if type(m).__name__ in ACTIVATIONS and type(m) is getattr(nn, type(m).__name__):
