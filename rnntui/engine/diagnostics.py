@@ -146,7 +146,7 @@ def _first_step(a: np.ndarray, backwards: bool) -> int:
 
 def _is_per_step(key: str, seq_entries: set[int]) -> bool:
     """Whether axis 0 of this array is the step t."""
-    if key in ("input", "grad.input", "loss.step") or key.startswith("gradnorm.step."):
+    if key in ("input", "grad.input", "loss.step", "loss.sample_step") or key.startswith("gradnorm.step."):
         return True
     parts = key.removeprefix("grad.").split(".")
     if parts[0] != "model" or len(parts) < 3 or not parts[1].isdigit():

@@ -27,7 +27,7 @@ import numpy as np
 from rnntui.engine import activations as act
 from rnntui.engine import keys
 from rnntui.engine.layout import EntryInfo
-from rnntui.engine.losses import loss_and_grad
+from rnntui.engine.losses import loss_and_grad, sample_step_losses
 
 
 @dataclass
@@ -170,6 +170,7 @@ def run_generation(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.
     rec[keys.OUTPUT] = out_all
     rec[keys.LOSS] = np.asarray(loss, dtype=x.dtype)
     rec[keys.STEP_LOSS] = np.asarray(step_loss, dtype=x.dtype)
+    rec[keys.SAMPLE_STEP_LOSS] = np.asarray(sample_step_losses(loss_kind, out_all, logits, target), dtype=x.dtype)
     for name, value in params.items():
         rec[keys.param(name)] = value
         rec[keys.grad_param(name)] = grads[name]

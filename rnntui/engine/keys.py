@@ -74,6 +74,7 @@ THROUGH_TIME = "h.through_time"
 
 LOSS = "loss"
 STEP_LOSS = "loss.step"          # each step's share of the loss, where the output has steps
+SAMPLE_STEP_LOSS = "loss.sample_step"  # (T, B): each sample's own loss (as if alone), step by step
 INPUT = "input"
 OUTPUT = "output"
 GRAD_INPUT = "grad.input"        # dLoss/d(input): saliency

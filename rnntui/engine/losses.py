@@ -73,3 +73,30 @@ def _through_softmax(loss, out, logits, onehot, dz, n, steps):
         dout = -onehot / (n * out)
     dout[onehot == 0] = 0.0
     return loss, dout, dz, steps
+
+
+def sample_step_losses(kind: str, out: np.ndarray, logits: np.ndarray | None, target,
+                       real: np.ndarray | None = None) -> np.ndarray:
+    """(T, B): each sample's own loss, step by step, for an output with a step axis first (T, B, F).
+
+    Sample b's row is the loss the run would have with sample b alone (the same reduction over its
+    own elements: PyTorch's loss of out[:, b] against target[:, b]), split into its steps, so the row
+    adds up to that loss. sum: the step's outputs summed; mse: its squared errors over the sample's
+    elements (its real steps times F); cross_entropy: its -log p over the sample's (real) steps.
+    *real* (T, B) bool: a padded step's entry is 0. For the mean losses over a batch of equal lengths,
+    the batch's `loss.step` is the mean of these rows over the samples; for `sum`, their sum.
+    """
+    T, B = out.shape[:2]
+    keep = np.ones((T, B), dtype=bool) if real is None else np.asarray(real, dtype=bool)
+    steps = keep.sum(axis=0)  # each sample's real steps
+    if kind == "sum":
+        return np.where(keep, out.reshape(T, B, -1).sum(axis=-1), 0)
+    if kind == "mse":
+        diff = (out - target).reshape(T, B, -1)
+        sq = np.where(keep, (diff * diff).sum(axis=-1), 0)
+        return sq / np.maximum(steps * diff.shape[-1], 1)
+    z = out if logits is None else logits
+    lsm = log_softmax(z)
+    idx = np.where(keep, np.asarray(target), 0)[..., None]  # a padded step's target is ignored
+    picked = np.where(keep, np.take_along_axis(lsm, idx, axis=-1)[..., 0], 0)
+    return -picked / np.maximum(steps, 1)

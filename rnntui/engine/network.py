@@ -12,7 +12,7 @@ import numpy as np
 from rnntui.engine import keys
 from rnntui.engine.layout import EntryInfo
 from rnntui.engine.diagnostics import row_norms
-from rnntui.engine.losses import loss_and_grad
+from rnntui.engine.losses import loss_and_grad, sample_step_losses
 
 
 class Walk:
@@ -113,6 +113,7 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
     rec[keys.LOSS] = np.asarray(loss, dtype=x.dtype)
     if step_loss is not None:
         rec[keys.STEP_LOSS] = np.asarray(step_loss, dtype=x.dtype)
+        rec[keys.SAMPLE_STEP_LOSS] = np.asarray(sample_step_losses(loss_kind, out, logits, target, real), dtype=x.dtype)
     for name, value in params.items():
         rec[keys.param(name)] = value
         rec[keys.grad_param(name)] = grads[name]

@@ -133,7 +133,7 @@ def nonfinite_cause(trace, place: Place) -> str:
     if forward:
         if first.endswith("input"):
             return f"the input is not finite ({at}), so neither is the forward pass, and BPTT computes the gradient from it"
-        if all(k in ("loss", "loss.step") for k in forward):  # the states and outputs are finite, their loss is not
+        if all(k in ("loss", "loss.step", "loss.sample_step") for k in forward):  # the states and outputs are finite, their loss is not
             return f"the loss is not finite ({at}), and BPTT starts from its gradient"
         return f"the forward pass is not finite ({at}), and BPTT computes the gradient from it"
     return "it overflowed (inf or NaN) during BPTT; every value of the forward pass is finite"
@@ -248,6 +248,10 @@ def param_count(trace, entry) -> int:
     return int(sum(np.prod(trace[f"param.{name}"].shape) for name in entry.params))
 
 
-def step_losses(trace) -> np.ndarray | None:
-    """Each step's share of the loss, for outputs with a step axis (they sum to `loss`); else None."""
-    return trace["loss.step"] if "loss.step" in trace else None
+def step_losses(trace, sample: int | None = None) -> np.ndarray | None:
+    """Each step's share of the loss, for outputs with a step axis (they sum to `loss`); else None.
+    With *sample*: that sample's own loss step by step (`loss.sample_step`), or None where the trace has
+    no such key (a file saved before it was recorded)."""
+    if sample is None:
+        return trace["loss.step"] if "loss.step" in trace else None
+    return trace["loss.sample_step"][:, sample] if "loss.sample_step" in trace else None

@@ -95,11 +95,12 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
     for t in range(start, stop):
         text.append(_fit(str(t), cw - 1), HERE if t == c.t else OTHER)
         text.append(" ")
-    losses = step_losses(trace)
+    own_losses = step_losses(trace, c.sample)  # this sample's own loss per step; the batch's in an older file
+    losses = own_losses if own_losses is not None else step_losses(trace)
     loss_row = losses is not None and losses.shape[0] == T and outputs_here
     if loss_row:
         text.newline().append(" loss ", DIM)
-        for t in range(start, stop):  # the batch's share: at this sample's padding, other samples' terms only
+        for t in range(start, stop):  # at this sample's padding: no loss of its own
             shown = compact(float(losses[t]), cw - 1) if t < own else PAD
             text.append(shown.center(cw - 1), HERE if t == c.t else OTHER)
             text.append(" ")
@@ -129,13 +130,14 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
     if info.feed == "output" and same_steps:  # a generator: say where its input comes from (one line, no more)
         notes.append(feed_note(info))
     lines = [" · ".join(notes)] if notes else []
-    # the loss row holds each step's share of the batch's loss, other samples' terms too
-    batch_loss = "; loss: the whole batch's" if loss_row and info.B > 1 else ""
+    # the header names one sample: a loss row of the whole batch's terms (a file without loss.sample_step) says so
+    batch_loss = "loss: the whole batch's, each step's term" if loss_row and info.B > 1 and own_losses is None else ""
     if own < T:
         pads = f"t={own}" + (f"..{T - 1} are" if own < T - 1 else " is")
-        lines.append(f"sample {c.sample} has {own} step{'s' if own > 1 else ''}: {pads} padding ({PAD})" + batch_loss)
-    elif batch_loss and info.packs(info.entries[place.entry]):  # a packed batch's full-length sample: the same words
-        lines.append(f"sample {c.sample} has all {T} steps" + batch_loss)
+        lines.append(f"sample {c.sample} has {own} step{'s' if own > 1 else ''}: {pads} padding ({PAD})"
+                     + (f"; {batch_loss}" if batch_loss else ""))
+    elif batch_loss:
+        lines.append(batch_loss)
     if not same_steps:
         lines.append(steps_words(info, place.entry, trace["input"].shape[0]))
     for line in lines:  # rows are cut at the width, words are not: a long note goes on as many lines as it needs

@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
-from rnntui.engine.diagnostics import jacobian_norm_at
+from rnntui.engine.diagnostics import jacobian_norm_at, row_norms
 from rnntui.engine.interventions import MASK
 from rnntui.numfmt import fmt, fmt_terms
 from rnntui.render.analysis import verdict
@@ -190,21 +190,25 @@ class RecurrentView(PlaceView):
         place = c.place(info)
         T = self.length(info, place)
         start, stop = window(T, c.t, max(width - 2, 8))
-        g = np.asarray(trace[place.diag_key("gradnorm")], dtype=float)
+        # the header names one sample: dL/dh_t is that sample's own (its rows of the recorded (T, B, H) array)
+        g = np.asarray(sample_gradnorm(trace, place, c.sample), dtype=float)
         pos = g[np.isfinite(g) & (g > 0)]
         lo, hi = (float(np.log10(pos.min())), float(np.log10(pos.max()))) if pos.size else (None, None)
-        out = [Text(f"‖dL/dh_t‖ (log scale) at t={c.t}: {fmt(float(g[c.t]), 0)}", BOLD),
+        of = f" of sample {c.sample}" if trace.info.B > 1 else ""
+        out = [Text(f"‖dL/dh_t‖{of} (log scale) at t={c.t}: {fmt(float(g[c.t]), 0)}", BOLD),
                log_sparkline(g[start:stop], c.t - start, lo, hi, into=Cells())]
         if pos.size:
             out.append(Text(f"range {pos.min():.2e} .. {pos.max():.2e}, steps {start}..{stop - 1}", DIM))
+        batch = batch_words(trace.info.B)  # a weight's gradient sums over the samples: no sample has its own here
         for stem, label in (("weight_hh", "W_hh"), ("weight_ih", "W_ih")):
             vals = np.asarray(trace[f"gradnorm.step.{place.param(stem)}"], dtype=float)
-            out.append(Text(f"‖step t's term of d{label}‖: {fmt(float(vals[c.t]), 0)}"))
+            out.append(Text(f"‖step t's term of d{label}‖{batch}: {fmt(float(vals[c.t]), 0)}"))
             out.append(log_sparkline(vals[start:stop], c.t - start, into=Cells()))
         v = verdict(trace, place)
         if v is not None:
             out.append(Text(v.sentence, Style(color=VERDICT_COLOURS.get(v.kind, "magenta"), bold=True)))
-            out.append(Text(v.basis, DIM))
+            out.append(Text(v.basis + (f"; over the whole batch of {trace.info.B} samples, not sample {c.sample} "
+                                       "alone" if trace.info.B > 1 else ""), DIM))
         return Group(*out)
 
     def details(self, trace, c):
@@ -226,7 +230,10 @@ class RecurrentView(PlaceView):
         u = min(c.unit, entry.hidden_size - 1)
         if entry.reduce_final:
             extra = (extra or "") + final_state_words(info, entry, c.sample) + "\n"
-        return details_text(vecs, f"t={c.t}, sample {c.sample}", u, f"unit {u}", extra)
+        # the heatmaps beside show every direction (and layer): name the one these numbers are of, the cursor's
+        of = " ".join(([f"l{place.layer}"] if entry.num_layers > 1 else [])
+                      + ([place.direction] if len(entry.directions) > 1 else []))
+        return details_text(vecs, f"t={c.t}, sample {c.sample}", u, f"unit {u}", extra, of=of)
 
     def report(self, trace, place, index, opts) -> list:
         info = trace.info
@@ -243,6 +250,16 @@ class RecurrentView(PlaceView):
         return out + [step_table(trace, place, rng), Text(""), gradient_table(trace, place, rng), Text("")]
 
 
+def sample_gradnorm(trace, place, b: int) -> np.ndarray:
+    """(T,): ‖dL/dh_t‖ of sample *b* alone, over its units (the batch's norm is `diag.*.gradnorm`)."""
+    return row_norms(trace[place.grad_key("h")][:, b])
+
+
+def batch_words(B: int) -> str:
+    """What a number over the whole batch says beside it, where a screen names one sample."""
+    return f" (batch of {B})" if B > 1 else ""
+
+
 def final_state_words(info, entry, b: int) -> str:
     """Which step each direction's final state came from: the many-to-one output of sample *b*."""
     last = (info.length_of(b) if info.packs(entry) else entry.steps) - 1
@@ -253,14 +270,15 @@ def final_state_words(info, entry, b: int) -> str:
     return f"many-to-one output of model.{entry.index}, sample {b}: " + " and ".join(parts) + how
 
 
-def details_text(vecs: dict, at: str, u: int, label: str, extra: str | None = None) -> Text:
-    """Exact numbers of the first vector (min, max, mean, norm) and every vector's value at the selected unit."""
+def details_text(vecs: dict, at: str, u: int, label: str, extra: str | None = None, of: str = "") -> Text:
+    """Exact numbers of the first vector (min, max, mean, norm) and every vector's value at the selected unit.
+    *of*: which direction (and layer) they belong to, named after the first vector's name ("h bwd")."""
     first = next(iter(vecs))
     vec = np.asarray(vecs[first], dtype=float).reshape(-1)
     u = min(u, vec.size - 1)
     finite = vec[np.isfinite(vec)]
     text = Text()
-    text.append(f"{first} at {at}\n", BOLD)
+    text.append(f"{first}{' ' + of if of else ''} at {at}\n", BOLD)
     if finite.size:
         text.append(f"min {fmt(float(finite.min()), 0)}  max {fmt(float(finite.max()), 0)}  "
                     f"mean {fmt(float(finite.mean()), 0)}  ‖·‖ {fmt(float(np.linalg.norm(finite)), 0)}\n")
