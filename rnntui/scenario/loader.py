@@ -211,10 +211,21 @@ def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, sin
             raise ScenarioError([pos.problem(where, f"found shape {arr.shape}; expected class indices laid out as {lay}, "
                                              f"here {shapes[max(shapes)]}")])
         # a padded target's entries past a sample's length are ignored: only real steps must be classes
-        out_of_range = not (padded and out_seq) and (arr.min() < 0 or arr.max() >= F)
-        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or out_of_range:
-            shown = [int(v) if np.isfinite(v) and v == int(v) else float(v) for v in arr.ravel()[:8]]
-            raise ScenarioError([pos.problem(where, f"found {shown}; expected whole class indices in 0..{F - 1}")])
+        # (checked where the lengths are known)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(arr) | (arr != np.round(arr))
+            if not (padded and out_seq):
+                bad |= (arr < 0) | (arr >= F)
+        if bad.any():
+            # the first wrong value where the user wrote it (target[sample][step]), and how many more there are
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            v = float(arr[at])
+            shown = int(v) if np.isfinite(v) and v == int(v) else v
+            more = int(bad.sum()) - 1
+            raise ScenarioError([pos.problem(where, f"found {shown} at target{''.join(f'[{i}]' for i in at)}"
+                                             + (f" (and {more} more)" if more else "")
+                                             + f"; expected whole class indices in 0..{F - 1} (the model's output has "
+                                               f"{F} classes)")])
         arr = arr.astype(np.int64)
         if out_seq:
             return arr.reshape(T, 1) if arr.ndim == 1 else arr.T.copy()
@@ -226,7 +237,7 @@ def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, sin
             return arr.reshape(full)
         if arr.shape == (B, T) + tuple(out_feat):
             return np.ascontiguousarray(np.moveaxis(arr, 0, 1))
-        lay = f"{(T,) + tuple(out_feat)}" + (" or " if B == 1 else "") + f"{(B, T) + tuple(out_feat)}"
+        lay = (f"{(T,) + tuple(out_feat)} or " if B == 1 else "") + f"{(B, T) + tuple(out_feat)}"
     else:
         if B == 1 and arr.shape == tuple(out_feat):
             return arr.reshape(full)
