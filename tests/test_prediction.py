@@ -88,3 +88,13 @@ def test_one_hot_file_input_shows_token_ids(tmp_path):
     (tmp_path / "s.yaml").write_text("input: {file: x.npy}\nmodel: [{type: gru, hidden_size: 2}]\n")
     shown = text_of(timeline(rnntui.run(tmp_path / "s.yaml"), Cursor(), {}, 80))
     assert shown.splitlines()[0].split()[1:] == ["#2", "#0", "#3", "#3", "#1"]
+
+
+def test_the_headers_loss_says_it_is_the_batchs_when_there_is_more_than_one_sample(traces):
+    """The line below the loss names one sample (`sample k of B`): the loss beside it is the whole batch's."""
+    batch = traces["lstm-delayed-recall"]
+    assert batch.info.B > 1
+    top = text_of(header(batch, Cursor(sample=1)), 200)
+    assert f"({batch.info.loss}, batch of {batch.info.B})" in top and f"sample 1 of {batch.info.B}" in top
+    one = rnntui.run("bilstm-apple")
+    assert one.info.B == 1 and "batch of" not in text_of(header(one, Cursor(t=2)), 200)

@@ -23,7 +23,9 @@ def header(trace, c: Cursor) -> Group:
     arrow = "→" if place_sign(info, c.phase, place) > 0 else "←"
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(printable(info.name), Style(bold=True))  # control characters escaped
-    text.append(f"   loss {fmt(float(trace['loss']), 0)} ({info.loss})", Style(dim=True))
+    # the loss is the whole batch's, while the line below names one sample: say so
+    batch = f", batch of {info.B}" if info.B > 1 else ""
+    text.append(f"   loss {fmt(float(trace['loss']), 0)} ({info.loss}{batch})", Style(dim=True))
     out = for_output(trace)
     if info.entries[place.entry].part == "encoder":  # the output is the decoder's: its steps are not these
         text.append("   the decoder predicts at t=0: ", Style(dim=True))
