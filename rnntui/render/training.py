@@ -306,6 +306,13 @@ def _bptt_picture(a: np.ndarray, k: int, t: int, width: int, height: int, place)
     return out
 
 
+def _ratio(r) -> str:
+    """An update / parameter ratio; a parameter that was all zeros (a bias at its init) has no ratio to
+    speak of: the update moved it from 0 (the recorded value is inf)."""
+    r = float(r)
+    return "moved from 0" if math.isinf(r) and r > 0 else f"{r:.3e}"
+
+
 def training_report(trace) -> list:
     """The report's training section: the curves as text, the per-parameter table at the first and last
     iteration, and where the events began."""
@@ -323,7 +330,7 @@ def training_report(trace) -> list:
         name = key[len("train.gradnorm.param."):]
         gn = trace[key]
         ratio = trace[f"train.update_ratio.{name}"]
-        cols.add(name, f"{gn[0]:.3e}", f"{gn[-1]:.3e}", f"{ratio[0]:.3e}", f"{ratio[-1]:.3e}")
+        cols.add(name, f"{gn[0]:.3e}", f"{gn[-1]:.3e}", _ratio(ratio[0]), _ratio(ratio[-1]))
     out.append(cols.render())
     events = iteration_events(trace)
     first: dict[str, IterationEvent] = {}

@@ -178,3 +178,14 @@ def test_the_pictures_title_says_what_its_axes_are_at_any_width(width):
     assert len(title) <= width
     assert "295..299 ↓" in title or "iterations 295..299 down" in title
     assert "0..29 →" in title or "steps 0..29 across" in title
+
+
+def test_a_parameter_that_started_at_zero_is_said_to_have_moved_from_0_not_given_an_infinite_ratio(traces):
+    """training-exploding-clipped's biases start at 0: the update / parameter ratio of iteration 0 is recorded as
+    inf (the update over a zero norm) and shown in words."""
+    trace = traces["training-exploding-clipped"]
+    assert np.isinf(trace["train.update_ratio.0.bias_hh_l0"][0])
+    text = "\n".join(_plain(item) for item in training_report(trace))
+    row = next(line for line in text.splitlines() if line.startswith("0.bias_hh_l0"))
+    assert "moved from 0" in row and "inf" not in row
+    assert f"{trace['train.update_ratio.0.bias_hh_l0'][-1]:.3e}" in row
