@@ -375,6 +375,27 @@ def test_the_run_is_checked_against_the_modules_output(monkeypatch):
         rnntui.from_torch(LastHidden().double(), _x(2, 5, 3))
 
 
+def test_a_model_with_tiny_outputs_is_checked_as_closely(monkeypatch):
+    """The check is relative to the output's own scale: outputs of 1e-9 with a wrong bias are refused too."""
+    from rnntui.torch_bridge import leaves
+
+    real = leaves.linear
+
+    def no_bias(m):
+        e = real(m)
+        e.params["bias"] = np.zeros_like(e.params["bias"])
+        return e
+
+    model = LastHidden().double()
+    with torch.no_grad():
+        for p in model.fc.parameters():
+            p.mul_(1e-9)
+    rnntui.from_torch(model, _x(2, 5, 3))   # the right mapping passes at this scale
+    monkeypatch.setattr(leaves, "linear", no_bias)
+    with pytest.raises(FromTorchError, match="differs from LastHidden's own"):
+        rnntui.from_torch(model, _x(2, 5, 3))
+
+
 # --- what is refused --------------------------------------------------------------------------------
 class Cumsum(nn.Module):
     def __init__(self):
@@ -455,6 +476,29 @@ class Normed(nn.Module):
         return self.norm(out)
 
 
+class Twice(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(3, 4, batch_first=True)
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.lin(torch.tanh(self.lin(out)))
+
+
+class Tied(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(3, 4, batch_first=True)
+        self.a, self.b = nn.Linear(4, 4), nn.Linear(4, 4)
+        self.b.weight = self.a.weight
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.b(torch.tanh(self.a(out)))
+
+
 def _line_of(cls, text):
     lines, start = inspect.getsourcelines(cls.forward)
     return start + next(i for i, line in enumerate(lines) if text in line)
@@ -468,6 +512,8 @@ def _line_of(cls, text):
     (BiLastBackward, "h[-1]", "h_n[-1], the last layer's backward direction alone"),
     (BiLastStep, "out[:, -1]", "the backward direction's first step"),
     (Normed, "self.norm(out)", "nn.LayerNorm (self.norm): rnntui has no entry for this module"),
+    (Twice, "self.lin(torch.tanh(self.lin(out)))", "self.lin is called a second time"),
+    (Tied, "self.b(torch.tanh(self.a(out)))", "self.b shares its weights with self.a"),
 ])
 def test_what_rnntui_cannot_express_is_refused_with_the_operation_and_its_line(cls, line, said):
     with pytest.raises(FromTorchError) as info:

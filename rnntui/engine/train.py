@@ -37,6 +37,7 @@ class Step:
     clipped: bool
     param_gradnorm: dict[str, np.ndarray]
     update_ratio: dict[str, np.ndarray]
+    param_norm: dict[str, np.ndarray]       # ‖P_k‖, the ratio's denominator (0: a ratio of inf is "moved from 0")
     bptt: dict[str, np.ndarray]
     finite: bool
 
@@ -118,15 +119,15 @@ class Trainer:
             grads, acted = optim.clip(self.cfg.clip, grads, total)
             after = optim.global_norm([optim.param_norm(g) for g in grads.values()], dtype)
         new = optim.step(self.cfg.optimizer, params, grads, state)
-        ratio = {}
+        ratio, sizes = {}, {}
         for n in self.names:
-            size = optim.param_norm(params[n])
+            size = sizes[n] = optim.param_norm(params[n])
             moved = optim.param_norm(new[n] - params[n])
             ratio[n] = moved / size if size != 0 else (np.asarray(np.inf, dtype) if moved != 0 else np.zeros((), dtype))
         bptt = {p.prefix: run[p.diag_key("gradnorm")] for p in run.info.places if p.recurrent}
         loss = run[keys.LOSS]
         finite = bool(np.isfinite(loss)) and bool(np.isfinite(total))
-        return new, Step(loss, total, after, acted, norms, ratio, bptt, finite)
+        return new, Step(loss, total, after, acted, norms, ratio, sizes, bptt, finite)
 
     def iterate(self, k: int, params: dict, state: optim.State, buffers: dict) -> tuple[Trace, dict, Step, dict]:
         run = self._run(params, buffers, k)
@@ -286,6 +287,7 @@ def _train_arrays(trainer: Trainer, steps: list[Step], final: dict, first_bad) -
     for n in trainer.names:
         out[f"train.gradnorm.param.{n}"] = np.array([s.param_gradnorm[n] for s in steps])
         out[f"train.update_ratio.{n}"] = np.array([s.update_ratio[n] for s in steps])
+        out[f"train.param_norm.{n}"] = np.array([s.param_norm[n] for s in steps])
         out[f"train.final.param.{n}"] = final[n]
     for prefix in steps[0].bptt:
         out[f"train.bptt.{prefix}"] = np.stack([s.bptt[prefix] for s in steps])

@@ -130,10 +130,15 @@ def what_if(trace, interventions, resume: bool = True):
     x, params, target, lengths, initial = _inputs(trace)
     buffers = {n: np.asarray(trace[keys.buffer(n)]) for e in info.entries for n in e.buffers}
     training = "meta.training" in trace   # a training iteration's record: batchnorm's batch statistics
+    # and the dropout masks that iteration drew (recorded under model.{i}.mask / model.{i}.l{j}.dropout_mask):
+    # without them the what-if would rerun a different network
+    masks = {k: np.asarray(trace[k]) for k in trace if k.startswith("model.")
+             and (k.endswith(".mask") or k.endswith(".dropout_mask"))} or None
     lazy: dict = {}
     with np.errstate(all="ignore"):
         rec = network.run_network(list(info.entries), x, params, info.loss, target, info.seq, derived=lazy,
-                                  lengths=lengths, initial=initial, plan=plan, buffers=buffers, training=training)
+                                  lengths=lengths, initial=initial, plan=plan, buffers=buffers, training=training,
+                                  masks=masks)
     stale = (META, "meta.not_computed")
     arrays = {k: trace[k] for k in trace if trace.is_computed(k) and k not in rec and k not in stale
               and not k.startswith("diag.") and f".{MASK}." not in k}

@@ -45,7 +45,10 @@ def story(trace, entry, at: tuple, channel: int, phase: str) -> list[Text]:
     g_out = float(np.asarray(trace[f"grad.{p}.out"])[at])
     g_xhat = float(np.asarray(trace[f"grad.{p}.xhat"])[at])
     g_x = float(np.asarray(trace["grad.input" if i == 0 else f"grad.model.{i - 1}.out"])[at])
-    lines.append(Text(f"dL/dx̂ = weight · dL/dout = {fmt(w, 0)} · {fmt(g_out, 0)} = {fmt(g_xhat, 0)}", BOLD))
+    if o["affine"]:
+        lines.append(Text(f"dL/dx̂ = weight · dL/dout = {fmt(w, 0)} · {fmt(g_out, 0)} = {fmt(g_xhat, 0)}", BOLD))
+    else:   # no weight: out is x̂ itself
+        lines.append(Text(f"dL/dx̂ = dL/dout = {fmt(g_xhat, 0)} (affine: false, out = x̂)", BOLD))
     if batch:
         lines.append(Text(f"dL/dx = {fmt(g_x, 0)}: dL/dx̂ / √(var + eps), less what every value of the channel "
                           "sends back through the batch's mean and variance", BOLD))

@@ -306,11 +306,12 @@ def _bptt_picture(a: np.ndarray, k: int, t: int, width: int, height: int, place)
     return out
 
 
-def _ratio(r) -> str:
+def _ratio(r, size) -> str:
     """An update / parameter ratio; a parameter that was all zeros (a bias at its init) has no ratio to
-    speak of: the update moved it from 0 (the recorded value is inf)."""
+    speak of: the update moved it from 0 (the recorded value is inf). *size*: ‖P_k‖, when recorded (an update
+    that overflowed is inf too, from a parameter that was not 0)."""
     r = float(r)
-    return "moved from 0" if math.isinf(r) and r > 0 else f"{r:.3e}"
+    return "moved from 0" if math.isinf(r) and r > 0 and size is not None and float(size) == 0 else f"{r:.3e}"
 
 
 def training_report(trace) -> list:
@@ -330,7 +331,8 @@ def training_report(trace) -> list:
         name = key[len("train.gradnorm.param."):]
         gn = trace[key]
         ratio = trace[f"train.update_ratio.{name}"]
-        cols.add(name, f"{gn[0]:.3e}", f"{gn[-1]:.3e}", _ratio(ratio[0]), _ratio(ratio[-1]))
+        size = trace[f"train.param_norm.{name}"] if f"train.param_norm.{name}" in trace else [None] * len(ratio)
+        cols.add(name, f"{gn[0]:.3e}", f"{gn[-1]:.3e}", _ratio(ratio[0], size[0]), _ratio(ratio[-1], size[-1]))
     out.append(cols.render())
     events = iteration_events(trace)
     first: dict[str, IterationEvent] = {}

@@ -170,8 +170,11 @@ def _batchnorm(mod: Module) -> None:
     shapes = {n: (C,) for n in ("weight", "bias", "running_mean", "running_var")}
     shapes["num_batches_tracked"] = ()
     wrong = [n for n in p if p[n] != shapes[n]]
-    if not C or wrong:
-        n = (wrong or ["running_mean"])[0]
+    if not C:
+        raise ScaffoldError(f"{mod.keys(['running_mean'])}: found shape {p['running_mean']}; expected (C,), one "
+                            "mean per channel, for a BatchNorm")
+    if wrong:
+        n = wrong[0]
         raise ScaffoldError(f"{mod.keys([n])}: found shape {p[n]}; expected {shapes[n]} for a BatchNorm beside "
                             f"{mod.keys([m for m in sorted(p) if m != n][:2])}")
     missing = [n for n in ("running_var",) if n not in p] + (["bias" if "weight" in p else "weight"]

@@ -214,6 +214,7 @@ def make_weights(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Gene
             params[name] = np.asarray(value, dtype=np.float64)
     known = {**shapes, **buffer_shapes}
     skipped: list[str] = []
+    given: set[str] = set()   # buffers the file or `set` gave
 
     def put(key: str, arr, shape_is: str, where: tuple) -> None:
         """*shape_is*: how a wrong shape's message starts ("{key} has shape", "found shape")."""
@@ -223,11 +224,13 @@ def make_weights(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Gene
                 problems.append(WeightProblem(where, f"{shape_is} {arr.shape}; expected {buffer_shapes[key]}"))
                 return
             is_count = key.endswith(".num_batches_tracked")
-            if is_count and not (np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and np.all(arr >= 0)):
+            if is_count and not (np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and np.all(arr >= 0)
+                                 and np.all(arr < 2.0 ** 62)):
                 problems.append(WeightProblem(where, f"{key} holds {arr.tolist()}; expected a count (a whole number "
                                               ">= 0)"))
                 return
             buffers[key] = arr.astype(np.int64) if is_count else arr.astype(np.float64)
+            given.add(key)
             return
         arr = np.asarray(arr, dtype=np.float64)
         if arr.shape != shapes[key]:
@@ -275,6 +278,15 @@ def make_weights(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Gene
         if name not in params and not any(p.key == ("file",) and "cannot" in p.message for p in problems):
             problems.append(WeightProblem(("init",), f"parameter {name} of shape {shape} is missing: "
                                           "init is none and neither the file nor `set` gives it"))
+    if w.init == "none" and not any(p.key == ("file",) and "cannot" in p.message for p in problems):
+        # running statistics are what an eval-mode batchnorm computes with: starting them at 0 and 1 would
+        # silently be another model (num_batches_tracked may be absent, as in PyTorch's older state_dicts)
+        for name, shape in buffer_shapes.items():
+            if name not in given and not name.endswith(".num_batches_tracked"):
+                problems.append(WeightProblem(("init",), f"buffer {name} of shape {shape} is missing: init is none "
+                                              "and neither the file nor `set` gives it (a file saved from "
+                                              "named_parameters() has no running statistics: save the module's "
+                                              "state_dict())"))
     return Weights(params, buffers, problems, skipped)
 
 

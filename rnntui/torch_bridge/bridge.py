@@ -231,7 +231,10 @@ def from_torch(module, x, *, target=None, loss: str = "sum", lengths=None):
         said = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in exc.problems)
         raise FromTorchError(f"rnntui cannot run {type(module).__qualname__} as mapped ({said})") from None
     got = np.asarray(trace["output"])
-    scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
+    # relative to the output's own scale (no floor: outputs of 1e-6 are checked as closely as outputs of 1)
+    finite = np.abs(expected[np.isfinite(expected)])
+    peak = float(finite.max()) if finite.size else 0.0
+    scale = peak if peak > 0 else 1.0
     tol = TOLERANCE[trace.info.dtype] * scale
     if got.shape != expected.shape or not np.allclose(got, expected, rtol=0, atol=tol, equal_nan=True):
         diff = "shape " + str(got.shape) + " against " + str(expected.shape) if got.shape != expected.shape else \

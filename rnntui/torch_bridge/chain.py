@@ -103,6 +103,7 @@ class Reader:
         self.pack_state = None        # None, "packed" (inside a packed run) or "padded" (after pad_packed)
         self.reduced = False
         self.recurrent: dict[int, object] = {}   # entry index -> its torch module
+        self.weights_of: dict[int, str] = {}     # id of each parameter mapped so far -> the module holding it
         self.x_val: Val | None = None
 
     # --- messages -------------------------------------------------------------------------------
@@ -308,6 +309,16 @@ class Reader:
         source = f"self.{node.target} (nn.{type(m).__name__})"
         if kind is None:
             self.refuse(node, f"rnntui has no entry for this module; {_CHAIN}")
+        # each rnntui entry has weights of its own: a module called twice, or weights tied between modules,
+        # would run as two independent copies whose gradients are not PyTorch's (the output alone agrees)
+        for p in m.parameters(recurse=True):
+            if id(p) in self.weights_of:
+                other = self.weights_of[id(p)]
+                said = "is called a second time" if other == node.target else f"shares its weights with self.{other}"
+                self.refuse(node, f"self.{node.target} {said}: rnntui's entries each have their own weights, so the "
+                            "gradients would not be PyTorch's (weights used twice have no rnntui equivalent)")
+        for p in m.parameters(recurse=True):
+            self.weights_of[id(p)] = str(node.target)
         if kind == "recurrent":
             return self.recurrent_call(node, m, args, kwargs, source)
         if len(args) != 1 or kwargs:
