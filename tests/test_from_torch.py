@@ -333,8 +333,12 @@ def test_the_module_keeps_its_training_mode():
     m = Tagger().double()
     m.train()
     m.rnn.eval()
-    rnntui.from_torch(m, _ids((2, 5), 11))
+    trace = rnntui.from_torch(m, _ids((2, 5), 11))
     assert m.training and m.drop.training and not m.rnn.training
+    # the run is as in eval(): the trace says so (its dropout was in train mode)
+    assert "was in train() mode; this run is as in model.eval()" in trace.info.description
+    m.eval()
+    assert "train() mode" not in rnntui.from_torch(m, _ids((2, 5), 11)).info.description
 
 
 # --- the scenario text -------------------------------------------------------------------------------

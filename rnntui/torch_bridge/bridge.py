@@ -153,8 +153,14 @@ def _description(module, chain) -> str:
     except (TypeError, OSError):  # a class typed into a REPL has no file
         where = None
     made = ", ".join(f"model.{i}: {s}" for i, s in enumerate(chain.sources))
+    nn = import_torch().nn
+    # a module handed over in train() mode runs as in eval(): say so where the run is shown, not only in the docs
+    moded = [m for m in module.modules() if m.training and
+             isinstance(m, (nn.Dropout, nn.modules.batchnorm._BatchNorm))]
+    note = (" The module was in train() mode; this run is as in model.eval(): dropout off, batchnorm with its "
+            "running statistics.") if moded else ""
     return (f"Built by rnntui.from_torch from {cls.__qualname__}" + (f" ({where})" if where else "") +
-            f" with its weights and input. {made}.")
+            f" with its weights and input. {made}.{note}")
 
 
 def build(module, x, *, target=None, loss: str = "sum", lengths=None):
