@@ -20,6 +20,7 @@ F = torch.nn.functional
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
 
 from rnntui.torch_bridge import FromTorchError  # noqa: E402
+from tests.torch_ref import warmed  # noqa: E402
 
 
 # --- the common forms -------------------------------------------------------------------------------
@@ -167,22 +168,6 @@ class CRNN(nn.Module):
 
 def cnn():
     return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(27, 4))
-
-
-def warmed(m: nn.Module) -> nn.Module:
-    """Its batchnorms with running statistics and affine parameters that are not their initial ones."""
-    g = torch.Generator().manual_seed(5)
-    for bn in (b for b in m.modules() if isinstance(b, nn.modules.batchnorm._BatchNorm)):
-        if bn.affine:
-            with torch.no_grad():
-                bn.weight.uniform_(0.5, 1.5, generator=g)
-                bn.bias.uniform_(-0.5, 0.5, generator=g)
-        bn.train()
-        for _ in range(3):
-            with torch.no_grad():
-                extra = (2, 2) if isinstance(bn, nn.BatchNorm2d) else (2,)
-                bn(torch.randn((4, bn.num_features) + extra, generator=g) * 2 + 1)
-    return m
 
 
 class CRNNBatchNorm(nn.Module):

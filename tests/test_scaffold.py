@@ -21,6 +21,7 @@ import rnntui
 from rnntui.cli import app
 
 torch = pytest.importorskip("torch")
+from tests.torch_ref import warmed  # noqa: E402
 nn = torch.nn
 FORMATS = (".pt", ".safetensors", ".npz")
 
@@ -117,22 +118,6 @@ class Bare(nn.Module):
 
 
 # ---- following the comments ----------------------------------------------------------------------
-
-def _warmed(m: nn.Module) -> nn.Module:
-    """Batchnorms with running statistics and affine parameters that are not their initial 0/1."""
-    g = torch.Generator().manual_seed(3)
-    for bn in (x for x in m.modules() if isinstance(x, nn.modules.batchnorm._BatchNorm)):
-        if bn.affine:
-            with torch.no_grad():
-                bn.weight.uniform_(0.5, 1.5, generator=g)
-                bn.bias.uniform_(-0.5, 0.5, generator=g)
-        bn.train()
-        for _ in range(3):   # each call updates the running statistics from a batch of its own
-            with torch.no_grad():
-                bn(torch.randn((5, bn.num_features) + (2,) * (2 if isinstance(bn, nn.BatchNorm2d) else 1),
-                               generator=g) * 2 + 1)
-    return m
-
 
 class ConvBnFront(nn.Module):
     """Conv1d -> BatchNorm1d -> ReLU over time in front of a GRU."""
@@ -297,15 +282,15 @@ CASES = {
     "nested-names": Case(Nested, ['    "encoder.rnn.": "0."', '    "decoder.head.2.": "2."', "the names skip decoder.head.1 before it"],
                          lambda text, folder: set_key(text, "decoder.head.0", "activation", "relu")),
     "cnn-batchnorm": Case(
-        lambda: _warmed(nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+        lambda: warmed(nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
                                       nn.Linear(4 * 4 * 4, 3))),
         ["{type: batchnorm2d, eps: 1e-05, momentum: 0.1}   # 1", "noise of shape (2, 6, 6)"],
         lambda text, folder: _relu_after(text, "1")),
     "conv1d-batchnorm-front-end": Case(
-        lambda: _warmed(ConvBnFront()), ["{type: batchnorm1d, eps: 1e-05, momentum: 0.1}   # bn"],
+        lambda: warmed(ConvBnFront()), ["{type: batchnorm1d, eps: 1e-05, momentum: 0.1}   # bn"],
         lambda text, folder: _relu_after(set_key(text, "conv", "padding", "1"), "bn")),
     "batchnorm-without-affine": Case(
-        lambda: _warmed(VectorBn()), ["{type: batchnorm1d, eps: 1e-05, momentum: 0.1, affine: false}   # bn"],
+        lambda: warmed(VectorBn()), ["{type: batchnorm1d, eps: 1e-05, momentum: 0.1, affine: false}   # bn"],
         lambda text, folder: text.replace(
             "   # bn\n", "   # bn\n  - {type: activation, function: tanh}\n", 1).replace(
             '"fc2.": "2."', '"fc2.": "3."')),

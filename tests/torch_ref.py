@@ -237,3 +237,20 @@ def conv_config(trace, index):
 
     data, _ = load_yaml(str(trace["meta.scenario"]), "s.yaml")
     return data["model"][index]
+
+
+def warmed(m: torch.nn.Module, seed: int = 3) -> torch.nn.Module:
+    """*m* with batchnorms whose running statistics and affine parameters are not their initial 0/1 (as after
+    training): a few batches of their own in train mode, drawn from *seed*."""
+    g = torch.Generator().manual_seed(seed)
+    for bn in (b for b in m.modules() if isinstance(b, torch.nn.modules.batchnorm._BatchNorm)):
+        if bn.affine:
+            with torch.no_grad():
+                bn.weight.uniform_(0.5, 1.5, generator=g)
+                bn.bias.uniform_(-0.5, 0.5, generator=g)
+        bn.train()
+        extra = (2, 2) if isinstance(bn, torch.nn.BatchNorm2d) else (2,)
+        for _ in range(3):   # each call moves the running statistics towards a batch of its own
+            with torch.no_grad():
+                bn(torch.randn((4, bn.num_features) + extra, generator=g) * 2 + 1)
+    return m

@@ -184,10 +184,6 @@ def nonfinite(arrays: dict, entries, seq: bool) -> dict[str, np.ndarray]:
     }
 
 
-def _gradnorm(a: np.ndarray) -> np.ndarray:
-    return row_norms(a)
-
-
 def row_norms(a: np.ndarray) -> np.ndarray:
     """The L2 norm of each row (the first axis) over the rest, as sqrt(sum(x²)); a row whose squares would
     overflow or underflow (a finite gradient of 1e160, or of 1e-170; float32 from 1e19) is scaled by its
@@ -198,13 +194,19 @@ def row_norms(a: np.ndarray) -> np.ndarray:
         out = np.sqrt((flat ** 2).sum(axis=1))
         if flat.shape[1] == 0 or not np.issubdtype(flat.dtype, np.floating):
             return out
-        big = np.abs(flat).max(axis=1)
         info = np.finfo(flat.dtype)
-        redo = np.isfinite(big) & (big > 0) & (~np.isfinite(out) | (big < np.sqrt(info.tiny / info.eps)))
-        if redo.any():
-            scaled = flat[redo] / big[redo, None]
+        small = np.sqrt(info.tiny / info.eps)
+        # only rows whose sum may have overflowed or underflowed need their largest magnitude (a row with
+        # max < small has a norm below sqrt(n) * small): the common row costs no second pass
+        rows = np.flatnonzero(~np.isfinite(out) | (out < np.sqrt(flat.shape[1]) * small))
+        if rows.size:
+            big = np.abs(flat[rows]).max(axis=1)
+            ok = np.isfinite(big) & (big > 0) & (~np.isfinite(out[rows]) | (big < small))
+            rows, big = rows[ok], big[ok]
+        if rows.size:
+            scaled = flat[rows] / big[:, None]
             out = out.copy()
-            out[redo] = big[redo] * np.sqrt((scaled * scaled).sum(axis=1))  # inf only if the norm itself is
+            out[rows] = big * np.sqrt((scaled * scaled).sum(axis=1))  # inf only if the norm itself is
     return out
 
 
@@ -220,7 +222,7 @@ def derived_keys(info, arrays: dict, params: dict) -> dict:
             out[place.diag_key(f"sat.{name}")] = partial(saturation, arrays[place.key(src)], fam.is_sigmoid(name),
                                                          packed_lengths(arrays, e))
         out[place.diag_key("jacnorm")] = partial(jacobian_norms, e, arrays, params, place)
-        out[place.diag_key("gradnorm")] = partial(_gradnorm, arrays[place.grad_key("h")])
+        out[place.diag_key("gradnorm")] = partial(row_norms, arrays[place.grad_key("h")])
     cache: dict = {}
 
     def nf(key):

@@ -93,7 +93,7 @@ def run_generation(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.
                    buffers: dict | None = None) -> dict[str, np.ndarray]:
     """Forward, loss and backward of a generator; returns the trace's arrays like `network.run_network`,
     with `input` (what each step read) among them. *x*: (T, B, D), of which only step 0 is read."""
-    from rnntui.engine.network import one_term_gradients
+    from rnntui.engine.network import one_term_gradients, record_weights
 
     T = x.shape[0]
     handlers = [lay.handler for lay in layout]
@@ -171,11 +171,7 @@ def run_generation(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.
     rec[keys.LOSS] = np.asarray(loss, dtype=x.dtype)
     rec[keys.STEP_LOSS] = np.asarray(step_loss, dtype=x.dtype)
     rec[keys.SAMPLE_STEP_LOSS] = np.asarray(sample_step_losses(loss_kind, out_all, logits, target), dtype=x.dtype)
-    for name, value in params.items():
-        rec[keys.param(name)] = value
-        rec[keys.grad_param(name)] = grads[name]
-    for name, value in (buffers or {}).items():
-        rec[keys.buffer(name)] = value
+    record_weights(rec, params, grads, buffers)
     return rec
 
 

@@ -114,12 +114,17 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
     if step_loss is not None:
         rec[keys.STEP_LOSS] = np.asarray(step_loss, dtype=x.dtype)
         rec[keys.SAMPLE_STEP_LOSS] = np.asarray(sample_step_losses(loss_kind, out, logits, target, real), dtype=x.dtype)
+    record_weights(rec, params, grads, buffers)
+    return rec
+
+
+def record_weights(rec: dict, params: dict, grads: dict, buffers: dict | None) -> None:
+    """Each parameter, its gradient and each buffer the run started from, under their trace keys."""
     for name, value in params.items():
         rec[keys.param(name)] = value
         rec[keys.grad_param(name)] = grads[name]
     for name, value in (buffers or {}).items():
         rec[keys.buffer(name)] = value
-    return rec
 
 
 def one_term_gradients(layout, g, g_pre, backward) -> dict:

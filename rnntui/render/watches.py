@@ -118,9 +118,9 @@ def watch_panel(trace, c, state: DebugState, width: int) -> Group:
     return Group(*out)
 
 
-def breakpoint_marks(trace, place, state: DebugState) -> set[int]:
-    """The steps of *place* where an enabled breakpoint holds (what the timeline marks)."""
-    steps: set[int] = set()
+def _enabled_holds(trace, place, state: DebugState):
+    """(text, holds) of each enabled breakpoint of *place* that binds; one that fails is shown as an error in
+    the panel and skipped here."""
     for bp in state.breakpoints:
         if not bp.enabled:
             continue
@@ -128,27 +128,20 @@ def breakpoint_marks(trace, place, state: DebugState) -> set[int]:
         if isinstance(b, Exception) or b.place != place:
             continue
         try:
-            steps.update(int(t) for t in np.flatnonzero(b.holds))
+            holds = np.asarray(b.holds)
         except Exception:  # noqa: BLE001 - shown as an error in the panel
             continue
-    return steps
+        yield bp.text, holds
+
+
+def breakpoint_marks(trace, place, state: DebugState) -> set[int]:
+    """The steps of *place* where an enabled breakpoint holds (what the timeline marks)."""
+    return {int(t) for _, holds in _enabled_holds(trace, place, state) for t in np.flatnonzero(holds)}
 
 
 def holding(trace, place, state: DebugState, t: int) -> list[str]:
     """The enabled breakpoints of *place* that hold at step *t* (what continue stopped for), as written."""
-    out = []
-    for bp in state.breakpoints:
-        if not bp.enabled:
-            continue
-        b = bound(trace, bp.text, place)
-        if isinstance(b, Exception) or b.place != place:
-            continue
-        try:
-            if t < b.holds.size and b.holds[t]:
-                out.append(bp.text)
-        except Exception:  # noqa: BLE001 - shown as an error in the panel
-            continue
-    return out
+    return [text for text, holds in _enabled_holds(trace, place, state) if t < holds.size and holds[t]]
 
 
 FROM_THE_START = object()
