@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/fuzz.py --cases 100000 --seed 0 --jobs 2 [--out /tmp/fuzz-findings]
     .venv/bin/python benchmarks/fuzz.py --only 123,456 --seed 0      # replay cases (same case -> same YAML)
 
-Each case takes one bundled scenario (scenarios/*.yaml), mutates it (structurally on the parsed data,
+Each case takes one bundled scenario (rnntui/bundled/*.yaml), mutates it (structurally on the parsed data,
 or, for a smaller share, byte by byte on its text) and does what `rnntui validate` and then
 `rnntui export --max-memory 64MiB` do: `load_scenario`, `run_scenario`, every recorded and derived
 key read (as `Trace.save` does), and for every 20th accepted case the text report rendered.
@@ -41,7 +41,7 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # two workers on two cores; set before numpy loads
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ROOT / "scenarios"
+SCENARIOS = ROOT / "rnntui" / "bundled"
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_MEMORY = 64 << 20         # the run's own limit, as --max-memory 64MiB
 ADDRESS_LIMIT = 3 << 30       # per worker: a missed memory estimate is a finding, not a swapping machine

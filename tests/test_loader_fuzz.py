@@ -10,7 +10,7 @@ import rnntui
 from rnntui.errors import ScenarioError
 from rnntui.scenario.yaml_source import load_yaml
 
-SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
+SCENARIOS = sorted((Path(__file__).parent.parent / "rnntui" / "bundled").glob("*.yaml"))
 TEXTS = [p.read_text() for p in SCENARIOS]
 
 values = st.one_of(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from rnntui.errors import Problem, ScenarioError
 
-# rnntui/bundled links to the project's scenarios/ and is installed as package data, so a regular
-# (non-editable) install finds them too
+# the scenarios live in the package (rnntui/bundled/, installed as package data), so every install,
+# editable or not, finds them; the scripts that trained their weights stay in the repo's tools/
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "bundled"
 
 

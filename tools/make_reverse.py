@@ -2,7 +2,7 @@
 
 Run by hand from the project's root (needs the test extra, which brings torch; ~1 minute on 2 cores):
 
-    .venv/bin/python scenarios/make_reverse.py
+    .venv/bin/python tools/make_reverse.py
 
 The task: read 4 to 6 digits, write them back reversed, then END. A GRU encoder reads the digits;
 its final state is all the decoder gets (no attention), so the last digit written (the first one read)
@@ -32,7 +32,7 @@ import torch
 from safetensors.numpy import save_file
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE / "reverse-weights.safetensors"
+OUT = HERE.parent / "rnntui" / "bundled" / "reverse-weights.safetensors"
 
 VOCAB = ["PAD", "GO", "END"] + [str(d) for d in range(10)]
 PAD, GO, END, DIGIT0 = 0, 1, 2, 3
