@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rnntui.engine import keys, optim
+from rnntui.engine.minibatch import batch_indices, subset
 from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, human, run_scenario
 from rnntui.engine.trace import IterationNotKept, Trace
 from rnntui.errors import Problem, ScenarioError
@@ -40,6 +41,7 @@ class Step:
     param_norm: dict[str, np.ndarray]       # ‖P_k‖, the ratio's denominator (0: a ratio of inf is "moved from 0")
     bptt: dict[str, np.ndarray]
     finite: bool
+    lr: float                               # the learning rate this iteration's update took (the schedule's)
 
 
 class Trainer:
@@ -53,6 +55,10 @@ class Trainer:
         buffers = cast_buffers(getattr(sc, "buffers", {}), dtype)   # not optimised: moved by the entries themselves
         self.plain = replace(sc, train=None, params=params, buffers=buffers)
         self.names = list(params)
+        self.rates = self.cfg.learning_rates()
+        # each iteration's samples (None: every iteration reads the whole batch, as it is)
+        self.batches = (None if self.cfg.batch_size is None else
+                        batch_indices(sc.B, self.cfg.batch_size, self.cfg.shuffle, sc.seed, self.cfg.iterations))
         self.limit = available_memory() // 2 if max_memory is None else max_memory
         self.dropout = _dropout_places(sc)
         self.every, self.cached = self._plan(sc, params)
@@ -63,7 +69,7 @@ class Trainer:
     def _plan(self, sc, params) -> tuple[int, int]:
         """(checkpoint every K iterations, iterations whose record is cached), within the limit."""
         N = self.cfg.iterations
-        run = estimate_bytes(self.plain)
+        run = estimate_bytes(self.scenario(0))   # the first minibatch is the largest
         pbytes = sum(p.nbytes for p in params.values())
         state = pbytes + optim.state_nbytes(self.cfg.optimizer, pbytes) + sum(b.nbytes for b in self.plain.buffers.values())
         steps = sum(e.steps for e in sc.layout if e.recurrent) * 2
@@ -80,9 +86,14 @@ class Trainer:
         return every, cached
 
     # --- one iteration --------------------------------------------------------------------------
+    def scenario(self, k: int):
+        """The scenario iteration k runs: the whole batch, or its minibatch's samples."""
+        return self.plain if self.batches is None else subset(self.plain, self.batches[k])
+
     def _run(self, params: dict, buffers: dict, k: int) -> Trace:
-        return run_scenario(replace(self.plain, params=params, buffers=buffers, training=True,
-                                    dropout_masks=self.masks(k)), max_memory=self.max_memory, iteration=k)
+        sc = self.scenario(k)
+        return run_scenario(replace(sc, params=params, buffers=buffers, training=True,
+                                    dropout_masks=self.masks(k, sc.B)), max_memory=self.max_memory, iteration=k)
 
     def _buffers_after(self, run: Trace, buffers: dict) -> dict:
         """The buffers after iteration *run* (batchnorm's running statistics), as each entry moves them."""
@@ -94,7 +105,7 @@ class Trainer:
                 new.update(e.handler.updated_buffers(e, run, buffers))
         return new
 
-    def masks(self, k: int) -> dict[str, np.ndarray] | None:
+    def masks(self, k: int, B: int | None = None) -> dict[str, np.ndarray] | None:
         """Iteration k's dropout masks (None without dropout), drawn from the seed and k alone, so any
         iteration replays with its own: 0 where an element is dropped, 1/(1-p) where kept (PyTorch's
         bernoulli(1-p) / (1-p))."""
@@ -103,12 +114,14 @@ class Trainer:
         rng = np.random.default_rng([self.plain.seed, 7, k])
         dtype = np.dtype(self.plain.dtype)
         out = {}
-        for key, shape, p in self.dropout:
+        B = self.plain.B if B is None else B
+        for key, shape_of, p in self.dropout:
+            shape = shape_of(B)
             keep = rng.random(shape) >= p
             out[key] = np.zeros(shape, dtype) if p >= 1 else keep.astype(dtype) / dtype.type(1 - p)
         return out
 
-    def _update(self, run: Trace, params: dict, state: optim.State) -> tuple[dict, Step]:
+    def _update(self, run: Trace, params: dict, state: optim.State, k: int) -> tuple[dict, Step]:
         """Clip and step after *run*; the new parameters and what the iteration leaves."""
         grads = {n: run[keys.grad_param(n)] for n in self.names}
         norms = {n: optim.param_norm(g) for n, g in grads.items()}
@@ -118,7 +131,7 @@ class Trainer:
         if self.cfg.clip is not None:
             grads, acted = optim.clip(self.cfg.clip, grads, total)
             after = optim.global_norm([optim.param_norm(g) for g in grads.values()], dtype)
-        new = optim.step(self.cfg.optimizer, params, grads, state)
+        new = optim.step(self.cfg.optimizer, params, grads, state, lr=self.rates[k])
         ratio, sizes = {}, {}
         for n in self.names:
             size = sizes[n] = optim.param_norm(params[n])
@@ -127,11 +140,11 @@ class Trainer:
         bptt = {p.prefix: run[p.diag_key("gradnorm")] for p in run.info.places if p.recurrent}
         loss = run[keys.LOSS]
         finite = bool(np.isfinite(loss)) and bool(np.isfinite(total))
-        return new, Step(loss, total, after, acted, norms, ratio, sizes, bptt, finite)
+        return new, Step(loss, total, after, acted, norms, ratio, sizes, bptt, finite, self.rates[k])
 
     def iterate(self, k: int, params: dict, state: optim.State, buffers: dict) -> tuple[Trace, dict, Step, dict]:
         run = self._run(params, buffers, k)
-        new, step = self._update(run, params, state)
+        new, step = self._update(run, params, state, k)
         self._remember(k, run)
         return run, new, step, self._buffers_after(run, buffers)
 
@@ -254,20 +267,22 @@ def with_record_of(training, k: int) -> SavedTrainTrace:
     return SavedTrainTrace(arrays, record.info, dict(record._derived))
 
 
-def _dropout_places(sc) -> list[tuple[str, tuple, float]]:
-    """(mask key, shape, p) of every dropout the model has: dropout entries, and the inputs of the
-    sub-layers above the first of a recurrent entry with `dropout`."""
+def _dropout_places(sc) -> list[tuple[str, object, float]]:
+    """(mask key, shape for a batch of B, p) of every dropout the model has: dropout entries, and the
+    inputs of the sub-layers above the first of a recurrent entry with `dropout`."""
     from rnntui.engine.entries.dropout import mask_key
     from rnntui.engine.entries.recurrent import dropout_mask_key
 
     out = []
+    def shape(e, feat: tuple):
+        return lambda B: ((e.steps, B) if e.seq_in else (B,)) + feat
+
     for e in sc.layout:
-        lead = (e.steps, sc.B) if e.seq_in else (sc.B,)
         if e.type == "dropout" and e.dropout > 0:
-            out.append((mask_key(e.index), lead + tuple(e.in_feat), e.dropout))
+            out.append((mask_key(e.index), shape(e, tuple(e.in_feat)), e.dropout))
         elif e.recurrent and e.dropout > 0:
             width = e.hidden_size * len(e.directions)
-            out += [(dropout_mask_key(e.index, j), lead + (width,), e.dropout) for j in range(1, e.num_layers)]
+            out += [(dropout_mask_key(e.index, j), shape(e, (width,)), e.dropout) for j in range(1, e.num_layers)]
     if out and (sc.feed == "output" or sc.decoder_x is not None):
         raise ScenarioError([Problem(sc.file, None, None, "train", (
             "dropout in training runs in the many-to-many, many-to-one and one-to-many (feed: zeros) modes; "
@@ -283,7 +298,12 @@ def _train_arrays(trainer: Trainer, steps: list[Step], final: dict, first_bad) -
         "train.clipped": np.array([s.clipped for s in steps], dtype=bool),
         "train.checkpoint_every": np.asarray(trainer.every, dtype=np.int64),
         "train.record_iteration": np.asarray(len(steps) - 1, dtype=np.int64),   # whose record the other keys are
+        "train.lr": np.array([s.lr for s in steps], dtype=np.float64),
     }
+    if trainer.batches is not None:   # each iteration's samples, -1 where a smaller last minibatch ends
+        width = max(b.size for b in trainer.batches)
+        out["train.batch"] = np.array([np.pad(b, (0, width - b.size), constant_values=-1) for b in trainer.batches],
+                                      dtype=np.int64)
     for n in trainer.names:
         out[f"train.gradnorm.param.{n}"] = np.array([s.param_gradnorm[n] for s in steps])
         out[f"train.update_ratio.{n}"] = np.array([s.update_ratio[n] for s in steps])

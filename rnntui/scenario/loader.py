@@ -317,6 +317,11 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
 
         train, train_problems = train_config(top.train, data, pos)
         problems.extend(train_problems)
+        if top.train.batch_size is not None and (top.mode == "encoder-decoder" or top.feed == "output"):
+            problems.append(pos.problem(("train", "batch_size"), (
+                "minibatches are for the many-to-many, many-to-one and one-to-many (feed: zeros) modes; "
+                f"this scenario is {'an encoder-decoder' if top.mode == 'encoder-decoder' else 'a generator'}: "
+                "remove batch_size (every iteration then reads the whole batch)")))
     blocking = []
     if top.mode == "one-to-many" and top.length is None:
         blocking.append(pos.problem(("mode",), "one-to-many needs `length`: how many steps to unroll"))

@@ -169,10 +169,26 @@ class ClipSpec(Strict):
 MAX_ITERATIONS = 1_000_000   # every iteration records a few numbers per parameter and step
 
 
+class ScheduleSpec(Strict):
+    """`train.schedule`: torch.optim.lr_scheduler's keys (which kind takes which is checked in training.py;
+    PyTorch's defaults for the rest: engine/schedule.py)."""
+
+    kind: Literal["step", "exponential", "cosine", "warmup"]
+    step_size: Optional[Size] = None
+    gamma: Optional[Finite] = Field(default=None, gt=0)
+    T_max: Optional[Size] = None
+    eta_min: Optional[Finite] = Field(default=None, ge=0)
+    warmup_iterations: Optional[Size] = None
+    start_factor: Optional[Finite] = Field(default=None, gt=0, le=1)
+
+
 class Train(Strict):
     iterations: Annotated[int, Field(gt=0, le=MAX_ITERATIONS)]
     optimizer: OptimizerSpec = Field(default_factory=lambda: OptimizerSpec(kind="sgd"))
     clip: Optional[ClipSpec] = None
+    schedule: Optional[ScheduleSpec] = None
+    batch_size: Optional[Size] = Field(default=None, description="samples per iteration; default the whole batch")
+    shuffle: bool = Field(default=False, description="a new order of the samples every pass, from `seed`")
 
 
 class Top(Strict):
