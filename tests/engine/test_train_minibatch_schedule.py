@@ -162,3 +162,38 @@ def test_bad_training_keys_are_named_where_they_are(tmp_path, train, found):
         rnntui.run(p)
     text = str(exc.value)
     assert found in text and "bad.yaml:" in text
+
+
+@pytest.mark.parametrize("mode,kind,packed", [("many-to-one", "cross_entropy", False),
+                                              ("many-to-many", "cross_entropy", True),
+                                              ("many-to-many", "mse", False)])
+def test_a_target_from_a_file_runs_as_the_same_target_inline(tmp_path, mode, kind, packed):
+    x, lengths, _ = _data()
+    rng = np.random.default_rng(8)
+    seq = mode == "many-to-many"
+    shape = ((N_SAMPLES, T) if seq else (N_SAMPLES,)) + ((C,) if kind == "mse" else ())
+    target = rng.normal(size=shape).round(3) if kind == "mse" else rng.integers(0, C, size=shape)
+    np.save(tmp_path / "target.npy", target)
+    doc = {"version": 1, "mode": mode, "input": {"batch": x.tolist(), **({"lengths": lengths.tolist()} if packed else {})},
+           "model": [{"type": "gru", "hidden_size": 3}, {"type": "dense", "units": C}],
+           "loss": {"kind": kind, "target": target.tolist()},
+           "train": {"iterations": 3, "batch_size": 3, "optimizer": {"kind": "sgd", "lr": 0.1}}}
+    inline, from_file = tmp_path / "inline.yaml", tmp_path / "file.yaml"
+    inline.write_text(json.dumps(doc))
+    doc["loss"]["target"] = {"file": "target.npy"}
+    from_file.write_text(json.dumps(doc))
+    a, b = rnntui.run(inline), rnntui.run(from_file)
+    np.testing.assert_array_equal(a["train.loss"], b["train.loss"])
+    np.testing.assert_array_equal(a["meta.target"], b["meta.target"])
+
+
+def test_a_missing_target_file_is_named_at_its_key(tmp_path):
+    x, _, _ = _data()
+    doc = {"version": 1, "mode": "many-to-one", "input": {"batch": x.tolist()},
+           "model": [{"type": "gru", "hidden_size": 3}, {"type": "dense", "units": C}],
+           "loss": {"kind": "cross_entropy", "target": {"file": "nope.npy"}}}
+    p = tmp_path / "t.yaml"
+    p.write_text(json.dumps(doc, indent=1))
+    with pytest.raises(rnntui.ScenarioError) as exc:
+        rnntui.run(p)
+    assert "loss.target.file" in str(exc.value) and "nope.npy" in str(exc.value) and "t.yaml:" in str(exc.value)
