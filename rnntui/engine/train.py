@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rnntui.engine import keys, optim
+from rnntui.engine import keys, optim, recording
 from rnntui.engine.minibatch import batch_indices, subset
 from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, human, run_scenario
 from rnntui.engine.trace import IterationNotKept, Trace
@@ -148,6 +149,12 @@ class Trainer:
         self._remember(k, run)
         return run, new, step, self._buffers_after(run, buffers)
 
+    def _advance(self, k: int, params: dict, state: optim.State, buffers: dict) -> tuple[dict, dict]:
+        """Iteration k's update alone, on the way to a later iteration (its record is not kept)."""
+        run = self._run(params, buffers, k)
+        new, _ = self._update(run, params, state, k)
+        return new, self._buffers_after(run, buffers)
+
     def _remember(self, k: int, run: Trace) -> None:
         self.recent[k] = run
         self.recent.move_to_end(k)
@@ -161,13 +168,18 @@ class Trainer:
         steps: list[Step] = []
         first_bad = None
         run = None
+        kept = N - self.cached   # iterations from here on stay in the cache: recorded in full
         for k in range(N):
             if k and k % self.every == 0:
                 self.checkpoints[k] = (params, state.copy(), buffers)
-            run, params, step, buffers = self.iterate(k, params, state, buffers)
+            before = (params, buffers)
+            with (nullcontext() if k >= kept else recording.lean()):
+                run, params, step, buffers = self.iterate(k, params, state, buffers)
             steps.append(step)
             if first_bad is None and not step.finite:
-                first_bad = (k, int(run["diag.nonfinite.first_step"]), [str(v) for v in run["diag.nonfinite.keys"]])
+                # where the inf or NaN reached, in the full record (a lean run lists fewer keys)
+                full = run if k >= kept else self._run(*before, k)
+                first_bad = (k, int(full["diag.nonfinite.first_step"]), [str(v) for v in full["diag.nonfinite.keys"]])
         return TrainTrace(run, self, steps, params, first_bad, buffers)
 
     def iteration(self, k: int) -> Trace:
@@ -182,8 +194,9 @@ class Trainer:
         params, state, buffers = self.checkpoints[c]
         state = state.copy()
         with np.errstate(all="ignore"):
-            for i in range(c, k):
-                _, params, _, buffers = self.iterate(i, params, state, buffers)
+            with recording.lean():   # the iterations on the way are not kept
+                for i in range(c, k):
+                    params, buffers = self._advance(i, params, state, buffers)
             run = self._run(params, buffers, k)
         self._remember(k, run)
         return run

@@ -197,3 +197,23 @@ def test_a_missing_target_file_is_named_at_its_key(tmp_path):
     with pytest.raises(rnntui.ScenarioError) as exc:
         rnntui.run(p)
     assert "loss.target.file" in str(exc.value) and "nope.npy" in str(exc.value) and "t.yaml:" in str(exc.value)
+
+
+def test_iterations_not_kept_skip_step_norms_yet_every_shown_iteration_has_them(tmp_path):
+    """Training runs most iterations lean (no gradnorm.step.*); any iteration stepped to is recomputed in
+    full, and its per-step norms are those of a plain run with the same parameters."""
+    train = {"iterations": 30, "optimizer": {"kind": "sgd", "lr": 0.1}, "batch_size": 3, "shuffle": True}
+    trace, *_ = _scenario(tmp_path, train, packed=True)
+    assert not trace.is_cached(2)
+    it = trace.iteration(2)
+    keys = [k for k in it if k.startswith("gradnorm.step.")]
+    assert keys and "gradnorm.step.0.weight_hh_l0" in keys
+    from dataclasses import replace
+
+    from rnntui.engine.run import run_scenario
+    trainer = trace._trainer
+    plain = run_scenario(replace(trainer.scenario(2), params={k[6:]: it[k] for k in it if k.startswith("param.")},
+                                 training=True))
+    for k in keys:
+        np.testing.assert_array_equal(it[k], plain[k], err_msg=k)
+    np.testing.assert_array_equal(it["grad.param.0.weight_hh_l0"], plain["grad.param.0.weight_hh_l0"])

@@ -25,6 +25,7 @@ from rnntui.engine import keys
 from rnntui.engine.entries.base import Handler, sizes
 from rnntui.engine.fields import choice, size
 from rnntui.engine.layout import EntryInfo, Footprint, LayoutProblem
+from rnntui.engine.recording import step_norms
 
 BUFFERS = ("running_mean", "running_var", "num_batches_tracked")   # PyTorch's names, in state_dict order
 
@@ -175,7 +176,7 @@ class BatchNorm(Handler):
             wname, bname = keys.param_name(i, "weight"), keys.param_name(i, "bias")
             grads[wname] = (g_out * xhat).sum(axis=axes)
             grads[bname] = g_out.sum(axis=axes)
-            if info.seq_in:   # each step's share of the two gradients
+            if info.seq_in and step_norms():   # each step's share of the two gradients (not in a lean run)
                 rec[keys.step_gradnorm(wname)] = np.linalg.norm((g_out * xhat).sum(axis=1), axis=-1)
                 rec[keys.step_gradnorm(bname)] = np.linalg.norm(g_out.sum(axis=1), axis=-1)
             g_xhat = g_out * params[wname].reshape(shape)
