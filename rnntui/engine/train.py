@@ -172,7 +172,7 @@ class Trainer:
         for k in range(N):
             if k and k % self.every == 0:
                 self.checkpoints[k] = (params, state.copy(), buffers)
-            before = (params, buffers)
+            before = self.last_before = (params, buffers)
             with (nullcontext() if k >= kept else recording.lean()):
                 run, params, step, buffers = self.iterate(k, params, state, buffers)
             steps.append(step)
@@ -181,6 +181,46 @@ class Trainer:
                 full = run if k >= kept else self._run(*before, k)
                 first_bad = (k, int(full["diag.nonfinite.first_step"]), [str(v) for v in full["diag.nonfinite.keys"]])
         return TrainTrace(run, self, steps, params, first_bad, buffers)
+
+    # --- kept on disk (engine/train_cache.py) -------------------------------------------------------
+    def checkpoint_arrays(self) -> dict[str, np.ndarray]:
+        """The checkpoints, and the parameters and buffers the last iteration ran with, as named arrays."""
+        out = {"ckpt|every": np.asarray(self.every, dtype=np.int64)}
+        for k, (params, state, buffers) in self.checkpoints.items():
+            out.update({f"ckpt|{k}|param|{n}": v for n, v in params.items()})
+            out.update({f"ckpt|{k}|buffer|{n}": np.asarray(v) for n, v in buffers.items()})
+            out.update({f"ckpt|{k}|opt|{b}|{n}": v for n, bufs in state.buffers.items() for b, v in bufs.items()})
+            out[f"ckpt|{k}|step"] = np.asarray(state.step, dtype=np.int64)
+        params, buffers = self.last_before
+        out.update({f"last|param|{n}": v for n, v in params.items()})
+        out.update({f"last|buffer|{n}": np.asarray(v) for n, v in buffers.items()})
+        return out
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> Trace:
+        """Take the checkpoints of *arrays*; return the last iteration's record, recomputed from them."""
+        self.every = int(arrays["ckpt|every"])
+        found: dict[int, tuple[dict, optim.State, dict]] = {}
+        last: tuple[dict, dict] = ({}, {})
+        for key, value in arrays.items():
+            parts = key.split("|")
+            if parts[0] == "last":
+                last[0 if parts[1] == "param" else 1][parts[2]] = value
+            elif parts[0] == "ckpt" and len(parts) > 2:
+                params, state, buffers = found.setdefault(int(parts[1]), ({}, optim.State(), {}))
+                if parts[2] == "param":
+                    params[parts[3]] = value
+                elif parts[2] == "buffer":
+                    buffers[parts[3]] = value
+                elif parts[2] == "opt":
+                    state.buffers.setdefault(parts[4], {})[parts[3]] = value.copy()   # changed in place later
+                else:
+                    state.step = int(value)
+        self.checkpoints = found
+        self.last_before = last
+        N = self.cfg.iterations
+        run = self._run(last[0], last[1], N - 1)
+        self._remember(N - 1, run)
+        return run
 
     def iteration(self, k: int) -> Trace:
         """Iteration k's full record: from the cache, or recomputed from the checkpoint at or before k."""
@@ -239,6 +279,16 @@ class TrainTrace(Trace):
     def is_cached(self, k: int) -> bool:
         """Whether `iteration(k)` returns at once (otherwise it recomputes up to `checkpoint_every` runs)."""
         return k in self._trainer.recent
+
+
+def restored_trace(last: Trace, trainer: Trainer, arrays: dict[str, np.ndarray]) -> TrainTrace:
+    """A TrainTrace from the kept `train.*` arrays and the last iteration's recomputed record."""
+    trace = TrainTrace.__new__(TrainTrace)
+    merged = dict(last._arrays)
+    merged.update({k: v for k, v in arrays.items() if k.startswith("train.")})
+    Trace.__init__(trace, merged, last.info, dict(last._derived))
+    trace._trainer = trainer
+    return trace
 
 
 class SavedTrainTrace(Trace):
@@ -334,5 +384,23 @@ def _train_arrays(trainer: Trainer, steps: list[Step], final: dict, first_bad) -
 
 
 def train_scenario(sc, max_memory: int | None = None) -> TrainTrace:
+    """Train, or read the same run back from the disk cache (engine/train_cache.py)."""
+    from rnntui.engine import train_cache
+
+    trainer = Trainer(sc, max_memory)
+    # the checkpoints' spacing is part of the key: it follows the memory limit, and a run read back must hold
+    # no more checkpoints than this limit allows
+    key = train_cache.fingerprint(sc, extra=f"every={trainer.every}")
     with np.errstate(all="ignore"):  # a diverging run records where it left the finite numbers
-        return Trainer(sc, max_memory).train()
+        kept = train_cache.load(key)
+        if kept is not None:
+            try:
+                return restored_trace(trainer.restore(kept), trainer, kept)
+            except (KeyError, ValueError, IndexError):   # a file of another layout: train again, write it anew
+                trainer = Trainer(sc, max_memory)
+        trace = trainer.train()
+    if not any("|" in name for name in trainer.names + list(trainer.plain.buffers)):   # "|" separates parts
+        arrays = {k: v for k, v in trace._arrays.items() if k.startswith("train.")}
+        arrays.update(trainer.checkpoint_arrays())
+        train_cache.store(key, arrays)
+    return trace
