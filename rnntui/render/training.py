@@ -216,7 +216,8 @@ def curve_rows(trace, k: int | None, width: int) -> list[Cells]:
     row = Cells().add("‖g‖   ", DIM)
     row.rows[-1].extend(cg.cells.rows[0])
     rows.append(row)
-    clipped = np.asarray(trace["train.clipped"], dtype=bool)
+    # a run recorded from the user's own loop does not know whether the loop clipped: no row then
+    clipped = np.asarray(trace["train.clipped"], dtype=bool) if "train.clipped" in trace else np.zeros(0, bool)
     if clipped.any():
         starts = np.arange(0, clipped.size, c.per)
         marks = np.logical_or.reduceat(clipped, starts)
@@ -249,9 +250,12 @@ def training_panel(trace, place, k: int, t: int, width: int, height: int = PANE_
     N = int(trace["train.loss"].shape[0])
     loss = np.asarray(trace["train.loss"], dtype=float)
     g = np.asarray(trace["train.gradnorm"], dtype=float)
-    out = [Text(f"training: iteration {k} of 0..{N - 1}   loss {fmt(float(loss[k]), 0)}   ‖g‖ {fmt(float(g[k]), 0)}"
-                + (f" → clipped to {fmt(float(trace['train.gradnorm.clipped'][k]), 0)}"
-                   if bool(trace["train.clipped"][k]) else ""), BOLD)]
+    # a run recorded from the user's loop: its iterations are the records, each at a step of that loop
+    step = f" (step {int(trace['train.step'][k])} of your loop)" if "train.step" in trace else ""
+    clip = ("train.clipped" in trace and bool(trace["train.clipped"][k]))
+    out = [Text(f"training: iteration {k} of 0..{N - 1}{step}   loss {fmt(float(loss[k]), 0)}   "
+                f"‖g‖ {fmt(float(g[k]), 0)}"
+                + (f" → clipped to {fmt(float(trace['train.gradnorm.clipped'][k]), 0)}" if clip else ""), BOLD)]
     # the curves change with the iteration and the width, not the step: a step key redraws them from here
     out += _curves.get(trace, (k, width), lambda: curve_rows(trace, k, width))
     key = f"train.bptt.{place.prefix}" if place.layer is not None else None
