@@ -98,6 +98,10 @@ class Events(Strict):
     saturated: float = Field(default=0.5, gt=0, le=1, description="share of a gate's units that are saturated")
     vanishing: float = Field(default=1e-6, gt=0, description="a gradient norm below this")
     exploding: float = Field(default=1e6, gt=0, description="a gradient norm above this")
+    update_ratio: float = Field(default=1e-2, gt=0, description="training: an update larger than this share "
+                                "of its parameter (‖ΔP‖ / ‖P‖)")
+    loss_rise: float = Field(default=1.0, gt=0, description="training: the loss growing by more than this share "
+                             "of its value at the iteration before (1.0: it doubled)")
 
 
 class Decoder(Strict):
