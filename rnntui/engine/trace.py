@@ -192,7 +192,7 @@ def load_trace(path: str | Path, max_memory: int | None = None) -> Trace:
     from rnntui.errors import Problem, ScenarioError
     from rnntui.npyfiles import ArrayFileError, read_npz
 
-    if Path(path).is_dir():   # iterations recorded from the user's own loop (rnntui.record)
+    if Path(path).is_dir() and not str(path).endswith(".npz"):   # iterations recorded by rnntui.record
         from rnntui.engine.recorded import load_recorded
 
         return load_recorded(Path(path), max_memory)
