@@ -108,8 +108,8 @@ def test_record_refuses_what_it_cannot_use(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(rnntui.RnntuiError, match="not a folder"):
         rnntui.record(model, x, step=0, to=tmp_path / "file")
-    with pytest.raises(rnntui.ScenarioError, match="no recorded iterations"):
-        rnntui.load_trace(tmp_path)
+    with pytest.raises(rnntui.ScenarioError, match="cannot read this trace"):
+        rnntui.load_trace(tmp_path)   # a folder without records is no trace
 
 
 async def test_the_debugger_steps_through_the_recorded_iterations(tmp_path):
