@@ -369,6 +369,71 @@ def check(
 
 
 @app.command()
+def scan(
+    scenario: ScenarioArg,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="A data set (.npz: x, lengths, target) "
+                                                   "in place of the scenario's input.")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Also write every row: .csv, .npz "
+                                                   "(the same columns) or .html (a ranked, sortable report).")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Processes to run samples in.")] = 1,
+    sort: Annotated[Optional[str], typer.Option("--sort", help="Rank by this column, largest first (default: "
+                                                "not finite first, then the per-step rate furthest from 1).")] = None,
+    top: Annotated[int, typer.Option("--top", min=0, help="Rows shown in the terminal.")] = 20,
+    max_memory: MaxMemory = None,
+) -> None:
+    """Run every sample of a data set forward and backward, one at a time, and rank them: which samples make
+    the gradient vanish or explode, their loss, where their gradient is largest and smallest. Ctrl-C keeps
+    the rows done so far."""
+    from rnntui.atomic import atomic_write
+    from rnntui.engine.progress import report
+    from rnntui.errors import ExportError
+    from rnntui.scan import scan as run_scan
+    from rnntui.scan.measure import COLUMNS
+    from rnntui.scan import table
+
+    kinds = {".csv": "csv", ".npz": "npz", ".html": "html"}
+    try:
+        if output is not None and output.suffix.lower() not in kinds:
+            raise ExportError(f"{output}: found the suffix {output.suffix or 'none'!r}; expected .csv, .npz or .html")
+        if output is not None:
+            from rnntui.atomic import check_target
+
+            check_target(output)
+        with _progress_on_stderr():
+            result = run_scan(_bundled_or_path(scenario), dataset=dataset, workers=workers,
+                              max_memory=parse_size(max_memory), progress=lambda d, n: report("scan", d, n))
+        if sort is not None and sort not in result.columns:
+            raise ExportError(f"--sort: found {sort!r}; expected one of {', '.join(result.columns)}")
+        from rich.console import Console
+
+        console = Console(width=None if sys.stdout.isatty() else 160)
+        for part in table.terminal(result, sort, top):
+            console.print(part)
+        if output is not None:
+            kind = kinds[output.suffix.lower()]
+            if kind == "npz":
+                import numpy as np
+
+                with atomic_write(output) as f:
+                    np.savez(f, **table.to_arrays(result))
+            else:
+                text = table.to_csv(result) if kind == "csv" else table.to_html(result, sort)
+                with atomic_write(output) as f:
+                    f.write(text.encode("utf-8"))
+            typer.echo(f"wrote {output} ({len(result.rows):,} rows)", err=True)
+    except RnntuiError as exc:
+        fail(exc)
+    if not result.complete:
+        raise typer.Exit(130)
+
+
+def _bundled_or_path(scenario: str) -> str:
+    from rnntui.scenario.bundled import resolve
+
+    return str(resolve(scenario))
+
+
+@app.command()
 def scenarios() -> None:
     """List the bundled scenarios with what each shows."""
     from rnntui.scenario.bundled import bundled, summary

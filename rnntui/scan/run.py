@@ -1,0 +1,198 @@
+"""`rnntui scan`: every sample of a data set run forward and backward, one row of numbers each, no trace kept.
+
+The scenario is loaded once per process; each sample then runs as `rnntui run --sample k` runs it (a batch
+of one cut from the data set, scenario/dataset.py), its row is measured (scan/measure.py) and the trace
+dropped, so memory stays flat in N. With `workers` > 1 the samples are handed out in chunks to that many
+processes; the rows are put back in sample order, so the table is the same however the samples were
+split. Ctrl-C (or any signal that ends the scan) keeps the rows done so far: `Scan.complete` says whether
+every sample was reached.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rnntui.errors import Problem, ScenarioError
+
+CHUNK = 32   # samples a worker takes at a time
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The rows (sample order), how many samples the data set has, and what was scanned."""
+
+    rows: tuple[dict, ...]
+    N: int
+    scenario: str
+    dataset: str
+
+    @property
+    def complete(self) -> bool:
+        return len(self.rows) == self.N
+
+    @property
+    def columns(self) -> list[str]:
+        from rnntui.scan.measure import COLUMNS
+
+        extra = sorted({k for r in self.rows for k in r if k not in COLUMNS})
+        return list(COLUMNS) + extra
+
+    def ranked(self, by: str | None = None) -> list[dict]:
+        """Worst first (scan/measure.py `badness`), or by a column, largest first (nan last)."""
+        from rnntui.scan.measure import badness
+
+        if by is None:
+            return sorted(self.rows, key=badness, reverse=True)
+
+        def key(r):
+            v = r.get(by, math.nan)
+            bad = isinstance(v, float) and math.isnan(v)
+            return (not bad, v if not bad else 0)
+
+        return sorted(self.rows, key=key, reverse=True)
+
+
+_state: dict = {}
+
+
+def _load(path: str, dataset: str | None, max_memory: int | None):
+    """The scenario (its first sample), loaded once per process."""
+    from rnntui.scenario import load_scenario
+
+    key = (path, dataset, max_memory)
+    if _state.get("key") != key:
+        sc = load_scenario(path, max_memory=max_memory, text=_with_dataset(path, dataset))
+        if sc.dataset is None:
+            raise ScenarioError([Problem(str(path), None, None, "input", (
+                "scan runs every sample of a data set; expected input: {dataset: data.npz} in the scenario, "
+                "or --dataset FILE"))])
+        if sc.train is not None:
+            raise ScenarioError([Problem(str(path), None, None, "train", (
+                "scan runs each sample once with the scenario's weights; remove train: (or scan a scenario "
+                "written from the iteration you want)"))])
+        check_targets(sc)
+        _state.update(key=key, sc=sc)
+    return _state["sc"]
+
+
+def _with_dataset(path: str, dataset: str | None) -> str | None:
+    """The scenario's text with `input:` replaced by {dataset: FILE} (an absolute path), or None (unchanged)."""
+    if dataset is None:
+        return None
+    import io
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    data = yaml.load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        return None   # the loader says what is wrong with it
+    data["input"] = {"dataset": str(Path(dataset).resolve())}
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def sample_scenario(sc, k: int):
+    """*sc* reading sample k of its data set alone (as the loader lays out a batch of one)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from rnntui.scenario.dataset import batch_input
+
+    first = sc.layout[0]
+    ids = first.handler.id_count(first.config) if first.handler.reads_ids else None
+    vocab = SimpleNamespace(vocab=list(sc.vocab) if sc.vocab is not None else None)
+    built, target = batch_input(sc.dataset, k, 1, vocab, Path(sc.file).parent, None, ids)
+    if target is not None:
+        if sc.layout[-1].seq_out:          # batch first in the file, time first in the engine
+            target = np.moveaxis(target, 0, 1)
+        target = np.ascontiguousarray(target.astype(np.int64) if sc.loss != "mse" else target)
+    return replace(sc, x=built.x, lengths=built.lengths, tokens=built.tokens, token_ids=built.token_ids,
+                   target=target if target is not None else sc.target, sample=k)
+
+
+def check_targets(sc) -> None:
+    """Every sample's target, checked once before the scan (the loader checked the first batch's): class
+    indices within the model's classes, the layout the output needs."""
+    import numpy as np
+
+    ds = sc.dataset
+    if ds.target is None or sc.loss == "mse":
+        return
+    t = ds.target
+    F = sc.layout[-1].out_shape[0]
+    want = (ds.N, ds.T) if sc.layout[-1].seq_out else (ds.N,)
+    if t.shape != want:
+        raise ScenarioError([Problem(ds.path, None, None, "target", f"has shape {t.shape}; expected {want}: class "
+                                     "indices laid out like the model's output, batch first")])
+    bad = ~np.isfinite(t) | (t != np.round(t)) | (t < 0) | (t >= F)
+    if sc.layout[-1].seq_out:   # a padded step's target is ignored
+        real = np.arange(ds.T)[None, :] < (ds.lengths[:, None] if ds.lengths is not None else ds.T)
+        bad &= real
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ScenarioError([Problem(ds.path, None, None, "target", (
+            f"target{''.join(f'[{i}]' for i in at)} is {t[at]}; expected whole class indices in 0..{F - 1} "
+            f"({int(bad.sum())} such values)"))])
+
+
+def _rows(path: str, dataset: str | None, max_memory: int | None, ks: list[int]) -> list[dict]:
+    """The rows of samples *ks* (in a worker, or in this process)."""
+    from rnntui.engine import run_scenario
+    from rnntui.scan.measure import measure
+
+    sc = _load(path, dataset, max_memory)
+    out = []
+    for k in ks:
+        out.append(measure(run_scenario(sample_scenario(sc, k), max_memory=max_memory), k))
+    return out
+
+
+def _init_worker() -> None:
+    """One BLAS thread a worker: the workers are the parallelism."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def scan(path: str, dataset: str | None = None, workers: int = 1, max_memory: int | None = None,
+         progress=None, limit: int | None = None) -> Scan:
+    """Every sample of the scenario's data set (or *dataset*); *progress(done, N)* after each chunk; *limit*:
+    the first that many samples only."""
+    sc = _load(str(path), dataset, max_memory)
+    N = sc.dataset.N if limit is None else min(limit, sc.dataset.N)
+    chunks = [list(range(a, min(a + CHUNK, N))) for a in range(0, N, CHUNK)]
+    done: dict[int, dict] = {}
+    try:
+        if workers <= 1:
+            for ks in chunks:
+                for row in _rows(str(path), dataset, max_memory, ks):
+                    done[row["sample"]] = row
+                if progress:
+                    progress(len(done), N)
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
+                futures = [pool.submit(_rows, str(path), dataset, max_memory, ks) for ks in chunks]
+                try:
+                    for f in as_completed(futures):
+                        for row in f.result():
+                            done[row["sample"]] = row
+                        if progress:
+                            progress(len(done), N)
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+    except KeyboardInterrupt:
+        pass   # what is done is kept; `complete` says it is not all
+    rows = tuple(done[k] for k in sorted(done))
+    return Scan(rows, N, str(path), sc.dataset.path)
+
+
+__all__ = ["Scan", "sample_scenario", "scan"]
