@@ -223,7 +223,7 @@ class Recurrent(Handler):
                 # a packed forward direction ends at each sample's own last step (the backward one at 0)
                 steps = cache["last"] if (at_end is not None and d == "fwd" and cache.get("packed")) else None
                 g = self.fam.backward(info, xj, p, runs[j][d], ext[d], reverse=(d == "bwd"), final=at_end,
-                                      final_steps=steps, lean=lean)
+                                      final_steps=steps, lean="h" if (lean and only is not None and j == 0) else lean)
                 dx += g.dx
                 prefix = keys.place_prefix(info.index, j, d)
                 for s, v in g.state0.items():
