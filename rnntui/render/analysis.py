@@ -117,8 +117,8 @@ class Verdicts:
             return self.samples[0].sentence
         counts = {k: sum(v.kind == k for v in self.samples) for k in KIND_ORDER}
         B = len(self.samples)
-        parts = [f"{n} of {B} samples {KIND_WORDS[k][1]}" if n > 1 else f"{n} of {B} samples {KIND_WORDS[k][0]}"
-                 for k, n in counts.items() if n]
+        parts = [f"{n}{f' of {B} samples' if not i else ''} {KIND_WORDS[k][1 if n > 1 else 0]}"
+                 for i, (k, n) in enumerate((k, n) for k, n in counts.items() if n)]
         if len(parts) == 1 and counts[self.samples[0].kind] == B:
             parts = [f"all {B} samples {KIND_WORDS[self.samples[0].kind][1]}"]
         out = ", ".join(parts)
