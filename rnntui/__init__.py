@@ -15,14 +15,15 @@ __all__ = ["RnntuiError", "ScenarioError", "__version__", "check", "debug", "fro
            "run", "what_if"]
 
 
-def run(path, max_memory: int | None = None):
-    """Load, validate and run a scenario (a path, or a bundled scenario's name); return its Trace."""
+def run(path, max_memory: int | None = None, sample: int | None = None):
+    """Load, validate and run a scenario (a path, or a bundled scenario's name); return its Trace. *sample*:
+    with a data set input, the first sample the run reads (`rnntui run --sample k`)."""
     from rnntui.engine import run_scenario
     from rnntui.scenario import load_scenario
     from rnntui.scenario.bundled import resolve
 
     _show_in_notebooks()
-    return run_scenario(load_scenario(resolve(path), max_memory=max_memory), max_memory=max_memory)
+    return run_scenario(load_scenario(resolve(path), max_memory=max_memory, sample=sample), max_memory=max_memory)
 
 
 def _show_in_notebooks() -> None:

@@ -27,6 +27,8 @@ app = typer.Typer(
 ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or a bundled scenario's name (see `rnntui scenarios`).")]
 MaxMemory = Annotated[Optional[str], typer.Option(
     "--max-memory", help="Refuse runs whose trace would exceed this (e.g. 2GB, 512MiB). Default: half the available memory.")]
+Sample = Annotated[Optional[int], typer.Option("--sample", min=0, help="A data set input (input: {dataset: ...}): "
+                                               "the first sample the run reads (default the input's sample, 0).")]
 
 
 def fail(exc: RnntuiError, command: str | None = None, unchecked: bool = False) -> None:
@@ -93,7 +95,7 @@ def main_callback(
     warnings.simplefilter("ignore")
 
 
-def _load_trace(source: str, max_memory: str | None):
+def _load_trace(source: str, max_memory: str | None, sample: int | None = None):
     import stat
 
     from rnntui.engine.recorded import is_recorded_run
@@ -120,7 +122,7 @@ def _load_trace(source: str, max_memory: str | None):
     from rnntui.scenario.bundled import resolve
 
     rnntui._show_in_notebooks()
-    sc = load_scenario(resolve(source), max_memory=limit)
+    sc = load_scenario(resolve(source), max_memory=limit, sample=sample)
     _warn(sc)
     return run_scenario(sc, max_memory=limit)
 
@@ -135,10 +137,11 @@ def _warn(sc) -> None:
 def run(scenario: ScenarioArg, max_memory: MaxMemory = None,
         compare: Annotated[Optional[str], typer.Option("--compare", help="Another scenario or trace to step "
                                                        "beside it in lockstep (A, B and their difference).")] = None,
+        sample: Sample = None,
         ) -> None:
     """Open the step-through debugger on a scenario (or a saved trace .npz)."""
     try:
-        trace = _load_trace(scenario, max_memory)
+        trace = _load_trace(scenario, max_memory, sample)
         other = _load_other(trace, scenario, compare, max_memory)
     except RnntuiError as exc:
         fail(exc)
@@ -263,10 +266,11 @@ def show(
     iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration whose "
                                                      "step report follows (default: the last).")] = None,
     max_memory: MaxMemory = None,
+    sample: Sample = None,
 ) -> None:
     """Print the report of a run to the terminal, without opening the TUI."""
     try:
-        trace = _load_trace(scenario, max_memory)
+        trace = _load_trace(scenario, max_memory, sample)
         from rnntui.render.report import ReportOptions, print_report
 
         print_report(trace, ReportOptions.parse(steps=steps, step=step, entry=entry, width=None, iteration=iteration))

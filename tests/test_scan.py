@@ -1,0 +1,120 @@
+"""`rnntui scan` over a data set: each row is the numbers of that sample's own run (`rnntui run --sample k`,
+bit for bit) and PyTorch's for that sample; the ranking puts the samples whose gradient goes furthest from
+healthy first, and the top one opened alone shows what its row says; workers and interruption change
+nothing of what is kept."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import rnntui
+from rnntui.cli import app
+from rnntui.scan import scan
+from rnntui.scan.measure import first_recurrent_place
+from rnntui.scenario.bundled import bundled
+
+NAME = "scan-gradient-health"
+
+
+@pytest.fixture(scope="module")
+def result():
+    return scan(str(bundled()[NAME]), limit=48)
+
+
+def test_each_row_is_its_samples_own_run(result):
+    from rnntui.engine.diagnostics import row_norms
+
+    for k in (0, 7, 31):
+        own = rnntui.run(NAME, sample=k)
+        row = result.rows[k]
+        assert row["sample"] == k and row["loss"] == float(own["loss"])
+        place = first_recurrent_place(own.info)
+        n = int(own["meta.lengths"][0])
+        g = row_norms(own[place.grad_key("h")][:n, 0])
+        assert row["max_gradnorm"] == float(g.max()) and row["max_gradnorm_step"] == int(np.argmax(g))
+        assert row["length"] == n
+
+
+def test_rows_agree_with_torch_on_each_sample(result):
+    """The sample alone through nn.RNN + nn.Linear with the same weights: its loss and ‖dL/dh_t‖ per step."""
+    data = np.load(bundled()[NAME].parent / "gradient-health.npz")
+    trace = rnntui.run(NAME)
+    P = {k[len("param."):]: torch.tensor(np.asarray(trace[k]), requires_grad=True) for k in trace if k.startswith("param.")}
+    for k in (3, 12):
+        n = int(data["lengths"][k])
+        x = torch.tensor(data["x"][k, :n]).reshape(n, 1, 1)
+        h = torch.zeros(1, 8, dtype=torch.float64)
+        hs = []
+        for t in range(n):
+            h = torch.tanh(x[t] @ P["0.weight_ih_l0"].T + P["0.bias_ih_l0"] + h @ P["0.weight_hh_l0"].T + P["0.bias_hh_l0"])
+            h.retain_grad()
+            hs.append(h)
+        logits = hs[-1] @ P["1.weight"].T + P["1.bias"]
+        loss = torch.nn.functional.cross_entropy(logits, torch.tensor([int(data["target"][k])]))
+        loss.backward()
+        row = result.rows[k]
+        assert abs(row["loss"] - float(loss)) <= 1e-12
+        norms = np.array([float(v.grad.norm()) for v in hs])
+        assert math.isclose(row["max_gradnorm"], norms.max(), rel_tol=1e-10)
+        assert math.isclose(row["min_gradnorm"], norms.min(), rel_tol=1e-10)
+        expected_rate = (norms[0] / norms[-1]) ** (1 / (n - 1))
+        assert math.isclose(row["rate"], expected_rate, rel_tol=1e-9)
+
+
+def test_the_ranking_finds_the_loud_and_quiet_samples(result):
+    """The data set's samples are of two kinds the scan is not told: loud ones saturate tanh (their gradient
+    vanishes), quiet ones stay linear under W_hh's gain of 1.25 (theirs grows). The verdicts split by kind."""
+    kind = np.load(bundled()[NAME].parent / "gradient-health.npz")["kind"]
+    for row in result.rows:
+        k = row["sample"]
+        if row["verdict"] == "vanishing":
+            assert kind[k] == 1, k
+        if row["verdict"] == "exploding":
+            assert kind[k] == 0, k
+    ranked = result.ranked()
+    rates = [abs(math.log(r["rate"])) for r in ranked]
+    assert rates == sorted(rates, reverse=True)
+    top = ranked[0]
+    opened = rnntui.run(NAME, sample=top["sample"])
+    from rnntui.render.analysis import verdicts
+
+    v = verdicts(opened, first_recurrent_place(opened.info)).of(0)
+    assert v.kind == top["verdict"] and v.factor == top["rate"]
+
+
+def test_workers_and_an_interruption_keep_the_same_rows(result):
+    two = scan(str(bundled()[NAME]), workers=2, limit=48)
+    assert two.rows == result.rows
+
+    def stop(done, total):
+        if done >= 32:
+            raise KeyboardInterrupt
+
+    part = scan(str(bundled()[NAME]), progress=stop, limit=48)
+    assert not part.complete and part.rows == result.rows[:len(part.rows)] and len(part.rows) == 32
+
+
+def test_the_cli_writes_csv_npz_and_html(tmp_path):
+    runner = CliRunner()
+    for suffix in (".csv", ".npz", ".html"):
+        out = tmp_path / f"scan{suffix}"
+        res = runner.invoke(app, ["scan", NAME, "-o", str(out), "--top", "3"])
+        assert res.exit_code == 0, res.output
+        assert "200 of 200 samples" in res.output
+    z = np.load(tmp_path / "scan.npz")
+    assert z["sample"].tolist() == list(range(200)) and z["verdict"].dtype.kind == "U"
+    assert (tmp_path / "scan.csv").read_text().splitlines()[0].startswith("sample,length,loss")
+    assert "<table id=rows>" in (tmp_path / "scan.html").read_text()
+
+
+def test_the_cli_refuses_what_it_cannot_scan(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["scan", "bptt"])
+    assert res.exit_code == 2 and "expected input: {dataset: data.npz}" in res.output
+    res = runner.invoke(app, ["scan", NAME, "-o", str(tmp_path / "x.txt")])
+    assert res.exit_code == 2 and "expected .csv, .npz or .html" in res.output
