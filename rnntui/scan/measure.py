@@ -53,7 +53,8 @@ def measure(trace, sample: int) -> dict:
     grads = [np.asarray(trace[k], dtype=np.float64).ravel() for k in trace if k.startswith("grad.param.")]
     row = {"sample": sample, "length": length, "loss": float(trace["loss"]), "prediction": pred, "target": tgt,
            "correct": correct,
-           "param_gradnorm": float(np.sqrt(sum(float(np.dot(g, g)) for g in grads))) if grads else math.nan,
+           # summed without BLAS (a dot product would wake its threads once a parameter, in every sample)
+           "param_gradnorm": float(np.sqrt(sum(float(np.sum(g * g)) for g in grads))) if grads else math.nan,
            "first_nonfinite_step": int(trace["diag.nonfinite.first_step"]) if "diag.nonfinite.first_step" in trace
            else -1}
     place = first_recurrent_place(info)
@@ -61,7 +62,7 @@ def measure(trace, sample: int) -> dict:
                max_gradnorm=math.nan, max_gradnorm_step=-1)
     if place is None:
         return row
-    v = verdicts(trace, place)
+    v = verdicts(trace, place, jacobian=False)
     if v is not None:
         s = v.of(0)
         row.update(verdict=s.kind, rate=float(s.factor), ratio=float(s.ratio))
