@@ -350,16 +350,31 @@ def check(
     iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration to check "
                                                      "(default: the last; the output says which).")] = None,
     max_memory: MaxMemory = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Check every sample of this data set "
+                                                   "(.npz), each run alone; the samples where one fails are listed.")] = None,
+    all_samples: Annotated[bool, typer.Option("--all-samples", help="Check every sample of the scenario's own "
+                                              "data set (input: {dataset: ...}).")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="With --dataset / --all-samples: "
+                                         "processes to run samples in.")] = 1,
 ) -> None:
     """Check assertions at every step of a run: exit 0 when all hold, 1 when one fails, 2 when unusable.
-    A training run is checked at one iteration: the last, or --iteration k."""
+    A training run is checked at one iteration: the last, or --iteration k. With --dataset or --all-samples,
+    at every sample of a data set."""
     from rnntui.expr.errors import ExprError
 
     try:
         from rnntui.expr.check import check_trace, parse_asserts
 
         parsed = parse_asserts(asserts)
-        result = check_trace(_load_trace(scenario, max_memory), parsed, iteration)
+        if dataset is not None or all_samples:
+            from rnntui.engine.progress import report
+            from rnntui.scan.check import check_dataset
+
+            with _progress_on_stderr():
+                result = check_dataset(_bundled_or_path(scenario), asserts, dataset, workers, parse_size(max_memory),
+                                       progress=lambda d, n: report("check", d, n))
+        else:
+            result = check_trace(_load_trace(scenario, max_memory), parsed, iteration)
     except ExprError as exc:
         if json_out:
             typer.echo(exc.to_json())

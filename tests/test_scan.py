@@ -118,3 +118,28 @@ def test_the_cli_refuses_what_it_cannot_scan(tmp_path):
     assert res.exit_code == 2 and "expected input: {dataset: data.npz}" in res.output
     res = runner.invoke(app, ["scan", NAME, "-o", str(tmp_path / "x.txt")])
     assert res.exit_code == 2 and "expected .csv, .npz or .html" in res.output
+
+
+def test_check_across_samples_is_check_at_each_sample():
+    from rnntui.scan.check import check_dataset
+
+    expr = "norm(dh) > 1e-4"
+    result = check_dataset(str(bundled()[NAME]), [expr])
+    assert len(result.rows) == 200
+    for k in (0, 13, 14, 50, 101):
+        alone = rnntui.check(rnntui.run(NAME, sample=k), expr)
+        assert alone.ok == result.rows[k]["ok"], k
+    assert [r["sample"] for r in result.failing] == [r["sample"] for r in result.rows if not r["ok"]]
+    res = CliRunner().invoke(app, ["check", NAME, "--all-samples", "--assert", expr, "--json"])
+    assert res.exit_code == 1
+    assert json.loads(res.output)["failing_samples"] == [r["sample"] for r in result.failing]
+
+
+def test_padded_steps_are_not_checked():
+    """Sample 0 of the data set is shorter than its padded 40 steps: dL/dh is zero at the padding, which no
+    sample computed; the check counts the real steps only."""
+    trace = rnntui.run(NAME, sample=0)
+    n = int(trace["meta.lengths"][0])
+    assert n < 40
+    (place,) = rnntui.check(trace, "norm(dh) > 0").assertions[0].places
+    assert place.steps == n and place.failing == 0

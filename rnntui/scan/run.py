@@ -139,15 +139,17 @@ def check_targets(sc) -> None:
             f"({int(bad.sum())} such values)"))])
 
 
-def _rows(path: str, dataset: str | None, max_memory: int | None, ks: list[int]) -> list[dict]:
-    """The rows of samples *ks* (in a worker, or in this process)."""
+def _rows(path: str, dataset: str | None, max_memory: int | None, ks: list[int], how=None) -> list[dict]:
+    """The rows of samples *ks* (in a worker, or in this process): *how(trace, k)* of each sample's run
+    (default scan/measure.py `measure`; a function at a module's top level, so a worker can be sent it)."""
     from rnntui.engine import run_scenario
     from rnntui.scan.measure import measure
 
     sc = _load(path, dataset, max_memory)
+    how = how or measure
     out = []
     for k in ks:
-        out.append(measure(run_scenario(sample_scenario(sc, k), max_memory=max_memory), k))
+        out.append(how(run_scenario(sample_scenario(sc, k), max_memory=max_memory), k))
     return out
 
 
@@ -159,9 +161,9 @@ def _init_worker() -> None:
 
 
 def scan(path: str, dataset: str | None = None, workers: int = 1, max_memory: int | None = None,
-         progress=None, limit: int | None = None) -> Scan:
+         progress=None, limit: int | None = None, how=None) -> Scan:
     """Every sample of the scenario's data set (or *dataset*); *progress(done, N)* after each chunk; *limit*:
-    the first that many samples only."""
+    the first that many samples only; *how(trace, k)*: the row of a sample (default: scan/measure.py)."""
     sc = _load(str(path), dataset, max_memory)
     N = sc.dataset.N if limit is None else min(limit, sc.dataset.N)
     chunks = [list(range(a, min(a + CHUNK, N))) for a in range(0, N, CHUNK)]
@@ -169,7 +171,7 @@ def scan(path: str, dataset: str | None = None, workers: int = 1, max_memory: in
     try:
         if workers <= 1:
             for ks in chunks:
-                for row in _rows(str(path), dataset, max_memory, ks):
+                for row in _rows(str(path), dataset, max_memory, ks, how):
                     done[row["sample"]] = row
                 if progress:
                     progress(len(done), N)
@@ -178,7 +180,7 @@ def scan(path: str, dataset: str | None = None, workers: int = 1, max_memory: in
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
-                futures = [pool.submit(_rows, str(path), dataset, max_memory, ks) for ks in chunks]
+                futures = [pool.submit(_rows, str(path), dataset, max_memory, ks, how) for ks in chunks]
                 try:
                     for f in as_completed(futures):
                         for row in f.result():
