@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
-    from rnntui.scan import scan
+    from rnntui.samples import scan
 
     folder = Path(tempfile.mkdtemp())
     rng = np.random.default_rng(0)

@@ -12,7 +12,7 @@ from rnntui.errors import RnntuiError, ScenarioError
 
 __version__ = "0.1.0"
 __all__ = ["RnntuiError", "ScenarioError", "__version__", "check", "debug", "from_torch", "load_trace", "record",
-           "run", "what_if"]
+           "run", "scan", "what_if"]
 
 
 def run(path, max_memory: int | None = None, sample: int | None = None):
@@ -113,6 +113,19 @@ def record(module, x, *, target=None, loss: str = "sum", lengths=None, step: int
     _show_in_notebooks()
     return _record(module, x, target=target, loss=loss, lengths=lengths, step=step, to=to, every=every,
                    optimizer=optimizer)
+
+
+def scan(scenario, loader=None, *, dataset=None, workers: int = 1, max_memory: int | None = None):
+    """Every sample of a data set run alone and measured, as `rnntui scan` does (docs/scan.md): the scenario's
+    own data set, or *dataset* (.npz), or *loader*: any iterable of (x, target[, lengths]) batches (a torch
+    DataLoader included), the scenario giving the model and the loss. Returns a Scan (`.rows`, `.ranked()`)."""
+    from rnntui.samples.run import scan as _scan, scan_batches
+    from rnntui.scenario.bundled import resolve
+
+    path = str(resolve(scenario))
+    if loader is not None:
+        return scan_batches(path, loader, max_memory=max_memory)
+    return _scan(path, dataset=dataset, workers=workers, max_memory=max_memory)
 
 
 def debug(module, x, *, target=None, loss: str = "sum", lengths=None):

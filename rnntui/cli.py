@@ -368,7 +368,7 @@ def check(
         parsed = parse_asserts(asserts)
         if dataset is not None or all_samples:
             from rnntui.engine.progress import report
-            from rnntui.scan.check import check_dataset
+            from rnntui.samples.check import check_dataset
 
             with _progress_on_stderr():
                 result = check_dataset(_bundled_or_path(scenario), asserts, dataset, workers, parse_size(max_memory),
@@ -406,9 +406,9 @@ def scan(
     from rnntui.atomic import atomic_write
     from rnntui.engine.progress import report
     from rnntui.errors import ExportError
-    from rnntui.scan import scan as run_scan
-    from rnntui.scan.measure import COLUMNS
-    from rnntui.scan import table
+    from rnntui.samples import scan as run_scan
+    from rnntui.samples.measure import COLUMNS
+    from rnntui.samples import table
 
     kinds = {".csv": "csv", ".npz": "npz", ".html": "html"}
     try:

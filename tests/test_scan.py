@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 import rnntui
 from rnntui.cli import app
-from rnntui.scan import scan
-from rnntui.scan.measure import first_recurrent_place
+from rnntui.samples import scan
+from rnntui.samples.measure import first_recurrent_place
 from rnntui.scenario.bundled import bundled
 
 NAME = "scan-gradient-health"
@@ -121,7 +121,7 @@ def test_the_cli_refuses_what_it_cannot_scan(tmp_path):
 
 
 def test_check_across_samples_is_check_at_each_sample():
-    from rnntui.scan.check import check_dataset
+    from rnntui.samples.check import check_dataset
 
     expr = "norm(dh) > 1e-4"
     result = check_dataset(str(bundled()[NAME]), [expr])
@@ -143,3 +143,15 @@ def test_padded_steps_are_not_checked():
     assert n < 40
     (place,) = rnntui.check(trace, "norm(dh) > 0").assertions[0].places
     assert place.steps == n and place.failing == 0
+
+
+def test_a_torch_dataloader_scans_as_the_data_set_file(result):
+    """The same samples through a torch DataLoader (batches of 5, tensors): the same rows."""
+    data = np.load(bundled()[NAME].parent / "gradient-health.npz")
+    tensors = torch.utils.data.TensorDataset(torch.tensor(data["x"][:20]), torch.tensor(data["target"][:20]),
+                                             torch.tensor(data["lengths"][:20]))
+    loader = torch.utils.data.DataLoader(tensors, batch_size=5)
+    got = rnntui.scan(NAME, loader)
+    assert len(got.rows) == 20
+    for a, b in zip(got.rows, result.rows[:20]):
+        assert a == b

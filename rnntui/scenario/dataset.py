@@ -9,7 +9,7 @@ The file is an `.npz` (read without pickle) holding:
              reads it where the scenario's `loss:` has no target of its own
 
 A run reads samples `sample` .. `sample + batch_size - 1` (defaults 0 and 1; `rnntui run --sample k`
-chooses another); `rnntui scan` reads every sample, one at a time (rnntui/scan.py).
+chooses another); `rnntui scan` reads every sample, one at a time (rnntui/samples/).
 """
 from __future__ import annotations
 

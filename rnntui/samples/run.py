@@ -1,7 +1,7 @@
 """`rnntui scan`: every sample of a data set run forward and backward, one row of numbers each, no trace kept.
 
 The scenario is loaded once per process; each sample then runs as `rnntui run --sample k` runs it (a batch
-of one cut from the data set, scenario/dataset.py), its row is measured (scan/measure.py) and the trace
+of one cut from the data set, scenario/dataset.py), its row is measured (samples/measure.py) and the trace
 dropped, so memory stays flat in N. With `workers` > 1 the samples are handed out in chunks to that many
 processes; the rows are put back in sample order, so the table is the same however the samples were
 split. Ctrl-C (or any signal that ends the scan) keeps the rows done so far: `Scan.complete` says whether
@@ -33,14 +33,14 @@ class Scan:
 
     @property
     def columns(self) -> list[str]:
-        from rnntui.scan.measure import COLUMNS
+        from rnntui.samples.measure import COLUMNS
 
         extra = sorted({k for r in self.rows for k in r if k not in COLUMNS})
         return list(COLUMNS) + extra
 
     def ranked(self, by: str | None = None) -> list[dict]:
-        """Worst first (scan/measure.py `badness`), or by a column, largest first (nan last)."""
-        from rnntui.scan.measure import badness
+        """Worst first (samples/measure.py `badness`), or by a column, largest first (nan last)."""
+        from rnntui.samples.measure import badness
 
         if by is None:
             return sorted(self.rows, key=badness, reverse=True)
@@ -141,9 +141,9 @@ def check_targets(sc) -> None:
 
 def _rows(path: str, dataset: str | None, max_memory: int | None, ks: list[int], how=None) -> list[dict]:
     """The rows of samples *ks* (in a worker, or in this process): *how(trace, k)* of each sample's run
-    (default scan/measure.py `measure`; a function at a module's top level, so a worker can be sent it)."""
+    (default samples/measure.py `measure`; a function at a module's top level, so a worker can be sent it)."""
     from rnntui.engine import run_scenario
-    from rnntui.scan.measure import measure
+    from rnntui.samples.measure import measure
 
     sc = _load(path, dataset, max_memory)
     how = how or measure
@@ -163,7 +163,7 @@ def _init_worker() -> None:
 def scan(path: str, dataset: str | None = None, workers: int = 1, max_memory: int | None = None,
          progress=None, limit: int | None = None, how=None) -> Scan:
     """Every sample of the scenario's data set (or *dataset*); *progress(done, N)* after each chunk; *limit*:
-    the first that many samples only; *how(trace, k)*: the row of a sample (default: scan/measure.py)."""
+    the first that many samples only; *how(trace, k)*: the row of a sample (default: samples/measure.py)."""
     sc = _load(str(path), dataset, max_memory)
     N = sc.dataset.N if limit is None else min(limit, sc.dataset.N)
     chunks = [list(range(a, min(a + CHUNK, N))) for a in range(0, N, CHUNK)]
@@ -197,4 +197,47 @@ def scan(path: str, dataset: str | None = None, workers: int = 1, max_memory: in
     return Scan(rows, N, str(path), sc.dataset.path)
 
 
-__all__ = ["Scan", "sample_scenario", "scan"]
+def _numpy(a):
+    """A batch's array as NumPy (a torch tensor is detached and moved to the CPU; torch stays optional)."""
+    import numpy as np
+
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+def scan_batches(path: str, loader, max_memory: int | None = None, progress=None) -> Scan:
+    """Every sample of *loader*, an iterable of (x, target[, lengths]) batches laid out as a data set file's
+    arrays (x (B, T, F) numbers or (B, T) token ids, target batch first, lengths (B,)): a torch DataLoader
+    included. The scenario gives the model and the loss; each sample runs alone, as in `scan`, and is read
+    from the loader only when its turn comes (nothing of the loader is held)."""
+    from rnntui.engine import run_scenario
+    from rnntui.errors import RnntuiError
+    from rnntui.samples.measure import measure
+    from rnntui.scenario import load_scenario
+    from rnntui.scenario.dataset import Dataset
+
+    sc = load_scenario(path, max_memory=max_memory)
+    rows: list[dict] = []
+    k = 0
+    try:
+        for n, batch in enumerate(loader):
+            if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
+                raise RnntuiError(f"loader batch {n}: found {type(batch).__name__}; expected (x, target) or "
+                                  "(x, target, lengths)")
+            x, target = _numpy(batch[0]), _numpy(batch[1])
+            lengths = _numpy(batch[2]).astype("int64") if len(batch) == 3 else None
+            ds = Dataset(f"loader batch {n}", x, lengths, target)
+            for j in range(ds.N):
+                one = replace(sc, dataset=ds)
+                row = measure(run_scenario(sample_scenario(one, j), max_memory=max_memory), k)
+                rows.append(row)
+                k += 1
+            if progress:
+                progress(k, k)
+    except KeyboardInterrupt:
+        return Scan(tuple(rows), k + 1, str(path), "a loader")
+    return Scan(tuple(rows), k, str(path), "a loader")
+
+
+__all__ = ["Scan", "sample_scenario", "scan", "scan_batches"]

@@ -60,7 +60,7 @@ def check_dataset(path: str, asserts, dataset: str | None = None, workers: int =
     """Every assertion at every sample; ExprError before any sample runs for one that cannot be used."""
     from rnntui.engine import run_scenario
     from rnntui.expr.check import check_trace, parse_asserts
-    from rnntui.scan.run import _load, sample_scenario, scan
+    from rnntui.samples.run import _load, sample_scenario, scan
 
     texts = tuple(a.text if hasattr(a, "text") else str(a) for a in parse_asserts(asserts))
     sc = _load(str(path), dataset, max_memory)
