@@ -395,6 +395,9 @@ def scan(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Also write every row: .csv, .npz "
                                                    "(the same columns) or .html (a ranked, sortable report).")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Processes to run samples in.")] = 1,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="A Dask distributed scheduler's address "
+                                                     "(tcp://host:8786): its workers run the samples "
+                                                     "(pip install 'rnntui[dask]').")] = None,
     sort: Annotated[Optional[str], typer.Option("--sort", help="Rank by this column, largest first (default: "
                                                 "not finite first, then the per-step rate furthest from 1).")] = None,
     top: Annotated[int, typer.Option("--top", min=0, help="Rows shown in the terminal.")] = 20,
@@ -420,7 +423,8 @@ def scan(
             check_target(output)
         with _progress_on_stderr():
             result = run_scan(_bundled_or_path(scenario), dataset=dataset, workers=workers,
-                              max_memory=parse_size(max_memory), progress=lambda d, n: report("scan", d, n))
+                              max_memory=parse_size(max_memory), progress=lambda d, n: report("scan", d, n),
+                              scheduler=scheduler)
         if sort is not None and sort not in result.columns:
             raise ExportError(f"--sort: found {sort!r}; expected one of {', '.join(result.columns)}")
         from rich.console import Console

@@ -155,3 +155,16 @@ def test_a_torch_dataloader_scans_as_the_data_set_file(result):
     assert len(got.rows) == 20
     for a, b in zip(got.rows, result.rows[:20]):
         assert a == b
+
+
+def test_a_dask_cluster_gives_the_same_table(result):
+    """Two Dask workers (separate processes) on this machine take the chunks: the same rows."""
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        got = scan(str(bundled()[NAME]), limit=48, scheduler=cluster.scheduler_address)
+    assert got.rows == result.rows
+
+
+def test_an_unreachable_scheduler_is_one_line():
+    res = CliRunner().invoke(app, ["scan", NAME, "--scheduler", "tcp://127.0.0.1:9"])
+    assert res.exit_code == 2 and "cannot connect" in res.output

@@ -161,15 +161,19 @@ def _init_worker() -> None:
 
 
 def scan(path: str, dataset: str | None = None, workers: int = 1, max_memory: int | None = None,
-         progress=None, limit: int | None = None, how=None) -> Scan:
+         progress=None, limit: int | None = None, how=None, scheduler: str | None = None) -> Scan:
     """Every sample of the scenario's data set (or *dataset*); *progress(done, N)* after each chunk; *limit*:
-    the first that many samples only; *how(trace, k)*: the row of a sample (default: samples/measure.py)."""
+    the first that many samples only; *how(trace, k)*: the row of a sample (default: samples/measure.py);
+    *scheduler*: a Dask distributed scheduler's address, whose workers take the chunks instead (each needs
+    rnntui and the scenario's files at the same paths)."""
     sc = _load(str(path), dataset, max_memory)
     N = sc.dataset.N if limit is None else min(limit, sc.dataset.N)
     chunks = [list(range(a, min(a + CHUNK, N))) for a in range(0, N, CHUNK)]
     done: dict[int, dict] = {}
     try:
-        if workers <= 1:
+        if scheduler is not None:
+            _on_dask(scheduler, str(path), dataset, max_memory, chunks, how, done, progress, N)
+        elif workers <= 1:
             for ks in chunks:
                 for row in _rows(str(path), dataset, max_memory, ks, how):
                     done[row["sample"]] = row
@@ -204,6 +208,34 @@ def _numpy(a):
     if hasattr(a, "detach"):
         a = a.detach().cpu().numpy()
     return np.asarray(a)
+
+
+def _on_dask(address: str, path: str, dataset, max_memory, chunks, how, done: dict, progress, N: int) -> None:
+    """The chunks handed to a Dask cluster's workers (an optional extra: pip install rnntui[dask])."""
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:
+        raise ScenarioError([Problem(path, None, None, "", "--scheduler needs Dask's distributed scheduler: "
+                                     "pip install 'rnntui[dask]'")]) from None
+    try:
+        client = Client(address, timeout=10)   # seconds to connect: a wrong address is said soon
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ScenarioError([Problem(path, None, None, "", f"--scheduler {address}: cannot connect ({exc})")]) from None
+    path = str(Path(path).resolve())
+    dataset = None if dataset is None else str(Path(dataset).resolve())
+    try:
+        futures = [client.submit(_rows, path, dataset, max_memory, ks, how, pure=False) for ks in chunks]
+        try:
+            for f in as_completed(futures):
+                for row in f.result():
+                    done[row["sample"]] = row
+                if progress:
+                    progress(len(done), N)
+        except BaseException:
+            client.cancel(futures)
+            raise
+    finally:
+        client.close()
 
 
 def scan_batches(path: str, loader, max_memory: int | None = None, progress=None) -> Scan:
