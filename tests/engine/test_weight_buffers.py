@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-torch = pytest.importorskip("torch")
+import torch
 
 import rnntui  # noqa: E402
 from rnntui.cli import app  # noqa: E402
