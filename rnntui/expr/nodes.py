@@ -11,8 +11,6 @@ from typing import Union
 
 FUNCTIONS = ("mean", "min", "max", "sum", "norm", "abs", "any", "all", "isnan", "isfinite")
 NAMES = ("h", "c", "x", "out", "dh", "dc", "jacnorm", "loss_t", "t", "T", "iteration")  # and gates.X
-GRADIENT_NAMES = frozenset({"dh", "dc"})   # what the backward pass computes: an expression reading them is
-# checked in the backward pass's step order
 
 
 @dataclass(frozen=True)
@@ -107,10 +105,6 @@ class Expr:
     def names(self) -> tuple[Name, ...]:
         """Every name the expression reads, in the order written."""
         return tuple(sorted((n for n in walk(self.root) if isinstance(n, Name)), key=lambda n: n.col))
-
-    @property
-    def reads_gradients(self) -> bool:
-        return any(n.name in GRADIENT_NAMES for n in self.names)
 
     def __str__(self) -> str:
         return self.text

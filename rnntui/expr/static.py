@@ -11,8 +11,6 @@ from rnntui.expr.errors import ExprError
 from rnntui.expr.evaluate import is_condition
 from rnntui.expr.names import find_place
 
-RECURRENT_ONLY = ("h", "c", "dh", "dc", "jacnorm")
-
 
 def places_of(entries) -> tuple[Place, ...]:
     """The places of a model laid out as *entries* (as TraceInfo.places lists them)."""

@@ -179,15 +179,6 @@ class Weights:
         self.params, self.buffers, self.problems, self.skipped = params, buffers, problems, skipped
 
 
-def make_params(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Generator,
-                limit: int | None = None, used: int = 0) -> tuple[dict[str, np.ndarray], list[WeightProblem]]:
-    """Return float64 parameters by name, and every problem found on the way (`make_weights` without
-    the buffers). Raises TooManyParameters, before allocating anything, when they would take more than
-    *limit* bytes."""
-    made = make_weights(layout, w, base_dir, rng, limit, used)
-    return made.params, made.problems
-
-
 def make_weights(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Generator,
                  limit: int | None = None, used: int = 0) -> Weights:
     """Parameters and buffers: initialised (buffers as PyTorch resets them), then the file's, then `set`."""

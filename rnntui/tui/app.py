@@ -14,7 +14,6 @@ import gc
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -478,7 +477,6 @@ class RnntuiApp(App):
             pane.iteration = k
         self._keep_cursor = True
         self.run_state = run
-        self.sub_title = f"iteration {k} of 0..{N - 1}"
 
     def action_iteration(self, n: int) -> None:
         self._to_iteration(self.iteration + int(n))

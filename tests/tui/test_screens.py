@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import rnntui
-from rnntui.render.colors import shade
 from rnntui.render.cursor import Cursor
 from rnntui.render.views import states
 from rnntui.tui.app import RnntuiApp
+from tests.colors_ref import shade
 
 
 async def test_right_then_left_gives_back_the_same_screen(traces):
