@@ -82,15 +82,20 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main_callback(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """rnntui: a terminal step-through debugger for RNNs, LSTMs, GRUs and small CNNs."""
     import warnings
 
+    from rnntui.blas import one_thread
+
     # what a library warns about (a complex array, a torch pickle) is refused with one line of ours;
     # its warning would print first, raw, and with a source line
     warnings.simplefilter("ignore")
+    # every command's work on one BLAS thread (rnntui/blas.py), given back when the command ends
+    ctx.call_on_close(one_thread().restore_original_limits)
 
 
 def _load_trace(source: str, max_memory: str | None):
