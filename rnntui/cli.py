@@ -26,7 +26,8 @@ app = typer.Typer(
 
 ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or a bundled scenario's name (see `rnntui scenarios`).")]
 MaxMemory = Annotated[Optional[str], typer.Option(
-    "--max-memory", help="Refuse runs whose trace would exceed this (e.g. 2GB, 512MiB). Default: half the available memory.")]
+    "--max-memory", help="Refuse runs whose trace would exceed this: 2GB (10^9 bytes), 2GiB (2^30 bytes), 512MiB, "
+    "1000000 (bytes). Default: half the available memory.")]
 
 
 def fail(exc: RnntuiError, command: str | None = None, unchecked: bool = False) -> None:
@@ -51,27 +52,15 @@ def fail(exc: RnntuiError, command: str | None = None, unchecked: bool = False) 
     raise typer.Exit(exc.exit_code)
 
 
-MAX_MEMORY_LIMIT = 1 << 60  # 1 EiB: a limit above any machine's memory means "no limit" already
-
-
-def parse_size(text: str | None) -> int | None:
-    """'2GB', '512MiB', '1000000' -> bytes (units are powers of 1024); exact integer arithmetic."""
-    from fractions import Fraction
-
+def max_memory_bytes(text: str | None) -> int | None:
+    """--max-memory in bytes (rnntui/sizes.py: 2GB is 10^9 bytes, 2GiB 2^30), None when not given."""
     from rnntui.errors import OptionError
+    from rnntui.sizes import parse_size
 
-    if text is None:
-        return None
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([kmgtp]?i?b?)?\s*", text.lower())
-    if m and len(m.group(1)) > 40:
-        raise OptionError(f"--max-memory: found a number of {len(m.group(1))} digits; expected at most 1 EiB")
-    if not m:
-        raise OptionError(f"--max-memory: found {text[:40]!r}; expected a size such as 2GB, 512MiB or 1000000")
-    unit = (m.group(2) or "").rstrip("b").rstrip("i")
-    size = int(Fraction(m.group(1)) * 1024 ** " kmgtp".index(unit or " "))
-    if size > MAX_MEMORY_LIMIT:
-        raise OptionError(f"--max-memory: found {text.strip()!r}; expected at most 1 EiB")
-    return size
+    try:
+        return None if text is None else parse_size(text)
+    except ValueError as exc:
+        raise OptionError(f"--max-memory: {exc}") from None
 
 
 def version_callback(value: bool) -> None:
@@ -104,7 +93,7 @@ def _load_trace(source: str, max_memory: str | None):
     import rnntui
     from rnntui.errors import Problem, ScenarioError
 
-    limit = parse_size(max_memory)
+    limit = max_memory_bytes(max_memory)
     try:
         st = Path(source).stat() if source.endswith(".npz") else None
     except FileNotFoundError:

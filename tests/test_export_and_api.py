@@ -107,11 +107,32 @@ def test_bad_output_paths(tmp_path, target, expected):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
-def test_memory_limit_refuses_with_estimate(tmp_path):
-    result = CliRunner().invoke(app, ["export", "stacked-lstm", "-o", str(tmp_path / "t.npz"), "--max-memory", "10KB"])
+@pytest.mark.parametrize("size,shown", [("10KiB", "10.0 KiB"), ("10KB", "9.8 KiB"), ("10240", "10.0 KiB")])
+def test_memory_limit_refuses_with_estimate(tmp_path, size, shown):
+    """--max-memory in bytes as rnntui/sizes.py reads it: 10KB is 10,000 bytes, 10KiB 10,240."""
+    result = CliRunner().invoke(app, ["export", "stacked-lstm", "-o", str(tmp_path / "t.npz"), "--max-memory", size])
     assert result.exit_code == 2
-    assert "would record about" in result.output and "limit of 10.0 KiB" in result.output
+    assert "would record about" in result.output and f"limit of {shown} " in result.output
     assert not (tmp_path / "t.npz").exists()
+
+
+@pytest.mark.parametrize("size,expected", [("2Q", "expected a size such as 2GB"), ("2 GB junk", "expected a size"),
+                                           ("2EiB", "expected at most 1 EiB"), ("-1", "expected a size")])
+def test_a_max_memory_that_is_no_size_is_one_line(size, expected):
+    result = CliRunner().invoke(app, ["show", "bptt", "--max-memory", size])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.startswith("rnntui: ") and "--max-memory: found" in result.output
+    assert expected in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_the_default_limit_is_half_the_memory_the_system_says_is_available(monkeypatch):
+    import psutil
+
+    real = psutil.virtual_memory()
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: real._replace(available=2 * 3000))
+    with pytest.raises(ScenarioError) as exc:
+        rnntui.run("stacked-lstm")
+    assert "limit of 2.9 KiB" in str(exc.value)   # 3000 bytes
 
 
 def test_run_raises_project_error():

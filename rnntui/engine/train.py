@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rnntui.engine import keys, optim
-from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, human, run_scenario
+from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, run_scenario
+from rnntui.sizes import format_size
 from rnntui.engine.trace import IterationNotKept, Trace
 from rnntui.errors import Problem, ScenarioError
 
@@ -73,9 +74,10 @@ class Trainer:
         need = 2 * run + 2 * state + (N // every + 1) * state + N * per_iteration
         if need > self.limit:
             raise ScenarioError([Problem(sc.file, None, None, "train", (
-                f"training would hold about {human(need)} (two runs of {human(run)}, checkpoints of "
-                f"{human(state)} and {human(N * per_iteration)} of per-iteration records), more than the limit "
-                f"of {human(self.limit)}; use fewer iterations, a smaller model, or raise --max-memory"))])
+                f"training would hold about {format_size(need)} (two runs of {format_size(run)}, checkpoints "
+                f"of {format_size(state)} and {format_size(N * per_iteration)} of per-iteration records), more "
+                f"than the limit of {format_size(self.limit)}; use fewer iterations, a smaller model, or raise "
+                "--max-memory"))])
         cached = max(1, min(MAX_CACHED, (self.limit - need) // max(run, 1)))
         return every, cached
 

@@ -35,12 +35,13 @@ def check_param_count(layout: list[EntryInfo], limit: int | None, used: int = 0)
     per_entry = {lay.index: sum(prod(shape) for shape in lay.params.values()) for lay in layout}
     total = sum(per_entry.values())
     if limit is not None and total * 8 + used > limit:
-        from rnntui.engine.run import human
+        from rnntui.sizes import format_size
 
         biggest = max(per_entry, key=per_entry.get)
-        beside = f" beside the input's {human(used)}" if total * 8 <= limit else ""  # the input tipped it over
-        raise TooManyParameters(biggest, f"the model's {total:,} parameters would take {human(total * 8)}{beside}, "
-                                f"more than the memory limit of {human(limit)} (this entry holds "
+        beside = f" beside the input's {format_size(used)}" if total * 8 <= limit else ""  # the input tipped it over
+        raise TooManyParameters(biggest, f"the model's {total:,} parameters would take "
+                                f"{format_size(total * 8)}{beside}, "
+                                f"more than the memory limit of {format_size(limit)} (this entry holds "
                                 f"{per_entry[biggest]:,}); make it smaller or raise --max-memory")
 
 
