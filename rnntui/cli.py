@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -25,6 +26,18 @@ app = typer.Typer(
 )
 
 ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or a bundled scenario's name (see `rnntui scenarios`).")]
+REPORT_WIDTHS = (40, 10_000)  # a report line wider than this is no longer read, and rich allocates per column
+
+
+class Format(str, Enum):
+    """What `export` writes: the trace (npz) or a report; --format, else the output's suffix."""
+
+    npz = "npz"
+    txt = "txt"
+    html = "html"
+    svg = "svg"
+
+
 MaxMemory = Annotated[Optional[str], typer.Option(
     "--max-memory", help="Refuse runs whose trace would exceed this: 2GB (10^9 bytes), 2GiB (2^30 bytes), 512MiB, "
     "1000000 (bytes). Default: half the available memory.")]
@@ -174,15 +187,17 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario files or 
 def export(
     scenario: ScenarioArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write: .npz (the trace), .txt, .html or .svg (a report).")],
-    fmt: Annotated[Optional[str], typer.Option("--format", help="npz, txt, html or svg; default from the suffix.")] = None,
+    fmt: Annotated[Optional[Format], typer.Option("--format", case_sensitive=False,
+                                                  help="What to write; default from the suffix.")] = None,
     steps: Annotated[Optional[str], typer.Option("--steps", help="Report only these steps, e.g. 3:10.")] = None,
-    step: Annotated[Optional[int], typer.Option("--step", help="Report only this step.")] = None,
-    entry: Annotated[Optional[int], typer.Option("--entry", help="Report only this model entry.")] = None,
-    iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration to write. "
+    step: Annotated[Optional[int], typer.Option("--step", min=0, help="Report only this step.")] = None,
+    entry: Annotated[Optional[int], typer.Option("--entry", min=0, help="Report only this model entry.")] = None,
+    iteration: Annotated[Optional[int], typer.Option("--iteration", min=0, help="A training run: the iteration to write. "
                                                      ".npz: its full record beside the run's train.* keys (reopened, it "
                                                      "says which iteration it is); a report: the step report after the "
                                                      "training section. Default: the last.")] = None,
-    width: Annotated[Optional[int], typer.Option("--width", help="Report width in columns. Default: 100 for text; "
+    width: Annotated[Optional[int], typer.Option("--width", min=REPORT_WIDTHS[0], max=REPORT_WIDTHS[1],
+                                                 help="Report width in columns. Default: 100 for text; "
                                                  "HTML and SVG as wide as their widest table (100 to 240).")] = None,
     max_memory: MaxMemory = None,
     compare: Annotated[Optional[str], typer.Option("--compare", help="Another scenario or trace: write a report "
@@ -195,12 +210,13 @@ def export(
     """Write the recorded run: the whole trace as .npz, or a report as text, HTML or SVG."""
     from rnntui.errors import ExportError
 
-    kind = (fmt or output.suffix.lstrip(".") or "").lower()
-    kinds = ("npz", "txt", "text", "html", "svg")
     try:
-        if kind not in kinds:
-            raise ExportError(f"{output}: found format {kind or 'none'!r}; expected one of npz, txt, html, svg "
-                              "(from the suffix or --format)")
+        suffix = output.suffix.lstrip(".").lower()
+        try:
+            kind = (fmt or Format(suffix)).value
+        except ValueError:
+            raise ExportError(f"{output}: found format {suffix or 'none'!r}; expected one of "
+                              f"{', '.join(f.value for f in Format)} (from the suffix or --format)") from None
         from rnntui.atomic import check_target
 
         check_target(output)
@@ -215,7 +231,7 @@ def export(
             else:
                 from rnntui.render.report import ReportOptions, write_report
 
-                write_report(trace, output, "txt" if kind == "text" else kind,
+                write_report(trace, output, kind,
                              ReportOptions.parse(steps=steps, step=step, entry=entry, width=width,
                                                  iteration=iteration), other=other)
     except RnntuiError as exc:
@@ -248,9 +264,9 @@ def _progress_on_stderr():
 def show(
     scenario: ScenarioArg,
     steps: Annotated[Optional[str], typer.Option("--steps", help="Only these steps, e.g. 3:10.")] = None,
-    step: Annotated[Optional[int], typer.Option("--step", help="Only this step.")] = None,
-    entry: Annotated[Optional[int], typer.Option("--entry", help="Only this model entry.")] = None,
-    iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration whose "
+    step: Annotated[Optional[int], typer.Option("--step", min=0, help="Only this step.")] = None,
+    entry: Annotated[Optional[int], typer.Option("--entry", min=0, help="Only this model entry.")] = None,
+    iteration: Annotated[Optional[int], typer.Option("--iteration", min=0, help="A training run: the iteration whose "
                                                      "step report follows (default: the last).")] = None,
     max_memory: MaxMemory = None,
 ) -> None:
@@ -267,7 +283,7 @@ def show(
 @app.command()
 def serve(
     scenario: ScenarioArg,
-    port: Annotated[int, typer.Option("--port", help="The port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="The port to listen on.")] = 8000,
     host: Annotated[str, typer.Option("--host", help="The address to listen on: localhost (this machine only) "
                                       "by default; 0.0.0.0 opens it to the network.")] = "localhost",
 ) -> None:
@@ -280,8 +296,6 @@ def serve(
         _load_trace(scenario, None)  # a scenario that cannot run is refused here, not in every session
     except RnntuiError as exc:
         fail(exc)
-    if not 0 < port < 65536:
-        fail(RnntuiError(f"--port: found {port}; expected 1 to 65535"))
     if host not in ("localhost", "127.0.0.1", "::1"):
         typer.echo(printable(f"warning: serving on {host}: anyone who can reach this machine on port {port} can run "
                              "the debugger here (and read the scenario's files)"), err=True)
@@ -333,7 +347,7 @@ def check(
                                                "'norm(dh) > 1e-6' or 'max(abs(h)) < 0.99 @model.0.l0.fwd' (repeatable; "
                                                "the language is in docs/debugger.md).")],
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
-    iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration to check "
+    iteration: Annotated[Optional[int], typer.Option("--iteration", min=0, help="A training run: the iteration to check "
                                                      "(default: the last; the output says which).")] = None,
     max_memory: MaxMemory = None,
 ) -> None:
