@@ -115,3 +115,16 @@ class Place:
         if self.layer is None:
             return f"model.{self.entry} {e.type}"
         return f"model.{self.entry} {e.type} l{self.layer} {self.direction}"
+
+
+def places_of(entries) -> tuple[Place, ...]:
+    """Every place a cursor can be in a model laid out as *entries* (EntryInfo), in order: each sub-layer
+    and direction of a recurrent entry, every other entry whole (`TraceInfo.places`; the scenario's
+    `debug:` expressions are checked against them before a run)."""
+    out: list[Place] = []
+    for e in entries:
+        if e.recurrent:
+            out += [Place(e.index, j, d) for j in range(e.num_layers) for d in e.directions]
+        else:
+            out.append(Place(e.index))
+    return tuple(out)
