@@ -1,4 +1,5 @@
-"""Every trace key is built here: place prefixes, parameter names, gradient and diagnostic keys.
+"""How trace keys are built: place prefixes, parameter names, gradient and diagnostic keys (not yet
+the only place: some modules still spell a key's prefix in an f-string, docs/architecture.md).
 
 A *place* is one direction of one sub-layer of a recurrent entry (`model.{i}.l{j}.{dir}`) or a
 whole non-recurrent entry (`model.{i}`). Parameter names are PyTorch's, prefixed by the entry's

@@ -1,9 +1,9 @@
 """What is open in the debugger, as one frozen object.
 
 `OpenRun` is everything the views read that does not move: the trace (as the TUI shows it), its
-places, its events and their marks. The app holds it in one reactive and the cursor in another;
-the cursor is the only moving part. Opening another run (or, later, another iteration of the
-same one) is a swap of this object, which every view redraws from.
+places, its events and their marks. The app holds it in one reactive and the cursor in another
+(beside its watches and breakpoints, and whether it plays). Opening another run (a what-if, its
+undo, another iteration of a training run) is a swap of this object, which every view redraws from.
 """
 from __future__ import annotations
 
