@@ -171,7 +171,7 @@ class Trace(Mapping):
         return skip
 
 
-class TraceView(Mapping):
+class TraceWrapper(Mapping):
     """A trace read through, never copied: the arrays of *whole* as a view shows them, under its own
     `info`. The one base of the wrappers around a trace (the TUI's `ShownTrace`, which cuts user text to
     a screenful; an encoder-decoder's `PartTrace`, which reads the decoder's input under the input's

@@ -8,14 +8,14 @@ other run has one part, and these functions return the trace unchanged.
 """
 from __future__ import annotations
 
-from rnntui.engine.trace import TraceView
+from rnntui.engine.trace import TraceWrapper
 from rnntui.render.pertrace import PerTrace
 
 DECODER_KEYS = {"input": "decoder.input", "tokens": "decoder.tokens", "token_ids": "decoder.token_ids",
                 "grad.input": "grad.decoder.input", "meta.vocab": "meta.decoder_vocab"}
 
 
-class PartTrace(TraceView):
+class PartTrace(TraceWrapper):
     """The trace, with the decoder's input under the names of the input (read through, never copied)."""
 
     def source_key(self, key: str) -> str:

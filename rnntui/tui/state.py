@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from rnntui.engine.trace import TraceView
+from rnntui.engine.trace import TraceWrapper
 from rnntui.errors import printable
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import Event, EventRun, Place, event_marks, event_runs
@@ -22,7 +22,7 @@ from rnntui.render.cursor import Cursor
 from rnntui.tui.usertext import DESCRIPTION_CHARS, KEY_CHARS, NAME_CHARS, TOKEN_CHARS, cut, one_line
 
 
-class ShownTrace(TraceView):
+class ShownTrace(TraceWrapper):
     """A trace as the TUI draws it: the same arrays, read through, with the text that came from the
     user's files (name, description, tokens, the keys events name) cut to what a screen can show."""
 

@@ -1,12 +1,12 @@
 """The wrappers around a trace (the TUI's ShownTrace, an encoder-decoder's PartTrace) are one base,
-engine/trace.py's TraceView: each reads the whole trace through, never copying an array, and keeps the
+engine/trace.py's TraceWrapper: each reads the whole trace through, never copying an array, and keeps the
 Mapping contract (every key it lists is there, reads and says whether it is computed)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from rnntui.engine.trace import TraceView
+from rnntui.engine.trace import TraceWrapper
 from rnntui.render.parts import DECODER_KEYS, PartTrace
 from rnntui.tui.state import ShownTrace
 
@@ -16,7 +16,7 @@ from rnntui.tui.state import ShownTrace
 def test_a_wrapper_reads_the_whole_trace_through(traces, wrapper, name):
     whole = traces[name]
     view = wrapper(whole)
-    assert isinstance(view, TraceView) and view.whole is whole
+    assert isinstance(view, TraceWrapper) and view.whole is whole
     keys = list(view)
     assert keys == list(whole) and len(view) == len(keys)
     renamed = DECODER_KEYS if wrapper is PartTrace else {}
