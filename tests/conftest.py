@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import pytest
 
@@ -20,6 +21,14 @@ def pytest_configure(config: pytest.Config) -> None:
     skipped (or failing to import) and the run looking green."""
     if importlib.util.find_spec("torch") is None:
         raise pytest.UsageError(TORCH_MISSING)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _training_cache(tmp_path_factory):
+    """Replayed training runs are cached on disk (engine/train_cache.py): in the tests, in a folder of the
+    session's own, never the user's ~/.cache; subprocesses inherit it."""
+    os.environ["RNNTUI_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
 
 
 class _Traces(dict):
