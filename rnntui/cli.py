@@ -5,7 +5,6 @@ numpy, the engine and textual are imported inside the commands that need them, s
 """
 from __future__ import annotations
 
-import re
 import sys
 from enum import Enum
 from pathlib import Path
