@@ -10,23 +10,38 @@ thread limits back after (rnntui/blas.py).
 """
 from __future__ import annotations
 
-from rnntui.errors import RnntuiError, ScenarioError
+from rnntui.errors import RnntuiError, RnntuiWarning, ScenarioError
 
 __version__ = "0.1.0"
-__all__ = ["RnntuiError", "ScenarioError", "__version__", "check", "debug", "from_torch", "load_trace", "record",
-           "run", "what_if"]
+__all__ = ["RnntuiError", "RnntuiWarning", "ScenarioError", "__version__", "check", "debug", "from_torch",
+           "load_trace", "record", "run", "what_if"]
 
 
 def run(path, max_memory: int | None = None):
-    """Load, validate and run a scenario (a path, or a bundled scenario's name); return its Trace."""
+    """Load, validate and run a scenario (a path, or a bundled scenario's name); return its Trace.
+
+    What `rnntui run` opens, this opens: a saved trace (an existing .npz, from `Trace.save` or `rnntui
+    export`) and a folder of iterations recorded by `rnntui.record` (any other folder not named as a scenario)
+    are opened as `load_trace` opens them. What loaded but deserves a word (weight-file keys skipped) is
+    said as a `RnntuiWarning`."""
+    import os
+    import warnings
+
+    name = str(path)
+    if name.endswith(".npz") and os.path.lexists(name) or \
+            os.path.isdir(name) and not name.endswith((".yaml", ".yml")):
+        return load_trace(path, max_memory=max_memory)
     from rnntui.blas import one_thread
     from rnntui.engine import run_scenario
     from rnntui.scenario import load_scenario
     from rnntui.scenario.bundled import resolve
 
     _show_in_notebooks()
+    sc = load_scenario(resolve(path), max_memory=max_memory)
+    for line in sc.warnings:
+        warnings.warn(line, RnntuiWarning, stacklevel=2)
     with one_thread():
-        return run_scenario(load_scenario(resolve(path), max_memory=max_memory), max_memory=max_memory)
+        return run_scenario(sc, max_memory=max_memory)
 
 
 def _show_in_notebooks() -> None:
@@ -70,7 +85,7 @@ def check(scenario_or_trace, asserts, max_memory: int | None = None, iteration: 
     parsed = parse_asserts(asserts)  # before running anything: a typo costs nothing
     trace = scenario_or_trace
     if not hasattr(trace, "info"):
-        trace = load_trace(trace) if str(trace).endswith(".npz") else run(trace, max_memory=max_memory)
+        trace = run(trace, max_memory=max_memory)
     with one_thread():
         return check_trace(trace, parsed, iteration)
 

@@ -100,38 +100,24 @@ def main_callback(
 
 
 def _load_trace(source: str, max_memory: str | None):
-    import stat
+    """What `rnntui.run` makes of *source* (a scenario run, a saved trace or a recorded folder opened), its
+    warnings printed on stderr (also when the run then fails)."""
+    import warnings
 
     import rnntui
-    from rnntui.errors import Problem, ScenarioError
 
     limit = max_memory_bytes(max_memory)
-    if Path(source).is_dir():   # iterations recorded from the user's own loop (rnntui.record)
-        return rnntui.load_trace(source, max_memory=limit)
-    try:
-        st = Path(source).stat() if source.endswith(".npz") else None
-    except FileNotFoundError:
-        st = None
-    except OSError as exc:
-        raise ScenarioError([Problem(source, None, None, "", f"cannot be opened: {exc.strerror}")]) from None
-    if st is not None:
-        if not stat.S_ISREG(st.st_mode):
-            raise ScenarioError([Problem(source, None, None, "", "is not a regular file (a device, pipe or folder); "
-                                         "expected a trace saved by rnntui export")])
-        return rnntui.load_trace(source, max_memory=limit)
-    from rnntui.engine import run_scenario
-    from rnntui.scenario import load_scenario
-    from rnntui.scenario.bundled import resolve
-
-    rnntui._show_in_notebooks()
-    sc = load_scenario(resolve(source), max_memory=limit)
-    _warn(sc)
-    return run_scenario(sc, max_memory=limit)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", rnntui.RnntuiWarning)
+        try:
+            return rnntui.run(source, max_memory=limit)
+        finally:
+            _warn(str(w.message) for w in said if issubclass(w.category, rnntui.RnntuiWarning))
 
 
-def _warn(sc) -> None:
+def _warn(lines) -> None:
     """What loaded but deserves a word (weight-file keys skipped), on stderr: never an error."""
-    for line in sc.warnings:
+    for line in lines:
         typer.echo(f"rnntui: warning: {printable(line)}", err=True)
 
 
@@ -175,7 +161,7 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario files or 
     for f in files:
         try:
             sc = load_scenario(resolve(f))
-            _warn(sc)
+            _warn(sc.warnings)
             typer.echo(printable(f"{f}: ok ({sc.name}; {len(sc.layout)} entries, T={sc.T}, B={sc.B})"))
         except ScenarioError as exc:
             problems.extend(exc.problems)

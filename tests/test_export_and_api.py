@@ -207,3 +207,34 @@ def test_every_bundled_scenario_reports(name, traces):
     trace = traces[name]
     render_to(Console(file=out, width=120, color_system=None), trace, ReportOptions())
     assert trace.info.name.split()[0] in out.getvalue()
+
+
+def test_run_opens_what_the_run_command_opens(tmp_path, monkeypatch):
+    """rnntui.run is the one way a scenario, a saved trace or a recorded folder is opened (the CLI calls it):
+    an existing .npz opens without recomputing, a missing one is looked for as a scenario and refused."""
+    path = tmp_path / "t.npz"
+    rnntui.run("bptt").save(path)
+
+    def recompute(*args, **kwargs):
+        raise AssertionError("a saved trace was run again")
+
+    monkeypatch.setattr("rnntui.engine.run_scenario", recompute)
+    reopened = rnntui.run(path)
+    np.testing.assert_array_equal(reopened["grad.model.0.l0.fwd.h"], rnntui.load_trace(path)["grad.model.0.l0.fwd.h"])
+    with pytest.raises(ScenarioError, match="no such file"):
+        rnntui.run(tmp_path / "missing.npz")
+    result = CliRunner().invoke(app, ["show", str(tmp_path / "missing.npz")])
+    assert result.exit_code == 2 and "no such file" in result.output
+
+
+@pytest.mark.parametrize("command", [["show", "bptt"], ["check", "bptt", "--assert", "norm(dh) >= 0"],
+                                     ["export", "bptt", "-o", "{tmp}/r.txt"], ["run", "bptt", "--compare", "rnn-sine"]])
+def test_every_command_opens_what_it_is_given_through_rnntui_run(tmp_path, monkeypatch, command):
+    import rnntui.tui.app
+
+    real, asked = rnntui.run, []
+    monkeypatch.setattr(rnntui, "run", lambda path, max_memory=None: (asked.append((path, max_memory)), real(path))[1])
+    monkeypatch.setattr(rnntui.tui.app.RnntuiApp, "run", lambda self, *a, **k: None)
+    result = CliRunner().invoke(app, [a.format(tmp=tmp_path) for a in command] + ["--max-memory", "1GiB"])
+    assert result.exit_code == 0, result.output
+    assert asked == [(name, 1 << 30) for name in ("bptt", "rnn-sine") if name in command]

@@ -6,6 +6,7 @@ run pays for them only if someone looks; `save` writes them too.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -216,7 +217,7 @@ def load_trace(path: str | Path, max_memory: int | None = None) -> Trace:
     from rnntui.errors import Problem, ScenarioError
     from rnntui.npyfiles import ArrayFileError, read_npz
 
-    if Path(path).is_dir():   # iterations recorded from the user's own loop (rnntui.record)
+    if os.path.isdir(path) and not str(path).endswith(".npz"):   # iterations recorded by rnntui.record
         from rnntui.engine.recorded import load_recorded
 
         return load_recorded(Path(path), max_memory)
