@@ -28,8 +28,9 @@ def run(path, max_memory: int | None = None):
     import warnings
 
     name = str(path)
-    if name.endswith(".npz") and os.path.lexists(name) or \
-            os.path.isdir(name) and not name.endswith((".yaml", ".yml")):
+    saved = name.endswith(".npz") and os.path.lexists(name)
+    recorded = os.path.isdir(name) and not name.endswith((".yaml", ".yml"))
+    if saved or recorded:
         return load_trace(path, max_memory=max_memory)
     from rnntui.blas import one_thread
     from rnntui.engine import run_scenario
