@@ -21,16 +21,14 @@ def run(path, max_memory: int | None = None):
     """Load, validate and run a scenario (a path, or a bundled scenario's name); return its Trace.
 
     What `rnntui run` opens, this opens: a saved trace (an existing .npz, from `Trace.save` or `rnntui
-    export`) and a folder of iterations recorded by `rnntui.record` (any other folder not named as a scenario)
-    are opened as `load_trace` opens them. What loaded but deserves a word (weight-file keys skipped) is
-    said as a `RnntuiWarning`."""
+    export`) and a folder of iterations recorded by `rnntui.record` are opened as `load_trace` opens them.
+    What loaded but deserves a word (weight-file keys skipped) is said as a `RnntuiWarning`."""
     import os
     import warnings
 
-    name = str(path)
-    saved = name.endswith(".npz") and os.path.lexists(name)
-    recorded = os.path.isdir(name) and not name.endswith((".yaml", ".yml"))
-    if saved or recorded:
+    from rnntui.engine.recorded import is_recorded_run
+
+    if (str(path).endswith(".npz") and os.path.lexists(path)) or is_recorded_run(path):
         return load_trace(path, max_memory=max_memory)
     from rnntui.blas import one_thread
     from rnntui.engine import run_scenario
@@ -109,19 +107,21 @@ def what_if(trace, interventions, resume: bool = True):
         return _what_if(trace, interventions, resume=resume)
 
 
-def from_torch(module, x, *, target=None, loss: str = "sum", lengths=None):
+def from_torch(module, x, *, target=None, loss: str = "sum", lengths=None, train: dict | None = None):
     """Run a PyTorch module in rnntui: its structure read with torch.fx, written as a scenario with its
     weights and *x* inline (`trace.scenario_yaml()`), run by the engine and checked against the module's
     own output on *x* (a mismatch is an error). *loss*: "sum", "mse" or "cross_entropy" (with *target*,
     laid out like the module's output); *lengths*: each sample's length, for a forward(x, lengths) that
-    packs its batch. `trace.torch_names` maps the module's parameter names to the trace's. Needs torch;
-    see docs/debug-your-pytorch-model.md."""
+    packs its batch; *train*: a `train:` section as a dict (iterations, optimizer, clip, batch_size, shuffle,
+    schedule), written into the scenario so its training is replayed from the module's parameters.
+    `trace.torch_names` maps the module's parameter names to the trace's. Needs torch; see
+    docs/debug-your-pytorch-model.md."""
     from rnntui.blas import one_thread
     from rnntui.torch_bridge.bridge import from_torch as _from_torch
 
     _show_in_notebooks()
     with one_thread():
-        return _from_torch(module, x, target=target, loss=loss, lengths=lengths)
+        return _from_torch(module, x, target=target, loss=loss, lengths=lengths, train=train)
 
 
 def record(module, x, *, target=None, loss: str = "sum", lengths=None, step: int, to, every: int = 1,

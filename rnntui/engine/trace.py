@@ -6,7 +6,6 @@ run pays for them only if someone looks; `save` writes them too.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -217,9 +216,9 @@ def load_trace(path: str | Path, max_memory: int | None = None) -> Trace:
     from rnntui.errors import Problem, ScenarioError
     from rnntui.npyfiles import ArrayFileError, read_npz
 
-    if os.path.isdir(path) and not str(path).endswith(".npz"):   # iterations recorded by rnntui.record
-        from rnntui.engine.recorded import load_recorded
+    from rnntui.engine.recorded import is_recorded_run, load_recorded
 
+    if is_recorded_run(path):   # a folder of iterations recorded by rnntui.record
         return load_recorded(Path(path), max_memory)
     limit = available_memory() // 2 if max_memory is None else max_memory
     try:
