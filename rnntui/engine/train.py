@@ -22,9 +22,9 @@ import numpy as np
 from rnntui.engine import keys, optim, recording
 from rnntui.engine.minibatch import batch_indices, subset
 from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, run_scenario
-from rnntui.sizes import format_size
 from rnntui.engine.trace import IterationNotKept, Trace
 from rnntui.errors import Problem, ScenarioError
+from rnntui.sizes import format_size
 
 CHECKPOINT_BUDGET = 256 << 20   # at most this much of checkpoints (less when --max-memory is smaller)
 MAX_CACHED = 8                  # recent iterations' full records kept for stepping back and forth
