@@ -131,7 +131,7 @@ def prediction_section(trace, opts: ReportOptions):
     sal = {b: saliency(trace, b) for b in range(info.B)} if steps != [None] else {}
     if sal:
         headers.append(("‖dL/dx_t‖", ">"))
-    cols = Columns(title, headers)
+    cols = Columns(title, headers, keys=len(headers) - 1 - bool(sal))
     for t, b in rows:
         row = ([str(t)] if t is not None else []) + ([str(b)] if info.B > 1 else [])
         if "tokens" in trace and t is not None:

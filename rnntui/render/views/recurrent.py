@@ -307,7 +307,8 @@ def step_table(trace, place, rng: range) -> Group:
     if packed:  # padded samples hold zeros: every statistic is over the samples still running
         headers.insert(1, ("samples", ">"))
     cols = Columns(f"Forward pass, {place.label(info)}: per step, mean [min, max] and share saturated"
-                   + (" (over the samples still running)" if packed else ""), headers)
+                   + (" (over the samples still running)" if packed else ""), headers,
+                   keys=1 + packed + ("tokens" in trace))
     arrays = {key: trace[place.key(key)] for _, key in columns}
     states = {s: trace[place.key(s)] for s in fam.states}
     lengths = np.asarray(info.lengths) if packed else None
@@ -318,6 +319,9 @@ def step_table(trace, place, rng: range) -> Group:
             row.append(f"{int(real.sum())} of {info.B}")
         if "tokens" in trace:
             row.append(token_label(trace, s, 0))
+        if packed and not real.any():  # every sample ended before this padded step: nothing to summarize
+            cols.add(*row, *["padding"] + ["-"] * (len(columns) - 1 + sat_h + len(states)))
+            continue
         for _, key in columns:
             v = arrays[key][s][real]
             cell = f"{v.mean():.3g} [{v.min():.2g}, {v.max():.2g}]"
