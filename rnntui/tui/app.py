@@ -20,6 +20,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.widgets import Footer
 
 from rnntui.engine.trace import IterationNotKept
@@ -61,6 +62,23 @@ class Column(VerticalScroll, can_focus=False):
     scroll bindings (arrows, PgUp/PgDn, Home/End) never take the keys that move the cursor."""
 
 
+# Tab brings the next panel of the middle into view (its first line at the top), so every panel, and the
+# line it leads with (the verdict leads the gradients), is reached without a mouse on a small terminal.
+# On the debugger's own screen only: a dialog's Tab still moves between its fields.
+PANEL_BINDINGS = [
+    Binding("tab", "app.panel(1)", "Panel", tooltip="Bring the next panel into view (cell, states, watches, "
+            "gradients and verdict, details), scrolling the middle to it"),
+    Binding("shift+tab", "app.panel(-1)", "Prev panel", show=False, tooltip="Bring the previous panel into view"),
+]
+
+
+class DebuggerScreen(Screen):
+    """The debugger's screen: Tab / Shift+Tab move between panels (a Screen's own Tab moves the focus,
+    which no panel takes)."""
+
+    BINDINGS = PANEL_BINDINGS
+
+
 class RnntuiApp(App):
     """Step through a recorded run, forward and backward in time.
 
@@ -85,12 +103,12 @@ class RnntuiApp(App):
         Binding("right_square_bracket", "place(1)", "Next entry", show=False,
                 tooltip="Next entry (each sub-layer and direction of a recurrent entry in turn)"),
         Binding("left_square_bracket", "place(-1)", "Prev entry", show=False, tooltip="Previous entry"),
-        Binding("d", "direction", "Direction", tooltip="The other direction of a bidirectional entry"),
+        Binding("d", "direction", "Dir", tooltip="The other direction of a bidirectional entry"),
         Binding("down", "unit(1)", "Next unit", show=False, tooltip="Select the next unit"),
         Binding("up", "unit(-1)", "Prev unit", show=False, tooltip="Select the previous unit"),
         Binding("s", "sample", "Sample", show=False, tooltip="Next sample of the batch"),
         Binding("space", "play", "Play", tooltip="Play / pause: step on by itself"),
-        Binding("n", "event(1)", "Next event",
+        Binding("n", "event(1)", "Event",
                 tooltip="Next event (non-finite value, saturated gate, vanishing or exploding gradient, "
                         "thresholds in the scenario's events:), skipping the rest of a run of consecutive steps"),
         Binding("N", "event(-1)", "Prev event", show=False, tooltip="Previous event, where its run begins"),
@@ -163,6 +181,9 @@ class RnntuiApp(App):
             breakpoints=tuple(Breakpoint(b) for b in getattr(info, "breakpoints", ()))))
         self.set_reactive(RnntuiApp.cursor, run.start())
 
+    def get_default_screen(self) -> Screen:
+        return DebuggerScreen(id="_default")
+
     @property
     def info(self):
         """The open run's TraceInfo (as shown: user text cut to a screenful)."""
@@ -206,8 +227,31 @@ class RnntuiApp(App):
         self._fit(event.size.width)
 
     def _fit(self, width: int) -> None:
-        """Below 100 columns the two columns stack and scroll, so no panel is cut."""
-        self.query_one("#main").set_class(width < NARROW_BELOW, "narrow")
+        """Below 100 columns the two columns stack and scroll, so no panel is cut; the footer closes up and
+        leaves the command palette's key out (ctrl+p still opens it), so Help and Quit stay on screen."""
+        narrow = width < NARROW_BELOW
+        self.query_one("#main").set_class(narrow, "narrow")
+        footer = self.query_one(Footer)
+        if footer.compact != narrow:
+            footer.compact = narrow
+            footer.show_command_palette = not narrow
+            footer.refresh(recompose=True)
+
+    def _panels(self) -> list:
+        """The panels of the middle that are shown, in reading order (the left column, then the right)."""
+        return [w for w in self.query("#main TraceView") if w.display and w.size.height > 0]
+
+    def action_panel(self, n: int) -> None:
+        """Tab / Shift+Tab: the next (previous) panel of the middle, its first line scrolled to the top of
+        its column (below 100 columns, of the whole middle)."""
+        panels = self._panels()
+        if not panels:
+            return
+        self._panel = (getattr(self, "_panel", -1) + int(n)) % len(panels)
+        panel = panels[self._panel]
+        narrow = self.query_one("#main").has_class("narrow")
+        container = self.query_one("#main") if narrow else panel.parent
+        container.scroll_to_widget(panel, animate=False, top=True)
 
     def watch_run_state(self, run: OpenRun) -> None:
         self._show(run)
@@ -602,7 +646,7 @@ class RnntuiApp(App):
         self.push_screen(GotoScreen(cur.length(self.info, self.cursor.place(self.info), self.cursor.sample)), done)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.BINDINGS, self.run_state.trace, self.cursor))
+        self.push_screen(HelpScreen(self.BINDINGS + PANEL_BINDINGS, self.run_state.trace, self.cursor))
 
     def action_export(self) -> None:
         from rnntui.atomic import atomic_write

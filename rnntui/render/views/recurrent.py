@@ -205,10 +205,10 @@ class RecurrentView(PlaceView):
             out.append(Text(f"‖step t's term of d{label}‖{batch}: {fmt(float(vals[c.t]), 0)}"))
             out.append(log_sparkline(vals[start:stop], c.t - start, into=Cells()))
         v = verdict(trace, place)
-        if v is not None:
-            out.append(Text(v.sentence, Style(color=VERDICT_COLOURS.get(v.kind, "magenta"), bold=True)))
-            out.append(Text(v.basis + (f"; over the whole batch of {trace.info.B} samples, not sample {c.sample} "
-                                       "alone" if trace.info.B > 1 else ""), DIM))
+        if v is not None:  # first: what the panel concludes is its line seen first (Tab brings it to the top)
+            out = [Text(v.sentence, Style(color=VERDICT_COLOURS.get(v.kind, "magenta"), bold=True)),
+                   Text(v.basis + (f"; over the whole batch of {trace.info.B} samples, not sample {c.sample} "
+                                   "alone" if trace.info.B > 1 else ""), DIM)] + out
         return Group(*out)
 
     def details(self, trace, c):
