@@ -258,7 +258,7 @@ def write_report(trace, path, kind: str, opts: ReportOptions, other=None) -> Non
         else:
             from rnntui.render.compare import compare_report
 
-            items = compare_report(trace, other, None if opts.steps is None else range(*opts.steps))
+            items = compare_report(trace, other, None if opts.steps is None else range(*opts.steps), opts.iteration)
         width = opts.width or (TEXT_WIDTH if kind == "txt" else content_width(items))
     # a text file has no colour: the console says so, and heatmaps draw themselves in shade characters
     console = Console(record=True, width=width, file=io.StringIO(), force_jupyter=False,  # a file, not the notebook

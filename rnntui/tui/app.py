@@ -168,6 +168,8 @@ class RnntuiApp(App):
         self._keep_cursor = False                  # a what-if swaps the run but not the place or step
         self.original = trace                      # what a what-if changes and undo returns to
         self.training = trace if is_training(trace) else None  # a training run: iterations to step through
+        # --compare: B (the whole run: a training run's iterations move with A's), kept through every move
+        self.compared = other
         # the iteration whose record the trace holds: the last, or the one a saved trace was exported at
         self.iteration = trace.record_iteration if self.training is not None else 0
         self._iteration_event_runs = None          # the training run's iteration events, when first asked for
@@ -195,6 +197,7 @@ class RnntuiApp(App):
         yield Timeline(id="timeline")
         pane = TrainingPane(id="training")
         pane.source = self.training
+        pane.other = self._other_training()  # both train: both runs' curves, on one scale
         pane.display = self.training is not None
         pane.iteration = self.iteration
         yield pane
@@ -474,7 +477,7 @@ class RnntuiApp(App):
             max(0, self.iteration - self.ITERATIONS_PER_CONTINUE)
         for k in range(self.iteration + step, last + step, step):
             try:
-                run = open_run(self.training if k == self.training.record_iteration else self.training.iteration(k))
+                run = self._open_iteration(k)
             except IterationNotKept as exc:
                 self.notify(str(exc), timeout=4)
                 return True
@@ -501,6 +504,21 @@ class RnntuiApp(App):
 
     # --- training: iterations ----------------------------------------------------------------
 
+    def _other_training(self):
+        """B, when A and B are both training runs (their iterations move together), else None."""
+        other = self.compared
+        return other if self.training is not None and other is not None and is_training(other) else None
+
+    def _open_iteration(self, k: int) -> OpenRun:
+        """Iteration k of A, opened with B beside it: B's own iteration k when B trains (its last when it has
+        fewer), else B as it is. IterationNotKept when a saved trace does not keep one of them."""
+        a = self.training if k == self.training.record_iteration else self.training.iteration(k)
+        b = self.compared
+        if b is not None and is_training(b):
+            j = min(k, b.iterations - 1)
+            b = b if j == b.record_iteration else b.iteration(j)
+        return open_run(a, other=b) if b is not None else open_run(a)
+
     def _to_iteration(self, k: int, opened: OpenRun | None = None) -> None:
         """Show iteration *k*: the views below show its run; the place, pass and step stay. *opened*:
         iteration k's run already opened (continue searched it)."""
@@ -512,8 +530,7 @@ class RnntuiApp(App):
         if k == self.iteration:
             return
         try:  # the iteration whose record the training trace holds is the trace itself
-            run = opened or open_run(self.training if k == self.training.record_iteration
-                                     else self.training.iteration(k))
+            run = opened or self._open_iteration(k)
         except IterationNotKept as exc:
             self.notify(str(exc), timeout=4)
             return
