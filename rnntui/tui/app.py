@@ -46,6 +46,7 @@ from rnntui.tui.widgets.timeline import Timeline
 
 
 NARROW_BELOW = 100
+SHORT_BELOW = 30  # lines: below this, everything under the header scrolls as one
 
 # Textual makes and drops thousands of small objects a frame; at CPython's default gen0 threshold
 # (700) the collector runs several times a keypress and now and then walks every object of the
@@ -60,6 +61,12 @@ STEM_CHARS = 60      # an export's file name starts with the scenario file's ste
 class Column(VerticalScroll, can_focus=False):
     """A column of panels that scrolls (mouse wheel, scroll bar) but never takes focus, so its
     scroll bindings (arrows, PgUp/PgDn, Home/End) never take the keys that move the cursor."""
+
+
+class Body(Column):
+    """Everything below the header: the timeline, the training and compare panes and the middle. On a large
+    terminal it fits and never scrolls (the middle's columns do); on a small one (`.scroll`) it scrolls as a
+    whole, so a tall training or compare pane never leaves the middle without a line."""
 
 
 # Tab brings the next panel of the middle into view (its first line at the top), so every panel, and the
@@ -175,6 +182,7 @@ class RnntuiApp(App):
         self._iteration_event_runs = None          # the training run's iteration events, when first asked for
         self._gc_threshold: tuple | None = None
         self._blas_threads: int | None = None
+        self._panel = 0                            # the panel Tab last brought into view (the first: at the top)
         run = open_run(trace, other)
         self.set_reactive(RnntuiApp.run_state, run)
         info = trace.info
@@ -194,22 +202,23 @@ class RnntuiApp(App):
     def compose(self) -> ComposeResult:
         # the views hold no run yet: the app pushes it (and the cursor) into them once mounted
         yield HeaderBar(id="header")
-        yield Timeline(id="timeline")
-        pane = TrainingPane(id="training")
-        pane.source = self.training
-        pane.other = self._other_training()  # both train: both runs' curves, on one scale
-        pane.display = self.training is not None
-        pane.iteration = self.iteration
-        yield pane
-        yield ComparePane(id="compare")  # --compare or a what-if: A, B and their difference, full width
-        with Horizontal(id="main"):
-            with Column(id="left"):
-                yield CellView(id="cell")
-                yield StateHeatmap(id="states")
-            with Column(id="right"):
-                yield WatchPane(id="watches")
-                yield GradientPlot(id="gradients")
-                yield DetailsPane(id="details")
+        with Body(id="body"):
+            yield Timeline(id="timeline")
+            pane = TrainingPane(id="training")
+            pane.source = self.training
+            pane.other = self._other_training()  # both train: both runs' curves, on one scale
+            pane.display = self.training is not None
+            pane.iteration = self.iteration
+            yield pane
+            yield ComparePane(id="compare")  # --compare or a what-if: A, B and their difference, full width
+            with Horizontal(id="main"):
+                with Column(id="left"):
+                    yield CellView(id="cell")
+                    yield StateHeatmap(id="states")
+                with Column(id="right"):
+                    yield WatchPane(id="watches")
+                    yield GradientPlot(id="gradients")
+                    yield DetailsPane(id="details")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -218,7 +227,7 @@ class RnntuiApp(App):
         self._blas_threads = blas.set_threads(1)
         self._show(self.run_state)
         self.watch_debugging(self.debugging)  # the scenario's debug: section, set before the views existed
-        self._fit(self.size.width)
+        self._fit(self.size.width, self.size.height)
 
     def on_unmount(self) -> None:
         if self._gc_threshold is not None:  # None when the app stopped before it was mounted
@@ -227,13 +236,16 @@ class RnntuiApp(App):
             blas.set_threads(self._blas_threads)
 
     def on_resize(self, event) -> None:
-        self._fit(event.size.width)
+        self._fit(event.size.width, event.size.height)
 
-    def _fit(self, width: int) -> None:
-        """Below 100 columns the two columns stack and scroll, so no panel is cut; the footer closes up and
-        leaves the command palette's key out (ctrl+p still opens it), so Help and Quit stay on screen."""
+    def _fit(self, width: int, height: int) -> None:
+        """Below 100 columns the two columns stack; below 100 columns or 30 lines everything under the header
+        scrolls as one (Tab brings each panel into view), so no panel is cut or left without a line; the
+        footer closes up and leaves the command palette's key out (ctrl+p still opens it), so Help and Quit
+        stay on screen at 80 columns."""
         narrow = width < NARROW_BELOW
         self.query_one("#main").set_class(narrow, "narrow")
+        self.query_one("#body").set_class(narrow or height < SHORT_BELOW, "scroll")
         footer = self.query_one(Footer)
         if footer.compact != narrow:
             footer.compact = narrow
@@ -241,19 +253,22 @@ class RnntuiApp(App):
             footer.refresh(recompose=True)
 
     def _panels(self) -> list:
-        """The panels of the middle that are shown, in reading order (the left column, then the right)."""
-        return [w for w in self.query("#main TraceView") if w.display and w.size.height > 0]
+        """The panels Tab moves between, in reading order: on a small terminal (everything under the header
+        scrolls) the timeline, training and compare panes too, then the middle's left column and its right."""
+        scroll = self.query_one("#body").has_class("scroll")
+        views = self.query("#body TraceView") if scroll else self.query("#main TraceView")
+        return [w for w in views if w.display and w.size.height > 0]
 
     def action_panel(self, n: int) -> None:
-        """Tab / Shift+Tab: the next (previous) panel of the middle, its first line scrolled to the top of
-        its column (below 100 columns, of the whole middle)."""
+        """Tab / Shift+Tab: the next (previous) panel, its first line scrolled to the top of what scrolls
+        (everything under the header on a small terminal, else the panel's column)."""
         panels = self._panels()
         if not panels:
             return
-        self._panel = (getattr(self, "_panel", -1) + int(n)) % len(panels)
+        self._panel = (self._panel + int(n)) % len(panels)
         panel = panels[self._panel]
-        narrow = self.query_one("#main").has_class("narrow")
-        container = self.query_one("#main") if narrow else panel.parent
+        body = self.query_one("#body")
+        container = body if body.has_class("scroll") else panel.parent
         container.scroll_to_widget(panel, animate=False, top=True)
 
     def watch_run_state(self, run: OpenRun) -> None:

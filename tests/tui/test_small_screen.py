@@ -53,33 +53,55 @@ async def test_header_at_80_columns_keeps_a_token_models_target(traces):
         assert "predicted at t=2: " in top
 
 
+def flat(lines) -> str:
+    return " ".join(" ".join(lines).split())
+
+
+async def tab_through(app, pilot, verdict_words: str) -> list[str]:
+    """Press Tab until every panel has been brought into view; each time, the panel's first line is on the
+    screen below the header and above the footer, and the gradient panel's verdict with it. The ids seen."""
+    panels = app._panels()
+    seen = [panels[0].id]
+    for panel in panels[1:] + panels[:1]:
+        await pilot.press("tab")
+        await pilot.pause()
+        lines = screen_lines(app)
+        first = panel._strips(panel.size.width)[0].text.strip()
+        assert any(first in ln for ln in lines[3:-1]), (panel.id, first)
+        if panel.id == "gradients":
+            assert verdict_words in flat(lines)
+        seen.append(panel.id)
+    return seen
+
+
 async def test_every_panel_is_brought_into_view_by_tab_at_80x24(traces):
-    """At 80x24 the panels stack below the timeline and most are below the fold: Tab brings each into view,
-    its first line on screen; the gradient panel leads with the verdict. Shift+Tab goes back."""
+    """At 80x24 everything under the header scrolls and most panels are below the fold: Tab brings each
+    into view, its first line on screen; the gradient panel leads with the verdict. Shift+Tab goes back."""
     trace = traces["lstm-delayed-recall"]
-    place = trace.info.places[0]
-    sentence = verdict(trace, place).sentence
+    sentence = words_of(verdict(trace, trace.info.places[0]).sentence)
     app = RnntuiApp(trace)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        assert words_of(sentence) not in " ".join(screen_lines(app))  # below the fold at first
-        panels = app._panels()
-        assert [p.id for p in panels] == ["cell", "states", "gradients", "details"]
-        seen = []
-        for panel in panels:
-            await pilot.press("tab")
-            await pilot.pause()
-            lines = screen_lines(app)
-            first = panel._strips(panel.size.width)[0].text.strip()
-            assert any(first in ln for ln in lines[3:-1]), (panel.id, first)  # below the header, above the footer
-            seen.append(panel.id)
-            if panel.id == "gradients":
-                screen = " ".join(" ".join(lines).split())
-                assert words_of(sentence) in screen
-        assert seen == ["cell", "states", "gradients", "details"]
-        await pilot.press("shift+tab")
+        assert sentence not in flat(screen_lines(app))  # below the fold at first
+        seen = await tab_through(app, pilot, sentence)
+        assert seen[:-1] == ["timeline", "cell", "states", "gradients", "details"] and seen[-1] == "timeline"
+        await pilot.press("shift+tab", "shift+tab")  # back past details to the gradients
         await pilot.pause()
-        assert words_of(sentence) in " ".join(" ".join(screen_lines(app)).split())
+        assert sentence in flat(screen_lines(app))
+
+
+async def test_at_80x24_a_training_run_compared_leaves_every_panel_reachable(traces):
+    """Two training runs compared: the training and compare panes take the whole of a 24-line screen; Tab
+    still brings every panel, the middle's included, into view with its first line."""
+    a, b = traces["training-exploding"], traces["training-exploding-clipped"]
+    app = RnntuiApp(a, other=b)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("left_curly_bracket")  # iteration 0: finite, with a verdict
+        await pilot.pause()
+        shown = app.run_state.trace.whole  # iteration 0's record
+        sentence = words_of(verdict(shown, shown.info.places[0]).sentence)
+        seen = await tab_through(app, pilot, sentence)
+        assert {"timeline", "training", "compare", "cell", "states", "gradients", "details"} <= set(seen)
 
 
 async def test_at_120x40_the_verdict_is_on_the_first_screen(traces):
@@ -98,4 +120,4 @@ async def test_tab_in_a_dialog_still_moves_between_its_fields(traces):
         await pilot.pause()
         await pilot.press("tab")
         assert app.screen is not app.screen_stack[0]
-        assert getattr(app, "_panel", -1) == -1  # the debugger's panels did not move
+        assert app._panel == 0  # the debugger's panels did not move
