@@ -491,12 +491,15 @@ class RnntuiApp(App):
         last = min(N - 1, self.iteration + self.ITERATIONS_PER_CONTINUE) if n > 0 else \
             max(0, self.iteration - self.ITERATIONS_PER_CONTINUE)
         for k in range(self.iteration + step, last + step, step):
-            try:
-                run = self._open_iteration(k)
+            try:  # searched in A alone; B is opened beside it only where the search stops
+                run = open_run(self._iteration_of(self.training, k))
+                t = next_break(run.trace, c, self.debugging, backwards=n < 0, events=self._event_starts(run),
+                               after=None)
+                if t is not None:
+                    run = self._open_iteration(k, run)
             except IterationNotKept as exc:
                 self.notify(str(exc), timeout=4)
                 return True
-            t = next_break(run.trace, c, self.debugging, backwards=n < 0, events=self._event_starts(run), after=None)
             if t is not None:
                 self._to_iteration(k, run)
                 self._stop_at(self.run_state, t, k)
@@ -524,15 +527,22 @@ class RnntuiApp(App):
         other = self.compared
         return other if self.training is not None and other is not None and is_training(other) else None
 
-    def _open_iteration(self, k: int) -> OpenRun:
+    @staticmethod
+    def _iteration_of(run, k: int):
+        """Iteration k's record of a training run (the run itself for the iteration it holds)."""
+        return run if k == run.record_iteration else run.iteration(k)
+
+    def _open_iteration(self, k: int, alone: OpenRun | None = None) -> OpenRun:
         """Iteration k of A, opened with B beside it: B's own iteration k when B trains (its last when it has
-        fewer), else B as it is. IterationNotKept when a saved trace does not keep one of them."""
-        a = self.training if k == self.training.record_iteration else self.training.iteration(k)
+        fewer), else B as it is. *alone*: A's iteration k already opened without B. IterationNotKept when a
+        saved trace does not keep one of them."""
+        a = alone.trace.whole if alone is not None else self._iteration_of(self.training, k)
         b = self.compared
-        if b is not None and is_training(b):
-            j = min(k, b.iterations - 1)
-            b = b if j == b.record_iteration else b.iteration(j)
-        return open_run(a, other=b) if b is not None else open_run(a)
+        if b is None:
+            return alone or open_run(a)
+        if is_training(b):
+            b = self._iteration_of(b, min(k, b.iterations - 1))
+        return open_run(a, other=b)
 
     def _to_iteration(self, k: int, opened: OpenRun | None = None) -> None:
         """Show iteration *k*: the views below show its run; the place, pass and step stay. *opened*:
