@@ -14,8 +14,8 @@ from rnntui.errors import Problem
 
 
 def suggest(word, choices) -> str:
-    """" (did you mean 'lstm'?)" for a word close to one of *choices* (another case counts as close:
-    `type: LSTM`), else ""."""
+    """" (did you mean 'mse'?)" for a word close to one of *choices* (another case counts as close:
+    `kind: MSE`), else ""."""
     if not isinstance(word, str):
         return ""
     by_lower: dict[str, str] = {}
