@@ -93,6 +93,7 @@ def iteration_events(trace) -> list[IterationEvent]:
         out.append(IterationEvent(a, "clipped", f"clipping acted at iteration {a}: {at}" if a == b else
                                   f"clipping acted at iterations {a}..{b} ({b - a + 1} iterations); at {a}: {at}", b))
     limit = thresholds(trace.info)
+    out += _update_events(trace, limit["update_ratio"]) + _loss_rise_events(loss, limit["loss_rise"])
     for p in trace.info.places:
         key = f"train.bptt.{p.prefix}" if p.layer is not None else None
         if key is None or key not in trace:
@@ -111,6 +112,37 @@ def iteration_events(trace) -> list[IterationEvent]:
                 out.append(IterationEvent(a, kind, f"‖dL/dh_0‖ of {p.prefix} {verb} ({at0[a]:.2e})"
                                           + _lasting(a, b, words[2]), b))
     return sorted(out, key=lambda e: (e.iteration, e.kind))
+
+
+def _update_events(trace, limit: float) -> list[IterationEvent]:
+    """Runs of iterations where some parameter's update was more than *limit* of its size, naming the
+    largest at the run's first iteration."""
+    from rnntui.render.training_cause import ratios
+
+    names, r = ratios(trace)
+    if not names:
+        return []
+    worst = np.where(np.isfinite(r), r, -1.0).max(axis=0)
+    out = []
+    for a, b in _runs(np.flatnonzero(worst > limit)):
+        i = int(np.argmax(np.where(np.isfinite(r[:, a]), r[:, a], -1.0)))
+        out.append(IterationEvent(a, "big update", f"an update above {limit:g} of its parameter at iteration {a} "
+                                  f"(‖ΔP‖/‖P‖ of {names[i]}: {fmt(float(r[i, a]), 0)})"
+                                  + _lasting(a, b, "stays so"), b))
+    return out
+
+
+def _loss_rise_events(loss: np.ndarray, limit: float) -> list[IterationEvent]:
+    """Iterations where the (finite) loss grew by more than *limit* of its value at the iteration before."""
+    prev, cur = loss[:-1], loss[1:]
+    with np.errstate(all="ignore"):
+        rose = np.isfinite(prev) & np.isfinite(cur) & (prev > 0) & (cur > prev * (1 + limit))
+    out = []
+    for a, b in _runs(np.flatnonzero(rose) + 1):
+        out.append(IterationEvent(a, "loss rise", f"the loss rose by more than {limit:.0%} at iteration {a} "
+                                  f"({fmt(float(loss[a - 1]), 0)} → {fmt(float(loss[a]), 0)})"
+                                  + _lasting(a, b, "keeps rising so"), b))
+    return out
 
 
 # --- the curves over every iteration ----------------------------------------------------------------
@@ -235,7 +267,8 @@ def curve_rows(trace, k: int | None, width: int) -> list[Cells]:
     row = Cells().add("‖g‖   ", DIM)
     row.rows[-1].extend(cg.cells.rows[0])
     rows.append(row)
-    clipped = np.asarray(trace["train.clipped"], dtype=bool)
+    # a run recorded from the user's own loop does not know whether the loop clipped: no row then
+    clipped = np.asarray(trace["train.clipped"], dtype=bool) if "train.clipped" in trace else np.zeros(0, bool)
     if clipped.any():
         starts = np.arange(0, clipped.size, c.per)
         marks = np.logical_or.reduceat(clipped, starts)
@@ -262,7 +295,7 @@ def paired_rows(a, b, k: int | None, width: int, labels: tuple[str, str] = ("A",
         if key == "train.loss":
             rows.append(Cells().add(" " * PAIR_LABEL).add(pair_axis(va, vb, sc, per, w, labels), DIM))
     for label, t in zip(labels, (a, b)):
-        clipped = np.asarray(t["train.clipped"], dtype=bool)
+        clipped = np.asarray(t["train.clipped"], dtype=bool) if "train.clipped" in t else np.zeros(0, bool)
         if clipped.any():
             marks = np.logical_or.reduceat(clipped, np.arange(0, clipped.size, per))
             rows.append(Cells().add(f"{label} clip"[:PAIR_LABEL - 1].ljust(PAIR_LABEL), DIM)
@@ -333,27 +366,45 @@ def _at_iteration(trace, k: int) -> str:
     g = np.asarray(trace["train.gradnorm"], dtype=float)
     if k >= loss.size:
         return f"(no iteration {k}: its last is {loss.size - 1})"
+    clip = ("train.clipped" in trace and bool(trace["train.clipped"][k]))
     return (f"loss {fmt(float(loss[k]), 0)}   ‖g‖ {fmt(float(g[k]), 0)}"
-            + (f" → clipped to {fmt(float(trace['train.gradnorm.clipped'][k]), 0)}" if bool(trace["train.clipped"][k])
-               else ""))
+            + (f" → clipped to {fmt(float(trace['train.gradnorm.clipped'][k]), 0)}" if clip else ""))
 
 
 def training_panel(trace, place, k: int, t: int, width: int, height: int = PANE_LINES, other=None,
                    labels: tuple[str, str] = ("A", "B")) -> Group:
-    """Iteration k of N: the loss and gradient-norm curves over every iteration (clipping marked), and
-    the gradient each step of *place* received at the iterations around k, on a log scale, with (k, t)
-    marked; *height* lines in all (the picture gets what the curves leave, at least 2 rows). *other*: a
-    second training run compared with this one (`--compare`): both runs' curves, on one scale."""
+    """Iteration k of N: the loss and gradient-norm curves over every iteration (clipping marked), the
+    parameters' update ratios and the likely cause of a divergence, and the gradient each step of *place*
+    received at the iterations around k, on a log scale, with (k, t) marked; *height* lines in all (the
+    picture gets what the rest leaves, at least 2 rows). *other*: a second training run compared with this one
+    (`--compare`): both runs' curves, on one scale, and each run's update ratios."""
+    from rnntui.render.training_cause import parameter_line, short_cause
+
     N = int(trace["train.loss"].shape[0])
+    # a run recorded from the user's loop: its iterations are the records, each at a step of that loop
+    step = f" (step {int(trace['train.step'][k])} of your loop)" if "train.step" in trace else ""
     if other is None:
-        out = [Text(f"training: iteration {k} of 0..{N - 1}   {_at_iteration(trace, k)}", BOLD)]
+        out = [Text(f"training: iteration {k} of 0..{N - 1}{step}   {_at_iteration(trace, k)}", BOLD)]
         # the curves change with the iteration and the width, not the step: a step key redraws them from here
         out += _curves.get(trace, (k, width), lambda: curve_rows(trace, k, width))
+        out.append(parameter_line(trace, k, width))
+        cause = short_cause(trace, width - 1)
+        if cause is not None:
+            out.append(Text(cause, Style(color="red")))
     else:
         la, lb = labels
-        out = [Text(f"training: iteration {k} of 0..{N - 1}   {la} {_at_iteration(trace, k)}   "
+        out = [Text(f"training: iteration {k} of 0..{N - 1}{step}   {la} {_at_iteration(trace, k)}   "
                     f"{lb} {_at_iteration(other, k)}", BOLD, no_wrap=True, overflow="ellipsis")]
         out += _curves.get(trace, (k, width, id(other)), lambda: paired_rows(trace, other, k, width, labels))
+        for label, run in ((la, trace), (lb, other)):
+            if k < int(run["train.loss"].shape[0]):
+                out.append(Text(f"{label} ", DIM) + parameter_line(run, k, width - 2))
+            cause = short_cause(run, width - 3)
+            if cause is not None:
+                out.append(Text(f"{label} {cause}", Style(color="red")))
+        if height - len(out) < 4:  # no room left for the gradient picture's title, legend and two rows
+            out.append(Text(f"(the gradient picture of each step: open {la} without --compare)", DIM))
+            return Group(*out)
     key = f"train.bptt.{place.prefix}" if place.layer is not None else None
     if key is None or key not in trace:
         out.append(Text("(the gradient picture is drawn at a recurrent place)", DIM))
@@ -424,6 +475,11 @@ def training_report(trace) -> list:
     out: list = [Text(f"Training: {N} iterations; loss {fmt(float(loss[0]), 0)} at iteration 0, "
                       f"{fmt(float(loss[-1]), 0)} at iteration {N - 1}", BOLD)]
     out.append(CurveRows(trace))
+    from rnntui.render.training_cause import likely_cause
+
+    cause = likely_cause(trace)
+    if cause is not None:
+        out.append(Text(cause, Style(color="red")))
     cols = Columns("Per parameter: gradient norm and update / parameter ratio, first and last iteration",
                    [("parameter", "<"), ("‖grad‖ first", ">"), ("‖grad‖ last", ">"), ("ratio first", ">"),
                     ("ratio last", ">")])
@@ -442,5 +498,6 @@ def training_report(trace) -> list:
         out.append(Text("Events over iterations (where each kind began):", BOLD))
         out += [Text(f"  {e.kind}: {e.text}") for e in first.values()]
     else:
-        out.append(Text("No events over iterations (non-finite, clipping, vanishing or exploding at step 0).", DIM))
+        out.append(Text("No events over iterations (non-finite values, clipping, big updates, loss rises, vanishing or "
+                        "exploding gradients at step 0).", DIM))
     return out
