@@ -227,20 +227,22 @@ def compare_report(a, b, steps: range | None = None, iteration: int | None = Non
     from rnntui.render.training import is_training
 
     k = compared_iteration(a, b, iteration)
-    # one line per run: the report's fixed width would wrap a single line of both names mid-name
-    out: list = [Text.assemble(("A ", BOLD), printable(a.info.name)), Text.assemble(("B ", BOLD), printable(b.info.name)),
-                 Text("")]
-    if k is not None:
-        out += _training_section(a, b, k)
-        picked = "chosen with --iteration" if iteration is not None else (
-            "the last at which both runs are finite" if k < min(t.iterations for t in (a, b) if is_training(t)) - 1
-            else "the last") + "; --iteration picks another"
-        out.append(Text(f"Compared below at iteration {k} ({picked})", BOLD))
+    whole = (a, b)
+    if k is not None:  # the records compared below: each training run's iteration k
         a = chosen_iteration(a, k)[1] if is_training(a) else a
         b = chosen_iteration(b, k)[1] if is_training(b) else b
-    at = "" if k is None else f" at iteration {k}"
-    out += [Text(f"loss{at}: A {fmt(float(a['loss']), 0)}, B {fmt(float(b['loss']), 0)}"), Text(""),
-            _param_counts(a, b).render(), Text("")]
+    # one line per run: the report's fixed width would wrap a single line of both names mid-name
+    out: list = [Text.assemble((f"{label} ", BOLD), printable(t.info.name),
+                               (f"  loss {fmt(float(t['loss']), 0)}" + (f" at iteration {k}" if is_training(w) else ""),
+                                DIM))
+                 for label, t, w in (("A", a, whole[0]), ("B", b, whole[1]))] + [Text("")]
+    if k is not None:
+        out += _training_section(*whole, k)
+        picked = "chosen with --iteration" if iteration is not None else (
+            "the last at which both runs are finite" if k < min(t.iterations for t in whole if is_training(t)) - 1
+            else "the last") + "; --iteration picks another"
+        out.append(Text(f"Compared below at iteration {k} ({picked})", BOLD))
+    out += [_param_counts(a, b).render(), Text("")]
     for k, place in enumerate(a.info.places):
         if place not in b.info.places:
             out.append(Text(f"{place.label(a.info)}: only in A", WARN))

@@ -78,7 +78,9 @@ def test_iteration_picks_the_iteration_compared(pair, tmp_path):
     text = out.read_text()
     from rnntui.numfmt import fmt
     assert "Compared below at iteration 5 (chosen with --iteration" in text
-    assert f"loss at iteration 5: A {fmt(float(a['train.loss'][5]), 0)}, B {fmt(float(b['train.loss'][5]), 0)}" in text
+    lines = text.splitlines()
+    assert lines[0] == f"A {a.info.name}  loss {fmt(float(a['train.loss'][5]), 0)} at iteration 5"
+    assert lines[1] == f"B {b.info.name}  loss {fmt(float(b['train.loss'][5]), 0)} at iteration 5"
     # the step tables are iteration 5's: A's h at t=0 of iteration 5, from the engine's own record of it
     h = np.asarray(a.iteration(5)["model.0.l0.fwd.h"][0, 0], dtype=float)
     row = next(ln for ln in text.splitlines() if ln.startswith(" 0 │"))
