@@ -69,12 +69,12 @@ class Body(Column):
     whole, so a tall training or compare pane never leaves the middle without a line."""
 
 
-# Tab brings the next panel of the middle into view (its first line at the top), so every panel, and the
-# line it leads with (the verdict leads the gradients), is reached without a mouse on a small terminal.
-# On the debugger's own screen only: a dialog's Tab still moves between its fields.
+# Tab brings the next panel into view (its first line at the top), so every panel, and the line it leads
+# with (the verdict leads the gradients), is reached without a mouse on a small terminal. On the
+# debugger's own screen only: a dialog's Tab still moves between its fields.
 PANEL_BINDINGS = [
     Binding("tab", "app.panel(1)", "Panel", tooltip="Bring the next panel into view (cell, states, watches, "
-            "gradients and verdict, details), scrolling the middle to it"),
+            "gradients and verdict, details; on a small terminal the timeline, training and compare panes too)"),
     Binding("shift+tab", "app.panel(-1)", "Prev panel", show=False, tooltip="Bring the previous panel into view"),
 ]
 
