@@ -238,3 +238,15 @@ def test_every_command_opens_what_it_is_given_through_rnntui_run(tmp_path, monke
     result = CliRunner().invoke(app, [a.format(tmp=tmp_path) for a in command] + ["--max-memory", "1GiB"])
     assert result.exit_code == 0, result.output
     assert asked == [(name, 1 << 30) for name in ("bptt", "rnn-sine") if name in command]
+
+
+def test_run_opens_a_saved_trace(tmp_path):
+    """`rnntui.run("trace.npz")` opens the saved trace, as `rnntui run trace.npz` does (it read it as YAML)."""
+    trace = rnntui.run("lstm-delayed-recall")
+    out = tmp_path / "trace.npz"
+    trace.save(out)
+    for path in (out, str(out)):
+        reopened = rnntui.run(path)
+        assert reopened.info.name == trace.info.name
+        np.testing.assert_array_equal(reopened["grad.model.0.l0.fwd.c"], trace["grad.model.0.l0.fwd.c"])
+        assert float(reopened["loss"]) == float(trace["loss"])
