@@ -77,8 +77,9 @@ def cnn(trace, other):
 
 
 def packed_end(trace, other):
-    p, t, b, u = "model.1.l0.fwd", 4, 1, 0
-    return [loss(trace), *gates(trace, p, t, b, u), *states(trace, p, t, b, u), grad_norm_at(trace, p, t, b)]
+    p, t, b, u = "model.1.l0.fwd", 4, 1, 0   # the gradient plot's value is under the notice about padding
+    return [loss(trace), *gates(trace, p, t, b, u), *states(trace, p, t, b, u),
+            ("c_prev in the cell update", f"×{f(trace[f'{p}.c'][t - 1, b, u])} +", BOTH)]
 
 
 def packed_bwd(trace, other):
@@ -145,7 +146,15 @@ def training(trace, other):
             ("the lowest loss", f"min {f(losses[lowest])} at {lowest}", BOTH),
             ("dL/dh_t at iteration 10, t=0", f"{f(at[f'grad.{p}.h'][0, 0, 0])}", BOTH),
             ("dL/dc_t at iteration 10, t=0", f"= {f(at[f'grad.{p}.c'][0, 0, 0])}\n", WIDE),
-            grad_norm_at(at, p, 0, 0)]
+            ("the largest update/‖p‖ at iteration 10", _largest_update(trace, k), BOTH)]
+
+
+def _largest_update(trace, k: int) -> str:
+    """The training pane's first update/parameter ratio: the largest at iteration *k*."""
+    ratios = {key.removeprefix("train.update_ratio."): float(trace[key][k]) for key in trace
+              if key.startswith("train.update_ratio.")}
+    name = max(ratios, key=ratios.get)
+    return f"update/‖p‖ at {k}: {name} {f(ratios[name])}"
 
 
 def whatif(trace, other):
@@ -157,6 +166,17 @@ def whatif(trace, other):
             *_versus(changed, trace, f"{p}.h", 3, 0, 2, "h", "what-if", "original"),
             *_versus(changed, trace, f"{p}.c", 3, 0, 2, "c", "what-if", "original"),
             ("the what-if's input gate", f(changed[f"{p}.gates.i"][3, 0, 2]), BOTH)]
+
+
+def panel_tab(trace, other):
+    """Tab three times: the details of h at t=0 in view (and the gradient plot's ‖dL/dh_t‖ at t=0)."""
+    p, t, b = "model.0.l0.fwd", 0, 0
+    h = trace[f"{p}.h"][t, b]
+    return [loss(trace), ("h's statistics at t=0", f"min {f(h.min())}  max {f(h.max())}  mean {f(h.mean())}  "
+                                                    f"‖·‖ {f(norm(h))}", BOTH),
+            ("unit 0's values", f"unit 0: h={f(h[0])}  c={f(trace[f'{p}.c'][t, b, 0])}  "
+                                f"gates.i={f(trace[f'{p}.gates.i'][t, b, 0])}", BOTH),
+            ("‖dL/dh_t‖ at t=0", f"at t={t}: {f(norm(trace[f'grad.{p}.h'][t, b]))}", BOTH)]
 
 
 def watches(trace, other):
@@ -183,7 +203,7 @@ def embedding(trace, other):
 NUMBERS = {"lstm": lstm, "gru": gru, "bilstm-text": bilstm_text, "cnn": cnn, "packed-end": packed_end,
            "packed-bwd": packed_bwd, "handover": handover, "handover-bptt": handover_bptt, "compare": compare,
            "training": training, "whatif": whatif, "watches": watches, "compare-bptt": compare_bptt,
-           "embedding": embedding}
+           "embedding": embedding, "panel-tab": panel_tab}
 
 
 def readings(lines: list[str]) -> list[str]:
