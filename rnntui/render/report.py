@@ -25,6 +25,7 @@ from rnntui.render.tokens import sample_tokens, token_label
 from rnntui.render.timeline import feed_note
 from rnntui.render.views import view_for
 from rnntui.render.diagnostics_text import nonfinite_summary
+from rnntui.engine.diagnostics import vector_norm
 
 
 
@@ -107,7 +108,7 @@ def param_table(trace, entry_filter: int | None) -> Table:
             continue
         for name in e.params:
             p, g = trace[f"param.{name}"], trace[f"grad.param.{name}"]
-            t.add_row(name, str(tuple(p.shape)), f"{np.linalg.norm(p):.4g}", f"{np.linalg.norm(g):.4g}")
+            t.add_row(name, str(tuple(p.shape)), f"{vector_norm(p):.4g}", f"{vector_norm(g):.4g}")
     return t
 
 
