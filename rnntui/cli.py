@@ -141,8 +141,11 @@ def run(scenario: ScenarioArg, max_memory: MaxMemory = None,
     from rnntui.tui.app import RnntuiApp
 
     tui = RnntuiApp(trace, other=other)
-    tui.run()
-    raise typer.Exit(tui.return_code or 0)  # 1 when the app crashed (Textual printed why)
+    try:
+        tui.run()
+    except RnntuiError as exc:  # no terminal to run in
+        fail(exc)
+    raise typer.Exit(tui.return_code or 0)  # 1 when the app crashed (Textual printed why), 128 + n after signal n
 
 
 def _load_other(trace, scenario: str, compare: str | None, max_memory):
@@ -376,6 +379,9 @@ def scenarios() -> None:
 
 
 def main() -> None:
+    from rnntui import signals
+
+    signals.install()  # SIGHUP, SIGINT, SIGQUIT, SIGTERM: exit 128 + n, temporary files removed
     try:
         app()
     except KeyboardInterrupt:
