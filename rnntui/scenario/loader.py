@@ -395,6 +395,12 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     warnings = (str(pos.problem(("weights", "file"), skipped_warning(made.skipped))),) if made.skipped else ()
     T = [lay.steps for lay in layout if lay.seq_in][-1] if built.seq else 1
     B = x.shape[1] if built.seq else x.shape[0]
+    if top.train is not None:
+        from rnntui.engine.train import untrainable_dropout
+
+        refused = untrainable_dropout(layout, top.feed == "output" and top.mode == "one-to-many", decoder is not None)
+        if refused is not None:
+            problems.append(pos.problem(("model", refused[0], refused[1]), refused[2]))
     for lay in layout:   # what an entry cannot run with this batch (batchnorm's batch statistics)
         refused = lay.handler.check_run(lay, B, lay.steps if lay.seq_in else 1, lengths if lay.part != "decoder" else None,
                                         top.train is not None, top.feed == "output")
