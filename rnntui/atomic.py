@@ -87,6 +87,26 @@ def _check_target(path: Path) -> None:
         raise ExportError(f"{path}: is {_kind(st.st_mode)}; expected a regular file, a character device or a pipe")
 
 
+def refuse_overwriting(path: Path, inputs) -> None:
+    """Refuse to write *path* when it is one of *inputs*, the files the run reads (the same file through
+    any name or link): `export -o scenario.yaml` would replace the scenario with its own report."""
+    try:
+        out = os.stat(path)
+    except OSError:
+        return  # nothing there yet, or nothing that could be read
+    if not stat.S_ISREG(out.st_mode):
+        return  # a device or a pipe is written through, never replaced
+    for src in inputs:
+        try:
+            st = os.stat(src)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino):
+            same = "" if os.path.abspath(src) == os.path.abspath(path) else f" ({src})"
+            raise ExportError(f"{path}: is a file this run reads{same}; writing there would replace it: expected "
+                              "another file name for the output")
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)

@@ -93,8 +93,12 @@ def main_callback(
     warnings.simplefilter("ignore")
 
 
-def _load_trace(source: str, max_memory: str | None):
+def _load_trace(source: str, max_memory: str | None, writes: Path | None = None):
+    """The trace of a scenario (run) or of a saved trace (read). *writes*: the file the command will write,
+    refused (before the run) when it is one of the files the run reads."""
     import stat
+
+    from rnntui.atomic import refuse_overwriting
 
     import rnntui
     from rnntui.errors import Problem, ScenarioError
@@ -110,6 +114,8 @@ def _load_trace(source: str, max_memory: str | None):
         if not stat.S_ISREG(st.st_mode):
             raise ScenarioError([Problem(source, None, None, "", "is not a regular file (a device, pipe or folder); "
                                          "expected a trace saved by rnntui export")])
+        if writes is not None:
+            refuse_overwriting(writes, [source])
         return rnntui.load_trace(source, max_memory=limit)
     from rnntui.engine import run_scenario
     from rnntui.scenario import load_scenario
@@ -117,6 +123,8 @@ def _load_trace(source: str, max_memory: str | None):
 
     rnntui._show_in_notebooks()
     sc = load_scenario(resolve(source), max_memory=limit)
+    if writes is not None:
+        refuse_overwriting(writes, sc.sources)
     _warn(sc)
     return run_scenario(sc, max_memory=limit)
 
@@ -215,8 +223,8 @@ def export(
         check_target(output)
         skipped = []
         with _progress_on_stderr():
-            trace = _load_trace(scenario, max_memory)
-            other = None if compare is None else _load_trace(compare, max_memory)
+            trace = _load_trace(scenario, max_memory, writes=output)
+            other = None if compare is None else _load_trace(compare, max_memory, writes=output)
             if kind == "npz" and other is not None:
                 raise ExportError(f"{output}: --compare writes a report (.txt, .html or .svg); found .npz")
             if kind == "npz":
@@ -309,7 +317,7 @@ def scaffold(
     """Write a scenario from a state_dict's parameter names and shapes, ready to run and to edit."""
     import os
 
-    from rnntui.atomic import atomic_write, check_target
+    from rnntui.atomic import atomic_write, check_target, refuse_overwriting
     from rnntui.errors import ScenarioError
     from rnntui.scenario import load_scenario
     from rnntui.scenario.scaffold import ScaffoldError, scaffold as write_scenario
@@ -317,6 +325,7 @@ def scaffold(
 
     try:
         check_target(output)
+        refuse_overwriting(output, [weights])
         try:
             state = read_weight_file(weights)
         except WeightProblem as exc:
@@ -331,7 +340,7 @@ def scaffold(
         with atomic_write(output, "w") as f:
             f.write(text)
     except RnntuiError as exc:
-        fail(exc)
+        fail(exc, command="scaffold")
     typer.echo(printable(f"wrote {output}"))
 
 

@@ -61,6 +61,7 @@ class Scenario:
     buffers: dict = dataclasses.field(default_factory=dict)  # state that is no parameter: batchnorm's running_*
     training: bool = False               # set by engine/train.py: an iteration's forward (batch statistics)
     warnings: tuple[str, ...] = ()       # what loaded but deserves a word (weight-file keys skipped), for the CLI
+    sources: tuple[str, ...] = ()        # every file the load read: the scenario, weights, input, vocabulary...
 
     @property
     def T(self) -> int:
@@ -266,8 +267,17 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     """Load and check a scenario file; raise ScenarioError naming every problem.
 
     Inputs and parameters are counted before they are made: what would take more than *max_memory*
-    bytes (default: half the available memory) is refused with the estimate.
+    bytes (default: half the available memory) is refused with the estimate. `sources` lists the
+    files read (scenario/reads.py).
     """
+    from rnntui.scenario.reads import recording
+
+    with recording() as read:
+        sc = _load(source, text, max_memory)
+    return replace(sc, sources=tuple(dict.fromkeys(read)))
+
+
+def _load(source: str | Path, text: str | None, max_memory: int | None) -> Scenario:
     from rnntui.engine.layout import LayoutProblem, infer_layout
     from rnntui.engine.run import available_memory
     from rnntui.scenario.inputs import InputProblem, build_input, fits

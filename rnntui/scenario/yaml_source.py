@@ -241,6 +241,9 @@ def read_regular(path: Path, what: str, limit: int = MAX_FILE_BYTES) -> bytes:
     Devices, pipes and sockets are refused before they are opened (reading /dev/zero never ends, and
     opening a FIFO waits for a writer); O_NONBLOCK covers a file swapped for a FIFO in between.
     """
+    from rnntui.scenario.reads import note
+
+    note(path)
     st = os.stat(path)  # follows symlinks: a .yaml link to /dev/urandom is a device
     if not stat.S_ISREG(st.st_mode):
         via = f" (through the link to {os.path.realpath(path)})" if os.path.islink(path) else ""
