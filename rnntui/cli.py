@@ -332,7 +332,10 @@ def scaffold(
             raise ScaffoldError(f"{weights}: {exc.message}") from None
         # the scenario names the weights relative to its own folder, as every path inside a scenario
         name = os.path.relpath(weights.resolve(), output.resolve().parent)
-        text = write_scenario(state, name, ordered=weights.suffix.lower() != ".safetensors")
+        try:
+            text = write_scenario(state, name, ordered=weights.suffix.lower() != ".safetensors")
+        except ScaffoldError as exc:
+            raise ScaffoldError(f"{weights}: {exc}") from None
         try:
             load_scenario(output, text=text)  # what is written must load and match the file
         except ScenarioError as exc:
