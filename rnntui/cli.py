@@ -29,12 +29,13 @@ MaxMemory = Annotated[Optional[str], typer.Option(
     "--max-memory", help="Refuse runs whose trace would exceed this (e.g. 2GB, 512MiB). Default: half the available memory.")]
 
 
-def fail(exc: RnntuiError, command: str | None = None, unchecked: bool = False) -> None:
+def fail(exc: RnntuiError, command: str | None = None, unchecked: bool = False, after: str = "") -> None:
     """One clear message on stderr, exit status 2, never a traceback; control characters escaped.
 
     *command*: the command that refused an option of its own (`show --iteration 3`): its name labels the
     message, rather than the name of another command that shares the check (export's). *unchecked*: say
-    after a scenario's problems what they kept from being checked (`validate`, which promises every problem)."""
+    after a scenario's problems what they kept from being checked (`validate`, which promises every problem).
+    *after*: lines shown below the message, indented (an expression with a caret under the column)."""
     from rnntui.errors import ExportError
 
     problems = getattr(exc, "problems", None)
@@ -48,6 +49,8 @@ def fail(exc: RnntuiError, command: str | None = None, unchecked: bool = False) 
             typer.echo(f"  {printable(line)}", err=True)
     else:
         typer.echo(f"{prefix}: {printable(lines[0]) if lines else ''}", err=True)
+    for line in after.splitlines():
+        typer.echo(f"  {line}", err=True)
     raise typer.Exit(exc.exit_code)
 
 
@@ -370,9 +373,7 @@ def check(
     except ExprError as exc:
         if json_out:
             typer.echo(exc.to_json())
-        for line in exc.pointer().splitlines():
-            typer.echo(f"  {line}", err=True)
-        fail(exc)
+        fail(exc, after=exc.pointer())  # the message first, then the expression and a caret under the column
     except RnntuiError as exc:
         fail(exc)
     typer.echo(result.to_json() if json_out else "\n".join(printable(line) for line in result.lines()))
