@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from rnntui.scenario.initial_state import StateProblem, build_initial_states, sp
 from rnntui.scenario.entry_models import ENTRY_TYPES, model_for, to_config
 from rnntui.scenario.arrays import NotNumbers, numbers
 from rnntui.scenario.yaml_source import Positions, load_yaml, read_text
+from rnntui.scenario.yaml_words import suggest
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ class Scenario:
     warnings: tuple[str, ...] = ()       # what loaded but deserves a word (weight-file keys skipped), for the CLI
     dataset: Any = None                  # input.dataset: the data set (scenario/dataset.py) the batch was read from
     sample: int = 0                      # and the first of its samples the batch holds
+    sources: tuple[str, ...] = ()        # every file the load read: the scenario, weights, input, vocabulary...
 
     @property
     def T(self) -> int:
@@ -72,13 +73,6 @@ class Scenario:
     @property
     def B(self) -> int:
         return self.x.shape[1] if self.seq else self.x.shape[0]
-
-
-def _suggest(word: Any, choices) -> str:
-    if not isinstance(word, str):
-        return ""
-    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _describe(value: Any) -> str:
@@ -136,13 +130,13 @@ def _translate(exc: ValidationError, model: type[BaseModel], prefix: tuple, pos:
         if typ == "extra_forbidden":
             key = loc[-1] if loc else ""
             allowed = _model_fields(model, loc[:-1])
-            msg = f"unknown key {key!r}{_suggest(key, allowed)}; expected one of {', '.join(allowed)}"
+            msg = f"unknown key {key!r}{suggest(key, allowed)}; expected one of {', '.join(allowed)}"
         elif typ == "missing":
             msg = "is required but missing"
         elif typ == "literal_error":
             expected = err.get("ctx", {}).get("expected", "")
             choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",")]
-            msg = f"found {_describe(value)}{_suggest(value, choices)}; expected {expected}"
+            msg = f"found {_describe(value)}{suggest(value, choices)}; expected {expected}"
         elif typ == "value_error":
             msg = str(err.get("ctx", {}).get("error", err["msg"]))
         else:
@@ -167,7 +161,7 @@ def _validate_entries(raw: list, pos: Positions, prefix: tuple = ("model",)) -> 
             problems.append(pos.problem(path, f"has no `type`; expected one of {', '.join(ENTRY_TYPES)}"))
             continue
         if not isinstance(kind, str) or kind not in ENTRY_TYPES:
-            problems.append(pos.problem(path + ("type",), f"found {_describe(kind)}{_suggest(kind, ENTRY_TYPES)}; "
+            problems.append(pos.problem(path + ("type",), f"found {_describe(kind)}{suggest(kind, ENTRY_TYPES)}; "
                                         f"expected one of {', '.join(ENTRY_TYPES)}"))
             continue
         model = model_for(kind)
@@ -274,9 +268,18 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     """Load and check a scenario file; raise ScenarioError naming every problem.
 
     Inputs and parameters are counted before they are made: what would take more than *max_memory*
-    bytes (default: half the available memory) is refused with the estimate. *sample*: with a data set
-    input, the first sample the run reads (default the input's own `sample`).
+    bytes (default: half the available memory) is refused with the estimate. `sources` lists the
+    files read (scenario/reads.py). *sample*: with a data set input, the first sample the run reads
+    (default the input's own `sample`).
     """
+    from rnntui.scenario.reads import recording
+
+    with recording() as read:
+        sc = _load(source, text, max_memory)
+    return replace(sc, sources=tuple(dict.fromkeys(read)))
+
+
+def _load(source: str | Path, text: str | None, max_memory: int | None) -> Scenario:
     from rnntui.engine.layout import LayoutProblem, infer_layout
     from rnntui.engine.run import available_memory
     from rnntui.scenario.inputs import InputProblem, build_input, fits
@@ -409,6 +412,12 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     warnings = (str(pos.problem(("weights", "file"), skipped_warning(made.skipped))),) if made.skipped else ()
     T = [lay.steps for lay in layout if lay.seq_in][-1] if built.seq else 1
     B = x.shape[1] if built.seq else x.shape[0]
+    if top.train is not None:
+        from rnntui.engine.train import untrainable_dropout
+
+        refused = untrainable_dropout(layout, top.feed == "output" and top.mode == "one-to-many", decoder is not None)
+        if refused is not None:
+            problems.append(pos.problem(("model", refused[0], refused[1]), refused[2]))
     for lay in layout:   # what an entry cannot run with this batch (batchnorm's batch statistics)
         refused = lay.handler.check_run(lay, B, lay.steps if lay.seq_in else 1, lengths if lay.part != "decoder" else None,
                                         top.train is not None, top.feed == "output")

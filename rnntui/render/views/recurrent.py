@@ -22,6 +22,7 @@ from rnntui.render.segments import Cells
 from rnntui.render.tokens import token_label
 from rnntui.render.strips import log_sparkline, unit_strip, value_bar, window
 from rnntui.render.views.base import BOLD, DIM, PlaceView, story
+from rnntui.engine.diagnostics import vector_norm
 
 VERDICT_COLOURS = {"vanishing": "cyan", "exploding": "red", "healthy": "green"}
 
@@ -231,7 +232,8 @@ class RecurrentView(PlaceView):
             shown = shown[np.isfinite(shown) & (shown > 0)]
             if shown.size:
                 out.append(Text(f"range {shown.min():.2e} .. {shown.max():.2e}", DIM))
-        return Group(*out, *verdict_lines(trace, place, c.sample))
+        # first: what the panel concludes is its line seen first (Tab brings it to the top)
+        return Group(*verdict_lines(trace, place, c.sample), *out)
 
     def details(self, trace, c):
         info = trace.info
@@ -334,7 +336,7 @@ def details_text(vecs: dict, at: str, u: int, label: str, extra: str | None = No
     text.append(f"{first}{' ' + of if of else ''} at {at}\n", BOLD)
     if finite.size:
         text.append(f"min {fmt(float(finite.min()), 0)}  max {fmt(float(finite.max()), 0)}  "
-                    f"mean {fmt(float(finite.mean()), 0)}  ‖·‖ {fmt(float(np.linalg.norm(finite)), 0)}\n")
+                    f"mean {fmt(float(finite.mean()), 0)}  ‖·‖ {fmt(float(vector_norm(finite)), 0)}\n")
     if finite.size < vec.size:
         text.append(f"{vec.size - finite.size} of {vec.size} values are not finite\n", Style(color="magenta"))
     if extra:
@@ -360,7 +362,8 @@ def step_table(trace, place, rng: range) -> Group:
     if packed:  # padded samples hold zeros: every statistic is over the samples still running
         headers.insert(1, ("samples", ">"))
     cols = Columns(f"Forward pass, {place.label(info)}: per step, mean [min, max] and share saturated"
-                   + (" (over the samples still running)" if packed else ""), headers)
+                   + (" (over the samples still running)" if packed else ""), headers,
+                   keys=1 + packed + ("tokens" in trace))
     arrays = {key: trace[place.key(key)] for _, key in columns}
     states = {s: trace[place.key(s)] for s in fam.states}
     lengths = np.asarray(info.lengths) if packed else None
@@ -371,6 +374,9 @@ def step_table(trace, place, rng: range) -> Group:
             row.append(f"{int(real.sum())} of {info.B}")
         if "tokens" in trace:
             row.append(token_label(trace, s, 0))
+        if packed and not real.any():  # every sample ended before this padded step: nothing to summarize
+            cols.add(*row, *["padding"] + ["-"] * (len(columns) - 1 + sat_h + len(states)))
+            continue
         for _, key in columns:
             v = arrays[key][s][real]
             cell = f"{v.mean():.3g} [{v.min():.2g}, {v.max():.2g}]"
@@ -380,7 +386,7 @@ def step_table(trace, place, rng: range) -> Group:
             row.append(cell)
         if sat_h:
             row.append(f"{sats['h'][s]:.0%}")
-        row += [fmt(float(np.linalg.norm(a[s][real])), 0) for a in states.values()]
+        row += [fmt(float(vector_norm(a[s][real])), 0) for a in states.values()]
         cols.add(*row)
     return cols.render()
 
