@@ -275,11 +275,11 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     from rnntui.scenario.reads import recording
 
     with recording() as read:
-        sc = _load(source, text, max_memory)
+        sc = _load(source, text, max_memory, sample)
     return replace(sc, sources=tuple(dict.fromkeys(read)))
 
 
-def _load(source: str | Path, text: str | None, max_memory: int | None) -> Scenario:
+def _load(source: str | Path, text: str | None, max_memory: int | None, sample: int | None = None) -> Scenario:
     from rnntui.engine.layout import LayoutProblem, infer_layout
     from rnntui.engine.run import available_memory
     from rnntui.scenario.inputs import InputProblem, build_input, fits

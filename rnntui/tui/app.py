@@ -697,6 +697,7 @@ class RnntuiApp(App):
             out = io.StringIO()
             yaml.dump(data, out)
             if weights is not None:
+                import numpy as np
                 from safetensors.numpy import save
 
                 with atomic_write(weights) as f:
