@@ -152,21 +152,56 @@ def run(scenario: ScenarioArg, max_memory: MaxMemory = None,
         compare: Annotated[Optional[str], typer.Option("--compare", help="Another scenario or trace to step "
                                                        "beside it in lockstep (A, B and their difference).")] = None,
         sample: Sample = None,
+        dataset: Annotated[Optional[str], typer.Option("--dataset", help="Scan this data set (.npz) in place of the "
+                                                       "scenario's input first, then open its samples: the ranking "
+                                                       "as a pane, ( ) to move along it.")] = None,
+        scan_first: Annotated[bool, typer.Option("--scan", help="Scan the scenario's own data set first, then "
+                                                 "open its samples as --dataset does.")] = False,
+        workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="With --dataset / --scan: "
+                                             "processes to scan in.")] = 1,
         ) -> None:
     """Open the step-through debugger on a scenario (or a saved trace .npz)."""
+    axis = None
     try:
-        trace = _load_trace(scenario, max_memory, sample=sample)
-        other = _load_other(trace, scenario, compare, max_memory)
+        if dataset is not None or scan_first:
+            axis, sample = _scan_for_run(scenario, dataset, compare, sample, workers, max_memory)
+            trace, other = axis.run(sample), None
+        else:
+            trace = _load_trace(scenario, max_memory, sample=sample)
+            other = _load_other(trace, scenario, compare, max_memory)
     except RnntuiError as exc:
         fail(exc)
     from rnntui.tui.app import RnntuiApp
 
-    tui = RnntuiApp(trace, other=other)
+    tui = RnntuiApp(trace, other=other, samples=axis, sample=sample or 0)
     try:
         tui.run()
     except RnntuiError as exc:  # no terminal to run in
         fail(exc)
     raise typer.Exit(tui.return_code or 0)  # 1 when the app crashed (Textual printed why), 128 + n after signal n
+
+
+def _scan_for_run(scenario: str, dataset: str | None, compare: str | None, sample: int | None, workers: int,
+                  max_memory: str | None):
+    """`run --dataset / --scan`: the data set scanned (a progress bar on stderr; Ctrl-C keeps what is done), and
+    the sample to open first: --sample, else the worst of the ranking."""
+    from rnntui.engine.progress import report
+    from rnntui.errors import OptionError
+    from rnntui.samples.axis import open_axis
+
+    if compare is not None:
+        raise OptionError("--compare steps one run beside another; --dataset / --scan open a data set's samples: "
+                          "use one of them")
+    with _progress_on_stderr():
+        axis = open_axis(_bundled_or_path(scenario), dataset=dataset, workers=workers,
+                         max_memory=max_memory_bytes(max_memory), progress=lambda d, n: report("scan", d, n))
+    if sample is None:
+        if not len(axis):
+            raise OptionError("the scan was interrupted before its first sample: nothing to open")
+        return axis, axis.at_rank(0)
+    if sample >= axis.N:
+        raise OptionError(f"--sample: found {sample}; the data set has samples 0..{axis.N - 1}")
+    return axis, sample
 
 
 def _load_other(trace, scenario: str, compare: str | None, max_memory):

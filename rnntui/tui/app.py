@@ -30,6 +30,7 @@ from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
 from rnntui.render.training import is_training
 from rnntui.render.watches import Breakpoint, DebugState, next_break
+from rnntui.tui.samples_pane import SAMPLE_ACTIONS, SAMPLE_BINDINGS, SamplesAxisMixin, SamplesPane
 from rnntui.tui.screens import DebugListScreen, ExpressionScreen, GotoScreen, HelpScreen, WhatIfScreen
 from rnntui.tui.state import OpenRun, open_run
 from rnntui.tui.terminal import require_terminal
@@ -87,7 +88,7 @@ class DebuggerScreen(Screen):
     BINDINGS = PANEL_BINDINGS
 
 
-class RnntuiApp(App):
+class RnntuiApp(SamplesAxisMixin, App):
     """Step through a recorded run, forward and backward in time.
 
     The keys are `BINDINGS`, and only there: the help screen (`?`) lists them with their tooltips.
@@ -154,7 +155,7 @@ class RnntuiApp(App):
         Binding("e", "export", "Export", show=False, tooltip="Export the current view as an SVG file"),
         Binding("question_mark", "help", "Help", tooltip="This help, with the current cell's equations"),
         Binding("q", "quit", "Quit", tooltip="Quit"),
-    ]
+    ] + SAMPLE_BINDINGS
 
     run_state: reactive[OpenRun] = reactive(None, repaint=False)
     """What is open: the trace, its places, events and marks. Replaced, never changed."""
@@ -168,8 +169,9 @@ class RnntuiApp(App):
     debugging: reactive[DebugState] = reactive(DebugState, repaint=False)
     """The watches and breakpoints (the scenario's debug: section to start with); replaced, never changed."""
 
-    def __init__(self, trace, export_dir: Path | None = None, other=None, **kwargs):
+    def __init__(self, trace, export_dir: Path | None = None, other=None, samples=None, sample: int = 0, **kwargs):
         super().__init__(**kwargs)
+        self.samples, self.sample_index, self._sample_target = samples, sample, sample  # --dataset: samples_pane.py
         self.export_dir = export_dir or Path.cwd()
         self._timer = None
         self._binding_state: tuple = ()
@@ -202,7 +204,7 @@ class RnntuiApp(App):
 
     def compose(self) -> ComposeResult:
         # the views hold no run yet: the app pushes it (and the cursor) into them once mounted
-        yield HeaderBar(id="header")
+        yield HeaderBar(id="header", axis_words=self._sample_words(self.sample_index) if self.samples else "")
         with Body(id="body"):
             yield Timeline(id="timeline")
             pane = TrainingPane(id="training")
@@ -211,6 +213,7 @@ class RnntuiApp(App):
             pane.display = self.training is not None
             pane.iteration = self.iteration
             yield pane
+            yield SamplesPane(self.samples, id="samples")
             yield ComparePane(id="compare")  # --compare or a what-if: A, B and their difference, full width
             with Horizontal(id="main"):
                 with Column(id="left"):
@@ -349,6 +352,8 @@ class RnntuiApp(App):
             return True if info.B > 1 else None
         if action == "event":
             return True if self._event_target(int(parameters[0])) else None
+        if action in SAMPLE_ACTIONS:
+            return self._samples_check(action)
         if action in ("goto", "play"):
             return True if cur.length(info, place) > 1 else None
         return True

@@ -11,12 +11,21 @@ from rnntui.tui.widgets.base import TraceView
 
 
 class HeaderBar(TraceView):
-    """Scenario name (cut to one line), phase, place, step and sample; the description below, cut to one line."""
+    """Scenario name (cut to one line), phase, place, step and sample; the description below, cut to one line
+    (after the open data-set sample's words, when the run moves along a data set's samples)."""
+
+    def __init__(self, axis_words: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.axis_words = axis_words   # set by the app before it opens another sample (a new run redraws)
 
     def render_view(self, cursor, width: int):
         # header() cuts its two lines, never wraps them: a long name would push the phase and step
         # (what the header is for) out of its three lines
         if self.run.other is not None:  # --compare: both names and losses where the description was
             return Group(header(self.trace, cursor, width), compare_header(self.trace, self.run.other, self.run.labels))
-        desc = one_line(self.trace.info.description, width - 1)
+        desc = one_line(self.trace.info.description, max(width - 1 - len(self.axis_words) - 2, 0))
+        if self.axis_words:
+            line = Text.assemble((self.axis_words, Style(bold=True)), ("  " + desc, Style(dim=True, italic=True)))
+            line.truncate(width - 1, overflow="ellipsis")
+            return Group(header(self.trace, cursor, width), line)
         return Group(header(self.trace, cursor, width), Text(desc, Style(dim=True, italic=True)))

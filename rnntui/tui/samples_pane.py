@@ -1,0 +1,221 @@
+"""The samples axis in the debugger: a scan's ranking as a pane, and the keys that open a data set's samples.
+
+`rnntui run SCENARIO --dataset FILE` (or `--scan`) scans the data set first, then opens the debugger on one
+sample's own run with the ranking above the views (samples/axis.py holds the ranking and the runs). `(` /
+`)` open the previous / next sample of the ranking, `S` a sample by its index, `r` puts the keys in the
+ranking (arrows move its cursor, Enter opens the sample under it, Escape gives the keys back). A move
+keeps the place, the pass and the step (clamped to the new sample's own steps), as an iteration move
+does. A sample not opened before runs in a worker thread, so the keys never wait for it.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Static
+
+from rnntui.render import cursor as cur
+from rnntui.render.samples import ranking_columns, sample_words
+from rnntui.samples.table import cell
+
+ROWS_SHOWN = 1000   # the ranking's first rows the pane holds (S opens any sample by its index)
+
+SAMPLE_BINDINGS = [
+    Binding("right_parenthesis", "sample_move(1)", "Next in ranking", show=False,
+            tooltip="Data set (--dataset / --scan): open the next sample of the ranking (the next less bad); place, "
+                    "pass and step stay"),
+    Binding("left_parenthesis", "sample_move(-1)", "Prev in ranking", show=False,
+            tooltip="Data set: open the previous sample of the ranking (the next worse)"),
+    Binding("S", "goto_sample", "Go to data-set sample", show=False,
+            tooltip="Data set: open a sample by its index in the data set"),
+    Binding("r", "ranking", "Ranking", show=False,
+            tooltip="Data set: move in the ranking pane (arrows, PgUp/PgDn; Enter opens the sample; Escape returns)"),
+]
+SAMPLE_ACTIONS = frozenset(("sample_move", "goto_sample", "ranking"))
+
+
+class RankingTable(DataTable, inherit_bindings=True):
+    """The ranking's rows; Escape gives the keys back to the debugger."""
+
+    BINDINGS = [Binding("escape", "leave", "Back to the debugger", tooltip="Give the keys back to the debugger")]
+
+    def action_leave(self) -> None:
+        self.screen.set_focus(None)
+
+
+class SamplesPane(Vertical, can_focus=False):
+    """The scan's ranking, worst first: the columns of `rnntui scan`'s table that fit, the open sample's row
+    under the cursor. Hidden when the run has no samples axis."""
+
+    DEFAULT_CSS = """
+    SamplesPane { height: auto; max-height: 9; padding: 0 1; border-bottom: solid $primary-background; }
+    SamplesPane > Static { height: 1; }
+    SamplesPane > RankingTable { height: auto; max-height: 7; }
+    """
+
+    def __init__(self, axis=None, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+        self._columns: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="ranking-title")
+        yield RankingTable(id="ranking", cursor_type="row", zebra_stripes=False, show_cursor=True)
+
+    def on_mount(self) -> None:
+        self.display = self.axis is not None
+        if self.axis is not None:
+            self._fill(self.app.size.width - 2)
+
+    def on_resize(self, event) -> None:
+        if self.axis is not None and event.size.width:
+            self._fill(event.size.width)
+
+    def _fill(self, width: int) -> None:
+        """The rows, with the columns that fit *width* (again only when that set changes)."""
+        axis = self.axis
+        rows = axis.ranked[:ROWS_SHOWN]
+        cols = ranking_columns(rows, width)
+        if cols == self._columns:
+            return
+        self._columns = cols
+        table = self.query_one(RankingTable)
+        at = table.cursor_row
+        table.clear(columns=True)
+        for c in cols:
+            table.add_column(c, key=c)
+        table.add_rows([[cell(r.get(c, "")) for c in cols] for r in rows])
+        shown = f"the worst {len(rows):,}" if len(rows) < len(axis) else f"all {len(rows):,}"
+        state = "" if axis.scan.complete else f" (the scan was interrupted: {len(axis):,} of {axis.N:,} samples)"
+        self.query_one("#ranking-title", Static).update(
+            f"ranking of {axis.N:,} samples, worst first ({shown} here{state}): r moves in it, Enter opens, "
+            "( ) the previous / next, S a sample by index")
+        table.move_cursor(row=at, animate=False)
+
+    def show(self, k: int) -> None:
+        """Put the cursor on sample k's row (when the pane holds it)."""
+        r = self.axis.rank(k)
+        if r is not None and r < ROWS_SHOWN:
+            self.query_one(RankingTable).move_cursor(row=r, animate=False)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.app.open_sample(self.axis.at_rank(event.cursor_row))
+
+
+class SampleGotoScreen(ModalScreen[int | None]):
+    """Ask for a data-set sample's index and return it, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, N: int):
+        super().__init__()
+        self.N = N
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="goto"):
+            yield Static(f"Open the data set's sample (0..{self.N - 1:,}):")
+            yield Input(placeholder="sample", id="sample-input", restrict=r"[0-9,_]*", max_length=24)
+            yield Static("", id="sample-error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.replace(",", "").replace("_", "")
+        k = int(text) if text.isdigit() else -1
+        if not 0 <= k < self.N:
+            self.query_one("#sample-error", Static).update(f"expected a whole number from 0 to {self.N - 1:,}")
+            return
+        self.dismiss(k)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class SamplesAxisMixin:
+    """The app's samples axis: which data-set sample is open, the keys that move along the ranking."""
+
+    samples = None        # the SamplesAxis (samples/axis.py), or None: the run has no data set to move along
+    sample_index = 0      # the data-set sample whose run is open
+    _sample_target = 0    # the sample asked for last (a worker may still be running it)
+
+    def _samples_check(self, action: str) -> bool | None:
+        return True if self.samples is not None else None
+
+    def _sample_words(self, k: int) -> str:
+        ax = self.samples
+        return sample_words(k, ax.N, ax.rank(k), ax.row(k))
+
+    def action_sample_move(self, n: int) -> None:
+        if self.samples is None:
+            return
+        k = self.samples.move(self._sample_target, int(n))
+        if k is None:
+            self.notify(f"sample {self._sample_target:,} is the " + ("last" if int(n) > 0 else "first")
+                        + " of the ranking", timeout=2)
+            return
+        self.open_sample(k)
+
+    def action_goto_sample(self) -> None:
+        if self.samples is None:
+            return
+
+        def done(k: int | None) -> None:
+            if k is not None:
+                self.open_sample(k)
+
+        self.push_screen(SampleGotoScreen(self.samples.N), done)
+
+    def action_ranking(self) -> None:
+        if self.samples is not None:
+            self.query_one(RankingTable).focus()
+
+    def open_sample(self, k: int) -> None:
+        """Show data-set sample k: at once when its run was opened before, else once a worker has run it."""
+        self._sample_target = k
+        for pane in self.query(SamplesPane):
+            pane.show(k)
+        trace = self.samples.opened(k)
+        if trace is not None:
+            self._show_sample(k, trace)
+            return
+        self.notify(f"opening {self._sample_words(k)}", timeout=2)
+        self.run_worker(lambda: self._run_sample(k), thread=True, group="samples", exclusive=True,
+                        exit_on_error=False)
+
+    def _run_sample(self, k: int) -> None:
+        """In a worker thread: sample k's run, shown unless another sample was asked for meanwhile."""
+        from textual.worker import get_current_worker
+
+        from rnntui.errors import RnntuiError
+
+        try:
+            trace = self.samples.run(k)
+        except RnntuiError as exc:
+            self.call_from_thread(self.notify, f"sample {k:,}: {exc}", severity="error", markup=False)
+            return
+        if not get_current_worker().is_cancelled:
+            self.call_from_thread(self._show_sample, k, trace)
+
+    def _show_sample(self, k: int, trace) -> None:
+        from rnntui.tui.state import open_run
+
+        if k != self._sample_target:
+            return
+        run = open_run(trace)
+        c = self.cursor
+        place = c.place(run.info)
+        ends = (cur.first_step(run.info, c.phase, place.direction, place, 0),
+                cur.last_step(run.info, c.phase, place.direction, place, 0))
+        t = min(max(c.t, min(ends)), max(ends))   # a shorter sample: its own last step
+        self.set_reactive(type(self).cursor, replace(c, t=t, sample=0, handover=False))
+        self.sample_index = k
+        for header in self.query("#header"):
+            header.axis_words = self._sample_words(k)
+        self.original = trace
+        self._keep_cursor = True
+        self.run_state = run
+
+
+__all__ = ["SAMPLE_ACTIONS", "SAMPLE_BINDINGS", "SampleGotoScreen", "SamplesAxisMixin", "SamplesPane"]
