@@ -37,12 +37,18 @@ SAMPLE_BINDINGS = [
 SAMPLE_ACTIONS = frozenset(("sample_move", "goto_sample", "ranking"))
 
 
-class RankingTable(DataTable, inherit_bindings=True):
-    """The ranking's rows; Escape gives the keys back to the debugger."""
+class RankingTable(DataTable, inherit_bindings=True, can_focus=False):
+    """The ranking's rows. It takes the keys only when `r` gives them to it (never by itself when the screen
+    opens: the arrows are the debugger's); Escape gives them back."""
 
     BINDINGS = [Binding("escape", "leave", "Back to the debugger", tooltip="Give the keys back to the debugger")]
 
+    def enter(self) -> None:
+        self.can_focus = True
+        self.focus()
+
     def action_leave(self) -> None:
+        self.can_focus = False
         self.screen.set_focus(None)
 
 
@@ -169,7 +175,7 @@ class SamplesAxisMixin:
 
     def action_ranking(self) -> None:
         if self.samples is not None:
-            self.query_one(RankingTable).focus()
+            self.query_one(RankingTable).enter()
 
     def open_sample(self, k: int) -> None:
         """Show data-set sample k: at once when its run was opened before, else once a worker has run it."""

@@ -1,0 +1,142 @@
+"""The samples axis (rnntui run --dataset / --scan): the ranking as a pane, ( ) S r Enter opening data-set samples,
+the header's words checked against the scan's row and the sample's own run (rnntui.run(name, sample=k))."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import rnntui
+from rnntui.render.analysis import verdicts
+from rnntui.render.samples import sample_words
+from rnntui.samples.axis import SamplesAxis, open_axis
+from rnntui.samples.measure import first_recurrent_place
+from rnntui.scenario.bundled import resolve
+from rnntui.tui.app import RnntuiApp
+from rnntui.tui.samples_pane import RankingTable
+
+NAME = "scan-gradient-health"
+SIZE = (100, 30)
+
+
+@pytest.fixture(scope="module")
+def axis():
+    return open_axis(str(resolve(NAME)))
+
+
+def app_on(axis, rank=0):
+    k = axis.at_rank(rank)
+    return RnntuiApp(axis.run(k), samples=axis, sample=k)
+
+
+def header_text(app) -> str:
+    return "\n".join(s.text for s in app.query_one("#header")._strips(app.size.width - 2, app.cursor))
+
+
+def test_moves_along_the_ranking(axis):
+    worst, second, last = axis.at_rank(0), axis.at_rank(1), axis.at_rank(len(axis) - 1)
+    assert axis.move(worst, 1) == second and axis.move(second, -1) == worst
+    assert axis.move(worst, -1) is None and axis.move(last, 1) is None     # nothing beyond the ends
+    assert axis.move(worst, 10**6) == last
+    assert [axis.rank(r["sample"]) for r in axis.ranked] == list(range(len(axis)))
+    partial = SamplesAxis(type(axis.scan)(axis.scan.rows[:5], axis.scan.N, "", ""), axis.scenario)
+    assert partial.rank(150) is None and partial.move(150, 1) == partial.at_rank(0)
+    assert "not reached by the scan" in sample_words(150, 200, None, None)
+
+
+@pytest.mark.parametrize("rank", [0, 1, 2, 199])
+def test_the_words_are_true_of_the_row_and_of_the_samples_own_run(axis, rank):
+    k = axis.at_rank(rank)
+    row = axis.row(k)
+    run = axis.run(k)
+    alone = rnntui.run(NAME, sample=k)                         # what `rnntui run --sample k` opens
+    assert float(run["loss"]) == float(alone["loss"]) == row["loss"]
+    place = first_recurrent_place(run.info)
+    np.testing.assert_array_equal(run[place.grad_key("h")], alone[place.grad_key("h")])
+    v = verdicts(alone, place, jacobian=False).of(0)           # the opened run's own verdict
+    assert (v.kind, float(v.factor)) == (row["verdict"], row["rate"])
+    words = sample_words(k, axis.N, axis.rank(k), row)
+    assert words == f"sample {k} of 200 (rank {rank + 1}, {v.kind} at {v.factor:.3g}x a step)"
+    ranked = sorted(axis.ranked, key=lambda r: -abs(np.log(r["rate"])))  # worst: the rate furthest from 1
+    assert ranked[rank]["sample"] == k or abs(np.log(ranked[rank]["rate"])) == abs(np.log(row["rate"]))
+
+
+async def wait(app, pilot):
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_keys_open_samples_and_keep_place_pass_and_step(axis):
+    app = app_on(axis)
+    async with app.run_test(size=SIZE) as pilot:
+        k0 = axis.at_rank(0)
+        assert app.sample_index == k0 and f"sample {k0} of 200 (rank 1, " in header_text(app)
+        assert app.focused is None                   # the ranking never takes the arrows by itself
+        await pilot.press("right", "right", "b")
+        before = app.cursor
+        await pilot.press("right_parenthesis")
+        await wait(app, pilot)
+        k1 = axis.at_rank(1)
+        assert app.sample_index == k1
+        assert app.run_state.trace.whole is axis.opened(k1)
+        assert float(app.run_state.trace["loss"]) == axis.row(k1)["loss"]
+        assert (app.cursor.phase, app.cursor.place_index) == (before.phase, before.place_index)
+        n1 = axis.row(k1)["length"]
+        assert app.cursor.t == min(before.t, n1 - 1)   # the step kept (within the sample's own steps)
+        assert sample_words(k1, 200, 1, axis.row(k1)) in header_text(app)
+        await pilot.press("left_parenthesis")         # opened before: at once, no worker
+        assert app.sample_index == k0 and app.cursor.phase == "backward"
+        await pilot.press("left_parenthesis")         # the worst has none before it
+        assert app.sample_index == k0
+        # S: a sample by its index
+        await pilot.press("S", "4", "2", "enter")
+        await wait(app, pilot)
+        assert app.sample_index == 42 and float(app.run_state.trace["loss"]) == axis.row(42)["loss"]
+        assert f"sample 42 of 200 (rank {axis.rank(42) + 1}, " in header_text(app)
+        await pilot.press("S", "9", "9", "9", "enter")   # out of range: said, the dialog stays
+        assert "expected a whole number from 0 to 199" in str(app.screen.query_one("#sample-error").render())
+        await pilot.press("escape")
+        # r: the keys go to the ranking; Enter opens the row under its cursor
+        await pilot.press("r")
+        table = app.query_one(RankingTable)
+        assert app.focused is table and table.cursor_row == axis.rank(42)
+        await pilot.press("down", "down", "enter")
+        await wait(app, pilot)
+        assert app.sample_index == axis.at_rank(axis.rank(42) + 2)
+        await pilot.press("escape", "right")          # the arrows are the debugger's again
+        assert app.focused is None
+
+
+async def test_a_slow_sample_opens_in_a_worker_without_freezing_the_keys(axis, monkeypatch):
+    app = app_on(axis)
+    slow = axis.run
+
+    def run(k):
+        time.sleep(2.0)
+        return slow(k)
+
+    k = axis.at_rank(150)
+    assert axis.opened(k) is None
+    async with app.run_test(size=SIZE) as pilot:
+        monkeypatch.setattr(axis, "run", run)
+        await pilot.press("S", *str(k))
+        start = time.perf_counter()
+        await pilot.press("enter")
+        await pilot.press("right")                    # the debugger still answers while the sample runs
+        took = time.perf_counter() - start
+        # the step was taken before the sample's run ended (a frozen loop would take it after)
+        assert app.cursor.t == 1 and app.sample_index != k and took < 1.0
+        await wait(app, pilot)
+        assert app.sample_index == k and float(app.run_state.trace["loss"]) == axis.row(k)["loss"]
+
+
+def test_run_refuses_dataset_with_compare(tmp_path):
+    from typer.testing import CliRunner
+
+    from rnntui.cli import app
+
+    out = CliRunner().invoke(app, ["run", NAME, "--scan", "--compare", "bptt"])
+    assert out.exit_code == 2 and "--compare" in out.output and "Traceback" not in out.output
+    out = CliRunner().invoke(app, ["run", NAME, "--scan", "--sample", "500"])
+    assert out.exit_code == 2 and "0..199" in out.output
