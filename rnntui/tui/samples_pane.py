@@ -21,6 +21,7 @@ from rnntui.render import cursor as cur
 from rnntui.render.samples import ranking_columns, sample_words
 from rnntui.samples.table import cell
 
+SAY_AFTER = 0.1     # seconds: a sample's run that takes longer is said while it runs
 ROWS_SHOWN = 1000   # the ranking's first rows the pane holds (S opens any sample by its index)
 
 SAMPLE_BINDINGS = [
@@ -94,11 +95,11 @@ class SamplesPane(Vertical, can_focus=False):
         for c in cols:
             table.add_column(c, key=c)
         table.add_rows([[cell(r.get(c, "")) for c in cols] for r in rows])
-        shown = f"the worst {len(rows):,}" if len(rows) < len(axis) else f"all {len(rows):,}"
-        state = "" if axis.scan.complete else f" (the scan was interrupted: {len(axis):,} of {axis.N:,} samples)"
+        shown = f" (the worst {len(rows):,} here)" if len(rows) < len(axis) else ""
+        state = "" if axis.scan.complete else f" (the scan was interrupted: {len(axis):,} of them ranked)"
         self.query_one("#ranking-title", Static).update(
-            f"ranking of {axis.N:,} samples, worst first ({shown} here{state}): r moves in it, Enter opens, "
-            "( ) the previous / next, S a sample by index")
+            f"ranking of {axis.N:,} samples, worst first{shown}{state}: r to move in it, Enter opens, "
+            "( ) prev/next, S by index")
         table.move_cursor(row=at, animate=False)
 
     def show(self, k: int) -> None:
@@ -186,9 +187,15 @@ class SamplesAxisMixin:
         if trace is not None:
             self._show_sample(k, trace)
             return
-        self.notify(f"opening {self._sample_words(k)}", timeout=2)
+        self.set_timer(SAY_AFTER, lambda: self._say_running(k))
         self.run_worker(lambda: self._run_sample(k), thread=True, group="samples", exclusive=True,
                         exit_on_error=False)
+
+    def _say_running(self, k: int) -> None:
+        """A run that outlasts SAY_AFTER is said (the views show the sample open before until it is done)."""
+        if k == self._sample_target and k != self.sample_index:
+            self.notify(f"running sample {k:,} (the views show sample {self.sample_index:,} until it is done)",
+                        timeout=2)
 
     def _run_sample(self, k: int) -> None:
         """In a worker thread: sample k's run, shown unless another sample was asked for meanwhile."""

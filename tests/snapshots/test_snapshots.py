@@ -61,3 +61,32 @@ def test_snapshot(snap_compare, case, size):
 
 def test_every_snapshot_checks_its_numbers():
     assert sorted(NUMBERS) == sorted(SNAPSHOTS)
+
+
+def test_snapshot_samples_pane(snap_compare):
+    """`rnntui run scan-gradient-health --scan`, then `)`: the ranking's pane with the second worst sample open,
+    the header's words and the rows' numbers read from the scan."""
+    from rnntui.render.samples import sample_words
+    from rnntui.samples.axis import open_axis
+    from rnntui.samples.table import cell
+    from rnntui.scenario.bundled import resolve
+
+    axis = open_axis(str(resolve("scan-gradient-health")))
+    k = axis.at_rank(0)
+    axis.run(axis.at_rank(1))   # opened before: `)` shows it at once (no "running" notice however slow the machine)
+    app, shots = RnntuiApp(axis.run(k), samples=axis, sample=k), []
+    export = app.export_screenshot
+    app.export_screenshot = lambda *a, **kw: shots.append(export(*a, **kw)) or shots[-1]
+
+    async def second(pilot):
+        await pilot.press("right", "right", "b", "right_parenthesis")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=second, terminal_size=(100, 30))
+    lines = svg_lines(shots[-1])
+    k1 = axis.at_rank(1)
+    assert any(sample_words(k1, 200, 1, axis.row(k1)) in line for line in lines)
+    for r in axis.ranked[:6]:
+        shown = [cell(r[c]) for c in ("sample", "verdict", "rate", "length", "loss")]
+        assert any(line.split()[:5] == shown for line in lines), shown

@@ -140,3 +140,39 @@ def test_run_refuses_dataset_with_compare(tmp_path):
     assert out.exit_code == 2 and "--compare" in out.output and "Traceback" not in out.output
     out = CliRunner().invoke(app, ["run", NAME, "--scan", "--sample", "500"])
     assert out.exit_code == 2 and "0..199" in out.output
+
+
+async def test_a_shorter_sample_keeps_the_step_within_its_own_steps(axis):
+    rank = next(r for r in range(len(axis) - 1)
+                if axis.ranked[r]["length"] > axis.ranked[r + 1]["length"] + 1)   # the next one is shorter
+    app = app_on(axis, rank)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("end")
+        assert app.cursor.t == axis.ranked[rank]["length"] - 1
+        await pilot.press("right_parenthesis")
+        await wait(app, pilot)
+        own = axis.ranked[rank + 1]["length"]
+        assert app.sample_index == axis.at_rank(rank + 1) and app.cursor.t == own - 1
+        assert f"step {own} of {own} (t={own - 1})" in header_text(app)
+
+
+async def test_a_run_that_takes_a_while_is_said_and_a_quick_one_is_not(axis, monkeypatch):
+    from rnntui.tui import samples_pane
+
+    app = app_on(axis)
+    said = []
+    async with app.run_test(size=SIZE) as pilot:
+        monkeypatch.setattr(app, "notify", lambda m, **kw: said.append(m))
+        slow = axis.run
+        monkeypatch.setattr(axis, "run", lambda k: time.sleep(samples_pane.SAY_AFTER * 5) or slow(k))
+        k = axis.at_rank(120)
+        await pilot.press("S", *str(k), "enter")
+        await wait(app, pilot)
+        assert said == [f"running sample {k} (the views show sample {axis.at_rank(0)} until it is done)"]
+        said.clear()
+        monkeypatch.setattr(axis, "run", slow)
+        axis.run(axis.at_rank(1))
+        await pilot.press("S", *str(axis.at_rank(1)), "enter")
+        await wait(app, pilot)
+        await pilot.pause(samples_pane.SAY_AFTER * 2)
+        assert said == [] and app.sample_index == axis.at_rank(1)
