@@ -15,7 +15,8 @@ from rnntui.render.glossary import glossary
 
 KEY_NAMES = {"right_square_bracket": "]", "left_square_bracket": "[", "question_mark": "?", "pagedown": "PgDn",
              "pageup": "PgUp", "space": "Space", "full_stop": ".", "comma": ",", "greater_than_sign": ">",
-             "less_than_sign": "<", "left_curly_bracket": "{", "right_curly_bracket": "}", "delete": "Delete"}
+             "less_than_sign": "<", "left_curly_bracket": "{", "right_curly_bracket": "}", "delete": "Delete",
+             "left_parenthesis": "(", "right_parenthesis": ")"}
 
 
 def key_label(keys: str) -> str:
