@@ -23,6 +23,7 @@ from rnntui.samples.table import cell
 
 SAY_AFTER = 0.1     # seconds: a sample's run that takes longer is said while it runs
 ROWS_SHOWN = 1000   # the ranking's first rows the pane holds (S opens any sample by its index)
+SCROLLBAR = 2       # the table's vertical scroll bar: the columns fit beside it
 
 SAMPLE_BINDINGS = [
     Binding("right_parenthesis", "sample_move(1)", "Next in ranking", show=False,
@@ -75,11 +76,12 @@ class SamplesPane(Vertical, can_focus=False):
     def on_mount(self) -> None:
         self.display = self.axis is not None
         if self.axis is not None:
-            self._fill(self.app.size.width - 2)
+            self._fill(self.app.size.width - 2 - SCROLLBAR)
+            self.show(self.app.sample_index)
 
     def on_resize(self, event) -> None:
-        if self.axis is not None and event.size.width:
-            self._fill(event.size.width)
+        if self.axis is not None and self.content_size.width:
+            self._fill(self.content_size.width - SCROLLBAR)
 
     def _fill(self, width: int) -> None:
         """The rows, with the columns that fit *width* (again only when that set changes)."""

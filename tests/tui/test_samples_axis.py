@@ -176,3 +176,18 @@ async def test_a_run_that_takes_a_while_is_said_and_a_quick_one_is_not(axis, mon
         await wait(app, pilot)
         await pilot.pause(samples_pane.SAY_AFTER * 2)
         assert said == [] and app.sample_index == axis.at_rank(1)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 40)])
+async def test_the_pane_opens_on_the_samples_row_with_the_columns_that_fit(axis, size):
+    from rnntui.render.samples import ranking_columns
+
+    k = 5
+    app = RnntuiApp(axis.run(k), samples=axis, sample=k)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        table = app.query_one(RankingTable)
+        assert table.cursor_row == axis.rank(k)
+        cols = [str(c.label) for c in table.columns.values()]
+        assert cols[:3] == ["sample", "verdict", "rate"] and len(cols) <= len(ranking_columns(axis.ranked, 10**4))
+        assert table.virtual_size.width <= table.scrollable_content_region.width   # no column cut off
