@@ -18,6 +18,7 @@ from rnntui.engine.diagnostics import vector_norm
 from rnntui.errors import printable
 from rnntui.numfmt import fmt
 from rnntui.render.cursor import Cursor
+from rnntui.render.doc import Heading
 from rnntui.render.report_table import Columns
 from rnntui.render.segments import Cells
 from rnntui.render.strips import unit_strip
@@ -237,13 +238,14 @@ def compare_report(a, b, steps: range | None = None, iteration: int | None = Non
                                 DIM))
                  for label, t, w in (("A", a, whole[0]), ("B", b, whole[1]))] + [Text("")]
     if k is not None:
-        out += _training_section(*whole, k)
+        out += [Heading("Training")] + _training_section(*whole, k)
         picked = "chosen with --iteration" if iteration is not None else (
             "the last at which both runs are finite" if k < min(t.iterations for t in whole if is_training(t)) - 1
             else "the last") + "; --iteration picks another"
         out.append(Text(f"Compared below at iteration {k} ({picked})", BOLD))
-    out += [_param_counts(a, b).render(), Text("")]
+    out += [Heading("Parameters"), _param_counts(a, b).render(), Text("")]
     for k, place in enumerate(a.info.places):
+        out.append(Heading(place.label(a.info)))
         if place not in b.info.places:
             out.append(Text(f"{place.label(a.info)}: only in A", WARN))
             continue

@@ -359,4 +359,10 @@ def gradient_table(trace, place, rng: range) -> Group:
         cols.add(str(s), f"{g[s]:.3e}", bar, f"{whh[s]:.3e}", f"{wih[s]:.3e}")
     v = verdict(trace, place)
     colour = VERDICT_COLOURS.get(v.kind, "magenta")
-    return Group(cols.render(), Text(v.sentence, Style(color=colour, bold=True)), Text(v.basis, DIM))
+    from rnntui.render.doc import Figure
+
+    steps = np.asarray(list(rng), dtype=np.intp)
+    chart = Figure(cols.render(), "steps", {"values": g[steps], "x": steps, "log": True, "xlabel": "step t",
+                                            "title": f"‖dL/dh_t‖ per step, {place.label(info)}",
+                                            "ylabel": "‖dL/dh_t‖ (log)"}, table=True)
+    return Group(chart, Text(v.sentence, Style(color=colour, bold=True)), Text(v.basis, DIM))
