@@ -558,6 +558,8 @@ def document(items: list, title: str) -> str:
     w = Writer()
     for item in items:
         w.add(item)
+    if not w.title:   # a comparison: no panel names the run, the document's title does
+        w.parts.insert(0, f"<h1>{esc(title)}</h1>")
     body = "\n".join(w.parts)
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
