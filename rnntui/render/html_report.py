@@ -155,7 +155,7 @@ def _table(caption: str, headers: list[tuple[str, bool]], rows, cell) -> str:
     body = "\n".join("<tr>" + "".join(cell(v, right[i] if i < len(right) else False) for i, v in enumerate(row))
                      + "</tr>" for row in rows)
     n = len(rows)
-    table = (f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>")
+    table = f"<table>\n<thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
     if n > FOLD_ROWS:
         return (f'<details class="table"><summary>{esc(caption)} ({n:,} rows)</summary>\n{table}\n</details>')
     return f"<table>\n<caption>{esc(caption)}</caption>" + table[len("<table>"):]
@@ -210,8 +210,10 @@ def _y_ticks(lo: float, hi: float, log: bool) -> list[float]:
         a, b = math.floor(lo), math.ceil(hi)
         if b - a < 2:   # less than two decades: plain ticks inside the range, in log10 units
             return _nice_ticks(lo, hi, 4) if hi > lo else [lo]
-        step = max(1, math.ceil((b - a) / 8))
-        return [float(d) for d in range(a, b + 1, step) if lo - 1e-9 <= d <= hi + 1e-9] or [lo, hi]
+        raw = (b - a) / 7
+        step = next(m for m in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000) if m >= raw)
+        first = -(-a // step) * step
+        return [float(d) for d in range(first, b + 1, step) if lo - 1e-9 <= d <= hi + 1e-9] or [lo, hi]
     return _nice_ticks(lo, hi, 5)
 
 
@@ -411,12 +413,12 @@ def log_picture(a: np.ndarray, *, title: str, xlabel: str, ylabel: str, marker_r
     return "\n".join(out)
 
 
-def heatmap(a: np.ndarray, scale: float, label: str, px: int = 6) -> str:
+def heatmap(a: np.ndarray, scale: float, label: str) -> str:
     """A small map (H, W) on a diverging scale ±*scale*, each pixel a rect with its value as a tooltip
     (an image for a large map)."""
     a = np.atleast_2d(np.asarray(a, dtype=float))
     H, W = a.shape
-    px = max(1, min(px, 160 // max(H, W, 1) or 1))
+    px = max(2, min(12, 96 // max(H, W, 1)))
     rgb = _diverging_rgb(a, scale)
     body = []
     if H * W <= 1024:
@@ -511,7 +513,7 @@ def figure_html(f: Figure) -> str:
     if f.kind == "maps":
         maps, scale = np.asarray(d["maps"], dtype=float), float(d["scale"])
         figs = "".join(heatmap(maps[k], scale, f"{d.get('noun', 'channel')} {k}") for k in range(maps.shape[0]))
-        return f"<h3>{esc(d['title'])}</h3><div class=\"maps\">{figs}</div>" + diverging_legend(scale)
+        return f"<div class=\"maps\" aria-label=\"{esc(d['title'])}\">{figs}</div>" + diverging_legend(scale)
     raise ValueError(f"no HTML drawing for figure kind {f.kind!r}")
 
 
@@ -525,7 +527,7 @@ def curves_html(c) -> str:
     k = c.k
     out = []
     for key, name, positive, unit in (("train.loss", "loss", True, "loss"),
-                                      ("train.gradnorm", "‖g‖", False, "‖g‖, total gradient norm before clipping")):
+                                      ("train.gradnorm", "‖g‖", False, "‖g‖")):
         series = [(label, np.asarray(t[key], dtype=float)) for label, t in runs]
         log = scale_of(*(v for _, v in series), positive_only=positive).log
         clipped = None
@@ -536,6 +538,7 @@ def curves_html(c) -> str:
             series, title=f"{what} per iteration", xlabel="iteration", ylabel=unit + (" (log)" if log else ""),
             log=log, marker=k, marker_label=f"iteration {k}" if k is not None else "", clipped=clipped)
             + f"<figcaption>{esc(what.capitalize())} at every iteration"
+            + (" (‖g‖: the norm of every parameter's gradient together, before clipping)" if key == "train.gradnorm" else "")
             + (f"; the dashed line is iteration {k}, the one reported below" if k is not None else "")
             + ("; orange ticks: clipping acted" if clipped is not None and clipped.any() else "")
             + "</figcaption></figure>")
