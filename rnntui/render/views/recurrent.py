@@ -313,8 +313,29 @@ def step_table(trace, place, rng: range) -> Group:
     arrays = {key: trace[place.key(key)] for _, key in columns}
     states = {s: trace[place.key(s)] for s in fam.states}
     lengths = np.asarray(info.lengths) if packed else None
-    for s in rng:
+    steps = np.asarray(list(rng), dtype=np.intp)
+    whole = None
+    if not packed and steps.size:   # every step over the same samples: each statistic at once, not per step
+        with np.errstate(all="ignore"):
+            whole = {key: _step_stats(arrays[key][steps]) for _, key in columns}
+            norms = [row_norms(np.asarray(a[steps])) for a in states.values()]
+    for i, s in enumerate(rng):
         row = [str(s)]
+        if whole is not None:
+            if "tokens" in trace:
+                row.append(token_label(trace, s, 0))
+            for _, key in columns:
+                mean, lo, hi = whole[key]
+                cell = f"{mean[i]:.3g} [{lo[i]:.2g}, {hi[i]:.2g}]"
+                gate = key.removeprefix("gates.")
+                if gate in sats and key.startswith("gates."):
+                    cell += f" {sats[gate][s]:.0%}"
+                row.append(cell)
+            if sat_h:
+                row.append(f"{sats['h'][s]:.0%}")
+            row += [fmt(float(n[i]), 0) for n in norms]
+            cols.add(*row)
+            continue
         real = slice(None) if lengths is None else lengths > s
         if packed:
             row.append(f"{int(real.sum())} of {info.B}")
@@ -335,6 +356,12 @@ def step_table(trace, place, rng: range) -> Group:
         row += [fmt(float(vector_norm(a[s][real])), 0) for a in states.values()]
         cols.add(*row)
     return cols.render()
+
+
+def _step_stats(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per step (the first axis): the mean, smallest and largest value over the rest."""
+    flat = np.asarray(a).reshape(a.shape[0], -1)
+    return flat.mean(axis=1), flat.min(axis=1), flat.max(axis=1)
 
 
 def gradient_table(trace, place, rng: range) -> Group:
