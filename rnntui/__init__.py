@@ -139,7 +139,9 @@ def record(module, x, *, target=None, loss: str = "sum", lengths=None, step: int
 
 
 def debug(module, x, *, target=None, loss: str = "sum", lengths=None):
-    """`from_torch`, then the step-through debugger on its trace (in this terminal); returns the trace."""
+    """`from_torch`, then the step-through debugger on its trace (in this terminal); returns the trace.
+    Where there is no terminal (standard input or standard error is a pipe, a file or a notebook's kernel)
+    it raises an RnntuiError saying so; `from_torch` returns the same trace without the debugger."""
     trace = from_torch(module, x, target=target, loss=loss, lengths=lengths)
     from rnntui.tui.app import RnntuiApp
 

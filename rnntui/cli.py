@@ -42,12 +42,13 @@ MaxMemory = Annotated[Optional[str], typer.Option(
     "1000000 (bytes). Default: half the available memory.")]
 
 
-def fail(exc: RnntuiError, command: str | None = None, unchecked: bool = False) -> None:
+def fail(exc: RnntuiError, command: str | None = None, unchecked: bool = False, after: str = "") -> None:
     """One clear message on stderr, exit status 2, never a traceback; control characters escaped.
 
     *command*: the command that refused an option of its own (`show --iteration 3`): its name labels the
     message, rather than the name of another command that shares the check (export's). *unchecked*: say
-    after a scenario's problems what they kept from being checked (`validate`, which promises every problem)."""
+    after a scenario's problems what they kept from being checked (`validate`, which promises every problem).
+    *after*: lines shown below the message, indented (an expression with a caret under the column)."""
     from rnntui.errors import ExportError
 
     problems = getattr(exc, "problems", None)
@@ -61,6 +62,8 @@ def fail(exc: RnntuiError, command: str | None = None, unchecked: bool = False) 
             typer.echo(f"  {printable(line)}", err=True)
     else:
         typer.echo(f"{prefix}: {printable(lines[0]) if lines else ''}", err=True)
+    for line in after.splitlines():
+        typer.echo(f"  {line}", err=True)
     raise typer.Exit(exc.exit_code)
 
 
@@ -99,20 +102,41 @@ def main_callback(
     ctx.call_on_close(one_thread().restore_original_limits)
 
 
-def _load_trace(source: str, max_memory: str | None):
+def _load_trace(source: str, max_memory: str | None, writes: Path | None = None):
     """What `rnntui.run` makes of *source* (a scenario run, a saved trace or a recorded folder opened), its
-    warnings printed on stderr (also when the run then fails)."""
+    warnings printed on stderr (also when the run then fails). *writes*: the file the command will write,
+    refused (before the run) when it is one of the files the run reads."""
     import warnings
 
     import rnntui
 
     limit = max_memory_bytes(max_memory)
+    if writes is not None:
+        _refuse_writing_an_input(source, writes, limit)
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always", rnntui.RnntuiWarning)
         try:
             return rnntui.run(source, max_memory=limit)
         finally:
             _warn(str(w.message) for w in said if issubclass(w.category, rnntui.RnntuiWarning))
+
+
+def _refuse_writing_an_input(source: str, writes: Path, limit: int | None) -> None:
+    """Refuse *writes* when it is a file the run of *source* reads: the scenario and every file it names, a
+    saved trace, a recorded folder's records (atomic.refuse_overwriting compares devices and inodes)."""
+    from rnntui.atomic import refuse_overwriting
+    from rnntui.engine.recorded import is_recorded_run
+
+    if is_recorded_run(source):
+        refuse_overwriting(writes, sorted(Path(source).iterdir()))
+        return
+    if source.endswith(".npz") and Path(source).is_file():
+        refuse_overwriting(writes, [source])
+        return
+    from rnntui.scenario import load_scenario
+    from rnntui.scenario.bundled import resolve
+
+    refuse_overwriting(writes, load_scenario(resolve(source), max_memory=limit).sources)
 
 
 def _warn(lines) -> None:
@@ -135,8 +159,11 @@ def run(scenario: ScenarioArg, max_memory: MaxMemory = None,
     from rnntui.tui.app import RnntuiApp
 
     tui = RnntuiApp(trace, other=other)
-    tui.run()
-    raise typer.Exit(tui.return_code or 0)  # 1 when the app crashed (Textual printed why)
+    try:
+        tui.run()
+    except RnntuiError as exc:  # no terminal to run in
+        fail(exc)
+    raise typer.Exit(tui.return_code or 0)  # 1 when the app crashed (Textual printed why), 128 + n after signal n
 
 
 def _load_other(trace, scenario: str, compare: str | None, max_memory):
@@ -211,8 +238,8 @@ def export(
         check_target(output)
         skipped = []
         with _progress_on_stderr():
-            trace = _load_trace(scenario, max_memory)
-            other = None if compare is None else _load_trace(compare, max_memory)
+            trace = _load_trace(scenario, max_memory, writes=output)
+            other = None if compare is None else _load_trace(compare, max_memory, writes=output)
             if kind == "npz" and other is not None:
                 raise ExportError(f"{output}: --compare writes a report (.txt, .html or .svg); found .npz")
             if kind == "npz":
@@ -303,7 +330,7 @@ def scaffold(
     """Write a scenario from a state_dict's parameter names and shapes, ready to run and to edit."""
     import os
 
-    from rnntui.atomic import atomic_write, check_target
+    from rnntui.atomic import atomic_write, check_target, refuse_overwriting
     from rnntui.errors import ScenarioError
     from rnntui.scenario import load_scenario
     from rnntui.scenario.scaffold import ScaffoldError, scaffold as write_scenario
@@ -311,13 +338,17 @@ def scaffold(
 
     try:
         check_target(output)
+        refuse_overwriting(output, [weights])
         try:
             state = read_weight_file(weights)
         except WeightProblem as exc:
             raise ScaffoldError(f"{weights}: {exc.message}") from None
         # the scenario names the weights relative to its own folder, as every path inside a scenario
         name = os.path.relpath(weights.resolve(), output.resolve().parent)
-        text = write_scenario(state, name, ordered=weights.suffix.lower() != ".safetensors")
+        try:
+            text = write_scenario(state, name, ordered=weights.suffix.lower() != ".safetensors")
+        except ScaffoldError as exc:
+            raise ScaffoldError(f"{weights}: {exc}") from None
         try:
             load_scenario(output, text=text)  # what is written must load and match the file
         except ScenarioError as exc:
@@ -325,7 +356,7 @@ def scaffold(
         with atomic_write(output, "w") as f:
             f.write(text)
     except RnntuiError as exc:
-        fail(exc)
+        fail(exc, command="scaffold")
     typer.echo(printable(f"wrote {output}"))
 
 
@@ -352,9 +383,7 @@ def check(
     except ExprError as exc:
         if json_out:
             typer.echo(exc.to_json())
-        for line in exc.pointer().splitlines():
-            typer.echo(f"  {line}", err=True)
-        fail(exc)
+        fail(exc, after=exc.pointer())  # the message first, then the expression and a caret under the column
     except RnntuiError as exc:
         fail(exc)
     typer.echo(result.to_json() if json_out else "\n".join(printable(line) for line in result.lines()))
@@ -373,6 +402,9 @@ def scenarios() -> None:
 
 
 def main() -> None:
+    from rnntui import signals
+
+    signals.install()  # SIGHUP, SIGINT, SIGQUIT, SIGTERM: exit 128 + n, temporary files removed
     try:
         app()
     except KeyboardInterrupt:

@@ -37,6 +37,9 @@ def _numeric(data, key: str | tuple) -> np.ndarray:
 
 
 def load_array_file(path: Path, key: str | None, where: str, shown_as: str, limit: int | None = None) -> np.ndarray:
+    from rnntui.scenario.reads import note
+
+    note(path)
     try:
         found = path.exists()
     except OSError as exc:  # a name too long for the file system, for one

@@ -22,6 +22,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from rnntui import signals
 from rnntui.blas import one_thread
 from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
@@ -31,6 +32,7 @@ from rnntui.render.training import is_training
 from rnntui.render.watches import Breakpoint, DebugState, next_break
 from rnntui.tui.screens import DebugListScreen, ExpressionScreen, GotoScreen, HelpScreen, WhatIfScreen
 from rnntui.tui.state import OpenRun, open_run
+from rnntui.tui.terminal import require_terminal
 from rnntui.tui.usertext import cut
 from rnntui.tui.widgets.base import TraceView
 from rnntui.tui.widgets.cell_view import CellView
@@ -219,6 +221,22 @@ class RnntuiApp(App):
                     yield GradientPlot(id="gradients")
                     yield DetailsPane(id="details")
         yield Footer()
+
+    def run(self, *, headless: bool = False, **kwargs):
+        """Textual's run, refused at once where there is no terminal (tui/terminal.py, never a wait for keys
+        that cannot come); a signal asks the app to close, giving the terminal back (rnntui/signals.py)."""
+        if not headless:
+            require_terminal()
+        with signals.closing(self._close_on_signal):
+            return super().run(headless=headless, **kwargs)
+
+    def _close_on_signal(self, signum: int) -> bool:
+        """Called in the signal handler: exit with 128 + signum once the event loop gets to it."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            return False
+        loop.call_soon_threadsafe(lambda: self.exit(return_code=128 + signum))
+        return True
 
     def on_mount(self) -> None:
         self._gc_threshold = gc.get_threshold()
