@@ -31,6 +31,7 @@ FOLD_ROWS = 30        # a table longer than this is folded (<details>), its row 
 CHART_W, CHART_H = 760, 230
 PAD_L, PAD_R, PAD_T, PAD_B = 78, 18, 26, 46
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SPECIAL = re.compile(r"[&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 NAMED = {"red": "#b00020", "magenta": "#a0008a", "yellow": "#8a6200", "green": "#1b7a1b", "blue": "#1f4fb4",
          "cyan": "#00707a", "bright_red": "#d0002a", "bright_magenta": "#b000a0", "bright_yellow": "#8a6200",
          "bright_green": "#1b7a1b"}
@@ -83,7 +84,10 @@ pre { font: 12px/1.25 ui-monospace, Menlo, Consolas, monospace; overflow-x: auto
 def esc(s) -> str:
     """Text from the run as HTML text: markup escaped, control characters shown as \\xNN (none reaches
     the document, which would not be well-formed with them)."""
-    return html.escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(s)), quote=True)
+    s = str(s)
+    if _SPECIAL.search(s) is None:   # most cells are numbers: nothing to escape
+        return s
+    return html.escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s), quote=True)
 
 
 # --- text and styles ----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from rnntui.engine.diagnostics import jacobian_norm_at, row_norms
 from rnntui.engine.interventions import MASK
 from rnntui.numfmt import fmt, fmt_terms
 from rnntui.render.analysis import verdict
-from rnntui.render.colors import color_style, sequential
+from rnntui.render.colors import SEQUENTIAL_STYLES, color_style, sequential, sequential_index
 from rnntui.render.cursor import order_sign
 from rnntui.render.heatmap import state_heatmap, title_words
 from rnntui.render.report_table import Columns
@@ -375,12 +375,20 @@ def gradient_table(trace, place, rng: range) -> Group:
                    [("t", ">"), ("‖dL/dh_t‖", ">"), ("log scale", "<"), ("‖term of dW_hh‖", ">"),
                     ("‖term of dW_ih‖", ">")])
     order = list(rng)[::-1] if place.direction != "bwd" else list(rng)  # in the order BPTT visits them
-    for s in order:
+    # every step's bar at once: its length and shade from log10 of the norm over the place's range
+    at = np.asarray(order, dtype=np.intp)
+    gs = g[at]
+    with np.errstate(all="ignore"):
+        a = np.where(np.isfinite(gs) & (gs > 0), (np.log10(np.where(gs > 0, gs, 1.0)) - lo) / max(hi - lo, 1e-12)
+                     if hi > lo else 1.0, 0.0)
+    length = np.rint(a * 20).astype(np.intp) + 1
+    shade = SEQUENTIAL_STYLES[0][sequential_index(0.3 + 0.7 * a)]
+    bad = ("!" * 21, Style(color="magenta", bold=True))
+    for j, s in enumerate(order):
         if not np.isfinite(g[s]):
-            bar = ("!" * 21, Style(color="magenta", bold=True))
+            bar = bad
         elif g[s] > 0:
-            a = (math.log10(g[s]) - lo) / max(hi - lo, 1e-12) if hi > lo else 1.0
-            bar = ("█" * (int(round(a * 20)) + 1), color_style(sequential(0.3 + 0.7 * a)))
+            bar = ("█" * int(length[j]), shade[j])
         else:
             bar = ("·", None)
         cols.add(str(s), f"{g[s]:.3e}", bar, f"{whh[s]:.3e}", f"{wih[s]:.3e}")
