@@ -153,11 +153,13 @@ def _verdictish(t: Text) -> bool:
 # --- tables -------------------------------------------------------------------------------------------
 
 def _table(caption: str, headers: list[tuple[str, bool]], rows, cell) -> str:
-    """<table> with a caption, header cells (name, right-aligned) and rows; *cell*(value, right) -> html."""
+    """<table> with a caption, header cells (name, right-aligned) and rows; *cell*(value, right) -> html
+    (None: *rows* are written <tr> lines)."""
     right = [r for _, r in headers]
     head = "".join(f'<th scope="col"{" class=r" if r else ""}>{esc(h)}</th>' for h, r in headers)
-    body = "\n".join("<tr>" + "".join(cell(v, right[i] if i < len(right) else False) for i, v in enumerate(row))
-                     + "</tr>" for row in rows)
+    body = "\n".join(rows if cell is None else   # rows already written
+                     ("<tr>" + "".join(cell(v, right[i] if i < len(right) else False) for i, v in enumerate(row))
+                      + "</tr>" for row in rows))
     n = len(rows)
     table = f"<table>\n<thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
     if n > FOLD_ROWS:
@@ -165,16 +167,20 @@ def _table(caption: str, headers: list[tuple[str, bool]], rows, cell) -> str:
     return f"<table>\n<caption>{esc(caption)}</caption>" + table[len("<table>"):]
 
 
-def _columns_cell(c, right: bool) -> str:
-    cls = ' class="r"' if right else ""
-    if isinstance(c, tuple):
-        return f"<td{cls}>{_styled(c[0], c[1])}</td>"
-    return f"<td{cls}>{esc(c)}</td>"
-
-
 def columns_html(view) -> str:
+    """A `report_table.Columns` table: thousands of rows, each written by one format call (a row of plain
+    text with nothing to escape, the common case, is not escaped cell by cell)."""
     cols = view.cols
-    return _table(cols.title, [(h, a == ">") for h, a in cols.headers], cols.rows, _columns_cell)
+    n = len(cols.headers)
+    row_fmt = "<tr>" + "".join('<td class="r">{}</td>' if a == ">" else "<td>{}</td>" for _, a in cols.headers) + "</tr>"
+    lines = []
+    for r in cols.rows:
+        r = list(r[:n]) + [""] * (n - len(r))
+        if all(c.__class__ is str for c in r) and _SPECIAL.search("".join(r)) is None:
+            lines.append(row_fmt.format(*r))
+        else:
+            lines.append(row_fmt.format(*(esc(c) if c.__class__ is str else _styled(c[0], c[1]) for c in r)))
+    return _table(cols.title, [(h, a == ">") for h, a in cols.headers], lines, None)
 
 
 def _rich_cell(c, right: bool) -> str:

@@ -317,8 +317,9 @@ def step_table(trace, place, rng: range) -> Group:
     whole = None
     if not packed and steps.size:   # every step over the same samples: each statistic at once, not per step
         with np.errstate(all="ignore"):
-            whole = {key: _step_stats(arrays[key][steps]) for _, key in columns}
-            norms = [row_norms(np.asarray(a[steps])) for a in states.values()]
+            whole = {key: [x.tolist() for x in _step_stats(arrays[key][steps])] for _, key in columns}
+            norms = [row_norms(np.asarray(a[steps])).tolist() for a in states.values()]
+            sat_at = {name: np.asarray(v)[steps].tolist() for name, v in sats.items()}
     for i, s in enumerate(rng):
         row = [str(s)]
         if whole is not None:
@@ -329,11 +330,11 @@ def step_table(trace, place, rng: range) -> Group:
                 cell = f"{mean[i]:.3g} [{lo[i]:.2g}, {hi[i]:.2g}]"
                 gate = key.removeprefix("gates.")
                 if gate in sats and key.startswith("gates."):
-                    cell += f" {sats[gate][s]:.0%}"
+                    cell += f" {sat_at[gate][i]:.0%}"
                 row.append(cell)
             if sat_h:
-                row.append(f"{sats['h'][s]:.0%}")
-            row += [fmt(float(n[i]), 0) for n in norms]
+                row.append(f"{sat_at['h'][i]:.0%}")
+            row += [fmt(n[i], 0) for n in norms]
             cols.add(*row)
             continue
         real = slice(None) if lengths is None else lengths > s
@@ -384,14 +385,16 @@ def gradient_table(trace, place, rng: range) -> Group:
     length = np.rint(a * 20).astype(np.intp) + 1
     shade = SEQUENTIAL_STYLES[0][sequential_index(0.3 + 0.7 * a)]
     bad = ("!" * 21, Style(color="magenta", bold=True))
+    gl, hh, ih, length = gs.tolist(), np.asarray(whh)[at].tolist(), np.asarray(wih)[at].tolist(), length.tolist()
     for j, s in enumerate(order):
-        if not np.isfinite(g[s]):
+        v = gl[j]
+        if not math.isfinite(v):
             bar = bad
-        elif g[s] > 0:
-            bar = ("█" * int(length[j]), shade[j])
+        elif v > 0:
+            bar = ("█" * length[j], shade[j])
         else:
             bar = ("·", None)
-        cols.add(str(s), f"{g[s]:.3e}", bar, f"{whh[s]:.3e}", f"{wih[s]:.3e}")
+        cols.add(str(s), f"{v:.3e}", bar, f"{hh[j]:.3e}", f"{ih[j]:.3e}")
     v = verdict(trace, place)
     colour = VERDICT_COLOURS.get(v.kind, "magenta")
     from rnntui.render.doc import Figure
