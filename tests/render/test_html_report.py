@@ -271,3 +271,22 @@ def test_text_from_the_run_is_escaped(tmp_path):
     assert "[0]&lt;#0 [1]b#1 [2]&gt;#2 [3]&amp;#3 [4]&#x27;#4" in raw
     rows = table(doc, "Forward pass, model.1 rnn")
     assert column(rows, "token")[:4] == ["< #0", "b #1", "> #2", "& #3"]
+
+
+def test_training_setup_of_a_saved_trace_comes_from_its_keys(tmp_path):
+    """A saved training trace has no scenario: what it says of its training is read from train.lr and
+    train.clipped (and nothing is claimed that the keys do not hold)."""
+    from rnntui.render.training import training_setup
+
+    trace = rnntui.run("training-exploding-clipped")
+    trace.save(tmp_path / "t.npz")
+    saved = rnntui.run(tmp_path / "t.npz")
+    assert getattr(saved, "train_config", None) is None
+    facts = dict(training_setup(saved).pairs)
+    lr = np.asarray(trace["train.lr"], dtype=float)
+    assert facts["learning rate"] == f"{lr[0]:g}" and np.all(lr == lr[0])
+    acted = int(np.count_nonzero(trace["train.clipped"]))
+    assert facts["clipping"] == f"acted at {acted} of {trace.iterations} iterations" and acted > 0
+    assert facts["optimizer"] == "not recorded" and facts["iterations"] == str(trace.iterations)
+    doc, _ = export(tmp_path, saved)
+    assert dict(doc.dl) == facts
