@@ -271,5 +271,22 @@ def compare_report(a, b, steps: range | None = None, iteration: int | None = Non
                     cells.append("-" if r is None or r.b is None else
                                  f"{vector_norm(r.a):.3g} / {vector_norm(r.b):.3g} / {vector_norm(r.diff):.3g}")
                 cols.add(*cells)
-            out += [cols.render(), Text("")]
+            out += [_both_gradients(a, b, place, rng, cols.render()) if phase == "backward" else cols.render(), Text("")]
     return out
+
+
+def _both_gradients(a, b, place, rng: range, table):
+    """The BPTT table, and for a recurrent place both runs' ‖dL/dh_t‖ per step on one chart (the HTML
+    report draws it; the text report prints the table)."""
+    from rnntui.render.doc import Figure
+
+    key = place.diag_key("gradnorm")
+    if place.layer is None or key not in a or key not in b or not len(rng):
+        return table
+    steps = np.asarray(list(rng), dtype=np.intp)
+    ga, gb = (np.asarray(t[key], dtype=float) for t in (a, b))
+    if ga.shape != gb.shape:
+        return table
+    return Figure(table, "steps", {"series": [("A", ga[steps]), ("B", gb[steps])], "x": steps, "log": True,
+                                   "xlabel": "step t", "ylabel": "‖dL/dh_t‖ (log)",
+                                   "title": f"‖dL/dh_t‖ per step, {place.label(a.info)}, A and B"}, table=True)

@@ -518,7 +518,8 @@ def _plain(item) -> str:
 def figure_html(f: Figure) -> str:
     d = f.data
     if f.kind == "steps":
-        return ("<figure>" + line_chart([("", d["values"])], title=d["title"], xlabel=d.get("xlabel", "step t"),
+        series = d["series"] if "series" in d else [("", d["values"])]
+        return ("<figure>" + line_chart(series, title=d["title"], xlabel=d.get("xlabel", "step t"),
                                          ylabel=d["ylabel"], log=d.get("log", True), x_values=d.get("x")) + "</figure>")
     if f.kind == "maps":
         maps, scale = np.asarray(d["maps"], dtype=float), float(d["scale"])

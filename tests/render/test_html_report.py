@@ -246,7 +246,9 @@ def test_compare_report_of_two_training_runs(tmp_path):
     both = np.concatenate([np.asarray(t["train.loss"], dtype=float) for t in (a, b)])
     pos = both[np.isfinite(both) & (both > 0)]
     assert float(curve["data-hi"]) == pytest.approx(pos.max(), rel=1e-5)
-    assert raw.count('data-series="A"') == 2 and raw.count('data-series="B"') == 2
+    for label in ("loss per iteration", "gradient norm per iteration"):
+        svg = re.search(rf'aria-label="{label}".*?</svg>', raw, re.S).group(0)
+        assert svg.count('data-series="A"') == 1 and svg.count('data-series="B"') == 1
     side = table(doc, "Iterations side by side")
     assert side[0][:3] == ["iteration", "A loss", "B loss"]
     from rnntui.numfmt import fmt
@@ -290,3 +292,18 @@ def test_training_setup_of_a_saved_trace_comes_from_its_keys(tmp_path):
     assert facts["optimizer"] == "not recorded" and facts["iterations"] == str(trace.iterations)
     doc, _ = export(tmp_path, saved)
     assert dict(doc.dl) == facts
+
+
+def test_compare_report_draws_both_runs_gradients_per_step(tmp_path):
+    a, b = rnntui.run("rnn-vs-lstm"), rnntui.run("lstm-long-recall")
+    doc, raw = export(tmp_path, a, other=b)
+    shared = [p for p in a.info.places if p.layer is not None and p in b.info.places]
+    assert shared
+    for p in shared:
+        label = f"‖dL/dh_t‖ per step, {p.label(a.info)}, A and B"
+        chart = next(s for s in doc.svgs if s.get("aria-label") == label)
+        both = np.concatenate([np.asarray(t[p.diag_key("gradnorm")], dtype=float) for t in (a, b)])
+        pos = both[np.isfinite(both) & (both > 0)]
+        assert float(chart["data-lo"]) == pytest.approx(pos.min(), rel=1e-5)
+        assert float(chart["data-hi"]) == pytest.approx(pos.max(), rel=1e-5)
+    assert "A loss" not in doc.tables   # not training runs: no training section
