@@ -50,7 +50,7 @@ p.description { font-size: 1.05em; color: #333; }
 .verdict { font-weight: 600; }
 table { border-collapse: collapse; margin: .4em 0 .8em; font-size: 13px;
         font-variant-numeric: tabular-nums; }
-caption { text-align: left; font-weight: 600; padding: .2em 0; caption-side: top; }
+caption { text-align: left; font-weight: 600; padding: .2em 0; caption-side: top; white-space: nowrap; }
 th, td { border: 1px solid #d5d8e0; padding: 2px 7px; vertical-align: top; }
 th { background: #eef0f5; text-align: left; }
 td.r, th.r { text-align: right; }
