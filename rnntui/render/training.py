@@ -497,7 +497,7 @@ def training_setup(trace) -> "Facts":
                       f"gradient norm at most {cfg.clip.limit:g} (clip_grad_norm_)" if cfg.clip.kind == "norm" else
                       f"each gradient value within ±{cfg.clip.limit:g} (clip_grad_value_)"))
         pairs.append(("batch size", f"the whole batch ({trace.info.B})" if cfg.batch_size is None else
-                      f"{cfg.batch_size} of {trace.info.B}" + (", shuffled every pass" if cfg.shuffle else "")))
+                      f"{cfg.batch_size} samples an iteration" + (", shuffled every pass" if cfg.shuffle else "")))
     else:
         pairs.append(("optimizer", "your own loop's (recorded updates)" if "train.step" in trace else "not recorded"))
         pairs.append(("learning rate", rates))
@@ -508,7 +508,7 @@ def training_setup(trace) -> "Facts":
             pairs.append(("clipping", "not recorded"))
         if "train.batch" in trace:
             width = int(np.asarray(trace["train.batch"]).shape[1])
-            pairs.append(("batch size", f"at most {width} of {trace.info.B}"))
+            pairs.append(("batch size", f"at most {width} samples an iteration"))
     pairs.append(("iterations", f"{N}" + (f" (recorded at steps {int(trace['train.step'][0])}.."
                                           f"{int(trace['train.step'][-1])} of your loop)" if "train.step" in trace else "")))
     return Facts("Training setup", tuple(pairs))

@@ -307,3 +307,28 @@ def test_compare_report_draws_both_runs_gradients_per_step(tmp_path):
         assert float(chart["data-lo"]) == pytest.approx(pos.min(), rel=1e-5)
         assert float(chart["data-hi"]) == pytest.approx(pos.max(), rel=1e-5)
     assert "A loss" not in doc.tables   # not training runs: no training section
+
+
+def test_training_setup_names_schedule_momentum_and_minibatches(tmp_path):
+    """The setup's words against the run's own configuration: the optimizer's non-default keys, the
+    learning rate from the first to the last iteration (the schedule's own numbers), minibatches."""
+    from rnntui.render.training import training_setup
+
+    y = tmp_path / "s.yaml"
+    y.write_text("input: {generate: {kind: delayed-recall, length: 6, features: 1, batch: 4}}\n"
+                 "mode: many-to-one\nmodel: [{type: rnn, hidden_size: 3}, {type: dense, units: 2}]\n"
+                 "loss: {kind: cross_entropy, target: [1, 0, 1, 0]}\n"
+                 "train: {iterations: 5, optimizer: {kind: sgd, lr: 0.1, momentum: 0.9}, batch_size: 2,\n"
+                 "        shuffle: true, schedule: {kind: step, step_size: 2, gamma: 0.5}, clip: {value: 0.25}}\n")
+    trace = rnntui.run(y)
+    cfg = trace.train_config
+    facts = dict(training_setup(trace).pairs)
+    rates = cfg.learning_rates()
+    assert facts["optimizer"] == "SGD (momentum=0.9)"
+    assert facts["learning rate"] == (f"{rates[0]:g} at iteration 0 → {rates[-1]:g} at iteration 4 "
+                                      f"(min {min(rates):g}, max {max(rates):g})")
+    assert rates[0] != rates[-1]
+    np.testing.assert_array_equal(rates, trace["train.lr"])
+    assert facts["schedule"] == cfg.schedule.describe() and "StepLR" in facts["schedule"]
+    assert facts["clipping"] == "each gradient value within ±0.25 (clip_grad_value_)"
+    assert facts["batch size"] == "2 samples an iteration, shuffled every pass"
