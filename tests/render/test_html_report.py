@@ -152,19 +152,24 @@ def test_recurrent_report_sections_and_numbers(tmp_path):
 
 
 def test_long_tables_fold_and_short_ones_do_not(tmp_path):
-    trace = rnntui.run("rnn-sine")   # T=30: the step tables fold, the model table does not
-    doc, raw = export(tmp_path, trace)
-    assert trace.info.T > 30 or True
-    folded = re.findall(r"<details class=\"table\"><summary>([^<]*)</summary>", raw)
+    """A table of more than FOLD_ROWS rows is in <details> (its row count in the summary); a shorter one
+    has a caption and stays open; --steps narrows the step tables until they no longer fold."""
     from rnntui.render.html_report import FOLD_ROWS
 
+    trace = rnntui.run("lstm-long-recall")
+    assert trace.info.T > FOLD_ROWS
+    doc, raw = export(tmp_path, trace)
+    folded = dict(re.findall(r'<details class="table"><summary>(.*?) \(([\d,]+) rows\)</summary>', raw))
+    captions = re.findall(r"<caption>(.*?)</caption>", raw)
     for cap, rows in doc.tables.items():
+        key = html.escape(cap)
         if len(rows) - 1 > FOLD_ROWS:
-            assert any(f.startswith(html.escape(cap)) for f in folded), cap
-    assert "Model" in doc.tables  # short: a caption, not folded
-    doc, raw = export(tmp_path, trace, steps=(0, 40))
-    short, _ = export(tmp_path, trace, steps=(3, 6))
-    assert '<details class="table">' not in _
+            assert folded.get(key) == f"{len(rows) - 1:,}", cap
+        else:
+            assert key in captions and key not in folded, cap
+    assert any(c.startswith("Backward pass (BPTT)") for c in map(html.unescape, folded))
+    _, narrow = export(tmp_path, trace, steps=(3, 6))
+    assert '<details class="table">' not in narrow
 
 
 def test_packed_and_encoder_decoder_sections(tmp_path):
