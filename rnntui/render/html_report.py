@@ -30,8 +30,8 @@ from rnntui.render.doc import Facts, Figure, Heading
 FOLD_ROWS = 30        # a table longer than this is folded (<details>), its row count in the summary
 CHART_W, CHART_H = 760, 230
 PAD_L, PAD_R, PAD_T, PAD_B = 78, 18, 26, 46
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SPECIAL = re.compile(r"[&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")   # C0 (but tab and newlines), DEL, C1
+_SPECIAL = re.compile(r"[&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 NAMED = {"red": "#b00020", "magenta": "#a0008a", "yellow": "#8a6200", "green": "#1b7a1b", "blue": "#1f4fb4",
          "cyan": "#00707a", "bright_red": "#d0002a", "bright_magenta": "#b000a0", "bright_yellow": "#8a6200",
          "bright_green": "#1b7a1b"}

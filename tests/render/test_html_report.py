@@ -265,13 +265,13 @@ def test_compare_report_of_two_training_runs(tmp_path):
 def test_text_from_the_run_is_escaped(tmp_path):
     y = tmp_path / "s.yaml"
     y.write_text("name: \"<script>alert('n')</script> & </table>\"\n"
-                 "description: \"<img src=x onerror=alert(1)> \\e]0;pwned\\a <!-- --> ]]>\"\n"
+                 "description: \"<img src=x onerror=alert(1)> \\e]0;pwned\\a \\x9b31m \\N <!-- --> ]]>\"\n"
                  "input: {text: \"<b>&'/\", tokenize: chars, vocab: [\"<\", b, \">\", \"&\", \"'\", /]}\n"
                  "model: [{type: embedding, num_embeddings: 6, embedding_dim: 3}, {type: rnn, hidden_size: 2}]\n")
     trace = rnntui.run(y)
     doc, raw = export(tmp_path, trace)
     assert "<script>" not in raw and "<img" not in raw and "<b>&" not in raw and "onerror=alert(1)>" not in raw
-    assert "\x1b" not in raw and "\x07" not in raw
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", raw)   # no control character at all
     assert doc.headings[0] == "<script>alert('n')</script> & </table>"
     assert any("<img src=x onerror=alert(1)>" in p for p in doc.paragraphs)
     assert any(p.startswith("tokens: [0]<#0 [1]b#1 [2]>#2 [3]&#3 [4]'#4") for p in doc.paragraphs)
