@@ -385,7 +385,7 @@ def log_picture(a: np.ndarray, *, title: str, xlabel: str, ylabel: str, marker_r
     rgb[np.isfinite(small) & ~drawn] = ZERO_RGB
     rgb[~np.isfinite(small)] = NONFINITE_RGB
     W, H = CHART_W, max(180, min(420, 40 + 4 * small.shape[0] + PAD_T + PAD_B))
-    pw, ph = W - PAD_L - PAD_R - 70, H - PAD_T - PAD_B
+    pw, ph = W - PAD_L - PAD_R - 100, H - PAD_T - PAD_B   # room on the right for the legend and its numbers
     out = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
            f'role="img" aria-label="{esc(title)}" data-scale="log"'
            + (f' data-lo="{10 ** lo:.6g}" data-hi="{10 ** hi:.6g}"' if pos.size else "") + ">",
@@ -410,7 +410,7 @@ def log_picture(a: np.ndarray, *, title: str, xlabel: str, ylabel: str, marker_r
         x = PAD_L + (marker_col + 0.5) / C * pw
         out.append(f'<line class="marker" x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_T}" y2="{PAD_T + ph}"/>')
     # the legend: the ramp from the smallest to the largest value drawn
-    lx = W - PAD_R - 52
+    lx = PAD_L + pw + 14
     ramp = _sequential_rgb(np.linspace(1.0, 0.0, 64)[:, None]).reshape(64, 1, 3)
     out.append(f'<image x="{lx}" y="{PAD_T}" width="14" height="{ph}" preserveAspectRatio="none" '
                f'href="data:image/png;base64,{_png(ramp)}"/>')
