@@ -14,7 +14,7 @@ from rnntui.engine.diagnostics import jacobian_norm_at, row_norms
 from rnntui.engine.interventions import MASK
 from rnntui.numfmt import fmt, fmt_terms
 from rnntui.render.analysis import verdict
-from rnntui.render.colors import SEQUENTIAL_STYLES, color_style, sequential, sequential_index
+from rnntui.render.colors import SEQUENTIAL_STYLES, sequential_index
 from rnntui.render.cursor import order_sign
 from rnntui.render.heatmap import state_heatmap, title_words
 from rnntui.render.report_table import Columns
