@@ -32,7 +32,8 @@ def glossary(info) -> Text:
                     "carries it back from step s, where it entered, to the far end; each sample's own, from where "
                     "its BPTT starts (its own last real step, step 0 for a backward direction); the rate per step "
                     "is the end-to-end ratio's geometric mean"),
-        ("", RULE + " (else healthy); end to end: its size at the far end over its size where it entered"),
+        ("", RULE + " (else healthy); end to end: its size at the far end over its size where it entered; "
+             "a step: the geometric mean of the change per step"),
         ("dL_s/dh_t", "the gradient of the loss term at step s alone with respect to h_t (the total dL/dh_t "
                       "also holds every other step's own loss)"),
         ("median step Jacobian norm", "the middle value, over the sample's steps, of ‖dh_t/dh_{t-1}‖, the "

@@ -106,4 +106,4 @@ def test_seed_cases_stay_exact(name, factor):
     trace = rnntui.run(name)
     v = verdict(trace, trace.info.places[0])
     assert v.factor == pytest.approx(factor, rel=1e-12)
-    assert "the loss reads one output (no step axis), so that gradient is one term" in v.basis
+    assert "the loss reads one output, so it is one loss term" in v.basis

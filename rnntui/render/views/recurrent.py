@@ -225,12 +225,11 @@ class RecurrentView(PlaceView):
         batch = batch_words(trace.info.B)  # a weight's gradient sums over the samples: no sample has its own here
         for stem, label in (("weight_hh", "W_hh"), ("weight_ih", "W_ih")):
             vals = np.asarray(trace[f"gradnorm.step.{place.param(stem)}"], dtype=float)
-            out.append(Text(f"‖step t's term of d{label}‖{batch}: {fmt(float(vals[c.t]), 0)}"))
-            out.append(log_sparkline(vals[start:stop], c.t - start, into=Cells()))
             shown = vals[start:stop]
             shown = shown[np.isfinite(shown) & (shown > 0)]
-            if shown.size:
-                out.append(Text(f"range {shown.min():.2e} .. {shown.max():.2e}", DIM))
+            span = f"; bars {shown.min():.1e}..{shown.max():.1e}" if shown.size else ""
+            out.append(Text(f"‖step t's term of d{label}‖{batch}: {fmt(float(vals[c.t]), 0)}{span}"))
+            out.append(log_sparkline(vals[start:stop], c.t - start, into=Cells()))
         return Group(*out, *verdict_lines(trace, place, c.sample))
 
     def details(self, trace, c):
@@ -274,7 +273,8 @@ class RecurrentView(PlaceView):
 
 def verdict_lines(trace, place, sample: int | None) -> list[Text]:
     """The verdict in words: for *sample* (the cursor's; None: every sample, up to 8, as a report says it)
-    and, for a batch, the batch summed up; then the rule with the measured numbers, and what was measured."""
+    and, for a batch, the batch summed up; a report adds the whole rule with the measured numbers (the panel
+    names the part of the rule met in the sentence; `?` gives the whole); then what was measured."""
     vs = verdicts(trace, place)
     if vs is None:
         return []
@@ -297,7 +297,7 @@ def verdict_lines(trace, place, sample: int | None) -> list[Text]:
         out += [Text(f"sample {w.sample}: {w.sentence}", style(w.kind, bold=False)) for w in vs.samples[:8]]
         if B > 8:
             out.append(Text(f"(samples 8..{B - 1}: in the TUI, s changes sample)", DIM))
-    if v.measured:
+    if sample is None and v.measured:  # a report has the room for the whole rule (the panel: `?`)
         out.append(Text(v.measured, DIM))
     out.append(Text(v.basis if sample is not None or B == 1 else vs.basis, DIM))
     return out
