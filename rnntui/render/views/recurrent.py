@@ -139,8 +139,7 @@ class RecurrentView(PlaceView):
                 scales.append(f"|{label}| {fmt(scale, 0)}")
                 vec = trace[place.grad_key(s)][c.t, c.sample]
                 unit_row(cells, label, vec, u, u0, u1, scale, width, name_w=name_w)
-            lines = [Text("bars: one scale for every step of this sample, full at the largest " + ", ".join(scales),
-                          DIM)]
+            lines = [Text("bars' scale over all steps: " + ", ".join(scales), DIM)]  # the sample's largest
             lines += self._backward_story(trace, c, entry, place, u)
         return Group(title, cells, *lines)
 
