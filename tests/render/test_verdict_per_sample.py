@@ -39,7 +39,7 @@ SENTENCE = re.compile(r"^(?:sample (\d+): )?(vanishing|exploding|healthy): at st
 ONE_STEP = re.compile(r"^(?:sample (\d+): )?one step: the gradient enters at step (\d+) and there is no earlier "
                       r"step to carry it to(?: \(median step Jacobian norm (\S+)\))?$")
 RULE = re.compile(r"vanishing below (\S+) end to end, or below (\S+) at under (\S+)x a step; exploding above "
-                  r"(\S+), or above (\S+) at over (\S+)x a step; here (\S+) at (\S+)x a step$")
+                  r"(\S+), or above (\S+) at over (\S+)x a step$")   # a batch's report: each sample's line has its numbers
 
 
 def scenario(tmp_path, name, seed=1):

@@ -13,7 +13,7 @@ from rich.text import Text
 from rnntui.engine.diagnostics import jacobian_norm_at, row_norms
 from rnntui.engine.interventions import MASK
 from rnntui.numfmt import fmt, fmt_terms
-from rnntui.render.analysis import verdicts
+from rnntui.render.analysis import RULE, verdicts
 from rnntui.render.colors import color_style, sequential
 from rnntui.render.cursor import order_sign
 from rnntui.render.heatmap import state_heatmap, title_words
@@ -297,7 +297,7 @@ def verdict_lines(trace, place, sample: int | None) -> list[Text]:
         if B > 8:
             out.append(Text(f"(samples 8..{B - 1}: in the TUI, s changes sample)", DIM))
     if sample is None and v.measured:  # a report has the room for the whole rule (the panel: `?`)
-        out.append(Text(v.measured, DIM))
+        out.append(Text(v.measured if B == 1 else RULE, DIM))  # a batch: each sample's line has its numbers
     out.append(Text(v.basis if sample is not None or B == 1 else vs.basis, DIM))
     return out
 
