@@ -252,7 +252,12 @@ def verdicts(trace, place: Place) -> Verdicts | None:
         factor = ratio ** (1 / steps) if ratio > 0 else 0.0
         out.append(Verdict(classify(ratio, factor), factor, ratio, order(first), order(own - 1), jmed, basis,
                            sample=sample))
-    return Verdicts(tuple(out), _basis(trace, place, s, None) if per_sample else out[0].basis)
+    if not per_sample:  # an older trace: one norm over the batch
+        old = (f"measured on the batch's ‖dL_s/dh_t‖, s = {int(s[0])}, as a trace saved before verdicts were sample "
+               f"by sample recorded it (run the scenario again for each sample's own)")
+        out = [Verdict(**{**v.__dict__, "basis": old}) for v in out]
+        return Verdicts(tuple(out), old)
+    return Verdicts(tuple(out), _basis(trace, place, s, None))
 
 
 def verdict(trace, place: Place, sample: int = 0) -> Verdict | None:

@@ -211,3 +211,21 @@ def test_a_packed_batch_is_not_judged_on_its_mixed_norm(tmp_path):
     vs = verdicts(trace, place)
     assert all(v.factor < 1 for v in vs.samples)   # while every sample's own shrinks
     assert "grows" not in vs.summary
+
+
+def test_a_trace_saved_before_per_sample_verdicts_says_its_verdict_is_the_batchs(tmp_path):
+    """An older saved trace holds term_gradnorm (T,) and term_step (): its verdict is the batch's and says so."""
+    trace = scenario(tmp_path, "lstm-tagger-bi")
+    trace.save(tmp_path / "t.npz")
+    arrays = dict(np.load(tmp_path / "t.npz", allow_pickle=False))
+    for k in list(arrays):
+        if k.endswith(".term_gradnorm"):
+            arrays[k] = np.sqrt((arrays[k] ** 2).sum(axis=1))
+        elif k.endswith(".term_step"):
+            arrays[k] = np.asarray(arrays[k].max())
+    np.savez(tmp_path / "old.npz", **arrays)
+    old = rnntui.load_trace(tmp_path / "old.npz")
+    vs = verdicts(old, old.info.places[0])
+    assert len(vs.samples) == 1 and vs.samples[0].sample is None
+    assert vs.basis.startswith("measured on the batch's ‖dL_s/dh_t‖, s = 8, as a trace saved before verdicts")
+    assert vs.summary == vs.samples[0].sentence and not vs.summary.startswith("sample")
