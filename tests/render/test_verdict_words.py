@@ -83,3 +83,15 @@ def test_help_explains_the_terms_with_the_runs_thresholds(tmp_path):
     assert "^ exploding: BPTT: ‖dL/dh_t‖ (over the batch) is above 50" in text
     assert "S saturated: forward: a gate (or a tanh state) is saturated in at least 25% of the units" in text
     assert "! non-finite" in text and "● break" in text
+
+
+async def test_question_mark_shows_the_terms(traces):
+    from textual.widgets import Static
+
+    from rnntui.tui.app import RnntuiApp
+
+    app = RnntuiApp(traces["lstm-delayed-recall"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        text = " ".join(plain(app.screen.query_one("#glossary", Static).content, 300).split())
+        assert "median step Jacobian norm:" in text and "v vanishing: BPTT: ‖dL/dh_t‖" in text and RULE in text
