@@ -23,7 +23,7 @@ from rnntui.render.tokens import token_label
 from rnntui.render.strips import log_sparkline, unit_strip, value_bar, window
 from rnntui.render.views.base import BOLD, DIM, PlaceView, story
 
-VERDICT_COLOURS = {"vanishing": "cyan", "exploding": "red", "healthy": "green"}
+VERDICT_COLOURS = {"vanishing": "cyan", "exploding": "red", "healthy": "green", "one step": "green"}
 
 
 def bar_width(width: int) -> int:
