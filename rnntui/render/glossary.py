@@ -42,6 +42,8 @@ def glossary(info) -> Text:
         ("‖step t's term of dW_hh‖", "the size of step t's share of the gradient of W_hh (dW_hh is the sum of "
                                      "these over the steps and the batch): which steps W_hh's update comes from; "
                                      "the same for dW_ih"),
+        ("bars: all-step scale", "in BPTT the cell's bars share one scale, full at the sample's largest value over "
+                                 "every step (a gradient of 1e-9 beside one of 1 draws an empty bar)"),
         ("⊙", "element by element product (Hadamard)"),
     ]
     for name, words in rows:

@@ -34,7 +34,7 @@ def test_bptt_bars_share_one_scale_across_steps(traces):
     rows = {t: next(ln for ln in s.splitlines() if ln.startswith("dL/dh_t")) for t, s in texts.items()}
     assert bar_cells(rows[0]) == 0 and bar_cells(rows[29]) == 8, rows
     assert "1.86e-09" in rows[0]
-    assert "bars' scale over all steps: |dL/dh_t| 1.0000" in texts[0]
+    assert "BPTT at t=0: dL/dh_t = 1.86e-09 (bars: all-step scale)" in texts[0]
 
 
 def test_report_log_bars_print_their_range(tmp_path):

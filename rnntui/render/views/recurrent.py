@@ -133,15 +133,13 @@ class RecurrentView(PlaceView):
                 unit_row(cells, label, vec, u, u0, u1, 1.0 if gate else finite_scale(vec, 1.0), width, gate, name_w)
             lines = story(fam.forward_story(entry, Values(trace, place, c.t, c.sample, u)))
         else:
-            scales = []
             for label, s, _ in rows:
-                # one scale over every step of the sample (a tiny gradient draws a short bar, as in the heatmap)
+                # one scale over every step of the sample (a tiny gradient draws a short bar, as in the heatmap);
+                # the story's first line says so
                 scale = run_scale(trace[place.grad_key(s)], c.sample)
-                scales.append(f"|{label}| {fmt(scale, 0)}")
                 vec = trace[place.grad_key(s)][c.t, c.sample]
                 unit_row(cells, label, vec, u, u0, u1, scale, width, name_w=name_w)
-            lines = [Text("bars' scale over all steps: " + ", ".join(scales), DIM)]  # the sample's largest
-            lines += self._backward_story(trace, c, entry, place, u)
+            lines = self._backward_story(trace, c, entry, place, u)
         return Group(title, cells, *lines)
 
     def _backward_story(self, trace, c, entry, place, u) -> list[Text]:
@@ -149,7 +147,7 @@ class RecurrentView(PlaceView):
         t, b = c.t, c.sample
         v = Values(trace, place, t, b, u, grad=True)
         dh = v("h")
-        out = [Text(f"BPTT at t={t}: dL/dh_t = {fmt(dh, 0)}", BOLD)]
+        out = [Text.assemble((f"BPTT at t={t}: dL/dh_t = {fmt(dh, 0)}", BOLD), (" (bars: all-step scale)", DIM))]
         out += story(fam.backward_story(entry, v))
         info = trace.info
         own = info.length_of(b) if info.packs(entry) else entry.steps
