@@ -192,7 +192,7 @@ def _basis(trace, place: Place, s, b: int | None) -> str:
             f"every other step's own loss")
 
 
-def verdicts(trace, place: Place) -> Verdicts | None:
+def verdicts(trace, place: Place, jacobian: bool = True) -> Verdicts | None:
     """Whether a gradient vanishes or explodes as BPTT carries it back through this direction, sample by sample.
 
     What is measured is one loss term's gradient, each sample's own: where the output has a step axis, the
@@ -215,7 +215,8 @@ def verdicts(trace, place: Place) -> Verdicts | None:
     jkey = place.diag_key("jacnorm")
     h = trace[place.key("h")]
     jac = None
-    if trace.is_computed(jkey) or h.size * h.shape[-1] <= 4_000_000:  # never a slow computation in a view
+    # never a slow computation in a view; *jacobian* False: not at all (a scan reads the rate alone)
+    if jacobian and (trace.is_computed(jkey) or h.size * h.shape[-1] <= 4_000_000):
         jac = np.asarray(trace[jkey], dtype=float)
     backward_in_t = place.direction != "bwd"  # BPTT visits a forward direction from its last real step down
     out = []
