@@ -19,7 +19,7 @@ def header(trace, c: Cursor) -> Group:
     info = trace.info
     place = c.place(info)
     view = view_at(info, c)
-    phase = "forward pass" if c.phase == "forward" else view.backward_name
+    phase = view.pass_name(info, c.phase)
     arrow = "→" if place_sign(info, c.phase, place) > 0 else "←"
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(printable(info.name), Style(bold=True))  # control characters escaped
@@ -47,7 +47,8 @@ def header(trace, c: Cursor) -> Group:
         where = f"{view.step_noun} {step_index(c, info) + 1} of {n} ({where})"
     line.append(f"  {place.label(info)}  {where}  sample {c.sample} of {info.B}")
     e = info.entries[place.entry]
-    if info.packs(e) and info.seq and not c.handover:
+    # a sample's own length where the place has steps (a many-to-one's dense reads one vector: none)
+    if info.packs(e) and info.seq and not c.handover and (e.recurrent or e.seq_out):
         own, full = info.length_of(c.sample), e.steps
         line.append(f" (length {own} of {full})", Style(bold=own < full))
     return Group(text, line)
