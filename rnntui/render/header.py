@@ -14,6 +14,15 @@ from rnntui.render.tokens import token_label
 from rnntui.render.views import view_at
 
 
+def is_what_if(trace) -> bool:
+    """Whether the run has interventions (`meta.interventions` lists at least one)."""
+    import json
+
+    from rnntui.engine.interventions import META
+
+    return META in trace and bool(json.loads(str(trace[META])))
+
+
 def header(trace, c: Cursor) -> Group:
     """Two lines, each cut to the width (never wrapped: the header keeps its height)."""
     info = trace.info
@@ -23,6 +32,8 @@ def header(trace, c: Cursor) -> Group:
     arrow = "→" if place_sign(info, c.phase, place) > 0 else "←"
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(printable(info.name), Style(bold=True))  # control characters escaped
+    if is_what_if(trace):  # values were overwritten inside the loop: not the model's own run
+        text.append("  what-if", Style(bold=True, color="yellow"))
     # the loss is the whole batch's, while the line below names one sample: say so
     batch = f", batch of {info.B}" if info.B > 1 else ""
     text.append(f"   loss {fmt(float(trace['loss']), 0)} ({info.loss}{batch})", Style(dim=True))

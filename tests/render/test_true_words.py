@@ -177,6 +177,9 @@ def test_a_what_if_scenario_says_so_in_its_report(tmp_path):
     from rnntui.render.summary import summary
 
     assert "What-if: 2 interventions" in text_of(summary(rnntui.run(path)))
+    # and the debugger's header, first line, beside the name
+    assert text_of(header(rnntui.run(path), Cursor())).splitlines()[0].startswith("LSTM gates on delayed recall  what-if")
+    assert "what-if" not in text_of(header(base, Cursor()))
 
 
 def test_check_json_on_a_saved_trace_names_the_file_checked(tmp_path):
