@@ -113,7 +113,7 @@ def test_a_pool_window_names_its_rows_and_columns():
     e = trace.info.entries[1]  # maxpool2d, kernel 2
     x = np.asarray(trace["model.0.out"])[0]
     shown = text_of(explain(trace, e, 0, 3, (1, 2), 120))
-    assert "window of input channel 3 at input rows 2..3, cols 4..5" in shown, shown
+    assert "window of input channel 3, rows 2..3, cols 4..5" in shown, shown
     assert f"= {x[3, 2:4, 4:6].max():.4f}" in shown
     conv = text_of(explain(trace, trace.info.entries[0], 0, 0, (0, 0), 200))
     assert "receptive field: input rows -1..1, cols -1..1" in conv  # padding 1: the window starts outside

@@ -155,7 +155,7 @@ def explain(trace, e, b: int, ch: int, pos: tuple[int, ...], width: int) -> list
     # pooling: the window of the input channel
     win, rows, cols = pool_window(trace, e, b, ch, pos)
     rule, value = e.handler.window_rule, e.handler.window_value(win)
-    return [_numbers(f"window of input channel {ch} at input {span_words(rows, cols, len(pos) == 1)}", win, pad=" "),
+    return [_numbers(f"window of input channel {ch}, {span_words(rows, cols, len(pos) == 1)}", win, pad=" "),
             Text(f"value = {rule} = {fmt(value, 0)}", BOLD)]
 
 
