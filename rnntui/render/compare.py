@@ -147,6 +147,20 @@ def compared(a, b, c, words: bool = True) -> tuple[list[Compared], str]:
     return out, note
 
 
+def _predictions(a, b, c, place, labels) -> list[Text]:
+    """At the models' output (the same classes, the same loss): what each predicts at the cursor's step."""
+    from rnntui.render.prediction import classifies, has_steps, predict
+
+    if c.phase != "forward" or not same_outputs(a.info, b.info, place) or not classifies(a):
+        return []
+    if has_steps(a) != has_steps(b) or (has_steps(a) and (c.t >= b["output"].shape[0] or c.t >= a["output"].shape[0])):
+        return []
+    if c.sample >= b.info.B:
+        return []
+    return [Text.assemble((f"{lab} predicts ", BOLD), predict(run, c.t, c.sample).words())
+            for lab, run in zip(labels, (a, b))]
+
+
 def compare_header(a, b, labels: tuple[str, str] = ("A", "B")) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     la, lb = labels
@@ -169,6 +183,7 @@ def compare_panel(a, b, c, width: int, labels: tuple[str, str] = ("A", "B")) -> 
                 f"(loss {la} {fmt(float(a['loss']), 0)}, {lb} {fmt(float(b['loss']), 0)})", BOLD)]
     if note:
         out.append(Text(note, WARN))
+    out += _predictions(a, b, c, place, labels)
     for r in rows:
         u = min(c.unit, r.a.size - 1)
         line = Text(f"{r.name:<10} ‖{la}‖ {fmt(float(np.linalg.norm(r.a)), 0)}  ", BOLD)

@@ -117,7 +117,12 @@ def test_the_bidirectional_forward_direction_is_the_one_direction_model(bi, one,
     assert "B has no model.0" in _text(compare_panel(a, b, bwd, 120))
     head = Cursor(t=APPLE, place_index=len(a.info.places) - 1)
     d = np.linalg.norm(_p(a) - _p(b))
-    assert f"‖A-B‖ {d:.4f}" in _text(compare_panel(a, b, head, 120))
+    shown = _text(compare_panel(a, b, head, 120))
+    assert f"‖A-B‖ {d:.4f}" in shown
+    # the two predictions at "apple", side by side: fruit, and a coin toss
+    assert "A predicts fruit 100% · " in shown and "target fruit ✓" in shown
+    first, second = sorted(((_p(b)[k], name) for k, name in ((FRUIT, "fruit"), (COMPANY, "company"))), reverse=True)
+    assert f"B predicts {first[1]} 50% · {second[1]} 50% · other 0%" in shown
 
 
 def _text(renderable) -> str:
