@@ -96,10 +96,14 @@ def main_callback(
 def _load_trace(source: str, max_memory: str | None):
     import stat
 
+    from rnntui.engine.recorded import is_recorded_run
+
     import rnntui
     from rnntui.errors import Problem, ScenarioError
 
     limit = parse_size(max_memory)
+    if is_recorded_run(source):   # a folder of iterations recorded by rnntui.record
+        return rnntui.load_trace(source, max_memory=limit)
     try:
         st = Path(source).stat() if source.endswith(".npz") else None
     except FileNotFoundError:
@@ -187,7 +191,9 @@ def export(
     iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration to write. "
                                                      ".npz: its full record beside the run's train.* keys (reopened, it "
                                                      "says which iteration it is); a report: the step report after the "
-                                                     "training section. Default: the last.")] = None,
+                                                     "training section; with --compare, the iteration the two runs are "
+                                                     "compared at. Default: the last (with --compare: the last at which "
+                                                     "both are finite).")] = None,
     width: Annotated[Optional[int], typer.Option("--width", help="Report width in columns. Default: 100 for text; "
                                                  "HTML and SVG as wide as their widest table (100 to 240).")] = None,
     max_memory: MaxMemory = None,

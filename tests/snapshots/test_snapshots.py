@@ -36,6 +36,9 @@ SNAPSHOTS = {
                                        "c"]),
     "compare-bptt": ("lstm-vs-gru", ["right", "right", "right", "b"]),
     "embedding": ("char-embedding", ["right", "right", "right", "b"]),  # the vector's gradient at t=3 ("l", id 7)
+    # Tab three times: at 80x24 (timeline, cell, states, gradients) the gradient panel brought to the top, led
+    # by its verdict (below the fold before); at 100x30 the right column scrolled to the details
+    "panel-tab": ("lstm-delayed-recall", ["tab", "tab", "tab"]),
 }
 
 

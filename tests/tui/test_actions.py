@@ -188,7 +188,8 @@ async def test_help_lists_every_binding_and_equations(traces):
         for b in RnntuiApp.BINDINGS:  # every key that acts here; those hidden here are not offered
             hidden = app.check_action(*parse(b.action)[1:]) is False
             assert (b.description in text and b.tooltip in text) != hidden, b
-        assert "Fwd/BPTT" in text and "Fwd/Backprop" not in text and "Direction" not in text
+        assert "Fwd/BPTT" in text and "Fwd/Backprop" not in text
+        assert "The other direction of a bidirectional entry" not in text
         assert "c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t" in text
         await pilot.press("escape")
         assert len(app.screen_stack) == 1

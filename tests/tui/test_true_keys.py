@@ -25,7 +25,7 @@ async def test_a_cnn_footer_offers_backprop_and_no_direction(traces):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         keys = footer(app)
-        assert "b Fwd/Backprop" in keys and "BPTT" not in keys and "Direction" not in keys, keys
+        assert "b Fwd/Backprop" in keys and "BPTT" not in keys and "d Dir" not in keys, keys
         await pilot.press("b")
         assert app.cursor.phase == "backward"
         assert "backward pass" in screen_text(app) and "BPTT" not in screen_text(app)
@@ -34,7 +34,8 @@ async def test_a_cnn_footer_offers_backprop_and_no_direction(traces):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         shown = screen_text(app)
-        assert "Fwd/Backprop" in shown and "Fwd/BPTT" not in shown and "Direction" not in shown
+        assert "Fwd/Backprop" in shown and "Fwd/BPTT" not in shown
+        assert "The other direction of a bidirectional entry" not in shown
 
 
 @pytest.mark.parametrize("name,direction", [("lstm-delayed-recall", False), ("bilstm-apple", True)])
@@ -44,7 +45,7 @@ async def test_a_recurrent_footer_offers_bptt_and_direction_only_with_two(traces
         await pilot.pause()
         keys = footer(app)
         assert "b Fwd/BPTT" in keys and "Backprop" not in keys
-        assert ("d Direction" in keys) == direction, keys
+        assert ("d Dir" in keys) == direction, keys
         before = app.cursor.place_index
         await pilot.press("d")
         assert (app.cursor.place_index != before) == direction
