@@ -79,6 +79,8 @@ def test_the_one_direction_model_cannot_tell_at_apple(name, traces):
     words = _description(name)
     assert f"fruit {p[FRUIT]:.3f}, company {p[COMPANY]:.3f} (50% each on screen)" in words
     assert f"{p[FRUIT]:.0%}" == f"{p[COMPANY]:.0%}" == "50%"
+    t = list(trace["tokens"]).index("healthy")
+    assert f'"healthy" arrives at t={t}, too late for the tag at t={APPLE}' in words
     missed = pred[APPLE] != FRUIT
     assert ("the target (fruit) is missed by a hair" in words) == missed
     assert ("the target (fruit) is hit by a hair" in words) == (not missed)
