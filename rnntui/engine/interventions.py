@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnntui.engine import keys
 
 META = "meta.interventions"          # JSON: the list applied, in scenario form (`Intervention.to_dict`)
 MASK = "intervened"                  # {place}.intervened.{name}: (T, B, H) bool, True where overwritten
@@ -264,7 +263,3 @@ def record_masks(rec: dict, items, entries, B: int, lengths=None) -> None:
                 marked &= real[:, :, None]
             rec[f"{prefix}.{MASK}.{name}"] = marked
 
-
-def place_of(it: Intervention) -> keys.Place:
-    m = PLACE.fullmatch(it.at)
-    return keys.Place(int(m.group(1)), int(m.group(2)), m.group(3))
