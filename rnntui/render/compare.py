@@ -23,6 +23,7 @@ from rich.style import Style
 from rich.text import Text
 
 from rnntui.engine.diagnostics import vector_norm
+from rnntui.engine.families.base import STEMS
 from rnntui.errors import printable
 from rnntui.numfmt import fmt
 from rnntui.render.cursor import Cursor
@@ -56,7 +57,7 @@ def _place_params(info, place) -> list[str]:
     e = info.entries[place.entry]
     if place.layer is None:
         return list(e.params)
-    return [n for n in (place.param(stem) for stem in e.family.stems) if n in e.params]
+    return [n for n in (place.param(stem) for stem in STEMS) if n in e.params]
 
 
 def same_outputs(ia, ib, place) -> bool:
