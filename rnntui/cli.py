@@ -251,8 +251,8 @@ def export(
                                                      "compared at. Default: the last (with --compare: the last at which "
                                                      "both are finite).")] = None,
     width: Annotated[Optional[int], typer.Option("--width", min=REPORT_WIDTHS[0], max=REPORT_WIDTHS[1],
-                                                 help="Report width in columns. Default: 100 for text; "
-                                                 "HTML and SVG as wide as their widest table (100 to 240).")] = None,
+                                                 help="Report width in columns (.txt, .svg). Default: 100 for text; "
+                                                 "SVG as wide as its widest table (100 to 240); HTML reflows to the window.")] = None,
     max_memory: MaxMemory = None,
     compare: Annotated[Optional[str], typer.Option("--compare", help="Another scenario or trace: write a report "
                                                    "comparing the two (.txt, .html or .svg).")] = None,

@@ -25,9 +25,9 @@ def thresholds(info) -> dict[str, float]:
 # loses a dependency to a small per-step loss compounded, a short one only to a fast one.
 VANISH_RATIO, VANISH_SLOW_RATIO, VANISH_FACTOR = 1e-2, 0.1, 0.9
 EXPLODE_RATIO, EXPLODE_SLOW_RATIO, EXPLODE_FACTOR = 1e2, 10.0, 1.1
-RULE = (f"rule: vanishing if end to end it falls below {VANISH_RATIO:g}, or below {VANISH_SLOW_RATIO:g} shrinking "
-        f"faster than {VANISH_FACTOR:g}x a step; exploding if it rises above {EXPLODE_RATIO:g}, or above "
-        f"{EXPLODE_SLOW_RATIO:g} growing faster than {EXPLODE_FACTOR:g}x a step")
+RULE = (f"rule: vanishing below {VANISH_RATIO:g} end to end, or below {VANISH_SLOW_RATIO:g} at under "
+        f"{VANISH_FACTOR:g}x a step; exploding above {EXPLODE_RATIO:g}, or above {EXPLODE_SLOW_RATIO:g} at over "
+        f"{EXPLODE_FACTOR:g}x a step")
 
 
 def classify(ratio: float, factor: float) -> str:
@@ -67,12 +67,29 @@ class Verdict:
         if self.kind == "one step":
             return f"one step: the gradient enters at step {self.start} and there is no earlier step to carry it to{jac}"
         verb = "shrinks" if self.factor < 1 else "grows"
-        return (f"{self.kind}: the gradient {verb} about {self.factor:.3g}x per step over {self.steps} steps; at step "
-                f"{self.end} it is {self.ratio:.2g} of its size at step {self.start}{jac}")
+        jac = f"; median step Jacobian norm {self.jacobian:.3g}" if math.isfinite(self.jacobian) else ""
+        return (f"{self.kind}: at step {self.end} the gradient is {self.ratio:.2g} of its size at step {self.start}, "
+                f"{self.criterion} ({verb} about {self.factor:.3g}x per step over {self.steps} steps{jac})")
+
+    @property
+    def criterion(self) -> str:
+        """Which part of the rule (RULE) the measured ratio and rate meet, in words with its bounds."""
+        r = self.ratio
+        if self.kind == "vanishing":
+            return (f"below {VANISH_RATIO:g}" if r < VANISH_RATIO else
+                    f"below {VANISH_SLOW_RATIO:g} at under {VANISH_FACTOR:g}x a step")
+        if self.kind == "exploding":
+            return (f"above {EXPLODE_RATIO:g}" if r > EXPLODE_RATIO else
+                    f"above {EXPLODE_SLOW_RATIO:g} at over {EXPLODE_FACTOR:g}x a step")
+        if r < VANISH_SLOW_RATIO:
+            return f"not below {VANISH_RATIO:g}, nor below {VANISH_SLOW_RATIO:g} at under {VANISH_FACTOR:g}x a step"
+        if r > EXPLODE_SLOW_RATIO:
+            return f"not above {EXPLODE_RATIO:g}, nor above {EXPLODE_SLOW_RATIO:g} at over {EXPLODE_FACTOR:g}x a step"
+        return f"within {VANISH_SLOW_RATIO:g}..{EXPLODE_SLOW_RATIO:g}"
 
     @property
     def measured(self) -> str:
-        """The rule with this gradient's own numbers."""
+        """The whole rule with this gradient's own numbers."""
         if self.kind not in ("vanishing", "exploding", "healthy"):
             return ""
         return f"{RULE}; here {self.ratio:.2g} at {self.factor:.3g}x a step"
@@ -125,9 +142,8 @@ class Verdicts:
         out = ", ".join(parts)
         w = self.worst
         if w.kind in ("vanishing", "exploding"):
-            verb = "shrinks" if w.factor < 1 else "grows"
-            out += (f"; the worst, sample {w.sample}: its gradient {verb} about {w.factor:.3g}x per step over "
-                    f"{w.steps} steps, at step {w.end} it is {w.ratio:.2g} of its size at step {w.start}")
+            out += (f"; the worst, sample {w.sample}: {w.ratio:.2g} end to end (step {w.start} to {w.end}) at "
+                    f"{w.factor:.3g}x a step")
         elif w.kind == "non-finite":
             out += f"; sample {w.sample}: {w.sentence}"
         return out
@@ -156,7 +172,7 @@ def _basis(trace, place: Place, s, b: int | None) -> str:
     whose = f"sample {b}'s " if (b is not None and B > 1) else ("each sample's " if B > 1 else "")
     if s is None:
         return (f"measured on {whose}‖dL/dh_t‖: the loss reads one output" + (" of each sample" if B > 1 else "")
-                + " (no step axis), so that gradient is one term")
+                + ", so it is one loss term")
     if B == 1:
         whose = "the "
     if entry.part == "encoder":
@@ -167,8 +183,8 @@ def _basis(trace, place: Place, s, b: int | None) -> str:
         step = int(s[min(b, len(s) - 1)])
         own = " (its own last real step)" if info.packs(entry) and place.direction != "bwd" and \
             step < entry.steps - 1 else ""
-        return (f"measured on {whose}step {step} loss term alone{own}, ‖dL_{step}/dh_t‖, as BPTT carries it back; "
-                f"the total dL/dh_t also holds every other step's own loss")
+        return (f"measured on {whose}step {step} loss term alone{own}, ‖dL_{step}/dh_t‖ (the total dL/dh_t "
+                f"also holds every other step's loss)")
     steps = sorted({int(v) for v in s})
     at = f"step {steps[0]}" if len(steps) == 1 else "its own last real step (" + ", ".join(
         f"{int(v)}" for v in s) + ")"
@@ -237,7 +253,12 @@ def verdicts(trace, place: Place, jacobian: bool = True) -> Verdicts | None:
         factor = ratio ** (1 / steps) if ratio > 0 else 0.0
         out.append(Verdict(classify(ratio, factor), factor, ratio, order(first), order(own - 1), jmed, basis,
                            sample=sample))
-    return Verdicts(tuple(out), _basis(trace, place, s, None) if per_sample else out[0].basis)
+    if not per_sample:  # an older trace: one norm over the batch
+        old = (f"measured on the batch's ‖dL_s/dh_t‖, s = {int(s[0])}, as a trace saved before verdicts were sample "
+               f"by sample recorded it (run the scenario again for each sample's own)")
+        out = [Verdict(**{**v.__dict__, "basis": old}) for v in out]
+        return Verdicts(tuple(out), old)
+    return Verdicts(tuple(out), _basis(trace, place, s, None))
 
 
 def verdict(trace, place: Place, sample: int = 0) -> Verdict | None:
@@ -383,8 +404,14 @@ def events(trace) -> list[Event]:
     return out
 
 
-def equations(entry) -> list[str]:
-    return entry.handler.equations(entry)
+def equations(entry, direction: str | None = None) -> list[str]:
+    """The entry's equations; at a recurrent place, as its *direction* runs them (the backward one reads
+    the state of step t+1)."""
+    if direction is None:
+        return entry.handler.equations(entry)
+    head = ["backward direction: runs from t = T-1 down to 0, so step t reads the state of step t+1"] \
+        if direction == "bwd" else []
+    return head + entry.handler.equations(entry, direction)
 
 
 def param_count(trace, entry) -> int:

@@ -32,7 +32,8 @@ def glossary(info) -> Text:
                     "carries it back from step s, where it entered, to the far end; each sample's own, from where "
                     "its BPTT starts (its own last real step, step 0 for a backward direction); the rate per step "
                     "is the end-to-end ratio's geometric mean"),
-        ("", RULE + " (else healthy); end to end: its size at the far end over its size where it entered"),
+        ("", RULE + " (else healthy); end to end: its size at the far end over its size where it entered; "
+             "a step: the geometric mean of the change per step"),
         ("dL_s/dh_t", "the gradient of the loss term at step s alone with respect to h_t (the total dL/dh_t "
                       "also holds every other step's own loss)"),
         ("median step Jacobian norm", "the middle value, over the sample's steps, of ‖dh_t/dh_{t-1}‖, the "
@@ -41,6 +42,8 @@ def glossary(info) -> Text:
         ("‖step t's term of dW_hh‖", "the size of step t's share of the gradient of W_hh (dW_hh is the sum of "
                                      "these over the steps and the batch): which steps W_hh's update comes from; "
                                      "the same for dW_ih"),
+        ("bars: all-step scale", "in BPTT the cell's bars share one scale, full at the sample's largest value over "
+                                 "every step (a gradient of 1e-9 beside one of 1 draws an empty bar)"),
         ("⊙", "element by element product (Hadamard)"),
     ]
     for name, words in rows:

@@ -106,4 +106,29 @@ def test_seed_cases_stay_exact(name, factor):
     trace = rnntui.run(name)
     v = verdict(trace, trace.info.places[0])
     assert v.factor == pytest.approx(factor, rel=1e-12)
-    assert "the loss reads one output (no step axis), so that gradient is one term" in v.basis
+    assert "the loss reads one output, so it is one loss term" in v.basis
+
+
+@pytest.mark.parametrize("case", sorted(MANY_TO_MANY))
+def test_the_one_term_pass_is_lean(tmp_path, case, monkeypatch):
+    """Reading the one-term gradients runs the recurrent families' recursion alone: no weight gradient, no
+    per-step products (issue 27: it was a second full backward pass)."""
+    import rnntui.engine.entries.recurrent as recurrent
+    from rnntui.engine import families
+
+    trace = scenario(tmp_path, case)
+    calls, leans = [], []
+    monkeypatch.setattr(recurrent, "record_step_norms", lambda *a, **k: calls.append(a))
+    for fam in ("rnn", "lstm", "gru"):
+        module = getattr(families, fam)
+        original = module.weight_grads
+
+        def spy(*a, lean=False, _original=original, **k):
+            leans.append(lean)
+            return _original(*a, lean=lean, **k)
+
+        monkeypatch.setattr(module, "weight_grads", spy)
+    for place in trace.info.places:
+        if place.recurrent:
+            trace[place.diag_key("term_gradnorm")]
+    assert leans and all(leans) and not calls

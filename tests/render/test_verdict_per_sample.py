@@ -33,14 +33,13 @@ MODELS = {
     "lstm-tagger-bi": ("lstm", 4, 1, True, "many-to-many", [9, 4, 6, 1]),
 }
 
-SENTENCE = re.compile(r"^(?:sample (\d+): )?(vanishing|exploding|healthy): the gradient (shrinks|grows) about (\S+)x "
-                      r"per step over (\d+) steps; at step (\d+) it is (\S+) of its size at step (\d+)"
-                      r"(?: \(median step Jacobian norm (\S+)\))?$")
+SENTENCE = re.compile(r"^(?:sample (\d+): )?(vanishing|exploding|healthy): at step (\d+) the gradient is (\S+) of "
+                      r"its size at step (\d+), ([^(]+) \((shrinks|grows) about (\S+)x per step over (\d+) steps"
+                      r"(?:; median step Jacobian norm (\S+))?\)$")
 ONE_STEP = re.compile(r"^(?:sample (\d+): )?one step: the gradient enters at step (\d+) and there is no earlier "
                       r"step to carry it to(?: \(median step Jacobian norm (\S+)\))?$")
-RULE = re.compile(r"vanishing if end to end it falls below (\S+), or below (\S+) shrinking faster than (\S+)x a "
-                  r"step; exploding if it rises above (\S+), or above (\S+) growing faster than (\S+)x a step; "
-                  r"here (\S+) at (\S+)x a step$")
+RULE = re.compile(r"vanishing below (\S+) end to end, or below (\S+) at under (\S+)x a step; exploding above "
+                  r"(\S+), or above (\S+) at over (\S+)x a step$")   # a batch's report: each sample's line has its numbers
 
 
 def scenario(tmp_path, name, seed=1):
@@ -97,6 +96,20 @@ def sample_alone(trace, b: int, term: int | None):
             for key, hs in kept.items()}
 
 
+def criterion(kind, ratio, factor, rule) -> str:
+    """The part of the rule a ratio and rate meet, as the sentence must name it."""
+    v_end, v_slow, v_rate, e_end, e_slow, e_rate = rule
+    if kind == "vanishing":
+        return f"below {v_end:g}" if ratio < v_end else f"below {v_slow:g} at under {v_rate:g}x a step"
+    if kind == "exploding":
+        return f"above {e_end:g}" if ratio > e_end else f"above {e_slow:g} at over {e_rate:g}x a step"
+    if ratio < v_slow:
+        return f"not below {v_end:g}, nor below {v_slow:g} at under {v_rate:g}x a step"
+    if ratio > e_slow:
+        return f"not above {e_end:g}, nor above {e_slow:g} at over {e_rate:g}x a step"
+    return f"within {v_slow:g}..{e_slow:g}"
+
+
 def expected(trace, place, b, rule):
     """What sample b's verdict at *place* must say, from the torch numbers alone: (kind, factor, steps, end,
     ratio, start, median Jacobian norm)."""
@@ -131,30 +144,30 @@ def test_each_samples_verdict_says_its_own_numbers(tmp_path, name):
     trace = scenario(tmp_path, name)
     info = trace.info
     assert info.lengths is not None and max(info.lengths) == info.T
+    # the rule as the report prints it, with each sample's numbers (the panel names the part of it met)
+    report = [t.plain for p in info.places if p.recurrent for t in verdict_lines(trace, p, None)]
+    rules = [RULE.search(line) for line in report if line.startswith("rule: ")]
+    assert rules and all(rules)
+    thresholds = tuple(float(x) for x in rules[0].groups()[:6])
     for place in (p for p in info.places if p.recurrent):
         kinds, worst = {}, None
         for b in range(info.B):
             lines = [t.plain for t in verdict_lines(trace, place, b)]
-            rule_line = next((ln for ln in lines if ln.startswith("rule: ")), None)
-            rule = RULE.search(rule_line or "")
-            assert rule or "one step:" in lines[0], lines
-            thresholds = tuple(float(x) for x in rule.groups()[:6]) if rule else (0.0,) * 6
             kind, factor, steps, end, ratio, start, jac = expected(trace, place, b, thresholds)
             n = info.length_of(b)
             assert max(start, end) < n   # never a padded step
             if kind == "one step":
                 m = ONE_STEP.match(lines[0])
-                assert rule is None   # no rate to judge: no rule line
                 assert m and int(m.group(1)) == b and int(m.group(2)) == start, lines[0]
                 assert m.group(3) == f"{jac:.3g}"
             else:
                 m = SENTENCE.match(lines[0])
                 assert m, lines[0]
-                sb, skind, verb, sfactor, ssteps, send, sratio, sstart, sjac = m.groups()
+                sb, skind, send, sratio, sstart, crit, verb, sfactor, ssteps, sjac = m.groups()
                 assert (int(sb), skind, verb) == (b, kind, "shrinks" if factor < 1 else "grows"), (lines[0], kind)
                 assert (sfactor, int(ssteps), int(send), sratio, int(sstart), sjac) == (
                     f"{factor:.3g}", steps, end, f"{ratio:.2g}", start, f"{jac:.3g}"), lines[0]
-                assert rule.group(7) == f"{ratio:.2g}" and rule.group(8) == f"{factor:.3g}"
+                assert crit == criterion(kind, ratio, factor, thresholds), (crit, lines[0])
                 if kind != "healthy" and (worst is None or abs(math.log10(ratio)) > worst[1]):
                     worst = (b, abs(math.log10(ratio)), factor, steps, end, ratio, start)
             kinds[b] = kind
@@ -181,9 +194,8 @@ def test_each_samples_verdict_says_its_own_numbers(tmp_path, name):
             assert summary.startswith(f"batch: {said}"), (summary, said)
         if worst is not None:
             b, _, factor, steps, end, ratio, start = worst
-            assert (f"the worst, sample {b}: its gradient {'shrinks' if factor < 1 else 'grows'} about "
-                    f"{factor:.3g}x per step over {steps} steps, at step {end} it is {ratio:.2g} of its size at "
-                    f"step {start}") in summary, summary
+            assert (f"the worst, sample {b}: {ratio:.2g} end to end (step {start} to {end}) at {factor:.3g}x a "
+                    f"step") in summary, summary
         else:
             assert "worst" not in summary
 
@@ -199,3 +211,21 @@ def test_a_packed_batch_is_not_judged_on_its_mixed_norm(tmp_path):
     vs = verdicts(trace, place)
     assert all(v.factor < 1 for v in vs.samples)   # while every sample's own shrinks
     assert "grows" not in vs.summary
+
+
+def test_a_trace_saved_before_per_sample_verdicts_says_its_verdict_is_the_batchs(tmp_path):
+    """An older saved trace holds term_gradnorm (T,) and term_step (): its verdict is the batch's and says so."""
+    trace = scenario(tmp_path, "lstm-tagger-bi")
+    trace.save(tmp_path / "t.npz")
+    arrays = dict(np.load(tmp_path / "t.npz", allow_pickle=False))
+    for k in list(arrays):
+        if k.endswith(".term_gradnorm"):
+            arrays[k] = np.sqrt((arrays[k] ** 2).sum(axis=1))
+        elif k.endswith(".term_step"):
+            arrays[k] = np.asarray(arrays[k].max())
+    np.savez(tmp_path / "old.npz", **arrays)
+    old = rnntui.load_trace(tmp_path / "old.npz")
+    vs = verdicts(old, old.info.places[0])
+    assert len(vs.samples) == 1 and vs.samples[0].sample is None
+    assert vs.basis.startswith("measured on the batch's ‖dL_s/dh_t‖, s = 8, as a trace saved before verdicts")
+    assert vs.summary == vs.samples[0].sentence and not vs.summary.startswith("sample")
