@@ -150,7 +150,7 @@ class SamplesAxisMixin:
     _sample_target = 0    # the sample asked for last (a worker may still be running it)
 
     def _samples_check(self, action: str) -> bool | None:
-        return True if self.samples is not None else None
+        return True if self.samples is not None else False   # hidden: no data set to move along
 
     def _sample_words(self, k: int) -> str:
         ax = self.samples
