@@ -156,10 +156,11 @@ class RnntuiApp(SamplesAxisMixin, App):
                         "thresholds), skipping the rest of the run; the notice says how far it goes"),
         Binding("J", "iteration_event(-1)", "Prev iter event", show=False,
                 tooltip="Training: the previous such iteration, where its run begins"),
+        *SAMPLE_BINDINGS,   # a data set's samples (--dataset / --scan): tui/samples_pane.py
         Binding("e", "export", "Export", show=False, tooltip="Export the current view as an SVG file"),
         Binding("question_mark", "help", "Help", tooltip="This help, with the current cell's equations"),
         Binding("q", "quit", "Quit", tooltip="Quit"),
-    ] + SAMPLE_BINDINGS
+    ]
 
     run_state: reactive[OpenRun] = reactive(None, repaint=False)
     """What is open: the trace, its places, events and marks. Replaced, never changed."""

@@ -191,3 +191,15 @@ async def test_the_pane_opens_on_the_samples_row_with_the_columns_that_fit(axis,
         cols = [str(c.label) for c in table.columns.values()]
         assert cols[:3] == ["sample", "verdict", "rate"] and len(cols) <= len(ranking_columns(axis.ranked, 10**4))
         assert table.virtual_size.width <= table.scrollable_content_region.width   # no column cut off
+
+
+async def test_help_lists_the_samples_keys_only_where_a_data_set_is_open(axis):
+    from rnntui.tui.screens import key_label
+
+    for app, listed in ((app_on(axis), True), (RnntuiApp(axis.run(3)), False)):
+        async with app.run_test(size=(120, 60)) as pilot:
+            await pilot.press("question_mark")
+            keys = {key_label(b.key): b.description for b in app.screen.bindings_table}
+            assert ({"(", ")", "S", "r"} <= set(keys)) == listed
+            if listed:
+                assert keys[")"] == "Next in ranking" and keys["("] == "Prev in ranking"
