@@ -10,10 +10,12 @@ GAP = 2   # characters between two columns of the ranking
 
 
 def verdict_words(row: dict) -> str:
-    """The row's verdict as the verdict panel says it, with the per-step rate where it has one."""
+    """The row's verdict as the verdict panel says it, with the per-step rate where it has one; a sample with a
+    value that is not finite (an input's term of a weight's gradient norm is enough): the first step where
+    one is not (what ranks it first)."""
     kind, rate = row.get("verdict", ""), row.get("rate", math.nan)
     if row.get("first_nonfinite_step", -1) >= 0:
-        return f"not finite from step {row['first_nonfinite_step']}"
+        return f"first non-finite value at step {row['first_nonfinite_step']}"
     if kind in ("vanishing", "exploding", "healthy") and isinstance(rate, float) and math.isfinite(rate):
         return f"{kind} at {rate:.3g}x a step"
     return {"non-finite": "gradient not finite"}.get(kind, kind)

@@ -203,3 +203,35 @@ async def test_help_lists_the_samples_keys_only_where_a_data_set_is_open(axis):
             assert ({"(", ")", "S", "r"} <= set(keys)) == listed
             if listed:
                 assert keys[")"] == "Next in ranking" and keys["("] == "Prev in ranking"
+
+
+@pytest.mark.parametrize("args, first", [(["--scan"], "worst"), (["--dataset", "GH", "--sample", "7"], 7)])
+def test_run_scans_then_opens_the_debugger_on_the_samples(axis, monkeypatch, args, first):
+    from typer.testing import CliRunner
+
+    from rnntui.cli import app
+
+    opened = []
+    monkeypatch.setattr(RnntuiApp, "run", lambda self, **kw: opened.append(self))
+    data = str(resolve(NAME).parent / "gradient-health.npz")
+    out = CliRunner().invoke(app, ["run", NAME, *[data if a == "GH" else a for a in args]])
+    assert out.exit_code == 0, out.output
+    (tui,) = opened
+    k = axis.at_rank(0) if first == "worst" else first
+    assert tui.sample_index == k and [r["sample"] for r in tui.samples.ranked] == [r["sample"] for r in axis.ranked]
+    assert float(tui.original["loss"]) == axis.row(k)["loss"] == float(rnntui.run(NAME, sample=k)["loss"])
+
+
+def test_a_sample_whose_values_stop_being_finite_is_ranked_first_and_said_so(tmp_path):
+    d = np.load(resolve(NAME).parent / "gradient-health.npz")
+    x = d["x"][:6].copy()
+    x[2, 3, 0] = 1e200          # sample 2's input at step 3: its values stop being finite there
+    np.savez(tmp_path / "nf.npz", x=x, lengths=d["lengths"][:6], target=d["target"][:6])
+    ax = open_axis(str(resolve(NAME)), dataset=str(tmp_path / "nf.npz"))
+    run = ax.run(2)
+    first = int(run["diag.nonfinite.first_step"])   # the opened run's own record
+    assert first == 3 and ax.at_rank(0) == 2
+    assert sample_words(2, ax.N, ax.rank(2), ax.row(2)) == "sample 2 of 6 (rank 1, first non-finite value at step 3)"
+    key = str(run["diag.nonfinite.keys"][0])       # the value it names is not finite at that step, nor before
+    values = np.asarray(run[key], dtype=float)
+    assert not np.isfinite(values[3]).all() and np.isfinite(values[:3]).all()
