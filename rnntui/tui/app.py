@@ -742,8 +742,8 @@ class RnntuiApp(SamplesAxisMixin, App):
 
         c = self.cursor
         stem = cut(Path(self.info.file).stem, STEM_CHARS) or "trace"
-        # a training run's iterations each get their own file: exporting one never overwrites another
-        it = f"-iteration{self.iteration}" if self.training is not None else ""
+        # a training run's iterations (a data set's samples) each get their own file: one never overwrites another
+        it = f"-iteration{self.iteration}" if self.training is not None else self._sample_suffix()
         path = self.export_dir / f"{stem}{it}-{c.phase}-t{c.t}.svg"
         try:
             svg = self.export_screenshot(title=f"{self.info.name}: " + (f"iteration {self.iteration}, "

@@ -152,6 +152,10 @@ class SamplesAxisMixin:
     def _samples_check(self, action: str) -> bool | None:
         return True if self.samples is not None else False   # hidden: no data set to move along
 
+    def _sample_suffix(self) -> str:
+        """What an export's file name says of the open sample ("-sample4812"), "" without a data set."""
+        return f"-sample{self.sample_index}" if self.samples is not None else ""
+
     def _sample_words(self, k: int) -> str:
         ax = self.samples
         return sample_words(k, ax.N, ax.rank(k), ax.row(k))
@@ -207,7 +211,7 @@ class SamplesAxisMixin:
 
         try:
             trace = self.samples.run(k)
-        except RnntuiError as exc:
+        except (RnntuiError, IndexError) as exc:
             self.call_from_thread(self.notify, f"sample {k:,}: {exc}", severity="error", markup=False)
             return
         if not get_current_worker().is_cancelled:

@@ -235,3 +235,14 @@ def test_a_sample_whose_values_stop_being_finite_is_ranked_first_and_said_so(tmp
     key = str(run["diag.nonfinite.keys"][0])       # the value it names is not finite at that step, nor before
     values = np.asarray(run[key], dtype=float)
     assert not np.isfinite(values[3]).all() and np.isfinite(values[:3]).all()
+
+
+async def test_e_names_the_sample_so_exports_of_two_samples_are_two_files(axis, tmp_path):
+    app = app_on(axis)
+    app.export_dir = tmp_path
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e", "right_parenthesis")
+        await wait(app, pilot)
+        await pilot.press("e")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(f"scan-gradient-health-sample{axis.at_rank(r)}-forward-t0.svg" for r in (0, 1))
