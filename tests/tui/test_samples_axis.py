@@ -246,3 +246,24 @@ async def test_e_names_the_sample_so_exports_of_two_samples_are_two_files(axis, 
         await pilot.press("e")
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(f"scan-gradient-health-sample{axis.at_rank(r)}-forward-t0.svg" for r in (0, 1))
+
+
+async def test_watches_and_breakpoints_stay_and_read_the_sample_shown(axis):
+    from tests.tui.test_watches import _panel
+
+    app = app_on(axis)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("w", *"loss", "enter", "a", *"norm(dh) < 1e-3", "enter")
+        debugging = app.debugging
+        assert f"{axis.row(axis.at_rank(0))['loss']:.4f}" in _panel(app)
+        await pilot.press("right_parenthesis")
+        await wait(app, pilot)
+        assert app.debugging is debugging
+        assert f"{axis.row(axis.at_rank(1))['loss']:.4f}" in _panel(app)
+        from rnntui.render.watches import holding
+
+        trace, place = app.run_state.trace, app.cursor.place(app.info)
+        dh = np.linalg.norm(np.asarray(trace["grad.model.0.l0.fwd.h"])[:, 0], axis=-1)
+        n = axis.row(axis.at_rank(1))["length"]
+        held = [bool(holding(trace, place, app.debugging, t)) for t in range(n)]
+        assert held == list(dh[:n] < 1e-3) and any(held) and not all(held)   # this sample's own gradient
