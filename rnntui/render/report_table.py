@@ -1,8 +1,11 @@
 """A plain fixed-width table for reports."""
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Group
+from rich.control import strip_control_codes
 from rich.measure import Measurement
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
@@ -63,7 +66,8 @@ class ColumnsView:
         parts.append(keys + cur)
         return parts
 
-    def lines(self, width: int) -> list[Text]:
+    def lines(self, width: int, plain: bool = False) -> list:
+        """The title, each part's heading and rows, as Text; with *plain*, each row as (text, style) pieces."""
         cols = self.cols
         parts = self.parts(width)
         out = [Text(cols.title, Style(bold=True))]
@@ -75,15 +79,8 @@ class ColumnsView:
             head = Text(no_wrap=True, overflow="ellipsis")
             head.append(SEP.join(self._cell(cols.headers[k][0], k) for k in part), Style(bold=True, underline=True))
             out.append(head)
-            for r in cols.rows:
-                line = Text(no_wrap=True, overflow="ellipsis")
-                for i, k in enumerate(part):
-                    if i:
-                        line.append(SEP, Style(dim=True))
-                    c = r[k] if k < len(r) else ""
-                    text, style = (c if isinstance(c, tuple) else (c, None))
-                    line.append(self._cell(text, k), style)
-                out.append(line)
+            for pieces in self.rows(part, Style(dim=True)):
+                out.append(pieces if plain else Text.assemble(*pieces, no_wrap=True, overflow="ellipsis"))
             if n + 1 < len(parts):
                 out.append(Text(""))
         return out
@@ -93,7 +90,36 @@ class ColumnsView:
         return text.rjust(w) if self.cols.headers[k][1] == ">" else text.ljust(w)
 
     def __rich_console__(self, console, options):
-        yield Group(*self.lines(options.max_width))
+        """The lines as segments, made here rather than by rich's Text (wrap, split, crop: most of an HTML
+        report's time at thousands of steps): a row that fits is its cells and separators as they are, the
+        same segments the Text would give; one that does not (or holds a control code) goes through Text."""
+        width = options.max_width
+        lines = self.lines(width, plain=True)
+        dim, newline = Style(dim=True), Segment.line()
+        for line in lines:
+            if isinstance(line, Text):
+                yield from console.render(line, options)
+                continue
+            text = "".join(t for t, _ in line)
+            if cell_len(text) > width or strip_control_codes(text) != text:
+                yield from console.render(Text.assemble(*line, no_wrap=True, overflow="ellipsis"), options)
+                continue
+            for t, style in line:
+                yield Segment(t, style)
+            yield newline
+
+    def rows(self, part: list[int], dim: Style):
+        """Each row of *part* as (text, style) pieces."""
+        sep = (SEP, dim)
+        for r in self.cols.rows:
+            out = []
+            for i, k in enumerate(part):
+                if i:
+                    out.append(sep)
+                c = r[k] if k < len(r) else ""
+                text, style = (c if isinstance(c, tuple) else (c, None))
+                out.append((self._cell(text, k), style))
+            yield out
 
     def __rich_measure__(self, console, options):
         # as wide as the whole table; it fits itself into less (in parts)

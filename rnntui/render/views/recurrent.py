@@ -15,6 +15,7 @@ from rnntui.engine.interventions import MASK
 from rnntui.numfmt import fmt, fmt_terms
 from rnntui.render.analysis import verdict
 from rnntui.render.colors import color_style, sequential
+from rnntui.render.pertrace import PerTrace
 from rnntui.render.cursor import order_sign
 from rnntui.render.heatmap import state_heatmap, title_words
 from rnntui.render.report_table import Columns
@@ -148,7 +149,7 @@ class RecurrentView(PlaceView):
             if trace.info.feed == "output" and not trace.info.entries[0].handler.reads_ids:
                 # a generator's output at t is step t+1's input: the first term carries that step's dL/dx too
                 out.append(Text("  feed: output: the first term holds step t+1's dL/dx", DIM))
-        jac = jacobian_norm_at(trace, place, t)[b]
+        jac = step_jacobian_norms(trace, place, t)[b]
         out.append(Text(f"‖dh_t/dh_prev‖ = {fmt(float(jac), 0)} at this step", DIM))
         return out
 
@@ -250,9 +251,19 @@ class RecurrentView(PlaceView):
         return out + [step_table(trace, place, rng), Text(""), gradient_table(trace, place, rng), Text("")]
 
 
+_gradnorms = PerTrace(64)        # (trace, place, sample) -> (T,): every key of BPTT draws one
+_step_jacobians = PerTrace(4096)  # (trace, place, t) -> (B,): ~10 ms each at H=256 when not all computed
+
+
 def sample_gradnorm(trace, place, b: int) -> np.ndarray:
-    """(T,): ‖dL/dh_t‖ of sample *b* alone, over its units (the batch's norm is `diag.*.gradnorm`)."""
-    return row_norms(trace[place.grad_key("h")][:, b])
+    """(T,): ‖dL/dh_t‖ of sample *b* alone, over its units (the batch's norm is `diag.*.gradnorm`); computed
+    once per trace, place and sample."""
+    return _gradnorms.get(trace, ("gradnorm", place, b), lambda: row_norms(trace[place.grad_key("h")][:, b]))
+
+
+def step_jacobian_norms(trace, place, t: int) -> np.ndarray:
+    """(B,) norms of step *t*'s Jacobian dh_t/dh_{t-1}; computed once per trace, place and step."""
+    return _step_jacobians.get(trace, (place, t), lambda: jacobian_norm_at(trace, place, t))
 
 
 def batch_words(B: int) -> str:
