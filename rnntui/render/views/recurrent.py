@@ -323,6 +323,9 @@ def step_table(trace, place, rng: range) -> Group:
     arrays = {key: trace[place.key(key)] for _, key in columns}
     states = {s: trace[place.key(s)] for s in fam.states}
     lengths = np.asarray(info.lengths) if packed else None
+    if not packed and len(rng) and rng.step == 1:
+        _step_rows(cols, trace, columns, sats, sat_h, arrays, states, rng)
+        return cols.render()
     for s in rng:
         row = [str(s)]
         real = slice(None) if lengths is None else lengths > s
@@ -345,6 +348,34 @@ def step_table(trace, place, rng: range) -> Group:
         row += [fmt(float(np.linalg.norm(a[s][real])), 0) for a in states.values()]
         cols.add(*row)
     return cols.render()
+
+
+def _step_rows(cols, trace, columns, sats, sat_h, arrays, states, rng: range) -> None:
+    """step_table's rows for steps *rng* of a run without padding: every statistic of every step at once
+    (the same reductions along each step's values as one step at a time, thousands of NumPy calls fewer)."""
+    window = slice(rng.start, rng.stop)
+    stats = {}
+    for _, key in columns:
+        v = np.asarray(arrays[key][window])
+        v = v.reshape(v.shape[0], -1)
+        stats[key] = (v.mean(axis=1).tolist(), v.min(axis=1).tolist(), v.max(axis=1).tolist())
+    norms = [np.linalg.norm(np.asarray(a[window]).reshape(len(rng), -1), axis=1).tolist() for a in states.values()]
+    tokens = "tokens" in trace
+    for i, s in enumerate(rng):
+        row = [str(s)]
+        if tokens:
+            row.append(token_label(trace, s, 0))
+        for _, key in columns:
+            mean, lo, hi = stats[key]
+            cell = f"{mean[i]:.3g} [{lo[i]:.2g}, {hi[i]:.2g}]"
+            gate = key.removeprefix("gates.")
+            if gate in sats and key.startswith("gates."):
+                cell += f" {sats[gate][s]:.0%}"
+            row.append(cell)
+        if sat_h:
+            row.append(f"{sats['h'][s]:.0%}")
+        row += [fmt(float(n[i]), 0) for n in norms]
+        cols.add(*row)
 
 
 def gradient_table(trace, place, rng: range) -> Group:
