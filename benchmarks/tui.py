@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -161,6 +162,7 @@ async def measure(view: View, presses: int, dense: float) -> None:
         app.cursor = replace(app.cursor, place_index=view.place, t=n // 2)
         await pilot.pause()
         wall, cpu = await timed_presses(pilot, "x", presses)
+        print(f"opening (engine run + first paint) {(engine + first_paint) / engine:.2f}x the engine run (goal <= 1.1x)")
         print(f"time to first paint: {first_paint * 1e3:.0f} ms (goal < 1000 ms); "
               f"no-op key: wall {statistics.median(wall) * 1e3:.1f} ms, cpu {statistics.median(cpu) * 1e3:.1f} ms")
         per_round = max(presses // ROUNDS, 1)
@@ -187,12 +189,85 @@ async def measure(view: View, presses: int, dense: float) -> None:
                   f"(rounds {min(own) * 1e3:.1f}..{max(own) * 1e3:.1f}; goal < 16 ms; {o / dense:4.2f}x a dense repaint)")
 
 
+class Gaps:
+    """The longest time the app's event loop went without a tick: a task on the same loop (Pilot runs the
+    app in it) that wakes every 2 ms and keeps the longest gap between wakes. A key whose work runs on the
+    UI thread shows as a gap as long as the work; one whose work runs in a worker, as a few ms."""
+
+    def __init__(self):
+        self.longest = 0.0
+        self._task = None
+
+    async def _tick(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.002)
+            now = time.perf_counter()
+            self.longest = max(self.longest, now - last)
+            last = now
+
+    def __enter__(self):
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+        return self
+
+    def __exit__(self, *exc):
+        self._task.cancel()
+
+
+async def keys_until_done(app, pilot, keys) -> tuple[float, float]:
+    """(seconds until the keys' work, workers included, is done; the longest event-loop gap meanwhile)."""
+    t0 = time.perf_counter()
+    with Gaps() as gaps:
+        await pilot.press(*keys)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await asyncio.sleep(0.05)  # the worker's result drawn
+    return time.perf_counter() - t0, gaps.longest
+
+
+TRAINING = ("name: trainbench\nseed: 1\ninput: {{generate: {{kind: noise, length: {T}, features: 8}}}}\n"
+            "model:\n  - {{type: lstm, hidden_size: {H}}}\n  - {{type: dense, units: 1}}\nloss: {{kind: sum}}\n"
+            "train: {{iterations: {N}, optimizer: {{kind: sgd, lr: 0.001}}}}\n")
+
+
+async def freezes(T: int, H: int) -> None:
+    """No key may freeze the UI over 100 ms: adding a watch of jacnorm (every step's Jacobian norm), moving
+    to an iteration not in the cache, continuing through iterations. Each printed with what its work takes
+    (what the freeze was while it ran on the UI thread) and the longest event-loop gap while it ran."""
+    print(f"\n== freezes (goal: the longest event-loop gap under 100 ms; load average {os.getloadavg()[0]:.1f})")
+    trace = _run(_lstm_yaml(T, H))
+    app = RnntuiApp(trace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        took, gap = await keys_until_done(app, pilot, ["w", *"max(jacnorm)", "enter"])
+        print(f"watch max(jacnorm), T={T} H={H}: work {took:.2f} s in a worker; longest gap {gap * 1e3:.0f} ms")
+        took, gap = await keys_until_done(app, pilot, ["b", "right"])
+        print(f"BPTT step after it: {took * 1e3:.0f} ms; longest gap {gap * 1e3:.0f} ms")
+    training = _run(TRAINING.format(T=2000, H=128, N=12))
+    app = RnntuiApp(training)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert not training.is_cached(0) and not training.is_cached(1)
+        t0 = time.perf_counter()
+        training.iteration(1)  # the reference: the same recomputation as iteration 0's, timed alone
+        alone = time.perf_counter() - t0
+        took, gap = await keys_until_done(app, pilot, ["left_curly_bracket"])
+        assert app.iteration == 0
+        print(f"iteration 0 (not cached; recomputing iteration 1 alone took {alone:.2f} s): {took:.2f} s until "
+              f"shown; longest gap {gap * 1e3:.0f} ms")
+        took, gap = await keys_until_done(app, pilot, ["a", *"norm(h) > 1e9", "enter", "c"])
+        print(f"c through iterations (a breakpoint that never holds): {took:.2f} s; longest gap {gap * 1e3:.0f} ms")
+
+
 async def main(T: int, H: int, presses: int, only: set[str] | None) -> None:
     dense = await dense_reference(presses)
     print(f"reference: Textual repainting a 100x30 screen of per-cell colours: {dense * 1e3:.1f} ms CPU a key")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for view in views(T, H):
         if only is None or view.name.split()[0] in only or view.name in only:
             await measure(view, presses, dense)
+    if only is None or "freezes" in only:
+        await freezes(T, H)
 
 
 if __name__ == "__main__":

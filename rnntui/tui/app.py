@@ -33,7 +33,7 @@ from rnntui.tui import blas
 from rnntui.render.training import is_training
 from rnntui.render.watches import COMPUTING, Breakpoint, DebugState, next_break, pending, waiting
 from rnntui.tui.screens import DebugListScreen, ExpressionScreen, GotoScreen, HelpScreen, WhatIfScreen
-from rnntui.tui.state import OpenRun, open_run
+from rnntui.tui.state import OpenRun, open_run, warmed
 from rnntui.tui.usertext import cut
 from rnntui.tui.widgets.base import TraceView
 from rnntui.tui.widgets.cell_view import CellView
@@ -633,14 +633,15 @@ class RnntuiApp(App):
                 t = next_break(run.trace, c, debugging, backwards=n < 0,
                                events=[r.start for r in run.runs.get(c.place(run.info), ())], after=None)
                 if t is not None:
-                    return k, self._open_iteration(k, run), t
-            return None
+                    return k, warmed(self._open_iteration(k, run)), t
+            # none: the search stops at the last searched iteration, opened here too
+            return last, warmed(self._open_iteration(last, run)), None
 
         def done(found) -> None:
             if self.iteration != start or self.cursor.place_index != c.place_index:
                 return  # the user went elsewhere meanwhile: the search no longer answers their question
-            if found is not None:
-                k, run, t = found
+            k, run, t = found
+            if t is not None:
                 self._show_iteration(k, run)
                 self._stop_at(self.run_state, t, k)
                 return
@@ -648,7 +649,7 @@ class RnntuiApp(App):
                 key, which = ("c", "later") if n > 0 else ("C", "earlier")
                 self.notify(f"{key}: nothing in iterations {min(start + step, last)}.."
                             f"{max(start + step, last)}; {key} again searches the {which} ones", timeout=3)
-                self._to_iteration(last)
+                self._show_iteration(last, run)
                 return
             self._nothing_to_continue(n, f" (searched on through iteration {N - 1})" if n > 0 else
                                       " (searched back through iteration 0)")
@@ -722,7 +723,7 @@ class RnntuiApp(App):
             if self._iteration_target == k:
                 self._show_iteration(k, run)
 
-        self._background("iteration", f"computing iteration {k}", lambda: self._open_iteration(k), done)
+        self._background("iteration", f"computing iteration {k}", lambda: warmed(self._open_iteration(k)), done)
 
     def _iteration_ready(self, k: int) -> bool:
         """Whether iteration *k* (and B's beside it) opens at once, from the cache."""
