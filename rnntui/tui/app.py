@@ -243,6 +243,9 @@ class RnntuiApp(App):
         self._blas_threads = blas.set_threads(1)
         self._show(self.run_state)
         self.watch_debugging(self.debugging)  # the scenario's debug: section, set before the views existed
+        from rnntui.expr.grammar import prepare
+
+        self.run_worker(prepare, thread=True, group="prepare")  # w's first keystroke would build the parser
         self._fit(self.size.width, self.size.height)
 
     def on_unmount(self) -> None:
