@@ -14,6 +14,7 @@ import gc
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult
 from textual.binding import Binding
