@@ -364,7 +364,8 @@ class RnntuiApp(App):
         self._show_busy()
 
     def _show_busy(self) -> None:
-        words = "; ".join(f"{label}… {self._progress.get(g, 0.0):.0%}" for g, (_, label, _) in self._jobs.items())
+        words = "; ".join(f"{label}… {self._progress.get(g, 0.0):.0%}" for g, (_, label, _) in self._jobs.items()
+                          if label)
         for bar in self.query(HeaderBar):
             bar.busy = words + " (Esc cancels; the keys still answer)" if words else ""
         if not self._jobs and self._busy_timer is not None:
@@ -390,7 +391,7 @@ class RnntuiApp(App):
         """Esc: cancel every worker; what they computed so far is dropped, and nothing moves."""
         if not self._jobs:
             return
-        said = ", ".join(label for _, label, _ in self._jobs.values())
+        said = ", ".join(label for _, label, _ in self._jobs.values() if label)  # a quiet one goes unsaid
         for group, (worker, _, _) in list(self._jobs.items()):
             worker.cancel()
             if group == "derive":
@@ -401,7 +402,48 @@ class RnntuiApp(App):
         self._jobs.clear()
         self._iteration_target = None
         self._show_busy()
-        self.notify(cut(f"cancelled: {said}", MESSAGE_CHARS), timeout=2, markup=False)
+        if said:
+            self.notify(cut(f"cancelled: {said}", MESSAGE_CHARS), timeout=2, markup=False)
+
+    JACOBIAN_AHEAD = 24  # steps each side of the cursor whose Jacobian norms (BPTT's cell) are computed ahead
+
+    def _prefetch_jacobians(self, c: Cursor) -> None:
+        """The step Jacobian norms BPTT's cell shows (~10 ms a step at H=256 when the trace does not hold them
+        all), computed ahead in a quiet worker for the steps around the cursor, so a step key or a switch
+        to BPTT finds them; the same function step by step as the cell's own, so the same numbers."""
+        if c.handover or not self.is_running:
+            return
+        from rnntui.engine.diagnostics import jacobian_norm_at
+        from rnntui.render.parts import for_place
+        from rnntui.render.views.recurrent import keep_step_jacobians, steps_to_prefetch
+
+        place = c.place(self.info)
+        if not place.recurrent:
+            return
+        part = for_place(self.run_state.trace, place)
+        T = cur.length(self.info, place)
+        near = sorted(range(max(c.t - self.JACOBIAN_AHEAD, 0), min(c.t + self.JACOBIAN_AHEAD + 1, T)),
+                      key=lambda t: abs(t - c.t))
+        if "jacobian" in self._jobs:  # one at a time; when it is done, the steps around the cursor then
+            return
+        steps = steps_to_prefetch(part, place, near)
+        if not steps:
+            return
+
+        def work():
+            worker = get_current_worker()
+            out = {}
+            for t in steps:
+                if worker.is_cancelled:
+                    break
+                out[t] = jacobian_norm_at(part, place, t)
+            return out
+
+        def done(values: dict) -> None:
+            keep_step_jacobians(part, place, values)
+            self._prefetch_jacobians(self.cursor)  # the cursor may have moved on meanwhile
+
+        self._background("jacobian", "", work, done)
 
     def _waiting_keys(self) -> list[str]:
         """The costly keys (a place's step Jacobian norms) the watches and breakpoints need here, not computed."""
@@ -445,6 +487,7 @@ class RnntuiApp(App):
             view.cursor = cursor
         if not self.debugging.empty and old.place_index != cursor.place_index:
             self._derive_waiting()
+        self._prefetch_jacobians(cursor)
         # the footer is rebuilt only when an action turns on or off, not on every step
         state = tuple(self.check_action(name, params)
                       for _, name, params in (parse_action(b.action) for b in self.BINDINGS))

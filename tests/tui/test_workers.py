@@ -146,3 +146,36 @@ async def test_esc_cancels_an_iteration_on_its_way(monkeypatch):
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.iteration == last  # nothing moved
+
+
+async def test_bptts_step_jacobian_norms_are_computed_ahead_so_a_step_key_finds_them(tmp_path, monkeypatch):
+    """The cell in BPTT shows the step's ‖dh_t/dh_prev‖ (~10 ms a step at H=256 when the run's whole array is
+    not computed): a worker computes the steps around the cursor ahead, the same numbers as the cell's own."""
+    from rnntui.engine.diagnostics import jacobian_norm_at
+    from rnntui.render.views import recurrent
+
+    trace = _long(tmp_path)
+    asked = []
+    real = recurrent.jacobian_norm_at
+    monkeypatch.setattr(recurrent, "jacobian_norm_at", lambda *a: asked.append(a[2]) or real(*a))
+    app = RnntuiApp(trace)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        place = app.cursor.place(app.info)
+        asked.clear()
+        await pilot.press("b", "home")  # BPTT's first step t=T-1: far from t=1, computed ahead once there
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        t0 = app.cursor.t
+        asked.clear()
+        await pilot.press("right", "right", "right")  # BPTT's order: t0-1, t0-2, t0-3
+        assert app.cursor.t == t0 - 3
+        assert asked == []  # each step's norms were there: none computed on a key
+        for t in range(t0 - 3, t0 + 1):
+            shown = recurrent.step_jacobian_norms(app.run_state.trace, place, t)
+            assert np.array_equal(shown, jacobian_norm_at(trace, place, t))
+        assert not trace.is_computed(KEY)  # step by step, never the whole array

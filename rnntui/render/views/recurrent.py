@@ -267,6 +267,21 @@ def step_jacobian_norms(trace, place, t: int) -> np.ndarray:
     return _step_jacobians.get(trace, (place, t), lambda: jacobian_norm_at(trace, place, t))
 
 
+def steps_to_prefetch(trace, place, steps) -> list[int]:
+    """Those of *steps* whose Jacobian norms the cell would compute when it is drawn there (none when the
+    trace holds them all): what a UI computes ahead, off its own thread, with `jacobian_norm_at` step by step
+    (the same numbers as here), and hands to `keep_step_jacobians`."""
+    if trace.is_computed(place.diag_key("jacnorm")):
+        return []
+    return [t for t in steps if not _step_jacobians.has(trace, (place, t))]
+
+
+def keep_step_jacobians(trace, place, values: dict) -> None:
+    """Step -> (B,) norms computed ahead (`steps_to_prefetch`), kept as if the cell had computed them."""
+    for t, v in values.items():
+        _step_jacobians.get(trace, (place, t), lambda v=v: v)
+
+
 def batch_words(B: int) -> str:
     """What a number over the whole batch says beside it, where a screen names one sample."""
     return f" (batch of {B})" if B > 1 else ""
