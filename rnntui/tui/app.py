@@ -11,7 +11,6 @@ the arrows meant for the cursor.
 from __future__ import annotations
 
 import gc
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -57,11 +56,6 @@ SHORT_BELOW = 30  # lines: below this, everything under the header scrolls as on
 # (700) the collector runs several times a keypress and now and then walks every object of the
 # app. Collecting less often keeps a step inside a frame (~1.5-4 ms a step in paired runs).
 GC_THRESHOLD = (20_000, 50, 100)
-
-# While a worker runs (Python-heavy NumPy on small arrays: it holds the GIL most of the time), the UI thread
-# asks for the GIL at every tick and waits up to the switch interval each time (5 ms by default): shorter,
-# so a frame is not spread over many such waits.
-WORKER_SWITCH_INTERVAL = 0.0005
 
 PASS_WORDS = {"forward": "the forward pass", "backward": "BPTT (the backward pass)"}
 MESSAGE_CHARS = 300  # a notification names events or a path: a few lines of a toast at most
@@ -205,7 +199,6 @@ class RnntuiApp(App):
         self._jobs: dict[str, tuple[Worker, str, object]] = {}
         self._progress: dict[str, float] = {}      # group -> fraction done, written by the worker's thread
         self._busy_timer = None
-        self._switch: float | None = None          # Python's GIL switch interval before a worker started
         self._cancelled: set[tuple[int, str]] = set()  # (id(trace), key) Esc cancelled: not started again
         self._iteration_target: int | None = None  # the iteration a worker is computing
         run = open_run(trace, other)
@@ -278,9 +271,6 @@ class RnntuiApp(App):
             gc.set_threshold(*self._gc_threshold)
         if self._blas is not None:
             self._blas.restore_original_limits()
-        if self._switch is not None:  # a worker was still running
-            sys.setswitchinterval(self._switch)
-            self._switch = None
 
     def on_resize(self, event) -> None:
         self._fit(event.size.width, event.size.height)
@@ -369,9 +359,6 @@ class RnntuiApp(App):
 
         worker = self.run_worker(job, name=name, thread=True, group=group, exit_on_error=False)
         self._jobs[group] = (worker, label, done)
-        if self._switch is None:  # the UI thread waits at most this long for the GIL a worker holds
-            self._switch = sys.getswitchinterval()
-            sys.setswitchinterval(WORKER_SWITCH_INTERVAL)
         if self._busy_timer is None:
             self._busy_timer = self.set_interval(0.1, self._show_busy)
         self._show_busy()
@@ -384,9 +371,6 @@ class RnntuiApp(App):
         if not self._jobs and self._busy_timer is not None:
             self._busy_timer.stop()
             self._busy_timer = None
-        if not self._jobs and self._switch is not None:
-            sys.setswitchinterval(self._switch)
-            self._switch = None
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         for group, (worker, label, done) in list(self._jobs.items()):

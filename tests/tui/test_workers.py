@@ -3,7 +3,6 @@ says what is computed), the other keys still answer, the value arrives, and Esc 
 computation is held on a gate here, so "at once" is not a matter of the machine's speed."""
 from __future__ import annotations
 
-import sys
 import threading
 
 import numpy as np
@@ -63,11 +62,9 @@ async def test_a_watch_of_jacnorm_is_computed_in_a_worker_and_arrives(tmp_path):
     gate, started = threading.Event(), threading.Event()
     _gated_jacnorm(trace, gate, started)
     app = RnntuiApp(trace)
-    switch = sys.getswitchinterval()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("w", *"max(jacnorm)", "enter")
         assert started.wait(5)  # the worker began; the key came back without waiting for it
-        assert sys.getswitchinterval() < switch
         await pilot.pause()
         assert "computing" in _panel(app) and "Esc cancels" in _busy(app)
         assert "Jacobian norms of model.0.l0.fwd" in _busy(app)
@@ -79,7 +76,6 @@ async def test_a_watch_of_jacnorm_is_computed_in_a_worker_and_arrives(tmp_path):
         want = float(np.max(trace[KEY][2]))
         assert f"= {want:.4f} at t=2" in _panel(app)
         assert _busy(app) == ""
-        assert sys.getswitchinterval() == switch  # shortened while a worker ran, given back after
 
 
 async def test_esc_cancels_a_watchs_jacnorm_and_nothing_is_kept(tmp_path):
