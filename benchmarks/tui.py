@@ -16,6 +16,20 @@ against a reference measured in the same run: a plain Textual app repainting a 1
 per-cell colours.
 Goals: every action under 16 ms CPU over the no-op key; first paint under 1 s.
 
+`freezes` (in the default run, or `--only freezes`): the longest gap between the app's event-loop ticks
+while a key's work runs (adding a watch of jacnorm, an iteration not in the cache, continue through
+iterations), beside the same gap for 10 step keys and for the idle app, measured in the same run.
+
+Measured 2026-12-06 (2 cores, load average 7.8-9.7 from other helpers: the dense reference took 48-51 ms
+CPU a key, about 4x an idle machine's), --only lstm,freezes --presses 10, UI-thread CPU over the no-op key:
+lstm T=10,000 H=256 stepping 8.9-11.9 ms, switch pass 8.5, step in BPTT 8.9 (before, same load, same
+day: switch pass and BPTT 18.7, the step's Jacobian norm computed on the key; issue 27: 26-31). Opening
+1.75x the engine run (first paint 10.3 s: 3.3 of 3.5 s of it, at T=5000, the verdict's second backward
+pass, diag.*.term_gradnorm, which another change replaces). Freezes: watch max(jacnorm) 43 s of work in a
+worker, longest gap 85-227 ms; iteration 0 not cached 98-129 ms; continue through iterations 92-141 ms;
+the reference step keys 44-87 ms and opening a dialog (typing) 100-220 ms in the same runs: at this load
+the gaps are the scheduler's and Textual's, not the work's (before: 12-35 s frozen for the watch).
+
 Measured 2026-11-26 (2 cores shared with other jobs, --presses 15), CPU over the no-op key per press:
 lstm T=10,000 H=256 5.2-6.3 ms stepping, 11.4 switch pass, 12.3 step in BPTT (first paint 2.4 s: the
 engine run and diagnostics on a loaded machine); cnn conv 4.3-5.8; cnn pool 3.7-3.9; cnn dense 2.0-2.1;
