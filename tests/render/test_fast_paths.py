@@ -77,3 +77,33 @@ def test_a_samples_gradient_norms_and_a_steps_jacobian_norms_are_computed_once(m
     want = jacobian_norms(trace.info.entries[0], trace, ParamView(trace), place, steps=[3])[0]
     assert np.array_equal(j, want)
     assert calls == ["rows", "jac"]
+
+
+@pytest.mark.parametrize("name", ["lstm-delayed-recall", "gru-delayed-recall", "bptt"])
+def test_the_step_tables_rows_at_once_are_each_steps_own(name):
+    """Every step's statistics computed together are what one step's own reductions give, cell for cell."""
+    from rnntui.engine.diagnostics import vector_norm
+    from rnntui.numfmt import fmt
+
+    trace = rnntui.run(name)
+    place = next(p for p in trace.info.places if p.recurrent)
+    e = trace.info.entries[place.entry]
+    fam = e.family
+    T = trace[place.key("h")].shape[0]
+    table = recurrent.step_table(trace, place, range(T)).cols
+    sats = {n: trace[place.diag_key(f"sat.{n}")] for n in fam.saturation(e)}
+    for s, row in zip(range(T), table.rows):
+        want = [str(s)]
+        if "tokens" in trace:
+            want.append(row[1])  # the token's label: not a statistic
+        for _, key in fam.report_columns(e):
+            v = trace[place.key(key)][s]
+            cell = f"{v.mean():.3g} [{v.min():.2g}, {v.max():.2g}]"
+            gate = key.removeprefix("gates.")
+            if gate in sats and key.startswith("gates."):
+                cell += f" {sats[gate][s]:.0%}"
+            want.append(cell)
+        if "h" in sats and not fam.gates:
+            want.append(f"{sats['h'][s]:.0%}")
+        want += [fmt(float(vector_norm(trace[place.key(st)][s])), 0) for st in fam.states]
+        assert row == want, s

@@ -375,7 +375,8 @@ def _step_rows(cols, trace, columns, sats, sat_h, arrays, states, rng: range) ->
         v = np.asarray(arrays[key][window])
         v = v.reshape(v.shape[0], -1)
         stats[key] = (v.mean(axis=1).tolist(), v.min(axis=1).tolist(), v.max(axis=1).tolist())
-    norms = [np.linalg.norm(np.asarray(a[window]).reshape(len(rng), -1), axis=1).tolist() for a in states.values()]
+    # the robust norm of each step's state, as vector_norm gives one step's (row_norms: row by row, the same sums)
+    norms = [row_norms(np.asarray(a[window]).reshape(len(rng), -1)).tolist() for a in states.values()]
     tokens = "tokens" in trace
     for i, s in enumerate(rng):
         row = [str(s)]
