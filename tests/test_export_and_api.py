@@ -233,7 +233,8 @@ def test_every_command_opens_what_it_is_given_through_rnntui_run(tmp_path, monke
     import rnntui.tui.app
 
     real, asked = rnntui.run, []
-    monkeypatch.setattr(rnntui, "run", lambda path, max_memory=None: (asked.append((path, max_memory)), real(path))[1])
+    monkeypatch.setattr(rnntui, "run", lambda path, max_memory=None, sample=None: (asked.append((path, max_memory)),
+                                                                                    real(path))[1])
     monkeypatch.setattr(rnntui.tui.app.RnntuiApp, "run", lambda self, *a, **k: None)
     result = CliRunner().invoke(app, [a.format(tmp=tmp_path) for a in command] + ["--max-memory", "1GiB"])
     assert result.exit_code == 0, result.output

@@ -165,6 +165,21 @@ def at_iteration(trace, iteration: int | None):
         raise CheckError(f"--iteration: {exc}") from None
 
 
+def _real_steps(info, b) -> "np.ndarray":
+    """(T,) bool: the steps an assertion is checked at. In a packed batch, a step past every sample's own
+    length is padding (its states and gradients are zeros no sample computed): it is not checked."""
+    import numpy as np
+
+    keep = np.ones(b.T, dtype=bool)
+    entry = getattr(b.place, "entry", None)
+    if entry is None or info.lengths is None or not info.packs(info.entries[entry]):
+        return keep
+    if b.T != info.entries[entry].steps:
+        return keep
+    keep[max(info.lengths):] = False
+    return keep
+
+
 def check_trace(trace, asserts, iteration: int | None = None) -> CheckResult:
     """Evaluate every assertion (text or parsed); raise ExprError (its `where` naming the assertion) for one
     that cannot be used. Every assertion is bound before any is evaluated, so a mistake costs no computation.
@@ -199,11 +214,13 @@ def check_trace(trace, asserts, iteration: int | None = None) -> CheckResult:
     for text, targets in bound:
         places = []
         for b in targets:
+            real = _real_steps(info, b)
             order = b.order()
-            failing = ~b.holds
+            order = order[real[order]]
+            failing = ~b.holds & real
             in_order = failing[order]
             first = int(order[in_order.argmax()]) if in_order.any() else None
-            places.append(PlaceResult(b.place.prefix, b.phase, b.T, int(failing.sum()), first,
+            places.append(PlaceResult(b.place.prefix, b.phase, int(real.sum()), int(failing.sum()), first,
                                       "ascending" if b.T < 2 or order[0] < order[-1] else "descending",
                                       "iteration" if isinstance(b, TrainingBound) else "step"))
         results.append(AssertionResult(text, tuple(places)))

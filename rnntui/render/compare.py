@@ -18,6 +18,7 @@ from rnntui.engine.diagnostics import vector_norm
 from rnntui.errors import printable
 from rnntui.numfmt import fmt
 from rnntui.render.cursor import Cursor
+from rnntui.render.doc import Heading
 from rnntui.render.report_table import Columns
 from rnntui.render.segments import Cells
 from rnntui.render.strips import unit_strip
@@ -237,13 +238,14 @@ def compare_report(a, b, steps: range | None = None, iteration: int | None = Non
                                 DIM))
                  for label, t, w in (("A", a, whole[0]), ("B", b, whole[1]))] + [Text("")]
     if k is not None:
-        out += _training_section(*whole, k)
+        out += [Heading("Training")] + _training_section(*whole, k)
         picked = "chosen with --iteration" if iteration is not None else (
             "the last at which both runs are finite" if k < min(t.iterations for t in whole if is_training(t)) - 1
             else "the last") + "; --iteration picks another"
         out.append(Text(f"Compared below at iteration {k} ({picked})", BOLD))
-    out += [_param_counts(a, b).render(), Text("")]
+    out += [Heading("Parameters"), _param_counts(a, b).render(), Text("")]
     for k, place in enumerate(a.info.places):
+        out.append(Heading(place.label(a.info)))
         if place not in b.info.places:
             out.append(Text(f"{place.label(a.info)}: only in A", WARN))
             continue
@@ -269,5 +271,22 @@ def compare_report(a, b, steps: range | None = None, iteration: int | None = Non
                     cells.append("-" if r is None or r.b is None else
                                  f"{vector_norm(r.a):.3g} / {vector_norm(r.b):.3g} / {vector_norm(r.diff):.3g}")
                 cols.add(*cells)
-            out += [cols.render(), Text("")]
+            out += [_both_gradients(a, b, place, rng, cols.render()) if phase == "backward" else cols.render(), Text("")]
     return out
+
+
+def _both_gradients(a, b, place, rng: range, table):
+    """The BPTT table, and for a recurrent place both runs' ‖dL/dh_t‖ per step on one chart (the HTML
+    report draws it; the text report prints the table)."""
+    from rnntui.render.doc import Figure
+
+    key = place.diag_key("gradnorm")
+    if place.layer is None or key not in a or key not in b or not len(rng):
+        return table
+    steps = np.asarray(list(rng), dtype=np.intp)
+    ga, gb = (np.asarray(t[key], dtype=float) for t in (a, b))
+    if ga.shape != gb.shape:
+        return table
+    return Figure(table, "steps", {"series": [("A", ga[steps]), ("B", gb[steps])], "x": steps, "log": True,
+                                   "xlabel": "step t", "ylabel": "‖dL/dh_t‖ (log)",
+                                   "title": f"‖dL/dh_t‖ per step, {place.label(a.info)}, A and B"}, table=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
 from rich.cells import cell_len
 from rich.console import Group
@@ -45,8 +46,13 @@ class ColumnsView:
 
     def __init__(self, cols: Columns):
         self.cols = cols
-        self.widths = [max([len(h)] + [len(_plain(r[k])) if k < len(r) else 0 for r in cols.rows])
-                       for k, (h, _) in enumerate(cols.headers)]
+
+    @cached_property
+    def widths(self) -> list[int]:
+        """Each column's width in characters (measured when first laid out: an HTML report never is)."""
+        cols = self.cols
+        return [max([len(h)] + [len(_plain(r[k])) if k < len(r) else 0 for r in cols.rows])
+                for k, (h, _) in enumerate(cols.headers)]
 
     def full_width(self) -> int:
         return sum(self.widths) + len(SEP) * (len(self.widths) - 1)

@@ -15,7 +15,7 @@ from rnntui.errors import printable
 
 
 def summary(trace) -> Group:
-    from rnntui.render.analysis import verdict
+    from rnntui.render.analysis import verdicts
     from rnntui.render.report import model_table
 
     info = trace.info
@@ -26,9 +26,9 @@ def summary(trace) -> Group:
            Text(f"loss{at}: {info.loss} = {float(trace['loss']):.6g}   {run_shape(trace)}")]
     out += prediction_lines(trace)
     for place in info.places:
-        v = verdict(trace, place)
+        v = verdicts(trace, place)
         if v is not None:
-            out.append(Text(f"{place.label(info)}: {v.sentence}"))
+            out.append(Text(f"{place.label(info)}: {v.summary}"))
     return Group(*out)
 
 

@@ -800,6 +800,7 @@ class RnntuiApp(App):
             job[0].cancel()
             self._show_busy()
         self._iteration_target = None
+        self.original = run.trace.whole   # a what-if from here changes this iteration's run (A's, with B beside)
         self.iteration = k
         for pane in self.query(TrainingPane):
             pane.iteration = k
@@ -909,11 +910,24 @@ class RnntuiApp(App):
             data = yaml.load(str(whole["meta.scenario"]))
             data["interventions"] = self._interventions()
             stem = cut(Path(self.info.file).stem, STEM_CHARS) or "scenario"
-            path = self.export_dir / f"{stem}-whatif.yaml"
+            it = f"-iteration{self.iteration}" if self.training is not None else ""
+            path = self.export_dir / f"{stem}{it}-whatif.yaml"
             # its paths were written for the original's folder: name the same files from the new one
             moved = relocate(data, Path(self.info.file).parent, path.parent)
+            weights = None
+            if self.training is not None:   # what the screen shows: iteration k's parameters, no train:
+                from rnntui.scenario.iteration_scenario import iteration_arrays, iteration_scenario
+
+                weights = path.with_suffix(".safetensors")
+                iteration_scenario(data, self.original, self.iteration, self.training, weights.name)
             out = io.StringIO()
             yaml.dump(data, out)
+            if weights is not None:
+                import numpy as np
+                from safetensors.numpy import save
+
+                with atomic_write(weights) as f:
+                    f.write(save({k: np.ascontiguousarray(v) for k, v in iteration_arrays(self.original).items()}))
             with atomic_write(path, "w") as f:
                 f.write(out.getvalue())
         except Exception as exc:  # noqa: BLE001 - a file that cannot be written is said, never a crash

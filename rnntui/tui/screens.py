@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from rnntui.render.analysis import equations
+from rnntui.render.glossary import glossary
 
 KEY_NAMES = {"right_square_bracket": "]", "left_square_bracket": "[", "question_mark": "?", "pagedown": "PgDn",
              "pageup": "PgUp", "space": "Space", "full_stop": ".", "comma": ",", "greater_than_sign": ">",
@@ -47,6 +48,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text.assemble((info.name, Style(bold=True)), ("   Escape or ? closes this help", Style(dim=True))))
             yield Static(Text(" ".join(info.description.split()), Style(italic=True)))
             yield Static(eq, id="equations")
+            yield Static(glossary(info), id="glossary")
             yield Static(keys)
 
 

@@ -148,16 +148,17 @@ async def test_next_event_skips_a_run_of_consecutive_steps(traces):
     trace = traces["tanh-saturation"]
     app = RnntuiApp(trace)
     share = trace["diag.model.0.l0.fwd.sat.h"]
-    assert [int(t) for t in np.flatnonzero(share >= 0.5)] == list(range(1, 40))
+    # two runs of saturated steps: 0..6 (the cursor opens inside it) and 8..39
+    assert [int(t) for t in np.flatnonzero(share >= 0.5)] == list(range(0, 7)) + list(range(8, 40))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n")
-        assert app.cursor.t == 1
+        assert app.cursor.t == 8
         toast = list(app._notifications)[-1].message
-        assert "at step 1" in toast and "and 38 steps on, to step 39" in toast
+        assert "at step 8" in toast and "and 31 steps on, to step 39" in toast
         await pilot.press("n")  # the rest of the run is skipped: no event after it
-        assert app.cursor.t == 1
+        assert app.cursor.t == 8
         await pilot.press("end", "N")  # backwards: where the run begins, not its last step
-        assert app.cursor.t == 1
+        assert app.cursor.t == 8
 
 
 async def test_one_to_one_has_nothing_to_step(traces):

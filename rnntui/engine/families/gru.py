@@ -5,7 +5,7 @@ import numpy as np
 
 from rnntui.engine.families.base import (DirectionRun, equals, Family, initial, inject_final, order,
                                          overwritten_note, set_note, previous, previous_at, resumed, split_record,
-                                         start_state, StepProduct, weight_grads, zero_padded)
+                                         start_state, step_rows, StepProduct, weight_grads, zero_padded)
 from rnntui.numfmt import fmt
 
 
@@ -99,7 +99,8 @@ class GRU(Family):
         Kr = HPn * r * (1 - r)
         return Kn, Kz, Kr
 
-    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None, final_steps=None):
+    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None, final_steps=None,
+                 lean=False):
         T, B, H = run.h.shape
         G, HPn, h0 = run.cache["G"], run.cache["HPn"], run.cache.get("h0")
         h_prev = previous(run.h, reverse, h0)
@@ -107,7 +108,7 @@ class GRU(Family):
         r, z = G[..., :H], G[..., H: 2 * H]
         through_W = StepProduct(p["weight_hh"].T, B)   # dHp @ W
         DH = np.empty((T, B, H), dtype=x.dtype)
-        TT = np.empty_like(DH)
+        TT = step_rows(T, B, H, x.dtype, keep=not lean)
         dX = np.empty((T, B, 3 * H), dtype=x.dtype)
         dHp = np.empty_like(dX)
         dh_rec = start_state(None if final_steps is not None else final, "h", B, H, x.dtype)
@@ -139,7 +140,7 @@ class GRU(Family):
             np.multiply(dh_in, z[t], out=tmp)
             dh_rec += tmp
         dX[..., : 2 * H] = dHp[..., : 2 * H]
-        grads = weight_grads(x, p, run.h, dX, dHp, DH, split_record(DH, dh_ext, TT), reverse, h0=h0)
+        grads = weight_grads(x, p, run.h, dX, dHp, DH, split_record(DH, dh_ext, TT), reverse, h0=h0, lean=lean)
         grads.state0 = {"h": dh_rec}
         return grads
 

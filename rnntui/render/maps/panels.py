@@ -46,6 +46,11 @@ def _maps(trace, c: Cursor):
     return e, as_maps(trace[_map_key(c, e)][c.sample])
 
 
+def maps_of(trace, c: Cursor) -> np.ndarray:
+    """(C, H, W): the maps (or their gradients, by the cursor's phase) of the cursor's place and sample."""
+    return _maps(trace, c)[1]
+
+
 def _heatmap(trace, key: tuple, a: np.ndarray, mark, max_width: int) -> HeatMap:
     """A map scaled to its own largest value, its colours computed once per trace and *key*."""
     def colours():
