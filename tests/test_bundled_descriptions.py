@@ -77,6 +77,17 @@ def _grows(run, m):
     assert any(all(wanted(v) for v in vs.samples) for _, vs in run.verdicts()), m.group(0)
 
 
+@check(r"which samples explode and which vanish")
+def _samples_differ(run, m):
+    """A data set's samples: the scan of its first samples finds both verdicts (tests/test_scan.py checks
+    each against the kind the sample was made as)."""
+    from rnntui.samples import scan
+
+    rows = scan(run.trace.info.file, limit=48).rows
+    kinds = {r["verdict"] for r in rows}
+    assert {"vanishing", "exploding"} <= kinds, kinds
+
+
 @check(r"does not vanish|no longer vanishes")
 def _does_not_vanish(run, m):
     if m.group(0).lower().startswith("no longer"):

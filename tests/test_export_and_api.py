@@ -55,9 +55,9 @@ def test_trace_keys_follow_the_format():
         assert trace[f"grad.model.0.l0.{d}.h"].shape == (T, B, H)
         assert trace[f"grad.model.0.l0.{d}.c"].shape == (T, B, H)
     assert list(trace["tokens"]) == ["I", "like", "apple", ".", "It", "is", "very", "healthy", "."]
-    assert trace["input"].shape == (T, B, 8)  # 8 distinct tokens
+    assert trace["input"].shape == (T, B, len(trace["meta.vocab"])) == (T, B, 31)  # one-hot over apple-vocab.txt
     assert trace["model.0.out"].shape == (T, B, 2 * H)
-    assert trace["model.1.pre"].shape == (T, B, 2)
+    assert trace["model.1.pre"].shape == (T, B, 3)  # other, fruit, company
     np.testing.assert_allclose(trace["output"].sum(axis=-1), 1.0)  # probabilities
     assert trace["gradnorm.step.0.weight_hh_l0_reverse"].shape == (T,)
 

@@ -212,9 +212,12 @@ def test_export_compare_writes_both_runs_and_their_difference(tmp_path, suffix):
     a, b = rnntui.run("lstm-delayed-recall"), rnntui.run("gru-delayed-recall")
     assert a.info.name in text and "only in A" in text
     for t in range(5):
+        # an LSTM's h and a GRU's: their sizes side by side, no difference (not the same quantity)
         ha, hb = a["model.0.l0.fwd.h"][t, 0], b["model.0.l0.fwd.h"][t, 0]
-        row = f"{np.linalg.norm(ha):.3g} / {np.linalg.norm(hb):.3g} / {np.linalg.norm(ha - hb):.3g}"
+        row = f"{np.linalg.norm(ha):.3g} / {np.linalg.norm(hb):.3g}"
         assert re.search(rf"\n{t} │ +{re.escape(row)}\n", text), row
+    oa, ob = a["model.1.out"][0], b["model.1.out"][0]  # the heads' outputs: the same two classes
+    assert f"{np.linalg.norm(oa):.3g} / {np.linalg.norm(ob):.3g} / {np.linalg.norm(oa - ob):.3g}" in text
     refused = CliRunner().invoke(app, ["export", "lstm-delayed-recall", "--compare", "gru-delayed-recall",
                                        "-o", str(tmp_path / "x.npz")])
     assert refused.exit_code == 2 and "--compare writes a report" in refused.output

@@ -404,8 +404,14 @@ def events(trace) -> list[Event]:
     return out
 
 
-def equations(entry) -> list[str]:
-    return entry.handler.equations(entry)
+def equations(entry, direction: str | None = None) -> list[str]:
+    """The entry's equations; at a recurrent place, as its *direction* runs them (the backward one reads
+    the state of step t+1)."""
+    if direction is None:
+        return entry.handler.equations(entry)
+    head = ["backward direction: runs from t = T-1 down to 0, so step t reads the state of step t+1"] \
+        if direction == "bwd" else []
+    return head + entry.handler.equations(entry, direction)
 
 
 def param_count(trace, entry) -> int:

@@ -100,6 +100,25 @@ def _input_section(trace, part: str = "") -> Text:
     return text
 
 
+def whatif_words(trace) -> Text | None:
+    """What a run with interventions (a what-if) overwrote, said before its numbers; None for a plain run."""
+    from rnntui.engine.interventions import recorded
+
+    items = recorded(trace)
+    if not items:
+        return None
+    n = len(items)
+    text = Text(f"What-if: {n} intervention{'s' if n > 1 else ''} overwrite{'' if n > 1 else 's'} values inside the "
+                "recurrent loop; every number below, forward and backward, follows from the new values, not from "
+                "the model alone", Style(bold=True, color="yellow"))
+    for it in items:
+        units = "every unit" if it.units is None else \
+            f"unit{'s' if len(it.units) > 1 else ''} {', '.join(str(u) for u in it.units)}"
+        steps = f"t={it.start}" if it.stop == it.start + 1 else f"t={it.start}..{it.stop - 1}"
+        text.append(f"\n  {printable(it.at)} {printable(it.set)}, {units}, set to {it.value:g} at {steps}")
+    return text
+
+
 def param_table(trace, entry_filter: int | None) -> Table:
     t = Table(title="Parameter gradients", title_justify="left", header_style="bold")
     for col, just in (("parameter", "left"), ("shape", "left"), ("‖param‖", "right"), ("‖grad‖", "right")):
@@ -176,6 +195,9 @@ def build(trace, opts: ReportOptions) -> list:
     out: list = [Panel(Text(printable(" ".join(info.description.split())) or "(no description)"),
                        title=Text(printable(info.name), Style(bold=True)), title_align="left")]
     out += [Heading("Model"), model_table(trace)]
+    whatif = whatif_words(trace)
+    if whatif is not None:
+        out.append(whatif)
     loss = Text("loss: ", Style(bold=True))
     loss.append(f"{info.loss} = {float(trace['loss']):.6g}   {run_shape(trace)}")
     if training is not None:

@@ -31,6 +31,7 @@ from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
+from rnntui.render.views import view_at
 from rnntui.render.training import is_training
 from rnntui.render.watches import COMPUTING, Breakpoint, DebugState, next_break, pending, waiting
 from rnntui.tui.screens import DebugListScreen, ExpressionScreen, GotoScreen, HelpScreen, WhatIfScreen
@@ -113,8 +114,11 @@ class RnntuiApp(App):
         Binding("pagedown", "step(10)", "+10", show=False, tooltip="10 steps on"),
         Binding("pageup", "step(-10)", "-10", show=False, tooltip="10 steps back"),
         Binding("g", "goto", "Go to", show=False, tooltip="Go to a step t"),
-        Binding("b", "phase", "Fwd/BPTT",
+        # one key, named as the place's view has it: BPTT where the backward pass runs through time
+        Binding("b", "phase('bptt')", "Fwd/BPTT",
                 tooltip="Switch between the forward pass and the backward pass (BPTT, from t=T-1 down to 0)"),
+        Binding("b", "phase('backprop')", "Fwd/Backprop",
+                tooltip="Switch between the forward pass and the backward pass (backpropagation; no steps in time here)"),
         Binding("right_square_bracket", "place(1)", "Next entry", show=False,
                 tooltip="Next entry (each sub-layer and direction of a recurrent entry in turn)"),
         Binding("left_square_bracket", "place(-1)", "Prev entry", show=False, tooltip="Previous entry"),
@@ -514,7 +518,11 @@ class RnntuiApp(App):
         if action == "place":
             k = c.place_index + int(parameters[0])
             return True if 0 <= k < len(self.run_state.places) else None
-        if action == "direction":
+        if action == "phase":  # the binding that names this place's backward pass; the other is hidden
+            return view_at(info, c).through_time(info) == (parameters[0] == "bptt")
+        if action == "direction":  # hidden where no entry has two directions, dimmed at a place without
+            if not any(p.direction == "bwd" for p in info.places):
+                return False
             return True if cur.has_other_direction(c, info) else None
         if action == "unit":
             k = c.unit + int(parameters[0])
@@ -554,7 +562,7 @@ class RnntuiApp(App):
     def action_jump(self, last: int) -> None:
         self.cursor = cur.to_end(self.cursor, self.info, bool(last))
 
-    def action_phase(self) -> None:
+    def action_phase(self, kind: str = "bptt") -> None:
         self.cursor = cur.switch_phase(self.cursor, self.info)
 
     def action_place(self, n: int) -> None:
@@ -944,7 +952,9 @@ class RnntuiApp(App):
         self.push_screen(GotoScreen(cur.length(self.info, self.cursor.place(self.info), self.cursor.sample)), done)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.BINDINGS + PANEL_BINDINGS, self.run_state.trace, self.cursor))
+        # the keys that make sense here (a hidden footer key is no key at this place)
+        shown = [b for b in self.BINDINGS if self.check_action(*parse_action(b.action)[1:]) is not False]
+        self.push_screen(HelpScreen(shown + PANEL_BINDINGS, self.run_state.trace, self.cursor))
 
     def action_export(self) -> None:
         from rnntui.atomic import atomic_write

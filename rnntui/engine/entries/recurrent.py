@@ -255,5 +255,5 @@ class Recurrent(Handler):
     def describe(self, info) -> str:
         return self.fam.describe(info)
 
-    def equations(self, info) -> list[str]:
-        return self.fam.equations(info)
+    def equations(self, info, direction: str = "fwd") -> list[str]:
+        return self.fam.equations(info, direction)

@@ -193,6 +193,12 @@ def split_record(DH, dh_ext, through) -> dict[str, np.ndarray]:
     return {"h": DH, FROM_OUTPUT: dh_ext, THROUGH_TIME: through}
 
 
+def previous_next(direction: str) -> tuple[str, str]:
+    """The step whose state a direction's step t reads, and the step that reads step t's: ("t-1", "t+1")
+    for the forward direction, ("t+1", "t-1") for the backward one, which runs from t = T-1 down to 0."""
+    return ("t+1", "t-1") if direction == "bwd" else ("t-1", "t+1")
+
+
 class Family:
     """One recurrent family: its equations, gates, parameters, forward and backward, step Jacobian,
     and the words the views and reports use. Subclasses are registered in `families/__init__.py`.
@@ -254,7 +260,9 @@ class Family:
         return name in self.sigmoid_gates
 
     # --- words ----------------------------------------------------------------------------------
-    def equations(self, entry) -> list[str]:  # pragma: no cover - abstract
+    def equations(self, entry, direction: str = "fwd") -> list[str]:  # pragma: no cover - abstract
+        """The cell's equations as *direction* runs them: the forward direction reads the state of step t-1,
+        the backward direction (t = T-1 down to 0) the state of step t+1 (`previous_next`)."""
         raise NotImplementedError
 
     def describe(self, entry) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnntui.engine.families.base import (DirectionRun, equals, Family, initial, inject_final, order,
+from rnntui.engine.families.base import (DirectionRun, equals, Family, previous_next, initial, inject_final, order,
                                          overwritten_note, set_note, previous, previous_at, resumed, split_record,
                                          start_state, step_rows, StepProduct, weight_grads, zero_padded)
 from rnntui.numfmt import fmt
@@ -153,13 +153,14 @@ class GRU(Family):
         Kn, Kz, Kr = self.coefficients(np.concatenate([r, z, n], axis=-1), HPn, h_prev)
         return z, np.concatenate([Kn * Kr, Kz, Kn * r], axis=-1)
 
-    def equations(self, entry) -> list[str]:
+    def equations(self, entry, direction: str = "fwd") -> list[str]:
+        p, _ = previous_next(direction)
         return [
-            "r_t = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)      reset gate",
-            "z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)      update gate",
-            "n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))   candidate",
-            "h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}",
-            "BPTT: dL/dh_{t-1} gets z_t ⊙ dL/dh_t directly, plus the paths through r, z and n",
+            f"r_t = σ(W_ir x_t + b_ir + W_hr h_{{{p}}} + b_hr)      reset gate",
+            f"z_t = σ(W_iz x_t + b_iz + W_hz h_{{{p}}} + b_hz)      update gate",
+            f"n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{{{p}}} + b_hn))   candidate",
+            f"h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{{{p}}}",
+            f"BPTT: dL/dh_{{{p}}} gets z_t ⊙ dL/dh_t directly, plus the paths through r, z and n",
         ]
 
     def forward_story(self, entry, v):

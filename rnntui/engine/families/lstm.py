@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnntui.engine.families.base import (DirectionRun, equals, Family, initial, inject_final, order,
+from rnntui.engine.families.base import (DirectionRun, equals, Family, previous_next, initial, inject_final, order,
                                          overwritten_note, set_note, previous, previous_at, resumed, split_record,
                                          start_state, step_rows, StepProduct, weight_grads, zero_padded)
 from rnntui.numfmt import fmt, fmt_terms
@@ -177,15 +177,16 @@ class LSTM(Family):
                                                             initial(arrays, place, "c")))
         return None, np.concatenate([Kc * Kifg[:, :, 0], Kc * Kifg[:, :, 1], Kc * Kifg[:, :, 2], Ko], axis=-1)
 
-    def equations(self, entry) -> list[str]:
+    def equations(self, entry, direction: str = "fwd") -> list[str]:
+        p, n = previous_next(direction)
         return [
-            "i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)      input gate",
-            "f_t = σ(W_if x_t + b_if + W_hf h_{t-1} + b_hf)      forget gate",
-            "g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)   candidate",
-            "o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)      output gate",
-            "c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t",
+            f"i_t = σ(W_ii x_t + b_ii + W_hi h_{{{p}}} + b_hi)      input gate",
+            f"f_t = σ(W_if x_t + b_if + W_hf h_{{{p}}} + b_hf)      forget gate",
+            f"g_t = tanh(W_ig x_t + b_ig + W_hg h_{{{p}}} + b_hg)   candidate",
+            f"o_t = σ(W_io x_t + b_io + W_ho h_{{{p}}} + b_ho)      output gate",
+            f"c_t = f_t ⊙ c_{{{p}}} + i_t ⊙ g_t",
             "h_t = o_t ⊙ tanh(c_t)",
-            "BPTT: dL/dc_t = dL/dh_t ⊙ o_t ⊙ (1 - tanh²c_t) + dL/dc_{t+1} ⊙ f_{t+1}",
+            f"BPTT: dL/dc_t = dL/dh_t ⊙ o_t ⊙ (1 - tanh²c_t) + dL/dc_{{{n}}} ⊙ f_{{{n}}}",
         ]
 
     def forward_story(self, entry, v):

@@ -6,9 +6,9 @@ from typing import Literal
 
 import numpy as np
 
-from rnntui.engine.families.base import (DirectionRun, equals, Family, inject_final, order, overwritten_note, set_note,
-                                         RecurrentConfig, resumed, split_record, start_state, StepProduct,
-                                         step_rows, weight_grads, zero_padded)
+from rnntui.engine.families.base import (DirectionRun, equals, Family, inject_final, order, overwritten_note,
+                                         previous_next, set_note, RecurrentConfig, resumed, split_record,
+                                         start_state, StepProduct, step_rows, weight_grads, zero_padded)
 from rnntui.engine.fields import choice
 from rnntui.numfmt import fmt
 
@@ -114,12 +114,13 @@ class RNN(Family):
     def saturation(self, entry) -> dict[str, str]:
         return {"h": "h"} if entry.nonlinearity == "tanh" else {}
 
-    def equations(self, entry) -> list[str]:
+    def equations(self, entry, direction: str = "fwd") -> list[str]:
         act = entry.nonlinearity
+        p, _ = previous_next(direction)
         return [
-            "a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh           pre-activation",
+            f"a_t = W_ih x_t + b_ih + W_hh h_{{{p}}} + b_hh           pre-activation",
             f"h_t = {act}(a_t)",
-            f"BPTT: dL/dh_{{t-1}} = W_hhᵀ (dL/dh_t ⊙ {act}'(a_t)) + (output's share at t-1)",
+            f"BPTT: dL/dh_{{{p}}} = W_hhᵀ (dL/dh_t ⊙ {act}'(a_t)) + (output's share at {p})",
         ]
 
     def describe(self, entry) -> str:

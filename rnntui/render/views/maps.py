@@ -14,7 +14,9 @@ from rnntui.render.views.recurrent import details_text
 class MapView(PlaceView):
     kind = "map"
     step_noun = "position"
-    backward_name = "backward pass"
+
+    def through_time(self, info) -> bool:
+        return False  # its steps are output positions; a map's gradient is backpropagated, not through time
 
     def length(self, info, place):
         return info.entries[place.entry].steps

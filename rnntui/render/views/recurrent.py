@@ -13,7 +13,7 @@ from rich.text import Text
 from rnntui.engine.diagnostics import jacobian_norm_at, row_norms
 from rnntui.engine.interventions import MASK
 from rnntui.numfmt import fmt, fmt_terms
-from rnntui.render.analysis import RULE, verdicts
+from rnntui.render.analysis import RULE, equations, verdicts
 from rnntui.render.colors import SEQUENTIAL_STYLES, sequential_index
 from rnntui.render.pertrace import PerTrace
 from rnntui.render.cursor import order_sign
@@ -260,12 +260,13 @@ class RecurrentView(PlaceView):
         info = trace.info
         entry = info.entries[place.entry]
         rng = opts.step_range(entry.steps)
-        eq = Text("\n".join(entry.family.equations(entry)), DIM)
+        eq = Text("\n".join(equations(entry, place.direction)), DIM)
         out = [eq]
         if info.packs(entry):
+            bwd = " and the backward direction starts at each sample's own last step" if "bwd" in entry.directions else ""
             out.append(Text("samples of different lengths (packed): " + ", ".join(
-                f"{b}: {n}" for b, n in enumerate(info.lengths)) + f" of T={entry.steps}; padded steps hold zeros "
-                "and the backward direction starts at each sample's own last step", DIM))
+                f"{b}: {n}" for b, n in enumerate(info.lengths)) + f" of T={entry.steps}; padded steps hold zeros"
+                + bwd, DIM))
         if entry.reduce_final and place.layer == entry.num_layers - 1 and place.direction == entry.directions[0]:
             out += [Text(final_state_words(info, entry, b), DIM) for b in range(min(info.B, 8))]
         return out + [step_table(trace, place, rng), Text(""), gradient_table(trace, place, rng), Text("")]
