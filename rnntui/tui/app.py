@@ -33,12 +33,8 @@ from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
 from rnntui.render.views import view_at
 from rnntui.render.training import is_training
-<<<<<<< HEAD
-from rnntui.render.watches import Breakpoint, DebugState, next_break
-from rnntui.tui.samples_pane import SAMPLE_ACTIONS, SAMPLE_BINDINGS, SamplesAxisMixin, SamplesPane
-=======
 from rnntui.render.watches import COMPUTING, Breakpoint, DebugState, next_break, pending, waiting
->>>>>>> main
+from rnntui.tui.samples_pane import SAMPLE_ACTIONS, SAMPLE_BINDINGS, SamplesAxisMixin, SamplesPane
 from rnntui.tui.screens import DebugListScreen, ExpressionScreen, GotoScreen, HelpScreen, WhatIfScreen
 from rnntui.tui.state import OpenRun, open_run, warmed
 from rnntui.tui.terminal import require_terminal
