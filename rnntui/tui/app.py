@@ -186,7 +186,7 @@ class RnntuiApp(SamplesAxisMixin, App):
 
     def __init__(self, trace, export_dir: Path | None = None, other=None, samples=None, sample: int = 0, **kwargs):
         super().__init__(**kwargs)
-        self.samples, self.sample_index, self._sample_target = samples, sample, sample  # --dataset: samples_pane.py
+        self.samples, self.sample_index = samples, sample   # --dataset / --scan: tui/samples_pane.py
         self.export_dir = export_dir or Path.cwd()
         self._timer = None
         self._binding_state: tuple = ()

@@ -5,7 +5,8 @@ sample's own run with the ranking above the views (samples/axis.py holds the ran
 `)` open the previous / next sample of the ranking, `S` a sample by its index, `r` puts the keys in the
 ranking (arrows move its cursor, Enter opens the sample under it, Escape gives the keys back). A move
 keeps the place, the pass and the step (clamped to the new sample's own steps), as an iteration move
-does. A sample not opened before runs in a worker thread, so the keys never wait for it.
+does. A sample not opened before runs in a worker thread (the app's `_background`: the header says so,
+Esc cancels), so the keys never wait for it.
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from rnntui.render import cursor as cur
 from rnntui.render.samples import ranking_columns, sample_words
 from rnntui.samples.table import cell
 
-SAY_AFTER = 0.1     # seconds: a sample's run that takes longer is said while it runs
 ROWS_SHOWN = 1000   # the ranking's first rows the pane holds (S opens any sample by its index)
 SCROLLBAR = 2       # the table's vertical scroll bar: the columns fit beside it
 
@@ -147,7 +147,7 @@ class SamplesAxisMixin:
 
     samples = None        # the SamplesAxis (samples/axis.py), or None: the run has no data set to move along
     sample_index = 0      # the data-set sample whose run is open
-    _sample_target = 0    # the sample asked for last (a worker may still be running it)
+    _sample_target = None  # the sample a worker is running (the last asked for), None when none is
 
     def _samples_check(self, action: str) -> bool | None:
         return True if self.samples is not None else False   # hidden: no data set to move along
@@ -160,13 +160,19 @@ class SamplesAxisMixin:
         ax = self.samples
         return sample_words(k, ax.N, ax.rank(k), ax.row(k))
 
+    def _sample_base(self) -> int:
+        """Where a move counts from: the sample on its way (a worker runs it), else the one shown."""
+        return self._sample_target if self._sample_target is not None and "sample" in self._jobs else \
+            self.sample_index
+
     def action_sample_move(self, n: int) -> None:
         if self.samples is None:
             return
-        k = self.samples.move(self._sample_target, int(n))
+        base = self._sample_base()
+        k = self.samples.move(base, int(n))
         if k is None:
-            self.notify(f"sample {self._sample_target:,} is the " + ("last" if int(n) > 0 else "first")
-                        + " of the ranking", timeout=2)
+            self.notify(f"sample {base:,} is the " + ("last" if int(n) > 0 else "first") + " of the ranking",
+                        timeout=2)
             return
         self.open_sample(k)
 
@@ -185,44 +191,32 @@ class SamplesAxisMixin:
             self.query_one(RankingTable).enter()
 
     def open_sample(self, k: int) -> None:
-        """Show data-set sample k: at once when its run was opened before, else once a worker has run it."""
-        self._sample_target = k
+        """Show data-set sample k: at once when its run was opened before, else once a worker has run it (the
+        header says so meanwhile, the keys still answer, Esc cancels: the app's `_background`)."""
+        from rnntui.tui.state import open_run, warmed
+
         for pane in self.query(SamplesPane):
             pane.show(k)
         trace = self.samples.opened(k)
-        if trace is not None:
-            self._show_sample(k, trace)
+        if trace is not None or k == self.sample_index:
+            self._show_sample(k, open_run(trace) if trace is not None else self.run_state)
             return
-        self.set_timer(SAY_AFTER, lambda: self._say_running(k))
-        self.run_worker(lambda: self._run_sample(k), thread=True, group="samples", exclusive=True,
-                        exit_on_error=False)
+        self._sample_target = k
 
-    def _say_running(self, k: int) -> None:
-        """A run that outlasts SAY_AFTER is said (the views show the sample open before until it is done)."""
-        if k == self._sample_target and k != self.sample_index:
-            self.notify(f"running sample {k:,} (the views show sample {self.sample_index:,} until it is done)",
-                        timeout=2)
+        def done(run) -> None:
+            if self._sample_target == k:
+                self._show_sample(k, run)
 
-    def _run_sample(self, k: int) -> None:
-        """In a worker thread: sample k's run, shown unless another sample was asked for meanwhile."""
-        from textual.worker import get_current_worker
+        self._background("sample", f"running sample {k:,}", lambda: warmed(open_run(self.samples.run(k))), done)
 
-        from rnntui.errors import RnntuiError
-
-        try:
-            trace = self.samples.run(k)
-        except (RnntuiError, IndexError) as exc:
-            self.call_from_thread(self.notify, f"sample {k:,}: {exc}", severity="error", markup=False)
+    def _show_sample(self, k: int, run) -> None:
+        job = self._jobs.pop("sample", None)
+        if job is not None:   # a slower move on its way is overtaken by this one
+            job[0].cancel()
+            self._show_busy()
+        self._sample_target = None
+        if run is self.run_state:
             return
-        if not get_current_worker().is_cancelled:
-            self.call_from_thread(self._show_sample, k, trace)
-
-    def _show_sample(self, k: int, trace) -> None:
-        from rnntui.tui.state import open_run
-
-        if k != self._sample_target:
-            return
-        run = open_run(trace)
         c = self.cursor
         place = c.place(run.info)
         ends = (cur.first_step(run.info, c.phase, place.direction, place, 0),
@@ -232,7 +226,7 @@ class SamplesAxisMixin:
         self.sample_index = k
         for header in self.query("#header"):
             header.axis_words = self._sample_words(k)
-        self.original = trace
+        self.original = run.trace.whole
         self._keep_cursor = True
         self.run_state = run
 

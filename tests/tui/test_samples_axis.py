@@ -156,26 +156,28 @@ async def test_a_shorter_sample_keeps_the_step_within_its_own_steps(axis):
         assert f"step {own} of {own} (t={own - 1})" in header_text(app)
 
 
-async def test_a_run_that_takes_a_while_is_said_and_a_quick_one_is_not(axis, monkeypatch):
-    from rnntui.tui import samples_pane
+async def test_a_run_on_its_way_is_said_in_the_header_and_esc_cancels_it(axis, monkeypatch):
+    import threading
+
+    from rnntui.tui.widgets.header_bar import HeaderBar
 
     app = app_on(axis)
-    said = []
+    gate = threading.Event()
+    slow = axis.run
     async with app.run_test(size=SIZE) as pilot:
-        monkeypatch.setattr(app, "notify", lambda m, **kw: said.append(m))
-        slow = axis.run
-        monkeypatch.setattr(axis, "run", lambda k: time.sleep(samples_pane.SAY_AFTER * 5) or slow(k))
-        k = axis.at_rank(120)
+        monkeypatch.setattr(axis, "run", lambda k: gate.wait(5) and slow(k))
+        k = axis.at_rank(60)
         await pilot.press("S", *str(k), "enter")
+        await pilot.pause(0.15)
+        assert app.query_one(HeaderBar).busy.startswith(f"running sample {k}… ")
+        await pilot.press("escape")                   # cancelled: nothing moves, a move counts from the shown one
+        gate.set()
         await wait(app, pilot)
-        assert said == [f"running sample {k} (the views show sample {axis.at_rank(0)} until it is done)"]
-        said.clear()
+        assert app.sample_index == axis.at_rank(0) and app.query_one(HeaderBar).busy == ""
         monkeypatch.setattr(axis, "run", slow)
-        axis.run(axis.at_rank(1))
-        await pilot.press("S", *str(axis.at_rank(1)), "enter")
+        await pilot.press("right_parenthesis")
         await wait(app, pilot)
-        await pilot.pause(samples_pane.SAY_AFTER * 2)
-        assert said == [] and app.sample_index == axis.at_rank(1)
+        assert app.sample_index == axis.at_rank(1)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 40)])
