@@ -47,7 +47,7 @@ class RankingTable(DataTable, inherit_bindings=True, can_focus=False):
 
     def enter(self) -> None:
         self.can_focus = True
-        self.focus()
+        self.screen.set_focus(self)   # at once (focus() waits a turn: keys typed after r would miss the table)
 
     def action_leave(self) -> None:
         self.can_focus = False

@@ -269,3 +269,16 @@ async def test_watches_and_breakpoints_stay_and_read_the_sample_shown(axis):
         n = axis.row(axis.at_rank(1))["length"]
         held = [bool(holding(trace, place, app.debugging, t)) for t in range(n)]
         assert held == list(dh[:n] < 1e-3) and any(held) and not all(held)   # this sample's own gradient
+
+
+async def test_keys_typed_at_once_after_r_go_to_the_ranking(axis):
+    from textual import events
+
+    app = app_on(axis)
+    async with app.run_test(size=SIZE) as pilot:
+        unit = app.cursor.unit
+        for key, char in (("r", "r"), ("down", None), ("enter", "\r")):   # queued together, as a fast typist's
+            app.post_message(events.Key(key, char))
+        await pilot.pause()
+        await wait(app, pilot)
+        assert app.sample_index == axis.at_rank(1) and app.cursor.unit == unit
