@@ -282,3 +282,24 @@ async def test_keys_typed_at_once_after_r_go_to_the_ranking(axis):
         await pilot.pause()
         await wait(app, pilot)
         assert app.sample_index == axis.at_rank(1) and app.cursor.unit == unit
+
+
+async def test_the_verdicts_jacobian_norms_are_computed_in_the_worker_not_by_the_view(axis, monkeypatch):
+    from rnntui.tui.samples_pane import SamplesAxisMixin
+
+    app = app_on(axis)
+    seen = []
+    show = SamplesAxisMixin._show_sample
+
+    def spy(self, k, run):
+        key = run.trace.info.places[self.cursor.place_index].diag_key("jacnorm")
+        seen.append(run.trace.whole.is_computed(key))   # before any view has drawn the run
+        show(self, k, run)
+
+    monkeypatch.setattr(SamplesAxisMixin, "_show_sample", spy)
+    k = axis.at_rank(90)
+    assert axis.opened(k) is None
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("S", *str(k), "enter")
+        await wait(app, pilot)
+    assert seen == [True] and app.sample_index == k
