@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 # where a scenario holds a file name (besides initial states, which are per entry)
-_INPUT_FILES = ("file", "image", "vocab")
+_INPUT_FILES = ("file", "image", "vocab", "dataset")
 
 
 def _moved(value: str, source: Path, target: Path) -> str:

@@ -923,8 +923,9 @@ class RnntuiApp(SamplesAxisMixin, App):
         try:
             data = yaml.load(str(whole["meta.scenario"]))
             data["interventions"] = self._interventions()
+            self._sample_into(data)   # a data set's sample: the written scenario reads it alone
             stem = cut(Path(self.info.file).stem, STEM_CHARS) or "scenario"
-            it = f"-iteration{self.iteration}" if self.training is not None else ""
+            it = f"-iteration{self.iteration}" if self.training is not None else self._sample_suffix()
             path = self.export_dir / f"{stem}{it}-whatif.yaml"
             # its paths were written for the original's folder: name the same files from the new one
             moved = relocate(data, Path(self.info.file).parent, path.parent)

@@ -156,6 +156,13 @@ class SamplesAxisMixin:
         """What an export's file name says of the open sample ("-sample4812"), "" without a data set."""
         return f"-sample{self.sample_index}" if self.samples is not None else ""
 
+    def _sample_into(self, data) -> None:
+        """A scenario's data (`W` writes it) set to read the open sample alone, as it was run: `input: {dataset:
+        ..., sample: k, batch_size: 1}`; unchanged without a data set."""
+        inp = data.get("input") if self.samples is not None else None
+        if isinstance(inp, dict) and "dataset" in inp:
+            inp["sample"], inp["batch_size"] = self.sample_index, 1
+
     def _sample_words(self, k: int) -> str:
         ax = self.samples
         return sample_words(k, ax.N, ax.rank(k), ax.row(k))

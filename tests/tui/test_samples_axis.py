@@ -303,3 +303,20 @@ async def test_the_verdicts_jacobian_norms_are_computed_in_the_worker_not_by_the
         await pilot.press("S", *str(k), "enter")
         await wait(app, pilot)
     assert seen == [True] and app.sample_index == k
+
+
+async def test_W_writes_a_scenario_that_reads_the_open_sample(axis, tmp_path):
+    app = app_on(axis)
+    app.export_dir = tmp_path
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right_parenthesis")
+        await wait(app, pilot)
+        await pilot.press("right", "right", "i", *"h = 0", "enter")
+        await pilot.pause()
+        shown = float(app.run_state.trace["loss"])
+        assert app.run_state.labels == ("what-if", "original") and shown != axis.row(axis.at_rank(1))["loss"]
+        await pilot.press("W")
+    k = axis.at_rank(1)
+    (path,) = tmp_path.glob("*.yaml")
+    assert path.name == f"scan-gradient-health-sample{k}-whatif.yaml"
+    assert float(rnntui.run(str(path))["loss"]) == shown        # the what-if on sample k, as the screen showed it
