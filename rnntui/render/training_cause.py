@@ -128,7 +128,7 @@ def likely_cause(trace) -> str | None:
     name, k, ratio, at = found
     loss = np.asarray(trace["train.loss"], dtype=float)
     how = ("the loss stops being finite" if not np.isfinite(loss[at]) else
-           f"the loss grows to {fmt(float(loss[at]), 0)} (from {fmt(float(loss[0]), 0)})")
+           f"the loss grows to {fmt(float(loss[at]), 0)}, past 10x its {fmt(float(loss[0]), 0)} at iteration 0")
     kind, clip = _optimizer_kind(trace), _clip_limit(trace)
     if kind in ("adam", "adamw"):
         fix = "the learning rate is too large for parameters of this size (Adam's steps are about lr each)"

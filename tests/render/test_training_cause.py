@@ -34,6 +34,10 @@ def test_the_diverging_runs_cause_is_its_earliest_big_update(traces):
     words = likely_cause(t)
     assert f"updates were {ratio:.0%} of {name} at iteration {k}" in words
     assert f"at iteration {at} the loss grows to" in words and "or clip the gradients" in words
+    # the value it grew from is iteration 0's (the rule's), said as such: iteration at - 1's was another
+    from rnntui.numfmt import fmt
+    assert f"past 10x its {fmt(float(loss[0]), 0)} at iteration 0" in words
+    assert loss[at - 1] != loss[0] and "(from " not in words
     assert short_cause(t, 100).startswith(f"likely cause: updates {ratio:.0%} of {name} at iteration {k}")
 
 
