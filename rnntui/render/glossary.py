@@ -24,6 +24,21 @@ def event_words(info) -> dict[str, str]:
     }
 
 
+def _jacobian_words(info) -> str:
+    """The step Jacobian in words. A family with states besides h (the LSTM's c) is measured with them held
+    fixed, so there the norm bounds only the path through h: the gradient also flows through c and can keep
+    its size, or grow, while the norm is below 1 at every step."""
+    words = ("the middle value, over the sample's steps, of ‖dh_t/dh_{t-1}‖, the largest factor by which one "
+             "step back through h can multiply the gradient")
+    carried = sorted({s for e in info.entries for s in getattr(getattr(e, "family", None), "states", ("h",))
+                      if s != "h"})
+    if not carried:
+        return words + "; below 1 at every step, the gradient must shrink"
+    held = " and ".join(f"{s}_{{t-1}}" for s in carried)
+    return (words + f", with {held} held fixed: the gradient also flows back through "
+            + " and ".join(carried) + ", so it can keep its size while this is below 1 at every step")
+
+
 def glossary(info) -> Text:
     """The terms of the views and the verdict, one per line."""
     text = Text("Terms\n", BOLD)
@@ -36,9 +51,7 @@ def glossary(info) -> Text:
              "a step: the geometric mean of the change per step"),
         ("dL_s/dh_t", "the gradient of the loss term at step s alone with respect to h_t (the total dL/dh_t "
                       "also holds every other step's own loss)"),
-        ("median step Jacobian norm", "the middle value, over the sample's steps, of ‖dh_t/dh_{t-1}‖, the "
-                                      "largest factor by which one step back can multiply the gradient; below 1 at "
-                                      "every step, the gradient must shrink"),
+        ("median step Jacobian norm", _jacobian_words(info)),
         ("‖step t's term of dW_hh‖", "the size of step t's share of the gradient of W_hh (dW_hh is the sum of "
                                      "these over the steps and the batch): which steps W_hh's update comes from; "
                                      "the same for dW_ih"),
