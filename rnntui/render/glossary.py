@@ -25,18 +25,22 @@ def event_words(info) -> dict[str, str]:
 
 
 def _jacobian_words(info) -> str:
-    """The step Jacobian in words. A family with states besides h (the LSTM's c) is measured with them held
-    fixed, so there the norm bounds only the path through h: the gradient also flows through c and can keep
-    its size, or grow, while the norm is below 1 at every step."""
+    """The step Jacobian in words. It bounds only the path back through this sub-layer's own h: a family
+    with states besides h (the LSTM's c) is measured with them held fixed, and a recurrent sub-layer stacked
+    above another adds to the lower one's gradient at every step. Only where neither is the case does a
+    norm below 1 at every step mean that the gradient must shrink."""
     words = ("the middle value, over the sample's steps, of ‖dh_t/dh_{t-1}‖, the largest factor by which one "
              "step back through h can multiply the gradient")
     carried = sorted({s for e in info.entries for s in getattr(getattr(e, "family", None), "states", ("h",))
                       if s != "h"})
-    if not carried:
+    stacked = len({(p.entry, p.layer) for p in info.places if p.recurrent}) > 1
+    if not carried and not stacked:
         return words + "; below 1 at every step, the gradient must shrink"
-    held = " and ".join(f"{s}_{{t-1}}" for s in carried)
-    return (words + f", with {held} held fixed: the gradient also flows back through "
-            + " and ".join(carried) + ", so it can keep its size while this is below 1 at every step")
+    also = ([f"back through {' and '.join(carried)}"] if carried else []) + (
+        ["from the recurrent layer above"] if stacked else [])
+    held = "".join(f", with {s}_{{t-1}} held fixed" for s in carried)
+    return (words + held + ": the gradient also flows " + " and ".join(also)
+            + ", so it can keep its size while this is below 1 at every step")
 
 
 def glossary(info) -> Text:
