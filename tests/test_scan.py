@@ -168,3 +168,36 @@ def test_a_dask_cluster_gives_the_same_table(result):
 def test_an_unreachable_scheduler_is_one_line():
     res = CliRunner().invoke(app, ["scan", NAME, "--scheduler", "tcp://127.0.0.1:9"])
     assert res.exit_code == 2 and "cannot connect" in res.output
+
+
+def test_a_data_set_of_token_ids_read_by_an_embedding_scans(tmp_path):
+    """(N, T) token ids with lengths, an embedding first: the scan ran into an AttributeError (it asked the
+    layout for the embedding's configuration). Each row is that sample's own run, whose loss PyTorch agrees with."""
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 20, size=(6, 9))
+    lengths = np.array([9, 4, 7, 3, 9, 5])
+    for i, n in enumerate(lengths):
+        ids[i, n:] = 0
+    np.savez(tmp_path / "tok.npz", x=ids, lengths=lengths, target=rng.integers(0, 2, size=6))
+    path = tmp_path / "s.yaml"
+    path.write_text("version: 1\nmode: many-to-one\nseed: 0\ninput: {dataset: tok.npz}\n"
+                    "model:\n  - {type: embedding, num_embeddings: 20, embedding_dim: 3}\n"
+                    "  - {type: gru, hidden_size: 4}\n  - {type: dense, units: 2}\n"
+                    "weights: {init: pytorch}\nloss: {kind: cross_entropy}\n")
+    rows = scan(str(path)).rows
+    assert [r["sample"] for r in rows] == list(range(6)) and [r["length"] for r in rows] == lengths.tolist()
+    p = {k[len("param."):]: torch.from_numpy(np.asarray(v)) for k, v in rnntui.run(path).items()
+         if k.startswith("param.")}
+    emb, gru, fc = torch.nn.Embedding(20, 3).double(), torch.nn.GRU(3, 4).double(), torch.nn.Linear(4, 2).double()
+    with torch.no_grad():
+        emb.weight.copy_(p["0.weight"])
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            getattr(gru, name).copy_(p[f"1.{name}"])
+        fc.weight.copy_(p["2.weight"]), fc.bias.copy_(p["2.bias"])
+        data = np.load(tmp_path / "tok.npz")
+        for k in (1, 3, 4):
+            x = emb(torch.from_numpy(data["x"][k, :lengths[k]])[:, None])
+            _, h = gru(x)
+            want = torch.nn.functional.cross_entropy(fc(h[-1]), torch.tensor([int(data["target"][k])]))
+            assert abs(rows[k]["loss"] - float(want)) <= 1e-12, k
+            assert rows[k]["loss"] == float(rnntui.run(path, sample=k)["loss"])

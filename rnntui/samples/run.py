@@ -103,7 +103,7 @@ def sample_scenario(sc, k: int):
     from rnntui.scenario.dataset import batch_input
 
     first = sc.layout[0]
-    ids = first.handler.id_count(first.config) if first.handler.reads_ids else None
+    ids = first.handler.laid_out_id_count(first) if first.handler.reads_ids else None
     vocab = SimpleNamespace(vocab=list(sc.vocab) if sc.vocab is not None else None)
     built, target = batch_input(sc.dataset, k, 1, vocab, Path(sc.file).parent, None, ids)
     if target is not None:
