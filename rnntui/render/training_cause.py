@@ -70,16 +70,19 @@ def _clip_limit(trace) -> float | None:
 
 
 def diverges_at(trace) -> int | None:
-    """The first iteration where the loss stops being finite or grows past 10x its first value; None if the
-    run does neither."""
+    """The iteration from which the loss is not finite or above 10x its first value through the last
+    iteration; None if the run ends without (a loss that spikes past 10x and comes back has not diverged:
+    the loss-rise event tells of the spike)."""
     loss = np.asarray(trace["train.loss"], dtype=float)
     if loss.size == 0:
         return None
     bad = ~np.isfinite(loss)
     if np.isfinite(loss[0]) and loss[0] > 0:
         bad |= np.isfinite(loss) & (loss > 10 * loss[0])
-    hits = np.flatnonzero(bad)
-    return int(hits[0]) if hits.size else None
+    if not bad[-1]:
+        return None
+    good = np.flatnonzero(~bad)
+    return int(good[-1]) + 1 if good.size else 0
 
 
 def big_update(trace) -> tuple[str, int, float, int] | None:
