@@ -18,7 +18,8 @@ def event_words(info) -> dict[str, str]:
         "vanishing": f"BPTT: ‖dL/dh_t‖ (over the batch) is below {lim['vanishing']:g} at this step",
         "exploding": f"BPTT: ‖dL/dh_t‖ (over the batch) is above {lim['exploding']:g} at this step",
         "saturated": (f"forward: a gate (or a tanh state) is saturated in at least {lim['saturated']:.0%} of the "
-                      f"units at this step (a sigmoid below 0.05 or above 0.95, a tanh beyond ±0.95)"),
+                      f"units at this step, over the batch's samples still running (a sigmoid below 0.05 or above 0.95, "
+                      f"a tanh beyond ±0.95)"),
         "non-finite": "an array first holds inf or NaN at this step",
         "break": "a breakpoint you added (a) holds at this step",
     }
