@@ -201,3 +201,31 @@ def test_a_data_set_of_token_ids_read_by_an_embedding_scans(tmp_path):
             want = torch.nn.functional.cross_entropy(fc(h[-1]), torch.tensor([int(data["target"][k])]))
             assert abs(rows[k]["loss"] - float(want)) <= 1e-12, k
             assert rows[k]["loss"] == float(rnntui.run(path, sample=k)["loss"])
+
+
+async def test_the_header_names_the_data_sample_shown():
+    """`--sample 118` opens sample 118 of the data set; a training minibatch's samples are some of the
+    scenario's: the header says which (the trial found "sample 0 of 1" with 118 nowhere)."""
+    from rnntui.tui.app import RnntuiApp
+    from tests.tui.screen import screen_text
+
+    trace = rnntui.run(NAME, sample=118)
+    assert trace["meta.sample_ids"].tolist() == [118] and int(trace["meta.samples_total"]) == 200
+    app = RnntuiApp(trace)
+    async with app.run_test(size=(120, 30)):
+        assert "sample 0 of 1 (no. 118 of 200 in the data)" in screen_text(app)
+
+
+def test_a_minibatch_iteration_records_which_samples_it_read(tmp_path):
+    rng = np.random.default_rng(1)
+    doc = {"version": 1, "mode": "many-to-one", "input": {"batch": rng.normal(size=(7, 4, 2)).round(3).tolist()},
+           "model": [{"type": "gru", "hidden_size": 3}, {"type": "dense", "units": 2}],
+           "loss": {"kind": "cross_entropy", "target": [0, 1, 1, 0, 1, 0, 0]},
+           "train": {"iterations": 5, "batch_size": 3, "shuffle": True, "optimizer": {"kind": "sgd", "lr": 0.1}}}
+    p = tmp_path / "mb.yaml"
+    p.write_text(json.dumps(doc))
+    t = rnntui.run(p)
+    for k in range(5):
+        want = [int(i) for i in t["train.batch"][k] if i >= 0]
+        it = t.iteration(k)
+        assert it["meta.sample_ids"].tolist() == want and int(it["meta.samples_total"]) == 7

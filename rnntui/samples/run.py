@@ -111,7 +111,8 @@ def sample_scenario(sc, k: int):
             target = np.moveaxis(target, 0, 1)
         target = np.ascontiguousarray(target.astype(np.int64) if sc.loss != "mse" else target)
     return replace(sc, x=built.x, lengths=built.lengths, tokens=built.tokens, token_ids=built.token_ids,
-                   target=target if target is not None else sc.target, sample=k)
+                   target=target if target is not None else sc.target, sample=k, sample_ids=(k,),
+                   samples_total=sc.dataset.N)
 
 
 def check_targets(sc) -> None:
