@@ -1,0 +1,30 @@
+"""Issue 28's last crashes, each with the input that made it: sizes counted before they are made, saved
+traces refused with one line, unreadable inputs, option values."""
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+from rnntui.errors import ScenarioError
+from rnntui.scenario import load_scenario
+
+
+def test_a_model_too_large_to_run_is_refused_before_its_parameters_are_made(tmp_path):
+    """hidden_size 3,000: 9 million parameters (72 MB) fit a 200 MB limit, but the run (its gradients and
+    records) does not: refused while loading, having allocated nothing of that size (was: the parameters
+    drawn, `validate` saying ok, and only the run refusing; at hidden_size 30,000, 45 s and 14 GB)."""
+    path = tmp_path / "big.yaml"
+    path.write_text("mode: many-to-one\ninput: {generate: {kind: pulse, length: 3, at: 0}}\n"
+                    "model:\n  - {type: rnn, hidden_size: 3000}\nloss: {kind: sum}\n")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ScenarioError) as info:
+            load_scenario(path, max_memory=200 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    problem = info.value.problems[0]
+    assert (problem.line, problem.path) == (3, "model")
+    assert "this run would record about" in problem.message and "memory limit of 200.0 MiB" in problem.message
+    assert peak < 8 << 20, peak
