@@ -27,4 +27,4 @@ def test_a_model_too_large_to_run_is_refused_before_its_parameters_are_made(tmp_
     problem = info.value.problems[0]
     assert (problem.line, problem.path) == (3, "model")
     assert "this run would record about" in problem.message and "memory limit of 200.0 MiB" in problem.message
-    assert peak < 8 << 20, peak
+    assert peak < 40 << 20, peak  # the parameters alone take 72 MB
