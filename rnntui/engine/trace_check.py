@@ -84,6 +84,40 @@ def _shape(a: np.ndarray, key: str, expected: tuple, shown: str) -> None:
         raise _Bad(f"the array {key!r} has shape {a.shape}; expected {shown}")
 
 
+def _handlers() -> dict:
+    from rnntui.engine.entries import HANDLERS
+
+    return HANDLERS
+
+
+def _check_diagnostics(arrays: dict, text: str) -> None:
+    """The diagnostics every view and report reads: each recurrent place's saturation, gradient norms and
+    step Jacobian norms (unless meta.not_computed defers them), the one-term gradient with its step (both or
+    neither: traces before it have neither), and the non-finite summary."""
+    from rnntui.engine.trace import TraceInfo
+
+    info = TraceInfo.from_json(text)
+    deferred = set(arrays["meta.not_computed"].tolist()) if "meta.not_computed" in arrays else set()
+    for place in info.places:
+        if not place.recurrent:
+            continue
+        e = info.entries[place.entry]
+        names = [f"sat.{name}" for name in e.family.saturation(e)] + ["gradnorm", "jacnorm"]
+        for name in names:
+            key = place.diag_key(name)
+            if key not in deferred:
+                _array(arrays, key, f"a diagnostic of entry {place.entry}")
+        pair = [place.diag_key("term_gradnorm"), place.diag_key("term_step")]
+        if (pair[0] in arrays) != (pair[1] in arrays):
+            missing = pair[1] if pair[0] in arrays else pair[0]
+            raise _Bad(f"the array {missing!r} is missing (a diagnostic of entry {place.entry}, saved with "
+                       f"{pair[0] if pair[0] in arrays else pair[1]!r})")
+    for key in ("diag.nonfinite.first_step", "diag.nonfinite.key_first_step"):
+        _array(arrays, key, "the summary of non-finite values")
+    if "diag.nonfinite.keys" not in arrays:
+        raise _Bad("the array 'diag.nonfinite.keys' is missing (the summary of non-finite values)")
+
+
 def _check_layout(d) -> None:
     from rnntui.engine.layout import VIEW_KINDS
     from rnntui.engine.trace import EntryInfo, TraceInfo
@@ -102,6 +136,13 @@ def _check_layout(d) -> None:
         _check_map(e, ENTRY_TYPES, EntryInfo, f"meta.layout.entries[{i}]")
         if e.get("index") != i:
             raise _Bad(f"meta.layout.entries[{i}].index: found {e.get('index')}; expected {i}")
+        known = _handlers()
+        if e.get("type") not in known:
+            raise _Bad(f"meta.layout.entries[{i}].type: found {json.dumps(e.get('type'))[:40]}; expected an entry type "
+                       f"of this rnntui ({', '.join(sorted(known))})")
+        if e.get("recurrent", False) is not known[e["type"]].recurrent:
+            raise _Bad(f"meta.layout.entries[{i}].recurrent: found {json.dumps(e.get('recurrent'))} for a "
+                       f"{e['type']} entry; expected {json.dumps(known[e['type']].recurrent)}")
         view = e.get("view", "plain")
         if view not in VIEW_KINDS:
             raise _Bad(f"meta.layout.entries[{i}].view: found {json.dumps(view)[:40]}; expected "
@@ -172,5 +213,6 @@ def check_trace(arrays: dict, path: str) -> None:
             raise _Bad(f"meta.layout: not JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
         _check_layout(d)
         _check_arrays(arrays, d)
+        _check_diagnostics(arrays, str(raw))
     except _Bad as exc:
         raise ScenarioError([Problem(str(path), None, None, "", f"not a trace rnntui can open: {exc}")]) from None

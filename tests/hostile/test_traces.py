@@ -15,7 +15,7 @@ from rnntui.errors import ScenarioError
 from tests.hostile.common import invoke, refused
 
 TRACE = rnntui.run("bilstm-apple")
-ARRAYS = {k: np.asarray(TRACE[k]) for k in TRACE._arrays}
+ARRAYS = {k: np.asarray(TRACE[k]) for k in TRACE}  # as a save writes it: the derived diagnostics too
 LAYOUT = json.loads(str(ARRAYS["meta.layout"]))
 
 
@@ -165,3 +165,39 @@ def test_the_engine_knows_every_view_the_renderer_has():
     from rnntui.render.views import VIEWS
 
     assert set(VIEWS) == set(VIEW_KINDS)
+
+
+@pytest.mark.parametrize("key", sorted(k for k in ARRAYS if k.startswith("diag.")))
+def test_a_missing_diagnostic_is_one_line(tmp_path, key):
+    """Every diagnostic a view or report reads (was: KeyError in show, export and at the TUI's start)."""
+    path = _write(tmp_path / "t.npz", {k: v for k, v in ARRAYS.items() if k != key})
+    for command in (["show", str(path)], ["export", str(path), "-o", str(tmp_path / "r.txt")]):
+        lines = refused(invoke(*command))
+        assert len(lines) == 1 and f"the array {key!r} is missing" in lines[0], lines
+    assert not (tmp_path / "r.txt").exists()
+
+
+def test_a_deferred_jacobian_need_not_be_saved(tmp_path):
+    key = "diag.model.0.l0.fwd.jacnorm"
+    arrays = {k: v for k, v in ARRAYS.items() if k != key}
+    arrays["meta.not_computed"] = np.asarray([key])
+    trace = rnntui.load_trace(_write(tmp_path / "t.npz", arrays))
+    np.testing.assert_allclose(trace[key], TRACE[key], rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["foo", "LSTM", "transformer"])
+def test_an_unknown_entry_type_is_one_line(tmp_path, kind):
+    layout = json.loads(json.dumps(LAYOUT))
+    layout["entries"][0]["type"] = kind
+    path = _write(tmp_path / "t.npz", dict(ARRAYS, **{"meta.layout": np.asarray(json.dumps(layout))}))
+    lines = refused(invoke("show", str(path)))
+    assert len(lines) == 1 and "entries[0].type" in lines[0] and "expected an entry type" in lines[0], lines
+
+
+def test_an_entry_whose_recurrent_flag_lies_is_one_line(tmp_path):
+    layout = json.loads(json.dumps(LAYOUT))
+    dense = next(e for e in layout["entries"] if not e["recurrent"])
+    dense["type"] = "lstm"
+    path = _write(tmp_path / "t.npz", dict(ARRAYS, **{"meta.layout": np.asarray(json.dumps(layout))}))
+    lines = refused(invoke("show", str(path)))
+    assert len(lines) == 1 and ".recurrent: found false for a lstm entry" in lines[0], lines
