@@ -102,20 +102,34 @@ def _check_diagnostics(arrays: dict, text: str) -> None:
         if not place.recurrent:
             continue
         e = info.entries[place.entry]
-        names = [f"sat.{name}" for name in e.family.saturation(e)] + ["gradnorm", "jacnorm"]
-        for name in names:
+        steps, why = e.steps, f"a diagnostic of entry {place.entry}"
+        shapes = {**{f"sat.{name}": (steps,) for name in e.family.saturation(e)}, "gradnorm": (steps,),
+                  "jacnorm": (steps, info.B)}
+        for name, shape in shapes.items():
             key = place.diag_key(name)
             if key not in deferred:
-                _array(arrays, key, f"a diagnostic of entry {place.entry}")
-        pair = [place.diag_key("term_gradnorm"), place.diag_key("term_step")]
-        if (pair[0] in arrays) != (pair[1] in arrays):
-            missing = pair[1] if pair[0] in arrays else pair[0]
-            raise _Bad(f"the array {missing!r} is missing (a diagnostic of entry {place.entry}, saved with "
-                       f"{pair[0] if pair[0] in arrays else pair[1]!r})")
-    for key in ("diag.nonfinite.first_step", "diag.nonfinite.key_first_step"):
-        _array(arrays, key, "the summary of non-finite values")
-    if "diag.nonfinite.keys" not in arrays:
-        raise _Bad("the array 'diag.nonfinite.keys' is missing (the summary of non-finite values)")
+                _shape(_array(arrays, key, why), key, shape, str(shape))
+        term, step = place.diag_key("term_gradnorm"), place.diag_key("term_step")
+        if (term in arrays) != (step in arrays):
+            missing, saved = (step, term) if term in arrays else (term, step)
+            raise _Bad(f"the array {missing!r} is missing ({why}, saved with {saved!r})")
+        if term in arrays:
+            _shape(_array(arrays, term, why), term, (steps,), str((steps,)))
+            s = _array(arrays, step, why)
+            if s.ndim != 0 or s.dtype.kind not in "iu" or int(s) < 0:   # an encoder's: a step of its decoder
+                raise _Bad(f"the array {step!r} holds {s.ravel()[:4].tolist()}; expected one step, 0 or more")
+    why = "the summary of non-finite values"
+    first = _array(arrays, "diag.nonfinite.first_step", why)
+    if first.ndim != 0 or first.dtype.kind not in "iu":
+        raise _Bad(f"the array 'diag.nonfinite.first_step' has shape {first.shape} of {first.dtype}; expected one "
+                   "whole number")
+    firsts = _array(arrays, "diag.nonfinite.key_first_step", why)
+    names = arrays.get("diag.nonfinite.keys")
+    if names is None:
+        raise _Bad(f"the array 'diag.nonfinite.keys' is missing ({why})")
+    if names.ndim != 1 or names.dtype.kind != "U" or firsts.shape != names.shape or firsts.dtype.kind not in "iu":
+        raise _Bad(f"the arrays 'diag.nonfinite.keys' {names.shape} of {names.dtype} and 'diag.nonfinite.key_first_step' "
+                   f"{firsts.shape} of {firsts.dtype}; expected a list of names and one whole number for each ({why})")
 
 
 def _check_layout(d) -> None:

@@ -73,7 +73,8 @@ def test_damaged_traces_open_or_are_refused_in_one_line(tmp_path_factory, change
     elif how == "drop-array":
         del arrays[key]
     elif how == "reshape-array":
-        arrays[key] = arrays[key].reshape(-1)[:-1] if arrays[key].size > 1 else arrays[key].reshape(1, 1)
+        a = arrays[key]
+        arrays[key] = a.reshape(-1)[:-1] if a.size > 1 else a.reshape(1, 1) if a.size else np.zeros((1, 1), a.dtype)
     else:
         arrays[key] = np.zeros(arrays[key].shape, dtype=value)
     arrays["meta.layout"] = np.asarray(json.dumps(layout)) if "meta.layout" in arrays else None
