@@ -167,8 +167,9 @@ class DebugListScreen(Dialog["DebugState | None"]):
             yield Static(Text(f"built-in events (always on, n / N jump to them): {self.events}", Style(dim=True)))
 
     def _options(self) -> list:
-        return ([f"watch  {w}" for w in self.state.watches]
-                + [f"break {'●' if b.enabled else '○'} {b.text}" for b in self.state.breakpoints])
+        # Text, not markup: an expression's brackets (h[0], or whatever a saved trace holds) are shown as typed
+        return ([Text(f"watch  {w}") for w in self.state.watches]
+                + [Text(f"break {'●' if b.enabled else '○'} {b.text}") for b in self.state.breakpoints])
 
     def _refresh(self, keep: int | None) -> None:
         from textual.widgets import OptionList
