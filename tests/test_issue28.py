@@ -28,3 +28,38 @@ def test_a_model_too_large_to_run_is_refused_before_its_parameters_are_made(tmp_
     assert (problem.line, problem.path) == (3, "model")
     assert "this run would record about" in problem.message and "memory limit of 200.0 MiB" in problem.message
     assert peak < 40 << 20, peak  # the parameters alone take 72 MB
+
+
+def _scenario_reading(tmp_path, name: str):
+    path = tmp_path / "s.yaml"
+    path.write_text(f"input: {{file: {name}}}\nmodel: [{{type: rnn, hidden_size: 2}}]\nloss: {{kind: sum}}\n")
+    return path
+
+
+def test_an_unreadable_input_file_is_one_problem(tmp_path, monkeypatch):
+    """EACCES from open (simulated: the tests run as root, who may read anything), and a folder where the
+    .npy should be."""
+    import errno
+
+    import numpy as np
+
+    import rnntui.npyfiles
+
+    np.save(tmp_path / "x.npy", np.zeros((3, 1, 2)))
+    real_open = open
+
+    def refuse(file, *args, **kwargs):
+        if str(file).endswith("x.npy"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(rnntui.npyfiles, "open", refuse, raising=False)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(_scenario_reading(tmp_path, "x.npy"))
+    assert [p.message for p in info.value.problems] == ["x.npy: cannot be opened: Permission denied"]
+    assert info.value.problems[0].path == "input.file"
+    monkeypatch.undo()
+    (tmp_path / "d.npy").mkdir()
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(_scenario_reading(tmp_path, "d.npy"))
+    assert "d.npy: is not a regular file" in info.value.problems[0].message
