@@ -61,6 +61,21 @@ class Column(VerticalScroll, can_focus=False):
     scroll bindings (arrows, PgUp/PgDn, Home/End) never take the keys that move the cursor."""
 
 
+def claim_free_name(folder: Path, stem: str, suffix: str) -> Path:
+    """*stem*.suffix in *folder*, or *stem*-2.suffix, -3, ... : the first name no file has, claimed by creating
+    it empty (O_EXCL: two writers never pick the same one) for the caller to replace whole."""
+    import os
+
+    for k in range(1, 10_000):
+        path = folder / (f"{stem}{suffix}" if k == 1 else f"{stem}-{k}{suffix}")
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"{folder / (stem + suffix)} and 9,998 numbered names after it exist")
+
+
 class RnntuiApp(App):
     """Step through a recorded run, forward and backward in time.
 
@@ -581,13 +596,17 @@ class RnntuiApp(App):
             data = yaml.load(str(whole["meta.scenario"]))
             data["interventions"] = self._interventions()
             stem = cut(Path(self.info.file).stem, STEM_CHARS) or "scenario"
-            path = self.export_dir / f"{stem}-whatif.yaml"
             # its paths were written for the original's folder: name the same files from the new one
-            moved = relocate(data, Path(self.info.file).parent, path.parent)
+            moved = relocate(data, Path(self.info.file).parent, self.export_dir)
             out = io.StringIO()
             yaml.dump(data, out)
-            with atomic_write(path, "w") as f:
-                f.write(out.getvalue())
+            path = claim_free_name(self.export_dir, f"{stem}-whatif", ".yaml")  # never over an earlier one
+            try:
+                with atomic_write(path, "w") as f:
+                    f.write(out.getvalue())
+            except BaseException:
+                path.unlink(missing_ok=True)  # the empty file that claimed the name
+                raise
         except Exception as exc:  # noqa: BLE001 - a file that cannot be written is said, never a crash
             self.notify(cut(f"not written: {exc}", MESSAGE_CHARS), severity="error", markup=False)
             return

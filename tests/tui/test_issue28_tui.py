@@ -91,3 +91,29 @@ async def test_every_dialog_opens_and_pages_in_a_tiny_terminal(traces, size, ope
         assert app.is_running
         await pilot.press("escape")
         assert app.is_running and len(app.screen_stack) == 1
+
+
+async def test_w_never_replaces_an_earlier_what_if_file(traces, tmp_path):
+    import rnntui
+    from rnntui.tui.screens import WhatIfScreen
+
+    earlier = tmp_path / "lstm-delayed-recall-whatif.yaml"
+    earlier.write_text("# the user's own\n")
+    (tmp_path / "lstm-delayed-recall-whatif-2.yaml").write_text("# and another\n")
+    app = RnntuiApp(traces["lstm-delayed-recall"], export_dir=tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await pilot.press("right", "right", "right", "down", "down", "i")
+        assert isinstance(app.screen, WhatIfScreen)
+        await pilot.press(*"gates.f = 1.5", "enter")
+        await pilot.press("W")
+        await pilot.press("W")
+    assert earlier.read_text() == "# the user's own\n"
+    assert (tmp_path / "lstm-delayed-recall-whatif-2.yaml").read_text() == "# and another\n"
+    third, fourth = tmp_path / "lstm-delayed-recall-whatif-3.yaml", tmp_path / "lstm-delayed-recall-whatif-4.yaml"
+    assert "interventions:" in third.read_text() and third.read_text() == fourth.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["lstm-delayed-recall-whatif.yaml"] + [f"lstm-delayed-recall-whatif-{k}.yaml" for k in (2, 3, 4)])
+    messages = [n.message for n in app._notifications]
+    assert any(str(third) in m for m in messages)
+    np_loss = rnntui.run(third)["loss"]
+    assert float(np_loss) != float(traces["lstm-delayed-recall"]["loss"])
