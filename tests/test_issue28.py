@@ -63,3 +63,19 @@ def test_an_unreadable_input_file_is_one_problem(tmp_path, monkeypatch):
     with pytest.raises(ScenarioError) as info:
         load_scenario(_scenario_reading(tmp_path, "d.npy"))
     assert "d.npy: is not a regular file" in info.value.problems[0].message
+
+
+def test_steps_with_a_stop_beyond_any_run_is_to_the_end():
+    from typer.testing import CliRunner
+
+    from rnntui.cli import app
+
+    def show(steps):
+        return CliRunner().invoke(app, ["show", "bptt", "--steps", steps])
+
+    to_end, huge = show("0:"), show("0:99999999999999999999")
+    assert to_end.exit_code == huge.exit_code == 0 and huge.output == to_end.output
+    assert show("2:12").output == show("2:" + "9" * 400).output
+    result = show("99999999999999999999:5")
+    assert result.exit_code == 2 and result.output.strip().splitlines() == [
+        "rnntui: show error: --steps: found START 99999999999999999999… (20 digits); expected a step of the run"]
