@@ -1,8 +1,6 @@
 """Scenario -> Trace: cast to the scenario's dtype, check memory, run, record."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from rnntui.engine import generate, network
@@ -10,21 +8,15 @@ from rnntui.engine.diagnostics import derived_keys
 from rnntui.engine.layout import trace_floats
 from rnntui.engine.trace import Trace, TraceInfo
 from rnntui.errors import Problem, ScenarioError
+from rnntui.sizes import format_size
 
 
 def available_memory() -> int:
-    """MemAvailable from /proc/meminfo, else physical memory."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 8 << 30
+    """The memory the system can give without swapping (psutil's `available`, on every platform psutil
+    supports); the default limits are half of it."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
 
 
 def estimate_bytes(sc) -> int:
@@ -44,16 +36,8 @@ def record_bytes(layout: list, dtype, x, seq: bool, B: int, decoder_x=None) -> i
 
 
 def too_big(need: int, limit: int, T: int, B: int) -> str:
-    return (f"this run would record about {human(need)}, more than the memory limit of {human(limit)} "
+    return (f"this run would record about {format_size(need)}, more than the memory limit of {format_size(limit)} "
             f"(T={T}, B={B}); shorten the input, make the model smaller or raise --max-memory")
-
-
-def human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 def cast_buffers(buffers: dict, dtype) -> dict:

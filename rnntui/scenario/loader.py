@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from rnntui.scenario.initial_state import StateProblem, build_initial_states, sp
 from rnntui.scenario.entry_models import ENTRY_TYPES, model_for, to_config
 from rnntui.scenario.arrays import NotNumbers, numbers
 from rnntui.scenario.yaml_source import Positions, load_yaml, read_text
+from rnntui.scenario.yaml_words import suggest
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ class Scenario:
     buffers: dict = dataclasses.field(default_factory=dict)  # state that is no parameter: batchnorm's running_*
     training: bool = False               # set by engine/train.py: an iteration's forward (batch statistics)
     warnings: tuple[str, ...] = ()       # what loaded but deserves a word (weight-file keys skipped), for the CLI
+    sources: tuple[str, ...] = ()        # every file the load read: the scenario, weights, input, vocabulary...
 
     @property
     def T(self) -> int:
@@ -70,13 +71,6 @@ class Scenario:
     @property
     def B(self) -> int:
         return self.x.shape[1] if self.seq else self.x.shape[0]
-
-
-def _suggest(word: Any, choices) -> str:
-    if not isinstance(word, str):
-        return ""
-    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _describe(value: Any) -> str:
@@ -134,13 +128,13 @@ def _translate(exc: ValidationError, model: type[BaseModel], prefix: tuple, pos:
         if typ == "extra_forbidden":
             key = loc[-1] if loc else ""
             allowed = _model_fields(model, loc[:-1])
-            msg = f"unknown key {key!r}{_suggest(key, allowed)}; expected one of {', '.join(allowed)}"
+            msg = f"unknown key {key!r}{suggest(key, allowed)}; expected one of {', '.join(allowed)}"
         elif typ == "missing":
             msg = "is required but missing"
         elif typ == "literal_error":
             expected = err.get("ctx", {}).get("expected", "")
             choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",")]
-            msg = f"found {_describe(value)}{_suggest(value, choices)}; expected {expected}"
+            msg = f"found {_describe(value)}{suggest(value, choices)}; expected {expected}"
         elif typ == "value_error":
             msg = str(err.get("ctx", {}).get("error", err["msg"]))
         else:
@@ -165,7 +159,7 @@ def _validate_entries(raw: list, pos: Positions, prefix: tuple = ("model",)) -> 
             problems.append(pos.problem(path, f"has no `type`; expected one of {', '.join(ENTRY_TYPES)}"))
             continue
         if not isinstance(kind, str) or kind not in ENTRY_TYPES:
-            problems.append(pos.problem(path + ("type",), f"found {_describe(kind)}{_suggest(kind, ENTRY_TYPES)}; "
+            problems.append(pos.problem(path + ("type",), f"found {_describe(kind)}{suggest(kind, ENTRY_TYPES)}; "
                                         f"expected one of {', '.join(ENTRY_TYPES)}"))
             continue
         model = model_for(kind)
@@ -180,11 +174,15 @@ def _validate_entries(raw: list, pos: Positions, prefix: tuple = ("model",)) -> 
 
 
 def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, single: bool, pos: Positions,
-            lengths: np.ndarray | None = None, padded: bool = False):
+            lengths: np.ndarray | None = None, padded: bool = False, base_dir: Path | None = None,
+            limit: int | None = None):
     """Return the target laid out like the output: (T, B, F) / (T, B) or (B, F) / (B,). With *lengths*
-    (a ragged input), a per-step target is ragged too: one list per sample, as long as the sample."""
+    (a ragged input), a per-step target is ragged too: one list per sample, as long as the sample.
+    `target: {file: t.npy}` (or an .npz with `key:`) reads the same layout from a file, batch first."""
     kind, raw = top.loss.kind, top.loss.target
     where = ("loss", "target")
+    if isinstance(raw, dict) and kind != "sum":
+        raw = _target_file(raw, base_dir or Path("."), pos, where, limit)
     if kind == "sum":
         if raw is not None:
             raise ScenarioError([pos.problem(where, "found a target; loss kind sum takes none (use mse or cross_entropy)")])
@@ -194,7 +192,8 @@ def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, sin
     if lengths is not None and out_seq:
         raw = _padded_target(raw, lengths, pos, where)
     try:
-        arr = numbers(raw, "numbers" if kind == "mse" else "class indices (whole numbers)")
+        arr = raw if isinstance(raw, np.ndarray) else numbers(raw, "numbers" if kind == "mse" else
+                                                              "class indices (whole numbers)")
     except NotNumbers as exc:
         raise ScenarioError([pos.problem(where + exc.sub, exc.message)]) from None
     F = out_feat[0] if len(out_feat) == 1 else None
@@ -266,8 +265,17 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     """Load and check a scenario file; raise ScenarioError naming every problem.
 
     Inputs and parameters are counted before they are made: what would take more than *max_memory*
-    bytes (default: half the available memory) is refused with the estimate.
+    bytes (default: half the available memory) is refused with the estimate. `sources` lists the
+    files read (scenario/reads.py).
     """
+    from rnntui.scenario.reads import recording
+
+    with recording() as read:
+        sc = _load(source, text, max_memory)
+    return replace(sc, sources=tuple(dict.fromkeys(read)))
+
+
+def _load(source: str | Path, text: str | None, max_memory: int | None) -> Scenario:
     from rnntui.engine.layout import LayoutProblem, infer_layout
     from rnntui.engine.run import available_memory, record_bytes, too_big
     from rnntui.scenario.inputs import InputProblem, build_input, fits
@@ -317,6 +325,11 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
 
         train, train_problems = train_config(top.train, data, pos)
         problems.extend(train_problems)
+        if top.train.batch_size is not None and (top.mode == "encoder-decoder" or top.feed == "output"):
+            problems.append(pos.problem(("train", "batch_size"), (
+                "minibatches are for the many-to-many, many-to-one and one-to-many (feed: zeros) modes; "
+                f"this scenario is {'an encoder-decoder' if top.mode == 'encoder-decoder' else 'a generator'}: "
+                "remove batch_size (every iteration then reads the whole batch)")))
     blocking = []
     if top.mode == "one-to-many" and top.length is None:
         blocking.append(pos.problem(("mode",), "one-to-many needs `length`: how many steps to unroll"))
@@ -405,6 +418,12 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     warnings = (str(pos.problem(("weights", "file"), skipped_warning(made.skipped))),) if made.skipped else ()
     T = [lay.steps for lay in layout if lay.seq_in][-1] if built.seq else 1
     B = x.shape[1] if built.seq else x.shape[0]
+    if top.train is not None:
+        from rnntui.engine.train import untrainable_dropout
+
+        refused = untrainable_dropout(layout, top.feed == "output" and top.mode == "one-to-many", decoder is not None)
+        if refused is not None:
+            problems.append(pos.problem(("model", refused[0], refused[1]), refused[2]))
     for lay in layout:   # what an entry cannot run with this batch (batchnorm's batch statistics)
         refused = lay.handler.check_run(lay, B, lay.steps if lay.seq_in else 1, lengths if lay.part != "decoder" else None,
                                         top.train is not None, top.feed == "output")
@@ -424,9 +443,11 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     try:
         out_lengths = lengths if decoder is None else None  # a decoder's steps are not the packed input's
         ragged = out_lengths is not None and top.input.lengths is None
+        from_file = isinstance(top.loss.target, dict)   # {file: target.npy}: laid out as a padded batch
         target = _target(top, layout[-1].out_shape, layout[-1].seq_out, T, B,
-                         single=top.input.batch is None and B == 1 and out_lengths is None, pos=pos,
-                         lengths=out_lengths if ragged else None, padded=out_lengths is not None and not ragged)
+                         single=top.input.batch is None and B == 1 and out_lengths is None and not from_file,
+                         pos=pos, lengths=out_lengths if ragged and not from_file else None,
+                         padded=out_lengths is not None and (not ragged or from_file), base_dir=base_dir, limit=limit)
         if target is not None and out_lengths is not None and layout[-1].seq_out:
             _check_real_targets(top, target, out_lengths, layout[-1].out_shape, pos)
     except ScenarioError as exc:
@@ -503,6 +524,23 @@ def _feed_problem(layout, configs, in_feat) -> tuple | None:
             f"features and the input has {in_feat[0] if len(in_feat) == 1 else tuple(in_feat)}: each step's output "
             "is the next step's input, so they must have the same size"))
     return None
+
+
+def _target_file(raw: dict, base_dir: Path, pos: Positions, where: tuple, limit: int | None) -> np.ndarray:
+    """`target: {file: ..., key: ...}`: the array, read without pickle, or the problem at its key."""
+    from rnntui.scenario.inputs import InputProblem, load_array_file
+
+    unknown = [k for k in raw if k not in ("file", "key")]
+    if unknown or not isinstance(raw.get("file"), str) or not isinstance(raw.get("key", ""), str):
+        bad = unknown[0] if unknown else "file"
+        raise ScenarioError([pos.problem(where + ((bad,) if bad in raw else ()), (
+            f"found {_describe(raw.get(bad)) if bad in raw else 'no file'}; expected a target file as "
+            "{file: target.npy} or {file: data.npz, key: name} (class indices or numbers, batch first)"))])
+    try:
+        return load_array_file(base_dir / raw["file"], raw.get("key"), "file", raw["file"], limit)
+    except InputProblem as exc:
+        raise ScenarioError([pos.problem(where + (exc.key if isinstance(exc.key, tuple) else (exc.key,)),
+                                         exc.message)]) from None
 
 
 def _padded_target(raw, lengths, pos: Positions, where: tuple) -> list:

@@ -22,6 +22,7 @@ from rnntui.render.segments import Cells
 from rnntui.render.tokens import token_label
 from rnntui.render.strips import log_sparkline, unit_strip, value_bar, window
 from rnntui.render.views.base import BOLD, DIM, PlaceView, story
+from rnntui.engine.diagnostics import vector_norm
 
 VERDICT_COLOURS = {"vanishing": "cyan", "exploding": "red", "healthy": "green"}
 
@@ -205,10 +206,10 @@ class RecurrentView(PlaceView):
             out.append(Text(f"‖step t's term of d{label}‖{batch}: {fmt(float(vals[c.t]), 0)}"))
             out.append(log_sparkline(vals[start:stop], c.t - start, into=Cells()))
         v = verdict(trace, place)
-        if v is not None:
-            out.append(Text(v.sentence, Style(color=VERDICT_COLOURS.get(v.kind, "magenta"), bold=True)))
-            out.append(Text(v.basis + (f"; over the whole batch of {trace.info.B} samples, not sample {c.sample} "
-                                       "alone" if trace.info.B > 1 else ""), DIM))
+        if v is not None:  # first: what the panel concludes is its line seen first (Tab brings it to the top)
+            out = [Text(v.sentence, Style(color=VERDICT_COLOURS.get(v.kind, "magenta"), bold=True)),
+                   Text(v.basis + (f"; over the whole batch of {trace.info.B} samples, not sample {c.sample} "
+                                   "alone" if trace.info.B > 1 else ""), DIM)] + out
         return Group(*out)
 
     def details(self, trace, c):
@@ -281,7 +282,7 @@ def details_text(vecs: dict, at: str, u: int, label: str, extra: str | None = No
     text.append(f"{first}{' ' + of if of else ''} at {at}\n", BOLD)
     if finite.size:
         text.append(f"min {fmt(float(finite.min()), 0)}  max {fmt(float(finite.max()), 0)}  "
-                    f"mean {fmt(float(finite.mean()), 0)}  ‖·‖ {fmt(float(np.linalg.norm(finite)), 0)}\n")
+                    f"mean {fmt(float(finite.mean()), 0)}  ‖·‖ {fmt(float(vector_norm(finite)), 0)}\n")
     if finite.size < vec.size:
         text.append(f"{vec.size - finite.size} of {vec.size} values are not finite\n", Style(color="magenta"))
     if extra:
@@ -307,7 +308,8 @@ def step_table(trace, place, rng: range) -> Group:
     if packed:  # padded samples hold zeros: every statistic is over the samples still running
         headers.insert(1, ("samples", ">"))
     cols = Columns(f"Forward pass, {place.label(info)}: per step, mean [min, max] and share saturated"
-                   + (" (over the samples still running)" if packed else ""), headers)
+                   + (" (over the samples still running)" if packed else ""), headers,
+                   keys=1 + packed + ("tokens" in trace))
     arrays = {key: trace[place.key(key)] for _, key in columns}
     states = {s: trace[place.key(s)] for s in fam.states}
     lengths = np.asarray(info.lengths) if packed else None
@@ -318,6 +320,9 @@ def step_table(trace, place, rng: range) -> Group:
             row.append(f"{int(real.sum())} of {info.B}")
         if "tokens" in trace:
             row.append(token_label(trace, s, 0))
+        if packed and not real.any():  # every sample ended before this padded step: nothing to summarize
+            cols.add(*row, *["padding"] + ["-"] * (len(columns) - 1 + sat_h + len(states)))
+            continue
         for _, key in columns:
             v = arrays[key][s][real]
             cell = f"{v.mean():.3g} [{v.min():.2g}, {v.max():.2g}]"
@@ -327,7 +332,7 @@ def step_table(trace, place, rng: range) -> Group:
             row.append(cell)
         if sat_h:
             row.append(f"{sats['h'][s]:.0%}")
-        row += [fmt(float(np.linalg.norm(a[s][real])), 0) for a in states.values()]
+        row += [fmt(float(vector_norm(a[s][real])), 0) for a in states.values()]
         cols.add(*row)
     return cols.render()
 
