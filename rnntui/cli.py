@@ -299,7 +299,7 @@ def show(
 @app.command()
 def serve(
     scenario: ScenarioArg,
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="The port to listen on (0: a free one).")] = 8000,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="The port to listen on.")] = 8000,
     host: Annotated[str, typer.Option("--host", help="The address to listen on: localhost (this machine only) "
                                       "by default; 0.0.0.0 opens it to the network.")] = "localhost",
     max_sessions: Annotated[int, typer.Option("--max-sessions", min=1, max=1000, help="Browser sessions at once (each "

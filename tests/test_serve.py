@@ -61,11 +61,19 @@ def wait_for(predicate, timeout: float) -> bool:
     return predicate()
 
 
+async def eventually(predicate, timeout: float) -> bool:
+    """*predicate* polled while this event loop (and a server in it) runs."""
+    end = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < end:
+        await asyncio.sleep(0.05)
+    return predicate()
+
+
 class Served:
     """`rnntui serve` in a subprocess on 127.0.0.1 and a free port; the URL it printed."""
 
     def __init__(self, scenario: str, *args: str):
-        self.proc = subprocess.Popen([RNNTUI, "serve", scenario, "--host", HOST, "--port", "0", *args],
+        self.proc = subprocess.Popen([RNNTUI, "serve", scenario, "--host", HOST, "--port", str(_free_port()), *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         m = re.search(r"at (http://\S+)", line)
@@ -232,10 +240,10 @@ def test_what_cannot_be_served_is_one_line(tmp_path):
                                 capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == f"rnntui: serve error: cannot listen on {HOST}:{port}: address already in use"
-    result = subprocess.run([RNNTUI, "serve", "bptt", "--host", "no-such-host.invalid", "--port", "0"],
+    result = subprocess.run([RNNTUI, "serve", "bptt", "--host", "no-such-host.invalid", "--port", "8000"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 2
-    assert "cannot listen on no-such-host.invalid:0: unknown host" in result.stderr  # after the warning line
+    assert "cannot listen on no-such-host.invalid:8000: unknown host" in result.stderr  # after the warning line
 
 
 # --- the server in this process, with a stand-in session that records what it is sent -----------------
@@ -309,7 +317,7 @@ async def test_sizes_are_clamped_and_bad_messages_ignored(fake):
                          {"type": "resize", "width": MAX_WIDTH, "height": MAX_HEIGHT},
                          {"type": "resize", "width": 1, "height": 1}]
         assert ["D", "q"] in got
-        assert not server.sessions
+        assert await eventually(lambda: not server.sessions, 5)
     finally:
         await server.stop()
 
@@ -327,7 +335,7 @@ async def test_a_session_that_does_not_quit_is_killed_with_its_group(fake):
                 await ws.send_str(json.dumps(["stdin", "x" * 60_000]))
             await ws.close()
             assert await asyncio.to_thread(wait_for, lambda: processes(marker) == [], 5)
-            assert not server.sessions
+            assert await eventually(lambda: not server.sessions, 5)
             a, b = await _open(server, http), await _open(server, http)
             assert await asyncio.to_thread(wait_for, lambda: len(processes(marker)) == 4, 10)
             await server.stop()

@@ -88,6 +88,7 @@ class Session(AppService):
     def __init__(self, argv: list[str], **kwargs: Any) -> None:
         super().__init__(" ".join(argv), **kwargs)
         self.argv = argv
+        self._stopping = False
 
     async def _open_app_process(self, width: int = 80, height: int = 24):
         self._process = process = await asyncio.create_subprocess_exec(
@@ -127,8 +128,24 @@ class Session(AppService):
         await self.send_meta({"type": "resize", "width": clamp(width, 1, MAX_WIDTH, 80),
                               "height": clamp(height, 1, MAX_HEIGHT, 24)})
 
+    def _group_alive(self) -> bool:
+        """Whether the session's process group still has a member. Only then is its number certainly still
+        the session's: once the leader is reaped and the group empty, the number can be another process's."""
+        pgid = self._process.pid
+        if self._process.returncode is None:   # not reaped: the leader holds the number
+            return True
+        for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[2]) == pgid:
+                            return True
+                except (OSError, ValueError, IndexError):
+                    continue
+        return False
+
     def _signal_group(self, sig: int) -> None:
-        if self._process is None:
+        if self._process is None or not self._group_alive():
             return
         try:
             os.killpg(self._process.pid, sig)
@@ -137,7 +154,10 @@ class Session(AppService):
 
     async def stop(self) -> None:
         """Ask the session to quit; terminate its process group if it has not ended after QUIT_GRACE
-        seconds and kill it after as long again; then wait for it (never longer than that)."""
+        seconds and kill it after as long again; then wait for it (never longer than that). Once."""
+        if self._stopping:
+            return
+        self._stopping = True
         task, self._task = self._task, None
         process = self._process
         if process is None:
