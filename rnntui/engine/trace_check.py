@@ -114,10 +114,18 @@ def _check_diagnostics(arrays: dict, text: str) -> None:
             missing, saved = (step, term) if term in arrays else (term, step)
             raise _Bad(f"the array {missing!r} is missing ({why}, saved with {saved!r})")
         if term in arrays:
-            _shape(_array(arrays, term, why), term, (steps,), str((steps,)))
-            s = _array(arrays, step, why)
-            if s.ndim != 0 or s.dtype.kind not in "iu" or int(s) < 0:   # an encoder's: a step of its decoder
-                raise _Bad(f"the array {step!r} holds {s.ravel()[:4].tolist()}; expected one step, 0 or more")
+            # per sample: (steps, B) and each sample's step (B,); saved before that: (steps,) and one step ()
+            g, s = _array(arrays, term, why), _array(arrays, step, why)
+            if g.ndim == 1:
+                _shape(g, term, (steps,), f"{(steps, info.B)} (or {(steps,)} in a trace saved before it was per sample)")
+                per = ()
+            else:
+                _shape(g, term, (steps, info.B), f"{(steps, info.B)}")
+                per = (info.B,)
+            # an encoder's steps are its decoder's
+            if s.shape != per or s.dtype.kind not in "iu" or (s < 0).any():
+                raise _Bad(f"the array {step!r} has shape {s.shape} of {s.dtype}; expected {per} whole numbers from 0, "
+                           f"the step each term entered at ({why})")
     why = "the summary of non-finite values"
     first = _array(arrays, "diag.nonfinite.first_step", why)
     if first.ndim != 0 or first.dtype.kind not in "iu":

@@ -202,3 +202,17 @@ def test_an_entry_whose_recurrent_flag_lies_is_one_line(tmp_path):
     path = _write(tmp_path / "t.npz", dict(ARRAYS, **{"meta.layout": np.asarray(json.dumps(layout))}))
     lines = refused(invoke("show", str(path)))
     assert len(lines) == 1 and ".recurrent: found false for a lstm entry" in lines[0], lines
+
+
+def test_a_trace_saved_before_per_sample_terms_opens(tmp_path):
+    """term_gradnorm (T,) and term_step () as traces saved before they were per sample hold them."""
+    arrays = dict(ARRAYS)
+    for key in [k for k in arrays if k.endswith(".term_gradnorm")]:
+        arrays[key] = arrays[key][:, 0]
+        step = key.replace("term_gradnorm", "term_step")
+        arrays[step] = np.asarray(arrays[step][0])
+    trace = rnntui.load_trace(_write(tmp_path / "t.npz", arrays))
+    assert trace["diag.model.0.l0.fwd.term_gradnorm"].shape == (LAYOUT["entries"][0]["steps"],)
+    mixed = dict(arrays, **{"diag.model.0.l0.fwd.term_step": np.asarray([0])})
+    lines = refused(invoke("show", str(_write(tmp_path / "m.npz", mixed))))
+    assert len(lines) == 1 and "'diag.model.0.l0.fwd.term_step' has shape (1,)" in lines[0], lines
