@@ -185,9 +185,14 @@ def test_a_foreign_page_cannot_drive_the_debugger(scenario):
                     assert r.status == 200
                 async with http.ws_connect(f"{served.base}/ws?width=100&height=30", headers={"Origin": own}) as ws:
                     drawn = await screen(ws, b"step 1 of 12")
+                    sessions = [p for p in processes(str(scenario)) if p != served.proc.pid]
+                    assert len(sessions) == 1
                     assert b"forward pass" in drawn and b"step 1 of 12" in drawn
                     await ws.send_str(json.dumps(["stdin", "?"]))  # a key: the help screen opens
                     assert b"Escape or ? closes this help" in await screen(ws, b"closes this help")
+                    # a server killed outright (SIGKILL: no cleanup) takes its session with it
+                    served.kill()
+                    assert await asyncio.to_thread(wait_for, lambda: not processes(str(scenario)), 5)
         asyncio.run(go())
     finally:
         served.kill()

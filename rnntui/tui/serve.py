@@ -81,6 +81,17 @@ def _parse_authority(netloc: str, scheme: str) -> str | None:
     return _authority(parts.hostname, port)
 
 
+def _die_with_parent() -> None:
+    """In the session's process, before it runs: on Linux, SIGKILL when the server dies, even killed
+    with SIGKILL itself (a session's input closing does not end a Textual app)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class Session(AppService):
     """One browser session: `rnntui run` started without a shell, in a process group of its own, so that
     ending the session ends everything it started."""
@@ -94,7 +105,7 @@ class Session(AppService):
         self._process = process = await asyncio.create_subprocess_exec(
             *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=self._build_environment(width=width, height=height),
-            start_new_session=True)
+            start_new_session=True, preexec_fn=_die_with_parent)
         self._stdin = process.stdin
         return process
 
