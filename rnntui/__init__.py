@@ -69,7 +69,28 @@ def load_trace(path, max_memory: int | None = None):
     from rnntui.engine import load_trace as _load
 
     _show_in_notebooks()
-    return _load(path, max_memory=max_memory)
+    trace = _load(path, max_memory=max_memory)
+    _check_debug(trace, path)
+    return trace
+
+
+def _check_debug(trace, path) -> None:
+    """A saved trace's watches and breakpoints are expressions of this rnntui over its entries (as a
+    scenario's `debug:` section is checked): one line naming the first that is not."""
+    from rnntui.errors import Problem, ScenarioError
+    from rnntui.expr.errors import ExprError
+    from rnntui.expr.grammar import parse
+    from rnntui.expr.static import validate
+
+    info = trace.info
+    for kind, items in (("watch", getattr(info, "watch", ())), ("breakpoints", getattr(info, "breakpoints", ()))):
+        for k, text in enumerate(items):
+            try:
+                validate(parse(text), info.entries, condition=kind == "breakpoints")
+            except ExprError as exc:
+                raise ScenarioError([Problem(str(path), None, None, "", (
+                    f"not a trace rnntui can open: meta.layout.{kind}[{k}]: {exc.message} "
+                    f"(column {exc.column} of {text[:60]!r})"))]) from None
 
 
 def check(scenario_or_trace, asserts, max_memory: int | None = None, iteration: int | None = None):

@@ -341,23 +341,29 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="The port to listen on.")] = 8000,
     host: Annotated[str, typer.Option("--host", help="The address to listen on: localhost (this machine only) "
                                       "by default; 0.0.0.0 opens it to the network.")] = "localhost",
+    max_sessions: Annotated[int, typer.Option("--max-sessions", min=1, max=1000, help="Browser sessions at once (each "
+                                              "runs its own `rnntui run`, about 70 MB).")] = 4,
 ) -> None:
-    """Serve the debugger on a scenario in a web browser (textual-serve): each browser session runs its
-    own `rnntui run` process; Ctrl+C stops the server."""
-    import shlex
-    import sys
-
+    """Serve the debugger on a scenario in a web browser (textual-serve): open the URL it prints, with its
+    token; each browser session runs its own `rnntui run` process; Ctrl+C stops the server and every session."""
     try:
         _load_trace(scenario, None)  # a scenario that cannot run is refused here, not in every session
+        if host not in ("localhost", "127.0.0.1", "::1"):
+            typer.echo(printable(f"warning: serving on {host}: anyone who can reach this machine on port {port} "
+                                 "and has the URL with its token can run the debugger here (and read the "
+                                 "scenario's files)"), err=True)
+        from rnntui.tui.serve import RnntuiServer
+
+        server = RnntuiServer([sys.executable, "-m", "rnntui", "run", scenario], host=host, port=port,
+                              title=f"rnntui: {scenario}", max_sessions=max_sessions)
+
+        def announce(url: str) -> None:
+            typer.echo(printable(f"rnntui: serving {scenario} at {url}"))
+            typer.echo("open that URL (its token is needed); Ctrl+C stops the server and every session")
+
+        server.serve(announce)
     except RnntuiError as exc:
         fail(exc)
-    if host not in ("localhost", "127.0.0.1", "::1"):
-        typer.echo(printable(f"warning: serving on {host}: anyone who can reach this machine on port {port} can run "
-                             "the debugger here (and read the scenario's files)"), err=True)
-    from textual_serve.server import Server
-
-    command = f"{shlex.quote(sys.executable)} -m rnntui run {shlex.quote(scenario)}"
-    Server(command, host=host, port=port, title=f"rnntui: {scenario}").serve()
 
 
 @app.command()

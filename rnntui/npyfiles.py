@@ -62,7 +62,10 @@ def _check_size(shape, dtype, name: str, available: int, limit: int | None) -> N
 
 
 def regular_size(path: Path) -> int:
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:  # a folder on the way that cannot be searched, for one
+        raise ArrayFileError(f"cannot be opened: {exc.strerror or exc}") from None
     if not stat.S_ISREG(st.st_mode):
         raise ArrayFileError("is not a regular file (a device, pipe or folder); expected an array file")
     return st.st_size
@@ -70,7 +73,11 @@ def regular_size(path: Path) -> int:
 
 def read_npy(path: Path, limit: int | None) -> np.ndarray:
     size = regular_size(path)
-    with open(path, "rb") as f:
+    try:
+        f = open(path, "rb")
+    except OSError as exc:  # not readable by this user (EACCES), for one
+        raise ArrayFileError(f"cannot be opened: {exc.strerror or exc}") from None
+    with f:
         shape, dtype = _header(f, path.name)
         check_dtype(dtype, path.name)
         _check_size(shape, dtype, path.name, size - f.tell(), limit)

@@ -32,7 +32,7 @@ def test_a_flag_outside_its_bounds_is_refused_before_any_work(tmp_path, args, bo
 
 
 def test_the_bounds_themselves_are_accepted(tmp_path, monkeypatch):
-    import textual_serve.server
+    from rnntui.tui.serve import RnntuiServer
 
     for width in ("40", "10000"):
         out = tmp_path / f"r{width}.txt"
@@ -41,7 +41,7 @@ def test_the_bounds_themselves_are_accepted(tmp_path, monkeypatch):
         assert result.exit_code == 0, result.output
         assert max(len(line) for line in out.read_text().splitlines()) <= int(width)
     served = []
-    monkeypatch.setattr(textual_serve.server.Server, "serve", lambda self, *a, **k: served.append(self.port))
+    monkeypatch.setattr(RnntuiServer, "serve", lambda self, *a, **k: served.append(self.port))
     for port in ("1", "65535"):
         assert CliRunner().invoke(app, ["serve", "bptt", "--port", port]).exit_code == 0
     assert served == [1, 65535]

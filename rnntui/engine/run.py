@@ -20,14 +20,24 @@ def available_memory() -> int:
 
 
 def estimate_bytes(sc) -> int:
-    itemsize = np.dtype(sc.dtype).itemsize
-    layout = list(sc.layout)
-    if sc.decoder_x is None:
-        return trace_floats(layout, sc.x.shape[0] if sc.seq else 1, sc.B) * itemsize + sc.x.nbytes
+    return record_bytes(list(sc.layout), sc.dtype, sc.x, sc.seq, sc.B, sc.decoder_x)
+
+
+def record_bytes(layout: list, dtype, x, seq: bool, B: int, decoder_x=None) -> int:
+    """What a run of *layout* on *x* holds at its peak (each handler's footprint), counted before anything
+    is made: the loader refuses with it before it builds the parameters, as run_scenario does."""
+    itemsize = np.dtype(dtype).itemsize
+    if decoder_x is None:
+        return trace_floats(layout, x.shape[0] if seq else 1, B) * itemsize + x.nbytes
     # an encoder-decoder: each part over its own steps
     k = next(i for i, lay in enumerate(layout) if lay.part == "decoder")
-    return (trace_floats(layout[:k], sc.x.shape[0], sc.B) + trace_floats(layout[k:], sc.decoder_x.shape[0], sc.B)) \
-        * itemsize + sc.x.nbytes + sc.decoder_x.nbytes
+    return (trace_floats(layout[:k], x.shape[0], B) + trace_floats(layout[k:], decoder_x.shape[0], B)) \
+        * itemsize + x.nbytes + decoder_x.nbytes
+
+
+def too_big(need: int, limit: int, T: int, B: int) -> str:
+    return (f"this run would record about {format_size(need)}, more than the memory limit of {format_size(limit)} "
+            f"(T={T}, B={B}); shorten the input, make the model smaller or raise --max-memory")
 
 
 def cast_buffers(buffers: dict, dtype) -> dict:
@@ -47,9 +57,7 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
     limit = available_memory() // 2 if max_memory is None else max_memory
     need = estimate_bytes(sc)
     if need > limit:
-        raise ScenarioError([Problem(sc.file, None, None, "", (
-            f"this run would record about {format_size(need)}, more than the limit of {format_size(limit)} "
-            f"(T={sc.T}, B={sc.B}); shorten the input or raise --max-memory"))])
+        raise ScenarioError([Problem(sc.file, None, None, "", too_big(need, limit, sc.T, sc.B))])
     dtype = np.dtype(sc.dtype)
     x = np.ascontiguousarray(sc.x, dtype=dtype)
     params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in sc.params.items()}

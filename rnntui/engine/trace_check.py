@@ -84,6 +84,62 @@ def _shape(a: np.ndarray, key: str, expected: tuple, shown: str) -> None:
         raise _Bad(f"the array {key!r} has shape {a.shape}; expected {shown}")
 
 
+def _handlers() -> dict:
+    from rnntui.engine.entries import HANDLERS
+
+    return HANDLERS
+
+
+def _check_diagnostics(arrays: dict, text: str) -> None:
+    """The diagnostics every view and report reads: each recurrent place's saturation, gradient norms and
+    step Jacobian norms (unless meta.not_computed defers them), the one-term gradient with its step (both or
+    neither: traces before it have neither), and the non-finite summary."""
+    from rnntui.engine.trace import TraceInfo
+
+    info = TraceInfo.from_json(text)
+    deferred = set(arrays["meta.not_computed"].tolist()) if "meta.not_computed" in arrays else set()
+    for place in info.places:
+        if not place.recurrent:
+            continue
+        e = info.entries[place.entry]
+        steps, why = e.steps, f"a diagnostic of entry {place.entry}"
+        shapes = {**{f"sat.{name}": (steps,) for name in e.family.saturation(e)}, "gradnorm": (steps,),
+                  "jacnorm": (steps, info.B)}
+        for name, shape in shapes.items():
+            key = place.diag_key(name)
+            if key not in deferred:
+                _shape(_array(arrays, key, why), key, shape, str(shape))
+        term, step = place.diag_key("term_gradnorm"), place.diag_key("term_step")
+        if (term in arrays) != (step in arrays):
+            missing, saved = (step, term) if term in arrays else (term, step)
+            raise _Bad(f"the array {missing!r} is missing ({why}, saved with {saved!r})")
+        if term in arrays:
+            # per sample: (steps, B) and each sample's step (B,); saved before that: (steps,) and one step ()
+            g, s = _array(arrays, term, why), _array(arrays, step, why)
+            if g.ndim == 1:
+                _shape(g, term, (steps,), f"{(steps, info.B)} (or {(steps,)} in a trace saved before it was per sample)")
+                per = ()
+            else:
+                _shape(g, term, (steps, info.B), f"{(steps, info.B)}")
+                per = (info.B,)
+            # an encoder's steps are its decoder's
+            if s.shape != per or s.dtype.kind not in "iu" or (s < 0).any():
+                raise _Bad(f"the array {step!r} has shape {s.shape} of {s.dtype}; expected {per} whole numbers from 0, "
+                           f"the step each term entered at ({why})")
+    why = "the summary of non-finite values"
+    first = _array(arrays, "diag.nonfinite.first_step", why)
+    if first.ndim != 0 or first.dtype.kind not in "iu":
+        raise _Bad(f"the array 'diag.nonfinite.first_step' has shape {first.shape} of {first.dtype}; expected one "
+                   "whole number")
+    firsts = _array(arrays, "diag.nonfinite.key_first_step", why)
+    names = arrays.get("diag.nonfinite.keys")
+    if names is None:
+        raise _Bad(f"the array 'diag.nonfinite.keys' is missing ({why})")
+    if names.ndim != 1 or names.dtype.kind != "U" or firsts.shape != names.shape or firsts.dtype.kind not in "iu":
+        raise _Bad(f"the arrays 'diag.nonfinite.keys' {names.shape} of {names.dtype} and 'diag.nonfinite.key_first_step' "
+                   f"{firsts.shape} of {firsts.dtype}; expected a list of names and one whole number for each ({why})")
+
+
 def _check_layout(d) -> None:
     from rnntui.engine.layout import VIEW_KINDS
     from rnntui.engine.trace import EntryInfo, TraceInfo
@@ -102,6 +158,13 @@ def _check_layout(d) -> None:
         _check_map(e, ENTRY_TYPES, EntryInfo, f"meta.layout.entries[{i}]")
         if e.get("index") != i:
             raise _Bad(f"meta.layout.entries[{i}].index: found {e.get('index')}; expected {i}")
+        known = _handlers()
+        if e.get("type") not in known:
+            raise _Bad(f"meta.layout.entries[{i}].type: found {json.dumps(e.get('type'))[:40]}; expected an entry type "
+                       f"of this rnntui ({', '.join(sorted(known))})")
+        if e.get("recurrent", False) is not known[e["type"]].recurrent:
+            raise _Bad(f"meta.layout.entries[{i}].recurrent: found {json.dumps(e.get('recurrent'))} for a "
+                       f"{e['type']} entry; expected {json.dumps(known[e['type']].recurrent)}")
         view = e.get("view", "plain")
         if view not in VIEW_KINDS:
             raise _Bad(f"meta.layout.entries[{i}].view: found {json.dumps(view)[:40]}; expected "
@@ -197,5 +260,6 @@ def check_trace(arrays: dict, path: str) -> None:
         _check_text(arrays, d)
         _check_layout(d)
         _check_arrays(arrays, d)
+        _check_diagnostics(arrays, str(raw))
     except _Bad as exc:
         raise ScenarioError([Problem(str(path), None, None, "", f"not a trace rnntui can open: {exc}")]) from None

@@ -46,10 +46,14 @@ class ReportOptions:
         if step is not None:
             rng = (step, step + 1)
         elif steps is not None:
-            m = re.fullmatch(r"\s*([0-9]{0,18})\s*:\s*([0-9]{0,18})\s*", steps)
+            m = re.fullmatch(r"\s*([0-9]*)\s*:\s*([0-9]*)\s*", steps)
             if not m:
                 raise ExportError(f"--steps: found {steps[:40]!r}; expected START:STOP such as 3:10")
-            rng = (int(m.group(1) or 0), int(m.group(2)) if m.group(2) else 1 << 62)
+            start, stop = m.group(1).lstrip("0") or "0", m.group(2).lstrip("0") or ("0" if m.group(2) else "")
+            if len(start) > 18:  # no run has that many steps
+                raise ExportError(f"--steps: found START {start[:20]}… ({len(start)} digits); expected a step of the run")
+            # a STOP beyond any run is its end, as an open STOP is
+            rng = (int(start), int(stop) if stop and len(stop) <= 18 else 1 << 62)
             if rng[1] <= rng[0]:
                 raise ExportError(f"--steps: found {steps.strip()!r}; expected START below STOP, such as 3:10")
         return cls(rng, entry, width, iteration)

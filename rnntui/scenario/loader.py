@@ -283,9 +283,9 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
 
 def _load(source: str | Path, text: str | None, max_memory: int | None, sample: int | None = None) -> Scenario:
     from rnntui.engine.layout import LayoutProblem, infer_layout
-    from rnntui.engine.run import available_memory
+    from rnntui.engine.run import available_memory, record_bytes, too_big
     from rnntui.scenario.inputs import InputProblem, build_input, fits
-    from rnntui.scenario.weights import TooManyParameters, make_weights, skipped_warning
+    from rnntui.scenario.weights import TooManyParameters, check_param_count, make_weights, skipped_warning
 
     path = Path(source)
     file = str(source)
@@ -404,6 +404,16 @@ def _load(source: str | Path, text: str | None, max_memory: int | None, sample: 
         if problem is not None:
             stop(pos.problem(*problem), "the model's layout")
 
+    # count before anything is made: a model too large for memory is refused in a moment, not after minutes
+    # of drawing its parameters (the parameters first: their message names the largest entry)
+    try:
+        check_param_count(layout, limit, used=x.nbytes)
+    except TooManyParameters as exc:
+        stop(pos.problem(("model", exc.index), exc.message), "the weights")
+    B = x.shape[1] if built.seq else x.shape[0]
+    need = record_bytes(layout, top.dtype, x, built.seq, B, None if decoder is None else decoder.x)
+    if need > limit:
+        stop(pos.problem(("model",), too_big(need, limit, x.shape[0] if built.seq else 1, B)), "the weights")
     try:
         made = make_weights(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]), limit, used=x.nbytes)
     except TooManyParameters as exc:

@@ -73,6 +73,21 @@ class Column(VerticalScroll, can_focus=False):
     scroll bindings (arrows, PgUp/PgDn, Home/End) never take the keys that move the cursor."""
 
 
+def claim_free_name(folder: Path, stem: str, suffix: str) -> Path:
+    """*stem*.suffix in *folder*, or *stem*-2.suffix, -3, ... : the first name no file has, claimed by creating
+    it empty (O_EXCL: two writers never pick the same one) for the caller to replace whole."""
+    import os
+
+    for k in range(1, 10_000):
+        path = folder / (f"{stem}{suffix}" if k == 1 else f"{stem}-{k}{suffix}")
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"{folder / (stem + suffix)} and 9,998 numbered names after it exist")
+
+
 class Body(Column):
     """Everything below the header: the timeline, the training and compare panes and the middle. On a large
     terminal it fits and never scrolls (the middle's columns do); on a small one (`.scroll`) it scrolls as a
@@ -926,25 +941,29 @@ class RnntuiApp(SamplesAxisMixin, App):
             self._sample_into(data)   # a data set's sample: the written scenario reads it alone
             stem = cut(Path(self.info.file).stem, STEM_CHARS) or "scenario"
             it = f"-iteration{self.iteration}" if self.training is not None else self._sample_suffix()
-            path = self.export_dir / f"{stem}{it}-whatif.yaml"
             # its paths were written for the original's folder: name the same files from the new one
-            moved = relocate(data, Path(self.info.file).parent, path.parent)
-            weights = None
-            if self.training is not None:   # what the screen shows: iteration k's parameters, no train:
-                from rnntui.scenario.iteration_scenario import iteration_arrays, iteration_scenario
+            moved = relocate(data, Path(self.info.file).parent, self.export_dir)
+            path = claim_free_name(self.export_dir, f"{stem}{it}-whatif", ".yaml")  # never over an earlier one
+            try:
+                weights = None
+                if self.training is not None:   # what the screen shows: iteration k's parameters, no train:
+                    from rnntui.scenario.iteration_scenario import iteration_arrays, iteration_scenario
 
-                weights = path.with_suffix(".safetensors")
-                iteration_scenario(data, self.original, self.iteration, self.training, weights.name)
-            out = io.StringIO()
-            yaml.dump(data, out)
-            if weights is not None:
-                import numpy as np
-                from safetensors.numpy import save
+                    weights = path.with_suffix(".safetensors")
+                    iteration_scenario(data, self.original, self.iteration, self.training, weights.name)
+                out = io.StringIO()
+                yaml.dump(data, out)
+                if weights is not None:
+                    import numpy as np
+                    from safetensors.numpy import save
 
-                with atomic_write(weights) as f:
-                    f.write(save({k: np.ascontiguousarray(v) for k, v in iteration_arrays(self.original).items()}))
-            with atomic_write(path, "w") as f:
-                f.write(out.getvalue())
+                    with atomic_write(weights) as f:
+                        f.write(save({k: np.ascontiguousarray(v) for k, v in iteration_arrays(self.original).items()}))
+                with atomic_write(path, "w") as f:
+                    f.write(out.getvalue())
+            except BaseException:
+                path.unlink(missing_ok=True)  # the empty file that claimed the name
+                raise
         except Exception as exc:  # noqa: BLE001 - a file that cannot be written is said, never a crash
             self.notify(cut(f"not written: {exc}", MESSAGE_CHARS), severity="error", markup=False)
             return

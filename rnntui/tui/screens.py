@@ -7,7 +7,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.await_complete import AwaitComplete
+from textual.screen import ModalScreen, ScreenResultType
 from textual.widgets import Input, Static
 
 from rnntui.render.analysis import equations
@@ -23,7 +24,20 @@ def key_label(keys: str) -> str:
     return " / ".join(KEY_NAMES.get(k, k.capitalize() if len(k) > 1 else k) for k in keys.split(","))
 
 
-class HelpScreen(ModalScreen[None]):
+class Dialog(ModalScreen[ScreenResultType]):
+    """A modal screen that is dismissed once: a key that arrives before it is gone (Enter then Escape,
+    typed quickly) finds it closing and does nothing, instead of popping the screen below it."""
+
+    _dismissed = False
+
+    def dismiss(self, result: ScreenResultType | None = None) -> AwaitComplete:
+        if self._dismissed or self.app.screen is not self:
+            return AwaitComplete.nothing()
+        self._dismissed = True
+        return super().dismiss(result)
+
+
+class HelpScreen(Dialog[None]):
     """Every binding with its description, and the equations of the cell under the cursor."""
 
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
@@ -53,7 +67,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(keys)
 
 
-class GotoScreen(ModalScreen[int | None]):
+class GotoScreen(Dialog[int | None]):
     """Ask for a step t and return it, or None when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -84,7 +98,7 @@ class GotoScreen(ModalScreen[int | None]):
         self.dismiss(None)
 
 
-class ExpressionScreen(ModalScreen[str | None]):
+class ExpressionScreen(Dialog[str | None]):
     """Ask for a watch or breakpoint expression, checked as it is typed (docs/debugger.md); returns it
     pinned to the cursor's place, or None when cancelled."""
 
@@ -136,7 +150,7 @@ class ExpressionScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class DebugListScreen(ModalScreen["DebugState | None"]):
+class DebugListScreen(Dialog["DebugState | None"]):
     """Every watch and breakpoint: Space turns a breakpoint on or off, Enter edits the selected one,
     Delete (or x) removes it; returns the new list (the built-in events are listed too: always on)."""
 
@@ -156,8 +170,9 @@ class DebugListScreen(ModalScreen["DebugState | None"]):
             yield Static(Text(f"built-in events (always on, n / N jump to them): {self.events}", Style(dim=True)))
 
     def _options(self) -> list:
-        return ([f"watch  {w}" for w in self.state.watches]
-                + [f"break {'●' if b.enabled else '○'} {b.text}" for b in self.state.breakpoints])
+        # Text, not markup: an expression's brackets (h[0], or whatever a saved trace holds) are shown as typed
+        return ([Text(f"watch  {w}") for w in self.state.watches]
+                + [Text(f"break {'●' if b.enabled else '○'} {b.text}") for b in self.state.breakpoints])
 
     def _refresh(self, keep: int | None) -> None:
         from textual.widgets import OptionList
@@ -225,7 +240,7 @@ class DebugListScreen(ModalScreen["DebugState | None"]):
         self.dismiss(self.state)
 
 
-class WhatIfScreen(ModalScreen["dict | None"]):
+class WhatIfScreen(Dialog["dict | None"]):
     """What-if on the selected unit and step: `NAME = VALUE` sets that unit of a state or gate at this
     step; `NAME[START:STOP] = VALUE` over steps START..STOP-1; `NAME[*] = VALUE` every unit at this step.
     Returns the intervention in scenario form (docs/debugger.md), or None when cancelled."""

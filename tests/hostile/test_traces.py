@@ -15,7 +15,7 @@ from rnntui.errors import ScenarioError
 from tests.hostile.common import invoke, refused
 
 TRACE = rnntui.run("bilstm-apple")
-ARRAYS = {k: np.asarray(TRACE[k]) for k in TRACE._arrays}
+ARRAYS = {k: np.asarray(TRACE[k]) for k in TRACE}  # as a save writes it: the derived diagnostics too
 LAYOUT = json.loads(str(ARRAYS["meta.layout"]))
 
 
@@ -73,7 +73,8 @@ def test_damaged_traces_open_or_are_refused_in_one_line(tmp_path_factory, change
     elif how == "drop-array":
         del arrays[key]
     elif how == "reshape-array":
-        arrays[key] = arrays[key].reshape(-1)[:-1] if arrays[key].size > 1 else arrays[key].reshape(1, 1)
+        a = arrays[key]
+        arrays[key] = a.reshape(-1)[:-1] if a.size > 1 else a.reshape(1, 1) if a.size else np.zeros((1, 1), a.dtype)
     else:
         arrays[key] = np.zeros(arrays[key].shape, dtype=value)
     arrays["meta.layout"] = np.asarray(json.dumps(layout)) if "meta.layout" in arrays else None
@@ -165,3 +166,53 @@ def test_the_engine_knows_every_view_the_renderer_has():
     from rnntui.render.views import VIEWS
 
     assert set(VIEWS) == set(VIEW_KINDS)
+
+
+@pytest.mark.parametrize("key", sorted(k for k in ARRAYS if k.startswith("diag.")))
+def test_a_missing_diagnostic_is_one_line(tmp_path, key):
+    """Every diagnostic a view or report reads (was: KeyError in show, export and at the TUI's start)."""
+    path = _write(tmp_path / "t.npz", {k: v for k, v in ARRAYS.items() if k != key})
+    for command in (["show", str(path)], ["export", str(path), "-o", str(tmp_path / "r.txt")]):
+        lines = refused(invoke(*command))
+        assert len(lines) == 1 and f"the array {key!r} is missing" in lines[0], lines
+    assert not (tmp_path / "r.txt").exists()
+
+
+def test_a_deferred_jacobian_need_not_be_saved(tmp_path):
+    key = "diag.model.0.l0.fwd.jacnorm"
+    arrays = {k: v for k, v in ARRAYS.items() if k != key}
+    arrays["meta.not_computed"] = np.asarray([key])
+    trace = rnntui.load_trace(_write(tmp_path / "t.npz", arrays))
+    np.testing.assert_allclose(trace[key], TRACE[key], rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["foo", "LSTM", "transformer"])
+def test_an_unknown_entry_type_is_one_line(tmp_path, kind):
+    layout = json.loads(json.dumps(LAYOUT))
+    layout["entries"][0]["type"] = kind
+    path = _write(tmp_path / "t.npz", dict(ARRAYS, **{"meta.layout": np.asarray(json.dumps(layout))}))
+    lines = refused(invoke("show", str(path)))
+    assert len(lines) == 1 and "entries[0].type" in lines[0] and "expected an entry type" in lines[0], lines
+
+
+def test_an_entry_whose_recurrent_flag_lies_is_one_line(tmp_path):
+    layout = json.loads(json.dumps(LAYOUT))
+    dense = next(e for e in layout["entries"] if not e["recurrent"])
+    dense["type"] = "lstm"
+    path = _write(tmp_path / "t.npz", dict(ARRAYS, **{"meta.layout": np.asarray(json.dumps(layout))}))
+    lines = refused(invoke("show", str(path)))
+    assert len(lines) == 1 and ".recurrent: found false for a lstm entry" in lines[0], lines
+
+
+def test_a_trace_saved_before_per_sample_terms_opens(tmp_path):
+    """term_gradnorm (T,) and term_step () as traces saved before they were per sample hold them."""
+    arrays = dict(ARRAYS)
+    for key in [k for k in arrays if k.endswith(".term_gradnorm")]:
+        arrays[key] = arrays[key][:, 0]
+        step = key.replace("term_gradnorm", "term_step")
+        arrays[step] = np.asarray(arrays[step][0])
+    trace = rnntui.load_trace(_write(tmp_path / "t.npz", arrays))
+    assert trace["diag.model.0.l0.fwd.term_gradnorm"].shape == (LAYOUT["entries"][0]["steps"],)
+    mixed = dict(arrays, **{"diag.model.0.l0.fwd.term_step": np.asarray([0])})
+    lines = refused(invoke("show", str(_write(tmp_path / "m.npz", mixed))))
+    assert len(lines) == 1 and "'diag.model.0.l0.fwd.term_step' has shape (1,)" in lines[0], lines

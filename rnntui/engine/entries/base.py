@@ -17,7 +17,7 @@ from rnntui.engine import activations as act
 from rnntui.engine import keys
 from rnntui.engine.layout import EntryInfo, Footprint, LayoutContext
 from rnntui.engine.recording import step_norms
-from rnntui.engine.stepnorms import step_bias_norms, step_outer_norms
+from rnntui.engine.stepnorms import step_bias_norms, step_outer_norms, temp_floats
 
 Activation = Literal["none", "relu", "tanh", "sigmoid", "softmax"]
 
@@ -49,11 +49,11 @@ class Handler:
         """Numbers this entry holds besides its parameters (layout.Footprint), as an `Activated` entry
         does: the value before the activation and the output (each a new array); in the backward pass
         the gradient before the activation (where there is one), dL/d(input), the activation's
-        derivative's temporaries and, on a sequence, the per-step norms' B x B Gram matrices."""
+        derivative's temporaries and, on a sequence, the per-step norms' bounded temporaries."""
         n_in, n_out = sizes(info, steps, B)
         act = info.activation != "none"
         records = n_in + (n_out if act else 0)
-        grams = 2 * steps * B * B if (info.seq_in and B > 1) else 0
+        grams = stepnorm_floats(info, steps, B) if info.seq_in else 0
         return Footprint(held=2 * n_out + records, records=records, temp=2 * n_out + grams)
 
     # --- parameters -----------------------------------------------------------------------------
@@ -146,6 +146,12 @@ def sizes(info: EntryInfo, steps: int, B: int) -> tuple[int, int]:
     return n_in, n_out
 
 
+def stepnorm_floats(info: EntryInfo, steps: int, B: int) -> int:
+    """The most numbers record_step_norms holds at once for this entry's weight matrices (engine/stepnorms.py)."""
+    return max((temp_floats(steps, B, shape[0], prod(shape[1:])) for shape in info.params.values() if len(shape) >= 2),
+               default=0)
+
+
 def record_step_norms(rec: dict, name: str, g_rows: np.ndarray, x_rows: np.ndarray | None) -> None:
     """Each step's contribution to a parameter gradient, as a norm (step t: g_t^T x_t, or Σ_b g_t); not in a
     lean run (engine/recording.py)."""
@@ -154,4 +160,4 @@ def record_step_norms(rec: dict, name: str, g_rows: np.ndarray, x_rows: np.ndarr
     rec[keys.step_gradnorm(name)] = step_outer_norms(g_rows, x_rows) if x_rows is not None else step_bias_norms(g_rows)
 
 
-__all__ = ["Activated", "Activation", "Handler", "NoConfig", "record_step_norms", "sizes"]
+__all__ = ["Activated", "Activation", "Handler", "NoConfig", "record_step_norms", "sizes", "stepnorm_floats"]

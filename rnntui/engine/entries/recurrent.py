@@ -12,7 +12,7 @@ from math import prod
 import numpy as np
 
 from rnntui.engine import keys
-from rnntui.engine.entries.base import Handler, record_step_norms, sizes
+from rnntui.engine.entries.base import Handler, record_step_norms, sizes, stepnorm_floats
 from rnntui.engine.families import Family
 from rnntui.engine.families.base import STEMS, padding
 from rnntui.engine.layout import EntryInfo, Footprint, LayoutProblem
@@ -102,7 +102,7 @@ class Recurrent(Handler):
         """Each direction's arrays as its family counts them (Family.forward_arrays, ...), plus what the
         entry adds: the concatenated input of every sub-layer above the first and the merged output
         (bidirectional), dL/d(input) and the per-direction dL/d(output) a final-state or mean/mul merge
-        makes, each sub-layer's dL/d(input) sum, and the per-step norms' B x B Gram matrices."""
+        makes, each sub-layer's dL/d(input) sum, and the per-step norms' bounded temporaries."""
         from rnntui.engine.diagnostics import jacnorm_floats
 
         fam, H = self.fam, info.hidden_size
@@ -118,7 +118,7 @@ class Recurrent(Handler):
         held = L * dirs * fam.forward_arrays * N + records
         if dirs == 2:
             held += (L - 1) * 2 * N + (0 if info.reduce_final else n_out)
-        grams = 2 * steps * B * B if B > 1 else 0
+        grams = stepnorm_floats(info, steps, B)
         # the weights permuted, scaled or transposed, and the gradients put back in PyTorch's order
         place_params = sum(prod(s) for s in info.params.values()) // (L * dirs)
         temp = fam.backward_arrays * N + 2 * max(n_in, dirs * N if L > 1 else 0) + grams + 3 * place_params
