@@ -115,3 +115,13 @@ class Place:
         if self.layer is None:
             return f"model.{self.entry} {e.type}"
         return f"model.{self.entry} {e.type} l{self.layer} {self.direction}"
+
+
+def node_value(index: int, name: str) -> str:
+    """A value a node records besides its output: a layernorm's `mean`, `var` (`model.{i}.{name}`)."""
+    return f"model.{index}.{name}"
+
+
+def input_key(name: str) -> str:
+    """One named input of a graph model (`inputs:`), as the run read it."""
+    return f"input.{name}"

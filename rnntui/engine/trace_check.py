@@ -20,12 +20,13 @@ STR, INT, BOOL, STRS, INTS, MAP, SHAPES = "a string", "an integer", "true or fal
 INT_OR_NULL = "an integer or null"
 # what each known field holds; fields the dataclasses gain later are only required to be present
 TOP_TYPES = {"name": STR, "description": STR, "mode": STR, "dtype": STR, "loss": STR, "file": STR,
-             "T": INT, "B": INT, "seq": BOOL, "feed": STR, "watch": STRS, "breakpoints": STRS}
+             "T": INT, "B": INT, "seq": BOOL, "feed": STR, "watch": STRS, "breakpoints": STRS,
+             "inputs": STRS}
 ENTRY_TYPES = {"index": INT, "type": STR, "seq_in": BOOL, "seq_out": BOOL, "view": STR, "recurrent": BOOL,
                "hidden_size": INT, "num_layers": INT, "directions": STRS, "merge": STR, "nonlinearity": STR,
                "activation": STR, "reduce_final": BOOL, "params": SHAPES, "options": MAP, "in_feat": INTS,
                "out_shape": INTS, "steps": INT, "padding_idx": INT_OR_NULL, "part": STR,
-               "buffers": SHAPES}
+               "buffers": SHAPES, "id": STR, "aliases": MAP, "config": MAP, "lengths_of": STR}
 MAX_ENTRIES = 10_000
 MAX_LAYERS = 1000
 

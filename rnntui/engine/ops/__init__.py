@@ -1,0 +1,20 @@
+"""The ops of graph models, found by the node's `op:`. One module per family of ops and one line
+each here; an op's name must not be an entry type's (tests/engine/test_ops.py checks)."""
+from __future__ import annotations
+
+from rnntui.engine.ops import arith, elementwise, join, matmul, parts, reduce, select, shape, softmax
+from rnntui.engine.ops.base import Op, OpProblem, Val
+
+OPS: dict[str, Op] = {op.type: op for op in (
+    *arith.OPS,
+    *join.OPS,
+    *parts.OPS,
+    *shape.OPS,
+    *select.OPS,
+    *reduce.OPS,
+    *matmul.OPS,
+    *softmax.OPS,
+    *elementwise.OPS,
+)}
+
+__all__ = ["OPS", "Op", "OpProblem", "Val"]
