@@ -44,6 +44,26 @@ def is_graph(layout) -> bool:
     return bool(layout) and bool(layout[0].reads)
 
 
+def source_input(layout, index: int) -> str | None:
+    """The input a graph node's steps come from, following what it reads first back to an input (None in
+    a chain, whose every entry reads the one input through the entries before it)."""
+    lay = layout[index]
+    if not lay.reads:
+        return None
+    src = lay.reads[0]
+    while not isinstance(src, str):
+        src = layout[src].reads[0]
+    return src
+
+
+def source_path(layout, index: int) -> list:
+    """The nodes from a graph node's source input up to the node, along what each reads first."""
+    path = [layout[index]]
+    while not isinstance(path[0].reads[0], str):
+        path.insert(0, layout[path[0].reads[0]])
+    return path
+
+
 def source_name(layout, src) -> str:
     return f"input {src!r}" if isinstance(src, str) else layout[src].name
 

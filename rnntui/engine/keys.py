@@ -112,9 +112,10 @@ class Place:
 
     def label(self, info) -> str:
         e = info.entries[self.entry]
+        name = f"model.{self.entry} {e.id}" if e.id else f"model.{self.entry}"   # a graph node's id beside its number
         if self.layer is None:
-            return f"model.{self.entry} {e.type}"
-        return f"model.{self.entry} {e.type} l{self.layer} {self.direction}"
+            return f"{name} {e.type}"
+        return f"{name} {e.type} l{self.layer} {self.direction}"
 
 
 def node_value(index: int, name: str) -> str:

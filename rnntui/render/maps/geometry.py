@@ -20,6 +20,9 @@ def as_yx(pos: tuple[int, ...]) -> tuple[int, int]:
 
 def entry_input(trace, e) -> np.ndarray:
     """What the entry read: the input, or the previous entry's output (the whole batch)."""
+    if e.reads:   # a graph node: what it reads
+        src = e.reads[0]
+        return trace[f"input.{src}"] if isinstance(src, str) else trace[f"model.{src}.out"]
     return trace["input"] if e.index == 0 else trace[f"model.{e.index - 1}.out"]
 
 
