@@ -48,7 +48,7 @@ def _suggest(word, choices) -> str:
 
 
 def _cycle(refs: dict[int, list[int]], start: int, target: int) -> list[int] | None:
-    """A path of forward references from *target* back to *start* (a cycle through both), or None."""
+    """A path of references from *target* back to *start* (a cycle through both), or None."""
     stack, seen = [(target, [target])], set()
     while stack:
         node, path = stack.pop()
@@ -86,14 +86,16 @@ def parse_nodes(raw: list, input_names: list[str], pos: Positions,
                 ids[nid] = i
     # every reference, to find the forward ones and the cycles they close
     wanted: dict[int, list] = {}
-    forward: dict[int, list[int]] = {}
+    forward: dict[int, list[int]] = {}   # node -> the nodes it names
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
             continue
         refs = item.get("from", None)
         refs = [refs] if isinstance(refs, (str, int)) and not isinstance(refs, bool) else refs
         wanted[i] = refs if isinstance(refs, list) else []
-        forward[i] = [ids[r] for r in wanted[i] if isinstance(r, str) and r in ids and ids[r] >= i]
+        # every node it names: a reference below it closes a cycle if that node reaches back here
+        forward[i] = [ids[r] if isinstance(r, str) else r for r in wanted[i]
+                      if (isinstance(r, str) and r in ids) or (isinstance(r, int) and not isinstance(r, bool))]
 
     def resolve(i: int, ref, path: tuple):
         """A reference as a node index or an input name, or a Problem."""
