@@ -24,6 +24,8 @@ class RunContext:
     lengths: dict = field(default_factory=dict)   # input name -> (B,) lengths, for inputs of different lengths
     plan: object = None                           # interventions (engine/whatif.py), or None
     initial: dict = field(default_factory=dict)   # entry index -> initial states (PyTorch's h_0, c_0)
+    rec: dict | None = None                       # where the node running now records (a graph walk sets it)
+    grads: dict | None = None                     # parameter gradients of the backward pass running now
 
     def module_kwargs(self, hd, lay, start: dict | None = None) -> dict:
         """The keyword arguments handler *hd* takes for entry *lay* (besides the input and lengths)."""

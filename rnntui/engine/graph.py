@@ -72,26 +72,40 @@ def _reads_words(done: list[EntryInfo], node: Node, vals: list[Val]) -> str:
     return "; it reads " + ", ".join(f"{source_name(done, s)} {v.describe()}" for s, v in zip(node.reads, vals))
 
 
-def infer_graph(nodes: list[Node], inputs: dict[str, Val], ragged: set[str] | frozenset = frozenset()) -> list[EntryInfo]:
+def infer_graph(nodes: list[Node], inputs: dict[str, Val], ragged: set[str] | frozenset = frozenset(),
+                prefix: str = "") -> list[EntryInfo]:
     """Lay the nodes out in order, or raise the first LayoutProblem (naming the node and the key, and
     the nodes it reads where their shapes do not fit). *ragged*: the inputs whose samples have lengths
-    of their own."""
+    of their own. *prefix*: a recurrence's step graph (`"{i}."`): each node is `{i}.{id}` (its keys
+    `model.{i}.{id}.*`, its parameters `{i}.{id}.{name}`), and what it reads is named so too."""
     from rnntui.engine.entries import handler
 
     B = next(iter(inputs.values())).shape[next(iter(inputs.values())).bpos]
     out: list[EntryInfo] = []
+    ids = {n.index: (n.id or str(n.index)) for n in nodes}
+
+    def key_of(ref):
+        """A step graph's reference as its walk names values: a node `{i}.{id}` (`.c`: a cell's c'), an input as is."""
+        if isinstance(ref, str):
+            return ref
+        if isinstance(ref, tuple):   # (node index, its extra value's name)
+            return f"{prefix}{ids[ref[0]]}.{ref[1]}"
+        return f"{prefix}{ids[ref]}"
+
     vals: dict = dict(inputs)
     lens: dict = {name: (name if name in ragged else "") for name in inputs}
     shapes: dict[str, tuple] = {}   # every parameter that exists -> its shape
     for node in nodes:
         hd = handler(node.type)
-        ins = [vals[s] for s in node.reads]
-        seq_lens = {lens[s] for s, v in zip(node.reads, ins) if v.seq and lens[s]}
+        ins = [vals[f"{s[0]}.{s[1]}" if isinstance(s, tuple) else s] for s in node.reads]
+        seq_lens = {lens.get(s, "") for s, v in zip(node.reads, ins) if v.seq and lens.get(s, "")}
         if len(seq_lens) > 1:
             raise LayoutProblem(node.index, "from", "reads sequences of inputs with different lengths ("
                                 + ", ".join(sorted(seq_lens)) + "): their steps do not line up")
         lengths_of = seq_lens.pop() if seq_lens else ""
-        if hd.is_op:
+        if getattr(hd, "lays_out_node", False):   # a recurrence: its step graph, laid out by its handler
+            lay = hd.lay_out(node, ins, lengths_of, B, out)
+        elif hd.is_op:
             lo, hi = hd.arity
             if not lo <= len(ins) <= (hi if hi is not None else len(ins)):
                 want = f"{lo}" if lo == hi else f"{lo} or more" if hi is None else f"{lo} to {hi}"
@@ -101,8 +115,9 @@ def infer_graph(nodes: list[Node], inputs: dict[str, Val], ragged: set[str] | fr
             except OpProblem as exc:
                 raise LayoutProblem(node.index, exc.key or "op",
                                     f"op {node.type}: {exc.message}{_reads_words(out, node, ins)}") from None
-            lay = EntryInfo(node.index, node.type, ins[0].feat, val.feat, ins[0].seq, val.seq, view="plain",
-                            steps=val.shape[0] if val.seq else 1, config=conf)
+            index = f"{prefix}{node.id or node.index}" if prefix else node.index
+            lay = EntryInfo(index, node.type, ins[0].feat, val.feat, ins[0].seq, val.seq, view="plain",
+                            steps=val.shape[0] if val.seq else 1, config=conf, params=hd.params_of(index, conf))
         else:
             if len(ins) != 1:
                 raise LayoutProblem(node.index, "from", f"found {len(ins)} values; a {node.type} node reads one "
@@ -118,19 +133,23 @@ def infer_graph(nodes: list[Node], inputs: dict[str, Val], ragged: set[str] | fr
                 raise LayoutProblem(node.index, "from", f"{node.type} reads token ids, so it reads an input "
                                     f"directly; here it reads {source_name(out, node.reads[0])}")
             ctx = LayoutContext("many-to-one", node.index) if node.take_final else LayoutContext("many-to-many", -1)
+            index = f"{prefix}{node.id or node.index}" if prefix else node.index
             try:
-                lay = hd.layout(node.index, node.cfg, v.feat, v.seq, v.shape[0] if v.seq else 1, ctx)
+                lay = hd.layout(index, node.cfg, v.feat, v.seq, v.shape[0] if v.seq else 1, ctx)
             except LayoutProblem as exc:
                 raise LayoutProblem(node.index, exc.key, exc.message + _reads_words(out, node, ins)) from None
             if lay.activation == "softmax" and len(lay.out_shape) != 1:
                 raise LayoutProblem(node.index, hd.activation_key, f"softmax needs a vector of features; here it "
                                     f"would act on a map of shape {lay.out_shape}")
-        lay = replace(lay, id=node.id, reads=tuple(node.reads), lengths_of=lengths_of)
+        reads = tuple(node.reads) if not prefix else tuple(key_of(r) for r in node.reads)
+        lay = replace(lay, id=node.id, reads=reads, lengths_of=lengths_of)
         lay = _share(lay, node, out, shapes)
         for name, shape in lay.params.items():
             shapes[name] = shape
         out.append(lay)
         vals[node.index] = val_of(lay, B)
+        for name, v in getattr(hd, "extras", ()) and [(n, vals[node.index]) for n in hd.extras]:
+            vals[f"{node.index}.{name}"] = v   # a cell's second value (c') has the shape of its first
         lens[node.index] = lengths_of if (lay.seq_out and lay.seq_in and lay.steps == ins[0].shape[0]) else ""
     return out
 
@@ -216,11 +235,16 @@ class GraphWalk:
     def forward(self, inputs: dict[str, np.ndarray], rec: dict) -> np.ndarray:
         self.inputs = inputs
         vals: dict = dict(inputs)
+        self.vals = vals
         for lay, hd, params in zip(self.layout, self.handlers, self.node_params):
             xs = [vals[s] for s in lay.reads]
             if hd.is_op:
+                self.ctx.rec = rec
                 out, cache = hd.run(lay, xs, self.ctx)
                 pre = None
+                for name, v in (hd.extra_values(cache) if hd.extras else {}).items():   # a cell's c'
+                    vals[f"{lay.index}.{name}"] = v
+                    rec[keys.node_value(lay.index, name)] = v
             else:
                 pre, out, cache = hd.forward(lay, xs[0], params, rec, self._lengths(lay, hd),
                                              **self.ctx.module_kwargs(hd, lay))
@@ -232,18 +256,33 @@ class GraphWalk:
             vals[lay.index] = out
         return self.outs[-1]
 
-    def backward(self, g, g_pre, grads: dict, rec: dict) -> dict[str, np.ndarray]:
-        """dL/d(each input), by name; parameter gradients summed over their uses into *grads*."""
-        pending: dict = {self.layout[-1].index: g}
+    def backward(self, g, g_pre, grads: dict, rec: dict, seeds: dict | None = None) -> dict[str, np.ndarray]:
+        """dL/d(each input), by name; parameter gradients summed over their uses into *grads*. *seeds*: the
+        gradients reaching values from outside (a recurrence's step: its emitted value and next states),
+        instead of *g* reaching the last node."""
+        pending: dict = {self.layout[-1].index: g} if seeds is None else dict(seeds)
+        self.totals = {}
+        self.ctx.grads = grads
         n = len(self.layout)
         for k in range(n - 1, -1, -1):
             lay, hd = self.layout[k], self.handlers[k]
             gk = pending.pop(lay.index, None)
             if gk is None:
                 gk = np.zeros_like(self.outs[k])   # a node the loss does not read
-            rec[keys.grad(keys.out(lay.index))] = gk
+            rec[keys.grad(keys.out(lay.index))] = self.totals[lay.index] = gk
             xs = self.xs[k]
-            if hd.is_op:
+            if hd.is_op and hd.extras:
+                g_extra = {}
+                for name in hd.extras:
+                    key = f"{lay.index}.{name}"
+                    ge = pending.pop(key, None)
+                    g_extra[name] = self.totals[key] = np.zeros_like(gk) if ge is None else ge
+                    rec[keys.grad(keys.node_value(lay.index, name))] = g_extra[name]
+                self.ctx.grads, self.ctx.rec = grads, rec
+                gins = hd.grads(lay, xs, self.outs[k], self.caches[k], gk, self.ctx, g_extra=g_extra)
+            elif hd.is_op:
+                self.ctx.grads = grads
+                self.ctx.rec = rec
                 gins = hd.grads(lay, xs, self.outs[k], self.caches[k], gk, self.ctx)
             else:
                 local: dict = {}

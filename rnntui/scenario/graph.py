@@ -28,6 +28,7 @@ from rnntui.errors import Problem
 from rnntui.scenario.yaml_source import Positions
 
 GRAPH_KEYS = ("id", "from", "op", "same_as", "tie", "take")
+RECURRENCE_KEYS = ("id", "type", "from", "state", "step", "next", "emit")
 NODE_KEYS = GRAPH_KEYS + ("type",)
 TAKE = ("all", "final")
 
@@ -38,7 +39,8 @@ def is_graph_data(data: dict) -> bool:
     if "inputs" in data:
         return True
     model = data.get("model")
-    return isinstance(model, list) and any(isinstance(item, dict) and any(k in item for k in GRAPH_KEYS)
+    return isinstance(model, list) and any(isinstance(item, dict) and (any(k in item for k in GRAPH_KEYS)
+                                                                       or item.get("type") == "recurrence")
                                            for item in model)
 
 
@@ -62,24 +64,28 @@ def _cycle(refs: dict[int, list[int]], start: int, target: int) -> list[int] | N
     return None
 
 
-def parse_nodes(raw: list, input_names: list[str], pos: Positions,
-                validate_config) -> tuple[list[Node], list[Problem]]:
+def parse_nodes(raw: list, input_names: list[str], pos: Positions, validate_config,
+                base: tuple = ("model",), in_step: bool = False) -> tuple[list[Node], list[Problem]]:
     """The nodes, their references resolved, or the problems found. *validate_config*(path, kind, key,
-    item) -> (Config or None, problems): an entry's or an op's own keys, checked by their validators."""
-    from rnntui.engine.entries import HANDLERS
-    from rnntui.engine.ops import OPS
+    item) -> (Config or None, problems): an entry's or an op's own keys, checked by their validators.
+    *base*: where the list is (a recurrence's step graph: `model[i].step`, whose inputs are x, the
+    states and the outer nodes above the recurrence, and whose layers include the cells)."""
+    from rnntui.engine.entries import HANDLERS, handler
+    from rnntui.engine.ops import GRAPH_LAYERS, OPS, STEP_LAYERS
+
+    layers = {**HANDLERS, **(STEP_LAYERS if in_step else GRAPH_LAYERS)}
 
     problems: list[Problem] = []
     ids: dict[str, int] = {}
     for i, item in enumerate(raw):
         if isinstance(item, dict) and "id" in item:
             nid = item["id"]
-            path = ("model", i, "id")
+            path = base + (i, "id")
             if not isinstance(nid, str) or not nid or not nid.replace("_", "a").isalnum() or nid[0].isdigit():
                 problems.append(pos.problem(path, f"found {nid!r}; expected a name of letters, digits and _ that "
                                             "does not start with a digit"))
             elif nid in ids:
-                problems.append(pos.problem(path, f"found {nid!r} again; node ids are unique (model[{ids[nid]}] has it)"))
+                problems.append(pos.problem(path, f"found {nid!r} again; node ids are unique (node {ids[nid]} has it)"))
             elif nid in input_names:
                 problems.append(pos.problem(path, f"found {nid!r}, which names an input; give the node another id"))
             else:
@@ -107,6 +113,17 @@ def parse_nodes(raw: list, input_names: list[str], pos: Positions,
             return ref
         if ref in input_names:
             return ref
+        if ref not in ids and "." in ref and ref.split(".", 1)[0] in ids:   # a cell's second value: `cell.c`
+            name, extra = ref.split(".", 1)
+            j = resolve(i, name, path)
+            if isinstance(j, Problem):
+                return j
+            kind = raw[j].get("type")
+            extras = handler(kind).extras if kind in layers and handler(kind).is_op else ()
+            if extra not in extras:
+                return pos.problem(path, f"found {ref!r}; node {name!r} gives " + (
+                    f"{', '.join(name + '.' + e for e in extras)} besides its output" if extras else "only its output"))
+            return (j, extra)
         if ref in ids:
             j = ids[ref]
             if j == i:
@@ -127,7 +144,7 @@ def parse_nodes(raw: list, input_names: list[str], pos: Positions,
 
     nodes: list[Node] = []
     for i, item in enumerate(raw):
-        path = ("model", i)
+        path = base + (i,)
         if not isinstance(item, dict):
             problems.append(pos.problem(path, f"found {item!r}; expected a map with `type`, `op` or `same_as`"))
             continue
@@ -200,11 +217,19 @@ def parse_nodes(raw: list, input_names: list[str], pos: Positions,
             problems.extend(found)
             if cfg is None:
                 continue
+        elif item["type"] == "recurrence" and not in_step:
+            spec, more, outer = parse_recurrence(i, item, ids, pos, validate_config, path)
+            problems.extend(more)
+            if spec is None:
+                continue
+            nodes.append(Node(i, item.get("id", "") if isinstance(item.get("id", ""), str) else "", "recurrence", spec,
+                              tuple(reads) + tuple(outer)))
+            continue
         else:
             kind = item["type"]
-            if not isinstance(kind, str) or kind not in HANDLERS:
-                problems.append(pos.problem(path + ("type",), f"found {kind!r}{_suggest(kind, HANDLERS)}; expected one "
-                                            f"of {', '.join(HANDLERS)} (or `op:` for an operation)"))
+            if not isinstance(kind, str) or kind not in layers:
+                problems.append(pos.problem(path + ("type",), f"found {kind!r}{_suggest(kind, layers)}; expected one "
+                                            f"of {', '.join(layers)} (or `op:` for an operation)"))
                 continue
             own = {k: v for k, v in item.items() if k not in GRAPH_KEYS}
             cfg, found = validate_config(path, kind, "type", own)
@@ -235,6 +260,73 @@ def parse_nodes(raw: list, input_names: list[str], pos: Positions,
         nodes.append(Node(i, item.get("id", "") if isinstance(item.get("id", ""), str) else "", kind, cfg,
                           tuple(reads), take == "final", same_as, tuple(tie)))
     return nodes, problems
+
+
+def parse_recurrence(i: int, item: dict, ids: dict[str, int], pos: Positions, validate_config, path: tuple):
+    """A recurrence node's spec (engine/ops/recurrence.py), the outer nodes its step graph reads, and
+    the problems found."""
+    from rnntui.engine.ops.recurrence import RecurrenceSpec
+
+    problems = []
+    extra = [k for k in item if k not in RECURRENCE_KEYS]
+    if extra:
+        return None, [pos.problem(path + (extra[0],), f"unknown key {extra[0]!r}{_suggest(extra[0], RECURRENCE_KEYS)}; "
+                                  f"a recurrence takes {', '.join(RECURRENCE_KEYS)}")], ()
+    for key in ("state", "step", "next", "emit"):
+        if key not in item:
+            problems.append(pos.problem(path, f"a recurrence needs `{key}`"))
+    if problems:
+        return None, problems, ()
+    state, step, nxt, emit = item["state"], item["step"], item["next"], item["emit"]
+    if not isinstance(state, dict) or not state:
+        return None, [pos.problem(path + ("state",), "expected a map of state names to their sizes, e.g. {h: 8}")], ()
+    for name, n in state.items():
+        if not isinstance(name, str) or not name.isidentifier() or name == "x" or name in ids:
+            problems.append(pos.problem(path + ("state", name), f"found {name!r}; a state is a name (not x, not a "
+                                        "node's id)"))
+        elif isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            problems.append(pos.problem(path + ("state", name), f"found {n!r}; expected its size, a whole number >= 1"))
+    if not isinstance(step, list) or not step:
+        problems.append(pos.problem(path + ("step",), "expected a list of nodes: the graph of one step"))
+    if problems:
+        return None, problems, ()
+    above = {name: j for name, j in ids.items() if j < i}
+    inputs = ["x", *state, *above]
+    nodes, found = parse_nodes(step, inputs, pos, validate_config, base=path + ("step",), in_step=True)
+    problems.extend(found)
+    step_ids = {n.id: n.index for n in nodes if n.id}
+
+    def ref(value, where):
+        if isinstance(value, str) and value in step_ids:
+            return step_ids[value]
+        if isinstance(value, str) and "." in value and value.split(".", 1)[0] in step_ids:
+            name, extra = value.split(".", 1)
+            node = next(n for n in nodes if n.index == step_ids[name])
+            from rnntui.engine.entries import handler
+
+            if extra in handler(node.type).extras:
+                return (node.index, extra)
+        problems.append(pos.problem(where, f"found {value!r}; expected a step node's id"
+                                    f"{_suggest(value, list(step_ids))} (or a cell's `id.c`)"))
+        return None
+
+    if not isinstance(nxt, dict):
+        problems.append(pos.problem(path + ("next",), "expected a map of each state to the step node giving its next "
+                                    "value, e.g. {h: cell}"))
+        return None, problems, ()
+    missing = [name for name in state if name not in nxt]
+    if missing:
+        problems.append(pos.problem(path + ("next",), f"found no next value for {', '.join(missing)}; every state needs one"))
+    for name in nxt:
+        if name not in state:
+            problems.append(pos.problem(path + ("next", name), f"found {name!r}, which is no state ({', '.join(state)})"))
+    nexts = tuple((name, ref(nxt[name], path + ("next", name))) for name in state if name in nxt)
+    emitted = ref(emit, path + ("emit",))
+    if problems or len(nodes) != len(step):
+        return None, problems, ()
+    used = [name for name in above if any(name in n.reads for n in nodes)]
+    spec = RecurrenceSpec(tuple(state.items()), tuple(nodes), nexts, emitted, tuple(used))
+    return spec, problems, tuple(above[name] for name in used)
 
 
 def node_config(path: tuple, kind: str, key: str, item: dict[str, Any], pos: Positions, translate):

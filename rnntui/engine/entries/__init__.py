@@ -41,12 +41,12 @@ def handler(type_: str) -> Handler:
         return HANDLERS[type_]
     except KeyError:
         pass
-    from rnntui.engine.ops import OPS
+    from rnntui.engine.ops import GRAPH_LAYERS, OPS, STEP_LAYERS
 
-    try:
-        return OPS[type_]
-    except KeyError:
-        raise UnknownEntryType(type_) from None
+    for registry in (OPS, GRAPH_LAYERS, STEP_LAYERS):
+        if type_ in registry:
+            return registry[type_]
+    raise UnknownEntryType(type_)
 
 
 __all__ = ["HANDLERS", "Handler", "UnknownEntryType", "handler"]

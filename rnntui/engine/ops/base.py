@@ -114,6 +114,7 @@ class Op(Handler):
     arity: tuple[int, int | None] = (1, 1)
     takes_lengths = True        # ops never mix the steps of a sample unless `mixes` says so
     mixes = False               # whether one step's output reads other steps (a reduction over time, ...)
+    extras: tuple[str, ...] = ()  # values it gives besides its output (a cell's c'), read as `{id}.{name}`
     Config: type = NoConfig
 
     def __init__(self, name: str | None = None):
@@ -124,6 +125,13 @@ class Op(Handler):
     def infer(self, cfg: Any, ins: list[Val]) -> tuple[Val, dict]:  # pragma: no cover - abstract
         """The output's Val, and the configuration the run reads (dims made non-negative)."""
         raise NotImplementedError
+
+    def params_of(self, index, conf: dict) -> dict:
+        """The parameters it owns, name -> shape (a cell's; an op's: none)."""
+        return {}
+
+    def extra_values(self, cache) -> dict:
+        return {}
 
     def config_dict(self, cfg: Any) -> dict:
         return {} if isinstance(cfg, NoConfig) else {f.name: getattr(cfg, f.name) for f in fields(cfg)}

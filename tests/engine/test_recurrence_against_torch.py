@@ -1,0 +1,155 @@
+"""The `recurrence` node against PyTorch loops, float64 to 1e-10: a step graph of nn.LSTMCell,
+nn.GRUCell, nn.RNNCell, and a cell written from ops and Linear layers, run once per step. Output, loss,
+every parameter gradient (summed over the steps) and dL/d(state_t) at every step with its split."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import rnntui
+
+TOL = dict(rtol=1e-10, atol=1e-10)
+
+HEAD = """inputs:
+  x: {generate: {kind: noise, length: 7, features: 3, batch: 2}}
+model:
+  - id: rec
+    type: recurrence
+    from: x
+"""
+TAIL = """  - {id: head, type: dense, units: 2}
+loss: {kind: mse, target: %s}
+"""
+TARGET = np.round(np.random.default_rng(1).normal(size=(2, 7, 2)), 2).tolist()
+
+CELLS = {
+    "lstm": ("""    state: {h: 4, c: 4}
+    step:
+      - {id: cell, type: lstm_cell, hidden_size: 4, from: [x, h, c]}
+    next: {h: cell, c: cell.c}
+    emit: cell
+""", torch.nn.LSTMCell),
+    "gru": ("""    state: {h: 4}
+    step:
+      - {id: cell, type: gru_cell, hidden_size: 4, from: [x, h]}
+    next: {h: cell}
+    emit: cell
+""", torch.nn.GRUCell),
+    "rnn": ("""    state: {h: 4}
+    step:
+      - {id: cell, type: rnn_cell, hidden_size: 4, nonlinearity: relu, from: [x, h]}
+    next: {h: cell}
+    emit: cell
+""", lambda i, h: torch.nn.RNNCell(i, h, nonlinearity="relu")),
+}
+
+
+def run(tmp_path, body: str):
+    path = tmp_path / "s.yaml"
+    path.write_text(HEAD + body + TAIL % TARGET)
+    return rnntui.run(path)
+
+
+def head_and_loss(trace, hs, P):
+    out = torch.stack(hs) @ P["1.weight"].T + P["1.bias"]
+    loss = torch.nn.functional.mse_loss(out, torch.tensor(np.asarray(trace["meta.target"])))
+    return out, loss
+
+
+def check_states(trace, name: str, steps: list, through: list | None = None):
+    for t, v in enumerate(steps):
+        np.testing.assert_allclose(trace[f"grad.model.0.{name}"][t], v.grad.numpy(), **TOL, err_msg=f"{name} t={t}")
+    g = np.asarray(trace[f"grad.model.0.{name}"])
+    np.testing.assert_allclose(trace[f"grad.model.0.{name}.from_output"] + trace[f"grad.model.0.{name}.through_time"], g,
+                               **TOL)
+    assert not np.asarray(trace[f"grad.model.0.{name}.through_time"])[-1].any()   # nothing after the last step
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_a_cell_stepped_in_a_recurrence_matches_torchs_cell_in_a_loop(tmp_path, kind):
+    body, make = CELLS[kind]
+    trace = run(tmp_path, body)
+    P = {k[len("param."):]: torch.tensor(np.asarray(trace[k]), requires_grad=True)
+         for k in trace.keys() if k.startswith("param.")}
+    cell = make(3, 4).double()
+    with torch.no_grad():
+        for s in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, s).copy_(P[f"0.cell.{s}"])
+    x = torch.tensor(np.asarray(trace["input.x"]))
+    h = torch.zeros(2, 4, dtype=torch.float64)
+    c = torch.zeros_like(h)
+    hs, cs = [], []
+    for t in range(7):
+        if kind == "lstm":
+            h, c = cell(x[t], (h, c))
+            c.retain_grad()
+            cs.append(c)
+        else:
+            h = cell(x[t], h)
+        h.retain_grad()
+        hs.append(h)
+    out, loss = head_and_loss(trace, hs, P)
+    loss.backward()
+    np.testing.assert_allclose(trace["output"], out.detach().numpy(), **TOL)
+    np.testing.assert_allclose(trace["loss"], loss.item(), **TOL)
+    for s in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        np.testing.assert_allclose(trace[f"grad.param.0.cell.{s}"], getattr(cell, s).grad.numpy(), **TOL, err_msg=s)
+    for s in ("1.weight", "1.bias"):
+        np.testing.assert_allclose(trace[f"grad.param.{s}"], P[s].grad.numpy(), **TOL)
+    check_states(trace, "h", hs)
+    if kind == "lstm":
+        check_states(trace, "c", cs)
+        np.testing.assert_allclose(trace["model.0.cell.gates.f"], np.stack(
+            [torch.sigmoid(x[t] @ cell.weight_ih[4:8].T + cell.bias_ih[4:8] + (hs[t - 1] if t else torch.zeros(2, 4,
+             dtype=torch.float64)) @ cell.weight_hh[4:8].T + cell.bias_hh[4:8]).detach().numpy() for t in range(7)]),
+            **TOL)
+
+
+CUSTOM = """    state: {h: 5}
+    step:
+      - {id: xh, op: cat, from: [x, h]}
+      - {id: z, type: dense, units: 5, activation: sigmoid, from: xh}
+      - {id: cand, type: dense, units: 5, activation: tanh, from: xh}
+      - {id: diff, op: sub, from: [cand, h]}
+      - {id: upd, op: mul, from: [z, diff]}
+      - {id: hn, op: add, from: [h, upd]}
+    next: {h: hn}
+    emit: hn
+"""
+
+
+def test_a_cell_written_from_ops_matches_the_same_loop_in_torch(tmp_path):
+    trace = run(tmp_path, CUSTOM)
+    P = {k[len("param."):]: torch.tensor(np.asarray(trace[k]), requires_grad=True)
+         for k in trace.keys() if k.startswith("param.")}
+    x = torch.tensor(np.asarray(trace["input.x"]))
+    h = torch.zeros(2, 5, dtype=torch.float64)
+    hs = []
+    for t in range(7):
+        xh = torch.cat([x[t], h], dim=-1)
+        z = torch.sigmoid(xh @ P["0.z.weight"].T + P["0.z.bias"])
+        cand = torch.tanh(xh @ P["0.cand.weight"].T + P["0.cand.bias"])
+        h = h + z * (cand - h)
+        h.retain_grad()
+        hs.append(h)
+    out, loss = head_and_loss(trace, hs, P)
+    loss.backward()
+    np.testing.assert_allclose(trace["output"], out.detach().numpy(), **TOL)
+    for name, p in P.items():
+        np.testing.assert_allclose(trace[f"grad.param.{name}"], p.grad.numpy(), **TOL, err_msg=name)
+    check_states(trace, "h", hs)
+    np.testing.assert_allclose(trace["grad.input.x"], _dx(trace, P), **TOL)
+
+
+def _dx(trace, P):
+    x = torch.tensor(np.asarray(trace["input.x"]), requires_grad=True)
+    h = torch.zeros(2, 5, dtype=torch.float64)
+    hs = []
+    for t in range(7):
+        xh = torch.cat([x[t], h], dim=-1)
+        z = torch.sigmoid(xh @ P["0.z.weight"].T + P["0.z.bias"])
+        h = h + z * (torch.tanh(xh @ P["0.cand.weight"].T + P["0.cand.bias"]) - h)
+        hs.append(h)
+    head_and_loss(trace, hs, P)[1].backward()
+    return x.grad.numpy()
