@@ -153,3 +153,33 @@ def _dx(trace, P):
         hs.append(h)
     head_and_loss(trace, hs, P)[1].backward()
     return x.grad.numpy()
+
+
+def test_the_custom_cell_scenario_against_torch_and_its_description():
+    trace = rnntui.run("graph-custom-cell")
+    P = {k[len("param."):]: torch.tensor(np.asarray(trace[k]), requires_grad=True)
+         for k in trace.keys() if k.startswith("param.")}
+    x = torch.tensor(np.asarray(trace["input.x"]))
+    h = torch.zeros(1, 6, dtype=torch.float64)
+    hs = []
+    for t in range(16):
+        xh = torch.cat([x[t], h], dim=-1)
+        z = torch.sigmoid(xh @ P["0.z.weight"].T + P["0.z.bias"])
+        h = h + z * (torch.tanh(xh @ P["0.cand.weight"].T + P["0.cand.bias"]) - h)
+        h.retain_grad()
+        hs.append(h)
+    out = torch.stack(hs) @ P["1.weight"].T + P["1.bias"]
+    out.sum().backward()
+    np.testing.assert_allclose(trace["output"], out.detach().numpy(), **TOL)
+    np.testing.assert_allclose(trace["loss"], out.sum().item(), **TOL)
+    for name, p in P.items():
+        np.testing.assert_allclose(trace[f"grad.param.{name}"], p.grad.numpy(), **TOL, err_msg=name)
+    check_states(trace, "h", hs)
+    # the description's numbers
+    z = np.asarray(trace["model.0.z.out"])
+    assert f"{z.min():.2f}" == "0.39" and f"{z.max():.2f}" == "0.59"
+    n = np.linalg.norm(np.asarray(trace["grad.model.0.h"]).reshape(16, -1), axis=1)
+    assert f"{n[-1]:.2f}" == "0.78" and 1.1 <= n[:-1].min() and n[:-1].max() < 1.5
+    assert f"{np.linalg.norm(trace['grad.model.0.h0']):.2f}" == "0.74"
+    for words in ("between 0.39 and 0.59", "0.78 at the last step", "1.1 to 1.5", "0.74 reaches"):
+        assert words in trace.info.description
