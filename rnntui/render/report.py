@@ -125,7 +125,7 @@ def prediction_section(trace, opts: ReportOptions):
     # a padded step of a shorter sample has no prediction and no target: it is left out
     packed = info.packs(info.entries[-1])  # the output runs over the packed input (not a decoder's)
     rows = [(t, b) for t in steps for b in range(info.B) if t is None or not packed or t < info.length_of(b)]
-    title = "Output and prediction" + (" (probabilities of the top classes)" if info.loss == "cross_entropy" else "")
+    title = "Output and prediction" + (" (probabilities of the top classes)" if info.loss in ("cross_entropy", "nll") else "")
     headers = ([("t", ">")] if steps != [None] else []) + ([("sample", ">")] if info.B > 1 else [])
     headers += ([("token", "<")] if "tokens" in trace and steps != [None] else []) + [("prediction", "<")]
     sal = {b: saliency(trace, b) for b in range(info.B)} if steps != [None] else {}

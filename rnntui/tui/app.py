@@ -126,6 +126,7 @@ class RnntuiApp(App):
         Binding("J", "iteration_event(-1)", "Prev iter event", show=False,
                 tooltip="Training: the previous such iteration, where its run begins"),
         Binding("e", "export", "Export", show=False, tooltip="Export the current view as an SVG file"),
+        Binding("m", "model_map", "Model map", show=False, tooltip="The model drawn node by node, the cursor's marked"),
         Binding("question_mark", "help", "Help", tooltip="This help, with the current cell's equations"),
         Binding("q", "quit", "Quit", tooltip="Quit"),
     ]
@@ -600,6 +601,11 @@ class RnntuiApp(App):
                 self.cursor = replace(self.cursor, t=t)
 
         self.push_screen(GotoScreen(cur.length(self.info, self.cursor.place(self.info), self.cursor.sample)), done)
+
+    def action_model_map(self) -> None:
+        from rnntui.tui.screens import ModelMapScreen
+
+        self.push_screen(ModelMapScreen(self.info, self.cursor.place(self.info).entry))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS, self.run_state.trace, self.cursor))

@@ -36,6 +36,9 @@ SNAPSHOTS = {
                                        "c"]),
     "compare-bptt": ("lstm-vs-gru", ["right", "right", "right", "b"]),
     "embedding": ("char-embedding", ["right", "right", "right", "b"]),  # the vector's gradient at t=3 ("l", id 7)
+    # graph models: the model map at the second encoder call (m), an op node (add) in BPTT at t=3
+    "model-map": ("graph-shared-encoder", ["right_square_bracket"] * 3 + ["m"]),
+    "op-view": ("graph-residual-lstm", ["right_square_bracket"] * 2 + ["right"] * 3 + ["b"]),
 }
 
 
