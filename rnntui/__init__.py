@@ -11,8 +11,8 @@ from __future__ import annotations
 from rnntui.errors import RnntuiError, ScenarioError
 
 __version__ = "0.1.0"
-__all__ = ["RnntuiError", "ScenarioError", "__version__", "check", "debug", "from_torch", "load_trace", "run",
-           "what_if"]
+__all__ = ["RnntuiError", "ScenarioError", "__version__", "check", "debug", "from_torch", "load_trace", "record",
+           "run", "what_if"]
 
 
 def run(path, max_memory: int | None = None):
@@ -96,6 +96,20 @@ def from_torch(module, x, *, target=None, loss: str = "sum", lengths=None):
 
     _show_in_notebooks()
     return _from_torch(module, x, target=target, loss=loss, lengths=lengths)
+
+
+def record(module, x, *, target=None, loss: str = "sum", lengths=None, step: int, to, every: int = 1,
+           optimizer=None):
+    """Record iteration *step* of your own training loop into the folder *to*: the batch's full forward and
+    BPTT record with the parameters before the update, and the update your optimizer makes. Use it as
+    `with rnntui.record(model, x, target=y, loss=..., step=k, to="runs/exp1"): ...loss.backward(); opt.step()`,
+    or pass `optimizer=` to read the update after its next step(). `rnntui run runs/exp1` steps through the
+    recorded iterations (torch_bridge/record.py; docs/debug-your-pytorch-model.md)."""
+    from rnntui.torch_bridge.record import record as _record
+
+    _show_in_notebooks()
+    return _record(module, x, target=target, loss=loss, lengths=lengths, step=step, to=to, every=every,
+                   optimizer=optimizer)
 
 
 def debug(module, x, *, target=None, loss: str = "sum", lengths=None):

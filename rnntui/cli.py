@@ -100,6 +100,8 @@ def _load_trace(source: str, max_memory: str | None):
     from rnntui.errors import Problem, ScenarioError
 
     limit = parse_size(max_memory)
+    if Path(source).is_dir():   # iterations recorded from the user's own loop (rnntui.record)
+        return rnntui.load_trace(source, max_memory=limit)
     try:
         st = Path(source).stat() if source.endswith(".npz") else None
     except FileNotFoundError:

@@ -195,6 +195,10 @@ def load_trace(path: str | Path, max_memory: int | None = None) -> Trace:
     from rnntui.errors import Problem, ScenarioError
     from rnntui.npyfiles import ArrayFileError, read_npz
 
+    if Path(path).is_dir():   # iterations recorded from the user's own loop (rnntui.record)
+        from rnntui.engine.recorded import load_recorded
+
+        return load_recorded(Path(path), max_memory)
     limit = available_memory() // 2 if max_memory is None else max_memory
     try:
         arrays = read_npz(Path(path), None, limit, kinds="biufU")  # text: names, the scenario, the layout
