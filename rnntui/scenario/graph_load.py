@@ -168,4 +168,5 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
         events=tuple((k, float(v)) for k, v in top.events.model_dump().items()),
         lengths=lengths.get(names[0]), compare=top.compare, watch=watch, breakpoints=breakpoints, train=train,
         inputs={name: b.x for name, b in built.items()}, input_lengths=lengths, output_steps=T,
+        input_seq={name: b.seq for name, b in built.items()},
     )

@@ -64,6 +64,7 @@ class Scenario:
     inputs: dict | None = None           # a graph model: every input by name (x is the first); None for a chain
     input_lengths: dict = dataclasses.field(default_factory=dict)  # a graph's inputs of different lengths, by name
     output_steps: int = 0                # a graph model: the steps of its output (1 without steps)
+    input_seq: dict = dataclasses.field(default_factory=dict)  # a graph's inputs: whether each has steps (T, B, ...)
 
     @property
     def T(self) -> int:
