@@ -28,7 +28,7 @@ from rnntui.errors import Problem
 from rnntui.scenario.yaml_source import Positions
 
 GRAPH_KEYS = ("id", "from", "op", "same_as", "tie", "take")
-RECURRENCE_KEYS = ("id", "type", "from", "state", "step", "next", "emit")
+RECURRENCE_KEYS = ("id", "type", "from", "state", "start", "step", "next", "emit")
 NODE_KEYS = GRAPH_KEYS + ("type",)
 TAKE = ("all", "final")
 
@@ -324,8 +324,21 @@ def parse_recurrence(i: int, item: dict, ids: dict[str, int], pos: Positions, va
     emitted = ref(emit, path + ("emit",))
     if problems or len(nodes) != len(step):
         return None, problems, ()
-    used = [name for name in above if any(name in n.reads for n in nodes)]
-    spec = RecurrenceSpec(tuple(state.items()), tuple(nodes), nexts, emitted, tuple(used))
+    start = item.get("start", {})
+    if not isinstance(start, dict):
+        problems.append(pos.problem(path + ("start",), "expected a map of states to the nodes they start from, "
+                                    "e.g. {h: enc_last}"))
+        return None, problems, ()
+    for name, src in start.items():
+        if name not in state:
+            problems.append(pos.problem(path + ("start", name), f"found {name!r}, which is no state ({', '.join(state)})"))
+        elif src not in above:
+            problems.append(pos.problem(path + ("start", name), f"found {src!r}{_suggest(src, list(above))}; a state "
+                                        "starts from a node above the recurrence (its id)"))
+    if problems:
+        return None, problems, ()
+    used = [name for name in above if any(name in n.reads for n in nodes) or name in start.values()]
+    spec = RecurrenceSpec(tuple(state.items()), tuple(nodes), nexts, emitted, tuple(used), tuple(start.items()))
     return spec, problems, tuple(above[name] for name in used)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from rnntui.engine.ops import arith, elementwise, join, matmul, parts, reduce, select, shape, softmax
 from rnntui.engine.ops.base import Op, OpProblem, Val
+from rnntui.engine.ops.attention import Attention
 from rnntui.engine.ops.cells import CELLS
 from rnntui.engine.ops.recurrence import Recurrence
 
 # layers only a graph has (`type:` there, beside the entry types): a recurrence, and inside its step graph
-# one step of PyTorch's cells
+# one step of PyTorch's cells, and attention over an outer sequence
 GRAPH_LAYERS: dict[str, Op] = {h.type: h for h in (Recurrence(),)}
-STEP_LAYERS: dict[str, Op] = {c.type: c for c in CELLS}
+STEP_LAYERS: dict[str, Op] = {c.type: c for c in (*CELLS, Attention())}
 
 OPS: dict[str, Op] = {op.type: op for op in (
     *arith.OPS,

@@ -40,6 +40,7 @@ class RecurrenceSpec:
     next: tuple            # ((state, reference in the step graph), ...)
     emit: object           # a reference in the step graph
     outer: tuple = ()      # outer node ids the step graph reads, in the order of the node's reads after x
+    start: tuple = ()      # ((state, outer node id), ...): states that start from a node's value, not zero
 
 
 def state_key(index, name: str) -> str:
@@ -99,6 +100,12 @@ class Recurrence(Op):
             if lay.seq_out or tuple(lay.out_shape) != (n,):
                 raise LayoutProblem(node.index, ("next", name), f"found {key(ref)} with features {lay.out_shape}; "
                                     f"state {name} is (B, {n}), so its next value must be too")
+        for name, src in spec.start:
+            v = inputs[src]
+            n = dict(spec.states)[name]
+            if v.seq or v.feat != (n,):
+                raise LayoutProblem(node.index, ("start", name), f"found {src} {v.describe()}; state {name} starts "
+                                    f"as (B, {n})")
         emit = val(spec.emit)
         if emit.seq_out:
             raise LayoutProblem(node.index, "emit", f"found {key(spec.emit)}, a sequence; a step emits one value per sample")
@@ -106,7 +113,7 @@ class Recurrence(Op):
         for lay in step:
             params.update(lay.params)
         conf = {"states": dict(spec.states), "next": {n: key(r) for n, r in spec.next}, "emit": key(spec.emit),
-                "outer": tuple(spec.outer), "step": tuple(dict(lay.__dict__) for lay in step)}
+                "outer": tuple(spec.outer), "start": dict(spec.start), "step": tuple(dict(lay.__dict__) for lay in step)}
         del by_key
         return EntryInfo(node.index, self.type, x.feat, tuple(emit.out_shape), True, True, view="plain", steps=T,
                          params=params, config=conf)
@@ -151,7 +158,9 @@ class Recurrence(Op):
         step = list(step_layout(info))
         conf = info.config
         T, B = x.shape[:2]
-        states = {name: np.zeros((B, n), dtype=x.dtype) for name, n in conf["states"].items()}
+        start = conf.get("start", {})
+        states = {name: (outer[start[name]] if name in start else np.zeros((B, n), dtype=x.dtype))
+                  for name, n in conf["states"].items()}
         rec = ctx.rec
         walks, recs, emits, after = [], [], [], {name: [] for name in states}
         for t in range(T):
@@ -201,6 +210,9 @@ class Recurrence(Op):
                 gouter[k] = gouter[k] + gin[name]
             d = {name: gin[name] for name in d}
         ctx.rec, ctx.grads = rec, grads
+        for name, src in conf.get("start", {}).items():   # what reached a state that started from a node
+            k = conf["outer"].index(src)
+            gouter[k] = gouter[k] + d[name]
         for key in brecs[0]:
             rec[key] = np.stack([r[key] for r in brecs])
         for name in d:
