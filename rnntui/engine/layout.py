@@ -17,7 +17,7 @@ class LayoutProblem(Exception):
         super().__init__(message)
 
 
-VIEW_KINDS = ("recurrent", "map", "plain", "embedding")  # render/views/ has one view per kind
+VIEW_KINDS = ("recurrent", "map", "plain", "embedding", "steps")  # steps: a graph's recurrence node  # render/views/ has one view per kind
 
 
 @dataclass(frozen=True)

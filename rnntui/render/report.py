@@ -117,6 +117,7 @@ def param_table(trace, entry_filter: int | None) -> Table:
 
 def prediction_section(trace, opts: ReportOptions):
     """What the model predicts beside the target: per step, or per sample without a step axis."""
+    from rnntui.engine.graph import source_input
     from rnntui.render.prediction import has_steps, predict, saliency
     from rnntui.render.report_table import Columns
 
@@ -127,14 +128,17 @@ def prediction_section(trace, opts: ReportOptions):
     rows = [(t, b) for t in steps for b in range(info.B) if t is None or not packed or t < info.length_of(b)]
     title = "Output and prediction" + (" (probabilities of the top classes)" if info.loss in ("cross_entropy", "nll") else "")
     headers = ([("t", ">")] if steps != [None] else []) + ([("sample", ">")] if info.B > 1 else [])
-    headers += ([("token", "<")] if "tokens" in trace and steps != [None] else []) + [("prediction", "<")]
-    sal = {b: saliency(trace, b) for b in range(info.B)} if steps != [None] else {}
+    # a graph's output may run over another input than the first (whose tokens and saliency the trace holds)
+    src = source_input(info.entries, info.entries[-1].index)
+    aligned = src is None or (src == info.inputs[0] and trace["input"].shape[0] == trace["output"].shape[0])
+    headers += ([("token", "<")] if "tokens" in trace and steps != [None] and aligned else []) + [("prediction", "<")]
+    sal = {b: saliency(trace, b) for b in range(info.B)} if steps != [None] and aligned else {}
     if sal:
         headers.append(("‖dL/dx_t‖", ">"))
     cols = Columns(title, headers)
     for t, b in rows:
         row = ([str(t)] if t is not None else []) + ([str(b)] if info.B > 1 else [])
-        if "tokens" in trace and t is not None:
+        if "tokens" in trace and t is not None and aligned:
             row.append(token_label(trace, t, b))
         p = predict(trace, t or 0, b)
         row.append((p.words(), Style(color="red")) if p.correct is False else p.words())

@@ -53,15 +53,33 @@ def gru_step(x, h, P, pre):
 def test_attention_seq2seq_matches_torch(tmp_path, kind):
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIO.replace("KIND", kind))
-    trace = rnntui.run(path)
+    compare(rnntui.run(path), kind)
+
+
+def test_the_bundled_attention_reverser_matches_torch_and_its_description():
+    trace = rnntui.run("graph-attention-reverse")
+    compare(trace, "additive")
+    w = np.asarray(trace["model.4.ctx.weights"])                       # (6 decoder steps, B, 5 source steps)
+    assert (w[:5].argmax(-1) == (4 - np.arange(5))[:, None]).all()      # step t attends to source step 4 - t
+    assert f"{w[:5].max(-1).min():.0%}" == "69%" and f"{w[:5].max(-1).max():.0%}" == "99%"
+    assert (w[5].argmax(-1) == 0).all()
+    assert (np.asarray(trace["output"]).argmax(-1) == np.asarray(trace["meta.target"])).all()
+    assert f"{float(trace['loss']):.3f}" == "0.005"
+    for words in ("loss 0.005", "source step 4 - t", "69% to 99%", "rests on source step 0"):
+        assert words in trace.info.description
+
+
+def compare(trace, kind: str):
     P = {k[len("param."):]: torch.tensor(np.asarray(trace[k]), requires_grad=True)
          for k in trace.keys() if k.startswith("param.")}
     src = torch.tensor(np.asarray(trace["input.src"])[..., 0].astype(np.int64))
     tgt = torch.tensor(np.asarray(trace["input.tgt_in"])[..., 0].astype(np.int64))
     # the encoder: nn.GRU's equations stepped by hand, each h_t kept for its total gradient
     es = P["0.weight"][src]
+    H = P["1.weight_hh_l0"].shape[1]
+    V = P["5.weight"].shape[0]
     P1 = {s: P[f"1.{s}_l0"] for s in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
-    he = torch.zeros(2, 6, dtype=torch.float64)
+    he = torch.zeros(es.shape[1], H, dtype=torch.float64)
     enc_h = []
     for t in range(es.shape[0]):
         he = gru_step(es[t], he, P1, "")
@@ -85,8 +103,14 @@ def test_attention_seq2seq_matches_torch(tmp_path, kind):
         h = gru_step(torch.cat([x[t], ctx], dim=-1), h, P, "4.cell.")
         h.retain_grad()
         hs.append(h)
-    logp = F.log_softmax(torch.stack(hs) @ P["5.weight"].T + P["5.bias"], dim=-1)
-    loss = F.nll_loss(logp.reshape(-1, 5), torch.tensor(np.asarray(trace["meta.target"])).reshape(-1))
+    logits = torch.stack(hs) @ P["5.weight"].T + P["5.bias"]
+    target = torch.tensor(np.asarray(trace["meta.target"])).reshape(-1)
+    if trace.info.loss == "nll":
+        logp = F.log_softmax(logits, dim=-1)
+        loss = F.nll_loss(logp.reshape(-1, V), target)
+    else:
+        logp = logits
+        loss = F.cross_entropy(logits.reshape(-1, V), target)
     loss.backward()
     np.testing.assert_allclose(trace["output"], logp.detach().numpy(), **TOL)
     np.testing.assert_allclose(trace["loss"], loss.item(), **TOL)

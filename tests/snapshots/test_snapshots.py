@@ -39,6 +39,10 @@ SNAPSHOTS = {
     # graph models: the model map at the second encoder call (m), an op node (add) in BPTT at t=3
     "model-map": ("graph-shared-encoder", ["right_square_bracket"] * 3 + ["m"]),
     "op-view": ("graph-residual-lstm", ["right_square_bracket"] * 2 + ["right"] * 3 + ["b"]),
+    # a recurrence's step graph at t=3 in BPTT (each value's gradient, the state's split)
+    "steps-view": ("graph-custom-cell", ["right"] * 3 + ["b"]),
+    # the attention of the trained reverser at decoder step 2: the heatmap and each step's peak
+    "attention": ("graph-attention-reverse", ["right_square_bracket"] * 4 + ["right"] * 2),
 }
 
 

@@ -115,7 +115,7 @@ class Recurrence(Op):
         conf = {"states": dict(spec.states), "next": {n: key(r) for n, r in spec.next}, "emit": key(spec.emit),
                 "outer": tuple(spec.outer), "start": dict(spec.start), "step": tuple(dict(lay.__dict__) for lay in step)}
         del by_key
-        return EntryInfo(node.index, self.type, x.feat, tuple(emit.out_shape), True, True, view="plain", steps=T,
+        return EntryInfo(node.index, self.type, x.feat, tuple(emit.out_shape), True, True, view="steps", steps=T,
                          params=params, config=conf)
 
     def infer(self, cfg, ins):  # pragma: no cover - lay_out does it

@@ -1,0 +1,94 @@
+"""The view of a graph's `recurrence` node: its step graph at step t, every value it computed there
+(each step node's output, a cell's c, the states), and in the backward pass each value's gradient with
+the state's BPTT split (from the step's own emitted value, and through time from step t+1). Beside it,
+the states over the steps, or, where the step graph attends, the attention weights as a heatmap
+(decoder step x source step) with the source step each step attends to most."""
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Group
+from rich.text import Text
+
+from rnntui.engine.ops.recurrence import step_layout
+from rnntui.render.heatmap import state_heatmap
+from rnntui.render.segments import Cells
+from rnntui.render.views.base import BOLD, DIM
+from rnntui.render.views.plain import PlainView
+from rnntui.render.views.recurrent import finite_scale, name_width, unit_row, unit_window
+
+
+def rows(trace, entry, t: int, b: int, backward: bool) -> list[tuple[str, np.ndarray]]:
+    """(name, vector) of every value of the step graph at step t (or its gradient), then the states."""
+    prefix = f"{entry.index}."
+    out = []
+    for s in step_layout(entry):
+        key = f"model.{s.index}.out"
+        out.append((str(s.index)[len(prefix):], np.asarray(trace[f"grad.{key}" if backward else key][t, b])))
+        if s.handler.is_op and s.handler.extras:
+            for name in s.handler.extras:
+                k = f"model.{s.index}.{name}"
+                out.append((f"{str(s.index)[len(prefix):]}.{name}", np.asarray(trace[f"grad.{k}" if backward else k][t, b])))
+    for name in entry.config["states"]:
+        k = f"model.{entry.index}.{name}"
+        if backward:
+            out.append((f"dL/d{name}", np.asarray(trace[f"grad.{k}"][t, b])))
+            out.append((" from out", np.asarray(trace[f"grad.{k}.from_output"][t, b])))
+            out.append((" thru time", np.asarray(trace[f"grad.{k}.through_time"][t, b])))
+        else:
+            out.append((f"{name}_t", np.asarray(trace[k][t, b])))
+    return out
+
+
+def attention_node(entry):
+    return next((s for s in step_layout(entry) if s.type == "attention"), None)
+
+
+class StepsView(PlainView):
+    kind = "steps"
+
+    def cell(self, trace, c, width):
+        info = trace.info
+        place = c.place(info)
+        entry = info.entries[place.entry]
+        back = c.phase != "forward"
+        found = rows(trace, entry, c.t, c.sample, back)
+        name_w = name_width([n for n, _ in found])
+        title = Text(f"{place.label(info)} · step graph at t={c.t} · sample {c.sample} · unit {c.unit}"
+                     + (" · gradients" if back else ""), BOLD)
+        cells = Cells()
+        for name, vec in found:
+            vec = vec.reshape(-1)
+            u = min(c.unit, vec.size - 1)
+            u0, u1 = unit_window(width, vec.size, u, name_w)
+            unit_row(cells, name, vec, u, u0, u1, finite_scale(vec), width, name_w=name_w)
+        lines = [title, cells]
+        if back:
+            nxt = ", ".join(f"{n} ← {r.split('.', 1)[1]}" for n, r in entry.config["next"].items())
+            lines.append(Text(f"dL/d(state) = from out (this step's emitted value) + thru time (step t+1); {nxt}", DIM))
+        return Group(*lines)
+
+    def states(self, trace, c, width, height):
+        info = trace.info
+        entry = info.entries[c.place(info).entry]
+        att = attention_node(entry)
+        if att is None:
+            name = next(iter(entry.config["states"]))
+            k = f"model.{entry.index}.{name}"
+            vals = np.asarray(trace[k] if c.phase == "forward" else trace[f"grad.{k}"])[:, c.sample]
+            return Group(state_heatmap(vals, c.t, c.unit, width, height, name if c.phase == "forward" else f"dL/d{name}"))
+        w = np.asarray(trace[f"model.{att.index}.weights"])[:, c.sample]      # (T_dec, T_src)
+        peak = int(np.argmax(w[c.t]))
+        heat = state_heatmap(w.T, c.t, peak, width, height - 1, "attention (rows: source steps)")
+        return Group(Text(f"attention at t={c.t}: source step {peak} most ({w[c.t, peak]:.0%}); every step's "
+                          f"peak: {' '.join(str(int(p)) for p in w.argmax(axis=1))}", DIM), heat)
+
+    def details(self, trace, c):
+        info = trace.info
+        entry = info.entries[c.place(info).entry]
+        found = rows(trace, entry, c.t, c.sample, c.phase != "forward")
+        text = Text(f"t={c.t}, sample {c.sample}\n")
+        for name, vec in found:
+            vec = vec.reshape(-1)
+            u = min(c.unit, vec.size - 1)
+            text.append(f"{name.strip()}[{u}] = {float(vec[u]):.4g}   ‖·‖ {float(np.linalg.norm(vec)):.4g}\n")
+        return text
