@@ -108,8 +108,8 @@ def test_record_refuses_what_it_cannot_use(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(rnntui.RnntuiError, match="not a folder"):
         rnntui.record(model, x, step=0, to=tmp_path / "file")
-    with pytest.raises(rnntui.ScenarioError, match="no recorded iterations"):
-        rnntui.load_trace(tmp_path)
+    with pytest.raises(rnntui.ScenarioError, match="cannot read this trace"):
+        rnntui.load_trace(tmp_path)   # a folder without records is no trace
 
 
 async def test_the_debugger_steps_through_the_recorded_iterations(tmp_path):
@@ -126,3 +126,26 @@ async def test_the_debugger_steps_through_the_recorded_iterations(tmp_path):
         assert app.iteration == 1
         assert "iteration 1 of 0..2 (step 2 of your loop)" in screen_text(app)
         np.testing.assert_array_equal(app.run_state.trace["loss"], run.iteration(1)["loss"])
+
+
+def test_from_torch_writes_a_train_section_that_replays_the_torch_loop():
+    torch.manual_seed(3)
+    model = Tagger().double()
+    x = torch.randn(7, 4, 3, dtype=torch.float64)
+    y = torch.tensor([0, 1, 1, 0])
+    train = {"iterations": 6, "optimizer": {"kind": "sgd", "lr": 0.3, "momentum": 0.5},
+             "schedule": {"kind": "step", "step_size": 2, "gamma": 0.5}}
+    trace = rnntui.from_torch(model, x, target=y, loss="cross_entropy", train=train)
+    assert "train:" in trace.scenario_yaml()
+    opt = torch.optim.SGD(model.parameters(), lr=0.3, momentum=0.5)
+    sched = torch.optim.lr_scheduler.StepLR(opt, 2, 0.5)
+    losses = []
+    for _ in range(6):
+        losses.append(_train_step(model, opt, x, y))
+        sched.step()
+    np.testing.assert_allclose(trace["train.loss"], losses, rtol=1e-12)
+    for tname, name in NAMES.items():
+        np.testing.assert_allclose(trace[f"train.final.param.{name}"], dict(model.named_parameters())[tname]
+                                   .detach().numpy(), rtol=1e-11, atol=1e-13)
+    with pytest.raises(rnntui.RnntuiError, match="train.optimizer.kind"):
+        rnntui.from_torch(model, x, target=y, loss="cross_entropy", train={"iterations": 2, "optimizer": {"kind": "sgdd"}})

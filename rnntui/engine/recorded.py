@@ -27,6 +27,14 @@ def record_files(folder: Path) -> list[Path]:
     return sorted(Path(folder).glob(PATTERN))
 
 
+def is_recorded_run(path) -> bool:
+    """A folder holding records of rnntui.record (any other folder is refused as a trace file is)."""
+    try:
+        return Path(path).is_dir() and any(Path(path).glob(PATTERN))
+    except OSError:
+        return False
+
+
 def _small_keys(names: list[str]) -> list[str]:
     """What the run's curves need of a record: its loss, its `record.*` norms, its BPTT profile, where it
     stopped being finite."""

@@ -195,9 +195,9 @@ def load_trace(path: str | Path, max_memory: int | None = None) -> Trace:
     from rnntui.errors import Problem, ScenarioError
     from rnntui.npyfiles import ArrayFileError, read_npz
 
-    if Path(path).is_dir():   # iterations recorded from the user's own loop (rnntui.record)
-        from rnntui.engine.recorded import load_recorded
+    from rnntui.engine.recorded import is_recorded_run, load_recorded
 
+    if is_recorded_run(path):   # a folder of iterations recorded by rnntui.record
         return load_recorded(Path(path), max_memory)
     limit = available_memory() // 2 if max_memory is None else max_memory
     try:
