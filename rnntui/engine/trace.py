@@ -43,8 +43,13 @@ class TraceInfo:
     inputs: tuple[str, ...] = ()                 # a graph model's named inputs (recorded as input.{name})
 
     def packs(self, entry) -> bool:
-        """Whether *entry* runs over the packed input (an encoder-decoder's decoder has its own steps)."""
-        return self.lengths is not None and entry.part != "decoder"
+        """Whether *entry* runs over the packed input (an encoder-decoder's decoder has its own steps; a graph
+        node, where it runs over the first input, whose lengths `lengths` are, with its samples' own lengths)."""
+        if self.lengths is None:
+            return False
+        if self.inputs:
+            return entry.lengths_of == self.inputs[0]
+        return entry.part != "decoder"
 
     def length_of(self, sample: int) -> int:
         """How many real steps *sample* has: T, or its own length in a batch of different lengths."""

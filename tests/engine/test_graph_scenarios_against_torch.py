@@ -144,3 +144,43 @@ def test_the_graph_scenarios_descriptions_are_true_of_their_numbers():
     p = np.exp(np.asarray(t["output"]))
     assert p.min() >= 0.31 and p.max() < 0.375
     assert "between 0.31 and 0.37" in t.info.description
+
+
+def test_inputs_with_lengths_of_their_own(tmp_path):
+    """Input a's samples have lengths 3 and 2 (packed, as pack_padded_sequence), b's are whole: op last takes
+    each sample's own last step of a's LSTM, b's LSTM hands on its final state; gradients as PyTorch's."""
+    path = tmp_path / "g.yaml"
+    path.write_text("""
+inputs:
+  a: {batch: [[[1.0], [2.0], [3.0]], [[1.0], [0.5]]]}
+  b: {batch: [[[1.0], [2.0], [3.0]], [[1.0], [0.5], [0.2]]]}
+model:
+  - {id: ea, type: lstm, hidden_size: 3, from: a}
+  - {id: la, op: last, from: ea}
+  - {id: eb, type: lstm, hidden_size: 3, from: b, take: final}
+  - {id: both, op: add, from: [la, eb]}
+  - {type: dense, units: 2}
+loss: {kind: sum}
+""")
+    trace = rnntui.run(path)
+    assert trace.info.packs(trace.info.entries[0]) and not trace.info.packs(trace.info.entries[2])
+    P = leaves(trace)
+    mods = []
+    for i in (0, 2):
+        m = torch.nn.LSTM(1, 3).double()
+        with torch.no_grad():
+            for s in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+                getattr(m, s).copy_(P[f"{i}.{s}"])
+        mods.append(m)
+    a = torch.tensor(np.asarray(trace["input.a"]))
+    b = torch.tensor(np.asarray(trace["input.b"]))
+    packed = torch.nn.utils.rnn.pack_padded_sequence(a, torch.tensor([3, 2]), enforce_sorted=False)
+    _, (h_a, _) = mods[0](packed)
+    _, (h_b, _) = mods[1](b)
+    out = (h_a[0] + h_b[0]) @ P["4.weight"].T + P["4.bias"]
+    out.sum().backward()
+    np.testing.assert_allclose(trace["output"], out.detach().numpy(), **TOL)
+    for i, m in ((0, mods[0]), (2, mods[1])):
+        for s in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            np.testing.assert_allclose(trace[f"grad.param.{i}.{s}"], getattr(m, s).grad.numpy(), **TOL)
+    np.testing.assert_allclose(trace["grad.param.4.weight"], P["4.weight"].grad.numpy(), **TOL)
