@@ -28,7 +28,7 @@ from rnntui.errors import Problem
 from rnntui.scenario.yaml_source import Positions
 
 GRAPH_KEYS = ("id", "from", "op", "same_as", "tie", "take")
-RECURRENCE_KEYS = ("id", "type", "from", "state", "start", "step", "next", "emit")
+RECURRENCE_KEYS = ("id", "type", "from", "state", "start", "step", "next", "emit", "feed", "feed_after")
 NODE_KEYS = GRAPH_KEYS + ("type",)
 TAKE = ("all", "final")
 
@@ -322,6 +322,13 @@ def parse_recurrence(i: int, item: dict, ids: dict[str, int], pos: Positions, va
             problems.append(pos.problem(path + ("next", name), f"found {name!r}, which is no state ({', '.join(state)})"))
     nexts = tuple((name, ref(nxt[name], path + ("next", name))) for name in state if name in nxt)
     emitted = ref(emit, path + ("emit",))
+    fed = None if item.get("feed") is None else ref(item["feed"], path + ("feed",))
+    feed_after = item.get("feed_after", 1)
+    if isinstance(feed_after, bool) or not isinstance(feed_after, int) or feed_after < 1:
+        problems.append(pos.problem(path + ("feed_after",), f"found {feed_after!r}; expected the first step that "
+                                    "reads the fed value, a whole number >= 1"))
+    elif "feed_after" in item and "feed" not in item:
+        problems.append(pos.problem(path + ("feed_after",), "is for a recurrence with `feed`"))
     if problems or len(nodes) != len(step):
         return None, problems, ()
     start = item.get("start", {})
@@ -338,7 +345,8 @@ def parse_recurrence(i: int, item: dict, ids: dict[str, int], pos: Positions, va
     if problems:
         return None, problems, ()
     used = [name for name in above if any(name in n.reads for n in nodes) or name in start.values()]
-    spec = RecurrenceSpec(tuple(state.items()), tuple(nodes), nexts, emitted, tuple(used), tuple(start.items()))
+    spec = RecurrenceSpec(tuple(state.items()), tuple(nodes), nexts, emitted, tuple(used), tuple(start.items()),
+                          fed, feed_after)
     return spec, problems, tuple(above[name] for name in used)
 
 

@@ -183,3 +183,56 @@ def test_the_custom_cell_scenario_against_torch_and_its_description():
     assert f"{np.linalg.norm(trace['grad.model.0.h0']):.2f}" == "0.74"
     for words in ("between 0.39 and 0.59", "0.78 at the last step", "1.1 to 1.5", "0.74 reaches"):
         assert words in trace.info.description
+
+
+FEED = """inputs:
+  x: {generate: {kind: sine, length: 8, features: 1, batch: 2, period: 6}}
+model:
+  - id: gen
+    type: recurrence
+    state: {h: 5, c: 5}
+    step:
+      - {id: cell, type: lstm_cell, hidden_size: 5, from: [x, h, c]}
+      - {id: out, type: dense, units: 1, from: cell}
+    next: {h: cell, c: cell.c}
+    emit: out
+    feed: out
+    feed_after: 3
+loss: {kind: mse, target: %s}
+"""
+
+
+def test_feeding_the_output_back_matches_torchs_time_sequence_prediction_loop(tmp_path):
+    """PyTorch's time_sequence_prediction example: an LSTMCell and a Linear read the input for 3 steps,
+    then their own output (`feed: out`, `feed_after: 3`); the gradient flows back through what was fed."""
+    target = np.round(np.random.default_rng(2).normal(size=(2, 8, 1)), 2).tolist()
+    path = tmp_path / "f.yaml"
+    path.write_text(FEED % target)
+    trace = rnntui.run(path)
+    P = {k[len("param."):]: torch.tensor(np.asarray(trace[k]), requires_grad=True)
+         for k in trace.keys() if k.startswith("param.")}
+    cell = torch.nn.LSTMCell(1, 5).double()
+    with torch.no_grad():
+        for s in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, s).copy_(P[f"0.cell.{s}"])
+    x = torch.tensor(np.asarray(trace["input.x"]), requires_grad=True)
+    h = c = torch.zeros(2, 5, dtype=torch.float64)
+    outs, hs = [], []
+    for t in range(8):
+        xt = x[t] if t < 3 else outs[-1]
+        h, c = cell(xt, (h, c))
+        h.retain_grad()
+        hs.append(h)
+        outs.append(h @ P["0.out.weight"].T + P["0.out.bias"])
+    out = torch.stack(outs)
+    loss = torch.nn.functional.mse_loss(out, torch.tensor(np.asarray(trace["meta.target"])))
+    loss.backward()
+    np.testing.assert_allclose(trace["output"], out.detach().numpy(), **TOL)
+    np.testing.assert_allclose(trace["model.0.x"][3:], out.detach().numpy()[2:-1], **TOL)   # what was fed
+    for s in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        np.testing.assert_allclose(trace[f"grad.param.0.cell.{s}"], getattr(cell, s).grad.numpy(), **TOL)
+    for s in ("0.out.weight", "0.out.bias"):
+        np.testing.assert_allclose(trace[f"grad.param.{s}"], P[s].grad.numpy(), **TOL)
+    check_states(trace, "h", hs)
+    np.testing.assert_allclose(trace["grad.input.x"], x.grad.numpy(), **TOL)   # zero from step 3 on
+    assert not np.asarray(trace["grad.input.x"])[3:].any()

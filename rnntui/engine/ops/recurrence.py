@@ -41,6 +41,8 @@ class RecurrenceSpec:
     emit: object           # a reference in the step graph
     outer: tuple = ()      # outer node ids the step graph reads, in the order of the node's reads after x
     start: tuple = ()      # ((state, outer node id), ...): states that start from a node's value, not zero
+    feed: object = None    # a step node whose value at step t is step t+1's x (generation), or None
+    feed_after: int = 1    # the first step that reads the fed value (the steps before read the input)
 
 
 def state_key(index, name: str) -> str:
@@ -106,6 +108,11 @@ class Recurrence(Op):
             if v.seq or v.feat != (n,):
                 raise LayoutProblem(node.index, ("start", name), f"found {src} {v.describe()}; state {name} starts "
                                     f"as (B, {n})")
+        if spec.feed is not None:
+            fed = val(spec.feed)
+            if fed.seq_out or tuple(fed.out_shape) != tuple(x.feat):
+                raise LayoutProblem(node.index, "feed", f"found {key(spec.feed)} with features {fed.out_shape}; the "
+                                    f"next step's x has {x.feat}, so the fed value must have them too")
         emit = val(spec.emit)
         if emit.seq_out:
             raise LayoutProblem(node.index, "emit", f"found {key(spec.emit)}, a sequence; a step emits one value per sample")
@@ -113,7 +120,8 @@ class Recurrence(Op):
         for lay in step:
             params.update(lay.params)
         conf = {"states": dict(spec.states), "next": {n: key(r) for n, r in spec.next}, "emit": key(spec.emit),
-                "outer": tuple(spec.outer), "start": dict(spec.start), "step": tuple(dict(lay.__dict__) for lay in step)}
+                "outer": tuple(spec.outer), "start": dict(spec.start),
+                "feed": None if spec.feed is None else key(spec.feed), "feed_after": spec.feed_after, "step": tuple(dict(lay.__dict__) for lay in step)}
         del by_key
         return EntryInfo(node.index, self.type, x.feat, tuple(emit.out_shape), True, True, view="steps", steps=T,
                          params=params, config=conf)
@@ -163,10 +171,14 @@ class Recurrence(Op):
                   for name, n in conf["states"].items()}
         rec = ctx.rec
         walks, recs, emits, after = [], [], [], {name: [] for name in states}
+        feed, after_step = conf.get("feed"), conf.get("feed_after", 1)
+        read = []
         for t in range(T):
             r: dict = {}
             walk = GraphWalk(step, ctx)
-            walk.forward({"x": x[t], **states, **outer}, r)
+            xt = walks[-1].vals[feed] if (feed is not None and t >= after_step) else x[t]
+            read.append(xt)
+            walk.forward({"x": xt, **states, **outer}, r)
             walks.append(walk)
             recs.append(r)
             emits.append(walk.vals[conf["emit"]])
@@ -178,6 +190,8 @@ class Recurrence(Op):
             rec[key] = np.stack([r[key] for r in recs])
         for name, vs in after.items():
             rec[state_key(info.index, name)] = np.stack(vs)
+        if feed is not None:
+            rec[state_key(info.index, "x")] = np.stack(read)   # what each step read: the input, then the fed value
         return np.stack(emits), walks
 
     def grads(self, info, xs, out, cache, g, ctx):
@@ -192,8 +206,12 @@ class Recurrence(Op):
         total = {name: np.zeros((T, B, n), dtype=x.dtype) for name, n in conf["states"].items()}
         through = {name: np.zeros_like(v) for name, v in total.items()}
         brecs = [None] * T
+        feed, after_step = conf.get("feed"), conf.get("feed_after", 1)
+        g_fed = None   # dL/d(x of step t+1), where step t+1 read step t's fed value
         for t in range(T - 1, -1, -1):
             seeds = {conf["emit"]: g[t]}
+            if g_fed is not None:
+                seeds[feed] = g_fed if feed not in seeds else seeds[feed] + g_fed
             for name, ref in conf["next"].items():
                 through[name][t] = d[name]
                 seeds[ref] = d[name] if ref not in seeds else seeds[ref] + d[name]
@@ -205,7 +223,10 @@ class Recurrence(Op):
                 # h_t included, as autograd's c_t.grad)
                 total[name][t] = r[keys.grad(f"model.{ref}")] if keys.grad(f"model.{ref}") in r \
                     else r[keys.grad(keys.out(ref))]
-            gx[t] = gin["x"]
+            fed_here = feed is not None and t >= after_step
+            g_fed = gin["x"] if fed_here else None
+            if not fed_here:
+                gx[t] = gin["x"]          # a step that read the fed value read nothing of the input
             for k, name in enumerate(conf["outer"]):
                 gouter[k] = gouter[k] + gin[name]
             d = {name: gin[name] for name in d}
