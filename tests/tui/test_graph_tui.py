@@ -77,3 +77,41 @@ async def test_an_op_node_shows_its_value_and_gradient_at_the_cursors_step(trace
         assert "model.2 skip add · t=3 · sample 0 · unit 0" in text
         assert f"unit 0: dL/dout={trace['grad.model.2.out'][3, 0, 0]:.4f}" in text
         assert f"min {trace['grad.model.2.out'][3, 0].min():.4f}" in text
+
+
+def test_a_layernorm_view_names_the_statistics_of_the_cursors_step(traces):
+    from rnntui.render.cursor import Cursor
+    from rnntui.render.views import cell_panel
+
+    trace = traces["graph-layernorm-lstm"]
+    k = next(k for k, p in enumerate(trace.info.places) if trace.info.entries[p.entry].type == "layernorm")
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(cell_panel(trace, Cursor(place_index=k, t=4, sample=1), 200))
+    text = out.getvalue()
+    mean, var = float(trace["model.1.mean"][4, 1]), float(trace["model.1.var"][4, 1])
+    assert f"mean {mean:.4g} and variance {var:.4g} over its 8 features" in text
+    assert f"/ {np.sqrt(var + 1e-5):.4g}" in text
+
+
+def test_the_recurrence_view_shows_every_step_value_and_the_attention_peak(traces):
+    from rnntui.render.cursor import Cursor
+    from rnntui.render.views import cell_panel, states
+
+    trace = traces["graph-attention-reverse"]
+    k = next(k for k, p in enumerate(trace.info.places) if trace.info.entries[p.entry].type == "recurrence")
+    out = io.StringIO()
+    c = Cursor(place_index=k, t=2, sample=3)
+    console = Console(file=out, width=200, color_system=None)
+    console.print(cell_panel(trace, c, 200))
+    console.print(states(trace, c, 120, 12))
+    text = out.getvalue()
+    for name in ("ctx", "xin", "cell", "h_t"):
+        assert f"\n{name} " in text
+    w = np.asarray(trace["model.4.ctx.weights"])[:, 3]
+    assert f"attention at t=2: source step {int(w[2].argmax())} most ({w[2].max():.0%})" in text
+    assert "every step's peak: 4 3 2 1 0 0" in text and "t 0..5  units 0..4" in text   # decoder steps x source steps
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(cell_panel(trace, Cursor(place_index=k, t=2, sample=3,
+                                                                                   phase="backward"), 200))
+    back = out.getvalue()
+    assert "from out" in back and "thru time" in back and "dL/dh" in back

@@ -113,6 +113,11 @@ class Handler:
         return {}
 
     # --- words ----------------------------------------------------------------------------------
+    def step_words(self, info: EntryInfo, record, at: tuple) -> list[str]:
+        """Lines the entry's view adds at one step of one sample (*at*: (t, b) or (b,)), read from the
+        run's *record*: what the entry computed there besides its output (a layernorm's statistics)."""
+        return []
+
     def describe(self, info: EntryInfo) -> str:
         """The configuration column of a model table."""
         return ""

@@ -88,6 +88,13 @@ class LayerNorm(Handler):
         m2 = (gx * xhat).sum(axis=ax, keepdims=True) / n
         return rstd * (gx - m1 - xhat * m2)
 
+    def step_words(self, info, record, at) -> list[str]:
+        mean = float(record[keys.node_value(info.index, "mean")][at])
+        var = float(record[keys.node_value(info.index, "var")][at])
+        eps = info.config["eps"]
+        return [f"normalised with this step's mean {mean:.4g} and variance {var:.4g} over its {prod(info.out_shape)} "
+                f"features: each (x - {mean:.4g}) / {np.sqrt(var + eps):.4g} (√(var + eps)), then × weight + bias"]
+
     def describe(self, info) -> str:
         affine = "weight and bias" if len(info.params) == 2 else "weight" if info.params else "no parameters"
         return f"over {info.out_shape}, eps {info.config['eps']:g}, {affine}"

@@ -78,7 +78,7 @@ class StepsView(PlainView):
             return Group(state_heatmap(vals, c.t, c.unit, width, height, name if c.phase == "forward" else f"dL/d{name}"))
         w = np.asarray(trace[f"model.{att.index}.weights"])[:, c.sample]      # (T_dec, T_src)
         peak = int(np.argmax(w[c.t]))
-        heat = state_heatmap(w.T, c.t, peak, width, height - 1, "attention (rows: source steps)")
+        heat = state_heatmap(w, c.t, peak, width, height - 1, "attention (columns: decoder steps, rows: source steps)")
         return Group(Text(f"attention at t={c.t}: source step {peak} most ({w[c.t, peak]:.0%}); every step's "
                           f"peak: {' '.join(str(int(p)) for p in w.argmax(axis=1))}", DIM), heat)
 
