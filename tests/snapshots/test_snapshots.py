@@ -43,6 +43,9 @@ SNAPSHOTS = {
     "steps-view": ("graph-custom-cell", ["right"] * 3 + ["b"]),
     # the attention of the trained reverser at decoder step 2: the heatmap and each step's peak
     "attention": ("graph-attention-reverse", ["right_square_bracket"] * 4 + ["right"] * 2),
+    # Tab three times: at 80x24 (timeline, cell, states, gradients) the gradient panel brought to the top, led
+    # by its verdict (below the fold before); at 100x30 the right column scrolled to the details
+    "panel-tab": ("lstm-delayed-recall", ["tab", "tab", "tab"]),
 }
 
 

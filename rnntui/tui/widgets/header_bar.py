@@ -17,6 +17,6 @@ class HeaderBar(TraceView):
         # header() cuts its two lines, never wraps them: a long name would push the phase and step
         # (what the header is for) out of its three lines
         if self.run.other is not None:  # --compare: both names and losses where the description was
-            return Group(header(self.trace, cursor), compare_header(self.trace, self.run.other, self.run.labels))
+            return Group(header(self.trace, cursor, width), compare_header(self.trace, self.run.other, self.run.labels))
         desc = one_line(self.trace.info.description, width - 1)
-        return Group(header(self.trace, cursor), Text(desc, Style(dim=True, italic=True)))
+        return Group(header(self.trace, cursor, width), Text(desc, Style(dim=True, italic=True)))
