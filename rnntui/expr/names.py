@@ -81,6 +81,11 @@ def place_steps(trace, place: Place) -> int:
 def entry_input_key(info, index: int) -> str:
     """The key of what entry *index* reads: the model's input, the decoder's, or the previous entry's output."""
     e = info.entries[index]
+    if e.reads:   # a graph node: what it reads (no single x for an op that reads several values)
+        if len(e.reads) > 1:
+            return ""
+        src = e.reads[0]
+        return f"input.{src}" if isinstance(src, str) else out_key(src)
     if e.part == "decoder" and info.entries[index - 1].part == "encoder":
         return "decoder.input"
     return "input" if index == 0 else out_key(index - 1)

@@ -115,3 +115,14 @@ def test_the_recurrence_view_shows_every_step_value_and_the_attention_peak(trace
                                                                                    phase="backward"), 200))
     back = out.getvalue()
     assert "from out" in back and "thru time" in back and "dL/dh" in back
+
+
+def test_expressions_read_a_graph_nodes_own_input(traces):
+    """`x` at a graph node is what it reads (another input, a node that is not the one above); an op that
+    reads several values has no single x."""
+    from rnntui.expr.names import entry_input_key
+
+    info = traces["graph-shared-encoder"].info
+    assert entry_input_key(info, 1) == "input.hypothesis"      # emb_h reads the second input
+    assert entry_input_key(info, 3) == "model.1.out"           # enc_h reads emb_h, not model.2
+    assert entry_input_key(info, 4) == ""                      # cat reads enc_p and enc_h
