@@ -126,3 +126,25 @@ def node_value(index: int, name: str) -> str:
 def input_key(name: str) -> str:
     """One named input of a graph model (`inputs:`), as the run read it."""
     return f"input.{name}"
+
+
+def input_of(entries, index: int) -> str:
+    """The trace key of what entry *index* reads: a chain's input or the entry before it (a decoder's first
+    entry: `decoder.input`); a graph node's first read (an input's `input.{name}` or a node's output), or ""
+    for an op that reads several values (it has no single input)."""
+    e = entries[index]
+    if e.reads:
+        if len(e.reads) > 1:
+            return ""
+        src = e.reads[0]
+        return input_key(src) if isinstance(src, str) else out(src)
+    if e.part == "decoder" and entries[index - 1].part == "encoder":
+        return "decoder.input"
+    return INPUT if index == 0 else out(index - 1)
+
+
+def source_words(key: str) -> str:
+    """How messages name what an entry read, from its key (`input`, `model.3 output`, `input hypothesis`)."""
+    if key.endswith(".out"):
+        return f"{key[:-len('.out')]} output"
+    return key.replace(".", " ", 1)
