@@ -184,3 +184,38 @@ loss: {kind: sum}
         for s in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
             np.testing.assert_allclose(trace[f"grad.param.{i}.{s}"], getattr(m, s).grad.numpy(), **TOL)
     np.testing.assert_allclose(trace["grad.param.4.weight"], P["4.weight"].grad.numpy(), **TOL)
+
+
+def test_nll_over_a_padded_batch_counts_the_real_steps_only(tmp_path):
+    """loss nll per step with samples of lengths 4 and 2: F.nll_loss over the real steps (the padded ones
+    have no target), log_softmax as an op; output, loss and gradients as PyTorch's."""
+    path = tmp_path / "g.yaml"
+    path.write_text("""
+inputs:
+  x: {batch: [[[0.5, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[1.0, 0.5], [0.2, 0.1]]]}
+model:
+  - {id: rnn, type: gru, hidden_size: 3, from: x}
+  - {id: head, type: dense, units: 4}
+  - {id: logp, op: log_softmax}
+loss: {kind: nll, target: [[0, 3, 1, 2], [2, 1]]}
+""")
+    trace = rnntui.run(path)
+    P = leaves(trace)
+    gru = torch.nn.GRU(2, 3).double()
+    with torch.no_grad():
+        for s in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            getattr(gru, s).copy_(P[f"0.{s}"])
+    x = torch.tensor(np.asarray(trace["input.x"]))
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor([4, 2]), enforce_sorted=False)
+    y, _ = torch.nn.utils.rnn.pad_packed_sequence(gru(packed)[0])
+    logp = F.log_softmax(y @ P["1.weight"].T + P["1.bias"], dim=-1)
+    real = torch.tensor([[True, True], [True, True], [True, False], [True, False]])
+    target = torch.tensor([[0, 2], [3, 1], [1, 0], [2, 0]])
+    loss = F.nll_loss(logp[real], target[real])
+    loss.backward()
+    np.testing.assert_allclose(trace["loss"], loss.item(), **TOL)
+    np.testing.assert_allclose(np.asarray(trace["output"])[real.numpy()], logp[real].detach().numpy(), **TOL)
+    for s in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+        np.testing.assert_allclose(trace[f"grad.param.0.{s}"], getattr(gru, s).grad.numpy(), **TOL, err_msg=s)
+    for name in ("1.weight", "1.bias"):
+        np.testing.assert_allclose(trace[f"grad.param.{name}"], P[name].grad.numpy(), **TOL, err_msg=name)
