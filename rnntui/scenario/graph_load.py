@@ -120,7 +120,8 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
     try:
         layout = infer_graph(nodes, vals, frozenset(lengths))
     except LayoutProblem as exc:
-        stop(pos.problem(("model", exc.index) + ((exc.key,) if exc.key else ()), exc.message), "the model's layout")
+        key = exc.key if isinstance(exc.key, tuple) else (exc.key,) if exc.key else ()   # a step node: ("step", k, ...)
+        stop(pos.problem(("model", exc.index) + key, exc.message), "the model's layout")
     try:
         made = make_weights(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]), limit, used=used)
     except TooManyParameters as exc:
