@@ -58,6 +58,12 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
 
     specs = dict(top.inputs) if top.inputs is not None else {"input": top.input}
     in_key = (lambda name: ("inputs", name)) if top.inputs is not None else (lambda name: ("input",))
+    for name, spec in specs.items():
+        if getattr(spec, "dataset", None) is not None:
+            problems.append(pos.problem(in_key(name) + ("dataset",), "data sets run on chains only, for now; give "
+                                        "a graph's inputs as values, a batch, tokens, text or files"))
+    if problems:
+        stop(None, "the problems above fixed")
     names = list(specs)
     from rnntui.scenario.initial_state import StateProblem, build_initial_states, split_initial_states
 
@@ -153,7 +159,8 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
         ragged = out_lengths is not None and top_out.input.lengths is None
         target = loader._target(top_out, last.out_shape, last.seq_out, T, B,
                                 single=top_out.input.batch is None and B == 1 and out_lengths is None, pos=pos,
-                                lengths=out_lengths if ragged else None, padded=out_lengths is not None and not ragged)
+                                lengths=out_lengths if ragged else None, padded=out_lengths is not None and not ragged,
+                                base_dir=base_dir, limit=limit)
         if target is not None and out_lengths is not None:
             loader._check_real_targets(top, target, out_lengths, last.out_shape, pos)
     except ScenarioError as exc:
