@@ -249,3 +249,24 @@ loss: {kind: sum}
     np.testing.assert_allclose(trace["grad.model.0.l0.fwd.h0"], h0.grad.numpy()[0], **TOL)
     np.testing.assert_allclose(trace["grad.model.0.l0.fwd.c0"], c0.grad.numpy()[0], **TOL)
     np.testing.assert_allclose(trace["grad.param.0.weight_hh_l0"], m.weight_hh_l0.grad.numpy(), **TOL)
+
+
+def test_the_verdicts_one_term_gradient_on_a_graph():
+    """diag.*.term_gradnorm (what the vanishing/exploding verdict measures) on a graph: ‖dL_s/dh_t‖ with only
+    the last step's loss term kept, at both LSTMs of the residual graph, as torch gives it."""
+    trace = rnntui.run("graph-residual-lstm")
+    P = leaves(trace)
+    x = torch.tensor(np.asarray(trace["input.x"]))
+    h1s, h2s = [], []
+    h1 = lstm(x, P, 0, h1s)
+    h2 = lstm(h1, P, 1, h2s)
+    out = (h1 + h2) @ P["3.weight"].T + P["3.bias"]
+    target = torch.tensor(np.asarray(trace["meta.target"]))
+    T = out.shape[0]
+    # the last step's own term of the mse (mean over every element)
+    ((out[-1] - target[-1]) ** 2).sum().div(out.numel()).backward()
+    for node, hs in ((0, h1s[0]), (1, h2s[0])):
+        ref = np.array([np.linalg.norm(h.grad.numpy()[0]) for h in hs])
+        np.testing.assert_allclose(np.asarray(trace[f"diag.model.{node}.l0.fwd.term_gradnorm"])[:, 0], ref,
+                                   rtol=1e-10, atol=1e-14, err_msg=f"node {node}")
+    assert (np.asarray(trace["diag.model.0.l0.fwd.term_step"]) == T - 1).all()
