@@ -46,7 +46,8 @@ def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarra
     dtype's precision when the trace is float32). *steps*: indices (default all); returns
     (len(steps), B) in the trace's dtype; NaN where a Jacobian is not finite."""
     prefix = place.prefix
-    W = params[place.param("weight_hh")]
+    name = place.param("weight_hh")
+    W = params[entry.aliases.get(name, name)]   # a graph node that shares its module reads the owner's
     h = arrays[place.key("h")]
     T, B, H = h.shape
     steps = np.arange(T) if steps is None else np.atleast_1d(np.asarray(steps))

@@ -115,9 +115,10 @@ class Place:
 
     def label(self, info) -> str:
         e = info.entries[self.entry]
+        name = f"model.{self.entry} {e.id}" if e.id else f"model.{self.entry}"   # a graph node's id beside its number
         if self.layer is None:
-            return f"model.{self.entry} {e.type}"
-        return f"model.{self.entry} {e.type} l{self.layer} {self.direction}"
+            return f"{name} {e.type}"
+        return f"{name} {e.type} l{self.layer} {self.direction}"
 
 
 def places_of(entries) -> tuple[Place, ...]:
@@ -131,3 +132,36 @@ def places_of(entries) -> tuple[Place, ...]:
         else:
             out.append(Place(e.index))
     return tuple(out)
+
+
+
+def node_value(index: int, name: str) -> str:
+    """A value a node records besides its output: a layernorm's `mean`, `var` (`model.{i}.{name}`)."""
+    return f"model.{index}.{name}"
+
+
+def input_key(name: str) -> str:
+    """One named input of a graph model (`inputs:`), as the run read it."""
+    return f"input.{name}"
+
+
+def input_of(entries, index: int) -> str:
+    """The trace key of what entry *index* reads: a chain's input or the entry before it (a decoder's first
+    entry: `decoder.input`); a graph node's first read (an input's `input.{name}` or a node's output), or ""
+    for an op that reads several values (it has no single input)."""
+    e = entries[index]
+    if e.reads:
+        if len(e.reads) > 1:
+            return ""
+        src = e.reads[0]
+        return input_key(src) if isinstance(src, str) else out(src)
+    if e.part == "decoder" and entries[index - 1].part == "encoder":
+        return "decoder.input"
+    return INPUT if index == 0 else out(index - 1)
+
+
+def source_words(key: str) -> str:
+    """How messages name what an entry read, from its key (`input`, `model.3 output`, `input hypothesis`)."""
+    if key.endswith(".out"):
+        return f"{key[:-len('.out')]} output"
+    return key.replace(".", " ", 1)

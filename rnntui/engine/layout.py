@@ -17,7 +17,7 @@ class LayoutProblem(Exception):
         super().__init__(message)
 
 
-VIEW_KINDS = ("recurrent", "map", "plain", "embedding")  # render/views/ has one view per kind
+VIEW_KINDS = ("recurrent", "map", "plain", "embedding", "steps")  # steps: a graph's recurrence node  # render/views/ has one view per kind
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,12 @@ class EntryInfo:
     padding_idx: int | None = None        # embedding: the id whose row is zero and gets no gradient
     part: str = ""                        # encoder-decoder: "encoder" or "decoder" ("" otherwise)
     dropout: float = 0.0                  # dropout entry: p; recurrent: between sub-layers (active in training only)
+    # graph models (engine/graph.py); a chain leaves them at their defaults
+    id: str = ""                          # the node's name (`id:`); "" in a chain (the entry is `model.{index}`)
+    reads: tuple = ()                     # what the node reads: node indices and input names; () = the entry before
+    aliases: dict = field(default_factory=dict)  # parameter name here -> the parameter it is (same_as, tie)
+    config: dict | None = None            # an op's keys (dims made non-negative)
+    lengths_of: str = ""                  # the input whose per-sample lengths this node's steps follow ("" none)
 
     @property
     def family(self):
@@ -63,6 +69,11 @@ class EntryInfo:
     @property
     def gates(self) -> tuple[str, ...]:
         return self.family.gates if self.recurrent else ()
+
+    @property
+    def name(self) -> str:
+        """How the node is named to the user: `model.{index}`, with its id in a graph."""
+        return f"model.{self.index}" + (f" ({self.id})" if self.id else "")
 
     @property
     def handler(self):

@@ -14,6 +14,8 @@ def loss_and_grad(kind: str, out: np.ndarray, logits: np.ndarray | None, target,
     mse            L = mean((out - target)^2)
     cross_entropy  L = mean over steps and batch of -log softmax(logits)[target];
                    logits are `out`, or the pre-activation of a final softmax entry.
+    nll            L = mean over steps and batch of -out[target] (F.nll_loss: `out` holds
+                   log-probabilities, e.g. a log_softmax op's)
 
     With *steps_first* (an output with a step axis first), each step's share of L is returned too:
     the terms of the sum that belong to step t (they add up to L). *real* (T, B) bool, for a batch of
@@ -31,6 +33,8 @@ def loss_and_grad(kind: str, out: np.ndarray, logits: np.ndarray | None, target,
         diff = out - target
         sq = diff * diff
         return np.mean(sq), diff * (2.0 / diff.size), None, per_step(sq / diff.size)
+    if kind == "nll":
+        return _nll(out, target, None, per_step)
     z = out if logits is None else logits
     lsm = log_softmax(z)
     idx = np.asarray(target)[..., None]
@@ -53,6 +57,8 @@ def _packed(kind: str, out, logits, target, keep, per_step):
         sq = diff * diff
         n = int(keep.sum()) * out.shape[-1]
         return sq.sum() / n, diff * (2.0 / n), None, per_step(sq / n)
+    if kind == "nll":
+        return _nll(out, target, keep, per_step)
     z = out if logits is None else logits
     lsm = log_softmax(z)
     idx = np.where(keep[..., 0], np.asarray(target), 0)[..., None]  # a padded step's target is ignored
@@ -63,6 +69,22 @@ def _packed(kind: str, out, logits, target, keep, per_step):
     onehot *= keep
     dz = (np.exp(lsm) * keep - onehot) / n
     return _through_softmax(-picked.sum() / n, out, logits, onehot, dz, n, per_step(-picked / n))
+
+
+def _nll(out, target, keep, per_step):
+    """F.nll_loss over log-probabilities *out* (mean over the real steps and samples; *keep*: (T, B, 1)
+    True where real, or None): dL/dout is -1/n at each target class, 0 elsewhere."""
+    idx = np.asarray(target) if keep is None else np.where(keep[..., 0], np.asarray(target), 0)
+    idx = idx[..., None]
+    n = idx.size if keep is None else int(keep.sum())
+    picked = np.take_along_axis(out, idx, axis=-1)
+    if keep is not None:
+        picked = np.where(keep, picked, 0)
+    g = np.zeros_like(out)
+    np.put_along_axis(g, idx, -1.0 / n, axis=-1)
+    if keep is not None:
+        g *= keep
+    return -picked.sum() / n, g, None, per_step(-picked / n)
 
 
 def _through_softmax(loss, out, logits, onehot, dz, n, steps):
@@ -82,7 +104,7 @@ def sample_step_losses(kind: str, out: np.ndarray, logits: np.ndarray | None, ta
     Sample b's row is the loss the run would have with sample b alone (the same reduction over its
     own elements: PyTorch's loss of out[:, b] against target[:, b]), split into its steps, so the row
     adds up to that loss. sum: the step's outputs summed; mse: its squared errors over the sample's
-    elements (its real steps times F); cross_entropy: its -log p over the sample's (real) steps.
+    elements (its real steps times F); cross_entropy (nll): its -log p over the sample's (real) steps.
     *real* (T, B) bool: a padded step's entry is 0. For the mean losses over a batch of equal lengths,
     the batch's `loss.step` is the mean of these rows over the samples; for `sum`, their sum.
     """
@@ -96,7 +118,7 @@ def sample_step_losses(kind: str, out: np.ndarray, logits: np.ndarray | None, ta
         sq = np.where(keep, (diff * diff).sum(axis=-1), 0)
         return sq / np.maximum(steps * diff.shape[-1], 1)
     z = out if logits is None else logits
-    lsm = log_softmax(z)
+    lsm = out if kind == "nll" else log_softmax(z)
     idx = np.where(keep, np.asarray(target), 0)[..., None]  # a padded step's target is ignored
     picked = np.where(keep, np.take_along_axis(lsm, idx, axis=-1)[..., 0], 0)
     return -picked / np.maximum(steps, 1)

@@ -57,7 +57,16 @@ def subset(sc, idx: np.ndarray):
         target=target,
         initial_states={i: {name: np.ascontiguousarray(v[:, idx]) for name, v in st.items()}
                         for i, st in sc.initial_states.items()},
+        **_graph_inputs(sc, idx),
     )
+
+
+def _graph_inputs(sc, idx) -> dict:
+    """A graph model's named inputs (and their lengths) with only the samples *idx*."""
+    if getattr(sc, "inputs", None) is None:
+        return {}
+    return {"inputs": {n: np.ascontiguousarray(v[:, idx] if sc.input_seq[n] else v[idx]) for n, v in sc.inputs.items()},
+            "input_lengths": {n: np.ascontiguousarray(v[idx]) for n, v in sc.input_lengths.items()}}
 
 
 __all__ = ["batch_indices", "is_whole", "subset"]

@@ -10,6 +10,7 @@ from functools import partial
 import numpy as np
 
 from rnntui.engine import keys
+from rnntui.engine.context import RunContext
 from rnntui.engine.layout import EntryInfo
 from rnntui.engine.diagnostics import row_norms
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
@@ -23,31 +24,27 @@ class Walk:
         """*plan*: interventions, and the recorded run to resume from (engine/whatif.py), or None.
         *buffers*: the entries' state that is no parameter (batchnorm's running statistics); *training*:
         a training iteration (batchnorm uses the batch's statistics)."""
-        self.layout, self.params, self.lengths, self.initial = layout, params, lengths, initial or {}
+        self.layout, self.params, self.lengths = layout, params, lengths
+        self.ctx = RunContext(params, training=training, buffers=buffers or {}, masks=masks, plan=plan,
+                              initial=initial or {})
         self.plan = plan
-        self.masks = masks   # dropout masks of a training iteration (None: dropout is the identity)
-        self.buffers, self.training = buffers or {}, training
         self.handlers = [lay.handler for lay in layout]
         self.caches, self.ins, self.pres, self.outs = [], [], [], []
 
     def forward(self, x: np.ndarray, rec: dict, start: dict | None = None) -> np.ndarray:
         """*start*: entry index -> initial states, besides the scenario's (a decoder's hand-over)."""
         h = x
-        starts = {**self.initial, **(start or {})}
         changed = None  # the steps of h that differ from the recorded run a plan resumes from
+        training = self.ctx.training
         for lay, hd in zip(self.layout, self.handlers):
             self.ins.append(h)
-            kw = {"state0": starts[lay.index]} if lay.index in starts else {}
+            kw = self.ctx.module_kwargs(hd, lay, start)
             if self.plan is not None and hd.recurrent:
                 kw.update(plan=self.plan, changed=changed)
-            if self.masks and hd.takes_masks:
-                kw["masks"] = self.masks
-            if hd.takes_buffers:
-                kw.update(buffers=self.buffers, training=self.training)
             pre, out, cache = hd.forward(lay, h, self.params, rec, self.lengths if hd.takes_lengths else None, **kw)
             if hd.recurrent:
                 changed = cache.get("changed")
-            elif changed is not None and (hd.mixes_steps(lay, self.training) or not (lay.seq_in and lay.seq_out)):
+            elif changed is not None and (hd.mixes_steps(lay, training) or not (lay.seq_in and lay.seq_out)):
                 changed = (0, 1 << 62)  # an entry that mixes steps: every step may differ after it
             self.caches.append(cache)
             self.pres.append(pre)

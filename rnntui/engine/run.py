@@ -20,6 +20,12 @@ def available_memory() -> int:
 
 
 def estimate_bytes(sc) -> int:
+    if getattr(sc, "inputs", None) is not None:   # a graph: each node over the steps of what it reads
+        from rnntui.engine.graph import graph_floats
+
+        itemsize = np.dtype(sc.dtype).itemsize
+        steps = {name: (v.shape[0] if v.ndim >= 3 or sc.seq else 1) for name, v in sc.inputs.items()}
+        return graph_floats(list(sc.layout), steps, sc.B) * itemsize + sum(v.nbytes for v in sc.inputs.values())
     return record_bytes(list(sc.layout), sc.dtype, sc.x, sc.seq, sc.B, sc.decoder_x)
 
 
@@ -73,14 +79,26 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
         from rnntui.engine.whatif import Plan
 
         plan = Plan(items, list(sc.layout))
+    graph = getattr(sc, "inputs", None) is not None
     with np.errstate(all="ignore"):
-        arrays = network.run_network(list(sc.layout), x, params, sc.loss, target, sc.seq, derived=lazy,
-                                     lengths=sc.lengths,
-                                     decoder_x=None if sc.decoder_x is None else sc.decoder_x.astype(dtype),
-                                     initial={i: {k: v.astype(dtype) for k, v in st.items()}
-                                              for i, st in sc.initial_states.items()},
-                                     feed=sc.feed, plan=plan, masks=getattr(sc, "dropout_masks", None),
-                                     buffers=buffers, training=training)
+        if graph:
+            from rnntui.engine.context import RunContext
+            from rnntui.engine.graph import run_graph
+
+            ctx = RunContext(params, dtype=dtype, training=training, buffers=buffers,
+                             masks=getattr(sc, "dropout_masks", None), lengths=dict(sc.input_lengths),
+                             initial={i: {k: v.astype(dtype) for k, v in st.items()}
+                                      for i, st in sc.initial_states.items()})
+            inputs = {n: np.ascontiguousarray(v, dtype=dtype) for n, v in sc.inputs.items()}
+            arrays = run_graph(list(sc.layout), inputs, ctx, sc.loss, target, derived=lazy)
+        else:
+            arrays = network.run_network(list(sc.layout), x, params, sc.loss, target, sc.seq, derived=lazy,
+                                       lengths=sc.lengths,
+                                       decoder_x=None if sc.decoder_x is None else sc.decoder_x.astype(dtype),
+                                       initial={i: {k: v.astype(dtype) for k, v in st.items()}
+                                                for i, st in sc.initial_states.items()},
+                                       feed=sc.feed, plan=plan, masks=getattr(sc, "dropout_masks", None),
+                                       buffers=buffers, training=training)
     if items:
         from rnntui.engine.interventions import record_masks
 
@@ -91,6 +109,7 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
         lengths=None if sc.lengths is None else tuple(int(n) for n in sc.lengths), feed=sc.feed,
         compare=sc.compare,
         watch=getattr(sc, "watch", ()), breakpoints=getattr(sc, "breakpoints", ()),
+        inputs=tuple(sc.inputs) if graph else (),
     )
     arrays["meta.version"] = np.asarray(1)
     if iteration is not None:  # which iteration of a training run this record is (the expressions' `iteration`)
@@ -125,6 +144,6 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
         arrays["decoder.token_ids"] = np.asarray(sc.decoder_token_ids, dtype=np.int64)
     if sc.decoder_vocab is not None:
         arrays["meta.decoder_vocab"] = np.asarray(sc.decoder_vocab, dtype=str)
-    derived = derived_keys(info, arrays, params)
+    derived = derived_keys(info, arrays, params)  # a shared parameter is read under the owner's name
     derived.update(lazy)
     return Trace(arrays, info, derived)

@@ -40,10 +40,16 @@ class TraceInfo:
     # "output": the previous step's output, or its arg-max id; see engine/generate.py)
     watch: tuple[str, ...] = ()                  # the scenario's debug.watch and debug.break expressions, for the
     breakpoints: tuple[str, ...] = ()            # debugger to open with (rnntui/expr; docs/debugger.md)
+    inputs: tuple[str, ...] = ()                 # a graph model's named inputs (recorded as input.{name})
 
     def packs(self, entry) -> bool:
-        """Whether *entry* runs over the packed input (an encoder-decoder's decoder has its own steps)."""
-        return self.lengths is not None and entry.part != "decoder"
+        """Whether *entry* runs over the packed input (an encoder-decoder's decoder has its own steps; a graph
+        node, where it runs over the first input, whose lengths `lengths` are, with its samples' own lengths)."""
+        if self.lengths is None:
+            return False
+        if self.inputs:
+            return entry.lengths_of == self.inputs[0]
+        return entry.part != "decoder"
 
     def length_of(self, sample: int) -> int:
         """How many real steps *sample* has: T, or its own length in a batch of different lengths."""
@@ -58,6 +64,8 @@ class TraceInfo:
     def to_json(self) -> str:
         d = {k: getattr(self, k) for k in ("name", "description", "mode", "dtype", "loss", "file", "T", "B", "seq",
                                           "class_names", "events", "feed", "compare", "watch", "breakpoints")}
+        if self.inputs:
+            d["inputs"] = self.inputs
         d["entries"] = [e.__dict__ for e in self.entries]
         return json.dumps(d)
 
@@ -74,7 +82,7 @@ class TraceInfo:
             return v
 
         entries = tuple(EntryInfo(**{k: tuples(v) for k, v in e.items()}) for e in d.pop("entries"))
-        for key in ("class_names", "events", "watch", "breakpoints"):
+        for key in ("class_names", "events", "watch", "breakpoints", "inputs"):
             if key in d and d[key] is not None:
                 d[key] = tuples(d[key])
         return cls(entries=entries, **d)

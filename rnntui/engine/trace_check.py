@@ -18,14 +18,16 @@ from rnntui.errors import Problem, ScenarioError, lone_surrogate
 STR, INT, BOOL, STRS, INTS, MAP, SHAPES = "a string", "an integer", "true or false", "a list of strings", \
     "a list of integers", "a map", "a map of parameter names to shapes"
 INT_OR_NULL = "an integer or null"
+READS = "a list of node numbers and names"
 # what each known field holds; fields the dataclasses gain later are only required to be present
 TOP_TYPES = {"name": STR, "description": STR, "mode": STR, "dtype": STR, "loss": STR, "file": STR,
-             "T": INT, "B": INT, "seq": BOOL, "feed": STR, "watch": STRS, "breakpoints": STRS}
+             "T": INT, "B": INT, "seq": BOOL, "feed": STR, "watch": STRS, "breakpoints": STRS,
+             "inputs": STRS}
 ENTRY_TYPES = {"index": INT, "type": STR, "seq_in": BOOL, "seq_out": BOOL, "view": STR, "recurrent": BOOL,
                "hidden_size": INT, "num_layers": INT, "directions": STRS, "merge": STR, "nonlinearity": STR,
                "activation": STR, "reduce_final": BOOL, "params": SHAPES, "options": MAP, "in_feat": INTS,
                "out_shape": INTS, "steps": INT, "padding_idx": INT_OR_NULL, "part": STR,
-               "buffers": SHAPES}
+               "buffers": SHAPES, "id": STR, "reads": READS, "aliases": MAP, "config": MAP, "lengths_of": STR}
 MAX_ENTRIES = 10_000
 MAX_LAYERS = 1000
 
@@ -49,6 +51,9 @@ def _is(value, kind: str) -> bool:
         return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     if kind == MAP:
         return value is None or isinstance(value, dict)
+    if kind == READS:
+        return isinstance(value, list) and all(isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool))
+                                               for v in value)
     if kind == SHAPES:
         return isinstance(value, dict) and all(isinstance(k, str) and _is(v, INTS) for k, v in value.items())
     return True
@@ -172,9 +177,34 @@ def _check_layout(d) -> None:
         if (view == "recurrent") != (e.get("recurrent") is True):
             raise _Bad(f"meta.layout.entries[{i}].view: found {json.dumps(view)} for an entry whose recurrent is "
                        f"{json.dumps(e.get('recurrent'))}; expected the recurrent view exactly for recurrent entries")
+        if (view == "steps") != (e.get("type") == "recurrence"):
+            raise _Bad(f"meta.layout.entries[{i}].view: found {json.dumps(view)} for an entry of type "
+                       f"{json.dumps(e.get('type'))[:40]}; expected the steps view exactly for recurrence nodes")
+        if e.get("type") == "recurrence":
+            _check_recurrence(e, f"meta.layout.entries[{i}]")
         if not 0 <= e.get("num_layers", 0) <= MAX_LAYERS or any(n < 1 for n in e.get("out_shape", [1])):
             raise _Bad(f"meta.layout.entries[{i}]: found num_layers {e.get('num_layers')} and out_shape "
                        f"{e.get('out_shape')}; expected sizes of 1 or more (at most {MAX_LAYERS} layers)")
+
+
+def _check_recurrence(e: dict, where: str) -> None:
+    """A recurrence node's config: its states, next values, emitted value and its step graph's layouts."""
+    from rnntui.engine.trace import EntryInfo
+
+    conf = e.get("config")
+    kinds = {"states": dict, "next": dict, "emit": str, "outer": list, "step": list}
+    if not isinstance(conf, dict) or any(not isinstance(conf.get(k), t) for k, t in kinds.items()):
+        raise _Bad(f"{where}.config: expected a recurrence's map of states, next, emit, outer and step")
+    if not conf["step"] or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                   for v in conf["states"].values()):
+        raise _Bad(f"{where}.config: expected a step graph and states with sizes of 1 or more")
+    for k, s in enumerate(conf["step"]):
+        _check_map(s, {**ENTRY_TYPES, "index": STR}, EntryInfo, f"{where}.config.step[{k}]")
+    names = {s["index"] for s in conf["step"]}
+    refs = list(conf["next"].values()) + [conf["emit"]]
+    if set(conf["next"]) != set(conf["states"]) or any(not isinstance(r, str) or r.rsplit(".", 1)[0] not in names
+                                                       and r not in names for r in refs):
+        raise _Bad(f"{where}.config: next and emit must name the step graph's nodes, one next value per state")
 
 
 def _check_arrays(arrays: dict, d: dict) -> None:

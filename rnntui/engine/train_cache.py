@@ -70,7 +70,8 @@ def fingerprint(sc, extra: str = "") -> str:
     add("version", (__version__, np.__version__, extra))
     for name in ("text", "dtype", "seed", "mode", "loss", "feed", "train", "interventions"):
         add(name, getattr(sc, name, None))
-    for name in ("x", "target", "lengths", "token_ids", "decoder_x", "params", "buffers", "initial_states"):
+    for name in ("x", "target", "lengths", "token_ids", "decoder_x", "params", "buffers", "initial_states",
+                 "inputs", "input_lengths"):   # a graph model's named inputs
         value = getattr(sc, name, None)
         if value is not None:
             add(name, value)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnntui.engine import keys
 from rnntui.engine.keys import STEP_LOSS, Place, out as out_key
 from rnntui.expr.errors import ExprError
 from rnntui.expr.nodes import NAMES
@@ -76,11 +77,8 @@ def place_steps(trace, place: Place) -> int:
 
 
 def entry_input_key(info, index: int) -> str:
-    """The key of what entry *index* reads: the model's input, the decoder's, or the previous entry's output."""
-    e = info.entries[index]
-    if e.part == "decoder" and info.entries[index - 1].part == "encoder":
-        return "decoder.input"
-    return "input" if index == 0 else out_key(index - 1)
+    """The key of what entry *index* reads (engine/keys.py `input_of`)."""
+    return keys.input_of(info.entries, index)
 
 
 def sources(trace, place: Place) -> dict[str, Source]:

@@ -7,6 +7,7 @@ from rich.text import Text
 
 from rnntui.errors import printable
 from rnntui.numfmt import fmt
+from rnntui.engine.graph import source_input
 from rnntui.render.cursor import Cursor, length, place_sign, step_index
 from rnntui.render.parts import for_output, for_place
 from rnntui.render.prediction import has_steps, predict
@@ -79,7 +80,9 @@ def header(trace, c: Cursor, width: int | None = None) -> Group:
     where = view.where(info, place, c.t)
     # the token read at this step, beside the step (early in the line: the line is cut at the width)
     part = for_place(trace, place)
-    token = token_label(part, c.t, c.sample) if info.seq and part["input"].shape[0] == n else ""
+    src = source_input(info.entries, place.entry)   # a graph node that reads another input: its tokens are not these
+    first = src is None or src == info.inputs[0]
+    token = token_label(part, c.t, c.sample) if info.seq and first and part["input"].shape[0] == n else ""
     if token:
         where = f"{where}: {token}"
     if n > 1:

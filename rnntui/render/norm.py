@@ -7,6 +7,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.numfmt import fmt
 
 BOLD = Style(bold=True)
@@ -17,8 +18,8 @@ def normalises(entry) -> bool:
     return entry.type.startswith("batchnorm") and entry.options is not None
 
 
-def _input_key(entry) -> str:
-    return "input" if entry.index == 0 else f"model.{entry.index - 1}.out"
+def _input_key(entry, entries) -> str:
+    return keys.input_of(entries, entry.index)
 
 
 def story(trace, entry, at: tuple, channel: int, phase: str) -> list[Text]:
@@ -32,7 +33,7 @@ def story(trace, entry, at: tuple, channel: int, phase: str) -> list[Text]:
              + (" and step" if entry.seq_in else " and position" if len(entry.in_feat) > 1 else "") + ")"
              if batch else "the running statistics (eval mode)")
     lines = [Text(f"normalised with {which}", DIM)]
-    x, xhat, out = (float(np.asarray(trace[k])[at]) for k in (_input_key(entry), f"{p}.xhat", f"{p}.out"))
+    x, xhat, out = (float(np.asarray(trace[k])[at]) for k in (_input_key(entry, trace.info.entries), f"{p}.xhat", f"{p}.out"))
     w = float(trace[f"param.{i}.weight"][channel]) if o["affine"] else 1.0
     b = float(trace[f"param.{i}.bias"][channel]) if o["affine"] else 0.0
     if phase == "forward":

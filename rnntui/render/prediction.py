@@ -39,7 +39,9 @@ def labels(trace, n: int) -> list[str]:
 
 
 def classifies(trace) -> bool:
-    return trace.info.loss == "cross_entropy"
+    """A classifier: cross_entropy over logits, or nll over log-probabilities (softmax of log-probabilities
+    gives the probabilities back, so `probabilities` serves both)."""
+    return trace.info.loss in ("cross_entropy", "nll")
 
 
 def has_steps(trace) -> bool:

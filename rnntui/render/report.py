@@ -138,6 +138,7 @@ def param_table(trace, entry_filter: int | None) -> Table:
 
 def prediction_section(trace, opts: ReportOptions):
     """What the model predicts beside the target: per step, or per sample without a step axis."""
+    from rnntui.engine.graph import source_input
     from rnntui.render.prediction import has_steps, predictions, saliency
     from rnntui.render.report_table import Columns
 
@@ -146,17 +147,20 @@ def prediction_section(trace, opts: ReportOptions):
     # a padded step of a shorter sample has no prediction and no target: it is left out
     packed = info.packs(info.entries[-1])  # the output runs over the packed input (not a decoder's)
     rows = [(t, b) for t in steps for b in range(info.B) if t is None or not packed or t < info.length_of(b)]
-    title = "Output and prediction" + (" (probabilities of the top classes)" if info.loss == "cross_entropy" else "")
+    title = "Output and prediction" + (" (probabilities of the top classes)" if info.loss in ("cross_entropy", "nll") else "")
     headers = ([("t", ">")] if steps != [None] else []) + ([("sample", ">")] if info.B > 1 else [])
-    headers += ([("token", "<")] if "tokens" in trace and steps != [None] else []) + [("prediction", "<")]
-    sal = {b: saliency(trace, b) for b in range(info.B)} if steps != [None] else {}
+    # a graph's output may run over another input than the first (whose tokens and saliency the trace holds)
+    src = source_input(info.entries, info.entries[-1].index)
+    aligned = src is None or (src == info.inputs[0] and trace["input"].shape[0] == trace["output"].shape[0])
+    headers += ([("token", "<")] if "tokens" in trace and steps != [None] and aligned else []) + [("prediction", "<")]
+    sal = {b: saliency(trace, b) for b in range(info.B)} if steps != [None] and aligned else {}
     if sal:
         headers.append(("‖dL/dx_t‖", ">"))
     cols = Columns(title, headers, keys=len(headers) - 1 - bool(sal))
     predicted = predictions(trace, [(t or 0, b) for t, b in rows])
     for (t, b), p in zip(rows, predicted):
         row = ([str(t)] if t is not None else []) + ([str(b)] if info.B > 1 else [])
-        if "tokens" in trace and t is not None:
+        if "tokens" in trace and t is not None and aligned:
             row.append(token_label(trace, t, b))
         row.append((p.words(), Style(color="red")) if p.correct is False else p.words())
         if sal:

@@ -8,7 +8,8 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from rnntui.engine.keys import Place
+from rnntui.engine.graph import source_input, source_path
+from rnntui.engine.keys import Place, input_key
 from rnntui.numfmt import compact
 from rnntui.render.analysis import step_losses
 from rnntui.render.parts import for_place
@@ -73,7 +74,9 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
     if ids:  # the id row's widest id fits too
         cw = max(cw, min(len(str(int(np.max(trace["token_ids"])))) + 2, 10))
     start, stop = window(T, c.t, max((width - 8) // cw, 1))
-    same_steps = trace["input"].shape[0] == T  # else an entry up to this one changed the count (steps_words)
+    src = source_input(info.entries, place.entry)   # a graph node's own input (None in a chain)
+    # else an entry up to this one changed the count (steps_words), or a graph node reads another input
+    same_steps = trace["input"].shape[0] == T and (src is None or src == info.inputs[0])
     cells = {t: _token(trace, t, c.sample) if same_steps else "" for t in range(start, stop)}  # only what is shown
     own = length(info, place, c.sample)  # a shorter sample's padding is drawn as padding
     for t in range(max(start, own), stop):
@@ -139,7 +142,8 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
     elif batch_loss:
         lines.append(batch_loss)
     if not same_steps:
-        lines.append(steps_words(info, place.entry, trace["input"].shape[0]))
+        lines.append(steps_words(info, place.entry, trace["input"].shape[0]) if src is None
+                     else graph_steps_words(info, place.entry, trace))
     for line in lines:  # rows are cut at the width, words are not: a long note goes on as many lines as it needs
         for part in textwrap.wrap(line, max(width - 6, 20)):
             text.newline().append("      " + part, DIM)
@@ -166,6 +170,28 @@ def steps_words(info, index: int, n_input: int) -> str:
     head = f"model.{index} runs over {entry.steps} step{'s' if entry.steps != 1 else ''}"
     if not causes:  # no entry explains it: say what differs, claim no reason
         return f"{head}; the input has {n_input}"
+    return f"{head}: " + "; then ".join(causes)
+
+
+def graph_steps_words(info, index: int, trace) -> str:
+    """A graph node's steps, and why they differ from its own input's: the input it reads (where it is not
+    the first, whose tokens the timeline shows) and each node on the way that changed the count."""
+    entry = info.entries[index]
+    src = source_input(info.entries, index)
+    x = trace[input_key(src)]
+    steps = int(x.shape[0]) if x.ndim >= 3 else 1
+    head = f"model.{index} runs over {entry.steps} step{'s' if entry.steps != 1 else ''}"
+    causes = [] if src == info.inputs[0] else [f"it reads input {src!r} ({steps} steps)"]
+    for x in source_path(info.entries, index):
+        out = x.steps if (x.seq_out or x.index == index) else 1
+        if x.reduce_final and x.index < index:
+            causes.append(f"model.{x.index} ({x.type}, take: final) hands on only its final state")
+        elif out != steps:
+            who = f"this {x.type}" if x.index == index else f"model.{x.index} ({x.type})"
+            causes.append(f"{who} turns {'the' if len(causes) == 0 else 'those'} {steps} steps into {out}")
+        steps = out
+    if not causes:
+        return f"{head}; the input has {steps}"
     return f"{head}: " + "; then ".join(causes)
 
 

@@ -34,27 +34,30 @@ def _strict(tp: Any, meta: dict) -> Any:
     if origin is Union:
         return Union[tuple(_strict(a, meta) for a in typing.get_args(tp))]
     if origin is tuple:
-        return tuple[tuple(_strict(a, meta) for a in typing.get_args(tp))]
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple[_strict(args[0], meta), ...]
+        return tuple[tuple(_strict(a, meta) for a in args)]
     if tp is type(None):
         return type(None)
     raise TypeError(f"no strict form for {tp!r}")  # a handler declared a field type this module does not know
 
 
 @cache
-def model_for(type_: str) -> type[BaseModel]:
-    """The validator of one entry type's keys (with `type` itself)."""
+def model_for(type_: str, key: str = "type") -> type[BaseModel]:
+    """The validator of one entry type's keys (with `type` itself), or of an op's (with `op`)."""
     cfg = handler(type_).Config
     hints = typing.get_type_hints(cfg)
-    fields: dict[str, Any] = {"type": (Literal[type_], ...)}
+    fields: dict[str, Any] = {key: (Literal[type_], ...)}
     for f in dataclasses.fields(cfg):
         default = ... if f.default is dataclasses.MISSING else f.default
         fields[f.name] = (_strict(hints[f.name], dict(f.metadata)), Field(default, description=f.metadata.get("doc")))
-    return create_model(f"{type_}_entry", __config__=ConfigDict(extra="forbid", frozen=True), **fields)
+    return create_model(f"{type_}_{'entry' if key == 'type' else 'op'}", __config__=ConfigDict(extra="forbid", frozen=True), **fields)
 
 
-def to_config(type_: str, model: BaseModel):
+def to_config(type_: str, model: BaseModel, key: str = "type"):
     """The handler's frozen dataclass from a validated model: what the engine receives."""
-    values = model.model_dump(exclude={"type"})
+    values = model.model_dump(exclude={key})
     return handler(type_).Config(**values)
 
 

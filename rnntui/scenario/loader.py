@@ -61,6 +61,10 @@ class Scenario:
     buffers: dict = dataclasses.field(default_factory=dict)  # state that is no parameter: batchnorm's running_*
     training: bool = False               # set by engine/train.py: an iteration's forward (batch statistics)
     warnings: tuple[str, ...] = ()       # what loaded but deserves a word (weight-file keys skipped), for the CLI
+    inputs: dict | None = None           # a graph model: every input by name (x is the first); None for a chain
+    input_lengths: dict = dataclasses.field(default_factory=dict)  # a graph's inputs of different lengths, by name
+    output_steps: int = 0                # a graph model: the steps of its output (1 without steps)
+    input_seq: dict = dataclasses.field(default_factory=dict)  # a graph's inputs: whether each has steps (T, B, ...)
     dataset: Any = None                  # input.dataset: the data set (scenario/dataset.py) the batch was read from
     sample: int = 0                      # and the first of its samples the batch holds
     sample_ids: tuple | None = None      # which samples of the data the batch holds (data set, minibatch)
@@ -70,6 +74,8 @@ class Scenario:
     @property
     def T(self) -> int:
         """Steps of the model's output (a conv1d over a sequence may shorten the input's)."""
+        if self.inputs is not None:
+            return max([self.output_steps] + [lay.steps for lay in self.layout if lay.seq_out])
         return [lay.steps for lay in self.layout if lay.seq_in][-1] if self.seq else 1
 
     @property
@@ -201,9 +207,9 @@ def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, sin
     except NotNumbers as exc:
         raise ScenarioError([pos.problem(where + exc.sub, exc.message)]) from None
     F = out_feat[0] if len(out_feat) == 1 else None
-    if kind == "cross_entropy":
+    if kind in ("cross_entropy", "nll"):
         if F is None:
-            raise ScenarioError([pos.problem(where, f"cross_entropy needs a vector of logits; the model returns {out_feat}")])
+            raise ScenarioError([pos.problem(where, f"{kind} needs a vector of logits; the model returns {out_feat}")])
         if out_seq:
             shapes = {1: (T,), 2: (B, T)} if single else {2: (B, T)}
             lay = "(T)" + (" or (B, T)" if single else "") if single else "(B, T)"
@@ -300,6 +306,14 @@ def _load(source: str | Path, text: str | None, max_memory: int | None, sample: 
         top = schema.Top.model_validate(data)
     except ValidationError as exc:
         problems.extend(_translate(exc, schema.Top, (), pos, data))
+    from rnntui.scenario.graph import is_graph_data
+
+    if is_graph_data(data):
+        from rnntui.scenario.graph_load import load_graph
+
+        return load_graph(data, pos, top, problems, file, text, path, max_memory)
+    if top is not None and top.input is None:
+        problems.append(pos.problem(("input",), "is required but missing"))
     raw_model = data.get("model")
     entries, raw_states = split_initial_states(raw_model if isinstance(raw_model, list) else [])
     types, configs, entry_problems = _validate_entries(entries, pos)
@@ -466,7 +480,7 @@ def _load(source: str | Path, text: str | None, max_memory: int | None, sample: 
     watch, breakpoints, debug_problems = load_debug(data.get("debug"), layout, pos, text)
     problems.extend(debug_problems)
     out_feat = layout[-1].out_shape
-    if top.class_names is not None and (top.loss.kind != "cross_entropy" or tuple(out_feat) != (len(top.class_names),)):
+    if top.class_names is not None and (top.loss.kind not in ("cross_entropy", "nll") or tuple(out_feat) != (len(top.class_names),)):
         problems.append(pos.problem(("class_names",), f"found {len(top.class_names)} names; expected one per class of a "
                                     f"cross_entropy model, whose output here is {tuple(out_feat)}"))
     interventions, intervention_problems = build_interventions(top, layout, T, pos)
@@ -609,7 +623,7 @@ def _lengths(top, built, x):
 
 def _check_real_targets(top, target, lengths, out_feat, pos) -> None:
     """A padded target's entries past a sample's length are ignored; its real entries must be classes."""
-    if top.loss.kind != "cross_entropy":
+    if top.loss.kind not in ("cross_entropy", "nll"):
         return
     real = np.arange(target.shape[0])[:, None] < lengths[None, :]
     F = out_feat[0]

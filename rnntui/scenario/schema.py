@@ -94,7 +94,7 @@ class Weights(Strict):
 
 
 class Loss(Strict):
-    kind: Literal["sum", "mse", "cross_entropy"] = "sum"
+    kind: Literal["sum", "mse", "cross_entropy", "nll"] = "sum"
     target: Optional[Any] = None
 
 
@@ -212,7 +212,8 @@ class Top(Strict):
     mode: Literal["many-to-many", "many-to-one", "one-to-many", "encoder-decoder"] = "many-to-many"
     length: Optional[PositiveInt] = None
     feed: Literal["zeros", "output"] = "zeros"
-    input: Input
+    input: Optional[Input] = None     # one of input and inputs (checked in loader.py, to point at `input`)
+    inputs: Optional[dict[StrictStr, Input]] = Field(default=None, min_length=1)  # a graph model's named inputs
     model: list[dict[str, Any]] = Field(min_length=1)
     weights: Weights = Field(default_factory=Weights)
     loss: Loss = Field(default_factory=Loss)

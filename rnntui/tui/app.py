@@ -180,6 +180,7 @@ class RnntuiApp(SamplesAxisMixin, App):
                 tooltip="Training: the previous such iteration, where its run begins"),
         *SAMPLE_BINDINGS,   # a data set's samples (--dataset / --scan): tui/samples_pane.py
         Binding("e", "export", "Export", show=False, tooltip="Export the current view as an SVG file"),
+        Binding("m", "model_map", "Model map", show=False, tooltip="The model drawn node by node, the cursor's marked"),
         Binding("escape", "cancel_work", "Cancel", show=False,
                 tooltip="Cancel what is being computed off the keys' way (a watch's Jacobian norms, an iteration "
                         "not in the cache, a continue through iterations): the header says what and how far"),
@@ -976,6 +977,11 @@ class RnntuiApp(SamplesAxisMixin, App):
                 self.cursor = replace(self.cursor, t=t)
 
         self.push_screen(GotoScreen(cur.length(self.info, self.cursor.place(self.info), self.cursor.sample)), done)
+
+    def action_model_map(self) -> None:
+        from rnntui.tui.screens import ModelMapScreen
+
+        self.push_screen(ModelMapScreen(self.info, self.cursor.place(self.info).entry))
 
     def action_help(self) -> None:
         # the keys that make sense here (a hidden footer key is no key at this place)

@@ -67,6 +67,25 @@ class HelpScreen(Dialog[None]):
             yield Static(keys)
 
 
+class ModelMapScreen(ModalScreen[None]):
+    """The model drawn in text (render/model_map.py), the cursor's node marked."""
+
+    BINDINGS = [Binding("escape,q,m", "dismiss", "Close")]
+
+    def __init__(self, info, entry: int):
+        super().__init__()
+        self.info, self.entry = info, entry
+
+    def compose(self) -> ComposeResult:
+        from rnntui.render.model_map import model_map
+
+        with VerticalScroll(id="model-map"):
+            yield Static(Text.assemble(("Model map", Style(bold=True)), (f"   {self.info.name}", Style(italic=True)),
+                                       ("   [ and ] move through the nodes in this order; Escape or m closes this",
+                                        Style(dim=True))))
+            yield Static(model_map(self.info, self.entry))
+
+
 class GotoScreen(Dialog[int | None]):
     """Ask for a step t and return it, or None when cancelled."""
 

@@ -149,7 +149,7 @@ def test_an_unknown_view_kind_is_refused(tmp_path, view):
     layout["entries"][-1]["view"] = view
     path = _write(tmp_path / "t.npz", dict(ARRAYS, **{"meta.layout": np.asarray(json.dumps(layout))}))
     lines = refused(invoke("show", str(path)))
-    assert len(lines) == 1 and "view" in lines[0] and "recurrent, map, plain or embedding" in lines[0]
+    assert len(lines) == 1 and "view" in lines[0] and "recurrent, map, plain, embedding or steps" in lines[0]
 
 
 def test_a_recurrent_view_on_an_entry_that_is_not_recurrent_is_refused(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 
 import rnntui
+from rnntui.engine.graph import source_input, source_path
 from rnntui.render.cursor import Cursor
 from rnntui.render.timeline import timeline
 from rnntui.scenario.bundled import bundled
@@ -74,14 +75,24 @@ def test_every_reason_names_entries_the_model_has(traces, name):
         return
     for e in info.entries:
         line = words(trace, e.index)
-        n_input = trace["decoder.input" if e.part == "decoder" else "input"].shape[0]
-        assert bool(line) == (e.steps != n_input), (e.index, line)
+        src = source_input(info.entries, e.index)   # a graph node's own input (None in a chain)
+        n_input = trace["decoder.input" if e.part == "decoder" else "input" if src is None else f"input.{src}"].shape[0]
+        other_input = src is not None and src != info.inputs[0]
+        assert bool(line) == (e.steps != n_input or other_input), (e.index, line)
+        if other_input:   # a graph node reading another input than the first: which one, and its steps
+            assert f"it reads input '{src}' ({n_input} steps)" in line
+            line = line.replace(f"it reads input '{src}' ({n_input} steps)", "").strip(": ;")
+            if e.steps == n_input:
+                continue
         named = re.findall(r"model\.(\d+) \((\w+)", line) + [(str(e.index), kind) for kind in
                                                              re.findall(r"this (\w+) turns", line)]
         assert bool(named) == bool(line), line  # a reason names the entries that make it
+        on_path = {x.index for x in source_path(info.entries, e.index)} if src is not None else None
         for index, kind in named:
             x = info.entries[int(index)]
-            assert x.type == kind and x.index <= e.index and (x.reduce_final or x.options is not None), line
+            assert x.type == kind and x.index <= e.index and (x.reduce_final or x.options is not None
+                                                              or x.handler.is_op), line
+            assert on_path is None or x.index in on_path, line
 
 
 async def test_the_screen_gives_the_many_to_one_reason(traces):

@@ -207,10 +207,36 @@ def embedding(trace, other):
              f"{rows.shape[0]}", WIDE)]
 
 
+def model_map(trace, other):
+    """The map at the second encoder call: the header's loss, the marked node's line with its shape."""
+    return [loss(trace), ("the marked node", "▶ model.3   enc_h lstm        emb_h → (B, 6)", BOTH),
+            ("cat's shape", "enc_p, enc_h → (B, 12)", BOTH)]
+
+
+def op_view(trace, other):
+    """The add node (model.2) in BPTT at t=3, sample 0, unit 0: its gradient."""
+    g = trace["grad.model.2.out"][3, 0]
+    return [loss(trace), ("dL/dout at unit 0", f(g[0]), BOTH), ("unit 0 in the details", f"dL/dout={f(g[0])}", WIDE)]
+
+
+def steps_view(trace, other):
+    """The recurrence's step graph in BPTT at t=3, sample 0, unit 0: dL/dh with its split."""
+    k = "grad.model.0.h"
+    return [loss(trace), ("dL/dh at unit 0", f(trace[k][3, 0, 0]), BOTH),
+            ("from the emitted value", f(trace[f"{k}.from_output"][3, 0, 0]), BOTH),
+            ("through time", f(trace[f"{k}.through_time"][3, 0, 0]), BOTH)]
+
+
+def attention(trace, other):
+    """The decoder's step graph at t=2, sample 0 ("3 1 4 1 5"): the context at unit 0."""
+    return [loss(trace), ("ctx at unit 0", f(trace["model.4.ctx.out"][2, 0, 0]), BOTH)]
+
+
 NUMBERS = {"lstm": lstm, "gru": gru, "bilstm-text": bilstm_text, "cnn": cnn, "packed-end": packed_end,
            "packed-bwd": packed_bwd, "handover": handover, "handover-bptt": handover_bptt, "compare": compare,
            "training": training, "whatif": whatif, "watches": watches, "compare-bptt": compare_bptt,
-           "embedding": embedding, "panel-tab": panel_tab}
+           "embedding": embedding, "panel-tab": panel_tab, "model-map": model_map, "op-view": op_view,
+           "steps-view": steps_view, "attention": attention}
 
 
 def readings(lines: list[str]) -> list[str]:

@@ -40,6 +40,13 @@ SNAPSHOTS = {
                                        "c"]),
     "compare-bptt": ("lstm-vs-gru", ["right", "right", "right", "b"]),
     "embedding": ("char-embedding", ["right", "right", "right", "b"]),  # the vector's gradient at t=3 ("l", id 7)
+    # graph models: the model map at the second encoder call (m), an op node (add) in BPTT at t=3
+    "model-map": ("graph-shared-encoder", ["right_square_bracket"] * 3 + ["m"]),
+    "op-view": ("graph-residual-lstm", ["right_square_bracket"] * 2 + ["right"] * 3 + ["b"]),
+    # a recurrence's step graph at t=3 in BPTT (each value's gradient, the state's split)
+    "steps-view": ("graph-custom-cell", ["right"] * 3 + ["b"]),
+    # the attention of the trained reverser at decoder step 2: the heatmap and each step's peak
+    "attention": ("graph-attention-reverse", ["right_square_bracket"] * 4 + ["right"] * 2),
     # Tab three times: at 80x24 (timeline, cell, states, gradients) the gradient panel brought to the top, led
     # by its verdict (below the fold before); at 100x30 the right column scrolled to the details
     "panel-tab": ("lstm-delayed-recall", ["tab", "tab", "tab"]),
@@ -90,3 +97,18 @@ def test_snapshot_samples_pane(snap_compare):
     for r in axis.ranked[:6]:
         shown = [cell(r[c]) for c in ("sample", "verdict", "rate", "length", "loss")]
         assert any(line.split()[:5] == shown for line in lines), shown
+
+
+GRAPH_CASES = ("model-map", "op-view", "steps-view", "attention")
+
+
+@pytest.mark.parametrize("case", GRAPH_CASES)
+def test_graph_snapshot_160x48(snap_compare, case):
+    """The graph views at 160x48 too (the attention heatmap and the step graph have room there)."""
+    name, keys = SNAPSHOTS[case]
+    trace = rnntui.run(name)
+    app, shots = RnntuiApp(trace), []
+    export = app.export_screenshot
+    app.export_screenshot = lambda *a, **k: shots.append(export(*a, **k)) or shots[-1]
+    assert snap_compare(app, press=keys, terminal_size=(160, 48))
+    assert missing(svg_lines(shots[-1]), case, trace, None, wide=True) == []

@@ -13,6 +13,7 @@ from rnntui.engine.entries.dense import Dense
 from rnntui.engine.entries.dropout import Dropout
 from rnntui.engine.entries.embedding import Embedding
 from rnntui.engine.entries.flatten import Flatten
+from rnntui.engine.entries.layernorm import LayerNorm
 from rnntui.engine.entries.recurrent import Recurrent
 from rnntui.engine.families import FAMILIES
 
@@ -26,6 +27,7 @@ HANDLERS: dict[str, Handler] = {h.type: h for h in (
     Embedding(),
     Dropout(),
     BatchNorm(1), BatchNorm(2),
+    LayerNorm(),
 )}
 
 
@@ -34,10 +36,17 @@ class UnknownEntryType(KeyError):
 
 
 def handler(type_: str) -> Handler:
+    """An entry type's handler, or a graph op's (engine/ops/: an op's name is its type in EntryInfo)."""
     try:
         return HANDLERS[type_]
     except KeyError:
-        raise UnknownEntryType(type_) from None
+        pass
+    from rnntui.engine.ops import GRAPH_LAYERS, OPS, STEP_LAYERS
+
+    for registry in (OPS, GRAPH_LAYERS, STEP_LAYERS):
+        if type_ in registry:
+            return registry[type_]
+    raise UnknownEntryType(type_)
 
 
 __all__ = ["HANDLERS", "Handler", "UnknownEntryType", "handler"]

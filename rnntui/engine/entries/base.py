@@ -36,6 +36,7 @@ class Handler:
     takes_lengths = False            # whether a batch of sequences of different lengths may pass through:
                                      # recurrent entries pack them, per-step entries never mix steps
     takes_masks = False              # receives the training run's dropout masks (forward's `masks=`)
+    is_op = False                    # an op of a graph model (engine/ops/): reads a list of values, owns no parameter
     reads_ids: bool = False          # reads token ids (first entry only): the loader gives ids, not one-hot vectors
     takes_buffers = False            # has state that is not a parameter (EntryInfo.buffers): forward's `buffers=`
                                      # and `training=`, and `updated_buffers` after a training iteration
@@ -116,6 +117,11 @@ class Handler:
         return {}
 
     # --- words ----------------------------------------------------------------------------------
+    def step_words(self, info: EntryInfo, record, at: tuple) -> list[str]:
+        """Lines the entry's view adds at one step of one sample (*at*: (t, b) or (b,)), read from the
+        run's *record*: what the entry computed there besides its output (a layernorm's statistics)."""
+        return []
+
     def describe(self, info: EntryInfo) -> str:
         """The configuration column of a model table."""
         return ""

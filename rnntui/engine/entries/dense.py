@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from rnntui.engine import keys
 from rnntui.engine.entries.base import Activated, Activation, record_step_norms
 from rnntui.engine.fields import choice, size
@@ -48,8 +50,13 @@ class Dense(Activated):
             record_step_norms(rec, bname, gpre, None)
         return (g2 @ params[wname]).reshape(x.shape)
 
+    def init_bound(self, info, name) -> float:
+        """nn.Linear's U(-k, k), k = 1/sqrt(in_features) (also where the weight is tied to another node's)."""
+        return 1.0 / np.sqrt(info.in_feat[0])
+
     def describe(self, info) -> str:
-        return f"{info.out_shape[0]} units, activation {info.activation}"
+        tied = "".join(f", {n.split('.', 1)[1]} tied to {o}" for n, o in info.aliases.items())
+        return f"{info.out_shape[0]} units{tied}, activation {info.activation}"
 
     def equations(self, info) -> list[str]:
         return [f"y = {info.activation}(W x + b)    (nn.Linear, then the activation)"]

@@ -93,7 +93,10 @@ class Embedding(Handler):
         return 1.0  # not used by `init: pytorch` (a normal draw, above); kept for callers that ask
 
     def describe(self, info) -> str:
-        V, E = info.params[keys.param_name(info.index, "weight")]
+        name = keys.param_name(info.index, "weight")
+        if name in info.aliases:
+            return f"{info.out_shape[0]} features, the table {info.aliases[name]} (shared)"
+        V, E = info.params[name]
         pad = "" if info.padding_idx is None else f", padding_idx {info.padding_idx}"
         return f"{V} ids to {E} features{pad}"
 

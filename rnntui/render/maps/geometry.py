@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnntui.engine import keys
+
 
 def as_maps(a: np.ndarray) -> np.ndarray:
     """(C, H, W) from a (C, H, W) or (C, L) map: a 1-d map is one row."""
@@ -20,7 +22,7 @@ def as_yx(pos: tuple[int, ...]) -> tuple[int, int]:
 
 def entry_input(trace, e) -> np.ndarray:
     """What the entry read: the input, or the previous entry's output (the whole batch)."""
-    return trace["input"] if e.index == 0 else trace[f"model.{e.index - 1}.out"]
+    return trace[keys.input_of(trace.info.entries, e.index)]
 
 
 def input_maps(trace, e, b: int) -> np.ndarray:
@@ -60,7 +62,7 @@ def receptive_pixels(trace, e, b: int, ch: int, pos: tuple[int, ...]):
     first = first_input_channel(e, x.shape[0], ch)
     rows, cols = inside(*window(e, pos), x.shape[1:])
     pixels = {(int(y), int(c)) for y in rows for c in cols}
-    source = "input" if e.index == 0 else f"model.{e.index - 1} output"
+    source = keys.source_words(keys.input_of(trace.info.entries, e.index))
     return x[first], pixels, f"{source}, channel {first}: the receptive field"
 
 

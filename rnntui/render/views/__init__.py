@@ -12,8 +12,10 @@ from rnntui.render.views.handover import HandoverView
 from rnntui.render.views.maps import MapView
 from rnntui.render.views.plain import PlainView
 from rnntui.render.views.recurrent import RecurrentView
+from rnntui.render.views.steps import StepsView
 
-VIEWS: dict[str, PlaceView] = {v.kind: v for v in (RecurrentView(), MapView(), PlainView(), EmbeddingView())}
+VIEWS: dict[str, PlaceView] = {v.kind: v for v in (RecurrentView(), MapView(), PlainView(), EmbeddingView(),
+                                                   StepsView())}
 HANDOVER = HandoverView()  # not an entry's view: the moment between an encoder and its decoder
 
 

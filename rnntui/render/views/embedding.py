@@ -15,13 +15,26 @@ from rnntui.render.views.recurrent import details_text, finite_scale, name_width
 from rnntui.engine.diagnostics import vector_norm
 
 
-def looked_up(trace, c) -> int:
+def ids_of(trace, entry) -> np.ndarray:
+    """The ids an embedding node read, (T, B, 1): the input (a graph node's own input)."""
+    return trace[f"input.{entry.reads[0]}" if entry.reads else "input"]
+
+
+def looked_up(trace, c, entry) -> int:
     """The id sample c.sample read at step c.t (what the model read: the pad id at a padded step)."""
-    return int(trace["input"][c.t, c.sample, 0])
+    return int(ids_of(trace, entry)[c.t, c.sample, 0])
 
 
 def _weight(entry) -> str:
-    return next(iter(entry.params))
+    """The table's name: the node's own, or (a graph node that shares it) the one it reads."""
+    own = next(iter(entry.params), None)
+    return own if own is not None else next(iter(entry.aliases.values()))
+
+
+def _token(trace, c, entry, k: int) -> str:
+    """The token read, where the trace holds this input's tokens (a graph's first input), else its id."""
+    first = not entry.reads or entry.reads[0] == (trace.info.inputs or ("",))[0]
+    return (token_label(trace, c.t, c.sample) if first else "") or f"#{k}"
 
 
 class EmbeddingView(PlainView):
@@ -32,12 +45,12 @@ class EmbeddingView(PlainView):
         place = c.place(info)
         entry = info.entries[place.entry]
         vec = output_vector(trace, c, entry)
-        k = looked_up(trace, c)
+        k = looked_up(trace, c, entry)
         u = min(c.unit, vec.size - 1)
         name = f"{_weight(entry)}[{k}]" if c.phase == "forward" else "dL/dvector"
         name_w = name_width([name])
         u0, u1 = unit_window(width, vec.size, u, name_w)
-        token = token_label(trace, c.t, c.sample) or f"#{k}"
+        token = _token(trace, c, entry, k)
         title = Text(f"{place.label(info)} · t={c.t} · sample {c.sample} · {token} → {_weight(entry)}[{k}] · unit {u}",
                      BOLD)
         cells = Cells()
@@ -53,11 +66,15 @@ class EmbeddingView(PlainView):
     def _row_words(trace, entry, k: int) -> str:
         if entry.padding_idx is not None and k == entry.padding_idx:
             return f"id {k} is the padding_idx: this gradient stops here, its row's gradient stays zero"
-        ids = np.asarray(trace["input"])[..., 0]
-        uses = int((ids == k).sum())
+        table = _weight(entry)
+        readers = [e for e in trace.info.entries if e.view == "embedding" and _weight(e) == table]
+        uses = sum(int((np.asarray(ids_of(trace, e))[..., 0] == k).sum()) for e in readers)
         total = float(vector_norm(trace[f"grad.param.{_weight(entry)}"][k]))
-        return (f"{_weight(entry)}[{k}]'s gradient sums this over the {uses} read(s) of id {k} (all steps and "
-                f"samples): ‖dL/d{_weight(entry)}[{k}]‖ = {fmt(total, 0)}")
+        tied = [e for e in trace.info.entries if e.view != "embedding" and table in e.aliases.values()]
+        also = "".join(f", plus model.{e.index} ({e.type}, tied)'s gradient" for e in tied)
+        return (f"{table}[{k}]'s gradient sums this over the {uses} read(s) of id {k} (all steps and samples"
+                f"{', in ' + str(len(readers)) + ' nodes' if len(readers) > 1 else ''}){also}: "
+                f"‖dL/d{table}[{k}]‖ = {fmt(total, 0)}")
 
     def gradients(self, trace, c, width):
         entry = trace.info.entries[c.place(trace.info).entry]
@@ -71,5 +88,5 @@ class EmbeddingView(PlainView):
         name = "vector" if c.phase == "forward" else "dL/dvector"
         vec = output_vector(trace, c, entry)
         u = min(c.unit, vec.size - 1)
-        token = token_label(trace, c.t, c.sample) or f"#{looked_up(trace, c)}"
+        token = _token(trace, c, entry, looked_up(trace, c, entry))
         return details_text({name: vec}, f"t={c.t}, sample {c.sample}, token {token}", u, f"unit {u}")

@@ -56,7 +56,8 @@ class PlainView(PlaceView):
         if normalises(entry):   # how the value was made from the input and the statistics
             at = (c.t, c.sample, u) if has_steps(info, entry) else (c.sample, u)
             return Group(title, cells, *norm.story(trace, entry, at, u, c.phase))
-        return Group(title, cells)
+        words = entry.handler.step_words(entry, trace, (c.t, c.sample) if has_steps(info, entry) else (c.sample,))
+        return Group(title, cells, *(Text(w, DIM) for w in words))
 
     def states(self, trace, c, width, height):
         info = trace.info

@@ -1,0 +1,40 @@
+"""`RunContext`: what one run needs, in one object, instead of keyword arguments threaded through
+every layer.
+
+A walk over the model (network.Walk for a chain, graph.GraphWalk for a graph) makes one and hands it
+to what it runs: the dtype, whether this is a training iteration, the buffers (state that is no
+parameter), the dropout masks of a training iteration, each sample's length, the interventions of a
+what-if and the initial states. `module_kwargs` turns it into the keyword arguments an entry's
+handler declares it takes (`takes_buffers`, `takes_masks`, ...), so that translation lives here once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class RunContext:
+    params: dict                                  # parameter name -> array (the run's dtype)
+    dtype: np.dtype = np.dtype("float64")
+    training: bool = False                        # a training iteration (batch statistics, dropout masks)
+    buffers: dict = field(default_factory=dict)   # state that is no parameter (batchnorm's running_*)
+    masks: dict | None = None                     # dropout masks by trace key (training only)
+    lengths: dict = field(default_factory=dict)   # input name -> (B,) lengths, for inputs of different lengths
+    plan: object = None                           # interventions (engine/whatif.py), or None
+    initial: dict = field(default_factory=dict)   # entry index -> initial states (PyTorch's h_0, c_0)
+    rec: dict | None = None                       # where the node running now records (a graph walk sets it)
+    grads: dict | None = None                     # parameter gradients of the backward pass running now
+
+    def module_kwargs(self, hd, lay, start: dict | None = None) -> dict:
+        """The keyword arguments handler *hd* takes for entry *lay* (besides the input and lengths)."""
+        kw: dict = {}
+        starts = self.initial if not start else {**self.initial, **start}
+        if lay.index in starts:
+            kw["state0"] = starts[lay.index]
+        if self.masks and hd.takes_masks:
+            kw["masks"] = self.masks
+        if hd.takes_buffers:
+            kw.update(buffers=self.buffers, training=self.training)
+        return kw

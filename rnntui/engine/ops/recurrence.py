@@ -1,0 +1,259 @@
+"""`recurrence`: a node of a graph model that runs a small step graph once per step, carrying named
+states from one step to the next (docs/scenario-format.md, "Recurrences").
+
+    - id: rnn
+      type: recurrence
+      from: x                       # a sequence: step t's graph reads its slice as `x`
+      state: {h: 6}                 # named states, (B, size), zero at the start
+      step:                         # a graph (engine/graph.py) over x, the states and outer nodes
+        - {id: xh, op: cat, from: [x, h]}
+        - {id: hn, type: dense, units: 6, activation: tanh, from: xh}
+      next: {h: hn}                 # each state's value for the next step
+      emit: hn                      # what the node returns at each step
+
+The step graph's parameters are the node's (`{i}.{step id}.{name}`), shared by every step, so their
+gradient is the sum over the steps, as autograd sums it over a Python loop. Every value the step graph
+computes is recorded at every step (`model.{i}.{step id}.out`, (T, B, ...)), and each state with its
+BPTT split: `model.{i}.{state}` (the state after step t), `grad.model.{i}.{state}` (dL/ds_t, the
+total), `.through_time` (what reaches it from step t+1), `.from_output` (the rest: through step t's
+own emitted value) and `grad.model.{i}.{state}0` (what reaches the zero start).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+
+import numpy as np
+
+from rnntui.engine import keys
+from rnntui.engine.layout import EntryInfo, Footprint, LayoutProblem
+from rnntui.engine.ops.base import Op, OpProblem, Val
+from rnntui.engine.keys import FROM_OUTPUT, THROUGH_TIME
+
+
+@dataclass(frozen=True)
+class RecurrenceSpec:
+    """A recurrence as the scenario gives it (scenario/graph.py resolves the names)."""
+
+    states: tuple          # ((name, size), ...)
+    step: tuple            # the step graph's engine.graph.Node's; inputs x, the states and `outer`
+    next: tuple            # ((state, reference in the step graph), ...)
+    emit: object           # a reference in the step graph
+    outer: tuple = ()      # outer node ids the step graph reads, in the order of the node's reads after x
+    start: tuple = ()      # ((state, outer node id), ...): states that start from a node's value, not zero
+    feed: object = None    # a step node whose value at step t is step t+1's x (generation), or None
+    feed_after: int = 1    # the first step that reads the fed value (the steps before read the input)
+
+
+def state_key(index, name: str) -> str:
+    return keys.node_value(index, name)
+
+
+def step_layout(info: EntryInfo) -> tuple[EntryInfo, ...]:
+    """The step graph's nodes (kept in the node's config as plain maps, so meta.layout saves them)."""
+    return tuple(EntryInfo(**dict(d)) for d in info.config["step"])
+
+
+class Recurrence(Op):
+    type = "recurrence"
+    doc = "a step graph run once per step with named states (custom cells, nn.LSTMCell loops)"
+    lays_out_node = True
+    arity = (1, None)
+
+    # --- layout ---------------------------------------------------------------------------------
+    def lay_out(self, node, ins: list[Val], lengths_of: str, B: int, done) -> EntryInfo:
+        from rnntui.engine.graph import infer_graph
+
+        spec: RecurrenceSpec = node.cfg
+        x = ins[0]
+        if not x.seq:
+            raise LayoutProblem(node.index, "from", f"found {x.describe()}, which has no steps; a recurrence runs "
+                                "over a sequence (T, B, ...)")
+        if lengths_of:
+            raise LayoutProblem(node.index, "from", f"reads input {lengths_of!r}, whose samples have different "
+                                "lengths; a recurrence runs over sequences of equal lengths, for now")
+        T = x.shape[0]
+        inputs = {"x": Val((B,) + x.feat, 0)}
+        for name, n in spec.states:
+            inputs[name] = Val((B, n), 0)
+        for name, v in zip(spec.outer, ins[1:]):
+            inputs[name] = v
+        prefix = f"{node.index}."
+        try:
+            step = infer_graph(list(spec.step), inputs, frozenset(), prefix=prefix)
+        except LayoutProblem as exc:
+            k = next(k for k, n in enumerate(spec.step) if n.index == exc.index) if not isinstance(exc.index, str) else 0
+            raise LayoutProblem(node.index, ("step", k) + ((exc.key,) if exc.key else ()), exc.message) from None
+        by_key = {lay.index: lay for lay in step}
+        ids = {n.index: (n.id or str(n.index)) for n in spec.step}
+
+        def key(ref):
+            if isinstance(ref, tuple):
+                return f"{prefix}{ids[ref[0]]}.{ref[1]}"
+            return f"{prefix}{ids[ref]}"
+
+        def val(ref):
+            k = ref[0] if isinstance(ref, tuple) else ref
+            lay = next(s for s in step if s.index == f"{prefix}{ids[k]}")
+            return lay
+        for name, n in spec.states:
+            ref = dict(spec.next)[name]
+            lay = val(ref)
+            if lay.seq_out or tuple(lay.out_shape) != (n,):
+                raise LayoutProblem(node.index, ("next", name), f"found {key(ref)} with features {lay.out_shape}; "
+                                    f"state {name} is (B, {n}), so its next value must be too")
+        for name, src in spec.start:
+            v = inputs[src]
+            n = dict(spec.states)[name]
+            if v.seq or v.feat != (n,):
+                raise LayoutProblem(node.index, ("start", name), f"found {src} {v.describe()}; state {name} starts "
+                                    f"as (B, {n})")
+        if spec.feed is not None:
+            fed = val(spec.feed)
+            if fed.seq_out or tuple(fed.out_shape) != tuple(x.feat):
+                raise LayoutProblem(node.index, "feed", f"found {key(spec.feed)} with features {fed.out_shape}; the "
+                                    f"next step's x has {x.feat}, so the fed value must have them too")
+        emit = val(spec.emit)
+        if emit.seq_out:
+            raise LayoutProblem(node.index, "emit", f"found {key(spec.emit)}, a sequence; a step emits one value per sample")
+        params = {}
+        for lay in step:
+            params.update(lay.params)
+        conf = {"states": dict(spec.states), "next": {n: key(r) for n, r in spec.next}, "emit": key(spec.emit),
+                "outer": tuple(spec.outer), "start": dict(spec.start),
+                "feed": None if spec.feed is None else key(spec.feed), "feed_after": spec.feed_after, "step": tuple(dict(lay.__dict__) for lay in step)}
+        del by_key
+        return EntryInfo(node.index, self.type, x.feat, tuple(emit.out_shape), True, True, view="steps", steps=T,
+                         params=params, config=conf)
+
+    def infer(self, cfg, ins):  # pragma: no cover - lay_out does it
+        raise OpProblem(None, "a recurrence lays itself out")
+
+    def _owner(self, info, name):
+        return next(lay for lay in step_layout(info) if name in lay.params)
+
+    def init_pytorch(self, info, name, shape, rng):
+        lay = self._owner(info, name)
+        return lay.handler.init_pytorch(lay, name, shape, rng)
+
+    def fixed_init(self, info, name, shape):
+        lay = self._owner(info, name)
+        return lay.handler.fixed_init(lay, name, shape)
+
+    def init_bound(self, info, name):
+        lay = self._owner(info, name)
+        return lay.handler.init_bound(lay, name)
+
+    def is_recurrent_matrix(self, name: str) -> bool:
+        return name.endswith(".weight_hh")
+
+    def footprint(self, info, steps, B) -> Footprint:
+        inner = [lay.handler.footprint(lay, 1, B) for lay in step_layout(info)]
+        T = info.steps
+        states = sum(info.config["states"].values()) * B * T
+        return Footprint(held=T * sum(f.held for f in inner) + 4 * states,
+                         records=T * sum(f.records for f in inner) + 3 * states,
+                         temp=max(f.temp for f in inner) + prod(info.in_feat) * B * T)
+
+    def mixes_steps(self, info, training):
+        return True
+
+    # --- running --------------------------------------------------------------------------------
+    def run(self, info, xs, ctx):
+        from rnntui.engine.graph import GraphWalk
+
+        x, outer = xs[0], dict(zip(info.config["outer"], xs[1:]))
+        step = list(step_layout(info))
+        conf = info.config
+        T, B = x.shape[:2]
+        start = conf.get("start", {})
+        states = {name: (outer[start[name]] if name in start else np.zeros((B, n), dtype=x.dtype))
+                  for name, n in conf["states"].items()}
+        rec = ctx.rec
+        walks, recs, emits, after = [], [], [], {name: [] for name in states}
+        feed, after_step = conf.get("feed"), conf.get("feed_after", 1)
+        read = []
+        for t in range(T):
+            r: dict = {}
+            walk = GraphWalk(step, ctx)
+            xt = walks[-1].vals[feed] if (feed is not None and t >= after_step) else x[t]
+            read.append(xt)
+            walk.forward({"x": xt, **states, **outer}, r)
+            walks.append(walk)
+            recs.append(r)
+            emits.append(walk.vals[conf["emit"]])
+            states = {name: walk.vals[ref] for name, ref in conf["next"].items()}
+            for name, v in states.items():
+                after[name].append(v)
+        ctx.rec = rec
+        for key in recs[0]:
+            rec[key] = np.stack([r[key] for r in recs])
+        for name, vs in after.items():
+            rec[state_key(info.index, name)] = np.stack(vs)
+        if feed is not None:
+            rec[state_key(info.index, "x")] = np.stack(read)   # what each step read: the input, then the fed value
+        return np.stack(emits), walks
+
+    def grads(self, info, xs, out, cache, g, ctx):
+        x, outer = xs[0], xs[1:]
+        conf = info.config
+        walks = cache
+        T, B = x.shape[:2]
+        rec, grads = ctx.rec, ctx.grads
+        d = {name: np.zeros((B, n), dtype=x.dtype) for name, n in conf["states"].items()}
+        gx = np.zeros_like(x)
+        gouter = [np.zeros_like(o) for o in outer]
+        total = {name: np.zeros((T, B, n), dtype=x.dtype) for name, n in conf["states"].items()}
+        through = {name: np.zeros_like(v) for name, v in total.items()}
+        brecs = [None] * T
+        feed, after_step = conf.get("feed"), conf.get("feed_after", 1)
+        g_fed = None   # dL/d(x of step t+1), where step t+1 read step t's fed value
+        for t in range(T - 1, -1, -1):
+            seeds = {conf["emit"]: g[t]}
+            if g_fed is not None:
+                seeds[feed] = g_fed if feed not in seeds else seeds[feed] + g_fed
+            for name, ref in conf["next"].items():
+                through[name][t] = d[name]
+                seeds[ref] = d[name] if ref not in seeds else seeds[ref] + d[name]
+            r: dict = {}
+            gin = walks[t].backward(None, None, grads, r, seeds=seeds)
+            brecs[t] = r
+            for name, ref in conf["next"].items():
+                # dL/ds_t in all: what reached the value s_t is (a cell's c': the total inside the cell, its own
+                # h_t included, as autograd's c_t.grad)
+                total[name][t] = r[keys.grad(f"model.{ref}")] if keys.grad(f"model.{ref}") in r \
+                    else r[keys.grad(keys.out(ref))]
+            fed_here = feed is not None and t >= after_step
+            g_fed = gin["x"] if fed_here else None
+            if not fed_here:
+                gx[t] = gin["x"]          # a step that read the fed value read nothing of the input
+            for k, name in enumerate(conf["outer"]):
+                gouter[k] = gouter[k] + gin[name]
+            d = {name: gin[name] for name in d}
+        ctx.rec, ctx.grads = rec, grads
+        for name, src in conf.get("start", {}).items():   # what reached a state that started from a node
+            k = conf["outer"].index(src)
+            gouter[k] = gouter[k] + d[name]
+        for key in brecs[0]:
+            rec[key] = np.stack([r[key] for r in brecs])
+        for name in d:
+            k = state_key(info.index, name)
+            rec[keys.grad(k)] = total[name]
+            rec[keys.grad(f"{k}.{THROUGH_TIME.split('.', 1)[1]}")] = through[name]
+            rec[keys.grad(f"{k}.{FROM_OUTPUT.split('.', 1)[1]}")] = total[name] - through[name]
+            rec[keys.grad(f"{k}0")] = d[name]
+        return [gx, *gouter]
+
+    def describe(self, info) -> str:
+        st = ", ".join(f"{n} ({size})" for n, size in info.config["states"].items())
+        return f"states {st}; {len(info.config['step'])} step nodes"
+
+    def equations(self, info) -> list[str]:
+        out = []
+        for lay in step_layout(info):
+            out += [f"{lay.index}: {e}" for e in lay.handler.equations(lay)]
+        out += [f"{n}_t = {ref}" for n, ref in info.config["next"].items()]
+        return out
+
+
+OPS = (Recurrence(),)
