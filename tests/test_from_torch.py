@@ -757,7 +757,7 @@ def test_the_refusal_lists_exactly_what_maps():
             "AvgPool1d": lambda: nn.AvgPool1d(2), "AvgPool2d": lambda: nn.AvgPool2d(2),
             "BatchNorm1d": lambda: nn.BatchNorm1d(2), "BatchNorm2d": lambda: nn.BatchNorm2d(2), "Flatten": nn.Flatten,
             "Dropout": nn.Dropout, "ReLU": nn.ReLU, "Tanh": nn.Tanh, "Sigmoid": nn.Sigmoid,
-            "Softmax": lambda: nn.Softmax(dim=-1), "Identity": nn.Identity}
+            "Softmax": lambda: nn.Softmax(dim=-1), "LogSoftmax": lambda: nn.LogSoftmax(dim=-1), "Identity": nn.Identity}
     assert sorted(listed) == sorted(made)  # every one named, and nothing else
     assert all(mapper(make())[0] is not None for make in made.values())
     for unmapped in (nn.LayerNorm(2), nn.GELU(), nn.LSTMCell(2, 2), nn.AdaptiveAvgPool2d(1)):

@@ -3,6 +3,7 @@ the module's own output before the trace is returned."""
 from __future__ import annotations
 
 import inspect
+import json
 from contextlib import contextmanager
 
 import numpy as np
@@ -12,7 +13,8 @@ from rnntui.torch_bridge.chain import Reader
 from rnntui.torch_bridge.graph import trace as trace_graph
 from rnntui.torch_bridge.text import flow, scenario_text
 
-LOSSES = ("sum", "mse", "cross_entropy")
+LOSSES = ("sum", "mse", "cross_entropy", "nll")
+CLASSES = ("cross_entropy", "nll")   # losses whose target holds class indices
 TOLERANCE = {"float64": 1e-7, "float32": 1e-4}   # of the output's scale: BLAS order, not a mapping mistake
 
 
@@ -29,13 +31,14 @@ def _eval_mode(module):
             m.training = training
 
 
-def _dtype(module, x) -> str:
+def _dtype(module, x, given=()) -> str:
     torch = import_torch()
     kinds = {p.dtype for p in module.parameters()}
-    if x.dtype.is_floating_point:
-        kinds.add(x.dtype)
+    for t in (x, *given):
+        if t.dtype.is_floating_point:
+            kinds.add(t.dtype)
     if len(kinds) > 1:
-        raise FromTorchError(f"the module's parameters and x mix dtypes {sorted(str(k) for k in kinds)}; rnntui runs one "
+        raise FromTorchError(f"the module's parameters and its inputs mix dtypes {sorted(str(k) for k in kinds)}; rnntui runs one "
                              "(float32 or float64)")
     kind = kinds.pop() if kinds else torch.float64
     if kind not in (torch.float32, torch.float64):
@@ -93,7 +96,7 @@ def _check_target(loss: str, t: np.ndarray, out_roles: tuple, out_shape: tuple, 
     roles = tuple(r for r in out_roles if r != "F")
     want = tuple(n for n, r in zip(out_shape, out_roles) if r != "F")
     if t.shape != want:
-        raise FromTorchError(f"target= has shape {t.shape}; loss='cross_entropy' needs one class index per "
+        raise FromTorchError(f"target= has shape {t.shape}; loss={loss!r} needs one class index per "
                              f"{'(sample, step)' if 'T' in roles else 'sample'}: shape {want}, the module's output "
                              f"{out_shape} without its class axis (axis {out_roles.index('F')})")
     bad = np.argwhere(_real_steps(t.shape, roles, lengths) & ((t < 0) | (t >= classes)))
@@ -130,13 +133,13 @@ def _target_lines(chain, loss: str, target, out_roles: tuple, lengths, ragged: b
     if target is None:
         raise FromTorchError(f"loss={loss!r} needs a target")
     t = np.asarray(target.detach().cpu().numpy() if hasattr(target, "detach") else target)
-    if loss == "cross_entropy":
+    if loss in CLASSES:
         if t.dtype.kind not in "iu":
-            raise FromTorchError(f"target= holds class indices (integers) for cross_entropy; found dtype {t.dtype}")
+            raise FromTorchError(f"target= holds class indices (integers) for {loss}; found dtype {t.dtype}")
         if "F" not in out_roles or len(out_roles) not in (2, 3):
-            raise FromTorchError("cross_entropy needs an output of class scores on its last axis")
+            raise FromTorchError(f"{loss} needs an output of class scores on its last axis")
     roles = _check_target(loss, t, out_roles, out_shape, lengths)
-    if loss == "cross_entropy":
+    if loss in CLASSES:
         want = ("B", "T") if "T" in roles else ("B",)
     else:
         want = ("B", "T", "F") if "T" in out_roles else tuple(_rnntui_order(out_roles))
@@ -163,8 +166,52 @@ def _description(module, chain) -> str:
             f" with its weights and input. {made}.{note}")
 
 
-def build(module, x, *, target=None, loss: str = "sum", lengths=None, train: dict | None = None):
-    """(scenario text, expected output in rnntui's layout, torch name -> rnntui parameter name)."""
+def _flat_tensors(value) -> list:
+    torch = import_torch()
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _flat_tensors(v)]
+    return []
+
+
+def bind(module, args: tuple, kwargs: dict | None, lengths) -> tuple[dict, dict, tuple, dict, dict]:
+    """The forward's own arguments by its parameter names: (names: which is x and which the lengths,
+    the given tensors besides x, the positional and keyword arguments to call it with, every bound argument
+    by name). *lengths* is the
+    forward's second argument, as `forward(x, lengths)` takes it, unless args already hold it."""
+    torch = import_torch()
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise FromTorchError(f"kwargs: found {type(kwargs).__name__}; expected a dict of the forward's keyword arguments")
+    kwargs = dict(kwargs or {})
+    call = (args[0], lengths, *args[1:]) if lengths is not None else tuple(args)
+    try:
+        bound = inspect.signature(module.forward).bind_partial(*call, **kwargs)
+    except TypeError as exc:
+        raise FromTorchError(f"{type(module).__name__}.forward{inspect.signature(module.forward)} cannot take the "
+                             f"arguments given ({exc})") from None
+    names = list(bound.arguments)
+    if not names:
+        raise FromTorchError(f"{type(module).__name__}.forward takes no arguments; from_torch passes x")
+    found = {"x": names[0]}
+    if lengths is not None:
+        found["lengths"] = names[1]
+    given = {}
+    for name, value in bound.arguments.items():
+        if name in found.values():
+            continue
+        if isinstance(value, torch.Tensor) or (_flat_tensors(value) and isinstance(value, (tuple, list))):
+            if not all(isinstance(t, torch.Tensor) for t in (value if isinstance(value, (tuple, list)) else [value])):
+                raise FromTorchError(f"`{name}` mixes tensors and other values; from_torch takes a tensor or a tuple "
+                                     "of tensors (an LSTM's (h, c))")
+            given[name] = value
+    return found, given, call, kwargs, dict(bound.arguments)
+
+
+def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train: dict | None = None,
+          kwargs: dict | None = None, output: int = 0, vocab=None, class_names=None):
+    """(scenario text, expected output in rnntui's layout, torch name -> rnntui parameter name). *x* and
+    *args*, *kwargs* are the forward's own arguments; *output* picks the element of a returned tuple."""
     torch = import_torch()
     if not isinstance(module, torch.nn.Module):
         raise FromTorchError(f"from_torch takes a torch.nn.Module; found {type(module).__name__}")
@@ -172,23 +219,31 @@ def build(module, x, *, target=None, loss: str = "sum", lengths=None, train: dic
         raise FromTorchError(f"x must be a torch.Tensor; found {type(x).__name__}")
     if loss not in LOSSES:
         raise FromTorchError(f"loss={loss!r}; expected one of {', '.join(LOSSES)}")
-    dtype = _dtype(module, x)
+    if isinstance(output, bool) or not isinstance(output, int):
+        raise FromTorchError(f"output: found {output!r}; expected the index of the returned tuple's element the "
+                             "loss reads (0: the first)")
+    names, given, call, kw, bound = bind(module, (x, *args), kwargs, lengths)
+    dtype = _dtype(module, x, [t for v in given.values() for t in _flat_tensors(v)])
     lens = None
     if lengths is not None:
         lens = np.asarray(lengths.cpu().numpy() if hasattr(lengths, "cpu") else lengths).astype(np.int64)
     with _eval_mode(module):
-        graph, originals = trace_graph(module, 2 if lengths is not None else 1)
-        chain = Reader(module, graph, x, originals, lengths is not None).read()
+        graph, originals = trace_graph(module, bound)
+        reader = Reader(module, graph, x, originals, lengths is not None, names=names, given=given)
+        reader.output = output
+        chain = reader.read()
         if chain.x_roles and len(chain.x_roles) == 2:
             _check_ids(chain, x.detach().cpu().numpy())
         try:
             with torch.no_grad():
-                expected = module(x, lengths) if lengths is not None else module(x)
+                expected = module(*call, **kw)
         except Exception as exc:  # noqa: BLE001 - the module itself fails on x: the user's to fix, in their words
             from rnntui.torch_bridge.graph import _frame_of
             first = (str(exc).strip().splitlines() or ["no message"])[0]
             raise FromTorchError(f"{_frame_of(exc)}: {type(module).__qualname__} fails on this x itself "
                                  f"({type(exc).__name__}: {first}); from_torch runs it to check rnntui's run") from None
+    if isinstance(expected, (tuple, list)):
+        expected = expected[output]   # in range: the reader checked it against the same return
     xs = x.detach().cpu().numpy()
     if not chain.packed:
         lens = None  # the module did not pack: every sample runs its whole length, as it does in torch
@@ -207,20 +262,59 @@ def build(module, x, *, target=None, loss: str = "sum", lengths=None, train: dic
     if not isinstance(expected, torch.Tensor):
         raise FromTorchError(f"the module returned {type(expected).__name__}; rnntui debugs one output tensor")
     out = expected.detach().cpu().numpy().transpose(_order(chain.out_roles, _rnntui_order(chain.out_roles)))
-    if loss == "cross_entropy" and chain.entries[-1].config.get("activation", chain.entries[-1].config.get("function")) \
-            == "softmax":
+    last = chain.entries[-1].config.get("activation", chain.entries[-1].config.get("function"))
+    if loss == "cross_entropy" and last == "softmax":
         raise FromTorchError("the module ends in a softmax: torch's cross_entropy would apply a second one to its "
                              "probabilities, while rnntui's reads the logits before it; return the logits, or use "
                              "loss='mse'")
+    if loss == "nll" and last != "log_softmax":
+        raise FromTorchError("loss='nll' reads log-probabilities (F.nll_loss): the module's output must end in a "
+                             "log_softmax over its classes (F.log_softmax(x, dim=-1) or nn.LogSoftmax); use "
+                             "loss='cross_entropy' for logits")
     ragged = len(chain.x_roles) == 2  # token ids of different lengths are written ragged, so is their target
     params = {f"{i}.{name}": value for i, e in enumerate(chain.entries) for name, value in e.params.items()}
     text = scenario_text(
         name=f"from_torch: {type(module).__qualname__}", description=_description(module, chain), dtype=dtype,
-        mode=chain.mode, input_lines=_input_lines(chain, xs, lens),
+        mode=chain.mode, input_lines=_input_lines(chain, xs, lens) + _vocab_lines(chain, vocab),
         entries=[(e.config, s) for e, s in zip(chain.entries, chain.sources)], params=params, loss=loss,
         target_lines=_target_lines(chain, loss, target, chain.out_roles, lens, ragged and lens is not None,
-                                   tuple(expected.shape)), train=_train_section(train))
+                                   tuple(expected.shape)), train=_train_section(train),
+        extra_lines=_class_names_lines(class_names, loss))
     return text, out, dict(chain.torch_names)
+
+
+def _words(value, what: str) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(w, str) for w in value):
+        raise FromTorchError(f"{what}: found {type(value).__name__}; expected a list of strings")
+    return list(value)
+
+
+def _vocab_lines(chain, vocab) -> list[str]:
+    """`vocab=` (a list, id = position, or {token: id} with ids 0..V-1) beside token ids: `vocab:` in the
+    scenario's input, which names the ids on screen and bounds them."""
+    if vocab is None:
+        return []
+    if len(chain.x_roles) != 2:
+        raise FromTorchError("vocab= names token ids; x here is not token ids (an integer (batch, time) tensor "
+                             "read by an nn.Embedding)")
+    if isinstance(vocab, dict):
+        ids = sorted(vocab.values()) if all(isinstance(i, int) for i in vocab.values()) else None
+        if ids != list(range(len(vocab))):
+            raise FromTorchError("vocab= as a dict maps each token to its id, the ids 0..V-1 each once")
+        vocab = sorted(vocab, key=vocab.get)
+    words = _words(vocab, "vocab")
+    if len(set(words)) != len(words):
+        twice = next(w for w in words if words.count(w) > 1)
+        raise FromTorchError(f"vocab= lists {twice!r} twice; each token has one id")
+    return ["vocab: " + json.dumps(words)]
+
+
+def _class_names_lines(class_names, loss: str) -> list[str]:
+    if class_names is None:
+        return []
+    if loss not in CLASSES:
+        raise FromTorchError(f"class_names= names the classes of a cross_entropy or nll loss; loss here is {loss!r}")
+    return ["class_names: " + json.dumps(_words(class_names, "class_names"))]
 
 
 def _train_section(train) -> dict | None:
@@ -239,12 +333,14 @@ def _train_section(train) -> dict | None:
     return train
 
 
-def from_torch(module, x, *, target=None, loss: str = "sum", lengths=None, train: dict | None = None):
+def from_torch(module, x, *args, target=None, loss: str = "sum", lengths=None, train: dict | None = None,
+               kwargs: dict | None = None, output: int = 0, vocab=None, class_names=None):
     from rnntui.engine import run_scenario
     from rnntui.errors import ScenarioError
     from rnntui.scenario.loader import load_scenario
 
-    text, expected, names = build(module, x, target=target, loss=loss, lengths=lengths, train=train)
+    text, expected, names = build(module, x, *args, target=target, loss=loss, lengths=lengths, train=train,
+                                  kwargs=kwargs, output=output, vocab=vocab, class_names=class_names)
     source = f"from_torch({type(module).__qualname__}).yaml"
     try:
         trace = run_scenario(load_scenario(source, text=text))

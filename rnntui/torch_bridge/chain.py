@@ -24,7 +24,7 @@ _SYMBOLS = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.tr
             operator.floordiv: "//", operator.pow: "**", operator.neg: "unary -", operator.iadd: "+=",
             operator.imul: "*="}
 # the functions the reader maps, by name: the dispatch below is built from these, and so is the message
-_ACTIVATION_FUNCTIONS = ("relu", "tanh", "sigmoid", "softmax")      # torch.X, F.X and Tensor.X()
+_ACTIVATION_FUNCTIONS = ("relu", "tanh", "sigmoid", "softmax", "log_softmax")      # torch.X, F.X and Tensor.X()
 _POOL_ARGS = {  # F.X: its parameters in order, as the module's attributes of the same names
     "max_pool1d": ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
     "max_pool2d": ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
@@ -58,7 +58,8 @@ _CHAIN = _Words()
 
 @dataclass(frozen=True)
 class Val:
-    kind: str                 # data, result, state, state_pair, cell, half, packed, padded_pair, zeros, meta, lengths
+    kind: str                 # data, result, state, state_pair, cell, half, packed, padded_pair, zeros, meta, lengths,
+    #                           given (a tensor, or tuple of them, passed to forward besides x: an initial state)
     roles: tuple = ()         # data: one role per axis
     at: int = 0               # data: how many entries came before it (the chain's head has len(entries))
     entry: int | None = None  # the recurrent entry a result, state, half or packed output comes from
@@ -88,7 +89,8 @@ def _norm_index(i, n: int):
 
 
 class Reader:
-    def __init__(self, module, graph, x, originals, has_lengths: bool):
+    def __init__(self, module, graph, x, originals, has_lengths: bool, names: dict | None = None,
+                 given: dict | None = None):
         self.torch = import_torch()
         self.module = module
         self.mods = dict(module.named_modules())
@@ -105,6 +107,10 @@ class Reader:
         self.recurrent: dict[int, object] = {}   # entry index -> its torch module
         self.weights_of: dict[int, str] = {}     # id of each parameter mapped so far -> the module holding it
         self.x_val: Val | None = None
+        # the forward's parameter names: which is x, which the lengths; the other tensors given (a hidden state)
+        self.names = names or {}
+        self.given = given or {}
+        self.output: int | None = None   # which element of a returned tuple is the model's output
 
     # --- messages -------------------------------------------------------------------------------
     def refuse(self, node, why: str):
@@ -210,6 +216,8 @@ class Reader:
             "zeros": "a tensor made inside forward can only be a recurrent module's zero initial state here",
             "lengths": "the lengths can only go to pack_padded_sequence",
             "meta": "a size, device or dtype is not a tensor of the chain",
+            "given": "a tensor passed to forward besides x feeds only a recurrent module's initial state here "
+                     "(self.rnn(x, hidden)); rnntui's chain has one input",
         }
         if v.kind != "data":
             half = "h_n[-2], the last layer's forward direction" if v.half == "forward" else \
@@ -243,6 +251,11 @@ class Reader:
             except Exception as exc:  # noqa: BLE001 - a form no rule foresaw: still its op and its line
                 self.refuse(node, f"rnntui cannot read this use of it ({type(exc).__name__}: {exc}); {_CHAIN}")
         result = self.arg(out.args[0])
+        if isinstance(result, (tuple, list)) and self.output is not None:
+            if not -len(result) <= self.output < len(result):
+                raise FromTorchError(f"output={self.output}: {type(self.module).__name__}.forward returns {len(result)} "
+                                     f"values; expected 0 to {len(result) - 1}")
+            result = result[self.output]
         if isinstance(result, (tuple, list, dict)):
             raise FromTorchError(f"{type(self.module).__name__}.forward returns {type(result).__name__} of "
                                  f"{len(result)} values; rnntui debugs one output (return only the model's output)")
@@ -274,10 +287,15 @@ class Reader:
     def visit(self, node) -> Val:
         if node.op == "placeholder":
             self.placeholders += 1
-            if self.placeholders == 1:
+            name = str(node.target).lstrip("*")
+            if (name == self.names["x"]) if self.names else self.placeholders == 1:
                 self.x_val = self.input_val(node)
                 return self.x_val
-            return Val("lengths")
+            if name in self.given:
+                return Val("given", value=self.given[name])
+            if not self.names or name == self.names.get("lengths"):
+                return Val("lengths")
+            return Val("meta")
         if node.op == "get_attr":
             self.refuse(node, "forward reads a parameter or buffer directly; rnntui maps parameters of the "
                         "torch.nn modules it has entries for")
@@ -297,8 +315,11 @@ class Reader:
         if x.ndim == 3:
             return Val("data", ("?0", "?1", "?2"), ids=ids)
         if x.ndim == 4:
-            if x.shape[0] != 1:
-                raise FromTorchError(f"x: an image batch of {x.shape[0]}; rnntui runs one image (batch 1) through a conv2d")
+            if x.shape[0] != 1:   # said of x alone: the model may well reshape it into a sequence itself
+                raise FromTorchError(f"x of shape {tuple(x.shape)}: rnntui reads an x of 4 axes as one image (batch 1, "
+                                     "channels, height, width), and this one holds a batch of "
+                                     f"{x.shape[0]}; for a CNN pass x[:1], and for a model that reshapes its input "
+                                     "into a sequence pass the sequence itself (batch, time, features)")
             return Val("data", ("B", "C", "H", "W"), ids=ids)
         raise FromTorchError(f"x of shape {tuple(x.shape)}; expected a sequence (batch, time, features) or (time, "
                              "batch, features), token ids (batch, time), or one image (1, channels, height, width)")
@@ -388,10 +409,10 @@ class Reader:
 
     def activation(self, node, v: Val, name: str, dim, source: str) -> Val:
         roles = self.roles(v)
-        if name == "softmax":
-            dim = None if dim is None else self.number(node, dim, "softmax's dim")
+        if name in ("softmax", "log_softmax"):
+            dim = None if dim is None else self.number(node, dim, f"{name}'s dim")
             if dim is None or "F" not in roles or dim % len(roles) != roles.index("F"):
-                self.refuse(node, f"softmax over dim={dim}: rnntui's softmax runs over the features, here dim="
+                self.refuse(node, f"{name} over dim={dim}: rnntui's {name} runs over the features, here dim="
                             f"{roles.index('F') if 'F' in roles else '(none: a feature map)'} of {self.shown(v)}")
         last = self.chain.entries[-1] if self.chain.entries else None
         # an activation straight after a dense or conv entry becomes that entry's `activation`, as rnntui writes it
@@ -407,11 +428,9 @@ class Reader:
         hx = args[1] if len(args) > 1 else kwargs.get("hx")
         if len(args) > 2 or set(kwargs) - {"hx"}:
             self.refuse(node, "called with more than (input, hx)")
+        initial = None
         if hx is not None:
-            parts = hx if isinstance(hx, (tuple, list)) else (hx,)
-            if not all(isinstance(p, Val) and p.kind == "zeros" for p in parts):
-                self.refuse(node, "an initial state other than torch.zeros(...): rnntui starts from zeros here (a "
-                            "scenario's `initial_state:` takes given states)")
+            initial = self.initial_state(node, m, hx)
         v = args[0]
         if isinstance(v, Val) and v.kind == "packed":
             if v.at != len(self.chain.entries):
@@ -436,10 +455,33 @@ class Reader:
             entry = recurrent(m)
         except Refused as exc:
             self.refuse(node, str(exc))
+        if initial:
+            entry.config["initial_state"] = initial
         out = self.add(node, entry, source, inner, roles)
         k = len(self.chain.entries) - 1
         self.recurrent[k] = m
         return Val("result", roles, at=out.at, entry=k, packed=packed)
+
+    def initial_state(self, node, m, hx) -> dict:
+        """The recurrent module's hx as the scenario's `initial_state:` ({h: (layers x directions, B, H)[, c]}):
+        tensors passed to forward (`self.rnn(x, hidden)`, hidden given to from_torch) or torch.zeros."""
+        lstm = isinstance(m, self.torch.nn.LSTM)
+        names = ("h", "c") if lstm else ("h",)
+        if isinstance(hx, Val) and hx.kind == "given" and isinstance(hx.value, (tuple, list)):
+            hx = tuple(Val("given", value=v) for v in hx.value)
+        parts = hx if isinstance(hx, (tuple, list)) else (hx,)
+        if len(parts) != len(names):
+            self.refuse(node, f"hx holds {len(parts)} tensor(s); an nn.{type(m).__name__} takes "
+                        + ("(h_0, c_0)" if lstm else "h_0"))
+        out = {}
+        for name, p in zip(names, parts):
+            if isinstance(p, Val) and p.kind == "zeros":
+                continue
+            if not (isinstance(p, Val) and p.kind == "given" and isinstance(p.value, self.torch.Tensor)):
+                self.refuse(node, "an initial state computed inside forward: rnntui takes an initial state passed to "
+                            "forward (from_torch(model, x, hidden)) or torch.zeros(...)")
+            out[name] = p.value.detach().cpu().numpy()
+        return out
 
     # --- functions and methods ------------------------------------------------------------------
     def function(self, node, fn, args, kwargs) -> Val:
@@ -504,7 +546,7 @@ class Reader:
             if v.kind == "data" and name == "requires_grad_":
                 self.refuse(node, "changes autograd on a tensor of the chain")
             return v
-        if name in ("relu", "tanh", "sigmoid", "softmax"):
+        if name in _ACTIVATION_FUNCTIONS:
             dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
             return self.activation(node, self.take(node, v, "the activation"), name, dim, self.op_name(node))
         if name in ("transpose", "permute", "swapaxes") and isinstance(v, Val) and v.kind == "data":
@@ -574,6 +616,11 @@ class Reader:
     def getitem(self, node, v, idx) -> Val:
         if not isinstance(v, Val):
             self.refuse(node, "indexes something that is not a tensor of the chain")
+        if v.kind == "given":
+            if isinstance(v.value, (tuple, list)) and isinstance(idx, int) and -len(v.value) <= idx < len(v.value):
+                return Val("given", value=v.value[idx])   # hidden[0] of a given (h0, c0)
+            self.refuse(node, "selects part of a tensor passed to forward; rnntui reads a given tensor only as a "
+                        "recurrent module's initial state (self.rnn(x, hidden), or hidden[0] of a tuple)")
         if v.kind == "meta":
             if isinstance(v.value, tuple) and isinstance(idx, int) and -len(v.value) <= idx < len(v.value):
                 return Val("meta", value=v.value[idx])  # x.shape[1]

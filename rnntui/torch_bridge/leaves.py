@@ -16,7 +16,7 @@ import numpy as np
 
 from rnntui.torch_bridge import import_torch
 
-ACTIVATIONS = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Softmax": "softmax"}
+ACTIVATIONS = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Softmax": "softmax", "LogSoftmax": "log_softmax"}
 
 
 class Refused(Exception):

@@ -35,6 +35,10 @@ def flow(a, indent: int = 0) -> str:
 
 
 def scalar(v) -> str:
+    if isinstance(v, np.ndarray):
+        return flow(v, 6)
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {scalar(u)}" for k, u in v.items()) + "}"
     if v is None:
         return "null"
     if isinstance(v, bool):
@@ -59,7 +63,7 @@ def quoted(text: str) -> str:
 
 def scenario_text(*, name: str, description: str, dtype: str, mode: str, input_lines: list[str],
                   entries: list[tuple[dict, str]], params: dict[str, np.ndarray], loss: str,
-                  target_lines: list[str], train: dict | None = None) -> str:
+                  target_lines: list[str], train: dict | None = None, extra_lines: list[str] = ()) -> str:
     lines = ["version: 1", f"name: {quoted(name)}", f"description: {quoted(description)}", f"dtype: {dtype}",
              f"mode: {mode}", "input:"]
     lines += ["  " + line for line in input_lines]
@@ -69,6 +73,7 @@ def scenario_text(*, name: str, description: str, dtype: str, mode: str, input_l
     lines += ["weights:", "  init: none   # every parameter is the module's own, below", "  set:"]
     for key, value in params.items():
         lines.append(f"    {quoted(key)}: {flow(value, 4)}")
+    lines += list(extra_lines)
     lines += ["loss:", f"  kind: {loss}"]
     lines += ["  " + line for line in target_lines]
     if train is not None:   # JSON is YAML's flow style: the loader checks every key, as the user wrote it
