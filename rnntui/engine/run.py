@@ -93,7 +93,9 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
             from rnntui.engine.graph import run_graph
 
             ctx = RunContext(params, dtype=dtype, training=training, buffers=buffers,
-                             masks=getattr(sc, "dropout_masks", None), lengths=dict(sc.input_lengths))
+                             masks=getattr(sc, "dropout_masks", None), lengths=dict(sc.input_lengths),
+                             initial={i: {k: v.astype(dtype) for k, v in st.items()}
+                                      for i, st in sc.initial_states.items()})
             inputs = {n: np.ascontiguousarray(v, dtype=dtype) for n, v in sc.inputs.items()}
             arrays = run_graph(list(sc.layout), inputs, ctx, sc.loss, target, derived=lazy)
         else:

@@ -49,9 +49,6 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
             if key in data:
                 problems.append(pos.problem((key,), f"is not for a graph model: {why}"))
     raw = data.get("model") if isinstance(data.get("model"), list) else []
-    for i, item in enumerate(raw):
-        if isinstance(item, dict) and "initial_state" in item:
-            problems.append(pos.problem(("model", i, "initial_state"), "initial states run on chains only, for now"))
     if top is None or problems:
         if top is None:
             from rnntui.scenario.training import optimizer_problems_alone
@@ -62,8 +59,9 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
     specs = dict(top.inputs) if top.inputs is not None else {"input": top.input}
     in_key = (lambda name: ("inputs", name)) if top.inputs is not None else (lambda name: ("input",))
     names = list(specs)
-    raw = [{k: v for k, v in item.items() if k != "initial_state"} if isinstance(item, dict) else item
-           for item in raw]
+    from rnntui.scenario.initial_state import StateProblem, build_initial_states, split_initial_states
+
+    raw, raw_states = split_initial_states(raw)   # a recurrent node's (h_0, c_0), as a chain entry's
 
     def validate(path, kind, key, item):
         return node_config(path, kind, key, item, pos, loader._translate)
@@ -135,6 +133,11 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
                                         lengths.get(lay.lengths_of), top.train is not None, False)
         if refused is not None:
             problems.append(pos.problem(("model", lay.index, refused[0]), refused[1]))
+    initial_states = {}
+    try:
+        initial_states = build_initial_states(raw_states, layout, B, base_dir, limit)
+    except StateProblem as exc:
+        problems.append(pos.problem(("model", exc.index, "initial_state") + exc.key, exc.message))
     last = layout[-1]
     T = last.steps if last.seq_out else 1
     out_lengths = lengths.get(last.lengths_of) if last.seq_out else None
@@ -169,5 +172,5 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
         events=tuple((k, float(v)) for k, v in top.events.model_dump().items()),
         lengths=lengths.get(names[0]), compare=top.compare, watch=watch, breakpoints=breakpoints, train=train,
         inputs={name: b.x for name, b in built.items()}, input_lengths=lengths, output_steps=T,
-        input_seq={name: b.seq for name, b in built.items()},
+        input_seq={name: b.seq for name, b in built.items()}, initial_states=initial_states,
     )

@@ -275,12 +275,29 @@ def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train:
     params = {f"{i}.{name}": value for i, e in enumerate(chain.entries) for name, value in e.params.items()}
     text = scenario_text(
         name=f"from_torch: {type(module).__qualname__}", description=_description(module, chain), dtype=dtype,
-        mode=chain.mode, input_lines=_input_lines(chain, xs, lens) + _vocab_lines(chain, vocab),
-        entries=[(e.config, s) for e, s in zip(chain.entries, chain.sources)], params=params, loss=loss,
+        mode=None if chain.graph else chain.mode, input_lines=_input_lines(chain, xs, lens) + _vocab_lines(chain, vocab),
+        entries=list(zip(_configs(chain), chain.sources)), params=params, loss=loss,
         target_lines=_target_lines(chain, loss, target, chain.out_roles, lens, ragged and lens is not None,
                                    tuple(expected.shape)), train=_train_section(train),
         extra_lines=_class_names_lines(class_names, loss))
     return text, out, dict(chain.torch_names)
+
+
+def _configs(chain) -> list[dict]:
+    """Each entry's scenario keys: a chain's as they are; a graph's with its node id (`n{i}`), what it reads
+    where that is not the node above (`from:`), and `take: final` on the recurrent node whose final state
+    the model reads (a chain's many-to-one)."""
+    if not chain.graph:
+        return [e.config for e in chain.entries]
+    out = []
+    for i, (e, reads) in enumerate(zip(chain.entries, chain.reads)):
+        cfg = {"id": f"n{i}", **e.config}
+        if reads is not None:
+            cfg["from"] = reads[0] if len(reads) == 1 else list(reads)
+        if i == chain.final_entry:
+            cfg["take"] = "final"
+        out.append(cfg)
+    return out
 
 
 def _words(value, what: str) -> list[str]:

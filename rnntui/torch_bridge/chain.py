@@ -82,6 +82,11 @@ class Chain:
     out_roles: tuple = ()     # the output's axes, resolved
     packed: bool = False      # pack_padded_sequence was used
     total_length: int | None = None  # pad_packed_sequence's total_length, when given
+    # a graph: per entry what it reads (None: the entry before it; else a list of "input" / "n{k}"), and
+    # whether any entry reads other than the one before it or shares another's parameters
+    reads: list = field(default_factory=list)
+    graph: bool = False
+    final_entry: int | None = None   # the recurrent entry whose final state is read (many-to-one)
 
 
 def _norm_index(i, n: int):
@@ -105,7 +110,9 @@ class Reader:
         self.pack_state = None        # None, "packed" (inside a packed run) or "padded" (after pad_packed)
         self.reduced = False
         self.recurrent: dict[int, object] = {}   # entry index -> its torch module
-        self.weights_of: dict[int, str] = {}     # id of each parameter mapped so far -> the module holding it
+        # id of each parameter mapped so far -> (the module holding it, its entry, its name there)
+        self.weights_of: dict[int, tuple[str, int, str]] = {}
+        self.pending: list | None = None         # what the next entry reads, where not the entry before it
         self.x_val: Val | None = None
         # the forward's parameter names: which is x, which the lengths; the other tensors given (a hidden state)
         self.names = names or {}
@@ -223,19 +230,76 @@ class Reader:
             half = "h_n[-2], the last layer's forward direction" if v.half == "forward" else \
                 "h_n[-1], the last layer's backward direction alone"
             self.refuse(node, why[v.kind].format(half=half))
-        if v.at != len(self.chain.entries):
-            self.refuse(node, f"reads a value the model computed before its latest module had already read it: a "
-                        f"branch or skip connection (x + f(x), two heads); {_CHAIN}")
+        self.pending = None
+        if v.at != len(self.chain.entries):   # a value read again (x + f(x), two heads): the graph's `from:`
+            self.check_steps(node, v)
+            self.pending = [self.ref(v)]
         return v
+
+    def ref(self, v: Val) -> str:
+        """The graph's name of the node that made *v*: `input`, or `n{k}` for entry k."""
+        return "input" if v.at == 0 else f"n{v.at - 1}"
+
+    def check_steps(self, node, v: Val) -> None:
+        """A recurrent entry's every-step output, read after its final state was taken: its node gives one."""
+        if self.chain.final_entry is not None and v.at - 1 == self.chain.final_entry and "T" in self.roles(v):
+            self.refuse(node, "reads every step of a recurrent module whose final state is read too; rnntui's "
+                        "recurrent node returns one of them (read the steps through an op such as out[:, -1] "
+                        "instead of h_n)")
+
+    def operands(self, node, values, what: str) -> list[str]:
+        """The refs of several values an op node reads, each a tensor of the model."""
+        refs = []
+        for v in values:
+            self.take(node, v, what)
+            self.check_steps(node, v)
+            refs.append(self.ref(v))
+        return refs
 
     def add(self, node, entry: Entry, source: str, v: Val, roles: tuple, **kw) -> Val:
         i = len(self.chain.entries)
+        if node.op == "call_module":
+            entry = self.share(node, entry, i)
+        reads, self.pending = self.pending, None
+        if reads is not None:
+            self.chain.graph = True
         self.chain.entries.append(entry)
         self.chain.sources.append(source)
+        self.chain.reads.append(reads)
         if node.op == "call_module":
             for name in entry.torch_params:
                 self.chain.torch_names[f"{node.target}.{name}"] = f"{i}.{name}"
         return Val("data", roles, at=i + 1, **kw)
+
+    def share(self, node, entry: Entry, i: int) -> Entry:
+        """A module called again (`same_as` the node of its first call), or one whose parameters are another
+        module's (tied weights: `tie`); torch's named_parameters() lists a shared parameter once, under the
+        module that has it first, and so does torch_names."""
+        m = self.mods[node.target]
+        own = dict(m.named_parameters())
+        shared = {n: self.weights_of[id(p)] for n, p in own.items() if id(p) in self.weights_of}
+        for n, p in own.items():
+            self.weights_of.setdefault(id(p), (str(node.target), i, n))
+        if not shared:
+            return entry
+        self.chain.graph = True
+        firsts = {(t, k) for t, k, _ in shared.values()}
+        if len(shared) == len(own) and len(firsts) == 1 and next(iter(firsts))[0] == node.target:
+            k = next(iter(firsts))[1]
+            cfg = {"same_as": f"n{k}"}
+            if "take" in entry.config:
+                cfg["take"] = entry.config["take"]
+            return Entry(cfg)
+        tie = {}
+        for name, (target, k, theirs) in shared.items():
+            other = self.chain.entries[k]
+            if name not in entry.params or theirs not in other.params or \
+                    entry.params[name].shape != other.params[theirs].shape:
+                self.refuse(node, f"self.{node.target}.{name} is self.{target}.{theirs}; rnntui ties a parameter of the "
+                            "same name and shape only (an output layer's weight to an embedding's)")
+            tie[name] = f"n{k}.{theirs}"
+        params = {n: a for n, a in entry.params.items() if n not in tie}
+        return Entry({**entry.config, "tie": tie}, params, tuple(n for n in entry.torch_params if n not in tie))
 
     # --- nodes ----------------------------------------------------------------------------------
     def read(self) -> Chain:
@@ -330,16 +394,8 @@ class Reader:
         source = f"self.{node.target} (nn.{type(m).__name__})"
         if kind is None:
             self.refuse(node, f"rnntui has no entry for this module; {_CHAIN}")
-        # each rnntui entry has weights of its own: a module called twice, or weights tied between modules,
-        # would run as two independent copies whose gradients are not PyTorch's (the output alone agrees)
-        for p in m.parameters(recurse=True):
-            if id(p) in self.weights_of:
-                other = self.weights_of[id(p)]
-                said = "is called a second time" if other == node.target else f"shares its weights with self.{other}"
-                self.refuse(node, f"self.{node.target} {said}: rnntui's entries each have their own weights, so the "
-                            "gradients would not be PyTorch's (weights used twice have no rnntui equivalent)")
-        for p in m.parameters(recurse=True):
-            self.weights_of[id(p)] = str(node.target)
+        # a module called again, or weights tied between modules: `same_as` / `tie` (see share), so that the
+        # gradient of a shared parameter is the sum over its uses, as PyTorch's
         if kind == "recurrent":
             return self.recurrent_call(node, m, args, kwargs, source)
         if len(args) != 1 or kwargs:
@@ -416,7 +472,10 @@ class Reader:
                             f"{roles.index('F') if 'F' in roles else '(none: a feature map)'} of {self.shown(v)}")
         last = self.chain.entries[-1] if self.chain.entries else None
         # an activation straight after a dense or conv entry becomes that entry's `activation`, as rnntui writes it
-        if last is not None and last.config["type"] in ("dense", "conv1d", "conv2d") and "activation" not in last.config:
+        src = node.args[0] if node.args else None
+        alone = isinstance(src, self.torch.fx.Node) and len(src.users) == 1
+        if last is not None and last.config.get("type") in ("dense", "conv1d", "conv2d") and "activation" not in \
+                last.config and v.at == len(self.chain.entries) and alone:
             last.config["activation"] = name
             self.chain.sources[-1] += f" + {source}"
             return v
@@ -505,6 +564,10 @@ class Reader:
             return self.unpack(node, args, kwargs)
         if fn in (torch.cat, torch.concat):
             return self.cat(node, args, kwargs)
+        arith = {operator.add: "add", operator.iadd: "add", torch.add: "add", operator.sub: "sub",
+                 torch.sub: "sub", operator.mul: "mul", operator.imul: "mul", torch.mul: "mul"}
+        if fn in arith and len(args) == 2 and not kwargs:
+            return self.arith(node, arith[fn], args[0], args[1])
         name = next((n for n in _ACTIVATION_FUNCTIONS if fn is getattr(torch, n) or fn is getattr(F, n)), None)
         if name is not None:
             v = self.take(node, args[0], "the activation")
@@ -696,8 +759,42 @@ class Reader:
         halves = [t.half if isinstance(t, Val) and t.kind == "half" else None for t in tensors]
         if halves == ["forward", "backward"] and dim in (1, -1) and tensors[0].entry == tensors[1].entry:
             return self.reduce(node, tensors[0].entry)
+        if isinstance(tensors, (tuple, list)) and len(tensors) >= 2 and all(isinstance(t, Val) and t.kind == "data"
+                                                                             for t in tensors):
+            refs = self.operands(node, tensors, "torch.cat")
+            roles = {self.roles(t) for t in tensors}
+            d = self.number(node, dim, "the axis")
+            first = self.roles(tensors[0])
+            if len(roles) != 1 or "F" not in first or d % len(first) != first.index("F"):
+                self.refuse(node, "joins tensors other than along their features; rnntui's cat joins values laid out "
+                            "alike on their feature axis (torch.cat([a, b], dim=-1))")
+            self.pending = refs
+            return self.add(node, Entry({"op": "cat", "dim": -1}), self.op_name(node), tensors[0], first)
         self.refuse(node, "the only torch.cat rnntui maps is a bidirectional module's final states, "
                     "torch.cat([h_n[-2], h_n[-1]], dim=1) (its many-to-one); joining other tensors makes a branch")
+
+    def arith(self, node, op: str, a, b) -> Val:
+        """a + b, a - b, a * b of two tensors of the same axes (a residual connection), or of a tensor and a
+        number: an op node reading both."""
+        if not isinstance(a, Val) and not isinstance(b, Val):
+            return Val("meta")
+        tensors = [v for v in (a, b) if isinstance(v, Val)]
+        if len(tensors) == 1:
+            number = b if isinstance(a, Val) else a
+            if isinstance(number, bool) or not isinstance(number, (int, float)):
+                self.refuse(node, f"reads {number!r} beside a tensor; rnntui's {op} takes two tensors or a number")
+            if op == "sub" and not isinstance(a, Val):
+                self.refuse(node, "a number minus a tensor; rnntui's sub takes the tensor first (x - 0.5)")
+            v = self.take(node, tensors[0], op)
+            self.pending = [self.ref(v)]
+            return self.add(node, Entry({"op": op, "value": float(number)}), self.op_name(node), v, self.roles(v))
+        refs = self.operands(node, tensors, op)
+        ra, rb = self.roles(a), self.roles(b)
+        if ra != rb:
+            self.refuse(node, f"joins tensors of axes {self.shown(a)} and {self.shown(b)}; rnntui's {op} reads two "
+                        "tensors laid out alike")
+        self.pending = refs
+        return self.add(node, Entry({"op": op}), self.op_name(node), a, ra)
 
     def reduce(self, node, k: int) -> Val:
         """Many-to-one: the recurrent entry k gives its final states to what follows."""
@@ -708,6 +805,7 @@ class Reader:
             self.refuse(node, "a second many-to-one; rnntui takes one, at the last recurrent module")
         self.reduced = True
         self.chain.mode = "many-to-one"
+        self.chain.final_entry = k
         return Val("data", ("B", "F"), at=len(self.chain.entries))
 
     def pack(self, node, args, kwargs) -> Val:

@@ -61,11 +61,11 @@ def quoted(text: str) -> str:
     return json.dumps(text)
 
 
-def scenario_text(*, name: str, description: str, dtype: str, mode: str, input_lines: list[str],
+def scenario_text(*, name: str, description: str, dtype: str, mode: str | None, input_lines: list[str],
                   entries: list[tuple[dict, str]], params: dict[str, np.ndarray], loss: str,
                   target_lines: list[str], train: dict | None = None, extra_lines: list[str] = ()) -> str:
     lines = ["version: 1", f"name: {quoted(name)}", f"description: {quoted(description)}", f"dtype: {dtype}",
-             f"mode: {mode}", "input:"]
+             *([f"mode: {mode}"] if mode else []), "input:"]
     lines += ["  " + line for line in input_lines]
     lines.append("model:")
     for cfg, comment in entries:
