@@ -56,3 +56,13 @@ def test_snapshot(snap_compare, case, size):
     trace = rnntui.run(name)
     other = rnntui.run(trace.info.compare) if trace.info.compare else None  # a bundled pair opens side by side
     assert snap_compare(RnntuiApp(trace, other=other), press=keys, terminal_size=size)
+
+
+GRAPH_CASES = ("model-map", "op-view", "steps-view", "attention")
+
+
+@pytest.mark.parametrize("case", GRAPH_CASES)
+def test_graph_snapshot_160x48(snap_compare, case):
+    """The graph views at 160x48 too (the attention heatmap and the step graph have room there)."""
+    name, keys = SNAPSHOTS[case]
+    assert snap_compare(RnntuiApp(rnntui.run(name)), press=keys, terminal_size=(160, 48))

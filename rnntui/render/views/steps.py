@@ -43,6 +43,26 @@ def attention_node(entry):
     return next((s for s in step_layout(entry) if s.type == "attention"), None)
 
 
+def source_tokens(trace, entry, att, b: int) -> list[str] | None:
+    """The tokens of the sequence an attention step attends over, where the trace holds them (its keys run
+    over the first input, whose tokens it records), else None."""
+    from rnntui.engine.graph import source_input
+    from rnntui.render.tokens import token_text
+
+    keys_name = att.reads[1]
+    outer = entry.config["outer"]
+    if keys_name not in outer or "tokens" not in trace:
+        return None
+    node = entry.reads[1 + list(outer).index(keys_name)]
+    info = trace.info
+    if source_input(info.entries, node) != info.inputs[0]:
+        return None
+    T = np.asarray(trace[f"model.{att.index}.weights"]).shape[-1]
+    if trace["input"].shape[0] != T:
+        return None
+    return [token_text(trace, s, b) for s in range(T)]
+
+
 class StepsView(PlainView):
     kind = "steps"
 
@@ -78,9 +98,12 @@ class StepsView(PlainView):
             return Group(state_heatmap(vals, c.t, c.unit, width, height, name if c.phase == "forward" else f"dL/d{name}"))
         w = np.asarray(trace[f"model.{att.index}.weights"])[:, c.sample]      # (T_dec, T_src)
         peak = int(np.argmax(w[c.t]))
+        token = source_tokens(trace, entry, att, c.sample)
         heat = state_heatmap(w, c.t, peak, width, height - 1, "attention (columns: decoder steps, rows: source steps)")
-        return Group(Text(f"attention at t={c.t}: source step {peak} most ({w[c.t, peak]:.0%}); every step's "
-                          f"peak: {' '.join(str(int(p)) for p in w.argmax(axis=1))}", DIM), heat)
+        at = f" {token[peak]!r}" if token else ""
+        peaks = " ".join(str(int(p)) + (f" {token[int(p)]!r}" if token else "") for p in w.argmax(axis=1))
+        return Group(Text(f"attention at t={c.t}: source step {peak}{at} most ({w[c.t, peak]:.0%}); every step's "
+                          f"peak: {peaks}", DIM), heat)
 
     def details(self, trace, c):
         info = trace.info
