@@ -10,6 +10,7 @@ import numpy as np
 
 from rnntui.torch_bridge import FromTorchError, import_torch
 from rnntui.torch_bridge.chain import Reader
+from rnntui.torch_bridge.graph import shapes as graph_shapes
 from rnntui.torch_bridge.graph import trace as trace_graph
 from rnntui.torch_bridge.text import flow, scenario_text
 
@@ -231,6 +232,7 @@ def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train:
         graph, originals = trace_graph(module, bound)
         reader = Reader(module, graph, x, originals, lengths is not None, names=names, given=given)
         reader.output = output
+        reader.shapes = graph_shapes(module, graph, bound)
         chain = reader.read()
         if chain.x_roles and len(chain.x_roles) == 2:
             _check_ids(chain, x.detach().cpu().numpy())
@@ -244,7 +246,15 @@ def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train:
                                  f"({type(exc).__name__}: {first}); from_torch runs it to check rnntui's run") from None
     if isinstance(expected, (tuple, list)):
         expected = expected[output]   # in range: the reader checked it against the same return
-    xs = x.detach().cpu().numpy()
+    xs = reader.x.detach().cpu().numpy()   # x as the model reads it (an image batch reshaped into rows)
+    if chain.merged and isinstance(expected, torch.Tensor):
+        # out.view(-1, n) merged two of x's axes: the output (and its target) split back into them
+        sizes = dict(zip(chain.x_roles, xs.shape))
+        split = tuple(sizes[r] for r in chain.merged)
+        expected = expected.reshape(split + tuple(expected.shape[1:]))
+        if target is not None and hasattr(target, "reshape") and np.prod(np.shape(target)[:1]) == np.prod(split):
+            target = target.reshape(split + tuple(np.shape(target)[1:]))
+        chain.out_roles = tuple(chain.merged) + tuple(chain.out_roles[1:])
     if not chain.packed:
         lens = None  # the module did not pack: every sample runs its whole length, as it does in torch
     elif lens.shape != (xs.shape[chain.x_roles.index("B")],):

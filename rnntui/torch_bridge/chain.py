@@ -19,7 +19,7 @@ from rnntui.torch_bridge import FromTorchError, import_torch
 from rnntui.torch_bridge.graph import where
 from rnntui.torch_bridge.leaves import ACTIVATIONS, Entry, Refused, mapper, module_names, pool, recurrent
 
-FIXED = ("B", "T", "F", "C", "H", "W")
+FIXED = ("B", "T", "F", "C", "H", "W", "M")   # M: batch and time merged into one axis (out.view(-1, n))
 _SYMBOLS = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/", operator.matmul: "@",
             operator.floordiv: "//", operator.pow: "**", operator.neg: "unary -", operator.iadd: "+=",
             operator.imul: "*="}
@@ -68,6 +68,7 @@ class Val:
     ids: bool = False         # data: token ids (before an embedding)
     packed: bool = False      # result: of a packed input
     value: object = None      # meta: the number (or shape) when it is read from x itself, so known now
+    merged: tuple = ()        # data with an M axis: the two roles merged into it, in order (T, B) or (B, T)
 
 
 @dataclass
@@ -84,6 +85,9 @@ class Chain:
     total_length: int | None = None  # pad_packed_sequence's total_length, when given
     # a graph: per entry what it reads (None: the entry before it; else a list of "input" / "n{k}"), and
     # whether any entry reads other than the one before it or shares another's parameters
+    merged: tuple = ()        # the output's first axis is these two of x's axes merged (out.view(-1, n))
+    x_shape: tuple | None = None   # x reshaped by forward itself before anything reads it (an image batch
+    # read as rows: x.reshape(-1, 28, 28)); None: x as given
     reads: list = field(default_factory=list)
     graph: bool = False
     final_entry: int | None = None   # the recurrent entry whose final state is read (many-to-one)
@@ -113,6 +117,7 @@ class Reader:
         # id of each parameter mapped so far -> (the module holding it, its entry, its name there)
         self.weights_of: dict[int, tuple[str, int, str]] = {}
         self.pending: list | None = None         # what the next entry reads, where not the entry before it
+        self.shapes: dict = {}                   # fx node -> the shape of the tensor it made on the given inputs
         self.x_val: Val | None = None
         # the forward's parameter names: which is x, which the lengths; the other tensors given (a hidden state)
         self.names = names or {}
@@ -223,6 +228,7 @@ class Reader:
             "zeros": "a tensor made inside forward can only be a recurrent module's zero initial state here",
             "lengths": "the lengths can only go to pack_padded_sequence",
             "meta": "a size, device or dtype is not a tensor of the chain",
+            "images": self.images_words(),
             "given": "a tensor passed to forward besides x feeds only a recurrent module's initial state here "
                      "(self.rnn(x, hidden)); rnntui's chain has one input",
         }
@@ -325,8 +331,12 @@ class Reader:
                                  f"{len(result)} values; rnntui debugs one output (return only the model's output)")
         if not self.chain.entries:
             raise FromTorchError(f"{type(self.module).__name__} has no module rnntui can map; {_CHAIN}")
+        if self.x_val is not None and self.x_val.kind == "images":
+            raise FromTorchError(self.images_words())
         last = self.take(out, result, "the returned value")
         roles = self.roles(last)
+        if last.merged:
+            self.chain.merged = tuple(self.binding.get(r, r) for r in last.merged)
         if any(r not in FIXED for r in roles) or any(r not in FIXED for r in self.roles(self.x_val)):
             raise FromTorchError(f"{type(self.module).__name__}: no module tells which axis of x is time and which "
                                  "the batch (rnntui runs sequences through a recurrent module or a conv1d, or images "
@@ -371,6 +381,12 @@ class Reader:
             return self.method(node, node.target, args, kwargs)
         return self.function(node, node.target, args, kwargs)
 
+    def images_words(self) -> str:
+        # said of x alone: the model may well reshape it into a sequence itself
+        return (f"x of shape {tuple(self.x.shape)}: rnntui reads an x of 4 axes as one image (batch 1, channels, "
+                f"height, width), and this one holds a batch of {self.x.shape[0]}; for a CNN pass x[:1], and a "
+                "model that reads it as a sequence reshapes it first (x.reshape(-1, rows, columns))")
+
     def input_val(self, node) -> Val:
         x = self.x
         ids = not x.dtype.is_floating_point  # token ids, or floats passed as integers: the first module tells
@@ -379,11 +395,8 @@ class Reader:
         if x.ndim == 3:
             return Val("data", ("?0", "?1", "?2"), ids=ids)
         if x.ndim == 4:
-            if x.shape[0] != 1:   # said of x alone: the model may well reshape it into a sequence itself
-                raise FromTorchError(f"x of shape {tuple(x.shape)}: rnntui reads an x of 4 axes as one image (batch 1, "
-                                     "channels, height, width), and this one holds a batch of "
-                                     f"{x.shape[0]}; for a CNN pass x[:1], and for a model that reshapes its input "
-                                     "into a sequence pass the sequence itself (batch, time, features)")
+            if x.shape[0] != 1:   # a batch of images: only a reshape into a sequence may read it (see method)
+                return Val("images")
             return Val("data", ("B", "C", "H", "W"), ids=ids)
         raise FromTorchError(f"x of shape {tuple(x.shape)}; expected a sequence (batch, time, features) or (time, "
                              "batch, features), token ids (batch, time), or one image (1, channels, height, width)")
@@ -634,6 +647,21 @@ class Reader:
             start = kwargs.get("start_dim", args[1] if len(args) > 1 else 0)
             if start == 1 and kwargs.get("end_dim", args[2] if len(args) > 2 else -1) == -1:
                 return self.flatten(node, self.take(node, v, "flatten"), self.op_name(node))
+        if name in ("view", "reshape") and isinstance(v, Val) and v.kind == "images":
+            shape = self.shapes.get(node)
+            if shape is None or len(shape) != 3 or shape[0] != self.x.shape[0]:
+                self.refuse(node, self.images_words())
+            self.x = self.x.reshape(tuple(shape))   # x read as (batch, rows, columns): a batch of sequences
+            self.chain.x_shape = tuple(shape)
+            self.x_val = Val("data", ("?0", "?1", "?2"), ids=not self.x.dtype.is_floating_point)
+            return self.x_val
+        if name in ("view", "reshape") and isinstance(v, Val) and v.kind == "data" and len(self.roles(v)) == 3:
+            before, after = self.shapes.get(node.args[0]), self.shapes.get(node)
+            roles = self.roles(v)
+            if before is not None and after is not None and tuple(after) == (before[0] * before[1], before[2]) \
+                    and set(roles[:2]) == {"B", "T"} and roles[2] == "F":
+                v = self.take(node, v, name)
+                return replace(v, roles=("M", "F"), merged=roles[:2], direct=None)
         if name in ("view", "reshape") and isinstance(v, Val) and v.kind == "data" and len(args) == 3 \
                 and isinstance(args[1], Val) and args[1].kind == "meta" and args[2] == -1 and \
                 self.roles(v) == ("B", "C", "H", "W"):

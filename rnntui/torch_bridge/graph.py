@@ -176,3 +176,24 @@ def trace(module, bound: dict):
         if node.op not in ("placeholder", "output") and not node.users:
             graph.erase_node(node)
     return graph, originals
+
+
+def shapes(module, graph, bound: dict) -> dict:
+    """fx node -> the shape of the tensor it makes on the given inputs (torch.fx's ShapeProp: the forward run
+    once, node by node); {} where it cannot run the graph (the reader then refuses what needs a shape)."""
+    torch = import_torch()
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    try:
+        gm = torch.fx.GraphModule(module, graph)
+        values = [bound.get(str(n.target).lstrip("*")) for n in gm.graph.nodes if n.op == "placeholder"]
+        with torch.no_grad():
+            ShapeProp(gm).propagate(*values)
+    except Exception:   # noqa: BLE001 - shapes are a help to the reader, never a requirement of the trace
+        return {}
+    out = {}
+    for n, m in zip(graph.nodes, gm.graph.nodes):
+        meta = m.meta.get("tensor_meta")
+        if hasattr(meta, "shape"):
+            out[n] = tuple(int(k) for k in meta.shape)
+    return out

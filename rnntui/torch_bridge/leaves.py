@@ -144,6 +144,23 @@ def batchnorm(m, dims: int) -> Entry:
     return Entry(cfg, params, _own(m))
 
 
+def layernorm(m) -> Entry:
+    if len(m.normalized_shape) != 1:
+        raise Refused(f"normalized_shape={tuple(m.normalized_shape)}: rnntui's layernorm normalises the last axis "
+                      "(nn.LayerNorm(features))")
+    cfg = {"type": "layernorm", "eps": float(m.eps)}
+    params = {}
+    if not m.elementwise_affine:
+        cfg["elementwise_affine"] = False
+    else:
+        params["weight"] = _array(m.weight)
+        if m.bias is None:
+            cfg["bias"] = False
+        else:
+            params["bias"] = _array(m.bias)
+    return Entry(cfg, params, _own(m))
+
+
 def dropout(m) -> Entry:
     return Entry({"type": "dropout", "p": float(m.p)})
 
@@ -164,7 +181,7 @@ def _table(nn) -> list:
         (nn.AvgPool1d, "pool1d", lambda mod: pool(mod, "avg", 1)), (nn.AvgPool2d, "pool2d", lambda mod: pool(mod, "avg", 2)),
         (nn.BatchNorm1d, "batchnorm1d", lambda mod: batchnorm(mod, 1)),
         (nn.BatchNorm2d, "batchnorm2d", lambda mod: batchnorm(mod, 2)),
-        (nn.Flatten, "flatten", flatten), (nn.Dropout, "dropout", dropout),
+        (nn.Flatten, "flatten", flatten), (nn.Dropout, "dropout", dropout), (nn.LayerNorm, "layernorm", layernorm),
     ]
 
 
