@@ -117,6 +117,11 @@ class Reader:
         # id of each parameter mapped so far -> (the module holding it, its entry, its name there)
         self.weights_of: dict[int, tuple[str, int, str]] = {}
         self.pending: list | None = None         # what the next entry reads, where not the entry before it
+        self.entry_module: dict[int, str] = {}   # entry -> the module it maps
+        self.calls: dict[str, int] = {}          # module -> how many times forward calls it
+        for n in graph.nodes:
+            if n.op == "call_module":
+                self.calls[n.target] = self.calls.get(n.target, 0) + 1
         self.shapes: dict = {}                   # fx node -> the shape of the tensor it made on the given inputs
         self.x_val: Val | None = None
         # the forward's parameter names: which is x, which the lengths; the other tensors given (a hidden state)
@@ -267,8 +272,10 @@ class Reader:
         if node.op == "call_module":
             entry = self.share(node, entry, i)
         reads, self.pending = self.pending, None
-        if reads is not None:
+        if reads is not None or {"op", "same_as", "tie"} & set(entry.config):
             self.chain.graph = True
+        if node.op == "call_module":
+            self.entry_module[i] = node.target
         self.chain.entries.append(entry)
         self.chain.sources.append(source)
         self.chain.reads.append(reads)
@@ -487,8 +494,10 @@ class Reader:
         # an activation straight after a dense or conv entry becomes that entry's `activation`, as rnntui writes it
         src = node.args[0] if node.args else None
         alone = isinstance(src, self.torch.fx.Node) and len(src.users) == 1
+        # not into a module called again: its `same_as` node would take the activation with its keys
+        again = self.calls.get(self.entry_module.get(len(self.chain.entries) - 1), 0) > 1
         if last is not None and last.config.get("type") in ("dense", "conv1d", "conv2d") and "activation" not in \
-                last.config and v.at == len(self.chain.entries) and alone:
+                last.config and v.at == len(self.chain.entries) and alone and not again:
             last.config["activation"] = name
             self.chain.sources[-1] += f" + {source}"
             return v
