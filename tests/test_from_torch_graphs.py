@@ -2,7 +2,7 @@
 (LSTM and GRU, 2 layers, dropout, forward(input, hidden), `.view(-1, ntoken)` + log_softmax, a carried
 hidden state), a residual stacked LSTM (`a + b`), a LayerNorm LSTM, an mnist-style row LSTM (an image batch
 reshaped into rows, `output[:, -1, :]`, BatchNorm1d, log_softmax), a layer called twice (`same_as`), a
-two-headed model (`torch.cat` of two branches). Each in float64 and float32 against torch autograd: the
+two-headed model (`torch.cat` of two branches), a siamese classifier reading two inputs with one encoder. Each in float64 and float32 against torch autograd: the
 output, the loss, every parameter gradient through `trace.torch_names` (a tied or shared parameter's is
 the sum over its uses, as PyTorch's) and each recurrent layer's per-step dL/dh (the module unrolled in
 torch, tests/torch_unroll.py)."""
@@ -99,6 +99,21 @@ class Twice(nn.Module):
         return torch.cat([self.left(h), self.right(out)], dim=-1)
 
 
+class Siamese(nn.Module):
+    """Premise and hypothesis read by one encoder (its embedding and LSTM called twice)."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(V, 4)
+        self.enc = nn.LSTM(4, H, batch_first=True)
+        self.out = nn.Linear(2 * H, 3)
+
+    def forward(self, premise, hypothesis):
+        _, (hp, _) = self.enc(self.emb(premise))
+        _, (hh, _) = self.enc(self.emb(hypothesis))
+        return F.log_softmax(self.out(torch.cat([hp[-1], hh[-1]], dim=1)), dim=1)
+
+
 def _hidden(kind, B, dtype):
     g = torch.Generator().manual_seed(7)
     h = (torch.randn(2, B, H, generator=g) * 0.5).to(dtype)
@@ -125,6 +140,8 @@ CASES = {
                        lambda y: y.transpose(0, 1)),
     "mnist-rows": (lambda: warmed(RowLSTM()), lambda d: (_x(3, 1, 6, 6).to(d),), "nll",
                    lambda: torch.tensor([3, 0, 1]), ["rnn"], lambda y: y),
+    "siamese-shared-encoder": (Siamese, lambda d: (_ids(3, 5), _ids(3, 4, seed=4)), "nll",
+                               lambda: torch.tensor([0, 2, 1]), {"enc": [1, 3]}, lambda y: y),
     "same-layer-twice-two-heads": (Twice, lambda d: (_x(2, 4, 3).to(d),), "sum", lambda: None, ["rnn"],
                                    lambda y: y.transpose(0, 1)),
 }
@@ -160,12 +177,14 @@ def test_graph_models_against_torch(case, dtype):
     assert set(trace.torch_names) == set(grads)   # a tied or shared parameter once, as named_parameters() lists it
     for name, g in grads.items():
         np.testing.assert_allclose(trace["grad.param." + trace.torch_names[name]], g, err_msg=name, **tol)
-    for name in rnns:
-        i = int(trace.torch_names[f"{name}.weight_ih_l0"].split(".")[0])
+    for name in rnns:   # a list, or {module: the nodes of its calls} for a module called more than once
+        nodes = rnns[name] if isinstance(rnns, dict) else [int(trace.torch_names[f"{name}.weight_ih_l0"].split(".")[0])]
         unrolled = getattr(model, name)
-        for layer in range(unrolled.inner.num_layers):
-            np.testing.assert_allclose(trace[f"grad.model.{i}.l{layer}.fwd.h"], unrolled.dh(layer),
-                                       err_msg=f"{name} layer {layer} dL/dh", **tol)
+        assert len(unrolled.calls) == len(nodes)
+        for call, i in enumerate(nodes):
+            for layer in range(unrolled.inner.num_layers):
+                np.testing.assert_allclose(trace[f"grad.model.{i}.l{layer}.fwd.h"], unrolled.dh(layer, call),
+                                           err_msg=f"{name} call {call} layer {layer} dL/dh", **tol)
 
 
 def test_a_tied_model_is_written_as_a_graph_with_tie():

@@ -19,6 +19,7 @@ class Unrolled(nn.Module):
         assert not rnn.bidirectional
         self.inner = rnn
         self.hs: list[list[torch.Tensor]] = []
+        self.calls: list[list[list[torch.Tensor]]] = []   # each call's hs (a module called twice)
 
     def _step(self, layer: int, x, h, c):
         r = self.inner
@@ -49,6 +50,7 @@ class Unrolled(nn.Module):
             hx = (zeros, zeros) if lstm else zeros
         h0, c0 = hx if lstm else (hx, None)
         self.hs, finals, cells = [], [], []
+        self.calls.append(self.hs)
         seq = x
         for layer in range(r.num_layers):
             h, c, out = h0[layer], None if c0 is None else c0[layer], []
@@ -65,5 +67,5 @@ class Unrolled(nn.Module):
         h_n = torch.stack(finals)
         return seq, ((h_n, torch.stack(cells)) if lstm else h_n)
 
-    def dh(self, layer: int):
-        return torch.stack([h.grad for h in self.hs[layer]]).numpy()
+    def dh(self, layer: int, call: int = -1):
+        return torch.stack([h.grad for h in self.calls[call][layer]]).numpy()

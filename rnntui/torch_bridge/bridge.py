@@ -58,15 +58,16 @@ def _rnntui_order(roles: tuple) -> tuple:
     return ("B", "C", "H", "W") if "C" in roles else ("B", "F")
 
 
-def _input_lines(chain, x: np.ndarray, lengths) -> list[str]:
-    roles = chain.x_roles
+def _input_lines(roles: tuple, x: np.ndarray, lengths, indent: int = 2) -> list[str]:
+    """One input's scenario keys (written *indent* spaces deep): an image, token ids or a batch of sequences."""
     if "C" in roles:  # one image
-        return [f"image: {flow(x[0], 2)}"]
+        return [f"image: {flow(x[0], indent)}"]
     if len(roles) == 2:  # token ids, (B, T)
         ids = x.transpose(_order(roles, ("B", "T")))
         rows = [row[: int(n)] for row, n in zip(ids, lengths)] if lengths is not None else list(ids)
-        return ["tokens: [\n" + ",\n".join("    " + flow(np.asarray(r, dtype=np.int64)) for r in rows) + "]"]
-    lines = [f"batch: {flow(x.transpose(_order(roles, ('B', 'T', 'F'))), 2)}"]
+        pad = " " * (indent + 2)
+        return ["tokens: [\n" + ",\n".join(pad + flow(np.asarray(r, dtype=np.int64)) for r in rows) + "]"]
+    lines = [f"batch: {flow(x.transpose(_order(roles, ('B', 'T', 'F'))), indent)}"]
     if lengths is not None:
         lines.append("lengths: " + flow(np.asarray(lengths, dtype=np.int64)))
     return lines
@@ -285,15 +286,29 @@ def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train:
     params = {f"{i}.{name}": value for i, e in enumerate(chain.entries) for name, value in e.params.items()}
     text = scenario_text(
         name=f"from_torch: {type(module).__qualname__}", description=_description(module, chain), dtype=dtype,
-        mode=None if chain.graph else chain.mode, input_lines=_input_lines(chain, xs, lens) + _vocab_lines(chain, vocab),
-        entries=list(zip(_configs(chain), chain.sources)), params=params, loss=loss,
+        mode=None if chain.graph else chain.mode, input_lines=_all_inputs(chain, names["x"], xs, lens, vocab),
+        entries=list(zip(_configs(chain, names["x"]), chain.sources)), params=params, loss=loss,
         target_lines=_target_lines(chain, loss, target, chain.out_roles, lens, ragged and lens is not None,
                                    tuple(expected.shape)), train=_train_section(train),
         extra_lines=_class_names_lines(class_names, loss))
     return text, out, dict(chain.torch_names)
 
 
-def _configs(chain) -> list[dict]:
+def _all_inputs(chain, x_name: str, xs: np.ndarray, lens, vocab) -> list[str]:
+    """The scenario's `input:` keys, or with tensors besides x read as inputs (a second sentence), `inputs:`
+    named as the forward's parameters, x first."""
+    first = _input_lines(chain.x_roles, xs, lens) + _vocab_lines(chain.x_roles, vocab)
+    if not chain.inputs:
+        return ["input:"] + ["  " + line for line in first]
+    lines = ["inputs:", f"  {x_name}:"] + ["    " + line for line in _input_lines(chain.x_roles, xs, lens, 4)
+                                          + _vocab_lines(chain.x_roles, vocab)]
+    for name, roles, value in chain.inputs:
+        lines.append(f"  {name}:")
+        lines += ["    " + line for line in _input_lines(roles, value, None, 4) + _vocab_lines(roles, vocab)]
+    return lines
+
+
+def _configs(chain, x_name: str = "input") -> list[dict]:
     """Each entry's scenario keys: a chain's as they are; a graph's with its node id (`n{i}`), what it reads
     where that is not the node above (`from:`), and `take: final` on the recurrent node whose final state
     the model reads (a chain's many-to-one)."""
@@ -303,8 +318,9 @@ def _configs(chain) -> list[dict]:
     for i, (e, reads) in enumerate(zip(chain.entries, chain.reads)):
         cfg = {"id": f"n{i}", **e.config}
         if reads is not None:
+            reads = [x_name if r == "input" and chain.inputs else r for r in reads]
             cfg["from"] = reads[0] if len(reads) == 1 else list(reads)
-        if i == chain.final_entry:
+        if i in chain.final_entries:
             cfg["take"] = "final"
         out.append(cfg)
     return out
@@ -316,12 +332,12 @@ def _words(value, what: str) -> list[str]:
     return list(value)
 
 
-def _vocab_lines(chain, vocab) -> list[str]:
+def _vocab_lines(roles: tuple, vocab) -> list[str]:
     """`vocab=` (a list, id = position, or {token: id} with ids 0..V-1) beside token ids: `vocab:` in the
     scenario's input, which names the ids on screen and bounds them."""
     if vocab is None:
         return []
-    if len(chain.x_roles) != 2:
+    if len(roles) != 2:
         raise FromTorchError("vocab= names token ids; x here is not token ids (an integer (batch, time) tensor "
                              "read by an nn.Embedding)")
     if isinstance(vocab, dict):

@@ -68,6 +68,7 @@ class Val:
     ids: bool = False         # data: token ids (before an embedding)
     packed: bool = False      # result: of a packed input
     value: object = None      # meta: the number (or shape) when it is read from x itself, so known now
+    src: str = ""             # data: a tensor passed to forward besides x and read as an input (its name)
     merged: tuple = ()        # data with an M axis: the two roles merged into it, in order (T, B) or (B, T)
 
 
@@ -90,7 +91,12 @@ class Chain:
     # read as rows: x.reshape(-1, 28, 28)); None: x as given
     reads: list = field(default_factory=list)
     graph: bool = False
-    final_entry: int | None = None   # the recurrent entry whose final state is read (many-to-one)
+    inputs: list = field(default_factory=list)   # (name, roles, array) of each input besides x
+    final_entries: set = field(default_factory=set)   # the recurrent entries whose final state is read (many-to-one)
+
+
+def val_array(t):
+    return t.detach().cpu().numpy()
 
 
 def _norm_index(i, n: int):
@@ -127,6 +133,7 @@ class Reader:
         # the forward's parameter names: which is x, which the lengths; the other tensors given (a hidden state)
         self.names = names or {}
         self.given = given or {}
+        self.input_vals: dict[str, Val] = {}     # the given tensors read as inputs, by name
         self.output: int | None = None   # which element of a returned tuple is the model's output
 
     # --- messages -------------------------------------------------------------------------------
@@ -215,6 +222,8 @@ class Reader:
         """*v* as the chain's head: a tensor made after the latest entry (token ids only where *ids*)."""
         if not isinstance(v, Val):
             self.refuse(node, f"{what} reads {v!r}, which is not a tensor of the chain; {_CHAIN}")
+        if v.kind == "given" and isinstance(v.value, self.torch.Tensor):
+            v = self.as_input(node, v)
         if v.kind == "data" and v.ids and not ids:
             self.refuse(node, f"x is {self.dtype_words()} and this is the first {'module' if node.op == 'call_module' else 'operation'} "
                         "on it, which reads floats: pass x.float() (or x.double()), or put an nn.Embedding first if x "
@@ -242,18 +251,35 @@ class Reader:
                 "h_n[-1], the last layer's backward direction alone"
             self.refuse(node, why[v.kind].format(half=half))
         self.pending = None
-        if v.at != len(self.chain.entries):   # a value read again (x + f(x), two heads): the graph's `from:`
+        if v.at != len(self.chain.entries) or v.src:   # a value read again (x + f(x), two heads): `from:`
             self.check_steps(node, v)
             self.pending = [self.ref(v)]
         return v
 
     def ref(self, v: Val) -> str:
-        """The graph's name of the node that made *v*: `input`, or `n{k}` for entry k."""
-        return "input" if v.at == 0 else f"n{v.at - 1}"
+        """The graph's name of the node that made *v*: `input` (x), an input's name, or `n{k}` for entry k."""
+        return v.src or "input" if v.at == 0 else f"n{v.at - 1}"
+
+    def as_input(self, node, v: Val) -> Val:
+        """A tensor passed to forward besides x, read as data (a second sentence): an input of the graph, named
+        as the forward's parameter; its axes told by the modules that read it, as x's are."""
+        name = next(k for k, val in self.given.items() if val is v.value)
+        known = self.input_vals.get(name)
+        if known is not None:
+            return known
+        t = v.value
+        ids = not t.dtype.is_floating_point
+        if not ((t.ndim == 2 and ids) or t.ndim == 3):
+            self.refuse(node, f"`{name}` of shape {tuple(t.shape)}: a second input is a sequence (batch, time, "
+                        "features) or (time, batch, features), or token ids (batch, time)")
+        val = Val("data", tuple(f"?{name}.{k}" for k in range(t.ndim)), ids=ids, src=name)
+        self.input_vals[name] = val
+        self.chain.graph = True
+        return val
 
     def check_steps(self, node, v: Val) -> None:
         """A recurrent entry's every-step output, read after its final state was taken: its node gives one."""
-        if self.chain.final_entry is not None and v.at - 1 == self.chain.final_entry and "T" in self.roles(v):
+        if v.at - 1 in self.chain.final_entries and "T" in self.roles(v):
             self.refuse(node, "reads every step of a recurrent module whose final state is read too; rnntui's "
                         "recurrent node returns one of them (read the steps through an op such as out[:, -1] "
                         "instead of h_n)")
@@ -350,6 +376,12 @@ class Reader:
                                  "through a conv2d)")
         self.chain.out_roles = roles
         self.chain.x_roles = self.roles(self.x_val)
+        for name, val in self.input_vals.items():
+            have = self.roles(val)
+            if any(r not in FIXED for r in have):
+                raise FromTorchError(f"{type(self.module).__name__}: no module tells which axis of `{name}` is time "
+                                     "and which the batch")
+            self.chain.inputs.append((name, have, val_array(self.given[name])))
         return self.chain
 
     def arg(self, a):
@@ -834,16 +866,21 @@ class Reader:
         return self.add(node, Entry({"op": op}), self.op_name(node), a, ra)
 
     def reduce(self, node, k: int) -> Val:
-        """Many-to-one: the recurrent entry k gives its final states to what follows."""
-        if k != len(self.chain.entries) - 1:
-            self.refuse(node, "reads a recurrent module's final state after another module has read its output; "
-                        f"{_CHAIN}")
-        if self.reduced:
-            self.refuse(node, "a second many-to-one; rnntui takes one, at the last recurrent module")
+        """Many-to-one: the recurrent entry k gives its final states to what follows (a graph's `take: final`;
+        one encoder called on two inputs takes it twice)."""
+        readers = [j for j in range(k + 1, len(self.chain.entries))
+                   if (self.chain.reads[j] is None and j == k + 1) or f"n{k}" in (self.chain.reads[j] or ())]
+        if readers:
+            self.refuse(node, "reads a recurrent module's final state after another module has read its every-step "
+                        "output; rnntui's recurrent node returns one of them")
+        if self.reduced and self.chain.packed:
+            self.refuse(node, "a second many-to-one over a packed batch; rnntui takes one there")
+        if k != len(self.chain.entries) - 1 or self.reduced:
+            self.chain.graph = True
         self.reduced = True
         self.chain.mode = "many-to-one"
-        self.chain.final_entry = k
-        return Val("data", ("B", "F"), at=len(self.chain.entries))
+        self.chain.final_entries.add(k)
+        return Val("data", ("B", "F"), at=k + 1)
 
     def pack(self, node, args, kwargs) -> Val:
         names = ("input", "lengths", "batch_first", "enforce_sorted")

@@ -65,8 +65,8 @@ def scenario_text(*, name: str, description: str, dtype: str, mode: str | None, 
                   entries: list[tuple[dict, str]], params: dict[str, np.ndarray], loss: str,
                   target_lines: list[str], train: dict | None = None, extra_lines: list[str] = ()) -> str:
     lines = ["version: 1", f"name: {quoted(name)}", f"description: {quoted(description)}", f"dtype: {dtype}",
-             *([f"mode: {mode}"] if mode else []), "input:"]
-    lines += ["  " + line for line in input_lines]
+             *([f"mode: {mode}"] if mode else [])]
+    lines += input_lines   # `input:` or `inputs:` with its keys
     lines.append("model:")
     for cfg, comment in entries:
         lines.append(f"  - {entry_line(cfg)}   # {comment}")
