@@ -761,7 +761,8 @@ def test_the_refusal_lists_exactly_what_maps():
             "BatchNorm1d": lambda: nn.BatchNorm1d(2), "BatchNorm2d": lambda: nn.BatchNorm2d(2), "Flatten": nn.Flatten,
             "Dropout": nn.Dropout, "ReLU": nn.ReLU, "Tanh": nn.Tanh, "Sigmoid": nn.Sigmoid,
             "LayerNorm": lambda: nn.LayerNorm(2),
-            "Softmax": lambda: nn.Softmax(dim=-1), "LogSoftmax": lambda: nn.LogSoftmax(dim=-1), "Identity": nn.Identity}
+            "Softmax": lambda: nn.Softmax(dim=-1), "LogSoftmax": lambda: nn.LogSoftmax(dim=-1), "Identity": nn.Identity,
+            "Dropout1d": nn.Dropout1d, "Dropout2d": nn.Dropout2d, "Dropout3d": nn.Dropout3d}
     assert sorted(listed) == sorted(made)  # every one named, and nothing else
     assert all(mapper(make())[0] is not None for make in made.values())
     for unmapped in (nn.GELU(), nn.LSTMCell(2, 2), nn.AdaptiveAvgPool2d(1)):

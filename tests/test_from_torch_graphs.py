@@ -73,7 +73,7 @@ class RowLSTM(nn.Module):
         super().__init__()
         self.rnn = nn.LSTM(6, H, batch_first=True)
         self.bn = nn.BatchNorm1d(H)
-        self.drop = nn.Dropout(0.25)
+        self.drop = nn.Dropout2d(0.25)   # as mnist_rnn has it: the identity in eval
         self.fc = nn.Linear(H, 4)
 
     def forward(self, input):
@@ -206,6 +206,11 @@ class SelfGate(nn.Module):
     def forward(self, x):
         out, h_n = self.rnn(x)
         return out + h_n[-1]   # every step and the final state: one node cannot give both
+
+
+def test_a_channel_dropout_is_refused_before_a_training_replay():
+    with pytest.raises(FromTorchError, match=r"nn.Dropout2d zeroes whole channels in training"):
+        rnntui.from_torch(warmed(RowLSTM()).double(), _x(3, 1, 6, 6), train={"iterations": 2})
 
 
 def _line_of(cls, text):

@@ -233,6 +233,7 @@ def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train:
         graph, originals = trace_graph(module, bound)
         reader = Reader(module, graph, x, originals, lengths is not None, names=names, given=given)
         reader.output = output
+        reader.train = train is not None
         reader.shapes = graph_shapes(module, graph, bound)
         chain = reader.read()
         if chain.x_roles and len(chain.x_roles) == 2:

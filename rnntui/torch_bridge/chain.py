@@ -135,6 +135,7 @@ class Reader:
         self.given = given or {}
         self.input_vals: dict[str, Val] = {}     # the given tensors read as inputs, by name
         self.output: int | None = None   # which element of a returned tuple is the model's output
+        self.train = False                # a train= replay follows (dropouts must train as PyTorch's)
 
     # --- messages -------------------------------------------------------------------------------
     def refuse(self, node, why: str):
@@ -455,6 +456,12 @@ class Reader:
         v = self.take(node, args[0], "the module", ids=kind in ("embedding", "identity"))
         if kind == "identity":
             return v
+        if kind == "channel_dropout":
+            if self.train:
+                self.refuse(node, f"nn.{type(m).__name__} zeroes whole channels in training, and rnntui's dropout "
+                            "zeroes single values: a train= replay would train another model (use nn.Dropout, or "
+                            "leave out train=: without it the run is eval's, where it does nothing)")
+            return v   # eval: the identity
         if kind == "activation":
             name = ACTIVATIONS[type(m).__name__]
             return self.activation(node, v, name, getattr(m, "dim", None), source)

@@ -185,10 +185,16 @@ def _table(nn) -> list:
     ]
 
 
+def CHANNEL_DROPOUTS(nn) -> tuple:
+    """Dropouts of whole channels: the identity in eval, as rnntui runs a module; in training they zero
+    whole channels, which rnntui's `dropout` (elementwise) does not."""
+    return (nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
+
+
 def module_names() -> list[str]:
     """The torch.nn classes `mapper` maps, by name, in the order a model reads them."""
     nn = import_torch().nn
-    return ["RNN", "LSTM", "GRU"] + [cls.__name__ for cls, _, _ in _table(nn)] + list(ACTIVATIONS) + ["Identity"]
+    return ["RNN", "LSTM", "GRU"] + [cls.__name__ for cls, _, _ in _table(nn)] + list(ACTIVATIONS) + ["Identity", "Dropout1d", "Dropout2d", "Dropout3d"]
 
 
 def mapper(m):
@@ -203,4 +209,6 @@ def mapper(m):
         return "activation", None
     if type(m) is nn.Identity:
         return "identity", None
+    if type(m) in CHANNEL_DROPOUTS(nn):
+        return "channel_dropout", None
     return None, None
