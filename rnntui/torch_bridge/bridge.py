@@ -157,7 +157,7 @@ def _description(module, chain) -> str:
         where = inspect.getsourcefile(cls)
     except (TypeError, OSError):  # a class typed into a REPL has no file
         where = None
-    made = ", ".join(f"model.{i}: {s}" for i, s in enumerate(chain.sources))
+    made = ", ".join(f"model.{i}: {s}" for i, s in enumerate(chain.sources)) if chain is not None else ""
     nn = import_torch().nn
     # a module handed over in train() mode runs as in eval(): say so where the run is shown, not only in the docs
     moded = [m for m in module.modules() if m.training and
@@ -165,7 +165,7 @@ def _description(module, chain) -> str:
     note = (" The module was in train() mode; this run is as in model.eval(): dropout off, batchnorm with its "
             "running statistics.") if moded else ""
     return (f"Built by rnntui.from_torch from {cls.__qualname__}" + (f" ({where})" if where else "") +
-            f" with its weights and input. {made}.{note}")
+            f" with its weights and input." + (f" {made}." if made else "") + note)
 
 
 def _flat_tensors(value) -> list:
@@ -230,7 +230,21 @@ def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train:
     if lengths is not None:
         lens = np.asarray(lengths.cpu().numpy() if hasattr(lengths, "cpu") else lengths).astype(np.int64)
     with _eval_mode(module):
-        graph, originals = trace_graph(module, bound)
+        try:
+            graph, originals = trace_graph(module, bound)
+        except FromTorchError as exc:
+            from rnntui.torch_bridge.graph import LOOPS
+            from rnntui.torch_bridge.loops import build as build_loop
+
+            if LOOPS not in str(exc):
+                raise
+            # a loop over the steps, which torch.fx cannot follow: read by running forward (loops.py)
+            made = build_loop(module, x, call, kw, output=output, target=target, loss=loss, dtype=dtype,
+                              train=_train_section(train), name=f"from_torch: {type(module).__qualname__}",
+                              description=_description(module, None))
+            if made is None:
+                raise
+            return made
         reader = Reader(module, graph, x, originals, lengths is not None, names=names, given=given)
         reader.output = output
         reader.train = train is not None

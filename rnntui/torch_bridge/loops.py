@@ -1,0 +1,589 @@
+"""A forward that steps through time itself, read by running it: the recorder and the loop it finds.
+
+torch.fx cannot follow a Python loop over a tensor (`for input_t in input.split(1, dim=1)`), so such a
+forward is run once on the user's arguments under a recorder: every torch function and method called by
+the forward itself, and every call of a module (torch.nn's modules whole; a module of the user's own, a
+custom cell, with what it does inside). The loop is then found in that record: a module called N times
+(the anchor: nn.LSTMCell, or a cell of the user's own), each call reading what the call before made.
+The events from one call to the next are one step; each step must be the same operations, reading:
+
+- x's slice at that step (`input.split(1, dim=1)[t]`, `x[:, t]`, `x.select(1, t)`: checked by value),
+- a value of the step before (a state: zero at the first step, `torch.zeros(...)`),
+- from step `feed_after` on, instead of x, a value of the step before (generation: `for i in
+  range(future)` feeding `output` back).
+
+What each step appends and forward joins after the loop (`torch.cat(outputs, dim=1)`,
+`torch.stack(outputs, 1)`) is the recurrence's output. The scenario is one `recurrence` node
+(docs/scenario-format.md) whose step graph is the step's operations. A branch on a tensor's value
+(`if h.sum() > 0`, `int(x[0])`, `.item()`) is refused at its line: the graph would hold the branch this
+input took, for every input.
+"""
+from __future__ import annotations
+
+import operator
+import os
+import re
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rnntui.torch_bridge import FromTorchError, import_torch
+
+_CONTROL = ("__bool__", "item", "__int__", "__index__", "__float__", "tolist", "nonzero")
+
+
+@dataclass
+class Event:
+    kind: str                # "fn" or "module"
+    target: object           # the function, or the module's name
+    args: tuple
+    kwargs: dict
+    out: object
+    where: str
+    module: object = None
+    children: list = field(default_factory=list)   # a module of the user's own: what it did
+
+
+def _user_line() -> str:
+    torch_dir = os.path.dirname(import_torch().__file__) + os.sep
+    here = os.path.dirname(__file__) + os.sep
+    frames = [f for f in traceback.extract_stack()
+              if not f.filename.startswith(torch_dir) and not f.filename.startswith(here)
+              and "contextlib" not in f.filename]
+    if not frames:
+        return "(no source line)"
+    f = frames[-1]
+    code = (f.line or "").strip()
+    return f"{f.filename}:{f.lineno}: `{code}`" if code else f"{f.filename}:{f.lineno} (no source line)"
+
+
+def _name(fn) -> str:
+    name = getattr(fn, "__name__", None) or repr(fn)
+    return {"__getitem__": "indexing `[...]`", "__add__": "`+`", "__mul__": "`*`", "__sub__": "`-`"}.get(name, name)
+
+
+def record(module, args: tuple, kwargs: dict):
+    """Run module(*args, **kwargs) once, recording (see the module's notes). Returns (events, output)."""
+    torch = import_torch()
+    from torch.overrides import TorchFunctionMode
+
+    containers = (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict)
+    stack: list[list] = [[]]    # the events of the module running now (its children)
+    depth = [0]                 # > 0 inside a torch.nn module: nothing recorded there
+    keep: list = []             # every tensor seen, alive, so that no id() is reused
+
+    class Mode(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if depth[0] == 0 and getattr(func, "__name__", "") in _CONTROL:
+                raise FromTorchError(f"{_user_line()}: Tensor.{func.__name__}(): a Python branch or number on a "
+                                     "tensor's value: rnntui's graph is the same for every input, and this one "
+                                     "would hold only the branch this input took; compute both sides and "
+                                     "select with torch.where(cond, a, b), or loop over a fixed number of steps "
+                                     "(range(x.size(1)), future=3)")
+            out = func(*args, **kwargs)
+            if depth[0] == 0 and not getattr(func, "__name__", "").startswith("__get"):
+                stack[-1].append(Event("fn", func, args, kwargs, out, _user_line()))
+                keep.append((args, kwargs, out))
+            return out
+
+    def leaf(m) -> bool:
+        return type(m).__module__.startswith("torch.nn") and type(m) not in containers
+
+    names = {m: n for n, m in module.named_modules()}
+    handles = []
+
+    def pre(m, a, kw):
+        if depth[0] == 0 and not leaf(m):
+            stack.append([])
+        if leaf(m):
+            depth[0] += 1
+
+    def post(m, a, kw, out):
+        if leaf(m):
+            depth[0] -= 1
+            if depth[0] == 0:
+                stack[-1].append(Event("module", names.get(m, "?"), a, kw, out, _user_line(), m))
+        elif depth[0] == 0:
+            children = stack.pop()
+            if m is not module:
+                stack[-1].append(Event("module", names.get(m, "?"), a, kw, out, _user_line(), m, children))
+            else:
+                stack[-1].extend(children)
+        keep.append((a, kw, out))
+
+    for m in module.modules():
+        handles.append(m.register_forward_pre_hook(pre, with_kwargs=True))
+        handles.append(m.register_forward_hook(post, with_kwargs=True))
+    try:
+        with torch.no_grad(), Mode():
+            out = module(*args, **kwargs)
+    finally:
+        for h in handles:
+            h.remove()
+    return stack[0], out, keep
+
+
+# --- reading values ---------------------------------------------------------------------------------
+def _tensors(obj, path=()):
+    """(path, tensor) of every tensor in *obj* (nested tuples and lists)."""
+    torch = import_torch()
+    if isinstance(obj, torch.Tensor):
+        yield path, obj
+    elif isinstance(obj, (tuple, list)):
+        for k, v in enumerate(obj):
+            yield from _tensors(v, path + (k,))
+
+
+class Loop:
+    """The loop found in a record: its anchor calls and the step's events."""
+
+    def __init__(self, module, events, x, time_axis_hint=None):
+        self.torch = import_torch()
+        self.module, self.events, self.x = module, events, x
+        self.made: dict[int, tuple[int, tuple]] = {}   # id(tensor) -> (event index, path)
+        for i, e in enumerate(events):
+            for path, t in _tensors(e.out):
+                self.made.setdefault(id(t), (i, path))
+
+    def refuse(self, e: Event | None, why: str):
+        raise FromTorchError((f"{e.where}: " if e is not None else "") + why)
+
+    def find(self):
+        """(start, period, count) of the repeated steps: anchored at the first module called more than once."""
+        calls: dict[str, list[int]] = {}
+        for i, e in enumerate(self.events):
+            if e.kind == "module":
+                calls.setdefault(e.target, []).append(i)
+        anchor = next((n for n, ix in calls.items() if len(ix) > 1), None)
+        if anchor is None:
+            return None
+        ix = calls[anchor]
+        period = ix[1] - ix[0]
+        if any(b - a != period for a, b in zip(ix, ix[1:])):
+            self.refuse(self.events[ix[1]], f"self.{anchor} is called at steps of different lengths; rnntui reads a "
+                        "loop whose steps run the same operations")
+        start = ix[0]
+        while start > 0 and all(self.same(self.events[start - 1], self.events[start - 1 + k * period])
+                                for k in range(1, len(ix))) and ix[0] - start + 1 < period:
+            start -= 1
+        return start, period, len(ix), anchor
+
+    def same(self, a: Event, b: Event) -> bool:
+        if a.kind != b.kind or a.target != b.target:
+            return False
+        if a.kind == "module":
+            return True
+        return len(a.args) == len(b.args)
+
+
+def flatten(events: list) -> list:
+    """A module of the user's own (a custom cell) replaced by what it did: its torch.nn modules and
+    torch functions, in order; the tensors it returns are the ones those made."""
+    out = []
+    for e in events:
+        if e.kind == "module" and e.module is not None and not type(e.module).__module__.startswith("torch.nn"):
+            out.extend(flatten(e.children))
+        else:
+            out.append(e)
+    return out
+
+
+_ARITH = {"__add__": "add", "__radd__": "add", "__iadd__": "add", "add": "add", "__sub__": "sub", "sub": "sub",
+          "__isub__": "sub", "__mul__": "mul", "__rmul__": "mul", "__imul__": "mul", "mul": "mul"}
+_UNARY = {"tanh": "tanh", "sigmoid": "sigmoid", "relu": "relu", "exp": "exp", "log": "log", "neg": "neg",
+          "__neg__": "neg", "abs": "abs", "sqrt": "sqrt"}
+_CELLS = {"LSTMCell": "lstm_cell", "GRUCell": "gru_cell", "RNNCell": "rnn_cell"}
+_ACTS = {"Tanh": "tanh", "Sigmoid": "sigmoid", "ReLU": "relu"}
+
+
+def _ident(name: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return s if s and not s[0].isdigit() else "m_" + s
+
+
+class StepReader:
+    """The step graph of a loop (see the module's notes), with its states, what it emits and feeds."""
+
+    def __init__(self, module, events, x, start: int, period: int, count: int):
+        self.torch = import_torch()
+        self.module, self.ev, self.x = module, events, x
+        self.start, self.L, self.N = start, period, count
+        self.made: dict[int, tuple[int, tuple]] = {}
+        for i, e in enumerate(events):
+            for path, t in _tensors(e.out):
+                self.made.setdefault(id(t), (i, path))
+        self.axis: int | None = None   # x's time axis
+        self.slicers: set[int] = set()   # step events that only slice x
+
+    def refuse(self, e, why: str):
+        raise FromTorchError((f"{e.where}: {_name(e.target) if e.kind == 'fn' else 'self.' + str(e.target)}: "
+                              if e is not None else "") + why)
+
+    def step_of(self, i: int) -> int | None:
+        if self.start <= i < self.start + self.L * self.N:
+            return (i - self.start) // self.L
+        return None
+
+    def is_x(self, t, k: int) -> bool:
+        torch = self.torch
+        if not isinstance(t, torch.Tensor) or not t.dtype.is_floating_point:
+            return False
+        axes = [self.axis] if self.axis is not None else [1, 0]
+        for ax in axes:
+            if ax >= self.x.ndim or k >= self.x.shape[ax]:
+                continue
+            sl = self.x.select(ax, k)
+            if sl.numel() == t.numel() and t.shape[0] == sl.shape[0] and torch.equal(sl.reshape(t.shape), t):
+                self.axis = ax
+                return True
+        return False
+
+    def classify(self, t, k: int, e):
+        """What a tensor read at step k is: ("node", j, path) of this step, ("prev", j, path) of the step before,
+        ("x",), ("zero",) or ("param",)."""
+        torch = self.torch
+        where = self.made.get(id(t))
+        if where is not None:
+            i, path = where
+            s = self.step_of(i)
+            if s == k and (i - self.start) % self.L not in self.slicers:
+                return ("node", (i - self.start) % self.L, path)
+            if s == k - 1 and s is not None:
+                return ("prev", (i - self.start) % self.L, path)
+        if self.is_x(t, k):
+            return ("x",)
+        if (where is None or self.step_of(where[0]) is None) and not t.requires_grad and not bool(t.any()):
+            return ("zero",)
+        if isinstance(t, torch.nn.Parameter):
+            self.refuse(e, "reads a parameter directly; rnntui maps parameters of the torch.nn modules it calls")
+        self.refuse(e, "reads a value made outside the loop other than x and zeros (an encoder's output, a given "
+                    "state); rnntui's loops read x, their own states and zero starts for now")
+
+    def reads(self, e: Event, k: int) -> list:
+        out = []
+        for path, t in _tensors((e.args, e.kwargs.get("hx"))):
+            out.append((path, self.classify(t, k, e)))
+        return out
+
+    def read(self):
+        torch = self.torch
+        steps = []
+        for k in range(self.N):
+            base = self.start + k * self.L
+            rows = []
+            for j in range(self.L):
+                e = self.ev[base + j]
+                if e.kind == "fn" and not list(_tensors(e.out)):
+                    rows.append(None)   # a size or a shape: nothing of the graph
+                    continue
+                if k == 0 and all(self.is_x(t, 0) for _, t in _tensors(e.out)) and list(_tensors(e.out)):
+                    self.slicers.add(j)
+                if j in self.slicers:
+                    if not all(self.is_x(t, k) for _, t in _tensors(e.out)):
+                        self.refuse(e, f"at step {k} does not read x's step {k}; rnntui reads x one step at a time")
+                    rows.append(None)
+                    continue
+                rows.append(self.reads(e, k))
+            steps.append(rows)
+        # every step the same reads; where step 0 reads zeros the others read the step before (a state);
+        # where x is read until some step and a value of the step before after it, that value is fed
+        states, feed, feed_after = {}, None, None
+        ref = steps[1] if self.N > 1 else steps[0]
+        for j in range(self.L):
+            if steps[0][j] is None:
+                continue
+            e = self.ev[self.start + j]
+            for slot, (path, c0) in enumerate(steps[0][j]):
+                later = [steps[k][j][slot][1] for k in range(1, self.N)]
+                if c0[0] == "zero":
+                    if not later or any(c[0] != "prev" or c != later[0] for c in later):
+                        self.refuse(e, "reads zeros at the first step and something else than the step before's "
+                                    "value after it")
+                    states[(later[0][1], later[0][2])] = True
+                elif c0[0] == "x":
+                    fed = [k for k, c in enumerate(later, start=1) if c[0] != "x"]
+                    if fed:
+                        f0 = fed[0]
+                        if fed != list(range(f0, self.N)) or any(later[k - 1] != later[f0 - 1] or later[k - 1][0] != "prev"
+                                                                 for k in fed):
+                            self.refuse(e, "reads x at some steps and other values at others; rnntui feeds a step's "
+                                        "value back as x from one step on (generation)")
+                        if feed is not None and feed != (later[f0 - 1][1], later[f0 - 1][2], f0):
+                            self.refuse(e, "feeds two values back; rnntui feeds one")
+                        feed = (later[f0 - 1][1], later[f0 - 1][2], f0)
+                else:
+                    if any(c != c0 for c in later):
+                        self.refuse(e, f"reads at step 0 {c0[0]} and at later steps other values; rnntui's steps "
+                                    "run the same operations on the same values")
+        self.steps, self.states, self.feed = steps, list(states), feed
+        return self
+
+
+def _arr(t) -> np.ndarray:
+    return t.detach().cpu().numpy().copy()
+
+
+class StepGraph:
+    """The recurrence node's keys (state, step, next, emit, feed) and its parameters, from a read loop."""
+
+    def __init__(self, r: StepReader):
+        self.r, self.torch = r, r.torch
+        self.ids: dict[int, str] = {}
+        self.nodes: list[dict] = []
+        self.comments: list[str] = []
+        self.params: dict[str, np.ndarray] = {}
+        self.torch_names: dict[str, str] = {}
+        self.parts: dict[tuple, str] = {}
+        self.state_names = {key: f"s{n}" for n, key in enumerate(r.states)}
+        self.alias: dict[int, str] = {}   # an event that passes its input through (dropout in eval)
+
+    def ref(self, c, e) -> str:
+        kind = c[0]
+        if kind == "x":
+            return "x"
+        if kind == "prev":
+            if (c[1], c[2]) in self.state_names:
+                return self.state_names[(c[1], c[2])]
+            if self.r.feed is not None and (c[1], c[2]) == self.r.feed[:2]:
+                return "x"   # the value fed back is what the step reads as x
+            self.r.refuse(e, "reads a value of the step before that is not a state")
+        if kind == "node":
+            j, path = c[1], c[2]
+            return self.value_ref(j, path, e)
+        self.r.refuse(e, "reads zeros after the first step")
+
+    def value_ref(self, j: int, path: tuple, e) -> str:
+        if j in self.alias:
+            return self.alias[j]
+        base = self.ids[j]
+        ev = self.r.ev[self.r.start + j]
+        if path == ():
+            return base
+        if ev.kind == "module" and type(ev.module).__name__ == "LSTMCell" and path in ((0,), (1,)):
+            return base if path == (0,) else f"{base}.c"
+        if (j, path) in self.parts:
+            return self.parts[(j, path)]
+        self.r.refuse(e, f"reads part {path} of {ev.target if ev.kind == 'module' else _name(ev.target)}'s result; "
+                      "rnntui reads the parts of chunk and split")
+
+    def new_id(self, base: str) -> str:
+        taken = set(self.ids.values()) | {n["id"] for n in self.nodes} | {"x"} | set(self.state_names.values())
+        name, n = _ident(base), 1
+        while name in taken:
+            n += 1
+            name = f"{_ident(base)}{n}"
+        return name
+
+    def build(self, index: int):
+        r = self.r
+        for j in range(r.L):
+            reads = r.steps[0][j]
+            if reads is None:
+                continue
+            e = r.ev[r.start + j]
+            # step 0's reads of a state are zeros; the node reads the state itself (as at every later step)
+            later = r.steps[1][j] if r.N > 1 else reads
+            use = [(p, c1 if c0[0] == "zero" else c0) for (p, c0), (_, c1) in zip(reads, later)]
+            refs = [self.ref(c, e) for _, c in use]
+            if e.kind == "module":
+                self.module_node(j, e, refs, index)
+            else:
+                self.fn_node(j, e, refs, use)
+        return self
+
+    def module_node(self, j, e, refs, index):
+        m = e.module
+        cls = type(m).__name__
+        node_id = self.new_id(str(e.target))
+        if cls in _CELLS:
+            if len(refs) != (3 if cls == "LSTMCell" else 2):
+                self.r.refuse(e, "called without its state; rnntui's cells read the state the step before made "
+                              "(self.cell(x, (h, c)), zeros at the first step)")
+            cfg = {"id": node_id, "type": _CELLS[cls], "hidden_size": m.hidden_size, "from": refs}
+            if cls == "RNNCell":
+                cfg["nonlinearity"] = m.nonlinearity
+            names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            own = {n: getattr(m, n) for n in names}
+            for n, p in own.items():
+                value = _arr(p) if p is not None else np.zeros(m.hidden_size * {"LSTMCell": 4, "GRUCell": 3}.get(cls, 1))
+                self.param(node_id, n, value, e.target if p is not None else None, index)
+        elif cls == "Linear":
+            cfg = {"id": node_id, "type": "dense", "units": m.out_features, "from": refs[0]}
+            self.param(node_id, "weight", _arr(m.weight), e.target, index)
+            self.param(node_id, "bias", _arr(m.bias) if m.bias is not None else np.zeros(m.out_features),
+                       e.target if m.bias is not None else None, index)
+        elif cls in _ACTS:
+            cfg = {"id": node_id, "op": _ACTS[cls], "from": refs[0]}
+        elif cls in ("Dropout", "Identity"):
+            self.alias[j] = refs[0]
+            return
+        else:
+            self.r.refuse(e, f"nn.{cls} inside a loop: rnntui's step graphs take nn.LSTMCell, nn.GRUCell, nn.RNNCell, "
+                          "nn.Linear, activations and dropout, and the functions listed in "
+                          "docs/debug-your-pytorch-model.md")
+        self.ids[j] = node_id
+        self.nodes.append(cfg)
+        self.comments.append(f"self.{e.target} (nn.{cls})")
+
+    def param(self, node_id, name, value, module_name, index):
+        key = f"{index}.{node_id}.{name}"
+        self.params[key] = value
+        if module_name is not None:
+            self.torch_names.setdefault(f"{module_name}.{name}", key)
+
+    def fn_node(self, j, e, refs, use):
+        name = getattr(e.target, "__name__", "")
+        node_id = self.new_id(name.strip("_") or "op")
+        numbers = [a for a in e.args if isinstance(a, (int, float)) and not isinstance(a, bool)]
+        if name in _ARITH:
+            op = _ARITH[name]
+            if name.startswith("__r") and op == "sub":
+                self.r.refuse(e, "a number minus a tensor; write the tensor first")
+            cfg = {"id": node_id, "op": op, "from": refs if len(refs) == 2 else refs[0]}
+            if len(refs) == 1:
+                if len(numbers) != 1:
+                    self.r.refuse(e, f"rnntui's {op} reads two tensors or a tensor and a number")
+                cfg["value"] = float(numbers[0])
+        elif name in _UNARY:
+            cfg = {"id": node_id, "op": _UNARY[name], "from": refs[0]}
+        elif name in ("cat", "concat", "stack"):
+            dim = e.kwargs.get("dim", e.args[1] if len(e.args) > 1 else 0)
+            cfg = {"id": node_id, "op": "stack" if name == "stack" else "cat", "dim": int(dim), "from": refs}
+        elif name in ("softmax", "log_softmax"):
+            dim = e.kwargs.get("dim", e.args[1] if len(e.args) > 1 else None)
+            cfg = {"id": node_id, "op": name, "dim": int(dim), "from": refs[0]}
+        elif name in ("chunk", "split"):
+            size = e.kwargs.get("chunks", e.kwargs.get("split_size_or_sections", e.args[1] if len(e.args) > 1 else None))
+            dim = int(e.kwargs.get("dim", e.args[2] if len(e.args) > 2 else 0))
+            n = len(e.out)
+            for p in range(n):
+                pid = self.new_id(f"{node_id}_{p}")
+                key = "chunks" if name == "chunk" else "split_size"
+                self.nodes.append({"id": pid, "op": name, key: int(size), "part": p, "dim": dim, "from": refs[0]})
+                self.comments.append(f"{_name(e.target)} part {p}")
+                self.parts[(j, (p,))] = pid
+            self.ids[j] = node_id
+            return
+        else:
+            self.r.refuse(e, f"{_name(e.target)} inside a loop has no rnntui op; rnntui's step graphs take +, -, *, "
+                          "tanh, sigmoid, relu, exp, log, torch.cat, torch.stack, chunk, split, softmax, "
+                          "log_softmax and the modules nn.LSTMCell, nn.GRUCell, nn.RNNCell, nn.Linear")
+        self.ids[j] = node_id
+        self.nodes.append(cfg)
+        self.comments.append(f"{_name(e.target)} ({e.where.split(': ', 1)[0].rsplit(os.sep, 1)[-1]})")
+
+
+def _join(r: StepReader, events: list, out):
+    """The event after the loop that joins what each step appended (torch.cat / torch.stack), its step value
+    (j, path) and how its result maps to rnntui's (T, B, F)."""
+    after = events[r.start + r.L * r.N:]
+    for n, e in enumerate(after):
+        if e.kind != "fn" or not e.args or not isinstance(e.args[0], (list, tuple)):
+            continue
+        items = list(e.args[0])
+        if len(items) != r.N:
+            continue
+        where = [r.made.get(id(t)) for t in items]
+        if any(w is None or r.step_of(w[0]) != k for k, w in enumerate(where)):
+            continue
+        js = {((w[0] - r.start) % r.L, w[1]) for w in where}
+        if len(js) != 1:
+            continue
+        rest = [a for a in after[n + 1:] if list(_tensors(a.out))]
+        if rest or e.out is not out:
+            bad = rest[0] if rest else e
+            raise FromTorchError(f"{bad.where}: what forward does after joining the loop's outputs: rnntui returns the "
+                                 "joined outputs of the loop (return torch.cat(outputs, dim=1))")
+        name = getattr(e.target, "__name__", "")
+        dim = int(e.kwargs.get("dim", e.args[1] if len(e.args) > 1 else 0))
+        item = items[0]
+        if name == "stack" and dim in (0, -item.ndim - 1):
+            to = lambda y: y   # noqa: E731
+        elif name == "stack" and dim == 1:
+            to = lambda y: y.transpose(0, 1)   # noqa: E731
+        elif name in ("cat", "concat") and item.ndim == 2 and item.shape[1] == 1 and dim in (1, -1):
+            to = lambda y: y.transpose(0, 1)[..., None]   # noqa: E731
+        elif name in ("cat", "concat") and item.ndim == 3 and item.shape[1] == 1 and dim == 1:
+            to = lambda y: y.transpose(0, 1)   # noqa: E731
+        else:
+            raise FromTorchError(f"{e.where}: {_name(e.target)}(dim={dim}) of the steps' {tuple(item.shape)} values; "
+                                 "rnntui joins them with torch.stack(outputs, 0 or 1), or torch.cat(outputs, dim=1) "
+                                 "of (batch, 1) values")
+        return next(iter(js)), to, e
+    last = after[0] if after else None
+    raise FromTorchError((f"{last.where}: " if last else "") + "forward does not join what each step of its loop "
+                         "appends (outputs += [output]; torch.cat(outputs, dim=1) or torch.stack(outputs, 1)); rnntui "
+                         "returns the loop's output at every step")
+
+
+def build(module, x, call: tuple, kw: dict, *, output: int, target, loss: str, dtype: str, train, name: str,
+          description: str):
+    """(scenario text, expected output in rnntui's layout, torch names) of a forward with a loop over the
+    steps, or None where the record holds no loop (the caller then says what torch.fx could not follow)."""
+    torch = import_torch()
+    from rnntui.torch_bridge.text import flow, scenario_text
+
+    events, out, _keep = record(module, call, kw)
+    events = flatten(events)
+    if isinstance(out, (tuple, list)):
+        out = out[output]
+    found = Loop(module, events, x).find()
+    if found is None:
+        return None
+    start, period, count, anchor = found
+    r = StepReader(module, events, x, start, period, count).read()
+    for e in events[:start]:
+        if e.kind == "module":
+            raise FromTorchError(f"{e.where}: self.{e.target} before the loop: rnntui reads a forward that is one "
+                                 "loop over x's steps (an encoder before a decoder's loop is not read yet)")
+    if r.axis is None:
+        raise FromTorchError(f"{events[start].where}: the loop never reads x one step at a time (x.split(1, dim=1), "
+                             "x[:, t]); rnntui reads a loop over x's steps")
+    (je, pe), to, join = _join(r, events, out)
+    g = StepGraph(r).build(0)
+    states = {}
+    for (j, path), s in g.state_names.items():
+        t = dict(_tensors(events[start + j].out))[path]
+        if t.ndim != 2:
+            raise FromTorchError(f"{events[start + j].where}: a state of shape {tuple(t.shape)}; rnntui's states are "
+                                 "(batch, size)")
+        states[s] = int(t.shape[1])
+    node = {"id": "loop", "type": "recurrence", "state": states, "step": g.nodes,
+            "next": {s: g.value_ref(j, path, events[start + j]) for (j, path), s in g.state_names.items()},
+            "emit": g.value_ref(je, pe, join)}
+    xs = x.detach().cpu()
+    xs = (xs.transpose(0, 1) if r.axis == 1 else xs).reshape(xs.shape[r.axis], xs.shape[1 - r.axis], -1).numpy()
+    if r.feed is not None:
+        fid = g.value_ref(r.feed[0], r.feed[1], join)
+        if "." in fid:
+            raise FromTorchError(f"{join.where}: the value fed back is a cell's c; rnntui feeds a step node's value")
+        node["feed"], node["feed_after"] = fid, int(r.feed[2])
+        xs = np.concatenate([xs, np.zeros((r.N - xs.shape[0],) + xs.shape[1:], dtype=xs.dtype)])[: r.N]
+    if xs.shape[0] != r.N:
+        raise FromTorchError(f"{events[start].where}: the loop runs {r.N} steps over x's {xs.shape[0]}; rnntui runs "
+                             "one step per step of x (and the steps a generation loop adds)")
+    expected = to(out.detach().cpu()).numpy()
+    lines = ["input:", f"  batch: {flow(xs.transpose(1, 0, 2), 2)}"]
+    target_lines = []
+    if loss == "sum":
+        if target is not None:
+            raise FromTorchError("loss='sum' takes no target (the sum of the output); use loss='mse' with a target")
+    elif loss == "mse":
+        if target is None:
+            raise FromTorchError("loss='mse' needs a target")
+        t = torch.as_tensor(target)
+        if tuple(t.shape) != tuple(out.shape):
+            raise FromTorchError(f"target= has shape {tuple(t.shape)}; loss='mse' needs the module's output shape "
+                                 f"{tuple(out.shape)}")
+        target_lines = [f"target: {flow(to(t.detach().cpu()).numpy().transpose(1, 0, 2), 2)}"]
+    else:
+        raise FromTorchError(f"loss={loss!r} on a forward with a loop: rnntui reads such a model with loss 'sum' or "
+                             "'mse' for now")
+    text = scenario_text(
+        name=name, description=description + f" Its loop over {r.N} steps was read by running forward once: "
+        "model.0 is a recurrence whose step graph is one step of it.", dtype=dtype, mode=None, input_lines=lines,
+        entries=[(node, "the loop: " + ", ".join(g.comments))], params=g.params, loss=loss,
+        target_lines=target_lines, train=train)
+    return text, expected, g.torch_names
