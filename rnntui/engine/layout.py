@@ -71,11 +71,6 @@ class EntryInfo:
         return self.family.gates if self.recurrent else ()
 
     @property
-    def spatial(self) -> bool:
-        """Conv and pool entries: outputs are feature maps over positions."""
-        return self.options is not None
-
-    @property
     def name(self) -> str:
         """How the node is named to the user: `model.{index}`, with its id in a graph."""
         return f"model.{self.index}" + (f" ({self.id})" if self.id else "")

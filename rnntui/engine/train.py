@@ -21,9 +21,10 @@ import numpy as np
 
 from rnntui.engine import keys, optim, recording
 from rnntui.engine.minibatch import batch_indices, subset
-from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, human, run_scenario
+from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, run_scenario
 from rnntui.engine.trace import IterationNotKept, Trace
 from rnntui.errors import Problem, ScenarioError
+from rnntui.sizes import format_size
 
 CHECKPOINT_BUDGET = 256 << 20   # at most this much of checkpoints (less when --max-memory is smaller)
 MAX_CACHED = 8                  # recent iterations' full records kept for stepping back and forth
@@ -80,9 +81,10 @@ class Trainer:
         need = 2 * run + 2 * state + (N // every + 1) * state + N * per_iteration
         if need > self.limit:
             raise ScenarioError([Problem(sc.file, None, None, "train", (
-                f"training would hold about {human(need)} (two runs of {human(run)}, checkpoints of "
-                f"{human(state)} and {human(N * per_iteration)} of per-iteration records), more than the limit "
-                f"of {human(self.limit)}; use fewer iterations, a smaller model, or raise --max-memory"))])
+                f"training would hold about {format_size(need)} (two runs of {format_size(run)}, checkpoints "
+                f"of {format_size(state)} and {format_size(N * per_iteration)} of per-iteration records), more "
+                f"than the limit of {format_size(self.limit)}; use fewer iterations, a smaller model, or raise "
+                "--max-memory"))])
         cached = max(1, min(MAX_CACHED, (self.limit - need) // max(run, 1)))
         return every, cached
 
@@ -346,11 +348,26 @@ def _dropout_places(sc) -> list[tuple[str, object, float]]:
         elif e.recurrent and e.dropout > 0:
             width = e.hidden_size * len(e.directions)
             out += [(dropout_mask_key(e.index, j), shape(e, (width,)), e.dropout) for j in range(1, e.num_layers)]
-    if out and (sc.feed == "output" or sc.decoder_x is not None):
-        raise ScenarioError([Problem(sc.file, None, None, "train", (
-            "dropout in training runs in the many-to-many, many-to-one and one-to-many (feed: zeros) modes; "
-            "this scenario is a generator or an encoder-decoder: remove the dropout or the train: section"))])
+    refused = untrainable_dropout(sc.layout, sc.feed == "output", sc.decoder_x is not None)
+    if refused is not None:
+        raise ScenarioError([Problem(sc.file, None, None, f"model.{refused[0]}.{refused[1]}", refused[2])])
     return out
+
+
+def untrainable_dropout(layout, generator: bool, decoder: bool) -> tuple[int, str, str] | None:
+    """(entry index, scenario key, message) of the first dropout a training run cannot draw masks for: a
+    generator (feed: output) and an encoder-decoder run step by step or in two parts, which the masks
+    (one per iteration, drawn for the whole input) do not follow. None where there is none."""
+    if not (generator or decoder):
+        return None
+    for e in layout:
+        key = "p" if e.type == "dropout" else "dropout" if e.recurrent and e.num_layers > 1 else None
+        if key is not None and e.dropout > 0:
+            what = "a generator (feed: output)" if generator else "an encoder-decoder"
+            return e.index, key, (
+                f"dropout in training runs in the many-to-many, many-to-one and one-to-many (feed: zeros) modes; "
+                f"this scenario is {what}: remove the dropout (model.{e.index}, {e.type}) or the train: section")
+    return None
 
 
 def _train_arrays(trainer: Trainer, steps: list[Step], final: dict, first_bad) -> dict[str, np.ndarray]:

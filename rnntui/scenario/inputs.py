@@ -37,6 +37,9 @@ def _numeric(data, key: str | tuple) -> np.ndarray:
 
 
 def load_array_file(path: Path, key: str | None, where: str, shown_as: str, limit: int | None = None) -> np.ndarray:
+    from rnntui.scenario.reads import note
+
+    note(path)
     try:
         found = path.exists()
     except OSError as exc:  # a name too long for the file system, for one
@@ -78,10 +81,10 @@ def _sequence(arr: np.ndarray, key: str, batch_form: bool) -> np.ndarray:
 def fits(numbers: int, limit: int | None, key, what: str) -> None:
     """Refuse, before allocating, an array of *numbers* float64 values that would pass *limit* bytes."""
     if limit is not None and numbers * 8 > limit:
-        from rnntui.engine.run import human
+        from rnntui.sizes import format_size
 
-        raise InputProblem(key, f"{what} would take {human(numbers * 8)} ({numbers:,} numbers), more than the "
-                           f"memory limit of {human(limit)}; make it smaller or raise --max-memory")
+        raise InputProblem(key, f"{what} would take {format_size(numbers * 8)} ({numbers:,} numbers), more than the "
+                           f"memory limit of {format_size(limit)}; make it smaller or raise --max-memory")
 
 
 def _generate(g, rng: np.random.Generator, limit: int | None = None) -> BuiltInput:

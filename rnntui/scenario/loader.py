@@ -65,6 +65,7 @@ class Scenario:
     input_lengths: dict = dataclasses.field(default_factory=dict)  # a graph's inputs of different lengths, by name
     output_steps: int = 0                # a graph model: the steps of its output (1 without steps)
     input_seq: dict = dataclasses.field(default_factory=dict)  # a graph's inputs: whether each has steps (T, B, ...)
+    sources: tuple[str, ...] = ()        # every file the load read: the scenario, weights, input, vocabulary...
 
     @property
     def T(self) -> int:
@@ -270,8 +271,17 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     """Load and check a scenario file; raise ScenarioError naming every problem.
 
     Inputs and parameters are counted before they are made: what would take more than *max_memory*
-    bytes (default: half the available memory) is refused with the estimate.
+    bytes (default: half the available memory) is refused with the estimate. `sources` lists the
+    files read (scenario/reads.py).
     """
+    from rnntui.scenario.reads import recording
+
+    with recording() as read:
+        sc = _load(source, text, max_memory)
+    return replace(sc, sources=tuple(dict.fromkeys(read)))
+
+
+def _load(source: str | Path, text: str | None, max_memory: int | None) -> Scenario:
     from rnntui.engine.layout import LayoutProblem, infer_layout
     from rnntui.engine.run import available_memory
     from rnntui.scenario.inputs import InputProblem, build_input, fits
@@ -412,6 +422,12 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     warnings = (str(pos.problem(("weights", "file"), skipped_warning(made.skipped))),) if made.skipped else ()
     T = [lay.steps for lay in layout if lay.seq_in][-1] if built.seq else 1
     B = x.shape[1] if built.seq else x.shape[0]
+    if top.train is not None:
+        from rnntui.engine.train import untrainable_dropout
+
+        refused = untrainable_dropout(layout, top.feed == "output" and top.mode == "one-to-many", decoder is not None)
+        if refused is not None:
+            problems.append(pos.problem(("model", refused[0], refused[1]), refused[2]))
     for lay in layout:   # what an entry cannot run with this batch (batchnorm's batch statistics)
         refused = lay.handler.check_run(lay, B, lay.steps if lay.seq_in else 1, lengths if lay.part != "decoder" else None,
                                         top.train is not None, top.feed == "output")

@@ -16,6 +16,9 @@ from rnntui.torch_bridge.text import flow, scenario_text
 
 LOSSES = ("sum", "mse", "cross_entropy", "nll")
 CLASSES = ("cross_entropy", "nll")   # losses whose target holds class indices
+# numbers written into the scenario's text (parameters, buffers, x, the target) and read back by the YAML
+# loader, a few thousand a second: past this, from_torch would take minutes, then hours, before it answered
+MAX_INLINE = 250_000
 TOLERANCE = {"float64": 1e-7, "float32": 1e-4}   # of the output's scale: BLAS order, not a mapping mistake
 
 
@@ -210,6 +213,21 @@ def bind(module, args: tuple, kwargs: dict | None, lengths) -> tuple[dict, dict,
     return found, given, call, kwargs, dict(bound.arguments)
 
 
+def _check_size(module, x, target, given=()) -> None:
+    """Count the numbers the scenario's text would hold before anything is traced, copied or written."""
+    params = sum(p.numel() for p in module.parameters()) + sum(b.numel() for b in module.buffers())
+    given = int(x.numel()) + sum(int(t.numel()) for t in given) + (0 if target is None else int(target.numel()) if hasattr(target, "numel")
+                              else int(np.size(target)))
+    if params + given > MAX_INLINE:
+        raise FromTorchError(
+            f"{type(module).__qualname__} and its input hold {params + given:,} numbers ({params:,} in the module's "
+            f"parameters and buffers, {given:,} in x{' and the target' if target is not None else ''}); from_torch "
+            f"writes each into the run's scenario text and reads it back, which takes minutes past {MAX_INLINE:,}; "
+            "expected at most that: debug a smaller configuration of the model (fewer hidden units or layers) or a "
+            "shorter x, or save the module's state_dict and write a scenario for it with `rnntui scaffold`, whose "
+            "weights are read from the file")
+
+
 def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train: dict | None = None,
           kwargs: dict | None = None, output: int = 0, vocab=None, class_names=None):
     """(scenario text, expected output in rnntui's layout, torch name -> rnntui parameter name). *x* and
@@ -225,7 +243,9 @@ def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train:
         raise FromTorchError(f"output: found {output!r}; expected the index of the returned tuple's element the "
                              "loss reads (0: the first)")
     names, given, call, kw, bound = bind(module, (x, *args), kwargs, lengths)
-    dtype = _dtype(module, x, [t for v in given.values() for t in _flat_tensors(v)])
+    given_tensors = [t for v in given.values() for t in _flat_tensors(v)]
+    _check_size(module, x, target, given_tensors)
+    dtype = _dtype(module, x, given_tensors)
     lens = None
     if lengths is not None:
         lens = np.asarray(lengths.cpu().numpy() if hasattr(lengths, "cpu") else lengths).astype(np.int64)

@@ -14,7 +14,6 @@ import gc
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -23,15 +22,17 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from rnntui import signals
+from rnntui.blas import one_thread
 from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
-from rnntui.tui import blas
 from rnntui.render.training import is_training
 from rnntui.render.watches import Breakpoint, DebugState, next_break
 from rnntui.tui.screens import DebugListScreen, ExpressionScreen, GotoScreen, HelpScreen, WhatIfScreen
 from rnntui.tui.state import OpenRun, open_run
+from rnntui.tui.terminal import require_terminal
 from rnntui.tui.usertext import cut
 from rnntui.tui.widgets.base import TraceView
 from rnntui.tui.widgets.cell_view import CellView
@@ -182,7 +183,7 @@ class RnntuiApp(App):
         self.iteration = trace.record_iteration if self.training is not None else 0
         self._iteration_event_runs = None          # the training run's iteration events, when first asked for
         self._gc_threshold: tuple | None = None
-        self._blas_threads: int | None = None
+        self._blas = None                          # the BLAS thread limit while the app runs (rnntui/blas.py)
         self._panel = 0                            # the panel Tab last brought into view (the first: at the top)
         run = open_run(trace, other)
         self.set_reactive(RnntuiApp.run_state, run)
@@ -222,10 +223,26 @@ class RnntuiApp(App):
                     yield DetailsPane(id="details")
         yield Footer()
 
+    def run(self, *, headless: bool = False, **kwargs):
+        """Textual's run, refused at once where there is no terminal (tui/terminal.py, never a wait for keys
+        that cannot come); a signal asks the app to close, giving the terminal back (rnntui/signals.py)."""
+        if not headless:
+            require_terminal()
+        with signals.closing(self._close_on_signal):
+            return super().run(headless=headless, **kwargs)
+
+    def _close_on_signal(self, signum: int) -> bool:
+        """Called in the signal handler: exit with 128 + signum once the event loop gets to it."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            return False
+        loop.call_soon_threadsafe(lambda: self.exit(return_code=128 + signum))
+        return True
+
     def on_mount(self) -> None:
         self._gc_threshold = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLD)
-        self._blas_threads = blas.set_threads(1)
+        self._blas = one_thread()
         self._show(self.run_state)
         self.watch_debugging(self.debugging)  # the scenario's debug: section, set before the views existed
         self._fit(self.size.width, self.size.height)
@@ -233,8 +250,8 @@ class RnntuiApp(App):
     def on_unmount(self) -> None:
         if self._gc_threshold is not None:  # None when the app stopped before it was mounted
             gc.set_threshold(*self._gc_threshold)
-        if self._blas_threads is not None:
-            blas.set_threads(self._blas_threads)
+        if self._blas is not None:
+            self._blas.restore_original_limits()
 
     def on_resize(self, event) -> None:
         self._fit(event.size.width, event.size.height)
@@ -565,7 +582,6 @@ class RnntuiApp(App):
             pane.iteration = k
         self._keep_cursor = True
         self.run_state = run
-        self.sub_title = f"iteration {k} of 0..{N - 1}"
 
     def action_iteration(self, n: int) -> None:
         self._to_iteration(self.iteration + int(n))

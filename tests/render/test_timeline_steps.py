@@ -90,7 +90,8 @@ def test_every_reason_names_entries_the_model_has(traces, name):
         on_path = {x.index for x in source_path(info.entries, e.index)} if src is not None else None
         for index, kind in named:
             x = info.entries[int(index)]
-            assert x.type == kind and x.index <= e.index and (x.reduce_final or x.spatial or x.handler.is_op), line
+            assert x.type == kind and x.index <= e.index and (x.reduce_final or x.options is not None
+                                                              or x.handler.is_op), line
             assert on_path is None or x.index in on_path, line
 
 

@@ -12,6 +12,7 @@ from rnntui.render.tokens import token_label
 from rnntui.render.views.base import BOLD, DIM, param_norms
 from rnntui.render.views.plain import PlainView, output_vector
 from rnntui.render.views.recurrent import details_text, finite_scale, name_width, unit_row, unit_window
+from rnntui.engine.diagnostics import vector_norm
 
 
 def ids_of(trace, entry) -> np.ndarray:
@@ -68,7 +69,7 @@ class EmbeddingView(PlainView):
         table = _weight(entry)
         readers = [e for e in trace.info.entries if e.view == "embedding" and _weight(e) == table]
         uses = sum(int((np.asarray(ids_of(trace, e))[..., 0] == k).sum()) for e in readers)
-        total = float(np.linalg.norm(trace[f"grad.param.{_weight(entry)}"][k]))
+        total = float(vector_norm(trace[f"grad.param.{_weight(entry)}"][k]))
         tied = [e for e in trace.info.entries if e.view != "embedding" and table in e.aliases.values()]
         also = "".join(f", plus model.{e.index} ({e.type}, tied)'s gradient" for e in tied)
         return (f"{table}[{k}]'s gradient sums this over the {uses} read(s) of id {k} (all steps and samples"

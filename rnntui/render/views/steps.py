@@ -9,6 +9,7 @@ import numpy as np
 from rich.console import Group
 from rich.text import Text
 
+from rnntui.engine.diagnostics import vector_norm
 from rnntui.engine.ops.recurrence import step_layout
 from rnntui.render.heatmap import state_heatmap
 from rnntui.render.segments import Cells
@@ -113,5 +114,5 @@ class StepsView(PlainView):
         for name, vec in found:
             vec = vec.reshape(-1)
             u = min(c.unit, vec.size - 1)
-            text.append(f"{name.strip()}[{u}] = {float(vec[u]):.4g}   ‖·‖ {float(np.linalg.norm(vec)):.4g}\n")
+            text.append(f"{name.strip()}[{u}] = {float(vec[u]):.4g}   ‖·‖ {float(vector_norm(vec)):.4g}\n")
         return text
