@@ -119,6 +119,13 @@ def record(module, args: tuple, kwargs: dict):
     try:
         with torch.no_grad(), Mode():
             out = module(*args, **kwargs)
+    except FromTorchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the module fails on its own arguments: the user's to fix
+        from rnntui.torch_bridge.graph import _frame_of
+        first = (str(exc).strip().splitlines() or ["no message"])[0]
+        raise FromTorchError(f"{_frame_of(exc)}: {type(module).__qualname__} fails on these arguments itself "
+                             f"({type(exc).__name__}: {first}); from_torch runs it to read its loop") from None
     finally:
         for h in handles:
             h.remove()
@@ -160,6 +167,9 @@ class Loop:
         if anchor is None:
             return None
         ix = calls[anchor]
+        # calls before the loop (h = self.ih(x[:, 0]), then the loop) are left out: the loop is the regular run
+        while len(ix) > 2 and len({b - a for a, b in zip(ix, ix[1:])}) > 1:
+            ix = ix[1:]
         period = ix[1] - ix[0]
         if any(b - a != period for a, b in zip(ix, ix[1:])):
             self.refuse(self.events[ix[1]], f"self.{anchor} is called at steps of different lengths; rnntui reads a "
@@ -336,7 +346,14 @@ class StepGraph:
         self.params: dict[str, np.ndarray] = {}
         self.torch_names: dict[str, str] = {}
         self.parts: dict[tuple, str] = {}
-        self.state_names = {key: f"s{n}" for n, key in enumerate(r.states)}
+        self.state_names = {}
+        for n, (j, path) in enumerate(r.states):   # h_{cell} and c_{cell} for a cell's two, else h (h1, h2, ...)
+            e = r.ev[r.start + j]
+            if e.kind == "module" and type(e.module).__name__ in _CELLS:
+                name = f"{'c' if path == (1,) else 'h'}_{_ident(str(e.target))}"
+            else:
+                name = "h" if len(r.states) == 1 else f"h{n + 1}"
+            self.state_names[(j, path)] = name if name not in self.state_names.values() else f"{name}_{n}"
         self.alias: dict[int, str] = {}   # an event that passes its input through (dropout in eval)
 
     def ref(self, c, e) -> str:
@@ -428,7 +445,9 @@ class StepGraph:
         self.comments.append(f"self.{e.target} (nn.{cls})")
 
     def param(self, node_id, name, value, module_name, index):
-        key = f"{index}.{node_id}.{name}"
+        # a step node's parameter belongs to the recurrence node (0.{step id}.name); a node after it is node 2
+        key = f"{index}.{node_id}.{name}" if index is not None else f"2.{name}" if node_id == "after0" else \
+            f"{2 + int(node_id[len('after'):])}.{name}"
         self.params[key] = value
         if module_name is not None:
             self.torch_names.setdefault(f"{module_name}.{name}", key)
@@ -512,10 +531,74 @@ def _join(r: StepReader, events: list, out):
                                  "rnntui joins them with torch.stack(outputs, 0 or 1), or torch.cat(outputs, dim=1) "
                                  "of (batch, 1) values")
         return next(iter(js)), to, e
-    last = after[0] if after else None
-    raise FromTorchError((f"{last.where}: " if last else "") + "forward does not join what each step of its loop "
-                         "appends (outputs += [output]; torch.cat(outputs, dim=1) or torch.stack(outputs, 1)); rnntui "
-                         "returns the loop's output at every step")
+    return None
+
+
+def _after_last(r: StepReader, g, events: list, out):
+    """What forward does with the last step's value after the loop (return self.fc(h)): the recurrence emits
+    that value, `{op: last}` takes the last step, and the modules and functions after it are nodes of their
+    own (nn.Linear, activations, log_softmax). Returns ((j, path) emitted, an event for messages, the nodes,
+    their comments, the output's layout)."""
+    after = [e for e in events[r.start + r.L * r.N:] if list(_tensors(e.out))]
+    last_step = r.N - 1
+    ids: dict[int, str] = {}
+    nodes, comments = [], []
+    emitted = None
+
+    def ref(t, e):
+        nonlocal emitted
+        where = r.made.get(id(t))
+        if where is not None and r.step_of(where[0]) == last_step:
+            key = ((where[0] - r.start) % r.L, where[1])
+            if emitted not in (None, key):
+                raise FromTorchError(f"{e.where}: reads two values of the loop's last step; rnntui's loop returns one")
+            emitted = key
+            return "last"
+        if where is not None and id(t) in ids:
+            return ids[id(t)]
+        raise FromTorchError(f"{e.where}: after the loop, reads a value other than the loop's last one and what was "
+                             "made from it")
+
+    for n, e in enumerate(after):
+        refs = [ref(t, e) for _, t in _tensors((e.args, e.kwargs))]
+        node_id = f"after{n}"
+        if e.kind == "module" and type(e.module).__name__ == "Linear":
+            m = e.module
+            cfg = {"id": node_id, "type": "dense", "units": m.out_features, "from": refs[0]}
+            g.param(node_id, "weight", _arr(m.weight), e.target, None)
+            g.param(node_id, "bias", _arr(m.bias) if m.bias is not None else np.zeros(m.out_features),
+                    e.target if m.bias is not None else None, None)
+            comments.append(f"self.{e.target} (nn.Linear)")
+        elif e.kind == "module" and type(e.module).__name__ in _ACTS:
+            cfg = {"id": node_id, "op": _ACTS[type(e.module).__name__], "from": refs[0]}
+            comments.append(f"self.{e.target}")
+        elif e.kind == "module" and type(e.module).__name__ in ("LogSoftmax", "Softmax"):
+            cfg = {"id": node_id, "op": "log_softmax" if type(e.module).__name__ == "LogSoftmax" else "softmax",
+                   "dim": int(e.module.dim), "from": refs[0]}
+            comments.append(f"self.{e.target}")
+        elif e.kind == "fn" and getattr(e.target, "__name__", "") in ("tanh", "sigmoid", "relu", "log_softmax",
+                                                                       "softmax"):
+            name = e.target.__name__
+            cfg = {"id": node_id, "op": name, "from": refs[0]}
+            if "softmax" in name:
+                cfg["dim"] = int(e.kwargs.get("dim", e.args[1] if len(e.args) > 1 else -1))
+            comments.append(_name(e.target))
+        else:
+            what = f"nn.{type(e.module).__name__}" if e.kind == "module" else _name(e.target)
+            raise FromTorchError(f"{e.where}: {what} after the loop: rnntui maps nn.Linear, activations and "
+                                 "(log_)softmax there")
+        for _, t in _tensors(e.out):
+            ids[id(t)] = node_id
+        nodes.append(cfg)
+    if not after:   # return h: the last step's value itself
+        where = r.made.get(id(out))
+        if where is not None and r.step_of(where[0]) == last_step:
+            emitted = ((where[0] - r.start) % r.L, where[1])
+    if emitted is None or (after and after[-1].out is not out):
+        raise FromTorchError((f"{after[-1].where}: " if after else "") + "forward returns neither what each step of "
+                             "its loop appends, joined (torch.cat(outputs, dim=1), torch.stack(outputs, 1)), nor "
+                             "what it computes from the loop's last value; rnntui reads one of those")
+    return emitted, after[0] if after else events[-1], nodes, comments, (lambda y: y)
 
 
 def build(module, x, call: tuple, kw: dict, *, output: int, target, loss: str, dtype: str, train, name: str,
@@ -533,16 +616,23 @@ def build(module, x, call: tuple, kw: dict, *, output: int, target, loss: str, d
     if found is None:
         return None
     start, period, count, anchor = found
-    r = StepReader(module, events, x, start, period, count).read()
     for e in events[:start]:
         if e.kind == "module":
-            raise FromTorchError(f"{e.where}: self.{e.target} before the loop: rnntui reads a forward that is one "
-                                 "loop over x's steps (an encoder before a decoder's loop is not read yet)")
+            raise FromTorchError(f"{e.where}: nn.{type(e.module).__name__} (self.{e.target}) before the loop: rnntui "
+                                 "reads a forward that is one loop over x's steps, from zero states (a state computed "
+                                 "first, an encoder before a decoder's loop, are not read yet)")
+    r = StepReader(module, events, x, start, period, count).read()
     if r.axis is None:
         raise FromTorchError(f"{events[start].where}: the loop never reads x one step at a time (x.split(1, dim=1), "
                              "x[:, t]); rnntui reads a loop over x's steps")
-    (je, pe), to, join = _join(r, events, out)
+    joined = _join(r, events, out)
     g = StepGraph(r).build(0)
+    after_nodes, after_comments = [], []
+    if joined is not None:
+        (je, pe), to, join = joined
+    else:   # the loop's last value read after it (return self.fc(h)): emit it, take the last step, map what follows
+        (je, pe), join, after_nodes, after_comments, out_fn = _after_last(r, g, events, out)
+        to = out_fn
     states = {}
     for (j, path), s in g.state_names.items():
         t = dict(_tensors(events[start + j].out))[path]
@@ -577,13 +667,17 @@ def build(module, x, call: tuple, kw: dict, *, output: int, target, loss: str, d
         if tuple(t.shape) != tuple(out.shape):
             raise FromTorchError(f"target= has shape {tuple(t.shape)}; loss='mse' needs the module's output shape "
                                  f"{tuple(out.shape)}")
-        target_lines = [f"target: {flow(to(t.detach().cpu()).numpy().transpose(1, 0, 2), 2)}"]
+        t = to(t.detach().cpu()).numpy()
+        target_lines = [f"target: {flow(t.transpose(1, 0, 2) if joined is not None else t, 2)}"]
     else:
         raise FromTorchError(f"loss={loss!r} on a forward with a loop: rnntui reads such a model with loss 'sum' or "
                              "'mse' for now")
+    entries = [(node, "the loop: " + ", ".join(g.comments))]
+    if joined is None:
+        entries.append(({"id": "last", "op": "last", "from": "loop"}, "the loop's last step"))
+        entries += list(zip(after_nodes, after_comments))
     text = scenario_text(
         name=name, description=description + f" Its loop over {r.N} steps was read by running forward once: "
         "model.0 is a recurrence whose step graph is one step of it.", dtype=dtype, mode=None, input_lines=lines,
-        entries=[(node, "the loop: " + ", ".join(g.comments))], params=g.params, loss=loss,
-        target_lines=target_lines, train=train)
+        entries=entries, params=g.params, loss=loss, target_lines=target_lines, train=train)
     return text, expected, g.torch_names
