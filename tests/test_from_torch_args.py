@@ -238,3 +238,30 @@ def test_an_image_batch_is_refused_without_claiming_a_conv2d_the_model_has_not()
     said = str(err.value)
     assert "(4, 1, 6, 6)" in said and "a batch of 4" in said and "x.reshape(-1, rows, columns)" in said
     assert "through a conv2d" not in said   # RowLSTM has no conv2d
+
+
+class RecurrentLogSoftmax(nn.Module):
+    """log_softmax straight after the recurrent module: an `activation` entry of its own (not a dense's)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(3, H, batch_first=True)
+
+    def forward(self, x):
+        return self.rnn(x)[0].log_softmax(dim=-1)
+
+
+def test_a_log_softmax_entry_of_its_own_against_torch():
+    torch.manual_seed(4)
+    model = RecurrentLogSoftmax().double()
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    target = torch.randint(0, H, (2, 5), generator=torch.Generator().manual_seed(5))
+    trace = rnntui.from_torch(model, x, loss="nll", target=target)
+    assert [e.type for e in trace.info.entries] == ["gru", "activation"]
+    y = model(x)
+    loss = F.nll_loss(y.reshape(-1, H), target.reshape(-1))
+    loss.backward()
+    np.testing.assert_allclose(trace["loss"], loss.item(), rtol=1e-12)
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(trace["grad.param." + trace.torch_names[name]], p.grad.numpy(), rtol=1e-9,
+                                   atol=1e-12, err_msg=name)

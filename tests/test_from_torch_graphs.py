@@ -156,6 +156,7 @@ def _torch_loss(y, loss, target):
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.filterwarnings("ignore:dropout2d:UserWarning")
 def test_graph_models_against_torch(case, dtype):
     make, args_of, loss, target_of, rnns, layout = CASES[case]
     torch.manual_seed(0)
@@ -208,6 +209,7 @@ class SelfGate(nn.Module):
         return out + h_n[-1]   # every step and the final state: one node cannot give both
 
 
+@pytest.mark.filterwarnings("ignore:dropout2d:UserWarning")
 def test_a_channel_dropout_is_refused_before_a_training_replay():
     with pytest.raises(FromTorchError, match=r"nn.Dropout2d zeroes whole channels in training"):
         rnntui.from_torch(warmed(RowLSTM()).double(), _x(3, 1, 6, 6), train={"iterations": 2})
