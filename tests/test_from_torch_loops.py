@@ -196,3 +196,75 @@ def test_what_a_loop_cannot_be_read_as_is_refused_at_its_line(cls, line, said):
     message = str(err.value)
     assert f"{__file__}:{_line(cls, line)}:" in message, message
     assert said in message, message
+
+
+V, E = 7, 4
+
+
+class Additive(nn.Module):
+    """Bahdanau attention as PyTorch's seq2seq tutorial writes it (Wa, Ua, Va), over batch-first keys."""
+
+    def __init__(self):
+        super().__init__()
+        self.Wa, self.Ua, self.Va = nn.Linear(H, H), nn.Linear(H, H), nn.Linear(H, 1)
+
+    def forward(self, query, keys):
+        scores = self.Va(torch.tanh(self.Wa(query).unsqueeze(1) + self.Ua(keys))).squeeze(2)
+        weights = F.softmax(scores, dim=-1)
+        return torch.bmm(weights.unsqueeze(1), keys).squeeze(1), weights
+
+
+class AttnSeq2Seq(nn.Module):
+    """An encoder GRU; a decoder GRUCell stepped in a loop over the target shifted right (teacher forcing),
+    attending over the encoder's steps, from the encoder's final state."""
+
+    def __init__(self):
+        super().__init__()
+        self.src_emb, self.encoder = nn.Embedding(V, E), nn.GRU(E, H, batch_first=True)
+        self.tgt_emb, self.attn = nn.Embedding(V, E), Additive()
+        self.cell, self.out = nn.GRUCell(E + H, H), nn.Linear(H, V)
+        self.kept = {}
+
+    def forward(self, src, tgt_in):
+        enc, h_n = self.encoder(self.src_emb(src))
+        h = h_n[0]
+        outs = []
+        for t in range(tgt_in.size(1)):
+            emb = self.tgt_emb(tgt_in[:, t])
+            context, _ = self.attn(h, enc)
+            h = self.cell(torch.cat([emb, context], dim=1), h)
+            _keep(self, "h_cell", h)
+            outs.append(F.log_softmax(self.out(h), dim=-1))
+        return torch.stack(outs, 1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+def test_an_encoder_decoder_with_attention_stepped_with_teacher_forcing(dtype):
+    from tests.torch_unroll import Unrolled
+
+    torch.manual_seed(3)
+    model = AttnSeq2Seq().to(dtype)
+    g = np.random.default_rng(6)
+    src, tgt_in, tgt_out = (torch.from_numpy(g.integers(0, V, shape)) for shape in ((3, 6), (3, 4), (3, 4)))
+    trace = rnntui.from_torch(model, src, tgt_in, loss="nll", target=tgt_out)
+    text = trace.scenario_yaml()
+    assert "type: attention, kind: additive" in text and "start: {h_cell: encoder_last}" in text
+
+    model.kept = {}
+    model.encoder = Unrolled(model.encoder)
+    y = model(src, tgt_in)
+    loss = F.nll_loss(y.reshape(-1, V), tgt_out.reshape(-1))
+    loss.backward()
+    tol = TOL[dtype]
+    np.testing.assert_allclose(trace["output"], y.transpose(0, 1).detach().numpy(), **tol)
+    np.testing.assert_allclose(trace["loss"], loss.item(), **tol)
+    grads = {n.replace(".inner.", "."): p.grad.numpy() for n, p in model.named_parameters()}
+    assert set(trace.torch_names) == set(grads)
+    for name, gr in grads.items():
+        np.testing.assert_allclose(trace["grad.param." + trace.torch_names[name]], gr, err_msg=name, **tol)
+    loop = [e.id for e in trace.info.entries].index("loop")
+    np.testing.assert_allclose(trace[f"grad.model.{loop}.h_cell"], torch.stack([h.grad for h in model.kept["h_cell"]]).numpy(),
+                               err_msg="decoder dL/dh", **tol)
+    enc = [e.id for e in trace.info.entries].index("encoder")
+    np.testing.assert_allclose(trace[f"grad.model.{enc}.l0.fwd.h"], model.encoder.dh(0), err_msg="encoder dL/dh",
+                               **tol)

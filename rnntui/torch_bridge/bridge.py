@@ -261,7 +261,8 @@ def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train:
             # a loop over the steps, which torch.fx cannot follow: read by running forward (loops.py)
             made = build_loop(module, x, call, kw, output=output, target=target, loss=loss, dtype=dtype,
                               train=_train_section(train), name=f"from_torch: {type(module).__qualname__}",
-                              description=_description(module, None))
+                              description=_description(module, None),
+                              inputs={names["x"]: x, **{k: v for k, v in given.items() if isinstance(v, torch.Tensor)}})
             if made is None:
                 raise
             return made

@@ -83,7 +83,7 @@ def record(module, args: tuple, kwargs: dict):
                                      "select with torch.where(cond, a, b), or loop over a fixed number of steps "
                                      "(range(x.size(1)), future=3)")
             out = func(*args, **kwargs)
-            if depth[0] == 0 and not getattr(func, "__name__", "").startswith("__get"):
+            if depth[0] == 0 and getattr(func, "__name__", "") != "__get__":   # not a property (x.shape)
                 stack[-1].append(Event("fn", func, args, kwargs, out, _user_line()))
                 keep.append((args, kwargs, out))
             return out
@@ -188,12 +188,21 @@ class Loop:
         return len(a.args) == len(b.args)
 
 
+def _is_additive(m) -> bool:
+    """A module of Bahdanau's form, as PyTorch's seq2seq tutorial writes it: nn.Linear Wa, Ua and Va (to one
+    score); what it computes is checked by value where it is called (StepGraph.attention)."""
+    nn = import_torch().nn
+    parts = [getattr(m, n, None) for n in ("Wa", "Ua", "Va")]
+    return all(isinstance(p, nn.Linear) for p in parts) and parts[2].out_features == 1
+
+
 def flatten(events: list) -> list:
     """A module of the user's own (a custom cell) replaced by what it did: its torch.nn modules and
     torch functions, in order; the tensors it returns are the ones those made."""
     out = []
     for e in events:
-        if e.kind == "module" and e.module is not None and not type(e.module).__module__.startswith("torch.nn"):
+        if e.kind == "module" and e.module is not None and not type(e.module).__module__.startswith("torch.nn") \
+                and not _is_additive(e.module):
             out.extend(flatten(e.children))
         else:
             out.append(e)
@@ -216,9 +225,14 @@ def _ident(name: str) -> str:
 class StepReader:
     """The step graph of a loop (see the module's notes), with its states, what it emits and feeds."""
 
-    def __init__(self, module, events, x, start: int, period: int, count: int):
+    def __init__(self, module, events, x, start: int, period: int, count: int, inputs: dict | None = None,
+                 outer: dict | None = None):
         self.torch = import_torch()
         self.module, self.ev, self.x = module, events, x
+        self.inputs = inputs or {"input": x}   # the tensors a step may read a slice of, by name
+        self.x_name: str | None = None
+        self.outer = outer or {}               # id(tensor) made before the loop -> its node
+        self.hoisted: dict[int, object] = {}   # step events that embed x's step: the embedding of the whole input
         self.start, self.L, self.N = start, period, count
         self.made: dict[int, tuple[int, tuple]] = {}
         for i, e in enumerate(events):
@@ -237,17 +251,24 @@ class StepReader:
         return None
 
     def is_x(self, t, k: int) -> bool:
+        """Whether *t* is step k of an input (x, or another tensor given to forward): its slice along the time
+        axis, by value; the first found fixes which input and axis the loop steps over."""
         torch = self.torch
-        if not isinstance(t, torch.Tensor) or not t.dtype.is_floating_point:
+        if not isinstance(t, torch.Tensor):
             return False
-        axes = [self.axis] if self.axis is not None else [1, 0]
-        for ax in axes:
-            if ax >= self.x.ndim or k >= self.x.shape[ax]:
+        names = [self.x_name] if self.x_name is not None else list(self.inputs)
+        for name in names:
+            x = self.inputs[name]
+            if t.dtype != x.dtype:
                 continue
-            sl = self.x.select(ax, k)
-            if sl.numel() == t.numel() and t.shape[0] == sl.shape[0] and torch.equal(sl.reshape(t.shape), t):
-                self.axis = ax
-                return True
+            axes = [self.axis] if self.axis is not None else [1, 0]
+            for ax in axes:
+                if ax >= x.ndim or k >= x.shape[ax]:
+                    continue
+                sl = x.select(ax, k)
+                if sl.numel() == t.numel() and t.shape[0] == sl.shape[0] and torch.equal(sl.reshape(t.shape), t):
+                    self.axis, self.x_name, self.x = ax, name, x
+                    return True
         return False
 
     def classify(self, t, k: int, e):
@@ -258,12 +279,16 @@ class StepReader:
         if where is not None:
             i, path = where
             s = self.step_of(i)
+            if s == k and (i - self.start) % self.L in self.hoisted:
+                return ("x",)   # the embedding of x's step: the recurrence reads the embedded input
             if s == k and (i - self.start) % self.L not in self.slicers:
                 return ("node", (i - self.start) % self.L, path)
             if s == k - 1 and s is not None:
                 return ("prev", (i - self.start) % self.L, path)
         if self.is_x(t, k):
             return ("x",)
+        if id(t) in self.outer:
+            return ("outer", self.outer[id(t)])
         if (where is None or self.step_of(where[0]) is None) and not t.requires_grad and not bool(t.any()):
             return ("zero",)
         if isinstance(t, torch.nn.Parameter):
@@ -295,6 +320,12 @@ class StepReader:
                         self.refuse(e, f"at step {k} does not read x's step {k}; rnntui reads x one step at a time")
                     rows.append(None)
                     continue
+                if k == 0 and e.kind == "module" and type(e.module).__name__ == "Embedding" and self.x_name and \
+                        not self.x.dtype.is_floating_point and all(c == ("x",) for _, c in self.reads(e, 0)):
+                    self.hoisted[j] = e   # teacher forcing: self.emb(tgt[:, t]) is step t of the embedded tgt
+                if j in self.hoisted:
+                    rows.append(None)
+                    continue
                 rows.append(self.reads(e, k))
             steps.append(rows)
         # every step the same reads; where step 0 reads zeros the others read the step before (a state);
@@ -307,11 +338,15 @@ class StepReader:
             e = self.ev[self.start + j]
             for slot, (path, c0) in enumerate(steps[0][j]):
                 later = [steps[k][j][slot][1] for k in range(1, self.N)]
-                if c0[0] == "zero":
-                    if not later or any(c[0] != "prev" or c != later[0] for c in later):
-                        self.refuse(e, "reads zeros at the first step and something else than the step before's "
-                                    "value after it")
-                    states[(later[0][1], later[0][2])] = True
+                if c0[0] in ("zero", "outer") and later and later[0][0] == "prev":
+                    if any(c != later[0] for c in later):
+                        self.refuse(e, "reads at the first step a start and later something else than the step "
+                                    "before's value")
+                    key = (later[0][1], later[0][2])
+                    start = None if c0[0] == "zero" else c0[1]
+                    if states.get(key, start) != start:
+                        self.refuse(e, "reads one state from two starts")
+                    states[key] = start
                 elif c0[0] == "x":
                     fed = [k for k, c in enumerate(later, start=1) if c[0] != "x"]
                     if fed:
@@ -328,7 +363,85 @@ class StepReader:
                         self.refuse(e, f"reads at step 0 {c0[0]} and at later steps other values; rnntui's steps "
                                     "run the same operations on the same values")
         self.steps, self.states, self.feed = steps, list(states), feed
+        self.starts = {key: v for key, v in states.items() if v is not None}   # state -> the outer node it starts from
         return self
+
+
+class Before:
+    """What forward does before its loop, as graph nodes: nn.Embedding of an input's ids, a recurrent module
+    over it (an encoder: its every-step output, the keys of an attention), its final state h_n[0] / h_n[-1]
+    (`op: last`, checked by value: a one-layer unidirectional module's). Factories (zeros) and x's slicing
+    are no nodes: a step reads them as zero starts and x."""
+
+    def __init__(self, events: list, inputs: dict):
+        self.torch = import_torch()
+        self.nodes, self.comments, self.params, self.torch_names = [], [], {}, {}
+        self.outer: dict[int, str] = {}        # id(tensor) -> node id
+        self.seq: dict[str, object] = {}       # node id -> its every-step output (batch first or not), to check
+        self.finals: dict[int, tuple] = {}     # id(h_n) -> (node id, module)
+        self.inputs = {id(t): name for name, t in inputs.items()}
+        for e in events:
+            self.event(e)
+
+    def ref(self, t, e) -> str:
+        if id(t) in self.outer:
+            return self.outer[id(t)]
+        if id(t) in self.inputs:
+            return self.inputs[id(t)]
+        raise FromTorchError(f"{e.where}: before the loop, reads a value rnntui did not map there")
+
+    def event(self, e):
+        from rnntui.torch_bridge.leaves import embedding, recurrent
+
+        torch = self.torch
+        if e.kind == "fn":
+            name = getattr(e.target, "__name__", "")
+            ins = [t for _, t in _tensors((e.args, e.kwargs))]
+            if name in ("__getitem__", "squeeze", "select") and ins and id(ins[0]) in self.finals:
+                node, m, out = self.finals[id(ins[0])]
+                last = out[:, -1] if m.batch_first else out[-1]
+                if e.out.shape == last.shape and torch.equal(e.out, last):
+                    nid = f"{node}_last"
+                    if nid not in [n["id"] for n in self.nodes]:
+                        self.nodes.append({"id": nid, "op": "last", "from": node})
+                        self.comments.append(f"{_name(e.target)} of self.{node}'s h_n: its last step")
+                    self.outer[id(e.out)] = nid
+                    return
+                raise FromTorchError(f"{e.where}: {_name(e.target)} of h_n: rnntui reads a one-layer unidirectional "
+                                     "encoder's final state (h_n[0], h_n[-1], h_n.squeeze(0))")
+            if not list(_tensors(e.out)) or all(id(t) in self.inputs for t in ins) or not ins:
+                return   # sizes, x's slices, zeros: what the loop reads of them is checked there
+            raise FromTorchError(f"{e.where}: {_name(e.target)} before the loop: rnntui maps an embedding and a "
+                                 "recurrent encoder there")
+        m, cls = e.module, type(e.module).__name__
+        nid = _ident(str(e.target))
+        ins = [t for _, t in _tensors(e.args)]
+        if cls == "Embedding":
+            entry = embedding(m)
+            cfg = {"id": nid, **entry.config, "from": self.ref(ins[0], e)}
+        elif isinstance(m, torch.nn.RNNBase):
+            if len(ins) != 1:
+                raise FromTorchError(f"{e.where}: nn.{cls} (self.{e.target}) before the loop with a given state; "
+                                     "rnntui's encoder starts from zeros")
+            if m.num_layers != 1 or m.bidirectional:
+                raise FromTorchError(f"{e.where}: nn.{cls} (self.{e.target}): rnntui's loops read a one-layer "
+                                     "unidirectional encoder for now")
+            entry = recurrent(m)
+            cfg = {"id": nid, **entry.config, "from": self.ref(ins[0], e)}
+            out, h_n = e.out
+            self.finals[id(h_n)] = (nid, m, out)
+            self.outer[id(out)] = nid
+        else:
+            raise FromTorchError(f"{e.where}: nn.{cls} (self.{e.target}) before the loop: rnntui maps an embedding "
+                                 "and a recurrent encoder there")
+        for pname, value in entry.params.items():
+            self.params[("top", nid, pname)] = value
+            if pname in entry.torch_params:
+                self.torch_names[f"{e.target}.{pname}"] = ("top", nid, pname)
+        self.nodes.append(cfg)
+        self.comments.append(f"self.{e.target} (nn.{cls})")
+        if cls == "Embedding":
+            self.outer[id(e.out)] = nid
 
 
 def _arr(t) -> np.ndarray:
@@ -369,6 +482,8 @@ class StepGraph:
         if kind == "node":
             j, path = c[1], c[2]
             return self.value_ref(j, path, e)
+        if kind == "outer":
+            return c[1]
         self.r.refuse(e, "reads zeros after the first step")
 
     def value_ref(self, j: int, path: tuple, e) -> str:
@@ -380,6 +495,8 @@ class StepGraph:
             return base
         if ev.kind == "module" and type(ev.module).__name__ == "LSTMCell" and path in ((0,), (1,)):
             return base if path == (0,) else f"{base}.c"
+        if ev.kind == "module" and _is_additive(ev.module) and path == (0,):
+            return base   # the context; the weights are recorded by the node (model.{i}.{id}.weights)
         if (j, path) in self.parts:
             return self.parts[(j, path)]
         self.r.refuse(e, f"reads part {path} of {ev.target if ev.kind == 'module' else _name(ev.target)}'s result; "
@@ -402,7 +519,8 @@ class StepGraph:
             e = r.ev[r.start + j]
             # step 0's reads of a state are zeros; the node reads the state itself (as at every later step)
             later = r.steps[1][j] if r.N > 1 else reads
-            use = [(p, c1 if c0[0] == "zero" else c0) for (p, c0), (_, c1) in zip(reads, later)]
+            use = [(p, c1 if c0[0] in ("zero", "outer") and c1[0] == "prev" else c0)
+                   for (p, c0), (_, c1) in zip(reads, later)]
             refs = [self.ref(c, e) for _, c in use]
             if e.kind == "module":
                 self.module_node(j, e, refs, index)
@@ -436,18 +554,45 @@ class StepGraph:
         elif cls in ("Dropout", "Identity"):
             self.alias[j] = refs[0]
             return
+        elif _is_additive(m):
+            cfg = self.attention(e, node_id, refs, index)
         else:
             self.r.refuse(e, f"nn.{cls} inside a loop: rnntui's step graphs take nn.LSTMCell, nn.GRUCell, nn.RNNCell, "
                           "nn.Linear, activations and dropout, and the functions listed in "
                           "docs/debug-your-pytorch-model.md")
         self.ids[j] = node_id
         self.nodes.append(cfg)
-        self.comments.append(f"self.{e.target} (nn.{cls})")
+        self.comments.append(f"self.{e.target} ({cls}: additive attention)" if cfg.get("type") == "attention"
+                             else f"self.{e.target} (nn.{cls})")
+
+    def attention(self, e, node_id, refs, index) -> dict:
+        """A module of Bahdanau's form called with (query (B, H), keys (B, S, H) batch first): rnntui's additive
+        attention, if it computes the same context on the recorded values (else refused: it is something else)."""
+        torch, m = self.torch, e.module
+        tensors = [t for _, t in _tensors(e.args)]
+        if len(tensors) != 2 or len(refs) != 2:
+            self.r.refuse(e, "called with other than (query, keys); rnntui's additive attention reads those two")
+        q, keys = tensors
+        with torch.no_grad():
+            score = m.Va(torch.tanh(m.Wa(q.reshape(q.shape[0], -1))[:, None] + m.Ua(keys)))[..., 0]
+            ctx = (torch.softmax(score, dim=1)[..., None] * keys).sum(1)
+        got = e.out[0] if isinstance(e.out, (tuple, list)) else e.out
+        if q.ndim != 2 or keys.ndim != 3 or got.numel() != ctx.numel() or \
+                not torch.allclose(got.reshape(ctx.shape), ctx, rtol=1e-5, atol=1e-7):
+            self.r.refuse(e, "has nn.Linear Wa, Ua and Va but does not compute additive attention of a (batch, "
+                          "hidden) query over (batch, steps, hidden) keys, context = Σ softmax(Va tanh(Wa q + Ua k)) k")
+        for part in ("Wa", "Ua", "Va"):
+            lin = getattr(m, part)
+            self.param(node_id, f"{part}.weight", _arr(lin.weight), e.target, index)
+            bias = lin.bias if lin.bias is not None else None
+            self.param(node_id, f"{part}.bias", _arr(bias) if bias is not None else np.zeros(lin.out_features),
+                       e.target if bias is not None else None, index)
+        return {"id": node_id, "type": "attention", "kind": "additive", "size": m.Wa.out_features, "from": refs}
 
     def param(self, node_id, name, value, module_name, index):
-        # a step node's parameter belongs to the recurrence node (0.{step id}.name); a node after it is node 2
-        key = f"{index}.{node_id}.{name}" if index is not None else f"2.{name}" if node_id == "after0" else \
-            f"{2 + int(node_id[len('after'):])}.{name}"
+        """A parameter of a step node (*index* not None: it belongs to the recurrence, {loop}.{step id}.name) or
+        of a node after the loop ({node}.name); the keys are made once the nodes are numbered (build)."""
+        key = ("step" if index is not None else "top", node_id, name)
         self.params[key] = value
         if module_name is not None:
             self.torch_names.setdefault(f"{module_name}.{name}", key)
@@ -601,13 +746,34 @@ def _after_last(r: StepReader, g, events: list, out):
     return emitted, after[0] if after else events[-1], nodes, comments, (lambda y: y)
 
 
+def _input_lines(name: str, t, multi: bool, feed_steps: int | None, axis: int) -> list[str]:
+    """An input's keys: token ids as `tokens` (batch, time), floats as `batch` (batch, time, features); a
+    generation loop's input padded with zeros to the steps run."""
+    from rnntui.torch_bridge.text import flow
+
+    a = t.detach().cpu()
+    a = a.transpose(0, 1) if axis == 0 else a     # (batch, time, ...)
+    pad = "    " if multi else "  "
+    if not a.dtype.is_floating_point:
+        rows = a.reshape(a.shape[0], a.shape[1]).numpy()
+        body = ["tokens: [\n" + ",\n".join(pad + "  " + flow(r) for r in rows) + "]"]
+    else:
+        a = a.reshape(a.shape[0], a.shape[1], -1).numpy()
+        if feed_steps is not None and feed_steps > a.shape[1]:
+            a = np.concatenate([a, np.zeros((a.shape[0], feed_steps - a.shape[1], a.shape[2]), dtype=a.dtype)], 1)
+        body = [f"batch: {flow(a, len(pad))}"]
+    return [f"  {name}:"] + [pad + b for b in body] if multi else [pad + b for b in body]
+
+
 def build(module, x, call: tuple, kw: dict, *, output: int, target, loss: str, dtype: str, train, name: str,
-          description: str):
+          description: str, inputs: dict | None = None):
     """(scenario text, expected output in rnntui's layout, torch names) of a forward with a loop over the
-    steps, or None where the record holds no loop (the caller then says what torch.fx could not follow)."""
+    steps, or None where the record holds no loop (the caller then says what torch.fx could not follow).
+    *inputs*: the forward's tensors by parameter name (x first)."""
     torch = import_torch()
     from rnntui.torch_bridge.text import flow, scenario_text
 
+    inputs = inputs or {"input": x}
     events, out, _keep = record(module, call, kw)
     events = flatten(events)
     if isinstance(out, (tuple, list)):
@@ -616,68 +782,105 @@ def build(module, x, call: tuple, kw: dict, *, output: int, target, loss: str, d
     if found is None:
         return None
     start, period, count, anchor = found
-    for e in events[:start]:
-        if e.kind == "module":
-            raise FromTorchError(f"{e.where}: nn.{type(e.module).__name__} (self.{e.target}) before the loop: rnntui "
-                                 "reads a forward that is one loop over x's steps, from zero states (a state computed "
-                                 "first, an encoder before a decoder's loop, are not read yet)")
-    r = StepReader(module, events, x, start, period, count).read()
-    if r.axis is None:
-        raise FromTorchError(f"{events[start].where}: the loop never reads x one step at a time (x.split(1, dim=1), "
-                             "x[:, t]); rnntui reads a loop over x's steps")
+    before = Before(events[:start], inputs)
+    r = StepReader(module, events, x, start, period, count, inputs=inputs, outer=before.outer).read()
+    if r.x_name is None:
+        raise FromTorchError(f"{events[start].where}: the loop never reads an input one step at a time "
+                             "(x.split(1, dim=1), x[:, t], for x_t in x); rnntui reads a loop over an input's steps")
     joined = _join(r, events, out)
     g = StepGraph(r).build(0)
     after_nodes, after_comments = [], []
     if joined is not None:
         (je, pe), to, join = joined
     else:   # the loop's last value read after it (return self.fc(h)): emit it, take the last step, map what follows
-        (je, pe), join, after_nodes, after_comments, out_fn = _after_last(r, g, events, out)
-        to = out_fn
-    states = {}
-    for (j, path), s in g.state_names.items():
+        (je, pe), join, after_nodes, after_comments, to = _after_last(r, g, events, out)
+    states, starts = {}, {}
+    for (j, path), sname in g.state_names.items():
         t = dict(_tensors(events[start + j].out))[path]
         if t.ndim != 2:
             raise FromTorchError(f"{events[start + j].where}: a state of shape {tuple(t.shape)}; rnntui's states are "
                                  "(batch, size)")
-        states[s] = int(t.shape[1])
-    node = {"id": "loop", "type": "recurrence", "state": states, "step": g.nodes,
-            "next": {s: g.value_ref(j, path, events[start + j]) for (j, path), s in g.state_names.items()},
-            "emit": g.value_ref(je, pe, join)}
-    xs = x.detach().cpu()
-    xs = (xs.transpose(0, 1) if r.axis == 1 else xs).reshape(xs.shape[r.axis], xs.shape[1 - r.axis], -1).numpy()
+        states[sname] = int(t.shape[1])
+        if (j, path) in r.starts:
+            starts[sname] = r.starts[(j, path)]
+    node = {"id": "loop", "type": "recurrence"}
+    used = [r.x_name] + [n["from"] for n in before.nodes if isinstance(n.get("from"), str) and n["from"] in inputs]
+    used = list(dict.fromkeys(u for u in inputs if u in used))   # in the forward's order
+    multi = len(used) > 1
+    top, top_comments = list(before.nodes), list(before.comments)
+    params, names = dict(before.params), dict(before.torch_names)
+    if r.hoisted:
+        (j, e), = list(r.hoisted.items())[:1]
+        from rnntui.torch_bridge.leaves import embedding
+
+        entry = embedding(e.module)
+        hid = _ident(str(e.target))
+        top.append({"id": hid, **entry.config, "from": r.x_name})
+        top_comments.append(f"self.{e.target} (nn.Embedding), read at each step of the loop")
+        for pname, value in entry.params.items():
+            params[("top", hid, pname)] = value
+            names[f"{e.target}.{pname}"] = ("top", hid, pname)
+        node["from"] = hid
+    else:
+        node["from"] = r.x_name   # left out below where it is the one input
+    node.update({"state": states, "step": g.nodes,
+                 "next": {sname: g.value_ref(j, path, events[start + j]) for (j, path), sname in g.state_names.items()},
+                 "emit": g.value_ref(je, pe, join)})
+    if starts:
+        node["start"] = starts
     if r.feed is not None:
         fid = g.value_ref(r.feed[0], r.feed[1], join)
-        if "." in fid:
-            raise FromTorchError(f"{join.where}: the value fed back is a cell's c; rnntui feeds a step node's value")
+        if "." in fid or r.hoisted:
+            raise FromTorchError(f"{join.where}: the value fed back is not a step node's value over x; rnntui feeds "
+                                 "a step node's value as the next step's x")
         node["feed"], node["feed_after"] = fid, int(r.feed[2])
-        xs = np.concatenate([xs, np.zeros((r.N - xs.shape[0],) + xs.shape[1:], dtype=xs.dtype)])[: r.N]
-    if xs.shape[0] != r.N:
-        raise FromTorchError(f"{events[start].where}: the loop runs {r.N} steps over x's {xs.shape[0]}; rnntui runs "
-                             "one step per step of x (and the steps a generation loop adds)")
+    steps = r.x.shape[r.axis]
+    if r.feed is None and steps != r.N:
+        raise FromTorchError(f"{events[start].where}: the loop runs {r.N} steps over {r.x_name}'s {steps}; rnntui runs "
+                             "one step per step of its input (and the steps a generation loop adds)")
+    nodes = top + [node]
+    comments = top_comments + ["the loop: " + ", ".join(g.comments)]
+    if joined is None:
+        nodes.append({"id": "last", "op": "last", "from": "loop"})
+        comments.append("the loop's last step")
+        nodes += after_nodes
+        comments += after_comments
+    index = {n["id"]: i for i, n in enumerate(nodes)}
+    loop_i = index["loop"]
+
+    def key(k):
+        scope, nid, pname = k
+        return f"{loop_i}.{nid}.{pname}" if scope == "step" else f"{index[nid]}.{pname}"
+
+    params = {key(k): v for k, v in {**params, **g.params}.items()}
+    torch_names = {tn: key(k) for tn, k in {**names, **g.torch_names}.items()}
+    lines = (["inputs:"] if multi else ["input:"])
+    for u in used:
+        lines += _input_lines(u, inputs[u], multi, r.N if (r.feed is not None and u == r.x_name) else None,
+                              r.axis if u == r.x_name else 1)
+    if not multi:   # one input, named `input` by the scenario: what reads it reads the first input
+        for n in nodes:
+            if n.get("from") == used[0]:
+                del n["from"]
     expected = to(out.detach().cpu()).numpy()
-    lines = ["input:", f"  batch: {flow(xs.transpose(1, 0, 2), 2)}"]
     target_lines = []
     if loss == "sum":
         if target is not None:
             raise FromTorchError("loss='sum' takes no target (the sum of the output); use loss='mse' with a target")
-    elif loss == "mse":
-        if target is None:
-            raise FromTorchError("loss='mse' needs a target")
-        t = torch.as_tensor(target)
-        if tuple(t.shape) != tuple(out.shape):
-            raise FromTorchError(f"target= has shape {tuple(t.shape)}; loss='mse' needs the module's output shape "
-                                 f"{tuple(out.shape)}")
-        t = to(t.detach().cpu()).numpy()
-        target_lines = [f"target: {flow(t.transpose(1, 0, 2) if joined is not None else t, 2)}"]
+    elif target is None:
+        raise FromTorchError(f"loss={loss!r} needs a target")
     else:
-        raise FromTorchError(f"loss={loss!r} on a forward with a loop: rnntui reads such a model with loss 'sum' or "
-                             "'mse' for now")
-    entries = [(node, "the loop: " + ", ".join(g.comments))]
-    if joined is None:
-        entries.append(({"id": "last", "op": "last", "from": "loop"}, "the loop's last step"))
-        entries += list(zip(after_nodes, after_comments))
+        t = torch.as_tensor(target).detach().cpu()
+        want = tuple(out.shape) if loss == "mse" else tuple(out.shape[:-1])
+        if tuple(t.shape) != want:
+            raise FromTorchError(f"target= has shape {tuple(t.shape)}; loss={loss!r} needs {want}")
+        t = to(t if loss == "mse" else t[..., None]).numpy()
+        t = t if loss == "mse" else t[..., 0]
+        seq = joined is not None
+        target_lines = [f"target: {flow(t.swapaxes(0, 1) if seq else t, 2)}"]
     text = scenario_text(
         name=name, description=description + f" Its loop over {r.N} steps was read by running forward once: "
-        "model.0 is a recurrence whose step graph is one step of it.", dtype=dtype, mode=None, input_lines=lines,
-        entries=entries, params=g.params, loss=loss, target_lines=target_lines, train=train)
-    return text, expected, g.torch_names
+        f"model.{loop_i} is a recurrence whose step graph is one step of it.", dtype=dtype, mode=None,
+        input_lines=lines, entries=list(zip(nodes, comments)), params=params, loss=loss, target_lines=target_lines,
+        train=train)
+    return text, expected, torch_names
