@@ -12,8 +12,14 @@ The events from one call to the next are one step; each step must be the same op
 - from step `feed_after` on, instead of x, a value of the step before (generation: `for i in
   range(future)` feeding `output` back).
 
+Before the loop, an embedding of an input and a one-layer encoder are graph nodes (Before): a step may read
+the encoder's steps (an attention's keys, a module of Bahdanau's form checked by value) and a state may
+start from its final state; an embedding of the input's step inside the loop (teacher forcing) is the
+embedding of the whole input, which the recurrence reads.
+
 What each step appends and forward joins after the loop (`torch.cat(outputs, dim=1)`,
-`torch.stack(outputs, 1)`) is the recurrence's output. The scenario is one `recurrence` node
+`torch.stack(outputs, 1)`) is the recurrence's output; or forward computes from the last step's value
+(`return self.fc(h)`: `op: last` and nodes after it). The scenario is one `recurrence` node
 (docs/scenario-format.md) whose step graph is the step's operations. A branch on a tensor's value
 (`if h.sum() > 0`, `int(x[0])`, `.item()`) is refused at its line: the graph would hold the branch this
 input took, for every input.
