@@ -9,7 +9,7 @@ from rich.style import Style
 from rich.text import Text
 
 from rnntui.engine.graph import source_input, source_path
-from rnntui.engine.keys import Place
+from rnntui.engine.keys import Place, input_key
 from rnntui.numfmt import compact
 from rnntui.render.analysis import step_losses
 from rnntui.render.parts import for_place
@@ -178,7 +178,8 @@ def graph_steps_words(info, index: int, trace) -> str:
     the first, whose tokens the timeline shows) and each node on the way that changed the count."""
     entry = info.entries[index]
     src = source_input(info.entries, index)
-    steps = int(trace[f"input.{src}"].shape[0]) if trace[f"input.{src}"].ndim >= 3 else 1
+    x = trace[input_key(src)]
+    steps = int(x.shape[0]) if x.ndim >= 3 else 1
     head = f"model.{index} runs over {entry.steps} step{'s' if entry.steps != 1 else ''}"
     causes = [] if src == info.inputs[0] else [f"it reads input {src!r} ({steps} steps)"]
     for x in source_path(info.entries, index):

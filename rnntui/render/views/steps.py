@@ -9,6 +9,7 @@ import numpy as np
 from rich.console import Group
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.engine.diagnostics import vector_norm
 from rnntui.engine.ops.recurrence import step_layout
 from rnntui.render.heatmap import state_heatmap
@@ -23,18 +24,18 @@ def rows(trace, entry, t: int, b: int, backward: bool) -> list[tuple[str, np.nda
     prefix = f"{entry.index}."
     out = []
     for s in step_layout(entry):
-        key = f"model.{s.index}.out"
-        out.append((str(s.index)[len(prefix):], np.asarray(trace[f"grad.{key}" if backward else key][t, b])))
+        key = keys.out(s.index)
+        out.append((str(s.index)[len(prefix):], np.asarray(trace[keys.grad(key) if backward else key][t, b])))
         if s.handler.is_op and s.handler.extras:
             for name in s.handler.extras:
-                k = f"model.{s.index}.{name}"
-                out.append((f"{str(s.index)[len(prefix):]}.{name}", np.asarray(trace[f"grad.{k}" if backward else k][t, b])))
+                k = keys.node_value(s.index, name)
+                out.append((f"{str(s.index)[len(prefix):]}.{name}", np.asarray(trace[keys.grad(k) if backward else k][t, b])))
     for name in entry.config["states"]:
-        k = f"model.{entry.index}.{name}"
+        k = keys.node_value(entry.index, name)
         if backward:
-            out.append((f"dL/d{name}", np.asarray(trace[f"grad.{k}"][t, b])))
-            out.append((" from out", np.asarray(trace[f"grad.{k}.from_output"][t, b])))
-            out.append((" thru time", np.asarray(trace[f"grad.{k}.through_time"][t, b])))
+            out.append((f"dL/d{name}", np.asarray(trace[keys.grad(k)][t, b])))
+            out.append((" from out", np.asarray(trace[keys.grad(f"{k}.{keys.FROM_OUTPUT.split('.', 1)[1]}")][t, b])))
+            out.append((" thru time", np.asarray(trace[keys.grad(f"{k}.{keys.THROUGH_TIME.split('.', 1)[1]}")][t, b])))
         else:
             out.append((f"{name}_t", np.asarray(trace[k][t, b])))
     return out
@@ -58,7 +59,7 @@ def source_tokens(trace, entry, att, b: int) -> list[str] | None:
     info = trace.info
     if source_input(info.entries, node) != info.inputs[0]:
         return None
-    T = np.asarray(trace[f"model.{att.index}.weights"]).shape[-1]
+    T = np.asarray(trace[keys.node_value(att.index, "weights")]).shape[-1]
     if trace["input"].shape[0] != T:
         return None
     return [token_text(trace, s, b) for s in range(T)]
@@ -94,10 +95,10 @@ class StepsView(PlainView):
         att = attention_node(entry)
         if att is None:
             name = next(iter(entry.config["states"]))
-            k = f"model.{entry.index}.{name}"
-            vals = np.asarray(trace[k] if c.phase == "forward" else trace[f"grad.{k}"])[:, c.sample]
+            k = keys.node_value(entry.index, name)
+            vals = np.asarray(trace[k] if c.phase == "forward" else trace[keys.grad(k)])[:, c.sample]
             return Group(state_heatmap(vals, c.t, c.unit, width, height, name if c.phase == "forward" else f"dL/d{name}"))
-        w = np.asarray(trace[f"model.{att.index}.weights"])[:, c.sample]      # (T_dec, T_src)
+        w = np.asarray(trace[keys.node_value(att.index, "weights")])[:, c.sample]      # (T_dec, T_src)
         peak = int(np.argmax(w[c.t]))
         token = source_tokens(trace, entry, att, c.sample)
         heat = state_heatmap(w, c.t, peak, width, height - 1, "attention (columns: decoder steps, rows: source steps)")
