@@ -265,3 +265,33 @@ def test_a_log_softmax_entry_of_its_own_against_torch():
     for name, p in model.named_parameters():
         np.testing.assert_allclose(trace["grad.param." + trace.torch_names[name]], p.grad.numpy(), rtol=1e-9,
                                    atol=1e-12, err_msg=name)
+
+
+class CharLM(nn.Module):
+    def __init__(self, hidden):
+        super().__init__()
+        self.emb = nn.Embedding(V, E)
+        self.rnn = nn.LSTM(E, hidden, batch_first=True)
+        self.fc = nn.Linear(hidden, V)
+
+    def forward(self, x):
+        return self.fc(self.rnn(self.emb(x))[0])
+
+
+def test_weights_past_the_inline_size_go_beside_the_scenario_and_reload_bit_for_bit(tmp_path):
+    from rnntui.torch_bridge.text import INLINE_PARAMS
+
+    torch.manual_seed(5)
+    ids = torch.from_numpy(np.random.default_rng(1).integers(0, V, (2, 6)))
+    small, big = CharLM(4).double(), CharLM(80).double()
+    assert sum(p.numel() for p in small.parameters()) <= INLINE_PARAMS < sum(p.numel() for p in big.parameters())
+    inline = rnntui.from_torch(small, ids)
+    assert "  set:" in inline.scenario_yaml() and "file:" not in inline.scenario_yaml()
+    trace = rnntui.from_torch(big, ids, loss="cross_entropy", target=ids)
+    assert 'file: "from_torch.safetensors"' in trace.scenario_yaml() and "  set:" not in trace.scenario_yaml()
+    trace.save_scenario(tmp_path / "lm.yaml")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lm.safetensors", "lm.yaml"]
+    assert 'file: "lm.safetensors"' in (tmp_path / "lm.yaml").read_text()
+    again = rnntui.run(tmp_path / "lm.yaml")
+    for key in ("output", "loss", "grad.param.1.weight_hh_l0", "grad.param.0.weight"):
+        np.testing.assert_array_equal(again[key], trace[key], err_msg=key)

@@ -214,22 +214,30 @@ def bind(module, args: tuple, kwargs: dict | None, lengths) -> tuple[dict, dict,
 
 
 def _check_size(module, x, target, given=()) -> None:
-    """Count the numbers the scenario's text would hold before anything is traced, copied or written."""
+    """Count, before anything is traced, copied or written, the numbers the scenario's text would hold (the
+    inputs and the target: the parameters go to a file beside it, text.INLINE_PARAMS) and the memory the
+    parameters take (a copy in the module, one read into rnntui, one in the file, the gradients)."""
+    from rnntui.engine.run import available_memory
+
     params = sum(p.numel() for p in module.parameters()) + sum(b.numel() for b in module.buffers())
-    given = int(x.numel()) + sum(int(t.numel()) for t in given) + (0 if target is None else int(target.numel()) if hasattr(target, "numel")
-                              else int(np.size(target)))
-    if params + given > MAX_INLINE:
+    inline = int(x.numel()) + sum(int(t.numel()) for t in given) + (
+        0 if target is None else int(target.numel()) if hasattr(target, "numel") else int(np.size(target)))
+    if inline > MAX_INLINE:
         raise FromTorchError(
-            f"{type(module).__qualname__} and its input hold {params + given:,} numbers ({params:,} in the module's "
-            f"parameters and buffers, {given:,} in x{' and the target' if target is not None else ''}); from_torch "
-            f"writes each into the run's scenario text and reads it back, which takes minutes past {MAX_INLINE:,}; "
-            "expected at most that: debug a smaller configuration of the model (fewer hidden units or layers) or a "
-            "shorter x, or save the module's state_dict and write a scenario for it with `rnntui scaffold`, whose "
-            "weights are read from the file")
+            f"{type(module).__qualname__}'s inputs hold {inline:,} numbers (x{', the tensors given' if given else ''}"
+            f"{' and the target' if target is not None else ''}); from_torch writes each into the run's scenario "
+            f"text and reads it back, which takes minutes past {MAX_INLINE:,}; expected at most that: debug a "
+            "shorter x or a smaller batch")
+    need, have = 4 * 8 * params, available_memory()
+    if need > have:
+        raise FromTorchError(
+            f"{type(module).__qualname__} holds {params:,} numbers in its parameters and buffers; reading them into "
+            f"rnntui takes about {need / 2**30:.1f} GiB beside the module, more than the {have / 2**30:.1f} GiB "
+            "available: debug a smaller configuration of the model (fewer hidden units or layers)")
 
 
 def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train: dict | None = None,
-          kwargs: dict | None = None, output: int = 0, vocab=None, class_names=None):
+          kwargs: dict | None = None, output: int = 0, vocab=None, class_names=None, beside: dict | None = None):
     """(scenario text, expected output in rnntui's layout, torch name -> rnntui parameter name). *x* and
     *args*, *kwargs* are the forward's own arguments; *output* picks the element of a returned tuple."""
     torch = import_torch()
@@ -261,7 +269,7 @@ def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train:
             # a loop over the steps, which torch.fx cannot follow: read by running forward (loops.py)
             made = build_loop(module, x, call, kw, output=output, target=target, loss=loss, dtype=dtype,
                               train=_train_section(train), name=f"from_torch: {type(module).__qualname__}",
-                              description=_description(module, None),
+                              description=_description(module, None), beside=beside,
                               inputs={names["x"]: x, **{k: v for k, v in given.items() if isinstance(v, torch.Tensor)}})
             if made is None:
                 raise
@@ -326,7 +334,7 @@ def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train:
         entries=list(zip(_configs(chain, names["x"]), chain.sources)), params=params, loss=loss,
         target_lines=_target_lines(chain, loss, target, chain.out_roles, lens, ragged and lens is not None,
                                    tuple(expected.shape)), train=_train_section(train),
-        extra_lines=_class_names_lines(class_names, loss))
+        extra_lines=_class_names_lines(class_names, loss), beside=beside)
     return text, out, dict(chain.torch_names)
 
 
@@ -418,11 +426,25 @@ def from_torch(module, x, *args, target=None, loss: str = "sum", lengths=None, t
     from rnntui.errors import ScenarioError
     from rnntui.scenario.loader import load_scenario
 
+    beside: dict = {}
     text, expected, names = build(module, x, *args, target=target, loss=loss, lengths=lengths, train=train,
-                                  kwargs=kwargs, output=output, vocab=vocab, class_names=class_names)
+                                  kwargs=kwargs, output=output, vocab=vocab, class_names=class_names, beside=beside)
     source = f"from_torch({type(module).__qualname__}).yaml"
     try:
-        trace = run_scenario(load_scenario(source, text=text))
+        if beside:   # the parameters in a file beside the text, as save_scenario writes them
+            import tempfile
+            from pathlib import Path
+
+            from safetensors.numpy import save_file
+
+            from rnntui.torch_bridge.text import BESIDE
+
+            with tempfile.TemporaryDirectory(prefix="rnntui-from-torch-") as folder:
+                save_file({k: np.ascontiguousarray(v) for k, v in beside.items()}, str(Path(folder) / BESIDE))
+                sc = load_scenario(Path(folder) / source, text=text)
+        else:
+            sc = load_scenario(source, text=text)
+        trace = run_scenario(sc)
     except ScenarioError as exc:  # a combination the chain allowed but rnntui's rules refuse
         # said by key, not by the generated text's file and line: that file exists nowhere
         said = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in exc.problems)
@@ -440,4 +462,8 @@ def from_torch(module, x, *args, target=None, loss: str = "sum", lengths=None, t
         raise FromTorchError(f"the mapped run's output differs from {type(module).__qualname__}'s own ({diff}); "
                              "rnntui refuses to show a different model")
     trace.torch_names = names
+    if beside:   # save_scenario writes them beside the text, under the name it gives the file
+        from rnntui.torch_bridge.text import BESIDE
+
+        trace.beside = (BESIDE, beside)
     return trace

@@ -772,7 +772,7 @@ def _input_lines(name: str, t, multi: bool, feed_steps: int | None, axis: int) -
 
 
 def build(module, x, call: tuple, kw: dict, *, output: int, target, loss: str, dtype: str, train, name: str,
-          description: str, inputs: dict | None = None):
+          description: str, inputs: dict | None = None, beside: dict | None = None):
     """(scenario text, expected output in rnntui's layout, torch names) of a forward with a loop over the
     steps, or None where the record holds no loop (the caller then says what torch.fx could not follow).
     *inputs*: the forward's tensors by parameter name (x first)."""
@@ -888,5 +888,5 @@ def build(module, x, call: tuple, kw: dict, *, output: int, target, loss: str, d
         name=name, description=description + f" Its loop over {r.N} steps was read by running forward once: "
         f"model.{loop_i} is a recurrence whose step graph is one step of it.", dtype=dtype, mode=None,
         input_lines=lines, entries=list(zip(nodes, comments)), params=params, loss=loss, target_lines=target_lines,
-        train=train)
+        train=train, beside=beside)
     return text, expected, torch_names
