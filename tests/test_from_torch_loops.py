@@ -268,3 +268,34 @@ def test_an_encoder_decoder_with_attention_stepped_with_teacher_forcing(dtype):
     enc = [e.id for e in trace.info.entries].index("encoder")
     np.testing.assert_allclose(trace[f"grad.model.{enc}.l0.fwd.h"], model.encoder.dh(0), err_msg="encoder dL/dh",
                                **tol)
+
+
+class FixedSteps(nn.Module):
+    """A loop of a length written in the code: torch.fx unrolls it itself, and the cell is read as a loop."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.RNNCell(3, H)
+        self.kept = {}
+
+    def forward(self, x):
+        h = torch.zeros(x.size(0), H, dtype=x.dtype)
+        outs = []
+        for t in range(4):
+            h = self.cell(x[:, t], h)
+            outs.append(h)
+        return torch.stack(outs, 1)
+
+
+def test_a_loop_of_a_fixed_length_that_torch_fx_unrolls_is_read_as_a_loop():
+    torch.manual_seed(2)
+    model = FixedSteps().double()
+    x = _x(2, 4, 3)
+    trace = rnntui.from_torch(model, x)
+    assert "type: recurrence" in trace.scenario_yaml() and "type: rnn_cell" in trace.scenario_yaml()
+    y = model(x)
+    y.sum().backward()
+    np.testing.assert_allclose(trace["output"], y.transpose(0, 1).detach().numpy(), rtol=1e-12)
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(trace["grad.param." + trace.torch_names[name]], p.grad.numpy(), rtol=1e-9,
+                                   atol=1e-12, err_msg=name)

@@ -258,27 +258,38 @@ def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train:
     if lengths is not None:
         lens = np.asarray(lengths.cpu().numpy() if hasattr(lengths, "cpu") else lengths).astype(np.int64)
     with _eval_mode(module):
-        try:
-            graph, originals = trace_graph(module, bound)
-        except FromTorchError as exc:
-            from rnntui.torch_bridge.graph import LOOPS
+        def as_loop(exc):
+            """A loop over the steps, read by running forward (loops.py); *exc* where there is none."""
             from rnntui.torch_bridge.loops import build as build_loop
 
-            if LOOPS not in str(exc):
-                raise
-            # a loop over the steps, which torch.fx cannot follow: read by running forward (loops.py)
             made = build_loop(module, x, call, kw, output=output, target=target, loss=loss, dtype=dtype,
                               train=_train_section(train), name=f"from_torch: {type(module).__qualname__}",
                               description=_description(module, None), beside=beside,
                               inputs={names["x"]: x, **{k: v for k, v in given.items() if isinstance(v, torch.Tensor)}})
             if made is None:
-                raise
+                raise exc
             return made
+
+        try:
+            graph, originals = trace_graph(module, bound)
+        except FromTorchError as exc:
+            from rnntui.torch_bridge.graph import LOOPS
+
+            if LOOPS not in str(exc):
+                raise
+            return as_loop(exc)   # torch.fx cannot follow a Python loop over a tensor
         reader = Reader(module, graph, x, originals, lengths is not None, names=names, given=given)
         reader.output = output
         reader.train = train is not None
         reader.shapes = graph_shapes(module, graph, bound)
-        chain = reader.read()
+        try:
+            chain = reader.read()
+        except FromTorchError as exc:
+            cells = (torch.nn.LSTMCell, torch.nn.GRUCell, torch.nn.RNNCell)
+            stepped = [n for n in graph.nodes if n.op == "call_module" and isinstance(reader.mods[n.target], cells)]
+            if not stepped:
+                raise
+            return as_loop(exc)   # a loop of a fixed length, which torch.fx unrolled: a cell stepped by hand
         if chain.x_roles and len(chain.x_roles) == 2:
             _check_ids(chain, x.detach().cpu().numpy())
         try:
