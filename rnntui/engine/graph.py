@@ -256,10 +256,12 @@ class GraphWalk:
             vals[lay.index] = out
         return self.outs[-1]
 
-    def backward(self, g, g_pre, grads: dict, rec: dict, seeds: dict | None = None) -> dict[str, np.ndarray]:
+    def backward(self, g, g_pre, grads: dict, rec: dict, seeds: dict | None = None,
+                 lean: bool = False) -> dict[str, np.ndarray]:
         """dL/d(each input), by name; parameter gradients summed over their uses into *grads*. *seeds*: the
         gradients reaching values from outside (a recurrence's step: its emitted value and next states),
-        instead of *g* reaching the last node."""
+        instead of *g* reaching the last node. *lean*: the one-term pass (network.one_term_gradients):
+        recurrent entries record dL/dh_t and dL/d(input) without their weight gradients."""
         pending: dict = {self.layout[-1].index: g} if seeds is None else dict(seeds)
         self.totals = {}
         self.ctx.grads = grads
@@ -286,8 +288,9 @@ class GraphWalk:
                 gins = hd.grads(lay, xs, self.outs[k], self.caches[k], gk, self.ctx)
             else:
                 local: dict = {}
+                kw = {"lean": True} if (lean and hd.recurrent) else {}
                 gin = hd.backward(lay, xs[0], self.pres[k], self.outs[k], self.caches[k], gk, self.node_params[k],
-                                  local, rec, g_pre if k == n - 1 else None)
+                                  local, rec, g_pre if k == n - 1 else None, **kw)
                 for name, v in local.items():
                     owner = lay.aliases.get(name, name)
                     grads[owner] = v if owner not in grads else grads[owner] + v
@@ -319,8 +322,8 @@ def run_graph(layout: list[EntryInfo], inputs: dict[str, np.ndarray], ctx: RunCo
     rec[keys.INPUT] = inputs[first]
     rec[keys.GRAD_INPUT] = gin[first]
     if per_step and derived is not None:
-        def backward(g1, p1, grads1, scratch):
-            return walk.backward(g1, p1, grads1, scratch)
+        def backward(g1, p1, grads1, scratch, lean=""):
+            return walk.backward(g1, p1, grads1, scratch, lean=bool(lean))
         derived.update(one_term_gradients(layout, g, g_pre, backward))
     rec[keys.OUTPUT] = out
     dtype = inputs[first].dtype

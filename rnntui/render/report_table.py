@@ -1,6 +1,8 @@
 """A plain fixed-width table for reports."""
 from __future__ import annotations
 
+from functools import cached_property
+
 from rich.console import Group
 from rich.measure import Measurement
 from rich.style import Style
@@ -38,8 +40,13 @@ class ColumnsView:
 
     def __init__(self, cols: Columns):
         self.cols = cols
-        self.widths = [max([len(h)] + [len(_plain(r[k])) if k < len(r) else 0 for r in cols.rows])
-                       for k, (h, _) in enumerate(cols.headers)]
+
+    @cached_property
+    def widths(self) -> list[int]:
+        """Each column's width in characters (measured when first laid out: an HTML report never is)."""
+        cols = self.cols
+        return [max([len(h)] + [len(_plain(r[k])) if k < len(r) else 0 for r in cols.rows])
+                for k, (h, _) in enumerate(cols.headers)]
 
     def full_width(self) -> int:
         return sum(self.widths) + len(SEP) * (len(self.widths) - 1)

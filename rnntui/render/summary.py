@@ -15,20 +15,20 @@ from rnntui.errors import printable
 
 
 def summary(trace) -> Group:
-    from rnntui.render.analysis import verdict
-    from rnntui.render.report import model_table
+    from rnntui.render.analysis import verdicts
+    from rnntui.render.report import model_table, whatif_words
 
     info = trace.info
     training = "train.loss" in trace  # one iteration's record of a training run: which, of how many, the loss
     at = f" at iteration {int(getattr(trace, 'record_iteration', trace['train.loss'].shape[0] - 1))}" if training else ""
     out = [Text(printable(info.name), Style(bold=True))] + ([training_words(trace)] if training else []) + [
-           model_table(trace),
+           model_table(trace), *filter(None, [whatif_words(trace)]),
            Text(f"loss{at}: {info.loss} = {float(trace['loss']):.6g}   {run_shape(trace)}")]
     out += prediction_lines(trace)
     for place in info.places:
-        v = verdict(trace, place)
+        v = verdicts(trace, place)
         if v is not None:
-            out.append(Text(f"{place.label(info)}: {v.sentence}"))
+            out.append(Text(f"{place.label(info)}: {v.summary}"))
     return Group(*out)
 
 

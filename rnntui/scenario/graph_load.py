@@ -58,10 +58,16 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
 
     specs = dict(top.inputs) if top.inputs is not None else {"input": top.input}
     in_key = (lambda name: ("inputs", name)) if top.inputs is not None else (lambda name: ("input",))
+    for name, spec in specs.items():
+        if getattr(spec, "dataset", None) is not None:
+            problems.append(pos.problem(in_key(name) + ("dataset",), "data sets run on chains only, for now; give "
+                                        "a graph's inputs as values, a batch, tokens, text or files"))
+    if problems:
+        stop(None, "the problems above fixed")
     names = list(specs)
     from rnntui.scenario.initial_state import StateProblem, build_initial_states, split_initial_states
 
-    raw, raw_states = split_initial_states(raw)   # a recurrent node's (h_0, c_0), as a chain entry's
+    raw, raw_states = split_initial_states(raw)
 
     def validate(path, kind, key, item):
         return node_config(path, kind, key, item, pos, loader._translate)
@@ -134,10 +140,16 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
         if refused is not None:
             problems.append(pos.problem(("model", lay.index, refused[0]), refused[1]))
     initial_states = {}
-    try:
-        initial_states = build_initial_states(raw_states, layout, B, base_dir, limit)
-    except StateProblem as exc:
-        problems.append(pos.problem(("model", exc.index, "initial_state") + exc.key, exc.message))
+    for i in raw_states:
+        if lengths.get(layout[i].lengths_of) is not None:
+            problems.append(pos.problem(("model", i, "initial_state"), (
+                "found an initial state on a node over sequences of different lengths; rnntui runs packed batches "
+                "from zero states only (give the samples equal lengths)")))
+    if raw_states and not problems:
+        try:
+            initial_states = build_initial_states(raw_states, layout, B, base_dir, limit)
+        except StateProblem as exc:
+            problems.append(pos.problem(("model", exc.index, "initial_state") + exc.key, exc.message))
     last = layout[-1]
     T = last.steps if last.seq_out else 1
     out_lengths = lengths.get(last.lengths_of) if last.seq_out else None
@@ -147,7 +159,8 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
         ragged = out_lengths is not None and top_out.input.lengths is None
         target = loader._target(top_out, last.out_shape, last.seq_out, T, B,
                                 single=top_out.input.batch is None and B == 1 and out_lengths is None, pos=pos,
-                                lengths=out_lengths if ragged else None, padded=out_lengths is not None and not ragged)
+                                lengths=out_lengths if ragged else None, padded=out_lengths is not None and not ragged,
+                                base_dir=base_dir, limit=limit)
         if target is not None and out_lengths is not None:
             loader._check_real_targets(top, target, out_lengths, last.out_shape, pos)
     except ScenarioError as exc:
@@ -171,6 +184,7 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
         class_names=tuple(top.class_names) if top.class_names else None,
         events=tuple((k, float(v)) for k, v in top.events.model_dump().items()),
         lengths=lengths.get(names[0]), compare=top.compare, watch=watch, breakpoints=breakpoints, train=train,
+        initial_states=initial_states,
         inputs={name: b.x for name, b in built.items()}, input_lengths=lengths, output_steps=T,
-        input_seq={name: b.seq for name, b in built.items()}, initial_states=initial_states,
+        input_seq={name: b.seq for name, b in built.items()},
     )

@@ -28,6 +28,7 @@ from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
+from rnntui.render.views import view_at
 from rnntui.render.training import is_training
 from rnntui.render.watches import Breakpoint, DebugState, next_break
 from rnntui.tui.screens import DebugListScreen, ExpressionScreen, GotoScreen, HelpScreen, WhatIfScreen
@@ -106,8 +107,11 @@ class RnntuiApp(App):
         Binding("pagedown", "step(10)", "+10", show=False, tooltip="10 steps on"),
         Binding("pageup", "step(-10)", "-10", show=False, tooltip="10 steps back"),
         Binding("g", "goto", "Go to", show=False, tooltip="Go to a step t"),
-        Binding("b", "phase", "Fwd/BPTT",
+        # one key, named as the place's view has it: BPTT where the backward pass runs through time
+        Binding("b", "phase('bptt')", "Fwd/BPTT",
                 tooltip="Switch between the forward pass and the backward pass (BPTT, from t=T-1 down to 0)"),
+        Binding("b", "phase('backprop')", "Fwd/Backprop",
+                tooltip="Switch between the forward pass and the backward pass (backpropagation; no steps in time here)"),
         Binding("right_square_bracket", "place(1)", "Next entry", show=False,
                 tooltip="Next entry (each sub-layer and direction of a recurrent entry in turn)"),
         Binding("left_square_bracket", "place(-1)", "Prev entry", show=False, tooltip="Previous entry"),
@@ -341,7 +345,11 @@ class RnntuiApp(App):
         if action == "place":
             k = c.place_index + int(parameters[0])
             return True if 0 <= k < len(self.run_state.places) else None
-        if action == "direction":
+        if action == "phase":  # the binding that names this place's backward pass; the other is hidden
+            return view_at(info, c).through_time(info) == (parameters[0] == "bptt")
+        if action == "direction":  # hidden where no entry has two directions, dimmed at a place without
+            if not any(p.direction == "bwd" for p in info.places):
+                return False
             return True if cur.has_other_direction(c, info) else None
         if action == "unit":
             k = c.unit + int(parameters[0])
@@ -381,7 +389,7 @@ class RnntuiApp(App):
     def action_jump(self, last: int) -> None:
         self.cursor = cur.to_end(self.cursor, self.info, bool(last))
 
-    def action_phase(self) -> None:
+    def action_phase(self, kind: str = "bptt") -> None:
         self.cursor = cur.switch_phase(self.cursor, self.info)
 
     def action_place(self, n: int) -> None:
@@ -577,6 +585,7 @@ class RnntuiApp(App):
         except IterationNotKept as exc:
             self.notify(str(exc), timeout=4)
             return
+        self.original = run.trace.whole   # a what-if from here changes this iteration's run (A's, with B beside)
         self.iteration = k
         for pane in self.query(TrainingPane):
             pane.iteration = k
@@ -684,11 +693,24 @@ class RnntuiApp(App):
             data = yaml.load(str(whole["meta.scenario"]))
             data["interventions"] = self._interventions()
             stem = cut(Path(self.info.file).stem, STEM_CHARS) or "scenario"
-            path = self.export_dir / f"{stem}-whatif.yaml"
+            it = f"-iteration{self.iteration}" if self.training is not None else ""
+            path = self.export_dir / f"{stem}{it}-whatif.yaml"
             # its paths were written for the original's folder: name the same files from the new one
             moved = relocate(data, Path(self.info.file).parent, path.parent)
+            weights = None
+            if self.training is not None:   # what the screen shows: iteration k's parameters, no train:
+                from rnntui.scenario.iteration_scenario import iteration_arrays, iteration_scenario
+
+                weights = path.with_suffix(".safetensors")
+                iteration_scenario(data, self.original, self.iteration, self.training, weights.name)
             out = io.StringIO()
             yaml.dump(data, out)
+            if weights is not None:
+                import numpy as np
+                from safetensors.numpy import save
+
+                with atomic_write(weights) as f:
+                    f.write(save({k: np.ascontiguousarray(v) for k, v in iteration_arrays(self.original).items()}))
             with atomic_write(path, "w") as f:
                 f.write(out.getvalue())
         except Exception as exc:  # noqa: BLE001 - a file that cannot be written is said, never a crash
@@ -710,7 +732,9 @@ class RnntuiApp(App):
         self.push_screen(ModelMapScreen(self.info, self.cursor.place(self.info).entry))
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.BINDINGS + PANEL_BINDINGS, self.run_state.trace, self.cursor))
+        # the keys that make sense here (a hidden footer key is no key at this place)
+        shown = [b for b in self.BINDINGS if self.check_action(*parse_action(b.action)[1:]) is not False]
+        self.push_screen(HelpScreen(shown + PANEL_BINDINGS, self.run_state.trace, self.cursor))
 
     def action_export(self) -> None:
         from rnntui.atomic import atomic_write

@@ -219,3 +219,54 @@ loss: {kind: nll, target: [[0, 3, 1, 2], [2, 1]]}
         np.testing.assert_allclose(trace[f"grad.param.0.{s}"], getattr(gru, s).grad.numpy(), **TOL, err_msg=s)
     for name in ("1.weight", "1.bias"):
         np.testing.assert_allclose(trace[f"grad.param.{name}"], P[name].grad.numpy(), **TOL, err_msg=name)
+
+
+def test_an_initial_state_on_a_graph_node(tmp_path):
+    """`initial_state` on a graph's recurrent node: PyTorch's (h_0, c_0), and what reaches them."""
+    path = tmp_path / "g.yaml"
+    path.write_text("""
+inputs:
+  x: {generate: {kind: noise, length: 4, features: 2, batch: 2}}
+model:
+  - {id: enc, type: lstm, hidden_size: 3, from: x, initial_state: {h: [[[0.1, -0.2, 0.3], [0.0, 0.5, -0.5]]],
+                                                                    c: [[[1.0, 0.0, -1.0], [0.2, 0.2, 0.2]]]}}
+  - {id: skip, op: add, from: [enc, enc]}
+  - {type: dense, units: 1}
+loss: {kind: sum}
+""")
+    trace = rnntui.run(path)
+    P = leaves(trace)
+    m = torch.nn.LSTM(2, 3).double()
+    with torch.no_grad():
+        for s in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            getattr(m, s).copy_(P[f"0.{s}"])
+    h0 = torch.tensor([[[0.1, -0.2, 0.3], [0.0, 0.5, -0.5]]], dtype=torch.float64, requires_grad=True)
+    c0 = torch.tensor([[[1.0, 0.0, -1.0], [0.2, 0.2, 0.2]]], dtype=torch.float64, requires_grad=True)
+    y, _ = m(torch.tensor(np.asarray(trace["input.x"])), (h0, c0))
+    out = (y + y) @ P["2.weight"].T + P["2.bias"]
+    out.sum().backward()
+    np.testing.assert_allclose(trace["output"], out.detach().numpy(), **TOL)
+    np.testing.assert_allclose(trace["grad.model.0.l0.fwd.h0"], h0.grad.numpy()[0], **TOL)
+    np.testing.assert_allclose(trace["grad.model.0.l0.fwd.c0"], c0.grad.numpy()[0], **TOL)
+    np.testing.assert_allclose(trace["grad.param.0.weight_hh_l0"], m.weight_hh_l0.grad.numpy(), **TOL)
+
+
+def test_the_verdicts_one_term_gradient_on_a_graph():
+    """diag.*.term_gradnorm (what the vanishing/exploding verdict measures) on a graph: ‖dL_s/dh_t‖ with only
+    the last step's loss term kept, at both LSTMs of the residual graph, as torch gives it."""
+    trace = rnntui.run("graph-residual-lstm")
+    P = leaves(trace)
+    x = torch.tensor(np.asarray(trace["input.x"]))
+    h1s, h2s = [], []
+    h1 = lstm(x, P, 0, h1s)
+    h2 = lstm(h1, P, 1, h2s)
+    out = (h1 + h2) @ P["3.weight"].T + P["3.bias"]
+    target = torch.tensor(np.asarray(trace["meta.target"]))
+    T = out.shape[0]
+    # the last step's own term of the mse (mean over every element)
+    ((out[-1] - target[-1]) ** 2).sum().div(out.numel()).backward()
+    for node, hs in ((0, h1s[0]), (1, h2s[0])):
+        ref = np.array([np.linalg.norm(h.grad.numpy()[0]) for h in hs])
+        np.testing.assert_allclose(np.asarray(trace[f"diag.model.{node}.l0.fwd.term_gradnorm"])[:, 0], ref,
+                                   rtol=1e-10, atol=1e-14, err_msg=f"node {node}")
+    assert (np.asarray(trace["diag.model.0.l0.fwd.term_step"]) == T - 1).all()
