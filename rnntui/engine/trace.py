@@ -127,8 +127,10 @@ class Trace(Mapping):
             return self._arrays[key]
         if key in self._derived:
             with np.errstate(all="ignore"):  # diagnostics of an overflowed run are inf/nan, said elsewhere
-                value = _freeze(self._derived.pop(key)())
+                value = _freeze(self._derived[key]())
+            # dropped only once computed: a derivation stopped part way (cancelled) can run again
             self._arrays[key] = value
+            self._derived.pop(key, None)
             return value
         raise KeyError(key)
 

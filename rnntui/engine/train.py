@@ -21,6 +21,7 @@ import numpy as np
 
 from rnntui.engine import keys, optim, recording
 from rnntui.engine.minibatch import batch_indices, subset
+from rnntui.engine.progress import report
 from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, run_scenario
 from rnntui.engine.trace import IterationNotKept, Trace
 from rnntui.errors import Problem, ScenarioError
@@ -238,7 +239,9 @@ class Trainer:
         with np.errstate(all="ignore"):
             with recording.lean():   # the iterations on the way are not kept
                 for i in range(c, k):
+                    report(f"iteration {k}", i - c, k - c + 1)  # where a caller's listener may also stop it
                     params, buffers = self._advance(i, params, state, buffers)
+            report(f"iteration {k}", k - c, k - c + 1)
             run = self._run(params, buffers, k)
         self._remember(k, run)
         return run

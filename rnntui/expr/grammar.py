@@ -72,6 +72,12 @@ WORDS = {
 _parser = None
 
 
+def prepare() -> None:
+    """Build the parser now (~0.2 s, once a process): a UI calls it off its own thread before the first
+    expression is typed, so the first keystroke is not the one that waits."""
+    _lark()
+
+
 def _lark():
     global _parser
     if _parser is None:

@@ -135,7 +135,7 @@ def param_table(trace, entry_filter: int | None) -> Table:
 def prediction_section(trace, opts: ReportOptions):
     """What the model predicts beside the target: per step, or per sample without a step axis."""
     from rnntui.engine.graph import source_input
-    from rnntui.render.prediction import has_steps, predict, saliency
+    from rnntui.render.prediction import has_steps, predictions, saliency
     from rnntui.render.report_table import Columns
 
     info = trace.info
@@ -153,11 +153,11 @@ def prediction_section(trace, opts: ReportOptions):
     if sal:
         headers.append(("‖dL/dx_t‖", ">"))
     cols = Columns(title, headers, keys=len(headers) - 1 - bool(sal))
-    for t, b in rows:
+    predicted = predictions(trace, [(t or 0, b) for t, b in rows])
+    for (t, b), p in zip(rows, predicted):
         row = ([str(t)] if t is not None else []) + ([str(b)] if info.B > 1 else [])
         if "tokens" in trace and t is not None and aligned:
             row.append(token_label(trace, t, b))
-        p = predict(trace, t or 0, b)
         row.append((p.words(), Style(color="red")) if p.correct is False else p.words())
         if sal:
             row.append(f"{sal[b][t]:.3e}")

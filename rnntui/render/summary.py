@@ -40,7 +40,7 @@ def prediction_lines(trace) -> list[Text]:
     a CNN) the sample's prediction; with one, the prediction at the sample's own last step and, for a
     classifier with a target, at how many of its steps the top class is the target."""
     from rnntui.render.parts import for_output
-    from rnntui.render.prediction import classifies, has_steps, predict
+    from rnntui.render.prediction import classifies, has_steps, predict, predictions
 
     out_trace = for_output(trace)
     info = trace.info
@@ -55,7 +55,7 @@ def prediction_lines(trace) -> list[Text]:
         n = info.length_of(b) if packed else int(out_trace["output"].shape[0])
         text = f"prediction, {who} at its last step t={n - 1}: {predict(out_trace, n - 1, b).words()}"
         if classifies(out_trace) and "meta.target" in out_trace:
-            right = sum(bool(predict(out_trace, t, b, k=1).correct) for t in range(n))
+            right = sum(bool(p.correct) for p in predictions(out_trace, [(t, b) for t in range(n)], k=1))
             text += f"   (right at {right} of its {n} steps)"
         lines.append(Text(text))
     if info.B > SAMPLES:

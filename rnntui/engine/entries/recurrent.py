@@ -240,7 +240,11 @@ class Recurrent(Handler):
                 record_step_norms(rec, names["weight_ih"], g.step_pre_ih, xj)
                 record_step_norms(rec, names["weight_hh"], g.step_pre_hh, g.h_prev)
                 record_step_norms(rec, names["bias_ih"], g.step_pre_ih, None)
-                record_step_norms(rec, names["bias_hh"], g.step_pre_hh, None)
+                ih, hh = keys.step_gradnorm(names["bias_ih"]), keys.step_gradnorm(names["bias_hh"])
+                if g.step_pre_hh is g.step_pre_ih and ih in rec:  # one gradient for both biases: one norm
+                    rec[hh] = rec[ih]
+                else:
+                    record_step_norms(rec, names["bias_hh"], g.step_pre_hh, None)
             if j > 0:
                 if j in cache.get("masks", {}):
                     dx = dx * cache["masks"][j]

@@ -15,6 +15,7 @@ from rnntui.engine.interventions import MASK
 from rnntui.numfmt import fmt, fmt_terms
 from rnntui.render.analysis import RULE, equations, verdicts
 from rnntui.render.colors import SEQUENTIAL_STYLES, sequential_index
+from rnntui.render.pertrace import PerTrace
 from rnntui.render.cursor import order_sign
 from rnntui.render.heatmap import state_heatmap, title_words
 from rnntui.render.report_table import Columns
@@ -169,7 +170,7 @@ class RecurrentView(PlaceView):
             if trace.info.feed == "output" and not trace.info.entries[0].handler.reads_ids:
                 # a generator's output at t is step t+1's input: the first term carries that step's dL/dx too
                 out.append(Text("  feed: output: the first term holds step t+1's dL/dx", DIM))
-        jac = jacobian_norm_at(trace, place, t)[b]
+        jac = step_jacobian_norms(trace, place, t)[b]
         out.append(Text(f"‖dh_t/dh_prev‖ = {fmt(float(jac), 0)} at this step", DIM))
         return out
 
@@ -271,6 +272,10 @@ class RecurrentView(PlaceView):
         return out + [step_table(trace, place, rng), Text(""), gradient_table(trace, place, rng), Text("")]
 
 
+_gradnorms = PerTrace(64)        # (trace, place, sample) -> (T,): every key of BPTT draws one
+_step_jacobians = PerTrace(4096)  # (trace, place, t) -> (B,): ~10 ms each at H=256 when not all computed
+
+
 def verdict_lines(trace, place, sample: int | None) -> list[Text]:
     """The verdict in words: for *sample* (the cursor's; None: every sample, up to 8, as a report says it)
     and, for a batch, the batch summed up; a report adds the whole rule with the measured numbers (the panel
@@ -304,8 +309,29 @@ def verdict_lines(trace, place, sample: int | None) -> list[Text]:
 
 
 def sample_gradnorm(trace, place, b: int) -> np.ndarray:
-    """(T,): ‖dL/dh_t‖ of sample *b* alone, over its units (the batch's norm is `diag.*.gradnorm`)."""
-    return row_norms(trace[place.grad_key("h")][:, b])
+    """(T,): ‖dL/dh_t‖ of sample *b* alone, over its units (the batch's norm is `diag.*.gradnorm`); computed
+    once per trace, place and sample."""
+    return _gradnorms.get(trace, ("gradnorm", place, b), lambda: row_norms(trace[place.grad_key("h")][:, b]))
+
+
+def step_jacobian_norms(trace, place, t: int) -> np.ndarray:
+    """(B,) norms of step *t*'s Jacobian dh_t/dh_{t-1}; computed once per trace, place and step."""
+    return _step_jacobians.get(trace, (place, t), lambda: jacobian_norm_at(trace, place, t))
+
+
+def steps_to_prefetch(trace, place, steps) -> list[int]:
+    """Those of *steps* whose Jacobian norms the cell would compute when it is drawn there (none when the
+    trace holds them all): what a UI computes ahead, off its own thread, with `jacobian_norm_at` step by step
+    (the same numbers as here), and hands to `keep_step_jacobians`."""
+    if trace.is_computed(place.diag_key("jacnorm")):
+        return []
+    return [t for t in steps if not _step_jacobians.has(trace, (place, t))]
+
+
+def keep_step_jacobians(trace, place, values: dict) -> None:
+    """Step -> (B,) norms computed ahead (`steps_to_prefetch`), kept as if the cell had computed them."""
+    for t, v in values.items():
+        _step_jacobians.get(trace, (place, t), lambda v=v: v)
 
 
 def batch_words(B: int) -> str:
