@@ -295,3 +295,27 @@ def test_weights_past_the_inline_size_go_beside_the_scenario_and_reload_bit_for_
     again = rnntui.run(tmp_path / "lm.yaml")
     for key in ("output", "loss", "grad.param.1.weight_hh_l0", "grad.param.0.weight"):
         np.testing.assert_array_equal(again[key], trace[key], err_msg=key)
+
+
+def test_the_report_names_the_classes_and_the_words_given():
+    """class_names and vocab reach the screens: the text report's prediction names the predicted class, and
+    its input line the tokens, as the trace's own output and ids say."""
+    import io
+
+    from rnntui.render.report import ReportOptions, print_report
+
+    torch.manual_seed(1)
+    model = CharClassifier().double()
+    ids = torch.from_numpy(np.random.default_rng(4).integers(0, V, (3, 5)))
+    hidden = torch.randn(1, 3, H, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    names = ["English", "French", "Greek"]
+    words = [f"w{k}q" for k in range(V)]   # found in the report only if the vocabulary reached it
+    trace = rnntui.from_torch(model, ids, hidden, target=torch.tensor([2, 0, 1]), loss="nll", class_names=names,
+                              vocab=words)
+    out = io.StringIO()
+    print_report(trace, ReportOptions(width=160), stdout=out)
+    text = out.getvalue()
+    predicted = np.asarray(trace["output"]).argmax(-1)
+    for b in range(3):
+        assert names[predicted[b]] in text
+    assert all(words[int(i)] in text for i in ids[0])
