@@ -131,18 +131,19 @@ def from_torch(module, x, *args, target=None, loss: str = "sum", lengths=None, k
                            output=output, vocab=vocab, class_names=class_names, train=train)
 
 
-def record(module, x, *, target=None, loss: str = "sum", lengths=None, step: int, to, every: int = 1,
-           optimizer=None):
+def record(module, x, *args, target=None, loss: str = "sum", lengths=None, step: int, to, every: int = 1,
+           optimizer=None, kwargs: dict | None = None, output: int = 0):
     """Record iteration *step* of your own training loop into the folder *to*: the batch's full forward and
     BPTT record with the parameters before the update, and the update your optimizer makes. Use it as
     `with rnntui.record(model, x, target=y, loss=..., step=k, to="runs/exp1"): ...loss.backward(); opt.step()`,
-    or pass `optimizer=` to read the update after its next step(). `rnntui run runs/exp1` steps through the
-    recorded iterations (torch_bridge/record.py; docs/debug-your-pytorch-model.md)."""
+    or pass `optimizer=` to read the update after its next step(). *args*, *kwargs* and *output* are
+    from_torch's: the forward's own arguments (`record(lm, ids, hidden, ...)`). `rnntui run runs/exp1` steps
+    through the recorded iterations (torch_bridge/record.py; docs/debug-your-pytorch-model.md)."""
     from rnntui.torch_bridge.record import record as _record
 
     _show_in_notebooks()
-    return _record(module, x, target=target, loss=loss, lengths=lengths, step=step, to=to, every=every,
-                   optimizer=optimizer)
+    return _record(module, x, *args, target=target, loss=loss, lengths=lengths, step=step, to=to, every=every,
+                   optimizer=optimizer, kwargs=kwargs, output=output)
 
 
 def scan(scenario, loader=None, *, dataset=None, workers: int = 1, max_memory: int | None = None):

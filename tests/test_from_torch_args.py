@@ -319,3 +319,20 @@ def test_the_report_names_the_classes_and_the_words_given():
     for b in range(3):
         assert names[predicted[b]] in text
     assert all(words[int(i)] in text for i in ids[0])
+
+
+def test_record_takes_the_forwards_own_arguments(tmp_path):
+    torch.manual_seed(0)
+    model = WordLM("GRU").double()
+    ids = torch.from_numpy(np.random.default_rng(1).integers(0, V, (4, 2)))
+    target = torch.from_numpy(np.random.default_rng(2).integers(0, V, (4, 2)))
+    hidden = _carried(model, 2, 3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with rnntui.record(model, ids, hidden, target=target, loss="nll", step=0, to=tmp_path) as rec:
+        opt.zero_grad()
+        logp, _ = model.eval()(ids, hidden)
+        F.nll_loss(logp.reshape(-1, V), target.reshape(-1)).backward()
+        grad = model.decoder.weight.grad.numpy().copy()
+        opt.step()
+    np.testing.assert_allclose(rec.trace["grad.param." + rec.trace.torch_names["decoder.weight"]], grad, rtol=1e-9)
+    assert (tmp_path / "step-000000000.npz").exists()
