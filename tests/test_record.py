@@ -152,3 +152,25 @@ def test_from_torch_writes_a_train_section_that_replays_the_torch_loop():
                                    .detach().numpy(), rtol=1e-11, atol=1e-13)
     with pytest.raises(rnntui.RnntuiError, match="train.optimizer.kind"):
         rnntui.from_torch(model, x, target=y, loss="cross_entropy", train={"iterations": 2, "optimizer": {"kind": "sgdd"}})
+
+
+def test_a_recorded_folder_without_updates_does_not_claim_there_were_no_big_updates(tmp_path):
+    """Recorded without `with` and without `optimizer=`, the folder holds no update (every ratio nan) and
+    never the loop's clipping: "no events" may name only the kinds its arrays can show."""
+    torch.manual_seed(0)
+    model = Tagger().double()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(7, 4, 3, dtype=torch.float64)
+    y = torch.tensor([0, 1, 1, 0])
+    for step in range(3):
+        rnntui.record(model, x, target=y, loss="cross_entropy", step=step, to=tmp_path / "run")
+        _train_step(model, opt, x, y)
+    run = rnntui.load_trace(tmp_path / "run")
+    assert np.isnan(run["train.update_ratio.0.weight_hh_l0"]).all() and "train.clipped" not in run
+    result = CliRunner().invoke(app, ["show", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    text = result.output[result.output.index("No events over iterations"):]
+    line = " ".join(text[:text.index("Iteration ")].split())     # the sentence, unwrapped
+    looked = line.split("(", 1)[1].split(")", 1)[0]
+    assert "big updates" not in looked and "clipping" not in looked, line
+    assert "Not recorded, so not looked for: clipping, big updates." in line

@@ -168,3 +168,64 @@ def test_a_dask_cluster_gives_the_same_table(result):
 def test_an_unreachable_scheduler_is_one_line():
     res = CliRunner().invoke(app, ["scan", NAME, "--scheduler", "tcp://127.0.0.1:9"])
     assert res.exit_code == 2 and "cannot connect" in res.output
+
+
+def test_a_data_set_of_token_ids_read_by_an_embedding_scans(tmp_path):
+    """(N, T) token ids with lengths, an embedding first: the scan ran into an AttributeError (it asked the
+    layout for the embedding's configuration). Each row is that sample's own run, whose loss PyTorch agrees with."""
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 20, size=(6, 9))
+    lengths = np.array([9, 4, 7, 3, 9, 5])
+    for i, n in enumerate(lengths):
+        ids[i, n:] = 0
+    np.savez(tmp_path / "tok.npz", x=ids, lengths=lengths, target=rng.integers(0, 2, size=6))
+    path = tmp_path / "s.yaml"
+    path.write_text("version: 1\nmode: many-to-one\nseed: 0\ninput: {dataset: tok.npz}\n"
+                    "model:\n  - {type: embedding, num_embeddings: 20, embedding_dim: 3}\n"
+                    "  - {type: gru, hidden_size: 4}\n  - {type: dense, units: 2}\n"
+                    "weights: {init: pytorch}\nloss: {kind: cross_entropy}\n")
+    rows = scan(str(path)).rows
+    assert [r["sample"] for r in rows] == list(range(6)) and [r["length"] for r in rows] == lengths.tolist()
+    p = {k[len("param."):]: torch.from_numpy(np.asarray(v)) for k, v in rnntui.run(path).items()
+         if k.startswith("param.")}
+    emb, gru, fc = torch.nn.Embedding(20, 3).double(), torch.nn.GRU(3, 4).double(), torch.nn.Linear(4, 2).double()
+    with torch.no_grad():
+        emb.weight.copy_(p["0.weight"])
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            getattr(gru, name).copy_(p[f"1.{name}"])
+        fc.weight.copy_(p["2.weight"]), fc.bias.copy_(p["2.bias"])
+        data = np.load(tmp_path / "tok.npz")
+        for k in (1, 3, 4):
+            x = emb(torch.from_numpy(data["x"][k, :lengths[k]])[:, None])
+            _, h = gru(x)
+            want = torch.nn.functional.cross_entropy(fc(h[-1]), torch.tensor([int(data["target"][k])]))
+            assert abs(rows[k]["loss"] - float(want)) <= 1e-12, k
+            assert rows[k]["loss"] == float(rnntui.run(path, sample=k)["loss"])
+
+
+async def test_the_header_names_the_data_sample_shown():
+    """`--sample 118` opens sample 118 of the data set; a training minibatch's samples are some of the
+    scenario's: the header says which (the trial found "sample 0 of 1" with 118 nowhere)."""
+    from rnntui.tui.app import RnntuiApp
+    from tests.tui.screen import screen_text
+
+    trace = rnntui.run(NAME, sample=118)
+    assert trace["meta.sample_ids"].tolist() == [118] and int(trace["meta.samples_total"]) == 200
+    app = RnntuiApp(trace)
+    async with app.run_test(size=(120, 30)):
+        assert "sample 0 of 1 (no. 118 of 200 in the data)" in screen_text(app)
+
+
+def test_a_minibatch_iteration_records_which_samples_it_read(tmp_path):
+    rng = np.random.default_rng(1)
+    doc = {"version": 1, "mode": "many-to-one", "input": {"batch": rng.normal(size=(7, 4, 2)).round(3).tolist()},
+           "model": [{"type": "gru", "hidden_size": 3}, {"type": "dense", "units": 2}],
+           "loss": {"kind": "cross_entropy", "target": [0, 1, 1, 0, 1, 0, 0]},
+           "train": {"iterations": 5, "batch_size": 3, "shuffle": True, "optimizer": {"kind": "sgd", "lr": 0.1}}}
+    p = tmp_path / "mb.yaml"
+    p.write_text(json.dumps(doc))
+    t = rnntui.run(p)
+    for k in range(5):
+        want = [int(i) for i in t["train.batch"][k] if i >= 0]
+        it = t.iteration(k)
+        assert it["meta.sample_ids"].tolist() == want and int(it["meta.samples_total"]) == 7

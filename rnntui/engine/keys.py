@@ -75,6 +75,8 @@ THROUGH_TIME = "h.through_time"
 
 LOSS = "loss"
 STEP_LOSS = "loss.step"          # each step's share of the loss, where the output has steps
+SAMPLE_IDS = "meta.sample_ids"   # which samples of the data the batch holds (a data set's, a minibatch's)
+SAMPLES_TOTAL = "meta.samples_total"   # and how many samples the data has
 SAMPLE_STEP_LOSS = "loss.sample_step"  # (T, B): each sample's own loss (as if alone), step by step
 INPUT = "input"
 OUTPUT = "output"

@@ -45,8 +45,11 @@ def subset(sc, idx: np.ndarray):
     target = sc.target
     if target is not None:
         target = np.ascontiguousarray(target[:, idx] if out_seq else target[idx])
+    ids = getattr(sc, "sample_ids", None)
     return replace(
         sc,
+        sample_ids=tuple(int(ids[i]) if ids is not None else int(i) for i in idx),
+        samples_total=getattr(sc, "samples_total", None) or sc.B,
         x=np.ascontiguousarray(sc.x[:, idx] if sc.seq else sc.x[idx]),
         tokens=per_step(sc.tokens),
         token_ids=per_step(sc.token_ids),

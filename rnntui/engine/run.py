@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnntui.engine import generate, network
+from rnntui.engine import generate, keys, network
 from rnntui.engine.diagnostics import derived_keys
 from rnntui.engine.layout import trace_floats
 from rnntui.engine.trace import Trace, TraceInfo
@@ -109,6 +109,9 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
         # a training iteration's record of a model it changes (batchnorm's batch statistics; what_if reads it)
         arrays["meta.training"] = np.asarray(True)
     arrays["meta.scenario"] = np.asarray(sc.text)
+    if getattr(sc, "sample_ids", None) is not None:   # the batch is some samples of a larger data
+        arrays[keys.SAMPLE_IDS] = np.asarray(sc.sample_ids, dtype=np.int64)
+        arrays[keys.SAMPLES_TOTAL] = np.asarray(sc.samples_total, dtype=np.int64)
     arrays["meta.layout"] = np.asarray(info.to_json())
     arrays.setdefault("input", x)  # a generator records what each step read (its fed-back outputs)
     full = sc.T if sc.decoder_x is None else sc.x.shape[0]  # an encoder-decoder's lengths are its source's

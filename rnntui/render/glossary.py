@@ -18,10 +18,30 @@ def event_words(info) -> dict[str, str]:
         "vanishing": f"BPTT: ‖dL/dh_t‖ (over the batch) is below {lim['vanishing']:g} at this step",
         "exploding": f"BPTT: ‖dL/dh_t‖ (over the batch) is above {lim['exploding']:g} at this step",
         "saturated": (f"forward: a gate (or a tanh state) is saturated in at least {lim['saturated']:.0%} of the "
-                      f"units at this step (a sigmoid below 0.05 or above 0.95, a tanh beyond ±0.95)"),
+                      f"units at this step, over the batch's samples still running (a sigmoid below 0.05 or above 0.95, "
+                      f"a tanh beyond ±0.95)"),
         "non-finite": "an array first holds inf or NaN at this step",
         "break": "a breakpoint you added (a) holds at this step",
     }
+
+
+def _jacobian_words(info) -> str:
+    """The step Jacobian in words. It bounds only the path back through this sub-layer's own h: a family
+    with states besides h (the LSTM's c) is measured with them held fixed, and a recurrent sub-layer stacked
+    above another adds to the lower one's gradient at every step. Only where neither is the case does a
+    norm below 1 at every step mean that the gradient must shrink."""
+    words = ("the middle value, over the sample's steps, of ‖dh_t/dh_{t-1}‖, the largest factor by which one "
+             "step back through h can multiply the gradient")
+    carried = sorted({s for e in info.entries for s in getattr(getattr(e, "family", None), "states", ("h",))
+                      if s != "h"})
+    stacked = len({(p.entry, p.layer) for p in info.places if p.recurrent}) > 1
+    if not carried and not stacked:
+        return words + "; below 1 at every step, the gradient must shrink"
+    also = ([f"back through {' and '.join(carried)}"] if carried else []) + (
+        ["from the recurrent layer above"] if stacked else [])
+    held = "".join(f", with {s}_{{t-1}} held fixed" for s in carried)
+    return (words + held + ": the gradient also flows " + " and ".join(also)
+            + ", so it can keep its size while this is below 1 at every step")
 
 
 def glossary(info) -> Text:
@@ -36,9 +56,7 @@ def glossary(info) -> Text:
              "a step: the geometric mean of the change per step"),
         ("dL_s/dh_t", "the gradient of the loss term at step s alone with respect to h_t (the total dL/dh_t "
                       "also holds every other step's own loss)"),
-        ("median step Jacobian norm", "the middle value, over the sample's steps, of ‖dh_t/dh_{t-1}‖, the "
-                                      "largest factor by which one step back can multiply the gradient; below 1 at "
-                                      "every step, the gradient must shrink"),
+        ("median step Jacobian norm", _jacobian_words(info)),
         ("‖step t's term of dW_hh‖", "the size of step t's share of the gradient of W_hh (dW_hh is the sum of "
                                      "these over the steps and the batch): which steps W_hh's update comes from; "
                                      "the same for dW_ih"),

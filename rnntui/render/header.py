@@ -13,6 +13,7 @@ from rnntui.render.parts import for_output, for_place
 from rnntui.render.prediction import has_steps, predict
 from rnntui.render.tokens import token_label
 from rnntui.render.views import view_at
+from rnntui.engine.keys import SAMPLE_IDS, SAMPLES_TOTAL
 
 
 def is_what_if(trace) -> bool:
@@ -86,10 +87,23 @@ def header(trace, c: Cursor, width: int | None = None) -> Group:
         where = f"{where}: {token}"
     if n > 1:
         where = f"{view.step_noun} {step_index(c, info) + 1} of {n} ({where})"
-    line.append(f"  {place.label(info)}  {where}  sample {c.sample} of {info.B}")
+    line.append(f"  {place.label(info)}  {where}  sample {c.sample} of {info.B}{data_sample_words(trace, c.sample)}")
     e = info.entries[place.entry]
     # a sample's own length where the place has steps (a many-to-one's dense reads one vector: none)
     if info.packs(e) and info.seq and not c.handover and (e.recurrent or e.seq_out):
         own, full = info.length_of(c.sample), e.steps
         line.append(f" (length {own} of {full})", Style(bold=own < full))
     return Group(text, line)
+
+
+def data_sample_words(trace, b: int) -> str:
+    """Which sample of the data the batch's sample *b* is, where the batch is some of a larger data's
+    samples (a data set's batch, a training minibatch): " (no. 118 of 200 in the data)"; "" otherwise."""
+    if SAMPLE_IDS not in trace:
+        return ""
+    ids = trace[SAMPLE_IDS]
+    if b >= ids.size:
+        return ""
+    total = int(trace[SAMPLES_TOTAL]) if SAMPLES_TOTAL in trace else None
+    of = f" of {total:,}" if total is not None else ""
+    return f" (no. {int(ids[b]):,}{of} in the data)"

@@ -125,9 +125,9 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
             text.append(ch.center(cw - 1), HERE if t == c.t else OTHER)
             text.append(" ")
     text.newline().append("event ", DIM)
-    for t in range(start, stop):
-        ch, colour = EVENT_MARKS.get(here.get(t, ""), ("·", "grey50"))
-        text.append(ch.center(cw - 1), _mark_style(colour, ch == "·"))
+    for t in range(start, stop):  # an event is the batch's: none drawn at this sample's own padding
+        ch, colour = EVENT_MARKS.get(here.get(t, ""), ("·", "grey50")) if t < own else (PAD, "grey50")
+        text.append(ch.center(cw - 1), _mark_style(colour, ch in ("·", PAD)))
         text.append(" ")
     notes = [f"steps {start}..{stop - 1} of 0..{T - 1}"] if start > 0 or stop < T else []
     if info.feed == "output" and same_steps:  # a generator: say where its input comes from (one line, no more)

@@ -547,6 +547,20 @@ def training_report(trace, k: int | None = None) -> list:
         out.append(Text("Events over iterations (where each kind began):", BOLD))
         out += [Text(f"  {e.kind}: {e.text}") for e in first.values()]
     else:
-        out.append(Text("No events over iterations (non-finite values, clipping, big updates, loss rises, vanishing or "
-                        "exploding gradients at step 0).", DIM))
+        looked, unknown = event_kinds_known(trace)
+        out.append(Text(f"No events over iterations ({', '.join(looked)})."
+                        + (f" Not recorded, so not looked for: {', '.join(unknown)}." if unknown else ""), DIM))
     return out
+
+
+def event_kinds_known(trace) -> tuple[list[str], list[str]]:
+    """The kinds of iteration event the run's own arrays can show (looked for) and those they cannot
+    (not recorded): a folder of `rnntui.record` knows no clipping, nor the updates when the loop did not let
+    it see them, nor the gradient at step 0 of a model without a recurrent place."""
+    from rnntui.render.training_cause import ratios
+
+    _, r = ratios(trace)
+    known = {"non-finite values": True, "clipping": "train.clipped" in trace,
+             "big updates": bool(r.size) and bool((~np.isnan(r)).any()), "loss rises": True,
+             "vanishing or exploding gradients at step 0": any(k.startswith("train.bptt.") for k in trace)}
+    return [k for k, v in known.items() if v], [k for k, v in known.items() if not v]

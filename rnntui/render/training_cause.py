@@ -70,16 +70,19 @@ def _clip_limit(trace) -> float | None:
 
 
 def diverges_at(trace) -> int | None:
-    """The first iteration where the loss stops being finite or grows past 10x its first value; None if the
-    run does neither."""
+    """The iteration from which the loss is not finite or above 10x its first value through the last
+    iteration; None if the run ends without (a loss that spikes past 10x and comes back has not diverged:
+    the loss-rise event tells of the spike)."""
     loss = np.asarray(trace["train.loss"], dtype=float)
     if loss.size == 0:
         return None
     bad = ~np.isfinite(loss)
     if np.isfinite(loss[0]) and loss[0] > 0:
         bad |= np.isfinite(loss) & (loss > 10 * loss[0])
-    hits = np.flatnonzero(bad)
-    return int(hits[0]) if hits.size else None
+    if not bad[-1]:
+        return None
+    good = np.flatnonzero(~bad)
+    return int(good[-1]) + 1 if good.size else 0
 
 
 def big_update(trace) -> tuple[str, int, float, int] | None:
@@ -128,7 +131,7 @@ def likely_cause(trace) -> str | None:
     name, k, ratio, at = found
     loss = np.asarray(trace["train.loss"], dtype=float)
     how = ("the loss stops being finite" if not np.isfinite(loss[at]) else
-           f"the loss grows to {fmt(float(loss[at]), 0)} (from {fmt(float(loss[0]), 0)})")
+           f"the loss grows to {fmt(float(loss[at]), 0)}, past 10x its {fmt(float(loss[0]), 0)} at iteration 0")
     kind, clip = _optimizer_kind(trace), _clip_limit(trace)
     if kind in ("adam", "adamw"):
         fix = "the learning rate is too large for parameters of this size (Adam's steps are about lr each)"

@@ -103,7 +103,7 @@ def sample_scenario(sc, k: int):
     from rnntui.scenario.dataset import batch_input
 
     first = sc.layout[0]
-    ids = first.handler.id_count(first.config) if first.handler.reads_ids else None
+    ids = first.handler.laid_out_id_count(first) if first.handler.reads_ids else None
     vocab = SimpleNamespace(vocab=list(sc.vocab) if sc.vocab is not None else None)
     built, target = batch_input(sc.dataset, k, 1, vocab, Path(sc.file).parent, None, ids)
     if target is not None:
@@ -111,7 +111,8 @@ def sample_scenario(sc, k: int):
             target = np.moveaxis(target, 0, 1)
         target = np.ascontiguousarray(target.astype(np.int64) if sc.loss != "mse" else target)
     return replace(sc, x=built.x, lengths=built.lengths, tokens=built.tokens, token_ids=built.token_ids,
-                   target=target if target is not None else sc.target, sample=k)
+                   target=target if target is not None else sc.target, sample=k, sample_ids=(k,),
+                   samples_total=sc.dataset.N)
 
 
 def check_targets(sc) -> None:

@@ -67,6 +67,8 @@ class Scenario:
     input_seq: dict = dataclasses.field(default_factory=dict)  # a graph's inputs: whether each has steps (T, B, ...)
     dataset: Any = None                  # input.dataset: the data set (scenario/dataset.py) the batch was read from
     sample: int = 0                      # and the first of its samples the batch holds
+    sample_ids: tuple | None = None      # which samples of the data the batch holds (data set, minibatch)
+    samples_total: int | None = None     # and how many the data has
     sources: tuple[str, ...] = ()        # every file the load read: the scenario, weights, input, vocabulary...
 
     @property
@@ -481,6 +483,8 @@ def _load(source: str | Path, text: str | None, max_memory: int | None, sample: 
         dtype=top.dtype, mode=top.mode, layout=tuple(layout), x=x,
         seq=built.seq, tokens=built.tokens, vocab=built.vocab, params=params, buffers=made.buffers,
         warnings=warnings, loss=top.loss.kind, dataset=built.dataset, sample=built.sample,
+        sample_ids=None if built.dataset is None else tuple(range(built.sample, built.sample + B)),
+        samples_total=None if built.dataset is None else built.dataset.N,
         token_ids=built.token_ids,
         target=target, class_names=tuple(top.class_names) if top.class_names else None,
         events=tuple((k, float(v)) for k, v in top.events.model_dump().items()), lengths=lengths,

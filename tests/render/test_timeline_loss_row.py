@@ -83,3 +83,26 @@ def test_long_notes_are_wrapped_not_cut(traces):
     assert all(len(line) <= 40 for line in out.getvalue().splitlines())
     assert " ".join(notes) == ("steps 0..3 of 0..5 sample 0 has 4 steps: t=4..5 are padding (╌); loss: the whole "
                                "batch's, each step's term")
+
+
+def test_no_event_mark_at_a_samples_padding(traces):
+    """Events are the batch's (a saturation share over the samples still running): under `sample k` the
+    event row drew them at k's own padded steps too, where the sample has nothing. Padding shows padding."""
+    from rnntui.render.analysis import event_marks, events
+
+    trace = traces["bilstm-lengths"]
+    place = Cursor().place(trace.info)
+    T = trace["loss.step"].shape[0]
+    found = event_marks(events(trace)).get(place, {})
+    marks = {place: {t: "saturated" for t in range(T)}}
+    for b, n in enumerate(trace.info.lengths):
+        out = io.StringIO()
+        Console(file=out, width=400, color_system=None).print(timeline(trace, Cursor(sample=b), marks, 200))
+        row = next(line for line in out.getvalue().splitlines() if line.startswith("event"))[6:].split()
+        assert row == ["S"] * int(n) + [PAD] * (T - int(n)), (b, row)
+    # and the run's own marks: none past the shortest sample's end under that sample
+    short = int(np.argmin(trace.info.lengths))
+    out = io.StringIO()
+    Console(file=out, width=400, color_system=None).print(timeline(trace, Cursor(sample=short), {place: found}, 200))
+    row = next(line for line in out.getvalue().splitlines() if line.startswith("event"))[6:].split()
+    assert row[int(trace.info.lengths[short]):] == [PAD] * (T - int(trace.info.lengths[short]))

@@ -34,6 +34,10 @@ def test_the_diverging_runs_cause_is_its_earliest_big_update(traces):
     words = likely_cause(t)
     assert f"updates were {ratio:.0%} of {name} at iteration {k}" in words
     assert f"at iteration {at} the loss grows to" in words and "or clip the gradients" in words
+    # the value it grew from is iteration 0's (the rule's), said as such: iteration at - 1's was another
+    from rnntui.numfmt import fmt
+    assert f"past 10x its {fmt(float(loss[0]), 0)} at iteration 0" in words
+    assert loss[at - 1] != loss[0] and "(from " not in words
     assert short_cause(t, 100).startswith(f"likely cause: updates {ratio:.0%} of {name} at iteration {k}")
 
 
@@ -69,3 +73,23 @@ def test_the_pane_lists_update_ratios_worst_first(traces):
     values = [t[f"train.update_ratio.{n}"][1] for n, _ in shown]
     assert len(shown) == len([k for k in t if k.startswith("train.update_ratio.")])
     assert values == sorted(values, reverse=True)
+
+
+def test_a_loss_that_spikes_and_recovers_names_no_divergence(tmp_path):
+    """Adam at lr 3 on a tanh RNN: the loss jumps from 0.266 to 41 at iteration 1 (past 10x), then comes back
+    and ends below where it began. The run did not diverge: no 'likely cause' of a divergence, while the
+    loss-rise event still tells of the jump."""
+    path = tmp_path / "spike.yaml"
+    target = [[v] for v in (0.5, 0.2, 0.1, 0.3) * 5]
+    path.write_text("version: 1\nseed: 1\ninput: {generate: {kind: sine, length: 20, period: 10}}\n"
+                    "model:\n  - {type: rnn, hidden_size: 8}\n  - {type: dense, units: 1}\n"
+                    "weights: {init: orthogonal, recurrent_gain: 1.2}\n"
+                    f"loss: {{kind: mse, target: {target}}}\n"
+                    "train: {iterations: 60, optimizer: {kind: adam, lr: 3.0}}\n")
+    import rnntui
+
+    t = rnntui.run(path)
+    loss = t["train.loss"]
+    assert (loss > 10 * loss[0]).any() and np.isfinite(loss).all() and loss[-1] < loss[0]
+    assert big_update(t) is None and likely_cause(t) is None and short_cause(t, 100) is None
+    assert any(e.kind == "loss rise" for e in iteration_events(t))

@@ -95,3 +95,61 @@ async def test_question_mark_shows_the_terms(traces):
         await pilot.press("question_mark")
         text = " ".join(plain(app.screen.query_one("#glossary", Static).content, 300).split())
         assert "median step Jacobian norm:" in text and "v vanishing: BPTT: ‖dL/dh_t‖" in text and RULE in text
+
+
+def _jacobian_term(info) -> str:
+    text = " ".join(plain(glossary(info), 300).split())
+    return text.split("median step Jacobian norm:", 1)[1].split("‖step t's term", 1)[0]
+
+
+def test_the_step_jacobians_words_hold_on_an_lstm_whose_gradient_is_carried_by_c(tmp_path):
+    """A one-unit LSTM whose forget gate is open (bias 10) and whose W_hh is small: ‖dh_t/dh_{t-1}‖ (c_{t-1}
+    held fixed) is below 0.1 at every step, yet the one loss term's dL/dh_t grows from step 20 to step 0,
+    carried back through c. `?` must not say that the gradient must shrink there; on a tanh RNN it must."""
+    path = tmp_path / "c.yaml"
+    path.write_text(textwrap.dedent("""\
+        version: 1
+        mode: many-to-one
+        input: {generate: {kind: pulse, length: 30, at: 0}}
+        model: [{type: lstm, hidden_size: 1}]
+        weights:
+          init: constant
+          value: 0.0
+          set:
+            0.weight_ih_l0: [[1.0], [0.0], [1.0], [0.0]]
+            0.weight_hh_l0: [[0.3], [0.3], [0.3], [0.3]]
+            0.bias_ih_l0: [0.0, 10.0, 0.0, 0.0]
+        loss: {kind: sum}
+        """))
+    t = rnntui.run(path)
+    jac = t["diag.model.0.l0.fwd.jacnorm"][:, 0]
+    g = np.abs(t["grad.model.0.l0.fwd.h"][:, 0, 0])
+    assert (jac[1:] < 0.1).all() and g[0] > 1.5 * g[20]           # the counterexample, from the run itself
+    words = _jacobian_term(t.info)
+    assert "must shrink" not in words
+    assert "with c_{t-1} held fixed" in words and "flows back through c" in words
+    rnn = _jacobian_term(rnntui.run("vanishing-gradient").info)
+    assert "below 1 at every step, the gradient must shrink" in rnn and "held fixed" not in rnn
+
+
+def test_the_step_jacobians_words_hold_on_the_lower_layer_of_a_stack(tmp_path):
+    """Two identity RNN layers: the lower one's ‖dh_t/dh_{t-1}‖ is at most 0.1 at every step, yet its dL/dh_t
+    keeps its size, fed at every step by the layer above (whose W_hh is 1.0)."""
+    path = tmp_path / "s.yaml"
+    path.write_text(textwrap.dedent("""\
+        version: 1
+        mode: many-to-one
+        input: {generate: {kind: pulse, length: 20, at: 0}}
+        model: [{type: rnn, hidden_size: 1, num_layers: 2, nonlinearity: identity}]
+        weights:
+          init: constant
+          value: 0.0
+          set: {0.weight_ih_l0: [[1.0]], 0.weight_hh_l0: [[0.1]], 0.weight_ih_l1: [[1.0]], 0.weight_hh_l1: [[1.0]]}
+        loss: {kind: sum}
+        """))
+    t = rnntui.run(path)
+    jac = t["diag.model.0.l0.fwd.jacnorm"][:, 0]
+    g = np.abs(t["grad.model.0.l0.fwd.h"][:, 0, 0])
+    assert (jac <= 0.1 + 1e-12).all() and g[0] >= g[-1]
+    words = _jacobian_term(t.info)
+    assert "must shrink" not in words and "from the recurrent layer above" in words

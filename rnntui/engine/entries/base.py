@@ -72,6 +72,10 @@ class Handler:
         """An entry that reads ids: how many it can look up."""
         raise NotImplementedError
 
+    def laid_out_id_count(self, info: EntryInfo) -> int:
+        """The same count read from the entry's layout (what a loaded Scenario keeps of it)."""
+        raise NotImplementedError
+
     def fixed_init(self, info: EntryInfo, name: str, shape) -> np.ndarray | None:
         """A parameter that starts at the same value whatever `init` says (None: `init` decides)."""
         return None

@@ -43,6 +43,10 @@ class Embedding(Handler):
         """How many ids this entry can look up (the loader refuses a token whose id is not below it)."""
         return cfg.num_embeddings
 
+    def laid_out_id_count(self, info: EntryInfo) -> int:
+        """num_embeddings, the rows of the weight the layout gave it."""
+        return info.params[keys.param_name(info.index, "weight")][0]
+
     def layout(self, index, cfg, feat, seq, steps, ctx) -> EntryInfo:
         if not seq or tuple(feat) != (1,):
             raise LayoutProblem(index, "type", "an embedding reads token ids, one per step: give `input.tokens`, "
