@@ -129,35 +129,42 @@ def what_if(trace, interventions, resume: bool = True):
         return _what_if(trace, interventions, resume=resume)
 
 
-def from_torch(module, x, *, target=None, loss: str = "sum", lengths=None, train: dict | None = None):
+def from_torch(module, x, *args, target=None, loss: str = "sum", lengths=None, kwargs: dict | None = None,
+               output: int = 0, vocab=None, class_names=None, train: dict | None = None):
     """Run a PyTorch module in rnntui: its structure read with torch.fx, written as a scenario with its
-    weights and *x* inline (`trace.scenario_yaml()`), run by the engine and checked against the module's
-    own output on *x* (a mismatch is an error). *loss*: "sum", "mse" or "cross_entropy" (with *target*,
-    laid out like the module's output); *lengths*: each sample's length, for a forward(x, lengths) that
-    packs its batch; *train*: a `train:` section as a dict (iterations, optimizer, clip, batch_size, shuffle,
-    schedule), written into the scenario so its training is replayed from the module's parameters.
-    `trace.torch_names` maps the module's parameter names to the trace's. Needs torch; see
-    docs/debug-your-pytorch-model.md."""
+    weights and inputs inline (`trace.scenario_yaml()`), run by the engine and checked against the module's
+    own output (a mismatch is an error). *x*, *args* and *kwargs* are the forward's own arguments, as in
+    `module(x, *args, **kwargs)`: a hidden state passed in becomes the recurrent module's initial state,
+    a number (`future=3`) a constant. *output*: which element of a returned tuple the loss reads (0, as
+    in `(log_probs, hidden)`). *loss*: "sum", "mse", "cross_entropy" or "nll" (log-probabilities, after a
+    log_softmax), with *target* laid out like the module's output; *lengths*: each sample's length, for a
+    forward(x, lengths) that packs its batch (passed as the forward's second argument); *vocab* (a list
+    or {token: id}) and *class_names* name token ids and classes on screen; *train*: a `train:` section as
+    a dict (iterations, optimizer, clip, batch_size, shuffle, schedule), written into the scenario so its
+    training is replayed from the module's parameters. `trace.torch_names` maps the module's parameter
+    names to the trace's. Needs torch; see docs/debug-your-pytorch-model.md."""
     from rnntui.blas import one_thread
     from rnntui.torch_bridge.bridge import from_torch as _from_torch
 
     _show_in_notebooks()
     with one_thread():
-        return _from_torch(module, x, target=target, loss=loss, lengths=lengths, train=train)
+        return _from_torch(module, x, *args, target=target, loss=loss, lengths=lengths, kwargs=kwargs,
+                           output=output, vocab=vocab, class_names=class_names, train=train)
 
 
-def record(module, x, *, target=None, loss: str = "sum", lengths=None, step: int, to, every: int = 1,
-           optimizer=None):
+def record(module, x, *args, target=None, loss: str = "sum", lengths=None, step: int, to, every: int = 1,
+           optimizer=None, kwargs: dict | None = None, output: int = 0):
     """Record iteration *step* of your own training loop into the folder *to*: the batch's full forward and
     BPTT record with the parameters before the update, and the update your optimizer makes. Use it as
     `with rnntui.record(model, x, target=y, loss=..., step=k, to="runs/exp1"): ...loss.backward(); opt.step()`,
-    or pass `optimizer=` to read the update after its next step(). `rnntui run runs/exp1` steps through the
-    recorded iterations (torch_bridge/record.py; docs/debug-your-pytorch-model.md)."""
+    or pass `optimizer=` to read the update after its next step(). *args*, *kwargs* and *output* are
+    from_torch's: the forward's own arguments (`record(lm, ids, hidden, ...)`). `rnntui run runs/exp1` steps
+    through the recorded iterations (torch_bridge/record.py; docs/debug-your-pytorch-model.md)."""
     from rnntui.torch_bridge.record import record as _record
 
     _show_in_notebooks()
-    return _record(module, x, target=target, loss=loss, lengths=lengths, step=step, to=to, every=every,
-                   optimizer=optimizer)
+    return _record(module, x, *args, target=target, loss=loss, lengths=lengths, step=step, to=to, every=every,
+                   optimizer=optimizer, kwargs=kwargs, output=output)
 
 
 def scan(scenario, loader=None, *, dataset=None, workers: int = 1, max_memory: int | None = None):
@@ -173,11 +180,14 @@ def scan(scenario, loader=None, *, dataset=None, workers: int = 1, max_memory: i
     return _scan(path, dataset=dataset, workers=workers, max_memory=max_memory)
 
 
-def debug(module, x, *, target=None, loss: str = "sum", lengths=None):
-    """`from_torch`, then the step-through debugger on its trace (in this terminal); returns the trace.
-    Where there is no terminal (standard input or standard error is a pipe, a file or a notebook's kernel)
-    it raises an RnntuiError saying so; `from_torch` returns the same trace without the debugger."""
-    trace = from_torch(module, x, target=target, loss=loss, lengths=lengths)
+def debug(module, x, *args, target=None, loss: str = "sum", lengths=None, kwargs: dict | None = None,
+          output: int = 0, vocab=None, class_names=None, train: dict | None = None):
+    """`from_torch` (the same arguments), then the step-through debugger on its trace (in this terminal);
+    returns the trace. Where there is no terminal (standard input or standard error is a pipe, a file or a
+    notebook's kernel) it raises an RnntuiError saying so; `from_torch` returns the same trace without the
+    debugger."""
+    trace = from_torch(module, x, *args, target=target, loss=loss, lengths=lengths, kwargs=kwargs, output=output,
+                       vocab=vocab, class_names=class_names, train=train)
     from rnntui.tui.app import RnntuiApp
 
     RnntuiApp(trace).run()

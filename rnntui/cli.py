@@ -402,7 +402,10 @@ def scaffold(
             f.write(text)
     except RnntuiError as exc:
         fail(exc, command="scaffold")
-    typer.echo(printable(f"wrote {output}"))
+    key = getattr(state, "key", None)
+    said = "" if key is None else (f" from the state_dict under {key!r} of the checkpoint {weights.name}"
+                                   + (f" (left out: {', '.join(state.left_out)})" if state.left_out else ""))
+    typer.echo(printable(f"wrote {output}{said}"))
 
 
 @app.command()

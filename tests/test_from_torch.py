@@ -495,14 +495,9 @@ def _line_of(cls, text):
 
 @pytest.mark.parametrize("cls,line,said", [
     (Cumsum, "torch.cumsum", "torch.cumsum: this operation has no rnntui entry"),
-    (Times2, "x * 2", "`*` (operator.mul)"),
-    (Residual, "out + self.fc(out)", "`+` (operator.add)"),
-    (OwnCell, "for t in range", "not Python loops or branches over tensors"),
+    (OwnCell, "h = self.ih(x[:, 0])", "nn.Linear (self.ih) before the loop"),
     (BiLastBackward, "h[-1]", "h_n[-1], the last layer's backward direction alone"),
     (BiLastStep, "out[:, -1]", "the backward direction's first step"),
-    (Normed, "self.norm(out)", "nn.LayerNorm (self.norm): rnntui has no entry for this module"),
-    (Twice, "self.lin(torch.tanh(self.lin(out)))", "self.lin is called a second time"),
-    (Tied, "self.b(torch.tanh(self.a(out)))", "self.b shares its weights with self.a"),
 ])
 def test_what_rnntui_cannot_express_is_refused_with_the_operation_and_its_line(cls, line, said):
     with pytest.raises(FromTorchError) as info:
@@ -510,6 +505,14 @@ def test_what_rnntui_cannot_express_is_refused_with_the_operation_and_its_line(c
     message = str(info.value)
     assert f"{__file__}:{_line_of(cls, line)}:" in message, message
     assert line in message and said in message, message
+
+
+@pytest.mark.parametrize("cls", [Times2, Residual, Normed, Twice, Tied], ids=lambda c: c.__name__)
+def test_what_once_was_refused_maps_as_a_graph(cls):
+    """x * 2, a residual x + f(x), nn.LayerNorm, a layer called twice and tied weights (refused before graphs):
+    output, loss and every parameter gradient are torch's (a shared one's summed over its uses)."""
+    trace = _check(cls(), _x(2, 5, 3), None, "batch_first", "sum")
+    assert "mode:" not in trace.scenario_yaml() or cls is Normed
 
 
 class PackedLastStep(nn.Module):
@@ -724,11 +727,16 @@ class ZerosLoop(nn.Module):
         return self.fc(h)
 
 
-def test_a_loop_after_torch_zeros_of_a_traced_size_is_refused_at_the_loop():
+def test_a_loop_after_torch_zeros_of_a_traced_size_is_read_by_running_it():
+    """The trial's loop maps now (torch_bridge/loops.py): float32 as its zeros are; in float64 its float32
+    zeros make torch itself fail, which is said with torch's words at the user's line."""
+    x = _x(2, 5, 3).float()
+    model = ZerosLoop()
+    trace = rnntui.from_torch(model, x)
+    np.testing.assert_allclose(trace["output"], model(x).detach().numpy(), rtol=1e-5, atol=1e-6)
     message = _refused(ZerosLoop().double(), _x(2, 5, 3))
-    assert f"{__file__}:{_line_of(ZerosLoop, 'for t in range')}: `for t in range(x.size(1)):`: " in message, message
-    assert "not Python loops or branches over tensors, such as a custom cell stepping through time itself" in message
-    assert "Error" not in message and "Proxy" not in message, message
+    assert f"{__file__}:{_line_of(ZerosLoop, 'self.cell(x[:, t], (h, c))')}:" in message, message
+    assert "ZerosLoop fails on these arguments itself (RuntimeError: " in message, message
 
 
 class PoolPadded(nn.Module):
@@ -757,10 +765,12 @@ def test_the_refusal_lists_exactly_what_maps():
             "AvgPool1d": lambda: nn.AvgPool1d(2), "AvgPool2d": lambda: nn.AvgPool2d(2),
             "BatchNorm1d": lambda: nn.BatchNorm1d(2), "BatchNorm2d": lambda: nn.BatchNorm2d(2), "Flatten": nn.Flatten,
             "Dropout": nn.Dropout, "ReLU": nn.ReLU, "Tanh": nn.Tanh, "Sigmoid": nn.Sigmoid,
-            "Softmax": lambda: nn.Softmax(dim=-1), "Identity": nn.Identity}
+            "LayerNorm": lambda: nn.LayerNorm(2),
+            "Softmax": lambda: nn.Softmax(dim=-1), "LogSoftmax": lambda: nn.LogSoftmax(dim=-1), "Identity": nn.Identity,
+            "Dropout1d": nn.Dropout1d, "Dropout2d": nn.Dropout2d, "Dropout3d": nn.Dropout3d}
     assert sorted(listed) == sorted(made)  # every one named, and nothing else
     assert all(mapper(make())[0] is not None for make in made.values())
-    for unmapped in (nn.LayerNorm(2), nn.GELU(), nn.LSTMCell(2, 2), nn.AdaptiveAvgPool2d(1)):
+    for unmapped in (nn.GELU(), nn.LSTMCell(2, 2), nn.AdaptiveAvgPool2d(1)):
         assert mapper(unmapped)[0] is None
     functions = message.split(") and functions (", 1)[1]
     for name in ("F.max_pool1d", "F.max_pool2d", "F.avg_pool1d", "F.avg_pool2d", "F.dropout", "torch.flatten(x, 1)"):

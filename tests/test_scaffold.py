@@ -387,12 +387,30 @@ def test_a_layernorm_is_refused_naming_its_keys(tmp_path, fmt):
              "running statistics is a normalisation layer rnntui has no entry for (nn.LayerNorm")
 
 
-def test_a_training_checkpoint_is_refused_with_the_state_dict_it_holds_named(tmp_path):
+def test_a_training_checkpoint_is_read_through_the_state_dict_inside_it(tmp_path):
+    """{'model': state_dict, 'optimizer': ..., 'epoch': 3}: scaffold uses the state_dict under 'model', says so,
+    and the scenario it writes runs with those weights (the file named in it is the checkpoint itself)."""
+    m = Head(nn.GRU(3, 4), nn.Linear(4, 2), last=True).double()
+    opt = torch.optim.Adam(m.parameters())
+    m(torch.randn(5, 2, 3, dtype=torch.float64)).sum().backward()
+    opt.step()
+    torch.save({"model": m.state_dict(), "optimizer": opt.state_dict(), "epoch": 3}, tmp_path / "ckpt.pt")
+    result = _scaffold(tmp_path / "ckpt.pt", tmp_path / "s.yaml")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == (f"wrote {tmp_path / 's.yaml'} from the state_dict under 'model' of the checkpoint "
+                                     "ckpt.pt (left out: optimizer, epoch)")
+    trace = rnntui.run(tmp_path / "s.yaml")
+    for name, p in m.state_dict().items():
+        np.testing.assert_array_equal(trace["param." + name.replace("rnn.", "0.").replace("fc.", "1.")], p.numpy())
+
+
+def test_a_checkpoint_with_two_state_dicts_is_refused_naming_them(tmp_path):
     m = nn.Linear(2, 3)
-    torch.save({"model": m.state_dict(), "epoch": 3}, tmp_path / "ckpt.pt")
-    _refused(tmp_path / "ckpt.pt", tmp_path / "s.yaml", "holds non-tensor values: model (OrderedDict), epoch (int)",
-             "model holds tensors only, like a state_dict inside a checkpoint: save it alone, "
+    torch.save({"model": m.state_dict(), "ema": m.state_dict(), "epoch": 3}, tmp_path / "ckpt.pt")
+    _refused(tmp_path / "ckpt.pt", tmp_path / "s.yaml", "is a checkpoint holding 2 state_dicts (model, ema)",
              "torch.save(checkpoint['model'], \"weights.pt\")")
+    torch.save({"epoch": 3, "loss": 0.5}, tmp_path / "nothing.pt")
+    _refused(tmp_path / "nothing.pt", tmp_path / "s.yaml", "holds non-tensor values: epoch (int), loss (float)")
 
 
 @pytest.mark.parametrize("state,said", [

@@ -36,6 +36,8 @@ def apply(name: str, pre: np.ndarray) -> np.ndarray:
         return sigmoid_(pre.copy())
     if name == "softmax":
         return softmax(pre)
+    if name == "log_softmax":
+        return log_softmax(pre)
     raise ValueError(name)
 
 
@@ -51,4 +53,6 @@ def backward(name: str, pre: np.ndarray, out: np.ndarray, grad_out: np.ndarray) 
         return grad_out * out * (1 - out)
     if name == "softmax":
         return out * (grad_out - np.sum(grad_out * out, axis=-1, keepdims=True))
+    if name == "log_softmax":  # d/dz log softmax(z) = I - softmax(z): softmax(z) = exp(out)
+        return grad_out - np.exp(out) * np.sum(grad_out, axis=-1, keepdims=True)
     raise ValueError(name)

@@ -138,8 +138,8 @@ def infer_graph(nodes: list[Node], inputs: dict[str, Val], ragged: set[str] | fr
                 lay = hd.layout(index, node.cfg, v.feat, v.seq, v.shape[0] if v.seq else 1, ctx)
             except LayoutProblem as exc:
                 raise LayoutProblem(node.index, exc.key, exc.message + _reads_words(out, node, ins)) from None
-            if lay.activation == "softmax" and len(lay.out_shape) != 1:
-                raise LayoutProblem(node.index, hd.activation_key, f"softmax needs a vector of features; here it "
+            if lay.activation in ("softmax", "log_softmax") and len(lay.out_shape) != 1:
+                raise LayoutProblem(node.index, hd.activation_key, f"{lay.activation} needs a vector of features; here it "
                                     f"would act on a map of shape {lay.out_shape}")
         reads = tuple(node.reads) if not prefix else tuple(key_of(r) for r in node.reads)
         lay = replace(lay, id=node.id, reads=reads, lengths_of=lengths_of)

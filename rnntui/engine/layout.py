@@ -104,8 +104,8 @@ def infer_layout(types: list[str], configs: list, input_feat: tuple[int, ...], s
     feat = tuple(input_feat)
     for i, (h, cfg) in enumerate(zip(handlers, configs), start=first_index):
         lay = h.layout(i, cfg, feat, seq, steps, ctx)
-        if lay.activation == "softmax" and len(lay.out_shape) != 1:
-            raise LayoutProblem(i, h.activation_key, f"softmax needs a vector of features; here it would act on a map of shape "
+        if lay.activation in ("softmax", "log_softmax") and len(lay.out_shape) != 1:
+            raise LayoutProblem(i, h.activation_key, f"{lay.activation} needs a vector of features; here it would act on a map of shape "
                                 f"{lay.out_shape} (add a flatten and a dense entry first)")
         out.append(lay)
         feat, seq = lay.out_shape, lay.seq_out

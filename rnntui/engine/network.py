@@ -172,7 +172,9 @@ def one_term_gradients(layout, g, g_pre, backward, lengths=None) -> dict:
                     dh = scratch[keys.grad(f"{prefix}.h")]
                     done[direction][keys.diag(prefix, "term_gradnorm")] = row_norms(
                         dh.reshape(-1, dh.shape[-1])).reshape(dh.shape[:2])
-        return done[direction].pop(key)
+        # kept, not popped: a trace copied with its derived keys (record's kept trace, Trace.save after it)
+        # reads the same closure again; each is a (T, B) array
+        return done[direction][key]
 
     for prefix, d in places:
         out[keys.diag(prefix, "term_gradnorm")] = partial(norms, d, keys.diag(prefix, "term_gradnorm"))

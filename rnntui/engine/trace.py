@@ -157,11 +157,22 @@ class Trace(Mapping):
         return str(self["meta.scenario"])
 
     def save_scenario(self, path: str | Path) -> None:
-        """Write `scenario_yaml()` to *path*, atomically."""
+        """Write `scenario_yaml()` to *path*, atomically. A run of `rnntui.from_torch` whose parameters are too
+        many to write inline (`beside`) has them written beside it, `<stem>.safetensors`, which the text then
+        names."""
         from rnntui.atomic import atomic_write
 
+        text = self.scenario_yaml()
+        named, beside = getattr(self, "beside", None) or (None, None)   # (the name the text gives, the arrays)
+        if beside:
+            from safetensors.numpy import save as save_bytes
+
+            name = Path(path).stem + ".safetensors"
+            with atomic_write(Path(path).with_name(name)) as f:
+                f.write(save_bytes({k: np.ascontiguousarray(v) for k, v in beside.items()}))
+            text = text.replace(f"file: {json.dumps(named)}", f"file: {json.dumps(name)}", 1)
         with atomic_write(path) as f:
-            f.write(self.scenario_yaml().encode("utf-8"))
+            f.write(text.encode("utf-8"))
 
     def save(self, path: str | Path, *, jacobian: bool | str = True) -> list[str]:
         """Write every key to one .npz, atomically (docs/trace-format.md).

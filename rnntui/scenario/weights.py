@@ -78,6 +78,14 @@ def _init_one(name: str, shape, lay: EntryInfo, w, rng: np.random.Generator) -> 
     return q.reshape(shape)
 
 
+class StateDict(dict):
+    """A state_dict read from a file; `key`: where it was inside a training checkpoint dict (None: the file
+    is the state_dict itself), `left_out`: the checkpoint's other keys."""
+
+    key: str | None = None
+    left_out: tuple = ()
+
+
 def _torch_state(path: Path) -> dict[str, np.ndarray]:
     try:
         import torch
@@ -95,23 +103,35 @@ def _torch_state(path: Path) -> dict[str, np.ndarray]:
         raise
     if hasattr(obj, "state_dict") and not isinstance(obj, dict):
         obj = obj.state_dict()
+    obj_keys = list(obj) if isinstance(obj, dict) else []
     if not isinstance(obj, dict):
         raise WeightProblem(("file",), f"{path.name} holds a {type(obj).__name__}; expected a state_dict")
+    key = None
     bad = [f"{k} ({type(v).__name__})" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     if bad:
-        # a training checkpoint ({"model": state_dict, "epoch": 3, ...}) is the common case: name the way out
+        # a training checkpoint ({"model": state_dict, "optimizer": ..., "epoch": 3}): the one dict of tensors in it
         inner = [k for k, v in obj.items() if isinstance(v, dict) and v and
                  all(isinstance(t, torch.Tensor) for t in v.values())]
-        hint = (f" ({inner[0]} holds tensors only, like a state_dict inside a checkpoint: save it alone, "
-                f"torch.save(checkpoint[{inner[0]!r}], \"weights.pt\"), and name that file)") if inner else ""
-        raise WeightProblem(("file",), f"{path.name} holds non-tensor values: {', '.join(bad[:5])}; "
-                            f"expected a state_dict of tensors{hint}")
+        if len(inner) == 1:
+            key = inner[0]
+            obj = obj[key]
+        elif inner:
+            raise WeightProblem(("file",), f"{path.name} is a checkpoint holding {len(inner)} state_dicts "
+                                f"({', '.join(map(str, inner))}); expected one: save the model's alone, "
+                                f"torch.save(checkpoint[{inner[0]!r}], \"weights.pt\"), and name that file")
+        else:
+            raise WeightProblem(("file",), f"{path.name} holds non-tensor values: {', '.join(bad[:5])}; "
+                                "expected a state_dict of tensors, or a checkpoint dict holding one")
     ints = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
     bad = [f"{k} ({v.dtype})" for k, v in obj.items() if v.is_complex() or not (v.dtype.is_floating_point or v.dtype in ints)]
     if bad:
         raise WeightProblem(("file",), f"{path.name} holds tensors that are not real numbers: {', '.join(bad[:5])} "
                             "(an imaginary part would be lost); expected float tensors")
-    return {str(k): v.detach().cpu().double().numpy() for k, v in obj.items()}
+    state = StateDict({str(k): v.detach().cpu().double().numpy() for k, v in obj.items()})
+    if key is not None:
+        state.key = str(key)
+        state.left_out = tuple(str(k) for k in obj_keys if k != key)
+    return state
 
 
 def read_weight_file(path: Path, shown_as: str | None = None, limit: int | None = None) -> dict[str, np.ndarray]:

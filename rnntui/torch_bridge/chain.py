@@ -19,12 +19,12 @@ from rnntui.torch_bridge import FromTorchError, import_torch
 from rnntui.torch_bridge.graph import where
 from rnntui.torch_bridge.leaves import ACTIVATIONS, Entry, Refused, mapper, module_names, pool, recurrent
 
-FIXED = ("B", "T", "F", "C", "H", "W")
+FIXED = ("B", "T", "F", "C", "H", "W", "M")   # M: batch and time merged into one axis (out.view(-1, n))
 _SYMBOLS = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/", operator.matmul: "@",
             operator.floordiv: "//", operator.pow: "**", operator.neg: "unary -", operator.iadd: "+=",
             operator.imul: "*="}
 # the functions the reader maps, by name: the dispatch below is built from these, and so is the message
-_ACTIVATION_FUNCTIONS = ("relu", "tanh", "sigmoid", "softmax")      # torch.X, F.X and Tensor.X()
+_ACTIVATION_FUNCTIONS = ("relu", "tanh", "sigmoid", "softmax", "log_softmax")      # torch.X, F.X and Tensor.X()
 _POOL_ARGS = {  # F.X: its parameters in order, as the module's attributes of the same names
     "max_pool1d": ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
     "max_pool2d": ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
@@ -58,7 +58,8 @@ _CHAIN = _Words()
 
 @dataclass(frozen=True)
 class Val:
-    kind: str                 # data, result, state, state_pair, cell, half, packed, padded_pair, zeros, meta, lengths
+    kind: str                 # data, result, state, state_pair, cell, half, packed, padded_pair, zeros, meta, lengths,
+    #                           given (a tensor, or tuple of them, passed to forward besides x: an initial state)
     roles: tuple = ()         # data: one role per axis
     at: int = 0               # data: how many entries came before it (the chain's head has len(entries))
     entry: int | None = None  # the recurrent entry a result, state, half or packed output comes from
@@ -67,6 +68,8 @@ class Val:
     ids: bool = False         # data: token ids (before an embedding)
     packed: bool = False      # result: of a packed input
     value: object = None      # meta: the number (or shape) when it is read from x itself, so known now
+    src: str = ""             # data: a tensor passed to forward besides x and read as an input (its name)
+    merged: tuple = ()        # data with an M axis: the two roles merged into it, in order (T, B) or (B, T)
 
 
 @dataclass
@@ -81,6 +84,19 @@ class Chain:
     out_roles: tuple = ()     # the output's axes, resolved
     packed: bool = False      # pack_padded_sequence was used
     total_length: int | None = None  # pad_packed_sequence's total_length, when given
+    # a graph: per entry what it reads (None: the entry before it; else a list of "input" / "n{k}"), and
+    # whether any entry reads other than the one before it or shares another's parameters
+    merged: tuple = ()        # the output's first axis is these two of x's axes merged (out.view(-1, n))
+    x_shape: tuple | None = None   # x reshaped by forward itself before anything reads it (an image batch
+    # read as rows: x.reshape(-1, 28, 28)); None: x as given
+    reads: list = field(default_factory=list)
+    graph: bool = False
+    inputs: list = field(default_factory=list)   # (name, roles, array) of each input besides x
+    final_entries: set = field(default_factory=set)   # the recurrent entries whose final state is read (many-to-one)
+
+
+def val_array(t):
+    return t.detach().cpu().numpy()
 
 
 def _norm_index(i, n: int):
@@ -88,7 +104,8 @@ def _norm_index(i, n: int):
 
 
 class Reader:
-    def __init__(self, module, graph, x, originals, has_lengths: bool):
+    def __init__(self, module, graph, x, originals, has_lengths: bool, names: dict | None = None,
+                 given: dict | None = None):
         self.torch = import_torch()
         self.module = module
         self.mods = dict(module.named_modules())
@@ -103,8 +120,22 @@ class Reader:
         self.pack_state = None        # None, "packed" (inside a packed run) or "padded" (after pad_packed)
         self.reduced = False
         self.recurrent: dict[int, object] = {}   # entry index -> its torch module
-        self.weights_of: dict[int, str] = {}     # id of each parameter mapped so far -> the module holding it
+        # id of each parameter mapped so far -> (the module holding it, its entry, its name there)
+        self.weights_of: dict[int, tuple[str, int, str]] = {}
+        self.pending: list | None = None         # what the next entry reads, where not the entry before it
+        self.entry_module: dict[int, str] = {}   # entry -> the module it maps
+        self.calls: dict[str, int] = {}          # module -> how many times forward calls it
+        for n in graph.nodes:
+            if n.op == "call_module":
+                self.calls[n.target] = self.calls.get(n.target, 0) + 1
+        self.shapes: dict = {}                   # fx node -> the shape of the tensor it made on the given inputs
         self.x_val: Val | None = None
+        # the forward's parameter names: which is x, which the lengths; the other tensors given (a hidden state)
+        self.names = names or {}
+        self.given = given or {}
+        self.input_vals: dict[str, Val] = {}     # the given tensors read as inputs, by name
+        self.output: int | None = None   # which element of a returned tuple is the model's output
+        self.train = False                # a train= replay follows (dropouts must train as PyTorch's)
 
     # --- messages -------------------------------------------------------------------------------
     def refuse(self, node, why: str):
@@ -192,6 +223,8 @@ class Reader:
         """*v* as the chain's head: a tensor made after the latest entry (token ids only where *ids*)."""
         if not isinstance(v, Val):
             self.refuse(node, f"{what} reads {v!r}, which is not a tensor of the chain; {_CHAIN}")
+        if v.kind == "given" and isinstance(v.value, self.torch.Tensor):
+            v = self.as_input(node, v)
         if v.kind == "data" and v.ids and not ids:
             self.refuse(node, f"x is {self.dtype_words()} and this is the first {'module' if node.op == 'call_module' else 'operation'} "
                         "on it, which reads floats: pass x.float() (or x.double()), or put an nn.Embedding first if x "
@@ -210,24 +243,103 @@ class Reader:
             "zeros": "a tensor made inside forward can only be a recurrent module's zero initial state here",
             "lengths": "the lengths can only go to pack_padded_sequence",
             "meta": "a size, device or dtype is not a tensor of the chain",
+            "images": self.images_words(),
+            "given": "a tensor passed to forward besides x feeds only a recurrent module's initial state here "
+                     "(self.rnn(x, hidden)); rnntui's chain has one input",
         }
         if v.kind != "data":
             half = "h_n[-2], the last layer's forward direction" if v.half == "forward" else \
                 "h_n[-1], the last layer's backward direction alone"
             self.refuse(node, why[v.kind].format(half=half))
-        if v.at != len(self.chain.entries):
-            self.refuse(node, f"reads a value the model computed before its latest module had already read it: a "
-                        f"branch or skip connection (x + f(x), two heads); {_CHAIN}")
+        self.pending = None
+        if v.at != len(self.chain.entries) or v.src:   # a value read again (x + f(x), two heads): `from:`
+            self.check_steps(node, v)
+            self.pending = [self.ref(v)]
         return v
+
+    def ref(self, v: Val) -> str:
+        """The graph's name of the node that made *v*: `input` (x), an input's name, or `n{k}` for entry k."""
+        return v.src or "input" if v.at == 0 else f"n{v.at - 1}"
+
+    def as_input(self, node, v: Val) -> Val:
+        """A tensor passed to forward besides x, read as data (a second sentence): an input of the graph, named
+        as the forward's parameter; its axes told by the modules that read it, as x's are."""
+        name = next(k for k, val in self.given.items() if val is v.value)
+        known = self.input_vals.get(name)
+        if known is not None:
+            return known
+        t = v.value
+        ids = not t.dtype.is_floating_point
+        if not ((t.ndim == 2 and ids) or t.ndim == 3):
+            self.refuse(node, f"`{name}` of shape {tuple(t.shape)}: a second input is a sequence (batch, time, "
+                        "features) or (time, batch, features), or token ids (batch, time)")
+        val = Val("data", tuple(f"?{name}.{k}" for k in range(t.ndim)), ids=ids, src=name)
+        self.input_vals[name] = val
+        self.chain.graph = True
+        return val
+
+    def check_steps(self, node, v: Val) -> None:
+        """A recurrent entry's every-step output, read after its final state was taken: its node gives one."""
+        if v.at - 1 in self.chain.final_entries and "T" in self.roles(v):
+            self.refuse(node, "reads every step of a recurrent module whose final state is read too; rnntui's "
+                        "recurrent node returns one of them (read the steps through an op such as out[:, -1] "
+                        "instead of h_n)")
+
+    def operands(self, node, values, what: str) -> list[str]:
+        """The refs of several values an op node reads, each a tensor of the model."""
+        refs = []
+        for v in values:
+            self.take(node, v, what)
+            self.check_steps(node, v)
+            refs.append(self.ref(v))
+        return refs
 
     def add(self, node, entry: Entry, source: str, v: Val, roles: tuple, **kw) -> Val:
         i = len(self.chain.entries)
+        if node.op == "call_module":
+            entry = self.share(node, entry, i)
+        reads, self.pending = self.pending, None
+        if reads is not None or {"op", "same_as", "tie"} & set(entry.config):
+            self.chain.graph = True
+        if node.op == "call_module":
+            self.entry_module[i] = node.target
         self.chain.entries.append(entry)
         self.chain.sources.append(source)
+        self.chain.reads.append(reads)
         if node.op == "call_module":
             for name in entry.torch_params:
                 self.chain.torch_names[f"{node.target}.{name}"] = f"{i}.{name}"
         return Val("data", roles, at=i + 1, **kw)
+
+    def share(self, node, entry: Entry, i: int) -> Entry:
+        """A module called again (`same_as` the node of its first call), or one whose parameters are another
+        module's (tied weights: `tie`); torch's named_parameters() lists a shared parameter once, under the
+        module that has it first, and so does torch_names."""
+        m = self.mods[node.target]
+        own = dict(m.named_parameters())
+        shared = {n: self.weights_of[id(p)] for n, p in own.items() if id(p) in self.weights_of}
+        for n, p in own.items():
+            self.weights_of.setdefault(id(p), (str(node.target), i, n))
+        if not shared:
+            return entry
+        self.chain.graph = True
+        firsts = {(t, k) for t, k, _ in shared.values()}
+        if len(shared) == len(own) and len(firsts) == 1 and next(iter(firsts))[0] == node.target:
+            k = next(iter(firsts))[1]
+            cfg = {"same_as": f"n{k}"}
+            if "take" in entry.config:
+                cfg["take"] = entry.config["take"]
+            return Entry(cfg)
+        tie = {}
+        for name, (target, k, theirs) in shared.items():
+            other = self.chain.entries[k]
+            if name not in entry.params or theirs not in other.params or \
+                    entry.params[name].shape != other.params[theirs].shape:
+                self.refuse(node, f"self.{node.target}.{name} is self.{target}.{theirs}; rnntui ties a parameter of the "
+                            "same name and shape only (an output layer's weight to an embedding's)")
+            tie[name] = f"n{k}.{theirs}"
+        params = {n: a for n, a in entry.params.items() if n not in tie}
+        return Entry({**entry.config, "tie": tie}, params, tuple(n for n in entry.torch_params if n not in tie))
 
     # --- nodes ----------------------------------------------------------------------------------
     def read(self) -> Chain:
@@ -243,19 +355,34 @@ class Reader:
             except Exception as exc:  # noqa: BLE001 - a form no rule foresaw: still its op and its line
                 self.refuse(node, f"rnntui cannot read this use of it ({type(exc).__name__}: {exc}); {_CHAIN}")
         result = self.arg(out.args[0])
+        if isinstance(result, (tuple, list)) and self.output is not None:
+            if not -len(result) <= self.output < len(result):
+                raise FromTorchError(f"output={self.output}: {type(self.module).__name__}.forward returns {len(result)} "
+                                     f"values; expected 0 to {len(result) - 1}")
+            result = result[self.output]
         if isinstance(result, (tuple, list, dict)):
             raise FromTorchError(f"{type(self.module).__name__}.forward returns {type(result).__name__} of "
                                  f"{len(result)} values; rnntui debugs one output (return only the model's output)")
         if not self.chain.entries:
             raise FromTorchError(f"{type(self.module).__name__} has no module rnntui can map; {_CHAIN}")
+        if self.x_val is not None and self.x_val.kind == "images":
+            raise FromTorchError(self.images_words())
         last = self.take(out, result, "the returned value")
         roles = self.roles(last)
+        if last.merged:
+            self.chain.merged = tuple(self.binding.get(r, r) for r in last.merged)
         if any(r not in FIXED for r in roles) or any(r not in FIXED for r in self.roles(self.x_val)):
             raise FromTorchError(f"{type(self.module).__name__}: no module tells which axis of x is time and which "
                                  "the batch (rnntui runs sequences through a recurrent module or a conv1d, or images "
                                  "through a conv2d)")
         self.chain.out_roles = roles
         self.chain.x_roles = self.roles(self.x_val)
+        for name, val in self.input_vals.items():
+            have = self.roles(val)
+            if any(r not in FIXED for r in have):
+                raise FromTorchError(f"{type(self.module).__name__}: no module tells which axis of `{name}` is time "
+                                     "and which the batch")
+            self.chain.inputs.append((name, have, val_array(self.given[name])))
         return self.chain
 
     def arg(self, a):
@@ -274,10 +401,15 @@ class Reader:
     def visit(self, node) -> Val:
         if node.op == "placeholder":
             self.placeholders += 1
-            if self.placeholders == 1:
+            name = str(node.target).lstrip("*")
+            if (name == self.names["x"]) if self.names else self.placeholders == 1:
                 self.x_val = self.input_val(node)
                 return self.x_val
-            return Val("lengths")
+            if name in self.given:
+                return Val("given", value=self.given[name])
+            if not self.names or name == self.names.get("lengths"):
+                return Val("lengths")
+            return Val("meta")
         if node.op == "get_attr":
             self.refuse(node, "forward reads a parameter or buffer directly; rnntui maps parameters of the "
                         "torch.nn modules it has entries for")
@@ -289,6 +421,12 @@ class Reader:
             return self.method(node, node.target, args, kwargs)
         return self.function(node, node.target, args, kwargs)
 
+    def images_words(self) -> str:
+        # said of x alone: the model may well reshape it into a sequence itself
+        return (f"x of shape {tuple(self.x.shape)}: rnntui reads an x of 4 axes as one image (batch 1, channels, "
+                f"height, width), and this one holds a batch of {self.x.shape[0]}; for a CNN pass x[:1], and a "
+                "model that reads it as a sequence reshapes it first (x.reshape(-1, rows, columns))")
+
     def input_val(self, node) -> Val:
         x = self.x
         ids = not x.dtype.is_floating_point  # token ids, or floats passed as integers: the first module tells
@@ -297,8 +435,8 @@ class Reader:
         if x.ndim == 3:
             return Val("data", ("?0", "?1", "?2"), ids=ids)
         if x.ndim == 4:
-            if x.shape[0] != 1:
-                raise FromTorchError(f"x: an image batch of {x.shape[0]}; rnntui runs one image (batch 1) through a conv2d")
+            if x.shape[0] != 1:   # a batch of images: only a reshape into a sequence may read it (see method)
+                return Val("images")
             return Val("data", ("B", "C", "H", "W"), ids=ids)
         raise FromTorchError(f"x of shape {tuple(x.shape)}; expected a sequence (batch, time, features) or (time, "
                              "batch, features), token ids (batch, time), or one image (1, channels, height, width)")
@@ -309,16 +447,8 @@ class Reader:
         source = f"self.{node.target} (nn.{type(m).__name__})"
         if kind is None:
             self.refuse(node, f"rnntui has no entry for this module; {_CHAIN}")
-        # each rnntui entry has weights of its own: a module called twice, or weights tied between modules,
-        # would run as two independent copies whose gradients are not PyTorch's (the output alone agrees)
-        for p in m.parameters(recurse=True):
-            if id(p) in self.weights_of:
-                other = self.weights_of[id(p)]
-                said = "is called a second time" if other == node.target else f"shares its weights with self.{other}"
-                self.refuse(node, f"self.{node.target} {said}: rnntui's entries each have their own weights, so the "
-                            "gradients would not be PyTorch's (weights used twice have no rnntui equivalent)")
-        for p in m.parameters(recurse=True):
-            self.weights_of[id(p)] = str(node.target)
+        # a module called again, or weights tied between modules: `same_as` / `tie` (see share), so that the
+        # gradient of a shared parameter is the sum over its uses, as PyTorch's
         if kind == "recurrent":
             return self.recurrent_call(node, m, args, kwargs, source)
         if len(args) != 1 or kwargs:
@@ -326,6 +456,12 @@ class Reader:
         v = self.take(node, args[0], "the module", ids=kind in ("embedding", "identity"))
         if kind == "identity":
             return v
+        if kind == "channel_dropout":
+            if self.train:
+                self.refuse(node, f"nn.{type(m).__name__} zeroes whole channels in training, and rnntui's dropout "
+                            "zeroes single values: a train= replay would train another model (use nn.Dropout, or "
+                            "leave out train=: without it the run is eval's, where it does nothing)")
+            return v   # eval: the identity
         if kind == "activation":
             name = ACTIVATIONS[type(m).__name__]
             return self.activation(node, v, name, getattr(m, "dim", None), source)
@@ -388,14 +524,19 @@ class Reader:
 
     def activation(self, node, v: Val, name: str, dim, source: str) -> Val:
         roles = self.roles(v)
-        if name == "softmax":
-            dim = None if dim is None else self.number(node, dim, "softmax's dim")
+        if name in ("softmax", "log_softmax"):
+            dim = None if dim is None else self.number(node, dim, f"{name}'s dim")
             if dim is None or "F" not in roles or dim % len(roles) != roles.index("F"):
-                self.refuse(node, f"softmax over dim={dim}: rnntui's softmax runs over the features, here dim="
+                self.refuse(node, f"{name} over dim={dim}: rnntui's {name} runs over the features, here dim="
                             f"{roles.index('F') if 'F' in roles else '(none: a feature map)'} of {self.shown(v)}")
         last = self.chain.entries[-1] if self.chain.entries else None
         # an activation straight after a dense or conv entry becomes that entry's `activation`, as rnntui writes it
-        if last is not None and last.config["type"] in ("dense", "conv1d", "conv2d") and "activation" not in last.config:
+        src = node.args[0] if node.args else None
+        alone = isinstance(src, self.torch.fx.Node) and len(src.users) == 1
+        # not into a module called again: its `same_as` node would take the activation with its keys
+        again = self.calls.get(self.entry_module.get(len(self.chain.entries) - 1), 0) > 1
+        if last is not None and last.config.get("type") in ("dense", "conv1d", "conv2d") and "activation" not in \
+                last.config and v.at == len(self.chain.entries) and alone and not again:
             last.config["activation"] = name
             self.chain.sources[-1] += f" + {source}"
             return v
@@ -407,11 +548,9 @@ class Reader:
         hx = args[1] if len(args) > 1 else kwargs.get("hx")
         if len(args) > 2 or set(kwargs) - {"hx"}:
             self.refuse(node, "called with more than (input, hx)")
+        initial = None
         if hx is not None:
-            parts = hx if isinstance(hx, (tuple, list)) else (hx,)
-            if not all(isinstance(p, Val) and p.kind == "zeros" for p in parts):
-                self.refuse(node, "an initial state other than torch.zeros(...): rnntui starts from zeros here (a "
-                            "scenario's `initial_state:` takes given states)")
+            initial = self.initial_state(node, m, hx)
         v = args[0]
         if isinstance(v, Val) and v.kind == "packed":
             if v.at != len(self.chain.entries):
@@ -436,10 +575,33 @@ class Reader:
             entry = recurrent(m)
         except Refused as exc:
             self.refuse(node, str(exc))
+        if initial:
+            entry.config["initial_state"] = initial
         out = self.add(node, entry, source, inner, roles)
         k = len(self.chain.entries) - 1
         self.recurrent[k] = m
         return Val("result", roles, at=out.at, entry=k, packed=packed)
+
+    def initial_state(self, node, m, hx) -> dict:
+        """The recurrent module's hx as the scenario's `initial_state:` ({h: (layers x directions, B, H)[, c]}):
+        tensors passed to forward (`self.rnn(x, hidden)`, hidden given to from_torch) or torch.zeros."""
+        lstm = isinstance(m, self.torch.nn.LSTM)
+        names = ("h", "c") if lstm else ("h",)
+        if isinstance(hx, Val) and hx.kind == "given" and isinstance(hx.value, (tuple, list)):
+            hx = tuple(Val("given", value=v) for v in hx.value)
+        parts = hx if isinstance(hx, (tuple, list)) else (hx,)
+        if len(parts) != len(names):
+            self.refuse(node, f"hx holds {len(parts)} tensor(s); an nn.{type(m).__name__} takes "
+                        + ("(h_0, c_0)" if lstm else "h_0"))
+        out = {}
+        for name, p in zip(names, parts):
+            if isinstance(p, Val) and p.kind == "zeros":
+                continue
+            if not (isinstance(p, Val) and p.kind == "given" and isinstance(p.value, self.torch.Tensor)):
+                self.refuse(node, "an initial state computed inside forward: rnntui takes an initial state passed to "
+                            "forward (from_torch(model, x, hidden)) or torch.zeros(...)")
+            out[name] = p.value.detach().cpu().numpy()
+        return out
 
     # --- functions and methods ------------------------------------------------------------------
     def function(self, node, fn, args, kwargs) -> Val:
@@ -463,6 +625,10 @@ class Reader:
             return self.unpack(node, args, kwargs)
         if fn in (torch.cat, torch.concat):
             return self.cat(node, args, kwargs)
+        arith = {operator.add: "add", operator.iadd: "add", torch.add: "add", operator.sub: "sub",
+                 torch.sub: "sub", operator.mul: "mul", operator.imul: "mul", torch.mul: "mul"}
+        if fn in arith and len(args) == 2 and not kwargs:
+            return self.arith(node, arith[fn], args[0], args[1])
         name = next((n for n in _ACTIVATION_FUNCTIONS if fn is getattr(torch, n) or fn is getattr(F, n)), None)
         if name is not None:
             v = self.take(node, args[0], "the activation")
@@ -504,7 +670,7 @@ class Reader:
             if v.kind == "data" and name == "requires_grad_":
                 self.refuse(node, "changes autograd on a tensor of the chain")
             return v
-        if name in ("relu", "tanh", "sigmoid", "softmax"):
+        if name in _ACTIVATION_FUNCTIONS:
             dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
             return self.activation(node, self.take(node, v, "the activation"), name, dim, self.op_name(node))
         if name in ("transpose", "permute", "swapaxes") and isinstance(v, Val) and v.kind == "data":
@@ -529,6 +695,21 @@ class Reader:
             start = kwargs.get("start_dim", args[1] if len(args) > 1 else 0)
             if start == 1 and kwargs.get("end_dim", args[2] if len(args) > 2 else -1) == -1:
                 return self.flatten(node, self.take(node, v, "flatten"), self.op_name(node))
+        if name in ("view", "reshape") and isinstance(v, Val) and v.kind == "images":
+            shape = self.shapes.get(node)
+            if shape is None or len(shape) != 3 or shape[0] != self.x.shape[0]:
+                self.refuse(node, self.images_words())
+            self.x = self.x.reshape(tuple(shape))   # x read as (batch, rows, columns): a batch of sequences
+            self.chain.x_shape = tuple(shape)
+            self.x_val = Val("data", ("?0", "?1", "?2"), ids=not self.x.dtype.is_floating_point)
+            return self.x_val
+        if name in ("view", "reshape") and isinstance(v, Val) and v.kind == "data" and len(self.roles(v)) == 3:
+            before, after = self.shapes.get(node.args[0]), self.shapes.get(node)
+            roles = self.roles(v)
+            if before is not None and after is not None and tuple(after) == (before[0] * before[1], before[2]) \
+                    and set(roles[:2]) == {"B", "T"} and roles[2] == "F":
+                v = self.take(node, v, name)
+                return replace(v, roles=("M", "F"), merged=roles[:2], direct=None)
         if name in ("view", "reshape") and isinstance(v, Val) and v.kind == "data" and len(args) == 3 \
                 and isinstance(args[1], Val) and args[1].kind == "meta" and args[2] == -1 and \
                 self.roles(v) == ("B", "C", "H", "W"):
@@ -574,6 +755,11 @@ class Reader:
     def getitem(self, node, v, idx) -> Val:
         if not isinstance(v, Val):
             self.refuse(node, "indexes something that is not a tensor of the chain")
+        if v.kind == "given":
+            if isinstance(v.value, (tuple, list)) and isinstance(idx, int) and -len(v.value) <= idx < len(v.value):
+                return Val("given", value=v.value[idx])   # hidden[0] of a given (h0, c0)
+            self.refuse(node, "selects part of a tensor passed to forward; rnntui reads a given tensor only as a "
+                        "recurrent module's initial state (self.rnn(x, hidden), or hidden[0] of a tuple)")
         if v.kind == "meta":
             if isinstance(v.value, tuple) and isinstance(idx, int) and -len(v.value) <= idx < len(v.value):
                 return Val("meta", value=v.value[idx])  # x.shape[1]
@@ -649,19 +835,59 @@ class Reader:
         halves = [t.half if isinstance(t, Val) and t.kind == "half" else None for t in tensors]
         if halves == ["forward", "backward"] and dim in (1, -1) and tensors[0].entry == tensors[1].entry:
             return self.reduce(node, tensors[0].entry)
+        if isinstance(tensors, (tuple, list)) and len(tensors) >= 2 and all(isinstance(t, Val) and t.kind == "data"
+                                                                             for t in tensors):
+            refs = self.operands(node, tensors, "torch.cat")
+            roles = {self.roles(t) for t in tensors}
+            d = self.number(node, dim, "the axis")
+            first = self.roles(tensors[0])
+            if len(roles) != 1 or "F" not in first or d % len(first) != first.index("F"):
+                self.refuse(node, "joins tensors other than along their features; rnntui's cat joins values laid out "
+                            "alike on their feature axis (torch.cat([a, b], dim=-1))")
+            self.pending = refs
+            return self.add(node, Entry({"op": "cat", "dim": -1}), self.op_name(node), tensors[0], first)
         self.refuse(node, "the only torch.cat rnntui maps is a bidirectional module's final states, "
                     "torch.cat([h_n[-2], h_n[-1]], dim=1) (its many-to-one); joining other tensors makes a branch")
 
+    def arith(self, node, op: str, a, b) -> Val:
+        """a + b, a - b, a * b of two tensors of the same axes (a residual connection), or of a tensor and a
+        number: an op node reading both."""
+        if not isinstance(a, Val) and not isinstance(b, Val):
+            return Val("meta")
+        tensors = [v for v in (a, b) if isinstance(v, Val)]
+        if len(tensors) == 1:
+            number = b if isinstance(a, Val) else a
+            if isinstance(number, bool) or not isinstance(number, (int, float)):
+                self.refuse(node, f"reads {number!r} beside a tensor; rnntui's {op} takes two tensors or a number")
+            if op == "sub" and not isinstance(a, Val):
+                self.refuse(node, "a number minus a tensor; rnntui's sub takes the tensor first (x - 0.5)")
+            v = self.take(node, tensors[0], op)
+            self.pending = [self.ref(v)]
+            return self.add(node, Entry({"op": op, "value": float(number)}), self.op_name(node), v, self.roles(v))
+        refs = self.operands(node, tensors, op)
+        ra, rb = self.roles(a), self.roles(b)
+        if ra != rb:
+            self.refuse(node, f"joins tensors of axes {self.shown(a)} and {self.shown(b)}; rnntui's {op} reads two "
+                        "tensors laid out alike")
+        self.pending = refs
+        return self.add(node, Entry({"op": op}), self.op_name(node), a, ra)
+
     def reduce(self, node, k: int) -> Val:
-        """Many-to-one: the recurrent entry k gives its final states to what follows."""
-        if k != len(self.chain.entries) - 1:
-            self.refuse(node, "reads a recurrent module's final state after another module has read its output; "
-                        f"{_CHAIN}")
-        if self.reduced:
-            self.refuse(node, "a second many-to-one; rnntui takes one, at the last recurrent module")
+        """Many-to-one: the recurrent entry k gives its final states to what follows (a graph's `take: final`;
+        one encoder called on two inputs takes it twice)."""
+        readers = [j for j in range(k + 1, len(self.chain.entries))
+                   if (self.chain.reads[j] is None and j == k + 1) or f"n{k}" in (self.chain.reads[j] or ())]
+        if readers:
+            self.refuse(node, "reads a recurrent module's final state after another module has read its every-step "
+                        "output; rnntui's recurrent node returns one of them")
+        if self.reduced and self.chain.packed:
+            self.refuse(node, "a second many-to-one over a packed batch; rnntui takes one there")
+        if k != len(self.chain.entries) - 1 or self.reduced:
+            self.chain.graph = True
         self.reduced = True
         self.chain.mode = "many-to-one"
-        return Val("data", ("B", "F"), at=len(self.chain.entries))
+        self.chain.final_entries.add(k)
+        return Val("data", ("B", "F"), at=k + 1)
 
     def pack(self, node, args, kwargs) -> Val:
         names = ("input", "lengths", "batch_first", "enforce_sorted")

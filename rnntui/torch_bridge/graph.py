@@ -118,9 +118,19 @@ def _why(fx, exc: BaseException) -> str:
     return f"rnntui cannot follow this code ({type(exc).__name__}: {text}); {LOOPS}"
 
 
-def trace(module, n_inputs: int):
-    """The fx Graph of module.forward with its first *n_inputs* parameters as placeholders (the rest at
-    their defaults); a forward fx cannot follow is refused at its line."""
+def is_tensors(value) -> bool:
+    """A tensor, or a tuple or list holding only tensors (an LSTM's (h, c)): a placeholder of the trace."""
+    torch = import_torch()
+    if isinstance(value, torch.Tensor):
+        return True
+    return isinstance(value, (tuple, list)) and bool(value) and all(is_tensors(v) for v in value)
+
+
+def trace(module, bound: dict):
+    """The fx Graph of module.forward with the tensors of *bound* (the forward's parameter name -> the
+    value from_torch was given: a tensor, or a tuple or list of them) as placeholders, its other given
+    values (a number, `future=3`) as constants and the rest at their defaults; a forward fx cannot follow
+    is refused at its line."""
     torch = import_torch()
     fx = torch.fx
 
@@ -137,16 +147,21 @@ def trace(module, n_inputs: int):
             return traceback.StackSummary.from_list(_user_frames(summary))
 
     params = list(inspect.signature(module.forward).parameters.values())
-    if len(params) < n_inputs:
-        raise FromTorchError(f"{type(module).__name__}.forward takes {len(params)} argument(s); from_torch passes "
-                             f"{n_inputs} (x{', lengths' if n_inputs > 1 else ''})")
     concrete = {}
-    for p in params[n_inputs:]:
+    for p in params:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            if p.name in bound:
+                raise FromTorchError(f"{type(module).__name__}.forward takes *{p.name}/**{p.name}; from_torch reads a "
+                                     "forward whose arguments are named (def forward(self, x, hidden))")
+            continue
+        if p.name in bound:
+            if not is_tensors(bound[p.name]):
+                concrete[p.name] = bound[p.name]
             continue
         if p.default is p.empty:
-            raise FromTorchError(f"{type(module).__name__}.forward needs `{p.name}`, which from_torch does not give "
-                                 "(it passes x, and lengths when they are given)")
+            raise FromTorchError(f"{type(module).__name__}.forward needs `{p.name}`, which from_torch was not given "
+                                 f"(pass it as the forward takes it: from_torch(model, x, {p.name}_value, ...) or "
+                                 f"kwargs={{'{p.name}': ...}})")
         concrete[p.name] = p.default
     tracer = Leaves()
     tracer.record_stack_traces = True
@@ -161,3 +176,24 @@ def trace(module, n_inputs: int):
         if node.op not in ("placeholder", "output") and not node.users:
             graph.erase_node(node)
     return graph, originals
+
+
+def shapes(module, graph, bound: dict) -> dict:
+    """fx node -> the shape of the tensor it makes on the given inputs (torch.fx's ShapeProp: the forward run
+    once, node by node); {} where it cannot run the graph (the reader then refuses what needs a shape)."""
+    torch = import_torch()
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    try:
+        gm = torch.fx.GraphModule(module, graph)
+        values = [bound.get(str(n.target).lstrip("*")) for n in gm.graph.nodes if n.op == "placeholder"]
+        with torch.no_grad():
+            ShapeProp(gm).propagate(*values)
+    except Exception:   # noqa: BLE001 - shapes are a help to the reader, never a requirement of the trace
+        return {}
+    out = {}
+    for n, m in zip(graph.nodes, gm.graph.nodes):
+        meta = m.meta.get("tensor_meta")
+        if hasattr(meta, "shape"):
+            out[n] = tuple(int(k) for k in meta.shape)
+    return out

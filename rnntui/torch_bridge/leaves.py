@@ -16,7 +16,7 @@ import numpy as np
 
 from rnntui.torch_bridge import import_torch
 
-ACTIVATIONS = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Softmax": "softmax"}
+ACTIVATIONS = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Softmax": "softmax", "LogSoftmax": "log_softmax"}
 
 
 class Refused(Exception):
@@ -144,6 +144,23 @@ def batchnorm(m, dims: int) -> Entry:
     return Entry(cfg, params, _own(m))
 
 
+def layernorm(m) -> Entry:
+    if len(m.normalized_shape) != 1:
+        raise Refused(f"normalized_shape={tuple(m.normalized_shape)}: rnntui's layernorm normalises the last axis "
+                      "(nn.LayerNorm(features))")
+    cfg = {"type": "layernorm", "eps": float(m.eps)}
+    params = {}
+    if not m.elementwise_affine:
+        cfg["elementwise_affine"] = False
+    else:
+        params["weight"] = _array(m.weight)
+        if m.bias is None:
+            cfg["bias"] = False
+        else:
+            params["bias"] = _array(m.bias)
+    return Entry(cfg, params, _own(m))
+
+
 def dropout(m) -> Entry:
     return Entry({"type": "dropout", "p": float(m.p)})
 
@@ -164,14 +181,20 @@ def _table(nn) -> list:
         (nn.AvgPool1d, "pool1d", lambda mod: pool(mod, "avg", 1)), (nn.AvgPool2d, "pool2d", lambda mod: pool(mod, "avg", 2)),
         (nn.BatchNorm1d, "batchnorm1d", lambda mod: batchnorm(mod, 1)),
         (nn.BatchNorm2d, "batchnorm2d", lambda mod: batchnorm(mod, 2)),
-        (nn.Flatten, "flatten", flatten), (nn.Dropout, "dropout", dropout),
+        (nn.Flatten, "flatten", flatten), (nn.Dropout, "dropout", dropout), (nn.LayerNorm, "layernorm", layernorm),
     ]
+
+
+def CHANNEL_DROPOUTS(nn) -> tuple:
+    """Dropouts of whole channels: the identity in eval, as rnntui runs a module; in training they zero
+    whole channels, which rnntui's `dropout` (elementwise) does not."""
+    return (nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
 
 
 def module_names() -> list[str]:
     """The torch.nn classes `mapper` maps, by name, in the order a model reads them."""
     nn = import_torch().nn
-    return ["RNN", "LSTM", "GRU"] + [cls.__name__ for cls, _, _ in _table(nn)] + list(ACTIVATIONS) + ["Identity"]
+    return ["RNN", "LSTM", "GRU"] + [cls.__name__ for cls, _, _ in _table(nn)] + list(ACTIVATIONS) + ["Identity", "Dropout1d", "Dropout2d", "Dropout3d"]
 
 
 def mapper(m):
@@ -186,4 +209,6 @@ def mapper(m):
         return "activation", None
     if type(m) is nn.Identity:
         return "identity", None
+    if type(m) in CHANNEL_DROPOUTS(nn):
+        return "channel_dropout", None
     return None, None

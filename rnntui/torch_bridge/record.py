@@ -81,8 +81,8 @@ def _write(trace, path: Path, extra: dict) -> None:
     Trace(arrays, trace.info, dict(trace._derived)).save(path, jacobian="auto")
 
 
-def record(module, x, *, target=None, loss: str = "sum", lengths=None, step: int, to, every: int = 1,
-           optimizer=None):
+def record(module, x, *args, target=None, loss: str = "sum", lengths=None, step: int, to, every: int = 1,
+           optimizer=None, kwargs: dict | None = None, output: int = 0):
     """Record iteration *step* of the user's loop into folder *to* (see the module's notes). Returns a
     Recording (use it in a `with` block), or None on the steps `every` skips."""
     import_torch()
@@ -98,7 +98,7 @@ def record(module, x, *, target=None, loss: str = "sum", lengths=None, step: int
     if folder.exists() and not folder.is_dir():
         raise FromTorchError(f"to: {folder} exists and is not a folder; expected the folder the records go into")
     folder.mkdir(parents=True, exist_ok=True)
-    trace = from_torch(module, x, target=target, loss=loss, lengths=lengths)
+    trace = from_torch(module, x, *args, target=target, loss=loss, lengths=lengths, kwargs=kwargs, output=output)
     extra = {"record.step": np.asarray(int(step), dtype=np.int64)}
     if optimizer is not None:
         extra["record.lr"] = np.asarray(float(optimizer.param_groups[0]["lr"]))

@@ -35,6 +35,10 @@ def flow(a, indent: int = 0) -> str:
 
 
 def scalar(v) -> str:
+    if isinstance(v, np.ndarray):
+        return flow(v, 6)
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {scalar(u)}" for k, u in v.items()) + "}"
     if v is None:
         return "null"
     if isinstance(v, bool):
@@ -57,18 +61,33 @@ def quoted(text: str) -> str:
     return json.dumps(text)
 
 
-def scenario_text(*, name: str, description: str, dtype: str, mode: str, input_lines: list[str],
+# parameters past this many numbers are written beside the scenario (a .safetensors file it names) rather than
+# inline: the YAML reader takes a few thousand numbers a second, the file's reader millions
+INLINE_PARAMS = 20_000
+BESIDE = "from_torch.safetensors"   # the name the text gives that file; save_scenario writes it as <stem>.safetensors
+
+
+def scenario_text(*, name: str, description: str, dtype: str, mode: str | None, input_lines: list[str],
                   entries: list[tuple[dict, str]], params: dict[str, np.ndarray], loss: str,
-                  target_lines: list[str], train: dict | None = None) -> str:
+                  target_lines: list[str], train: dict | None = None, extra_lines: list[str] = (),
+                  beside: dict | None = None) -> str:
+    """The scenario's text. *beside*: a dict that receives the parameters, by key, when they are more than
+    INLINE_PARAMS numbers; the text then names the file BESIDE instead of listing them."""
     lines = ["version: 1", f"name: {quoted(name)}", f"description: {quoted(description)}", f"dtype: {dtype}",
-             f"mode: {mode}", "input:"]
-    lines += ["  " + line for line in input_lines]
+             *([f"mode: {mode}"] if mode else [])]
+    lines += input_lines   # `input:` or `inputs:` with its keys
     lines.append("model:")
     for cfg, comment in entries:
         lines.append(f"  - {entry_line(cfg)}   # {comment}")
-    lines += ["weights:", "  init: none   # every parameter is the module's own, below", "  set:"]
-    for key, value in params.items():
-        lines.append(f"    {quoted(key)}: {flow(value, 4)}")
+    if beside is not None and sum(int(np.size(v)) for v in params.values()) > INLINE_PARAMS:
+        beside.update(params)
+        lines += ["weights:", "  init: none   # every parameter is the module's own, in the file beside",
+                  f"  file: {quoted(BESIDE)}"]
+    else:
+        lines += ["weights:", "  init: none   # every parameter is the module's own, below", "  set:"]
+        for key, value in params.items():
+            lines.append(f"    {quoted(key)}: {flow(value, 4)}")
+    lines += list(extra_lines)
     lines += ["loss:", f"  kind: {loss}"]
     lines += ["  " + line for line in target_lines]
     if train is not None:   # JSON is YAML's flow style: the loader checks every key, as the user wrote it

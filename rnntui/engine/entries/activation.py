@@ -10,7 +10,7 @@ from rnntui.engine.layout import EntryInfo, Footprint
 
 @dataclass(frozen=True)
 class ActivationConfig:
-    function: Activation = choice(doc="relu, tanh, sigmoid, softmax or none")
+    function: Activation = choice(doc="relu, tanh, sigmoid, softmax, log_softmax or none")
 
 
 class ActivationEntry(Activated):

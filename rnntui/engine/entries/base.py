@@ -19,7 +19,7 @@ from rnntui.engine.layout import EntryInfo, Footprint, LayoutContext
 from rnntui.engine.recording import step_norms
 from rnntui.engine.stepnorms import step_bias_norms, step_outer_norms, temp_floats
 
-Activation = Literal["none", "relu", "tanh", "sigmoid", "softmax"]
+Activation = Literal["none", "relu", "tanh", "sigmoid", "softmax", "log_softmax"]
 
 
 @dataclass(frozen=True)
