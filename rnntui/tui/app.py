@@ -79,7 +79,8 @@ class RnntuiApp(App):
         Binding("end", "jump(1)", "Last", show=False, tooltip="Last step of the current pass"),
         Binding("pagedown", "step(10)", "+10", show=False, tooltip="10 steps on"),
         Binding("pageup", "step(-10)", "-10", show=False, tooltip="10 steps back"),
-        Binding("g", "goto", "Go to", show=False, tooltip="Go to a step t"),
+        Binding("g", "goto", "Go to", show=False,
+                tooltip="Go to a step t (`12`), a unit (`u 45`), a sample (`s 2`), or several (`s 2 t 5 u 45`)"),
         Binding("b", "phase", "Fwd/BPTT",
                 tooltip="Switch between the forward pass and the backward pass (BPTT, from t=T-1 down to 0)"),
         Binding("right_square_bracket", "place(1)", "Next entry", show=False,
@@ -88,7 +89,8 @@ class RnntuiApp(App):
         Binding("d", "direction", "Direction", tooltip="The other direction of a bidirectional entry"),
         Binding("down", "unit(1)", "Next unit", show=False, tooltip="Select the next unit"),
         Binding("up", "unit(-1)", "Prev unit", show=False, tooltip="Select the previous unit"),
-        Binding("s", "sample", "Sample", show=False, tooltip="Next sample of the batch"),
+        Binding("s", "sample(1)", "Sample", show=False, tooltip="Next sample of the batch"),
+        Binding("S", "sample(-1)", "Prev sample", show=False, tooltip="Previous sample of the batch"),
         Binding("space", "play", "Play", tooltip="Play / pause: step on by itself"),
         Binding("n", "event(1)", "Next event",
                 tooltip="Next event (non-finite value, saturated gate, vanishing or exploding gradient, "
@@ -102,6 +104,9 @@ class RnntuiApp(App):
                 tooltip="Continue: to the next step (in this pass's order) where a breakpoint holds or an event begins"),
         Binding("C", "continue(-1)", "Reverse", show=False,
                 tooltip="Reverse-continue: to the previous such step (in a training run, on into earlier iterations)"),
+        Binding("m", "mute", "Mute events", show=False,
+                tooltip="Mute or show kinds of built-in event (S saturated, v vanishing, ^ exploding, ! non-finite): "
+                        "a muted kind is not marked, and n / N / c / C pass it by"),
         Binding("L", "debug_list", "Watches", show=False,
                 tooltip="List the watches and breakpoints: turn breakpoints on or off, remove either"),
         Binding("i", "whatif", "What-if", show=False,
@@ -155,6 +160,7 @@ class RnntuiApp(App):
         self._iteration_event_runs = None          # the training run's iteration events, when first asked for
         self._gc_threshold: tuple | None = None
         self._blas_threads: int | None = None
+        self.muted: frozenset[str] = frozenset()  # kinds of built-in event the user muted (m)
         run = open_run(trace, other)
         self.set_reactive(RnntuiApp.run_state, run)
         info = trace.info
@@ -167,6 +173,10 @@ class RnntuiApp(App):
     def info(self):
         """The open run's TraceInfo (as shown: user text cut to a screenful)."""
         return self.run_state.info
+
+    def _open(self, trace, other=None, labels: tuple[str, str] = ("A", "B")) -> OpenRun:
+        """*trace* opened as every run of this session is: without the kinds of event the user muted."""
+        return open_run(trace, other, labels, muted=self.muted)
 
     def compose(self) -> ComposeResult:
         # the views hold no run yet: the app pushes it (and the cursor) into them once mounted
@@ -270,7 +280,9 @@ class RnntuiApp(App):
             return True if info.B > 1 else None
         if action == "event":
             return True if self._event_target(int(parameters[0])) else None
-        if action in ("goto", "play"):
+        if action == "goto":  # a step, a unit or a sample
+            return True if (cur.length(info, place) > 1 or info.B > 1 or self._width() > 1) else None
+        if action == "play":
             return True if cur.length(info, place) > 1 else None
         return True
 
@@ -313,8 +325,8 @@ class RnntuiApp(App):
     def action_unit(self, n: int) -> None:
         self.cursor = replace(self.cursor, unit=min(max(self.cursor.unit + int(n), 0), self._width() - 1))
 
-    def action_sample(self) -> None:
-        self.cursor = cur.next_sample(self.cursor, self.info)
+    def action_sample(self, n: int = 1) -> None:
+        self.cursor = cur.next_sample(self.cursor, self.info, int(n))
 
     def action_play(self) -> None:
         self.playing = not self.playing
@@ -382,20 +394,33 @@ class RnntuiApp(App):
         if t is not None:
             self._stop_at(self.run_state, t, None)
             return
+        from rnntui.render.watches import next_break_elsewhere, pinned_elsewhere
+
+        # a breakpoint pinned to another place: on to the next place the pass computes where one holds
+        hit = next_break_elsewhere(self.run_state.trace, c, self.debugging, backwards=n < 0)
+        if hit is not None:
+            k, t = hit
+            self.cursor = replace(c, place_index=k, unit=0, handover=False)
+            self._stop_at(self.run_state, t, None, moved_from=c.place(self.info))
+            return
         if self.training is not None and self._continue_in_iterations(n):
             return
         where = f"iteration {self.iteration}, t={c.t}" if self.training is not None else f"t={c.t}"
         searched = "" if self.training is None else (
             f" (searched on through iteration {self.training.iterations - 1})" if n > 0 else
             " (searched back through iteration 0)")
-        self.notify(f"{'c' if n > 0 else 'C'}: no breakpoint holds and no event begins "
-                    + ("after" if n > 0 else "before") + f" {where} at this place, in this pass's order" + searched,
-                    timeout=3)
+        elsewhere = pinned_elsewhere(self.run_state.trace, c.place(self.info), self.debugging)
+        also = ("; " + "; ".join(f"{text} is pinned to {p.prefix} and holds there at no step "
+                                 + ("after" if n > 0 else "before") + " this one in this pass's order"
+                                 for text, p in elsewhere[:2])) if elsewhere else ""
+        self.notify(cut(f"{'c' if n > 0 else 'C'}: no breakpoint holds and no event begins "
+                        + ("after" if n > 0 else "before") + f" {where} at this place, in this pass's order"
+                        + searched + also, MESSAGE_CHARS), timeout=4, markup=False)
 
     def _event_starts(self, run: OpenRun) -> list[int]:
         return [r.start for r in run.runs.get(self.cursor.place(run.info), ())]
 
-    def _stop_at(self, run: OpenRun, t: int, iteration: int | None) -> None:
+    def _stop_at(self, run: OpenRun, t: int, iteration: int | None, moved_from=None) -> None:
         """Land on step *t* (of iteration *iteration*, when continue crossed iterations) and say why: the
         breakpoints that hold there and the events that begin there. An event met only in the other pass
         switches to that pass, as `n` does, so the event row shows its mark and the next `c` runs in its
@@ -413,6 +438,8 @@ class RnntuiApp(App):
         said = [f"breakpoint {text} holds" for text in held[:2]]
         said += [r.text + ("" if r.phase == phase else f" (in {PASS_WORDS[r.phase]})") for r in begins[:3]]
         head = (f"iteration {iteration}, t={t}" if iteration is not None else f"t={t}")
+        if moved_from is not None:  # a breakpoint pinned to another place: say that the cursor went there
+            head += f" at {place.prefix} (moved from {moved_from.prefix}, where nothing more holds)"
         switched = f" (an event of {PASS_WORDS[phase]}: switched to that pass)" if phase != c.phase else ""
         # event texts name trace keys, which a crafted trace makes anything: never markup
         self.notify(cut(head + ": " + "; ".join(said) + switched, MESSAGE_CHARS), timeout=3, markup=False)
@@ -430,7 +457,7 @@ class RnntuiApp(App):
             max(0, self.iteration - self.ITERATIONS_PER_CONTINUE)
         for k in range(self.iteration + step, last + step, step):
             try:
-                run = open_run(self.training if k == self.training.record_iteration else self.training.iteration(k))
+                run = self._open(self.training if k == self.training.record_iteration else self.training.iteration(k))
             except IterationNotKept as exc:
                 self.notify(str(exc), timeout=4)
                 return True
@@ -455,6 +482,20 @@ class RnntuiApp(App):
         self.push_screen(DebugListScreen(self.debugging, len(self.run_state.events), self.run_state.trace,
                                          self.cursor.place(self.info)), done)
 
+    def action_mute(self) -> None:
+        from rnntui.tui.mute import MuteScreen
+
+        def done(muted: frozenset[str] | None) -> None:
+            if muted is None or muted == self.muted:
+                return
+            self.muted = muted
+            run = self.run_state
+            self._keep_cursor = True
+            self.run_state = self._open(run.trace.whole, None if run.other is None else run.other.whole, run.labels)
+            self.notify("muted: " + (", ".join(sorted(muted)) or "none"), timeout=2)
+
+        self.push_screen(MuteScreen(self.run_state.kinds, self.muted), done)
+
     # --- training: iterations ----------------------------------------------------------------
 
     def _to_iteration(self, k: int, opened: OpenRun | None = None) -> None:
@@ -468,7 +509,7 @@ class RnntuiApp(App):
         if k == self.iteration:
             return
         try:  # the iteration whose record the training trace holds is the trace itself
-            run = opened or open_run(self.training if k == self.training.record_iteration
+            run = opened or self._open(self.training if k == self.training.record_iteration
                                      else self.training.iteration(k))
         except IterationNotKept as exc:
             self.notify(str(exc), timeout=4)
@@ -532,8 +573,8 @@ class RnntuiApp(App):
             self.notify(cut(str(exc), MESSAGE_CHARS), severity="error", markup=False)
             return
         self._keep_cursor = True
-        self.run_state = (open_run(new) if new is self.original
-                          else open_run(new, other=self.original, labels=("what-if", "original")))
+        self.run_state = (self._open(new) if new is self.original
+                          else self._open(new, other=self.original, labels=("what-if", "original")))
 
     def action_whatif(self) -> None:
         c, info = self.cursor, self.info
@@ -595,11 +636,18 @@ class RnntuiApp(App):
         self.notify(cut(f"wrote {path}{said}", MESSAGE_CHARS), markup=False)
 
     def action_goto(self) -> None:
-        def done(t: int | None) -> None:
-            if t is not None:
-                self.cursor = replace(self.cursor, t=t)
+        """`g`: a step, a unit (`u 45`) or a sample (`s 2`), or several at once."""
+        def done(got: dict | None) -> None:
+            if not got:
+                return
+            c = self.cursor
+            if "s" in got:
+                c = cur.to_sample(c, self.info, got["s"])
+            self.cursor = replace(c, t=got.get("t", c.t), unit=got.get("u", c.unit), handover=False)
 
-        self.push_screen(GotoScreen(cur.length(self.info, self.cursor.place(self.info), self.cursor.sample)), done)
+        info, place = self.info, self.cursor.place(self.info)
+        steps = [cur.length(info, place, b) for b in range(info.B)]
+        self.push_screen(GotoScreen(steps, self._width(), info.B, self.cursor.sample), done)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS, self.run_state.trace, self.cursor))

@@ -50,32 +50,69 @@ class HelpScreen(ModalScreen[None]):
             yield Static(keys)
 
 
-class GotoScreen(ModalScreen[int | None]):
-    """Ask for a step t and return it, or None when cancelled."""
+class GotoScreen(ModalScreen["dict | None"]):
+    """Ask where to go: a step (`12` or `t 12`), a unit (`u 45`), a sample (`s 2`), or several at once
+    (`s 2 t 5 u 45`); return {"t": .., "u": .., "s": ..} with what was given, or None when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, T: int):
+    def __init__(self, steps, units: int = 1, samples: int = 1, sample: int = 0):
+        """*steps*: the number of steps at the place, or a list of them per sample (a packed batch);
+        *sample*: the cursor's (a step is checked against its steps unless `s` names another)."""
         super().__init__()
-        self.T = T
+        self.steps = list(steps) if not isinstance(steps, int) else [steps] * max(samples, 1)
+        self.units, self.samples, self.sample = units, samples, sample
+
+    @property
+    def T(self) -> int:
+        return max(self.steps)
 
     def compose(self) -> ComposeResult:
+        ranges = [f"step t (0..{self.T - 1})"]
+        if self.units > 1:
+            ranges.append(f"u N: unit (0..{self.units - 1})")
+        if self.samples > 1:
+            ranges.append(f"s N: sample (0..{self.samples - 1})")
         with Vertical(id="goto"):
-            yield Static(f"Go to step t (0..{self.T - 1}):")
+            yield Static("Go to " + ", ".join(ranges) + ":")
             # not type="integer": its pattern backtracks and froze the app after ~28 digits and a
-            # letter; digits only, checked in full when submitted
-            yield Input(placeholder="t", id="goto-input", restrict=r"[0-9]*")
+            # letter; digits, t u s = and spaces only, checked in full when submitted
+            yield Input(placeholder="t  or  u 45  or  s 2 t 5", id="goto-input", restrict=r"[0-9tus= ]*",
+                        max_length=60)
             yield Static("", id="goto-error")
 
+    def parse(self, text: str, sample: int = 0) -> "dict | str":
+        """Where *text* goes (*sample*: the cursor's, for the step's range), or why it cannot."""
+        import re
+
+        parts = re.findall(r"([tus]?)\s*=?\s*([0-9]+)|(\S)", text)
+        if not parts:
+            return "type a step, or u N for a unit, s N for a sample"
+        got: dict = {}
+        for name, digits, stray in parts:
+            if stray:
+                return f"found {stray!r}; expected a number, or t, u or s before one"
+            key = name or "t"
+            if key in got:
+                return f"{key} is given twice"
+            got[key] = int(digits) if len(digits) < 12 else 1 << 40
+        limits = {"u": ("unit", self.units), "s": ("sample", self.samples)}
+        for key, (noun, n) in limits.items():
+            if key in got and not 0 <= got[key] < n:
+                return f"expected a {noun} from 0 to {n - 1}" if n > 1 else f"this place has one {noun} (0)"
+        if "t" in got:
+            n = self.steps[got.get("s", sample)]
+            if not 0 <= got["t"] < n:
+                return f"expected a step from 0 to {n - 1}" + (f" (sample {got.get('s', sample)}'s steps)"
+                                                                 if n < self.T else "")
+        return got
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        try:
-            t = int(event.value)
-        except ValueError:
-            t = -1
-        if not 0 <= t < self.T:
-            self.query_one("#goto-error", Static).update(f"expected a whole number from 0 to {self.T - 1}")
+        got = self.parse(event.value, self.sample)
+        if isinstance(got, str):
+            self.query_one("#goto-error", Static).update(got)
             return
-        self.dismiss(t)
+        self.dismiss(got)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -150,7 +187,7 @@ class DebugListScreen(ModalScreen["DebugState | None"]):
         with Vertical(id="debug-list"):
             yield Static("Watches and breakpoints: Enter edits, Space on/off, Delete or x removes, Escape closes")
             yield OptionList(*self._options(), id="debug-options")
-            yield Static(Text(f"built-in events (always on, n / N jump to them): {self.events}", Style(dim=True)))
+            yield Static(Text(f"built-in events (n / N jump to them, m mutes kinds of them): {self.events}", Style(dim=True)))
 
     def _options(self) -> list:
         return ([f"watch  {w}" for w in self.state.watches]
