@@ -138,7 +138,7 @@ def _output_gradients(seed: Seed, loss_kind: str, out, logits, target, stepped: 
     p = np.exp(log_softmax(z))
     onehot = np.zeros_like(z)
     onehot[k] = 1.0
-    dz = onehot - p
+    dz = onehot - p if seed.kind == "logp" else p[k] * (onehot - p)
     if logits is None:          # the output is the logits
         g[at] = dz
         return g, None
