@@ -55,7 +55,7 @@ class Seed:
         """What was differentiated, as the screen says it (the `L` of every dL/d… shown)."""
         at = f" at t={self.t}" if self.t is not None else ""
         if self.kind == "loss":
-            return f"the loss term of step {self.t} alone (L_{self.t}: every sample's term at that step)"
+            return f"the loss term of step {self.t} alone (L_{self.t}, every sample's)"
         name = ""
         if class_names and self.unit is not None and self.unit < len(class_names):
             name = f" ({class_names[self.unit]})"

@@ -112,9 +112,17 @@ class RnntuiApp(App):
         Binding("i", "whatif", "What-if", show=False,
                 tooltip="What-if: set the selected unit of a state or gate at this step (or over steps) and see "
                         "the run recomputed beside the original"),
-        Binding("u", "undo_whatif", "Undo", show=False, tooltip="Undo the last what-if"),
+        Binding("p", "edit_weight", "Edit weight", show=False,
+                tooltip="Edit a weight: set, scale or shift a parameter or some of its elements (W_hh = 1.5, "
+                        "W_hh[0, 0] *= 3) and see the run recomputed beside the original"),
+        Binding("u", "undo_whatif", "Undo", show=False, tooltip="Undo the last what-if or weight edit"),
         Binding("W", "write_whatif", "Write what-if", show=False,
-                tooltip="Write the scenario with the what-ifs as its interventions: (a new file)"),
+                tooltip="Write the scenario with the what-ifs as its interventions: and the edited weights under "
+                        "weights.set (a new file)"),
+        Binding("o", "seed", "Backprop of", show=False,
+                tooltip="Choose what BPTT traces back: one step's loss term (loss 5), or one output of this sample "
+                        "(logp 3, p 3, out 3: a class's log-probability, probability or score), instead of the loss"),
+        Binding("O", "seed_loss", "Backprop loss", show=False, tooltip="BPTT traces back the whole loss again"),
         Binding("full_stop", "iteration(1)", "Next iter", show=False,
                 tooltip="Training: the next iteration (place, pass and step stay where they are)"),
         Binding("comma", "iteration(-1)", "Prev iter", show=False, tooltip="Training: the previous iteration"),
@@ -161,6 +169,9 @@ class RnntuiApp(App):
         self._gc_threshold: tuple | None = None
         self._blas_threads: int | None = None
         self.muted: frozenset[str] = frozenset()  # kinds of built-in event the user muted (m)
+        self.changes: tuple = ()                   # the what-ifs shown, in order (engine/edits.Change)
+        self.seed = None                           # what BPTT traces back (engine/attribution.Seed); None: the loss
+        self._elements: int | None = None          # how many numbers the original records (what a recompute costs)
         run = open_run(trace, other)
         self.set_reactive(RnntuiApp.run_state, run)
         info = trace.info
@@ -515,6 +526,9 @@ class RnntuiApp(App):
             self.notify(str(exc), timeout=4)
             return
         self.iteration = k
+        if self.changes or self.seed is not None:  # they were of the iteration shown before
+            self.changes, self.seed = (), None
+            self.notify("what-ifs and the chosen backprop are of one iteration: cleared", timeout=2)
         for pane in self.query(TrainingPane):
             pane.iteration = k
         self._keep_cursor = True
@@ -553,30 +567,81 @@ class RnntuiApp(App):
             self._iteration_event_runs = iteration_events(self.training)
         return self._iteration_event_runs
 
-    # --- what-if ------------------------------------------------------------------------------
+    # --- what-if: interventions, weight edits, and what BPTT traces back ------------------------
+
+    INLINE_ELEMENTS = 1_000_000
+    """A run recording at most this many numbers is recomputed on the UI thread (tens of milliseconds);
+    a larger one in a worker thread, while the keys keep working on the run shown."""
+
+    def _recorded_elements(self) -> int:
+        if self._elements is None:
+            whole = self.original
+            self._elements = sum(int(np.asarray(whole[k]).size) for k in whole if whole.is_computed(k))
+        return self._elements
 
     def _interventions(self) -> list[dict]:
+        """Every intervention of the run shown: the original's own, then the what-ifs."""
         from rnntui.engine.interventions import recorded
 
-        return [i.to_dict() for i in recorded(self.run_state.trace.whole)]
+        return [i.to_dict() for i in recorded(self.original)] + [c.value for c in self.changes
+                                                                 if c.kind == "intervention"]
 
-    def _apply(self, items: list[dict]) -> None:
-        """The original run with *items* (all of them) beside it, the cursor kept; the original alone for none."""
-        import rnntui
-        from rnntui.engine.interventions import recorded
+    def _recompute(self, changes: tuple, seed, said: str | None = None) -> None:
+        """Show the original run with *changes* (what-ifs: interventions and weight edits, in order) and its
+        gradients those of *seed* (None: the loss's); the cursor stays. The original is beside a changed run
+        (what-if vs original). Small runs are recomputed at once, larger ones in a worker thread."""
+        from rnntui.engine.edits import apply_changes
         from rnntui.errors import RnntuiError
 
-        base = [i.to_dict() for i in recorded(self.original)]
-        try:
-            new = self.original if items == base else rnntui.what_if(self.original, items)
-        except RnntuiError as exc:
+        original = self.original
+
+        def adopt(result) -> None:
+            run, other = result
+            self.changes, self.seed = changes, seed
+            self._keep_cursor = True
+            self.run_state = self._open(run, other=other, labels=("what-if", "original") if other is not None
+                                        else ("A", "B"))
+            if said:
+                self.notify(cut(said, MESSAGE_CHARS), timeout=3, markup=False)
+
+        def refused(exc: Exception) -> None:
             self.notify(cut(str(exc), MESSAGE_CHARS), severity="error", markup=False)
+
+        if self._recorded_elements() <= self.INLINE_ELEMENTS:
+            try:
+                result = apply_changes(original, changes, seed)
+            except RnntuiError as exc:
+                refused(exc)
+                return
+            adopt(result)
             return
-        self._keep_cursor = True
-        self.run_state = (self._open(new) if new is self.original
-                          else self._open(new, other=self.original, labels=("what-if", "original")))
+
+        def work() -> None:
+            try:
+                with np.errstate(all="ignore"):
+                    result = apply_changes(original, changes, seed)
+            except RnntuiError as exc:
+                self.call_from_thread(refused, exc)
+                return
+            self.call_from_thread(adopt, result)
+
+        self.notify("recomputing the run (the keys work on the run shown meanwhile)…", timeout=2)
+        self.run_worker(work, thread=True, exclusive=True, group="recompute", exit_on_error=False)
+
+    def _one_run(self, what: str) -> bool:
+        """Whether a what-if can act here; says why not."""
+        info = self.info
+        if self.run_state.other is not None and self.run_state.labels == ("A", "B"):
+            self.notify(f"{what} works on one run: open it without --compare", timeout=3)
+            return False
+        if info.mode == "encoder-decoder" or getattr(info, "feed", "zeros") == "output":
+            self.notify(f"{what} works on whole-sequence runs (not encoder-decoders or generators)", timeout=3)
+            return False
+        return True
 
     def action_whatif(self) -> None:
+        from rnntui.engine.edits import Change
+
         c, info = self.cursor, self.info
         place = c.place(info)
         if self.run_state.other is not None and self.run_state.labels == ("A", "B"):
@@ -584,43 +649,95 @@ class RnntuiApp(App):
             return
         if place.layer is None or info.mode == "encoder-decoder" or getattr(info, "feed", "zeros") == "output":
             self.notify("what-if sets a state or gate of a recurrent place (not in encoder-decoders or "
-                        "generators)", timeout=3)
+                        "generators); p edits a weight", timeout=3)
             return
 
         def done(item: dict | None) -> None:
             if item is not None:
-                self._apply(self._interventions() + [item])
+                self._recompute(self.changes + (Change("intervention", item),), self.seed)
 
         entry = info.entries[place.entry]
         self.push_screen(WhatIfScreen(entry, place, c.t, min(c.unit, entry.hidden_size - 1)), done)
 
-    def action_undo_whatif(self) -> None:
-        from rnntui.engine.interventions import recorded
+    def action_edit_weight(self) -> None:
+        """`p`: set, scale or shift a weight (`W_hh = 1.5`, `W_hh[0, 0] *= 3`) and see the run recomputed."""
+        from rnntui.engine.edits import Change
+        from rnntui.tui.weight_screen import WeightScreen
 
-        items = self._interventions()
-        if len(items) <= len(recorded(self.original)):
+        if not self._one_run("editing a weight"):
+            return
+        info = self.info
+        place = self.cursor.place(info)
+        entry = info.entries[place.entry]
+        shown = self.run_state.trace
+        params = {n: tuple(shown[f"param.{n}"].shape) for e in info.entries for n in e.params}
+        if not params:
+            self.notify("this model has no parameters", timeout=2)
+            return
+
+        def done(edit) -> None:
+            if edit is not None:
+                self._recompute(self.changes + (Change("weight", edit),), self.seed, said=f"recomputed with {edit.words()}")
+
+        self.push_screen(WeightScreen(params, entry, place, shown), done)
+
+    def action_undo_whatif(self) -> None:
+        if not self.changes:
             self.notify("no what-if to undo", timeout=2)
             return
-        self._apply(items[:-1])
+        self._recompute(self.changes[:-1], self.seed, said=f"undone: {self.changes[-1].words()}")
+
+    def action_seed(self) -> None:
+        """`o`: which output or loss term BPTT traces back (the gradients shown are of it)."""
+        from rnntui.tui.seed_screen import SeedScreen
+
+        if not self._one_run("choosing what BPTT traces back"):
+            return
+        c, info = self.cursor, self.info
+        shown = self.run_state.trace
+
+        def done(seed) -> None:
+            if seed is not None:
+                self._recompute(self.changes, None if seed == "loss" else seed)
+
+        self.push_screen(SeedScreen(shown, c.t, c.sample, self.seed), done)
+
+    def action_seed_loss(self) -> None:
+        if self.seed is None:
+            self.notify("BPTT already traces back the whole loss", timeout=2)
+            return
+        self._recompute(self.changes, None, said="BPTT traces back the whole loss again")
 
     def action_write_whatif(self) -> None:
-        """The scenario's text with `interventions:` set to the what-ifs, as a new file beside the exports."""
+        """The scenario's text with `interventions:` set to the what-ifs (and `weights.set` holding every edited
+        weight), as a new file beside the exports."""
         import io
 
         from ruamel.yaml import YAML
 
         from rnntui.atomic import atomic_write
+        from rnntui.engine.edits import set_values
         from rnntui.scenario.relocate import relocate
 
         whole = self.run_state.trace.whole
-        if "meta.scenario" not in whole or self.run_state.other is None or self.run_state.labels == ("A", "B"):
+        if "meta.scenario" not in whole or not self.changes:
             self.notify("no what-if to write", timeout=2)
             return
         yaml = YAML()  # round trip: the user's comments and order stay
         yaml.width = 4096  # and their lines: a long path is not wrapped onto a line of its own
         try:
             data = yaml.load(str(whole["meta.scenario"]))
-            data["interventions"] = self._interventions()
+            items = self._interventions()
+            if items:
+                data["interventions"] = items
+            values = set_values(whole, self.original)
+            if values:
+                if data.get("weights") is None:
+                    data["weights"] = {}
+                if data["weights"].get("set") is None:
+                    data["weights"]["set"] = {}
+                for name, v in values.items():
+                    data["weights"]["set"][name] = v
             stem = cut(Path(self.info.file).stem, STEM_CHARS) or "scenario"
             path = self.export_dir / f"{stem}-whatif.yaml"
             # its paths were written for the original's folder: name the same files from the new one

@@ -275,17 +275,21 @@ class WhatIfScreen(ModalScreen["dict | None"]):
         with Vertical(id="whatif"):
             yield Static(f"What-if at {self.place.prefix}, t={self.t}, unit {self.unit}: set "
                          f"{' '.join(self.names)}, e.g. `h = 0`, `gates.f[0:10] = 1`, `c[*] = 0`")
+            yield Static(Text("a range of steps and units at once: NAME[STEPS, UNITS] = VALUE, each a number, "
+                              "START:STOP (STOP excluded) or * for all, e.g. h[0:10, 3:8] = 0, h[*, *] = 0",
+                              Style(dim=True)))
             yield Input(placeholder="h = 0", id="whatif-input", max_length=200)
             yield Static("", id="whatif-error")
 
     def parse(self, text: str) -> dict | str:
-        """The intervention, or why *text* is not one."""
+        """The intervention, or why *text* is not one. `NAME[STEPS, UNITS] = VALUE` sets a range of steps
+        and units at once (each a number, START:STOP or `*`: all)."""
         import math
         import re
 
-        m = re.fullmatch(r"\s*([a-z_.]+)\s*(?:\[\s*(\*|[0-9]{0,9}\s*:\s*[0-9]{0,9})\s*\])?\s*=\s*(\S+)\s*", text)
+        m = re.fullmatch(r"\s*([a-z_.]+)\s*(?:\[([^\]]{0,60})\])?\s*=\s*(\S+)\s*", text)
         if not m:
-            return "expected NAME = VALUE, NAME[START:STOP] = VALUE or NAME[*] = VALUE"
+            return "expected NAME = VALUE, NAME[START:STOP] = VALUE, NAME[*] = VALUE or NAME[STEPS, UNITS] = VALUE"
         name, index, value = m.groups()
         if name not in self.names:
             return f"found {name!r}; expected one of {', '.join(self.names)}"
@@ -296,13 +300,47 @@ class WhatIfScreen(ModalScreen["dict | None"]):
         if not math.isfinite(v):
             return f"found {value}; expected a finite number"
         d: dict = {"at": self.place.prefix, "set": name, "value": v}
-        if index and index != "*":
-            d["steps"] = index.replace(" ", "")
+        parts = [p.strip() for p in index.split(",")] if index is not None else []
+        if len(parts) > 2:
+            return f"found {len(parts)} indices; expected [STEPS] or [STEPS, UNITS]"
+        if len(parts) == 1:  # the one-index forms: [START:STOP] steps of this unit, [*] every unit at this step
+            steps, units = (None, "*") if parts[0] == "*" else (parts[0], None)
+        elif len(parts) == 2:
+            steps, units = parts
         else:
-            d["t"] = self.t
-        if index != "*":
+            steps, units = None, None
+        T, H = self.entry.steps, self.entry.hidden_size
+        got = self._range(steps, T, "step") if steps is not None else (self.t, self.t + 1)
+        if isinstance(got, str):
+            return got
+        if got[1] - got[0] == 1:
+            d["t"] = got[0]
+        else:
+            d["steps"] = f"{got[0]}:{got[1]}"
+        if units is None:
             d["units"] = [self.unit]
+        elif units not in ("*", ":"):
+            span = self._range(units, H, "unit")
+            if isinstance(span, str):
+                return span
+            d["units"] = list(range(*span))
         return d
+
+    @staticmethod
+    def _range(text: str, n: int, noun: str) -> "tuple[int, int] | str":
+        """[start, stop) of `k`, `START:STOP` (either may be left out) or `*` over 0..n-1, or why not."""
+        import re
+
+        if text in ("*", ":"):
+            return 0, n
+        m = re.fullmatch(r"([0-9]{0,9})\s*(:?)\s*([0-9]{0,9})", text)
+        if not m or (not m.group(2) and not m.group(1)):
+            return f"found {text!r}; expected a {noun}, START:STOP or *"
+        start = int(m.group(1) or 0)
+        stop = (int(m.group(3)) if m.group(3) else n) if m.group(2) else start + 1
+        if not 0 <= start < stop <= n:
+            return f"found {text}; expected {noun}s within 0..{n - 1} (STOP excluded, above START)"
+        return start, stop
 
     def on_input_changed(self, event: Input.Changed) -> None:
         got = self.parse(event.value) if event.value.strip() else ""

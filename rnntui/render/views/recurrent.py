@@ -204,6 +204,9 @@ class RecurrentView(PlaceView):
             vals = np.asarray(trace[f"gradnorm.step.{place.param(stem)}"], dtype=float)
             out.append(Text(f"‖step t's term of d{label}‖{batch}: {fmt(float(vals[c.t]), 0)}"))
             out.append(log_sparkline(vals[start:stop], c.t - start, into=Cells()))
+        if "meta.seed" in trace:  # the gradients are of one output or loss term (`o`), the verdict is the loss's
+            out.append(Text("the vanishing/exploding verdict measures the loss's gradient: O shows it again", DIM))
+            return Group(*out)
         v = verdict(trace, place)
         if v is not None:
             out.append(Text(v.sentence, Style(color=VERDICT_COLOURS.get(v.kind, "magenta"), bold=True)))

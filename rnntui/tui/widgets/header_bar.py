@@ -5,7 +5,7 @@ from rich.style import Style
 from rich.text import Text
 
 from rnntui.render.compare import compare_header
-from rnntui.render.header import header
+from rnntui.render.header import header, seed_words
 from rnntui.tui.usertext import one_line
 from rnntui.tui.widgets.base import TraceView
 
@@ -16,7 +16,13 @@ class HeaderBar(TraceView):
     def render_view(self, cursor, width: int):
         # header() cuts its two lines, never wraps them: a long name would push the phase and step
         # (what the header is for) out of its three lines
+        seeded = seed_words(self.trace)
         if self.run.other is not None:  # --compare: both names and losses where the description was
-            return Group(header(self.trace, cursor), compare_header(self.trace, self.run.other, self.run.labels))
+            line = compare_header(self.trace, self.run.other, self.run.labels)
+            if seeded:
+                line = Text.assemble(seeded, "   ", line, no_wrap=True, overflow="ellipsis")
+            return Group(header(self.trace, cursor), line)
+        if seeded:  # the gradients are not the loss's: said where the description was
+            return Group(header(self.trace, cursor), seeded)
         desc = one_line(self.trace.info.description, width - 1)
         return Group(header(self.trace, cursor), Text(desc, Style(dim=True, italic=True)))
