@@ -4,7 +4,10 @@ from __future__ import annotations
 import numpy as np
 from rich.text import Text
 
+from rich.console import Group
+
 from rnntui.render.maps import panels as featuremap
+from rnntui.render.maps import pictures
 from rnntui.render.cursor import position
 from rnntui.render.views.base import BOLD, PlaceView
 from rnntui.render.views.recurrent import details_text
@@ -28,7 +31,11 @@ class MapView(PlaceView):
         return featuremap.map_panel(trace, c, width)
 
     def states(self, trace, c, width, height):
-        return featuremap.overview(trace, c, width, height)
+        e = trace.info.entries[c.place(trace.info).entry]
+        extra = pictures.kernels(trace, e, c, width) if c.phase == "forward" else pictures.saliency(trace, e, c, width)
+        if not extra:
+            return featuremap.overview(trace, c, width, height)
+        return Group(featuremap.overview(trace, c, width, height), Text(""), *extra)
 
     def gradients(self, trace, c, width):
         return featuremap.gradient_summary(trace, c)
