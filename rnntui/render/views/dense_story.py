@@ -94,8 +94,8 @@ def class_bars(trace, entry, at: tuple, u: int, width: int) -> list:
             target = None
     order = np.argsort(-p, kind="stable")
     shown = sorted(order[:MOST_CLASSES]) if p.size > MOST_CLASSES else list(range(p.size))
-    name_w = min(max(len(n) for n in names) if names else 1, 16)
-    bar_w = max(min(width - name_w - 20, 40), 8)
+    name_w = min(max(len(n) for n in names) if names else 1, 12)
+    bar_w = max(min(width - name_w - 31, 40), 4)  # the marker, the bar, "  ◂ predicted, target" fit
     more = f" (the {MOST_CLASSES} most likely of {p.size})" if p.size > MOST_CLASSES else ""
     out: list = [Text(f"class probabilities{more}: predicted {names[int(order[0])]}"
                       + (f", target {names[target]}" if target is not None and 0 <= target < p.size else ""), BOLD)]
