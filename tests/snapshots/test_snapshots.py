@@ -36,6 +36,13 @@ SNAPSHOTS = {
                                        "c"]),
     "compare-bptt": ("lstm-vs-gru", ["right", "right", "right", "b"]),
     "embedding": ("char-embedding", ["right", "right", "right", "b"]),  # the vector's gradient at t=3 ("l", id 7)
+    # the homework: W_hh edited from 0.5 to 1.5 (p), BPTT at the start: exploding beside the original
+    "weight-edit": ("vanishing-gradient", ["p", *"W_hh = 1.5", "enter", "b"]),
+    # o: BPTT of one class's log-probability at t=2 (attribution), not of the loss
+    "seed": ("bilstm-apple", ["right", "right", "o", *"logp fruit", "enter", "b"]),
+    # a CNN's pixel saliency (grad.input) in the first conv's backward view, and its dense layer's softmax
+    "cnn-saliency": ("cnn-digit", ["b"]),
+    "cnn-dense": ("cnn-digit", ["right_square_bracket"] * 5 + ["down"] * 7),
 }
 
 
