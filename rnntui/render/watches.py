@@ -197,7 +197,7 @@ def next_break_elsewhere(trace, c, state: DebugState, backwards: bool) -> tuple[
     for k in order:
         if places[k] not in pinned:
             continue
-        T = length(info, places[k])
+        T = length(info, places[k], c.sample)   # never a padded step of a shorter sample
         holds = np.zeros(T, dtype=bool)
         for t in breakpoint_marks(trace, places[k], state):
             if t < T:

@@ -2,6 +2,7 @@
 breakpoint pinned to another place: keys pressed, the cursor and the screen asserted."""
 from __future__ import annotations
 
+import re
 import textwrap
 
 import numpy as np
@@ -133,3 +134,17 @@ async def test_c_goes_on_to_a_breakpoint_pinned_to_a_later_place(traces):
         assert f"is pinned to {l1} and holds there at no step after this one" in last_notice(app)
         await pilot.press("C")  # ... and C goes back to it
         assert app.cursor.place(app.info).prefix == l1 and app.cursor.t == 5
+
+
+async def test_help_lists_every_new_key_with_its_description(traces):
+    from rnntui.tui.screens import HelpScreen
+
+    app = RnntuiApp(traces["lstm-delayed-recall"])
+    async with app.run_test(size=(140, 120)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for key, words in (("S", "Prev sample"), ("g", "Go to"), ("m", "Mute events"),
+                           ("o", "Backprop of"), ("O", "Backprop loss"), ("p", "Edit weight")):
+            assert re.search(rf"[█ ]{re.escape(key)} +{re.escape(words)}", text), key
+        assert "a unit (`u 45`)" in text
