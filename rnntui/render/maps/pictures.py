@@ -71,12 +71,12 @@ def saliency(trace, e, c, width: int) -> list:
         suffix = f", ch {k}" if C > 1 else ""
         maps += [(f"input{suffix}", HeatMap(x[k])), (f"dL/dx{suffix}", HeatMap(g[k], None, map_scale(g))),
                  (f"|dL/dx|{suffix}", HeatMap(mag[k], None, map_scale(mag)))]
-    out = [Text("pixel saliency: dL/dx of every input pixel (grad.input), sample "
-                f"{c.sample}; shared scale ±{map_scale(g):.3g}", BOLD)]
+    head = Text(f"pixel saliency dL/dx (grad.input), sample {c.sample}", BOLD)
     if top is not None:
         where = f"channel {top[0]}, " if C > 1 else ""
-        out.append(Text(f"largest |dL/dx| {float(mag[top]):.3g} at {where}row {top[1]}, col {top[2]}"
-                        + (f"; channels {shown}..{C - 1} not drawn" if C > shown else ""), DIM))
+        head.append(f": largest |dL/dx| {float(mag[top]):.3g} at {where}row {top[1]}, col {top[2]}"
+                    + (f"; channels {shown}..{C - 1} not drawn" if C > shown else ""), DIM)
+    out = [head]
     fit = max((width + 3) // (max(x.shape[2], 7) + 3), 1)
 
     def draw(colour: bool):

@@ -32,7 +32,7 @@ class MapView(PlaceView):
         salient = pictures.saliency(trace, e, c, width)  # the backward pass of the entry that reads the image
         if not salient:
             return featuremap.map_panel(trace, c, width)
-        return Group(featuremap.map_panel(trace, c, width), Text(""), *salient)
+        return Group(featuremap.map_panel(trace, c, width), *salient)
 
     def states(self, trace, c, width, height):
         e = trace.info.entries[c.place(trace.info).entry]
