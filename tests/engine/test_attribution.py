@@ -94,3 +94,19 @@ def test_what_cannot_be_backpropagated_is_refused_with_reasons(traces):
         backprop(traces["bilstm-apple"], Seed("out", t=0, sample=0, unit=2))
     with pytest.raises(SeedError, match="encoder-decoder"):
         backprop(traces["seq2seq-reverse"], Seed("loss", t=0))
+
+
+@pytest.mark.parametrize("name", ["char-embedding", "tests/data/packed-bilstm.yaml"])
+def test_the_step_terms_gradients_add_up_to_the_losss(traces, name):
+    """Embeddings and packed batches (no torch reference in torch_ref.manual): the loss is the sum of its
+    step terms, so the terms' gradients add up to the run's own (itself exact against torch elsewhere)."""
+    import rnntui
+
+    trace = traces[name] if "/" not in name else rnntui.run(name)
+    T = trace["output"].shape[0]
+    keys = [k for k in trace if k.startswith("grad.") and trace.is_computed(k)]
+    terms = [backprop(trace, Seed("loss", t=t)) for t in range(T)]
+    for key in keys:
+        total = sum(np.asarray(s[key], dtype=float) for s in terms)
+        scale = max(float(np.abs(trace[key]).max()), 1e-300)
+        np.testing.assert_allclose(total, trace[key], rtol=0, atol=1e-13 * scale, err_msg=key)

@@ -141,3 +141,23 @@ async def test_o_logp_of_a_class_by_name_shows_the_attribution(traces):
         want = backprop(original, Seed("logp", t=2, sample=0, unit=1))
         np.testing.assert_array_equal(app.run_state.trace.whole["grad.input"], want["grad.input"])
         assert f"log p(class 1 ({names[1]})) at t=2 of sample 0" in screen_text(app)
+
+
+def test_the_what_if_ranges_parse_to_steps_and_units(traces):
+    from rnntui.tui.screens import WhatIfScreen
+
+    info = traces["lstm-delayed-recall"].info
+    place = info.places[0]
+    screen = WhatIfScreen(info.entries[0], place, t=4, unit=2)
+    H, T = info.entries[0].hidden_size, info.entries[0].steps
+    at = {"at": "model.0.l0.fwd"}
+    assert screen.parse("h = 0") == {**at, "set": "h", "value": 0.0, "t": 4, "units": [2]}
+    assert screen.parse("h[0:10] = 1") == {**at, "set": "h", "value": 1.0, "steps": "0:10", "units": [2]}
+    assert screen.parse("c[*] = 0") == {**at, "set": "c", "value": 0.0, "t": 4}
+    assert screen.parse("h[0:10, 3:5] = 0") == {**at, "set": "h", "value": 0.0, "steps": "0:10", "units": [3, 4]}
+    assert screen.parse("h[*, *] = 0") == {**at, "set": "h", "value": 0.0, "steps": f"0:{T}"}
+    assert screen.parse("h[7, 1] = 0") == {**at, "set": "h", "value": 0.0, "t": 7, "units": [1]}
+    assert screen.parse("h[20:, :2] = 0") == {**at, "set": "h", "value": 0.0, "steps": f"20:{T}", "units": [0, 1]}
+    assert "units within 0..5" in screen.parse(f"h[0, 0:{H + 1}] = 0")
+    assert "steps within" in screen.parse("h[5:3, 0] = 0")
+    assert "expected [STEPS] or [STEPS, UNITS]" in screen.parse("h[1, 2, 3] = 0")
