@@ -526,6 +526,7 @@ class RnntuiApp(App):
             self.notify(str(exc), timeout=4)
             return
         self.iteration = k
+        self.original, self._elements = run.trace.whole, None  # what a what-if of this iteration changes
         if self.changes or self.seed is not None:  # they were of the iteration shown before
             self.changes, self.seed = (), None
             self.notify("what-ifs and the chosen backprop are of one iteration: cleared", timeout=2)

@@ -161,3 +161,23 @@ def test_the_what_if_ranges_parse_to_steps_and_units(traces):
     assert "units within 0..5" in screen.parse(f"h[0, 0:{H + 1}] = 0")
     assert "steps within" in screen.parse("h[5:3, 0] = 0")
     assert "expected [STEPS] or [STEPS, UNITS]" in screen.parse("h[1, 2, 3] = 0")
+
+
+async def test_in_a_training_run_a_what_if_acts_on_the_iteration_shown(traces):
+    from rnntui.engine.edits import WeightEdit, reweighted
+
+    training = traces["training-lstm-memory"]
+    app = RnntuiApp(training)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("left_curly_bracket", "greater_than_sign")
+        assert app.iteration == 10
+        await pilot.press("p", *"W_hh *= 2", "enter")
+        await settle(app, pilot)
+        iteration = training.iteration(10)
+        want = reweighted(iteration, [WeightEdit("0.weight_hh_l0", None, "*=", 2.0)])
+        shown = app.run_state.trace.whole
+        np.testing.assert_array_equal(shown["param.0.weight_hh_l0"], want["param.0.weight_hh_l0"])
+        np.testing.assert_array_equal(shown["grad.model.0.l0.fwd.h"], want["grad.model.0.l0.fwd.h"])
+        np.testing.assert_array_equal(app.run_state.other.whole["loss"], iteration["loss"])
+        await pilot.press("full_stop")   # another iteration: the what-if was of iteration 10
+        assert app.iteration == 11 and app.run_state.other is None and app.changes == ()
