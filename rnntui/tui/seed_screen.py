@@ -69,7 +69,8 @@ class SeedScreen(ModalScreen["Seed | str | None"]):
             head.append(f"; classes (by number or name): {shown}{more}", Style(dim=True))
         with Vertical(id="seed"):
             yield Static(head)
-            yield Input(placeholder="logp 0" if self.has_logits else "out 0", id="seed-input", max_length=120)
+            yield Input(placeholder=f"loss {self.t}" if self.stepped else ("logp 0" if self.has_logits else "out 0"),
+                        id="seed-input", max_length=120)
             yield Static("", id="seed-error")
 
     def parse(self, text: str) -> "Seed | str":

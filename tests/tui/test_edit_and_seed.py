@@ -181,3 +181,24 @@ async def test_in_a_training_run_a_what_if_acts_on_the_iteration_shown(traces):
         np.testing.assert_array_equal(app.run_state.other.whole["loss"], iteration["loss"])
         await pilot.press("full_stop")   # another iteration: the what-if was of iteration 10
         assert app.iteration == 11 and app.run_state.other is None and app.changes == ()
+
+
+def test_bptt_of_a_chosen_step_starts_at_that_step_in_the_cells_words(traces):
+    import io
+
+    from rich.console import Console
+
+    from rnntui.render.cursor import Cursor
+    from rnntui.render.views import cell_panel
+
+    seeded = backprop(traces["bilstm-apple"], Seed("logp", t=4, sample=0, unit=1))
+
+    def words(t, place_index=0):
+        out = io.StringIO()
+        Console(file=out, width=200, color_system=None).print(
+            cell_panel(seeded, Cursor(phase="backward", t=t, place_index=place_index), 120))
+        return out.getvalue()
+
+    assert "BPTT starts here" in words(4) and "BPTT starts here" not in words(8)
+    assert "BPTT starts here" in words(4, place_index=1)   # the backward direction: from the same step
+    assert float(np.abs(seeded["grad.model.0.l0.fwd.h"][5:]).max()) == 0
