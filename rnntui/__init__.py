@@ -11,8 +11,8 @@ from __future__ import annotations
 from rnntui.errors import RnntuiError, ScenarioError
 
 __version__ = "0.1.0"
-__all__ = ["RnntuiError", "ScenarioError", "__version__", "check", "debug", "from_torch", "load_trace", "run",
-           "what_if"]
+__all__ = ["RnntuiError", "ScenarioError", "__version__", "check", "debug", "from_torch", "load_trace", "record",
+           "run", "what_if"]
 
 
 def run(path, max_memory: int | None = None):
@@ -85,17 +85,33 @@ def what_if(trace, interventions, resume: bool = True):
     return _what_if(trace, interventions, resume=resume)
 
 
-def from_torch(module, x, *, target=None, loss: str = "sum", lengths=None):
+def from_torch(module, x, *, target=None, loss: str = "sum", lengths=None, train: dict | None = None):
     """Run a PyTorch module in rnntui: its structure read with torch.fx, written as a scenario with its
     weights and *x* inline (`trace.scenario_yaml()`), run by the engine and checked against the module's
     own output on *x* (a mismatch is an error). *loss*: "sum", "mse" or "cross_entropy" (with *target*,
     laid out like the module's output); *lengths*: each sample's length, for a forward(x, lengths) that
-    packs its batch. `trace.torch_names` maps the module's parameter names to the trace's. Needs torch;
-    see docs/debug-your-pytorch-model.md."""
+    packs its batch; *train*: a `train:` section as a dict (iterations, optimizer, clip, batch_size, shuffle,
+    schedule), written into the scenario so its training is replayed from the module's parameters.
+    `trace.torch_names` maps the module's parameter names to the trace's. Needs torch; see
+    docs/debug-your-pytorch-model.md."""
     from rnntui.torch_bridge.bridge import from_torch as _from_torch
 
     _show_in_notebooks()
-    return _from_torch(module, x, target=target, loss=loss, lengths=lengths)
+    return _from_torch(module, x, target=target, loss=loss, lengths=lengths, train=train)
+
+
+def record(module, x, *, target=None, loss: str = "sum", lengths=None, step: int, to, every: int = 1,
+           optimizer=None):
+    """Record iteration *step* of your own training loop into the folder *to*: the batch's full forward and
+    BPTT record with the parameters before the update, and the update your optimizer makes. Use it as
+    `with rnntui.record(model, x, target=y, loss=..., step=k, to="runs/exp1"): ...loss.backward(); opt.step()`,
+    or pass `optimizer=` to read the update after its next step(). `rnntui run runs/exp1` steps through the
+    recorded iterations (torch_bridge/record.py; docs/debug-your-pytorch-model.md)."""
+    from rnntui.torch_bridge.record import record as _record
+
+    _show_in_notebooks()
+    return _record(module, x, target=target, loss=loss, lengths=lengths, step=step, to=to, every=every,
+                   optimizer=optimizer)
 
 
 def debug(module, x, *, target=None, loss: str = "sum", lengths=None):

@@ -96,10 +96,14 @@ def main_callback(
 def _load_trace(source: str, max_memory: str | None):
     import stat
 
+    from rnntui.engine.recorded import is_recorded_run
+
     import rnntui
     from rnntui.errors import Problem, ScenarioError
 
     limit = parse_size(max_memory)
+    if is_recorded_run(source):   # a folder of iterations recorded by rnntui.record
+        return rnntui.load_trace(source, max_memory=limit)
     try:
         st = Path(source).stat() if source.endswith(".npz") else None
     except FileNotFoundError:

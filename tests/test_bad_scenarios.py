@@ -57,7 +57,7 @@ def test_real_process_prints_no_traceback(tmp_path):
 
 
 def test_validate_lists_every_file(tmp_path):
-    good = Path(__file__).parent.parent / "scenarios" / "rnn-sine.yaml"
+    good = Path(__file__).parent.parent / "rnntui" / "bundled" / "rnn-sine.yaml"
     bad = [p for p in CORPUS if p.stem in ("misspelt-key", "bad-merge")]
     result = CliRunner().invoke(app, ["validate", str(good), *map(str, bad)])
     assert result.exit_code == 2

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rnntui.engine.schedule import Schedule, learning_rates
+
 KINDS = ("sgd", "adam", "adamw", "rmsprop")
 
 
@@ -76,6 +78,13 @@ class TrainConfig:
     iterations: int
     optimizer: Optimizer = field(default_factory=Optimizer)
     clip: Clip | None = None
+    schedule: Schedule | None = None    # the learning rate per iteration (engine/schedule.py)
+    batch_size: int | None = None       # None: every iteration reads the whole batch
+    shuffle: bool = False               # a new order of the samples every pass (engine/minibatch.py)
+
+    def learning_rates(self) -> list[float]:
+        """The learning rate each iteration trains with."""
+        return learning_rates(self.optimizer.learning_rate, self.schedule, self.iterations)
 
 
 def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
@@ -107,9 +116,15 @@ def state_nbytes(opt: Optimizer, param_bytes: int) -> int:
     return n * param_bytes
 
 
-def step(opt: Optimizer, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], state: State) -> dict:
-    """One optimizer step: new parameter arrays (the old ones are left as they were)."""
+def step(opt: Optimizer, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], state: State,
+         lr: float | None = None) -> dict:
+    """One optimizer step: new parameter arrays (the old ones are left as they were). *lr*: this step's
+    learning rate where a schedule sets it (as a scheduler writes it into the optimizer's param group)."""
     state.step += 1
+    if lr is not None and lr != opt.learning_rate:
+        from dataclasses import replace
+
+        opt = replace(opt, lr=lr)
     update = {"sgd": _sgd, "adam": _adam, "adamw": _adam, "rmsprop": _rmsprop}[opt.kind]
     return {name: update(opt, p, grads[name], state.buffers.setdefault(name, {}), state.step)
             for name, p in params.items()}

@@ -192,6 +192,10 @@ def load_trace(path: str | Path, max_memory: int | None = None) -> Trace:
     from rnntui.errors import Problem, ScenarioError
     from rnntui.npyfiles import ArrayFileError, read_npz
 
+    from rnntui.engine.recorded import is_recorded_run, load_recorded
+
+    if is_recorded_run(path):   # a folder of iterations recorded by rnntui.record
+        return load_recorded(Path(path), max_memory)
     limit = available_memory() // 2 if max_memory is None else max_memory
     try:
         arrays = read_npz(Path(path), None, limit, kinds="biufU")  # text: names, the scenario, the layout

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rnntui.engine import keys, optim
+from rnntui.engine import keys, optim, recording
+from rnntui.engine.minibatch import batch_indices, subset
 from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, human, run_scenario
 from rnntui.engine.trace import IterationNotKept, Trace
 from rnntui.errors import Problem, ScenarioError
@@ -40,6 +42,7 @@ class Step:
     param_norm: dict[str, np.ndarray]       # ‖P_k‖, the ratio's denominator (0: a ratio of inf is "moved from 0")
     bptt: dict[str, np.ndarray]
     finite: bool
+    lr: float                               # the learning rate this iteration's update took (the schedule's)
 
 
 class Trainer:
@@ -53,6 +56,10 @@ class Trainer:
         buffers = cast_buffers(getattr(sc, "buffers", {}), dtype)   # not optimised: moved by the entries themselves
         self.plain = replace(sc, train=None, params=params, buffers=buffers)
         self.names = list(params)
+        self.rates = self.cfg.learning_rates()
+        # each iteration's samples (None: every iteration reads the whole batch, as it is)
+        self.batches = (None if self.cfg.batch_size is None else
+                        batch_indices(sc.B, self.cfg.batch_size, self.cfg.shuffle, sc.seed, self.cfg.iterations))
         self.limit = available_memory() // 2 if max_memory is None else max_memory
         self.dropout = _dropout_places(sc)
         self.every, self.cached = self._plan(sc, params)
@@ -63,7 +70,7 @@ class Trainer:
     def _plan(self, sc, params) -> tuple[int, int]:
         """(checkpoint every K iterations, iterations whose record is cached), within the limit."""
         N = self.cfg.iterations
-        run = estimate_bytes(self.plain)
+        run = estimate_bytes(self.scenario(0))   # the first minibatch is the largest
         pbytes = sum(p.nbytes for p in params.values())
         state = pbytes + optim.state_nbytes(self.cfg.optimizer, pbytes) + sum(b.nbytes for b in self.plain.buffers.values())
         steps = sum(e.steps for e in sc.layout if e.recurrent) * 2
@@ -80,9 +87,14 @@ class Trainer:
         return every, cached
 
     # --- one iteration --------------------------------------------------------------------------
+    def scenario(self, k: int):
+        """The scenario iteration k runs: the whole batch, or its minibatch's samples."""
+        return self.plain if self.batches is None else subset(self.plain, self.batches[k])
+
     def _run(self, params: dict, buffers: dict, k: int) -> Trace:
-        return run_scenario(replace(self.plain, params=params, buffers=buffers, training=True,
-                                    dropout_masks=self.masks(k)), max_memory=self.max_memory, iteration=k)
+        sc = self.scenario(k)
+        return run_scenario(replace(sc, params=params, buffers=buffers, training=True,
+                                    dropout_masks=self.masks(k, sc.B)), max_memory=self.max_memory, iteration=k)
 
     def _buffers_after(self, run: Trace, buffers: dict) -> dict:
         """The buffers after iteration *run* (batchnorm's running statistics), as each entry moves them."""
@@ -94,7 +106,7 @@ class Trainer:
                 new.update(e.handler.updated_buffers(e, run, buffers))
         return new
 
-    def masks(self, k: int) -> dict[str, np.ndarray] | None:
+    def masks(self, k: int, B: int | None = None) -> dict[str, np.ndarray] | None:
         """Iteration k's dropout masks (None without dropout), drawn from the seed and k alone, so any
         iteration replays with its own: 0 where an element is dropped, 1/(1-p) where kept (PyTorch's
         bernoulli(1-p) / (1-p))."""
@@ -103,12 +115,14 @@ class Trainer:
         rng = np.random.default_rng([self.plain.seed, 7, k])
         dtype = np.dtype(self.plain.dtype)
         out = {}
-        for key, shape, p in self.dropout:
+        B = self.plain.B if B is None else B
+        for key, shape_of, p in self.dropout:
+            shape = shape_of(B)
             keep = rng.random(shape) >= p
             out[key] = np.zeros(shape, dtype) if p >= 1 else keep.astype(dtype) / dtype.type(1 - p)
         return out
 
-    def _update(self, run: Trace, params: dict, state: optim.State) -> tuple[dict, Step]:
+    def _update(self, run: Trace, params: dict, state: optim.State, k: int) -> tuple[dict, Step]:
         """Clip and step after *run*; the new parameters and what the iteration leaves."""
         grads = {n: run[keys.grad_param(n)] for n in self.names}
         norms = {n: optim.param_norm(g) for n, g in grads.items()}
@@ -118,7 +132,7 @@ class Trainer:
         if self.cfg.clip is not None:
             grads, acted = optim.clip(self.cfg.clip, grads, total)
             after = optim.global_norm([optim.param_norm(g) for g in grads.values()], dtype)
-        new = optim.step(self.cfg.optimizer, params, grads, state)
+        new = optim.step(self.cfg.optimizer, params, grads, state, lr=self.rates[k])
         ratio, sizes = {}, {}
         for n in self.names:
             size = sizes[n] = optim.param_norm(params[n])
@@ -127,13 +141,19 @@ class Trainer:
         bptt = {p.prefix: run[p.diag_key("gradnorm")] for p in run.info.places if p.recurrent}
         loss = run[keys.LOSS]
         finite = bool(np.isfinite(loss)) and bool(np.isfinite(total))
-        return new, Step(loss, total, after, acted, norms, ratio, sizes, bptt, finite)
+        return new, Step(loss, total, after, acted, norms, ratio, sizes, bptt, finite, self.rates[k])
 
     def iterate(self, k: int, params: dict, state: optim.State, buffers: dict) -> tuple[Trace, dict, Step, dict]:
         run = self._run(params, buffers, k)
-        new, step = self._update(run, params, state)
+        new, step = self._update(run, params, state, k)
         self._remember(k, run)
         return run, new, step, self._buffers_after(run, buffers)
+
+    def _advance(self, k: int, params: dict, state: optim.State, buffers: dict) -> tuple[dict, dict]:
+        """Iteration k's update alone, on the way to a later iteration (its record is not kept)."""
+        run = self._run(params, buffers, k)
+        new, _ = self._update(run, params, state, k)
+        return new, self._buffers_after(run, buffers)
 
     def _remember(self, k: int, run: Trace) -> None:
         self.recent[k] = run
@@ -148,14 +168,59 @@ class Trainer:
         steps: list[Step] = []
         first_bad = None
         run = None
+        kept = N - self.cached   # iterations from here on stay in the cache: recorded in full
         for k in range(N):
             if k and k % self.every == 0:
                 self.checkpoints[k] = (params, state.copy(), buffers)
-            run, params, step, buffers = self.iterate(k, params, state, buffers)
+            before = self.last_before = (params, buffers)
+            with (nullcontext() if k >= kept else recording.lean()):
+                run, params, step, buffers = self.iterate(k, params, state, buffers)
             steps.append(step)
             if first_bad is None and not step.finite:
-                first_bad = (k, int(run["diag.nonfinite.first_step"]), [str(v) for v in run["diag.nonfinite.keys"]])
+                # where the inf or NaN reached, in the full record (a lean run lists fewer keys)
+                full = run if k >= kept else self._run(*before, k)
+                first_bad = (k, int(full["diag.nonfinite.first_step"]), [str(v) for v in full["diag.nonfinite.keys"]])
         return TrainTrace(run, self, steps, params, first_bad, buffers)
+
+    # --- kept on disk (engine/train_cache.py) -------------------------------------------------------
+    def checkpoint_arrays(self) -> dict[str, np.ndarray]:
+        """The checkpoints, and the parameters and buffers the last iteration ran with, as named arrays."""
+        out = {"ckpt|every": np.asarray(self.every, dtype=np.int64)}
+        for k, (params, state, buffers) in self.checkpoints.items():
+            out.update({f"ckpt|{k}|param|{n}": v for n, v in params.items()})
+            out.update({f"ckpt|{k}|buffer|{n}": np.asarray(v) for n, v in buffers.items()})
+            out.update({f"ckpt|{k}|opt|{b}|{n}": v for n, bufs in state.buffers.items() for b, v in bufs.items()})
+            out[f"ckpt|{k}|step"] = np.asarray(state.step, dtype=np.int64)
+        params, buffers = self.last_before
+        out.update({f"last|param|{n}": v for n, v in params.items()})
+        out.update({f"last|buffer|{n}": np.asarray(v) for n, v in buffers.items()})
+        return out
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> Trace:
+        """Take the checkpoints of *arrays*; return the last iteration's record, recomputed from them."""
+        self.every = int(arrays["ckpt|every"])
+        found: dict[int, tuple[dict, optim.State, dict]] = {}
+        last: tuple[dict, dict] = ({}, {})
+        for key, value in arrays.items():
+            parts = key.split("|")
+            if parts[0] == "last":
+                last[0 if parts[1] == "param" else 1][parts[2]] = value
+            elif parts[0] == "ckpt" and len(parts) > 2:
+                params, state, buffers = found.setdefault(int(parts[1]), ({}, optim.State(), {}))
+                if parts[2] == "param":
+                    params[parts[3]] = value
+                elif parts[2] == "buffer":
+                    buffers[parts[3]] = value
+                elif parts[2] == "opt":
+                    state.buffers.setdefault(parts[4], {})[parts[3]] = value.copy()   # changed in place later
+                else:
+                    state.step = int(value)
+        self.checkpoints = found
+        self.last_before = last
+        N = self.cfg.iterations
+        run = self._run(last[0], last[1], N - 1)
+        self._remember(N - 1, run)
+        return run
 
     def iteration(self, k: int) -> Trace:
         """Iteration k's full record: from the cache, or recomputed from the checkpoint at or before k."""
@@ -169,8 +234,9 @@ class Trainer:
         params, state, buffers = self.checkpoints[c]
         state = state.copy()
         with np.errstate(all="ignore"):
-            for i in range(c, k):
-                _, params, _, buffers = self.iterate(i, params, state, buffers)
+            with recording.lean():   # the iterations on the way are not kept
+                for i in range(c, k):
+                    params, buffers = self._advance(i, params, state, buffers)
             run = self._run(params, buffers, k)
         self._remember(k, run)
         return run
@@ -215,6 +281,16 @@ class TrainTrace(Trace):
         return k in self._trainer.recent
 
 
+def restored_trace(last: Trace, trainer: Trainer, arrays: dict[str, np.ndarray]) -> TrainTrace:
+    """A TrainTrace from the kept `train.*` arrays and the last iteration's recomputed record."""
+    trace = TrainTrace.__new__(TrainTrace)
+    merged = dict(last._arrays)
+    merged.update({k: v for k, v in arrays.items() if k.startswith("train.")})
+    Trace.__init__(trace, merged, last.info, dict(last._derived))
+    trace._trainer = trainer
+    return trace
+
+
 class SavedTrainTrace(Trace):
     """A training run read back from a saved trace: the `train.*` keys (every iteration's numbers) and one
     iteration's full record (`train.record_iteration`: the last unless `export --iteration` chose another).
@@ -254,20 +330,22 @@ def with_record_of(training, k: int) -> SavedTrainTrace:
     return SavedTrainTrace(arrays, record.info, dict(record._derived))
 
 
-def _dropout_places(sc) -> list[tuple[str, tuple, float]]:
-    """(mask key, shape, p) of every dropout the model has: dropout entries, and the inputs of the
-    sub-layers above the first of a recurrent entry with `dropout`."""
+def _dropout_places(sc) -> list[tuple[str, object, float]]:
+    """(mask key, shape for a batch of B, p) of every dropout the model has: dropout entries, and the
+    inputs of the sub-layers above the first of a recurrent entry with `dropout`."""
     from rnntui.engine.entries.dropout import mask_key
     from rnntui.engine.entries.recurrent import dropout_mask_key
 
     out = []
+    def shape(e, feat: tuple):
+        return lambda B: ((e.steps, B) if e.seq_in else (B,)) + feat
+
     for e in sc.layout:
-        lead = (e.steps, sc.B) if e.seq_in else (sc.B,)
         if e.type == "dropout" and e.dropout > 0:
-            out.append((mask_key(e.index), lead + tuple(e.in_feat), e.dropout))
+            out.append((mask_key(e.index), shape(e, tuple(e.in_feat)), e.dropout))
         elif e.recurrent and e.dropout > 0:
             width = e.hidden_size * len(e.directions)
-            out += [(dropout_mask_key(e.index, j), lead + (width,), e.dropout) for j in range(1, e.num_layers)]
+            out += [(dropout_mask_key(e.index, j), shape(e, (width,)), e.dropout) for j in range(1, e.num_layers)]
     if out and (sc.feed == "output" or sc.decoder_x is not None):
         raise ScenarioError([Problem(sc.file, None, None, "train", (
             "dropout in training runs in the many-to-many, many-to-one and one-to-many (feed: zeros) modes; "
@@ -283,7 +361,12 @@ def _train_arrays(trainer: Trainer, steps: list[Step], final: dict, first_bad) -
         "train.clipped": np.array([s.clipped for s in steps], dtype=bool),
         "train.checkpoint_every": np.asarray(trainer.every, dtype=np.int64),
         "train.record_iteration": np.asarray(len(steps) - 1, dtype=np.int64),   # whose record the other keys are
+        "train.lr": np.array([s.lr for s in steps], dtype=np.float64),
     }
+    if trainer.batches is not None:   # each iteration's samples, -1 where a smaller last minibatch ends
+        width = max(b.size for b in trainer.batches)
+        out["train.batch"] = np.array([np.pad(b, (0, width - b.size), constant_values=-1) for b in trainer.batches],
+                                      dtype=np.int64)
     for n in trainer.names:
         out[f"train.gradnorm.param.{n}"] = np.array([s.param_gradnorm[n] for s in steps])
         out[f"train.update_ratio.{n}"] = np.array([s.update_ratio[n] for s in steps])
@@ -301,5 +384,23 @@ def _train_arrays(trainer: Trainer, steps: list[Step], final: dict, first_bad) -
 
 
 def train_scenario(sc, max_memory: int | None = None) -> TrainTrace:
+    """Train, or read the same run back from the disk cache (engine/train_cache.py)."""
+    from rnntui.engine import train_cache
+
+    trainer = Trainer(sc, max_memory)
+    # the checkpoints' spacing is part of the key: it follows the memory limit, and a run read back must hold
+    # no more checkpoints than this limit allows
+    key = train_cache.fingerprint(sc, extra=f"every={trainer.every}")
     with np.errstate(all="ignore"):  # a diverging run records where it left the finite numbers
-        return Trainer(sc, max_memory).train()
+        kept = train_cache.load(key)
+        if kept is not None:
+            try:
+                return restored_trace(trainer.restore(kept), trainer, kept)
+            except (KeyError, ValueError, IndexError):   # a file of another layout: train again, write it anew
+                trainer = Trainer(sc, max_memory)
+        trace = trainer.train()
+    if not any("|" in name for name in trainer.names + list(trainer.plain.buffers)):   # "|" separates parts
+        arrays = {k: v for k, v in trace._arrays.items() if k.startswith("train.")}
+        arrays.update(trainer.checkpoint_arrays())
+        train_cache.store(key, arrays)
+    return trace

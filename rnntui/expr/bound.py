@@ -115,6 +115,48 @@ class Bound:
         return next_step(self.holds, self.order(phase), after, backwards)
 
 
+class TrainingPlace:
+    """Where an assertion over a training run's iterations is checked: its steps are the iterations."""
+
+    prefix = "training"
+    entry = None
+
+
+class TrainingBound(Bound):
+    """An expression over a training run's iterations (it reads train.* names): checked at every one."""
+
+    def __init__(self, expr: nodes.Expr, trace):
+        from rnntui.expr.names import training_sources
+
+        self.expr, self.trace, self.place = expr, trace, TrainingPlace()
+        self.info = trace.info
+        self.names = training_sources(trace)
+        for n in expr.names:
+            if n.name not in self.names:
+                have = ", ".join(self.names)
+                raise ExprError(expr.text, n.col, f"found {n.name!r} beside a training run's names; an assertion "
+                                f"over iterations reads only {have} (per-step names are checked at one iteration)")
+        if expr.place is not None:
+            raise ExprError(expr.text, expr.place_col + 1, "found @place on an assertion over a training run's "
+                            "iterations; expected none (train.* names belong to no place)")
+        self.T = int(trace["train.loss"].shape[0])
+        probe = Evaluator(expr.text, lambda n: _zeros_like_step(self.names[n.name].shape()))(expr.root)
+        self.step_shape = probe.shape[1:] if probe.ndim else ()
+        self.condition = is_condition(expr.root)
+
+    @property
+    def phase(self) -> str:
+        return "iterations"
+
+    def order(self, phase: str | None = None) -> np.ndarray:
+        return np.arange(self.T)
+
+
+def reads_training(expr: nodes.Expr) -> bool:
+    """Whether an expression reads a training run's numbers over iterations (train.*)."""
+    return any(n.name in nodes.TRAINING_NAMES for n in expr.names)
+
+
 def _zeros_like_step(shape: tuple) -> np.ndarray:
     return np.zeros((1,) + tuple(shape[1:])) if shape else np.zeros(())
 

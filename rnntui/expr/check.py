@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from rnntui.errors import RnntuiError
 from rnntui.expr import nodes
-from rnntui.expr.bound import bind, require_condition
+from rnntui.expr.bound import TrainingBound, bind, reads_training, require_condition
 from rnntui.expr.errors import ExprError
 from rnntui.expr.grammar import parse
 
@@ -35,12 +35,16 @@ class PlaceResult:
     failing: int               # how many of them the assertion fails at
     first_failing: int | None  # t of the first failing step in that pass's order (None: none fails)
     order: str                 # "ascending" (t = 0 .. T-1) or "descending"
+    axis: str = "step"         # "iteration": an assertion over a training run's iterations (train.* names)
 
     @property
     def ok(self) -> bool:
         return self.failing == 0
 
     def to_dict(self) -> dict:
+        if self.axis == "iteration":
+            return {"place": self.place, "iterations": self.steps, "failing_iterations": self.failing,
+                    "first_failing_iteration": self.first_failing, "ok": self.ok}
         return {"place": self.place, "pass": self.phase, "order": self.order, "steps": self.steps,
                 "failing_steps": self.failing, "first_failing_step": self.first_failing, "ok": self.ok}
 
@@ -102,10 +106,17 @@ class CheckResult:
         for a in self.assertions:
             if a.ok:
                 steps = sum(p.steps for p in a.places)
+                if a.places and a.places[0].axis == "iteration":
+                    out.append(f"ok    {a.expression}  (every one of {steps} iterations)")
+                    continue
                 out.append(f"ok    {a.expression}  ({len(a.places)} place{'s' * (len(a.places) != 1)}, {steps} steps)")
                 continue
             out.append(f"FAIL  {a.expression}")
             for p in a.failures:
+                if p.axis == "iteration":
+                    out.append(f"      over the training run's iterations: first fails at iteration {p.first_failing}; "
+                               f"fails at {p.failing} of {p.steps} iterations")
+                    continue
                 out.append(f"      at {p.place}, {p.phase} pass: first fails at t={p.first_failing} "
                            f"({'t = 0 .. T-1' if p.order == 'ascending' else 't = T-1 .. 0'} order); "
                            f"fails at {p.failing} of {p.steps} steps")
@@ -157,7 +168,9 @@ def at_iteration(trace, iteration: int | None):
 def check_trace(trace, asserts, iteration: int | None = None) -> CheckResult:
     """Evaluate every assertion (text or parsed); raise ExprError (its `where` naming the assertion) for one
     that cannot be used. Every assertion is bound before any is evaluated, so a mistake costs no computation.
-    A training run is checked at *iteration* (default: the last); CheckError if that cannot be."""
+    A training run is checked at *iteration* (default: the last); CheckError if that cannot be. An
+    assertion reading train.* names is checked over every iteration instead."""
+    whole = trace
     trace, checked, N = at_iteration(trace, iteration)
     info = trace.info
     recurrent = [p for p in info.places if p.recurrent]
@@ -165,6 +178,14 @@ def check_trace(trace, asserts, iteration: int | None = None) -> CheckResult:
     for k, e in enumerate(parse_asserts(asserts), 1):
         text = e.text
         try:
+            if reads_training(e):
+                if "train.loss" not in whole:
+                    col = next(n.col for n in e.names if n.name in nodes.TRAINING_NAMES)
+                    raise ExprError(text, col, "found a train.* name; this run has no train: section (one iteration)")
+                b = TrainingBound(e, whole)
+                require_condition(b)
+                bound.append((text, [b]))
+                continue
             if e.place is None and not recurrent:
                 raise ExprError(text, len(text) + 1, "found no @place, and this model has no recurrent place to "
                                 f"check by default; expected @place, one of {', '.join(p.prefix for p in info.places)}")
@@ -183,6 +204,7 @@ def check_trace(trace, asserts, iteration: int | None = None) -> CheckResult:
             in_order = failing[order]
             first = int(order[in_order.argmax()]) if in_order.any() else None
             places.append(PlaceResult(b.place.prefix, b.phase, b.T, int(failing.sum()), first,
-                                      "ascending" if b.T < 2 or order[0] < order[-1] else "descending"))
+                                      "ascending" if b.T < 2 or order[0] < order[-1] else "descending",
+                                      "iteration" if isinstance(b, TrainingBound) else "step"))
         results.append(AssertionResult(text, tuple(places)))
     return CheckResult(info.name, info.file, tuple(results), checked, N)

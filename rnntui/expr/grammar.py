@@ -174,9 +174,14 @@ class _Build:
             return nodes.Name(name, ch[0].column)
         if kind == "dotted":
             head, _, attr = ch
+            if str(head) == "train":
+                if f"train.{attr}" not in nodes.TRAINING_NAMES:
+                    raise ExprError(self.text, ch[2].column, f"found train.{attr}; a training run's names are "
+                                    f"{', '.join(nodes.TRAINING_NAMES)}")
+                return nodes.Name(f"train.{attr}", head.column)
             if str(head) != "gates":
                 raise ExprError(self.text, ch[1].column, f"found '.{attr}' after {str(head)!r}; attributes are not part of "
-                                "the language (the one dotted name is gates.X, e.g. gates.f)")
+                                "the language (the dotted names are gates.X, e.g. gates.f, and train.X)")
             return nodes.Name(f"gates.{attr}", head.column)
         if kind == "call":
             fn, _, arg, _ = ch

@@ -12,6 +12,7 @@ as in the trace (the backward direction's h[t] is after it has read steps T-1 do
                   (not at an entry that returns only its final state: many-to-one)
     jacnorm       ||dh_t/dh_{t-1}||_2 per sample (computed when first read)      (B,)
     loss_t        this step's term of the loss (where the output has steps that line up with the place's)
+    loss          the whole loss of the run (the same at every step; a many-to-one model's one loss)
     t T iteration the step, the number of steps, the training iteration the record is of (0 without train:)
 
 A non-recurrent place (`model.{i}`: dense, activation, conv, pool, embedding, flatten) has `out`, `x`,
@@ -119,9 +120,28 @@ def sources(trace, place: Place) -> dict[str, Source]:
     if (STEP_LOSS in trace and e.part != "encoder" and (place.recurrent or e.seq_out)
             and trace[STEP_LOSS].shape[0] == T):
         key("loss_t", STEP_LOSS)
+    if "loss" in trace:
+        out["loss"] = Source("loss", lambda: np.asarray(trace["loss"]), lambda: ())
     out["t"] = Source("t", lambda: np.arange(T), lambda: (T,))
     out["T"] = Source("T", lambda: np.asarray(T), lambda: ())
     out["iteration"] = Source("iteration", lambda: np.asarray(iteration_of(trace)), lambda: ())
+    return out
+
+
+def training_sources(trace) -> dict[str, Source]:
+    """A training run's names over its N iterations (the iteration axis first, as steps are elsewhere):
+    train.loss, train.gradnorm, train.lr (N,); train.update_ratio (N, P): every parameter's
+    ‖P_{k+1} - P_k‖ / ‖P_k‖; iteration (N,)."""
+    N = int(trace["train.loss"].shape[0])
+    out: dict[str, Source] = {}
+    for name in ("train.loss", "train.gradnorm", "train.lr"):
+        if name in trace:
+            out[name] = Source(name, lambda k=name: np.asarray(trace[k], dtype=float), lambda: (N,))
+    params = sorted(k for k in trace if k.startswith("train.update_ratio."))
+    if params:
+        out["train.update_ratio"] = Source("train.update_ratio", lambda: np.stack(
+            [np.asarray(trace[k], dtype=float) for k in params], axis=1), lambda: (N, len(params)))
+    out["iteration"] = Source("iteration", lambda: np.arange(N), lambda: (N,))
     return out
 
 

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Union
 
 FUNCTIONS = ("mean", "min", "max", "sum", "norm", "abs", "any", "all", "isnan", "isfinite")
-NAMES = ("h", "c", "x", "out", "dh", "dc", "jacnorm", "loss_t", "t", "T", "iteration")  # and gates.X
+NAMES = ("h", "c", "x", "out", "dh", "dc", "jacnorm", "loss_t", "loss", "t", "T", "iteration")  # and gates.X
+# a training run's numbers over its iterations (an assertion reading one is checked at every iteration)
+TRAINING_NAMES = ("train.loss", "train.gradnorm", "train.lr", "train.update_ratio")
 GRADIENT_NAMES = frozenset({"dh", "dc"})   # what the backward pass computes: an expression reading them is
 # checked in the backward pass's step order
 

@@ -27,7 +27,7 @@ def places_of(entries) -> tuple[Place, ...]:
 
 def _known_at(e) -> set[str]:
     """Names an entry's places certainly can have (x, out and loss_t depend on the run, so they pass)."""
-    names = {"x", "out", "loss_t", "t", "T", "iteration"}
+    names = {"x", "out", "loss_t", "loss", "t", "T", "iteration"}
     if e.recurrent:
         fam = e.family
         names |= {"h", "dh", "jacnorm"} | {s for s in fam.states if s == "c"} | {"dc" for s in fam.states if s == "c"}

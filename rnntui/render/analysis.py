@@ -12,7 +12,8 @@ import numpy as np
 
 from rnntui.engine.keys import Place
 
-THRESHOLDS = {"saturated": 0.5, "vanishing": 1e-6, "exploding": 1e6}  # defaults; a scenario's `events:` wins
+THRESHOLDS = {"saturated": 0.5, "vanishing": 1e-6, "exploding": 1e6,   # defaults; a scenario's `events:` wins
+              "update_ratio": 1e-2, "loss_rise": 1.0}
 
 
 def thresholds(info) -> dict[str, float]:

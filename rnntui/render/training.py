@@ -92,6 +92,7 @@ def iteration_events(trace) -> list[IterationEvent]:
         out.append(IterationEvent(a, "clipped", f"clipping acted at iteration {a}: {at}" if a == b else
                                   f"clipping acted at iterations {a}..{b} ({b - a + 1} iterations); at {a}: {at}", b))
     limit = thresholds(trace.info)
+    out += _update_events(trace, limit["update_ratio"]) + _loss_rise_events(loss, limit["loss_rise"])
     for p in trace.info.places:
         key = f"train.bptt.{p.prefix}" if p.layer is not None else None
         if key is None or key not in trace:
@@ -110,6 +111,37 @@ def iteration_events(trace) -> list[IterationEvent]:
                 out.append(IterationEvent(a, kind, f"‖dL/dh_0‖ of {p.prefix} {verb} ({at0[a]:.2e})"
                                           + _lasting(a, b, words[2]), b))
     return sorted(out, key=lambda e: (e.iteration, e.kind))
+
+
+def _update_events(trace, limit: float) -> list[IterationEvent]:
+    """Runs of iterations where some parameter's update was more than *limit* of its size, naming the
+    largest at the run's first iteration."""
+    from rnntui.render.training_cause import ratios
+
+    names, r = ratios(trace)
+    if not names:
+        return []
+    worst = np.where(np.isfinite(r), r, -1.0).max(axis=0)
+    out = []
+    for a, b in _runs(np.flatnonzero(worst > limit)):
+        i = int(np.argmax(np.where(np.isfinite(r[:, a]), r[:, a], -1.0)))
+        out.append(IterationEvent(a, "big update", f"an update above {limit:g} of its parameter at iteration {a} "
+                                  f"(‖ΔP‖/‖P‖ of {names[i]}: {fmt(float(r[i, a]), 0)})"
+                                  + _lasting(a, b, "stays so"), b))
+    return out
+
+
+def _loss_rise_events(loss: np.ndarray, limit: float) -> list[IterationEvent]:
+    """Iterations where the (finite) loss grew by more than *limit* of its value at the iteration before."""
+    prev, cur = loss[:-1], loss[1:]
+    with np.errstate(all="ignore"):
+        rose = np.isfinite(prev) & np.isfinite(cur) & (prev > 0) & (cur > prev * (1 + limit))
+    out = []
+    for a, b in _runs(np.flatnonzero(rose) + 1):
+        out.append(IterationEvent(a, "loss rise", f"the loss rose by more than {limit:.0%} at iteration {a} "
+                                  f"({fmt(float(loss[a - 1]), 0)} → {fmt(float(loss[a]), 0)})"
+                                  + _lasting(a, b, "keeps rising so"), b))
+    return out
 
 
 # --- the curves over every iteration ----------------------------------------------------------------
@@ -216,7 +248,8 @@ def curve_rows(trace, k: int | None, width: int) -> list[Cells]:
     row = Cells().add("‖g‖   ", DIM)
     row.rows[-1].extend(cg.cells.rows[0])
     rows.append(row)
-    clipped = np.asarray(trace["train.clipped"], dtype=bool)
+    # a run recorded from the user's own loop does not know whether the loop clipped: no row then
+    clipped = np.asarray(trace["train.clipped"], dtype=bool) if "train.clipped" in trace else np.zeros(0, bool)
     if clipped.any():
         starts = np.arange(0, clipped.size, c.per)
         marks = np.logical_or.reduceat(clipped, starts)
@@ -249,11 +282,20 @@ def training_panel(trace, place, k: int, t: int, width: int, height: int = PANE_
     N = int(trace["train.loss"].shape[0])
     loss = np.asarray(trace["train.loss"], dtype=float)
     g = np.asarray(trace["train.gradnorm"], dtype=float)
-    out = [Text(f"training: iteration {k} of 0..{N - 1}   loss {fmt(float(loss[k]), 0)}   ‖g‖ {fmt(float(g[k]), 0)}"
-                + (f" → clipped to {fmt(float(trace['train.gradnorm.clipped'][k]), 0)}"
-                   if bool(trace["train.clipped"][k]) else ""), BOLD)]
+    # a run recorded from the user's loop: its iterations are the records, each at a step of that loop
+    step = f" (step {int(trace['train.step'][k])} of your loop)" if "train.step" in trace else ""
+    clip = ("train.clipped" in trace and bool(trace["train.clipped"][k]))
+    out = [Text(f"training: iteration {k} of 0..{N - 1}{step}   loss {fmt(float(loss[k]), 0)}   "
+                f"‖g‖ {fmt(float(g[k]), 0)}"
+                + (f" → clipped to {fmt(float(trace['train.gradnorm.clipped'][k]), 0)}" if clip else ""), BOLD)]
     # the curves change with the iteration and the width, not the step: a step key redraws them from here
     out += _curves.get(trace, (k, width), lambda: curve_rows(trace, k, width))
+    from rnntui.render.training_cause import parameter_line, short_cause
+
+    out.append(parameter_line(trace, k, width))
+    cause = short_cause(trace, width - 1)
+    if cause is not None:
+        out.append(Text(cause, Style(color="red")))
     key = f"train.bptt.{place.prefix}" if place.layer is not None else None
     if key is None or key not in trace:
         out.append(Text("(the gradient picture is drawn at a recurrent place)", DIM))
@@ -324,6 +366,11 @@ def training_report(trace) -> list:
     out: list = [Text(f"Training: {N} iterations; loss {fmt(float(loss[0]), 0)} at iteration 0, "
                       f"{fmt(float(loss[-1]), 0)} at iteration {N - 1}", BOLD)]
     out.append(CurveRows(trace))
+    from rnntui.render.training_cause import likely_cause
+
+    cause = likely_cause(trace)
+    if cause is not None:
+        out.append(Text(cause, Style(color="red")))
     cols = Columns("Per parameter: gradient norm and update / parameter ratio, first and last iteration",
                    [("parameter", "<"), ("‖grad‖ first", ">"), ("‖grad‖ last", ">"), ("ratio first", ">"),
                     ("ratio last", ">")])
@@ -342,5 +389,6 @@ def training_report(trace) -> list:
         out.append(Text("Events over iterations (where each kind began):", BOLD))
         out += [Text(f"  {e.kind}: {e.text}") for e in first.values()]
     else:
-        out.append(Text("No events over iterations (non-finite, clipping, vanishing or exploding at step 0).", DIM))
+        out.append(Text("No events over iterations (non-finite values, clipping, big updates, loss rises, vanishing or "
+                        "exploding gradients at step 0).", DIM))
     return out

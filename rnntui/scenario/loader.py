@@ -180,11 +180,15 @@ def _validate_entries(raw: list, pos: Positions, prefix: tuple = ("model",)) -> 
 
 
 def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, single: bool, pos: Positions,
-            lengths: np.ndarray | None = None, padded: bool = False):
+            lengths: np.ndarray | None = None, padded: bool = False, base_dir: Path | None = None,
+            limit: int | None = None):
     """Return the target laid out like the output: (T, B, F) / (T, B) or (B, F) / (B,). With *lengths*
-    (a ragged input), a per-step target is ragged too: one list per sample, as long as the sample."""
+    (a ragged input), a per-step target is ragged too: one list per sample, as long as the sample.
+    `target: {file: t.npy}` (or an .npz with `key:`) reads the same layout from a file, batch first."""
     kind, raw = top.loss.kind, top.loss.target
     where = ("loss", "target")
+    if isinstance(raw, dict) and kind != "sum":
+        raw = _target_file(raw, base_dir or Path("."), pos, where, limit)
     if kind == "sum":
         if raw is not None:
             raise ScenarioError([pos.problem(where, "found a target; loss kind sum takes none (use mse or cross_entropy)")])
@@ -194,7 +198,8 @@ def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, sin
     if lengths is not None and out_seq:
         raw = _padded_target(raw, lengths, pos, where)
     try:
-        arr = numbers(raw, "numbers" if kind == "mse" else "class indices (whole numbers)")
+        arr = raw if isinstance(raw, np.ndarray) else numbers(raw, "numbers" if kind == "mse" else
+                                                              "class indices (whole numbers)")
     except NotNumbers as exc:
         raise ScenarioError([pos.problem(where + exc.sub, exc.message)]) from None
     F = out_feat[0] if len(out_feat) == 1 else None
@@ -317,6 +322,11 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
 
         train, train_problems = train_config(top.train, data, pos)
         problems.extend(train_problems)
+        if top.train.batch_size is not None and (top.mode == "encoder-decoder" or top.feed == "output"):
+            problems.append(pos.problem(("train", "batch_size"), (
+                "minibatches are for the many-to-many, many-to-one and one-to-many (feed: zeros) modes; "
+                f"this scenario is {'an encoder-decoder' if top.mode == 'encoder-decoder' else 'a generator'}: "
+                "remove batch_size (every iteration then reads the whole batch)")))
     blocking = []
     if top.mode == "one-to-many" and top.length is None:
         blocking.append(pos.problem(("mode",), "one-to-many needs `length`: how many steps to unroll"))
@@ -414,9 +424,11 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     try:
         out_lengths = lengths if decoder is None else None  # a decoder's steps are not the packed input's
         ragged = out_lengths is not None and top.input.lengths is None
+        from_file = isinstance(top.loss.target, dict)   # {file: target.npy}: laid out as a padded batch
         target = _target(top, layout[-1].out_shape, layout[-1].seq_out, T, B,
-                         single=top.input.batch is None and B == 1 and out_lengths is None, pos=pos,
-                         lengths=out_lengths if ragged else None, padded=out_lengths is not None and not ragged)
+                         single=top.input.batch is None and B == 1 and out_lengths is None and not from_file,
+                         pos=pos, lengths=out_lengths if ragged and not from_file else None,
+                         padded=out_lengths is not None and (not ragged or from_file), base_dir=base_dir, limit=limit)
         if target is not None and out_lengths is not None and layout[-1].seq_out:
             _check_real_targets(top, target, out_lengths, layout[-1].out_shape, pos)
     except ScenarioError as exc:
@@ -493,6 +505,23 @@ def _feed_problem(layout, configs, in_feat) -> tuple | None:
             f"features and the input has {in_feat[0] if len(in_feat) == 1 else tuple(in_feat)}: each step's output "
             "is the next step's input, so they must have the same size"))
     return None
+
+
+def _target_file(raw: dict, base_dir: Path, pos: Positions, where: tuple, limit: int | None) -> np.ndarray:
+    """`target: {file: ..., key: ...}`: the array, read without pickle, or the problem at its key."""
+    from rnntui.scenario.inputs import InputProblem, load_array_file
+
+    unknown = [k for k in raw if k not in ("file", "key")]
+    if unknown or not isinstance(raw.get("file"), str) or not isinstance(raw.get("key", ""), str):
+        bad = unknown[0] if unknown else "file"
+        raise ScenarioError([pos.problem(where + ((bad,) if bad in raw else ()), (
+            f"found {_describe(raw.get(bad)) if bad in raw else 'no file'}; expected a target file as "
+            "{file: target.npy} or {file: data.npz, key: name} (class indices or numbers, batch first)"))])
+    try:
+        return load_array_file(base_dir / raw["file"], raw.get("key"), "file", raw["file"], limit)
+    except InputProblem as exc:
+        raise ScenarioError([pos.problem(where + (exc.key if isinstance(exc.key, tuple) else (exc.key,)),
+                                         exc.message)]) from None
 
 
 def _padded_target(raw, lengths, pos: Positions, where: tuple) -> list:

@@ -98,6 +98,10 @@ class Events(Strict):
     saturated: float = Field(default=0.5, gt=0, le=1, description="share of a gate's units that are saturated")
     vanishing: float = Field(default=1e-6, gt=0, description="a gradient norm below this")
     exploding: float = Field(default=1e6, gt=0, description="a gradient norm above this")
+    update_ratio: float = Field(default=1e-2, gt=0, description="training: an update larger than this share "
+                                "of its parameter (‖ΔP‖ / ‖P‖)")
+    loss_rise: float = Field(default=1.0, gt=0, description="training: the loss growing by more than this share "
+                             "of its value at the iteration before (1.0: it doubled)")
 
 
 class Decoder(Strict):
@@ -169,10 +173,26 @@ class ClipSpec(Strict):
 MAX_ITERATIONS = 1_000_000   # every iteration records a few numbers per parameter and step
 
 
+class ScheduleSpec(Strict):
+    """`train.schedule`: torch.optim.lr_scheduler's keys (which kind takes which is checked in training.py;
+    PyTorch's defaults for the rest: engine/schedule.py)."""
+
+    kind: Literal["step", "exponential", "cosine", "warmup"]
+    step_size: Optional[Size] = None
+    gamma: Optional[Finite] = Field(default=None, gt=0)
+    T_max: Optional[Size] = None
+    eta_min: Optional[Finite] = Field(default=None, ge=0)
+    warmup_iterations: Optional[Size] = None
+    start_factor: Optional[Finite] = Field(default=None, gt=0, le=1)
+
+
 class Train(Strict):
     iterations: Annotated[int, Field(gt=0, le=MAX_ITERATIONS)]
     optimizer: OptimizerSpec = Field(default_factory=lambda: OptimizerSpec(kind="sgd"))
     clip: Optional[ClipSpec] = None
+    schedule: Optional[ScheduleSpec] = None
+    batch_size: Optional[Size] = Field(default=None, description="samples per iteration; default the whole batch")
+    shuffle: bool = Field(default=False, description="a new order of the samples every pass, from `seed`")
 
 
 class Top(Strict):

@@ -1,6 +1,7 @@
 """`train:` -> the engine's TrainConfig: which optimizer takes which key (torch.optim's signatures)."""
 from __future__ import annotations
 
+from rnntui.engine import schedule as sched
 from rnntui.engine.optim import KEYS, Clip, Optimizer, TrainConfig
 from rnntui.errors import Problem
 from rnntui.scenario import schema
@@ -50,4 +51,30 @@ def train_config(spec: schema.Train, data: dict, pos) -> tuple[TrainConfig | Non
     clip = None
     if spec.clip is not None:
         clip = Clip("norm", spec.clip.norm) if spec.clip.norm is not None else Clip("value", spec.clip.value)
-    return TrainConfig(iterations=spec.iterations, optimizer=Optimizer(kind=opt.kind, **given), clip=clip), []
+    schedule, problems = _schedule(spec.schedule, data, pos)
+    if problems:
+        return None, problems
+    return TrainConfig(iterations=spec.iterations, optimizer=Optimizer(kind=opt.kind, **given), clip=clip,
+                       schedule=schedule, batch_size=spec.batch_size, shuffle=spec.shuffle), []
+
+
+def _schedule(spec: schema.ScheduleSpec | None, data: dict, pos):
+    """The schedule, or the problems: a key its kind does not take, named where it is."""
+    if spec is None:
+        return None, []
+    given = {k: v for k, v in spec.model_dump().items() if v is not None and k != "kind"}
+    wrong = [k for k in given if k not in sched.KEYS[spec.kind]]
+    if wrong:
+        return None, [pos.problem(("train", "schedule", k), f"a {spec.kind} schedule takes no {k!r}; expected one "
+                                  f"of kind, {', '.join(sched.KEYS[spec.kind])} (torch.optim.lr_scheduler's keys)")
+                      for k in wrong]
+    if spec.kind == "step" and "step_size" not in given:
+        return None, [pos.problem(("train", "schedule"), "a step schedule needs `step_size` (iterations between "
+                                  "two multiplications by gamma), as torch's StepLR does")]
+    if spec.kind == "cosine" and "T_max" not in given:
+        return None, [pos.problem(("train", "schedule"), "a cosine schedule needs `T_max` (iterations of a half "
+                                  "cosine), as torch's CosineAnnealingLR does")]
+    if spec.kind == "exponential" and "gamma" not in given:
+        return None, [pos.problem(("train", "schedule"), "an exponential schedule needs `gamma` (the factor per "
+                                  "iteration), as torch's ExponentialLR does")]
+    return sched.Schedule(kind=spec.kind, **given), []

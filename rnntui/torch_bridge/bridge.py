@@ -163,7 +163,7 @@ def _description(module, chain) -> str:
             f" with its weights and input. {made}.{note}")
 
 
-def build(module, x, *, target=None, loss: str = "sum", lengths=None):
+def build(module, x, *, target=None, loss: str = "sum", lengths=None, train: dict | None = None):
     """(scenario text, expected output in rnntui's layout, torch name -> rnntui parameter name)."""
     torch = import_torch()
     if not isinstance(module, torch.nn.Module):
@@ -219,16 +219,32 @@ def build(module, x, *, target=None, loss: str = "sum", lengths=None):
         mode=chain.mode, input_lines=_input_lines(chain, xs, lens),
         entries=[(e.config, s) for e, s in zip(chain.entries, chain.sources)], params=params, loss=loss,
         target_lines=_target_lines(chain, loss, target, chain.out_roles, lens, ragged and lens is not None,
-                                   tuple(expected.shape)))
+                                   tuple(expected.shape)), train=_train_section(train))
     return text, out, dict(chain.torch_names)
 
 
-def from_torch(module, x, *, target=None, loss: str = "sum", lengths=None):
+def _train_section(train) -> dict | None:
+    """`train=`: the scenario's `train:` section as a dict (its keys are checked by the loader)."""
+    import json
+
+    if train is None:
+        return None
+    if not isinstance(train, dict):
+        raise FromTorchError(f"train: found {type(train).__name__}; expected a dict like the scenario's train: "
+                             "section, e.g. {'iterations': 100, 'optimizer': {'kind': 'adam', 'lr': 0.01}}")
+    try:
+        json.dumps(train, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise FromTorchError(f"train: {exc}; expected plain numbers, strings, lists and dicts") from None
+    return train
+
+
+def from_torch(module, x, *, target=None, loss: str = "sum", lengths=None, train: dict | None = None):
     from rnntui.engine import run_scenario
     from rnntui.errors import ScenarioError
     from rnntui.scenario.loader import load_scenario
 
-    text, expected, names = build(module, x, target=target, loss=loss, lengths=lengths)
+    text, expected, names = build(module, x, target=target, loss=loss, lengths=lengths, train=train)
     source = f"from_torch({type(module).__qualname__}).yaml"
     try:
         trace = run_scenario(load_scenario(source, text=text))
@@ -236,7 +252,8 @@ def from_torch(module, x, *, target=None, loss: str = "sum", lengths=None):
         # said by key, not by the generated text's file and line: that file exists nowhere
         said = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in exc.problems)
         raise FromTorchError(f"rnntui cannot run {type(module).__qualname__} as mapped ({said})") from None
-    got = np.asarray(trace["output"])
+    # a training run's own record is of its last iteration; the module's parameters are iteration 0's
+    got = np.asarray((trace.iteration(0) if train is not None else trace)["output"])
     # relative to the output's own scale (no floor: outputs of 1e-6 are checked as closely as outputs of 1)
     finite = np.abs(expected[np.isfinite(expected)])
     peak = float(finite.max()) if finite.size else 0.0

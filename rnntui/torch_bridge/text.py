@@ -59,7 +59,7 @@ def quoted(text: str) -> str:
 
 def scenario_text(*, name: str, description: str, dtype: str, mode: str, input_lines: list[str],
                   entries: list[tuple[dict, str]], params: dict[str, np.ndarray], loss: str,
-                  target_lines: list[str]) -> str:
+                  target_lines: list[str], train: dict | None = None) -> str:
     lines = ["version: 1", f"name: {quoted(name)}", f"description: {quoted(description)}", f"dtype: {dtype}",
              f"mode: {mode}", "input:"]
     lines += ["  " + line for line in input_lines]
@@ -71,4 +71,8 @@ def scenario_text(*, name: str, description: str, dtype: str, mode: str, input_l
         lines.append(f"    {quoted(key)}: {flow(value, 4)}")
     lines += ["loss:", f"  kind: {loss}"]
     lines += ["  " + line for line in target_lines]
+    if train is not None:   # JSON is YAML's flow style: the loader checks every key, as the user wrote it
+        import json
+
+        lines.append(f"train: {json.dumps(train, allow_nan=False)}")
     return "\n".join(lines) + "\n"

@@ -123,7 +123,7 @@ def test_names_a_place_does_not_have_list_the_ones_it_has(family_runs):
         bind("max(c) > 1", family_runs["gru"], Place(0, 0, "fwd"))
     assert e.value.column == 5
     assert "c, which model.0.l0.fwd (gru) does not have" in e.value.message
-    assert "h, gates.r, gates.z, gates.n, x, out, dh, jacnorm, loss_t, t, T, iteration" in e.value.message
+    assert "h, gates.r, gates.z, gates.n, x, out, dh, jacnorm, loss_t, loss, t, T, iteration" in e.value.message
     with pytest.raises(ExprError) as e:
         bind("mean(gates.f)", family_runs["rnn"], Place(0, 1, "bwd"))
     assert e.value.column == 6 and "gates.f" in e.value.message and "it has h, x, out, dh, jacnorm" in e.value.message
@@ -138,7 +138,7 @@ def test_non_recurrent_place_has_out_x_and_loss_t(family_runs):
     np.testing.assert_array_equal(value(trace, dense, "out"), trace["model.1.out"])
     np.testing.assert_array_equal(value(trace, dense, "x"), trace["model.0.out"])
     np.testing.assert_array_equal(value(trace, dense, "loss_t"), trace["loss.step"])
-    with pytest.raises(ExprError, match="model.1 \\(dense\\) does not have; it has x, out, loss_t, t, T, iteration"):
+    with pytest.raises(ExprError, match="model.1 \\(dense\\) does not have; it has x, out, loss_t, loss, t, T, iteration"):
         bind("h", trace, dense)
 
 

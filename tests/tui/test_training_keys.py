@@ -28,13 +28,21 @@ async def test_j_lands_where_a_run_of_iteration_events_begins_and_says_how_far_i
     first = int(np.argmax(above))
     last = first + int(np.argmin(above[first:])) - 1
     bad = int(t["train.nonfinite.iteration"])
+    from rnntui.render.training import iteration_events
+
+    starts = sorted({e.iteration for e in iteration_events(t)})
     app = RnntuiApp(t)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("left_curly_bracket", "j")
-        assert app.iteration == first
+        await pilot.press("left_curly_bracket")
+        landed = []
+        while app.iteration < first:   # big updates and loss rises begin earlier: j stops at each run's start
+            await pilot.press("j")
+            landed.append(app.iteration)
+        assert landed == [k for k in starts if 0 < k <= first]
         assert f"rises above 1e+06 at iteration {first}" in _notice(app)
         assert f"stays above through iteration {last}" in _notice(app)
-        await pilot.press("j")
+        while app.iteration < bad:
+            await pilot.press("j")
         assert app.iteration == bad and f"values stop being finite at iteration {bad}" in _notice(app)
         await pilot.press("j")
         assert app.iteration == bad and _notice(app) == f"j: no run of iteration events begins after iteration {bad}"
@@ -46,9 +54,15 @@ async def test_j_and_J_between_runs_of_clipping(traces):
     t = traces["training-exploding-clipped"]
     clipped = t["train.clipped"]
     starts = [k for k in range(len(clipped)) if clipped[k] and (k == 0 or not clipped[k - 1])]
+    from rnntui.render.training import iteration_events
+
+    every = sorted({e.iteration for e in iteration_events(t)})   # big updates begin in between
     app = RnntuiApp(t)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("left_curly_bracket", "j")
+        await pilot.press("left_curly_bracket")
+        while app.iteration < starts[1]:
+            await pilot.press("j")
+            assert app.iteration in every
         assert app.iteration == starts[1]
         assert "clipping acted at iteration" in _notice(app)
         await pilot.press("j", "J")

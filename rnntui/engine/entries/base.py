@@ -16,6 +16,7 @@ import numpy as np
 from rnntui.engine import activations as act
 from rnntui.engine import keys
 from rnntui.engine.layout import EntryInfo, Footprint, LayoutContext
+from rnntui.engine.recording import step_norms
 from rnntui.engine.stepnorms import step_bias_norms, step_outer_norms
 
 Activation = Literal["none", "relu", "tanh", "sigmoid", "softmax"]
@@ -142,7 +143,10 @@ def sizes(info: EntryInfo, steps: int, B: int) -> tuple[int, int]:
 
 
 def record_step_norms(rec: dict, name: str, g_rows: np.ndarray, x_rows: np.ndarray | None) -> None:
-    """Each step's contribution to a parameter gradient, as a norm (step t: g_t^T x_t, or Σ_b g_t)."""
+    """Each step's contribution to a parameter gradient, as a norm (step t: g_t^T x_t, or Σ_b g_t); not in a
+    lean run (engine/recording.py)."""
+    if not step_norms():
+        return
     rec[keys.step_gradnorm(name)] = step_outer_norms(g_rows, x_rows) if x_rows is not None else step_bias_norms(g_rows)
 
 

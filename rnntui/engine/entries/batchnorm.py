@@ -25,8 +25,19 @@ from rnntui.engine import keys
 from rnntui.engine.entries.base import Handler, sizes
 from rnntui.engine.fields import choice, size
 from rnntui.engine.layout import EntryInfo, Footprint, LayoutProblem
+from rnntui.engine.recording import step_norms
 
 BUFFERS = ("running_mean", "running_var", "num_batches_tracked")   # PyTorch's names, in state_dict order
+
+
+def _reduce(how, a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """A per-channel mean or sum over every other axis. In float32 it accumulates in float64 and rounds once:
+    NumPy sums a non-contiguous axis one element after another in the array's own dtype, 10-30x less
+    accurate than PyTorch's cascaded sums, and a float32 training replay with batch statistics then parts
+    from PyTorch within a few dozen iterations. float64 is summed as it always was (bit-equal records)."""
+    if a.dtype == np.float64:
+        return how(a, axis=axes)
+    return how(a, axis=axes, dtype=np.float64).astype(a.dtype)
 
 
 @dataclass(frozen=True)
@@ -148,9 +159,9 @@ class BatchNorm(Handler):
         shape = self.channel_shape(info, x)
         batch = self.uses_batch_stats(info, training)
         if batch:
-            mean = x.mean(axis=axes)
+            mean = _reduce(np.mean, x, axes)
             centred = x - mean.reshape(shape)
-            var = (centred * centred).mean(axis=axes)       # biased: what normalises
+            var = _reduce(np.mean, centred * centred, axes)       # biased: what normalises
         else:
             mean = buffers[keys.param_name(i, "running_mean")]
             var = buffers[keys.param_name(i, "running_var")]
@@ -173,9 +184,9 @@ class BatchNorm(Handler):
         shape = self.channel_shape(info, x)
         if o["affine"]:
             wname, bname = keys.param_name(i, "weight"), keys.param_name(i, "bias")
-            grads[wname] = (g_out * xhat).sum(axis=axes)
-            grads[bname] = g_out.sum(axis=axes)
-            if info.seq_in:   # each step's share of the two gradients
+            grads[wname] = _reduce(np.sum, g_out * xhat, axes)
+            grads[bname] = _reduce(np.sum, g_out, axes)
+            if info.seq_in and step_norms():   # each step's share of the two gradients (not in a lean run)
                 rec[keys.step_gradnorm(wname)] = np.linalg.norm((g_out * xhat).sum(axis=1), axis=-1)
                 rec[keys.step_gradnorm(bname)] = np.linalg.norm(g_out.sum(axis=1), axis=-1)
             g_xhat = g_out * params[wname].reshape(shape)
@@ -185,8 +196,8 @@ class BatchNorm(Handler):
         if not batch:
             return g_xhat * invstd.reshape(shape)
         # through the batch's mean and variance: dx = invstd (g - mean(g) - x-hat mean(g x-hat))
-        mean_g = g_xhat.mean(axis=axes).reshape(shape)
-        mean_gx = (g_xhat * xhat).mean(axis=axes).reshape(shape)
+        mean_g = _reduce(np.mean, g_xhat, axes).reshape(shape)
+        mean_gx = _reduce(np.mean, g_xhat * xhat, axes).reshape(shape)
         return (g_xhat - mean_g - xhat * mean_gx) * invstd.reshape(shape)
 
     def updated_buffers(self, info, record, buffers: dict) -> dict:
