@@ -172,6 +172,7 @@ class RnntuiApp(App):
         self.changes: tuple = ()                   # the what-ifs shown, in order (engine/edits.Change)
         self.seed = None                           # what BPTT traces back (engine/attribution.Seed); None: the loss
         self._elements: int | None = None          # how many numbers the original records (what a recompute costs)
+        self._pending: tuple | None = None         # (changes, seed) a worker is recomputing
         run = open_run(trace, other)
         self.set_reactive(RnntuiApp.run_state, run)
         info = trace.info
@@ -527,6 +528,8 @@ class RnntuiApp(App):
             return
         self.iteration = k
         self.original, self._elements = run.trace.whole, None  # what a what-if of this iteration changes
+        self.workers.cancel_group(self, "recompute")            # a what-if of the iteration left behind
+        self._pending = None
         if self.changes or self.seed is not None:  # they were of the iteration shown before
             self.changes, self.seed = (), None
             self.notify("what-ifs and the chosen backprop are of one iteration: cleared", timeout=2)
@@ -598,6 +601,7 @@ class RnntuiApp(App):
 
         def adopt(result) -> None:
             run, other = result
+            self._pending = None
             self.changes, self.seed = changes, seed
             self._keep_cursor = True
             self.run_state = self._open(run, other=other, labels=("what-if", "original") if other is not None
@@ -606,6 +610,7 @@ class RnntuiApp(App):
                 self.notify(cut(said, MESSAGE_CHARS), timeout=3, markup=False)
 
         def refused(exc: Exception) -> None:
+            self._pending = None
             self.notify(cut(str(exc), MESSAGE_CHARS), severity="error", markup=False)
 
         if self._recorded_elements() <= self.INLINE_ELEMENTS:
@@ -618,14 +623,19 @@ class RnntuiApp(App):
             return
 
         def work() -> None:
+            from textual.worker import get_current_worker
+
             try:
                 with np.errstate(all="ignore"):
                     result = apply_changes(original, changes, seed)
             except RnntuiError as exc:
-                self.call_from_thread(refused, exc)
+                if not get_current_worker().is_cancelled:
+                    self.call_from_thread(refused, exc)
                 return
-            self.call_from_thread(adopt, result)
+            if not get_current_worker().is_cancelled:  # a later change replaced this one while it ran
+                self.call_from_thread(adopt, result)
 
+        self._pending = (changes, seed)  # what the next change builds on, while this one runs
         self.notify("recomputing the run (the keys work on the run shown meanwhile)…", timeout=2)
         self.run_worker(work, thread=True, exclusive=True, group="recompute", exit_on_error=False)
 
@@ -655,7 +665,8 @@ class RnntuiApp(App):
 
         def done(item: dict | None) -> None:
             if item is not None:
-                self._recompute(self.changes + (Change("intervention", item),), self.seed)
+                changes, seed = self._wanted()
+                self._recompute(changes + (Change("intervention", item),), seed)
 
         entry = info.entries[place.entry]
         self.push_screen(WhatIfScreen(entry, place, c.t, min(c.unit, entry.hidden_size - 1)), done)
@@ -678,15 +689,17 @@ class RnntuiApp(App):
 
         def done(edit) -> None:
             if edit is not None:
-                self._recompute(self.changes + (Change("weight", edit),), self.seed, said=f"recomputed with {edit.words()}")
+                changes, seed = self._wanted()
+                self._recompute(changes + (Change("weight", edit),), seed, said=f"recomputed with {edit.words()}")
 
         self.push_screen(WeightScreen(params, entry, place, shown), done)
 
     def action_undo_whatif(self) -> None:
-        if not self.changes:
+        changes, seed = self._wanted()
+        if not changes:
             self.notify("no what-if to undo", timeout=2)
             return
-        self._recompute(self.changes[:-1], self.seed, said=f"undone: {self.changes[-1].words()}")
+        self._recompute(changes[:-1], seed, said=f"undone: {changes[-1].words()}")
 
     def action_seed(self) -> None:
         """`o`: which output or loss term BPTT traces back (the gradients shown are of it)."""
@@ -699,15 +712,20 @@ class RnntuiApp(App):
 
         def done(seed) -> None:
             if seed is not None:
-                self._recompute(self.changes, None if seed == "loss" else seed)
+                self._recompute(self._wanted()[0], None if seed == "loss" else seed)
 
         self.push_screen(SeedScreen(shown, c.t, c.sample, self.seed), done)
 
     def action_seed_loss(self) -> None:
-        if self.seed is None:
+        changes, seed = self._wanted()
+        if seed is None:
             self.notify("BPTT already traces back the whole loss", timeout=2)
             return
-        self._recompute(self.changes, None, said="BPTT traces back the whole loss again")
+        self._recompute(changes, None, said="BPTT traces back the whole loss again")
+
+    def _wanted(self) -> tuple:
+        """(changes, seed) the next change builds on: those being recomputed, else those shown."""
+        return self._pending or (self.changes, self.seed)
 
     def action_write_whatif(self) -> None:
         """The scenario's text with `interventions:` set to the what-ifs (and `weights.set` holding every edited

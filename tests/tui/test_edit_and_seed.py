@@ -202,3 +202,16 @@ def test_bptt_of_a_chosen_step_starts_at_that_step_in_the_cells_words(traces):
     assert "BPTT starts here" in words(4) and "BPTT starts here" not in words(8)
     assert "BPTT starts here" in words(4, place_index=1)   # the backward direction: from the same step
     assert float(np.abs(seeded["grad.model.0.l0.fwd.h"][5:]).max()) == 0
+
+
+async def test_changes_made_while_a_worker_recomputes_build_on_it(traces):
+    original = traces["vanishing-gradient"]
+    app = RnntuiApp(original)
+    app.INLINE_ELEMENTS = 0
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p", *"W_hh = 1.5", "enter", "p", *"W_ih = 2", "enter")
+        await settle(app, pilot)
+        new = app.run_state.trace.whole
+        assert [c.words() for c in app.changes] == ["0.weight_hh_l0 = 1.5", "0.weight_ih_l0 = 2"]
+        assert float(new["param.0.weight_hh_l0"][0, 0]) == 1.5 and float(new["param.0.weight_ih_l0"][0, 0]) == 2
+        np.testing.assert_allclose(float(new["loss"]), 2 * 1.5 ** 29, rtol=1e-13)
