@@ -96,6 +96,7 @@ async def test_m_mutes_saturation_marks_so_n_and_the_timeline_pass_them_by(trace
         assert all(k != "saturated" for k in app.run_state.marks.get(place, {}).values())
         row = next(line for line in screen_text(app).splitlines() if line.lstrip().startswith("event"))
         assert "S" not in row.split("event", 1)[1]
+        assert "muted (m): S saturated" in screen_text(app)   # the timeline says what its row leaves out
         await pilot.press("n")  # n passes the saturated steps by (it may land on an event of BPTT)
         assert not (app.cursor.phase == "forward" and app.cursor.t in saturated)
         await pilot.press("m", "down", "space", "escape")
