@@ -114,3 +114,18 @@ def test_a_regression_output_has_no_class_bars(traces):
     text = plain(cell_panel(trace, Cursor(place_index=index), 200))
     assert "z_0 = W[0]·x + b_0" in text and "class probabilities" not in text
     assert "kernels" not in plain(states(traces["cnn-digit"], Cursor(phase="backward"), 100, 30))
+
+
+def test_grouped_kernels_name_the_input_channels_each_output_channel_reads(tmp_path):
+    from tests.engine.conv_cases import _run
+
+    rng = np.random.default_rng(1)
+    doc = {"input": {"image": rng.normal(size=(4, 6, 6)).round(3).tolist()},
+           "model": [{"type": "conv2d", "out_channels": 4, "kernel_size": 3, "groups": 2},
+                     {"type": "flatten"}, {"type": "dense", "units": 2}],
+           "loss": {"kind": "cross_entropy", "target": 1}}
+    trace = _run(tmp_path, doc)
+    e = trace.info.entries[0]
+    text = plain(kernels(trace, e, Cursor(unit=3), 120))
+    assert "kernel of output channel 3: one 3×3 slice per input channel it reads (2..3)" in text
+    assert "in 2" in text and "in 3" in text and "in 0" not in text

@@ -8,7 +8,7 @@ from rich.style import Style
 from rich.text import Text
 
 from rnntui.render.maps.draw import Drawing, HeatMap, beside, line, map_scale, stack
-from rnntui.render.maps.geometry import as_maps
+from rnntui.render.maps.geometry import as_maps, first_input_channel
 
 DIM = Style(dim=True)
 BOLD = Style(bold=True)
@@ -36,10 +36,12 @@ def kernels(trace, e, c, width: int) -> list:
     if in_ch == 1:
         pics = [(W[k, 0], ("▸" if k == ch else " ") + f"{k}", k == ch) for k in range(out_ch)]
         title = f"kernels (weights) of all {out_ch} output channels, shared scale ±{scale:.3g}"
-    else:
-        pics = [(W[ch, j], f"in {j}", False) for j in range(in_ch)]
+    else:  # with groups, output channel ch reads its group's input channels only
+        groups = int(e.options.get("groups", 1)) if isinstance(e.options, dict) else 1
+        first = first_input_channel(e, in_ch * groups, ch)
+        pics = [(W[ch, j], f"in {first + j}", False) for j in range(in_ch)]
         title = (f"kernel of output channel {ch}: one {W.shape[2]}×{W.shape[3]} slice per input channel it reads "
-                 f"(of {in_ch}), shared scale ±{scale:.3g}")
+                 f"({first}..{first + in_ch - 1}), shared scale ±{scale:.3g}")
     per = max(W.shape[3] * ZOOM, 4) + 1
     fit = max((width + 1) // per, 1)
     heat = [HeatMap(_zoomed(k), None, scale) for k, _, _ in pics]
