@@ -126,6 +126,8 @@ def test_grouped_kernels_name_the_input_channels_each_output_channel_reads(tmp_p
            "loss": {"kind": "cross_entropy", "target": 1}}
     trace = _run(tmp_path, doc)
     e = trace.info.entries[0]
-    text = plain(kernels(trace, e, Cursor(unit=3), 120))
+    from rich.console import Group
+
+    text = plain(Group(*kernels(trace, e, Cursor(unit=3), 120)))
     assert "kernel of output channel 3: one 3×3 slice per input channel it reads (2..3)" in text
     assert "in 2" in text and "in 3" in text and "in 0" not in text
