@@ -16,7 +16,13 @@ __all__ = ["RnntuiError", "ScenarioError", "__version__", "check", "debug", "fro
 
 
 def run(path, max_memory: int | None = None):
-    """Load, validate and run a scenario (a path, or a bundled scenario's name); return its Trace."""
+    """Load, validate and run a scenario (a path, or a bundled scenario's name); return its Trace. A saved
+    trace (.npz, from `Trace.save` or `rnntui export`) or a folder of recorded iterations (`record`) is opened
+    as `load_trace` opens it, as `rnntui run` does."""
+    from rnntui.engine.recorded import is_recorded_run
+
+    if is_recorded_run(path) or str(path).endswith(".npz"):
+        return load_trace(path, max_memory=max_memory)
     from rnntui.engine import run_scenario
     from rnntui.scenario import load_scenario
     from rnntui.scenario.bundled import resolve

@@ -191,7 +191,9 @@ def export(
     iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration to write. "
                                                      ".npz: its full record beside the run's train.* keys (reopened, it "
                                                      "says which iteration it is); a report: the step report after the "
-                                                     "training section. Default: the last.")] = None,
+                                                     "training section; with --compare, the iteration the two runs are "
+                                                     "compared at. Default: the last (with --compare: the last at which "
+                                                     "both are finite).")] = None,
     width: Annotated[Optional[int], typer.Option("--width", help="Report width in columns. Default: 100 for text; "
                                                  "HTML and SVG as wide as their widest table (100 to 240).")] = None,
     max_memory: MaxMemory = None,

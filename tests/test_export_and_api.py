@@ -186,3 +186,15 @@ def test_every_bundled_scenario_reports(name, traces):
     trace = traces[name]
     render_to(Console(file=out, width=120, color_system=None), trace, ReportOptions())
     assert trace.info.name.split()[0] in out.getvalue()
+
+
+def test_run_opens_a_saved_trace(tmp_path):
+    """`rnntui.run("trace.npz")` opens the saved trace, as `rnntui run trace.npz` does (it read it as YAML)."""
+    trace = rnntui.run("lstm-delayed-recall")
+    out = tmp_path / "trace.npz"
+    trace.save(out)
+    for path in (out, str(out)):
+        reopened = rnntui.run(path)
+        assert reopened.info.name == trace.info.name
+        np.testing.assert_array_equal(reopened["grad.model.0.l0.fwd.c"], trace["grad.model.0.l0.fwd.c"])
+        assert float(reopened["loss"]) == float(trace["loss"])

@@ -98,6 +98,9 @@ def test_a_recorded_folder_shows_as_a_training_run(tmp_path):
     result = CliRunner().invoke(app, ["show", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert "iteration" in result.output and "loss" in result.output
+    # the API opens the folder as the CLI does (it was read as a scenario file)
+    np.testing.assert_array_equal(rnntui.run(tmp_path / "run")["train.loss"],
+                                  rnntui.load_trace(tmp_path / "run")["train.loss"])
 
 
 def test_record_refuses_what_it_cannot_use(tmp_path):

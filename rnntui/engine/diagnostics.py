@@ -210,6 +210,13 @@ def row_norms(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def vector_norm(a) -> float:
+    """The L2 norm of all of *a*, as `row_norms` takes it (no overflow or underflow from the squaring: a
+    float32 gradient of 1e-24 has a norm of 1e-24, not 0)."""
+    a = np.asarray(a)
+    return float(row_norms(a.reshape(1, -1))[0]) if a.size else 0.0
+
+
 def derived_keys(info, arrays: dict, params: dict) -> dict:
     """Key -> zero-argument function, for Trace's lazy diagnostics."""
     out = {}

@@ -14,6 +14,7 @@ from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.engine.diagnostics import vector_norm
 from rnntui.errors import printable
 from rnntui.numfmt import fmt
 from rnntui.render.cursor import Cursor
@@ -117,13 +118,13 @@ def compare_panel(a, b, c, width: int, labels: tuple[str, str] = ("A", "B")) -> 
         out.append(Text(note, WARN))
     for r in rows:
         u = min(c.unit, r.a.size - 1)
-        line = Text(f"{r.name:<10} ‖{la}‖ {fmt(float(np.linalg.norm(r.a)), 0)}  ", BOLD)
+        line = Text(f"{r.name:<10} ‖{la}‖ {fmt(vector_norm(r.a), 0)}  ", BOLD)
         if r.b is None:
             line.append(r.why, WARN)
             out.append(line)
             continue
         d = r.diff
-        line.append(f"‖{lb}‖ {fmt(float(np.linalg.norm(r.b)), 0)}  ‖{la}-{lb}‖ {fmt(float(np.linalg.norm(d)), 0)}",
+        line.append(f"‖{lb}‖ {fmt(vector_norm(r.b), 0)}  ‖{la}-{lb}‖ {fmt(vector_norm(d), 0)}",
                     Style())
         out.append(line)
         strip = Cells()
@@ -137,12 +138,111 @@ def compare_panel(a, b, c, width: int, labels: tuple[str, str] = ("A", "B")) -> 
     return Group(*out)
 
 
-def compare_report(a, b, steps: range | None = None) -> list:
-    """Per place and step: ‖·‖ of A, B and A - B for each name both have (the forward pass, then BPTT)."""
+def compared_iteration(a, b, iteration: int | None) -> int | None:
+    """The iteration a report of two runs compares: *iteration* when given, else the last at which every run
+    that trains is finite (a diverged run's last iterations are all nan: nothing to compare), else the
+    last; None when neither trains. ExportError for an iteration a training run does not have."""
+    from rnntui.errors import ExportError
+    from rnntui.render.training import is_training
+
+    runs = [t for t in (a, b) if is_training(t)]
+    if not runs:
+        if iteration is not None:
+            raise ExportError(f"--iteration: found {iteration}; neither run has a train: section")
+        return None
+    n = min(t.iterations for t in runs)
+    if iteration is not None:
+        if not 0 <= iteration < n:
+            raise ExportError(f"--iteration: found {iteration}; expected 0..{n - 1}, the iterations "
+                              + ("both runs have" if len(runs) == 2 else "of the run that trains"))
+        return iteration
+    ok = np.ones(n, dtype=bool)
+    for t in runs:
+        ok &= np.isfinite(np.asarray(t["train.loss"], dtype=float)[:n])
+        ok &= np.isfinite(np.asarray(t["train.gradnorm"], dtype=float)[:n])
+    finite = np.flatnonzero(ok)
+    return int(finite[-1]) if finite.size else n - 1
+
+
+def _param_counts(a, b) -> Columns:
+    """Each entry's type and parameter count in A and B, and the totals."""
+    from rnntui.render.analysis import param_count
+
+    cols = Columns("Parameters", [("entry", "<"), ("A", "<"), ("A parameters", ">"), ("B", "<"),
+                                  ("B parameters", ">")])
+    ea, eb = a.info.entries, b.info.entries
+    for i in range(max(len(ea), len(eb))):
+        x, y = (ea[i] if i < len(ea) else None), (eb[i] if i < len(eb) else None)
+        cols.add(f"model.{i}", x.type if x else "-", f"{param_count(a, x):,}" if x else "-",
+                 y.type if y else "-", f"{param_count(b, y):,}" if y else "-")
+    cols.add("total", "", f"{sum(param_count(a, x) for x in ea):,}", "", f"{sum(param_count(b, y) for y in eb):,}")
+    return cols
+
+
+def _training_section(a, b, k: int) -> list:
+    """Both runs' curves over the iterations (on one scale when both train), where their losses part, where
+    each first goes non-finite, and a few iterations side by side."""
+    from rnntui.render.training import CurveRows, is_training, parting
+
+    if not (is_training(a) and is_training(b)):
+        one, label = (a, "A") if is_training(a) else (b, "B")
+        return [Text(f"Training: only {label} trains ({one.iterations} iterations); the other run is compared "
+                     f"as it is with {label}'s iteration {k}", BOLD), CurveRows(one, k), Text("")]
+    out: list = [Text(f"Training: A {a.iterations} iterations, B {b.iterations}; loss and gradient norm, each on one "
+                      "scale for both runs", BOLD), CurveRows(a, k, other=b)]
+    apart, firsts = parting(a, b)
+    la, lb = (np.asarray(t["train.loss"], dtype=float) for t in (a, b))
+    n = min(la.size, lb.size)
+    if apart is None:
+        out.append(Text(f"The losses agree at every one of the {n} iterations both have."))
+    elif apart == 0:
+        out.append(Text(f"The losses differ from iteration 0 (A {fmt(float(la[0]), 0)}, B {fmt(float(lb[0]), 0)})."))
+    else:
+        out.append(Text(f"The losses agree through iteration {apart - 1} and part at iteration {apart} "
+                        f"(A {fmt(float(la[apart]), 0)}, B {fmt(float(lb[apart]), 0)})."))
+    for label, t in (("A", a), ("B", b)):
+        f = firsts[label.lower()]
+        out.append(Text(f"{label}: " + (f"the loss or gradient norm is first not finite at iteration {f}" if f is not None
+                                        else f"finite at every one of its {t.iterations} iterations")))
+    ga, gb = (np.asarray(t["train.gradnorm"], dtype=float) for t in (a, b))
+    marks = sorted({0, k, n - 1} | ({apart} if apart is not None else set())
+                   | {f for f in firsts.values() if f is not None and f < n})
+    cols = Columns("Iterations side by side", [("iteration", ">"), ("A loss", ">"), ("B loss", ">"), ("A ‖g‖", ">"),
+                                               ("B ‖g‖", ">"), ("", "<")])
+    for i in marks:
+        why = [w for w, hit in (("first", i == 0), ("they part", i == apart), ("A not finite", i == firsts["a"]),
+                                ("B not finite", i == firsts["b"]), ("compared below", i == k),
+                                ("last both have", i == n - 1)) if hit]
+        cols.add(str(i), fmt(float(la[i]), 0), fmt(float(lb[i]), 0), fmt(float(ga[i]), 0), fmt(float(gb[i]), 0),
+                 ", ".join(why))
+    out += [cols.render(), Text("")]
+    return out
+
+
+def compare_report(a, b, steps: range | None = None, iteration: int | None = None) -> list:
+    """Per place and step: ‖·‖ of A, B and A - B for each name both have (the forward pass, then BPTT);
+    before them the parameter counts and, for training runs, the training section, and the iteration the
+    steps are of (*iteration*, else `compared_iteration`'s choice)."""
+    from rnntui.render.report import chosen_iteration
+    from rnntui.render.training import is_training
+
+    k = compared_iteration(a, b, iteration)
+    whole = (a, b)
+    if k is not None:  # the records compared below: each training run's iteration k
+        a = chosen_iteration(a, k)[1] if is_training(a) else a
+        b = chosen_iteration(b, k)[1] if is_training(b) else b
     # one line per run: the report's fixed width would wrap a single line of both names mid-name
-    out: list = [Text.assemble(("A ", BOLD), printable(a.info.name), (f"  loss {fmt(float(a['loss']), 0)}", DIM)),
-                 Text.assemble(("B ", BOLD), printable(b.info.name), (f"  loss {fmt(float(b['loss']), 0)}", DIM)),
-                 Text("")]
+    out: list = [Text.assemble((f"{label} ", BOLD), printable(t.info.name),
+                               (f"  loss {fmt(float(t['loss']), 0)}" + (f" at iteration {k}" if is_training(w) else ""),
+                                DIM))
+                 for label, t, w in (("A", a, whole[0]), ("B", b, whole[1]))] + [Text("")]
+    if k is not None:
+        out += _training_section(*whole, k)
+        picked = "chosen with --iteration" if iteration is not None else (
+            "the last at which both runs are finite" if k < min(t.iterations for t in whole if is_training(t)) - 1
+            else "the last") + "; --iteration picks another"
+        out.append(Text(f"Compared below at iteration {k} ({picked})", BOLD))
+    out += [_param_counts(a, b).render(), Text("")]
     for k, place in enumerate(a.info.places):
         if place not in b.info.places:
             out.append(Text(f"{place.label(a.info)}: only in A", WARN))
@@ -167,7 +267,7 @@ def compare_report(a, b, steps: range | None = None) -> list:
                 for n in names:
                     r = got.get(n)
                     cells.append("-" if r is None or r.b is None else
-                                 f"{np.linalg.norm(r.a):.3g} / {np.linalg.norm(r.b):.3g} / {np.linalg.norm(r.diff):.3g}")
+                                 f"{vector_norm(r.a):.3g} / {vector_norm(r.b):.3g} / {vector_norm(r.diff):.3g}")
                 cols.add(*cells)
             out += [cols.render(), Text("")]
     return out

@@ -14,26 +14,53 @@ from rnntui.render.tokens import token_label
 from rnntui.render.views import view_at
 
 
-def header(trace, c: Cursor) -> Group:
-    """Two lines, each cut to the width (never wrapped: the header keeps its height)."""
+NAME_AT_LEAST = 8        # the name gives way to the prediction, down to this many characters
+NAME_BESIDE_BATCH = 12   # ... and keeps this many beside the loss's batch size before that gives way too
+
+
+def top_line(trace, c: Cursor, width: int | None = None) -> Text:
+    """The run's name, the loss and the prediction at the cursor, fitted to *width*: the prediction and its
+    target with ✓/✗ are what a student looks for, so they are kept whole, and what gives way first is the
+    loss's kind, then the third and second most likely class, then the batch's size, then the end of the name."""
+    info = trace.info
+    place = c.place(info)
+    out = for_output(trace)
+    if info.entries[place.entry].part == "encoder":  # the output is the decoder's: its steps are not these
+        said, at = "the decoder predicts at t=0: ", 0
+    else:
+        at = c.t if has_steps(trace) and c.t < trace["output"].shape[0] else 0
+        said = f"predicted{f' at t={at}' if has_steps(trace) else ''}: "
+    loss = f"loss {fmt(float(trace['loss']), 0)}"
+    # the loss is the whole batch's, while the line below names one sample: say so
+    batch = f"batch of {info.B}" if info.B > 1 else ""
+    name = printable(info.name)  # control characters escaped
+    with_batch = f"{loss}{f' ({batch})' if batch else ''}"
+    # (the loss's words, how many classes, how much of the name must then fit), the first that fits wins
+    forms = [(f"{loss} ({info.loss}{', ' + batch if batch else ''})", 3, len(name)), (with_batch, 3, len(name)),
+             (with_batch, 2, len(name)), (with_batch, 1, min(len(name), NAME_BESIDE_BATCH)), (loss, 1, 0)]
+    for loss_words, top, need in forms:
+        rest = Text.assemble(("   " + loss_words, Style(dim=True)), ("   " + said, Style(dim=True)),
+                             predict(out, at, c.sample, k=top).words())
+        room = len(name) if width is None else width - rest.cell_len
+        if room >= need:
+            break
+    if room < len(name):
+        name = name[: max(room, NAME_AT_LEAST) - 1] + "…"
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(name, Style(bold=True))
+    text.append_text(rest)
+    return text
+
+
+def header(trace, c: Cursor, width: int | None = None) -> Group:
+    """Two lines, each cut to the width (never wrapped: the header keeps its height); the first fitted to
+    *width* (`top_line`)."""
     info = trace.info
     place = c.place(info)
     view = view_at(info, c)
     phase = "forward pass" if c.phase == "forward" else view.backward_name
     arrow = "→" if place_sign(info, c.phase, place) > 0 else "←"
-    text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(printable(info.name), Style(bold=True))  # control characters escaped
-    # the loss is the whole batch's, while the line below names one sample: say so
-    batch = f", batch of {info.B}" if info.B > 1 else ""
-    text.append(f"   loss {fmt(float(trace['loss']), 0)} ({info.loss}{batch})", Style(dim=True))
-    out = for_output(trace)
-    if info.entries[place.entry].part == "encoder":  # the output is the decoder's: its steps are not these
-        text.append("   the decoder predicts at t=0: ", Style(dim=True))
-        text.append(predict(out, 0, c.sample).words())
-    else:
-        at = c.t if has_steps(trace) and c.t < trace["output"].shape[0] else 0
-        text.append(f"   predicted{f' at t={at}' if has_steps(trace) else ''}: ", Style(dim=True))
-        text.append(predict(out, at, c.sample).words())
+    text = top_line(trace, c, width)
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"{phase} {arrow}", Style(color="cyan" if c.phase == "forward" else "magenta", bold=True))
     n = 1 if c.handover else length(info, place, c.sample)  # a shorter sample of a packed batch: its own steps

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnntui.errors import printable
 from rnntui.numfmt import fmt
 from rnntui.render.pertrace import PerTrace
+from rnntui.render.tokens import visible
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,9 @@ def labels(trace, n: int) -> list[str]:
     """Class labels: the scenario's class_names, else the vocabulary when it has as many entries, else ids."""
     names = trace.info.class_names
     if names and len(names) == n:
-        return [printable(v) for v in names]  # the scenario's words: control characters escaped
+        return [visible(v) for v in names]  # the scenario's words: control characters escaped, a space seen
     if "meta.vocab" in trace and len(trace["meta.vocab"]) == n:
-        return [printable(v) for v in trace["meta.vocab"]]
+        return [visible(v) for v in trace["meta.vocab"]]
     return [str(k) for k in range(n)]
 
 

@@ -20,6 +20,7 @@ from rnntui.errors import ExportError, printable
 from rnntui.render.analysis import param_count
 from rnntui.render.maps.draw import halfblock
 from rnntui.render.parts import decoder_part, for_output, for_place
+from rnntui.render.summary import run_shape
 from rnntui.render.tokens import sample_tokens, token_label
 from rnntui.render.timeline import feed_note
 from rnntui.render.views import view_for
@@ -131,7 +132,7 @@ def prediction_section(trace, opts: ReportOptions):
     sal = {b: saliency(trace, b) for b in range(info.B)} if steps != [None] else {}
     if sal:
         headers.append(("‖dL/dx_t‖", ">"))
-    cols = Columns(title, headers)
+    cols = Columns(title, headers, keys=len(headers) - 1 - bool(sal))
     for t, b in rows:
         row = ([str(t)] if t is not None else []) + ([str(b)] if info.B > 1 else [])
         if "tokens" in trace and t is not None:
@@ -179,11 +180,7 @@ def build(trace, opts: ReportOptions) -> list:
                        title=Text(printable(info.name), Style(bold=True)), title_align="left")]
     out.append(model_table(trace))
     loss = Text("loss: ", Style(bold=True))
-    steps = f"T={info.T}" if info.mode != "encoder-decoder" else \
-        f"encoder T={trace['input'].shape[0]}, decoder T={info.T}"
-    shape = f"mode: {info.mode}   dtype: {info.dtype}   {steps}, B={info.B}" if info.seq else \
-        f"dtype: {info.dtype}   a batch of {info.B} image{'s' if info.B > 1 else ''}"
-    loss.append(f"{info.loss} = {float(trace['loss']):.6g}   {shape}")
+    loss.append(f"{info.loss} = {float(trace['loss']):.6g}   {run_shape(trace)}")
     if training is not None:
         out += training_report(training) + [Text(""), Text(f"Iteration {k} (the step report below; --iteration "
                                                           "chooses another)", Style(bold=True))]
@@ -236,7 +233,7 @@ def content_width(items: list) -> int:
     from rich.text import Text
 
     lo, hi = FIT_WIDTH
-    probe = Console(width=hi + 1, file=io.StringIO(), color_system=None)
+    probe = Console(width=hi + 1, file=io.StringIO(), color_system=None, force_jupyter=False)
     widest = lo
     for item in items:
         if isinstance(item, Text):
@@ -261,10 +258,10 @@ def write_report(trace, path, kind: str, opts: ReportOptions, other=None) -> Non
         else:
             from rnntui.render.compare import compare_report
 
-            items = compare_report(trace, other, None if opts.steps is None else range(*opts.steps))
+            items = compare_report(trace, other, None if opts.steps is None else range(*opts.steps), opts.iteration)
         width = opts.width or (TEXT_WIDTH if kind == "txt" else content_width(items))
     # a text file has no colour: the console says so, and heatmaps draw themselves in shade characters
-    console = Console(record=True, width=width, file=io.StringIO(),
+    console = Console(record=True, width=width, file=io.StringIO(), force_jupyter=False,  # a file, not the notebook
                       color_system=None if kind == "txt" else "truecolor", force_terminal=kind != "txt")
     render_to(console, trace, opts, items)
     if kind == "txt":

@@ -8,7 +8,6 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from rnntui.errors import printable
 from rnntui.engine.keys import Place
 from rnntui.numfmt import compact
 from rnntui.render.analysis import step_losses
@@ -17,7 +16,7 @@ from rnntui.render.prediction import predicted_labels, saliency
 from rnntui.render.cursor import Cursor, is_map, length, position
 from rnntui.render.segments import Cells
 from rnntui.render.strips import window
-from rnntui.render.tokens import token_id, token_text
+from rnntui.render.tokens import token_id, token_text, visible
 
 DIM = Style(dim=True)
 CURSOR = Style(reverse=True, bold=True)
@@ -40,7 +39,7 @@ def _token(trace, t: int, b: int) -> str:
     hot = np.flatnonzero(v)
     if hot.size == 1 and v[hot[0]] == 1:  # a one-hot step is a token: show its id (and word, where known)
         if "meta.vocab" in trace and hot[0] < len(trace["meta.vocab"]):
-            return printable(trace["meta.vocab"][hot[0]])
+            return visible(trace["meta.vocab"][hot[0]])
         return f"#{int(hot[0])}"
     return f"|{float(np.linalg.norm(v)):.3g}|"
 

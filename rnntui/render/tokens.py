@@ -11,6 +11,16 @@ import numpy as np
 from rnntui.errors import printable
 
 
+SPACE = "␣"  # a token of spaces (a character model's " ") drawn where it would be invisible
+
+
+def visible(text) -> str:
+    """A token or label as the screen shows it: control characters escaped, and a token made only of spaces
+    drawn as ␣ (one per space), so a character model's space is seen, not a gap."""
+    text = printable(str(text))
+    return SPACE * len(text) if text and not text.strip(" ") else text
+
+
 def _at(arr: np.ndarray, t: int, b: int):
     if t >= arr.shape[0]:  # one-to-many: the model runs longer than its one-token input
         return None
@@ -22,7 +32,7 @@ def token_text(trace, t: int, b: int) -> str:
     if "tokens" not in trace:
         return ""
     v = _at(trace["tokens"], t, b)
-    return "" if v is None else printable(str(v))  # the scenario's words: never a raw control character
+    return "" if v is None else visible(v)  # the scenario's words: never a raw control character
 
 
 def token_id(trace, t: int, b: int) -> int | None:

@@ -27,6 +27,7 @@ CLIP = Style(color="yellow", bold=True)
 PICTURE_SHADES = np.array(list("░▒▓█"))
 NO_GRADIENT = "·"
 LABEL = 6  # "loss  ", "‖g‖   ", "clip  ": the curves' row labels
+PAIR_LABEL = 7  # "A loss ", "B ‖g‖  ", "B clip ": two runs' rows
 
 
 def is_training(trace) -> bool:
@@ -146,11 +147,12 @@ def _loss_rise_events(loss: np.ndarray, limit: float) -> list[IterationEvent]:
 
 # --- the curves over every iteration ----------------------------------------------------------------
 
-def binned(values, width: int) -> tuple[np.ndarray, int]:
+def binned(values, width: int, per: int | None = None) -> tuple[np.ndarray, int]:
     """Every iteration in at most *width* columns: each column the mean of `per` consecutive iterations
-    (the last column may hold fewer); a column holding a non-finite value is not finite. (columns, per)."""
+    (the last column may hold fewer); a column holding a non-finite value is not finite. (columns, per).
+    *per*: iterations a column, given (two runs drawn on one axis bin alike)."""
     v = np.asarray(values, dtype=float).reshape(-1)
-    per = max(1, -(-v.size // max(int(width), 1)))
+    per = max(1, -(-v.size // max(int(width), 1))) if per is None else per
     if per == 1:
         return v, 1
     starts = np.arange(0, v.size, per)
@@ -184,24 +186,41 @@ class Curve:
     columns: int
 
 
-def curve(values, k: int | None, width: int, positive_only: bool = False) -> Curve:
-    """*values* (one per iteration) in at most *width* columns, iteration *k*'s column in reverse video.
-    On a log scale of the values themselves, from the smallest finite positive one to the largest (zero
-    drawn '·'), unless some finite value is negative (or, with *positive_only*, zero or negative): then
-    linear from the smallest to the largest."""
-    v = np.asarray(values, dtype=float).reshape(-1)
-    cols, per = binned(v, width)
-    marker = -1 if k is None else k // per
+@dataclass(frozen=True)
+class Scale:
+    """A curve's vertical scale: log10 from lo to hi (None: nothing positive to draw), or linear."""
+
+    log: bool
+    lo: float | None
+    hi: float | None
+
+
+def scale_of(*series, positive_only: bool = False) -> Scale:
+    """One scale for every series given (two runs' losses drawn one above the other compare bar by bar):
+    log from the smallest finite positive value to the largest, unless some finite value is negative (or,
+    with *positive_only*, zero or negative): then linear from the smallest to the largest."""
+    v = np.concatenate([np.asarray(x, dtype=float).reshape(-1) for x in series])
     finite = v[np.isfinite(v)]
-    cells = Cells()
-    log = finite.size == 0 or bool((finite > 0).all() if positive_only else (finite >= 0).all())
-    if log:
+    if finite.size == 0 or bool((finite > 0).all() if positive_only else (finite >= 0).all()):
         pos = finite[finite > 0]
-        lo, hi = (math.log10(pos.min()), math.log10(pos.max())) if pos.size else (None, None)
-        log_sparkline(cols, marker, lo, hi, into=cells)
+        return Scale(True, *((math.log10(pos.min()), math.log10(pos.max())) if pos.size else (None, None)))
+    return Scale(False, float(finite.min()), float(finite.max()))
+
+
+def curve(values, k: int | None, width: int, positive_only: bool = False, scale: Scale | None = None,
+          per: int | None = None) -> Curve:
+    """*values* (one per iteration) in at most *width* columns, iteration *k*'s column in reverse video, on
+    *scale* (default: the values' own, `scale_of`; zero drawn '·' on a log scale)."""
+    v = np.asarray(values, dtype=float).reshape(-1)
+    cols, per = binned(v, width, per)
+    marker = -1 if k is None else k // per
+    cells = Cells()
+    sc = scale_of(v, positive_only=positive_only) if scale is None else scale
+    if sc.log:
+        log_sparkline(cols, marker, sc.lo, sc.hi, into=cells)
     else:
-        _linear_sparkline(cols, marker, float(finite.min()), float(finite.max()), cells)
-    return Curve(cells, per, log, cols.size)
+        _linear_sparkline(cols, marker, sc.lo, sc.hi, cells)
+    return Curve(cells, per, sc.log, cols.size)
 
 
 def axis(values, c: Curve, width: int | None = None, name: str = "loss") -> str:
@@ -257,14 +276,80 @@ def curve_rows(trace, k: int | None, width: int) -> list[Cells]:
     return rows
 
 
-class CurveRows:
-    """The curves drawn at the width they are printed at (a report on a narrow terminal does not wrap)."""
+def paired_rows(a, b, k: int | None, width: int, labels: tuple[str, str] = ("A", "B")) -> list[Cells]:
+    """Two training runs' loss and gradient-norm curves, each quantity's two rows on one scale and one
+    iteration axis (a column holds the same iterations in both), with the scale and both runs' ends under
+    the losses, and where clipping acted in either: the training pane's and the compare report's curves."""
+    w = max(width - PAIR_LABEL, 8)
+    N = max(int(a["train.loss"].shape[0]), int(b["train.loss"].shape[0]))
+    per = max(1, -(-N // w))
+    rows: list[Cells] = []
+    for key, name, positive in (("train.loss", "loss", True), ("train.gradnorm", "‖g‖", False)):
+        va, vb = (np.asarray(t[key], dtype=float) for t in (a, b))
+        sc = scale_of(va, vb, positive_only=positive)
+        for label, v in zip(labels, (va, vb)):
+            c = curve(v, k if k is not None and k < v.size else None, w, scale=sc, per=per)
+            row = Cells().add(f"{label} {name}"[:PAIR_LABEL - 1].ljust(PAIR_LABEL), DIM)
+            row.rows[-1].extend(c.cells.rows[0])
+            rows.append(row)
+        if key == "train.loss":
+            rows.append(Cells().add(" " * PAIR_LABEL).add(pair_axis(va, vb, sc, per, w, labels), DIM))
+    for label, t in zip(labels, (a, b)):
+        clipped = np.asarray(t["train.clipped"], dtype=bool) if "train.clipped" in t else np.zeros(0, bool)
+        if clipped.any():
+            marks = np.logical_or.reduceat(clipped, np.arange(0, clipped.size, per))
+            rows.append(Cells().add(f"{label} clip"[:PAIR_LABEL - 1].ljust(PAIR_LABEL), DIM)
+                        .add("".join("c" if m else " " for m in marks).rstrip(), CLIP))
+    return rows
 
-    def __init__(self, trace, k: int | None = None):
-        self.trace, self.k = trace, k
+
+def pair_axis(va, vb, sc: Scale, per: int, width: int, labels: tuple[str, str]) -> str:
+    """The words under two losses: the scale they share, and each run's first and last value (the fullest
+    words that fit in *width*)."""
+    la, lb = labels
+    if sc.log:
+        rng = f"log scale {10 ** sc.lo:.2e} .. {10 ** sc.hi:.2e}" if sc.lo is not None else "log scale"
+    else:
+        rng = f"linear scale {fmt(sc.lo, 0)} .. {fmt(sc.hi, 0)}"
+    ends = [f"{la} {fmt(float(va[0]), 0)} → {fmt(float(va[-1]), 0)}", f"{lb} {fmt(float(vb[0]), 0)} → {fmt(float(vb[-1]), 0)}"]
+    cols = f"{per} iterations a column" if per > 1 else ""
+    for parts in (("one " + rng + " for both", *ends, cols), ("one " + rng, *ends), (rng, *ends), (rng,)):
+        text = " · ".join(p for p in parts if p)
+        if len(text) <= width:
+            return text
+    return rng[:width]
+
+
+def parting(a, b) -> tuple[int | None, dict[str, int | None]]:
+    """Where two training runs part: the first iteration whose losses differ (by more than 1e-9 of their
+    size, or one finite and the other not), and each run's first iteration whose loss or gradient norm is
+    not finite (None: never), over the iterations both have."""
+    la, lb = (np.asarray(t["train.loss"], dtype=float) for t in (a, b))
+    n = min(la.size, lb.size)
+    x, y = la[:n], lb[:n]
+    with np.errstate(all="ignore"):
+        same = (x == y) | (np.isfinite(x) & np.isfinite(y) & (np.abs(x - y) <= 1e-9 * np.maximum(np.abs(x), np.abs(y))))
+        same |= np.isnan(x) & np.isnan(y)
+    apart = np.flatnonzero(~same)
+    firsts = {}
+    for name, t in (("a", a), ("b", b)):
+        bad = ~(np.isfinite(np.asarray(t["train.loss"], dtype=float)) & np.isfinite(np.asarray(t["train.gradnorm"], dtype=float)))
+        where = np.flatnonzero(bad)
+        firsts[name] = int(where[0]) if where.size else None
+    return (int(apart[0]) if apart.size else None), firsts
+
+
+class CurveRows:
+    """The curves drawn at the width they are printed at (a report on a narrow terminal does not wrap);
+    with *other*, both runs' curves on one scale (`paired_rows`)."""
+
+    def __init__(self, trace, k: int | None = None, other=None, labels: tuple[str, str] = ("A", "B")):
+        self.trace, self.k, self.other, self.labels = trace, k, other, labels
 
     def __rich_console__(self, console, options):
-        for row in curve_rows(self.trace, self.k, options.max_width):
+        rows = (curve_rows(self.trace, self.k, options.max_width) if self.other is None else
+                paired_rows(self.trace, self.other, self.k, options.max_width, self.labels))
+        for row in rows:
             yield from row.__rich_console__(console, options)
 
     def __rich_measure__(self, console, options):
@@ -275,27 +360,51 @@ _curves = PerTrace(16)  # (trace, iteration, width) -> the curve rows: O(iterati
 PANE_LINES = 11  # the training pane's lines (app.tcss: max-height 12, one of them its bottom border)
 
 
-def training_panel(trace, place, k: int, t: int, width: int, height: int = PANE_LINES) -> Group:
-    """Iteration k of N: the loss and gradient-norm curves over every iteration (clipping marked), and
-    the gradient each step of *place* received at the iterations around k, on a log scale, with (k, t)
-    marked; *height* lines in all (the picture gets what the curves leave, at least 2 rows)."""
-    N = int(trace["train.loss"].shape[0])
+def _at_iteration(trace, k: int) -> str:
+    """Iteration k's loss and gradient norm (and its clipping), as the pane's first line says them."""
     loss = np.asarray(trace["train.loss"], dtype=float)
     g = np.asarray(trace["train.gradnorm"], dtype=float)
-    # a run recorded from the user's loop: its iterations are the records, each at a step of that loop
-    step = f" (step {int(trace['train.step'][k])} of your loop)" if "train.step" in trace else ""
+    if k >= loss.size:
+        return f"(no iteration {k}: its last is {loss.size - 1})"
     clip = ("train.clipped" in trace and bool(trace["train.clipped"][k]))
-    out = [Text(f"training: iteration {k} of 0..{N - 1}{step}   loss {fmt(float(loss[k]), 0)}   "
-                f"‖g‖ {fmt(float(g[k]), 0)}"
-                + (f" → clipped to {fmt(float(trace['train.gradnorm.clipped'][k]), 0)}" if clip else ""), BOLD)]
-    # the curves change with the iteration and the width, not the step: a step key redraws them from here
-    out += _curves.get(trace, (k, width), lambda: curve_rows(trace, k, width))
+    return (f"loss {fmt(float(loss[k]), 0)}   ‖g‖ {fmt(float(g[k]), 0)}"
+            + (f" → clipped to {fmt(float(trace['train.gradnorm.clipped'][k]), 0)}" if clip else ""))
+
+
+def training_panel(trace, place, k: int, t: int, width: int, height: int = PANE_LINES, other=None,
+                   labels: tuple[str, str] = ("A", "B")) -> Group:
+    """Iteration k of N: the loss and gradient-norm curves over every iteration (clipping marked), the
+    parameters' update ratios and the likely cause of a divergence, and the gradient each step of *place*
+    received at the iterations around k, on a log scale, with (k, t) marked; *height* lines in all (the
+    picture gets what the rest leaves, at least 2 rows). *other*: a second training run compared with this one
+    (`--compare`): both runs' curves, on one scale, and each run's update ratios."""
     from rnntui.render.training_cause import parameter_line, short_cause
 
-    out.append(parameter_line(trace, k, width))
-    cause = short_cause(trace, width - 1)
-    if cause is not None:
-        out.append(Text(cause, Style(color="red")))
+    N = int(trace["train.loss"].shape[0])
+    # a run recorded from the user's loop: its iterations are the records, each at a step of that loop
+    step = f" (step {int(trace['train.step'][k])} of your loop)" if "train.step" in trace else ""
+    if other is None:
+        out = [Text(f"training: iteration {k} of 0..{N - 1}{step}   {_at_iteration(trace, k)}", BOLD)]
+        # the curves change with the iteration and the width, not the step: a step key redraws them from here
+        out += _curves.get(trace, (k, width), lambda: curve_rows(trace, k, width))
+        out.append(parameter_line(trace, k, width))
+        cause = short_cause(trace, width - 1)
+        if cause is not None:
+            out.append(Text(cause, Style(color="red")))
+    else:
+        la, lb = labels
+        out = [Text(f"training: iteration {k} of 0..{N - 1}{step}   {la} {_at_iteration(trace, k)}   "
+                    f"{lb} {_at_iteration(other, k)}", BOLD, no_wrap=True, overflow="ellipsis")]
+        out += _curves.get(trace, (k, width, id(other)), lambda: paired_rows(trace, other, k, width, labels))
+        for label, run in ((la, trace), (lb, other)):
+            if k < int(run["train.loss"].shape[0]):
+                out.append(Text(f"{label} ", DIM) + parameter_line(run, k, width - 2))
+            cause = short_cause(run, width - 3)
+            if cause is not None:
+                out.append(Text(f"{label} {cause}", Style(color="red")))
+        if height - len(out) < 4:  # no room left for the gradient picture's title, legend and two rows
+            out.append(Text(f"(the gradient picture of each step: open {la} without --compare)", DIM))
+            return Group(*out)
     key = f"train.bptt.{place.prefix}" if place.layer is not None else None
     if key is None or key not in trace:
         out.append(Text("(the gradient picture is drawn at a recurrent place)", DIM))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from rnntui.scenario.initial_state import StateProblem, build_initial_states, sp
 from rnntui.scenario.entry_models import ENTRY_TYPES, model_for, to_config
 from rnntui.scenario.arrays import NotNumbers, numbers
 from rnntui.scenario.yaml_source import Positions, load_yaml, read_text
+from rnntui.scenario.yaml_words import suggest
 
 
 @dataclass(frozen=True)
@@ -70,13 +70,6 @@ class Scenario:
     @property
     def B(self) -> int:
         return self.x.shape[1] if self.seq else self.x.shape[0]
-
-
-def _suggest(word: Any, choices) -> str:
-    if not isinstance(word, str):
-        return ""
-    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _describe(value: Any) -> str:
@@ -134,13 +127,13 @@ def _translate(exc: ValidationError, model: type[BaseModel], prefix: tuple, pos:
         if typ == "extra_forbidden":
             key = loc[-1] if loc else ""
             allowed = _model_fields(model, loc[:-1])
-            msg = f"unknown key {key!r}{_suggest(key, allowed)}; expected one of {', '.join(allowed)}"
+            msg = f"unknown key {key!r}{suggest(key, allowed)}; expected one of {', '.join(allowed)}"
         elif typ == "missing":
             msg = "is required but missing"
         elif typ == "literal_error":
             expected = err.get("ctx", {}).get("expected", "")
             choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",")]
-            msg = f"found {_describe(value)}{_suggest(value, choices)}; expected {expected}"
+            msg = f"found {_describe(value)}{suggest(value, choices)}; expected {expected}"
         elif typ == "value_error":
             msg = str(err.get("ctx", {}).get("error", err["msg"]))
         else:
@@ -165,7 +158,7 @@ def _validate_entries(raw: list, pos: Positions, prefix: tuple = ("model",)) -> 
             problems.append(pos.problem(path, f"has no `type`; expected one of {', '.join(ENTRY_TYPES)}"))
             continue
         if not isinstance(kind, str) or kind not in ENTRY_TYPES:
-            problems.append(pos.problem(path + ("type",), f"found {_describe(kind)}{_suggest(kind, ENTRY_TYPES)}; "
+            problems.append(pos.problem(path + ("type",), f"found {_describe(kind)}{suggest(kind, ENTRY_TYPES)}; "
                                         f"expected one of {', '.join(ENTRY_TYPES)}"))
             continue
         model = model_for(kind)

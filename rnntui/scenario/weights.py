@@ -5,13 +5,13 @@ tensors, `.pt`/`.pth` only through torch.load(weights_only=True) and only if tor
 """
 from __future__ import annotations
 
-import difflib
 from math import prod, sqrt
 from pathlib import Path
 
 import numpy as np
 
 from rnntui.engine.layout import EntryInfo
+from rnntui.scenario.yaml_words import suggest
 from rnntui.scenario.arrays import ArrayFileError, NotNumbers, check_dtype, numbers, read_npz, regular_size
 
 
@@ -43,10 +43,6 @@ def check_param_count(layout: list[EntryInfo], limit: int | None, used: int = 0)
                                 f"more than the memory limit of {human(limit)} (this entry holds "
                                 f"{per_entry[biggest]:,}); make it smaller or raise --max-memory")
 
-
-def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _init_one(name: str, shape, lay: EntryInfo, w, rng: np.random.Generator) -> np.ndarray | None:
@@ -253,7 +249,7 @@ def make_weights(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Gene
                 if is_torch_buffer(key):
                     skipped.append(shown)
                     continue
-                problems.append(WeightProblem(("file",), f"key {shown} matches no parameter{_suggest(key, known)}; "
+                problems.append(WeightProblem(("file",), f"key {shown} matches no parameter{suggest(key, known)}; "
                                               f"expected one of {', '.join(known) or 'none'}"))
                 continue
             put(key, arr, f"{shown} has shape", ("file",))
@@ -261,7 +257,7 @@ def make_weights(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Gene
     for key, value in w.set.items():
         where = ("set", key)
         if key not in known:
-            problems.append(WeightProblem(where, f"{key} matches no parameter{_suggest(key, known)}; "
+            problems.append(WeightProblem(where, f"{key} matches no parameter{suggest(key, known)}; "
                                           f"expected one of {', '.join(known) or 'none'}"))
             continue
         shape = known[key]

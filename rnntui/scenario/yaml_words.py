@@ -7,9 +7,24 @@ own words (with the place where the construct it was reading began).
 """
 from __future__ import annotations
 
+import difflib
 import re
 
 from rnntui.errors import Problem
+
+
+def suggest(word, choices) -> str:
+    """" (did you mean 'mse'?)" for a word close to one of *choices* (another case counts as close:
+    `kind: MSE`), else ""."""
+    if not isinstance(word, str):
+        return ""
+    by_lower: dict[str, str] = {}
+    for c in map(str, choices):
+        by_lower.setdefault(c.lower(), c)
+    if word.lower() in by_lower and by_lower[word.lower()] != word:
+        return f" (did you mean {by_lower[word.lower()]!r}?)"
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
 
 # what the parser calls the construct it was reading, as the user wrote it
 _CONSTRUCTS = {

@@ -20,6 +20,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.widgets import Footer
 
 from rnntui.engine.trace import IterationNotKept
@@ -45,6 +46,7 @@ from rnntui.tui.widgets.timeline import Timeline
 
 
 NARROW_BELOW = 100
+SHORT_BELOW = 30  # lines: below this, everything under the header scrolls as one
 
 # Textual makes and drops thousands of small objects a frame; at CPython's default gen0 threshold
 # (700) the collector runs several times a keypress and now and then walks every object of the
@@ -59,6 +61,29 @@ STEM_CHARS = 60      # an export's file name starts with the scenario file's ste
 class Column(VerticalScroll, can_focus=False):
     """A column of panels that scrolls (mouse wheel, scroll bar) but never takes focus, so its
     scroll bindings (arrows, PgUp/PgDn, Home/End) never take the keys that move the cursor."""
+
+
+class Body(Column):
+    """Everything below the header: the timeline, the training and compare panes and the middle. On a large
+    terminal it fits and never scrolls (the middle's columns do); on a small one (`.scroll`) it scrolls as a
+    whole, so a tall training or compare pane never leaves the middle without a line."""
+
+
+# Tab brings the next panel into view (its first line at the top), so every panel, and the line it leads
+# with (the verdict leads the gradients), is reached without a mouse on a small terminal. On the
+# debugger's own screen only: a dialog's Tab still moves between its fields.
+PANEL_BINDINGS = [
+    Binding("tab", "app.panel(1)", "Panel", tooltip="Bring the next panel into view (cell, states, watches, "
+            "gradients and verdict, details; on a small terminal the timeline, training and compare panes too)"),
+    Binding("shift+tab", "app.panel(-1)", "Prev panel", show=False, tooltip="Bring the previous panel into view"),
+]
+
+
+class DebuggerScreen(Screen):
+    """The debugger's screen: Tab / Shift+Tab move between panels (a Screen's own Tab moves the focus,
+    which no panel takes)."""
+
+    BINDINGS = PANEL_BINDINGS
 
 
 class RnntuiApp(App):
@@ -86,13 +111,13 @@ class RnntuiApp(App):
         Binding("right_square_bracket", "place(1)", "Next entry", show=False,
                 tooltip="Next entry (each sub-layer and direction of a recurrent entry in turn)"),
         Binding("left_square_bracket", "place(-1)", "Prev entry", show=False, tooltip="Previous entry"),
-        Binding("d", "direction", "Direction", tooltip="The other direction of a bidirectional entry"),
+        Binding("d", "direction", "Dir", tooltip="The other direction of a bidirectional entry"),
         Binding("down", "unit(1)", "Next unit", show=False, tooltip="Select the next unit"),
         Binding("up", "unit(-1)", "Prev unit", show=False, tooltip="Select the previous unit"),
         Binding("s", "sample(1)", "Sample", show=False, tooltip="Next sample of the batch"),
         Binding("S", "sample(-1)", "Prev sample", show=False, tooltip="Previous sample of the batch"),
         Binding("space", "play", "Play", tooltip="Play / pause: step on by itself"),
-        Binding("n", "event(1)", "Next event",
+        Binding("n", "event(1)", "Event",
                 tooltip="Next event (non-finite value, saturated gate, vanishing or exploding gradient, "
                         "thresholds in the scenario's events:), skipping the rest of a run of consecutive steps"),
         Binding("N", "event(-1)", "Prev event", show=False, tooltip="Previous event, where its run begins"),
@@ -163,6 +188,8 @@ class RnntuiApp(App):
         self._keep_cursor = False                  # a what-if swaps the run but not the place or step
         self.original = trace                      # what a what-if changes and undo returns to
         self.training = trace if is_training(trace) else None  # a training run: iterations to step through
+        # --compare: B (the whole run: a training run's iterations move with A's), kept through every move
+        self.compared = other
         # the iteration whose record the trace holds: the last, or the one a saved trace was exported at
         self.iteration = trace.record_iteration if self.training is not None else 0
         self._iteration_event_runs = None          # the training run's iteration events, when first asked for
@@ -173,6 +200,7 @@ class RnntuiApp(App):
         self.seed = None                           # what BPTT traces back (engine/attribution.Seed); None: the loss
         self._elements: int | None = None          # how many numbers the original records (what a recompute costs)
         self._pending: tuple | None = None         # (changes, seed) a worker is recomputing
+        self._panel = 0                            # the panel Tab last brought into view (the first: at the top)
         run = open_run(trace, other)
         self.set_reactive(RnntuiApp.run_state, run)
         info = trace.info
@@ -180,6 +208,9 @@ class RnntuiApp(App):
             watches=tuple(getattr(info, "watch", ())),
             breakpoints=tuple(Breakpoint(b) for b in getattr(info, "breakpoints", ()))))
         self.set_reactive(RnntuiApp.cursor, run.start())
+
+    def get_default_screen(self) -> Screen:
+        return DebuggerScreen(id="_default")
 
     @property
     def info(self):
@@ -193,21 +224,23 @@ class RnntuiApp(App):
     def compose(self) -> ComposeResult:
         # the views hold no run yet: the app pushes it (and the cursor) into them once mounted
         yield HeaderBar(id="header")
-        yield Timeline(id="timeline")
-        pane = TrainingPane(id="training")
-        pane.source = self.training
-        pane.display = self.training is not None
-        pane.iteration = self.iteration
-        yield pane
-        yield ComparePane(id="compare")  # --compare or a what-if: A, B and their difference, full width
-        with Horizontal(id="main"):
-            with Column(id="left"):
-                yield CellView(id="cell")
-                yield StateHeatmap(id="states")
-            with Column(id="right"):
-                yield WatchPane(id="watches")
-                yield GradientPlot(id="gradients")
-                yield DetailsPane(id="details")
+        with Body(id="body"):
+            yield Timeline(id="timeline")
+            pane = TrainingPane(id="training")
+            pane.source = self.training
+            pane.other = self._other_training()  # both train: both runs' curves, on one scale
+            pane.display = self.training is not None
+            pane.iteration = self.iteration
+            yield pane
+            yield ComparePane(id="compare")  # --compare or a what-if: A, B and their difference, full width
+            with Horizontal(id="main"):
+                with Column(id="left"):
+                    yield CellView(id="cell")
+                    yield StateHeatmap(id="states")
+                with Column(id="right"):
+                    yield WatchPane(id="watches")
+                    yield GradientPlot(id="gradients")
+                    yield DetailsPane(id="details")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -216,7 +249,7 @@ class RnntuiApp(App):
         self._blas_threads = blas.set_threads(1)
         self._show(self.run_state)
         self.watch_debugging(self.debugging)  # the scenario's debug: section, set before the views existed
-        self._fit(self.size.width)
+        self._fit(self.size.width, self.size.height)
 
     def on_unmount(self) -> None:
         if self._gc_threshold is not None:  # None when the app stopped before it was mounted
@@ -225,11 +258,40 @@ class RnntuiApp(App):
             blas.set_threads(self._blas_threads)
 
     def on_resize(self, event) -> None:
-        self._fit(event.size.width)
+        self._fit(event.size.width, event.size.height)
 
-    def _fit(self, width: int) -> None:
-        """Below 100 columns the two columns stack and scroll, so no panel is cut."""
-        self.query_one("#main").set_class(width < NARROW_BELOW, "narrow")
+    def _fit(self, width: int, height: int) -> None:
+        """Below 100 columns the two columns stack; below 100 columns or 30 lines everything under the header
+        scrolls as one (Tab brings each panel into view), so no panel is cut or left without a line; the
+        footer closes up and leaves the command palette's key out (ctrl+p still opens it), so Help and Quit
+        stay on screen at 80 columns."""
+        narrow = width < NARROW_BELOW
+        self.query_one("#main").set_class(narrow, "narrow")
+        self.query_one("#body").set_class(narrow or height < SHORT_BELOW, "scroll")
+        footer = self.query_one(Footer)
+        if footer.compact != narrow:
+            footer.compact = narrow
+            footer.show_command_palette = not narrow
+            footer.refresh(recompose=True)
+
+    def _panels(self) -> list:
+        """The panels Tab moves between, in reading order: on a small terminal (everything under the header
+        scrolls) the timeline, training and compare panes too, then the middle's left column and its right."""
+        scroll = self.query_one("#body").has_class("scroll")
+        views = self.query("#body TraceView") if scroll else self.query("#main TraceView")
+        return [w for w in views if w.display and w.size.height > 0]
+
+    def action_panel(self, n: int) -> None:
+        """Tab / Shift+Tab: the next (previous) panel, its first line scrolled to the top of what scrolls
+        (everything under the header on a small terminal, else the panel's column)."""
+        panels = self._panels()
+        if not panels:
+            return
+        self._panel = (self._panel + int(n)) % len(panels)
+        panel = panels[self._panel]
+        body = self.query_one("#body")
+        container = body if body.has_class("scroll") else panel.parent
+        container.scroll_to_widget(panel, animate=False, top=True)
 
     def watch_run_state(self, run: OpenRun) -> None:
         self._show(run)
@@ -468,12 +530,15 @@ class RnntuiApp(App):
         last = min(N - 1, self.iteration + self.ITERATIONS_PER_CONTINUE) if n > 0 else \
             max(0, self.iteration - self.ITERATIONS_PER_CONTINUE)
         for k in range(self.iteration + step, last + step, step):
-            try:
-                run = self._open(self.training if k == self.training.record_iteration else self.training.iteration(k))
+            try:  # searched in A alone; B is opened beside it only where the search stops
+                run = self._open(self._iteration_of(self.training, k))
+                t = next_break(run.trace, c, self.debugging, backwards=n < 0, events=self._event_starts(run),
+                               after=None)
+                if t is not None:
+                    run = self._open_iteration(k, run)
             except IterationNotKept as exc:
                 self.notify(str(exc), timeout=4)
                 return True
-            t = next_break(run.trace, c, self.debugging, backwards=n < 0, events=self._event_starts(run), after=None)
             if t is not None:
                 self._to_iteration(k, run)
                 self._stop_at(self.run_state, t, k)
@@ -510,6 +575,28 @@ class RnntuiApp(App):
 
     # --- training: iterations ----------------------------------------------------------------
 
+    def _other_training(self):
+        """B, when A and B are both training runs (their iterations move together), else None."""
+        other = self.compared
+        return other if self.training is not None and other is not None and is_training(other) else None
+
+    @staticmethod
+    def _iteration_of(run, k: int):
+        """Iteration k's record of a training run (the run itself for the iteration it holds)."""
+        return run if k == run.record_iteration else run.iteration(k)
+
+    def _open_iteration(self, k: int, alone: OpenRun | None = None) -> OpenRun:
+        """Iteration k of A, opened with B beside it: B's own iteration k when B trains (its last when it has
+        fewer), else B as it is. *alone*: A's iteration k already opened without B. IterationNotKept when a
+        saved trace does not keep one of them."""
+        a = alone.trace.whole if alone is not None else self._iteration_of(self.training, k)
+        b = self.compared
+        if b is None:
+            return alone or self._open(a)
+        if is_training(b):
+            b = self._iteration_of(b, min(k, b.iterations - 1))
+        return self._open(a, other=b)
+
     def _to_iteration(self, k: int, opened: OpenRun | None = None) -> None:
         """Show iteration *k*: the views below show its run; the place, pass and step stay. *opened*:
         iteration k's run already opened (continue searched it)."""
@@ -521,8 +608,7 @@ class RnntuiApp(App):
         if k == self.iteration:
             return
         try:  # the iteration whose record the training trace holds is the trace itself
-            run = opened or self._open(self.training if k == self.training.record_iteration
-                                     else self.training.iteration(k))
+            run = opened or self._open_iteration(k)
         except IterationNotKept as exc:
             self.notify(str(exc), timeout=4)
             return
@@ -786,7 +872,7 @@ class RnntuiApp(App):
         self.push_screen(GotoScreen(steps, self._width(), info.B, self.cursor.sample), done)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.BINDINGS, self.run_state.trace, self.cursor))
+        self.push_screen(HelpScreen(self.BINDINGS + PANEL_BINDINGS, self.run_state.trace, self.cursor))
 
     def action_export(self) -> None:
         from rnntui.atomic import atomic_write

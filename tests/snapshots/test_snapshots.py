@@ -43,6 +43,9 @@ SNAPSHOTS = {
     # a CNN's pixel saliency (grad.input) in the first conv's backward view, and its dense layer's softmax
     "cnn-saliency": ("cnn-digit", ["b"]),
     "cnn-dense": ("cnn-digit", ["right_square_bracket"] * 5 + ["down"] * 7),
+    # Tab three times: at 80x24 (timeline, cell, states, gradients) the gradient panel brought to the top, led
+    # by its verdict (below the fold before); at 100x30 the right column scrolled to the details
+    "panel-tab": ("lstm-delayed-recall", ["tab", "tab", "tab"]),
 }
 
 

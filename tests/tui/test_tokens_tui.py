@@ -38,3 +38,23 @@ async def test_a_batch_of_texts_shows_the_current_samples_tokens(tmp_path):
         lines = screen_lines(app)
         assert "(t=1: dog #4)" in lines[1]
         assert next(ln for ln in lines if ln.lstrip().startswith("input")).split()[1:] == ["a", "dog", "ran"]
+
+
+async def test_a_space_token_is_drawn_as_a_visible_sign(tmp_path):
+    """A character model's space is a token like any other: the header, the timeline and the predicted class
+    show it as ␣, never as a gap."""
+    path = tmp_path / "s.yaml"
+    path.write_text(json.dumps({"input": {"text": "a b", "tokenize": "chars"}, "model": [
+        {"type": "gru", "hidden_size": 2}, {"type": "dense", "units": 3}],
+        "loss": {"kind": "cross_entropy", "target": [0, 1, 0]}}))
+    trace = rnntui.run(path)
+    assert list(trace["meta.vocab"]) == [" ", "a", "b"]  # the sorted characters: the space is class 0
+    app = RnntuiApp(trace)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "target ␣" in screen_lines(app)[0]  # t=0 should predict the space
+        await pilot.press("right")
+        lines = screen_lines(app)
+        assert "(t=1: ␣ #0)" in lines[1], lines[1]
+        assert next(ln for ln in lines if ln.lstrip().startswith("input")).split()[1:4] == ["a", "␣", "b"]
+    from rnntui.render.prediction import labels
+    assert labels(trace, 3) == ["␣", "a", "b"]

@@ -211,10 +211,10 @@ class RecurrentView(PlaceView):
             out.append(Text("the vanishing/exploding verdict measures the loss's gradient: O shows it again", DIM))
             return Group(*out)
         v = verdict(trace, place)
-        if v is not None:
-            out.append(Text(v.sentence, Style(color=VERDICT_COLOURS.get(v.kind, "magenta"), bold=True)))
-            out.append(Text(v.basis + (f"; over the whole batch of {trace.info.B} samples, not sample {c.sample} "
-                                       "alone" if trace.info.B > 1 else ""), DIM))
+        if v is not None:  # first: what the panel concludes is its line seen first (Tab brings it to the top)
+            out = [Text(v.sentence, Style(color=VERDICT_COLOURS.get(v.kind, "magenta"), bold=True)),
+                   Text(v.basis + (f"; over the whole batch of {trace.info.B} samples, not sample {c.sample} "
+                                   "alone" if trace.info.B > 1 else ""), DIM)] + out
         return Group(*out)
 
     def details(self, trace, c):
@@ -323,7 +323,8 @@ def step_table(trace, place, rng: range) -> Group:
     if packed:  # padded samples hold zeros: every statistic is over the samples still running
         headers.insert(1, ("samples", ">"))
     cols = Columns(f"Forward pass, {place.label(info)}: per step, mean [min, max] and share saturated"
-                   + (" (over the samples still running)" if packed else ""), headers)
+                   + (" (over the samples still running)" if packed else ""), headers,
+                   keys=1 + packed + ("tokens" in trace))
     arrays = {key: trace[place.key(key)] for _, key in columns}
     states = {s: trace[place.key(s)] for s in fam.states}
     lengths = np.asarray(info.lengths) if packed else None
@@ -334,6 +335,9 @@ def step_table(trace, place, rng: range) -> Group:
             row.append(f"{int(real.sum())} of {info.B}")
         if "tokens" in trace:
             row.append(token_label(trace, s, 0))
+        if packed and not real.any():  # every sample ended before this padded step: nothing to summarize
+            cols.add(*row, *["padding"] + ["-"] * (len(columns) - 1 + sat_h + len(states)))
+            continue
         for _, key in columns:
             v = arrays[key][s][real]
             cell = f"{v.mean():.3g} [{v.min():.2g}, {v.max():.2g}]"

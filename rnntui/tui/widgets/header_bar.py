@@ -21,8 +21,8 @@ class HeaderBar(TraceView):
             line = compare_header(self.trace, self.run.other, self.run.labels)
             if seeded:
                 line = Text.assemble(seeded, "   ", line, no_wrap=True, overflow="ellipsis")
-            return Group(header(self.trace, cursor), line)
+            return Group(header(self.trace, cursor, width), line)
         if seeded:  # the gradients are not the loss's: said where the description was
-            return Group(header(self.trace, cursor), seeded)
+            return Group(header(self.trace, cursor, width), seeded)
         desc = one_line(self.trace.info.description, width - 1)
-        return Group(header(self.trace, cursor), Text(desc, Style(dim=True, italic=True)))
+        return Group(header(self.trace, cursor, width), Text(desc, Style(dim=True, italic=True)))

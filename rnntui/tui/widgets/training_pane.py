@@ -15,6 +15,7 @@ class TrainingPane(TraceView):
     """The iteration the views below show; set by the app."""
 
     source = None  # the training trace (its train.* keys); set by the app before it mounts
+    other = None   # --compare with another training run: its trace, drawn beside on one scale; set by the app
 
     def watch_iteration(self) -> None:
         self.watch_run()
@@ -22,4 +23,5 @@ class TrainingPane(TraceView):
     def render_view(self, cursor, width: int):
         if self.source is None:
             return Group()
-        return training_panel(self.source, cursor.place(self.run.info), self.iteration, cursor.t, width)
+        return training_panel(self.source, cursor.place(self.run.info), self.iteration, cursor.t, width,
+                              other=self.other)
