@@ -45,3 +45,18 @@ def test_an_edit_of_a_parameter_the_model_lacks_is_refused(traces):
         reweighted(traces["vanishing-gradient"], [WeightEdit("7.weight", None, "=", 1.0)])
     with pytest.raises(EditError, match="encoder-decoder"):
         reweighted(traces["seq2seq-reverse"], [WeightEdit("0.weight_hh_l0", None, "=", 1.0)])
+
+
+def test_a_chosen_backprop_applies_to_the_what_if_and_its_original_alike(traces):
+    from rnntui.engine.attribution import Seed, backprop, seed_of
+    from rnntui.engine.edits import Change, apply_changes
+
+    original = traces["bilstm-apple"]
+    seed = Seed("logp", t=2, sample=0, unit=1)
+    edit = WeightEdit("0.weight_hh_l0", None, "*=", 0.5)
+    run, other = apply_changes(original, (Change("weight", edit),), seed)
+    assert seed_of(run) == seed and seed_of(other) == seed
+    np.testing.assert_array_equal(other["grad.input"], backprop(original, seed)["grad.input"])
+    np.testing.assert_array_equal(run["grad.input"], backprop(reweighted(original, [edit]), seed)["grad.input"])
+    run, other = apply_changes(original, (), None)
+    assert run is original and other is None
