@@ -4,31 +4,43 @@
     trace = rnntui.run("scenario.yaml")
     trace["model.0.l0.fwd.gates.f"]
 
-Kept light: numpy and the engine are imported only when `run` is called.
+Kept light: numpy and the engine are imported only when `run` is called. The heavy calls (`run`,
+`check`, `what_if`, `from_torch`) do their linear algebra on one BLAS thread and give the caller's
+thread limits back after (rnntui/blas.py).
 """
 from __future__ import annotations
 
-from rnntui.errors import RnntuiError, ScenarioError
+from rnntui.errors import RnntuiError, RnntuiWarning, ScenarioError
 
 __version__ = "0.1.0"
-__all__ = ["RnntuiError", "ScenarioError", "__version__", "check", "debug", "from_torch", "load_trace", "record",
-           "run", "what_if"]
+__all__ = ["RnntuiError", "RnntuiWarning", "ScenarioError", "__version__", "check", "debug", "from_torch",
+           "load_trace", "record", "run", "what_if"]
 
 
 def run(path, max_memory: int | None = None):
-    """Load, validate and run a scenario (a path, or a bundled scenario's name); return its Trace. A saved
-    trace (.npz, from `Trace.save` or `rnntui export`) or a folder of recorded iterations (`record`) is opened
-    as `load_trace` opens it, as `rnntui run` does."""
+    """Load, validate and run a scenario (a path, or a bundled scenario's name); return its Trace.
+
+    What `rnntui run` opens, this opens: a saved trace (an existing .npz, from `Trace.save` or `rnntui
+    export`) and a folder of iterations recorded by `rnntui.record` are opened as `load_trace` opens them.
+    What loaded but deserves a word (weight-file keys skipped) is said as a `RnntuiWarning`."""
+    import os
+    import warnings
+
     from rnntui.engine.recorded import is_recorded_run
 
-    if is_recorded_run(path) or str(path).endswith(".npz"):
+    if (str(path).endswith(".npz") and os.path.lexists(path)) or is_recorded_run(path):
         return load_trace(path, max_memory=max_memory)
+    from rnntui.blas import one_thread
     from rnntui.engine import run_scenario
     from rnntui.scenario import load_scenario
     from rnntui.scenario.bundled import resolve
 
     _show_in_notebooks()
-    return run_scenario(load_scenario(resolve(path), max_memory=max_memory), max_memory=max_memory)
+    sc = load_scenario(resolve(path), max_memory=max_memory)
+    for line in sc.warnings:
+        warnings.warn(line, RnntuiWarning, stacklevel=2)
+    with one_thread():
+        return run_scenario(sc, max_memory=max_memory)
 
 
 def _show_in_notebooks() -> None:
@@ -66,13 +78,15 @@ def check(scenario_or_trace, asserts, max_memory: int | None = None, iteration: 
     the last; `.iteration` of the result says which). Returns a CheckResult (`.ok`, `.exit_code`, `.assertions`,
     `.to_dict()`); raises rnntui.ExprError for an expression that cannot be used, ScenarioError for a
     scenario that cannot be run."""
+    from rnntui.blas import one_thread
     from rnntui.expr.check import check_trace, parse_asserts
 
     parsed = parse_asserts(asserts)  # before running anything: a typo costs nothing
     trace = scenario_or_trace
     if not hasattr(trace, "info"):
-        trace = load_trace(trace) if str(trace).endswith(".npz") else run(trace, max_memory=max_memory)
-    return check_trace(trace, parsed, iteration)
+        trace = run(trace, max_memory=max_memory)
+    with one_thread():
+        return check_trace(trace, parsed, iteration)
 
 
 def __getattr__(name):
@@ -86,9 +100,11 @@ def __getattr__(name):
 def what_if(trace, interventions, resume: bool = True):
     """*trace*'s run again with *interventions* (the whole list, scenario-form dicts or Intervention objects;
     [] undoes them all), recomputed from the first step they change; see rnntui/engine/whatif.py."""
+    from rnntui.blas import one_thread
     from rnntui.engine.whatif import what_if as _what_if
 
-    return _what_if(trace, interventions, resume=resume)
+    with one_thread():
+        return _what_if(trace, interventions, resume=resume)
 
 
 def from_torch(module, x, *, target=None, loss: str = "sum", lengths=None, train: dict | None = None):
@@ -100,10 +116,12 @@ def from_torch(module, x, *, target=None, loss: str = "sum", lengths=None, train
     schedule), written into the scenario so its training is replayed from the module's parameters.
     `trace.torch_names` maps the module's parameter names to the trace's. Needs torch; see
     docs/debug-your-pytorch-model.md."""
+    from rnntui.blas import one_thread
     from rnntui.torch_bridge.bridge import from_torch as _from_torch
 
     _show_in_notebooks()
-    return _from_torch(module, x, target=target, loss=loss, lengths=lengths, train=train)
+    with one_thread():
+        return _from_torch(module, x, target=target, loss=loss, lengths=lengths, train=train)
 
 
 def record(module, x, *, target=None, loss: str = "sum", lengths=None, step: int, to, every: int = 1,

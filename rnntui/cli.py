@@ -5,8 +5,8 @@ numpy, the engine and textual are imported inside the commands that need them, s
 """
 from __future__ import annotations
 
-import re
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -25,8 +25,21 @@ app = typer.Typer(
 )
 
 ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or a bundled scenario's name (see `rnntui scenarios`).")]
+REPORT_WIDTHS = (40, 10_000)  # a report line wider than this is no longer read, and rich allocates per column
+
+
+class Format(str, Enum):
+    """What `export` writes: the trace (npz) or a report; --format, else the output's suffix."""
+
+    npz = "npz"
+    txt = "txt"
+    html = "html"
+    svg = "svg"
+
+
 MaxMemory = Annotated[Optional[str], typer.Option(
-    "--max-memory", help="Refuse runs whose trace would exceed this (e.g. 2GB, 512MiB). Default: half the available memory.")]
+    "--max-memory", help="Refuse runs whose trace would exceed this: 2GB (10^9 bytes), 2GiB (2^30 bytes), 512MiB, "
+    "1000000 (bytes). Default: half the available memory.")]
 
 
 def fail(exc: RnntuiError, command: str | None = None, unchecked: bool = False) -> None:
@@ -51,27 +64,15 @@ def fail(exc: RnntuiError, command: str | None = None, unchecked: bool = False) 
     raise typer.Exit(exc.exit_code)
 
 
-MAX_MEMORY_LIMIT = 1 << 60  # 1 EiB: a limit above any machine's memory means "no limit" already
-
-
-def parse_size(text: str | None) -> int | None:
-    """'2GB', '512MiB', '1000000' -> bytes (units are powers of 1024); exact integer arithmetic."""
-    from fractions import Fraction
-
+def max_memory_bytes(text: str | None) -> int | None:
+    """--max-memory in bytes (rnntui/sizes.py: 2GB is 10^9 bytes, 2GiB 2^30), None when not given."""
     from rnntui.errors import OptionError
+    from rnntui.sizes import parse_size
 
-    if text is None:
-        return None
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([kmgtp]?i?b?)?\s*", text.lower())
-    if m and len(m.group(1)) > 40:
-        raise OptionError(f"--max-memory: found a number of {len(m.group(1))} digits; expected at most 1 EiB")
-    if not m:
-        raise OptionError(f"--max-memory: found {text[:40]!r}; expected a size such as 2GB, 512MiB or 1000000")
-    unit = (m.group(2) or "").rstrip("b").rstrip("i")
-    size = int(Fraction(m.group(1)) * 1024 ** " kmgtp".index(unit or " "))
-    if size > MAX_MEMORY_LIMIT:
-        raise OptionError(f"--max-memory: found {text.strip()!r}; expected at most 1 EiB")
-    return size
+    try:
+        return None if text is None else parse_size(text)
+    except ValueError as exc:
+        raise OptionError(f"--max-memory: {exc}") from None
 
 
 def version_callback(value: bool) -> None:
@@ -82,52 +83,41 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main_callback(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """rnntui: a terminal step-through debugger for RNNs, LSTMs, GRUs and small CNNs."""
     import warnings
 
+    from rnntui.blas import one_thread
+
     # what a library warns about (a complex array, a torch pickle) is refused with one line of ours;
     # its warning would print first, raw, and with a source line
     warnings.simplefilter("ignore")
+    # every command's work on one BLAS thread (rnntui/blas.py), given back when the command ends
+    ctx.call_on_close(one_thread().restore_original_limits)
 
 
 def _load_trace(source: str, max_memory: str | None):
-    import stat
-
-    from rnntui.engine.recorded import is_recorded_run
+    """What `rnntui.run` makes of *source* (a scenario run, a saved trace or a recorded folder opened), its
+    warnings printed on stderr (also when the run then fails)."""
+    import warnings
 
     import rnntui
-    from rnntui.errors import Problem, ScenarioError
 
-    limit = parse_size(max_memory)
-    if is_recorded_run(source):   # a folder of iterations recorded by rnntui.record
-        return rnntui.load_trace(source, max_memory=limit)
-    try:
-        st = Path(source).stat() if source.endswith(".npz") else None
-    except FileNotFoundError:
-        st = None
-    except OSError as exc:
-        raise ScenarioError([Problem(source, None, None, "", f"cannot be opened: {exc.strerror}")]) from None
-    if st is not None:
-        if not stat.S_ISREG(st.st_mode):
-            raise ScenarioError([Problem(source, None, None, "", "is not a regular file (a device, pipe or folder); "
-                                         "expected a trace saved by rnntui export")])
-        return rnntui.load_trace(source, max_memory=limit)
-    from rnntui.engine import run_scenario
-    from rnntui.scenario import load_scenario
-    from rnntui.scenario.bundled import resolve
-
-    rnntui._show_in_notebooks()
-    sc = load_scenario(resolve(source), max_memory=limit)
-    _warn(sc)
-    return run_scenario(sc, max_memory=limit)
+    limit = max_memory_bytes(max_memory)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", rnntui.RnntuiWarning)
+        try:
+            return rnntui.run(source, max_memory=limit)
+        finally:
+            _warn(str(w.message) for w in said if issubclass(w.category, rnntui.RnntuiWarning))
 
 
-def _warn(sc) -> None:
+def _warn(lines) -> None:
     """What loaded but deserves a word (weight-file keys skipped), on stderr: never an error."""
-    for line in sc.warnings:
+    for line in lines:
         typer.echo(f"rnntui: warning: {printable(line)}", err=True)
 
 
@@ -171,7 +161,7 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario files or 
     for f in files:
         try:
             sc = load_scenario(resolve(f))
-            _warn(sc)
+            _warn(sc.warnings)
             typer.echo(printable(f"{f}: ok ({sc.name}; {len(sc.layout)} entries, T={sc.T}, B={sc.B})"))
         except ScenarioError as exc:
             problems.extend(exc.problems)
@@ -184,17 +174,19 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario files or 
 def export(
     scenario: ScenarioArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write: .npz (the trace), .txt, .html or .svg (a report).")],
-    fmt: Annotated[Optional[str], typer.Option("--format", help="npz, txt, html or svg; default from the suffix.")] = None,
+    fmt: Annotated[Optional[Format], typer.Option("--format", case_sensitive=False,
+                                                  help="What to write; default from the suffix.")] = None,
     steps: Annotated[Optional[str], typer.Option("--steps", help="Report only these steps, e.g. 3:10.")] = None,
-    step: Annotated[Optional[int], typer.Option("--step", help="Report only this step.")] = None,
-    entry: Annotated[Optional[int], typer.Option("--entry", help="Report only this model entry.")] = None,
-    iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration to write. "
+    step: Annotated[Optional[int], typer.Option("--step", min=0, help="Report only this step.")] = None,
+    entry: Annotated[Optional[int], typer.Option("--entry", min=0, help="Report only this model entry.")] = None,
+    iteration: Annotated[Optional[int], typer.Option("--iteration", min=0, help="A training run: the iteration to write. "
                                                      ".npz: its full record beside the run's train.* keys (reopened, it "
                                                      "says which iteration it is); a report: the step report after the "
                                                      "training section; with --compare, the iteration the two runs are "
                                                      "compared at. Default: the last (with --compare: the last at which "
                                                      "both are finite).")] = None,
-    width: Annotated[Optional[int], typer.Option("--width", help="Report width in columns. Default: 100 for text; "
+    width: Annotated[Optional[int], typer.Option("--width", min=REPORT_WIDTHS[0], max=REPORT_WIDTHS[1],
+                                                 help="Report width in columns. Default: 100 for text; "
                                                  "HTML and SVG as wide as their widest table (100 to 240).")] = None,
     max_memory: MaxMemory = None,
     compare: Annotated[Optional[str], typer.Option("--compare", help="Another scenario or trace: write a report "
@@ -207,12 +199,13 @@ def export(
     """Write the recorded run: the whole trace as .npz, or a report as text, HTML or SVG."""
     from rnntui.errors import ExportError
 
-    kind = (fmt or output.suffix.lstrip(".") or "").lower()
-    kinds = ("npz", "txt", "text", "html", "svg")
     try:
-        if kind not in kinds:
-            raise ExportError(f"{output}: found format {kind or 'none'!r}; expected one of npz, txt, html, svg "
-                              "(from the suffix or --format)")
+        suffix = output.suffix.lstrip(".").lower()
+        try:
+            kind = (fmt or Format(suffix)).value
+        except ValueError:
+            raise ExportError(f"{output}: found format {suffix or 'none'!r}; expected one of "
+                              f"{', '.join(f.value for f in Format)} (from the suffix or --format)") from None
         from rnntui.atomic import check_target
 
         check_target(output)
@@ -227,7 +220,7 @@ def export(
             else:
                 from rnntui.render.report import ReportOptions, write_report
 
-                write_report(trace, output, "txt" if kind == "text" else kind,
+                write_report(trace, output, kind,
                              ReportOptions.parse(steps=steps, step=step, entry=entry, width=width,
                                                  iteration=iteration), other=other)
     except RnntuiError as exc:
@@ -260,9 +253,9 @@ def _progress_on_stderr():
 def show(
     scenario: ScenarioArg,
     steps: Annotated[Optional[str], typer.Option("--steps", help="Only these steps, e.g. 3:10.")] = None,
-    step: Annotated[Optional[int], typer.Option("--step", help="Only this step.")] = None,
-    entry: Annotated[Optional[int], typer.Option("--entry", help="Only this model entry.")] = None,
-    iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration whose "
+    step: Annotated[Optional[int], typer.Option("--step", min=0, help="Only this step.")] = None,
+    entry: Annotated[Optional[int], typer.Option("--entry", min=0, help="Only this model entry.")] = None,
+    iteration: Annotated[Optional[int], typer.Option("--iteration", min=0, help="A training run: the iteration whose "
                                                      "step report follows (default: the last).")] = None,
     max_memory: MaxMemory = None,
 ) -> None:
@@ -279,7 +272,7 @@ def show(
 @app.command()
 def serve(
     scenario: ScenarioArg,
-    port: Annotated[int, typer.Option("--port", help="The port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="The port to listen on.")] = 8000,
     host: Annotated[str, typer.Option("--host", help="The address to listen on: localhost (this machine only) "
                                       "by default; 0.0.0.0 opens it to the network.")] = "localhost",
 ) -> None:
@@ -292,8 +285,6 @@ def serve(
         _load_trace(scenario, None)  # a scenario that cannot run is refused here, not in every session
     except RnntuiError as exc:
         fail(exc)
-    if not 0 < port < 65536:
-        fail(RnntuiError(f"--port: found {port}; expected 1 to 65535"))
     if host not in ("localhost", "127.0.0.1", "::1"):
         typer.echo(printable(f"warning: serving on {host}: anyone who can reach this machine on port {port} can run "
                              "the debugger here (and read the scenario's files)"), err=True)
@@ -345,7 +336,7 @@ def check(
                                                "'norm(dh) > 1e-6' or 'max(abs(h)) < 0.99 @model.0.l0.fwd' (repeatable; "
                                                "the language is in docs/debugger.md).")],
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
-    iteration: Annotated[Optional[int], typer.Option("--iteration", help="A training run: the iteration to check "
+    iteration: Annotated[Optional[int], typer.Option("--iteration", min=0, help="A training run: the iteration to check "
                                                      "(default: the last; the output says which).")] = None,
     max_memory: MaxMemory = None,
 ) -> None:

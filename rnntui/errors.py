@@ -40,6 +40,11 @@ class Problem:
         return printable(f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}")
 
 
+class RnntuiWarning(UserWarning):
+    """What loaded but deserves a word (weight-file keys skipped as buffers of layers the model does not
+    have): `rnntui.run` warns with it, the CLI prints it on stderr as `rnntui: warning: ...`."""
+
+
 class RnntuiError(Exception):
     """Base of every error that the CLI turns into a message and exit status 2."""
 

@@ -1,11 +1,26 @@
 """Fixtures shared by the test modules."""
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
 
 import rnntui
+
+
+TORCH_MISSING = (
+    "rnntui's tests check the engine against PyTorch, which is not installed here: "
+    "install the test dependencies first (pip install -e '.[test]', torch 2.13.0); "
+    "without them the numerical checks would not run."
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A missing torch fails the run with one message, instead of every numerical check being
+    skipped (or failing to import) and the run looking green."""
+    if importlib.util.find_spec("torch") is None:
+        raise pytest.UsageError(TORCH_MISSING)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -107,11 +107,32 @@ def test_bad_output_paths(tmp_path, target, expected):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
-def test_memory_limit_refuses_with_estimate(tmp_path):
-    result = CliRunner().invoke(app, ["export", "stacked-lstm", "-o", str(tmp_path / "t.npz"), "--max-memory", "10KB"])
+@pytest.mark.parametrize("size,shown", [("10KiB", "10.0 KiB"), ("10KB", "9.8 KiB"), ("10240", "10.0 KiB")])
+def test_memory_limit_refuses_with_estimate(tmp_path, size, shown):
+    """--max-memory in bytes as rnntui/sizes.py reads it: 10KB is 10,000 bytes, 10KiB 10,240."""
+    result = CliRunner().invoke(app, ["export", "stacked-lstm", "-o", str(tmp_path / "t.npz"), "--max-memory", size])
     assert result.exit_code == 2
-    assert "would record about" in result.output and "limit of 10.0 KiB" in result.output
+    assert "would record about" in result.output and f"limit of {shown} " in result.output
     assert not (tmp_path / "t.npz").exists()
+
+
+@pytest.mark.parametrize("size,expected", [("2Q", "expected a size such as 2GB"), ("2 GB junk", "expected a size"),
+                                           ("2EiB", "expected at most 1 EiB"), ("-1", "expected a size")])
+def test_a_max_memory_that_is_no_size_is_one_line(size, expected):
+    result = CliRunner().invoke(app, ["show", "bptt", "--max-memory", size])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.startswith("rnntui: ") and "--max-memory: found" in result.output
+    assert expected in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_the_default_limit_is_half_the_memory_the_system_says_is_available(monkeypatch):
+    import psutil
+
+    real = psutil.virtual_memory()
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: real._replace(available=2 * 3000))
+    with pytest.raises(ScenarioError) as exc:
+        rnntui.run("stacked-lstm")
+    assert "limit of 2.9 KiB" in str(exc.value)   # 3000 bytes
 
 
 def test_run_raises_project_error():
@@ -186,6 +207,37 @@ def test_every_bundled_scenario_reports(name, traces):
     trace = traces[name]
     render_to(Console(file=out, width=120, color_system=None), trace, ReportOptions())
     assert trace.info.name.split()[0] in out.getvalue()
+
+
+def test_run_opens_what_the_run_command_opens(tmp_path, monkeypatch):
+    """rnntui.run is the one way a scenario, a saved trace or a recorded folder is opened (the CLI calls it):
+    an existing .npz opens without recomputing, a missing one is looked for as a scenario and refused."""
+    path = tmp_path / "t.npz"
+    rnntui.run("bptt").save(path)
+
+    def recompute(*args, **kwargs):
+        raise AssertionError("a saved trace was run again")
+
+    monkeypatch.setattr("rnntui.engine.run_scenario", recompute)
+    reopened = rnntui.run(path)
+    np.testing.assert_array_equal(reopened["grad.model.0.l0.fwd.h"], rnntui.load_trace(path)["grad.model.0.l0.fwd.h"])
+    with pytest.raises(ScenarioError, match="no such file"):
+        rnntui.run(tmp_path / "missing.npz")
+    result = CliRunner().invoke(app, ["show", str(tmp_path / "missing.npz")])
+    assert result.exit_code == 2 and "no such file" in result.output
+
+
+@pytest.mark.parametrize("command", [["show", "bptt"], ["check", "bptt", "--assert", "norm(dh) >= 0"],
+                                     ["export", "bptt", "-o", "{tmp}/r.txt"], ["run", "bptt", "--compare", "rnn-sine"]])
+def test_every_command_opens_what_it_is_given_through_rnntui_run(tmp_path, monkeypatch, command):
+    import rnntui.tui.app
+
+    real, asked = rnntui.run, []
+    monkeypatch.setattr(rnntui, "run", lambda path, max_memory=None: (asked.append((path, max_memory)), real(path))[1])
+    monkeypatch.setattr(rnntui.tui.app.RnntuiApp, "run", lambda self, *a, **k: None)
+    result = CliRunner().invoke(app, [a.format(tmp=tmp_path) for a in command] + ["--max-memory", "1GiB"])
+    assert result.exit_code == 0, result.output
+    assert asked == [(name, 1 << 30) for name in ("bptt", "rnn-sine") if name in command]
 
 
 def test_run_opens_a_saved_trace(tmp_path):

@@ -14,7 +14,7 @@ import rnntui
 from rnntui.scenario.loader import load_scenario
 from rnntui.engine import run_scenario
 
-torch = pytest.importorskip("torch")
+import torch
 nn = torch.nn
 F = torch.nn.functional
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402

@@ -6,8 +6,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import numpy as np
+
 import rnntui
-from rnntui.errors import ScenarioError
+from rnntui.engine.trace_check import check_trace
+from rnntui.errors import ScenarioError, printable
 from rnntui.scenario.yaml_source import load_yaml
 
 SCENARIOS = sorted((Path(__file__).parent.parent / "rnntui" / "bundled").glob("*.yaml"))
@@ -41,6 +44,32 @@ def mutate(data, path_choices, draw):
     return data
 
 
+def assert_clear_problems(exc: ScenarioError, path, text: str) -> None:
+    """Refused: each problem names the file, says what is wrong on one printable line, and points
+    inside the file when it gives a line."""
+    assert exc.problems
+    for p in exc.problems:
+        assert p.file == str(path) and p.message.strip()
+        assert str(p) == printable(str(p)) and "\n" not in str(p)
+        if p.line is not None:
+            assert 1 <= p.line <= len(text.splitlines()) + 1, p
+            assert p.column is None or p.column >= 1, p
+
+
+def assert_whole_trace(trace, path) -> None:
+    """Run: the recorded arrays are a trace rnntui can save and reopen (every array its layout implies,
+    the loss one number), each parameter has a gradient of its shape, and the scenario it recorded
+    runs again to the same loss."""
+    recorded = {k: np.asarray(trace[k]) for k in trace if trace.is_computed(k)}
+    check_trace(recorded, str(path))
+    params = [k for k in recorded if k.startswith("param.")]
+    for key in params:
+        assert trace[f"grad.{key}"].shape == trace[key].shape, key
+    again = path.with_name("again.yaml")
+    trace.save_scenario(again)
+    np.testing.assert_array_equal(rnntui.run(again, max_memory=1 << 28)["loss"], trace["loss"])
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_scenarios_never_crash(tmp_path_factory, data):
@@ -58,10 +87,9 @@ def test_mutated_scenarios_never_crash(tmp_path_factory, data):
     try:
         trace = rnntui.run(path, max_memory=1 << 28)
     except ScenarioError as exc:
-        assert exc.problems and all(p.file == str(path) for p in exc.problems)
-        assert all(p.message for p in exc.problems)
+        assert_clear_problems(exc, path, path.read_text())
         return
-    assert "loss" in trace
+    assert_whole_trace(trace, path)
 
 
 @settings(max_examples=150, deadline=None)
@@ -70,6 +98,8 @@ def test_arbitrary_text_never_crashes(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("fuzz") / "s.yaml"
     path.write_text(text)
     try:
-        rnntui.run(path, max_memory=1 << 28)
+        trace = rnntui.run(path, max_memory=1 << 28)
     except ScenarioError as exc:
-        assert exc.problems
+        assert_clear_problems(exc, path, text)
+        return
+    assert_whole_trace(trace, path)

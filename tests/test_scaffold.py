@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 import rnntui
 from rnntui.cli import app
 
-torch = pytest.importorskip("torch")
+import torch
 from tests.torch_ref import warmed  # noqa: E402
 nn = torch.nn
 FORMATS = (".pt", ".safetensors", ".npz")

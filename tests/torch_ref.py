@@ -108,7 +108,7 @@ def manual(trace, dtype=torch.float64, loss_fn=None):
             out = _act(e.activation, pre)
         elif e.type == "flatten":
             pre, out = None, (h_in.reshape(h_in.shape[0], -1) if h_in.dim() > 2 and not e.seq_out else h_in)
-        elif e.spatial:
+        elif e.options is not None:   # conv and pool: feature maps over positions
             pre, out = _conv_like(e, h_in, P, trace)
         else:
             raise NotImplementedError(e.type)

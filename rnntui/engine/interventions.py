@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnntui.engine import keys
 
 META = "meta.interventions"          # JSON: the list applied, in scenario form (`Intervention.to_dict`)
 MASK = "intervened"                  # {place}.intervened.{name}: (T, B, H) bool, True where overwritten
@@ -259,7 +258,3 @@ def record_masks(rec: dict, items, entries, B: int) -> None:
         for name, mask in ov.mask.items():
             rec[f"{prefix}.{MASK}.{name}"] = np.repeat(mask[:, None, :], B, axis=1)
 
-
-def place_of(it: Intervention) -> keys.Place:
-    m = PLACE.fullmatch(it.at)
-    return keys.Place(int(m.group(1)), int(m.group(2)), m.group(3))

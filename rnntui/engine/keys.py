@@ -1,4 +1,5 @@
-"""Every trace key is built here: place prefixes, parameter names, gradient and diagnostic keys.
+"""How trace keys are built: place prefixes, parameter names, gradient and diagnostic keys (not yet
+the only place: some modules still spell a key's prefix in an f-string, docs/architecture.md).
 
 A *place* is one direction of one sub-layer of a recurrent entry (`model.{i}.l{j}.{dir}`) or a
 whole non-recurrent entry (`model.{i}`). Parameter names are PyTorch's, prefixed by the entry's
@@ -115,3 +116,16 @@ class Place:
         if self.layer is None:
             return f"model.{self.entry} {e.type}"
         return f"model.{self.entry} {e.type} l{self.layer} {self.direction}"
+
+
+def places_of(entries) -> tuple[Place, ...]:
+    """Every place a cursor can be in a model laid out as *entries* (EntryInfo), in order: each sub-layer
+    and direction of a recurrent entry, every other entry whole (`TraceInfo.places`; the scenario's
+    `debug:` expressions are checked against them before a run)."""
+    out: list[Place] = []
+    for e in entries:
+        if e.recurrent:
+            out += [Place(e.index, j, d) for j in range(e.num_layers) for d in e.directions]
+        else:
+            out.append(Place(e.index))
+    return tuple(out)

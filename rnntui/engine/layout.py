@@ -65,11 +65,6 @@ class EntryInfo:
         return self.family.gates if self.recurrent else ()
 
     @property
-    def spatial(self) -> bool:
-        """Conv and pool entries: outputs are feature maps over positions."""
-        return self.options is not None
-
-    @property
     def handler(self):
         from rnntui.engine.entries import handler
 

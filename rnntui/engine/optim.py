@@ -45,16 +45,6 @@ class Optimizer:
     def decay(self) -> float:
         return self.weight_decay if self.weight_decay is not None else (1e-2 if self.kind == "adamw" else 0.0)
 
-    def torch_kwargs(self) -> dict:
-        """The keyword arguments of the torch.optim class (tests and benchmarks build it from these)."""
-        keys = {"sgd": ("momentum", "dampening", "nesterov"),
-                "adam": ("betas", "eps", "amsgrad", "decoupled_weight_decay"),
-                "adamw": ("betas", "eps", "amsgrad"),
-                "rmsprop": ("alpha", "eps", "momentum", "centered")}[self.kind]
-        out = {k: getattr(self, k) for k in keys}
-        out.update(lr=self.learning_rate, weight_decay=self.decay, maximize=self.maximize)
-        return out
-
 
 # the keys each kind takes (the loader refuses the others, naming these)
 KEYS = {

@@ -1,8 +1,6 @@
 """Scenario -> Trace: cast to the scenario's dtype, check memory, run, record."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from rnntui.engine import generate, network
@@ -10,21 +8,15 @@ from rnntui.engine.diagnostics import derived_keys
 from rnntui.engine.layout import trace_floats
 from rnntui.engine.trace import Trace, TraceInfo
 from rnntui.errors import Problem, ScenarioError
+from rnntui.sizes import format_size
 
 
 def available_memory() -> int:
-    """MemAvailable from /proc/meminfo, else physical memory."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 8 << 30
+    """The memory the system can give without swapping (psutil's `available`, on every platform psutil
+    supports); the default limits are half of it."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
 
 
 def estimate_bytes(sc) -> int:
@@ -36,14 +28,6 @@ def estimate_bytes(sc) -> int:
     k = next(i for i, lay in enumerate(layout) if lay.part == "decoder")
     return (trace_floats(layout[:k], sc.x.shape[0], sc.B) + trace_floats(layout[k:], sc.decoder_x.shape[0], sc.B)) \
         * itemsize + sc.x.nbytes + sc.decoder_x.nbytes
-
-
-def human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 def cast_buffers(buffers: dict, dtype) -> dict:
@@ -64,7 +48,7 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
     need = estimate_bytes(sc)
     if need > limit:
         raise ScenarioError([Problem(sc.file, None, None, "", (
-            f"this run would record about {human(need)}, more than the limit of {human(limit)} "
+            f"this run would record about {format_size(need)}, more than the limit of {format_size(limit)} "
             f"(T={sc.T}, B={sc.B}); shorten the input or raise --max-memory"))])
     dtype = np.dtype(sc.dtype)
     x = np.ascontiguousarray(sc.x, dtype=dtype)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnntui.engine.keys import Place
+from rnntui.engine.keys import Place, places_of
 from rnntui.engine.layout import EntryInfo
 
 
@@ -53,13 +53,7 @@ class TraceInfo:
     def places(self) -> tuple[Place, ...]:
         """Every place a cursor can be, in order: each sub-layer and direction of a recurrent entry,
         every other entry whole."""
-        out = []
-        for e in self.entries:
-            if e.recurrent:
-                out += [Place(e.index, j, d) for j in range(e.num_layers) for d in e.directions]
-            else:
-                out.append(Place(e.index))
-        return tuple(out)
+        return places_of(self.entries)
 
     def to_json(self) -> str:
         d = {k: getattr(self, k) for k in ("name", "description", "mode", "dtype", "loss", "file", "T", "B", "seq",
@@ -175,6 +169,36 @@ class Trace(Mapping):
         with atomic_write(path) as f:
             np.savez(f, **arrays)
         return skip
+
+
+class TraceWrapper(Mapping):
+    """A trace read through, never copied: the arrays of *whole* as a view shows them, under its own
+    `info`. The one base of the wrappers around a trace (the TUI's `ShownTrace`, which cuts user text to
+    a screenful; an encoder-decoder's `PartTrace`, which reads the decoder's input under the input's
+    names): a subclass renames keys in `source_key` or shows a value differently in `__getitem__`."""
+
+    def __init__(self, whole, info: TraceInfo | None = None):
+        self.whole = whole
+        self.info = whole.info if info is None else info
+
+    def source_key(self, key: str) -> str:
+        """The key of the whole trace that *key* reads: the same one, unless a subclass renames it."""
+        return key
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.whole[self.source_key(key)]
+
+    def __contains__(self, key) -> bool:
+        return self.source_key(key) in self.whole
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.whole)
+
+    def __len__(self) -> int:
+        return len(self.whole)
+
+    def is_computed(self, key: str) -> bool:
+        return self.whole.is_computed(self.source_key(key))
 
 
 class IterationNotKept(LookupError):

@@ -21,9 +21,10 @@ import numpy as np
 
 from rnntui.engine import keys, optim, recording
 from rnntui.engine.minibatch import batch_indices, subset
-from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, human, run_scenario
+from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, run_scenario
 from rnntui.engine.trace import IterationNotKept, Trace
 from rnntui.errors import Problem, ScenarioError
+from rnntui.sizes import format_size
 
 CHECKPOINT_BUDGET = 256 << 20   # at most this much of checkpoints (less when --max-memory is smaller)
 MAX_CACHED = 8                  # recent iterations' full records kept for stepping back and forth
@@ -80,9 +81,10 @@ class Trainer:
         need = 2 * run + 2 * state + (N // every + 1) * state + N * per_iteration
         if need > self.limit:
             raise ScenarioError([Problem(sc.file, None, None, "train", (
-                f"training would hold about {human(need)} (two runs of {human(run)}, checkpoints of "
-                f"{human(state)} and {human(N * per_iteration)} of per-iteration records), more than the limit "
-                f"of {human(self.limit)}; use fewer iterations, a smaller model, or raise --max-memory"))])
+                f"training would hold about {format_size(need)} (two runs of {format_size(run)}, checkpoints "
+                f"of {format_size(state)} and {format_size(N * per_iteration)} of per-iteration records), more "
+                f"than the limit of {format_size(self.limit)}; use fewer iterations, a smaller model, or raise "
+                "--max-memory"))])
         cached = max(1, min(MAX_CACHED, (self.limit - need) // max(run, 1)))
         return every, cached
 

@@ -46,10 +46,6 @@ class Source:
     gradient: bool = False             # computed by the backward pass
 
 
-def place_text(place: Place) -> str:
-    return place.prefix
-
-
 def find_place(info, text: str, expr_text: str = "", column: int = 1) -> Place:
     """`model.0.l1.bwd` or `model.2` -> the Place, or an ExprError listing the places there are."""
     places = info.places

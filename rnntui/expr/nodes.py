@@ -13,8 +13,6 @@ FUNCTIONS = ("mean", "min", "max", "sum", "norm", "abs", "any", "all", "isnan", 
 NAMES = ("h", "c", "x", "out", "dh", "dc", "jacnorm", "loss_t", "loss", "t", "T", "iteration")  # and gates.X
 # a training run's numbers over its iterations (an assertion reading one is checked at every iteration)
 TRAINING_NAMES = ("train.loss", "train.gradnorm", "train.lr", "train.update_ratio")
-GRADIENT_NAMES = frozenset({"dh", "dc"})   # what the backward pass computes: an expression reading them is
-# checked in the backward pass's step order
 
 
 @dataclass(frozen=True)
@@ -109,10 +107,6 @@ class Expr:
     def names(self) -> tuple[Name, ...]:
         """Every name the expression reads, in the order written."""
         return tuple(sorted((n for n in walk(self.root) if isinstance(n, Name)), key=lambda n: n.col))
-
-    @property
-    def reads_gradients(self) -> bool:
-        return any(n.name in GRADIENT_NAMES for n in self.names)
 
     def __str__(self) -> str:
         return self.text

@@ -5,24 +5,11 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from rnntui.engine.keys import Place
+from rnntui.engine.keys import places_of
 from rnntui.expr import nodes
 from rnntui.expr.errors import ExprError
 from rnntui.expr.evaluate import is_condition
 from rnntui.expr.names import find_place
-
-RECURRENT_ONLY = ("h", "c", "dh", "dc", "jacnorm")
-
-
-def places_of(entries) -> tuple[Place, ...]:
-    """The places of a model laid out as *entries* (as TraceInfo.places lists them)."""
-    out = []
-    for e in entries:
-        if e.recurrent:
-            out += [Place(e.index, j, d) for j in range(e.num_layers) for d in e.directions]
-        else:
-            out.append(Place(e.index))
-    return tuple(out)
 
 
 def _known_at(e) -> set[str]:

@@ -56,17 +56,11 @@ def color_style(color: Color, reverse: bool = False, bold: bool = False) -> Styl
     return _style(color, reverse, bold)
 
 
-def shade(v: float, scale: float = 1.0) -> str:
-    if not math.isfinite(v):
-        return "!"
-    a = min(abs(v) / scale, 1.0) if scale > 0 else 0.0
-    return SHADES[min(int(a * (len(SHADES) - 1) + 0.5), len(SHADES) - 1)]
-
-
 # --- the same scales for whole arrays at once (views draw hundreds of cells a frame) -----------------
 
 SHADE_CHARS = np.array([c if c != " " else "·" for c in SHADES] + ["!"], dtype=object)
-"""shade() per index, with '·' for a blank and '!' (the last index) for a non-finite value."""
+"""SHADES per index (|v| / scale rounded to the nearest level), with '·' for a blank and '!' (the last
+index) for a non-finite value."""
 DIVERGING_STYLES = [np.array([color_style(_diverging(level), reverse=rev) for level in range(-LEVELS, LEVELS + 1)]
                              + [color_style(NONFINITE, reverse=rev)], dtype=object) for rev in (False, True)]
 """color_style(diverging(...), reverse) per index of diverging_index(), plain and reversed."""
@@ -82,7 +76,7 @@ def _magnitude(v: np.ndarray, scale: float) -> np.ndarray:
 
 
 def shade_index(v: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """Indices into SHADE_CHARS: shade() of each value."""
+    """Indices into SHADE_CHARS: the shade of each value."""
     v = np.asarray(v, dtype=np.float64)
     idx = np.minimum(np.floor(_magnitude(v, scale) * (len(SHADES) - 1) + 0.5), len(SHADES) - 1).astype(np.intp)
     idx[~np.isfinite(v)] = len(SHADES)

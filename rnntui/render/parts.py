@@ -8,38 +8,18 @@ other run has one part, and these functions return the trace unchanged.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-
+from rnntui.engine.trace import TraceWrapper
 from rnntui.render.pertrace import PerTrace
 
 DECODER_KEYS = {"input": "decoder.input", "tokens": "decoder.tokens", "token_ids": "decoder.token_ids",
                 "grad.input": "grad.decoder.input", "meta.vocab": "meta.decoder_vocab"}
 
 
-class PartTrace(Mapping):
+class PartTrace(TraceWrapper):
     """The trace, with the decoder's input under the names of the input (read through, never copied)."""
 
-    def __init__(self, trace):
-        self.whole = trace
-        self.info = trace.info
-
-    def _key(self, key: str) -> str:
+    def source_key(self, key: str) -> str:
         return DECODER_KEYS.get(key, key)
-
-    def __getitem__(self, key: str):
-        return self.whole[self._key(key)]
-
-    def __contains__(self, key) -> bool:
-        return self._key(key) in self.whole
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.whole)
-
-    def __len__(self) -> int:
-        return len(self.whole)
-
-    def is_computed(self, key: str) -> bool:
-        return self.whole.is_computed(self._key(key))
 
 
 _parts = PerTrace(8)  # one PartTrace per trace, so caches keyed by the trace's identity keep working

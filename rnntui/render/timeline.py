@@ -17,6 +17,7 @@ from rnntui.render.cursor import Cursor, is_map, length, position
 from rnntui.render.segments import Cells
 from rnntui.render.strips import window
 from rnntui.render.tokens import token_id, token_text, visible
+from rnntui.engine.diagnostics import vector_norm
 
 DIM = Style(dim=True)
 CURSOR = Style(reverse=True, bold=True)
@@ -41,7 +42,7 @@ def _token(trace, t: int, b: int) -> str:
         if "meta.vocab" in trace and hot[0] < len(trace["meta.vocab"]):
             return visible(trace["meta.vocab"][hot[0]])
         return f"#{int(hot[0])}"
-    return f"|{float(np.linalg.norm(v)):.3g}|"
+    return f"|{float(vector_norm(v)):.3g}|"
 
 
 PAD = "╌"  # a padded step: past the end of a shorter sample, no value

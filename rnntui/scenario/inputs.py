@@ -78,10 +78,10 @@ def _sequence(arr: np.ndarray, key: str, batch_form: bool) -> np.ndarray:
 def fits(numbers: int, limit: int | None, key, what: str) -> None:
     """Refuse, before allocating, an array of *numbers* float64 values that would pass *limit* bytes."""
     if limit is not None and numbers * 8 > limit:
-        from rnntui.engine.run import human
+        from rnntui.sizes import format_size
 
-        raise InputProblem(key, f"{what} would take {human(numbers * 8)} ({numbers:,} numbers), more than the "
-                           f"memory limit of {human(limit)}; make it smaller or raise --max-memory")
+        raise InputProblem(key, f"{what} would take {format_size(numbers * 8)} ({numbers:,} numbers), more than the "
+                           f"memory limit of {format_size(limit)}; make it smaller or raise --max-memory")
 
 
 def _generate(g, rng: np.random.Generator, limit: int | None = None) -> BuiltInput:

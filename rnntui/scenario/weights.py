@@ -35,12 +35,13 @@ def check_param_count(layout: list[EntryInfo], limit: int | None, used: int = 0)
     per_entry = {lay.index: sum(prod(shape) for shape in lay.params.values()) for lay in layout}
     total = sum(per_entry.values())
     if limit is not None and total * 8 + used > limit:
-        from rnntui.engine.run import human
+        from rnntui.sizes import format_size
 
         biggest = max(per_entry, key=per_entry.get)
-        beside = f" beside the input's {human(used)}" if total * 8 <= limit else ""  # the input tipped it over
-        raise TooManyParameters(biggest, f"the model's {total:,} parameters would take {human(total * 8)}{beside}, "
-                                f"more than the memory limit of {human(limit)} (this entry holds "
+        beside = f" beside the input's {format_size(used)}" if total * 8 <= limit else ""  # the input tipped it over
+        raise TooManyParameters(biggest, f"the model's {total:,} parameters would take "
+                                f"{format_size(total * 8)}{beside}, "
+                                f"more than the memory limit of {format_size(limit)} (this entry holds "
                                 f"{per_entry[biggest]:,}); make it smaller or raise --max-memory")
 
 
@@ -173,15 +174,6 @@ class Weights:
 
     def __init__(self, params: dict, buffers: dict, problems: list[WeightProblem], skipped: list[str]):
         self.params, self.buffers, self.problems, self.skipped = params, buffers, problems, skipped
-
-
-def make_params(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Generator,
-                limit: int | None = None, used: int = 0) -> tuple[dict[str, np.ndarray], list[WeightProblem]]:
-    """Return float64 parameters by name, and every problem found on the way (`make_weights` without
-    the buffers). Raises TooManyParameters, before allocating anything, when they would take more than
-    *limit* bytes."""
-    made = make_weights(layout, w, base_dir, rng, limit, used)
-    return made.params, made.problems
 
 
 def make_weights(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Generator,

@@ -23,11 +23,11 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from rnntui.blas import one_thread
 from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
-from rnntui.tui import blas
 from rnntui.render.training import is_training
 from rnntui.render.watches import Breakpoint, DebugState, next_break
 from rnntui.tui.screens import DebugListScreen, ExpressionScreen, GotoScreen, HelpScreen, WhatIfScreen
@@ -194,7 +194,7 @@ class RnntuiApp(App):
         self.iteration = trace.record_iteration if self.training is not None else 0
         self._iteration_event_runs = None          # the training run's iteration events, when first asked for
         self._gc_threshold: tuple | None = None
-        self._blas_threads: int | None = None
+        self._blas = None                          # the BLAS thread limit while the app runs (rnntui/blas.py)
         self.muted: frozenset[str] = frozenset()  # kinds of built-in event the user muted (m)
         self.changes: tuple = ()                   # the what-ifs shown, in order (engine/edits.Change)
         self.seed = None                           # what BPTT traces back (engine/attribution.Seed); None: the loss
@@ -246,7 +246,7 @@ class RnntuiApp(App):
     def on_mount(self) -> None:
         self._gc_threshold = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLD)
-        self._blas_threads = blas.set_threads(1)
+        self._blas = one_thread()
         self._show(self.run_state)
         self.watch_debugging(self.debugging)  # the scenario's debug: section, set before the views existed
         self._fit(self.size.width, self.size.height)
@@ -254,8 +254,8 @@ class RnntuiApp(App):
     def on_unmount(self) -> None:
         if self._gc_threshold is not None:  # None when the app stopped before it was mounted
             gc.set_threshold(*self._gc_threshold)
-        if self._blas_threads is not None:
-            blas.set_threads(self._blas_threads)
+        if self._blas is not None:
+            self._blas.restore_original_limits()
 
     def on_resize(self, event) -> None:
         self._fit(event.size.width, event.size.height)
@@ -623,7 +623,6 @@ class RnntuiApp(App):
             pane.iteration = k
         self._keep_cursor = True
         self.run_state = run
-        self.sub_title = f"iteration {k} of 0..{N - 1}"
 
     def action_iteration(self, n: int) -> None:
         self._to_iteration(self.iteration + int(n))

@@ -1,18 +1,19 @@
 """What is open in the debugger, as one frozen object.
 
 `OpenRun` is everything the views read that does not move: the trace (as the TUI shows it), its
-places, its events and their marks. The app holds it in one reactive and the cursor in another;
-the cursor is the only moving part. Opening another run (or, later, another iteration of the
-same one) is a swap of this object, which every view redraws from.
+places, its events and their marks. The app holds it in one reactive and the cursor in another
+(beside its watches and breakpoints, and whether it plays). Opening another run (a what-if, its
+undo, another iteration of a training run) is a swap of this object, which every view redraws from.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
 
+from rnntui.engine.trace import TraceWrapper
 from rnntui.errors import printable
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import Event, EventRun, Place, event_marks, event_runs
@@ -21,17 +22,15 @@ from rnntui.render.cursor import Cursor
 from rnntui.tui.usertext import DESCRIPTION_CHARS, KEY_CHARS, NAME_CHARS, TOKEN_CHARS, cut, one_line
 
 
-class ShownTrace(Mapping):
+class ShownTrace(TraceWrapper):
     """A trace as the TUI draws it: the same arrays, read through, with the text that came from the
     user's files (name, description, tokens, the keys events name) cut to what a screen can show."""
 
     def __init__(self, trace):
-        self.whole = trace
         info = trace.info
         # never a raw control character on the terminal (a scenario can hold ESC: escape injection)
-        self.info = replace(info, name=printable(one_line(info.name, NAME_CHARS)),
-                            description="\n".join(printable(line) for line in
-                                                  cut(info.description, DESCRIPTION_CHARS).split("\n")))
+        description = "\n".join(printable(line) for line in cut(info.description, DESCRIPTION_CHARS).split("\n"))
+        super().__init__(trace, replace(info, name=printable(one_line(info.name, NAME_CHARS)), description=description))
         self._cut: dict[str, np.ndarray] = {}
 
     def __getitem__(self, key: str) -> np.ndarray:
@@ -45,18 +44,6 @@ class ShownTrace(Mapping):
             known.flags.writeable = False
             self._cut[key] = known
         return known
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.whole)
-
-    def __len__(self) -> int:
-        return len(self.whole)
-
-    def __contains__(self, key) -> bool:
-        return key in self.whole
-
-    def is_computed(self, key: str) -> bool:
-        return self.whole.is_computed(key)
 
 
 _TEXT_ARRAYS = {"tokens": TOKEN_CHARS, "meta.vocab": TOKEN_CHARS, "diag.nonfinite.keys": KEY_CHARS}

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 import rnntui  # noqa: E402
 from tests.torch_ref import manual, modules  # noqa: E402

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 from tests.engine.conv_cases import CONV2D, _run  # noqa: E402
 from tests.torch_ref import manual  # noqa: E402

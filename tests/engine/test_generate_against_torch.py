@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 import rnntui  # noqa: E402
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 import rnntui  # noqa: E402
 from rnntui.engine.whatif import what_if  # noqa: E402

@@ -1,7 +1,7 @@
 """diag.*.jacnorm against the Jacobian dh_t/dh_{t-1} that torch.autograd computes."""
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 import rnntui  # noqa: E402
 from rnntui.engine import diagnostics  # noqa: E402

@@ -6,7 +6,7 @@ import textwrap
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 import rnntui  # noqa: E402
 from rnntui.engine.keys import Place  # noqa: E402

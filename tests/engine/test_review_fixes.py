@@ -38,7 +38,7 @@ def test_a_what_if_without_interventions_reproduces_a_training_iteration_with_dr
 
 
 def test_running_statistics_missing_from_a_file_that_must_give_everything_are_an_error(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
     bn = torch.nn.BatchNorm1d(3)
     np.savez(tmp_path / "params.npz", **{f"1.{n}": p.detach().numpy() for n, p in bn.named_parameters()},
              **{"0.weight": np.ones((3, 2)), "0.bias": np.zeros(3)})

@@ -3,7 +3,6 @@ loads through `weights.file` key for key, and the run is PyTorch's to 1e-9 (floa
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import rnntui
 from rnntui.scenario.bundled import bundled
@@ -69,7 +68,7 @@ def test_the_weights_file_holds_every_parameter_and_nothing_else():
 
 
 def test_the_scenario_matches_pytorch():
-    torch = pytest.importorskip("torch")
+    import torch
     trace = rnntui.run(NAME)
     W = {k: torch.tensor(np.asarray(v, dtype=np.float64)) for k, v in _weights().items()}
     enc_emb = torch.nn.Embedding(13, 8, padding_idx=0).double()

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 import rnntui  # noqa: E402
 from tests.engine.train_ref import torch_training  # noqa: E402

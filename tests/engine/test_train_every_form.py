@@ -14,7 +14,7 @@ import json
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 import rnntui  # noqa: E402
 from tests.engine import test_embedding_against_torch as emb_ref  # noqa: E402

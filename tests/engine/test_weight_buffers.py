@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-torch = pytest.importorskip("torch")
+import torch
 
 import rnntui  # noqa: E402
 from rnntui.cli import app  # noqa: E402
@@ -97,7 +97,10 @@ def test_buffers_of_a_layer_not_modelled_are_skipped_with_a_warning(tmp_path):
         result = CliRunner().invoke(app, [*command, _scenario(tmp_path, x, model, rename)])
         assert result.exit_code == 0, result.output
         assert "rnntui: warning:" in result.stderr and "bn.num_batches_tracked" in result.stderr
-        assert "warning" not in result.stdout
+        assert result.stderr.count("rnntui: warning:") == 1 and "warning" not in result.stdout
+    with pytest.warns(rnntui.RnntuiWarning) as said:   # the Python API says it too
+        rnntui.run(_scenario(tmp_path, x, model, rename))
+    assert [str(w.message) for w in said] == list(sc.warnings)
 
 
 def test_running_statistics_for_a_batchnorm_that_keeps_none_are_skipped_with_a_warning(tmp_path):

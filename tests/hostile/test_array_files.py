@@ -116,7 +116,7 @@ def test_damaged_npz_is_one_line_or_loads(tmp_path_factory, data):
 
 
 def test_pt_refused_by_weights_only_is_one_line(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
 
     from fractions import Fraction  # any class weights_only does not allow
 
@@ -129,7 +129,7 @@ def test_pt_refused_by_weights_only_is_one_line(tmp_path):
 
 
 def test_complex_pt_tensor_is_refused(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
     torch.save({"0.weight_ih_l0": torch.ones(1, 1, dtype=torch.complex64)}, tmp_path / "w.pt")
     (tmp_path / "s.yaml").write_text(WEIGHTS.format(name="w.pt"))
     lines = refused(invoke("validate", str(tmp_path / "s.yaml")))

@@ -81,7 +81,7 @@ def test_every_reason_names_entries_the_model_has(traces, name):
         assert bool(named) == bool(line), line  # a reason names the entries that make it
         for index, kind in named:
             x = info.entries[int(index)]
-            assert x.type == kind and x.index <= e.index and (x.reduce_final or x.spatial), line
+            assert x.type == kind and x.index <= e.index and (x.reduce_final or x.options is not None), line
 
 
 async def test_the_screen_gives_the_many_to_one_reason(traces):

@@ -2,6 +2,8 @@
 
 The images depend on the exact Textual version (pinned in pyproject.toml). After a deliberate
 change, check each image in snapshot_report.html, then regenerate with --snapshot-update.
+Each snapshot's numbers are also read from the trace (tests/snapshots/numbers.py) and must be on the
+screen that was compared, so a regenerated image cannot carry a wrong number.
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import pytest
 
 import rnntui
 from rnntui.tui.app import RnntuiApp
+from tests.snapshots.numbers import NUMBERS, missing
+from tests.tui.screen import svg_lines
 
 DATA = Path(__file__).parent.parent / "data"
 SNAPSHOTS = {
@@ -55,4 +59,12 @@ def test_snapshot(snap_compare, case, size):
     name, keys = SNAPSHOTS[case]
     trace = rnntui.run(name)
     other = rnntui.run(trace.info.compare) if trace.info.compare else None  # a bundled pair opens side by side
-    assert snap_compare(RnntuiApp(trace, other=other), press=keys, terminal_size=size)
+    app, shots = RnntuiApp(trace, other=other), []
+    export = app.export_screenshot
+    app.export_screenshot = lambda *a, **k: shots.append(export(*a, **k)) or shots[-1]   # the image compared
+    assert snap_compare(app, press=keys, terminal_size=size)
+    assert missing(svg_lines(shots[-1]), case, trace, other, wide=size[0] >= 100) == []
+
+
+def test_every_snapshot_checks_its_numbers():
+    assert sorted(NUMBERS) == sorted(SNAPSHOTS)

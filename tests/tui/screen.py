@@ -10,8 +10,13 @@ CELL_WIDTH = 12.2  # rich's SVG export: one terminal cell in x
 
 def screen_lines(app) -> list[str]:
     """Each terminal row of what *app* shows now, as plain text."""
+    return svg_lines(app.export_screenshot())
+
+
+def svg_lines(svg: str) -> list[str]:
+    """Each terminal row of a screenshot (Textual's SVG), as plain text."""
     rows: dict[float, list[tuple[float, str]]] = {}
-    for x, y, text in _TEXT.findall(app.export_screenshot()):
+    for x, y, text in _TEXT.findall(svg):
         rows.setdefault(float(y), []).append((float(x), html.unescape(text).replace("\xa0", " ")))
     lines = []
     for y in sorted(rows):

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import rnntui
-from rnntui.render.colors import shade
 from rnntui.render.cursor import Cursor
 from rnntui.render.views import states
 from rnntui.tui.app import RnntuiApp
+from tests.colors_ref import shade
 
 
 async def test_right_then_left_gives_back_the_same_screen(traces):
@@ -42,14 +42,29 @@ def test_backward_direction_shows_states_in_reading_order(traces):
         assert cells == expected, f"unit {u}: column t must show the state at index t"
 
 
-async def test_resizes_without_crashing(traces):
+async def test_resizes_keep_every_key_and_give_back_the_same_screen(traces):
+    """Keys pressed between resizes (down to 20x8) all act, and back at 80x24 the screen is the one an
+    app that stayed at 80x24 shows after the same keys: a resize changes nothing but the drawing."""
+    from tests.tui.screen import screen_text
+
+    keys, sizes = ("right", "b", "right_square_bracket"), [(80, 24), (40, 12), (20, 8), (160, 50), (80, 24)]
     app = RnntuiApp(traces["stacked-lstm"])
     async with app.run_test(size=(100, 30)) as pilot:
-        for size in [(80, 24), (40, 12), (20, 8), (160, 50), (80, 24)]:
+        for size in sizes:
             await pilot.resize_terminal(*size)
-            await pilot.press("right", "b", "right_square_bracket")
+            await pilot.press(*keys)
             await pilot.pause()
-        assert app.is_running
+            assert tuple(app.size) == size
+        resized, cursor, text = app.export_screenshot(), app.cursor, screen_text(app)
+    steady = RnntuiApp(traces["stacked-lstm"])
+    async with steady.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*keys * len(sizes))
+        await pilot.pause()
+        assert steady.cursor == cursor
+        assert screen_text(steady) == text
+        assert steady.export_screenshot() == resized
+    # five times: one step on, the other pass, the next place (stacked-lstm has three: it stays on the last)
+    assert len(app.info.places) == 3 and (cursor.phase, cursor.place_index) == ("backward", 2)
 
 
 @pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {"COLORTERM": "", "TERM": "xterm-256color"}])

@@ -17,6 +17,7 @@ from rnntui.render import colors
 from rnntui.render.segments import Cells
 from rnntui.render.strips import BLOCKS, log_sparkline, unit_strip
 from rnntui.tui.strips import to_strips
+from tests.colors_ref import shade
 
 BASE = Style(color="#e0e0e0", bgcolor="#121212")
 CONSOLE = Console(width=100, color_system="truecolor", file=open("/dev/null", "w"), legacy_windows=False)  # noqa: SIM115
@@ -103,7 +104,7 @@ scales = st.sampled_from([1.0, 0.5, 2.0, 1e-9, 0.0, 3.7])
 def test_array_scales_pick_what_the_scalar_scales_pick(vs, scale):
     v = np.array(vs)
     shades = colors.SHADE_CHARS[colors.shade_index(v, scale)]
-    assert list(shades) == [(colors.shade(x, scale) if colors.shade(x, scale) != " " else "·") for x in vs]
+    assert list(shades) == [(shade(x, scale) if shade(x, scale) != " " else "·") for x in vs]
     div = colors.DIVERGING_STYLES[0][colors.diverging_index(v, scale)]
     assert list(div) == [colors.color_style(colors.diverging(x, scale)) for x in vs]
     seq = colors.SEQUENTIAL_STYLES[1][colors.sequential_index(v)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import os
 import subprocess
 import sys
 import time
@@ -47,7 +48,7 @@ def _exit_status(log: Path, timeout: float = 30.0) -> str:
 
 @pytest.mark.parametrize("name", sorted(bundled()))
 def test_run_in_tmux(name, tmp_path):
-    session = f"rnntui-test-{name}"
+    session = f"rnntui-test-{name}-{os.getpid()}"  # two test runs at once never share a session
     log = tmp_path / "exit.txt"
     _start(session, f"COLORTERM=truecolor {RNNTUI} run {name}", log)
     try:
@@ -74,7 +75,7 @@ def test_run_a_saved_trace_in_tmux(tmp_path):
     import rnntui
 
     rnntui.run("gru-delayed-recall").save(tmp_path / "saved.npz")
-    session = "rnntui-test-saved"
+    session = f"rnntui-test-saved-{os.getpid()}"
     log = tmp_path / "exit.txt"
     _start(session, f"{RNNTUI} run {tmp_path / 'saved.npz'}", log)
     try:
@@ -90,7 +91,7 @@ def test_run_with_compare_in_tmux(tmp_path):
     """`rnntui run A --compare B`, and a bundled pair that opens side by side by itself."""
     for i, command in enumerate([f"{RNNTUI} run lstm-delayed-recall --compare gru-delayed-recall",
                                  f"{RNNTUI} run lstm-vs-gru"]):
-        session = f"rnntui-test-compare-{i}"
+        session = f"rnntui-test-compare-{i}-{os.getpid()}"
         log = tmp_path / f"exit{i}.txt"
         _start(session, f"COLORTERM=truecolor {command}", log)
         try:
@@ -105,7 +106,7 @@ def test_run_with_compare_in_tmux(tmp_path):
 
 
 def test_step_through_iterations_in_tmux(tmp_path):
-    session = "rnntui-test-training"
+    session = f"rnntui-test-training-{os.getpid()}"
     log = tmp_path / "exit.txt"
     _start(session, f"COLORTERM=truecolor {RNNTUI} run training-exploding-clipped", log)
     try:

@@ -89,17 +89,24 @@ async def test_W_writes_a_scenario_whose_files_resolve_where_it_is_written(tmp_p
         np.testing.assert_array_equal(again[key], whatif[key])
 
 
-async def test_W_on_a_bundled_scenario_names_its_weights_file_absolutely(tmp_path, traces):
+async def test_W_on_a_bundled_scenario_names_its_weights_file_from_the_export_folder(tmp_path, traces):
     """The trial's case: `safetensors-weights` from another folder. Its weights file lives with the bundled
-    scenarios, which share nothing but the root with the export folder: an absolute path."""
+    scenarios, wherever the package is: the written scenario names that same file from the export folder
+    (relative when the two folders share more than the root, absolute when they share only the root)."""
+    import os
+
     import numpy as np
 
     from rnntui.scenario.bundled import bundled
+    from rnntui.scenario.yaml_source import load_yaml
 
     whatif, _ = await _write_what_if(traces["safetensors-weights"], tmp_path)
     written = tmp_path / "safetensors-weights-whatif.yaml"
     expected = bundled()["safetensors-weights"].parent / "gru-head.safetensors"
-    assert f"file: {expected}" in written.read_text()
+    named = load_yaml(written.read_text(), str(written))[0]["weights"]["file"]
+    assert os.path.samefile(written.parent / named, expected)
+    shared = os.path.commonpath([os.path.abspath(expected), os.path.abspath(tmp_path)])
+    assert os.path.isabs(named) == (shared == os.path.dirname(shared))
     again = rnntui.run(written)
     np.testing.assert_array_equal(again["model.0.l0.fwd.h"], whatif["model.0.l0.fwd.h"])
     np.testing.assert_array_equal(again["loss"], whatif["loss"])
@@ -117,3 +124,6 @@ def test_relocate_rewrites_every_kind_of_path():
     assert data["weights"]["file"] == "/abs/w.pt" and data["compare"] == "rnn-sine"   # absolute; a bundled name
     assert changed == ["input.vocab", "decoder.input.file", "decoder.model[0].initial_state.h"]
     assert relocate(data, "/home/u/p/out", "/home/u/p/out") == []
+    alone = {"weights": {"file": "w.pt"}}
+    assert relocate(alone, "/opt/pkg/bundled", "/home/u/out") == ["weights.file"]
+    assert alone["weights"]["file"] == "/opt/pkg/bundled/w.pt"   # only the root shared: absolute

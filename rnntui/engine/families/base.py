@@ -192,7 +192,6 @@ class Family:
     gate_words: dict[str, str] = {}          # "f": "forget gate"
     states: tuple[str, ...] = ("h",)         # per-step states recorded (and their gradients)
     n_blocks: int = 1                        # row blocks of W_ih / W_hh (gates, or 1 for the RNN)
-    stems: tuple[str, ...] = STEMS
     config: type = RecurrentConfig           # the scenario keys of an entry of this family
     # Memory, in (T, B, H) arrays per direction, counted from forward, backward and jacobian_factors
     # (entries/recurrent.py turns them into the entry's layout.Footprint; benchmarks/memory.py checks):

@@ -23,6 +23,7 @@ from rnntui.render.maps.draw import Drawing, HeatMap, beside, colour_index, line
 from rnntui.render.maps.geometry import as_maps, as_yx, entry_input, pool_window, receptive_pixels
 from rnntui.render.pertrace import PerTrace
 from rnntui.render.segments import Cells
+from rnntui.engine.diagnostics import vector_norm
 
 BOLD = Style(bold=True)
 DIM = Style(dim=True)
@@ -198,5 +199,5 @@ def gradient_summary(trace, c: Cursor) -> Group:
     for k, n in enumerate(norms):
         out.append(Text(f"{'▸' if k == c.unit else ' '} ch {k:<3} {n:.3e}", Style(bold=(k == c.unit))))
     for name in e.params:
-        out.append(Text(f"‖grad {name}‖ = {fmt(float(np.linalg.norm(trace[f'grad.param.{name}'])), 0)}"))
+        out.append(Text(f"‖grad {name}‖ = {fmt(float(vector_norm(trace[f'grad.param.{name}'])), 0)}"))
     return Group(*out)

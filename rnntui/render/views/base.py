@@ -9,6 +9,7 @@ from rich.style import Style
 from rich.text import Text
 
 from rnntui.numfmt import fmt
+from rnntui.engine.diagnostics import vector_norm
 
 DIM = Style(dim=True)
 BOLD = Style(bold=True)
@@ -52,6 +53,6 @@ class PlaceView:
 
 def param_norms(trace, entry) -> Group:
     """The norm of each of the entry's parameter gradients."""
-    rows = [Text(f"‖grad {name}‖ = {fmt(float(np.linalg.norm(trace[f'grad.param.{name}'])), 0)}")
+    rows = [Text(f"‖grad {name}‖ = {fmt(float(vector_norm(trace[f'grad.param.{name}'])), 0)}")
             for name in entry.params]
     return Group(*(rows or [Text("no parameters", DIM)]))

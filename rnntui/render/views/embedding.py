@@ -12,6 +12,7 @@ from rnntui.render.tokens import token_label
 from rnntui.render.views.base import BOLD, DIM, param_norms
 from rnntui.render.views.plain import PlainView, output_vector
 from rnntui.render.views.recurrent import details_text, finite_scale, name_width, unit_row, unit_window
+from rnntui.engine.diagnostics import vector_norm
 
 
 def looked_up(trace, c) -> int:
@@ -54,7 +55,7 @@ class EmbeddingView(PlainView):
             return f"id {k} is the padding_idx: this gradient stops here, its row's gradient stays zero"
         ids = np.asarray(trace["input"])[..., 0]
         uses = int((ids == k).sum())
-        total = float(np.linalg.norm(trace[f"grad.param.{_weight(entry)}"][k]))
+        total = float(vector_norm(trace[f"grad.param.{_weight(entry)}"][k]))
         return (f"{_weight(entry)}[{k}]'s gradient sums this over the {uses} read(s) of id {k} (all steps and "
                 f"samples): ‖dL/d{_weight(entry)}[{k}]‖ = {fmt(total, 0)}")
 

@@ -14,10 +14,11 @@ from rnntui.render.segments import Cells
 from rnntui.render.strips import log_sparkline
 from rnntui.render.views.base import BOLD, DIM, PlaceView
 from rnntui.render.views.recurrent import finite_scale, name_width, unit_row, unit_window
+from rnntui.engine.diagnostics import vector_norm
 
 
 def _norm(v) -> str:
-    return fmt(float(np.linalg.norm(v)), 0)
+    return fmt(float(vector_norm(v)), 0)
 
 
 class HandoverView(PlaceView):

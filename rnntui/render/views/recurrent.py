@@ -22,6 +22,7 @@ from rnntui.render.segments import Cells
 from rnntui.render.tokens import token_label
 from rnntui.render.strips import log_sparkline, unit_strip, value_bar, window
 from rnntui.render.views.base import BOLD, DIM, PlaceView, story
+from rnntui.engine.diagnostics import vector_norm
 
 VERDICT_COLOURS = {"vanishing": "cyan", "exploding": "red", "healthy": "green"}
 
@@ -297,7 +298,7 @@ def details_text(vecs: dict, at: str, u: int, label: str, extra: str | None = No
     text.append(f"{first}{' ' + of if of else ''} at {at}\n", BOLD)
     if finite.size:
         text.append(f"min {fmt(float(finite.min()), 0)}  max {fmt(float(finite.max()), 0)}  "
-                    f"mean {fmt(float(finite.mean()), 0)}  ‖·‖ {fmt(float(np.linalg.norm(finite)), 0)}\n")
+                    f"mean {fmt(float(finite.mean()), 0)}  ‖·‖ {fmt(float(vector_norm(finite)), 0)}\n")
     if finite.size < vec.size:
         text.append(f"{vec.size - finite.size} of {vec.size} values are not finite\n", Style(color="magenta"))
     if extra:
@@ -347,7 +348,7 @@ def step_table(trace, place, rng: range) -> Group:
             row.append(cell)
         if sat_h:
             row.append(f"{sats['h'][s]:.0%}")
-        row += [fmt(float(np.linalg.norm(a[s][real])), 0) for a in states.values()]
+        row += [fmt(float(vector_norm(a[s][real])), 0) for a in states.values()]
         cols.add(*row)
     return cols.render()
 
