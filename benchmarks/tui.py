@@ -7,11 +7,28 @@ views of cnn-digit (8 channels of 12x12), a larger conv (8 channels of 28x28), a
 of a bidirectional and of a stacked LSTM.
 
 Every timed press lands on a cursor no view has drawn yet (the cursor is first put, untimed, at a
-fresh step), so nothing comes from the views' caches. Pilot mostly waits, so the CPU time of a key
+fresh step), so nothing comes from the views' caches, except what the app computes ahead in its workers
+around the cursor (BPTT's step Jacobian norms): the untimed part waits for them, as a user stepping one
+step at a time finds them there. The CPU time is the UI thread's (`time.thread_time`): a worker's is not
+what a key costs the UI, and a loaded machine's GIL waits show in the wall time and in `freezes`. Pilot mostly waits, so the CPU time of a key
 bound to nothing is subtracted, round by round (the host's speed drifts), and the result is printed
 against a reference measured in the same run: a plain Textual app repainting a 100x30 screen of
 per-cell colours.
 Goals: every action under 16 ms CPU over the no-op key; first paint under 1 s.
+
+`freezes` (in the default run, or `--only freezes`): the longest gap between the app's event-loop ticks
+while a key's work runs (adding a watch of jacnorm, an iteration not in the cache, continue through
+iterations), beside the same gap for 10 step keys and for the idle app, measured in the same run.
+
+Measured 2026-12-06 (2 cores, load average 7.8-9.7 from other helpers: the dense reference took 48-51 ms
+CPU a key, about 4x an idle machine's), --only lstm,freezes --presses 10, UI-thread CPU over the no-op key:
+lstm T=10,000 H=256 stepping 8.9-11.9 ms, switch pass 8.5, step in BPTT 8.9 (before, same load, same
+day: switch pass and BPTT 18.7, the step's Jacobian norm computed on the key; issue 27: 26-31). Opening
+1.75x the engine run (first paint 10.3 s: 3.3 of 3.5 s of it, at T=5000, the verdict's second backward
+pass, diag.*.term_gradnorm, which another change replaces). Freezes: watch max(jacnorm) 43 s of work in a
+worker, longest gap 85-227 ms; iteration 0 not cached 98-129 ms; continue through iterations 92-141 ms;
+the reference step keys 44-87 ms and opening a dialog (typing) 100-220 ms in the same runs: at this load
+the gaps are the scheduler's and Textual's, not the work's (before: 12-35 s frozen for the watch).
 
 Measured 2026-11-26 (2 cores shared with other jobs, --presses 15), CPU over the no-op key per press:
 lstm T=10,000 H=256 5.2-6.3 ms stepping, 11.4 switch pass, 12.3 step in BPTT (first paint 2.4 s: the
@@ -23,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -85,12 +103,14 @@ async def timed_presses(pilot, key: str, n: int, prepare=None) -> tuple[list[flo
         if prepare is not None:
             prepare(i)
             await pilot.pause()
-        t0, c0 = time.perf_counter(), time.process_time()
+        # untimed: what the app computes ahead in its workers (a user steps one step at a time: it is there)
+        await pilot.app.workers.wait_for_complete()
+        t0, c0 = time.perf_counter(), time.thread_time()
         await pilot.press(key)
         await pilot.app.animator.wait_until_complete()
         await pilot.pause()
         wall.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
+        cpu.append(time.thread_time() - c0)
     return wall, cpu
 
 
@@ -161,6 +181,7 @@ async def measure(view: View, presses: int, dense: float) -> None:
         app.cursor = replace(app.cursor, place_index=view.place, t=n // 2)
         await pilot.pause()
         wall, cpu = await timed_presses(pilot, "x", presses)
+        print(f"opening (engine run + first paint) {(engine + first_paint) / engine:.2f}x the engine run (goal <= 1.1x)")
         print(f"time to first paint: {first_paint * 1e3:.0f} ms (goal < 1000 ms); "
               f"no-op key: wall {statistics.median(wall) * 1e3:.1f} ms, cpu {statistics.median(cpu) * 1e3:.1f} ms")
         per_round = max(presses // ROUNDS, 1)
@@ -187,12 +208,94 @@ async def measure(view: View, presses: int, dense: float) -> None:
                   f"(rounds {min(own) * 1e3:.1f}..{max(own) * 1e3:.1f}; goal < 16 ms; {o / dense:4.2f}x a dense repaint)")
 
 
+class Gaps:
+    """The longest time the app's event loop went without a tick: a task on the same loop (Pilot runs the
+    app in it) that wakes every 2 ms and keeps the longest gap between wakes. A key whose work runs on the
+    UI thread shows as a gap as long as the work; one whose work runs in a worker, as a few ms."""
+
+    def __init__(self):
+        self.longest = 0.0
+        self._task = None
+
+    async def _tick(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.002)
+            now = time.perf_counter()
+            self.longest = max(self.longest, now - last)
+            last = now
+
+    def __enter__(self):
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+        return self
+
+    def __exit__(self, *exc):
+        self._task.cancel()
+
+
+async def keys_until_done(app, pilot, keys) -> tuple[float, float]:
+    """(seconds until the keys' work, workers included, is done; the longest event-loop gap meanwhile)."""
+    t0 = time.perf_counter()
+    with Gaps() as gaps:
+        await pilot.press(*keys)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await asyncio.sleep(0.05)  # the worker's result drawn
+    return time.perf_counter() - t0, gaps.longest
+
+
+TRAINING = ("name: trainbench\nseed: 1\ninput: {{generate: {{kind: noise, length: {T}, features: 8}}}}\n"
+            "model:\n  - {{type: lstm, hidden_size: {H}}}\n  - {{type: dense, units: 1}}\nloss: {{kind: sum}}\n"
+            "train: {{iterations: {N}, optimizer: {{kind: sgd, lr: 0.001}}}}\n")
+
+
+async def freezes(T: int, H: int) -> None:
+    """No key may freeze the UI over 100 ms: adding a watch of jacnorm (every step's Jacobian norm), moving
+    to an iteration not in the cache, continuing through iterations. Each printed with what its work takes
+    (what the freeze was while it ran on the UI thread) and the longest event-loop gap while it ran."""
+    print(f"\n== freezes (goal: the longest event-loop gap under 100 ms; load average {os.getloadavg()[0]:.1f})")
+    trace = _run(_lstm_yaml(T, H))
+    app = RnntuiApp(trace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        # the reference, in the same run: a step key and the idle app (the machine's own hiccups)
+        _, step = await keys_until_done(app, pilot, ["right"] * 10)
+        with Gaps() as idle:
+            await asyncio.sleep(2)
+        print(f"reference: 10 step keys, longest gap {step * 1e3:.0f} ms; the app idle 2 s, {idle.longest * 1e3:.0f} ms")
+        _, typing = await keys_until_done(app, pilot, ["w", *"max(jacnorm"])
+        took, gap = await keys_until_done(app, pilot, [")", "enter"])
+        print(f"watch max(jacnorm), T={T} H={H}: work {took:.2f} s in a worker; longest gap {gap * 1e3:.0f} ms "
+              f"(typing it: {typing * 1e3:.0f} ms)")
+        took, gap = await keys_until_done(app, pilot, ["b", "right"])
+        print(f"BPTT step after it: {took * 1e3:.0f} ms; longest gap {gap * 1e3:.0f} ms")
+    training = _run(TRAINING.format(T=2000, H=128, N=12))
+    app = RnntuiApp(training)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert not training.is_cached(0) and not training.is_cached(1)
+        t0 = time.perf_counter()
+        training.iteration(1)  # the reference: the same recomputation as iteration 0's, timed alone
+        alone = time.perf_counter() - t0
+        took, gap = await keys_until_done(app, pilot, ["left_curly_bracket"])
+        assert app.iteration == 0
+        print(f"iteration 0 (not cached; recomputing iteration 1 alone took {alone:.2f} s): {took:.2f} s until "
+              f"shown; longest gap {gap * 1e3:.0f} ms")
+        _, typing = await keys_until_done(app, pilot, ["a", *"norm(h) > 1e9", "enter"])
+        took, gap = await keys_until_done(app, pilot, ["c"])
+        print(f"c through iterations (a breakpoint that never holds): {took:.2f} s; longest gap {gap * 1e3:.0f} ms "
+              f"(typing the breakpoint: {typing * 1e3:.0f} ms)")
+
+
 async def main(T: int, H: int, presses: int, only: set[str] | None) -> None:
     dense = await dense_reference(presses)
     print(f"reference: Textual repainting a 100x30 screen of per-cell colours: {dense * 1e3:.1f} ms CPU a key")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for view in views(T, H):
         if only is None or view.name.split()[0] in only or view.name in only:
             await measure(view, presses, dense)
+    if only is None or "freezes" in only:
+        await freezes(T, H)
 
 
 if __name__ == "__main__":

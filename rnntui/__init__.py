@@ -14,11 +14,12 @@ from rnntui.errors import RnntuiError, RnntuiWarning, ScenarioError
 
 __version__ = "0.1.0"
 __all__ = ["RnntuiError", "RnntuiWarning", "ScenarioError", "__version__", "check", "debug", "from_torch",
-           "load_trace", "record", "run", "what_if"]
+           "load_trace", "record", "run", "scan", "what_if"]
 
 
-def run(path, max_memory: int | None = None):
-    """Load, validate and run a scenario (a path, or a bundled scenario's name); return its Trace.
+def run(path, max_memory: int | None = None, sample: int | None = None):
+    """Load, validate and run a scenario (a path, or a bundled scenario's name); return its Trace. *sample*:
+    with a data set input, the first sample the run reads (`rnntui run --sample k`).
 
     What `rnntui run` opens, this opens: a saved trace (an existing .npz, from `Trace.save` or `rnntui
     export`) and a folder of iterations recorded by `rnntui.record` are opened as `load_trace` opens them.
@@ -36,7 +37,7 @@ def run(path, max_memory: int | None = None):
     from rnntui.scenario.bundled import resolve
 
     _show_in_notebooks()
-    sc = load_scenario(resolve(path), max_memory=max_memory)
+    sc = load_scenario(resolve(path), max_memory=max_memory, sample=sample)
     for line in sc.warnings:
         warnings.warn(line, RnntuiWarning, stacklevel=2)
     with one_thread():
@@ -138,8 +139,23 @@ def record(module, x, *, target=None, loss: str = "sum", lengths=None, step: int
                    optimizer=optimizer)
 
 
+def scan(scenario, loader=None, *, dataset=None, workers: int = 1, max_memory: int | None = None):
+    """Every sample of a data set run alone and measured, as `rnntui scan` does (docs/scan.md): the scenario's
+    own data set, or *dataset* (.npz), or *loader*: any iterable of (x, target[, lengths]) batches (a torch
+    DataLoader included), the scenario giving the model and the loss. Returns a Scan (`.rows`, `.ranked()`)."""
+    from rnntui.samples.run import scan as _scan, scan_batches
+    from rnntui.scenario.bundled import resolve
+
+    path = str(resolve(scenario))
+    if loader is not None:
+        return scan_batches(path, loader, max_memory=max_memory)
+    return _scan(path, dataset=dataset, workers=workers, max_memory=max_memory)
+
+
 def debug(module, x, *, target=None, loss: str = "sum", lengths=None):
-    """`from_torch`, then the step-through debugger on its trace (in this terminal); returns the trace."""
+    """`from_torch`, then the step-through debugger on its trace (in this terminal); returns the trace.
+    Where there is no terminal (standard input or standard error is a pipe, a file or a notebook's kernel)
+    it raises an RnntuiError saying so; `from_torch` returns the same trace without the debugger."""
     trace = from_torch(module, x, target=target, loss=loss, lengths=lengths)
     from rnntui.tui.app import RnntuiApp
 

@@ -6,22 +6,21 @@ What is replaced and what is not:
 - a character device or a pipe (`/dev/null`, `/dev/stdout`, a FIFO) is written through, never renamed
   over: there is nothing to make atomic there, and replacing `/dev/null` with a file would break the system;
 - a block device, a socket or a folder is refused.
-A SIGTERM during the write removes the temporary file before the process ends, and a file-size
-limit (ulimit -f) becomes an error instead of killing the process. Every OSError becomes one
-ExportError line naming the file.
+A signal that ends the process during the write (SIGHUP, SIGINT, SIGQUIT, SIGTERM: rnntui/signals.py)
+removes the temporary file before the process ends, and a file-size limit (ulimit -f) becomes an error
+instead of killing the process. Every OSError becomes one ExportError line naming the file.
 """
 from __future__ import annotations
 
 import errno
 import fcntl
 import os
-import signal
 import stat
 import tempfile
-import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from rnntui import signals
 from rnntui.errors import ExportError
 
 REASONS = {
@@ -88,33 +87,30 @@ def _check_target(path: Path) -> None:
         raise ExportError(f"{path}: is {_kind(st.st_mode)}; expected a regular file, a character device or a pipe")
 
 
+def refuse_overwriting(path: Path, inputs) -> None:
+    """Refuse to write *path* when it is one of *inputs*, the files the run reads (the same file through
+    any name or link): `export -o scenario.yaml` would replace the scenario with its own report."""
+    try:
+        out = os.stat(path)
+    except OSError:
+        return  # nothing there yet, or nothing that could be read
+    if not stat.S_ISREG(out.st_mode):
+        return  # a device or a pipe is written through, never replaced
+    for src in inputs:
+        try:
+            st = os.stat(src)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino):
+            same = "" if os.path.abspath(src) == os.path.abspath(path) else f" ({src})"
+            raise ExportError(f"{path}: is a file this run reads{same}; writing there would replace it: expected "
+                              "another file name for the output")
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-@contextmanager
-def _signals_for_writing():
-    """SIGTERM ends the process through Python (so `finally` removes the temporary file); SIGXFSZ is
-    ignored so that passing the file-size limit is an EFBIG error instead of a core dump."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = {}
-
-    def terminate(signum, frame):
-        raise SystemExit(128 + signum)
-
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        saved[signal.SIGTERM] = signal.signal(signal.SIGTERM, terminate)
-    if signal.getsignal(signal.SIGXFSZ) is signal.SIG_DFL:
-        saved[signal.SIGXFSZ] = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 def _open_kwargs(mode: str) -> dict:
@@ -140,22 +136,26 @@ def atomic_write(path: str | Path, mode: str = "wb"):
     target = Path(os.path.realpath(path))  # a link to a regular file stays a link
     keep = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
     tmp = None
-    with _signals_for_writing():
+    with signals.during_write():
         try:
-            # a short prefix: a 250-byte name must not make a temporary name over the limit
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".tmp", dir=target.parent)
+            with signals.deferred():  # no signal between making the file and noting it
+                # a short prefix: a 250-byte name must not make a temporary name over the limit
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".tmp", dir=target.parent)
+                signals.temporary.add(tmp)
             os.fchmod(fd, keep)
             with os.fdopen(fd, mode, **_open_kwargs(mode)) as f:
                 yield f
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, target)
+            signals.temporary.discard(tmp)
             tmp = None
         except OSError as exc:
             raise export_error(path, exc) from None
         finally:
             if tmp is not None:
                 _remove(tmp)
+                signals.temporary.discard(tmp)
 
 
 @contextmanager

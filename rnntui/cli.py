@@ -40,14 +40,17 @@ class Format(str, Enum):
 MaxMemory = Annotated[Optional[str], typer.Option(
     "--max-memory", help="Refuse runs whose trace would exceed this: 2GB (10^9 bytes), 2GiB (2^30 bytes), 512MiB, "
     "1000000 (bytes). Default: half the available memory.")]
+Sample = Annotated[Optional[int], typer.Option("--sample", min=0, help="A data set input (input: {dataset: ...}): "
+                                               "the first sample the run reads (default the input's sample, 0).")]
 
 
-def fail(exc: RnntuiError, command: str | None = None, unchecked: bool = False) -> None:
+def fail(exc: RnntuiError, command: str | None = None, unchecked: bool = False, after: str = "") -> None:
     """One clear message on stderr, exit status 2, never a traceback; control characters escaped.
 
     *command*: the command that refused an option of its own (`show --iteration 3`): its name labels the
     message, rather than the name of another command that shares the check (export's). *unchecked*: say
-    after a scenario's problems what they kept from being checked (`validate`, which promises every problem)."""
+    after a scenario's problems what they kept from being checked (`validate`, which promises every problem).
+    *after*: lines shown below the message, indented (an expression with a caret under the column)."""
     from rnntui.errors import ExportError
 
     problems = getattr(exc, "problems", None)
@@ -61,6 +64,8 @@ def fail(exc: RnntuiError, command: str | None = None, unchecked: bool = False) 
             typer.echo(f"  {printable(line)}", err=True)
     else:
         typer.echo(f"{prefix}: {printable(lines[0]) if lines else ''}", err=True)
+    for line in after.splitlines():
+        typer.echo(f"  {line}", err=True)
     raise typer.Exit(exc.exit_code)
 
 
@@ -99,20 +104,41 @@ def main_callback(
     ctx.call_on_close(one_thread().restore_original_limits)
 
 
-def _load_trace(source: str, max_memory: str | None):
+def _load_trace(source: str, max_memory: str | None, writes: Path | None = None, sample: int | None = None):
     """What `rnntui.run` makes of *source* (a scenario run, a saved trace or a recorded folder opened), its
-    warnings printed on stderr (also when the run then fails)."""
+    warnings printed on stderr (also when the run then fails). *writes*: the file the command will write,
+    refused (before the run) when it is one of the files the run reads; *sample*: a data set's first sample."""
     import warnings
 
     import rnntui
 
     limit = max_memory_bytes(max_memory)
+    if writes is not None:
+        _refuse_writing_an_input(source, writes, limit)
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always", rnntui.RnntuiWarning)
         try:
-            return rnntui.run(source, max_memory=limit)
+            return rnntui.run(source, max_memory=limit, sample=sample)
         finally:
             _warn(str(w.message) for w in said if issubclass(w.category, rnntui.RnntuiWarning))
+
+
+def _refuse_writing_an_input(source: str, writes: Path, limit: int | None) -> None:
+    """Refuse *writes* when it is a file the run of *source* reads: the scenario and every file it names, a
+    saved trace, a recorded folder's records (atomic.refuse_overwriting compares devices and inodes)."""
+    from rnntui.atomic import refuse_overwriting
+    from rnntui.engine.recorded import is_recorded_run
+
+    if is_recorded_run(source):
+        refuse_overwriting(writes, sorted(Path(source).iterdir()))
+        return
+    if source.endswith(".npz") and Path(source).is_file():
+        refuse_overwriting(writes, [source])
+        return
+    from rnntui.scenario import load_scenario
+    from rnntui.scenario.bundled import resolve
+
+    refuse_overwriting(writes, load_scenario(resolve(source), max_memory=limit).sources)
 
 
 def _warn(lines) -> None:
@@ -125,18 +151,22 @@ def _warn(lines) -> None:
 def run(scenario: ScenarioArg, max_memory: MaxMemory = None,
         compare: Annotated[Optional[str], typer.Option("--compare", help="Another scenario or trace to step "
                                                        "beside it in lockstep (A, B and their difference).")] = None,
+        sample: Sample = None,
         ) -> None:
     """Open the step-through debugger on a scenario (or a saved trace .npz)."""
     try:
-        trace = _load_trace(scenario, max_memory)
+        trace = _load_trace(scenario, max_memory, sample=sample)
         other = _load_other(trace, scenario, compare, max_memory)
     except RnntuiError as exc:
         fail(exc)
     from rnntui.tui.app import RnntuiApp
 
     tui = RnntuiApp(trace, other=other)
-    tui.run()
-    raise typer.Exit(tui.return_code or 0)  # 1 when the app crashed (Textual printed why)
+    try:
+        tui.run()
+    except RnntuiError as exc:  # no terminal to run in
+        fail(exc)
+    raise typer.Exit(tui.return_code or 0)  # 1 when the app crashed (Textual printed why), 128 + n after signal n
 
 
 def _load_other(trace, scenario: str, compare: str | None, max_memory):
@@ -186,8 +216,8 @@ def export(
                                                      "compared at. Default: the last (with --compare: the last at which "
                                                      "both are finite).")] = None,
     width: Annotated[Optional[int], typer.Option("--width", min=REPORT_WIDTHS[0], max=REPORT_WIDTHS[1],
-                                                 help="Report width in columns. Default: 100 for text; "
-                                                 "HTML and SVG as wide as their widest table (100 to 240).")] = None,
+                                                 help="Report width in columns (.txt, .svg). Default: 100 for text; "
+                                                 "SVG as wide as its widest table (100 to 240); HTML reflows to the window.")] = None,
     max_memory: MaxMemory = None,
     compare: Annotated[Optional[str], typer.Option("--compare", help="Another scenario or trace: write a report "
                                                    "comparing the two (.txt, .html or .svg).")] = None,
@@ -211,8 +241,8 @@ def export(
         check_target(output)
         skipped = []
         with _progress_on_stderr():
-            trace = _load_trace(scenario, max_memory)
-            other = None if compare is None else _load_trace(compare, max_memory)
+            trace = _load_trace(scenario, max_memory, writes=output)
+            other = None if compare is None else _load_trace(compare, max_memory, writes=output)
             if kind == "npz" and other is not None:
                 raise ExportError(f"{output}: --compare writes a report (.txt, .html or .svg); found .npz")
             if kind == "npz":
@@ -258,10 +288,11 @@ def show(
     iteration: Annotated[Optional[int], typer.Option("--iteration", min=0, help="A training run: the iteration whose "
                                                      "step report follows (default: the last).")] = None,
     max_memory: MaxMemory = None,
+    sample: Sample = None,
 ) -> None:
     """Print the report of a run to the terminal, without opening the TUI."""
     try:
-        trace = _load_trace(scenario, max_memory)
+        trace = _load_trace(scenario, max_memory, sample=sample)
         from rnntui.render.report import ReportOptions, print_report
 
         print_report(trace, ReportOptions.parse(steps=steps, step=step, entry=entry, width=None, iteration=iteration))
@@ -303,7 +334,7 @@ def scaffold(
     """Write a scenario from a state_dict's parameter names and shapes, ready to run and to edit."""
     import os
 
-    from rnntui.atomic import atomic_write, check_target
+    from rnntui.atomic import atomic_write, check_target, refuse_overwriting
     from rnntui.errors import ScenarioError
     from rnntui.scenario import load_scenario
     from rnntui.scenario.scaffold import ScaffoldError, scaffold as write_scenario
@@ -311,13 +342,17 @@ def scaffold(
 
     try:
         check_target(output)
+        refuse_overwriting(output, [weights])
         try:
             state = read_weight_file(weights)
         except WeightProblem as exc:
             raise ScaffoldError(f"{weights}: {exc.message}") from None
         # the scenario names the weights relative to its own folder, as every path inside a scenario
         name = os.path.relpath(weights.resolve(), output.resolve().parent)
-        text = write_scenario(state, name, ordered=weights.suffix.lower() != ".safetensors")
+        try:
+            text = write_scenario(state, name, ordered=weights.suffix.lower() != ".safetensors")
+        except ScaffoldError as exc:
+            raise ScaffoldError(f"{weights}: {exc}") from None
         try:
             load_scenario(output, text=text)  # what is written must load and match the file
         except ScenarioError as exc:
@@ -325,7 +360,7 @@ def scaffold(
         with atomic_write(output, "w") as f:
             f.write(text)
     except RnntuiError as exc:
-        fail(exc)
+        fail(exc, command="scaffold")
     typer.echo(printable(f"wrote {output}"))
 
 
@@ -339,26 +374,108 @@ def check(
     iteration: Annotated[Optional[int], typer.Option("--iteration", min=0, help="A training run: the iteration to check "
                                                      "(default: the last; the output says which).")] = None,
     max_memory: MaxMemory = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Check every sample of this data set "
+                                                   "(.npz), each run alone; the samples where one fails are listed.")] = None,
+    all_samples: Annotated[bool, typer.Option("--all-samples", help="Check every sample of the scenario's own "
+                                              "data set (input: {dataset: ...}).")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="With --dataset / --all-samples: "
+                                         "processes to run samples in.")] = 1,
 ) -> None:
     """Check assertions at every step of a run: exit 0 when all hold, 1 when one fails, 2 when unusable.
-    A training run is checked at one iteration: the last, or --iteration k."""
+    A training run is checked at one iteration: the last, or --iteration k. With --dataset or --all-samples,
+    at every sample of a data set."""
     from rnntui.expr.errors import ExprError
 
     try:
         from rnntui.expr.check import check_trace, parse_asserts
 
         parsed = parse_asserts(asserts)
-        result = check_trace(_load_trace(scenario, max_memory), parsed, iteration)
+        if dataset is not None or all_samples:
+            from rnntui.engine.progress import report
+            from rnntui.samples.check import check_dataset
+
+            with _progress_on_stderr():
+                result = check_dataset(_bundled_or_path(scenario), asserts, dataset, workers, max_memory_bytes(max_memory),
+                                       progress=lambda d, n: report("check", d, n))
+        else:
+            result = check_trace(_load_trace(scenario, max_memory), parsed, iteration)
     except ExprError as exc:
         if json_out:
             typer.echo(exc.to_json())
-        for line in exc.pointer().splitlines():
-            typer.echo(f"  {line}", err=True)
-        fail(exc)
+        fail(exc, after=exc.pointer())  # the message first, then the expression and a caret under the column
     except RnntuiError as exc:
         fail(exc)
     typer.echo(result.to_json() if json_out else "\n".join(printable(line) for line in result.lines()))
     raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def scan(
+    scenario: ScenarioArg,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="A data set (.npz: x, lengths, target) "
+                                                   "in place of the scenario's input.")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Also write every row: .csv, .npz "
+                                                   "(the same columns) or .html (a ranked, sortable report).")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Processes to run samples in.")] = 1,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="A Dask distributed scheduler's address "
+                                                     "(tcp://host:8786): its workers run the samples "
+                                                     "(pip install 'rnntui[dask]').")] = None,
+    sort: Annotated[Optional[str], typer.Option("--sort", help="Rank by this column, largest first (default: "
+                                                "not finite first, then the per-step rate furthest from 1).")] = None,
+    top: Annotated[int, typer.Option("--top", min=0, help="Rows shown in the terminal.")] = 20,
+    max_memory: MaxMemory = None,
+) -> None:
+    """Run every sample of a data set forward and backward, one at a time, and rank them: which samples make
+    the gradient vanish or explode, their loss, where their gradient is largest and smallest. Ctrl-C keeps
+    the rows done so far."""
+    from rnntui.atomic import atomic_write
+    from rnntui.engine.progress import report
+    from rnntui.errors import ExportError
+    from rnntui.samples import scan as run_scan
+    from rnntui.samples.measure import COLUMNS
+    from rnntui.samples import table
+
+    kinds = {".csv": "csv", ".npz": "npz", ".html": "html"}
+    try:
+        if output is not None and output.suffix.lower() not in kinds:
+            raise ExportError(f"{output}: found the suffix {output.suffix or 'none'!r}; expected .csv, .npz or .html")
+        if output is not None:
+            from rnntui.atomic import check_target
+
+            check_target(output)
+        with _progress_on_stderr():
+            result = run_scan(_bundled_or_path(scenario), dataset=dataset, workers=workers,
+                              max_memory=max_memory_bytes(max_memory), progress=lambda d, n: report("scan", d, n),
+                              scheduler=scheduler)
+        if sort is not None and sort not in result.columns:
+            raise ExportError(f"--sort: found {sort!r}; expected one of {', '.join(result.columns)}")
+        from rich.console import Console
+
+        console = Console(width=None if sys.stdout.isatty() else 160)
+        for part in table.terminal(result, sort, top):
+            console.print(part)
+        if output is not None:
+            kind = kinds[output.suffix.lower()]
+            if kind == "npz":
+                import numpy as np
+
+                with atomic_write(output) as f:
+                    np.savez(f, **table.to_arrays(result))
+            else:
+                text = table.to_csv(result) if kind == "csv" else table.to_html(result, sort)
+                with atomic_write(output) as f:
+                    f.write(text.encode("utf-8"))
+            typer.echo(f"wrote {output} ({len(result.rows):,} rows)", err=True)
+    except RnntuiError as exc:
+        fail(exc)
+    if not result.complete:
+        raise typer.Exit(130)
+
+
+def _bundled_or_path(scenario: str) -> str:
+    from rnntui.scenario.bundled import resolve
+
+    return str(resolve(scenario))
 
 
 @app.command()
@@ -373,6 +490,9 @@ def scenarios() -> None:
 
 
 def main() -> None:
+    from rnntui import signals
+
+    signals.install()  # SIGHUP, SIGINT, SIGQUIT, SIGTERM: exit 128 + n, temporary files removed
     try:
         app()
     except KeyboardInterrupt:

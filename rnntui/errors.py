@@ -6,14 +6,33 @@ from dataclasses import dataclass
 
 # C0 controls (tab and newline included: a message is one line), DEL, C1 controls and the Unicode line
 # and paragraph separators. ESC among them is what lets a file retitle a terminal window or rewrite the
-# screen, so none of them reaches it raw.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# screen, so none of them reaches it raw. Half a UTF-16 surrogate pair is no character at all: a terminal
+# cannot be sent one (UnicodeEncodeError), so it is shown as its escape too.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def _escape(match: re.Match) -> str:
     ch = match.group()
     return _NAMED.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def join_surrogates(text: str) -> str:
+    """*text* with each UTF-16 surrogate pair (a double-quoted "\\ud83d\\ude00", as JSON writes what is beyond
+    \\uffff) made the one character it stands for; a lone half stays as it is."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
+def lone_surrogate(text: str) -> int | None:
+    """Where *text* holds half of a surrogate pair without the other (no character: it can be neither printed
+    nor written as UTF-8), or None."""
+    m = _SURROGATE.search(text)
+    return None if m is None else m.start()
 
 
 def printable(text: str) -> str:

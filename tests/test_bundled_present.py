@@ -30,4 +30,7 @@ def test_wheel_ships_scenarios_and_weights_but_no_training_script(tmp_path):
     yamls = [f for f in files if f.startswith("rnntui/bundled/") and f.endswith(".yaml")]
     assert len(yamls) == len(bundled())
     assert "rnntui/bundled/reverse-weights.safetensors" in files
-    assert not [f for f in files if f.endswith("make_reverse.py")]
+    for name in ("bilstm-apple", "lstm-apple", "brnn-apple", "rnn-apple"):  # made by tools/make_apple.py
+        assert f"rnntui/bundled/{name}.safetensors" in files
+    assert "rnntui/bundled/apple-vocab.txt" in files  # the apple scenarios' vocabulary
+    assert not [f for f in files if f.endswith(("make_reverse.py", "make_apple.py"))]

@@ -55,9 +55,9 @@ def test_trace_keys_follow_the_format():
         assert trace[f"grad.model.0.l0.{d}.h"].shape == (T, B, H)
         assert trace[f"grad.model.0.l0.{d}.c"].shape == (T, B, H)
     assert list(trace["tokens"]) == ["I", "like", "apple", ".", "It", "is", "very", "healthy", "."]
-    assert trace["input"].shape == (T, B, 8)  # 8 distinct tokens
+    assert trace["input"].shape == (T, B, len(trace["meta.vocab"])) == (T, B, 31)  # one-hot over apple-vocab.txt
     assert trace["model.0.out"].shape == (T, B, 2 * H)
-    assert trace["model.1.pre"].shape == (T, B, 2)
+    assert trace["model.1.pre"].shape == (T, B, 3)  # other, fruit, company
     np.testing.assert_allclose(trace["output"].sum(axis=-1), 1.0)  # probabilities
     assert trace["gradnorm.step.0.weight_hh_l0_reverse"].shape == (T,)
 
@@ -233,7 +233,8 @@ def test_every_command_opens_what_it_is_given_through_rnntui_run(tmp_path, monke
     import rnntui.tui.app
 
     real, asked = rnntui.run, []
-    monkeypatch.setattr(rnntui, "run", lambda path, max_memory=None: (asked.append((path, max_memory)), real(path))[1])
+    monkeypatch.setattr(rnntui, "run", lambda path, max_memory=None, sample=None: (asked.append((path, max_memory)),
+                                                                                    real(path))[1])
     monkeypatch.setattr(rnntui.tui.app.RnntuiApp, "run", lambda self, *a, **k: None)
     result = CliRunner().invoke(app, [a.format(tmp=tmp_path) for a in command] + ["--max-memory", "1GiB"])
     assert result.exit_code == 0, result.output

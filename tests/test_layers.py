@@ -20,6 +20,7 @@ FORBIDDEN = {
     "scenario": ("rnntui.render", "rnntui.tui", "rnntui.cli", "rich", "textual", "typer"),
     "render": ("rnntui.tui", "rnntui.cli", "textual", "typer"),
     "tui": ("rnntui.cli", "typer"),
+    "samples": ("rnntui.tui", "rnntui.cli", "textual", "typer"),
 }
 
 

@@ -9,7 +9,7 @@ import io
 import numpy as np
 from rich.console import Console
 
-from rnntui.render.analysis import verdict
+from rnntui.render.analysis import verdicts
 
 
 def test_a_trace_summarises_itself_for_notebooks_and_rich(traces):
@@ -21,10 +21,10 @@ def test_a_trace_summarises_itself_for_notebooks_and_rich(traces):
     Console(file=out, width=300, color_system=None).print(trace)
     text = out.getvalue()
     for place in trace.info.places:
-        v = verdict(trace, place)
+        v = verdicts(trace, place)
         if v is not None:
-            assert f"{place.label(trace.info)}: {v.sentence}" in text
-            assert v.sentence in " ".join(page.split())
+            assert f"{place.label(trace.info)}: {v.summary}" in text
+            assert v.summary in " ".join(page.split())
 
 
 def test_a_training_runs_summary_says_which_iteration_of_how_many(traces):

@@ -24,7 +24,7 @@ def test_prediction_names_the_classes_and_the_target():
     trace = rnntui.run("bilstm-apple")
     p = np.asarray(trace["output"])[2, 0]
     pred = predict(trace, 2, 0)
-    names = ["other", "fruit"]
+    names = list(trace.info.class_names)  # other, fruit, company
     assert pred.top[0] == (names[int(p.argmax())], float(p.max()))
     assert pred.target == "fruit"  # the scenario's target at "apple"
     assert pred.correct == (int(p.argmax()) == 1)

@@ -129,8 +129,9 @@ def run_generation(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.
     logits = rec[keys.pre(last.index)] if (loss_kind == "cross_entropy" and last.activation == "softmax") else None
     loss, g, g_pre, step_loss = loss_and_grad(loss_kind, out_all, logits, target, steps_first=True)
 
-    def backward(g, g_pre, grads, rec):
-        """BPTT through the steps and the feedback; fills *grads* and *rec*, returns dL/d(each step's input)."""
+    def backward(g, g_pre, grads, rec, lean=""):
+        """BPTT through the steps and the feedback; fills *grads* and *rec*, returns dL/d(each step's input).
+        *lean*: the one-term pass (network.one_term_gradients): recurrent entries without weight gradients."""
         fb = None                 # dL/dx_{t+1}, reaching y_t through the feedback (continuous only)
         at_end: dict = {}         # entry index -> dL/d(its final states at step t), from step t+1
         recs: list = [None] * T
@@ -150,6 +151,8 @@ def run_generation(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.
                 lay = layout[k]
                 r[keys.grad(keys.out(lay.index))] = gk
                 extra = {"final": at_end[lay.index]} if lay.recurrent and lay.index in at_end else {}
+                if lean and lay.recurrent:
+                    extra["lean"] = True
                 gk = handlers[k].backward(lay, s.ins[k], s.pres[k], s.outs[k], s.caches[k], gk, params, step_grads,
                                           r, gp if k == n - 1 else None, **extra)
                 if lay.recurrent:

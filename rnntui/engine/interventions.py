@@ -251,10 +251,15 @@ def first_difference(a: Overrides | None, b: Overrides | None, reverse: bool) ->
     return int(steps[-1] if reverse else steps[0])
 
 
-def record_masks(rec: dict, items, entries, B: int) -> None:
-    """`meta.interventions` and a (T, B, H) bool mask per intervened place and name."""
+def record_masks(rec: dict, items, entries, B: int, lengths=None) -> None:
+    """`meta.interventions` and a (T, B, H) bool mask per intervened place and name. With *lengths* (a packed
+    batch) a sample's padded steps are never marked: the padding wins there, nothing was overwritten."""
     rec[META] = np.asarray(dumps(items))
     for prefix, ov in compile_all(items, entries).items():
         for name, mask in ov.mask.items():
-            rec[f"{prefix}.{MASK}.{name}"] = np.repeat(mask[:, None, :], B, axis=1)
+            marked = np.repeat(mask[:, None, :], B, axis=1)
+            if lengths is not None:
+                real = np.arange(marked.shape[0])[:, None] < np.asarray(lengths)[None, :]
+                marked &= real[:, :, None]
+            rec[f"{prefix}.{MASK}.{name}"] = marked
 

@@ -122,7 +122,8 @@ def trace_floats(layout: list[EntryInfo], T: int, B: int) -> int:
 
     Every entry's held arrays and its parameters with their gradients, plus the largest of: one
     entry's backward working arrays (during the run; where the output has a step axis, also during
-    the one-term backward pass a verdict reads, which records every entry's gradients once more),
+    the one-term backward pass a verdict reads, counted as if it recorded every entry's gradients once
+    more: its recurrent entries keep only dL/dh_t, so this is an upper bound),
     and the largest lazily derived diagnostic."""
     prints = []
     steps_in = T

@@ -56,13 +56,21 @@ class Walk:
             h = out
         return h
 
-    def backward(self, g, g_pre, grads: dict, rec: dict, final: dict | None = None) -> np.ndarray:
-        """dL/d(input). *final*: a gradient reaching the last entry's final states from outside."""
+    def backward(self, g, g_pre, grads: dict, rec: dict, final: dict | None = None, lean: str = "") -> np.ndarray:
+        """dL/d(input). *final*: a gradient reaching the last entry's final states from outside. *lean*: the
+        one-term pass of one direction ("fwd" or "bwd", `one_term_gradients`): recurrent entries record
+        dL/dh_t alone, without weight gradients, and the first recurrent entry's lowest sub-layer (nothing
+        recurrent below it needs its dL/d(input)) runs only that direction; dL/d(input) is then not whole."""
         n = len(self.layout)
+        first = min((k for k in range(n) if self.handlers[k].recurrent), default=-1)
         for k in range(n - 1, -1, -1):
             lay = self.layout[k]
             rec[keys.grad(keys.out(lay.index))] = g
             kw = {"final": final} if (final is not None and k == n - 1) else {}
+            if lean and self.handlers[k].recurrent:
+                kw["lean"] = True
+                if k == first and lay.part != "decoder":  # a decoder's hand-over reads every direction's dL/dh_0
+                    kw["only"] = lean
             g = self.handlers[k].backward(lay, self.ins[k], self.pres[k], self.outs[k], self.caches[k], g,
                                           self.params, grads, rec, g_pre if k == n - 1 else None, **kw)
         return g
@@ -108,7 +116,7 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.nda
     grads: dict[str, np.ndarray] = {}
     rec[keys.GRAD_INPUT] = walk.backward(g, g_pre, grads, rec)
     if per_step and derived is not None:
-        derived.update(one_term_gradients(layout, g, g_pre, walk.backward))
+        derived.update(one_term_gradients(layout, g, g_pre, walk.backward, None if real is None else lengths))
     rec[keys.OUTPUT] = out
     rec[keys.LOSS] = np.asarray(loss, dtype=x.dtype)
     if step_loss is not None:
@@ -127,42 +135,49 @@ def record_weights(rec: dict, params: dict, grads: dict, buffers: dict | None) -
         rec[keys.buffer(name)] = value
 
 
-def one_term_gradients(layout, g, g_pre, backward) -> dict:
-    """How the gradient of one step's loss term travels back: ||dL_s/dh_t|| at every step t of every
-    recurrent place, for s = the step where that place's BPTT starts (the last step for a forward
-    direction, step 0 for a backward one; in a batch of different lengths, only the samples that reach
-    step s carry a term there, so the measure follows those samples). Each is one more backward pass with only step s's term
-    of dL/d(output) kept. This is what vanishing and exploding mean; the total dL/dh_t also holds
-    every later step's own loss.
+def one_term_gradients(layout, g, g_pre, backward, lengths=None) -> dict:
+    """How the gradient of one loss term travels back, sample by sample: ||dL_s/dh_t|| of sample b at every
+    step t of every recurrent place, (T, B), for s = the step where that place's BPTT starts for sample b:
+    its own last step for a forward direction (in a batch of different lengths, *lengths*: each sample's,
+    never a padded step), step 0 for a backward one. This is what vanishing and exploding mean; the total
+    dL/dh_t also holds every later step's own loss.
 
-    Returns key -> zero-argument function: the extra pass (as long as the run's own backward) is paid
-    only when a view or a save first reads a key, and then once for every place of that direction. Until
-    then the functions keep the forward pass's caches alive."""
-    places = [(lay, keys.place_prefix(lay.index, j, d), d) for lay in layout if lay.recurrent
+    One more backward pass per direction, with only each sample's step-s term of dL/d(output) kept: the
+    samples do not mix in a recurrence, so row b of that pass is sample b's own term's gradient. The pass
+    is lean (Walk.backward's `lean`): the recurrent entries run their (dh, dc) recursion and record
+    dL/dh_t only, without weight gradients, the split of dL/dh_t or per-step products.
+
+    Returns key -> zero-argument function (`term_gradnorm` (T, B), `term_step` (B,)): the extra pass is
+    paid only when a view or a save first reads a key, and then once for every place of that direction.
+    Until then the functions keep the forward pass's caches alive."""
+    places = [(keys.place_prefix(lay.index, j, d), d) for lay in layout if lay.recurrent
               for j in range(lay.num_layers) for d in lay.directions]
+    T, B = g.shape[:2]
+    last = np.full(B, T - 1) if lengths is None else np.asarray(lengths) - 1
+    starts = {"fwd": last, "bwd": np.zeros(B, dtype=last.dtype)}
     out: dict = {}
     done: dict[str, dict[str, np.ndarray]] = {}
 
-    def norms(direction: str, s: int, key: str) -> np.ndarray:
+    def norms(direction: str, key: str) -> np.ndarray:
         if direction not in done:
+            s, b = starts[direction], np.arange(B)
             g1 = np.zeros_like(g)
-            g1[s] = g[s]
+            g1[s, b] = g[s, b]
             p1 = None
             if g_pre is not None:
                 p1 = np.zeros_like(g_pre)
-                p1[s] = g_pre[s]
+                p1[s, b] = g_pre[s, b]
             scratch: dict[str, np.ndarray] = {}
-            backward(g1, p1, {}, scratch)
+            backward(g1, p1, {}, scratch, lean=direction)
             done[direction] = {}
-            for _, prefix, d in places:
+            for prefix, d in places:
                 if d == direction:
                     dh = scratch[keys.grad(f"{prefix}.h")]
-                    done[direction][keys.diag(prefix, "term_gradnorm")] = row_norms(dh)
+                    done[direction][keys.diag(prefix, "term_gradnorm")] = row_norms(
+                        dh.reshape(-1, dh.shape[-1])).reshape(dh.shape[:2])
         return done[direction].pop(key)
 
-    for direction, s in (("fwd", g.shape[0] - 1), ("bwd", 0)):
-        for _, prefix, d in places:
-            if d == direction:
-                out[keys.diag(prefix, "term_gradnorm")] = partial(norms, direction, s, keys.diag(prefix, "term_gradnorm"))
-                out[keys.diag(prefix, "term_step")] = partial(np.asarray, s)
+    for prefix, d in places:
+        out[keys.diag(prefix, "term_gradnorm")] = partial(norms, d, keys.diag(prefix, "term_gradnorm"))
+        out[keys.diag(prefix, "term_step")] = partial(np.array, starts[d], dtype=np.int64)
     return out

@@ -76,7 +76,7 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
     if items:
         from rnntui.engine.interventions import record_masks
 
-        record_masks(arrays, items, list(sc.layout), sc.B)
+        record_masks(arrays, items, list(sc.layout), sc.B, sc.lengths)
     info = TraceInfo(
         name=sc.name, description=sc.description, mode=sc.mode, dtype=sc.dtype, loss=sc.loss, file=sc.file,
         entries=tuple(sc.layout), T=sc.T, B=sc.B, seq=sc.seq, class_names=sc.class_names, events=sc.events,

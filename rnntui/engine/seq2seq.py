@@ -74,8 +74,8 @@ class EncoderDecoder:
         rec[DECODER_INPUT] = x_dec
         self.decoder.forward(x_dec, rec, start={self.dec_first.index: start})
 
-    def backward(self, g, g_pre, grads: dict, rec: dict) -> np.ndarray:
-        rec[keys.grad(DECODER_INPUT)] = self.decoder.backward(g, g_pre, grads, rec)
+    def backward(self, g, g_pre, grads: dict, rec: dict, lean: str = "") -> np.ndarray:
+        rec[keys.grad(DECODER_INPUT)] = self.decoder.backward(g, g_pre, grads, rec, lean=lean)
         i = self.decoder.layout.index(self.dec_first)
         dstart = self.decoder.caches[i]["dstate0"]
         how = self.enc_last.merge
@@ -87,4 +87,4 @@ class EncoderDecoder:
                 final.setdefault(s, []).extend([gf] if b is None else [gf, gb])  # PyTorch's h_n order
         last_out = self.encoder.outs[-1]
         return self.encoder.backward(np.zeros_like(last_out), None, grads, rec,
-                                     final={s: np.stack(v) for s, v in final.items()})
+                                     final={s: np.stack(v) for s, v in final.items()}, lean=lean)

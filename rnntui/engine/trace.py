@@ -106,18 +106,23 @@ class Trace(Mapping):
         return show(self) if show else None
 
     def __init__(self, arrays: dict[str, np.ndarray], info: TraceInfo,
-                 derived: dict[str, Callable[[], np.ndarray]] | None = None):
+                 derived: dict[str, Callable[[], np.ndarray]] | None = None, path: Path | None = None):
         self._arrays = {k: _freeze(v) for k, v in arrays.items()}
         self._derived = dict(derived or {})
         self.info = info
+        self.path = path
+        """The saved trace this was read from (`load_trace`); None for a run. `info.file` stays the scenario
+        file the run was made from, as recorded then."""
 
     def __getitem__(self, key: str) -> np.ndarray:
         if key in self._arrays:
             return self._arrays[key]
         if key in self._derived:
             with np.errstate(all="ignore"):  # diagnostics of an overflowed run are inf/nan, said elsewhere
-                value = _freeze(self._derived.pop(key)())
+                value = _freeze(self._derived[key]())
+            # dropped only once computed: a derivation stopped part way (cancelled) can run again
             self._arrays[key] = value
+            self._derived.pop(key, None)
             return value
         raise KeyError(key)
 
@@ -240,5 +245,5 @@ def load_trace(path: str | Path, max_memory: int | None = None) -> Trace:
     if "train.loss" in arrays:   # a training run: its iterations' numbers, the last one's record
         from rnntui.engine.train import SavedTrainTrace
 
-        return SavedTrainTrace(arrays, info, derived)
-    return Trace(arrays, info, derived)
+        return SavedTrainTrace(arrays, info, derived, Path(path))
+    return Trace(arrays, info, derived, Path(path))

@@ -13,7 +13,7 @@ from dataclasses import MISSING, fields
 
 import numpy as np
 
-from rnntui.errors import Problem, ScenarioError
+from rnntui.errors import Problem, ScenarioError, lone_surrogate
 
 STR, INT, BOOL, STRS, INTS, MAP, SHAPES = "a string", "an integer", "true or false", "a list of strings", \
     "a list of integers", "a map", "a map of parameter names to shapes"
@@ -158,6 +158,30 @@ def _check_arrays(arrays: dict, d: dict) -> None:
                     _shape(_array(arrays, key, f"the states of entry {i}"), key, (steps, B, H), f"{(steps, B, H)}")
 
 
+def _check_text(arrays: dict, layout) -> None:
+    """Every text the trace holds can be printed: no half of a UTF-16 surrogate pair (JSON's \\ud800, or a
+    text array that holds one), which no terminal or UTF-8 file can take."""
+    def refuse(where: str, text: str, k: int):
+        raise _Bad(f"{where}: holds \\u{ord(text[k]):04x} at character {k}, half of a UTF-16 surrogate pair "
+                   "without its other half: no character, so it can be neither printed nor written")
+
+    stack = [("meta.layout", layout)]
+    while stack:
+        where, v = stack.pop()
+        if isinstance(v, dict):
+            stack += [(f"{where} key", k) for k in v] + [(f"{where}.{k}", x) for k, x in v.items()]
+        elif isinstance(v, list):
+            stack += [(f"{where}[{n}]", x) for n, x in enumerate(v)]
+        elif isinstance(v, str) and lone_surrogate(v) is not None:
+            refuse(where, v, lone_surrogate(v))
+    for key, arr in arrays.items():
+        if isinstance(arr, np.ndarray) and arr.dtype.kind == "U":
+            for at, text in np.ndenumerate(arr):
+                k = lone_surrogate(str(text))
+                if k is not None:
+                    refuse(f"{key}{list(at) if at else ''}", str(text), k)
+
+
 def check_trace(arrays: dict, path: str) -> None:
     """Raise ScenarioError (one line naming *path*) unless *arrays* form a trace rnntui can show."""
     try:
@@ -170,6 +194,7 @@ def check_trace(arrays: dict, path: str) -> None:
             d = json.loads(str(raw))
         except (ValueError, RecursionError) as exc:
             raise _Bad(f"meta.layout: not JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        _check_text(arrays, d)
         _check_layout(d)
         _check_arrays(arrays, d)
     except _Bad as exc:

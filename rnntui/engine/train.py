@@ -21,6 +21,7 @@ import numpy as np
 
 from rnntui.engine import keys, optim, recording
 from rnntui.engine.minibatch import batch_indices, subset
+from rnntui.engine.progress import report
 from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, run_scenario
 from rnntui.engine.trace import IterationNotKept, Trace
 from rnntui.errors import Problem, ScenarioError
@@ -238,7 +239,9 @@ class Trainer:
         with np.errstate(all="ignore"):
             with recording.lean():   # the iterations on the way are not kept
                 for i in range(c, k):
+                    report(f"iteration {k}", i - c, k - c + 1)  # where a caller's listener may also stop it
                     params, buffers = self._advance(i, params, state, buffers)
+            report(f"iteration {k}", k - c, k - c + 1)
             run = self._run(params, buffers, k)
         self._remember(k, run)
         return run
@@ -348,11 +351,26 @@ def _dropout_places(sc) -> list[tuple[str, object, float]]:
         elif e.recurrent and e.dropout > 0:
             width = e.hidden_size * len(e.directions)
             out += [(dropout_mask_key(e.index, j), shape(e, (width,)), e.dropout) for j in range(1, e.num_layers)]
-    if out and (sc.feed == "output" or sc.decoder_x is not None):
-        raise ScenarioError([Problem(sc.file, None, None, "train", (
-            "dropout in training runs in the many-to-many, many-to-one and one-to-many (feed: zeros) modes; "
-            "this scenario is a generator or an encoder-decoder: remove the dropout or the train: section"))])
+    refused = untrainable_dropout(sc.layout, sc.feed == "output", sc.decoder_x is not None)
+    if refused is not None:
+        raise ScenarioError([Problem(sc.file, None, None, f"model.{refused[0]}.{refused[1]}", refused[2])])
     return out
+
+
+def untrainable_dropout(layout, generator: bool, decoder: bool) -> tuple[int, str, str] | None:
+    """(entry index, scenario key, message) of the first dropout a training run cannot draw masks for: a
+    generator (feed: output) and an encoder-decoder run step by step or in two parts, which the masks
+    (one per iteration, drawn for the whole input) do not follow. None where there is none."""
+    if not (generator or decoder):
+        return None
+    for e in layout:
+        key = "p" if e.type == "dropout" else "dropout" if e.recurrent and e.num_layers > 1 else None
+        if key is not None and e.dropout > 0:
+            what = "a generator (feed: output)" if generator else "an encoder-decoder"
+            return e.index, key, (
+                f"dropout in training runs in the many-to-many, many-to-one and one-to-many (feed: zeros) modes; "
+                f"this scenario is {what}: remove the dropout (model.{e.index}, {e.type}) or the train: section")
+    return None
 
 
 def _train_arrays(trainer: Trainer, steps: list[Step], final: dict, first_bad) -> dict[str, np.ndarray]:

@@ -144,7 +144,7 @@ def what_if(trace, interventions, resume: bool = True):
               and not k.startswith("diag.") and f".{MASK}." not in k}
     arrays.update(rec)
     if items:
-        record_masks(arrays, items, info.entries, info.B)
+        record_masks(arrays, items, info.entries, info.B, info.lengths)
     derived = derived_keys(info, arrays, params)
     derived.update(lazy)
     return Trace(arrays, info, derived)

@@ -95,6 +95,14 @@ class Bound:
             v = np.broadcast_to(v, (self.T,))
         return v
 
+    def waiting(self) -> list[str]:
+        """The lazily derived trace keys (a step Jacobian norm: seconds on a long run) the values need and the
+        trace has not computed yet: what a UI computes off its own thread before it asks for `values`."""
+        if "values" in self.__dict__:
+            return []
+        keys = {self.names[n.name].key for n in self.expr.names}
+        return sorted(k for k in keys if k is not None and k in self.trace and not self.trace.is_computed(k))
+
     def value_at(self, t: int):
         """The value at step *t*: a number, True/False, or an array of the step's shape."""
         return self.values[t]

@@ -71,10 +71,11 @@ class CheckResult:
     """What `rnntui check` prints and `rnntui.check` returns; `exit_code` is 0 when every assertion holds."""
 
     scenario: str
-    file: str
+    file: str                       # what was checked: the scenario file, or the saved trace (.npz)
     assertions: tuple[AssertionResult, ...]
     iteration: int | None = None    # a training run: the iteration checked (None: a run without train:)
     iterations: int | None = None   # and how many it has
+    made_from: str | None = None    # a saved trace: the scenario file it was made from, as recorded then
 
     @property
     def ok(self) -> bool:
@@ -89,6 +90,8 @@ class CheckResult:
 
     def to_dict(self) -> dict:
         out = {"version": SCHEMA_VERSION, "scenario": self.scenario, "file": self.file, "ok": self.ok}
+        if self.made_from is not None:  # recorded when the trace was saved: it need not exist here
+            out["made_from"] = self.made_from
         if self.iteration is not None:  # a training run: the iteration checked
             out["iteration"], out["iterations"] = self.iteration, self.iterations
         return {**out, "assertions": [a.to_dict() for a in self.assertions]}
@@ -165,11 +168,27 @@ def at_iteration(trace, iteration: int | None):
         raise CheckError(f"--iteration: {exc}") from None
 
 
+def _real_steps(info, b) -> "np.ndarray":
+    """(T,) bool: the steps an assertion is checked at. In a packed batch, a step past every sample's own
+    length is padding (its states and gradients are zeros no sample computed): it is not checked."""
+    import numpy as np
+
+    keep = np.ones(b.T, dtype=bool)
+    entry = getattr(b.place, "entry", None)
+    if entry is None or info.lengths is None or not info.packs(info.entries[entry]):
+        return keep
+    if b.T != info.entries[entry].steps:
+        return keep
+    keep[max(info.lengths):] = False
+    return keep
+
+
 def check_trace(trace, asserts, iteration: int | None = None) -> CheckResult:
     """Evaluate every assertion (text or parsed); raise ExprError (its `where` naming the assertion) for one
     that cannot be used. Every assertion is bound before any is evaluated, so a mistake costs no computation.
     A training run is checked at *iteration* (default: the last); CheckError if that cannot be. An
     assertion reading train.* names is checked over every iteration instead."""
+    saved = getattr(trace, "path", None)  # a saved trace: the file checked is the .npz, not the scenario
     whole = trace
     trace, checked, N = at_iteration(trace, iteration)
     info = trace.info
@@ -199,12 +218,16 @@ def check_trace(trace, asserts, iteration: int | None = None) -> CheckResult:
     for text, targets in bound:
         places = []
         for b in targets:
+            real = _real_steps(info, b)
             order = b.order()
-            failing = ~b.holds
+            order = order[real[order]]
+            failing = ~b.holds & real
             in_order = failing[order]
             first = int(order[in_order.argmax()]) if in_order.any() else None
-            places.append(PlaceResult(b.place.prefix, b.phase, b.T, int(failing.sum()), first,
+            places.append(PlaceResult(b.place.prefix, b.phase, int(real.sum()), int(failing.sum()), first,
                                       "ascending" if b.T < 2 or order[0] < order[-1] else "descending",
                                       "iteration" if isinstance(b, TrainingBound) else "step"))
         results.append(AssertionResult(text, tuple(places)))
+    if saved is not None:
+        return CheckResult(info.name, str(saved), tuple(results), checked, N, made_from=info.file)
     return CheckResult(info.name, info.file, tuple(results), checked, N)

@@ -20,6 +20,7 @@ from rnntui.expr import nodes
 from rnntui.expr.errors import ExprError
 
 CONDITION_FUNCTIONS = frozenset({"any", "all", "isnan", "isfinite"})
+ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "**": np.power}
 
 
 def is_condition(node) -> bool:
@@ -110,9 +111,15 @@ class Evaluator:
         return -v if node.op == "-" else v
 
     def _binary(self, node: nodes.Binary) -> np.ndarray:
-        a, b = _numeric(self.eval(node.left)), _numeric(self.eval(node.right))
-        op = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "**": np.power}[node.op]
-        return self.combine(node, op, a, b)
+        # down the left spine in a loop: a chain a + b * c - d ... of any length costs no recursion
+        spine = [node]
+        if node.op != "**":
+            while isinstance(spine[-1].left, nodes.Binary) and spine[-1].left.op != "**":
+                spine.append(spine[-1].left)
+        value = self.eval(spine[-1].left)
+        for link in reversed(spine):
+            value = self.combine(link, ARITHMETIC[link.op], _numeric(value), _numeric(self.eval(link.right)))
+        return value
 
     def _compare(self, node: nodes.Compare) -> np.ndarray:
         ops = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal, "==": np.equal,
@@ -125,8 +132,12 @@ class Evaluator:
         return result
 
     def _logic(self, node: nodes.Logic) -> np.ndarray:
-        a, b = (self.truth(o, self.eval(o)) for o in node.operands)
-        return (np.logical_and if node.op == "and" else np.logical_or)(a, b)
+        combine = np.logical_and if node.op == "and" else np.logical_or
+        result = None
+        for o in node.operands:   # a flat chain p and q and r ... is one node
+            v = self.truth(o, self.eval(o))
+            result = v if result is None else combine(result, v)
+        return result
 
     def truth(self, node, v: np.ndarray) -> np.ndarray:
         """A condition's value per step: true where it holds for every element of the step."""

@@ -44,6 +44,7 @@ class Source:
     read: Callable[[], np.ndarray]     # (T, ...) at the place; 0-d for a constant (T, iteration)
     shape: Callable[[], tuple]         # what read() would return, without computing a lazy diagnostic
     gradient: bool = False             # computed by the backward pass
+    key: str | None = None             # the trace key read (None: made from several, or a constant)
 
 
 def find_place(info, text: str, expr_text: str = "", column: int = 1) -> Place:
@@ -90,7 +91,7 @@ def sources(trace, place: Place) -> dict[str, Source]:
     out: dict[str, Source] = {}
 
     def key(name, k, gradient=False, shape=None):
-        out[name] = Source(name, lambda: trace[k], shape or (lambda: trace[k].shape), gradient)
+        out[name] = Source(name, lambda: trace[k], shape or (lambda: trace[k].shape), gradient, k)
 
     if place.recurrent:
         fam = e.family

@@ -20,16 +20,42 @@ def thresholds(info) -> dict[str, float]:
     return {**THRESHOLDS, **dict(info.events)}
 
 
+# The verdict's rule, on the end-to-end ratio (the gradient's norm where BPTT ends over its norm where it
+# entered) and the per-step factor (that ratio's geometric mean per step, ratio^(1/steps)): a long sequence
+# loses a dependency to a small per-step loss compounded, a short one only to a fast one.
+VANISH_RATIO, VANISH_SLOW_RATIO, VANISH_FACTOR = 1e-2, 0.1, 0.9
+EXPLODE_RATIO, EXPLODE_SLOW_RATIO, EXPLODE_FACTOR = 1e2, 10.0, 1.1
+RULE = (f"rule: vanishing below {VANISH_RATIO:g} end to end, or below {VANISH_SLOW_RATIO:g} at under "
+        f"{VANISH_FACTOR:g}x a step; exploding above {EXPLODE_RATIO:g}, or above {EXPLODE_SLOW_RATIO:g} at over "
+        f"{EXPLODE_FACTOR:g}x a step")
+
+
+def classify(ratio: float, factor: float) -> str:
+    """The verdict's rule (RULE) on one gradient's end-to-end *ratio* and per-step *factor*."""
+    if ratio < VANISH_RATIO or (factor < VANISH_FACTOR and ratio < VANISH_SLOW_RATIO):
+        return "vanishing"
+    if ratio > EXPLODE_RATIO or (factor > EXPLODE_FACTOR and ratio > EXPLODE_SLOW_RATIO):
+        return "exploding"
+    return "healthy"
+
+
 @dataclass(frozen=True)
 class Verdict:
-    kind: str            # vanishing | exploding | healthy | no gradient | non-finite
-    factor: float        # average change of the gradient's norm per step back
+    """One sample's gradient (or, in a trace saved before verdicts were per sample, the batch's)."""
+
+    kind: str            # vanishing | exploding | healthy | one step | no gradient | non-finite
+    factor: float        # average change of the gradient's norm per step back (geometric mean)
     ratio: float         # its norm at the last step BPTT reaches over that where it entered
     start: int           # step where the gradient entered (BPTT starts there for this direction)
-    end: int             # step where BPTT ends
-    jacobian: float      # median spectral norm of dh_t/dh_{t-1}
+    end: int             # step where BPTT ends (the sample's own last real step for a backward direction)
+    jacobian: float      # median spectral norm of dh_t/dh_{t-1} over the sample's real steps
     basis: str = ""      # which gradient the verdict measured, in words
     cause: str = ""      # non-finite: where the inf or NaN came from, in words (nonfinite_cause)
+    sample: int | None = None   # the sample it is for (None: the batch's, an older trace)
+
+    @property
+    def steps(self) -> int:
+        return abs(self.end - self.start)
 
     @property
     def sentence(self) -> str:
@@ -37,71 +63,208 @@ class Verdict:
             return "no gradient reaches this layer (dL/dh is zero at every step)"
         if self.kind == "non-finite":
             return f"the gradient is not finite: {self.cause}"
-        verb = "shrinks" if self.factor < 1 else "grows"
         jac = f" (median step Jacobian norm {self.jacobian:.3g})" if math.isfinite(self.jacobian) else ""
-        return (f"{self.kind}: the gradient {verb} about {self.factor:.3g}x per step; at step {self.end} "
-                f"it is {self.ratio:.2g} of its size at step {self.start}{jac}")
+        if self.kind == "one step":
+            return f"one step: the gradient enters at step {self.start} and there is no earlier step to carry it to{jac}"
+        verb = "shrinks" if self.factor < 1 else "grows"
+        jac = f"; median step Jacobian norm {self.jacobian:.3g}" if math.isfinite(self.jacobian) else ""
+        return (f"{self.kind}: at step {self.end} the gradient is {self.ratio:.2g} of its size at step {self.start}, "
+                f"{self.criterion} ({verb} about {self.factor:.3g}x per step over {self.steps} steps{jac})")
+
+    @property
+    def criterion(self) -> str:
+        """Which part of the rule (RULE) the measured ratio and rate meet, in words with its bounds."""
+        r = self.ratio
+        if self.kind == "vanishing":
+            return (f"below {VANISH_RATIO:g}" if r < VANISH_RATIO else
+                    f"below {VANISH_SLOW_RATIO:g} at under {VANISH_FACTOR:g}x a step")
+        if self.kind == "exploding":
+            return (f"above {EXPLODE_RATIO:g}" if r > EXPLODE_RATIO else
+                    f"above {EXPLODE_SLOW_RATIO:g} at over {EXPLODE_FACTOR:g}x a step")
+        if r < VANISH_SLOW_RATIO:
+            return f"not below {VANISH_RATIO:g}, nor below {VANISH_SLOW_RATIO:g} at under {VANISH_FACTOR:g}x a step"
+        if r > EXPLODE_SLOW_RATIO:
+            return f"not above {EXPLODE_RATIO:g}, nor above {EXPLODE_SLOW_RATIO:g} at over {EXPLODE_FACTOR:g}x a step"
+        return f"within {VANISH_SLOW_RATIO:g}..{EXPLODE_SLOW_RATIO:g}"
+
+    @property
+    def measured(self) -> str:
+        """The whole rule with this gradient's own numbers."""
+        if self.kind not in ("vanishing", "exploding", "healthy"):
+            return ""
+        return f"{RULE}; here {self.ratio:.2g} at {self.factor:.3g}x a step"
 
 
-def verdict(trace, place: Place) -> Verdict | None:
-    """Whether a gradient vanishes or explodes as BPTT carries it back through this direction.
+KIND_WORDS = {"vanishing": ("vanishes", "vanish"), "exploding": ("explodes", "explode"),
+              "healthy": ("is healthy", "are healthy"), "one step": ("has one step", "have one step"),
+              "no gradient": ("gets no gradient", "get no gradient"), "non-finite": ("is not finite", "are not finite")}
+KIND_ORDER = ("non-finite", "exploding", "vanishing", "healthy", "one step", "no gradient")
 
-    What is measured is one loss term's gradient: where the output has a step axis, the engine ran
-    BPTT once more for the loss at the step this direction's BPTT starts from
-    (`diag.{place}.term_gradnorm`), since the total dL/dh_t also holds each later step's own loss
-    and would mostly measure how large those are. Without a step axis the loss is one term already.
-    """
-    if place.layer is None:
-        return None
+
+@dataclass(frozen=True)
+class Verdicts:
+    """A place's verdict sample by sample, each measured from the sample's own gradient, and the batch in words."""
+
+    samples: tuple[Verdict, ...]
+    basis: str           # what was measured, for the whole batch
+
+    def of(self, b: int) -> Verdict:
+        return self.samples[min(b, len(self.samples) - 1)]
+
+    @property
+    def worst(self) -> Verdict:
+        """The sample furthest from healthy: a non-finite one first, else the largest change end to end."""
+        def badness(v: Verdict):
+            if v.kind == "non-finite":
+                return (2, 0.0)
+            if v.kind in ("vanishing", "exploding"):
+                return (1, abs(math.log10(v.ratio)) if v.ratio > 0 else math.inf)
+            return (0, 0.0)
+        return max(self.samples, key=badness)
+
+    @property
+    def kind(self) -> str:
+        """One kind for the batch (a colour): every sample's if they agree, else the worst sample's."""
+        kinds = {v.kind for v in self.samples}
+        return kinds.pop() if len(kinds) == 1 else self.worst.kind
+
+    @property
+    def summary(self) -> str:
+        """The batch in words: how many samples are of each kind, and the worst one's numbers."""
+        if len(self.samples) == 1:
+            return self.samples[0].sentence
+        counts = {k: sum(v.kind == k for v in self.samples) for k in KIND_ORDER}
+        B = len(self.samples)
+        parts = [f"{n}{f' of {B} samples' if not i else ''} {KIND_WORDS[k][1 if n > 1 else 0]}"
+                 for i, (k, n) in enumerate((k, n) for k, n in counts.items() if n)]
+        if len(parts) == 1 and counts[self.samples[0].kind] == B:
+            parts = [f"all {B} samples {KIND_WORDS[self.samples[0].kind][1]}"]
+        out = ", ".join(parts)
+        w = self.worst
+        if w.kind in ("vanishing", "exploding"):
+            out += (f"; the worst, sample {w.sample}: {w.ratio:.2g} end to end (step {w.start} to {w.end}) at "
+                    f"{w.factor:.3g}x a step")
+        elif w.kind == "non-finite":
+            out += f"; sample {w.sample}: {w.sentence}"
+        return out
+
+
+def sample_terms(trace, place: Place) -> tuple[np.ndarray, np.ndarray | None]:
+    """(T, B) the norm of each sample's own one-term gradient at every step, and (B,) the step each sample's
+    term entered at (None where the output has no step axis: then dL/dh_t is one term already, each row its
+    own sample's). A trace saved before these were per sample holds (T,): returned as (T, 1), the batch's."""
     term = place.diag_key("term_gradnorm")
     if term in trace:
         g = np.asarray(trace[term], dtype=float)
-        s = int(trace[place.diag_key("term_step")])
-        basis = (f"measured on the gradient of step {s}'s loss term alone, ‖dL_{s}/dh_t‖, as BPTT carries it "
-                 f"back; the total dL/dh_t also holds every other step's own loss")
-        if trace.info.entries[place.entry].part == "encoder":
-            basis = (f"measured on the gradient of the decoder's step {s} loss term alone, as it comes back through "
-                     f"the hand-over and BPTT carries it through the encoder; the total dL/dh_t also holds every "
-                     f"other decoder step's loss")
-        if trace.info.packs(trace.info.entries[place.entry]) and s > 0:
-            reach = sum(1 for n in trace.info.lengths if n > s)
-            basis += f" (samples of different lengths: the {reach} of {trace.info.B} that reach step {s})"
-    else:
-        g = np.asarray(trace[place.diag_key("gradnorm")], dtype=float)
-        basis = "measured on ‖dL/dh_t‖: the loss reaches the model at one output only, so this is one term"
+        s = np.atleast_1d(np.asarray(trace[place.diag_key("term_step")]))
+        return (g if g.ndim == 2 else g[:, None]), s
+    from rnntui.engine.diagnostics import row_norms
+
+    dh = trace[place.grad_key("h")]
+    return row_norms(dh.reshape(-1, dh.shape[-1])).reshape(dh.shape[:2]).astype(float), None
+
+
+def _basis(trace, place: Place, s, b: int | None) -> str:
+    """What the verdict measured, in words: for sample *b*, or for the whole batch (*b* None)."""
+    info = trace.info
+    entry = info.entries[place.entry]
+    B = info.B
+    whose = f"sample {b}'s " if (b is not None and B > 1) else ("each sample's " if B > 1 else "")
+    if s is None:
+        return (f"measured on {whose}‖dL/dh_t‖: the loss reads one output" + (" of each sample" if B > 1 else "")
+                + ", so it is one loss term")
+    if B == 1:
+        whose = "the "
+    if entry.part == "encoder":
+        return (f"measured on {whose}gradient of the decoder's step {int(s[0])} loss term alone, as it comes back "
+                f"through the hand-over and BPTT carries it through the encoder; the total dL/dh_t also holds every "
+                f"other decoder step's loss")
+    if b is not None:
+        step = int(s[min(b, len(s) - 1)])
+        own = " (its own last real step)" if info.packs(entry) and place.direction != "bwd" and \
+            step < entry.steps - 1 else ""
+        return (f"measured on {whose}step {step} loss term alone{own}, ‖dL_{step}/dh_t‖ (the total dL/dh_t "
+                f"also holds every other step's loss)")
+    steps = sorted({int(v) for v in s})
+    at = f"step {steps[0]}" if len(steps) == 1 else "its own last real step (" + ", ".join(
+        f"{int(v)}" for v in s) + ")"
+    return (f"measured on {whose}loss term at {at} alone, as BPTT carries it back; the total dL/dh_t also holds "
+            f"every other step's own loss")
+
+
+def verdicts(trace, place: Place, jacobian: bool = True) -> Verdicts | None:
+    """Whether a gradient vanishes or explodes as BPTT carries it back through this direction, sample by sample.
+
+    What is measured is one loss term's gradient, each sample's own: where the output has a step axis, the
+    engine ran BPTT once more with only the term at the step this direction's BPTT starts from for that
+    sample (its own last real step for a forward direction, step 0 for a backward one;
+    `diag.{place}.term_gradnorm`), since the total dL/dh_t also holds each later step's own loss and would
+    mostly measure how large those are. Without a step axis the loss reads one output of each sample, and
+    each sample's dL/dh_t is one term already. Samples never mix in a recurrence, so each sample's verdict is
+    its own; a padded step is never counted (BPTT of a sample runs over its real steps only).
+    """
+    if place.layer is None:
+        return None
+    info = trace.info
+    entry = info.entries[place.entry]
+    G, s = sample_terms(trace, place)
+    T, n = G.shape
+    per_sample = n == info.B and not (s is not None and len(s) != n)
+    lengths = [info.length_of(b) if info.packs(entry) else entry.steps for b in range(n)] if per_sample \
+        else [entry.steps]
     jkey = place.diag_key("jacnorm")
     h = trace[place.key("h")]
-    jmed = math.nan
-    if trace.is_computed(jkey) or h.size * h.shape[-1] <= 4_000_000:  # never a slow computation in a view
+    jac = None
+    # never a slow computation in a view; *jacobian* False: not at all (a scan reads the rate alone)
+    if jacobian and (trace.is_computed(jkey) or h.size * h.shape[-1] <= 4_000_000):
         jac = np.asarray(trace[jkey], dtype=float)
-        if trace.info.packs(trace.info.entries[place.entry]):  # a padded step has no Jacobian (recorded 0)
-            jac = jac[np.arange(jac.shape[0])[:, None] < np.asarray(trace.info.lengths)[None, :]]
-        finite_jac = jac[np.isfinite(jac)]
-        jmed = float(np.median(finite_jac)) if finite_jac.size else math.nan
-    T = g.shape[0]
-    backward_in_t = place.direction != "bwd"  # BPTT visits a forward direction from t = T-1 down
+    backward_in_t = place.direction != "bwd"  # BPTT visits a forward direction from its last real step down
+    out = []
+    for b in range(n):
+        own = min(lengths[b], T)
+        g = G[:own, b]
+        if jac is None:
+            jmed = math.nan
+        else:
+            j = jac[:own, b] if per_sample else jac[:own]
+            j = j[np.isfinite(j)]
+            jmed = float(np.median(j)) if j.size else math.nan
+        basis = _basis(trace, place, s, b if per_sample else None)
+        sample = b if per_sample else None
 
-    def order(k: int) -> int:
-        return T - 1 - k if backward_in_t else k
+        def order(k: int) -> int:
+            return own - 1 - k if backward_in_t else k
 
-    seq = g[::-1] if backward_in_t else g
-    if not np.all(np.isfinite(seq)):
-        return Verdict("non-finite", math.nan, math.nan, order(0), order(T - 1), jmed, basis,
-                       nonfinite_cause(trace, place))
-    nz = np.flatnonzero(seq > 0)
-    if nz.size == 0:
-        return Verdict("no gradient", 0.0, 0.0, order(0), order(T - 1), jmed, basis)
-    first = int(nz[0])
-    steps = len(seq) - 1 - first
-    ratio = float(seq[-1] / seq[first])
-    factor = ratio ** (1 / steps) if steps > 0 and ratio > 0 else (0.0 if steps > 0 else 1.0)
-    if ratio < 1e-2 or (factor < 0.9 and ratio < 0.1):
-        kind = "vanishing"
-    elif ratio > 1e2 or (factor > 1.1 and ratio > 10):
-        kind = "exploding"
-    else:
-        kind = "healthy"
-    return Verdict(kind, factor, ratio, order(first), order(T - 1), jmed, basis)
+        seq = g[::-1] if backward_in_t else g
+        if not np.all(np.isfinite(seq)):
+            out.append(Verdict("non-finite", math.nan, math.nan, order(0), order(own - 1), jmed, basis,
+                               nonfinite_cause(trace, place), sample))
+            continue
+        nz = np.flatnonzero(seq > 0)
+        if nz.size == 0:
+            out.append(Verdict("no gradient", 0.0, 0.0, order(0), order(own - 1), jmed, basis, sample=sample))
+            continue
+        first = int(nz[0])
+        steps = len(seq) - 1 - first
+        if steps == 0:
+            out.append(Verdict("one step", 1.0, 1.0, order(first), order(own - 1), jmed, basis, sample=sample))
+            continue
+        ratio = float(seq[-1] / seq[first])
+        factor = ratio ** (1 / steps) if ratio > 0 else 0.0
+        out.append(Verdict(classify(ratio, factor), factor, ratio, order(first), order(own - 1), jmed, basis,
+                           sample=sample))
+    if not per_sample:  # an older trace: one norm over the batch
+        old = (f"measured on the batch's ‖dL_s/dh_t‖, s = {int(s[0])}, as a trace saved before verdicts were sample "
+               f"by sample recorded it (run the scenario again for each sample's own)")
+        out = [Verdict(**{**v.__dict__, "basis": old}) for v in out]
+        return Verdicts(tuple(out), old)
+    return Verdicts(tuple(out), _basis(trace, place, s, None))
+
+
+def verdict(trace, place: Place, sample: int = 0) -> Verdict | None:
+    """The verdict for one sample (see `verdicts`)."""
+    vs = verdicts(trace, place)
+    return None if vs is None else vs.of(sample)
 
 
 def _listed(keys: list[str], most: int = 3) -> str:
@@ -241,8 +404,14 @@ def events(trace) -> list[Event]:
     return out
 
 
-def equations(entry) -> list[str]:
-    return entry.handler.equations(entry)
+def equations(entry, direction: str | None = None) -> list[str]:
+    """The entry's equations; at a recurrent place, as its *direction* runs them (the backward one reads
+    the state of step t+1)."""
+    if direction is None:
+        return entry.handler.equations(entry)
+    head = ["backward direction: runs from t = T-1 down to 0, so step t reads the state of step t+1"] \
+        if direction == "bwd" else []
+    return head + entry.handler.equations(entry, direction)
 
 
 def param_count(trace, entry) -> int:

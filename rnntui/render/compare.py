@@ -4,6 +4,14 @@ The cursor moves through A; B is read at the same place (entry, sub-layer, direc
 and sample. What the place's view shows is compared name by name: a recurrent place's states and
 gates (their gradients in BPTT), any other entry's output (its gradient). Where B lacks the place,
 the step or the value, or its shape differs, the panel says so instead of a difference.
+
+Only like for like is subtracted. The same shape is not the same meaning: unit k of an LSTM's h and
+unit k of a GRU's h come from different equations, so where the place's entry types differ only the
+sizes ‖A‖ and ‖B‖ are compared (a gradient's size means the same in both: how much of the loss reaches
+the place) and the panel says why A-B is not taken. Where the types agree but the place's weights
+differ, A-B is taken and the panel says that the weights differ: unit k then means the same in both only
+where their weights share an origin (an edited weight, two trainings from one start), not where they were
+trained apart.
 """
 from __future__ import annotations
 
@@ -15,9 +23,11 @@ from rich.style import Style
 from rich.text import Text
 
 from rnntui.engine.diagnostics import vector_norm
+from rnntui.engine.families.base import STEMS
 from rnntui.errors import printable
 from rnntui.numfmt import fmt
 from rnntui.render.cursor import Cursor
+from rnntui.render.doc import Heading
 from rnntui.render.report_table import Columns
 from rnntui.render.segments import Cells
 from rnntui.render.strips import unit_strip
@@ -29,16 +39,51 @@ WARN = Style(color="yellow")
 
 @dataclass(frozen=True)
 class Compared:
-    """One name at one step: A's and B's values (None where B has none) and why not."""
+    """One name at one step: A's and B's values (None where B has none) and why not; *alike*: whether
+    they are the same quantity, so that A - B means something (else only their sizes are compared)."""
 
     name: str
     a: np.ndarray
     b: np.ndarray | None
     why: str = ""
+    alike: bool = True
 
     @property
     def diff(self) -> np.ndarray | None:
-        return None if self.b is None else self.a - self.b
+        return None if self.b is None or not self.alike else self.a - self.b
+
+
+def _place_params(info, place) -> list[str]:
+    """The parameters that compute a place's values: its direction's of a recurrent entry, else the entry's."""
+    e = info.entries[place.entry]
+    if place.layer is None:
+        return list(e.params)
+    return [n for n in (place.param(stem) for stem in STEMS) if n in e.params]
+
+
+def same_outputs(ia, ib, place) -> bool:
+    """Whether *place* is both models' output, read by the same loss against the same classes: its unit k
+    then means the same in both (class k's score or probability), whatever their weights."""
+    last = len(ia.entries) - 1
+    return (place.layer is None and place.entry == last == len(ib.entries) - 1 and ia.loss == ib.loss
+            and ia.class_names == ib.class_names)
+
+
+def weights_differ(a, b, place) -> float | None:
+    """‖W_A - W_B‖ / ‖W_A‖ over the parameters of *place* (None when they are the same, bit for bit, or
+    the place has none); inf when B lacks one of them or holds it in another shape."""
+    names = _place_params(a.info, place)
+    if not names or names != _place_params(b.info, place):
+        return None if not names else float("inf")
+    pa = [np.asarray(a[f"param.{n}"], dtype=float) for n in names]
+    pb = [np.asarray(b[f"param.{n}"], dtype=float) for n in names]
+    if any(x.shape != y.shape for x, y in zip(pa, pb)):
+        return float("inf")
+    if all(np.array_equal(x, y) for x, y in zip(pa, pb)):
+        return None
+    size = np.sqrt(sum(float(np.sum(x * x)) for x in pa))
+    diff = np.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(pa, pb)))
+    return diff / size if size > 0 else float("inf")
 
 
 def _names(info, place, phase: str) -> list[tuple[str, str]]:
@@ -62,13 +107,15 @@ def _at(trace, key: str, t: int, b: int, per_step: bool):
     return arr[b] if b < arr.shape[0] else None
 
 
-def compared(a, b, c) -> tuple[list[Compared], str]:
-    """What can be compared at the cursor, and a sentence for what cannot (empty when all can)."""
+def compared(a, b, c, words: bool = True) -> tuple[list[Compared], str]:
+    """What can be compared at the cursor, and a sentence for what cannot or what to bear in mind (empty
+    when there is nothing to say; not looked for without *words*)."""
     place = c.place(a.info)
     if place not in b.info.places:
         return [], f"B has no {place.label(a.info)}: nothing to compare here"
     ea, eb = a.info.entries[place.entry], b.info.entries[place.entry]
     per_step = a.info.seq and ea.seq_out or place.layer is not None
+    alike = ea.type == eb.type  # the same equations: unit k of A and of B are the same quantity
     out, missing = [], []
     names_b = dict(_names(b.info, place, c.phase))
     for label, key in _names(a.info, place, c.phase):
@@ -84,14 +131,39 @@ def compared(a, b, c) -> tuple[list[Compared], str]:
         elif vb.shape != va.shape:
             out.append(Compared(label, va, None, f"shapes differ: A {va.shape}, B {vb.shape}"))
         else:
-            out.append(Compared(label, va, vb))
+            out.append(Compared(label, va, vb, alike=alike))
     note = ""
-    if ea.type != eb.type:
+    if not alike:
         note = f"A's model.{ea.index} is {ea.type}, B's is {eb.type}"
+        shared = [r.name for r in out if r.b is not None]
+        if shared:
+            note += (f": their {', '.join(shared)} are not the same quantity (same shape, other equations), so only "
+                     "their sizes are compared, not A-B")
         if missing:
             # the list last: a line that wraps breaks inside the list, never between "only in" and "A"
             note += f"; only in A: {', '.join(missing)}"
+    elif words and any(r.b is not None for r in out) and not same_outputs(a.info, b.info, place):
+        rel = weights_differ(a, b, place)
+        if rel is not None:
+            size = "" if not np.isfinite(rel) else f" (‖W_A-W_B‖/‖W_A‖ = {rel:.2g})"
+            note = (f"the weights of {place.label(a.info)} differ{size}: A-B is unit by unit, and unit k means the "
+                    "same in both only where their weights share an origin (one edited from the other, or both "
+                    "trained from the same start), not where they were trained apart")
     return out, note
+
+
+def _predictions(a, b, c, place, labels) -> list[Text]:
+    """At the models' output (the same classes, the same loss): what each predicts at the cursor's step."""
+    from rnntui.render.prediction import classifies, has_steps, predict
+
+    if c.phase != "forward" or not same_outputs(a.info, b.info, place) or not classifies(a):
+        return []
+    if has_steps(a) != has_steps(b) or (has_steps(a) and (c.t >= b["output"].shape[0] or c.t >= a["output"].shape[0])):
+        return []
+    if c.sample >= b.info.B:
+        return []
+    return [Text.assemble((f"{lab} predicts ", BOLD), predict(run, c.t, c.sample).words())
+            for lab, run in zip(labels, (a, b))]
 
 
 def compare_header(a, b, labels: tuple[str, str] = ("A", "B")) -> Text:
@@ -116,6 +188,7 @@ def compare_panel(a, b, c, width: int, labels: tuple[str, str] = ("A", "B")) -> 
                 f"(loss {la} {fmt(float(a['loss']), 0)}, {lb} {fmt(float(b['loss']), 0)})", BOLD)]
     if note:
         out.append(Text(note, WARN))
+    out += _predictions(a, b, c, place, labels)
     for r in rows:
         u = min(c.unit, r.a.size - 1)
         line = Text(f"{r.name:<10} ‖{la}‖ {fmt(vector_norm(r.a), 0)}  ", BOLD)
@@ -124,6 +197,10 @@ def compare_panel(a, b, c, width: int, labels: tuple[str, str] = ("A", "B")) -> 
             out.append(line)
             continue
         d = r.diff
+        if d is None:  # not the same quantity: their sizes only
+            line.append(f"‖{lb}‖ {fmt(vector_norm(r.b), 0)}", Style())
+            out.append(line)
+            continue
         line.append(f"‖{lb}‖ {fmt(vector_norm(r.b), 0)}  ‖{la}-{lb}‖ {fmt(vector_norm(d), 0)}",
                     Style())
         out.append(line)
@@ -237,13 +314,14 @@ def compare_report(a, b, steps: range | None = None, iteration: int | None = Non
                                 DIM))
                  for label, t, w in (("A", a, whole[0]), ("B", b, whole[1]))] + [Text("")]
     if k is not None:
-        out += _training_section(*whole, k)
+        out += [Heading("Training")] + _training_section(*whole, k)
         picked = "chosen with --iteration" if iteration is not None else (
             "the last at which both runs are finite" if k < min(t.iterations for t in whole if is_training(t)) - 1
             else "the last") + "; --iteration picks another"
         out.append(Text(f"Compared below at iteration {k} ({picked})", BOLD))
-    out += [_param_counts(a, b).render(), Text("")]
+    out += [Heading("Parameters"), _param_counts(a, b).render(), Text("")]
     for k, place in enumerate(a.info.places):
+        out.append(Heading(place.label(a.info)))
         if place not in b.info.places:
             out.append(Text(f"{place.label(a.info)}: only in A", WARN))
             continue
@@ -257,17 +335,39 @@ def compare_report(a, b, steps: range | None = None, iteration: int | None = Non
             names = [r.name for r in first if r.b is not None]
             if not names:
                 continue
+            alike = all(r.alike for r in first if r.b is not None)
             cols = Columns(f"{'Forward pass' if phase == 'forward' else 'Backward pass (BPTT)'}, "
-                           f"{place.label(a.info)}: ‖A‖ / ‖B‖ / ‖A-B‖, sample 0",
+                           f"{place.label(a.info)}: ‖A‖ / ‖B‖{' / ‖A-B‖' if alike else ''}, sample 0",
                            [("t", ">")] + [(n, ">") for n in names])
             for t in rng:
-                rows, _ = compared(a, b, Cursor(phase=phase, place_index=k, t=t))
+                rows, _ = compared(a, b, Cursor(phase=phase, place_index=k, t=t), words=False)
                 got = {r.name: r for r in rows}
                 cells = [str(t)]
                 for n in names:
                     r = got.get(n)
-                    cells.append("-" if r is None or r.b is None else
-                                 f"{vector_norm(r.a):.3g} / {vector_norm(r.b):.3g} / {vector_norm(r.diff):.3g}")
+                    if r is None or r.b is None:
+                        cells.append("-")
+                        continue
+                    d = r.diff
+                    cells.append(f"{vector_norm(r.a):.3g} / {vector_norm(r.b):.3g}"
+                                 + ("" if d is None else f" / {vector_norm(d):.3g}"))
                 cols.add(*cells)
-            out += [cols.render(), Text("")]
+            out += [_both_gradients(a, b, place, rng, cols.render()) if phase == "backward" else cols.render(), Text("")]
     return out
+
+
+def _both_gradients(a, b, place, rng: range, table):
+    """The BPTT table, and for a recurrent place both runs' ‖dL/dh_t‖ per step on one chart (the HTML
+    report draws it; the text report prints the table)."""
+    from rnntui.render.doc import Figure
+
+    key = place.diag_key("gradnorm")
+    if place.layer is None or key not in a or key not in b or not len(rng):
+        return table
+    steps = np.asarray(list(rng), dtype=np.intp)
+    ga, gb = (np.asarray(t[key], dtype=float) for t in (a, b))
+    if ga.shape != gb.shape:
+        return table
+    return Figure(table, "steps", {"series": [("A", ga[steps]), ("B", gb[steps])], "x": steps, "log": True,
+                                   "xlabel": "step t", "ylabel": "‖dL/dh_t‖ (log)",
+                                   "title": f"‖dL/dh_t‖ per step, {place.label(a.info)}, A and B"}, table=True)

@@ -14,6 +14,15 @@ from rnntui.render.tokens import token_label
 from rnntui.render.views import view_at
 
 
+def is_what_if(trace) -> bool:
+    """Whether the run has interventions (`meta.interventions` lists at least one)."""
+    import json
+
+    from rnntui.engine.interventions import META
+
+    return META in trace and bool(json.loads(str(trace[META])))
+
+
 NAME_AT_LEAST = 8        # the name gives way to the prediction, down to this many characters
 NAME_BESIDE_BATCH = 12   # ... and keeps this many beside the loss's batch size before that gives way too
 
@@ -34,12 +43,14 @@ def top_line(trace, c: Cursor, width: int | None = None) -> Text:
     # the loss is the whole batch's, while the line below names one sample: say so
     batch = f"batch of {info.B}" if info.B > 1 else ""
     name = printable(info.name)  # control characters escaped
+    # values overwritten inside the loop: not the model's own run (kept whole beside the name)
+    marker = ("  what-if", Style(bold=True, color="yellow")) if is_what_if(trace) else ""
     with_batch = f"{loss}{f' ({batch})' if batch else ''}"
     # (the loss's words, how many classes, how much of the name must then fit), the first that fits wins
     forms = [(f"{loss} ({info.loss}{', ' + batch if batch else ''})", 3, len(name)), (with_batch, 3, len(name)),
              (with_batch, 2, len(name)), (with_batch, 1, min(len(name), NAME_BESIDE_BATCH)), (loss, 1, 0)]
     for loss_words, top, need in forms:
-        rest = Text.assemble(("   " + loss_words, Style(dim=True)), ("   " + said, Style(dim=True)),
+        rest = Text.assemble(marker, ("   " + loss_words, Style(dim=True)), ("   " + said, Style(dim=True)),
                              predict(out, at, c.sample, k=top).words())
         room = len(name) if width is None else width - rest.cell_len
         if room >= need:
@@ -58,7 +69,7 @@ def header(trace, c: Cursor, width: int | None = None) -> Group:
     info = trace.info
     place = c.place(info)
     view = view_at(info, c)
-    phase = "forward pass" if c.phase == "forward" else view.backward_name
+    phase = view.pass_name(info, c.phase)
     arrow = "→" if place_sign(info, c.phase, place) > 0 else "←"
     text = top_line(trace, c, width)
     line = Text(no_wrap=True, overflow="ellipsis")
@@ -74,7 +85,8 @@ def header(trace, c: Cursor, width: int | None = None) -> Group:
         where = f"{view.step_noun} {step_index(c, info) + 1} of {n} ({where})"
     line.append(f"  {place.label(info)}  {where}  sample {c.sample} of {info.B}")
     e = info.entries[place.entry]
-    if info.packs(e) and info.seq and not c.handover:
+    # a sample's own length where the place has steps (a many-to-one's dense reads one vector: none)
+    if info.packs(e) and info.seq and not c.handover and (e.recurrent or e.seq_out):
         own, full = info.length_of(c.sample), e.steps
         line.append(f" (length {own} of {full})", Style(bold=own < full))
     return Group(text, line)

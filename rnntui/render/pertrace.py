@@ -13,6 +13,10 @@ class PerTrace:
         self.size = size
         self._values: dict[tuple, tuple] = {}
 
+    def has(self, trace, key: tuple) -> bool:
+        hit = self._values.get((id(trace),) + key)
+        return hit is not None and hit[0]() is trace
+
     def get(self, trace, key: tuple, make):
         k = (id(trace),) + key
         hit = self._values.get(k)

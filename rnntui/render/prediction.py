@@ -62,19 +62,35 @@ def probabilities(trace, at=()) -> np.ndarray:
 
 def predict(trace, t: int, b: int, k: int = 3) -> Prediction:
     """The prediction at step t (ignored without a step axis) for sample b."""
-    at = (t, b) if has_steps(trace) else (b,)
-    target = np.asarray(trace["meta.target"])[at] if "meta.target" in trace else None
+    return predictions(trace, [(t, b)], k)[0]
+
+
+def predictions(trace, rows, k: int = 3) -> list[Prediction]:
+    """`predict` of each (t, b) of *rows*, computed together: one softmax and one sort over all of them (a
+    report lists every step)."""
+    steps = has_steps(trace)
+    ts = np.asarray([t for t, _ in rows], dtype=np.intp)
+    bs = np.asarray([b for _, b in rows], dtype=np.intp)
+    at = (ts, bs) if steps else (bs,)
+    targets = np.asarray(trace["meta.target"])[at] if "meta.target" in trace else None
     if classifies(trace):
         p = probabilities(trace, at)
         names = labels(trace, p.shape[-1])
-        order = np.argsort(-p, kind="stable")[:k]
-        top = tuple((names[i], float(p[i])) for i in order)
-        if target is None:
-            return Prediction(top)
-        return Prediction(top, target=names[int(target)], correct=int(order[0]) == int(target))
-    values = tuple(float(v) for v in np.asarray(trace["output"])[at].reshape(-1))
-    shown = None if target is None else ", ".join(fmt(float(v), 0) for v in np.asarray(target).reshape(-1)[:4])
-    return Prediction((), values, shown)
+        order = np.argsort(-p, axis=-1, kind="stable")[:, :k]
+        top_p = np.take_along_axis(p, order, axis=-1).tolist()
+        out = []
+        for i, idx in enumerate(order.tolist()):
+            top = tuple((names[j], pj) for j, pj in zip(idx, top_p[i]))
+            if targets is None:
+                out.append(Prediction(top))
+            else:
+                target = int(targets[i])
+                out.append(Prediction(top, target=names[target], correct=idx[0] == target))
+        return out
+    values = np.asarray(trace["output"])[at].reshape(len(rows), -1).tolist()
+    shown = [None] * len(rows) if targets is None else [
+        ", ".join(fmt(float(v), 0) for v in row[:4]) for row in np.asarray(targets).reshape(len(rows), -1).tolist()]
+    return [Prediction((), tuple(v), s) for v, s in zip(values, shown)]
 
 
 def predicted_labels(trace, b: int) -> list[str] | None:

@@ -25,6 +25,7 @@ from rnntui.render.tokens import sample_tokens, token_label
 from rnntui.render.timeline import feed_note
 from rnntui.render.views import view_for
 from rnntui.render.diagnostics_text import nonfinite_summary
+from rnntui.render.doc import Heading
 from rnntui.engine.diagnostics import vector_norm
 
 
@@ -99,6 +100,25 @@ def _input_section(trace, part: str = "") -> Text:
     return text
 
 
+def whatif_words(trace) -> Text | None:
+    """What a run with interventions (a what-if) overwrote, said before its numbers; None for a plain run."""
+    from rnntui.engine.interventions import recorded
+
+    items = recorded(trace)
+    if not items:
+        return None
+    n = len(items)
+    text = Text(f"What-if: {n} intervention{'s' if n > 1 else ''} overwrite{'' if n > 1 else 's'} values inside the "
+                "recurrent loop; every number below, forward and backward, follows from the new values, not from "
+                "the model alone", Style(bold=True, color="yellow"))
+    for it in items:
+        units = "every unit" if it.units is None else \
+            f"unit{'s' if len(it.units) > 1 else ''} {', '.join(str(u) for u in it.units)}"
+        steps = f"t={it.start}" if it.stop == it.start + 1 else f"t={it.start}..{it.stop - 1}"
+        text.append(f"\n  {printable(it.at)} {printable(it.set)}, {units}, set to {it.value:g} at {steps}")
+    return text
+
+
 def param_table(trace, entry_filter: int | None) -> Table:
     t = Table(title="Parameter gradients", title_justify="left", header_style="bold")
     for col, just in (("parameter", "left"), ("shape", "left"), ("‖param‖", "right"), ("‖grad‖", "right")):
@@ -114,7 +134,7 @@ def param_table(trace, entry_filter: int | None) -> Table:
 
 def prediction_section(trace, opts: ReportOptions):
     """What the model predicts beside the target: per step, or per sample without a step axis."""
-    from rnntui.render.prediction import has_steps, predict, saliency
+    from rnntui.render.prediction import has_steps, predictions, saliency
     from rnntui.render.report_table import Columns
 
     info = trace.info
@@ -129,11 +149,11 @@ def prediction_section(trace, opts: ReportOptions):
     if sal:
         headers.append(("‖dL/dx_t‖", ">"))
     cols = Columns(title, headers, keys=len(headers) - 1 - bool(sal))
-    for t, b in rows:
+    predicted = predictions(trace, [(t or 0, b) for t, b in rows])
+    for (t, b), p in zip(rows, predicted):
         row = ([str(t)] if t is not None else []) + ([str(b)] if info.B > 1 else [])
         if "tokens" in trace and t is not None:
             row.append(token_label(trace, t, b))
-        p = predict(trace, t or 0, b)
         row.append((p.words(), Style(color="red")) if p.correct is False else p.words())
         if sal:
             row.append(f"{sal[b][t]:.3e}")
@@ -174,18 +194,23 @@ def build(trace, opts: ReportOptions) -> list:
     # what the scenario says is shown with its control characters escaped, never sent to the terminal
     out: list = [Panel(Text(printable(" ".join(info.description.split())) or "(no description)"),
                        title=Text(printable(info.name), Style(bold=True)), title_align="left")]
-    out.append(model_table(trace))
+    out += [Heading("Model"), model_table(trace)]
+    whatif = whatif_words(trace)
+    if whatif is not None:
+        out.append(whatif)
     loss = Text("loss: ", Style(bold=True))
     loss.append(f"{info.loss} = {float(trace['loss']):.6g}   {run_shape(trace)}")
     if training is not None:
-        out += training_report(training) + [Text(""), Text(f"Iteration {k} (the step report below; --iteration "
+        out += [Heading("Training")] + training_report(training, k) + [
+            Text(""), Heading(f"Iteration {k}"), Text(f"Iteration {k} (the step report below; --iteration "
                                                           "chooses another)", Style(bold=True))]
         loss = Text(f"iteration {k}: ", Style(bold=True)) + loss
+    out.append(Heading("Loss and input"))
     if info.mode == "encoder-decoder":  # the decoder reads its own input
         out += [loss, _input_section(trace, "encoder "), _input_section(decoder_part(trace), "decoder ")]
     else:
         out += [loss, _input_section(trace)]
-    out += [Text(""), prediction_section(for_output(trace), opts), Text("")]
+    out += [Text(""), Heading("Output and prediction"), prediction_section(for_output(trace), opts), Text("")]
     if not info.seq:
         x = trace["input"][0]
         out += [Text("Input image" + (" (channel 0)" if x.shape[0] > 1 else ""), Style(bold=True)),
@@ -193,9 +218,10 @@ def build(trace, opts: ReportOptions) -> list:
     for k, place in enumerate(info.places):
         if opts.entry is not None and place.entry != opts.entry:
             continue
-        out += view_for(info, place).report(for_place(trace, place), place, k, opts)
-    out.append(param_table(trace, opts.entry))
-    out.append(nonfinite_summary(trace))
+        section = view_for(info, place).report(for_place(trace, place), place, k, opts)
+        out += ([Heading(place.label(info))] if section else []) + section
+    out += [Heading("Parameters"), param_table(trace, opts.entry)]
+    out += [Heading("Finite values"), nonfinite_summary(trace)]
     return out
 
 
@@ -255,6 +281,14 @@ def write_report(trace, path, kind: str, opts: ReportOptions, other=None) -> Non
             from rnntui.render.compare import compare_report
 
             items = compare_report(trace, other, None if opts.steps is None else range(*opts.steps), opts.iteration)
+        if kind == "html":  # a document of the same items (render/html_report.py): no console, no measuring pass
+            from rnntui.render.html_report import document
+
+            data = document(items, printable(f"rnntui: {trace.info.name}" if other is None else
+                                             f"rnntui: {trace.info.name} vs {other.info.name}"))
+            with atomic_write(path, "w") as f:
+                f.write(data)
+            return
         width = opts.width or (TEXT_WIDTH if kind == "txt" else content_width(items))
     # a text file has no colour: the console says so, and heatmaps draw themselves in shade characters
     console = Console(record=True, width=width, file=io.StringIO(), force_jupyter=False,  # a file, not the notebook
@@ -262,8 +296,6 @@ def write_report(trace, path, kind: str, opts: ReportOptions, other=None) -> Non
     render_to(console, trace, opts, items)
     if kind == "txt":
         data = console.export_text()
-    elif kind == "html":
-        data = console.export_html(inline_styles=True)
     else:
         data = console.export_svg(title=printable(f"rnntui: {trace.info.name}"))
     with atomic_write(path, "w") as f:

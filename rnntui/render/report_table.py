@@ -1,12 +1,20 @@
 """A plain fixed-width table for reports."""
 from __future__ import annotations
 
+import re
+from functools import cached_property
+
+from rich.cells import cell_len
 from rich.console import Group
+from rich.control import STRIP_CONTROL_CODES
 from rich.measure import Measurement
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
 SEP = " │ "
+# what rich's Text takes out of what it is given (a cell holding one goes through Text, as before)
+_CONTROL = re.compile("[" + "".join(re.escape(chr(c)) for c in STRIP_CONTROL_CODES) + "]")
 
 
 class Columns:
@@ -38,8 +46,13 @@ class ColumnsView:
 
     def __init__(self, cols: Columns):
         self.cols = cols
-        self.widths = [max([len(h)] + [len(_plain(r[k])) if k < len(r) else 0 for r in cols.rows])
-                       for k, (h, _) in enumerate(cols.headers)]
+
+    @cached_property
+    def widths(self) -> list[int]:
+        """Each column's width in characters (measured when first laid out: an HTML report never is)."""
+        cols = self.cols
+        return [max([len(h)] + [len(_plain(r[k])) if k < len(r) else 0 for r in cols.rows])
+                for k, (h, _) in enumerate(cols.headers)]
 
     def full_width(self) -> int:
         return sum(self.widths) + len(SEP) * (len(self.widths) - 1)
@@ -63,7 +76,8 @@ class ColumnsView:
         parts.append(keys + cur)
         return parts
 
-    def lines(self, width: int) -> list[Text]:
+    def lines(self, width: int, plain: bool = False) -> list:
+        """The title, each part's heading and rows, as Text; with *plain*, each row as its segments."""
         cols = self.cols
         parts = self.parts(width)
         out = [Text(cols.title, Style(bold=True))]
@@ -75,15 +89,9 @@ class ColumnsView:
             head = Text(no_wrap=True, overflow="ellipsis")
             head.append(SEP.join(self._cell(cols.headers[k][0], k) for k in part), Style(bold=True, underline=True))
             out.append(head)
-            for r in cols.rows:
-                line = Text(no_wrap=True, overflow="ellipsis")
-                for i, k in enumerate(part):
-                    if i:
-                        line.append(SEP, Style(dim=True))
-                    c = r[k] if k < len(r) else ""
-                    text, style = (c if isinstance(c, tuple) else (c, None))
-                    line.append(self._cell(text, k), style)
-                out.append(line)
+            for pieces in self.rows(part, Style(dim=True)):
+                out.append(pieces if plain else Text.assemble(*((seg.text, seg.style) for seg in pieces), no_wrap=True,
+                                                              overflow="ellipsis"))
             if n + 1 < len(parts):
                 out.append(Text(""))
         return out
@@ -93,7 +101,37 @@ class ColumnsView:
         return text.rjust(w) if self.cols.headers[k][1] == ">" else text.ljust(w)
 
     def __rich_console__(self, console, options):
-        yield Group(*self.lines(options.max_width))
+        """The lines as segments, made here rather than by rich's Text (wrap, split, crop: most of an HTML
+        report's time at thousands of steps): a row that fits is its cells and separators as they are, the
+        same segments the Text would give; one that does not (or holds a control code) goes through Text."""
+        width = options.max_width
+        newline = Segment.line()
+        for line in self.lines(width, plain=True):
+            if isinstance(line, Text):
+                yield from console.render(line, options)
+                continue
+            text = "".join([seg.text for seg in line])
+            if (len(text) if text.isascii() else cell_len(text)) > width or _CONTROL.search(text):
+                yield from console.render(Text.assemble(*((seg.text, seg.style) for seg in line), no_wrap=True,
+                                                        overflow="ellipsis"), options)
+                continue
+            yield from line
+            yield newline
+
+    def rows(self, part: list[int], dim: Style):
+        """Each row of *part* as segments: its cells, laid out, between dim separators."""
+        sep = Segment(SEP, dim)
+        layout = [(k, self.widths[k], self.cols.headers[k][1] == ">") for k in part]
+        for r in self.cols.rows:
+            out = []
+            n = len(r)
+            for k, w, right in layout:
+                if out:
+                    out.append(sep)
+                c = r[k] if k < n else ""
+                text, style = (c if isinstance(c, tuple) else (c, None))
+                out.append(Segment(text.rjust(w) if right else text.ljust(w), style))
+            yield out
 
     def __rich_measure__(self, console, options):
         # as wide as the whole table; it fits itself into less (in parts)

@@ -15,20 +15,20 @@ from rnntui.errors import printable
 
 
 def summary(trace) -> Group:
-    from rnntui.render.analysis import verdict
-    from rnntui.render.report import model_table
+    from rnntui.render.analysis import verdicts
+    from rnntui.render.report import model_table, whatif_words
 
     info = trace.info
     training = "train.loss" in trace  # one iteration's record of a training run: which, of how many, the loss
     at = f" at iteration {int(getattr(trace, 'record_iteration', trace['train.loss'].shape[0] - 1))}" if training else ""
     out = [Text(printable(info.name), Style(bold=True))] + ([training_words(trace)] if training else []) + [
-           model_table(trace),
+           model_table(trace), *filter(None, [whatif_words(trace)]),
            Text(f"loss{at}: {info.loss} = {float(trace['loss']):.6g}   {run_shape(trace)}")]
     out += prediction_lines(trace)
     for place in info.places:
-        v = verdict(trace, place)
+        v = verdicts(trace, place)
         if v is not None:
-            out.append(Text(f"{place.label(info)}: {v.sentence}"))
+            out.append(Text(f"{place.label(info)}: {v.summary}"))
     return Group(*out)
 
 
@@ -40,7 +40,7 @@ def prediction_lines(trace) -> list[Text]:
     a CNN) the sample's prediction; with one, the prediction at the sample's own last step and, for a
     classifier with a target, at how many of its steps the top class is the target."""
     from rnntui.render.parts import for_output
-    from rnntui.render.prediction import classifies, has_steps, predict
+    from rnntui.render.prediction import classifies, has_steps, predict, predictions
 
     out_trace = for_output(trace)
     info = trace.info
@@ -55,7 +55,7 @@ def prediction_lines(trace) -> list[Text]:
         n = info.length_of(b) if packed else int(out_trace["output"].shape[0])
         text = f"prediction, {who} at its last step t={n - 1}: {predict(out_trace, n - 1, b).words()}"
         if classifies(out_trace) and "meta.target" in out_trace:
-            right = sum(bool(predict(out_trace, t, b, k=1).correct) for t in range(n))
+            right = sum(bool(p.correct) for p in predictions(out_trace, [(t, b) for t in range(n)], k=1))
             text += f"   (right at {right} of its {n} steps)"
         lines.append(Text(text))
     if info.B > SAMPLES:

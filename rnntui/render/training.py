@@ -465,16 +465,65 @@ def _ratio(r, size) -> str:
     return "moved from 0" if math.isinf(r) and r > 0 and size is not None and float(size) == 0 else f"{r:.3e}"
 
 
-def training_report(trace) -> list:
-    """The report's training section: the curves as text, the per-parameter table at the first and last
-    iteration, and where the events began."""
+def _optimizer_words(o) -> str:
+    """An optimizer as torch.optim is called: its kind and the keys that differ from PyTorch's defaults."""
+    from rnntui.engine.optim import KEYS, Optimizer
+
+    default = Optimizer(kind=o.kind)
+    keys = [f"{k}={getattr(o, k)!r}" if isinstance(getattr(o, k), (bool, tuple)) else f"{k}={getattr(o, k):g}"
+            for k in KEYS[o.kind] if k != "lr" and getattr(o, k) != getattr(default, k) and getattr(o, k) is not None]
+    name = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}.get(o.kind, o.kind)
+    return name + (f" ({', '.join(keys)})" if keys else "")
+
+
+def training_setup(trace) -> "Facts":
+    """How the run trained: optimizer, learning rate, schedule, clipping, batch size and iterations, from
+    the scenario's train: section where the trace has it (a replayed run), else from the recorded keys
+    (a saved trace or your own loop's record: train.lr per iteration, train.clipped, train.batch)."""
+    from rnntui.render.doc import Facts
+
+    N = int(trace["train.loss"].shape[0])
+    cfg = getattr(trace, "train_config", None)
+    lr = np.asarray(trace["train.lr"], dtype=float) if "train.lr" in trace else None
+    rates = "not recorded" if lr is None or lr.size == 0 else (
+        f"{lr[0]:g}" if np.all(lr == lr[0]) else f"{lr[0]:g} at iteration 0 → {lr[-1]:g} at iteration {lr.size - 1} "
+        f"(min {lr.min():g}, max {lr.max():g})")
+    pairs = []
+    if cfg is not None:
+        pairs.append(("optimizer", _optimizer_words(cfg.optimizer)))
+        pairs.append(("learning rate", rates))
+        pairs.append(("schedule", cfg.schedule.describe() if cfg.schedule is not None else "none (constant)"))
+        pairs.append(("clipping", "none" if cfg.clip is None else
+                      f"gradient norm at most {cfg.clip.limit:g} (clip_grad_norm_)" if cfg.clip.kind == "norm" else
+                      f"each gradient value within ±{cfg.clip.limit:g} (clip_grad_value_)"))
+        pairs.append(("batch size", f"the whole batch ({trace.info.B})" if cfg.batch_size is None else
+                      f"{cfg.batch_size} samples an iteration" + (", shuffled every pass" if cfg.shuffle else "")))
+    else:
+        pairs.append(("optimizer", "your own loop's (recorded updates)" if "train.step" in trace else "not recorded"))
+        pairs.append(("learning rate", rates))
+        if "train.clipped" in trace:
+            acted = int(np.count_nonzero(trace["train.clipped"]))
+            pairs.append(("clipping", f"acted at {acted} of {N} iterations" if acted else "did not act"))
+        else:
+            pairs.append(("clipping", "not recorded"))
+        if "train.batch" in trace:
+            width = int(np.asarray(trace["train.batch"]).shape[1])
+            pairs.append(("batch size", f"at most {width} samples an iteration"))
+    pairs.append(("iterations", f"{N}" + (f" (recorded at steps {int(trace['train.step'][0])}.."
+                                          f"{int(trace['train.step'][-1])} of your loop)" if "train.step" in trace else "")))
+    return Facts("Training setup", tuple(pairs))
+
+
+def training_report(trace, k: int | None = None) -> list:
+    """The report's training section: how it trained, the curves (iteration *k*, the one reported after
+    them, marked), the per-parameter table at the first and last iteration, and where the events began."""
     from rnntui.render.report_table import Columns
 
     N = int(trace["train.loss"].shape[0])
     loss = np.asarray(trace["train.loss"], dtype=float)
     out: list = [Text(f"Training: {N} iterations; loss {fmt(float(loss[0]), 0)} at iteration 0, "
-                      f"{fmt(float(loss[-1]), 0)} at iteration {N - 1}", BOLD)]
-    out.append(CurveRows(trace))
+                      f"{fmt(float(loss[-1]), 0)} at iteration {N - 1}", BOLD), training_setup(trace)]
+    out.append(CurveRows(trace, k))
     from rnntui.render.training_cause import likely_cause
 
     cause = likely_cause(trace)

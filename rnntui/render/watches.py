@@ -75,13 +75,28 @@ def _value_words(v) -> str:
     return f"[{shown}{', …' if flat.size > 4 else ''}] {a.shape}"
 
 
-def watch_panel(trace, c, state: DebugState, width: int) -> Group:
+COMPUTING = "computing (the header says how far; Esc cancels)"
+
+
+def waiting(trace, text: str, place) -> list[str]:
+    """The costly keys (`Bound.waiting`) the expression *text* at *place* needs before its values can be shown
+    at once; none for one that does not bind."""
+    b = bound(trace, text, place)
+    return [] if isinstance(b, Exception) else b.waiting()
+
+
+def watch_panel(trace, c, state: DebugState, width: int, defer: str | None = None) -> Group:
+    """*defer*: an expression whose values need a costly key not yet computed shows these words (the TUI
+    computes the key off its own thread: COMPUTING) instead of computing it here."""
     out = [Text("watches (w adds, L lists)", BOLD)] if state.watches else []
     for text in state.watches:
         b = bound(trace, text, c.place(trace.info))
         line = Text(f"{text[:40]:<40} ", Style())
         if isinstance(b, Exception):
             out.append(line.append(str(getattr(b, "message", b)), ERROR))
+            continue
+        if defer and b.waiting():
+            out.append(line.append(defer, DIM))
             continue
         t = min(c.t, b.T - 1)
         try:
@@ -104,6 +119,9 @@ def watch_panel(trace, c, state: DebugState, width: int) -> Group:
         if isinstance(b, Exception):
             out.append(line.append(str(getattr(b, "message", b)), ERROR))
             continue
+        if defer and b.waiting():
+            out.append(line.append(defer, DIM))
+            continue
         try:
             holds = b.holds
         except Exception as exc:  # noqa: BLE001
@@ -118,14 +136,14 @@ def watch_panel(trace, c, state: DebugState, width: int) -> Group:
     return Group(*out)
 
 
-def _enabled_holds(trace, place, state: DebugState):
+def _enabled_holds(trace, place, state: DebugState, defer: bool = False):
     """(text, holds) of each enabled breakpoint of *place* that binds; one that fails is shown as an error in
-    the panel and skipped here."""
+    the panel and skipped here, and so (*defer*) is one still waiting for a costly key."""
     for bp in state.breakpoints:
         if not bp.enabled:
             continue
         b = bound(trace, bp.text, place)
-        if isinstance(b, Exception) or b.place != place:
+        if isinstance(b, Exception) or b.place != place or (defer and b.waiting()):
             continue
         try:
             holds = np.asarray(b.holds)
@@ -134,9 +152,16 @@ def _enabled_holds(trace, place, state: DebugState):
         yield bp.text, holds
 
 
-def breakpoint_marks(trace, place, state: DebugState) -> set[int]:
-    """The steps of *place* where an enabled breakpoint holds (what the timeline marks)."""
-    return {int(t) for _, holds in _enabled_holds(trace, place, state) for t in np.flatnonzero(holds)}
+def breakpoint_marks(trace, place, state: DebugState, defer: bool = False) -> set[int]:
+    """The steps of *place* where an enabled breakpoint holds (what the timeline marks); *defer*: without
+    those still waiting for a costly key."""
+    return {int(t) for _, holds in _enabled_holds(trace, place, state, defer) for t in np.flatnonzero(holds)}
+
+
+def pending(trace, place, state: DebugState) -> list[str]:
+    """The enabled breakpoints of *place* still waiting for a costly key (what `c` cannot stop at yet)."""
+    return [bp.text for bp in state.breakpoints if bp.enabled and waiting(trace, bp.text, place)
+            and bound(trace, bp.text, place).place == place]
 
 
 def holding(trace, place, state: DebugState, t: int) -> list[str]:
@@ -147,7 +172,8 @@ def holding(trace, place, state: DebugState, t: int) -> list[str]:
 FROM_THE_START = object()
 
 
-def next_break(trace, c, state: DebugState, backwards: bool, events=(), after=FROM_THE_START) -> int | None:
+def next_break(trace, c, state: DebugState, backwards: bool, events=(), after=FROM_THE_START,
+               defer: bool = False) -> int | None:
     """The next step (in the cursor's pass order) after the cursor where an enabled breakpoint of this
     place holds, or a built-in event begins (*events*: their steps); the previous one with *backwards*.
     *after*: None searches the whole pass (another iteration of a training run)."""
@@ -157,7 +183,7 @@ def next_break(trace, c, state: DebugState, backwards: bool, events=(), after=FR
     place = c.place(info)
     T = length(info, place)
     holds = np.zeros(T, dtype=bool)
-    for t in breakpoint_marks(trace, place, state):
+    for t in breakpoint_marks(trace, place, state, defer):
         if t < T:
             holds[t] = True
     for t in events:

@@ -18,6 +18,9 @@ class BuiltInput:
     vocab: tuple[str, ...] | None = None
     lengths: np.ndarray | None = None  # (B,) int: each sample's own length where they differ (packed)
     token_ids: np.ndarray | None = None  # int, shaped like tokens; -1 where padded
+    target: np.ndarray | None = None   # a data set's target for these samples, batch first
+    dataset: object = None             # scenario.dataset.Dataset: what the samples were read from
+    sample: int = 0                    # the first of its samples the input holds
     ids: bool = False                  # x holds token ids (T, B, 1) for an entry that reads them, not vectors
 
 
@@ -37,6 +40,9 @@ def _numeric(data, key: str | tuple) -> np.ndarray:
 
 
 def load_array_file(path: Path, key: str | None, where: str, shown_as: str, limit: int | None = None) -> np.ndarray:
+    from rnntui.scenario.reads import note
+
+    note(path)
     try:
         found = path.exists()
     except OSError as exc:  # a name too long for the file system, for one
@@ -116,9 +122,12 @@ def _generate(g, rng: np.random.Generator, limit: int | None = None) -> BuiltInp
 
 
 def build_input(inp, base_dir: Path, rng: np.random.Generator, limit: int | None = None,
-                id_count: int | None = None) -> BuiltInput:
+                id_count: int | None = None, sample: int | None = None) -> BuiltInput:
     """Raise InputProblem(key, message) for what cannot be turned into an array (or within *limit* bytes).
-    *id_count*: the model starts with an entry that reads this many token ids (see scenario/tokens.py)."""
+    *id_count*: the model starts with an entry that reads this many token ids (see scenario/tokens.py);
+    *sample*: a data set's first sample to read (`rnntui run --sample`; default the input's `sample`)."""
+    if inp.dataset is not None:
+        return _dataset(inp, base_dir, limit, id_count, sample)
     if inp.text is None and inp.tokens is None:
         for key in ("vocab", "unknown"):
             if getattr(inp, key) is not None:
@@ -150,6 +159,26 @@ def build_input(inp, base_dir: Path, rng: np.random.Generator, limit: int | None
     if arr.ndim != 3:
         raise InputProblem("image", f"found shape {arr.shape}; expected (H, W) or (C, H, W)")
     return _check(BuiltInput(np.ascontiguousarray(arr[None]), seq=False), "image")
+
+
+def _dataset(inp, base_dir: Path, limit: int | None, id_count: int | None, sample: int | None) -> BuiltInput:
+    """A batch of a data set's samples (scenario/dataset.py)."""
+    from dataclasses import replace
+
+    from rnntui.scenario.dataset import DatasetProblem, batch_input, read_dataset
+
+    start = sample if sample is not None else (inp.sample or 0)
+    try:
+        ds = read_dataset(base_dir / inp.dataset, limit)
+        built, target = batch_input(ds, start, inp.batch_size or 1, inp, base_dir, limit, id_count)
+    except DatasetProblem as exc:
+        raise InputProblem(exc.key, exc.message) from None
+    except InputProblem as exc:   # the token checks speak of tokens[b][j]: sample start + b of the data set
+        if exc.key and exc.key[0] == "tokens":
+            raise InputProblem(("dataset",), f"sample {start + int(exc.key[1]) if len(exc.key) > 1 else start}: "
+                               f"{exc.message}") from None
+        raise
+    return replace(built, target=target, dataset=ds, sample=start)
 
 
 def _is_ragged(batch) -> bool:

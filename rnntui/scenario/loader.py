@@ -61,6 +61,9 @@ class Scenario:
     buffers: dict = dataclasses.field(default_factory=dict)  # state that is no parameter: batchnorm's running_*
     training: bool = False               # set by engine/train.py: an iteration's forward (batch statistics)
     warnings: tuple[str, ...] = ()       # what loaded but deserves a word (weight-file keys skipped), for the CLI
+    dataset: Any = None                  # input.dataset: the data set (scenario/dataset.py) the batch was read from
+    sample: int = 0                      # and the first of its samples the batch holds
+    sources: tuple[str, ...] = ()        # every file the load read: the scenario, weights, input, vocabulary...
 
     @property
     def T(self) -> int:
@@ -174,12 +177,12 @@ def _validate_entries(raw: list, pos: Positions, prefix: tuple = ("model",)) -> 
 
 def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, single: bool, pos: Positions,
             lengths: np.ndarray | None = None, padded: bool = False, base_dir: Path | None = None,
-            limit: int | None = None):
+            limit: int | None = None, given: np.ndarray | None = None):
     """Return the target laid out like the output: (T, B, F) / (T, B) or (B, F) / (B,). With *lengths*
     (a ragged input), a per-step target is ragged too: one list per sample, as long as the sample.
     `target: {file: t.npy}` (or an .npz with `key:`) reads the same layout from a file, batch first."""
-    kind, raw = top.loss.kind, top.loss.target
-    where = ("loss", "target")
+    kind, raw = top.loss.kind, (top.loss.target if given is None else given)
+    where = ("loss", "target") if given is None else ("input", "dataset")
     if isinstance(raw, dict) and kind != "sum":
         raw = _target_file(raw, base_dir or Path("."), pos, where, limit)
     if kind == "sum":
@@ -260,12 +263,23 @@ def _ids_problems(types: list, configs: list, top: schema.Top, pos: Positions) -
     return out
 
 
-def load_scenario(source: str | Path, text: str | None = None, max_memory: int | None = None) -> Scenario:
+def load_scenario(source: str | Path, text: str | None = None, max_memory: int | None = None,
+                  sample: int | None = None) -> Scenario:
     """Load and check a scenario file; raise ScenarioError naming every problem.
 
     Inputs and parameters are counted before they are made: what would take more than *max_memory*
-    bytes (default: half the available memory) is refused with the estimate.
+    bytes (default: half the available memory) is refused with the estimate. `sources` lists the
+    files read (scenario/reads.py). *sample*: with a data set input, the first sample the run reads
+    (default the input's own `sample`).
     """
+    from rnntui.scenario.reads import recording
+
+    with recording() as read:
+        sc = _load(source, text, max_memory, sample)
+    return replace(sc, sources=tuple(dict.fromkeys(read)))
+
+
+def _load(source: str | Path, text: str | None, max_memory: int | None, sample: int | None = None) -> Scenario:
     from rnntui.engine.layout import LayoutProblem, infer_layout
     from rnntui.engine.run import available_memory
     from rnntui.scenario.inputs import InputProblem, build_input, fits
@@ -337,7 +351,7 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     try:
         limit = available_memory() // 2 if max_memory is None else max_memory
         built = build_input(top.input, base_dir, np.random.default_rng([top.seed, 1]), limit,
-                            id_count=first.id_count(configs[0]) if first.reads_ids else None)
+                            id_count=first.id_count(configs[0]) if first.reads_ids else None, sample=sample)
     except InputProblem as exc:
         key = exc.key if isinstance(exc.key, tuple) else tuple(exc.key.split("."))
         stop(pos.problem(("input",) + key, exc.message), "the input")
@@ -398,6 +412,12 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     warnings = (str(pos.problem(("weights", "file"), skipped_warning(made.skipped))),) if made.skipped else ()
     T = [lay.steps for lay in layout if lay.seq_in][-1] if built.seq else 1
     B = x.shape[1] if built.seq else x.shape[0]
+    if top.train is not None:
+        from rnntui.engine.train import untrainable_dropout
+
+        refused = untrainable_dropout(layout, top.feed == "output" and top.mode == "one-to-many", decoder is not None)
+        if refused is not None:
+            problems.append(pos.problem(("model", refused[0], refused[1]), refused[2]))
     for lay in layout:   # what an entry cannot run with this batch (batchnorm's batch statistics)
         refused = lay.handler.check_run(lay, B, lay.steps if lay.seq_in else 1, lengths if lay.part != "decoder" else None,
                                         top.train is not None, top.feed == "output")
@@ -417,8 +437,10 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
     try:
         out_lengths = lengths if decoder is None else None  # a decoder's steps are not the packed input's
         ragged = out_lengths is not None and top.input.lengths is None
-        from_file = isinstance(top.loss.target, dict)   # {file: target.npy}: laid out as a padded batch
-        target = _target(top, layout[-1].out_shape, layout[-1].seq_out, T, B,
+        # {file: target.npy}, or a data set's target: laid out as a padded batch
+        given = built.target if top.loss.target is None and top.loss.kind != "sum" else None
+        from_file = isinstance(top.loss.target, dict) or given is not None
+        target = _target(top, layout[-1].out_shape, layout[-1].seq_out, T, B, given=given,
                          single=top.input.batch is None and B == 1 and out_lengths is None and not from_file,
                          pos=pos, lengths=out_lengths if ragged and not from_file else None,
                          padded=out_lengths is not None and (not ragged or from_file), base_dir=base_dir, limit=limit)
@@ -444,7 +466,7 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
         file=file, text=text, name=top.name or path.stem, description=top.description.strip(), seed=top.seed,
         dtype=top.dtype, mode=top.mode, layout=tuple(layout), x=x,
         seq=built.seq, tokens=built.tokens, vocab=built.vocab, params=params, buffers=made.buffers,
-        warnings=warnings, loss=top.loss.kind,
+        warnings=warnings, loss=top.loss.kind, dataset=built.dataset, sample=built.sample,
         token_ids=built.token_ids,
         target=target, class_names=tuple(top.class_names) if top.class_names else None,
         events=tuple((k, float(v)) for k, v in top.events.model_dump().items()), lengths=lengths,

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnntui.errors import RnntuiError
+from rnntui.errors import RnntuiError, lone_surrogate
 
 RECURRENT = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l([0-9]+)(_reverse)?$")
 SEARCH_BUDGET = 20_000  # chain extensions tried before giving up on an order (modules are few)
@@ -50,8 +50,11 @@ def _family_by_blocks() -> dict:
 
 
 def _shown(text: str) -> str:
-    """A name as it may stand in a YAML comment: control characters escaped, so a line stays a line."""
-    return json.dumps(text, ensure_ascii=False)[1:-1]
+    """A name as it may stand in a YAML comment, block scalar or double-quoted scalar: JSON's escapes for
+    quotes, backslashes and control characters, and every other character that is not printable (NEL, the
+    line separators, half a surrogate pair) as its \\u escape, so a line stays a line and YAML takes it."""
+    return "".join(ch if ch.isprintable() else json.dumps(ch)[1:-1]
+                   for ch in json.dumps(text, ensure_ascii=False)[1:-1])
 
 
 def _natural(text: str) -> list:
@@ -258,30 +261,32 @@ def _step(flow: tuple[str, int], m: Module) -> tuple[tuple[str, int], bool] | No
 
 def chains(mods: list[Module], limit: int = 2) -> tuple[list[list[Link]], bool]:
     """Up to *limit* orders in which each module reads what the one before returns, the file's first;
-    and whether the search ran out of its budget before it was done."""
+    and whether the search ran out of its budget before it was done. A depth-first search with a stack of
+    its own: a state_dict of thousands of modules is as deep as it is long, deeper than Python recurses."""
     found: list[list[Link]] = []
-    budget = [SEARCH_BUDGET]
-
-    def extend(chain: list[Link], flow, left: list[Module]) -> None:
-        if not left:
-            found.append(list(chain))
-            return
-        for m in left:
-            if len(found) >= limit or budget[0] <= 0:
-                return
-            budget[0] -= 1
+    budget = SEARCH_BUDGET
+    starts = [Link(m, embed=True) for m in mods if m.may_embed] + [Link(m) for m in mods]
+    for first in starts:
+        if len(found) >= limit or budget <= 0:
+            break
+        chain = [first]
+        frames = [[_start(first), [m for m in mods if m is not first.mod], 0]]   # flow, modules left, next to try
+        while frames:
+            flow, left, i = frames[-1]
+            if not left:
+                found.append(list(chain))
+            if not left or i >= len(left) or len(found) >= limit or budget <= 0:
+                frames.pop()
+                chain.pop()
+                continue
+            frames[-1][2] = i + 1
+            m = left[i]
+            budget -= 1
             nxt = _step(flow, m)
             if nxt is not None:
                 chain.append(Link(m, flatten=nxt[1], reads=flow[0]))
-                extend(chain, nxt[0], [x for x in left if x is not m])
-                chain.pop()
-
-    starts = [Link(m, embed=True) for m in mods if m.may_embed] + [Link(m) for m in mods]
-    for link in starts:
-        if len(found) >= limit or budget[0] <= 0:
-            break
-        extend([link], _start(link), [m for m in mods if m is not link.mod])
-    return found, budget[0] <= 0
+                frames.append([nxt[0], [x for x in left if x is not m], 0])
+    return found, budget <= 0
 
 
 def _no_chain(mods: list[Module], gave_up: bool) -> ScaffoldError:
@@ -407,9 +412,18 @@ def _order_note(several: bool, moved: bool, ordered: bool) -> str | None:
 
 def scaffold(state: dict[str, np.ndarray], weights_name: str, ordered: bool = True) -> str:
     """The scenario text for *state* (read from *weights_name*, as the scenario will name it). *ordered*:
-    the file keeps the state_dict's order (a .safetensors file does not; then names are sorted)."""
+    the file keeps the state_dict's order (a .safetensors file does not; then names are sorted).
+    ScaffoldError says what is wrong in terms of the file's keys (the caller names the file)."""
     if not state:
-        raise ScaffoldError(f"{weights_name}: holds no parameters")
+        raise ScaffoldError("holds no parameters")
+    for key, arr in state.items():
+        if lone_surrogate(key) is not None:
+            raise ScaffoldError(f"{_shown(key)}: a parameter name with half a UTF-16 surrogate pair in it, which is no "
+                                "character: no scenario can name it; expected names of text (rename the key)")
+        shape = tuple(int(n) for n in np.shape(arr))
+        if 0 in shape:
+            raise ScaffoldError(f"{_shown(key)}: found shape {shape}, a tensor with no elements; expected parameters "
+                                "that hold numbers (a module with a size of 0 cannot run)")
     mods = modules_of(state)
     if not ordered:
         mods.sort(key=lambda m: _natural(m.prefix))
@@ -422,7 +436,7 @@ def scaffold(state: dict[str, np.ndarray], weights_name: str, ordered: bool = Tr
     items = _items(chain)
     order_note = _order_note(len(found) > 1, [link.mod for link in chain] != mods, ordered)
     image = chain[0].mod.kind == "conv2d"
-    lines = ["version: 1", f"name: scaffolded from {_shown(weights_name)}", "description: >",
+    lines = ["version: 1", f'name: "scaffolded from {_shown(weights_name)}"', "description: >",
              f"  Written by rnntui scaffold from the parameter names and shapes in {_shown(weights_name)};",
              "  the comments mark what the weights cannot tell.", "seed: 0",
              "mode: many-to-many   # " + ("an image has no steps: the mode changes nothing" if image else

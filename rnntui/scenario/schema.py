@@ -54,16 +54,22 @@ class Input(Strict):
     key: Optional[str] = None
     image: Optional[Union[list[Any], str]] = None
     lengths: Optional[list[Size]] = Field(default=None, description="each sample's own length in a padded batch")
+    dataset: Optional[str] = Field(default=None, description="an .npz data set: x, and optionally lengths, target")
+    sample: Optional[Count] = Field(default=None, description="dataset: the first sample the run reads (0)")
+    batch_size: Optional[Size] = Field(default=None, description="dataset: how many samples the run reads (1)")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "Input":
-        forms = [k for k in ("values", "batch", "text", "tokens", "generate", "file", "image")
+        forms = [k for k in ("values", "batch", "text", "tokens", "generate", "file", "image", "dataset")
                  if getattr(self, k) is not None]
         if len(forms) != 1:
             found = ", ".join(forms) if forms else "none of them"
             raise ValueError(
-                f"found {found}; expected exactly one of values, batch, text, tokens, generate, file, image"
+                f"found {found}; expected exactly one of values, batch, text, tokens, generate, file, image, dataset"
             )
+        if self.dataset is None and (self.sample is not None or self.batch_size is not None):
+            raise ValueError("found sample or batch_size without dataset; they choose which samples of a data set "
+                             "the run reads")
         return self
 
 

@@ -10,6 +10,23 @@ import json
 from pathlib import Path
 
 from rnntui.scenario.inputs import InputProblem
+from rnntui.errors import lone_surrogate
+from rnntui.scenario.yaml_source import MAX_INT_DIGITS
+
+
+class _Huge:
+    """A JSON integer longer than any id (Python refuses int() of more than 4,300 digits): said, not converted."""
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"a number of {self.digits:,} digits"
+
+
+def _int(text: str):
+    digits = len(text.lstrip("-"))
+    return int(text) if digits <= MAX_INT_DIGITS else _Huge(digits)
 
 
 def _describe(value) -> str:
@@ -17,9 +34,23 @@ def _describe(value) -> str:
     return (text[:40] + "...") if len(text) > 40 else text
 
 
+def _kind(value) -> str:
+    return "int" if isinstance(value, _Huge) else type(value).__name__
+
+
+def _printable(tok: str, where: str, key) -> None:
+    """A token is text a terminal and a UTF-8 file can hold: JSON's escapes may make a lone surrogate."""
+    at = lone_surrogate(tok)
+    if at is not None:
+        raise InputProblem(key, f"{where} holds \\u{ord(tok[at]):04x} at character {at}, half of a UTF-16 surrogate "
+                           "pair without its other half: no character, so it can be neither printed nor written; "
+                           "expected text (write the character itself, or both halves of the pair)")
+
+
 def _no_duplicates(tokens: list[str], key, where) -> tuple[str, ...]:
     seen: dict[str, int] = {}
     for k, tok in enumerate(tokens):
+        _printable(tok, where(k), key)
         if tok in seen:
             raise InputProblem(key, f"the token {_describe(tok)} is both {where(seen[tok])} and {where(k)}; "
                                "expected each token once (its id would be ambiguous)")
@@ -33,7 +64,7 @@ def _from_list(items: list, key, where) -> tuple[str, ...]:
     for k, tok in enumerate(items):
         if not isinstance(tok, str):
             raise InputProblem(key if isinstance(key, str) else key + (k,),
-                               f"{where(k)} is {_describe(tok)} ({type(tok).__name__}); expected a token as text "
+                               f"{where(k)} is {_describe(tok)} ({_kind(tok)}); expected a token as text "
                                "(quote it)")
     return _no_duplicates(items, key, where)
 
@@ -41,6 +72,7 @@ def _from_list(items: list, key, where) -> tuple[str, ...]:
 def _from_map(items: dict, shown: str) -> tuple[str, ...]:
     by_id: dict[int, str] = {}
     for tok, i in items.items():
+        _printable(tok, f"{shown}: the token {_describe(tok)}", "vocab")
         if isinstance(i, bool) or not isinstance(i, int) or i < 0:
             raise InputProblem("vocab", f"{shown}: the id of {_describe(tok)} is {_describe(i)}; expected a whole "
                                "number from 0")
@@ -92,7 +124,7 @@ def read_vocab(spec, base_dir: Path) -> tuple[str, ...]:
             raise InputProblem("vocab", f"{spec}: line {empty + 1} is empty; expected one token a line")
         return _no_duplicates(lines, "vocab", lambda k: f"line {k + 1} of {spec}")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_int)
     except json.JSONDecodeError as exc:
         raise InputProblem("vocab", f"{spec}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
     except RecursionError:

@@ -115,6 +115,9 @@ def _torch_state(path: Path) -> dict[str, np.ndarray]:
 
 
 def read_weight_file(path: Path, shown_as: str | None = None, limit: int | None = None) -> dict[str, np.ndarray]:
+    from rnntui.scenario.reads import note
+
+    note(path)
     shown_as = shown_as or path.name
     suffix = path.suffix.lower()
     try:

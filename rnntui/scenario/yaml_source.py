@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnntui.errors import Problem, ScenarioError
+from rnntui.errors import Problem, ScenarioError, join_surrogates, lone_surrogate
 from rnntui.scenario.yaml_words import syntax_problem
 
 PathKey = tuple  # a tuple of str keys and int indices, e.g. ("model", 1, "hidden_size")
@@ -26,7 +26,6 @@ MAX_INT_DIGITS = 100        # no count, size or seed needs more; int() of 5,000 
 
 # What YAML text may not hold (YAML 1.2, 5.1): C0 controls but tab, LF and CR; DEL; C1 controls but NEL.
 _NOT_YAML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
-
 
 @dataclass
 class Positions:
@@ -158,6 +157,7 @@ class _Builder:
             self.attach(frame["node"])
             return
         if isinstance(event, ev.ScalarEvent):
+            event.value = self.text(event.value, at, path)
             top = self.stack[-1] if self.stack else None
             if top is not None and isinstance(top["node"], dict) and top["key"] is None:
                 key = event.value  # a key is the text written, whatever it looks like
@@ -171,6 +171,16 @@ class _Builder:
                 return
             self.place_position(path, at)
             self.attach(_scalar(event, self.resolver, at, path, self.file))
+
+    def text(self, value: str, at, path: PathKey) -> str:
+        """A scalar's text with surrogate pairs joined; a lone surrogate (only a \\u escape makes one) refused."""
+        value = join_surrogates(value)
+        k = lone_surrogate(value)
+        if k is not None:
+            self.refuse(at, path, f"found the escape \\u{ord(value[k]):04x} (character {k} of the text), half of a "
+                        "UTF-16 surrogate pair without its other half: no character, so it can be neither printed nor "
+                        "written; expected text (write the character itself, or \\U and eight hex digits)")
+        return value
 
     def place_position(self, path: PathKey, at) -> None:
         # a map's keys have their own positions; list items and the root are placed where they start
@@ -231,6 +241,9 @@ def read_regular(path: Path, what: str, limit: int = MAX_FILE_BYTES) -> bytes:
     Devices, pipes and sockets are refused before they are opened (reading /dev/zero never ends, and
     opening a FIFO waits for a writer); O_NONBLOCK covers a file swapped for a FIFO in between.
     """
+    from rnntui.scenario.reads import note
+
+    note(path)
     st = os.stat(path)  # follows symlinks: a .yaml link to /dev/urandom is a device
     if not stat.S_ISREG(st.st_mode):
         via = f" (through the link to {os.path.realpath(path)})" if os.path.islink(path) else ""

@@ -13,6 +13,9 @@ from rnntui.torch_bridge.graph import trace as trace_graph
 from rnntui.torch_bridge.text import flow, scenario_text
 
 LOSSES = ("sum", "mse", "cross_entropy")
+# numbers written into the scenario's text (parameters, buffers, x, the target) and read back by the YAML
+# loader, a few thousand a second: past this, from_torch would take minutes, then hours, before it answered
+MAX_INLINE = 250_000
 TOLERANCE = {"float64": 1e-7, "float32": 1e-4}   # of the output's scale: BLAS order, not a mapping mistake
 
 
@@ -163,6 +166,21 @@ def _description(module, chain) -> str:
             f" with its weights and input. {made}.{note}")
 
 
+def _check_size(module, x, target) -> None:
+    """Count the numbers the scenario's text would hold before anything is traced, copied or written."""
+    params = sum(p.numel() for p in module.parameters()) + sum(b.numel() for b in module.buffers())
+    given = int(x.numel()) + (0 if target is None else int(target.numel()) if hasattr(target, "numel")
+                              else int(np.size(target)))
+    if params + given > MAX_INLINE:
+        raise FromTorchError(
+            f"{type(module).__qualname__} and its input hold {params + given:,} numbers ({params:,} in the module's "
+            f"parameters and buffers, {given:,} in x{' and the target' if target is not None else ''}); from_torch "
+            f"writes each into the run's scenario text and reads it back, which takes minutes past {MAX_INLINE:,}; "
+            "expected at most that: debug a smaller configuration of the model (fewer hidden units or layers) or a "
+            "shorter x, or save the module's state_dict and write a scenario for it with `rnntui scaffold`, whose "
+            "weights are read from the file")
+
+
 def build(module, x, *, target=None, loss: str = "sum", lengths=None, train: dict | None = None):
     """(scenario text, expected output in rnntui's layout, torch name -> rnntui parameter name)."""
     torch = import_torch()
@@ -172,6 +190,7 @@ def build(module, x, *, target=None, loss: str = "sum", lengths=None, train: dic
         raise FromTorchError(f"x must be a torch.Tensor; found {type(x).__name__}")
     if loss not in LOSSES:
         raise FromTorchError(f"loss={loss!r}; expected one of {', '.join(LOSSES)}")
+    _check_size(module, x, target)
     dtype = _dtype(module, x)
     lens = None
     if lengths is not None:

@@ -22,16 +22,21 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.worker import Worker, WorkerState, get_current_worker
 
+from rnntui import signals
 from rnntui.blas import one_thread
+from rnntui.engine.progress import reporting
 from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
+from rnntui.render.views import view_at
 from rnntui.render.training import is_training
-from rnntui.render.watches import Breakpoint, DebugState, next_break
+from rnntui.render.watches import COMPUTING, Breakpoint, DebugState, next_break, pending, waiting
 from rnntui.tui.screens import DebugListScreen, ExpressionScreen, GotoScreen, HelpScreen, WhatIfScreen
-from rnntui.tui.state import OpenRun, open_run
+from rnntui.tui.state import OpenRun, open_run, warmed
+from rnntui.tui.terminal import require_terminal
 from rnntui.tui.usertext import cut
 from rnntui.tui.widgets.base import TraceView
 from rnntui.tui.widgets.cell_view import CellView
@@ -56,6 +61,10 @@ GC_THRESHOLD = (20_000, 50, 100)
 PASS_WORDS = {"forward": "the forward pass", "backward": "BPTT (the backward pass)"}
 MESSAGE_CHARS = 300  # a notification names events or a path: a few lines of a toast at most
 STEM_CHARS = 60      # an export's file name starts with the scenario file's stem; keep it a file name
+
+
+class Cancelled(Exception):
+    """Raised in a worker's thread at its next progress report once Esc cancelled it: the work stops there."""
 
 
 class Column(VerticalScroll, can_focus=False):
@@ -106,8 +115,11 @@ class RnntuiApp(App):
         Binding("pageup", "step(-10)", "-10", show=False, tooltip="10 steps back"),
         Binding("g", "goto", "Go to", show=False,
                 tooltip="Go to a step t (`12`), a unit (`u 45`), a sample (`s 2`), or several (`s 2 t 5 u 45`)"),
-        Binding("b", "phase", "Fwd/BPTT",
+        # one key, named as the place's view has it: BPTT where the backward pass runs through time
+        Binding("b", "phase('bptt')", "Fwd/BPTT",
                 tooltip="Switch between the forward pass and the backward pass (BPTT, from t=T-1 down to 0)"),
+        Binding("b", "phase('backprop')", "Fwd/Backprop",
+                tooltip="Switch between the forward pass and the backward pass (backpropagation; no steps in time here)"),
         Binding("right_square_bracket", "place(1)", "Next entry", show=False,
                 tooltip="Next entry (each sub-layer and direction of a recurrent entry in turn)"),
         Binding("left_square_bracket", "place(-1)", "Prev entry", show=False, tooltip="Previous entry"),
@@ -164,6 +176,9 @@ class RnntuiApp(App):
         Binding("J", "iteration_event(-1)", "Prev iter event", show=False,
                 tooltip="Training: the previous such iteration, where its run begins"),
         Binding("e", "export", "Export", show=False, tooltip="Export the current view as an SVG file"),
+        Binding("escape", "cancel_work", "Cancel", show=False,
+                tooltip="Cancel what is being computed off the keys' way (a watch's Jacobian norms, an iteration "
+                        "not in the cache, a continue through iterations): the header says what and how far"),
         Binding("question_mark", "help", "Help", tooltip="This help, with the current cell's equations"),
         Binding("q", "quit", "Quit", tooltip="Quit"),
     ]
@@ -201,6 +216,13 @@ class RnntuiApp(App):
         self._elements: int | None = None          # how many numbers the original records (what a recompute costs)
         self._pending: tuple | None = None         # (changes, seed) a worker is recomputing
         self._panel = 0                            # the panel Tab last brought into view (the first: at the top)
+        # work too long for a key (seconds: a Jacobian norm over every step, an iteration recomputed), run in
+        # thread workers: group -> (worker, what the header says, done(result) on the UI thread)
+        self._jobs: dict[str, tuple[Worker, str, object]] = {}
+        self._progress: dict[str, float] = {}      # group -> fraction done, written by the worker's thread
+        self._busy_timer = None
+        self._cancelled: set[tuple[int, str]] = set()  # (id(trace), key) Esc cancelled: not started again
+        self._iteration_target: int | None = None  # the iteration a worker is computing
         run = open_run(trace, other)
         self.set_reactive(RnntuiApp.run_state, run)
         info = trace.info
@@ -243,12 +265,31 @@ class RnntuiApp(App):
                     yield DetailsPane(id="details")
         yield Footer()
 
+    def run(self, *, headless: bool = False, **kwargs):
+        """Textual's run, refused at once where there is no terminal (tui/terminal.py, never a wait for keys
+        that cannot come); a signal asks the app to close, giving the terminal back (rnntui/signals.py)."""
+        if not headless:
+            require_terminal()
+        with signals.closing(self._close_on_signal):
+            return super().run(headless=headless, **kwargs)
+
+    def _close_on_signal(self, signum: int) -> bool:
+        """Called in the signal handler: exit with 128 + signum once the event loop gets to it."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            return False
+        loop.call_soon_threadsafe(lambda: self.exit(return_code=128 + signum))
+        return True
+
     def on_mount(self) -> None:
         self._gc_threshold = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLD)
         self._blas = one_thread()
         self._show(self.run_state)
         self.watch_debugging(self.debugging)  # the scenario's debug: section, set before the views existed
+        from rnntui.expr.grammar import prepare
+
+        self.run_worker(prepare, thread=True, group="prepare")  # w's first keystroke would build the parser
         self._fit(self.size.width, self.size.height)
 
     def on_unmount(self) -> None:
@@ -308,17 +349,171 @@ class RnntuiApp(App):
             pane.display = run.other is not None
         for view in self.query(TraceView):
             view.run = run  # before the cursor: a view draws a cursor in the run it holds
-        self.watch_cursor(self.cursor)
+        self.watch_cursor(self.cursor, self.cursor)
+        self._derive_waiting()
 
     def watch_debugging(self, state: DebugState) -> None:
+        self._cancelled.clear()  # a changed list computes again what Esc cancelled
         for view in self.query(WatchPane):
             view.debug = state
+            view.waiting_words = COMPUTING
         for view in self.query(Timeline):
             view.debug = state
+        self._derive_waiting()
 
-    def watch_cursor(self, cursor: Cursor) -> None:
+    # --- work off the UI thread ----------------------------------------------------------------
+
+    def _background(self, group: str, label: str, work, done, name: str = "") -> None:
+        """Run *work()* in a thread worker, never on the UI thread, replacing the group's earlier one: the
+        header says *label* and how far the engine's progress reports say the work is; Esc cancels it (at its
+        next report, where the work stops); *done(result)* runs on the UI thread once it is finished."""
+        old = self._jobs.pop(group, None)
+        if old is not None:
+            old[0].cancel()
+        self._progress[group] = 0.0
+
+        def job():
+            worker = get_current_worker()
+
+            def progress(_what: str, done_: int, total: int) -> None:
+                if worker.is_cancelled:
+                    raise Cancelled
+                self._progress[group] = done_ / max(total, 1)
+
+            with reporting(progress), np.errstate(all="ignore"):
+                return work()
+
+        worker = self.run_worker(job, name=name, thread=True, group=group, exit_on_error=False)
+        self._jobs[group] = (worker, label, done)
+        if self._busy_timer is None:
+            self._busy_timer = self.set_interval(0.1, self._show_busy)
+        self._show_busy()
+
+    def _show_busy(self) -> None:
+        words = "; ".join(f"{label}… {self._progress.get(g, 0.0):.0%}" for g, (_, label, _) in self._jobs.items()
+                          if label)
+        for bar in self.query(HeaderBar):
+            bar.busy = words + " (Esc cancels; the keys still answer)" if words else ""
+        if not self._jobs and self._busy_timer is not None:
+            self._busy_timer.stop()
+            self._busy_timer = None
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        for group, (worker, label, done) in list(self._jobs.items()):
+            if worker is not event.worker or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
+                continue
+            del self._jobs[group]
+            self._show_busy()
+            if event.state == WorkerState.SUCCESS:
+                done(worker.result)
+            elif not isinstance(worker.error, Cancelled):
+                error = worker.error
+                words = str(error) if isinstance(error, IterationNotKept) else f"{label} failed: {error}"
+                self.notify(cut(words, MESSAGE_CHARS), severity="error", markup=False)
+                if group == "iteration":
+                    self._iteration_target = None
+
+    def action_cancel_work(self) -> None:
+        """Esc: cancel every worker; what they computed so far is dropped, and nothing moves."""
+        if not self._jobs:
+            return
+        said = ", ".join(label for _, label, _ in self._jobs.values() if label)  # a quiet one goes unsaid
+        for group, (worker, _, _) in list(self._jobs.items()):
+            worker.cancel()
+            if group == "derive":
+                trace = self.run_state.trace
+                self._cancelled.update((id(trace), k) for k in self._waiting_keys())
+                for view in self.query(WatchPane):
+                    view.waiting_words = "not computed: cancelled with Esc (L and Enter on it computes it again)"
+        self._jobs.clear()
+        self._iteration_target = None
+        self._show_busy()
+        if said:
+            self.notify(cut(f"cancelled: {said}", MESSAGE_CHARS), timeout=2, markup=False)
+
+    JACOBIAN_AHEAD = 24  # steps each side of the cursor whose Jacobian norms (BPTT's cell) are computed ahead
+
+    def _prefetch_jacobians(self, c: Cursor) -> None:
+        """The step Jacobian norms BPTT's cell shows (~10 ms a step at H=256 when the trace does not hold them
+        all), computed ahead in a quiet worker for the steps around the cursor, so a step key or a switch
+        to BPTT finds them; the same function step by step as the cell's own, so the same numbers."""
+        if c.handover or not self.is_running:
+            return
+        from rnntui.engine.diagnostics import jacobian_norm_at
+        from rnntui.render.parts import for_place
+        from rnntui.render.views.recurrent import keep_step_jacobians, steps_to_prefetch
+
+        place = c.place(self.info)
+        if not place.recurrent:
+            return
+        part = for_place(self.run_state.trace, place)
+        T = cur.length(self.info, place)
+        near = sorted(range(max(c.t - self.JACOBIAN_AHEAD, 0), min(c.t + self.JACOBIAN_AHEAD + 1, T)),
+                      key=lambda t: abs(t - c.t))
+        if "jacobian" in self._jobs or "derive" in self._jobs:  # one at a time (when it is done, the steps
+            return                                                # around the cursor then); derive does all
+        steps = steps_to_prefetch(part, place, near)
+        if not steps:
+            return
+
+        def work():
+            worker = get_current_worker()
+            out = {}
+            for t in steps:
+                if worker.is_cancelled:
+                    break
+                out[t] = jacobian_norm_at(part, place, t)
+            return out
+
+        def done(values: dict) -> None:
+            keep_step_jacobians(part, place, values)
+            self._prefetch_jacobians(self.cursor)  # the cursor may have moved on meanwhile
+
+        self._background("jacobian", "", work, done)
+
+    def _waiting_keys(self) -> list[str]:
+        """The costly keys (a place's step Jacobian norms) the watches and breakpoints need here, not computed."""
+        d = self.debugging
+        if d.empty or not self.is_mounted:
+            return []
+        trace, place = self.run_state.trace, self.cursor.place(self.info)
+        texts = list(d.watches) + [bp.text for bp in d.breakpoints]
+        return sorted({k for text in texts for k in waiting(trace, text, place)})
+
+    def _derive_waiting(self) -> None:
+        """Compute in a worker the costly keys the watches and breakpoints wait for (the panes say so meanwhile),
+        then draw them again."""
+        trace = self.run_state.trace
+        keys = [k for k in self._waiting_keys() if (id(trace), k) not in self._cancelled]
+        if not keys:
+            return
+        running = self._jobs.get("derive")
+        if running is not None and running[0].name == repr((id(trace), keys)):
+            return
+
+        def work():
+            for k in keys:
+                trace[k]
+            return trace
+
+        def done(computed) -> None:
+            if computed is self.run_state.trace:
+                for view in self.query(WatchPane):
+                    view.watch_run()
+                for view in self.query(Timeline):
+                    view.watch_run()
+            self._derive_waiting()  # the cursor may have moved to another place meanwhile
+
+        what = ", ".join(k.removeprefix("diag.").removesuffix(".jacnorm") for k in keys)
+        self._background("derive", f"computing the step Jacobian norms of {what}", work, done,
+                         name=repr((id(trace), keys)))
+
+    def watch_cursor(self, old: Cursor, cursor: Cursor) -> None:
         for view in self.query(TraceView):
             view.cursor = cursor
+        if not self.debugging.empty and old.place_index != cursor.place_index:
+            self._derive_waiting()
+        self._prefetch_jacobians(cursor)
         # the footer is rebuilt only when an action turns on or off, not on every step
         state = tuple(self.check_action(name, params)
                       for _, name, params in (parse_action(b.action) for b in self.BINDINGS))
@@ -345,7 +540,11 @@ class RnntuiApp(App):
         if action == "place":
             k = c.place_index + int(parameters[0])
             return True if 0 <= k < len(self.run_state.places) else None
-        if action == "direction":
+        if action == "phase":  # the binding that names this place's backward pass; the other is hidden
+            return view_at(info, c).through_time(info) == (parameters[0] == "bptt")
+        if action == "direction":  # hidden where no entry has two directions, dimmed at a place without
+            if not any(p.direction == "bwd" for p in info.places):
+                return False
             return True if cur.has_other_direction(c, info) else None
         if action == "unit":
             k = c.unit + int(parameters[0])
@@ -387,7 +586,7 @@ class RnntuiApp(App):
     def action_jump(self, last: int) -> None:
         self.cursor = cur.to_end(self.cursor, self.info, bool(last))
 
-    def action_phase(self) -> None:
+    def action_phase(self, kind: str = "bptt") -> None:
         self.cursor = cur.switch_phase(self.cursor, self.info)
 
     def action_place(self, n: int) -> None:
@@ -464,11 +663,13 @@ class RnntuiApp(App):
         event begins; in a training run on into later (earlier) iterations."""
         n = int(n)
         c = self.cursor
-        t = next_break(self.run_state.trace, c, self.debugging, backwards=n < 0, events=self._event_starts(self.run_state))
+        # a breakpoint still waiting for its Jacobian norms (a worker computes them) is not searched yet
+        t = next_break(self.run_state.trace, c, self.debugging, backwards=n < 0, events=self._event_starts(self.run_state),
+                       defer=True)
         if t is not None:
             self._stop_at(self.run_state, t, None)
             return
-        from rnntui.render.watches import next_break_elsewhere, pinned_elsewhere
+        from rnntui.render.watches import next_break_elsewhere
 
         # a breakpoint pinned to another place: on to the next place the pass computes where one holds
         hit = next_break_elsewhere(self.run_state.trace, c, self.debugging, backwards=n < 0)
@@ -477,19 +678,25 @@ class RnntuiApp(App):
             self.cursor = replace(c, place_index=k, unit=0, handover=False)
             self._stop_at(self.run_state, t, None, moved_from=c.place(self.info))
             return
-        if self.training is not None and self._continue_in_iterations(n):
+        if self.training is not None:
+            self._continue_in_iterations(n)
             return
+        self._nothing_to_continue(n, "")
+
+    def _nothing_to_continue(self, n: int, searched: str) -> None:
+        c = self.cursor
         where = f"iteration {self.iteration}, t={c.t}" if self.training is not None else f"t={c.t}"
-        searched = "" if self.training is None else (
-            f" (searched on through iteration {self.training.iterations - 1})" if n > 0 else
-            " (searched back through iteration 0)")
+        from rnntui.render.watches import pinned_elsewhere
+
+        waits = pending(self.run_state.trace, c.place(self.info), self.debugging)
+        unsearched = f" (not yet searched: {', '.join(waits)}, still computing)" if waits else ""
         elsewhere = pinned_elsewhere(self.run_state.trace, c.place(self.info), self.debugging)
         also = ("; " + "; ".join(f"{text} is pinned to {p.prefix} and holds there at no step "
                                  + ("after" if n > 0 else "before") + " this one in this pass's order"
                                  for text, p in elsewhere[:2])) if elsewhere else ""
         self.notify(cut(f"{'c' if n > 0 else 'C'}: no breakpoint holds and no event begins "
-                        + ("after" if n > 0 else "before") + f" {where} at this place, in this pass's order"
-                        + searched + also, MESSAGE_CHARS), timeout=4, markup=False)
+                        + ("after" if n > 0 else "before") + f" {where} at this place, in this pass's order" + searched
+                        + unsearched + also, MESSAGE_CHARS), timeout=4, markup=False)
 
     def _event_starts(self, run: OpenRun) -> list[int]:
         return [r.start for r in run.runs.get(self.cursor.place(run.info), ())]
@@ -520,36 +727,52 @@ class RnntuiApp(App):
 
     ITERATIONS_PER_CONTINUE = 50  # each may be recomputed from a checkpoint: bound what one key costs
 
-    def _continue_in_iterations(self, n: int) -> bool:
-        """Continue on into later (earlier) iterations of a training run: the first step, in this pass's
-        order, where a breakpoint holds or an event begins (going back: the last such step of the nearest
-        earlier iteration). False when none does in any of them; after ITERATIONS_PER_CONTINUE iterations
-        without one, stop at the last searched and say so (the same key searches on)."""
-        c, N = self.cursor, self.training.iterations
+    def _continue_in_iterations(self, n: int) -> None:
+        """Continue on into later (earlier) iterations of a training run, in a worker (each iteration may be
+        recomputed from a checkpoint: seconds): the first step, in this pass's order, where a breakpoint holds
+        or an event begins (going back: the last such step of the nearest earlier iteration). After
+        ITERATIONS_PER_CONTINUE iterations without one, stop at the last searched and say so (the same key
+        searches on)."""
+        c, N, start = self.cursor, self.training.iterations, self.iteration
         step = 1 if n > 0 else -1
-        last = min(N - 1, self.iteration + self.ITERATIONS_PER_CONTINUE) if n > 0 else \
-            max(0, self.iteration - self.ITERATIONS_PER_CONTINUE)
-        for k in range(self.iteration + step, last + step, step):
-            try:  # searched in A alone; B is opened beside it only where the search stops
+        last = min(N - 1, start + self.ITERATIONS_PER_CONTINUE) if n > 0 else \
+            max(0, start - self.ITERATIONS_PER_CONTINUE)
+        debugging = self.debugging
+
+        def work():
+            for k in range(start + step, last + step, step):
+                # searched in A alone; B is opened beside it only where the search stops
                 run = self._open(self._iteration_of(self.training, k))
-                t = next_break(run.trace, c, self.debugging, backwards=n < 0, events=self._event_starts(run),
-                               after=None)
+                t = next_break(run.trace, c, debugging, backwards=n < 0,
+                               events=[r.start for r in run.runs.get(c.place(run.info), ())], after=None)
                 if t is not None:
-                    run = self._open_iteration(k, run)
-            except IterationNotKept as exc:
-                self.notify(str(exc), timeout=4)
-                return True
+                    return k, warmed(self._open_iteration(k, run)), t
+            # none: the search stops at the last searched iteration, opened here too
+            return last, warmed(self._open_iteration(last, run)), None
+
+        def done(found) -> None:
+            if self.iteration != start or self.cursor.place_index != c.place_index:
+                return  # the user went elsewhere meanwhile: the search no longer answers their question
+            k, run, t = found
             if t is not None:
-                self._to_iteration(k, run)
+                self._show_iteration(k, run)
                 self._stop_at(self.run_state, t, k)
-                return True
-        if last != (N - 1 if n > 0 else 0):
-            key, which = ("c", "later") if n > 0 else ("C", "earlier")
-            self.notify(f"{key}: nothing in iterations {min(self.iteration + step, last)}.."
-                        f"{max(self.iteration + step, last)}; {key} again searches the {which} ones", timeout=3)
-            self._to_iteration(last)
-            return True
-        return False
+                return
+            if last != (N - 1 if n > 0 else 0):
+                key, which = ("c", "later") if n > 0 else ("C", "earlier")
+                self.notify(f"{key}: nothing in iterations {min(start + step, last)}.."
+                            f"{max(start + step, last)}; {key} again searches the {which} ones", timeout=3)
+                self._show_iteration(last, run)
+                return
+            self._nothing_to_continue(n, f" (searched on through iteration {N - 1})" if n > 0 else
+                                      " (searched back through iteration 0)")
+
+        if start == (N - 1 if n > 0 else 0):
+            self._nothing_to_continue(n, f" (searched on through iteration {N - 1})" if n > 0 else
+                                      " (searched back through iteration 0)")
+            return
+        self._background("iteration", f"{'c' if n > 0 else 'C'}: searching iterations {min(start + step, last)}.."
+                         f"{max(start + step, last)}", work, done)
 
     def action_debug_list(self) -> None:
         def done(state: DebugState | None) -> None:
@@ -597,23 +820,52 @@ class RnntuiApp(App):
             b = self._iteration_of(b, min(k, b.iterations - 1))
         return self._open(a, other=b)
 
-    def _to_iteration(self, k: int, opened: OpenRun | None = None) -> None:
-        """Show iteration *k*: the views below show its run; the place, pass and step stay. *opened*:
-        iteration k's run already opened (continue searched it)."""
+    def _to_iteration(self, k: int) -> None:
+        """Show iteration *k*: the views below show its run; the place, pass and step stay. One not in the
+        cache is recomputed in a worker (seconds): the header says so, the keys still answer, Esc cancels."""
         if self.training is None:
             self.notify("this run has no train: section: it has one iteration", timeout=2)
             return
         N = self.training.iterations
         k = min(max(k, 0), N - 1)
         if k == self.iteration:
+            if self._iteration_target is not None:  # back where we are: the one on its way is not wanted
+                job = self._jobs.pop("iteration", None)
+                if job is not None:
+                    job[0].cancel()
+                self._iteration_target = None
+                self._show_busy()
             return
-        try:  # the iteration whose record the training trace holds is the trace itself
-            run = opened or self._open_iteration(k)
-        except IterationNotKept as exc:
-            self.notify(str(exc), timeout=4)
+        if self._iteration_ready(k):
+            try:  # the iteration whose record the training trace holds is the trace itself
+                run = self._open_iteration(k)
+            except IterationNotKept as exc:
+                self.notify(str(exc), timeout=4)
+                return
+            self._show_iteration(k, run)
             return
+        self._iteration_target = k
+
+        def done(run: OpenRun) -> None:
+            if self._iteration_target == k:
+                self._show_iteration(k, run)
+
+        self._background("iteration", f"computing iteration {k}", lambda: warmed(self._open_iteration(k)), done)
+
+    def _iteration_ready(self, k: int) -> bool:
+        """Whether iteration *k* (and B's beside it) opens at once, from the cache."""
+        b = self._other_training()
+        return self.training.is_cached(k) and (b is None or b.is_cached(min(k, b.iterations - 1)))
+
+    def _show_iteration(self, k: int, run: OpenRun) -> None:
+        job = self._jobs.pop("iteration", None)
+        if job is not None:  # a slower move on its way is overtaken by this one
+            job[0].cancel()
+            self._show_busy()
+        self._iteration_target = None
         self.iteration = k
-        self.original, self._elements = run.trace.whole, None  # what a what-if of this iteration changes
+        # a what-if from here changes this iteration's run (A's, with B beside)
+        self.original, self._elements = run.trace.whole, None
         self.workers.cancel_group(self, "recompute")            # a what-if of the iteration left behind
         self._pending = None
         if self.changes or self.seed is not None:  # they were of the iteration shown before
@@ -625,7 +877,9 @@ class RnntuiApp(App):
         self.run_state = run
 
     def action_iteration(self, n: int) -> None:
-        self._to_iteration(self.iteration + int(n))
+        # keys pressed while an iteration is computed move on from the one on its way
+        base = self._iteration_target if self._iteration_target is not None else self.iteration
+        self._to_iteration(base + int(n))
 
     def action_iteration_end(self, last: int) -> None:
         if self.training is not None:
@@ -843,11 +1097,24 @@ class RnntuiApp(App):
                 for name, v in values.items():
                     data["weights"]["set"][name] = v
             stem = cut(Path(self.info.file).stem, STEM_CHARS) or "scenario"
-            path = self.export_dir / f"{stem}-whatif.yaml"
+            it = f"-iteration{self.iteration}" if self.training is not None else ""
+            path = self.export_dir / f"{stem}{it}-whatif.yaml"
             # its paths were written for the original's folder: name the same files from the new one
             moved = relocate(data, Path(self.info.file).parent, path.parent)
+            weights = None
+            if self.training is not None:   # what the screen shows: iteration k's parameters, no train:
+                from rnntui.scenario.iteration_scenario import iteration_arrays, iteration_scenario
+
+                weights = path.with_suffix(".safetensors")
+                iteration_scenario(data, self.original, self.iteration, self.training, weights.name)
             out = io.StringIO()
             yaml.dump(data, out)
+            if weights is not None:
+                import numpy as np
+                from safetensors.numpy import save
+
+                with atomic_write(weights) as f:
+                    f.write(save({k: np.ascontiguousarray(v) for k, v in iteration_arrays(self.original).items()}))
             with atomic_write(path, "w") as f:
                 f.write(out.getvalue())
         except Exception as exc:  # noqa: BLE001 - a file that cannot be written is said, never a crash
@@ -871,7 +1138,9 @@ class RnntuiApp(App):
         self.push_screen(GotoScreen(steps, self._width(), info.B, self.cursor.sample), done)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.BINDINGS + PANEL_BINDINGS, self.run_state.trace, self.cursor))
+        # the keys that make sense here (a hidden footer key is no key at this place)
+        shown = [b for b in self.BINDINGS if self.check_action(*parse_action(b.action)[1:]) is not False]
+        self.push_screen(HelpScreen(shown + PANEL_BINDINGS, self.run_state.trace, self.cursor))
 
     def action_export(self) -> None:
         from rnntui.atomic import atomic_write

@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from rnntui.render.analysis import equations
+from rnntui.render.glossary import glossary
 
 KEY_NAMES = {"right_square_bracket": "]", "left_square_bracket": "[", "question_mark": "?", "pagedown": "PgDn",
              "pageup": "PgUp", "space": "Space", "full_stop": ".", "comma": ",", "greater_than_sign": ">",
@@ -41,12 +42,13 @@ class HelpScreen(ModalScreen[None]):
         place = self.cursor.place(info)
         entry = info.entries[place.entry]
         eq = Text(f"{place.label(info)}\n", Style(bold=True))
-        for line in equations(entry):
+        for line in equations(entry, place.direction):
             eq.append(line + "\n")
         with VerticalScroll(id="help"):
             yield Static(Text.assemble((info.name, Style(bold=True)), ("   Escape or ? closes this help", Style(dim=True))))
             yield Static(Text(" ".join(info.description.split()), Style(italic=True)))
             yield Static(eq, id="equations")
+            yield Static(glossary(info), id="glossary")
             yield Static(keys)
 
 
@@ -271,10 +273,18 @@ class WhatIfScreen(ModalScreen["dict | None"]):
         self.entry, self.place, self.t, self.unit = entry, place, t, unit
         self.names = entry.family.settable(entry)
 
+    def examples(self) -> list[str]:
+        """Three inputs this place takes (its family's names, steps within the run): one unit at this step,
+        one unit over steps, every unit at this step."""
+        names = self.names
+        gate = next((n for n in names if n.startswith("gates.")), names[-1])
+        stop = min(self.t + 5, self.entry.steps)
+        return [f"{names[0]} = 0", f"{gate}[{self.t}:{stop}] = 1", f"{self.entry.family.states[-1]}[*] = 0"]
+
     def compose(self) -> ComposeResult:
         with Vertical(id="whatif"):
             yield Static(f"What-if at {self.place.prefix}, t={self.t}, unit {self.unit}: set "
-                         f"{' '.join(self.names)}, e.g. `h = 0`, `gates.f[0:10] = 1`, `c[*] = 0`")
+                         f"{' '.join(self.names)}, e.g. {', '.join(f'`{e}`' for e in self.examples())}")
             yield Static(Text("a range of steps and units at once: NAME[STEPS, UNITS] = VALUE, each a number, "
                               "START:STOP (STOP excluded) or * for all, e.g. h[0:10, 3:8] = 0, h[*, *] = 0",
                               Style(dim=True)))

@@ -97,3 +97,18 @@ def open_run(trace, other=None, labels: tuple[str, str] = ("A", "B"), muted=froz
                    marks=MappingProxyType(event_marks(list(found))), runs=MappingProxyType(runs),
                    other=None if other is None else ShownTrace(other), labels=labels,
                    kinds=MappingProxyType(kinds), muted=frozenset(muted))
+
+
+def warmed(run: OpenRun) -> OpenRun:
+    """*run*, with the lazily derived diagnostics its views read on their first draw (gradient norms,
+    saturation, the verdict's one-term gradient) computed now: in a worker, before the run is shown, rather
+    than on the UI thread as the views first draw it. The step Jacobian norms are left to whoever asks
+    (seconds on a long run; a view reads one step at a time)."""
+    for trace in (run.trace, run.other):
+        if trace is None:
+            continue
+        with np.errstate(all="ignore"):
+            for key in list(trace):
+                if not key.endswith(".jacnorm") and not trace.is_computed(key):
+                    trace[key]
+    return run

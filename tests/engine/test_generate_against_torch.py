@@ -130,7 +130,9 @@ def torch_loop(trace, kind, layers, rec_index, embedding, h0=None, c0=None):
     # total gradients: this pass adds into the retained .grad too)
     flat = [kept_h[t][j] for j in range(layers) for t in range(T)]
     one_term = torch.autograd.grad(terms[-1], flat)
-    ref["term"] = [np.array([float(one_term[j * T + t].norm()) for t in range(T)]) for j in range(layers)]
+    # sample by sample: row b of each h_t's gradient is sample b's own term's (samples never mix)
+    ref["term"] = [np.stack([one_term[j * T + t].reshape(-1, one_term[j * T + t].shape[-1]).norm(dim=-1).numpy()
+                             for t in range(T)]) for j in range(layers)]
     return ref
 
 

@@ -75,9 +75,9 @@ def test_one_term_gradient_against_torch(tmp_path, case):
             if place.direction != direction:
                 continue
             ref = np.sqrt((grads[place.grad_key("h")].reshape(T, -1) ** 2).sum(1))
-            np.testing.assert_allclose(trace[place.diag_key("term_gradnorm")], ref, rtol=1e-9, atol=1e-15,
+            np.testing.assert_allclose(trace[place.diag_key("term_gradnorm")][:, 0], ref, rtol=1e-9, atol=1e-15,
                                        err_msg=place.prefix)
-            assert int(trace[place.diag_key("term_step")]) == s
+            assert trace[place.diag_key("term_step")].tolist() == [s]
 
 
 def test_verdict_measures_one_term_not_the_total(tmp_path):
@@ -94,11 +94,11 @@ def test_verdict_measures_one_term_not_the_total(tmp_path):
     trace = rnntui.run(path)
     total = trace["diag.model.0.l0.fwd.gradnorm"]
     assert total[0] > total[-1]  # the total grows towards step 0: every later step adds its own term
-    term = trace["diag.model.0.l0.fwd.term_gradnorm"]
+    term = trace["diag.model.0.l0.fwd.term_gradnorm"][:, 0]
     np.testing.assert_allclose(term, 0.5 ** np.arange(11, -1, -1), rtol=1e-15)  # exactly 0.5^n
     v = verdict(trace, Place(0, 0, "fwd"))
     assert v.kind == "vanishing" and v.factor == pytest.approx(0.5, rel=1e-12)
-    assert "step 11's loss term alone" in v.basis
+    assert "step 11 loss term alone" in v.basis
 
 
 @pytest.mark.parametrize("name,factor", [("vanishing-gradient", 0.5), ("exploding-gradient", 2.0)])
@@ -106,4 +106,29 @@ def test_seed_cases_stay_exact(name, factor):
     trace = rnntui.run(name)
     v = verdict(trace, trace.info.places[0])
     assert v.factor == pytest.approx(factor, rel=1e-12)
-    assert "one output only" in v.basis
+    assert "the loss reads one output, so it is one loss term" in v.basis
+
+
+@pytest.mark.parametrize("case", sorted(MANY_TO_MANY))
+def test_the_one_term_pass_is_lean(tmp_path, case, monkeypatch):
+    """Reading the one-term gradients runs the recurrent families' recursion alone: no weight gradient, no
+    per-step products (issue 27: it was a second full backward pass)."""
+    import rnntui.engine.entries.recurrent as recurrent
+    from rnntui.engine import families
+
+    trace = scenario(tmp_path, case)
+    calls, leans = [], []
+    monkeypatch.setattr(recurrent, "record_step_norms", lambda *a, **k: calls.append(a))
+    for fam in ("rnn", "lstm", "gru"):
+        module = getattr(families, fam)
+        original = module.weight_grads
+
+        def spy(*a, lean=False, _original=original, **k):
+            leans.append(lean)
+            return _original(*a, lean=lean, **k)
+
+        monkeypatch.setattr(module, "weight_grads", spy)
+    for place in trace.info.places:
+        if place.recurrent:
+            trace[place.diag_key("term_gradnorm")]
+    assert leans and all(leans) and not calls

@@ -217,3 +217,12 @@ def test_iterations_not_kept_skip_step_norms_yet_every_shown_iteration_has_them(
     for k in keys:
         np.testing.assert_array_equal(it[k], plain[k], err_msg=k)
     np.testing.assert_array_equal(it["grad.param.0.weight_hh_l0"], plain["grad.param.0.weight_hh_l0"])
+
+
+def test_an_iteration_that_read_a_minibatch_is_not_written_as_a_different_experiment(tmp_path):
+    from rnntui.scenario.iteration_scenario import NotWritable, iteration_scenario
+
+    train = {"iterations": 4, "optimizer": {"kind": "sgd", "lr": 0.1}, "batch_size": 3}
+    trace, *_ = _scenario(tmp_path, train, packed=False)
+    with pytest.raises(NotWritable, match="minibatch"):
+        iteration_scenario({"train": train}, trace.iteration(1), 1, trace, "w.safetensors")

@@ -5,7 +5,7 @@ import pytest
 
 from tests.hostile.common import HERE, check_corpus_file, corpus
 
-FILES = [p for family in ("yaml", "sizes", "types", "terminal") for p in corpus(family)]
+FILES = [p for family in ("yaml", "sizes", "types", "terminal", "training") for p in corpus(family)]
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
@@ -14,4 +14,4 @@ def test_corpus_file_is_refused(tmp_path, path):
 
 
 def test_every_family_has_files():
-    assert all(corpus(f) for f in ("yaml", "sizes", "types", "terminal")), sorted(HERE.iterdir())
+    assert all(corpus(f) for f in ("yaml", "sizes", "types", "terminal", "training")), sorted(HERE.iterdir())

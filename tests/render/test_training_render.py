@@ -75,7 +75,10 @@ def test_the_pane_covers_every_iteration_of_a_long_run(traces):
 
 
 def test_the_report_draws_its_curves_at_the_width_it_is_printed(traces):
-    text = _plain(training_report(traces["training-exploding-clipped"])[1], width=80)
+    from rnntui.render.training import CurveRows
+
+    curves = next(i for i in training_report(traces["training-exploding-clipped"]) if isinstance(i, CurveRows))
+    text = _plain(curves, width=80)
     lines = text.splitlines()
     assert len(lines) == 4 and all(len(line) <= 80 for line in lines)   # loss, its axis, ‖g‖, clip: no wrap
     assert lines[1].lstrip().startswith("└ 0: 0.6601") and "199: " in lines[1]

@@ -121,15 +121,22 @@ def _versus(a, b, key: str, t: int, s: int, u: int, label: str, la="A", lb="B") 
             (f"{label} at unit {u}", f"unit {u}: {la} {f(va[u])} {lb} {f(vb[u])}", BOTH)]
 
 
+def _sizes(a, b, key: str, t: int, s: int, label: str) -> list:
+    """An LSTM's and a GRU's value of the same name: not the same quantity, so their sizes, and no A-B."""
+    va, vb = a[key][t, s], b[key][t, s]
+    return [(f"{label} sizes", f"{label} ‖A‖ {f(norm(va))}  ‖B‖ {f(norm(vb))}\n", BOTH),
+            ("why A-B is not taken", f"their {label} are not the same quantity", BOTH)]
+
+
 def compare(trace, other):
     p = "model.0.l0.fwd"
     return [loss(trace), ("both losses", f"loss A {f(trace['loss'])}, B {f(other['loss'])})", BOTH),
-            *_versus(trace, other, f"{p}.h", 3, 0, 0, "h"), *gates(trace, p, 3, 0, 0), *states(trace, p, 3, 0, 0)]
+            *_sizes(trace, other, f"{p}.h", 3, 0, "h"), *gates(trace, p, 3, 0, 0), *states(trace, p, 3, 0, 0)]
 
 
 def compare_bptt(trace, other):
     p = "model.0.l0.fwd"
-    return [loss(trace), *_versus(trace, other, f"grad.{p}.h", 3, 0, 0, "dL/dh"),
+    return [loss(trace), *_sizes(trace, other, f"grad.{p}.h", 3, 0, "dL/dh"),
             ("dL/dh_t", f"dL/dh_t = {f(trace[f'grad.{p}.h'][3, 0, 0])}", BOTH),
             ("dL/dc_t", f"= {f(trace[f'grad.{p}.c'][3, 0, 0])}\n", BOTH)]
 
@@ -207,7 +214,7 @@ def weight_edit(trace, other):
     return [("both losses and the change", f"what-if loss {f(edited)}   original loss {f(trace['loss'])}   "
              f"change {edited - float(trace['loss']):+.4g}", BOTH),
             ("dL/dh_0 of the edited run", f"dL/dh_t = {f(edited)}", BOTH),
-            ("the step Jacobian is the edited W_hh", f"‖dh_t/dh_prev‖ = {f(1.5)}", BOTH)]
+            ("the step Jacobian is the edited W_hh", f"‖dh_t/dh_prev‖ = {f(1.5)}", WIDE)]   # below the fold at 80x24
 
 
 def seed(trace, other):

@@ -97,8 +97,9 @@ async def test_m_mutes_saturation_marks_so_n_and_the_timeline_pass_them_by(trace
         row = next(line for line in screen_text(app).splitlines() if line.lstrip().startswith("event"))
         assert "S" not in row.split("event", 1)[1]
         assert "muted (m): S saturated" in screen_text(app)   # the timeline says what its row leaves out
-        await pilot.press("n")  # n passes the saturated steps by (it may land on an event of BPTT)
-        assert not (app.cursor.phase == "forward" and app.cursor.t in saturated)
+        before = app.cursor
+        await pilot.press("n")  # n passes the saturated steps by (it stays, or lands on another kind of event)
+        assert app.cursor == before or not (app.cursor.phase == "forward" and app.cursor.t in saturated)
         await pilot.press("m", "down", "space", "escape")
         assert app.muted == frozenset()
         await pilot.press("home", "n")

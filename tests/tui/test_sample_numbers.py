@@ -41,7 +41,9 @@ async def test_pressing_s_shows_the_next_samples_own_gradient_norm(traces):
             seen.add(value)
             right = right_panel(text)
             assert "‖step t's term of dW_hh‖ (batch of 4)" in right and "‖step t's term of dW_ih‖ (batch of 4)" in right
-            assert f"so this is one term; over the whole batch of 4 samples, not sample {b} alone" in right
+            # the verdict is this sample's own (its own dL/dh_t rows), then the batch summed up
+            assert f"sample {b}: " in right and "batch: " in right
+            assert f"measured on sample {b}'s ‖dL/dh_t‖" in right
             await pilot.press("s")
         assert len(seen) > 1  # the samples differ (two bits: two values): a batch number would repeat
         assert fmt(float(np.sqrt((dh[0] ** 2).sum())), 0) not in seen

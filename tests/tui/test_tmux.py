@@ -1,6 +1,8 @@
 """The real `rnntui run` in tmux on every bundled scenario: keys sent, the screen read back."""
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import os
 import subprocess
@@ -35,8 +37,10 @@ def _start(session: str, command: str, log: Path) -> None:
     """Run *command* in a fresh tmux session, writing its exit status to *log* when it ends."""
     subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
     # COLUMNS/LINES set in the test process would win over the pane's real size: drop them
+    # a tmux server started elsewhere has its own environment: hand over the PYTHONPATH of the code under test
+    path = f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} " if os.environ.get("PYTHONPATH") else ""
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
-                    f"env -u COLUMNS -u LINES {command}; echo \"exit=$?\" > {log}"], check=True)
+                    f"env -u COLUMNS -u LINES {path}{command}; echo \"exit=$?\" > {log}"], check=True)
 
 
 def _exit_status(log: Path, timeout: float = 30.0) -> str:
@@ -52,8 +56,9 @@ def test_run_in_tmux(name, tmp_path):
     log = tmp_path / "exit.txt"
     _start(session, f"COLORTERM=truecolor {RNNTUI} run {name}", log)
     try:
-        screen = _wait_for(session, "Fwd/BPTT")
+        screen = _wait_for(session, "Fwd/")  # Fwd/BPTT, or Fwd/Backprop on a feature map
         assert "forward pass" in screen
+        assert ("Fwd/Backprop" in screen) == (name in ("cnn-digit", "sobel-edges")), screen
         subprocess.run(["tmux", "send-keys", "-t", session, "Right", "End", "b"], check=True)
         # a recurrent place says BPTT; a feature map has no time, so it says only "backward pass"
         screen = _wait_for(session, "backward pass")

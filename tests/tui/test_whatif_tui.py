@@ -50,3 +50,27 @@ async def test_what_if_refuses_where_it_cannot_act(traces):
         assert "what-if sets a state or gate" in list(app._notifications)[-1].message
         await pilot.press("u")
         assert "no what-if to undo" in list(app._notifications)[-1].message
+
+
+async def test_a_what_if_at_a_training_iteration_changes_that_iteration_and_W_writes_it(traces, tmp_path):
+    """At iteration 3 of training-lstm-memory the what-if runs iteration 3's parameters, and W writes a
+    scenario that reproduces it: those parameters (a weights file beside it), no train:, the intervention;
+    the description says which iteration it is."""
+    training = traces["training-lstm-memory"]
+    record = training.iteration(3)
+    app = RnntuiApp(training, export_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("left_curly_bracket", "full_stop", "full_stop", "full_stop")
+        assert app.iteration == 3
+        await pilot.press("right", "right", "i", *"h = 0.25", "enter")
+        new = app.run_state.trace.whole
+        expected = rnntui.what_if(record, [{"at": "model.0.l0.fwd", "t": 2, "set": "h", "units": [0], "value": 0.25}])
+        np.testing.assert_array_equal(new["loss"], expected["loss"])
+        np.testing.assert_array_equal(new["param.0.weight_hh_l0"], record["param.0.weight_hh_l0"])
+        await pilot.press("W")
+    written = tmp_path / "training-lstm-memory-iteration3-whatif.yaml"
+    text = written.read_text()
+    assert "\ntrain:" not in text and "Iteration 3 of 300" in text and "interventions:" in text
+    again = rnntui.run(written)
+    np.testing.assert_array_equal(again["loss"], expected["loss"])
+    np.testing.assert_array_equal(again["grad.param.0.weight_hh_l0"], expected["grad.param.0.weight_hh_l0"])

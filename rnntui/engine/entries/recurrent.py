@@ -185,10 +185,14 @@ class Recurrent(Handler):
         return None, out, {"runs": runs, "inputs": inputs, "last": last, "packed": lengths is not None,
                            "changed": changed, "masks": used}
 
-    def backward(self, info, x, pre, out, cache, g_out, params, grads, rec, g_pre=None, final=None):
+    def backward(self, info, x, pre, out, cache, g_out, params, grads, rec, g_pre=None, final=None, lean=False,
+                 only=None):
         """*final*: a gradient reaching the final states from outside (a decoder started from them), laid
         out as PyTorch's h_n: {"h": (layers * directions, B, H), "c": ...}. dL/dh_0 (dL/dc_0) go into
-        `cache["dstate0"]` in the same layout, and into the record."""
+        `cache["dstate0"]` in the same layout, and into the record. *lean*: the one-term pass
+        (network.one_term_gradients): only dL/dh_t (`grad.{place}.h`) and dL/dh_0 are recorded, no weight
+        gradient is computed (*grads* stays as it was); *only*: the one direction sub-layer 0 runs there (its
+        dL/d(input) then holds that direction's share alone)."""
         runs, inputs = cache["runs"], cache["inputs"]
         n_dir = len(info.directions)
         dstate0 = {s: [None] * (info.num_layers * n_dir) for s in self.fam.states}
@@ -210,17 +214,24 @@ class Recurrent(Handler):
             xj = inputs[j]
             dx = np.zeros_like(xj)
             for k, d in enumerate(info.directions):
+                if only is not None and j == 0 and d != only:  # dL/dh_0 not computed: held as zeros, never read
+                    for s in dstate0:
+                        dstate0[s][k] = np.zeros_like(runs[j][d].h[0])
+                    continue
                 p = self._params(info, params, j, d)
                 at_end = None if final is None else {s: v[j * n_dir + k] for s, v in final.items()}
                 # a packed forward direction ends at each sample's own last step (the backward one at 0)
                 steps = cache["last"] if (at_end is not None and d == "fwd" and cache.get("packed")) else None
                 g = self.fam.backward(info, xj, p, runs[j][d], ext[d], reverse=(d == "bwd"), final=at_end,
-                                      final_steps=steps)
+                                      final_steps=steps, lean="h" if (lean and only is not None and j == 0) else lean)
                 dx += g.dx
                 prefix = keys.place_prefix(info.index, j, d)
                 for s, v in g.state0.items():
                     dstate0[s][j * n_dir + k] = v
                     rec[keys.grad(f"{prefix}.{s}0")] = v
+                if lean:
+                    rec[keys.grad(f"{prefix}.h")] = g.record["h"]
+                    continue
                 for k, v in g.record.items():
                     rec[keys.grad(f"{prefix}.{k}")] = v
                 names = {s: keys.param_name(info.index, s, j, d) for s in STEMS}
@@ -229,7 +240,11 @@ class Recurrent(Handler):
                 record_step_norms(rec, names["weight_ih"], g.step_pre_ih, xj)
                 record_step_norms(rec, names["weight_hh"], g.step_pre_hh, g.h_prev)
                 record_step_norms(rec, names["bias_ih"], g.step_pre_ih, None)
-                record_step_norms(rec, names["bias_hh"], g.step_pre_hh, None)
+                ih, hh = keys.step_gradnorm(names["bias_ih"]), keys.step_gradnorm(names["bias_hh"])
+                if g.step_pre_hh is g.step_pre_ih and ih in rec:  # one gradient for both biases: one norm
+                    rec[hh] = rec[ih]
+                else:
+                    record_step_norms(rec, names["bias_hh"], g.step_pre_hh, None)
             if j > 0:
                 if j in cache.get("masks", {}):
                     dx = dx * cache["masks"][j]
@@ -240,5 +255,5 @@ class Recurrent(Handler):
     def describe(self, info) -> str:
         return self.fam.describe(info)
 
-    def equations(self, info) -> list[str]:
-        return self.fam.equations(info)
+    def equations(self, info, direction: str = "fwd") -> list[str]:
+        return self.fam.equations(info, direction)

@@ -151,9 +151,25 @@ class StepProduct:
         return self.buf.T
 
 
-def weight_grads(x, p, h, d_ih, d_hh, DH, record, reverse, perm=None, h0=None) -> DirectionGrads:
-    """Weight gradients as one product each; *perm* maps PyTorch rows to the rows of d_ih/d_hh."""
+def step_rows(T: int, B: int, n: int, dtype, keep: bool = True) -> np.ndarray:
+    """A (T, B, n) array a backward loop writes one step at a time: a real one where it is kept (recorded),
+    else one (B, n) buffer seen at every step (stride 0), for a lean pass that needs a value only within
+    its step."""
+    if keep:
+        return np.empty((T, B, n), dtype=dtype)
+    buf = np.empty((B, n), dtype=dtype)
+    return np.lib.stride_tricks.as_strided(buf, (T, B, n), (0,) + buf.strides)
+
+
+def weight_grads(x, p, h, d_ih, d_hh, DH, record, reverse, perm=None, h0=None, lean=False) -> DirectionGrads:
+    """Weight gradients as one product each; *perm* maps PyTorch rows to the rows of d_ih/d_hh.
+    *lean*: dL/d(input) and dL/dh_t only (the one-term pass, network.one_term_gradients): no weight
+    gradient, no split of dL/dh_t, no per-step products; "h": dL/dh_t alone."""
     T, B, D = x.shape
+    if lean:  # lean == "h": not even dL/d(input) (nothing reads it: zeros)
+        W_ih = p["weight_ih"] if perm is None else p["weight_ih"][perm]
+        dx = np.zeros_like(x) if lean == "h" else (d_ih.reshape(T * B, -1) @ W_ih).reshape(T, B, D)
+        return DirectionGrads(dx, {}, {"h": DH}, None, None, None)
     h_prev = previous(h, reverse, h0)
     gH = d_ih.shape[-1]
     a = d_ih.reshape(T * B, gH)
@@ -175,6 +191,12 @@ def weight_grads(x, p, h, d_ih, d_hh, DH, record, reverse, perm=None, h0=None) -
 def split_record(DH, dh_ext, through) -> dict[str, np.ndarray]:
     """dL/dh_t and the two terms it is the sum of, each as computed (never one as the other's difference)."""
     return {"h": DH, FROM_OUTPUT: dh_ext, THROUGH_TIME: through}
+
+
+def previous_next(direction: str) -> tuple[str, str]:
+    """The step whose state a direction's step t reads, and the step that reads step t's: ("t-1", "t+1")
+    for the forward direction, ("t+1", "t-1") for the backward one, which runs from t = T-1 down to 0."""
+    return ("t+1", "t-1") if direction == "bwd" else ("t-1", "t+1")
 
 
 class Family:
@@ -211,11 +233,13 @@ class Family:
         raise NotImplementedError
 
     def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool,
-                 final=None, final_steps=None) -> DirectionGrads:  # pragma: no cover
+                 final=None, final_steps=None, lean: bool = False) -> DirectionGrads:  # pragma: no cover
         """*final*: {"h": (B, H)[, "c": ...]}, a gradient reaching the last state computed from outside the
         sequence (a decoder that started from it): it enters BPTT as the gradient through time there,
         at *final_steps* (B,) where each sample's final state is (default: where the pass ends).
-        The result's `state0` holds dL/dh_0 (dL/dc_0)."""
+        The result's `state0` holds dL/dh_0 (dL/dc_0). *lean*: the (dh, dc) recursion alone, for the
+        one-term pass: the result holds dx, `record["h"]` and `state0`, nothing else (`weight_grads`; "h": dx is
+        zeros)."""
         raise NotImplementedError
 
     def jacobian_factors(self, entry, arrays, place, params, steps: np.ndarray):  # pragma: no cover
@@ -236,7 +260,9 @@ class Family:
         return name in self.sigmoid_gates
 
     # --- words ----------------------------------------------------------------------------------
-    def equations(self, entry) -> list[str]:  # pragma: no cover - abstract
+    def equations(self, entry, direction: str = "fwd") -> list[str]:  # pragma: no cover - abstract
+        """The cell's equations as *direction* runs them: the forward direction reads the state of step t-1,
+        the backward direction (t = T-1 down to 0) the state of step t+1 (`previous_next`)."""
         raise NotImplementedError
 
     def describe(self, entry) -> str:

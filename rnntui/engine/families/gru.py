@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnntui.engine.families.base import (DirectionRun, equals, Family, initial, inject_final, order,
+from rnntui.engine.families.base import (DirectionRun, equals, Family, previous_next, initial, inject_final, order,
                                          overwritten_note, set_note, previous, previous_at, resumed, split_record,
-                                         start_state, StepProduct, weight_grads, zero_padded)
+                                         start_state, step_rows, StepProduct, weight_grads, zero_padded)
 from rnntui.numfmt import fmt
 
 
@@ -99,7 +99,8 @@ class GRU(Family):
         Kr = HPn * r * (1 - r)
         return Kn, Kz, Kr
 
-    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None, final_steps=None):
+    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None, final_steps=None,
+                 lean=False):
         T, B, H = run.h.shape
         G, HPn, h0 = run.cache["G"], run.cache["HPn"], run.cache.get("h0")
         h_prev = previous(run.h, reverse, h0)
@@ -107,7 +108,7 @@ class GRU(Family):
         r, z = G[..., :H], G[..., H: 2 * H]
         through_W = StepProduct(p["weight_hh"].T, B)   # dHp @ W
         DH = np.empty((T, B, H), dtype=x.dtype)
-        TT = np.empty_like(DH)
+        TT = step_rows(T, B, H, x.dtype, keep=not lean)
         dX = np.empty((T, B, 3 * H), dtype=x.dtype)
         dHp = np.empty_like(dX)
         dh_rec = start_state(None if final_steps is not None else final, "h", B, H, x.dtype)
@@ -139,7 +140,7 @@ class GRU(Family):
             np.multiply(dh_in, z[t], out=tmp)
             dh_rec += tmp
         dX[..., : 2 * H] = dHp[..., : 2 * H]
-        grads = weight_grads(x, p, run.h, dX, dHp, DH, split_record(DH, dh_ext, TT), reverse, h0=h0)
+        grads = weight_grads(x, p, run.h, dX, dHp, DH, split_record(DH, dh_ext, TT), reverse, h0=h0, lean=lean)
         grads.state0 = {"h": dh_rec}
         return grads
 
@@ -152,13 +153,14 @@ class GRU(Family):
         Kn, Kz, Kr = self.coefficients(np.concatenate([r, z, n], axis=-1), HPn, h_prev)
         return z, np.concatenate([Kn * Kr, Kz, Kn * r], axis=-1)
 
-    def equations(self, entry) -> list[str]:
+    def equations(self, entry, direction: str = "fwd") -> list[str]:
+        p, _ = previous_next(direction)
         return [
-            "r_t = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)      reset gate",
-            "z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)      update gate",
-            "n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))   candidate",
-            "h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}",
-            "BPTT: dL/dh_{t-1} gets z_t ⊙ dL/dh_t directly, plus the paths through r, z and n",
+            f"r_t = σ(W_ir x_t + b_ir + W_hr h_{{{p}}} + b_hr)      reset gate",
+            f"z_t = σ(W_iz x_t + b_iz + W_hz h_{{{p}}} + b_hz)      update gate",
+            f"n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{{{p}}} + b_hn))   candidate",
+            f"h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{{{p}}}",
+            f"BPTT: dL/dh_{{{p}}} gets z_t ⊙ dL/dh_t directly, plus the paths through r, z and n",
         ]
 
     def forward_story(self, entry, v):

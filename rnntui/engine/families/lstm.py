@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnntui.engine.families.base import (DirectionRun, equals, Family, initial, inject_final, order,
+from rnntui.engine.families.base import (DirectionRun, equals, Family, previous_next, initial, inject_final, order,
                                          overwritten_note, set_note, previous, previous_at, resumed, split_record,
-                                         start_state, StepProduct, weight_grads, zero_padded)
+                                         start_state, step_rows, StepProduct, weight_grads, zero_padded)
 from rnntui.numfmt import fmt, fmt_terms
 
 
@@ -118,7 +118,8 @@ class LSTM(Family):
         Kifg = np.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], axis=2)
         return Kc, Ko, Kifg
 
-    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None, final_steps=None):
+    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None, final_steps=None,
+                 lean=False):
         T, B, H = run.h.shape
         G, TC, perm = run.cache["G"], run.cache["TC"], run.cache["perm"]
         c_prev = previous(run.record["c"], reverse, run.cache.get("c0"))
@@ -126,10 +127,9 @@ class LSTM(Family):
         f = G[..., 2 * H: 3 * H]
         through_W = StepProduct(p["weight_hh"][perm].T, B)   # dZ @ W
         DH = np.empty((T, B, H), dtype=x.dtype)
-        DC = np.empty_like(DH)
-        TT = np.empty_like(DH)       # dL/dh_t through time
-        CT = np.empty_like(DH)       # dL/dc_t through time: dL/dc_next ⊙ f_next
-        CH = np.empty_like(DH)       # dL/dc_t through h_t: dL/dh_t ⊙ o ⊙ (1 - tanh² c)
+        DC, TT, CT, CH = (step_rows(T, B, H, x.dtype, keep=not lean) for _ in range(4))
+        # TT: dL/dh_t through time; CT: dL/dc_t through time, dL/dc_next ⊙ f_next; CH: through h_t,
+        # dL/dh_t ⊙ o ⊙ (1 - tanh² c)
         dZ = np.empty((T, B, 4 * H), dtype=x.dtype)
         dZifg = dZ[..., H:].reshape(T, B, 3, H)
         dh_rec = start_state(None if final_steps is not None else final, "h", B, H, x.dtype)
@@ -164,7 +164,7 @@ class LSTM(Family):
         record = split_record(DH, dh_ext, TT)
         record.update({"c": DC, "c.from_h": CH, "c.through_time": CT})
         # dZ stays in the internal row order; the small weight gradients are put back instead
-        grads = weight_grads(x, p, run.h, dZ, dZ, DH, record, reverse, perm, h0=run.cache.get("h0"))
+        grads = weight_grads(x, p, run.h, dZ, dZ, DH, record, reverse, perm, h0=run.cache.get("h0"), lean=lean)
         grads.state0 = {"h": dh_rec, "c": dc_rec}
         return grads
 
@@ -177,15 +177,16 @@ class LSTM(Family):
                                                             initial(arrays, place, "c")))
         return None, np.concatenate([Kc * Kifg[:, :, 0], Kc * Kifg[:, :, 1], Kc * Kifg[:, :, 2], Ko], axis=-1)
 
-    def equations(self, entry) -> list[str]:
+    def equations(self, entry, direction: str = "fwd") -> list[str]:
+        p, n = previous_next(direction)
         return [
-            "i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)      input gate",
-            "f_t = σ(W_if x_t + b_if + W_hf h_{t-1} + b_hf)      forget gate",
-            "g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)   candidate",
-            "o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)      output gate",
-            "c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t",
+            f"i_t = σ(W_ii x_t + b_ii + W_hi h_{{{p}}} + b_hi)      input gate",
+            f"f_t = σ(W_if x_t + b_if + W_hf h_{{{p}}} + b_hf)      forget gate",
+            f"g_t = tanh(W_ig x_t + b_ig + W_hg h_{{{p}}} + b_hg)   candidate",
+            f"o_t = σ(W_io x_t + b_io + W_ho h_{{{p}}} + b_ho)      output gate",
+            f"c_t = f_t ⊙ c_{{{p}}} + i_t ⊙ g_t",
             "h_t = o_t ⊙ tanh(c_t)",
-            "BPTT: dL/dc_t = dL/dh_t ⊙ o_t ⊙ (1 - tanh²c_t) + dL/dc_{t+1} ⊙ f_{t+1}",
+            f"BPTT: dL/dc_t = dL/dh_t ⊙ o_t ⊙ (1 - tanh²c_t) + dL/dc_{{{n}}} ⊙ f_{{{n}}}",
         ]
 
     def forward_story(self, entry, v):

@@ -6,9 +6,9 @@ from typing import Literal
 
 import numpy as np
 
-from rnntui.engine.families.base import (DirectionRun, equals, Family, inject_final, order, overwritten_note, set_note,
-                                         RecurrentConfig, resumed, split_record, start_state, StepProduct,
-                                         weight_grads, zero_padded)
+from rnntui.engine.families.base import (DirectionRun, equals, Family, inject_final, order, overwritten_note,
+                                         previous_next, set_note, RecurrentConfig, resumed, split_record,
+                                         start_state, StepProduct, step_rows, weight_grads, zero_padded)
 from rnntui.engine.fields import choice
 from rnntui.numfmt import fmt
 
@@ -77,12 +77,13 @@ class RNN(Family):
             return (pre > 0).astype(h.dtype)
         return np.ones_like(h)
 
-    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None, final_steps=None):
+    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None, final_steps=None,
+                 lean=False):
         T, B, H = run.h.shape
         K = self.derivative(entry.nonlinearity, run.h, run.record["pre"])
         through_W = StepProduct(p["weight_hh"].T, B)   # dA @ W
         DH = np.empty_like(run.h)
-        TT = np.empty_like(run.h)
+        TT = step_rows(T, B, H, x.dtype, keep=not lean)
         dA = np.empty_like(run.h)
         dh_rec = start_state(None if final_steps is not None else final, "h", B, H, x.dtype)
         pad, ov = run.cache.get("pad"), run.cache.get("ov")
@@ -98,7 +99,8 @@ class RNN(Family):
                 ov.cut("h", t, dA[t])
                 ov.cut("pre", t, dA[t])
             dh_rec = through_W(dA[t])
-        grads = weight_grads(x, p, run.h, dA, dA, DH, split_record(DH, dh_ext, TT), reverse, h0=run.cache.get("h0"))
+        grads = weight_grads(x, p, run.h, dA, dA, DH, split_record(DH, dh_ext, TT), reverse, h0=run.cache.get("h0"),
+                             lean=lean)
         grads.state0 = {"h": dh_rec}
         return grads
 
@@ -112,12 +114,13 @@ class RNN(Family):
     def saturation(self, entry) -> dict[str, str]:
         return {"h": "h"} if entry.nonlinearity == "tanh" else {}
 
-    def equations(self, entry) -> list[str]:
+    def equations(self, entry, direction: str = "fwd") -> list[str]:
         act = entry.nonlinearity
+        p, _ = previous_next(direction)
         return [
-            "a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh           pre-activation",
+            f"a_t = W_ih x_t + b_ih + W_hh h_{{{p}}} + b_hh           pre-activation",
             f"h_t = {act}(a_t)",
-            f"BPTT: dL/dh_{{t-1}} = W_hhᵀ (dL/dh_t ⊙ {act}'(a_t)) + (output's share at t-1)",
+            f"BPTT: dL/dh_{{{p}}} = W_hhᵀ (dL/dh_t ⊙ {act}'(a_t)) + (output's share at {p})",
         ]
 
     def describe(self, entry) -> str:

@@ -64,8 +64,19 @@ def receptive_pixels(trace, e, b: int, ch: int, pos: tuple[int, ...]):
     return x[first], pixels, f"{source}, channel {first}: the receptive field"
 
 
-def pool_window(trace, e, b: int, ch: int, pos: tuple[int, ...]) -> tuple[np.ndarray, int, int]:
-    """The values a pool reads for channel *ch* at *pos*, and the window's first input row and column."""
+def pool_window(trace, e, b: int, ch: int, pos: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The values a pool reads for channel *ch* at *pos*, and the input rows and columns of its window."""
     x = input_maps(trace, e, b)
     rows, cols = inside(*window(e, pos), x.shape[1:])
-    return x[ch][np.ix_(rows, cols)], int(rows[0]), int(cols[0])
+    return x[ch][np.ix_(rows, cols)], rows, cols
+
+
+def span_words(rows: np.ndarray, cols: np.ndarray, one_d: bool) -> str:
+    """Where a window lies in its input: "rows 2..3, cols 4..5" (a 1-d map: "positions 4..5")."""
+    def span(a: np.ndarray) -> str:
+        lo, hi = int(a.min()), int(a.max())
+        return f"{lo}..{hi}" if hi > lo else f"{lo}"
+
+    if one_d:
+        return f"position{'s' if cols.max() > cols.min() else ''} {span(cols)}"
+    return f"row{'s' if rows.max() > rows.min() else ''} {span(rows)}, col{'s' if cols.max() > cols.min() else ''} {span(cols)}"

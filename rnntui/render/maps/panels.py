@@ -20,7 +20,7 @@ from rnntui.render import norm
 from rnntui.render.norm import normalises
 from rnntui.render.cursor import Cursor, position
 from rnntui.render.maps.draw import Drawing, HeatMap, beside, colour_index, line, map_scale, stack, width_of
-from rnntui.render.maps.geometry import as_maps, as_yx, entry_input, pool_window, receptive_pixels
+from rnntui.render.maps.geometry import as_maps, as_yx, entry_input, pool_window, receptive_pixels, span_words
 from rnntui.render.pertrace import PerTrace
 from rnntui.render.segments import Cells
 from rnntui.engine.diagnostics import vector_norm
@@ -44,6 +44,11 @@ def _maps(trace, c: Cursor):
     info = trace.info
     e = info.entries[c.place(info).entry]
     return e, as_maps(trace[_map_key(c, e)][c.sample])
+
+
+def maps_of(trace, c: Cursor) -> np.ndarray:
+    """(C, H, W): the maps (or their gradients, by the cursor's phase) of the cursor's place and sample."""
+    return _maps(trace, c)[1]
 
 
 def _heatmap(trace, key: tuple, a: np.ndarray, mark, max_width: int) -> HeatMap:
@@ -130,7 +135,7 @@ def explain(trace, e, b: int, ch: int, pos: tuple[int, ...], width: int) -> list
     if e.handler.conv:
         W, bias = trace[f"param.{e.index}.weight"], trace[f"param.{e.index}.bias"]
         rows, cols, chans, prods, bterm, total = receptive_field(e, entry_input(trace, e), W, bias, b, ch, pos)
-        out = [Text(f"receptive field: input rows {rows.min()}..{rows.max()}, cols {cols.min()}..{cols.max()}, "
+        out = [Text(f"receptive field: input {span_words(rows, cols, len(pos) == 1)}, "
                     f"channels {chans[0]}..{chans[-1]} (negative or past the edge: padding, 0)", DIM)]
         kernel = W[ch].reshape(len(chans), prods.shape[1], prods.shape[2])
         shown = min(len(chans), max((width - 2) // (2 * 8 * prods.shape[2] + 4), 1), 4)
@@ -154,9 +159,9 @@ def explain(trace, e, b: int, ch: int, pos: tuple[int, ...], width: int) -> list
         out.append(Text(sentence, BOLD))
         return out
     # pooling: the window of the input channel
-    win, r0, c0 = pool_window(trace, e, b, ch, pos)
+    win, rows, cols = pool_window(trace, e, b, ch, pos)
     rule, value = e.handler.window_rule, e.handler.window_value(win)
-    return [_numbers(f"window of input channel {ch} at rows {r0}.., cols {c0}..", win, pad=" "),
+    return [_numbers(f"window of input channel {ch}, {span_words(rows, cols, len(pos) == 1)}", win, pad=" "),
             Text(f"value = {rule} = {fmt(value, 0)}", BOLD)]
 
 

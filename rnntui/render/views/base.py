@@ -24,7 +24,17 @@ def story(lines: list[tuple[str, str]]) -> list[Text]:
 class PlaceView:
     kind = ""
     step_noun = "step"            # what the cursor steps along here
-    backward_name = "backward pass (BPTT)"
+
+    def through_time(self, info) -> bool:
+        """Whether the backward pass runs back through time here (BPTT), or is plain backpropagation (an
+        image's feature maps, or a run without steps)."""
+        return bool(info.seq)
+
+    def pass_name(self, info, phase: str) -> str:
+        """The header's name of the pass."""
+        if phase == "forward":
+            return "forward pass"
+        return "backward pass (BPTT)" if self.through_time(info) else "backward pass"
 
     def length(self, info, place) -> int:
         """How many steps the cursor can visit at this place."""

@@ -9,6 +9,7 @@ from rich.console import Group
 from rnntui.render.maps import panels as featuremap
 from rnntui.render.maps import pictures
 from rnntui.render.cursor import position
+from rnntui.render.doc import Figure
 from rnntui.render.views.base import BOLD, PlaceView
 from rnntui.render.views.recurrent import details_text
 
@@ -16,7 +17,9 @@ from rnntui.render.views.recurrent import details_text
 class MapView(PlaceView):
     kind = "map"
     step_noun = "position"
-    backward_name = "backward pass"
+
+    def through_time(self, info) -> bool:
+        return False  # its steps are output positions; a map's gradient is backpropagated, not through time
 
     def length(self, info, place):
         return info.entries[place.entry].steps
@@ -65,5 +68,8 @@ class MapView(PlaceView):
         for phase in ("forward", "backward"):
             what = "Feature maps" if phase == "forward" else "Gradients dL/d(feature map)"
             out.append(Text(f"{what}, model.{e.index} {e.type} {tuple(e.out_shape)}", BOLD))
-            out.append(featuremap.overview(trace, Cursor(phase=phase, place_index=index), opts.width or 100, 40))
+            c = Cursor(phase=phase, place_index=index)
+            maps = featuremap.maps_of(trace, c)
+            out.append(Figure(featuremap.overview(trace, c, opts.width or 100, 40), "maps",
+                              {"maps": maps, "scale": featuremap.map_scale(maps), "title": f"{what}, sample 0"}))
         return out + [Text("")]

@@ -13,8 +13,9 @@ from rich.text import Text
 from rnntui.engine.diagnostics import jacobian_norm_at, row_norms
 from rnntui.engine.interventions import MASK
 from rnntui.numfmt import fmt, fmt_terms
-from rnntui.render.analysis import verdict
-from rnntui.render.colors import color_style, sequential
+from rnntui.render.analysis import RULE, equations, verdicts
+from rnntui.render.colors import SEQUENTIAL_STYLES, sequential_index
+from rnntui.render.pertrace import PerTrace
 from rnntui.render.cursor import order_sign
 from rnntui.render.heatmap import state_heatmap, title_words
 from rnntui.render.report_table import Columns
@@ -24,7 +25,7 @@ from rnntui.render.strips import log_sparkline, unit_strip, value_bar, window
 from rnntui.render.views.base import BOLD, DIM, PlaceView, story
 from rnntui.engine.diagnostics import vector_norm
 
-VERDICT_COLOURS = {"vanishing": "cyan", "exploding": "red", "healthy": "green"}
+VERDICT_COLOURS = {"vanishing": "cyan", "exploding": "red", "healthy": "green", "one step": "green"}
 
 
 def bar_width(width: int) -> int:
@@ -61,6 +62,23 @@ def finite_scale(vec, at_least: float = 0.0) -> float:
     finite = np.abs(vec[np.isfinite(vec)])
     top = float(finite.max()) if finite.size else 0.0
     return max(top, at_least) if max(top, at_least) > 0 else 1.0
+
+
+_SCALES: dict = {}
+
+
+def run_scale(a: np.ndarray, b: int) -> float:
+    """The largest finite |value| of sample *b* over every step and unit of *a* (T, B, H), 1 if none is
+    above zero: the one scale a panel's bars share across steps. Kept per array (a trace is immutable)."""
+    key = (id(a), b)
+    hit = _SCALES.get(key)
+    if hit is not None and hit[0] is a:
+        return hit[1]
+    if len(_SCALES) > 64:
+        _SCALES.clear()
+    value = finite_scale(a[:, b])
+    _SCALES[key] = (a, value)
+    return value
 
 
 class Values:
@@ -117,8 +135,11 @@ class RecurrentView(PlaceView):
             lines = story(fam.forward_story(entry, Values(trace, place, c.t, c.sample, u)))
         else:
             for label, s, _ in rows:
+                # one scale over every step of the sample (a tiny gradient draws a short bar, as in the heatmap);
+                # the story's first line says so
+                scale = run_scale(trace[place.grad_key(s)], c.sample)
                 vec = trace[place.grad_key(s)][c.t, c.sample]
-                unit_row(cells, label, vec, u, u0, u1, finite_scale(vec), width, name_w=name_w)
+                unit_row(cells, label, vec, u, u0, u1, scale, width, name_w=name_w)
             lines = self._backward_story(trace, c, entry, place, u)
         return Group(title, cells, *lines)
 
@@ -127,7 +148,7 @@ class RecurrentView(PlaceView):
         t, b = c.t, c.sample
         v = Values(trace, place, t, b, u, grad=True)
         dh = v("h")
-        out = [Text(f"BPTT at t={t}: dL/dh_t = {fmt(dh, 0)}", BOLD)]
+        out = [Text.assemble((f"BPTT at t={t}: dL/dh_t = {fmt(dh, 0)}", BOLD), (" (bars: all-step scale)", DIM))]
         out += story(fam.backward_story(entry, v))
         info = trace.info
         own = info.length_of(b) if info.packs(entry) else entry.steps
@@ -152,7 +173,7 @@ class RecurrentView(PlaceView):
             if trace.info.feed == "output" and not trace.info.entries[0].handler.reads_ids:
                 # a generator's output at t is step t+1's input: the first term carries that step's dL/dx too
                 out.append(Text("  feed: output: the first term holds step t+1's dL/dx", DIM))
-        jac = jacobian_norm_at(trace, place, t)[b]
+        jac = step_jacobian_norms(trace, place, t)[b]
         out.append(Text(f"‖dh_t/dh_prev‖ = {fmt(float(jac), 0)} at this step", DIM))
         return out
 
@@ -206,17 +227,16 @@ class RecurrentView(PlaceView):
         batch = batch_words(trace.info.B)  # a weight's gradient sums over the samples: no sample has its own here
         for stem, label in (("weight_hh", "W_hh"), ("weight_ih", "W_ih")):
             vals = np.asarray(trace[f"gradnorm.step.{place.param(stem)}"], dtype=float)
-            out.append(Text(f"‖step t's term of d{label}‖{batch}: {fmt(float(vals[c.t]), 0)}"))
+            shown = vals[start:stop]
+            shown = shown[np.isfinite(shown) & (shown > 0)]
+            span = f"; bars {shown.min():.1e}..{shown.max():.1e}" if shown.size else ""
+            out.append(Text(f"‖step t's term of d{label}‖{batch}: {fmt(float(vals[c.t]), 0)}{span}"))
             out.append(log_sparkline(vals[start:stop], c.t - start, into=Cells()))
         if "meta.seed" in trace:  # the gradients are of one output or loss term (`o`), the verdict is the loss's
             out.append(Text("the vanishing/exploding verdict measures the loss's gradient: O shows it again", DIM))
             return Group(*out)
-        v = verdict(trace, place)
-        if v is not None:  # first: what the panel concludes is its line seen first (Tab brings it to the top)
-            out = [Text(v.sentence, Style(color=VERDICT_COLOURS.get(v.kind, "magenta"), bold=True)),
-                   Text(v.basis + (f"; over the whole batch of {trace.info.B} samples, not sample {c.sample} "
-                                   "alone" if trace.info.B > 1 else ""), DIM)] + out
-        return Group(*out)
+        # first: what the panel concludes is its line seen first (Tab brings it to the top)
+        return Group(*verdict_lines(trace, place, c.sample), *out)
 
     def details(self, trace, c):
         info = trace.info
@@ -246,12 +266,13 @@ class RecurrentView(PlaceView):
         info = trace.info
         entry = info.entries[place.entry]
         rng = opts.step_range(entry.steps)
-        eq = Text("\n".join(entry.family.equations(entry)), DIM)
+        eq = Text("\n".join(equations(entry, place.direction)), DIM)
         out = [eq]
         if info.packs(entry):
+            bwd = " and the backward direction starts at each sample's own last step" if "bwd" in entry.directions else ""
             out.append(Text("samples of different lengths (packed): " + ", ".join(
-                f"{b}: {n}" for b, n in enumerate(info.lengths)) + f" of T={entry.steps}; padded steps hold zeros "
-                "and the backward direction starts at each sample's own last step", DIM))
+                f"{b}: {n}" for b, n in enumerate(info.lengths)) + f" of T={entry.steps}; padded steps hold zeros"
+                + bwd, DIM))
         if entry.reduce_final and place.layer == entry.num_layers - 1 and place.direction == entry.directions[0]:
             out += [Text(final_state_words(info, entry, b), DIM) for b in range(min(info.B, 8))]
         return out + [step_table(trace, place, rng), Text(""), gradient_table(trace, place, rng), Text("")]
@@ -267,9 +288,66 @@ def seed_step(trace, entry) -> int | None:
     return seed_of(trace).t
 
 
+_gradnorms = PerTrace(64)        # (trace, place, sample) -> (T,): every key of BPTT draws one
+_step_jacobians = PerTrace(4096)  # (trace, place, t) -> (B,): ~10 ms each at H=256 when not all computed
+
+
+def verdict_lines(trace, place, sample: int | None) -> list[Text]:
+    """The verdict in words: for *sample* (the cursor's; None: every sample, up to 8, as a report says it)
+    and, for a batch, the batch summed up; a report adds the whole rule with the measured numbers (the panel
+    names the part of the rule met in the sentence; `?` gives the whole); then what was measured."""
+    vs = verdicts(trace, place)
+    if vs is None:
+        return []
+    B = len(vs.samples)
+
+    def style(kind: str, bold: bool = True) -> Style:
+        return Style(color=VERDICT_COLOURS.get(kind, "magenta"), bold=bold)
+
+    out = []
+    if B == 1:
+        v = vs.of(0)
+        out.append(Text(v.sentence, style(v.kind)))
+    elif sample is not None:
+        v = vs.of(sample)
+        out.append(Text(f"sample {sample}: {v.sentence}", style(v.kind)))
+        out.append(Text(f"batch: {vs.summary}", style(vs.kind, bold=False)))
+    else:
+        v = vs.worst
+        out.append(Text(f"batch: {vs.summary}", style(vs.kind)))
+        out += [Text(f"sample {w.sample}: {w.sentence}", style(w.kind, bold=False)) for w in vs.samples[:8]]
+        if B > 8:
+            out.append(Text(f"(samples 8..{B - 1}: in the TUI, s changes sample)", DIM))
+    if sample is None and v.measured:  # a report has the room for the whole rule (the panel: `?`)
+        out.append(Text(v.measured if B == 1 else RULE, DIM))  # a batch: each sample's line has its numbers
+    out.append(Text(v.basis if sample is not None or B == 1 else vs.basis, DIM))
+    return out
+
+
 def sample_gradnorm(trace, place, b: int) -> np.ndarray:
-    """(T,): ‖dL/dh_t‖ of sample *b* alone, over its units (the batch's norm is `diag.*.gradnorm`)."""
-    return row_norms(trace[place.grad_key("h")][:, b])
+    """(T,): ‖dL/dh_t‖ of sample *b* alone, over its units (the batch's norm is `diag.*.gradnorm`); computed
+    once per trace, place and sample."""
+    return _gradnorms.get(trace, ("gradnorm", place, b), lambda: row_norms(trace[place.grad_key("h")][:, b]))
+
+
+def step_jacobian_norms(trace, place, t: int) -> np.ndarray:
+    """(B,) norms of step *t*'s Jacobian dh_t/dh_{t-1}; computed once per trace, place and step."""
+    return _step_jacobians.get(trace, (place, t), lambda: jacobian_norm_at(trace, place, t))
+
+
+def steps_to_prefetch(trace, place, steps) -> list[int]:
+    """Those of *steps* whose Jacobian norms the cell would compute when it is drawn there (none when the
+    trace holds them all): what a UI computes ahead, off its own thread, with `jacobian_norm_at` step by step
+    (the same numbers as here), and hands to `keep_step_jacobians`."""
+    if trace.is_computed(place.diag_key("jacnorm")):
+        return []
+    return [t for t in steps if not _step_jacobians.has(trace, (place, t))]
+
+
+def keep_step_jacobians(trace, place, values: dict) -> None:
+    """Step -> (B,) norms computed ahead (`steps_to_prefetch`), kept as if the cell had computed them."""
+    for t, v in values.items():
+        _step_jacobians.get(trace, (place, t), lambda v=v: v)
 
 
 def batch_words(B: int) -> str:
@@ -329,8 +407,30 @@ def step_table(trace, place, rng: range) -> Group:
     arrays = {key: trace[place.key(key)] for _, key in columns}
     states = {s: trace[place.key(s)] for s in fam.states}
     lengths = np.asarray(info.lengths) if packed else None
-    for s in rng:
+    steps = np.asarray(list(rng), dtype=np.intp)
+    whole = None
+    if not packed and steps.size:   # every step over the same samples: each statistic at once, not per step
+        with np.errstate(all="ignore"):
+            whole = {key: [x.tolist() for x in _step_stats(arrays[key][steps])] for _, key in columns}
+            norms = [row_norms(np.asarray(a[steps])).tolist() for a in states.values()]
+            sat_at = {name: np.asarray(v)[steps].tolist() for name, v in sats.items()}
+    for i, s in enumerate(rng):
         row = [str(s)]
+        if whole is not None:
+            if "tokens" in trace:
+                row.append(token_label(trace, s, 0))
+            for _, key in columns:
+                mean, lo, hi = whole[key]
+                cell = f"{mean[i]:.3g} [{lo[i]:.2g}, {hi[i]:.2g}]"
+                gate = key.removeprefix("gates.")
+                if gate in sats and key.startswith("gates."):
+                    cell += f" {sat_at[gate][i]:.0%}"
+                row.append(cell)
+            if sat_h:
+                row.append(f"{sat_at['h'][i]:.0%}")
+            row += [fmt(n[i], 0) for n in norms]
+            cols.add(*row)
+            continue
         real = slice(None) if lengths is None else lengths > s
         if packed:
             row.append(f"{int(real.sum())} of {info.B}")
@@ -353,6 +453,12 @@ def step_table(trace, place, rng: range) -> Group:
     return cols.render()
 
 
+def _step_stats(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per step (the first axis): the mean, smallest and largest value over the rest."""
+    flat = np.asarray(a).reshape(a.shape[0], -1)
+    return flat.mean(axis=1), flat.min(axis=1), flat.max(axis=1)
+
+
 def gradient_table(trace, place, rng: range) -> Group:
     info = trace.info
     g = np.asarray(trace[place.diag_key("gradnorm")], dtype=float)
@@ -360,19 +466,36 @@ def gradient_table(trace, place, rng: range) -> Group:
     lo, hi = (math.log10(pos.min()), math.log10(pos.max())) if pos.size else (0.0, 0.0)
     whh = trace[f"gradnorm.step.{place.param('weight_hh')}"]
     wih = trace[f"gradnorm.step.{place.param('weight_ih')}"]
-    cols = Columns(f"Backward pass (BPTT), {place.label(info)}: ‖dL/dh_t‖ per step, log scale",
+    over = f" over the batch of {info.B}" if info.B > 1 else ""
+    span = (f"; bars from {pos.min():.2e} (shortest) to {pos.max():.2e} (longest), {pos.max() / pos.min():.3g}x apart"
+            if pos.size else "")
+    cols = Columns(f"Backward pass (BPTT), {place.label(info)}: ‖dL/dh_t‖{over} per step, log scale{span}",
                    [("t", ">"), ("‖dL/dh_t‖", ">"), ("log scale", "<"), ("‖term of dW_hh‖", ">"),
                     ("‖term of dW_ih‖", ">")])
     order = list(rng)[::-1] if place.direction != "bwd" else list(rng)  # in the order BPTT visits them
-    for s in order:
-        if not np.isfinite(g[s]):
-            bar = ("!" * 21, Style(color="magenta", bold=True))
-        elif g[s] > 0:
-            a = (math.log10(g[s]) - lo) / max(hi - lo, 1e-12) if hi > lo else 1.0
-            bar = ("█" * (int(round(a * 20)) + 1), color_style(sequential(0.3 + 0.7 * a)))
+    # every step's bar at once: its length and shade from log10 of the norm over the place's range
+    at = np.asarray(order, dtype=np.intp)
+    gs = g[at]
+    with np.errstate(all="ignore"):
+        a = np.where(np.isfinite(gs) & (gs > 0), (np.log10(np.where(gs > 0, gs, 1.0)) - lo) / max(hi - lo, 1e-12)
+                     if hi > lo else 1.0, 0.0)
+    length = np.rint(a * 20).astype(np.intp) + 1
+    shade = SEQUENTIAL_STYLES[0][sequential_index(0.3 + 0.7 * a)]
+    bad = ("!" * 21, Style(color="magenta", bold=True))
+    gl, hh, ih, length = gs.tolist(), np.asarray(whh)[at].tolist(), np.asarray(wih)[at].tolist(), length.tolist()
+    for j, s in enumerate(order):
+        v = gl[j]
+        if not math.isfinite(v):
+            bar = bad
+        elif v > 0:
+            bar = ("█" * length[j], shade[j])
         else:
             bar = ("·", None)
-        cols.add(str(s), f"{g[s]:.3e}", bar, f"{whh[s]:.3e}", f"{wih[s]:.3e}")
-    v = verdict(trace, place)
-    colour = VERDICT_COLOURS.get(v.kind, "magenta")
-    return Group(cols.render(), Text(v.sentence, Style(color=colour, bold=True)), Text(v.basis, DIM))
+        cols.add(str(s), f"{v:.3e}", bar, f"{hh[j]:.3e}", f"{ih[j]:.3e}")
+    from rnntui.render.doc import Figure
+
+    steps = np.asarray(list(rng), dtype=np.intp)
+    chart = Figure(cols.render(), "steps", {"values": g[steps], "x": steps, "log": True, "xlabel": "step t",
+                                            "title": f"‖dL/dh_t‖ per step, {place.label(info)}",
+                                            "ylabel": "‖dL/dh_t‖ (log)"}, table=True)
+    return Group(chart, *verdict_lines(trace, place, None))

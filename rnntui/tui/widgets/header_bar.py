@@ -3,6 +3,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.style import Style
 from rich.text import Text
+from textual.reactive import reactive
 
 from rnntui.render.compare import compare_header
 from rnntui.render.header import header, seed_words
@@ -11,9 +12,19 @@ from rnntui.tui.widgets.base import TraceView
 
 
 class HeaderBar(TraceView):
-    """Scenario name (cut to one line), phase, place, step and sample; the description below, cut to one line."""
+    """Scenario name (cut to one line), phase, place, step and sample; the description below, cut to one line,
+    or, while the app computes something in a worker, what and how far (Esc cancels)."""
+
+    busy: reactive[str] = reactive("", repaint=False)
+    """What the app's workers are computing, with their progress; set by the app ("" for nothing)."""
+
+    def watch_busy(self) -> None:
+        self.watch_run()
 
     def render_view(self, cursor, width: int):
+        if self.busy:
+            return Group(header(self.trace, cursor, width),
+                         Text(one_line(self.busy, width - 1), Style(color="yellow", bold=True)))
         # header() cuts its two lines, never wraps them: a long name would push the phase and step
         # (what the header is for) out of its three lines
         seeded = seed_words(self.trace)

@@ -21,7 +21,7 @@ class Timeline(TraceView):
         marks = self.run.marks
         if self.debug.breakpoints:
             place = cursor.place(self.run.info)
-            steps = breakpoint_marks(self.trace, place, self.debug)
+            steps = breakpoint_marks(self.trace, place, self.debug, defer=True)
             if steps:  # a built-in event keeps its own mark
                 here = dict(marks.get(place, {}))
                 for t in steps:

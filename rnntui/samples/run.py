@@ -1,0 +1,275 @@
+"""`rnntui scan`: every sample of a data set run forward and backward, one row of numbers each, no trace kept.
+
+The scenario is loaded once per process; each sample then runs as `rnntui run --sample k` runs it (a batch
+of one cut from the data set, scenario/dataset.py), its row is measured (samples/measure.py) and the trace
+dropped, so memory stays flat in N. With `workers` > 1 the samples are handed out in chunks to that many
+processes; the rows are put back in sample order, so the table is the same however the samples were
+split. Ctrl-C (or any signal that ends the scan) keeps the rows done so far: `Scan.complete` says whether
+every sample was reached.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rnntui.errors import Problem, ScenarioError
+
+CHUNK = 32   # samples a worker takes at a time
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The rows (sample order), how many samples the data set has, and what was scanned."""
+
+    rows: tuple[dict, ...]
+    N: int
+    scenario: str
+    dataset: str
+
+    @property
+    def complete(self) -> bool:
+        return len(self.rows) == self.N
+
+    @property
+    def columns(self) -> list[str]:
+        from rnntui.samples.measure import COLUMNS
+
+        extra = sorted({k for r in self.rows for k in r if k not in COLUMNS})
+        return list(COLUMNS) + extra
+
+    def ranked(self, by: str | None = None) -> list[dict]:
+        """Worst first (samples/measure.py `badness`), or by a column, largest first (nan last)."""
+        from rnntui.samples.measure import badness
+
+        if by is None:
+            return sorted(self.rows, key=badness, reverse=True)
+
+        def key(r):
+            v = r.get(by, math.nan)
+            bad = isinstance(v, float) and math.isnan(v)
+            return (not bad, v if not bad else 0)
+
+        return sorted(self.rows, key=key, reverse=True)
+
+
+_state: dict = {}
+
+
+def _load(path: str, dataset: str | None, max_memory: int | None):
+    """The scenario (its first sample), loaded once per process."""
+    from rnntui.scenario import load_scenario
+
+    key = (path, dataset, max_memory)
+    if _state.get("key") != key:
+        sc = load_scenario(path, max_memory=max_memory, text=_with_dataset(path, dataset))
+        if sc.dataset is None:
+            raise ScenarioError([Problem(str(path), None, None, "input", (
+                "scan runs every sample of a data set; expected input: {dataset: data.npz} in the scenario, "
+                "or --dataset FILE"))])
+        if sc.train is not None:
+            raise ScenarioError([Problem(str(path), None, None, "train", (
+                "scan runs each sample once with the scenario's weights; remove train: (or scan a scenario "
+                "written from the iteration you want)"))])
+        check_targets(sc)
+        _state.update(key=key, sc=sc)
+    return _state["sc"]
+
+
+def _with_dataset(path: str, dataset: str | None) -> str | None:
+    """The scenario's text with `input:` replaced by {dataset: FILE} (an absolute path), or None (unchanged)."""
+    if dataset is None:
+        return None
+    import io
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    data = yaml.load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        return None   # the loader says what is wrong with it
+    data["input"] = {"dataset": str(Path(dataset).resolve())}
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def sample_scenario(sc, k: int):
+    """*sc* reading sample k of its data set alone (as the loader lays out a batch of one)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from rnntui.scenario.dataset import batch_input
+
+    first = sc.layout[0]
+    ids = first.handler.id_count(first.config) if first.handler.reads_ids else None
+    vocab = SimpleNamespace(vocab=list(sc.vocab) if sc.vocab is not None else None)
+    built, target = batch_input(sc.dataset, k, 1, vocab, Path(sc.file).parent, None, ids)
+    if target is not None:
+        if sc.layout[-1].seq_out:          # batch first in the file, time first in the engine
+            target = np.moveaxis(target, 0, 1)
+        target = np.ascontiguousarray(target.astype(np.int64) if sc.loss != "mse" else target)
+    return replace(sc, x=built.x, lengths=built.lengths, tokens=built.tokens, token_ids=built.token_ids,
+                   target=target if target is not None else sc.target, sample=k)
+
+
+def check_targets(sc) -> None:
+    """Every sample's target, checked once before the scan (the loader checked the first batch's): class
+    indices within the model's classes, the layout the output needs."""
+    import numpy as np
+
+    ds = sc.dataset
+    if ds.target is None or sc.loss == "mse":
+        return
+    t = ds.target
+    F = sc.layout[-1].out_shape[0]
+    want = (ds.N, ds.T) if sc.layout[-1].seq_out else (ds.N,)
+    if t.shape != want:
+        raise ScenarioError([Problem(ds.path, None, None, "target", f"has shape {t.shape}; expected {want}: class "
+                                     "indices laid out like the model's output, batch first")])
+    bad = ~np.isfinite(t) | (t != np.round(t)) | (t < 0) | (t >= F)
+    if sc.layout[-1].seq_out:   # a padded step's target is ignored
+        real = np.arange(ds.T)[None, :] < (ds.lengths[:, None] if ds.lengths is not None else ds.T)
+        bad &= real
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ScenarioError([Problem(ds.path, None, None, "target", (
+            f"target{''.join(f'[{i}]' for i in at)} is {t[at]}; expected whole class indices in 0..{F - 1} "
+            f"({int(bad.sum())} such values)"))])
+
+
+def _rows(path: str, dataset: str | None, max_memory: int | None, ks: list[int], how=None) -> list[dict]:
+    """The rows of samples *ks* (in a worker, or in this process): *how(trace, k)* of each sample's run
+    (default samples/measure.py `measure`; a function at a module's top level, so a worker can be sent it)."""
+    from rnntui.engine import run_scenario
+    from rnntui.samples.measure import measure
+
+    sc = _load(path, dataset, max_memory)
+    how = how or measure
+    out = []
+    for k in ks:
+        out.append(how(run_scenario(sample_scenario(sc, k), max_memory=max_memory), k))
+    return out
+
+
+def _init_worker() -> None:
+    """One BLAS thread a worker: the workers are the parallelism."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def scan(path: str, dataset: str | None = None, workers: int = 1, max_memory: int | None = None,
+         progress=None, limit: int | None = None, how=None, scheduler: str | None = None) -> Scan:
+    """Every sample of the scenario's data set (or *dataset*); *progress(done, N)* after each chunk; *limit*:
+    the first that many samples only; *how(trace, k)*: the row of a sample (default: samples/measure.py);
+    *scheduler*: a Dask distributed scheduler's address, whose workers take the chunks instead (each needs
+    rnntui and the scenario's files at the same paths)."""
+    sc = _load(str(path), dataset, max_memory)
+    N = sc.dataset.N if limit is None else min(limit, sc.dataset.N)
+    chunks = [list(range(a, min(a + CHUNK, N))) for a in range(0, N, CHUNK)]
+    done: dict[int, dict] = {}
+    try:
+        if scheduler is not None:
+            _on_dask(scheduler, str(path), dataset, max_memory, chunks, how, done, progress, N)
+        elif workers <= 1:
+            for ks in chunks:
+                for row in _rows(str(path), dataset, max_memory, ks, how):
+                    done[row["sample"]] = row
+                if progress:
+                    progress(len(done), N)
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
+                futures = [pool.submit(_rows, str(path), dataset, max_memory, ks, how) for ks in chunks]
+                try:
+                    for f in as_completed(futures):
+                        for row in f.result():
+                            done[row["sample"]] = row
+                        if progress:
+                            progress(len(done), N)
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+    except KeyboardInterrupt:
+        pass   # what is done is kept; `complete` says it is not all
+    rows = tuple(done[k] for k in sorted(done))
+    return Scan(rows, N, str(path), sc.dataset.path)
+
+
+def _numpy(a):
+    """A batch's array as NumPy (a torch tensor is detached and moved to the CPU; torch stays optional)."""
+    import numpy as np
+
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+def _on_dask(address: str, path: str, dataset, max_memory, chunks, how, done: dict, progress, N: int) -> None:
+    """The chunks handed to a Dask cluster's workers (an optional extra: pip install rnntui[dask])."""
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:
+        raise ScenarioError([Problem(path, None, None, "", "--scheduler needs Dask's distributed scheduler: "
+                                     "pip install 'rnntui[dask]'")]) from None
+    try:
+        client = Client(address, timeout=10)   # seconds to connect: a wrong address is said soon
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ScenarioError([Problem(path, None, None, "", f"--scheduler {address}: cannot connect ({exc})")]) from None
+    path = str(Path(path).resolve())
+    dataset = None if dataset is None else str(Path(dataset).resolve())
+    try:
+        futures = [client.submit(_rows, path, dataset, max_memory, ks, how, pure=False) for ks in chunks]
+        try:
+            for f in as_completed(futures):
+                for row in f.result():
+                    done[row["sample"]] = row
+                if progress:
+                    progress(len(done), N)
+        except BaseException:
+            client.cancel(futures)
+            raise
+    finally:
+        client.close()
+
+
+def scan_batches(path: str, loader, max_memory: int | None = None, progress=None) -> Scan:
+    """Every sample of *loader*, an iterable of (x, target[, lengths]) batches laid out as a data set file's
+    arrays (x (B, T, F) numbers or (B, T) token ids, target batch first, lengths (B,)): a torch DataLoader
+    included. The scenario gives the model and the loss; each sample runs alone, as in `scan`, and is read
+    from the loader only when its turn comes (nothing of the loader is held)."""
+    from rnntui.engine import run_scenario
+    from rnntui.errors import RnntuiError
+    from rnntui.samples.measure import measure
+    from rnntui.scenario import load_scenario
+    from rnntui.scenario.dataset import Dataset
+
+    sc = load_scenario(path, max_memory=max_memory)
+    rows: list[dict] = []
+    k = 0
+    try:
+        for n, batch in enumerate(loader):
+            if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
+                raise RnntuiError(f"loader batch {n}: found {type(batch).__name__}; expected (x, target) or "
+                                  "(x, target, lengths)")
+            x, target = _numpy(batch[0]), _numpy(batch[1])
+            lengths = _numpy(batch[2]).astype("int64") if len(batch) == 3 else None
+            ds = Dataset(f"loader batch {n}", x, lengths, target)
+            for j in range(ds.N):
+                one = replace(sc, dataset=ds)
+                row = measure(run_scenario(sample_scenario(one, j), max_memory=max_memory), k)
+                rows.append(row)
+                k += 1
+            if progress:
+                progress(k, k)
+    except KeyboardInterrupt:
+        return Scan(tuple(rows), k + 1, str(path), "a loader")
+    return Scan(tuple(rows), k, str(path), "a loader")
+
+
+__all__ = ["Scan", "sample_scenario", "scan", "scan_batches"]
