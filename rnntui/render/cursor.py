@@ -137,9 +137,14 @@ def to_end(c: Cursor, info, last: bool) -> Cursor:
                    t=(last_step if last else first_step)(info, c.phase, place.direction, place, c.sample))
 
 
-def next_sample(c: Cursor, info) -> Cursor:
-    """The next sample of the batch; a step past its end moves to its last step."""
-    b = (c.sample + 1) % info.B
+def next_sample(c: Cursor, info, n: int = 1) -> Cursor:
+    """The sample *n* on in the batch (-1: the previous one), wrapping round; a step past its end moves
+    to its last step."""
+    return to_sample(c, info, (c.sample + n) % info.B)
+
+
+def to_sample(c: Cursor, info, b: int) -> Cursor:
+    """Sample *b* of the batch; a step past its own end moves to its last step."""
     return replace(c, sample=b, t=min(c.t, length(info, c.place(info), b) - 1))
 
 

@@ -107,3 +107,33 @@ def data_sample_words(trace, b: int) -> str:
     total = int(trace[SAMPLES_TOTAL]) if SAMPLES_TOTAL in trace else None
     of = f" of {total:,}" if total is not None else ""
     return f" (no. {int(ids[b]):,}{of} in the data)"
+
+
+def seed_words(trace) -> Text | None:
+    """What the gradients shown are of, when the user chose (engine/attribution.py, `o`): one line, or None
+    when they are the loss's."""
+    from rnntui.engine.attribution import seed_of
+
+    seed = seed_of(trace)
+    if seed is None:
+        return None
+    names = class_labels(trace)
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append("BPTT of ", Style(color="magenta", bold=True))
+    text.append(printable(seed.words(names)), Style(color="magenta", bold=True))
+    text.append(": every dL/d… shown is its gradient (O: the loss's again)", Style(color="magenta"))
+    return text
+
+
+def class_labels(trace) -> list[str] | None:
+    """The output's class names: the scenario's class_names, else the vocabulary when it is as wide."""
+    import numpy as np
+
+    info = trace.info
+    shape = trace["output"].shape
+    width = int(np.prod(shape[2:] if (info.seq and info.entries[-1].seq_out) else shape[1:]))
+    if info.class_names and len(info.class_names) == width:
+        return list(info.class_names)
+    if "meta.vocab" in trace and len(trace["meta.vocab"]) == width:
+        return [str(v) for v in trace["meta.vocab"]]
+    return None

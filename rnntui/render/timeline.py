@@ -49,9 +49,9 @@ def _token(trace, t: int, b: int) -> str:
 PAD = "╌"  # a padded step: past the end of a shorter sample, no value
 
 
-def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 80) -> Text | Cells:
+def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 80, muted=()) -> Text | Cells:
     """Input tokens or values per step, the cursor, and event markers for the current place
-    (*marks*: analysis.event_marks of the trace's events)."""
+    (*marks*: analysis.event_marks of the trace's events; *muted*: kinds left out, said after the row)."""
     info = trace.info
     place = c.place(info)
     trace = for_place(trace, place)  # an encoder-decoder's decoder entries read the decoder's input
@@ -130,6 +130,8 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         text.append(ch.center(cw - 1), _mark_style(colour, ch in ("·", PAD)))
         text.append(" ")
     notes = [f"steps {start}..{stop - 1} of 0..{T - 1}"] if start > 0 or stop < T else []
+    if muted:  # the event row does not show them: say so, or a muted run reads as a run without them
+        notes.append("muted (m): " + ", ".join(f"{EVENT_MARKS[k][0]} {k}" for k in sorted(muted) if k in EVENT_MARKS))
     if info.feed == "output" and same_steps:  # a generator: say where its input comes from (one line, no more)
         notes.append(feed_note(info))
     lines = [" · ".join(notes)] if notes else []

@@ -191,3 +191,44 @@ def next_break(trace, c, state: DebugState, backwards: bool, events=(), after=FR
             holds[t] = True
     order = step_order(info, place, c.phase, T)
     return next_step(holds, order, c.t if after is FROM_THE_START else after, backwards)
+
+
+def pinned_elsewhere(trace, place, state: DebugState) -> list[tuple[str, object]]:
+    """(text, place) of each enabled breakpoint pinned to a place other than *place*."""
+    out = []
+    for bp in state.breakpoints:
+        if not bp.enabled:
+            continue
+        b = bound(trace, bp.text, place)
+        if not isinstance(b, Exception) and b.place != place:
+            out.append((bp.text, b.place))
+    return out
+
+
+def next_break_elsewhere(trace, c, state: DebugState, backwards: bool) -> tuple[int, int] | None:
+    """Where continue goes when nothing holds at the cursor's place any more: (place index, step) of the
+    nearest step, in the order the current pass computes the places, where an enabled breakpoint pinned
+    to another place holds. The forward pass computes the places in their order (entry by entry, each
+    sub-layer and direction over all its steps), BPTT the other way round; within a place, its steps in
+    the pass's order. *backwards*: the nearest such step before the cursor (reverse-continue)."""
+    from rnntui.expr import next_step, step_order
+
+    info = trace.info
+    places = info.places
+    pinned = {p for _, p in pinned_elsewhere(trace, c.place(info), state)}
+    if not pinned:
+        return None
+    ahead = (c.phase == "forward") != backwards           # later places in the index order
+    order = range(c.place_index + 1, len(places)) if ahead else range(c.place_index - 1, -1, -1)
+    for k in order:
+        if places[k] not in pinned:
+            continue
+        T = length(info, places[k], c.sample)   # never a padded step of a shorter sample
+        holds = np.zeros(T, dtype=bool)
+        for t in breakpoint_marks(trace, places[k], state):
+            if t < T:
+                holds[t] = True
+        t = next_step(holds, step_order(info, places[k], c.phase, T), None, backwards)
+        if t is not None:
+            return k, t
+    return None

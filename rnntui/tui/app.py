@@ -129,7 +129,8 @@ class RnntuiApp(SamplesAxisMixin, App):
         Binding("end", "jump(1)", "Last", show=False, tooltip="Last step of the current pass"),
         Binding("pagedown", "step(10)", "+10", show=False, tooltip="10 steps on"),
         Binding("pageup", "step(-10)", "-10", show=False, tooltip="10 steps back"),
-        Binding("g", "goto", "Go to", show=False, tooltip="Go to a step t"),
+        Binding("g", "goto", "Go to", show=False,
+                tooltip="Go to a step t (`12`), a unit (`u 45`), a sample (`s 2`), or several (`s 2 t 5 u 45`)"),
         # one key, named as the place's view has it: BPTT where the backward pass runs through time
         Binding("b", "phase('bptt')", "Fwd/BPTT",
                 tooltip="Switch between the forward pass and the backward pass (BPTT, from t=T-1 down to 0)"),
@@ -141,7 +142,8 @@ class RnntuiApp(SamplesAxisMixin, App):
         Binding("d", "direction", "Dir", tooltip="The other direction of a bidirectional entry"),
         Binding("down", "unit(1)", "Next unit", show=False, tooltip="Select the next unit"),
         Binding("up", "unit(-1)", "Prev unit", show=False, tooltip="Select the previous unit"),
-        Binding("s", "sample", "Sample", show=False, tooltip="Next sample of the batch"),
+        Binding("s", "sample(1)", "Sample", show=False, tooltip="Next sample of the batch"),
+        Binding("S", "sample(-1)", "Prev sample", show=False, tooltip="Previous sample of the batch"),
         Binding("space", "play", "Play", tooltip="Play / pause: step on by itself"),
         Binding("n", "event(1)", "Event",
                 tooltip="Next event (non-finite value, saturated gate, vanishing or exploding gradient, "
@@ -155,14 +157,25 @@ class RnntuiApp(SamplesAxisMixin, App):
                 tooltip="Continue: to the next step (in this pass's order) where a breakpoint holds or an event begins"),
         Binding("C", "continue(-1)", "Reverse", show=False,
                 tooltip="Reverse-continue: to the previous such step (in a training run, on into earlier iterations)"),
+        Binding("m", "mute", "Mute events", show=False,
+                tooltip="Mute or show kinds of built-in event (S saturated, v vanishing, ^ exploding, ! non-finite): "
+                        "a muted kind is not marked, and n / N / c / C pass it by"),
         Binding("L", "debug_list", "Watches", show=False,
                 tooltip="List the watches and breakpoints: turn breakpoints on or off, remove either"),
         Binding("i", "whatif", "What-if", show=False,
                 tooltip="What-if: set the selected unit of a state or gate at this step (or over steps) and see "
                         "the run recomputed beside the original"),
-        Binding("u", "undo_whatif", "Undo", show=False, tooltip="Undo the last what-if"),
+        Binding("p", "edit_weight", "Edit weight", show=False,
+                tooltip="Edit a weight: set, scale or shift a parameter or some of its elements (W_hh = 1.5, "
+                        "W_hh[0, 0] *= 3) and see the run recomputed beside the original"),
+        Binding("u", "undo_whatif", "Undo", show=False, tooltip="Undo the last what-if or weight edit"),
         Binding("W", "write_whatif", "Write what-if", show=False,
-                tooltip="Write the scenario with the what-ifs as its interventions: (a new file)"),
+                tooltip="Write the scenario with the what-ifs as its interventions: and the edited weights under "
+                        "weights.set (a new file)"),
+        Binding("o", "seed", "Backprop of", show=False,
+                tooltip="Choose what BPTT traces back: one step's loss term (loss 5), or one output of this sample "
+                        "(logp 3, p 3, out 3: a class's log-probability, probability or score), instead of the loss"),
+        Binding("O", "seed_loss", "Backprop loss", show=False, tooltip="BPTT traces back the whole loss again"),
         Binding("full_stop", "iteration(1)", "Next iter", show=False,
                 tooltip="Training: the next iteration (place, pass and step stay where they are)"),
         Binding("comma", "iteration(-1)", "Prev iter", show=False, tooltip="Training: the previous iteration"),
@@ -180,7 +193,7 @@ class RnntuiApp(SamplesAxisMixin, App):
                 tooltip="Training: the previous such iteration, where its run begins"),
         *SAMPLE_BINDINGS,   # a data set's samples (--dataset / --scan): tui/samples_pane.py
         Binding("e", "export", "Export", show=False, tooltip="Export the current view as an SVG file"),
-        Binding("m", "model_map", "Model map", show=False, tooltip="The model drawn node by node, the cursor's marked"),
+        Binding("M", "model_map", "Model map", show=False, tooltip="The model drawn node by node, the cursor's marked"),
         Binding("escape", "cancel_work", "Cancel", show=False,
                 tooltip="Cancel what is being computed off the keys' way (a watch's Jacobian norms, an iteration "
                         "not in the cache, a continue through iterations): the header says what and how far"),
@@ -216,6 +229,11 @@ class RnntuiApp(SamplesAxisMixin, App):
         self._iteration_event_runs = None          # the training run's iteration events, when first asked for
         self._gc_threshold: tuple | None = None
         self._blas = None                          # the BLAS thread limit while the app runs (rnntui/blas.py)
+        self.muted: frozenset[str] = frozenset()  # kinds of built-in event the user muted (m)
+        self.changes: tuple = ()                   # the what-ifs shown, in order (engine/edits.Change)
+        self.seed = None                           # what BPTT traces back (engine/attribution.Seed); None: the loss
+        self._elements: int | None = None          # how many numbers the original records (what a recompute costs)
+        self._pending: tuple | None = None         # (changes, seed) a worker is recomputing
         self._panel = 0                            # the panel Tab last brought into view (the first: at the top)
         # work too long for a key (seconds: a Jacobian norm over every step, an iteration recomputed), run in
         # thread workers: group -> (worker, what the header says, done(result) on the UI thread)
@@ -239,6 +257,10 @@ class RnntuiApp(SamplesAxisMixin, App):
     def info(self):
         """The open run's TraceInfo (as shown: user text cut to a screenful)."""
         return self.run_state.info
+
+    def _open(self, trace, other=None, labels: tuple[str, str] = ("A", "B")) -> OpenRun:
+        """*trace* opened as every run of this session is: without the kinds of event the user muted."""
+        return open_run(trace, other, labels, muted=self.muted)
 
     def compose(self) -> ComposeResult:
         # the views hold no run yet: the app pushes it (and the cursor) into them once mounted
@@ -553,7 +575,9 @@ class RnntuiApp(SamplesAxisMixin, App):
             return True if self._event_target(int(parameters[0])) else None
         if action in SAMPLE_ACTIONS:
             return self._samples_check(action)
-        if action in ("goto", "play"):
+        if action == "goto":  # a step, a unit or a sample
+            return True if (cur.length(info, place) > 1 or info.B > 1 or self._width() > 1) else None
+        if action == "play":
             return True if cur.length(info, place) > 1 else None
         return True
 
@@ -596,8 +620,8 @@ class RnntuiApp(SamplesAxisMixin, App):
     def action_unit(self, n: int) -> None:
         self.cursor = replace(self.cursor, unit=min(max(self.cursor.unit + int(n), 0), self._width() - 1))
 
-    def action_sample(self) -> None:
-        self.cursor = cur.next_sample(self.cursor, self.info)
+    def action_sample(self, n: int = 1) -> None:
+        self.cursor = cur.next_sample(self.cursor, self.info, int(n))
 
     def action_play(self) -> None:
         self.playing = not self.playing
@@ -667,6 +691,15 @@ class RnntuiApp(SamplesAxisMixin, App):
         if t is not None:
             self._stop_at(self.run_state, t, None)
             return
+        from rnntui.render.watches import next_break_elsewhere
+
+        # a breakpoint pinned to another place: on to the next place the pass computes where one holds
+        hit = next_break_elsewhere(self.run_state.trace, c, self.debugging, backwards=n < 0)
+        if hit is not None:
+            k, t = hit
+            self.cursor = replace(c, place_index=k, unit=0, handover=False)
+            self._stop_at(self.run_state, t, None, moved_from=c.place(self.info))
+            return
         if self.training is not None:
             self._continue_in_iterations(n)
             return
@@ -675,16 +708,22 @@ class RnntuiApp(SamplesAxisMixin, App):
     def _nothing_to_continue(self, n: int, searched: str) -> None:
         c = self.cursor
         where = f"iteration {self.iteration}, t={c.t}" if self.training is not None else f"t={c.t}"
+        from rnntui.render.watches import pinned_elsewhere
+
         waits = pending(self.run_state.trace, c.place(self.info), self.debugging)
         unsearched = f" (not yet searched: {', '.join(waits)}, still computing)" if waits else ""
+        elsewhere = pinned_elsewhere(self.run_state.trace, c.place(self.info), self.debugging)
+        also = ("; " + "; ".join(f"{text} is pinned to {p.prefix} and holds there at no step "
+                                 + ("after" if n > 0 else "before") + " this one in this pass's order"
+                                 for text, p in elsewhere[:2])) if elsewhere else ""
         self.notify(cut(f"{'c' if n > 0 else 'C'}: no breakpoint holds and no event begins "
                         + ("after" if n > 0 else "before") + f" {where} at this place, in this pass's order" + searched
-                        + unsearched, MESSAGE_CHARS), timeout=3, markup=False)
+                        + unsearched + also, MESSAGE_CHARS), timeout=4, markup=False)
 
     def _event_starts(self, run: OpenRun) -> list[int]:
         return [r.start for r in run.runs.get(self.cursor.place(run.info), ())]
 
-    def _stop_at(self, run: OpenRun, t: int, iteration: int | None) -> None:
+    def _stop_at(self, run: OpenRun, t: int, iteration: int | None, moved_from=None) -> None:
         """Land on step *t* (of iteration *iteration*, when continue crossed iterations) and say why: the
         breakpoints that hold there and the events that begin there. An event met only in the other pass
         switches to that pass, as `n` does, so the event row shows its mark and the next `c` runs in its
@@ -702,6 +741,8 @@ class RnntuiApp(SamplesAxisMixin, App):
         said = [f"breakpoint {text} holds" for text in held[:2]]
         said += [r.text + ("" if r.phase == phase else f" (in {PASS_WORDS[r.phase]})") for r in begins[:3]]
         head = (f"iteration {iteration}, t={t}" if iteration is not None else f"t={t}")
+        if moved_from is not None:  # a breakpoint pinned to another place: say that the cursor went there
+            head += f" at {place.prefix} (moved from {moved_from.prefix}, where nothing more holds)"
         switched = f" (an event of {PASS_WORDS[phase]}: switched to that pass)" if phase != c.phase else ""
         # event texts name trace keys, which a crafted trace makes anything: never markup
         self.notify(cut(head + ": " + "; ".join(said) + switched, MESSAGE_CHARS), timeout=3, markup=False)
@@ -723,7 +764,7 @@ class RnntuiApp(SamplesAxisMixin, App):
         def work():
             for k in range(start + step, last + step, step):
                 # searched in A alone; B is opened beside it only where the search stops
-                run = open_run(self._iteration_of(self.training, k))
+                run = self._open(self._iteration_of(self.training, k))
                 t = next_break(run.trace, c, debugging, backwards=n < 0,
                                events=[r.start for r in run.runs.get(c.place(run.info), ())], after=None)
                 if t is not None:
@@ -763,6 +804,20 @@ class RnntuiApp(SamplesAxisMixin, App):
         self.push_screen(DebugListScreen(self.debugging, len(self.run_state.events), self.run_state.trace,
                                          self.cursor.place(self.info)), done)
 
+    def action_mute(self) -> None:
+        from rnntui.tui.mute import MuteScreen
+
+        def done(muted: frozenset[str] | None) -> None:
+            if muted is None or muted == self.muted:
+                return
+            self.muted = muted
+            run = self.run_state
+            self._keep_cursor = True
+            self.run_state = self._open(run.trace.whole, None if run.other is None else run.other.whole, run.labels)
+            self.notify("muted: " + (", ".join(sorted(muted)) or "none"), timeout=2)
+
+        self.push_screen(MuteScreen(self.run_state.kinds, self.muted), done)
+
     # --- training: iterations ----------------------------------------------------------------
 
     def _other_training(self):
@@ -782,10 +837,10 @@ class RnntuiApp(SamplesAxisMixin, App):
         a = alone.trace.whole if alone is not None else self._iteration_of(self.training, k)
         b = self.compared
         if b is None:
-            return alone or open_run(a)
+            return alone or self._open(a)
         if is_training(b):
             b = self._iteration_of(b, min(k, b.iterations - 1))
-        return open_run(a, other=b)
+        return self._open(a, other=b)
 
     def _to_iteration(self, k: int) -> None:
         """Show iteration *k*: the views below show its run; the place, pass and step stay. One not in the
@@ -830,8 +885,14 @@ class RnntuiApp(SamplesAxisMixin, App):
             job[0].cancel()
             self._show_busy()
         self._iteration_target = None
-        self.original = run.trace.whole   # a what-if from here changes this iteration's run (A's, with B beside)
         self.iteration = k
+        # a what-if from here changes this iteration's run (A's, with B beside)
+        self.original, self._elements = run.trace.whole, None
+        self.workers.cancel_group(self, "recompute")            # a what-if of the iteration left behind
+        self._pending = None
+        if self.changes or self.seed is not None:  # they were of the iteration shown before
+            self.changes, self.seed = (), None
+            self.notify("what-ifs and the chosen backprop are of one iteration: cleared", timeout=2)
         for pane in self.query(TrainingPane):
             pane.iteration = k
         self._keep_cursor = True
@@ -871,30 +932,88 @@ class RnntuiApp(SamplesAxisMixin, App):
             self._iteration_event_runs = iteration_events(self.training)
         return self._iteration_event_runs
 
-    # --- what-if ------------------------------------------------------------------------------
+    # --- what-if: interventions, weight edits, and what BPTT traces back ------------------------
+
+    INLINE_ELEMENTS = 1_000_000
+    """A run recording at most this many numbers is recomputed on the UI thread (tens of milliseconds);
+    a larger one in a worker thread, while the keys keep working on the run shown."""
+
+    def _recorded_elements(self) -> int:
+        if self._elements is None:
+            whole = self.original
+            self._elements = sum(int(np.asarray(whole[k]).size) for k in whole if whole.is_computed(k))
+        return self._elements
 
     def _interventions(self) -> list[dict]:
+        """Every intervention of the run shown: the original's own, then the what-ifs."""
         from rnntui.engine.interventions import recorded
 
-        return [i.to_dict() for i in recorded(self.run_state.trace.whole)]
+        return [i.to_dict() for i in recorded(self.original)] + [c.value for c in self.changes
+                                                                 if c.kind == "intervention"]
 
-    def _apply(self, items: list[dict]) -> None:
-        """The original run with *items* (all of them) beside it, the cursor kept; the original alone for none."""
-        import rnntui
-        from rnntui.engine.interventions import recorded
+    def _recompute(self, changes: tuple, seed, said: str | None = None) -> None:
+        """Show the original run with *changes* (what-ifs: interventions and weight edits, in order) and its
+        gradients those of *seed* (None: the loss's); the cursor stays. The original is beside a changed run
+        (what-if vs original). Small runs are recomputed at once, larger ones in a worker thread."""
+        from rnntui.engine.edits import apply_changes
         from rnntui.errors import RnntuiError
 
-        base = [i.to_dict() for i in recorded(self.original)]
-        try:
-            new = self.original if items == base else rnntui.what_if(self.original, items)
-        except RnntuiError as exc:
+        original = self.original
+
+        def adopt(result) -> None:
+            run, other = result
+            self._pending = None
+            self.changes, self.seed = changes, seed
+            self._keep_cursor = True
+            self.run_state = self._open(run, other=other, labels=("what-if", "original") if other is not None
+                                        else ("A", "B"))
+            if said:
+                self.notify(cut(said, MESSAGE_CHARS), timeout=3, markup=False)
+
+        def refused(exc: Exception) -> None:
+            self._pending = None
             self.notify(cut(str(exc), MESSAGE_CHARS), severity="error", markup=False)
+
+        if self._recorded_elements() <= self.INLINE_ELEMENTS:
+            try:
+                result = apply_changes(original, changes, seed)
+            except RnntuiError as exc:
+                refused(exc)
+                return
+            adopt(result)
             return
-        self._keep_cursor = True
-        self.run_state = (open_run(new) if new is self.original
-                          else open_run(new, other=self.original, labels=("what-if", "original")))
+
+        def work() -> None:
+            from textual.worker import get_current_worker
+
+            try:
+                with np.errstate(all="ignore"):
+                    result = apply_changes(original, changes, seed)
+            except RnntuiError as exc:
+                if not get_current_worker().is_cancelled:
+                    self.call_from_thread(refused, exc)
+                return
+            if not get_current_worker().is_cancelled:  # a later change replaced this one while it ran
+                self.call_from_thread(adopt, result)
+
+        self._pending = (changes, seed)  # what the next change builds on, while this one runs
+        self.notify("recomputing the run (the keys work on the run shown meanwhile)…", timeout=2)
+        self.run_worker(work, thread=True, exclusive=True, group="recompute", exit_on_error=False)
+
+    def _one_run(self, what: str) -> bool:
+        """Whether a what-if can act here; says why not."""
+        info = self.info
+        if self.run_state.other is not None and self.run_state.labels == ("A", "B"):
+            self.notify(f"{what} works on one run: open it without --compare", timeout=3)
+            return False
+        if info.mode == "encoder-decoder" or getattr(info, "feed", "zeros") == "output":
+            self.notify(f"{what} works on whole-sequence runs (not encoder-decoders or generators)", timeout=3)
+            return False
+        return True
 
     def action_whatif(self) -> None:
+        from rnntui.engine.edits import Change
+
         c, info = self.cursor, self.info
         place = c.place(info)
         if self.run_state.other is not None and self.run_state.labels == ("A", "B"):
@@ -902,43 +1021,103 @@ class RnntuiApp(SamplesAxisMixin, App):
             return
         if place.layer is None or info.mode == "encoder-decoder" or getattr(info, "feed", "zeros") == "output":
             self.notify("what-if sets a state or gate of a recurrent place (not in encoder-decoders or "
-                        "generators)", timeout=3)
+                        "generators); p edits a weight", timeout=3)
             return
 
         def done(item: dict | None) -> None:
             if item is not None:
-                self._apply(self._interventions() + [item])
+                changes, seed = self._wanted()
+                self._recompute(changes + (Change("intervention", item),), seed)
 
         entry = info.entries[place.entry]
         self.push_screen(WhatIfScreen(entry, place, c.t, min(c.unit, entry.hidden_size - 1)), done)
 
-    def action_undo_whatif(self) -> None:
-        from rnntui.engine.interventions import recorded
+    def action_edit_weight(self) -> None:
+        """`p`: set, scale or shift a weight (`W_hh = 1.5`, `W_hh[0, 0] *= 3`) and see the run recomputed."""
+        from rnntui.engine.edits import Change
+        from rnntui.tui.weight_screen import WeightScreen
 
-        items = self._interventions()
-        if len(items) <= len(recorded(self.original)):
+        if not self._one_run("editing a weight"):
+            return
+        info = self.info
+        place = self.cursor.place(info)
+        entry = info.entries[place.entry]
+        shown = self.run_state.trace
+        params = {n: tuple(shown[f"param.{n}"].shape) for e in info.entries for n in e.params}
+        if not params:
+            self.notify("this model has no parameters", timeout=2)
+            return
+
+        def done(edit) -> None:
+            if edit is not None:
+                changes, seed = self._wanted()
+                self._recompute(changes + (Change("weight", edit),), seed, said=f"recomputed with {edit.words()}")
+
+        self.push_screen(WeightScreen(params, entry, place, shown), done)
+
+    def action_undo_whatif(self) -> None:
+        changes, seed = self._wanted()
+        if not changes:
             self.notify("no what-if to undo", timeout=2)
             return
-        self._apply(items[:-1])
+        self._recompute(changes[:-1], seed, said=f"undone: {changes[-1].words()}")
+
+    def action_seed(self) -> None:
+        """`o`: which output or loss term BPTT traces back (the gradients shown are of it)."""
+        from rnntui.tui.seed_screen import SeedScreen
+
+        if not self._one_run("choosing what BPTT traces back"):
+            return
+        c, info = self.cursor, self.info
+        shown = self.run_state.trace
+
+        def done(seed) -> None:
+            if seed is not None:
+                self._recompute(self._wanted()[0], None if seed == "loss" else seed)
+
+        self.push_screen(SeedScreen(shown, c.t, c.sample, self.seed), done)
+
+    def action_seed_loss(self) -> None:
+        changes, seed = self._wanted()
+        if seed is None:
+            self.notify("BPTT already traces back the whole loss", timeout=2)
+            return
+        self._recompute(changes, None, said="BPTT traces back the whole loss again")
+
+    def _wanted(self) -> tuple:
+        """(changes, seed) the next change builds on: those being recomputed, else those shown."""
+        return self._pending or (self.changes, self.seed)
 
     def action_write_whatif(self) -> None:
-        """The scenario's text with `interventions:` set to the what-ifs, as a new file beside the exports."""
+        """The scenario's text with `interventions:` set to the what-ifs (and `weights.set` holding every edited
+        weight), as a new file beside the exports."""
         import io
 
         from ruamel.yaml import YAML
 
         from rnntui.atomic import atomic_write
+        from rnntui.engine.edits import set_values
         from rnntui.scenario.relocate import relocate
 
         whole = self.run_state.trace.whole
-        if "meta.scenario" not in whole or self.run_state.other is None or self.run_state.labels == ("A", "B"):
+        if "meta.scenario" not in whole or not self.changes:
             self.notify("no what-if to write", timeout=2)
             return
         yaml = YAML()  # round trip: the user's comments and order stay
         yaml.width = 4096  # and their lines: a long path is not wrapped onto a line of its own
         try:
             data = yaml.load(str(whole["meta.scenario"]))
-            data["interventions"] = self._interventions()
+            items = self._interventions()
+            if items:
+                data["interventions"] = items
+            values = set_values(whole, self.original)
+            if values:
+                if data.get("weights") is None:
+                    data["weights"] = {}
+                if data["weights"].get("set") is None:
+                    data["weights"]["set"] = {}
+                for name, v in values.items():
+                    data["weights"]["set"][name] = v
             self._sample_into(data)   # a data set's sample: the written scenario reads it alone
             stem = cut(Path(self.info.file).stem, STEM_CHARS) or "scenario"
             it = f"-iteration{self.iteration}" if self.training is not None else self._sample_suffix()
@@ -972,11 +1151,18 @@ class RnntuiApp(SamplesAxisMixin, App):
         self.notify(cut(f"wrote {path}{said}", MESSAGE_CHARS), markup=False)
 
     def action_goto(self) -> None:
-        def done(t: int | None) -> None:
-            if t is not None:
-                self.cursor = replace(self.cursor, t=t)
+        """`g`: a step, a unit (`u 45`) or a sample (`s 2`), or several at once."""
+        def done(got: dict | None) -> None:
+            if not got:
+                return
+            c = self.cursor
+            if "s" in got:
+                c = cur.to_sample(c, self.info, got["s"])
+            self.cursor = replace(c, t=got.get("t", c.t), unit=got.get("u", c.unit), handover=False)
 
-        self.push_screen(GotoScreen(cur.length(self.info, self.cursor.place(self.info), self.cursor.sample)), done)
+        info, place = self.info, self.cursor.place(self.info)
+        steps = [cur.length(info, place, b) for b in range(info.B)]
+        self.push_screen(GotoScreen(steps, self._width(), info.B, self.cursor.sample), done)
 
     def action_model_map(self) -> None:
         from rnntui.tui.screens import ModelMapScreen

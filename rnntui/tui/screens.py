@@ -70,7 +70,7 @@ class HelpScreen(Dialog[None]):
 class ModelMapScreen(ModalScreen[None]):
     """The model drawn in text (render/model_map.py), the cursor's node marked."""
 
-    BINDINGS = [Binding("escape,q,m", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,q,M", "dismiss", "Close")]
 
     def __init__(self, info, entry: int):
         super().__init__()
@@ -81,37 +81,74 @@ class ModelMapScreen(ModalScreen[None]):
 
         with VerticalScroll(id="model-map"):
             yield Static(Text.assemble(("Model map", Style(bold=True)), (f"   {self.info.name}", Style(italic=True)),
-                                       ("   [ and ] move through the nodes in this order; Escape or m closes this",
+                                       ("   [ and ] move through the nodes in this order; Escape or M closes this",
                                         Style(dim=True))))
             yield Static(model_map(self.info, self.entry))
 
 
-class GotoScreen(Dialog[int | None]):
-    """Ask for a step t and return it, or None when cancelled."""
+class GotoScreen(Dialog["dict | None"]):
+    """Ask where to go: a step (`12` or `t 12`), a unit (`u 45`), a sample (`s 2`), or several at once
+    (`s 2 t 5 u 45`); return {"t": .., "u": .., "s": ..} with what was given, or None when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, T: int):
+    def __init__(self, steps, units: int = 1, samples: int = 1, sample: int = 0):
+        """*steps*: the number of steps at the place, or a list of them per sample (a packed batch);
+        *sample*: the cursor's (a step is checked against its steps unless `s` names another)."""
         super().__init__()
-        self.T = T
+        self.steps = list(steps) if not isinstance(steps, int) else [steps] * max(samples, 1)
+        self.units, self.samples, self.sample = units, samples, sample
+
+    @property
+    def T(self) -> int:
+        return max(self.steps)
 
     def compose(self) -> ComposeResult:
+        ranges = [f"step t (0..{self.T - 1})"]
+        if self.units > 1:
+            ranges.append(f"u N: unit (0..{self.units - 1})")
+        if self.samples > 1:
+            ranges.append(f"s N: sample (0..{self.samples - 1})")
         with Vertical(id="goto"):
-            yield Static(f"Go to step t (0..{self.T - 1}):")
+            yield Static("Go to " + ", ".join(ranges) + ":")
             # not type="integer": its pattern backtracks and froze the app after ~28 digits and a
-            # letter; digits only, checked in full when submitted
-            yield Input(placeholder="t", id="goto-input", restrict=r"[0-9]*")
+            # letter; digits, t u s = and spaces only, checked in full when submitted
+            yield Input(placeholder="t  or  u 45  or  s 2 t 5", id="goto-input", restrict=r"[0-9tus= ]*",
+                        max_length=60)
             yield Static("", id="goto-error")
 
+    def parse(self, text: str, sample: int = 0) -> "dict | str":
+        """Where *text* goes (*sample*: the cursor's, for the step's range), or why it cannot."""
+        import re
+
+        parts = re.findall(r"([tus]?)\s*=?\s*([0-9]+)|(\S)", text)
+        if not parts:
+            return "type a step, or u N for a unit, s N for a sample"
+        got: dict = {}
+        for name, digits, stray in parts:
+            if stray:
+                return f"found {stray!r}; expected a number, or t, u or s before one"
+            key = name or "t"
+            if key in got:
+                return f"{key} is given twice"
+            got[key] = int(digits) if len(digits) < 12 else 1 << 40
+        limits = {"u": ("unit", self.units), "s": ("sample", self.samples)}
+        for key, (noun, n) in limits.items():
+            if key in got and not 0 <= got[key] < n:
+                return f"expected a {noun} from 0 to {n - 1}" if n > 1 else f"this place has one {noun} (0)"
+        if "t" in got:
+            n = self.steps[got.get("s", sample)]
+            if not 0 <= got["t"] < n:
+                return f"expected a step from 0 to {n - 1}" + (f" (sample {got.get('s', sample)}'s steps)"
+                                                                 if n < self.T else "")
+        return got
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        try:
-            t = int(event.value)
-        except ValueError:
-            t = -1
-        if not 0 <= t < self.T:
-            self.query_one("#goto-error", Static).update(f"expected a whole number from 0 to {self.T - 1}")
+        got = self.parse(event.value, self.sample)
+        if isinstance(got, str):
+            self.query_one("#goto-error", Static).update(got)
             return
-        self.dismiss(t)
+        self.dismiss(got)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -186,7 +223,7 @@ class DebugListScreen(Dialog["DebugState | None"]):
         with Vertical(id="debug-list"):
             yield Static("Watches and breakpoints: Enter edits, Space on/off, Delete or x removes, Escape closes")
             yield OptionList(*self._options(), id="debug-options")
-            yield Static(Text(f"built-in events (always on, n / N jump to them): {self.events}", Style(dim=True)))
+            yield Static(Text(f"built-in events (n / N jump to them, m mutes kinds of them): {self.events}", Style(dim=True)))
 
     def _options(self) -> list:
         # Text, not markup: an expression's brackets (h[0], or whatever a saved trace holds) are shown as typed
@@ -283,17 +320,21 @@ class WhatIfScreen(Dialog["dict | None"]):
         with Vertical(id="whatif"):
             yield Static(f"What-if at {self.place.prefix}, t={self.t}, unit {self.unit}: set "
                          f"{' '.join(self.names)}, e.g. {', '.join(f'`{e}`' for e in self.examples())}")
+            yield Static(Text("a range of steps and units at once: NAME[STEPS, UNITS] = VALUE, each a number, "
+                              "START:STOP (STOP excluded) or * for all, e.g. h[0:10, 3:8] = 0, h[*, *] = 0",
+                              Style(dim=True)))
             yield Input(placeholder="h = 0", id="whatif-input", max_length=200)
             yield Static("", id="whatif-error")
 
     def parse(self, text: str) -> dict | str:
-        """The intervention, or why *text* is not one."""
+        """The intervention, or why *text* is not one. `NAME[STEPS, UNITS] = VALUE` sets a range of steps
+        and units at once (each a number, START:STOP or `*`: all)."""
         import math
         import re
 
-        m = re.fullmatch(r"\s*([a-z_.]+)\s*(?:\[\s*(\*|[0-9]{0,9}\s*:\s*[0-9]{0,9})\s*\])?\s*=\s*(\S+)\s*", text)
+        m = re.fullmatch(r"\s*([a-z_.]+)\s*(?:\[([^\]]{0,60})\])?\s*=\s*(\S+)\s*", text)
         if not m:
-            return "expected NAME = VALUE, NAME[START:STOP] = VALUE or NAME[*] = VALUE"
+            return "expected NAME = VALUE, NAME[START:STOP] = VALUE, NAME[*] = VALUE or NAME[STEPS, UNITS] = VALUE"
         name, index, value = m.groups()
         if name not in self.names:
             return f"found {name!r}; expected one of {', '.join(self.names)}"
@@ -304,13 +345,47 @@ class WhatIfScreen(Dialog["dict | None"]):
         if not math.isfinite(v):
             return f"found {value}; expected a finite number"
         d: dict = {"at": self.place.prefix, "set": name, "value": v}
-        if index and index != "*":
-            d["steps"] = index.replace(" ", "")
+        parts = [p.strip() for p in index.split(",")] if index is not None else []
+        if len(parts) > 2:
+            return f"found {len(parts)} indices; expected [STEPS] or [STEPS, UNITS]"
+        if len(parts) == 1:  # the one-index forms: [START:STOP] steps of this unit, [*] every unit at this step
+            steps, units = (None, "*") if parts[0] == "*" else (parts[0], None)
+        elif len(parts) == 2:
+            steps, units = parts
         else:
-            d["t"] = self.t
-        if index != "*":
+            steps, units = None, None
+        T, H = self.entry.steps, self.entry.hidden_size
+        got = self._range(steps, T, "step") if steps is not None else (self.t, self.t + 1)
+        if isinstance(got, str):
+            return got
+        if got[1] - got[0] == 1:
+            d["t"] = got[0]
+        else:
+            d["steps"] = f"{got[0]}:{got[1]}"
+        if units is None:
             d["units"] = [self.unit]
+        elif units not in ("*", ":"):
+            span = self._range(units, H, "unit")
+            if isinstance(span, str):
+                return span
+            d["units"] = list(range(*span))
         return d
+
+    @staticmethod
+    def _range(text: str, n: int, noun: str) -> "tuple[int, int] | str":
+        """[start, stop) of `k`, `START:STOP` (either may be left out) or `*` over 0..n-1, or why not."""
+        import re
+
+        if text in ("*", ":"):
+            return 0, n
+        m = re.fullmatch(r"([0-9]{0,9})\s*(:?)\s*([0-9]{0,9})", text)
+        if not m or (not m.group(2) and not m.group(1)):
+            return f"found {text!r}; expected a {noun}, START:STOP or *"
+        start = int(m.group(1) or 0)
+        stop = (int(m.group(3)) if m.group(3) else n) if m.group(2) else start + 1
+        if not 0 <= start < stop <= n:
+            return f"found {text}; expected {noun}s within 0..{n - 1} (STOP excluded, above START)"
+        return start, stop
 
     def on_input_changed(self, event: Input.Changed) -> None:
         got = self.parse(event.value) if event.value.strip() else ""

@@ -8,7 +8,7 @@ undo, another iteration of a training run) is a swap of this object, which every
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -64,6 +64,10 @@ class OpenRun:
     """`--compare`: the run B that every view shows beside this one (A), stepped in lockstep."""
     labels: tuple[str, str] = ("A", "B")
     """What the compare panel calls the two: ("what-if", "original") for a what-if."""
+    kinds: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """Every kind of built-in event the run has, muted or not, with how many steps it marks."""
+    muted: frozenset[str] = frozenset()
+    """The kinds of built-in event the user muted (`m`): not in `events`, `marks` or `runs`."""
 
     @property
     def info(self):
@@ -75,19 +79,24 @@ class OpenRun:
         return Cursor(t=cur.first_step(self.info, "forward", p0.direction, p0))
 
 
-def open_run(trace, other=None, labels: tuple[str, str] = ("A", "B")) -> OpenRun:
+def open_run(trace, other=None, labels: tuple[str, str] = ("A", "B"), muted=frozenset()) -> OpenRun:
     """Everything the views need from *trace* that does not depend on the cursor, computed once
-    (*other*: a run to compare with, shown beside it)."""
+    (*other*: a run to compare with, shown beside it; *muted*: kinds of event left out)."""
     shown = ShownTrace(trace)
     with np.errstate(all="ignore"):
-        found = tuple(find_events(shown))
+        every = tuple(find_events(shown))
+    kinds: dict[str, int] = {}
+    for ev in every:
+        kinds[ev.kind] = kinds.get(ev.kind, 0) + 1
+    found = tuple(ev for ev in every if ev.kind not in muted)
     by_place: dict[Place, list[EventRun]] = {}
     for run in event_runs(shown.info, list(found)):
         by_place.setdefault(run.place, []).append(run)
     runs = {p: tuple(sorted(rs, key=lambda r: r.start)) for p, rs in by_place.items()}
     return OpenRun(trace=shown, places=shown.info.places, events=found,
                    marks=MappingProxyType(event_marks(list(found))), runs=MappingProxyType(runs),
-                   other=None if other is None else ShownTrace(other), labels=labels)
+                   other=None if other is None else ShownTrace(other), labels=labels,
+                   kinds=MappingProxyType(kinds), muted=frozenset(muted))
 
 
 def warmed(run: OpenRun) -> OpenRun:

@@ -232,11 +232,69 @@ def attention(trace, other):
     return [loss(trace), ("ctx at unit 0", f(trace["model.4.ctx.out"][2, 0, 0]), BOTH)]
 
 
+def weight_edit(trace, other):
+    """vanishing-gradient with W_hh edited from 0.5 to 1.5, in BPTT at t=0: h_t = 1.5^t after the pulse, the
+    loss h_29 = 1.5^29 and dL/dh_0 = 1.5^29 (closed forms)."""
+    edited = 1.5 ** (trace.info.T - 1)
+    return [("both losses and the change", f"what-if loss {f(edited)}   original loss {f(trace['loss'])}   "
+             f"change {edited - float(trace['loss']):+.4g}", BOTH),
+            ("dL/dh_0 of the edited run", f"dL/dh_t = {f(edited)}", BOTH),
+            ("the step Jacobian is the edited W_hh", f"‖dh_t/dh_prev‖ = {f(1.5)}", WIDE)]   # below the fold at 80x24
+
+
+def seed(trace, other):
+    """bilstm-apple in BPTT at t=2 with o logp fruit: the gradient of log p(fruit at t=2), torch's."""
+    import torch
+
+    from tests.torch_ref import manual
+
+    def logp(info, out, pre, tr, dtype):
+        return torch.log_softmax(pre[2, 0], -1)[1]
+
+    _, grads = manual(trace, loss_fn=logp)
+    p = "model.0.l0.fwd"
+    return [loss(trace), ("what BPTT traces back", "BPTT of log p(class 1 (fruit)) at t=2 of sample 0", BOTH),
+            ("d log p/dh_t at t=2, unit 0", f"dL/dh_t = {f(grads[f'grad.{p}.h'][2, 0, 0])}", BOTH),
+            ("d log p/dc_t at t=2, unit 0", f"= {f(grads[f'grad.{p}.c'][2, 0, 0])} (from h_t)", BOTH)]
+
+
+def _cnn_torch(trace, quantity):
+    import torch
+
+    from tests.render.test_cnn_pictures import torch_input_grad
+
+    return torch_input_grad(trace, quantity if quantity is not None else (lambda z: torch.nn.functional.cross_entropy(
+        z, torch.tensor([int(np.asarray(trace["meta.target"]).reshape(-1)[0])]))))
+
+
+def cnn_saliency(trace, other):
+    """cnn-digit in its first conv's backward view: dL/dx of every pixel (torch's), its largest and where."""
+    g, _ = _cnn_torch(trace, None)
+    mag = np.abs(g[0, 0])
+    r, c = np.unravel_index(int(np.argmax(mag)), mag.shape)
+    return [loss(trace), ("the largest |dL/dx| and where", f"largest |dL/dx| {mag[r, c]:.3g} at row {r}, col {c}", BOTH),
+            ("dL/d(feature map) at the cursor", f"dL/d(feature map) = {f(trace['grad.model.0.out'][0, 0, 0, 0])}",
+             BOTH)]
+
+
+def cnn_dense(trace, other):
+    """cnn-digit's dense layer at unit 7: its logit, softmax and every class's probability (torch's)."""
+    _, z = _cnn_torch(trace, lambda z: z.sum())
+    z = z[0]
+    p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    W, b = trace["param.5.weight"], trace["param.5.bias"]
+    u = 7
+    return [loss(trace), ("z_7 = bias + products", f"+ bias {f(b[u])} = {f(z[u])}", BOTH),
+            ("p_7 by softmax", f"/ {f(np.exp(z - z.max()).sum())} = {f(p[u])}   (max z = {f(z.max())}", BOTH),
+            *[(f"p of class {k}", f"{p[k]:.1%}", BOTH) for k in range(9)]]   # class 9 is below the fold at 80x24
+
+
 NUMBERS = {"lstm": lstm, "gru": gru, "bilstm-text": bilstm_text, "cnn": cnn, "packed-end": packed_end,
            "packed-bwd": packed_bwd, "handover": handover, "handover-bptt": handover_bptt, "compare": compare,
            "training": training, "whatif": whatif, "watches": watches, "compare-bptt": compare_bptt,
            "embedding": embedding, "panel-tab": panel_tab, "model-map": model_map, "op-view": op_view,
-           "steps-view": steps_view, "attention": attention}
+           "steps-view": steps_view, "attention": attention,
+           "weight-edit": weight_edit, "seed": seed, "cnn-saliency": cnn_saliency, "cnn-dense": cnn_dense}
 
 
 def readings(lines: list[str]) -> list[str]:

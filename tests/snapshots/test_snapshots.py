@@ -40,13 +40,20 @@ SNAPSHOTS = {
                                        "c"]),
     "compare-bptt": ("lstm-vs-gru", ["right", "right", "right", "b"]),
     "embedding": ("char-embedding", ["right", "right", "right", "b"]),  # the vector's gradient at t=3 ("l", id 7)
-    # graph models: the model map at the second encoder call (m), an op node (add) in BPTT at t=3
-    "model-map": ("graph-shared-encoder", ["right_square_bracket"] * 3 + ["m"]),
+    # graph models: the model map at the second encoder call (M), an op node (add) in BPTT at t=3
+    "model-map": ("graph-shared-encoder", ["right_square_bracket"] * 3 + ["M"]),
     "op-view": ("graph-residual-lstm", ["right_square_bracket"] * 2 + ["right"] * 3 + ["b"]),
     # a recurrence's step graph at t=3 in BPTT (each value's gradient, the state's split)
     "steps-view": ("graph-custom-cell", ["right"] * 3 + ["b"]),
     # the attention of the trained reverser at decoder step 2: the heatmap and each step's peak
     "attention": ("graph-attention-reverse", ["right_square_bracket"] * 4 + ["right"] * 2),
+    # the homework: W_hh edited from 0.5 to 1.5 (p), BPTT at the start: exploding beside the original
+    "weight-edit": ("vanishing-gradient", ["p", *"W_hh = 1.5", "enter", "b"]),
+    # o: BPTT of one class's log-probability at t=2 (attribution), not of the loss
+    "seed": ("bilstm-apple", ["right", "right", "o", *"logp fruit", "enter", "b"]),
+    # a CNN's pixel saliency (grad.input) in the first conv's backward view, and its dense layer's softmax
+    "cnn-saliency": ("cnn-digit", ["b"]),
+    "cnn-dense": ("cnn-digit", ["right_square_bracket"] * 5 + ["down"] * 7),
     # Tab three times: at 80x24 (timeline, cell, states, gradients) the gradient panel brought to the top, led
     # by its verdict (below the fold before); at 100x30 the right column scrolled to the details
     "panel-tab": ("lstm-delayed-recall", ["tab", "tab", "tab"]),

@@ -47,16 +47,16 @@ def test_a_recurrence_is_a_box_with_its_step_graph(traces):
 async def test_m_opens_the_map_at_the_node_that_brackets_reach(traces):
     app = RnntuiApp(traces["graph-shared-encoder"])
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket", "m")
+        await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket", "M")
         await pilot.pause()
         text = screen_text(app)
         assert "Model map" in text
         assert "▶ model.3   enc_h" in text and "▶ model.2" not in text, text
-        await pilot.press("escape", "left_square_bracket", "m")
+        await pilot.press("escape", "left_square_bracket", "M")
         await pilot.pause()
         text = screen_text(app)
         assert "▶ model.2   enc_p" in text and "▶ model.3" not in text, text
-        await pilot.press("m")
+        await pilot.press("M")
         await pilot.pause()
         assert "Model map" not in screen_text(app)
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 import numpy as np
 from rich.text import Text
 
+from rich.console import Group
+
 from rnntui.render.maps import panels as featuremap
+from rnntui.render.maps import pictures
 from rnntui.render.cursor import position
 from rnntui.render.doc import Figure
 from rnntui.render.views.base import BOLD, PlaceView
@@ -28,10 +31,18 @@ class MapView(PlaceView):
         return ", ".join(f"{n}={p}" for n, p in zip(names, pos)) + " of " + "×".join(str(s) for s in shape)
 
     def cell(self, trace, c, width):
-        return featuremap.map_panel(trace, c, width)
+        e = trace.info.entries[c.place(trace.info).entry]
+        salient = pictures.saliency(trace, e, c, width)  # the backward pass of the entry that reads the image
+        if not salient:
+            return featuremap.map_panel(trace, c, width)
+        return Group(featuremap.map_panel(trace, c, width), *salient)
 
     def states(self, trace, c, width, height):
-        return featuremap.overview(trace, c, width, height)
+        e = trace.info.entries[c.place(trace.info).entry]
+        kernels = pictures.kernels(trace, e, c, width) if c.phase == "forward" else []
+        if not kernels:
+            return featuremap.overview(trace, c, width, height)
+        return Group(featuremap.overview(trace, c, width, height), Text(""), *kernels)
 
     def gradients(self, trace, c, width):
         return featuremap.gradient_summary(trace, c)

@@ -11,6 +11,7 @@ from rnntui.render.heatmap import state_heatmap
 from rnntui.render.norm import normalises
 from rnntui.render.segments import Cells
 from rnntui.render.views.base import BOLD, DIM, PlaceView, param_norms
+from rnntui.render.views.dense_story import class_bars, linear_story
 from rnntui.render.views.recurrent import details_text, finite_scale, unit_row, unit_window
 
 
@@ -23,6 +24,12 @@ def output_vector(trace, c, entry) -> np.ndarray:
     arr = trace[key] if c.phase == "forward" else trace[f"grad.{key}"]
     vec = arr[c.t, c.sample] if has_steps(trace.info, entry) else arr[c.sample]
     return np.asarray(vec).reshape(-1)
+
+
+def linear(trace, entry) -> bool:
+    """A matrix times the input plus a bias (nn.Linear): a 2-d weight and a bias."""
+    w = f"param.{entry.index}.weight"
+    return w in trace and np.ndim(trace[w]) == 2 and f"param.{entry.index}.bias" in trace
 
 
 def once_words(info) -> str:
@@ -56,8 +63,11 @@ class PlainView(PlaceView):
         if normalises(entry):   # how the value was made from the input and the statistics
             at = (c.t, c.sample, u) if has_steps(info, entry) else (c.sample, u)
             return Group(title, cells, *norm.story(trace, entry, at, u, c.phase))
-        words = entry.handler.step_words(entry, trace, (c.t, c.sample) if has_steps(info, entry) else (c.sample,))
-        return Group(title, cells, *(Text(w, DIM) for w in words))
+        at = (c.t, c.sample) if has_steps(info, entry) else (c.sample,)
+        words = [Text(w, DIM) for w in entry.handler.step_words(entry, trace, at)]
+        if c.phase == "forward" and linear(trace, entry):  # W·x + b in numbers, the softmax, the classes
+            return Group(title, cells, *words, *linear_story(trace, entry, at, u), *class_bars(trace, entry, at, u, width))
+        return Group(title, cells, *words)
 
     def states(self, trace, c, width, height):
         info = trace.info

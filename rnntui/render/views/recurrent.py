@@ -153,6 +153,9 @@ class RecurrentView(PlaceView):
         info = trace.info
         own = info.length_of(b) if info.packs(entry) else entry.steps
         started = t == (own - 1 if place.direction != "bwd" else 0)
+        chosen = seed_step(trace, entry)
+        if chosen is not None:  # `o` chose one step's output or loss term: BPTT of it starts at that step
+            started = t == chosen
         top = place.layer == entry.num_layers - 1
         if started and entry.part == "encoder" and top:
             out.append(Text("the encoder's BPTT starts here, from the decoder: dL/dh_t is what came back through "
@@ -229,6 +232,9 @@ class RecurrentView(PlaceView):
             span = f"; bars {shown.min():.1e}..{shown.max():.1e}" if shown.size else ""
             out.append(Text(f"‖step t's term of d{label}‖{batch}: {fmt(float(vals[c.t]), 0)}{span}"))
             out.append(log_sparkline(vals[start:stop], c.t - start, into=Cells()))
+        if "meta.seed" in trace:  # the gradients are of one output or loss term (`o`), the verdict is the loss's
+            out.append(Text("the vanishing/exploding verdict measures the loss's gradient: O shows it again", DIM))
+            return Group(*out)
         # first: what the panel concludes is its line seen first (Tab brings it to the top)
         return Group(*verdict_lines(trace, place, c.sample), *out)
 
@@ -270,6 +276,16 @@ class RecurrentView(PlaceView):
         if entry.reduce_final and place.layer == entry.num_layers - 1 and place.direction == entry.directions[0]:
             out += [Text(final_state_words(info, entry, b), DIM) for b in range(min(info.B, 8))]
         return out + [step_table(trace, place, rng), Text(""), gradient_table(trace, place, rng), Text("")]
+
+
+def seed_step(trace, entry) -> int | None:
+    """The step where the gradient of a chosen output or loss term enters *entry* (engine/attribution.py), when
+    the model's output has steps that line up with the entry's; None for the loss's gradient."""
+    if "meta.seed" not in trace or entry.part or not (trace.info.seq and trace.info.entries[-1].seq_out):
+        return None
+    from rnntui.engine.attribution import seed_of
+
+    return seed_of(trace).t
 
 
 _gradnorms = PerTrace(64)        # (trace, place, sample) -> (T,): every key of BPTT draws one

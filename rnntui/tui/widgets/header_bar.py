@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 
 from rnntui.render.compare import compare_header
-from rnntui.render.header import header
+from rnntui.render.header import header, seed_words
 from rnntui.tui.usertext import one_line
 from rnntui.tui.widgets.base import TraceView
 
@@ -32,8 +32,14 @@ class HeaderBar(TraceView):
                          Text(one_line(self.busy, width - 1), Style(color="yellow", bold=True)))
         # header() cuts its two lines, never wraps them: a long name would push the phase and step
         # (what the header is for) out of its three lines
+        seeded = seed_words(self.trace)
         if self.run.other is not None:  # --compare: both names and losses where the description was
-            return Group(header(self.trace, cursor, width), compare_header(self.trace, self.run.other, self.run.labels))
+            line = compare_header(self.trace, self.run.other, self.run.labels)
+            if seeded:
+                line = Text.assemble(seeded, "   ", line, no_wrap=True, overflow="ellipsis")
+            return Group(header(self.trace, cursor, width), line)
+        if seeded:  # the gradients are not the loss's: said where the description was
+            return Group(header(self.trace, cursor, width), seeded)
         desc = one_line(self.trace.info.description, max(width - 1 - len(self.axis_words) - 2, 0))
         if self.axis_words:
             line = Text.assemble((self.axis_words, Style(bold=True)), ("  " + desc, Style(dim=True, italic=True)))
