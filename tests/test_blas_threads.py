@@ -51,6 +51,8 @@ recording(rnntui.scenario, "load_scenario")
 recording(rnntui.scenario.weights, "read_weight_file")
 rnntui.tui.app.RnntuiApp.run = lambda self, *a, **k: seen.append(("app", threads()))
 textual_serve.server.Server.serve = lambda self, *a, **k: seen.append(("serve", threads()))
+import rnntui.tui.serve
+rnntui.tui.serve.RnntuiServer.serve = lambda self, *a, **k: seen.append(("serve", threads()))
 
 out = {}
 threadpool_limits(2, user_api="blas")

@@ -13,7 +13,7 @@ import pytest
 
 import rnntui
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402 - the test extra brings it; a missing torch fails the run (conftest)
 nn = torch.nn
 F = torch.nn.functional
 

@@ -60,7 +60,8 @@ class HelpScreen(Dialog[None]):
         for line in equations(entry, place.direction):
             eq.append(line + "\n")
         with VerticalScroll(id="help"):
-            yield Static(Text.assemble((info.name, Style(bold=True)), ("   Escape or ? closes this help", Style(dim=True))))
+            # how to leave first: a long scenario name wraps after it, never through it
+            yield Static(Text.assemble(("Escape or ? closes this help   ", Style(dim=True)), (info.name, Style(bold=True))))
             yield Static(Text(" ".join(info.description.split()), Style(italic=True)))
             yield Static(eq, id="equations")
             yield Static(glossary(info), id="glossary")

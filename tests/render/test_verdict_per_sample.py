@@ -16,7 +16,7 @@ import re
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402 - the test extra brings it; a missing torch fails the run (conftest)
 
 import rnntui  # noqa: E402
 from rnntui.render.analysis import sample_terms, verdicts  # noqa: E402
