@@ -97,7 +97,10 @@ class Attention(Op):
         flat_pre = dpre.reshape(-1, dpre.shape[-1])
         grads = {"Wa.weight": da.T @ q, "Wa.bias": da.sum(0), "Ua.weight": flat_pre.T @ K.reshape(-1, K.shape[-1]),
                  "Ua.bias": flat_pre.sum(0), "Va.weight": (ds[..., None] * e).sum(axis=(0, 1))[None],
-                 "Va.bias": np.asarray([ds.sum()])}
+                 # the score's bias shifts every key's score alike, which softmax ignores: its gradient
+                 # Σ_s ds_s is 0 (ds sums to 0 over the keys), recorded as the 0 it is rather than the
+                 # rounding residue of that sum, whose last bits differ between BLAS kernels
+                 "Va.bias": np.zeros(1, dtype=ds.dtype)}
         for n, v in grads.items():
             name = f"{info.index}.{n}"
             ctx.grads[name] = v if name not in ctx.grads else ctx.grads[name] + v
