@@ -8,10 +8,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 
 from rnntui.render.timeline import EVENT_MARKS
+from rnntui.tui.screens import Dialog
 
 KINDS = ("non-finite", "saturated", "vanishing", "exploding")  # every kind analysis.events finds
 WORDS = {"non-finite": "a value is inf or NaN", "saturated": "a gate or state saturated in a share of units",
@@ -27,7 +27,7 @@ def option(kind: str, count: int, muted: bool) -> Text:
     return text
 
 
-class MuteScreen(ModalScreen["frozenset[str] | None"]):
+class MuteScreen(Dialog["frozenset[str] | None"]):
     """The kinds of built-in event, each shown or muted: Space or Enter turns the selected one over, `m` or
     Escape closes; returns the muted kinds."""
 

@@ -15,12 +15,12 @@ from dataclasses import replace
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from rnntui.render import cursor as cur
 from rnntui.render.samples import ranking_columns, sample_words
 from rnntui.samples.table import cell
+from rnntui.tui.screens import Dialog
 
 ROWS_SHOWN = 1000   # the ranking's first rows the pane holds (S opens any sample by its index)
 SCROLLBAR = 2       # the table's vertical scroll bar: the columns fit beside it
@@ -115,7 +115,7 @@ class SamplesPane(Vertical, can_focus=False):
         self.app.open_sample(self.axis.at_rank(event.cursor_row))
 
 
-class SampleGotoScreen(ModalScreen[int | None]):
+class SampleGotoScreen(Dialog[int | None]):
     """Ask for a data-set sample's index and return it, or None when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]

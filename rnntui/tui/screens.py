@@ -68,7 +68,7 @@ class HelpScreen(Dialog[None]):
             yield Static(keys)
 
 
-class ModelMapScreen(ModalScreen[None]):
+class ModelMapScreen(Dialog[None]):
     """The model drawn in text (render/model_map.py), the cursor's node marked."""
 
     BINDINGS = [Binding("escape,q,M", "dismiss", "Close")]

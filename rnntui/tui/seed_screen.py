@@ -19,12 +19,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from rnntui.engine.attribution import Seed, SeedError, check
 from rnntui.errors import printable
 from rnntui.render.header import class_labels
+from rnntui.tui.screens import Dialog
 
 ALIASES = {"score": "out", "logprob": "logp", "prob": "p"}
 
@@ -38,7 +38,7 @@ def output_facts(trace) -> tuple[bool, bool, tuple[int, ...]]:
     return stepped, has_logits, tuple(trace["output"].shape)
 
 
-class SeedScreen(ModalScreen["Seed | str | None"]):
+class SeedScreen(Dialog["Seed | str | None"]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, trace, t: int, sample: int, current: Seed | None):

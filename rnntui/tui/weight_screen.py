@@ -15,11 +15,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from rnntui.engine.edits import OPS, WeightEdit, parse_index
 from rnntui.numfmt import fmt
+from rnntui.tui.screens import Dialog
 
 SHORT = {"W_ih": "weight_ih", "W_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}
 
@@ -42,7 +42,7 @@ def aliases(params: dict, entry, place) -> dict[str, str]:
     return out
 
 
-class WeightScreen(ModalScreen["WeightEdit | None"]):
+class WeightScreen(Dialog["WeightEdit | None"]):
     """Ask for a weight edit; returns it (checked against the parameter's shape), or None when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
