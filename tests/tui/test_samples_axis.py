@@ -285,18 +285,16 @@ async def test_keys_typed_at_once_after_r_go_to_the_ranking(axis):
 
 
 async def test_the_verdicts_jacobian_norms_are_computed_in_the_worker_not_by_the_view(axis, monkeypatch):
-    from rnntui.tui.samples_pane import SamplesAxisMixin
-
     app = app_on(axis)
     seen = []
-    show = SamplesAxisMixin._show_sample
+    show = RnntuiApp._arrive   # where a worker's run reaches the state (tui/app.py `move_axis`)
 
-    def spy(self, k, run):
+    def spy(self, name, k, run):
         key = run.trace.info.places[self.cursor.place_index].diag_key("jacnorm")
         seen.append(run.trace.whole.is_computed(key))   # before any view has drawn the run
-        show(self, k, run)
+        show(self, name, k, run)
 
-    monkeypatch.setattr(SamplesAxisMixin, "_show_sample", spy)
+    monkeypatch.setattr(RnntuiApp, "_arrive", spy)
     k = axis.at_rank(90)
     assert axis.opened(k) is None
     async with app.run_test(size=SIZE) as pilot:
