@@ -20,8 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnntui.engine import keys
 
-META = "meta.interventions"          # JSON: the list applied, in scenario form (`Intervention.to_dict`)
+
+META = keys.META_INTERVENTIONS          # JSON: the list applied, in scenario form (`Intervention.to_dict`)
 MASK = "intervened"                  # {place}.intervened.{name}: (T, B, H) bool, True where overwritten
 
 
@@ -85,7 +87,7 @@ def from_dict(index: int, d: dict, entries, T: int) -> Intervention:
     at = d["at"]
     m = PLACE.fullmatch(at)
     recurrent = [e for e in entries if e.recurrent]
-    where = ", ".join(f"model.{e.index}.l{j}.{dr}" for e in recurrent[:2] for j in range(e.num_layers)
+    where = ", ".join(keys.place_prefix(e.index, j, dr) for e in recurrent[:2] for j in range(e.num_layers)
                       for dr in e.directions) or "none: the model has no recurrent entry"
     if not m:
         raise InterventionProblem(index, "at", f"found {at[:60]!r}; expected a recurrent place such as "

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from math import prod
 
+from rnntui.engine import keys
+
 
 class LayoutProblem(Exception):
     def __init__(self, index: int, key: str | None, message: str):
@@ -73,7 +75,7 @@ class EntryInfo:
     @property
     def name(self) -> str:
         """How the node is named to the user: `model.{index}`, with its id in a graph."""
-        return f"model.{self.index}" + (f" ({self.id})" if self.id else "")
+        return keys.entry_prefix(self.index) + (f" ({self.id})" if self.id else "")
 
     @property
     def handler(self):

@@ -13,6 +13,7 @@ from dataclasses import MISSING, fields
 
 import numpy as np
 
+from rnntui.engine import keys
 from rnntui.errors import Problem, ScenarioError, lone_surrogate
 
 STR, INT, BOOL, STRS, INTS, MAP, SHAPES = "a string", "an integer", "true or false", "a list of strings", \
@@ -104,7 +105,7 @@ def _check_diagnostics(arrays: dict, text: str) -> None:
     from rnntui.engine.trace import TraceInfo
 
     info = TraceInfo.from_json(text)
-    deferred = set(arrays["meta.not_computed"].tolist()) if "meta.not_computed" in arrays else set()
+    deferred = set(arrays[keys.META_NOT_COMPUTED].tolist()) if keys.META_NOT_COMPUTED in arrays else set()
     for place in info.places:
         if not place.recurrent:
             continue
@@ -134,12 +135,12 @@ def _check_diagnostics(arrays: dict, text: str) -> None:
                 raise _Bad(f"the array {step!r} has shape {s.shape} of {s.dtype}; expected {per} whole numbers from 0, "
                            f"the step each term entered at ({why})")
     why = "the summary of non-finite values"
-    first = _array(arrays, "diag.nonfinite.first_step", why)
+    first = _array(arrays, keys.NONFINITE_FIRST_STEP, why)
     if first.ndim != 0 or first.dtype.kind not in "iu":
         raise _Bad(f"the array 'diag.nonfinite.first_step' has shape {first.shape} of {first.dtype}; expected one "
                    "whole number")
-    firsts = _array(arrays, "diag.nonfinite.key_first_step", why)
-    names = arrays.get("diag.nonfinite.keys")
+    firsts = _array(arrays, keys.NONFINITE_KEY_FIRST_STEP, why)
+    names = arrays.get(keys.NONFINITE_KEYS)
     if names is None:
         raise _Bad(f"the array 'diag.nonfinite.keys' is missing ({why})")
     if names.ndim != 1 or names.dtype.kind != "U" or firsts.shape != names.shape or firsts.dtype.kind not in "iu":
@@ -152,40 +153,40 @@ def _check_layout(d) -> None:
     from rnntui.engine.trace import EntryInfo, TraceInfo
 
     if not isinstance(d, dict):
-        raise _Bad(f"meta.layout: found {type(d).__name__}; expected a map")
+        raise _Bad(f"{keys.META_LAYOUT}: found {type(d).__name__}; expected a map")
     if "entries" not in d:
-        raise _Bad("meta.layout: the key 'entries' is missing")
+        raise _Bad(f"{keys.META_LAYOUT}: the key 'entries' is missing")
     entries = d["entries"]
     if not isinstance(entries, list) or not entries or len(entries) > MAX_ENTRIES:
-        raise _Bad(f"meta.layout.entries: found {type(entries).__name__}; expected a list of 1 to {MAX_ENTRIES} maps")
-    _check_map(d, TOP_TYPES, TraceInfo, "meta.layout")
+        raise _Bad(f"{keys.META_LAYOUT}.entries: found {type(entries).__name__}; expected a list of 1 to {MAX_ENTRIES} maps")
+    _check_map(d, TOP_TYPES, TraceInfo, keys.META_LAYOUT)
     if d["T"] < 1 or d["B"] < 1:
-        raise _Bad(f"meta.layout: found T={d['T']}, B={d['B']}; expected both 1 or more")
+        raise _Bad(f"{keys.META_LAYOUT}: found T={d['T']}, B={d['B']}; expected both 1 or more")
     for i, e in enumerate(entries):
-        _check_map(e, ENTRY_TYPES, EntryInfo, f"meta.layout.entries[{i}]")
+        _check_map(e, ENTRY_TYPES, EntryInfo, f"{keys.META_LAYOUT}.entries[{i}]")
         if e.get("index") != i:
-            raise _Bad(f"meta.layout.entries[{i}].index: found {e.get('index')}; expected {i}")
+            raise _Bad(f"{keys.META_LAYOUT}.entries[{i}].index: found {e.get('index')}; expected {i}")
         known = _handlers()
         if e.get("type") not in known:
-            raise _Bad(f"meta.layout.entries[{i}].type: found {json.dumps(e.get('type'))[:40]}; expected an entry type "
+            raise _Bad(f"{keys.META_LAYOUT}.entries[{i}].type: found {json.dumps(e.get('type'))[:40]}; expected an entry type "
                        f"of this rnntui ({', '.join(sorted(known))})")
         if e.get("recurrent", False) is not known[e["type"]].recurrent:
-            raise _Bad(f"meta.layout.entries[{i}].recurrent: found {json.dumps(e.get('recurrent'))} for a "
+            raise _Bad(f"{keys.META_LAYOUT}.entries[{i}].recurrent: found {json.dumps(e.get('recurrent'))} for a "
                        f"{e['type']} entry; expected {json.dumps(known[e['type']].recurrent)}")
         view = e.get("view", "plain")
         if view not in VIEW_KINDS:
-            raise _Bad(f"meta.layout.entries[{i}].view: found {json.dumps(view)[:40]}; expected "
+            raise _Bad(f"{keys.META_LAYOUT}.entries[{i}].view: found {json.dumps(view)[:40]}; expected "
                        f"{', '.join(VIEW_KINDS[:-1])} or {VIEW_KINDS[-1]}")
         if (view == "recurrent") != (e.get("recurrent") is True):
-            raise _Bad(f"meta.layout.entries[{i}].view: found {json.dumps(view)} for an entry whose recurrent is "
+            raise _Bad(f"{keys.META_LAYOUT}.entries[{i}].view: found {json.dumps(view)} for an entry whose recurrent is "
                        f"{json.dumps(e.get('recurrent'))}; expected the recurrent view exactly for recurrent entries")
         if (view == "steps") != (e.get("type") == "recurrence"):
-            raise _Bad(f"meta.layout.entries[{i}].view: found {json.dumps(view)} for an entry of type "
+            raise _Bad(f"{keys.META_LAYOUT}.entries[{i}].view: found {json.dumps(view)} for an entry of type "
                        f"{json.dumps(e.get('type'))[:40]}; expected the steps view exactly for recurrence nodes")
         if e.get("type") == "recurrence":
-            _check_recurrence(e, f"meta.layout.entries[{i}]")
+            _check_recurrence(e, f"{keys.META_LAYOUT}.entries[{i}]")
         if not 0 <= e.get("num_layers", 0) <= MAX_LAYERS or any(n < 1 for n in e.get("out_shape", [1])):
-            raise _Bad(f"meta.layout.entries[{i}]: found num_layers {e.get('num_layers')} and out_shape "
+            raise _Bad(f"{keys.META_LAYOUT}.entries[{i}]: found num_layers {e.get('num_layers')} and out_shape "
                        f"{e.get('out_shape')}; expected sizes of 1 or more (at most {MAX_LAYERS} layers)")
 
 
@@ -222,34 +223,34 @@ def _check_arrays(arrays: dict, d: dict) -> None:
     loss = _array(arrays, "loss", "the value that is differentiated")
     if loss.size != 1:
         raise _Bad(f"the array 'loss' has shape {loss.shape}; expected one number")
-    if "meta.lengths" in arrays:  # traces before sequences of different lengths have none
-        lengths = _array(arrays, "meta.lengths", "each sample's length")
-        _shape(lengths, "meta.lengths", (B,), f"({B},)")
+    if keys.META_LENGTHS in arrays:  # traces before sequences of different lengths have none
+        lengths = _array(arrays, keys.META_LENGTHS, "each sample's length")
+        _shape(lengths, keys.META_LENGTHS, (B,), f"({B},)")
         most = max([T] + [e.get("steps", 1) for e in d["entries"] if isinstance(e.get("steps"), int)]) if seq else 1
         if lengths.dtype.kind not in "iu" or (lengths < 1).any() or (lengths > most).any():
-            raise _Bad(f"meta.lengths: found {lengths[:8].tolist()}; expected whole numbers from 1 to T={most}")
-    if "train.record_iteration" in arrays:   # which iteration's record a training trace holds
-        k = _array(arrays, "train.record_iteration", "the iteration whose record the file holds")
-        N = arrays["train.loss"].shape[0] if "train.loss" in arrays and arrays["train.loss"].ndim == 1 else 0
+            raise _Bad(f"{keys.META_LENGTHS}: found {lengths[:8].tolist()}; expected whole numbers from 1 to T={most}")
+    if keys.TRAIN_RECORD_ITERATION in arrays:   # which iteration's record a training trace holds
+        k = _array(arrays, keys.TRAIN_RECORD_ITERATION, "the iteration whose record the file holds")
+        N = arrays[keys.TRAIN_LOSS].shape[0] if keys.TRAIN_LOSS in arrays and arrays[keys.TRAIN_LOSS].ndim == 1 else 0
         if k.ndim != 0 or k.dtype.kind not in "iu" or not 0 <= int(k) < N:
-            raise _Bad(f"train.record_iteration: found {k.ravel()[:4].tolist()}; expected one whole number in "
+            raise _Bad(f"{keys.TRAIN_RECORD_ITERATION}: found {k.ravel()[:4].tolist()}; expected one whole number in "
                        f"0..{N - 1}, an iteration of train.loss")
     for e in d["entries"]:
         i = e["index"]
         out_shape = tuple(e.get("out_shape", ()))
-        key = f"model.{i}.out"
+        key = keys.out(i)
         out = _array(arrays, key, f"entry {i}'s output")
         if e.get("seq_out"):
             _shape(out, key, (None, B) + out_shape, f"(steps, {B}) + {out_shape}")
         else:
             _shape(out, key, (B,) + out_shape, f"{(B,) + out_shape}")
         for name in e.get("params", ()):
-            _array(arrays, f"param.{name}", f"a parameter of entry {i}")
+            _array(arrays, keys.param(name), f"a parameter of entry {i}")
         if e.get("recurrent") is True:
             H, steps = e.get("hidden_size", 0), e.get("steps", T)
             for j in range(e.get("num_layers", 0)):
                 for direction in e.get("directions", ()):
-                    key = f"model.{i}.l{j}.{direction}.h"
+                    key = keys.Place(i, j, direction).key("h")
                     _shape(_array(arrays, key, f"the states of entry {i}"), key, (steps, B, H), f"{(steps, B, H)}")
 
 
@@ -260,7 +261,7 @@ def _check_text(arrays: dict, layout) -> None:
         raise _Bad(f"{where}: holds \\u{ord(text[k]):04x} at character {k}, half of a UTF-16 surrogate pair "
                    "without its other half: no character, so it can be neither printed nor written")
 
-    stack = [("meta.layout", layout)]
+    stack = [(keys.META_LAYOUT, layout)]
     while stack:
         where, v = stack.pop()
         if isinstance(v, dict):
@@ -280,15 +281,15 @@ def _check_text(arrays: dict, layout) -> None:
 def check_trace(arrays: dict, path: str) -> None:
     """Raise ScenarioError (one line naming *path*) unless *arrays* form a trace rnntui can show."""
     try:
-        if "meta.layout" not in arrays:
+        if keys.META_LAYOUT not in arrays:
             raise _Bad("not an rnntui trace: no meta.layout key")
-        raw = arrays["meta.layout"]
+        raw = arrays[keys.META_LAYOUT]
         if not isinstance(raw, np.ndarray) or raw.dtype.kind != "U" or raw.ndim != 0:
-            raise _Bad(f"meta.layout: found an array of {getattr(raw, 'dtype', type(raw).__name__)}; expected JSON text")
+            raise _Bad(f"{keys.META_LAYOUT}: found an array of {getattr(raw, 'dtype', type(raw).__name__)}; expected JSON text")
         try:
             d = json.loads(str(raw))
         except (ValueError, RecursionError) as exc:
-            raise _Bad(f"meta.layout: not JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+            raise _Bad(f"{keys.META_LAYOUT}: not JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
         _check_text(arrays, d)
         _check_layout(d)
         _check_arrays(arrays, d)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rnntui.engine import keys
 from rnntui.engine.entries.base import Handler, sizes
 from rnntui.engine.fields import fraction
 from rnntui.engine.layout import EntryInfo, Footprint
 
 
 def mask_key(index: int) -> str:
-    return f"model.{index}.mask"
+    return keys.dropout_mask(index)
 
 
 @dataclass(frozen=True)
