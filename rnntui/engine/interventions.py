@@ -94,17 +94,17 @@ def from_dict(index: int, d: dict, entries, T: int) -> Intervention:
                                   f"model.0.l0.fwd (this model has {where})")
     i, j, direction = int(m.group(1)), int(m.group(2)), m.group(3)
     if i >= len(entries) or not entries[i].recurrent:
-        raise InterventionProblem(index, "at", f"found {at!r}, but model.{i} is "
+        raise InterventionProblem(index, "at", f"found {at!r}, but {keys.entry_prefix(i)} is "
                                   f"{'not a recurrent entry' if i < len(entries) else 'not in the model'}; "
                                   f"this model's recurrent places: {where}")
     e = entries[i]
     if j >= e.num_layers or direction not in e.directions:
-        raise InterventionProblem(index, "at", f"found {at!r}; model.{i} ({e.type}) has "
+        raise InterventionProblem(index, "at", f"found {at!r}; {keys.entry_prefix(i)} ({e.type}) has "
                                   f"{e.num_layers} sub-layer(s) and directions {', '.join(e.directions)}")
     names = settable(e)
     name = d["set"]
     if name not in names:
-        raise InterventionProblem(index, "set", f"found {name[:40]!r}; model.{i} ({e.type}) has "
+        raise InterventionProblem(index, "set", f"found {name[:40]!r}; {keys.entry_prefix(i)} ({e.type}) has "
                                   f"{', '.join(names)}")
     steps = e.steps
     if d.get("t") is not None:
@@ -117,7 +117,7 @@ def from_dict(index: int, d: dict, entries, T: int) -> Intervention:
     if start >= steps or stop > steps:
         key = "t" if d.get("t") is not None else "steps"
         shown = start if key == "t" else f"{start}:{stop}"
-        raise InterventionProblem(index, key, f"found {shown}; model.{i} runs steps 0..{steps - 1}")
+        raise InterventionProblem(index, key, f"found {shown}; {keys.entry_prefix(i)} runs steps 0..{steps - 1}")
     units = d.get("units")
     if units is not None:
         units = tuple(int(u) for u in units)
@@ -125,7 +125,7 @@ def from_dict(index: int, d: dict, entries, T: int) -> Intervention:
             raise InterventionProblem(index, "units", "found an empty list; expected unit numbers (or no `units`: all)")
         bad = [u for u in units if not 0 <= u < e.hidden_size]
         if bad:
-            raise InterventionProblem(index, "units", f"found unit {bad[0]}; model.{i} has units "
+            raise InterventionProblem(index, "units", f"found unit {bad[0]}; {keys.entry_prefix(i)} has units "
                                       f"0..{e.hidden_size - 1}")
     value = d["value"]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

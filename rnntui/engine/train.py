@@ -369,7 +369,7 @@ def untrainable_dropout(layout, generator: bool, decoder: bool) -> tuple[int, st
             what = "a generator (feed: output)" if generator else "an encoder-decoder"
             return e.index, key, (
                 f"dropout in training runs in the many-to-many, many-to-one and one-to-many (feed: zeros) modes; "
-                f"this scenario is {what}: remove the dropout (model.{e.index}, {e.type}) or the train: section")
+                f"this scenario is {what}: remove the dropout ({keys.entry_prefix(e.index)}, {e.type}) or the train: section")
     return None
 
 

@@ -212,7 +212,7 @@ class _Build:
             head, _, attr = ch
             if str(head) == "train":
                 if keys.train(attr) not in nodes.TRAINING_NAMES:
-                    raise ExprError(self.text, ch[2].column, f"found train.{attr}; a training run's names are "
+                    raise ExprError(self.text, ch[2].column, f"found {keys.train(attr)}; a training run's names are "
                                     f"{', '.join(nodes.TRAINING_NAMES)}")
                 return nodes.Name(keys.train(attr), head.column)
             if str(head) != "gates":

@@ -135,7 +135,7 @@ def compared(a, b, c, words: bool = True) -> tuple[list[Compared], str]:
             out.append(Compared(label, va, vb, alike=alike))
     note = ""
     if not alike:
-        note = f"A's model.{ea.index} is {ea.type}, B's is {eb.type}"
+        note = f"A's {keys.entry_prefix(ea.index)} is {ea.type}, B's is {eb.type}"
         shared = [r.name for r in out if r.b is not None]
         if shared:
             note += (f": their {', '.join(shared)} are not the same quantity (same shape, other equations), so only "

@@ -63,7 +63,7 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         text = Text(f"input {tuple(trace['input'].shape[1:])} image · ", Style(dim=True))
         text.append(" → ".join(f"{x.type}{tuple(x.out_shape)}" for x in info.entries))
         if is_map(info, place):
-            text.append(f"\nmodel.{e.index} output position {position(info, place, c.t)} "
+            text.append(f"\n{keys.entry_prefix(e.index)} output position {position(info, place, c.t)} "
                         f"({c.t + 1} of {length(info, place)}); Right/Left move along positions", Style(dim=True))
         return text
     if "tokens" in trace:

@@ -71,7 +71,7 @@ def map_panel(trace, c: Cursor, width: int = 80) -> Group:
     yx = as_yx(pos)
     value = float(maps[ch][yx])
     what = "feature map" if c.phase == "forward" else "dL/d(feature map)"
-    title = Text(f"{e.type} model.{e.index} · channel {ch} of {maps.shape[0]} · position {tuple(pos)} "
+    title = Text(f"{e.type} {keys.entry_prefix(e.index)} · channel {ch} of {maps.shape[0]} · position {tuple(pos)} "
                  f"of {maps.shape[1:] if maps.shape[1] > 1 else maps.shape[2:]} · {what} = {fmt(value, 0)}", BOLD)
     here = ("map", _map_key(c, e), c.sample, ch)
     field = receptive_pixels(trace, e, c.sample, ch, pos)

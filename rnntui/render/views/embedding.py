@@ -72,7 +72,7 @@ class EmbeddingView(PlainView):
         uses = sum(int((np.asarray(ids_of(trace, e))[..., 0] == k).sum()) for e in readers)
         total = float(vector_norm(trace[keys.grad_param(_weight(entry))][k]))
         tied = [e for e in trace.info.entries if e.view != "embedding" and table in e.aliases.values()]
-        also = "".join(f", plus model.{e.index} ({e.type}, tied)'s gradient" for e in tied)
+        also = "".join(f", plus {keys.entry_prefix(e.index)} ({e.type}, tied)'s gradient" for e in tied)
         return (f"{table}[{k}]'s gradient sums this over the {uses} read(s) of id {k} (all steps and samples"
                 f"{', in ' + str(len(readers)) + ' nodes' if len(readers) > 1 else ''}){also}: "
                 f"‖dL/d{table}[{k}]‖ = {fmt(total, 0)}")

@@ -31,7 +31,7 @@ class HandoverView(PlaceView):
 
     def where(self, info, place, t: int) -> str:
         enc, dec = handover_ends(info)
-        return f"hand-over model.{enc} → model.{dec}, layer {place.layer}"
+        return f"hand-over {keys.entry_prefix(enc)} → {keys.entry_prefix(dec)}, layer {place.layer}"
 
     @staticmethod
     def _ends(trace, c):
@@ -56,10 +56,10 @@ class HandoverView(PlaceView):
         T = trace.info.length_of(b) if trace.info.packs(enc) else enc.steps
         H = dec.hidden_size
         u = min(c.unit, H - 1)
-        labels = {s: f"{s}_0 of model.{dec.index}" if c.phase == "forward" else f"dL/d{s}_0" for s in dec.family.states}
+        labels = {s: f"{s}_0 of {keys.entry_prefix(dec.index)}" if c.phase == "forward" else f"dL/d{s}_0" for s in dec.family.states}
         name_w = name_width(labels.values())
         u0, u1 = unit_window(width, H, u, name_w)
-        out = [Text(f"hand-over · encoder model.{enc.index} l{j} → decoder model.{dec.index} l{j} · unit {u}", BOLD)]
+        out = [Text(f"hand-over · encoder {keys.entry_prefix(enc.index)} l{j} → decoder {keys.entry_prefix(dec.index)} l{j} · unit {u}", BOLD)]
         cells = Cells()
         for s in dec.family.states:
             start = trace[keys.handover(s)][j, b]
@@ -73,14 +73,14 @@ class HandoverView(PlaceView):
             if c.phase == "forward":
                 src = f"fwd {s}[{T - 1}] ({_norm(f)})" + (f" and bwd {s}[0] ({_norm(bw)}), merged by {enc.merge}"
                                                           if two else "")
-                out.append(Text(f"{s}_0 of model.{dec.index} l{j} ({_norm(trace[keys.handover(s)][j, b])}) = "
-                                f"{src} of model.{enc.index} l{j}"))
+                out.append(Text(f"{s}_0 of {keys.entry_prefix(dec.index)} l{j} ({_norm(trace[keys.handover(s)][j, b])}) = "
+                                f"{src} of {keys.entry_prefix(enc.index)} l{j}"))
                 out.append(Text(f"  unit {u}: " + _unit_source(enc.merge, f, bw, u, s, T), DIM))
             else:
                 g = trace[keys.grad(keys.handover(s))][j, b]
                 gf, gb = unmerge(enc.merge, g, f, bw)
                 words = f"fwd dL/d{s}[{T - 1}] gets {_norm(gf)}" + (f", bwd dL/d{s}[0] gets {_norm(gb)}" if two else "")
-                out.append(Text(f"dL/d{s}_0 of model.{dec.index} l{j} ({_norm(g)}) goes back to the encoder: {words}"))
+                out.append(Text(f"dL/d{s}_0 of {keys.entry_prefix(dec.index)} l{j} ({_norm(g)}) goes back to the encoder: {words}"))
                 top = j == enc.num_layers - 1
                 out.append(Text("  as the gradient through time at the encoder's last step: " + (
                     "its BPTT starts from the decoder's gradient alone (the encoder's own output is not used)" if top
@@ -104,7 +104,7 @@ class HandoverView(PlaceView):
     def gradients(self, trace, c, width):
         """How much of the decoder's gradient reaches each source step: the encoder's ‖dL/dh_t‖."""
         enc, dec, j = self._ends(trace, c)
-        out = [Text(f"how much of the decoder's gradient reaches each source step (model.{enc.index} l{j}):", BOLD)]
+        out = [Text(f"how much of the decoder's gradient reaches each source step ({keys.entry_prefix(enc.index)} l{j}):", BOLD)]
         for d in enc.directions:
             g = np.asarray(trace[keys.Place(enc.index, j, d).diag_key("gradnorm")], dtype=float)
             out.append(Text(f"‖dL/dh_t‖ {d}, t=0..{g.shape[0] - 1}: {fmt(float(g[0]), 0)} at t=0, "

@@ -68,7 +68,7 @@ class MapView(PlaceView):
         out = []
         for phase in ("forward", "backward"):
             what = "Feature maps" if phase == "forward" else "Gradients dL/d(feature map)"
-            out.append(Text(f"{what}, model.{e.index} {e.type} {tuple(e.out_shape)}", BOLD))
+            out.append(Text(f"{what}, {keys.entry_prefix(e.index)} {e.type} {tuple(e.out_shape)}", BOLD))
             c = Cursor(phase=phase, place_index=index)
             maps = featuremap.maps_of(trace, c)
             out.append(Figure(featuremap.overview(trace, c, opts.width or 100, 40), "maps",

@@ -364,7 +364,7 @@ def final_state_words(info, entry, b: int) -> str:
     if "bwd" in entry.directions:
         parts.append("bwd h at t=0")
     how = f" merged by {entry.merge}" if len(parts) > 1 else ""
-    return f"many-to-one output of model.{entry.index}, sample {b}: " + " and ".join(parts) + how
+    return f"many-to-one output of {keys.entry_prefix(entry.index)}, sample {b}: " + " and ".join(parts) + how
 
 
 def details_text(vecs: dict, at: str, u: int, label: str, extra: str | None = None, of: str = "") -> Text:
