@@ -159,6 +159,7 @@ TRAIN_LR = "train.lr"
 TRAIN_STEP = "train.step"
 TRAIN_BATCH = "train.batch"
 TRAIN_CHECKPOINT_EVERY = "train.checkpoint_every"
+TRAIN_CONFIG = "train.config"                      # the train: section as JSON (the saved file's report reads it)
 TRAIN_RECORD_ITERATION = "train.record_iteration"
 TRAIN_NONFINITE_ITERATION = "train.nonfinite.iteration"
 TRAIN_NONFINITE_STEP = "train.nonfinite.step"

@@ -504,7 +504,8 @@ def training_setup(trace) -> "Facts":
         pairs.append(("learning rate", rates))
         if keys.TRAIN_CLIPPED in trace:
             acted = int(np.count_nonzero(trace[keys.TRAIN_CLIPPED]))
-            pairs.append(("clipping", f"acted at {acted} of {N} iterations" if acted else "did not act"))
+            pairs.append(("clipping", f"acted at {acted} of {N} iterations" if acted else
+                          "did not act (whether a limit was set is not recorded)"))
         else:
             pairs.append(("clipping", "not recorded"))
         if keys.TRAIN_BATCH in trace:
