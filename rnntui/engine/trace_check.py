@@ -9,26 +9,15 @@ the file.
 from __future__ import annotations
 
 import json
+import typing
 from dataclasses import MISSING, fields
 
 import numpy as np
 
 from rnntui.engine import keys
+from rnntui.engine.fields import conforms, expected
 from rnntui.errors import Problem, ScenarioError, lone_surrogate
 
-STR, INT, BOOL, STRS, INTS, MAP, SHAPES = "a string", "an integer", "true or false", "a list of strings", \
-    "a list of integers", "a map", "a map of parameter names to shapes"
-INT_OR_NULL = "an integer or null"
-READS = "a list of node numbers and names"
-# what each known field holds; fields the dataclasses gain later are only required to be present
-TOP_TYPES = {"name": STR, "description": STR, "mode": STR, "dtype": STR, "loss": STR, "file": STR,
-             "T": INT, "B": INT, "seq": BOOL, "feed": STR, "watch": STRS, "breakpoints": STRS,
-             "inputs": STRS}
-ENTRY_TYPES = {"index": INT, "type": STR, "seq_in": BOOL, "seq_out": BOOL, "view": STR, "recurrent": BOOL,
-               "hidden_size": INT, "num_layers": INT, "directions": STRS, "merge": STR, "nonlinearity": STR,
-               "activation": STR, "reduce_final": BOOL, "params": SHAPES, "options": MAP, "in_feat": INTS,
-               "out_shape": INTS, "steps": INT, "padding_idx": INT_OR_NULL, "part": STR,
-               "buffers": SHAPES, "id": STR, "reads": READS, "aliases": MAP, "config": MAP, "lengths_of": STR}
 MAX_ENTRIES = 10_000
 MAX_LAYERS = 1000
 
@@ -37,44 +26,51 @@ class _Bad(Exception):
     pass
 
 
-def _is(value, kind: str) -> bool:
-    if kind == STR:
-        return isinstance(value, str)
-    if kind == INT:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == BOOL:
-        return isinstance(value, bool)
-    if kind == INT_OR_NULL:
-        return value is None or _is(value, INT)
-    if kind == STRS:
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    if kind == INTS:
-        return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    if kind == MAP:
-        return value is None or isinstance(value, dict)
-    if kind == READS:
-        return isinstance(value, list) and all(isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool))
-                                               for v in value)
-    if kind == SHAPES:
-        return isinstance(value, dict) and all(isinstance(k, str) and _is(v, INTS) for k, v in value.items())
-    return True
+def _declared(cls) -> dict:
+    """name -> (type hint, metadata, required) of a dataclass's fields: what a saved map of it holds."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: (hints[f.name], f.metadata, f.default is MISSING and f.default_factory is MISSING)
+            for f in fields(cls)}
 
 
-def _check_map(d, types: dict, cls, where: str) -> None:
+def _check_map(d, cls, where: str, hints: dict | None = None) -> None:
+    """*d* is a saved *cls* (EntryInfo, TraceInfo, a handler's Options): no unknown key, every required one,
+    and every value of its field's declared type, within the field's bounds (*hints* overrides some)."""
     if not isinstance(d, dict):
         raise _Bad(f"{where}: found {type(d).__name__}; expected a map")
-    names = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(d) - set(names))
+    declared = {**_declared(cls), **(hints or {})}
+    unknown = sorted(set(d) - set(declared))
     if unknown:
-        raise _Bad(f"{where}: unknown key {unknown[0]!r}; expected keys among {', '.join(names)}")
-    for name, f in names.items():
+        raise _Bad(f"{where}: unknown key {unknown[0]!r}; expected keys among {', '.join(declared)}")
+    for name, (hint, meta, required) in declared.items():
         if name not in d:
-            if f.default is MISSING and f.default_factory is MISSING:
+            if required:
                 raise _Bad(f"{where}: the key {name!r} is missing")
             continue
-        kind = types.get(name)
-        if kind and not _is(d[name], kind):
-            raise _Bad(f"{where}.{name}: found {json.dumps(d[name])[:40]}; expected {kind}")
+        if not conforms(d[name], hint, meta):
+            raise _Bad(f"{where}.{name}: found {json.dumps(d[name])[:40]}; expected {expected(hint, meta)}")
+
+
+def _check_config(e: dict, handler, where: str) -> None:
+    """The entry's typed configuration, derived from its handler's declarations: each EntryInfo field that holds
+    a Config field (`dropout`: an lstm's dropout, a dropout entry's p) of the Config field's type and bounds;
+    an op's `config` keys of its Config's; `options` of the handler's Options shape."""
+    declared = _declared(handler.Config)
+    for name, cfg_name in handler.info_fields().items():
+        hint, meta, _ = declared[cfg_name]
+        if name in e and not conforms(e[name], hint, meta):
+            shown = name if name == cfg_name else f"{name} (its {cfg_name})"
+            raise _Bad(f"{where}.{shown}: found {json.dumps(e[name])[:40]}; expected {expected(hint, meta)} for a "
+                       f"{e['type']} entry")
+    config = e.get("config")
+    if isinstance(config, dict) and e["type"] != "recurrence":   # a recurrence's config: _check_recurrence
+        for name in sorted(set(config) & set(declared)):
+            hint, meta, _ = declared[name]
+            if not conforms(config[name], hint, meta):
+                raise _Bad(f"{where}.config.{name}: found {json.dumps(config[name])[:40]}; expected "
+                           f"{expected(hint, meta)} for a {e['type']} node")
+    if handler.Options is not None and e.get("options") is not None:
+        _check_map(e["options"], handler.Options, f"{where}.options")
 
 
 def _array(arrays: dict, key: str, why: str) -> np.ndarray:
@@ -159,11 +155,11 @@ def _check_layout(d) -> None:
     entries = d["entries"]
     if not isinstance(entries, list) or not entries or len(entries) > MAX_ENTRIES:
         raise _Bad(f"{keys.META_LAYOUT}.entries: found {type(entries).__name__}; expected a list of 1 to {MAX_ENTRIES} maps")
-    _check_map(d, TOP_TYPES, TraceInfo, keys.META_LAYOUT)
+    _check_map(d, TraceInfo, keys.META_LAYOUT, {"entries": (list, {}, True)})
     if d["T"] < 1 or d["B"] < 1:
         raise _Bad(f"{keys.META_LAYOUT}: found T={d['T']}, B={d['B']}; expected both 1 or more")
     for i, e in enumerate(entries):
-        _check_map(e, ENTRY_TYPES, EntryInfo, f"{keys.META_LAYOUT}.entries[{i}]")
+        _check_map(e, EntryInfo, f"{keys.META_LAYOUT}.entries[{i}]")
         if e.get("index") != i:
             raise _Bad(f"{keys.META_LAYOUT}.entries[{i}].index: found {e.get('index')}; expected {i}")
         known = _handlers()
@@ -173,6 +169,7 @@ def _check_layout(d) -> None:
         if e.get("recurrent", False) is not known[e["type"]].recurrent:
             raise _Bad(f"{keys.META_LAYOUT}.entries[{i}].recurrent: found {json.dumps(e.get('recurrent'))} for a "
                        f"{e['type']} entry; expected {json.dumps(known[e['type']].recurrent)}")
+        _check_config(e, known[e["type"]], f"{keys.META_LAYOUT}.entries[{i}]")
         view = e.get("view", "plain")
         if view not in VIEW_KINDS:
             raise _Bad(f"{keys.META_LAYOUT}.entries[{i}].view: found {json.dumps(view)[:40]}; expected "
@@ -202,7 +199,7 @@ def _check_recurrence(e: dict, where: str) -> None:
                                    for v in conf["states"].values()):
         raise _Bad(f"{where}.config: expected a step graph and states with sizes of 1 or more")
     for k, s in enumerate(conf["step"]):
-        _check_map(s, {**ENTRY_TYPES, "index": STR}, EntryInfo, f"{where}.config.step[{k}]")
+        _check_map(s, EntryInfo, f"{where}.config.step[{k}]", {"index": (str, {}, True)})
     names = {s["index"] for s in conf["step"]}
     refs = list(conf["next"].values()) + [conf["emit"]]
     if set(conf["next"]) != set(conf["states"]) or any(not isinstance(r, str) or r.rsplit(".", 1)[0] not in names

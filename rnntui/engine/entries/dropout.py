@@ -23,6 +23,7 @@ class DropoutConfig:
 class Dropout(Handler):
     type = "dropout"
     Config = DropoutConfig
+    config_in_info = {"dropout": "p"}
     doc = "zeroes elements with probability p in training (nn.Dropout); the identity otherwise"
     takes_lengths = True   # elementwise: steps never mix
     takes_masks = True
