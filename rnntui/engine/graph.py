@@ -228,6 +228,19 @@ class GraphWalk:
         self.node_params = [with_aliases([lay], ctx.params) if lay.aliases else ctx.params for lay in layout]
         self.xs, self.pres, self.outs, self.caches = [], [], [], []
         self.inputs: dict[str, np.ndarray] = {}
+        # what-if: value key -> [(mask, values), ...] overwritten at this walk's step (a recurrence's step walk,
+        # engine/ops/recurrence.py): what follows reads the new value, no gradient reaches what computed the old
+        self.puts: dict = {}
+
+    def _put(self, key, a: np.ndarray) -> np.ndarray:
+        for mask, values in self.puts.get(key, ()):
+            a = np.where(mask, values.astype(a.dtype), a)
+        return a
+
+    def _cut(self, key, g: np.ndarray) -> np.ndarray:
+        for mask, _ in self.puts.get(key, ()):
+            g = np.where(mask, np.zeros((), dtype=g.dtype), g)
+        return g
 
     def _lengths(self, lay, hd):
         return self.ctx.lengths.get(lay.lengths_of) if (hd.takes_lengths and lay.lengths_of) else None
@@ -243,15 +256,20 @@ class GraphWalk:
                 out, cache = hd.run(lay, xs, self.ctx)
                 pre = None
                 for name, v in (hd.extra_values(cache) if hd.extras else {}).items():   # a cell's c'
+                    v = self._put(f"{lay.index}.{name}", v) if self.puts else v
                     vals[f"{lay.index}.{name}"] = v
                     rec[keys.node_value(lay.index, name)] = v
             else:
-                pre, out, cache = hd.forward(lay, xs[0], params, rec, self._lengths(lay, hd),
-                                             **self.ctx.module_kwargs(hd, lay))
+                kw = self.ctx.module_kwargs(hd, lay)
+                if self.ctx.plan is not None and hd.recurrent:   # a recurrent module node's own interventions
+                    kw.update(plan=self.ctx.plan, changed=None)
+                pre, out, cache = hd.forward(lay, xs[0], params, rec, self._lengths(lay, hd), **kw)
             self.xs.append(xs)
             self.pres.append(pre)
             self.outs.append(out)
             self.caches.append(cache)
+            if self.puts:
+                out = self._put(lay.index, out)
             rec[keys.out(lay.index)] = out
             vals[lay.index] = out
         return self.outs[-1]
@@ -272,6 +290,8 @@ class GraphWalk:
             if gk is None:
                 gk = np.zeros_like(self.outs[k])   # a node the loss does not read
             rec[keys.grad(keys.out(lay.index))] = self.totals[lay.index] = gk
+            if self.puts:
+                gk = self._cut(lay.index, gk)
             xs = self.xs[k]
             if hd.is_op and hd.extras:
                 g_extra = {}
@@ -280,6 +300,8 @@ class GraphWalk:
                     ge = pending.pop(key, None)
                     g_extra[name] = self.totals[key] = np.zeros_like(gk) if ge is None else ge
                     rec[keys.grad(keys.node_value(lay.index, name))] = g_extra[name]
+                    if self.puts:
+                        g_extra[name] = self._cut(key, g_extra[name])
                 self.ctx.grads, self.ctx.rec = grads, rec
                 gins = hd.grads(lay, xs, self.outs[k], self.caches[k], gk, self.ctx, g_extra=g_extra)
             elif hd.is_op:
@@ -301,6 +323,16 @@ class GraphWalk:
         return {name: pending.get(name, np.zeros_like(x)) for name, x in self.inputs.items()}
 
 
+def recorded_inputs(trace) -> tuple[dict, dict]:
+    """(inputs by name, lengths by input name) a graph's run read, from its record."""
+    dtype = np.dtype(trace.info.dtype)
+    names = trace.info.inputs
+    inputs = {n: np.ascontiguousarray(trace[keys.input_key(n)], dtype=dtype) for n in names}
+    lengths = {n: np.asarray(trace[keys.input_lengths(n)], dtype=np.int64) for n in names
+               if keys.input_lengths(n) in trace}
+    return inputs, lengths
+
+
 def run_graph(layout: list[EntryInfo], inputs: dict[str, np.ndarray], ctx: RunContext, loss_kind: str, target,
               derived: dict | None = None) -> dict[str, np.ndarray]:
     """Forward, loss and backward of a graph; returns the trace's arrays (not yet read-only)."""
@@ -318,6 +350,8 @@ def run_graph(layout: list[EntryInfo], inputs: dict[str, np.ndarray], ctx: RunCo
     for name, x in inputs.items():
         rec[keys.input_key(name)] = x
         rec[keys.grad(keys.input_key(name))] = gin[name]
+        if ctx.lengths.get(name) is not None:   # what a what-if reruns the graph with (recorded_inputs)
+            rec[keys.input_lengths(name)] = np.asarray(ctx.lengths[name], dtype=np.int64)
     first = next(iter(inputs))
     rec[keys.INPUT] = inputs[first]
     rec[keys.GRAD_INPUT] = gin[first]

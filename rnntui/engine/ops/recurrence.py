@@ -147,6 +147,40 @@ class Recurrence(Op):
     def is_recurrent_matrix(self, name: str) -> bool:
         return name.endswith(".weight_hh")
 
+    # --- what-if: the step graph's values an intervention may set (engine/interventions.py) ------
+    def settable_values(self, info) -> tuple[str, ...]:
+        """The states, then every step node's value of one axis of features (its id; a cell's second value
+        `{id}.c`), in the step graph's order."""
+        out = list(info.config["states"])
+        for lay in step_layout(info):
+            if lay.seq_out or len(lay.out_shape) != 1:
+                continue
+            name = str(lay.index).split(".", 1)[1]
+            out.append(name)
+            out += [f"{name}.{extra}" for extra in getattr(lay.handler, "extras", ())]
+        return tuple(out)
+
+    def value_size(self, info, name: str) -> int:
+        if name in info.config["states"]:
+            return int(info.config["states"][name])
+        node = name.split(".", 1)[0]
+        lay = next(lay for lay in step_layout(info) if str(lay.index) == f"{info.index}.{node}")
+        return int(lay.out_shape[0])   # a cell's second value has the shape of its first
+
+    def value_key(self, info, name: str) -> str:
+        """The step walk's key of a settable value: a state is the value its next step carries."""
+        if name in info.config["states"]:
+            return info.config["next"][name]
+        return f"{info.index}.{name}"
+
+    def _puts(self, info, ov, t: int) -> dict:
+        """The overwrites of step t: walk key -> [(mask (H,), values (H,)), ...] in the order given."""
+        out: dict = {}
+        for name in ov.mask:
+            if ov.hits(name, t):
+                out.setdefault(self.value_key(info, name), []).append((ov.mask[name][t], ov.values[name][t]))
+        return out
+
     def footprint(self, info, steps, B) -> Footprint:
         inner = [lay.handler.footprint(lay, 1, B) for lay in step_layout(info)]
         T = info.steps
@@ -173,9 +207,12 @@ class Recurrence(Op):
         walks, recs, emits, after = [], [], [], {name: [] for name in states}
         feed, after_step = conf.get("feed"), conf.get("feed_after", 1)
         read = []
+        ov = None if ctx.plan is None else ctx.plan.overrides(keys.entry_prefix(info.index))
         for t in range(T):
             r: dict = {}
             walk = GraphWalk(step, ctx)
+            if ov is not None:
+                walk.puts = self._puts(info, ov, t)
             xt = walks[-1].vals[feed] if (feed is not None and t >= after_step) else x[t]
             read.append(xt)
             walk.forward({"x": xt, **states, **outer}, r)
