@@ -358,7 +358,11 @@ def run_graph(layout: list[EntryInfo], inputs: dict[str, np.ndarray], ctx: RunCo
     if per_step and derived is not None:
         def backward(g1, p1, grads1, scratch, lean=""):
             return walk.backward(g1, p1, grads1, scratch, lean=bool(lean))
-        derived.update(one_term_gradients(layout, g, g_pre, backward))
+        from rnntui.engine.graph_diag import carries, state_names
+
+        carried = [(keys.entry_prefix(lay.index), [keys.grad(keys.node_value(lay.index, n)) for n in state_names(lay)])
+                   for lay in layout if carries(lay)]
+        derived.update(one_term_gradients(layout, g, g_pre, backward, lengths, carried=carried))
     rec[keys.OUTPUT] = out
     dtype = inputs[first].dtype
     rec[keys.LOSS] = np.asarray(loss, dtype=dtype)

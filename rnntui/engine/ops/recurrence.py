@@ -29,6 +29,8 @@ from rnntui.engine import keys
 from rnntui.engine.layout import EntryInfo, Footprint, LayoutProblem
 from rnntui.engine.ops.base import Op, OpProblem, Val
 from rnntui.engine.keys import FROM_OUTPUT, THROUGH_TIME
+from rnntui.engine.diagnostics import vector_norm
+from rnntui.engine.recording import step_norms
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,9 @@ class Recurrence(Op):
         del by_key
         return EntryInfo(node.index, self.type, x.feat, tuple(emit.out_shape), True, True, view="steps", steps=T,
                          params=params, config=conf)
+
+    def step_nodes(self, info) -> tuple[EntryInfo, ...]:
+        return step_layout(info)
 
     def infer(self, cfg, ins):  # pragma: no cover - lay_out does it
         raise OpProblem(None, "a recurrence lays itself out")
@@ -244,6 +249,7 @@ class Recurrence(Op):
         through = {name: np.zeros_like(v) for name, v in total.items()}
         brecs = [None] * T
         feed, after_step = conf.get("feed"), conf.get("feed_after", 1)
+        norms = {} if step_norms() else None   # gradnorm.step.*: each step's term of each parameter's gradient
         g_fed = None   # dL/d(x of step t+1), where step t+1 read step t's fed value
         for t in range(T - 1, -1, -1):
             seeds = {conf["emit"]: g[t]}
@@ -253,7 +259,14 @@ class Recurrence(Op):
                 through[name][t] = d[name]
                 seeds[ref] = d[name] if ref not in seeds else seeds[ref] + d[name]
             r: dict = {}
-            gin = walks[t].backward(None, None, grads, r, seeds=seeds)
+            if norms is None:
+                gin = walks[t].backward(None, None, grads, r, seeds=seeds)
+            else:   # step t's own term of each parameter's gradient, then added to the sum over the steps
+                own: dict = {}
+                gin = walks[t].backward(None, None, own, r, seeds=seeds)
+                for name, v in own.items():
+                    grads[name] = v if name not in grads else grads[name] + v
+                    norms.setdefault(name, np.zeros(T))[t] = vector_norm(v)
             brecs[t] = r
             for name, ref in conf["next"].items():
                 # dL/ds_t in all: what reached the value s_t is (a cell's c': the total inside the cell, its own
@@ -273,6 +286,8 @@ class Recurrence(Op):
             gouter[k] = gouter[k] + d[name]
         for key in brecs[0]:
             rec[key] = np.stack([r[key] for r in brecs])
+        for name, v in (norms or {}).items():
+            rec[keys.step_gradnorm(name)] = v.astype(x.dtype)
         for name in d:
             k = state_key(info.index, name)
             rec[keys.grad(k)] = total[name]
