@@ -72,11 +72,11 @@ def _reads_words(done: list[EntryInfo], node: Node, vals: list[Val]) -> str:
     return "; it reads " + ", ".join(f"{source_name(done, s)} {v.describe()}" for s, v in zip(node.reads, vals))
 
 
-def infer_graph(nodes: list[Node], inputs: dict[str, Val], ragged: set[str] | frozenset = frozenset(),
+def infer_graph(nodes: list[Node], inputs: dict[str, Val], ragged: set[str] | frozenset | dict = frozenset(),
                 prefix: str = "") -> list[EntryInfo]:
     """Lay the nodes out in order, or raise the first LayoutProblem (naming the node and the key, and
     the nodes it reads where their shapes do not fit). *ragged*: the inputs whose samples have lengths
-    of their own. *prefix*: a recurrence's step graph (`"{i}."`): each node is `{i}.{id}` (its keys
+    of their own (a map: input -> the input whose lengths it follows, for a step graph's outer values). *prefix*: a recurrence's step graph (`"{i}."`): each node is `{i}.{id}` (its keys
     `model.{i}.{id}.*`, its parameters `{i}.{id}.{name}`), and what it reads is named so too."""
     from rnntui.engine.entries import handler
 
@@ -93,18 +93,21 @@ def infer_graph(nodes: list[Node], inputs: dict[str, Val], ragged: set[str] | fr
         return f"{prefix}{ids[ref]}"
 
     vals: dict = dict(inputs)
-    lens: dict = {name: (name if name in ragged else "") for name in inputs}
+    follows = ragged if isinstance(ragged, dict) else {name: name for name in ragged}
+    lens: dict = {name: follows.get(name, "") for name in inputs}
     shapes: dict[str, tuple] = {}   # every parameter that exists -> its shape
     for node in nodes:
         hd = handler(node.type)
         ins = [vals[f"{s[0]}.{s[1]}" if isinstance(s, tuple) else s] for s in node.reads]
-        seq_lens = {lens.get(s, "") for s, v in zip(node.reads, ins) if v.seq and lens.get(s, "")}
+        # a recurrence steps along what it reads first; the outer sequences it attends over keep their own lengths
+        steps_along = node.reads[:1] if getattr(hd, "lays_out_node", False) else node.reads
+        seq_lens = {lens.get(s, "") for s, v in zip(steps_along, ins) if v.seq and lens.get(s, "")}
         if len(seq_lens) > 1:
             raise LayoutProblem(node.index, "from", "reads sequences of inputs with different lengths ("
                                 + ", ".join(sorted(seq_lens)) + "): their steps do not line up")
         lengths_of = seq_lens.pop() if seq_lens else ""
         if getattr(hd, "lays_out_node", False):   # a recurrence: its step graph, laid out by its handler
-            lay = hd.lay_out(node, ins, lengths_of, B, out)
+            lay = hd.lay_out(node, ins, lengths_of, B, out, [lens.get(s, "") for s in node.reads])
         elif hd.is_op:
             lo, hi = hd.arity
             if not lo <= len(ins) <= (hi if hi is not None else len(ins)):

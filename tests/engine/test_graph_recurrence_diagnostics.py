@@ -127,3 +127,12 @@ def test_vanishing_and_exploding_events_at_a_recurrence(tmp_path):
     assert {(e.kind, e.t) for e in found} == {("vanishing", int(order[0])), ("vanishing", int(order[1])),
                                               ("exploding", int(order[-1])), ("exploding", int(order[-2]))}
     assert all("||dL/dh||" in e.text for e in found)
+
+
+def test_a_saved_trace_derives_the_recurrences_jacobian_norms_it_deferred(tmp_path):
+    trace = rnntui.run("graph-attention-reverse")
+    trace.save(tmp_path / "t.npz", jacobian=False)
+    again = rnntui.load_trace(tmp_path / "t.npz")
+    assert "diag.model.4.jacnorm" in np.load(tmp_path / "t.npz")["meta.not_computed"].tolist()
+    np.testing.assert_array_equal(again["diag.model.4.jacnorm"], trace["diag.model.4.jacnorm"])
+    assert verdicts(again, Place(4)).summary == verdicts(trace, Place(4)).summary

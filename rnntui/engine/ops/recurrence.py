@@ -47,6 +47,11 @@ class RecurrenceSpec:
     feed_after: int = 1    # the first step that reads the fed value (the steps before read the input)
 
 
+def _where(on: np.ndarray, a: np.ndarray, other) -> np.ndarray:
+    """*a* where the sample is on (*on*: (B,)), else *other*; the batch axis is a's first."""
+    return np.where(on.reshape((-1,) + (1,) * (a.ndim - 1)), a, other)
+
+
 def state_key(index, name: str) -> str:
     return keys.node_value(index, name)
 
@@ -63,7 +68,9 @@ class Recurrence(Op):
     arity = (1, None)
 
     # --- layout ---------------------------------------------------------------------------------
-    def lay_out(self, node, ins: list[Val], lengths_of: str, B: int, done) -> EntryInfo:
+    def lay_out(self, node, ins: list[Val], lengths_of: str, B: int, done, read_lengths=()) -> EntryInfo:
+        """*lengths_of*: the input whose lengths its steps follow ("" none); *read_lengths*: those of each value
+        it reads (an outer sequence's own: an attention step masks its padded steps)."""
         from rnntui.engine.graph import infer_graph
 
         spec: RecurrenceSpec = node.cfg
@@ -71,9 +78,6 @@ class Recurrence(Op):
         if not x.seq:
             raise LayoutProblem(node.index, "from", f"found {x.describe()}, which has no steps; a recurrence runs "
                                 "over a sequence (T, B, ...)")
-        if lengths_of:
-            raise LayoutProblem(node.index, "from", f"reads input {lengths_of!r}, whose samples have different "
-                                "lengths; a recurrence runs over sequences of equal lengths, for now")
         T = x.shape[0]
         inputs = {"x": Val((B,) + x.feat, 0)}
         for name, n in spec.states:
@@ -81,8 +85,9 @@ class Recurrence(Op):
         for name, v in zip(spec.outer, ins[1:]):
             inputs[name] = v
         prefix = f"{node.index}."
+        outer_lengths = {name: ln for name, ln, v in zip(spec.outer, list(read_lengths)[1:], ins[1:]) if ln and v.seq}
         try:
-            step = infer_graph(list(spec.step), inputs, frozenset(), prefix=prefix)
+            step = infer_graph(list(spec.step), inputs, outer_lengths, prefix=prefix)
         except LayoutProblem as exc:
             k = next(k for k, n in enumerate(spec.step) if n.index == exc.index) if not isinstance(exc.index, str) else 0
             raise LayoutProblem(node.index, ("step", k) + ((exc.key,) if exc.key else ()), exc.message) from None
@@ -213,6 +218,8 @@ class Recurrence(Op):
         feed, after_step = conf.get("feed"), conf.get("feed_after", 1)
         read = []
         ov = None if ctx.plan is None else ctx.plan.overrides(keys.entry_prefix(info.index))
+        real = self._real(info, ctx, T)
+        seq_keys = {keys.out(lay.index) for lay in step if lay.seq_out}   # a step value with steps of its own
         for t in range(T):
             r: dict = {}
             walk = GraphWalk(step, ctx)
@@ -223,8 +230,16 @@ class Recurrence(Op):
             walk.forward({"x": xt, **states, **outer}, r)
             walks.append(walk)
             recs.append(r)
-            emits.append(walk.vals[conf["emit"]])
-            states = {name: walk.vals[ref] for name, ref in conf["next"].items()}
+            if real is None:
+                emits.append(walk.vals[conf["emit"]])
+                states = {name: walk.vals[ref] for name, ref in conf["next"].items()}
+            else:   # packed: past its length a sample's states stay as they were and it emits zeros
+                on = real[t]
+                emits.append(_where(on, walk.vals[conf["emit"]], 0))
+                states = {name: _where(on, walk.vals[ref], states[name]) for name, ref in conf["next"].items()}
+                for key, v in r.items():   # what the step graph computed for a padded sample is not recorded
+                    if key not in seq_keys:
+                        r[key] = _where(on, v, 0)
             for name, v in states.items():
                 after[name].append(v)
         ctx.rec = rec
@@ -251,8 +266,12 @@ class Recurrence(Op):
         feed, after_step = conf.get("feed"), conf.get("feed_after", 1)
         norms = {} if step_norms() else None   # gradnorm.step.*: each step's term of each parameter's gradient
         g_fed = None   # dL/d(x of step t+1), where step t+1 read step t's fed value
+        real = self._real(info, ctx, T)
         for t in range(T - 1, -1, -1):
-            seeds = {conf["emit"]: g[t]}
+            d_in = d
+            if real is not None:   # a padded sample's step computed nothing: its gradient passes it by
+                d = {name: _where(real[t], v, 0) for name, v in d.items()}
+            seeds = {conf["emit"]: g[t] if real is None else _where(real[t], g[t], 0)}
             if g_fed is not None:
                 seeds[feed] = g_fed if feed not in seeds else seeds[feed] + g_fed
             for name, ref in conf["next"].items():
@@ -279,7 +298,7 @@ class Recurrence(Op):
                 gx[t] = gin["x"]          # a step that read the fed value read nothing of the input
             for k, name in enumerate(conf["outer"]):
                 gouter[k] = gouter[k] + gin[name]
-            d = {name: gin[name] for name in d}
+            d = {name: gin[name] if real is None else _where(real[t], gin[name], d_in[name]) for name in d}
         ctx.rec, ctx.grads = rec, grads
         for name, src in conf.get("start", {}).items():   # what reached a state that started from a node
             k = conf["outer"].index(src)
@@ -295,6 +314,14 @@ class Recurrence(Op):
             rec[keys.grad(f"{k}.{FROM_OUTPUT.split('.', 1)[1]}")] = total[name] - through[name]
             rec[keys.grad(f"{k}0")] = d[name]
         return [gx, *gouter]
+
+    @staticmethod
+    def _real(info, ctx, T: int):
+        """(T, B) whether each sample is still running at each step (None: every sample runs every step)."""
+        lengths = ctx.lengths.get(info.lengths_of) if info.lengths_of else None
+        if lengths is None:
+            return None
+        return np.arange(T)[:, None] < np.asarray(lengths)[None, :]
 
     def describe(self, info) -> str:
         st = ", ".join(f"{n} ({size})" for n, size in info.config["states"].items())
