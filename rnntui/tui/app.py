@@ -1028,9 +1028,12 @@ class RnntuiApp(SamplesAxisMixin, App):
         if self.run_state.other is not None and self.run_state.labels == ("A", "B"):
             self.notify("what-if works on one run: open it without --compare", timeout=3)
             return
-        if place.layer is None or info.mode == "encoder-decoder" or getattr(info, "feed", "zeros") == "output":
-            self.notify("what-if sets a state or gate of a recurrent place (not in encoder-decoders or "
-                        "generators); p edits a weight", timeout=3)
+        entry = info.entries[place.entry]
+        steps_node = hasattr(entry.handler, "settable_values")   # a graph's recurrence: its step graph's values
+        if (place.layer is None and not steps_node) or info.mode == "encoder-decoder" \
+                or getattr(info, "feed", "zeros") == "output":
+            self.notify("what-if sets a state or gate of a recurrent place, or a value of a recurrence's step "
+                        "graph (not in encoder-decoders or generators); p edits a weight", timeout=3)
             return
 
         def done(item: dict | None) -> None:
@@ -1038,8 +1041,8 @@ class RnntuiApp(SamplesAxisMixin, App):
                 changes, seed = self._wanted()
                 self._recompute(changes + (Change("intervention", item),), seed)
 
-        entry = info.entries[place.entry]
-        self.push_screen(WhatIfScreen(entry, place, c.t, min(c.unit, entry.hidden_size - 1)), done)
+        self.push_screen(WhatIfScreen(entry, place, c.t, c.unit if steps_node else min(c.unit, entry.hidden_size - 1)),
+                         done)
 
     def action_edit_weight(self) -> None:
         """`p`: set, scale or shift a weight (`W_hh = 1.5`, `W_hh[0, 0] *= 3`) and see the run recomputed."""
