@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from rnntui import signals
 from rnntui.blas import one_thread
+from rnntui.engine import keys
 from rnntui.engine.progress import reporting
 from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
@@ -462,15 +463,15 @@ class RnntuiApp(App):
         """Compute in a worker the costly keys the watches and breakpoints wait for (the panes say so meanwhile),
         then draw them again."""
         trace = self.run_state.trace
-        keys = [k for k in self._waiting_keys() if (id(trace), k) not in self._cancelled]
-        if not keys:
+        wanted = [k for k in self._waiting_keys() if (id(trace), k) not in self._cancelled]
+        if not wanted:
             return
         running = self._jobs.get("derive")
-        if running is not None and running[0].name == repr((id(trace), keys)):
+        if running is not None and running[0].name == repr((id(trace), wanted)):
             return
 
         def work():
-            for k in keys:
+            for k in wanted:
                 trace[k]
             return trace
 
@@ -482,9 +483,9 @@ class RnntuiApp(App):
                     view.watch_run()
             self._derive_waiting()  # the cursor may have moved to another place meanwhile
 
-        what = ", ".join(k.removeprefix("diag.").removesuffix(".jacnorm") for k in keys)
+        what = ", ".join(k.removeprefix(keys.DIAG_PREFIX).removesuffix(".jacnorm") for k in wanted)
         self._background("derive", f"computing the step Jacobian norms of {what}", work, done,
-                         name=repr((id(trace), keys)))
+                         name=repr((id(trace), wanted)))
 
     def _moved(self, old: Cursor, cursor: Cursor) -> None:
         if not self.debugging.empty and old.place_index != cursor.place_index:
@@ -549,7 +550,7 @@ class RnntuiApp(App):
             return e.hidden_size
         if cur.is_map(self.info, place):
             return int(e.out_shape[0])
-        out = self.run_state.trace[f"model.{e.index}.out"]
+        out = self.run_state.trace[keys.out(e.index)]
         return int(out[0, 0].size if (e.seq_out and self.info.seq) else out[0].size)
 
     # --- actions -------------------------------------------------------------------------------
@@ -619,9 +620,17 @@ class RnntuiApp(App):
         if not runs:
             return
         phase = self.cursor.phase if any(r.phase == self.cursor.phase for r in runs) else runs[0].phase
-        self.cursor = replace(self.cursor, t=runs[0].start, phase=phase)
+        t, before = runs[0].start, self.cursor.sample
+        place = self.cursor.place(self.info)
+        key = place.grad_key("h") if place.layer is not None else None
+        norms = None
+        if key is not None and key in self.run_state.trace and any(r.kind in ("exploding", "vanishing") for r in runs):
+            norms = np.linalg.norm(np.asarray(self.run_state.trace[key][t], dtype=float).reshape(self.info.B, -1), axis=1)
+        self.cursor = cur.to_event(self.cursor, self.info, t, phase, norms)
+        moved = "" if self.cursor.sample == before else (
+            f"sample {before} ends before t={t}: showing sample {self.cursor.sample}; ")
         # event texts name trace keys, which a crafted trace makes anything: never markup
-        self.notify(cut("; ".join(r.text for r in runs[:3]), MESSAGE_CHARS), timeout=3, markup=False)
+        self.notify(cut(moved + "; ".join(r.text for r in runs[:3]), MESSAGE_CHARS), timeout=3, markup=False)
 
     def action_add_watch(self) -> None:
         self._ask(breakpoint=False)
@@ -852,8 +861,11 @@ class RnntuiApp(App):
             self.notify(f"what-ifs and the chosen backprop are of one {noun}: cleared", timeout=2)
 
     def _axis_suffix(self) -> str:
-        """What an export's file name says of the axes' positions ("-iteration5", "-sample4812"), "" without."""
-        return "".join(a.suffix(self.state.at(n)) for n, a in self.state.axes.items())
+        """What an export's file name says of the axes' positions ("-iteration5", "-sample4812"), or of the data
+        set's samples a run without an axis reads (`run X --sample 8`: "-sample8"); "" for neither."""
+        from rnntui.tui.axes.samples import samples_suffix
+
+        return "".join(a.suffix(self.state.at(n)) for n, a in self.state.axes.items()) or samples_suffix(self.state)
 
     # --- what-if: interventions, weight edits, and what BPTT traces back ------------------------
 
@@ -940,9 +952,12 @@ class RnntuiApp(App):
         if self.run_state.other is not None and self.run_state.labels == ("A", "B"):
             self.notify("what-if works on one run: open it without --compare", timeout=3)
             return
-        if place.layer is None or info.mode == "encoder-decoder" or getattr(info, "feed", "zeros") == "output":
-            self.notify("what-if sets a state or gate of a recurrent place (not in encoder-decoders or "
-                        "generators); p edits a weight", timeout=3)
+        entry = info.entries[place.entry]
+        steps_node = hasattr(entry.handler, "settable_values")   # a graph's recurrence: its step graph's values
+        if (place.layer is None and not steps_node) or info.mode == "encoder-decoder" \
+                or getattr(info, "feed", "zeros") == "output":
+            self.notify("what-if sets a state or gate of a recurrent place, or a value of a recurrence's step "
+                        "graph (not in encoder-decoders or generators); p edits a weight", timeout=3)
             return
 
         def done(item: dict | None) -> None:
@@ -950,8 +965,8 @@ class RnntuiApp(App):
                 changes, seed = self._wanted()
                 self._recompute(changes + (Change("intervention", item),), seed)
 
-        entry = info.entries[place.entry]
-        self.push_screen(WhatIfScreen(entry, place, c.t, min(c.unit, entry.hidden_size - 1)), done)
+        self.push_screen(WhatIfScreen(entry, place, c.t, c.unit if steps_node else min(c.unit, entry.hidden_size - 1)),
+                         done)
 
     def action_edit_weight(self) -> None:
         """`p`: set, scale or shift a weight (`W_hh = 1.5`, `W_hh[0, 0] *= 3`) and see the run recomputed."""
@@ -964,7 +979,7 @@ class RnntuiApp(App):
         place = self.cursor.place(info)
         entry = info.entries[place.entry]
         shown = self.run_state.trace
-        params = {n: tuple(shown[f"param.{n}"].shape) for e in info.entries for n in e.params}
+        params = {n: tuple(shown[keys.param(n)].shape) for e in info.entries for n in e.params}
         if not params:
             self.notify("this model has no parameters", timeout=2)
             return
@@ -1019,15 +1034,16 @@ class RnntuiApp(App):
         from rnntui.atomic import atomic_write
         from rnntui.engine.edits import set_values
         from rnntui.scenario.relocate import relocate
+        from rnntui.tui.axes.samples import samples_into
 
         whole = self.run_state.trace.whole
-        if "meta.scenario" not in whole or not self.changes:
+        if keys.META_SCENARIO not in whole or not self.changes:
             self.notify("no what-if to write", timeout=2)
             return
         yaml = YAML()  # round trip: the user's comments and order stay
         yaml.width = 4096  # and their lines: a long path is not wrapped onto a line of its own
         try:
-            data = yaml.load(str(whole["meta.scenario"]))
+            data = yaml.load(str(whole[keys.META_SCENARIO]))
             items = self._interventions()
             if items:
                 data["interventions"] = items
@@ -1039,9 +1055,7 @@ class RnntuiApp(App):
                     data["weights"]["set"] = {}
                 for name, v in values.items():
                     data["weights"]["set"][name] = v
-            samples = self.state.axes.get("sample")
-            if samples is not None:   # a data set's sample: the written scenario reads it alone
-                samples.into_scenario(data, self.sample_index)
+            samples_into(data, self.state)   # a data set's samples: the written scenario reads them, as they ran
             stem = cut(Path(self.info.file).stem, STEM_CHARS) or "scenario"
             it = self._axis_suffix()
             # its paths were written for the original's folder: name the same files from the new one

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 from textual.binding import Binding
 
+from rnntui.engine.keys import SAMPLE_IDS
 from rnntui.render import cursor as cur
 from rnntui.render.samples import sample_words
 from rnntui.tui.axes.base import Axis
@@ -111,12 +113,41 @@ class Samples(Axis):
 
         app.query_one(RankingTable).enter()
 
-    def into_scenario(self, data, k: int) -> None:
-        """A scenario's data (`W` writes it) set to read sample k alone, as it was run: `input: {dataset: ...,
-        sample: k, batch_size: 1}`."""
-        inp = data.get("input")
-        if isinstance(inp, dict) and "dataset" in inp:
-            inp["sample"], inp["batch_size"] = k, 1
 
 
-__all__ = ["Samples"]
+def opened_samples(state: DebuggerState) -> tuple[int, int] | None:
+    """(first sample, how many) of a data set the open run reads: the samples axis's sample, else the run's own
+    `meta.sample_ids` (`run X --sample k` without --dataset); None for other inputs (and a training run's
+    minibatch: the iteration's own business)."""
+    if Samples.name in state.axes:
+        return state.at(Samples.name), 1
+    if "iteration" in state.axes:
+        return None
+    whole = state.run.trace.whole
+    if SAMPLE_IDS not in whole:
+        return None
+    ids = [int(i) for i in np.asarray(whole[SAMPLE_IDS]).ravel()]
+    contiguous = ids and ids == list(range(ids[0], ids[0] + len(ids)))
+    return (ids[0], len(ids)) if contiguous else None
+
+
+def samples_suffix(state: DebuggerState) -> str:
+    """What an export's file name says of the samples open ("-sample4812", "-samples8-15"), "" for none or for the
+    data set's first batch (as the scenario reads it by default)."""
+    opened = opened_samples(state)
+    if opened is None or opened == (0, opened[1]) and opened[1] > 1:
+        return ""
+    first, n = opened
+    return f"-sample{first}" if n == 1 else f"-samples{first}-{first + n - 1}"
+
+
+def samples_into(data, state: DebuggerState) -> None:
+    """A scenario's data (`W` writes it) set to read the samples that were run, as they were run: `input:
+    {dataset: ..., sample: k, batch_size: n}`; unchanged for other inputs."""
+    inp = data.get("input")
+    opened = opened_samples(state) if isinstance(inp, dict) and "dataset" in inp else None
+    if opened is not None:
+        inp["sample"], inp["batch_size"] = opened
+
+
+__all__ = ["Samples", "opened_samples", "samples_into", "samples_suffix"]
