@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
