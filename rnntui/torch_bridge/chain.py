@@ -247,6 +247,9 @@ class Reader:
             "given": "a tensor passed to forward besides x feeds only a recurrent module's initial state here "
                      "(self.rnn(x, hidden)); rnntui's chain has one input",
         }
+        if v.kind == "data" and "S" in v.roles and what not in ("add", "sub", "mul"):
+            self.refuse(node, "reads a value unsqueezed on the time axis; rnntui reads one only in +, - or * with a "
+                        "sequence, which broadcasts it over the steps")
         if v.kind != "data":
             half = "h_n[-2], the last layer's forward direction" if v.half == "forward" else \
                 "h_n[-1], the last layer's backward direction alone"
@@ -689,6 +692,12 @@ class Reader:
                 order = list(range(n))
                 order[a], order[b] = order[b], order[a]
             return replace(v, roles=tuple(v.roles[k] for k in order), direct=None)
+        if name == "unsqueeze" and isinstance(v, Val) and v.kind == "data" and self.roles(v) == ("B", "F"):
+            d = self.number(node, kwargs.get("dim", args[1] if len(args) > 1 else None), "the axis")
+            if d % 3 in (0, 1):   # an axis of size 1 where a sequence has its steps: stretched over them by +, -, *
+                v = self.take(node, v, "unsqueeze")
+                roles = ("S", "B", "F") if d % 3 == 0 else ("B", "S", "F")
+                return replace(v, roles=roles, direct=None)
         if name == "squeeze" and isinstance(v, Val) and v.kind == "state":
             return self.squeeze_state(node, v, kwargs.get("dim", args[1] if len(args) > 1 else None))
         if name in ("flatten",) and isinstance(v, Val) and v.kind == "data":
@@ -771,9 +780,9 @@ class Reader:
                 return Val("data", v.roles, at=v.at, direct=v.entry)
             m = self.recurrent[v.entry]
             kind = "state_pair" if isinstance(m, self.torch.nn.LSTM) else "state"
-            return Val(kind, at=v.at, entry=v.entry)
+            return Val(kind, v.roles, at=v.at, entry=v.entry)
         if v.kind == "state_pair":
-            return Val("state" if idx == 0 else "cell", at=v.at, entry=v.entry)
+            return Val("state" if idx == 0 else "cell", v.roles, at=v.at, entry=v.entry)
         if v.kind == "padded_pair":
             return replace(v, kind="data") if idx == 0 else Val("meta")
         if v.kind == "state":
@@ -792,6 +801,12 @@ class Reader:
             self.refuse(node, "rnntui's many-to-one reads the last layer's final state of every sample: h_n[-1] "
                         "(a bidirectional module: torch.cat([h_n[-2], h_n[-1]], dim=1))")
         i = _norm_index(first, n)
+        if D == 1 and i == n - 1 and self.steps_read(node) and not self.chain.packed:
+            # the every-step output is read too: h_n[-1] is its last step, an `index` op node beside it
+            self.pending = [f"n{v.entry}"]
+            return self.add(node, Entry({"op": "index", "dim": 0, "at": -1}), self.op_name(node),
+                            Val("data", v.roles, at=v.entry + 1), tuple(r for r in self.roles(Val("data", v.roles))
+                                                                         if r != "T"))
         if D == 1 and i == n - 1:
             return self.reduce(node, v.entry)
         if D == 2 and i == n - 1:
@@ -813,21 +828,45 @@ class Reader:
                         "(out[:, -1] batch-first, out[-1] time-first), which is its many-to-one")
         k = ints[0]
         roles = self.require(node, v, {k: "T"}, "the index selects a step only on the time axis")
-        if v.direct is None:
-            self.refuse(node, "selects a step of something other than a recurrent module's own output; rnntui's "
-                        "many-to-one takes the last recurrent module's final state (select right after it)")
-        m = self.recurrent[v.direct]
-        if parts[k] != -1:
-            self.refuse(node, f"selects step {parts[k]}; rnntui's many-to-one takes the last step (index -1)")
-        if m.bidirectional:
-            self.refuse(node, "on a bidirectional module, the last step is the forward direction's final state beside "
-                        "the backward direction's first step (it has read only the last input); rnntui's "
-                        "many-to-one reads the backward direction's final state: use "
-                        "torch.cat([h_n[-2], h_n[-1]], dim=1) from `_, h_n = self.rnn(x)`")
+        step = self.number(node, parts[k], "the step")
+        m = self.recurrent.get(v.direct) if v.direct is not None else None
+        if step == -1 and m is not None and not m.bidirectional and not self.chain.packed and node.args and \
+                len(getattr(node.args[0], "users", ())) > 1:
+            pass   # the every-step output is read elsewhere too: its last step as an `index` op node, below
+        elif step == -1 and m is not None:
+            if m.bidirectional:
+                self.refuse(node, "on a bidirectional module, the last step is the forward direction's final state "
+                            "beside the backward direction's first step (it has read only the last input); rnntui's "
+                            "many-to-one reads the backward direction's final state: use "
+                            "torch.cat([h_n[-2], h_n[-1]], dim=1) from `_, h_n = self.rnn(x)`")
+            if self.chain.packed:
+                self.refuse(node, "with packed sequences the last padded step is padding for every shorter sample; "
+                            "rnntui's many-to-one reads each sample's own last step: h_n[-1] from `_, h_n = "
+                            "self.rnn(x)`")
+            return self.reduce(node, v.direct)
         if self.chain.packed:
-            self.refuse(node, "with packed sequences the last padded step is padding for every shorter sample; "
-                        "rnntui's many-to-one reads each sample's own last step: h_n[-1] from `_, h_n = self.rnn(x)`")
-        return self.reduce(node, v.direct)
+            self.refuse(node, f"selects step {step} of a packed batch, where it is padding for every sample shorter "
+                        "than that; rnntui selects steps of a batch of one length (each sample's own last step: h_n[-1] "
+                        "from `_, h_n = self.rnn(x)`)")
+        T = self.shapes.get(node.args[0], [None] * len(roles))[k] if node.args else None
+        if T is not None and not -T <= step < T:
+            self.refuse(node, f"selects step {step} of {T}")
+        # any other step, or a step of a value other than a recurrent module's output: an `index` op node
+        v = self.take(node, v, "indexing", ids=v.ids)
+        self.pending = [self.ref(v)]
+        return self.add(node, Entry({"op": "index", "dim": 0, "at": step}), self.op_name(node), v,
+                        tuple(r for j, r in enumerate(roles) if j != k), ids=v.ids)
+
+    def steps_read(self, node) -> bool:
+        """Whether the every-step output of the recurrent call that h_n (read at *node*) comes from is read too."""
+        fx = self.torch.fx
+        call = node.args[0] if node.args else None
+        while isinstance(call, fx.Node) and call.op != "call_module":
+            call = call.args[0] if call.args else None
+        if not isinstance(call, fx.Node):
+            return False
+        return any(u.op == "call_function" and u.target is operator.getitem and u.args[1] == 0 and u.users
+                   for u in call.users)
 
     def cat(self, node, args, kwargs) -> Val:
         tensors = args[0]
@@ -867,10 +906,30 @@ class Reader:
         refs = self.operands(node, tensors, op)
         ra, rb = self.roles(a), self.roles(b)
         if ra != rb:
-            self.refuse(node, f"joins tensors of axes {self.shown(a)} and {self.shown(b)}; rnntui's {op} reads two "
-                        "tensors laid out alike")
+            ra = self.broadcast(node, op, a, b)
         self.pending = refs
         return self.add(node, Entry({"op": op}), self.op_name(node), a, ra)
+
+    def broadcast(self, node, op: str, a: Val, b: Val) -> tuple:
+        """The axes of `a op b` where one is a sequence and the other one vector per sample, stretched over the
+        steps as torch broadcasts it: (batch, features) beside (time, batch, features), or unsqueezed on the
+        time axis beside either layout (`g.unsqueeze(1)` batch first). rnntui's op broadcasts the same way,
+        the per-sample value over the steps (its gradient summed over them)."""
+        ra, rb = self.roles(a), self.roles(b)
+        seq, other = (ra, rb) if "T" in ra else (rb, ra)
+        if "T" in seq and "T" not in other and "F" in seq:
+            stretched = tuple("S" if r == "T" else r for r in seq)
+            if other == stretched or (other == seq[1:] and seq[0] == "T"):
+                return seq
+            if other == tuple(r for r in seq if r != "T") and seq[0] != "T":
+                self.refuse(node, f"{self.shown(a if ra == other else b)} beside {self.shown(a if ra == seq else b)}: "
+                            "torch lines up the last axes, so the per-sample value would be stretched over the "
+                            "steps by its batch axis (batch against time); rnntui broadcasts a per-sample value over "
+                            "the steps: unsqueeze its time axis first (v.unsqueeze(1) batch first)")
+        self.refuse(node, f"joins tensors of axes {self.shown(a)} and {self.shown(b)}; rnntui's {op} reads two "
+                    "tensors laid out alike, or a sequence and one vector per sample broadcast over its steps "
+                    "((time, batch, features) and (batch, features), or v.unsqueeze(1) beside (batch, time, "
+                    "features))")
 
     def reduce(self, node, k: int) -> Val:
         """Many-to-one: the recurrent entry k gives its final states to what follows (a graph's `take: final`;
