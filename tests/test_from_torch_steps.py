@@ -189,13 +189,21 @@ def test_a_stacked_or_bidirectional_encoder_before_a_decoding_loop(encoder, dtyp
         assert "op: cat" in text and "op: slice" in text   # h_n[-2] and h_n[-1] from the encoder's steps
 
     model.kept = []
+    stacked = not ENCODERS[encoder].get("bidirectional")
+    if stacked:   # each encoder layer's h_t kept by the unrolled module (the fused kernel gives none)
+        model.encoder = Unrolled(model.encoder)
     y = model(src, tgt_in)
     loss = F.nll_loss(y.reshape(-1, V), tgt_out.reshape(-1))
     loss.backward()
     tol = TOL[dtype]
     np.testing.assert_allclose(trace["output"], y.transpose(0, 1).detach().numpy(), **tol)
     np.testing.assert_allclose(trace["loss"], loss.item(), **tol)
-    grads = {n: p.grad.numpy() for n, p in model.named_parameters()}
+    if stacked:
+        enc = [e.id for e in trace.info.entries].index("encoder")
+        for layer in range(2):
+            np.testing.assert_allclose(trace[f"grad.model.{enc}.l{layer}.fwd.h"], model.encoder.dh(layer),
+                                       err_msg=f"encoder layer {layer} dL/dh", **tol)
+    grads = {n.replace(".inner.", "."): p.grad.numpy() for n, p in model.named_parameters()}
     assert set(trace.torch_names) == set(grads)
     for name, gr in grads.items():
         np.testing.assert_allclose(trace["grad.param." + trace.torch_names[name]], gr, err_msg=name, **tol)
