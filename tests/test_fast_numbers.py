@@ -98,6 +98,8 @@ CASES = {
     "tabs": "v: [1.0,\t2.0]\n",
     "spaces in a number": "v: [1. 5, 2.0]\n",
     "a directive": "%YAML 1.1\n---\nv: [1.0, 017]\n",
+    "many small rows": "v: [" + ", ".join(["[1.5, 2]"] * 300) + "]\nw: [" + ", ".join(["[1, 2]"] * 300) + "]\n",
+    "a stray bracket": "v: [a, [" + ", ".join(["0.5"] * 300) + "]]\nw: x]\n",
 }
 
 
@@ -113,6 +115,7 @@ def test_texts_read_the_same(every_list, name):
     "v: [1.0, 2.0]\nv: [3.0]\n",                        # duplicate key after a list
     "v: [1.0, 2.0\nw: 1\n",                             # unclosed
     "a: &x [1.0, 2.0]\n",                               # an anchor on a list
+    "v: [[" + ", ".join(["0.5"] * 300) + "], [1.0\n",  # an unclosed list around a closed one
     "v: !!python/object [1.0, 2.0]\n",
     "v: [1.0, 2.0]\n---\nw: [3.0]\n",
 ])
@@ -227,3 +230,18 @@ def test_inline_weights_load_as_from_a_file(tmp_path):
         assert a.params[k].tobytes() == b.params[k].tobytes(), k
     _, pos = load_yaml((tmp_path / "inline.yaml").read_text(), "inline.yaml")
     assert len(pos.lists) >= 4   # each weight read by NumPy
+
+
+@pytest.mark.parametrize("text", [
+    "v: " + "[" * 1_000_000,                            # nested past any limit, never closed
+    "v: " + "[a" * 500_000 + "]",                       # a million brackets, one `]` at the end
+    ("1" * 398 + "x") * 2_500,                          # runs one character short of a list worth reading
+    "v: " + "[1111111111" * 100_000,
+])
+def test_hostile_texts_are_scanned_in_linear_time(text):
+    """What the scan costs stays a pass over the text (it once walked from every `[` to the far `]`)."""
+    import time
+
+    t0 = time.perf_counter()
+    fast_numbers.reduce(text)
+    assert time.perf_counter() - t0 < 5.0

@@ -26,8 +26,6 @@ import numpy as np
 
 MIN_NUMBERS = 200   # smaller lists cost ruamel little; below this they are left to it
 
-_ALPHABET = b"0123456789.eE+-, \r\n"   # what a list of plain numbers holds between its brackets
-_SIGNS = b"0123456789 \r\n"   # deleted: what is left tells dots, exponents and their signs apart
 MARK = "N"
 _AFTER = re.compile(rb"[ ]*(?:[,\]}\r\n]|$)|[ ]+#")   # what may follow a list replaced (a key's `:` may not)
 
@@ -37,13 +35,14 @@ class Unsure(Exception):
 
 
 class NumberList(list):
-    """A list read by the fast path: a plain list of its values, and `array` (NumPy) of the same numbers.
+    """A list read by the fast path: a plain list of its values, and (the outermost) `array`, NumPy's of the
+    same numbers; a list inside it is a NumberList too, its `array` None.
 
     Its items are what ruamel would have built (int and float, nested lists); `array` spares the loader
     a walk over them (`scenario/arrays.numbers`). Read only: nothing changes the data the reader built.
     """
 
-    __slots__ = ("array",)
+    array = None
 
 
 @dataclass
@@ -117,20 +116,7 @@ def reduce(text: str) -> Reduced | None:
             or ("\r" in text and text.count("\r") != text.count("\r\n")):
         return None   # line breaks other than LF and CRLF: ruamel counts lines otherwise than this module
     raw = text.encode("ascii", "replace")   # one byte a character: offsets are the text's; `?` is no number
-    found: list[tuple[int, int, Found]] = []
-    i = raw.find(b"[")
-    while i >= 0:
-        got = _candidate(raw, i)
-        if got is None:
-            i = raw.find(b"[", i + 1)
-            continue
-        end, value, depth = got
-        if value is not None and not _AFTER.match(raw, end):
-            i = raw.find(b"[", i + 1)   # `[...]: value` (a key), `[...] text`: left to ruamel, its inner lists tried
-            continue
-        if value is not None:
-            found.append((i, end, value, depth))
-        i = raw.find(b"[", end)
+    found = _lists(raw)
     if not found:
         return None
     pieces, out = [], Reduced("")
@@ -168,80 +154,120 @@ def reduce(text: str) -> Reduced | None:
     return out
 
 
-def _candidate(raw: bytes, i: int):
-    """From the `[` at *i*: (end, value, depth) of a rectangular block of lists of plain numbers, value None
-    when it is too small to be worth it (inner lists are smaller still); None when no such block starts at
-    *i* (characters other than a number list's, numbers beside a list, an empty, ragged or bad list: the
-    lists inside it are then tried on their own)."""
-    depth, j, max_depth = 0, i, 0
-    inner: list[bytes] = []           # each innermost list's text between its brackets
-    children: list[int] = []          # items so far of each open list
-    counts: dict[int, set] = {}       # depth -> the numbers of lists that lists at that depth hold
-    inner_depths: set[int] = set()
-    prev = None
-    while True:
-        a = raw.find(b"[", j)
-        b = raw.find(b"]", j)
-        if b < 0:
+_SKELETON = b"0123456789.eE+- \r\n"                 # deleted: the brackets and commas are left
+_BRACKETS_OUT = bytes.maketrans(b"[]", b"  ")
+MAX_DEPTH = 32                                       # deeper lists are left to ruamel (which refuses past 100)
+_STEP = np.zeros(256, np.int8)
+_STEP[ord("[")], _STEP[ord("]")] = 1, -1
+
+
+def _lists(raw: bytes) -> list[tuple[int, int, NumberList, int]]:
+    """(start, end, value, depth) of each list worth reading with NumPy, in the order of the text.
+
+    Linear in the text: each stretch of a number list's characters is cut into its top-level balanced lists
+    with NumPy (the bracket depth as a cumulative sum); a list that is not a rectangular array of plain numbers
+    has its inside scanned again, one level deeper, at most MAX_DEPTH times."""
+    out = []
+    for run in _run_finder().finditer(raw):   # each run of a number list's characters long enough to hold one
+        i = raw.find(b"[", run.start(), run.end())
+        work = [(i, run.end())] if i >= 0 else []
+        while work:
+            lo, hi = work.pop()
+            _scan(raw, lo, hi, work, out)
+    out.sort(key=lambda f: f[0])
+    return out
+
+
+_RUNS: dict[int, re.Pattern] = {}
+
+
+def _run_finder() -> re.Pattern:
+    """Runs of at least 2 * MIN_NUMBERS - 1 characters of a number list (the fewest that hold MIN_NUMBERS
+    numbers), each found from its first character (the lookbehind: linear in the text, whatever it holds)."""
+    n = max(1, 2 * MIN_NUMBERS - 1)
+    if n not in _RUNS:
+        chars = rb"[\[\]0-9.eE+\-, \r\n]"
+        _RUNS[n] = re.compile(rb"(?<!" + chars + rb")" + chars + rb"{" + str(n).encode() + rb",}")
+    return _RUNS[n]
+
+
+def _scan(raw: bytes, lo: int, hi: int, work: list, out: list) -> None:
+    """The top-level lists of raw[lo:hi], each read or (when it is no array of numbers) its inside queued."""
+    if raw.find(b"]", lo, hi) < 0 or raw.find(b"[", lo, hi) < 0:
+        return
+    step = _STEP[np.frombuffer(raw, np.uint8, count=hi - lo, offset=lo)]   # +1 at `[`, -1 at `]`, one array
+    idx = np.flatnonzero(step)
+    depth = np.cumsum(step[idx], dtype=np.int64)
+    opens = step[idx] > 0
+    neg = np.flatnonzero(depth < 0)
+    if len(neg):   # a `]` closing what began before: what follows it is scanned on its own
+        cut = int(neg[0])
+        work.append((lo + int(idx[cut]) + 1, hi))
+        idx, depth = idx[:cut], depth[:cut]
+    if not len(idx):
+        return
+    closes = np.flatnonzero(depth == 0)
+    starts = np.concatenate(([0], closes[:-1] + 1)) if len(closes) else np.zeros(0, np.int64)
+    if (len(closes) and closes[-1] + 1 < len(idx)) or not len(closes):   # a list left open: its inside
+        first = int(closes[-1]) + 1 if len(closes) else 0
+        if first < len(idx):
+            work.append((lo + int(idx[first]) + 1, hi))
+    for a, b in zip(starts.tolist(), closes.tolist()):
+        s, e = lo + int(idx[a]), lo + int(idx[b]) + 1
+        if e - s < 2 * MIN_NUMBERS - 1:
+            continue   # fewer numbers than MIN_NUMBERS can be written in so few characters
+        d = depth[a:b + 1]
+        deepest = int(d.max())
+        if deepest > MAX_DEPTH:
+            continue
+        value = _array(raw[s:e], d, opens[a:b + 1], deepest)
+        if value is None:
+            work.append((s + 1, e - 1))   # its inner lists, each on its own
+        elif _AFTER.match(raw, e):
+            out.append((s, e, value, deepest))
+        else:   # `[...]: value` (a key), `[...] text`: left to ruamel, its inner lists tried
+            work.append((s + 1, e - 1))
+
+
+def _array(block: bytes, depth: np.ndarray, opens: np.ndarray, deepest: int) -> NumberList | None:
+    """The NumberList of a balanced block `[...]` (*depth*: after each of its brackets; *opens*: which are `[`),
+    or None when it is not a rectangular array of plain numbers (too small counts as one: its inner lists are
+    smaller still, and None would have them tried; the caller skips those by size first)."""
+    counts = np.bincount(depth[opens], minlength=deepest + 1)   # lists opened at each depth
+    shape = []
+    for k in range(2, deepest + 1):
+        if counts[k] % counts[k - 1]:
             return None
-        k = b if a < 0 or b < a else a
-        seg = raw[j:k]
-        if seg.translate(None, _ALPHABET):
-            return None
-        if raw[k] == 91:   # [
-            if prev == "]":
-                if seg.strip(b" \r\n") != b",":
-                    return None
-            elif seg.strip(b" \r\n"):
-                return None               # numbers beside a nested list: no array
-            if children:
-                children[-1] += 1
-            depth += 1
-            max_depth = max(max_depth, depth)
-            children.append(0)
-            prev = "["
-        else:              # ]
-            if prev == "[":
-                if not seg.strip(b" \r\n,"):
-                    return None           # an empty list: left to ruamel
-                inner.append(seg)
-                inner_depths.add(depth)
-            else:
-                if seg.strip(b" \r\n"):
-                    return None
-                counts.setdefault(depth, set()).add(children[-1])
-            depth -= 1
-            children.pop()
-            prev = "]"
-            if depth == 0:
-                end = k + 1
-                break
-        j = k + 1
-    signs = b";".join(inner).translate(None, _SIGNS)   # ".,e-.,.;..." : a tenth of the text, counted fast
-    lens = {row.count(b",") + 1 for row in signs.split(b";")}
-    if len(lens) != 1 or len(inner_depths) != 1 or any(len(c) != 1 for c in counts.values()):
-        return None                       # ragged: ruamel builds it, the loader says so
-    n = lens.pop()
-    if max_depth > 32:
-        return None                       # NumPy's arrays have at most 64 axes; the reader refuses past 100
-    if n * len(inner) < MIN_NUMBERS:
-        return end, None, max_depth
-    shape = tuple(next(iter(counts[d])) for d in range(1, max_depth)) + (n,)
+        shape.append(int(counts[k] // counts[k - 1]))
+    skeleton = block.translate(None, _SKELETON)   # `[[,,],[,,]]`
+    close = skeleton.find(b"]")
+    n = close - skeleton.rfind(b"[", 0, close)     # the first innermost list's items: its commas + 1
+    shape.append(n)
+    level = b"[" + b"," * (n - 1) + b"]"
+    for size in reversed(shape[:-1]):
+        level = b"[" + b",".join([level] * size) + b"]"
+    if skeleton != level:
+        return None                                # ragged, empty, a trailing comma, lists beside numbers
+    total = 1
+    for size in shape:
+        total *= size
+    if total < MIN_NUMBERS:
+        return None
+    tokens = block.translate(_BRACKETS_OUT).split(b",")
+    signs = block.translate(None, b"0123456789 \r\n[]")   # ".,e-.,." : a tenth of the text, counted fast
     try:
-        value = _read(inner, signs.replace(b";", b","), shape)
+        return _read(tokens, signs, tuple(shape))
     except _NotNumbers:
         return None
-    return end, value, max_depth
 
 
 class _NotNumbers(Exception):
     pass
 
 
-def _read(inner: list[bytes], signs: bytes, shape: tuple[int, ...]) -> NumberList:
-    """The NumberList of the innermost lists' texts *inner*, shaped *shape*; *signs*: their text without digits,
-    spaces and line breaks (a token's `e` followed by its sign stays `e-`: a comma stays between tokens)."""
-    tokens = b",".join(inner).split(b",")
+def _read(tokens: list[bytes], signs: bytes, shape: tuple[int, ...]) -> NumberList:
+    """The NumberList of *tokens* (the numbers' texts, in order), shaped *shape*; *signs*: their text without
+    digits, spaces and line breaks (a token's `e` followed by its sign stays `e-`: a comma stays between them)."""
     dots = signs.count(b".")
     exps = signs.count(b"e") + signs.count(b"E")
     if exps != sum(signs.count(p) for p in (b"e-", b"e+", b"E-", b"E+")):
@@ -262,20 +288,20 @@ def _read(inner: list[bytes], signs: bytes, shape: tuple[int, ...]) -> NumberLis
 
 
 def _nest(arr: np.ndarray, items: list, shape: tuple[int, ...]) -> NumberList:
-    if len(shape) == 1:
-        out = NumberList(items)
-        out.array = arr
-        return out
-    step = arr[0].size
-    out = NumberList(_nest(arr[k], items[k * step:(k + 1) * step], shape[1:]) for k in range(shape[0]))
-    out.array = arr
-    return out
+    """Nested NumberLists of *items* (flat, in order) shaped *shape*; the outermost carries *arr*."""
+    n = shape[-1]
+    level = list(map(NumberList, (items[k:k + n] for k in range(0, len(items), n))))
+    for size in reversed(shape[:-1]):   # group the lists of each level into their parents
+        level = list(map(NumberList, (level[k:k + size] for k in range(0, len(level), size))))
+    top = level[0]
+    top.array = arr
+    return top
 
 
 def as_arrays(data):
     """*data* with each NumberList in it replaced by its array (for np.array: rows copied, not items)."""
     if isinstance(data, NumberList):
-        return data.array
+        return data if data.array is None else data.array
     if isinstance(data, list):
         return [as_arrays(v) for v in data]
     return data
