@@ -237,7 +237,7 @@ def test_inline_weights_load_as_from_a_file(tmp_path):
     "v: " + "[a" * 500_000 + "]",                       # a million brackets, one `]` at the end
     ("1" * 398 + "x") * 2_500,                          # runs one character short of a list worth reading
     "v: " + "[1111111111" * 100_000,
-])
+], ids=["open-brackets", "one-far-close", "short-runs", "digit-runs"])
 def test_hostile_texts_are_scanned_in_linear_time(text):
     """What the scan costs stays a pass over the text (it once walked from every `[` to the far `]`)."""
     import time
