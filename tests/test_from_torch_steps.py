@@ -250,3 +250,34 @@ def test_greedy_decoding_is_refused_saying_what_to_write():
     msg = str(exc.value)
     line = inspect.getsourcelines(Greedy.forward)[1] + 4
     assert f"test_from_torch_steps.py:{line}:" in msg and "feeds back" in msg and "tgt_in[:, t]" in msg, msg
+
+
+class PackedStep(nn.Module):
+    """A packed batch, padded back, and one step of it: padding (zeros) for the samples shorter than it."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+        self.rnn = nn.GRU(3, H, batch_first=True)
+        self.fc = nn.Linear(H, 2)
+
+    def forward(self, x, lengths):
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
+        return self.fc(out[:, self.step])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("step", [1, 3])
+def test_a_step_of_a_packed_batch_against_torch(step, dtype):
+    torch.manual_seed(6)
+    model = PackedStep(step).to(dtype)
+    x, lengths = _x(3, 5, 3).to(dtype), torch.tensor([5, 2, 4])   # step 3 is padding for the second sample
+    trace = rnntui.from_torch(model, x, lengths=lengths)
+    y = model(x, lengths)
+    y.sum().backward()
+    tol = TOL[dtype]
+    np.testing.assert_allclose(trace["output"], y.detach().numpy(), **tol)
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(trace["grad.param." + trace.torch_names[name]], p.grad.numpy(), err_msg=name, **tol)

@@ -824,8 +824,12 @@ class Reader:
         ints = [k for k, p in enumerate(parts) if isinstance(p, int)]
         rest_full = all(p == slice(None) or p is Ellipsis for k, p in enumerate(parts) if k not in ints)
         if len(ints) != 1 or not rest_full or len(roles) != 3:
-            self.refuse(node, "selects part of a tensor; rnntui's only selection is a recurrent module's last step "
-                        "(out[:, -1] batch-first, out[-1] time-first), which is its many-to-one")
+            if v.ids:
+                self.refuse(node, "selects part of token ids; rnntui's nn.Embedding reads an input whole: embed it "
+                            "first, then select the step (self.emb(x)[:, 0])")
+            self.refuse(node, "selects part of a tensor; rnntui selects one step of a sequence (batch, time, "
+                        "features) or (time, batch, features): out[:, k] batch first, out[k] time first (its last "
+                        "step, out[:, -1], is a many-to-one)")
         k = ints[0]
         roles = self.require(node, v, {k: "T"}, "the index selects a step only on the time axis")
         step = self.number(node, parts[k], "the step")
@@ -844,10 +848,6 @@ class Reader:
                             "rnntui's many-to-one reads each sample's own last step: h_n[-1] from `_, h_n = "
                             "self.rnn(x)`")
             return self.reduce(node, v.direct)
-        if self.chain.packed:
-            self.refuse(node, f"selects step {step} of a packed batch, where it is padding for every sample shorter "
-                        "than that; rnntui selects steps of a batch of one length (each sample's own last step: h_n[-1] "
-                        "from `_, h_n = self.rnn(x)`)")
         T = self.shapes.get(node.args[0], [None] * len(roles))[k] if node.args else None
         if T is not None and not -T <= step < T:
             self.refuse(node, f"selects step {step} of {T}")
