@@ -281,3 +281,50 @@ def test_a_step_of_a_packed_batch_against_torch(step, dtype):
     np.testing.assert_allclose(trace["output"], y.detach().numpy(), **tol)
     for name, p in model.named_parameters():
         np.testing.assert_allclose(trace["grad.param." + trace.torch_names[name]], p.grad.numpy(), err_msg=name, **tol)
+
+
+class LastReal(nn.Module):
+    """Each sample's last real step of a packed batch padded back: out[torch.arange(B), lengths - 1]."""
+
+    def __init__(self, batch_first=True, pack=True):
+        super().__init__()
+        self.batch_first, self.pack = batch_first, pack
+        self.rnn = nn.LSTM(3, H, batch_first=batch_first)
+        self.fc = nn.Linear(H, 2)
+
+    def forward(self, x, lengths):
+        if not self.pack:
+            out, _ = self.rnn(x)
+        else:
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=self.batch_first, enforce_sorted=False)
+            out, _ = self.rnn(packed)
+            out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=self.batch_first)
+        if self.batch_first:
+            return self.fc(out[torch.arange(out.size(0)), lengths - 1])
+        return self.fc(out[lengths - 1, torch.arange(out.size(1))])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("batch_first", [True, False], ids=["batch-first", "time-first"])
+def test_each_samples_last_real_step_against_torch(batch_first, dtype):
+    torch.manual_seed(7)
+    model = LastReal(batch_first).to(dtype)
+    x = _x(3, 5, 3).to(dtype) if batch_first else _x(5, 3, 3).to(dtype)
+    lengths = torch.tensor([5, 2, 4])
+    trace = rnntui.from_torch(model, x, lengths=lengths)
+    assert "op: last" in trace.scenario_yaml()
+    y = model(x, lengths)
+    y.sum().backward()
+    tol = TOL[dtype]
+    np.testing.assert_allclose(trace["output"], y.detach().numpy(), **tol)
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(trace["grad.param." + trace.torch_names[name]], p.grad.numpy(), err_msg=name, **tol)
+
+
+def test_each_samples_last_step_of_a_batch_not_packed_is_refused_saying_why():
+    model = LastReal(pack=False).double()
+    with pytest.raises(FromTorchError) as exc:
+        rnntui.from_torch(model, _x(3, 5, 3), lengths=torch.tensor([5, 2, 4]))
+    msg = str(exc.value)
+    line = inspect.getsourcelines(LastReal.forward)[1] + 8
+    assert f"test_from_torch_steps.py:{line}:" in msg and "does not pack" in msg, msg

@@ -243,6 +243,10 @@ class Reader:
             "zeros": "a tensor made inside forward can only be a recurrent module's zero initial state here",
             "lengths": "the lengths can only go to pack_padded_sequence",
             "meta": "a size, device or dtype is not a tensor of the chain",
+            "arange": "torch.arange(B) is read here only to select each sample's last real step, "
+                      "out[torch.arange(B), lengths - 1]",
+            "last_steps": "lengths - 1 is read here only to select each sample's last real step, "
+                          "out[torch.arange(B), lengths - 1]",
             "images": self.images_words(),
             "given": "a tensor passed to forward besides x feeds only a recurrent module's initial state here "
                      "(self.rnn(x, hidden)); rnntui's chain has one input",
@@ -619,6 +623,9 @@ class Reader:
             self.refuse(node, f"reads .{args[1]}")
         if fn is self.originals["zeros"]:
             return Val("zeros")
+        if fn is torch.arange and len(args) == 1 and set(kwargs) <= {"device", "dtype"}:
+            shape = self.shapes.get(node)   # torch.arange(B): each sample's row (its size checked where it indexes)
+            return Val("arange", value=int(shape[0]) if shape else None)
         if any(fn is getattr(F, name) for name in _POOL_ARGS):
             return self.functional_pool(node, fn.__name__ if fn.__name__ in _POOL_ARGS else
                                         next(n for n in _POOL_ARGS if getattr(F, n) is fn), args, kwargs)
@@ -668,6 +675,8 @@ class Reader:
             return Val("meta", value=int(self.x.shape[self.number(node, axis, "the axis")]))
         if name == "new_zeros" and isinstance(v, Val):
             return Val("zeros")
+        if name in ("long", "int", "to", "cpu") and isinstance(v, Val) and v.kind in ("arange", "last_steps"):
+            return v
         if name in ("to", "cpu", "cuda", "detach", "contiguous", "requires_grad_") and isinstance(v, Val) \
                 and v.kind in ("zeros", "lengths", "data", "meta"):
             if v.kind == "data" and name == "requires_grad_":
@@ -787,9 +796,34 @@ class Reader:
             return replace(v, kind="data") if idx == 0 else Val("meta")
         if v.kind == "state":
             return self.final_state(node, v, idx)
+        if v.kind == "data" and isinstance(idx, tuple) and len(idx) == 2 and \
+                {getattr(i, "kind", None) for i in idx} == {"arange", "last_steps"}:
+            return self.last_real_steps(node, v, idx)
         if v.kind == "data":
             return self.last_step(node, v, idx)
         self.take(node, v, "indexing")
+
+    def last_real_steps(self, node, v: Val, idx) -> Val:
+        """out[torch.arange(B), lengths - 1] (batch first; out[lengths - 1, torch.arange(B)] time first): each
+        sample's last real step of a packed batch padded back: an `op: last` node (its lengths are the input's)."""
+        batch_first = idx[0].kind == "arange"
+        roles = self.require(node, v, {0: "B", 1: "T"} if batch_first else {0: "T", 1: "B"},
+                             "torch.arange(B) indexes the batch and lengths - 1 the steps")
+        if len(roles) != 3:
+            self.refuse(node, f"selects each sample's last real step of {self.shown(v)}; rnntui selects it in a "
+                        "sequence (batch, time, features) or (time, batch, features)")
+        B = int(self.x.shape[self.roles(self.x_val).index("B")]) if "B" in self.roles(self.x_val) else None
+        arange = idx[0] if batch_first else idx[1]
+        if B is not None and arange.value is not None and arange.value != B:
+            self.refuse(node, f"torch.arange({arange.value}) beside a batch of {B}; each sample's last step is "
+                        "out[torch.arange(B), lengths - 1]")
+        if not self.chain.packed:
+            self.refuse(node, "selects each sample's step lengths - 1 of a batch the module does not pack; rnntui "
+                        "reads lengths for a packed batch (pack_padded_sequence ... pad_packed_sequence), or every "
+                        "sample's last step, out[:, -1]")
+        v = self.take(node, v, "indexing")
+        self.pending = [self.ref(v)]
+        return self.add(node, Entry({"op": "last"}), self.op_name(node), v, tuple(r for r in roles if r != "T"))
 
     def final_state(self, node, v: Val, idx) -> Val:
         m = self.recurrent[v.entry]
@@ -893,6 +927,8 @@ class Reader:
         number: an op node reading both."""
         if not isinstance(a, Val) and not isinstance(b, Val):
             return Val("meta")
+        if isinstance(a, Val) and a.kind == "lengths" and op == "sub" and b == 1 and not isinstance(b, bool):
+            return Val("last_steps")   # lengths - 1: each sample's last real step
         tensors = [v for v in (a, b) if isinstance(v, Val)]
         if len(tensors) == 1:
             number = b if isinstance(a, Val) else a
