@@ -185,7 +185,8 @@ class Reader:
         return self.roles(v)
 
     def shown(self, v: Val) -> str:
-        words = {"B": "batch", "T": "time", "F": "features", "C": "channels", "H": "height", "W": "width"}
+        words = {"B": "batch", "T": "time", "F": "features", "C": "channels", "H": "height", "W": "width",
+                 "S": "1 (unsqueezed)", "M": "batch and time merged"}
         return "(" + ", ".join(words.get(r, "batch or time") for r in self.roles(v)) + ")"
 
     # --- numbers in the code ---------------------------------------------------------------------
