@@ -328,3 +328,58 @@ def test_each_samples_last_step_of_a_batch_not_packed_is_refused_saying_why():
     msg = str(exc.value)
     line = inspect.getsourcelines(LastReal.forward)[1] + 8
     assert f"test_from_torch_steps.py:{line}:" in msg and "does not pack" in msg, msg
+
+
+class LSTMSeq2Seq(nn.Module):
+    """A 2-layer LSTM encoder; an LSTMCell decoder from its last layer's h_n and a zero cell state (or, refused,
+    from c_n[-1], which no node gives)."""
+
+    def __init__(self, from_cn=False):
+        super().__init__()
+        self.from_cn = from_cn
+        self.src_emb, self.tgt_emb = nn.Embedding(V, E), nn.Embedding(V, E)
+        self.enc = nn.LSTM(E, H, num_layers=2, batch_first=True)
+        self.cell, self.out = nn.LSTMCell(E, H), nn.Linear(H, V)
+        self.kept = []
+
+    def forward(self, src, tgt_in):
+        _, (h_n, c_n) = self.enc(self.src_emb(src))
+        h, c = h_n[-1], (c_n[-1] if self.from_cn else torch.zeros_like(h_n[-1]))
+        outs = []
+        for t in range(tgt_in.size(1)):
+            h, c = self.cell(self.tgt_emb(tgt_in[:, t]), (h, c))
+            if h.requires_grad:
+                h.retain_grad()
+            self.kept.append(h)
+            outs.append(F.log_softmax(self.out(h), dim=-1))
+        return torch.stack(outs, 1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+def test_an_lstm_encoder_then_a_decoder_cell_from_its_h_and_zeros(dtype):
+    torch.manual_seed(8)
+    model = LSTMSeq2Seq().to(dtype)
+    g = np.random.default_rng(10)
+    src, tgt_in, tgt_out = (torch.from_numpy(g.integers(0, V, shape)) for shape in ((3, 5), (3, 4), (3, 4)))
+    trace = rnntui.from_torch(model, src, tgt_in, loss="nll", target=tgt_out)
+    model.kept = []
+    y = model(src, tgt_in)
+    loss = F.nll_loss(y.reshape(-1, V), tgt_out.reshape(-1))
+    loss.backward()
+    tol = TOL[dtype]
+    np.testing.assert_allclose(trace["output"], y.transpose(0, 1).detach().numpy(), **tol)
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(trace["grad.param." + trace.torch_names[name]], p.grad.numpy(), err_msg=name, **tol)
+    loop = [e.id for e in trace.info.entries].index("loop")
+    np.testing.assert_allclose(trace[f"grad.model.{loop}.h_cell"], torch.stack([h.grad for h in model.kept]).numpy(),
+                               err_msg="decoder dL/dh", **tol)
+
+
+def test_a_decoder_started_from_c_n_is_refused_saying_what_maps():
+    model = LSTMSeq2Seq(from_cn=True).double()
+    src, tgt = torch.zeros(2, 5, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long)
+    with pytest.raises(FromTorchError) as exc:
+        rnntui.from_torch(model, src, tgt, loss="nll", target=tgt)
+    msg = str(exc.value)
+    line = inspect.getsourcelines(LSTMSeq2Seq.forward)[1] + 2
+    assert f"test_from_torch_steps.py:{line}:" in msg and "c_n" in msg and "zeros_like" in msg, msg

@@ -388,6 +388,7 @@ class Before:
         self.outer: dict[int, str] = {}        # id(tensor) -> node id
         self.seq: dict[str, object] = {}       # node id -> its every-step output (batch first or not), to check
         self.finals: dict[int, tuple] = {}     # id(h_n) -> (node id, module)
+        self.cells: dict[int, str] = {}        # id(c_n) of an LSTM encoder -> its module's name (no node)
         self.inputs = {id(t): name for name, t in inputs.items()}
         for e in events:
             self.event(e)
@@ -406,6 +407,11 @@ class Before:
         if e.kind == "fn":
             name = getattr(e.target, "__name__", "")
             ins = [t for _, t in _tensors((e.args, e.kwargs))]
+            if ins and id(ins[0]) in self.cells:
+                raise FromTorchError(f"{e.where}: {_name(e.target)} of c_n, the final cell state of self."
+                                     f"{self.cells[id(ins[0])]}: rnntui's encoder node gives every step's h (h_n[-1] is "
+                                     "its last step) but not its cell state, so a state cannot start from it yet; a "
+                                     "decoder cell whose c starts at zeros (torch.zeros_like(h)) maps")
             if name in ("__getitem__", "squeeze", "select") and ins and id(ins[0]) in self.finals:
                 self.final_state(e, *self.finals[id(ins[0])])
                 return
@@ -413,7 +419,8 @@ class Before:
                     and all(id(t) in self.outer for t in ins):
                 self.join(e, name.strip("_"), ins)
                 return
-            if not list(_tensors(e.out)) or all(id(t) in self.inputs for t in ins) or not ins:
+            if not list(_tensors(e.out)) or all(id(t) in self.inputs for t in ins) or not ins or \
+                    name in ("zeros_like", "new_zeros"):
                 return   # sizes, x's slices, zeros: what the loop reads of them is checked there
             raise FromTorchError(f"{e.where}: {_name(e.target)} before the loop: rnntui maps there an embedding, a "
                                  "recurrent encoder, its last layer's final state (h_n[-1]; h_n[-2] too of a "
@@ -432,6 +439,7 @@ class Before:
             cfg = {"id": nid, **entry.config, "from": self.ref(ins[0], e)}
             out, h_n = e.out
             if isinstance(h_n, (tuple, list)):   # an LSTM's (h_n, c_n): its h_n read (c_n has no node)
+                self.cells[id(h_n[1])] = str(e.target)
                 h_n = h_n[0]
             self.finals[id(h_n)] = (nid, m, out)
             self.outer[id(out)] = nid
