@@ -35,6 +35,13 @@ class RecurrentConfig:
     dropout: float = fraction(0.0, doc="dropout on each sub-layer's output but the last's, in training (as nn.LSTM)")
 
 
+@dataclass(frozen=True)
+class CellConfig:
+    """The keys of the family's one-step cell in a recurrence's step graph (nn.LSTMCell, ...)."""
+
+    hidden_size: int = size(doc="units of the state")
+
+
 @dataclass
 class DirectionRun:
     """What one direction recorded: public arrays plus the caches backward needs."""
@@ -202,6 +209,7 @@ class Family:
     states: tuple[str, ...] = ("h",)         # per-step states recorded (and their gradients)
     n_blocks: int = 1                        # row blocks of W_ih / W_hh (gates, or 1 for the RNN)
     config: type = RecurrentConfig           # the scenario keys of an entry of this family
+    cell_config: type = CellConfig           # the keys of its cell (`{name}_cell`, engine/ops/cells.py)
     # Memory, in (T, B, H) arrays per direction, counted from forward, backward and jacobian_factors
     # (entries/recurrent.py turns them into the entry's layout.Footprint; benchmarks/memory.py checks):
     forward_arrays: int = 0                  # what forward returns and backward reads
@@ -310,6 +318,10 @@ class Family:
         return []
 
     def through_time_words(self, entry) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def cell_formula(self, entry) -> str:  # pragma: no cover - abstract
+        """One line: its cell's step (a recurrence's step view, the model map)."""
         raise NotImplementedError
 
 

@@ -164,3 +164,6 @@ class GRU(Family):
 
     def through_time_words(self, entry) -> str:
         return "z_next⊙dL/dh_next + W_hhᵀ(gate gradients at t+1)"
+
+    def cell_formula(self, entry) -> str:
+        return "r,z = σ(...); n = tanh(W_in x + b_in + r (W_hn h + b_hn)); h' = (1 - z) n + z h"

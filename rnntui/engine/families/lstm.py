@@ -186,3 +186,6 @@ class LSTM(Family):
 
     def through_time_words(self, entry) -> str:
         return "W_hhᵀ(gate gradients at t+1)"
+
+    def cell_formula(self, entry) -> str:
+        return "i,f,g,o = σ,σ,tanh,σ(W_ih x + b_ih + W_hh h + b_hh); c' = f c + i g; h' = o tanh(c')"

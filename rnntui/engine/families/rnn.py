@@ -6,8 +6,8 @@ from typing import Literal
 
 import numpy as np
 
-from rnntui.engine.families.base import (equals, Family, overwritten_note, previous_next, set_note, RecurrentConfig,
-                                         StepProduct, transposed)
+from rnntui.engine.families.base import (CellConfig, equals, Family, overwritten_note, previous_next, set_note,
+                                         RecurrentConfig, StepProduct, transposed)
 from rnntui.engine.families.driver import BackwardSteps, ForwardSteps
 from rnntui.engine.fields import choice
 from rnntui.numfmt import fmt
@@ -16,6 +16,11 @@ from rnntui.numfmt import fmt
 @dataclass(frozen=True)
 class RNNConfig(RecurrentConfig):
     nonlinearity: Literal["tanh", "relu", "identity"] = choice("tanh", doc="the activation of h")
+
+
+@dataclass(frozen=True)
+class RNNCellConfig(CellConfig):
+    nonlinearity: Literal["tanh", "relu"] = choice("tanh", doc="as nn.RNNCell")
 
 
 class RNN(Family):
@@ -34,6 +39,7 @@ class RNN(Family):
     # the derivative's temporaries
     forward_arrays, record_arrays, backward_arrays, jacobian_arrays = 2, 2, 3, 4
     config = RNNConfig
+    cell_config = RNNCellConfig
 
     def forward_steps(self, entry, x, p, reverse, cur, prev) -> ForwardSteps:
         T, B, _ = x.shape
@@ -55,7 +61,7 @@ class RNN(Family):
             if nl == "tanh":
                 np.tanh(a, h)
             elif nl == "relu":
-                np.maximum(a, 0, h)
+                np.maximum(a, 0, out=h)
             else:
                 np.copyto(h, a)
             if put is not None:
@@ -132,3 +138,5 @@ class RNN(Family):
     def through_time_words(self, entry) -> str:
         return f"W_hhᵀ(dL/dh_next⊙{entry.nonlinearity}')"
 
+    def cell_formula(self, entry) -> str:
+        return f"h' = {entry.nonlinearity}(W_ih x + b_ih + W_hh h + b_hh)"
