@@ -129,9 +129,6 @@ def forward(fam, entry, x, p, reverse: bool, pad=None, state0=None, overrides=No
         if resume.states is not None and len(steps):
             for s, v in resume.states.items():
                 prev[s][steps[0]] = v
-        if partial:
-            for a in fs.padded:
-                a[...] = 0
     if overrides is None and pad is None:
         if fs.fused is not None:
             fs.fused(steps)
@@ -149,6 +146,11 @@ def forward(fam, entry, x, p, reverse: bool, pad=None, state0=None, overrides=No
     if pad is not None:
         for a in fs.padded:
             zero_padded(a, pad)
+    if partial:   # a segment: the steps it did not compute hold zeros, not what the arrays held before
+        outside = np.ones(T, dtype=bool)
+        outside[list(steps)] = False
+        for a in fs.padded:
+            a[outside] = 0
     cache = dict(fs.cache, pad=pad, ov=overrides, prev=prev)
     return DirectionRun(cur["h"], fs.named, cache)
 
