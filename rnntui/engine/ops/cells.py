@@ -29,6 +29,8 @@ class Cell(Op):
         self.family, self.title, self.states, self.Config = fam, f"{fam.title}Cell", fam.states, fam.cell_config
         self.arity = (1 + len(fam.states), 1 + len(fam.states))
         self.extras = fam.states[1:]
+        # recorded as gates.{g} (a vanilla RNN's cell has none); the diagnostics' sat.* (engine/graph_diag.py)
+        self.gate_names, self.sigmoid_gates = fam.gates, fam.sigmoid_gates
         self.doc = f"nn.{self.title}: one step, from: [x, {', '.join(fam.states)}]"
 
     def infer(self, cfg, ins):
