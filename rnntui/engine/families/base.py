@@ -139,6 +139,15 @@ class StepProduct:
         """The product of a (n, B) *vT* (one step's v seen transposed, `transposed`) into `out`."""
         np.matmul(self.M, vT, self.buf)
 
+    def rows(self, rows: np.ndarray) -> tuple[list[np.ndarray], bool]:
+        """Where each step's product goes to land in *rows* (T, B, n) at its step, and whether it must then be
+        copied there from `out`: one sample's row seen as (n, 1) is contiguous and takes the product itself
+        (the same BLAS call, the same numbers); for more samples it would be another call, so the buffer
+        takes it."""
+        if self.buf.shape[1] == 1:
+            return [r.T for r in rows], False
+        return [self.buf] * len(rows), True
+
 
 def transposed(a: np.ndarray) -> list[np.ndarray]:
     """Each step's (B, n) slice of a (T, B, n) array seen as (n, B), the views made once before a loop."""
@@ -250,12 +259,12 @@ class Family:
         on each value of `settable` as soon as it is final."""
         raise NotImplementedError
 
-    def backward_steps(self, entry, x, p, run: DirectionRun, DH, lean):  # pragma: no cover - abstract
-        """The backward step maths: a `driver.BackwardSteps` whose `step(t, grads, ov)` reads dL/dh_t in
-        `DH[t]` (the driver's sum of the output's share and what came through time, padding zeroed) and the
-        other states' gradients through time in `grads[1:]`, and returns what reaches the states step t read
-        (one per name in `states`). *ov*: the interventions (`cut`, `cut_copy`) or None. *lean*: see
-        `backward`."""
+    def backward_steps(self, entry, x, p, run: DirectionRun, DH, into, out, lean):  # pragma: no cover - abstract
+        """The backward step maths: a `driver.BackwardSteps` whose `step(t, ov)` reads dL/dh_t in `DH[t]` (the
+        driver's sum of the output's share and what came through time, padding zeroed) and the other states'
+        gradients through time in `into[s][t]`, and writes what reaches the states step t read into
+        `out[s][t]` (one per name in `states`; `StepProduct.rows` for a product). *ov*: the interventions
+        (`cut`, `cut_copy`) or None. *lean*: see `backward`."""
         raise NotImplementedError
 
     def param_shapes(self, H: int, D: int) -> dict[str, tuple[int, ...]]:

@@ -2,13 +2,15 @@
 
 A family (rnn.py, lstm.py, gru.py) gives its step maths only: `Family.forward_steps` returns a
 `ForwardSteps` (its arrays and `step(t, put)`, which computes step t from the states step t reads) and
-`Family.backward_steps` a `BackwardSteps` (`step(t, grads, ov)`, which takes the gradients reaching step t's
-states from the step after it and returns those reaching the states it read). Everything the loops share
+`Family.backward_steps` a `BackwardSteps` (`step(t, ov)`, which reads the gradients reaching step t's states
+from the step after it and writes those reaching the states it read, into the driver's rows). Everything the loops share
 is here, once:
 
 - the states: each state (h, and an LSTM's c) is one (T + 1, B, H) array whose extra row holds the initial
   state (PyTorch's h_0 / c_0, zeros without one), so `prev[s][t]`, the state step t reads, is a view and
-  never a copy, at the pass's first step too; backward reads the same views (no shifted copy);
+  never a copy, at the pass's first step too; backward reads the same views (no shifted copy), and keeps
+  what reaches each state through time in rows laid out the same way (the record's through-time term is a
+  view of them, written by the step that computes it: no copy a step);
 - the order of the steps (a reverse direction runs t = T-1 .. 0) and, backward, the opposite order;
 - padding (a batch of different lengths, `base.padding`): the states are zeroed at a sample's padded
   steps as they are made, every other per-step array the family lists in `ForwardSteps.padded` once after
@@ -58,7 +60,7 @@ class ForwardSteps:
 class BackwardSteps:
     """A family's backward step maths (`Family.backward_steps`)."""
 
-    step: Callable                           # step(t, grads, ov) -> the gradients reaching the states t read
+    step: Callable                           # step(t, ov): from into[s][t] and DH[t], writes out[s][t]
     finish: Callable                         # finish() -> (d_ih, d_hh, perm): the pre-activation gradients
     records: dict = field(default_factory=dict)  # what it records beside dL/dh_t (an LSTM's dL/dc_t, ...)
 
@@ -98,8 +100,9 @@ class Resume:
 
 def state_rows(states: tuple[str, ...], T: int, B: int, H: int, dtype, reverse: bool, state0=None,
                fill=np.empty) -> tuple[dict, dict]:
-    """Each state's (T + 1, B, H) rows, seen as `cur` (the value step t makes) and `prev` (the value step t
-    reads: the initial state, from *state0* or zeros, where the pass begins)."""
+    """Each state's (T + 1, B, H) rows (*fill* makes them), seen as `cur` (the value step t makes) and `prev`
+    (the value step t reads: the initial state, from *state0* or zeros, where the pass begins); a loop in
+    the *reverse* order reads row t + 1 and writes row t."""
     cur, prev = {}, {}
     for s in states:
         rows = fill((T + 1, B, H), dtype=dtype)
@@ -162,46 +165,47 @@ def through_key(state: str) -> str:
 
 def backward(fam, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None, final_steps=None,
              lean=False) -> DirectionGrads:
-    """BPTT of one direction: `Family.backward`'s contract (families/base.py)."""
+    """BPTT of one direction: `Family.backward`'s contract (families/base.py).
+
+    What reaches each state through time lives in (T + 1, B, H) rows as the states do forward (one (B, H)
+    buffer seen at every row in a lean pass): `into[s][t]` what enters step t from the step after it (the
+    record's through-time term), `out[s][t]` what step t sends to the state it read, written there by the
+    family's step; the row past the last step is dL/d(initial state)."""
     T, B, H = run.h.shape
     states = fam.states
     DH = np.empty((T, B, H), dtype=x.dtype)
-    through = [step_rows(T, B, H, x.dtype, keep=not lean) for _ in states]
-    bs = fam.backward_steps(entry, x, p, run, DH, lean)
-    grads = tuple(start_state(None if final_steps is not None else final, s, B, H, x.dtype) for s in states)
+    back = not reverse    # the order backward runs in: a forward direction's from T-1 down to 0
+    rows = np.empty if not lean else (lambda shape, dtype: step_rows(shape[0], *shape[1:], dtype, keep=False))
+    out, into = state_rows(states, T, B, H, x.dtype, back, None if final_steps is not None else final, rows)
+    bs = fam.backward_steps(entry, x, p, run, DH, into, out, lean)
     pad, ov = run.cache.get("pad"), run.cache.get("ov")
-    step, ext, dh, tt = bs.step, list(dh_ext), list(DH), [list(a) for a in through]
-    if final_steps is None and pad is None and len(states) <= 2:   # the plain loop: nothing to check a step
-        tt0, tt1 = tt[0], tt[-1]
-        for t in order(T, not reverse):
-            g = grads[0]
-            np.copyto(tt0[t], g)
-            if tt1 is not tt0:
-                np.copyto(tt1[t], grads[1])
-            np.add(ext[t], g, dh[t])
-            grads = step(t, grads, ov)
+    step, ext, dh, ih = bs.step, list(dh_ext), list(DH), list(into["h"])
+    if final_steps is None and pad is None:   # the plain loop: nothing to check a step
+        for t in order(T, back):
+            np.add(ext[t], ih[t], dh[t])
+            step(t, ov)
     else:
-        for t in order(T, not reverse):
+        entering = [list(into[s]) for s in states]
+        for t in order(T, back):
             if final_steps is not None:  # each sample's last state is at its own step (a packed batch)
-                for s, g in zip(states, grads):
-                    inject_final(g, final, s, final_steps, t)
+                for s, g in zip(states, entering):
+                    inject_final(g[t], final, s, final_steps, t)
             if pad is not None:   # nothing enters a padded step: it made nothing
-                for g in grads:
-                    zero_padded(g, pad, t)
-            for rows, g in zip(tt, grads):
-                np.copyto(rows[t], g)
-            np.add(ext[t], grads[0], dh[t])
+                for g in entering:
+                    zero_padded(g[t], pad, t)
+            np.add(ext[t], ih[t], dh[t])
             if pad is not None:
                 zero_padded(dh[t], pad, t)
-            grads = step(t, grads, ov)
+            step(t, ov)
     d_ih, d_hh, perm = bs.finish()
-    record = split_record(DH, dh_ext, through[0])
+    record = split_record(DH, dh_ext, into["h"])
     record.update(bs.records)
-    for s, a in zip(states[1:], through[1:]):
-        record[through_key(s)] = a
-    out = weight_grads(x, p, run.cache["prev"]["h"], d_ih, d_hh, DH, record, perm, lean=lean)
-    out.state0 = dict(zip(states, grads))
-    return out
+    for s in states[1:]:
+        record[through_key(s)] = into[s]
+    grads = weight_grads(x, p, run.cache["prev"]["h"], d_ih, d_hh, DH, record, perm, lean=lean)
+    last = order(T, back)[-1]
+    grads.state0 = {s: out[s][last] for s in states}
+    return grads
 
 
 __all__ = ["BackwardSteps", "ForwardSteps", "Resume", "backward", "forward", "state_rows", "through_key"]

@@ -92,7 +92,7 @@ class GRU(Family):
         Kr = HPn * r * (1 - r)
         return Kn, Kz, Kr
 
-    def backward_steps(self, entry, x, p, run, DH, lean) -> BackwardSteps:
+    def backward_steps(self, entry, x, p, run, DH, into, out, lean) -> BackwardSteps:
         T, B, H = run.h.shape
         G, HPn = run.cache["G"], run.cache["HPn"]
         Kn, Kz, Kr = self.coefficients(G, HPn, run.cache["prev"]["h"])
@@ -103,9 +103,10 @@ class GRU(Family):
         dh, kn, kz, kr, r, z = (list(a) for a in (DH, Kn, Kz, Kr, G[..., :H], G[..., H: 2 * H]))
         dan, dhp_r, dhp_z, dhp_n = (list(a) for a in (dX[..., 2 * H:], dHp[..., :H], dHp[..., H: 2 * H],
                                                        dHp[..., 2 * H:]))
-        M, buf, dh_rec, dhpT = through_W.M, through_W.buf, through_W.out, transposed(dHp)
+        hout = list(out["h"])
+        M, dhpT, (to, copy), buf = through_W.M, transposed(dHp), through_W.rows(out["h"]), through_W.out
 
-        def step(t, grads, ov):
+        def step(t, ov):
             # an overwritten h: its own gradient is recorded whole, none flows into what computed it
             dh_in = dh[t] if ov is None else ov.cut_copy("h", t, dh[t])
             dn = dan[t]
@@ -120,10 +121,11 @@ class GRU(Family):
                 ov.cut("gates.z", t, dhp_z[t])
                 ov.cut("gates.r", t, dhp_r[t])
             np.multiply(dn, r[t], dhp_n[t])
-            np.matmul(M, dhpT[t], buf)
+            np.matmul(M, dhpT[t], to[t])
+            if copy:
+                np.copyto(hout[t], buf)
             np.multiply(dh_in, z[t], tmp)
-            np.add(dh_rec, tmp, dh_rec)
-            return (dh_rec,)
+            np.add(hout[t], tmp, hout[t])
 
         def finish():
             dX[..., : 2 * H] = dHp[..., : 2 * H]

@@ -108,7 +108,7 @@ class LSTM(Family):
         Kifg = np.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], axis=2)
         return Kc, Ko, Kifg
 
-    def backward_steps(self, entry, x, p, run, DH, lean) -> BackwardSteps:
+    def backward_steps(self, entry, x, p, run, DH, into, out, lean) -> BackwardSteps:
         T, B, H = run.h.shape
         G, TC, perm = run.cache["G"], run.cache["TC"], run.cache["perm"]
         Kc, Ko, Kifg = self.coefficients(G, TC, run.cache["prev"]["c"])
@@ -120,23 +120,24 @@ class LSTM(Family):
         blocks = tuple(self._blocks(H).items())
         dh, dc, ch, kc, ko, kifg, f = (list(a) for a in (DH, DC, CH, Kc, Ko, Kifg, G[..., 2 * H: 3 * H]))
         dz, dzo, dzifg, dcb = list(dZ), list(dZ[..., :H]), list(dZifg), list(DC[:, :, None, :])
-        M, buf, dh_rec, dzT = through_W.M, through_W.buf, through_W.out, transposed(dZ)
+        cin, cout, hout = list(into["c"]), list(out["c"]), list(out["h"])
+        M, dzT, (to, copy), buf = through_W.M, transposed(dZ), through_W.rows(out["h"]), through_W.out
 
-        def step(t, grads, ov):
-            dc_rec = grads[1]
+        def step(t, ov):
             # an overwritten h (c): its own gradient is recorded whole, none flows into what computed it
             dh_in = dh[t] if ov is None else ov.cut_copy("h", t, dh[t])
             np.multiply(dh_in, kc[t], ch[t])
-            np.add(ch[t], dc_rec, dc[t])
+            np.add(ch[t], cin[t], dc[t])
             dc_in = dc[t] if ov is None else ov.cut_copy("c", t, dc[t])
             np.multiply(dh_in, ko[t], dzo[t])
             np.multiply(kifg[t], dcb[t] if dc_in is dc[t] else dc_in[:, None, :], dzifg[t])
             if ov is not None:  # an overwritten gate: no gradient reaches its pre-activation
                 for name, cols in blocks:
                     ov.cut(name, t, dz[t][:, cols])
-            np.multiply(dc_in, f[t], dc_rec)
-            np.matmul(M, dzT[t], buf)
-            return dh_rec, dc_rec
+            np.multiply(dc_in, f[t], cout[t])
+            np.matmul(M, dzT[t], to[t])
+            if copy:
+                np.copyto(hout[t], buf)
 
         # dZ stays in the internal row order; the small weight gradients are put back instead
         return BackwardSteps(step, lambda: (dZ, dZ, perm), {"c": DC, "c.from_h": CH})

@@ -78,22 +78,23 @@ class RNN(Family):
             return (pre > 0).astype(h.dtype)
         return np.ones_like(h)
 
-    def backward_steps(self, entry, x, p, run, DH, lean) -> BackwardSteps:
+    def backward_steps(self, entry, x, p, run, DH, into, out, lean) -> BackwardSteps:
         B = run.h.shape[1]
         K = self.derivative(entry.nonlinearity, run.h, run.record["pre"])
         through_W = StepProduct(p["weight_hh"].T, B)   # dA @ W
         dA = np.empty_like(run.h)
-        dh, k, da, daT = list(DH), list(K), list(dA), transposed(dA)
-        M, buf, dh_rec = through_W.M, through_W.buf, through_W.out
+        dh, k, da, daT, hout = list(DH), list(K), list(dA), transposed(dA), list(out["h"])
+        M, (to, copy), buf = through_W.M, through_W.rows(out["h"]), through_W.out
 
-        def step(t, grads, ov):
+        def step(t, ov):
             a = da[t]
             np.multiply(dh[t], k[t], a)
             if ov is not None:  # an overwritten h or pre: nothing flows into what computed it
                 ov.cut("h", t, a)
                 ov.cut("pre", t, a)
-            np.matmul(M, daT[t], buf)
-            return (dh_rec,)
+            np.matmul(M, daT[t], to[t])
+            if copy:
+                np.copyto(hout[t], buf)
 
         return BackwardSteps(step, lambda: (dA, dA, None))
 
