@@ -143,3 +143,40 @@ def test_the_driver_is_what_the_families_run_in():
         assert type(fam).forward is Family.forward and type(fam).backward is Family.backward
         assert "forward_steps" in type(fam).__dict__ and "backward_steps" in type(fam).__dict__
     assert Family.forward.__code__.co_names[-1] == "forward" and driver.forward.__module__ == driver.__name__
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_a_fused_loop_stands_for_the_steps_only_where_no_hook_is_needed(monkeypatch, name):
+    """`ForwardSteps.fused` (the seam a compiled kernel plugs into) runs the whole loop of a plain pass; a pass
+    with padding or interventions steps through the family's step with the hooks instead."""
+    from rnntui.engine.families.base import padding
+    from rnntui.engine.interventions import Intervention, Overrides
+
+    fam = FAMILIES[name]
+    original, used = type(fam).forward_steps, []
+
+    def with_fused(self, *a, **k):
+        fs = original(self, *a, **k)
+
+        def fused(steps):
+            used.append(list(steps))
+            for t in steps:
+                fs.step(t, None)
+
+        fs.fused = fused
+        return fs
+
+    rng = np.random.default_rng(7)
+    T, B, D, H = 6, 2, 3, 4
+    x, p = rng.normal(size=(T, B, D)), params(fam, H, D, rng)
+    plain = fam.forward(ENTRY, x, p, True)
+    monkeypatch.setattr(type(fam), "forward_steps", with_fused)
+    fused = fam.forward(ENTRY, x, p, True)
+    assert used == [list(range(T - 1, -1, -1))]
+    for key, v in plain.record.items():
+        assert fused.record[key].tobytes() == v.tobytes(), key
+    ov = Overrides(T, H)
+    ov.add(Intervention("model.0.l0.bwd", "h", 2, 3, 0.5))
+    fam.forward(ENTRY, x, p, True, overrides=ov)
+    fam.forward(ENTRY, x, p, True, pad=padding(np.array([6, 3]), T))
+    assert len(used) == 1
