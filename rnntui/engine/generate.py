@@ -26,6 +26,7 @@ import numpy as np
 
 from rnntui.engine import activations as act
 from rnntui.engine import keys
+from rnntui.engine.handlers import handler
 from rnntui.engine.layout import EntryInfo
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
 
@@ -43,7 +44,7 @@ class Step:
 
 def feeds_ids(layout: list[EntryInfo]) -> bool:
     """Arg-max feedback: the first entry looks ids up, so the next input is the chosen id."""
-    return layout[0].handler.reads_ids
+    return handler(layout[0].type).reads_ids
 
 
 def final_states(lay: EntryInfo, cache: dict) -> dict[str, np.ndarray]:
@@ -71,7 +72,7 @@ def _state_keys(layout: list[EntryInfo]) -> set[str]:
                     for s in lay.family.states:
                         k = f"{keys.place_prefix(lay.index, j, d)}.{s}0"
                         out.update((k, keys.grad(k)))
-        elif lay.handler.takes_buffers:   # batchnorm's statistics: the running ones, the same at every step
+        elif handler(lay.type).takes_buffers:   # batchnorm's statistics: the running ones, the same at every step
             from rnntui.engine.entries.batchnorm import stat_keys
 
             out.update(v for n, v in stat_keys(lay.index).items() if n != "xhat")
@@ -96,7 +97,7 @@ def run_generation(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.
     from rnntui.engine.network import one_term_gradients, record_weights
 
     T = x.shape[0]
-    handlers = [lay.handler for lay in layout]
+    handlers = [handler(lay.type) for lay in layout]
     ids = feeds_ids(layout)
     states = {i: s for i, s in (initial or {}).items()}
     steps: list[Step] = []

@@ -22,12 +22,13 @@ from functools import partial
 import numpy as np
 
 from rnntui.engine import keys
+from rnntui.engine.handlers import handler
 from rnntui.engine.progress import report
 
 
 def carries(entry) -> bool:
     """Whether *entry* is a node that carries states from step to step through a step graph of its own."""
-    return hasattr(entry.handler, "settable_values")
+    return hasattr(handler(entry.type), "settable_values")
 
 
 def state_names(entry) -> tuple[str, ...]:
@@ -59,7 +60,7 @@ def _puts(info, arrays, entry):
     if not items:
         return {}
     ov = compile_all(items, info.entries)[keys.entry_prefix(entry.index)]
-    return {t: entry.handler._puts(entry, ov, t) for t in range(entry.steps)}
+    return {t: handler(entry.type)._puts(entry, ov, t) for t in range(entry.steps)}
 
 
 def jacobian_norms(info, entry, arrays, params, steps=None) -> np.ndarray:
@@ -127,8 +128,8 @@ def jacobian_norm_at(trace, entry, t: int) -> np.ndarray:
 def gates(entry) -> dict[str, tuple[str, bool]]:
     """`{cell}.gates.{g}` -> (its record's key, whether a sigmoid) for every cell of the step graph that has gates."""
     out = {}
-    for lay in entry.handler.step_nodes(entry):
-        hd = lay.handler
+    for lay in handler(entry.type).step_nodes(entry):
+        hd = handler(lay.type)
         for g in getattr(hd, "gate_names", ()):
             name = f"{str(lay.index).split('.', 1)[1]}.gates.{g}"
             out[name] = (keys.node_value(lay.index, f"gates.{g}"), g in hd.sigmoid_gates)

@@ -11,6 +11,7 @@ import numpy as np
 
 from rnntui.engine import keys
 from rnntui.engine.context import RunContext
+from rnntui.engine.handlers import handler
 from rnntui.engine.layout import EntryInfo
 from rnntui.engine.diagnostics import row_norms
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
@@ -28,7 +29,7 @@ class Walk:
         self.ctx = RunContext(params, training=training, buffers=buffers or {}, masks=masks, plan=plan,
                               initial=initial or {})
         self.plan = plan
-        self.handlers = [lay.handler for lay in layout]
+        self.handlers = [handler(lay.type) for lay in layout]
         self.caches, self.ins, self.pres, self.outs = [], [], [], []
 
     def forward(self, x: np.ndarray, rec: dict, start: dict | None = None) -> np.ndarray:

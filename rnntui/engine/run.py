@@ -5,7 +5,8 @@ import numpy as np
 
 from rnntui.engine import generate, keys, network
 from rnntui.engine.diagnostics import derived_keys
-from rnntui.engine.layout import trace_floats
+from rnntui.engine.handlers import handler
+from rnntui.engine.infer import trace_floats
 from rnntui.engine.trace import Trace, TraceInfo
 from rnntui.errors import Problem, ScenarioError
 from rnntui.sizes import format_size
@@ -114,7 +115,7 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
     arrays[keys.META_VERSION] = np.asarray(1)
     if iteration is not None:  # which iteration of a training run this record is (the expressions' `iteration`)
         arrays[keys.META_ITERATION] = np.asarray(iteration, dtype=np.int64)
-    if training and any(lay.handler.takes_buffers for lay in sc.layout):
+    if training and any(handler(lay.type).takes_buffers for lay in sc.layout):
         # a training iteration's record of a model it changes (batchnorm's batch statistics; what_if reads it)
         arrays[keys.META_TRAINING] = np.asarray(True)
     arrays[keys.META_SCENARIO] = np.asarray(sc.text)

@@ -88,10 +88,9 @@ def _shape(a: np.ndarray, key: str, expected: tuple, shown: str) -> None:
 
 def _handlers() -> dict:
     """Every type an entry or graph node of this rnntui can have: entries, graph ops, graph and step layers."""
-    from rnntui.engine.entries import HANDLERS
-    from rnntui.engine.ops import GRAPH_LAYERS, OPS, STEP_LAYERS
+    from rnntui.engine.handlers import EVERY
 
-    return {**STEP_LAYERS, **GRAPH_LAYERS, **OPS, **HANDLERS}
+    return EVERY
 
 
 def _check_diagnostics(arrays: dict, text: str) -> None:

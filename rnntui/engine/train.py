@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rnntui.engine import keys, optim, recording
+from rnntui.engine.handlers import handler
 from rnntui.engine.minibatch import batch_indices, subset
 from rnntui.engine.progress import report
 from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, run_scenario
@@ -105,8 +106,8 @@ class Trainer:
             return buffers
         new = dict(buffers)
         for e in run.info.entries:
-            if e.handler.takes_buffers:
-                new.update(e.handler.updated_buffers(e, run, buffers))
+            if handler(e.type).takes_buffers:
+                new.update(handler(e.type).updated_buffers(e, run, buffers))
         return new
 
     def masks(self, k: int, B: int | None = None) -> dict[str, np.ndarray] | None:

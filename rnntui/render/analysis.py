@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnntui.engine import keys
+from rnntui.engine.handlers import handler
 from rnntui.engine.keys import Place
 
 THRESHOLDS = {"saturated": 0.5, "vanishing": 1e-6, "exploding": 1e6,   # defaults; a scenario's `events:` wins
@@ -449,10 +450,10 @@ def equations(entry, direction: str | None = None) -> list[str]:
     """The entry's equations; at a recurrent place, as its *direction* runs them (the backward one reads
     the state of step t+1)."""
     if direction is None:
-        return entry.handler.equations(entry)
+        return handler(entry.type).equations(entry)
     head = ["backward direction: runs from t = T-1 down to 0, so step t reads the state of step t+1"] \
         if direction == "bwd" else []
-    return head + entry.handler.equations(entry, direction)
+    return head + handler(entry.type).equations(entry, direction)
 
 
 def param_count(trace, entry) -> int:

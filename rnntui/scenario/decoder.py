@@ -31,8 +31,9 @@ def handover_size(encoder_last) -> int:
 
 
 def build_decoder(top, data: dict, enc_layout: list, B: int, base_dir: Path, limit, pos) -> DecoderPart:
-    from rnntui.engine.entries import handler
-    from rnntui.engine.layout import LayoutProblem, infer_layout
+    from rnntui.engine.handlers import handler
+    from rnntui.engine.infer import infer_layout
+    from rnntui.engine.layout import LayoutProblem
     from rnntui.scenario.inputs import InputProblem, build_input
     from rnntui.scenario.loader import _validate_entries
 

@@ -20,7 +20,7 @@ UNSUPPORTED = {
 
 def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: str, path: Path,
                max_memory: int | None):
-    from rnntui.engine.entries import handler
+    from rnntui.engine.handlers import handler
     from rnntui.engine.entries.embedding import MAX_EXACT_ID
     from rnntui.engine.graph import infer_graph
     from rnntui.engine.layout import LayoutProblem
@@ -134,7 +134,7 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
         problems.append(pos.problem(("weights",) + wp.key, wp.message))
     warnings = (str(pos.problem(("weights", "file"), skipped_warning(made.skipped))),) if made.skipped else ()
     for lay in layout:
-        refused = lay.handler.check_run(lay, B, lay.steps if lay.seq_in else 1,
+        refused = handler(lay.type).check_run(lay, B, lay.steps if lay.seq_in else 1,
                                         lengths.get(lay.lengths_of), top.train is not None, False)
         if refused is not None:
             problems.append(pos.problem(("model", lay.index, refused[0]), refused[1]))

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from rnntui.errors import Problem, ScenarioError
 from rnntui.scenario import schema
 from rnntui.engine import keys
-from rnntui.engine.entries import handler
+from rnntui.engine.handlers import handler
 from rnntui.engine.entries.embedding import MAX_EXACT_ID
 from rnntui.scenario.decoder import build_decoder
 from rnntui.scenario.interventions import build_interventions
@@ -289,7 +289,8 @@ def load_scenario(source: str | Path, text: str | None = None, max_memory: int |
 
 
 def _load(source: str | Path, text: str | None, max_memory: int | None, sample: int | None = None) -> Scenario:
-    from rnntui.engine.layout import LayoutProblem, infer_layout
+    from rnntui.engine.infer import infer_layout
+    from rnntui.engine.layout import LayoutProblem
     from rnntui.engine.run import available_memory, record_bytes, too_big
     from rnntui.scenario.inputs import InputProblem, build_input, fits
     from rnntui.scenario.weights import TooManyParameters, check_param_count, make_weights, skipped_warning
@@ -400,7 +401,7 @@ def _load(source: str | Path, text: str | None, max_memory: int | None, sample: 
     decoder = None
     if lengths is not None:
         for lay in layout:
-            if lay.seq_in and not lay.handler.takes_lengths:
+            if lay.seq_in and not handler(lay.type).takes_lengths:
                 stop(pos.problem(("model", lay.index, "type"), (
                     f"{lay.type} mixes neighbouring steps, so it cannot take sequences of different lengths "
                     f"(input lengths {_shown(lengths)}); give them equal lengths or use recurrent, dense and "
@@ -446,7 +447,7 @@ def _load(source: str | Path, text: str | None, max_memory: int | None, sample: 
         if refused is not None:
             problems.append(pos.problem(("model", refused[0], refused[1]), refused[2]))
     for lay in layout:   # what an entry cannot run with this batch (batchnorm's batch statistics)
-        refused = lay.handler.check_run(lay, B, lay.steps if lay.seq_in else 1, lengths if lay.part != "decoder" else None,
+        refused = handler(lay.type).check_run(lay, B, lay.steps if lay.seq_in else 1, lengths if lay.part != "decoder" else None,
                                         top.train is not None, top.feed == "output")
         if refused is not None:
             problems.append(pos.problem(("model", lay.index, refused[0]), refused[1]))
@@ -529,14 +530,14 @@ def _feed_problem(layout, configs, in_feat) -> tuple | None:
             return (("model", lay.index, "bidirectional"), (
                 f"{keys.entry_prefix(lay.index)} ({lay.type}) is bidirectional, but a generator with feed: output is causal: "
                 "step t's input is step t-1's output, so no step can read later ones; use bidirectional: false"))
-        if lay.seq_in and not lay.handler.takes_lengths:
+        if lay.seq_in and not handler(lay.type).takes_lengths:
             return (("model", lay.index, "type"), (
                 f"{keys.entry_prefix(lay.index)} ({lay.type}) mixes neighbouring steps, so it cannot run one step at a time "
                 "as a generator with feed: output does; use recurrent, dense and activation entries"))
     last = layout[-1]
     out = tuple(last.out_shape)
-    if layout[0].handler.reads_ids:
-        V = layout[0].handler.id_count(configs[0])
+    if handler(layout[0].type).reads_ids:
+        V = handler(layout[0].type).id_count(configs[0])
         if last.type != "dense" or out != (V,):
             return (("feed",), (
                 f"found feed: output with an embedding first: the next id is the arg-max of the output, so the last "

@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from rnntui import signals
 from rnntui.blas import one_thread
 from rnntui.engine import keys
+from rnntui.engine.handlers import handler
 from rnntui.engine.progress import reporting
 from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
@@ -1029,7 +1030,7 @@ class RnntuiApp(SamplesAxisMixin, App):
             self.notify("what-if works on one run: open it without --compare", timeout=3)
             return
         entry = info.entries[place.entry]
-        steps_node = hasattr(entry.handler, "settable_values")   # a graph's recurrence: its step graph's values
+        steps_node = hasattr(handler(entry.type), "settable_values")   # a graph's recurrence: its step graph's values
         if (place.layer is None and not steps_node) or info.mode == "encoder-decoder" \
                 or getattr(info, "feed", "zeros") == "output":
             self.notify("what-if sets a state or gate of a recurrent place, or a value of a recurrence's step "

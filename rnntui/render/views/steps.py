@@ -11,6 +11,7 @@ from rich.text import Text
 
 from rnntui.engine import keys
 from rnntui.engine.diagnostics import vector_norm
+from rnntui.engine.handlers import handler
 from rnntui.engine.ops.recurrence import step_layout
 from rnntui.render.heatmap import state_heatmap
 from rnntui.render.segments import Cells
@@ -27,8 +28,8 @@ def rows(trace, entry, t: int, b: int, backward: bool) -> list[tuple[str, np.nda
     for s in step_layout(entry):
         key = keys.out(s.index)
         out.append((str(s.index)[len(prefix):], np.asarray(trace[keys.grad(key) if backward else key][t, b])))
-        if s.handler.is_op and s.handler.extras:
-            for name in s.handler.extras:
+        if handler(s.type).is_op and handler(s.type).extras:
+            for name in handler(s.type).extras:
                 k = keys.node_value(s.index, name)
                 out.append((f"{str(s.index)[len(prefix):]}.{name}", np.asarray(trace[keys.grad(k) if backward else k][t, b])))
     for name in entry.config["states"]:
