@@ -29,6 +29,7 @@ from rnntui.engine import keys
 from rnntui.engine.handlers import handler
 from rnntui.engine.layout import EntryInfo
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
+from rnntui.engine.walk import one_term_gradients, record_weights
 
 
 @dataclass
@@ -94,8 +95,6 @@ def run_generation(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.
                    buffers: dict | None = None) -> dict[str, np.ndarray]:
     """Forward, loss and backward of a generator; returns the trace's arrays like `network.run_network`,
     with `input` (what each step read) among them. *x*: (T, B, D), of which only step 0 is read."""
-    from rnntui.engine.network import one_term_gradients, record_weights
-
     T = x.shape[0]
     handlers = [handler(lay.type) for lay in layout]
     ids = feeds_ids(layout)

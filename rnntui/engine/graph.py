@@ -22,7 +22,7 @@ from rnntui.engine.context import RunContext
 from rnntui.engine.handlers import handler
 from rnntui.engine.layout import EntryInfo, LayoutContext, LayoutProblem
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
-from rnntui.engine.network import one_term_gradients, record_weights
+from rnntui.engine.walk import one_term_gradients, record_weights
 from rnntui.engine.ops.base import OpProblem, Val, val_of
 
 
