@@ -1,7 +1,7 @@
 """Training: iterations as an outer axis around the plain run (docs/trace-format.md, `train.*`).
 
 Iteration k runs the scenario exactly as a scenario without `train:` would run with the parameters
-after k updates (`run_scenario`, the whole batch), then clips the gradients and takes one optimizer
+after k updates (`run.run_once`, the whole batch), then clips the gradients and takes one optimizer
 step (engine/optim.py); batchnorm entries normalise with the batch's statistics in every iteration
 and move their running statistics after it (buffers, checkpointed with the parameters, never optimised).
 Every iteration leaves a few numbers (loss, gradient norms, update ratios,
@@ -23,8 +23,10 @@ from rnntui.engine import keys, optim, recording
 from rnntui.engine.handlers import handler
 from rnntui.engine.minibatch import batch_indices, subset
 from rnntui.engine.progress import report
-from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, run_scenario
+from rnntui.engine.memory import available_memory
+from rnntui.engine.run import cast_buffers, estimate_bytes, run_once
 from rnntui.engine.trace import IterationNotKept, Trace
+from rnntui.engine.trace_file import SavedTrainTrace
 from rnntui.errors import Problem, ScenarioError
 from rnntui.sizes import format_size
 
@@ -97,7 +99,7 @@ class Trainer:
 
     def _run(self, params: dict, buffers: dict, k: int) -> Trace:
         sc = self.scenario(k)
-        return run_scenario(replace(sc, params=params, buffers=buffers, training=True,
+        return run_once(replace(sc, params=params, buffers=buffers, training=True,
                                     dropout_masks=self.masks(k, sc.B)), max_memory=self.max_memory, iteration=k)
 
     def _buffers_after(self, run: Trace, buffers: dict) -> dict:
@@ -295,41 +297,6 @@ def restored_trace(last: Trace, trainer: Trainer, arrays: dict[str, np.ndarray])
     Trace.__init__(trace, merged, last.info, dict(last._derived))
     trace._trainer = trainer
     return trace
-
-
-class SavedTrainTrace(Trace):
-    """A training run read back from a saved trace: the `train.*` keys (every iteration's numbers) and one
-    iteration's full record (`train.record_iteration`: the last unless `export --iteration` chose another).
-    The other iterations are recomputed from the scenario, which the file does not hold in a runnable form
-    (its weight and input files stay where they were), so they are refused with words rather than made up."""
-
-    @property
-    def iterations(self) -> int:
-        return int(self[keys.TRAIN_LOSS].shape[0])
-
-    @property
-    def record_iteration(self) -> int:
-        """The iteration whose full record the file holds (files written before the key: the last)."""
-        return int(self[keys.TRAIN_RECORD_ITERATION]) if keys.TRAIN_RECORD_ITERATION in self else self.iterations - 1
-
-    def is_cached(self, k: int) -> bool:
-        return k == self.record_iteration
-
-    @property
-    def train_config(self) -> optim.TrainConfig | None:
-        """The run's optimizer, schedule, clipping and batches (None in files written before the key)."""
-        if keys.TRAIN_CONFIG not in self:
-            return None
-        return optim.TrainConfig.from_json(str(self[keys.TRAIN_CONFIG]))
-
-    def iteration(self, k: int) -> Trace:
-        kept = self.record_iteration
-        if k == kept:
-            return self
-        which = " (the last)" if kept == self.iterations - 1 else \
-            f" (chosen with export --iteration; the run has iterations 0..{self.iterations - 1})"
-        raise IterationNotKept(f"this saved trace keeps the record of iteration {kept} only{which}; run the "
-                               f"scenario ({self.info.name}) to step to iteration {k}")
 
 
 def with_record_of(training, k: int) -> SavedTrainTrace:
