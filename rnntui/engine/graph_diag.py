@@ -135,6 +135,31 @@ def gates(entry) -> dict[str, tuple[str, bool]]:
     return out
 
 
+def step_names(entry) -> dict[str, tuple[str, bool]]:
+    """The names the debugger's expressions read at a recurrence node (rnntui/expr/names.py): each state `s`
+    and its gradient `ds`, each step node's value of each step by its id (`z`, `cell`) and its gradient
+    (`dz`), a cell's second value (`cell.c`), and `jacnorm`: name -> (trace key, whether a gradient)."""
+    import re
+
+    i = entry.index
+    out: dict[str, tuple[str, bool]] = {}
+    for s in state_names(entry):
+        out[s] = (keys.node_value(i, s), False)
+        out[f"d{s}"] = (keys.grad(keys.node_value(i, s)), True)
+    reserved = {"x", "out", "loss_t", "loss", "t", "T", "iteration", "jacnorm"}
+    for lay in entry.handler.step_nodes(entry):
+        name = str(lay.index).split(".", 1)[1]
+        if lay.seq_out or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name in reserved or name in out:
+            continue
+        out[name] = (keys.out(lay.index), False)
+        if f"d{name}" not in out:
+            out[f"d{name}"] = (keys.grad(keys.out(lay.index)), True)
+        for extra in getattr(lay.handler, "extras", ()):
+            out[f"{name}.{extra}"] = (keys.node_value(lay.index, extra), False)
+    out["jacnorm"] = (keys.diag(keys.entry_prefix(i), "jacnorm"), True)
+    return out
+
+
 def derived(info, arrays: dict, params: dict, place) -> dict:
     """Key -> zero-argument function: a recurrence node's diag keys (engine/diagnostics.derived_keys)."""
     from rnntui.engine.diagnostics import row_norms, saturation
@@ -149,4 +174,4 @@ def derived(info, arrays: dict, params: dict, place) -> dict:
     return out
 
 
-__all__ = ["carries", "derived", "gates", "jacobian_norm_at", "jacobian_norms", "state_grad", "state_names"]
+__all__ = ["carries", "derived", "step_names", "gates", "jacobian_norm_at", "jacobian_norms", "state_grad", "state_names"]

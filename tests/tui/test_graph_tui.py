@@ -160,3 +160,28 @@ async def test_what_if_sets_a_value_of_a_recurrences_step_graph_and_W_writes_it(
     written = tmp_path / "graph-custom-cell-whatif.yaml"
     assert "interventions:" in written.read_text()
     np.testing.assert_array_equal(rnntui.run(written)["loss"], expected["loss"])
+
+
+async def test_watches_and_breakpoints_at_a_recurrence_read_its_step_graph(traces):
+    """`w mean(z)` at the recurrence shows the step node z's mean at the cursor's step; `a norm(dh) < 1.405` (the
+    state's gradient) and `c` in BPTT land on the steps where it holds, in the order BPTT meets them."""
+    from tests.tui.test_watches import _panel
+
+    trace = traces["graph-custom-cell"]
+    g = np.linalg.norm(np.asarray(trace["grad.model.0.h"])[:, 0], axis=-1)
+    hits = [int(t) for t in np.flatnonzero(g < 1.405)][::-1]   # BPTT's order, t = 15 .. 0
+    assert len(hits) >= 3 and hits[0] == 15
+    app = RnntuiApp(trace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("w", *"mean(z)", "enter")
+        assert app.debugging.watches == ("mean(z) @model.0",)
+        await pilot.press("right", "right", "right")
+        assert f"= {np.asarray(trace['model.0.z.out'])[3].mean():.4f} at t=3" in _panel(app)
+        await pilot.press("a", *"norm(dh) < 1.405", "enter")
+        assert len(app.debugging.breakpoints) == 1
+        await pilot.press("b", "home")
+        assert app.cursor.t == 15
+        assert 11 not in hits and 10 in hits   # the breakpoint skips step 11
+        for t in hits[1:5]:
+            await pilot.press("c")
+            assert app.cursor.t == t

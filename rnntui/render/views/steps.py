@@ -144,3 +144,51 @@ class StepsView(PlainView):
             u = min(c.unit, vec.size - 1)
             text.append(f"{name.strip()}[{u}] = {float(vec[u]):.4g}   ‖·‖ {float(vector_norm(vec)):.4g}\n")
         return text
+
+    def report(self, trace, place, index: int, opts) -> list:
+        """Its step graph's equations, then BPTT through it: ‖dL/ds_t‖ per step on a log scale (the batch's),
+        each step's Jacobian norm ‖ds_t/ds_(t-1)‖ (sample 0's and the batch's largest), and the verdict."""
+        import math
+
+        from rnntui.render.doc import Figure
+        from rnntui.render.report_table import Columns
+        from rnntui.render.views.recurrent import verdict_lines
+
+        info = trace.info
+        entry = info.entries[place.entry]
+        rng = opts.step_range(entry.steps)
+        out = [Text("\n".join(entry.handler.equations(entry)), DIM)]
+        if info.packs(entry):
+            out.append(Text("samples of different lengths (packed): " + ", ".join(
+                f"{b}: {n}" for b, n in enumerate(info.lengths)) + f" of T={entry.steps}; past its length a sample's "
+                "states stay as they were and it emits zeros", DIM))
+        names = list(entry.config["states"])
+        s = names[0] if len(names) == 1 else "s"
+        g = np.asarray(trace[place.diag_key("gradnorm")], dtype=float)
+        jac = np.asarray(trace[place.diag_key("jacnorm")], dtype=float)
+        pos = g[np.isfinite(g) & (g > 0)]
+        lo, hi = (math.log10(pos.min()), math.log10(pos.max())) if pos.size else (0.0, 0.0)
+        over = f" over the batch of {info.B}" if info.B > 1 else ""
+        together = f" (s = {', '.join(names)} together)" if len(names) > 1 else ""
+        headers = [("t", ">"), (f"‖dL/d{s}_t‖", ">"), ("log scale", "<"), (f"‖d{s}_t/d{s}_(t-1)‖", ">")]
+        if info.B > 1:
+            headers = headers[:3] + [(f"‖d{s}_t/d{s}_(t-1)‖ sample 0", ">"), ("largest of the batch", ">")]
+        cols = Columns(f"Backward pass (BPTT), {place.label(info)}: ‖dL/d{s}_t‖{over} per step, log scale, and "
+                       f"each step's Jacobian norm{together}", headers)
+        for t in list(rng)[::-1]:   # in the order BPTT visits them
+            v = g[t]
+            if not math.isfinite(v):
+                bar = ("!" * 21, None)
+            elif v > 0:
+                bar = ("█" * (int(round((math.log10(v) - lo) / max(hi - lo, 1e-12) * 20)) + 1 if hi > lo else 21), None)
+            else:
+                bar = ("·", None)
+            row = [str(t), f"{v:.3e}", bar, f"{jac[t, 0]:.4g}"]
+            if info.B > 1:
+                row.append(f"{np.nanmax(jac[t]):.4g}" if np.isfinite(jac[t]).any() else "nan")
+            cols.add(*row)
+        steps = np.asarray(list(rng), dtype=np.intp)
+        chart = Figure(cols.render(), "steps", {"values": g[steps], "x": steps, "log": True, "xlabel": "step t",
+                                                "title": f"‖dL/d{s}_t‖ per step, {place.label(info)}",
+                                                "ylabel": f"‖dL/d{s}_t‖ (log)"}, table=True)
+        return out + [chart, *verdict_lines(trace, place, None), Text("")]
