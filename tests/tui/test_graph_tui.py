@@ -185,3 +185,18 @@ async def test_watches_and_breakpoints_at_a_recurrence_read_its_step_graph(trace
         for t in hits[1:5]:
             await pilot.press("c")
             assert app.cursor.t == t
+
+
+async def test_two_graph_runs_stepped_side_by_side(traces):
+    """`run graph-residual-lstm --compare graph-layernorm-lstm`: the compare panel at the first LSTM node, both
+    losses and each value of the two runs at the cursor's step (here of different widths, which it says)."""
+    a, b = traces["graph-residual-lstm"], traces["graph-layernorm-lstm"]
+    app = RnntuiApp(a, other=b)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("right", "right")
+        await pilot.pause()
+        text = screen_text(app)
+        assert f"loss A {float(a['loss']):.4f}, B {float(b['loss']):.4f}" in text, text
+        ha = np.asarray(a["model.0.l0.fwd.h"])[2, 0]
+        assert f"A vs B at model.0 lstm1 lstm l0 fwd, t=2" in text
+        assert f"h          ‖A‖ {np.linalg.norm(ha):.4f}  shapes differ: A (6,), B (8,)" in text   # 6 and 8 units
