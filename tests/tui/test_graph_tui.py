@@ -200,3 +200,25 @@ async def test_two_graph_runs_stepped_side_by_side(traces):
         ha = np.asarray(a["model.0.l0.fwd.h"])[2, 0]
         assert f"A vs B at model.0 lstm1 lstm l0 fwd, t=2" in text
         assert f"h          ‖A‖ {np.linalg.norm(ha):.4f}  shapes differ: A (6,), B (8,)" in text   # 6 and 8 units
+
+
+async def test_the_model_map_is_a_panel_beside_the_views_where_it_fits(traces):
+    """At 160x48 a graph model's map sits beside the views, the cursor's node marked and following `]`; below 150
+    columns (or 40 lines) it is not there (M opens it), and a chain never has it."""
+    app = RnntuiApp(traces["graph-shared-encoder"])
+    async with app.run_test(size=(160, 48)) as pilot:
+        panel = app.query_one("#map")
+        assert panel.display and panel.size.width > 0
+        await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Model map" in text and "▶ 3 enc_h lstm" in text and "▶ 2" not in text, text
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert "▶ 4 both  cat" in screen_text(app)
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert not panel.display and "Model map" not in screen_text(app)
+    app = RnntuiApp(traces["lstm-delayed-recall"])
+    async with app.run_test(size=(160, 48)) as pilot:
+        assert not app.query_one("#map").display
