@@ -20,8 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnntui.engine import keys
 
-META = "meta.interventions"          # JSON: the list applied, in scenario form (`Intervention.to_dict`)
+
+META = keys.META_INTERVENTIONS          # JSON: the list applied, in scenario form (`Intervention.to_dict`)
 MASK = "intervened"                  # {place}.intervened.{name}: (T, B, H) bool, True where overwritten
 
 
@@ -92,29 +94,30 @@ def from_dict(index: int, d: dict, entries, T: int) -> Intervention:
     at = d["at"]
     m = PLACE.fullmatch(at)
     recurrent = [e for e in entries if e.recurrent]
-    places = [f"model.{e.index}.l{j}.{dr}" for e in recurrent[:2] for j in range(e.num_layers) for dr in e.directions]
-    places += [f"model.{e.index}" for e in entries if steps_node(e)][:2]
+    places = [keys.place_prefix(e.index, j, dr) for e in recurrent[:2] for j in range(e.num_layers)
+              for dr in e.directions]
+    places += [keys.entry_prefix(e.index) for e in entries if steps_node(e)][:2]
     where = ", ".join(places) or "none: the model has no recurrent entry"
     n = NODE.fullmatch(at)
     if n and int(n.group(1)) < len(entries) and steps_node(entries[int(n.group(1))]):
         e = entries[int(n.group(1))]
         names = e.handler.settable_values(e)
         sizes = {name: e.handler.value_size(e, name) for name in names}
-        return _checked(index, d, at, e, f"model.{e.index} ({e.id or e.type})", names, sizes)
+        return _checked(index, d, at, e, f"{keys.entry_prefix(e.index)} ({e.id or e.type})", names, sizes)
     if not m:
         raise InterventionProblem(index, "at", f"found {at[:60]!r}; expected a recurrent place such as "
                                   f"model.0.l0.fwd or a recurrence node such as model.0 (this model has {where})")
     i, j, direction = int(m.group(1)), int(m.group(2)), m.group(3)
     if i >= len(entries) or not entries[i].recurrent:
-        raise InterventionProblem(index, "at", f"found {at!r}, but model.{i} is "
+        raise InterventionProblem(index, "at", f"found {at!r}, but {keys.entry_prefix(i)} is "
                                   f"{'not a recurrent entry' if i < len(entries) else 'not in the model'}; "
                                   f"this model's recurrent places: {where}")
     e = entries[i]
     if j >= e.num_layers or direction not in e.directions:
-        raise InterventionProblem(index, "at", f"found {at!r}; model.{i} ({e.type}) has "
+        raise InterventionProblem(index, "at", f"found {at!r}; {keys.entry_prefix(i)} ({e.type}) has "
                                   f"{e.num_layers} sub-layer(s) and directions {', '.join(e.directions)}")
     names = settable(e)
-    return _checked(index, d, at, e, f"model.{i} ({e.type})", names, {name: e.hidden_size for name in names})
+    return _checked(index, d, at, e, f"{keys.entry_prefix(i)} ({e.type})", names, {name: e.hidden_size for name in names})
 
 
 def _checked(index: int, d: dict, at: str, e, what: str, names, sizes: dict) -> Intervention:
@@ -135,14 +138,14 @@ def _checked(index: int, d: dict, at: str, e, what: str, names, sizes: dict) -> 
     if start >= steps or stop > steps:
         key = "t" if d.get("t") is not None else "steps"
         shown = start if key == "t" else f"{start}:{stop}"
-        raise InterventionProblem(index, key, f"found {shown}; model.{i} runs steps 0..{steps - 1}")
+        raise InterventionProblem(index, key, f"found {shown}; {keys.entry_prefix(i)} runs steps 0..{steps - 1}")
     units = d.get("units")
     if units is not None:
         units = tuple(int(u) for u in units)
         if not units:
             raise InterventionProblem(index, "units", "found an empty list; expected unit numbers (or no `units`: all)")
         H = sizes[name]
-        whose = f"{name} of model.{i}" if steps_node(e) else f"model.{i}"
+        whose = f"{name} of {keys.entry_prefix(i)}" if steps_node(e) else keys.entry_prefix(i)
         bad = [u for u in units if not 0 <= u < H]
         if bad:
             raise InterventionProblem(index, "units", f"found unit {bad[0]}; {whose} has units "
