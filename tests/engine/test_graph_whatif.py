@@ -175,3 +175,25 @@ def test_what_a_recurrence_node_cannot_set_is_named():
         what_if(trace, [{"at": "model.0", "t": 3, "set": "z", "units": [6], "value": 0.5}])
     with pytest.raises(WhatIfError, match="model.1 is not a recurrent entry.*model.0"):
         what_if(trace, [{"at": "model.1.l0.fwd", "t": 3, "set": "h", "value": 0.5}])
+
+
+def test_a_weight_edit_on_a_graph_is_the_scenario_with_that_weight(tmp_path):
+    """`p` on a graph (engine/edits.py): the run recomputed with an edited step-graph weight, then a what-if on
+    top, equals the scenario run with that weight under weights.set and the intervention."""
+    import json
+
+    from rnntui.engine.edits import WeightEdit, set_values
+
+    trace = rnntui.run("graph-custom-cell")
+    run, _ = apply_changes(trace, (Change("weight", WeightEdit("0.z.weight", "0:2, :", "*=", 3.0)),
+                                   Change("intervention", ITEMS[0])))
+    values = set_values(run, trace)
+    assert list(values) == ["0.z.weight"]
+    text = trace["meta.scenario"].item() + "weights:\n  set: " + json.dumps(values) + "\ninterventions:\n  - " + \
+        json.dumps(ITEMS[0]) + "\n"
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    direct = rnntui.run(path)
+    for key in ("loss", "grad.param.0.z.weight", "grad.param.0.cand.bias", "grad.model.0.h", "model.0.z.out"):
+        np.testing.assert_allclose(direct[key], run[key], rtol=1e-13, atol=1e-15, err_msg=key)
+    assert direct["loss"] != trace["loss"]
