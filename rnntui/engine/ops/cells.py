@@ -82,6 +82,19 @@ class Cell(Op):
     def describe(self, info) -> str:
         return f"hidden {info.config['hidden_size']}"
 
+    @staticmethod
+    def _put_gate(info, ctx, g: str, v: np.ndarray, cut: dict) -> np.ndarray:
+        """Gate *g* with a what-if's overwrites (ctx.puts, `{cell}.gates.{g}`), where each is noted in *cut*: what
+        follows in the cell reads the new value, no gradient reaches the gate's pre-activation there."""
+        for mask, values in ctx.puts.get(f"{info.index}.gates.{g}", ()) if ctx.puts else ():
+            v = np.where(mask, values.astype(v.dtype), v)
+            cut[g] = mask if g not in cut else (cut[g] | mask)
+        return v
+
+    @staticmethod
+    def _cut(cut: dict, g: str, d: np.ndarray) -> np.ndarray:
+        return np.where(cut[g], np.zeros((), dtype=d.dtype), d) if g in cut else d
+
 
 class LSTMCell(Cell):
     gate_names, sigmoid_gates = ("i", "f", "g", "o"), frozenset("ifo")   # recorded as gates.{g}; diag sat.*
@@ -92,12 +105,14 @@ class LSTMCell(Cell):
         z = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh
         H = h.shape[-1]
         i, f, g, o = sig(z[:, :H]), sig(z[:, H:2 * H]), np.tanh(z[:, 2 * H:3 * H]), sig(z[:, 3 * H:])
+        cut: dict = {}
+        i, f, g, o = (self._put_gate(info, ctx, name, v, cut) for name, v in zip("ifgo", (i, f, g, o)))
         c2 = f * c + i * g
         tc = np.tanh(c2)
         h2 = o * tc
         for name, v in zip("ifgo", (i, f, g, o)):
             ctx.rec[keys.node_value(info.index, f"gates.{name}")] = v
-        return h2, {"c": c2, "gates": (i, f, g, o), "tc": tc}
+        return h2, {"c": c2, "gates": (i, f, g, o), "tc": tc, "cut": cut}
 
     def extra_values(self, cache) -> dict:
         return {"c": cache["c"]}
@@ -111,8 +126,10 @@ class LSTMCell(Cell):
         if g_extra and g_extra.get("c") is not None:
             dc = dc + g_extra["c"]
         ctx.rec[keys.grad(keys.node_value(info.index, "c"))] = dc   # the total dL/dc_t: through h_t and onwards
-        dz = np.concatenate([dc * gg * i * (1 - i), dc * c * f * (1 - f), dc * i * (1 - gg * gg),
-                             g * tc * o * (1 - o)], axis=-1)
+        cut = cache.get("cut", {})
+        dz = np.concatenate([self._cut(cut, "i", dc * gg * i * (1 - i)), self._cut(cut, "f", dc * c * f * (1 - f)),
+                             self._cut(cut, "g", dc * i * (1 - gg * gg)), self._cut(cut, "o", g * tc * o * (1 - o))],
+                            axis=-1)
         self._accumulate(info, ctx, [dz.T @ x, dz.T @ h, dz.sum(0), dz.sum(0)])
         return [dz @ W_ih, dz @ W_hh, dc * f]
 
@@ -131,20 +148,23 @@ class GRUCell(Cell):
         b = h @ W_hh.T + b_hh
         r = sig(a[:, :H] + b[:, :H])
         z = sig(a[:, H:2 * H] + b[:, H:2 * H])
-        n = np.tanh(a[:, 2 * H:] + r * b[:, 2 * H:])
+        cut: dict = {}
+        r, z = self._put_gate(info, ctx, "r", r, cut), self._put_gate(info, ctx, "z", z, cut)
+        n = self._put_gate(info, ctx, "n", np.tanh(a[:, 2 * H:] + r * b[:, 2 * H:]), cut)
         h2 = (1 - z) * n + z * h
         for name, v in zip("rzn", (r, z, n)):
             ctx.rec[keys.node_value(info.index, f"gates.{name}")] = v
-        return h2, {"gates": (r, z, n), "bn": b[:, 2 * H:]}
+        return h2, {"gates": (r, z, n), "bn": b[:, 2 * H:], "cut": cut}
 
     def grads(self, info, xs, out, cache, g, ctx, g_extra=None):
         x, h = xs
         W_ih, W_hh, _, _ = self._p(info, ctx.params)
         r, z, n = cache["gates"]
         bn = cache["bn"]
-        dn = g * (1 - z) * (1 - n * n)
-        dz = g * (h - n) * z * (1 - z)
-        dr = dn * bn * r * (1 - r)
+        cut = cache.get("cut", {})
+        dn = self._cut(cut, "n", g * (1 - z) * (1 - n * n))
+        dz = self._cut(cut, "z", g * (h - n) * z * (1 - z))
+        dr = self._cut(cut, "r", dn * bn * r * (1 - r))
         da = np.concatenate([dr, dz, dn], axis=-1)          # d(x W_ih^T + b_ih)
         db = np.concatenate([dr, dz, dn * r], axis=-1)      # d(h W_hh^T + b_hh)
         self._accumulate(info, ctx, [da.T @ x, db.T @ h, da.sum(0), db.sum(0)])
