@@ -155,7 +155,10 @@ async def test_what_if_sets_a_value_of_a_recurrences_step_graph_and_W_writes_it(
         for key in ("loss", "model.0.h", "grad.param.0.z.weight", "grad.model.0.h"):
             np.testing.assert_array_equal(new[key], expected[key], err_msg=key)
         assert new["loss"] != original["loss"] and (new["model.0.z.out"][3] == 0.5).all()
-        assert "what-if vs original" in screen_text(app)
+        text = screen_text(app)
+        assert "what-if vs original at model.0 cell recurrence, t=3" in text
+        za, zb = np.asarray(new["model.0.z.out"])[3, 0], np.asarray(original["model.0.z.out"])[3, 0]
+        assert f"z          ‖what-if‖ {np.linalg.norm(za):.4f}  ‖original‖ {np.linalg.norm(zb):.4f}" in text, text
         await pilot.press("W")
     written = tmp_path / "graph-custom-cell-whatif.yaml"
     assert "interventions:" in written.read_text()
