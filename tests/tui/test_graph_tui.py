@@ -157,6 +157,7 @@ async def test_what_if_sets_a_value_of_a_recurrences_step_graph_and_W_writes_it(
         assert new["loss"] != original["loss"] and (new["model.0.z.out"][3] == 0.5).all()
         text = screen_text(app)
         assert "what-if vs original at model.0 cell recurrence, t=3" in text
+        assert "set by the what-if at t=3: z (every unit)" in text
         za, zb = np.asarray(new["model.0.z.out"])[3, 0], np.asarray(original["model.0.z.out"])[3, 0]
         assert f"z          ‖what-if‖ {np.linalg.norm(za):.4f}  ‖original‖ {np.linalg.norm(zb):.4f}" in text, text
         await pilot.press("W")

@@ -66,6 +66,21 @@ def source_tokens(trace, entry, att, b: int) -> list[str] | None:
     return [token_text(trace, s, b) for s in range(T)]
 
 
+def what_if_set(trace, entry, t: int, b: int) -> str:
+    """Which of the step graph's values a what-if set at step *t* in sample *b*, and which units, in words."""
+    from rnntui.engine.interventions import MASK
+
+    out = []
+    for name in entry.handler.settable_values(entry):
+        key = keys.node_value(entry.index, f"{MASK}.{name}")
+        if key in trace:
+            units = np.flatnonzero(np.asarray(trace[key])[t, b])
+            if units.size:
+                every = units.size == np.asarray(trace[key]).shape[-1]
+                out.append(f"{name} ({'every unit' if every else 'units ' + ', '.join(map(str, units[:8]))})")
+    return "; ".join(out)
+
+
 _step_jacobians = PerTrace(4096)  # (trace, node, t) -> (B,): one step's graph run again, a pass per unit of the states
 
 
@@ -111,6 +126,10 @@ class StepsView(PlainView):
             u0, u1 = unit_window(width, vec.size, u, name_w)
             unit_row(cells, name, vec, u, u0, u1, finite_scale(vec), width, name_w=name_w)
         lines = [title, cells]
+        set_here = what_if_set(trace, entry, c.t, c.sample)
+        if set_here:
+            lines.append(Text(f"set by the what-if at t={c.t}: {set_here}; what follows in the step graph reads the "
+                              "value set", "yellow"))
         if back:
             nxt = ", ".join(f"{n} ← {r.split('.', 1)[1]}" for n, r in entry.config["next"].items())
             lines.append(Text(f"dL/d(state) = from out (this step's emitted value) + thru time (step t+1); {nxt}", DIM))
