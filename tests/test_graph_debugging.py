@@ -109,8 +109,10 @@ def test_training_a_graph_with_a_recurrence_matches_a_torch_training_loop(tmp_pa
     for name in P:
         np.testing.assert_allclose(last[f"param.{name}"], before[3][name], rtol=1e-10, atol=1e-12, err_msg=name)
     assert float(last["loss"]) == pytest.approx(losses[3], rel=1e-10)
-    # and its recurrence's diagnostics, as any run's
+    # and its recurrence's diagnostics, as any run's; the training pane's BPTT picture reads ‖dL/dh_t‖ of each iteration
     assert last["diag.model.0.jacnorm"].shape == (16, 1) and "gradnorm.step.0.z.weight" in last
+    for k in (0, 3):
+        np.testing.assert_array_equal(trace["train.bptt.model.0"][k], trace.iteration(k)["diag.model.0.gradnorm"])
 
 
 def test_a_cells_second_value_and_its_state_by_name(tmp_path):
