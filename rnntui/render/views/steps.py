@@ -81,6 +81,22 @@ def what_if_set(trace, entry, t: int, b: int) -> str:
     return "; ".join(out)
 
 
+def report_jacobians(trace, entry, steps: list[int]) -> dict | None:
+    """Step -> (B,) Jacobian norms for a report's steps: read where the trace holds them, computed where that is
+    cheap (engine/graph_diag.py CHEAP_WORK), else None."""
+    from rnntui.engine.diagnostics import ParamView
+    from rnntui.engine.graph_diag import CHEAP_WORK, jacnorm_work, jacobian_norms
+
+    key = keys.diag(keys.entry_prefix(entry.index), "jacnorm")
+    if trace.is_computed(key) or jacnorm_work(entry, trace.info.B) <= CHEAP_WORK:
+        jac = np.asarray(trace[key], dtype=float)
+        return {t: jac[t] for t in steps}
+    if not steps or jacnorm_work(entry, trace.info.B) * len(steps) // entry.steps > CHEAP_WORK:
+        return None
+    found = jacobian_norms(trace.info, entry, trace, ParamView(trace), steps=steps)
+    return {t: np.asarray(found[k], dtype=float) for k, t in enumerate(steps)}
+
+
 _step_jacobians = PerTrace(4096)  # (trace, node, t) -> (B,): one step's graph run again, a pass per unit of the states
 
 
@@ -184,16 +200,17 @@ class StepsView(PlainView):
         names = list(entry.config["states"])
         s = names[0] if len(names) == 1 else "s"
         g = np.asarray(trace[place.diag_key("gradnorm")], dtype=float)
-        jac = np.asarray(trace[place.diag_key("jacnorm")], dtype=float)
+        jac = report_jacobians(trace, entry, list(rng))   # step -> (B,), or None where too costly for a report
         pos = g[np.isfinite(g) & (g > 0)]
         lo, hi = (math.log10(pos.min()), math.log10(pos.max())) if pos.size else (0.0, 0.0)
         over = f" over the batch of {info.B}" if info.B > 1 else ""
         together = f" (s = {', '.join(names)} together)" if len(names) > 1 else ""
-        headers = [("t", ">"), (f"‖dL/d{s}_t‖", ">"), ("log scale", "<"), (f"‖d{s}_t/d{s}_(t-1)‖", ">")]
-        if info.B > 1:
-            headers = headers[:3] + [(f"‖d{s}_t/d{s}_(t-1)‖ sample 0", ">"), ("largest of the batch", ">")]
-        cols = Columns(f"Backward pass (BPTT), {place.label(info)}: ‖dL/d{s}_t‖{over} per step, log scale, and "
-                       f"each step's Jacobian norm{together}", headers)
+        headers = [("t", ">"), (f"‖dL/d{s}_t‖", ">"), ("log scale", "<")]
+        if jac is not None:
+            headers += [(f"‖d{s}_t/d{s}_(t-1)‖", ">")] if info.B == 1 else \
+                [(f"‖d{s}_t/d{s}_(t-1)‖ sample 0", ">"), ("largest of the batch", ">")]
+        cols = Columns(f"Backward pass (BPTT), {place.label(info)}: ‖dL/d{s}_t‖{over} per step, log scale"
+                       + (f", and each step's Jacobian norm{together}" if jac is not None else ""), headers)
         for t in list(rng)[::-1]:   # in the order BPTT visits them
             v = g[t]
             if not math.isfinite(v):
@@ -202,12 +219,18 @@ class StepsView(PlainView):
                 bar = ("█" * (int(round((math.log10(v) - lo) / max(hi - lo, 1e-12) * 20)) + 1 if hi > lo else 21), None)
             else:
                 bar = ("·", None)
-            row = [str(t), f"{v:.3e}", bar, f"{jac[t, 0]:.4g}"]
-            if info.B > 1:
-                row.append(f"{np.nanmax(jac[t]):.4g}" if np.isfinite(jac[t]).any() else "nan")
+            row = [str(t), f"{v:.3e}", bar]
+            if jac is not None:
+                row.append(f"{jac[t][0]:.4g}")
+                if info.B > 1:
+                    row.append(f"{np.nanmax(jac[t]):.4g}" if np.isfinite(jac[t]).any() else "nan")
             cols.add(*row)
         steps = np.asarray(list(rng), dtype=np.intp)
         chart = Figure(cols.render(), "steps", {"values": g[steps], "x": steps, "log": True, "xlabel": "step t",
                                                 "title": f"‖dL/d{s}_t‖ per step, {place.label(info)}",
                                                 "ylabel": f"‖dL/d{s}_t‖ (log)"}, table=True)
+        if jac is None:
+            out.append(Text(f"(each step's Jacobian norm ‖d{s}_t/d{s}_(t-1)‖ is not computed for a report of a "
+                            "recurrence this large; the debugger shows it step by step, and the trace key "
+                            f"{place.diag_key('jacnorm')} holds all of them)", DIM))
         return out + [chart, *verdict_lines(trace, place, None), Text("")]
