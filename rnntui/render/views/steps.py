@@ -122,8 +122,14 @@ class StepsView(PlainView):
         s = state_symbol(info, place)
         names = list(entry.config["states"])
         together = f" (s = {', '.join(names)} together)" if len(names) > 1 else ""
-        jac = float(step_jacobian(trace, entry, c.t)[c.sample])
-        line = Text(f"step Jacobian ‖d{s}_t/d{s}_(t-1)‖ at t={c.t}: {jac:.4g}{together}", DIM)
+        from rnntui.engine.graph_diag import CHEAP_WORK, jacnorm_work
+
+        if trace.is_computed(place.diag_key("jacnorm")) or jacnorm_work(entry, info.B) // entry.steps <= CHEAP_WORK // 8:
+            jac = float(step_jacobian(trace, entry, c.t)[c.sample])
+            line = Text(f"step Jacobian ‖d{s}_t/d{s}_(t-1)‖ at t={c.t}: {jac:.4g}{together}", DIM)
+        else:   # too slow to compute at every key: a watch on jacnorm computes it off the keys' way
+            line = Text(f"step Jacobian ‖d{s}_t/d{s}_(t-1)‖: not computed at every key for a recurrence this large "
+                        "(w jacnorm computes it in the background)", DIM)
         return Group(*verdict_lines(trace, place, c.sample), line, param_norms(trace, entry))
 
     def cell(self, trace, c, width):
