@@ -256,7 +256,7 @@ class GraphWalk:
         for lay, hd, params in zip(self.layout, self.handlers, self.node_params):
             xs = [vals[s] for s in lay.reads]
             if hd.is_op:
-                self.ctx.rec = rec
+                self.ctx.rec, self.ctx.puts = rec, self.puts
                 out, cache = hd.run(lay, xs, self.ctx)
                 pre = None
                 for name, v in (hd.extra_values(cache) if hd.extras else {}).items():   # a cell's c'

@@ -78,7 +78,9 @@ class Trainer:
         run = estimate_bytes(self.scenario(0))   # the first minibatch is the largest
         pbytes = sum(p.nbytes for p in params.values())
         state = pbytes + optim.state_nbytes(self.cfg.optimizer, pbytes) + sum(b.nbytes for b in self.plain.buffers.values())
-        steps = sum(e.steps for e in sc.layout if e.recurrent) * 2
+        from rnntui.engine.graph_diag import carries
+
+        steps = sum(e.steps for e in sc.layout if e.recurrent or carries(e)) * 2
         per_iteration = (6 + 2 * len(params) + steps) * 8
         budget = min(CHECKPOINT_BUDGET, self.limit // 4)
         every = max(1, math.ceil(N * state / budget)) if budget > 0 else N
@@ -144,7 +146,10 @@ class Trainer:
             size = sizes[n] = optim.param_norm(params[n])
             moved = optim.param_norm(new[n] - params[n])
             ratio[n] = moved / size if size != 0 else (np.asarray(np.inf, dtype) if moved != 0 else np.zeros((), dtype))
-        bptt = {p.prefix: run[p.diag_key("gradnorm")] for p in run.info.places if p.recurrent}
+        from rnntui.engine.graph_diag import carries
+
+        bptt = {p.prefix: run[p.diag_key("gradnorm")] for p in run.info.places    # a graph's recurrences too
+                if p.recurrent or carries(run.info.entries[p.entry])}
         loss = run[keys.LOSS]
         finite = bool(np.isfinite(loss)) and bool(np.isfinite(total))
         return new, Step(loss, total, after, acted, norms, ratio, sizes, bptt, finite, self.rates[k])

@@ -245,8 +245,9 @@ def verdicts(trace, place: Place, jacobian: bool = True) -> Verdicts | None:
         h = trace[place.key("h")]
         work = h.size * h.shape[-1]
     else:   # a recurrence: one backward pass of its step graph per unit of its states, at every step
-        S = sum(entry.config["states"].values())
-        work = entry.steps * info.B * S * S * 16   # a pass of a small graph costs about 16 products of a chain's
+        from rnntui.engine.graph_diag import CHEAP_WORK, jacnorm_work
+
+        work = jacnorm_work(entry, info.B) * 4_000_000 // CHEAP_WORK
     jac = None
     # never a slow computation in a view; *jacobian* False: not at all (a scan reads the rate alone)
     if jacobian and (trace.is_computed(jkey) or work <= 4_000_000):

@@ -42,6 +42,7 @@ from rnntui.tui.state import OpenRun, open_run, warmed
 from rnntui.tui.terminal import require_terminal
 from rnntui.tui.usertext import cut
 from rnntui.tui.widgets.base import TraceView
+from rnntui.tui.widgets.model_map_panel import ModelMapPanel
 from rnntui.tui.widgets.cell_view import CellView
 from rnntui.tui.widgets.watch_pane import WatchPane
 from rnntui.tui.widgets.training_pane import TrainingPane
@@ -55,6 +56,7 @@ from rnntui.tui.widgets.timeline import Timeline
 
 NARROW_BELOW = 100
 SHORT_BELOW = 30  # lines: below this, everything under the header scrolls as one
+MAP_PANEL_FROM = (150, 40)  # columns, lines: a graph model's map is a panel beside the views from here
 
 # Textual makes and drops thousands of small objects a frame; at CPython's default gen0 threshold
 # (700) the collector runs several times a keypress and now and then walks every object of the
@@ -285,6 +287,7 @@ class RnntuiApp(SamplesAxisMixin, App):
                     yield WatchPane(id="watches")
                     yield GradientPlot(id="gradients")
                     yield DetailsPane(id="details")
+                yield ModelMapPanel(id="map")   # a graph model's map beside the views, where the terminal has room
         yield Footer()
 
     def run(self, *, headless: bool = False, **kwargs):
@@ -330,6 +333,15 @@ class RnntuiApp(SamplesAxisMixin, App):
         stay on screen at 80 columns."""
         narrow = width < NARROW_BELOW
         self.query_one("#main").set_class(narrow, "narrow")
+        # a graph model's map as a panel: from MAP_PANEL_FROM columns and lines (below, M opens it), as wide as
+        # its widest line within a third of the terminal (a longer line wraps)
+        panel = self.query_one("#map")
+        panel.display = bool(self.info.inputs) and width >= MAP_PANEL_FROM[0] and height >= MAP_PANEL_FROM[1]
+        if panel.display:
+            from rnntui.render.model_map import model_map
+
+            widest = max(len(line) for line in model_map(self.info, compact=True).plain.splitlines())
+            panel.styles.width = min(widest + 4, width // 3)
         self.query_one("#body").set_class(narrow or height < SHORT_BELOW, "scroll")
         footer = self.query_one(Footer)
         if footer.compact != narrow:

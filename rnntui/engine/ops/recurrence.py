@@ -176,6 +176,7 @@ class Recurrence(Op):
             name = str(lay.index).split(".", 1)[1]
             out.append(name)
             out += [f"{name}.{extra}" for extra in getattr(_handler(lay.type), "extras", ())]
+            out += [f"{name}.gates.{g}" for g in getattr(_handler(lay.type), "gate_names", ())]   # a cell's gates
         return tuple(out)
 
     def value_size(self, info, name: str) -> int:
@@ -183,7 +184,7 @@ class Recurrence(Op):
             return int(info.config["states"][name])
         node = name.split(".", 1)[0]
         lay = next(lay for lay in step_layout(info) if str(lay.index) == f"{info.index}.{node}")
-        return int(lay.out_shape[0])   # a cell's second value has the shape of its first
+        return int(lay.out_shape[0])   # a cell's second value and its gates have the shape of its first
 
     def value_key(self, info, name: str) -> str:
         """The step walk's key of a settable value: a state is the value its next step carries."""
