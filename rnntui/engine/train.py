@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rnntui.engine import keys, optim, recording
+from rnntui.engine.families import fused
 from rnntui.engine.minibatch import batch_indices, subset
 from rnntui.engine.progress import report
 from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, run_scenario
@@ -96,8 +97,11 @@ class Trainer:
 
     def _run(self, params: dict, buffers: dict, k: int) -> Trace:
         sc = self.scenario(k)
-        return run_scenario(replace(sc, params=params, buffers=buffers, training=True,
-                                    dropout_masks=self.masks(k, sc.B)), max_memory=self.max_memory, iteration=k)
+        # every run of the replay on one path (the fused step loops where numba is installed, families/fused), so
+        # an iteration recomputed from a checkpoint is bit for bit the one training computed
+        with fused.replay():
+            return run_scenario(replace(sc, params=params, buffers=buffers, training=True,
+                                        dropout_masks=self.masks(k, sc.B)), max_memory=self.max_memory, iteration=k)
 
     def _buffers_after(self, run: Trace, buffers: dict) -> dict:
         """The buffers after iteration *run* (batchnorm's running statistics), as each entry moves them."""
@@ -410,7 +414,8 @@ def train_scenario(sc, max_memory: int | None = None) -> TrainTrace:
     trainer = Trainer(sc, max_memory)
     # the checkpoints' spacing is part of the key: it follows the memory limit, and a run read back must hold
     # no more checkpoints than this limit allows
-    key = train_cache.fingerprint(sc, extra=f"every={trainer.every}")
+    # and so is the path the step loops take (the fused one agrees with NumPy's to rounding, not to the bit)
+    key = train_cache.fingerprint(sc, extra=f"every={trainer.every} path={fused.describe()}")
     with np.errstate(all="ignore"):  # a diverging run records where it left the finite numbers
         kept = train_cache.load(key)
         if kept is not None:
