@@ -52,7 +52,7 @@ def _step_product(M, v, out):
     return impl
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", fastmath={"contract"})
 def _tanh64(x):
     ax = abs(x)
     z = ax * ax
@@ -70,7 +70,7 @@ def _tanh64(x):
     return y if x >= 0 else -y
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", fastmath={"contract"})
 def _tanh32(x):
     c = np.float32(7.90531110763549805)
     y = min(max(x, -c), c)
@@ -98,11 +98,9 @@ def ftanh(x):  # pragma: no cover - replaced by the overload in compiled code
     return np.tanh(x)
 
 
-@overload(ftanh)
+@overload(ftanh, jit_options={"error_model": "numpy", "fastmath": {"contract"}})
 def _ftanh(x):
-    if x == types.float32:
-        return lambda x: _tanh32(x)
-    return lambda x: _tanh64(x)
+    return (_tanh32 if x == types.float32 else _tanh64).py_func
 
 
 @njit(**FLAGS)
@@ -110,6 +108,24 @@ def tanh_array(a, out):
     """out = tanh(a), elementwise (1-D): the kernels' tanh, for its test against NumPy's."""
     for i in range(a.size):
         out[i] = ftanh(a[i])
+
+
+@njit(**FLAGS)
+def add_transposed(a, buf):
+    """a (B, n) += buf.T, buf (n, B): the step's product added where the loops read it contiguously."""
+    n, B = buf.shape
+    for j in range(n):
+        for b in range(B):
+            a[b, j] += buf[j, b]
+
+
+@njit(**FLAGS)
+def transposed(buf, out):
+    """out (B, n) = buf.T, buf (n, B)."""
+    n, B = buf.shape
+    for j in range(n):
+        for b in range(B):
+            out[b, j] = buf[j, b]
 
 
 # --- RNN -------------------------------------------------------------------------------------------
@@ -123,10 +139,10 @@ def rnn_forward(P, W, h0, reverse, act, Hs, buf):
     for s in range(T):
         t = T - 1 - s if reverse else s
         step_product(W, h, buf)
+        add_transposed(P[t], buf)
         for b in range(B):
             for j in range(H):
-                a = P[t, b, j] + buf[j, b]
-                P[t, b, j] = a
+                a = P[t, b, j]
                 if act == 0:
                     Hs[t, b, j] = ftanh(a)
                 elif act == 1:
@@ -152,9 +168,7 @@ def rnn_backward(K, dh_ext, Wt, dh0, reverse, DH, TT, dA, buf):
                 DH[t, b, j] = d
                 dA[t, b, j] = d * K[t, b, j]
         step_product(Wt, dA[t], buf)
-        for b in range(B):
-            for j in range(H):
-                rec[b, j] = buf[j, b]
+        transposed(buf, rec)
     return rec
 
 
@@ -169,11 +183,12 @@ def lstm_forward(G, M, h0, c0, reverse, Cs, TC, Hs, buf):
     for s in range(T):
         t = T - 1 - s if reverse else s
         step_product(M, h, buf)
+        add_transposed(G[t], buf)
         for b in range(B):
             for j in range(3 * H):
-                G[t, b, j] = ftanh(G[t, b, j] + buf[j, b]) * half + half
+                G[t, b, j] = ftanh(G[t, b, j]) * half + half
             for j in range(3 * H, H4):
-                G[t, b, j] = ftanh(G[t, b, j] + buf[j, b])
+                G[t, b, j] = ftanh(G[t, b, j])
             for j in range(H):
                 cn = G[t, b, 2 * H + j] * c[b, j] + G[t, b, H + j] * G[t, b, 3 * H + j]
                 Cs[t, b, j] = cn
@@ -216,9 +231,7 @@ def lstm_backward(G, TC, c_prev, dh_ext, Mt, dh0, dc0, reverse, DH, DC, TT, CT, 
                 dZ[t, b, 3 * H + j] = i * (one - g * g) * dc
                 rc[b, j] = dc * f
         step_product(Mt, dZ[t], buf)
-        for b in range(B):
-            for j in range(H):
-                rh[b, j] = buf[j, b]
+        transposed(buf, rh)
     return rh, rc
 
 
@@ -231,14 +244,16 @@ def gru_forward(G, M, bhn, h0, reverse, Hs, HPn, buf):
     H = H3 // 3
     half = G.dtype.type(0.5)
     h = h0
+    hp = np.empty((B, H3), dtype=G.dtype)
     for s in range(T):
         t = T - 1 - s if reverse else s
         step_product(M, h, buf)
+        transposed(buf, hp)
         for b in range(B):
             for j in range(2 * H):
-                G[t, b, j] = ftanh(G[t, b, j] + buf[j, b]) * half + half
+                G[t, b, j] = ftanh(G[t, b, j] + hp[b, j]) * half + half
             for j in range(H):
-                hpn = buf[2 * H + j, b] + bhn[j]
+                hpn = hp[b, 2 * H + j] + bhn[j]
                 HPn[t, b, j] = hpn
                 n = ftanh(G[t, b, 2 * H + j] + G[t, b, j] * hpn)
                 G[t, b, 2 * H + j] = n
@@ -274,7 +289,8 @@ def gru_backward(G, HPn, h_prev, dh_ext, Mt, dh0, reverse, DH, TT, dX, dHp, buf)
                 dX[t, b, j] = dr
                 dHp[t, b, 2 * H + j] = dan * r
         step_product(Mt, dHp[t], buf)
+        transposed(buf, rec)
         for b in range(B):
             for j in range(H):
-                rec[b, j] = buf[j, b] + DH[t, b, j] * G[t, b, H + j]
+                rec[b, j] += DH[t, b, j] * G[t, b, H + j]
     return rec
