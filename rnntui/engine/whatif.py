@@ -24,10 +24,12 @@ rebuilt with the same operations the loop uses (tests/engine/test_interventions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import numpy as np
 
 from rnntui.engine import keys, network
+from rnntui.engine.families import fused
 from rnntui.engine.interventions import (META, MASK, Intervention, InterventionProblem, coerce, compile_all,
                                          first_difference, record_masks, recorded)
 from rnntui.errors import RnntuiError
@@ -135,7 +137,8 @@ def what_if(trace, interventions, resume: bool = True):
     masks = {k: np.asarray(trace[k]) for k in trace if k.startswith("model.")
              and (k.endswith(".mask") or k.endswith(".dropout_mask"))} or None
     lazy: dict = {}
-    with np.errstate(all="ignore"):
+    # on the path the training replay took (families/fused), so a what-if's unchanged places are the iteration's own
+    with np.errstate(all="ignore"), (fused.replay() if training else nullcontext()):
         rec = network.run_network(list(info.entries), x, params, info.loss, target, info.seq, derived=lazy,
                                   lengths=lengths, initial=initial, plan=plan, buffers=buffers, training=training,
                                   masks=masks)
