@@ -1,6 +1,6 @@
 """Training: rnntui's replay of `train:` against the same loop in PyTorch, in the same process.
 
-    python benchmarks/train.py [--iterations 100] [--repeat 2] [--threads 1] [--cases lstm,rnn,gru]
+    python benchmarks/train.py [--iterations 100] [--repeat 3] [--threads 1] [--cases lstm,rnn,gru]
 
 100 iterations of an LSTM, a tanh RNN and a GRU (B16, T100, H128, 16 input features, a dense head, MSE
 against a target at every step), Adam with clipping at norm 1, the whole batch each iteration.
@@ -18,7 +18,9 @@ one-iteration replay in this process: a compile, or a load from numba's on-disk 
 
 One thread each by default (`--threads`): OpenBLAS through threadpoolctl (rnntui.blas, as every rnntui
 command), torch.set_num_threads; on a machine busy with other work that compares the work done rather than
-who won the cores. Goal (issue 22): float64 no slower than PyTorch, float32 within 2x.
+who won the cores. The seconds are the process's CPU time (time.process_time: with one thread, the work done,
+not the time spent waiting for a core on a loaded machine). Goal (issue 22): float64 no slower than PyTorch,
+float32 within 2x.
 """
 from __future__ import annotations
 
@@ -59,9 +61,9 @@ def load(kind: str, dtype: str, iterations: int):
 def ours(sc, fused: bool) -> tuple[float, float]:
     """(seconds, last loss) of the replay, on the NumPy path or the fused one."""
     os.environ["RNNTUI_FUSED"] = "auto" if fused else "off"
-    t = time.perf_counter()
+    t = time.process_time()
     trace = run_scenario(sc)
-    elapsed = time.perf_counter() - t
+    elapsed = time.process_time() - t
     assert trace["train.loss"].shape == (sc.train.iterations,)
     return elapsed, float(trace["train.loss"][-1])
 
@@ -80,7 +82,7 @@ def theirs(kind: str, sc) -> tuple[float, float]:
     opt = torch.optim.Adam(params, lr=0.001)
     x = torch.from_numpy(np.ascontiguousarray(sc.x)).to(td)
     y = torch.from_numpy(np.ascontiguousarray(sc.target)).to(td)
-    t = time.perf_counter()
+    t = time.process_time()
     for _ in range(sc.train.iterations):
         opt.zero_grad()
         out, _ = rnn(x)
@@ -88,7 +90,7 @@ def theirs(kind: str, sc) -> tuple[float, float]:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-    elapsed = time.perf_counter() - t
+    elapsed = time.process_time() - t
     # the loss the last iteration computed, before its update (what train.loss[-1] is)
     return elapsed, float(loss.detach())
 
@@ -104,7 +106,7 @@ def fused_available() -> bool:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--iterations", type=int, default=100)
-    ap.add_argument("--repeat", type=int, default=2, help="best of N runs of each")
+    ap.add_argument("--repeat", type=int, default=3, help="best of N runs of each, interleaved")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cases", default="lstm,rnn,gru")
     ap.add_argument("--dtypes", default="float64,float32")
@@ -129,9 +131,10 @@ def main() -> None:
         for kind in args.cases.split(","):
             sc = load(kind, dtype, args.iterations)
             compile_s = ours(load(kind, dtype, 1), True)[0] if fused else float("nan")
-            b, lb = min(theirs(kind, sc) for _ in range(args.repeat))
-            a, la = min(ours(sc, False) for _ in range(args.repeat))
-            c, lc = min(ours(sc, True) for _ in range(args.repeat)) if fused else (float("nan"), float("nan"))
+            runs = []   # interleaved, so that a change in the machine's load falls on all three alike
+            for _ in range(args.repeat):
+                runs.append((theirs(kind, sc), ours(sc, False), ours(sc, True) if fused else (float("nan"),) * 2))
+            (b, lb), (a, la), (c, lc) = (min(r[i] for r in runs) for i in range(3))
             print(f"{kind + ' ' + dtype:16} {b:8.2f} {a:8.2f} {a / b:6.2f}x {c:8.2f} {c / b:6.2f}x {compile_s:9.2f}"
                   f"   {lb:.12g} / {la:.12g} / {lc:.12g}", flush=True)
     print(f"load after: {os.getloadavg()}")

@@ -21,7 +21,10 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from rnntui.engine.families.fused.blas import NO_TRANS, ROW_MAJOR, SYMBOLS, TRANS
+from rnntui.engine.families.fused.blas import NO_TRANS, ROW_MAJOR, SYMBOLS, TRANS, bind
+
+if not bind():   # the symbols the compiled kernels call, known to the linker before any is compiled or loaded
+    raise ImportError("NumPy's BLAS has no ILP64 CBLAS gemm (scipy_cblas_dgemm64_): the fused kernels cannot run")
 
 _GEMM_ARGS = (types.int32, types.int32, types.int32, types.int64, types.int64, types.int64)
 _dgemm = types.ExternalFunction(SYMBOLS["d"], types.void(*_GEMM_ARGS, types.float64, types.intp, types.int64,
