@@ -665,7 +665,9 @@ class RnntuiApp(SamplesAxisMixin, App):
         key = place.grad_key("h") if place.layer is not None else None
         norms = None
         if key is not None and key in self.run_state.trace and any(r.kind in ("exploding", "vanishing") for r in runs):
-            norms = np.linalg.norm(np.asarray(self.run_state.trace[key][t], dtype=float).reshape(self.info.B, -1), axis=1)
+            from rnntui.engine.diagnostics import row_norms
+
+            norms = row_norms(np.asarray(self.run_state.trace[key][t]))   # (B, H) at step t: each sample's norm
         self.cursor = cur.to_event(self.cursor, self.info, t, phase, norms)
         moved = "" if self.cursor.sample == before else (
             f"sample {before} ends before t={t}: showing sample {self.cursor.sample}; ")
