@@ -24,7 +24,7 @@ from contextvars import ContextVar
 
 import numpy as np
 
-from rnntui.engine.families.base import DirectionGrads, DirectionRun, previous, start_state, weight_grads, split_record
+from rnntui.engine.families.base import DirectionRun, split_record, start_state, weight_grads
 
 _REPLAY: ContextVar[bool] = ContextVar("rnntui_fused_replay", default=False)
 _available: bool | None = None
@@ -92,6 +92,18 @@ def backward_of(fam, run: DirectionRun):
     if not is_fused(run):
         return fam.backward
     return _PASSES[fam.name][1]
+
+
+def previous(a: np.ndarray, reverse: bool, first: np.ndarray | None = None) -> np.ndarray:
+    """The state each step read: *a* shifted by one step in the loop's order, *first* (else zeros) where it began."""
+    out = np.empty_like(a)
+    if reverse:
+        out[:-1] = a[1:]
+        out[-1] = 0 if first is None else first
+    else:
+        out[1:] = a[:-1]
+        out[0] = 0 if first is None else first
+    return out
 
 
 def _state(state0, name, B, H, dtype):
