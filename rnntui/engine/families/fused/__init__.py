@@ -40,7 +40,7 @@ def available() -> bool:
 
             from rnntui.engine.families.fused import blas
             _available = blas.bind()
-        except ImportError:
+        except (ImportError, OSError):   # no numba, a numba that refuses this NumPy, an llvmlite that cannot load
             _available = False
     return _available
 
