@@ -13,7 +13,8 @@ recorded arrays are the same keys and shapes; `is_fused(run)`).
 How close the two are (tests/engine/test_fused.py): the same operations in the same order on the same values
 and the products by the same BLAS call, except tanh (kernels.py): a run's recorded arrays agree with the NumPy
 loop's to 1e-12 of each array's largest value in float64 and 1e-4 in float32; a replayed training's
-losses (100 iterations of Adam) to 1e-10 (float64) relative. A run is deterministic either way: an iteration
+losses to 1e-10 relative in float64 (12 iterations of Adam in the tests; benchmarks/train.py prints the last of
+100 equal to 12 digits). A run is deterministic either way: an iteration
 recomputed from a checkpoint is bit for bit the one training computed, on whichever path it ran.
 """
 from __future__ import annotations
