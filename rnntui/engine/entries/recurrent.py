@@ -80,15 +80,13 @@ class Recurrent(Handler):
         if len(feat) != 1:
             raise LayoutProblem(index, "type", f"{self.type} needs (T, B, F) steps; found features of shape {feat}")
         dirs = keys.DIRECTIONS if cfg.bidirectional else keys.DIRECTIONS[:1]
-        H, g = cfg.hidden_size, self.fam.n_blocks
+        H = cfg.hidden_size
         params: dict[str, tuple[int, ...]] = {}
         for j in range(cfg.num_layers):
             in_j = feat[0] if j == 0 else H * len(dirs)
             for d in dirs:
-                params[keys.param_name(index, "weight_ih", j, d)] = (g * H, in_j)
-                params[keys.param_name(index, "weight_hh", j, d)] = (g * H, H)
-                params[keys.param_name(index, "bias_ih", j, d)] = (g * H,)
-                params[keys.param_name(index, "bias_hh", j, d)] = (g * H,)
+                for stem, shape in self.fam.param_shapes(H, in_j).items():
+                    params[keys.param_name(index, stem, j, d)] = shape
         out = 2 * H if (cfg.bidirectional and cfg.merge == "concat") else H
         reduce_final = ctx.mode == "many-to-one" and index == ctx.last_recurrent
         return EntryInfo(

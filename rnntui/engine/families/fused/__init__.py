@@ -118,7 +118,8 @@ def _final(final, final_steps, name, B, H, dtype):
 
 
 def _grads(x, p, run, dA, dB, DH, record, reverse, perm, lean):
-    return weight_grads(x, p, run.h, dA, dB, DH, record, reverse, perm, h0=run.cache.get("h0"), lean=lean)
+    h_prev = None if lean else previous(run.h, reverse, run.cache.get("h0"))
+    return weight_grads(x, p, h_prev, dA, dB, DH, record, perm, lean=lean)
 
 
 # --- RNN ----------------------------------------------------------------------------------------------------
