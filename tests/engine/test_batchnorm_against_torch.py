@@ -344,10 +344,13 @@ def test_an_iteration_recomputed_from_a_distant_checkpoint_is_bit_for_bit_the_on
                 assert np.array_equal(np.asarray(a[key]), np.asarray(b[key])), key
 
 
-def test_an_iteration_is_a_plain_run_in_train_mode_with_its_parameters_and_buffers(tmp_path):
+def test_an_iteration_is_a_plain_run_in_train_mode_with_its_parameters_and_buffers(tmp_path, monkeypatch):
     """The documented contract: iteration k's record is what a scenario without `train:` records with that
-    iteration's parameters and buffers and `batch_stats: true`; what_if on it reruns it the same way."""
+    iteration's parameters and buffers and `batch_stats: true`; what_if on it reruns it the same way.
+    Exactly on the NumPy loops, which plain runs take (the fused ones agree to 1e-12: tests/engine/test_fused.py)."""
     from rnntui.engine.whatif import what_if
+
+    monkeypatch.setenv("RNNTUI_FUSED", "off")
 
     sc, _ = _training_case(tmp_path, "crnn", {"kind": "sgd", "lr": 0.1}, 0.1)
     it = run_scenario(sc).iteration(6)
