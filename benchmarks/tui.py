@@ -55,8 +55,10 @@ from textual.binding import Binding
 from textual.widgets import Footer, Static
 
 import rnntui
+import rnntui.tui.app
 from rnntui.render.cursor import length
 from rnntui.tui.app import RnntuiApp
+from rnntui.tui.widgets.gradient_plot import GradientPlot
 
 # every cell its own colour: the most a 100x30 screen can ask of Textual's renderer
 ROUNDS = 5
@@ -112,6 +114,19 @@ async def timed_presses(pilot, key: str, n: int, prepare=None) -> tuple[list[flo
         wall.append(time.perf_counter() - t0)
         cpu.append(time.thread_time() - c0)
     return wall, cpu
+
+
+class Painted(RnntuiApp):
+    """The debugger, noting when its first frame is composed (the headless driver writes nothing, but the frame
+    is made as a terminal's is): Pilot's `pause` waits for the process to go idle, workers included."""
+
+    CSS_PATH = Path(rnntui.tui.app.__file__).with_name("app.tcss")
+    first_paint: float | None = None
+
+    def _display(self, screen, renderable) -> None:
+        if renderable is not None and self.first_paint is None and self.query(GradientPlot):
+            self.first_paint = time.perf_counter()
+        super()._display(screen, renderable)
 
 
 @dataclass
@@ -174,14 +189,17 @@ async def measure(view: View, presses: int, dense: float) -> None:
     n = length(info, place)
     print(f"\n== {view.name}: {place.label(info)}, {n} steps or positions (engine run {engine:.2f} s)")
     t0 = time.perf_counter()
-    app = RnntuiApp(trace)
+    app = Painted(trace)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        first_paint = time.perf_counter() - t0
+        first_paint = app.first_paint - t0
+        await app.workers.wait_for_complete()   # what comes after the first paint (the verdict's measuring)
+        settled = time.perf_counter() - t0
         app.cursor = replace(app.cursor, place_index=view.place, t=n // 2)
         await pilot.pause()
         wall, cpu = await timed_presses(pilot, "x", presses)
-        print(f"opening (engine run + first paint) {(engine + first_paint) / engine:.2f}x the engine run (goal <= 1.1x)")
+        print(f"opening (engine run + first paint) {(engine + first_paint) / engine:.2f}x the engine run (goal <= 1.1x; "
+              f"its workers done {(engine + settled) / engine:.2f}x)")
         print(f"time to first paint: {first_paint * 1e3:.0f} ms (goal < 1000 ms); "
               f"no-op key: wall {statistics.median(wall) * 1e3:.1f} ms, cpu {statistics.median(cpu) * 1e3:.1f} ms")
         per_round = max(presses // ROUNDS, 1)

@@ -164,6 +164,38 @@ def sample_terms(trace, place: Place) -> tuple[np.ndarray, np.ndarray | None]:
     return row_norms(dh.reshape(-1, dh.shape[-1])).reshape(dh.shape[:2]).astype(float), None
 
 
+VERDICT_AT_ONCE = 4_000_000
+"""A UI measures the verdicts' one-term gradients at once (they cost a few ms) when `verdict_cost` is at most
+this; above it, after the first paint, in a worker (`verdict_pending` places meanwhile say they are measuring)."""
+
+
+def _term_keys(trace) -> list[str]:
+    """The one-term gradient keys of *trace* not yet computed (each direction's pass computes all of its places')."""
+    return [k for p in trace.info.places if p.layer is not None
+            for k in (p.diag_key("term_gradnorm"),) if k in trace and not trace.is_computed(k)]
+
+
+def verdict_pending(trace, place: Place) -> bool:
+    """Whether *place*'s verdict waits for its one-term gradient: a lean backward pass not run yet."""
+    if place.layer is None:
+        return False
+    term = place.diag_key("term_gradnorm")
+    return term in trace and not trace.is_computed(term)
+
+
+def verdict_cost(trace) -> int:
+    """What measuring every pending verdict costs, in multiply-adds of the recurrence (steps x samples x H²
+    summed over the places still waiting): compared with `VERDICT_AT_ONCE`."""
+    return sum(int(np.prod(trace[p.key("h")].shape)) * trace.info.entries[p.entry].hidden_size
+               for p in trace.info.places if verdict_pending(trace, p))
+
+
+def measure_verdicts(trace) -> None:
+    """Compute every one-term gradient the verdicts of *trace* read (in a worker, in the TUI)."""
+    for key in _term_keys(trace):
+        trace[key]
+
+
 def _basis(trace, place: Place, s, b: int | None) -> str:
     """What the verdict measured, in words: for sample *b*, or for the whole batch (*b* None)."""
     info = trace.info
