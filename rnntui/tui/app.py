@@ -243,6 +243,7 @@ class RnntuiApp(SamplesAxisMixin, App):
         self._cancelled: set[tuple[int, str]] = set()  # (id(trace), key) Esc cancelled: not started again
         self._iteration_target: int | None = None  # the iteration a worker is computing
         self._painted = False                      # whether the first screen is up (workers start after it)
+        self._prefetch_after_paint = False         # a prefetch of step Jacobian norms waits for the next repaint
         run = open_run(trace, other)
         self.set_reactive(RnntuiApp.run_state, run)
         info = trace.info
@@ -495,6 +496,10 @@ class RnntuiApp(SamplesAxisMixin, App):
 
     JACOBIAN_AHEAD = 24  # steps each side of the cursor whose Jacobian norms (BPTT's cell) are computed ahead
 
+    def _prefetch_at_cursor(self) -> None:
+        self._prefetch_after_paint = False
+        self._prefetch_jacobians(self.cursor)
+
     def _prefetch_jacobians(self, c: Cursor) -> None:
         """The step Jacobian norms BPTT's cell shows (~10 ms a step at H=256 when the trace does not hold them
         all), computed ahead in a quiet worker for the steps around the cursor, so a step key or a switch
@@ -575,7 +580,10 @@ class RnntuiApp(SamplesAxisMixin, App):
             view.cursor = cursor
         if not self.debugging.empty and old.place_index != cursor.place_index:
             self._derive_waiting()
-        self._prefetch_jacobians(cursor)
+        # after the repaint: a worker started now would share the interpreter with this key's layout and paint
+        if not self._prefetch_after_paint:
+            self._prefetch_after_paint = True
+            self.call_after_refresh(self._prefetch_at_cursor)
         # the footer is rebuilt only when an action turns on or off, not on every step
         state = tuple(self.check_action(name, params)
                       for _, name, params in (parse_action(b.action) for b in self.BINDINGS))
