@@ -34,8 +34,9 @@ MAX_ITERATIONS = 120
 FIRST_CHECK = 8       # first certificate check (few steps converge sooner; each check costs an eigvalsh)
 CHECK_EVERY = 3
 SINGLE_BELOW = 32          # below this H the float64 Lanczos alone is as fast
-SINGLE_RTOL = 1e-6         # the float32 phase stops once its own certificate holds to this (or its budget is spent)
+SINGLE_RTOL = 1e-9         # the float32 phase stops once its own certificate holds to this (or its budget is spent)
 SINGLE_ITERATIONS = 60
+SINGLE_FIRST_CHECK = 14     # few steps are certified in float32 sooner; then every CHECK_EVERY (a check costs a GEMM pass)
 SINGLE_SLACK = 1e-5        # float32 rounding of its Ritz values, relative to theta: lambda_2's bound is raised by it
 
 
@@ -137,7 +138,7 @@ def _lanczos_top(a, D, W, Wt, rtol, rng):
     if H > SINGLE_BELOW and 1e-12 < wmax < 1e12:
         f32 = np.float32
         y, th, th2 = _lanczos(None if a is None else a.astype(f32), D.astype(f32), W.astype(f32), Wt.astype(f32),
-                              q.astype(f32), SINGLE_RTOL, SINGLE_ITERATIONS, FIRST_CHECK, CHECK_EVERY, ritz=True)
+                              q.astype(f32), SINGLE_RTOL, SINGLE_ITERATIONS, SINGLE_FIRST_CHECK, CHECK_EVERY, ritz=True)
         good = np.isfinite(y).all(axis=1) & (np.linalg.norm(y, axis=1) > 0.5)
         q[good] = y[good] / np.linalg.norm(y[good], axis=1, keepdims=True)
         floor = np.where(good & np.isfinite(th2), th2 + SINGLE_SLACK * np.abs(th), -np.inf)
@@ -205,7 +206,7 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
                 finished = ok | last
                 if finished.any():   # the top Ritz vector: the basis combined by the tridiagonal's eigenvector
                     rows = active[finished]
-                    s = np.linalg.eigh(_tridiagonal(alphas[rows, :m], betas[rows, :m]))[1][:, :, -1]
+                    s = _top_vector(alphas[rows, :m], betas[rows, :m], theta[rows])
                     vectors[rows] = np.einsum("nm,mnh->nh", s, basis[:m, rows], dtype=np.float64)
         else:
             ok = None
@@ -273,6 +274,21 @@ def _last_component(alphas, betas, theta):
             d = theta - alphas[:, j] - betas[:, j - 1] ** 2 / np.where(d == 0, tiny, d)
     rel = logs - logs[:, -1:]
     return 1.0 / np.sqrt(np.exp(2 * np.minimum(rel, 700)).sum(axis=1))
+
+
+def _top_vector(alphas, betas, theta):
+    """The tridiagonal's unit eigenvector for its top eigenvalue theta, from the pivots `_last_component`
+    reads (s_{i+1}/s_i = d_i/beta_i >= 0: every component has the same sign), O(m) per row."""
+    n, m = alphas.shape
+    tiny = np.finfo(np.float64).tiny
+    logs = np.zeros((n, m))
+    d = theta - alphas[:, 0]
+    for j in range(1, m):
+        logs[:, j] = logs[:, j - 1] + np.log(np.maximum(np.abs(d), tiny)) - np.log(np.maximum(betas[:, j - 1], tiny))
+        if j < m - 1:
+            d = theta - alphas[:, j] - betas[:, j - 1] ** 2 / np.where(d == 0, tiny, d)
+    s = np.exp(np.maximum(logs - logs.max(axis=1, keepdims=True), -700))
+    return s / np.linalg.norm(s, axis=1, keepdims=True)
 
 
 def _dense_top(a, D, blocks):
