@@ -16,6 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
+from rnntui.engine import keys
 from rnntui.engine.keys import Place
 from rnntui.expr import nodes
 from rnntui.expr.errors import ExprError
@@ -147,7 +148,7 @@ class TrainingBound(Bound):
         if expr.place is not None:
             raise ExprError(expr.text, expr.place_col + 1, "found @place on an assertion over a training run's "
                             "iterations; expected none (train.* names belong to no place)")
-        self.T = int(trace["train.loss"].shape[0])
+        self.T = int(trace[keys.TRAIN_LOSS].shape[0])
         probe = Evaluator(expr.text, lambda n: _zeros_like_step(self.names[n.name].shape()))(expr.root)
         self.step_shape = probe.shape[1:] if probe.ndim else ()
         self.condition = is_condition(expr.root)

@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from rnntui import signals
 from rnntui.blas import one_thread
+from rnntui.engine import keys
 from rnntui.engine.progress import reporting
 from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
@@ -551,15 +552,15 @@ class RnntuiApp(SamplesAxisMixin, App):
         """Compute in a worker the costly keys the watches and breakpoints wait for (the panes say so meanwhile),
         then draw them again."""
         trace = self.run_state.trace
-        keys = [k for k in self._waiting_keys() if (id(trace), k) not in self._cancelled]
-        if not keys:
+        wanted = [k for k in self._waiting_keys() if (id(trace), k) not in self._cancelled]
+        if not wanted:
             return
         running = self._jobs.get("derive")
-        if running is not None and running[0].name == repr((id(trace), keys)):
+        if running is not None and running[0].name == repr((id(trace), wanted)):
             return
 
         def work():
-            for k in keys:
+            for k in wanted:
                 trace[k]
             return trace
 
@@ -571,9 +572,9 @@ class RnntuiApp(SamplesAxisMixin, App):
                     view.watch_run()
             self._derive_waiting()  # the cursor may have moved to another place meanwhile
 
-        what = ", ".join(k.removeprefix("diag.").removesuffix(".jacnorm") for k in keys)
+        what = ", ".join(k.removeprefix(keys.DIAG_PREFIX).removesuffix(".jacnorm") for k in wanted)
         self._background("derive", f"computing the step Jacobian norms of {what}", work, done,
-                         name=repr((id(trace), keys)))
+                         name=repr((id(trace), wanted)))
 
     def watch_cursor(self, old: Cursor, cursor: Cursor) -> None:
         for view in self.query(TraceView):
@@ -639,7 +640,7 @@ class RnntuiApp(SamplesAxisMixin, App):
             return e.hidden_size
         if cur.is_map(self.info, place):
             return int(e.out_shape[0])
-        out = self.run_state.trace[f"model.{e.index}.out"]
+        out = self.run_state.trace[keys.out(e.index)]
         return int(out[0, 0].size if (e.seq_out and self.info.seq) else out[0].size)
 
     # --- actions -------------------------------------------------------------------------------
@@ -709,9 +710,19 @@ class RnntuiApp(SamplesAxisMixin, App):
         if not runs:
             return
         phase = self.cursor.phase if any(r.phase == self.cursor.phase for r in runs) else runs[0].phase
-        self.cursor = replace(self.cursor, t=runs[0].start, phase=phase)
+        t, before = runs[0].start, self.cursor.sample
+        place = self.cursor.place(self.info)
+        key = place.grad_key("h") if place.layer is not None else None
+        norms = None
+        if key is not None and key in self.run_state.trace and any(r.kind in ("exploding", "vanishing") for r in runs):
+            from rnntui.engine.diagnostics import row_norms
+
+            norms = row_norms(np.asarray(self.run_state.trace[key][t]))   # (B, H) at step t: each sample's norm
+        self.cursor = cur.to_event(self.cursor, self.info, t, phase, norms)
+        moved = "" if self.cursor.sample == before else (
+            f"sample {before} ends before t={t}: showing sample {self.cursor.sample}; ")
         # event texts name trace keys, which a crafted trace makes anything: never markup
-        self.notify(cut("; ".join(r.text for r in runs[:3]), MESSAGE_CHARS), timeout=3, markup=False)
+        self.notify(cut(moved + "; ".join(r.text for r in runs[:3]), MESSAGE_CHARS), timeout=3, markup=False)
 
     def action_add_watch(self) -> None:
         self._ask(breakpoint=False)
@@ -1069,9 +1080,12 @@ class RnntuiApp(SamplesAxisMixin, App):
         if self.run_state.other is not None and self.run_state.labels == ("A", "B"):
             self.notify("what-if works on one run: open it without --compare", timeout=3)
             return
-        if place.layer is None or info.mode == "encoder-decoder" or getattr(info, "feed", "zeros") == "output":
-            self.notify("what-if sets a state or gate of a recurrent place (not in encoder-decoders or "
-                        "generators); p edits a weight", timeout=3)
+        entry = info.entries[place.entry]
+        steps_node = hasattr(entry.handler, "settable_values")   # a graph's recurrence: its step graph's values
+        if (place.layer is None and not steps_node) or info.mode == "encoder-decoder" \
+                or getattr(info, "feed", "zeros") == "output":
+            self.notify("what-if sets a state or gate of a recurrent place, or a value of a recurrence's step "
+                        "graph (not in encoder-decoders or generators); p edits a weight", timeout=3)
             return
 
         def done(item: dict | None) -> None:
@@ -1079,8 +1093,8 @@ class RnntuiApp(SamplesAxisMixin, App):
                 changes, seed = self._wanted()
                 self._recompute(changes + (Change("intervention", item),), seed)
 
-        entry = info.entries[place.entry]
-        self.push_screen(WhatIfScreen(entry, place, c.t, min(c.unit, entry.hidden_size - 1)), done)
+        self.push_screen(WhatIfScreen(entry, place, c.t, c.unit if steps_node else min(c.unit, entry.hidden_size - 1)),
+                         done)
 
     def action_edit_weight(self) -> None:
         """`p`: set, scale or shift a weight (`W_hh = 1.5`, `W_hh[0, 0] *= 3`) and see the run recomputed."""
@@ -1093,7 +1107,7 @@ class RnntuiApp(SamplesAxisMixin, App):
         place = self.cursor.place(info)
         entry = info.entries[place.entry]
         shown = self.run_state.trace
-        params = {n: tuple(shown[f"param.{n}"].shape) for e in info.entries for n in e.params}
+        params = {n: tuple(shown[keys.param(n)].shape) for e in info.entries for n in e.params}
         if not params:
             self.notify("this model has no parameters", timeout=2)
             return
@@ -1150,13 +1164,13 @@ class RnntuiApp(SamplesAxisMixin, App):
         from rnntui.scenario.relocate import relocate
 
         whole = self.run_state.trace.whole
-        if "meta.scenario" not in whole or not self.changes:
+        if keys.META_SCENARIO not in whole or not self.changes:
             self.notify("no what-if to write", timeout=2)
             return
         yaml = YAML()  # round trip: the user's comments and order stay
         yaml.width = 4096  # and their lines: a long path is not wrapped onto a line of its own
         try:
-            data = yaml.load(str(whole["meta.scenario"]))
+            data = yaml.load(str(whole[keys.META_SCENARIO]))
             items = self._interventions()
             if items:
                 data["interventions"] = items
