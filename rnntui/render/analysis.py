@@ -194,25 +194,36 @@ VERDICT_AT_ONCE = 4_000_000
 this; above it, after the first paint, in a worker (`verdict_pending` places meanwhile say they are measuring)."""
 
 
-def _term_keys(trace) -> list[str]:
-    """The one-term gradient keys of *trace* not yet computed (each direction's pass computes all of its places')."""
-    return [k for p in trace.info.places if p.layer is not None
-            for k in (p.diag_key("term_gradnorm"),) if k in trace and not trace.is_computed(k)]
+def step_work(trace, place: Place) -> int:
+    """About the multiply-adds of one pass of BPTT through *place* (steps x samples x H² for a recurrent place):
+    what a step Jacobian's norm at every step, or one more backward pass, costs in proportion."""
+    info = trace.info
+    entry = info.entries[place.entry]
+    if place.layer is not None:
+        h = trace[place.key("h")]
+        return int(h.size) * int(h.shape[-1])
+    # a recurrence: one backward pass of its step graph per unit of its states, at every step
+    S = sum(entry.config["states"].values())
+    return entry.steps * info.B * S * S * 16   # a pass of a small graph costs about 16 products of a chain's
 
 
 def verdict_pending(trace, place: Place) -> bool:
     """Whether *place*'s verdict waits for its one-term gradient: a lean backward pass not run yet."""
-    if place.layer is None:
+    if not steps_place(trace.info, place):
         return False
     term = place.diag_key("term_gradnorm")
     return term in trace and not trace.is_computed(term)
 
 
+def _term_keys(trace) -> list[str]:
+    """The one-term gradient keys of *trace* not yet computed (each direction's pass computes all of its places')."""
+    return [p.diag_key("term_gradnorm") for p in trace.info.places if verdict_pending(trace, p)]
+
+
 def verdict_cost(trace) -> int:
-    """What measuring every pending verdict costs, in multiply-adds of the recurrence (steps x samples x H²
-    summed over the places still waiting): compared with `VERDICT_AT_ONCE`."""
-    return sum(int(np.prod(trace[p.key("h")].shape)) * trace.info.entries[p.entry].hidden_size
-               for p in trace.info.places if verdict_pending(trace, p))
+    """What measuring every pending verdict costs (`step_work` summed over the places still waiting): compared
+    with `VERDICT_AT_ONCE`."""
+    return sum(step_work(trace, p) for p in trace.info.places if verdict_pending(trace, p))
 
 
 def measure_verdicts(trace) -> None:
@@ -272,12 +283,7 @@ def verdicts(trace, place: Place, jacobian: bool = True) -> Verdicts | None:
     lengths = [info.length_of(b) if info.packs(entry) else entry.steps for b in range(n)] if per_sample \
         else [entry.steps]
     jkey = place.diag_key("jacnorm")
-    if place.layer is not None:
-        h = trace[place.key("h")]
-        work = h.size * h.shape[-1]
-    else:   # a recurrence: one backward pass of its step graph per unit of its states, at every step
-        S = sum(entry.config["states"].values())
-        work = entry.steps * info.B * S * S * 16   # a pass of a small graph costs about 16 products of a chain's
+    work = step_work(trace, place)
     jac = None
     # never a slow computation in a view; *jacobian* False: not at all (a scan reads the rate alone)
     if jacobian and (trace.is_computed(jkey) or work <= 4_000_000):
