@@ -36,7 +36,7 @@ def saturation(values: np.ndarray, sigmoid: bool, lengths: np.ndarray | None = N
     return counted / (real.sum(axis=1) * values.shape[-1])
 
 
-STEP_CHUNK_ELEMENTS = 1 << 23  # factor entries (steps * B * k*H) formed at once: bounds memory, not accuracy
+STEP_CHUNK_ELEMENTS = 1 << 19  # factor entries (steps * B * k*H) formed at once: bounds memory (a chunk fits spectral.ROW_BUDGET)
 JACNORM_RTOL = spectral.DEFAULT_RTOL
 
 

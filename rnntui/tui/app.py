@@ -246,6 +246,8 @@ class RnntuiApp(SamplesAxisMixin, App):
         self._busy_timer = None
         self._cancelled: set[tuple[int, str]] = set()  # (id(trace), key) Esc cancelled: not started again
         self._iteration_target: int | None = None  # the iteration a worker is computing
+        self._painted = False                      # whether the first screen is up (workers start after it)
+        self._prefetch_after_paint = False         # a prefetch of step Jacobian norms waits for the next repaint
         run = open_run(trace, other)
         self.set_reactive(RnntuiApp.run_state, run)
         info = trace.info
@@ -312,10 +314,19 @@ class RnntuiApp(SamplesAxisMixin, App):
         self._blas = one_thread()
         self._show(self.run_state)
         self.watch_debugging(self.debugging)  # the scenario's debug: section, set before the views existed
+        self._fit(self.size.width, self.size.height)
+        # the first screen comes first: what the workers compute ahead (the verdicts' one-term gradient, the
+        # step Jacobian norms around the cursor, the expression parser) starts once it is painted, never
+        # competing with it for the interpreter
+        self.call_after_refresh(self._first_paint_done)
+
+    def _first_paint_done(self) -> None:
         from rnntui.expr.grammar import prepare
 
+        self._painted = True
         self.run_worker(prepare, thread=True, group="prepare")  # w's first keystroke would build the parser
-        self._fit(self.size.width, self.size.height)
+        self._measure_verdicts(self.run_state)
+        self._prefetch_jacobians(self.cursor)
 
     def on_unmount(self) -> None:
         if self._gc_threshold is not None:  # None when the app stopped before it was mounted
@@ -385,6 +396,36 @@ class RnntuiApp(SamplesAxisMixin, App):
             view.run = run  # before the cursor: a view draws a cursor in the run it holds
         self.watch_cursor(self.cursor, self.cursor)
         self._derive_waiting()
+        self._measure_verdicts(run)
+
+    def _measure_verdicts(self, run: OpenRun) -> None:
+        """The verdicts' one-term gradients (a lean backward pass, `diag.*.term_gradnorm`): at once where they
+        cost a few ms, else after the first paint in a worker, while the gradient panel says it is measuring;
+        drawn again when they are in. The numbers are the engine's either way (the same key, computed once)."""
+        from rnntui.render.analysis import VERDICT_AT_ONCE, measure_verdicts, verdict_cost
+
+        traces = [t for t in (run.trace, run.other) if t is not None]
+        cost = sum(verdict_cost(t) for t in traces)
+        if not cost:
+            return
+        if cost <= VERDICT_AT_ONCE:
+            for t in traces:
+                measure_verdicts(t)
+            return
+        if not self._painted:
+            return  # _first_paint_done starts it
+
+        def work():
+            for t in traces:
+                measure_verdicts(t)
+            return run
+
+        def done(measured: OpenRun) -> None:
+            if measured is self.run_state:
+                for view in self.query(GradientPlot):
+                    view.watch_run()  # drawn again, with the verdict (its height may change)
+
+        self._background("verdict", "", work, done)
 
     def watch_debugging(self, state: DebugState) -> None:
         self._cancelled.clear()  # a changed list computes again what Esc cancelled
@@ -453,13 +494,15 @@ class RnntuiApp(SamplesAxisMixin, App):
             return
         said = ", ".join(label for _, label, _ in self._jobs.values() if label)  # a quiet one goes unsaid
         for group, (worker, _, _) in list(self._jobs.items()):
+            if group == "verdict":  # a fraction of a run, and the gradient panel waits for it: never dropped
+                continue
             worker.cancel()
             if group == "derive":
                 trace = self.run_state.trace
                 self._cancelled.update((id(trace), k) for k in self._waiting_keys())
                 for view in self.query(WatchPane):
                     view.waiting_words = "not computed: cancelled with Esc (L and Enter on it computes it again)"
-        self._jobs.clear()
+            del self._jobs[group]
         self._iteration_target = None
         self._show_busy()
         if said:
@@ -467,11 +510,15 @@ class RnntuiApp(SamplesAxisMixin, App):
 
     JACOBIAN_AHEAD = 24  # steps each side of the cursor whose Jacobian norms (BPTT's cell) are computed ahead
 
+    def _prefetch_at_cursor(self) -> None:
+        self._prefetch_after_paint = False
+        self._prefetch_jacobians(self.cursor)
+
     def _prefetch_jacobians(self, c: Cursor) -> None:
         """The step Jacobian norms BPTT's cell shows (~10 ms a step at H=256 when the trace does not hold them
         all), computed ahead in a quiet worker for the steps around the cursor, so a step key or a switch
         to BPTT finds them; the same function step by step as the cell's own, so the same numbers."""
-        if c.handover or not self.is_running:
+        if c.handover or not self.is_running or not self._painted:
             return
         from rnntui.engine.diagnostics import jacobian_norm_at
         from rnntui.render.parts import for_place
@@ -547,7 +594,10 @@ class RnntuiApp(SamplesAxisMixin, App):
             view.cursor = cursor
         if not self.debugging.empty and old.place_index != cursor.place_index:
             self._derive_waiting()
-        self._prefetch_jacobians(cursor)
+        # after the repaint: a worker started now would share the interpreter with this key's layout and paint
+        if not self._prefetch_after_paint:
+            self._prefetch_after_paint = True
+            self.call_after_refresh(self._prefetch_at_cursor)
         # the footer is rebuilt only when an action turns on or off, not on every step
         state = tuple(self.check_action(name, params)
                       for _, name, params in (parse_action(b.action) for b in self.BINDINGS))

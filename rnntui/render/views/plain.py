@@ -83,7 +83,7 @@ class PlainView(PlaceView):
         return Group(state_heatmap(vals, c.t, c.unit, width, height, "out" if c.phase == "forward" else "dL/dout",
                                    length=own if own < arr.shape[0] else None))
 
-    def gradients(self, trace, c, width):
+    def gradients(self, trace, c, width, defer=False):
         return param_norms(trace, trace.info.entries[c.place(trace.info).entry])
 
     def details(self, trace, c):

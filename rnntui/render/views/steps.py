@@ -111,9 +111,9 @@ def step_jacobian(trace, entry, t: int) -> np.ndarray:
 class StepsView(PlainView):
     kind = "steps"
 
-    def gradients(self, trace, c, width):
-        """The verdict (the one-term gradient of the states carried back), the step Jacobian's norm at the
-        cursor's step, and each parameter's gradient."""
+    def gradients(self, trace, c, width, defer=False):
+        """The verdict (the one-term gradient of the states carried back; *defer*: a line that says it is being
+        measured, until it is), the step Jacobian's norm at the cursor's step, and each parameter's gradient."""
         from rnntui.render.analysis import state_symbol
         from rnntui.render.views.recurrent import verdict_lines
 
@@ -131,7 +131,7 @@ class StepsView(PlainView):
         else:   # too slow to compute at every key: a watch on jacnorm computes it off the keys' way
             line = Text(f"step Jacobian ‖d{s}_t/d{s}_(t-1)‖: not computed at every key for a recurrence this large "
                         "(w jacnorm computes it in the background)", DIM)
-        return Group(*verdict_lines(trace, place, c.sample), line, param_norms(trace, entry))
+        return Group(*verdict_lines(trace, place, c.sample, defer), line, param_norms(trace, entry))
 
     def cell(self, trace, c, width):
         info = trace.info
