@@ -44,16 +44,22 @@ class HelpScreen(Dialog[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def __init__(self, bindings, trace, cursor):
+        """*bindings*: the keys, as (owner's name, bindings) groups (tui/keymap.py) or one list."""
         super().__init__()
-        self.bindings_table = bindings
+        grouped = bool(bindings) and isinstance(bindings[0], tuple)
+        self.groups = list(bindings) if grouped else [("", list(bindings))]
+        self.bindings_table = [b for _, bs in self.groups for b in bs]   # every key listed, in order
         self.trace = trace
         self.cursor = cursor
 
     def compose(self) -> ComposeResult:
         keys = Table(title="Keys", show_header=False, box=None, padding=(0, 2))
-        for b in self.bindings_table:
-            keys.add_row(Text(key_label(b.key), Style(bold=True)), Text(b.description, Style(color="cyan")),
-                         b.tooltip)
+        for title, bindings in self.groups:   # each owner's keys under its name
+            if title:
+                keys.add_row("", Text(title, Style(bold=True, underline=True)), "")
+            for b in bindings:
+                keys.add_row(Text(key_label(b.key), Style(bold=True)), Text(b.description, Style(color="cyan")),
+                             b.tooltip)
         info = self.trace.info
         place = self.cursor.place(info)
         entry = info.entries[place.entry]
