@@ -226,3 +226,21 @@ async def test_the_model_map_is_a_panel_beside_the_views_where_it_fits(traces):
     app = RnntuiApp(traces["lstm-delayed-recall"])
     async with app.run_test(size=(160, 48)) as pilot:
         assert not app.query_one("#map").display
+
+
+async def test_n_lands_on_a_recurrences_own_events(traces):
+    """graph-attention-reverse: the decoder's GRU cell saturates its gates; at the recurrence, N from the last step
+    lands where that run of events begins and says so, as at a chain's recurrent place."""
+    from rnntui.engine.keys import Place
+    from rnntui.render.analysis import event_runs, events
+
+    trace = traces["graph-attention-reverse"]
+    runs = [r for r in event_runs(trace.info, events(trace)) if r.place == Place(4)]
+    assert runs and all(r.kind == "saturated" for r in runs)
+    app = RnntuiApp(trace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(*["right_square_bracket"] * 4, "end", "N")
+        await pilot.pause()
+        message = list(app._notifications)[-1].message
+        assert app.cursor.place(trace.info) == Place(4) and app.cursor.t == runs[0].start, message
+        assert any(r.text in message for r in runs) and "cell.gates." in message
