@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from rnntui.engine.handlers import handler
 from rnntui.errors import Problem, ScenarioError
 
 CHUNK = 32        # the fewest samples a worker takes at a time
@@ -119,7 +120,7 @@ def sample_scenario(sc, k: int):
     from rnntui.scenario.dataset import batch_input
 
     first = sc.layout[0]
-    ids = first.handler.laid_out_id_count(first) if first.handler.reads_ids else None
+    ids = handler(first.type).laid_out_id_count(first) if handler(first.type).reads_ids else None
     vocab = SimpleNamespace(vocab=list(sc.vocab) if sc.vocab is not None else None)
     built, target = batch_input(sc.dataset, k, 1, vocab, Path(sc.file).parent, None, ids)
     if target is not None:

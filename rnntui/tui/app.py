@@ -29,6 +29,7 @@ from rnntui import signals
 from rnntui.blas import one_thread
 from rnntui.engine import keys
 from rnntui.engine.progress import reporting
+from rnntui.engine.handlers import handler
 from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import EventRun
@@ -43,6 +44,7 @@ from rnntui.tui.state import DebuggerState, OpenRun, open_run, warmed
 from rnntui.tui.terminal import require_terminal
 from rnntui.tui.usertext import cut
 from rnntui.tui.widgets.base import TraceView
+from rnntui.tui.widgets.model_map_panel import ModelMapPanel
 from rnntui.tui.widgets.cell_view import CellView
 from rnntui.tui.widgets.watch_pane import WatchPane
 from rnntui.tui.widgets.compare_pane import ComparePane
@@ -53,6 +55,7 @@ from rnntui.tui.widgets.state_heatmap import StateHeatmap
 from rnntui.tui.widgets.timeline import Timeline
 
 
+MAP_PANEL_FROM = (150, 40)  # columns, lines: a graph model's map is a panel beside the views from here
 NARROW_BELOW = 100
 SHORT_BELOW = 30  # lines: below this, everything under the header scrolls as one
 
@@ -157,6 +160,8 @@ class RnntuiApp(App):
         self._busy_timer = None
         self._cancelled: set[tuple[int, str]] = set()  # (id(trace), key) Esc cancelled: not started again
         self._targets: dict[str, int] = {}         # axis name -> the position a worker is opening
+        self._painted = False                      # whether the first screen is up (workers start after it)
+        self._prefetch_after_paint = False         # a prefetch of step Jacobian norms waits for the next repaint
         info = trace.info
         debugging = DebugState(watches=tuple(getattr(info, "watch", ())),
                                breakpoints=tuple(Breakpoint(b) for b in getattr(info, "breakpoints", ())))
@@ -254,6 +259,7 @@ class RnntuiApp(App):
                     yield WatchPane(id="watches")
                     yield GradientPlot(id="gradients")
                     yield DetailsPane(id="details")
+                yield ModelMapPanel(id="map")   # a graph model's map beside the views, where the terminal has room
         yield Footer()
 
     def run(self, *, headless: bool = False, **kwargs):
@@ -277,10 +283,19 @@ class RnntuiApp(App):
         gc.set_threshold(*GC_THRESHOLD)
         self._blas = one_thread()
         self.watch_state(None, self.state)   # the views bound to it on their own mount
+        self._fit(self.size.width, self.size.height)
+        # the first screen comes first: what the workers compute ahead (the verdicts' one-term gradient, the
+        # step Jacobian norms around the cursor, the expression parser) starts once it is painted, never
+        # competing with it for the interpreter
+        self.call_after_refresh(self._first_paint_done)
+
+    def _first_paint_done(self) -> None:
         from rnntui.expr.grammar import prepare
 
+        self._painted = True
         self.run_worker(prepare, thread=True, group="prepare")  # w's first keystroke would build the parser
-        self._fit(self.size.width, self.size.height)
+        self._measure_verdicts(self.run_state)
+        self._prefetch_jacobians(self.cursor)
 
     def on_unmount(self) -> None:
         if self._gc_threshold is not None:  # None when the app stopped before it was mounted
@@ -298,6 +313,15 @@ class RnntuiApp(App):
         stay on screen at 80 columns."""
         narrow = width < NARROW_BELOW
         self.query_one("#main").set_class(narrow, "narrow")
+        # a graph model's map as a panel: from MAP_PANEL_FROM columns and lines (below, M opens it), as wide as
+        # its widest line within a third of the terminal (a longer line wraps)
+        panel = self.query_one("#map")
+        panel.display = bool(self.info.inputs) and width >= MAP_PANEL_FROM[0] and height >= MAP_PANEL_FROM[1]
+        if panel.display:
+            from rnntui.render.model_map import model_map
+
+            widest = max(len(line) for line in model_map(self.info, compact=True).plain.splitlines())
+            panel.styles.width = min(widest + 4, width // 3)
         self.query_one("#body").set_class(narrow or height < SHORT_BELOW, "scroll")
         footer = self.query_one(Footer)
         if footer.compact != narrow:
@@ -332,6 +356,7 @@ class RnntuiApp(App):
             self.playing = False
             run = new.run
             self.title = f"rnntui: {run.info.name}" + (f" vs {run.other.info.name}" if run.other is not None else "")
+            self._measure_verdicts(run)   # a long run's wait for the first paint (_first_paint_done starts them)
         if old is None or new.debugging is not old.debugging:
             self._cancelled.clear()  # a changed list computes again what Esc cancelled
             for view in self.query(WatchPane):
@@ -339,6 +364,35 @@ class RnntuiApp(App):
         self._moved(old.cursor if old is not None else new.cursor, new.cursor)
         if old is None or new.run is not old.run or new.debugging is not old.debugging:
             self._derive_waiting()
+
+    def _measure_verdicts(self, run) -> None:
+        """The verdicts' one-term gradients (a lean backward pass, `diag.*.term_gradnorm`): at once where they
+        cost a few ms, else after the first paint in a worker, while the gradient panel says it is measuring;
+        drawn again when they are in. The numbers are the engine's either way (the same key, computed once)."""
+        from rnntui.render.analysis import VERDICT_AT_ONCE, measure_verdicts, verdict_cost
+
+        traces = [t for t in (run.trace, run.other) if t is not None]
+        cost = sum(verdict_cost(t) for t in traces)
+        if not cost:
+            return
+        if cost <= VERDICT_AT_ONCE:
+            for t in traces:
+                measure_verdicts(t)
+            return
+        if not self._painted:
+            return  # _first_paint_done starts it
+
+        def work():
+            for t in traces:
+                measure_verdicts(t)
+            return run
+
+        def done(measured) -> None:
+            if measured is self.run_state:
+                for view in self.query(GradientPlot):
+                    view.watch_run()  # drawn again, with the verdict (its height may change)
+
+        self._background("verdict", "", work, done)
 
     # --- work off the UI thread ----------------------------------------------------------------
 
@@ -397,13 +451,15 @@ class RnntuiApp(App):
             return
         said = ", ".join(label for _, label, _ in self._jobs.values() if label)  # a quiet one goes unsaid
         for group, (worker, _, _) in list(self._jobs.items()):
+            if group == "verdict":  # a fraction of a run, and the gradient panel waits for it: never dropped
+                continue
             worker.cancel()
             if group == "derive":
                 trace = self.run_state.trace
                 self._cancelled.update((id(trace), k) for k in self._waiting_keys())
                 for view in self.query(WatchPane):
                     view.waiting_words = "not computed: cancelled with Esc (L and Enter on it computes it again)"
-        self._jobs.clear()
+            del self._jobs[group]
         self._targets.clear()
         self._show_busy()
         if said:
@@ -411,11 +467,15 @@ class RnntuiApp(App):
 
     JACOBIAN_AHEAD = 24  # steps each side of the cursor whose Jacobian norms (BPTT's cell) are computed ahead
 
+    def _prefetch_at_cursor(self) -> None:
+        self._prefetch_after_paint = False
+        self._prefetch_jacobians(self.cursor)
+
     def _prefetch_jacobians(self, c: Cursor) -> None:
         """The step Jacobian norms BPTT's cell shows (~10 ms a step at H=256 when the trace does not hold them
         all), computed ahead in a quiet worker for the steps around the cursor, so a step key or a switch
         to BPTT finds them; the same function step by step as the cell's own, so the same numbers."""
-        if c.handover or not self.is_running:
+        if c.handover or not self.is_running or not self._painted:
             return
         from rnntui.engine.diagnostics import jacobian_norm_at
         from rnntui.render.parts import for_place
@@ -489,7 +549,10 @@ class RnntuiApp(App):
     def _moved(self, old: Cursor, cursor: Cursor) -> None:
         if not self.debugging.empty and old.place_index != cursor.place_index:
             self._derive_waiting()
-        self._prefetch_jacobians(cursor)
+        # after the repaint: a worker started now would share the interpreter with this key's layout and paint
+        if not self._prefetch_after_paint:
+            self._prefetch_after_paint = True
+            self.call_after_refresh(self._prefetch_at_cursor)
         # the footer is rebuilt only when an action turns on or off, not on every step
         state = tuple(self.check_action(name, params)
                       for _, name, params in (parse_action(b.action) for b in self.BINDINGS))
@@ -954,7 +1017,7 @@ class RnntuiApp(App):
             self.notify("what-if works on one run: open it without --compare", timeout=3)
             return
         entry = info.entries[place.entry]
-        steps_node = hasattr(entry.handler, "settable_values")   # a graph's recurrence: its step graph's values
+        steps_node = hasattr(handler(entry.type), "settable_values")   # a graph's recurrence: its step graph's values
         if (place.layer is None and not steps_node) or info.mode == "encoder-decoder" \
                 or getattr(info, "feed", "zeros") == "output":
             self.notify("what-if sets a state or gate of a recurrent place, or a value of a recurrence's step "

@@ -11,6 +11,7 @@ from textual.await_complete import AwaitComplete
 from textual.screen import ModalScreen, ScreenResultType
 from textual.widgets import Input, Static
 
+from rnntui.engine.handlers import handler
 from rnntui.render.analysis import equations
 from rnntui.render.glossary import glossary
 
@@ -313,7 +314,7 @@ class WhatIfScreen(Dialog["dict | None"]):
     def __init__(self, entry, place, t: int, unit: int):
         super().__init__()
         self.entry, self.place, self.t, self.unit = entry, place, t, unit
-        hd = entry.handler
+        hd = handler(entry.type)
         if hasattr(hd, "settable_values"):   # a graph's recurrence: its states and step graph's values
             self.names = hd.settable_values(entry)
             self.sizes = {n: hd.value_size(entry, n) for n in self.names}
