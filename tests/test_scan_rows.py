@@ -105,3 +105,19 @@ def test_workers_get_a_few_chunks_at_a_time_and_their_rows_are_taken_as_they_com
     assert [list(c) for c in seen["chunks"]] == [list(range(a, min(a + 32, 200))) for a in range(0, 200, 32)]
     one = scan(path, workers=1, limit=200)
     assert got.rows == one.rows and [r["sample"] for r in got.rows] == list(range(200))
+
+
+def test_chunks_completing_out_of_order_are_put_in_sample_order_as_they_come():
+    from rnntui.samples.run import _InOrder
+
+    def chunk(a, b):
+        return [{"sample": k, "loss": float(k)} for k in range(a, b)]
+
+    done = _InOrder(Rows())
+    done.add(2, chunk(6, 9))
+    done.add(1, chunk(3, 6))
+    assert len(done.rows) == 0 and len(done) == 6     # held until chunk 0 is in: counted, not yet appended
+    done.add(0, chunk(0, 3))
+    assert [r["sample"] for r in done.rows] == list(range(9))
+    done.add(4, chunk(12, 14))                         # chunk 3 never comes (an interruption)
+    assert [r["sample"] for r in done.finish()] == list(range(9)) + [12, 13] and len(done) == 11
