@@ -96,8 +96,11 @@ JACNORM_AUTO_LIMIT = 1 << 28  # steps * B * k * H^2 summed over directions: abou
 
 def jacnorm_cost(info) -> int:
     """Work of every diag.*.jacnorm of a run, in units of one multiply-add per Jacobian entry."""
+    from rnntui.engine.graph_diag import carries, jacnorm_work
+
     return sum(e.steps * info.B * e.family.n_blocks * e.hidden_size ** 2 * e.num_layers * len(e.directions)
-               for e in info.entries if e.recurrent)
+               for e in info.entries if e.recurrent) + \
+        sum(jacnorm_work(e, info.B) for e in info.entries if carries(e))   # a graph's recurrences
 
 
 def lazy_jacnorms(info, arrays: dict, wanted) -> dict:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnntui.engine import keys
+from rnntui.engine.handlers import handler
 from rnntui.engine.keys import Place
 
 THRESHOLDS = {"saturated": 0.5, "vanishing": 1e-6, "exploding": 1e6,   # defaults; a scenario's `events:` wins
@@ -202,9 +203,11 @@ def step_work(trace, place: Place) -> int:
     if place.layer is not None:
         h = trace[place.key("h")]
         return int(h.size) * int(h.shape[-1])
-    # a recurrence: one backward pass of its step graph per unit of its states, at every step
-    S = sum(entry.config["states"].values())
-    return entry.steps * info.B * S * S * 16   # a pass of a small graph costs about 16 products of a chain's
+    # a recurrence: one backward pass of its step graph per unit of its states, at every step, in the
+    # chain's units (graph_diag measures a step graph's work against a chain's step)
+    from rnntui.engine.graph_diag import CHEAP_WORK, jacnorm_work
+
+    return jacnorm_work(entry, info.B) * 4_000_000 // CHEAP_WORK
 
 
 def verdict_pending(trace, place: Place) -> bool:
@@ -487,10 +490,10 @@ def equations(entry, direction: str | None = None) -> list[str]:
     """The entry's equations; at a recurrent place, as its *direction* runs them (the backward one reads
     the state of step t+1)."""
     if direction is None:
-        return entry.handler.equations(entry)
+        return handler(entry.type).equations(entry)
     head = ["backward direction: runs from t = T-1 down to 0, so step t reads the state of step t+1"] \
         if direction == "bwd" else []
-    return head + entry.handler.equations(entry, direction)
+    return head + handler(entry.type).equations(entry, direction)
 
 
 def param_count(trace, entry) -> int:

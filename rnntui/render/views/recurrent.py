@@ -12,6 +12,7 @@ from rich.text import Text
 
 from rnntui.engine import keys
 from rnntui.engine.diagnostics import jacobian_norm_at, row_norms
+from rnntui.engine.handlers import handler
 from rnntui.engine.interventions import MASK
 from rnntui.numfmt import fmt, fmt_terms
 from rnntui.render.analysis import RULE, equations, verdict_pending, verdicts
@@ -175,7 +176,7 @@ class RecurrentView(PlaceView):
             if started:  # a lower layer of an encoder: its own final state went to the decoder too
                 out.append(Text(f"      through time here: the decoder's gradient through the hand-over; from the "
                                 f"output: from layer {place.layer + 1} above", DIM))
-            if trace.info.feed == "output" and not trace.info.entries[0].handler.reads_ids:
+            if trace.info.feed == "output" and not handler(trace.info.entries[0].type).reads_ids:
                 # a generator's output at t is step t+1's input: the first term carries that step's dL/dx too
                 out.append(Text("  feed: output: the first term holds step t+1's dL/dx", DIM))
         jac = step_jacobian_norms(trace, place, t)[b]
