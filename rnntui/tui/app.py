@@ -356,8 +356,7 @@ class RnntuiApp(App):
             self.playing = False
             run = new.run
             self.title = f"rnntui: {run.info.name}" + (f" vs {run.other.info.name}" if run.other is not None else "")
-            # a few ms: now, before the views draw; more: after the first paint (_first_paint_done), in a worker
-            self._measure_verdicts(run)
+            self._measure_verdicts(run)   # a long run's wait for the first paint (_first_paint_done starts them)
         if old is None or new.debugging is not old.debugging:
             self._cancelled.clear()  # a changed list computes again what Esc cancelled
             for view in self.query(WatchPane):
