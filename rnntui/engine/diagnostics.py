@@ -162,13 +162,22 @@ def _is_per_step(key: str, seq_entries: set[int]) -> bool:
     return parts[2].startswith("l") and parts[2][1:].isdigit() or int(parts[1]) in seq_entries
 
 
+def _all_finite(a: np.ndarray) -> bool:
+    """Whether every value of *a* is finite: its sum is (an inf or NaN anywhere makes the sum inf or NaN), else
+    value by value (a sum of finite values can overflow). One pass, no array of booleans, when all are."""
+    with np.errstate(all="ignore"):
+        if np.isfinite(np.add.reduce(a, axis=None)):
+            return True
+    return bool(np.isfinite(a).all())
+
+
 def nonfinite(arrays: dict, entries, seq: bool) -> dict[str, np.ndarray]:
     seq_entries = {e.index for e in entries if e.seq_out} if seq else set()
     found, firsts, forward_firsts, other = [], [], [], False
     for key, a in arrays.items():
         if key.startswith(keys.META_PREFIX) or key == "tokens" or not np.issubdtype(a.dtype, np.floating):
             continue
-        if np.isfinite(a).all():
+        if _all_finite(a):
             continue
         grad = key.startswith((keys.GRAD_PREFIX, keys.GRADNORM_PREFIX))
         bwd = ".bwd." in key
