@@ -1,7 +1,7 @@
 """Training: iterations as an outer axis around the plain run (docs/trace-format.md, `train.*`).
 
 Iteration k runs the scenario exactly as a scenario without `train:` would run with the parameters
-after k updates (`run_scenario`, the whole batch), then clips the gradients and takes one optimizer
+after k updates (`run.run_once`, the whole batch), then clips the gradients and takes one optimizer
 step (engine/optim.py); batchnorm entries normalise with the batch's statistics in every iteration
 and move their running statistics after it (buffers, checkpointed with the parameters, never optimised).
 Every iteration leaves a few numbers (loss, gradient norms, update ratios,
@@ -22,10 +22,13 @@ import numpy as np
 
 from rnntui.engine import keys, optim, recording
 from rnntui.engine.families import fused
+from rnntui.engine.handlers import handler
 from rnntui.engine.minibatch import batch_indices, subset
 from rnntui.engine.progress import report
-from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, run_scenario
+from rnntui.engine.memory import available_memory
+from rnntui.engine.run import cast_buffers, estimate_bytes, run_once
 from rnntui.engine.trace import IterationNotKept, Trace
+from rnntui.engine.trace_file import SavedTrainTrace
 from rnntui.errors import Problem, ScenarioError
 from rnntui.sizes import format_size
 
@@ -79,7 +82,9 @@ class Trainer:
         run = estimate_bytes(self.scenario(0))   # the first minibatch is the largest
         pbytes = sum(p.nbytes for p in params.values())
         state = pbytes + optim.state_nbytes(self.cfg.optimizer, pbytes) + sum(b.nbytes for b in self.plain.buffers.values())
-        steps = sum(e.steps for e in sc.layout if e.recurrent) * 2
+        from rnntui.engine.graph_diag import carries
+
+        steps = sum(e.steps for e in sc.layout if e.recurrent or carries(e)) * 2
         per_iteration = (6 + 2 * len(params) + steps) * 8
         budget = min(CHECKPOINT_BUDGET, self.limit // 4)
         every = max(1, math.ceil(N * state / budget)) if budget > 0 else N
@@ -103,8 +108,8 @@ class Trainer:
         # every run of the replay on one path (the fused step loops where numba is installed, families/fused), so
         # an iteration recomputed from a checkpoint is bit for bit the one training computed
         with fused.replay():
-            return run_scenario(replace(sc, params=params, buffers=buffers, training=True,
-                                        dropout_masks=self.masks(k, sc.B)), max_memory=self.max_memory, iteration=k)
+            return run_once(replace(sc, params=params, buffers=buffers, training=True,
+                                    dropout_masks=self.masks(k, sc.B)), max_memory=self.max_memory, iteration=k)
 
     def _buffers_after(self, run: Trace, buffers: dict) -> dict:
         """The buffers after iteration *run* (batchnorm's running statistics), as each entry moves them."""
@@ -112,8 +117,8 @@ class Trainer:
             return buffers
         new = dict(buffers)
         for e in run.info.entries:
-            if e.handler.takes_buffers:
-                new.update(e.handler.updated_buffers(e, run, buffers))
+            if handler(e.type).takes_buffers:
+                new.update(handler(e.type).updated_buffers(e, run, buffers))
         return new
 
     def masks(self, k: int, B: int | None = None) -> dict[str, np.ndarray] | None:
@@ -148,7 +153,10 @@ class Trainer:
             size = sizes[n] = optim.param_norm(params[n])
             moved = optim.param_norm(new[n] - params[n])
             ratio[n] = moved / size if size != 0 else (np.asarray(np.inf, dtype) if moved != 0 else np.zeros((), dtype))
-        bptt = {p.prefix: run[p.diag_key("gradnorm")] for p in run.info.places if p.recurrent}
+        from rnntui.engine.graph_diag import carries
+
+        bptt = {p.prefix: run[p.diag_key("gradnorm")] for p in run.info.places    # a graph's recurrences too
+                if p.recurrent or carries(run.info.entries[p.entry])}
         loss = run[keys.LOSS]
         finite = bool(np.isfinite(loss)) and bool(np.isfinite(total))
         return new, Step(loss, total, after, acted, norms, ratio, sizes, bptt, finite, self.rates[k])
@@ -314,41 +322,6 @@ def restored_trace(last: Trace, trainer: Trainer, arrays: dict[str, np.ndarray])
     Trace.__init__(trace, merged, last.info, dict(last._derived))
     trace._trainer = trainer
     return trace
-
-
-class SavedTrainTrace(Trace):
-    """A training run read back from a saved trace: the `train.*` keys (every iteration's numbers) and one
-    iteration's full record (`train.record_iteration`: the last unless `export --iteration` chose another).
-    The other iterations are recomputed from the scenario, which the file does not hold in a runnable form
-    (its weight and input files stay where they were), so they are refused with words rather than made up."""
-
-    @property
-    def iterations(self) -> int:
-        return int(self[keys.TRAIN_LOSS].shape[0])
-
-    @property
-    def record_iteration(self) -> int:
-        """The iteration whose full record the file holds (files written before the key: the last)."""
-        return int(self[keys.TRAIN_RECORD_ITERATION]) if keys.TRAIN_RECORD_ITERATION in self else self.iterations - 1
-
-    def is_cached(self, k: int) -> bool:
-        return k == self.record_iteration
-
-    @property
-    def train_config(self) -> optim.TrainConfig | None:
-        """The run's optimizer, schedule, clipping and batches (None in files written before the key)."""
-        if keys.TRAIN_CONFIG not in self:
-            return None
-        return optim.TrainConfig.from_json(str(self[keys.TRAIN_CONFIG]))
-
-    def iteration(self, k: int) -> Trace:
-        kept = self.record_iteration
-        if k == kept:
-            return self
-        which = " (the last)" if kept == self.iterations - 1 else \
-            f" (chosen with export --iteration; the run has iterations 0..{self.iterations - 1})"
-        raise IterationNotKept(f"this saved trace keeps the record of iteration {kept} only{which}; run the "
-                               f"scenario ({self.info.name}) to step to iteration {k}")
 
 
 def with_record_of(training, k: int) -> SavedTrainTrace:

@@ -20,7 +20,7 @@ nn = torch.nn
 F = torch.nn.functional
 
 from rnntui.engine import network, run_scenario  # noqa: E402
-from rnntui.engine.layout import infer_layout  # noqa: E402
+from rnntui.engine.infer import infer_layout  # noqa: E402
 from rnntui.scenario import load_scenario  # noqa: E402
 from rnntui.scenario.entry_models import model_for, to_config  # noqa: E402
 
