@@ -27,6 +27,7 @@ input took, for every input.
 """
 from __future__ import annotations
 
+import dataclasses
 import operator
 import os
 import re
@@ -221,7 +222,16 @@ _ARITH = {"__add__": "add", "__radd__": "add", "__iadd__": "add", "add": "add", 
           "__isub__": "sub", "__mul__": "mul", "__rmul__": "mul", "__imul__": "mul", "mul": "mul"}
 _UNARY = {"tanh": "tanh", "sigmoid": "sigmoid", "relu": "relu", "exp": "exp", "log": "log", "neg": "neg",
           "__neg__": "neg", "abs": "abs", "sqrt": "sqrt"}
-_CELLS = {"LSTMCell": "lstm_cell", "GRUCell": "gru_cell", "RNNCell": "rnn_cell"}
+
+
+def _cells() -> dict:
+    """rnntui's cells (engine/ops/cells.py, one per recurrent family) by the name of PyTorch's class (LSTMCell)."""
+    from rnntui.engine.ops.cells import CELLS
+
+    return {c.title: c for c in CELLS}
+
+
+_CELLS = _cells()
 _ACTS = {"Tanh": "tanh", "Sigmoid": "sigmoid", "ReLU": "relu"}
 
 
@@ -533,8 +543,9 @@ class StepGraph:
         self.state_names = {}
         for n, (j, path) in enumerate(r.states):   # h_{cell} and c_{cell} for a cell's two, else h (h1, h2, ...)
             e = r.ev[r.start + j]
-            if e.kind == "module" and type(e.module).__name__ in _CELLS:
-                name = f"{'c' if path == (1,) else 'h'}_{_ident(str(e.target))}"
+            cell = _CELLS.get(type(e.module).__name__) if e.kind == "module" else None
+            if cell is not None:   # the cell's state at that place of its result: (h', c') or h'
+                name = f"{cell.states[path[0]] if path else 'h'}_{_ident(str(e.target))}"
             else:
                 name = "h" if len(r.states) == 1 else f"h{n + 1}"
             self.state_names[(j, path)] = name if name not in self.state_names.values() else f"{name}_{n}"
@@ -564,8 +575,9 @@ class StepGraph:
         ev = self.r.ev[self.r.start + j]
         if path == ():
             return base
-        if ev.kind == "module" and type(ev.module).__name__ == "LSTMCell" and path in ((0,), (1,)):
-            return base if path == (0,) else f"{base}.c"
+        cell = _CELLS.get(type(ev.module).__name__) if ev.kind == "module" else None
+        if cell is not None and len(cell.states) > 1 and len(path) == 1 and path[0] < len(cell.states):
+            return base if path == (0,) else f"{base}.{cell.states[path[0]]}"   # (h', c'): h' is the node, c' its extra
         if ev.kind == "module" and _is_additive(ev.module) and path == (0,):
             return base   # the context; the weights are recorded by the node (model.{i}.{id}.weights)
         if (j, path) in self.parts:
@@ -604,16 +616,18 @@ class StepGraph:
         cls = type(m).__name__
         node_id = self.new_id(str(e.target))
         if cls in _CELLS:
-            if len(refs) != (3 if cls == "LSTMCell" else 2):
+            cell = _CELLS[cls]
+            if len(refs) != 1 + len(cell.states):
                 self.r.refuse(e, "called without its state; rnntui's cells read the state the step before made "
                               "(self.cell(x, (h, c)), zeros at the first step)")
-            cfg = {"id": node_id, "type": _CELLS[cls], "hidden_size": m.hidden_size, "from": refs}
-            if cls == "RNNCell":
-                cfg["nonlinearity"] = m.nonlinearity
-            names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-            own = {n: getattr(m, n) for n in names}
-            for n, p in own.items():
-                value = _arr(p) if p is not None else np.zeros(m.hidden_size * {"LSTMCell": 4, "GRUCell": 3}.get(cls, 1))
+            cfg = {"id": node_id, "type": cell.type, "hidden_size": m.hidden_size, "from": refs}
+            for f in dataclasses.fields(cell.Config):   # the cell's own keys (nn.RNNCell's nonlinearity)
+                if f.name not in cfg and hasattr(m, f.name):
+                    cfg[f.name] = getattr(m, f.name)
+            shapes = cell.family.param_shapes(m.hidden_size, m.input_size)
+            for n, shape in shapes.items():
+                p = getattr(m, n)
+                value = _arr(p) if p is not None else np.zeros(shape)   # bias=False: held at zero
                 self.param(node_id, n, value, e.target if p is not None else None, index)
         elif cls == "Linear":
             cfg = {"id": node_id, "type": "dense", "units": m.out_features, "from": refs[0]}
