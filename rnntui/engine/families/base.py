@@ -1,5 +1,6 @@
-"""What every recurrent family shares: the per-direction record, the shifted state, weight gradients,
-and the `Family` base class that one module per family (rnn.py, lstm.py, gru.py) fills in.
+"""What every recurrent family shares: the per-direction record, padding, the step product, weight
+gradients, and the `Family` base class that one module per family (rnn.py, lstm.py, gru.py) fills in with
+its step maths (the loop around them is driver.py's).
 
 Shapes (numpydoc style):
 
@@ -134,10 +135,6 @@ class StepProduct:
     def __call__(self, v: np.ndarray) -> np.ndarray:
         np.matmul(self.M, v.T, out=self.buf)
         return self.out
-
-    def into(self, vT: np.ndarray) -> None:
-        """The product of a (n, B) *vT* (one step's v seen transposed, `transposed`) into `out`."""
-        np.matmul(self.M, vT, self.buf)
 
     def rows(self, rows: np.ndarray) -> tuple[np.ndarray, bool]:
         """Where each step's product goes (indexed by step) to land in *rows* (T, B, n) at its step, and whether
