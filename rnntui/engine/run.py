@@ -5,18 +5,12 @@ import numpy as np
 
 from rnntui.engine import generate, keys, network
 from rnntui.engine.diagnostics import derived_keys
-from rnntui.engine.layout import trace_floats
+from rnntui.engine.handlers import handler
+from rnntui.engine.infer import trace_floats
+from rnntui.engine.memory import available_memory
 from rnntui.engine.trace import Trace, TraceInfo
 from rnntui.errors import Problem, ScenarioError
 from rnntui.sizes import format_size
-
-
-def available_memory() -> int:
-    """The memory the system can give without swapping (psutil's `available`, on every platform psutil
-    supports); the default limits are half of it."""
-    import psutil
-
-    return int(psutil.virtual_memory().available)
 
 
 def estimate_bytes(sc) -> int:
@@ -52,14 +46,10 @@ def cast_buffers(buffers: dict, dtype) -> dict:
             for k, v in buffers.items()}                                                  # ascontiguousarray: keeps 0-d
 
 
-def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None) -> Trace:
-    """Run forward and backward; raise ScenarioError if the trace would not fit in memory.
-    A scenario with `train:` runs its iterations (engine/train.py) and returns a TrainTrace.
-    *iteration*: the training iteration this run is (engine/train.py), recorded as `meta.iteration`."""
-    if getattr(sc, "train", None) is not None:
-        from rnntui.engine.train import train_scenario
-
-        return train_scenario(sc, max_memory)
+def run_once(sc, max_memory: int | None = None, iteration: int | None = None) -> Trace:
+    """Run forward and backward once; raise ScenarioError if the trace would not fit in memory. A scenario's
+    `train:` is not read here: engine/scenario_run.py's `run_scenario` runs its iterations (engine/train.py),
+    each of them one run of this. *iteration*: the training iteration this run is, recorded as `meta.iteration`."""
     limit = available_memory() // 2 if max_memory is None else max_memory
     need = estimate_bytes(sc)
     if need > limit:
@@ -114,7 +104,7 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
     arrays[keys.META_VERSION] = np.asarray(1)
     if iteration is not None:  # which iteration of a training run this record is (the expressions' `iteration`)
         arrays[keys.META_ITERATION] = np.asarray(iteration, dtype=np.int64)
-    if training and any(lay.handler.takes_buffers for lay in sc.layout):
+    if training and any(handler(lay.type).takes_buffers for lay in sc.layout):
         # a training iteration's record of a model it changes (batchnorm's batch statistics; what_if reads it)
         arrays[keys.META_TRAINING] = np.asarray(True)
     arrays[keys.META_SCENARIO] = np.asarray(sc.text)

@@ -60,11 +60,31 @@ class Cell(Op):
     def _p(self, info, params) -> dict:
         return {s: params[f"{info.index}.{s}"] for s in STEMS}
 
+    def _overrides(self, info, ctx, H: int):
+        """A what-if's overwrites of this cell's gates at the step running (ctx.puts, `{cell}.gates.{g}`, later wins)
+        as the family's loop takes them (engine/interventions.py `Overrides` over one step), or None: the cell reads
+        the set gate, and no gradient reaches the gate's pre-activation there, as at a chain's place."""
+        from rnntui.engine.interventions import Overrides
+
+        ov = None
+        for g in self.family.gates:
+            for mask, values in ctx.puts.get(f"{info.index}.gates.{g}", ()) if ctx.puts else ():
+                name = f"gates.{g}"
+                if ov is None:
+                    ov = Overrides(1, H)
+                if name not in ov.mask:
+                    ov.mask[name], ov.values[name] = np.zeros((1, H), dtype=bool), np.zeros((1, H))
+                ov.values[name][0] = np.where(mask, values, ov.values[name][0])
+                ov.mask[name][0] |= mask
+                ov.any[name] = ov.mask[name].any(axis=1)
+        return ov
+
     def run(self, info, xs, ctx):
         x, *st = xs
         entry = SimpleNamespace(**info.config)
         run = self.family.forward(entry, x[None], self._p(info, ctx.params), reverse=False,
-                                  state0=dict(zip(self.states, st)))
+                                  state0=dict(zip(self.states, st)),
+                                  overrides=self._overrides(info, ctx, info.config["hidden_size"]))
         for g in self.family.gates:
             ctx.rec[keys.node_value(info.index, f"gates.{g}")] = run.record[f"gates.{g}"][0]
         return run.h[0], {"run": run, "entry": entry, **{s: run.record[s][0] for s in self.extras}}
