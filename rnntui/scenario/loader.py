@@ -271,6 +271,15 @@ def _ids_problems(types: list, configs: list, top: schema.Top, pos: Positions) -
     return out
 
 
+def _checkpointable(layout, top, seq: bool, decoder) -> bool:
+    """Whether a run over the memory limit may still be recorded, checkpointed (engine/checkpoint.py decides
+    again, with the whole scenario, and says why not)."""
+    from rnntui.engine.checkpoint import why_whole_layout
+
+    return (seq and decoder is None and top.train is None and top.feed != "output"
+            and why_whole_layout(list(layout)) is None)
+
+
 def load_scenario(source: str | Path, text: str | None = None, max_memory: int | None = None,
                   sample: int | None = None) -> Scenario:
     """Load and check a scenario file; raise ScenarioError naming every problem.
@@ -426,7 +435,7 @@ def _load(source: str | Path, text: str | None, max_memory: int | None, sample: 
         stop(pos.problem(("model", exc.index), exc.message), "the weights")
     B = x.shape[1] if built.seq else x.shape[0]
     need = record_bytes(layout, top.dtype, x, built.seq, B, None if decoder is None else decoder.x)
-    if need > limit:
+    if need > limit and not _checkpointable(layout, top, built.seq, decoder):
         stop(pos.problem(("model",), too_big(need, limit, x.shape[0] if built.seq else 1, B)), "the weights")
     try:
         made = make_weights(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]), limit, used=x.nbytes)

@@ -1,0 +1,635 @@
+"""Checkpointed runs: a long sequence recorded as segments of steps, any of them recomputed exactly on demand.
+
+A run whose whole record would not fit the memory limit keeps, instead of every array over every step:
+
+- each recurrent place's state at every segment boundary (`starts`: where a forward direction enters the
+  segment, the state of the step before it; where a backward direction enters it, the state of the step
+  after it), found in one forward sweep;
+- the gradient entering each segment through time (`gins`: dL/dh, dL/dc from the step after it for a
+  forward direction, from the step before it for a backward one), found in the backward sweep;
+- everything small: per-step arrays with at most two axes (loss.step, gradnorm.step.*), each place's
+  saturation and ||dL/dh_t|| per step (computed in the sweep), where inf or NaN first appears, the
+  parameters' gradients and the loss.
+
+A segment is then recomputed by running the same walk (network.Walk, the families' loops) over its steps
+from its boundary states, and its backward pass from its boundary gradients: the same operations in the
+same order as the sweep, so the numbers are the sweep's to the bit. A run recorded whole
+(`Segments.sweep(keep=True)`) goes through the same segments and keeps every one, so a full recording and a
+checkpointed one of the same run are equal bit for bit (tests/engine/test_checkpoint.py). Runs shorter than
+two segments, and runs checkpointing does not cover (`why_whole`), are recorded whole by network.run_network.
+
+The segment length depends on the model and batch only (`segment_steps`), never on the memory limit, so a
+run gives the same numbers whichever way it is recorded.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnntui.engine import keys
+from rnntui.engine.diagnostics import BadRows, row_norms, saturation
+from rnntui.engine.layout import trace_floats
+from rnntui.engine.losses import loss_and_grad, sample_step_losses
+from rnntui.engine.network import Walk
+from rnntui.engine.progress import report
+from rnntui.engine.trace import Trace, _freeze
+
+SEGMENT_BYTES = 24 << 20      # what one segment's record holds, about: sets the segment's length
+SEGMENT_MIN, SEGMENT_MAX, SEGMENT_ALIGN = 64, 4096, 64
+
+
+def segment_steps(layout: list, B: int, dtype) -> int:
+    """Steps per segment for *layout* and a batch of *B*: about SEGMENT_BYTES of record, a multiple of 64."""
+    per_step = max(1, (trace_floats(layout, 2, B) - trace_floats(layout, 1, B)) * np.dtype(dtype).itemsize)
+    S = SEGMENT_BYTES // per_step
+    return int(min(SEGMENT_MAX, max(SEGMENT_MIN, S - S % SEGMENT_ALIGN)))
+
+
+def why_whole(sc) -> str | None:
+    """Why a run of scenario *sc* cannot be checkpointed (recorded whole instead), or None when it can."""
+    if getattr(sc, "inputs", None) is not None:
+        return "a graph model is recorded whole (checkpointing covers a chain of entries)"
+    if getattr(sc, "train", None) is not None or getattr(sc, "training", False):
+        return "a training iteration is recorded whole"
+    if sc.decoder_x is not None:
+        return "an encoder-decoder is recorded whole (its decoder starts from the encoder's final state)"
+    if sc.feed == "output":
+        return "a generator (each step reads the one before's output) is recorded whole"
+    if tuple(getattr(sc, "interventions", ())):
+        return "a what-if is recorded whole"
+    if not sc.seq:
+        return "an input without steps is recorded whole"
+    return why_whole_layout(list(sc.layout))
+
+
+def why_whole_layout(layout: list) -> str | None:
+    recurrent = [lay for lay in layout if lay.recurrent]
+    for lay in layout:
+        if not (lay.seq_in and lay.seq_out):
+            return (f"entry {lay.index} ({lay.type}) ends the steps (many-to-one): recorded whole "
+                    "(checkpointing covers entries that keep every step)")
+        if not lay.recurrent and lay.handler.mixes_steps(lay, False):
+            return f"entry {lay.index} ({lay.type}) mixes steps: recorded whole"
+    if not recurrent:
+        return "nothing recurrent: recorded whole"
+    bidir = [lay for lay in recurrent if len(lay.directions) == 2]
+    if bidir and (len(recurrent) > 1 or bidir[0].num_layers > 1):
+        return ("a bidirectional layer with another recurrent layer is recorded whole (the layer above reads "
+                "its backward direction, which needs the whole sequence before the first step)")
+    return None
+
+
+def _state_keys(layout) -> set[str]:
+    """The keys a segment records about its boundary states (`{place}.h0`, `grad.{place}.h0`, ...)."""
+    out = set()
+    for lay in layout:
+        if lay.recurrent:
+            for j in range(lay.num_layers):
+                for d in lay.directions:
+                    prefix = keys.place_prefix(lay.index, j, d)
+                    for s in lay.family.states:
+                        out.add(f"{prefix}.{s}0")
+                        out.add(keys.grad(f"{prefix}.{s}0"))
+    return out
+
+
+class SegmentLRU:
+    """The most recently used segments' records (a small LRU; the engine imports nothing of the UI)."""
+
+    def __init__(self, capacity: int):
+        self.capacity = max(1, capacity)
+        self._items: OrderedDict[tuple, dict] = OrderedDict()
+
+    def get(self, key):
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        return None
+
+    def put(self, key, value) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def __contains__(self, key) -> bool:
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass
+class SweepResult:
+    arrays: dict            # key -> array (small, whole) or BadRows (big: per segment); the order a run records
+    diag: dict              # key -> kept per-step diagnostic (sat, gradnorm)
+    grads: dict             # parameter name -> gradient
+    loss: np.ndarray
+    big: dict               # key -> (shape, dtype) of the arrays recomputed per segment
+
+
+class Segments:
+    """One run of a chain of per-step entries over (T, B, ...) input *x*, in segments of `S` steps."""
+
+    def __init__(self, layout: list, params: dict, x: np.ndarray, loss_kind: str, target, lengths=None,
+                 initial: dict | None = None, S: int | None = None):
+        self.layout, self.params, self.x = layout, params, x
+        self.loss_kind, self.target = loss_kind, target
+        self.lengths = None if lengths is None else np.asarray(lengths)
+        self.initial = initial or {}
+        T, B = x.shape[:2]
+        self.T, self.B, self.dtype = T, B, x.dtype
+        self.S = segment_steps(layout, B, x.dtype) if S is None else S
+        self.bounds = [(a, min(a + self.S, T)) for a in range(0, T, self.S)]
+        K = len(self.bounds)
+        self.real = None if self.lengths is None else np.arange(T)[:, None] < self.lengths[None, :]
+        last = layout[-1]
+        real_count = T * B if self.real is None else int(self.real.sum())
+        self.n = real_count * int(np.prod(last.out_shape)) if loss_kind == "mse" else real_count
+        self.sample_steps = (np.full(B, T, dtype=np.int64) if self.real is None
+                             else self.real.sum(axis=0))
+        self.bidir = any(len(lay.directions) == 2 for lay in layout if lay.recurrent)
+        self.state_keys = _state_keys(layout)
+        # boundary states and gradients: entry index -> state name -> (K, layers * directions, B, H)
+        self.starts: dict[int, dict[str, np.ndarray]] = {}
+        self.gins: dict[int, dict[str, np.ndarray]] = {}
+        for lay in layout:
+            if not lay.recurrent:
+                continue
+            shape = (K, lay.num_layers * len(lay.directions), B, lay.hidden_size)
+            self.starts[lay.index] = {s: np.zeros(shape, dtype=x.dtype) for s in lay.family.states}
+            self.gins[lay.index] = {s: np.zeros(shape, dtype=x.dtype) for s in lay.family.states}
+            for s, v in self.initial.get(lay.index, {}).items():
+                for slot, (j, d) in enumerate(self.slots(lay)):
+                    self.starts[lay.index][s][0 if d == "fwd" else K - 1, slot] = v[slot]
+        self.swept = False
+        self.lock = threading.RLock()
+        self.cache = SegmentLRU(8)
+        self.forward_cache = SegmentLRU(8)
+
+    # --- where things are -------------------------------------------------------------------------
+    @staticmethod
+    def slots(lay) -> list[tuple[int, str]]:
+        """(sub-layer, direction) of each row of an entry's state arrays (PyTorch's h_0 layout)."""
+        return [(j, d) for j in range(lay.num_layers) for d in lay.directions]
+
+    def segment_of(self, t: int) -> int:
+        return min(t // self.S, len(self.bounds) - 1)
+
+    def segments_for(self, a: int, b: int) -> range:
+        """The segments holding steps a .. b-1."""
+        if b <= a:
+            return range(0)
+        return range(self.segment_of(a), self.segment_of(b - 1) + 1)
+
+    # --- one segment ----------------------------------------------------------------------------
+    def _forward(self, k: int):
+        a, b = self.bounds[k]
+        lengths = None if self.lengths is None else self.lengths - a   # the pad mask is of the run's steps
+        walk = Walk(self.layout, self.params, lengths)
+        rec: dict = {}
+        start = {i: {s: v[k] for s, v in st.items()} for i, st in self.starts.items()}
+        walk.forward(self.x[a:b], rec, start=start)
+        for i, lay in enumerate(self.layout):
+            if lay.recurrent:
+                # a gradient entering this segment enters every sample at the segment's end, not at each
+                # sample's own last step of the run (which the packed handler would look for)
+                walk.caches[i]["packed"] = False
+        return walk, rec
+
+    def _loss(self, k: int, walk):
+        a, b = self.bounds[k]
+        out, last = walk.outs[-1], self.layout[-1]
+        logits = walk.pres[-1] if (self.loss_kind == "cross_entropy" and last.activation == "softmax") else None
+        target = None if self.target is None else self.target[a:b]
+        real = None if self.real is None else self.real[a:b]
+        loss, g, g_pre, step_loss = loss_and_grad(self.loss_kind, out, logits, target, steps_first=True,
+                                                  real=real, n=self.n)
+        sample = sample_step_losses(self.loss_kind, out, logits, target, real, steps=self.sample_steps)
+        return loss, g, g_pre, step_loss, sample
+
+    def _walk_backward(self, walk, g, g_pre, grads: dict, rec: dict, finals: dict, lean: str = ""):
+        """Walk.backward with each recurrent entry's gradient entering the segment (*finals*)."""
+        n = len(self.layout)
+        first = min((k for k in range(n) if self.layout[k].recurrent), default=-1)
+        for k in range(n - 1, -1, -1):
+            lay, hd = self.layout[k], walk.handlers[k]
+            rec[keys.grad(keys.out(lay.index))] = g
+            kw = {}
+            if hd.recurrent:
+                kw["final"] = finals[lay.index]
+                if lean:
+                    kw["lean"] = True
+                    if k == first:
+                        kw["only"] = lean
+            g = hd.backward(lay, walk.ins[k], walk.pres[k], walk.outs[k], walk.caches[k], g, self.params, grads,
+                            rec, g_pre if k == n - 1 else None, **kw)
+        return g
+
+    def _backward(self, k: int, walk, rec: dict, grads: dict):
+        loss, g, g_pre, step_loss, sample = self._loss(k, walk)
+        finals = {i: {s: v[k] for s, v in st.items()} for i, st in self.gins.items()}
+        rec[keys.GRAD_INPUT] = self._walk_backward(walk, g, g_pre, grads, rec, finals)
+        rec[keys.OUTPUT] = walk.outs[-1]
+        if step_loss is not None:
+            rec[keys.STEP_LOSS] = np.asarray(step_loss, dtype=self.dtype)
+            rec[keys.SAMPLE_STEP_LOSS] = np.asarray(sample, dtype=self.dtype)
+        return loss
+
+    def _carry_states(self, k: int, rec: dict, direction: str) -> None:
+        """The states *direction*'s places end segment k with: where the next segment in its order starts."""
+        K = len(self.bounds)
+        nxt = k + 1 if direction == "fwd" else k - 1
+        if not 0 <= nxt < K:
+            return
+        for lay in self.layout:
+            if not lay.recurrent:
+                continue
+            for slot, (j, d) in enumerate(self.slots(lay)):
+                if d != direction:
+                    continue
+                prefix = keys.place_prefix(lay.index, j, d)
+                for s in lay.family.states:
+                    a = rec[f"{prefix}.{s}"]
+                    self.starts[lay.index][s][nxt, slot] = a[-1] if d == "fwd" else a[0]
+
+    def _carry_grads(self, k: int, walk, direction: str) -> None:
+        """The gradients *direction*'s places leave segment k with: what enters the next one in BPTT's order."""
+        K = len(self.bounds)
+        nxt = k - 1 if direction == "fwd" else k + 1
+        if not 0 <= nxt < K:
+            return
+        for i, lay in enumerate(self.layout):
+            if not lay.recurrent:
+                continue
+            d0 = walk.caches[i]["dstate0"]
+            for slot, (j, d) in enumerate(self.slots(lay)):
+                if d == direction:
+                    for s in lay.family.states:
+                        self.gins[lay.index][s][nxt, slot] = d0[s][slot]
+
+    # --- the sweep --------------------------------------------------------------------------------
+    def sweep(self, keep: bool = False, label: str = "recording") -> SweepResult:
+        """Forward through every segment, then backward: the boundaries, the small arrays, the gradients
+        and the loss. *keep*: every segment's record too (a whole recording), concatenated in `arrays`."""
+        K = len(self.bounds)
+        total = K * (3 if self.bidir else 2)
+        done = 0
+
+        def step():
+            nonlocal done
+            done += 1
+            report(label, done, total)
+
+        kept: dict[int, tuple] = {}
+        for k in range(K):       # forward directions' boundary states
+            walk, rec = self._forward(k)
+            self._carry_states(k, rec, "fwd")
+            if keep and not self.bidir:
+                kept[k] = (walk, rec)
+            step()
+        if self.bidir:
+            # the backward direction's states from the last segment down, and the forward direction's
+            # gradients (the bidirectional entry is the only recurrent one: its backward direction's
+            # gradients, still zeros here, reach no other recurrent place)
+            for k in range(K - 1, -1, -1):
+                walk, rec = self._forward(k)
+                self._carry_states(k, rec, "bwd")
+                self._backward(k, walk, rec, {})
+                self._carry_grads(k, walk, "fwd")
+                if keep:
+                    kept[k] = (walk, {key: v for key, v in rec.items() if not key.startswith(("grad.", "loss",
+                                                                                              "gradnorm."))})
+                step()
+            order = range(K)                  # then forward, carrying the backward direction's gradients
+            carry = "bwd"
+        else:
+            order = range(K - 1, -1, -1)
+            carry = "fwd"
+        parts: dict[str, list] = {}
+        small: dict[str, np.ndarray] = {}
+        summaries: dict[str, BadRows] = {}
+        big: dict[str, tuple] = {}
+        diag: dict[str, list] = {}
+        grads: dict[str, np.ndarray] = {}
+        losses = [None] * K
+        key_order: list[str] | None = None
+        for k in order:
+            walk, rec = kept.pop(k) if keep else self._forward(k)
+            seg_grads: dict = {}
+            losses[k] = self._backward(k, walk, rec, seg_grads)
+            self._carry_grads(k, walk, carry)
+            for name, g in seg_grads.items():
+                grads[name] = g if name not in grads else grads[name] + g
+            a, b = self.bounds[k]
+            if key_order is None:
+                key_order = [key for key in rec if key not in self.state_keys]
+            for key in key_order:
+                v = rec[key]
+                if v.shape[0] != b - a:
+                    raise ValueError(f"{key}: not one row per step ({v.shape}); cannot be checkpointed")
+                if v.ndim >= 3:
+                    big[key] = ((self.T,) + v.shape[1:], v.dtype)
+                    if not keep:
+                        summary = summaries.get(key) or BadRows(v.ndim, v.dtype)
+                        summaries[key] = summary.seen(v, a)
+                        continue
+                parts.setdefault(key, [None] * K)[k] = v
+            self._diagnostics(k, rec, diag)
+            self._state_records(k, rec, small)
+            step()
+        arrays: dict = {}
+        for key in key_order:
+            arrays[key] = np.concatenate(parts[key]) if key in parts else summaries[key]
+        arrays.update(small)
+        loss = np.asarray(0, dtype=self.dtype)
+        for part in losses:     # the segments' shares, first to last
+            loss = loss + np.asarray(part, dtype=self.dtype)
+        self.swept = True
+        return SweepResult(arrays, {key: np.concatenate(v) for key, v in diag.items()}, grads,
+                           np.asarray(loss, dtype=self.dtype), {} if keep else big)
+
+    def _diagnostics(self, k: int, rec: dict, diag: dict) -> None:
+        """Each recurrent place's saturation and ||dL/dh_t|| over segment k's steps (diagnostics.derived_keys'
+        sat and gradnorm, row by row the same)."""
+        a, b = self.bounds[k]
+        K = len(self.bounds)
+        lengths = None if self.lengths is None or not (self.lengths < self.T).any() else self.lengths - a
+        for lay in self.layout:
+            if not lay.recurrent:
+                continue
+            fam = lay.family
+            for j in range(lay.num_layers):
+                for d in lay.directions:
+                    prefix = keys.place_prefix(lay.index, j, d)
+                    for name, src in fam.saturation(lay).items():
+                        key = keys.diag(prefix, f"sat.{name}")
+                        diag.setdefault(key, [None] * K)[k] = saturation(rec[f"{prefix}.{src}"], fam.is_sigmoid(name),
+                                                                         lengths)
+                    key = keys.diag(prefix, "gradnorm")
+                    diag.setdefault(key, [None] * K)[k] = row_norms(rec[keys.grad(f"{prefix}.h")])
+
+    def _state_records(self, k: int, rec: dict, small: dict) -> None:
+        """dL/dh_0 (dL/dc_0) of each place: from the first segment for a forward direction, the last for a
+        backward one, where its pass began."""
+        K = len(self.bounds)
+        for lay in self.layout:
+            if not lay.recurrent:
+                continue
+            for j, d in self.slots(lay):
+                if k != (0 if d == "fwd" else K - 1):
+                    continue
+                prefix = keys.place_prefix(lay.index, j, d)
+                for s in lay.family.states:
+                    small[keys.grad(f"{prefix}.{s}0")] = rec[keys.grad(f"{prefix}.{s}0")]
+
+    # --- on demand ----------------------------------------------------------------------------------
+    def segment(self, k: int, backward: bool = True) -> dict:
+        """Segment k's record (every key over its steps), recomputed from its boundaries or from the cache.
+        *backward* False: the forward pass's keys only (cheaper; needs only the forward sweep's states)."""
+        with self.lock:
+            rec = self.cache.get(k)
+            if rec is None and not backward:
+                rec = self.forward_cache.get(k)
+            if rec is not None:
+                return rec
+            walk, rec = self._forward(k)
+            if backward:
+                self._backward(k, walk, rec, {})
+                self.cache.put(k, rec)
+            else:
+                self.forward_cache.put(k, rec)
+            return rec
+
+    def term_gradnorms(self, direction: str) -> dict[str, np.ndarray]:
+        """network.one_term_gradients' `term_gradnorm` of every place of *direction*, segment by segment: a
+        lean backward pass seeded with each sample's one loss term (its last real step for the forward
+        direction, step 0 for the backward one), sweeping the segments in that direction's BPTT order."""
+        K = len(self.bounds)
+        last = (np.full(self.B, self.T - 1) if self.lengths is None else self.lengths - 1)
+        start = last if direction == "fwd" else np.zeros(self.B, dtype=last.dtype)
+        gins = {i: {s: np.zeros_like(v) for s, v in st.items()} for i, st in self.gins.items()}
+        places = [(lay, keys.place_prefix(lay.index, j, d)) for lay in self.layout if lay.recurrent
+                  for j in range(lay.num_layers) for d in lay.directions if d == direction]
+        out = {keys.diag(p, "term_gradnorm"): np.empty((self.T, self.B), dtype=self.dtype) for _, p in places}
+        order = range(K - 1, -1, -1) if direction == "fwd" else range(K)
+        for n, k in enumerate(order):
+            a, b = self.bounds[k]
+            walk, _ = self._forward(k)
+            _, g, g_pre, _, _ = self._loss(k, walk)
+            rows = np.flatnonzero((start >= a) & (start < b))
+            g1 = np.zeros_like(g)
+            g1[start[rows] - a, rows] = g[start[rows] - a, rows]
+            p1 = None
+            if g_pre is not None:
+                p1 = np.zeros_like(g_pre)
+                p1[start[rows] - a, rows] = g_pre[start[rows] - a, rows]
+            scratch: dict = {}
+            finals = {i: {s: v[k] for s, v in st.items()} for i, st in gins.items()}
+            self._walk_backward(walk, g1, p1, {}, scratch, finals, lean=direction)
+            nxt = k - 1 if direction == "fwd" else k + 1
+            if 0 <= nxt < K:
+                for i, lay in enumerate(self.layout):
+                    if lay.recurrent:
+                        d0 = walk.caches[i]["dstate0"]
+                        for slot, (j, d) in enumerate(self.slots(lay)):
+                            if d == direction:
+                                for s in lay.family.states:
+                                    gins[lay.index][s][nxt, slot] = d0[s][slot]
+            for _, prefix in places:
+                dh = scratch[keys.grad(f"{prefix}.h")]
+                out[keys.diag(prefix, "term_gradnorm")][a:b] = row_norms(dh.reshape(-1, dh.shape[-1])).reshape(dh.shape[:2])
+            report(f"one loss term's gradient ({direction})", n + 1, K)
+        return out
+
+
+class NotInMemory(MemoryError):
+    """A whole array of a checkpointed trace that is larger than the memory limit: read it with
+    `trace.steps(key, a, b)`."""
+
+
+def iter_segments(trace, key: str) -> Iterator[tuple[int, np.ndarray]]:
+    """(first step, rows) of *key* segment by segment, for a checkpointed trace; the whole array at 0 for any
+    other trace: streams over a long run within the memory limit (rnntui check)."""
+    segs = getattr(trace, "segments", None)
+    if segs is None or key not in getattr(trace, "big", {}):
+        yield 0, trace[key]
+        return
+    for k, (a, b) in enumerate(segs.bounds):
+        yield a, segs.segment(k, backward=key.startswith("grad.") or key == keys.GRAD_INPUT)[key]
+
+
+# --- the trace ------------------------------------------------------------------------------------------
+
+def lru_capacity(segment_bytes: int, limit: int) -> int:
+    """Segments the LRU keeps: a quarter of the memory limit, 2 to 32 of them."""
+    return int(min(32, max(2, (limit // 4) // max(1, segment_bytes))))
+
+
+class CheckpointedTrace(Trace):
+    """A Trace whose large per-step arrays (`big`) are recomputed segment by segment when read.
+
+    `trace[key]` gives the whole array when it fits the memory limit (recomputing every segment; not
+    kept), else raises `NotInMemory`; `trace.steps(key, a, b)` recomputes only the segments holding
+    steps a .. b-1, through an LRU of recent segments. Everything else is held as in any trace."""
+
+    def __init__(self, arrays, info, derived, segments: Segments, big: dict, limit: int, path=None):
+        super().__init__(arrays, info, derived, path)
+        self.segments = segments
+        self.big = dict(big)
+        self.limit = limit
+        seg = sum(int(np.prod((segments.S,) + tuple(shape[1:]))) * np.dtype(dt).itemsize
+                  for shape, dt in self.big.values())
+        self.segment_bytes = seg
+        segments.cache = SegmentLRU(lru_capacity(seg, limit))
+
+    def nbytes(self, key: str) -> int:
+        shape, dtype = self.big[key]
+        return int(np.prod(shape)) * np.dtype(dtype).itemsize
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key in self.big:
+            from rnntui.sizes import format_size
+
+            if self.nbytes(key) > self.limit:
+                raise NotInMemory(
+                    f"{key} holds {format_size(self.nbytes(key))}, more than the memory limit of "
+                    f"{format_size(self.limit)}: read steps of it with trace.steps(key, a, b)")
+            return self.steps(key, 0, self.segments.T, progress=True)
+        return super().__getitem__(key)
+
+    def steps(self, key: str, a: int, b: int, progress: bool = False) -> np.ndarray:
+        if key not in self.big:
+            return super().steps(key, a, b)
+        segs = self.segments
+        a, b = max(0, a), min(segs.T, b)
+        shape, dtype = self.big[key]
+        out = np.empty((max(0, b - a),) + tuple(shape[1:]), dtype=dtype)
+        backward = key.startswith("grad.")
+        ks = segs.segments_for(a, b)
+        for n, k in enumerate(ks):
+            s0, s1 = segs.bounds[k]
+            rec = segs.segment(k, backward)
+            if key not in rec:      # the output, dL/d(input): made with the loss
+                rec = segs.segment(k, True)
+            lo, hi = max(a, s0), min(b, s1)
+            out[lo - a: hi - a] = rec[key][lo - s0: hi - s0]
+            if progress:
+                report(f"reading {key}", n + 1, len(ks))
+        return _freeze(out)
+
+    def __iter__(self):
+        yield from list(self._arrays)
+        yield from [k for k in self.big if k not in self._arrays]
+        yield from list(self._derived)
+
+    def __len__(self) -> int:
+        return len(self._arrays) + len(self.big) + len(self._derived)
+
+    def __contains__(self, key) -> bool:
+        return key in self.big or super().__contains__(key)
+
+    def is_computed(self, key: str) -> bool:
+        return key not in self.big and super().is_computed(key)
+
+    def is_ready(self, key: str, t: int) -> bool:
+        """Whether step *t* of *key* reads without recomputing a segment."""
+        if key not in self.big:
+            return self.is_computed(key)
+        k = self.segments.segment_of(t)
+        return k in self.segments.cache or (not key.startswith("grad.") and k in self.segments.forward_cache)
+
+    def save(self, path, *, jacobian: bool | str = True, full: bool = False) -> list[str]:
+        """The checkpoints and the small arrays (docs/trace-format.md, "Checkpointed traces"), reopened
+        with the same recompute; *full*: every array whole, written one at a time."""
+        from rnntui.engine import diagnostics
+
+        if jacobian == "auto":
+            jacobian = diagnostics.jacnorm_cost(self.info) <= diagnostics.JACNORM_AUTO_LIMIT
+        skip = [] if jacobian else [k for k in self._derived if k.endswith(".jacnorm")]
+        names = [k for k in self if k not in skip and k != "meta.not_computed"]
+        if not full:
+            names = [k for k in names if k not in self.big]
+
+        def items():
+            for k in names:
+                yield k, np.asarray(self[k])
+            if skip:
+                yield "meta.not_computed", np.asarray(skip, dtype=str)
+            if not full:
+                yield from checkpoint_arrays(self).items()
+
+        write_npz(path, items())
+        return skip
+
+
+
+def checkpoint_arrays(trace) -> dict[str, np.ndarray]:
+    """What a saved checkpointed trace adds to its small arrays: the segment length, the big arrays' shapes,
+    and each recurrent entry's boundary states and gradients."""
+    import json
+
+    segs = trace.segments
+    out = {"meta.checkpoint": np.asarray(json.dumps({
+        "segment_steps": segs.S,
+        "big": {k: [list(shape), np.dtype(dt).str] for k, (shape, dt) in trace.big.items()},
+    }))}
+    for i, st in segs.starts.items():
+        for s, v in st.items():
+            out[f"checkpoint.{i}.start.{s}"] = v
+    for i, st in segs.gins.items():
+        for s, v in st.items():
+            out[f"checkpoint.{i}.grad.{s}"] = v
+    return out
+
+
+def write_npz(path, items) -> None:
+    """An .npz written member by member (np.savez's format), atomically: only one array in memory at a time."""
+    import zipfile
+
+    from rnntui.atomic import atomic_write
+
+    with atomic_write(path) as f:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for key, arr in items:
+                with zf.open(key + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)
+
+
+class _Window:
+    """Steps lo .. hi-1 of a checkpointed trace as whole arrays (jacobian_factors' view of a chunk)."""
+
+    def __init__(self, trace, lo: int, hi: int):
+        self.trace, self.lo, self.hi = trace, lo, hi
+
+    def __getitem__(self, key):
+        if key == "meta.lengths":
+            return np.asarray(self.trace[key]) - self.lo
+        if key in self.trace.big or (key in self.trace and key.startswith(("model.", "grad.model."))
+                                     and np.ndim(self.trace[key]) >= 2):
+            return self.trace.steps(key, self.lo, self.hi)
+        return self.trace[key]
+
+    def __contains__(self, key) -> bool:
+        return key in self.trace
+
+
+def windowed_jacnorm(trace, entry, params, place) -> np.ndarray:
+    """diagnostics.jacobian_norms of a checkpointed trace: the same chunks of steps, each read through a
+    window of the segments that hold it (with the steps beside it, whose states a step reads)."""
+    from rnntui.engine.diagnostics import STEP_CHUNK_ELEMENTS, jacobian_norms
+
+    name = place.param("weight_hh")
+    W = params[entry.aliases.get(name, name)]
+    T, B = trace.segments.T, trace.segments.B
+    per = max(1, STEP_CHUNK_ELEMENTS // (B * W.shape[0]))
+    out = np.empty((T, B), dtype=W.dtype)
+    for s0 in range(0, T, per):
+        s1 = min(T, s0 + per)
+        lo, hi = max(0, s0 - 1), min(T, s1 + 1)
+        out[s0:s1] = jacobian_norms(entry, _Window(trace, lo, hi), params, place, steps=np.arange(s0 - lo, s1 - lo))
+    return out
