@@ -9,8 +9,9 @@ at checkpoints).
 """
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -75,6 +76,25 @@ class TrainConfig:
     def learning_rates(self) -> list[float]:
         """The learning rate each iteration trains with."""
         return learning_rates(self.optimizer.learning_rate, self.schedule, self.iterations)
+
+    def to_json(self) -> str:
+        """The configuration as JSON text, which a saved trace keeps (`train.config`) so a report of the
+        file states the optimizer, schedule and clipping the run had instead of guessing them."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        """The configuration `to_json` wrote; a ValueError on text that is not one."""
+        try:
+            raw = json.loads(text)
+            opt = dict(raw["optimizer"])
+            opt["betas"] = tuple(opt["betas"])
+            return cls(iterations=int(raw["iterations"]), optimizer=Optimizer(**opt),
+                       clip=None if raw["clip"] is None else Clip(**raw["clip"]),
+                       schedule=None if raw["schedule"] is None else Schedule(**raw["schedule"]),
+                       batch_size=raw["batch_size"], shuffle=bool(raw["shuffle"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a training configuration: {exc}") from None
 
 
 def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:

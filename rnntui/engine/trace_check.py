@@ -234,6 +234,16 @@ def _check_arrays(arrays: dict, d: dict) -> None:
         if k.ndim != 0 or k.dtype.kind not in "iu" or not 0 <= int(k) < N:
             raise _Bad(f"train.record_iteration: found {k.ravel()[:4].tolist()}; expected one whole number in "
                        f"0..{N - 1}, an iteration of train.loss")
+    if "train.config" in arrays:   # the training setup a report states (optimizer, schedule, clipping)
+        from rnntui.engine.optim import TrainConfig
+
+        raw = arrays["train.config"]
+        try:
+            if raw.dtype.kind != "U" or raw.ndim != 0:
+                raise ValueError(f"found {raw.dtype} of shape {raw.shape}")
+            TrainConfig.from_json(str(raw))
+        except ValueError as exc:
+            raise _Bad(f"train.config: {exc}; expected the JSON text of the run's train: section") from None
     for e in d["entries"]:
         i = e["index"]
         out_shape = tuple(e.get("out_shape", ()))

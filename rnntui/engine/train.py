@@ -314,6 +314,13 @@ class SavedTrainTrace(Trace):
     def is_cached(self, k: int) -> bool:
         return k == self.record_iteration
 
+    @property
+    def train_config(self) -> optim.TrainConfig | None:
+        """The run's optimizer, schedule, clipping and batches (None in files written before the key)."""
+        if "train.config" not in self:
+            return None
+        return optim.TrainConfig.from_json(str(self["train.config"]))
+
     def iteration(self, k: int) -> Trace:
         kept = self.record_iteration
         if k == kept:
@@ -382,6 +389,7 @@ def _train_arrays(trainer: Trainer, steps: list[Step], final: dict, first_bad) -
         "train.checkpoint_every": np.asarray(trainer.every, dtype=np.int64),
         "train.record_iteration": np.asarray(len(steps) - 1, dtype=np.int64),   # whose record the other keys are
         "train.lr": np.array([s.lr for s in steps], dtype=np.float64),
+        "train.config": np.asarray(trainer.cfg.to_json()),   # the setup, for a report of the saved file
     }
     if trainer.batches is not None:   # each iteration's samples, -1 where a smaller last minibatch ends
         width = max(b.size for b in trainer.batches)

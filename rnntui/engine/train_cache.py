@@ -4,7 +4,7 @@ opens at once instead of replaying every iteration again.
 The key is a SHA-256 of everything the run's numbers depend on: the scenario's text, every array the
 loader made of it (inputs, targets, lengths, initial states, the starting parameters and buffers, so a
 changed weights or input file changes the key even where the text does not), the training
-configuration, the interventions, and the versions of rnntui and NumPy. Any change gives a new key;
+configuration, the interventions, the versions of rnntui and NumPy, and the engine's source itself. Any change gives a new key;
 nothing is ever invalidated in place.
 
 What is kept: the run's `train.*` arrays (every iteration's numbers) and its checkpoints (parameters,
@@ -49,6 +49,22 @@ def _describe(value) -> str:
     return repr(value)
 
 
+_CODE: list[str] = []
+
+
+def code_fingerprint() -> str:
+    """A SHA-256 of the engine's own source: a run replayed by other code (a development checkout edited
+    since, an upgrade without a version change) never reads a file another engine wrote."""
+    if not _CODE:
+        h = hashlib.sha256()
+        root = Path(__file__).resolve().parent
+        for path in sorted(root.rglob("*.py")):
+            h.update(str(path.relative_to(root)).encode())
+            h.update(path.read_bytes())
+        _CODE.append(h.hexdigest())
+    return _CODE[0]
+
+
 def fingerprint(sc, extra: str = "") -> str:
     """The key of a training scenario: everything its numbers depend on (and *extra*: how it is kept)."""
     from rnntui import __version__
@@ -67,7 +83,7 @@ def fingerprint(sc, extra: str = "") -> str:
         else:
             h.update(_describe(value).encode())
 
-    add("version", (__version__, np.__version__, extra))
+    add("version", (__version__, np.__version__, code_fingerprint(), extra))
     for name in ("text", "dtype", "seed", "mode", "loss", "feed", "train", "interventions"):
         add(name, getattr(sc, name, None))
     for name in ("x", "target", "lengths", "token_ids", "decoder_x", "params", "buffers", "initial_states",

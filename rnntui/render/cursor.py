@@ -148,6 +148,26 @@ def to_sample(c: Cursor, info, b: int) -> Cursor:
     return replace(c, sample=b, t=min(c.t, length(info, c.place(info), b) - 1))
 
 
+def to_event(c: Cursor, info, t: int, phase: str, sample_norms=None) -> Cursor:
+    """The cursor at step *t* of *phase* where an event (measured over the whole batch) begins. In a batch
+    of different lengths the cursor's sample may have ended before t: then the sample shown is one whose
+    own steps reach t — of those, the one with the largest *sample_norms* (each sample's ‖dL/dh_t‖ at t,
+    for a gradient event), else the first — so `n` never lands on padding."""
+    at = replace(c, t=t, phase=phase)
+    place = c.place(info)
+    if t < length(info, place, c.sample):
+        return at
+    real = [b for b in range(info.B) if t < length(info, place, b)]
+    if not real:
+        return at
+    if sample_norms is not None:
+        norms = np.asarray(sample_norms, dtype=float)
+        finite = [b for b in real if np.isfinite(norms[b])]
+        if finite:
+            return replace(at, sample=max(finite, key=lambda b: norms[b]))
+    return replace(at, sample=real[0])
+
+
 def past_the_end(c: Cursor, info, n: int) -> int | None:
     """The step a move of *n* would reach if it did not stop at the sample's own end, when it does."""
     place = c.place(info)

@@ -503,7 +503,8 @@ def training_setup(trace) -> "Facts":
         pairs.append(("learning rate", rates))
         if "train.clipped" in trace:
             acted = int(np.count_nonzero(trace["train.clipped"]))
-            pairs.append(("clipping", f"acted at {acted} of {N} iterations" if acted else "did not act"))
+            pairs.append(("clipping", f"acted at {acted} of {N} iterations" if acted else
+                          "did not act (whether a limit was set is not recorded)"))
         else:
             pairs.append(("clipping", "not recorded"))
         if "train.batch" in trace:

@@ -659,9 +659,17 @@ class RnntuiApp(SamplesAxisMixin, App):
         if not runs:
             return
         phase = self.cursor.phase if any(r.phase == self.cursor.phase for r in runs) else runs[0].phase
-        self.cursor = replace(self.cursor, t=runs[0].start, phase=phase)
+        t, before = runs[0].start, self.cursor.sample
+        place = self.cursor.place(self.info)
+        key = place.grad_key("h") if place.layer is not None else None
+        norms = None
+        if key is not None and key in self.run_state.trace and any(r.kind in ("exploding", "vanishing") for r in runs):
+            norms = np.linalg.norm(np.asarray(self.run_state.trace[key][t], dtype=float).reshape(self.info.B, -1), axis=1)
+        self.cursor = cur.to_event(self.cursor, self.info, t, phase, norms)
+        moved = "" if self.cursor.sample == before else (
+            f"sample {before} ends before t={t}: showing sample {self.cursor.sample}; ")
         # event texts name trace keys, which a crafted trace makes anything: never markup
-        self.notify(cut("; ".join(r.text for r in runs[:3]), MESSAGE_CHARS), timeout=3, markup=False)
+        self.notify(cut(moved + "; ".join(r.text for r in runs[:3]), MESSAGE_CHARS), timeout=3, markup=False)
 
     def action_add_watch(self) -> None:
         self._ask(breakpoint=False)

@@ -17,6 +17,9 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static
 
+import numpy as np
+
+from rnntui.engine.keys import SAMPLE_IDS
 from rnntui.render import cursor as cur
 from rnntui.render.samples import ranking_columns, sample_words
 from rnntui.samples.table import cell
@@ -152,16 +155,35 @@ class SamplesAxisMixin:
     def _samples_check(self, action: str) -> bool | None:
         return True if self.samples is not None else False   # hidden: no data set to move along
 
+    def _opened_samples(self) -> tuple[int, int] | None:
+        """(first sample, how many) of a data set the open run reads: the samples axis's sample, else the
+        run's own `meta.sample_ids` (`run X --sample k` without --dataset); None for other inputs."""
+        if self.samples is not None:
+            return self.sample_index, 1
+        if getattr(self, "training", None) is not None:   # a minibatch: the iteration's own business
+            return None
+        whole = self.run_state.trace.whole
+        if SAMPLE_IDS not in whole:
+            return None
+        ids = [int(i) for i in np.asarray(whole[SAMPLE_IDS]).ravel()]
+        contiguous = ids and ids == list(range(ids[0], ids[0] + len(ids)))
+        return (ids[0], len(ids)) if contiguous else None
+
     def _sample_suffix(self) -> str:
         """What an export's file name says of the open sample ("-sample4812"), "" without a data set."""
-        return f"-sample{self.sample_index}" if self.samples is not None else ""
+        opened = self._opened_samples()
+        if opened is None or opened == (0, opened[1]) and opened[1] > 1:
+            return ""   # the data set's first batch, as the scenario reads it by default
+        first, n = opened
+        return f"-sample{first}" if n == 1 else f"-samples{first}-{first + n - 1}"
 
     def _sample_into(self, data) -> None:
-        """A scenario's data (`W` writes it) set to read the open sample alone, as it was run: `input: {dataset:
-        ..., sample: k, batch_size: 1}`; unchanged without a data set."""
-        inp = data.get("input") if self.samples is not None else None
-        if isinstance(inp, dict) and "dataset" in inp:
-            inp["sample"], inp["batch_size"] = self.sample_index, 1
+        """A scenario's data (`W` writes it) set to read the samples that were run, as they were run: `input:
+        {dataset: ..., sample: k, batch_size: n}`; unchanged for other inputs."""
+        inp = data.get("input")
+        opened = self._opened_samples() if isinstance(inp, dict) and "dataset" in inp else None
+        if opened is not None:
+            inp["sample"], inp["batch_size"] = opened
 
     def _sample_words(self, k: int) -> str:
         ax = self.samples

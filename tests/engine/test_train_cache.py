@@ -101,3 +101,15 @@ def test_the_key_covers_the_arrays_not_only_the_text(tmp_path):
     x[0, 0, 0] += 1e-12
     assert train_cache.fingerprint(sc) != train_cache.fingerprint(replace(sc, x=x))
     assert train_cache.fingerprint(sc) == train_cache.fingerprint(load_scenario(_scenario(tmp_path)))
+
+
+def test_the_key_covers_the_engine_code(tmp_path, monkeypatch):
+    """Another engine (a checkout edited since, an upgrade without a version change) never reads what
+    this one wrote: the engine's source is part of the key."""
+    from rnntui.scenario.loader import load_scenario
+
+    sc = load_scenario(_scenario(tmp_path))
+    before = train_cache.fingerprint(sc)
+    assert train_cache.code_fingerprint() in train_cache._CODE
+    monkeypatch.setattr(train_cache, "_CODE", ["another engine"])
+    assert train_cache.fingerprint(sc) != before

@@ -281,22 +281,52 @@ def test_text_from_the_run_is_escaped(tmp_path):
 
 
 def test_training_setup_of_a_saved_trace_comes_from_its_keys(tmp_path):
-    """A saved training trace has no scenario: what it says of its training is read from train.lr and
-    train.clipped (and nothing is claimed that the keys do not hold)."""
+    """A saved training trace keeps its setup (`train.config`): the report of the file states the same
+    optimizer, schedule and clipping as the run's. A file written before that key claims only what its
+    keys hold (train.lr, train.clipped), and never that no limit was set."""
     from rnntui.render.training import training_setup
 
-    trace = rnntui.run("training-exploding-clipped")
-    trace.save(tmp_path / "t.npz")
-    saved = rnntui.run(tmp_path / "t.npz")
-    assert getattr(saved, "train_config", None) is None
-    facts = dict(training_setup(saved).pairs)
+    for name in ("training-exploding-clipped", "training-exploding"):
+        trace = rnntui.run(name)
+        trace.save(tmp_path / "t.npz")
+        saved = rnntui.run(tmp_path / "t.npz")
+        assert saved.train_config == trace.train_config
+        facts = dict(training_setup(saved).pairs)
+        assert facts == dict(training_setup(trace).pairs)
+        cfg = trace.train_config
+        assert facts["clipping"] == ("none" if cfg.clip is None else
+                                     f"gradient norm at most {cfg.clip.limit:g} (clip_grad_norm_)")
+        doc, _ = export(tmp_path, saved)
+        assert dict(doc.dl) == facts
+
+    # a file from before train.config: only what its keys say
+    trace = rnntui.run("training-exploding")
+    with np.load(tmp_path / "t.npz") as z:
+        arrays = {k: z[k] for k in z.files if k != "train.config"}
+    np.savez(tmp_path / "old.npz", **arrays)
+    old = rnntui.run(tmp_path / "old.npz")
+    assert old.train_config is None
+    facts = dict(training_setup(old).pairs)
     lr = np.asarray(trace["train.lr"], dtype=float)
     assert facts["learning rate"] == f"{lr[0]:g}" and np.all(lr == lr[0])
-    acted = int(np.count_nonzero(trace["train.clipped"]))
-    assert facts["clipping"] == f"acted at {acted} of {trace.iterations} iterations" and acted > 0
+    assert not np.any(trace["train.clipped"])
+    assert facts["clipping"] == "did not act (whether a limit was set is not recorded)"
     assert facts["optimizer"] == "not recorded" and facts["iterations"] == str(trace.iterations)
-    doc, _ = export(tmp_path, saved)
-    assert dict(doc.dl) == facts
+
+
+def test_a_saved_trace_with_a_broken_training_setup_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    rnntui.run("training-exploding").save(tmp_path / "t.npz")
+    with np.load(tmp_path / "t.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["train.config"] = np.asarray('{"iterations": "many"}')
+    np.savez(tmp_path / "bad.npz", **arrays)
+    r = subprocess.run([sys.executable, "-m", "rnntui", "show", str(tmp_path / "bad.npz")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    assert "train.config" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_compare_report_draws_both_runs_gradients_per_step(tmp_path):

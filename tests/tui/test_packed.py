@@ -75,3 +75,25 @@ def _panel(app, which: str) -> str:
     trace = app.run_state.trace
     console.print(view.cell(trace, c, 120) if which == "cell" else view.details(trace, c))
     return out.getvalue()
+
+
+async def test_n_never_lands_on_the_open_samples_padding(tmp_path):
+    """Events are measured over the batch; at a step past the open sample's end `n` shows a sample whose
+    own steps reach it (the one with the largest ‖dL/dh_t‖ there for a gradient event) and says so."""
+    import numpy as np
+
+    text = (DATA / "packed-bilstm.yaml").read_text() + "events: {exploding: 1e-12}\n"
+    (tmp_path / "s.yaml").write_text(text)
+    trace = rnntui.run(tmp_path / "s.yaml")
+    app = RnntuiApp(trace)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")   # sample 1 (one step); the batch's gradient events run from t=2 down
+        assert (app.cursor.sample, app.cursor.phase, app.cursor.t) == (1, "forward", 0)
+        await pilot.press("n")
+        t = app.cursor.t
+        assert app.cursor.phase == "backward" and t >= 1 and app.cursor.sample != 1
+        g = np.linalg.norm(np.asarray(trace["grad.model.0.l0.fwd.h"][t], dtype=float), axis=1)
+        real = [b for b, n in enumerate(trace.info.lengths) if t < n]
+        assert app.cursor.sample == max(real, key=lambda b: g[b])
+        said = list(app._notifications)[-1].message
+        assert said.startswith(f"sample 1 ends before t={t}: showing sample {app.cursor.sample}")

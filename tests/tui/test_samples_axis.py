@@ -320,3 +320,21 @@ async def test_W_writes_a_scenario_that_reads_the_open_sample(axis, tmp_path):
     (path,) = tmp_path.glob("*.yaml")
     assert path.name == f"scan-gradient-health-sample{k}-whatif.yaml"
     assert float(rnntui.run(str(path))["loss"]) == shown        # the what-if on sample k, as the screen showed it
+
+
+async def test_W_after_run_with_sample_writes_that_sample(tmp_path):
+    """`rnntui run X --sample k` (no --dataset: no samples axis) then a what-if and W: the scenario written
+    reads sample k, as the screen showed it, not the data set's first sample."""
+    k = 7
+    trace = rnntui.run("scan-gradient-health", sample=k)
+    assert trace["meta.sample_ids"].tolist() == [k]
+    app = RnntuiApp(trace, export_dir=tmp_path, sample=k)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right", "right", "i", *"h = 0", "enter")
+        await pilot.pause()
+        shown = float(app.run_state.trace["loss"])
+        assert shown != float(trace["loss"])
+        await pilot.press("W")
+    (path,) = tmp_path.glob("*.yaml")
+    assert path.name == f"scan-gradient-health-sample{k}-whatif.yaml"
+    assert float(rnntui.run(str(path))["loss"]) == shown
