@@ -260,6 +260,11 @@ def export(
         "--jacobian/--no-jacobian", help="Whether a .npz holds diag.*.jacnorm (step Jacobian norms). Default: only when "
         "they cost under about a second; otherwise the file lists them in meta.not_computed and rnntui computes "
         "them when they are first read.")] = None,
+    full: Annotated[bool, typer.Option(
+        "--full", help="A checkpointed run (one whose whole record is over the memory limit) as .npz: every array "
+        "whole, each recomputed and written one at a time, after its size is estimated and checked against the "
+        "free disk. Default: its checkpoints and per-step diagnostics, which rnntui reopens with the same "
+        "recompute.")] = False,
 ) -> None:
     """Write the recorded run: the whole trace as .npz, or a report as text, HTML or SVG."""
     from rnntui.errors import ExportError
@@ -281,7 +286,12 @@ def export(
             if kind == "npz" and other is not None:
                 raise ExportError(f"{output}: --compare writes a report (.txt, .html or .svg); found .npz")
             if kind == "npz":
-                skipped = _record_to_save(trace, iteration).save(output, jacobian="auto" if jacobian is None else jacobian)
+                record = _record_to_save(trace, iteration)
+                how = {"jacobian": "auto" if jacobian is None else jacobian}
+                if full and hasattr(record, "full_bytes"):   # a checkpointed trace, every array asked for
+                    _check_room(output, record.full_bytes(how["jacobian"]))
+                    how["full"] = True
+                skipped = record.save(output, **how)
             else:
                 from rnntui.render.report import ReportOptions, write_report
 
@@ -295,6 +305,20 @@ def export(
     if skipped:
         typer.echo(f"left out {len(skipped)} diag.*.jacnorm key(s), listed in meta.not_computed (they would take "
                    "a while): rnntui computes them when first read; --jacobian writes them", err=True)
+
+
+def _check_room(output: Path, size: int) -> None:
+    """Say how much `export --full` writes, and refuse (before writing) when the disk has less room."""
+    import shutil
+
+    from rnntui.errors import ExportError
+    from rnntui.sizes import format_size
+
+    free = shutil.disk_usage(output.parent if str(output.parent) else Path(".")).free
+    if size > free:
+        raise ExportError(f"{output}: --full would write about {format_size(size)}, more than the "
+                          f"{format_size(free)} free there; leave out --full to write the checkpoints")
+    typer.echo(f"writing every array whole: about {format_size(size)}", err=True)
 
 
 def _record_to_save(trace, iteration: int | None):

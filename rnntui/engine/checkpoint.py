@@ -543,6 +543,17 @@ class CheckpointedTrace(Trace):
         k = self.segments.segment_of(t)
         return k in self.segments.cache or (not key.startswith("grad.") and k in self.segments.forward_cache)
 
+    def full_bytes(self, jacobian: bool | str = True) -> int:
+        """About what `save(full=True)` writes: every array, the derived ones as their shapes say."""
+        from rnntui.engine import diagnostics
+
+        if jacobian == "auto":
+            jacobian = diagnostics.jacnorm_cost(self.info) <= diagnostics.JACNORM_AUTO_LIMIT
+        per = self.segments.T * self.segments.B * np.dtype(self.segments.dtype).itemsize
+        derived = sum(per for k in self._derived if jacobian or not k.endswith(".jacnorm"))
+        return (sum(self.nbytes(k) for k in self.big) + sum(np.asarray(v).nbytes for v in self._arrays.values())
+                + derived)
+
     def save(self, path, *, jacobian: bool | str = True, full: bool = False) -> list[str]:
         """The checkpoints and the small arrays (docs/trace-format.md, "Checkpointed traces"), reopened
         with the same recompute; *full*: every array whole, written one at a time."""
@@ -577,6 +588,7 @@ def checkpoint_arrays(trace) -> dict[str, np.ndarray]:
     out = {"meta.checkpoint": np.asarray(json.dumps({
         "segment_steps": segs.S,
         "big": {k: [list(shape), np.dtype(dt).str] for k, (shape, dt) in trace.big.items()},
+        "recording": None if trace.recording is None else trace.recording.__dict__,
     }))}
     for i, st in segs.starts.items():
         for s, v in st.items():
@@ -633,3 +645,97 @@ def windowed_jacnorm(trace, entry, params, place) -> np.ndarray:
         lo, hi = max(0, s0 - 1), min(T, s1 + 1)
         out[s0:s1] = jacobian_norms(entry, _Window(trace, lo, hi), params, place, steps=np.arange(s0 - lo, s1 - lo))
     return out
+
+
+def is_checkpointed(arrays) -> bool:
+    return "meta.checkpoint" in arrays
+
+
+def _meta(arrays: dict, path):
+    import json
+
+    from rnntui.errors import Problem, ScenarioError
+
+    try:
+        meta = json.loads(str(arrays["meta.checkpoint"]))
+        S = int(meta["segment_steps"])
+        big = {str(k): (tuple(int(n) for n in shape), np.dtype(dt)) for k, (shape, dt) in meta["big"].items()}
+        if any(dt.kind not in "biuf" or any(n < 0 for n in shape) for shape, dt in big.values()):
+            raise ValueError("an array of a kind rnntui does not write")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ScenarioError([Problem(str(path), None, None, "",
+                                     f"cannot read this checkpointed trace: meta.checkpoint is not what rnntui "
+                                     f"writes ({exc})")]) from None
+    return meta, S, big
+
+
+def placeholders(arrays: dict, path) -> dict:
+    """The arrays a saved checkpointed trace recomputes, as zero-stride stand-ins of their shapes (for the
+    trace checker, which checks that every array the layout implies is there); none for any other trace."""
+    if not is_checkpointed(arrays):
+        return {}
+    _, _, big = _meta(arrays, path)
+    return {k: np.broadcast_to(np.zeros((), dtype=dt), shape) for k, (shape, dt) in big.items()}
+
+
+def restore(arrays: dict, info, path, limit: int):
+    """A saved checkpointed trace reopened: its small arrays as saved, its big arrays recomputed per segment
+    from the saved boundaries, exactly as the run that saved it would have (the same walk, the same
+    segments). Checked first: every boundary array the layout implies is there with its shape."""
+    import json
+    from functools import partial
+
+    from rnntui.errors import Problem, ScenarioError
+    from rnntui.engine.trace import Recording
+
+    def bad(what: str):
+        return ScenarioError([Problem(str(path), None, None, "", f"cannot read this checkpointed trace: {what}")])
+
+    meta, S, big = _meta(arrays, path)
+    layout = list(info.entries)
+    why = why_whole_layout(layout)
+    if why is not None or not info.seq or S < 1:
+        raise bad(why or "no steps")
+    params = {k[len("param."):]: v for k, v in arrays.items() if k.startswith("param.")}
+    x = arrays.get("input")
+    if x is None or x.ndim < 2 or x.shape[0] != info.T or x.shape[1] != info.B:
+        raise bad("its input is missing or not (T, B, ...)")
+    lengths = None if info.lengths is None else np.asarray(info.lengths)
+    initial: dict = {}
+    for lay in layout:
+        if lay.recurrent:
+            for s in lay.family.states:
+                rows = [arrays.get(f"{keys.place_prefix(lay.index, j, d)}.{s}0") for j, d in Segments.slots(lay)]
+                if all(r is not None for r in rows):
+                    initial.setdefault(lay.index, {})[s] = np.stack(rows)
+    target = arrays.get("meta.target")
+    if target is not None and info.loss == "mse":
+        target = target.astype(x.dtype)
+    segs = Segments(layout, params, x, info.loss, target, lengths, initial, S)
+    K = len(segs.bounds)
+    for i, st in segs.starts.items():
+        for s, v in st.items():
+            for name, into in ((f"checkpoint.{i}.start.{s}", segs.starts), (f"checkpoint.{i}.grad.{s}", segs.gins)):
+                saved = arrays.get(name)
+                if saved is None or saved.shape != v.shape or saved.dtype != v.dtype:
+                    raise bad(f"{name}: expected {v.dtype} {v.shape} ({K} segments of {S} steps)")
+                into[i][s] = np.array(saved)
+    segs.swept = True
+    kept = {k: v for k, v in arrays.items() if not k.startswith("checkpoint.") and k != "meta.checkpoint"}
+    derived = {}
+    if "meta.not_computed" in kept:
+        left = set(kept["meta.not_computed"].tolist())
+    else:
+        left = set()
+    trace = CheckpointedTrace(kept, info, derived, segs, big, limit, path)
+    for place in info.places:
+        if place.recurrent and place.diag_key("jacnorm") in left:
+            trace._derived[place.diag_key("jacnorm")] = partial(windowed_jacnorm, trace, info.entries[place.entry],
+                                                                params, place)
+    rec = meta.get("recording")
+    if isinstance(rec, dict):
+        try:
+            trace.recording = Recording(**{**rec, "reopened": True})   # the limit it was recorded under
+        except TypeError:
+            pass
+    return trace

@@ -113,17 +113,18 @@ class Recording:
     reason: str = ""               # why a run over the limit could not be checkpointed, or what a full run is
     segment_steps: int = 0         # a checkpointed run's segment length, and how many segments it has
     segments: int = 0
+    reopened: bool = False         # read from a saved trace: the limit is the one it was recorded under
 
     def words(self) -> str:
         """One line for the debugger's help, `rnntui show` and the header."""
         from rnntui.sizes import format_size
 
         if self.mode == "checkpointed":
-            return (f"checkpointed: the whole record (about {format_size(self.need)}) is more than the memory limit "
+            limit = "the memory limit it was recorded under" if self.reopened else "the memory limit"
+            return (f"checkpointed: the whole record (about {format_size(self.need)}) is more than {limit} "
                     f"of {format_size(self.limit)}; {self.segments:,} segments of {self.segment_steps:,} steps, "
                     "each recomputed exactly when read")
-        words = (f"recorded whole: about {format_size(self.need)}, within the memory limit of "
-                 f"{format_size(self.limit)}")
+        words = f"recorded whole: about {format_size(self.need)}, within the memory limit (--max-memory)"
         return words + (f" ({self.reason})" if self.reason else "")
 
 
@@ -239,6 +240,11 @@ class TraceWrapper(Mapping):
         self.whole = whole
         self.info = whole.info if info is None else info
 
+    @property
+    def recording(self) -> Recording | None:
+        """How the trace read through was recorded (whole or checkpointed), as `Trace.recording`."""
+        return getattr(self.whole, "recording", None)
+
     def source_key(self, key: str) -> str:
         """The key of the whole trace that *key* reads: the same one, unless a subclass renames it."""
         return key
@@ -287,7 +293,10 @@ def load_trace(path: str | Path, max_memory: int | None = None) -> Trace:
         arrays = read_npz(Path(path), None, limit, kinds="biufU")  # text: names, the scenario, the layout
     except (ArrayFileError, OSError) as exc:
         raise ScenarioError([Problem(str(path), None, None, "", f"cannot read this trace: {exc}")]) from None
-    check_trace(arrays, str(path))  # layout and arrays, before anything reads them
+    from rnntui.engine import checkpoint
+
+    # layout and arrays, before anything reads them (a checkpointed trace's recomputed arrays by their shapes)
+    check_trace({**arrays, **checkpoint.placeholders(arrays, path)}, str(path))
     if "meta.layout" not in arrays:
         raise ScenarioError([Problem(str(path), None, None, "", "not an rnntui trace: no meta.layout key")])
     info = TraceInfo.from_json(str(arrays["meta.layout"]))
@@ -299,6 +308,8 @@ def load_trace(path: str | Path, max_memory: int | None = None) -> Trace:
         from rnntui.engine.diagnostics import lazy_jacnorms
 
         derived = lazy_jacnorms(info, arrays, set(arrays["meta.not_computed"].tolist()))
+    if checkpoint.is_checkpointed(arrays):   # the boundaries of a long run: its segments recomputed when read
+        return checkpoint.restore(arrays, info, Path(path), limit)
     if "train.loss" in arrays:   # a training run: its iterations' numbers, the last one's record
         from rnntui.engine.train import SavedTrainTrace
 

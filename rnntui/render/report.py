@@ -213,6 +213,9 @@ def build(trace, opts: ReportOptions) -> list:
             Text(""), Heading(f"Iteration {k}"), Text(f"Iteration {k} (the step report below; --iteration "
                                                           "chooses another)", Style(bold=True))]
         loss = Text(f"iteration {k}: ", Style(bold=True)) + loss
+    recording = getattr(trace, "recording", None)
+    if recording is not None and recording.mode == "checkpointed":   # whole or checkpointed, and why
+        loss.append(f"\nrecording: {recording.words()}")
     out.append(Heading("Loss and input"))
     if info.mode == "encoder-decoder":  # the decoder reads its own input
         out += [loss, _input_section(trace, "encoder "), _input_section(decoder_part(trace), "decoder ")]

@@ -141,7 +141,7 @@ def test_the_segmented_whole_recording_is_the_plain_run(monkeypatch):
 def test_the_memory_limit_chooses_and_says_why():
     sc = scenario()
     whole = run_scenario(sc)
-    assert whole.recording.mode == "full" and "within the memory limit" in whole.recording.words()
+    assert whole.recording.mode == "full" and "within the memory limit (--max-memory)" in whole.recording.words()
     need = whole.recording.need
     ck = run_scenario(sc, max_memory=need - 1)
     assert ck.recording.mode == "checkpointed"
@@ -160,3 +160,25 @@ def test_what_cannot_be_checkpointed_says_why():
     assert "bidirectional layer with another recurrent layer" in checkpoint.why_whole(stacked_bidir)
     with pytest.raises(ValueError, match="bidirectional"):
         run_scenario(stacked_bidir, recording="checkpointed")
+
+
+@pytest.mark.parametrize("case", ["lstm-packed-bidirectional-ce", "gru-stacked-initial"])
+def test_a_saved_checkpointed_trace_reopens_to_the_same_numbers(tmp_path, case):
+    from rnntui.engine.trace import load_trace
+
+    sc = scenario(**CASES[case])
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    ck.save(tmp_path / "long.npz")
+    with np.load(tmp_path / "long.npz") as z:   # the checkpoints and small arrays, no state of every step
+        assert "meta.checkpoint" in z.files and not any(k in z.files for k in ck.big)
+        saved = sum(z[k].nbytes for k in z.files)
+    assert saved < sum(full[k].nbytes for k in ck.big)
+    back = load_trace(tmp_path / "long.npz")
+    assert type(back).__name__ == "CheckpointedTrace" and back.recording.mode == "checkpointed"
+    assert_bit_equal(full, back)
+    # --full: every array whole, as a full recording saves it
+    ck.save(tmp_path / "whole.npz", full=True)
+    whole = load_trace(tmp_path / "whole.npz")
+    assert type(whole).__name__ == "Trace"
+    assert_bit_equal(full, whole)
