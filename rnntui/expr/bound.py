@@ -174,3 +174,72 @@ def require_condition(b: Bound) -> None:
     if not b.condition:
         raise ExprError(b.text, 1, "found a value, not a condition; expected a comparison (e.g. norm(dh) < 1e-3), "
                         "or any(...), all(...), isnan(...), isfinite(...)")
+
+
+class StepWindow:
+    """Steps a .. b-1 of a checkpointed trace (engine/checkpoint.py) as a trace of b - a steps: each per-step
+    array read with `trace.steps`, the rest whole. An expression is per step (no name reads another step),
+    so evaluating it window by window gives its values over the run without the run's arrays whole."""
+
+    def __init__(self, trace, a: int, b: int):
+        self.trace, self.a, self.b = trace, a, b
+        self.info = trace.info
+        self.T = trace.info.T
+
+    def _per_step(self, key: str) -> bool:
+        if key in getattr(self.trace, "big", {}):
+            return True
+        if key.startswith(("meta.", "param.", "grad.param.", "buffer.")) or key == "loss":
+            return False
+        if not (key in self.trace and self.trace.is_computed(key)) and not key.endswith(".jacnorm"):
+            return False
+        return np.ndim(self.trace[key]) >= 1 and np.shape(self.trace[key])[0] == self.T
+
+    def __getitem__(self, key: str):
+        if self._per_step(key):
+            return self.trace.steps(key, self.a, self.b)
+        return self.trace[key]
+
+    def __contains__(self, key) -> bool:
+        return key in self.trace
+
+    def __iter__(self):
+        return iter(self.trace)
+
+    def is_computed(self, key: str) -> bool:
+        return self.trace.is_computed(key)
+
+
+class StreamedBound:
+    """An expression at a place of a checkpointed trace, evaluated segment by segment (`StepWindow`): `holds`
+    over every step, while only a segment's arrays (and the trace's LRU) are in memory at once."""
+
+    def __init__(self, expr: nodes.Expr, trace, place: Place, progress=None):
+        from rnntui.expr.names import Source
+
+        segs = trace.segments
+        self.expr, self.trace, self.place, self.info = expr, trace, place, trace.info
+        T = self.T = segs.T
+        parts = []
+        first = None
+        for k, (a, b) in enumerate(segs.bounds):
+            bound = Bound(expr, StepWindow(trace, a, b), place)
+            bound.names["t"] = Source("t", lambda a=a, b=b: np.arange(a, b), lambda a=a, b=b: (b - a,))
+            bound.names["T"] = Source("T", lambda: np.asarray(T), lambda: ())
+            first = first or bound
+            parts.append(bound.holds)
+            if progress is not None:
+                progress(k + 1, len(segs.bounds))
+        self.first = first
+        self.holds = np.concatenate(parts)
+
+    @property
+    def text(self) -> str:
+        return self.expr.text
+
+    @property
+    def phase(self) -> str:
+        return self.first.phase
+
+    def order(self, phase: str | None = None) -> np.ndarray:
+        return step_order(self.info, self.place, phase or self.phase, self.T)

@@ -182,3 +182,26 @@ def test_a_saved_checkpointed_trace_reopens_to_the_same_numbers(tmp_path, case):
     whole = load_trace(tmp_path / "whole.npz")
     assert type(whole).__name__ == "Trace"
     assert_bit_equal(full, whole)
+
+
+def test_check_streams_through_the_segments_and_finds_what_the_whole_run_finds():
+    from rnntui.expr.check import check_trace
+
+    sc = scenario(kind="lstm", layers=2, lengths=[150, 100, 40], dense=True, loss="mse")
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    asserts = ["norm(dh) > 0.02", "max(abs(gates.f)) < 0.8 or t < 10", "mean(c) * T > -30 @model.0.l1.fwd",
+               "norm(out) < 1.2 @model.1"]
+    # the step Jacobian norms, derived over chunks of up to 2**23 numbers (as a whole run derives them)
+    assert check_trace(ck, ["jacnorm[0] < 0.9"]).to_dict() == check_trace(full, ["jacnorm[0] < 0.9"]).to_dict()
+    whole = check_trace(full, asserts).to_dict()
+    assert any(not a["ok"] for a in whole["assertions"])   # something fails, at a step found in both
+    reads = []
+    steps = type(ck).steps
+    type(ck).steps = lambda self, key, a, b, **kw: (reads.append(b - a), steps(self, key, a, b, **kw))[1]
+    try:
+        streamed = check_trace(ck, asserts).to_dict()
+    finally:
+        type(ck).steps = steps
+    assert streamed == whole
+    assert max(reads) <= S   # never a whole array: a segment at a time
