@@ -30,8 +30,8 @@ from rnntui.engine.losses import loss_and_grad
 from rnntui.errors import RnntuiError
 
 KINDS = ("loss", "out", "logp", "p")
-META = "meta.seed"
-GRADIENT_PREFIXES = ("grad.", "gradnorm.", "diag.")
+META = keys.META_SEED
+GRADIENT_PREFIXES = (keys.GRAD_PREFIX, keys.GRADNORM_PREFIX, keys.DIAG_PREFIX)
 
 
 class SeedError(RnntuiError):
@@ -167,13 +167,12 @@ def backprop(trace, seed: Seed):
     check(seed, info, tuple(base[keys.OUTPUT].shape), stepped, has_logits)
     x, params, target, lengths, initial = _inputs(base)
     buffers = {n: np.asarray(base[keys.buffer(n)]) for e in info.entries for n in e.buffers}
-    masks = {k: np.asarray(base[k]) for k in base if k.startswith("model.")
-             and (k.endswith(".mask") or k.endswith(".dropout_mask"))} or None
+    masks = {k: np.asarray(base[k]) for k in base if keys.is_dropout_mask(k)} or None
     items = recorded(base)
     plan = Plan(items, layout) if items else None
     rec: dict[str, np.ndarray] = {}
     with np.errstate(all="ignore"):
-        walk = network.Walk(layout, params, lengths, initial, plan, masks, buffers, "meta.training" in base)
+        walk = network.Walk(layout, params, lengths, initial, plan, masks, buffers, keys.META_TRAINING in base)
         walk.forward(x, rec)
         out = walk.outs[-1]
         softmax_last = last.activation == "softmax"

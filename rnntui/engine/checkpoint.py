@@ -302,8 +302,8 @@ class Segments:
                 self._backward(k, walk, rec, {})
                 self._carry_grads(k, walk, "fwd")
                 if keep:
-                    kept[k] = (walk, {key: v for key, v in rec.items() if not key.startswith(("grad.", "loss",
-                                                                                              "gradnorm."))})
+                    kept[k] = (walk, {key: v for key, v in rec.items() if not key.startswith((keys.GRAD_PREFIX, keys.LOSS,
+                                                                                              keys.GRADNORM_PREFIX))})
                 step()
             order = range(K)                  # then forward, carrying the backward direction's gradients
             carry = "bwd"
@@ -460,7 +460,7 @@ def iter_segments(trace, key: str) -> Iterator[tuple[int, np.ndarray]]:
         yield 0, trace[key]
         return
     for k, (a, b) in enumerate(segs.bounds):
-        yield a, segs.segment(k, backward=key.startswith("grad.") or key == keys.GRAD_INPUT)[key]
+        yield a, segs.segment(k, backward=key.startswith(keys.GRAD_PREFIX) or key == keys.GRAD_INPUT)[key]
 
 
 # --- the trace ------------------------------------------------------------------------------------------
@@ -509,7 +509,7 @@ class CheckpointedTrace(Trace):
         a, b = max(0, a), min(segs.T, b)
         shape, dtype = self.big[key]
         out = np.empty((max(0, b - a),) + tuple(shape[1:]), dtype=dtype)
-        backward = key.startswith("grad.")
+        backward = key.startswith(keys.GRAD_PREFIX)
         ks = segs.segments_for(a, b)
         for n, k in enumerate(ks):
             s0, s1 = segs.bounds[k]
@@ -541,7 +541,7 @@ class CheckpointedTrace(Trace):
         if key not in self.big:
             return self.is_computed(key)
         k = self.segments.segment_of(t)
-        return k in self.segments.cache or (not key.startswith("grad.") and k in self.segments.forward_cache)
+        return k in self.segments.cache or (not key.startswith(keys.GRAD_PREFIX) and k in self.segments.forward_cache)
 
     def full_bytes(self, jacobian: bool | str = True) -> int:
         """About what `save(full=True)` writes: every array, the derived ones as their shapes say."""
@@ -562,7 +562,7 @@ class CheckpointedTrace(Trace):
         if jacobian == "auto":
             jacobian = diagnostics.jacnorm_cost(self.info) <= diagnostics.JACNORM_AUTO_LIMIT
         skip = [] if jacobian else [k for k in self._derived if k.endswith(".jacnorm")]
-        names = [k for k in self if k not in skip and k != "meta.not_computed"]
+        names = [k for k in self if k not in skip and k != keys.META_NOT_COMPUTED]
         if not full:
             names = [k for k in names if k not in self.big]
 
@@ -570,7 +570,7 @@ class CheckpointedTrace(Trace):
             for k in names:
                 yield k, np.asarray(self[k])
             if skip:
-                yield "meta.not_computed", np.asarray(skip, dtype=str)
+                yield keys.META_NOT_COMPUTED, np.asarray(skip, dtype=str)
             if not full:
                 yield from checkpoint_arrays(self).items()
 
@@ -585,17 +585,17 @@ def checkpoint_arrays(trace) -> dict[str, np.ndarray]:
     import json
 
     segs = trace.segments
-    out = {"meta.checkpoint": np.asarray(json.dumps({
+    out = {keys.META_CHECKPOINT: np.asarray(json.dumps({
         "segment_steps": segs.S,
         "big": {k: [list(shape), np.dtype(dt).str] for k, (shape, dt) in trace.big.items()},
         "recording": None if trace.recording is None else trace.recording.__dict__,
     }))}
     for i, st in segs.starts.items():
         for s, v in st.items():
-            out[f"checkpoint.{i}.start.{s}"] = v
+            out[keys.checkpoint_start(i, s)] = v
     for i, st in segs.gins.items():
         for s, v in st.items():
-            out[f"checkpoint.{i}.grad.{s}"] = v
+            out[keys.checkpoint_grad(i, s)] = v
     return out
 
 
@@ -619,9 +619,9 @@ class _Window:
         self.trace, self.lo, self.hi = trace, lo, hi
 
     def __getitem__(self, key):
-        if key == "meta.lengths":
+        if key == keys.META_LENGTHS:
             return np.asarray(self.trace[key]) - self.lo
-        if key in self.trace.big or (key in self.trace and key.startswith(("model.", "grad.model."))
+        if key in self.trace.big or (key in self.trace and key.startswith((keys.MODEL_PREFIX, keys.grad(keys.MODEL_PREFIX)))
                                      and np.ndim(self.trace[key]) >= 2):
             return self.trace.steps(key, self.lo, self.hi)
         return self.trace[key]
@@ -648,7 +648,7 @@ def windowed_jacnorm(trace, entry, params, place) -> np.ndarray:
 
 
 def is_checkpointed(arrays) -> bool:
-    return "meta.checkpoint" in arrays
+    return keys.META_CHECKPOINT in arrays
 
 
 def _meta(arrays: dict, path):
@@ -657,7 +657,7 @@ def _meta(arrays: dict, path):
     from rnntui.errors import Problem, ScenarioError
 
     try:
-        meta = json.loads(str(arrays["meta.checkpoint"]))
+        meta = json.loads(str(arrays[keys.META_CHECKPOINT]))
         S = int(meta["segment_steps"])
         big = {str(k): (tuple(int(n) for n in shape), np.dtype(dt)) for k, (shape, dt) in meta["big"].items()}
         if any(dt.kind not in "biuf" or any(n < 0 for n in shape) for shape, dt in big.values()):
@@ -696,8 +696,8 @@ def restore(arrays: dict, info, path, limit: int):
     why = why_whole_layout(layout)
     if why is not None or not info.seq or S < 1:
         raise bad(why or "no steps")
-    params = {k[len("param."):]: v for k, v in arrays.items() if k.startswith("param.")}
-    x = arrays.get("input")
+    params = {k[len(keys.PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(keys.PARAM_PREFIX)}
+    x = arrays.get(keys.INPUT)
     if x is None or x.ndim < 2 or x.shape[0] != info.T or x.shape[1] != info.B:
         raise bad("its input is missing or not (T, B, ...)")
     lengths = None if info.lengths is None else np.asarray(info.lengths)
@@ -708,23 +708,23 @@ def restore(arrays: dict, info, path, limit: int):
                 rows = [arrays.get(f"{keys.place_prefix(lay.index, j, d)}.{s}0") for j, d in Segments.slots(lay)]
                 if all(r is not None for r in rows):
                     initial.setdefault(lay.index, {})[s] = np.stack(rows)
-    target = arrays.get("meta.target")
+    target = arrays.get(keys.META_TARGET)
     if target is not None and info.loss == "mse":
         target = target.astype(x.dtype)
     segs = Segments(layout, params, x, info.loss, target, lengths, initial, S)
     K = len(segs.bounds)
     for i, st in segs.starts.items():
         for s, v in st.items():
-            for name, into in ((f"checkpoint.{i}.start.{s}", segs.starts), (f"checkpoint.{i}.grad.{s}", segs.gins)):
+            for name, into in ((keys.checkpoint_start(i, s), segs.starts), (keys.checkpoint_grad(i, s), segs.gins)):
                 saved = arrays.get(name)
                 if saved is None or saved.shape != v.shape or saved.dtype != v.dtype:
                     raise bad(f"{name}: expected {v.dtype} {v.shape} ({K} segments of {S} steps)")
                 into[i][s] = np.array(saved)
     segs.swept = True
-    kept = {k: v for k, v in arrays.items() if not k.startswith("checkpoint.") and k != "meta.checkpoint"}
+    kept = {k: v for k, v in arrays.items() if not k.startswith(keys.CHECKPOINT_PREFIX) and k != keys.META_CHECKPOINT}
     derived = {}
-    if "meta.not_computed" in kept:
-        left = set(kept["meta.not_computed"].tolist())
+    if keys.META_NOT_COMPUTED in kept:
+        left = set(kept[keys.META_NOT_COMPUTED].tolist())
     else:
         left = set()
     trace = CheckpointedTrace(kept, info, derived, segs, big, limit, path)

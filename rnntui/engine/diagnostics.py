@@ -21,7 +21,7 @@ from functools import partial
 
 import numpy as np
 
-from rnntui.engine import spectral
+from rnntui.engine import keys, spectral
 from rnntui.engine.keys import Place
 from rnntui.engine.progress import report
 
@@ -76,9 +76,9 @@ def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarra
 def packed_lengths(arrays, entry) -> np.ndarray | None:
     """Each sample's length where *entry* runs over a packed input in which some sample stops before
     the entry's last step, else None (also for older traces, and for an encoder-decoder's decoder)."""
-    if "meta.lengths" not in arrays or entry.part == "decoder":
+    if keys.META_LENGTHS not in arrays or entry.part == "decoder":
         return None
-    lengths = np.asarray(arrays["meta.lengths"])
+    lengths = np.asarray(arrays[keys.META_LENGTHS])
     return lengths if (lengths < entry.steps).any() else None
 
 
@@ -101,12 +101,12 @@ def jacnorm_cost(info) -> int:
                for e in info.entries if e.recurrent)
 
 
-def lazy_jacnorms(info, arrays: dict, keys) -> dict:
-    """Derivations of the diag.*.jacnorm *keys* a saved trace left out (meta.not_computed)."""
-    params = {k[len("param."):]: v for k, v in arrays.items() if k.startswith("param.")}
+def lazy_jacnorms(info, arrays: dict, wanted) -> dict:
+    """Derivations of the diag.*.jacnorm keys a saved trace left out (*wanted*: its meta.not_computed)."""
+    params = {k[len(keys.PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(keys.PARAM_PREFIX)}
     out = {}
     for place in info.places:
-        if place.recurrent and place.diag_key("jacnorm") in keys:
+        if place.recurrent and place.diag_key("jacnorm") in wanted:
             out[place.diag_key("jacnorm")] = partial(jacobian_norms, info.entries[place.entry], arrays, params, place)
     return out
 
@@ -118,10 +118,10 @@ class ParamView(Mapping):
         self._trace = trace
 
     def __getitem__(self, name):
-        return self._trace[f"param.{name}"]
+        return self._trace[keys.param(name)]
 
     def __iter__(self):
-        return (k[len("param."):] for k in self._trace if k.startswith("param."))
+        return (k[len(keys.PARAM_PREFIX):] for k in self._trace if k.startswith(keys.PARAM_PREFIX))
 
     def __len__(self):
         return sum(1 for _ in self)
@@ -148,9 +148,9 @@ def _first_step(a: np.ndarray, backwards: bool) -> int:
 
 def _is_per_step(key: str, seq_entries: set[int]) -> bool:
     """Whether axis 0 of this array is the step t."""
-    if key in ("input", "grad.input", "loss.step", "loss.sample_step") or key.startswith("gradnorm.step."):
+    if key in (keys.INPUT, keys.GRAD_INPUT, keys.STEP_LOSS, keys.SAMPLE_STEP_LOSS) or key.startswith(keys.STEP_GRADNORM_PREFIX):
         return True
-    parts = key.removeprefix("grad.").split(".")
+    parts = key.removeprefix(keys.GRAD_PREFIX).split(".")
     if parts[0] != "model" or len(parts) < 3 or not parts[1].isdigit():
         return False
     return parts[2].startswith("l") and parts[2][1:].isdigit() or int(parts[1]) in seq_entries
@@ -179,14 +179,14 @@ class BadRows:
 def nonfinite(arrays: dict, entries, seq: bool) -> dict[str, np.ndarray]:
     """*arrays* may hold `BadRows` in place of arrays not held whole."""
     seq_entries = {e.index for e in entries if e.seq_out} if seq else set()
-    keys, firsts, forward_firsts, other = [], [], [], False
+    found, firsts, forward_firsts, other = [], [], [], False
     for key, a in arrays.items():
-        if key.startswith("meta.") or key == "tokens" or not np.issubdtype(a.dtype, np.floating):
+        if key.startswith(keys.META_PREFIX) or key == "tokens" or not np.issubdtype(a.dtype, np.floating):
             continue
         summary = a if isinstance(a, BadRows) else None
         if (summary.first < 0) if summary else np.isfinite(a).all():
             continue
-        grad = key.startswith(("grad.", "gradnorm."))
+        grad = key.startswith((keys.GRAD_PREFIX, keys.GRADNORM_PREFIX))
         bwd = ".bwd." in key
         per_step = seq and a.ndim >= 1 and _is_per_step(key, seq_entries)
 
@@ -197,7 +197,7 @@ def nonfinite(arrays: dict, entries, seq: bool) -> dict[str, np.ndarray]:
 
         # the order a per-step array was computed in: BPTT and the backward direction run t = T-1 .. 0
         first = first_step(backwards=(grad != bwd)) if per_step else -1
-        keys.append(key)
+        found.append(key)
         firsts.append(first)
         if per_step and not grad:
             forward_firsts.append(first_step(backwards=False))
@@ -206,11 +206,11 @@ def nonfinite(arrays: dict, entries, seq: bool) -> dict[str, np.ndarray]:
     if forward_firsts:
         first_step = min(forward_firsts)
     else:
-        first_step = max((f for f in firsts if f >= 0), default=0) if (keys and other) else -1
+        first_step = max((f for f in firsts if f >= 0), default=0) if (found and other) else -1
     return {
-        "diag.nonfinite.first_step": np.asarray(first_step, dtype=np.int64),
-        "diag.nonfinite.keys": np.asarray(keys, dtype=str) if keys else np.zeros(0, dtype="<U1"),
-        "diag.nonfinite.key_first_step": np.asarray(firsts, dtype=np.int64),
+        keys.NONFINITE_FIRST_STEP: np.asarray(first_step, dtype=np.int64),
+        keys.NONFINITE_KEYS: np.asarray(found, dtype=str) if found else np.zeros(0, dtype="<U1"),
+        keys.NONFINITE_KEY_FIRST_STEP: np.asarray(firsts, dtype=np.int64),
     }
 
 
@@ -267,6 +267,6 @@ def derived_keys(info, arrays: dict, params: dict) -> dict:
             cache.update(nonfinite(arrays, info.entries, info.seq))
         return cache[key]
 
-    for key in ("diag.nonfinite.first_step", "diag.nonfinite.keys", "diag.nonfinite.key_first_step"):
+    for key in (keys.NONFINITE_FIRST_STEP, keys.NONFINITE_KEYS, keys.NONFINITE_KEY_FIRST_STEP):
         out[key] = partial(nf, key)
     return out

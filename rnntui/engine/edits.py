@@ -22,7 +22,7 @@ import numpy as np
 from rnntui.engine import keys
 from rnntui.errors import RnntuiError
 
-META = "meta.weight_edits"
+META = keys.META_WEIGHT_EDITS
 OPS = ("=", "*=", "+=")
 
 

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnntui.engine import keys
 
-META = "meta.interventions"          # JSON: the list applied, in scenario form (`Intervention.to_dict`)
+
+META = keys.META_INTERVENTIONS          # JSON: the list applied, in scenario form (`Intervention.to_dict`)
 MASK = "intervened"                  # {place}.intervened.{name}: (T, B, H) bool, True where overwritten
 
 
@@ -85,24 +87,24 @@ def from_dict(index: int, d: dict, entries, T: int) -> Intervention:
     at = d["at"]
     m = PLACE.fullmatch(at)
     recurrent = [e for e in entries if e.recurrent]
-    where = ", ".join(f"model.{e.index}.l{j}.{dr}" for e in recurrent[:2] for j in range(e.num_layers)
+    where = ", ".join(keys.place_prefix(e.index, j, dr) for e in recurrent[:2] for j in range(e.num_layers)
                       for dr in e.directions) or "none: the model has no recurrent entry"
     if not m:
         raise InterventionProblem(index, "at", f"found {at[:60]!r}; expected a recurrent place such as "
                                   f"model.0.l0.fwd (this model has {where})")
     i, j, direction = int(m.group(1)), int(m.group(2)), m.group(3)
     if i >= len(entries) or not entries[i].recurrent:
-        raise InterventionProblem(index, "at", f"found {at!r}, but model.{i} is "
+        raise InterventionProblem(index, "at", f"found {at!r}, but {keys.entry_prefix(i)} is "
                                   f"{'not a recurrent entry' if i < len(entries) else 'not in the model'}; "
                                   f"this model's recurrent places: {where}")
     e = entries[i]
     if j >= e.num_layers or direction not in e.directions:
-        raise InterventionProblem(index, "at", f"found {at!r}; model.{i} ({e.type}) has "
+        raise InterventionProblem(index, "at", f"found {at!r}; {keys.entry_prefix(i)} ({e.type}) has "
                                   f"{e.num_layers} sub-layer(s) and directions {', '.join(e.directions)}")
     names = settable(e)
     name = d["set"]
     if name not in names:
-        raise InterventionProblem(index, "set", f"found {name[:40]!r}; model.{i} ({e.type}) has "
+        raise InterventionProblem(index, "set", f"found {name[:40]!r}; {keys.entry_prefix(i)} ({e.type}) has "
                                   f"{', '.join(names)}")
     steps = e.steps
     if d.get("t") is not None:
@@ -115,7 +117,7 @@ def from_dict(index: int, d: dict, entries, T: int) -> Intervention:
     if start >= steps or stop > steps:
         key = "t" if d.get("t") is not None else "steps"
         shown = start if key == "t" else f"{start}:{stop}"
-        raise InterventionProblem(index, key, f"found {shown}; model.{i} runs steps 0..{steps - 1}")
+        raise InterventionProblem(index, key, f"found {shown}; {keys.entry_prefix(i)} runs steps 0..{steps - 1}")
     units = d.get("units")
     if units is not None:
         units = tuple(int(u) for u in units)
@@ -123,7 +125,7 @@ def from_dict(index: int, d: dict, entries, T: int) -> Intervention:
             raise InterventionProblem(index, "units", "found an empty list; expected unit numbers (or no `units`: all)")
         bad = [u for u in units if not 0 <= u < e.hidden_size]
         if bad:
-            raise InterventionProblem(index, "units", f"found unit {bad[0]}; model.{i} has units "
+            raise InterventionProblem(index, "units", f"found unit {bad[0]}; {keys.entry_prefix(i)} has units "
                                       f"0..{e.hidden_size - 1}")
     value = d["value"]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

@@ -1,5 +1,7 @@
-"""How trace keys are built: place prefixes, parameter names, gradient and diagnostic keys (not yet
-the only place: some modules still spell a key's prefix in an f-string, docs/architecture.md).
+"""How trace keys are built: place prefixes, parameter names, gradient and diagnostic keys, the run's
+`meta.*` records, a decoder's and a hand-over's keys, and a training run's `train.*` keys. This is the
+one place a key is spelled: `tests/test_keys_in_one_place.py` fails on a key literal anywhere else in
+the package (a string or an f-string that begins with `grad.`, `model.`, `train.`, ...).
 
 A *place* is one direction of one sub-layer of a recurrent entry (`model.{i}.l{j}.{dir}`) or a
 whole non-recurrent entry (`model.{i}`). Parameter names are PyTorch's, prefixed by the entry's
@@ -42,6 +44,26 @@ def pre(index: int) -> str:
     return f"model.{index}.pre"
 
 
+def dropout_mask(index: int) -> str:
+    """The mask a dropout entry drew in training (`model.{i}.mask`)."""
+    return f"model.{index}.mask"
+
+
+def layer_dropout_mask(index: int, layer: int) -> str:
+    """The dropout mask applied to sub-layer *layer*'s input of a recurrent entry (`model.{i}.l{j}.dropout_mask`)."""
+    return f"model.{index}.l{layer}.dropout_mask"
+
+
+def is_dropout_mask(key: str) -> bool:
+    """Whether *key* is a dropout mask a training run drew (either kind above)."""
+    return key.startswith("model.") and (key.endswith(".mask") or key.endswith(".dropout_mask"))
+
+
+def entry_param(index: int, stem: str) -> str:
+    """The trace key of a non-recurrent entry's own parameter: `param.{i}.weight`."""
+    return param(param_name(index, stem))
+
+
 def grad(key: str) -> str:
     """dLoss/d(the array under *key*)."""
     return f"grad.{key}"
@@ -81,6 +103,105 @@ SAMPLE_STEP_LOSS = "loss.sample_step"  # (T, B): each sample's own loss (as if a
 INPUT = "input"
 OUTPUT = "output"
 GRAD_INPUT = "grad.input"        # dLoss/d(input): saliency
+
+# the prefix of each kind of key (what a key starts with, to pick the kind out of a trace's keys)
+PARAM_PREFIX = "param."
+BUFFER_PREFIX = "buffer."
+GRAD_PREFIX = "grad."
+GRAD_PARAM_PREFIX = "grad.param."
+GRADNORM_PREFIX = "gradnorm."
+STEP_GRADNORM_PREFIX = "gradnorm.step."
+DIAG_PREFIX = "diag."
+META_PREFIX = "meta."
+MODEL_PREFIX = "model."
+TRAIN_PREFIX = "train."
+
+# what a run records about itself
+META_VERSION = "meta.version"
+META_SCENARIO = "meta.scenario"          # the scenario's text
+META_LAYOUT = "meta.layout"              # the layout as JSON (engine/trace_check.py checks it on load)
+META_LENGTHS = "meta.lengths"            # each sample's real steps, where they differ
+META_ITERATION = "meta.iteration"        # which training iteration the trace records
+META_TRAINING = "meta.training"          # ran in training mode (dropout masks, batch statistics)
+META_VOCAB = "meta.vocab"
+META_DECODER_VOCAB = "meta.decoder_vocab"
+META_TARGET = "meta.target"
+META_SEED = "meta.seed"                  # what the backward pass was seeded with (attribution)
+META_NOT_COMPUTED = "meta.not_computed"  # keys a lean run left out
+META_WEIGHT_EDITS = "meta.weight_edits"
+META_INTERVENTIONS = "meta.interventions"
+META_SAMPLES = "meta.samples"            # a scan's number of samples
+META_CHECKPOINT = "meta.checkpoint"      # a checkpointed trace's segment length, recomputed arrays, recording
+
+# non-finite values: where they first appear
+NONFINITE_PREFIX = "diag.nonfinite."
+NONFINITE_FIRST_STEP = "diag.nonfinite.first_step"
+NONFINITE_KEYS = "diag.nonfinite.keys"
+NONFINITE_KEY_FIRST_STEP = "diag.nonfinite.key_first_step"
+
+# an encoder-decoder: the decoder's own input, and the states handed over
+DECODER_INPUT = "decoder.input"
+GRAD_DECODER_INPUT = "grad.decoder.input"
+DECODER_TOKENS = "decoder.tokens"
+DECODER_TOKEN_IDS = "decoder.token_ids"
+
+
+def handover(state: str) -> str:
+    """A state the encoder hands over to the decoder: `handover.h`, `handover.c` (layers, B, H)."""
+    return f"handover.{state}"
+
+
+# a training run (engine/train.py): one value per iteration
+TRAIN_LOSS = "train.loss"
+TRAIN_GRADNORM = "train.gradnorm"
+TRAIN_GRADNORM_CLIPPED = "train.gradnorm.clipped"
+TRAIN_CLIPPED = "train.clipped"
+TRAIN_LR = "train.lr"
+TRAIN_STEP = "train.step"
+TRAIN_BATCH = "train.batch"
+TRAIN_CHECKPOINT_EVERY = "train.checkpoint_every"
+TRAIN_CONFIG = "train.config"                      # the train: section as JSON (the saved file's report reads it)
+TRAIN_RECORD_ITERATION = "train.record_iteration"
+TRAIN_NONFINITE_ITERATION = "train.nonfinite.iteration"
+TRAIN_NONFINITE_STEP = "train.nonfinite.step"
+TRAIN_NONFINITE_KEYS = "train.nonfinite.keys"
+TRAIN_UPDATE_RATIO = "train.update_ratio"          # the expression language's name for every parameter's ratio
+TRAIN_UPDATE_RATIO_PREFIX = "train.update_ratio."
+TRAIN_GRADNORM_PARAM_PREFIX = "train.gradnorm.param."
+TRAIN_BPTT_PREFIX = "train.bptt."
+
+
+def train(name: str) -> str:
+    """A training run's per-iteration key by its short name: `train("loss")` is `train.loss`."""
+    return f"train.{name}"
+
+
+def train_gradnorm_param(name: str) -> str:
+    """‖dL/dP‖ of parameter *name* at every iteration."""
+    return f"train.gradnorm.param.{name}"
+
+
+def train_update_ratio(name: str) -> str:
+    """‖P_{k+1} - P_k‖ / ‖P_k‖ of parameter *name* at every iteration."""
+    return f"train.update_ratio.{name}"
+
+
+def train_param_norm(name: str) -> str:
+    return f"train.param_norm.{name}"
+
+
+def train_final_param(name: str) -> str:
+    """Parameter *name* after the last iteration."""
+    return f"train.final.param.{name}"
+
+
+def train_final_buffer(name: str) -> str:
+    return f"train.final.buffer.{name}"
+
+
+def train_bptt(prefix: str) -> str:
+    """‖dL/dh_t‖ at every iteration and step of the place *prefix* (`train.bptt.model.0.l0.fwd`)."""
+    return f"train.bptt.{prefix}"
 
 
 @dataclass(frozen=True)
@@ -165,3 +286,16 @@ def source_words(key: str) -> str:
     if key.endswith(".out"):
         return f"{key[:-len('.out')]} output"
     return key.replace(".", " ", 1)
+
+
+def checkpoint_start(index: int, state: str) -> str:
+    """A checkpointed trace's states where each segment starts, (segments, layers * directions, B, H)."""
+    return f"checkpoint.{index}.start.{state}"
+
+
+def checkpoint_grad(index: int, state: str) -> str:
+    """A checkpointed trace's gradients entering each segment through time, as `checkpoint_start`."""
+    return f"checkpoint.{index}.grad.{state}"
+
+
+CHECKPOINT_PREFIX = "checkpoint."

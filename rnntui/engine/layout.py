@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from math import prod
 
+from rnntui.engine import keys
+
 
 class LayoutProblem(Exception):
     def __init__(self, index: int, key: str | None, message: str):
@@ -36,8 +38,9 @@ class EntryInfo:
     view: str = "plain"
     recurrent: bool = False
     steps: int = 1                        # steps this entry runs over (a strided conv1d shortens later ones)
-    params: dict = field(default_factory=dict)   # name -> shape, in PyTorch's order
-    buffers: dict = field(default_factory=dict)  # name -> shape: state that is no parameter (batchnorm's running_*)
+    params: dict[str, tuple[int, ...]] = field(default_factory=dict)   # name -> shape, in PyTorch's order
+    buffers: dict[str, tuple[int, ...]] = field(default_factory=dict)  # name -> shape: state that is no parameter
+                                                                       # (batchnorm's running_*)
     # recurrent only
     hidden_size: int = 0
     num_layers: int = 0
@@ -54,8 +57,8 @@ class EntryInfo:
     dropout: float = 0.0                  # dropout entry: p; recurrent: between sub-layers (active in training only)
     # graph models (engine/graph.py); a chain leaves them at their defaults
     id: str = ""                          # the node's name (`id:`); "" in a chain (the entry is `model.{index}`)
-    reads: tuple = ()                     # what the node reads: node indices and input names; () = the entry before
-    aliases: dict = field(default_factory=dict)  # parameter name here -> the parameter it is (same_as, tie)
+    reads: tuple[int | str, ...] = ()     # what the node reads: node indices and input names; () = the entry before
+    aliases: dict[str, str] = field(default_factory=dict)  # parameter name here -> the parameter it is (same_as, tie)
     config: dict | None = None            # an op's keys (dims made non-negative)
     lengths_of: str = ""                  # the input whose per-sample lengths this node's steps follow ("" none)
 
@@ -73,7 +76,7 @@ class EntryInfo:
     @property
     def name(self) -> str:
         """How the node is named to the user: `model.{index}`, with its id in a graph."""
-        return f"model.{self.index}" + (f" ({self.id})" if self.id else "")
+        return keys.entry_prefix(self.index) + (f" ({self.id})" if self.id else "")
 
     @property
     def handler(self):

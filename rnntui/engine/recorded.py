@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnntui.engine import keys
 from rnntui.engine.trace import IterationNotKept, Trace, TraceInfo
 from rnntui.errors import Problem, ScenarioError
 
@@ -38,8 +39,8 @@ def is_recorded_run(path) -> bool:
 def _small_keys(names: list[str]) -> list[str]:
     """What the run's curves need of a record: its loss, its `record.*` norms, its BPTT profile, where it
     stopped being finite."""
-    return [n for n in names if n == "loss" or n.startswith(("record.", "diag.nonfinite."))
-            or (n.startswith("diag.") and n.endswith(".gradnorm"))]
+    return [n for n in names if n == "loss" or n.startswith(("record.", keys.NONFINITE_PREFIX))
+            or (n.startswith(keys.DIAG_PREFIX) and n.endswith(".gradnorm"))]
 
 
 def load_recorded(folder: Path, max_memory: int | None = None) -> "RecordedRun":
@@ -73,11 +74,11 @@ def load_recorded(folder: Path, max_memory: int | None = None) -> "RecordedRun":
 
 def _train_arrays(small: list[dict]) -> dict[str, np.ndarray]:
     N = len(small)
-    out = {"train.step": np.array([int(s["record.step"]) for s in small], dtype=np.int64),
-           "train.loss": np.array([float(s["loss"]) for s in small]),
-           "train.record_iteration": np.asarray(N - 1, dtype=np.int64)}
+    out = {keys.TRAIN_STEP: np.array([int(s["record.step"]) for s in small], dtype=np.int64),
+           keys.TRAIN_LOSS: np.array([float(s["loss"]) for s in small]),
+           keys.TRAIN_RECORD_ITERATION: np.asarray(N - 1, dtype=np.int64)}
     if all("record.lr" in s for s in small):
-        out["train.lr"] = np.array([float(s["record.lr"]) for s in small])
+        out[keys.TRAIN_LR] = np.array([float(s["record.lr"]) for s in small])
     names = sorted({k[len("record.gradnorm."):] for s in small for k in s if k.startswith("record.gradnorm.")})
     nan = np.asarray(np.nan)
     for n in names:
@@ -87,22 +88,22 @@ def _train_arrays(small: list[dict]) -> dict[str, np.ndarray]:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(p != 0, u / p, np.where(u > 0, np.inf, 0.0))
         ratio[np.isnan(u)] = np.nan
-        out[f"train.gradnorm.param.{n}"], out[f"train.param_norm.{n}"], out[f"train.update_ratio.{n}"] = g, p, ratio
+        out[keys.train_gradnorm_param(n)], out[keys.train_param_norm(n)], out[keys.train_update_ratio(n)] = g, p, ratio
     if names:
-        out["train.gradnorm"] = np.sqrt(sum(np.square(out[f"train.gradnorm.param.{n}"]) for n in names))
-    places = sorted({k for s in small for k in s if k.startswith("diag.") and k.endswith(".gradnorm")})
+        out[keys.TRAIN_GRADNORM] = np.sqrt(sum(np.square(out[keys.train_gradnorm_param(n)]) for n in names))
+    places = sorted({k for s in small for k in s if k.startswith(keys.DIAG_PREFIX) and k.endswith(".gradnorm")})
     for key in places:
         rows = [np.asarray(s.get(key, np.zeros(0)), dtype=np.float64) for s in small]
         width = max(r.size for r in rows)
-        prefix = key[len("diag."):-len(".gradnorm")]
-        out[f"train.bptt.{prefix}"] = np.array([np.pad(r, (0, width - r.size), constant_values=np.nan) for r in rows])
+        prefix = key[len(keys.DIAG_PREFIX):-len(".gradnorm")]
+        out[keys.train_bptt(prefix)] = np.array([np.pad(r, (0, width - r.size), constant_values=np.nan) for r in rows])
     bad = [k for k, s in enumerate(small) if not np.isfinite(float(s["loss"]))]
     k = bad[0] if bad else -1
-    out["train.nonfinite.iteration"] = np.asarray(k, dtype=np.int64)
-    out["train.nonfinite.step"] = np.asarray(int(small[k].get("diag.nonfinite.first_step", -1)) if bad else -1,
+    out[keys.TRAIN_NONFINITE_ITERATION] = np.asarray(k, dtype=np.int64)
+    out[keys.TRAIN_NONFINITE_STEP] = np.asarray(int(small[k].get(keys.NONFINITE_FIRST_STEP, -1)) if bad else -1,
                                              dtype=np.int64)
-    keys = small[k].get("diag.nonfinite.keys") if bad else None
-    out["train.nonfinite.keys"] = (np.asarray(keys, dtype=str) if keys is not None and np.size(keys)
+    names_bad = small[k].get(keys.NONFINITE_KEYS) if bad else None
+    out[keys.TRAIN_NONFINITE_KEYS] = (np.asarray(names_bad, dtype=str) if names_bad is not None and np.size(names_bad)
                                    else np.zeros(0, dtype="<U1"))
     return out
 

@@ -151,20 +151,20 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
         watch=getattr(sc, "watch", ()), breakpoints=getattr(sc, "breakpoints", ()),
         inputs=tuple(sc.inputs) if graph else (),
     )
-    arrays["meta.version"] = np.asarray(1)
+    arrays[keys.META_VERSION] = np.asarray(1)
     if iteration is not None:  # which iteration of a training run this record is (the expressions' `iteration`)
-        arrays["meta.iteration"] = np.asarray(iteration, dtype=np.int64)
+        arrays[keys.META_ITERATION] = np.asarray(iteration, dtype=np.int64)
     if training and any(lay.handler.takes_buffers for lay in sc.layout):
         # a training iteration's record of a model it changes (batchnorm's batch statistics; what_if reads it)
-        arrays["meta.training"] = np.asarray(True)
-    arrays["meta.scenario"] = np.asarray(sc.text)
+        arrays[keys.META_TRAINING] = np.asarray(True)
+    arrays[keys.META_SCENARIO] = np.asarray(sc.text)
     if getattr(sc, "sample_ids", None) is not None:   # the batch is some samples of a larger data
         arrays[keys.SAMPLE_IDS] = np.asarray(sc.sample_ids, dtype=np.int64)
         arrays[keys.SAMPLES_TOTAL] = np.asarray(sc.samples_total, dtype=np.int64)
-    arrays["meta.layout"] = np.asarray(info.to_json())
+    arrays[keys.META_LAYOUT] = np.asarray(info.to_json())
     arrays.setdefault("input", x)  # a generator records what each step read (its fed-back outputs)
     full = sc.T if sc.decoder_x is None else sc.x.shape[0]  # an encoder-decoder's lengths are its source's
-    arrays["meta.lengths"] = (np.full(sc.B, full, dtype=np.int64) if sc.lengths is None
+    arrays[keys.META_LENGTHS] = (np.full(sc.B, full, dtype=np.int64) if sc.lengths is None
                               else np.asarray(sc.lengths, dtype=np.int64))
     if sc.tokens is not None and sc.feed == "output" and generate.feeds_ids(list(sc.layout)):
         # an arg-max generator read the tokens it chose: record those, not the one it was given
@@ -175,15 +175,15 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
         if getattr(sc, "token_ids", None) is not None:
             arrays["token_ids"] = np.asarray(sc.token_ids, dtype=np.int64)
     if sc.vocab is not None:
-        arrays["meta.vocab"] = np.asarray(sc.vocab, dtype=str)
+        arrays[keys.META_VOCAB] = np.asarray(sc.vocab, dtype=str)
     if sc.target is not None:
-        arrays["meta.target"] = np.asarray(sc.target)
+        arrays[keys.META_TARGET] = np.asarray(sc.target)
     if sc.decoder_tokens is not None:
-        arrays["decoder.tokens"] = np.asarray(sc.decoder_tokens, dtype=str)
+        arrays[keys.DECODER_TOKENS] = np.asarray(sc.decoder_tokens, dtype=str)
     if sc.decoder_token_ids is not None:
-        arrays["decoder.token_ids"] = np.asarray(sc.decoder_token_ids, dtype=np.int64)
+        arrays[keys.DECODER_TOKEN_IDS] = np.asarray(sc.decoder_token_ids, dtype=np.int64)
     if sc.decoder_vocab is not None:
-        arrays["meta.decoder_vocab"] = np.asarray(sc.decoder_vocab, dtype=str)
+        arrays[keys.META_DECODER_VOCAB] = np.asarray(sc.decoder_vocab, dtype=str)
     if S and chosen.mode == "checkpointed":
         trace = checkpointed_trace(arrays, info, params, lazy, segments, swept, limit)
     else:

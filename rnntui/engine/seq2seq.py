@@ -21,8 +21,7 @@ from rnntui.engine import keys
 from rnntui.engine.entries.recurrent import merge, unmerge
 from rnntui.engine.network import Walk
 
-HANDOVER = "handover"
-DECODER_INPUT = "decoder.input"
+DECODER_INPUT = keys.DECODER_INPUT
 
 
 def split(layout) -> int:
@@ -70,7 +69,7 @@ class EncoderDecoder:
         start = {s: np.stack([merge(how, *layer[s]) for layer in self._finals()])
                  for s in self.dec_first.family.states}
         for s, v in start.items():
-            rec[f"{HANDOVER}.{s}"] = v
+            rec[keys.handover(s)] = v
         rec[DECODER_INPUT] = x_dec
         self.decoder.forward(x_dec, rec, start={self.dec_first.index: start})
 
@@ -82,7 +81,7 @@ class EncoderDecoder:
         final: dict[str, list] = {}
         for j, layer in enumerate(self._finals()):
             for s, (f, b) in layer.items():
-                rec.setdefault(keys.grad(f"{HANDOVER}.{s}"), dstart[s])
+                rec.setdefault(keys.grad(keys.handover(s)), dstart[s])
                 gf, gb = unmerge(how, dstart[s][j], f, b)
                 final.setdefault(s, []).extend([gf] if b is None else [gf, gb])  # PyTorch's h_n order
         last_out = self.encoder.outs[-1]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnntui.engine import keys
 from rnntui.engine.keys import Place, places_of
 from rnntui.engine.layout import EntryInfo
 
@@ -189,7 +190,7 @@ class Trace(Mapping):
     def scenario_yaml(self) -> str:
         """The scenario text this run came from (`meta.scenario`): save it to run it again, or share it.
         A run made by `rnntui.from_torch` holds its weights and input inline, so its text is the whole run."""
-        return str(self["meta.scenario"])
+        return str(self[keys.META_SCENARIO])
 
     def save_scenario(self, path: str | Path) -> None:
         """Write `scenario_yaml()` to *path*, atomically. A run of `rnntui.from_torch` whose parameters are too
@@ -222,9 +223,9 @@ class Trace(Mapping):
         if jacobian == "auto":
             jacobian = diagnostics.jacnorm_cost(self.info) <= diagnostics.JACNORM_AUTO_LIMIT
         skip = [] if jacobian else [k for k in self._derived if k.endswith(".jacnorm")]
-        arrays = {k: np.asarray(self[k]) for k in list(self) if k not in skip and k != "meta.not_computed"}
+        arrays = {k: np.asarray(self[k]) for k in list(self) if k not in skip and k != keys.META_NOT_COMPUTED}
         if skip:
-            arrays["meta.not_computed"] = np.asarray(skip, dtype=str)
+            arrays[keys.META_NOT_COMPUTED] = np.asarray(skip, dtype=str)
         with atomic_write(path) as f:
             np.savez(f, **arrays)
         return skip
@@ -297,20 +298,20 @@ def load_trace(path: str | Path, max_memory: int | None = None) -> Trace:
 
     # layout and arrays, before anything reads them (a checkpointed trace's recomputed arrays by their shapes)
     check_trace({**arrays, **checkpoint.placeholders(arrays, path)}, str(path))
-    if "meta.layout" not in arrays:
+    if keys.META_LAYOUT not in arrays:
         raise ScenarioError([Problem(str(path), None, None, "", "not an rnntui trace: no meta.layout key")])
-    info = TraceInfo.from_json(str(arrays["meta.layout"]))
+    info = TraceInfo.from_json(str(arrays[keys.META_LAYOUT]))
     # packed when some sample stops before the input's last step (the first entry runs over the input)
-    if info.seq and "meta.lengths" in arrays and (arrays["meta.lengths"] < info.entries[0].steps).any():
-        info = replace(info, lengths=tuple(int(n) for n in arrays["meta.lengths"]))
+    if info.seq and keys.META_LENGTHS in arrays and (arrays[keys.META_LENGTHS] < info.entries[0].steps).any():
+        info = replace(info, lengths=tuple(int(n) for n in arrays[keys.META_LENGTHS]))
     derived = {}
-    if "meta.not_computed" in arrays:
+    if keys.META_NOT_COMPUTED in arrays:
         from rnntui.engine.diagnostics import lazy_jacnorms
 
-        derived = lazy_jacnorms(info, arrays, set(arrays["meta.not_computed"].tolist()))
+        derived = lazy_jacnorms(info, arrays, set(arrays[keys.META_NOT_COMPUTED].tolist()))
     if checkpoint.is_checkpointed(arrays):   # the boundaries of a long run: its segments recomputed when read
         return checkpoint.restore(arrays, info, Path(path), limit)
-    if "train.loss" in arrays:   # a training run: its iterations' numbers, the last one's record
+    if keys.TRAIN_LOSS in arrays:   # a training run: its iterations' numbers, the last one's record
         from rnntui.engine.train import SavedTrainTrace
 
         return SavedTrainTrace(arrays, info, derived, Path(path))

@@ -9,25 +9,15 @@ the file.
 from __future__ import annotations
 
 import json
+import typing
 from dataclasses import MISSING, fields
 
 import numpy as np
 
+from rnntui.engine import keys
+from rnntui.engine.fields import conforms, expected
 from rnntui.errors import Problem, ScenarioError, lone_surrogate
 
-STR, INT, BOOL, STRS, INTS, MAP, SHAPES = "a string", "an integer", "true or false", "a list of strings", \
-    "a list of integers", "a map", "a map of parameter names to shapes"
-INT_OR_NULL = "an integer or null"
-READS = "a list of node numbers and names"
-# what each known field holds; fields the dataclasses gain later are only required to be present
-TOP_TYPES = {"name": STR, "description": STR, "mode": STR, "dtype": STR, "loss": STR, "file": STR,
-             "T": INT, "B": INT, "seq": BOOL, "feed": STR, "watch": STRS, "breakpoints": STRS,
-             "inputs": STRS}
-ENTRY_TYPES = {"index": INT, "type": STR, "seq_in": BOOL, "seq_out": BOOL, "view": STR, "recurrent": BOOL,
-               "hidden_size": INT, "num_layers": INT, "directions": STRS, "merge": STR, "nonlinearity": STR,
-               "activation": STR, "reduce_final": BOOL, "params": SHAPES, "options": MAP, "in_feat": INTS,
-               "out_shape": INTS, "steps": INT, "padding_idx": INT_OR_NULL, "part": STR,
-               "buffers": SHAPES, "id": STR, "reads": READS, "aliases": MAP, "config": MAP, "lengths_of": STR}
 MAX_ENTRIES = 10_000
 MAX_LAYERS = 1000
 
@@ -36,44 +26,51 @@ class _Bad(Exception):
     pass
 
 
-def _is(value, kind: str) -> bool:
-    if kind == STR:
-        return isinstance(value, str)
-    if kind == INT:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == BOOL:
-        return isinstance(value, bool)
-    if kind == INT_OR_NULL:
-        return value is None or _is(value, INT)
-    if kind == STRS:
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    if kind == INTS:
-        return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    if kind == MAP:
-        return value is None or isinstance(value, dict)
-    if kind == READS:
-        return isinstance(value, list) and all(isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool))
-                                               for v in value)
-    if kind == SHAPES:
-        return isinstance(value, dict) and all(isinstance(k, str) and _is(v, INTS) for k, v in value.items())
-    return True
+def _declared(cls) -> dict:
+    """name -> (type hint, metadata, required) of a dataclass's fields: what a saved map of it holds."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: (hints[f.name], f.metadata, f.default is MISSING and f.default_factory is MISSING)
+            for f in fields(cls)}
 
 
-def _check_map(d, types: dict, cls, where: str) -> None:
+def _check_map(d, cls, where: str, hints: dict | None = None) -> None:
+    """*d* is a saved *cls* (EntryInfo, TraceInfo, a handler's Options): no unknown key, every required one,
+    and every value of its field's declared type, within the field's bounds (*hints* overrides some)."""
     if not isinstance(d, dict):
         raise _Bad(f"{where}: found {type(d).__name__}; expected a map")
-    names = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(d) - set(names))
+    declared = {**_declared(cls), **(hints or {})}
+    unknown = sorted(set(d) - set(declared))
     if unknown:
-        raise _Bad(f"{where}: unknown key {unknown[0]!r}; expected keys among {', '.join(names)}")
-    for name, f in names.items():
+        raise _Bad(f"{where}: unknown key {unknown[0]!r}; expected keys among {', '.join(declared)}")
+    for name, (hint, meta, required) in declared.items():
         if name not in d:
-            if f.default is MISSING and f.default_factory is MISSING:
+            if required:
                 raise _Bad(f"{where}: the key {name!r} is missing")
             continue
-        kind = types.get(name)
-        if kind and not _is(d[name], kind):
-            raise _Bad(f"{where}.{name}: found {json.dumps(d[name])[:40]}; expected {kind}")
+        if not conforms(d[name], hint, meta):
+            raise _Bad(f"{where}.{name}: found {json.dumps(d[name])[:40]}; expected {expected(hint, meta)}")
+
+
+def _check_config(e: dict, handler, where: str) -> None:
+    """The entry's typed configuration, derived from its handler's declarations: each EntryInfo field that holds
+    a Config field (`dropout`: an lstm's dropout, a dropout entry's p) of the Config field's type and bounds;
+    an op's `config` keys of its Config's; `options` of the handler's Options shape."""
+    declared = _declared(handler.Config)
+    for name, cfg_name in handler.info_fields().items():
+        hint, meta, _ = declared[cfg_name]
+        if name in e and not conforms(e[name], hint, meta):
+            shown = name if name == cfg_name else f"{name} (its {cfg_name})"
+            raise _Bad(f"{where}.{shown}: found {json.dumps(e[name])[:40]}; expected {expected(hint, meta)} for a "
+                       f"{e['type']} entry")
+    config = e.get("config")
+    if isinstance(config, dict) and e["type"] != "recurrence":   # a recurrence's config: _check_recurrence
+        for name in sorted(set(config) & set(declared)):
+            hint, meta, _ = declared[name]
+            if not conforms(config[name], hint, meta):
+                raise _Bad(f"{where}.config.{name}: found {json.dumps(config[name])[:40]}; expected "
+                           f"{expected(hint, meta)} for a {e['type']} node")
+    if handler.Options is not None and e.get("options") is not None:
+        _check_map(e["options"], handler.Options, f"{where}.options")
 
 
 def _array(arrays: dict, key: str, why: str) -> np.ndarray:
@@ -104,7 +101,7 @@ def _check_diagnostics(arrays: dict, text: str) -> None:
     from rnntui.engine.trace import TraceInfo
 
     info = TraceInfo.from_json(text)
-    deferred = set(arrays["meta.not_computed"].tolist()) if "meta.not_computed" in arrays else set()
+    deferred = set(arrays[keys.META_NOT_COMPUTED].tolist()) if keys.META_NOT_COMPUTED in arrays else set()
     for place in info.places:
         if not place.recurrent:
             continue
@@ -134,12 +131,12 @@ def _check_diagnostics(arrays: dict, text: str) -> None:
                 raise _Bad(f"the array {step!r} has shape {s.shape} of {s.dtype}; expected {per} whole numbers from 0, "
                            f"the step each term entered at ({why})")
     why = "the summary of non-finite values"
-    first = _array(arrays, "diag.nonfinite.first_step", why)
+    first = _array(arrays, keys.NONFINITE_FIRST_STEP, why)
     if first.ndim != 0 or first.dtype.kind not in "iu":
         raise _Bad(f"the array 'diag.nonfinite.first_step' has shape {first.shape} of {first.dtype}; expected one "
                    "whole number")
-    firsts = _array(arrays, "diag.nonfinite.key_first_step", why)
-    names = arrays.get("diag.nonfinite.keys")
+    firsts = _array(arrays, keys.NONFINITE_KEY_FIRST_STEP, why)
+    names = arrays.get(keys.NONFINITE_KEYS)
     if names is None:
         raise _Bad(f"the array 'diag.nonfinite.keys' is missing ({why})")
     if names.ndim != 1 or names.dtype.kind != "U" or firsts.shape != names.shape or firsts.dtype.kind not in "iu":
@@ -152,40 +149,41 @@ def _check_layout(d) -> None:
     from rnntui.engine.trace import EntryInfo, TraceInfo
 
     if not isinstance(d, dict):
-        raise _Bad(f"meta.layout: found {type(d).__name__}; expected a map")
+        raise _Bad(f"{keys.META_LAYOUT}: found {type(d).__name__}; expected a map")
     if "entries" not in d:
-        raise _Bad("meta.layout: the key 'entries' is missing")
+        raise _Bad(f"{keys.META_LAYOUT}: the key 'entries' is missing")
     entries = d["entries"]
     if not isinstance(entries, list) or not entries or len(entries) > MAX_ENTRIES:
-        raise _Bad(f"meta.layout.entries: found {type(entries).__name__}; expected a list of 1 to {MAX_ENTRIES} maps")
-    _check_map(d, TOP_TYPES, TraceInfo, "meta.layout")
+        raise _Bad(f"{keys.META_LAYOUT}.entries: found {type(entries).__name__}; expected a list of 1 to {MAX_ENTRIES} maps")
+    _check_map(d, TraceInfo, keys.META_LAYOUT, {"entries": (list, {}, True)})
     if d["T"] < 1 or d["B"] < 1:
-        raise _Bad(f"meta.layout: found T={d['T']}, B={d['B']}; expected both 1 or more")
+        raise _Bad(f"{keys.META_LAYOUT}: found T={d['T']}, B={d['B']}; expected both 1 or more")
     for i, e in enumerate(entries):
-        _check_map(e, ENTRY_TYPES, EntryInfo, f"meta.layout.entries[{i}]")
+        _check_map(e, EntryInfo, f"{keys.META_LAYOUT}.entries[{i}]")
         if e.get("index") != i:
-            raise _Bad(f"meta.layout.entries[{i}].index: found {e.get('index')}; expected {i}")
+            raise _Bad(f"{keys.META_LAYOUT}.entries[{i}].index: found {e.get('index')}; expected {i}")
         known = _handlers()
         if e.get("type") not in known:
-            raise _Bad(f"meta.layout.entries[{i}].type: found {json.dumps(e.get('type'))[:40]}; expected an entry type "
+            raise _Bad(f"{keys.META_LAYOUT}.entries[{i}].type: found {json.dumps(e.get('type'))[:40]}; expected an entry type "
                        f"of this rnntui ({', '.join(sorted(known))})")
         if e.get("recurrent", False) is not known[e["type"]].recurrent:
-            raise _Bad(f"meta.layout.entries[{i}].recurrent: found {json.dumps(e.get('recurrent'))} for a "
+            raise _Bad(f"{keys.META_LAYOUT}.entries[{i}].recurrent: found {json.dumps(e.get('recurrent'))} for a "
                        f"{e['type']} entry; expected {json.dumps(known[e['type']].recurrent)}")
+        _check_config(e, known[e["type"]], f"{keys.META_LAYOUT}.entries[{i}]")
         view = e.get("view", "plain")
         if view not in VIEW_KINDS:
-            raise _Bad(f"meta.layout.entries[{i}].view: found {json.dumps(view)[:40]}; expected "
+            raise _Bad(f"{keys.META_LAYOUT}.entries[{i}].view: found {json.dumps(view)[:40]}; expected "
                        f"{', '.join(VIEW_KINDS[:-1])} or {VIEW_KINDS[-1]}")
         if (view == "recurrent") != (e.get("recurrent") is True):
-            raise _Bad(f"meta.layout.entries[{i}].view: found {json.dumps(view)} for an entry whose recurrent is "
+            raise _Bad(f"{keys.META_LAYOUT}.entries[{i}].view: found {json.dumps(view)} for an entry whose recurrent is "
                        f"{json.dumps(e.get('recurrent'))}; expected the recurrent view exactly for recurrent entries")
         if (view == "steps") != (e.get("type") == "recurrence"):
-            raise _Bad(f"meta.layout.entries[{i}].view: found {json.dumps(view)} for an entry of type "
+            raise _Bad(f"{keys.META_LAYOUT}.entries[{i}].view: found {json.dumps(view)} for an entry of type "
                        f"{json.dumps(e.get('type'))[:40]}; expected the steps view exactly for recurrence nodes")
         if e.get("type") == "recurrence":
-            _check_recurrence(e, f"meta.layout.entries[{i}]")
+            _check_recurrence(e, f"{keys.META_LAYOUT}.entries[{i}]")
         if not 0 <= e.get("num_layers", 0) <= MAX_LAYERS or any(n < 1 for n in e.get("out_shape", [1])):
-            raise _Bad(f"meta.layout.entries[{i}]: found num_layers {e.get('num_layers')} and out_shape "
+            raise _Bad(f"{keys.META_LAYOUT}.entries[{i}]: found num_layers {e.get('num_layers')} and out_shape "
                        f"{e.get('out_shape')}; expected sizes of 1 or more (at most {MAX_LAYERS} layers)")
 
 
@@ -201,7 +199,7 @@ def _check_recurrence(e: dict, where: str) -> None:
                                    for v in conf["states"].values()):
         raise _Bad(f"{where}.config: expected a step graph and states with sizes of 1 or more")
     for k, s in enumerate(conf["step"]):
-        _check_map(s, {**ENTRY_TYPES, "index": STR}, EntryInfo, f"{where}.config.step[{k}]")
+        _check_map(s, EntryInfo, f"{where}.config.step[{k}]", {"index": (str, {}, True)})
     names = {s["index"] for s in conf["step"]}
     refs = list(conf["next"].values()) + [conf["emit"]]
     if set(conf["next"]) != set(conf["states"]) or any(not isinstance(r, str) or r.rsplit(".", 1)[0] not in names
@@ -222,44 +220,44 @@ def _check_arrays(arrays: dict, d: dict) -> None:
     loss = _array(arrays, "loss", "the value that is differentiated")
     if loss.size != 1:
         raise _Bad(f"the array 'loss' has shape {loss.shape}; expected one number")
-    if "meta.lengths" in arrays:  # traces before sequences of different lengths have none
-        lengths = _array(arrays, "meta.lengths", "each sample's length")
-        _shape(lengths, "meta.lengths", (B,), f"({B},)")
+    if keys.META_LENGTHS in arrays:  # traces before sequences of different lengths have none
+        lengths = _array(arrays, keys.META_LENGTHS, "each sample's length")
+        _shape(lengths, keys.META_LENGTHS, (B,), f"({B},)")
         most = max([T] + [e.get("steps", 1) for e in d["entries"] if isinstance(e.get("steps"), int)]) if seq else 1
         if lengths.dtype.kind not in "iu" or (lengths < 1).any() or (lengths > most).any():
-            raise _Bad(f"meta.lengths: found {lengths[:8].tolist()}; expected whole numbers from 1 to T={most}")
-    if "train.record_iteration" in arrays:   # which iteration's record a training trace holds
-        k = _array(arrays, "train.record_iteration", "the iteration whose record the file holds")
-        N = arrays["train.loss"].shape[0] if "train.loss" in arrays and arrays["train.loss"].ndim == 1 else 0
+            raise _Bad(f"{keys.META_LENGTHS}: found {lengths[:8].tolist()}; expected whole numbers from 1 to T={most}")
+    if keys.TRAIN_RECORD_ITERATION in arrays:   # which iteration's record a training trace holds
+        k = _array(arrays, keys.TRAIN_RECORD_ITERATION, "the iteration whose record the file holds")
+        N = arrays[keys.TRAIN_LOSS].shape[0] if keys.TRAIN_LOSS in arrays and arrays[keys.TRAIN_LOSS].ndim == 1 else 0
         if k.ndim != 0 or k.dtype.kind not in "iu" or not 0 <= int(k) < N:
-            raise _Bad(f"train.record_iteration: found {k.ravel()[:4].tolist()}; expected one whole number in "
+            raise _Bad(f"{keys.TRAIN_RECORD_ITERATION}: found {k.ravel()[:4].tolist()}; expected one whole number in "
                        f"0..{N - 1}, an iteration of train.loss")
-    if "train.config" in arrays:   # the training setup a report states (optimizer, schedule, clipping)
+    if keys.TRAIN_CONFIG in arrays:   # the training setup a report states (optimizer, schedule, clipping)
         from rnntui.engine.optim import TrainConfig
 
-        raw = arrays["train.config"]
+        raw = arrays[keys.TRAIN_CONFIG]
         try:
             if raw.dtype.kind != "U" or raw.ndim != 0:
                 raise ValueError(f"found {raw.dtype} of shape {raw.shape}")
             TrainConfig.from_json(str(raw))
         except ValueError as exc:
-            raise _Bad(f"train.config: {exc}; expected the JSON text of the run's train: section") from None
+            raise _Bad(f"{keys.TRAIN_CONFIG}: {exc}; expected the JSON text of the run's train: section") from None
     for e in d["entries"]:
         i = e["index"]
         out_shape = tuple(e.get("out_shape", ()))
-        key = f"model.{i}.out"
+        key = keys.out(i)
         out = _array(arrays, key, f"entry {i}'s output")
         if e.get("seq_out"):
             _shape(out, key, (None, B) + out_shape, f"(steps, {B}) + {out_shape}")
         else:
             _shape(out, key, (B,) + out_shape, f"{(B,) + out_shape}")
         for name in e.get("params", ()):
-            _array(arrays, f"param.{name}", f"a parameter of entry {i}")
+            _array(arrays, keys.param(name), f"a parameter of entry {i}")
         if e.get("recurrent") is True:
             H, steps = e.get("hidden_size", 0), e.get("steps", T)
             for j in range(e.get("num_layers", 0)):
                 for direction in e.get("directions", ()):
-                    key = f"model.{i}.l{j}.{direction}.h"
+                    key = keys.Place(i, j, direction).key("h")
                     _shape(_array(arrays, key, f"the states of entry {i}"), key, (steps, B, H), f"{(steps, B, H)}")
 
 
@@ -270,7 +268,7 @@ def _check_text(arrays: dict, layout) -> None:
         raise _Bad(f"{where}: holds \\u{ord(text[k]):04x} at character {k}, half of a UTF-16 surrogate pair "
                    "without its other half: no character, so it can be neither printed nor written")
 
-    stack = [("meta.layout", layout)]
+    stack = [(keys.META_LAYOUT, layout)]
     while stack:
         where, v = stack.pop()
         if isinstance(v, dict):
@@ -290,15 +288,15 @@ def _check_text(arrays: dict, layout) -> None:
 def check_trace(arrays: dict, path: str) -> None:
     """Raise ScenarioError (one line naming *path*) unless *arrays* form a trace rnntui can show."""
     try:
-        if "meta.layout" not in arrays:
+        if keys.META_LAYOUT not in arrays:
             raise _Bad("not an rnntui trace: no meta.layout key")
-        raw = arrays["meta.layout"]
+        raw = arrays[keys.META_LAYOUT]
         if not isinstance(raw, np.ndarray) or raw.dtype.kind != "U" or raw.ndim != 0:
-            raise _Bad(f"meta.layout: found an array of {getattr(raw, 'dtype', type(raw).__name__)}; expected JSON text")
+            raise _Bad(f"{keys.META_LAYOUT}: found an array of {getattr(raw, 'dtype', type(raw).__name__)}; expected JSON text")
         try:
             d = json.loads(str(raw))
         except (ValueError, RecursionError) as exc:
-            raise _Bad(f"meta.layout: not JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+            raise _Bad(f"{keys.META_LAYOUT}: not JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
         _check_text(arrays, d)
         _check_layout(d)
         _check_arrays(arrays, d)

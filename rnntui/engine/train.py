@@ -182,7 +182,7 @@ class Trainer:
             if first_bad is None and not step.finite:
                 # where the inf or NaN reached, in the full record (a lean run lists fewer keys)
                 full = run if k >= kept else self._run(*before, k)
-                first_bad = (k, int(full["diag.nonfinite.first_step"]), [str(v) for v in full["diag.nonfinite.keys"]])
+                first_bad = (k, int(full[keys.NONFINITE_FIRST_STEP]), [str(v) for v in full[keys.NONFINITE_KEYS]])
         return TrainTrace(run, self, steps, params, first_bad, buffers)
 
     # --- kept on disk (engine/train_cache.py) -------------------------------------------------------
@@ -255,7 +255,7 @@ class TrainTrace(Trace):
         arrays = dict(last._arrays)
         arrays.update(_train_arrays(trainer, steps, final, first_bad))
         for name, value in (final_buffers or {}).items():
-            arrays[f"train.final.buffer.{name}"] = value
+            arrays[keys.train_final_buffer(name)] = value
         super().__init__(arrays, last.info, dict(last._derived))
         self._trainer = trainer
 
@@ -290,7 +290,7 @@ def restored_trace(last: Trace, trainer: Trainer, arrays: dict[str, np.ndarray])
     """A TrainTrace from the kept `train.*` arrays and the last iteration's recomputed record."""
     trace = TrainTrace.__new__(TrainTrace)
     merged = dict(last._arrays)
-    merged.update({k: v for k, v in arrays.items() if k.startswith("train.")})
+    merged.update({k: v for k, v in arrays.items() if k.startswith(keys.TRAIN_PREFIX)})
     Trace.__init__(trace, merged, last.info, dict(last._derived))
     trace._trainer = trainer
     return trace
@@ -304,12 +304,12 @@ class SavedTrainTrace(Trace):
 
     @property
     def iterations(self) -> int:
-        return int(self["train.loss"].shape[0])
+        return int(self[keys.TRAIN_LOSS].shape[0])
 
     @property
     def record_iteration(self) -> int:
         """The iteration whose full record the file holds (files written before the key: the last)."""
-        return int(self["train.record_iteration"]) if "train.record_iteration" in self else self.iterations - 1
+        return int(self[keys.TRAIN_RECORD_ITERATION]) if keys.TRAIN_RECORD_ITERATION in self else self.iterations - 1
 
     def is_cached(self, k: int) -> bool:
         return k == self.record_iteration
@@ -317,9 +317,9 @@ class SavedTrainTrace(Trace):
     @property
     def train_config(self) -> optim.TrainConfig | None:
         """The run's optimizer, schedule, clipping and batches (None in files written before the key)."""
-        if "train.config" not in self:
+        if keys.TRAIN_CONFIG not in self:
             return None
-        return optim.TrainConfig.from_json(str(self["train.config"]))
+        return optim.TrainConfig.from_json(str(self[keys.TRAIN_CONFIG]))
 
     def iteration(self, k: int) -> Trace:
         kept = self.record_iteration
@@ -336,9 +336,9 @@ def with_record_of(training, k: int) -> SavedTrainTrace:
     run's `train.*` keys (every iteration's numbers, the trained parameters) beside it, and
     `train.record_iteration` = k, so the file read back says which iteration its record is."""
     record = training if k == training.record_iteration else training.iteration(k)
-    arrays = {key: value for key, value in record._arrays.items() if not key.startswith("train.")}
-    arrays.update({key: value for key, value in training._arrays.items() if key.startswith("train.")})
-    arrays["train.record_iteration"] = np.asarray(k, dtype=np.int64)
+    arrays = {key: value for key, value in record._arrays.items() if not key.startswith(keys.TRAIN_PREFIX)}
+    arrays.update({key: value for key, value in training._arrays.items() if key.startswith(keys.TRAIN_PREFIX)})
+    arrays[keys.TRAIN_RECORD_ITERATION] = np.asarray(k, dtype=np.int64)
     return SavedTrainTrace(arrays, record.info, dict(record._derived))
 
 
@@ -360,7 +360,7 @@ def _dropout_places(sc) -> list[tuple[str, object, float]]:
             out += [(dropout_mask_key(e.index, j), shape(e, (width,)), e.dropout) for j in range(1, e.num_layers)]
     refused = untrainable_dropout(sc.layout, sc.feed == "output", sc.decoder_x is not None)
     if refused is not None:
-        raise ScenarioError([Problem(sc.file, None, None, f"model.{refused[0]}.{refused[1]}", refused[2])])
+        raise ScenarioError([Problem(sc.file, None, None, f"{keys.entry_prefix(refused[0])}.{refused[1]}", refused[2])])
     return out
 
 
@@ -376,38 +376,38 @@ def untrainable_dropout(layout, generator: bool, decoder: bool) -> tuple[int, st
             what = "a generator (feed: output)" if generator else "an encoder-decoder"
             return e.index, key, (
                 f"dropout in training runs in the many-to-many, many-to-one and one-to-many (feed: zeros) modes; "
-                f"this scenario is {what}: remove the dropout (model.{e.index}, {e.type}) or the train: section")
+                f"this scenario is {what}: remove the dropout ({keys.entry_prefix(e.index)}, {e.type}) or the train: section")
     return None
 
 
 def _train_arrays(trainer: Trainer, steps: list[Step], final: dict, first_bad) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {
-        "train.loss": np.array([s.loss for s in steps]),
-        "train.gradnorm": np.array([s.gradnorm for s in steps]),
-        "train.gradnorm.clipped": np.array([s.gradnorm_clipped for s in steps]),
-        "train.clipped": np.array([s.clipped for s in steps], dtype=bool),
-        "train.checkpoint_every": np.asarray(trainer.every, dtype=np.int64),
-        "train.record_iteration": np.asarray(len(steps) - 1, dtype=np.int64),   # whose record the other keys are
-        "train.lr": np.array([s.lr for s in steps], dtype=np.float64),
-        "train.config": np.asarray(trainer.cfg.to_json()),   # the setup, for a report of the saved file
+        keys.TRAIN_LOSS: np.array([s.loss for s in steps]),
+        keys.TRAIN_GRADNORM: np.array([s.gradnorm for s in steps]),
+        keys.TRAIN_GRADNORM_CLIPPED: np.array([s.gradnorm_clipped for s in steps]),
+        keys.TRAIN_CLIPPED: np.array([s.clipped for s in steps], dtype=bool),
+        keys.TRAIN_CHECKPOINT_EVERY: np.asarray(trainer.every, dtype=np.int64),
+        keys.TRAIN_RECORD_ITERATION: np.asarray(len(steps) - 1, dtype=np.int64),   # whose record the other keys are
+        keys.TRAIN_LR: np.array([s.lr for s in steps], dtype=np.float64),
+        keys.TRAIN_CONFIG: np.asarray(trainer.cfg.to_json()),   # the setup, for a report of the saved file
     }
     if trainer.batches is not None:   # each iteration's samples, -1 where a smaller last minibatch ends
         width = max(b.size for b in trainer.batches)
-        out["train.batch"] = np.array([np.pad(b, (0, width - b.size), constant_values=-1) for b in trainer.batches],
+        out[keys.TRAIN_BATCH] = np.array([np.pad(b, (0, width - b.size), constant_values=-1) for b in trainer.batches],
                                       dtype=np.int64)
     for n in trainer.names:
-        out[f"train.gradnorm.param.{n}"] = np.array([s.param_gradnorm[n] for s in steps])
-        out[f"train.update_ratio.{n}"] = np.array([s.update_ratio[n] for s in steps])
-        out[f"train.param_norm.{n}"] = np.array([s.param_norm[n] for s in steps])
-        out[f"train.final.param.{n}"] = final[n]
+        out[keys.train_gradnorm_param(n)] = np.array([s.param_gradnorm[n] for s in steps])
+        out[keys.train_update_ratio(n)] = np.array([s.update_ratio[n] for s in steps])
+        out[keys.train_param_norm(n)] = np.array([s.param_norm[n] for s in steps])
+        out[keys.train_final_param(n)] = final[n]
     for prefix in steps[0].bptt:
-        out[f"train.bptt.{prefix}"] = np.stack([s.bptt[prefix] for s in steps])
+        out[keys.train_bptt(prefix)] = np.stack([s.bptt[prefix] for s in steps])
     k, step, bad = -1, -1, []
     if first_bad is not None:
         k, step, bad = first_bad
-    out["train.nonfinite.iteration"] = np.asarray(k, dtype=np.int64)
-    out["train.nonfinite.step"] = np.asarray(step, dtype=np.int64)
-    out["train.nonfinite.keys"] = np.asarray(bad, dtype=str) if bad else np.zeros(0, dtype="<U1")
+    out[keys.TRAIN_NONFINITE_ITERATION] = np.asarray(k, dtype=np.int64)
+    out[keys.TRAIN_NONFINITE_STEP] = np.asarray(step, dtype=np.int64)
+    out[keys.TRAIN_NONFINITE_KEYS] = np.asarray(bad, dtype=str) if bad else np.zeros(0, dtype="<U1")
     return out
 
 
@@ -428,7 +428,7 @@ def train_scenario(sc, max_memory: int | None = None) -> TrainTrace:
                 trainer = Trainer(sc, max_memory)
         trace = trainer.train()
     if not any("|" in name for name in trainer.names + list(trainer.plain.buffers)):   # "|" separates parts
-        arrays = {k: v for k, v in trace._arrays.items() if k.startswith("train.")}
+        arrays = {k: v for k, v in trace._arrays.items() if k.startswith(keys.TRAIN_PREFIX)}
         arrays.update(trainer.checkpoint_arrays())
         train_cache.store(key, arrays)
     return trace

@@ -99,7 +99,7 @@ def _inputs(trace):
     dtype = np.dtype(info.dtype)
     x = np.ascontiguousarray(trace[keys.INPUT], dtype=dtype)
     params = {n: np.ascontiguousarray(trace[keys.param(n)], dtype=dtype) for e in info.entries for n in e.params}
-    target = np.asarray(trace["meta.target"]) if "meta.target" in trace else None
+    target = np.asarray(trace[keys.META_TARGET]) if keys.META_TARGET in trace else None
     if target is not None and info.loss == "mse":
         target = target.astype(dtype)
     lengths = None if info.lengths is None else np.asarray(info.lengths, dtype=np.int64)
@@ -129,19 +129,18 @@ def what_if(trace, interventions, resume: bool = True):
     plan = Plan(items, info.entries, trace if resume else None, base_items)
     x, params, target, lengths, initial = _inputs(trace)
     buffers = {n: np.asarray(trace[keys.buffer(n)]) for e in info.entries for n in e.buffers}
-    training = "meta.training" in trace   # a training iteration's record: batchnorm's batch statistics
+    training = keys.META_TRAINING in trace   # a training iteration's record: batchnorm's batch statistics
     # and the dropout masks that iteration drew (recorded under model.{i}.mask / model.{i}.l{j}.dropout_mask):
     # without them the what-if would rerun a different network
-    masks = {k: np.asarray(trace[k]) for k in trace if k.startswith("model.")
-             and (k.endswith(".mask") or k.endswith(".dropout_mask"))} or None
+    masks = {k: np.asarray(trace[k]) for k in trace if keys.is_dropout_mask(k)} or None
     lazy: dict = {}
     with np.errstate(all="ignore"):
         rec = network.run_network(list(info.entries), x, params, info.loss, target, info.seq, derived=lazy,
                                   lengths=lengths, initial=initial, plan=plan, buffers=buffers, training=training,
                                   masks=masks)
-    stale = (META, "meta.not_computed")
+    stale = (META, keys.META_NOT_COMPUTED)
     arrays = {k: trace[k] for k in trace if trace.is_computed(k) and k not in rec and k not in stale
-              and not k.startswith("diag.") and f".{MASK}." not in k}
+              and not k.startswith(keys.DIAG_PREFIX) and f".{MASK}." not in k}
     arrays.update(rec)
     if items:
         record_masks(arrays, items, info.entries, info.B, info.lengths)

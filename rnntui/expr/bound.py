@@ -16,7 +16,8 @@ from functools import cached_property
 
 import numpy as np
 
-from rnntui.engine.keys import Place
+from rnntui.engine import keys
+from rnntui.engine.keys import BUFFER_PREFIX, GRAD_PARAM_PREFIX, LOSS, META_PREFIX, PARAM_PREFIX, Place
 from rnntui.expr import nodes
 from rnntui.expr.errors import ExprError
 from rnntui.expr.evaluate import Evaluator, is_condition
@@ -147,7 +148,7 @@ class TrainingBound(Bound):
         if expr.place is not None:
             raise ExprError(expr.text, expr.place_col + 1, "found @place on an assertion over a training run's "
                             "iterations; expected none (train.* names belong to no place)")
-        self.T = int(trace["train.loss"].shape[0])
+        self.T = int(trace[keys.TRAIN_LOSS].shape[0])
         probe = Evaluator(expr.text, lambda n: _zeros_like_step(self.names[n.name].shape()))(expr.root)
         self.step_shape = probe.shape[1:] if probe.ndim else ()
         self.condition = is_condition(expr.root)
@@ -189,7 +190,7 @@ class StepWindow:
     def _per_step(self, key: str) -> bool:
         if key in getattr(self.trace, "big", {}):
             return True
-        if key.startswith(("meta.", "param.", "grad.param.", "buffer.")) or key == "loss":
+        if key.startswith((META_PREFIX, PARAM_PREFIX, GRAD_PARAM_PREFIX, BUFFER_PREFIX)) or key == LOSS:
             return False
         if not (key in self.trace and self.trace.is_computed(key)) and not key.endswith(".jacnorm"):
             return False

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from rnntui.engine import keys
 from rnntui.errors import RnntuiError
 from rnntui.expr import nodes
 from rnntui.expr.bound import TrainingBound, bind, reads_training, require_condition
@@ -151,7 +152,7 @@ def at_iteration(trace, iteration: int | None):
     holds (the last; a file from `export --iteration k`: k) or *iteration*; a run without training as it is (iteration None). CheckError for one that cannot be."""
     from rnntui.engine.trace import IterationNotKept
 
-    if "train.loss" not in trace or not hasattr(trace, "iteration"):
+    if keys.TRAIN_LOSS not in trace or not hasattr(trace, "iteration"):
         if iteration is not None:
             raise CheckError(f"--iteration: found {iteration}; this run has no train: section (one iteration)")
         return trace, None, None
@@ -213,7 +214,7 @@ def check_trace(trace, asserts, iteration: int | None = None) -> CheckResult:
         text = e.text
         try:
             if reads_training(e):
-                if "train.loss" not in whole:
+                if keys.TRAIN_LOSS not in whole:
                     col = next(n.col for n in e.names if n.name in nodes.TRAINING_NAMES)
                     raise ExprError(text, col, "found a train.* name; this run has no train: section (one iteration)")
                 b = TrainingBound(e, whole)

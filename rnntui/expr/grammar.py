@@ -8,6 +8,7 @@ arguments) is a syntax error at its column.
 """
 from __future__ import annotations
 
+from rnntui.engine import keys
 from rnntui.expr import nodes
 from rnntui.expr.errors import ExprError
 
@@ -210,10 +211,10 @@ class _Build:
         if kind == "dotted":
             head, _, attr = ch
             if str(head) == "train":
-                if f"train.{attr}" not in nodes.TRAINING_NAMES:
-                    raise ExprError(self.text, ch[2].column, f"found train.{attr}; a training run's names are "
+                if keys.train(attr) not in nodes.TRAINING_NAMES:
+                    raise ExprError(self.text, ch[2].column, f"found {keys.train(attr)}; a training run's names are "
                                     f"{', '.join(nodes.TRAINING_NAMES)}")
-                return nodes.Name(f"train.{attr}", head.column)
+                return nodes.Name(keys.train(attr), head.column)
             if str(head) != "gates":
                 raise ExprError(self.text, ch[1].column, f"found '.{attr}' after {str(head)!r}; attributes are not part of "
                                 "the language (the dotted names are gates.X, e.g. gates.f, and train.X)")

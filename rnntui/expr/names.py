@@ -127,14 +127,14 @@ def training_sources(trace) -> dict[str, Source]:
     """A training run's names over its N iterations (the iteration axis first, as steps are elsewhere):
     train.loss, train.gradnorm, train.lr (N,); train.update_ratio (N, P): every parameter's
     ‖P_{k+1} - P_k‖ / ‖P_k‖; iteration (N,)."""
-    N = int(trace["train.loss"].shape[0])
+    N = int(trace[keys.TRAIN_LOSS].shape[0])
     out: dict[str, Source] = {}
-    for name in ("train.loss", "train.gradnorm", "train.lr"):
+    for name in (keys.TRAIN_LOSS, keys.TRAIN_GRADNORM, keys.TRAIN_LR):
         if name in trace:
             out[name] = Source(name, lambda k=name: np.asarray(trace[k], dtype=float), lambda: (N,))
-    params = sorted(k for k in trace if k.startswith("train.update_ratio."))
+    params = sorted(k for k in trace if k.startswith(keys.TRAIN_UPDATE_RATIO_PREFIX))
     if params:
-        out["train.update_ratio"] = Source("train.update_ratio", lambda: np.stack(
+        out[keys.TRAIN_UPDATE_RATIO] = Source(keys.TRAIN_UPDATE_RATIO, lambda: np.stack(
             [np.asarray(trace[k], dtype=float) for k in params], axis=1), lambda: (N, len(params)))
     out["iteration"] = Source("iteration", lambda: np.arange(N), lambda: (N,))
     return out
@@ -143,12 +143,12 @@ def training_sources(trace) -> dict[str, Source]:
 def iteration_of(trace) -> int:
     """Which training iteration *trace* records: `meta.iteration` (engine/train.py records it), else, in a
     training trace saved before it was recorded, the one whose record it holds; else 0 (no `train:`)."""
-    if "meta.iteration" in trace:
-        return int(trace["meta.iteration"])
-    if "train.record_iteration" in trace:
-        return int(trace["train.record_iteration"])
-    if "train.loss" in trace:
-        return int(trace["train.loss"].shape[0]) - 1
+    if keys.META_ITERATION in trace:
+        return int(trace[keys.META_ITERATION])
+    if keys.TRAIN_RECORD_ITERATION in trace:
+        return int(trace[keys.TRAIN_RECORD_ITERATION])
+    if keys.TRAIN_LOSS in trace:
+        return int(trace[keys.TRAIN_LOSS].shape[0]) - 1
     return 0
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
+from rnntui.engine import keys
+
 FUNCTIONS = ("mean", "min", "max", "sum", "norm", "abs", "any", "all", "isnan", "isfinite")
 NAMES = ("h", "c", "x", "out", "dh", "dc", "jacnorm", "loss_t", "loss", "t", "T", "iteration")  # and gates.X
 # a training run's numbers over its iterations (an assertion reading one is checked at every iteration)
-TRAINING_NAMES = ("train.loss", "train.gradnorm", "train.lr", "train.update_ratio")
+TRAINING_NAMES = (keys.TRAIN_LOSS, keys.TRAIN_GRADNORM, keys.TRAIN_LR, keys.TRAIN_UPDATE_RATIO)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnntui.engine import keys
 from rnntui.engine.keys import Place
 
 THRESHOLDS = {"saturated": 0.5, "vanishing": 1e-6, "exploding": 1e6,   # defaults; a scenario's `events:` wins
@@ -276,17 +277,17 @@ def nonfinite_cause(trace, place: Place) -> str:
     the earliest cause first: the parameters themselves (then the forward pass is not finite because
     they are), else the forward pass (the input, a state, the loss), else BPTT alone; or, when every
     value of dL/dh_t is finite, the norm that measures it is beyond the floating-point range."""
-    keys = [str(k) for k in trace["diag.nonfinite.keys"]]
-    firsts = {k: int(t) for k, t in zip(keys, trace["diag.nonfinite.key_first_step"])}
+    bad = [str(k) for k in trace[keys.NONFINITE_KEYS]]
+    firsts = {k: int(t) for k, t in zip(bad, trace[keys.NONFINITE_KEY_FIRST_STEP])}
     if place.grad_key("h") not in firsts:
         limit = np.finfo(np.dtype(trace.info.dtype)).max
         return (f"every value of dL/dh_t is finite, but the norm measured is beyond the floating-point range "
                 f"(about {limit:.1e}): the gradient is that large")
-    params = [k for k in keys if k.startswith("param.")]
-    forward = [k for k in keys if not k.startswith(("grad.", "gradnorm.", "param.", "diag."))]
+    params = [k for k in bad if k.startswith(keys.PARAM_PREFIX)]
+    forward = [k for k in bad if not k.startswith((keys.GRAD_PREFIX, keys.GRADNORM_PREFIX, keys.PARAM_PREFIX, keys.DIAG_PREFIX))]
     if forward:
         stepped = [k for k in forward if firsts[k] >= 0]
-        inputs = [k for k in forward if k in ("input", "decoder.input")]   # what the run read: the first cause
+        inputs = [k for k in forward if k in ("input", keys.DECODER_INPUT)]   # what the run read: the first cause
         first = inputs[0] if inputs else min(stepped, key=lambda k: firsts[k]) if stepped else forward[0]
         at = f"{first}, from step {firsts[first]}" if first in stepped else first
     if params:
@@ -297,7 +298,7 @@ def nonfinite_cause(trace, place: Place) -> str:
     if forward:
         if first.endswith("input"):
             return f"the input is not finite ({at}), so neither is the forward pass, and BPTT computes the gradient from it"
-        if all(k in ("loss", "loss.step", "loss.sample_step") for k in forward):  # the states and outputs are finite, their loss is not
+        if all(k in ("loss", keys.STEP_LOSS, keys.SAMPLE_STEP_LOSS) for k in forward):  # the states and outputs are finite, their loss is not
             return f"the loss is not finite ({at}), and BPTT starts from its gradient"
         return f"the forward pass is not finite ({at}), and BPTT computes the gradient from it"
     return "it overflowed (inf or NaN) during BPTT; every value of the forward pass is finite"
@@ -373,14 +374,14 @@ def events(trace) -> list[Event]:
     """Non-finite values, saturated gates, gradient norms below 1e-6 or above 1e6, per step."""
     info = trace.info
     out: list[Event] = []
-    keys = [str(k) for k in trace["diag.nonfinite.keys"]]
-    firsts = trace["diag.nonfinite.key_first_step"]
-    for key, t in zip(keys, firsts):
+    bad = [str(k) for k in trace[keys.NONFINITE_KEYS]]
+    firsts = trace[keys.NONFINITE_KEY_FIRST_STEP]
+    for key, t in zip(bad, firsts):
         if t < 0:
             continue
         for p in info.places:
             if p.layer is not None and p.prefix in key:
-                phase = "backward" if key.startswith(("grad.", "gradnorm.")) else "forward"
+                phase = "backward" if key.startswith((keys.GRAD_PREFIX, keys.GRADNORM_PREFIX)) else "forward"
                 out.append(Event(phase, p, int(t), "non-finite", f"{key} is not finite from step {t}"))
                 break
     if not info.seq:
@@ -395,7 +396,7 @@ def events(trace) -> list[Event]:
             for t in np.flatnonzero(share >= limit['saturated']):
                 out.append(Event("forward", p, int(t), "saturated",
                                  f"{g} saturated in {share[t]:.0%} of units at step {t}"))
-        gn = trace[f"diag.{p.prefix}.gradnorm"]
+        gn = trace[keys.diag(p.prefix, "gradnorm")]
         lo, hi = limit["vanishing"], limit["exploding"]
         for t in np.flatnonzero(np.isfinite(gn) & (gn > 0) & (gn < lo)):
             out.append(Event("backward", p, int(t), "vanishing", f"||dL/dh|| = {gn[t]:.2e} < {lo:g} at step {t}"))
@@ -415,7 +416,7 @@ def equations(entry, direction: str | None = None) -> list[str]:
 
 
 def param_count(trace, entry) -> int:
-    return int(sum(np.prod(trace[f"param.{name}"].shape) for name in entry.params))
+    return int(sum(np.prod(trace[keys.param(name)].shape) for name in entry.params))
 
 
 def step_losses(trace, sample: int | None = None) -> np.ndarray | None:
@@ -423,5 +424,5 @@ def step_losses(trace, sample: int | None = None) -> np.ndarray | None:
     With *sample*: that sample's own loss step by step (`loss.sample_step`), or None where the trace has
     no such key (a file saved before it was recorded)."""
     if sample is None:
-        return trace["loss.step"] if "loss.step" in trace else None
-    return trace["loss.sample_step"][:, sample] if "loss.sample_step" in trace else None
+        return trace[keys.STEP_LOSS] if keys.STEP_LOSS in trace else None
+    return trace[keys.SAMPLE_STEP_LOSS][:, sample] if keys.SAMPLE_STEP_LOSS in trace else None

@@ -22,6 +22,7 @@ from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.engine.diagnostics import vector_norm
 from rnntui.engine.families.base import STEMS
 from rnntui.errors import printable
@@ -75,8 +76,8 @@ def weights_differ(a, b, place) -> float | None:
     names = _place_params(a.info, place)
     if not names or names != _place_params(b.info, place):
         return None if not names else float("inf")
-    pa = [np.asarray(a[f"param.{n}"], dtype=float) for n in names]
-    pb = [np.asarray(b[f"param.{n}"], dtype=float) for n in names]
+    pa = [np.asarray(a[keys.param(n)], dtype=float) for n in names]
+    pb = [np.asarray(b[keys.param(n)], dtype=float) for n in names]
     if any(x.shape != y.shape for x, y in zip(pa, pb)):
         return float("inf")
     if all(np.array_equal(x, y) for x, y in zip(pa, pb)):
@@ -94,8 +95,8 @@ def _names(info, place, phase: str) -> list[tuple[str, str]]:
         fam = e.family
         names = list(fam.states) if grad else list(fam.states) + [f"gates.{g}" for g in fam.gates]
         return [((f"dL/d{n}" if grad else n), place.grad_key(n) if grad else place.key(n)) for n in names]
-    key = f"model.{e.index}.out"
-    return [("dL/dout" if grad else "out", f"grad.{key}" if grad else key)]
+    key = keys.out(e.index)
+    return [("dL/dout" if grad else "out", keys.grad(key) if grad else key)]
 
 
 def _at(trace, key: str, t: int, b: int, per_step: bool):
@@ -134,7 +135,7 @@ def compared(a, b, c, words: bool = True) -> tuple[list[Compared], str]:
             out.append(Compared(label, va, vb, alike=alike))
     note = ""
     if not alike:
-        note = f"A's model.{ea.index} is {ea.type}, B's is {eb.type}"
+        note = f"A's {keys.entry_prefix(ea.index)} is {ea.type}, B's is {eb.type}"
         shared = [r.name for r in out if r.b is not None]
         if shared:
             note += (f": their {', '.join(shared)} are not the same quantity (same shape, other equations), so only "
@@ -235,8 +236,8 @@ def compared_iteration(a, b, iteration: int | None) -> int | None:
         return iteration
     ok = np.ones(n, dtype=bool)
     for t in runs:
-        ok &= np.isfinite(np.asarray(t["train.loss"], dtype=float)[:n])
-        ok &= np.isfinite(np.asarray(t["train.gradnorm"], dtype=float)[:n])
+        ok &= np.isfinite(np.asarray(t[keys.TRAIN_LOSS], dtype=float)[:n])
+        ok &= np.isfinite(np.asarray(t[keys.TRAIN_GRADNORM], dtype=float)[:n])
     finite = np.flatnonzero(ok)
     return int(finite[-1]) if finite.size else n - 1
 
@@ -250,7 +251,7 @@ def _param_counts(a, b) -> Columns:
     ea, eb = a.info.entries, b.info.entries
     for i in range(max(len(ea), len(eb))):
         x, y = (ea[i] if i < len(ea) else None), (eb[i] if i < len(eb) else None)
-        cols.add(f"model.{i}", x.type if x else "-", f"{param_count(a, x):,}" if x else "-",
+        cols.add(keys.entry_prefix(i), x.type if x else "-", f"{param_count(a, x):,}" if x else "-",
                  y.type if y else "-", f"{param_count(b, y):,}" if y else "-")
     cols.add("total", "", f"{sum(param_count(a, x) for x in ea):,}", "", f"{sum(param_count(b, y) for y in eb):,}")
     return cols
@@ -268,7 +269,7 @@ def _training_section(a, b, k: int) -> list:
     out: list = [Text(f"Training: A {a.iterations} iterations, B {b.iterations}; loss and gradient norm, each on one "
                       "scale for both runs", BOLD), CurveRows(a, k, other=b)]
     apart, firsts = parting(a, b)
-    la, lb = (np.asarray(t["train.loss"], dtype=float) for t in (a, b))
+    la, lb = (np.asarray(t[keys.TRAIN_LOSS], dtype=float) for t in (a, b))
     n = min(la.size, lb.size)
     if apart is None:
         out.append(Text(f"The losses agree at every one of the {n} iterations both have."))
@@ -281,7 +282,7 @@ def _training_section(a, b, k: int) -> list:
         f = firsts[label.lower()]
         out.append(Text(f"{label}: " + (f"the loss or gradient norm is first not finite at iteration {f}" if f is not None
                                         else f"finite at every one of its {t.iterations} iterations")))
-    ga, gb = (np.asarray(t["train.gradnorm"], dtype=float) for t in (a, b))
+    ga, gb = (np.asarray(t[keys.TRAIN_GRADNORM], dtype=float) for t in (a, b))
     marks = sorted({0, k, n - 1} | ({apart} if apart is not None else set())
                    | {f for f in firsts.values() if f is not None and f < n})
     cols = Columns("Iterations side by side", [("iteration", ">"), ("A loss", ">"), ("B loss", ">"), ("A ‖g‖", ">"),

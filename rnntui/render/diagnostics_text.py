@@ -4,15 +4,17 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.engine import keys
+
 
 def nonfinite_summary(trace) -> Text:
-    keys = [str(k) for k in trace["diag.nonfinite.keys"]]
-    if not keys:
+    bad = [str(k) for k in trace[keys.NONFINITE_KEYS]]
+    if not bad:
         return Text("All values are finite.", Style(color="green"))
-    first = int(trace["diag.nonfinite.first_step"])
-    firsts = trace["diag.nonfinite.key_first_step"]
-    text = Text(f"Non-finite values (inf or NaN) begin at step {first} and reach {len(keys)} arrays:\n",
+    first = int(trace[keys.NONFINITE_FIRST_STEP])
+    firsts = trace[keys.NONFINITE_KEY_FIRST_STEP]
+    text = Text(f"Non-finite values (inf or NaN) begin at step {first} and reach {len(bad)} arrays:\n",
                 Style(color="magenta", bold=True))
-    for key, t in zip(keys, firsts):
+    for key, t in zip(bad, firsts):
         text.append(f"  {key}" + (f" (from step {int(t)})" if t >= 0 else "") + "\n")
     return text

@@ -5,6 +5,7 @@ from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.errors import printable
 from rnntui.numfmt import fmt
 from rnntui.engine.graph import source_input
@@ -134,6 +135,6 @@ def class_labels(trace) -> list[str] | None:
     width = int(np.prod(shape[2:] if (info.seq and info.entries[-1].seq_out) else shape[1:]))
     if info.class_names and len(info.class_names) == width:
         return list(info.class_names)
-    if "meta.vocab" in trace and len(trace["meta.vocab"]) == width:
-        return [str(v) for v in trace["meta.vocab"]]
+    if keys.META_VOCAB in trace and len(trace[keys.META_VOCAB]) == width:
+        return [str(v) for v in trace[keys.META_VOCAB]]
     return None

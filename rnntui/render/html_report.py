@@ -24,6 +24,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.numfmt import fmt
 from rnntui.render.doc import Facts, Figure, Heading
 
@@ -537,25 +538,25 @@ def curves_html(c) -> str:
     runs = [("", c.trace)] if c.other is None else [(f"{c.labels[0]}", c.trace), (f"{c.labels[1]}", c.other)]
     k = c.k
     out = []
-    for key, name, positive, unit in (("train.loss", "loss", True, "loss"),
-                                      ("train.gradnorm", "‖g‖", False, "‖g‖")):
+    for key, name, positive, unit in ((keys.TRAIN_LOSS, "loss", True, "loss"),
+                                      (keys.TRAIN_GRADNORM, "‖g‖", False, "‖g‖")):
         series = [(label, np.asarray(t[key], dtype=float)) for label, t in runs]
         log = scale_of(*(v for _, v in series), positive_only=positive).log
         clipped = None
-        if key == "train.gradnorm" and len(runs) == 1 and "train.clipped" in c.trace:
-            clipped = np.asarray(c.trace["train.clipped"], dtype=bool)
-        what = "loss" if key == "train.loss" else "gradient norm"
+        if key == keys.TRAIN_GRADNORM and len(runs) == 1 and keys.TRAIN_CLIPPED in c.trace:
+            clipped = np.asarray(c.trace[keys.TRAIN_CLIPPED], dtype=bool)
+        what = "loss" if key == keys.TRAIN_LOSS else "gradient norm"
         out.append("<figure>" + line_chart(
             series, title=f"{what} per iteration", xlabel="iteration", ylabel=unit + (" (log)" if log else ""),
             log=log, marker=k, marker_label=f"iteration {k}" if k is not None else "", clipped=clipped)
             + f"<figcaption>{esc(what.capitalize())} at every iteration"
-            + (" (‖g‖: the norm of every parameter's gradient together, before clipping)" if key == "train.gradnorm" else "")
+            + (" (‖g‖: the norm of every parameter's gradient together, before clipping)" if key == keys.TRAIN_GRADNORM else "")
             + (f"; the dashed line is iteration {k}, the one reported below" if k is not None else "")
             + ("; orange ticks: clipping acted" if clipped is not None and clipped.any() else "")
             + "</figcaption></figure>")
     if c.other is None:
         for p in c.trace.info.places:
-            key = f"train.bptt.{p.prefix}"
+            key = keys.train_bptt(p.prefix)
             if p.layer is None or key not in c.trace:
                 continue
             a = np.asarray(c.trace[key], dtype=float)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.engine.ops.recurrence import step_layout
 
 MARK = "▶ "
@@ -30,13 +31,13 @@ def _name(entries, ref, prefix: str = "") -> str:
             return ref[len(prefix):]
         return ref
     e = entries[ref]
-    return e.id or f"model.{ref}"
+    return e.id or keys.entry_prefix(ref)
 
 
 def _reads(info, e, k: int) -> str:
     if e.reads:
         return ", ".join(_name(info.entries, r) for r in e.reads)
-    return "input" if k == 0 else (info.entries[k - 1].id or f"model.{k - 1}")
+    return "input" if k == 0 else (info.entries[k - 1].id or keys.entry_prefix(k - 1))
 
 
 def _shares(info, e) -> str:
@@ -46,10 +47,10 @@ def _shares(info, e) -> str:
     owners = {o.split(".", 1)[0] for o in e.aliases.values()}
     if not e.params and len(owners) == 1:
         i = int(owners.pop())
-        return f"  = module of {info.entries[i].id or f'model.{i}'} (shared)"
+        return f"  = module of {info.entries[i].id or keys.entry_prefix(i)} (shared)"
     def owner(o: str) -> str:
         i, stem = o.split(".", 1)
-        return f"{info.entries[int(i)].id or f'model.{i}'}.{stem}"
+        return f"{info.entries[int(i)].id or keys.entry_prefix(i)}.{stem}"
     return "  " + ", ".join(f"{n.split('.', 1)[1]} = {owner(o)} (tied)" for n, o in e.aliases.items())
 
 
@@ -62,7 +63,7 @@ def model_map(info, current: int | None = None) -> Text:
     for k, e in enumerate(info.entries):
         here = e.index == current
         text.append(MARK if here else "  ", BOLD)
-        text.append(f"model.{e.index}".ljust(9), BOLD if here else Style())
+        text.append(keys.entry_prefix(e.index).ljust(9), BOLD if here else Style())
         text.append(f" {(e.id or '').ljust(width)} ", BOLD if here else Style())
         text.append(f"{e.type:<11}", CYAN)
         text.append(f" {_reads(info, e, k)} → {shape_words(e)}")

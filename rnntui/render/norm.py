@@ -26,16 +26,16 @@ def story(trace, entry, at: tuple, channel: int, phase: str) -> list[Text]:
     """*at*: the index of the value in the entry's input and output arrays (sample first for maps and vectors,
     step first on a sequence); *channel*: its channel."""
     i, o = entry.index, entry.options
-    p = f"model.{i}"
-    batch = bool(trace[f"{p}.batch_stats"])
-    mean, var = float(trace[f"{p}.mean"][channel]), float(trace[f"{p}.var"][channel])
+    batch = bool(trace[keys.node_value(i, "batch_stats")])
+    mean, var = float(trace[keys.node_value(i, "mean")][channel]), float(trace[keys.node_value(i, "var")][channel])
     which = ("the batch's statistics (mean and biased variance over every sample"
              + (" and step" if entry.seq_in else " and position" if len(entry.in_feat) > 1 else "") + ")"
              if batch else "the running statistics (eval mode)")
     lines = [Text(f"normalised with {which}", DIM)]
-    x, xhat, out = (float(np.asarray(trace[k])[at]) for k in (_input_key(entry, trace.info.entries), f"{p}.xhat", f"{p}.out"))
-    w = float(trace[f"param.{i}.weight"][channel]) if o["affine"] else 1.0
-    b = float(trace[f"param.{i}.bias"][channel]) if o["affine"] else 0.0
+    x, xhat, out = (float(np.asarray(trace[k])[at]) for k in (_input_key(entry, trace.info.entries), keys.node_value(i, "xhat"),
+                                                            keys.out(i)))
+    w = float(trace[keys.entry_param(i, "weight")][channel]) if o["affine"] else 1.0
+    b = float(trace[keys.entry_param(i, "bias")][channel]) if o["affine"] else 0.0
     if phase == "forward":
         lines.append(Text(f"x̂ = (x − mean) / √(var + eps) = ({fmt(x, 0)} − {fmt(mean, 0)}) / √({fmt(var, 0)} + "
                           f"{o['eps']:g}) = {fmt(xhat, 0)}", BOLD))
@@ -43,9 +43,9 @@ def story(trace, entry, at: tuple, channel: int, phase: str) -> list[Text]:
             lines.append(Text(f"out = weight · x̂ + bias = {fmt(w, 0)} · {fmt(xhat, 0)} + {fmt(b, 0)} = {fmt(out, 0)}",
                               BOLD))
         return lines
-    g_out = float(np.asarray(trace[f"grad.{p}.out"])[at])
-    g_xhat = float(np.asarray(trace[f"grad.{p}.xhat"])[at])
-    g_x = float(np.asarray(trace["grad.input" if i == 0 else f"grad.model.{i - 1}.out"])[at])
+    g_out = float(np.asarray(trace[keys.grad(keys.out(i))])[at])
+    g_xhat = float(np.asarray(trace[keys.grad(keys.node_value(i, "xhat"))])[at])
+    g_x = float(np.asarray(trace[keys.GRAD_INPUT if i == 0 else keys.grad(keys.out(i - 1))])[at])
     if o["affine"]:
         lines.append(Text(f"dL/dx̂ = weight · dL/dout = {fmt(w, 0)} · {fmt(g_out, 0)} = {fmt(g_xhat, 0)}", BOLD))
     else:   # no weight: out is x̂ itself

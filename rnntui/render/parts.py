@@ -8,11 +8,12 @@ other run has one part, and these functions return the trace unchanged.
 """
 from __future__ import annotations
 
+from rnntui.engine import keys
 from rnntui.engine.trace import TraceWrapper
 from rnntui.render.pertrace import PerTrace
 
-DECODER_KEYS = {"input": "decoder.input", "tokens": "decoder.tokens", "token_ids": "decoder.token_ids",
-                "grad.input": "grad.decoder.input", "meta.vocab": "meta.decoder_vocab"}
+DECODER_KEYS = {"input": keys.DECODER_INPUT, "tokens": keys.DECODER_TOKENS, "token_ids": keys.DECODER_TOKEN_IDS,
+                keys.GRAD_INPUT: keys.GRAD_DECODER_INPUT, keys.META_VOCAB: keys.META_DECODER_VOCAB}
 
 
 class PartTrace(TraceWrapper):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnntui.engine import keys
 from rnntui.numfmt import fmt
 from rnntui.render.pertrace import PerTrace
 from rnntui.render.tokens import visible
@@ -33,8 +34,8 @@ def labels(trace, n: int) -> list[str]:
     names = trace.info.class_names
     if names and len(names) == n:
         return [visible(v) for v in names]  # the scenario's words: control characters escaped, a space seen
-    if "meta.vocab" in trace and len(trace["meta.vocab"]) == n:
-        return [visible(v) for v in trace["meta.vocab"]]
+    if keys.META_VOCAB in trace and len(trace[keys.META_VOCAB]) == n:
+        return [visible(v) for v in trace[keys.META_VOCAB]]
     return [str(k) for k in range(n)]
 
 
@@ -74,7 +75,7 @@ def predictions(trace, rows, k: int = 3) -> list[Prediction]:
     ts = np.asarray([t for t, _ in rows], dtype=np.intp)
     bs = np.asarray([b for _, b in rows], dtype=np.intp)
     at = (ts, bs) if steps else (bs,)
-    targets = np.asarray(trace["meta.target"])[at] if "meta.target" in trace else None
+    targets = np.asarray(trace[keys.META_TARGET])[at] if keys.META_TARGET in trace else None
     if classifies(trace):
         p = probabilities(trace, at)
         names = labels(trace, p.shape[-1])
@@ -110,11 +111,11 @@ def predicted_labels(trace, b: int) -> list[str] | None:
 
 def saliency(trace, b: int) -> np.ndarray | None:
     """‖dLoss/dx_t‖ per step for sample b: how much each input step moves the loss."""
-    if not trace.info.seq or "grad.input" not in trace:
+    if not trace.info.seq or keys.GRAD_INPUT not in trace:
         return None
 
     def make():
-        g = np.asarray(trace["grad.input"][:, b], dtype=float)
+        g = np.asarray(trace[keys.GRAD_INPUT][:, b], dtype=float)
         return np.sqrt((g.reshape(g.shape[0], -1) ** 2).sum(axis=1))
 
     return _rows.get(trace, ("saliency", b), make)

@@ -15,6 +15,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.engine.trace import IterationNotKept
 from rnntui.errors import ExportError, printable
 from rnntui.render.analysis import param_count
@@ -74,8 +75,8 @@ def model_table(trace) -> Table:
         t.add_column(col, justify="right" if col == "parameters" else "left")
     for e in info.entries:
         conf = e.handler.describe(e)
-        out = trace[f"model.{e.index}.out"].shape
-        t.add_row(f"model.{e.index}" + (f" ({e.part})" if e.part else ""), e.type, conf, str(tuple(out)),
+        out = trace[keys.out(e.index)].shape
+        t.add_row(keys.entry_prefix(e.index) + (f" ({e.part})" if e.part else ""), e.type, conf, str(tuple(out)),
                   f"{param_count(trace, e):,}")
     return t
 
@@ -93,8 +94,8 @@ def _input_section(trace, part: str = "") -> Text:
             text.append(" ".join(f"[{t}]{tok}" + ("" if i is None or tok == str(i) else f"#{i}")
                                  for t, (tok, i) in enumerate(sample_tokens(trace, b))))
         if "token_ids" in trace:
-            text.append("\n[t] is the step, #n the token's id" + (f" in a vocabulary of {len(trace['meta.vocab']):,}"
-                        if "meta.vocab" in trace else ""), Style(dim=True))
+            text.append("\n[t] is the step, #n the token's id" + (f" in a vocabulary of {len(trace[keys.META_VOCAB]):,}"
+                        if keys.META_VOCAB in trace else ""), Style(dim=True))
     else:
         text.append(f"{part}input of shape {tuple(x.shape)} ({'T, B, D' if info.seq else 'B, C, ...'})")
         if info.seq and x.shape[2] == 1 and info.T <= 60:
@@ -131,7 +132,7 @@ def param_table(trace, entry_filter: int | None) -> Table:
         if entry_filter is not None and e.index != entry_filter:
             continue
         for name in e.params:
-            p, g = trace[f"param.{name}"], trace[f"grad.param.{name}"]
+            p, g = trace[keys.param(name)], trace[keys.grad_param(name)]
             t.add_row(name, str(tuple(p.shape)), f"{vector_norm(p):.4g}", f"{vector_norm(g):.4g}")
     return t
 

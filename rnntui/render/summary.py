@@ -11,6 +11,7 @@ from rich.console import Console, Group
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.errors import printable
 
 
@@ -19,8 +20,8 @@ def summary(trace) -> Group:
     from rnntui.render.report import model_table, whatif_words
 
     info = trace.info
-    training = "train.loss" in trace  # one iteration's record of a training run: which, of how many, the loss
-    at = f" at iteration {int(getattr(trace, 'record_iteration', trace['train.loss'].shape[0] - 1))}" if training else ""
+    training = keys.TRAIN_LOSS in trace  # one iteration's record of a training run: which, of how many, the loss
+    at = f" at iteration {int(getattr(trace, 'record_iteration', trace[keys.TRAIN_LOSS].shape[0] - 1))}" if training else ""
     out = [Text(printable(info.name), Style(bold=True))] + ([training_words(trace)] if training else []) + [
            model_table(trace), *filter(None, [whatif_words(trace)]),
            Text(f"loss{at}: {info.loss} = {float(trace['loss']):.6g}   {run_shape(trace)}")]
@@ -54,7 +55,7 @@ def prediction_lines(trace) -> list[Text]:
             continue
         n = info.length_of(b) if packed else int(out_trace["output"].shape[0])
         text = f"prediction, {who} at its last step t={n - 1}: {predict(out_trace, n - 1, b).words()}"
-        if classifies(out_trace) and "meta.target" in out_trace:
+        if classifies(out_trace) and keys.META_TARGET in out_trace:
             right = sum(bool(p.correct) for p in predictions(out_trace, [(t, b) for t in range(n)], k=1))
             text += f"   (right at {right} of its {n} steps)"
         lines.append(Text(text))
@@ -78,7 +79,7 @@ def training_words(trace) -> Text:
     trace's own record: the last, or the one `export --iteration` kept)."""
     from rnntui.numfmt import fmt
 
-    loss = trace["train.loss"]
+    loss = trace[keys.TRAIN_LOSS]
     N = int(loss.shape[0])
     k = int(getattr(trace, "record_iteration", N - 1))
     which = "the last" if k == N - 1 else f"of iterations 0..{N - 1}"

@@ -8,6 +8,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.engine.graph import source_input, source_path
 from rnntui.engine.keys import Place, input_key
 from rnntui.numfmt import compact
@@ -40,8 +41,8 @@ def _token(trace, t: int, b: int) -> str:
         return compact(float(v[0]), 6)
     hot = np.flatnonzero(v)
     if hot.size == 1 and v[hot[0]] == 1:  # a one-hot step is a token: show its id (and word, where known)
-        if "meta.vocab" in trace and hot[0] < len(trace["meta.vocab"]):
-            return visible(trace["meta.vocab"][hot[0]])
+        if keys.META_VOCAB in trace and hot[0] < len(trace[keys.META_VOCAB]):
+            return visible(trace[keys.META_VOCAB][hot[0]])
         return f"#{int(hot[0])}"
     return f"|{float(vector_norm(v)):.3g}|"
 
@@ -62,7 +63,7 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         text = Text(f"input {tuple(trace['input'].shape[1:])} image · ", Style(dim=True))
         text.append(" → ".join(f"{x.type}{tuple(x.out_shape)}" for x in info.entries))
         if is_map(info, place):
-            text.append(f"\nmodel.{e.index} output position {position(info, place, c.t)} "
+            text.append(f"\n{keys.entry_prefix(e.index)} output position {position(info, place, c.t)} "
                         f"({c.t + 1} of {length(info, place)}); Right/Left move along positions", Style(dim=True))
         return text
     if "tokens" in trace:
@@ -163,13 +164,13 @@ def steps_words(info, index: int, n_input: int) -> str:
             continue
         if x.steps != steps:
             what = f"the {steps}-step input" if not causes else f"those {steps} steps"
-            who = f"this {x.type}" if x.index == index else f"model.{x.index} ({x.type})"
+            who = f"this {x.type}" if x.index == index else f"{keys.entry_prefix(x.index)} ({x.type})"
             causes.append(f"{who} turns {what} into {x.steps}")
             steps = x.steps
         if x.reduce_final and x.index < index:
-            causes.append(f"model.{x.index} ({x.type}, many-to-one) hands on only its final state")
+            causes.append(f"{keys.entry_prefix(x.index)} ({x.type}, many-to-one) hands on only its final state")
             steps = 1
-    head = f"model.{index} runs over {entry.steps} step{'s' if entry.steps != 1 else ''}"
+    head = f"{keys.entry_prefix(index)} runs over {entry.steps} step{'s' if entry.steps != 1 else ''}"
     if not causes:  # no entry explains it: say what differs, claim no reason
         return f"{head}; the input has {n_input}"
     return f"{head}: " + "; then ".join(causes)
@@ -182,14 +183,14 @@ def graph_steps_words(info, index: int, trace) -> str:
     src = source_input(info.entries, index)
     x = trace[input_key(src)]
     steps = int(x.shape[0]) if x.ndim >= 3 else 1
-    head = f"model.{index} runs over {entry.steps} step{'s' if entry.steps != 1 else ''}"
+    head = f"{keys.entry_prefix(index)} runs over {entry.steps} step{'s' if entry.steps != 1 else ''}"
     causes = [] if src == info.inputs[0] else [f"it reads input {src!r} ({steps} steps)"]
     for x in source_path(info.entries, index):
         out = x.steps if (x.seq_out or x.index == index) else 1
         if x.reduce_final and x.index < index:
-            causes.append(f"model.{x.index} ({x.type}, take: final) hands on only its final state")
+            causes.append(f"{keys.entry_prefix(x.index)} ({x.type}, take: final) hands on only its final state")
         elif out != steps:
-            who = f"this {x.type}" if x.index == index else f"model.{x.index} ({x.type})"
+            who = f"this {x.type}" if x.index == index else f"{keys.entry_prefix(x.index)} ({x.type})"
             causes.append(f"{who} turns {'the' if len(causes) == 0 else 'those'} {steps} steps into {out}")
         steps = out
     if not causes:

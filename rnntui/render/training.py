@@ -12,6 +12,7 @@ from rich.measure import Measurement
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.numfmt import fmt
 from rnntui.render.analysis import thresholds
 from rnntui.render.colors import SEQUENTIAL_STYLES, sequential_index
@@ -31,7 +32,7 @@ PAIR_LABEL = 7  # "A loss ", "B ‖g‖  ", "B clip ": two runs' rows
 
 
 def is_training(trace) -> bool:
-    return "train.loss" in trace
+    return keys.TRAIN_LOSS in trace
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,13 @@ def _lasting(a: int, b: int, verb: str) -> str:
 def _what_is_not_finite(trace) -> str:
     """The arrays the first non-finite iteration's values reached (train.nonfinite.keys), and the step
     where the forward pass first met them when one of them has steps."""
-    keys = [str(k) for k in trace["train.nonfinite.keys"]] if "train.nonfinite.keys" in trace else []
-    if not keys:
+    bad = [str(k) for k in trace[keys.TRAIN_NONFINITE_KEYS]] if keys.TRAIN_NONFINITE_KEYS in trace else []
+    if not bad:
         return ""
-    shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+    shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
     # diag.nonfinite.first_step is 0 when no array with steps holds them (the loss alone): no step then
-    stepless = all(k == "loss" or k.startswith(("param.", "buffer.", "gradnorm.")) for k in keys)
-    step = int(trace["train.nonfinite.step"]) if "train.nonfinite.step" in trace else -1
+    stepless = all(k == "loss" or k.startswith((keys.PARAM_PREFIX, keys.BUFFER_PREFIX, keys.GRADNORM_PREFIX)) for k in bad)
+    step = int(trace[keys.TRAIN_NONFINITE_STEP]) if keys.TRAIN_NONFINITE_STEP in trace else -1
     return f" ({shown}" + ("" if stepless or step < 0 else f"; from step {step}") + ")"
 
 
@@ -80,22 +81,22 @@ def iteration_events(trace) -> list[IterationEvent]:
     gradient reaching step 0 of a recurrent place fell below or rose above the event thresholds: one
     event per run of consecutive iterations, at the iteration where the run begins."""
     out: list[IterationEvent] = []
-    loss = np.asarray(trace["train.loss"], dtype=float)
-    g = np.asarray(trace["train.gradnorm"], dtype=float)
-    bad = int(trace["train.nonfinite.iteration"]) if "train.nonfinite.iteration" in trace else -1
+    loss = np.asarray(trace[keys.TRAIN_LOSS], dtype=float)
+    g = np.asarray(trace[keys.TRAIN_GRADNORM], dtype=float)
+    bad = int(trace[keys.TRAIN_NONFINITE_ITERATION]) if keys.TRAIN_NONFINITE_ITERATION in trace else -1
     for a, b in _runs(np.flatnonzero(~(np.isfinite(loss) & np.isfinite(g)))):
         out.append(IterationEvent(a, "non-finite", f"values stop being finite at iteration {a}"
                                   + (_what_is_not_finite(trace) if a == bad else "")
                                   + _lasting(a, b, "stay so"), b))
-    clipped = np.asarray(trace["train.clipped"], dtype=bool) if "train.clipped" in trace else np.zeros(0, bool)
+    clipped = np.asarray(trace[keys.TRAIN_CLIPPED], dtype=bool) if keys.TRAIN_CLIPPED in trace else np.zeros(0, bool)
     for a, b in _runs(np.flatnonzero(clipped)):
-        at = (f"‖g‖ {fmt(float(g[a]), 0)} → {fmt(float(trace['train.gradnorm.clipped'][a]), 0)}")
+        at = (f"‖g‖ {fmt(float(g[a]), 0)} → {fmt(float(trace[keys.TRAIN_GRADNORM_CLIPPED][a]), 0)}")
         out.append(IterationEvent(a, "clipped", f"clipping acted at iteration {a}: {at}" if a == b else
                                   f"clipping acted at iterations {a}..{b} ({b - a + 1} iterations); at {a}: {at}", b))
     limit = thresholds(trace.info)
     out += _update_events(trace, limit["update_ratio"]) + _loss_rise_events(loss, limit["loss_rise"])
     for p in trace.info.places:
-        key = f"train.bptt.{p.prefix}" if p.layer is not None else None
+        key = keys.train_bptt(p.prefix) if p.layer is not None else None
         if key is None or key not in trace:
             continue
         at0 = np.asarray(trace[key], dtype=float)[:, 0]
@@ -254,8 +255,8 @@ def axis(values, c: Curve, width: int | None = None, name: str = "loss") -> str:
 def curve_rows(trace, k: int | None, width: int) -> list[Cells]:
     """The loss (with its range under it), the gradient norm and where clipping acted, over every
     iteration, each row at most *width* wide: the training pane's and the report's curves."""
-    loss = np.asarray(trace["train.loss"], dtype=float)
-    g = np.asarray(trace["train.gradnorm"], dtype=float)
+    loss = np.asarray(trace[keys.TRAIN_LOSS], dtype=float)
+    g = np.asarray(trace[keys.TRAIN_GRADNORM], dtype=float)
     w = max(width - LABEL, 8)
     rows = []
     c = curve(loss, k, w, positive_only=True)
@@ -268,7 +269,7 @@ def curve_rows(trace, k: int | None, width: int) -> list[Cells]:
     row.rows[-1].extend(cg.cells.rows[0])
     rows.append(row)
     # a run recorded from the user's own loop does not know whether the loop clipped: no row then
-    clipped = np.asarray(trace["train.clipped"], dtype=bool) if "train.clipped" in trace else np.zeros(0, bool)
+    clipped = np.asarray(trace[keys.TRAIN_CLIPPED], dtype=bool) if keys.TRAIN_CLIPPED in trace else np.zeros(0, bool)
     if clipped.any():
         starts = np.arange(0, clipped.size, c.per)
         marks = np.logical_or.reduceat(clipped, starts)
@@ -281,10 +282,10 @@ def paired_rows(a, b, k: int | None, width: int, labels: tuple[str, str] = ("A",
     iteration axis (a column holds the same iterations in both), with the scale and both runs' ends under
     the losses, and where clipping acted in either: the training pane's and the compare report's curves."""
     w = max(width - PAIR_LABEL, 8)
-    N = max(int(a["train.loss"].shape[0]), int(b["train.loss"].shape[0]))
+    N = max(int(a[keys.TRAIN_LOSS].shape[0]), int(b[keys.TRAIN_LOSS].shape[0]))
     per = max(1, -(-N // w))
     rows: list[Cells] = []
-    for key, name, positive in (("train.loss", "loss", True), ("train.gradnorm", "‖g‖", False)):
+    for key, name, positive in ((keys.TRAIN_LOSS, "loss", True), (keys.TRAIN_GRADNORM, "‖g‖", False)):
         va, vb = (np.asarray(t[key], dtype=float) for t in (a, b))
         sc = scale_of(va, vb, positive_only=positive)
         for label, v in zip(labels, (va, vb)):
@@ -292,10 +293,10 @@ def paired_rows(a, b, k: int | None, width: int, labels: tuple[str, str] = ("A",
             row = Cells().add(f"{label} {name}"[:PAIR_LABEL - 1].ljust(PAIR_LABEL), DIM)
             row.rows[-1].extend(c.cells.rows[0])
             rows.append(row)
-        if key == "train.loss":
+        if key == keys.TRAIN_LOSS:
             rows.append(Cells().add(" " * PAIR_LABEL).add(pair_axis(va, vb, sc, per, w, labels), DIM))
     for label, t in zip(labels, (a, b)):
-        clipped = np.asarray(t["train.clipped"], dtype=bool) if "train.clipped" in t else np.zeros(0, bool)
+        clipped = np.asarray(t[keys.TRAIN_CLIPPED], dtype=bool) if keys.TRAIN_CLIPPED in t else np.zeros(0, bool)
         if clipped.any():
             marks = np.logical_or.reduceat(clipped, np.arange(0, clipped.size, per))
             rows.append(Cells().add(f"{label} clip"[:PAIR_LABEL - 1].ljust(PAIR_LABEL), DIM)
@@ -324,7 +325,7 @@ def parting(a, b) -> tuple[int | None, dict[str, int | None]]:
     """Where two training runs part: the first iteration whose losses differ (by more than 1e-9 of their
     size, or one finite and the other not), and each run's first iteration whose loss or gradient norm is
     not finite (None: never), over the iterations both have."""
-    la, lb = (np.asarray(t["train.loss"], dtype=float) for t in (a, b))
+    la, lb = (np.asarray(t[keys.TRAIN_LOSS], dtype=float) for t in (a, b))
     n = min(la.size, lb.size)
     x, y = la[:n], lb[:n]
     with np.errstate(all="ignore"):
@@ -333,7 +334,7 @@ def parting(a, b) -> tuple[int | None, dict[str, int | None]]:
     apart = np.flatnonzero(~same)
     firsts = {}
     for name, t in (("a", a), ("b", b)):
-        bad = ~(np.isfinite(np.asarray(t["train.loss"], dtype=float)) & np.isfinite(np.asarray(t["train.gradnorm"], dtype=float)))
+        bad = ~(np.isfinite(np.asarray(t[keys.TRAIN_LOSS], dtype=float)) & np.isfinite(np.asarray(t[keys.TRAIN_GRADNORM], dtype=float)))
         where = np.flatnonzero(bad)
         firsts[name] = int(where[0]) if where.size else None
     return (int(apart[0]) if apart.size else None), firsts
@@ -362,13 +363,13 @@ PANE_LINES = 11  # the training pane's lines (app.tcss: max-height 12, one of th
 
 def _at_iteration(trace, k: int) -> str:
     """Iteration k's loss and gradient norm (and its clipping), as the pane's first line says them."""
-    loss = np.asarray(trace["train.loss"], dtype=float)
-    g = np.asarray(trace["train.gradnorm"], dtype=float)
+    loss = np.asarray(trace[keys.TRAIN_LOSS], dtype=float)
+    g = np.asarray(trace[keys.TRAIN_GRADNORM], dtype=float)
     if k >= loss.size:
         return f"(no iteration {k}: its last is {loss.size - 1})"
-    clip = ("train.clipped" in trace and bool(trace["train.clipped"][k]))
+    clip = (keys.TRAIN_CLIPPED in trace and bool(trace[keys.TRAIN_CLIPPED][k]))
     return (f"loss {fmt(float(loss[k]), 0)}   ‖g‖ {fmt(float(g[k]), 0)}"
-            + (f" → clipped to {fmt(float(trace['train.gradnorm.clipped'][k]), 0)}" if clip else ""))
+            + (f" → clipped to {fmt(float(trace[keys.TRAIN_GRADNORM_CLIPPED][k]), 0)}" if clip else ""))
 
 
 def training_panel(trace, place, k: int, t: int, width: int, height: int = PANE_LINES, other=None,
@@ -380,9 +381,9 @@ def training_panel(trace, place, k: int, t: int, width: int, height: int = PANE_
     (`--compare`): both runs' curves, on one scale, and each run's update ratios."""
     from rnntui.render.training_cause import parameter_line, short_cause
 
-    N = int(trace["train.loss"].shape[0])
+    N = int(trace[keys.TRAIN_LOSS].shape[0])
     # a run recorded from the user's loop: its iterations are the records, each at a step of that loop
-    step = f" (step {int(trace['train.step'][k])} of your loop)" if "train.step" in trace else ""
+    step = f" (step {int(trace[keys.TRAIN_STEP][k])} of your loop)" if keys.TRAIN_STEP in trace else ""
     if other is None:
         out = [Text(f"training: iteration {k} of 0..{N - 1}{step}   {_at_iteration(trace, k)}", BOLD)]
         # the curves change with the iteration and the width, not the step: a step key redraws them from here
@@ -397,7 +398,7 @@ def training_panel(trace, place, k: int, t: int, width: int, height: int = PANE_
                     f"{lb} {_at_iteration(other, k)}", BOLD, no_wrap=True, overflow="ellipsis")]
         out += _curves.get(trace, (k, width, id(other)), lambda: paired_rows(trace, other, k, width, labels))
         for label, run in ((la, trace), (lb, other)):
-            if k < int(run["train.loss"].shape[0]):
+            if k < int(run[keys.TRAIN_LOSS].shape[0]):
                 out.append(Text(f"{label} ", DIM) + parameter_line(run, k, width - 2))
             cause = short_cause(run, width - 3)
             if cause is not None:
@@ -405,7 +406,7 @@ def training_panel(trace, place, k: int, t: int, width: int, height: int = PANE_
         if height - len(out) < 4:  # no room left for the gradient picture's title, legend and two rows
             out.append(Text(f"(the gradient picture of each step: open {la} without --compare)", DIM))
             return Group(*out)
-    key = f"train.bptt.{place.prefix}" if place.layer is not None else None
+    key = keys.train_bptt(place.prefix) if place.layer is not None else None
     if key is None or key not in trace:
         out.append(Text("(the gradient picture is drawn at a recurrent place)", DIM))
         return Group(*out)
@@ -482,9 +483,9 @@ def training_setup(trace) -> "Facts":
     (a saved trace or your own loop's record: train.lr per iteration, train.clipped, train.batch)."""
     from rnntui.render.doc import Facts
 
-    N = int(trace["train.loss"].shape[0])
+    N = int(trace[keys.TRAIN_LOSS].shape[0])
     cfg = getattr(trace, "train_config", None)
-    lr = np.asarray(trace["train.lr"], dtype=float) if "train.lr" in trace else None
+    lr = np.asarray(trace[keys.TRAIN_LR], dtype=float) if keys.TRAIN_LR in trace else None
     rates = "not recorded" if lr is None or lr.size == 0 else (
         f"{lr[0]:g}" if np.all(lr == lr[0]) else f"{lr[0]:g} at iteration 0 → {lr[-1]:g} at iteration {lr.size - 1} "
         f"(min {lr.min():g}, max {lr.max():g})")
@@ -499,19 +500,19 @@ def training_setup(trace) -> "Facts":
         pairs.append(("batch size", f"the whole batch ({trace.info.B})" if cfg.batch_size is None else
                       f"{cfg.batch_size} samples an iteration" + (", shuffled every pass" if cfg.shuffle else "")))
     else:
-        pairs.append(("optimizer", "your own loop's (recorded updates)" if "train.step" in trace else "not recorded"))
+        pairs.append(("optimizer", "your own loop's (recorded updates)" if keys.TRAIN_STEP in trace else "not recorded"))
         pairs.append(("learning rate", rates))
-        if "train.clipped" in trace:
-            acted = int(np.count_nonzero(trace["train.clipped"]))
+        if keys.TRAIN_CLIPPED in trace:
+            acted = int(np.count_nonzero(trace[keys.TRAIN_CLIPPED]))
             pairs.append(("clipping", f"acted at {acted} of {N} iterations" if acted else
                           "did not act (whether a limit was set is not recorded)"))
         else:
             pairs.append(("clipping", "not recorded"))
-        if "train.batch" in trace:
-            width = int(np.asarray(trace["train.batch"]).shape[1])
+        if keys.TRAIN_BATCH in trace:
+            width = int(np.asarray(trace[keys.TRAIN_BATCH]).shape[1])
             pairs.append(("batch size", f"at most {width} samples an iteration"))
-    pairs.append(("iterations", f"{N}" + (f" (recorded at steps {int(trace['train.step'][0])}.."
-                                          f"{int(trace['train.step'][-1])} of your loop)" if "train.step" in trace else "")))
+    pairs.append(("iterations", f"{N}" + (f" (recorded at steps {int(trace[keys.TRAIN_STEP][0])}.."
+                                          f"{int(trace[keys.TRAIN_STEP][-1])} of your loop)" if keys.TRAIN_STEP in trace else "")))
     return Facts("Training setup", tuple(pairs))
 
 
@@ -520,8 +521,8 @@ def training_report(trace, k: int | None = None) -> list:
     them, marked), the per-parameter table at the first and last iteration, and where the events began."""
     from rnntui.render.report_table import Columns
 
-    N = int(trace["train.loss"].shape[0])
-    loss = np.asarray(trace["train.loss"], dtype=float)
+    N = int(trace[keys.TRAIN_LOSS].shape[0])
+    loss = np.asarray(trace[keys.TRAIN_LOSS], dtype=float)
     out: list = [Text(f"Training: {N} iterations; loss {fmt(float(loss[0]), 0)} at iteration 0, "
                       f"{fmt(float(loss[-1]), 0)} at iteration {N - 1}", BOLD), training_setup(trace)]
     out.append(CurveRows(trace, k))
@@ -533,11 +534,11 @@ def training_report(trace, k: int | None = None) -> list:
     cols = Columns("Per parameter: gradient norm and update / parameter ratio, first and last iteration",
                    [("parameter", "<"), ("‖grad‖ first", ">"), ("‖grad‖ last", ">"), ("ratio first", ">"),
                     ("ratio last", ">")])
-    for key in sorted(k for k in trace if k.startswith("train.gradnorm.param.")):
-        name = key[len("train.gradnorm.param."):]
+    for key in sorted(k for k in trace if k.startswith(keys.TRAIN_GRADNORM_PARAM_PREFIX)):
+        name = key[len(keys.TRAIN_GRADNORM_PARAM_PREFIX):]
         gn = trace[key]
-        ratio = trace[f"train.update_ratio.{name}"]
-        size = trace[f"train.param_norm.{name}"] if f"train.param_norm.{name}" in trace else [None] * len(ratio)
+        ratio = trace[keys.train_update_ratio(name)]
+        size = trace[keys.train_param_norm(name)] if keys.train_param_norm(name) in trace else [None] * len(ratio)
         cols.add(name, f"{gn[0]:.3e}", f"{gn[-1]:.3e}", _ratio(ratio[0], size[0]), _ratio(ratio[-1], size[-1]))
     out.append(cols.render())
     events = iteration_events(trace)
@@ -561,7 +562,7 @@ def event_kinds_known(trace) -> tuple[list[str], list[str]]:
     from rnntui.render.training_cause import ratios
 
     _, r = ratios(trace)
-    known = {"non-finite values": True, "clipping": "train.clipped" in trace,
+    known = {"non-finite values": True, "clipping": keys.TRAIN_CLIPPED in trace,
              "big updates": bool(r.size) and bool((~np.isnan(r)).any()), "loss rises": True,
-             "vanishing or exploding gradients at step 0": any(k.startswith("train.bptt.") for k in trace)}
+             "vanishing or exploding gradients at step 0": any(k.startswith(keys.TRAIN_BPTT_PREFIX) for k in trace)}
     return [k for k, v in known.items() if v], [k for k, v in known.items() if not v]

@@ -13,6 +13,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.numfmt import fmt
 
 DIM = Style(dim=True)
@@ -21,7 +22,7 @@ BIG_UPDATE = 0.1      # a ratio this large before a run diverges is named as its
 
 
 def parameter_names(trace) -> list[str]:
-    return [k[len("train.update_ratio."):] for k in trace if k.startswith("train.update_ratio.")]
+    return [k[len(keys.TRAIN_UPDATE_RATIO_PREFIX):] for k in trace if k.startswith(keys.TRAIN_UPDATE_RATIO_PREFIX)]
 
 
 def ratios(trace) -> tuple[list[str], np.ndarray]:
@@ -29,12 +30,12 @@ def ratios(trace) -> tuple[list[str], np.ndarray]:
     names = parameter_names(trace)
     if not names:
         return [], np.zeros((0, 0))
-    return names, np.array([np.asarray(trace[f"train.update_ratio.{n}"], dtype=float) for n in names])
+    return names, np.array([np.asarray(trace[keys.train_update_ratio(n)], dtype=float) for n in names])
 
 
 def _from_zero(trace, name: str, k: int) -> bool:
     """Whether parameter *name* was all zeros before iteration k (its ratio is inf: "moved from 0")."""
-    size = trace.get(f"train.param_norm.{name}")
+    size = trace.get(keys.train_param_norm(name))
     return size is not None and float(np.asarray(size)[k]) == 0.0
 
 
@@ -44,7 +45,7 @@ def worst_first(trace, k: int) -> list[tuple[str, float, float]]:
     names, r = ratios(trace)
     rows = []
     for i, n in enumerate(names):
-        g = trace.get(f"train.gradnorm.param.{n}")
+        g = trace.get(keys.train_gradnorm_param(n))
         gk = float(np.asarray(g)[k]) if g is not None else float("nan")
         rows.append((n, float(r[i, k]), gk))
 
@@ -73,7 +74,7 @@ def diverges_at(trace) -> int | None:
     """The iteration from which the loss is not finite or above 10x its first value through the last
     iteration; None if the run ends without (a loss that spikes past 10x and comes back has not diverged:
     the loss-rise event tells of the spike)."""
-    loss = np.asarray(trace["train.loss"], dtype=float)
+    loss = np.asarray(trace[keys.TRAIN_LOSS], dtype=float)
     if loss.size == 0:
         return None
     bad = ~np.isfinite(loss)
@@ -129,7 +130,7 @@ def likely_cause(trace) -> str | None:
     if found is None:
         return None
     name, k, ratio, at = found
-    loss = np.asarray(trace["train.loss"], dtype=float)
+    loss = np.asarray(trace[keys.TRAIN_LOSS], dtype=float)
     how = ("the loss stops being finite" if not np.isfinite(loss[at]) else
            f"the loss grows to {fmt(float(loss[at]), 0)}, past 10x its {fmt(float(loss[0]), 0)} at iteration 0")
     kind, clip = _optimizer_kind(trace), _clip_limit(trace)

@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from rnntui.engine import keys
+
 # the columns every row has, in order (saturation.{gate} columns follow, one per gate of the place)
 COLUMNS = ("sample", "length", "loss", "prediction", "target", "correct", "verdict", "rate", "ratio",
            "min_gradnorm", "min_gradnorm_step", "max_gradnorm", "max_gradnorm_step", "first_nonfinite_step",
@@ -28,14 +30,14 @@ def _classes(trace):
     """(prediction, target, correct) of a classification run's sample 0: many-to-one one class; many-to-many
     the share of real steps predicted right (prediction and target then those of the last real step)."""
     info = trace.info
-    if info.loss not in ("cross_entropy", "nll") or "meta.target" not in trace:
+    if info.loss not in ("cross_entropy", "nll") or keys.META_TARGET not in trace:
         return math.nan, math.nan, math.nan
     out = np.asarray(trace["output"], dtype=float)
-    target = np.asarray(trace["meta.target"])
+    target = np.asarray(trace[keys.META_TARGET])
     if out.ndim == 2:            # (B, C): one class per sample
         pred, tgt = int(np.argmax(out[0])), int(target.reshape(-1)[0])
         return pred, tgt, float(pred == tgt)
-    n = int(trace["meta.lengths"][0]) if "meta.lengths" in trace else out.shape[0]
+    n = int(trace[keys.META_LENGTHS][0]) if keys.META_LENGTHS in trace else out.shape[0]
     n = min(n, out.shape[0])
     preds = np.argmax(out[:n, 0], axis=-1)
     tgts = target[:n, 0] if target.ndim >= 2 else target[:n]
@@ -48,14 +50,14 @@ def measure(trace, sample: int) -> dict:
     from rnntui.render.analysis import verdicts
 
     info = trace.info
-    length = int(trace["meta.lengths"][0]) if "meta.lengths" in trace else info.T
+    length = int(trace[keys.META_LENGTHS][0]) if keys.META_LENGTHS in trace else info.T
     pred, tgt, correct = _classes(trace)
-    grads = [np.asarray(trace[k], dtype=np.float64).ravel() for k in trace if k.startswith("grad.param.")]
+    grads = [np.asarray(trace[k], dtype=np.float64).ravel() for k in trace if k.startswith(keys.GRAD_PARAM_PREFIX)]
     row = {"sample": sample, "length": length, "loss": float(trace["loss"]), "prediction": pred, "target": tgt,
            "correct": correct,
            # summed without BLAS (a dot product would wake its threads once a parameter, in every sample)
            "param_gradnorm": float(np.sqrt(sum(float(np.sum(g * g)) for g in grads))) if grads else math.nan,
-           "first_nonfinite_step": int(trace["diag.nonfinite.first_step"]) if "diag.nonfinite.first_step" in trace
+           "first_nonfinite_step": int(trace[keys.NONFINITE_FIRST_STEP]) if keys.NONFINITE_FIRST_STEP in trace
            else -1}
     place = first_recurrent_place(info)
     row.update(verdict="", rate=math.nan, ratio=math.nan, min_gradnorm=math.nan, min_gradnorm_step=-1,

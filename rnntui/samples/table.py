@@ -11,6 +11,7 @@ import numpy as np
 from rich.table import Table
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.numfmt import fmt
 
 SHOWN = ("sample", "length", "loss", "correct", "verdict", "rate", "ratio", "min_gradnorm", "min_gradnorm_step",
@@ -85,7 +86,7 @@ def to_arrays(scan) -> dict[str, np.ndarray]:
             out[c] = np.asarray(values, dtype=np.int64)
         else:
             out[c] = np.asarray(values, dtype=np.float64)
-    out["meta.samples"] = np.asarray(scan.N, dtype=np.int64)
+    out[keys.META_SAMPLES] = np.asarray(scan.N, dtype=np.int64)
     return out
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnntui.engine import keys
 from rnntui.errors import ScenarioError
 
 
@@ -87,10 +88,10 @@ def _check_handover(last, layout: list, k: int, pos) -> None:
     rec = [lay for lay in layout if lay.recurrent]
     if not rec:
         raise ScenarioError([pos.problem(("decoder", "model"), "found no recurrent entry; expected one to start from "
-                                         f"the encoder's final states (model.{last.index})")])
+                                         f"the encoder's final states ({keys.entry_prefix(last.index)})")])
     d = rec[0]
     where = ("decoder", "model", d.index - k)
-    both = f"model.{last.index} ({last.type}) hands over to model.{d.index} ({d.type})"
+    both = f"{keys.entry_prefix(last.index)} ({last.type}) hands over to {keys.entry_prefix(d.index)} ({d.type})"
     size = handover_size(last)
     if len(d.directions) != 1:
         raise ScenarioError([pos.problem(where + ("bidirectional",), f"{both}: a decoder reads its steps in order; "

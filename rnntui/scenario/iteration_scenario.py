@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnntui.engine import keys
 from rnntui.errors import RnntuiError
 
 
@@ -23,15 +24,15 @@ class NotWritable(RnntuiError):
 
 def iteration_arrays(record) -> dict[str, np.ndarray]:
     """The parameters and buffers iteration k ran with, by their weight-file names."""
-    out = {k[len("param."):]: np.asarray(record[k]) for k in record if k.startswith("param.")}
-    out.update({k[len("buffer."):]: np.asarray(record[k]) for k in record if k.startswith("buffer.")})
+    out = {k[len(keys.PARAM_PREFIX):]: np.asarray(record[k]) for k in record if k.startswith(keys.PARAM_PREFIX)}
+    out.update({k[len(keys.BUFFER_PREFIX):]: np.asarray(record[k]) for k in record if k.startswith(keys.BUFFER_PREFIX)})
     return out
 
 
 def iteration_scenario(data: dict, record, k: int, training, weights_file: str) -> dict:
     """*data* (the training scenario, as loaded for a round trip) changed in place into iteration k's own
     scenario; *weights_file*: where `iteration_arrays(record)` will be written, relative to the new file."""
-    if "train.batch" in training:
+    if keys.TRAIN_BATCH in training:
         raise NotWritable(f"iteration {k} read a minibatch (train.batch_size), and a scenario without train: "
                           "reads its whole batch; write the iteration's trace with e instead")
     if any(key.endswith(".mask") or key.endswith(".dropout_mask") for key in record):
@@ -43,7 +44,7 @@ def iteration_scenario(data: dict, record, k: int, training, weights_file: str) 
         if isinstance(entry, dict) and str(entry.get("type", "")).startswith("batchnorm"):
             entry["batch_stats"] = True   # a training iteration normalises with the batch's statistics
     name = str(data.get("name") or "scenario")
-    N = int(training["train.loss"].shape[0])
+    N = int(training[keys.TRAIN_LOSS].shape[0])
     said = (f"Iteration {k} of {N} of the training run '{name}': its parameters after {k} updates "
             f"({weights_file}), run once without train:.")
     old = str(data.get("description") or "").strip()

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from rnntui.errors import Problem, ScenarioError
 from rnntui.scenario import schema
+from rnntui.engine import keys
 from rnntui.engine.entries import handler
 from rnntui.engine.entries.embedding import MAX_EXACT_ID
 from rnntui.scenario.decoder import build_decoder
@@ -535,11 +536,11 @@ def _feed_problem(layout, configs, in_feat) -> tuple | None:
     for lay in layout:
         if lay.recurrent and len(lay.directions) == 2:
             return (("model", lay.index, "bidirectional"), (
-                f"model.{lay.index} ({lay.type}) is bidirectional, but a generator with feed: output is causal: "
+                f"{keys.entry_prefix(lay.index)} ({lay.type}) is bidirectional, but a generator with feed: output is causal: "
                 "step t's input is step t-1's output, so no step can read later ones; use bidirectional: false"))
         if lay.seq_in and not lay.handler.takes_lengths:
             return (("model", lay.index, "type"), (
-                f"model.{lay.index} ({lay.type}) mixes neighbouring steps, so it cannot run one step at a time "
+                f"{keys.entry_prefix(lay.index)} ({lay.type}) mixes neighbouring steps, so it cannot run one step at a time "
                 "as a generator with feed: output does; use recurrent, dense and activation entries"))
     last = layout[-1]
     out = tuple(last.out_shape)
@@ -548,12 +549,12 @@ def _feed_problem(layout, configs, in_feat) -> tuple | None:
         if last.type != "dense" or out != (V,):
             return (("feed",), (
                 f"found feed: output with an embedding first: the next id is the arg-max of the output, so the last "
-                f"entry must be a dense with units equal to num_embeddings ({V}); found model.{last.index} "
+                f"entry must be a dense with units equal to num_embeddings ({V}); found {keys.entry_prefix(last.index)} "
                 f"({last.type}) with output {out}"))
         return None
     if out != tuple(in_feat):
         return (("feed",), (
-            f"found feed: output, but model.{last.index} ({last.type}) outputs {out[0] if len(out) == 1 else out} "
+            f"found feed: output, but {keys.entry_prefix(last.index)} ({last.type}) outputs {out[0] if len(out) == 1 else out} "
             f"features and the input has {in_feat[0] if len(in_feat) == 1 else tuple(in_feat)}: each step's output "
             "is the next step's input, so they must have the same size"))
     return None

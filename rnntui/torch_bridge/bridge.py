@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from rnntui.engine import keys
 from rnntui.torch_bridge import FromTorchError, import_torch
 from rnntui.torch_bridge.chain import Reader
 from rnntui.torch_bridge.graph import shapes as graph_shapes
@@ -160,7 +161,7 @@ def _description(module, chain) -> str:
         where = inspect.getsourcefile(cls)
     except (TypeError, OSError):  # a class typed into a REPL has no file
         where = None
-    made = ", ".join(f"model.{i}: {s}" for i, s in enumerate(chain.sources)) if chain is not None else ""
+    made = ", ".join(f"{keys.entry_prefix(i)}: {s}" for i, s in enumerate(chain.sources)) if chain is not None else ""
     nn = import_torch().nn
     # a module handed over in train() mode runs as in eval(): say so where the run is shown, not only in the docs
     moded = [m for m in module.modules() if m.training and

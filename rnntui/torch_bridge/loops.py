@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rnntui.engine import keys
 from rnntui.torch_bridge import FromTorchError, import_torch
 
 _CONTROL = ("__bool__", "item", "__int__", "__index__", "__float__", "tolist", "nonzero")
@@ -886,7 +887,7 @@ def build(module, x, call: tuple, kw: dict, *, output: int, target, loss: str, d
         target_lines = [f"target: {flow(t.swapaxes(0, 1) if seq else t, 2)}"]
     text = scenario_text(
         name=name, description=description + f" Its loop over {r.N} steps was read by running forward once: "
-        f"model.{loop_i} is a recurrence whose step graph is one step of it.", dtype=dtype, mode=None,
+        f"{keys.entry_prefix(loop_i)} is a recurrence whose step graph is one step of it.", dtype=dtype, mode=None,
         input_lines=lines, entries=list(zip(nodes, comments)), params=params, loss=loss, target_lines=target_lines,
         train=train, beside=beside)
     return text, expected, torch_names

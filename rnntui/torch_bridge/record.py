@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnntui.engine import keys
 from rnntui.torch_bridge import FromTorchError, import_torch
 
 PREFIX = "step-"
@@ -103,9 +104,9 @@ def record(module, x, *args, target=None, loss: str = "sum", lengths=None, step:
     if optimizer is not None:
         extra["record.lr"] = np.asarray(float(optimizer.param_groups[0]["lr"]))
     for key in trace:
-        if key.startswith("param."):
-            name = key[len("param."):]
-            g = np.asarray(trace["grad." + key], dtype=np.float64).ravel()
+        if key.startswith(keys.PARAM_PREFIX):
+            name = key[len(keys.PARAM_PREFIX):]
+            g = np.asarray(trace[keys.grad(key)], dtype=np.float64).ravel()
             p = np.asarray(trace[key], dtype=np.float64).ravel()
             extra[f"record.param_norm.{name}"] = np.asarray(float(np.sqrt(np.dot(p, p))))
             extra[f"record.gradnorm.{name}"] = np.asarray(float(np.sqrt(np.dot(g, g))))

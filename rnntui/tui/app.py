@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from rnntui import signals
 from rnntui.blas import one_thread
+from rnntui.engine import keys
 from rnntui.engine.progress import reporting
 from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
@@ -504,15 +505,15 @@ class RnntuiApp(SamplesAxisMixin, App):
         """Compute in a worker the costly keys the watches and breakpoints wait for (the panes say so meanwhile),
         then draw them again."""
         trace = self.run_state.trace
-        keys = [k for k in self._waiting_keys() if (id(trace), k) not in self._cancelled]
-        if not keys:
+        wanted = [k for k in self._waiting_keys() if (id(trace), k) not in self._cancelled]
+        if not wanted:
             return
         running = self._jobs.get("derive")
-        if running is not None and running[0].name == repr((id(trace), keys)):
+        if running is not None and running[0].name == repr((id(trace), wanted)):
             return
 
         def work():
-            for k in keys:
+            for k in wanted:
                 trace[k]
             return trace
 
@@ -524,9 +525,9 @@ class RnntuiApp(SamplesAxisMixin, App):
                     view.watch_run()
             self._derive_waiting()  # the cursor may have moved to another place meanwhile
 
-        what = ", ".join(k.removeprefix("diag.").removesuffix(".jacnorm") for k in keys)
+        what = ", ".join(k.removeprefix(keys.DIAG_PREFIX).removesuffix(".jacnorm") for k in wanted)
         self._background("derive", f"computing the step Jacobian norms of {what}", work, done,
-                         name=repr((id(trace), keys)))
+                         name=repr((id(trace), wanted)))
 
     def watch_cursor(self, old: Cursor, cursor: Cursor) -> None:
         for view in self.query(TraceView):
@@ -589,7 +590,7 @@ class RnntuiApp(SamplesAxisMixin, App):
             return e.hidden_size
         if cur.is_map(self.info, place):
             return int(e.out_shape[0])
-        out = self.run_state.trace[f"model.{e.index}.out"]
+        out = self.run_state.trace[keys.out(e.index)]
         return int(out[0, 0].size if (e.seq_out and self.info.seq) else out[0].size)
 
     # --- actions -------------------------------------------------------------------------------
@@ -1051,7 +1052,7 @@ class RnntuiApp(SamplesAxisMixin, App):
         place = self.cursor.place(info)
         entry = info.entries[place.entry]
         shown = self.run_state.trace
-        params = {n: tuple(shown[f"param.{n}"].shape) for e in info.entries for n in e.params}
+        params = {n: tuple(shown[keys.param(n)].shape) for e in info.entries for n in e.params}
         if not params:
             self.notify("this model has no parameters", timeout=2)
             return
@@ -1108,13 +1109,13 @@ class RnntuiApp(SamplesAxisMixin, App):
         from rnntui.scenario.relocate import relocate
 
         whole = self.run_state.trace.whole
-        if "meta.scenario" not in whole or not self.changes:
+        if keys.META_SCENARIO not in whole or not self.changes:
             self.notify("no what-if to write", timeout=2)
             return
         yaml = YAML()  # round trip: the user's comments and order stay
         yaml.width = 4096  # and their lines: a long path is not wrapped onto a line of its own
         try:
-            data = yaml.load(str(whole["meta.scenario"]))
+            data = yaml.load(str(whole[keys.META_SCENARIO]))
             items = self._interventions()
             if items:
                 data["interventions"] = items

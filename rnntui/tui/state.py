@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from rnntui.engine import keys
 from rnntui.engine.trace import TraceWrapper
 from rnntui.errors import printable
 from rnntui.render import cursor as cur
@@ -46,7 +47,7 @@ class ShownTrace(TraceWrapper):
         return known
 
 
-_TEXT_ARRAYS = {"tokens": TOKEN_CHARS, "meta.vocab": TOKEN_CHARS, "diag.nonfinite.keys": KEY_CHARS}
+_TEXT_ARRAYS = {"tokens": TOKEN_CHARS, keys.META_VOCAB: TOKEN_CHARS, keys.NONFINITE_KEYS: KEY_CHARS}
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: a new OpenRun is a new run to draw

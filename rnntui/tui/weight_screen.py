@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
+from rnntui.engine import keys
 from rnntui.engine.edits import OPS, WeightEdit, parse_index
 from rnntui.numfmt import fmt
 from rnntui.tui.screens import Dialog
@@ -59,7 +60,7 @@ class WeightScreen(Dialog["WeightEdit | None"]):
         for short, full in self.names.items():
             shown.setdefault(full, []).append(short)
         for full, names in shown.items():
-            a = np.asarray(self.trace[f"param.{full}"])
+            a = np.asarray(self.trace[keys.param(full)])
             value = (" = " + ", ".join(fmt(float(v), 0) for v in a.reshape(-1))) if a.size <= 4 else ""
             lines.append(f"  {' / '.join(names)}: {full} {'×'.join(map(str, a.shape))}{value}\n")
         lines.append("NAME = VALUE, NAME *= VALUE or NAME += VALUE; NAME[0, 0] or NAME[0:4, :] for some elements; "

@@ -17,6 +17,7 @@ class ActivationEntry(Activated):
     takes_lengths = True  # applies at each step on its own
     type = "activation"
     Config = ActivationConfig
+    config_in_info = {"activation": "function"}
     doc = "a standalone activation"
     activation_key = "function"
 

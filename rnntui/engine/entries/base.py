@@ -40,6 +40,22 @@ class Handler:
     reads_ids: bool = False          # reads token ids (first entry only): the loader gives ids, not one-hot vectors
     takes_buffers = False            # has state that is not a parameter (EntryInfo.buffers): forward's `buffers=`
                                      # and `training=`, and `updated_buffers` after a training iteration
+    # where the entry's typed configuration lands in its EntryInfo (what meta.layout saves, and what
+    # engine/trace_check.py checks a saved one against): EntryInfo fields that hold a Config field of another
+    # name (a dropout's `p` is `dropout`); fields of the same name hold it without being listed here
+    config_in_info: dict = {}
+    Options: type | None = None      # the typed shape of EntryInfo.options, where the entry lays some out
+
+    def info_fields(self) -> dict[str, str]:
+        """EntryInfo field -> the Config field it holds (the same name, or as `config_in_info` says)."""
+        from dataclasses import fields
+
+        from rnntui.engine.layout import EntryInfo
+
+        names = {f.name for f in fields(self.Config)}
+        out = {f.name: f.name for f in fields(EntryInfo) if f.name in names}
+        out.update({k: v for k, v in self.config_in_info.items() if v in names})
+        return out
 
     # --- shapes ---------------------------------------------------------------------------------
     def layout(self, index: int, cfg: Any, feat: tuple[int, ...], seq: bool, steps: int,

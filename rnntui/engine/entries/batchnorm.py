@@ -53,16 +53,35 @@ class BatchNormConfig:
                                "left in train() mode (default: the running statistics, eval mode)")
 
 
+@dataclass(frozen=True)
+class BatchNormOptions:
+    """EntryInfo.options of a batchnorm entry: its configuration as laid out, and on a map the one-pixel
+    window the map view reads (conv's geometry keys)."""
+    eps: float = field(metadata={"min": 0})
+    momentum: Optional[float] = field(metadata={"min": 0, "max": 1})
+    affine: bool = choice()
+    track_running_stats: bool = choice()
+    batch_stats: bool = choice()
+    norm_dims: int = size(minimum=1, maximum=2)
+    on_seq: bool = choice()
+    dims: Optional[int] = size(None, minimum=1, maximum=2)
+    kernel: Optional[tuple[int, int]] = size(None)
+    stride: Optional[tuple[int, int]] = size(None)
+    dilation: Optional[tuple[int, int]] = size(None)
+    pad: Optional[tuple[int, int, int, int]] = size(None, minimum=0)
+    groups: Optional[int] = size(None)
+
+
 def stat_keys(index: int) -> dict[str, str]:
     """The keys an entry records besides `out`: the statistics used, x-hat, and which statistics they are."""
-    p = keys.entry_prefix(index)
-    return {"mean": f"{p}.mean", "var": f"{p}.var", "xhat": f"{p}.xhat", "batch_stats": f"{p}.batch_stats"}
+    return {name: keys.node_value(index, name) for name in ("mean", "var", "xhat", "batch_stats")}
 
 
 class BatchNorm(Handler):
     takes_lengths = True   # with running statistics every element is on its own; batch statistics: check_run
     takes_buffers = True
     conv = False           # the map view: each output reads one pixel of its own channel (no kernel)
+    Options = BatchNormOptions
 
     def __init__(self, dims: int):
         self.dims = dims

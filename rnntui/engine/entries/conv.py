@@ -37,6 +37,19 @@ class PoolConfig:
     stride: Optional[IntOrPair] = size(None, doc="default: the kernel size")
 
 
+@dataclass(frozen=True)
+class MapOptions:
+    """EntryInfo.options of a conv or pool entry: its geometry as laid out, (height, width) pairs (a 1-d entry's
+    height is 1, its padding 0), padding as (top, bottom, left, right)."""
+    dims: int = size(minimum=1, maximum=2)
+    kernel: tuple[int, int] = size()
+    stride: tuple[int, int] = size()
+    dilation: tuple[int, int] = size()
+    pad: tuple[int, int, int, int] = size(minimum=0)
+    groups: int = size()
+    on_seq: bool = choice()
+
+
 def _pair(v, dims: int, what: str, i: int, fill: int = 1) -> tuple[int, int]:
     """(height, width) values; a 1-d entry's unused height gets *fill* (1 for sizes, 0 for padding)."""
     if isinstance(v, (tuple, list)):
@@ -55,6 +68,7 @@ class ConvLike(Activated):
 
     dims = 2
     conv = True
+    Options = MapOptions
 
     def options(self, i, cfg, C):
         dims = self.dims

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rnntui.engine import keys
 from rnntui.engine.entries.base import Handler, sizes
 from rnntui.engine.fields import fraction
 from rnntui.engine.layout import EntryInfo, Footprint
 
 
 def mask_key(index: int) -> str:
-    return f"model.{index}.mask"
+    return keys.dropout_mask(index)
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class DropoutConfig:
 class Dropout(Handler):
     type = "dropout"
     Config = DropoutConfig
+    config_in_info = {"dropout": "p"}
     doc = "zeroes elements with probability p in training (nn.Dropout); the identity otherwise"
     takes_lengths = True   # elementwise: steps never mix
     takes_masks = True

@@ -59,7 +59,7 @@ def final_steps(lengths: np.ndarray | None, T: int, B: int) -> np.ndarray:
 
 def dropout_mask_key(index: int, layer: int) -> str:
     """The dropout mask applied to sub-layer *layer*'s input (the output of sub-layer layer - 1)."""
-    return f"model.{index}.l{layer}.dropout_mask"
+    return keys.layer_dropout_mask(index, layer)
 
 
 class Recurrent(Handler):

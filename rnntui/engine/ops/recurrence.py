@@ -221,7 +221,7 @@ class Recurrence(Op):
             for name, ref in conf["next"].items():
                 # dL/ds_t in all: what reached the value s_t is (a cell's c': the total inside the cell, its own
                 # h_t included, as autograd's c_t.grad)
-                total[name][t] = r[keys.grad(f"model.{ref}")] if keys.grad(f"model.{ref}") in r \
+                total[name][t] = r[keys.grad(keys.entry_prefix(ref))] if keys.grad(keys.entry_prefix(ref)) in r \
                     else r[keys.grad(keys.out(ref))]
             fed_here = feed is not None and t >= after_step
             g_fed = gin["x"] if fed_here else None

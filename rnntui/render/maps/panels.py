@@ -14,6 +14,7 @@ from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.engine.conv import receptive_field
 from rnntui.numfmt import fmt
 from rnntui.render import norm
@@ -36,8 +37,8 @@ _overviews = PerTrace(16)  # all channels: the same at every position
 
 
 def _map_key(c: Cursor, e) -> str:
-    key = f"model.{e.index}.out"
-    return key if c.phase == "forward" else f"grad.{key}"
+    key = keys.out(e.index)
+    return key if c.phase == "forward" else keys.grad(key)
 
 
 def _maps(trace, c: Cursor):
@@ -70,7 +71,7 @@ def map_panel(trace, c: Cursor, width: int = 80) -> Group:
     yx = as_yx(pos)
     value = float(maps[ch][yx])
     what = "feature map" if c.phase == "forward" else "dL/d(feature map)"
-    title = Text(f"{e.type} model.{e.index} · channel {ch} of {maps.shape[0]} · position {tuple(pos)} "
+    title = Text(f"{e.type} {keys.entry_prefix(e.index)} · channel {ch} of {maps.shape[0]} · position {tuple(pos)} "
                  f"of {maps.shape[1:] if maps.shape[1] > 1 else maps.shape[2:]} · {what} = {fmt(value, 0)}", BOLD)
     here = ("map", _map_key(c, e), c.sample, ch)
     field = receptive_pixels(trace, e, c.sample, ch, pos)
@@ -133,7 +134,7 @@ def explain(trace, e, b: int, ch: int, pos: tuple[int, ...], width: int) -> list
     if normalises(e):
         return norm.story(trace, e, (b, ch) + tuple(pos), ch, "forward")
     if e.handler.conv:
-        W, bias = trace[f"param.{e.index}.weight"], trace[f"param.{e.index}.bias"]
+        W, bias = trace[keys.entry_param(e.index, "weight")], trace[keys.entry_param(e.index, "bias")]
         rows, cols, chans, prods, bterm, total = receptive_field(e, entry_input(trace, e), W, bias, b, ch, pos)
         out = [Text(f"receptive field: input {span_words(rows, cols, len(pos) == 1)}, "
                     f"channels {chans[0]}..{chans[-1]} (negative or past the edge: padding, 0)", DIM)]
@@ -154,7 +155,7 @@ def explain(trace, e, b: int, ch: int, pos: tuple[int, ...], width: int) -> list
             terms.append(f"Σ w×x over {_span(chans[shown:])} (not shown) {fmt(float(prods[shown:].sum()), 0)}")
         sentence = f"value = {' + '.join(terms)} = {fmt(total, 0)}"
         if e.activation != "none":
-            activated = float(as_maps(trace[f"model.{e.index}.out"][b])[ch][as_yx(pos)])
+            activated = float(as_maps(trace[keys.out(e.index)][b])[ch][as_yx(pos)])
             sentence += f" → {e.activation} = {fmt(activated, 0)}"
         out.append(Text(sentence, BOLD))
         return out
@@ -198,11 +199,11 @@ def gradient_summary(trace, c: Cursor) -> Group:
     """Parameter gradients of a conv entry, and the size of dL/d(map) per channel."""
     info = trace.info
     e = info.entries[c.place(info).entry]
-    g = np.asarray(trace[f"grad.model.{e.index}.out"][c.sample])
+    g = np.asarray(trace[keys.grad(keys.out(e.index))][c.sample])
     out = [Text("‖dL/d(map)‖ per channel", BOLD)]
     norms = np.sqrt((g.reshape(g.shape[0], -1) ** 2).sum(axis=1))
     for k, n in enumerate(norms):
         out.append(Text(f"{'▸' if k == c.unit else ' '} ch {k:<3} {n:.3e}", Style(bold=(k == c.unit))))
     for name in e.params:
-        out.append(Text(f"‖grad {name}‖ = {fmt(float(vector_norm(trace[f'grad.param.{name}'])), 0)}"))
+        out.append(Text(f"‖grad {name}‖ = {fmt(float(vector_norm(trace[keys.grad_param(name)])), 0)}"))
     return Group(*out)

@@ -7,6 +7,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.render.maps.draw import Drawing, HeatMap, beside, line, map_scale, stack
 from rnntui.render.maps.geometry import as_maps, first_input_channel
 
@@ -25,7 +26,7 @@ def kernels(trace, e, c, width: int) -> list:
     """The kernels of a conv entry (weight (out, in/groups, kh[, kw])) as pictures on one scale: with one input
     channel, every output channel's kernel (the selected one marked); with more, the selected output channel's
     kernel for each input channel it reads."""
-    key = f"param.{e.index}.weight"
+    key = keys.entry_param(e.index, "weight")
     if not getattr(e.handler, "conv", False) or key not in trace:
         return []
     W = np.asarray(trace[key], dtype=float)
@@ -58,10 +59,10 @@ def kernels(trace, e, c, width: int) -> list:
 def saliency(trace, e, c, width: int) -> list:
     """In the backward pass of the entry that reads the image: the image, dL/dx of every pixel and |dL/dx|,
     each input channel's (what the gradients shown are of: the loss's, or the output `o` chose)."""
-    if e.index != 0 or "grad.input" not in trace or c.phase != "backward":
+    if e.index != 0 or keys.GRAD_INPUT not in trace or c.phase != "backward":
         return []
     x = as_maps(np.asarray(trace["input"][c.sample], dtype=float))
-    g = as_maps(np.asarray(trace["grad.input"][c.sample], dtype=float))
+    g = as_maps(np.asarray(trace[keys.GRAD_INPUT][c.sample], dtype=float))
     if x.shape != g.shape:
         return []
     C = x.shape[0]

@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.numfmt import fmt
 from rnntui.engine.diagnostics import vector_norm
 
@@ -63,9 +64,9 @@ class PlaceView:
 
 def param_norms(trace, entry) -> Group:
     """The norm of each of the entry's parameter gradients."""
-    rows = [Text(f"‖grad {name}‖ = {fmt(float(vector_norm(trace[f'grad.param.{name}'])), 0)}")
+    rows = [Text(f"‖grad {name}‖ = {fmt(float(vector_norm(trace[keys.grad_param(name)])), 0)}")
             for name in entry.params]
     # a graph node that shares a parameter (same_as, tie): the one parameter, its gradient summed over its uses
-    rows += [Text(f"‖grad {owner}‖ = {fmt(float(vector_norm(trace[f'grad.param.{owner}'])), 0)} (shared: summed "
+    rows += [Text(f"‖grad {owner}‖ = {fmt(float(vector_norm(trace[keys.grad_param(owner)])), 0)} (shared: summed "
                   "over its uses)") for owner in dict.fromkeys(entry.aliases.values())]
     return Group(*(rows or [Text("no parameters", DIM)]))

@@ -7,6 +7,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.engine.activations import log_softmax
 from rnntui.numfmt import fmt, fmt_terms
 from rnntui.render.segments import Cells
@@ -20,7 +21,7 @@ SELECTED = Style(reverse=True, bold=True)
 
 def entry_input(trace, entry, at: tuple) -> np.ndarray | None:
     """What the dense entry read at *at* ((t, b) or (b,)), as a vector, or None when it is not recorded."""
-    key = "input" if entry.index == 0 else f"model.{entry.index - 1}.out"
+    key = "input" if entry.index == 0 else keys.out(entry.index - 1)
     if key not in trace:
         return None
     a = np.asarray(trace[key])
@@ -32,8 +33,8 @@ def entry_input(trace, entry, at: tuple) -> np.ndarray | None:
 
 def linear_story(trace, entry, at: tuple, u: int) -> list[Text]:
     """z_u = Σ_j W[u,j] x_j + b_u in numbers, then the activation (forward pass)."""
-    W = np.asarray(trace[f"param.{entry.index}.weight"], dtype=float)
-    b = np.asarray(trace[f"param.{entry.index}.bias"], dtype=float)
+    W = np.asarray(trace[keys.entry_param(entry.index, "weight")], dtype=float)
+    b = np.asarray(trace[keys.entry_param(entry.index, "bias")], dtype=float)
     x = entry_input(trace, entry, at)
     if x is None or x.size != W.shape[1]:
         return []
@@ -46,7 +47,7 @@ def linear_story(trace, entry, at: tuple, u: int) -> list[Text]:
     named = ", ".join(f"x_{j}={fmt(float(x[j]), 0)}×{fmt(float(W[u, j]), 0)}={fmt(float(prods[j]), 0)}" for j in order)
     out.append(Text(f"  largest products: {named}" + (" …" if x.size > TOP_PRODUCTS else ""), DIM))
     act = entry.activation
-    pre_key = f"model.{entry.index}.pre"
+    pre_key = keys.pre(entry.index)
     if act == "softmax":
         zs = np.asarray(trace[pre_key][at], dtype=float).reshape(-1) if pre_key in trace else None
         if zs is not None:
@@ -57,7 +58,7 @@ def linear_story(trace, entry, at: tuple, u: int) -> list[Text]:
                             f"{fmt(float(e.sum()), 0)} = {fmt(p, 0)}   (max z = {fmt(m, 0)}, over {zs.size} classes)",
                             BOLD))
     elif act != "none":
-        y = float(np.asarray(trace[f"model.{entry.index}.out"][at]).reshape(-1)[u])
+        y = float(np.asarray(trace[keys.out(entry.index)][at]).reshape(-1)[u])
         out.append(Text(f"{act}(z_{u}) = {fmt(y, 0)}", BOLD))
     return out
 
@@ -68,7 +69,7 @@ def distribution(trace, entry, at: tuple) -> np.ndarray | None:
     info = trace.info
     if entry.index != len(info.entries) - 1:
         return None
-    out = np.asarray(trace[f"model.{entry.index}.out"][at], dtype=float).reshape(-1)
+    out = np.asarray(trace[keys.out(entry.index)][at], dtype=float).reshape(-1)
     if entry.activation == "softmax":
         return out
     if info.loss == "cross_entropy":
@@ -86,8 +87,8 @@ def class_bars(trace, entry, at: tuple, u: int, width: int) -> list:
         return []
     names = labels(trace, p.size)
     target = None
-    if "meta.target" in trace:
-        tgt = np.asarray(trace["meta.target"])
+    if keys.META_TARGET in trace:
+        tgt = np.asarray(trace[keys.META_TARGET])
         try:
             target = int(tgt[at] if tgt.ndim else tgt)
         except (IndexError, TypeError, ValueError):

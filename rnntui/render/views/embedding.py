@@ -6,6 +6,7 @@ import numpy as np
 from rich.console import Group
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.numfmt import fmt
 from rnntui.render.segments import Cells
 from rnntui.render.tokens import token_label
@@ -17,7 +18,7 @@ from rnntui.engine.diagnostics import vector_norm
 
 def ids_of(trace, entry) -> np.ndarray:
     """The ids an embedding node read, (T, B, 1): the input (a graph node's own input)."""
-    return trace[f"input.{entry.reads[0]}" if entry.reads else "input"]
+    return trace[keys.input_key(entry.reads[0]) if entry.reads else "input"]
 
 
 def looked_up(trace, c, entry) -> int:
@@ -69,16 +70,16 @@ class EmbeddingView(PlainView):
         table = _weight(entry)
         readers = [e for e in trace.info.entries if e.view == "embedding" and _weight(e) == table]
         uses = sum(int((np.asarray(ids_of(trace, e))[..., 0] == k).sum()) for e in readers)
-        total = float(vector_norm(trace[f"grad.param.{_weight(entry)}"][k]))
+        total = float(vector_norm(trace[keys.grad_param(_weight(entry))][k]))
         tied = [e for e in trace.info.entries if e.view != "embedding" and table in e.aliases.values()]
-        also = "".join(f", plus model.{e.index} ({e.type}, tied)'s gradient" for e in tied)
+        also = "".join(f", plus {keys.entry_prefix(e.index)} ({e.type}, tied)'s gradient" for e in tied)
         return (f"{table}[{k}]'s gradient sums this over the {uses} read(s) of id {k} (all steps and samples"
                 f"{', in ' + str(len(readers)) + ' nodes' if len(readers) > 1 else ''}){also}: "
                 f"‖dL/d{table}[{k}]‖ = {fmt(total, 0)}")
 
     def gradients(self, trace, c, width):
         entry = trace.info.entries[c.place(trace.info).entry]
-        g = trace[f"grad.param.{_weight(entry)}"]
+        g = trace[keys.grad_param(_weight(entry))]
         used = int(np.count_nonzero(np.any(g != 0, axis=1)))
         return Group(param_norms(trace, entry), Text(f"rows with a gradient: {used} of {g.shape[0]} (only the ids "
                                                      "the input reads)", DIM))

@@ -7,6 +7,7 @@ import numpy as np
 from rich.console import Group
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.engine.entries.recurrent import unmerge
 from rnntui.numfmt import fmt
 from rnntui.render.cursor import handover_ends
@@ -30,7 +31,7 @@ class HandoverView(PlaceView):
 
     def where(self, info, place, t: int) -> str:
         enc, dec = handover_ends(info)
-        return f"hand-over model.{enc} → model.{dec}, layer {place.layer}"
+        return f"hand-over {keys.entry_prefix(enc)} → {keys.entry_prefix(dec)}, layer {place.layer}"
 
     @staticmethod
     def _ends(trace, c):
@@ -40,10 +41,13 @@ class HandoverView(PlaceView):
 
     def _finals(self, trace, enc, j, b, name, grad=False):
         """The encoder's final states of layer j (forward at T-1, backward at 0), sample b."""
-        pre = "grad." if grad else ""
+        def key(d):
+            place = keys.Place(enc.index, j, d)
+            return place.grad_key(name) if grad else place.key(name)
+
         last = trace.info.length_of(b) - 1 if trace.info.packs(enc) else -1  # a packed source's own end
-        f = trace[f"{pre}model.{enc.index}.l{j}.fwd.{name}"][last, b]
-        bw = trace[f"{pre}model.{enc.index}.l{j}.bwd.{name}"][0, b] if "bwd" in enc.directions else None
+        f = trace[key("fwd")][last, b]
+        bw = trace[key("bwd")][0, b] if "bwd" in enc.directions else None
         return f, bw
 
     def cell(self, trace, c, width):
@@ -52,14 +56,14 @@ class HandoverView(PlaceView):
         T = trace.info.length_of(b) if trace.info.packs(enc) else enc.steps
         H = dec.hidden_size
         u = min(c.unit, H - 1)
-        labels = {s: f"{s}_0 of model.{dec.index}" if c.phase == "forward" else f"dL/d{s}_0" for s in dec.family.states}
+        labels = {s: f"{s}_0 of {keys.entry_prefix(dec.index)}" if c.phase == "forward" else f"dL/d{s}_0" for s in dec.family.states}
         name_w = name_width(labels.values())
         u0, u1 = unit_window(width, H, u, name_w)
-        out = [Text(f"hand-over · encoder model.{enc.index} l{j} → decoder model.{dec.index} l{j} · unit {u}", BOLD)]
+        out = [Text(f"hand-over · encoder {keys.entry_prefix(enc.index)} l{j} → decoder {keys.entry_prefix(dec.index)} l{j} · unit {u}", BOLD)]
         cells = Cells()
         for s in dec.family.states:
-            start = trace[f"handover.{s}"][j, b]
-            vec = start if c.phase == "forward" else trace[f"grad.handover.{s}"][j, b]
+            start = trace[keys.handover(s)][j, b]
+            vec = start if c.phase == "forward" else trace[keys.grad(keys.handover(s))][j, b]
             unit_row(cells, labels[s], vec, u, u0, u1, finite_scale(vec, 1.0 if c.phase == "forward" else 0.0), width,
                      name_w=name_w)
         out.append(cells)
@@ -69,14 +73,14 @@ class HandoverView(PlaceView):
             if c.phase == "forward":
                 src = f"fwd {s}[{T - 1}] ({_norm(f)})" + (f" and bwd {s}[0] ({_norm(bw)}), merged by {enc.merge}"
                                                           if two else "")
-                out.append(Text(f"{s}_0 of model.{dec.index} l{j} ({_norm(trace[f'handover.{s}'][j, b])}) = "
-                                f"{src} of model.{enc.index} l{j}"))
+                out.append(Text(f"{s}_0 of {keys.entry_prefix(dec.index)} l{j} ({_norm(trace[keys.handover(s)][j, b])}) = "
+                                f"{src} of {keys.entry_prefix(enc.index)} l{j}"))
                 out.append(Text(f"  unit {u}: " + _unit_source(enc.merge, f, bw, u, s, T), DIM))
             else:
-                g = trace[f"grad.handover.{s}"][j, b]
+                g = trace[keys.grad(keys.handover(s))][j, b]
                 gf, gb = unmerge(enc.merge, g, f, bw)
                 words = f"fwd dL/d{s}[{T - 1}] gets {_norm(gf)}" + (f", bwd dL/d{s}[0] gets {_norm(gb)}" if two else "")
-                out.append(Text(f"dL/d{s}_0 of model.{dec.index} l{j} ({_norm(g)}) goes back to the encoder: {words}"))
+                out.append(Text(f"dL/d{s}_0 of {keys.entry_prefix(dec.index)} l{j} ({_norm(g)}) goes back to the encoder: {words}"))
                 top = j == enc.num_layers - 1
                 out.append(Text("  as the gradient through time at the encoder's last step: " + (
                     "its BPTT starts from the decoder's gradient alone (the encoder's own output is not used)" if top
@@ -87,7 +91,7 @@ class HandoverView(PlaceView):
         enc, dec, j = self._ends(trace, c)
         out = []
         for s in dec.family.states:
-            key = f"handover.{s}" if c.phase == "forward" else f"grad.handover.{s}"
+            key = keys.handover(s) if c.phase == "forward" else keys.grad(keys.handover(s))
             arr = trace[key][:, c.sample]
             for layer in range(arr.shape[0]):
                 row = Cells()
@@ -100,9 +104,9 @@ class HandoverView(PlaceView):
     def gradients(self, trace, c, width):
         """How much of the decoder's gradient reaches each source step: the encoder's ‖dL/dh_t‖."""
         enc, dec, j = self._ends(trace, c)
-        out = [Text(f"how much of the decoder's gradient reaches each source step (model.{enc.index} l{j}):", BOLD)]
+        out = [Text(f"how much of the decoder's gradient reaches each source step ({keys.entry_prefix(enc.index)} l{j}):", BOLD)]
         for d in enc.directions:
-            g = np.asarray(trace[f"diag.model.{enc.index}.l{j}.{d}.gradnorm"], dtype=float)
+            g = np.asarray(trace[keys.Place(enc.index, j, d).diag_key("gradnorm")], dtype=float)
             out.append(Text(f"‖dL/dh_t‖ {d}, t=0..{g.shape[0] - 1}: {fmt(float(g[0]), 0)} at t=0, "
                             f"{fmt(float(g[-1]), 0)} at t={g.shape[0] - 1}"))
             out.append(log_sparkline(g, into=Cells()))
@@ -114,8 +118,8 @@ class HandoverView(PlaceView):
         enc, dec, j = self._ends(trace, c)
         text = Text(f"hand-over, layer {j}, sample {c.sample}\n", BOLD)
         for s in dec.family.states:
-            v = trace[f"handover.{s}"][j, c.sample]
-            g = trace[f"grad.handover.{s}"][j, c.sample]
+            v = trace[keys.handover(s)][j, c.sample]
+            g = trace[keys.grad(keys.handover(s))][j, c.sample]
             text.append(f"{s}_0: ‖·‖ {_norm(v)}   dL/d{s}_0: ‖·‖ {_norm(g)}\n")
         return text
 

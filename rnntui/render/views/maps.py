@@ -6,6 +6,7 @@ from rich.text import Text
 
 from rich.console import Group
 
+from rnntui.engine import keys
 from rnntui.render.maps import panels as featuremap
 from rnntui.render.maps import pictures
 from rnntui.render.cursor import position
@@ -51,8 +52,8 @@ class MapView(PlaceView):
         info = trace.info
         place = c.place(info)
         entry = info.entries[place.entry]
-        key = f"model.{entry.index}.out"
-        arr = trace[key] if c.phase == "forward" else trace[f"grad.{key}"]
+        key = keys.out(entry.index)
+        arr = trace[key] if c.phase == "forward" else trace[keys.grad(key)]
         ch = min(c.unit, arr.shape[1] - 1)
         name = "map" if c.phase == "forward" else "dL/dmap"
         vec = np.asarray(arr[c.sample][ch]).reshape(-1)
@@ -67,7 +68,7 @@ class MapView(PlaceView):
         out = []
         for phase in ("forward", "backward"):
             what = "Feature maps" if phase == "forward" else "Gradients dL/d(feature map)"
-            out.append(Text(f"{what}, model.{e.index} {e.type} {tuple(e.out_shape)}", BOLD))
+            out.append(Text(f"{what}, {keys.entry_prefix(e.index)} {e.type} {tuple(e.out_shape)}", BOLD))
             c = Cursor(phase=phase, place_index=index)
             maps = featuremap.maps_of(trace, c)
             out.append(Figure(featuremap.overview(trace, c, opts.width or 100, 40), "maps",

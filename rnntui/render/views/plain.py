@@ -6,6 +6,7 @@ import numpy as np
 from rich.console import Group
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.render import norm
 from rnntui.render.heatmap import state_heatmap
 from rnntui.render.norm import normalises
@@ -20,16 +21,16 @@ def has_steps(info, entry) -> bool:
 
 
 def output_vector(trace, c, entry) -> np.ndarray:
-    key = f"model.{entry.index}.out"
-    arr = trace[key] if c.phase == "forward" else trace[f"grad.{key}"]
+    key = keys.out(entry.index)
+    arr = trace[key] if c.phase == "forward" else trace[keys.grad(key)]
     vec = arr[c.t, c.sample] if has_steps(trace.info, entry) else arr[c.sample]
     return np.asarray(vec).reshape(-1)
 
 
 def linear(trace, entry) -> bool:
     """A matrix times the input plus a bias (nn.Linear): a 2-d weight and a bias."""
-    w = f"param.{entry.index}.weight"
-    return w in trace and np.ndim(trace[w]) == 2 and f"param.{entry.index}.bias" in trace
+    w = keys.entry_param(entry.index, "weight")
+    return w in trace and np.ndim(trace[w]) == 2 and keys.entry_param(entry.index, "bias") in trace
 
 
 def once_words(info) -> str:
@@ -74,8 +75,8 @@ class PlainView(PlaceView):
         entry = info.entries[c.place(info).entry]
         if not has_steps(info, entry):
             return Group(Text(f"{once_words(info)} (no steps to show)", DIM))
-        key = f"model.{entry.index}.out"
-        arr = trace[key] if c.phase == "forward" else trace[f"grad.{key}"]
+        key = keys.out(entry.index)
+        arr = trace[key] if c.phase == "forward" else trace[keys.grad(key)]
         vals = arr[:, c.sample].reshape(arr.shape[0], -1)
         own = info.length_of(c.sample) if info.packs(entry) else arr.shape[0]  # a shorter sample's padding
         return Group(state_heatmap(vals, c.t, c.unit, width, height, "out" if c.phase == "forward" else "dL/dout",

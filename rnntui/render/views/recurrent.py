@@ -10,6 +10,7 @@ from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.engine import keys
 from rnntui.engine.diagnostics import jacobian_norm_at, row_norms
 from rnntui.engine.interventions import MASK
 from rnntui.numfmt import fmt, fmt_terms
@@ -190,7 +191,8 @@ class RecurrentView(PlaceView):
         maps = []
         for d in dirs:
             for name in names:
-                key = f"{'grad.' if grad else ''}model.{entry.index}.l{place.layer}.{d}.{name}"
+                here = keys.Place(entry.index, place.layer, d)
+                key = here.grad_key(name) if grad else here.key(name)
                 label = f"{('▸ ' if d == place.direction else '  ')}{'dL/d' if grad else ''}{name} {d}"
                 if d == "bwd":  # where it starts, in as many words as the width takes (the same in every title)
                     first = (" (reads from the end: t=T-1 first)" if own == entry.steps else
@@ -226,13 +228,13 @@ class RecurrentView(PlaceView):
             out.append(Text(f"range {pos.min():.2e} .. {pos.max():.2e}, steps {start}..{stop - 1}", DIM))
         batch = batch_words(trace.info.B)  # a weight's gradient sums over the samples: no sample has its own here
         for stem, label in (("weight_hh", "W_hh"), ("weight_ih", "W_ih")):
-            vals = np.asarray(trace[f"gradnorm.step.{place.param(stem)}"], dtype=float)
+            vals = np.asarray(trace[keys.step_gradnorm(place.param(stem))], dtype=float)
             shown = vals[start:stop]
             shown = shown[np.isfinite(shown) & (shown > 0)]
             span = f"; bars {shown.min():.1e}..{shown.max():.1e}" if shown.size else ""
             out.append(Text(f"‖step t's term of d{label}‖{batch}: {fmt(float(vals[c.t]), 0)}{span}"))
             out.append(log_sparkline(vals[start:stop], c.t - start, into=Cells()))
-        if "meta.seed" in trace:  # the gradients are of one output or loss term (`o`), the verdict is the loss's
+        if keys.META_SEED in trace:  # the gradients are of one output or loss term (`o`), the verdict is the loss's
             out.append(Text("the vanishing/exploding verdict measures the loss's gradient: O shows it again", DIM))
             return Group(*out)
         # first: what the panel concludes is its line seen first (Tab brings it to the top)
@@ -281,7 +283,7 @@ class RecurrentView(PlaceView):
 def seed_step(trace, entry) -> int | None:
     """The step where the gradient of a chosen output or loss term enters *entry* (engine/attribution.py), when
     the model's output has steps that line up with the entry's; None for the loss's gradient."""
-    if "meta.seed" not in trace or entry.part or not (trace.info.seq and trace.info.entries[-1].seq_out):
+    if keys.META_SEED not in trace or entry.part or not (trace.info.seq and trace.info.entries[-1].seq_out):
         return None
     from rnntui.engine.attribution import seed_of
 
@@ -362,7 +364,7 @@ def final_state_words(info, entry, b: int) -> str:
     if "bwd" in entry.directions:
         parts.append("bwd h at t=0")
     how = f" merged by {entry.merge}" if len(parts) > 1 else ""
-    return f"many-to-one output of model.{entry.index}, sample {b}: " + " and ".join(parts) + how
+    return f"many-to-one output of {keys.entry_prefix(entry.index)}, sample {b}: " + " and ".join(parts) + how
 
 
 def details_text(vecs: dict, at: str, u: int, label: str, extra: str | None = None, of: str = "") -> Text:
@@ -464,8 +466,8 @@ def gradient_table(trace, place, rng: range) -> Group:
     g = np.asarray(trace[place.diag_key("gradnorm")], dtype=float)
     pos = g[np.isfinite(g) & (g > 0)]
     lo, hi = (math.log10(pos.min()), math.log10(pos.max())) if pos.size else (0.0, 0.0)
-    whh = trace[f"gradnorm.step.{place.param('weight_hh')}"]
-    wih = trace[f"gradnorm.step.{place.param('weight_ih')}"]
+    whh = trace[keys.step_gradnorm(place.param("weight_hh"))]
+    wih = trace[keys.step_gradnorm(place.param("weight_ih"))]
     over = f" over the batch of {info.B}" if info.B > 1 else ""
     span = (f"; bars from {pos.min():.2e} (shortest) to {pos.max():.2e} (longest), {pos.max() / pos.min():.3g}x apart"
             if pos.size else "")
