@@ -130,6 +130,7 @@ class SweepResult:
     grads: dict             # parameter name -> gradient
     loss: np.ndarray
     big: dict               # key -> (shape, dtype) of the arrays recomputed per segment
+    rows: dict              # what views read over every step of an array not kept (`kept_rows`)
 
 
 class Segments:
@@ -311,6 +312,8 @@ class Segments:
             order = range(K - 1, -1, -1)
             carry = "fwd"
         parts: dict[str, list] = {}
+        parts_rows: dict[str, list] = {}
+        rows: dict[str, np.ndarray] = {}
         small: dict[str, np.ndarray] = {}
         summaries: dict[str, BadRows] = {}
         big: dict[str, tuple] = {}
@@ -334,12 +337,19 @@ class Segments:
                     raise ValueError(f"{key}: not one row per step ({v.shape}); cannot be checkpointed")
                 if v.ndim >= 3:
                     big[key] = ((self.T,) + v.shape[1:], v.dtype)
+                    if key.startswith(keys.GRAD_PREFIX) and not keep:   # the bars' all-step scale, per sample
+                        flat = np.abs(v.reshape(v.shape[0], v.shape[1], -1))
+                        top = np.where(np.isfinite(flat), flat, 0).max(axis=(0, 2))
+                        name = f"top:{key}"
+                        rows[name] = top if name not in rows else np.maximum(rows[name], top)
                     if not keep:
                         summary = summaries.get(key) or BadRows(v.ndim, v.dtype)
                         summaries[key] = summary.seen(v, a)
                         continue
                 parts.setdefault(key, [None] * K)[k] = v
             self._diagnostics(k, rec, diag)
+            if not keep:
+                self._rows(k, rec, parts_rows)
             self._state_records(k, rec, small)
             step()
         arrays: dict = {}
@@ -350,8 +360,24 @@ class Segments:
         for part in losses:     # the segments' shares, first to last
             loss = loss + np.asarray(part, dtype=self.dtype)
         self.swept = True
+        rows.update({key: np.concatenate(v) for key, v in parts_rows.items()})
         return SweepResult(arrays, {key: np.concatenate(v) for key, v in diag.items()}, grads,
-                           np.asarray(loss, dtype=self.dtype), {} if keep else big)
+                           np.asarray(loss, dtype=self.dtype), {} if keep else big, rows)
+
+    def _rows(self, k: int, rec: dict, parts: dict) -> None:
+        """Per step and sample, what the timeline draws from arrays not kept: ||dLoss/dx_t|| (as
+        render/prediction.saliency computes it) and the output's arg-max (the predicted class)."""
+        K = len(self.bounds)
+        g = np.asarray(rec[keys.GRAD_INPUT], dtype=float)
+        parts.setdefault("saliency", [None] * K)[k] = np.sqrt((g.reshape(g.shape[0], g.shape[1], -1) ** 2).sum(axis=2))
+        out = rec[keys.OUTPUT]
+        parts.setdefault("argmax", [None] * K)[k] = out.reshape(out.shape[0], out.shape[1], -1).argmax(axis=-1)
+        for lay in self.layout:   # each sample's own ||dL/dh_t|| (render/views/recurrent.sample_gradnorm)
+            if lay.recurrent:
+                for j, d in self.slots(lay):
+                    dh = rec[keys.grad(f"{keys.place_prefix(lay.index, j, d)}.h")]
+                    parts.setdefault(f"gradnorm:{keys.place_prefix(lay.index, j, d)}", [None] * K)[k] = np.stack(
+                        [row_norms(dh[:, b]) for b in range(dh.shape[1])], axis=1)
 
     def _diagnostics(self, k: int, rec: dict, diag: dict) -> None:
         """Each recurrent place's saturation and ||dL/dh_t|| over segment k's steps (diagnostics.derived_keys'
@@ -477,10 +503,14 @@ class CheckpointedTrace(Trace):
     kept), else raises `NotInMemory`; `trace.steps(key, a, b)` recomputes only the segments holding
     steps a .. b-1, through an LRU of recent segments. Everything else is held as in any trace."""
 
-    def __init__(self, arrays, info, derived, segments: Segments, big: dict, limit: int, path=None):
+    def __init__(self, arrays, info, derived, segments: Segments, big: dict, limit: int, path=None,
+                 rows: dict | None = None):
         super().__init__(arrays, info, derived, path)
         self.segments = segments
         self.big = dict(big)
+        self.rows = dict(rows or {})
+        """What views read over every step of an array not kept, computed in the sweep: "saliency" (T, B),
+        "argmax" (T, B) of the output, and "top:{key}" (B,), the largest finite |value| of each sample."""
         self.limit = limit
         seg = sum(int(np.prod((segments.S,) + tuple(shape[1:]))) * np.dtype(dt).itemsize
                   for shape, dt in self.big.values())
@@ -596,7 +626,17 @@ def checkpoint_arrays(trace) -> dict[str, np.ndarray]:
     for i, st in segs.gins.items():
         for s, v in st.items():
             out[keys.checkpoint_grad(i, s)] = v
+    for name, v in trace.rows.items():
+        out[keys.checkpoint_row(name)] = v
     return out
+
+
+def kept_row(trace, name: str):
+    """A row the sweep of a checkpointed trace kept (CheckpointedTrace.rows), read through any wrapper; None
+    for any other trace."""
+    while trace is not None and not hasattr(trace, "rows"):
+        trace = getattr(trace, "whole", None)
+    return None if trace is None else trace.rows.get(name)
 
 
 def write_npz(path, items) -> None:
@@ -727,7 +767,8 @@ def restore(arrays: dict, info, path, limit: int):
         left = set(kept[keys.META_NOT_COMPUTED].tolist())
     else:
         left = set()
-    trace = CheckpointedTrace(kept, info, derived, segs, big, limit, path)
+    rows = {k[len(keys.checkpoint_row("")):]: v for k, v in arrays.items() if k.startswith(keys.checkpoint_row(""))}
+    trace = CheckpointedTrace(kept, info, derived, segs, big, limit, path, rows)
     for place in info.places:
         if place.recurrent and place.diag_key("jacnorm") in left:
             trace._derived[place.diag_key("jacnorm")] = partial(windowed_jacnorm, trace, info.entries[place.entry],
@@ -739,3 +780,63 @@ def restore(arrays: dict, info, path, limit: int):
         except TypeError:
             pass
     return trace
+
+
+class StepRows:
+    """A checkpointed trace's per-step array as a view reads it: indexing the step axis with a step or a
+    range of steps recomputes only the segments that hold them (`trace.steps`); `rows[:, b]` (every step,
+    some of the other axes) is another StepRows, read the same way; anything else (np.asarray, a fancy index
+    over steps) reads the whole array, which the memory limit may refuse (NotInMemory)."""
+
+    def __init__(self, trace, key: str, after: tuple = ()):
+        self.trace, self.key, self.after = trace, key, after
+        shape, dtype = trace.big[key]
+        probe = np.empty((1,) + tuple(shape[1:]), dtype=dtype)
+        for idx in after:
+            probe = probe[idx]
+        self.shape, self.dtype = (shape[0],) + probe.shape[1:], np.dtype(dtype)
+        self.ndim = len(self.shape)
+        self.size = int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _rows(self, a: int, b: int) -> np.ndarray:
+        out = self.trace.steps(self.key, a, b)
+        for idx in self.after:
+            out = out[idx]
+        return out
+
+    def __getitem__(self, idx):
+        parts = idx if isinstance(idx, tuple) else (idx,)
+        first, rest = (parts[0] if parts else slice(None)), tuple(parts[1:])
+        T = self.shape[0]
+        if isinstance(first, (int, np.integer)) and not isinstance(first, bool):
+            t = int(first) + (T if first < 0 else 0)
+            if not 0 <= t < T:
+                raise IndexError(f"step {int(first)} of {self.key}: expected 0..{T - 1}")
+            return self._rows(t, t + 1)[(0,) + rest]
+        if isinstance(first, slice):
+            a, b, step = first.indices(T)
+            if step == 1 and b - a < T:
+                return self._rows(a, b)[(slice(None),) + rest]
+            if step == 1 and all(isinstance(r, (int, np.integer, slice)) for r in rest):
+                return StepRows(self.trace, self.key, self.after + ((slice(None),) + rest,)) if rest else self
+        arrays = [np.asarray(p) for p in parts if not isinstance(p, slice)]
+        if len(parts) <= self.ndim and arrays and all(a.dtype.kind in "iu" for a in arrays) \
+                and all(not isinstance(p, slice) for p in parts) and np.ndim(first) == 1 and len(first) <= 4096:
+            # a few (t, b, ...) picked together (predictions at some steps): one step at a time
+            picks = np.broadcast_arrays(*[np.asarray(p) for p in parts])
+            if not len(picks[0]):
+                return np.zeros((0,) + self.shape[len(parts):], dtype=self.dtype)
+            return np.stack([self[tuple(int(p[i]) for p in picks)] for i in range(len(picks[0]))])
+        return np.asarray(self)[idx]
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.trace[self.key]
+        for idx in self.after:
+            a = a[idx]
+        return a if dtype is None else a.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"<steps of {self.key} {self.shape}, recomputed per segment>"

@@ -298,4 +298,9 @@ def checkpoint_grad(index: int, state: str) -> str:
     return f"checkpoint.{index}.grad.{state}"
 
 
+def checkpoint_row(name: str) -> str:
+    """What a checkpointed trace's sweep kept for the views (CheckpointedTrace.rows)."""
+    return f"checkpoint.rows.{name}"
+
+
 CHECKPOINT_PREFIX = "checkpoint."

@@ -230,7 +230,7 @@ def checkpointed_trace(arrays: dict, info, params: dict, lazy: dict, segments, s
     arrays.update(nonfinite(arrays, info.entries, info.seq))
     arrays = {k: v for k, v in arrays.items() if not isinstance(v, BadRows)}
     arrays.update(swept.diag)
-    trace = CheckpointedTrace(arrays, info, lazy, segments, swept.big, limit)
+    trace = CheckpointedTrace(arrays, info, lazy, segments, swept.big, limit, rows=swept.rows)
     for place in info.places:
         if place.recurrent:
             trace._derived[place.diag_key("jacnorm")] = partial(windowed_jacnorm, trace, info.entries[place.entry],
