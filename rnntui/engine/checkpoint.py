@@ -492,8 +492,8 @@ def iter_segments(trace, key: str) -> Iterator[tuple[int, np.ndarray]]:
 # --- the trace ------------------------------------------------------------------------------------------
 
 def lru_capacity(segment_bytes: int, limit: int) -> int:
-    """Segments the LRU keeps: a quarter of the memory limit, 2 to 32 of them."""
-    return int(min(32, max(2, (limit // 4) // max(1, segment_bytes))))
+    """Segments the LRU keeps: a quarter of the memory limit, 2 to 16 of them."""
+    return int(min(16, max(2, (limit // 4) // max(1, segment_bytes))))
 
 
 class CheckpointedTrace(Trace):
