@@ -36,7 +36,7 @@ from rnntui.engine.layout import trace_floats
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
 from rnntui.engine.network import Walk
 from rnntui.engine.progress import report
-from rnntui.engine.trace import Trace, _freeze
+from rnntui.engine.trace import Trace, TraceWrapper, _freeze
 
 SEGMENT_BYTES = 24 << 20      # what one segment's record holds, about: sets the segment's length
 SEGMENT_MIN, SEGMENT_MAX, SEGMENT_ALIGN = 64, 4096, 64
@@ -840,3 +840,17 @@ class StepRows:
 
     def __repr__(self) -> str:
         return f"<steps of {self.key} {self.shape}, recomputed per segment>"
+
+
+class Stepwise(TraceWrapper):
+    """A checkpointed trace as the views and reports read it: each recomputed array a `StepRows`."""
+
+    def __getitem__(self, key: str):
+        if key in self.whole.big:
+            return StepRows(self.whole, key)
+        return self.whole[key]
+
+
+def stepwise(trace):
+    """*trace* read step by step where it is checkpointed (`Stepwise`); any other trace as it is."""
+    return Stepwise(trace) if isinstance(trace, CheckpointedTrace) else trace

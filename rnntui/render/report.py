@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rnntui.engine import keys
+from rnntui.engine.checkpoint import stepwise
 from rnntui.engine.trace import IterationNotKept
 from rnntui.errors import ExportError, printable
 from rnntui.render.analysis import param_count
@@ -197,6 +198,7 @@ def build(trace, opts: ReportOptions) -> list:
 
     training = trace if is_training(trace) else None
     k, trace = chosen_iteration(trace, opts.iteration)
+    trace = stepwise(trace)   # a checkpointed run: its arrays read a segment at a time, never whole
     info = trace.info
     if opts.entry is not None and not 0 <= opts.entry < len(info.entries):
         raise ExportError(f"--entry: found {opts.entry}; expected an entry index in 0..{len(info.entries) - 1}")

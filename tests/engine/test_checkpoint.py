@@ -205,3 +205,20 @@ def test_check_streams_through_the_segments_and_finds_what_the_whole_run_finds()
         type(ck).steps = steps
     assert streamed == whole
     assert max(reads) <= S   # never a whole array: a segment at a time
+
+
+def test_the_report_of_a_checkpointed_run_is_the_whole_runs_and_says_how_it_was_recorded(tmp_path):
+    from rnntui.render.report import ReportOptions, write_report
+
+    sc = scenario(kind="gru", layers=2, dense=True, loss="cross_entropy", lengths=[150, 99, 12])
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    ck.limit = 0    # a whole read of a recomputed array now raises: the report reads segments
+    opts = ReportOptions.parse(steps=None, step=None, entry=None, width=None, iteration=None)
+    write_report(full, tmp_path / "full.txt", "txt", opts)
+    write_report(ck, tmp_path / "ck.txt", "txt", opts)
+    a, b = (tmp_path / "full.txt").read_text(), (tmp_path / "ck.txt").read_text()
+    lines = b.splitlines()
+    i = next(k for k, line in enumerate(lines) if "recording: checkpointed" in line)
+    j = next(j for j in range(i + 1, i + 5) if lines[:i] + lines[j:] == a.splitlines())   # the rest: the same
+    assert "3 segments of 64 steps" in " ".join(" ".join(lines[i:j]).split())
