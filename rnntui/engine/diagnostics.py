@@ -104,10 +104,14 @@ def jacnorm_cost(info) -> int:
 def lazy_jacnorms(info, arrays: dict, wanted) -> dict:
     """Derivations of the diag.*.jacnorm keys a saved trace left out (*wanted*: its meta.not_computed)."""
     params = {k[len(keys.PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(keys.PARAM_PREFIX)}
+    from rnntui.engine.graph_diag import carries, jacobian_norms as steps_node_norms
+
     out = {}
     for place in info.places:
         if place.recurrent and place.diag_key("jacnorm") in wanted:
             out[place.diag_key("jacnorm")] = partial(jacobian_norms, info.entries[place.entry], arrays, params, place)
+        elif carries(info.entries[place.entry]) and place.diag_key("jacnorm") in wanted:
+            out[place.diag_key("jacnorm")] = partial(steps_node_norms, info, info.entries[place.entry], arrays, params)
     return out
 
 
@@ -249,9 +253,13 @@ def vector_norm(a) -> float:
 
 def derived_keys(info, arrays: dict, params: dict) -> dict:
     """Key -> zero-argument function, for Trace's lazy diagnostics."""
+    from rnntui.engine.graph_diag import carries, derived
+
     out = {}
     for place in info.places:
         if not place.recurrent:
+            if carries(info.entries[place.entry]):   # a graph's recurrence node (engine/graph_diag.py)
+                out.update(derived(info, arrays, params, place))
             continue
         e = info.entries[place.entry]
         fam = e.family

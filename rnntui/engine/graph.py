@@ -72,11 +72,11 @@ def _reads_words(done: list[EntryInfo], node: Node, vals: list[Val]) -> str:
     return "; it reads " + ", ".join(f"{source_name(done, s)} {v.describe()}" for s, v in zip(node.reads, vals))
 
 
-def infer_graph(nodes: list[Node], inputs: dict[str, Val], ragged: set[str] | frozenset = frozenset(),
+def infer_graph(nodes: list[Node], inputs: dict[str, Val], ragged: set[str] | frozenset | dict = frozenset(),
                 prefix: str = "") -> list[EntryInfo]:
     """Lay the nodes out in order, or raise the first LayoutProblem (naming the node and the key, and
     the nodes it reads where their shapes do not fit). *ragged*: the inputs whose samples have lengths
-    of their own. *prefix*: a recurrence's step graph (`"{i}."`): each node is `{i}.{id}` (its keys
+    of their own (a map: input -> the input whose lengths it follows, for a step graph's outer values). *prefix*: a recurrence's step graph (`"{i}."`): each node is `{i}.{id}` (its keys
     `model.{i}.{id}.*`, its parameters `{i}.{id}.{name}`), and what it reads is named so too."""
     from rnntui.engine.entries import handler
 
@@ -93,18 +93,21 @@ def infer_graph(nodes: list[Node], inputs: dict[str, Val], ragged: set[str] | fr
         return f"{prefix}{ids[ref]}"
 
     vals: dict = dict(inputs)
-    lens: dict = {name: (name if name in ragged else "") for name in inputs}
+    follows = ragged if isinstance(ragged, dict) else {name: name for name in ragged}
+    lens: dict = {name: follows.get(name, "") for name in inputs}
     shapes: dict[str, tuple] = {}   # every parameter that exists -> its shape
     for node in nodes:
         hd = handler(node.type)
         ins = [vals[f"{s[0]}.{s[1]}" if isinstance(s, tuple) else s] for s in node.reads]
-        seq_lens = {lens.get(s, "") for s, v in zip(node.reads, ins) if v.seq and lens.get(s, "")}
+        # a recurrence steps along what it reads first; the outer sequences it attends over keep their own lengths
+        steps_along = node.reads[:1] if getattr(hd, "lays_out_node", False) else node.reads
+        seq_lens = {lens.get(s, "") for s, v in zip(steps_along, ins) if v.seq and lens.get(s, "")}
         if len(seq_lens) > 1:
             raise LayoutProblem(node.index, "from", "reads sequences of inputs with different lengths ("
                                 + ", ".join(sorted(seq_lens)) + "): their steps do not line up")
         lengths_of = seq_lens.pop() if seq_lens else ""
         if getattr(hd, "lays_out_node", False):   # a recurrence: its step graph, laid out by its handler
-            lay = hd.lay_out(node, ins, lengths_of, B, out)
+            lay = hd.lay_out(node, ins, lengths_of, B, out, [lens.get(s, "") for s in node.reads])
         elif hd.is_op:
             lo, hi = hd.arity
             if not lo <= len(ins) <= (hi if hi is not None else len(ins)):
@@ -228,6 +231,19 @@ class GraphWalk:
         self.node_params = [with_aliases([lay], ctx.params) if lay.aliases else ctx.params for lay in layout]
         self.xs, self.pres, self.outs, self.caches = [], [], [], []
         self.inputs: dict[str, np.ndarray] = {}
+        # what-if: value key -> [(mask, values), ...] overwritten at this walk's step (a recurrence's step walk,
+        # engine/ops/recurrence.py): what follows reads the new value, no gradient reaches what computed the old
+        self.puts: dict = {}
+
+    def _put(self, key, a: np.ndarray) -> np.ndarray:
+        for mask, values in self.puts.get(key, ()):
+            a = np.where(mask, values.astype(a.dtype), a)
+        return a
+
+    def _cut(self, key, g: np.ndarray) -> np.ndarray:
+        for mask, _ in self.puts.get(key, ()):
+            g = np.where(mask, np.zeros((), dtype=g.dtype), g)
+        return g
 
     def _lengths(self, lay, hd):
         return self.ctx.lengths.get(lay.lengths_of) if (hd.takes_lengths and lay.lengths_of) else None
@@ -243,15 +259,20 @@ class GraphWalk:
                 out, cache = hd.run(lay, xs, self.ctx)
                 pre = None
                 for name, v in (hd.extra_values(cache) if hd.extras else {}).items():   # a cell's c'
+                    v = self._put(f"{lay.index}.{name}", v) if self.puts else v
                     vals[f"{lay.index}.{name}"] = v
                     rec[keys.node_value(lay.index, name)] = v
             else:
-                pre, out, cache = hd.forward(lay, xs[0], params, rec, self._lengths(lay, hd),
-                                             **self.ctx.module_kwargs(hd, lay))
+                kw = self.ctx.module_kwargs(hd, lay)
+                if self.ctx.plan is not None and hd.recurrent:   # a recurrent module node's own interventions
+                    kw.update(plan=self.ctx.plan, changed=None)
+                pre, out, cache = hd.forward(lay, xs[0], params, rec, self._lengths(lay, hd), **kw)
             self.xs.append(xs)
             self.pres.append(pre)
             self.outs.append(out)
             self.caches.append(cache)
+            if self.puts:
+                out = self._put(lay.index, out)
             rec[keys.out(lay.index)] = out
             vals[lay.index] = out
         return self.outs[-1]
@@ -272,6 +293,8 @@ class GraphWalk:
             if gk is None:
                 gk = np.zeros_like(self.outs[k])   # a node the loss does not read
             rec[keys.grad(keys.out(lay.index))] = self.totals[lay.index] = gk
+            if self.puts:
+                gk = self._cut(lay.index, gk)
             xs = self.xs[k]
             if hd.is_op and hd.extras:
                 g_extra = {}
@@ -280,6 +303,8 @@ class GraphWalk:
                     ge = pending.pop(key, None)
                     g_extra[name] = self.totals[key] = np.zeros_like(gk) if ge is None else ge
                     rec[keys.grad(keys.node_value(lay.index, name))] = g_extra[name]
+                    if self.puts:
+                        g_extra[name] = self._cut(key, g_extra[name])
                 self.ctx.grads, self.ctx.rec = grads, rec
                 gins = hd.grads(lay, xs, self.outs[k], self.caches[k], gk, self.ctx, g_extra=g_extra)
             elif hd.is_op:
@@ -301,6 +326,16 @@ class GraphWalk:
         return {name: pending.get(name, np.zeros_like(x)) for name, x in self.inputs.items()}
 
 
+def recorded_inputs(trace) -> tuple[dict, dict]:
+    """(inputs by name, lengths by input name) a graph's run read, from its record."""
+    dtype = np.dtype(trace.info.dtype)
+    names = trace.info.inputs
+    inputs = {n: np.ascontiguousarray(trace[keys.input_key(n)], dtype=dtype) for n in names}
+    lengths = {n: np.asarray(trace[keys.input_lengths(n)], dtype=np.int64) for n in names
+               if keys.input_lengths(n) in trace}
+    return inputs, lengths
+
+
 def run_graph(layout: list[EntryInfo], inputs: dict[str, np.ndarray], ctx: RunContext, loss_kind: str, target,
               derived: dict | None = None) -> dict[str, np.ndarray]:
     """Forward, loss and backward of a graph; returns the trace's arrays (not yet read-only)."""
@@ -318,13 +353,19 @@ def run_graph(layout: list[EntryInfo], inputs: dict[str, np.ndarray], ctx: RunCo
     for name, x in inputs.items():
         rec[keys.input_key(name)] = x
         rec[keys.grad(keys.input_key(name))] = gin[name]
+        if ctx.lengths.get(name) is not None:   # what a what-if reruns the graph with (recorded_inputs)
+            rec[keys.input_lengths(name)] = np.asarray(ctx.lengths[name], dtype=np.int64)
     first = next(iter(inputs))
     rec[keys.INPUT] = inputs[first]
     rec[keys.GRAD_INPUT] = gin[first]
     if per_step and derived is not None:
         def backward(g1, p1, grads1, scratch, lean=""):
             return walk.backward(g1, p1, grads1, scratch, lean=bool(lean))
-        derived.update(one_term_gradients(layout, g, g_pre, backward))
+        from rnntui.engine.graph_diag import carries, state_names
+
+        carried = [(keys.entry_prefix(lay.index), [keys.grad(keys.node_value(lay.index, n)) for n in state_names(lay)])
+                   for lay in layout if carries(lay)]
+        derived.update(one_term_gradients(layout, g, g_pre, backward, lengths, carried=carried))
     rec[keys.OUTPUT] = out
     dtype = inputs[first].dtype
     rec[keys.LOSS] = np.asarray(loss, dtype=dtype)

@@ -62,6 +62,13 @@ class InterventionProblem(Exception):
 
 STEPS = re.compile(r"\s*([0-9]{0,18})\s*:\s*([0-9]{0,18})\s*")
 PLACE = re.compile(r"model\.([0-9]{1,9})\.l([0-9]{1,9})\.(fwd|bwd)")
+NODE = re.compile(r"model\.([0-9]{1,9})")   # a graph model's recurrence node: its step graph's values
+
+
+def steps_node(entry) -> bool:
+    """Whether *entry* is a node whose step graph's values an intervention may set (a recurrence: its
+    handler names them, `settable_values`)."""
+    return hasattr(entry.handler, "settable_values")
 
 
 def parse_steps(text: str, T: int) -> tuple[int, int]:
@@ -87,11 +94,19 @@ def from_dict(index: int, d: dict, entries, T: int) -> Intervention:
     at = d["at"]
     m = PLACE.fullmatch(at)
     recurrent = [e for e in entries if e.recurrent]
-    where = ", ".join(keys.place_prefix(e.index, j, dr) for e in recurrent[:2] for j in range(e.num_layers)
-                      for dr in e.directions) or "none: the model has no recurrent entry"
+    places = [keys.place_prefix(e.index, j, dr) for e in recurrent[:2] for j in range(e.num_layers)
+              for dr in e.directions]
+    places += [keys.entry_prefix(e.index) for e in entries if steps_node(e)][:2]
+    where = ", ".join(places) or "none: the model has no recurrent entry"
+    n = NODE.fullmatch(at)
+    if n and int(n.group(1)) < len(entries) and steps_node(entries[int(n.group(1))]):
+        e = entries[int(n.group(1))]
+        names = e.handler.settable_values(e)
+        sizes = {name: e.handler.value_size(e, name) for name in names}
+        return _checked(index, d, at, e, f"{keys.entry_prefix(e.index)} ({e.id or e.type})", names, sizes)
     if not m:
         raise InterventionProblem(index, "at", f"found {at[:60]!r}; expected a recurrent place such as "
-                                  f"model.0.l0.fwd (this model has {where})")
+                                  f"model.0.l0.fwd or a recurrence node such as model.0 (this model has {where})")
     i, j, direction = int(m.group(1)), int(m.group(2)), m.group(3)
     if i >= len(entries) or not entries[i].recurrent:
         raise InterventionProblem(index, "at", f"found {at!r}, but {keys.entry_prefix(i)} is "
@@ -102,10 +117,16 @@ def from_dict(index: int, d: dict, entries, T: int) -> Intervention:
         raise InterventionProblem(index, "at", f"found {at!r}; {keys.entry_prefix(i)} ({e.type}) has "
                                   f"{e.num_layers} sub-layer(s) and directions {', '.join(e.directions)}")
     names = settable(e)
+    return _checked(index, d, at, e, f"{keys.entry_prefix(i)} ({e.type})", names, {name: e.hidden_size for name in names})
+
+
+def _checked(index: int, d: dict, at: str, e, what: str, names, sizes: dict) -> Intervention:
+    """The rest of one intervention checked against entry *e* (*what* names it): the name it sets, the steps,
+    the units (of that value's *sizes*) and the value."""
+    i = e.index
     name = d["set"]
     if name not in names:
-        raise InterventionProblem(index, "set", f"found {name[:40]!r}; {keys.entry_prefix(i)} ({e.type}) has "
-                                  f"{', '.join(names)}")
+        raise InterventionProblem(index, "set", f"found {name[:40]!r}; {what} has {', '.join(names)}")
     steps = e.steps
     if d.get("t") is not None:
         start, stop = d["t"], d["t"] + 1
@@ -123,10 +144,12 @@ def from_dict(index: int, d: dict, entries, T: int) -> Intervention:
         units = tuple(int(u) for u in units)
         if not units:
             raise InterventionProblem(index, "units", "found an empty list; expected unit numbers (or no `units`: all)")
-        bad = [u for u in units if not 0 <= u < e.hidden_size]
+        H = sizes[name]
+        whose = f"{name} of {keys.entry_prefix(i)}" if steps_node(e) else keys.entry_prefix(i)
+        bad = [u for u in units if not 0 <= u < H]
         if bad:
-            raise InterventionProblem(index, "units", f"found unit {bad[0]}; {keys.entry_prefix(i)} has units "
-                                      f"0..{e.hidden_size - 1}")
+            raise InterventionProblem(index, "units", f"found unit {bad[0]}; {whose} has units "
+                                      f"0..{H - 1}")
     value = d["value"]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InterventionProblem(index, "value", f"found {value!r}; expected a finite number")
@@ -173,16 +196,18 @@ class Overrides:
     `put` overwrites a computed (B, H) array at step t; `cut` zeroes a gradient at step t where the value
     was overwritten (the gradient into what computed it)."""
 
-    def __init__(self, T: int, H: int):
+    def __init__(self, T: int, H: int, sizes: dict | None = None):
         self.T, self.H = T, H
+        self.sizes = sizes or {}                 # name -> units, where names differ in size (a step graph's values)
         self.mask: dict[str, np.ndarray] = {}
         self.values: dict[str, np.ndarray] = {}
         self.any: dict[str, np.ndarray] = {}     # (T,) whether anything is overwritten at each step
 
     def add(self, it: Intervention) -> None:
         if it.set not in self.mask:
-            self.mask[it.set] = np.zeros((self.T, self.H), dtype=bool)
-            self.values[it.set] = np.zeros((self.T, self.H))
+            H = self.sizes.get(it.set, self.H)
+            self.mask[it.set] = np.zeros((self.T, H), dtype=bool)
+            self.values[it.set] = np.zeros((self.T, H))
         units = slice(None) if it.units is None else list(it.units)
         self.mask[it.set][it.start:it.stop, units] = True
         self.values[it.set][it.start:it.stop, units] = it.value
@@ -226,10 +251,11 @@ def compile_all(items, entries) -> dict[str, Overrides]:
     """Place prefix -> its Overrides, for the places that have interventions."""
     out: dict[str, Overrides] = {}
     for it in items:
-        m = PLACE.fullmatch(it.at)
+        m = PLACE.fullmatch(it.at) or NODE.fullmatch(it.at)
         e = entries[int(m.group(1))]
         if it.at not in out:
-            out[it.at] = Overrides(e.steps, e.hidden_size)
+            sizes = {n: e.handler.value_size(e, n) for n in e.handler.settable_values(e)} if steps_node(e) else None
+            out[it.at] = Overrides(e.steps, 0 if sizes else e.hidden_size, sizes)
         out[it.at].add(it)
     return out
 

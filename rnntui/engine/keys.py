@@ -281,6 +281,11 @@ def input_of(entries, index: int) -> str:
     return INPUT if index == 0 else out(index - 1)
 
 
+def input_lengths(name: str) -> str:
+    """Each sample's length in one named input of a graph model whose samples have lengths of their own."""
+    return f"meta.lengths.{name}"
+
+
 def source_words(key: str) -> str:
     """How messages name what an entry read, from its key (`input`, `model.3 output`, `input hypothesis`)."""
     if key.endswith(".out"):

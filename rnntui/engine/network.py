@@ -132,7 +132,7 @@ def record_weights(rec: dict, params: dict, grads: dict, buffers: dict | None) -
         rec[keys.buffer(name)] = value
 
 
-def one_term_gradients(layout, g, g_pre, backward, lengths=None) -> dict:
+def one_term_gradients(layout, g, g_pre, backward, lengths=None, carried=()) -> dict:
     """How the gradient of one loss term travels back, sample by sample: ||dL_s/dh_t|| of sample b at every
     step t of every recurrent place, (T, B), for s = the step where that place's BPTT starts for sample b:
     its own last step for a forward direction (in a batch of different lengths, *lengths*: each sample's,
@@ -146,9 +146,13 @@ def one_term_gradients(layout, g, g_pre, backward, lengths=None) -> dict:
 
     Returns key -> zero-argument function (`term_gradnorm` (T, B), `term_step` (B,)): the extra pass is
     paid only when a view or a save first reads a key, and then once for every place of that direction.
-    Until then the functions keep the forward pass's caches alive."""
+    Until then the functions keep the forward pass's caches alive. *carried*: more places, as (prefix, the
+    keys of the gradients of the states it carries forward), whose norm is over those states together (a
+    graph's recurrence nodes)."""
     places = [(keys.place_prefix(lay.index, j, d), d) for lay in layout if lay.recurrent
               for j in range(lay.num_layers) for d in lay.directions]
+    state_keys = {prefix: ks for prefix, ks in carried}
+    places += [(prefix, "fwd") for prefix in state_keys]
     T, B = g.shape[:2]
     last = np.full(B, T - 1) if lengths is None else np.asarray(lengths) - 1
     starts = {"fwd": last, "bwd": np.zeros(B, dtype=last.dtype)}
@@ -169,7 +173,8 @@ def one_term_gradients(layout, g, g_pre, backward, lengths=None) -> dict:
             done[direction] = {}
             for prefix, d in places:
                 if d == direction:
-                    dh = scratch[keys.grad(f"{prefix}.h")]
+                    dh = scratch[keys.grad(f"{prefix}.h")] if prefix not in state_keys else \
+                        np.concatenate([scratch[k] for k in state_keys[prefix]], axis=-1)
                     done[direction][keys.diag(prefix, "term_gradnorm")] = row_norms(
                         dh.reshape(-1, dh.shape[-1])).reshape(dh.shape[:2])
         # kept, not popped: a trace copied with its derived keys (record's kept trace, Trace.save after it)

@@ -110,7 +110,7 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
             from rnntui.engine.context import RunContext
             from rnntui.engine.graph import run_graph
 
-            ctx = RunContext(params, dtype=dtype, training=training, buffers=buffers,
+            ctx = RunContext(params, dtype=dtype, training=training, buffers=buffers, plan=plan,
                              masks=getattr(sc, "dropout_masks", None), lengths=dict(sc.input_lengths),
                              initial={i: {k: v.astype(dtype) for k, v in st.items()}
                                       for i, st in sc.initial_states.items()})

@@ -103,8 +103,13 @@ def _inputs(trace):
     if target is not None and info.loss == "mse":
         target = target.astype(dtype)
     lengths = None if info.lengths is None else np.asarray(info.lengths, dtype=np.int64)
+    return x, params, target, lengths, _initial(trace, dtype)
+
+
+def _initial(trace, dtype) -> dict:
+    """The initial states a run's recurrent entries started from, from their record (`{place}.h0`, ...)."""
     initial = {}
-    for e in info.entries:
+    for e in trace.info.entries:
         if not e.recurrent:
             continue
         prefixes = [keys.place_prefix(e.index, j, d) for j in range(e.num_layers) for d in e.directions]
@@ -112,7 +117,7 @@ def _inputs(trace):
         if all(k in trace for k in states["h"]):
             initial[e.index] = {s: np.stack([np.asarray(trace[k], dtype=dtype) for k in ks])
                                 for s, ks in states.items() if all(k in trace for k in ks)}
-    return x, params, target, lengths, initial
+    return initial
 
 
 def what_if(trace, interventions, resume: bool = True):
@@ -135,9 +140,18 @@ def what_if(trace, interventions, resume: bool = True):
     masks = {k: np.asarray(trace[k]) for k in trace if keys.is_dropout_mask(k)} or None
     lazy: dict = {}
     with np.errstate(all="ignore"):
-        rec = network.run_network(list(info.entries), x, params, info.loss, target, info.seq, derived=lazy,
-                                  lengths=lengths, initial=initial, plan=plan, buffers=buffers, training=training,
-                                  masks=masks)
+        if info.inputs:   # a graph model: every node again (no resume), with its named inputs and their lengths
+            from rnntui.engine.context import RunContext
+            from rnntui.engine.graph import recorded_inputs, run_graph
+
+            inputs, by_input = recorded_inputs(trace)
+            ctx = RunContext(params, dtype=np.dtype(info.dtype), training=training, buffers=buffers, masks=masks,
+                             lengths=by_input, plan=Plan(items, info.entries), initial=initial)
+            rec = run_graph(list(info.entries), inputs, ctx, info.loss, target, derived=lazy)
+        else:
+            rec = network.run_network(list(info.entries), x, params, info.loss, target, info.seq, derived=lazy,
+                                      lengths=lengths, initial=initial, plan=plan, buffers=buffers,
+                                      training=training, masks=masks)
     stale = (META, keys.META_NOT_COMPUTED)
     arrays = {k: trace[k] for k in trace if trace.is_computed(k) and k not in rec and k not in stale
               and not k.startswith(keys.DIAG_PREFIX) and f".{MASK}." not in k}

@@ -150,6 +150,30 @@ class Verdicts:
         return out
 
 
+def steps_place(info, place: Place) -> bool:
+    """Whether BPTT runs through *place*: a recurrent place, or a graph's recurrence node (the states it carries)."""
+    from rnntui.engine.graph_diag import carries
+
+    return place.layer is not None or carries(info.entries[place.entry])
+
+
+def state_symbol(info, place: Place) -> str:
+    """How the words name the state BPTT carries at *place*: `h`, a recurrence's one state by its name, or `s`
+    (its states together, `s = (h, c)`)."""
+    if place.layer is not None:
+        return "h"
+    names = tuple(info.entries[place.entry].config["states"])
+    return names[0] if len(names) == 1 else "s"
+
+
+def _state_grad(trace, place: Place) -> np.ndarray:
+    if place.layer is not None:
+        return trace[place.grad_key("h")]
+    from rnntui.engine.graph_diag import state_grad
+
+    return state_grad(trace, trace.info.entries[place.entry])
+
+
 def sample_terms(trace, place: Place) -> tuple[np.ndarray, np.ndarray | None]:
     """(T, B) the norm of each sample's own one-term gradient at every step, and (B,) the step each sample's
     term entered at (None where the output has no step axis: then dL/dh_t is one term already, each row its
@@ -161,7 +185,7 @@ def sample_terms(trace, place: Place) -> tuple[np.ndarray, np.ndarray | None]:
         return (g if g.ndim == 2 else g[:, None]), s
     from rnntui.engine.diagnostics import row_norms
 
-    dh = trace[place.grad_key("h")]
+    dh = _state_grad(trace, place)
     return row_norms(dh.reshape(-1, dh.shape[-1])).reshape(dh.shape[:2]).astype(float), None
 
 
@@ -170,9 +194,11 @@ def _basis(trace, place: Place, s, b: int | None) -> str:
     info = trace.info
     entry = info.entries[place.entry]
     B = info.B
+    h = state_symbol(info, place)
+    states = "" if h != "s" else f" (s_t: the states {', '.join(entry.config['states'])} together)"
     whose = f"sample {b}'s " if (b is not None and B > 1) else ("each sample's " if B > 1 else "")
     if s is None:
-        return (f"measured on {whose}‖dL/dh_t‖: the loss reads one output" + (" of each sample" if B > 1 else "")
+        return (f"measured on {whose}‖dL/d{h}_t‖{states}: the loss reads one output" + (" of each sample" if B > 1 else "")
                 + ", so it is one loss term")
     if B == 1:
         whose = "the "
@@ -184,13 +210,13 @@ def _basis(trace, place: Place, s, b: int | None) -> str:
         step = int(s[min(b, len(s) - 1)])
         own = " (its own last real step)" if info.packs(entry) and place.direction != "bwd" and \
             step < entry.steps - 1 else ""
-        return (f"measured on {whose}step {step} loss term alone{own}, ‖dL_{step}/dh_t‖ (the total dL/dh_t "
-                f"also holds every other step's loss)")
+        return (f"measured on {whose}step {step} loss term alone{own}, ‖dL_{step}/d{h}_t‖{states} (the total "
+                f"dL/d{h}_t also holds every other step's loss)")
     steps = sorted({int(v) for v in s})
     at = f"step {steps[0]}" if len(steps) == 1 else "its own last real step (" + ", ".join(
         f"{int(v)}" for v in s) + ")"
-    return (f"measured on {whose}loss term at {at} alone, as BPTT carries it back; the total dL/dh_t also holds "
-            f"every other step's own loss")
+    return (f"measured on {whose}loss term at {at} alone, as BPTT carries it back{states}; the total dL/d{h}_t also "
+            f"holds every other step's own loss")
 
 
 def verdicts(trace, place: Place, jacobian: bool = True) -> Verdicts | None:
@@ -204,9 +230,9 @@ def verdicts(trace, place: Place, jacobian: bool = True) -> Verdicts | None:
     each sample's dL/dh_t is one term already. Samples never mix in a recurrence, so each sample's verdict is
     its own; a padded step is never counted (BPTT of a sample runs over its real steps only).
     """
-    if place.layer is None:
-        return None
     info = trace.info
+    if not steps_place(info, place):
+        return None
     entry = info.entries[place.entry]
     G, s = sample_terms(trace, place)
     T, n = G.shape
@@ -214,10 +240,15 @@ def verdicts(trace, place: Place, jacobian: bool = True) -> Verdicts | None:
     lengths = [info.length_of(b) if info.packs(entry) else entry.steps for b in range(n)] if per_sample \
         else [entry.steps]
     jkey = place.diag_key("jacnorm")
-    h = trace[place.key("h")]
+    if place.layer is not None:
+        h = trace[place.key("h")]
+        work = h.size * h.shape[-1]
+    else:   # a recurrence: one backward pass of its step graph per unit of its states, at every step
+        S = sum(entry.config["states"].values())
+        work = entry.steps * info.B * S * S * 16   # a pass of a small graph costs about 16 products of a chain's
     jac = None
     # never a slow computation in a view; *jacobian* False: not at all (a scan reads the rate alone)
-    if jacobian and (trace.is_computed(jkey) or h.size * h.shape[-1] <= 4_000_000):
+    if jacobian and (trace.is_computed(jkey) or work <= 4_000_000):
         jac = np.asarray(trace[jkey], dtype=float)
     backward_in_t = place.direction != "bwd"  # BPTT visits a forward direction from its last real step down
     out = []
@@ -279,7 +310,9 @@ def nonfinite_cause(trace, place: Place) -> str:
     value of dL/dh_t is finite, the norm that measures it is beyond the floating-point range."""
     bad = [str(k) for k in trace[keys.NONFINITE_KEYS]]
     firsts = {k: int(t) for k, t in zip(bad, trace[keys.NONFINITE_KEY_FIRST_STEP])}
-    if place.grad_key("h") not in firsts:
+    grads = [place.grad_key("h")] if place.layer is not None else \
+        [place.grad_key(n) for n in trace.info.entries[place.entry].config["states"]]
+    if not any(k in firsts for k in grads):
         limit = np.finfo(np.dtype(trace.info.dtype)).max
         return (f"every value of dL/dh_t is finite, but the norm measured is beyond the floating-point range "
                 f"(about {limit:.1e}): the gradient is that large")
@@ -380,7 +413,7 @@ def events(trace) -> list[Event]:
         if t < 0:
             continue
         for p in info.places:
-            if p.layer is not None and p.prefix in key:
+            if (p.layer is not None and p.prefix in key) or (steps_place(info, p) and f"{p.prefix}." in key):
                 phase = "backward" if key.startswith((keys.GRAD_PREFIX, keys.GRADNORM_PREFIX)) else "forward"
                 out.append(Event(phase, p, int(t), "non-finite", f"{key} is not finite from step {t}"))
                 break
@@ -388,10 +421,17 @@ def events(trace) -> list[Event]:
         return out
     limit = thresholds(info)
     for p in info.places:
-        if p.layer is None:
+        if not steps_place(info, p):
             continue
         e = info.entries[p.entry]
-        for g in e.family.saturation(e):
+        h = state_symbol(info, p)
+        if p.layer is None:
+            from rnntui.engine.graph_diag import gates
+
+            names = gates(e)
+        else:
+            names = e.family.saturation(e)
+        for g in names:
             share = trace[p.diag_key(f"sat.{g}")]
             for t in np.flatnonzero(share >= limit['saturated']):
                 out.append(Event("forward", p, int(t), "saturated",
@@ -399,9 +439,9 @@ def events(trace) -> list[Event]:
         gn = trace[keys.diag(p.prefix, "gradnorm")]
         lo, hi = limit["vanishing"], limit["exploding"]
         for t in np.flatnonzero(np.isfinite(gn) & (gn > 0) & (gn < lo)):
-            out.append(Event("backward", p, int(t), "vanishing", f"||dL/dh|| = {gn[t]:.2e} < {lo:g} at step {t}"))
+            out.append(Event("backward", p, int(t), "vanishing", f"||dL/d{h}|| = {gn[t]:.2e} < {lo:g} at step {t}"))
         for t in np.flatnonzero(np.isfinite(gn) & (gn > hi)):
-            out.append(Event("backward", p, int(t), "exploding", f"||dL/dh|| = {gn[t]:.2e} > {hi:g} at step {t}"))
+            out.append(Event("backward", p, int(t), "exploding", f"||dL/d{h}|| = {gn[t]:.2e} > {hi:g} at step {t}"))
     return out
 
 

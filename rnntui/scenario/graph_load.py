@@ -15,7 +15,6 @@ UNSUPPORTED = {
     "decoder": "an encoder-decoder is written as a graph of its own (nodes reading an encoder's nodes)",
     "length": "a graph model reads its inputs as they are (one-to-many is a chain's mode)",
     "feed": "a graph model reads its inputs as they are (generation is a chain's one-to-many)",
-    "interventions": "what-if interventions run on chains only, for now",
 }
 
 
@@ -170,6 +169,10 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
 
     watch, breakpoints, debug_problems = load_debug(data.get("debug"), layout, pos, text)
     problems.extend(debug_problems)
+    from rnntui.scenario.interventions import build_interventions
+
+    interventions, intervention_problems = build_interventions(top, layout, T, pos)
+    problems.extend(intervention_problems)
     if top.class_names is not None and (top.loss.kind not in ("cross_entropy", "nll")
                                         or tuple(last.out_shape) != (len(top.class_names),)):
         problems.append(pos.problem(("class_names",), f"found {len(top.class_names)} names; expected one per class of "
@@ -184,7 +187,7 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
         class_names=tuple(top.class_names) if top.class_names else None,
         events=tuple((k, float(v)) for k, v in top.events.model_dump().items()),
         lengths=lengths.get(names[0]), compare=top.compare, watch=watch, breakpoints=breakpoints, train=train,
-        initial_states=initial_states,
+        initial_states=initial_states, interventions=interventions,
         inputs={name: b.x for name, b in built.items()}, input_lengths=lengths, output_steps=T,
         input_seq={name: b.seq for name, b in built.items()},
     )

@@ -665,7 +665,9 @@ class RnntuiApp(SamplesAxisMixin, App):
         key = place.grad_key("h") if place.layer is not None else None
         norms = None
         if key is not None and key in self.run_state.trace and any(r.kind in ("exploding", "vanishing") for r in runs):
-            norms = np.linalg.norm(np.asarray(self.run_state.trace[key][t], dtype=float).reshape(self.info.B, -1), axis=1)
+            from rnntui.engine.diagnostics import row_norms
+
+            norms = row_norms(np.asarray(self.run_state.trace[key][t]))   # (B, H) at step t: each sample's norm
         self.cursor = cur.to_event(self.cursor, self.info, t, phase, norms)
         moved = "" if self.cursor.sample == before else (
             f"sample {before} ends before t={t}: showing sample {self.cursor.sample}; ")
@@ -1028,9 +1030,12 @@ class RnntuiApp(SamplesAxisMixin, App):
         if self.run_state.other is not None and self.run_state.labels == ("A", "B"):
             self.notify("what-if works on one run: open it without --compare", timeout=3)
             return
-        if place.layer is None or info.mode == "encoder-decoder" or getattr(info, "feed", "zeros") == "output":
-            self.notify("what-if sets a state or gate of a recurrent place (not in encoder-decoders or "
-                        "generators); p edits a weight", timeout=3)
+        entry = info.entries[place.entry]
+        steps_node = hasattr(entry.handler, "settable_values")   # a graph's recurrence: its step graph's values
+        if (place.layer is None and not steps_node) or info.mode == "encoder-decoder" \
+                or getattr(info, "feed", "zeros") == "output":
+            self.notify("what-if sets a state or gate of a recurrent place, or a value of a recurrence's step "
+                        "graph (not in encoder-decoders or generators); p edits a weight", timeout=3)
             return
 
         def done(item: dict | None) -> None:
@@ -1038,8 +1043,8 @@ class RnntuiApp(SamplesAxisMixin, App):
                 changes, seed = self._wanted()
                 self._recompute(changes + (Change("intervention", item),), seed)
 
-        entry = info.entries[place.entry]
-        self.push_screen(WhatIfScreen(entry, place, c.t, min(c.unit, entry.hidden_size - 1)), done)
+        self.push_screen(WhatIfScreen(entry, place, c.t, c.unit if steps_node else min(c.unit, entry.hidden_size - 1)),
+                         done)
 
     def action_edit_weight(self) -> None:
         """`p`: set, scale or shift a weight (`W_hh = 1.5`, `W_hh[0, 0] *= 3`) and see the run recomputed."""

@@ -310,15 +310,22 @@ class WhatIfScreen(Dialog["dict | None"]):
     def __init__(self, entry, place, t: int, unit: int):
         super().__init__()
         self.entry, self.place, self.t, self.unit = entry, place, t, unit
-        self.names = entry.family.settable(entry)
+        hd = entry.handler
+        if hasattr(hd, "settable_values"):   # a graph's recurrence: its states and step graph's values
+            self.names = hd.settable_values(entry)
+            self.sizes = {n: hd.value_size(entry, n) for n in self.names}
+        else:
+            self.names = entry.family.settable(entry)
+            self.sizes = {n: entry.hidden_size for n in self.names}
 
     def examples(self) -> list[str]:
-        """Three inputs this place takes (its family's names, steps within the run): one unit at this step,
-        one unit over steps, every unit at this step."""
+        """Three inputs this place takes (its family's names, or a recurrence's values; steps within the run):
+        one unit at this step, one unit over steps, every unit at this step."""
         names = self.names
         gate = next((n for n in names if n.startswith("gates.")), names[-1])
+        last = self.entry.family.states[-1] if self.entry.recurrent else names[-1]
         stop = min(self.t + 5, self.entry.steps)
-        return [f"{names[0]} = 0", f"{gate}[{self.t}:{stop}] = 1", f"{self.entry.family.states[-1]}[*] = 0"]
+        return [f"{names[0]} = 0", f"{gate}[{self.t}:{stop}] = 1", f"{last}[*] = 0"]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="whatif"):
@@ -336,7 +343,7 @@ class WhatIfScreen(Dialog["dict | None"]):
         import math
         import re
 
-        m = re.fullmatch(r"\s*([a-z_.]+)\s*(?:\[([^\]]{0,60})\])?\s*=\s*(\S+)\s*", text)
+        m = re.fullmatch(r"\s*([A-Za-z0-9_.]+)\s*(?:\[([^\]]{0,60})\])?\s*=\s*(\S+)\s*", text)
         if not m:
             return "expected NAME = VALUE, NAME[START:STOP] = VALUE, NAME[*] = VALUE or NAME[STEPS, UNITS] = VALUE"
         name, index, value = m.groups()
@@ -358,7 +365,7 @@ class WhatIfScreen(Dialog["dict | None"]):
             steps, units = parts
         else:
             steps, units = None, None
-        T, H = self.entry.steps, self.entry.hidden_size
+        T, H = self.entry.steps, self.sizes[name]
         got = self._range(steps, T, "step") if steps is not None else (self.t, self.t + 1)
         if isinstance(got, str):
             return got
@@ -367,7 +374,7 @@ class WhatIfScreen(Dialog["dict | None"]):
         else:
             d["steps"] = f"{got[0]}:{got[1]}"
         if units is None:
-            d["units"] = [self.unit]
+            d["units"] = [min(self.unit, H - 1)]
         elif units not in ("*", ":"):
             span = self._range(units, H, "unit")
             if isinstance(span, str):

@@ -128,3 +128,35 @@ def test_expressions_read_a_graph_nodes_own_input(traces):
     assert entry_input_key(info, 1) == "input.hypothesis"      # emb_h reads the second input
     assert entry_input_key(info, 3) == "model.1.out"           # enc_h reads emb_h, not model.2
     assert entry_input_key(info, 4) == ""                      # cat reads enc_p and enc_h
+
+
+async def test_what_if_sets_a_value_of_a_recurrences_step_graph_and_W_writes_it(traces, tmp_path):
+    """`i` on a recurrence node: `z[*] = 0.5` at the cursor's step sets every unit of the step node z there;
+    the run is recomputed beside the original (the what-if engine's result, to the bit), and `W` writes a
+    scenario whose interventions run to the same numbers."""
+    import rnntui
+    from rnntui.tui.screens import WhatIfScreen
+
+    original = traces["graph-custom-cell"]
+    app = RnntuiApp(original, export_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("right", "right", "right", "i")
+        assert isinstance(app.screen, WhatIfScreen)
+        text = screen_text(app)
+        assert "What-if at model.0, t=3" in text and "h xh z cand diff upd hn" in text, text
+        await pilot.press(*"gate = 1")
+        assert "found 'gate'; expected one of h, xh, z" in screen_text(app)
+        for _ in range(8):
+            await pilot.press("backspace")
+        await pilot.press(*"z[*] = 0.5", "enter")
+        await pilot.pause()
+        new = app.run_state.trace.whole
+        expected = rnntui.what_if(original, [{"at": "model.0", "t": 3, "set": "z", "value": 0.5}])
+        for key in ("loss", "model.0.h", "grad.param.0.z.weight", "grad.model.0.h"):
+            np.testing.assert_array_equal(new[key], expected[key], err_msg=key)
+        assert new["loss"] != original["loss"] and (new["model.0.z.out"][3] == 0.5).all()
+        assert "what-if vs original" in screen_text(app)
+        await pilot.press("W")
+    written = tmp_path / "graph-custom-cell-whatif.yaml"
+    assert "interventions:" in written.read_text()
+    np.testing.assert_array_equal(rnntui.run(written)["loss"], expected["loss"])

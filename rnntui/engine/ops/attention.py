@@ -7,7 +7,8 @@ scores over the source steps, and the output is the weighted sum of the keys, (B
     kind: dot        score_s = k_s · q                          (Luong's dot: Hq = Hk)
 
 It records its weights at every step, `model.{i}.{id}.weights` (T, B, T_src): which source step each
-decoder step attends to.
+decoder step attends to. Keys over an input whose samples have lengths of their own are masked past each
+sample's length (score -inf: weight 0), as a key padding mask does in PyTorch.
 """
 from __future__ import annotations
 
@@ -76,6 +77,9 @@ class Attention(Op):
             e = np.tanh((q @ P("Wa.weight").T + P("Wa.bias"))[None] + K @ P("Ua.weight").T + P("Ua.bias"))
             score = (e @ P("Va.weight").T)[..., 0] + P("Va.bias")[0]
             cache["e"] = e
+        lengths = ctx.lengths.get(info.lengths_of) if info.lengths_of else None
+        if lengths is not None:   # keys over a padded source: its padded steps get no weight (score -inf)
+            score = np.where(np.arange(score.shape[0])[:, None] < np.asarray(lengths)[None, :], score, -np.inf)
         w = softmax0(score)
         cache["w"] = w
         ctx.rec[keys.node_value(info.index, "weights")] = w.T.copy()   # (B, T_src) at this step

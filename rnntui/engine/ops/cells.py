@@ -84,6 +84,8 @@ class Cell(Op):
 
 
 class LSTMCell(Cell):
+    gate_names, sigmoid_gates = ("i", "f", "g", "o"), frozenset("ifo")   # recorded as gates.{g}; diag sat.*
+
     def run(self, info, xs, ctx):
         x, h, c = xs
         W_ih, W_hh, b_ih, b_hh = self._p(info, ctx.params)
@@ -119,6 +121,8 @@ class LSTMCell(Cell):
 
 
 class GRUCell(Cell):
+    gate_names, sigmoid_gates = ("r", "z", "n"), frozenset("rz")
+
     def run(self, info, xs, ctx):
         x, h = xs
         W_ih, W_hh, b_ih, b_hh = self._p(info, ctx.params)

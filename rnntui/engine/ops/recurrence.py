@@ -29,6 +29,8 @@ from rnntui.engine import keys
 from rnntui.engine.layout import EntryInfo, Footprint, LayoutProblem
 from rnntui.engine.ops.base import Op, OpProblem, Val
 from rnntui.engine.keys import FROM_OUTPUT, THROUGH_TIME
+from rnntui.engine.diagnostics import vector_norm
+from rnntui.engine.recording import step_norms
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class RecurrenceSpec:
     start: tuple = ()      # ((state, outer node id), ...): states that start from a node's value, not zero
     feed: object = None    # a step node whose value at step t is step t+1's x (generation), or None
     feed_after: int = 1    # the first step that reads the fed value (the steps before read the input)
+
+
+def _where(on: np.ndarray, a: np.ndarray, other) -> np.ndarray:
+    """*a* where the sample is on (*on*: (B,)), else *other*; the batch axis is a's first."""
+    return np.where(on.reshape((-1,) + (1,) * (a.ndim - 1)), a, other)
 
 
 def state_key(index, name: str) -> str:
@@ -61,7 +68,9 @@ class Recurrence(Op):
     arity = (1, None)
 
     # --- layout ---------------------------------------------------------------------------------
-    def lay_out(self, node, ins: list[Val], lengths_of: str, B: int, done) -> EntryInfo:
+    def lay_out(self, node, ins: list[Val], lengths_of: str, B: int, done, read_lengths=()) -> EntryInfo:
+        """*lengths_of*: the input whose lengths its steps follow ("" none); *read_lengths*: those of each value
+        it reads (an outer sequence's own: an attention step masks its padded steps)."""
         from rnntui.engine.graph import infer_graph
 
         spec: RecurrenceSpec = node.cfg
@@ -69,9 +78,6 @@ class Recurrence(Op):
         if not x.seq:
             raise LayoutProblem(node.index, "from", f"found {x.describe()}, which has no steps; a recurrence runs "
                                 "over a sequence (T, B, ...)")
-        if lengths_of:
-            raise LayoutProblem(node.index, "from", f"reads input {lengths_of!r}, whose samples have different "
-                                "lengths; a recurrence runs over sequences of equal lengths, for now")
         T = x.shape[0]
         inputs = {"x": Val((B,) + x.feat, 0)}
         for name, n in spec.states:
@@ -79,8 +85,9 @@ class Recurrence(Op):
         for name, v in zip(spec.outer, ins[1:]):
             inputs[name] = v
         prefix = f"{node.index}."
+        outer_lengths = {name: ln for name, ln, v in zip(spec.outer, list(read_lengths)[1:], ins[1:]) if ln and v.seq}
         try:
-            step = infer_graph(list(spec.step), inputs, frozenset(), prefix=prefix)
+            step = infer_graph(list(spec.step), inputs, outer_lengths, prefix=prefix)
         except LayoutProblem as exc:
             k = next(k for k, n in enumerate(spec.step) if n.index == exc.index) if not isinstance(exc.index, str) else 0
             raise LayoutProblem(node.index, ("step", k) + ((exc.key,) if exc.key else ()), exc.message) from None
@@ -126,6 +133,9 @@ class Recurrence(Op):
         return EntryInfo(node.index, self.type, x.feat, tuple(emit.out_shape), True, True, view="steps", steps=T,
                          params=params, config=conf)
 
+    def step_nodes(self, info) -> tuple[EntryInfo, ...]:
+        return step_layout(info)
+
     def infer(self, cfg, ins):  # pragma: no cover - lay_out does it
         raise OpProblem(None, "a recurrence lays itself out")
 
@@ -146,6 +156,40 @@ class Recurrence(Op):
 
     def is_recurrent_matrix(self, name: str) -> bool:
         return name.endswith(".weight_hh")
+
+    # --- what-if: the step graph's values an intervention may set (engine/interventions.py) ------
+    def settable_values(self, info) -> tuple[str, ...]:
+        """The states, then every step node's value of one axis of features (its id; a cell's second value
+        `{id}.c`), in the step graph's order."""
+        out = list(info.config["states"])
+        for lay in step_layout(info):
+            if lay.seq_out or len(lay.out_shape) != 1:
+                continue
+            name = str(lay.index).split(".", 1)[1]
+            out.append(name)
+            out += [f"{name}.{extra}" for extra in getattr(lay.handler, "extras", ())]
+        return tuple(out)
+
+    def value_size(self, info, name: str) -> int:
+        if name in info.config["states"]:
+            return int(info.config["states"][name])
+        node = name.split(".", 1)[0]
+        lay = next(lay for lay in step_layout(info) if str(lay.index) == f"{info.index}.{node}")
+        return int(lay.out_shape[0])   # a cell's second value has the shape of its first
+
+    def value_key(self, info, name: str) -> str:
+        """The step walk's key of a settable value: a state is the value its next step carries."""
+        if name in info.config["states"]:
+            return info.config["next"][name]
+        return f"{info.index}.{name}"
+
+    def _puts(self, info, ov, t: int) -> dict:
+        """The overwrites of step t: walk key -> [(mask (H,), values (H,)), ...] in the order given."""
+        out: dict = {}
+        for name in ov.mask:
+            if ov.hits(name, t):
+                out.setdefault(self.value_key(info, name), []).append((ov.mask[name][t], ov.values[name][t]))
+        return out
 
     def footprint(self, info, steps, B) -> Footprint:
         inner = [lay.handler.footprint(lay, 1, B) for lay in step_layout(info)]
@@ -173,16 +217,29 @@ class Recurrence(Op):
         walks, recs, emits, after = [], [], [], {name: [] for name in states}
         feed, after_step = conf.get("feed"), conf.get("feed_after", 1)
         read = []
+        ov = None if ctx.plan is None else ctx.plan.overrides(keys.entry_prefix(info.index))
+        real = self._real(info, ctx, T)
+        seq_keys = {keys.out(lay.index) for lay in step if lay.seq_out}   # a step value with steps of its own
         for t in range(T):
             r: dict = {}
             walk = GraphWalk(step, ctx)
+            if ov is not None:
+                walk.puts = self._puts(info, ov, t)
             xt = walks[-1].vals[feed] if (feed is not None and t >= after_step) else x[t]
             read.append(xt)
             walk.forward({"x": xt, **states, **outer}, r)
             walks.append(walk)
             recs.append(r)
-            emits.append(walk.vals[conf["emit"]])
-            states = {name: walk.vals[ref] for name, ref in conf["next"].items()}
+            if real is None:
+                emits.append(walk.vals[conf["emit"]])
+                states = {name: walk.vals[ref] for name, ref in conf["next"].items()}
+            else:   # packed: past its length a sample's states stay as they were and it emits zeros
+                on = real[t]
+                emits.append(_where(on, walk.vals[conf["emit"]], 0))
+                states = {name: _where(on, walk.vals[ref], states[name]) for name, ref in conf["next"].items()}
+                for key, v in r.items():   # what the step graph computed for a padded sample is not recorded
+                    if key not in seq_keys:
+                        r[key] = _where(on, v, 0)
             for name, v in states.items():
                 after[name].append(v)
         ctx.rec = rec
@@ -207,16 +264,28 @@ class Recurrence(Op):
         through = {name: np.zeros_like(v) for name, v in total.items()}
         brecs = [None] * T
         feed, after_step = conf.get("feed"), conf.get("feed_after", 1)
+        norms = {} if step_norms() else None   # gradnorm.step.*: each step's term of each parameter's gradient
         g_fed = None   # dL/d(x of step t+1), where step t+1 read step t's fed value
+        real = self._real(info, ctx, T)
         for t in range(T - 1, -1, -1):
-            seeds = {conf["emit"]: g[t]}
+            d_in = d
+            if real is not None:   # a padded sample's step computed nothing: its gradient passes it by
+                d = {name: _where(real[t], v, 0) for name, v in d.items()}
+            seeds = {conf["emit"]: g[t] if real is None else _where(real[t], g[t], 0)}
             if g_fed is not None:
                 seeds[feed] = g_fed if feed not in seeds else seeds[feed] + g_fed
             for name, ref in conf["next"].items():
                 through[name][t] = d[name]
                 seeds[ref] = d[name] if ref not in seeds else seeds[ref] + d[name]
             r: dict = {}
-            gin = walks[t].backward(None, None, grads, r, seeds=seeds)
+            if norms is None:
+                gin = walks[t].backward(None, None, grads, r, seeds=seeds)
+            else:   # step t's own term of each parameter's gradient, then added to the sum over the steps
+                own: dict = {}
+                gin = walks[t].backward(None, None, own, r, seeds=seeds)
+                for name, v in own.items():
+                    grads[name] = v if name not in grads else grads[name] + v
+                    norms.setdefault(name, np.zeros(T))[t] = vector_norm(v)
             brecs[t] = r
             for name, ref in conf["next"].items():
                 # dL/ds_t in all: what reached the value s_t is (a cell's c': the total inside the cell, its own
@@ -229,13 +298,15 @@ class Recurrence(Op):
                 gx[t] = gin["x"]          # a step that read the fed value read nothing of the input
             for k, name in enumerate(conf["outer"]):
                 gouter[k] = gouter[k] + gin[name]
-            d = {name: gin[name] for name in d}
+            d = {name: gin[name] if real is None else _where(real[t], gin[name], d_in[name]) for name in d}
         ctx.rec, ctx.grads = rec, grads
         for name, src in conf.get("start", {}).items():   # what reached a state that started from a node
             k = conf["outer"].index(src)
             gouter[k] = gouter[k] + d[name]
         for key in brecs[0]:
             rec[key] = np.stack([r[key] for r in brecs])
+        for name, v in (norms or {}).items():
+            rec[keys.step_gradnorm(name)] = v.astype(x.dtype)
         for name in d:
             k = state_key(info.index, name)
             rec[keys.grad(k)] = total[name]
@@ -243,6 +314,14 @@ class Recurrence(Op):
             rec[keys.grad(f"{k}.{FROM_OUTPUT.split('.', 1)[1]}")] = total[name] - through[name]
             rec[keys.grad(f"{k}0")] = d[name]
         return [gx, *gouter]
+
+    @staticmethod
+    def _real(info, ctx, T: int):
+        """(T, B) whether each sample is still running at each step (None: every sample runs every step)."""
+        lengths = ctx.lengths.get(info.lengths_of) if info.lengths_of else None
+        if lengths is None:
+            return None
+        return np.arange(T)[:, None] < np.asarray(lengths)[None, :]
 
     def describe(self, info) -> str:
         st = ", ".join(f"{n} ({size})" for n, size in info.config["states"].items())

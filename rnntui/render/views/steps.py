@@ -14,7 +14,8 @@ from rnntui.engine.diagnostics import vector_norm
 from rnntui.engine.ops.recurrence import step_layout
 from rnntui.render.heatmap import state_heatmap
 from rnntui.render.segments import Cells
-from rnntui.render.views.base import BOLD, DIM
+from rnntui.render.pertrace import PerTrace
+from rnntui.render.views.base import BOLD, DIM, param_norms
 from rnntui.render.views.plain import PlainView
 from rnntui.render.views.recurrent import finite_scale, name_width, unit_row, unit_window
 
@@ -65,8 +66,34 @@ def source_tokens(trace, entry, att, b: int) -> list[str] | None:
     return [token_text(trace, s, b) for s in range(T)]
 
 
+_step_jacobians = PerTrace(4096)  # (trace, node, t) -> (B,): one step's graph run again, a pass per unit of the states
+
+
+def step_jacobian(trace, entry, t: int) -> np.ndarray:
+    """(B,) the norm of step *t*'s Jacobian ds_t/ds_(t-1), computed once per trace, node and step."""
+    from rnntui.engine.graph_diag import jacobian_norm_at
+
+    return _step_jacobians.get(trace, (entry.index, t), lambda: jacobian_norm_at(trace, entry, t))
+
+
 class StepsView(PlainView):
     kind = "steps"
+
+    def gradients(self, trace, c, width):
+        """The verdict (the one-term gradient of the states carried back), the step Jacobian's norm at the
+        cursor's step, and each parameter's gradient."""
+        from rnntui.render.analysis import state_symbol
+        from rnntui.render.views.recurrent import verdict_lines
+
+        info = trace.info
+        place = c.place(info)
+        entry = info.entries[place.entry]
+        s = state_symbol(info, place)
+        names = list(entry.config["states"])
+        together = f" (s = {', '.join(names)} together)" if len(names) > 1 else ""
+        jac = float(step_jacobian(trace, entry, c.t)[c.sample])
+        line = Text(f"step Jacobian ‖d{s}_t/d{s}_(t-1)‖ at t={c.t}: {jac:.4g}{together}", DIM)
+        return Group(*verdict_lines(trace, place, c.sample), line, param_norms(trace, entry))
 
     def cell(self, trace, c, width):
         info = trace.info
