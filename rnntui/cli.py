@@ -167,8 +167,9 @@ def run(scenario: ScenarioArg, max_memory: MaxMemory = None,
             axis, sample = _scan_for_run(scenario, dataset, compare, sample, workers, max_memory)
             trace, other = axis.run(sample), None
         else:
-            trace = _load_trace(scenario, max_memory, sample=sample)
-            other = _load_other(trace, scenario, compare, max_memory)
+            with _progress_on_stderr():   # a long run's sweep (checkpointed) says how far it is
+                trace = _load_trace(scenario, max_memory, sample=sample)
+                other = _load_other(trace, scenario, compare, max_memory)
     except RnntuiError as exc:
         fail(exc)
     from rnntui.tui.app import RnntuiApp
@@ -351,7 +352,8 @@ def show(
 ) -> None:
     """Print the report of a run to the terminal, without opening the TUI."""
     try:
-        trace = _load_trace(scenario, max_memory, sample=sample)
+        with _progress_on_stderr():
+            trace = _load_trace(scenario, max_memory, sample=sample)
         from rnntui.render.report import ReportOptions, print_report
 
         print_report(trace, ReportOptions.parse(steps=steps, step=step, entry=entry, width=None, iteration=iteration))
@@ -466,7 +468,8 @@ def check(
                 result = check_dataset(_bundled_or_path(scenario), asserts, dataset, workers, max_memory_bytes(max_memory),
                                        progress=lambda d, n: report("check", d, n))
         else:
-            result = check_trace(_load_trace(scenario, max_memory), parsed, iteration)
+            with _progress_on_stderr():   # a checkpointed run is checked segment by segment
+                result = check_trace(_load_trace(scenario, max_memory), parsed, iteration)
     except ExprError as exc:
         if json_out:
             typer.echo(exc.to_json())
