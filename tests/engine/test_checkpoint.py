@@ -222,3 +222,23 @@ def test_the_report_of_a_checkpointed_run_is_the_whole_runs_and_says_how_it_was_
     i = next(k for k, line in enumerate(lines) if "recording: checkpointed" in line)
     j = next(j for j in range(i + 1, i + 5) if lines[:i] + lines[j:] == a.splitlines())   # the rest: the same
     assert "3 segments of 64 steps" in " ".join(" ".join(lines[i:j]).split())
+
+
+@pytest.mark.parametrize("name, why", [
+    ("graph-residual-lstm", "a graph model is recorded whole"),
+    ("seq2seq-reverse", "an encoder-decoder is recorded whole"),
+    ("training-lstm-memory", "a training iteration is recorded whole"),
+    ("sine-generator", "a generator"),
+    ("many-to-one", "ends the steps (many-to-one)"),
+    ("crnn", "mixes steps"),
+])
+def test_runs_recorded_whole_say_why(name, why):
+    from pathlib import Path
+
+    import rnntui
+
+    sc = load_scenario(Path(rnntui.__file__).parent / "bundled" / f"{name}.yaml")
+    assert why in checkpoint.why_whole(sc)
+    if name != "training-lstm-memory":   # over the limit: refused, with the reason
+        with pytest.raises(ScenarioError, match="cannot be checkpointed: .*" + why.replace("(", r"\(").replace(")", r"\)")):
+            run_scenario(sc, max_memory=1000)
