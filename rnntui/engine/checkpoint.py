@@ -131,6 +131,7 @@ class SweepResult:
     loss: np.ndarray
     big: dict               # key -> (shape, dtype) of the arrays recomputed per segment
     rows: dict              # what views read over every step of an array not kept (`kept_rows`)
+    terms: dict             # diag.*.term_gradnorm of every place, from the sweep's lean passes
 
 
 class Segments:
@@ -239,7 +240,7 @@ class Segments:
         if step_loss is not None:
             rec[keys.STEP_LOSS] = np.asarray(step_loss, dtype=self.dtype)
             rec[keys.SAMPLE_STEP_LOSS] = np.asarray(sample, dtype=self.dtype)
-        return loss
+        return loss, g, g_pre
 
     def _carry_states(self, k: int, rec: dict, direction: str) -> None:
         """The states *direction*'s places end segment k with: where the next segment in its order starts."""
@@ -287,6 +288,8 @@ class Segments:
             report(label, done, total)
 
         kept: dict[int, tuple] = {}
+        # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits
+        terms = {d: TermPass(self, d) for d in (("fwd", "bwd") if self.bidir else ("fwd",))}
         for k in range(K):       # forward directions' boundary states
             walk, rec = self._forward(k)
             self._carry_states(k, rec, "fwd")
@@ -300,8 +303,9 @@ class Segments:
             for k in range(K - 1, -1, -1):
                 walk, rec = self._forward(k)
                 self._carry_states(k, rec, "bwd")
-                self._backward(k, walk, rec, {})
+                _, g, g_pre = self._backward(k, walk, rec, {})
                 self._carry_grads(k, walk, "fwd")
+                terms["fwd"].step(k, walk, g, g_pre)
                 if keep:
                     kept[k] = (walk, {key: v for key, v in rec.items() if not key.startswith((keys.GRAD_PREFIX, keys.LOSS,
                                                                                               keys.GRADNORM_PREFIX))})
@@ -324,8 +328,9 @@ class Segments:
         for k in order:
             walk, rec = kept.pop(k) if keep else self._forward(k)
             seg_grads: dict = {}
-            losses[k] = self._backward(k, walk, rec, seg_grads)
+            losses[k], g, g_pre = self._backward(k, walk, rec, seg_grads)
             self._carry_grads(k, walk, carry)
+            terms[carry].step(k, walk, g, g_pre)
             for name, g in seg_grads.items():
                 grads[name] = g if name not in grads else grads[name] + g
             a, b = self.bounds[k]
@@ -361,8 +366,9 @@ class Segments:
             loss = loss + np.asarray(part, dtype=self.dtype)
         self.swept = True
         rows.update({key: np.concatenate(v) for key, v in parts_rows.items()})
+        terms_out = {key: v for t in terms.values() for key, v in t.out.items()}
         return SweepResult(arrays, {key: np.concatenate(v) for key, v in diag.items()}, grads,
-                           np.asarray(loss, dtype=self.dtype), {} if keep else big, rows)
+                           np.asarray(loss, dtype=self.dtype), {} if keep else big, rows, terms_out)
 
     def _rows(self, k: int, rec: dict, parts: dict) -> None:
         """Per step and sample, what the timeline draws from arrays not kept: ||dLoss/dx_t|| (as
@@ -432,45 +438,62 @@ class Segments:
             return rec
 
     def term_gradnorms(self, direction: str) -> dict[str, np.ndarray]:
-        """network.one_term_gradients' `term_gradnorm` of every place of *direction*, segment by segment: a
-        lean backward pass seeded with each sample's one loss term (its last real step for the forward
-        direction, step 0 for the backward one), sweeping the segments in that direction's BPTT order."""
+        """network.one_term_gradients' `term_gradnorm` of every place of *direction*, segment by segment
+        (`TermPass`), each segment's forward pass recomputed (the sweep computes them on its own walks)."""
         K = len(self.bounds)
-        last = (np.full(self.B, self.T - 1) if self.lengths is None else self.lengths - 1)
-        start = last if direction == "fwd" else np.zeros(self.B, dtype=last.dtype)
-        gins = {i: {s: np.zeros_like(v) for s, v in st.items()} for i, st in self.gins.items()}
-        places = [(lay, keys.place_prefix(lay.index, j, d)) for lay in self.layout if lay.recurrent
-                  for j in range(lay.num_layers) for d in lay.directions if d == direction]
-        out = {keys.diag(p, "term_gradnorm"): np.empty((self.T, self.B), dtype=self.dtype) for _, p in places}
+        terms = TermPass(self, direction)
         order = range(K - 1, -1, -1) if direction == "fwd" else range(K)
         for n, k in enumerate(order):
-            a, b = self.bounds[k]
             walk, _ = self._forward(k)
             _, g, g_pre, _, _ = self._loss(k, walk)
-            rows = np.flatnonzero((start >= a) & (start < b))
-            g1 = np.zeros_like(g)
-            g1[start[rows] - a, rows] = g[start[rows] - a, rows]
-            p1 = None
-            if g_pre is not None:
-                p1 = np.zeros_like(g_pre)
-                p1[start[rows] - a, rows] = g_pre[start[rows] - a, rows]
-            scratch: dict = {}
-            finals = {i: {s: v[k] for s, v in st.items()} for i, st in gins.items()}
-            self._walk_backward(walk, g1, p1, {}, scratch, finals, lean=direction)
-            nxt = k - 1 if direction == "fwd" else k + 1
-            if 0 <= nxt < K:
-                for i, lay in enumerate(self.layout):
-                    if lay.recurrent:
-                        d0 = walk.caches[i]["dstate0"]
-                        for slot, (j, d) in enumerate(self.slots(lay)):
-                            if d == direction:
-                                for s in lay.family.states:
-                                    gins[lay.index][s][nxt, slot] = d0[s][slot]
-            for _, prefix in places:
-                dh = scratch[keys.grad(f"{prefix}.h")]
-                out[keys.diag(prefix, "term_gradnorm")][a:b] = row_norms(dh.reshape(-1, dh.shape[-1])).reshape(dh.shape[:2])
+            terms.step(k, walk, g, g_pre)
             report(f"one loss term's gradient ({direction})", n + 1, K)
-        return out
+        return terms.out
+
+
+class TermPass:
+    """network.one_term_gradients of one direction, a segment at a time in that direction's BPTT order (from
+    the last segment down for a forward direction, from the first up for a backward one): a lean backward
+    pass seeded with each sample's one loss term (its last real step for the forward direction, step 0 for
+    the backward one), carried from segment to segment as the main pass carries its gradients."""
+
+    def __init__(self, segs: Segments, direction: str):
+        self.segs, self.direction = segs, direction
+        last = (np.full(segs.B, segs.T - 1) if segs.lengths is None else segs.lengths - 1)
+        self.start = last if direction == "fwd" else np.zeros(segs.B, dtype=last.dtype)
+        self.gins = {i: {s: np.zeros_like(v) for s, v in st.items()} for i, st in segs.gins.items()}
+        self.places = [keys.place_prefix(lay.index, j, d) for lay in segs.layout if lay.recurrent
+                       for j in range(lay.num_layers) for d in lay.directions if d == direction]
+        self.out = {keys.diag(p, "term_gradnorm"): np.empty((segs.T, segs.B), dtype=segs.dtype) for p in self.places}
+
+    def step(self, k: int, walk, g, g_pre) -> None:
+        """Segment k, on its forward *walk* and the loss's gradient *g* (*g_pre*) over its steps."""
+        segs, direction, start = self.segs, self.direction, self.start
+        K = len(segs.bounds)
+        a, b = segs.bounds[k]
+        rows = np.flatnonzero((start >= a) & (start < b))
+        g1 = np.zeros_like(g)
+        g1[start[rows] - a, rows] = g[start[rows] - a, rows]
+        p1 = None
+        if g_pre is not None:
+            p1 = np.zeros_like(g_pre)
+            p1[start[rows] - a, rows] = g_pre[start[rows] - a, rows]
+        scratch: dict = {}
+        finals = {i: {s: v[k] for s, v in st.items()} for i, st in self.gins.items()}
+        segs._walk_backward(walk, g1, p1, {}, scratch, finals, lean=direction)
+        nxt = k - 1 if direction == "fwd" else k + 1
+        if 0 <= nxt < K:
+            for i, lay in enumerate(segs.layout):
+                if lay.recurrent:
+                    d0 = walk.caches[i]["dstate0"]
+                    for slot, (j, d) in enumerate(segs.slots(lay)):
+                        if d == direction:
+                            for s in lay.family.states:
+                                self.gins[lay.index][s][nxt, slot] = d0[s][slot]
+        for prefix in self.places:
+            dh = scratch[keys.grad(f"{prefix}.h")]
+            self.out[keys.diag(prefix, "term_gradnorm")][a:b] = row_norms(dh.reshape(-1, dh.shape[-1])).reshape(
+                dh.shape[:2])
 
 
 class NotInMemory(MemoryError):

@@ -130,7 +130,7 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
                         arrays[f"{keys.place_prefix(i, j, d)}.{s}0"] = v[slot]
             arrays[keys.LOSS] = swept.loss
             network.record_weights(arrays, params, swept.grads, buffers)
-            lazy.update(segment_term_gradients(segments))
+            lazy.update(segment_term_gradients(segments, swept.terms))
         else:
             arrays = network.run_network(list(sc.layout), x, params, sc.loss, target, sc.seq, derived=lazy,
                                        lengths=sc.lengths,
@@ -194,16 +194,12 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
     return trace
 
 
-def segment_term_gradients(segments) -> dict:
-    """network.one_term_gradients' keys for a run in segments: each direction's lean sweep when first read."""
+def segment_term_gradients(segments, terms: dict) -> dict:
+    """network.one_term_gradients' keys for a run in segments, as the sweep computed them (*terms*)."""
     from functools import partial
 
-    done: dict[str, dict] = {}
-
     def norms(direction: str, key: str):
-        if direction not in done:
-            done[direction] = segments.term_gradnorms(direction)
-        return done[direction][key]
+        return terms[key]
 
     last = (np.full(segments.B, segments.T - 1) if segments.lengths is None else np.asarray(segments.lengths) - 1)
     out = {}

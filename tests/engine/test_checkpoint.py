@@ -110,6 +110,10 @@ def test_steps_recompute_only_the_segments_read_and_equal_the_whole():
     ck.steps("grad.model.0.l0.fwd.c", 64, 128)            # now cached (LRU)
     assert calls == [0, 1, 1]
     assert ck.is_ready("grad.model.0.l0.fwd.c", 100) and not ck.is_ready("grad.model.0.l0.fwd.c", 140)
+    # the verdict's one-term gradients, computed in the sweep, are what a pass of their own recomputes
+    again = segs.term_gradnorms("fwd")
+    assert again.keys() == {"diag.model.0.l0.fwd.term_gradnorm", "diag.model.0.l1.fwd.term_gradnorm"}
+    assert all(np.array_equal(v, ck[k]) for k, v in again.items())
     assert np.array_equal(ck.steps("grad.input", 0, T), full["grad.input"])
 
 
