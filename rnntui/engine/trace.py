@@ -121,9 +121,9 @@ class Recording:
         from rnntui.sizes import format_size
 
         if self.mode == "checkpointed":
-            limit = "the memory limit it was recorded under" if self.reopened else "the memory limit"
-            return (f"checkpointed: the whole record (about {format_size(self.need)}) is more than {limit} "
-                    f"of {format_size(self.limit)}; {self.segments:,} segments of {self.segment_steps:,} steps, "
+            under = " it was recorded under" if self.reopened else ""
+            return (f"checkpointed: the whole record (about {format_size(self.need)}) is more than the memory limit "
+                    f"of {format_size(self.limit)}{under}; {self.segments:,} segments of {self.segment_steps:,} steps, "
                     "each recomputed exactly when read")
         words = f"recorded whole: about {format_size(self.need)}, within the memory limit (--max-memory)"
         return words + (f" ({self.reason})" if self.reason else "")
