@@ -66,3 +66,29 @@ async def test_help_says_how_the_run_was_recorded(traces):
             await pilot.pause()
             text = str(app.screen.query_one("#recording", Static).content)
             assert words in text
+
+
+@pytest.mark.parametrize("keys", [
+    ["a", *"norm(dh) > 0.01 and t < 200", "enter", "b", "end", "c"],
+    ["a", *"t == 137 or t == 13", "enter", "c", "c"],
+    ["w", *"mean(gates.f)", "enter", "a", *"max(c) > 0.4", "enter", "c", "c", "C"],
+    ["right_square_bracket", "a", *"t % 70 == 0 or norm(h) < 0.05", "enter", "end", "C", "C"],
+], ids=["backward", "steps", "watch-and-forward", "other-place"])
+async def test_breakpoints_and_watches_are_evaluated_segment_by_segment(traces, keys):
+    """`c` / `C` with breakpoints, and a watch: evaluated a segment at a time in a worker (never a whole array),
+    landing where they land on the whole recording, with the same screens."""
+    full, ck = traces
+    shots, cursors = [], []
+    for trace in (full, ck):
+        app = RnntuiApp(trace)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            for k in keys:
+                await pilot.press(k)
+                await pilot.pause()
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+            shots.append(app.export_screenshot())
+            cursors.append(app.cursor)
+    assert cursors[0] == cursors[1]
+    assert shots[0] == shots[1]   # the same landing, watch values and notices (a failed evaluation would show)
