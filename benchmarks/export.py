@@ -1,15 +1,19 @@
 """`rnntui export` (.npz) against `rnntui.run`, same process: what the step-Jacobian norms cost.
 
-    python benchmarks/export.py [--repeat 3] [--sample 100]
+    python benchmarks/export.py [--repeat 3] [--sample 100] [--only lstm]
 
 For each case prints the run's median time, the export's (run + save) with the default (norms left
-out when costly, meta.not_computed) and with --jacobian (every diag.*.jacnorm, batched Lanczos),
-their ratios to the run, and the old method (each J formed, eigvalsh of J Jᵀ) timed on --sample
-steps and scaled to all steps. Goal: export within about 3x of the run at LSTM H256 T5000.
+out when costly, meta.not_computed) and with --jacobian (every diag.*.jacnorm: a float32 Lanczos
+phase, then a float64 one that certifies; engine/spectral.py), their ratios to the run, the Jacobian
+norms alone (diag.*.jacnorm read on a fresh run) against the run, and the old method (each J formed,
+eigvalsh of J Jᵀ) timed on --sample steps and scaled to all steps. Goal (issue 23): --jacobian within
+2x of the run at LSTM H256 T5000.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -18,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 import rnntui
+from rnntui.blas import one_thread
 from rnntui.engine import diagnostics
-from timing import median_time
 
 CASES = [("lstm", 1, 5000), ("lstm", 32, 64), ("gru", 1, 5000), ("gru", 32, 64)]
 H, I = 256, 64
@@ -36,7 +40,8 @@ def old_method_per_step(trace, sample: int) -> float:
     W = trace["param.0.weight_hh_l0"]
     steps = np.linspace(0, trace.info.T - 1, min(sample, trace.info.T)).astype(int)
     t0 = time.perf_counter()
-    a, D = diagnostics._step_jacobian_factors(e, trace, "model.0.l0.fwd", diagnostics.ParamView(trace), 0, "fwd", steps)
+    place = next(p for p in trace.info.places if p.layer is not None)
+    a, D = e.family.jacobian_factors(e, trace, place, diagnostics.ParamView(trace), steps)
     blocks = W.reshape(-1, H, H)
     for s in range(len(steps)):
         J = np.einsum("bkh,khj->bhj", D[s].reshape(D.shape[1], -1, H), blocks)
@@ -46,24 +51,61 @@ def old_method_per_step(trace, sample: int) -> float:
     return (time.perf_counter() - t0) / len(steps)
 
 
+def jacnorms(trace) -> None:
+    """Every diag.*.jacnorm of *trace*."""
+    for key in [k for k in trace if k.endswith(".jacnorm")]:
+        trace[key]
+
+
+def timed(fn) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def paired(path: Path, out: Path, repeat: int) -> dict[str, list[float]]:
+    """Each round: the run, then each export and the Jacobian norms alone (on a run made untimed), one after the
+    other, so a round's ratios share the machine's load (this machine is shared: absolute times drift 3x)."""
+    rounds: dict[str, list[float]] = {"run": [], "export": [], "--jacobian": [], "jacnorm": []}
+    rnntui.run(path)  # warm up
+    for _ in range(repeat):
+        run, _ = timed(lambda: rnntui.run(path))
+        rounds["run"].append(run)
+        rounds["export"].append(timed(lambda: rnntui.run(path).save(out, jacobian="auto"))[0] / run)
+        rounds["--jacobian"].append(timed(lambda: rnntui.run(path).save(out, jacobian=True))[0] / run)
+        trace = rnntui.run(path)
+        rounds["jacnorm"].append(timed(lambda: jacnorms(trace))[0] / run)
+    return rounds
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sample", type=int, default=100)
+    ap.add_argument("--only", default=None, help="a family: lstm or gru")
     args = ap.parse_args()
-    print(f"{'case':22} {'run':>8} {'export':>8} {'ratio':>6} {'--jacobian':>10} {'ratio':>6} {'old (est.)':>10} {'ratio':>6}")
-    with tempfile.TemporaryDirectory() as d:
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; ratios to the run of the same round, "
+          f"median of {args.repeat} rounds [range]")
+    print(f"{'case':22} {'run':>7} {'export':>17} {'--jacobian':>17} {'jacnorm alone':>17} {'old (est.)':>10}")
+    # every rnntui command runs its linear algebra on one BLAS thread (rnntui/blas.py): so does every timing here
+    with tempfile.TemporaryDirectory() as d, one_thread():
         for kind, B, T in CASES:
+            if args.only and kind != args.only:
+                continue
             path = Path(d) / f"{kind}-{B}-{T}.yaml"
             path.write_text(scenario(kind, B, T))
-            out = Path(d) / "out.npz"
-            run = median_time(lambda: rnntui.run(path), args.repeat)
-            default = median_time(lambda: rnntui.run(path).save(out, jacobian="auto"), args.repeat)
-            full = median_time(lambda: rnntui.run(path).save(out, jacobian=True), args.repeat)
-            old = old_method_per_step(rnntui.run(path), args.sample) * T + default
+            r = paired(path, Path(d) / "out.npz", args.repeat)
+            run = statistics.median(r["run"])
+            old = old_method_per_step(rnntui.run(path), args.sample) * T / run + statistics.median(r["export"])
+
+            def col(name: str) -> str:
+                v = r[name]
+                return f"{statistics.median(v):5.2f}x [{min(v):.2f}..{max(v):.2f}]"
+
             label = f"{kind} B{B} H{H} T{T}"
-            print(f"{label:22} {run:7.2f}s {default:7.2f}s {default / run:5.1f}x {full:9.2f}s {full / run:5.1f}x "
-                  f"{old:9.1f}s {old / run:5.1f}x", flush=True)
+            print(f"{label:22} {run:6.2f}s {col('export'):>17} {col('--jacobian'):>17} {col('jacnorm'):>17} "
+                  f"{old:9.1f}x", flush=True)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

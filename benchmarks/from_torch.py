@@ -1,13 +1,14 @@
-"""from_torch on a big model: an 877k-parameter character LSTM (Embedding(65, 64), LSTM(64, 256, 2 layers),
-Linear(256, 65); T=50, B=4, cross_entropy), float32.
+"""from_torch on a big model: a 1.04M-parameter character LSTM language model (Embedding(65, 64), LSTM(64, 280,
+2 layers), Linear(280, 65); T=50, B=4, cross_entropy), float32.
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/from_torch.py [--profile]
 
 Prints: from_torch's time; the engine's own run of the same scenario (loaded from the saved text and its
 weights file, run, its output read: what from_torch does after reading the module);
-their ratio (the issue's bound: at most 5x); and, for weights of 5 MB, loading a scenario with them
-inline against the same weights from a .safetensors beside it. --profile: cProfile's top functions of
-one from_torch call.
+their ratio (the issue's bound: at most 5x); and, for weights of 5 MB and 9 MB of text, loading a scenario
+with them inline against the same weights from a .safetensors beside it (the issue's bound: at most 3x).
+--slow: also the YAML reader without its fast path for number lists (tens of seconds). --profile: cProfile's
+top functions of one from_torch call.
 """
 from __future__ import annotations
 
@@ -29,20 +30,20 @@ from rnntui.scenario.loader import load_scenario
 
 
 class CharLSTM(nn.Module):
-    def __init__(self):
+    def __init__(self, hidden: int = 280):   # 1,039,393 parameters (256: 876,929)
         super().__init__()
         self.emb = nn.Embedding(65, 64)
-        self.rnn = nn.LSTM(64, 256, 2, batch_first=True)
-        self.fc = nn.Linear(256, 65)
+        self.rnn = nn.LSTM(64, hidden, 2, batch_first=True)
+        self.fc = nn.Linear(hidden, 65)
 
     def forward(self, x):
         return self.fc(self.rnn(self.emb(x))[0])
 
 
 class Big(nn.Module):
-    def __init__(self):
+    def __init__(self, hidden: int = 320):
         super().__init__()
-        self.rnn = nn.LSTM(8, 320, batch_first=True)
+        self.rnn = nn.LSTM(8, hidden, batch_first=True)
 
     def forward(self, x):
         return self.rnn(x)[0]
@@ -59,6 +60,7 @@ def best(fn, n=3):
 
 def main() -> None:
     torch.manual_seed(0)
+    torch.set_num_threads(1)   # as rnntui's own BLAS: on a shared machine torch's threads fight the others
     model = CharLSTM()
     x = torch.randint(0, 65, (4, 50))
     y = torch.randint(0, 65, (4, 50))
@@ -75,23 +77,31 @@ def main() -> None:
     t_engine = best(engine)
     print(f"from_torch: {t_from:.2f} s; engine run of the same scenario: {t_engine:.2f} s; ratio {t_from / t_engine:.1f}x")
 
-    # 5 MB of weights: inline (YAML) against .safetensors beside the scenario
-    big = Big()   # 4*320*(8+320) + 8*320 = 422,400 numbers
-    xs = torch.randn(1, 5, 8)
-    tb = rnntui.from_torch(big, xs)
-    tb.save_scenario(folder / "file.yaml")
+    # weights of 5 MB of text (and of 9 MB): inline (YAML) against .safetensors beside the scenario
     from rnntui.torch_bridge import text as text_mod
+    from rnntui.scenario.yaml_source import load_yaml
 
-    keep, text_mod.INLINE_PARAMS = text_mod.INLINE_PARAMS, 10**12
-    try:
-        rnntui.from_torch(big, xs).save_scenario(folder / "inline.yaml")
-    finally:
-        text_mod.INLINE_PARAMS = keep
-    size = (folder / "inline.yaml").stat().st_size
-    t_file = best(lambda: load_scenario(folder / "file.yaml"))
-    t_inline = best(lambda: load_scenario(folder / "inline.yaml"), n=1)
-    print(f"load, {size / 1e6:.1f} MB inline: {t_inline:.2f} s; the same from .safetensors: {t_file:.3f} s; "
-          f"ratio {t_inline / t_file:.0f}x")
+    for hidden in (230, 320):   # 4*H*(8+H) + 8*H numbers: 220,800 and 422,400
+        big = Big(hidden)
+        xs = torch.randn(1, 5, 8)
+        rnntui.from_torch(big, xs).save_scenario(folder / f"file{hidden}.yaml")
+        keep, text_mod.INLINE_PARAMS = text_mod.INLINE_PARAMS, 10**12
+        try:
+            rnntui.from_torch(big, xs).save_scenario(folder / f"inline{hidden}.yaml")
+        finally:
+            text_mod.INLINE_PARAMS = keep
+        inline = folder / f"inline{hidden}.yaml"
+        size = inline.stat().st_size
+        n = sum(p.numel() for p in big.parameters())
+        t_file = best(lambda: load_scenario(folder / f"file{hidden}.yaml"), n=5)
+        t_inline = best(lambda: load_scenario(inline), n=5)
+        text = inline.read_text()
+        t_yaml = best(lambda: load_yaml(text, "x"), n=3)
+        print(f"load, {n:,} numbers, {size / 1e6:.1f} MB inline: {t_inline * 1000:.0f} ms (of which the YAML reader "
+              f"{t_yaml * 1000:.0f} ms); the same from .safetensors: {t_file * 1000:.1f} ms; ratio {t_inline / t_file:.1f}x")
+        if "--slow" in sys.argv:   # ruamel reading every number, as before scenario/fast_numbers.py
+            t_slow = best(lambda: load_yaml(text, "x", fast=False), n=1)
+            print(f"  the YAML reader without the fast path: {t_slow:.1f} s")
 
     if "--profile" in sys.argv:
         prof = cProfile.Profile()

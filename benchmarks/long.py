@@ -116,7 +116,7 @@ def sweep_ratio(path: Path, repeat: int) -> tuple[float, float, float]:
     first read, so both forms of the plain run are given."""
     from rnntui.blas import one_thread
     from rnntui.engine import checkpoint
-    from rnntui.engine.run import run_scenario
+    from rnntui.engine.scenario_run import run_scenario
     from rnntui.scenario.loader import load_scenario
 
     sc = load_scenario(str(path), max_memory=1 << 40)

@@ -31,7 +31,8 @@ CHILD = r"""
 import gc, json, sys, tracemalloc
 import numpy as np
 import rnntui
-from rnntui.engine.run import estimate_bytes, run_scenario
+from rnntui.engine import run_scenario
+from rnntui.engine.run import estimate_bytes
 from rnntui.scenario import load_scenario
 
 def status(field):

@@ -55,8 +55,10 @@ from textual.binding import Binding
 from textual.widgets import Footer, Static
 
 import rnntui
+import rnntui.tui.app
 from rnntui.render.cursor import length
 from rnntui.tui.app import RnntuiApp
+from rnntui.tui.widgets.gradient_plot import GradientPlot
 
 # every cell its own colour: the most a 100x30 screen can ask of Textual's renderer
 ROUNDS = 5
@@ -112,6 +114,19 @@ async def timed_presses(pilot, key: str, n: int, prepare=None) -> tuple[list[flo
         wall.append(time.perf_counter() - t0)
         cpu.append(time.thread_time() - c0)
     return wall, cpu
+
+
+class Painted(RnntuiApp):
+    """The debugger, noting when its first frame is composed (the headless driver writes nothing, but the frame
+    is made as a terminal's is): Pilot's `pause` waits for the process to go idle, workers included."""
+
+    CSS_PATH = Path(rnntui.tui.app.__file__).with_name("app.tcss")
+    first_paint: float | None = None
+
+    def _display(self, screen, renderable) -> None:
+        if renderable is not None and self.first_paint is None and self.query(GradientPlot):
+            self.first_paint = time.perf_counter()
+        super()._display(screen, renderable)
 
 
 @dataclass
@@ -174,14 +189,17 @@ async def measure(view: View, presses: int, dense: float) -> None:
     n = length(info, place)
     print(f"\n== {view.name}: {place.label(info)}, {n} steps or positions (engine run {engine:.2f} s)")
     t0 = time.perf_counter()
-    app = RnntuiApp(trace)
+    app = Painted(trace)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        first_paint = time.perf_counter() - t0
+        first_paint = app.first_paint - t0
+        await app.workers.wait_for_complete()   # what comes after the first paint (the verdict's measuring)
+        settled = time.perf_counter() - t0
         app.cursor = replace(app.cursor, place_index=view.place, t=n // 2)
         await pilot.pause()
         wall, cpu = await timed_presses(pilot, "x", presses)
-        print(f"opening (engine run + first paint) {(engine + first_paint) / engine:.2f}x the engine run (goal <= 1.1x)")
+        print(f"opening (engine run + first paint) {(engine + first_paint) / engine:.2f}x the engine run (goal <= 1.1x; "
+              f"its workers done {(engine + settled) / engine:.2f}x)")
         print(f"time to first paint: {first_paint * 1e3:.0f} ms (goal < 1000 ms); "
               f"no-op key: wall {statistics.median(wall) * 1e3:.1f} ms, cpu {statistics.median(cpu) * 1e3:.1f} ms")
         per_round = max(presses // ROUNDS, 1)
@@ -215,15 +233,17 @@ class Gaps:
 
     def __init__(self):
         self.longest = 0.0
+        self.cpu = 0.0          # the event loop thread's own CPU time during that longest gap
         self._task = None
 
     async def _tick(self) -> None:
-        last = time.perf_counter()
+        last, last_cpu = time.perf_counter(), time.thread_time()
         while True:
             await asyncio.sleep(0.002)
-            now = time.perf_counter()
-            self.longest = max(self.longest, now - last)
-            last = now
+            now, cpu = time.perf_counter(), time.thread_time()
+            if now - last > self.longest:
+                self.longest, self.cpu = now - last, cpu - last_cpu
+            last, last_cpu = now, cpu
 
     def __enter__(self):
         self._task = asyncio.get_running_loop().create_task(self._tick())
@@ -233,7 +253,18 @@ class Gaps:
         self._task.cancel()
 
 
-async def keys_until_done(app, pilot, keys) -> tuple[float, float]:
+class Gap(float):
+    """The longest event-loop gap (seconds), with the UI thread's own CPU seconds in it (`cpu`): on a loaded machine
+    a gap much longer than its CPU is the scheduler's (or a worker's hold of the interpreter), not the key's work."""
+
+    cpu: float = 0.0
+
+    def __format__(self, spec: str) -> str:
+        return f"{float(self) * 1e3:.0f} ms (UI thread CPU {self.cpu * 1e3:.0f} ms)" if spec == "gap" else \
+            float.__format__(self, spec)
+
+
+async def keys_until_done(app, pilot, keys) -> tuple[float, Gap]:
     """(seconds until the keys' work, workers included, is done; the longest event-loop gap meanwhile)."""
     t0 = time.perf_counter()
     with Gaps() as gaps:
@@ -241,7 +272,9 @@ async def keys_until_done(app, pilot, keys) -> tuple[float, float]:
         await app.workers.wait_for_complete()
         await pilot.pause()
         await asyncio.sleep(0.05)  # the worker's result drawn
-    return time.perf_counter() - t0, gaps.longest
+    gap = Gap(gaps.longest)
+    gap.cpu = gaps.cpu
+    return time.perf_counter() - t0, gap
 
 
 TRAINING = ("name: trainbench\nseed: 1\ninput: {{generate: {{kind: noise, length: {T}, features: 8}}}}\n"
@@ -262,13 +295,13 @@ async def freezes(T: int, H: int) -> None:
         _, step = await keys_until_done(app, pilot, ["right"] * 10)
         with Gaps() as idle:
             await asyncio.sleep(2)
-        print(f"reference: 10 step keys, longest gap {step * 1e3:.0f} ms; the app idle 2 s, {idle.longest * 1e3:.0f} ms")
+        print(f"reference: 10 step keys, longest gap {step:gap}; the app idle 2 s, {idle.longest * 1e3:.0f} ms")
         _, typing = await keys_until_done(app, pilot, ["w", *"max(jacnorm"])
         took, gap = await keys_until_done(app, pilot, [")", "enter"])
-        print(f"watch max(jacnorm), T={T} H={H}: work {took:.2f} s in a worker; longest gap {gap * 1e3:.0f} ms "
-              f"(typing it: {typing * 1e3:.0f} ms)")
+        print(f"watch max(jacnorm), T={T} H={H}: work {took:.2f} s in a worker; longest gap {gap:gap} "
+              f"(typing it: {typing:gap})")
         took, gap = await keys_until_done(app, pilot, ["b", "right"])
-        print(f"BPTT step after it: {took * 1e3:.0f} ms; longest gap {gap * 1e3:.0f} ms")
+        print(f"BPTT step after it: {took * 1e3:.0f} ms; longest gap {gap:gap}")
     training = _run(TRAINING.format(T=2000, H=128, N=12))
     app = RnntuiApp(training)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -280,11 +313,11 @@ async def freezes(T: int, H: int) -> None:
         took, gap = await keys_until_done(app, pilot, ["left_curly_bracket"])
         assert app.iteration == 0
         print(f"iteration 0 (not cached; recomputing iteration 1 alone took {alone:.2f} s): {took:.2f} s until "
-              f"shown; longest gap {gap * 1e3:.0f} ms")
+              f"shown; longest gap {gap:gap}")
         _, typing = await keys_until_done(app, pilot, ["a", *"norm(h) > 1e9", "enter"])
         took, gap = await keys_until_done(app, pilot, ["c"])
-        print(f"c through iterations (a breakpoint that never holds): {took:.2f} s; longest gap {gap * 1e3:.0f} ms "
-              f"(typing the breakpoint: {typing * 1e3:.0f} ms)")
+        print(f"c through iterations (a breakpoint that never holds): {took:.2f} s; longest gap {gap:gap} "
+              f"(typing the breakpoint: {typing:gap})")
 
 
 async def main(T: int, H: int, presses: int, only: set[str] | None) -> None:

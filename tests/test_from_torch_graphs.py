@@ -206,7 +206,7 @@ class SelfGate(nn.Module):
 
     def forward(self, x):
         out, h_n = self.rnn(x)
-        return out + h_n[-1]   # every step and the final state: one node cannot give both
+        return out + h_n[-1]   # batch first: torch lines (batch, hidden) up against (time, hidden)
 
 
 @pytest.mark.filterwarnings("ignore:dropout2d:UserWarning")
@@ -223,7 +223,8 @@ def _line_of(cls, text):
 
 
 @pytest.mark.parametrize("cls,line,said", [
-    (SelfGate, "return out + h_n[-1]", "reads every step of a recurrent module whose final state is read too"),
+    (SelfGate, "return out + h_n[-1]", "torch lines up the last axes, so the per-sample value would be stretched "
+                                       "over the steps by its batch axis (batch against time)"),
 ])
 def test_what_a_graph_cannot_hold_is_refused_at_its_line(cls, line, said):
     with pytest.raises(FromTorchError) as err:

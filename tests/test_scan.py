@@ -229,3 +229,18 @@ def test_a_minibatch_iteration_records_which_samples_it_read(tmp_path):
         want = [int(i) for i in t["train.batch"][k] if i >= 0]
         it = t.iteration(k)
         assert it["meta.sample_ids"].tolist() == want and int(it["meta.samples_total"]) == 7
+
+
+def test_every_column_of_a_row_is_the_single_sample_runs_bit_for_bit(result):
+    """A row (every column: loss, prediction, verdict, rate, ratio, the gradient norms and their steps, the
+    saturation shares, the parameters' gradient norm) is that of `rnntui.run(NAME, sample=k)`, what `rnntui run
+    NAME --sample k` opens, measured alone: the same numbers bit for bit, whichever chunk and process ran it."""
+    from rnntui.samples.measure import measure
+
+    for k in (0, 5, 33, 47):
+        own = measure(rnntui.run(NAME, sample=k), k)
+        row = result.rows[k]
+        assert own.keys() == row.keys()
+        for c, v in own.items():
+            assert v == row[c] or (isinstance(v, float) and math.isnan(v) and math.isnan(row[c])), (k, c)
+            assert type(v) is type(row[c]), (k, c)

@@ -20,11 +20,13 @@ the backward pass reads, then one backward pass is seeded at the output:
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from rnntui.engine import keys, network
+from rnntui.engine.families import fused
 from rnntui.engine.activations import log_softmax
 from rnntui.engine.losses import loss_and_grad
 from rnntui.errors import RnntuiError
@@ -171,8 +173,9 @@ def backprop(trace, seed: Seed):
     items = recorded(base)
     plan = Plan(items, layout) if items else None
     rec: dict[str, np.ndarray] = {}
-    with np.errstate(all="ignore"):
-        walk = network.Walk(layout, params, lengths, initial, plan, masks, buffers, keys.META_TRAINING in base)
+    training = keys.META_TRAINING in base   # a training iteration's record: on the path its replay took (families/fused)
+    with np.errstate(all="ignore"), (fused.replay() if training else nullcontext()):
+        walk = network.Walk(layout, params, lengths, initial, plan, masks, buffers, training)
         walk.forward(x, rec)
         out = walk.outs[-1]
         softmax_last = last.activation == "softmax"

@@ -32,9 +32,10 @@ import numpy as np
 
 from rnntui.engine import keys
 from rnntui.engine.diagnostics import BadRows, row_norms, saturation
-from rnntui.engine.layout import trace_floats
+from rnntui.engine.handlers import handler
+from rnntui.engine.infer import trace_floats
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
-from rnntui.engine.network import Walk
+from rnntui.engine.walk import Walk
 from rnntui.engine.progress import report
 from rnntui.engine.trace import Trace, TraceWrapper, _freeze
 
@@ -72,7 +73,7 @@ def why_whole_layout(layout: list) -> str | None:
         if not (lay.seq_in and lay.seq_out):
             return (f"entry {lay.index} ({lay.type}) ends the steps (many-to-one): recorded whole "
                     "(checkpointing covers entries that keep every step)")
-        if not lay.recurrent and lay.handler.mixes_steps(lay, False):
+        if not lay.recurrent and handler(lay.type).mixes_steps(lay, False):
             return f"entry {lay.index} ({lay.type}) mixes steps: recorded whole"
     if not recurrent:
         return "nothing recurrent: recorded whole"

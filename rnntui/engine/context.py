@@ -26,6 +26,7 @@ class RunContext:
     initial: dict = field(default_factory=dict)   # entry index -> initial states (PyTorch's h_0, c_0)
     rec: dict | None = None                       # where the node running now records (a graph walk sets it)
     grads: dict | None = None                     # parameter gradients of the backward pass running now
+    puts: dict = field(default_factory=dict)      # what-if overwrites of the step a graph walk runs now (a cell's gates)
 
     def module_kwargs(self, hd, lay, start: dict | None = None) -> dict:
         """The keyword arguments handler *hd* takes for entry *lay* (besides the input and lengths)."""

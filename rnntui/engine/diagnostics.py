@@ -37,7 +37,7 @@ def saturation(values: np.ndarray, sigmoid: bool, lengths: np.ndarray | None = N
     return counted / (real.sum(axis=1) * values.shape[-1])
 
 
-STEP_CHUNK_ELEMENTS = 1 << 23  # factor entries (steps * B * k*H) formed at once: bounds memory, not accuracy
+STEP_CHUNK_ELEMENTS = 1 << 19  # factor entries (steps * B * k*H) formed at once: bounds memory (a chunk fits spectral.ROW_BUDGET)
 JACNORM_RTOL = spectral.DEFAULT_RTOL
 
 
@@ -97,8 +97,11 @@ JACNORM_AUTO_LIMIT = 1 << 28  # steps * B * k * H^2 summed over directions: abou
 
 def jacnorm_cost(info) -> int:
     """Work of every diag.*.jacnorm of a run, in units of one multiply-add per Jacobian entry."""
+    from rnntui.engine.graph_diag import carries, jacnorm_work
+
     return sum(e.steps * info.B * e.family.n_blocks * e.hidden_size ** 2 * e.num_layers * len(e.directions)
-               for e in info.entries if e.recurrent)
+               for e in info.entries if e.recurrent) + \
+        sum(jacnorm_work(e, info.B) for e in info.entries if carries(e))   # a graph's recurrences
 
 
 def lazy_jacnorms(info, arrays: dict, wanted) -> dict:

@@ -26,8 +26,10 @@ import numpy as np
 
 from rnntui.engine import activations as act
 from rnntui.engine import keys
+from rnntui.engine.handlers import handler
 from rnntui.engine.layout import EntryInfo
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
+from rnntui.engine.walk import one_term_gradients, record_weights
 
 
 @dataclass
@@ -43,7 +45,7 @@ class Step:
 
 def feeds_ids(layout: list[EntryInfo]) -> bool:
     """Arg-max feedback: the first entry looks ids up, so the next input is the chosen id."""
-    return layout[0].handler.reads_ids
+    return handler(layout[0].type).reads_ids
 
 
 def final_states(lay: EntryInfo, cache: dict) -> dict[str, np.ndarray]:
@@ -71,7 +73,7 @@ def _state_keys(layout: list[EntryInfo]) -> set[str]:
                     for s in lay.family.states:
                         k = f"{keys.place_prefix(lay.index, j, d)}.{s}0"
                         out.update((k, keys.grad(k)))
-        elif lay.handler.takes_buffers:   # batchnorm's statistics: the running ones, the same at every step
+        elif handler(lay.type).takes_buffers:   # batchnorm's statistics: the running ones, the same at every step
             from rnntui.engine.entries.batchnorm import stat_keys
 
             out.update(v for n, v in stat_keys(lay.index).items() if n != "xhat")
@@ -93,10 +95,8 @@ def run_generation(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.
                    buffers: dict | None = None) -> dict[str, np.ndarray]:
     """Forward, loss and backward of a generator; returns the trace's arrays like `network.run_network`,
     with `input` (what each step read) among them. *x*: (T, B, D), of which only step 0 is read."""
-    from rnntui.engine.network import one_term_gradients, record_weights
-
     T = x.shape[0]
-    handlers = [lay.handler for lay in layout]
+    handlers = [handler(lay.type) for lay in layout]
     ids = feeds_ids(layout)
     states = {i: s for i, s in (initial or {}).items()}
     steps: list[Step] = []

@@ -19,9 +19,10 @@ import numpy as np
 
 from rnntui.engine import keys
 from rnntui.engine.context import RunContext
+from rnntui.engine.handlers import handler
 from rnntui.engine.layout import EntryInfo, LayoutContext, LayoutProblem
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
-from rnntui.engine.network import one_term_gradients, record_weights
+from rnntui.engine.walk import one_term_gradients, record_weights
 from rnntui.engine.ops.base import OpProblem, Val, val_of
 
 
@@ -78,7 +79,7 @@ def infer_graph(nodes: list[Node], inputs: dict[str, Val], ragged: set[str] | fr
     the nodes it reads where their shapes do not fit). *ragged*: the inputs whose samples have lengths
     of their own (a map: input -> the input whose lengths it follows, for a step graph's outer values). *prefix*: a recurrence's step graph (`"{i}."`): each node is `{i}.{id}` (its keys
     `model.{i}.{id}.*`, its parameters `{i}.{id}.{name}`), and what it reads is named so too."""
-    from rnntui.engine.entries import handler
+    from rnntui.engine.handlers import handler
 
     B = next(iter(inputs.values())).shape[next(iter(inputs.values())).bpos]
     out: list[EntryInfo] = []
@@ -204,7 +205,7 @@ def graph_floats(layout: list[EntryInfo], input_steps: dict[str, int], B: int) -
     total = 0
     for lay in layout:
         src = lay.reads[0]
-        prints.append(lay.handler.footprint(lay, steps_of.get(src, 1) if lay.seq_in else 1, B))
+        prints.append(handler(lay.type).footprint(lay, steps_of.get(src, 1) if lay.seq_in else 1, B))
         total += 2 * sum(prod(s) for s in lay.params.values())
         steps_of[lay.index] = lay.steps
     last = layout[-1]
@@ -227,7 +228,7 @@ class GraphWalk:
 
     def __init__(self, layout: list[EntryInfo], ctx: RunContext):
         self.layout, self.ctx = layout, ctx
-        self.handlers = [lay.handler for lay in layout]
+        self.handlers = [handler(lay.type) for lay in layout]
         self.node_params = [with_aliases([lay], ctx.params) if lay.aliases else ctx.params for lay in layout]
         self.xs, self.pres, self.outs, self.caches = [], [], [], []
         self.inputs: dict[str, np.ndarray] = {}
@@ -255,7 +256,7 @@ class GraphWalk:
         for lay, hd, params in zip(self.layout, self.handlers, self.node_params):
             xs = [vals[s] for s in lay.reads]
             if hd.is_op:
-                self.ctx.rec = rec
+                self.ctx.rec, self.ctx.puts = rec, self.puts
                 out, cache = hd.run(lay, xs, self.ctx)
                 pre = None
                 for name, v in (hd.extra_values(cache) if hd.extras else {}).items():   # a cell's c'

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnntui.engine import keys
+from rnntui.engine.handlers import handler
 
 
 META = keys.META_INTERVENTIONS          # JSON: the list applied, in scenario form (`Intervention.to_dict`)
@@ -68,7 +69,7 @@ NODE = re.compile(r"model\.([0-9]{1,9})")   # a graph model's recurrence node: i
 def steps_node(entry) -> bool:
     """Whether *entry* is a node whose step graph's values an intervention may set (a recurrence: its
     handler names them, `settable_values`)."""
-    return hasattr(entry.handler, "settable_values")
+    return hasattr(handler(entry.type), "settable_values")
 
 
 def parse_steps(text: str, T: int) -> tuple[int, int]:
@@ -101,8 +102,8 @@ def from_dict(index: int, d: dict, entries, T: int) -> Intervention:
     n = NODE.fullmatch(at)
     if n and int(n.group(1)) < len(entries) and steps_node(entries[int(n.group(1))]):
         e = entries[int(n.group(1))]
-        names = e.handler.settable_values(e)
-        sizes = {name: e.handler.value_size(e, name) for name in names}
+        names = handler(e.type).settable_values(e)
+        sizes = {name: handler(e.type).value_size(e, name) for name in names}
         return _checked(index, d, at, e, f"{keys.entry_prefix(e.index)} ({e.id or e.type})", names, sizes)
     if not m:
         raise InterventionProblem(index, "at", f"found {at[:60]!r}; expected a recurrent place such as "
@@ -254,7 +255,7 @@ def compile_all(items, entries) -> dict[str, Overrides]:
         m = PLACE.fullmatch(it.at) or NODE.fullmatch(it.at)
         e = entries[int(m.group(1))]
         if it.at not in out:
-            sizes = {n: e.handler.value_size(e, n) for n in e.handler.settable_values(e)} if steps_node(e) else None
+            sizes = {n: handler(e.type).value_size(e, n) for n in handler(e.type).settable_values(e)} if steps_node(e) else None
             out[it.at] = Overrides(e.steps, 0 if sizes else e.hidden_size, sizes)
         out[it.at].add(it)
     return out

@@ -3,14 +3,15 @@
 A pure function of the entries' configurations, the input's shape and the mode: each entry's
 handler (`rnntui/engine/entries/`) lays itself out. Errors come back as `LayoutProblem`s naming
 the entry and key so the loader can point at a line. The result, one `EntryInfo` per entry, is
-what the engine runs and what the trace records in `meta.layout`.
+what the engine runs and what the trace records in `meta.layout`. The walk that lays a chain out with the
+entries' handlers, and the memory count from their footprints, are engine/infer.py (above the handlers).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import prod
 
 from rnntui.engine import keys
+from rnntui.engine.families import family
 
 
 class LayoutProblem(Exception):
@@ -65,8 +66,6 @@ class EntryInfo:
     @property
     def family(self):
         """The recurrent family (rnntui.engine.families), or None for other entries."""
-        from rnntui.engine.families import family
-
         return family(self.type) if self.recurrent else None
 
     @property
@@ -78,42 +77,11 @@ class EntryInfo:
         """How the node is named to the user: `model.{index}`, with its id in a graph."""
         return keys.entry_prefix(self.index) + (f" ({self.id})" if self.id else "")
 
-    @property
-    def handler(self):
-        from rnntui.engine.entries import handler
-
-        return handler(self.type)
-
 
 @dataclass(frozen=True)
 class LayoutContext:
     mode: str
     last_recurrent: int          # index of the last recurrent entry, -1 if none
-
-
-def infer_layout(types: list[str], configs: list, input_feat: tuple[int, ...], seq: bool, mode: str,
-                 steps: int, first_index: int = 0) -> list[EntryInfo]:
-    """Walk the entries (their types and configurations), returning their layouts or raising the first
-    LayoutProblem. *steps* is the input's number of steps (1 for an image). *first_index*: the first
-    entry's number (a decoder's entries continue the encoder's numbering)."""
-    from rnntui.engine.entries import handler
-
-    handlers = [handler(t) for t in types]
-    recurrent_ix = [first_index + i for i, h in enumerate(handlers) if h.recurrent]
-    if mode != "many-to-many" and not recurrent_ix and seq:
-        raise LayoutProblem(first_index, None, f"mode {mode} needs a recurrent entry (rnn, lstm or gru) in the model")
-    ctx = LayoutContext(mode, recurrent_ix[-1] if recurrent_ix else -1)
-    out: list[EntryInfo] = []
-    feat = tuple(input_feat)
-    for i, (h, cfg) in enumerate(zip(handlers, configs), start=first_index):
-        lay = h.layout(i, cfg, feat, seq, steps, ctx)
-        if lay.activation in ("softmax", "log_softmax") and len(lay.out_shape) != 1:
-            raise LayoutProblem(i, h.activation_key, f"{lay.activation} needs a vector of features; here it would act on a map of shape "
-                                f"{lay.out_shape} (add a flatten and a dense entry first)")
-        out.append(lay)
-        feat, seq = lay.out_shape, lay.seq_out
-        steps = lay.steps if seq else 1
-    return out
 
 
 @dataclass(frozen=True)
@@ -129,27 +97,3 @@ class Footprint:
     records: int = 0
     temp: int = 0
     lazy: int = 0
-
-
-def trace_floats(layout: list[EntryInfo], T: int, B: int) -> int:
-    """How many numbers the run holds at its peak, for the memory check (docs/scenario-format.md).
-
-    Every entry's held arrays and its parameters with their gradients, plus the largest of: one
-    entry's backward working arrays (during the run; where the output has a step axis, also during
-    the one-term backward pass a verdict reads, counted as if it recorded every entry's gradients once
-    more: its recurrent entries keep only dL/dh_t, so this is an upper bound),
-    and the largest lazily derived diagnostic."""
-    prints = []
-    steps_in = T
-    total = 0
-    for lay in layout:
-        prints.append(lay.handler.footprint(lay, steps_in if lay.seq_in else 1, B))
-        total += 2 * sum(prod(s) for s in lay.params.values())  # the parameter and its gradient
-        steps_in = lay.steps
-    last = layout[-1]
-    n_out = prod(last.out_shape) * (last.steps if last.seq_out else 1) * B
-    total += sum(f.held for f in prints) + 2 * n_out       # the loss's gradient (and its softmax form)
-    temp = max(f.temp for f in prints)
-    if layout[0].seq_in and last.seq_out and any(lay.recurrent for lay in layout):  # network.one_term_gradients
-        temp += sum(f.records for f in prints) + 2 * n_out
-    return total + max(temp, max(f.lazy for f in prints))

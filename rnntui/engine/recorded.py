@@ -17,8 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from rnntui.engine import keys
+from rnntui.engine.memory import available_memory
 from rnntui.engine.trace import IterationNotKept, Trace, TraceInfo
+from rnntui.engine.trace_file import read_trace
 from rnntui.errors import Problem, ScenarioError
+from rnntui.npyfiles import ArrayFileError, npz_names, read_npz
 
 PATTERN = "step-*.npz"
 KEPT = 4   # records held at once while stepping through iterations
@@ -44,11 +47,6 @@ def _small_keys(names: list[str]) -> list[str]:
 
 
 def load_recorded(folder: Path, max_memory: int | None = None) -> "RecordedRun":
-    from rnntui.engine.trace import load_trace
-    from rnntui.npyfiles import ArrayFileError, npz_names, read_npz
-
-    from rnntui.engine.run import available_memory
-
     limit = available_memory() // 2 if max_memory is None else max_memory
     files = record_files(folder)
     if not files:
@@ -66,7 +64,7 @@ def load_recorded(folder: Path, max_memory: int | None = None) -> "RecordedRun":
     steps = [int(s["record.step"]) for s in small]
     order = np.argsort(steps, kind="stable")
     files, small = [files[i] for i in order], [small[i] for i in order]
-    last = load_trace(files[-1], max_memory=max_memory)
+    last = read_trace(files[-1], max_memory=max_memory)
     arrays = dict(last._arrays)
     arrays.update(_train_arrays(small))
     return RecordedRun(arrays, last.info, dict(last._derived), files=files, max_memory=max_memory)
@@ -129,15 +127,13 @@ class RecordedRun(Trace):
 
     def iteration(self, k: int) -> Trace:
         """Record k (in step order), read from its file."""
-        from rnntui.engine.trace import load_trace
-
         if not 0 <= k < self.iterations:
             raise IndexError(f"iteration {k} out of range: the folder has records 0..{self.iterations - 1}")
         if k == self.record_iteration:
             return self
         if k not in self._kept:
             try:
-                self._kept[k] = load_trace(self._files[k], max_memory=self._max_memory)
+                self._kept[k] = read_trace(self._files[k], max_memory=self._max_memory)
             except ScenarioError as exc:
                 raise IterationNotKept(str(exc)) from None
             while len(self._kept) > KEPT:

@@ -5,18 +5,12 @@ import numpy as np
 
 from rnntui.engine import generate, keys, network
 from rnntui.engine.diagnostics import derived_keys
-from rnntui.engine.layout import trace_floats
+from rnntui.engine.handlers import handler
+from rnntui.engine.infer import trace_floats
+from rnntui.engine.memory import available_memory
 from rnntui.engine.trace import Recording, Trace, TraceInfo
 from rnntui.errors import Problem, ScenarioError
 from rnntui.sizes import format_size
-
-
-def available_memory() -> int:
-    """The memory the system can give without swapping (psutil's `available`, on every platform psutil
-    supports); the default limits are half of it."""
-    import psutil
-
-    return int(psutil.virtual_memory().available)
 
 
 def estimate_bytes(sc) -> int:
@@ -76,17 +70,14 @@ def choose_recording(sc, limit: int, recording: str | None = None) -> tuple[Reco
     return Recording(mode, need, limit, reason, S if why is None else 0, segments), (S if why is None else 0)
 
 
-def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None,
-                 recording: str | None = None) -> Trace:
-    """Run forward and backward; raise ScenarioError if the trace would not fit in memory and cannot be
+def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
+             recording: str | None = None) -> Trace:
+    """Run forward and backward once; raise ScenarioError if the trace would not fit in memory and cannot be
     checkpointed (engine/checkpoint.py: a long run of per-step entries is then recorded as segments, each
-    recomputed when read). A scenario with `train:` runs its iterations (engine/train.py) and returns a
-    TrainTrace. *iteration*: the training iteration this run is (engine/train.py), recorded as
-    `meta.iteration`. *recording*: "full" or "checkpointed" instead of the memory limit's choice."""
-    if getattr(sc, "train", None) is not None:
-        from rnntui.engine.train import train_scenario
-
-        return train_scenario(sc, max_memory)
+    recomputed when read). A scenario's `train:` is not read here: engine/scenario_run.py's `run_scenario` runs
+    its iterations (engine/train.py), each of them one run of this. *iteration*: the training iteration this
+    run is, recorded as `meta.iteration`. *recording*: "full" or "checkpointed" instead of the memory limit's
+    choice."""
     limit = available_memory() // 2 if max_memory is None else max_memory
     chosen, S = choose_recording(sc, limit, recording)
     dtype = np.dtype(sc.dtype)
@@ -118,6 +109,7 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
             arrays = run_graph(list(sc.layout), inputs, ctx, sc.loss, target, derived=lazy)
         elif S:
             from rnntui.engine.checkpoint import Segments
+            from rnntui.engine.walk import record_weights
 
             initial = {i: {k: v.astype(dtype) for k, v in st.items()} for i, st in sc.initial_states.items()}
             segments = Segments(list(sc.layout), params, x, sc.loss, target, sc.lengths, initial, S)
@@ -129,7 +121,7 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
                     for s, v in st.items():
                         arrays[f"{keys.place_prefix(i, j, d)}.{s}0"] = v[slot]
             arrays[keys.LOSS] = swept.loss
-            network.record_weights(arrays, params, swept.grads, buffers)
+            record_weights(arrays, params, swept.grads, buffers)
             lazy.update(segment_term_gradients(segments, swept.terms))
         else:
             arrays = network.run_network(list(sc.layout), x, params, sc.loss, target, sc.seq, derived=lazy,
@@ -154,7 +146,7 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
     arrays[keys.META_VERSION] = np.asarray(1)
     if iteration is not None:  # which iteration of a training run this record is (the expressions' `iteration`)
         arrays[keys.META_ITERATION] = np.asarray(iteration, dtype=np.int64)
-    if training and any(lay.handler.takes_buffers for lay in sc.layout):
+    if training and any(handler(lay.type).takes_buffers for lay in sc.layout):
         # a training iteration's record of a model it changes (batchnorm's batch statistics; what_if reads it)
         arrays[keys.META_TRAINING] = np.asarray(True)
     arrays[keys.META_SCENARIO] = np.asarray(sc.text)

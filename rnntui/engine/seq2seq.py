@@ -19,7 +19,7 @@ import numpy as np
 
 from rnntui.engine import keys
 from rnntui.engine.entries.recurrent import merge, unmerge
-from rnntui.engine.network import Walk
+from rnntui.engine.walk import Walk
 
 DECODER_INPUT = keys.DECODER_INPUT
 

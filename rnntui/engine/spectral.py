@@ -4,13 +4,19 @@ Every step (and sample) runs its own Lanczos process on A = JᵀJ, all of them a
 iteration is two GEMMs over every active row, (N, H) @ (H, kH) and (N, kH) @ (kH, H), since
 J v = a*v + sum_k D_k*(W_k v) and Jᵀu = a*u + sum_k W_kᵀ(D_k*u). A step leaves the batch as soon
 as its largest Ritz value theta (of the Lanczos tridiagonal) is certified; sigma = sqrt(theta).
+Above SINGLE_BELOW units this runs twice: in float32 (its GEMMs 2.5x as fast) to find each step's
+top Ritz vector, then in float64 from that vector, which certifies theta in a few iterations; every
+value returned is the float64 phase's, with the certificate below.
 
 Certificate, with r the residual of theta's Ritz vector (|r| = beta_m |s_m|, free from the
 tridiagonal) and gap the distance from theta to the next Ritz value:
     |r| <= rtol * theta                          (Bauer-Fike: an eigenvalue lies within |r|), or
     |r|^2 / gap <= rtol * theta  with |r| < gap  (the gap theorem, Parlett 11.7),
 so |lambda_max - theta| <= rtol * lambda_max and sigma has relative error <= rtol / 2 (plus
-rounding, ~1e-15). Ritz values never exceed lambda_max. Like every Krylov method this assumes the
+rounding, ~1e-15). Ritz values never exceed lambda_max. In the float64 phase the gap is taken to the
+larger of its own second Ritz value and the float32 phase's (raised by its rounding, SINGLE_SLACK):
+both bound lambda_2 from below, and the float64 phase's, started next to the top vector, alone would
+be a poor one. Like every Krylov method this assumes the
 random start vector is not (numerically) orthogonal to the top singular vector, and that a pair
 of top singular values closer than about sqrt(rtol) apart is resolved; steps not certified within
 MAX_ITERATIONS fall back to eigvalsh of the explicitly formed J Jᵀ. tests/engine/test_spectral.py
@@ -23,10 +29,15 @@ from collections.abc import Callable
 import numpy as np
 
 DEFAULT_RTOL = 1e-10  # on lambda = sigma^2: sigma is within DEFAULT_RTOL / 2
-ROW_BUDGET = 1 << 21  # rows * k * H per chunk: bounds memory (about 6 such float64 arrays live at once)
+ROW_BUDGET = 1 << 19  # rows * k * H per chunk: bounds memory, and keeps a chunk's arrays near the cache
 MAX_ITERATIONS = 120
 FIRST_CHECK = 8       # first certificate check (few steps converge sooner; each check costs an eigvalsh)
 CHECK_EVERY = 3
+SINGLE_BELOW = 32          # below this H the float64 Lanczos alone is as fast
+SINGLE_RTOL = 1e-9         # the float32 phase stops once its own certificate holds to this (or its budget is spent)
+SINGLE_ITERATIONS = 60
+SINGLE_FIRST_CHECK = 14     # few steps are certified in float32 sooner; then every CHECK_EVERY (a check costs a GEMM pass)
+SINGLE_SLACK = 1e-5        # float32 rounding of its Ritz values, relative to theta: lambda_2's bound is raised by it
 
 
 TYPICAL_ITERATIONS = 12  # Lanczos steps before most rows are certified (each check forms m x m tridiagonals)
@@ -40,7 +51,9 @@ def working_floats(rows: int, k: int, H: int) -> int:
     converge slowly); and W, Wᵀ and the blocks in float64."""
     n = min(rows, max(1, ROW_BUDGET // (k * H)))
     m = min(TYPICAL_ITERATIONS, H)
-    return n * (3 * k * H + 12 * H + 2 * min(MAX_ITERATIONS, H) + m * m) + 3 * k * H * H
+    # the float32 phase: its copies of D and W, its vectors, and its Lanczos basis (kept for the Ritz vector)
+    single = (2 * k * H + 8 * H + min(SINGLE_ITERATIONS, H) * H) // 2 + 2 * min(SINGLE_ITERATIONS, H)
+    return n * (3 * k * H + 12 * H + 2 * min(MAX_ITERATIONS, H) + m * m + single) + 4 * k * H * H
 
 
 def step_spectral_norms(a: np.ndarray | None, D: np.ndarray, blocks: np.ndarray, *, rtol: float = DEFAULT_RTOL,
@@ -109,69 +122,137 @@ def _chunk_norms(a, D, W, Wt, k, H, rtol, seed):
 
 
 def _lanczos_top(a, D, W, Wt, rtol, rng):
-    """Largest eigenvalue of JᵀJ for each row (after scaling); (theta, certified) per row."""
+    """Largest eigenvalue of JᵀJ for each row (after scaling); (theta, certified) per row.
+
+    Two phases. A float32 Lanczos (GEMMs 2.5x as fast) from a random start finds each row's top Ritz vector to
+    about SINGLE_RTOL; a float64 Lanczos started from it then certifies theta to *rtol* in a few iterations,
+    with the certificate of `_certify` and a gap no wider than the float32 phase's: its second Ritz value
+    (a lower bound of lambda_2, as every Ritz value is; rounded up by SINGLE_SLACK) bounds lambda_2 from
+    below as well as the float64 phase's own. Every value is the float64 phase's: the float32 one only
+    chooses where it starts."""
     n, k, H = D.shape
-    theta = np.zeros(n)
-    done = np.zeros(n, dtype=bool)
-    active = np.arange(n)
     q = rng.standard_normal((n, H))
     q /= np.linalg.norm(q, axis=1, keepdims=True)
-    q_prev = np.zeros_like(q)
-    beta_prev = np.zeros(n)
-    alphas = np.zeros((n, min(MAX_ITERATIONS, H)))
-    betas = np.zeros_like(alphas)
-    for m in range(1, alphas.shape[1] + 1):
-        Dm = D[active]
-        u = (q @ Wt).reshape(-1, k, H)
-        u *= Dm
-        Jv = u.sum(axis=1)
-        if a is not None:
-            Jv += a[active] * q
-        Dm *= Jv[:, None, :]                       # Dm is a copy (fancy indexing): reuse it
-        w = Dm.reshape(-1, k * H) @ W
-        if a is not None:
-            w += a[active] * Jv
-        alpha = np.einsum("ij,ij->i", w, q)
-        w -= alpha[:, None] * q
-        w -= beta_prev[:, None] * q_prev
-        beta = np.linalg.norm(w, axis=1)
-        alphas[active, m - 1] = alpha
-        betas[active, m - 1] = beta
-        if (m >= FIRST_CHECK and (m - FIRST_CHECK) % CHECK_EVERY == 0) or m == alphas.shape[1] \
-                or (beta <= 1e-14 * np.abs(alpha)).any():
-            th, ok = _certify(alphas[active, :m], betas[active, :m], rtol)
-            theta[active] = th
-            done[active[ok]] = True
-            keep = ~ok
-        else:
-            keep = np.ones(len(active), dtype=bool)
-        if not keep.any():
-            break
-        active = active[keep]
-        beta = beta[keep]
-        q_prev = q[keep]
-        q = w[keep] / np.where(beta > 0, beta, 1.0)[:, None]
-        beta_prev = beta
+    floor = None
+    wmax = np.abs(W).max(initial=0.0)
+    if H > SINGLE_BELOW and 1e-12 < wmax < 1e12:
+        f32 = np.float32
+        y, th, th2 = _lanczos(None if a is None else a.astype(f32), D.astype(f32), W.astype(f32), Wt.astype(f32),
+                              q.astype(f32), SINGLE_RTOL, SINGLE_ITERATIONS, SINGLE_FIRST_CHECK, CHECK_EVERY, ritz=True)
+        good = np.isfinite(y).all(axis=1) & (np.linalg.norm(y, axis=1) > 0.5)
+        q[good] = y[good] / np.linalg.norm(y[good], axis=1, keepdims=True)
+        floor = np.where(good & np.isfinite(th2), th2 + SINGLE_SLACK * np.abs(th), -np.inf)
+    theta, done, _ = _lanczos(a, D, W, Wt, q, rtol, min(MAX_ITERATIONS, H), 1 if floor is not None else FIRST_CHECK,
+                              1 if floor is not None else CHECK_EVERY, floor=floor)
     return theta, done
 
 
-def _certify(alphas, betas, rtol):
-    """Top Ritz value of each Lanczos tridiagonal and whether it is certified (module docstring)."""
+def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=None, ritz=False):
+    """Lanczos on JᵀJ for every row at once, from the unit rows of *q*, in the dtype of *D*.
+
+    Returns (theta, certified, second): with *ritz*, instead (the top Ritz vector per row in float64, theta,
+    the second Ritz value), for a next phase to start from. The rows still running are kept packed (D, a and
+    the Lanczos vectors gathered again only when some row is certified) and each iteration writes into
+    buffers made once: the two GEMMs are most of it."""
+    n, k, H = D.shape
+    dt = D.dtype
+    theta = np.zeros(n)
+    second = np.full(n, np.nan)
+    done = np.zeros(n, dtype=bool)
+    active = np.arange(n)
+    q_prev = np.zeros_like(q)
+    beta_prev = np.zeros(n, dtype=dt)
+    m_max = min(iterations, H)
+    alphas = np.zeros((n, m_max))
+    betas = np.zeros_like(alphas)
+    basis = np.empty((m_max, n, H), dtype=dt) if ritz else None
+    vectors = np.zeros((n, H)) if ritz else None
+    Da, aa = D, a                          # the active rows' factors, packed
+    fl = floor
+    buf = np.empty((n, k, H), dtype=dt)    # W q, then D * (J q)
+    Jv = np.empty((n, H), dtype=dt)
+    for m in range(1, m_max + 1):
+        r = len(active)
+        if ritz:
+            basis[m - 1, active] = q
+        u = np.matmul(q, Wt, out=buf[:r].reshape(r, k * H)).reshape(r, k, H)
+        u *= Da
+        if k > 1:
+            np.add(u[:, 0], u[:, 1], out=Jv[:r])
+        else:
+            np.copyto(Jv[:r], u[:, 0])
+        for j in range(2, k):
+            Jv[:r] += u[:, j]
+        if aa is not None:
+            Jv[:r] += aa * q
+        np.multiply(Da, Jv[:r, None, :], out=buf[:r])
+        w = buf[:r].reshape(r, k * H) @ W
+        if aa is not None:
+            w += aa * Jv[:r]
+        alpha = np.einsum("ij,ij->i", w, q)
+        w -= alpha[:, None] * q
+        w -= beta_prev[:, None] * q_prev
+        beta = np.sqrt(np.einsum("ij,ij->i", w, w))
+        alphas[active, m - 1] = alpha
+        betas[active, m - 1] = beta
+        last = m == m_max
+        if (m >= first_check and (m - first_check) % check_every == 0) or last \
+                or (beta <= 1e-14 * np.abs(alpha)).any():
+            th, ok, th2 = _certify(alphas[active, :m], betas[active, :m], rtol, fl)
+            theta[active] = th
+            second[active] = th2
+            done[active[ok]] = True
+            if ritz:
+                finished = ok | last
+                if finished.any():   # the top Ritz vector: the basis combined by the tridiagonal's eigenvector
+                    rows = active[finished]
+                    s = _top_vector(alphas[rows, :m], betas[rows, :m], theta[rows])
+                    vectors[rows] = np.einsum("nm,mnh->nh", s, basis[:m, rows], dtype=np.float64)
+        else:
+            ok = None
+        if ok is not None and ok.any():
+            keep = ~ok
+            if not keep.any():
+                break
+            active, beta, w, q = active[keep], beta[keep], w[keep], q[keep]
+            Da = Da[keep]
+            aa = None if aa is None else aa[keep]
+            fl = None if fl is None else fl[keep]
+        q_prev = q
+        q = w / np.where(beta > 0, beta, 1.0)[:, None]
+        beta_prev = beta
+    if ritz:
+        return vectors, theta, second
+    return theta, done, second
+
+
+def _tridiagonal(alphas, betas):
+    """The Lanczos tridiagonals (n, m, m) of the coefficients (n, m) (the last beta is the residual's)."""
     n, m = alphas.shape
     T = np.zeros((n, m, m))
     i = np.arange(m)
     T[:, i, i] = alphas
     T[:, i[:-1], i[1:]] = betas[:, :-1]
     T[:, i[1:], i[:-1]] = betas[:, :-1]
-    vals = np.linalg.eigvalsh(T)
+    return T
+
+
+def _certify(alphas, betas, rtol, floor=None):
+    """Top Ritz value of each Lanczos tridiagonal, whether it is certified (module docstring), and the second
+    Ritz value (NaN for one iteration). *floor*: per row, a value lambda_2 is known to be at least (the float32
+    phase's second Ritz value): the gap is measured to the larger of it and this tridiagonal's second."""
+    n, m = alphas.shape
+    vals = np.linalg.eigvalsh(_tridiagonal(alphas, betas))
     theta = vals[:, -1]
     res = np.abs(betas[:, -1]) * _last_component(alphas, betas, theta)
     tol = rtol * np.abs(theta)
     ok = res <= tol
-    if m > 1:
-        gap = theta - vals[:, -2]
-        ok |= (res < gap) & (res * res <= tol * gap)
-    return theta, ok
+    second = vals[:, -2] if m > 1 else np.full(n, -np.inf)
+    if m > 1 or floor is not None:
+        below = second if floor is None else np.maximum(second, floor)
+        gap = theta - below
+        ok |= np.isfinite(gap) & (res < gap) & (res * res <= tol * gap)
+    return theta, ok, (vals[:, -2] if m > 1 else np.full(n, np.nan))
 
 
 def _last_component(alphas, betas, theta):
@@ -193,6 +274,21 @@ def _last_component(alphas, betas, theta):
             d = theta - alphas[:, j] - betas[:, j - 1] ** 2 / np.where(d == 0, tiny, d)
     rel = logs - logs[:, -1:]
     return 1.0 / np.sqrt(np.exp(2 * np.minimum(rel, 700)).sum(axis=1))
+
+
+def _top_vector(alphas, betas, theta):
+    """The tridiagonal's unit eigenvector for its top eigenvalue theta, from the pivots `_last_component`
+    reads (s_{i+1}/s_i = d_i/beta_i >= 0: every component has the same sign), O(m) per row."""
+    n, m = alphas.shape
+    tiny = np.finfo(np.float64).tiny
+    logs = np.zeros((n, m))
+    d = theta - alphas[:, 0]
+    for j in range(1, m):
+        logs[:, j] = logs[:, j - 1] + np.log(np.maximum(np.abs(d), tiny)) - np.log(np.maximum(betas[:, j - 1], tiny))
+        if j < m - 1:
+            d = theta - alphas[:, j] - betas[:, j - 1] ** 2 / np.where(d == 0, tiny, d)
+    s = np.exp(np.maximum(logs - logs.max(axis=1, keepdims=True), -700))
+    return s / np.linalg.norm(s, axis=1, keepdims=True)
 
 
 def _dense_top(a, D, blocks):

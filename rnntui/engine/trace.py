@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -272,47 +272,3 @@ class TraceWrapper(Mapping):
 
 class IterationNotKept(LookupError):
     """An iteration a saved training trace cannot give: it keeps the last iteration's record only."""
-
-
-def load_trace(path: str | Path, max_memory: int | None = None) -> Trace:
-    """Open a saved trace without recomputing anything.
-
-    Members are read one by one after their headers (rnntui/npyfiles.py): one that declares more
-    than its zip entry holds (a zip bomb) or more than *max_memory* bytes in all (default: half the
-    available memory) is refused before it is inflated."""
-    from rnntui.engine.run import available_memory
-    from rnntui.engine.trace_check import check_trace
-    from rnntui.errors import Problem, ScenarioError
-    from rnntui.npyfiles import ArrayFileError, read_npz
-
-    from rnntui.engine.recorded import is_recorded_run, load_recorded
-
-    if is_recorded_run(path):   # a folder of iterations recorded by rnntui.record
-        return load_recorded(Path(path), max_memory)
-    limit = available_memory() // 2 if max_memory is None else max_memory
-    try:
-        arrays = read_npz(Path(path), None, limit, kinds="biufU")  # text: names, the scenario, the layout
-    except (ArrayFileError, OSError) as exc:
-        raise ScenarioError([Problem(str(path), None, None, "", f"cannot read this trace: {exc}")]) from None
-    from rnntui.engine import checkpoint
-
-    # layout and arrays, before anything reads them (a checkpointed trace's recomputed arrays by their shapes)
-    check_trace({**arrays, **checkpoint.placeholders(arrays, path)}, str(path))
-    if keys.META_LAYOUT not in arrays:
-        raise ScenarioError([Problem(str(path), None, None, "", "not an rnntui trace: no meta.layout key")])
-    info = TraceInfo.from_json(str(arrays[keys.META_LAYOUT]))
-    # packed when some sample stops before the input's last step (the first entry runs over the input)
-    if info.seq and keys.META_LENGTHS in arrays and (arrays[keys.META_LENGTHS] < info.entries[0].steps).any():
-        info = replace(info, lengths=tuple(int(n) for n in arrays[keys.META_LENGTHS]))
-    derived = {}
-    if keys.META_NOT_COMPUTED in arrays:
-        from rnntui.engine.diagnostics import lazy_jacnorms
-
-        derived = lazy_jacnorms(info, arrays, set(arrays[keys.META_NOT_COMPUTED].tolist()))
-    if checkpoint.is_checkpointed(arrays):   # the boundaries of a long run: its segments recomputed when read
-        return checkpoint.restore(arrays, info, Path(path), limit)
-    if keys.TRAIN_LOSS in arrays:   # a training run: its iterations' numbers, the last one's record
-        from rnntui.engine.train import SavedTrainTrace
-
-        return SavedTrainTrace(arrays, info, derived, Path(path))
-    return Trace(arrays, info, derived, Path(path))

@@ -88,10 +88,9 @@ def _shape(a: np.ndarray, key: str, expected: tuple, shown: str) -> None:
 
 def _handlers() -> dict:
     """Every type an entry or graph node of this rnntui can have: entries, graph ops, graph and step layers."""
-    from rnntui.engine.entries import HANDLERS
-    from rnntui.engine.ops import GRAPH_LAYERS, OPS, STEP_LAYERS
+    from rnntui.engine.handlers import EVERY
 
-    return {**STEP_LAYERS, **GRAPH_LAYERS, **OPS, **HANDLERS}
+    return EVERY
 
 
 def _check_diagnostics(arrays: dict, text: str) -> None:
@@ -200,6 +199,11 @@ def _check_recurrence(e: dict, where: str) -> None:
         raise _Bad(f"{where}.config: expected a step graph and states with sizes of 1 or more")
     for k, s in enumerate(conf["step"]):
         _check_map(s, EntryInfo, f"{where}.config.step[{k}]", {"index": (str, {}, True)})
+        known = _handlers()
+        if s["type"] not in known:
+            raise _Bad(f"{where}.config.step[{k}].type: found {json.dumps(s['type'])[:40]}; expected a node type of "
+                       "this rnntui")
+        _check_config(s, known[s["type"]], f"{where}.config.step[{k}]")
     names = {s["index"] for s in conf["step"]}
     refs = list(conf["next"].values()) + [conf["emit"]]
     if set(conf["next"]) != set(conf["states"]) or any(not isinstance(r, str) or r.rsplit(".", 1)[0] not in names

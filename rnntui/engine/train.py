@@ -1,12 +1,13 @@
 """Training: iterations as an outer axis around the plain run (docs/trace-format.md, `train.*`).
 
 Iteration k runs the scenario exactly as a scenario without `train:` would run with the parameters
-after k updates (`run_scenario`, the whole batch), then clips the gradients and takes one optimizer
+after k updates (`run.run_once`, the whole batch), then clips the gradients and takes one optimizer
 step (engine/optim.py); batchnorm entries normalise with the batch's statistics in every iteration
 and move their running statistics after it (buffers, checkpointed with the parameters, never optimised).
 Every iteration leaves a few numbers (loss, gradient norms, update ratios,
-the BPTT profile); the full step record is kept only for the last iteration and a few recent ones.
-Any other iteration is recomputed from the nearest checkpoint (parameters and optimizer state saved
+the BPTT profile); the full step record is made only for the last iteration: every other one runs lean
+(engine/recording.py), and of the few before the last only the parameters and buffers they started from are
+kept, so stepping back to one of them is one run. Any other iteration is recomputed from the nearest checkpoint (parameters and optimizer state saved
 every `every` iterations), running the same function on the same arrays, so it is bit for bit what
 training computed.
 """
@@ -20,10 +21,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rnntui.engine import keys, optim, recording
+from rnntui.engine.families import fused
+from rnntui.engine.handlers import handler
 from rnntui.engine.minibatch import batch_indices, subset
 from rnntui.engine.progress import report
-from rnntui.engine.run import available_memory, cast_buffers, estimate_bytes, run_scenario
+from rnntui.engine.memory import available_memory
+from rnntui.engine.run import cast_buffers, estimate_bytes, run_once
 from rnntui.engine.trace import IterationNotKept, Trace
+from rnntui.engine.trace_file import SavedTrainTrace
 from rnntui.errors import Problem, ScenarioError
 from rnntui.sizes import format_size
 
@@ -67,6 +72,8 @@ class Trainer:
         self.every, self.cached = self._plan(sc, params)
         self.checkpoints: dict[int, tuple[dict, optim.State, dict]] = {0: (params, optim.State(), buffers)}
         self.recent: OrderedDict[int, Trace] = OrderedDict()
+        # the (parameters, buffers) the last few iterations before the last started from: one run recomputes any
+        self.near: dict[int, tuple[dict, dict]] = {}
 
     # --- memory ---------------------------------------------------------------------------------
     def _plan(self, sc, params) -> tuple[int, int]:
@@ -75,7 +82,9 @@ class Trainer:
         run = estimate_bytes(self.scenario(0))   # the first minibatch is the largest
         pbytes = sum(p.nbytes for p in params.values())
         state = pbytes + optim.state_nbytes(self.cfg.optimizer, pbytes) + sum(b.nbytes for b in self.plain.buffers.values())
-        steps = sum(e.steps for e in sc.layout if e.recurrent) * 2
+        from rnntui.engine.graph_diag import carries
+
+        steps = sum(e.steps for e in sc.layout if e.recurrent or carries(e)) * 2
         per_iteration = (6 + 2 * len(params) + steps) * 8
         budget = min(CHECKPOINT_BUDGET, self.limit // 4)
         every = max(1, math.ceil(N * state / budget)) if budget > 0 else N
@@ -96,7 +105,10 @@ class Trainer:
 
     def _run(self, params: dict, buffers: dict, k: int) -> Trace:
         sc = self.scenario(k)
-        return run_scenario(replace(sc, params=params, buffers=buffers, training=True,
+        # every run of the replay on one path (the fused step loops where numba is installed, families/fused), so
+        # an iteration recomputed from a checkpoint is bit for bit the one training computed
+        with fused.replay():
+            return run_once(replace(sc, params=params, buffers=buffers, training=True,
                                     dropout_masks=self.masks(k, sc.B)), max_memory=self.max_memory, iteration=k)
 
     def _buffers_after(self, run: Trace, buffers: dict) -> dict:
@@ -105,8 +117,8 @@ class Trainer:
             return buffers
         new = dict(buffers)
         for e in run.info.entries:
-            if e.handler.takes_buffers:
-                new.update(e.handler.updated_buffers(e, run, buffers))
+            if handler(e.type).takes_buffers:
+                new.update(handler(e.type).updated_buffers(e, run, buffers))
         return new
 
     def masks(self, k: int, B: int | None = None) -> dict[str, np.ndarray] | None:
@@ -141,7 +153,10 @@ class Trainer:
             size = sizes[n] = optim.param_norm(params[n])
             moved = optim.param_norm(new[n] - params[n])
             ratio[n] = moved / size if size != 0 else (np.asarray(np.inf, dtype) if moved != 0 else np.zeros((), dtype))
-        bptt = {p.prefix: run[p.diag_key("gradnorm")] for p in run.info.places if p.recurrent}
+        from rnntui.engine.graph_diag import carries
+
+        bptt = {p.prefix: run[p.diag_key("gradnorm")] for p in run.info.places    # a graph's recurrences too
+                if p.recurrent or carries(run.info.entries[p.entry])}
         loss = run[keys.LOSS]
         finite = bool(np.isfinite(loss)) and bool(np.isfinite(total))
         return new, Step(loss, total, after, acted, norms, ratio, sizes, bptt, finite, self.rates[k])
@@ -171,17 +186,23 @@ class Trainer:
         steps: list[Step] = []
         first_bad = None
         run = None
-        kept = N - self.cached   # iterations from here on stay in the cache: recorded in full
+        near = N - self.cached   # iterations from here on: their starting point kept (`near`)
         for k in range(N):
             if k and k % self.every == 0:
                 self.checkpoints[k] = (params, state.copy(), buffers)
             before = self.last_before = (params, buffers)
-            with (nullcontext() if k >= kept else recording.lean()):
+            if near <= k < N - 1:
+                self.near[k] = before
+            # only the last iteration's record is shown at once: every other runs lean (no per-step norms)
+            last = k == N - 1
+            with (nullcontext() if last else recording.lean()):
                 run, params, step, buffers = self.iterate(k, params, state, buffers)
+            if not last:
+                self.recent.pop(k, None)   # a lean record is not what iteration(k) returns
             steps.append(step)
             if first_bad is None and not step.finite:
                 # where the inf or NaN reached, in the full record (a lean run lists fewer keys)
-                full = run if k >= kept else self._run(*before, k)
+                full = run if last else self._run(*before, k)
                 first_bad = (k, int(full[keys.NONFINITE_FIRST_STEP]), [str(v) for v in full[keys.NONFINITE_KEYS]])
         return TrainTrace(run, self, steps, params, first_bad, buffers)
 
@@ -233,6 +254,12 @@ class Trainer:
         if k in self.recent:
             self.recent.move_to_end(k)
             return self.recent[k]
+        if k in self.near:   # one of the last few: one run from the parameters and buffers it started from
+            with np.errstate(all="ignore"):
+                report(f"iteration {k}", 0, 1)
+                run = self._run(*self.near[k], k)
+            self._remember(k, run)
+            return run
         c = (k // self.every) * self.every
         params, state, buffers = self.checkpoints[c]
         state = state.copy()
@@ -282,7 +309,8 @@ class TrainTrace(Trace):
         return self._trainer.iteration(k)
 
     def is_cached(self, k: int) -> bool:
-        """Whether `iteration(k)` returns at once (otherwise it recomputes up to `checkpoint_every` runs)."""
+        """Whether `iteration(k)` returns at once (otherwise it recomputes: one run for the few iterations before
+        the last, up to `checkpoint_every` runs for the others)."""
         return k in self._trainer.recent
 
 
@@ -294,41 +322,6 @@ def restored_trace(last: Trace, trainer: Trainer, arrays: dict[str, np.ndarray])
     Trace.__init__(trace, merged, last.info, dict(last._derived))
     trace._trainer = trainer
     return trace
-
-
-class SavedTrainTrace(Trace):
-    """A training run read back from a saved trace: the `train.*` keys (every iteration's numbers) and one
-    iteration's full record (`train.record_iteration`: the last unless `export --iteration` chose another).
-    The other iterations are recomputed from the scenario, which the file does not hold in a runnable form
-    (its weight and input files stay where they were), so they are refused with words rather than made up."""
-
-    @property
-    def iterations(self) -> int:
-        return int(self[keys.TRAIN_LOSS].shape[0])
-
-    @property
-    def record_iteration(self) -> int:
-        """The iteration whose full record the file holds (files written before the key: the last)."""
-        return int(self[keys.TRAIN_RECORD_ITERATION]) if keys.TRAIN_RECORD_ITERATION in self else self.iterations - 1
-
-    def is_cached(self, k: int) -> bool:
-        return k == self.record_iteration
-
-    @property
-    def train_config(self) -> optim.TrainConfig | None:
-        """The run's optimizer, schedule, clipping and batches (None in files written before the key)."""
-        if keys.TRAIN_CONFIG not in self:
-            return None
-        return optim.TrainConfig.from_json(str(self[keys.TRAIN_CONFIG]))
-
-    def iteration(self, k: int) -> Trace:
-        kept = self.record_iteration
-        if k == kept:
-            return self
-        which = " (the last)" if kept == self.iterations - 1 else \
-            f" (chosen with export --iteration; the run has iterations 0..{self.iterations - 1})"
-        raise IterationNotKept(f"this saved trace keeps the record of iteration {kept} only{which}; run the "
-                               f"scenario ({self.info.name}) to step to iteration {k}")
 
 
 def with_record_of(training, k: int) -> SavedTrainTrace:
@@ -418,7 +411,8 @@ def train_scenario(sc, max_memory: int | None = None) -> TrainTrace:
     trainer = Trainer(sc, max_memory)
     # the checkpoints' spacing is part of the key: it follows the memory limit, and a run read back must hold
     # no more checkpoints than this limit allows
-    key = train_cache.fingerprint(sc, extra=f"every={trainer.every}")
+    # and so is the path the step loops take (the fused one agrees with NumPy's to rounding, not to the bit)
+    key = train_cache.fingerprint(sc, extra=f"every={trainer.every} path={fused.describe()}")
     with np.errstate(all="ignore"):  # a diverging run records where it left the finite numbers
         kept = train_cache.load(key)
         if kept is not None:

@@ -24,10 +24,12 @@ rebuilt with the same operations the loop uses (tests/engine/test_interventions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import numpy as np
 
 from rnntui.engine import keys, network
+from rnntui.engine.families import fused
 from rnntui.engine.interventions import (META, MASK, Intervention, InterventionProblem, coerce, compile_all,
                                          first_difference, record_masks, recorded)
 from rnntui.errors import RnntuiError
@@ -139,7 +141,8 @@ def what_if(trace, interventions, resume: bool = True):
     # without them the what-if would rerun a different network
     masks = {k: np.asarray(trace[k]) for k in trace if keys.is_dropout_mask(k)} or None
     lazy: dict = {}
-    with np.errstate(all="ignore"):
+    # on the path the training replay took (families/fused), so a what-if's unchanged places are the iteration's own
+    with np.errstate(all="ignore"), (fused.replay() if training else nullcontext()):
         if info.inputs:   # a graph model: every node again (no resume), with its named inputs and their lengths
             from rnntui.engine.context import RunContext
             from rnntui.engine.graph import recorded_inputs, run_graph

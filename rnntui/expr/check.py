@@ -203,7 +203,10 @@ def check_trace(trace, asserts, iteration: int | None = None) -> CheckResult:
     whole = trace
     trace, checked, N = at_iteration(trace, iteration)
     info = trace.info
-    recurrent = [p for p in info.places if p.recurrent]
+    from rnntui.engine.graph_diag import carries
+
+    # checked without @place: every recurrent place, and a graph's recurrence nodes
+    recurrent = [p for p in info.places if p.recurrent or carries(info.entries[p.entry])]
     on = trace
     if getattr(trace, "segments", None) is not None:   # checkpointed: bound (names, shapes) on its first segment
         from rnntui.expr.bound import StepWindow

@@ -215,9 +215,12 @@ class _Build:
                     raise ExprError(self.text, ch[2].column, f"found {keys.train(attr)}; a training run's names are "
                                     f"{', '.join(nodes.TRAINING_NAMES)}")
                 return nodes.Name(keys.train(attr), head.column)
+            if str(attr) == "c" and str(head) != "gates":   # a graph recurrence's cell: its c' (`cell.c`)
+                return nodes.Name(f"{head}.c", head.column)
             if str(head) != "gates":
                 raise ExprError(self.text, ch[1].column, f"found '.{attr}' after {str(head)!r}; attributes are not part of "
-                                "the language (the dotted names are gates.X, e.g. gates.f, and train.X)")
+                                "the language (the dotted names are gates.X, e.g. gates.f, train.X, and a graph "
+                                "recurrence's CELL.c)")
             return nodes.Name(f"gates.{attr}", head.column)
         if kind == "call":
             fn, _, arg, _ = ch

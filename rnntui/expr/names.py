@@ -15,6 +15,10 @@ as in the trace (the backward direction's h[t] is after it has read steps T-1 do
     loss          the whole loss of the run (the same at every step; a many-to-one model's one loss)
     t T iteration the step, the number of steps, the training iteration the record is of (0 without train:)
 
+A graph's recurrence node (`model.{i}`) has its states (`h`, `c`, as `state:` names them) and their gradients
+(`dh`, ...), each step node's value by its id (`z`, `cell`, a cell's `cell.c`) and its gradient (`dz`),
+`jacnorm` (||ds_t/ds_{t-1}|| over every state together), `x`, `out`, `loss_t`, `loss`, `t`, `T`, `iteration`.
+
 A non-recurrent place (`model.{i}`: dense, activation, conv, pool, embedding, flatten) has `out`, `x`,
 `t`, `T`, `iteration` and, when its output has the model's steps, `loss_t`. An entry whose output has
 no step axis (an image's feature maps, a dense after many-to-one) is one step: T = 1, and `out` is the
@@ -91,6 +95,16 @@ def sources(trace, place: Place) -> dict[str, Source]:
     def key(name, k, gradient=False, shape=None):
         out[name] = Source(name, lambda: trace[k], shape or (lambda: trace[k].shape), gradient, k)
 
+    from rnntui.engine.graph_diag import carries, step_names
+
+    steps_node = not place.recurrent and carries(e)
+    if steps_node:   # a graph's recurrence: its states, its step graph's values and their gradients
+        B = trace[keys.node_value(e.index, next(iter(e.config["states"])))].shape[1]
+        for name, (k, gradient) in step_names(e).items():
+            if name == "jacnorm":
+                key(name, k, gradient=True, shape=lambda: (T, B))   # not computed to learn its shape
+            elif k in trace:
+                key(name, k, gradient=gradient)
     if place.recurrent:
         fam = e.family
         for s in ("h", "c"):
@@ -112,6 +126,8 @@ def sources(trace, place: Place) -> dict[str, Source]:
                 key(f"d{s}", place.grad_key(s), gradient=True)
         B = trace[place.key("h")].shape[1]
         key("jacnorm", place.diag_key("jacnorm"), shape=lambda: (T, B))   # not computed to learn its shape
+    if steps_node:   # the order messages list them: the values, then x, out, the gradients, jacnorm, ...
+        out = {n: out[n] for n in [n for n in out if not out[n].gradient] + [n for n in out if out[n].gradient]}
     if (STEP_LOSS in trace and e.part != "encoder" and (place.recurrent or e.seq_out)
             and trace[STEP_LOSS].shape[0] == T):
         key("loss_t", STEP_LOSS)

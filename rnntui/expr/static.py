@@ -14,7 +14,11 @@ from rnntui.expr.names import find_place
 
 def _known_at(e) -> set[str]:
     """Names an entry's places certainly can have (x, out and loss_t depend on the run, so they pass)."""
+    from rnntui.engine.graph_diag import carries, step_names
+
     names = {"x", "out", "loss_t", "loss", "t", "T", "iteration"}
+    if carries(e):   # a graph's recurrence: its states and step graph's values
+        names |= set(step_names(e))
     if e.recurrent:
         fam = e.family
         names |= {"h", "dh", "jacnorm"} | {s for s in fam.states if s == "c"} | {"dc" for s in fam.states if s == "c"}

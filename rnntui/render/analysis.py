@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnntui.engine import keys
+from rnntui.engine.handlers import handler
 from rnntui.engine.keys import Place
 
 THRESHOLDS = {"saturated": 0.5, "vanishing": 1e-6, "exploding": 1e6,   # defaults; a scenario's `events:` wins
@@ -189,6 +190,51 @@ def sample_terms(trace, place: Place) -> tuple[np.ndarray, np.ndarray | None]:
     return row_norms(dh.reshape(-1, dh.shape[-1])).reshape(dh.shape[:2]).astype(float), None
 
 
+VERDICT_AT_ONCE = 4_000_000
+"""A UI measures the verdicts' one-term gradients at once (they cost a few ms) when `verdict_cost` is at most
+this; above it, after the first paint, in a worker (`verdict_pending` places meanwhile say they are measuring)."""
+
+
+def step_work(trace, place: Place) -> int:
+    """About the multiply-adds of one pass of BPTT through *place* (steps x samples x H² for a recurrent place):
+    what a step Jacobian's norm at every step, or one more backward pass, costs in proportion."""
+    info = trace.info
+    entry = info.entries[place.entry]
+    if place.layer is not None:
+        h = trace[place.key("h")]
+        return int(h.size) * int(h.shape[-1])
+    # a recurrence: one backward pass of its step graph per unit of its states, at every step, in the
+    # chain's units (graph_diag measures a step graph's work against a chain's step)
+    from rnntui.engine.graph_diag import CHEAP_WORK, jacnorm_work
+
+    return jacnorm_work(entry, info.B) * 4_000_000 // CHEAP_WORK
+
+
+def verdict_pending(trace, place: Place) -> bool:
+    """Whether *place*'s verdict waits for its one-term gradient: a lean backward pass not run yet."""
+    if not steps_place(trace.info, place):
+        return False
+    term = place.diag_key("term_gradnorm")
+    return term in trace and not trace.is_computed(term)
+
+
+def _term_keys(trace) -> list[str]:
+    """The one-term gradient keys of *trace* not yet computed (each direction's pass computes all of its places')."""
+    return [p.diag_key("term_gradnorm") for p in trace.info.places if verdict_pending(trace, p)]
+
+
+def verdict_cost(trace) -> int:
+    """What measuring every pending verdict costs (`step_work` summed over the places still waiting): compared
+    with `VERDICT_AT_ONCE`."""
+    return sum(step_work(trace, p) for p in trace.info.places if verdict_pending(trace, p))
+
+
+def measure_verdicts(trace) -> None:
+    """Compute every one-term gradient the verdicts of *trace* read (in a worker, in the TUI)."""
+    for key in _term_keys(trace):
+        trace[key]
+
+
 def _basis(trace, place: Place, s, b: int | None) -> str:
     """What the verdict measured, in words: for sample *b*, or for the whole batch (*b* None)."""
     info = trace.info
@@ -240,12 +286,7 @@ def verdicts(trace, place: Place, jacobian: bool = True) -> Verdicts | None:
     lengths = [info.length_of(b) if info.packs(entry) else entry.steps for b in range(n)] if per_sample \
         else [entry.steps]
     jkey = place.diag_key("jacnorm")
-    if place.layer is not None:
-        h = trace[place.key("h")]
-        work = h.size * h.shape[-1]
-    else:   # a recurrence: one backward pass of its step graph per unit of its states, at every step
-        S = sum(entry.config["states"].values())
-        work = entry.steps * info.B * S * S * 16   # a pass of a small graph costs about 16 products of a chain's
+    work = step_work(trace, place)
     jac = None
     # never a slow computation in a view; *jacobian* False: not at all (a scan reads the rate alone)
     if jacobian and (trace.is_computed(jkey) or work <= 4_000_000):
@@ -449,10 +490,10 @@ def equations(entry, direction: str | None = None) -> list[str]:
     """The entry's equations; at a recurrent place, as its *direction* runs them (the backward one reads
     the state of step t+1)."""
     if direction is None:
-        return entry.handler.equations(entry)
+        return handler(entry.type).equations(entry)
     head = ["backward direction: runs from t = T-1 down to 0, so step t reads the state of step t+1"] \
         if direction == "bwd" else []
-    return head + entry.handler.equations(entry, direction)
+    return head + handler(entry.type).equations(entry, direction)
 
 
 def param_count(trace, entry) -> int:

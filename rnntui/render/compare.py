@@ -95,6 +95,12 @@ def _names(info, place, phase: str) -> list[tuple[str, str]]:
         fam = e.family
         names = list(fam.states) if grad else list(fam.states) + [f"gates.{g}" for g in fam.gates]
         return [((f"dL/d{n}" if grad else n), place.grad_key(n) if grad else place.key(n)) for n in names]
+    from rnntui.engine.graph_diag import carries, state_names, step_names
+
+    if carries(e):   # a graph's recurrence: its states (and, forward, its step graph's values)
+        if grad:
+            return [(f"dL/d{n}", keys.grad(keys.node_value(e.index, n))) for n in state_names(e)]
+        return [(n, k) for n, (k, gradient) in step_names(e).items() if not gradient]
     key = keys.out(e.index)
     return [("dL/dout" if grad else "out", keys.grad(key) if grad else key)]
 

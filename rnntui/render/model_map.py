@@ -54,42 +54,59 @@ def _shares(info, e) -> str:
     return "  " + ", ".join(f"{n.split('.', 1)[1]} = {owner(o)} (tied)" for n, o in e.aliases.items())
 
 
-def model_map(info, current: int | None = None) -> Text:
-    """The whole model as text; *current*: the cursor's node, marked."""
+def model_map(info, current: int | None = None, compact: bool = False) -> Text:
+    """The whole model as text; *current*: the cursor's node, marked. *compact*: for a panel beside the
+    views (the TUI's wide layout): each node by its number, shapes without spaces, a recurrence's step
+    graph indented under a left rule (a line that wraps keeps the drawing whole)."""
     text = Text()
     if info.inputs:
         text.append("inputs: " + ", ".join(info.inputs) + "\n", DIM)
     width = max(len(e.id or "") for e in info.entries)
+    number = max(len(str(e.index)) for e in info.entries)
+    kind = max(len(e.type) for e in info.entries)
     for k, e in enumerate(info.entries):
         here = e.index == current
         text.append(MARK if here else "  ", BOLD)
-        text.append(keys.entry_prefix(e.index).ljust(9), BOLD if here else Style())
-        text.append(f" {(e.id or '').ljust(width)} ", BOLD if here else Style())
-        text.append(f"{e.type:<11}", CYAN)
-        text.append(f" {_reads(info, e, k)} → {shape_words(e)}")
+        if compact:
+            text.append(f"{e.index}".rjust(number), BOLD if here else Style())
+            text.append(f" {(e.id or '').ljust(width)} " if width else " ", BOLD if here else Style())
+            text.append(f"{e.type:<{kind}}", CYAN)
+            text.append(f" {_reads(info, e, k)} → {shape_words(e).replace(' ', '')}")
+        else:
+            text.append(keys.entry_prefix(e.index).ljust(9), BOLD if here else Style())
+            text.append(f" {(e.id or '').ljust(width)} ", BOLD if here else Style())
+            text.append(f"{e.type:<11}", CYAN)
+            text.append(f" {_reads(info, e, k)} → {shape_words(e)}")
         if e.reduce_final:
             text.append("  final state", DIM)
         text.append(_shares(info, e), Style(color="magenta"))
         text.append("\n")
         if e.type == "recurrence":
-            _box(text, info, e)
+            _box(text, info, e, compact)
     return text
 
 
-def _box(text: Text, info, e) -> None:
-    """A recurrence's step graph, inside a box under its line."""
+def _box(text: Text, info, e, compact: bool = False) -> None:
+    """A recurrence's step graph, inside a box under its line (compact: under a rule on its left)."""
     conf = e.config
     prefix = f"{e.index}."
     states = ", ".join(f"{n} ({size})" for n, size in conf["states"].items())
     outer = f"; outer {', '.join(conf['outer'])}" if conf["outer"] else ""
-    lines = [f"once per step: reads x, states {states}{outer}"]
+    lines = [f"each step: x, {states}{outer}" if compact else f"once per step: reads x, states {states}{outer}"]
     step = step_layout(e)
     w = max(len(str(s.index)[len(prefix):]) for s in step)
+    kind = max(len(s.type) for s in step) if compact else 10
     for s in step:
         reads = ", ".join(_name(info.entries, r, prefix) for r in s.reads)
-        lines.append(f"{str(s.index)[len(prefix):].ljust(w)}  {s.type:<10} {reads} → {shape_words(s)}")
+        shape = shape_words(s).replace(" ", "") if compact else shape_words(s)
+        lines.append(f"{str(s.index)[len(prefix):].ljust(w)}  {s.type:<{kind}} {reads} → {shape}")
     nxt = ", ".join(f"{n} ← {r[len(prefix):]}" for n, r in conf["next"].items())
     lines.append(f"next: {nxt}; emit {conf['emit'][len(prefix):]}")
+    if compact:
+        for line in lines:
+            text.append("    │ ", DIM)
+            text.append(line + "\n")
+        return
     inner = max(len(line) for line in lines)
     pad = " " * 4
     text.append(pad + "┌" + "─" * (inner + 2) + "┐\n", DIM)

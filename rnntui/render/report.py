@@ -17,6 +17,7 @@ from rich.text import Text
 
 from rnntui.engine import keys
 from rnntui.engine.checkpoint import stepwise
+from rnntui.engine.handlers import handler
 from rnntui.engine.trace import IterationNotKept
 from rnntui.errors import ExportError, printable
 from rnntui.render.analysis import param_count
@@ -75,7 +76,7 @@ def model_table(trace) -> Table:
     for col in ("entry", "type", "configuration", "output", "parameters"):
         t.add_column(col, justify="right" if col == "parameters" else "left")
     for e in info.entries:
-        conf = e.handler.describe(e)
+        conf = handler(e.type).describe(e)
         out = trace[keys.out(e.index)].shape
         t.add_row(keys.entry_prefix(e.index) + (f" ({e.part})" if e.part else ""), e.type, conf, str(tuple(out)),
                   f"{param_count(trace, e):,}")

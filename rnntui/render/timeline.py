@@ -10,6 +10,7 @@ from rich.text import Text
 
 from rnntui.engine import keys
 from rnntui.engine.graph import source_input, source_path
+from rnntui.engine.handlers import handler
 from rnntui.engine.keys import Place, input_key
 from rnntui.numfmt import compact
 from rnntui.render.analysis import step_losses
@@ -205,7 +206,7 @@ def _fit(text: str, w: int) -> str:
 
 def feed_note(info) -> str:
     """Where a generator's input comes from (`feed: output`), as the timeline and the reports say it."""
-    return ("input at t≥1 = " + ("arg-max id of " if info.entries[0].handler.reads_ids else "")
+    return ("input at t≥1 = " + ("arg-max id of " if handler(info.entries[0].type).reads_ids else "")
             + "output at t-1 (feed: output)")
 
 

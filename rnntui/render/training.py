@@ -14,7 +14,7 @@ from rich.text import Text
 
 from rnntui.engine import keys
 from rnntui.numfmt import fmt
-from rnntui.render.analysis import thresholds
+from rnntui.render.analysis import state_symbol, steps_place, thresholds
 from rnntui.render.colors import SEQUENTIAL_STYLES, sequential_index
 from rnntui.render.pertrace import PerTrace
 from rnntui.render.segments import Cells
@@ -96,7 +96,7 @@ def iteration_events(trace) -> list[IterationEvent]:
     limit = thresholds(trace.info)
     out += _update_events(trace, limit["update_ratio"]) + _loss_rise_events(loss, limit["loss_rise"])
     for p in trace.info.places:
-        key = keys.train_bptt(p.prefix) if p.layer is not None else None
+        key = keys.train_bptt(p.prefix) if steps_place(trace.info, p) else None
         if key is None or key not in trace:
             continue
         at0 = np.asarray(trace[key], dtype=float)[:, 0]
@@ -110,7 +110,8 @@ def iteration_events(trace) -> list[IterationEvent]:
                 crossed = a > 0 and np.isfinite(at0[a - 1]) and (at0[a - 1] >= lim if kind == "vanishing"
                                                                   else at0[a - 1] <= lim)
                 verb = f"{words[0]} {lim:g} at iteration {a}" if crossed else f"{words[1]} {lim:g} from iteration {a}"
-                out.append(IterationEvent(a, kind, f"‖dL/dh_0‖ of {p.prefix} {verb} ({at0[a]:.2e})"
+                h = state_symbol(trace.info, p)
+                out.append(IterationEvent(a, kind, f"‖dL/d{h}_0‖ of {p.prefix} {verb} ({at0[a]:.2e})"
                                           + _lasting(a, b, words[2]), b))
     return sorted(out, key=lambda e: (e.iteration, e.kind))
 
@@ -406,16 +407,17 @@ def training_panel(trace, place, k: int, t: int, width: int, height: int = PANE_
         if height - len(out) < 4:  # no room left for the gradient picture's title, legend and two rows
             out.append(Text(f"(the gradient picture of each step: open {la} without --compare)", DIM))
             return Group(*out)
-    key = keys.train_bptt(place.prefix) if place.layer is not None else None
+    key = keys.train_bptt(place.prefix) if steps_place(trace.info, place) else None
     if key is None or key not in trace:
         out.append(Text("(the gradient picture is drawn at a recurrent place)", DIM))
         return Group(*out)
     rows = max(height - len(out) - 2, 2)
-    out.append(_bptt_picture(np.asarray(trace[key], dtype=float), k, t, width, rows, place))
+    out.append(_bptt_picture(np.asarray(trace[key], dtype=float), k, t, width, rows, place,
+                             state_symbol(trace.info, place)))
     return Group(*out)
 
 
-def _bptt_picture(a: np.ndarray, k: int, t: int, width: int, height: int, place) -> Cells:
+def _bptt_picture(a: np.ndarray, k: int, t: int, width: int, height: int, place, h: str = "h") -> Cells:
     """Rows: iterations around k; columns: steps around t; shade: log10 ‖dL/dh_t‖ over the picture,
     with a legend: the smallest and largest values drawn, '·' for no gradient (zero), '!' not finite."""
     N, T = a.shape
@@ -424,10 +426,10 @@ def _bptt_picture(a: np.ndarray, k: int, t: int, width: int, height: int, place)
     block = a[i0:i1, s0:s1]
     drawn = np.isfinite(block) & (block > 0)
     pos = block[drawn]
-    titles = (f"‖dL/dh_t‖ of {place.prefix}: iterations {i0}..{i1 - 1} down, steps {s0}..{s1 - 1} across",
-              f"‖dL/dh_t‖ of {place.prefix}: iterations {i0}..{i1 - 1} ↓, steps {s0}..{s1 - 1} →",
-              f"‖dL/dh_t‖: iterations {i0}..{i1 - 1} ↓, steps {s0}..{s1 - 1} →",
-              f"‖dL/dh‖ iter. {i0}..{i1 - 1} ↓, t {s0}..{s1 - 1} →")
+    titles = (f"‖dL/d{h}_t‖ of {place.prefix}: iterations {i0}..{i1 - 1} down, steps {s0}..{s1 - 1} across",
+              f"‖dL/d{h}_t‖ of {place.prefix}: iterations {i0}..{i1 - 1} ↓, steps {s0}..{s1 - 1} →",
+              f"‖dL/d{h}_t‖: iterations {i0}..{i1 - 1} ↓, steps {s0}..{s1 - 1} →",
+              f"‖dL/d{h}‖ iter. {i0}..{i1 - 1} ↓, t {s0}..{s1 - 1} →")
     # the longest wording that fits: a narrow pane would cut the end, which says what the axes are
     out = Cells().add(next((x for x in titles if len(x) <= width), titles[-1]), DIM)
     if pos.size == 0:

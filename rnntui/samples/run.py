@@ -2,27 +2,40 @@
 
 The scenario is loaded once per process; each sample then runs as `rnntui run --sample k` runs it (a batch
 of one cut from the data set, scenario/dataset.py), its row is measured (samples/measure.py) and the trace
-dropped, so memory stays flat in N. With `workers` > 1 the samples are handed out in chunks to that many
-processes; the rows are put back in sample order, so the table is the same however the samples were
-split. Ctrl-C (or any signal that ends the scan) keeps the rows done so far: `Scan.complete` says whether
+dropped, so memory stays flat in N: the rows are kept as one compact array per column (samples/rows.py, ~8
+bytes a number), and chunks are handed out a few at a time, their rows taken as each chunk completes. With
+`workers` > 1 the samples are handed out in contiguous chunks (`chunk_size`: large enough that a chunk's
+hand-over costs nothing beside its work, small enough that the progress bar moves and Ctrl-C loses little) to
+that many processes, started once each (each loads the scenario once); the rows are put back in sample order,
+so the table is the same however the samples were split. Ctrl-C (or any signal that ends the scan) keeps the rows done so far: `Scan.complete` says whether
 every sample was reached.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from rnntui.engine.handlers import handler
 from rnntui.errors import Problem, ScenarioError
 
-CHUNK = 32   # samples a worker takes at a time
+CHUNK = 32        # the fewest samples a worker takes at a time
+MAX_CHUNK = 512   # the most (~5 s of T=100, H=128 LSTM samples): what Ctrl-C may lose of each worker's work
+IN_FLIGHT = 2     # chunks handed to each worker ahead: one running, one waiting, so no worker ever idles
+
+
+def chunk_size(N: int, workers: int) -> int:
+    """Samples per chunk: about a sixteenth of each worker's share, within CHUNK..MAX_CHUNK."""
+    return max(CHUNK, min(MAX_CHUNK, N // (16 * max(workers, 1))))
 
 
 @dataclass(frozen=True)
 class Scan:
     """The rows (sample order), how many samples the data set has, and what was scanned."""
 
-    rows: tuple[dict, ...]
+    rows: Sequence[dict]
+    """In sample order: samples/rows.py `Rows` (a dict per row, read from columns), or any sequence of dicts."""
     N: int
     scenario: str
     dataset: str
@@ -41,8 +54,12 @@ class Scan:
     def ranked(self, by: str | None = None) -> list[dict]:
         """Worst first (samples/measure.py `badness`), or by a column, largest first (nan last)."""
         from rnntui.samples.measure import badness
+        from rnntui.samples.rows import Rows, badness_order
 
         if by is None:
+            order = badness_order(self.rows) if isinstance(self.rows, Rows) else None
+            if order is not None:   # on the columns: no dict per row held for the sort
+                return self.rows.in_order(order)
             return sorted(self.rows, key=badness, reverse=True)
 
         def key(r):
@@ -103,7 +120,7 @@ def sample_scenario(sc, k: int):
     from rnntui.scenario.dataset import batch_input
 
     first = sc.layout[0]
-    ids = first.handler.laid_out_id_count(first) if first.handler.reads_ids else None
+    ids = handler(first.type).laid_out_id_count(first) if handler(first.type).reads_ids else None
     vocab = SimpleNamespace(vocab=list(sc.vocab) if sc.vocab is not None else None)
     built, target = batch_input(sc.dataset, k, 1, vocab, Path(sc.file).parent, None, ids)
     if target is not None:
@@ -167,39 +184,77 @@ def scan(path: str, dataset: str | None = None, workers: int = 1, max_memory: in
     the first that many samples only; *how(trace, k)*: the row of a sample (default: samples/measure.py);
     *scheduler*: a Dask distributed scheduler's address, whose workers take the chunks instead (each needs
     rnntui and the scenario's files at the same paths)."""
+    from rnntui.blas import one_thread
+    from rnntui.samples.rows import Rows
+
     sc = _load(str(path), dataset, max_memory)
     N = sc.dataset.N if limit is None else min(limit, sc.dataset.N)
-    chunks = [list(range(a, min(a + CHUNK, N))) for a in range(0, N, CHUNK)]
-    done: dict[int, dict] = {}
+    size = chunk_size(N, 1 if scheduler is None and workers <= 1 else workers)
+    chunks = [range(a, min(a + size, N)) for a in range(0, N, size)]
+    done = Rows()   # in the order chunks complete; put in sample order at the end
     try:
         if scheduler is not None:
-            _on_dask(scheduler, str(path), dataset, max_memory, chunks, how, done, progress, N)
+            _on_dask(scheduler, str(path), dataset, max_memory, chunks, how, done, progress, N, workers)
         elif workers <= 1:
-            for ks in chunks:
-                for row in _rows(str(path), dataset, max_memory, ks, how):
-                    done[row["sample"]] = row
-                if progress:
-                    progress(len(done), N)
+            with one_thread():   # as in a worker: one BLAS thread (a sample's products are small)
+                for ks in chunks:
+                    for row in _rows(str(path), dataset, max_memory, ks, how):
+                        done.append(row)
+                    if progress:
+                        progress(len(done), N)
         else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
-                futures = [pool.submit(_rows, str(path), dataset, max_memory, ks, how) for ks in chunks]
-                try:
-                    for f in as_completed(futures):
-                        for row in f.result():
-                            done[row["sample"]] = row
-                        if progress:
-                            progress(len(done), N)
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
+            _on_processes(workers, str(path), dataset, max_memory, chunks, how, done, progress, N)
     except KeyboardInterrupt:
         pass   # what is done is kept; `complete` says it is not all
-    rows = tuple(done[k] for k in sorted(done))
-    return Scan(rows, N, str(path), sc.dataset.path)
+    return Scan(_in_sample_order(done), N, str(path), sc.dataset.path)
+
+
+def _in_sample_order(done):
+    """*done*'s rows by their sample (the chunks complete in any order), as compact rows again."""
+    import numpy as np
+
+    from rnntui.samples.rows import Rows
+
+    samples = done.column("sample") if isinstance(done, Rows) else None
+    if samples is not None and (len(samples) < 2 or bool(np.all(samples[1:] > samples[:-1]))):
+        return done
+    order = np.argsort(samples, kind="stable") if samples is not None else \
+        sorted(range(len(done)), key=lambda i: done[i]["sample"])
+    out = Rows()
+    for i in order:
+        out.append(done[int(i)])
+    return out
+
+
+def _on_processes(workers: int, path: str, dataset, max_memory, chunks, how, done, progress, N: int) -> None:
+    """The chunks run by *workers* processes, started once (spawned: no thread or lock of this process is
+    copied into them), each chunk's rows taken as it completes, at most IN_FLIGHT chunks a worker handed out
+    ahead (the rest wait here as ranges, not as futures holding rows)."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    todo = iter(chunks)
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
+        running = set()
+        try:
+            for ks in todo:
+                running.add(pool.submit(_rows, path, dataset, max_memory, ks, how))
+                if len(running) >= IN_FLIGHT * workers:
+                    break
+            while running:
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    for row in f.result():
+                        done.append(row)
+                    nxt = next(todo, None)
+                    if nxt is not None:
+                        running.add(pool.submit(_rows, path, dataset, max_memory, nxt, how))
+                if progress:
+                    progress(len(done), N)
+        except BaseException:
+            for f in running:
+                f.cancel()
+            raise
 
 
 def _numpy(a):
@@ -211,7 +266,8 @@ def _numpy(a):
     return np.asarray(a)
 
 
-def _on_dask(address: str, path: str, dataset, max_memory, chunks, how, done: dict, progress, N: int) -> None:
+def _on_dask(address: str, path: str, dataset, max_memory, chunks, how, done, progress, N: int,
+             workers: int = 1) -> None:
     """The chunks handed to a Dask cluster's workers (an optional extra: pip install rnntui[dask])."""
     try:
         from dask.distributed import Client, as_completed
@@ -225,15 +281,24 @@ def _on_dask(address: str, path: str, dataset, max_memory, chunks, how, done: di
     path = str(Path(path).resolve())
     dataset = None if dataset is None else str(Path(dataset).resolve())
     try:
-        futures = [client.submit(_rows, path, dataset, max_memory, ks, how, pure=False) for ks in chunks]
+        # a few chunks a worker ahead, each chunk's rows taken (and its future released) as it completes
+        ahead = IN_FLIGHT * max(len(client.scheduler_info().get("workers", {})), workers, 1)
+        todo = iter(chunks)
+        first = [client.submit(_rows, path, dataset, max_memory, ks, how, pure=False)
+                 for ks in (next(todo, None) for _ in range(ahead)) if ks is not None]
+        running = as_completed(first)
         try:
-            for f in as_completed(futures):
+            for f in running:
                 for row in f.result():
-                    done[row["sample"]] = row
+                    done.append(row)
+                f.release()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    running.add(client.submit(_rows, path, dataset, max_memory, nxt, how, pure=False))
                 if progress:
                     progress(len(done), N)
         except BaseException:
-            client.cancel(futures)
+            client.cancel(list(running.futures) if hasattr(running, "futures") else first)
             raise
     finally:
         client.close()
@@ -250,8 +315,10 @@ def scan_batches(path: str, loader, max_memory: int | None = None, progress=None
     from rnntui.scenario import load_scenario
     from rnntui.scenario.dataset import Dataset
 
+    from rnntui.samples.rows import Rows
+
     sc = load_scenario(path, max_memory=max_memory)
-    rows: list[dict] = []
+    rows = Rows()
     k = 0
     try:
         for n, batch in enumerate(loader):
@@ -269,8 +336,8 @@ def scan_batches(path: str, loader, max_memory: int | None = None, progress=None
             if progress:
                 progress(k, k)
     except KeyboardInterrupt:
-        return Scan(tuple(rows), k + 1, str(path), "a loader")
-    return Scan(tuple(rows), k, str(path), "a loader")
+        return Scan(rows, k + 1, str(path), "a loader")
+    return Scan(rows, k, str(path), "a loader")
 
 
 __all__ = ["Scan", "sample_scenario", "scan", "scan_batches"]

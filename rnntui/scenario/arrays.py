@@ -28,17 +28,26 @@ def _describe(value) -> str:
 
 
 def numbers(data, what: str = "numbers") -> np.ndarray:
-    """A float64 array of nested lists of int and float; NotNumbers naming the first other value."""
+    """A float64 array of nested lists of int and float; NotNumbers naming the first other value.
+
+    A list the YAML reader read with NumPy (`fast_numbers.NumberList`) holds numbers only and carries its
+    array: it is not walked again."""
+    from rnntui.scenario.fast_numbers import NumberList, as_arrays
+
     stack = [((), data)]
+    fast = False
     while stack:  # depth is bounded by the YAML reader; no recursion anyway
         sub, node = stack.pop()
+        if isinstance(node, NumberList):
+            fast = True
+            continue
         if isinstance(node, list):
             stack.extend((sub + (i,), v) for i, v in reversed(list(enumerate(node))))
         elif isinstance(node, bool) or not isinstance(node, (int, float)):
             raise NotNumbers(sub, f"found {_describe(node)}; expected {what} (write .nan or .inf for non-finite values)"
                              if isinstance(node, str) else f"found {_describe(node)}; expected {what}")
     try:
-        arr = np.array(data, dtype=np.float64)
+        arr = np.array(as_arrays(data) if fast else data, dtype=np.float64)
     except (ValueError, TypeError, OverflowError):
         raise NotNumbers((), "found a ragged list; expected a rectangular array of numbers") from None
     return arr

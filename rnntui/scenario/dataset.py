@@ -13,11 +13,14 @@ chooses another); `rnntui scan` reads every sample, one at a time (rnntui/sample
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+
+from rnntui.scenario.built_input import BuiltInput, fits
+from rnntui.scenario.tokens import NO_TOKEN, PAD_ID, build_tokens
 
 KEYS = ("x", "lengths", "target")
 
@@ -108,15 +111,11 @@ def read_dataset(path: Path, limit: int | None) -> Dataset:
 
 def batch_input(ds: Dataset, start: int, size: int, inp, base_dir: Path, limit: int | None, id_count: int | None):
     """Samples start .. start+size-1 as a BuiltInput (and their target, batch first, or None)."""
-    from rnntui.scenario.inputs import BuiltInput, fits
-
     if not 0 <= start < ds.N:
         raise DatasetProblem(("sample",), f"found {start}; the data set has samples 0..{ds.N - 1}")
     stop = min(start + size, ds.N)
     rows = range(start, stop)
     if ds.ids:
-        from rnntui.scenario.tokens import build_tokens
-
         tokens = [[int(v) for v in ds.x[k, : ds.length_of(k)]] for k in rows]
         bad = next(((k, j) for k, row in zip(rows, tokens) for j, v in enumerate(row) if v < 0), None)
         if bad is not None:
@@ -140,10 +139,6 @@ def batch_input(ds: Dataset, start: int, size: int, inp, base_dir: Path, limit: 
 def _padded(built, T: int, lengths: np.ndarray):
     """Token input padded to the data set's T steps (every batch of a data set has the same steps, so one
     layout serves them all), kept in a batch's layout even for one sample."""
-    from dataclasses import replace
-
-    from rnntui.scenario.tokens import NO_TOKEN, PAD_ID
-
     tokens, ids = built.tokens, built.token_ids
     if tokens.ndim == 1:
         tokens, ids = tokens[:, None], ids[:, None]

@@ -14,7 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from rnntui.engine import keys
+from rnntui.engine.handlers import handler
+from rnntui.engine.infer import infer_layout
+from rnntui.engine.layout import LayoutProblem
 from rnntui.errors import ScenarioError
+from rnntui.scenario.inputs import InputProblem, build_input
+from rnntui.scenario.validate import validate_entries
 
 
 @dataclass(frozen=True)
@@ -31,11 +36,6 @@ def handover_size(encoder_last) -> int:
 
 
 def build_decoder(top, data: dict, enc_layout: list, B: int, base_dir: Path, limit, pos) -> DecoderPart:
-    from rnntui.engine.entries import handler
-    from rnntui.engine.layout import LayoutProblem, infer_layout
-    from rnntui.scenario.inputs import InputProblem, build_input
-    from rnntui.scenario.loader import _validate_entries
-
     k = len(enc_layout)
     last = enc_layout[-1]
     if not last.recurrent:
@@ -48,7 +48,7 @@ def build_decoder(top, data: dict, enc_layout: list, B: int, base_dir: Path, lim
             raise ScenarioError([pos.problem(("decoder", "model", i, "initial_state"), (
                 "found an initial state in the decoder; its first recurrent entry starts from the encoder's final "
                 "states and the others from zeros (initial_state is for the encoder's entries)"))])
-    types, configs, problems = _validate_entries(raw, pos, prefix=("decoder", "model"))
+    types, configs, problems = validate_entries(raw, pos, prefix=("decoder", "model"))
     if problems:
         raise ScenarioError(problems)
     for i, kind in enumerate(types):

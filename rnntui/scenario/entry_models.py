@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, create_model
 
-from rnntui.engine.entries import HANDLERS, handler
+from rnntui.engine.entries import HANDLERS
+from rnntui.engine.handlers import handler
 
 
 def _strict(tp: Any, meta: dict) -> Any:

@@ -70,7 +70,8 @@ def parse_nodes(raw: list, input_names: list[str], pos: Positions, validate_conf
     item) -> (Config or None, problems): an entry's or an op's own keys, checked by their validators.
     *base*: where the list is (a recurrence's step graph: `model[i].step`, whose inputs are x, the
     states and the outer nodes above the recurrence, and whose layers include the cells)."""
-    from rnntui.engine.entries import HANDLERS, handler
+    from rnntui.engine.entries import HANDLERS
+    from rnntui.engine.handlers import handler
     from rnntui.engine.ops import GRAPH_LAYERS, OPS, STEP_LAYERS
 
     layers = {**HANDLERS, **(STEP_LAYERS if in_step else GRAPH_LAYERS)}
@@ -190,7 +191,7 @@ def parse_nodes(raw: list, input_names: list[str], pos: Positions, validate_conf
             other = next((n for n in nodes if n.index == ref), None)
             if other is None:
                 continue  # its own problem is said
-            from rnntui.engine.entries import handler
+            from rnntui.engine.handlers import handler
 
             if handler(other.type).is_op:
                 problems.append(pos.problem(path + ("same_as",), f"found {item['same_as']!r}, an op; same_as calls a "
@@ -302,7 +303,7 @@ def parse_recurrence(i: int, item: dict, ids: dict[str, int], pos: Positions, va
         if isinstance(value, str) and "." in value and value.split(".", 1)[0] in step_ids:
             name, extra = value.split(".", 1)
             node = next(n for n in nodes if n.index == step_ids[name])
-            from rnntui.engine.entries import handler
+            from rnntui.engine.handlers import handler
 
             if extra in handler(node.type).extras:
                 return (node.index, extra)

@@ -9,6 +9,9 @@ from types import SimpleNamespace
 import numpy as np
 
 from rnntui.errors import Problem, ScenarioError
+from rnntui.scenario.loaded import LATER, Scenario
+from rnntui.scenario.targets import check_real_targets, sample_lengths, target_of
+from rnntui.scenario.validate import translate
 
 # what a graph model does not take (yet), each with its key
 UNSUPPORTED = {
@@ -20,20 +23,19 @@ UNSUPPORTED = {
 
 def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: str, path: Path,
                max_memory: int | None):
-    from rnntui.engine.entries import handler
+    from rnntui.engine.handlers import handler
     from rnntui.engine.entries.embedding import MAX_EXACT_ID
     from rnntui.engine.graph import infer_graph
     from rnntui.engine.layout import LayoutProblem
     from rnntui.engine.ops.base import Val
     from rnntui.engine.run import available_memory
-    from rnntui.scenario import loader
     from rnntui.scenario.graph import node_config, parse_nodes
     from rnntui.scenario.inputs import InputProblem, build_input
     from rnntui.scenario.weights import TooManyParameters, make_weights, skipped_warning
 
     def stop(found, waiting: str):
         found = [] if found is None else [found] if isinstance(found, Problem) else list(found)
-        raise ScenarioError(problems + found, (Problem(file, None, None, "", loader.LATER[waiting]),))
+        raise ScenarioError(problems + found, (Problem(file, None, None, "", LATER[waiting]),))
 
     if top is not None:
         if top.input is not None and top.inputs is not None:
@@ -69,7 +71,7 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
     raw, raw_states = split_initial_states(raw)
 
     def validate(path, kind, key, item):
-        return node_config(path, kind, key, item, pos, loader._translate)
+        return node_config(path, kind, key, item, pos, translate)
 
     nodes, found = parse_nodes(raw, names, pos, validate)
     problems.extend(found)
@@ -107,7 +109,7 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
             reader = next(n for n in nodes if name in n.reads and handler(n.type).reads_ids)
             stop(pos.problem(("model", reader.index, "from"), f"{reader.type} reads token ids; expected input {name!r} "
                              "to be `tokens`, or `text` with a `vocab`"), "the input")
-        ln, problem = loader._lengths(SimpleNamespace(input=specs[name], mode="many-to-many"), b, b.x)
+        ln, problem = sample_lengths(SimpleNamespace(input=specs[name], mode="many-to-many"), b, b.x)
         if problem is not None:
             stop(pos.problem(in_key(name) + problem[0][1:], problem[1]), "the input")
         built[name] = b
@@ -134,7 +136,7 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
         problems.append(pos.problem(("weights",) + wp.key, wp.message))
     warnings = (str(pos.problem(("weights", "file"), skipped_warning(made.skipped))),) if made.skipped else ()
     for lay in layout:
-        refused = lay.handler.check_run(lay, B, lay.steps if lay.seq_in else 1,
+        refused = handler(lay.type).check_run(lay, B, lay.steps if lay.seq_in else 1,
                                         lengths.get(lay.lengths_of), top.train is not None, False)
         if refused is not None:
             problems.append(pos.problem(("model", lay.index, refused[0]), refused[1]))
@@ -156,12 +158,12 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
     try:
         top_out = SimpleNamespace(loss=top.loss, input=specs[last.lengths_of] if out_lengths is not None else specs[names[0]])
         ragged = out_lengths is not None and top_out.input.lengths is None
-        target = loader._target(top_out, last.out_shape, last.seq_out, T, B,
-                                single=top_out.input.batch is None and B == 1 and out_lengths is None, pos=pos,
-                                lengths=out_lengths if ragged else None, padded=out_lengths is not None and not ragged,
-                                base_dir=base_dir, limit=limit)
+        target = target_of(top_out, last.out_shape, last.seq_out, T, B,
+                           single=top_out.input.batch is None and B == 1 and out_lengths is None, pos=pos,
+                           lengths=out_lengths if ragged else None, padded=out_lengths is not None and not ragged,
+                           base_dir=base_dir, limit=limit)
         if target is not None and out_lengths is not None:
-            loader._check_real_targets(top, target, out_lengths, last.out_shape, pos)
+            check_real_targets(top, target, out_lengths, last.out_shape, pos)
     except ScenarioError as exc:
         problems.extend(exc.problems)
         target = None
@@ -179,7 +181,7 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
                                     f"the model's output, here {tuple(last.out_shape)}"))
     if problems:
         raise ScenarioError(problems)
-    return loader.Scenario(
+    return Scenario(
         file=file, text=text, name=top.name or path.stem, description=top.description.strip(), seed=top.seed,
         dtype=top.dtype, mode=top.mode, layout=tuple(layout), x=first.x, seq=first.seq, tokens=first.tokens,
         vocab=first.vocab, params=params, buffers=made.buffers, warnings=warnings, loss=top.loss.kind,

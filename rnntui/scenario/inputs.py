@@ -2,34 +2,15 @@
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from rnntui.scenario.arrays import ArrayFileError, NotNumbers, npz_names, numbers, read_npy, read_npz
-
-
-@dataclass(frozen=True)
-class BuiltInput:
-    x: np.ndarray              # (T, B, D) for sequences, (B, C, ...) for images
-    seq: bool
-    tokens: np.ndarray | None = None   # str, (T,) for one sequence, (T, B) for a batch; "" where padded
-    vocab: tuple[str, ...] | None = None
-    lengths: np.ndarray | None = None  # (B,) int: each sample's own length where they differ (packed)
-    token_ids: np.ndarray | None = None  # int, shaped like tokens; -1 where padded
-    target: np.ndarray | None = None   # a data set's target for these samples, batch first
-    dataset: object = None             # scenario.dataset.Dataset: what the samples were read from
-    sample: int = 0                    # the first of its samples the input holds
-    ids: bool = False                  # x holds token ids (T, B, 1) for an entry that reads them, not vectors
-
-
-class InputProblem(Exception):
-    """*key* is below `input`: a dotted string or a tuple of keys and indices."""
-
-    def __init__(self, key: str | tuple, message: str):
-        self.key, self.message = key, message
-        super().__init__(message)
+from rnntui.scenario.built_input import BuiltInput, InputProblem, fits
+from rnntui.scenario.dataset import DatasetProblem, batch_input, read_dataset
+from rnntui.scenario.tokens import build_tokens
 
 
 def _numeric(data, key: str | tuple) -> np.ndarray:
@@ -81,15 +62,6 @@ def _sequence(arr: np.ndarray, key: str, batch_form: bool) -> np.ndarray:
     raise InputProblem(key, f"found shape {arr.shape}; expected (T, D) or (B, T, D)")
 
 
-def fits(numbers: int, limit: int | None, key, what: str) -> None:
-    """Refuse, before allocating, an array of *numbers* float64 values that would pass *limit* bytes."""
-    if limit is not None and numbers * 8 > limit:
-        from rnntui.sizes import format_size
-
-        raise InputProblem(key, f"{what} would take {format_size(numbers * 8)} ({numbers:,} numbers), more than the "
-                           f"memory limit of {format_size(limit)}; make it smaller or raise --max-memory")
-
-
 def _generate(g, rng: np.random.Generator, limit: int | None = None) -> BuiltInput:
     T, D, B = g.length, g.features, g.batch
     if g.kind == "digit":
@@ -133,8 +105,6 @@ def build_input(inp, base_dir: Path, rng: np.random.Generator, limit: int | None
             if getattr(inp, key) is not None:
                 raise InputProblem(key, "is for token input (`text` or `tokens`); this input holds no tokens")
     if inp.text is not None or inp.tokens is not None:
-        from rnntui.scenario.tokens import build_tokens
-
         return build_tokens(inp, base_dir, limit, id_count)
     if inp.values is not None:
         x = _sequence(_numeric(inp.values, "values"), "values", batch_form=False)
@@ -163,10 +133,6 @@ def build_input(inp, base_dir: Path, rng: np.random.Generator, limit: int | None
 
 def _dataset(inp, base_dir: Path, limit: int | None, id_count: int | None, sample: int | None) -> BuiltInput:
     """A batch of a data set's samples (scenario/dataset.py)."""
-    from dataclasses import replace
-
-    from rnntui.scenario.dataset import DatasetProblem, batch_input, read_dataset
-
     start = sample if sample is not None else (inp.sample or 0)
     try:
         ds = read_dataset(base_dir / inp.dataset, limit)

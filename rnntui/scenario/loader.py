@@ -1,260 +1,396 @@
-"""YAML text -> a validated, fully resolved `Scenario`, or a ScenarioError listing every problem."""
+"""YAML text -> a validated, fully resolved `Scenario`, or a ScenarioError listing every problem.
+
+A load is a row of stages (`STAGES`), each a function with its name, what it needs and what it provides
+(attributes of the `Load` it fills in; `run_stages` checks each stage's needs are there before it runs). A
+stage that finds a problem its successors depend on stops the load with everything found so far and what is
+left unchecked (`LATER`). What depends on the kind of run is a mode's (`MODES`): a mode owns its keys and adds
+its part at the stages' named points (`keys`, `blocking`, `input`, `layout`, `weights`, `scenario`), in the
+registry's order; a graph model (`graph:` nodes) is a mode that loads the whole model itself
+(scenario/graph_load.py).
+"""
 from __future__ import annotations
 
-import dataclasses
-
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from rnntui.engine import keys
+from rnntui.engine.entries.embedding import MAX_EXACT_ID
+from rnntui.engine.handlers import handler
+from rnntui.engine.infer import infer_layout
+from rnntui.engine.layout import LayoutProblem
+from rnntui.engine.memory import available_memory
+from rnntui.engine.run import record_bytes, too_big
+from rnntui.engine.train import untrainable_dropout
 from rnntui.errors import Problem, ScenarioError
 from rnntui.scenario import schema
-from rnntui.engine import keys
-from rnntui.engine.entries import handler
-from rnntui.engine.entries.embedding import MAX_EXACT_ID
+from rnntui.scenario.built_input import InputProblem, fits
+from rnntui.scenario.debug import load_debug
 from rnntui.scenario.decoder import build_decoder
-from rnntui.scenario.interventions import build_interventions
+from rnntui.scenario.graph import is_graph_data
+from rnntui.scenario.graph_load import load_graph
 from rnntui.scenario.initial_state import StateProblem, build_initial_states, split_initial_states
-from rnntui.scenario.entry_models import ENTRY_TYPES, model_for, to_config
-from rnntui.scenario.arrays import NotNumbers, numbers
+from rnntui.scenario.inputs import build_input
+from rnntui.scenario.interventions import build_interventions
+from rnntui.scenario.loaded import LATER, Scenario
+from rnntui.scenario.reads import recording
+from rnntui.scenario.targets import check_real_targets, sample_lengths, shown_lengths, target_of
+from rnntui.scenario.training import optimizer_problems_alone, train_config
+from rnntui.scenario.validate import describe, translate, validate_entries
+from rnntui.scenario.weights import TooManyParameters, check_param_count, make_weights, skipped_warning
 from rnntui.scenario.yaml_source import Positions, load_yaml, read_text
-from rnntui.scenario.yaml_words import suggest
+
+__all__ = ["LATER", "MODES", "STAGES", "Load", "Mode", "Scenario", "Stage", "load_scenario"]
+
+
+def load_scenario(source: str | Path, text: str | None = None, max_memory: int | None = None,
+                  sample: int | None = None) -> Scenario:
+    """Load and check a scenario file; raise ScenarioError naming every problem.
+
+    Inputs and parameters are counted before they are made: what would take more than *max_memory*
+    bytes (default: half the available memory) is refused with the estimate. `sources` lists the
+    files read (scenario/reads.py). *sample*: with a data set input, the first sample the run reads
+    (default the input's own `sample`).
+    """
+    with recording() as read:
+        sc = _load(source, text, max_memory, sample)
+    return replace(sc, sources=tuple(dict.fromkeys(read)))
+
+
+# --- what the stages share ------------------------------------------------------------------------------
+
+@dataclass
+class Load:
+    """One load: the file and its data, then what each stage provides (None until then)."""
+
+    source: str | Path
+    text: str | None
+    max_memory: int | None
+    sample: int | None
+    path: Path = None
+    file: str = ""
+    data: Any = None
+    pos: Positions = None
+    top: schema.Top | None = None
+    problems: list[Problem] = field(default_factory=list)
+    # entries
+    types: list | None = None
+    configs: list | None = None
+    raw_states: dict | None = None
+    # keys
+    train: Any = None
+    # input
+    base_dir: Path | None = None
+    limit: int | None = None
+    built: Any = None
+    x: np.ndarray | None = None
+    lengths: np.ndarray | None = None
+    feat: tuple | None = None
+    # layout
+    layout: list | None = None
+    decoder: Any = None
+    # weights
+    made: Any = None
+    warnings: tuple = ()
+    T: int | None = None
+    B: int | None = None
+    # the rest
+    initial_states: dict | None = None
+    target: np.ndarray | None = None
+    watch: tuple | None = None
+    breakpoints: tuple | None = None
+    interventions: tuple | None = None
+
+    def stop(self, found: Problem | list[Problem] | None, waiting: str):
+        """Refuse with every problem found so far; say what could not be checked yet, and why."""
+        found = [] if found is None else [found] if isinstance(found, Problem) else list(found)
+        raise ScenarioError(self.problems + found, (Problem(self.file, None, None, "", LATER[waiting]),))
+
+    def each_mode(self, point: str) -> list:
+        """Each mode's part at *point* (a stage's named point), in the registry's order, and what it returns: every
+        mode's `keys` and `blocking` (a mode names its keys in a scenario of another mode), the other points of
+        the modes that apply to this load."""
+        every = point in ("keys", "blocking")
+        return [getattr(m, point)(self) for m in MODES
+                if getattr(m, point) is not None and (every or m.applies(self))]
 
 
 @dataclass(frozen=True)
-class Scenario:
-    """Everything the engine needs; arrays are float64 until the engine casts them."""
+class Stage:
+    """One step of a load: *run* fills in *provides* from *needs* (attributes of `Load`)."""
 
-    file: str
-    text: str
     name: str
-    description: str
-    seed: int
-    dtype: str
-    mode: str
-    layout: tuple
-    x: np.ndarray
-    seq: bool
-    tokens: np.ndarray | None          # str: (T,) for one sequence, (T, B) for a batch ("" where padded)
-    vocab: tuple[str, ...] | None
-    params: dict[str, np.ndarray]
-    loss: str
-    target: np.ndarray | None
-    class_names: tuple[str, ...] | None = None
-    events: tuple[tuple[str, float], ...] = ()
-    lengths: np.ndarray | None = None   # (B,) int: each sample's own length (None: all T)
-    initial_states: dict = dataclasses.field(default_factory=dict)  # entry index -> {"h": (L*D, B, H), "c": ...}
-    compare: str | None = None              # a run to open beside this one (`rnntui run`)
-    decoder_x: np.ndarray | None = None     # encoder-decoder: what the decoder reads, (T_dec, B, D)
-    decoder_tokens: tuple | None = None
-    decoder_token_ids: np.ndarray | None = None
-    decoder_vocab: tuple | None = None
-    token_ids: np.ndarray | None = None  # int, like tokens (-1 where padded)
-    feed: str = "zeros"                  # one-to-many: "output" feeds each step's output back as the next input
-    watch: tuple[str, ...] = ()          # debug.watch: expressions the debugger opens with (docs/debugger.md)
-    breakpoints: tuple[str, ...] = ()    # debug.break
-    interventions: tuple = ()            # what-if: engine.interventions.Intervention, applied in the loops
-    train: Any = None                    # engine.optim.TrainConfig: `train:` (see engine/train.py), or None
-    dropout_masks: dict | None = None    # set by engine/train.py for one iteration: dropout masks by trace key
-    buffers: dict = dataclasses.field(default_factory=dict)  # state that is no parameter: batchnorm's running_*
-    training: bool = False               # set by engine/train.py: an iteration's forward (batch statistics)
-    warnings: tuple[str, ...] = ()       # what loaded but deserves a word (weight-file keys skipped), for the CLI
-    inputs: dict | None = None           # a graph model: every input by name (x is the first); None for a chain
-    input_lengths: dict = dataclasses.field(default_factory=dict)  # a graph's inputs of different lengths, by name
-    output_steps: int = 0                # a graph model: the steps of its output (1 without steps)
-    input_seq: dict = dataclasses.field(default_factory=dict)  # a graph's inputs: whether each has steps (T, B, ...)
-    dataset: Any = None                  # input.dataset: the data set (scenario/dataset.py) the batch was read from
-    sample: int = 0                      # and the first of its samples the batch holds
-    sample_ids: tuple | None = None      # which samples of the data the batch holds (data set, minibatch)
-    samples_total: int | None = None     # and how many the data has
-    sources: tuple[str, ...] = ()        # every file the load read: the scenario, weights, input, vocabulary...
-
-    @property
-    def T(self) -> int:
-        """Steps of the model's output (a conv1d over a sequence may shorten the input's)."""
-        if self.inputs is not None:
-            return max([self.output_steps] + [lay.steps for lay in self.layout if lay.seq_out])
-        return [lay.steps for lay in self.layout if lay.seq_in][-1] if self.seq else 1
-
-    @property
-    def B(self) -> int:
-        return self.x.shape[1] if self.seq else self.x.shape[0]
+    needs: tuple[str, ...]
+    provides: tuple[str, ...]
+    run: Callable[[Load], None]
 
 
-def _describe(value: Any) -> str:
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{text} ({type(value).__name__})" if value is not None else "nothing"
+@dataclass(frozen=True)
+class Mode:
+    """A kind of run with keys and steps of its own. *applies*: whether this load is one (its keys are checked
+    either way: a key of a mode the scenario is not in is a problem the mode names). Each point is None or a
+    function of the Load: `keys` adds problems that do not stop the load, `blocking` returns problems that
+    stop it before the input, `input`/`layout`/`weights` act at the end of those stages, `scenario` returns
+    the Scenario's fields the mode fills in. *load*: a mode that loads the whole model itself (a graph)."""
+
+    name: str
+    applies: Callable[[Load], bool]
+    keys: Callable | None = None
+    blocking: Callable | None = None
+    input: Callable | None = None
+    layout: Callable | None = None
+    weights: Callable | None = None
+    scenario: Callable | None = None
+    load: Callable | None = None
 
 
-def _model_fields(model: type[BaseModel], loc: tuple) -> list[str]:
-    """The keys allowed at *loc* inside *model*, for 'did you mean'."""
-    cur: Any = model
-    for part in loc:
-        if isinstance(part, int) or cur is None:
-            continue
-        f = getattr(cur, "model_fields", {}).get(part)
-        if f is None:
-            return []
-        ann = f.annotation
-        cur = None
-        for cand in getattr(ann, "__args__", ()) + (ann,):
-            if isinstance(cand, type) and issubclass(cand, BaseModel):
-                cur = cand
-    return list(getattr(cur, "model_fields", {}))
+def run_stages(load: Load, stages) -> None:
+    """Run *stages* in order, each once what it needs is there (a stage run before its prerequisites is a
+    mistake in the row, not in the scenario: AssertionError)."""
+    for stage in stages:
+        missing = [n for n in stage.needs if getattr(load, n) is None]
+        assert not missing, f"stage {stage.name} needs {', '.join(missing)}, which no stage before it provides"
+        stage.run(load)
+        unset = [n for n in stage.provides if getattr(load, n) is None and n not in OPTIONAL]
+        assert not unset, f"stage {stage.name} did not provide {', '.join(unset)}"
 
 
-def _real_loc(loc: tuple, data: Any) -> tuple:
-    """The keys and indices of *loc* that are in the user's data (or the missing key at its end).
-
-    pydantic adds the branches of unions ('constrained-int', 'tuple[...]') to a location; walking
-    the data tells them apart from real keys, even keys that hold '[' or look like a branch name.
-    """
-    out, cur = [], data
-    for n, part in enumerate(loc):
-        if isinstance(cur, dict) and isinstance(part, str) and part in cur:
-            out.append(part)
-            cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
-            out.append(part)
-            cur = cur[part]
-        elif n == len(loc) - 1 and isinstance(cur, dict) and isinstance(part, str):
-            out.append(part)  # a required key that is missing
-    return tuple(out)
+# what a stage may leave None (absent from this scenario)
+OPTIONAL = {"train", "lengths", "decoder", "target"}
 
 
-def _translate(exc: ValidationError, model: type[BaseModel], prefix: tuple, pos: Positions, data: Any) -> list[Problem]:
-    problems, seen = [], set()
-    for err in exc.errors():
-        loc = _real_loc(tuple(err["loc"]), data)
-        path = prefix + loc
-        if path in seen:  # a union reports each branch it tried; the first says enough
-            continue
-        seen.add(path)
-        typ, value = err["type"], err.get("input")
-        if typ == "extra_forbidden":
-            key = loc[-1] if loc else ""
-            allowed = _model_fields(model, loc[:-1])
-            msg = f"unknown key {key!r}{suggest(key, allowed)}; expected one of {', '.join(allowed)}"
-        elif typ == "missing":
-            msg = "is required but missing"
-        elif typ == "literal_error":
-            expected = err.get("ctx", {}).get("expected", "")
-            choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",")]
-            msg = f"found {_describe(value)}{suggest(value, choices)}; expected {expected}"
-        elif typ == "value_error":
-            msg = str(err.get("ctx", {}).get("error", err["msg"]))
-        else:
-            want = err["msg"]
-            want = want[0].lower() + want[1:] if want else want
-            want = want.replace("input should be", "expected").replace("Input should be", "expected")
-            msg = f"found {_describe(value)}; {want}"
-        problems.append(pos.problem(path, msg))
-    return problems
+# --- the stages ----------------------------------------------------------------------------------------
 
-
-def _validate_entries(raw: list, pos: Positions, prefix: tuple = ("model",)) -> tuple[list, list, list[Problem]]:
-    """Each entry's type and its handler's configuration, or the problems found."""
-    types, configs, problems = [], [], []
-    for i, item in enumerate(raw):
-        path = prefix + (i,)
-        if not isinstance(item, dict):
-            problems.append(pos.problem(path, f"found {_describe(item)}; expected a map with a `type` key"))
-            continue
-        kind = item.get("type")
-        if kind is None:
-            problems.append(pos.problem(path, f"has no `type`; expected one of {', '.join(ENTRY_TYPES)}"))
-            continue
-        if not isinstance(kind, str) or kind not in ENTRY_TYPES:
-            problems.append(pos.problem(path + ("type",), f"found {_describe(kind)}{suggest(kind, ENTRY_TYPES)}; "
-                                        f"expected one of {', '.join(ENTRY_TYPES)}"))
-            continue
-        model = model_for(kind)
-        try:
-            validated = model.model_validate(item)
-        except ValidationError as exc:
-            problems.extend(_translate(exc, model, path, pos, item))
-            continue
-        types.append(kind)
-        configs.append(to_config(kind, validated))
-    return types, configs, problems
-
-
-def _target(top: schema.Top, out_feat: tuple, out_seq: bool, T: int, B: int, single: bool, pos: Positions,
-            lengths: np.ndarray | None = None, padded: bool = False, base_dir: Path | None = None,
-            limit: int | None = None, given: np.ndarray | None = None):
-    """Return the target laid out like the output: (T, B, F) / (T, B) or (B, F) / (B,). With *lengths*
-    (a ragged input), a per-step target is ragged too: one list per sample, as long as the sample.
-    `target: {file: t.npy}` (or an .npz with `key:`) reads the same layout from a file, batch first."""
-    kind, raw = top.loss.kind, (top.loss.target if given is None else given)
-    where = ("loss", "target") if given is None else ("input", "dataset")
-    if isinstance(raw, dict) and kind != "sum":
-        raw = _target_file(raw, base_dir or Path("."), pos, where, limit)
-    if kind == "sum":
-        if raw is not None:
-            raise ScenarioError([pos.problem(where, "found a target; loss kind sum takes none (use mse or cross_entropy)")])
-        return None
-    if raw is None:
-        raise ScenarioError([pos.problem(("loss",), f"loss kind {kind} needs a `target`")])
-    if lengths is not None and out_seq:
-        raw = _padded_target(raw, lengths, pos, where)
+def _read(load: Load) -> None:
+    """The file's text as YAML, its top-level keys validated."""
+    load.path = Path(load.source)
+    load.file = str(load.source)
+    if load.text is None:
+        load.text = read_text(load.path)
+    load.data, load.pos = load_yaml(load.text, load.file)
+    if not isinstance(load.data, dict):
+        raise ScenarioError([load.pos.problem((), f"found {describe(load.data)}; expected a map of scenario keys")])
     try:
-        arr = raw if isinstance(raw, np.ndarray) else numbers(raw, "numbers" if kind == "mse" else
-                                                              "class indices (whole numbers)")
-    except NotNumbers as exc:
-        raise ScenarioError([pos.problem(where + exc.sub, exc.message)]) from None
-    F = out_feat[0] if len(out_feat) == 1 else None
-    if kind in ("cross_entropy", "nll"):
-        if F is None:
-            raise ScenarioError([pos.problem(where, f"{kind} needs a vector of logits; the model returns {out_feat}")])
-        if out_seq:
-            shapes = {1: (T,), 2: (B, T)} if single else {2: (B, T)}
-            lay = "(T)" + (" or (B, T)" if single else "") if single else "(B, T)"
-        else:
-            shapes = {0: (), 1: (B,)} if single else {1: (B,)}
-            lay = "one index or (B)" if single else "(B)"
-        if arr.ndim not in shapes or arr.shape != shapes[arr.ndim]:
-            raise ScenarioError([pos.problem(where, f"found shape {arr.shape}; expected class indices laid out as {lay}, "
-                                             f"here {shapes[max(shapes)]}")])
-        # a padded target's entries past a sample's length are ignored: only real steps must be classes
-        # (checked where the lengths are known)
-        with np.errstate(invalid="ignore"):
-            bad = ~np.isfinite(arr) | (arr != np.round(arr))
-            if not (padded and out_seq):
-                bad |= (arr < 0) | (arr >= F)
-        if bad.any():
-            # the first wrong value where the user wrote it (target[sample][step]), and how many more there are
-            at = tuple(int(i) for i in np.argwhere(bad)[0])
-            v = float(arr[at])
-            shown = int(v) if np.isfinite(v) and v == int(v) else v
-            more = int(bad.sum()) - 1
-            raise ScenarioError([pos.problem(where, f"found {shown} at target{''.join(f'[{i}]' for i in at)}"
-                                             + (f" (and {more} more)" if more else "")
-                                             + f"; expected whole class indices in 0..{F - 1} (the model's output has "
-                                               f"{F} classes)")])
-        arr = arr.astype(np.int64)
-        if out_seq:
-            return arr.reshape(T, 1) if arr.ndim == 1 else arr.T.copy()
-        return arr.reshape(B)
-    # mse
-    full = ((T, B) if out_seq else (B,)) + tuple(out_feat)
-    if out_seq:
-        if arr.ndim == 1 + len(out_feat) and B == 1 and arr.shape == (T,) + tuple(out_feat):
-            return arr.reshape(full)
-        if arr.shape == (B, T) + tuple(out_feat):
-            return np.ascontiguousarray(np.moveaxis(arr, 0, 1))
-        lay = (f"{(T,) + tuple(out_feat)} or " if B == 1 else "") + f"{(B, T) + tuple(out_feat)}"
-    else:
-        if B == 1 and arr.shape == tuple(out_feat):
-            return arr.reshape(full)
-        if arr.shape == full:
-            return arr
-        lay = (f"{tuple(out_feat)} or " if B == 1 else "") + f"{full}"
-    raise ScenarioError([pos.problem(where, f"found shape {arr.shape}; expected {lay} to match the model's output")])
+        load.top = schema.Top.model_validate(load.data)
+    except ValidationError as exc:
+        load.problems.extend(translate(exc, schema.Top, (), load.pos, load.data))
+
+
+def _entries(load: Load) -> None:
+    """Each model entry's type and configuration (its handler's Config), the initial states set apart."""
+    top, pos, data = load.top, load.pos, load.data
+    if top is not None and top.input is None:
+        load.problems.append(pos.problem(("input",), "is required but missing"))
+    raw_model = data.get("model")
+    entries, load.raw_states = split_initial_states(raw_model if isinstance(raw_model, list) else [])
+    load.types, load.configs, entry_problems = validate_entries(entries, pos)
+    load.problems.extend(entry_problems)
+    if top is None:
+        # the optimizer's keys need only its own map: said now, beside a bad `iterations` or `mode`
+        load.problems.extend(optimizer_problems_alone(data, pos))
+    if load.problems or top is None:
+        load.stop(None, "the problems above fixed")
+
+
+def _keys(load: Load) -> None:
+    """Keys that go together: each mode's own (those the input and the layout depend on stop here, the others
+    are listed with whatever the later stages find), and the token-id entries' place."""
+    load.each_mode("keys")
+    blocking = [p for found in load.each_mode("blocking") for p in found]
+    blocking.extend(_ids_problems(load.types, load.configs, load.top, load.pos))
+    if blocking:
+        load.problems.extend(blocking)
+        load.stop(None, "the problems above fixed")
+
+
+def _input(load: Load) -> None:
+    """The input section as arrays (counted against the memory limit first), each sample's length."""
+    top, pos, types, configs = load.top, load.pos, load.types, load.configs
+    load.base_dir = load.path.parent if load.path.parent != Path("") else Path(".")
+    first = handler(types[0])
+    try:
+        load.limit = available_memory() // 2 if load.max_memory is None else load.max_memory
+        load.built = build_input(top.input, load.base_dir, np.random.default_rng([top.seed, 1]), load.limit,
+                                 id_count=first.id_count(configs[0]) if first.reads_ids else None, sample=load.sample)
+    except InputProblem as exc:
+        key = exc.key if isinstance(exc.key, tuple) else tuple(exc.key.split("."))
+        load.stop(pos.problem(("input",) + key, exc.message), "the input")
+    if first.reads_ids and not load.built.ids:
+        load.stop(pos.problem(("model", 0, "type"), f"{types[0]} reads token ids; expected `input.tokens`, "
+                              "or `input.text` with a `vocab` (found "
+                              f"{'text without a vocab' if top.input.text is not None else 'no tokens'})"), "the input")
+    load.x = load.built.x
+    load.each_mode("input")
+    lengths, problem = sample_lengths(top, load.built, load.x)
+    if problem is not None:
+        load.stop(pos.problem(*problem), "the input")
+    load.lengths = lengths
+    # non-finite input is allowed on purpose: the run records where it spreads
+    load.feat = tuple(load.x.shape[2:] if load.built.seq else load.x.shape[1:])
+
+
+def _layout(load: Load) -> None:
+    """Each entry's shapes from the input's (engine/infer.py); what cannot take sequences of different lengths."""
+    x, built, pos = load.x, load.built, load.pos
+    try:
+        load.layout = infer_layout(load.types, load.configs, load.feat, built.seq, load.top.mode,
+                                   x.shape[0] if built.seq else 1)
+    except LayoutProblem as exc:
+        key = ("model", exc.index) + ((exc.key,) if exc.key else ())
+        load.stop(pos.problem(key, exc.message), "the model's layout")
+    if load.lengths is not None:
+        for lay in load.layout:
+            if lay.seq_in and not handler(lay.type).takes_lengths:
+                load.stop(pos.problem(("model", lay.index, "type"), (
+                    f"{lay.type} mixes neighbouring steps, so it cannot take sequences of different lengths "
+                    f"(input lengths {shown_lengths(load.lengths)}); give them equal lengths or use recurrent, dense and "
+                    "activation entries")), "the model's layout")
+    load.each_mode("layout")
+
+
+def _checkpointable(layout, top, seq: bool, decoder) -> bool:
+    """Whether a run over the memory limit may still be recorded, checkpointed (engine/checkpoint.py decides
+    again, with the whole scenario, and says why not)."""
+    from rnntui.engine.checkpoint import why_whole_layout
+
+    return (seq and decoder is None and top.train is None and top.feed != "output"
+            and why_whole_layout(list(layout)) is None)
+
+
+def _weights(load: Load) -> None:
+    """The parameters, counted before they are made (a model too large for memory is refused in a moment, not
+    after minutes of drawing; the parameters first: their message names the largest entry); what each entry
+    cannot run with this batch."""
+    top, pos, x, built, layout, limit = load.top, load.pos, load.x, load.built, load.layout, load.limit
+    try:
+        check_param_count(layout, limit, used=x.nbytes)
+    except TooManyParameters as exc:
+        load.stop(pos.problem(("model", exc.index), exc.message), "the weights")
+    B = x.shape[1] if built.seq else x.shape[0]
+    need = record_bytes(layout, top.dtype, x, built.seq, B, None if load.decoder is None else load.decoder.x)
+    if need > limit and not _checkpointable(layout, top, built.seq, load.decoder):
+        load.stop(pos.problem(("model",), too_big(need, limit, x.shape[0] if built.seq else 1, B)), "the weights")
+    try:
+        load.made = make_weights(layout, top.weights, load.base_dir, np.random.default_rng([top.seed, 2]), limit,
+                                 used=x.nbytes)
+    except TooManyParameters as exc:
+        load.stop(pos.problem(("model", exc.index), exc.message), "the weights")
+    for wp in load.made.problems:
+        load.problems.append(pos.problem(("weights",) + wp.key, wp.message))
+    load.warnings = (str(pos.problem(("weights", "file"), skipped_warning(load.made.skipped))),) \
+        if load.made.skipped else ()
+    load.T = [lay.steps for lay in layout if lay.seq_in][-1] if built.seq else 1
+    load.B = B
+    load.each_mode("weights")
+    for lay in layout:   # what an entry cannot run with this batch (batchnorm's batch statistics)
+        refused = handler(lay.type).check_run(lay, B, lay.steps if lay.seq_in else 1,
+                                              load.lengths if lay.part != "decoder" else None,
+                                              top.train is not None, top.feed == "output")
+        if refused is not None:
+            load.problems.append(pos.problem(("model", lay.index, refused[0]), refused[1]))
+
+
+def _initial_states(load: Load) -> None:
+    """The model's `initial_state:` keys as arrays (a packed batch runs from zero states only)."""
+    raw_states, pos = load.raw_states, load.pos
+    load.initial_states = {}
+    if raw_states and load.lengths is not None:
+        i = min(raw_states)
+        load.problems.append(pos.problem(("model", i, "initial_state"), (
+            "found an initial state beside sequences of different lengths; rnntui runs packed batches from zero "
+            "states only (give the samples equal lengths)")))
+    elif raw_states:
+        try:
+            load.initial_states = build_initial_states(raw_states, load.layout, load.B, load.base_dir, load.limit)
+        except StateProblem as exc:
+            load.problems.append(pos.problem(("model", exc.index, "initial_state") + exc.key, exc.message))
+
+
+def _target(load: Load) -> None:
+    """The loss target laid out like the output (scenario/targets.py)."""
+    top, built, layout, B, pos = load.top, load.built, load.layout, load.B, load.pos
+    try:
+        out_lengths = load.lengths if load.decoder is None else None  # a decoder's steps are not the packed input's
+        ragged = out_lengths is not None and top.input.lengths is None
+        # {file: target.npy}, or a data set's target: laid out as a padded batch
+        given = built.target if top.loss.target is None and top.loss.kind != "sum" else None
+        from_file = isinstance(top.loss.target, dict) or given is not None
+        load.target = target_of(top, layout[-1].out_shape, layout[-1].seq_out, load.T, B, given=given,
+                                single=top.input.batch is None and B == 1 and out_lengths is None and not from_file,
+                                pos=pos, lengths=out_lengths if ragged and not from_file else None,
+                                padded=out_lengths is not None and (not ragged or from_file), base_dir=load.base_dir,
+                                limit=load.limit)
+        if load.target is not None and out_lengths is not None and layout[-1].seq_out:
+            check_real_targets(top, load.target, out_lengths, layout[-1].out_shape, pos)
+    except ScenarioError as exc:
+        load.problems.extend(exc.problems)
+        load.target = None
+
+
+def _debug(load: Load) -> None:
+    """The `debug:` expressions checked against the model's places; the class names against its output."""
+    top, pos = load.top, load.pos
+    load.watch, load.breakpoints, debug_problems = load_debug(load.data.get("debug"), load.layout, pos, load.text)
+    load.problems.extend(debug_problems)
+    out_feat = load.layout[-1].out_shape
+    if top.class_names is not None and (top.loss.kind not in ("cross_entropy", "nll")
+                                        or tuple(out_feat) != (len(top.class_names),)):
+        load.problems.append(pos.problem(("class_names",), f"found {len(top.class_names)} names; expected one per class "
+                                         f"of a cross_entropy model, whose output here is {tuple(out_feat)}"))
+
+
+def _interventions(load: Load) -> None:
+    """The what-if interventions (`what_if:`), checked against the model's places and steps."""
+    load.interventions, found = build_interventions(load.top, load.layout, load.T, load.pos)
+    load.problems.extend(found)
+
+
+STAGES = (
+    Stage("read", needs=("source",), provides=("path", "file", "data", "pos"), run=_read),
+    Stage("entries", needs=("data", "pos"), provides=("types", "configs", "raw_states", "top"), run=_entries),
+    Stage("keys", needs=("top", "types", "configs"), provides=("train",), run=_keys),
+    Stage("input", needs=("top", "types", "configs"), provides=("base_dir", "limit", "built", "x", "lengths", "feat"),
+          run=_input),
+    Stage("layout", needs=("x", "feat", "built"), provides=("layout", "decoder"), run=_layout),
+    Stage("weights", needs=("layout", "limit"), provides=("made", "T", "B"), run=_weights),
+    Stage("initial states", needs=("layout", "B", "raw_states"), provides=("initial_states",), run=_initial_states),
+    Stage("target", needs=("layout", "T", "B", "built"), provides=("target",), run=_target),
+    Stage("debug", needs=("layout",), provides=("watch", "breakpoints"), run=_debug),
+    Stage("interventions", needs=("layout", "T"), provides=("interventions",), run=_interventions),
+)
+
+
+def _scenario(load: Load) -> Scenario:
+    top, built, B = load.top, load.built, load.B
+    fields = dict(
+        file=load.file, text=load.text, name=top.name or load.path.stem, description=top.description.strip(),
+        seed=top.seed, dtype=top.dtype, mode=top.mode, layout=tuple(load.layout), x=load.x,
+        seq=built.seq, tokens=built.tokens, vocab=built.vocab, params=load.made.params, buffers=load.made.buffers,
+        warnings=load.warnings, loss=top.loss.kind, token_ids=built.token_ids,
+        target=load.target, class_names=tuple(top.class_names) if top.class_names else None,
+        events=tuple((k, float(v)) for k, v in top.events.model_dump().items()), lengths=load.lengths,
+        initial_states=load.initial_states, feed=top.feed, compare=top.compare, watch=load.watch,
+        breakpoints=load.breakpoints, interventions=load.interventions,
+    )
+    for part in load.each_mode("scenario"):
+        fields.update(part)
+    return Scenario(**fields)
+
+
+def _load(source: str | Path, text: str | None, max_memory: int | None, sample: int | None = None) -> Scenario:
+    load = Load(source, text, max_memory, sample)
+    run_stages(load, STAGES[:1])
+    whole = next((m for m in MODES if m.load is not None and m.applies(load)), None)
+    if whole is not None:   # a mode that loads the whole model itself (a graph's nodes)
+        return whole.load(load)
+    run_stages(load, STAGES[1:])
+    if load.problems:
+        raise ScenarioError(load.problems)
+    return _scenario(load)
 
 
 def _ids_problems(types: list, configs: list, top: schema.Top, pos: Positions) -> list[Problem]:
@@ -272,262 +408,48 @@ def _ids_problems(types: list, configs: list, top: schema.Top, pos: Positions) -
     return out
 
 
-def _checkpointable(layout, top, seq: bool, decoder) -> bool:
-    """Whether a run over the memory limit may still be recorded, checkpointed (engine/checkpoint.py decides
-    again, with the whole scenario, and says why not)."""
-    from rnntui.engine.checkpoint import why_whole_layout
+# --- the modes -----------------------------------------------------------------------------------------
 
-    return (seq and decoder is None and top.train is None and top.feed != "output"
-            and why_whole_layout(list(layout)) is None)
+def _graph(load: Load) -> Scenario:
+    return load_graph(load.data, load.pos, load.top, load.problems, load.file, load.text, load.path,
+                      load.max_memory)
 
 
-def load_scenario(source: str | Path, text: str | None = None, max_memory: int | None = None,
-                  sample: int | None = None) -> Scenario:
-    """Load and check a scenario file; raise ScenarioError naming every problem.
-
-    Inputs and parameters are counted before they are made: what would take more than *max_memory*
-    bytes (default: half the available memory) is refused with the estimate. `sources` lists the
-    files read (scenario/reads.py). *sample*: with a data set input, the first sample the run reads
-    (default the input's own `sample`).
-    """
-    from rnntui.scenario.reads import recording
-
-    with recording() as read:
-        sc = _load(source, text, max_memory, sample)
-    return replace(sc, sources=tuple(dict.fromkeys(read)))
-
-
-def _load(source: str | Path, text: str | None, max_memory: int | None, sample: int | None = None) -> Scenario:
-    from rnntui.engine.layout import LayoutProblem, infer_layout
-    from rnntui.engine.run import available_memory, record_bytes, too_big
-    from rnntui.scenario.inputs import InputProblem, build_input, fits
-    from rnntui.scenario.weights import TooManyParameters, check_param_count, make_weights, skipped_warning
-
-    path = Path(source)
-    file = str(source)
-    if text is None:
-        text = read_text(path)
-    data, pos = load_yaml(text, file)
-    if not isinstance(data, dict):
-        raise ScenarioError([pos.problem((), f"found {_describe(data)}; expected a map of scenario keys")])
-    problems: list[Problem] = []
-    top = None
-    try:
-        top = schema.Top.model_validate(data)
-    except ValidationError as exc:
-        problems.extend(_translate(exc, schema.Top, (), pos, data))
-    from rnntui.scenario.graph import is_graph_data
-
-    if is_graph_data(data):
-        from rnntui.scenario.graph_load import load_graph
-
-        return load_graph(data, pos, top, problems, file, text, path, max_memory)
-    if top is not None and top.input is None:
-        problems.append(pos.problem(("input",), "is required but missing"))
-    raw_model = data.get("model")
-    entries, raw_states = split_initial_states(raw_model if isinstance(raw_model, list) else [])
-    types, configs, entry_problems = _validate_entries(entries, pos)
-    problems.extend(entry_problems)
-    if top is None:
-        # the optimizer's keys need only its own map: said now, beside a bad `iterations` or `mode`
-        from rnntui.scenario.training import optimizer_problems_alone
-
-        problems.extend(optimizer_problems_alone(data, pos))
-
-    def stop(found: Problem | list[Problem] | None, waiting: str):
-        """Refuse with every problem found so far; say what could not be checked yet, and why."""
-        found = [] if found is None else [found] if isinstance(found, Problem) else list(found)
-        raise ScenarioError(problems + found, (Problem(file, None, None, "", LATER[waiting]),))
-
-    if problems or top is None:
-        stop(None, "the problems above fixed")
-
-    # checks of keys that go together; those the input and the model's layout depend on stop before them,
-    # the others (a train: section, a key the mode ignores) are listed with whatever the later checks find
+def _generator_keys(load: Load) -> None:
+    """`length` and `feed` belong to one-to-many."""
+    top, pos = load.top, load.pos
     if top.length is not None and top.mode != "one-to-many":
-        problems.append(pos.problem(("length",), f"is only for mode one-to-many; found mode {top.mode}"))
-    if "feed" in data and top.mode != "one-to-many":
-        problems.append(pos.problem(("feed",), f"is only for mode one-to-many (what the steps after the first read); "
-                                    f"found mode {top.mode}"))
-    train = None
-    if top.train is not None:
-        from rnntui.scenario.training import train_config
+        load.problems.append(pos.problem(("length",), f"is only for mode one-to-many; found mode {top.mode}"))
+    if "feed" in load.data and top.mode != "one-to-many":
+        load.problems.append(pos.problem(("feed",), f"is only for mode one-to-many (what the steps after the first "
+                                         f"read); found mode {top.mode}"))
 
-        train, train_problems = train_config(top.train, data, pos)
-        problems.extend(train_problems)
-        if top.train.batch_size is not None and (top.mode == "encoder-decoder" or top.feed == "output"):
-            problems.append(pos.problem(("train", "batch_size"), (
-                "minibatches are for the many-to-many, many-to-one and one-to-many (feed: zeros) modes; "
-                f"this scenario is {'an encoder-decoder' if top.mode == 'encoder-decoder' else 'a generator'}: "
-                "remove batch_size (every iteration then reads the whole batch)")))
-    blocking = []
-    if top.mode == "one-to-many" and top.length is None:
-        blocking.append(pos.problem(("mode",), "one-to-many needs `length`: how many steps to unroll"))
-    if top.mode == "encoder-decoder" and top.decoder is None:
-        blocking.append(pos.problem(("mode",), "encoder-decoder needs a `decoder:` section (its input and model)"))
-    if top.decoder is not None and top.mode != "encoder-decoder":
-        blocking.append(pos.problem(("decoder",), f"is only for mode encoder-decoder; found mode {top.mode}"))
-    blocking.extend(_ids_problems(types, configs, top, pos))
-    if blocking:
-        problems.extend(blocking)
-        stop(None, "the problems above fixed")
 
-    base_dir = path.parent if path.parent != Path("") else Path(".")
-    first = handler(types[0])
+def _generator_blocking(load: Load) -> list:
+    if load.top.mode == "one-to-many" and load.top.length is None:
+        return [load.pos.problem(("mode",), "one-to-many needs `length`: how many steps to unroll")]
+    return []
+
+
+def _generator_input(load: Load) -> None:
+    """One step, unrolled to `length` steps (the later ones zeros, or fed back: `feed: output`)."""
+    top, pos, x = load.top, load.pos, load.x
+    if not load.built.seq or x.shape[0] != 1:
+        load.stop(pos.problem(("input",), f"one-to-many takes a single step; found {x.shape[0]} steps"), "the input")
     try:
-        limit = available_memory() // 2 if max_memory is None else max_memory
-        built = build_input(top.input, base_dir, np.random.default_rng([top.seed, 1]), limit,
-                            id_count=first.id_count(configs[0]) if first.reads_ids else None, sample=sample)
+        fits(top.length * x[0].size, load.limit, "length", f"{top.length:,} steps of {x.shape[1:]}")
     except InputProblem as exc:
-        key = exc.key if isinstance(exc.key, tuple) else tuple(exc.key.split("."))
-        stop(pos.problem(("input",) + key, exc.message), "the input")
-    if first.reads_ids and not built.ids:
-        stop(pos.problem(("model", 0, "type"), f"{types[0]} reads token ids; expected `input.tokens`, "
-                         "or `input.text` with a `vocab` (found "
-                         f"{'text without a vocab' if top.input.text is not None else 'no tokens'})"), "the input")
-    x = built.x
-    if top.mode == "one-to-many":
-        if not built.seq or x.shape[0] != 1:
-            stop(pos.problem(("input",), f"one-to-many takes a single step; found {x.shape[0]} steps"), "the input")
-        try:
-            fits(top.length * x[0].size, limit, "length", f"{top.length:,} steps of {x.shape[1:]}")
-        except InputProblem as exc:
-            stop(pos.problem(("length",), exc.message), "the input")
-        pad = np.zeros((top.length,) + x.shape[1:])
-        pad[0] = x[0]
-        x = pad
-    lengths, problem = _lengths(top, built, x)
-    if problem is not None:
-        stop(pos.problem(*problem), "the input")
-    # non-finite input is allowed on purpose: the run records where it spreads
-    feat = x.shape[2:] if built.seq else x.shape[1:]
-    try:
-        layout = infer_layout(types, configs, tuple(feat), built.seq, top.mode, x.shape[0] if built.seq else 1)
-    except LayoutProblem as exc:
-        key = ("model", exc.index) + ((exc.key,) if exc.key else ())
-        stop(pos.problem(key, exc.message), "the model's layout")
-    decoder = None
-    if lengths is not None:
-        for lay in layout:
-            if lay.seq_in and not lay.handler.takes_lengths:
-                stop(pos.problem(("model", lay.index, "type"), (
-                    f"{lay.type} mixes neighbouring steps, so it cannot take sequences of different lengths "
-                    f"(input lengths {_shown(lengths)}); give them equal lengths or use recurrent, dense and "
-                    "activation entries")), "the model's layout")
-    if top.decoder is not None:
-        # source sentences of different lengths are packed in the encoder; each hands over its own
-        # last state, and the decoder's steps are all real
-        layout = [replace(lay, part="encoder") for lay in layout]
-        try:
-            decoder = build_decoder(top, data, layout, B=x.shape[1], base_dir=base_dir, limit=limit, pos=pos)
-        except ScenarioError as exc:
-            stop(exc.problems, "the model's layout")
-        layout = layout + decoder.layout
-    if top.feed == "output" and top.mode == "one-to-many":
-        problem = _feed_problem(layout, configs, feat)
+        load.stop(pos.problem(("length",), exc.message), "the input")
+    pad = np.zeros((top.length,) + x.shape[1:])
+    pad[0] = x[0]
+    load.x = pad
+
+
+def _generator_layout(load: Load) -> None:
+    if load.top.feed == "output":
+        problem = _feed_problem(load.layout, load.configs, load.feat)
         if problem is not None:
-            stop(pos.problem(*problem), "the model's layout")
-
-    # count before anything is made: a model too large for memory is refused in a moment, not after minutes
-    # of drawing its parameters (the parameters first: their message names the largest entry)
-    try:
-        check_param_count(layout, limit, used=x.nbytes)
-    except TooManyParameters as exc:
-        stop(pos.problem(("model", exc.index), exc.message), "the weights")
-    B = x.shape[1] if built.seq else x.shape[0]
-    need = record_bytes(layout, top.dtype, x, built.seq, B, None if decoder is None else decoder.x)
-    if need > limit and not _checkpointable(layout, top, built.seq, decoder):
-        stop(pos.problem(("model",), too_big(need, limit, x.shape[0] if built.seq else 1, B)), "the weights")
-    try:
-        made = make_weights(layout, top.weights, base_dir, np.random.default_rng([top.seed, 2]), limit, used=x.nbytes)
-    except TooManyParameters as exc:
-        stop(pos.problem(("model", exc.index), exc.message), "the weights")
-    params = made.params
-    for wp in made.problems:
-        problems.append(pos.problem(("weights",) + wp.key, wp.message))
-    warnings = (str(pos.problem(("weights", "file"), skipped_warning(made.skipped))),) if made.skipped else ()
-    T = [lay.steps for lay in layout if lay.seq_in][-1] if built.seq else 1
-    B = x.shape[1] if built.seq else x.shape[0]
-    if top.train is not None:
-        from rnntui.engine.train import untrainable_dropout
-
-        refused = untrainable_dropout(layout, top.feed == "output" and top.mode == "one-to-many", decoder is not None)
-        if refused is not None:
-            problems.append(pos.problem(("model", refused[0], refused[1]), refused[2]))
-    for lay in layout:   # what an entry cannot run with this batch (batchnorm's batch statistics)
-        refused = lay.handler.check_run(lay, B, lay.steps if lay.seq_in else 1, lengths if lay.part != "decoder" else None,
-                                        top.train is not None, top.feed == "output")
-        if refused is not None:
-            problems.append(pos.problem(("model", lay.index, refused[0]), refused[1]))
-    initial_states = {}
-    if raw_states and lengths is not None:
-        i = min(raw_states)
-        problems.append(pos.problem(("model", i, "initial_state"), (
-            "found an initial state beside sequences of different lengths; rnntui runs packed batches from zero "
-            "states only (give the samples equal lengths)")))
-    elif raw_states:
-        try:
-            initial_states = build_initial_states(raw_states, layout, B, base_dir, limit)
-        except StateProblem as exc:
-            problems.append(pos.problem(("model", exc.index, "initial_state") + exc.key, exc.message))
-    try:
-        out_lengths = lengths if decoder is None else None  # a decoder's steps are not the packed input's
-        ragged = out_lengths is not None and top.input.lengths is None
-        # {file: target.npy}, or a data set's target: laid out as a padded batch
-        given = built.target if top.loss.target is None and top.loss.kind != "sum" else None
-        from_file = isinstance(top.loss.target, dict) or given is not None
-        target = _target(top, layout[-1].out_shape, layout[-1].seq_out, T, B, given=given,
-                         single=top.input.batch is None and B == 1 and out_lengths is None and not from_file,
-                         pos=pos, lengths=out_lengths if ragged and not from_file else None,
-                         padded=out_lengths is not None and (not ragged or from_file), base_dir=base_dir, limit=limit)
-        if target is not None and out_lengths is not None and layout[-1].seq_out:
-            _check_real_targets(top, target, out_lengths, layout[-1].out_shape, pos)
-    except ScenarioError as exc:
-        problems.extend(exc.problems)
-        target = None
-    from rnntui.scenario.debug import load_debug
-
-    watch, breakpoints, debug_problems = load_debug(data.get("debug"), layout, pos, text)
-    problems.extend(debug_problems)
-    out_feat = layout[-1].out_shape
-    if top.class_names is not None and (top.loss.kind not in ("cross_entropy", "nll") or tuple(out_feat) != (len(top.class_names),)):
-        problems.append(pos.problem(("class_names",), f"found {len(top.class_names)} names; expected one per class of a "
-                                    f"cross_entropy model, whose output here is {tuple(out_feat)}"))
-    interventions, intervention_problems = build_interventions(top, layout, T, pos)
-    problems.extend(intervention_problems)
-    if problems:
-        raise ScenarioError(problems)
-
-    return Scenario(
-        file=file, text=text, name=top.name or path.stem, description=top.description.strip(), seed=top.seed,
-        dtype=top.dtype, mode=top.mode, layout=tuple(layout), x=x,
-        seq=built.seq, tokens=built.tokens, vocab=built.vocab, params=params, buffers=made.buffers,
-        warnings=warnings, loss=top.loss.kind, dataset=built.dataset, sample=built.sample,
-        sample_ids=None if built.dataset is None else tuple(range(built.sample, built.sample + B)),
-        samples_total=None if built.dataset is None else built.dataset.N,
-        token_ids=built.token_ids,
-        target=target, class_names=tuple(top.class_names) if top.class_names else None,
-        events=tuple((k, float(v)) for k, v in top.events.model_dump().items()), lengths=lengths,
-        initial_states=initial_states, feed=top.feed, compare=top.compare, watch=watch, breakpoints=breakpoints,
-        interventions=interventions,
-        train=train,
-        decoder_x=None if decoder is None else decoder.x,
-        decoder_tokens=None if decoder is None else decoder.built.tokens,
-        decoder_token_ids=None if decoder is None else decoder.built.token_ids,
-        decoder_vocab=None if decoder is None else decoder.built.vocab,
-    )
-
-
-# what each stop leaves unchecked (ScenarioError.unchecked), by what it waits for
-_AFTER_LAYOUT = "the weights, the loss target, initial states, interventions and debug expressions"
-LATER = {
-    "the problems above fixed": "not checked until the problems above are fixed, as they need a valid model and "
-                                f"input: the input itself, the sizes from entry to entry, {_AFTER_LAYOUT}",
-    "the input": f"not checked until the input loads, as they need its shape: the sizes from entry to entry, {_AFTER_LAYOUT}",
-    "the model's layout": f"not checked until the model's sizes fit together, as they need them: {_AFTER_LAYOUT}",
-    "the weights": "not checked until the parameters fit in memory: the loss target, initial states, interventions "
-                   "and debug expressions",
-}
+            load.stop(load.pos.problem(*problem), "the model's layout")
 
 
 def _feed_problem(layout, configs, in_feat) -> tuple | None:
@@ -538,14 +460,14 @@ def _feed_problem(layout, configs, in_feat) -> tuple | None:
             return (("model", lay.index, "bidirectional"), (
                 f"{keys.entry_prefix(lay.index)} ({lay.type}) is bidirectional, but a generator with feed: output is causal: "
                 "step t's input is step t-1's output, so no step can read later ones; use bidirectional: false"))
-        if lay.seq_in and not lay.handler.takes_lengths:
+        if lay.seq_in and not handler(lay.type).takes_lengths:
             return (("model", lay.index, "type"), (
                 f"{keys.entry_prefix(lay.index)} ({lay.type}) mixes neighbouring steps, so it cannot run one step at a time "
                 "as a generator with feed: output does; use recurrent, dense and activation entries"))
     last = layout[-1]
     out = tuple(last.out_shape)
-    if layout[0].handler.reads_ids:
-        V = layout[0].handler.id_count(configs[0])
+    if handler(layout[0].type).reads_ids:
+        V = handler(layout[0].type).id_count(configs[0])
         if last.type != "dense" or out != (V,):
             return (("feed",), (
                 f"found feed: output with an embedding first: the next id is the arg-max of the output, so the last "
@@ -560,86 +482,73 @@ def _feed_problem(layout, configs, in_feat) -> tuple | None:
     return None
 
 
-def _target_file(raw: dict, base_dir: Path, pos: Positions, where: tuple, limit: int | None) -> np.ndarray:
-    """`target: {file: ..., key: ...}`: the array, read without pickle, or the problem at its key."""
-    from rnntui.scenario.inputs import InputProblem, load_array_file
-
-    unknown = [k for k in raw if k not in ("file", "key")]
-    if unknown or not isinstance(raw.get("file"), str) or not isinstance(raw.get("key", ""), str):
-        bad = unknown[0] if unknown else "file"
-        raise ScenarioError([pos.problem(where + ((bad,) if bad in raw else ()), (
-            f"found {_describe(raw.get(bad)) if bad in raw else 'no file'}; expected a target file as "
-            "{file: target.npy} or {file: data.npz, key: name} (class indices or numbers, batch first)"))])
-    try:
-        return load_array_file(base_dir / raw["file"], raw.get("key"), "file", raw["file"], limit)
-    except InputProblem as exc:
-        raise ScenarioError([pos.problem(where + (exc.key if isinstance(exc.key, tuple) else (exc.key,)),
-                                         exc.message)]) from None
+def _training_keys(load: Load) -> None:
+    """The `train:` section, and the minibatches the modes that take them."""
+    top, pos = load.top, load.pos
+    if top.train is None:
+        return
+    load.train, train_problems = train_config(top.train, load.data, pos)
+    load.problems.extend(train_problems)
+    if top.train.batch_size is not None and (top.mode == "encoder-decoder" or top.feed == "output"):
+        load.problems.append(pos.problem(("train", "batch_size"), (
+            "minibatches are for the many-to-many, many-to-one and one-to-many (feed: zeros) modes; "
+            f"this scenario is {'an encoder-decoder' if top.mode == 'encoder-decoder' else 'a generator'}: "
+            "remove batch_size (every iteration then reads the whole batch)")))
 
 
-def _padded_target(raw, lengths, pos: Positions, where: tuple) -> list:
-    """A ragged per-step target (one list per sample, as long as the sample) padded to (B, T, ...) lists."""
-    if not isinstance(raw, list) or len(raw) != len(lengths):
-        found = f"{len(raw)} entries" if isinstance(raw, list) else _describe(raw)
-        raise ScenarioError([pos.problem(where, f"found {found}; expected one list per sample ({len(lengths)}), "
-                                         "each as long as its sequence, as the input is laid out")])
-    T = int(max(lengths))
+def _training_weights(load: Load) -> None:
+    """Dropout that a training run cannot draw masks for here."""
+    top = load.top
+    refused = untrainable_dropout(load.layout, top.feed == "output" and top.mode == "one-to-many",
+                                  load.decoder is not None)
+    if refused is not None:
+        load.problems.append(load.pos.problem(("model", refused[0], refused[1]), refused[2]))
+
+
+def _seq2seq_blocking(load: Load) -> list:
+    top, pos = load.top, load.pos
     out = []
-    for b, (sample, n) in enumerate(zip(raw, lengths)):
-        if not isinstance(sample, list) or len(sample) != n:
-            found = f"{len(sample)} steps" if isinstance(sample, list) else _describe(sample)
-            raise ScenarioError([pos.problem(where + (b,), f"found {found}; expected {int(n)}, the length of sample {b}")])
-        fill = sample[0] if sample else 0
-        out.append(sample + [_zero_like(fill)] * (T - int(n)))
+    if top.mode == "encoder-decoder" and top.decoder is None:
+        out.append(pos.problem(("mode",), "encoder-decoder needs a `decoder:` section (its input and model)"))
+    if top.decoder is not None and top.mode != "encoder-decoder":
+        out.append(pos.problem(("decoder",), f"is only for mode encoder-decoder; found mode {top.mode}"))
     return out
 
 
-def _zero_like(v):
-    return [_zero_like(u) for u in v] if isinstance(v, list) else 0
+def _seq2seq_layout(load: Load) -> None:
+    """The decoder's input and entries (scenario/decoder.py), numbered after the encoder's. Source sentences of
+    different lengths are packed in the encoder; each hands over its own last state, and the decoder's steps
+    are all real."""
+    layout = [replace(lay, part="encoder") for lay in load.layout]
+    try:
+        load.decoder = build_decoder(load.top, load.data, layout, B=load.x.shape[1], base_dir=load.base_dir,
+                                     limit=load.limit, pos=load.pos)
+    except ScenarioError as exc:
+        load.stop(exc.problems, "the model's layout")
+    load.layout = layout + load.decoder.layout
 
 
-def _shown(lengths) -> str:
-    shown = [int(v) for v in lengths[:8]]
-    return str(shown)[:-1] + (", ...]" if len(lengths) > 8 else "]")
+def _seq2seq_scenario(load: Load) -> dict:
+    d = load.decoder
+    return dict(decoder_x=d.x, decoder_tokens=d.built.tokens, decoder_token_ids=d.built.token_ids,
+                decoder_vocab=d.built.vocab)
 
 
-def _lengths(top, built, x):
-    """Each sample's own length (None when all are T), or a problem (key path, message)."""
-    given = top.input.lengths
-    lengths = built.lengths
-    if given is not None and top.input.batch is None and top.input.file is None:
-        return None, (("input", "lengths"), "found lengths beside another input form; expected them only beside a "
-                      "padded batch or file")
-    if given is not None and lengths is not None:
-        return None, (("input", "lengths"), "found lengths beside sequences of different lengths; expected them only "
-                      "beside a padded batch (a ragged batch gives its own)")
-    if given is not None:
-        B, T = x.shape[1], x.shape[0]
-        if len(given) != B:
-            return None, (("input", "lengths"), f"found {len(given)} lengths; expected one per sample of the batch ({B})")
-        too_long = [k for k, n in enumerate(given) if n > T]
-        if too_long:
-            k = too_long[0]
-            return None, (("input", "lengths", k), f"found {given[k]}; expected at most the padded length {T}")
-        lengths = np.asarray(given, dtype=np.int64)
-    if lengths is None:
-        return None, None
-    if top.mode == "one-to-many":
-        return None, (("input",), "one-to-many unrolls one step for every sample; found sequences of different lengths")
-    if (lengths == x.shape[0]).all():
-        return None, None
-    return lengths, None
+def _dataset_scenario(load: Load) -> dict:
+    """The samples of a data set (`input.dataset`, scenario/dataset.py) the batch holds."""
+    built = load.built
+    return dict(dataset=built.dataset, sample=built.sample,
+                sample_ids=tuple(range(built.sample, built.sample + load.B)), samples_total=built.dataset.N)
 
 
-def _check_real_targets(top, target, lengths, out_feat, pos) -> None:
-    """A padded target's entries past a sample's length are ignored; its real entries must be classes."""
-    if top.loss.kind not in ("cross_entropy", "nll"):
-        return
-    real = np.arange(target.shape[0])[:, None] < lengths[None, :]
-    F = out_feat[0]
-    bad = real & ((target < 0) | (target >= F))
-    if bad.any():
-        t, b = (int(v) for v in np.argwhere(bad)[0])
-        raise ScenarioError([pos.problem(("loss", "target"), (
-            f"found {int(target[t, b])} at sample {b}, step {t}; expected whole class indices in 0..{F - 1} "
-            "at every real step"))])
+MODES = (
+    Mode("graph", lambda load: is_graph_data(load.data), load=_graph),   # first: the only one read before top
+    Mode("generator", lambda load: load.top.mode == "one-to-many", keys=_generator_keys,
+         blocking=_generator_blocking, input=_generator_input, layout=_generator_layout),
+    Mode("training", lambda load: load.top.train is not None, keys=_training_keys, weights=_training_weights,
+         scenario=lambda load: dict(train=load.train)),
+    Mode("seq2seq", lambda load: load.top.decoder is not None, blocking=_seq2seq_blocking, layout=_seq2seq_layout,
+         scenario=_seq2seq_scenario),
+    Mode("dataset", lambda load: load.built is not None and load.built.dataset is not None,
+         scenario=_dataset_scenario),
+)

@@ -42,13 +42,6 @@ class ScaffoldError(RnntuiError):
     title = "scaffold error"
 
 
-def _family_by_blocks() -> dict:
-    """Each family by its row blocks of W_ih (1, 3, 4), from the families' own registry."""
-    from rnntui.engine.families import FAMILIES
-
-    return {f.n_blocks: f for f in FAMILIES.values()}
-
-
 def _shown(text: str) -> str:
     """A name as it may stand in a YAML comment, block scalar or double-quoted scalar: JSON's escapes for
     quotes, backslashes and control characters, and every other character that is not printable (NEL, the
@@ -136,13 +129,13 @@ def _recurrent(mod: Module) -> None:
     if len(p["weight_ih_l0"]) != 2 or len(p["weight_hh_l0"]) != 2:
         raise ScaffoldError(f"{mod.keys(['weight_ih_l0'])}: found shape {p['weight_ih_l0']} beside weight_hh_l0 "
                             f"{p['weight_hh_l0']}; expected two matrices")
+    from rnntui.engine.families import by_rows, shapes_expected
+
     H = p["weight_hh_l0"][1]
-    gates, rem = divmod(p["weight_ih_l0"][0], H) if H else (0, 1)
-    by_blocks = _family_by_blocks()
-    if rem or gates not in by_blocks:
+    fam = by_rows(p["weight_ih_l0"][0], H)
+    if fam is None:
         raise ScaffoldError(f"{mod.keys(['weight_ih_l0'])}: found shape {p['weight_ih_l0']} against weight_hh_l0 "
-                            f"{p['weight_hh_l0']}; expected 1, 3 or 4 blocks of {H} rows (RNN, GRU, LSTM)")
-    fam = by_blocks[gates]
+                            f"{p['weight_hh_l0']}; expected {shapes_expected(H)}")
     layers = 1 + max(int(RECURRENT.match(n).group(2)) for n in names)
     dirs = 2 if any(n.endswith("_reverse") for n in names) else 1
     mod.kind, mod.in_size, mod.out_size = "recurrent", p["weight_ih_l0"][1], H * dirs
@@ -158,11 +151,11 @@ def _recurrent(mod: Module) -> None:
     shapes, biases = {}, []
     for j in range(layers):
         for suffix in ("", "_reverse")[:dirs]:
-            shapes[f"weight_ih_l{j}{suffix}"] = (gates * H, mod.in_size if j == 0 else H * dirs)
-            shapes[f"weight_hh_l{j}{suffix}"] = (gates * H, H)
-            for b in ("bias_ih", "bias_hh"):
-                shapes[f"{b}_l{j}{suffix}"] = (gates * H,)
-                biases.append(f"{b}_l{j}{suffix}")
+            # the family's own parameter blocks, PyTorch's names with the layer's suffix
+            for stem, shape in fam.param_shapes(H, mod.in_size if j == 0 else H * dirs).items():
+                shapes[f"{stem}_l{j}{suffix}"] = shape
+                if stem.startswith("bias"):
+                    biases.append(f"{stem}_l{j}{suffix}")
     _expect(mod, shapes, biases)
 
 

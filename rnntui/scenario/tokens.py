@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnntui.scenario.inputs import BuiltInput, InputProblem, fits
+from rnntui.scenario.built_input import BuiltInput, InputProblem, fits
 from rnntui.scenario.vocab import read_vocab
 
 PAD_ID = 0            # what the model reads at a padded step (the trace's `token_ids` shows -1 there)

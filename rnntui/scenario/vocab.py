@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rnntui.scenario.inputs import InputProblem
 from rnntui.errors import lone_surrogate
+from rnntui.scenario.built_input import InputProblem
 from rnntui.scenario.yaml_source import MAX_INT_DIGITS
 
 

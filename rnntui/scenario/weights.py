@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnntui.engine.handlers import handler
 from rnntui.engine.layout import EntryInfo
 from rnntui.scenario.yaml_words import suggest
 from rnntui.scenario.arrays import ArrayFileError, NotNumbers, check_dtype, numbers, read_npz, regular_size
@@ -58,7 +59,7 @@ def _init_one(name: str, shape, lay: EntryInfo, w, rng: np.random.Generator) -> 
     if kind == "constant":
         return np.full(shape, w.value, dtype=np.float64)
     if kind == "pytorch":
-        return lay.handler.init_pytorch(lay, name, shape, rng)
+        return handler(lay.type).init_pytorch(lay, name, shape, rng)
     if is_bias:
         return np.zeros(shape)
     receptive = prod(shape[2:]) if len(shape) > 2 else 1
@@ -214,13 +215,13 @@ def make_weights(layout: list[EntryInfo], w, base_dir: Path, rng: np.random.Gene
     for lay in layout:
         for name, shape in lay.buffers.items():
             buffer_shapes[name] = tuple(shape)
-            buffers[name] = lay.handler.initial_buffer(name, tuple(shape))
+            buffers[name] = handler(lay.type).initial_buffer(name, tuple(shape))
     params: dict[str, np.ndarray] = {}
     for name, shape in shapes.items():
-        fixed = owner[name].handler.fixed_init(owner[name], name, shape) if w.init != "none" else None
+        fixed = handler(owner[name].type).fixed_init(owner[name], name, shape) if w.init != "none" else None
         value = fixed if fixed is not None else _init_one(name, shape, owner[name], w, rng)
         if value is not None:
-            if owner[name].handler.is_recurrent_matrix(name):
+            if handler(owner[name].type).is_recurrent_matrix(name):
                 value = value * w.recurrent_gain
             params[name] = np.asarray(value, dtype=np.float64)
     known = {**shapes, **buffer_shapes}

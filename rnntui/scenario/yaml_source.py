@@ -26,6 +26,7 @@ MAX_INT_DIGITS = 100        # no count, size or seed needs more; int() of 5,000 
 
 # What YAML text may not hold (YAML 1.2, 5.1): C0 controls but tab, LF and CR; DEL; C1 controls but NEL.
 _NOT_YAML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
+_ASCII_YAML = bytes(range(0x20, 0x7f)) + b"\t\n\r"   # the ASCII it may hold (a fast check of a big text)
 
 @dataclass
 class Positions:
@@ -33,10 +34,14 @@ class Positions:
 
     file: str
     where: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    lists: dict = field(default_factory=dict)   # path -> fast_numbers.Found: a list read by NumPy, its items placed on demand
 
     def of(self, path: PathKey) -> tuple[int | None, int | None]:
-        path = tuple(path)
+        full = path = tuple(path)
         while path:
+            found = self.lists.get(path) if len(path) < len(full) else None
+            if found is not None:
+                return found.position(full[len(path):])
             if path in self.where:
                 return self.where[path]
             path = path[:-1]
@@ -103,8 +108,10 @@ def _scalar(event, resolver, at: tuple[int, int], path: PathKey, file: str) -> A
 class _Builder:
     """Builds plain data from parser events with an explicit stack (depth costs no recursion)."""
 
-    def __init__(self, file: str, pos: Positions, resolver):
+    def __init__(self, file: str, pos: Positions, resolver, reduced=None):
         self.file, self.pos, self.resolver = file, pos, resolver
+        self.reduced = reduced   # fast_numbers.Reduced: the lists read by NumPy, by their placeholder's position
+        self.used = 0
         self.stack: list[dict] = []   # frames: {"node", "path", "key", "keys", "drop"}
         self.root: Any = None
         self.done = False
@@ -126,6 +133,10 @@ class _Builder:
         from ruamel.yaml import events as ev
 
         at = (event.start_mark.line + 1, event.start_mark.column + 1)
+        found = None
+        if self.reduced is not None:
+            found = self.reduced.found.get(at)
+            at = self.reduced.where(*at)
         if isinstance(event, (ev.StreamStartEvent, ev.StreamEndEvent, ev.DocumentEndEvent)):
             return
         if isinstance(event, ev.DocumentStartEvent):
@@ -156,6 +167,9 @@ class _Builder:
             frame = self.stack.pop()
             self.attach(frame["node"])
             return
+        if isinstance(event, ev.ScalarEvent) and found is not None:
+            self.numbers(event, found, at, path)
+            return
         if isinstance(event, ev.ScalarEvent):
             event.value = self.text(event.value, at, path)
             top = self.stack[-1] if self.stack else None
@@ -171,6 +185,20 @@ class _Builder:
                 return
             self.place_position(path, at)
             self.attach(_scalar(event, self.resolver, at, path, self.file))
+
+    def numbers(self, event, found, at, path: PathKey) -> None:
+        """The placeholder of a list read by NumPy: that list, where ruamel would have built it."""
+        from rnntui.scenario.fast_numbers import MARK, Unsure
+
+        top = self.stack[-1] if self.stack else None
+        if event.style is not None or event.value != MARK or (top is not None and isinstance(top["node"], dict)
+                                                              and top["key"] is None) \
+                or len(self.stack) + found.depth > MAX_DEPTH:
+            raise Unsure   # not read as the list it stands for (a key, a longer scalar), or nested too deep
+        self.place_position(path, at)
+        self.pos.lists[path] = found
+        self.used += 1
+        self.attach(found.value)
 
     def text(self, value: str, at, path: PathKey) -> str:
         """A scalar's text with surrogate pairs joined; a lone surrogate (only a \\u escape makes one) refused."""
@@ -199,19 +227,36 @@ class _Builder:
             top["key"] = None
 
 
-def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
-    """Parse *text*; return plain Python data and the positions of its keys."""
+def load_yaml(text: str, file: str, fast: bool = True) -> tuple[Any, Positions]:
+    """Parse *text*; return plain Python data and the positions of its keys. *fast*: big lists of plain
+    numbers read with NumPy (scenario/fast_numbers.py), the same data; False: ruamel reads every number."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     pos = Positions(file)
     pos.where[()] = (1, 1)
-    bad = _NOT_YAML.search(text)
+    bad = None if text.isascii() and not text.encode("ascii").translate(None, _ASCII_YAML) else _NOT_YAML.search(text)
     if bad:
         line = text.count("\n", 0, bad.start()) + 1
         col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
         raise ScenarioError([Problem(file, line, col, "", f"found the control character {bad.group()!r}; "
                                      "expected YAML text, which holds none but tab and line breaks")])
+    from rnntui.scenario.fast_numbers import Unsure, reduce
+
+    reduced = reduce(text) if fast else None
+    if reduced is not None:   # the big lists of numbers read with NumPy; the rest by ruamel
+        fast = Positions(file)
+        fast.where[()] = (1, 1)
+        try:
+            builder = _Builder(file, fast, YAML(typ="rt", pure=True).resolver, reduced)
+            for event in YAML(typ="rt", pure=True).parse(reduced.text):
+                builder.feed(event)
+            if builder.used == len(reduced.found):
+                return builder.root, fast
+        except _Refused as exc:   # an anchor, a tag, a duplicate key: outside the lists, where the original has it
+            raise ScenarioError([exc.problem]) from None
+        except (Unsure, YAMLError, RecursionError, ValueError):
+            pass   # a syntax error, or a list not read as one: the original's reading (and its message) is given
     yaml = YAML(typ="rt", pure=True)
     builder = _Builder(file, pos, yaml.resolver)
     try:

@@ -286,7 +286,9 @@ def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train:
         try:
             chain = reader.read()
         except FromTorchError as exc:
-            cells = (torch.nn.LSTMCell, torch.nn.GRUCell, torch.nn.RNNCell)
+            from rnntui.engine.ops.cells import CELLS
+
+            cells = tuple(getattr(torch.nn, c.title) for c in CELLS)   # nn.LSTMCell, ...: one per family
             stepped = [n for n in graph.nodes if n.op == "call_module" and isinstance(reader.mods[n.target], cells)]
             if not stepped:
                 raise

@@ -185,7 +185,8 @@ class Reader:
         return self.roles(v)
 
     def shown(self, v: Val) -> str:
-        words = {"B": "batch", "T": "time", "F": "features", "C": "channels", "H": "height", "W": "width"}
+        words = {"B": "batch", "T": "time", "F": "features", "C": "channels", "H": "height", "W": "width",
+                 "S": "1 (unsqueezed)", "M": "batch and time merged"}
         return "(" + ", ".join(words.get(r, "batch or time") for r in self.roles(v)) + ")"
 
     # --- numbers in the code ---------------------------------------------------------------------
@@ -243,10 +244,17 @@ class Reader:
             "zeros": "a tensor made inside forward can only be a recurrent module's zero initial state here",
             "lengths": "the lengths can only go to pack_padded_sequence",
             "meta": "a size, device or dtype is not a tensor of the chain",
+            "arange": "torch.arange(B) is read here only to select each sample's last real step, "
+                      "out[torch.arange(B), lengths - 1]",
+            "last_steps": "lengths - 1 is read here only to select each sample's last real step, "
+                          "out[torch.arange(B), lengths - 1]",
             "images": self.images_words(),
             "given": "a tensor passed to forward besides x feeds only a recurrent module's initial state here "
                      "(self.rnn(x, hidden)); rnntui's chain has one input",
         }
+        if v.kind == "data" and "S" in v.roles and what not in ("add", "sub", "mul"):
+            self.refuse(node, "reads a value unsqueezed on the time axis; rnntui reads one only in +, - or * with a "
+                        "sequence, which broadcasts it over the steps")
         if v.kind != "data":
             half = "h_n[-2], the last layer's forward direction" if v.half == "forward" else \
                 "h_n[-1], the last layer's backward direction alone"
@@ -616,6 +624,9 @@ class Reader:
             self.refuse(node, f"reads .{args[1]}")
         if fn is self.originals["zeros"]:
             return Val("zeros")
+        if fn is torch.arange and len(args) == 1 and set(kwargs) <= {"device", "dtype"}:
+            shape = self.shapes.get(node)   # torch.arange(B): each sample's row (its size checked where it indexes)
+            return Val("arange", value=int(shape[0]) if shape else None)
         if any(fn is getattr(F, name) for name in _POOL_ARGS):
             return self.functional_pool(node, fn.__name__ if fn.__name__ in _POOL_ARGS else
                                         next(n for n in _POOL_ARGS if getattr(F, n) is fn), args, kwargs)
@@ -665,6 +676,8 @@ class Reader:
             return Val("meta", value=int(self.x.shape[self.number(node, axis, "the axis")]))
         if name == "new_zeros" and isinstance(v, Val):
             return Val("zeros")
+        if name in ("long", "int", "to", "cpu") and isinstance(v, Val) and v.kind in ("arange", "last_steps"):
+            return v
         if name in ("to", "cpu", "cuda", "detach", "contiguous", "requires_grad_") and isinstance(v, Val) \
                 and v.kind in ("zeros", "lengths", "data", "meta"):
             if v.kind == "data" and name == "requires_grad_":
@@ -689,6 +702,12 @@ class Reader:
                 order = list(range(n))
                 order[a], order[b] = order[b], order[a]
             return replace(v, roles=tuple(v.roles[k] for k in order), direct=None)
+        if name == "unsqueeze" and isinstance(v, Val) and v.kind == "data" and self.roles(v) == ("B", "F"):
+            d = self.number(node, kwargs.get("dim", args[1] if len(args) > 1 else None), "the axis")
+            if d % 3 in (0, 1):   # an axis of size 1 where a sequence has its steps: stretched over them by +, -, *
+                v = self.take(node, v, "unsqueeze")
+                roles = ("S", "B", "F") if d % 3 == 0 else ("B", "S", "F")
+                return replace(v, roles=roles, direct=None)
         if name == "squeeze" and isinstance(v, Val) and v.kind == "state":
             return self.squeeze_state(node, v, kwargs.get("dim", args[1] if len(args) > 1 else None))
         if name in ("flatten",) and isinstance(v, Val) and v.kind == "data":
@@ -771,16 +790,41 @@ class Reader:
                 return Val("data", v.roles, at=v.at, direct=v.entry)
             m = self.recurrent[v.entry]
             kind = "state_pair" if isinstance(m, self.torch.nn.LSTM) else "state"
-            return Val(kind, at=v.at, entry=v.entry)
+            return Val(kind, v.roles, at=v.at, entry=v.entry)
         if v.kind == "state_pair":
-            return Val("state" if idx == 0 else "cell", at=v.at, entry=v.entry)
+            return Val("state" if idx == 0 else "cell", v.roles, at=v.at, entry=v.entry)
         if v.kind == "padded_pair":
             return replace(v, kind="data") if idx == 0 else Val("meta")
         if v.kind == "state":
             return self.final_state(node, v, idx)
+        if v.kind == "data" and isinstance(idx, tuple) and len(idx) == 2 and \
+                {getattr(i, "kind", None) for i in idx} == {"arange", "last_steps"}:
+            return self.last_real_steps(node, v, idx)
         if v.kind == "data":
             return self.last_step(node, v, idx)
         self.take(node, v, "indexing")
+
+    def last_real_steps(self, node, v: Val, idx) -> Val:
+        """out[torch.arange(B), lengths - 1] (batch first; out[lengths - 1, torch.arange(B)] time first): each
+        sample's last real step of a packed batch padded back: an `op: last` node (its lengths are the input's)."""
+        batch_first = idx[0].kind == "arange"
+        roles = self.require(node, v, {0: "B", 1: "T"} if batch_first else {0: "T", 1: "B"},
+                             "torch.arange(B) indexes the batch and lengths - 1 the steps")
+        if len(roles) != 3:
+            self.refuse(node, f"selects each sample's last real step of {self.shown(v)}; rnntui selects it in a "
+                        "sequence (batch, time, features) or (time, batch, features)")
+        B = int(self.x.shape[self.roles(self.x_val).index("B")]) if "B" in self.roles(self.x_val) else None
+        arange = idx[0] if batch_first else idx[1]
+        if B is not None and arange.value is not None and arange.value != B:
+            self.refuse(node, f"torch.arange({arange.value}) beside a batch of {B}; each sample's last step is "
+                        "out[torch.arange(B), lengths - 1]")
+        if not self.chain.packed:
+            self.refuse(node, "selects each sample's step lengths - 1 of a batch the module does not pack; rnntui "
+                        "reads lengths for a packed batch (pack_padded_sequence ... pad_packed_sequence), or every "
+                        "sample's last step, out[:, -1]")
+        v = self.take(node, v, "indexing")
+        self.pending = [self.ref(v)]
+        return self.add(node, Entry({"op": "last"}), self.op_name(node), v, tuple(r for r in roles if r != "T"))
 
     def final_state(self, node, v: Val, idx) -> Val:
         m = self.recurrent[v.entry]
@@ -792,6 +836,12 @@ class Reader:
             self.refuse(node, "rnntui's many-to-one reads the last layer's final state of every sample: h_n[-1] "
                         "(a bidirectional module: torch.cat([h_n[-2], h_n[-1]], dim=1))")
         i = _norm_index(first, n)
+        if D == 1 and i == n - 1 and self.steps_read(node) and not self.chain.packed:
+            # the every-step output is read too: h_n[-1] is its last step, an `index` op node beside it
+            self.pending = [f"n{v.entry}"]
+            return self.add(node, Entry({"op": "index", "dim": 0, "at": -1}), self.op_name(node),
+                            Val("data", v.roles, at=v.entry + 1), tuple(r for r in self.roles(Val("data", v.roles))
+                                                                         if r != "T"))
         if D == 1 and i == n - 1:
             return self.reduce(node, v.entry)
         if D == 2 and i == n - 1:
@@ -809,25 +859,49 @@ class Reader:
         ints = [k for k, p in enumerate(parts) if isinstance(p, int)]
         rest_full = all(p == slice(None) or p is Ellipsis for k, p in enumerate(parts) if k not in ints)
         if len(ints) != 1 or not rest_full or len(roles) != 3:
-            self.refuse(node, "selects part of a tensor; rnntui's only selection is a recurrent module's last step "
-                        "(out[:, -1] batch-first, out[-1] time-first), which is its many-to-one")
+            if v.ids:
+                self.refuse(node, "selects part of token ids; rnntui's nn.Embedding reads an input whole: embed it "
+                            "first, then select the step (self.emb(x)[:, 0])")
+            self.refuse(node, "selects part of a tensor; rnntui selects one step of a sequence (batch, time, "
+                        "features) or (time, batch, features): out[:, k] batch first, out[k] time first (its last "
+                        "step, out[:, -1], is a many-to-one)")
         k = ints[0]
         roles = self.require(node, v, {k: "T"}, "the index selects a step only on the time axis")
-        if v.direct is None:
-            self.refuse(node, "selects a step of something other than a recurrent module's own output; rnntui's "
-                        "many-to-one takes the last recurrent module's final state (select right after it)")
-        m = self.recurrent[v.direct]
-        if parts[k] != -1:
-            self.refuse(node, f"selects step {parts[k]}; rnntui's many-to-one takes the last step (index -1)")
-        if m.bidirectional:
-            self.refuse(node, "on a bidirectional module, the last step is the forward direction's final state beside "
-                        "the backward direction's first step (it has read only the last input); rnntui's "
-                        "many-to-one reads the backward direction's final state: use "
-                        "torch.cat([h_n[-2], h_n[-1]], dim=1) from `_, h_n = self.rnn(x)`")
-        if self.chain.packed:
-            self.refuse(node, "with packed sequences the last padded step is padding for every shorter sample; "
-                        "rnntui's many-to-one reads each sample's own last step: h_n[-1] from `_, h_n = self.rnn(x)`")
-        return self.reduce(node, v.direct)
+        step = self.number(node, parts[k], "the step")
+        m = self.recurrent.get(v.direct) if v.direct is not None else None
+        if step == -1 and m is not None and not m.bidirectional and not self.chain.packed and node.args and \
+                len(getattr(node.args[0], "users", ())) > 1:
+            pass   # the every-step output is read elsewhere too: its last step as an `index` op node, below
+        elif step == -1 and m is not None:
+            if m.bidirectional:
+                self.refuse(node, "on a bidirectional module, the last step is the forward direction's final state "
+                            "beside the backward direction's first step (it has read only the last input); rnntui's "
+                            "many-to-one reads the backward direction's final state: use "
+                            "torch.cat([h_n[-2], h_n[-1]], dim=1) from `_, h_n = self.rnn(x)`")
+            if self.chain.packed:
+                self.refuse(node, "with packed sequences the last padded step is padding for every shorter sample; "
+                            "rnntui's many-to-one reads each sample's own last step: h_n[-1] from `_, h_n = "
+                            "self.rnn(x)`")
+            return self.reduce(node, v.direct)
+        T = self.shapes.get(node.args[0], [None] * len(roles))[k] if node.args else None
+        if T is not None and not -T <= step < T:
+            self.refuse(node, f"selects step {step} of {T}")
+        # any other step, or a step of a value other than a recurrent module's output: an `index` op node
+        v = self.take(node, v, "indexing", ids=v.ids)
+        self.pending = [self.ref(v)]
+        return self.add(node, Entry({"op": "index", "dim": 0, "at": step}), self.op_name(node), v,
+                        tuple(r for j, r in enumerate(roles) if j != k), ids=v.ids)
+
+    def steps_read(self, node) -> bool:
+        """Whether the every-step output of the recurrent call that h_n (read at *node*) comes from is read too."""
+        fx = self.torch.fx
+        call = node.args[0] if node.args else None
+        while isinstance(call, fx.Node) and call.op != "call_module":
+            call = call.args[0] if call.args else None
+        if not isinstance(call, fx.Node):
+            return False
+        return any(u.op == "call_function" and u.target is operator.getitem and u.args[1] == 0 and u.users
+                   for u in call.users)
 
     def cat(self, node, args, kwargs) -> Val:
         tensors = args[0]
@@ -854,6 +928,8 @@ class Reader:
         number: an op node reading both."""
         if not isinstance(a, Val) and not isinstance(b, Val):
             return Val("meta")
+        if isinstance(a, Val) and a.kind == "lengths" and op == "sub" and b == 1 and not isinstance(b, bool):
+            return Val("last_steps")   # lengths - 1: each sample's last real step
         tensors = [v for v in (a, b) if isinstance(v, Val)]
         if len(tensors) == 1:
             number = b if isinstance(a, Val) else a
@@ -867,10 +943,30 @@ class Reader:
         refs = self.operands(node, tensors, op)
         ra, rb = self.roles(a), self.roles(b)
         if ra != rb:
-            self.refuse(node, f"joins tensors of axes {self.shown(a)} and {self.shown(b)}; rnntui's {op} reads two "
-                        "tensors laid out alike")
+            ra = self.broadcast(node, op, a, b)
         self.pending = refs
         return self.add(node, Entry({"op": op}), self.op_name(node), a, ra)
+
+    def broadcast(self, node, op: str, a: Val, b: Val) -> tuple:
+        """The axes of `a op b` where one is a sequence and the other one vector per sample, stretched over the
+        steps as torch broadcasts it: (batch, features) beside (time, batch, features), or unsqueezed on the
+        time axis beside either layout (`g.unsqueeze(1)` batch first). rnntui's op broadcasts the same way,
+        the per-sample value over the steps (its gradient summed over them)."""
+        ra, rb = self.roles(a), self.roles(b)
+        seq, other = (ra, rb) if "T" in ra else (rb, ra)
+        if "T" in seq and "T" not in other and "F" in seq:
+            stretched = tuple("S" if r == "T" else r for r in seq)
+            if other == stretched or (other == seq[1:] and seq[0] == "T"):
+                return seq
+            if other == tuple(r for r in seq if r != "T") and seq[0] != "T":
+                self.refuse(node, f"{self.shown(a if ra == other else b)} beside {self.shown(a if ra == seq else b)}: "
+                            "torch lines up the last axes, so the per-sample value would be stretched over the "
+                            "steps by its batch axis (batch against time); rnntui broadcasts a per-sample value over "
+                            "the steps: unsqueeze its time axis first (v.unsqueeze(1) batch first)")
+        self.refuse(node, f"joins tensors of axes {self.shown(a)} and {self.shown(b)}; rnntui's {op} reads two "
+                    "tensors laid out alike, or a sequence and one vector per sample broadcast over its steps "
+                    "((time, batch, features) and (batch, features), or v.unsqueeze(1) beside (batch, time, "
+                    "features))")
 
     def reduce(self, node, k: int) -> Val:
         """Many-to-one: the recurrent entry k gives its final states to what follows (a graph's `take: final`;

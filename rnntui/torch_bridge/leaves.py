@@ -40,15 +40,14 @@ def _own(m) -> tuple[str, ...]:
 
 
 def recurrent(m) -> Entry:
-    from rnntui.engine.families import FAMILIES
+    from rnntui.engine.families import by_rows, shapes_expected
 
     if getattr(m, "proj_size", 0):
         raise Refused(f"proj_size={m.proj_size}: rnntui's recurrent entries have no projection of h")
     H = m.hidden_size
-    blocks = m.weight_ih_l0.shape[0] // H
-    fam = next((f for f in FAMILIES.values() if f.n_blocks == blocks), None)
+    fam = by_rows(m.weight_ih_l0.shape[0], H)
     if fam is None:
-        raise Refused(f"{blocks} gate blocks per layer: rnntui's families have {sorted(f.n_blocks for f in FAMILIES.values())}")
+        raise Refused(f"weight_ih_l0 of {m.weight_ih_l0.shape[0]} rows: rnntui's families have {shapes_expected(H)}")
     cfg = {"type": fam.name, "hidden_size": H}
     if m.num_layers > 1:
         cfg["num_layers"] = m.num_layers

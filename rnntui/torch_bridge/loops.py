@@ -12,7 +12,8 @@ The events from one call to the next are one step; each step must be the same op
 - from step `feed_after` on, instead of x, a value of the step before (generation: `for i in
   range(future)` feeding `output` back).
 
-Before the loop, an embedding of an input and a one-layer encoder are graph nodes (Before): a step may read
+Before the loop, an embedding of an input and an encoder (stacked, bidirectional) are graph nodes (Before),
+with its last layer's final state and joins of those (torch.cat, +, -, *): a step may read
 the encoder's steps (an attention's keys, a module of Bahdanau's form checked by value) and a state may
 start from its final state; an embedding of the input's step inside the loop (teacher forcing) is the
 embedding of the whole input, which the recurrence reads.
@@ -26,6 +27,7 @@ input took, for every input.
 """
 from __future__ import annotations
 
+import dataclasses
 import operator
 import os
 import re
@@ -220,7 +222,16 @@ _ARITH = {"__add__": "add", "__radd__": "add", "__iadd__": "add", "add": "add", 
           "__isub__": "sub", "__mul__": "mul", "__rmul__": "mul", "__imul__": "mul", "mul": "mul"}
 _UNARY = {"tanh": "tanh", "sigmoid": "sigmoid", "relu": "relu", "exp": "exp", "log": "log", "neg": "neg",
           "__neg__": "neg", "abs": "abs", "sqrt": "sqrt"}
-_CELLS = {"LSTMCell": "lstm_cell", "GRUCell": "gru_cell", "RNNCell": "rnn_cell"}
+
+
+def _cells() -> dict:
+    """rnntui's cells (engine/ops/cells.py, one per recurrent family) by the name of PyTorch's class (LSTMCell)."""
+    from rnntui.engine.ops.cells import CELLS
+
+    return {c.title: c for c in CELLS}
+
+
+_CELLS = _cells()
 _ACTS = {"Tanh": "tanh", "Sigmoid": "sigmoid", "ReLU": "relu"}
 
 
@@ -376,8 +387,9 @@ class StepReader:
 
 class Before:
     """What forward does before its loop, as graph nodes: nn.Embedding of an input's ids, a recurrent module
-    over it (an encoder: its every-step output, the keys of an attention), its final state h_n[0] / h_n[-1]
-    (`op: last`, checked by value: a one-layer unidirectional module's). Factories (zeros) and x's slicing
+    over it (an encoder: its every-step output, the keys of an attention), its last layer's final state h_n[-1]
+    (`op: last`; of a bidirectional one h_n[-2] and h_n[-1], halves of its last and first steps: checked by
+    value), and torch.cat, +, -, * of those. Factories (zeros) and x's slicing
     are no nodes: a step reads them as zero starts and x."""
 
     def __init__(self, events: list, inputs: dict):
@@ -386,6 +398,7 @@ class Before:
         self.outer: dict[int, str] = {}        # id(tensor) -> node id
         self.seq: dict[str, object] = {}       # node id -> its every-step output (batch first or not), to check
         self.finals: dict[int, tuple] = {}     # id(h_n) -> (node id, module)
+        self.cells: dict[int, str] = {}        # id(c_n) of an LSTM encoder -> its module's name (no node)
         self.inputs = {id(t): name for name, t in inputs.items()}
         for e in events:
             self.event(e)
@@ -404,22 +417,24 @@ class Before:
         if e.kind == "fn":
             name = getattr(e.target, "__name__", "")
             ins = [t for _, t in _tensors((e.args, e.kwargs))]
+            if ins and id(ins[0]) in self.cells:
+                raise FromTorchError(f"{e.where}: {_name(e.target)} of c_n, the final cell state of self."
+                                     f"{self.cells[id(ins[0])]}: rnntui's encoder node gives every step's h (h_n[-1] is "
+                                     "its last step) but not its cell state, so a state cannot start from it yet; a "
+                                     "decoder cell whose c starts at zeros (torch.zeros_like(h)) maps")
             if name in ("__getitem__", "squeeze", "select") and ins and id(ins[0]) in self.finals:
-                node, m, out = self.finals[id(ins[0])]
-                last = out[:, -1] if m.batch_first else out[-1]
-                if e.out.shape == last.shape and torch.equal(e.out, last):
-                    nid = f"{node}_last"
-                    if nid not in [n["id"] for n in self.nodes]:
-                        self.nodes.append({"id": nid, "op": "last", "from": node})
-                        self.comments.append(f"{_name(e.target)} of self.{node}'s h_n: its last step")
-                    self.outer[id(e.out)] = nid
-                    return
-                raise FromTorchError(f"{e.where}: {_name(e.target)} of h_n: rnntui reads a one-layer unidirectional "
-                                     "encoder's final state (h_n[0], h_n[-1], h_n.squeeze(0))")
-            if not list(_tensors(e.out)) or all(id(t) in self.inputs for t in ins) or not ins:
+                self.final_state(e, *self.finals[id(ins[0])])
+                return
+            if name in ("cat", "concat", "add", "__add__", "sub", "__sub__", "mul", "__mul__") and len(ins) >= 2 \
+                    and all(id(t) in self.outer for t in ins):
+                self.join(e, name.strip("_"), ins)
+                return
+            if not list(_tensors(e.out)) or all(id(t) in self.inputs for t in ins) or not ins or \
+                    name in ("zeros_like", "new_zeros"):
                 return   # sizes, x's slices, zeros: what the loop reads of them is checked there
-            raise FromTorchError(f"{e.where}: {_name(e.target)} before the loop: rnntui maps an embedding and a "
-                                 "recurrent encoder there")
+            raise FromTorchError(f"{e.where}: {_name(e.target)} before the loop: rnntui maps there an embedding, a "
+                                 "recurrent encoder, its last layer's final state (h_n[-1]; h_n[-2] too of a "
+                                 "bidirectional one) and torch.cat, +, -, * of those")
         m, cls = e.module, type(e.module).__name__
         nid = _ident(str(e.target))
         ins = [t for _, t in _tensors(e.args)]
@@ -430,12 +445,12 @@ class Before:
             if len(ins) != 1:
                 raise FromTorchError(f"{e.where}: nn.{cls} (self.{e.target}) before the loop with a given state; "
                                      "rnntui's encoder starts from zeros")
-            if m.num_layers != 1 or m.bidirectional:
-                raise FromTorchError(f"{e.where}: nn.{cls} (self.{e.target}): rnntui's loops read a one-layer "
-                                     "unidirectional encoder for now")
             entry = recurrent(m)
             cfg = {"id": nid, **entry.config, "from": self.ref(ins[0], e)}
             out, h_n = e.out
+            if isinstance(h_n, (tuple, list)):   # an LSTM's (h_n, c_n): its h_n read (c_n has no node)
+                self.cells[id(h_n[1])] = str(e.target)
+                h_n = h_n[0]
             self.finals[id(h_n)] = (nid, m, out)
             self.outer[id(out)] = nid
         else:
@@ -449,6 +464,65 @@ class Before:
         self.comments.append(f"self.{e.target} (nn.{cls})")
         if cls == "Embedding":
             self.outer[id(e.out)] = nid
+
+
+    def add_node(self, cfg: dict, comment: str) -> str:
+        if cfg["id"] not in [n["id"] for n in self.nodes]:
+            self.nodes.append(cfg)
+            self.comments.append(comment)
+        return cfg["id"]
+
+    def final_state(self, e, node: str, m, out):
+        """h_n[k] (h_n.squeeze(0), h_n.select(0, k)) of an encoder before the loop, as nodes over its every-step
+        output, checked by value: the last layer's final state (h_n[-1]) is its last step; of a bidirectional
+        module, h_n[-2] is the forward half of the last step and h_n[-1] the backward half of the first."""
+        torch = self.torch
+        seq = out if m.batch_first else out.transpose(0, 1)    # (batch, time, directions x hidden)
+        H = m.hidden_size
+        said = f"{_name(e.target)} of self.{node}'s h_n"
+        if not m.bidirectional:
+            options = [({"id": f"{node}_last", "op": "last", "from": node}, None, seq[:, -1], "its last step")]
+        else:
+            options = [({"id": f"{node}_last", "op": "last", "from": node}, (0, H), seq[:, -1, :H],
+                        "the forward direction's half of its last step (h_n[-2])"),
+                       ({"id": f"{node}_first", "op": "index", "dim": 0, "at": 0, "from": node}, (H, 2 * H),
+                        seq[:, 0, H:], "the backward direction's half of its first step (h_n[-1])")]
+        for cfg, half, value, words in options:
+            if e.out.shape == value.shape and torch.equal(e.out, value):
+                nid = self.add_node(cfg, f"{said}: {words}")
+                if half is not None:
+                    nid = self.add_node({"id": f"{cfg['id']}_{'fwd' if half[0] == 0 else 'bwd'}", "op": "slice",
+                                         "dim": -1, "start": half[0], "stop": half[1], "from": nid},
+                                        f"{said}: {words}")
+                self.outer[id(e.out)] = nid
+                return
+        last = "h_n[-2] and h_n[-1] (torch.cat([h_n[-2], h_n[-1]], dim=1))" if m.bidirectional else "h_n[-1]"
+        raise FromTorchError(f"{e.where}: {_name(e.target)} of h_n: this is not the last layer's final state; rnntui "
+                             f"reads an encoder's last layer before a loop: {last}")
+
+    def join(self, e, name: str, ins):
+        """torch.cat([a, b], dim=-1), a + b, a - b, a * b of values mapped before the loop (an encoder's two
+        final directions joined or summed): an op node."""
+        refs = [self.outer[id(t)] for t in ins]
+        if name in ("cat", "concat"):
+            dim = e.kwargs.get("dim", e.args[1] if len(e.args) > 1 else 0)
+            if not isinstance(dim, int) or dim % e.out.ndim != e.out.ndim - 1 or \
+                    any(t.shape[:-1] != ins[0].shape[:-1] for t in ins):
+                raise FromTorchError(f"{e.where}: {_name(e.target)} before the loop: rnntui joins values on their "
+                                     "last axis there (torch.cat([h_n[-2], h_n[-1]], dim=1))")
+            cfg = {"op": "cat", "dim": -1}
+        else:
+            if len(ins) != 2 or ins[0].shape != ins[1].shape:
+                raise FromTorchError(f"{e.where}: {_name(e.target)} before the loop: rnntui's {name} reads two "
+                                     "values of one shape there")
+            cfg = {"op": name}
+        nid = f"{refs[0]}_{name}"
+        k = 1
+        while nid in [n["id"] for n in self.nodes]:
+            k += 1
+            nid = f"{refs[0]}_{name}{k}"
+        self.add_node({"id": nid, **cfg, "from": refs}, f"{_name(e.target)} before the loop")
+        self.outer[id(e.out)] = nid
 
 
 def _arr(t) -> np.ndarray:
@@ -469,8 +543,9 @@ class StepGraph:
         self.state_names = {}
         for n, (j, path) in enumerate(r.states):   # h_{cell} and c_{cell} for a cell's two, else h (h1, h2, ...)
             e = r.ev[r.start + j]
-            if e.kind == "module" and type(e.module).__name__ in _CELLS:
-                name = f"{'c' if path == (1,) else 'h'}_{_ident(str(e.target))}"
+            cell = _CELLS.get(type(e.module).__name__) if e.kind == "module" else None
+            if cell is not None:   # the cell's state at that place of its result: (h', c') or h'
+                name = f"{cell.states[path[0]] if path else 'h'}_{_ident(str(e.target))}"
             else:
                 name = "h" if len(r.states) == 1 else f"h{n + 1}"
             self.state_names[(j, path)] = name if name not in self.state_names.values() else f"{name}_{n}"
@@ -500,8 +575,9 @@ class StepGraph:
         ev = self.r.ev[self.r.start + j]
         if path == ():
             return base
-        if ev.kind == "module" and type(ev.module).__name__ == "LSTMCell" and path in ((0,), (1,)):
-            return base if path == (0,) else f"{base}.c"
+        cell = _CELLS.get(type(ev.module).__name__) if ev.kind == "module" else None
+        if cell is not None and len(cell.states) > 1 and len(path) == 1 and path[0] < len(cell.states):
+            return base if path == (0,) else f"{base}.{cell.states[path[0]]}"   # (h', c'): h' is the node, c' its extra
         if ev.kind == "module" and _is_additive(ev.module) and path == (0,):
             return base   # the context; the weights are recorded by the node (model.{i}.{id}.weights)
         if (j, path) in self.parts:
@@ -540,16 +616,18 @@ class StepGraph:
         cls = type(m).__name__
         node_id = self.new_id(str(e.target))
         if cls in _CELLS:
-            if len(refs) != (3 if cls == "LSTMCell" else 2):
+            cell = _CELLS[cls]
+            if len(refs) != 1 + len(cell.states):
                 self.r.refuse(e, "called without its state; rnntui's cells read the state the step before made "
                               "(self.cell(x, (h, c)), zeros at the first step)")
-            cfg = {"id": node_id, "type": _CELLS[cls], "hidden_size": m.hidden_size, "from": refs}
-            if cls == "RNNCell":
-                cfg["nonlinearity"] = m.nonlinearity
-            names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-            own = {n: getattr(m, n) for n in names}
-            for n, p in own.items():
-                value = _arr(p) if p is not None else np.zeros(m.hidden_size * {"LSTMCell": 4, "GRUCell": 3}.get(cls, 1))
+            cfg = {"id": node_id, "type": cell.type, "hidden_size": m.hidden_size, "from": refs}
+            for f in dataclasses.fields(cell.Config):   # the cell's own keys (nn.RNNCell's nonlinearity)
+                if f.name not in cfg and hasattr(m, f.name):
+                    cfg[f.name] = getattr(m, f.name)
+            shapes = cell.family.param_shapes(m.hidden_size, m.input_size)
+            for n, shape in shapes.items():
+                p = getattr(m, n)
+                value = _arr(p) if p is not None else np.zeros(shape)   # bias=False: held at zero
                 self.param(node_id, n, value, e.target if p is not None else None, index)
         elif cls == "Linear":
             cfg = {"id": node_id, "type": "dense", "units": m.out_features, "from": refs[0]}
@@ -563,6 +641,11 @@ class StepGraph:
             return
         elif _is_additive(m):
             cfg = self.attention(e, node_id, refs, index)
+        elif cls == "Embedding" and self.r.N > 1 and any(c[0] == "prev" for _, c in self.r.steps[1][j] or ()):
+            self.r.refuse(e, "nn.Embedding inside a loop, reading a token the loop computes and feeds back (as "
+                          "greedy decoding feeds back the argmax of the step before); rnntui's step graphs do not hold the choice of a token "
+                          "yet, only the embedding of an input read one step at a time: debug the decoder with teacher "
+                          "forcing, `self.emb(tgt_in[:, t])` (the target shifted right, passed to forward)")
         else:
             self.r.refuse(e, f"nn.{cls} inside a loop: rnntui's step graphs take nn.LSTMCell, nn.GRUCell, nn.RNNCell, "
                           "nn.Linear, activations and dropout, and the functions listed in "

@@ -1,8 +1,10 @@
 """The step-through debugger: composes one widget per concept and routes keys to the cursor.
 
-What is open is one frozen object (`run_state`, an OpenRun: trace, places, events, marks) and
-where the user is, another (`cursor`). Every key replaces the cursor; the app pushes both down
-into the views, which re-read the run. Nothing is recomputed.
+What the user sees is one frozen object, the app's `state` (tui/state.py `DebuggerState`: the open run,
+the cursor, the watches and breakpoints, each outer axis and its position, the what-ifs). Every key
+replaces it through one of its pure transitions; every view binds to it (tui/widgets/base.py) and
+re-reads the run. Nothing is recomputed. The keys are grouped by what owns them (tui/keymap.py; an
+outer axis's in its own module, tui/axes/).
 
 Keys are routed deliberately: no binding has priority, so a modal screen (help, go-to) owns
 every key while it is open; and the two columns never take focus, so no scroll container eats
@@ -17,7 +19,6 @@ from pathlib import Path
 import numpy as np
 from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -28,6 +29,7 @@ from rnntui import signals
 from rnntui.blas import one_thread
 from rnntui.engine import keys
 from rnntui.engine.progress import reporting
+from rnntui.engine.handlers import handler
 from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import EventRun
@@ -35,15 +37,16 @@ from rnntui.render.cursor import Cursor
 from rnntui.render.views import view_at
 from rnntui.render.training import is_training
 from rnntui.render.watches import COMPUTING, Breakpoint, DebugState, next_break, pending, waiting
-from rnntui.tui.samples_pane import SAMPLE_ACTIONS, SAMPLE_BINDINGS, SamplesAxisMixin, SamplesPane
+from rnntui.tui import keymap
+from rnntui.tui.axes import AXES
 from rnntui.tui.screens import DebugListScreen, ExpressionScreen, GotoScreen, HelpScreen, WhatIfScreen
-from rnntui.tui.state import OpenRun, open_run, warmed
+from rnntui.tui.state import DebuggerState, OpenRun, open_run, warmed
 from rnntui.tui.terminal import require_terminal
 from rnntui.tui.usertext import cut
 from rnntui.tui.widgets.base import TraceView
+from rnntui.tui.widgets.model_map_panel import ModelMapPanel
 from rnntui.tui.widgets.cell_view import CellView
 from rnntui.tui.widgets.watch_pane import WatchPane
-from rnntui.tui.widgets.training_pane import TrainingPane
 from rnntui.tui.widgets.compare_pane import ComparePane
 from rnntui.tui.widgets.details_pane import DetailsPane
 from rnntui.tui.widgets.gradient_plot import GradientPlot
@@ -52,6 +55,7 @@ from rnntui.tui.widgets.state_heatmap import StateHeatmap
 from rnntui.tui.widgets.timeline import Timeline
 
 
+MAP_PANEL_FROM = (150, 40)  # columns, lines: a graph model's map is a panel beside the views from here
 NARROW_BELOW = 100
 SHORT_BELOW = 30  # lines: below this, everything under the header scrolls as one
 
@@ -95,14 +99,7 @@ class Body(Column):
     whole, so a tall training or compare pane never leaves the middle without a line."""
 
 
-# Tab brings the next panel into view (its first line at the top), so every panel, and the line it leads
-# with (the verdict leads the gradients), is reached without a mouse on a small terminal. On the
-# debugger's own screen only: a dialog's Tab still moves between its fields.
-PANEL_BINDINGS = [
-    Binding("tab", "app.panel(1)", "Panel", tooltip="Bring the next panel into view (cell, states, watches, "
-            "gradients and verdict, details; on a small terminal the timeline, training and compare panes too)"),
-    Binding("shift+tab", "app.panel(-1)", "Prev panel", show=False, tooltip="Bring the previous panel into view"),
-]
+PANEL_BINDINGS = list(keymap.PANELS.bindings)   # Tab / Shift+Tab, on the debugger's own screen (tui/keymap.py)
 
 
 class DebuggerScreen(Screen):
@@ -112,7 +109,7 @@ class DebuggerScreen(Screen):
     BINDINGS = PANEL_BINDINGS
 
 
-class RnntuiApp(SamplesAxisMixin, App):
+class RnntuiApp(App):
     """Step through a recorded run, forward and backward in time.
 
     The keys are `BINDINGS`, and only there: the help screen (`?`) lists them with their tooltips.
@@ -121,118 +118,38 @@ class RnntuiApp(SamplesAxisMixin, App):
     CSS_PATH = "app.tcss"
     TITLE = "rnntui"
 
-    # the footer shows them in this order (Back before Step, as the arrows sit on a keyboard)
-    BINDINGS = [
-        Binding("left,h", "step(-1)", "Back", tooltip="Previous step"),
-        Binding("right,l", "step(1)", "Step",
-                tooltip="Next step, in the order the current pass and direction run"),
-        Binding("home", "jump(0)", "First", show=False, tooltip="First step of the current pass"),
-        Binding("end", "jump(1)", "Last", show=False, tooltip="Last step of the current pass"),
-        Binding("pagedown", "step(10)", "+10", show=False, tooltip="10 steps on"),
-        Binding("pageup", "step(-10)", "-10", show=False, tooltip="10 steps back"),
-        Binding("g", "goto", "Go to", show=False,
-                tooltip="Go to a step t (`12`), a unit (`u 45`), a sample (`s 2`), or several (`s 2 t 5 u 45`)"),
-        # one key, named as the place's view has it: BPTT where the backward pass runs through time
-        Binding("b", "phase('bptt')", "Fwd/BPTT",
-                tooltip="Switch between the forward pass and the backward pass (BPTT, from t=T-1 down to 0)"),
-        Binding("b", "phase('backprop')", "Fwd/Backprop",
-                tooltip="Switch between the forward pass and the backward pass (backpropagation; no steps in time here)"),
-        Binding("right_square_bracket", "place(1)", "Next entry", show=False,
-                tooltip="Next entry (each sub-layer and direction of a recurrent entry in turn)"),
-        Binding("left_square_bracket", "place(-1)", "Prev entry", show=False, tooltip="Previous entry"),
-        Binding("d", "direction", "Dir", tooltip="The other direction of a bidirectional entry"),
-        Binding("down", "unit(1)", "Next unit", show=False, tooltip="Select the next unit"),
-        Binding("up", "unit(-1)", "Prev unit", show=False, tooltip="Select the previous unit"),
-        Binding("s", "sample(1)", "Sample", show=False, tooltip="Next sample of the batch"),
-        Binding("S", "sample(-1)", "Prev sample", show=False, tooltip="Previous sample of the batch"),
-        Binding("space", "play", "Play", tooltip="Play / pause: step on by itself"),
-        Binding("n", "event(1)", "Event",
-                tooltip="Next event (non-finite value, saturated gate, vanishing or exploding gradient, "
-                        "thresholds in the scenario's events:), skipping the rest of a run of consecutive steps"),
-        Binding("N", "event(-1)", "Prev event", show=False, tooltip="Previous event, where its run begins"),
-        Binding("w", "add_watch", "Watch", show=False,
-                tooltip="Watch an expression (docs/debugger.md): its value at every step, beside the views"),
-        Binding("a", "add_break", "Break", show=False,
-                tooltip="Add a breakpoint: an expression; c stops where it holds (the timeline marks it ●)"),
-        Binding("c", "continue(1)", "Continue", show=False,
-                tooltip="Continue: to the next step (in this pass's order) where a breakpoint holds or an event begins"),
-        Binding("C", "continue(-1)", "Reverse", show=False,
-                tooltip="Reverse-continue: to the previous such step (in a training run, on into earlier iterations)"),
-        Binding("m", "mute", "Mute events", show=False,
-                tooltip="Mute or show kinds of built-in event (S saturated, v vanishing, ^ exploding, ! non-finite): "
-                        "a muted kind is not marked, and n / N / c / C pass it by"),
-        Binding("L", "debug_list", "Watches", show=False,
-                tooltip="List the watches and breakpoints: turn breakpoints on or off, remove either"),
-        Binding("i", "whatif", "What-if", show=False,
-                tooltip="What-if: set the selected unit of a state or gate at this step (or over steps) and see "
-                        "the run recomputed beside the original"),
-        Binding("p", "edit_weight", "Edit weight", show=False,
-                tooltip="Edit a weight: set, scale or shift a parameter or some of its elements (W_hh = 1.5, "
-                        "W_hh[0, 0] *= 3) and see the run recomputed beside the original"),
-        Binding("u", "undo_whatif", "Undo", show=False, tooltip="Undo the last what-if or weight edit"),
-        Binding("W", "write_whatif", "Write what-if", show=False,
-                tooltip="Write the scenario with the what-ifs as its interventions: and the edited weights under "
-                        "weights.set (a new file)"),
-        Binding("o", "seed", "Backprop of", show=False,
-                tooltip="Choose what BPTT traces back: one step's loss term (loss 5), or one output of this sample "
-                        "(logp 3, p 3, out 3: a class's log-probability, probability or score), instead of the loss"),
-        Binding("O", "seed_loss", "Backprop loss", show=False, tooltip="BPTT traces back the whole loss again"),
-        Binding("full_stop", "iteration(1)", "Next iter", show=False,
-                tooltip="Training: the next iteration (place, pass and step stay where they are)"),
-        Binding("comma", "iteration(-1)", "Prev iter", show=False, tooltip="Training: the previous iteration"),
-        Binding("greater_than_sign", "iteration(10)", "+10 iter", show=False, tooltip="Training: 10 iterations on"),
-        Binding("less_than_sign", "iteration(-10)", "-10 iter", show=False, tooltip="Training: 10 iterations back"),
-        Binding("left_curly_bracket", "iteration_end(0)", "First iter", show=False,
-                tooltip="Training: the first iteration"),
-        Binding("right_curly_bracket", "iteration_end(1)", "Last iter", show=False,
-                tooltip="Training: the last iteration"),
-        Binding("j", "iteration_event(1)", "Next iter event", show=False,
-                tooltip="Training: the next iteration where a run of iteration events begins (values stop being "
-                        "finite, clipping acts, the gradient reaching step 0 falls below or rises above the "
-                        "thresholds), skipping the rest of the run; the notice says how far it goes"),
-        Binding("J", "iteration_event(-1)", "Prev iter event", show=False,
-                tooltip="Training: the previous such iteration, where its run begins"),
-        *SAMPLE_BINDINGS,   # a data set's samples (--dataset / --scan): tui/samples_pane.py
-        Binding("e", "export", "Export", show=False, tooltip="Export the current view as an SVG file"),
-        Binding("M", "model_map", "Model map", show=False, tooltip="The model drawn node by node, the cursor's marked"),
-        Binding("escape", "cancel_work", "Cancel", show=False,
-                tooltip="Cancel what is being computed off the keys' way (a watch's Jacobian norms, an iteration "
-                        "not in the cache, a continue through iterations): the header says what and how far"),
-        Binding("question_mark", "help", "Help", tooltip="This help, with the current cell's equations"),
-        Binding("q", "quit", "Quit", tooltip="Quit"),
-    ]
+    # grouped by owner (tui/keymap.py): navigation, debugging, what-if, each outer axis (tui/axes/), the app's own
+    BINDINGS = keymap.bindings(AXES)
 
-    run_state: reactive[OpenRun] = reactive(None, repaint=False)
-    """What is open: the trace, its places, events and marks. Replaced, never changed."""
-
-    cursor: reactive[Cursor] = reactive(Cursor, repaint=False)
-    """The position in the run: phase, place (entry, sub-layer, direction), step, unit, sample."""
+    state: reactive[DebuggerState] = reactive(None, repaint=False, always_update=True)
+    """What the user sees (tui/state.py): the open run, the cursor, the watches and breakpoints, the outer axes
+    and where each is, the what-ifs. Replaced, never changed; every view binds to it."""
 
     playing: reactive[bool] = reactive(False, bindings=True)
     """Whether Space is stepping on by itself."""
 
-    debugging: reactive[DebugState] = reactive(DebugState, repaint=False)
-    """The watches and breakpoints (the scenario's debug: section to start with); replaced, never changed."""
-
-    def __init__(self, trace, export_dir: Path | None = None, other=None, samples=None, sample: int = 0, **kwargs):
+    def __init__(self, trace, export_dir: Path | None = None, other=None, samples=None, sample: int = 0,
+                 axis_options: dict | None = None, **kwargs):
+        """*trace* (B beside it: *other*); *samples* (samples/axis.py) and *sample*: a data set's samples to move
+        along, at sample *sample*; *axis_options*: what else a registered axis (tui/axes/) attaches from."""
         super().__init__(**kwargs)
-        self.samples, self.sample_index = samples, sample   # --dataset / --scan: tui/samples_pane.py
+        self.samples = samples   # --dataset / --scan: the data of the samples axis (tui/axes/samples.py)
+        options = {"samples": samples, "sample": sample, **(axis_options or {})}
+        axes = [a for a in (cls.attach(trace, other, options) for cls in AXES) if a is not None]
+        self.BINDINGS = keymap.bindings(AXES)   # as the registry is now (a test may register an axis of its own)
+        if self.BINDINGS != type(self).BINDINGS:
+            from textual.binding import BindingsMap
+
+            self._bindings = BindingsMap(self.BINDINGS)
         self.export_dir = export_dir or Path.cwd()
         self._timer = None
         self._binding_state: tuple = ()
-        self._keep_cursor = False                  # a what-if swaps the run but not the place or step
-        self.original = trace                      # what a what-if changes and undo returns to
+        self._keep_cursor = False                  # run_state = ...: keep the cursor (a what-if of the same run)
         self.training = trace if is_training(trace) else None  # a training run: iterations to step through
         # --compare: B (the whole run: a training run's iterations move with A's), kept through every move
         self.compared = other
-        # the iteration whose record the trace holds: the last, or the one a saved trace was exported at
-        self.iteration = trace.record_iteration if self.training is not None else 0
-        self._iteration_event_runs = None          # the training run's iteration events, when first asked for
         self._gc_threshold: tuple | None = None
         self._blas = None                          # the BLAS thread limit while the app runs (rnntui/blas.py)
-        self.muted: frozenset[str] = frozenset()  # kinds of built-in event the user muted (m)
-        self.changes: tuple = ()                   # the what-ifs shown, in order (engine/edits.Change)
-        self.seed = None                           # what BPTT traces back (engine/attribution.Seed); None: the loss
         self._elements: int | None = None          # how many numbers the original records (what a recompute costs)
         self._pending: tuple | None = None         # (changes, seed) a worker is recomputing
         self._panel = 0                            # the panel Tab last brought into view (the first: at the top)
@@ -242,14 +159,13 @@ class RnntuiApp(SamplesAxisMixin, App):
         self._progress: dict[str, float] = {}      # group -> fraction done, written by the worker's thread
         self._busy_timer = None
         self._cancelled: set[tuple[int, str]] = set()  # (id(trace), key) Esc cancelled: not started again
-        self._iteration_target: int | None = None  # the iteration a worker is computing
-        run = open_run(trace, other)
-        self.set_reactive(RnntuiApp.run_state, run)
+        self._targets: dict[str, int] = {}         # axis name -> the position a worker is opening
+        self._painted = False                      # whether the first screen is up (workers start after it)
+        self._prefetch_after_paint = False         # a prefetch of step Jacobian norms waits for the next repaint
         info = trace.info
-        self.set_reactive(RnntuiApp.debugging, DebugState(
-            watches=tuple(getattr(info, "watch", ())),
-            breakpoints=tuple(Breakpoint(b) for b in getattr(info, "breakpoints", ()))))
-        self.set_reactive(RnntuiApp.cursor, run.start())
+        debugging = DebugState(watches=tuple(getattr(info, "watch", ())),
+                               breakpoints=tuple(Breakpoint(b) for b in getattr(info, "breakpoints", ())))
+        self.set_reactive(RnntuiApp.state, DebuggerState.first(open_run(trace, other), debugging, axes))
 
     def get_default_screen(self) -> Screen:
         return DebuggerScreen(id="_default")
@@ -257,24 +173,83 @@ class RnntuiApp(SamplesAxisMixin, App):
     @property
     def info(self):
         """The open run's TraceInfo (as shown: user text cut to a screenful)."""
-        return self.run_state.info
+        return self.state.run.info
+
+    # what the state holds, read (and set, through its transitions) by name
+    @property
+    def run_state(self) -> OpenRun:
+        """The open run: the trace, its places, events and marks."""
+        return self.state.run
+
+    @run_state.setter
+    def run_state(self, run: OpenRun) -> None:
+        """Open *run*: the cursor starts again at its first step, or stays (`_keep_cursor` set: the same run)."""
+        keep, self._keep_cursor = self._keep_cursor, False
+        self.state = self.state.opened(run, keep_cursor=keep)
+
+    @property
+    def cursor(self) -> Cursor:
+        """The position in the run: phase, place (entry, sub-layer, direction), step, unit, sample."""
+        return self.state.cursor
+
+    @cursor.setter
+    def cursor(self, cursor: Cursor) -> None:
+        self.state = self.state.to(cursor)
+
+    @property
+    def debugging(self) -> DebugState:
+        """The watches and breakpoints (the scenario's debug: section to start with)."""
+        return self.state.debugging
+
+    @debugging.setter
+    def debugging(self, debugging: DebugState) -> None:
+        self.state = self.state.watching(debugging)
+
+    @property
+    def axes(self):
+        """The outer axes the run has, by name (tui/axes/)."""
+        return self.state.axes
+
+    @property
+    def iteration(self) -> int:
+        """A training run's iteration shown (0 without training)."""
+        return self.state.at("iteration")
+
+    @property
+    def sample_index(self) -> int:
+        """The data-set sample whose run is open (--dataset / --scan)."""
+        return self.state.at("sample")
+
+    @property
+    def original(self):
+        """What a what-if changes and undo returns to: the open axis position's own run."""
+        return self.state.original
+
+    @property
+    def changes(self) -> tuple:
+        return self.state.changes
+
+    @property
+    def seed(self):
+        return self.state.seed
+
+    @property
+    def muted(self) -> frozenset[str]:
+        return self.state.muted
 
     def _open(self, trace, other=None, labels: tuple[str, str] = ("A", "B")) -> OpenRun:
         """*trace* opened as every run of this session is: without the kinds of event the user muted."""
         return open_run(trace, other, labels, muted=self.muted)
 
     def compose(self) -> ComposeResult:
-        # the views hold no run yet: the app pushes it (and the cursor) into them once mounted
-        yield HeaderBar(id="header", axis_words=self._sample_words(self.sample_index) if self.samples else "")
+        # the views bind to the state once mounted (tui/widgets/base.py)
+        yield HeaderBar(id="header")
         with Body(id="body"):
             yield Timeline(id="timeline")
-            pane = TrainingPane(id="training")
-            pane.source = self.training
-            pane.other = self._other_training()  # both train: both runs' curves, on one scale
-            pane.display = self.training is not None
-            pane.iteration = self.iteration
-            yield pane
-            yield SamplesPane(self.samples, id="samples")
+            for cls in AXES:   # each registered axis's pane, hidden in a run without that axis
+                pane = cls.pane(self.state.axes.get(cls.name))
+                if pane is not None:
+                    yield pane
             yield ComparePane(id="compare")  # --compare or a what-if: A, B and their difference, full width
             with Horizontal(id="main"):
                 with Column(id="left"):
@@ -284,6 +259,7 @@ class RnntuiApp(SamplesAxisMixin, App):
                     yield WatchPane(id="watches")
                     yield GradientPlot(id="gradients")
                     yield DetailsPane(id="details")
+                yield ModelMapPanel(id="map")   # a graph model's map beside the views, where the terminal has room
         yield Footer()
 
     def run(self, *, headless: bool = False, **kwargs):
@@ -306,12 +282,20 @@ class RnntuiApp(SamplesAxisMixin, App):
         self._gc_threshold = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLD)
         self._blas = one_thread()
-        self._show(self.run_state)
-        self.watch_debugging(self.debugging)  # the scenario's debug: section, set before the views existed
+        self.watch_state(None, self.state)   # the views bound to it on their own mount
+        self._fit(self.size.width, self.size.height)
+        # the first screen comes first: what the workers compute ahead (the verdicts' one-term gradient, the
+        # step Jacobian norms around the cursor, the expression parser) starts once it is painted, never
+        # competing with it for the interpreter
+        self.call_after_refresh(self._first_paint_done)
+
+    def _first_paint_done(self) -> None:
         from rnntui.expr.grammar import prepare
 
+        self._painted = True
         self.run_worker(prepare, thread=True, group="prepare")  # w's first keystroke would build the parser
-        self._fit(self.size.width, self.size.height)
+        self._measure_verdicts(self.run_state)
+        self._prefetch_jacobians(self.cursor)
 
     def on_unmount(self) -> None:
         if self._gc_threshold is not None:  # None when the app stopped before it was mounted
@@ -329,6 +313,15 @@ class RnntuiApp(SamplesAxisMixin, App):
         stay on screen at 80 columns."""
         narrow = width < NARROW_BELOW
         self.query_one("#main").set_class(narrow, "narrow")
+        # a graph model's map as a panel: from MAP_PANEL_FROM columns and lines (below, M opens it), as wide as
+        # its widest line within a third of the terminal (a longer line wraps)
+        panel = self.query_one("#map")
+        panel.display = bool(self.info.inputs) and width >= MAP_PANEL_FROM[0] and height >= MAP_PANEL_FROM[1]
+        if panel.display:
+            from rnntui.render.model_map import model_map
+
+            widest = max(len(line) for line in model_map(self.info, compact=True).plain.splitlines())
+            panel.styles.width = min(widest + 4, width // 3)
         self.query_one("#body").set_class(narrow or height < SHORT_BELOW, "scroll")
         footer = self.query_one(Footer)
         if footer.compact != narrow:
@@ -355,32 +348,52 @@ class RnntuiApp(SamplesAxisMixin, App):
         container = body if body.has_class("scroll") else panel.parent
         container.scroll_to_widget(panel, animate=False, top=True)
 
-    def watch_run_state(self, run: OpenRun) -> None:
-        self._show(run)
+    def watch_state(self, old: DebuggerState | None, new: DebuggerState) -> None:
+        """What the app itself does when the state changes (the views follow it on their own): another run
+        stops play and names the title; other watches compute again what they wait for; the cursor's move
+        fetches ahead and updates which keys act."""
+        if old is None or new.run is not old.run:
+            self.playing = False
+            run = new.run
+            self.title = f"rnntui: {run.info.name}" + (f" vs {run.other.info.name}" if run.other is not None else "")
+            if old is not None:   # the first run's verdicts wait for the first paint (_first_paint_done)
+                self._measure_verdicts(run)
+        if old is None or new.debugging is not old.debugging:
+            self._cancelled.clear()  # a changed list computes again what Esc cancelled
+            for view in self.query(WatchPane):
+                view.waiting_words = COMPUTING
+        self._moved(old.cursor if old is not None else new.cursor, new.cursor)
+        if old is None or new.run is not old.run or new.debugging is not old.debugging:
+            self._derive_waiting()
 
-    def _show(self, run: OpenRun) -> None:
-        """Another run: the cursor starts again (the old one may not exist in it), every view redraws;
-        a what-if of the same run keeps the cursor where it is."""
-        self.playing = False
-        self.title = f"rnntui: {run.info.name}" + (f" vs {run.other.info.name}" if run.other is not None else "")
-        if not self._keep_cursor:
-            self.set_reactive(RnntuiApp.cursor, run.start())
-        self._keep_cursor = False
-        for pane in self.query(ComparePane):
-            pane.display = run.other is not None
-        for view in self.query(TraceView):
-            view.run = run  # before the cursor: a view draws a cursor in the run it holds
-        self.watch_cursor(self.cursor, self.cursor)
-        self._derive_waiting()
+    def _measure_verdicts(self, run) -> None:
+        """The verdicts' one-term gradients (a lean backward pass, `diag.*.term_gradnorm`): at once where they
+        cost a few ms, else after the first paint in a worker, while the gradient panel says it is measuring;
+        drawn again when they are in. The numbers are the engine's either way (the same key, computed once)."""
+        from rnntui.render.analysis import VERDICT_AT_ONCE, measure_verdicts, verdict_cost
 
-    def watch_debugging(self, state: DebugState) -> None:
-        self._cancelled.clear()  # a changed list computes again what Esc cancelled
-        for view in self.query(WatchPane):
-            view.debug = state
-            view.waiting_words = COMPUTING
-        for view in self.query(Timeline):
-            view.debug = state
-        self._derive_waiting()
+        traces = [t for t in (run.trace, run.other) if t is not None]
+        cost = sum(verdict_cost(t) for t in traces)
+        if not cost:
+            return
+        if cost <= VERDICT_AT_ONCE:
+            for t in traces:
+                measure_verdicts(t)
+            return
+        if not self._painted:
+            return  # _first_paint_done starts it
+
+        def work():
+            for t in traces:
+                measure_verdicts(t)
+            return run
+
+        def done(measured) -> None:
+            if measured is self.run_state:
+                for view in self.query(GradientPlot):
+                    view.watch_run()  # drawn again, with the verdict (its height may change)
+
+        self._background("verdict", "", work, done)
 
     # --- work off the UI thread ----------------------------------------------------------------
 
@@ -431,8 +444,7 @@ class RnntuiApp(SamplesAxisMixin, App):
                 error = worker.error
                 words = str(error) if isinstance(error, IterationNotKept) else f"{label} failed: {error}"
                 self.notify(cut(words, MESSAGE_CHARS), severity="error", markup=False)
-                if group == "iteration":
-                    self._iteration_target = None
+                self._targets.pop(group, None)
 
     def action_cancel_work(self) -> None:
         """Esc: cancel every worker; what they computed so far is dropped, and nothing moves."""
@@ -440,25 +452,31 @@ class RnntuiApp(SamplesAxisMixin, App):
             return
         said = ", ".join(label for _, label, _ in self._jobs.values() if label)  # a quiet one goes unsaid
         for group, (worker, _, _) in list(self._jobs.items()):
+            if group == "verdict":  # a fraction of a run, and the gradient panel waits for it: never dropped
+                continue
             worker.cancel()
             if group == "derive":
                 trace = self.run_state.trace
                 self._cancelled.update((id(trace), k) for k in self._waiting_keys())
                 for view in self.query(WatchPane):
                     view.waiting_words = "not computed: cancelled with Esc (L and Enter on it computes it again)"
-        self._jobs.clear()
-        self._iteration_target = None
+            del self._jobs[group]
+        self._targets.clear()
         self._show_busy()
         if said:
             self.notify(cut(f"cancelled: {said}", MESSAGE_CHARS), timeout=2, markup=False)
 
     JACOBIAN_AHEAD = 24  # steps each side of the cursor whose Jacobian norms (BPTT's cell) are computed ahead
 
+    def _prefetch_at_cursor(self) -> None:
+        self._prefetch_after_paint = False
+        self._prefetch_jacobians(self.cursor)
+
     def _prefetch_jacobians(self, c: Cursor) -> None:
         """The step Jacobian norms BPTT's cell shows (~10 ms a step at H=256 when the trace does not hold them
         all), computed ahead in a quiet worker for the steps around the cursor, so a step key or a switch
         to BPTT finds them; the same function step by step as the cell's own, so the same numbers."""
-        if c.handover or not self.is_running:
+        if c.handover or not self.is_running or not self._painted:
             return
         from rnntui.engine.diagnostics import jacobian_norm_at
         from rnntui.render.parts import for_place
@@ -544,12 +562,13 @@ class RnntuiApp(SamplesAxisMixin, App):
             label = (label + "; " if label else "") + "evaluating the watches and breakpoints segment by segment"
         self._background("derive", label, work, done, name=repr((id(trace), wanted)))
 
-    def watch_cursor(self, old: Cursor, cursor: Cursor) -> None:
-        for view in self.query(TraceView):
-            view.cursor = cursor
+    def _moved(self, old: Cursor, cursor: Cursor) -> None:
         if not self.debugging.empty and old.place_index != cursor.place_index:
             self._derive_waiting()
-        self._prefetch_jacobians(cursor)
+        # after the repaint: a worker started now would share the interpreter with this key's layout and paint
+        if not self._prefetch_after_paint:
+            self._prefetch_after_paint = True
+            self.call_after_refresh(self._prefetch_at_cursor)
         # the footer is rebuilt only when an action turns on or off, not on every step
         state = tuple(self.check_action(name, params)
                       for _, name, params in (parse_action(b.action) for b in self.BINDINGS))
@@ -589,8 +608,12 @@ class RnntuiApp(SamplesAxisMixin, App):
             return True if info.B > 1 else None
         if action == "event":
             return True if self._event_target(int(parameters[0])) else None
-        if action in SAMPLE_ACTIONS:
-            return self._samples_check(action)
+        if action == "axis":   # an outer axis's key: hidden in a run without that axis, unless it says why
+            name = str(parameters[0])
+            if name in self.state.axes:
+                return True
+            cls = next((a for a in AXES if a.name == name), None)
+            return True if cls is not None and cls.offered_without else False
         if action == "goto":  # a step, a unit or a sample
             return True if (cur.length(info, place) > 1 or info.B > 1 or self._width() > 1) else None
         if action == "play":
@@ -781,36 +804,37 @@ class RnntuiApp(SamplesAxisMixin, App):
         or an event begins (going back: the last such step of the nearest earlier iteration). After
         ITERATIONS_PER_CONTINUE iterations without one, stop at the last searched and say so (the same key
         searches on)."""
-        c, N, start = self.cursor, self.training.iterations, self.iteration
+        axis = self.state.axes["iteration"]
+        c, N, start = self.cursor, len(axis), self.iteration
         step = 1 if n > 0 else -1
         last = min(N - 1, start + self.ITERATIONS_PER_CONTINUE) if n > 0 else \
             max(0, start - self.ITERATIONS_PER_CONTINUE)
-        debugging = self.debugging
+        state = self.state
 
         def work():
             for k in range(start + step, last + step, step):
                 # searched in A alone; B is opened beside it only where the search stops
-                run = self._open(self._iteration_of(self.training, k))
-                t = next_break(run.trace, c, debugging, backwards=n < 0,
+                run = self._open(axis.of(axis.train, k))
+                t = next_break(run.trace, c, state.debugging, backwards=n < 0,
                                events=[r.start for r in run.runs.get(c.place(run.info), ())], after=None)
                 if t is not None:
-                    return k, warmed(self._open_iteration(k, run)), t
+                    return k, warmed(axis.open(k, state, run)), t
             # none: the search stops at the last searched iteration, opened here too
-            return last, warmed(self._open_iteration(last, run)), None
+            return last, warmed(axis.open(last, state, run)), None
 
         def done(found) -> None:
             if self.iteration != start or self.cursor.place_index != c.place_index:
                 return  # the user went elsewhere meanwhile: the search no longer answers their question
             k, run, t = found
             if t is not None:
-                self._show_iteration(k, run)
+                self._arrive("iteration", k, run)
                 self._stop_at(self.run_state, t, k)
                 return
             if last != (N - 1 if n > 0 else 0):
                 key, which = ("c", "later") if n > 0 else ("C", "earlier")
                 self.notify(f"{key}: nothing in iterations {min(start + step, last)}.."
                             f"{max(start + step, last)}; {key} again searches the {which} ones", timeout=3)
-                self._show_iteration(last, run)
+                self._arrive("iteration", last, run)
                 return
             self._nothing_to_continue(n, f" (searched on through iteration {N - 1})" if n > 0 else
                                       " (searched back through iteration 0)")
@@ -836,127 +860,92 @@ class RnntuiApp(SamplesAxisMixin, App):
         def done(muted: frozenset[str] | None) -> None:
             if muted is None or muted == self.muted:
                 return
-            self.muted = muted
             run = self.run_state
-            self._keep_cursor = True
-            self.run_state = self._open(run.trace.whole, None if run.other is None else run.other.whole, run.labels)
+            self.state = self.state.muting(muted, open_run(run.trace.whole, None if run.other is None else
+                                                           run.other.whole, run.labels, muted=muted))
             self.notify("muted: " + (", ".join(sorted(muted)) or "none"), timeout=2)
 
         self.push_screen(MuteScreen(self.run_state.kinds, self.muted), done)
 
-    # --- training: iterations ----------------------------------------------------------------
+    # --- outer axes: a training run's iterations, a data set's samples (tui/axes/) ----------------
 
-    def _other_training(self):
-        """B, when A and B are both training runs (their iterations move together), else None."""
-        other = self.compared
-        return other if self.training is not None and other is not None and is_training(other) else None
-
-    @staticmethod
-    def _iteration_of(run, k: int):
-        """Iteration k's record of a training run (the run itself for the iteration it holds)."""
-        return run if k == run.record_iteration else run.iteration(k)
-
-    def _open_iteration(self, k: int, alone: OpenRun | None = None) -> OpenRun:
-        """Iteration k of A, opened with B beside it: B's own iteration k when B trains (its last when it has
-        fewer), else B as it is. *alone*: A's iteration k already opened without B. IterationNotKept when a
-        saved trace does not keep one of them."""
-        a = alone.trace.whole if alone is not None else self._iteration_of(self.training, k)
-        b = self.compared
-        if b is None:
-            return alone or self._open(a)
-        if is_training(b):
-            b = self._iteration_of(b, min(k, b.iterations - 1))
-        return self._open(a, other=b)
-
-    def _to_iteration(self, k: int) -> None:
-        """Show iteration *k*: the views below show its run; the place, pass and step stay. One not in the
-        cache is recomputed in a worker (seconds): the header says so, the keys still answer, Esc cancels."""
-        if self.training is None:
-            self.notify("this run has no train: section: it has one iteration", timeout=2)
+    def action_axis(self, name: str, verb: str, *args) -> None:
+        """An outer axis's key: `move` n positions (from the one on its way, when a worker opens one), to an
+        `end`, or the axis's own `key_<verb>`."""
+        axis = self.state.axes.get(name)
+        if axis is None:
+            cls = next((a for a in AXES if a.name == name), None)
+            if cls is not None:
+                cls.absent(self)
             return
-        N = self.training.iterations
-        k = min(max(k, 0), N - 1)
-        if k == self.iteration:
-            if self._iteration_target is not None:  # back where we are: the one on its way is not wanted
-                job = self._jobs.pop("iteration", None)
+        if verb == "move":
+            n = int(args[0])
+            base = self._targets.get(name, self.state.at(name))   # keys pressed meanwhile move on from it
+            k = axis.move(base, n)
+            if k is None:
+                self.notify(axis.stop(base, n), timeout=2)
+                return
+            self.move_axis(name, k)
+        elif verb == "end":
+            self.move_axis(name, axis.end(bool(int(args[0]))))
+        else:
+            getattr(axis, f"key_{verb}")(self, *args)
+
+    def move_axis(self, name: str, k: int) -> None:
+        """Show position *k* of the axis *name*: the views below show its run; the place, pass and step stay. One
+        not opened before is opened in a worker (seconds): the header says so, the keys still answer, Esc
+        cancels."""
+        axis = self.state.axes[name]
+        k = min(max(int(k), 0), len(axis) - 1)
+        if hasattr(axis, "aim"):
+            axis.aim(self, k)
+        if k == self.state.at(name):
+            if name in self._targets:   # back where we are: the one on its way is not wanted
+                job = self._jobs.pop(name, None)
                 if job is not None:
                     job[0].cancel()
-                self._iteration_target = None
+                del self._targets[name]
                 self._show_busy()
             return
-        if self._iteration_ready(k):
-            try:  # the iteration whose record the training trace holds is the trace itself
-                run = self._open_iteration(k)
-            except IterationNotKept as exc:
-                self.notify(str(exc), timeout=4)
-                return
-            self._show_iteration(k, run)
+        try:
+            run = axis.ready(k, self.state)
+        except IterationNotKept as exc:
+            self.notify(str(exc), timeout=4)
             return
-        self._iteration_target = k
+        if run is not None:
+            self._arrive(name, k, run)
+            return
+        self._targets[name] = k
+        state = self.state
 
         def done(run: OpenRun) -> None:
-            if self._iteration_target == k:
-                self._show_iteration(k, run)
+            if self._targets.get(name) == k:
+                self._arrive(name, k, run)
 
-        self._background("iteration", f"computing iteration {k}", lambda: warmed(self._open_iteration(k)), done)
+        self._background(name, axis.busy(k), lambda: axis.open(k, state), done)
 
-    def _iteration_ready(self, k: int) -> bool:
-        """Whether iteration *k* (and B's beside it) opens at once, from the cache."""
-        b = self._other_training()
-        return self.training.is_cached(k) and (b is None or b.is_cached(min(k, b.iterations - 1)))
-
-    def _show_iteration(self, k: int, run: OpenRun) -> None:
-        job = self._jobs.pop("iteration", None)
+    def _arrive(self, name: str, k: int, run: OpenRun) -> None:
+        """Position *k* of axis *name*, whose run is *run*, shown (the state's `moved`)."""
+        job = self._jobs.pop(name, None)
         if job is not None:  # a slower move on its way is overtaken by this one
             job[0].cancel()
             self._show_busy()
-        self._iteration_target = None
-        self.iteration = k
-        # a what-if from here changes this iteration's run (A's, with B beside)
-        self.original, self._elements = run.trace.whole, None
-        self.workers.cancel_group(self, "recompute")            # a what-if of the iteration left behind
+        self._targets.pop(name, None)
+        self._elements = None
+        self.workers.cancel_group(self, "recompute")            # a what-if of the position left behind
         self._pending = None
-        if self.changes or self.seed is not None:  # they were of the iteration shown before
-            self.changes, self.seed = (), None
-            self.notify("what-ifs and the chosen backprop are of one iteration: cleared", timeout=2)
-        for pane in self.query(TrainingPane):
-            pane.iteration = k
-        self._keep_cursor = True
-        self.run_state = run
+        cleared = self.changes or self.seed is not None          # they were of the position shown before
+        self.state = self.state.moved(name, k, run)
+        if cleared:
+            noun = self.state.axes[name].noun
+            self.notify(f"what-ifs and the chosen backprop are of one {noun}: cleared", timeout=2)
 
-    def action_iteration(self, n: int) -> None:
-        # keys pressed while an iteration is computed move on from the one on its way
-        base = self._iteration_target if self._iteration_target is not None else self.iteration
-        self._to_iteration(base + int(n))
+    def _axis_suffix(self) -> str:
+        """What an export's file name says of the axes' positions ("-iteration5", "-sample4812"), or of the data
+        set's samples a run without an axis reads (`run X --sample 8`: "-sample8"); "" for neither."""
+        from rnntui.tui.axes.samples import samples_suffix
 
-    def action_iteration_end(self, last: int) -> None:
-        if self.training is not None:
-            self._to_iteration(self.training.iterations - 1 if int(last) else 0)
-
-    def action_iteration_event(self, n: int) -> None:
-        """`j` / `J`: to the iteration where the next (previous) run of iteration events begins, as `n` /
-        `N` do for runs of steps; the notice says how far each run goes."""
-        if self.training is None:
-            return
-        events = self._iteration_events()
-        ahead = sorted({e.iteration for e in events if (e.iteration > self.iteration if int(n) > 0
-                                                        else e.iteration < self.iteration)})
-        if not ahead:
-            self.notify(("j: no run of iteration events begins after" if int(n) > 0 else
-                         "J: no run of iteration events begins before") + f" iteration {self.iteration}", timeout=2)
-            return
-        k = ahead[0] if int(n) > 0 else ahead[-1]
-        self._to_iteration(k)
-        found = [e.text for e in events if e.iteration == k]
-        self.notify(cut("; ".join(found[:3]), MESSAGE_CHARS), timeout=3, markup=False)
-
-    def _iteration_events(self):
-        """The runs of iteration events of the training run (computed once: the run does not change)."""
-        from rnntui.render.training import iteration_events
-
-        if self._iteration_event_runs is None:
-            self._iteration_event_runs = iteration_events(self.training)
-        return self._iteration_event_runs
+        return "".join(a.suffix(self.state.at(n)) for n, a in self.state.axes.items()) or samples_suffix(self.state)
 
     # --- what-if: interventions, weight edits, and what BPTT traces back ------------------------
 
@@ -989,10 +978,8 @@ class RnntuiApp(SamplesAxisMixin, App):
         def adopt(result) -> None:
             run, other = result
             self._pending = None
-            self.changes, self.seed = changes, seed
-            self._keep_cursor = True
-            self.run_state = self._open(run, other=other, labels=("what-if", "original") if other is not None
-                                        else ("A", "B"))
+            self.state = self.state.recomputed(self._open(run, other=other, labels=("what-if", "original")
+                                                          if other is not None else ("A", "B")), changes, seed)
             if said:
                 self.notify(cut(said, MESSAGE_CHARS), timeout=3, markup=False)
 
@@ -1046,7 +1033,7 @@ class RnntuiApp(SamplesAxisMixin, App):
             self.notify("what-if works on one run: open it without --compare", timeout=3)
             return
         entry = info.entries[place.entry]
-        steps_node = hasattr(entry.handler, "settable_values")   # a graph's recurrence: its step graph's values
+        steps_node = hasattr(handler(entry.type), "settable_values")   # a graph's recurrence: its step graph's values
         if (place.layer is None and not steps_node) or info.mode == "encoder-decoder" \
                 or getattr(info, "feed", "zeros") == "output":
             self.notify("what-if sets a state or gate of a recurrent place, or a value of a recurrence's step "
@@ -1127,6 +1114,7 @@ class RnntuiApp(SamplesAxisMixin, App):
         from rnntui.atomic import atomic_write
         from rnntui.engine.edits import set_values
         from rnntui.scenario.relocate import relocate
+        from rnntui.tui.axes.samples import samples_into
 
         whole = self.run_state.trace.whole
         if keys.META_SCENARIO not in whole or not self.changes:
@@ -1147,9 +1135,9 @@ class RnntuiApp(SamplesAxisMixin, App):
                     data["weights"]["set"] = {}
                 for name, v in values.items():
                     data["weights"]["set"][name] = v
-            self._sample_into(data)   # a data set's sample: the written scenario reads it alone
+            samples_into(data, self.state)   # a data set's samples: the written scenario reads them, as they ran
             stem = cut(Path(self.info.file).stem, STEM_CHARS) or "scenario"
-            it = f"-iteration{self.iteration}" if self.training is not None else self._sample_suffix()
+            it = self._axis_suffix()
             # its paths were written for the original's folder: name the same files from the new one
             moved = relocate(data, Path(self.info.file).parent, self.export_dir)
             path = claim_free_name(self.export_dir, f"{stem}{it}-whatif", ".yaml")  # never over an earlier one
@@ -1199,9 +1187,10 @@ class RnntuiApp(SamplesAxisMixin, App):
         self.push_screen(ModelMapScreen(self.info, self.cursor.place(self.info).entry))
 
     def action_help(self) -> None:
-        # the keys that make sense here (a hidden footer key is no key at this place)
-        shown = [b for b in self.BINDINGS if self.check_action(*parse_action(b.action)[1:]) is not False]
-        self.push_screen(HelpScreen(shown + PANEL_BINDINGS, self.run_state.trace, self.cursor))
+        # the keys that make sense here (a hidden footer key is no key at this place), under what owns them
+        groups = [(g.title, [b for b in g.bindings if self.check_action(*parse_action(b.action)[1:]) is not False])
+                  for g in keymap.groups(AXES)] + [(keymap.PANELS.title, PANEL_BINDINGS)]
+        self.push_screen(HelpScreen([(title, bs) for title, bs in groups if bs], self.run_state.trace, self.cursor))
 
     def action_export(self) -> None:
         from rnntui.atomic import atomic_write
@@ -1210,7 +1199,7 @@ class RnntuiApp(SamplesAxisMixin, App):
         c = self.cursor
         stem = cut(Path(self.info.file).stem, STEM_CHARS) or "trace"
         # a training run's iterations (a data set's samples) each get their own file: one never overwrites another
-        it = f"-iteration{self.iteration}" if self.training is not None else self._sample_suffix()
+        it = self._axis_suffix()
         path = self.export_dir / f"{stem}{it}-{c.phase}-t{c.t}.svg"
         try:
             svg = self.export_screenshot(title=f"{self.info.name}: " + (f"iteration {self.iteration}, "

@@ -11,6 +11,7 @@ from textual.await_complete import AwaitComplete
 from textual.screen import ModalScreen, ScreenResultType
 from textual.widgets import Input, Static
 
+from rnntui.engine.handlers import handler
 from rnntui.render.analysis import equations
 from rnntui.render.glossary import glossary
 
@@ -43,16 +44,22 @@ class HelpScreen(Dialog[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def __init__(self, bindings, trace, cursor):
+        """*bindings*: the keys, as (owner's name, bindings) groups (tui/keymap.py) or one list."""
         super().__init__()
-        self.bindings_table = bindings
+        grouped = bool(bindings) and isinstance(bindings[0], tuple)
+        self.groups = list(bindings) if grouped else [("", list(bindings))]
+        self.bindings_table = [b for _, bs in self.groups for b in bs]   # every key listed, in order
         self.trace = trace
         self.cursor = cursor
 
     def compose(self) -> ComposeResult:
         keys = Table(title="Keys", show_header=False, box=None, padding=(0, 2))
-        for b in self.bindings_table:
-            keys.add_row(Text(key_label(b.key), Style(bold=True)), Text(b.description, Style(color="cyan")),
-                         b.tooltip)
+        for title, bindings in self.groups:   # each owner's keys under its name
+            if title:
+                keys.add_row("", Text(title, Style(bold=True, underline=True)), "")
+            for b in bindings:
+                keys.add_row(Text(key_label(b.key), Style(bold=True)), Text(b.description, Style(color="cyan")),
+                             b.tooltip)
         info = self.trace.info
         place = self.cursor.place(info)
         entry = info.entries[place.entry]
@@ -310,7 +317,7 @@ class WhatIfScreen(Dialog["dict | None"]):
     def __init__(self, entry, place, t: int, unit: int):
         super().__init__()
         self.entry, self.place, self.t, self.unit = entry, place, t, unit
-        hd = entry.handler
+        hd = handler(entry.type)
         if hasattr(hd, "settable_values"):   # a graph's recurrence: its states and step graph's values
             self.names = hd.settable_values(entry)
             self.sizes = {n: hd.value_size(entry, n) for n in self.names}

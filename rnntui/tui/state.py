@@ -1,9 +1,12 @@
-"""What is open in the debugger, as one frozen object.
+"""What is open in the debugger, as frozen objects.
 
 `OpenRun` is everything the views read that does not move: the trace (as the TUI shows it), its
-places, its events and their marks. The app holds it in one reactive and the cursor in another
-(beside its watches and breakpoints, and whether it plays). Opening another run (a what-if, its
-undo, another iteration of a training run) is a swap of this object, which every view redraws from.
+places, its events and their marks. `DebuggerState` is all the app holds of what the user sees: the
+open run, the cursor, the watches and breakpoints, where each outer axis is (tui/axes/: a training run's
+iteration, a data set's sample), and the what-ifs. The app keeps one in its `state` reactive; every
+widget binds to it (tui/widgets/base.py) and redraws from it. Its transitions are pure methods that return
+another state (opening a run, moving the cursor, moving along an axis, a what-if), so what a key does to
+the state is tested without a terminal (tests/tui/test_state.py).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from rnntui.render import cursor as cur
 from rnntui.render.analysis import Event, EventRun, Place, event_marks, event_runs
 from rnntui.render.analysis import events as find_events
 from rnntui.render.cursor import Cursor
+from rnntui.render.watches import DebugState
 from rnntui.tui.usertext import DESCRIPTION_CHARS, KEY_CHARS, NAME_CHARS, TOKEN_CHARS, cut, one_line
 
 
@@ -102,6 +106,95 @@ def open_run(trace, other=None, labels: tuple[str, str] = ("A", "B"), muted=froz
                    marks=MappingProxyType(event_marks(list(found))), runs=MappingProxyType(runs),
                    other=None if other is None else ShownTrace(other), labels=labels,
                    kinds=MappingProxyType(kinds), muted=frozenset(muted))
+
+
+def kept_cursor(c: Cursor, run: OpenRun, sample: int | None = None) -> Cursor:
+    """*c* in *run*, another run of the same model (another iteration, another sample of a data set): the same
+    place, pass, step, unit and sample of the batch, each clamped to what *run* has (a shorter run: its own
+    last step). *sample*: clamp the step to that batch sample's own steps (a data set's sample: 0), else to
+    the place's."""
+    info = run.info
+    k = min(c.place_index, len(run.places) - 1)
+    place = run.places[k]
+    b = min(c.sample, info.B - 1)
+    ends = (cur.first_step(info, c.phase, place.direction, place, sample),
+            cur.last_step(info, c.phase, place.direction, place, sample))
+    t = min(max(c.t, min(ends)), max(ends))
+    handover = c.handover and cur.handover_ends(info) is not None and sample is None
+    return replace(c, place_index=k, t=t, sample=b, handover=handover)
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: a new state is a new thing to draw
+class DebuggerState:
+    """Everything the debugger shows, replaced whole by each transition (the app's `state` reactive)."""
+
+    run: OpenRun
+    """The run the views draw (with B beside it under --compare or a what-if)."""
+    cursor: Cursor
+    """Where the user is in it: pass, place, step, unit, sample of the batch."""
+    debugging: DebugState = field(default_factory=DebugState)
+    """The watches and breakpoints."""
+    axes: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    """The outer axes the run has, by name (tui/axes/: a training run's iterations, a data set's samples)."""
+    positions: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """Each outer axis's position, by the axis's name: the iteration, the data-set sample."""
+    original: object = None
+    """The run a what-if changes and undo returns to (the trace, whole): the axis position's own run."""
+    changes: tuple = ()
+    """The what-ifs shown, in order (engine/edits.Change)."""
+    seed: object = None
+    """What BPTT traces back (engine/attribution.Seed); None: the loss."""
+    muted: frozenset[str] = frozenset()
+    """The kinds of built-in event the user muted (m)."""
+
+    @classmethod
+    def first(cls, run: OpenRun, debugging: DebugState | None = None, axes=()) -> DebuggerState:
+        """The state a session opens in: *run* at its first step, each of *axes* (tui/axes/ `Axis`) at its start."""
+        return cls(run=run, cursor=run.start(), debugging=debugging or DebugState(),
+                   axes=MappingProxyType({a.name: a for a in axes}),
+                   positions=MappingProxyType({a.name: a.start for a in axes}), original=run.trace.whole,
+                   muted=run.muted)
+
+    @property
+    def info(self):
+        return self.run.info
+
+    def at(self, axis: str, default: int = 0) -> int:
+        """The position along *axis* (its name)."""
+        return self.positions.get(axis, default)
+
+    # --- transitions: each returns a new state, this one unchanged ----------------------------------
+
+    def to(self, cursor: Cursor) -> DebuggerState:
+        """The cursor moved (a step, a place, a pass, a unit, a batch sample)."""
+        return replace(self, cursor=cursor)
+
+    def watching(self, debugging: DebugState) -> DebuggerState:
+        """Other watches or breakpoints."""
+        return replace(self, debugging=debugging)
+
+    def opened(self, run: OpenRun, keep_cursor: bool = False) -> DebuggerState:
+        """Another run shown (a trace opened over this one): the cursor starts again at its first step, or stays
+        where it is (*keep_cursor*: the same run recomputed, a what-if, events muted)."""
+        return replace(self, run=run, cursor=self.cursor if keep_cursor else run.start())
+
+    def recomputed(self, run: OpenRun, changes: tuple, seed) -> DebuggerState:
+        """The original with the what-ifs *changes* (and BPTT of *seed*) shown: the cursor stays."""
+        return replace(self, run=run, changes=tuple(changes), seed=seed)
+
+    def muting(self, muted: frozenset[str], run: OpenRun) -> DebuggerState:
+        """The kinds of event *muted* left out: *run* is the same run opened without them; the cursor stays."""
+        return replace(self, run=run, muted=frozenset(muted))
+
+    def moved(self, axis: str, k: int, run: OpenRun) -> DebuggerState:
+        """Position *k* along *axis* (its name), whose record is *run* (with B beside it when B moves too): the
+        cursor keeps its place, pass and step (as the axis keeps them: `Axis.keep`); what a what-if changes is now
+        this position's run, and the what-ifs of the position left behind are dropped."""
+        if axis not in self.axes:
+            raise KeyError(f"the run has no {axis} axis (it has: {', '.join(self.axes) or 'none'})")
+        positions = MappingProxyType({**self.positions, axis: int(k)})
+        return replace(self, run=run, cursor=self.axes[axis].keep(self.cursor, run), positions=positions,
+                       original=run.trace.whole, changes=(), seed=None)
 
 
 def warmed(run: OpenRun) -> OpenRun:

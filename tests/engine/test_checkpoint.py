@@ -15,7 +15,7 @@ import pytest
 
 from rnntui.engine import checkpoint
 from rnntui.engine.checkpoint import NotInMemory
-from rnntui.engine.run import run_scenario
+from rnntui.engine.scenario_run import run_scenario
 from rnntui.errors import ScenarioError
 from rnntui.scenario.loader import load_scenario
 
@@ -168,7 +168,7 @@ def test_what_cannot_be_checkpointed_says_why():
 
 @pytest.mark.parametrize("case", ["lstm-packed-bidirectional-ce", "gru-stacked-initial"])
 def test_a_saved_checkpointed_trace_reopens_to_the_same_numbers(tmp_path, case):
-    from rnntui.engine.trace import load_trace
+    from rnntui.engine.load import load_trace
 
     sc = scenario(**CASES[case])
     full = run_scenario(sc, recording="full")

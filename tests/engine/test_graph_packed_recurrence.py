@@ -121,6 +121,17 @@ def test_attention_over_a_padded_source_gives_its_padded_steps_no_weight(tmp_pat
         pad = torch.tensor([[False, s >= 2] for s in range(5)])          # (S, B): the padded source steps
         h = torch.zeros(2, 4, dtype=torch.float64)
         hs, ws = [], []
+
+        def step(h, t):
+            if kind == "dot":
+                score = torch.einsum("sbh,bh->sb", K.detach(), h)
+            else:
+                e = torch.tanh(h @ P["1.ctx.Wa.weight"].detach().T + P["1.ctx.Wa.bias"].detach()
+                               + K.detach() @ P["1.ctx.Ua.weight"].detach().T + P["1.ctx.Ua.bias"].detach())
+                score = (e @ P["1.ctx.Va.weight"].detach().T)[..., 0] + P["1.ctx.Va.bias"].detach()
+            w = F.softmax(score.masked_fill(pad, float("-inf")), dim=0)
+            return cell(torch.cat([xt[t], torch.einsum("sb,sbh->bh", w, K.detach())], dim=-1), h)
+
         for t in range(3):
             if kind == "dot":
                 score = torch.einsum("sbh,bh->sb", K, h)
@@ -147,3 +158,9 @@ def test_attention_over_a_padded_source_gives_its_padded_steps_no_weight(tmp_pat
         for s in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
             np.testing.assert_allclose(trace[f"grad.param.0.{s}"], getattr(gru, s).grad.numpy(), **TOL,
                                        err_msg=f"{kind} {s}")
+        # the step Jacobian through the masked attention and the cell, w.r.t. h, as autograd gives it
+        for t in (1, 2):
+            prev = torch.stack(hs)[t - 1].detach()
+            J = torch.autograd.functional.jacobian(lambda v, t=t: step(v, t), prev)
+            ref = torch.linalg.matrix_norm(torch.stack([J[b, :, b, :] for b in range(2)]), ord=2).detach().numpy()
+            np.testing.assert_allclose(np.asarray(trace["diag.model.1.jacnorm"])[t], ref, rtol=1e-12, atol=1e-13)

@@ -175,3 +175,81 @@ def test_what_a_recurrence_node_cannot_set_is_named():
         what_if(trace, [{"at": "model.0", "t": 3, "set": "z", "units": [6], "value": 0.5}])
     with pytest.raises(WhatIfError, match="model.1 is not a recurrent entry.*model.0"):
         what_if(trace, [{"at": "model.1.l0.fwd", "t": 3, "set": "h", "value": 0.5}])
+
+
+def test_a_weight_edit_on_a_graph_is_the_scenario_with_that_weight(tmp_path):
+    """`p` on a graph (engine/edits.py): the run recomputed with an edited step-graph weight, then a what-if on
+    top, equals the scenario run with that weight under weights.set and the intervention."""
+    import json
+
+    from rnntui.engine.edits import WeightEdit, set_values
+
+    trace = rnntui.run("graph-custom-cell")
+    run, _ = apply_changes(trace, (Change("weight", WeightEdit("0.z.weight", "0:2, :", "*=", 3.0)),
+                                   Change("intervention", ITEMS[0])))
+    values = set_values(run, trace)
+    assert list(values) == ["0.z.weight"]
+    text = trace["meta.scenario"].item() + "weights:\n  set: " + json.dumps(values) + "\ninterventions:\n  - " + \
+        json.dumps(ITEMS[0]) + "\n"
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    direct = rnntui.run(path)
+    for key in ("loss", "grad.param.0.z.weight", "grad.param.0.cand.bias", "grad.model.0.h", "model.0.z.out"):
+        np.testing.assert_allclose(direct[key], run[key], rtol=1e-13, atol=1e-15, err_msg=key)
+    assert direct["loss"] != trace["loss"]
+
+
+GRU_CELL = LSTM_CELL.replace("state: {h: 4, c: 4}", "state: {h: 4}").replace(
+    "{id: cell, type: lstm_cell, hidden_size: 4, from: [x, h, c]}", "{id: cell, type: gru_cell, hidden_size: 4, from: [x, h]}"
+).replace("next: {h: cell, c: cell.c}", "next: {h: cell}")
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_setting_a_cells_gate_matches_torch(tmp_path, kind):
+    """`cell.gates.f` (LSTM) / `cell.gates.r` and `cell.gates.n` (GRU) set at a step: the cell's own equations
+    in torch with the gate replaced after its nonlinearity."""
+    path = tmp_path / "s.yaml"
+    path.write_text(LSTM_CELL if kind == "lstm" else GRU_CELL)
+    trace = rnntui.run(path)
+    items = ([{"at": "model.0", "t": 2, "set": "cell.gates.f", "units": [1], "value": 0.9},
+              {"at": "model.0", "steps": "3:5", "set": "cell.gates.o", "value": 0.3}] if kind == "lstm" else
+             [{"at": "model.0", "t": 1, "set": "cell.gates.r", "units": [0, 2], "value": 0.2},
+              {"at": "model.0", "t": 3, "set": "cell.gates.n", "value": -0.5}])
+    new = what_if(trace, items)
+    P = leaves(trace)
+    W_ih, W_hh, b_ih, b_hh = (P[f"0.cell.{s}"] for s in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    x = torch.tensor(np.asarray(trace["input.x"]), requires_grad=True)
+    h = torch.zeros(2, 4, dtype=torch.float64)
+    c = torch.zeros_like(h)
+    hs = []
+
+    def gate(name, t, v):
+        for it in items:
+            steps = range(it["t"], it["t"] + 1) if "t" in it else range(*map(int, it["steps"].split(":")))
+            if it["set"] == f"cell.gates.{name}" and t in steps:
+                v = put(v, it.get("units"), it["value"])
+        return v
+
+    for t in range(6):
+        if kind == "lstm":
+            i, f, g, o = (x[t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh).chunk(4, dim=-1)
+            i, f, g, o = (gate(n, t, v) for n, v in zip("ifgo", (torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g),
+                                                                  torch.sigmoid(o))))
+            c = f * c + i * g
+            h = o * torch.tanh(c)
+        else:
+            a, b = x[t] @ W_ih.T + b_ih, h @ W_hh.T + b_hh
+            r = gate("r", t, torch.sigmoid(a[:, :4] + b[:, :4]))
+            z = gate("z", t, torch.sigmoid(a[:, 4:8] + b[:, 4:8]))
+            n = gate("n", t, torch.tanh(a[:, 8:] + r * b[:, 8:]))
+            h = (1 - z) * n + z * h
+        h.retain_grad()
+        hs.append(h)
+    out = torch.stack(hs) @ P["1.weight"].T + P["1.bias"]
+    out.sum().backward()
+    check(new, P, x, out, out.sum())
+    for t, hv in enumerate(hs):
+        np.testing.assert_allclose(new["grad.model.0.h"][t], hv.grad.numpy(), **TOL, err_msg=f"t={t}")
+    first = items[0]
+    assert (np.asarray(new[f"model.0.{first['set']}"])[first["t"]][:, first["units"]] == first["value"]).all()
+    assert new["loss"] != trace["loss"]

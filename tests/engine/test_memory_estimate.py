@@ -9,7 +9,8 @@ import tracemalloc
 
 import pytest
 
-from rnntui.engine.run import estimate_bytes, run_scenario
+from rnntui.engine import run_scenario
+from rnntui.engine.run import estimate_bytes
 from rnntui.scenario import load_scenario
 
 BAND = (0.7, 1.25)  # peak / estimate

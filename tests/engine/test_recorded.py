@@ -114,20 +114,18 @@ def test_the_one_term_pass_is_lean(tmp_path, case, monkeypatch):
     """Reading the one-term gradients runs the recurrent families' recursion alone: no weight gradient, no
     per-step products (issue 27: it was a second full backward pass)."""
     import rnntui.engine.entries.recurrent as recurrent
-    from rnntui.engine import families
+    from rnntui.engine.families import driver
 
     trace = scenario(tmp_path, case)
     calls, leans = [], []
     monkeypatch.setattr(recurrent, "record_step_norms", lambda *a, **k: calls.append(a))
-    for fam in ("rnn", "lstm", "gru"):
-        module = getattr(families, fam)
-        original = module.weight_grads
+    original = driver.weight_grads
 
-        def spy(*a, lean=False, _original=original, **k):
-            leans.append(lean)
-            return _original(*a, lean=lean, **k)
+    def spy(*a, lean=False, **k):
+        leans.append(lean)
+        return original(*a, lean=lean, **k)
 
-        monkeypatch.setattr(module, "weight_grads", spy)
+    monkeypatch.setattr(driver, "weight_grads", spy)
     for place in trace.info.places:
         if place.recurrent:
             trace[place.diag_key("term_gradnorm")]

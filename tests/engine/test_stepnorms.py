@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from rnntui.engine import stepnorms
-from rnntui.engine.run import estimate_bytes, run_scenario
+from rnntui.engine import run_scenario
+from rnntui.engine.run import estimate_bytes
 from rnntui.engine.stepnorms import step_bias_norms, step_outer_norms, temp_floats
 from rnntui.scenario import load_scenario
 

@@ -43,7 +43,9 @@ def same(a, b, where=""):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_iteration_is_a_plain_run_with_its_parameters(tmp_path, dtype):
+def test_iteration_is_a_plain_run_with_its_parameters(tmp_path, monkeypatch, dtype):
+    # on the NumPy path, which plain runs take; the fused one (numba installed) agrees to its tolerance (test_fused.py)
+    monkeypatch.setenv("RNNTUI_FUSED", "off")
     d = doc(dtype, clip={"norm": 0.5})
     trace = run(tmp_path, d)
     k = 3   # out of the cache of recent iterations by now: recomputed
@@ -151,3 +153,34 @@ def test_a_finite_run_says_so_and_saves_its_train_keys(tmp_path):
     same(loaded["train.loss"], trace["train.loss"])
     same(loaded["train.bptt.model.0.l1.bwd"], trace["train.bptt.model.0.l1.bwd"])
     assert loaded["train.bptt.model.0.l1.bwd"].shape == (4, 5)
+
+
+def test_only_the_last_iteration_is_recorded_in_full_and_the_ones_before_are_one_run_away(tmp_path, monkeypatch):
+    """Training computes the per-step norms (gradnorm.step.*) of the last iteration only; an iteration shortly before
+    it is recomputed by one run from where it started, bit for bit what the checkpoints give."""
+    from rnntui.engine import stepnorms
+
+    monkeypatch.setenv("RNNTUI_CACHE_DIR", "off")
+    calls = []
+    real = stepnorms.step_outer_norms
+    monkeypatch.setattr(stepnorms, "step_outer_norms", lambda *a: calls.append(1) or real(*a))
+    import rnntui.engine.entries.base as entries_base
+    monkeypatch.setattr(entries_base, "step_outer_norms", stepnorms.step_outer_norms)
+    run(tmp_path, doc(iterations=1), "one.yaml")
+    one = len(calls)
+    calls.clear()
+    trace = run(tmp_path, doc(iterations=10))
+    assert one > 0 and len(calls) == one                 # the last iteration's norms, no other's
+    trainer = trace._trainer
+    assert sorted(trainer.near) == list(range(10 - trainer.cached, 9)) and trainer.cached > 1
+    assert trace.is_cached(9) and not trace.is_cached(8)
+    calls.clear()
+    eight = trace.iteration(8)
+    assert len(calls) == one and trace.is_cached(8)      # one run, in full
+    assert any(k.startswith("gradnorm.step.") for k in eight)
+    trainer.recent.clear()
+    trainer.near.clear()
+    again = trace.iteration(8)                            # from the checkpoint at or before 8
+    for key in eight:
+        same(eight[key], again[key], key)
+    same(eight["loss"], trace["train.loss"][8])

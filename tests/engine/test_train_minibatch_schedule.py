@@ -210,7 +210,7 @@ def test_iterations_not_kept_skip_step_norms_yet_every_shown_iteration_has_them(
     assert keys and "gradnorm.step.0.weight_hh_l0" in keys
     from dataclasses import replace
 
-    from rnntui.engine.run import run_scenario
+    from rnntui.engine import run_scenario
     trainer = trace._trainer
     plain = run_scenario(replace(trainer.scenario(2), params={k[6:]: it[k] for k in it if k.startswith("param.")},
                                  training=True))

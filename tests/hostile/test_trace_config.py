@@ -69,6 +69,12 @@ def test_a_dropout_outside_its_configs_bounds_is_refused(tmp_path, entry, value,
     assert len(lines) == 1 and said in lines[0], lines
 
 
+def _step(entries, kind):
+    """The step node of type *kind* in the first recurrence's step graph."""
+    rec = next(e for e in entries if e["type"] == "recurrence")
+    return next(s for s in rec["config"]["step"] if s["type"] == kind)
+
+
 @pytest.mark.parametrize("source, change, said", [
     ("cnn-digit", lambda es: es[0]["options"].update(stride=[1, 0]),
      "entries[0].options.stride: found [1, 0]; expected a list of 2 whole numbers from 1 to"),
@@ -77,6 +83,10 @@ def test_a_dropout_outside_its_configs_bounds_is_refused(tmp_path, entry, value,
     ("graph-layernorm-lstm", lambda es: next(e for e in es if e["type"] == "layernorm")["config"].update(eps=-1),
      "config.eps: found -1; expected a number of 0 or more for a layernorm node"),
     ("stacked-lstm", lambda es: es[0].update(hidden_size=0), "entries[0].hidden_size: found 0; expected a whole number from 1"),
+    ("graph-attention-reverse", lambda es: _step(es, "attention")["config"].update(kind="abc"),
+     '].config.kind: found "abc"; expected one of "additive", "dot" for a attention node'),
+    ("graph-attention-reverse", lambda es: _step(es, "gru_cell")["config"].update(hidden_size=0),
+     "].config.hidden_size: found 0; expected a whole number from 1"),
     ("stacked-lstm", lambda es: es[0].update(params={"0.weight_ih_l0": "x"}), "entries[0].params: found"),
 ])
 def test_other_typed_fields_are_refused_at_load(tmp_path, source, change, said):

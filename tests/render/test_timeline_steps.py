@@ -12,6 +12,7 @@ from rich.console import Console
 
 import rnntui
 from rnntui.engine.graph import source_input, source_path
+from rnntui.engine.handlers import handler
 from rnntui.render.cursor import Cursor
 from rnntui.render.timeline import timeline
 from rnntui.scenario.bundled import bundled
@@ -91,7 +92,7 @@ def test_every_reason_names_entries_the_model_has(traces, name):
         for index, kind in named:
             x = info.entries[int(index)]
             assert x.type == kind and x.index <= e.index and (x.reduce_final or x.options is not None
-                                                              or x.handler.is_op), line
+                                                              or handler(x.type).is_op), line
             assert on_path is None or x.index in on_path, line
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rnntui.engine import checkpoint
-from rnntui.engine.run import run_scenario
+from rnntui.engine.scenario_run import run_scenario
 from rnntui.scenario.loader import load_scenario
 from rnntui.tui.app import RnntuiApp
 

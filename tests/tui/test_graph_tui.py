@@ -155,8 +155,92 @@ async def test_what_if_sets_a_value_of_a_recurrences_step_graph_and_W_writes_it(
         for key in ("loss", "model.0.h", "grad.param.0.z.weight", "grad.model.0.h"):
             np.testing.assert_array_equal(new[key], expected[key], err_msg=key)
         assert new["loss"] != original["loss"] and (new["model.0.z.out"][3] == 0.5).all()
-        assert "what-if vs original" in screen_text(app)
+        text = screen_text(app)
+        assert "what-if vs original at model.0 cell recurrence, t=3" in text
+        assert "set by the what-if at t=3: z (every unit)" in text
+        za, zb = np.asarray(new["model.0.z.out"])[3, 0], np.asarray(original["model.0.z.out"])[3, 0]
+        assert f"z          ‖what-if‖ {np.linalg.norm(za):.4f}  ‖original‖ {np.linalg.norm(zb):.4f}" in text, text
         await pilot.press("W")
     written = tmp_path / "graph-custom-cell-whatif.yaml"
     assert "interventions:" in written.read_text()
     np.testing.assert_array_equal(rnntui.run(written)["loss"], expected["loss"])
+
+
+async def test_watches_and_breakpoints_at_a_recurrence_read_its_step_graph(traces):
+    """`w mean(z)` at the recurrence shows the step node z's mean at the cursor's step; `a norm(dh) < 1.405` (the
+    state's gradient) and `c` in BPTT land on the steps where it holds, in the order BPTT meets them."""
+    from tests.tui.test_watches import _panel
+
+    trace = traces["graph-custom-cell"]
+    g = np.linalg.norm(np.asarray(trace["grad.model.0.h"])[:, 0], axis=-1)
+    hits = [int(t) for t in np.flatnonzero(g < 1.405)][::-1]   # BPTT's order, t = 15 .. 0
+    assert len(hits) >= 3 and hits[0] == 15
+    app = RnntuiApp(trace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("w", *"mean(z)", "enter")
+        assert app.debugging.watches == ("mean(z) @model.0",)
+        await pilot.press("right", "right", "right")
+        assert f"= {np.asarray(trace['model.0.z.out'])[3].mean():.4f} at t=3" in _panel(app)
+        await pilot.press("a", *"norm(dh) < 1.405", "enter")
+        assert len(app.debugging.breakpoints) == 1
+        await pilot.press("b", "home")
+        assert app.cursor.t == 15
+        assert 11 not in hits and 10 in hits   # the breakpoint skips step 11
+        for t in hits[1:5]:
+            await pilot.press("c")
+            assert app.cursor.t == t
+
+
+async def test_two_graph_runs_stepped_side_by_side(traces):
+    """`run graph-residual-lstm --compare graph-layernorm-lstm`: the compare panel at the first LSTM node, both
+    losses and each value of the two runs at the cursor's step (here of different widths, which it says)."""
+    a, b = traces["graph-residual-lstm"], traces["graph-layernorm-lstm"]
+    app = RnntuiApp(a, other=b)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("right", "right")
+        await pilot.pause()
+        text = screen_text(app)
+        assert f"loss A {float(a['loss']):.4f}, B {float(b['loss']):.4f}" in text, text
+        ha = np.asarray(a["model.0.l0.fwd.h"])[2, 0]
+        assert f"A vs B at model.0 lstm1 lstm l0 fwd, t=2" in text
+        assert f"h          ‖A‖ {np.linalg.norm(ha):.4f}  shapes differ: A (6,), B (8,)" in text   # 6 and 8 units
+
+
+async def test_the_model_map_is_a_panel_beside_the_views_where_it_fits(traces):
+    """At 160x48 a graph model's map sits beside the views, the cursor's node marked and following `]`; below 150
+    columns (or 40 lines) it is not there (M opens it), and a chain never has it."""
+    app = RnntuiApp(traces["graph-shared-encoder"])
+    async with app.run_test(size=(160, 48)) as pilot:
+        panel = app.query_one("#map")
+        assert panel.display and panel.size.width > 0
+        await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Model map" in text and "▶ 3 enc_h lstm" in text and "▶ 2" not in text, text
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert "▶ 4 both  cat" in screen_text(app)
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert not panel.display and "Model map" not in screen_text(app)
+    app = RnntuiApp(traces["lstm-delayed-recall"])
+    async with app.run_test(size=(160, 48)) as pilot:
+        assert not app.query_one("#map").display
+
+
+async def test_n_lands_on_a_recurrences_own_events(traces):
+    """graph-attention-reverse: the decoder's GRU cell saturates its gates; at the recurrence, N from the last step
+    lands where that run of events begins and says so, as at a chain's recurrent place."""
+    from rnntui.engine.keys import Place
+    from rnntui.render.analysis import event_runs, events
+
+    trace = traces["graph-attention-reverse"]
+    runs = [r for r in event_runs(trace.info, events(trace)) if r.place == Place(4)]
+    assert runs and all(r.kind == "saturated" for r in runs)
+    app = RnntuiApp(trace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(*["right_square_bracket"] * 4, "end", "N")
+        await pilot.pause()
+        message = list(app._notifications)[-1].message
+        assert app.cursor.place(trace.info) == Place(4) and app.cursor.t == runs[0].start, message
+        assert any(r.text in message for r in runs) and "cell.gates." in message

@@ -285,18 +285,16 @@ async def test_keys_typed_at_once_after_r_go_to_the_ranking(axis):
 
 
 async def test_the_verdicts_jacobian_norms_are_computed_in_the_worker_not_by_the_view(axis, monkeypatch):
-    from rnntui.tui.samples_pane import SamplesAxisMixin
-
     app = app_on(axis)
     seen = []
-    show = SamplesAxisMixin._show_sample
+    show = RnntuiApp._arrive   # where a worker's run reaches the state (tui/app.py `move_axis`)
 
-    def spy(self, k, run):
+    def spy(self, name, k, run):
         key = run.trace.info.places[self.cursor.place_index].diag_key("jacnorm")
         seen.append(run.trace.whole.is_computed(key))   # before any view has drawn the run
-        show(self, k, run)
+        show(self, name, k, run)
 
-    monkeypatch.setattr(SamplesAxisMixin, "_show_sample", spy)
+    monkeypatch.setattr(RnntuiApp, "_arrive", spy)
     k = axis.at_rank(90)
     assert axis.opened(k) is None
     async with app.run_test(size=SIZE) as pilot:
@@ -338,3 +336,36 @@ async def test_W_after_run_with_sample_writes_that_sample(tmp_path):
     (path,) = tmp_path.glob("*.yaml")
     assert path.name == f"scan-gradient-health-sample{k}-whatif.yaml"
     assert float(rnntui.run(str(path))["loss"]) == shown
+
+
+def right_column(app) -> str:
+    """The gradients panel's text as drawn (the verdict and the gradient norms), its wrapped lines joined."""
+    view = app.query_one("#gradients")
+    return " ".join(s.text.strip() for s in view._strips(view.size.width, app.cursor))
+
+
+@pytest.mark.parametrize("which", ["vanishing", "exploding"])
+async def test_the_worst_sample_opened_shows_what_its_row_claims(axis, which):
+    """The top of the ranking (and the worst exploding sample), opened in the debugger: BPTT's verdict panel
+    says the row's verdict, its end-to-end ratio over the sample's own steps and its per-step rate, and the
+    gradient-norm strip's range is the row's smallest and largest ||dL/dh_t||."""
+    rank = next(i for i, r in enumerate(axis.ranked) if r["verdict"] == which)
+    if which == "vanishing":
+        assert rank == 0        # the bundled data set's worst sample is a vanishing one
+    k = axis.at_rank(rank)
+    row = axis.row(k)
+    app = app_on(axis, rank)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("b")
+        await pilot.pause()
+        text = right_column(app)
+        verb = "shrinks" if which == "vanishing" else "grows"
+        assert (f"{which}: at step 0 the gradient is {row['ratio']:.2g} of its size at step {row['length'] - 1}"
+                in text), text
+        assert f"{verb} about {row['rate']:.3g}x per step over {row['length'] - 1} steps" in text
+        assert f"range {row['min_gradnorm']:.2e} .. {row['max_gradnorm']:.2e}" in text
+        # at the row's largest gradient's step, the cell says that norm
+        await pilot.press("g", *str(row["max_gradnorm_step"]), "enter")
+        await pilot.pause()
+        assert app.cursor.t == row["max_gradnorm_step"]
+        assert f"‖dL/dh_t‖ (log scale) at t={row['max_gradnorm_step']}: " in right_column(app)

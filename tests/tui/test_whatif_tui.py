@@ -72,5 +72,8 @@ async def test_a_what_if_at_a_training_iteration_changes_that_iteration_and_W_wr
     text = written.read_text()
     assert "\ntrain:" not in text and "Iteration 3 of 300" in text and "interventions:" in text
     again = rnntui.run(written)
-    np.testing.assert_array_equal(again["loss"], expected["loss"])
-    np.testing.assert_array_equal(again["grad.param.0.weight_hh_l0"], expected["grad.param.0.weight_hh_l0"])
+    # the written scenario is a plain run (the NumPy loops); a training replay takes the fused loops where numba is
+    # installed (rnntui/engine/families/fused), which agree with them to 1e-12, not always to the bit
+    np.testing.assert_allclose(again["loss"], expected["loss"], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(again["grad.param.0.weight_hh_l0"], expected["grad.param.0.weight_hh_l0"], rtol=1e-12,
+                               atol=0)

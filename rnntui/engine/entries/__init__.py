@@ -36,17 +36,11 @@ class UnknownEntryType(KeyError):
 
 
 def handler(type_: str) -> Handler:
-    """An entry type's handler, or a graph op's (engine/ops/: an op's name is its type in EntryInfo)."""
+    """An entry type's handler (a graph's ops too: engine/handlers.py, above engine/ops/)."""
     try:
         return HANDLERS[type_]
     except KeyError:
-        pass
-    from rnntui.engine.ops import GRAPH_LAYERS, OPS, STEP_LAYERS
-
-    for registry in (OPS, GRAPH_LAYERS, STEP_LAYERS):
-        if type_ in registry:
-            return registry[type_]
-    raise UnknownEntryType(type_)
+        raise UnknownEntryType(type_) from None
 
 
 __all__ = ["HANDLERS", "Handler", "UnknownEntryType", "handler"]

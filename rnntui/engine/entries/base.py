@@ -7,7 +7,7 @@ Handlers are found through the registry in `entries/__init__.py`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from math import prod, sqrt
 from typing import Any, Literal
 
@@ -48,10 +48,6 @@ class Handler:
 
     def info_fields(self) -> dict[str, str]:
         """EntryInfo field -> the Config field it holds (the same name, or as `config_in_info` says)."""
-        from dataclasses import fields
-
-        from rnntui.engine.layout import EntryInfo
-
         names = {f.name for f in fields(self.Config)}
         out = {f.name: f.name for f in fields(EntryInfo) if f.name in names}
         out.update({k: v for k, v in self.config_in_info.items() if v in names})

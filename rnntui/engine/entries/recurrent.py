@@ -14,6 +14,7 @@ import numpy as np
 from rnntui.engine import keys
 from rnntui.engine.entries.base import Handler, record_step_norms, sizes, stepnorm_floats
 from rnntui.engine.families import Family
+from rnntui.engine.families import fused
 from rnntui.engine.families.base import STEMS, padding
 from rnntui.engine.layout import EntryInfo, Footprint, LayoutProblem
 
@@ -79,15 +80,13 @@ class Recurrent(Handler):
         if len(feat) != 1:
             raise LayoutProblem(index, "type", f"{self.type} needs (T, B, F) steps; found features of shape {feat}")
         dirs = keys.DIRECTIONS if cfg.bidirectional else keys.DIRECTIONS[:1]
-        H, g = cfg.hidden_size, self.fam.n_blocks
+        H = cfg.hidden_size
         params: dict[str, tuple[int, ...]] = {}
         for j in range(cfg.num_layers):
             in_j = feat[0] if j == 0 else H * len(dirs)
             for d in dirs:
-                params[keys.param_name(index, "weight_ih", j, d)] = (g * H, in_j)
-                params[keys.param_name(index, "weight_hh", j, d)] = (g * H, H)
-                params[keys.param_name(index, "bias_ih", j, d)] = (g * H,)
-                params[keys.param_name(index, "bias_hh", j, d)] = (g * H,)
+                for stem, shape in self.fam.param_shapes(H, in_j).items():
+                    params[keys.param_name(index, stem, j, d)] = shape
         out = 2 * H if (cfg.bidirectional and cfg.merge == "concat") else H
         reduce_final = ctx.mode == "many-to-one" and index == ctx.last_recurrent
         return EntryInfo(
@@ -163,8 +162,10 @@ class Recurrent(Handler):
                     kw["overrides"] = plan.overrides(prefix)
                     kw["resume"], ch = plan.resume(prefix, reverse, T, changed, self.fam.settable(info))
                     out_changed.append(ch)
-                run = self.fam.forward(info, inp, self._params(info, params, j, d), reverse=(d == "bwd"), pad=pad,
-                                       state0=start, **kw)
+                p = self._params(info, params, j, d)
+                # a training replay's loop as one compiled kernel where it can (families/fused), else the family's
+                run = (fused.forward(self.fam, info, inp, p, d == "bwd", pad, start, **kw)
+                       or self.fam.forward(info, inp, p, reverse=(d == "bwd"), pad=pad, state0=start, **kw))
                 layer_runs[d] = run
                 for k2, v in run.record.items():
                     rec[f"{prefix}.{k2}"] = v
@@ -222,8 +223,9 @@ class Recurrent(Handler):
                 at_end = None if final is None else {s: v[j * n_dir + k] for s, v in final.items()}
                 # a packed forward direction ends at each sample's own last step (the backward one at 0)
                 steps = cache["last"] if (at_end is not None and d == "fwd" and cache.get("packed")) else None
-                g = self.fam.backward(info, xj, p, runs[j][d], ext[d], reverse=(d == "bwd"), final=at_end,
-                                      final_steps=steps, lean="h" if (lean and only is not None and j == 0) else lean)
+                g = fused.backward_of(self.fam, runs[j][d])(
+                    info, xj, p, runs[j][d], ext[d], reverse=(d == "bwd"), final=at_end, final_steps=steps,
+                    lean="h" if (lean and only is not None and j == 0) else lean)
                 dx += g.dx
                 prefix = keys.place_prefix(info.index, j, d)
                 for s, v in g.state0.items():

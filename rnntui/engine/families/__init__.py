@@ -18,4 +18,18 @@ def family(name: str) -> Family:
     return FAMILIES[name]
 
 
-__all__ = ["FAMILIES", "Family", "family"]
+def by_rows(rows: int, H: int) -> Family | None:
+    """The family whose weight_ih (PyTorch's weight_ih_l0) has *rows* rows for H units, or None: what an importer
+    (scaffold, from_torch) asks instead of counting gate blocks itself."""
+    return next((f for f in FAMILIES.values() if H > 0 and f.param_shapes(H, 1)["weight_ih"][0] == rows), None)
+
+
+def shapes_expected(H: int) -> str:
+    """What `by_rows` finds, in words: "1, 3 or 4 blocks of 8 rows (RNN, GRU, LSTM)"."""
+    fams = sorted(FAMILIES.values(), key=lambda f: f.n_blocks)
+    counts = [str(f.n_blocks) for f in fams]
+    counts = ", ".join(counts[:-1]) + " or " + counts[-1] if len(counts) > 1 else counts[0]
+    return f"{counts} blocks of {H} rows ({', '.join(f.title for f in fams)})"
+
+
+__all__ = ["FAMILIES", "Family", "by_rows", "family", "shapes_expected"]

@@ -35,6 +35,13 @@ class RecurrentConfig:
     dropout: float = fraction(0.0, doc="dropout on each sub-layer's output but the last's, in training (as nn.LSTM)")
 
 
+@dataclass(frozen=True)
+class CellConfig:
+    """The keys of the family's one-step cell in a recurrence's step graph (nn.LSTMCell, ...)."""
+
+    hidden_size: int = size(doc="units of the state")
+
+
 @dataclass
 class DirectionRun:
     """What one direction recorded: public arrays plus the caches backward needs."""
@@ -77,19 +84,6 @@ def order(T: int, reverse: bool) -> range:
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
-def previous(a: np.ndarray, reverse: bool, first: np.ndarray | None = None) -> np.ndarray:
-    """The state each step read: a shifted copy of *a* with the initial state (*first*, else zeros)
-    where the pass began."""
-    out = np.empty_like(a)
-    if reverse:
-        out[:-1] = a[1:]
-        out[-1] = 0 if first is None else first
-    else:
-        out[1:] = a[:-1]
-        out[0] = 0 if first is None else first
-    return out
-
-
 def previous_at(a: np.ndarray, steps: np.ndarray, reverse: bool, first: np.ndarray | None = None) -> np.ndarray:
     """The value each of *steps* read as its previous state (the initial state where the pass began)."""
     idx = steps + (1 if reverse else -1)
@@ -109,16 +103,6 @@ def inject_final(rec: np.ndarray, final: dict | None, name: str, steps: np.ndarr
     here = steps == t
     if here.any():
         rec[here] += final[name][here]
-def resumed(T: int, reverse: bool, resume) -> tuple[range, slice, int | None]:
-    """A loop that resumes from a recorded run (`resume` = (t0, record), see engine/whatif.py): the steps
-    it computes (t0 onwards in its order), the steps copied from the record, and the step whose recorded
-    state the first computed step reads (None: the initial state)."""
-    if resume is None:
-        return order(T, reverse), slice(0, 0), None
-    t0 = resume[0]
-    if reverse:
-        return range(t0, -1, -1), slice(t0 + 1, T), (t0 + 1 if t0 + 1 < T else None)
-    return range(t0, T), slice(0, t0), (t0 - 1 if t0 > 0 else None)
 
 
 def start_state(state0: dict | None, name: str, B: int, H: int, dtype) -> np.ndarray:
@@ -145,10 +129,29 @@ class StepProduct:
     def __init__(self, M: np.ndarray, B: int):
         self.M = np.ascontiguousarray(M)
         self.buf = np.empty((M.shape[0], B), dtype=M.dtype)
+        self.out = self.buf.T                # what every call returns: (B, rows), the buffer seen transposed
 
     def __call__(self, v: np.ndarray) -> np.ndarray:
         np.matmul(self.M, v.T, out=self.buf)
-        return self.buf.T
+        return self.out
+
+    def into(self, vT: np.ndarray) -> None:
+        """The product of a (n, B) *vT* (one step's v seen transposed, `transposed`) into `out`."""
+        np.matmul(self.M, vT, self.buf)
+
+    def rows(self, rows: np.ndarray) -> tuple[list[np.ndarray], bool]:
+        """Where each step's product goes to land in *rows* (T, B, n) at its step, and whether it must then be
+        copied there from `out`: one sample's row seen as (n, 1) is contiguous and takes the product itself
+        (the same BLAS call, the same numbers); for more samples it would be another call, so the buffer
+        takes it."""
+        if self.buf.shape[1] == 1:
+            return [r.T for r in rows], False
+        return [self.buf] * len(rows), True
+
+
+def transposed(a: np.ndarray) -> list[np.ndarray]:
+    """Each step's (B, n) slice of a (T, B, n) array seen as (n, B), the views made once before a loop."""
+    return [v.T for v in a]
 
 
 def step_rows(T: int, B: int, n: int, dtype, keep: bool = True) -> np.ndarray:
@@ -161,8 +164,9 @@ def step_rows(T: int, B: int, n: int, dtype, keep: bool = True) -> np.ndarray:
     return np.lib.stride_tricks.as_strided(buf, (T, B, n), (0,) + buf.strides)
 
 
-def weight_grads(x, p, h, d_ih, d_hh, DH, record, reverse, perm=None, h0=None, lean=False) -> DirectionGrads:
-    """Weight gradients as one product each; *perm* maps PyTorch rows to the rows of d_ih/d_hh.
+def weight_grads(x, p, h_prev, d_ih, d_hh, DH, record, perm=None, lean=False) -> DirectionGrads:
+    """Weight gradients as one product each; *h_prev* (T, B, H) the state each step read; *perm* maps
+    PyTorch rows to the rows of d_ih/d_hh.
     *lean*: dL/d(input) and dL/dh_t only (the one-term pass, network.one_term_gradients): no weight
     gradient, no split of dL/dh_t, no per-step products; "h": dL/dh_t alone."""
     T, B, D = x.shape
@@ -170,7 +174,6 @@ def weight_grads(x, p, h, d_ih, d_hh, DH, record, reverse, perm=None, h0=None, l
         W_ih = p["weight_ih"] if perm is None else p["weight_ih"][perm]
         dx = np.zeros_like(x) if lean == "h" else (d_ih.reshape(T * B, -1) @ W_ih).reshape(T, B, D)
         return DirectionGrads(dx, {}, {"h": DH}, None, None, None)
-    h_prev = previous(h, reverse, h0)
     gH = d_ih.shape[-1]
     a = d_ih.reshape(T * B, gH)
     b = d_hh.reshape(T * B, gH)
@@ -215,6 +218,7 @@ class Family:
     states: tuple[str, ...] = ("h",)         # per-step states recorded (and their gradients)
     n_blocks: int = 1                        # row blocks of W_ih / W_hh (gates, or 1 for the RNN)
     config: type = RecurrentConfig           # the scenario keys of an entry of this family
+    cell_config: type = CellConfig           # the keys of its cell (`{name}_cell`, engine/ops/cells.py)
     # Memory, in (T, B, H) arrays per direction, counted from forward, backward and jacobian_factors
     # (entries/recurrent.py turns them into the entry's layout.Footprint; benchmarks/memory.py checks):
     forward_arrays: int = 0                  # what forward returns and backward reads
@@ -223,24 +227,51 @@ class Family:
     jacobian_arrays: int = 0                 # jacobian_factors' arrays at their peak, per step chunk
 
     # --- the maths ------------------------------------------------------------------------------
+    # A family gives its step maths (forward_steps, backward_steps); the loop around them, with padding,
+    # initial states, interventions, resume and the final gradient, is the driver's (families/driver.py).
     def forward(self, entry, x, p, reverse: bool, pad=None, state0=None, overrides=None,
-                resume=None) -> DirectionRun:  # pragma: no cover
+                resume=None) -> DirectionRun:
         """*pad*: see `padding`; *state0*: {"h": (B, H)[, "c": ...]}, the initial state (zeros without it).
         *overrides*: the interventions at this place (engine/interventions.py `Overrides`): each value named
-        there is overwritten as soon as it is computed. *resume*: (t0, record): the steps before t0 (in the
-        loop's order) are copied from *record* (name -> recorded (T, B, H) array) instead of computed.
-        The run keeps pad, state0 and overrides in its cache for backward."""
-        raise NotImplementedError
+        there is overwritten as soon as it is computed. *resume*: a `driver.Resume`, or (t0, record): the steps
+        before t0 (in the loop's order) are copied from *record* (name -> recorded (T, B, H) array) instead of
+        computed. The run keeps pad, the states each step read and overrides in its cache for backward."""
+        from rnntui.engine.families import driver
+
+        return driver.forward(self, entry, x, p, reverse, pad, state0, overrides, resume)
 
     def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool,
-                 final=None, final_steps=None, lean: bool = False) -> DirectionGrads:  # pragma: no cover
+                 final=None, final_steps=None, lean: bool = False) -> DirectionGrads:
         """*final*: {"h": (B, H)[, "c": ...]}, a gradient reaching the last state computed from outside the
         sequence (a decoder that started from it): it enters BPTT as the gradient through time there,
         at *final_steps* (B,) where each sample's final state is (default: where the pass ends).
         The result's `state0` holds dL/dh_0 (dL/dc_0). *lean*: the (dh, dc) recursion alone, for the
         one-term pass: the result holds dx, `record["h"]` and `state0`, nothing else (`weight_grads`; "h": dx is
         zeros)."""
+        from rnntui.engine.families import driver
+
+        return driver.backward(self, entry, x, p, run, dh_ext, reverse, final, final_steps, lean)
+
+    def forward_steps(self, entry, x, p, reverse: bool, cur: dict, prev: dict):  # pragma: no cover - abstract
+        """The forward step maths over one direction's input *x* (T, B, D) and parameters *p* (by stem): a
+        `driver.ForwardSteps` whose `step(t, put)` writes step t's states into `cur[s][t]` from `prev[s][t]`
+        (the driver's (T, B, H) views, one per name in `states`), calling `put(name, t, value)` (when not None)
+        on each value of `settable` as soon as it is final."""
         raise NotImplementedError
+
+    def backward_steps(self, entry, x, p, run: DirectionRun, DH, into, out, lean):  # pragma: no cover - abstract
+        """The backward step maths: a `driver.BackwardSteps` whose `step(t, ov)` reads dL/dh_t in `DH[t]` (the
+        driver's sum of the output's share and what came through time, padding zeroed) and the other states'
+        gradients through time in `into[s][t]`, and writes what reaches the states step t read into
+        `out[s][t]` (one per name in `states`; `StepProduct.rows` for a product). *ov*: the interventions
+        (`cut`, `cut_copy`) or None. *lean*: see `backward`."""
+        raise NotImplementedError
+
+    def param_shapes(self, H: int, D: int) -> dict[str, tuple[int, ...]]:
+        """Its parameters by PyTorch stem (weight_ih, weight_hh, bias_ih, bias_hh) for H units reading D
+        features: `n_blocks` row blocks of H, in PyTorch's gate order."""
+        g = self.n_blocks * H
+        return {"weight_ih": (g, D), "weight_hh": (g, H), "bias_ih": (g,), "bias_hh": (g,)}
 
     def jacobian_factors(self, entry, arrays, place, params, steps: np.ndarray):  # pragma: no cover
         """(a, D) with dh_t/dh_{t-1} = diag(a) + Σ_k diag(D_k) W_hh[k] (PyTorch's row blocks), at *steps*;
@@ -296,6 +327,10 @@ class Family:
         return []
 
     def through_time_words(self, entry) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def cell_formula(self, entry) -> str:  # pragma: no cover - abstract
+        """One line: its cell's step (a recurrence's step view, the model map)."""
         raise NotImplementedError
 
 

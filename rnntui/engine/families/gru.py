@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnntui.engine.families.base import (DirectionRun, equals, Family, previous_next, initial, inject_final, order,
-                                         overwritten_note, set_note, previous, previous_at, resumed, split_record,
-                                         start_state, step_rows, StepProduct, weight_grads, zero_padded)
+from rnntui.engine.families.base import (equals, Family, initial, overwritten_note, previous_at, previous_next,
+                                         set_note, StepProduct, transposed)
+from rnntui.engine.families.driver import BackwardSteps, ForwardSteps
 from rnntui.numfmt import fmt
 
 
@@ -29,7 +29,7 @@ class GRU(Family):
     # h_prev, HPn, their concatenation (3), Kn, Kz, Kr with two temporaries and D (3)
     forward_arrays, record_arrays, backward_arrays, jacobian_arrays = 5, 2, 11, 13
 
-    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None, overrides=None, resume=None) -> DirectionRun:
+    def forward_steps(self, entry, x, p, reverse, cur, prev) -> ForwardSteps:
         T, B, _ = x.shape
         H = p["weight_hh"].shape[1]
         scale = np.ones(3 * H, dtype=x.dtype)
@@ -41,53 +41,46 @@ class GRU(Family):
         G += bias * scale
         recurrent = StepProduct(p["weight_hh"] * scale[:, None], B)
         bhn = p["bias_hh"][2 * H:]
-        Hs = np.empty((T, B, H), dtype=x.dtype)
+        Hs = cur["h"]
         HPn = np.empty_like(Hs)
-        h = start_state(state0, "h", B, H, x.dtype)
-        h0 = None if state0 is None else h
-        steps, kept, before = resumed(T, reverse, resume)
-        if resume is not None:
-            rec = resume[1]
-            for n, k in enumerate("rzn"):
-                G[kept, :, n * H:(n + 1) * H] = rec[f"gates.{k}"][kept]
-            Hs[kept] = rec["h"][kept]
-            # W_hn h + b_hn of the copied steps, each made as the loop makes it, so the values agree to the bit
-            prev = previous(Hs, reverse, h0)
-            for t in range(T)[kept]:
-                np.add(recurrent(prev[t])[:, 2 * H:], bhn, out=HPn[t])
-            if before is not None:
-                h = Hs[before]
-        ov = overrides
+        named = {"h": Hs, "gates.r": G[..., :H], "gates.z": G[..., H: 2 * H], "gates.n": G[..., 2 * H:]}
+        rz, r, z, n = (list(a) for a in (G[..., : 2 * H], named["gates.r"], named["gates.z"], named["gates.n"]))
+        hpn, hs, hp, hpT = list(HPn), list(Hs), list(prev["h"]), transposed(prev["h"])
+        M, buf = recurrent.M, recurrent.buf
+        p_rz, p_n = recurrent.out[:, : 2 * H], recurrent.out[:, 2 * H:]
         tmp = np.empty((B, H), dtype=x.dtype)
-        for t in steps:
-            g = G[t]
-            hp = recurrent(h)
-            rz = g[:, : 2 * H]
-            rz += hp[:, : 2 * H]
-            np.tanh(rz, out=rz)
-            rz *= 0.5
-            rz += 0.5
-            if ov is not None:
-                ov.put("gates.r", t, g[:, :H])
-                ov.put("gates.z", t, g[:, H: 2 * H])
-            np.add(hp[:, 2 * H:], bhn, out=HPn[t])
-            n = g[:, 2 * H:]
-            np.multiply(g[:, :H], HPn[t], out=tmp)
-            n += tmp
-            np.tanh(n, out=n)
-            if ov is not None:
-                ov.put("gates.n", t, n)
-            np.subtract(h, n, out=tmp)
-            tmp *= g[:, H: 2 * H]
-            np.add(n, tmp, out=Hs[t])
-            if ov is not None:
-                ov.put("h", t, Hs[t])
-            zero_padded(Hs[t], pad, t)
-            h = Hs[t]
-        zero_padded(G, pad)
-        zero_padded(HPn, pad)
-        rec = {"h": Hs, "gates.r": G[..., :H], "gates.z": G[..., H: 2 * H], "gates.n": G[..., 2 * H:]}
-        return DirectionRun(Hs, rec, {"G": G, "HPn": HPn, "pad": pad, "h0": h0, "ov": ov})
+        half = x.dtype.type(0.5)
+
+        def step(t, put):
+            np.matmul(M, hpT[t], buf)
+            a = rz[t]
+            np.add(a, p_rz, a)
+            np.tanh(a, a)
+            np.multiply(a, half, a)
+            np.add(a, half, a)
+            if put is not None:
+                put("gates.r", t, r[t])
+                put("gates.z", t, z[t])
+            np.add(p_n, bhn, hpn[t])
+            nt = n[t]
+            np.multiply(r[t], hpn[t], tmp)
+            np.add(nt, tmp, nt)
+            np.tanh(nt, nt)
+            if put is not None:
+                put("gates.n", t, nt)
+            np.subtract(hp[t], nt, tmp)
+            np.multiply(tmp, z[t], tmp)
+            np.add(nt, tmp, hs[t])
+            if put is not None:
+                put("h", t, hs[t])
+
+        def restore(kept):
+            # W_hn h + b_hn of the copied steps, each made as the loop makes it, so the values agree to the bit
+            for t in range(T)[kept]:
+                np.matmul(M, hpT[t], buf)
+                np.add(p_n, bhn, hpn[t])
+
+        return ForwardSteps(step, named, {"G": G, "HPn": HPn}, padded=(G, HPn), restore=restore)
 
     @staticmethod
     def coefficients(G, HPn, h_prev):
@@ -99,50 +92,46 @@ class GRU(Family):
         Kr = HPn * r * (1 - r)
         return Kn, Kz, Kr
 
-    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None, final_steps=None,
-                 lean=False):
+    def backward_steps(self, entry, x, p, run, DH, into, out, lean) -> BackwardSteps:
         T, B, H = run.h.shape
-        G, HPn, h0 = run.cache["G"], run.cache["HPn"], run.cache.get("h0")
-        h_prev = previous(run.h, reverse, h0)
-        Kn, Kz, Kr = self.coefficients(G, HPn, h_prev)
-        r, z = G[..., :H], G[..., H: 2 * H]
+        G, HPn = run.cache["G"], run.cache["HPn"]
+        Kn, Kz, Kr = self.coefficients(G, HPn, run.cache["prev"]["h"])
         through_W = StepProduct(p["weight_hh"].T, B)   # dHp @ W
-        DH = np.empty((T, B, H), dtype=x.dtype)
-        TT = step_rows(T, B, H, x.dtype, keep=not lean)
         dX = np.empty((T, B, 3 * H), dtype=x.dtype)
         dHp = np.empty_like(dX)
-        dh_rec = start_state(None if final_steps is not None else final, "h", B, H, x.dtype)
         tmp = np.empty((B, H), dtype=x.dtype)
-        pad, ov = run.cache.get("pad"), run.cache.get("ov")
-        for t in order(T, not reverse):
-            dh = DH[t]
-            if final_steps is not None:  # each sample's last state is at its own step (a packed batch)
-                inject_final(dh_rec, final, "h", final_steps, t)
-            TT[t] = dh_rec
-            np.add(dh_ext[t], dh_rec, out=dh)
-            zero_padded(TT[t], pad, t)
-            zero_padded(dh, pad, t)
+        dh, kn, kz, kr, r, z = (list(a) for a in (DH, Kn, Kz, Kr, G[..., :H], G[..., H: 2 * H]))
+        dan, dhp_r, dhp_z, dhp_n = (list(a) for a in (dX[..., 2 * H:], dHp[..., :H], dHp[..., H: 2 * H],
+                                                       dHp[..., 2 * H:]))
+        hout = list(out["h"])
+        M, dhpT, (to, copy), buf = through_W.M, transposed(dHp), through_W.rows(out["h"]), through_W.out
+
+        def step(t, ov):
             # an overwritten h: its own gradient is recorded whole, none flows into what computed it
-            dh_in = dh if ov is None else ov.cut_copy("h", t, dh)
-            dan = dX[t, :, 2 * H:]
-            np.multiply(dh_in, Kn[t], out=dan)
+            dh_in = dh[t] if ov is None else ov.cut_copy("h", t, dh[t])
+            dn = dan[t]
+            np.multiply(dh_in, kn[t], dn)
             if ov is not None:  # an overwritten gate: no gradient reaches its pre-activation
-                ov.cut("gates.n", t, dan)
+                ov.cut("gates.n", t, dn)
             # the r and z pre-activations take the same gradient from both products (copied into dX after the
             # loop); the recurrent part of n's is scaled by r
-            np.multiply(dh_in, Kz[t], out=dHp[t, :, H: 2 * H])
-            np.multiply(dan, Kr[t], out=dHp[t, :, :H])
+            np.multiply(dh_in, kz[t], dhp_z[t])
+            np.multiply(dn, kr[t], dhp_r[t])
             if ov is not None:
-                ov.cut("gates.z", t, dHp[t, :, H: 2 * H])
-                ov.cut("gates.r", t, dHp[t, :, :H])
-            np.multiply(dan, r[t], out=dHp[t, :, 2 * H:])
-            dh_rec = through_W(dHp[t])
-            np.multiply(dh_in, z[t], out=tmp)
-            dh_rec += tmp
-        dX[..., : 2 * H] = dHp[..., : 2 * H]
-        grads = weight_grads(x, p, run.h, dX, dHp, DH, split_record(DH, dh_ext, TT), reverse, h0=h0, lean=lean)
-        grads.state0 = {"h": dh_rec}
-        return grads
+                ov.cut("gates.z", t, dhp_z[t])
+                ov.cut("gates.r", t, dhp_r[t])
+            np.multiply(dn, r[t], dhp_n[t])
+            np.matmul(M, dhpT[t], to[t])
+            if copy:
+                np.copyto(hout[t], buf)
+            np.multiply(dh_in, z[t], tmp)
+            np.add(hout[t], tmp, hout[t])
+
+        def finish():
+            dX[..., : 2 * H] = dHp[..., : 2 * H]
+            return dX, dHp, None
+
+        return BackwardSteps(step, finish)
 
     def jacobian_factors(self, entry, arrays, place, params, steps):
         r, z, n = (arrays[place.key(f"gates.{k}")][steps] for k in "rzn")
@@ -177,3 +166,6 @@ class GRU(Family):
 
     def through_time_words(self, entry) -> str:
         return "z_next⊙dL/dh_next + W_hhᵀ(gate gradients at t+1)"
+
+    def cell_formula(self, entry) -> str:
+        return "r,z = σ(...); n = tanh(W_in x + b_in + r (W_hn h + b_hn)); h' = (1 - z) n + z h"

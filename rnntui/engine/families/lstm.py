@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnntui.engine.families.base import (DirectionRun, equals, Family, previous_next, initial, inject_final, order,
-                                         overwritten_note, set_note, previous, previous_at, resumed, split_record,
-                                         start_state, step_rows, StepProduct, weight_grads, zero_padded)
+from rnntui.engine.families.base import (equals, Family, initial, overwritten_note, previous_at, previous_next,
+                                         set_note, step_rows, StepProduct, transposed)
+from rnntui.engine.families.driver import BackwardSteps, ForwardSteps
 from rnntui.numfmt import fmt, fmt_terms
 
 
@@ -44,7 +44,7 @@ class LSTM(Family):
         """Each gate's columns in the internal row order (o, i, f, g)."""
         return {f"gates.{k}": slice(n * H, (n + 1) * H) for n, k in enumerate("oifg")}
 
-    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None, overrides=None, resume=None) -> DirectionRun:
+    def forward_steps(self, entry, x, p, reverse, cur, prev) -> ForwardSteps:
         T, B, _ = x.shape
         H = p["weight_hh"].shape[1]
         perm = self._perm(H)
@@ -56,53 +56,43 @@ class LSTM(Family):
         b = (p["bias_ih"] + p["bias_hh"])[perm] * scale
         G = (x.reshape(T * B, -1) @ Wih.T).reshape(T, B, 4 * H)
         G += b
-        Cs = np.empty((T, B, H), dtype=x.dtype)
+        Cs, Hs = cur["c"], cur["h"]
         TC = np.empty_like(Cs)
-        Hs = np.empty_like(Cs)
-        h = start_state(state0, "h", B, H, x.dtype)
-        c = start_state(state0, "c", B, H, x.dtype)
-        h0, c0 = (None, None) if state0 is None else (h, c)
-        blocks = self._blocks(H)
-        steps, kept, before = resumed(T, reverse, resume)
-        if resume is not None:
-            rec = resume[1]
-            for name, cols in blocks.items():
-                G[kept, :, cols] = rec[name][kept]
-            Cs[kept], Hs[kept] = rec["c"][kept], rec["h"][kept]
-            TC[kept] = np.tanh(Cs[kept])
-            if before is not None:
-                h, c = Hs[before], Cs[before]
-        ov = overrides
+        blocks = tuple(self._blocks(H).items())
+        named = {"h": Hs, "c": Cs, "gates.i": G[..., H: 2 * H], "gates.f": G[..., 2 * H: 3 * H],
+                 "gates.g": G[..., 3 * H:], "gates.o": G[..., :H]}
+        # every step's views, made once: a step then costs its ufuncs and nothing else
+        gs, sig, o, i, f, gg = (list(a) for a in (G, G[..., : 3 * H], named["gates.o"], named["gates.i"],
+                                                     named["gates.f"], named["gates.g"]))
+        cs, tc, hs, cp, hpT = list(Cs), list(TC), list(Hs), list(prev["c"]), transposed(prev["h"])
+        M, buf, product = recurrent.M, recurrent.buf, recurrent.out
         ig = np.empty((B, H), dtype=x.dtype)
-        for t in steps:
-            g = G[t]
-            g += recurrent(h)
-            np.tanh(g, out=g)
-            s = g[:, : 3 * H]
-            s *= 0.5
-            s += 0.5
-            if ov is not None:
-                for name, cols in blocks.items():
-                    ov.put(name, t, g[:, cols])
-            np.multiply(g[:, 2 * H: 3 * H], c, out=Cs[t])
-            np.multiply(g[:, H: 2 * H], g[:, 3 * H:], out=ig)
-            Cs[t] += ig
-            if ov is not None:
-                ov.put("c", t, Cs[t])
-            np.tanh(Cs[t], out=TC[t])
-            np.multiply(g[:, :H], TC[t], out=Hs[t])
-            if ov is not None:
-                ov.put("h", t, Hs[t])
-            if pad is not None:
-                for a in (Hs[t], Cs[t], TC[t], g):
-                    zero_padded(a, pad, t)
-            h, c = Hs[t], Cs[t]
-        rec = {
-            "h": Hs, "c": Cs,
-            "gates.i": G[..., H: 2 * H], "gates.f": G[..., 2 * H: 3 * H],
-            "gates.g": G[..., 3 * H:], "gates.o": G[..., :H],
-        }
-        return DirectionRun(Hs, rec, {"G": G, "TC": TC, "perm": perm, "pad": pad, "h0": h0, "c0": c0, "ov": ov})
+        half = x.dtype.type(0.5)
+
+        def step(t, put):
+            np.matmul(M, hpT[t], buf)
+            g, s, c = gs[t], sig[t], cs[t]
+            np.add(g, product, g)
+            np.tanh(g, g)
+            np.multiply(s, half, s)
+            np.add(s, half, s)
+            if put is not None:
+                for name, cols in blocks:
+                    put(name, t, g[:, cols])
+            np.multiply(f[t], cp[t], c)
+            np.multiply(i[t], gg[t], ig)
+            np.add(c, ig, c)
+            if put is not None:
+                put("c", t, c)
+            np.tanh(c, tc[t])
+            np.multiply(o[t], tc[t], hs[t])
+            if put is not None:
+                put("h", t, hs[t])
+
+        def restore(kept):
+            TC[kept] = np.tanh(Cs[kept])
+
+        return ForwardSteps(step, named, {"G": G, "TC": TC, "perm": perm}, padded=(G, TC), restore=restore)
 
     @staticmethod
     def coefficients(G, TC, c_prev):
@@ -118,55 +108,39 @@ class LSTM(Family):
         Kifg = np.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], axis=2)
         return Kc, Ko, Kifg
 
-    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None, final_steps=None,
-                 lean=False):
+    def backward_steps(self, entry, x, p, run, DH, into, out, lean) -> BackwardSteps:
         T, B, H = run.h.shape
         G, TC, perm = run.cache["G"], run.cache["TC"], run.cache["perm"]
-        c_prev = previous(run.record["c"], reverse, run.cache.get("c0"))
-        Kc, Ko, Kifg = self.coefficients(G, TC, c_prev)
-        f = G[..., 2 * H: 3 * H]
+        Kc, Ko, Kifg = self.coefficients(G, TC, run.cache["prev"]["c"])
         through_W = StepProduct(p["weight_hh"][perm].T, B)   # dZ @ W
-        DH = np.empty((T, B, H), dtype=x.dtype)
-        DC, TT, CT, CH = (step_rows(T, B, H, x.dtype, keep=not lean) for _ in range(4))
-        # TT: dL/dh_t through time; CT: dL/dc_t through time, dL/dc_next ⊙ f_next; CH: through h_t,
-        # dL/dh_t ⊙ o ⊙ (1 - tanh² c)
+        DC, CH = (step_rows(T, B, H, x.dtype, keep=not lean) for _ in range(2))
+        # DC: dL/dc_t; CH: its share through h_t, dL/dh_t ⊙ o ⊙ (1 - tanh² c)
         dZ = np.empty((T, B, 4 * H), dtype=x.dtype)
         dZifg = dZ[..., H:].reshape(T, B, 3, H)
-        dh_rec = start_state(None if final_steps is not None else final, "h", B, H, x.dtype)
-        dc_rec = start_state(None if final_steps is not None else final, "c", B, H, x.dtype)
-        pad, ov = run.cache.get("pad"), run.cache.get("ov")
-        blocks = self._blocks(H)
-        for t in order(T, not reverse):
-            dh, dc = DH[t], DC[t]
-            if final_steps is not None:  # each sample's last state is at its own step (a packed batch)
-                inject_final(dh_rec, final, "h", final_steps, t)
-                inject_final(dc_rec, final, "c", final_steps, t)
-            TT[t] = dh_rec
-            CT[t] = dc_rec
-            np.add(dh_ext[t], dh_rec, out=dh)
+        blocks = tuple(self._blocks(H).items())
+        dh, dc, ch, kc, ko, kifg, f = (list(a) for a in (DH, DC, CH, Kc, Ko, Kifg, G[..., 2 * H: 3 * H]))
+        dz, dzo, dzifg, dcb = list(dZ), list(dZ[..., :H]), list(dZifg), list(DC[:, :, None, :])
+        cin, cout, hout = list(into["c"]), list(out["c"]), list(out["h"])
+        M, dzT, (to, copy), buf = through_W.M, transposed(dZ), through_W.rows(out["h"]), through_W.out
+
+        def step(t, ov):
             # an overwritten h (c): its own gradient is recorded whole, none flows into what computed it
-            dh_in = dh if ov is None else ov.cut_copy("h", t, dh)
-            np.multiply(dh_in, Kc[t], out=CH[t])
-            np.add(CH[t], dc_rec, out=dc)
-            if pad is not None:
-                for a in (TT[t], CT[t], dh, CH[t], dc):
-                    zero_padded(a, pad, t)
-                if dh_in is not dh:
-                    zero_padded(dh_in, pad, t)
-            dc_in = dc if ov is None else ov.cut_copy("c", t, dc)
-            np.multiply(dh_in, Ko[t], out=dZ[t, :, :H])
-            np.multiply(Kifg[t], dc_in[:, None, :], out=dZifg[t])
+            dh_in = dh[t] if ov is None else ov.cut_copy("h", t, dh[t])
+            np.multiply(dh_in, kc[t], ch[t])
+            np.add(ch[t], cin[t], dc[t])
+            dc_in = dc[t] if ov is None else ov.cut_copy("c", t, dc[t])
+            np.multiply(dh_in, ko[t], dzo[t])
+            np.multiply(kifg[t], dcb[t] if dc_in is dc[t] else dc_in[:, None, :], dzifg[t])
             if ov is not None:  # an overwritten gate: no gradient reaches its pre-activation
-                for name, cols in blocks.items():
-                    ov.cut(name, t, dZ[t, :, cols])
-            np.multiply(dc_in, f[t], out=dc_rec)
-            dh_rec = through_W(dZ[t])
-        record = split_record(DH, dh_ext, TT)
-        record.update({"c": DC, "c.from_h": CH, "c.through_time": CT})
+                for name, cols in blocks:
+                    ov.cut(name, t, dz[t][:, cols])
+            np.multiply(dc_in, f[t], cout[t])
+            np.matmul(M, dzT[t], to[t])
+            if copy:
+                np.copyto(hout[t], buf)
+
         # dZ stays in the internal row order; the small weight gradients are put back instead
-        grads = weight_grads(x, p, run.h, dZ, dZ, DH, record, reverse, perm, h0=run.cache.get("h0"), lean=lean)
-        grads.state0 = {"h": dh_rec, "c": dc_rec}
-        return grads
+        return BackwardSteps(step, lambda: (dZ, dZ, perm), {"c": DC, "c.from_h": CH})
 
     def jacobian_factors(self, entry, arrays, place, params, steps):
         c = arrays[place.key("c")]
@@ -213,3 +187,6 @@ class LSTM(Family):
 
     def through_time_words(self, entry) -> str:
         return "W_hhᵀ(gate gradients at t+1)"
+
+    def cell_formula(self, entry) -> str:
+        return "i,f,g,o = σ,σ,tanh,σ(W_ih x + b_ih + W_hh h + b_hh); c' = f c + i g; h' = o tanh(c')"

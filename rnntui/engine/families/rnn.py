@@ -6,9 +6,9 @@ from typing import Literal
 
 import numpy as np
 
-from rnntui.engine.families.base import (DirectionRun, equals, Family, inject_final, order, overwritten_note,
-                                         previous_next, set_note, RecurrentConfig, resumed, split_record,
-                                         start_state, StepProduct, step_rows, weight_grads, zero_padded)
+from rnntui.engine.families.base import (CellConfig, equals, Family, overwritten_note, previous_next, set_note,
+                                         RecurrentConfig, StepProduct, transposed)
+from rnntui.engine.families.driver import BackwardSteps, ForwardSteps
 from rnntui.engine.fields import choice
 from rnntui.numfmt import fmt
 
@@ -16,6 +16,11 @@ from rnntui.numfmt import fmt
 @dataclass(frozen=True)
 class RNNConfig(RecurrentConfig):
     nonlinearity: Literal["tanh", "relu", "identity"] = choice("tanh", doc="the activation of h")
+
+
+@dataclass(frozen=True)
+class RNNCellConfig(CellConfig):
+    nonlinearity: Literal["tanh", "relu"] = choice("tanh", doc="as nn.RNNCell")
 
 
 class RNN(Family):
@@ -34,39 +39,35 @@ class RNN(Family):
     # the derivative's temporaries
     forward_arrays, record_arrays, backward_arrays, jacobian_arrays = 2, 2, 3, 4
     config = RNNConfig
+    cell_config = RNNCellConfig
 
-    def forward(self, entry, x, p, reverse: bool, pad=None, state0=None, overrides=None, resume=None) -> DirectionRun:
+    def forward_steps(self, entry, x, p, reverse, cur, prev) -> ForwardSteps:
         T, B, _ = x.shape
         H = p["weight_hh"].shape[1]
         P = (x.reshape(T * B, -1) @ p["weight_ih"].T).reshape(T, B, H)
         P += p["bias_ih"] + p["bias_hh"]
-        Hs = np.empty_like(P)
+        Hs = cur["h"]
         recurrent = StepProduct(p["weight_hh"], B)
-        h = start_state(state0, "h", B, H, x.dtype)
-        h0 = None if state0 is None else h
-        steps, kept, before = resumed(T, reverse, resume)
-        if resume is not None:
-            P[kept], Hs[kept] = resume[1]["pre"][kept], resume[1]["h"][kept]
-            if before is not None:
-                h = Hs[before]
+        M, buf, product = recurrent.M, recurrent.buf, recurrent.out
+        pre, hs, hp = list(P), list(Hs), transposed(prev["h"])
         nl = entry.nonlinearity
-        ov = overrides
-        for t in steps:
-            P[t] += recurrent(h)
-            if ov is not None:
-                ov.put("pre", t, P[t])
+
+        def step(t, put):
+            np.matmul(M, hp[t], buf)
+            a, h = pre[t], hs[t]
+            np.add(a, product, a)
+            if put is not None:
+                put("pre", t, a)
             if nl == "tanh":
-                np.tanh(P[t], out=Hs[t])
+                np.tanh(a, h)
             elif nl == "relu":
-                np.maximum(P[t], 0, out=Hs[t])
+                np.maximum(a, 0, out=h)
             else:
-                Hs[t] = P[t]
-            if ov is not None:
-                ov.put("h", t, Hs[t])
-            zero_padded(Hs[t], pad, t)
-            h = Hs[t]
-        zero_padded(P, pad)
-        return DirectionRun(Hs, {"h": Hs, "pre": P}, {"pad": pad, "h0": h0, "ov": ov})
+                np.copyto(h, a)
+            if put is not None:
+                put("h", t, h)
+
+        return ForwardSteps(step, {"h": Hs, "pre": P}, padded=(P,))
 
     @staticmethod
     def derivative(nonlinearity: str, h: np.ndarray, pre: np.ndarray) -> np.ndarray:
@@ -77,32 +78,25 @@ class RNN(Family):
             return (pre > 0).astype(h.dtype)
         return np.ones_like(h)
 
-    def backward(self, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=None, final_steps=None,
-                 lean=False):
-        T, B, H = run.h.shape
+    def backward_steps(self, entry, x, p, run, DH, into, out, lean) -> BackwardSteps:
+        B = run.h.shape[1]
         K = self.derivative(entry.nonlinearity, run.h, run.record["pre"])
         through_W = StepProduct(p["weight_hh"].T, B)   # dA @ W
-        DH = np.empty_like(run.h)
-        TT = step_rows(T, B, H, x.dtype, keep=not lean)
         dA = np.empty_like(run.h)
-        dh_rec = start_state(None if final_steps is not None else final, "h", B, H, x.dtype)
-        pad, ov = run.cache.get("pad"), run.cache.get("ov")
-        for t in order(T, not reverse):
-            if final_steps is not None:  # each sample's last state is at its own step (a packed batch)
-                inject_final(dh_rec, final, "h", final_steps, t)
-            TT[t] = dh_rec
-            np.add(dh_ext[t], dh_rec, out=DH[t])
-            zero_padded(TT[t], pad, t)
-            zero_padded(DH[t], pad, t)
-            np.multiply(DH[t], K[t], out=dA[t])
+        dh, k, da, daT, hout = list(DH), list(K), list(dA), transposed(dA), list(out["h"])
+        M, (to, copy), buf = through_W.M, through_W.rows(out["h"]), through_W.out
+
+        def step(t, ov):
+            a = da[t]
+            np.multiply(dh[t], k[t], a)
             if ov is not None:  # an overwritten h or pre: nothing flows into what computed it
-                ov.cut("h", t, dA[t])
-                ov.cut("pre", t, dA[t])
-            dh_rec = through_W(dA[t])
-        grads = weight_grads(x, p, run.h, dA, dA, DH, split_record(DH, dh_ext, TT), reverse, h0=run.cache.get("h0"),
-                             lean=lean)
-        grads.state0 = {"h": dh_rec}
-        return grads
+                ov.cut("h", t, a)
+                ov.cut("pre", t, a)
+            np.matmul(M, daT[t], to[t])
+            if copy:
+                np.copyto(hout[t], buf)
+
+        return BackwardSteps(step, lambda: (dA, dA, None))
 
     def settable(self, entry) -> tuple[str, ...]:
         return ("h", "pre")
@@ -145,3 +139,5 @@ class RNN(Family):
     def through_time_words(self, entry) -> str:
         return f"W_hhᵀ(dL/dh_next⊙{entry.nonlinearity}')"
 
+    def cell_formula(self, entry) -> str:
+        return f"h' = {entry.nonlinearity}(W_ih x + b_ih + W_hh h + b_hh)"

@@ -117,6 +117,10 @@ class Op(Handler):
     extras: tuple[str, ...] = ()  # values it gives besides its output (a cell's c'), read as `{id}.{name}`
     Config: type = NoConfig
 
+    def info_fields(self) -> dict[str, str]:
+        """None: an op's (a cell's, attention's, a recurrence's) configuration is EntryInfo.config, whole."""
+        return {}
+
     def __init__(self, name: str | None = None):
         if name is not None:
             self.type = name

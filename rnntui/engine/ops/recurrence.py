@@ -61,6 +61,14 @@ def step_layout(info: EntryInfo) -> tuple[EntryInfo, ...]:
     return tuple(EntryInfo(**dict(d)) for d in info.config["step"])
 
 
+
+def _handler(type_: str):
+    """A step node's handler. The registry (engine/handlers.py) holds this module's own Recurrence, so it is
+    looked up when a step graph runs, not when this module is imported."""
+    from rnntui.engine.handlers import handler
+
+    return handler(type_)
+
 class Recurrence(Op):
     type = "recurrence"
     doc = "a step graph run once per step with named states (custom cells, nn.LSTMCell loops)"
@@ -144,15 +152,15 @@ class Recurrence(Op):
 
     def init_pytorch(self, info, name, shape, rng):
         lay = self._owner(info, name)
-        return lay.handler.init_pytorch(lay, name, shape, rng)
+        return _handler(lay.type).init_pytorch(lay, name, shape, rng)
 
     def fixed_init(self, info, name, shape):
         lay = self._owner(info, name)
-        return lay.handler.fixed_init(lay, name, shape)
+        return _handler(lay.type).fixed_init(lay, name, shape)
 
     def init_bound(self, info, name):
         lay = self._owner(info, name)
-        return lay.handler.init_bound(lay, name)
+        return _handler(lay.type).init_bound(lay, name)
 
     def is_recurrent_matrix(self, name: str) -> bool:
         return name.endswith(".weight_hh")
@@ -167,7 +175,8 @@ class Recurrence(Op):
                 continue
             name = str(lay.index).split(".", 1)[1]
             out.append(name)
-            out += [f"{name}.{extra}" for extra in getattr(lay.handler, "extras", ())]
+            out += [f"{name}.{extra}" for extra in getattr(_handler(lay.type), "extras", ())]
+            out += [f"{name}.gates.{g}" for g in getattr(_handler(lay.type), "gate_names", ())]   # a cell's gates
         return tuple(out)
 
     def value_size(self, info, name: str) -> int:
@@ -175,7 +184,7 @@ class Recurrence(Op):
             return int(info.config["states"][name])
         node = name.split(".", 1)[0]
         lay = next(lay for lay in step_layout(info) if str(lay.index) == f"{info.index}.{node}")
-        return int(lay.out_shape[0])   # a cell's second value has the shape of its first
+        return int(lay.out_shape[0])   # a cell's second value and its gates have the shape of its first
 
     def value_key(self, info, name: str) -> str:
         """The step walk's key of a settable value: a state is the value its next step carries."""
@@ -192,7 +201,7 @@ class Recurrence(Op):
         return out
 
     def footprint(self, info, steps, B) -> Footprint:
-        inner = [lay.handler.footprint(lay, 1, B) for lay in step_layout(info)]
+        inner = [_handler(lay.type).footprint(lay, 1, B) for lay in step_layout(info)]
         T = info.steps
         states = sum(info.config["states"].values()) * B * T
         return Footprint(held=T * sum(f.held for f in inner) + 4 * states,
@@ -330,7 +339,7 @@ class Recurrence(Op):
     def equations(self, info) -> list[str]:
         out = []
         for lay in step_layout(info):
-            out += [f"{lay.index}: {e}" for e in lay.handler.equations(lay)]
+            out += [f"{lay.index}: {e}" for e in _handler(lay.type).equations(lay)]
         out += [f"{n}_t = {ref}" for n, ref in info.config["next"].items()]
         return out
 

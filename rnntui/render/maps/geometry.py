@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnntui.engine import keys
+from rnntui.engine.handlers import handler
 
 
 def as_maps(a: np.ndarray) -> np.ndarray:
@@ -32,7 +33,7 @@ def input_maps(trace, e, b: int) -> np.ndarray:
 
 def first_input_channel(e, in_channels: int, ch: int) -> int:
     """The first input channel output channel *ch* reads: its group's first for a conv, itself for a pool."""
-    if not e.handler.conv:
+    if not handler(e.type).conv:
         return ch
     groups = e.options["groups"]
     return (ch // (e.out_shape[0] // groups)) * (in_channels // groups)

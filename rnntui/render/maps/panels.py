@@ -16,6 +16,7 @@ from rich.text import Text
 
 from rnntui.engine import keys
 from rnntui.engine.conv import receptive_field
+from rnntui.engine.handlers import handler
 from rnntui.numfmt import fmt
 from rnntui.render import norm
 from rnntui.render.norm import normalises
@@ -133,7 +134,7 @@ def explain(trace, e, b: int, ch: int, pos: tuple[int, ...], width: int) -> list
     batchnorm's value is its own pixel's, normalised: render/norm.py)."""
     if normalises(e):
         return norm.story(trace, e, (b, ch) + tuple(pos), ch, "forward")
-    if e.handler.conv:
+    if handler(e.type).conv:
         W, bias = trace[keys.entry_param(e.index, "weight")], trace[keys.entry_param(e.index, "bias")]
         rows, cols, chans, prods, bterm, total = receptive_field(e, entry_input(trace, e), W, bias, b, ch, pos)
         out = [Text(f"receptive field: input {span_words(rows, cols, len(pos) == 1)}, "
@@ -161,7 +162,7 @@ def explain(trace, e, b: int, ch: int, pos: tuple[int, ...], width: int) -> list
         return out
     # pooling: the window of the input channel
     win, rows, cols = pool_window(trace, e, b, ch, pos)
-    rule, value = e.handler.window_rule, e.handler.window_value(win)
+    rule, value = handler(e.type).window_rule, handler(e.type).window_value(win)
     return [_numbers(f"window of input channel {ch}, {span_words(rows, cols, len(pos) == 1)}", win, pad=" "),
             Text(f"value = {rule} = {fmt(value, 0)}", BOLD)]
 

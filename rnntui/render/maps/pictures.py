@@ -8,6 +8,7 @@ from rich.style import Style
 from rich.text import Text
 
 from rnntui.engine import keys
+from rnntui.engine.handlers import handler
 from rnntui.render.maps.draw import Drawing, HeatMap, beside, line, map_scale, stack
 from rnntui.render.maps.geometry import as_maps, first_input_channel
 
@@ -27,7 +28,7 @@ def kernels(trace, e, c, width: int) -> list:
     channel, every output channel's kernel (the selected one marked); with more, the selected output channel's
     kernel for each input channel it reads."""
     key = keys.entry_param(e.index, "weight")
-    if not getattr(e.handler, "conv", False) or key not in trace:
+    if not getattr(handler(e.type), "conv", False) or key not in trace:
         return []
     W = np.asarray(trace[key], dtype=float)
     W = W.reshape(W.shape[0], W.shape[1], -1, W.shape[-1]) if W.ndim == 4 else W.reshape(W.shape[0], W.shape[1], 1, -1)

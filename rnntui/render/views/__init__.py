@@ -46,9 +46,11 @@ def states(trace, c, width: int = 80, height: int = 8):
     return view.states(part, c, width, height)
 
 
-def gradients(trace, c, width: int = 80):
+def gradients(trace, c, width: int = 80, defer: bool = False):
+    """dL/dh over the steps and what it says; *defer*: the verdict says it is being measured rather than
+    measuring it (`verdict_pending`: the TUI measures it in a worker)."""
     view, part = _at(trace, c)
-    return view.gradients(part, c, width)
+    return view.gradients(part, c, width, defer)
 
 
 def details(trace, c):

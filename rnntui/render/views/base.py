@@ -51,7 +51,9 @@ class PlaceView:
     def states(self, trace, c, width: int, height: int):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def gradients(self, trace, c, width: int):  # pragma: no cover - abstract
+    def gradients(self, trace, c, width: int, defer: bool = False):  # pragma: no cover - abstract
+        """*defer*: what waits for a costly diagnostic not yet computed (the vanishing/exploding verdict's
+        one-term gradient) says so instead of computing it (the TUI computes it in a worker)."""
         raise NotImplementedError
 
     def details(self, trace, c) -> Text:  # pragma: no cover - abstract

@@ -77,7 +77,7 @@ class EmbeddingView(PlainView):
                 f"{', in ' + str(len(readers)) + ' nodes' if len(readers) > 1 else ''}){also}: "
                 f"‖dL/d{table}[{k}]‖ = {fmt(total, 0)}")
 
-    def gradients(self, trace, c, width):
+    def gradients(self, trace, c, width, defer=False):
         entry = trace.info.entries[c.place(trace.info).entry]
         g = trace[keys.grad_param(_weight(entry))]
         used = int(np.count_nonzero(np.any(g != 0, axis=1)))

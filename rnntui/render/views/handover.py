@@ -101,7 +101,7 @@ class HandoverView(PlaceView):
                 out.append(row)
         return Group(*out)
 
-    def gradients(self, trace, c, width):
+    def gradients(self, trace, c, width, defer=False):
         """How much of the decoder's gradient reaches each source step: the encoder's ‖dL/dh_t‖."""
         enc, dec, j = self._ends(trace, c)
         out = [Text(f"how much of the decoder's gradient reaches each source step ({keys.entry_prefix(enc.index)} l{j}):", BOLD)]

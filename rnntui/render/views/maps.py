@@ -45,7 +45,7 @@ class MapView(PlaceView):
             return featuremap.overview(trace, c, width, height)
         return Group(featuremap.overview(trace, c, width, height), Text(""), *kernels)
 
-    def gradients(self, trace, c, width):
+    def gradients(self, trace, c, width, defer=False):
         return featuremap.gradient_summary(trace, c)
 
     def details(self, trace, c):

@@ -7,6 +7,7 @@ from rich.console import Group
 from rich.text import Text
 
 from rnntui.engine import keys
+from rnntui.engine.handlers import handler
 from rnntui.render import norm
 from rnntui.render.heatmap import state_heatmap
 from rnntui.render.norm import normalises
@@ -65,7 +66,7 @@ class PlainView(PlaceView):
             at = (c.t, c.sample, u) if has_steps(info, entry) else (c.sample, u)
             return Group(title, cells, *norm.story(trace, entry, at, u, c.phase))
         at = (c.t, c.sample) if has_steps(info, entry) else (c.sample,)
-        words = [Text(w, DIM) for w in entry.handler.step_words(entry, trace, at)]
+        words = [Text(w, DIM) for w in handler(entry.type).step_words(entry, trace, at)]
         if c.phase == "forward" and linear(trace, entry):  # W·x + b in numbers, the softmax, the classes
             return Group(title, cells, *words, *linear_story(trace, entry, at, u), *class_bars(trace, entry, at, u, width))
         return Group(title, cells, *words)
@@ -82,7 +83,7 @@ class PlainView(PlaceView):
         return Group(state_heatmap(vals, c.t, c.unit, width, height, "out" if c.phase == "forward" else "dL/dout",
                                    length=own if own < arr.shape[0] else None))
 
-    def gradients(self, trace, c, width):
+    def gradients(self, trace, c, width, defer=False):
         return param_norms(trace, trace.info.entries[c.place(trace.info).entry])
 
     def details(self, trace, c):

@@ -14,9 +14,10 @@ from rich.text import Text
 
 from rnntui.engine import keys
 from rnntui.engine.diagnostics import jacobian_norm_at, row_norms
+from rnntui.engine.handlers import handler
 from rnntui.engine.interventions import MASK
 from rnntui.numfmt import fmt, fmt_terms
-from rnntui.render.analysis import RULE, equations, verdicts
+from rnntui.render.analysis import RULE, equations, verdict_pending, verdicts
 from rnntui.render.colors import SEQUENTIAL_STYLES, sequential_index
 from rnntui.render.pertrace import PerTrace
 from rnntui.render.cursor import order_sign
@@ -176,7 +177,7 @@ class RecurrentView(PlaceView):
             if started:  # a lower layer of an encoder: its own final state went to the decoder too
                 out.append(Text(f"      through time here: the decoder's gradient through the hand-over; from the "
                                 f"output: from layer {place.layer + 1} above", DIM))
-            if trace.info.feed == "output" and not trace.info.entries[0].handler.reads_ids:
+            if trace.info.feed == "output" and not handler(trace.info.entries[0].type).reads_ids:
                 # a generator's output at t is step t+1's input: the first term carries that step's dL/dx too
                 out.append(Text("  feed: output: the first term holds step t+1's dL/dx", DIM))
         jac = step_jacobian_norms(trace, place, t)[b]
@@ -216,8 +217,9 @@ class RecurrentView(PlaceView):
                                length=own if own < entry.steps else None) for values, labels, _ in maps]
         return Group(*parts)
 
-    def gradients(self, trace, c, width):
-        """dL/dh_t per step on a log scale, each step's contribution to the weight gradients, the verdict."""
+    def gradients(self, trace, c, width, defer=False):
+        """dL/dh_t per step on a log scale, each step's contribution to the weight gradients, the verdict
+        (*defer*: while its one-term gradient is not measured, a line that says so)."""
         info = trace.info
         place = c.place(info)
         T = self.length(info, place)
@@ -243,7 +245,7 @@ class RecurrentView(PlaceView):
             out.append(Text("the vanishing/exploding verdict measures the loss's gradient: O shows it again", DIM))
             return Group(*out)
         # first: what the panel concludes is its line seen first (Tab brings it to the top)
-        return Group(*verdict_lines(trace, place, c.sample), *out)
+        return Group(*verdict_lines(trace, place, c.sample, defer), *out)
 
     def details(self, trace, c):
         info = trace.info
@@ -299,10 +301,16 @@ _gradnorms = PerTrace(64)        # (trace, place, sample) -> (T,): every key of 
 _step_jacobians = PerTrace(4096)  # (trace, place, t) -> (B,): ~10 ms each at H=256 when not all computed
 
 
-def verdict_lines(trace, place, sample: int | None) -> list[Text]:
+MEASURING = "verdict: measuring… (BPTT once more, of one loss term alone; the other panels are ready)"
+
+
+def verdict_lines(trace, place, sample: int | None, defer: bool = False) -> list[Text]:
     """The verdict in words: for *sample* (the cursor's; None: every sample, up to 8, as a report says it)
     and, for a batch, the batch summed up; a report adds the whole rule with the measured numbers (the panel
-    names the part of the rule met in the sentence; `?` gives the whole); then what was measured."""
+    names the part of the rule met in the sentence; `?` gives the whole); then what was measured.
+    *defer*: not measured yet (`verdict_pending`), one line that says it is being measured."""
+    if defer and verdict_pending(trace, place):
+        return [Text(MEASURING, DIM)]
     vs = verdicts(trace, place)
     if vs is None:
         return []

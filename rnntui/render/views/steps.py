@@ -11,6 +11,7 @@ from rich.text import Text
 
 from rnntui.engine import keys
 from rnntui.engine.diagnostics import vector_norm
+from rnntui.engine.handlers import handler
 from rnntui.engine.ops.recurrence import step_layout
 from rnntui.render.heatmap import state_heatmap
 from rnntui.render.segments import Cells
@@ -27,8 +28,8 @@ def rows(trace, entry, t: int, b: int, backward: bool) -> list[tuple[str, np.nda
     for s in step_layout(entry):
         key = keys.out(s.index)
         out.append((str(s.index)[len(prefix):], np.asarray(trace[keys.grad(key) if backward else key][t, b])))
-        if s.handler.is_op and s.handler.extras:
-            for name in s.handler.extras:
+        if handler(s.type).is_op and handler(s.type).extras:
+            for name in handler(s.type).extras:
                 k = keys.node_value(s.index, name)
                 out.append((f"{str(s.index)[len(prefix):]}.{name}", np.asarray(trace[keys.grad(k) if backward else k][t, b])))
     for name in entry.config["states"]:
@@ -66,6 +67,37 @@ def source_tokens(trace, entry, att, b: int) -> list[str] | None:
     return [token_text(trace, s, b) for s in range(T)]
 
 
+def what_if_set(trace, entry, t: int, b: int) -> str:
+    """Which of the step graph's values a what-if set at step *t* in sample *b*, and which units, in words."""
+    from rnntui.engine.interventions import MASK
+
+    out = []
+    for name in entry.handler.settable_values(entry):
+        key = keys.node_value(entry.index, f"{MASK}.{name}")
+        if key in trace:
+            units = np.flatnonzero(np.asarray(trace[key])[t, b])
+            if units.size:
+                every = units.size == np.asarray(trace[key]).shape[-1]
+                out.append(f"{name} ({'every unit' if every else 'units ' + ', '.join(map(str, units[:8]))})")
+    return "; ".join(out)
+
+
+def report_jacobians(trace, entry, steps: list[int]) -> dict | None:
+    """Step -> (B,) Jacobian norms for a report's steps: read where the trace holds them, computed where that is
+    cheap (engine/graph_diag.py CHEAP_WORK), else None."""
+    from rnntui.engine.diagnostics import ParamView
+    from rnntui.engine.graph_diag import CHEAP_WORK, jacnorm_work, jacobian_norms
+
+    key = keys.diag(keys.entry_prefix(entry.index), "jacnorm")
+    if trace.is_computed(key) or jacnorm_work(entry, trace.info.B) <= CHEAP_WORK:
+        jac = np.asarray(trace[key], dtype=float)
+        return {t: jac[t] for t in steps}
+    if not steps or jacnorm_work(entry, trace.info.B) * len(steps) // entry.steps > CHEAP_WORK:
+        return None
+    found = jacobian_norms(trace.info, entry, trace, ParamView(trace), steps=steps)
+    return {t: np.asarray(found[k], dtype=float) for k, t in enumerate(steps)}
+
+
 _step_jacobians = PerTrace(4096)  # (trace, node, t) -> (B,): one step's graph run again, a pass per unit of the states
 
 
@@ -79,9 +111,9 @@ def step_jacobian(trace, entry, t: int) -> np.ndarray:
 class StepsView(PlainView):
     kind = "steps"
 
-    def gradients(self, trace, c, width):
-        """The verdict (the one-term gradient of the states carried back), the step Jacobian's norm at the
-        cursor's step, and each parameter's gradient."""
+    def gradients(self, trace, c, width, defer=False):
+        """The verdict (the one-term gradient of the states carried back; *defer*: a line that says it is being
+        measured, until it is), the step Jacobian's norm at the cursor's step, and each parameter's gradient."""
         from rnntui.render.analysis import state_symbol
         from rnntui.render.views.recurrent import verdict_lines
 
@@ -91,9 +123,15 @@ class StepsView(PlainView):
         s = state_symbol(info, place)
         names = list(entry.config["states"])
         together = f" (s = {', '.join(names)} together)" if len(names) > 1 else ""
-        jac = float(step_jacobian(trace, entry, c.t)[c.sample])
-        line = Text(f"step Jacobian ‖d{s}_t/d{s}_(t-1)‖ at t={c.t}: {jac:.4g}{together}", DIM)
-        return Group(*verdict_lines(trace, place, c.sample), line, param_norms(trace, entry))
+        from rnntui.engine.graph_diag import CHEAP_WORK, jacnorm_work
+
+        if trace.is_computed(place.diag_key("jacnorm")) or jacnorm_work(entry, info.B) // entry.steps <= CHEAP_WORK // 8:
+            jac = float(step_jacobian(trace, entry, c.t)[c.sample])
+            line = Text(f"step Jacobian ‖d{s}_t/d{s}_(t-1)‖ at t={c.t}: {jac:.4g}{together}", DIM)
+        else:   # too slow to compute at every key: a watch on jacnorm computes it off the keys' way
+            line = Text(f"step Jacobian ‖d{s}_t/d{s}_(t-1)‖: not computed at every key for a recurrence this large "
+                        "(w jacnorm computes it in the background)", DIM)
+        return Group(*verdict_lines(trace, place, c.sample, defer), line, param_norms(trace, entry))
 
     def cell(self, trace, c, width):
         info = trace.info
@@ -111,6 +149,10 @@ class StepsView(PlainView):
             u0, u1 = unit_window(width, vec.size, u, name_w)
             unit_row(cells, name, vec, u, u0, u1, finite_scale(vec), width, name_w=name_w)
         lines = [title, cells]
+        set_here = what_if_set(trace, entry, c.t, c.sample)
+        if set_here:
+            lines.append(Text(f"set by the what-if at t={c.t}: {set_here}; what follows in the step graph reads the "
+                              "value set", "yellow"))
         if back:
             nxt = ", ".join(f"{n} ← {r.split('.', 1)[1]}" for n, r in entry.config["next"].items())
             lines.append(Text(f"dL/d(state) = from out (this step's emitted value) + thru time (step t+1); {nxt}", DIM))
@@ -144,3 +186,58 @@ class StepsView(PlainView):
             u = min(c.unit, vec.size - 1)
             text.append(f"{name.strip()}[{u}] = {float(vec[u]):.4g}   ‖·‖ {float(vector_norm(vec)):.4g}\n")
         return text
+
+    def report(self, trace, place, index: int, opts) -> list:
+        """Its step graph's equations, then BPTT through it: ‖dL/ds_t‖ per step on a log scale (the batch's),
+        each step's Jacobian norm ‖ds_t/ds_(t-1)‖ (sample 0's and the batch's largest), and the verdict."""
+        import math
+
+        from rnntui.render.doc import Figure
+        from rnntui.render.report_table import Columns
+        from rnntui.render.views.recurrent import verdict_lines
+
+        info = trace.info
+        entry = info.entries[place.entry]
+        rng = opts.step_range(entry.steps)
+        out = [Text("\n".join(entry.handler.equations(entry)), DIM)]
+        if info.packs(entry):
+            out.append(Text("samples of different lengths (packed): " + ", ".join(
+                f"{b}: {n}" for b, n in enumerate(info.lengths)) + f" of T={entry.steps}; past its length a sample's "
+                "states stay as they were and it emits zeros", DIM))
+        names = list(entry.config["states"])
+        s = names[0] if len(names) == 1 else "s"
+        g = np.asarray(trace[place.diag_key("gradnorm")], dtype=float)
+        jac = report_jacobians(trace, entry, list(rng))   # step -> (B,), or None where too costly for a report
+        pos = g[np.isfinite(g) & (g > 0)]
+        lo, hi = (math.log10(pos.min()), math.log10(pos.max())) if pos.size else (0.0, 0.0)
+        over = f" over the batch of {info.B}" if info.B > 1 else ""
+        together = f" (s = {', '.join(names)} together)" if len(names) > 1 else ""
+        headers = [("t", ">"), (f"‖dL/d{s}_t‖", ">"), ("log scale", "<")]
+        if jac is not None:
+            headers += [(f"‖d{s}_t/d{s}_(t-1)‖", ">")] if info.B == 1 else \
+                [(f"‖d{s}_t/d{s}_(t-1)‖ sample 0", ">"), ("largest of the batch", ">")]
+        cols = Columns(f"Backward pass (BPTT), {place.label(info)}: ‖dL/d{s}_t‖{over} per step, log scale"
+                       + (f", and each step's Jacobian norm{together}" if jac is not None else ""), headers)
+        for t in list(rng)[::-1]:   # in the order BPTT visits them
+            v = g[t]
+            if not math.isfinite(v):
+                bar = ("!" * 21, None)
+            elif v > 0:
+                bar = ("█" * (int(round((math.log10(v) - lo) / max(hi - lo, 1e-12) * 20)) + 1 if hi > lo else 21), None)
+            else:
+                bar = ("·", None)
+            row = [str(t), f"{v:.3e}", bar]
+            if jac is not None:
+                row.append(f"{jac[t][0]:.4g}")
+                if info.B > 1:
+                    row.append(f"{np.nanmax(jac[t]):.4g}" if np.isfinite(jac[t]).any() else "nan")
+            cols.add(*row)
+        steps = np.asarray(list(rng), dtype=np.intp)
+        chart = Figure(cols.render(), "steps", {"values": g[steps], "x": steps, "log": True, "xlabel": "step t",
+                                                "title": f"‖dL/d{s}_t‖ per step, {place.label(info)}",
+                                                "ylabel": f"‖dL/d{s}_t‖ (log)"}, table=True)
+        if jac is None:
+            out.append(Text(f"(each step's Jacobian norm ‖d{s}_t/d{s}_(t-1)‖ is not computed for a report of a "
+                            "recurrence this large; the debugger shows it step by step, and the trace key "
+                            f"{place.diag_key('jacnorm')} holds all of them)", DIM))
+        return out + [chart, *verdict_lines(trace, place, None), Text("")]

@@ -1,4 +1,4 @@
-"""A view over the open run: receives the run and the cursor from the app, renders one concept."""
+"""A view over the open run: binds to the app's state (tui/state.py `DebuggerState`), renders one concept."""
 from __future__ import annotations
 
 import warnings
@@ -26,10 +26,10 @@ class TraceView(Widget):
     """
 
     run: reactive[OpenRun | None] = reactive(None, repaint=False)
-    """What is open; set by the app, never by the view. None until the app pushes it."""
+    """What is open: the state's run, taken when it changes (`follow`). None until the view is mounted."""
 
     cursor: reactive[Cursor] = reactive(Cursor, repaint=False)
-    """Where the app is in the run; set by the app (after the run), never by the view."""
+    """Where the user is in the run: the state's cursor, taken after its run."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -40,6 +40,27 @@ class TraceView(Widget):
         self._floor: LRUCache[tuple, list[int]] = LRUCache(256)
         self._frame: list[Strip] | None = None
         self._height: int | None = None
+
+    def on_mount(self) -> None:
+        # bound to the app's one state: every change of it reaches the view, nothing is pushed by hand
+        if isinstance(getattr(type(self.app), "state", None), reactive):
+            self._state = None
+            self.watch(self.app, "state", self.follow, init=True)
+
+    def follow(self, state) -> None:
+        """The app's state changed: the view's own inputs first (`take`), then the run, then the cursor (a view
+        draws a cursor in the run it holds)."""
+        old, self._state = self._state, state
+        if state is None:
+            return
+        self.take(old, state)
+        if old is None or state.run is not old.run:
+            self.run = state.run
+        self.cursor = state.cursor
+
+    def take(self, old, state) -> None:
+        """What else of the state the view reads (watches, an axis's position), taken before the run and the
+        cursor; *old*: the state before (None the first time)."""
 
     @property
     def trace(self):

@@ -10,6 +10,9 @@ class ComparePane(TraceView):
     """`--compare` or a what-if: run A (the one stepped) and run B at the same place, pass, step and sample,
     and A - B. Hidden while there is no B."""
 
+    def take(self, old, state) -> None:
+        self.display = state.run.other is not None
+
     def render_view(self, cursor, width: int):
         if self.run.other is None:
             return Group()

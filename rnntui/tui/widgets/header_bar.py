@@ -21,10 +21,14 @@ class HeaderBar(TraceView):
 
     def __init__(self, axis_words: str = "", **kwargs):
         super().__init__(**kwargs)
-        self.axis_words = axis_words   # set by the app before it opens another sample (a new run redraws)
+        self.axis_words = axis_words   # what the outer axes say of their positions (taken from the state)
 
     def watch_busy(self) -> None:
         self.watch_run()
+
+    def take(self, old, state) -> None:
+        # another position of an axis is another run: the words are drawn with it
+        self.axis_words = "  ".join(w for w in (a.words(state.at(n)) for n, a in state.axes.items()) if w)
 
     def render_view(self, cursor, width: int):
         if self.busy:

@@ -12,10 +12,13 @@ class Timeline(TraceView):
     ● a breakpoint holds)."""
 
     debug: reactive[DebugState] = reactive(DebugState, repaint=False)
-    """Breakpoints whose steps the event row marks; set by the app."""
+    """Breakpoints whose steps the event row marks: the state's."""
 
     def watch_debug(self) -> None:
         self.watch_run()
+
+    def take(self, old, state) -> None:
+        self.debug = state.debugging
 
     def render_view(self, cursor, width: int):
         marks = self.run.marks

@@ -11,7 +11,7 @@ class WatchPane(TraceView):
     (empty until the user adds one or the scenario's debug: section opens with some)."""
 
     debug: reactive[DebugState] = reactive(DebugState, repaint=False)
-    """What is watched and where to stop; set by the app."""
+    """What is watched and where to stop: the state's."""
 
     waiting_words: reactive[str] = reactive(COMPUTING, repaint=False)
     """What an expression whose values wait for a costly key (a Jacobian norm) says: set by the app, which
@@ -19,6 +19,9 @@ class WatchPane(TraceView):
 
     def watch_debug(self) -> None:
         self.watch_run()  # drawn for other expressions: measure and draw again
+
+    def take(self, old, state) -> None:
+        self.debug = state.debugging
 
     def watch_waiting_words(self) -> None:
         self.watch_run()

@@ -1,0 +1,307 @@
+"""Big lists of plain numbers read with NumPy before ruamel.yaml sees the text.
+
+ruamel's round-trip reader, which keeps every value's line and column, reads a few thousand numbers a
+second: a scenario with its weights inline (9 MB of text) took 40 s. Before it parses, `reduce` finds
+the flow sequences that hold nothing but plain numbers (`[0.1, -2.5e-05, ...]`, nested to any depth, a
+rectangular array), parses each with NumPy, and hands ruamel a text where each is one short plain scalar
+(`N`), with every line break kept, so every line of the text keeps its number; a column after a
+replaced sequence on its last line moves left by what was taken out, and `Reduced.where` moves it back.
+The builder (yaml_source.py) attaches the parsed array where that scalar sits, and the positions of the
+numbers inside it are computed from the original text when an error asks for one (`Found.position`).
+
+The result is what ruamel would have read, value by value and type by type (a YAML int stays an int, a
+float a float, each float parsed by the same correctly rounded routine as `float()`). What this reader is
+not sure of it leaves to ruamel: a token that is not a YAML 1.2 number ("1-2", ".5e5", .nan, a tab), an
+empty or ragged list, a text with directives (`%YAML 1.1` types numbers otherwise). And when the reduced
+text does not read back as the original would (a placeholder that ruamel did not read as one scalar where
+the list began: the list was inside a quoted string, a comment, a block scalar, a key) the caller reads the
+original text instead (`Unsure`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MIN_NUMBERS = 200   # smaller lists cost ruamel little; below this they are left to it
+
+MARK = "N"
+_AFTER = re.compile(rb"[ ]*(?:[,\]}\r\n]|$)|[ ]+#")   # what may follow a list replaced (a key's `:` may not)
+
+
+class Unsure(Exception):
+    """The reduced text cannot be trusted to read as the original: read the original."""
+
+
+class NumberList(list):
+    """A list read by the fast path: a plain list of its values, and (the outermost) `array`, NumPy's of the
+    same numbers; a list inside it is a NumberList too, its `array` None.
+
+    Its items are what ruamel would have built (int and float, nested lists); `array` spares the loader
+    a walk over them (`scenario/arrays.numbers`). Read only: nothing changes the data the reader built.
+    """
+
+    array = None
+
+
+@dataclass
+class Found:
+    """One list read by NumPy: its value and where it was in the original text."""
+
+    value: NumberList
+    depth: int          # lists inside each other, 1 for a flat list
+    start: int          # offset of its `[` in the original text
+    line: int           # 1-based line and column of the `[`
+    col: int
+    source: str         # the list's own text, `[` to `]`
+
+    def position(self, sub: tuple) -> tuple[int, int]:
+        """The 1-based (line, column) of the item at index path *sub* inside this list, as ruamel places it
+        (a nested list at its `[`, a number at its first character); as deep as *sub* goes into the list."""
+        target, idx, best, best_len = tuple(sub), [], 0, 0
+        for m in re.finditer(r"\[|\]|,|[^\s\[\],]+", self.source):
+            tok = m.group()
+            if tok == ",":
+                idx[-1] += 1
+                continue
+            if tok == "]":
+                idx.pop()
+                if not idx:
+                    break
+                continue
+            path = tuple(idx)   # a list or a number starts here
+            if path == target[:len(path)] and len(path) >= best_len:
+                best, best_len = m.start(), len(path)
+                if path == target:
+                    break
+            if tok == "[":
+                idx.append(0)
+        return _line_col(self.source, best, self.line, self.col)
+
+
+def _line_col(text: str, at: int, line: int, col: int) -> tuple[int, int]:
+    before = text.count("\n", 0, at)
+    if before == 0:
+        return line, col + at
+    return line + before, at - text.rfind("\n", 0, at)
+
+
+@dataclass
+class Reduced:
+    """The text ruamel reads, the lists read by NumPy by their placeholder's (line, column) in it, and the
+    column shifts that map a position in it back to the original text."""
+
+    text: str
+    found: dict[tuple[int, int], Found] = field(default_factory=dict)
+    shifts: dict[int, list[tuple[int, int]]] = field(default_factory=dict)   # line -> [(from column, add)]
+
+    def where(self, line: int, col: int) -> tuple[int, int]:
+        """A 1-based position in the reduced text, in the original."""
+        moves = self.shifts.get(line)
+        if moves:
+            add = 0
+            for start, delta in moves:
+                if col >= start:
+                    add = delta
+            col += add
+        return line, col
+
+
+def reduce(text: str) -> Reduced | None:
+    """The reduced text, or None when no list is worth reading with NumPy (the original is read as it is)."""
+    if text.startswith("%") or "\n%" in text:   # a directive (%YAML 1.1 types numbers otherwise)
+        return None
+    if "[" not in text or "\x85" in text or "\u2028" in text or "\u2029" in text \
+            or ("\r" in text and text.count("\r") != text.count("\r\n")):
+        return None   # line breaks other than LF and CRLF: ruamel counts lines otherwise than this module
+    raw = text.encode("ascii", "replace")   # one byte a character: offsets are the text's; `?` is no number
+    found = _lists(raw)
+    if not found:
+        return None
+    pieces, out = [], Reduced("")
+    last = 0
+    line, line_start = 1, 0            # line of the reduced text at `last`, offset of that line's start in the original
+    for start, end, value, depth in found:
+        line += text.count("\n", last, start)
+        nl = text.rfind("\n", last, start)
+        if nl >= 0:
+            line_start = nl + 1
+        col = start - line_start + 1
+        src = text[start:end]
+        pieces.append(text[last:start])
+        # the reduced column where the placeholder starts: earlier shifts on this line already moved it
+        moves = out.shifts.get(line, [])
+        shift_before = moves[-1][1] if moves else 0
+        reduced_col = col - shift_before
+        out.found[(line, reduced_col)] = Found(value, depth, start, line, col, src)
+        n_breaks = src.count("\n")
+        if n_breaks:
+            # the line breaks kept: every later line keeps its number
+            tail = len(src) - src.rfind("\n") - 1
+            breaks = "\n" * n_breaks if "\r" not in src else \
+                "".join("\r\n" if part.endswith("\r") else "\n" for part in src.split("\n")[:-1])
+            pieces.append(MARK + breaks)
+            line, line_start = line + n_breaks, start + src.rfind("\n") + 1
+            out.shifts.setdefault(line, []).append((1, tail))   # on its last line, what followed it is at column 1
+        else:
+            pieces.append(MARK)
+            delta = shift_before + (end - start) - len(MARK)
+            out.shifts.setdefault(line, []).append((reduced_col + len(MARK), delta))
+        last = end
+    pieces.append(text[last:])
+    out.text = "".join(pieces)
+    return out
+
+
+_SKELETON = b"0123456789.eE+- \r\n"                 # deleted: the brackets and commas are left
+_BRACKETS_OUT = bytes.maketrans(b"[]", b"  ")
+MAX_DEPTH = 32                                       # deeper lists are left to ruamel (which refuses past 100)
+_STEP = np.zeros(256, np.int8)
+_STEP[ord("[")], _STEP[ord("]")] = 1, -1
+
+
+def _lists(raw: bytes) -> list[tuple[int, int, NumberList, int]]:
+    """(start, end, value, depth) of each list worth reading with NumPy, in the order of the text.
+
+    Linear in the text: each stretch of a number list's characters is cut into its top-level balanced lists
+    with NumPy (the bracket depth as a cumulative sum); a list that is not a rectangular array of plain numbers
+    has its inside scanned again, one level deeper, at most MAX_DEPTH times."""
+    out = []
+    for run in _run_finder().finditer(raw):   # each run of a number list's characters long enough to hold one
+        i = raw.find(b"[", run.start(), run.end())
+        work = [(i, run.end())] if i >= 0 else []
+        while work:
+            lo, hi = work.pop()
+            _scan(raw, lo, hi, work, out)
+    out.sort(key=lambda f: f[0])
+    return out
+
+
+_RUNS: dict[int, re.Pattern] = {}
+
+
+def _run_finder() -> re.Pattern:
+    """Runs of at least 2 * MIN_NUMBERS - 1 characters of a number list (the fewest that hold MIN_NUMBERS
+    numbers), each found from its first character (the lookbehind: linear in the text, whatever it holds)."""
+    n = max(1, 2 * MIN_NUMBERS - 1)
+    if n not in _RUNS:
+        chars = rb"[\[\]0-9.eE+\-, \r\n]"
+        _RUNS[n] = re.compile(rb"(?<!" + chars + rb")" + chars + rb"{" + str(n).encode() + rb",}")
+    return _RUNS[n]
+
+
+def _scan(raw: bytes, lo: int, hi: int, work: list, out: list) -> None:
+    """The top-level lists of raw[lo:hi], each read or (when it is no array of numbers) its inside queued."""
+    if raw.find(b"]", lo, hi) < 0 or raw.find(b"[", lo, hi) < 0:
+        return
+    step = _STEP[np.frombuffer(raw, np.uint8, count=hi - lo, offset=lo)]   # +1 at `[`, -1 at `]`, one array
+    idx = np.flatnonzero(step)
+    depth = np.cumsum(step[idx], dtype=np.int64)
+    opens = step[idx] > 0
+    neg = np.flatnonzero(depth < 0)
+    if len(neg):   # a `]` closing what began before: what follows it is scanned on its own
+        cut = int(neg[0])
+        work.append((lo + int(idx[cut]) + 1, hi))
+        idx, depth = idx[:cut], depth[:cut]
+    if not len(idx):
+        return
+    closes = np.flatnonzero(depth == 0)
+    starts = np.concatenate(([0], closes[:-1] + 1)) if len(closes) else np.zeros(0, np.int64)
+    if (len(closes) and closes[-1] + 1 < len(idx)) or not len(closes):   # a list left open: its inside
+        first = int(closes[-1]) + 1 if len(closes) else 0
+        if first < len(idx):
+            work.append((lo + int(idx[first]) + 1, hi))
+    for a, b in zip(starts.tolist(), closes.tolist()):
+        s, e = lo + int(idx[a]), lo + int(idx[b]) + 1
+        if e - s < 2 * MIN_NUMBERS - 1:
+            continue   # fewer numbers than MIN_NUMBERS can be written in so few characters
+        d = depth[a:b + 1]
+        deepest = int(d.max())
+        if deepest > MAX_DEPTH:
+            continue
+        value = _array(raw[s:e], d, opens[a:b + 1], deepest)
+        if value is None:
+            work.append((s + 1, e - 1))   # its inner lists, each on its own
+        elif _AFTER.match(raw, e):
+            out.append((s, e, value, deepest))
+        else:   # `[...]: value` (a key), `[...] text`: left to ruamel, its inner lists tried
+            work.append((s + 1, e - 1))
+
+
+def _array(block: bytes, depth: np.ndarray, opens: np.ndarray, deepest: int) -> NumberList | None:
+    """The NumberList of a balanced block `[...]` (*depth*: after each of its brackets; *opens*: which are `[`),
+    or None when it is not a rectangular array of plain numbers (too small counts as one: its inner lists are
+    smaller still, and None would have them tried; the caller skips those by size first)."""
+    counts = np.bincount(depth[opens], minlength=deepest + 1)   # lists opened at each depth
+    shape = []
+    for k in range(2, deepest + 1):
+        if counts[k] % counts[k - 1]:
+            return None
+        shape.append(int(counts[k] // counts[k - 1]))
+    skeleton = block.translate(None, _SKELETON)   # `[[,,],[,,]]`
+    close = skeleton.find(b"]")
+    n = close - skeleton.rfind(b"[", 0, close)     # the first innermost list's items: its commas + 1
+    shape.append(n)
+    level = b"[" + b"," * (n - 1) + b"]"
+    for size in reversed(shape[:-1]):
+        level = b"[" + b",".join([level] * size) + b"]"
+    if skeleton != level:
+        return None                                # ragged, empty, a trailing comma, lists beside numbers
+    total = 1
+    for size in shape:
+        total *= size
+    if total < MIN_NUMBERS:
+        return None
+    tokens = block.translate(_BRACKETS_OUT).split(b",")
+    signs = block.translate(None, b"0123456789 \r\n[]")   # ".,e-.,." : a tenth of the text, counted fast
+    try:
+        return _read(tokens, signs, tuple(shape))
+    except _NotNumbers:
+        return None
+
+
+class _NotNumbers(Exception):
+    pass
+
+
+def _read(tokens: list[bytes], signs: bytes, shape: tuple[int, ...]) -> NumberList:
+    """The NumberList of *tokens* (the numbers' texts, in order), shaped *shape*; *signs*: their text without
+    digits, spaces and line breaks (a token's `e` followed by its sign stays `e-`: a comma stays between them)."""
+    dots = signs.count(b".")
+    exps = signs.count(b"e") + signs.count(b"E")
+    if exps != sum(signs.count(p) for p in (b"e-", b"e+", b"E-", b"E+")):
+        raise _NotNumbers               # `.5e5` is a string to YAML 1.2 and a number to float(): left to ruamel
+    try:
+        if dots == len(tokens):         # a dot in each (float() refuses two in one): every token a float
+            arr = np.array(tokens, dtype=np.float64)
+            items = arr.tolist()
+        elif dots == 0 and exps == 0:   # every token an int
+            items = [int(t) for t in tokens]
+            arr = np.array(items, dtype=np.int64)
+        else:
+            items = [float(t) if (b"." in t or b"e" in t or b"E" in t) else int(t) for t in tokens]
+            arr = np.array(items, dtype=np.float64)
+    except (ValueError, OverflowError):
+        raise _NotNumbers from None
+    return _nest(arr.reshape(shape), items, shape)
+
+
+def _nest(arr: np.ndarray, items: list, shape: tuple[int, ...]) -> NumberList:
+    """Nested NumberLists of *items* (flat, in order) shaped *shape*; the outermost carries *arr*."""
+    n = shape[-1]
+    level = list(map(NumberList, (items[k:k + n] for k in range(0, len(items), n))))
+    for size in reversed(shape[:-1]):   # group the lists of each level into their parents
+        level = list(map(NumberList, (level[k:k + size] for k in range(0, len(level), size))))
+    top = level[0]
+    top.array = arr
+    return top
+
+
+def as_arrays(data):
+    """*data* with each NumberList in it replaced by its array (for np.array: rows copied, not items)."""
+    if isinstance(data, NumberList):
+        return data if data.array is None else data.array
+    if isinstance(data, list):
+        return [as_arrays(v) for v in data]
+    return data
