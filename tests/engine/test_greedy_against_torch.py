@@ -1,0 +1,161 @@
+"""Greedy decoding as a graph: a recurrence whose step embeds x (`type: embedding` reading the step's token id),
+runs a GRU cell and an output layer, and feeds the argmax of its own scores back as the next step's x
+(`op: argmax`, `feed`). Against a PyTorch module of the same structure, float64 to 1e-10: the output, the
+loss, every parameter gradient and dL/dh at every step. The argmax passes no gradient (autograd gives none
+through an index), so the gradients flow only through the scores that reach the loss."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import rnntui
+from rnntui.errors import ScenarioError
+
+TOL = dict(rtol=1e-10, atol=1e-10)
+
+SCENARIO = """inputs:
+  src: {tokens: [[1, 4, 2, 5, 3], [2, 2, 6, 1, 0]]}
+  go: {tokens: [[1, 0, 0, 0, 0], [4, 0, 0, 0, 0]]}
+model:
+  - {id: emb_src, type: embedding, num_embeddings: 7, embedding_dim: 4, from: src}
+  - {id: enc, type: gru, hidden_size: 5}
+  - {id: enc_last, op: last, from: enc}
+  - id: dec
+    type: recurrence
+    from: go                      # the first step reads GO; the steps after it read the id chosen before
+    state: {h: 5}
+    start: {h: enc_last}
+    step:
+      - {id: emb, type: embedding, num_embeddings: 7, embedding_dim: 4, from: x}
+      - {id: cell, type: gru_cell, hidden_size: 5, from: [emb, h]}
+      - {id: out, type: dense, units: 7, from: cell}
+      - {id: logp, op: log_softmax, dim: -1, from: out}
+      - {id: tok, op: argmax, dim: -1, keepdim: true, from: logp}
+    next: {h: cell}
+    emit: logp
+    feed: tok
+loss: {kind: nll, target: [[3, 1, 4, 1, 5], [2, 6, 5, 3, 5]]}
+"""
+
+
+class Greedy(torch.nn.Module):
+    """An encoder GRU over the source; a decoder that embeds GO, then the argmax of its own output."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb_src = torch.nn.Embedding(7, 4)
+        self.enc = torch.nn.GRU(4, 5)
+        self.emb = torch.nn.Embedding(7, 4)
+        self.cell = torch.nn.GRUCell(4, 5)
+        self.out = torch.nn.Linear(5, 7)
+
+    def forward(self, src, go, steps):   # (T, B) ids, (B,) ids
+        _, h = self.enc(self.emb_src(src))
+        h, tok, outs, self.hs, self.toks = h[-1], go, [], [], [go]
+        for _ in range(steps):
+            h = self.cell(self.emb(tok), h)
+            h.retain_grad()
+            self.hs.append(h)
+            o = F.log_softmax(self.out(h), dim=-1)
+            outs.append(o)
+            tok = o.argmax(-1)
+            self.toks.append(tok)
+        return torch.stack(outs)
+
+
+def _torch_twin(trace) -> Greedy:
+    P = {k[len("param."):]: np.asarray(trace[k]) for k in trace.keys() if k.startswith("param.")}
+    m = Greedy().double()
+    names = {"emb_src.weight": "0.weight", "emb.weight": "3.emb.weight", "out.weight": "3.out.weight",
+             "out.bias": "3.out.bias", **{f"enc.{s}_l0": f"1.{s}_l0" for s in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
+             **{f"cell.{s}": f"3.cell.{s}" for s in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}}
+    assert set(names.values()) == set(P), sorted(P)
+    with torch.no_grad():
+        for tn, p in m.named_parameters():
+            p.copy_(torch.from_numpy(P[names[tn]].copy()))
+    m.names = names
+    return m
+
+
+def test_greedy_decoding_matches_torch(tmp_path):
+    path = tmp_path / "greedy.yaml"
+    path.write_text(SCENARIO)
+    trace = rnntui.run(path)
+    m = _torch_twin(trace)
+    src = torch.from_numpy(np.asarray(trace["input.src"])[..., 0].astype(np.int64))
+    go = torch.from_numpy(np.asarray(trace["input.go"])[0, :, 0].astype(np.int64))
+    out = m(src, go, 5)
+    target = torch.tensor([[3, 1, 4, 1, 5], [2, 6, 5, 3, 5]]).T
+    loss = F.nll_loss(out.reshape(-1, 7), target.reshape(-1))
+    loss.backward()
+    np.testing.assert_allclose(trace["output"], out.detach().numpy(), **TOL)
+    np.testing.assert_allclose(trace["loss"], loss.item(), **TOL)
+    # what each step read: GO, then the id the step before chose (not the input's padding)
+    read = np.asarray(trace["model.3.x"])[..., 0]
+    np.testing.assert_array_equal(read, torch.stack(m.toks[:-1]).numpy())
+    assert read[1:].any(), "the chosen ids differ from the input's padding (0), so the test sees the feedback"
+    np.testing.assert_array_equal(np.asarray(trace["model.3.tok.out"])[..., 0], torch.stack(m.toks[1:]).numpy())
+    for tn, p in m.named_parameters():
+        np.testing.assert_allclose(trace[f"grad.param.{m.names[tn]}"], p.grad.numpy(), **TOL, err_msg=tn)
+    for t, h in enumerate(m.hs):
+        np.testing.assert_allclose(trace["grad.model.3.h"][t], h.grad.numpy(), **TOL, err_msg=f"dL/dh_{t}")
+    # the choice passes no gradient: none reaches the fed ids, the scores get only the loss's
+    assert not np.asarray(trace["grad.model.3.tok.out"]).any()
+    assert not np.asarray(trace["grad.input.go"]).any()
+
+
+def test_argmax_op_ties_and_no_gradient(tmp_path):
+    """op argmax on a top-level node: the first of equal values (as torch.argmax), the ids as floats, and
+    no gradient back to what it reads; the gradient reaches x only through the other branch."""
+    path = tmp_path / "a.yaml"
+    path.write_text("""inputs:
+  x: {batch: [[[1.0, 3.0, 3.0], [2.0, 0.5, 1.0]], [[0.0, 0.0, -1.0], [4.0, 4.0, 5.0]]]}
+model:
+  - {id: pick, op: argmax, dim: -1, keepdim: true, from: x}
+  - {id: both, op: mul, from: [pick, x]}
+loss: {kind: sum}
+""")
+    trace = rnntui.run(path)
+    x = torch.tensor(np.asarray(trace["input.x"]), requires_grad=True)
+    pick = x.argmax(-1, keepdim=True)
+    (pick * x).sum().backward()
+    np.testing.assert_array_equal(np.asarray(trace["model.0.out"]), pick.numpy())
+    np.testing.assert_allclose(trace["grad.input.x"], x.grad.numpy(), **TOL)
+
+
+def test_a_fed_value_that_is_no_id_is_refused(tmp_path):
+    bad = SCENARIO.replace("feed: tok", "feed: out")
+    path = tmp_path / "bad.yaml"
+    path.write_text(bad)
+    with pytest.raises(ScenarioError) as exc:
+        rnntui.run(path)
+    msg = str(exc.value)
+    assert "gives no ids" in msg and "op argmax" in msg and "feed" in msg, msg
+
+
+def test_an_argmax_over_more_scores_than_rows_is_refused(tmp_path):
+    bad = SCENARIO.replace("{id: out, type: dense, units: 7", "{id: out, type: dense, units: 9")
+    path = tmp_path / "bad.yaml"
+    path.write_text(bad)
+    with pytest.raises(ScenarioError) as exc:
+        rnntui.run(path)
+    msg = str(exc.value)
+    assert "argmax over 9 scores" in msg and "7 rows" in msg, msg
+
+
+def test_a_step_embedding_reads_token_ids(tmp_path):
+    bad = SCENARIO.replace("go: {tokens: [[1, 0, 0, 0, 0], [4, 0, 0, 0, 0]]}",
+                           "go: {batch: [[[1.0], [0.0], [0.0], [0.0], [0.0]], [[4.0], [0.0], [0.0], [0.0], [0.0]]]}")
+    path = tmp_path / "bad.yaml"
+    path.write_text(bad)
+    with pytest.raises(ScenarioError) as exc:
+        rnntui.run(path)
+    assert "reads token ids" in str(exc.value), str(exc.value)
+    bad = SCENARIO.replace("go: {tokens: [[1, 0, 0, 0, 0], [4, 0, 0, 0, 0]]}",
+                           "go: {tokens: [[1, 0, 0, 0, 0], [9, 0, 0, 0, 0]]}")
+    path.write_text(bad)
+    with pytest.raises(ScenarioError) as exc:
+        rnntui.run(path)
+    assert "9" in str(exc.value), str(exc.value)
