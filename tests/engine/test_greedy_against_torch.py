@@ -159,3 +159,13 @@ def test_a_step_embedding_reads_token_ids(tmp_path):
     with pytest.raises(ScenarioError) as exc:
         rnntui.run(path)
     assert "9" in str(exc.value), str(exc.value)
+
+
+def test_an_argmax_without_keepdim_fed_back_is_refused_saying_so(tmp_path):
+    bad = SCENARIO.replace("op: argmax, dim: -1, keepdim: true", "op: argmax, dim: -1")
+    path = tmp_path / "bad.yaml"
+    path.write_text(bad)
+    with pytest.raises(ScenarioError) as exc:
+        rnntui.run(path)
+    msg = str(exc.value)
+    assert "feed" in msg and "keepdim: true" in msg, msg
