@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 import rnntui
+from rnntui.engine.whatif import WhatIfError, what_if
 from rnntui.errors import ScenarioError
 
 TOL = dict(rtol=1e-10, atol=1e-10)
@@ -51,7 +52,7 @@ class Greedy(torch.nn.Module):
         self.cell = torch.nn.GRUCell(4, 5)
         self.out = torch.nn.Linear(5, 7)
 
-    def forward(self, src, go, steps):   # (T, B) ids, (B,) ids
+    def forward(self, src, go, steps, force=None):   # (T, B) ids, (B,) ids; force: {step: the id it chooses}
         _, h = self.enc(self.emb_src(src))
         h, tok, outs, self.hs, self.toks = h[-1], go, [], [], [go]
         for _ in range(steps):
@@ -61,6 +62,8 @@ class Greedy(torch.nn.Module):
             o = F.log_softmax(self.out(h), dim=-1)
             outs.append(o)
             tok = o.argmax(-1)
+            if force and len(outs) - 1 in force:
+                tok = torch.full_like(tok, force[len(outs) - 1])
             self.toks.append(tok)
         return torch.stack(outs)
 
@@ -169,3 +172,28 @@ def test_an_argmax_without_keepdim_fed_back_is_refused_saying_so(tmp_path):
         rnntui.run(path)
     msg = str(exc.value)
     assert "feed" in msg and "keepdim: true" in msg, msg
+
+
+def test_a_what_if_on_the_chosen_token_against_torch(tmp_path):
+    """`set: tok` at step 1: what if the decoder had chosen id 3 there; step 2 reads it. Against the torch loop
+    that overrides its choice; a value that is no id the argmax could give is refused, naming the range."""
+    path = tmp_path / "greedy.yaml"
+    path.write_text(SCENARIO)
+    trace = rnntui.run(path)
+    new = what_if(trace, [{"at": "model.3", "set": "tok", "t": 1, "value": 3}])
+    m = _torch_twin(trace)
+    src = torch.from_numpy(np.asarray(trace["input.src"])[..., 0].astype(np.int64))
+    go = torch.from_numpy(np.asarray(trace["input.go"])[0, :, 0].astype(np.int64))
+    out = m(src, go, 5, force={1: 3})
+    loss = F.nll_loss(out.reshape(-1, 7), torch.tensor([[3, 1, 4, 1, 5], [2, 6, 5, 3, 5]]).T.reshape(-1))
+    loss.backward()
+    assert (np.asarray(new["model.3.x"])[2, :, 0] == 3).all()
+    assert not np.allclose(new["output"], trace["output"])   # the choice changed what followed
+    np.testing.assert_allclose(new["output"], out.detach().numpy(), **TOL)
+    np.testing.assert_allclose(new["loss"], loss.item(), **TOL)
+    for tn, p in m.named_parameters():
+        np.testing.assert_allclose(new[f"grad.param.{m.names[tn]}"], p.grad.numpy(), **TOL, err_msg=tn)
+    for bad in (7, 2.5, -1):
+        with pytest.raises(WhatIfError) as exc:
+            what_if(trace, [{"at": "model.3", "set": "tok", "t": 1, "value": bad}])
+        assert "expected a whole number in 0..6" in str(exc.value), str(exc.value)

@@ -219,6 +219,20 @@ class Recurrence(Op):
         lay = next(lay for lay in step_layout(info) if str(lay.index) == f"{info.index}.{node}")
         return int(lay.out_shape[0])   # a cell's second value and its gates have the shape of its first
 
+    def value_problem(self, info, name: str, value: float) -> str | None:
+        """Why *value* cannot be set on step value *name* (None: it can): an id (op argmax's, the token a greedy
+        decoder chose and feeds back) is a whole number the argmax could give, 0..n-1."""
+        if name in info.config["states"]:
+            return None
+        lay = next((lay for lay in step_layout(info) if str(lay.index) == f"{info.index}.{name}"), None)
+        gives = getattr(_handler(lay.type), "gives_ids", None) if lay is not None else None
+        if gives is None:
+            return None
+        n = gives(lay)
+        if value != int(value) or not 0 <= value < n:
+            return f"found {value!r}; {name} is an id, the argmax over {n} scores: expected a whole number in 0..{n - 1}"
+        return None
+
     def value_key(self, info, name: str) -> str:
         """The step walk's key of a settable value: a state is the value its next step carries."""
         if name in info.config["states"]:
