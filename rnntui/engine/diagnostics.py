@@ -163,6 +163,15 @@ def _is_per_step(key: str, seq_entries: set[int]) -> bool:
     return parts[2].startswith("l") and parts[2][1:].isdigit() or int(parts[1]) in seq_entries
 
 
+def _all_finite(a: np.ndarray) -> bool:
+    """Whether every value of *a* is finite: its sum is (an inf or NaN anywhere makes the sum inf or NaN), else
+    value by value (a sum of finite values can overflow). One pass, no array of booleans, when all are."""
+    with np.errstate(all="ignore"):
+        if np.isfinite(np.add.reduce(a, axis=None)):
+            return True
+    return bool(np.isfinite(a).all())
+
+
 @dataclass(frozen=True)
 class BadRows:
     """Where an array that is not held whole (a checkpointed trace's, engine/checkpoint.py) holds inf or NaN,
@@ -191,7 +200,7 @@ def nonfinite(arrays: dict, entries, seq: bool) -> dict[str, np.ndarray]:
         if key.startswith(keys.META_PREFIX) or key == "tokens" or not np.issubdtype(a.dtype, np.floating):
             continue
         summary = a if isinstance(a, BadRows) else None
-        if (summary.first < 0) if summary else np.isfinite(a).all():
+        if (summary.first < 0) if summary else _all_finite(a):
             continue
         grad = key.startswith((keys.GRAD_PREFIX, keys.GRADNORM_PREFIX))
         bwd = ".bwd." in key

@@ -356,8 +356,7 @@ class RnntuiApp(App):
             self.playing = False
             run = new.run
             self.title = f"rnntui: {run.info.name}" + (f" vs {run.other.info.name}" if run.other is not None else "")
-            if old is not None:   # the first run's verdicts wait for the first paint (_first_paint_done)
-                self._measure_verdicts(run)
+            self._measure_verdicts(run)   # a long run's wait for the first paint (_first_paint_done starts them)
         if old is None or new.debugging is not old.debugging:
             self._cancelled.clear()  # a changed list computes again what Esc cancelled
             for view in self.query(WatchPane):

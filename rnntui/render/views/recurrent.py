@@ -63,8 +63,12 @@ def unit_row(cells: Cells, name: str, vec, u: int, u0: int, u1: int, scale: floa
 
 
 def finite_scale(vec, at_least: float = 0.0) -> float:
-    finite = np.abs(vec[np.isfinite(vec)])
-    top = float(finite.max()) if finite.size else 0.0
+    """The largest finite |value| of *vec* (at least *at_least*), 1 if none is above zero."""
+    a = np.abs(vec)
+    top = float(a.max()) if a.size else 0.0
+    if not math.isfinite(top):   # an inf or NaN among them (rare): the finite ones alone
+        finite = a[np.isfinite(a)]
+        top = float(finite.max()) if finite.size else 0.0
     return max(top, at_least) if max(top, at_least) > 0 else 1.0
 
 
