@@ -204,7 +204,7 @@ def test_a_shape_error_points_into_the_list(tmp_path):
 
 def test_inline_weights_load_as_from_a_file(tmp_path):
     """The same weights inline and in a .safetensors file: the same parameters, bit for bit."""
-    torch = pytest.importorskip("torch")
+    import torch
     import rnntui
     from rnntui.torch_bridge import text as text_mod
 
