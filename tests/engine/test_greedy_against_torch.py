@@ -197,3 +197,19 @@ def test_a_what_if_on_the_chosen_token_against_torch(tmp_path):
         with pytest.raises(WhatIfError) as exc:
             what_if(trace, [{"at": "model.3", "set": "tok", "t": 1, "value": bad}])
         assert "expected a whole number in 0..6" in str(exc.value), str(exc.value)
+
+
+def test_the_model_map_says_what_is_fed_back(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from rnntui.render.model_map import model_map
+
+    path = tmp_path / "greedy.yaml"
+    path.write_text(SCENARIO)
+    out = io.StringIO()
+    Console(file=out, width=120, color_system=None).print(model_map(rnntui.run(path).info))
+    text = out.getvalue()
+    assert "tok   argmax     logp → (B, 1)" in text and "emb   embedding  x → (B, 4)" in text, text
+    assert "next: h ← cell; emit logp; x ← tok from step 1" in text, text
