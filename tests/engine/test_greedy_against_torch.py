@@ -213,3 +213,14 @@ def test_the_model_map_says_what_is_fed_back(tmp_path):
     text = out.getvalue()
     assert "tok   argmax     logp → (B, 1)" in text and "emb   embedding  x → (B, 4)" in text, text
     assert "next: h ← cell; emit logp; x ← tok from step 1" in text, text
+
+
+def test_the_timeline_says_what_a_fed_step_reads(tmp_path):
+    from rnntui.render.timeline import graph_steps_words
+
+    path = tmp_path / "greedy.yaml"
+    path.write_text(SCENARIO)
+    trace = rnntui.run(path)
+    words = graph_steps_words(trace.info, 3, trace)
+    assert words == ("model.3 runs over 5 steps: it reads input 'go' (5 steps); from step 1 on, its x is tok of "
+                     "the step before, fed back, not the input's step"), words
