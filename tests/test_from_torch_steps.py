@@ -227,9 +227,9 @@ class Greedy(nn.Module):
     """A decoder that feeds back the argmax of its own output for a fixed number of steps (greedy decoding);
     with `encoder`, an embedding and a GRU over a source first, the decoder starting from its h_n[-1]."""
 
-    def __init__(self, encoder=False):
+    def __init__(self, encoder=False, detach=False):
         super().__init__()
-        self.encoder = encoder
+        self.encoder, self.detach = encoder, detach
         if encoder:
             self.src_emb, self.enc = nn.Embedding(V, E), nn.GRU(E, H, batch_first=True)
         self.emb = nn.Embedding(V, E)
@@ -250,18 +250,19 @@ class Greedy(nn.Module):
             self.kept.append(h)
             o = F.log_softmax(self.out(h), dim=-1)
             outs.append(o)
-            tok = o.argmax(-1)
+            tok = o.argmax(-1).detach() if self.detach else o.argmax(-1)
         return torch.stack(outs, 1)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("encoder", [False, True], ids=["alone", "after-an-encoder"])
+@pytest.mark.parametrize("encoder", [False, True, "detach"], ids=["alone", "after-an-encoder", "detached-ids"])
 def test_greedy_decoding_maps_against_torch(encoder, dtype):
     """`tok = o.argmax(-1)` fed into `self.emb(tok)` at the next step: an embedding step node reading x, op
     argmax, the recurrence feeding the chosen id back. The argmax passes no gradient, so the gradients are
     autograd's through the scores that reach the loss."""
     torch.manual_seed(3 if encoder else 2)
-    model = Greedy(encoder).to(dtype)
+    model = Greedy(encoder is True, detach=encoder == "detach").to(dtype)
+    encoder = encoder is True
     g = np.random.default_rng(5)
     start = torch.tensor([[1], [4], [6]])
     src = torch.from_numpy(g.integers(0, V, (3, 6))) if encoder else None

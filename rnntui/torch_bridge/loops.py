@@ -705,9 +705,25 @@ class StepGraph:
         if module_name is not None:
             self.torch_names.setdefault(f"{module_name}.{name}", key)
 
+    def _fed_from(self) -> int | None:
+        """The step event whose value is fed back, through `.detach()` of an id (the step's argmax)."""
+        if self.r.feed is None or self.r.feed[1] != ():
+            return None
+        j = self.r.feed[0]
+        while True:
+            ev = self.r.ev[self.r.start + j]
+            src = self.r.made.get(id(ev.args[0])) if ev.kind == "fn" and ev.args else None
+            if getattr(ev.target, "__name__", "") != "detach" or src is None or src[1] != ():
+                return j
+            j = (src[0] - self.r.start) % self.r.L
+
     def fn_node(self, j, e, refs, use):
         name = getattr(e.target, "__name__", "")
         node_id = self.new_id(name.strip("_") or "op")
+        if name == "detach" and e.args and isinstance(e.args[0], self.torch.Tensor) and \
+                not e.args[0].dtype.is_floating_point:
+            self.alias[j] = refs[0]   # ids carry no gradient: detaching them changes nothing
+            return
         numbers = [a for a in e.args if isinstance(a, (int, float)) and not isinstance(a, bool)]
         if name in _ARITH:
             op = _ARITH[name]
@@ -732,7 +748,7 @@ class StepGraph:
                 self.r.refuse(e, "argmax without dim: it picks over every number of the batch; write x.argmax(-1), "
                               "one id per sample")
             keep = bool(e.kwargs.get("keepdim", e.args[2] if len(e.args) > 2 else False))
-            fed = self.r.feed is not None and self.r.feed[:2] == (j, ())
+            fed = self._fed_from() == j
             # a fed id is the next step's x, one id per sample held as (batch, 1): keepdim
             cfg = {"id": node_id, "op": "argmax", "dim": int(dim), "keepdim": keep or fed, "from": refs[0]}
             if fed and not keep and int(dim) % e.args[0].ndim != e.args[0].ndim - 1:
