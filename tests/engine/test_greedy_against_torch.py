@@ -224,3 +224,25 @@ def test_the_timeline_says_what_a_fed_step_reads(tmp_path):
     words = graph_steps_words(trace.info, 3, trace)
     assert words == ("model.3 runs over 5 steps: it reads input 'go' (5 steps); from step 1 on, its x is tok of "
                      "the step before, fed back, not the input's step"), words
+
+
+def test_a_step_embedding_of_something_else_than_token_ids_is_refused(tmp_path):
+    """In a step graph an embedding reads x (ids), not a state; and the recurrence then reads an input of tokens,
+    not another node's floats: each refused at its key with one clear message."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(SCENARIO.replace("embedding_dim: 4, from: x}", "embedding_dim: 4, from: h}"))
+    with pytest.raises(ScenarioError) as exc:
+        rnntui.run(path)
+    msg = str(exc.value)
+    assert "model[3].step[0].from" in msg, msg
+    assert "found 'h'; in a step graph embedding reads token ids, the step's x" in msg, msg
+    path.write_text(SCENARIO.replace("    from: go ", "    from: enc "))
+    with pytest.raises(ScenarioError) as exc:
+        rnntui.run(path)
+    assert "an embedding reads token ids, one per step" in str(exc.value), str(exc.value)
+    path.write_text(SCENARIO.replace("  - id: dec\n", "  - {id: one, type: dense, units: 1, from: enc}\n  - id: dec\n")
+                    .replace("    from: go ", "    from: one "))
+    with pytest.raises(ScenarioError) as exc:
+        rnntui.run(path)
+    msg = str(exc.value)
+    assert "reads x as token ids, so the recurrence reads an input of tokens directly" in msg, msg
