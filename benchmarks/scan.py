@@ -14,8 +14,10 @@ measurement runs in a fresh process (its peak RSS is its own):
 - the same scan over the first `--memory` samples (`limit=`, the same file loaded): memory flat in N means the
   same peak RSS, in the main process and in the largest worker, for both.
 
-It prints the ratio of the scan's throughput to workers x the reference's (the target: at least 0.8) and the
-load average before and after each measurement (the machine may be shared: repeat, compare within a run).
+It prints the ratio of the scan's throughput to workers x the reference's (the target: at least 0.8), the CPU
+time a sample costs in each (the workers' overhead apart from how many cores a shared machine gives them: their
+ratio bounds what the wall-clock ratio can reach on free cores) and the load average before and after each
+measurement (the machine may be shared: repeat, compare within a run).
 """
 from __future__ import annotations
 
@@ -39,11 +41,19 @@ def one(path: str, workers: int, limit: int, warm: bool) -> dict:
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if warm:
         _load(path, None, None)
+
+    def cpu() -> float:
+        return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                      resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+    c = cpu()
     t = time.perf_counter()
     result = scan(path, workers=workers, limit=limit)
     wall = time.perf_counter() - t
+    c = cpu() - c
     assert len(result.rows) == limit and result.rows[-1]["sample"] == limit - 1
     return {"workers": workers, "samples": limit, "seconds": wall, "per_second": limit / wall,
+            "cpu_ms_per_sample": 1000 * c / limit, "cores_used": c / wall,
             "rss_start_mib": rss0, "rss_main_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "rss_worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
             "rows_bytes": result.rows.nbytes() if hasattr(result.rows, "nbytes") else None}
@@ -91,7 +101,8 @@ loss: {{kind: cross_entropy}}
           f"(each process loads it whole); {os.cpu_count()} CPUs")
 
     def show(what: str, m: dict) -> None:
-        print(f"  {what}: {m['samples']:,} samples in {m['seconds']:.1f} s = {m['per_second']:.1f}/s; peak RSS "
+        print(f"  {what}: {m['samples']:,} samples in {m['seconds']:.1f} s = {m['per_second']:.1f}/s, "
+              f"{m['cpu_ms_per_sample']:.2f} ms CPU a sample (all processes), {m['cores_used']:.2f} cores busy; peak RSS "
               f"main {m['rss_main_mib']:.0f} MiB, largest worker {m['rss_worker_mib']:.0f} MiB; rows "
               f"{(m['rows_bytes'] or 0) / 2**20:.1f} MiB; load {m['load'][0]:.2f} -> {m['load'][1]:.2f}")
 
@@ -101,7 +112,8 @@ loss: {{kind: cross_entropy}}
         many = measure(path, a.workers, N)
         show(f"scan, {a.workers} workers", many)
         print(f"run {r + 1}: ratio to {a.workers} x single: {many['per_second'] / (a.workers * ref['per_second']):.2f} "
-              "(target >= 0.8)")
+              f"(target >= 0.8); CPU a sample, single / workers: {ref['cpu_ms_per_sample'] / many['cpu_ms_per_sample']:.2f} "
+              "(what the workers' overhead costs, whatever share of the cores the machine gives them)")
     if a.memory and a.memory < N:
         small = measure(path, a.workers, a.memory)
         show(f"scan, {a.workers} workers, first {a.memory:,}", small)

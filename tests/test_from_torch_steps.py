@@ -383,3 +383,54 @@ def test_a_decoder_started_from_c_n_is_refused_saying_what_maps():
     msg = str(exc.value)
     line = inspect.getsourcelines(LSTMSeq2Seq.forward)[1] + 2
     assert f"test_from_torch_steps.py:{line}:" in msg and "c_n" in msg and "zeros_like" in msg, msg
+
+
+class FinalUnsqueezed(nn.Module):
+    """What the refusal of batch-first `out + h_n[-1]` says to write: h_n[-1].unsqueeze(1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(3, H, batch_first=True)
+        self.fc = nn.Linear(H, 2)
+
+    def forward(self, x):
+        out, h_n = self.rnn(x)
+        return self.fc(out + h_n[-1].unsqueeze(1))
+
+
+def test_the_written_fix_of_a_batch_first_broadcast_maps():
+    torch.manual_seed(9)
+    model = FinalUnsqueezed().double()
+    x = _x(2, 4, 3)
+    trace = rnntui.from_torch(model, x)
+    y = model(x)
+    y.sum().backward()
+    np.testing.assert_allclose(trace["output"], y.transpose(0, 1).detach().numpy(), rtol=1e-9, atol=1e-11)
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(trace["grad.param." + trace.torch_names[name]], p.grad.numpy(), rtol=1e-9,
+                                   atol=1e-11, err_msg=name)
+
+
+class EarlyStop(nn.Module):
+    """A decoder loop that stops when every sample predicts class 0: data-dependent, refused at the line."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell, self.out = nn.GRUCell(3, H), nn.Linear(H, 3)
+
+    def forward(self, x):
+        h, outs = torch.zeros(x.size(0), H, dtype=x.dtype), []
+        for t in range(x.size(1)):
+            h = self.cell(x[:, t], h)
+            outs.append(self.out(h))
+            if (outs[-1].argmax(-1) == 0).all():
+                break
+        return torch.stack(outs, 1)
+
+
+def test_an_early_break_on_a_prediction_is_refused_at_its_line():
+    with pytest.raises(FromTorchError) as exc:
+        rnntui.from_torch(EarlyStop().double(), _x(2, 4, 3))
+    msg = str(exc.value)
+    line = inspect.getsourcelines(EarlyStop.forward)[1] + 5
+    assert f"test_from_torch_steps.py:{line}:" in msg and "torch.where" in msg, msg

@@ -66,3 +66,58 @@ def test_chunks_are_large_and_contiguous():
     # a sixteenth of each worker's share, within CHUNK..MAX_CHUNK
     assert chunk_size(100_000, 2) == MAX_CHUNK == 512 and chunk_size(48, 2) == CHUNK
     assert chunk_size(8_000, 4) == 125 and chunk_size(10_000, 2) == 312
+
+
+def test_workers_get_a_few_chunks_at_a_time_and_their_rows_are_taken_as_they_come(monkeypatch):
+    """The process pool is handed IN_FLIGHT chunks a worker ahead, never every chunk at once (the futures would
+    hold every chunk's rows until the end); the rows are those of one process, in sample order. The pool is
+    replaced by threads that count what was handed out and not yet taken."""
+    import concurrent.futures as cf
+
+    from rnntui.samples.run import IN_FLIGHT, scan
+    from rnntui.scenario.bundled import resolve
+
+    seen = {"out": 0, "most": 0, "chunks": []}
+
+    class Counted(cf.Future):
+        def result(self, timeout=None):
+            seen["out"] -= 1
+            return super().result(timeout)
+
+    class Pool(cf.ThreadPoolExecutor):
+        def __init__(self, workers, mp_context=None, initializer=None):
+            super().__init__(workers)
+
+        def submit(self, fn, *args):
+            seen["out"] += 1
+            seen["most"] = max(seen["most"], seen["out"])
+            seen["chunks"].append(args[3])
+            inner = super().submit(fn, *args)
+            outer = Counted()
+            inner.add_done_callback(lambda f: outer.set_result(f.result()) if f.exception() is None
+                                    else outer.set_exception(f.exception()))
+            return outer
+
+    monkeypatch.setattr(cf, "ProcessPoolExecutor", Pool)
+    path = str(resolve("scan-gradient-health"))
+    got = scan(path, workers=2, limit=200)
+    assert IN_FLIGHT == 2 and seen["most"] <= 4 < len(seen["chunks"]) == 7   # 200 samples in chunks of 32
+    assert [list(c) for c in seen["chunks"]] == [list(range(a, min(a + 32, 200))) for a in range(0, 200, 32)]
+    one = scan(path, workers=1, limit=200)
+    assert got.rows == one.rows and [r["sample"] for r in got.rows] == list(range(200))
+
+
+def test_chunks_completing_out_of_order_are_put_in_sample_order_as_they_come():
+    from rnntui.samples.run import _InOrder
+
+    def chunk(a, b):
+        return [{"sample": k, "loss": float(k)} for k in range(a, b)]
+
+    done = _InOrder(Rows())
+    done.add(2, chunk(6, 9))
+    done.add(1, chunk(3, 6))
+    assert len(done.rows) == 0 and len(done) == 6     # held until chunk 0 is in: counted, not yet appended
+    done.add(0, chunk(0, 3))
+    assert [r["sample"] for r in done.rows] == list(range(9))
+    done.add(4, chunk(12, 14))                         # chunk 3 never comes (an interruption)
+    assert [r["sample"] for r in done.finish()] == list(range(9)) + [12, 13] and len(done) == 11

@@ -6,8 +6,8 @@ dropped, so memory stays flat in N: the rows are kept as one compact array per c
 bytes a number), and chunks are handed out a few at a time, their rows taken as each chunk completes. With
 `workers` > 1 the samples are handed out in contiguous chunks (`chunk_size`: large enough that a chunk's
 hand-over costs nothing beside its work, small enough that the progress bar moves and Ctrl-C loses little) to
-that many processes, started once each (each loads the scenario once); the rows are put back in sample order,
-so the table is the same however the samples were split. Ctrl-C (or any signal that ends the scan) keeps the rows done so far: `Scan.complete` says whether
+that many processes, started once each (each loads the scenario once); each chunk's rows join the table in
+sample order as the chunks complete (`_InOrder`), so the table is the same however the samples were split. Ctrl-C (or any signal that ends the scan) keeps the rows done so far: `Scan.complete` says whether
 every sample was reached.
 """
 from __future__ import annotations
@@ -191,39 +191,53 @@ def scan(path: str, dataset: str | None = None, workers: int = 1, max_memory: in
     N = sc.dataset.N if limit is None else min(limit, sc.dataset.N)
     size = chunk_size(N, 1 if scheduler is None and workers <= 1 else workers)
     chunks = [range(a, min(a + size, N)) for a in range(0, N, size)]
-    done = Rows()   # in the order chunks complete; put in sample order at the end
+    done = _InOrder(Rows())   # the rows in sample order, a chunk that completes early held until its turn
     try:
         if scheduler is not None:
             _on_dask(scheduler, str(path), dataset, max_memory, chunks, how, done, progress, N, workers)
         elif workers <= 1:
             with one_thread():   # as in a worker: one BLAS thread (a sample's products are small)
-                for ks in chunks:
-                    for row in _rows(str(path), dataset, max_memory, ks, how):
-                        done.append(row)
+                for i, ks in enumerate(chunks):
+                    done.add(i, _rows(str(path), dataset, max_memory, ks, how))
                     if progress:
                         progress(len(done), N)
         else:
             _on_processes(workers, str(path), dataset, max_memory, chunks, how, done, progress, N)
     except KeyboardInterrupt:
         pass   # what is done is kept; `complete` says it is not all
-    return Scan(_in_sample_order(done), N, str(path), sc.dataset.path)
+    return Scan(done.finish(), N, str(path), sc.dataset.path)
 
 
-def _in_sample_order(done):
-    """*done*'s rows by their sample (the chunks complete in any order), as compact rows again."""
-    import numpy as np
+class _InOrder:
+    """Chunks' rows put in sample order as they complete: chunk i's rows are appended once chunks 0..i-1 are, a
+    chunk that completes early waits here (at most the chunks handed out ahead), so no pass reorders the rows."""
 
-    from rnntui.samples.rows import Rows
+    def __init__(self, rows):
+        self.rows = rows
+        self._early: dict[int, list[dict]] = {}
+        self._next = 0
+        self._held = 0
 
-    samples = done.column("sample") if isinstance(done, Rows) else None
-    if samples is not None and (len(samples) < 2 or bool(np.all(samples[1:] > samples[:-1]))):
-        return done
-    order = np.argsort(samples, kind="stable") if samples is not None else \
-        sorted(range(len(done)), key=lambda i: done[i]["sample"])
-    out = Rows()
-    for i in order:
-        out.append(done[int(i)])
-    return out
+    def add(self, i: int, chunk: list[dict]) -> None:
+        self._early[i] = chunk
+        self._held += len(chunk)
+        while self._next in self._early:
+            got = self._early.pop(self._next)
+            self._held -= len(got)
+            for row in got:
+                self.rows.append(row)
+            self._next += 1
+
+    def __len__(self) -> int:
+        return len(self.rows) + self._held
+
+    def finish(self):
+        """The rows; after an interruption, the chunks that completed beyond a gap too (still in sample order)."""
+        for i in sorted(self._early):
+            for row in self._early.pop(i):
+                self.rows.append(row)
+        self._held = 0
+        return self.rows
 
 
 def _on_processes(workers: int, path: str, dataset, max_memory, chunks, how, done, progress, N: int) -> None:
@@ -233,22 +247,26 @@ def _on_processes(workers: int, path: str, dataset, max_memory, chunks, how, don
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    todo = iter(chunks)
+    todo = iter(enumerate(chunks))
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
         running = set()
         try:
-            for ks in todo:
-                running.add(pool.submit(_rows, path, dataset, max_memory, ks, how))
+            index: dict = {}
+            for i, ks in todo:
+                f = pool.submit(_rows, path, dataset, max_memory, ks, how)
+                running.add(f)
+                index[f] = i
                 if len(running) >= IN_FLIGHT * workers:
                     break
             while running:
                 finished, running = wait(running, return_when=FIRST_COMPLETED)
                 for f in finished:
-                    for row in f.result():
-                        done.append(row)
+                    done.add(index.pop(f), f.result())
                     nxt = next(todo, None)
                     if nxt is not None:
-                        running.add(pool.submit(_rows, path, dataset, max_memory, nxt, how))
+                        g = pool.submit(_rows, path, dataset, max_memory, nxt[1], how)
+                        running.add(g)
+                        index[g] = nxt[0]
                 if progress:
                     progress(len(done), N)
         except BaseException:
@@ -283,18 +301,23 @@ def _on_dask(address: str, path: str, dataset, max_memory, chunks, how, done, pr
     try:
         # a few chunks a worker ahead, each chunk's rows taken (and its future released) as it completes
         ahead = IN_FLIGHT * max(len(client.scheduler_info().get("workers", {})), workers, 1)
-        todo = iter(chunks)
-        first = [client.submit(_rows, path, dataset, max_memory, ks, how, pure=False)
-                 for ks in (next(todo, None) for _ in range(ahead)) if ks is not None]
+        todo = iter(enumerate(chunks))
+        index: dict = {}
+
+        def submit(i, ks):
+            f = client.submit(_rows, path, dataset, max_memory, ks, how, pure=False)
+            index[f.key] = i
+            return f
+
+        first = [submit(*item) for item in (next(todo, None) for _ in range(ahead)) if item is not None]
         running = as_completed(first)
         try:
             for f in running:
-                for row in f.result():
-                    done.append(row)
+                done.add(index.pop(f.key), f.result())
                 f.release()
                 nxt = next(todo, None)
                 if nxt is not None:
-                    running.add(client.submit(_rows, path, dataset, max_memory, nxt, how, pure=False))
+                    running.add(submit(*nxt))
                 if progress:
                     progress(len(done), N)
         except BaseException:
