@@ -39,7 +39,7 @@ def old_method_per_step(trace, sample: int) -> float:
     e = trace.info.entries[0]
     W = trace["param.0.weight_hh_l0"]
     steps = np.linspace(0, trace.info.T - 1, min(sample, trace.info.T)).astype(int)
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     place = next(p for p in trace.info.places if p.layer is not None)
     a, D = e.family.jacobian_factors(e, trace, place, diagnostics.ParamView(trace), steps)
     blocks = W.reshape(-1, H, H)
@@ -48,7 +48,7 @@ def old_method_per_step(trace, sample: int) -> float:
         if a is not None:
             J[:, np.arange(H), np.arange(H)] += a[s]
         np.linalg.eigvalsh(J @ J.transpose(0, 2, 1))
-    return (time.perf_counter() - t0) / len(steps)
+    return (CLOCK() - t0) / len(steps)
 
 
 def jacnorms(trace) -> None:
@@ -57,10 +57,13 @@ def jacnorms(trace) -> None:
         trace[key]
 
 
+CLOCK = time.perf_counter   # --cpu: time.process_time (one BLAS thread: the process's CPU is the work's)
+
+
 def timed(fn) -> tuple[float, object]:
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     out = fn()
-    return time.perf_counter() - t0, out
+    return CLOCK() - t0, out
 
 
 def paired(path: Path, out: Path, repeat: int) -> dict[str, list[float]]:
@@ -83,9 +86,13 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sample", type=int, default=100)
     ap.add_argument("--only", default=None, help="a family: lstm or gru")
+    ap.add_argument("--cpu", action="store_true", help="CPU time instead of wall time (less drift on a shared machine)")
     args = ap.parse_args()
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; ratios to the run of the same round, "
-          f"median of {args.repeat} rounds [range]")
+    global CLOCK
+    if args.cpu:
+        CLOCK = time.process_time
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {'CPU' if args.cpu else 'wall'} time; ratios "
+          f"to the run of the same round, median of {args.repeat} rounds [range]")
     print(f"{'case':22} {'run':>7} {'export':>17} {'--jacobian':>17} {'jacnorm alone':>17} {'old (est.)':>10}")
     # every rnntui command runs its linear algebra on one BLAS thread (rnntui/blas.py): so does every timing here
     with tempfile.TemporaryDirectory() as d, one_thread():
@@ -96,7 +103,8 @@ def main() -> None:
             path.write_text(scenario(kind, B, T))
             r = paired(path, Path(d) / "out.npz", args.repeat)
             run = statistics.median(r["run"])
-            old = old_method_per_step(rnntui.run(path), args.sample) * T / run + statistics.median(r["export"])
+            old = old_method_per_step(rnntui.run(path), args.sample) * T / run + statistics.median(r["export"]) \
+                if args.sample else float("nan")
 
             def col(name: str) -> str:
                 v = r[name]

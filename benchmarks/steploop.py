@@ -15,7 +15,8 @@ Each is the least CPU time (time.process_time) of --repeat runs: the machine is 
 counts the others' work too.
 
 `--base DIR` measures a second checkout (e.g. `git worktree add --detach /tmp/driver-base main`) in the same
-run, alternating with this one case by case, so the ratio new/base is not skewed by the machine's load.
+run, alternating with this one case by case (--rounds times, the least of each kept), so the ratio new/base
+is not skewed by the machine's load.
 """
 from __future__ import annotations
 
@@ -102,6 +103,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--T", type=int, default=1000)
     ap.add_argument("--base", help="a second checkout measured in the same run")
+    ap.add_argument("--rounds", type=int, default=3, help="alternations of the two checkouts a case (the least kept)")
     args = ap.parse_args()
     here = str(HERE.parent)
     print(f"load: {os.getloadavg()[0]:.2f}; µs a step (B1, I16, float64, T{args.T}, one BLAS thread)")
@@ -111,11 +113,14 @@ def main() -> None:
     print(head)
     for kind in KINDS:
         for H in SIZES:
-            new = in_checkout(here, kind, H, args.T, args.repeat)
+            rounds = [(in_checkout(here, kind, H, args.T, args.repeat),
+                       in_checkout(args.base, kind, H, args.T, args.repeat) if args.base else None)
+                      for _ in range(args.rounds if args.base else 1)]
+            new = {k: min(r[0][k] for r in rounds) for k in rounds[0][0]}
             line = (f"{kind} H{H:<5} {new['loop']:8.1f} {new['run']:8.1f} {new['floor']:7.1f} "
                     f"{new['loop'] / new['floor']:7.1f}x")
             if args.base:
-                base = in_checkout(args.base, kind, H, args.T, args.repeat)
+                base = {k: min(r[1][k] for r in rounds) for k in rounds[0][1]}
                 line += (f" | {base['loop']:8.1f} {base['run']:8.1f} {base['floor']:7.1f} "
                          f"{new['loop'] / base['loop']:5.2f} f+b {new['run'] / base['run']:4.2f} run")
             print(line, flush=True)

@@ -167,8 +167,9 @@ def run(scenario: ScenarioArg, max_memory: MaxMemory = None,
             axis, sample = _scan_for_run(scenario, dataset, compare, sample, workers, max_memory)
             trace, other = axis.run(sample), None
         else:
-            trace = _load_trace(scenario, max_memory, sample=sample)
-            other = _load_other(trace, scenario, compare, max_memory)
+            with _progress_on_stderr():   # a long run's sweep (checkpointed) says how far it is
+                trace = _load_trace(scenario, max_memory, sample=sample)
+                other = _load_other(trace, scenario, compare, max_memory)
     except RnntuiError as exc:
         fail(exc)
     from rnntui.tui.app import RnntuiApp
@@ -260,6 +261,11 @@ def export(
         "--jacobian/--no-jacobian", help="Whether a .npz holds diag.*.jacnorm (step Jacobian norms). Default: only when "
         "they cost under about a second; otherwise the file lists them in meta.not_computed and rnntui computes "
         "them when they are first read.")] = None,
+    full: Annotated[bool, typer.Option(
+        "--full", help="A checkpointed run (one whose whole record is over the memory limit) as .npz: every array "
+        "whole, each recomputed and written one at a time, after its size is estimated and checked against the "
+        "free disk. Default: its checkpoints and per-step diagnostics, which rnntui reopens with the same "
+        "recompute.")] = False,
 ) -> None:
     """Write the recorded run: the whole trace as .npz, or a report as text, HTML or SVG."""
     from rnntui.errors import ExportError
@@ -281,7 +287,12 @@ def export(
             if kind == "npz" and other is not None:
                 raise ExportError(f"{output}: --compare writes a report (.txt, .html or .svg); found .npz")
             if kind == "npz":
-                skipped = _record_to_save(trace, iteration).save(output, jacobian="auto" if jacobian is None else jacobian)
+                record = _record_to_save(trace, iteration)
+                how = {"jacobian": "auto" if jacobian is None else jacobian}
+                if full and hasattr(record, "full_bytes"):   # a checkpointed trace, every array asked for
+                    _check_room(output, record.full_bytes(how["jacobian"]))
+                    how["full"] = True
+                skipped = record.save(output, **how)
             else:
                 from rnntui.render.report import ReportOptions, write_report
 
@@ -295,6 +306,20 @@ def export(
     if skipped:
         typer.echo(f"left out {len(skipped)} diag.*.jacnorm key(s), listed in meta.not_computed (they would take "
                    "a while): rnntui computes them when first read; --jacobian writes them", err=True)
+
+
+def _check_room(output: Path, size: int) -> None:
+    """Say how much `export --full` writes, and refuse (before writing) when the disk has less room."""
+    import shutil
+
+    from rnntui.errors import ExportError
+    from rnntui.sizes import format_size
+
+    free = shutil.disk_usage(output.parent if str(output.parent) else Path(".")).free
+    if size > free:
+        raise ExportError(f"{output}: --full would write about {format_size(size)}, more than the "
+                          f"{format_size(free)} free there; leave out --full to write the checkpoints")
+    typer.echo(f"writing every array whole: about {format_size(size)}", err=True)
 
 
 def _record_to_save(trace, iteration: int | None):
@@ -327,7 +352,8 @@ def show(
 ) -> None:
     """Print the report of a run to the terminal, without opening the TUI."""
     try:
-        trace = _load_trace(scenario, max_memory, sample=sample)
+        with _progress_on_stderr():
+            trace = _load_trace(scenario, max_memory, sample=sample)
         from rnntui.render.report import ReportOptions, print_report
 
         print_report(trace, ReportOptions.parse(steps=steps, step=step, entry=entry, width=None, iteration=iteration))
@@ -442,7 +468,8 @@ def check(
                 result = check_dataset(_bundled_or_path(scenario), asserts, dataset, workers, max_memory_bytes(max_memory),
                                        progress=lambda d, n: report("check", d, n))
         else:
-            result = check_trace(_load_trace(scenario, max_memory), parsed, iteration)
+            with _progress_on_stderr():   # a checkpointed run is checked segment by segment
+                result = check_trace(_load_trace(scenario, max_memory), parsed, iteration)
     except ExprError as exc:
         if json_out:
             typer.echo(exc.to_json())

@@ -75,7 +75,9 @@ CASES = {
     "mixed ints and floats": "v: [1, 2.5, 3, 1e5, 1E-3, 1.e5, .5, -.5, 00.5, 5.]\n",
     "unsigned exponent after a dot": "v: [.5e5, 1.5]\n",       # a string to YAML 1.2
     "not numbers": "v: [1.5, 1-2, 3]\nw: [1.5, abc]\n",
-    "nan and inf": "v: [.nan, .inf, -.inf, 1.5]\n",
+    "nan and inf": "v: [.nan, .inf, -.inf, +.inf, 1.5]\nw: [.nan, 1, 2.5]\n",
+    "nan and inf spelt otherwise": "v: [nan, 1.5]\nw: [-.nan, 1.5]\nx: [inf, 1.5]\ny: [.NaN, 1.5]\nz: [1.5nan, 2.0]\n"
+                                   "u: [5.nan, 1.0]\nt: [.n5an, 1.0]\n",
     "strings": "v: ['1.5', \"2\"]\n",
     "two on a line": "v: [[1.5, 2.5], [3.5, 4.5]]   # comment [1.0, 2.0]\nw: {a: [1.0, 2.0], b: [3, 4]}\n",
     "in a quoted string": 'name: "[1.0, 2.0]"\nv: [1.0, 2.0]\n',
@@ -202,7 +204,7 @@ def test_a_shape_error_points_into_the_list(tmp_path):
 
 def test_inline_weights_load_as_from_a_file(tmp_path):
     """The same weights inline and in a .safetensors file: the same parameters, bit for bit."""
-    torch = pytest.importorskip("torch")
+    import torch
     import rnntui
     from rnntui.torch_bridge import text as text_mod
 
@@ -237,7 +239,9 @@ def test_inline_weights_load_as_from_a_file(tmp_path):
     "v: " + "[a" * 500_000 + "]",                       # a million brackets, one `]` at the end
     ("1" * 398 + "x") * 2_500,                          # runs one character short of a list worth reading
     "v: " + "[1111111111" * 100_000,
-], ids=["open-brackets", "one-far-close", "short-runs", "digit-runs"])
+    "v: " + "[1]]" * 200_000,                           # a stray `]` after every list
+    "v: " + "[[1, 2]" * 100_000,                        # lists inside lists left open, level after level
+], ids=["open-brackets", "one-far-close", "short-runs", "digit-runs", "strays", "open-levels"])
 def test_hostile_texts_are_scanned_in_linear_time(text):
     """What the scan costs stays a pass over the text (it once walked from every `[` to the far `]`)."""
     import time

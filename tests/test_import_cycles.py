@@ -138,3 +138,13 @@ def test_the_scan_finds_a_cycle_and_ignores_imports_inside_functions(tmp_path):
     (pkg / "sub" / "a.py").write_text("from rnntui.sub import c\n")
     (pkg / "sub" / "c.py").write_text("")
     assert cycles(graph(pkg)) == []
+
+
+def test_no_module_asks_an_entry_for_its_handler():
+    """EntryInfo (engine/layout.py) has no `handler`: finding it there closed the circle entries<->layout. A node's
+    handler is `handlers.handler(e.type)`; an `x.handler` attribute anywhere in the package fails here."""
+    bad = [f"{p.relative_to(ROOT)}:{n.lineno}" for p in sorted(ROOT.rglob("*.py"))
+           for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+           if isinstance(n, ast.Attribute) and n.attr == "handler"
+           and not (isinstance(n.value, ast.Name) and n.value.id in ("self", "engine"))]
+    assert not bad, "write handler(x.type) (rnntui/engine/handlers.py):\n" + "\n".join(bad)

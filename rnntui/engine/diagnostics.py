@@ -16,6 +16,7 @@ diag.nonfinite.key_first_step       (N,)   for each of them, the first step in t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -162,23 +163,60 @@ def _is_per_step(key: str, seq_entries: set[int]) -> bool:
     return parts[2].startswith("l") and parts[2][1:].isdigit() or int(parts[1]) in seq_entries
 
 
+def _all_finite(a: np.ndarray) -> bool:
+    """Whether every value of *a* is finite: its sum is (an inf or NaN anywhere makes the sum inf or NaN), else
+    value by value (a sum of finite values can overflow). One pass, no array of booleans, when all are."""
+    with np.errstate(all="ignore"):
+        if np.isfinite(np.add.reduce(a, axis=None)):
+            return True
+    return bool(np.isfinite(a).all())
+
+
+@dataclass(frozen=True)
+class BadRows:
+    """Where an array that is not held whole (a checkpointed trace's, engine/checkpoint.py) holds inf or NaN,
+    found segment by segment: its first and last such row along axis 0 (-1, -1: every value is finite)."""
+
+    ndim: int
+    dtype: np.dtype
+    first: int = -1
+    last: int = -1
+
+    def seen(self, a: np.ndarray, offset: int) -> "BadRows":
+        """This summary with rows *offset*.. (array *a*) looked at too."""
+        bad = ~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
+        if not bad.any():
+            return self
+        idx = np.flatnonzero(bad) + offset
+        first = int(idx[0]) if self.first < 0 else min(self.first, int(idx[0]))
+        return BadRows(self.ndim, self.dtype, first, max(self.last, int(idx[-1])))
+
+
 def nonfinite(arrays: dict, entries, seq: bool) -> dict[str, np.ndarray]:
+    """*arrays* may hold `BadRows` in place of arrays not held whole."""
     seq_entries = {e.index for e in entries if e.seq_out} if seq else set()
     found, firsts, forward_firsts, other = [], [], [], False
     for key, a in arrays.items():
         if key.startswith(keys.META_PREFIX) or key == "tokens" or not np.issubdtype(a.dtype, np.floating):
             continue
-        if np.isfinite(a).all():
+        summary = a if isinstance(a, BadRows) else None
+        if (summary.first < 0) if summary else _all_finite(a):
             continue
         grad = key.startswith((keys.GRAD_PREFIX, keys.GRADNORM_PREFIX))
         bwd = ".bwd." in key
         per_step = seq and a.ndim >= 1 and _is_per_step(key, seq_entries)
+
+        def first_step(backwards: bool) -> int:
+            if summary:
+                return summary.last if backwards else summary.first
+            return _first_step(a, backwards)
+
         # the order a per-step array was computed in: BPTT and the backward direction run t = T-1 .. 0
-        first = _first_step(a, backwards=(grad != bwd)) if per_step else -1
+        first = first_step(backwards=(grad != bwd)) if per_step else -1
         found.append(key)
         firsts.append(first)
         if per_step and not grad:
-            forward_firsts.append(_first_step(a, backwards=False))
+            forward_firsts.append(first_step(backwards=False))
         else:
             other = True
     if forward_firsts:

@@ -182,14 +182,14 @@ def step_names(entry) -> dict[str, tuple[str, bool]]:
         out[s] = (keys.node_value(i, s), False)
         out[f"d{s}"] = (keys.grad(keys.node_value(i, s)), True)
     reserved = {"x", "out", "loss_t", "loss", "t", "T", "iteration", "jacnorm"}
-    for lay in entry.handler.step_nodes(entry):
+    for lay in handler(entry.type).step_nodes(entry):
         name = str(lay.index).split(".", 1)[1]
         if lay.seq_out or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name in reserved or name in out:
             continue
         out[name] = (keys.out(lay.index), False)
         if f"d{name}" not in out:
             out[f"d{name}"] = (keys.grad(keys.out(lay.index)), True)
-        for extra in getattr(lay.handler, "extras", ()):
+        for extra in getattr(handler(lay.type), "extras", ()):
             out[f"{name}.{extra}"] = (keys.node_value(lay.index, extra), False)
     out["jacnorm"] = (keys.diag(keys.entry_prefix(i), "jacnorm"), True)
     return out

@@ -131,6 +131,7 @@ META_NOT_COMPUTED = "meta.not_computed"  # keys a lean run left out
 META_WEIGHT_EDITS = "meta.weight_edits"
 META_INTERVENTIONS = "meta.interventions"
 META_SAMPLES = "meta.samples"            # a scan's number of samples
+META_CHECKPOINT = "meta.checkpoint"      # a checkpointed trace's segment length, recomputed arrays, recording
 
 # non-finite values: where they first appear
 NONFINITE_PREFIX = "diag.nonfinite."
@@ -290,3 +291,21 @@ def source_words(key: str) -> str:
     if key.endswith(".out"):
         return f"{key[:-len('.out')]} output"
     return key.replace(".", " ", 1)
+
+
+def checkpoint_start(index: int, state: str) -> str:
+    """A checkpointed trace's states where each segment starts, (segments, layers * directions, B, H)."""
+    return f"checkpoint.{index}.start.{state}"
+
+
+def checkpoint_grad(index: int, state: str) -> str:
+    """A checkpointed trace's gradients entering each segment through time, as `checkpoint_start`."""
+    return f"checkpoint.{index}.grad.{state}"
+
+
+def checkpoint_row(name: str) -> str:
+    """What a checkpointed trace's sweep kept for the views (CheckpointedTrace.rows)."""
+    return f"checkpoint.rows.{name}"
+
+
+CHECKPOINT_PREFIX = "checkpoint."

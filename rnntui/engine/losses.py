@@ -7,7 +7,7 @@ from rnntui.engine.activations import log_softmax
 
 
 def loss_and_grad(kind: str, out: np.ndarray, logits: np.ndarray | None, target, steps_first: bool = False,
-                  real: np.ndarray | None = None):
+                  real: np.ndarray | None = None, n: int | None = None):
     """Return (loss, dL/dout, dL/dlogits or None, per-step shares or None).
 
     sum            L = sum(out)
@@ -21,24 +21,29 @@ def loss_and_grad(kind: str, out: np.ndarray, logits: np.ndarray | None, target,
     the terms of the sum that belong to step t (they add up to L). *real* (T, B) bool, for a batch of
     different lengths: only real steps count (sum over them, mean over their elements or steps, as a
     loss over PyTorch's packed data); padded steps get a zero gradient whatever they hold.
+    *n*: the number the mean divides by, where *out* is one segment of a longer run (engine/checkpoint.py):
+    the whole run's count, so the segment's gradient and shares are the run's; its loss is then the
+    segment's share of L.
     """
     def per_step(terms):
         return terms.reshape(terms.shape[0], -1).sum(axis=1) if steps_first else None
 
     if real is not None:
-        return _packed(kind, out, logits, target, real[..., None], per_step)
+        return _packed(kind, out, logits, target, real[..., None], per_step, n)
     if kind == "sum":
         return out.sum(), np.ones_like(out), None, per_step(out)
     if kind == "mse":
         diff = out - target
         sq = diff * diff
-        return np.mean(sq), diff * (2.0 / diff.size), None, per_step(sq / diff.size)
+        if n is None:
+            return np.mean(sq), diff * (2.0 / diff.size), None, per_step(sq / diff.size)
+        return sq.sum() / n, diff * (2.0 / n), None, per_step(sq / n)
     if kind == "nll":
-        return _nll(out, target, None, per_step)
+        return _nll(out, target, None, per_step, n)
     z = out if logits is None else logits
     lsm = log_softmax(z)
     idx = np.asarray(target)[..., None]
-    n = idx.size
+    n = idx.size if n is None else n
     picked = np.take_along_axis(lsm, idx, axis=-1)
     loss = -picked.sum() / n
     onehot = np.zeros_like(z)
@@ -47,7 +52,7 @@ def loss_and_grad(kind: str, out: np.ndarray, logits: np.ndarray | None, target,
     return _through_softmax(loss, out, logits, onehot, dz, n, per_step(-picked / n))
 
 
-def _packed(kind: str, out, logits, target, keep, per_step):
+def _packed(kind: str, out, logits, target, keep, per_step, count=None):
     """The losses over the real steps of a padded batch (*keep*: (T, B, 1) True where real)."""
     if kind == "sum":
         terms = np.where(keep, out, 0)
@@ -55,14 +60,14 @@ def _packed(kind: str, out, logits, target, keep, per_step):
     if kind == "mse":
         diff = np.where(keep, out - target, 0)
         sq = diff * diff
-        n = int(keep.sum()) * out.shape[-1]
+        n = int(keep.sum()) * out.shape[-1] if count is None else count
         return sq.sum() / n, diff * (2.0 / n), None, per_step(sq / n)
     if kind == "nll":
-        return _nll(out, target, keep, per_step)
+        return _nll(out, target, keep, per_step, count)
     z = out if logits is None else logits
     lsm = log_softmax(z)
     idx = np.where(keep[..., 0], np.asarray(target), 0)[..., None]  # a padded step's target is ignored
-    n = int(keep.sum())
+    n = int(keep.sum()) if count is None else count
     picked = np.where(keep, np.take_along_axis(lsm, idx, axis=-1), 0)
     onehot = np.zeros_like(z)
     np.put_along_axis(onehot, idx, 1.0, axis=-1)
@@ -71,12 +76,12 @@ def _packed(kind: str, out, logits, target, keep, per_step):
     return _through_softmax(-picked.sum() / n, out, logits, onehot, dz, n, per_step(-picked / n))
 
 
-def _nll(out, target, keep, per_step):
+def _nll(out, target, keep, per_step, count=None):
     """F.nll_loss over log-probabilities *out* (mean over the real steps and samples; *keep*: (T, B, 1)
     True where real, or None): dL/dout is -1/n at each target class, 0 elsewhere."""
     idx = np.asarray(target) if keep is None else np.where(keep[..., 0], np.asarray(target), 0)
     idx = idx[..., None]
-    n = idx.size if keep is None else int(keep.sum())
+    n = (idx.size if keep is None else int(keep.sum())) if count is None else count
     picked = np.take_along_axis(out, idx, axis=-1)
     if keep is not None:
         picked = np.where(keep, picked, 0)
@@ -98,7 +103,7 @@ def _through_softmax(loss, out, logits, onehot, dz, n, steps):
 
 
 def sample_step_losses(kind: str, out: np.ndarray, logits: np.ndarray | None, target,
-                       real: np.ndarray | None = None) -> np.ndarray:
+                       real: np.ndarray | None = None, steps: np.ndarray | None = None) -> np.ndarray:
     """(T, B): each sample's own loss, step by step, for an output with a step axis first (T, B, F).
 
     Sample b's row is the loss the run would have with sample b alone (the same reduction over its
@@ -110,7 +115,7 @@ def sample_step_losses(kind: str, out: np.ndarray, logits: np.ndarray | None, ta
     """
     T, B = out.shape[:2]
     keep = np.ones((T, B), dtype=bool) if real is None else np.asarray(real, dtype=bool)
-    steps = keep.sum(axis=0)  # each sample's real steps
+    steps = keep.sum(axis=0) if steps is None else steps  # each sample's real steps
     if kind == "sum":
         return np.where(keep, out.reshape(T, B, -1).sum(axis=-1), 0)
     if kind == "mse":

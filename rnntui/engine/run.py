@@ -8,7 +8,7 @@ from rnntui.engine.diagnostics import derived_keys
 from rnntui.engine.handlers import handler
 from rnntui.engine.infer import trace_floats
 from rnntui.engine.memory import available_memory
-from rnntui.engine.trace import Trace, TraceInfo
+from rnntui.engine.trace import Recording, Trace, TraceInfo
 from rnntui.errors import Problem, ScenarioError
 from rnntui.sizes import format_size
 
@@ -46,14 +46,40 @@ def cast_buffers(buffers: dict, dtype) -> dict:
             for k, v in buffers.items()}                                                  # ascontiguousarray: keeps 0-d
 
 
-def run_once(sc, max_memory: int | None = None, iteration: int | None = None) -> Trace:
-    """Run forward and backward once; raise ScenarioError if the trace would not fit in memory. A scenario's
-    `train:` is not read here: engine/scenario_run.py's `run_scenario` runs its iterations (engine/train.py),
-    each of them one run of this. *iteration*: the training iteration this run is, recorded as `meta.iteration`."""
-    limit = available_memory() // 2 if max_memory is None else max_memory
+def choose_recording(sc, limit: int, recording: str | None = None) -> tuple[Recording, int]:
+    """Whole or checkpointed (engine/checkpoint.py), and why: whole when the estimate fits *limit*, else
+    checkpointed where the run can be; (the choice, the segment length: 0 for a run recorded in one piece).
+    *recording* "full" or "checkpointed" forces a choice (tests, benchmarks)."""
+    from rnntui.engine import checkpoint
+
     need = estimate_bytes(sc)
-    if need > limit:
-        raise ScenarioError([Problem(sc.file, None, None, "", too_big(need, limit, sc.T, sc.B))])
+    why = checkpoint.why_whole(sc)
+    S = checkpoint.segment_steps(list(sc.layout), sc.B, sc.dtype) if why is None else 0
+    if why is None and sc.T <= S:
+        why = f"{sc.T:,} steps are one segment of {S:,}"
+    mode = recording or ("checkpointed" if need > limit else "full")
+    if mode == "checkpointed" and why is not None:
+        if recording is None:
+            raise ScenarioError([Problem(sc.file, None, None, "", too_big(need, limit, sc.T, sc.B)
+                                         + f"; it cannot be checkpointed: {why}")])
+        raise ValueError(f"cannot be checkpointed: {why}")
+    segments = -(-sc.T // S) if why is None else 0
+    reason = "" if why is not None else f"recorded in {segments:,} segments of {S:,} steps"
+    if mode == "checkpointed":
+        reason = ""
+    return Recording(mode, need, limit, reason, S if why is None else 0, segments), (S if why is None else 0)
+
+
+def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
+             recording: str | None = None) -> Trace:
+    """Run forward and backward once; raise ScenarioError if the trace would not fit in memory and cannot be
+    checkpointed (engine/checkpoint.py: a long run of per-step entries is then recorded as segments, each
+    recomputed when read). A scenario's `train:` is not read here: engine/scenario_run.py's `run_scenario` runs
+    its iterations (engine/train.py), each of them one run of this. *iteration*: the training iteration this
+    run is, recorded as `meta.iteration`. *recording*: "full" or "checkpointed" instead of the memory limit's
+    choice."""
+    limit = available_memory() // 2 if max_memory is None else max_memory
+    chosen, S = choose_recording(sc, limit, recording)
     dtype = np.dtype(sc.dtype)
     x = np.ascontiguousarray(sc.x, dtype=dtype)
     params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in sc.params.items()}
@@ -81,6 +107,22 @@ def run_once(sc, max_memory: int | None = None, iteration: int | None = None) ->
                                       for i, st in sc.initial_states.items()})
             inputs = {n: np.ascontiguousarray(v, dtype=dtype) for n, v in sc.inputs.items()}
             arrays = run_graph(list(sc.layout), inputs, ctx, sc.loss, target, derived=lazy)
+        elif S:
+            from rnntui.engine.checkpoint import Segments
+            from rnntui.engine.walk import record_weights
+
+            initial = {i: {k: v.astype(dtype) for k, v in st.items()} for i, st in sc.initial_states.items()}
+            segments = Segments(list(sc.layout), params, x, sc.loss, target, sc.lengths, initial, S)
+            swept = segments.sweep(keep=chosen.mode == "full")
+            arrays = swept.arrays
+            for i, st in initial.items():     # the initial states given, as a whole run records them
+                lay = next(lay for lay in sc.layout if lay.index == i)
+                for slot, (j, d) in enumerate(segments.slots(lay)):
+                    for s, v in st.items():
+                        arrays[f"{keys.place_prefix(i, j, d)}.{s}0"] = v[slot]
+            arrays[keys.LOSS] = swept.loss
+            record_weights(arrays, params, swept.grads, buffers)
+            lazy.update(segment_term_gradients(segments, swept.terms))
         else:
             arrays = network.run_network(list(sc.layout), x, params, sc.loss, target, sc.seq, derived=lazy,
                                        lengths=sc.lengths,
@@ -134,6 +176,51 @@ def run_once(sc, max_memory: int | None = None, iteration: int | None = None) ->
         arrays[keys.DECODER_TOKEN_IDS] = np.asarray(sc.decoder_token_ids, dtype=np.int64)
     if sc.decoder_vocab is not None:
         arrays[keys.META_DECODER_VOCAB] = np.asarray(sc.decoder_vocab, dtype=str)
-    derived = derived_keys(info, arrays, params)  # a shared parameter is read under the owner's name
-    derived.update(lazy)
-    return Trace(arrays, info, derived)
+    if S and chosen.mode == "checkpointed":
+        trace = checkpointed_trace(arrays, info, params, lazy, segments, swept, limit)
+    else:
+        derived = derived_keys(info, arrays, params)  # a shared parameter is read under the owner's name
+        derived.update(lazy)
+        trace = Trace(arrays, info, derived)
+    trace.recording = chosen
+    return trace
+
+
+def segment_term_gradients(segments, terms: dict) -> dict:
+    """network.one_term_gradients' keys for a run in segments, as the sweep computed them (*terms*)."""
+    from functools import partial
+
+    def norms(direction: str, key: str):
+        return terms[key]
+
+    last = (np.full(segments.B, segments.T - 1) if segments.lengths is None else np.asarray(segments.lengths) - 1)
+    out = {}
+    for lay in segments.layout:
+        if lay.recurrent:
+            for j in range(lay.num_layers):
+                for d in lay.directions:
+                    prefix = keys.place_prefix(lay.index, j, d)
+                    out[keys.diag(prefix, "term_gradnorm")] = partial(norms, d, keys.diag(prefix, "term_gradnorm"))
+                    out[keys.diag(prefix, "term_step")] = partial(
+                        np.array, last if d == "fwd" else np.zeros(segments.B, dtype=last.dtype), dtype=np.int64)
+    return out
+
+
+def checkpointed_trace(arrays: dict, info, params: dict, lazy: dict, segments, swept, limit: int):
+    """The trace of a checkpointed run: where inf or NaN appears (the sweep's summaries of the arrays not kept,
+    in the order a whole run records them), the kept per-step diagnostics, and the Jacobian norms derived
+    through windows of segments."""
+    from functools import partial
+
+    from rnntui.engine.checkpoint import CheckpointedTrace, windowed_jacnorm
+    from rnntui.engine.diagnostics import BadRows, nonfinite
+
+    arrays.update(nonfinite(arrays, info.entries, info.seq))
+    arrays = {k: v for k, v in arrays.items() if not isinstance(v, BadRows)}
+    arrays.update(swept.diag)
+    trace = CheckpointedTrace(arrays, info, lazy, segments, swept.big, limit, rows=swept.rows)
+    for place in info.places:
+        if place.recurrent:
+            trace._derived[place.diag_key("jacnorm")] = partial(windowed_jacnorm, trace, info.entries[place.entry],
+                                                                params, place)
+    return trace

@@ -7,10 +7,12 @@ from rnntui.engine.trace import Trace
 from rnntui.engine.train import train_scenario
 
 
-def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None) -> Trace:
-    """Run forward and backward; raise ScenarioError if the trace would not fit in memory.
-    A scenario with `train:` runs its iterations (engine/train.py) and returns a TrainTrace.
-    *iteration*: the training iteration this run is (engine/train.py), recorded as `meta.iteration`."""
+def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None,
+                 recording: str | None = None) -> Trace:
+    """Run forward and backward; raise ScenarioError if the trace would not fit in memory and cannot be
+    checkpointed (engine/checkpoint.py). A scenario with `train:` runs its iterations (engine/train.py) and
+    returns a TrainTrace. *iteration*: the training iteration this run is (engine/train.py), recorded as
+    `meta.iteration`. *recording*: "full" or "checkpointed" instead of the memory limit's choice."""
     if getattr(sc, "train", None) is not None:
         return train_scenario(sc, max_memory)
-    return run_once(sc, max_memory, iteration)
+    return run_once(sc, max_memory, iteration, recording)

@@ -102,8 +102,38 @@ REPRESENTERS: dict[str, Callable] = {}
 fills it (rnntui/__init__ does, when a trace is first made), so the engine imports nothing of the UI."""
 
 
+@dataclass(frozen=True)
+class Recording:
+    """How a run was recorded, and why: whole (every array of every step in memory) or checkpointed (the
+    states at segment boundaries and the small per-step arrays; a segment recomputed when read,
+    engine/checkpoint.py). The memory limit decides (`--max-memory`)."""
+
+    mode: str                      # "full" or "checkpointed"
+    need: int                      # bytes the whole record takes, estimated before anything was made
+    limit: int                     # the memory limit
+    reason: str = ""               # why a run over the limit could not be checkpointed, or what a full run is
+    segment_steps: int = 0         # a checkpointed run's segment length, and how many segments it has
+    segments: int = 0
+    reopened: bool = False         # read from a saved trace: the limit is the one it was recorded under
+
+    def words(self) -> str:
+        """One line for the debugger's help, `rnntui show` and the header."""
+        from rnntui.sizes import format_size
+
+        if self.mode == "checkpointed":
+            under = " it was recorded under" if self.reopened else ""
+            return (f"checkpointed: the whole record (about {format_size(self.need)}) is more than the memory limit "
+                    f"of {format_size(self.limit)}{under}; {self.segments:,} segments of {self.segment_steps:,} steps, "
+                    "each recomputed exactly when read")
+        words = f"recorded whole: about {format_size(self.need)}, within the memory limit (--max-memory)"
+        return words + (f" ({self.reason})" if self.reason else "")
+
+
 class Trace(Mapping):
     """Read-only mapping of key -> ndarray, with `info` describing the model."""
+
+    recording: Recording | None = None
+    """How the run was recorded (set by run_scenario; None for a trace read from a file)."""
 
     def __rich__(self):
         """Jupyter/IPython and rich: the name, the model, the loss and each place's gradient verdict."""
@@ -148,6 +178,11 @@ class Trace(Mapping):
     def is_computed(self, key: str) -> bool:
         """Whether reading *key* costs nothing (recorded, or a diagnostic already derived)."""
         return key in self._arrays
+
+    def steps(self, key: str, a: int, b: int) -> np.ndarray:
+        """Steps a .. b-1 of a per-step array (axis 0): a checkpointed trace recomputes only the segments
+        that hold them (engine/checkpoint.py); any other trace slices the whole array."""
+        return self[key][a:b]
 
     def __repr__(self) -> str:
         return f"<Trace {self.info.name!r}: {len(self)} arrays>"
@@ -206,6 +241,11 @@ class TraceWrapper(Mapping):
         self.whole = whole
         self.info = whole.info if info is None else info
 
+    @property
+    def recording(self) -> Recording | None:
+        """How the trace read through was recorded (whole or checkpointed), as `Trace.recording`."""
+        return getattr(self.whole, "recording", None)
+
     def source_key(self, key: str) -> str:
         """The key of the whole trace that *key* reads: the same one, unless a subclass renames it."""
         return key
@@ -224,6 +264,10 @@ class TraceWrapper(Mapping):
 
     def is_computed(self, key: str) -> bool:
         return self.whole.is_computed(self.source_key(key))
+
+    def steps(self, key: str, a: int, b: int) -> np.ndarray:
+        steps = getattr(self.whole, "steps", None)
+        return self[key][a:b] if steps is None else steps(self.source_key(key), a, b)
 
 
 class IterationNotKept(LookupError):

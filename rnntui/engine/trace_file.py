@@ -61,7 +61,10 @@ def read_trace(path: str | Path, max_memory: int | None = None) -> Trace:
         arrays = read_npz(Path(path), None, limit, kinds="biufU")  # text: names, the scenario, the layout
     except (ArrayFileError, OSError) as exc:
         raise ScenarioError([Problem(str(path), None, None, "", f"cannot read this trace: {exc}")]) from None
-    check_trace(arrays, str(path))  # layout and arrays, before anything reads them
+    from rnntui.engine import checkpoint
+
+    # layout and arrays, before anything reads them (a checkpointed trace's recomputed arrays by their shapes)
+    check_trace({**arrays, **checkpoint.placeholders(arrays, path)}, str(path))
     if keys.META_LAYOUT not in arrays:
         raise ScenarioError([Problem(str(path), None, None, "", "not an rnntui trace: no meta.layout key")])
     info = TraceInfo.from_json(str(arrays[keys.META_LAYOUT]))
@@ -71,6 +74,8 @@ def read_trace(path: str | Path, max_memory: int | None = None) -> Trace:
     derived = {}
     if keys.META_NOT_COMPUTED in arrays:
         derived = lazy_jacnorms(info, arrays, set(arrays[keys.META_NOT_COMPUTED].tolist()))
+    if checkpoint.is_checkpointed(arrays):   # the boundaries of a long run: its segments recomputed when read
+        return checkpoint.restore(arrays, info, Path(path), limit)
     if keys.TRAIN_LOSS in arrays:   # a training run: its iterations' numbers, the last one's record
         return SavedTrainTrace(arrays, info, derived, Path(path))
     return Trace(arrays, info, derived, Path(path))

@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 
 from rnntui.engine import keys
-from rnntui.engine.keys import Place
+from rnntui.engine.keys import BUFFER_PREFIX, GRAD_PARAM_PREFIX, LOSS, META_PREFIX, PARAM_PREFIX, Place
 from rnntui.expr import nodes
 from rnntui.expr.errors import ExprError
 from rnntui.expr.evaluate import Evaluator, is_condition
@@ -78,6 +78,31 @@ class Bound:
         probe = Evaluator(expr.text, lambda n: _zeros_like_step(self.names[n.name].shape()))(expr.root)
         self.step_shape: tuple = probe.shape[1:] if probe.ndim else ()
         self.condition: bool = is_condition(expr.root)
+        self.checkpointed = _checkpointed(trace)
+        """The checkpointed trace read through (engine/checkpoint.py), or None: values are then evaluated a
+        segment at a time (`StepWindow`), with progress, and never held whole beyond one number per step."""
+
+    def _by_segment(self, what, a: int = 0, b: int | None = None) -> np.ndarray:
+        """*what* (a bound expression -> its array) over steps a .. b-1 of a checkpointed trace, a segment at a
+        time: each segment's window bound on its own, `t` the run's step, `T` the run's length."""
+        from rnntui.engine.progress import report
+        from rnntui.expr.names import Source
+
+        ck = self.checkpointed
+        segs = ck.segments
+        T = segs.T
+        b = T if b is None else b
+        ks = list(segs.segments_for(a, b))
+        parts = []
+        for n, k in enumerate(ks):
+            lo, hi = max(a, segs.bounds[k][0]), min(b, segs.bounds[k][1])
+            w = Bound(self.expr, StepWindow(ck, lo, hi), self.place)
+            w.names["t"] = Source("t", lambda lo=lo, hi=hi: np.arange(lo, hi), lambda lo=lo, hi=hi: (hi - lo,))
+            w.names["T"] = Source("T", lambda: np.asarray(T), lambda: ())
+            parts.append(what(w))
+            if len(ks) > 1:
+                report(f"evaluating {self.text}", n + 1, len(ks))
+        return np.concatenate(parts)
 
     @property
     def text(self) -> str:
@@ -90,7 +115,12 @@ class Bound:
 
     @cached_property
     def values(self) -> np.ndarray:
-        """(T, *step_shape): the value at every step (a constant repeated)."""
+        """(T, *step_shape): the value at every step (a constant repeated). On a checkpointed trace, evaluated a
+        segment at a time, and only where a step's value is one number (else empty: not held whole)."""
+        if self.checkpointed is not None:
+            if self.step_shape:
+                return np.zeros((0,) + self.step_shape)
+            return self._by_segment(lambda w: np.broadcast_to(w.values, (w.T,)))
         v = Evaluator(self.text, lambda n: self.names[n.name].read())(self.expr.root)
         if v.ndim == 0:
             v = np.broadcast_to(v, (self.T,))
@@ -99,19 +129,23 @@ class Bound:
     def waiting(self) -> list[str]:
         """The lazily derived trace keys (a step Jacobian norm: seconds on a long run) the values need and the
         trace has not computed yet: what a UI computes off its own thread before it asks for `values`."""
-        if "values" in self.__dict__:
+        if "values" in self.__dict__ or "holds" in self.__dict__:
             return []
         keys = {self.names[n.name].key for n in self.expr.names}
         return sorted(k for k in keys if k is not None and k in self.trace and not self.trace.is_computed(k))
 
     def value_at(self, t: int):
         """The value at step *t*: a number, True/False, or an array of the step's shape."""
+        if self.checkpointed is not None and "values" not in self.__dict__:
+            return self._by_segment(lambda w: np.broadcast_to(w.values, (w.T,) + self.step_shape), t, t + 1)[0]
         return self.values[t]
 
     @cached_property
     def holds(self) -> np.ndarray:
         """(T,) bool: where the condition is true (every element at the step, unless any(...) says otherwise)."""
         require_condition(self)
+        if self.checkpointed is not None:
+            return self._by_segment(lambda w: w.holds)
         v = self.values
         return v.reshape(self.T, -1).all(axis=1) if v.ndim > 1 else np.asarray(v, dtype=bool)
 
@@ -161,6 +195,13 @@ class TrainingBound(Bound):
         return np.arange(self.T)
 
 
+def _checkpointed(trace):
+    """The checkpointed trace *trace* is or reads through (its `whole`), or None."""
+    while trace is not None and not hasattr(trace, "segments"):
+        trace = getattr(trace, "whole", None)
+    return trace
+
+
 def reads_training(expr: nodes.Expr) -> bool:
     """Whether an expression reads a training run's numbers over iterations (train.*)."""
     return any(n.name in nodes.TRAINING_NAMES for n in expr.names)
@@ -175,3 +216,72 @@ def require_condition(b: Bound) -> None:
     if not b.condition:
         raise ExprError(b.text, 1, "found a value, not a condition; expected a comparison (e.g. norm(dh) < 1e-3), "
                         "or any(...), all(...), isnan(...), isfinite(...)")
+
+
+class StepWindow:
+    """Steps a .. b-1 of a checkpointed trace (engine/checkpoint.py) as a trace of b - a steps: each per-step
+    array read with `trace.steps`, the rest whole. An expression is per step (no name reads another step),
+    so evaluating it window by window gives its values over the run without the run's arrays whole."""
+
+    def __init__(self, trace, a: int, b: int):
+        self.trace, self.a, self.b = trace, a, b
+        self.info = trace.info
+        self.T = trace.info.T
+
+    def _per_step(self, key: str) -> bool:
+        if key in getattr(self.trace, "big", {}):
+            return True
+        if key.startswith((META_PREFIX, PARAM_PREFIX, GRAD_PARAM_PREFIX, BUFFER_PREFIX)) or key == LOSS:
+            return False
+        if not (key in self.trace and self.trace.is_computed(key)) and not key.endswith(".jacnorm"):
+            return False
+        return np.ndim(self.trace[key]) >= 1 and np.shape(self.trace[key])[0] == self.T
+
+    def __getitem__(self, key: str):
+        if self._per_step(key):
+            return self.trace.steps(key, self.a, self.b)
+        return self.trace[key]
+
+    def __contains__(self, key) -> bool:
+        return key in self.trace
+
+    def __iter__(self):
+        return iter(self.trace)
+
+    def is_computed(self, key: str) -> bool:
+        return self.trace.is_computed(key)
+
+
+class StreamedBound:
+    """An expression at a place of a checkpointed trace, evaluated segment by segment (`StepWindow`): `holds`
+    over every step, while only a segment's arrays (and the trace's LRU) are in memory at once."""
+
+    def __init__(self, expr: nodes.Expr, trace, place: Place, progress=None):
+        from rnntui.expr.names import Source
+
+        segs = trace.segments
+        self.expr, self.trace, self.place, self.info = expr, trace, place, trace.info
+        T = self.T = segs.T
+        parts = []
+        first = None
+        for k, (a, b) in enumerate(segs.bounds):
+            bound = Bound(expr, StepWindow(trace, a, b), place)
+            bound.names["t"] = Source("t", lambda a=a, b=b: np.arange(a, b), lambda a=a, b=b: (b - a,))
+            bound.names["T"] = Source("T", lambda: np.asarray(T), lambda: ())
+            first = first or bound
+            parts.append(bound.holds)
+            if progress is not None:
+                progress(k + 1, len(segs.bounds))
+        self.first = first
+        self.holds = np.concatenate(parts)
+
+    @property
+    def text(self) -> str:
+        return self.expr.text
+
+    @property
+    def phase(self) -> str:
+        return self.first.phase
+
+    def order(self, phase: str | None = None) -> np.ndarray:
+        return step_order(self.info, self.place, phase or self.phase, self.T)

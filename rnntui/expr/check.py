@@ -184,6 +184,16 @@ def _real_steps(info, b) -> "np.ndarray":
     return keep
 
 
+def _streamed(b, trace):
+    """A bound expression of a checkpointed trace, evaluated through its segments (bound.StreamedBound)."""
+    from rnntui.engine.progress import report
+    from rnntui.expr.bound import StreamedBound
+
+    if isinstance(b, TrainingBound):
+        return b
+    return StreamedBound(b.expr, trace, b.place, lambda done, total: report(f"checking {b.text}", done, total))
+
+
 def check_trace(trace, asserts, iteration: int | None = None) -> CheckResult:
     """Evaluate every assertion (text or parsed); raise ExprError (its `where` naming the assertion) for one
     that cannot be used. Every assertion is bound before any is evaluated, so a mistake costs no computation.
@@ -197,6 +207,11 @@ def check_trace(trace, asserts, iteration: int | None = None) -> CheckResult:
 
     # checked without @place: every recurrent place, and a graph's recurrence nodes
     recurrent = [p for p in info.places if p.recurrent or carries(info.entries[p.entry])]
+    on = trace
+    if getattr(trace, "segments", None) is not None:   # checkpointed: bound (names, shapes) on its first segment
+        from rnntui.expr.bound import StepWindow
+
+        on = StepWindow(trace, *trace.segments.bounds[0])
     bound = []
     for k, e in enumerate(parse_asserts(asserts), 1):
         text = e.text
@@ -212,12 +227,14 @@ def check_trace(trace, asserts, iteration: int | None = None) -> CheckResult:
             if e.place is None and not recurrent:
                 raise ExprError(text, len(text) + 1, "found no @place, and this model has no recurrent place to "
                                 f"check by default; expected @place, one of {', '.join(p.prefix for p in info.places)}")
-            targets = [bind(e, trace)] if e.place is not None else [bind(e, trace, p) for p in recurrent]
+            targets = [bind(e, on)] if e.place is not None else [bind(e, on, p) for p in recurrent]
             for b in targets:
                 require_condition(b)
         except ExprError as exc:
             raise exc.at(_where(k, text)) from None
         bound.append((text, targets))
+    if getattr(trace, "segments", None) is not None:   # checkpointed: evaluated segment by segment
+        bound = [(text, [_streamed(b, trace) for b in targets]) for text, targets in bound]
     results = []
     for text, targets in bound:
         places = []

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnntui.engine.checkpoint import kept_row
+
 from rnntui.engine import keys
 from rnntui.numfmt import fmt
 from rnntui.render.pertrace import PerTrace
@@ -90,7 +92,7 @@ def predictions(trace, rows, k: int = 3) -> list[Prediction]:
                 target = int(targets[i])
                 out.append(Prediction(top, target=names[target], correct=idx[0] == target))
         return out
-    values = np.asarray(trace["output"])[at].reshape(len(rows), -1).tolist()
+    values = np.asarray(trace["output"][at]).reshape(len(rows), -1).tolist()
     shown = [None] * len(rows) if targets is None else [
         ", ".join(fmt(float(v), 0) for v in row[:4]) for row in np.asarray(targets).reshape(len(rows), -1).tolist()]
     return [Prediction((), tuple(v), s) for v, s in zip(values, shown)]
@@ -102,6 +104,10 @@ def predicted_labels(trace, b: int) -> list[str] | None:
         return None
 
     def make():
+        kept = kept_row(trace, "argmax")   # a checkpointed run: from its sweep, the output not kept
+        if kept is not None:
+            names = labels(trace, trace["output"].shape[-1])
+            return [names[i] for i in kept[:, b]]
         out = np.asarray(trace["output"][:, b])  # softmax keeps the arg-max: no need to normalise
         names = labels(trace, out.shape[-1])
         return [names[i] for i in out.argmax(axis=-1)]
@@ -115,6 +121,9 @@ def saliency(trace, b: int) -> np.ndarray | None:
         return None
 
     def make():
+        kept = kept_row(trace, "saliency")   # a checkpointed run: from its sweep, dL/dx not kept
+        if kept is not None:
+            return kept[:, b]
         g = np.asarray(trace[keys.GRAD_INPUT][:, b], dtype=float)
         return np.sqrt((g.reshape(g.shape[0], -1) ** 2).sum(axis=1))
 

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rnntui.engine import keys
+from rnntui.engine.checkpoint import stepwise
 from rnntui.engine.handlers import handler
 from rnntui.engine.trace import IterationNotKept
 from rnntui.errors import ExportError, printable
@@ -198,6 +199,7 @@ def build(trace, opts: ReportOptions) -> list:
 
     training = trace if is_training(trace) else None
     k, trace = chosen_iteration(trace, opts.iteration)
+    trace = stepwise(trace)   # a checkpointed run: its arrays read a segment at a time, never whole
     info = trace.info
     if opts.entry is not None and not 0 <= opts.entry < len(info.entries):
         raise ExportError(f"--entry: found {opts.entry}; expected an entry index in 0..{len(info.entries) - 1}")
@@ -215,6 +217,9 @@ def build(trace, opts: ReportOptions) -> list:
             Text(""), Heading(f"Iteration {k}"), Text(f"Iteration {k} (the step report below; --iteration "
                                                           "chooses another)", Style(bold=True))]
         loss = Text(f"iteration {k}: ", Style(bold=True)) + loss
+    recording = getattr(trace, "recording", None)
+    if recording is not None and recording.mode == "checkpointed":   # whole or checkpointed, and why
+        loss.append(f"\nrecording: {recording.words()}")
     out.append(Heading("Loss and input"))
     if info.mode == "encoder-decoder":  # the decoder reads its own input
         out += [loss, _input_section(trace, "encoder "), _input_section(decoder_part(trace), "decoder ")]

@@ -154,9 +154,10 @@ def reduce(text: str) -> Reduced | None:
     return out
 
 
-_SKELETON = b"0123456789.eE+- \r\n"                 # deleted: the brackets and commas are left
+_SKELETON = b"0123456789.eE+-naif \r\n"             # deleted: the brackets and commas are left
 _BRACKETS_OUT = bytes.maketrans(b"[]", b"  ")
 MAX_DEPTH = 32                                       # deeper lists are left to ruamel (which refuses past 100)
+WORK = 2   # the scans read at most this many times the text (a list that fails is read again, one level down)
 _STEP = np.zeros(256, np.int8)
 _STEP[ord("[")], _STEP[ord("]")] = 1, -1
 
@@ -164,16 +165,19 @@ _STEP[ord("[")], _STEP[ord("]")] = 1, -1
 def _lists(raw: bytes) -> list[tuple[int, int, NumberList, int]]:
     """(start, end, value, depth) of each list worth reading with NumPy, in the order of the text.
 
-    Linear in the text: each stretch of a number list's characters is cut into its top-level balanced lists
-    with NumPy (the bracket depth as a cumulative sum); a list that is not a rectangular array of plain numbers
-    has its inside scanned again, one level deeper, at most MAX_DEPTH times."""
+    Linear in the text: each run of a number list's characters is cut into its top-level balanced lists in
+    one NumPy pass (the bracket depth as a cumulative sum, floored at zero so that a stray `]` closes
+    nothing); a list that is not a rectangular array of plain numbers, or one left open, has its inside
+    scanned again, one level deeper, at most MAX_DEPTH levels down."""
     out = []
+    budget = [WORK * len(raw) + 1_000_000]   # bytes the scans may read in all: past it, ruamel reads the rest
     for run in _run_finder().finditer(raw):   # each run of a number list's characters long enough to hold one
         i = raw.find(b"[", run.start(), run.end())
-        work = [(i, run.end())] if i >= 0 else []
-        while work:
-            lo, hi = work.pop()
-            _scan(raw, lo, hi, work, out)
+        work = [(i, run.end(), 0)] if i >= 0 else []
+        while work and budget[0] > 0:
+            lo, hi, level = work.pop()
+            if level <= MAX_DEPTH:
+                _scan(raw, lo, hi, level, work, out, budget)
     out.sort(key=lambda f: f[0])
     return out
 
@@ -186,33 +190,30 @@ def _run_finder() -> re.Pattern:
     numbers), each found from its first character (the lookbehind: linear in the text, whatever it holds)."""
     n = max(1, 2 * MIN_NUMBERS - 1)
     if n not in _RUNS:
-        chars = rb"[\[\]0-9.eE+\-, \r\n]"
+        chars = rb"[\[\]0-9.eE+\-naif, \r\n]"   # naif: .nan, .inf
         _RUNS[n] = re.compile(rb"(?<!" + chars + rb")" + chars + rb"{" + str(n).encode() + rb",}")
     return _RUNS[n]
 
 
-def _scan(raw: bytes, lo: int, hi: int, work: list, out: list) -> None:
-    """The top-level lists of raw[lo:hi], each read or (when it is no array of numbers) its inside queued."""
+def _scan(raw: bytes, lo: int, hi: int, level: int, work: list, out: list, budget: list) -> None:
+    """The top-level lists of raw[lo:hi], each read or (when it is no array of numbers) its inside queued,
+    *level* levels down from the run's own; what it reads is taken from *budget*."""
     if raw.find(b"]", lo, hi) < 0 or raw.find(b"[", lo, hi) < 0:
         return
+    budget[0] -= hi - lo
     step = _STEP[np.frombuffer(raw, np.uint8, count=hi - lo, offset=lo)]   # +1 at `[`, -1 at `]`, one array
     idx = np.flatnonzero(step)
-    depth = np.cumsum(step[idx], dtype=np.int64)
-    opens = step[idx] > 0
-    neg = np.flatnonzero(depth < 0)
-    if len(neg):   # a `]` closing what began before: what follows it is scanned on its own
-        cut = int(neg[0])
-        work.append((lo + int(idx[cut]) + 1, hi))
-        idx, depth = idx[:cut], depth[:cut]
-    if not len(idx):
-        return
-    closes = np.flatnonzero(depth == 0)
-    starts = np.concatenate(([0], closes[:-1] + 1)) if len(closes) else np.zeros(0, np.int64)
-    if (len(closes) and closes[-1] + 1 < len(idx)) or not len(closes):   # a list left open: its inside
-        first = int(closes[-1]) + 1 if len(closes) else 0
-        if first < len(idx):
-            work.append((lo + int(idx[first]) + 1, hi))
-    for a, b in zip(starts.tolist(), closes.tolist()):
+    steps = step[idx].astype(np.int64)
+    raw_depth = np.cumsum(steps)
+    floor = np.minimum.accumulate(np.minimum(raw_depth, 0))
+    depth = raw_depth - floor                    # floored at zero: a stray `]` closes nothing
+    opens = steps > 0
+    stray = ~opens & (raw_depth == floor) & (np.concatenate(([0], floor[:-1])) > floor)
+    starts = np.flatnonzero(opens & (depth == 1))
+    closes = np.flatnonzero(~opens & ~stray & (depth == 0))
+    if len(starts) > len(closes):   # the last list is left open: the lists inside it, one level down
+        work.append((lo + int(idx[starts[len(closes)]]) + 1, hi, level + 1))
+    for a, b in zip(starts[:len(closes)].tolist(), closes.tolist()):
         s, e = lo + int(idx[a]), lo + int(idx[b]) + 1
         if e - s < 2 * MIN_NUMBERS - 1:
             continue   # fewer numbers than MIN_NUMBERS can be written in so few characters
@@ -220,13 +221,16 @@ def _scan(raw: bytes, lo: int, hi: int, work: list, out: list) -> None:
         deepest = int(d.max())
         if deepest > MAX_DEPTH:
             continue
+        if budget[0] <= 0:
+            return
+        budget[0] -= e - s
         value = _array(raw[s:e], d, opens[a:b + 1], deepest)
         if value is None:
-            work.append((s + 1, e - 1))   # its inner lists, each on its own
+            work.append((s + 1, e - 1, level + 1))   # its inner lists, each on its own
         elif _AFTER.match(raw, e):
             out.append((s, e, value, deepest))
         else:   # `[...]: value` (a key), `[...] text`: left to ruamel, its inner lists tried
-            work.append((s + 1, e - 1))
+            work.append((s + 1, e - 1, level + 1))
 
 
 def _array(block: bytes, depth: np.ndarray, opens: np.ndarray, deepest: int) -> NumberList | None:
@@ -272,15 +276,22 @@ def _read(tokens: list[bytes], signs: bytes, shape: tuple[int, ...]) -> NumberLi
     exps = signs.count(b"e") + signs.count(b"E")
     if exps != sum(signs.count(p) for p in (b"e-", b"e+", b"E-", b"E+")):
         raise _NotNumbers               # `.5e5` is a string to YAML 1.2 and a number to float(): left to ruamel
+    texts = tokens
+    if any(signs.count(c) for c in (b"n", b"a", b"i", b"f")):   # .nan, .inf, -.inf: YAML's non-finite floats
+        nans, infs = signs.count(b".nan"), signs.count(b".inf")
+        if signs.count(b"n") != 2 * nans + infs or signs.count(b"a") != nans or signs.count(b"i") != infs or \
+                signs.count(b"f") != infs or signs.count(b"-.nan") or signs.count(b"+.nan"):
+            raise _NotNumbers           # `nan`, `-.nan`, `inf`: strings to YAML 1.2, numbers to float()
+        texts = [t.replace(b".nan", b"nan").replace(b".inf", b"inf") for t in tokens]   # as float() spells them
     try:
         if dots == len(tokens):         # a dot in each (float() refuses two in one): every token a float
-            arr = np.array(tokens, dtype=np.float64)
+            arr = np.array(texts, dtype=np.float64)
             items = arr.tolist()
         elif dots == 0 and exps == 0:   # every token an int
             items = [int(t) for t in tokens]
             arr = np.array(items, dtype=np.int64)
         else:
-            items = [float(t) if (b"." in t or b"e" in t or b"E" in t) else int(t) for t in tokens]
+            items = [float(u) if (b"." in t or b"e" in t or b"E" in t) else int(t) for t, u in zip(tokens, texts)]
             arr = np.array(items, dtype=np.float64)
     except (ValueError, OverflowError):
         raise _NotNumbers from None

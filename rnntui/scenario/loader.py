@@ -252,6 +252,15 @@ def _layout(load: Load) -> None:
     load.each_mode("layout")
 
 
+def _checkpointable(layout, top, seq: bool, decoder) -> bool:
+    """Whether a run over the memory limit may still be recorded, checkpointed (engine/checkpoint.py decides
+    again, with the whole scenario, and says why not)."""
+    from rnntui.engine.checkpoint import why_whole_layout
+
+    return (seq and decoder is None and top.train is None and top.feed != "output"
+            and why_whole_layout(list(layout)) is None)
+
+
 def _weights(load: Load) -> None:
     """The parameters, counted before they are made (a model too large for memory is refused in a moment, not
     after minutes of drawing; the parameters first: their message names the largest entry); what each entry
@@ -263,7 +272,7 @@ def _weights(load: Load) -> None:
         load.stop(pos.problem(("model", exc.index), exc.message), "the weights")
     B = x.shape[1] if built.seq else x.shape[0]
     need = record_bytes(layout, top.dtype, x, built.seq, B, None if load.decoder is None else load.decoder.x)
-    if need > limit:
+    if need > limit and not _checkpointable(layout, top, built.seq, load.decoder):
         load.stop(pos.problem(("model",), too_big(need, limit, x.shape[0] if built.seq else 1, B)), "the weights")
     try:
         load.made = make_weights(layout, top.weights, load.base_dir, np.random.default_rng([top.seed, 2]), limit,

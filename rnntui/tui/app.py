@@ -529,9 +529,22 @@ class RnntuiApp(App):
         if running is not None and running[0].name == repr((id(trace), wanted)):
             return
 
+        d, place = self.debugging, self.cursor.place(self.info)
+        texts = list(d.watches) + [bp.text for bp in d.breakpoints]
+        big = getattr(getattr(trace, "whole", trace), "big", {})
+        over_segments = [k for k in wanted if k in big]   # a checkpointed run's arrays: evaluated segment by segment
+
         def work():
             for k in wanted:
-                trace[k]
+                if k not in big:
+                    trace[k]
+            if over_segments:
+                from rnntui.render.watches import bound
+
+                for text in texts:
+                    b = bound(trace, text, place)
+                    if not isinstance(b, Exception) and getattr(b, "checkpointed", None) is not None and b.waiting():
+                        b.holds if b.condition else b.values
             return trace
 
         def done(computed) -> None:
@@ -542,9 +555,11 @@ class RnntuiApp(App):
                     view.watch_run()
             self._derive_waiting()  # the cursor may have moved to another place meanwhile
 
-        what = ", ".join(k.removeprefix(keys.DIAG_PREFIX).removesuffix(".jacnorm") for k in wanted)
-        self._background("derive", f"computing the step Jacobian norms of {what}", work, done,
-                         name=repr((id(trace), wanted)))
+        what = ", ".join(k.removeprefix(keys.DIAG_PREFIX).removesuffix(".jacnorm") for k in wanted if k not in big)
+        label = f"computing the step Jacobian norms of {what}" if what else ""
+        if over_segments:
+            label = (label + "; " if label else "") + "evaluating the watches and breakpoints segment by segment"
+        self._background("derive", label, work, done, name=repr((id(trace), wanted)))
 
     def _moved(self, old: Cursor, cursor: Cursor) -> None:
         if not self.debugging.empty and old.place_index != cursor.place_index:

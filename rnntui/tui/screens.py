@@ -70,6 +70,9 @@ class HelpScreen(Dialog[None]):
             # how to leave first: a long scenario name wraps after it, never through it
             yield Static(Text.assemble(("Escape or ? closes this help   ", Style(dim=True)), (info.name, Style(bold=True))))
             yield Static(Text(" ".join(info.description.split()), Style(italic=True)))
+            recording = getattr(self.trace, "recording", None)
+            if recording is not None:   # whole or checkpointed, and why (--max-memory)
+                yield Static(Text.assemble(("Recording: ", Style(bold=True)), recording.words()), id="recording")
             yield Static(eq, id="equations")
             yield Static(glossary(info), id="glossary")
             yield Static(keys)

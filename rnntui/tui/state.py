@@ -41,6 +41,10 @@ class ShownTrace(TraceWrapper):
     def __getitem__(self, key: str) -> np.ndarray:
         limit = _TEXT_ARRAYS.get(key)
         if limit is None:
+            if key in getattr(self.whole, "big", ()):   # checkpointed: a view reads steps, recomputed per segment
+                from rnntui.engine.checkpoint import StepRows
+
+                return StepRows(self.whole, key)
             return self.whole[key]
         known = self._cut.get(key)
         if known is None:
@@ -201,8 +205,9 @@ def warmed(run: OpenRun) -> OpenRun:
     for trace in (run.trace, run.other):
         if trace is None:
             continue
+        big = getattr(trace.whole, "big", {})   # a checkpointed trace's recomputed arrays: read by steps, never whole
         with np.errstate(all="ignore"):
             for key in list(trace):
-                if not key.endswith(".jacnorm") and not trace.is_computed(key):
+                if not key.endswith(".jacnorm") and key not in big and not trace.is_computed(key):
                     trace[key]
     return run

@@ -87,7 +87,7 @@ def test_a_cell_runs_its_familys_step_maths(monkeypatch, name):
     B, D, H = 3, 4, 5
     info = SimpleNamespace(index="0.cell", config={"hidden_size": H, "input_size": D, "nonlinearity": "tanh"})
     p = params(fam, H, D, rng)
-    ctx = SimpleNamespace(params={f"0.cell.{s}": v for s, v in p.items()}, rec={}, grads={})
+    ctx = SimpleNamespace(params={f"0.cell.{s}": v for s, v in p.items()}, rec={}, grads={}, puts={})
     x, states = rng.normal(size=(B, D)), [rng.normal(size=(B, H)) for _ in fam.states]
     out, cache = cell.run(info, [x, *states], ctx)
     g = rng.normal(size=(B, H))

@@ -97,3 +97,26 @@ def test_a_2_unit_rnn_with_batch_10000_runs_in_its_estimate(tmp_path):
     h_prev = np.concatenate([np.zeros_like(h[:1]), h[:-1]])
     np.testing.assert_allclose(trace["gradnorm.step.0.weight_hh_l0"], reference(da, h_prev), rtol=1e-10, atol=1e-300)
     np.testing.assert_allclose(trace["gradnorm.step.0.weight_ih_l0"], reference(da, trace["input"]), rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind, calls", [("rnn", 1), ("lstm", 1), ("gru", 2)])
+def test_a_bias_gradient_shared_by_both_biases_is_normed_once(tmp_path, monkeypatch, kind, calls):
+    """RNN and LSTM give b_ih and b_hh one gradient a step: its norms are computed once and recorded for both
+    (issue 27: step_bias_norms ran twice on the same gradient); a GRU's differ (r scales b_hn's), so twice.
+    Each recorded norm is the sum over the batch of its own bias gradient's step term."""
+    import rnntui.engine.entries.base as base
+
+    p = tmp_path / "s.yaml"
+    p.write_text(f"input: {{generate: {{kind: noise, length: 6, features: 3, batch: 4}}}}\n"
+                 f"model: [{{type: {kind}, hidden_size: 5}}]\nloss: {{kind: sum}}\n")
+    seen = []
+    original = base.step_bias_norms
+    monkeypatch.setattr(base, "step_bias_norms", lambda A: seen.append(A) or original(A))
+    trace = run_scenario(load_scenario(p))
+    assert len(seen) == calls
+    ih, hh = (np.asarray(trace[f"gradnorm.step.0.{b}_l0"]) for b in ("bias_ih", "bias_hh"))
+    totals = [np.asarray(trace[f"grad.param.0.{b}_l0"]) for b in ("bias_ih", "bias_hh")]
+    for norms, total, A in zip((ih, hh), totals, seen + seen[:1] if calls == 1 else seen):
+        np.testing.assert_allclose(norms, np.linalg.norm(A.sum(axis=1), axis=-1), rtol=1e-12)
+        # the rows normed are that bias's gradient a step (an LSTM's in its internal gate order)
+        np.testing.assert_allclose(np.sort(A.sum(axis=(0, 1))), np.sort(total), rtol=1e-12, atol=1e-14)

@@ -1,7 +1,9 @@
 """The recurrent families, one module each, found by the entry's `type`.
 
-A new family is one module (a `Family` subclass: equations, gates, forward, backward, step
-Jacobian, words), its tests, and one line here.
+A new family is one module (a `Family` subclass: its step maths, `forward_steps` and `backward_steps`,
+which the recurrence driver (driver.py) runs with padding, initial states, interventions and resume;
+equations, gates, parameter blocks, step Jacobian, words), its tests, and one line here. Its graph cell
+(engine/ops/cells.py) and the importers (`by_rows`) follow from the registry.
 """
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""What every recurrent family shares: the per-direction record, the shifted state, weight gradients,
-and the `Family` base class that one module per family (rnn.py, lstm.py, gru.py) fills in.
+"""What every recurrent family shares: the per-direction record, padding, the step product, weight
+gradients, and the `Family` base class that one module per family (rnn.py, lstm.py, gru.py) fills in with
+its step maths (the loop around them is driver.py's).
 
 Shapes (numpydoc style):
 
@@ -135,23 +136,19 @@ class StepProduct:
         np.matmul(self.M, v.T, out=self.buf)
         return self.out
 
-    def into(self, vT: np.ndarray) -> None:
-        """The product of a (n, B) *vT* (one step's v seen transposed, `transposed`) into `out`."""
-        np.matmul(self.M, vT, self.buf)
-
-    def rows(self, rows: np.ndarray) -> tuple[list[np.ndarray], bool]:
-        """Where each step's product goes to land in *rows* (T, B, n) at its step, and whether it must then be
-        copied there from `out`: one sample's row seen as (n, 1) is contiguous and takes the product itself
-        (the same BLAS call, the same numbers); for more samples it would be another call, so the buffer
-        takes it."""
+    def rows(self, rows: np.ndarray) -> tuple[np.ndarray, bool]:
+        """Where each step's product goes (indexed by step) to land in *rows* (T, B, n) at its step, and whether
+        it must then be copied there from `out`: one sample's row seen as (n, 1) is contiguous and takes the
+        product itself (the same BLAS call, the same numbers); for more samples it would be another call, so
+        the buffer takes it (seen at every step)."""
         if self.buf.shape[1] == 1:
-            return [r.T for r in rows], False
-        return [self.buf] * len(rows), True
+            return rows.transpose(0, 2, 1), False
+        return np.lib.stride_tricks.as_strided(self.buf, (len(rows),) + self.buf.shape, (0,) + self.buf.strides), True
 
 
-def transposed(a: np.ndarray) -> list[np.ndarray]:
-    """Each step's (B, n) slice of a (T, B, n) array seen as (n, B), the views made once before a loop."""
-    return [v.T for v in a]
+def transposed(a: np.ndarray) -> np.ndarray:
+    """A (T, B, n) array seen as (T, n, B): step t's (B, n) slice transposed, as a product reads it."""
+    return a.transpose(0, 2, 1)
 
 
 def step_rows(T: int, B: int, n: int, dtype, keep: bool = True) -> np.ndarray:
@@ -185,7 +182,8 @@ def weight_grads(x, p, h_prev, d_ih, d_hh, DH, record, perm=None, lean=False) ->
         "bias_hh": b.sum(axis=0),
     }
     if perm is not None:
-        inv = np.argsort(perm)
+        inv = np.empty_like(perm)
+        inv[perm] = np.arange(len(perm))   # the inverse permutation
         grads = {k: v[inv] for k, v in grads.items()}
     dx = (a @ W_ih).reshape(T, B, D)
     return DirectionGrads(dx, grads, record, d_ih, d_hh, h_prev)

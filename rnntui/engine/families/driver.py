@@ -179,13 +179,13 @@ def backward(fam, entry, x, p, run: DirectionRun, dh_ext, reverse: bool, final=N
     out, into = state_rows(states, T, B, H, x.dtype, back, None if final_steps is not None else final, rows)
     bs = fam.backward_steps(entry, x, p, run, DH, into, out, lean)
     pad, ov = run.cache.get("pad"), run.cache.get("ov")
-    step, ext, dh, ih = bs.step, list(dh_ext), list(DH), list(into["h"])
+    step, ext, dh, ih = bs.step, dh_ext, DH, into["h"]
     if final_steps is None and pad is None:   # the plain loop: nothing to check a step
         for t in order(T, back):
             np.add(ext[t], ih[t], dh[t])
             step(t, ov)
     else:
-        entering = [list(into[s]) for s in states]
+        entering = [into[s] for s in states]
         for t in order(T, back):
             if final_steps is not None:  # each sample's last state is at its own step (a packed batch)
                 for s, g in zip(states, entering):

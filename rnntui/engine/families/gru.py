@@ -44,8 +44,9 @@ class GRU(Family):
         Hs = cur["h"]
         HPn = np.empty_like(Hs)
         named = {"h": Hs, "gates.r": G[..., :H], "gates.z": G[..., H: 2 * H], "gates.n": G[..., 2 * H:]}
-        rz, r, z, n = (list(a) for a in (G[..., : 2 * H], named["gates.r"], named["gates.z"], named["gates.n"]))
-        hpn, hs, hp, hpT = list(HPn), list(Hs), list(prev["h"]), transposed(prev["h"])
+        # the views every step indexes, made once
+        rz, r, z, n = G[..., : 2 * H], named["gates.r"], named["gates.z"], named["gates.n"]
+        hpn, hs, hp, hpT = HPn, Hs, prev["h"], transposed(prev["h"])
         M, buf = recurrent.M, recurrent.buf
         p_rz, p_n = recurrent.out[:, : 2 * H], recurrent.out[:, 2 * H:]
         tmp = np.empty((B, H), dtype=x.dtype)
@@ -100,10 +101,9 @@ class GRU(Family):
         dX = np.empty((T, B, 3 * H), dtype=x.dtype)
         dHp = np.empty_like(dX)
         tmp = np.empty((B, H), dtype=x.dtype)
-        dh, kn, kz, kr, r, z = (list(a) for a in (DH, Kn, Kz, Kr, G[..., :H], G[..., H: 2 * H]))
-        dan, dhp_r, dhp_z, dhp_n = (list(a) for a in (dX[..., 2 * H:], dHp[..., :H], dHp[..., H: 2 * H],
-                                                       dHp[..., 2 * H:]))
-        hout = list(out["h"])
+        dh, kn, kz, kr, r, z = DH, Kn, Kz, Kr, G[..., :H], G[..., H: 2 * H]
+        dan, dhp_r, dhp_z, dhp_n = dX[..., 2 * H:], dHp[..., :H], dHp[..., H: 2 * H], dHp[..., 2 * H:]
+        hout = out["h"]
         M, dhpT, (to, copy), buf = through_W.M, transposed(dHp), through_W.rows(out["h"]), through_W.out
 
         def step(t, ov):

@@ -1,6 +1,8 @@
 """Long short-term memory, as torch.nn.LSTM."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from rnntui.engine.families.base import (equals, Family, initial, overwritten_note, previous_at, previous_next,
@@ -35,14 +37,19 @@ class LSTM(Family):
     forward_arrays, record_arrays, backward_arrays, jacobian_arrays = 7, 5, 11, 21
 
     @staticmethod
+    @lru_cache(maxsize=64)
     def _perm(H: int) -> np.ndarray:
+        """PyTorch's rows (i, f, g, o) in the internal order (o, i, f, g); made once per size (read-only)."""
         i, f, g, o = (np.arange(k * H, (k + 1) * H) for k in range(4))
-        return np.concatenate([o, i, f, g])
+        perm = np.concatenate([o, i, f, g])
+        perm.flags.writeable = False
+        return perm
 
     @staticmethod
-    def _blocks(H: int) -> dict[str, slice]:
+    @lru_cache(maxsize=64)
+    def _blocks(H: int) -> tuple[tuple[str, slice], ...]:
         """Each gate's columns in the internal row order (o, i, f, g)."""
-        return {f"gates.{k}": slice(n * H, (n + 1) * H) for n, k in enumerate("oifg")}
+        return tuple((f"gates.{k}", slice(n * H, (n + 1) * H)) for n, k in enumerate("oifg"))
 
     def forward_steps(self, entry, x, p, reverse, cur, prev) -> ForwardSteps:
         T, B, _ = x.shape
@@ -58,13 +65,12 @@ class LSTM(Family):
         G += b
         Cs, Hs = cur["c"], cur["h"]
         TC = np.empty_like(Cs)
-        blocks = tuple(self._blocks(H).items())
+        blocks = self._blocks(H)
         named = {"h": Hs, "c": Cs, "gates.i": G[..., H: 2 * H], "gates.f": G[..., 2 * H: 3 * H],
                  "gates.g": G[..., 3 * H:], "gates.o": G[..., :H]}
-        # every step's views, made once: a step then costs its ufuncs and nothing else
-        gs, sig, o, i, f, gg = (list(a) for a in (G, G[..., : 3 * H], named["gates.o"], named["gates.i"],
-                                                     named["gates.f"], named["gates.g"]))
-        cs, tc, hs, cp, hpT = list(Cs), list(TC), list(Hs), list(prev["c"]), transposed(prev["h"])
+        # the views every step indexes, made once: a step then costs its ufuncs and its indexing
+        gs, sig, o, i, f, gg = G, G[..., : 3 * H], named["gates.o"], named["gates.i"], named["gates.f"], named["gates.g"]
+        cs, tc, hs, cp, hpT = Cs, TC, Hs, prev["c"], transposed(prev["h"])
         M, buf, product = recurrent.M, recurrent.buf, recurrent.out
         ig = np.empty((B, H), dtype=x.dtype)
         half = x.dtype.type(0.5)
@@ -117,20 +123,21 @@ class LSTM(Family):
         # DC: dL/dc_t; CH: its share through h_t, dL/dh_t ⊙ o ⊙ (1 - tanh² c)
         dZ = np.empty((T, B, 4 * H), dtype=x.dtype)
         dZifg = dZ[..., H:].reshape(T, B, 3, H)
-        blocks = tuple(self._blocks(H).items())
-        dh, dc, ch, kc, ko, kifg, f = (list(a) for a in (DH, DC, CH, Kc, Ko, Kifg, G[..., 2 * H: 3 * H]))
-        dz, dzo, dzifg, dcb = list(dZ), list(dZ[..., :H]), list(dZifg), list(DC[:, :, None, :])
-        cin, cout, hout = list(into["c"]), list(out["c"]), list(out["h"])
+        blocks = self._blocks(H)
+        dh, dc, ch, kc, ko, kifg, f = DH, DC, CH, Kc, Ko, Kifg, G[..., 2 * H: 3 * H]
+        dz, dzo, dzifg, dcb = dZ, dZ[..., :H], dZifg, DC[:, :, None, :]
+        cin, cout, hout = into["c"], out["c"], out["h"]
         M, dzT, (to, copy), buf = through_W.M, transposed(dZ), through_W.rows(out["h"]), through_W.out
 
         def step(t, ov):
             # an overwritten h (c): its own gradient is recorded whole, none flows into what computed it
             dh_in = dh[t] if ov is None else ov.cut_copy("h", t, dh[t])
-            np.multiply(dh_in, kc[t], ch[t])
-            np.add(ch[t], cin[t], dc[t])
-            dc_in = dc[t] if ov is None else ov.cut_copy("c", t, dc[t])
+            c_h, d = ch[t], dc[t]
+            np.multiply(dh_in, kc[t], c_h)
+            np.add(c_h, cin[t], d)
+            dc_in = d if ov is None else ov.cut_copy("c", t, d)
             np.multiply(dh_in, ko[t], dzo[t])
-            np.multiply(kifg[t], dcb[t] if dc_in is dc[t] else dc_in[:, None, :], dzifg[t])
+            np.multiply(kifg[t], dcb[t] if dc_in is d else dc_in[:, None, :], dzifg[t])
             if ov is not None:  # an overwritten gate: no gradient reaches its pre-activation
                 for name, cols in blocks:
                     ov.cut(name, t, dz[t][:, cols])

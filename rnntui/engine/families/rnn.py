@@ -49,7 +49,7 @@ class RNN(Family):
         Hs = cur["h"]
         recurrent = StepProduct(p["weight_hh"], B)
         M, buf, product = recurrent.M, recurrent.buf, recurrent.out
-        pre, hs, hp = list(P), list(Hs), transposed(prev["h"])
+        pre, hs, hp = P, Hs, transposed(prev["h"])
         nl = entry.nonlinearity
 
         def step(t, put):
@@ -83,7 +83,7 @@ class RNN(Family):
         K = self.derivative(entry.nonlinearity, run.h, run.record["pre"])
         through_W = StepProduct(p["weight_hh"].T, B)   # dA @ W
         dA = np.empty_like(run.h)
-        dh, k, da, daT, hout = list(DH), list(K), list(dA), transposed(dA), list(out["h"])
+        dh, k, da, daT, hout = DH, K, dA, transposed(dA), out["h"]
         M, (to, copy), buf = through_W.M, through_W.rows(out["h"]), through_W.out
 
         def step(t, ov):

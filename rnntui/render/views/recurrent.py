@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from rnntui.engine.checkpoint import StepRows, kept_row
 from rich.console import Group
 from rich.style import Style
 from rich.text import Text
@@ -61,8 +63,12 @@ def unit_row(cells: Cells, name: str, vec, u: int, u0: int, u1: int, scale: floa
 
 
 def finite_scale(vec, at_least: float = 0.0) -> float:
-    finite = np.abs(vec[np.isfinite(vec)])
-    top = float(finite.max()) if finite.size else 0.0
+    """The largest finite |value| of *vec* (at least *at_least*), 1 if none is above zero."""
+    a = np.abs(vec)
+    top = float(a.max()) if a.size else 0.0
+    if not math.isfinite(top):   # an inf or NaN among them (rare): the finite ones alone
+        finite = a[np.isfinite(a)]
+        top = float(finite.max()) if finite.size else 0.0
     return max(top, at_least) if max(top, at_least) > 0 else 1.0
 
 
@@ -72,6 +78,9 @@ _SCALES: dict = {}
 def run_scale(a: np.ndarray, b: int) -> float:
     """The largest finite |value| of sample *b* over every step and unit of *a* (T, B, H), 1 if none is
     above zero: the one scale a panel's bars share across steps. Kept per array (a trace is immutable)."""
+    top = kept_row(a.trace, f"top:{a.key}") if isinstance(a, StepRows) else None
+    if top is not None:   # a checkpointed run: its sweep kept each sample's largest |value|
+        return float(top[b]) if top[b] > 0 else 1.0
     key = (id(a), b)
     hit = _SCALES.get(key)
     if hit is not None and hit[0] is a:
@@ -337,6 +346,9 @@ def verdict_lines(trace, place, sample: int | None, defer: bool = False) -> list
 def sample_gradnorm(trace, place, b: int) -> np.ndarray:
     """(T,): ‖dL/dh_t‖ of sample *b* alone, over its units (the batch's norm is `diag.*.gradnorm`); computed
     once per trace, place and sample."""
+    kept = kept_row(trace, f"gradnorm:{place.prefix}")   # a checkpointed run: from its sweep
+    if kept is not None:
+        return kept[:, b]
     return _gradnorms.get(trace, ("gradnorm", place, b), lambda: row_norms(trace[place.grad_key("h")][:, b]))
 
 

@@ -72,7 +72,7 @@ def what_if_set(trace, entry, t: int, b: int) -> str:
     from rnntui.engine.interventions import MASK
 
     out = []
-    for name in entry.handler.settable_values(entry):
+    for name in handler(entry.type).settable_values(entry):
         key = keys.node_value(entry.index, f"{MASK}.{name}")
         if key in trace:
             units = np.flatnonzero(np.asarray(trace[key])[t, b])
@@ -199,7 +199,7 @@ class StepsView(PlainView):
         info = trace.info
         entry = info.entries[place.entry]
         rng = opts.step_range(entry.steps)
-        out = [Text("\n".join(entry.handler.equations(entry)), DIM)]
+        out = [Text("\n".join(handler(entry.type).equations(entry)), DIM)]
         if info.packs(entry):
             out.append(Text("samples of different lengths (packed): " + ", ".join(
                 f"{b}: {n}" for b, n in enumerate(info.lengths)) + f" of T={entry.steps}; past its length a sample's "

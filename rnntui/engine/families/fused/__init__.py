@@ -3,7 +3,9 @@ replays, where the NumPy loop's per-step calls are most of the time. Optional: `
 
 The NumPy loops (families/rnn.py, lstm.py, gru.py) stay the reference. The fused path is taken only
 - inside `replay()`: the runs of a training replay (engine/train.py's Trainer), where every iteration runs the
-  whole model forward and backward and only the few iterations looked at are kept;
+  whole model forward and backward and only the few iterations looked at are kept, and the reruns of one of its
+  iterations' records (a what-if, a weight edit, an attribution: whatif.py, attribution.py), so that what they
+  leave unchanged is the iteration's own numbers;
 - when numba is importable and NumPy's BLAS has the CBLAS gemm the kernels call (fused/blas.py);
 - unless RNNTUI_FUSED=off (the environment variable is read at each run);
 - for a direction without padding (a batch of different lengths), interventions or a resumed what-if.

@@ -1,0 +1,881 @@
+"""Checkpointed runs: a long sequence recorded as segments of steps, any of them recomputed exactly on demand.
+
+A run whose whole record would not fit the memory limit keeps, instead of every array over every step:
+
+- each recurrent place's state at every segment boundary (`starts`: where a forward direction enters the
+  segment, the state of the step before it; where a backward direction enters it, the state of the step
+  after it), found in one forward sweep;
+- the gradient entering each segment through time (`gins`: dL/dh, dL/dc from the step after it for a
+  forward direction, from the step before it for a backward one), found in the backward sweep;
+- everything small: per-step arrays with at most two axes (loss.step, gradnorm.step.*), each place's
+  saturation and ||dL/dh_t|| per step (computed in the sweep), where inf or NaN first appears, the
+  parameters' gradients and the loss.
+
+A segment is then recomputed by running the same walk (network.Walk, the families' loops) over its steps
+from its boundary states, and its backward pass from its boundary gradients: the same operations in the
+same order as the sweep, so the numbers are the sweep's to the bit. A run recorded whole
+(`Segments.sweep(keep=True)`) goes through the same segments and keeps every one, so a full recording and a
+checkpointed one of the same run are equal bit for bit (tests/engine/test_checkpoint.py). Runs shorter than
+two segments, and runs checkpointing does not cover (`why_whole`), are recorded whole by network.run_network.
+
+The segment length depends on the model and batch only (`segment_steps`), never on the memory limit, so a
+run gives the same numbers whichever way it is recorded.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnntui.engine import keys
+from rnntui.engine.diagnostics import BadRows, row_norms, saturation
+from rnntui.engine.handlers import handler
+from rnntui.engine.infer import trace_floats
+from rnntui.engine.losses import loss_and_grad, sample_step_losses
+from rnntui.engine.walk import Walk
+from rnntui.engine.progress import report
+from rnntui.engine.trace import Trace, TraceWrapper, _freeze
+
+SEGMENT_BYTES = 12 << 20      # what one segment's record holds, about: sets the segment's length (a segment is
+                              # recomputed, forward and backward, in under 100 ms at H=256: benchmarks/long.py)
+SEGMENT_MIN, SEGMENT_MAX, SEGMENT_ALIGN = 64, 4096, 64
+
+
+def segment_steps(layout: list, B: int, dtype) -> int:
+    """Steps per segment for *layout* and a batch of *B*: about SEGMENT_BYTES of record, a multiple of 64."""
+    per_step = max(1, (trace_floats(layout, 2, B) - trace_floats(layout, 1, B)) * np.dtype(dtype).itemsize)
+    S = SEGMENT_BYTES // per_step
+    return int(min(SEGMENT_MAX, max(SEGMENT_MIN, S - S % SEGMENT_ALIGN)))
+
+
+def why_whole(sc) -> str | None:
+    """Why a run of scenario *sc* cannot be checkpointed (recorded whole instead), or None when it can."""
+    if getattr(sc, "inputs", None) is not None:
+        return "a graph model is recorded whole (checkpointing covers a chain of entries)"
+    if getattr(sc, "train", None) is not None or getattr(sc, "training", False):
+        return "a training iteration is recorded whole"
+    if sc.decoder_x is not None:
+        return "an encoder-decoder is recorded whole (its decoder starts from the encoder's final state)"
+    if sc.feed == "output":
+        return "a generator (each step reads the one before's output) is recorded whole"
+    if tuple(getattr(sc, "interventions", ())):
+        return "a what-if is recorded whole"
+    if not sc.seq:
+        return "an input without steps is recorded whole"
+    return why_whole_layout(list(sc.layout))
+
+
+def why_whole_layout(layout: list) -> str | None:
+    recurrent = [lay for lay in layout if lay.recurrent]
+    for lay in layout:
+        if not (lay.seq_in and lay.seq_out):
+            return (f"entry {lay.index} ({lay.type}) ends the steps (many-to-one): recorded whole "
+                    "(checkpointing covers entries that keep every step)")
+        if not lay.recurrent and handler(lay.type).mixes_steps(lay, False):
+            return f"entry {lay.index} ({lay.type}) mixes steps: recorded whole"
+    if not recurrent:
+        return "nothing recurrent: recorded whole"
+    bidir = [lay for lay in recurrent if len(lay.directions) == 2]
+    if bidir and (len(recurrent) > 1 or bidir[0].num_layers > 1):
+        return ("a bidirectional layer with another recurrent layer is recorded whole (the layer above reads "
+                "its backward direction, which needs the whole sequence before the first step)")
+    return None
+
+
+def _state_keys(layout) -> set[str]:
+    """The keys a segment records about its boundary states (`{place}.h0`, `grad.{place}.h0`, ...)."""
+    out = set()
+    for lay in layout:
+        if lay.recurrent:
+            for j in range(lay.num_layers):
+                for d in lay.directions:
+                    prefix = keys.place_prefix(lay.index, j, d)
+                    for s in lay.family.states:
+                        out.add(f"{prefix}.{s}0")
+                        out.add(keys.grad(f"{prefix}.{s}0"))
+    return out
+
+
+class SegmentLRU:
+    """The most recently used segments' records (a small LRU; the engine imports nothing of the UI)."""
+
+    def __init__(self, capacity: int):
+        self.capacity = max(1, capacity)
+        self._items: OrderedDict[tuple, dict] = OrderedDict()
+
+    def get(self, key):
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        return None
+
+    def put(self, key, value) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def __contains__(self, key) -> bool:
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass
+class SweepResult:
+    arrays: dict            # key -> array (small, whole) or BadRows (big: per segment); the order a run records
+    diag: dict              # key -> kept per-step diagnostic (sat, gradnorm)
+    grads: dict             # parameter name -> gradient
+    loss: np.ndarray
+    big: dict               # key -> (shape, dtype) of the arrays recomputed per segment
+    rows: dict              # what views read over every step of an array not kept (`kept_rows`)
+    terms: dict             # diag.*.term_gradnorm of every place, from the sweep's lean passes
+
+
+class Segments:
+    """One run of a chain of per-step entries over (T, B, ...) input *x*, in segments of `S` steps."""
+
+    def __init__(self, layout: list, params: dict, x: np.ndarray, loss_kind: str, target, lengths=None,
+                 initial: dict | None = None, S: int | None = None):
+        self.layout, self.params, self.x = layout, params, x
+        self.loss_kind, self.target = loss_kind, target
+        self.lengths = None if lengths is None else np.asarray(lengths)
+        self.initial = initial or {}
+        T, B = x.shape[:2]
+        self.T, self.B, self.dtype = T, B, x.dtype
+        self.S = segment_steps(layout, B, x.dtype) if S is None else S
+        self.bounds = [(a, min(a + self.S, T)) for a in range(0, T, self.S)]
+        K = len(self.bounds)
+        self.real = None if self.lengths is None else np.arange(T)[:, None] < self.lengths[None, :]
+        last = layout[-1]
+        real_count = T * B if self.real is None else int(self.real.sum())
+        self.n = real_count * int(np.prod(last.out_shape)) if loss_kind == "mse" else real_count
+        self.sample_steps = (np.full(B, T, dtype=np.int64) if self.real is None
+                             else self.real.sum(axis=0))
+        self.bidir = any(len(lay.directions) == 2 for lay in layout if lay.recurrent)
+        self.state_keys = _state_keys(layout)
+        # boundary states and gradients: entry index -> state name -> (K, layers * directions, B, H)
+        self.starts: dict[int, dict[str, np.ndarray]] = {}
+        self.gins: dict[int, dict[str, np.ndarray]] = {}
+        for lay in layout:
+            if not lay.recurrent:
+                continue
+            shape = (K, lay.num_layers * len(lay.directions), B, lay.hidden_size)
+            self.starts[lay.index] = {s: np.zeros(shape, dtype=x.dtype) for s in lay.family.states}
+            self.gins[lay.index] = {s: np.zeros(shape, dtype=x.dtype) for s in lay.family.states}
+            for s, v in self.initial.get(lay.index, {}).items():
+                for slot, (j, d) in enumerate(self.slots(lay)):
+                    self.starts[lay.index][s][0 if d == "fwd" else K - 1, slot] = v[slot]
+        self.swept = False
+        self.lock = threading.RLock()
+        self.cache = SegmentLRU(8)
+        self.forward_cache = SegmentLRU(8)
+
+    # --- where things are -------------------------------------------------------------------------
+    @staticmethod
+    def slots(lay) -> list[tuple[int, str]]:
+        """(sub-layer, direction) of each row of an entry's state arrays (PyTorch's h_0 layout)."""
+        return [(j, d) for j in range(lay.num_layers) for d in lay.directions]
+
+    def segment_of(self, t: int) -> int:
+        return min(t // self.S, len(self.bounds) - 1)
+
+    def segments_for(self, a: int, b: int) -> range:
+        """The segments holding steps a .. b-1."""
+        if b <= a:
+            return range(0)
+        return range(self.segment_of(a), self.segment_of(b - 1) + 1)
+
+    # --- one segment ----------------------------------------------------------------------------
+    def _forward(self, k: int):
+        a, b = self.bounds[k]
+        lengths = None if self.lengths is None else self.lengths - a   # the pad mask is of the run's steps
+        walk = Walk(self.layout, self.params, lengths)
+        rec: dict = {}
+        start = {i: {s: v[k] for s, v in st.items()} for i, st in self.starts.items()}
+        walk.forward(self.x[a:b], rec, start=start)
+        for i, lay in enumerate(self.layout):
+            if lay.recurrent:
+                # a gradient entering this segment enters every sample at the segment's end, not at each
+                # sample's own last step of the run (which the packed handler would look for)
+                walk.caches[i]["packed"] = False
+        return walk, rec
+
+    def _loss(self, k: int, walk):
+        a, b = self.bounds[k]
+        out, last = walk.outs[-1], self.layout[-1]
+        logits = walk.pres[-1] if (self.loss_kind == "cross_entropy" and last.activation == "softmax") else None
+        target = None if self.target is None else self.target[a:b]
+        real = None if self.real is None else self.real[a:b]
+        loss, g, g_pre, step_loss = loss_and_grad(self.loss_kind, out, logits, target, steps_first=True,
+                                                  real=real, n=self.n)
+        sample = sample_step_losses(self.loss_kind, out, logits, target, real, steps=self.sample_steps)
+        return loss, g, g_pre, step_loss, sample
+
+    def _walk_backward(self, walk, g, g_pre, grads: dict, rec: dict, finals: dict, lean: str = ""):
+        """Walk.backward with each recurrent entry's gradient entering the segment (*finals*)."""
+        n = len(self.layout)
+        first = min((k for k in range(n) if self.layout[k].recurrent), default=-1)
+        for k in range(n - 1, -1, -1):
+            lay, hd = self.layout[k], walk.handlers[k]
+            rec[keys.grad(keys.out(lay.index))] = g
+            kw = {}
+            if hd.recurrent:
+                kw["final"] = finals[lay.index]
+                if lean:
+                    kw["lean"] = True
+                    if k == first:
+                        kw["only"] = lean
+            g = hd.backward(lay, walk.ins[k], walk.pres[k], walk.outs[k], walk.caches[k], g, self.params, grads,
+                            rec, g_pre if k == n - 1 else None, **kw)
+        return g
+
+    def _backward(self, k: int, walk, rec: dict, grads: dict):
+        loss, g, g_pre, step_loss, sample = self._loss(k, walk)
+        finals = {i: {s: v[k] for s, v in st.items()} for i, st in self.gins.items()}
+        rec[keys.GRAD_INPUT] = self._walk_backward(walk, g, g_pre, grads, rec, finals)
+        rec[keys.OUTPUT] = walk.outs[-1]
+        if step_loss is not None:
+            rec[keys.STEP_LOSS] = np.asarray(step_loss, dtype=self.dtype)
+            rec[keys.SAMPLE_STEP_LOSS] = np.asarray(sample, dtype=self.dtype)
+        return loss, g, g_pre
+
+    def _carry_states(self, k: int, rec: dict, direction: str) -> None:
+        """The states *direction*'s places end segment k with: where the next segment in its order starts."""
+        K = len(self.bounds)
+        nxt = k + 1 if direction == "fwd" else k - 1
+        if not 0 <= nxt < K:
+            return
+        for lay in self.layout:
+            if not lay.recurrent:
+                continue
+            for slot, (j, d) in enumerate(self.slots(lay)):
+                if d != direction:
+                    continue
+                prefix = keys.place_prefix(lay.index, j, d)
+                for s in lay.family.states:
+                    a = rec[f"{prefix}.{s}"]
+                    self.starts[lay.index][s][nxt, slot] = a[-1] if d == "fwd" else a[0]
+
+    def _carry_grads(self, k: int, walk, direction: str) -> None:
+        """The gradients *direction*'s places leave segment k with: what enters the next one in BPTT's order."""
+        K = len(self.bounds)
+        nxt = k - 1 if direction == "fwd" else k + 1
+        if not 0 <= nxt < K:
+            return
+        for i, lay in enumerate(self.layout):
+            if not lay.recurrent:
+                continue
+            d0 = walk.caches[i]["dstate0"]
+            for slot, (j, d) in enumerate(self.slots(lay)):
+                if d == direction:
+                    for s in lay.family.states:
+                        self.gins[lay.index][s][nxt, slot] = d0[s][slot]
+
+    # --- the sweep --------------------------------------------------------------------------------
+    def sweep(self, keep: bool = False, label: str = "recording") -> SweepResult:
+        """Forward through every segment, then backward: the boundaries, the small arrays, the gradients
+        and the loss. *keep*: every segment's record too (a whole recording), concatenated in `arrays`."""
+        K = len(self.bounds)
+        total = K * (3 if self.bidir else 2)
+        done = 0
+
+        def step():
+            nonlocal done
+            done += 1
+            report(label, done, total)
+
+        kept: dict[int, tuple] = {}
+        # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits
+        terms = {d: TermPass(self, d) for d in (("fwd", "bwd") if self.bidir else ("fwd",))}
+        for k in range(K):       # forward directions' boundary states
+            walk, rec = self._forward(k)
+            self._carry_states(k, rec, "fwd")
+            if keep and not self.bidir:
+                kept[k] = (walk, rec)
+            step()
+        if self.bidir:
+            # the backward direction's states from the last segment down, and the forward direction's
+            # gradients (the bidirectional entry is the only recurrent one: its backward direction's
+            # gradients, still zeros here, reach no other recurrent place)
+            for k in range(K - 1, -1, -1):
+                walk, rec = self._forward(k)
+                self._carry_states(k, rec, "bwd")
+                _, g, g_pre = self._backward(k, walk, rec, {})
+                self._carry_grads(k, walk, "fwd")
+                terms["fwd"].step(k, walk, g, g_pre)
+                if keep:
+                    kept[k] = (walk, {key: v for key, v in rec.items() if not key.startswith((keys.GRAD_PREFIX, keys.LOSS,
+                                                                                              keys.GRADNORM_PREFIX))})
+                step()
+            order = range(K)                  # then forward, carrying the backward direction's gradients
+            carry = "bwd"
+        else:
+            order = range(K - 1, -1, -1)
+            carry = "fwd"
+        parts: dict[str, list] = {}
+        parts_rows: dict[str, list] = {}
+        rows: dict[str, np.ndarray] = {}
+        small: dict[str, np.ndarray] = {}
+        summaries: dict[str, BadRows] = {}
+        big: dict[str, tuple] = {}
+        diag: dict[str, list] = {}
+        grads: dict[str, np.ndarray] = {}
+        losses = [None] * K
+        key_order: list[str] | None = None
+        for k in order:
+            walk, rec = kept.pop(k) if keep else self._forward(k)
+            seg_grads: dict = {}
+            losses[k], g, g_pre = self._backward(k, walk, rec, seg_grads)
+            self._carry_grads(k, walk, carry)
+            terms[carry].step(k, walk, g, g_pre)
+            for name, g in seg_grads.items():
+                grads[name] = g if name not in grads else grads[name] + g
+            a, b = self.bounds[k]
+            if key_order is None:
+                key_order = [key for key in rec if key not in self.state_keys]
+            for key in key_order:
+                v = rec[key]
+                if v.shape[0] != b - a:
+                    raise ValueError(f"{key}: not one row per step ({v.shape}); cannot be checkpointed")
+                if v.ndim >= 3:
+                    big[key] = ((self.T,) + v.shape[1:], v.dtype)
+                    if key.startswith(keys.GRAD_PREFIX) and not keep:   # the bars' all-step scale, per sample
+                        flat = np.abs(v.reshape(v.shape[0], v.shape[1], -1))
+                        top = np.where(np.isfinite(flat), flat, 0).max(axis=(0, 2))
+                        name = f"top:{key}"
+                        rows[name] = top if name not in rows else np.maximum(rows[name], top)
+                    if not keep:
+                        summary = summaries.get(key) or BadRows(v.ndim, v.dtype)
+                        summaries[key] = summary.seen(v, a)
+                        continue
+                parts.setdefault(key, [None] * K)[k] = v
+            self._diagnostics(k, rec, diag)
+            if not keep:
+                self._rows(k, rec, parts_rows)
+            self._state_records(k, rec, small)
+            step()
+        arrays: dict = {}
+        for key in key_order:
+            arrays[key] = np.concatenate(parts[key]) if key in parts else summaries[key]
+        arrays.update(small)
+        loss = np.asarray(0, dtype=self.dtype)
+        for part in losses:     # the segments' shares, first to last
+            loss = loss + np.asarray(part, dtype=self.dtype)
+        self.swept = True
+        rows.update({key: np.concatenate(v) for key, v in parts_rows.items()})
+        terms_out = {key: v for t in terms.values() for key, v in t.out.items()}
+        return SweepResult(arrays, {key: np.concatenate(v) for key, v in diag.items()}, grads,
+                           np.asarray(loss, dtype=self.dtype), {} if keep else big, rows, terms_out)
+
+    def _rows(self, k: int, rec: dict, parts: dict) -> None:
+        """Per step and sample, what the timeline draws from arrays not kept: ||dLoss/dx_t|| (as
+        render/prediction.saliency computes it) and the output's arg-max (the predicted class)."""
+        K = len(self.bounds)
+        g = np.asarray(rec[keys.GRAD_INPUT], dtype=float)
+        parts.setdefault("saliency", [None] * K)[k] = np.sqrt((g.reshape(g.shape[0], g.shape[1], -1) ** 2).sum(axis=2))
+        out = rec[keys.OUTPUT]
+        parts.setdefault("argmax", [None] * K)[k] = out.reshape(out.shape[0], out.shape[1], -1).argmax(axis=-1)
+        for lay in self.layout:   # each sample's own ||dL/dh_t|| (render/views/recurrent.sample_gradnorm)
+            if lay.recurrent:
+                for j, d in self.slots(lay):
+                    dh = rec[keys.grad(f"{keys.place_prefix(lay.index, j, d)}.h")]
+                    parts.setdefault(f"gradnorm:{keys.place_prefix(lay.index, j, d)}", [None] * K)[k] = np.stack(
+                        [row_norms(dh[:, b]) for b in range(dh.shape[1])], axis=1)
+
+    def _diagnostics(self, k: int, rec: dict, diag: dict) -> None:
+        """Each recurrent place's saturation and ||dL/dh_t|| over segment k's steps (diagnostics.derived_keys'
+        sat and gradnorm, row by row the same)."""
+        a, b = self.bounds[k]
+        K = len(self.bounds)
+        lengths = None if self.lengths is None or not (self.lengths < self.T).any() else self.lengths - a
+        for lay in self.layout:
+            if not lay.recurrent:
+                continue
+            fam = lay.family
+            for j in range(lay.num_layers):
+                for d in lay.directions:
+                    prefix = keys.place_prefix(lay.index, j, d)
+                    for name, src in fam.saturation(lay).items():
+                        key = keys.diag(prefix, f"sat.{name}")
+                        diag.setdefault(key, [None] * K)[k] = saturation(rec[f"{prefix}.{src}"], fam.is_sigmoid(name),
+                                                                         lengths)
+                    key = keys.diag(prefix, "gradnorm")
+                    diag.setdefault(key, [None] * K)[k] = row_norms(rec[keys.grad(f"{prefix}.h")])
+
+    def _state_records(self, k: int, rec: dict, small: dict) -> None:
+        """dL/dh_0 (dL/dc_0) of each place: from the first segment for a forward direction, the last for a
+        backward one, where its pass began."""
+        K = len(self.bounds)
+        for lay in self.layout:
+            if not lay.recurrent:
+                continue
+            for j, d in self.slots(lay):
+                if k != (0 if d == "fwd" else K - 1):
+                    continue
+                prefix = keys.place_prefix(lay.index, j, d)
+                for s in lay.family.states:
+                    small[keys.grad(f"{prefix}.{s}0")] = rec[keys.grad(f"{prefix}.{s}0")]
+
+    # --- on demand ----------------------------------------------------------------------------------
+    def segment(self, k: int, backward: bool = True) -> dict:
+        """Segment k's record (every key over its steps), recomputed from its boundaries or from the cache.
+        *backward* False: the forward pass's keys only (cheaper; needs only the forward sweep's states)."""
+        with self.lock:
+            rec = self.cache.get(k)
+            if rec is None and not backward:
+                rec = self.forward_cache.get(k)
+            if rec is not None:
+                return rec
+            walk, rec = self._forward(k)
+            if backward:
+                self._backward(k, walk, rec, {})
+                self.cache.put(k, rec)
+            else:
+                self.forward_cache.put(k, rec)
+            return rec
+
+    def term_gradnorms(self, direction: str) -> dict[str, np.ndarray]:
+        """network.one_term_gradients' `term_gradnorm` of every place of *direction*, segment by segment
+        (`TermPass`), each segment's forward pass recomputed (the sweep computes them on its own walks)."""
+        K = len(self.bounds)
+        terms = TermPass(self, direction)
+        order = range(K - 1, -1, -1) if direction == "fwd" else range(K)
+        for n, k in enumerate(order):
+            walk, _ = self._forward(k)
+            _, g, g_pre, _, _ = self._loss(k, walk)
+            terms.step(k, walk, g, g_pre)
+            report(f"one loss term's gradient ({direction})", n + 1, K)
+        return terms.out
+
+
+class TermPass:
+    """network.one_term_gradients of one direction, a segment at a time in that direction's BPTT order (from
+    the last segment down for a forward direction, from the first up for a backward one): a lean backward
+    pass seeded with each sample's one loss term (its last real step for the forward direction, step 0 for
+    the backward one), carried from segment to segment as the main pass carries its gradients."""
+
+    def __init__(self, segs: Segments, direction: str):
+        self.segs, self.direction = segs, direction
+        last = (np.full(segs.B, segs.T - 1) if segs.lengths is None else segs.lengths - 1)
+        self.start = last if direction == "fwd" else np.zeros(segs.B, dtype=last.dtype)
+        self.gins = {i: {s: np.zeros_like(v) for s, v in st.items()} for i, st in segs.gins.items()}
+        self.places = [keys.place_prefix(lay.index, j, d) for lay in segs.layout if lay.recurrent
+                       for j in range(lay.num_layers) for d in lay.directions if d == direction]
+        self.out = {keys.diag(p, "term_gradnorm"): np.empty((segs.T, segs.B), dtype=segs.dtype) for p in self.places}
+
+    def step(self, k: int, walk, g, g_pre) -> None:
+        """Segment k, on its forward *walk* and the loss's gradient *g* (*g_pre*) over its steps."""
+        segs, direction, start = self.segs, self.direction, self.start
+        K = len(segs.bounds)
+        a, b = segs.bounds[k]
+        rows = np.flatnonzero((start >= a) & (start < b))
+        g1 = np.zeros_like(g)
+        g1[start[rows] - a, rows] = g[start[rows] - a, rows]
+        p1 = None
+        if g_pre is not None:
+            p1 = np.zeros_like(g_pre)
+            p1[start[rows] - a, rows] = g_pre[start[rows] - a, rows]
+        scratch: dict = {}
+        finals = {i: {s: v[k] for s, v in st.items()} for i, st in self.gins.items()}
+        segs._walk_backward(walk, g1, p1, {}, scratch, finals, lean=direction)
+        nxt = k - 1 if direction == "fwd" else k + 1
+        if 0 <= nxt < K:
+            for i, lay in enumerate(segs.layout):
+                if lay.recurrent:
+                    d0 = walk.caches[i]["dstate0"]
+                    for slot, (j, d) in enumerate(segs.slots(lay)):
+                        if d == direction:
+                            for s in lay.family.states:
+                                self.gins[lay.index][s][nxt, slot] = d0[s][slot]
+        for prefix in self.places:
+            dh = scratch[keys.grad(f"{prefix}.h")]
+            self.out[keys.diag(prefix, "term_gradnorm")][a:b] = row_norms(dh.reshape(-1, dh.shape[-1])).reshape(
+                dh.shape[:2])
+
+
+class NotInMemory(MemoryError):
+    """A whole array of a checkpointed trace that is larger than the memory limit: read it with
+    `trace.steps(key, a, b)`."""
+
+
+def iter_segments(trace, key: str) -> Iterator[tuple[int, np.ndarray]]:
+    """(first step, rows) of *key* segment by segment, for a checkpointed trace; the whole array at 0 for any
+    other trace: streams over a long run within the memory limit (rnntui check)."""
+    segs = getattr(trace, "segments", None)
+    if segs is None or key not in getattr(trace, "big", {}):
+        yield 0, trace[key]
+        return
+    for k, (a, b) in enumerate(segs.bounds):
+        yield a, segs.segment(k, backward=key.startswith(keys.GRAD_PREFIX) or key == keys.GRAD_INPUT)[key]
+
+
+# --- the trace ------------------------------------------------------------------------------------------
+
+def lru_capacity(segment_bytes: int, limit: int) -> int:
+    """Segments the LRU keeps: a quarter of the memory limit, 2 to 16 of them."""
+    return int(min(16, max(2, (limit // 4) // max(1, segment_bytes))))
+
+
+class CheckpointedTrace(Trace):
+    """A Trace whose large per-step arrays (`big`) are recomputed segment by segment when read.
+
+    `trace[key]` gives the whole array when it fits the memory limit (recomputing every segment; not
+    kept), else raises `NotInMemory`; `trace.steps(key, a, b)` recomputes only the segments holding
+    steps a .. b-1, through an LRU of recent segments. Everything else is held as in any trace."""
+
+    def __init__(self, arrays, info, derived, segments: Segments, big: dict, limit: int, path=None,
+                 rows: dict | None = None):
+        super().__init__(arrays, info, derived, path)
+        self.segments = segments
+        self.big = dict(big)
+        self.rows = dict(rows or {})
+        """What views read over every step of an array not kept, computed in the sweep: "saliency" (T, B),
+        "argmax" (T, B) of the output, and "top:{key}" (B,), the largest finite |value| of each sample."""
+        self.limit = limit
+        seg = sum(int(np.prod((segments.S,) + tuple(shape[1:]))) * np.dtype(dt).itemsize
+                  for shape, dt in self.big.values())
+        self.segment_bytes = seg
+        segments.cache = SegmentLRU(lru_capacity(seg, limit))
+
+    def nbytes(self, key: str) -> int:
+        shape, dtype = self.big[key]
+        return int(np.prod(shape)) * np.dtype(dtype).itemsize
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key in self.big:
+            from rnntui.sizes import format_size
+
+            if self.nbytes(key) > self.limit:
+                raise NotInMemory(
+                    f"{key} holds {format_size(self.nbytes(key))}, more than the memory limit of "
+                    f"{format_size(self.limit)}: read steps of it with trace.steps(key, a, b)")
+            return self.steps(key, 0, self.segments.T, progress=True)
+        return super().__getitem__(key)
+
+    def steps(self, key: str, a: int, b: int, progress: bool = False) -> np.ndarray:
+        if key not in self.big:
+            return super().steps(key, a, b)
+        segs = self.segments
+        a, b = max(0, a), min(segs.T, b)
+        shape, dtype = self.big[key]
+        out = np.empty((max(0, b - a),) + tuple(shape[1:]), dtype=dtype)
+        backward = key.startswith(keys.GRAD_PREFIX)
+        ks = segs.segments_for(a, b)
+        for n, k in enumerate(ks):
+            s0, s1 = segs.bounds[k]
+            rec = segs.segment(k, backward)
+            if key not in rec:      # the output, dL/d(input): made with the loss
+                rec = segs.segment(k, True)
+            lo, hi = max(a, s0), min(b, s1)
+            out[lo - a: hi - a] = rec[key][lo - s0: hi - s0]
+            if progress:
+                report(f"reading {key}", n + 1, len(ks))
+        return _freeze(out)
+
+    def __iter__(self):
+        yield from list(self._arrays)
+        yield from [k for k in self.big if k not in self._arrays]
+        yield from list(self._derived)
+
+    def __len__(self) -> int:
+        return len(self._arrays) + len(self.big) + len(self._derived)
+
+    def __contains__(self, key) -> bool:
+        return key in self.big or super().__contains__(key)
+
+    def is_computed(self, key: str) -> bool:
+        return key not in self.big and super().is_computed(key)
+
+    def is_ready(self, key: str, t: int) -> bool:
+        """Whether step *t* of *key* reads without recomputing a segment."""
+        if key not in self.big:
+            return self.is_computed(key)
+        k = self.segments.segment_of(t)
+        return k in self.segments.cache or (not key.startswith(keys.GRAD_PREFIX) and k in self.segments.forward_cache)
+
+    def full_bytes(self, jacobian: bool | str = True) -> int:
+        """About what `save(full=True)` writes: every array, the derived ones as their shapes say."""
+        from rnntui.engine import diagnostics
+
+        if jacobian == "auto":
+            jacobian = diagnostics.jacnorm_cost(self.info) <= diagnostics.JACNORM_AUTO_LIMIT
+        per = self.segments.T * self.segments.B * np.dtype(self.segments.dtype).itemsize
+        derived = sum(per for k in self._derived if jacobian or not k.endswith(".jacnorm"))
+        return (sum(self.nbytes(k) for k in self.big) + sum(np.asarray(v).nbytes for v in self._arrays.values())
+                + derived)
+
+    def save(self, path, *, jacobian: bool | str = True, full: bool = False) -> list[str]:
+        """The checkpoints and the small arrays (docs/trace-format.md, "Checkpointed traces"), reopened
+        with the same recompute; *full*: every array whole, written one at a time."""
+        from rnntui.engine import diagnostics
+
+        if jacobian == "auto":
+            jacobian = diagnostics.jacnorm_cost(self.info) <= diagnostics.JACNORM_AUTO_LIMIT
+        skip = [] if jacobian else [k for k in self._derived if k.endswith(".jacnorm")]
+        names = [k for k in self if k not in skip and k != keys.META_NOT_COMPUTED]
+        if not full:
+            names = [k for k in names if k not in self.big]
+
+        def items():
+            for k in names:
+                yield k, np.asarray(self[k])
+            if skip:
+                yield keys.META_NOT_COMPUTED, np.asarray(skip, dtype=str)
+            if not full:
+                yield from checkpoint_arrays(self).items()
+
+        write_npz(path, items())
+        return skip
+
+
+
+def checkpoint_arrays(trace) -> dict[str, np.ndarray]:
+    """What a saved checkpointed trace adds to its small arrays: the segment length, the big arrays' shapes,
+    and each recurrent entry's boundary states and gradients."""
+    import json
+
+    segs = trace.segments
+    out = {keys.META_CHECKPOINT: np.asarray(json.dumps({
+        "segment_steps": segs.S,
+        "big": {k: [list(shape), np.dtype(dt).str] for k, (shape, dt) in trace.big.items()},
+        "recording": None if trace.recording is None else trace.recording.__dict__,
+    }))}
+    for i, st in segs.starts.items():
+        for s, v in st.items():
+            out[keys.checkpoint_start(i, s)] = v
+    for i, st in segs.gins.items():
+        for s, v in st.items():
+            out[keys.checkpoint_grad(i, s)] = v
+    for name, v in trace.rows.items():
+        out[keys.checkpoint_row(name)] = v
+    return out
+
+
+def kept_row(trace, name: str):
+    """A row the sweep of a checkpointed trace kept (CheckpointedTrace.rows), read through any wrapper; None
+    for any other trace."""
+    while trace is not None and not hasattr(trace, "rows"):
+        trace = getattr(trace, "whole", None)
+    return None if trace is None else trace.rows.get(name)
+
+
+def write_npz(path, items) -> None:
+    """An .npz written member by member (np.savez's format), atomically: only one array in memory at a time."""
+    import zipfile
+
+    from rnntui.atomic import atomic_write
+
+    with atomic_write(path) as f:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for key, arr in items:
+                with zf.open(key + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)
+
+
+class _Window:
+    """Steps lo .. hi-1 of a checkpointed trace as whole arrays (jacobian_factors' view of a chunk)."""
+
+    def __init__(self, trace, lo: int, hi: int):
+        self.trace, self.lo, self.hi = trace, lo, hi
+
+    def __getitem__(self, key):
+        if key == keys.META_LENGTHS:
+            return np.asarray(self.trace[key]) - self.lo
+        if key in self.trace.big or (key in self.trace and key.startswith((keys.MODEL_PREFIX, keys.grad(keys.MODEL_PREFIX)))
+                                     and np.ndim(self.trace[key]) >= 2):
+            return self.trace.steps(key, self.lo, self.hi)
+        return self.trace[key]
+
+    def __contains__(self, key) -> bool:
+        return key in self.trace
+
+
+def windowed_jacnorm(trace, entry, params, place) -> np.ndarray:
+    """diagnostics.jacobian_norms of a checkpointed trace: the same chunks of steps, each read through a
+    window of the segments that hold it (with the steps beside it, whose states a step reads)."""
+    from rnntui.engine.diagnostics import STEP_CHUNK_ELEMENTS, jacobian_norms
+
+    name = place.param("weight_hh")
+    W = params[entry.aliases.get(name, name)]
+    T, B = trace.segments.T, trace.segments.B
+    per = max(1, STEP_CHUNK_ELEMENTS // (B * W.shape[0]))
+    out = np.empty((T, B), dtype=W.dtype)
+    for s0 in range(0, T, per):
+        s1 = min(T, s0 + per)
+        lo, hi = max(0, s0 - 1), min(T, s1 + 1)
+        out[s0:s1] = jacobian_norms(entry, _Window(trace, lo, hi), params, place, steps=np.arange(s0 - lo, s1 - lo))
+    return out
+
+
+def is_checkpointed(arrays) -> bool:
+    return keys.META_CHECKPOINT in arrays
+
+
+def _meta(arrays: dict, path):
+    import json
+
+    from rnntui.errors import Problem, ScenarioError
+
+    try:
+        meta = json.loads(str(arrays[keys.META_CHECKPOINT]))
+        S = int(meta["segment_steps"])
+        big = {str(k): (tuple(int(n) for n in shape), np.dtype(dt)) for k, (shape, dt) in meta["big"].items()}
+        if any(dt.kind not in "biuf" or any(n < 0 for n in shape) for shape, dt in big.values()):
+            raise ValueError("an array of a kind rnntui does not write")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ScenarioError([Problem(str(path), None, None, "",
+                                     f"cannot read this checkpointed trace: meta.checkpoint is not what rnntui "
+                                     f"writes ({exc})")]) from None
+    return meta, S, big
+
+
+def placeholders(arrays: dict, path) -> dict:
+    """The arrays a saved checkpointed trace recomputes, as zero-stride stand-ins of their shapes (for the
+    trace checker, which checks that every array the layout implies is there); none for any other trace."""
+    if not is_checkpointed(arrays):
+        return {}
+    _, _, big = _meta(arrays, path)
+    return {k: np.broadcast_to(np.zeros((), dtype=dt), shape) for k, (shape, dt) in big.items()}
+
+
+def restore(arrays: dict, info, path, limit: int):
+    """A saved checkpointed trace reopened: its small arrays as saved, its big arrays recomputed per segment
+    from the saved boundaries, exactly as the run that saved it would have (the same walk, the same
+    segments). Checked first: every boundary array the layout implies is there with its shape."""
+    import json
+    from functools import partial
+
+    from rnntui.errors import Problem, ScenarioError
+    from rnntui.engine.trace import Recording
+
+    def bad(what: str):
+        return ScenarioError([Problem(str(path), None, None, "", f"cannot read this checkpointed trace: {what}")])
+
+    meta, S, big = _meta(arrays, path)
+    layout = list(info.entries)
+    why = why_whole_layout(layout)
+    if why is not None or not info.seq or S < 1:
+        raise bad(why or "no steps")
+    params = {k[len(keys.PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(keys.PARAM_PREFIX)}
+    x = arrays.get(keys.INPUT)
+    if x is None or x.ndim < 2 or x.shape[0] != info.T or x.shape[1] != info.B:
+        raise bad("its input is missing or not (T, B, ...)")
+    lengths = None if info.lengths is None else np.asarray(info.lengths)
+    initial: dict = {}
+    for lay in layout:
+        if lay.recurrent:
+            for s in lay.family.states:
+                rows = [arrays.get(f"{keys.place_prefix(lay.index, j, d)}.{s}0") for j, d in Segments.slots(lay)]
+                if all(r is not None for r in rows):
+                    initial.setdefault(lay.index, {})[s] = np.stack(rows)
+    target = arrays.get(keys.META_TARGET)
+    if target is not None and info.loss == "mse":
+        target = target.astype(x.dtype)
+    segs = Segments(layout, params, x, info.loss, target, lengths, initial, S)
+    K = len(segs.bounds)
+    for i, st in segs.starts.items():
+        for s, v in st.items():
+            for name, into in ((keys.checkpoint_start(i, s), segs.starts), (keys.checkpoint_grad(i, s), segs.gins)):
+                saved = arrays.get(name)
+                if saved is None or saved.shape != v.shape or saved.dtype != v.dtype:
+                    raise bad(f"{name}: expected {v.dtype} {v.shape} ({K} segments of {S} steps)")
+                into[i][s] = np.array(saved)
+    segs.swept = True
+    kept = {k: v for k, v in arrays.items() if not k.startswith(keys.CHECKPOINT_PREFIX) and k != keys.META_CHECKPOINT}
+    derived = {}
+    if keys.META_NOT_COMPUTED in kept:
+        left = set(kept[keys.META_NOT_COMPUTED].tolist())
+    else:
+        left = set()
+    rows = {k[len(keys.checkpoint_row("")):]: v for k, v in arrays.items() if k.startswith(keys.checkpoint_row(""))}
+    trace = CheckpointedTrace(kept, info, derived, segs, big, limit, path, rows)
+    for place in info.places:
+        if place.recurrent and place.diag_key("jacnorm") in left:
+            trace._derived[place.diag_key("jacnorm")] = partial(windowed_jacnorm, trace, info.entries[place.entry],
+                                                                params, place)
+    rec = meta.get("recording")
+    if isinstance(rec, dict):
+        try:
+            trace.recording = Recording(**{**rec, "reopened": True})   # the limit it was recorded under
+        except TypeError:
+            pass
+    return trace
+
+
+class StepRows:
+    """A checkpointed trace's per-step array as a view reads it: indexing the step axis with a step or a
+    range of steps recomputes only the segments that hold them (`trace.steps`); `rows[:, b]` (every step,
+    some of the other axes) is another StepRows, read the same way; anything else (np.asarray, a fancy index
+    over steps) reads the whole array, which the memory limit may refuse (NotInMemory)."""
+
+    def __init__(self, trace, key: str, after: tuple = ()):
+        self.trace, self.key, self.after = trace, key, after
+        shape, dtype = trace.big[key]
+        probe = np.empty((1,) + tuple(shape[1:]), dtype=dtype)
+        for idx in after:
+            probe = probe[idx]
+        self.shape, self.dtype = (shape[0],) + probe.shape[1:], np.dtype(dtype)
+        self.ndim = len(self.shape)
+        self.size = int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _rows(self, a: int, b: int) -> np.ndarray:
+        out = self.trace.steps(self.key, a, b)
+        for idx in self.after:
+            out = out[idx]
+        return out
+
+    def __getitem__(self, idx):
+        parts = idx if isinstance(idx, tuple) else (idx,)
+        first, rest = (parts[0] if parts else slice(None)), tuple(parts[1:])
+        T = self.shape[0]
+        if isinstance(first, (int, np.integer)) and not isinstance(first, bool):
+            t = int(first) + (T if first < 0 else 0)
+            if not 0 <= t < T:
+                raise IndexError(f"step {int(first)} of {self.key}: expected 0..{T - 1}")
+            return self._rows(t, t + 1)[(0,) + rest]
+        if isinstance(first, slice):
+            a, b, step = first.indices(T)
+            if step == 1 and b - a < T:
+                return self._rows(a, b)[(slice(None),) + rest]
+            if step == 1 and all(isinstance(r, (int, np.integer, slice)) for r in rest):
+                return StepRows(self.trace, self.key, self.after + ((slice(None),) + rest,)) if rest else self
+        arrays = [np.asarray(p) for p in parts if not isinstance(p, slice)]
+        if len(parts) <= self.ndim and arrays and all(a.dtype.kind in "iu" for a in arrays) \
+                and all(not isinstance(p, slice) for p in parts) and np.ndim(first) == 1 and len(first) <= 4096:
+            # a few (t, b, ...) picked together (predictions at some steps): one step at a time
+            picks = np.broadcast_arrays(*[np.asarray(p) for p in parts])
+            if not len(picks[0]):
+                return np.zeros((0,) + self.shape[len(parts):], dtype=self.dtype)
+            return np.stack([self[tuple(int(p[i]) for p in picks)] for i in range(len(picks[0]))])
+        return np.asarray(self)[idx]
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.trace[self.key]
+        for idx in self.after:
+            a = a[idx]
+        return a if dtype is None else a.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"<steps of {self.key} {self.shape}, recomputed per segment>"
+
+
+class Stepwise(TraceWrapper):
+    """A checkpointed trace as the views and reports read it: each recomputed array a `StepRows`."""
+
+    def __getitem__(self, key: str):
+        if key in self.whole.big:
+            return StepRows(self.whole, key)
+        return self.whole[key]
+
+
+def stepwise(trace):
+    """*trace* read step by step where it is checkpointed (`Stepwise`); any other trace as it is."""
+    return Stepwise(trace) if isinstance(trace, CheckpointedTrace) else trace

@@ -1,0 +1,248 @@
+"""Checkpointed traces (engine/checkpoint.py): a long run kept as segment boundaries, any segment recomputed.
+
+The same scenario recorded whole and checkpointed must give every key equal bit for bit (np.array_equal,
+never allclose): states, gates and gradients recomputed from the boundaries, the kept per-step diagnostics
+against the whole recording's derived ones, the Jacobian norms through windows of segments, the one-term
+gradients of the lean sweep. The segmented whole recording itself is checked against the engine's plain
+one-piece run (the same equations, rounding aside) and PyTorch elsewhere (test_against_torch covers short runs).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rnntui.engine import checkpoint
+from rnntui.engine.checkpoint import NotInMemory
+from rnntui.engine.scenario_run import run_scenario
+from rnntui.errors import ScenarioError
+from rnntui.scenario.loader import load_scenario
+
+T, D, H, B, S = 150, 3, 5, 3, 64
+
+
+@pytest.fixture(autouse=True)
+def short_segments(monkeypatch):
+    """Segments of 64 steps: a run of 150 steps is three of them (the last one short)."""
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+
+
+def scenario(kind="lstm", layers=1, bidir=False, merge="concat", loss="sum", lengths=None, dense=False,
+             initial=False, dtype="float64", seed=0):
+    rng = np.random.default_rng(seed)
+    entry = {"type": kind, "hidden_size": H, "num_layers": layers, "bidirectional": bidir, "merge": merge}
+    if initial:
+        n = layers * (2 if bidir else 1)
+        entry["initial_state"] = {s: rng.normal(size=(n, B, H)).round(3).tolist()
+                                  for s in (("h", "c") if kind == "lstm" else ("h",))}
+    x = rng.normal(size=(B, T, D)).round(3)
+    inp: dict = {"batch": x.tolist()}
+    if lengths is not None:
+        inp["lengths"] = lengths
+    model = [entry]
+    out = (2 * H if bidir and merge == "concat" else H)
+    if dense:
+        model.append({"type": "dense", "units": 4, "activation": "softmax" if loss == "cross_entropy" else "tanh"})
+        out = 4
+    doc = {"version": 1, "seed": seed, "dtype": dtype, "mode": "many-to-many", "input": inp, "model": model,
+           "weights": {"init": "uniform", "low": -0.6, "high": 0.6}}
+    if loss == "mse":
+        doc["loss"] = {"kind": "mse", "target": rng.normal(size=(B, T, out)).round(3).tolist()}
+    elif loss == "cross_entropy":
+        doc["loss"] = {"kind": "cross_entropy", "target": rng.integers(0, out, (B, T)).tolist()}
+    else:
+        doc["loss"] = {"kind": "sum"}
+    return load_scenario("ckpt.yaml", json.dumps(doc))
+
+
+def assert_bit_equal(full, ck):
+    assert set(full) == set(ck)
+    for key in full:
+        a, b = np.asarray(full[key]), np.asarray(ck[key])
+        assert a.shape == b.shape and a.dtype == b.dtype, key
+        if a.dtype.kind in "fc":
+            assert np.array_equal(a, b, equal_nan=True), key
+        else:
+            assert (a == b).all(), key
+
+
+CASES = {
+    "rnn": dict(kind="rnn"),
+    "lstm": dict(kind="lstm"),
+    "gru": dict(kind="gru"),
+    "lstm-stacked": dict(kind="lstm", layers=3),
+    "gru-bidirectional": dict(kind="gru", bidir=True),
+    "lstm-bidirectional-mul": dict(kind="lstm", bidir=True, merge="mul"),
+    "rnn-packed-mse": dict(kind="rnn", lengths=[150, 70, 1], loss="mse", dense=True),
+    "lstm-packed-bidirectional-ce": dict(kind="lstm", bidir=True, lengths=[20, 150, 129], loss="cross_entropy",
+                                         dense=True),
+    "gru-stacked-initial": dict(kind="gru", layers=2, initial=True, loss="mse"),
+    "lstm-float32": dict(kind="lstm", layers=2, dtype="float32", dense=True, loss="cross_entropy"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_checkpointed_equals_full_bit_for_bit(case):
+    sc = scenario(**CASES[case])
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    assert type(ck).__name__ == "CheckpointedTrace" and type(full).__name__ == "Trace"
+    assert ck.recording.mode == "checkpointed" and ck.recording.segments == 3
+    # nothing big is held: the states, gates and gradients are recomputed when read
+    assert not any(ck.is_computed(k) for k in ck.big) and "grad.model.0.l0.fwd.h" in ck.big
+    assert_bit_equal(full, ck)
+
+
+def test_steps_recompute_only_the_segments_read_and_equal_the_whole():
+    sc = scenario(kind="lstm", layers=2, dense=True, loss="mse")
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    segs = ck.segments
+    calls = []
+    forward = segs._forward
+    segs._forward = lambda k: (calls.append(k), forward(k))[1]
+    got = ck.steps("model.0.l1.fwd.gates.f", 60, 70)      # steps 60..69: segments 0 and 1
+    assert np.array_equal(got, full["model.0.l1.fwd.gates.f"][60:70])
+    assert calls == [0, 1]
+    ck.steps("grad.model.0.l0.fwd.c", 100, 101)           # a gradient: segment 1, forward and backward
+    assert calls == [0, 1, 1]
+    ck.steps("grad.model.0.l0.fwd.c", 64, 128)            # now cached (LRU)
+    assert calls == [0, 1, 1]
+    assert ck.is_ready("grad.model.0.l0.fwd.c", 100) and not ck.is_ready("grad.model.0.l0.fwd.c", 140)
+    # the verdict's one-term gradients, computed in the sweep, are what a pass of their own recomputes
+    again = segs.term_gradnorms("fwd")
+    assert again.keys() == {"diag.model.0.l0.fwd.term_gradnorm", "diag.model.0.l1.fwd.term_gradnorm"}
+    assert all(np.array_equal(v, ck[k]) for k, v in again.items())
+    assert np.array_equal(ck.steps("grad.input", 0, T), full["grad.input"])
+
+
+def test_a_whole_array_over_the_memory_limit_says_to_read_steps():
+    sc = scenario()
+    ck = run_scenario(sc, recording="checkpointed", max_memory=4000)
+    with pytest.raises(NotInMemory, match=r"trace\.steps\(key, a, b\)"):
+        ck["model.0.l0.fwd.h"]
+    assert ck.steps("model.0.l0.fwd.h", 149, 150).shape == (1, B, H)
+
+
+def test_the_segmented_whole_recording_is_the_plain_run(monkeypatch):
+    """Recorded in segments or in one piece (segments longer than the run): the same numbers, rounding aside."""
+    sc = scenario(kind="lstm", layers=2, bidir=False, dense=True, loss="cross_entropy", lengths=[150, 90, 3])
+    segmented = run_scenario(sc, recording="full")
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", 4096)
+    monkeypatch.setattr(checkpoint, "SEGMENT_MIN", 4096)
+    plain = run_scenario(sc, recording="full")
+    assert plain.recording.segments == 0 and segmented.recording.segments == 3
+    assert set(plain) == set(segmented)
+    for key in plain:
+        if key.startswith("meta.") or key in ("tokens",):
+            continue
+        a, b = np.asarray(plain[key]), np.asarray(segmented[key])
+        if a.dtype.kind == "f":
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14, err_msg=key)
+
+
+def test_the_memory_limit_chooses_and_says_why():
+    sc = scenario()
+    whole = run_scenario(sc)
+    assert whole.recording.mode == "full" and "within the memory limit (--max-memory)" in whole.recording.words()
+    need = whole.recording.need
+    ck = run_scenario(sc, max_memory=need - 1)
+    assert ck.recording.mode == "checkpointed"
+    assert "more than the memory limit" in ck.recording.words() and "3 segments of 64 steps" in ck.recording.words()
+
+
+def test_what_cannot_be_checkpointed_says_why():
+    rng = np.random.default_rng(1)
+    doc = {"version": 1, "mode": "many-to-one", "input": {"batch": rng.normal(size=(2, T, D)).round(3).tolist()},
+           "model": [{"type": "lstm", "hidden_size": H}], "loss": {"kind": "sum"}}
+    sc = load_scenario("m2o.yaml", json.dumps(doc))
+    assert "many-to-one" in checkpoint.why_whole(sc)
+    with pytest.raises(ScenarioError, match="cannot be checkpointed: entry 0 .lstm. ends the steps"):
+        run_scenario(sc, max_memory=1000)
+    stacked_bidir = scenario(kind="gru", layers=2, bidir=True)
+    assert "bidirectional layer with another recurrent layer" in checkpoint.why_whole(stacked_bidir)
+    with pytest.raises(ValueError, match="bidirectional"):
+        run_scenario(stacked_bidir, recording="checkpointed")
+
+
+@pytest.mark.parametrize("case", ["lstm-packed-bidirectional-ce", "gru-stacked-initial"])
+def test_a_saved_checkpointed_trace_reopens_to_the_same_numbers(tmp_path, case):
+    from rnntui.engine.load import load_trace
+
+    sc = scenario(**CASES[case])
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    ck.save(tmp_path / "long.npz")
+    with np.load(tmp_path / "long.npz") as z:   # the checkpoints and small arrays, no state of every step
+        assert "meta.checkpoint" in z.files and not any(k in z.files for k in ck.big)
+        saved = sum(z[k].nbytes for k in z.files)
+    assert saved < sum(full[k].nbytes for k in ck.big)
+    back = load_trace(tmp_path / "long.npz")
+    assert type(back).__name__ == "CheckpointedTrace" and back.recording.mode == "checkpointed"
+    assert_bit_equal(full, back)
+    # --full: every array whole, as a full recording saves it
+    ck.save(tmp_path / "whole.npz", full=True)
+    whole = load_trace(tmp_path / "whole.npz")
+    assert type(whole).__name__ == "Trace"
+    assert_bit_equal(full, whole)
+
+
+def test_check_streams_through_the_segments_and_finds_what_the_whole_run_finds():
+    from rnntui.expr.check import check_trace
+
+    sc = scenario(kind="lstm", layers=2, lengths=[150, 100, 40], dense=True, loss="mse")
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    asserts = ["norm(dh) > 0.02", "max(abs(gates.f)) < 0.8 or t < 10", "mean(c) * T > -30 @model.0.l1.fwd",
+               "norm(out) < 1.2 @model.1"]
+    # the step Jacobian norms, derived over chunks of up to 2**23 numbers (as a whole run derives them)
+    assert check_trace(ck, ["jacnorm[0] < 0.9"]).to_dict() == check_trace(full, ["jacnorm[0] < 0.9"]).to_dict()
+    whole = check_trace(full, asserts).to_dict()
+    assert any(not a["ok"] for a in whole["assertions"])   # something fails, at a step found in both
+    reads = []
+    steps = type(ck).steps
+    type(ck).steps = lambda self, key, a, b, **kw: (reads.append(b - a), steps(self, key, a, b, **kw))[1]
+    try:
+        streamed = check_trace(ck, asserts).to_dict()
+    finally:
+        type(ck).steps = steps
+    assert streamed == whole
+    assert max(reads) <= S   # never a whole array: a segment at a time
+
+
+def test_the_report_of_a_checkpointed_run_is_the_whole_runs_and_says_how_it_was_recorded(tmp_path):
+    from rnntui.render.report import ReportOptions, write_report
+
+    sc = scenario(kind="gru", layers=2, dense=True, loss="cross_entropy", lengths=[150, 99, 12])
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    ck.limit = 0    # a whole read of a recomputed array now raises: the report reads segments
+    opts = ReportOptions.parse(steps=None, step=None, entry=None, width=None, iteration=None)
+    write_report(full, tmp_path / "full.txt", "txt", opts)
+    write_report(ck, tmp_path / "ck.txt", "txt", opts)
+    a, b = (tmp_path / "full.txt").read_text(), (tmp_path / "ck.txt").read_text()
+    lines = b.splitlines()
+    i = next(k for k, line in enumerate(lines) if "recording: checkpointed" in line)
+    j = next(j for j in range(i + 1, i + 5) if lines[:i] + lines[j:] == a.splitlines())   # the rest: the same
+    assert "3 segments of 64 steps" in " ".join(" ".join(lines[i:j]).split())
+
+
+@pytest.mark.parametrize("name, why", [
+    ("graph-residual-lstm", "a graph model is recorded whole"),
+    ("seq2seq-reverse", "an encoder-decoder is recorded whole"),
+    ("training-lstm-memory", "a training iteration is recorded whole"),
+    ("sine-generator", "a generator"),
+    ("many-to-one", "ends the steps (many-to-one)"),
+    ("crnn", "mixes steps"),
+])
+def test_runs_recorded_whole_say_why(name, why):
+    from pathlib import Path
+
+    import rnntui
+
+    sc = load_scenario(Path(rnntui.__file__).parent / "bundled" / f"{name}.yaml")
+    assert why in checkpoint.why_whole(sc)
+    if name != "training-lstm-memory":   # over the limit: refused, with the reason
+        with pytest.raises(ScenarioError, match="cannot be checkpointed: .*" + why.replace("(", r"\(").replace(")", r"\)")):
+            run_scenario(sc, max_memory=1000)

@@ -1,0 +1,94 @@
+"""The debugger on a checkpointed trace (engine/checkpoint.py): every screen is the whole recording's, while no
+array of every step is ever read whole (the memory limit set to nothing: such a read would raise)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rnntui.engine import checkpoint
+from rnntui.engine.scenario_run import run_scenario
+from rnntui.scenario.loader import load_scenario
+from rnntui.tui.app import RnntuiApp
+
+SIZE = (120, 40)
+
+
+@pytest.fixture
+def traces(monkeypatch):
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", 64)
+    rng = np.random.default_rng(3)
+    doc = {"version": 1, "name": "long", "mode": "many-to-many",
+           "input": {"batch": rng.normal(size=(2, 300, 3)).round(3).tolist(), "lengths": [300, 170]},
+           "model": [{"type": "lstm", "hidden_size": 6, "num_layers": 2}, {"type": "dense", "units": 3}],
+           "loss": {"kind": "cross_entropy", "target": rng.integers(0, 3, (2, 300)).tolist()},
+           "weights": {"init": "uniform", "low": -0.9, "high": 0.9}}
+    sc = load_scenario("long.yaml", json.dumps(doc))
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    ck.limit = 0   # any whole read of a recomputed array now raises NotInMemory
+    return full, ck
+
+
+KEYS = [[], ["end"], ["right"] * 3 + ["b"], ["b", "end", "left"], ["n"], ["n", "n", "N"], ["s", "b", "pageup"],
+        ["right_square_bracket", "b", "home"], ["g", "1", "5", "0", "enter", "down", "down"]]
+
+
+@pytest.mark.parametrize("keys", KEYS, ids=["open"] + ["-".join(k[:4]) for k in KEYS[1:]])
+async def test_every_screen_is_the_whole_recordings(traces, keys):
+    full, ck = traces
+    shots = []
+    for trace in (full, ck):
+        app = RnntuiApp(trace)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            for k in keys:
+                await pilot.press(k)
+                await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            shots.append(app.export_screenshot())
+            cursor = app.cursor
+    assert cursor.t != 0 or not keys or keys == ["b", "end", "left"]
+    assert shots[0] == shots[1]
+    assert ck.segments.cache.capacity >= 2
+
+
+async def test_help_says_how_the_run_was_recorded(traces):
+    full, ck = traces
+    from textual.widgets import Static
+
+    for trace, words in ((full, "recorded whole: about"), (ck, "checkpointed: the whole record")):
+        app = RnntuiApp(trace)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("question_mark")
+            await pilot.pause()
+            text = str(app.screen.query_one("#recording", Static).content)
+            assert words in text
+
+
+@pytest.mark.parametrize("keys", [
+    ["a", *"norm(dh) > 0.01 and t < 200", "enter", "b", "end", "c"],
+    ["a", *"t == 137 or t == 13", "enter", "c", "c"],
+    ["w", *"mean(gates.f)", "enter", "a", *"max(c) > 0.4", "enter", "c", "c", "C"],
+    ["right_square_bracket", "a", *"t % 70 == 0 or norm(h) < 0.05", "enter", "end", "C", "C"],
+], ids=["backward", "steps", "watch-and-forward", "other-place"])
+async def test_breakpoints_and_watches_are_evaluated_segment_by_segment(traces, keys):
+    """`c` / `C` with breakpoints, and a watch: evaluated a segment at a time in a worker (never a whole array),
+    landing where they land on the whole recording, with the same screens."""
+    full, ck = traces
+    shots, cursors = [], []
+    for trace in (full, ck):
+        app = RnntuiApp(trace)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            for k in keys:
+                await pilot.press(k)
+                await pilot.pause()
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+            shots.append(app.export_screenshot())
+            cursors.append(app.cursor)
+    assert cursors[0] == cursors[1]
+    assert shots[0] == shots[1]   # the same landing, watch values and notices (a failed evaluation would show)
