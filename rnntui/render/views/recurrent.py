@@ -489,7 +489,10 @@ def gradient_table(trace, place, rng: range) -> Group:
     whh = trace[keys.step_gradnorm(place.param("weight_hh"))]
     wih = trace[keys.step_gradnorm(place.param("weight_ih"))]
     over = f" over the batch of {info.B}" if info.B > 1 else ""
-    span = (f"; bars from {pos.min():.2e} (shortest) to {pos.max():.2e} (longest), {pos.max() / pos.min():.3g}x apart"
+    with np.errstate(over="ignore"):   # from a subnormal smallest norm the ratio overflows: say it in powers of 10
+        apart = pos.max() / pos.min() if pos.size else 1.0
+    apart = f"{apart:.3g}x" if math.isfinite(apart) else f"10^{hi - lo:.0f}x"
+    span = (f"; bars from {pos.min():.2e} (shortest) to {pos.max():.2e} (longest), {apart} apart"
             if pos.size else "")
     cols = Columns(f"Backward pass (BPTT), {place.label(info)}: ‖dL/dh_t‖{over} per step, log scale{span}",
                    [("t", ">"), ("‖dL/dh_t‖", ">"), ("log scale", "<"), ("‖term of dW_hh‖", ">"),
