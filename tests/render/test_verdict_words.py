@@ -190,3 +190,16 @@ def test_a_gradient_cut_in_one_step_says_so(tmp_path):
     assert list(np.ravel(trace["diag.model.0.l0.fwd.gradnorm"])) == [0, 0, 0, 0, 0, 1]
     text = " ".join(plain(gradient_table(trace, trace.info.places[0], range(6)), 200).split())
     assert "(exactly 0 from step 4 to step 0; 0 one step after it entered" in text, text
+
+
+def test_the_gradient_strips_range_is_of_the_steps_it_names(tmp_path):
+    """The panel's "range A .. B, steps S..E" is the smallest and largest ‖dL/dh_t‖ over steps S..E: on a run
+    longer than the strip, not the whole run's (4.94e-324 here, 1075 steps back)."""
+    trace = _identity_rnn(tmp_path, 0.5, 1400)
+    g = np.ravel(trace["diag.model.0.l0.fwd.gradnorm"])
+    text = " ".join(plain(RecurrentView().gradients(trace, Cursor(phase="backward", t=1399), 40), 40).split())
+    m = re.search(r"range (\S+) \.\. (\S+), steps (\d+)\.\.(\d+)", text)
+    assert m, text
+    s, e = int(m[3]), int(m[4])
+    assert e == 1399 and 10 < e - s < 40
+    assert (m[1], m[2]) == (f"{g[s:e + 1].min():.2e}", f"{g[s:e + 1].max():.2e}") == (f"{0.5 ** (e - s):.2e}", "1.00e+00")

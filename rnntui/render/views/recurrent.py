@@ -235,8 +235,10 @@ class RecurrentView(PlaceView):
         of = f" of sample {c.sample}" if trace.info.B > 1 else ""
         out = [Text(f"‖dL/dh_t‖{of} (log scale) at t={c.t}: {fmt(float(g[c.t]), 0)}", BOLD),
                log_sparkline(g[start:stop], c.t - start, lo, hi, into=Cells())]
-        if pos.size:
-            out.append(Text(f"range {pos.min():.2e} .. {pos.max():.2e}, steps {start}..{stop - 1}", DIM))
+        shown = g[start:stop]
+        shown = shown[np.isfinite(shown) & (shown > 0)]   # the range of the steps it names (the bars' scale is all steps')
+        if shown.size:
+            out.append(Text(f"range {shown.min():.2e} .. {shown.max():.2e}, steps {start}..{stop - 1}", DIM))
         batch = batch_words(trace.info.B)  # a weight's gradient sums over the samples: no sample has its own here
         for stem, label in (("weight_hh", "W_hh"), ("weight_ih", "W_ih")):
             vals = np.asarray(trace[keys.step_gradnorm(place.param(stem))], dtype=float)
