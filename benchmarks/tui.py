@@ -20,6 +20,9 @@ Goals: every action under 16 ms CPU over the no-op key; first paint under 1 s.
 while a key's work runs (adding a watch of jacnorm, an iteration not in the cache, continue through
 iterations), beside the same gap for 10 step keys and for the idle app, measured in the same run.
 
+Later on 2026-12-06 (the verdict measured after the first paint; first paint timed at the first composed frame): opening 1.04x [load 2.9] to 1.06x [load 13];
+every view's median under 16 ms; benchmarks/README.md has the table.
+
 Measured 2026-12-06 (2 cores, load average 7.8-9.7 from other helpers: the dense reference took 48-51 ms
 CPU a key, about 4x an idle machine's), --only lstm,freezes --presses 10, UI-thread CPU over the no-op key:
 lstm T=10,000 H=256 stepping 8.9-11.9 ms, switch pass 8.5, step in BPTT 8.9 (before, same load, same
