@@ -171,3 +171,14 @@ def test_a_run_over_the_memory_limit_that_cannot_be_checkpointed_says_why(tmp_pa
     assert ("it cannot be checkpointed: entry 0 (lstm) ends the steps (many-to-one): recorded whole "
             "(checkpointing covers entries that keep every step)") in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_a_sample_past_the_data_set_blames_the_option_not_the_file():
+    """`run --sample 999` on a data set of 200: the file has no `input.sample` key to point at; the message
+    says the number came from --sample and names the data set's range, at the file's `input.dataset`."""
+    result = CliRunner().invoke(app, ["show", "scan-gradient-health", "--sample", "999"])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "input.sample" not in text
+    assert ("scan-gradient-health.yaml:11:9: input.dataset: gradient-health.npz has samples 0..199; found sample 999 "
+            "asked for (--sample, or rnntui.run's sample=)") in text, text
