@@ -182,3 +182,11 @@ def test_a_sample_past_the_data_set_blames_the_option_not_the_file():
     assert "input.sample" not in text
     assert ("scan-gradient-health.yaml:11:9: input.dataset: gradient-health.npz has samples 0..199; found sample 999 "
             "asked for (--sample, or rnntui.run's sample=)") in text, text
+
+
+def test_export_full_with_a_report_is_refused_not_ignored(tmp_path):
+    out = tmp_path / "r.txt"
+    result = CliRunner().invoke(app, ["export", "bptt", "-o", str(out), "--full"])
+    assert result.exit_code == 2, result.output
+    assert "--full writes a checkpointed run's .npz with every array whole; found .txt" in " ".join(result.output.split())
+    assert not out.exists()
