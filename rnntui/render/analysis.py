@@ -82,8 +82,10 @@ class Verdict:
                     if self.rate_steps > 0 else "0 one step after it entered")
             return (f"{self.kind}: at step {self.end} the gradient is 0 of its size at step {self.start}, "
                     f"{self.criterion} (exactly 0 from step {self.zero} to step {self.end}; {rate}{jac})")
+        rate = (f"keeps its size, 1x per step over {self.steps} steps" if self.factor == 1 else
+                f"{verb} about {self.factor:.3g}x per step over {self.steps} steps")
         return (f"{self.kind}: at step {self.end} the gradient is {self.ratio:.2g} of its size at step {self.start}, "
-                f"{self.criterion} ({verb} about {self.factor:.3g}x per step over {self.steps} steps{jac})")
+                f"{self.criterion} ({rate}{jac})")
 
     @property
     def criterion(self) -> str:

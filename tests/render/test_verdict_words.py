@@ -203,3 +203,12 @@ def test_the_gradient_strips_range_is_of_the_steps_it_names(tmp_path):
     s, e = int(m[3]), int(m[4])
     assert e == 1399 and 10 < e - s < 40
     assert (m[1], m[2]) == (f"{g[s:e + 1].min():.2e}", f"{g[s:e + 1].max():.2e}") == (f"{0.5 ** (e - s):.2e}", "1.00e+00")
+
+
+def test_a_gradient_that_keeps_its_size_neither_grows_nor_shrinks(tmp_path):
+    """W_hh = 1 (identity RNN): dL/dh_t is exactly 1 at every step; the verdict says it keeps its size."""
+    trace = _identity_rnn(tmp_path, 1.0, 6)
+    assert set(np.ravel(trace["diag.model.0.l0.fwd.gradnorm"])) == {1.0}
+    text = " ".join(plain(gradient_table(trace, trace.info.places[0], range(6)), 200).split())
+    assert "healthy: at step 0 the gradient is 1 of its size at step 5, within 0.1..10 (keeps its size, 1x per step over 5 steps" in text, text
+    assert "grows" not in text and "shrinks" not in text
