@@ -190,3 +190,19 @@ def test_export_full_with_a_report_is_refused_not_ignored(tmp_path):
     assert result.exit_code == 2, result.output
     assert "--full writes a checkpointed run's .npz with every array whole; found .txt" in " ".join(result.output.split())
     assert not out.exists()
+
+
+def test_a_graph_reports_its_output_not_a_mode_it_does_not_have():
+    """A graph has no `mode` (docs/scenario-format.md); graph-shared-encoder's last node gives one output per
+    sample ((B, 3)), graph-layernorm-lstm's one per step ((T, B, 3)): the report says which, never
+    'many-to-many' for the first."""
+    import rnntui
+
+    for name, words in (("graph-shared-encoder", "graph: one output per sample"),
+                        ("graph-layernorm-lstm", "graph: an output at every step")):
+        result = CliRunner().invoke(app, ["show", name])
+        assert result.exit_code == 0, result.output
+        line = next(ln for ln in result.output.splitlines() if ln.startswith("loss: "))
+        assert words in line and "mode:" not in line, line
+        out = rnntui.run(name)["output"]
+        assert (out.ndim == 3) == (name == "graph-layernorm-lstm")
