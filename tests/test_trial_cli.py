@@ -206,3 +206,40 @@ def test_a_graph_reports_its_output_not_a_mode_it_does_not_have():
         assert words in line and "mode:" not in line, line
         out = rnntui.run(name)["output"]
         assert (out.ndim == 3) == (name == "graph-layernorm-lstm")
+
+
+def test_a_packed_recurrence_report_prints_no_jacobian_at_a_padded_step(tmp_path):
+    """Sample 0 has 3 of 5 steps: at t=3, 4 it has no step (its state is carried as it was), so its column says
+    `padding` (not the 0 the trace holds there), and 'largest of the batch' is sample 1's own norm."""
+    import re
+
+    import rnntui
+
+    path = tmp_path / "gp.yaml"
+    path.write_text("""\
+inputs:
+  x: {batch: [[[1],[0.5],[0.2],[0],[0]], [[0.3],[0.1],[0.7],[0.2],[0.9]]], lengths: [3, 5]}
+model:
+  - id: cell
+    type: recurrence
+    from: x
+    state: {h: 3}
+    step:
+      - {id: xh, op: cat, from: [x, h]}
+      - {id: z, type: dense, units: 3, activation: sigmoid, from: xh}
+      - {id: hn, op: mul, from: [z, h]}
+    next: {h: hn}
+    emit: z
+  - {id: head, type: dense, units: 1}
+loss: {kind: sum}
+""")
+    jac = rnntui.run(path)["diag.model.0.jacnorm"]
+    result = CliRunner().invoke(app, ["show", str(path)])
+    assert result.exit_code == 0, result.output
+    rows = {int(m[1]): (m[2], m[3]) for m in re.finditer(r"^(\d) │ \S+ │ [█·]* *│ +(\S+) │ +(\S+)$",
+                                                            result.output, re.M)}
+    assert sorted(rows) == [0, 1, 2, 3, 4], result.output
+    for t in range(5):
+        own = "padding" if t >= 3 else f"{jac[t, 0]:.4g}"
+        largest = jac[t, 1] if t >= 3 else max(jac[t])
+        assert rows[t] == (own, f"{largest:.4g}"), (t, rows[t], jac[t])
