@@ -3,7 +3,8 @@
 the every-step output read beside its own last step), and a stacked or bidirectional encoder before a
 decoding loop (`h_n[-1]`, `torch.cat([h_n[-2], h_n[-1]], dim=1)`). Each in float64 and float32 against torch
 autograd: output, loss, every parameter gradient (through `trace.torch_names`) and each recurrence's
-per-step dL/dh. Greedy decoding (a token fed back) is refused, at its line, saying what to write."""
+per-step dL/dh. Greedy decoding (the argmax of a step's scores fed back into an embedding for a fixed number
+of steps) maps; an early `break` on a prediction is refused at its line."""
 from __future__ import annotations
 
 import inspect
@@ -223,33 +224,98 @@ def test_a_bidirectional_encoder_summed_before_the_loop():
 
 
 class Greedy(nn.Module):
-    """A decoder that feeds back the argmax of its own output for a fixed number of steps."""
+    """A decoder that feeds back the argmax of its own output for a fixed number of steps (greedy decoding);
+    with `encoder`, an embedding and a GRU over a source first, the decoder starting from its h_n[-1]."""
 
-    def __init__(self):
+    def __init__(self, encoder=False, detach=False):
         super().__init__()
+        self.encoder, self.detach = encoder, detach
+        if encoder:
+            self.src_emb, self.enc = nn.Embedding(V, E), nn.GRU(E, H, batch_first=True)
         self.emb = nn.Embedding(V, E)
         self.cell = nn.GRUCell(E, H)
         self.out = nn.Linear(H, V)
+        self.kept = []
 
-    def forward(self, start, steps: int = 4):
-        h = torch.zeros(start.size(0), H, dtype=self.out.weight.dtype)
+    def forward(self, start, src=None, steps: int = 4):
+        if self.encoder:
+            h = self.enc(self.src_emb(src))[1][-1]
+        else:
+            h = torch.zeros(start.size(0), H, dtype=self.out.weight.dtype)
         tok, outs = start[:, 0], []
         for _ in range(steps):
             h = self.cell(self.emb(tok), h)
+            if h.requires_grad:
+                h.retain_grad()
+            self.kept.append(h)
             o = F.log_softmax(self.out(h), dim=-1)
             outs.append(o)
-            tok = o.argmax(-1)
+            tok = o.argmax(-1).detach() if self.detach else o.argmax(-1)
         return torch.stack(outs, 1)
 
 
-def test_greedy_decoding_is_refused_saying_what_to_write():
-    model = Greedy().double()
-    start = torch.zeros(2, 1, dtype=torch.long)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("encoder", [False, True, "detach"], ids=["alone", "after-an-encoder", "detached-ids"])
+def test_greedy_decoding_maps_against_torch(encoder, dtype):
+    """`tok = o.argmax(-1)` fed into `self.emb(tok)` at the next step: an embedding step node reading x, op
+    argmax, the recurrence feeding the chosen id back. The argmax passes no gradient, so the gradients are
+    autograd's through the scores that reach the loss."""
+    torch.manual_seed(3 if encoder else 2)
+    model = Greedy(encoder is True, detach=encoder == "detach").to(dtype)
+    encoder = encoder is True
+    g = np.random.default_rng(5)
+    start = torch.tensor([[1], [4], [6]])
+    src = torch.from_numpy(g.integers(0, V, (3, 6))) if encoder else None
+    target = torch.from_numpy(g.integers(0, V, (3, 4)))
+    args = (start, src) if encoder else (start,)
+    trace = rnntui.from_torch(model, *args, loss="nll", target=target)
+    text = trace.scenario_yaml()
+    assert "op: argmax" in text and "feed:" in text and "type: embedding" in text
+    model.kept = []
+    y = model(*args)
+    loss = F.nll_loss(y.reshape(-1, V), target.reshape(-1))
+    loss.backward()
+    tol = TOL[dtype]
+    np.testing.assert_allclose(trace["output"], y.transpose(0, 1).detach().numpy(), **tol)
+    np.testing.assert_allclose(trace["loss"], loss.item(), **tol)
+    loop = [e.id for e in trace.info.entries].index("loop")
+    fed = np.asarray(trace[f"model.{loop}.x"])[1:, :, 0]   # what steps 1.. read: the ids chosen before
+    np.testing.assert_array_equal(fed, y.argmax(-1).transpose(0, 1)[:-1].numpy())
+    assert fed.any(), "the chosen ids are not the input's padding (0): the test sees the feedback"
+    grads = {n: p.grad.numpy() for n, p in model.named_parameters()}
+    assert set(trace.torch_names) == set(grads)
+    for name, gr in grads.items():
+        np.testing.assert_allclose(trace["grad.param." + trace.torch_names[name]], gr, err_msg=name, **tol)
+    hname = next(k for k in trace.keys() if k.startswith(f"grad.model.{loop}.h") and k.count(".") == 3
+                 and not k.endswith("0"))
+    np.testing.assert_allclose(trace[hname], torch.stack([h.grad for h in model.kept]).numpy(),
+                               err_msg="decoder dL/dh", **tol)
+
+
+class ShiftedId(nn.Module):
+    """The embedding reads an id the step computes from the fed one (`tok + 1`), not the fed id itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb, self.cell, self.out = nn.Embedding(V + 1, E), nn.GRUCell(E, H), nn.Linear(H, V)
+
+    def forward(self, start):
+        h = torch.zeros(start.size(0), H, dtype=self.out.weight.dtype)
+        tok, outs = start[:, 0], []
+        for _ in range(3):
+            h = self.cell(self.emb(tok + 1), h)
+            outs.append(self.out(h))
+            tok = outs[-1].argmax(-1)
+        return torch.stack(outs, 1)
+
+
+def test_an_embedding_of_a_computed_id_in_the_loop_is_refused_at_its_line():
     with pytest.raises(FromTorchError) as exc:
-        rnntui.from_torch(model, start, loss="sum")
+        rnntui.from_torch(ShiftedId().double(), torch.tensor([[1], [2]]))
     msg = str(exc.value)
-    line = inspect.getsourcelines(Greedy.forward)[1] + 4
-    assert f"test_from_torch_steps.py:{line}:" in msg and "feeds back" in msg and "tgt_in[:, t]" in msg, msg
+    line = inspect.getsourcelines(ShiftedId.forward)[1] + 4
+    assert f"test_from_torch_steps.py:{line}:" in msg and "self.emb" in msg and "token ids" in msg \
+        and "argmax(-1)" in msg, msg
 
 
 class PackedStep(nn.Module):

@@ -136,7 +136,11 @@ def infer_graph(nodes: list[Node], inputs: dict[str, Val], ragged: set[str] | fr
             if hd.reads_ids and not (isinstance(node.reads[0], str)):
                 raise LayoutProblem(node.index, "from", f"{node.type} reads token ids, so it reads an input "
                                     f"directly; here it reads {source_name(out, node.reads[0])}")
-            ctx = LayoutContext("many-to-one", node.index) if node.take_final else LayoutContext("many-to-many", -1)
+            if hd.reads_ids and prefix and node.reads[0] != "x":
+                raise LayoutProblem(node.index, "from", f"found {node.reads[0]!r}; in a step graph {node.type} reads "
+                                    "token ids, the step's x (the input's step, or an id fed back: op argmax)")
+            ctx = LayoutContext("many-to-one", node.index) if node.take_final else \
+                LayoutContext("step" if prefix else "many-to-many", -1)
             index = f"{prefix}{node.id or node.index}" if prefix else node.index
             try:
                 lay = hd.layout(index, node.cfg, v.feat, v.seq, v.shape[0] if v.seq else 1, ctx)

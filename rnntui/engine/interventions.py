@@ -154,6 +154,9 @@ def _checked(index: int, d: dict, at: str, e, what: str, names, sizes: dict) -> 
     value = d["value"]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InterventionProblem(index, "value", f"found {value!r}; expected a finite number")
+    problem = getattr(handler(e.type), "value_problem", None)
+    if problem is not None and problem(e, name, value) is not None:   # an id a recurrence's step chose
+        raise InterventionProblem(index, "value", problem(e, name, value))
     return Intervention(at, name, int(start), int(stop), float(value), units)
 
 

@@ -101,7 +101,8 @@ def _box(text: Text, info, e, compact: bool = False) -> None:
         shape = shape_words(s).replace(" ", "") if compact else shape_words(s)
         lines.append(f"{str(s.index)[len(prefix):].ljust(w)}  {s.type:<{kind}} {reads} → {shape}")
     nxt = ", ".join(f"{n} ← {r[len(prefix):]}" for n, r in conf["next"].items())
-    lines.append(f"next: {nxt}; emit {conf['emit'][len(prefix):]}")
+    fed = f"; x ← {conf['feed'][len(prefix):]} from step {conf.get('feed_after', 1)}" if conf.get("feed") else ""
+    lines.append(f"next: {nxt}; emit {conf['emit'][len(prefix):]}{fed}")
     if compact:
         for line in lines:
             text.append("    │ ", DIM)

@@ -194,9 +194,12 @@ def graph_steps_words(info, index: int, trace) -> str:
             who = f"this {x.type}" if x.index == index else f"{keys.entry_prefix(x.index)} ({x.type})"
             causes.append(f"{who} turns {'the' if len(causes) == 0 else 'those'} {steps} steps into {out}")
         steps = out
+    conf = entry.config or {}
+    fed = (f"; from step {conf.get('feed_after', 1)} on, its x is {str(conf['feed']).split('.', 1)[1]} of the step "
+           "before, fed back, not the input's step") if conf.get("feed") else ""   # a recurrence generating
     if not causes:
-        return f"{head}; the input has {steps}"
-    return f"{head}: " + "; then ".join(causes)
+        return f"{head}; the input has {steps}{fed}"
+    return f"{head}: " + "; then ".join(causes) + fed
 
 
 def _fit(text: str, w: int) -> str:

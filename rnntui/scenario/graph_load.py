@@ -83,15 +83,23 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
         problems.extend(train_problems)
     # an input read by an embedding holds token ids: how many the largest table has
     id_count: dict[str, int] = {}
-    for n in nodes:
+    # (a recurrence whose step graph embeds x reads token ids too: its input, checked against the fewest rows)
+    def ids_read(n):
         h = handler(n.type)
         if h.reads_ids:
-            for r in n.reads:
-                if isinstance(r, str):
-                    id_count[r] = max(id_count.get(r, 0), h.id_count(n.cfg))
-            if top.dtype == "float32" and h.id_count(n.cfg) > MAX_EXACT_ID:
+            return h.id_count(n.cfg), [r for r in n.reads if isinstance(r, str)]
+        count = h.step_id_count(n.cfg) if hasattr(h, "step_id_count") else None
+        return (count, [r for r in n.reads[:1] if isinstance(r, str)]) if count is not None else (None, [])
+
+    for n in nodes:
+        count, read = ids_read(n)
+        if count is not None:
+            for r in read:
+                id_count[r] = max(id_count.get(r, 0), count) if handler(n.type).reads_ids else \
+                    min(id_count.get(r, count), count)
+            if top.dtype == "float32" and count > MAX_EXACT_ID:
                 problems.append(pos.problem(("model", n.index), f"float32 holds ids exactly only below "
-                                            f"{MAX_EXACT_ID:,}; this entry has {h.id_count(n.cfg):,}; use dtype float64"))
+                                            f"{MAX_EXACT_ID:,}; this entry has {count:,}; use dtype float64"))
     if problems:
         stop(None, "the problems above fixed")
 
@@ -106,7 +114,7 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
             key = exc.key if isinstance(exc.key, tuple) else tuple(exc.key.split("."))
             stop(pos.problem(in_key(name) + key, exc.message), "the input")
         if name in id_count and not b.ids:
-            reader = next(n for n in nodes if name in n.reads and handler(n.type).reads_ids)
+            reader = next(n for n in nodes if name in ids_read(n)[1])
             stop(pos.problem(("model", reader.index, "from"), f"{reader.type} reads token ids; expected input {name!r} "
                              "to be `tokens`, or `text` with a `vocab`"), "the input")
         ln, problem = sample_lengths(SimpleNamespace(input=specs[name], mode="many-to-many"), b, b.x)

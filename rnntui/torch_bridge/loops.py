@@ -339,7 +339,9 @@ class StepReader:
                     rows.append(None)
                     continue
                 if k == 0 and e.kind == "module" and type(e.module).__name__ == "Embedding" and self.x_name and \
-                        not self.x.dtype.is_floating_point and all(c == ("x",) for _, c in self.reads(e, 0)):
+                        not self.x.dtype.is_floating_point and all(c == ("x",) for _, c in self.reads(e, 0)) and \
+                        all(self.is_x(t, s) for s in range(self.N)
+                            for _, t in _tensors(self.ev[self.start + s * self.L + j].args)):
                     self.hoisted[j] = e   # teacher forcing: self.emb(tgt[:, t]) is step t of the embedded tgt
                 if j in self.hoisted:
                     rows.append(None)
@@ -641,19 +643,35 @@ class StepGraph:
             return
         elif _is_additive(m):
             cfg = self.attention(e, node_id, refs, index)
-        elif cls == "Embedding" and self.r.N > 1 and any(c[0] == "prev" for _, c in self.r.steps[1][j] or ()):
-            self.r.refuse(e, "nn.Embedding inside a loop, reading a token the loop computes and feeds back (as "
-                          "greedy decoding feeds back the argmax of the step before); rnntui's step graphs do not hold the choice of a token "
-                          "yet, only the embedding of an input read one step at a time: debug the decoder with teacher "
-                          "forcing, `self.emb(tgt_in[:, t])` (the target shifted right, passed to forward)")
+        elif cls == "Embedding":
+            cfg = self.embedding(e, node_id, refs, index)
         else:
             self.r.refuse(e, f"nn.{cls} inside a loop: rnntui's step graphs take nn.LSTMCell, nn.GRUCell, nn.RNNCell, "
-                          "nn.Linear, activations and dropout, and the functions listed in "
+                          "nn.Linear, nn.Embedding, activations and dropout, and the functions listed in "
                           "docs/debug-your-pytorch-model.md")
         self.ids[j] = node_id
         self.nodes.append(cfg)
         self.comments.append(f"self.{e.target} ({cls}: additive attention)" if cfg.get("type") == "attention"
                              else f"self.{e.target} (nn.{cls})")
+
+    def embedding(self, e, node_id, refs, index) -> dict:
+        """nn.Embedding of the step's token id inside the loop: the input's step at the first steps, then the id the
+        step before chose and fed back (greedy decoding: `tok = out.argmax(-1)`); a step node reading x."""
+        from rnntui.torch_bridge.leaves import Refused, embedding
+
+        ids = [t for _, t in _tensors(e.args)]
+        if refs != ["x"] or len(ids) != 1 or ids[0].ndim != 1:
+            self.r.refuse(e, "nn.Embedding inside a loop reads the step's token ids, one per sample (batch,): the "
+                          "input's step (x[:, t]) or the id the step before chose and fed back (tok = "
+                          "out.argmax(-1)); here it reads " + (f"{tuple(ids[0].shape)} ids" if len(ids) == 1 and
+                                                               refs == ["x"] else "another value"))
+        try:
+            entry = embedding(e.module)
+        except Refused as exc:
+            self.r.refuse(e, str(exc))
+        for pname, value in entry.params.items():
+            self.param(node_id, pname, value, e.target if pname in entry.torch_params else None, index)
+        return {"id": node_id, **entry.config, "from": "x"}
 
     def attention(self, e, node_id, refs, index) -> dict:
         """A module of Bahdanau's form called with (query (B, H), keys (B, S, H) batch first): rnntui's additive
@@ -687,9 +705,25 @@ class StepGraph:
         if module_name is not None:
             self.torch_names.setdefault(f"{module_name}.{name}", key)
 
+    def _fed_from(self) -> int | None:
+        """The step event whose value is fed back, through `.detach()` of an id (the step's argmax)."""
+        if self.r.feed is None or self.r.feed[1] != ():
+            return None
+        j = self.r.feed[0]
+        while True:
+            ev = self.r.ev[self.r.start + j]
+            src = self.r.made.get(id(ev.args[0])) if ev.kind == "fn" and ev.args else None
+            if getattr(ev.target, "__name__", "") != "detach" or src is None or src[1] != ():
+                return j
+            j = (src[0] - self.r.start) % self.r.L
+
     def fn_node(self, j, e, refs, use):
         name = getattr(e.target, "__name__", "")
         node_id = self.new_id(name.strip("_") or "op")
+        if name == "detach" and e.args and isinstance(e.args[0], self.torch.Tensor) and \
+                not e.args[0].dtype.is_floating_point:
+            self.alias[j] = refs[0]   # ids carry no gradient: detaching them changes nothing
+            return
         numbers = [a for a in e.args if isinstance(a, (int, float)) and not isinstance(a, bool)]
         if name in _ARITH:
             op = _ARITH[name]
@@ -708,6 +742,18 @@ class StepGraph:
         elif name in ("softmax", "log_softmax"):
             dim = e.kwargs.get("dim", e.args[1] if len(e.args) > 1 else None)
             cfg = {"id": node_id, "op": name, "dim": int(dim), "from": refs[0]}
+        elif name == "argmax":
+            dim = e.kwargs.get("dim", e.args[1] if len(e.args) > 1 else None)
+            if dim is None:
+                self.r.refuse(e, "argmax without dim: it picks over every number of the batch; write x.argmax(-1), "
+                              "one id per sample")
+            keep = bool(e.kwargs.get("keepdim", e.args[2] if len(e.args) > 2 else False))
+            fed = self._fed_from() == j
+            # a fed id is the next step's x, one id per sample held as (batch, 1): keepdim
+            cfg = {"id": node_id, "op": "argmax", "dim": int(dim), "keepdim": keep or fed, "from": refs[0]}
+            if fed and not keep and int(dim) % e.args[0].ndim != e.args[0].ndim - 1:
+                self.r.refuse(e, "argmax fed back over another axis than the last: rnntui feeds one id per sample, "
+                              "chosen over the scores' last axis (out.argmax(-1))")
         elif name in ("chunk", "split"):
             size = e.kwargs.get("chunks", e.kwargs.get("split_size_or_sections", e.args[1] if len(e.args) > 1 else None))
             dim = int(e.kwargs.get("dim", e.args[2] if len(e.args) > 2 else 0))
@@ -723,7 +769,8 @@ class StepGraph:
         else:
             self.r.refuse(e, f"{_name(e.target)} inside a loop has no rnntui op; rnntui's step graphs take +, -, *, "
                           "tanh, sigmoid, relu, exp, log, torch.cat, torch.stack, chunk, split, softmax, "
-                          "log_softmax and the modules nn.LSTMCell, nn.GRUCell, nn.RNNCell, nn.Linear")
+                          "log_softmax, argmax and the modules nn.LSTMCell, nn.GRUCell, nn.RNNCell, nn.Linear, "
+                          "nn.Embedding")
         self.ids[j] = node_id
         self.nodes.append(cfg)
         self.comments.append(f"{_name(e.target)} ({e.where.split(': ', 1)[0].rsplit(os.sep, 1)[-1]})")
@@ -846,6 +893,8 @@ def _input_lines(name: str, t, multi: bool, feed_steps: int | None, axis: int) -
     pad = "    " if multi else "  "
     if not a.dtype.is_floating_point:
         rows = a.reshape(a.shape[0], a.shape[1]).numpy()
+        if feed_steps is not None and feed_steps > rows.shape[1]:   # greedy decoding: the steps after read fed ids
+            rows = np.concatenate([rows, np.zeros((rows.shape[0], feed_steps - rows.shape[1]), dtype=rows.dtype)], 1)
         body = ["tokens: [\n" + ",\n".join(pad + "  " + flow(r) for r in rows) + "]"]
     else:
         a = a.reshape(a.shape[0], a.shape[1], -1).numpy()

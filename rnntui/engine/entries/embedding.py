@@ -5,6 +5,10 @@ run's float dtype (the engine's input is always one float array; ids below 2^24 
 float32, and the loader refuses larger ones). Its output is the looked-up rows, (T, B, E). The
 "gradient with respect to its input" it returns is dL/d(looked-up vectors): an id has no gradient,
 and that is the saliency the timeline's dL/dx row should show for an embedding model.
+
+In a recurrence's step graph it reads one step's ids, `x` (B, 1) (the input's step, or an id the step
+before chose and fed back: `op: argmax`), and gives (B, E); no gradient goes back to an id there, so
+what reaches the fed value or the input's step is zero, as autograd gives none through an index.
 """
 from __future__ import annotations
 
@@ -48,7 +52,7 @@ class Embedding(Handler):
         return info.params[keys.param_name(info.index, "weight")][0]
 
     def layout(self, index, cfg, feat, seq, steps, ctx) -> EntryInfo:
-        if not seq or tuple(feat) != (1,):
+        if tuple(feat) != (1,) or (not seq and ctx.mode != "step"):
             raise LayoutProblem(index, "type", "an embedding reads token ids, one per step: give `input.tokens`, "
                                 "or `input.text` with `vocab`")
         V = cfg.num_embeddings
@@ -59,7 +63,7 @@ class Embedding(Handler):
                                     f"(num_embeddings is {V})")
             pad = pad % V  # as PyTorch stores it
         params = {keys.param_name(index, "weight"): (V, cfg.embedding_dim)}
-        return EntryInfo(index, "embedding", tuple(feat), (cfg.embedding_dim,), True, True, view="embedding",
+        return EntryInfo(index, "embedding", tuple(feat), (cfg.embedding_dim,), seq, seq, view="embedding",
                          steps=steps, params=params, padding_idx=pad)
 
     def init_pytorch(self, info: EntryInfo, name: str, shape, rng: np.random.Generator) -> np.ndarray:
@@ -81,7 +85,7 @@ class Embedding(Handler):
         if info.padding_idx is not None:
             g[info.padding_idx] = 0.0  # nn.Embedding: the padding row is never updated
         grads[wname] = g
-        return g_out
+        return g_out if info.seq_in else None   # a step's ids (a recurrence's x): no gradient to an id
 
     def footprint(self, info, steps, B) -> Footprint:
         # the ids and the looked-up vectors; backward records their gradient (returned as dL/dinput

@@ -123,11 +123,13 @@ class Recurrence(Op):
             if v.seq or v.feat != (n,):
                 raise LayoutProblem(node.index, ("start", name), f"found {src} {v.describe()}; state {name} starts "
                                     f"as (B, {n})")
+        self._check_ids(node, step, spec, key, val)
         if spec.feed is not None:
             fed = val(spec.feed)
             if fed.seq_out or tuple(fed.out_shape) != tuple(x.feat):
+                hint = " (an op argmax: keepdim: true)" if hasattr(_handler(fed.type), "gives_ids") else ""
                 raise LayoutProblem(node.index, "feed", f"found {key(spec.feed)} with features {fed.out_shape}; the "
-                                    f"next step's x has {x.feat}, so the fed value must have them too")
+                                    f"next step's x has {x.feat}, so the fed value must have them too{hint}")
         emit = val(spec.emit)
         if emit.seq_out:
             raise LayoutProblem(node.index, "emit", f"found {key(spec.emit)}, a sequence; a step emits one value per sample")
@@ -140,6 +142,37 @@ class Recurrence(Op):
         del by_key
         return EntryInfo(node.index, self.type, x.feat, tuple(emit.out_shape), True, True, view="steps", steps=T,
                          params=params, config=conf)
+
+    @staticmethod
+    def _check_ids(node, step, spec, key, val) -> None:
+        """A step graph that embeds x reads token ids: the recurrence reads an input of tokens, and a value fed
+        back as x must be ids the embedding has rows for (op argmax over at most num_embeddings scores)."""
+        readers = [lay for lay in step if _handler(lay.type).reads_ids]
+        if not readers:
+            return
+        name = readers[0].index
+        if not isinstance(node.reads[0], str):
+            raise LayoutProblem(node.index, "from", f"its step node {name} ({readers[0].type}) reads x as token ids, "
+                                "so the recurrence reads an input of tokens directly, not another node")
+        if spec.feed is None:
+            return
+        fed = val(spec.feed)
+        count = min(_handler(lay.type).laid_out_id_count(lay) for lay in readers)
+        gives = getattr(_handler(fed.type), "gives_ids", None)
+        if gives is None:
+            raise LayoutProblem(node.index, "feed", f"found {key(spec.feed)} ({fed.type}), which gives no ids; step node "
+                                f"{name} reads x as token ids, so the value fed back must be an id: an op argmax "
+                                "over the scores, with keepdim: true")
+        if gives(fed) > count:
+            raise LayoutProblem(node.index, "feed", f"found {key(spec.feed)}, an argmax over {gives(fed)} scores (ids "
+                                f"0..{gives(fed) - 1}); step node {name} has {count} rows (ids 0..{count - 1})")
+
+    def step_id_count(self, spec: RecurrenceSpec) -> int | None:
+        """How many ids the step graph's embeddings of x can look up (the fewest rows), or None: it embeds none.
+        The loader reads the recurrence's input as token ids then, checked against it."""
+        counts = [_handler(n.type).id_count(n.cfg) for n in spec.step
+                  if _handler(n.type).reads_ids and n.reads[:1] == ("x",)]
+        return min(counts) if counts else None
 
     def step_nodes(self, info) -> tuple[EntryInfo, ...]:
         return step_layout(info)
@@ -185,6 +218,20 @@ class Recurrence(Op):
         node = name.split(".", 1)[0]
         lay = next(lay for lay in step_layout(info) if str(lay.index) == f"{info.index}.{node}")
         return int(lay.out_shape[0])   # a cell's second value and its gates have the shape of its first
+
+    def value_problem(self, info, name: str, value: float) -> str | None:
+        """Why *value* cannot be set on step value *name* (None: it can): an id (op argmax's, the token a greedy
+        decoder chose and feeds back) is a whole number the argmax could give, 0..n-1."""
+        if name in info.config["states"]:
+            return None
+        lay = next((lay for lay in step_layout(info) if str(lay.index) == f"{info.index}.{name}"), None)
+        gives = getattr(_handler(lay.type), "gives_ids", None) if lay is not None else None
+        if gives is None:
+            return None
+        n = gives(lay)
+        if value != int(value) or not 0 <= value < n:
+            return f"found {value!r}; {name} is an id, the argmax over {n} scores: expected a whole number in 0..{n - 1}"
+        return None
 
     def value_key(self, info, name: str) -> str:
         """The step walk's key of a settable value: a state is the value its next step carries."""
