@@ -243,3 +243,20 @@ loss: {kind: sum}
         own = "padding" if t >= 3 else f"{jac[t, 0]:.4g}"
         largest = jac[t, 1] if t >= 3 else max(jac[t])
         assert rows[t] == (own, f"{largest:.4g}"), (t, rows[t], jac[t])
+
+
+def test_the_iteration_events_say_a_kinds_later_runs(traces):
+    """training-exploding-clipped clips in 11 runs of iterations, not only the first (0..9): the line of where
+    clipping began says how many runs follow and how many iterations it acted at in all, from train.clipped."""
+    import numpy as np
+
+    from rnntui.render.training import _runs
+
+    clipped = np.flatnonzero(np.asarray(traces["training-exploding-clipped"]["train.clipped"], dtype=bool))
+    runs = _runs(clipped)
+    assert len(runs) > 2 and runs[0] == (0, 9)
+    result = CliRunner().invoke(app, ["show", "training-exploding-clipped"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert (f"clipped: clipping acted at iterations 0..9 (10 iterations); at 0: ‖g‖ 7.0277 → 1.0000; then "
+            f"{len(runs) - 1} more runs, {clipped.size} iterations in all, the last at iteration {runs[-1][1]}") in text
