@@ -277,6 +277,9 @@ def export(
         except ValueError:
             raise ExportError(f"{output}: found format {suffix or 'none'!r}; expected one of "
                               f"{', '.join(f.value for f in Format)} (from the suffix or --format)") from None
+        if full and kind != "npz":   # an option that would do nothing: say so rather than ignore it
+            raise ExportError(f"{output}: --full writes a checkpointed run's .npz with every array whole; found "
+                              f".{kind} (a report reads the steps it prints, whole or checkpointed alike)")
         from rnntui.atomic import check_target
 
         check_target(output)

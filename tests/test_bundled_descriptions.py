@@ -24,7 +24,7 @@ FILES = sorted(BUNDLED.glob("*.yaml"))
 
 CLAIM_WORDS = re.compile(r"vanish|(?<!-)explod|shrink|fade|halves|doubles|x a step|x per step|asks for|asked for|"
                          r"loss on the bit|pixel|saturat|spectral norm|of what it is at|orders of magnitude|"
-                         r"of step \d+'s|dL/dh_\d+ is|receive no gradient|enters at|starts at its", re.I)
+                         r"of step \d+'s|dL/dh_\d+ is|receive no gradient|enters at|starts at its|stays between", re.I)
 
 
 class Run:
@@ -125,6 +125,17 @@ def _between(run, m):
     hits = [name for name, vs in run.verdicts()
             if f"{min(v.ratio for v in vs.samples):.2g}" == lo and f"{max(v.ratio for v in vs.samples):.2g}" == hi]
     assert hits, (lo, hi, [[round(v.ratio, 3) for v in vs.samples] for _, vs in run.verdicts()])
+
+
+@check(r"(\w+) stays between (\S+) and (\S+?)\.?$")
+def _value_stays_between(run, m):
+    """A graph's value (a step node's output, `model.{i}.{id}.out`) lies within the two bounds at every step."""
+    name, lo, hi = m.group(1), float(m.group(2)), float(m.group(3))
+    found = [k for k in run.trace.keys() if k.startswith("model.") and k.endswith(f".{name}.out")]
+    assert found, (name, "no recorded value of that name")
+    for k in found:
+        v = np.asarray(run.trace[k])
+        assert lo <= v.min() and v.max() <= hi, (k, float(v.min()), float(v.max()), lo, hi)
 
 
 @check(r"at step (\d+) it is [^,]*, about (\S+?)\.?$|about (\S+), at step (\d+)")

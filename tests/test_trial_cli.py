@@ -157,3 +157,106 @@ def test_yaml_syntax_errors_in_words_at_their_line_and_column():
     assert "yaml-indented-key.yaml:7:4: YAML syntax: this line is indented differently" in result.output
     assert "yaml-key-without-colon.yaml:3:1: YAML syntax: found `model` with no ':'" in result.output
     assert "yaml-syntax.yaml:4:5: YAML syntax: the {...} map that begins here is never closed" in result.output
+
+
+def test_a_run_over_the_memory_limit_that_cannot_be_checkpointed_says_why(tmp_path):
+    """The loader refuses a run too large for --max-memory before making anything; docs/debugger.md: the
+    refusal says why it cannot be checkpointed instead (a many-to-one LSTM keeps only its last step)."""
+    path = tmp_path / "long.yaml"
+    path.write_text("version: 1\nmode: many-to-one\ninput: {generate: {kind: noise, length: 4000, features: 4}}\n"
+                    "model:\n  - {type: lstm, hidden_size: 16}\nloss: {kind: sum}\n")
+    result = CliRunner().invoke(app, ["show", str(path), "--max-memory", "1MB"])
+    assert result.exit_code == 2, result.output
+    assert "more than the memory limit of" in result.output
+    assert ("it cannot be checkpointed: entry 0 (lstm) ends the steps (many-to-one): recorded whole "
+            "(checkpointing covers entries that keep every step)") in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_a_sample_past_the_data_set_blames_the_option_not_the_file():
+    """`run --sample 999` on a data set of 200: the file has no `input.sample` key to point at; the message
+    says the number came from --sample and names the data set's range, at the file's `input.dataset`."""
+    result = CliRunner().invoke(app, ["show", "scan-gradient-health", "--sample", "999"])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "input.sample" not in text
+    assert ("scan-gradient-health.yaml:11:9: input.dataset: gradient-health.npz has samples 0..199; found sample 999 "
+            "asked for (--sample, or rnntui.run's sample=)") in text, text
+
+
+def test_export_full_with_a_report_is_refused_not_ignored(tmp_path):
+    out = tmp_path / "r.txt"
+    result = CliRunner().invoke(app, ["export", "bptt", "-o", str(out), "--full"])
+    assert result.exit_code == 2, result.output
+    assert "--full writes a checkpointed run's .npz with every array whole; found .txt" in " ".join(result.output.split())
+    assert not out.exists()
+
+
+def test_a_graph_reports_its_output_not_a_mode_it_does_not_have():
+    """A graph has no `mode` (docs/scenario-format.md); graph-shared-encoder's last node gives one output per
+    sample ((B, 3)), graph-layernorm-lstm's one per step ((T, B, 3)): the report says which, never
+    'many-to-many' for the first."""
+    import rnntui
+
+    for name, words in (("graph-shared-encoder", "graph: one output per sample"),
+                        ("graph-layernorm-lstm", "graph: an output at every step")):
+        result = CliRunner().invoke(app, ["show", name])
+        assert result.exit_code == 0, result.output
+        line = next(ln for ln in result.output.splitlines() if ln.startswith("loss: "))
+        assert words in line and "mode:" not in line, line
+        out = rnntui.run(name)["output"]
+        assert (out.ndim == 3) == (name == "graph-layernorm-lstm")
+
+
+def test_a_packed_recurrence_report_prints_no_jacobian_at_a_padded_step(tmp_path):
+    """Sample 0 has 3 of 5 steps: at t=3, 4 it has no step (its state is carried as it was), so its column says
+    `padding` (not the 0 the trace holds there), and 'largest of the batch' is sample 1's own norm."""
+    import re
+
+    import rnntui
+
+    path = tmp_path / "gp.yaml"
+    path.write_text("""\
+inputs:
+  x: {batch: [[[1],[0.5],[0.2],[0],[0]], [[0.3],[0.1],[0.7],[0.2],[0.9]]], lengths: [3, 5]}
+model:
+  - id: cell
+    type: recurrence
+    from: x
+    state: {h: 3}
+    step:
+      - {id: xh, op: cat, from: [x, h]}
+      - {id: z, type: dense, units: 3, activation: sigmoid, from: xh}
+      - {id: hn, op: mul, from: [z, h]}
+    next: {h: hn}
+    emit: z
+  - {id: head, type: dense, units: 1}
+loss: {kind: sum}
+""")
+    jac = rnntui.run(path)["diag.model.0.jacnorm"]
+    result = CliRunner().invoke(app, ["show", str(path)])
+    assert result.exit_code == 0, result.output
+    rows = {int(m[1]): (m[2], m[3]) for m in re.finditer(r"^(\d) │ \S+ │ [█·]* *│ +(\S+) │ +(\S+)$",
+                                                            result.output, re.M)}
+    assert sorted(rows) == [0, 1, 2, 3, 4], result.output
+    for t in range(5):
+        own = "padding" if t >= 3 else f"{jac[t, 0]:.4g}"
+        largest = jac[t, 1] if t >= 3 else max(jac[t])
+        assert rows[t] == (own, f"{largest:.4g}"), (t, rows[t], jac[t])
+
+
+def test_the_iteration_events_say_a_kinds_later_runs(traces):
+    """training-exploding-clipped clips in 11 runs of iterations, not only the first (0..9): the line of where
+    clipping began says how many runs follow and how many iterations it acted at in all, from train.clipped."""
+    import numpy as np
+
+    from rnntui.render.training import _runs
+
+    clipped = np.flatnonzero(np.asarray(traces["training-exploding-clipped"]["train.clipped"], dtype=bool))
+    runs = _runs(clipped)
+    assert len(runs) > 2 and runs[0] == (0, 9)
+    result = CliRunner().invoke(app, ["show", "training-exploding-clipped"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert (f"clipped: clipping acted at iterations 0..9 (10 iterations); at 0: ‖g‖ 7.0277 → 1.0000; then "
+            f"{len(runs) - 1} more runs, {clipped.size} iterations in all, the last at iteration {runs[-1][1]}") in text

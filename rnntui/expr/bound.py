@@ -173,6 +173,7 @@ class TrainingBound(Bound):
 
         self.expr, self.trace, self.place = expr, trace, TrainingPlace()
         self.info = trace.info
+        self.checkpointed = None   # iterations are whole arrays (one number each), never read by segment
         self.names = training_sources(trace)
         for n in expr.names:
             if n.name not in self.names:

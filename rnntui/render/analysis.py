@@ -54,6 +54,13 @@ class Verdict:
     basis: str = ""      # which gradient the verdict measured, in words
     cause: str = ""      # non-finite: where the inf or NaN came from, in words (nonfinite_cause)
     sample: int | None = None   # the sample it is for (None: the batch's, an older trace)
+    zero: int | None = None     # the step from which on (to `end`) the gradient is exactly 0, if it reaches 0:
+                                # then `factor` is the rate over the steps before, where it is not 0
+
+    @property
+    def rate_steps(self) -> int:
+        """How many steps `factor` is the geometric mean over (up to where the gradient reaches 0, if it does)."""
+        return self.steps if self.zero is None else abs(self.zero - self.start) - 1
 
     @property
     def steps(self) -> int:
@@ -70,8 +77,15 @@ class Verdict:
             return f"one step: the gradient enters at step {self.start} and there is no earlier step to carry it to{jac}"
         verb = "shrinks" if self.factor < 1 else "grows"
         jac = f"; median step Jacobian norm {self.jacobian:.3g}" if math.isfinite(self.jacobian) else ""
+        if self.zero is not None:  # a rate from 0 would say 0x a step: the rate up to where it still has a size
+            rate = (f"{verb} about {self.factor:.3g}x per step over the {self.rate_steps} steps before"
+                    if self.rate_steps > 0 else "0 one step after it entered")
+            return (f"{self.kind}: at step {self.end} the gradient is 0 of its size at step {self.start}, "
+                    f"{self.criterion} (exactly 0 from step {self.zero} to step {self.end}; {rate}{jac})")
+        rate = (f"keeps its size, 1x per step over {self.steps} steps" if self.factor == 1 else
+                f"{verb} about {self.factor:.3g}x per step over {self.steps} steps")
         return (f"{self.kind}: at step {self.end} the gradient is {self.ratio:.2g} of its size at step {self.start}, "
-                f"{self.criterion} ({verb} about {self.factor:.3g}x per step over {self.steps} steps{jac})")
+                f"{self.criterion} ({rate}{jac})")
 
     @property
     def criterion(self) -> str:
@@ -323,9 +337,15 @@ def verdicts(trace, place: Place, jacobian: bool = True) -> Verdicts | None:
             out.append(Verdict("one step", 1.0, 1.0, order(first), order(own - 1), jmed, basis, sample=sample))
             continue
         ratio = float(seq[-1] / seq[first])
-        factor = ratio ** (1 / steps) if ratio > 0 else 0.0
+        zero = None
+        if ratio > 0:
+            factor = ratio ** (1 / steps)
+        else:  # it reaches exactly 0 (or underflows to it): the rate over the steps where it is not 0 yet
+            last = int(nz[-1])
+            zero = order(last + 1)
+            factor = float(seq[last] / seq[first]) ** (1 / (last - first)) if last > first else 0.0
         out.append(Verdict(classify(ratio, factor), factor, ratio, order(first), order(own - 1), jmed, basis,
-                           sample=sample))
+                           sample=sample, zero=zero))
     if not per_sample:  # an older trace: one norm over the batch
         old = (f"measured on the batch's ‖dL_s/dh_t‖, s = {int(s[0])}, as a trace saved before verdicts were sample "
                f"by sample recorded it (run the scenario again for each sample's own)")

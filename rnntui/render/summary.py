@@ -71,6 +71,9 @@ def run_shape(trace) -> str:
         return f"dtype: {info.dtype}   a batch of {info.B} image{'s' if info.B > 1 else ''}"
     steps = f"T={info.T}" if info.mode != "encoder-decoder" else \
         f"encoder T={trace['input'].shape[0]}, decoder T={info.T}"
+    if info.inputs:   # a graph has no mode (docs/scenario-format.md): its last node's output has steps or not
+        out = "an output at every step" if info.entries[-1].seq_out else "one output per sample"
+        return f"graph: {out}   dtype: {info.dtype}   {steps}, B={info.B}"
     return f"mode: {info.mode}   dtype: {info.dtype}   {steps}, B={info.B}"
 
 

@@ -549,12 +549,25 @@ def training_report(trace, k: int | None = None) -> list:
         first.setdefault(e.kind, e)
     if first:
         out.append(Text("Events over iterations (where each kind began):", BOLD))
-        out += [Text(f"  {e.kind}: {e.text}") for e in first.values()]
+        out += [Text(f"  {e.kind}: {e.text}{_later_runs(events, e)}") for e in first.values()]
     else:
         looked, unknown = event_kinds_known(trace)
         out.append(Text(f"No events over iterations ({', '.join(looked)})."
                         + (f" Not recorded, so not looked for: {', '.join(unknown)}." if unknown else ""), DIM))
     return out
+
+
+def _later_runs(events: list[IterationEvent], first: IterationEvent) -> str:
+    """What the line of a kind's first run leaves out: how many runs of it follow, and its iterations in all
+    (a kind of one place only: a gradient's kinds are per recurrent place, each its own run)."""
+    if first.kind in ("vanishing", "exploding"):
+        return ""
+    runs = [e for e in events if e.kind == first.kind]
+    if len(runs) < 2:
+        return ""
+    n = len(runs) - 1
+    return (f"; then {n} more run{'s' if n > 1 else ''}, {sum(e.iterations for e in runs)} iterations in all, "
+            f"the last at iteration {runs[-1].end}")
 
 
 def event_kinds_known(trace) -> tuple[list[str], list[str]]:

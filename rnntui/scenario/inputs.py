@@ -138,6 +138,9 @@ def _dataset(inp, base_dir: Path, limit: int | None, id_count: int | None, sampl
         ds = read_dataset(base_dir / inp.dataset, limit)
         built, target = batch_input(ds, start, inp.batch_size or 1, inp, base_dir, limit, id_count)
     except DatasetProblem as exc:
+        if tuple(exc.key) == ("sample",) and sample is not None:   # the number is the caller's, not the file's
+            raise InputProblem(("dataset",), f"{inp.dataset} has samples 0..{ds.N - 1}; found sample {start} asked "
+                               "for (--sample, or rnntui.run's sample=)") from None
         raise InputProblem(exc.key, exc.message) from None
     except InputProblem as exc:   # the token checks speak of tokens[b][j]: sample start + b of the data set
         if exc.key and exc.key[0] == "tokens":

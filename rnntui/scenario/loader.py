@@ -252,13 +252,15 @@ def _layout(load: Load) -> None:
     load.each_mode("layout")
 
 
-def _checkpointable(layout, top, seq: bool, decoder) -> bool:
-    """Whether a run over the memory limit may still be recorded, checkpointed (engine/checkpoint.py decides
-    again, with the whole scenario, and says why not)."""
-    from rnntui.engine.checkpoint import why_whole_layout
+def _why_whole(layout, top, seq: bool, decoder) -> str | None:
+    """Why a run over the memory limit cannot be recorded checkpointed (engine/checkpoint.py's words), or None
+    when it may be (the engine decides again, with the whole scenario)."""
+    from types import SimpleNamespace
 
-    return (seq and decoder is None and top.train is None and top.feed != "output"
-            and why_whole_layout(list(layout)) is None)
+    from rnntui.engine.checkpoint import why_whole
+
+    return why_whole(SimpleNamespace(inputs=None, train=top.train, decoder_x=None if decoder is None else decoder.x,
+                                     feed=top.feed, interventions=(), seq=seq, layout=list(layout)))
 
 
 def _weights(load: Load) -> None:
@@ -272,8 +274,10 @@ def _weights(load: Load) -> None:
         load.stop(pos.problem(("model", exc.index), exc.message), "the weights")
     B = x.shape[1] if built.seq else x.shape[0]
     need = record_bytes(layout, top.dtype, x, built.seq, B, None if load.decoder is None else load.decoder.x)
-    if need > limit and not _checkpointable(layout, top, built.seq, load.decoder):
-        load.stop(pos.problem(("model",), too_big(need, limit, x.shape[0] if built.seq else 1, B)), "the weights")
+    why = _why_whole(layout, top, built.seq, load.decoder) if need > limit else None
+    if why is not None:
+        load.stop(pos.problem(("model",), too_big(need, limit, x.shape[0] if built.seq else 1, B)
+                              + f"; it cannot be checkpointed: {why}"), "the weights")
     try:
         load.made = make_weights(layout, top.weights, load.base_dir, np.random.default_rng([top.seed, 2]), limit,
                                  used=x.nbytes)

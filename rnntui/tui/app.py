@@ -1187,7 +1187,11 @@ class RnntuiApp(App):
 
     def action_help(self) -> None:
         # the keys that make sense here (a hidden footer key is no key at this place), under what owns them
-        groups = [(g.title, [b for b in g.bindings if self.check_action(*parse_action(b.action)[1:]) is not False])
+        able = {id(b): self.check_action(*parse_action(b.action)[1:]) for g in keymap.groups(AXES) for b in g.bindings}
+        live = {k for g in keymap.groups(AXES) for b in g.bindings if able[id(b)] is True for k in b.key.split(",")}
+        # a key that another owner's enabled binding takes here (S: a data set's sample, not the batch's) is not its
+        groups = [(g.title, [b for b in g.bindings if able[id(b)] is True
+                             or (able[id(b)] is None and not live & set(b.key.split(",")))])
                   for g in keymap.groups(AXES)] + [(keymap.PANELS.title, PANEL_BINDINGS)]
         self.push_screen(HelpScreen([(title, bs) for title, bs in groups if bs], self.run_state.trace, self.cursor))
 

@@ -153,3 +153,62 @@ def test_the_step_jacobians_words_hold_on_the_lower_layer_of_a_stack(tmp_path):
     assert (jac <= 0.1 + 1e-12).all() and g[0] >= g[-1]
     words = _jacobian_term(t.info)
     assert "must shrink" not in words and "from the recurrent layer above" in words
+
+
+def _identity_rnn(tmp_path, w_hh: float, T: int):
+    path = tmp_path / "u.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        input: {{generate: {{kind: pulse, length: {T}, at: 0}}}}
+        mode: many-to-one
+        model:
+          - {{type: rnn, hidden_size: 1, nonlinearity: identity}}
+        weights: {{init: constant, value: 0.0, set: {{0.weight_ih_l0: [[1.0]], 0.weight_hh_l0: [[{w_hh}]]}}}}
+        loss: {{kind: sum}}
+        """))
+    return rnntui.run(path)
+
+
+def test_a_gradient_that_underflows_to_zero_keeps_its_rate(tmp_path):
+    """dL/dh_t = 0.5^(T-1-t) falls below the smallest float64 (2^-1074) 1075 steps back and is 0 from there on:
+    the verdict's rate is 0.5x a step (the Jacobian's), never "0x per step", and it says where it became 0."""
+    trace = _identity_rnn(tmp_path, 0.5, 1400)
+    g = np.ravel(trace["diag.model.0.l0.fwd.gradnorm"])
+    zero = int(np.flatnonzero(g > 0)[0]) - 1        # the latest step where it is 0, counting back from T-1
+    assert zero == 1399 - 1075 and g[zero] == 0 and g[zero + 1] > 0
+    text = " ".join(plain(gradient_table(trace, trace.info.places[0], range(1400)), 200).split())
+    assert "0x per step" not in text and "at 0x a step" not in text, text
+    assert (f"vanishing: at step 0 the gradient is 0 of its size at step 1399, below 0.01 (exactly 0 from step {zero} "
+            f"to step 0; shrinks about 0.5x per step over the 1074 steps before; median step Jacobian norm 0.5)") in text
+    assert "here 0 at 0.5x a step" in text
+    # the bars' range: 2^-1074 (the smallest subnormal) to 1, 10^323.3 apart, never "infx"
+    assert "bars from 4.94e-324 (shortest) to 1.00e+00 (longest), 10^323x apart" in text, text
+
+
+def test_a_gradient_cut_in_one_step_says_so(tmp_path):
+    """W_hh = 0: dL/dh_t is 1 at the last step and exactly 0 at every earlier one."""
+    trace = _identity_rnn(tmp_path, 0.0, 6)
+    assert list(np.ravel(trace["diag.model.0.l0.fwd.gradnorm"])) == [0, 0, 0, 0, 0, 1]
+    text = " ".join(plain(gradient_table(trace, trace.info.places[0], range(6)), 200).split())
+    assert "(exactly 0 from step 4 to step 0; 0 one step after it entered" in text, text
+
+
+def test_the_gradient_strips_range_is_of_the_steps_it_names(tmp_path):
+    """The panel's "range A .. B, steps S..E" is the smallest and largest ‖dL/dh_t‖ over steps S..E: on a run
+    longer than the strip, not the whole run's (4.94e-324 here, 1075 steps back)."""
+    trace = _identity_rnn(tmp_path, 0.5, 1400)
+    g = np.ravel(trace["diag.model.0.l0.fwd.gradnorm"])
+    text = " ".join(plain(RecurrentView().gradients(trace, Cursor(phase="backward", t=1399), 40), 40).split())
+    m = re.search(r"range (\S+) \.\. (\S+), steps (\d+)\.\.(\d+)", text)
+    assert m, text
+    s, e = int(m[3]), int(m[4])
+    assert e == 1399 and 10 < e - s < 40
+    assert (m[1], m[2]) == (f"{g[s:e + 1].min():.2e}", f"{g[s:e + 1].max():.2e}") == (f"{0.5 ** (e - s):.2e}", "1.00e+00")
+
+
+def test_a_gradient_that_keeps_its_size_neither_grows_nor_shrinks(tmp_path):
+    """W_hh = 1 (identity RNN): dL/dh_t is exactly 1 at every step; the verdict says it keeps its size."""
+    trace = _identity_rnn(tmp_path, 1.0, 6)
+    assert set(np.ravel(trace["diag.model.0.l0.fwd.gradnorm"])) == {1.0}
+    text = " ".join(plain(gradient_table(trace, trace.info.places[0], range(6)), 200).split())
+    assert "healthy: at step 0 the gradient is 1 of its size at step 5, within 0.1..10 (keeps its size, 1x per step over 5 steps" in text, text
+    assert "grows" not in text and "shrinks" not in text

@@ -369,3 +369,19 @@ async def test_the_worst_sample_opened_shows_what_its_row_claims(axis, which):
         await pilot.pause()
         assert app.cursor.t == row["max_gradnorm_step"]
         assert f"‖dL/dh_t‖ (log scale) at t={row['max_gradnorm_step']}: " in right_column(app)
+
+
+async def test_help_lists_S_once_as_the_key_it_is_with_a_data_set_open(axis):
+    """A sample of a data set opens as a batch of one: S opens a data-set sample (the batch's `Prev sample`
+    has nothing to move to), so help lists S once, as what pressing it does."""
+    from rnntui.tui.screens import HelpScreen, key_label
+
+    app = app_on(axis)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        listed = [b.description for b in app.screen.bindings_table if key_label(b.key) == "S"]
+        assert listed == ["Go to data-set sample"], listed
+        await pilot.press("escape", "S")
+        await pilot.pause()
+        assert "Open the data set's sample" in " ".join(str(w.render()) for w in app.screen.query("Static"))

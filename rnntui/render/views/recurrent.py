@@ -235,8 +235,10 @@ class RecurrentView(PlaceView):
         of = f" of sample {c.sample}" if trace.info.B > 1 else ""
         out = [Text(f"‖dL/dh_t‖{of} (log scale) at t={c.t}: {fmt(float(g[c.t]), 0)}", BOLD),
                log_sparkline(g[start:stop], c.t - start, lo, hi, into=Cells())]
-        if pos.size:
-            out.append(Text(f"range {pos.min():.2e} .. {pos.max():.2e}, steps {start}..{stop - 1}", DIM))
+        shown = g[start:stop]
+        shown = shown[np.isfinite(shown) & (shown > 0)]   # the range of the steps it names (the bars' scale is all steps')
+        if shown.size:
+            out.append(Text(f"range {shown.min():.2e} .. {shown.max():.2e}, steps {start}..{stop - 1}", DIM))
         batch = batch_words(trace.info.B)  # a weight's gradient sums over the samples: no sample has its own here
         for stem, label in (("weight_hh", "W_hh"), ("weight_ih", "W_ih")):
             vals = np.asarray(trace[keys.step_gradnorm(place.param(stem))], dtype=float)
@@ -489,7 +491,10 @@ def gradient_table(trace, place, rng: range) -> Group:
     whh = trace[keys.step_gradnorm(place.param("weight_hh"))]
     wih = trace[keys.step_gradnorm(place.param("weight_ih"))]
     over = f" over the batch of {info.B}" if info.B > 1 else ""
-    span = (f"; bars from {pos.min():.2e} (shortest) to {pos.max():.2e} (longest), {pos.max() / pos.min():.3g}x apart"
+    with np.errstate(over="ignore"):   # from a subnormal smallest norm the ratio overflows: say it in powers of 10
+        apart = pos.max() / pos.min() if pos.size else 1.0
+    apart = f"{apart:.3g}x" if math.isfinite(apart) else f"10^{hi - lo:.0f}x"
+    span = (f"; bars from {pos.min():.2e} (shortest) to {pos.max():.2e} (longest), {apart} apart"
             if pos.size else "")
     cols = Columns(f"Backward pass (BPTT), {place.label(info)}: ‖dL/dh_t‖{over} per step, log scale{span}",
                    [("t", ">"), ("‖dL/dh_t‖", ">"), ("log scale", "<"), ("‖term of dW_hh‖", ">"),

@@ -228,9 +228,12 @@ class StepsView(PlainView):
                 bar = ("·", None)
             row = [str(t), f"{v:.3e}", bar]
             if jac is not None:
-                row.append(f"{jac[t][0]:.4g}")
+                # a padded step is no step of the sample (its state is carried as it was): no norm to print
+                real = np.array([t < (info.length_of(b) if info.packs(entry) else entry.steps) for b in range(info.B)])
+                row.append(f"{jac[t][0]:.4g}" if real[0] else "padding")
                 if info.B > 1:
-                    row.append(f"{np.nanmax(jac[t]):.4g}" if np.isfinite(jac[t]).any() else "nan")
+                    js = np.asarray(jac[t])[real]
+                    row.append(f"{np.nanmax(js):.4g}" if np.isfinite(js).any() else "nan")
             cols.add(*row)
         steps = np.asarray(list(rng), dtype=np.intp)
         chart = Figure(cols.render(), "steps", {"values": g[steps], "x": steps, "log": True, "xlabel": "step t",
