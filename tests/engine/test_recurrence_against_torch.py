@@ -177,11 +177,11 @@ def test_the_custom_cell_scenario_against_torch_and_its_description():
     check_states(trace, "h", hs)
     # the description's numbers
     z = np.asarray(trace["model.0.z.out"])
-    assert f"{z.min():.2f}" == "0.39" and f"{z.max():.2f}" == "0.59"
+    assert 0.38 <= z.min() < 0.39 and 0.59 < z.max() <= 0.6   # bounds that hold, as tight as the words say
     n = np.linalg.norm(np.asarray(trace["grad.model.0.h"]).reshape(16, -1), axis=1)
     assert f"{n[-1]:.2f}" == "0.78" and 1.1 <= n[:-1].min() and n[:-1].max() < 1.5
     assert f"{np.linalg.norm(trace['grad.model.0.h0']):.2f}" == "0.74"
-    for words in ("between 0.39 and 0.59", "0.78 at the last step", "1.1 to 1.5", "0.74 reaches"):
+    for words in ("between 0.38 and 0.6", "0.78 at the last step", "1.1 to 1.5", "0.74 reaches"):
         assert words in trace.info.description
 
 
