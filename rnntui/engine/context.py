@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+CHAIN_INPUT = ""   # a chain's one input has no name: its lengths sit under this key (its entries' lengths_of is "")
+
 
 @dataclass
 class RunContext:
@@ -27,6 +29,18 @@ class RunContext:
     rec: dict | None = None                       # where the node running now records (a graph walk sets it)
     grads: dict | None = None                     # parameter gradients of the backward pass running now
     puts: dict = field(default_factory=dict)      # what-if overwrites of the step a graph walk runs now (a cell's gates)
+
+    @classmethod
+    def chain(cls, params: dict, lengths=None, initial: dict | None = None, plan=None, masks: dict | None = None,
+              buffers: dict | None = None, training: bool = False, dtype=None) -> "RunContext":
+        """A chain's run: *lengths* (B,) each sample's own length (None: all T), the rest as the fields say."""
+        return cls(params, dtype=np.dtype(dtype or "float64"), training=training, buffers=buffers or {},
+                   masks=masks, lengths={} if lengths is None else {CHAIN_INPUT: lengths}, plan=plan,
+                   initial=initial or {})
+
+    def lengths_for(self, info) -> np.ndarray | None:
+        """Each sample's own length along the steps entry *info* runs over (None: every sample has every step)."""
+        return self.lengths.get(info.lengths_of)
 
     def module_kwargs(self, hd, lay, start: dict | None = None) -> dict:
         """The keyword arguments handler *hd* takes for entry *lay* (besides the input and lengths)."""
