@@ -4,8 +4,9 @@ every layer.
 A walk over the model (network.Walk for a chain, graph.GraphWalk for a graph) makes one and hands it
 to what it runs: the dtype, whether this is a training iteration, the buffers (state that is no
 parameter), the dropout masks of a training iteration, each sample's length, the interventions of a
-what-if and the initial states. `module_kwargs` turns it into the keyword arguments an entry's
-handler declares it takes (`takes_buffers`, `takes_masks`, ...), so that translation lives here once.
+what-if and the initial states. Each entry's handler receives it whole (`Handler.forward(info, x, params,
+rec, ctx)`) and reads what it uses: a recurrent entry its lengths, initial states, interventions and
+dropout masks, a dropout its masks, a batchnorm its buffers and `training`; the rest nothing.
 """
 from __future__ import annotations
 
@@ -41,15 +42,3 @@ class RunContext:
     def lengths_for(self, info) -> np.ndarray | None:
         """Each sample's own length along the steps entry *info* runs over (None: every sample has every step)."""
         return self.lengths.get(info.lengths_of)
-
-    def module_kwargs(self, hd, lay, start: dict | None = None) -> dict:
-        """The keyword arguments handler *hd* takes for entry *lay* (besides the input and lengths)."""
-        kw: dict = {}
-        starts = self.initial if not start else {**self.initial, **start}
-        if lay.index in starts:
-            kw["state0"] = starts[lay.index]
-        if self.masks and hd.takes_masks:
-            kw["masks"] = self.masks
-        if hd.takes_buffers:
-            kw.update(buffers=self.buffers, training=self.training)
-        return kw

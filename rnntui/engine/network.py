@@ -35,8 +35,7 @@ def run_network(layout: list[EntryInfo], x: np.ndarray, ctx: RunContext, loss_ki
     params, buffers = ctx.params, ctx.buffers
     lengths = ctx.lengths.get(CHAIN_INPUT)
     if feed == "output":
-        return run_generation(layout, x, params, loss_kind, target, derived=derived, initial=ctx.initial,
-                              buffers=buffers)
+        return run_generation(layout, x, ctx, loss_kind, target, derived=derived)
     rec: dict[str, np.ndarray] = {}
     if decoder_x is None:
         walk = Walk(layout, ctx)

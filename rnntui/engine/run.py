@@ -148,7 +148,7 @@ def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
     arrays[keys.META_VERSION] = np.asarray(1)
     if iteration is not None:  # which iteration of a training run this record is (the expressions' `iteration`)
         arrays[keys.META_ITERATION] = np.asarray(iteration, dtype=np.int64)
-    if training and any(handler(lay.type).takes_buffers for lay in sc.layout):
+    if training and any(handler(lay.type).has_buffers for lay in sc.layout):
         # a training iteration's record of a model it changes (batchnorm's batch statistics; what_if reads it)
         arrays[keys.META_TRAINING] = np.asarray(True)
     arrays[keys.META_SCENARIO] = np.asarray(sc.text)

@@ -5,6 +5,7 @@ runs (engine/network.py, seq2seq.py, generate.py), which all use them.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -31,13 +32,12 @@ class Walk:
         """*start*: entry index -> initial states, besides the scenario's (a decoder's hand-over)."""
         h = x
         changed = None  # the steps of h that differ from the recorded run a plan resumes from
-        training = self.ctx.training
+        ctx = self.ctx if not start else replace(self.ctx, initial={**self.ctx.initial, **start})
+        training = ctx.training
         for lay, hd in zip(self.layout, self.handlers):
             self.ins.append(h)
-            kw = self.ctx.module_kwargs(hd, lay, start)
-            if self.plan is not None and hd.recurrent:
-                kw.update(plan=self.plan, changed=changed)
-            pre, out, cache = hd.forward(lay, h, self.params, rec, self.ctx.lengths_for(lay) if hd.takes_lengths else None, **kw)
+            kw = {"changed": changed} if (self.plan is not None and hd.recurrent) else {}
+            pre, out, cache = hd.forward(lay, h, self.params, rec, ctx, **kw)
             if hd.recurrent:
                 changed = cache.get("changed")
             elif changed is not None and (hd.mixes_steps(lay, training) or not (lay.seq_in and lay.seq_out)):
