@@ -265,20 +265,14 @@ def _last_component(alphas, betas, theta):
     n, m = alphas.shape
     if m == 1:
         return np.ones(n)
-    tiny = np.finfo(np.float64).tiny
-    logs = np.zeros((n, m))
-    d = theta - alphas[:, 0]
-    for j in range(1, m):
-        logs[:, j] = logs[:, j - 1] + np.log(np.maximum(np.abs(d), tiny)) - np.log(np.maximum(betas[:, j - 1], tiny))
-        if j < m - 1:
-            d = theta - alphas[:, j] - betas[:, j - 1] ** 2 / np.where(d == 0, tiny, d)
+    logs = _pivot_logs(alphas, betas, theta)
     rel = logs - logs[:, -1:]
     return 1.0 / np.sqrt(np.exp(2 * np.minimum(rel, 700)).sum(axis=1))
 
 
-def _top_vector(alphas, betas, theta):
-    """The tridiagonal's unit eigenvector for its top eigenvalue theta, from the pivots `_last_component`
-    reads (s_{i+1}/s_i = d_i/beta_i >= 0: every component has the same sign), O(m) per row."""
+def _pivot_logs(alphas, betas, theta) -> np.ndarray:
+    """(n, m): log s_j - log s_0 of the top eigenvector's components, from the pivots d_i (see
+    `_last_component`): log s_{j} = log s_{j-1} + log d_{j-1} - log beta_{j-1}, summed in logs."""
     n, m = alphas.shape
     tiny = np.finfo(np.float64).tiny
     logs = np.zeros((n, m))
@@ -287,6 +281,14 @@ def _top_vector(alphas, betas, theta):
         logs[:, j] = logs[:, j - 1] + np.log(np.maximum(np.abs(d), tiny)) - np.log(np.maximum(betas[:, j - 1], tiny))
         if j < m - 1:
             d = theta - alphas[:, j] - betas[:, j - 1] ** 2 / np.where(d == 0, tiny, d)
+    return logs
+
+
+def _top_vector(alphas, betas, theta):
+    """The tridiagonal's unit eigenvector for its top eigenvalue theta, from the pivots `_last_component`
+    reads (s_{i+1}/s_i = d_i/beta_i >= 0: every component has the same sign), O(m) per row."""
+    n, m = alphas.shape
+    logs = _pivot_logs(alphas, betas, theta)
     s = np.exp(np.maximum(logs - logs.max(axis=1, keepdims=True), -700))
     return s / np.linalg.norm(s, axis=1, keepdims=True)
 
