@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 import rnntui
 from timing import median_time
+from rnntui.engine.context import RunContext
 from rnntui.engine.network import run_network
 from rnntui.scenario import load_scenario
 
@@ -39,7 +40,8 @@ def main() -> None:
                             "  - {type: maxpool2d, kernel_size: 2}\nloss: {kind: sum}\n")
             ours = median_time(lambda: rnntui.run(path), args.repeat)
             sc = load_scenario(path)
-            engine = median_time(lambda: run_network(list(sc.layout), sc.x, sc.params, sc.loss, sc.target), args.repeat)
+            ctx = RunContext.chain(sc.params)
+            engine = median_time(lambda: run_network(list(sc.layout), sc.x, ctx, sc.loss, sc.target), args.repeat)
             x = torch.randn(1, C, H, W, dtype=torch.float64, requires_grad=True)
             w = torch.randn(filters, C, 3, 3, dtype=torch.float64, requires_grad=True)
             b = torch.randn(filters, dtype=torch.float64, requires_grad=True)

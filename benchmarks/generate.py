@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from timing import median_time
+from rnntui.engine.context import RunContext
 from rnntui.engine.network import run_network
 from rnntui.scenario import load_scenario
 
@@ -60,7 +61,7 @@ def main() -> None:
                     "model": [{"type": "lstm", "hidden_size": H, "num_layers": 2},
                               {"type": "dense", "units": D, "activation": "tanh"}], "loss": {"kind": "sum"}}))
                 sc = load_scenario(path)
-                times[feed] = median_time(lambda: run_network(list(sc.layout), sc.x, sc.params, sc.loss, sc.target,
+                times[feed] = median_time(lambda: run_network(list(sc.layout), sc.x, RunContext.chain(sc.params), sc.loss, sc.target,
                                                               feed=sc.feed), args.repeat)
             theirs = median_time(torch_loop(T, B, H), args.repeat)
             label = f"T={T} B={B} H={H}"

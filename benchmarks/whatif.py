@@ -19,6 +19,7 @@ import numpy as np
 from timing import median_time
 import rnntui
 from rnntui.engine import network
+from rnntui.engine.context import RunContext
 from rnntui.engine.whatif import Plan, _inputs, check, what_if
 
 MODELS = [  # (label, recurrent entry)
@@ -38,7 +39,8 @@ def forward_only(base, items, resume: bool):
     info = base.info
     plan = Plan(check(items, info), info.entries, base if resume else None, ())
     x, params, _, lengths, initial = _inputs(base)
-    return lambda: network.Walk(list(info.entries), params, lengths, initial, plan).forward(x, {})
+    ctx = RunContext.chain(params, lengths, initial=initial, plan=plan)
+    return lambda: network.Walk(list(info.entries), ctx).forward(x, {})
 
 
 def main() -> None:

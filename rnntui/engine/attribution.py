@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from rnntui.engine import keys, network
+from rnntui.engine.context import RunContext
 from rnntui.engine.families import fused
 from rnntui.engine.activations import log_softmax
 from rnntui.engine.losses import loss_and_grad
@@ -175,7 +176,8 @@ def backprop(trace, seed: Seed):
     rec: dict[str, np.ndarray] = {}
     training = keys.META_TRAINING in base   # a training iteration's record: on the path its replay took (families/fused)
     with np.errstate(all="ignore"), (fused.replay() if training else nullcontext()):
-        walk = network.Walk(layout, params, lengths, initial, plan, masks, buffers, training)
+        walk = network.Walk(layout, RunContext.chain(params, lengths, initial=initial, plan=plan, masks=masks,
+                                                     buffers=buffers, training=training))
         walk.forward(x, rec)
         out = walk.outs[-1]
         softmax_last = last.activation == "softmax"

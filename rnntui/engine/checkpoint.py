@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnntui.engine import keys
+from rnntui.engine.context import RunContext
 from rnntui.engine.diagnostics import BadRows, row_norms, saturation
 from rnntui.engine.handlers import handler
 from rnntui.engine.infer import trace_floats
@@ -194,7 +195,7 @@ class Segments:
     def _forward(self, k: int):
         a, b = self.bounds[k]
         lengths = None if self.lengths is None else self.lengths - a   # the pad mask is of the run's steps
-        walk = Walk(self.layout, self.params, lengths)
+        walk = Walk(self.layout, RunContext.chain(self.params, lengths))
         rec: dict = {}
         start = {i: {s: v[k] for s, v in st.items()} for i, st in self.starts.items()}
         walk.forward(self.x[a:b], rec, start=start)

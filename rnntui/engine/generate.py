@@ -26,6 +26,7 @@ import numpy as np
 
 from rnntui.engine import activations as act
 from rnntui.engine import keys
+from rnntui.engine.context import RunContext
 from rnntui.engine.handlers import handler
 from rnntui.engine.layout import EntryInfo
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
@@ -73,7 +74,7 @@ def _state_keys(layout: list[EntryInfo]) -> set[str]:
                     for s in lay.family.states:
                         k = f"{keys.place_prefix(lay.index, j, d)}.{s}0"
                         out.update((k, keys.grad(k)))
-        elif handler(lay.type).takes_buffers:   # batchnorm's statistics: the running ones, the same at every step
+        elif handler(lay.type).has_buffers:   # batchnorm's statistics: the running ones, the same at every step
             from rnntui.engine.entries.batchnorm import stat_keys
 
             out.update(v for n, v in stat_keys(lay.index).items() if n != "xhat")
@@ -90,26 +91,27 @@ def _join(recs: list[dict], state_keys: set[str], into: dict) -> None:
             into[k] = np.concatenate([r[k] for r in recs], axis=0)
 
 
-def run_generation(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.ndarray], loss_kind: str, target,
-                   derived: dict | None = None, initial: dict | None = None,
-                   buffers: dict | None = None) -> dict[str, np.ndarray]:
+def run_generation(layout: list[EntryInfo], x: np.ndarray, ctx: RunContext, loss_kind: str, target,
+                   derived: dict | None = None) -> dict[str, np.ndarray]:
     """Forward, loss and backward of a generator; returns the trace's arrays like `network.run_network`,
-    with `input` (what each step read) among them. *x*: (T, B, D), of which only step 0 is read."""
+    with `input` (what each step read) among them. *x*: (T, B, D), of which only step 0 is read. *ctx*: the
+    parameters, the initial states and the buffers (a generator runs no what-if and no training iteration)."""
+    params, buffers = ctx.params, ctx.buffers
     T = x.shape[0]
     handlers = [handler(lay.type) for lay in layout]
     ids = feeds_ids(layout)
-    states = {i: s for i, s in (initial or {}).items()}
+    states = dict(ctx.initial)
     steps: list[Step] = []
     fed = [x[:1]]
+    # never training (a generator's entries see one step at a time: batchnorm reads its running statistics);
+    # each step starts a recurrent entry from its own states after the step before (*states*, updated below)
+    ctx = RunContext(params, buffers=buffers, initial=states)
     for t in range(T):
         step = Step([], [], [], [], {})
         h = fed[t]
         for lay, hd in zip(layout, handlers):
             step.ins.append(h)
-            start = {"state0": states[lay.index]} if lay.recurrent and lay.index in states else {}
-            if hd.takes_buffers:   # never training: a generator's entries see one step at a time
-                start = {"buffers": buffers or {}}
-            pre, out, cache = hd.forward(lay, h, params, step.rec, None, **start)
+            pre, out, cache = hd.forward(lay, h, params, step.rec, ctx)
             step.pres.append(pre)
             step.outs.append(out)
             step.caches.append(cache)

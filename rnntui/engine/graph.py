@@ -130,7 +130,7 @@ def infer_graph(nodes: list[Node], inputs: dict[str, Val], ragged: set[str] | fr
             if node.take_final and not hd.recurrent:
                 raise LayoutProblem(node.index, "take", f"found take: final on a {node.type}; only a recurrent node "
                                     "(rnn, lstm, gru) has a final state")
-            if lengths_of and not hd.takes_lengths:
+            if lengths_of and not hd.accepts_packed:
                 raise LayoutProblem(node.index, "type", f"{node.type} mixes neighbouring steps, so it cannot read "
                                     f"input {lengths_of!r}, whose samples have different lengths")
             if hd.reads_ids and not (isinstance(node.reads[0], str)):
@@ -250,9 +250,6 @@ class GraphWalk:
             g = np.where(mask, np.zeros((), dtype=g.dtype), g)
         return g
 
-    def _lengths(self, lay, hd):
-        return self.ctx.lengths.get(lay.lengths_of) if (hd.takes_lengths and lay.lengths_of) else None
-
     def forward(self, inputs: dict[str, np.ndarray], rec: dict) -> np.ndarray:
         self.inputs = inputs
         vals: dict = dict(inputs)
@@ -268,10 +265,7 @@ class GraphWalk:
                     vals[f"{lay.index}.{name}"] = v
                     rec[keys.node_value(lay.index, name)] = v
             else:
-                kw = self.ctx.module_kwargs(hd, lay)
-                if self.ctx.plan is not None and hd.recurrent:   # a recurrent module node's own interventions
-                    kw.update(plan=self.ctx.plan, changed=None)
-                pre, out, cache = hd.forward(lay, xs[0], params, rec, self._lengths(lay, hd), **kw)
+                pre, out, cache = hd.forward(lay, xs[0], params, rec, self.ctx)
             self.xs.append(xs)
             self.pres.append(pre)
             self.outs.append(out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnntui.engine import keys
+from rnntui.engine.context import CHAIN_INPUT, RunContext
 from rnntui.engine.generate import run_generation
 from rnntui.engine.layout import EntryInfo
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
@@ -18,31 +19,29 @@ from rnntui.engine.walk import Walk, one_term_gradients, record_weights
 __all__ = ["Walk", "one_term_gradients", "record_weights", "run_network"]
 
 
-def run_network(layout: list[EntryInfo], x: np.ndarray, params: dict[str, np.ndarray],
-                loss_kind: str, target, seq: bool = True, derived: dict | None = None,
-                lengths: np.ndarray | None = None, initial: dict | None = None,
-                decoder_x: np.ndarray | None = None, feed: str = "zeros", plan=None,
-                masks: dict | None = None, buffers: dict | None = None,
-                training: bool = False) -> dict[str, np.ndarray]:
+def run_network(layout: list[EntryInfo], x: np.ndarray, ctx: RunContext, loss_kind: str, target, seq: bool = True,
+                derived: dict | None = None, decoder_x: np.ndarray | None = None,
+                feed: str = "zeros") -> dict[str, np.ndarray]:
     """Forward, loss and backward; returns the trace's arrays (not yet read-only).
 
+    *ctx*: what the run needs (RunContext.chain): the parameters, each sample's own length (PyTorch's packed
+    sequences), the initial states (PyTorch's h_0, c_0), the interventions of a what-if (whole-sequence runs
+    only), a training iteration's dropout masks, the buffers (state that is no parameter, recorded as
+    `buffer.{name}`) and whether it is a training iteration (batchnorm's batch statistics).
     With *derived* (a dict), the one-term gradients the verdict measures go into it as functions that
-    compute them when first read (see `one_term_gradients`). *lengths* (B,): each sample's own length,
-    for a batch of sequences of different lengths (PyTorch's packed sequences; None: all T). *initial*:
-    entry index -> its initial states ({"h": (layers * directions, B, H)[, "c": ...]}, PyTorch's h_0, c_0).
-    *decoder_x*: an encoder-decoder's decoder input (see seq2seq.py); x is then the encoder's.
-    *feed* "output": a generator, each step's output fed back as the next input (see generate.py).
-    *plan*: interventions (engine/whatif.py), whole-sequence runs only. *buffers*: state that is no parameter
-    (recorded as `buffer.{name}`); *training*: a training iteration's forward (batchnorm's batch statistics)."""
+    compute them when first read (see `one_term_gradients`). *decoder_x*: an encoder-decoder's decoder
+    input (see seq2seq.py); x is then the encoder's. *feed* "output": a generator, each step's output fed
+    back as the next input (see generate.py)."""
+    params, buffers = ctx.params, ctx.buffers
+    lengths = ctx.lengths.get(CHAIN_INPUT)
     if feed == "output":
-        return run_generation(layout, x, params, loss_kind, target, derived=derived, initial=initial,
-                              buffers=buffers)
+        return run_generation(layout, x, ctx, loss_kind, target, derived=derived)
     rec: dict[str, np.ndarray] = {}
     if decoder_x is None:
-        walk = Walk(layout, params, lengths, initial, plan, masks, buffers, training)
+        walk = Walk(layout, ctx)
         walk.forward(x, rec)
     else:
-        walk = EncoderDecoder(layout, params, initial, lengths, buffers=buffers, training=training)
+        walk = EncoderDecoder(layout, ctx)
         walk.forward(x, decoder_x, rec)
         lengths = None  # the output (the decoder's) has every step
     out, last = walk.outs[-1], layout[-1]

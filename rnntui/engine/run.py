@@ -124,13 +124,15 @@ def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
             record_weights(arrays, params, swept.grads, buffers)
             lazy.update(segment_term_gradients(segments, swept.terms))
         else:
-            arrays = network.run_network(list(sc.layout), x, params, sc.loss, target, sc.seq, derived=lazy,
-                                       lengths=sc.lengths,
+            from rnntui.engine.context import RunContext
+
+            ctx = RunContext.chain(params, sc.lengths, plan=plan, masks=getattr(sc, "dropout_masks", None),
+                                   initial={i: {k: v.astype(dtype) for k, v in st.items()}
+                                            for i, st in sc.initial_states.items()},
+                                   buffers=buffers, training=training, dtype=dtype)
+            arrays = network.run_network(list(sc.layout), x, ctx, sc.loss, target, sc.seq, derived=lazy,
                                        decoder_x=None if sc.decoder_x is None else sc.decoder_x.astype(dtype),
-                                       initial={i: {k: v.astype(dtype) for k, v in st.items()}
-                                                for i, st in sc.initial_states.items()},
-                                       feed=sc.feed, plan=plan, masks=getattr(sc, "dropout_masks", None),
-                                       buffers=buffers, training=training)
+                                       feed=sc.feed)
     if items:
         from rnntui.engine.interventions import record_masks
 
@@ -146,7 +148,7 @@ def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
     arrays[keys.META_VERSION] = np.asarray(1)
     if iteration is not None:  # which iteration of a training run this record is (the expressions' `iteration`)
         arrays[keys.META_ITERATION] = np.asarray(iteration, dtype=np.int64)
-    if training and any(handler(lay.type).takes_buffers for lay in sc.layout):
+    if training and any(handler(lay.type).has_buffers for lay in sc.layout):
         # a training iteration's record of a model it changes (batchnorm's batch statistics; what_if reads it)
         arrays[keys.META_TRAINING] = np.asarray(True)
     arrays[keys.META_SCENARIO] = np.asarray(sc.text)

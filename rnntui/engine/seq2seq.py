@@ -15,9 +15,12 @@ and their gradients `grad.handover.h` (`grad.handover.c`); `decoder.input` and `
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from rnntui.engine import keys
+from rnntui.engine.context import RunContext
 from rnntui.engine.entries.recurrent import merge, unmerge
 from rnntui.engine.walk import Walk
 
@@ -32,14 +35,14 @@ def split(layout) -> int:
 class EncoderDecoder:
     """Two walks joined by the hand-over; `outs`/`pres` are the decoder's (what the loss reads)."""
 
-    def __init__(self, layout, params: dict, initial: dict | None = None, lengths=None, buffers: dict | None = None,
-                 training: bool = False):
+    def __init__(self, layout, ctx: RunContext):
         k = split(layout)
         self.enc_last = layout[k - 1]
         self.dec_first = next(lay for lay in layout[k:] if lay.recurrent)
         # *lengths*: source sentences of different lengths (packed); each hands over its own last state
-        self.encoder = Walk(layout[:k], params, lengths=lengths, initial=initial, buffers=buffers, training=training)
-        self.decoder = Walk(layout[k:], params, buffers=buffers, training=training)
+        # (interventions and dropout masks reach no encoder-decoder: only a single walk takes them)
+        self.encoder = Walk(layout[:k], replace(ctx, plan=None, masks=None))
+        self.decoder = Walk(layout[k:], replace(ctx, plan=None, masks=None, lengths={}, initial={}))
 
     @property
     def outs(self):

@@ -117,7 +117,7 @@ class Trainer:
             return buffers
         new = dict(buffers)
         for e in run.info.entries:
-            if handler(e.type).takes_buffers:
+            if handler(e.type).has_buffers:
                 new.update(handler(e.type).updated_buffers(e, run, buffers))
         return new
 

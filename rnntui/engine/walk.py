@@ -5,6 +5,7 @@ runs (engine/network.py, seq2seq.py, generate.py), which all use them.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -19,15 +20,11 @@ from rnntui.engine.layout import EntryInfo
 class Walk:
     """Entries run forward one after another, each recording itself; backward runs them in reverse."""
 
-    def __init__(self, layout: list[EntryInfo], params: dict, lengths=None, initial: dict | None = None, plan=None,
-                 masks: dict | None = None, buffers: dict | None = None, training: bool = False):
-        """*plan*: interventions, and the recorded run to resume from (engine/whatif.py), or None.
-        *buffers*: the entries' state that is no parameter (batchnorm's running statistics); *training*:
-        a training iteration (batchnorm uses the batch's statistics)."""
-        self.layout, self.params, self.lengths = layout, params, lengths
-        self.ctx = RunContext(params, training=training, buffers=buffers or {}, masks=masks, plan=plan,
-                              initial=initial or {})
-        self.plan = plan
+    def __init__(self, layout: list[EntryInfo], ctx: RunContext):
+        """*ctx*: what the run needs (RunContext.chain): the parameters, each sample's length, the initial
+        states, the interventions of a what-if (ctx.plan), a training iteration's dropout masks and buffers."""
+        self.layout, self.ctx = layout, ctx
+        self.params, self.plan = ctx.params, ctx.plan
         self.handlers = [handler(lay.type) for lay in layout]
         self.caches, self.ins, self.pres, self.outs = [], [], [], []
 
@@ -35,13 +32,12 @@ class Walk:
         """*start*: entry index -> initial states, besides the scenario's (a decoder's hand-over)."""
         h = x
         changed = None  # the steps of h that differ from the recorded run a plan resumes from
-        training = self.ctx.training
+        ctx = self.ctx if not start else replace(self.ctx, initial={**self.ctx.initial, **start})
+        training = ctx.training
         for lay, hd in zip(self.layout, self.handlers):
             self.ins.append(h)
-            kw = self.ctx.module_kwargs(hd, lay, start)
-            if self.plan is not None and hd.recurrent:
-                kw.update(plan=self.plan, changed=changed)
-            pre, out, cache = hd.forward(lay, h, self.params, rec, self.lengths if hd.takes_lengths else None, **kw)
+            kw = {"changed": changed} if (self.plan is not None and hd.recurrent) else {}
+            pre, out, cache = hd.forward(lay, h, self.params, rec, ctx, **kw)
             if hd.recurrent:
                 changed = cache.get("changed")
             elif changed is not None and (hd.mixes_steps(lay, training) or not (lay.seq_in and lay.seq_out)):

@@ -29,6 +29,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from rnntui.engine import keys, network
+from rnntui.engine.context import RunContext
 from rnntui.engine.families import fused
 from rnntui.engine.interventions import (META, MASK, Intervention, InterventionProblem, coerce, compile_all,
                                          first_difference, record_masks, recorded)
@@ -144,7 +145,6 @@ def what_if(trace, interventions, resume: bool = True):
     # on the path the training replay took (families/fused), so a what-if's unchanged places are the iteration's own
     with np.errstate(all="ignore"), (fused.replay() if training else nullcontext()):
         if info.inputs:   # a graph model: every node again (no resume), with its named inputs and their lengths
-            from rnntui.engine.context import RunContext
             from rnntui.engine.graph import recorded_inputs, run_graph
 
             inputs, by_input = recorded_inputs(trace)
@@ -152,9 +152,9 @@ def what_if(trace, interventions, resume: bool = True):
                              lengths=by_input, plan=Plan(items, info.entries), initial=initial)
             rec = run_graph(list(info.entries), inputs, ctx, info.loss, target, derived=lazy)
         else:
-            rec = network.run_network(list(info.entries), x, params, info.loss, target, info.seq, derived=lazy,
-                                      lengths=lengths, initial=initial, plan=plan, buffers=buffers,
-                                      training=training, masks=masks)
+            ctx = RunContext.chain(params, lengths, initial=initial, plan=plan, masks=masks, buffers=buffers,
+                                   training=training, dtype=info.dtype)
+            rec = network.run_network(list(info.entries), x, ctx, info.loss, target, info.seq, derived=lazy)
     stale = (META, keys.META_NOT_COMPUTED)
     arrays = {k: trace[k] for k in trace if trace.is_computed(k) and k not in rec and k not in stale
               and not k.startswith(keys.DIAG_PREFIX) and f".{MASK}." not in k}

@@ -244,7 +244,7 @@ def _layout(load: Load) -> None:
         load.stop(pos.problem(key, exc.message), "the model's layout")
     if load.lengths is not None:
         for lay in load.layout:
-            if lay.seq_in and not handler(lay.type).takes_lengths:
+            if lay.seq_in and not handler(lay.type).accepts_packed:
                 load.stop(pos.problem(("model", lay.index, "type"), (
                     f"{lay.type} mixes neighbouring steps, so it cannot take sequences of different lengths "
                     f"(input lengths {shown_lengths(load.lengths)}); give them equal lengths or use recurrent, dense and "
@@ -464,7 +464,7 @@ def _feed_problem(layout, configs, in_feat) -> tuple | None:
             return (("model", lay.index, "bidirectional"), (
                 f"{keys.entry_prefix(lay.index)} ({lay.type}) is bidirectional, but a generator with feed: output is causal: "
                 "step t's input is step t-1's output, so no step can read later ones; use bidirectional: false"))
-        if lay.seq_in and not handler(lay.type).takes_lengths:
+        if lay.seq_in and not handler(lay.type).accepts_packed:
             return (("model", lay.index, "type"), (
                 f"{keys.entry_prefix(lay.index)} ({lay.type}) mixes neighbouring steps, so it cannot run one step at a time "
                 "as a generator with feed: output does; use recurrent, dense and activation entries"))

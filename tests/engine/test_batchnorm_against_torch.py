@@ -20,6 +20,7 @@ nn = torch.nn
 F = torch.nn.functional
 
 from rnntui.engine import network, run_scenario  # noqa: E402
+from rnntui.engine.context import RunContext  # noqa: E402
 from rnntui.engine.infer import infer_layout  # noqa: E402
 from rnntui.scenario import load_scenario  # noqa: E402
 from rnntui.scenario.entry_models import model_for, to_config  # noqa: E402
@@ -206,7 +207,7 @@ def test_batchnorm1d_on_maps_of_one_row(batch):
     buffers = {"1.running_mean": rng.normal(size=C), "1.running_var": rng.uniform(0.5, 2, C),
                "1.num_batches_tracked": np.asarray(3, dtype=np.int64)}
     x0 = rng.normal(size=(B, Cin, L))
-    rec = network.run_network(layout, x0, params, "sum", None, seq=False, buffers=buffers)
+    rec = network.run_network(layout, x0, RunContext.chain(params, buffers=buffers), "sum", None, seq=False)
     conv = nn.Conv1d(Cin, C, 3).double()
     bn = nn.BatchNorm1d(C).double().train(batch)
     dense = nn.Linear(C * (L - 2), 2).double()

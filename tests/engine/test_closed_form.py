@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import rnntui
+from rnntui.engine.context import RunContext
 from rnntui.engine.network import run_network
 from rnntui.scenario import load_scenario
 
@@ -33,7 +34,7 @@ def test_exploding_gradient_doubles_exactly():
 
 
 def _loss_of(sc, params):
-    arrays = run_network(list(sc.layout), sc.x, params, sc.loss, sc.target)
+    arrays = run_network(list(sc.layout), sc.x, RunContext.chain(params), sc.loss, sc.target)
     return float(arrays["loss"])
 
 

@@ -14,7 +14,7 @@ class ActivationConfig:
 
 
 class ActivationEntry(Activated):
-    takes_lengths = True  # applies at each step on its own
+    accepts_packed = True  # applies at each step on its own
     type = "activation"
     Config = ActivationConfig
     config_in_info = {"activation": "function"}
@@ -30,7 +30,7 @@ class ActivationEntry(Activated):
         n_out = sizes(info, steps, B)[1]
         return Footprint(held=f.held - n_out, records=f.records, temp=f.temp)  # its pre is what it receives
 
-    def forward(self, info, x, params, rec, lengths=None):
+    def forward(self, info, x, params, rec, ctx):
         return x, self.activate(info, x, rec), None
 
     def backward(self, info, x, pre, out, cache, g_out, params, grads, rec, g_pre=None):

@@ -15,6 +15,7 @@ import numpy as np
 
 from rnntui.engine import activations as act
 from rnntui.engine import keys
+from rnntui.engine.context import RunContext
 from rnntui.engine.layout import EntryInfo, Footprint, LayoutContext
 from rnntui.engine.recording import step_norms
 from rnntui.engine.stepnorms import step_bias_norms, step_outer_norms, temp_floats
@@ -33,13 +34,12 @@ class Handler:
     recurrent: bool = False
     doc: str = ""                    # one line for the docs and `rnntui scenarios`
     activation_key = "activation"    # the scenario key that names its activation, for messages
-    takes_lengths = False            # whether a batch of sequences of different lengths may pass through:
+    accepts_packed = False           # whether a batch of sequences of different lengths may pass through:
                                      # recurrent entries pack them, per-step entries never mix steps
-    takes_masks = False              # receives the training run's dropout masks (forward's `masks=`)
     is_op = False                    # an op of a graph model (engine/ops/): reads a list of values, owns no parameter
     reads_ids: bool = False          # reads token ids (first entry only): the loader gives ids, not one-hot vectors
-    takes_buffers = False            # has state that is not a parameter (EntryInfo.buffers): forward's `buffers=`
-                                     # and `training=`, and `updated_buffers` after a training iteration
+    has_buffers = False              # has state that is not a parameter (EntryInfo.buffers): forward reads
+                                     # ctx.buffers, and `updated_buffers` moves them after a training iteration
     # where the entry's typed configuration lands in its EntryInfo (what meta.layout saves, and what
     # engine/trace_check.py checks a saved one against): EntryInfo fields that hold a Config field of another
     # name (a dropout's `p` is `dropout`); fields of the same name hold it without being listed here
@@ -102,10 +102,12 @@ class Handler:
 
     # --- running --------------------------------------------------------------------------------
     def forward(self, info: EntryInfo, x: np.ndarray, params, rec: dict,
-                lengths: np.ndarray | None = None):  # pragma: no cover - abstract
+                ctx: RunContext):  # pragma: no cover - abstract
         """Return (pre, out, cache): pre is the value before the activation (None where there is none).
-        *lengths*: each sample's own number of steps, where a batch holds sequences of different lengths
-        (only entries with `takes_lengths` receive it; the rest apply per step or never see it)."""
+        *ctx*: what the run needs (engine/context.py); a handler reads what it uses of it: each sample's
+        own number of steps (`ctx.lengths_for(info)`, only where `accepts_packed`; the rest apply per step
+        or never see a packed batch), the initial states (`ctx.initial`), the interventions (`ctx.plan`),
+        the dropout masks (`ctx.masks`), the buffers and whether it is a training iteration."""
         raise NotImplementedError
 
     def backward(self, info: EntryInfo, x, pre, out, cache, g_out, params, grads: dict, rec: dict,
@@ -116,7 +118,7 @@ class Handler:
 
     def mixes_steps(self, info: EntryInfo, training: bool) -> bool:
         """Whether one step's output depends on other steps' inputs (a what-if then recomputes every step)."""
-        return not self.takes_lengths
+        return not self.accepts_packed
 
     def check_run(self, info: EntryInfo, B: int, steps: int, lengths, training: bool,
                   stepwise: bool) -> tuple[str, str] | None:
@@ -125,7 +127,7 @@ class Handler:
         return None
 
     def updated_buffers(self, info: EntryInfo, record, buffers: dict) -> dict:
-        """The entry's buffers after a training iteration that recorded *record* (only `takes_buffers`)."""
+        """The entry's buffers after a training iteration that recorded *record* (only `has_buffers`)."""
         return {}
 
     # --- words ----------------------------------------------------------------------------------

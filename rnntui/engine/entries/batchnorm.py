@@ -78,8 +78,8 @@ def stat_keys(index: int) -> dict[str, str]:
 
 
 class BatchNorm(Handler):
-    takes_lengths = True   # with running statistics every element is on its own; batch statistics: check_run
-    takes_buffers = True
+    accepts_packed = True   # with running statistics every element is on its own; batch statistics: check_run
+    has_buffers = True
     conv = False           # the map view: each output reads one pixel of its own channel (no kernel)
     Options = BatchNormOptions
 
@@ -171,8 +171,9 @@ class BatchNorm(Handler):
                          f"found a batch of {B} with {n} value per channel")
         return None
 
-    def forward(self, info, x, params, rec, lengths=None, buffers=None, training=False):
+    def forward(self, info, x, params, rec, ctx):
         i, o = info.index, info.options
+        buffers, training = ctx.buffers, ctx.training
         k = stat_keys(i)
         axes = self.axes(info, x)
         shape = self.channel_shape(info, x)

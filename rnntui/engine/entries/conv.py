@@ -159,7 +159,7 @@ class ConvLike(Activated):
 
     kind = "conv"
 
-    def forward(self, info, x, params, rec, lengths=None):
+    def forward(self, info, x, params, rec, ctx):
         y, cache = conv_forward(info, x, params, self.kind)
         return y, self.activate(info, y, rec), cache
 
@@ -215,7 +215,7 @@ class Pool(ConvLike):
         self.Config = PoolConfig
         self.doc = f"torch.nn.{kind.capitalize()}Pool{dims}d"
 
-    def forward(self, info, x, params, rec, lengths=None):
+    def forward(self, info, x, params, rec, ctx):
         y, cache = conv_forward(info, x, params, self.kind)
         return None, y, cache
 

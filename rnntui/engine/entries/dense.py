@@ -19,7 +19,7 @@ class DenseConfig:
 
 class Dense(Activated):
     """y = act(W x + b), W of shape (units, F) as nn.Linear.weight."""
-    takes_lengths = True  # applies at each step on its own
+    accepts_packed = True  # applies at each step on its own
 
     type = "dense"
     Config = DenseConfig
@@ -33,7 +33,7 @@ class Dense(Activated):
         return EntryInfo(index, "dense", feat, (cfg.units,), seq, seq, steps=steps if seq else 1, params=params,
                          activation=cfg.activation)
 
-    def forward(self, info, x, params, rec, lengths=None):
+    def forward(self, info, x, params, rec, ctx):
         W, b = params[keys.param_name(info.index, "weight")], params[keys.param_name(info.index, "bias")]
         pre = (x.reshape(-1, x.shape[-1]) @ W.T + b).reshape(x.shape[:-1] + (W.shape[0],))
         return pre, self.activate(info, pre, rec), None

@@ -25,8 +25,7 @@ class Dropout(Handler):
     Config = DropoutConfig
     config_in_info = {"dropout": "p"}
     doc = "zeroes elements with probability p in training (nn.Dropout); the identity otherwise"
-    takes_lengths = True   # elementwise: steps never mix
-    takes_masks = True
+    accepts_packed = True   # elementwise: steps never mix
 
     def layout(self, index, cfg, feat, seq, steps, ctx) -> EntryInfo:
         return EntryInfo(index, "dropout", feat, feat, seq, seq, steps=steps if seq else 1, dropout=float(cfg.p))
@@ -35,8 +34,8 @@ class Dropout(Handler):
         n = sizes(info, steps, B)[1]
         return Footprint(held=2 * n, records=n, temp=n)   # the output and its mask; dL/d(input)
 
-    def forward(self, info, x, params, rec, lengths=None, masks=None):
-        mask = (masks or {}).get(mask_key(info.index))
+    def forward(self, info, x, params, rec, ctx):
+        mask = (ctx.masks or {}).get(mask_key(info.index))
         if mask is None:
             return None, x, None
         rec[mask_key(info.index)] = mask

@@ -40,7 +40,7 @@ class Embedding(Handler):
     type = "embedding"
     Config = EmbeddingConfig
     doc = "torch.nn.Embedding: token ids to vectors (first entry only)"
-    takes_lengths = True  # looks each step up on its own
+    accepts_packed = True  # looks each step up on its own
     reads_ids = True
 
     def id_count(self, cfg) -> int:
@@ -73,7 +73,7 @@ class Embedding(Handler):
             w[info.padding_idx] = 0.0
         return w
 
-    def forward(self, info, x, params, rec, lengths=None):
+    def forward(self, info, x, params, rec, ctx):
         ids = x[..., 0].astype(np.int64)
         return None, params[keys.param_name(info.index, "weight")][ids], ids
 

@@ -17,7 +17,7 @@ class Flatten(Handler):
     def footprint(self, info, steps, B) -> Footprint:
         return Footprint()  # its output and dL/d(input) are reshaped views of what it receives
 
-    def forward(self, info, x, params, rec, lengths=None):
+    def forward(self, info, x, params, rec, ctx):
         return None, (x if info.seq_in else x.reshape(x.shape[0], -1)), None
 
     def backward(self, info, x, pre, out, cache, g_out, params, grads, rec, g_pre=None):

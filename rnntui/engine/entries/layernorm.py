@@ -28,7 +28,7 @@ class LayerNorm(Handler):
     type = "layernorm"
     Config = LayerNormConfig
     doc = "torch.nn.LayerNorm over each step's features"
-    takes_lengths = True  # each step of each sample on its own
+    accepts_packed = True  # each step of each sample on its own
 
     def layout(self, index, cfg, feat, seq, steps, ctx) -> EntryInfo:
         params = {}
@@ -47,7 +47,7 @@ class LayerNorm(Handler):
         n = len(info.out_shape)
         return tuple(range(x.ndim - n, x.ndim))
 
-    def forward(self, info, x, params, rec, lengths=None):
+    def forward(self, info, x, params, rec, ctx):
         ax = self._axes(info, x)
         mean = x.mean(axis=ax, keepdims=True)
         d = x - mean

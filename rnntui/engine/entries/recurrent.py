@@ -65,8 +65,7 @@ def dropout_mask_key(index: int, layer: int) -> str:
 
 class Recurrent(Handler):
     recurrent = True
-    takes_lengths = True
-    takes_masks = True
+    accepts_packed = True
 
     def __init__(self, fam: Family):
         self.fam = fam
@@ -132,12 +131,14 @@ class Recurrent(Handler):
     def _params(self, info, params, j, d) -> dict[str, np.ndarray]:
         return {s: params[keys.param_name(info.index, s, j, d)] for s in STEMS}
 
-    def forward(self, info, x, params, rec, lengths=None, state0=None, plan=None, changed=None, masks=None):
-        """*state0*: the initial states as PyTorch's (h_0, c_0): {"h": (layers * directions, B, H), "c": ...}.
-        *plan*: interventions (and a recorded run to resume from), engine/whatif.py; *changed*: the steps
-        (lo, hi) of *x* that differ from that recorded run (None: none). `cache["changed"]` says the same of
-        the output. *masks*: dropout masks by key (training only; see engine/train.py): sub-layer j > 0
-        reads its input times `dropout_mask_key(i, j)`, recorded under that key."""
+    def forward(self, info, x, params, rec, ctx, changed=None):
+        """Reads from *ctx*: each sample's length (`lengths_for`, a packed batch); the initial states
+        (`ctx.initial[info.index]`) as PyTorch's (h_0, c_0): {"h": (layers * directions, B, H), "c": ...};
+        the interventions (and a recorded run to resume from), `ctx.plan` (engine/whatif.py); the dropout
+        masks by key (`ctx.masks`, training only; see engine/train.py): sub-layer j > 0 reads its input
+        times `dropout_mask_key(i, j)`, recorded under that key. *changed*: the steps (lo, hi) of *x* that
+        differ from the plan's recorded run (None: none); `cache["changed"]` says the same of the output."""
+        lengths, state0, plan, masks = ctx.lengths_for(info), ctx.initial.get(info.index), ctx.plan, ctx.masks
         runs, inputs, used = [], [], {}
         inp = x
         T = x.shape[0]

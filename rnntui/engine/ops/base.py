@@ -112,7 +112,7 @@ class Op(Handler):
 
     is_op = True
     arity: tuple[int, int | None] = (1, 1)
-    takes_lengths = True        # ops never mix the steps of a sample unless `mixes` says so
+    accepts_packed = True       # ops never mix the steps of a sample unless `mixes` says so
     mixes = False               # whether one step's output reads other steps (a reduction over time, ...)
     extras: tuple[str, ...] = ()  # values it gives besides its output (a cell's c'), read as `{id}.{name}`
     Config: type = NoConfig
