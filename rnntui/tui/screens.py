@@ -38,6 +38,36 @@ class Dialog(ModalScreen[ScreenResultType]):
         return super().dismiss(result)
 
 
+class ParsedDialog(Dialog[ScreenResultType]):
+    """A dialog around one input line: `parse` turns the text into the result or a problem's words, which
+    show under the input (`#{ERROR_ID}`) as the user types; Enter closes it only with a result."""
+
+    ERROR_ID = ""
+
+    def parse(self, text: str):  # pragma: no cover - each dialog defines it
+        raise NotImplementedError
+
+    def is_problem(self, got) -> bool:
+        return isinstance(got, str)
+
+    def _say(self, words: str) -> None:
+        self.query_one(f"#{self.ERROR_ID}", Static).update(Text(words, Style(color="red")))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        got = self.parse(event.value) if event.value.strip() else None
+        self._say(got if got is not None and self.is_problem(got) else "")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        got = self.parse(event.value)
+        if self.is_problem(got):
+            self._say(got)
+            return
+        self.dismiss(got)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class HelpScreen(Dialog[None]):
     """Every binding with its description, and the equations of the cell under the cursor."""
 
@@ -307,10 +337,12 @@ class DebugListScreen(Dialog["DebugState | None"]):
         self.dismiss(self.state)
 
 
-class WhatIfScreen(Dialog["dict | None"]):
+class WhatIfScreen(ParsedDialog["dict | None"]):
     """What-if on the selected unit and step: `NAME = VALUE` sets that unit of a state or gate at this
     step; `NAME[START:STOP] = VALUE` over steps START..STOP-1; `NAME[*] = VALUE` every unit at this step.
     Returns the intervention in scenario form (docs/debugger.md), or None when cancelled."""
+
+    ERROR_ID = "whatif-error"
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -405,16 +437,3 @@ class WhatIfScreen(Dialog["dict | None"]):
             return f"found {text}; expected {noun}s within 0..{n - 1} (STOP excluded, above START)"
         return start, stop
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        got = self.parse(event.value) if event.value.strip() else ""
-        self.query_one("#whatif-error", Static).update(Text(got if isinstance(got, str) else "", Style(color="red")))
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        got = self.parse(event.value)
-        if isinstance(got, str):
-            self.query_one("#whatif-error", Static).update(Text(got, Style(color="red")))
-            return
-        self.dismiss(got)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -24,7 +24,7 @@ from textual.widgets import Input, Static
 from rnntui.engine.attribution import Seed, SeedError, check
 from rnntui.errors import printable
 from rnntui.render.header import class_labels
-from rnntui.tui.screens import Dialog
+from rnntui.tui.screens import ParsedDialog
 
 ALIASES = {"score": "out", "logprob": "logp", "prob": "p"}
 
@@ -38,7 +38,9 @@ def output_facts(trace) -> tuple[bool, bool, tuple[int, ...]]:
     return stepped, has_logits, tuple(trace["output"].shape)
 
 
-class SeedScreen(Dialog["Seed | str | None"]):
+class SeedScreen(ParsedDialog["Seed | str | None"]):
+    ERROR_ID = "seed-error"
+
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, trace, t: int, sample: int, current: Seed | None):
@@ -115,17 +117,5 @@ class SeedScreen(Dialog["Seed | str | None"]):
             return str(exc)
         return seed
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        got = self.parse(event.value) if event.value.strip() else ""
-        self.query_one("#seed-error", Static).update(Text(got if isinstance(got, str) and got != "loss" else "",
-                                                          Style(color="red")))
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        got = self.parse(event.value)
-        if isinstance(got, str) and got != "loss":
-            self.query_one("#seed-error", Static).update(Text(got, Style(color="red")))
-            return
-        self.dismiss(got)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def is_problem(self, got) -> bool:
+        return isinstance(got, str) and got != "loss"   # "loss": back to the whole loss, a result

@@ -20,7 +20,7 @@ from textual.widgets import Input, Static
 from rnntui.engine import keys
 from rnntui.engine.edits import OPS, WeightEdit, parse_index
 from rnntui.numfmt import fmt
-from rnntui.tui.screens import Dialog
+from rnntui.tui.screens import ParsedDialog
 
 SHORT = {"W_ih": "weight_ih", "W_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}
 
@@ -43,8 +43,10 @@ def aliases(params: dict, entry, place) -> dict[str, str]:
     return out
 
 
-class WeightScreen(Dialog["WeightEdit | None"]):
+class WeightScreen(ParsedDialog["WeightEdit | None"]):
     """Ask for a weight edit; returns it (checked against the parameter's shape), or None when cancelled."""
+
+    ERROR_ID = "weight-error"
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -94,16 +96,3 @@ class WeightScreen(Dialog["WeightEdit | None"]):
                 return f"{full}[{index}]: {exc}"
         return WeightEdit(full, index.strip() if index is not None and index.strip() else None, op, v)
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        got = self.parse(event.value) if event.value.strip() else ""
-        self.query_one("#weight-error", Static).update(Text(got if isinstance(got, str) else "", Style(color="red")))
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        got = self.parse(event.value)
-        if isinstance(got, str):
-            self.query_one("#weight-error", Static).update(Text(got, Style(color="red")))
-            return
-        self.dismiss(got)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
