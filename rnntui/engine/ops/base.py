@@ -169,3 +169,27 @@ class Op(Handler):
 
 
 __all__ = ["Op", "OpProblem", "Val", "axis", "broadcast_val", "not_batch", "result", "unbroadcast", "val_of"]
+
+
+class AlongAxis(Op):
+    """An op that takes a part of its input along one axis (`config["dim"]`: which part, `_part`): its
+    result is that part, its gradient the incoming one put back there with zeros around it."""
+
+    def _part(self, config: dict):  # pragma: no cover - each op defines it
+        raise NotImplementedError
+
+    def _index(self, info, ndim: int) -> tuple:
+        idx = [slice(None)] * ndim
+        idx[info.config["dim"]] = self._part(info.config)
+        return tuple(idx)
+
+    def mixes_steps(self, info, training):
+        return info.seq_in and info.config["dim"] == 0
+
+    def run(self, info, xs, ctx):
+        return xs[0][self._index(info, xs[0].ndim)], None
+
+    def grads(self, info, xs, out, cache, g, ctx):
+        gx = np.zeros_like(xs[0])
+        gx[self._index(info, gx.ndim)] = g
+        return [gx]

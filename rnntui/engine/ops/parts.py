@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from rnntui.engine.fields import size
-from rnntui.engine.ops.base import Op, OpProblem, axis, not_batch, result
+from rnntui.engine.ops.base import AlongAxis, OpProblem, axis, not_batch, result
 
 
 @dataclass(frozen=True)
@@ -32,7 +30,7 @@ def piece(n: int, width: int, part: int, what: str) -> tuple[int, int]:
     return part * width, min(n, (part + 1) * width)
 
 
-class Piece(Op):
+class Piece(AlongAxis):
     def infer(self, cfg, ins):
         v = ins[0]
         d = axis(cfg.dim, v.ndim)
@@ -46,21 +44,8 @@ class Piece(Op):
         shape[d] = hi - lo
         return result(shape, v.bpos, self.type), {**self.config_dict(cfg), "dim": d, "lo": lo, "hi": hi}
 
-    def mixes_steps(self, info, training):
-        return info.seq_in and info.config["dim"] == 0
-
-    def _index(self, info, ndim):
-        idx = [slice(None)] * ndim
-        idx[info.config["dim"]] = slice(info.config["lo"], info.config["hi"])
-        return tuple(idx)
-
-    def run(self, info, xs, ctx):
-        return xs[0][self._index(info, xs[0].ndim)], None
-
-    def grads(self, info, xs, out, cache, g, ctx):
-        gx = np.zeros_like(xs[0])
-        gx[self._index(info, gx.ndim)] = g
-        return [gx]
+    def _part(self, config):
+        return slice(config["lo"], config["hi"])
 
     def describe(self, info):
         c = info.config

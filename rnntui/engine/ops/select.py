@@ -9,7 +9,7 @@ from typing import Optional
 
 import numpy as np
 
-from rnntui.engine.ops.base import Op, OpProblem, axis, not_batch, result
+from rnntui.engine.ops.base import AlongAxis, Op, OpProblem, axis, not_batch, result
 
 WHOLE = {"min": -(1 << 31), "max": (1 << 31) - 1}
 
@@ -28,7 +28,7 @@ class SliceConfig:
     step: int = field(default=1, metadata={"min": 1, "max": (1 << 31) - 1, "doc": "stride"})
 
 
-class Index(Op):
+class Index(AlongAxis):
     type = "index"
     Config = IndexConfig
     doc = "x.select(dim, at): one position of an axis, the axis removed"
@@ -43,24 +43,17 @@ class Index(Op):
         shape = v.shape[:d] + v.shape[d + 1:]
         return result(shape, v.bpos - (1 if d < v.bpos else 0), "index"), {"dim": d, "at": cfg.at % n}
 
-    def mixes_steps(self, info, training):
-        return info.seq_in and info.config["dim"] == 0
+    def _part(self, config):
+        return config["at"]
 
     def run(self, info, xs, ctx):
         return np.take(xs[0], info.config["at"], axis=info.config["dim"]), None
-
-    def grads(self, info, xs, out, cache, g, ctx):
-        gx = np.zeros_like(xs[0])
-        idx = [slice(None)] * gx.ndim
-        idx[info.config["dim"]] = info.config["at"]
-        gx[tuple(idx)] = g
-        return [gx]
 
     def formula(self, info):
         return f"y = x.select({info.config['dim']}, {info.config['at']})"
 
 
-class Slice(Op):
+class Slice(AlongAxis):
     type = "slice"
     Config = SliceConfig
     doc = "x[start:stop:step] along an axis"
@@ -78,22 +71,8 @@ class Slice(Op):
         shape[d] = n
         return result(shape, v.bpos, "slice"), {"dim": d, "start": lo, "stop": hi, "step": st}
 
-    def mixes_steps(self, info, training):
-        return info.seq_in and info.config["dim"] == 0
-
-    def _index(self, info, ndim):
-        c = info.config
-        idx = [slice(None)] * ndim
-        idx[c["dim"]] = slice(c["start"], c["stop"], c["step"])
-        return tuple(idx)
-
-    def run(self, info, xs, ctx):
-        return xs[0][self._index(info, xs[0].ndim)], None
-
-    def grads(self, info, xs, out, cache, g, ctx):
-        gx = np.zeros_like(xs[0])
-        gx[self._index(info, gx.ndim)] = g
-        return [gx]
+    def _part(self, config):
+        return slice(config["start"], config["stop"], config["step"])
 
     def formula(self, info):
         c = info.config
