@@ -63,13 +63,20 @@ def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarra
         report(label, done, total)
 
     lengths = packed_lengths(arrays, entry)
-    for s0 in range(0, len(steps), per):
-        chunk = steps[s0: s0 + per]
+
+    def norms(chunk: np.ndarray) -> np.ndarray:
         a, D = entry.family.jacobian_factors(entry, arrays, place, params, chunk)
-        out[s0: s0 + per] = spectral.step_spectral_norms(a, D, blocks, rtol=JACNORM_RTOL,
-                                                         progress=advance if len(steps) > 1 else None)
+        got = spectral.step_spectral_norms(a, D, blocks, rtol=JACNORM_RTOL)
         if lengths is not None:  # a padded step's state is zero whatever came before: no Jacobian
-            out[s0: s0 + per][chunk[:, None] >= lengths[None, :]] = 0
+            got[chunk[:, None] >= lengths[None, :]] = 0
+        return got
+
+    # the chunks on up to spectral.WORKERS threads (each its own factors and Lanczos), reported as each is done
+    starts = range(0, len(steps), per)
+    for s0, got in zip(starts, spectral.map_chunks(norms, (steps[s0: s0 + per] for s0 in starts))):
+        out[s0: s0 + per] = got
+        if len(steps) > 1:
+            advance(got.size)
     return out
 
 

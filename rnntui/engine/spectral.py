@@ -24,7 +24,9 @@ checks the result against numpy's dense SVD, including clustered and repeated to
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextvars
+import os
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -32,12 +34,59 @@ DEFAULT_RTOL = 1e-10  # on lambda = sigma^2: sigma is within DEFAULT_RTOL / 2
 ROW_BUDGET = 1 << 19  # rows * k * H per chunk: bounds memory, and keeps a chunk's arrays near the cache
 MAX_ITERATIONS = 120
 FIRST_CHECK = 8       # first certificate check (few steps converge sooner; each check costs an eigvalsh)
-CHECK_EVERY = 3
+CHECK_EVERY = 3       # until a row's residual has been seen falling, then when its rate says it passes:
+LOOKAHEAD = 0.9       #   that many iterations (times this, a little early) after its last check,
+CHECK_LATEST = 6      #   at most this many
+REPACK = 1 / 16       # the float32 phase gathers its unfinished rows once this share of the batch is certified
+START_MIX = 0.5       # the float32 phase starts from the rows' mean JᵀJ's top eigenvector plus this much random
+START_POWER = 30      # power steps on that mean (H x H)
 SINGLE_BELOW = 32          # below this H the float64 Lanczos alone is as fast
-SINGLE_RTOL = 1e-9         # the float32 phase stops once its own certificate holds to this (or its budget is spent)
+SINGLE_RTOL = 1e-10        # the float32 phase stops once its own certificate holds to this (or its budget is
+                           # spent); from its vector the float64 phase then certifies in one iteration, mostly
 SINGLE_ITERATIONS = 60
-SINGLE_FIRST_CHECK = 14     # few steps are certified in float32 sooner; then every CHECK_EVERY (a check costs a GEMM pass)
+SINGLE_FIRST_CHECK = 14     # few steps are certified in float32 sooner
 SINGLE_SLACK = 1e-5        # float32 rounding of its Ritz values, relative to theta: lambda_2's bound is raised by it
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+# Chunks of steps computed at once, each on its own thread: the chunks are independent and every GEMM releases
+# the GIL, so two cores take about half the wall time (the same CPU time). Each thread's BLAS stays on the one
+# thread rnntui/blas.py allows, so at most WORKERS cores are used: on a busy machine the threads share what
+# cores there are, as two processes would. 1 computes everything on the calling thread.
+WORKERS = min(2, usable_cores())
+
+
+def map_chunks(fn: Callable, items: Iterable, workers: int | None = None) -> Iterator:
+    """fn(item) for each item, in order, computed on up to *workers* threads (default WORKERS), at most that many
+    ahead of the caller: a caller that stops (an exception, or a progress callback that cancels) leaves at most the
+    running ones to finish. Each call runs in a copy of the caller's context (numpy's errstate, the progress
+    listener). With one worker, or one item, everything runs on the calling thread."""
+    items = list(items)
+    workers = WORKERS if workers is None else workers
+    if workers <= 1 or len(items) <= 1:
+        yield from map(fn, items)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="rnntui-jacnorm") as pool:
+        pending = []
+        try:
+            for item in items:
+                pending.append(pool.submit(contextvars.copy_context().run, fn, item))
+                if len(pending) >= workers:
+                    yield pending.pop(0).result()
+            while pending:
+                yield pending.pop(0).result()
+        finally:
+            for f in pending:
+                f.cancel()
 
 
 TYPICAL_ITERATIONS = 12  # Lanczos steps before most rows are certified (each check forms m x m tridiagonals)
@@ -133,12 +182,18 @@ def _lanczos_top(a, D, W, Wt, rtol, rng):
     n, k, H = D.shape
     q = rng.standard_normal((n, H))
     q /= np.linalg.norm(q, axis=1, keepdims=True)
+    if n > 1 and H > SINGLE_BELOW and START_MIX:
+        f = _shared_start(a, D, W, rng)
+        if f is not None:
+            q = q * START_MIX + f
+            q /= np.linalg.norm(q, axis=1, keepdims=True)
     floor = None
     wmax = np.abs(W).max(initial=0.0)
     if H > SINGLE_BELOW and 1e-12 < wmax < 1e12:
         f32 = np.float32
         y, th, th2 = _lanczos(None if a is None else a.astype(f32), D.astype(f32), W.astype(f32), Wt.astype(f32),
-                              q.astype(f32), SINGLE_RTOL, SINGLE_ITERATIONS, SINGLE_FIRST_CHECK, CHECK_EVERY, ritz=True)
+                              q.astype(f32), SINGLE_RTOL, SINGLE_ITERATIONS, SINGLE_FIRST_CHECK, CHECK_EVERY, ritz=True,
+                              repack=REPACK)
         good = np.isfinite(y).all(axis=1) & (np.linalg.norm(y, axis=1) > 0.5)
         q[good] = y[good] / np.linalg.norm(y[good], axis=1, keepdims=True)
         floor = np.where(good & np.isfinite(th2), th2 + SINGLE_SLACK * np.abs(th), -np.inf)
@@ -147,48 +202,82 @@ def _lanczos_top(a, D, W, Wt, rtol, rng):
     return theta, done
 
 
-def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=None, ritz=False):
+def _shared_start(a, D, W, rng):
+    """The top eigenvector of the rows' mean JᵀJ (unit, float64), or None: where the top right singular vectors of
+    the steps' Jacobians lean on average (they share W). Formed from W and the factors' mean products, k GEMMs of
+    H x H, then a few Lanczos-free power steps: no row's own Jacobian is applied."""
+    n, k, H = D.shape
+    Wk = W.reshape(k, H, H)
+    E = np.einsum("nkh,nlh->klh", D, D) / n               # mean of D_k * D_l
+    M = np.zeros((H, H))
+    for i in range(k):
+        M += Wk[i].T @ np.einsum("lh,lhj->hj", E[i], Wk)
+    if a is not None:                                     # diag(a) + sum_k D_k W_k: the cross terms and a^2
+        C = np.einsum("nh,nkh->kh", a, D) / n
+        X = np.einsum("kh,khj->hj", C, Wk)
+        M += X + X.T
+        M[np.diag_indices(H)] += np.einsum("nh,nh->h", a, a) / n
+    if not np.isfinite(M).all():
+        return None
+    x = rng.standard_normal(H)
+    for _ in range(START_POWER):
+        x = M @ x
+        nx = np.linalg.norm(x)
+        if not (np.isfinite(nx) and nx > 0):
+            return None
+        x /= nx
+    return x
+
+
+def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=None, ritz=False, repack=0.0):
     """Lanczos on JᵀJ for every row at once, from the unit rows of *q*, in the dtype of *D*.
 
     Returns (theta, certified, second): with *ritz*, instead (the top Ritz vector per row in float64, theta,
-    the second Ritz value), for a next phase to start from. The rows still running are kept packed (D, a and
-    the Lanczos vectors gathered again only when some row is certified) and each iteration writes into
-    buffers made once: the two GEMMs are most of it."""
+    the second Ritz value), for a next phase to start from. Each row is checked (`_certify`) first at
+    *first_check*, then *check_every* iterations later, then when the rate its residual fell at between its
+    last two checks says it will pass (LOOKAHEAD, CHECK_LATEST): a check costs an eigvalsh of the row's m x m
+    tridiagonal (60 us at m = 30), an iteration past the row's convergence a row of both GEMMs. Certified rows
+    leave the batch once *repack* of it is certified (the factors gathered again then, not at every check);
+    until then they ride along, their results already kept."""
     n, k, H = D.shape
     dt = D.dtype
-    theta = np.zeros(n)
+    theta = np.full(n, np.nan)                # each row's top Ritz value at its last check
     second = np.full(n, np.nan)
     done = np.zeros(n, dtype=bool)
-    active = np.arange(n)
-    q_prev = np.zeros_like(q)
-    beta_prev = np.zeros(n, dtype=dt)
     m_max = min(iterations, H)
     alphas = np.zeros((n, m_max))
     betas = np.zeros_like(alphas)
-    basis = np.empty((m_max, n, H), dtype=dt) if ritz else None
+    basis = np.empty((n, m_max, H), dtype=dt) if ritz else None
     vectors = np.zeros((n, H)) if ritz else None
-    Da, aa = D, a                          # the active rows' factors, packed
-    fl = floor
-    buf = np.empty((n, k, H), dtype=dt)    # W q, then D * (J q)
+    due = np.full(n, first_check)            # each row's next check
+    seen_m = np.zeros(n)                     # its last check's iteration, and how far it was from passing then
+    seen_gap = np.full(n, np.nan)
+    active = np.arange(n)                    # the rows in the batch, packed
+    live = np.ones(n, dtype=bool)            # per place in the batch: not yet certified
+    q_prev = np.zeros_like(q)
+    beta_prev = np.zeros(n, dtype=dt)
+    Da, aa, fl = D, a, floor
+    buf = np.empty((n, k, H), dtype=dt)      # W q, then D * (J q)
     Jv = np.empty((n, H), dtype=dt)
     for m in range(1, m_max + 1):
         r = len(active)
         if ritz:
-            basis[m - 1, active] = q
+            basis[active, m - 1] = q
         u = np.matmul(q, Wt, out=buf[:r].reshape(r, k * H)).reshape(r, k, H)
         u *= Da
+        J = Jv[:r]
         if k > 1:
-            np.add(u[:, 0], u[:, 1], out=Jv[:r])
+            np.add(u[:, 0], u[:, 1], out=J)
         else:
-            np.copyto(Jv[:r], u[:, 0])
+            np.copyto(J, u[:, 0])
         for j in range(2, k):
-            Jv[:r] += u[:, j]
+            J += u[:, j]
         if aa is not None:
-            Jv[:r] += aa * q
-        np.multiply(Da, Jv[:r, None, :], out=buf[:r])
-        w = buf[:r].reshape(r, k * H) @ W
+            J += aa * q
+        np.multiply(Da, J[:, None, :], out=u)
+        w = u.reshape(r, k * H) @ W
         if aa is not None:
-            w += aa * Jv[:r]
+            w += aa * J
         alpha = np.einsum("ij,ij->i", w, q)
         w -= alpha[:, None] * q
         w -= beta_prev[:, None] * q_prev
@@ -196,28 +285,36 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
         alphas[active, m - 1] = alpha
         betas[active, m - 1] = beta
         last = m == m_max
-        if (m >= first_check and (m - first_check) % check_every == 0) or last \
-                or (beta <= 1e-14 * np.abs(alpha)).any():
-            th, ok, th2 = _certify(alphas[active, :m], betas[active, :m], rtol, fl)
-            theta[active] = th
-            second[active] = th2
-            done[active[ok]] = True
-            if ritz:
-                finished = ok | last
-                if finished.any():   # the top Ritz vector: the basis combined by the tridiagonal's eigenvector
-                    rows = active[finished]
-                    s = _top_vector(alphas[rows, :m], betas[rows, :m], theta[rows])
-                    vectors[rows] = np.einsum("nm,mnh->nh", s, basis[:m, rows], dtype=np.float64)
-        else:
-            ok = None
-        if ok is not None and ok.any():
-            keep = ~ok
-            if not keep.any():
-                break
+        check = live & ((due[active] <= m) | (beta <= 1e-14 * np.abs(alpha)) | last)
+        if check.any():
+            at = np.flatnonzero(check)
+            rows = active[at]
+            th, ok, th2, far = _certify(alphas[rows, :m], betas[rows, :m], rtol, None if fl is None else fl[at])
+            theta[rows] = th
+            second[rows] = th2
+            done[rows[ok]] = True
+            finished = ok | last
+            live[at[finished]] = False
+            if ritz and finished.any():   # the top Ritz vector: the basis combined by the tridiagonal's eigenvector
+                fin = rows[finished]
+                s = _top_vector(alphas[fin, :m], betas[fin, :m], th[finished])
+                vectors[fin] = np.einsum("nm,nmh->nh", s, basis[fin, :m], dtype=np.float64)
+            wait = rows[~finished]
+            if wait.size:   # far: log of how many times too large the residual is; the rate it fell at since the last check
+                f = far[~finished]
+                rate = (seen_gap[wait] - f) / (m - seen_m[wait])
+                ahead = np.where((rate > 0) & np.isfinite(f), f / np.where(rate > 0, rate, 1), check_every)
+                due[wait] = m + np.clip((ahead * LOOKAHEAD).astype(int), 1, CHECK_LATEST)
+                seen_m[wait], seen_gap[wait] = m, f
+        if not live.any():
+            break
+        if r - np.count_nonzero(live) >= max(1.0, repack * r):   # enough of the batch is certified: gather the rest
+            keep = live
             active, beta, w, q = active[keep], beta[keep], w[keep], q[keep]
             Da = Da[keep]
             aa = None if aa is None else aa[keep]
             fl = None if fl is None else fl[keep]
+            live = np.ones(len(active), dtype=bool)
         q_prev = q
         q = w / np.where(beta > 0, beta, 1.0)[:, None]
         beta_prev = beta
@@ -238,21 +335,29 @@ def _tridiagonal(alphas, betas):
 
 
 def _certify(alphas, betas, rtol, floor=None):
-    """Top Ritz value of each Lanczos tridiagonal, whether it is certified (module docstring), and the second
-    Ritz value (NaN for one iteration). *floor*: per row, a value lambda_2 is known to be at least (the float32
-    phase's second Ritz value): the gap is measured to the larger of it and this tridiagonal's second."""
+    """Top Ritz value of each Lanczos tridiagonal, whether it is certified (module docstring), the second Ritz
+    value (NaN for one iteration), and how far from certified: the log of how many times too large its residual
+    is (0 when certified), from which `_lanczos` predicts the row's next check. *floor*: per row, a value
+    lambda_2 is known to be at least (the float32 phase's second Ritz value): the gap is measured to the larger
+    of it and this tridiagonal's second."""
     n, m = alphas.shape
     vals = np.linalg.eigvalsh(_tridiagonal(alphas, betas))
     theta = vals[:, -1]
     res = np.abs(betas[:, -1]) * _last_component(alphas, betas, theta)
     tol = rtol * np.abs(theta)
     ok = res <= tol
+    need = tol
     second = vals[:, -2] if m > 1 else np.full(n, -np.inf)
     if m > 1 or floor is not None:
         below = second if floor is None else np.maximum(second, floor)
         gap = theta - below
         ok |= np.isfinite(gap) & (res < gap) & (res * res <= tol * gap)
-    return theta, ok, (vals[:, -2] if m > 1 else np.full(n, np.nan))
+        with np.errstate(invalid="ignore"):   # the residual either certificate asks for: the larger
+            need = np.where(np.isfinite(gap) & (gap > 0), np.maximum(tol, np.minimum(np.sqrt(tol * gap), gap)), tol)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        far = np.log(res / need)
+    far = np.where(ok, 0.0, np.nan_to_num(far, nan=np.inf, posinf=np.inf))
+    return theta, ok, (vals[:, -2] if m > 1 else np.full(n, np.nan)), far
 
 
 def _last_component(alphas, betas, theta):
