@@ -35,8 +35,8 @@ ROW_BUDGET = 1 << 19  # rows * k * H per chunk: bounds memory, and keeps a chunk
 MAX_ITERATIONS = 120
 FIRST_CHECK = 8       # first certificate check (few steps converge sooner; each check costs an eigvalsh)
 CHECK_EVERY = 3       # until a row's residual has been seen falling, then when its rate says it passes:
-LOOKAHEAD = 0.9       #   that many iterations (times this, a little early) after its last check,
-CHECK_LATEST = 6      #   at most this many
+LOOKAHEAD = 1.0       #   that many iterations (times this) after its last check,
+CHECK_LATEST = 8      #   at most this many
 REPACK = 1 / 16       # the float32 phase gathers its unfinished rows once this share of the batch is certified
 START_MIX = 0.5       # the float32 phase starts from the rows' mean JᵀJ's top eigenvector plus this much random
 START_POWER = 30      # power steps on that mean (H x H)
@@ -106,13 +106,15 @@ def working_floats(rows: int, k: int, H: int) -> int:
 
 
 def step_spectral_norms(a: np.ndarray | None, D: np.ndarray, blocks: np.ndarray, *, rtol: float = DEFAULT_RTOL,
-                        progress: Callable[[int], None] | None = None) -> np.ndarray:
+                        progress: Callable[[int], None] | None = None, scratch: dict | None = None) -> np.ndarray:
     """Largest singular value of J[s, b] = diag(a[s, b]) + sum_k diag(D[s, b, k*H:(k+1)*H]) blocks[k].
 
     a: (S, B, H) or None; D: (S, B, k*H); blocks: (k, H, H). Returns float64 (S, B), each value within
     relative error rtol/2 of the exact spectral norm (see the module docstring); NaN where a factor of
     that step and sample, or any of *blocks*, is not finite. Computed in float64 whatever the inputs.
     *progress*, if given, is called with the number of (step, sample) rows finished after each chunk.
+    *scratch*: a dict the working arrays are kept in between calls (one per thread): a caller that computes many
+    chunks makes them once (`_buffer`), rather than having every chunk's pages faulted in again.
     """
     S, B, kH = D.shape
     k, H, _ = blocks.shape
@@ -134,17 +136,18 @@ def step_spectral_norms(a: np.ndarray | None, D: np.ndarray, blocks: np.ndarray,
     Dflat = D.reshape(N, kH)
     aflat = None if a is None else a.reshape(N, H) / w
     rows = max(1, ROW_BUDGET // kH)
+    scratch = {} if scratch is None else scratch
     for r0 in range(0, N, rows):
         Dc = np.asarray(Dflat[r0: r0 + rows], dtype=np.float64)
         ac = None if aflat is None else np.asarray(aflat[r0: r0 + rows], dtype=np.float64)
         with np.errstate(over="ignore"):  # a norm beyond the largest float is inf
-            out[r0: r0 + len(Dc)] = _chunk_norms(ac, Dc, W, Wt, k, H, rtol, seed=r0) * w
+            out[r0: r0 + len(Dc)] = _chunk_norms(ac, Dc, W, Wt, k, H, rtol, seed=r0, scratch=scratch) * w
         if progress:
             progress(len(Dc))
     return out.reshape(S, B)
 
 
-def _chunk_norms(a, D, W, Wt, k, H, rtol, seed):
+def _chunk_norms(a, D, W, Wt, k, H, rtol, seed, scratch):
     n = D.shape[0]
     out = np.full(n, np.nan)
     with np.errstate(all="ignore"):
@@ -162,7 +165,7 @@ def _chunk_norms(a, D, W, Wt, k, H, rtol, seed):
     s = scale[rows]
     Dr = (D[rows] / s[:, None]).reshape(-1, k, H)
     ar = None if a is None else a[rows] / s[:, None]
-    theta, done = _lanczos_top(ar, Dr, W, Wt, rtol, np.random.default_rng(seed))
+    theta, done = _lanczos_top(ar, Dr, W, Wt, rtol, np.random.default_rng(seed), scratch)
     if not done.all():
         rest = np.flatnonzero(~done)
         theta[rest] = _dense_top(None if ar is None else ar[rest], Dr[rest], W.reshape(k, H, H))
@@ -170,7 +173,7 @@ def _chunk_norms(a, D, W, Wt, k, H, rtol, seed):
     return out
 
 
-def _lanczos_top(a, D, W, Wt, rtol, rng):
+def _lanczos_top(a, D, W, Wt, rtol, rng, scratch):
     """Largest eigenvalue of JᵀJ for each row (after scaling); (theta, certified) per row.
 
     Two phases. A float32 Lanczos (GEMMs 2.5x as fast) from a random start finds each row's top Ritz vector to
@@ -191,14 +194,16 @@ def _lanczos_top(a, D, W, Wt, rtol, rng):
     wmax = np.abs(W).max(initial=0.0)
     if H > SINGLE_BELOW and 1e-12 < wmax < 1e12:
         f32 = np.float32
-        y, th, th2 = _lanczos(None if a is None else a.astype(f32), D.astype(f32), W.astype(f32), Wt.astype(f32),
+        D32 = _buffer(scratch, "D32", D.shape, f32)
+        np.copyto(D32, D, casting="same_kind")
+        y, th, th2 = _lanczos(None if a is None else a.astype(f32), D32, W.astype(f32), Wt.astype(f32),
                               q.astype(f32), SINGLE_RTOL, SINGLE_ITERATIONS, SINGLE_FIRST_CHECK, CHECK_EVERY, ritz=True,
-                              repack=REPACK)
+                              repack=REPACK, scratch=scratch)
         good = np.isfinite(y).all(axis=1) & (np.linalg.norm(y, axis=1) > 0.5)
         q[good] = y[good] / np.linalg.norm(y[good], axis=1, keepdims=True)
         floor = np.where(good & np.isfinite(th2), th2 + SINGLE_SLACK * np.abs(th), -np.inf)
     theta, done, _ = _lanczos(a, D, W, Wt, q, rtol, min(MAX_ITERATIONS, H), 1 if floor is not None else FIRST_CHECK,
-                              1 if floor is not None else CHECK_EVERY, floor=floor)
+                              1 if floor is not None else CHECK_EVERY, floor=floor, scratch=scratch)
     return theta, done
 
 
@@ -229,7 +234,8 @@ def _shared_start(a, D, W, rng):
     return x
 
 
-def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=None, ritz=False, repack=0.0):
+def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=None, ritz=False, repack=0.0,
+             scratch=None):
     """Lanczos on JᵀJ for every row at once, from the unit rows of *q*, in the dtype of *D*.
 
     Returns (theta, certified, second): with *ritz*, instead (the top Ritz vector per row in float64, theta,
@@ -247,7 +253,8 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
     m_max = min(iterations, H)
     alphas = np.zeros((n, m_max))
     betas = np.zeros_like(alphas)
-    basis = np.empty((n, m_max, H), dtype=dt) if ritz else None
+    scratch = {} if scratch is None else scratch
+    basis = _buffer(scratch, "basis", (n, m_max, H), dt) if ritz else None
     vectors = np.zeros((n, H)) if ritz else None
     due = np.full(n, first_check)            # each row's next check
     seen_m = np.zeros(n)                     # its last check's iteration, and how far it was from passing then
@@ -257,8 +264,8 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
     q_prev = np.zeros_like(q)
     beta_prev = np.zeros(n, dtype=dt)
     Da, aa, fl = D, a, floor
-    buf = np.empty((n, k, H), dtype=dt)      # W q, then D * (J q)
-    Jv = np.empty((n, H), dtype=dt)
+    buf = _buffer(scratch, f"buf{dt.itemsize}", (n, k, H), dt)      # W q, then D * (J q)
+    Jv = _buffer(scratch, f"Jv{dt.itemsize}", (n, H), dt)
     for m in range(1, m_max + 1):
         r = len(active)
         if ritz:
@@ -303,8 +310,8 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
             if wait.size:   # far: log of how many times too large the residual is; the rate it fell at since the last check
                 f = far[~finished]
                 rate = (seen_gap[wait] - f) / (m - seen_m[wait])
-                ahead = np.where((rate > 0) & np.isfinite(f), f / np.where(rate > 0, rate, 1), check_every)
-                due[wait] = m + np.clip((ahead * LOOKAHEAD).astype(int), 1, CHECK_LATEST)
+                ahead = np.where((rate > 0) & np.isfinite(f), LOOKAHEAD * f / np.where(rate > 0, rate, 1), check_every)
+                due[wait] = m + np.clip(ahead, 1, CHECK_LATEST).astype(int)
                 seen_m[wait], seen_gap[wait] = m, f
         if not live.any():
             break
@@ -321,6 +328,17 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
     if ritz:
         return vectors, theta, second
     return theta, done, second
+
+
+def _buffer(scratch: dict, name: str, shape: tuple, dtype) -> np.ndarray:
+    """An uninitialised array of *shape*, kept in *scratch* under *name* and handed out again (a view of it) to a
+    later call that asks for no more: made once per thread of a computation, not once per chunk."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape))
+    flat = scratch.get(name)
+    if flat is None or flat.dtype != dtype or flat.size < size:
+        flat = scratch[name] = np.empty(size, dtype=dtype)
+    return flat[:size].reshape(shape)
 
 
 def _tridiagonal(alphas, betas):
