@@ -157,8 +157,9 @@ def _two_families(H, top_a, top_b, rows_a, rows_b, seed=5):
                                          ([2.0, 2.0], [2.0, 2.0])])
 def test_the_shared_start_does_not_hide_a_rows_own_top(top_a, top_b):
     """The float32 phase starts every row near the rows' mean JᵀJ's top eigenvector (spectral._shared_start). Here
-    that is v_1 exactly, the second singular vector of the minority rows, whose top is v_2: started there alone
-    their Lanczos stays in v_1's invariant line and certifies 1.999. The random part of the start finds v_2."""
+    that is v_1 to 1e-11, the minority rows' second singular vector (their top is v_2, 1e-3 or 1e-4 above, or
+    equal): each row still gets its own top value to rtol. (Started at v_1 alone, float64 Lanczos would stay in
+    v_1's invariant line; the start's random part, and float32 rounding, put v_2 in the Krylov space.)"""
     H = 48
     assert H > spectral.SINGLE_BELOW
     D, blocks = _two_families(H, top_a, top_b, rows_a=7, rows_b=2)
@@ -178,6 +179,7 @@ def test_the_shared_start_is_the_mean_top_eigenvector():
 def test_map_chunks_keeps_order_and_context_and_stops_with_its_caller():
     import contextvars
     import threading
+    import time
 
     var = contextvars.ContextVar("v", default="unset")
     var.set("caller's")
@@ -188,6 +190,7 @@ def test_map_chunks_keeps_order_and_context_and_stops_with_its_caller():
         with lock:
             started.append(i)
         seen.add((var.get(), threading.current_thread() is threading.main_thread()))
+        time.sleep(0.02)   # long enough that a pool fed every item at once would have started more of them
         return i * i
 
     assert list(spectral.map_chunks(work, range(9), workers=2)) == [i * i for i in range(9)]
@@ -196,7 +199,7 @@ def test_map_chunks_keeps_order_and_context_and_stops_with_its_caller():
     got = spectral.map_chunks(work, range(9), workers=2)
     assert next(got) == 0
     got.close()                            # the caller stops (a cancelled progress bar): nothing more starts
-    assert len(started) <= 3
+    assert len(started) <= 2   # the one it waited for and the one running beside it
     seen.clear()
     assert list(spectral.map_chunks(work, range(3), workers=1)) == [0, 1, 4]
     assert seen == {("caller's", True)}
