@@ -70,11 +70,17 @@ def why_whole(sc) -> str | None:
 
 
 def why_whole_layout(layout: list) -> str | None:
+    from rnntui.engine.checkpoint_kinds import steps_part
+
+    layout, why = steps_part(layout)      # a many-to-one's entries up to its last recurrent one
+    if why is not None:
+        return why
     recurrent = [lay for lay in layout if lay.recurrent]
     for lay in layout:
         if not (lay.seq_in and lay.seq_out):
             return (f"entry {lay.index} ({lay.type}) ends the steps (many-to-one): recorded whole "
-                    "(checkpointing covers entries that keep every step)")
+                    "(checkpointing covers entries that keep every step, and a recurrent entry that keeps its "
+                    "final state)")
         if not lay.recurrent and handler(lay.type).mixes_steps(lay, False):
             return f"entry {lay.index} ({lay.type}) mixes steps: recorded whole"
     if not recurrent:
@@ -223,7 +229,8 @@ class Segments:
         first = min((k for k in range(n) if self.layout[k].recurrent), default=-1)
         for k in range(n - 1, -1, -1):
             lay, hd = self.layout[k], walk.handlers[k]
-            rec[keys.grad(keys.out(lay.index))] = g
+            if g is not None:      # None: the last entry's gradient comes from elsewhere (checkpoint_kinds)
+                rec[keys.grad(keys.out(lay.index))] = g
             kw = {}
             if hd.recurrent:
                 kw["final"] = finals[lay.index]
@@ -292,7 +299,7 @@ class Segments:
 
         kept: dict[int, tuple] = {}
         # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits
-        terms = {d: TermPass(self, d) for d in (("fwd", "bwd") if self.bidir else ("fwd",))}
+        terms = {d: self.term_pass(d) for d in (("fwd", "bwd") if self.bidir else ("fwd",))}
         for k in range(K):       # forward directions' boundary states
             walk, rec = self._forward(k)
             self._carry_states(k, rec, "fwd")
@@ -379,8 +386,9 @@ class Segments:
         K = len(self.bounds)
         g = np.asarray(rec[keys.GRAD_INPUT], dtype=float)
         parts.setdefault("saliency", [None] * K)[k] = np.sqrt((g.reshape(g.shape[0], g.shape[1], -1) ** 2).sum(axis=2))
-        out = rec[keys.OUTPUT]
-        parts.setdefault("argmax", [None] * K)[k] = out.reshape(out.shape[0], out.shape[1], -1).argmax(axis=-1)
+        if keys.OUTPUT in rec:     # an output of every step (a many-to-one run's is its tail's, kept whole)
+            out = rec[keys.OUTPUT]
+            parts.setdefault("argmax", [None] * K)[k] = out.reshape(out.shape[0], out.shape[1], -1).argmax(axis=-1)
         for lay in self.layout:   # each sample's own ||dL/dh_t|| (render/views/recurrent.sample_gradnorm)
             if lay.recurrent:
                 for j, d in self.slots(lay):
@@ -421,6 +429,17 @@ class Segments:
                 prefix = keys.place_prefix(lay.index, j, d)
                 for s in lay.family.states:
                     small[keys.grad(f"{prefix}.{s}0")] = rec[keys.grad(f"{prefix}.{s}0")]
+
+    def term_pass(self, direction: str) -> "TermPass":
+        """The sweep's pass of *direction*'s one-term gradients (network.one_term_gradients' keys)."""
+        return TermPass(self, direction)
+
+    def extra_arrays(self) -> dict[str, np.ndarray]:
+        """What a saved trace of this kind of run keeps besides the boundaries (checkpoint_kinds)."""
+        return {}
+
+    def load_extra(self, arrays: dict) -> None:
+        """`extra_arrays` read back from a saved trace (*arrays*)."""
 
     # --- on demand ----------------------------------------------------------------------------------
     def segment(self, k: int, backward: bool = True) -> dict:
@@ -654,6 +673,7 @@ def checkpoint_arrays(trace) -> dict[str, np.ndarray]:
             out[keys.checkpoint_grad(i, s)] = v
     for name, v in trace.rows.items():
         out[keys.checkpoint_row(name)] = v
+    out.update(segs.extra_arrays())
     return out
 
 
@@ -752,6 +772,7 @@ def restore(arrays: dict, info, path, limit: int):
     from functools import partial
 
     from rnntui.errors import Problem, ScenarioError
+    from rnntui.engine.checkpoint_kinds import segments_for
     from rnntui.engine.trace import Recording
 
     def bad(what: str):
@@ -777,7 +798,7 @@ def restore(arrays: dict, info, path, limit: int):
     target = arrays.get(keys.META_TARGET)
     if target is not None and info.loss == "mse":
         target = target.astype(x.dtype)
-    segs = Segments(layout, params, x, info.loss, target, lengths, initial, S)
+    segs = segments_for(layout, params, x, info.loss, target, lengths, initial, S)
     K = len(segs.bounds)
     for i, st in segs.starts.items():
         for s, v in st.items():
@@ -786,6 +807,10 @@ def restore(arrays: dict, info, path, limit: int):
                 if saved is None or saved.shape != v.shape or saved.dtype != v.dtype:
                     raise bad(f"{name}: expected {v.dtype} {v.shape} ({K} segments of {S} steps)")
                 into[i][s] = np.array(saved)
+    try:
+        segs.load_extra(arrays)
+    except ValueError as exc:
+        raise bad(str(exc)) from None
     segs.swept = True
     kept = {k: v for k, v in arrays.items() if not k.startswith(keys.CHECKPOINT_PREFIX) and k != keys.META_CHECKPOINT}
     derived = {}

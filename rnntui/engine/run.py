@@ -108,11 +108,11 @@ def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
             inputs = {n: np.ascontiguousarray(v, dtype=dtype) for n, v in sc.inputs.items()}
             arrays = run_graph(list(sc.layout), inputs, ctx, sc.loss, target, derived=lazy)
         elif S:
-            from rnntui.engine.checkpoint import Segments
+            from rnntui.engine.checkpoint_kinds import segments_for
             from rnntui.engine.walk import record_weights
 
             initial = {i: {k: v.astype(dtype) for k, v in st.items()} for i, st in sc.initial_states.items()}
-            segments = Segments(list(sc.layout), params, x, sc.loss, target, sc.lengths, initial, S)
+            segments = segments_for(list(sc.layout), params, x, sc.loss, target, sc.lengths, initial, S)
             swept = segments.sweep(keep=chosen.mode == "full")
             arrays = swept.arrays
             for i, st in initial.items():     # the initial states given, as a whole run records them
@@ -202,6 +202,8 @@ def segment_term_gradients(segments, terms: dict) -> dict:
             for j in range(lay.num_layers):
                 for d in lay.directions:
                     prefix = keys.place_prefix(lay.index, j, d)
+                    if keys.diag(prefix, "term_gradnorm") not in terms:   # a run whose loss is not per step
+                        continue
                     out[keys.diag(prefix, "term_gradnorm")] = partial(norms, d, keys.diag(prefix, "term_gradnorm"))
                     out[keys.diag(prefix, "term_step")] = partial(
                         np.array, last if d == "fwd" else np.zeros(segments.B, dtype=last.dtype), dtype=np.int64)
