@@ -139,7 +139,7 @@ class ReducedSegments(Segments):
         loss = self.tail_loss if k == len(self.bounds) - 1 else np.zeros((), dtype=self.dtype)
         return loss, None, None
 
-    def sweep(self, keep: bool = False, label: str = "recording"):
+    def before_backward(self):
         if self.bidir:
             # the tail reads the backward direction's state at step 0 before any backward pass: its states
             # first, from the last segment down (the one recurrent entry's backward direction reads nothing
@@ -147,10 +147,11 @@ class ReducedSegments(Segments):
             for k in range(len(self.bounds) - 1, -1, -1):
                 _, rec = self._forward(k)
                 self._carry_states(k, rec, "bwd")
-        result = super().sweep(keep, label)
+                yield
+
+    def finish_sweep(self, result) -> None:
         result.arrays.update(self.tail_rec)
         result.grads.update(self.tail_grads)
-        return result
 
     def extra_arrays(self) -> dict[str, np.ndarray]:
         return {keys.checkpoint_extra(f"final_grad.{d}"): v for d, v in self.ext.items()}
