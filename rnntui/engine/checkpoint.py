@@ -58,8 +58,6 @@ def why_whole(sc) -> str | None:
         return "a graph model is recorded whole (checkpointing covers a chain of entries)"
     if getattr(sc, "train", None) is not None or getattr(sc, "training", False):
         return "a training iteration is recorded whole"
-    if sc.decoder_x is not None:
-        return "an encoder-decoder is recorded whole (its decoder starts from the encoder's final state)"
     if sc.feed == "output":
         return "a generator (each step reads the one before's output) is recorded whole"
     if tuple(getattr(sc, "interventions", ())):
@@ -347,6 +345,18 @@ class Segments:
         """The sweep's pass of *direction*'s one-term gradients (network.one_term_gradients' keys)."""
         return TermPass(self, direction)
 
+    def covers(self, index: int) -> bool:
+        """Whether entry *index* runs in the segments (else it is run and kept whole: checkpoint_kinds)."""
+        return any(lay.index == index for lay in self.layout)
+
+    def term_steps(self) -> dict[str, np.ndarray]:
+        """Each `term_gradnorm` key the sweep's term passes measure -> the step each sample's term entered at
+        (network.one_term_gradients' `term_step`): its last real step for a forward direction, 0 for a backward one."""
+        last = np.full(self.B, self.T - 1) if self.lengths is None else np.asarray(self.lengths) - 1
+        return {keys.diag(keys.place_prefix(lay.index, j, d), "term_gradnorm"):
+                (last if d == "fwd" else np.zeros(self.B, dtype=last.dtype))
+                for lay in self.layout if lay.recurrent for j in range(lay.num_layers) for d in lay.directions}
+
     def before_backward(self) -> Iterator[None]:
         """A pass of this kind of run between the forward phase and the backward ones (`Sweep`), a segment at a
         time (a yield after each); none for a chain."""
@@ -622,6 +632,10 @@ class TermPass:
                        for j in range(lay.num_layers) for d in lay.directions if d == direction]
         self.out = {keys.diag(p, "term_gradnorm"): np.empty((segs.T, segs.B), dtype=segs.dtype) for p in self.places}
 
+    def finals(self, k: int, walk) -> dict:
+        """What enters segment k's recurrent entries through time in this pass (entry -> state -> rows)."""
+        return {i: {s: v[k] for s, v in st.items()} for i, st in self.gins.items()}
+
     def step(self, k: int, walk, g, g_pre) -> None:
         """Segment k, on its forward *walk* and the loss's gradient *g* (*g_pre*) over its steps."""
         segs, direction, start = self.segs, self.direction, self.start
@@ -635,8 +649,7 @@ class TermPass:
             p1 = np.zeros_like(g_pre)
             p1[start[rows] - a, rows] = g_pre[start[rows] - a, rows]
         scratch: dict = {}
-        finals = {i: {s: v[k] for s, v in st.items()} for i, st in self.gins.items()}
-        segs._walk_backward(walk, g1, p1, {}, scratch, finals, lean=direction)
+        segs._walk_backward(walk, g1, p1, {}, scratch, self.finals(k, walk), lean=direction)
         nxt = k - 1 if direction == "fwd" else k + 1
         if 0 <= nxt < K:
             for i, lay in enumerate(segs.layout):
@@ -867,6 +880,18 @@ def windowed_jacnorm(trace, entry, params, place) -> np.ndarray:
     return out
 
 
+def jacnorm_of(trace, entry, params, place):
+    """The lazy Jacobian norms of *place* of a checkpointed trace: through windows of segments where its entry
+    runs in them, else (a decoder, kept whole) as a whole trace derives them."""
+    from functools import partial
+
+    from rnntui.engine.diagnostics import jacobian_norms
+
+    if trace.segments.covers(entry.index):
+        return partial(windowed_jacnorm, trace, entry, params, place)
+    return partial(jacobian_norms, entry, trace, params, place)
+
+
 def is_checkpointed(arrays) -> bool:
     return keys.META_CHECKPOINT in arrays
 
@@ -919,7 +944,10 @@ def restore(arrays: dict, info, path, limit: int):
         raise bad(why or "no steps")
     params = {k[len(keys.PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(keys.PARAM_PREFIX)}
     x = arrays.get(keys.INPUT)
-    if x is None or x.ndim < 2 or x.shape[0] != info.T or x.shape[1] != info.B:
+    decoder_x = arrays.get(keys.DECODER_INPUT)     # an encoder-decoder's: info.T counts the decoder's steps
+    T = info.T if decoder_x is None else (x.shape[0] if x is not None and x.ndim >= 2 else -1)
+    if x is None or x.ndim < 2 or x.shape[0] != T or x.shape[1] != info.B or (
+            decoder_x is not None and (decoder_x.ndim < 2 or decoder_x.shape[:2] != (info.T, info.B))):
         raise bad("its input is missing or not (T, B, ...)")
     lengths = None if info.lengths is None else np.asarray(info.lengths)
     initial: dict = {}
@@ -932,7 +960,7 @@ def restore(arrays: dict, info, path, limit: int):
     target = arrays.get(keys.META_TARGET)
     if target is not None and info.loss == "mse":
         target = target.astype(x.dtype)
-    segs = segments_for(layout, params, x, info.loss, target, lengths, initial, S)
+    segs = segments_for(layout, params, x, info.loss, target, lengths, initial, S, decoder_x)
     K = len(segs.bounds)
     for i, st in segs.starts.items():
         for s, v in st.items():
@@ -957,8 +985,7 @@ def restore(arrays: dict, info, path, limit: int):
     trace = CheckpointedTrace(kept, info, derived, segs, big, limit, path, rows)
     for place in info.places:
         if place.recurrent and place.diag_key("jacnorm") in left:
-            trace._derived[place.diag_key("jacnorm")] = partial(windowed_jacnorm, trace, info.entries[place.entry],
-                                                                params, place)
+            trace._derived[place.diag_key("jacnorm")] = jacnorm_of(trace, info.entries[place.entry], params, place)
     rec = meta.get("recording")
     if isinstance(rec, dict):
         try:

@@ -17,10 +17,12 @@ from dataclasses import replace
 import numpy as np
 
 from rnntui.engine import keys
-from rnntui.engine.checkpoint import Segments
+from rnntui.engine.checkpoint import Segments, TermPass
 from rnntui.engine.context import RunContext
 from rnntui.engine.entries.recurrent import final_steps, merge, unmerge
-from rnntui.engine.losses import loss_and_grad
+from rnntui.engine.diagnostics import row_norms
+from rnntui.engine.losses import loss_and_grad, sample_step_losses
+from rnntui.engine.seq2seq import split
 from rnntui.engine.walk import Walk
 
 
@@ -35,7 +37,9 @@ def reducer_at(layout: list) -> int | None:
 
 def steps_part(layout: list) -> tuple[list, str | None]:
     """The entries a checkpointed run of *layout* runs in segments (a many-to-one's up to its last recurrent
-    entry, kept per step), or why *layout* is recorded whole."""
+    entry, kept per step; an encoder-decoder's encoder), or why *layout* is recorded whole."""
+    if any(lay.part == "decoder" for lay in layout):
+        return layout[:split(layout)], None
     r = reducer_at(layout)
     if r is None:
         return layout, None
@@ -50,11 +54,25 @@ def per_step(lay):
 
 
 def segments_for(layout: list, params: dict, x: np.ndarray, loss_kind: str, target, lengths=None,
-                 initial: dict | None = None, S: int | None = None) -> Segments:
-    """The segments of a checkpointed run of *layout*, of the kind it is."""
+                 initial: dict | None = None, S: int | None = None, decoder_x: np.ndarray | None = None) -> Segments:
+    """The segments of a checkpointed run of *layout*, of the kind it is (*decoder_x*: an encoder-decoder's)."""
+    if decoder_x is not None:
+        return EncoderDecoderSegments(layout, params, x, loss_kind, target, lengths, initial, S, decoder_x)
     if reducer_at(layout) is not None:
         return ReducedSegments(layout, params, x, loss_kind, target, lengths, initial, S)
     return Segments(layout, params, x, loss_kind, target, lengths, initial, S)
+
+
+def backward_states_first(segs: Segments):
+    """A bidirectional run's backward direction's states, from the last segment down, before any backward pass:
+    what runs after the segments (a many-to-one's tail, a decoder) reads that direction's state at step 0 and its
+    gradient enters the segments' backward passes (the one recurrent entry's backward direction reads nothing
+    recurrent below it). A yield after each segment (`Sweep`)."""
+    if segs.bidir:
+        for k in range(len(segs.bounds) - 1, -1, -1):
+            _, rec = segs._forward(k)
+            segs._carry_states(k, rec, "bwd")
+            yield
 
 
 class NoTerms:
@@ -140,14 +158,7 @@ class ReducedSegments(Segments):
         return loss, None, None
 
     def before_backward(self):
-        if self.bidir:
-            # the tail reads the backward direction's state at step 0 before any backward pass: its states
-            # first, from the last segment down (the one recurrent entry's backward direction reads nothing
-            # recurrent below it)
-            for k in range(len(self.bounds) - 1, -1, -1):
-                _, rec = self._forward(k)
-                self._carry_states(k, rec, "bwd")
-                yield
+        return backward_states_first(self)
 
     def finish_sweep(self, result) -> None:
         result.arrays.update(self.tail_rec)
@@ -164,3 +175,195 @@ class ReducedSegments(Segments):
                 raise ValueError(f"{keys.checkpoint_extra(f'final_grad.{d}')}: expected {self.dtype} "
                                  f"({self.B}, {self.reducer.hidden_size})")
             self.ext[d] = np.array(v)
+
+
+class EncoderDecoderSegments(Segments):
+    """An encoder-decoder (engine/seq2seq.py): the encoder, the long part, in segments; the decoder once, whole,
+    from the encoder's final states (its hand-over), with the loss. Backward, the decoder's gradient into the
+    hand-over, through the merge, enters the encoder's last entry at each sample's last step (its forward
+    direction) and at step 0 (its backward direction), as `EncoderDecoder.backward` puts it there; the rest of
+    the encoder's backward pass is the segments' own. The verdicts' one-term gradients go the same way: a lean
+    pass through the decoder, then the encoder's segments (`HandoverTermPass`)."""
+
+    def __init__(self, layout: list, params: dict, x: np.ndarray, loss_kind: str, target, lengths=None,
+                 initial: dict | None = None, S: int | None = None, decoder_x: np.ndarray | None = None):
+        k = split(layout)
+        self.whole_layout, self.decoder = list(layout), list(layout[k:])
+        self.enc_last = layout[k - 1]
+        self.dec_first = next(lay for lay in self.decoder if lay.recurrent)
+        super().__init__(list(layout[:k]), params, x, loss_kind, None, lengths, initial, S)
+        self.decoder_x, self.dec_target = decoder_x, target
+        self.T_dec = decoder_x.shape[0]
+        self.last = final_steps(self.lengths, self.T, self.B)
+        self.handed = self.dec_first.family.states     # the states handed over
+        n = self.enc_last.num_layers * len(self.enc_last.directions)
+        self.finals = {s: np.zeros((n, self.B, self.enc_last.hidden_size), dtype=self.dtype) for s in self.handed}
+        # the gradient into the encoder's final states (PyTorch's h_n layout), from the decoder (None until it ran)
+        self.ext: dict[str, np.ndarray] | None = None
+        self.tail_rec: dict = {}
+        self.tail_grads: dict = {}
+        self.tail_loss = None
+        self.dec_walk = None
+        self.dec_g = None
+
+    def _forward(self, k: int):
+        walk, rec = super()._forward(k)
+        a, b = self.bounds[k]
+        here = np.flatnonzero((self.last >= a) & (self.last < b))
+        for slot, (j, d) in enumerate(self.slots(self.enc_last)):
+            prefix = keys.place_prefix(self.enc_last.index, j, d)
+            for s in self.handed:
+                if d == "fwd":
+                    self.finals[s][slot, here] = rec[f"{prefix}.{s}"][self.last[here] - a, here]
+                elif k == 0:
+                    self.finals[s][slot] = rec[f"{prefix}.{s}"][0]
+        return walk, rec
+
+    def before_backward(self):
+        return backward_states_first(self)
+
+    def _handover_grads(self, dstart: dict) -> dict[str, np.ndarray]:
+        """The gradient into the encoder's final states from the decoder's into its start (EncoderDecoder.backward)."""
+        how, slots = self.enc_last.merge, self.slots(self.enc_last)
+        out = {}
+        for s in self.handed:
+            rows = []
+            for j in range(self.enc_last.num_layers):
+                f = self.finals[s][slots.index((j, "fwd"))]
+                b = self.finals[s][slots.index((j, "bwd"))] if (j, "bwd") in slots else None
+                gf, gb = unmerge(how, dstart[s][j], f, b)
+                rows.extend([gf] if b is None else [gf, gb])
+            out[s] = np.stack(rows)
+        return out
+
+    def _run_decoder(self) -> None:
+        """The decoder, whole, from the hand-over: forward, the loss, backward to the hand-over."""
+        how, slots = self.enc_last.merge, self.slots(self.enc_last)
+        start = {}
+        for s in self.handed:
+            start[s] = np.stack([merge(how, self.finals[s][slots.index((j, "fwd"))],
+                                       self.finals[s][slots.index((j, "bwd"))] if (j, "bwd") in slots else None)
+                                 for j in range(self.enc_last.num_layers)])
+        rec = {keys.handover(s): v for s, v in start.items()}
+        rec[keys.DECODER_INPUT] = self.decoder_x
+        walk = Walk(self.decoder, RunContext.chain(self.params))
+        walk.forward(self.decoder_x, rec, start={self.dec_first.index: start})
+        out, last = walk.outs[-1], self.decoder[-1]
+        logits = walk.pres[-1] if (self.loss_kind == "cross_entropy" and last.activation == "softmax") else None
+        loss, g, g_pre, step_loss = loss_and_grad(self.loss_kind, out, logits, self.dec_target, steps_first=True,
+                                                  real=None)
+        grads: dict = {}
+        rec[keys.grad(keys.DECODER_INPUT)] = walk.backward(g, g_pre, grads, rec)
+        dstart = walk.caches[self.decoder.index(self.dec_first)]["dstate0"]
+        for s in self.handed:
+            rec[keys.grad(keys.handover(s))] = dstart[s]
+        self.ext = self._handover_grads(dstart)
+        rec[keys.OUTPUT] = out
+        if step_loss is not None:
+            rec[keys.STEP_LOSS] = np.asarray(step_loss, dtype=self.dtype)
+            rec[keys.SAMPLE_STEP_LOSS] = np.asarray(sample_step_losses(self.loss_kind, out, logits, self.dec_target,
+                                                                       None), dtype=self.dtype)
+        self.tail_rec, self.tail_grads = rec, grads
+        self.tail_loss = np.asarray(loss, dtype=self.dtype)
+        self.dec_walk, self.dec_g = walk, (g, g_pre)
+
+    def finals_in(self, k: int, walk, gins: dict, ext: dict) -> dict:
+        """What enters segment k's recurrent entries through time (*gins*), with the encoder's last entry's final
+        states' gradient (*ext*) where they are: each sample's last step (its forward direction; a gradient from
+        the next segment enters the samples that end later at the segment's end, as the run's does) and step 0
+        (its backward direction)."""
+        a, b = self.bounds[k]
+        finals = {i: {s: v[k] for s, v in st.items()} for i, st in gins.items()}
+        i = self.enc_last.index
+        here = (self.last >= a) & (self.last < b)
+        mine = {s: v.copy() for s, v in finals[i].items()}
+        for slot, (j, d) in enumerate(self.slots(self.enc_last)):
+            for s, g in ext.items():
+                if d == "fwd":
+                    mine[s][slot][here] = g[slot][here]
+                elif k == 0:
+                    mine[s][slot] = g[slot]
+        finals[i] = mine
+        cache = walk.caches[len(self.layout) - 1]
+        cache["packed"] = True      # each at its own step (Recurrent.backward's final_steps)
+        cache["last"] = np.where(here, self.last - a, b - a - 1)
+        return finals
+
+    def _backward(self, k: int, walk, rec: dict, grads: dict):
+        if self.ext is None:
+            self._run_decoder()
+        finals = self.finals_in(k, walk, self.gins, self.ext)
+        g = np.zeros_like(walk.outs[-1])   # the encoder's output reaches no loss: only its final states do
+        rec[keys.GRAD_INPUT] = self._walk_backward(walk, g, None, grads, rec, finals)
+        # the loss is the decoder's: one segment's share, every other one's zero (their sum is the loss, exactly)
+        loss = self.tail_loss if k == len(self.bounds) - 1 else np.zeros((), dtype=self.dtype)
+        return loss, g, None
+
+    def term_pass(self, direction: str):
+        return HandoverTermPass(self, direction)
+
+    def term_steps(self) -> dict[str, np.ndarray]:
+        """As network.one_term_gradients over the whole run: the loss term at the decoder's last step (forward
+        directions), at its step 0 (backward ones), for the encoder's places and the decoder's."""
+        last = np.full(self.B, self.T_dec - 1)
+        return {keys.diag(keys.place_prefix(lay.index, j, d), "term_gradnorm"):
+                (last if d == "fwd" else np.zeros(self.B, dtype=last.dtype))
+                for lay in self.whole_layout if lay.recurrent for j in range(lay.num_layers) for d in lay.directions}
+
+    def finish_sweep(self, result) -> None:
+        result.arrays.update(self.tail_rec)
+        result.grads.update(self.tail_grads)
+
+    def extra_arrays(self) -> dict[str, np.ndarray]:
+        return {keys.checkpoint_extra(f"handover_grad.{s}"): v for s, v in self.ext.items()}
+
+    def load_extra(self, arrays: dict) -> None:
+        self.ext = {}
+        for s, v in self.finals.items():
+            name = keys.checkpoint_extra(f"handover_grad.{s}")
+            got = arrays.get(name)
+            if got is None or got.shape != v.shape or got.dtype != v.dtype:
+                raise ValueError(f"{name}: expected {v.dtype} {v.shape}")
+            self.ext[s] = np.array(got)
+
+
+class HandoverTermPass(TermPass):
+    """An encoder-decoder's one-term gradients of one direction (network.one_term_gradients over
+    EncoderDecoder.backward): the lean pass through the decoder, whole, once, seeded with each sample's loss term
+    at the decoder's last step (step 0 for a backward direction); its gradient into the hand-over then enters the
+    encoder's segments as the main pass's does."""
+
+    def __init__(self, segs: EncoderDecoderSegments, direction: str):
+        super().__init__(segs, direction)
+        self.start = np.full(segs.B, -1)    # no loss term is on the encoder's steps: only the hand-over seeds it
+        self.ext = None
+
+    def _decoder_pass(self) -> None:
+        segs = self.segs
+        g, g_pre = segs.dec_g
+        s, b = (np.full(segs.B, segs.T_dec - 1) if self.direction == "fwd" else np.zeros(segs.B, dtype=np.int64)), \
+            np.arange(segs.B)
+        g1 = np.zeros_like(g)
+        g1[s, b] = g[s, b]
+        p1 = None
+        if g_pre is not None:
+            p1 = np.zeros_like(g_pre)
+            p1[s, b] = g_pre[s, b]
+        scratch: dict = {}
+        walk = segs.dec_walk
+        walk.backward(g1, p1, {}, scratch, lean=self.direction)
+        self.ext = segs._handover_grads(walk.caches[segs.decoder.index(segs.dec_first)]["dstate0"])
+        for lay in segs.decoder:
+            if lay.recurrent:
+                for j in range(lay.num_layers):
+                    for d in lay.directions:
+                        if d == self.direction:
+                            prefix = keys.place_prefix(lay.index, j, d)
+                            dh = scratch[keys.grad(f"{prefix}.h")]
+                            self.out[keys.diag(prefix, "term_gradnorm")] = row_norms(
+                                dh.reshape(-1, dh.shape[-1])).reshape(dh.shape[:2])
+
+    def finals(self, k: int, walk) -> dict:
+        if self.ext is None:
+            self._decoder_pass()
+        return self.segs.finals_in(k, walk, self.gins, self.ext)

@@ -26,7 +26,19 @@ def many_to_one():
     return load_scenario("m2o.yaml", json.dumps(doc))
 
 
-KINDS = {"many-to-one": many_to_one}
+def encoder_decoder():
+    rng = np.random.default_rng(6)
+    doc = {"version": 1, "name": "long seq2seq", "mode": "encoder-decoder",
+           "input": {"batch": rng.normal(size=(2, 200, 3)).round(3).tolist(), "lengths": [200, 120]},
+           "model": [{"type": "lstm", "hidden_size": 6, "num_layers": 2}],
+           "decoder": {"input": {"batch": rng.normal(size=(2, 5, 2)).round(3).tolist()},
+                       "model": [{"type": "lstm", "hidden_size": 6, "num_layers": 2}, {"type": "dense", "units": 3}]},
+           "loss": {"kind": "cross_entropy", "target": rng.integers(0, 3, (2, 5)).tolist()},
+           "weights": {"init": "uniform", "low": -0.9, "high": 0.9}}
+    return load_scenario("seq2seq.yaml", json.dumps(doc))
+
+
+KINDS = {"many-to-one": many_to_one, "encoder-decoder": encoder_decoder}
 
 
 async def screens(trace, keys):
