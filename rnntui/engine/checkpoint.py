@@ -54,8 +54,6 @@ def segment_steps(layout: list, B: int, dtype) -> int:
 
 def why_whole(sc) -> str | None:
     """Why a run of scenario *sc* cannot be checkpointed (recorded whole instead), or None when it can."""
-    if getattr(sc, "inputs", None) is not None:
-        return "a graph model is recorded whole (checkpointing covers a chain of entries)"
     if getattr(sc, "train", None) is not None or getattr(sc, "training", False):
         return "a training iteration is recorded whole"
     if sc.feed == "output":
@@ -64,6 +62,10 @@ def why_whole(sc) -> str | None:
         return "a what-if is recorded whole"
     if not sc.seq:
         return "an input without steps is recorded whole"
+    if getattr(sc, "inputs", None) is not None:
+        from rnntui.engine.checkpoint_kinds import why_whole_graph
+
+        return why_whole_graph(sc)
     return why_whole_layout(list(sc.layout))
 
 
@@ -148,6 +150,7 @@ class Segments:
                  initial: dict | None = None, S: int | None = None):
         self.layout, self.params, self.x = layout, params, x
         self.loss_kind, self.target = loss_kind, target
+        self.buffers: dict = {}     # state that is no parameter, as the run read it (an eval batchnorm's statistics)
         self.lengths = None if lengths is None else np.asarray(lengths)
         self.initial = initial or {}
         T, B = x.shape[:2]
@@ -200,7 +203,7 @@ class Segments:
     def _forward(self, k: int):
         a, b = self.bounds[k]
         lengths = None if self.lengths is None else self.lengths - a   # the pad mask is of the run's steps
-        walk = Walk(self.layout, RunContext.chain(self.params, lengths))
+        walk = Walk(self.layout, RunContext.chain(self.params, lengths, buffers=self.buffers))
         rec: dict = {}
         start = {i: {s: v[k] for s, v in st.items()} for i, st in self.starts.items()}
         walk.forward(self.x[a:b], rec, start=start)
@@ -960,7 +963,14 @@ def restore(arrays: dict, info, path, limit: int):
     target = arrays.get(keys.META_TARGET)
     if target is not None and info.loss == "mse":
         target = target.astype(x.dtype)
-    segs = segments_for(layout, params, x, info.loss, target, lengths, initial, S, decoder_x)
+    inputs = input_lengths = None
+    if info.inputs:    # a graph's inputs by name, and the lengths of those with samples of their own lengths
+        inputs = {n: arrays.get(keys.input_key(n)) for n in info.inputs}
+        if any(v is None or v.ndim < 2 or v.shape[:2] != x.shape[:2] for v in inputs.values()):
+            raise bad("an input of the graph is missing or not (T, B, ...) as the first")
+        input_lengths = {n: arrays[keys.input_lengths(n)] for n in info.inputs if keys.input_lengths(n) in arrays}
+    segs = segments_for(layout, params, x, info.loss, target, lengths, initial, S, decoder_x, inputs=inputs,
+                        input_lengths=input_lengths)
     K = len(segs.bounds)
     for i, st in segs.starts.items():
         for s, v in st.items():
@@ -969,6 +979,7 @@ def restore(arrays: dict, info, path, limit: int):
                 if saved is None or saved.shape != v.shape or saved.dtype != v.dtype:
                     raise bad(f"{name}: expected {v.dtype} {v.shape} ({K} segments of {S} steps)")
                 into[i][s] = np.array(saved)
+    segs.buffers = {k[len(keys.buffer("")):]: v for k, v in arrays.items() if k.startswith(keys.buffer(""))}
     try:
         segs.load_extra(arrays)
     except ValueError as exc:

@@ -21,6 +21,8 @@ from rnntui.engine.checkpoint import Segments, TermPass
 from rnntui.engine.context import RunContext
 from rnntui.engine.entries.recurrent import final_steps, merge, unmerge
 from rnntui.engine.diagnostics import row_norms
+from rnntui.engine.graph import GraphWalk, is_graph
+from rnntui.engine.handlers import handler
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
 from rnntui.engine.seq2seq import split
 from rnntui.engine.walk import Walk
@@ -37,7 +39,19 @@ def reducer_at(layout: list) -> int | None:
 
 def steps_part(layout: list) -> tuple[list, str | None]:
     """The entries a checkpointed run of *layout* runs in segments (a many-to-one's up to its last recurrent
-    entry, kept per step; an encoder-decoder's encoder), or why *layout* is recorded whole."""
+    entry, kept per step; an encoder-decoder's encoder; a graph's every node), or why *layout* is recorded whole."""
+    for lay in layout:
+        if handler(lay.type).has_buffers:
+            return layout, (f"entry {lay.index} ({lay.type}) records its running statistics, which have no steps: "
+                            "recorded whole")
+    if is_graph(layout):
+        for lay in layout:
+            if getattr(handler(lay.type), "lays_out_node", False):
+                return layout, (f"node {lay.name} is a recurrence (a step graph with its own loop): recorded whole "
+                                "(checkpointing covers a graph's rnn, lstm and gru nodes)")
+        if len({lay.steps for lay in layout}) > 1:
+            return layout, "a graph whose nodes run over different numbers of steps is recorded whole"
+        return layout, None
     if any(lay.part == "decoder" for lay in layout):
         return layout[:split(layout)], None
     r = reducer_at(layout)
@@ -54,13 +68,21 @@ def per_step(lay):
 
 
 def segments_for(layout: list, params: dict, x: np.ndarray, loss_kind: str, target, lengths=None,
-                 initial: dict | None = None, S: int | None = None, decoder_x: np.ndarray | None = None) -> Segments:
-    """The segments of a checkpointed run of *layout*, of the kind it is (*decoder_x*: an encoder-decoder's)."""
-    if decoder_x is not None:
-        return EncoderDecoderSegments(layout, params, x, loss_kind, target, lengths, initial, S, decoder_x)
-    if reducer_at(layout) is not None:
-        return ReducedSegments(layout, params, x, loss_kind, target, lengths, initial, S)
-    return Segments(layout, params, x, loss_kind, target, lengths, initial, S)
+                 initial: dict | None = None, S: int | None = None, decoder_x: np.ndarray | None = None,
+                 buffers: dict | None = None, inputs: dict | None = None, input_lengths: dict | None = None
+                 ) -> Segments:
+    """The segments of a checkpointed run of *layout*, of the kind it is (*decoder_x*: an encoder-decoder's;
+    *inputs*, *input_lengths*: a graph's, by name; *buffers*: as the run reads them)."""
+    if inputs is not None:
+        segs: Segments = GraphSegments(layout, params, inputs, loss_kind, target, input_lengths or {}, initial, S)
+    elif decoder_x is not None:
+        segs = EncoderDecoderSegments(layout, params, x, loss_kind, target, lengths, initial, S, decoder_x)
+    elif reducer_at(layout) is not None:
+        segs = ReducedSegments(layout, params, x, loss_kind, target, lengths, initial, S)
+    else:
+        segs = Segments(layout, params, x, loss_kind, target, lengths, initial, S)
+    segs.buffers = dict(buffers or {})
+    return segs
 
 
 def backward_states_first(segs: Segments):
@@ -124,7 +146,7 @@ class ReducedSegments(Segments):
         out = merge(lay.merge, fwd, bwd)
         rec = {keys.out(lay.index): out}
         grads: dict = {}
-        walk = Walk(self.tail, RunContext.chain(self.params, self.lengths))
+        walk = Walk(self.tail, RunContext.chain(self.params, self.lengths, buffers=self.buffers))
         if self.tail:
             out = walk.forward(out, rec)
         last = self.whole_layout[-1]
@@ -246,7 +268,7 @@ class EncoderDecoderSegments(Segments):
                                  for j in range(self.enc_last.num_layers)])
         rec = {keys.handover(s): v for s, v in start.items()}
         rec[keys.DECODER_INPUT] = self.decoder_x
-        walk = Walk(self.decoder, RunContext.chain(self.params))
+        walk = Walk(self.decoder, RunContext.chain(self.params, buffers=self.buffers))
         walk.forward(self.decoder_x, rec, start={self.dec_first.index: start})
         out, last = walk.outs[-1], self.decoder[-1]
         logits = walk.pres[-1] if (self.loss_kind == "cross_entropy" and last.activation == "softmax") else None
@@ -367,3 +389,65 @@ class HandoverTermPass(TermPass):
         if self.ext is None:
             self._decoder_pass()
         return self.segs.finals_in(k, walk, self.gins, self.ext)
+
+
+# --- graph models ------------------------------------------------------------------------------------------
+
+def why_whole_graph(sc) -> str | None:
+    """Why a graph model's run is recorded whole (None: it is checkpointed, `GraphSegments`): besides what any
+    layout needs (`checkpoint.why_whole_layout`), every input has steps, all as many, and samples of lengths of
+    their own only in a graph of one input."""
+    from rnntui.engine.checkpoint import why_whole_layout
+
+    seq = getattr(sc, "input_seq", {}) or {}
+    if not all(seq.get(n, True) for n in sc.inputs):
+        return "a graph with an input without steps is recorded whole"
+    if len({v.shape[0] for v in sc.inputs.values()}) > 1:
+        return "a graph whose inputs have different numbers of steps is recorded whole"
+    ragged = [n for n, v in (getattr(sc, "input_lengths", {}) or {}).items() if v is not None]
+    if ragged and len(sc.inputs) > 1:
+        return "a graph of several inputs whose samples have lengths of their own is recorded whole"
+    return why_whole_layout(list(sc.layout))
+
+
+class GraphSegments(Segments):
+    """A graph model whose every node keeps every step (engine/graph.py's `GraphWalk`), its rnn, lstm and gru
+    nodes carrying their states from segment to segment as a chain's entries do: each segment is the graph run
+    over its steps of every input, from its boundary states, and backward from its boundary gradients. What is
+    recorded is the graph's whole run's, key for key (`input.{name}` and its lengths whole, `grad.input.{name}`
+    recomputed per segment)."""
+
+    def __init__(self, layout: list, params: dict, inputs: dict, loss_kind: str, target, input_lengths: dict,
+                 initial: dict | None = None, S: int | None = None):
+        self.inputs, self.names = dict(inputs), list(inputs)
+        self.input_lengths = {n: np.asarray(v) for n, v in input_lengths.items() if v is not None}
+        lengths = self.input_lengths.get(self.names[0])   # one input (why_whole_graph): the output's lengths too
+        super().__init__(layout, params, inputs[self.names[0]], loss_kind, target, lengths, initial, S)
+
+    def _forward(self, k: int):
+        a, b = self.bounds[k]
+        start = {i: {s: v[k] for s, v in st.items()} for i, st in self.starts.items()}
+        ctx = RunContext(self.params, dtype=self.dtype, buffers=self.buffers, initial=start,
+                         lengths={n: v - a for n, v in self.input_lengths.items()})   # the run's steps' pad mask
+        walk = GraphWalk(self.layout, ctx)
+        rec: dict = {}
+        walk.forward({n: v[a:b] for n, v in self.inputs.items()}, rec)
+        for i, lay in enumerate(self.layout):
+            if lay.recurrent:    # a gradient entering the segment enters at its end (as Segments._forward)
+                walk.caches[i]["packed"] = False
+        return walk, rec
+
+    def _walk_backward(self, walk, g, g_pre, grads: dict, rec: dict, finals: dict, lean: str = ""):
+        gin = walk.backward(g, g_pre, grads, rec, lean=bool(lean), finals=finals)
+        if not lean:
+            for n in self.names:
+                rec[keys.grad(keys.input_key(n))] = gin[n]
+        return gin[self.names[0]]
+
+    def finish_sweep(self, result) -> None:
+        for n, v in self.inputs.items():
+            result.arrays[keys.input_key(n)] = v
+            if n in self.input_lengths:
+                result.arrays[keys.input_lengths(n)] = np.asarray(self.input_lengths[n], dtype=np.int64)
+        for name, v in self.params.items():
+            result.grads.setdefault(name, np.zeros_like(v))   # a parameter of a node the loss does not read

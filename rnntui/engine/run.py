@@ -98,7 +98,7 @@ def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
         plan = Plan(items, list(sc.layout))
     graph = getattr(sc, "inputs", None) is not None
     with np.errstate(all="ignore"):
-        if graph:
+        if graph and not S:
             from rnntui.engine.context import RunContext
             from rnntui.engine.graph import run_graph
 
@@ -114,7 +114,9 @@ def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
 
             initial = {i: {k: v.astype(dtype) for k, v in st.items()} for i, st in sc.initial_states.items()}
             segments = segments_for(list(sc.layout), params, x, sc.loss, target, sc.lengths, initial, S,
-                                    None if sc.decoder_x is None else sc.decoder_x.astype(dtype))
+                                    None if sc.decoder_x is None else sc.decoder_x.astype(dtype), buffers,
+                                    {n: np.ascontiguousarray(v, dtype=dtype) for n, v in sc.inputs.items()}
+                                    if graph else None, dict(sc.input_lengths) if graph else None)
             swept = segments.sweep(keep=chosen.mode == "full")
             arrays = swept.arrays
             for i, st in initial.items():     # the initial states given, as a whole run records them

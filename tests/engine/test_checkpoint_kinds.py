@@ -253,3 +253,85 @@ def test_the_bundled_encoder_decoder_is_checkpointed_when_long():
     assert checkpoint.why_whole(sc) is None
     with pytest.raises(ValueError, match="5 steps are one segment of 64"):
         run_scenario(sc, recording="checkpointed")
+
+
+# --- graph models with recurrences ----------------------------------------------------------------------------
+
+def graph(kind="residual", dtype="float64", seed=2):
+    rng = np.random.default_rng(seed)
+    batch = rng.normal(size=(B, T, D)).round(3).tolist()
+    if kind == "residual":       # two LSTM nodes, the second's output added to the first's (graph-residual-lstm)
+        inputs = {"x": {"batch": batch}}
+        model = [{"id": "lstm1", "type": "lstm", "hidden_size": H, "from": "x"},
+                 {"id": "lstm2", "type": "lstm", "hidden_size": H},
+                 {"id": "skip", "op": "add", "from": ["lstm1", "lstm2"]},
+                 {"id": "head", "type": "dense", "units": 2}]
+        loss = {"kind": "mse", "target": rng.normal(size=(B, T, 2)).round(3).tolist()}
+    elif kind == "bidirectional-packed":    # a bidirectional GRU over samples of their own lengths
+        inputs = {"x": {"batch": batch, "lengths": [150, 71, 2]}}
+        model = [{"id": "gru", "type": "gru", "hidden_size": H, "bidirectional": True, "merge": "sum", "from": "x"},
+                 {"id": "norm", "type": "layernorm"},
+                 {"id": "head", "type": "dense", "units": 3},
+                 {"id": "logp", "op": "log_softmax"}]
+        loss = {"kind": "nll", "target": rng.integers(0, 3, (B, T)).tolist()}
+    else:     # two inputs: one LSTM module called on both (same_as), with an initial state, the results joined
+        inputs = {"x": {"batch": batch}, "y": {"batch": rng.normal(size=(B, T, D)).round(3).tolist()}}
+        model = [{"id": "enc", "type": "lstm", "hidden_size": H, "from": "x", "num_layers": 2,
+                  "initial_state": {s: rng.normal(size=(2, B, H)).round(3).tolist() for s in ("h", "c")}},
+                 {"id": "enc_y", "same_as": "enc", "from": "y"},
+                 {"id": "both", "op": "cat", "from": ["enc", "enc_y"], "dim": -1},
+                 {"id": "head", "type": "dense", "units": 4, "activation": "softmax"}]
+        loss = {"kind": "cross_entropy", "target": rng.integers(0, 4, (B, T)).tolist()}
+    doc = {"version": 1, "seed": seed, "dtype": dtype, "inputs": inputs, "model": model, "loss": loss,
+           "weights": {"init": "uniform", "low": -0.7, "high": 0.7}}
+    return load_scenario("graph.yaml", json.dumps(doc))
+
+
+GRAPHS = {"residual": dict(), "bidirectional-packed": dict(kind="bidirectional-packed"),
+          "two-inputs-shared-initial": dict(kind="shared"), "residual-float32": dict(dtype="float32")}
+
+
+@pytest.mark.parametrize("case", list(GRAPHS))
+def test_graph_checkpointed_equals_full_bit_for_bit(case, monkeypatch):
+    sc = graph(**GRAPHS[case])
+    assert checkpoint.why_whole(sc) is None
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    assert type(ck).__name__ == "CheckpointedTrace" and ck.recording.segments == 3
+    assert "grad.model.0.l0.fwd.h" in ck.big and "grad.input.x" in ck.big
+    assert not any(ck.is_computed(k) for k in ck.big)
+    assert_bit_equal(full, ck)
+    assert_same_diagnostics(full, ck)
+    for key in list(ck.big)[:: max(1, len(ck.big) // 6)]:
+        for a, b in ((60, 70), (0, 1), (128, 150)):
+            assert np.array_equal(ck.steps(key, a, b), full[key][a:b], equal_nan=True), (key, a, b)
+    assert_is_the_plain_run(sc, full, monkeypatch)
+
+
+@pytest.mark.parametrize("case", ["bidirectional-packed", "two-inputs-shared-initial"])
+def test_a_saved_graph_trace_reopens_to_the_same_bits(tmp_path, case):
+    from rnntui.engine.load import load_trace
+
+    sc = graph(**GRAPHS[case])
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    ck.save(tmp_path / "long.npz")
+    with np.load(tmp_path / "long.npz") as z:
+        assert "meta.checkpoint" in z.files and not any(k in z.files for k in ck.big)
+    back = load_trace(tmp_path / "long.npz")
+    assert type(back).__name__ == "CheckpointedTrace"
+    assert_bit_equal(full, back)
+    assert_same_diagnostics(full, back)
+
+
+@pytest.mark.parametrize("name, why", [
+    ("graph-custom-cell", "is a recurrence (a step graph with its own loop): recorded whole"),
+    ("graph-attention-reverse", "a graph whose inputs have different numbers of steps is recorded whole"),
+])
+def test_graphs_recorded_whole_say_why(name, why):
+    from pathlib import Path
+
+    import rnntui
+
+    sc = load_scenario(Path(rnntui.__file__).parent / "bundled" / f"{name}.yaml")
+    assert why in checkpoint.why_whole(sc)

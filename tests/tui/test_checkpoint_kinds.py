@@ -38,7 +38,20 @@ def encoder_decoder():
     return load_scenario("seq2seq.yaml", json.dumps(doc))
 
 
-KINDS = {"many-to-one": many_to_one, "encoder-decoder": encoder_decoder}
+def graph():
+    rng = np.random.default_rng(7)
+    doc = {"version": 1, "name": "long graph",
+           "inputs": {"x": {"batch": rng.normal(size=(2, 200, 3)).round(3).tolist(), "lengths": [200, 130]}},
+           "model": [{"id": "lstm1", "type": "lstm", "hidden_size": 6, "from": "x"},
+                     {"id": "lstm2", "type": "lstm", "hidden_size": 6},
+                     {"id": "skip", "op": "add", "from": ["lstm1", "lstm2"]},
+                     {"id": "head", "type": "dense", "units": 3}],
+           "loss": {"kind": "cross_entropy", "target": rng.integers(0, 3, (2, 200)).tolist()},
+           "weights": {"init": "uniform", "low": -0.9, "high": 0.9}}
+    return load_scenario("graph.yaml", json.dumps(doc))
+
+
+KINDS = {"many-to-one": many_to_one, "encoder-decoder": encoder_decoder, "graph": graph}
 
 
 async def screens(trace, keys):
