@@ -335,3 +335,19 @@ def test_graphs_recorded_whole_say_why(name, why):
 
     sc = load_scenario(Path(rnntui.__file__).parent / "bundled" / f"{name}.yaml")
     assert why in checkpoint.why_whole(sc)
+
+
+def test_a_chain_with_running_statistics_is_recorded_whole_and_says_why():
+    """An eval batchnorm records its statistics (no step axis): refused with the reason, not a crash mid-sweep."""
+    from rnntui.errors import ScenarioError
+
+    rng = np.random.default_rng(4)
+    doc = {"version": 1, "mode": "many-to-many", "input": {"batch": rng.normal(size=(B, T, D)).round(3).tolist()},
+           "model": [{"type": "lstm", "hidden_size": H}, {"type": "batchnorm1d"}, {"type": "dense", "units": 2}],
+           "loss": {"kind": "sum"}}
+    sc = load_scenario("bn.yaml", json.dumps(doc))
+    why = "entry 1 (batchnorm1d) records its running statistics, which have no steps: recorded whole"
+    assert checkpoint.why_whole(sc) == why
+    with pytest.raises(ScenarioError, match=why.replace("(", r"\(").replace(")", r"\)")):
+        run_scenario(sc, max_memory=1000)
+    assert run_scenario(sc, recording="full").recording.segments == 0
