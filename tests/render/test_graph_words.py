@@ -1,0 +1,73 @@
+"""Words about graph models (and models read from PyTorch) checked against the run they describe: greedy
+decoding's fed-back ids, what a recurrence reads at each step, the step Jacobian's bound, an activation-less
+step node's equation."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+import rnntui
+from rnntui.render.cursor import Cursor
+from rnntui.render.header import header
+from rnntui.render.report import ReportOptions, build
+from rnntui.render.timeline import timeline
+
+
+def text_of(items, width: int = 200) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None)
+    for item in items if isinstance(items, list) else [items]:
+        console.print(item)
+    return out.getvalue()
+
+
+def _greedy():
+    """A greedy decoder as docs/debug-your-pytorch-model.md writes it, read by from_torch; and the ids its
+    loop fed back, as torch itself computes them."""
+    torch = pytest.importorskip("torch")
+    nn, F = torch.nn, torch.nn.functional
+
+    class Greedy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.src_emb, self.emb = nn.Embedding(8, 4), nn.Embedding(8, 4)
+            self.enc, self.cell, self.out = nn.GRU(4, 6, batch_first=True), nn.GRUCell(4, 6), nn.Linear(6, 8)
+
+        def forward(self, start, src):
+            h = self.enc(self.src_emb(src))[1][-1]
+            tok, outs = start[:, 0], []
+            for _ in range(5):
+                h = self.cell(self.emb(tok), h)
+                o = F.log_softmax(self.out(h), dim=-1)
+                outs.append(o)
+                tok = o.argmax(-1)
+            return torch.stack(outs, 1)
+
+    torch.manual_seed(4)
+    model = Greedy().double()
+    src = torch.tensor([[1, 2, 3, 6, 6], [5, 6, 4, 7, 3]])
+    start = torch.tensor([[1], [2]])
+    with torch.no_grad():
+        chosen = model(start, src).argmax(-1).numpy()          # (B, steps): the id fed to the next step
+    trace = rnntui.from_torch(model, start, src, loss="nll", target=torch.tensor([[3, 1, 4, 1, 5]] * 2))
+    return trace, chosen
+
+
+def test_greedy_decodings_tokens_are_the_ids_it_fed_back():
+    trace, chosen = _greedy()
+    assert (chosen[:, :4] != 0).any()          # the padding (id 0) is not what the steps read
+    read = [[int(start)] + [int(v) for v in chosen[b, :4]] for b, start in enumerate((1, 2))]
+    report = text_of(build(trace, ReportOptions(width=200)))
+    for b in range(2):
+        assert f"tokens of sample {b}: " + " ".join(f"[{t}]{i}" for t, i in enumerate(read[b])) in report
+    assert "from step 1 on, the ids shown are those model.3 fed back (argmax of the step before)" in report
+    rec = next(k for k, p in enumerate(trace.info.places) if p.entry == 3)
+    for t in range(5):
+        head = text_of(header(trace, Cursor(t=t, place_index=rec, sample=1)))
+        assert f"(t={t}: #{read[1][t]})" in head
+    line = text_of(timeline(trace, Cursor(t=2, place_index=rec), {}, width=120))
+    assert "input  " + "    ".join(str(i) for i in read[0]) in line
+    assert "fed back" in line
