@@ -71,3 +71,22 @@ def test_greedy_decodings_tokens_are_the_ids_it_fed_back():
     line = text_of(timeline(trace, Cursor(t=2, place_index=rec), {}, width=120))
     assert "input  " + "    ".join(str(i) for i in read[0]) in line
     assert "fed back" in line
+
+
+def test_the_model_map_says_an_outer_node_a_state_starts_from_is_not_read_at_every_step():
+    """The attention decoder reads the encoder's steps (enc) at every step and enc_last once, as h's start;
+    the map said `outer enc, enc_last` on its 'each step' line."""
+    from rnntui.render.model_map import model_map
+
+    trace = rnntui.run("graph-attention-reverse")
+    conf = trace.info.entries[4].config
+    assert conf["start"] == {"h": "enc_last"} and set(conf["outer"]) == {"enc", "enc_last"}
+    from rnntui.engine.ops.recurrence import step_layout
+
+    reads = {r for s in step_layout(trace.info.entries[4]) for r in s.reads}
+    assert "enc" in reads and "enc_last" not in reads      # no step node reads enc_last
+    for compact in (False, True):
+        drawn = model_map(trace.info, compact=compact).plain
+        line = next(x for x in drawn.splitlines() if "step: " in x)
+        assert "h (16, from enc_last)" in line
+        assert "outer enc" in line and "outer enc, enc_last" not in line and not line.rstrip(" │").endswith("enc_last")
