@@ -90,3 +90,40 @@ def test_the_model_map_says_an_outer_node_a_state_starts_from_is_not_read_at_eve
         line = next(x for x in drawn.splitlines() if "step: " in x)
         assert "h (16, from enc_last)" in line
         assert "outer enc" in line and "outer enc, enc_last" not in line and not line.rstrip(" │").endswith("enc_last")
+
+
+def _jacobian_line(trace) -> str:
+    from rnntui.render.glossary import glossary
+
+    return next(x for x in glossary(trace.info).plain.splitlines() if "median step Jacobian norm" in x)
+
+
+def test_the_jacobian_bound_is_not_claimed_where_an_attention_feeds_every_encoder_step():
+    """In the attention seq2seq, the GRU encoder's one-term gradient at step t-1 is larger than its step
+    Jacobian times that at step t (the bound BPTT through h alone obeys) at some steps: the attention brings
+    it in there. The help said: 'below 1 at every step, the gradient must shrink'."""
+    trace = rnntui.run("graph-attention-reverse")
+    g = np.asarray(trace["diag.model.1.l0.fwd.term_gradnorm"])
+    j = np.asarray(trace["diag.model.1.l0.fwd.jacnorm"])
+    assert (g[:-1] > 1.05 * j[1:] * g[1:]).any()     # more than h_t's path alone can carry back
+    line = _jacobian_line(trace)
+    assert "must shrink" not in line
+    assert "into model.1 enc from model.4 dec, which reads its steps" in line
+
+
+def test_two_encoders_side_by_side_are_not_stacked():
+    """The shared encoder reads two inputs side by side: neither LSTM reads the other, and what reaches each
+    from outside is its final state's gradient alone (grad of its output, (B, H)). The help said the gradient
+    also flows 'from the recurrent layer above'."""
+    trace = rnntui.run("graph-shared-encoder")
+    for k in (2, 3):
+        assert np.asarray(trace[f"grad.model.{k}.out"]).shape == (2, 6)     # one step's gradient, the last
+    line = _jacobian_line(trace)
+    assert "layer above" not in line and "back through c" in line
+    stacked = _jacobian_line(rnntui.run("stacked-lstm"))
+    assert "from the recurrent layer above" in stacked
+
+
+def test_a_one_layer_rnn_keeps_the_bound():
+    line = _jacobian_line(rnntui.run("rnn-apple"))
+    assert line.endswith("below 1 at every step, the gradient must shrink")
