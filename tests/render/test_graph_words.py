@@ -127,3 +127,34 @@ def test_two_encoders_side_by_side_are_not_stacked():
 def test_a_one_layer_rnn_keeps_the_bound():
     line = _jacobian_line(rnntui.run("rnn-apple"))
     assert line.endswith("below 1 at every step, the gradient must shrink")
+
+
+def test_a_step_dense_without_activation_is_the_linear_map_alone(tmp_path):
+    """A recurrence's dense step node with no activation computes W x + b (checked on the run's own values);
+    its equation read `y = none(W x + b)`."""
+    from rnntui.render.analysis import equations
+    from rnntui.engine.ops.recurrence import step_layout
+
+    path = tmp_path / "cell.yaml"
+    path.write_text("""\
+version: 1
+input: {values: [[0.5], [-1.0], [0.25]]}
+model:
+  - id: rec
+    type: recurrence
+    state: {h: 3}
+    step:
+      - {id: xh, op: cat, from: [x, h]}
+      - {id: lin, type: dense, units: 3, from: xh}
+      - {id: hn, op: tanh, from: lin}
+    next: {h: hn}
+    emit: hn
+loss: {kind: sum}
+""")
+    trace = rnntui.run(path)
+    lin = next(s for s in step_layout(trace.info.entries[0]) if s.id == "lin" or str(s.index).endswith("lin"))
+    W, b = trace["param.0.lin.weight"], trace["param.0.lin.bias"]
+    xh = np.asarray(trace["model.0.xh.out"])
+    np.testing.assert_allclose(np.asarray(trace["model.0.lin.out"]), xh @ W.T + b, rtol=1e-12)
+    words = " ".join(equations(lin))
+    assert "y = W x + b" in words and "none(" not in words
