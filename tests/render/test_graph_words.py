@@ -158,3 +158,21 @@ loss: {kind: sum}
     np.testing.assert_allclose(np.asarray(trace["model.0.lin.out"]), xh @ W.T + b, rtol=1e-12)
     words = " ".join(equations(lin))
     assert "y = W x + b" in words and "none(" not in words
+
+
+def test_an_encoders_verdict_says_the_loss_terms_step_is_the_outputs():
+    """The attention seq2seq's encoder runs over src's 5 steps (0..4); its verdict is measured on the loss term
+    at step 5 of the output, which steps through tgt_in. It said 'sample 0's step 5 loss term' beside 'at
+    step 0 ... of its size at step 4', a step the encoder does not have."""
+    from rnntui.render.analysis import verdicts
+
+    trace = rnntui.run("graph-attention-reverse")
+    enc = next(p for p in trace.info.places if p.entry == 1)
+    s = int(np.asarray(trace["diag.model.1.l0.fwd.term_step"])[0])
+    assert s >= trace.info.entries[1].steps == 5          # not one of the encoder's steps
+    vs = verdicts(trace, enc)
+    axis = "(the output steps through input 'tgt_in', model.1 through input 'src')"
+    assert f"sample 0's loss term at the output's step {s} alone {axis}" in vs.of(0).basis
+    assert f"loss term at the output's step {s} {axis} alone" in vs.basis
+    dec = next(p for p in trace.info.places if p.entry == 4)    # the decoder steps as the output does
+    assert "output's" not in verdicts(trace, dec).of(0).basis
