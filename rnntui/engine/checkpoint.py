@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -172,6 +172,7 @@ class Segments:
                 for slot, (j, d) in enumerate(self.slots(lay)):
                     self.starts[lay.index][s][0 if d == "fwd" else K - 1, slot] = v[slot]
         self.swept = False
+        self.progress = SweepProgress(K, self.bidir)   # how far the sweep is (`Sweep`); finished once swept
         self.lock = threading.RLock()
         self.cache = SegmentLRU(8)
         self.forward_cache = SegmentLRU(8)
@@ -280,98 +281,10 @@ class Segments:
     # --- the sweep --------------------------------------------------------------------------------
     def sweep(self, keep: bool = False, label: str = "recording") -> SweepResult:
         """Forward through every segment, then backward: the boundaries, the small arrays, the gradients
-        and the loss. *keep*: every segment's record too (a whole recording), concatenated in `arrays`."""
-        K = len(self.bounds)
-        total = K * (3 if self.bidir else 2)
-        done = 0
-
-        def step():
-            nonlocal done
-            done += 1
-            report(label, done, total)
-
-        kept: dict[int, tuple] = {}
-        # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits
-        terms = {d: TermPass(self, d) for d in (("fwd", "bwd") if self.bidir else ("fwd",))}
-        for k in range(K):       # forward directions' boundary states
-            walk, rec = self._forward(k)
-            self._carry_states(k, rec, "fwd")
-            if keep and not self.bidir:
-                kept[k] = (walk, rec)
-            step()
-        if self.bidir:
-            # the backward direction's states from the last segment down, and the forward direction's
-            # gradients (the bidirectional entry is the only recurrent one: its backward direction's
-            # gradients, still zeros here, reach no other recurrent place)
-            for k in range(K - 1, -1, -1):
-                walk, rec = self._forward(k)
-                self._carry_states(k, rec, "bwd")
-                _, g, g_pre = self._backward(k, walk, rec, {})
-                self._carry_grads(k, walk, "fwd")
-                terms["fwd"].step(k, walk, g, g_pre)
-                if keep:
-                    kept[k] = (walk, {key: v for key, v in rec.items() if not key.startswith((keys.GRAD_PREFIX, keys.LOSS,
-                                                                                              keys.GRADNORM_PREFIX))})
-                step()
-            order = range(K)                  # then forward, carrying the backward direction's gradients
-            carry = "bwd"
-        else:
-            order = range(K - 1, -1, -1)
-            carry = "fwd"
-        parts: dict[str, list] = {}
-        parts_rows: dict[str, list] = {}
-        rows: dict[str, np.ndarray] = {}
-        small: dict[str, np.ndarray] = {}
-        summaries: dict[str, BadRows] = {}
-        big: dict[str, tuple] = {}
-        diag: dict[str, list] = {}
-        grads: dict[str, np.ndarray] = {}
-        losses = [None] * K
-        key_order: list[str] | None = None
-        for k in order:
-            walk, rec = kept.pop(k) if keep else self._forward(k)
-            seg_grads: dict = {}
-            losses[k], g, g_pre = self._backward(k, walk, rec, seg_grads)
-            self._carry_grads(k, walk, carry)
-            terms[carry].step(k, walk, g, g_pre)
-            for name, g in seg_grads.items():
-                grads[name] = g if name not in grads else grads[name] + g
-            a, b = self.bounds[k]
-            if key_order is None:
-                key_order = [key for key in rec if key not in self.state_keys]
-            for key in key_order:
-                v = rec[key]
-                if v.shape[0] != b - a:
-                    raise ValueError(f"{key}: not one row per step ({v.shape}); cannot be checkpointed")
-                if v.ndim >= 3:
-                    big[key] = ((self.T,) + v.shape[1:], v.dtype)
-                    if key.startswith(keys.GRAD_PREFIX) and not keep:   # the bars' all-step scale, per sample
-                        flat = np.abs(v.reshape(v.shape[0], v.shape[1], -1))
-                        top = np.where(np.isfinite(flat), flat, 0).max(axis=(0, 2))
-                        name = f"top:{key}"
-                        rows[name] = top if name not in rows else np.maximum(rows[name], top)
-                    if not keep:
-                        summary = summaries.get(key) or BadRows(v.ndim, v.dtype)
-                        summaries[key] = summary.seen(v, a)
-                        continue
-                parts.setdefault(key, [None] * K)[k] = v
-            self._diagnostics(k, rec, diag)
-            if not keep:
-                self._rows(k, rec, parts_rows)
-            self._state_records(k, rec, small)
-            step()
-        arrays: dict = {}
-        for key in key_order:
-            arrays[key] = np.concatenate(parts[key]) if key in parts else summaries[key]
-        arrays.update(small)
-        loss = np.asarray(0, dtype=self.dtype)
-        for part in losses:     # the segments' shares, first to last
-            loss = loss + np.asarray(part, dtype=self.dtype)
-        self.swept = True
-        rows.update({key: np.concatenate(v) for key, v in parts_rows.items()})
-        terms_out = {key: v for t in terms.values() for key, v in t.out.items()}
-        return SweepResult(arrays, {key: np.concatenate(v) for key, v in diag.items()}, grads,
-                           np.asarray(loss, dtype=self.dtype), {} if keep else big, rows, terms_out)
+        and the loss. *keep*: every segment's record too (a whole recording), concatenated in `arrays`.
+        The same as driving a `Sweep` to its end (a caller that shows the first segment first drives it in
+        pieces)."""
+        return Sweep(self, keep, label).run()
 
     def _rows(self, k: int, rec: dict, parts: dict) -> None:
         """Per step and sample, what the timeline draws from arrays not kept: ||dLoss/dx_t|| (as
@@ -425,18 +338,24 @@ class Segments:
     # --- on demand ----------------------------------------------------------------------------------
     def segment(self, k: int, backward: bool = True) -> dict:
         """Segment k's record (every key over its steps), recomputed from its boundaries or from the cache.
-        *backward* False: the forward pass's keys only (cheaper; needs only the forward sweep's states)."""
+        *backward* False: the forward pass's keys and the output only (cheaper; needs only the forward sweep's
+        states). While the sweep runs (`Sweep`), a segment whose boundaries it has not reached raises NotReady:
+        it is never computed from boundaries not yet known."""
         with self.lock:
             rec = self.cache.get(k)
             if rec is None and not backward:
                 rec = self.forward_cache.get(k)
             if rec is not None:
                 return rec
+            progress = self.progress
+            if not (progress.backward_ready(k) if backward else progress.forward_ready(k)):
+                raise NotReady("the backward pass" if backward else "the forward pass", progress.fraction)
             walk, rec = self._forward(k)
             if backward:
                 self._backward(k, walk, rec, {})
                 self.cache.put(k, rec)
             else:
+                rec[keys.OUTPUT] = walk.outs[-1]
                 self.forward_cache.put(k, rec)
             return rec
 
@@ -452,6 +371,211 @@ class Segments:
             terms.step(k, walk, g, g_pre)
             report(f"one loss term's gradient ({direction})", n + 1, K)
         return terms.out
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """How far a sweep is (`Sweep`), as counts of segments; frozen: a snapshot a reader keeps while the sweep
+    goes on. A sweep runs its phases in order: "forward" (each forward direction's boundary states, segment 0
+    up), for a bidirectional entry "states" (its backward direction's states and a first backward pass, from
+    the last segment down), then "backward" (the backward pass that is kept: from the last segment down, for a
+    bidirectional entry from the first up), then "done"."""
+
+    K: int                  # segments in the run
+    bidir: bool
+    forward: int = 0        # segments the forward phase has been through (from segment 0)
+    states: int = 0         # ... the "states" phase (a bidirectional entry's, from the last segment)
+    backward: int = 0       # ... the backward phase (from the last segment; a bidirectional one from the first)
+
+    @property
+    def total(self) -> int:
+        return self.K * (3 if self.bidir else 2)
+
+    @property
+    def done(self) -> int:
+        return self.forward + self.states + self.backward
+
+    @property
+    def fraction(self) -> float:
+        return self.done / max(1, self.total)
+
+    @property
+    def complete(self) -> bool:
+        return self.backward == self.K
+
+    @property
+    def phase(self) -> str:
+        if self.forward < self.K:
+            return "forward"
+        if self.bidir and self.states < self.K:
+            return "states"
+        return "backward" if self.backward < self.K else "done"
+
+    def forward_ready(self, k: int) -> bool:
+        """Whether segment k's forward pass can be recomputed from its boundaries: every direction's state
+        entering it is known."""
+        return k < self.forward and (not self.bidir or k >= self.K - self.states)
+
+    def backward_ready(self, k: int) -> bool:
+        """Whether segment k's backward pass can be: the gradients entering it are the final ones."""
+        if self.complete:
+            return True
+        return k < self.backward if self.bidir else k >= self.K - self.backward
+
+    def forward_steps(self) -> int:
+        """How many steps from t=0 on have their forward pass ready (for a bidirectional entry: 0 until its
+        backward direction's states reach segment 0)."""
+        return self.forward if not self.bidir else (self.K if self.states == self.K else 0)
+
+    @classmethod
+    def finished(cls, K: int, bidir: bool) -> SweepProgress:
+        return cls(K, bidir, K, K if bidir else 0, K)
+
+
+class NotReady(Exception):
+    """What a reader asked of a run whose sweep has not computed it yet (`SweepProgress`): *fraction* of the
+    sweep done; *what* it waits for ("the backward pass", "the forward pass")."""
+
+    def __init__(self, what: str, fraction: float):
+        super().__init__(f"{what}: computing ({fraction:.0%} of the sweep done)")
+        self.what, self.fraction = what, fraction
+
+
+class Sweep:
+    """`Segments.sweep` in pieces, for a caller that shows the first segment before the rest is swept (the
+    debugger: `rnntui run` on a long run). `advance()` runs one segment of the current phase and says whether
+    there is more; the first call runs segment 0's forward pass (*cache_first*: kept in the forward LRU, where the
+    first screen reads it). Each call publishes its `SweepProgress` on the segments (`segments.progress`) once
+    that segment's boundaries are written, so a reader on another thread only reads what is done; `result`
+    (a `SweepResult`) is set by the last call. The operations and their order are `sweep`'s to the bit: `run()`
+    is `sweep`."""
+
+    def __init__(self, segments: Segments, keep: bool = False, label: str = "recording", cache_first: bool = False):
+        self.segments, self.keep, self.label, self.cache_first = segments, keep, label, cache_first
+        self.result: SweepResult | None = None
+        segments.progress = SweepProgress(len(segments.bounds), segments.bidir)
+        self._pieces = self._run()
+
+    @property
+    def progress(self) -> SweepProgress:
+        return self.segments.progress
+
+    def advance(self) -> bool:
+        """One segment more of the sweep; False once it is done (`result` set)."""
+        if self.result is not None:
+            return False
+        try:
+            next(self._pieces)
+        except StopIteration as stop:
+            self.result = stop.value
+            return False
+        return True
+
+    def run(self) -> SweepResult:
+        """The rest of the sweep, to its end."""
+        while self.advance():
+            pass
+        return self.result
+
+    def _publish(self, **counts) -> None:
+        segs = self.segments
+        segs.progress = replace(segs.progress, **counts)
+        report(self.label, segs.progress.done, segs.progress.total)
+
+    def _run(self):
+        segs, keep = self.segments, self.keep
+        K = len(segs.bounds)
+        kept: dict[int, tuple] = {}
+        # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits
+        terms = {d: TermPass(segs, d) for d in (("fwd", "bwd") if segs.bidir else ("fwd",))}
+        for k in range(K):       # forward directions' boundary states
+            walk, rec = segs._forward(k)
+            segs._carry_states(k, rec, "fwd")
+            if keep and not segs.bidir:
+                kept[k] = (walk, rec)
+            elif k == 0 and self.cache_first and not segs.bidir:   # the first screen reads it (Segments.segment)
+                with segs.lock:
+                    segs.forward_cache.put(0, {**rec, keys.OUTPUT: walk.outs[-1]})
+            self._publish(forward=k + 1)
+            yield
+        if segs.bidir:
+            # the backward direction's states from the last segment down, and the forward direction's
+            # gradients (the bidirectional entry is the only recurrent one: its backward direction's
+            # gradients, still zeros here, reach no other recurrent place)
+            for n, k in enumerate(range(K - 1, -1, -1)):
+                walk, rec = segs._forward(k)
+                segs._carry_states(k, rec, "bwd")
+                _, g, g_pre = segs._backward(k, walk, rec, {})
+                segs._carry_grads(k, walk, "fwd")
+                terms["fwd"].step(k, walk, g, g_pre)
+                if keep:
+                    kept[k] = (walk, {key: v for key, v in rec.items() if not key.startswith((keys.GRAD_PREFIX, keys.LOSS,
+                                                                                              keys.GRADNORM_PREFIX))})
+                self._publish(states=n + 1)
+                yield
+            order = range(K)                  # then forward, carrying the backward direction's gradients
+            carry = "bwd"
+        else:
+            order = range(K - 1, -1, -1)
+            carry = "fwd"
+        parts: dict[str, list] = {}
+        parts_rows: dict[str, list] = {}
+        rows: dict[str, np.ndarray] = {}
+        small: dict[str, np.ndarray] = {}
+        summaries: dict[str, BadRows] = {}
+        big: dict[str, tuple] = {}
+        diag: dict[str, list] = {}
+        grads: dict[str, np.ndarray] = {}
+        losses = [None] * K
+        key_order: list[str] | None = None
+        for n, k in enumerate(order):
+            walk, rec = kept.pop(k) if keep else segs._forward(k)
+            seg_grads: dict = {}
+            losses[k], g, g_pre = segs._backward(k, walk, rec, seg_grads)
+            segs._carry_grads(k, walk, carry)
+            terms[carry].step(k, walk, g, g_pre)
+            for name, g in seg_grads.items():
+                grads[name] = g if name not in grads else grads[name] + g
+            a, b = segs.bounds[k]
+            if key_order is None:
+                key_order = [key for key in rec if key not in segs.state_keys]
+            for key in key_order:
+                v = rec[key]
+                if v.shape[0] != b - a:
+                    raise ValueError(f"{key}: not one row per step ({v.shape}); cannot be checkpointed")
+                if v.ndim >= 3:
+                    big[key] = ((segs.T,) + v.shape[1:], v.dtype)
+                    if key.startswith(keys.GRAD_PREFIX) and not keep:   # the bars' all-step scale, per sample
+                        flat = np.abs(v.reshape(v.shape[0], v.shape[1], -1))
+                        top = np.where(np.isfinite(flat), flat, 0).max(axis=(0, 2))
+                        name = f"top:{key}"
+                        rows[name] = top if name not in rows else np.maximum(rows[name], top)
+                    if not keep:
+                        summary = summaries.get(key) or BadRows(v.ndim, v.dtype)
+                        summaries[key] = summary.seen(v, a)
+                        continue
+                parts.setdefault(key, [None] * K)[k] = v
+            segs._diagnostics(k, rec, diag)
+            if not keep:
+                segs._rows(k, rec, parts_rows)
+            segs._state_records(k, rec, small)
+            if n + 1 < K:
+                self._publish(backward=n + 1)
+                yield
+        arrays: dict = {}
+        for key in key_order:
+            arrays[key] = np.concatenate(parts[key]) if key in parts else summaries[key]
+        arrays.update(small)
+        loss = np.asarray(0, dtype=segs.dtype)
+        for part in losses:     # the segments' shares, first to last
+            loss = loss + np.asarray(part, dtype=segs.dtype)
+        segs.swept = True
+        rows.update({key: np.concatenate(v) for key, v in parts_rows.items()})
+        terms_out = {key: v for t in terms.values() for key, v in t.out.items()}
+        result = SweepResult(arrays, {key: np.concatenate(v) for key, v in diag.items()}, grads,
+                             np.asarray(loss, dtype=segs.dtype), {} if keep else big, rows, terms_out)
+        self._publish(backward=K)     # the last segment's report, once everything is in
+        return result
 
 
 class TermPass:
@@ -787,6 +911,7 @@ def restore(arrays: dict, info, path, limit: int):
                     raise bad(f"{name}: expected {v.dtype} {v.shape} ({K} segments of {S} steps)")
                 into[i][s] = np.array(saved)
     segs.swept = True
+    segs.progress = SweepProgress.finished(K, segs.bidir)
     kept = {k: v for k, v in arrays.items() if not k.startswith(keys.CHECKPOINT_PREFIX) and k != keys.META_CHECKPOINT}
     derived = {}
     if keys.META_NOT_COMPUTED in kept:
