@@ -5,8 +5,13 @@ iteration is two GEMMs over every active row, (N, H) @ (H, kH) and (N, kH) @ (kH
 J v = a*v + sum_k D_k*(W_k v) and Jᵀu = a*u + sum_k W_kᵀ(D_k*u). A step leaves the batch as soon
 as its largest Ritz value theta (of the Lanczos tridiagonal) is certified; sigma = sqrt(theta).
 Above SINGLE_BELOW units this runs twice: in float32 (its GEMMs 2.5x as fast) to find each step's
-top Ritz vector, then in float64 from that vector, which certifies theta in a few iterations; every
-value returned is the float64 phase's, with the certificate below.
+top Ritz vector, then in float64 from that vector, which certifies theta in a few iterations (mostly
+one: the float32 phase runs to SINGLE_RTOL); every value returned is the float64 phase's, with the
+certificate below. The float32 phase starts each row from the top eigenvector of the rows' mean JᵀJ
+(`_shared_start`: the steps share W, so their top right singular vectors lean the same way; 2 fewer
+iterations of 25 for an LSTM) plus a random vector of half its length. A certificate check costs an
+eigvalsh of the m x m tridiagonal (60 us at m = 30, a few iterations' worth), so after two checks a
+row is checked again when its residual's rate of decrease says it will pass.
 
 Certificate, with r the residual of theta's Ritz vector (|r| = beta_m |s_m|, free from the
 tridiagonal) and gap the distance from theta to the next Ritz value:
@@ -16,8 +21,8 @@ so |lambda_max - theta| <= rtol * lambda_max and sigma has relative error <= rto
 rounding, ~1e-15). Ritz values never exceed lambda_max. In the float64 phase the gap is taken to the
 larger of its own second Ritz value and the float32 phase's (raised by its rounding, SINGLE_SLACK):
 both bound lambda_2 from below, and the float64 phase's, started next to the top vector, alone would
-be a poor one. Like every Krylov method this assumes the
-random start vector is not (numerically) orthogonal to the top singular vector, and that a pair
+be a poor one. Like every Krylov method this assumes the start vector is not (numerically) orthogonal
+to the top singular vector (its random part makes that as unlikely as for a random start), and that a pair
 of top singular values closer than about sqrt(rtol) apart is resolved; steps not certified within
 MAX_ITERATIONS fall back to eigvalsh of the explicitly formed J Jᵀ. tests/engine/test_spectral.py
 checks the result against numpy's dense SVD, including clustered and repeated top values.
