@@ -371,6 +371,15 @@ def with_record_of(training, k: int) -> SavedTrainTrace:
     arrays = {key: value for key, value in record._arrays.items() if not key.startswith(keys.TRAIN_PREFIX)}
     arrays.update({key: value for key, value in training._arrays.items() if key.startswith(keys.TRAIN_PREFIX)})
     arrays[keys.TRAIN_RECORD_ITERATION] = np.asarray(k, dtype=np.int64)
+    from rnntui.engine.checkpoint import CheckpointedTrace
+
+    if isinstance(record, CheckpointedTrace):   # a checkpointed record: its segments, recomputed when read
+        from rnntui.engine.checkpoint_kinds import SavedCheckpointedTrainTrace
+
+        saved = SavedCheckpointedTrainTrace(arrays, record.info, dict(record._derived), record.segments, record.big,
+                                            record.limit, rows=record.rows)
+        saved.recording = record.recording
+        return saved
     return SavedTrainTrace(arrays, record.info, dict(record._derived))
 
 

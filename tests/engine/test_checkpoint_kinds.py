@@ -455,3 +455,18 @@ def test_a_training_run_over_the_memory_limit_checkpoints_its_iterations(tmp_pat
     assert type(ck).__name__ == "CheckpointedTrainTrace" and ck.recording.mode == "checkpointed"
     assert "more than the memory limit" in ck.recording.words()
     assert_bit_equal(full, ck)
+
+
+def test_an_earlier_iteration_of_a_checkpointed_training_run_saves_and_reopens(tmp_path, monkeypatch):
+    """`export --iteration 1`: that iteration's checkpointed record with the run's train.* keys."""
+    from rnntui.engine.load import load_trace
+    from rnntui.engine.train import with_record_of
+
+    sc = training()
+    full = fresh_training(sc, "full", tmp_path, monkeypatch, "full")
+    ck = fresh_training(sc, "checkpointed", tmp_path, monkeypatch, "ck")
+    with_record_of(ck, 1).save(tmp_path / "one.npz")
+    back = load_trace(tmp_path / "one.npz")
+    assert type(back).__name__ == "SavedCheckpointedTrainTrace" and back.record_iteration == 1
+    whole = with_record_of(full, 1)
+    assert_bit_equal(whole, back)
