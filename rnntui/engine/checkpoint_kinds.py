@@ -26,7 +26,6 @@ from rnntui.engine.handlers import handler
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
 from rnntui.engine.seq2seq import split
 from rnntui.engine.trace_file import SavedTrainTrace
-from rnntui.engine.train import TrainTrace
 from rnntui.engine.walk import Walk
 
 
@@ -456,14 +455,6 @@ class GraphSegments(Segments):
 
 
 # --- training runs -----------------------------------------------------------------------------------------
-
-class CheckpointedTrainTrace(TrainTrace, CheckpointedTrace):
-    """A training run whose last iteration's record is checkpointed (engine/train.py's `train_trace`): the
-    `train.*` keys and that record's small arrays held, its per-step arrays recomputed per segment; any other
-    iteration is recomputed as a training run recomputes them (checkpointed too)."""
-
-    __init__ = CheckpointedTrace.__init__
-
 
 class SavedCheckpointedTrainTrace(SavedTrainTrace, CheckpointedTrace):
     """A saved training run whose iteration record is checkpointed, reopened (`checkpoint.restore`)."""

@@ -22,6 +22,7 @@ import numpy as np
 
 from rnntui.engine import keys, optim, recording
 from rnntui.engine.families import fused
+from rnntui.engine.checkpoint import CheckpointedTrace
 from rnntui.engine.handlers import handler
 from rnntui.engine.minibatch import batch_indices, subset
 from rnntui.engine.progress import report
@@ -327,8 +328,6 @@ class TrainTrace(Trace):
 def train_trace(last: Trace, trainer: Trainer, steps: list[Step], final: dict, first_bad,
                 final_buffers: dict | None = None) -> TrainTrace:
     """The TrainTrace of a run whose last iteration recorded *last* (checkpointed or whole)."""
-    from rnntui.engine.checkpoint import CheckpointedTrace
-
     if not isinstance(last, CheckpointedTrace):
         return TrainTrace(last, trainer, steps, final, first_bad, final_buffers)
     extra = _train_arrays(trainer, steps, final, first_bad)
@@ -339,8 +338,6 @@ def train_trace(last: Trace, trainer: Trainer, steps: list[Step], final: dict, f
 def _checkpointed_train_trace(last, trainer: Trainer, extra: dict) -> TrainTrace:
     """A TrainTrace whose last iteration's record is checkpointed: that record's segments, recomputed when read,
     and the `train.*` keys (*extra*) beside its small arrays."""
-    from rnntui.engine.checkpoint_kinds import CheckpointedTrainTrace
-
     trace = CheckpointedTrainTrace(dict(last._arrays, **extra), last.info, dict(last._derived), last.segments,
                                    last.big, last.limit, rows=last.rows)
     trace.recording = last.recording
@@ -348,10 +345,16 @@ def _checkpointed_train_trace(last, trainer: Trainer, extra: dict) -> TrainTrace
     return trace
 
 
+class CheckpointedTrainTrace(TrainTrace, CheckpointedTrace):
+    """A training run whose last iteration's record is checkpointed (`train_trace`): the `train.*` keys and that
+    record's small arrays held, its per-step arrays recomputed per segment (engine/checkpoint.py); any other
+    iteration is recomputed as a training run recomputes them (checkpointed too)."""
+
+    __init__ = CheckpointedTrace.__init__
+
+
 def restored_trace(last: Trace, trainer: Trainer, arrays: dict[str, np.ndarray]) -> TrainTrace:
     """A TrainTrace from the kept `train.*` arrays and the last iteration's recomputed record."""
-    from rnntui.engine.checkpoint import CheckpointedTrace
-
     if isinstance(last, CheckpointedTrace):
         return _checkpointed_train_trace(last, trainer, {k: v for k, v in arrays.items()
                                                         if k.startswith(keys.TRAIN_PREFIX)})
@@ -371,8 +374,6 @@ def with_record_of(training, k: int) -> SavedTrainTrace:
     arrays = {key: value for key, value in record._arrays.items() if not key.startswith(keys.TRAIN_PREFIX)}
     arrays.update({key: value for key, value in training._arrays.items() if key.startswith(keys.TRAIN_PREFIX)})
     arrays[keys.TRAIN_RECORD_ITERATION] = np.asarray(k, dtype=np.int64)
-    from rnntui.engine.checkpoint import CheckpointedTrace
-
     if isinstance(record, CheckpointedTrace):   # a checkpointed record: its segments, recomputed when read
         from rnntui.engine.checkpoint_kinds import SavedCheckpointedTrainTrace
 
