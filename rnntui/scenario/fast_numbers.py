@@ -163,7 +163,78 @@ _STEP[ord("[")], _STEP[ord("]")] = 1, -1
 
 
 def _lists(raw: bytes) -> list[tuple[int, int, NumberList, int]]:
-    """(start, end, value, depth) of each list worth reading with NumPy, in the order of the text.
+    """(start, end, value, depth) of each list worth reading with NumPy, in the order of the text: by the
+    compiled scan (number_kernel.py) where it runs, else by the NumPy scan."""
+    kernel = _kernel(len(raw))
+    if kernel is None:
+        return _lists_numpy(raw, ((run.start(), run.end()) for run in _run_finder().finditer(raw)))
+    return _lists_compiled(raw, kernel)
+
+
+COMPILED_MIN_BYTES = 1 << 20   # smaller texts: the NumPy scan (the compiled one's first call imports numba, ~0.3 s)
+_KERNEL: list = []
+
+
+def _kernel(size: int):
+    """number_kernel.scan where numba is importable, the text is big enough and RNNTUI_FUSED is not off."""
+    if size < COMPILED_MIN_BYTES:
+        return None
+    from rnntui.engine.families.fused import switched_off
+
+    if switched_off():
+        return None
+    if not _KERNEL:
+        try:
+            from rnntui.scenario.number_kernel import scan
+        except (ImportError, OSError):   # no numba, or one that cannot load here
+            scan = None
+        _KERNEL.append(scan)
+    return _KERNEL[0]
+
+
+def _lists_compiled(raw: bytes, scan) -> list[tuple[int, int, NumberList, int]]:
+    """The lists found and converted by the compiled scan; those it defers read by the NumPy scan."""
+    from rnntui.scenario import number_kernel as nk
+
+    data = np.frombuffer(raw, np.uint8)
+    most = len(raw) // 2 + 2                      # numbers: at most one in two characters
+    vals = np.empty(most, np.float64)
+    ints, kinds = np.empty(most, np.int64), np.zeros(most, np.uint8)
+    rows = len(raw) // max(3, 2 * MIN_NUMBERS - 1) + 1   # the lists kept are disjoint, each that long
+    recs, dims = np.empty((rows, nk.R_FIELDS), np.int64), np.empty((rows, MAX_DEPTH + 1), np.int64)
+    count = scan(data, MIN_NUMBERS, MAX_DEPTH, vals.view(np.int64), ints, kinds, recs, dims)
+    out, deferred = [], []
+    for rec, shape in zip(recs[:count].tolist(), dims[:count].tolist()):
+        start, end, v0, v1 = rec[nk.R_START], rec[nk.R_END], rec[nk.R_V0], rec[nk.R_V1]
+        if rec[nk.R_STATUS] != nk.OK:
+            deferred.append((start, end))
+            continue
+        shape = tuple(shape[:rec[nk.R_NDIMS]])
+        if rec[nk.R_FIX]:   # more digits than 19, or a product that does not decide: float() of the token
+            for v in (np.flatnonzero(kinds[v0:v1] == nk.BY_FLOAT) + v0).tolist():
+                token = _TOKEN.match(raw, int(ints[v])).group()
+                vals[v] = float(token)
+        if not rec[nk.R_FLOATS]:   # every token an int
+            arr = ints[v0:v1]
+            items = arr.tolist()
+        else:
+            arr = vals[v0:v1]
+            items = arr.tolist()
+            if rec[nk.R_INTS]:     # ints beside floats: the ints stay ints in the data, floats in the array
+                for v in np.flatnonzero(kinds[v0:v1] == nk.INT).tolist():
+                    items[v] = int(ints[v0 + v])
+        out.append((start, end, _nest(arr.reshape(shape), items, shape), rec[nk.R_DEPTH]))
+    if deferred:
+        out.extend(_lists_numpy(raw, deferred))
+        out.sort(key=lambda f: f[0])
+    return out
+
+
+_TOKEN = re.compile(rb"[-+0-9.eE]+")
+
+
+def _lists_numpy(raw: bytes, spans) -> list[tuple[int, int, NumberList, int]]:
+    """(start, end, value, depth) of each list worth reading with NumPy inside each (start, end) of *spans*.
 
     Linear in the text: each run of a number list's characters is cut into its top-level balanced lists in
     one NumPy pass (the bracket depth as a cumulative sum, floored at zero so that a stray `]` closes
@@ -171,9 +242,9 @@ def _lists(raw: bytes) -> list[tuple[int, int, NumberList, int]]:
     scanned again, one level deeper, at most MAX_DEPTH levels down."""
     out = []
     budget = [WORK * len(raw) + 1_000_000]   # bytes the scans may read in all: past it, ruamel reads the rest
-    for run in _run_finder().finditer(raw):   # each run of a number list's characters long enough to hold one
-        i = raw.find(b"[", run.start(), run.end())
-        work = [(i, run.end(), 0)] if i >= 0 else []
+    for lo, hi in spans:   # each run of a number list's characters long enough to hold one
+        i = raw.find(b"[", lo, hi)
+        work = [(i, hi, 0)] if i >= 0 else []
         while work and budget[0] > 0:
             lo, hi, level = work.pop()
             if level <= MAX_DEPTH:
