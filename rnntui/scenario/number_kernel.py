@@ -253,7 +253,8 @@ def _number(raw, i, n, bits, ints, kinds, nv):
         iv = np.int64(w)
         ints[nv] = -iv if neg else iv
         kinds[nv] = INT
-        bits[nv] = _as_bits(float(w)) if w <= _TWO53 else eisel_lemire(w, 0)   # 0.0 for -0: the int 0
+        b = _as_bits(float(w)) if w <= _TWO53 else eisel_lemire(w, 0)
+        bits[nv] = (b | _SIGN) if neg and w != _U0 else b      # 0.0 for -0: the int 0
         return i, INT
     q = e - frac
     if w == _U0:
