@@ -35,8 +35,8 @@ FLOAT, INT, BY_FLOAT = 0, 1, 2        # BY_FLOAT: `float()` of the token, which 
 # a list's status
 OK, DEFER, INVALID = 0, 1, 2
 # a record's fields
-R_START, R_END, R_V0, R_V1, R_STATUS, R_DEPTH, R_NDIMS, R_INTS, R_FLOATS, R_FIX = range(10)
-R_FIELDS = 10
+R_START, R_END, R_V0, R_V1, R_STATUS, R_DEPTH, R_NDIMS, R_INTS, R_FLOATS, R_FIX, R_BREAKS, R_LAST_BREAK = range(12)
+R_FIELDS = 12   # R_BREAKS: the line feeds inside the list, R_LAST_BREAK: the offset of its last
 MAX_FRAMES = 64                        # deeper nesting: every list around it is no array (MAX_DEPTH is 32)
 
 
@@ -257,16 +257,18 @@ def _number(raw, i, n, bits, ints, kinds, nv):
         bits[nv] = (b | _SIGN) if neg and w != _U0 else b      # 0.0 for -0: the int 0
         return i, INT
     q = e - frac
-    if w == _U0:
+    if nd > 19:                                       # w wrapped (it may even be 0)
+        b = np.int64(-1)
+    elif w == _U0:
         b = np.int64(0)
-    elif nd <= 19 and w <= _TWO53 and -22 <= q <= 22:   # Clinger: exact operands, one rounding
+    elif w <= _TWO53 and -22 <= q <= 22:              # Clinger: exact operands, one rounding
         b = _as_bits(float(w) * _POW10[q] if q >= 0 else float(w) / _POW10[-q])
     else:
-        b = eisel_lemire(w, q) if nd <= 19 else np.int64(-1)
-        if b < 0:
-            ints[nv] = first
-            kinds[nv] = BY_FLOAT
-            return i, BY_FLOAT
+        b = eisel_lemire(w, q)
+    if b < 0:
+        ints[nv] = first
+        kinds[nv] = BY_FLOAT
+        return i, BY_FLOAT
     bits[nv] = (b | _SIGN) if neg else b
     return i, FLOAT
 
@@ -285,7 +287,8 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
     (int64), an int token's value (a BY_FLOAT token's start) into *ints* and a kind other than FLOAT into
     *kinds* (zeros); each list worth reading (outermost, at least *min_numbers* numbers and 2 * min_numbers - 1
     characters, nested at most *max_depth*, followed by what may follow a value) into *recs* (R_* fields) and
-    its shape into *dims*. Returns the count of records (in the order of the text)."""
+    its shape into *dims*. Returns the count of records (in the order of the text) and whether the text holds
+    no character that YAML text may not hold (a C0 control but tab, LF and CR; DEL; any byte past ASCII)."""
     n = raw.size
     # the open lists but the innermost (whose state is in the variables t_*)
     starts = np.zeros(MAX_FRAMES, np.int64)
@@ -297,6 +300,7 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
     nfix = np.zeros(MAX_FRAMES, np.int64)
     v0 = np.zeros(MAX_FRAMES, np.int64)
     deep = np.zeros(MAX_FRAMES, np.int64)
+    lf0 = np.zeros(MAX_FRAMES, np.int64)
     shape = np.zeros((MAX_FRAMES + 1, MAX_FRAMES + 1), np.int64)   # each open list's first child's shape
     shape_len = np.zeros(MAX_FRAMES + 1, np.int64)
     top = -1              # the innermost open list, -1 none
@@ -304,6 +308,10 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
     item_next = False     # a `[` or `,` came last: an item is expected
     t_start = t_items = t_what = t_status = t_int = t_float = t_fix = t_v0 = 0
     t_deep = 1            # levels of lists in it, itself included
+    t_lf = 0              # line feeds before it
+    lf = 0                # line feeds so far
+    last_lf = -1          # the offset of the last
+    clean = True          # no control character so far
     # t_what: 0 nothing yet, 1 numbers, 2 lists
     nv = 0
     nrec = 0
@@ -313,6 +321,9 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
         c = raw[i]
         k = _CLASS[c]
         if k == 6:
+            if c == 10:
+                lf += 1
+                last_lf = i
             i += 1
             continue
         if k == 1 or k == 2 or k == 7:            # a number (or what starts like one)
@@ -369,10 +380,11 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
                 t_what = 2
                 starts[top], items[top], what[top], status[top] = t_start, t_items, t_what, t_status
                 has_int[top], has_float[top], nfix[top], v0[top], deep[top] = t_int, t_float, t_fix, t_v0, t_deep
+                lf0[top] = t_lf
             top += 1
             t_start, t_items, t_what, t_status = i - 1, 0, 0, OK
             t_int = t_float = t_fix = 0
-            t_v0, t_deep = nv, 1
+            t_v0, t_deep, t_lf = nv, 1, lf
             shape_len[top] = 0
             item_next = True
             continue
@@ -399,6 +411,7 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
                     recs[nrec, R_V0], recs[nrec, R_V1] = t_v0, nv
                     recs[nrec, R_STATUS], recs[nrec, R_DEPTH], recs[nrec, R_NDIMS] = t_status, t_deep, nd_
                     recs[nrec, R_INTS], recs[nrec, R_FLOATS], recs[nrec, R_FIX] = t_int, t_float, t_fix
+                    recs[nrec, R_BREAKS], recs[nrec, R_LAST_BREAK] = lf - t_lf, last_lf
                     dims[nrec, 0] = t_items
                     for j in range(shape_len[t]):
                         dims[nrec, j + 1] = shape[t, j]
@@ -410,6 +423,7 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
             c_items, c_status, c_deep = t_items, t_status, t_deep
             t_start, t_items, t_what, t_status = starts[p], items[p], what[p], status[p]
             t_int, t_float, t_fix, t_v0, t_deep = has_int[p] | t_int, has_float[p] | t_float, nfix[p] + t_fix, v0[p], deep[p]
+            t_lf = lf0[p]
             if c_status > t_status:
                 t_status = c_status
             if c_deep + 1 > t_deep:
@@ -429,11 +443,13 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
                         break
             continue
         # no character of a number list: whatever is open is no list of numbers
+        if (c < 32 and c != 9) or c >= 127:
+            clean = False
         top = -1
         ghost = 0
         item_next = False
         i += 1
-    return nrec
+    return nrec, clean
 
 
 @njit(inline="always", cache=True)

@@ -233,17 +233,19 @@ def load_yaml(text: str, file: str, fast: bool = True) -> tuple[Any, Positions]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    pos = Positions(file)
-    pos.where[()] = (1, 1)
-    bad = None if text.isascii() and not text.encode("ascii").translate(None, _ASCII_YAML) else _NOT_YAML.search(text)
-    if bad:
-        line = text.count("\n", 0, bad.start()) + 1
-        col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
-        raise ScenarioError([Problem(file, line, col, "", f"found the control character {bad.group()!r}; "
-                                     "expected YAML text, which holds none but tab and line breaks")])
     from rnntui.scenario.fast_numbers import Unsure, reduce
 
+    pos = Positions(file)
+    pos.where[()] = (1, 1)
     reduced = reduce(text) if fast else None
+    if reduced is None or not reduced.clean:   # (the compiled scan of number lists reads every character)
+        bad = None if text.isascii() and not text.encode("ascii").translate(None, _ASCII_YAML) else \
+            _NOT_YAML.search(text)
+        if bad:
+            line = text.count("\n", 0, bad.start()) + 1
+            col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+            raise ScenarioError([Problem(file, line, col, "", f"found the control character {bad.group()!r}; "
+                                         "expected YAML text, which holds none but tab and line breaks")])
     if reduced is not None:   # the big lists of numbers read with NumPy; the rest by ruamel
         fast = Positions(file)
         fast.where[()] = (1, 1)
