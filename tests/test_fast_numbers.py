@@ -269,3 +269,13 @@ def test_hostile_texts_are_scanned_in_linear_time(text, scan):
     t0 = time.perf_counter()
     fast_numbers.reduce(text)
     assert time.perf_counter() - t0 < 5.0
+
+
+@pytest.mark.parametrize("text", [
+    "v: [1.0, 2.0]\nw: \x07\n", "v: [1.0,\x0c 2.0]\n", "v: [1.0, 2.0]\x7f\n", "v:\t[1.0, 2.0]\x00\n",
+    "v: [1.0, 2.0]\nw: caf\u00e9\x1b\n",
+])
+def test_control_characters_are_refused_where_they_are(every_list, text):
+    """The compiled scan checks the characters as it reads (load_yaml then skips its own pass): the same message."""
+    slow, fast = errors(text)
+    assert fast == slow and "control character" in fast
