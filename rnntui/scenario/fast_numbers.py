@@ -122,9 +122,9 @@ class Reduced:
 
 def reduce(text: str) -> Reduced | None:
     """The reduced text, or None when no list is worth reading with NumPy (the original is read as it is)."""
-    if text.startswith("%") or "\n%" in text:   # a directive (%YAML 1.1 types numbers otherwise)
+    if "%" in text and (text.startswith("%") or "\n%" in text):   # a directive (%YAML 1.1 types numbers otherwise)
         return None
-    if "[" not in text or "\x85" in text or "\u2028" in text or "\u2029" in text \
+    if "[" not in text or (not text.isascii() and ("\x85" in text or "\u2028" in text or "\u2029" in text)) \
             or ("\r" in text and text.count("\r") != text.count("\r\n")):
         return None   # line breaks other than LF and CRLF: ruamel counts lines otherwise than this module
     raw = text.encode("ascii", "replace")   # one byte a character: offsets are the text's; `?` is no number

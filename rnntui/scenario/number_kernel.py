@@ -199,80 +199,6 @@ def _digits(raw, i, n, w):
     return i, w
 
 
-@njit(inline="always", cache=True, error_model="numpy")
-def _number(raw, i, n, bits, ints, kinds, nv):
-    """The token from *i* (a digit or a sign) as the number *nv*: (end, kind), kind FLOAT, INT, BY_FLOAT (a
-    float the product does not decide, or of more than 19 digits: its start in *ints*) or -1 (not in the
-    spelling read here)."""
-    first = i
-    neg = raw[i] == 45
-    if raw[i] == 45 or raw[i] == 43:
-        i += 1
-    p = i
-    i, w = _digits(raw, i, n, _U0)
-    bad = i == p                                      # no digit before the dot (`.5`, `-`)
-    is_float = False
-    frac = 0
-    if i < n and raw[i] == 46:                        # .
-        is_float = True
-        f0 = i + 1
-        i, w = _digits(raw, f0, n, w)
-        frac = i - f0
-    nd = i - p - (1 if is_float else 0)               # the digits
-    if nd > 18:                                       # the significant ones: without the leading zeros
-        j = p
-        while j < i and (raw[j] == 48 or raw[j] == 46):
-            if raw[j] == 48:
-                nd -= 1
-            j += 1
-    e = 0
-    if i < n and (raw[i] == 101 or raw[i] == 69):     # e E
-        is_float = True
-        i += 1
-        eneg = False
-        if i < n and (raw[i] == 45 or raw[i] == 43):
-            eneg = raw[i] == 45
-            i += 1
-        else:
-            bad = True                                # `1e5`: a string to YAML 1.2
-        if i >= n or not _is_digit(raw[i]):
-            bad = True
-        while i < n and _is_digit(raw[i]):
-            if e < 100000:
-                e = e * 10 + (raw[i] - 48)
-            i += 1
-        if eneg:
-            e = -e
-    if i < n and _CLASS[raw[i]] != 0 and _CLASS[raw[i]] < 3 or i < n and _CLASS[raw[i]] == 7:
-        bad = True                                    # more of the token: `1.5.2`, `1-2`, `5.nan`
-        while i < n and (_CLASS[raw[i]] == 1 or _CLASS[raw[i]] == 2 or _CLASS[raw[i]] == 7):
-            i += 1
-    if bad or (not is_float and nd > 18):
-        return i, -1
-    if not is_float:
-        iv = np.int64(w)
-        ints[nv] = -iv if neg else iv
-        kinds[nv] = INT
-        b = _as_bits(float(w)) if w <= _TWO53 else eisel_lemire(w, 0)
-        bits[nv] = (b | _SIGN) if neg and w != _U0 else b      # 0.0 for -0: the int 0
-        return i, INT
-    q = e - frac
-    if nd > 19:                                       # w wrapped (it may even be 0)
-        b = np.int64(-1)
-    elif w == _U0:
-        b = np.int64(0)
-    elif w <= _TWO53 and -22 <= q <= 22:              # Clinger: exact operands, one rounding
-        b = _as_bits(float(w) * _POW10[q] if q >= 0 else float(w) / _POW10[-q])
-    else:
-        b = eisel_lemire(w, q)
-    if b < 0:
-        ints[nv] = first
-        kinds[nv] = BY_FLOAT
-        return i, BY_FLOAT
-    bits[nv] = (b | _SIGN) if neg else b
-    return i, FLOAT
-
-
 @intrinsic
 def _as_bits(typingctx, f):
     """The bits of a float64 as an int64."""
@@ -332,30 +258,105 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
                 while i < n and (_CLASS[raw[i]] == 1 or _CLASS[raw[i]] == 2 or _CLASS[raw[i]] == 7):
                     i += 1
                 continue
-            if not item_next:
-                t_status = max(t_status, DEFER)   # two tokens without a comma between
-            item_next = False
-            if t_what == 2:
-                t_status = INVALID                # numbers beside lists
-            t_what = 1
-            t_items += 1
-            if k == 7:                            # `.5`, `.nan`, `-.inf`: the NumPy scan's
-                while i < n and (_CLASS[raw[i]] == 1 or _CLASS[raw[i]] == 2 or _CLASS[raw[i]] == 7):
+            while True:                           # numbers, and the `, ` between them, without the dispatch
+                if not item_next:
+                    t_status = max(t_status, DEFER)   # two tokens without a comma between
+                item_next = False
+                if t_what == 2:
+                    t_status = INVALID            # numbers beside lists
+                t_what = 1
+                t_items += 1
+                if _CLASS[raw[i]] == 7:           # `.5`, `.nan`, `-.inf`: the NumPy scan's
+                    while i < n and (_CLASS[raw[i]] == 1 or _CLASS[raw[i]] == 2 or _CLASS[raw[i]] == 7):
+                        i += 1
+                    t_status = max(t_status, DEFER)
+                    nv += 1
+                    break
+                # the token: [+-] digits [. digits] [(e|E) (+|-) digits]; written here rather than called
+                # (a helper taking the arrays made the loop several times slower)
+                first = i
+                neg = raw[i] == 45
+                if raw[i] == 45 or raw[i] == 43:
                     i += 1
-                t_status = max(t_status, DEFER)
+                p = i
+                i, w = _digits(raw, i, n, _U0)
+                bad = i == p                          # no digit before the dot (`-`, `+.5`)
+                is_float = False
+                frac = 0
+                if i < n and raw[i] == 46:            # .
+                    is_float = True
+                    f0 = i + 1
+                    i, w = _digits(raw, f0, n, w)
+                    frac = i - f0
+                nd = i - p - (1 if is_float else 0)   # the digits
+                if nd > 18:                           # the significant ones: without the leading zeros
+                    j = p
+                    while j < i and (raw[j] == 48 or raw[j] == 46):
+                        if raw[j] == 48:
+                            nd -= 1
+                        j += 1
+                e = 0
+                if i < n and (raw[i] == 101 or raw[i] == 69):   # e E
+                    is_float = True
+                    i += 1
+                    eneg = False
+                    if i < n and (raw[i] == 45 or raw[i] == 43):
+                        eneg = raw[i] == 45
+                        i += 1
+                    else:
+                        bad = True                    # `1e5`: a string to YAML 1.2
+                    if i >= n or not _is_digit(raw[i]):
+                        bad = True
+                    while i < n and _is_digit(raw[i]):
+                        if e < 100000:
+                            e = e * 10 + (raw[i] - 48)
+                        i += 1
+                    if eneg:
+                        e = -e
+                if i < n and (_CLASS[raw[i]] == 1 or _CLASS[raw[i]] == 2 or _CLASS[raw[i]] == 7):
+                    bad = True                        # more of the token: `1.5.2`, `1-2`, `5.nan`
+                    while i < n and (_CLASS[raw[i]] == 1 or _CLASS[raw[i]] == 2 or _CLASS[raw[i]] == 7):
+                        i += 1
+                if bad or (not is_float and nd > 18):
+                    t_status = max(t_status, DEFER)   # the NumPy scan's (an int of 19 digits and more too)
+                elif not is_float:
+                    iv = np.int64(w)
+                    ints[nv] = -iv if neg else iv
+                    kinds[nv] = INT
+                    b = _as_bits(float(w)) if w <= _TWO53 else eisel_lemire(w, 0)
+                    bits[nv] = (b | _SIGN) if neg and w != _U0 else b   # 0.0 for -0: the int 0
+                    t_int = 1
+                else:
+                    q = e - frac
+                    if nd > 19:                       # w wrapped (it may even be 0): float()
+                        b = np.int64(-1)
+                    elif w == _U0:
+                        b = np.int64(0)
+                    elif w <= _TWO53 and -22 <= q <= 22:   # Clinger: exact operands, one rounding
+                        b = _as_bits(float(w) * _POW10[q] if q >= 0 else float(w) / _POW10[-q])
+                    else:
+                        b = eisel_lemire(w, q)
+                    if b < 0:                         # float() of the token, which starts at ints[nv]
+                        ints[nv] = first
+                        kinds[nv] = BY_FLOAT
+                        t_fix += 1
+                    else:
+                        bits[nv] = (b | _SIGN) if neg else b
+                    t_float = 1
                 nv += 1
-                continue
-            i, kind = _number(raw, i, n, bits, ints, kinds, nv)
-            if kind == FLOAT:
-                t_float = 1
-            elif kind == INT:
-                t_int = 1
-            elif kind == BY_FLOAT:
-                t_float = 1
-                t_fix += 1
-            else:
-                t_status = max(t_status, DEFER)
-            nv += 1
+                while i < n and raw[i] == 32:
+                    i += 1
+                if i >= n or raw[i] != 44:        # no `,`: the main loop's
+                    break
+                i += 1
+                item_next = True
+                while i < n and (raw[i] == 32 or raw[i] == 10 or raw[i] == 13):
+                    if raw[i] == 10:
+                        lf += 1
+                        last_lf = i
+                    i += 1
+                if i >= n or not (_is_digit(raw[i]) or raw[i] == 45):
+                    break
             continue
         if k == 5:                                 # ,
             if top >= 0 and ghost == 0:
