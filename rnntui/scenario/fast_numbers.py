@@ -226,16 +226,16 @@ def _lists_compiled(raw: bytes, scan) -> tuple[list[tuple[int, int, NumberList, 
             for v in (np.flatnonzero(kinds[v0:v1] == nk.BY_FLOAT) + v0).tolist():
                 token = _TOKEN.match(raw, int(ints[v])).group()
                 vals[v] = float(token)
+        items = None
         if not rec[nk.R_FLOATS]:   # every token an int
             arr = ints[v0:v1]
-            items = arr.tolist()
         else:
             arr = vals[v0:v1]
-            items = arr.tolist()
             if rec[nk.R_INTS]:     # ints beside floats: the ints stay ints in the data, floats in the array
+                items = arr.tolist()
                 for v in np.flatnonzero(kinds[v0:v1] == nk.INT).tolist():
                     items[v] = int(ints[v0 + v])
-        out.append((start, end, _nest(arr.reshape(shape), items, shape), rec[nk.R_DEPTH], rec[nk.R_BREAKS],
+        out.append((start, end, _nest(arr.reshape(shape), items), rec[nk.R_DEPTH], rec[nk.R_BREAKS],
                     rec[nk.R_LAST_BREAK]))
     if deferred:
         out.extend(f + (-1, -1) for f in _lists_numpy(raw, deferred))
@@ -379,18 +379,30 @@ def _read(tokens: list[bytes], signs: bytes, shape: tuple[int, ...]) -> NumberLi
             arr = np.array(items, dtype=np.float64)
     except (ValueError, OverflowError):
         raise _NotNumbers from None
-    return _nest(arr.reshape(shape), items, shape)
+    return _nest(arr.reshape(shape), items)
 
 
-def _nest(arr: np.ndarray, items: list, shape: tuple[int, ...]) -> NumberList:
-    """Nested NumberLists of *items* (flat, in order) shaped *shape*; the outermost carries *arr*."""
-    n = shape[-1]
-    level = list(map(NumberList, (items[k:k + n] for k in range(0, len(items), n))))
-    for size in reversed(shape[:-1]):   # group the lists of each level into their parents
-        level = list(map(NumberList, (level[k:k + size] for k in range(0, len(level), size))))
-    top = level[0]
+def _nest(arr: np.ndarray, items: list | None = None) -> NumberList:
+    """Nested NumberLists of the values of *arr* (or of *items*, flat, in order: ints beside floats), the
+    outermost carrying *arr*."""
+    if items is None:
+        level = arr.tolist()   # nested lists, made by NumPy
+    else:
+        level = items
+        for size in reversed(arr.shape[1:]):
+            level = [level[k:k + size] for k in range(0, len(level), size)]
+    top = NumberList(_wrap(level, arr.ndim - 1))
     top.array = arr
     return top
+
+
+def _wrap(lists: list, depth: int) -> list:
+    """*lists* with each list in it, *depth* levels down, a NumberList."""
+    if depth == 0:
+        return lists
+    if depth == 1:
+        return list(map(NumberList, lists))
+    return [NumberList(_wrap(x, depth - 1)) for x in lists]
 
 
 def as_arrays(data):

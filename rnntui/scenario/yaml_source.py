@@ -300,7 +300,9 @@ def read_regular(path: Path, what: str, limit: int = MAX_FILE_BYTES) -> bytes:
         st = os.fstat(f.fileno())
         if not stat.S_ISREG(st.st_mode):
             raise _NotRegular(f"is {_kind(st.st_mode)}; expected {what}")
-        data = f.read(limit + 1)
+        data = f.read(min(st.st_size, limit) + 1)   # the size it has (a read of limit + 1 bytes costs their buffer)
+        if len(data) > st.st_size and len(data) <= limit:   # it grew since: the rest, up to the limit
+            data += f.read(limit + 1 - len(data))
     if len(data) > limit:
         raise _NotRegular(f"is larger than {limit >> 20} MiB; expected {what} of at most {limit >> 20} MiB")
     return data
