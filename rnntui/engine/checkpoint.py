@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -54,27 +54,33 @@ def segment_steps(layout: list, B: int, dtype) -> int:
 
 def why_whole(sc) -> str | None:
     """Why a run of scenario *sc* cannot be checkpointed (recorded whole instead), or None when it can."""
-    if getattr(sc, "inputs", None) is not None:
-        return "a graph model is recorded whole (checkpointing covers a chain of entries)"
     if getattr(sc, "train", None) is not None or getattr(sc, "training", False):
         return "a training iteration is recorded whole"
-    if sc.decoder_x is not None:
-        return "an encoder-decoder is recorded whole (its decoder starts from the encoder's final state)"
     if sc.feed == "output":
         return "a generator (each step reads the one before's output) is recorded whole"
     if tuple(getattr(sc, "interventions", ())):
         return "a what-if is recorded whole"
     if not sc.seq:
         return "an input without steps is recorded whole"
+    if getattr(sc, "inputs", None) is not None:
+        from rnntui.engine.checkpoint_kinds import why_whole_graph
+
+        return why_whole_graph(sc)
     return why_whole_layout(list(sc.layout))
 
 
 def why_whole_layout(layout: list) -> str | None:
+    from rnntui.engine.checkpoint_kinds import steps_part
+
+    layout, why = steps_part(layout)      # a many-to-one's entries up to its last recurrent one
+    if why is not None:
+        return why
     recurrent = [lay for lay in layout if lay.recurrent]
     for lay in layout:
         if not (lay.seq_in and lay.seq_out):
             return (f"entry {lay.index} ({lay.type}) ends the steps (many-to-one): recorded whole "
-                    "(checkpointing covers entries that keep every step)")
+                    "(checkpointing covers entries that keep every step, and a recurrent entry that keeps its "
+                    "final state)")
         if not lay.recurrent and handler(lay.type).mixes_steps(lay, False):
             return f"entry {lay.index} ({lay.type}) mixes steps: recorded whole"
     if not recurrent:
@@ -144,6 +150,7 @@ class Segments:
                  initial: dict | None = None, S: int | None = None):
         self.layout, self.params, self.x = layout, params, x
         self.loss_kind, self.target = loss_kind, target
+        self.buffers: dict = {}     # state that is no parameter, as the run read it (an eval batchnorm's statistics)
         self.lengths = None if lengths is None else np.asarray(lengths)
         self.initial = initial or {}
         T, B = x.shape[:2]
@@ -172,6 +179,7 @@ class Segments:
                 for slot, (j, d) in enumerate(self.slots(lay)):
                     self.starts[lay.index][s][0 if d == "fwd" else K - 1, slot] = v[slot]
         self.swept = False
+        self.progress = SweepProgress(K, self.bidir)   # how far the sweep is (`Sweep`); finished once swept
         self.lock = threading.RLock()
         self.cache = SegmentLRU(8)
         self.forward_cache = SegmentLRU(8)
@@ -195,7 +203,7 @@ class Segments:
     def _forward(self, k: int):
         a, b = self.bounds[k]
         lengths = None if self.lengths is None else self.lengths - a   # the pad mask is of the run's steps
-        walk = Walk(self.layout, RunContext.chain(self.params, lengths))
+        walk = Walk(self.layout, RunContext.chain(self.params, lengths, buffers=self.buffers))
         rec: dict = {}
         start = {i: {s: v[k] for s, v in st.items()} for i, st in self.starts.items()}
         walk.forward(self.x[a:b], rec, start=start)
@@ -223,7 +231,8 @@ class Segments:
         first = min((k for k in range(n) if self.layout[k].recurrent), default=-1)
         for k in range(n - 1, -1, -1):
             lay, hd = self.layout[k], walk.handlers[k]
-            rec[keys.grad(keys.out(lay.index))] = g
+            if g is not None:      # None: the last entry's gradient comes from elsewhere (checkpoint_kinds)
+                rec[keys.grad(keys.out(lay.index))] = g
             kw = {}
             if hd.recurrent:
                 kw["final"] = finals[lay.index]
@@ -280,98 +289,10 @@ class Segments:
     # --- the sweep --------------------------------------------------------------------------------
     def sweep(self, keep: bool = False, label: str = "recording") -> SweepResult:
         """Forward through every segment, then backward: the boundaries, the small arrays, the gradients
-        and the loss. *keep*: every segment's record too (a whole recording), concatenated in `arrays`."""
-        K = len(self.bounds)
-        total = K * (3 if self.bidir else 2)
-        done = 0
-
-        def step():
-            nonlocal done
-            done += 1
-            report(label, done, total)
-
-        kept: dict[int, tuple] = {}
-        # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits
-        terms = {d: TermPass(self, d) for d in (("fwd", "bwd") if self.bidir else ("fwd",))}
-        for k in range(K):       # forward directions' boundary states
-            walk, rec = self._forward(k)
-            self._carry_states(k, rec, "fwd")
-            if keep and not self.bidir:
-                kept[k] = (walk, rec)
-            step()
-        if self.bidir:
-            # the backward direction's states from the last segment down, and the forward direction's
-            # gradients (the bidirectional entry is the only recurrent one: its backward direction's
-            # gradients, still zeros here, reach no other recurrent place)
-            for k in range(K - 1, -1, -1):
-                walk, rec = self._forward(k)
-                self._carry_states(k, rec, "bwd")
-                _, g, g_pre = self._backward(k, walk, rec, {})
-                self._carry_grads(k, walk, "fwd")
-                terms["fwd"].step(k, walk, g, g_pre)
-                if keep:
-                    kept[k] = (walk, {key: v for key, v in rec.items() if not key.startswith((keys.GRAD_PREFIX, keys.LOSS,
-                                                                                              keys.GRADNORM_PREFIX))})
-                step()
-            order = range(K)                  # then forward, carrying the backward direction's gradients
-            carry = "bwd"
-        else:
-            order = range(K - 1, -1, -1)
-            carry = "fwd"
-        parts: dict[str, list] = {}
-        parts_rows: dict[str, list] = {}
-        rows: dict[str, np.ndarray] = {}
-        small: dict[str, np.ndarray] = {}
-        summaries: dict[str, BadRows] = {}
-        big: dict[str, tuple] = {}
-        diag: dict[str, list] = {}
-        grads: dict[str, np.ndarray] = {}
-        losses = [None] * K
-        key_order: list[str] | None = None
-        for k in order:
-            walk, rec = kept.pop(k) if keep else self._forward(k)
-            seg_grads: dict = {}
-            losses[k], g, g_pre = self._backward(k, walk, rec, seg_grads)
-            self._carry_grads(k, walk, carry)
-            terms[carry].step(k, walk, g, g_pre)
-            for name, g in seg_grads.items():
-                grads[name] = g if name not in grads else grads[name] + g
-            a, b = self.bounds[k]
-            if key_order is None:
-                key_order = [key for key in rec if key not in self.state_keys]
-            for key in key_order:
-                v = rec[key]
-                if v.shape[0] != b - a:
-                    raise ValueError(f"{key}: not one row per step ({v.shape}); cannot be checkpointed")
-                if v.ndim >= 3:
-                    big[key] = ((self.T,) + v.shape[1:], v.dtype)
-                    if key.startswith(keys.GRAD_PREFIX) and not keep:   # the bars' all-step scale, per sample
-                        flat = np.abs(v.reshape(v.shape[0], v.shape[1], -1))
-                        top = np.where(np.isfinite(flat), flat, 0).max(axis=(0, 2))
-                        name = f"top:{key}"
-                        rows[name] = top if name not in rows else np.maximum(rows[name], top)
-                    if not keep:
-                        summary = summaries.get(key) or BadRows(v.ndim, v.dtype)
-                        summaries[key] = summary.seen(v, a)
-                        continue
-                parts.setdefault(key, [None] * K)[k] = v
-            self._diagnostics(k, rec, diag)
-            if not keep:
-                self._rows(k, rec, parts_rows)
-            self._state_records(k, rec, small)
-            step()
-        arrays: dict = {}
-        for key in key_order:
-            arrays[key] = np.concatenate(parts[key]) if key in parts else summaries[key]
-        arrays.update(small)
-        loss = np.asarray(0, dtype=self.dtype)
-        for part in losses:     # the segments' shares, first to last
-            loss = loss + np.asarray(part, dtype=self.dtype)
-        self.swept = True
-        rows.update({key: np.concatenate(v) for key, v in parts_rows.items()})
-        terms_out = {key: v for t in terms.values() for key, v in t.out.items()}
-        return SweepResult(arrays, {key: np.concatenate(v) for key, v in diag.items()}, grads,
-                           np.asarray(loss, dtype=self.dtype), {} if keep else big, rows, terms_out)
+        and the loss. *keep*: every segment's record too (a whole recording), concatenated in `arrays`.
+        The same as driving a `Sweep` to its end (a caller that shows the first segment first drives it in
+        pieces)."""
+        return Sweep(self, keep, label).run()
 
     def _rows(self, k: int, rec: dict, parts: dict) -> None:
         """Per step and sample, what the timeline draws from arrays not kept: ||dLoss/dx_t|| (as
@@ -379,8 +300,9 @@ class Segments:
         K = len(self.bounds)
         g = np.asarray(rec[keys.GRAD_INPUT], dtype=float)
         parts.setdefault("saliency", [None] * K)[k] = np.sqrt((g.reshape(g.shape[0], g.shape[1], -1) ** 2).sum(axis=2))
-        out = rec[keys.OUTPUT]
-        parts.setdefault("argmax", [None] * K)[k] = out.reshape(out.shape[0], out.shape[1], -1).argmax(axis=-1)
+        if keys.OUTPUT in rec:     # an output of every step (a many-to-one run's is its tail's, kept whole)
+            out = rec[keys.OUTPUT]
+            parts.setdefault("argmax", [None] * K)[k] = out.reshape(out.shape[0], out.shape[1], -1).argmax(axis=-1)
         for lay in self.layout:   # each sample's own ||dL/dh_t|| (render/views/recurrent.sample_gradnorm)
             if lay.recurrent:
                 for j, d in self.slots(lay):
@@ -422,21 +344,58 @@ class Segments:
                 for s in lay.family.states:
                     small[keys.grad(f"{prefix}.{s}0")] = rec[keys.grad(f"{prefix}.{s}0")]
 
+    def term_pass(self, direction: str) -> "TermPass":
+        """The sweep's pass of *direction*'s one-term gradients (network.one_term_gradients' keys)."""
+        return TermPass(self, direction)
+
+    def covers(self, index: int) -> bool:
+        """Whether entry *index* runs in the segments (else it is run and kept whole: checkpoint_kinds)."""
+        return any(lay.index == index for lay in self.layout)
+
+    def term_steps(self) -> dict[str, np.ndarray]:
+        """Each `term_gradnorm` key the sweep's term passes measure -> the step each sample's term entered at
+        (network.one_term_gradients' `term_step`): its last real step for a forward direction, 0 for a backward one."""
+        last = np.full(self.B, self.T - 1) if self.lengths is None else np.asarray(self.lengths) - 1
+        return {keys.diag(keys.place_prefix(lay.index, j, d), "term_gradnorm"):
+                (last if d == "fwd" else np.zeros(self.B, dtype=last.dtype))
+                for lay in self.layout if lay.recurrent for j in range(lay.num_layers) for d in lay.directions}
+
+    def before_backward(self) -> Iterator[None]:
+        """A pass of this kind of run between the forward phase and the backward ones (`Sweep`), a segment at a
+        time (a yield after each); none for a chain."""
+        return iter(())
+
+    def finish_sweep(self, result: "SweepResult") -> None:
+        """What this kind of run adds to the sweep's *result* (a many-to-one's tail); nothing for a chain."""
+
+    def extra_arrays(self) -> dict[str, np.ndarray]:
+        """What a saved trace of this kind of run keeps besides the boundaries (checkpoint_kinds)."""
+        return {}
+
+    def load_extra(self, arrays: dict) -> None:
+        """`extra_arrays` read back from a saved trace (*arrays*)."""
+
     # --- on demand ----------------------------------------------------------------------------------
     def segment(self, k: int, backward: bool = True) -> dict:
         """Segment k's record (every key over its steps), recomputed from its boundaries or from the cache.
-        *backward* False: the forward pass's keys only (cheaper; needs only the forward sweep's states)."""
+        *backward* False: the forward pass's keys and the output only (cheaper; needs only the forward sweep's
+        states). While the sweep runs (`Sweep`), a segment whose boundaries it has not reached raises NotReady:
+        it is never computed from boundaries not yet known."""
         with self.lock:
             rec = self.cache.get(k)
             if rec is None and not backward:
                 rec = self.forward_cache.get(k)
             if rec is not None:
                 return rec
+            progress = self.progress
+            if not (progress.backward_ready(k) if backward else progress.forward_ready(k)):
+                raise NotReady("the backward pass" if backward else "the forward pass", progress.fraction)
             walk, rec = self._forward(k)
             if backward:
                 self._backward(k, walk, rec, {})
                 self.cache.put(k, rec)
             else:
+                rec[keys.OUTPUT] = walk.outs[-1]
                 self.forward_cache.put(k, rec)
             return rec
 
@@ -454,6 +413,213 @@ class Segments:
         return terms.out
 
 
+@dataclass(frozen=True)
+class SweepProgress:
+    """How far a sweep is (`Sweep`), as counts of segments; frozen: a snapshot a reader keeps while the sweep
+    goes on. A sweep runs its phases in order: "forward" (each forward direction's boundary states, segment 0
+    up), for a bidirectional entry "states" (its backward direction's states and a first backward pass, from
+    the last segment down), then "backward" (the backward pass that is kept: from the last segment down, for a
+    bidirectional entry from the first up), then "done"."""
+
+    K: int                  # segments in the run
+    bidir: bool
+    forward: int = 0        # segments the forward phase has been through (from segment 0)
+    states: int = 0         # ... the "states" phase (a bidirectional entry's, from the last segment)
+    backward: int = 0       # ... the backward phase (from the last segment; a bidirectional one from the first)
+
+    @property
+    def total(self) -> int:
+        return self.K * (3 if self.bidir else 2)
+
+    @property
+    def done(self) -> int:
+        return self.forward + self.states + self.backward
+
+    @property
+    def fraction(self) -> float:
+        return self.done / max(1, self.total)
+
+    @property
+    def complete(self) -> bool:
+        return self.backward == self.K
+
+    @property
+    def phase(self) -> str:
+        if self.forward < self.K:
+            return "forward"
+        if self.bidir and self.states < self.K:
+            return "states"
+        return "backward" if self.backward < self.K else "done"
+
+    def forward_ready(self, k: int) -> bool:
+        """Whether segment k's forward pass can be recomputed from its boundaries: every direction's state
+        entering it is known."""
+        return k < self.forward and (not self.bidir or k >= self.K - self.states)
+
+    def backward_ready(self, k: int) -> bool:
+        """Whether segment k's backward pass can be: the gradients entering it are the final ones."""
+        if self.complete:
+            return True
+        return k < self.backward if self.bidir else k >= self.K - self.backward
+
+    def forward_steps(self) -> int:
+        """How many steps from t=0 on have their forward pass ready (for a bidirectional entry: 0 until its
+        backward direction's states reach segment 0)."""
+        return self.forward if not self.bidir else (self.K if self.states == self.K else 0)
+
+    @classmethod
+    def finished(cls, K: int, bidir: bool) -> SweepProgress:
+        return cls(K, bidir, K, K if bidir else 0, K)
+
+
+class NotReady(Exception):
+    """What a reader asked of a run whose sweep has not computed it yet (`SweepProgress`): *fraction* of the
+    sweep done; *what* it waits for ("the backward pass", "the forward pass")."""
+
+    def __init__(self, what: str, fraction: float):
+        super().__init__(f"{what}: computing ({fraction:.0%} of the sweep done)")
+        self.what, self.fraction = what, fraction
+
+
+class Sweep:
+    """`Segments.sweep` in pieces, for a caller that shows the first segment before the rest is swept (the
+    debugger: `rnntui run` on a long run). `advance()` runs one segment of the current phase and says whether
+    there is more; the first call runs segment 0's forward pass (*cache_first*: kept in the forward LRU, where the
+    first screen reads it). Each call publishes its `SweepProgress` on the segments (`segments.progress`) once
+    that segment's boundaries are written, so a reader on another thread only reads what is done; `result`
+    (a `SweepResult`) is set by the last call. The operations and their order are `sweep`'s to the bit: `run()`
+    is `sweep`."""
+
+    def __init__(self, segments: Segments, keep: bool = False, label: str = "recording", cache_first: bool = False):
+        self.segments, self.keep, self.label, self.cache_first = segments, keep, label, cache_first
+        self.result: SweepResult | None = None
+        segments.progress = SweepProgress(len(segments.bounds), segments.bidir)
+        self._pieces = self._run()
+
+    @property
+    def progress(self) -> SweepProgress:
+        return self.segments.progress
+
+    def advance(self) -> bool:
+        """One segment more of the sweep; False once it is done (`result` set)."""
+        if self.result is not None:
+            return False
+        try:
+            next(self._pieces)
+        except StopIteration as stop:
+            self.result = stop.value
+            return False
+        return True
+
+    def run(self) -> SweepResult:
+        """The rest of the sweep, to its end."""
+        while self.advance():
+            pass
+        return self.result
+
+    def _publish(self, **counts) -> None:
+        segs = self.segments
+        segs.progress = replace(segs.progress, **counts)
+        report(self.label, segs.progress.done, segs.progress.total)
+
+    def _run(self):
+        segs, keep = self.segments, self.keep
+        K = len(segs.bounds)
+        kept: dict[int, tuple] = {}
+        # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits
+        terms = {d: segs.term_pass(d) for d in (("fwd", "bwd") if segs.bidir else ("fwd",))}
+        for k in range(K):       # forward directions' boundary states
+            walk, rec = segs._forward(k)
+            segs._carry_states(k, rec, "fwd")
+            if keep and not segs.bidir:
+                kept[k] = (walk, rec)
+            elif k == 0 and self.cache_first and not segs.bidir:   # the first screen reads it (Segments.segment)
+                with segs.lock:
+                    segs.forward_cache.put(0, {**rec, keys.OUTPUT: walk.outs[-1]})
+            self._publish(forward=k + 1)
+            yield
+        yield from segs.before_backward()    # a kind's own pass before any backward one (checkpoint_kinds)
+        if segs.bidir:
+            # the backward direction's states from the last segment down, and the forward direction's
+            # gradients (the bidirectional entry is the only recurrent one: its backward direction's
+            # gradients, still zeros here, reach no other recurrent place)
+            for n, k in enumerate(range(K - 1, -1, -1)):
+                walk, rec = segs._forward(k)
+                segs._carry_states(k, rec, "bwd")
+                _, g, g_pre = segs._backward(k, walk, rec, {})
+                segs._carry_grads(k, walk, "fwd")
+                terms["fwd"].step(k, walk, g, g_pre)
+                if keep:
+                    kept[k] = (walk, {key: v for key, v in rec.items() if not key.startswith((keys.GRAD_PREFIX, keys.LOSS,
+                                                                                              keys.GRADNORM_PREFIX))})
+                self._publish(states=n + 1)
+                yield
+            order = range(K)                  # then forward, carrying the backward direction's gradients
+            carry = "bwd"
+        else:
+            order = range(K - 1, -1, -1)
+            carry = "fwd"
+        parts: dict[str, list] = {}
+        parts_rows: dict[str, list] = {}
+        rows: dict[str, np.ndarray] = {}
+        small: dict[str, np.ndarray] = {}
+        summaries: dict[str, BadRows] = {}
+        big: dict[str, tuple] = {}
+        diag: dict[str, list] = {}
+        grads: dict[str, np.ndarray] = {}
+        losses = [None] * K
+        key_order: list[str] | None = None
+        for n, k in enumerate(order):
+            walk, rec = kept.pop(k) if keep else segs._forward(k)
+            seg_grads: dict = {}
+            losses[k], g, g_pre = segs._backward(k, walk, rec, seg_grads)
+            segs._carry_grads(k, walk, carry)
+            terms[carry].step(k, walk, g, g_pre)
+            for name, g in seg_grads.items():
+                grads[name] = g if name not in grads else grads[name] + g
+            a, b = segs.bounds[k]
+            if key_order is None:
+                key_order = [key for key in rec if key not in segs.state_keys]
+            for key in key_order:
+                v = rec[key]
+                if v.shape[0] != b - a:
+                    raise ValueError(f"{key}: not one row per step ({v.shape}); cannot be checkpointed")
+                if v.ndim >= 3:
+                    big[key] = ((segs.T,) + v.shape[1:], v.dtype)
+                    if key.startswith(keys.GRAD_PREFIX) and not keep:   # the bars' all-step scale, per sample
+                        flat = np.abs(v.reshape(v.shape[0], v.shape[1], -1))
+                        top = np.where(np.isfinite(flat), flat, 0).max(axis=(0, 2))
+                        name = f"top:{key}"
+                        rows[name] = top if name not in rows else np.maximum(rows[name], top)
+                    if not keep:
+                        summary = summaries.get(key) or BadRows(v.ndim, v.dtype)
+                        summaries[key] = summary.seen(v, a)
+                        continue
+                parts.setdefault(key, [None] * K)[k] = v
+            segs._diagnostics(k, rec, diag)
+            if not keep:
+                segs._rows(k, rec, parts_rows)
+            segs._state_records(k, rec, small)
+            if n + 1 < K:
+                self._publish(backward=n + 1)
+                yield
+        arrays: dict = {}
+        for key in key_order:
+            arrays[key] = np.concatenate(parts[key]) if key in parts else summaries[key]
+        arrays.update(small)
+        loss = np.asarray(0, dtype=segs.dtype)
+        for part in losses:     # the segments' shares, first to last
+            loss = loss + np.asarray(part, dtype=segs.dtype)
+        segs.swept = True
+        rows.update({key: np.concatenate(v) for key, v in parts_rows.items()})
+        terms_out = {key: v for t in terms.values() for key, v in t.out.items()}
+        result = SweepResult(arrays, {key: np.concatenate(v) for key, v in diag.items()}, grads,
+                             np.asarray(loss, dtype=segs.dtype), {} if keep else big, rows, terms_out)
+        segs.finish_sweep(result)
+        self._publish(backward=K)     # the last segment's report, once everything is in
+        return result
+
+
 class TermPass:
     """network.one_term_gradients of one direction, a segment at a time in that direction's BPTT order (from
     the last segment down for a forward direction, from the first up for a backward one): a lean backward
@@ -469,6 +635,10 @@ class TermPass:
                        for j in range(lay.num_layers) for d in lay.directions if d == direction]
         self.out = {keys.diag(p, "term_gradnorm"): np.empty((segs.T, segs.B), dtype=segs.dtype) for p in self.places}
 
+    def finals(self, k: int, walk) -> dict:
+        """What enters segment k's recurrent entries through time in this pass (entry -> state -> rows)."""
+        return {i: {s: v[k] for s, v in st.items()} for i, st in self.gins.items()}
+
     def step(self, k: int, walk, g, g_pre) -> None:
         """Segment k, on its forward *walk* and the loss's gradient *g* (*g_pre*) over its steps."""
         segs, direction, start = self.segs, self.direction, self.start
@@ -482,8 +652,7 @@ class TermPass:
             p1 = np.zeros_like(g_pre)
             p1[start[rows] - a, rows] = g_pre[start[rows] - a, rows]
         scratch: dict = {}
-        finals = {i: {s: v[k] for s, v in st.items()} for i, st in self.gins.items()}
-        segs._walk_backward(walk, g1, p1, {}, scratch, finals, lean=direction)
+        segs._walk_backward(walk, g1, p1, {}, scratch, self.finals(k, walk), lean=direction)
         nxt = k - 1 if direction == "fwd" else k + 1
         if 0 <= nxt < K:
             for i, lay in enumerate(segs.layout):
@@ -654,6 +823,7 @@ def checkpoint_arrays(trace) -> dict[str, np.ndarray]:
             out[keys.checkpoint_grad(i, s)] = v
     for name, v in trace.rows.items():
         out[keys.checkpoint_row(name)] = v
+    out.update(segs.extra_arrays())
     return out
 
 
@@ -713,6 +883,18 @@ def windowed_jacnorm(trace, entry, params, place) -> np.ndarray:
     return out
 
 
+def jacnorm_of(trace, entry, params, place):
+    """The lazy Jacobian norms of *place* of a checkpointed trace: through windows of segments where its entry
+    runs in them, else (a decoder, kept whole) as a whole trace derives them."""
+    from functools import partial
+
+    from rnntui.engine.diagnostics import jacobian_norms
+
+    if trace.segments.covers(entry.index):
+        return partial(windowed_jacnorm, trace, entry, params, place)
+    return partial(jacobian_norms, entry, trace, params, place)
+
+
 def is_checkpointed(arrays) -> bool:
     return keys.META_CHECKPOINT in arrays
 
@@ -752,6 +934,7 @@ def restore(arrays: dict, info, path, limit: int):
     from functools import partial
 
     from rnntui.errors import Problem, ScenarioError
+    from rnntui.engine.checkpoint_kinds import segments_for
     from rnntui.engine.trace import Recording
 
     def bad(what: str):
@@ -764,7 +947,10 @@ def restore(arrays: dict, info, path, limit: int):
         raise bad(why or "no steps")
     params = {k[len(keys.PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(keys.PARAM_PREFIX)}
     x = arrays.get(keys.INPUT)
-    if x is None or x.ndim < 2 or x.shape[0] != info.T or x.shape[1] != info.B:
+    decoder_x = arrays.get(keys.DECODER_INPUT)     # an encoder-decoder's: info.T counts the decoder's steps
+    T = info.T if decoder_x is None else (x.shape[0] if x is not None and x.ndim >= 2 else -1)
+    if x is None or x.ndim < 2 or x.shape[0] != T or x.shape[1] != info.B or (
+            decoder_x is not None and (decoder_x.ndim < 2 or decoder_x.shape[:2] != (info.T, info.B))):
         raise bad("its input is missing or not (T, B, ...)")
     lengths = None if info.lengths is None else np.asarray(info.lengths)
     initial: dict = {}
@@ -777,7 +963,14 @@ def restore(arrays: dict, info, path, limit: int):
     target = arrays.get(keys.META_TARGET)
     if target is not None and info.loss == "mse":
         target = target.astype(x.dtype)
-    segs = Segments(layout, params, x, info.loss, target, lengths, initial, S)
+    inputs = input_lengths = None
+    if info.inputs:    # a graph's inputs by name, and the lengths of those with samples of their own lengths
+        inputs = {n: arrays.get(keys.input_key(n)) for n in info.inputs}
+        if any(v is None or v.ndim < 2 or v.shape[:2] != x.shape[:2] for v in inputs.values()):
+            raise bad("an input of the graph is missing or not (T, B, ...) as the first")
+        input_lengths = {n: arrays[keys.input_lengths(n)] for n in info.inputs if keys.input_lengths(n) in arrays}
+    segs = segments_for(layout, params, x, info.loss, target, lengths, initial, S, decoder_x, inputs=inputs,
+                        input_lengths=input_lengths)
     K = len(segs.bounds)
     for i, st in segs.starts.items():
         for s, v in st.items():
@@ -786,7 +979,13 @@ def restore(arrays: dict, info, path, limit: int):
                 if saved is None or saved.shape != v.shape or saved.dtype != v.dtype:
                     raise bad(f"{name}: expected {v.dtype} {v.shape} ({K} segments of {S} steps)")
                 into[i][s] = np.array(saved)
+    segs.buffers = {k[len(keys.buffer("")):]: v for k, v in arrays.items() if k.startswith(keys.buffer(""))}
+    try:
+        segs.load_extra(arrays)
+    except ValueError as exc:
+        raise bad(str(exc)) from None
     segs.swept = True
+    segs.progress = SweepProgress.finished(K, segs.bidir)
     kept = {k: v for k, v in arrays.items() if not k.startswith(keys.CHECKPOINT_PREFIX) and k != keys.META_CHECKPOINT}
     derived = {}
     if keys.META_NOT_COMPUTED in kept:
@@ -797,8 +996,7 @@ def restore(arrays: dict, info, path, limit: int):
     trace = CheckpointedTrace(kept, info, derived, segs, big, limit, path, rows)
     for place in info.places:
         if place.recurrent and place.diag_key("jacnorm") in left:
-            trace._derived[place.diag_key("jacnorm")] = partial(windowed_jacnorm, trace, info.entries[place.entry],
-                                                                params, place)
+            trace._derived[place.diag_key("jacnorm")] = jacnorm_of(trace, info.entries[place.entry], params, place)
     rec = meta.get("recording")
     if isinstance(rec, dict):
         try:

@@ -157,9 +157,11 @@ def test_what_cannot_be_checkpointed_says_why():
     doc = {"version": 1, "mode": "many-to-one", "input": {"batch": rng.normal(size=(2, T, D)).round(3).tolist()},
            "model": [{"type": "lstm", "hidden_size": H}], "loss": {"kind": "sum"}}
     sc = load_scenario("m2o.yaml", json.dumps(doc))
-    assert "many-to-one" in checkpoint.why_whole(sc)
-    with pytest.raises(ScenarioError, match="cannot be checkpointed: entry 0 .lstm. ends the steps"):
-        run_scenario(sc, max_memory=1000)
+    assert checkpoint.why_whole(sc) is None     # many-to-one: tests/engine/test_checkpoint_kinds.py
+    assert run_scenario(sc, max_memory=1000).recording.mode == "checkpointed"
+    short = load_scenario("m2o.yaml", json.dumps({**doc, "input": {"batch": [[[0.0] * D] * 20] * 2}}))
+    with pytest.raises(ScenarioError, match="cannot be checkpointed: 20 steps are one segment of 64"):
+        run_scenario(short, max_memory=100)
     stacked_bidir = scenario(kind="gru", layers=2, bidir=True)
     assert "bidirectional layer with another recurrent layer" in checkpoint.why_whole(stacked_bidir)
     with pytest.raises(ValueError, match="bidirectional"):
@@ -229,11 +231,9 @@ def test_the_report_of_a_checkpointed_run_is_the_whole_runs_and_says_how_it_was_
 
 
 @pytest.mark.parametrize("name, why", [
-    ("graph-residual-lstm", "a graph model is recorded whole"),
-    ("seq2seq-reverse", "an encoder-decoder is recorded whole"),
+    ("graph-custom-cell", "is a recurrence (a step graph with its own loop): recorded whole"),
     ("training-lstm-memory", "a training iteration is recorded whole"),
     ("sine-generator", "a generator"),
-    ("many-to-one", "ends the steps (many-to-one)"),
     ("crnn", "mixes steps"),
 ])
 def test_runs_recorded_whole_say_why(name, why):
@@ -246,3 +246,54 @@ def test_runs_recorded_whole_say_why(name, why):
     if name != "training-lstm-memory":   # over the limit: refused, with the reason
         with pytest.raises(ScenarioError, match="cannot be checkpointed: .*" + why.replace("(", r"\(").replace(")", r"\)")):
             run_scenario(sc, max_memory=1000)
+
+
+@pytest.mark.parametrize("case", ["lstm-stacked", "lstm-packed-bidirectional-ce", "gru-stacked-initial"])
+def test_a_sweep_driven_in_pieces_is_the_sweep_bit_for_bit(case):
+    """`Sweep` one segment at a time (the debugger drives it so, showing the first segment first): between
+    pieces a segment is recomputed only once its boundaries are known (equal to the whole recording's), any
+    other raises NotReady with the fraction done; at the end every boundary, gradient, diagnostic and the loss
+    are the one-go sweep's, bit for bit."""
+    sc = scenario(**CASES[case])
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    ref = ck.segments
+    segs = checkpoint.Segments(ref.layout, ref.params, ref.x, ref.loss_kind, ref.target, ref.lengths, ref.initial,
+                               ref.S)
+    sweep = checkpoint.Sweep(segs, cache_first=True)
+    K, seen, pieces = len(segs.bounds), [], 0
+    forward_keys = [k for k in ck.big if not k.startswith("grad.")]
+    while sweep.advance():
+        pieces += 1
+        p = segs.progress
+        seen.append((p.phase, p.forward, p.states, p.backward))
+        assert p.done == pieces and 0 < p.fraction < 1
+        for k, (a, b) in enumerate(segs.bounds):
+            for backward in (False, True):
+                ready = p.backward_ready(k) if backward else p.forward_ready(k)
+                if not ready:
+                    with pytest.raises(checkpoint.NotReady, match=f"{p.fraction:.0%} of the sweep done"):
+                        segs.segment(k, backward)
+                    continue
+                rec = segs.segment(k, backward)
+                for key in (ck.big if backward else forward_keys):
+                    assert np.array_equal(rec[key], full[key][a:b], equal_nan=True), (key, k, p)
+        segs.cache.__init__(8)      # read again from the boundaries at the next pause, never from an earlier one
+        segs.forward_cache.__init__(8)
+    bidir = CASES[case].get("bidir", False)
+    assert pieces == K * (3 if bidir else 2) - 1 and seen[0][:2] == ("forward", 1)
+    if not bidir:
+        assert seen[0] == ("forward", 1, 0, 0) and seen[K] == ("backward", K, 0, 1)
+    assert segs.progress.complete and segs.progress.phase == "done" and segs.swept
+    got, want = sweep.result, ref
+    for which in ("starts", "gins"):
+        for i, st in getattr(want, which).items():
+            for s, v in st.items():
+                assert np.array_equal(getattr(segs, which)[i][s], v), (which, i, s)
+    again = checkpoint.Segments(ref.layout, ref.params, ref.x, ref.loss_kind, ref.target, ref.lengths,
+                                ref.initial, ref.S).sweep()
+    assert np.array_equal(got.loss, again.loss) and np.array_equal(got.loss, ck["loss"])
+    for field in ("diag", "grads", "rows", "terms"):
+        a, b = getattr(got, field), getattr(again, field)
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k], equal_nan=True) for k in a), field
+    assert got.big == again.big and list(got.arrays) == list(again.arrays)
