@@ -310,7 +310,7 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
             if ritz and finished.any():   # the top Ritz vector: the basis combined by the tridiagonal's eigenvector
                 fin = rows[finished]
                 s = _top_vector(alphas[fin, :m], betas[fin, :m], th[finished])
-                vectors[fin] = np.einsum("nm,nmh->nh", s, basis[fin, :m], dtype=np.float64)
+                vectors[fin] = np.matmul(s.astype(dt)[:, None, :], basis[fin, :m])[:, 0]   # in the basis's dtype
             wait = rows[~finished]
             if wait.size:   # far: log of how many times too large the residual is; the rate it fell at since the last check
                 f = far[~finished]
