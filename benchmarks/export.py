@@ -4,8 +4,8 @@
 
 For each case prints the run's median time, the export's (run + save) with the default (norms left
 out when costly, meta.not_computed) and with --jacobian (every diag.*.jacnorm: a float32 Lanczos
-phase, then a float64 one that certifies; engine/spectral.py) on spectral.WORKERS threads (the default: up to
-2) and on one, their ratios to the run, the Jacobian norms alone (diag.*.jacnorm read on a fresh run, default
+phase, then a float64 one that certifies; engine/spectral.py) as rnntui runs it (up to spectral.WORKERS
+threads, 2, the second only while the load average leaves a core free: spectral.spare_workers) and on one, their ratios to the run, the Jacobian norms alone (diag.*.jacnorm read on a fresh run, default
 threads) against the run, and the old method (each J formed, eigvalsh of J Jᵀ) timed on --sample steps and
 scaled to all steps. Goal (issue 23): --jacobian within 2x of the run at LSTM H256 T5000. --cpu: the
 process's CPU time (both threads' when two run) instead of wall time.
@@ -100,8 +100,8 @@ def main() -> None:
     if args.cpu:
         CLOCK = time.process_time
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {'CPU' if args.cpu else 'wall'} time; ratios "
-          f"to the run of the same round, median of {args.repeat} rounds [range]; --jacobian on {spectral.WORKERS} "
-          f"thread(s), then on 1")
+          f"to the run of the same round, median of {args.repeat} rounds [range]; --jacobian on up to "
+          f"{spectral.WORKERS} thread(s) (now {spectral.spare_workers(spectral.WORKERS)}: the load leaves that many), then on 1")
     print(f"{'case':22} {'run':>7} {'export':>17} {'--jacobian':>17} {'1 thread':>17} {'jacnorm alone':>17} "
           f"{'old (est.)':>10}")
     # every rnntui command runs its linear algebra on one BLAS thread (rnntui/blas.py): so does every timing here

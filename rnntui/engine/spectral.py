@@ -61,19 +61,32 @@ def usable_cores() -> int:
 
 
 # Chunks of steps computed at once, each on its own thread: the chunks are independent and every GEMM releases
-# the GIL, so two cores take about half the wall time (the same CPU time). Each thread's BLAS stays on the one
-# thread rnntui/blas.py allows, so at most WORKERS cores are used: on a busy machine the threads share what
-# cores there are, as two processes would. 1 computes everything on the calling thread.
+# the GIL, so two free cores take about half the wall time (the same CPU time). Each thread's BLAS stays on the
+# one thread rnntui/blas.py allows, so at most WORKERS cores are used, and only cores the machine has free
+# (`spare_workers`): on a busy one a second thread bought no time (measured at load 4 on 2 cores: the wall time
+# up to 1.4x one thread's, the threads waiting for each other's GIL while the scheduler runs other processes).
+# 1 computes everything on the calling thread.
 WORKERS = min(2, usable_cores())
 
 
+def spare_workers(cap: int) -> int:
+    """How many threads to compute on: up to *cap*, one plus the cores the last minute's load average leaves
+    free besides the caller's own (load minus one); 1 where the platform has no load average."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 1
+    return max(1, min(cap, int(usable_cores() - max(0.0, load - 1.0) + 0.5)))
+
+
 def map_chunks(fn: Callable, items: Iterable, workers: int | None = None) -> Iterator:
-    """fn(item) for each item, in order, computed on up to *workers* threads (default WORKERS), at most that many
+    """fn(item) for each item, in order, computed on up to *workers* threads (default: WORKERS, as many as the
+    machine has free, `spare_workers`), at most that many
     ahead of the caller: a caller that stops (an exception, or a progress callback that cancels) leaves at most the
     running ones to finish. Each call runs in a copy of the caller's context (numpy's errstate, the progress
     listener). With one worker, or one item, everything runs on the calling thread."""
     items = list(items)
-    workers = WORKERS if workers is None else workers
+    workers = spare_workers(WORKERS) if workers is None else workers
     if workers <= 1 or len(items) <= 1:
         yield from map(fn, items)
         return
