@@ -3,14 +3,20 @@
 ruamel's round-trip reader, which keeps every value's line and column, reads a few thousand numbers a
 second: a scenario with its weights inline (9 MB of text) took 40 s. Before it parses, `reduce` finds
 the flow sequences that hold nothing but plain numbers (`[0.1, -2.5e-05, ...]`, nested to any depth, a
-rectangular array), parses each with NumPy, and hands ruamel a text where each is one short plain scalar
-(`N`), with every line break kept, so every line of the text keeps its number; a column after a
-replaced sequence on its last line moves left by what was taken out, and `Reduced.where` moves it back.
-The builder (yaml_source.py) attaches the parsed array where that scalar sits, and the positions of the
-numbers inside it are computed from the original text when an error asks for one (`Found.position`).
+rectangular array), parses each, and hands ruamel a text where each is one short plain scalar (`N`) on
+one line: what followed the list's `]` follows the placeholder, the lines below move up by the list's line
+breaks and a column after it moves left by what was taken out; `Reduced.where` moves them back. The builder
+(yaml_source.py) attaches the parsed array where that scalar sits, and the positions of the numbers inside it
+are computed from the original text when an error asks for one (`Found.position`).
+
+Two scans find and parse the lists, with the same result: the compiled one (number_kernel.py, numba: one
+pass over the text, each number converted where it stands, exactly) where numba is installed and the text
+is at least COMPILED_MIN_BYTES, else the NumPy one here (the brackets' depths as a cumulative sum, each list's
+skeleton and tokens checked with bytes methods, the numbers converted by NumPy's `float()`). A list the
+compiled scan is not sure of (a token spelt otherwise than it reads) it hands to the NumPy scan.
 
 The result is what ruamel would have read, value by value and type by type (a YAML int stays an int, a
-float a float, each float parsed by the same correctly rounded routine as `float()`). What this reader is
+float a float, each float the correctly rounded value `float()` gives). What this reader is
 not sure of it leaves to ruamel: a token that is not a YAML 1.2 number ("1-2", ".5e5", .nan, a tab), an
 empty or ragged list, a text with directives (`%YAML 1.1` types numbers otherwise). And when the reduced
 text does not read back as the original would (a placeholder that ruamel did not read as one scalar where

@@ -10,7 +10,7 @@ would have (so the result never depends on which scan ran); a float of more than
 converted by Python's `float()` afterwards.
 
 Each float is converted exactly as `float()` converts it (correctly rounded, round half to even), by
-- Clinger's fast path when the digits are an integer w < 2^53 and the power of ten |q| <= 22: w and 10^q
+- Clinger's fast path when the digits are an integer w <= 2^53 and the power of ten |q| <= 22: w and 10^q
   are exact doubles, and one IEEE multiplication or division rounds correctly;
 - else the Eisel-Lemire algorithm (as in Lemire's fast_float, whose table of 128-bit powers of five is
   computed below the way its generator computes it): the 64-bit digits times the truncated 128-bit power of
@@ -19,8 +19,13 @@ Each float is converted exactly as `float()` converts it (correctly rounded, rou
 tests/test_number_kernel.py holds it against `float()` (hypothesis: reprs of random doubles and float32s,
 subnormals, huge exponents, 17-19 digit decimals, halfway cases).
 
+As it goes, the pass counts the line feeds inside each list (fast_numbers.reduce joins its lines) and checks
+every character of the text (yaml_source.load_yaml then skips its own pass for control characters).
+
 Compiled with `cache=True` (numba's cache beside this file, or NUMBA_CACHE_DIR): the first call in a fresh
-environment compiles (seconds), later processes load the compiled code.
+environment compiles (seconds), later processes load the compiled code; the first call in a process imports
+numba and loads that code (0.3-0.7 s on a shared 2-core machine), so fast_numbers takes this scan only for
+texts of COMPILED_MIN_BYTES and more.
 """
 from __future__ import annotations
 
@@ -289,7 +294,7 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
                     i, w = _digits(raw, f0, n, w)
                     frac = i - f0
                 nd = i - p - (1 if is_float else 0)   # the digits
-                if nd > 18:                           # the significant ones: without the leading zeros
+                if nd > 19 or (nd > 18 and not is_float):   # the significant ones: without the leading zeros
                     j = p
                     while j < i and (raw[j] == 48 or raw[j] == 46):
                         if raw[j] == 48:
