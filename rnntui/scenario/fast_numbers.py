@@ -391,24 +391,17 @@ def _read(tokens: list[bytes], signs: bytes, shape: tuple[int, ...]) -> NumberLi
 def _nest(arr: np.ndarray, items: list | None = None) -> NumberList:
     """Nested NumberLists of the values of *arr* (or of *items*, flat, in order: ints beside floats), the
     outermost carrying *arr*."""
-    if items is None:
-        level = arr.tolist()   # nested lists, made by NumPy
-    else:
-        level = items
-        for size in reversed(arr.shape[1:]):
-            level = [level[k:k + size] for k in range(0, len(level), size)]
-    top = NumberList(_wrap(level, arr.ndim - 1))
+    n = arr.shape[-1]
+    if items is not None:
+        rows = list(map(NumberList, (items[k:k + n] for k in range(0, len(items), n))))
+    else:   # each innermost row made by NumPy, and only it: fewer lists alive at once, fewer collections
+        rows = list(map(NumberList, map(np.ndarray.tolist, arr.reshape(-1, n))))
+    level = rows
+    for size in reversed(arr.shape[:-1]):   # group the lists of each level into their parents
+        level = list(map(NumberList, (level[k:k + size] for k in range(0, len(level), size))))
+    top = level[0]
     top.array = arr
     return top
-
-
-def _wrap(lists: list, depth: int) -> list:
-    """*lists* with each list in it, *depth* levels down, a NumberList."""
-    if depth == 0:
-        return lists
-    if depth == 1:
-        return list(map(NumberList, lists))
-    return [NumberList(_wrap(x, depth - 1)) for x in lists]
 
 
 def as_arrays(data):
