@@ -204,7 +204,9 @@ def _kernel(size: int):
     if not _KERNEL:
         try:
             from rnntui.scenario.number_kernel import scan
-        except (ImportError, OSError):   # no numba, or one that cannot load here
+
+            _lists_compiled(b"[1.5, 2]", scan)   # compiled (or loaded from numba's cache) now, on a tiny text
+        except Exception:   # noqa: BLE001 - no numba, or one that cannot load or compile here: the NumPy scan
             scan = None
         _KERNEL.append(scan)
     return _KERNEL[0]
