@@ -284,7 +284,11 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
                 if raw[i] == 45 or raw[i] == 43:
                     i += 1
                 p = i
-                i, w = _digits(raw, i, n, _U0)
+                if i + 1 < n and _is_digit(raw[i]) and raw[i + 1] == 46:   # one digit, then the dot (`0.`)
+                    w = np.uint64(raw[i] - 48)
+                    i += 1
+                else:
+                    i, w = _digits(raw, i, n, _U0)
                 bad = i == p                          # no digit before the dot (`-`, `+.5`)
                 is_float = False
                 frac = 0
