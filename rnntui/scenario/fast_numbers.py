@@ -52,17 +52,41 @@ class NumberList(list):
     array = None
 
 
+class Parsed:
+    """A list read by the fast path: its array, and the NumberList of its values, built when first asked for
+    (a reader that takes only the array, as the loader does for `weights.set`, never builds its Python numbers)."""
+
+    __slots__ = ("array", "_items", "_value")
+
+    def __init__(self, array: np.ndarray, items: list | None = None):
+        self.array, self._items, self._value = array, items, None   # items: flat, when ints stand beside floats
+
+    @property
+    def value(self) -> NumberList:
+        if self._value is None:
+            self._value, self._items = _nest(self.array, self._items), None
+        return self._value
+
+
 @dataclass
 class Found:
     """One list read by NumPy: its value and where it was in the original text."""
 
-    value: NumberList
+    parsed: Parsed
     depth: int          # lists inside each other, 1 for a flat list
     start: int          # offset of its `[` in the original text
     line: int           # 1-based line and column of the `[`
     col: int
     text: str           # the original text
     end: int            # the offset after its `]`
+
+    @property
+    def value(self) -> NumberList:
+        return self.parsed.value
+
+    @property
+    def array(self) -> np.ndarray:
+        return self.parsed.array
 
     @property
     def source(self) -> str:
@@ -243,7 +267,7 @@ def _lists_compiled(raw: bytes, scan) -> tuple[list[tuple[int, int, NumberList, 
                 items = arr.tolist()
                 for v in np.flatnonzero(kinds[v0:v1] == nk.INT).tolist():
                     items[v] = int(ints[v0 + v])
-        out.append((start, end, _nest(arr.reshape(shape), items), rec[nk.R_DEPTH], rec[nk.R_BREAKS],
+        out.append((start, end, Parsed(arr.reshape(shape), items), rec[nk.R_DEPTH], rec[nk.R_BREAKS],
                     rec[nk.R_LAST_BREAK]))
     if deferred:
         out.extend(f + (-1, -1) for f in _lists_numpy(raw, deferred))
@@ -325,8 +349,8 @@ def _scan(raw: bytes, lo: int, hi: int, level: int, work: list, out: list, budge
             work.append((s + 1, e - 1, level + 1))
 
 
-def _array(block: bytes, depth: np.ndarray, opens: np.ndarray, deepest: int) -> NumberList | None:
-    """The NumberList of a balanced block `[...]` (*depth*: after each of its brackets; *opens*: which are `[`),
+def _array(block: bytes, depth: np.ndarray, opens: np.ndarray, deepest: int) -> Parsed | None:
+    """The values of a balanced block `[...]` (*depth*: after each of its brackets; *opens*: which are `[`),
     or None when it is not a rectangular array of plain numbers (too small counts as one: its inner lists are
     smaller still, and None would have them tried; the caller skips those by size first)."""
     counts = np.bincount(depth[opens], minlength=deepest + 1)   # lists opened at each depth
@@ -361,8 +385,8 @@ class _NotNumbers(Exception):
     pass
 
 
-def _read(tokens: list[bytes], signs: bytes, shape: tuple[int, ...]) -> NumberList:
-    """The NumberList of *tokens* (the numbers' texts, in order), shaped *shape*; *signs*: their text without
+def _read(tokens: list[bytes], signs: bytes, shape: tuple[int, ...]) -> Parsed:
+    """The values of *tokens* (the numbers' texts, in order), shaped *shape*; *signs*: their text without
     digits, spaces and line breaks (a token's `e` followed by its sign stays `e-`: a comma stays between them)."""
     dots = signs.count(b".")
     exps = signs.count(b"e") + signs.count(b"E")
@@ -378,16 +402,16 @@ def _read(tokens: list[bytes], signs: bytes, shape: tuple[int, ...]) -> NumberLi
     try:
         if dots == len(tokens):         # a dot in each (float() refuses two in one): every token a float
             arr = np.array(texts, dtype=np.float64)
-            items = arr.tolist()
+            items = None                # the array's own values
         elif dots == 0 and exps == 0:   # every token an int
-            items = [int(t) for t in tokens]
-            arr = np.array(items, dtype=np.int64)
+            arr = np.array([int(t) for t in tokens], dtype=np.int64)
+            items = None
         else:
             items = [float(u) if (b"." in t or b"e" in t or b"E" in t) else int(t) for t, u in zip(tokens, texts)]
             arr = np.array(items, dtype=np.float64)
     except (ValueError, OverflowError):
         raise _NotNumbers from None
-    return _nest(arr.reshape(shape), items)
+    return Parsed(arr.reshape(shape), items)
 
 
 def _nest(arr: np.ndarray, items: list | None = None) -> NumberList:
