@@ -33,7 +33,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
-from numba.cpython.unsafe.numbers import leading_zeros
+from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
 # kinds of values (per number): how Python finishes it
 FLOAT, INT, BY_FLOAT = 0, 1, 2        # BY_FLOAT: `float()` of the token, which starts at ints[value]
@@ -284,8 +284,13 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
                 if raw[i] == 45 or raw[i] == 43:
                     i += 1
                 p = i
+                zeros = -1                            # its leading zeros, where counted at once
                 if i + 1 < n and _is_digit(raw[i]) and raw[i + 1] == 46:   # one digit, then the dot (`0.`)
                     w = np.uint64(raw[i] - 48)
+                    if w == _U0 and i + 10 <= n:      # `0.`: the zeros after the dot, from 8 bytes at once
+                        x = _load8(raw, i + 2) ^ _ZEROS
+                        if x != _U0:
+                            zeros = 1 + np.int64(trailing_zeros(x)) // 8
                     i += 1
                 else:
                     i, w = _digits(raw, i, n, _U0)
@@ -298,7 +303,9 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
                     i, w = _digits(raw, f0, n, w)
                     frac = i - f0
                 nd = i - p - (1 if is_float else 0)   # the digits
-                if nd > 19 or (nd > 18 and not is_float):   # the significant ones: without the leading zeros
+                if zeros >= 0:
+                    nd -= zeros                       # the significant ones: without the leading zeros
+                elif nd > 19 or (nd > 18 and not is_float):
                     j = p
                     while j < i and (raw[j] == 48 or raw[j] == 46):
                         if raw[j] == 48:
