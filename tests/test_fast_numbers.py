@@ -120,6 +120,9 @@ CASES = {
     "tabs": "v: [1.0,\t2.0]\n",
     "spaces in a number": "v: [1. 5, 2.0]\n",
     "a directive": "%YAML 1.1\n---\nv: [1.0, 017]\n",
+    "a directive after a comment": "# x\n%YAML 1.1\n---\nv: [1.0, 019]\n",   # 019: a string to YAML 1.1
+    "a CR alone": "a: [1.5, 2.5]\rb: [3, 4]\r\nc: [5.5,\r 6.5]\nd: 1\n",
+    "a CR alone in a list": "c: [5.5,\r6.5]\nd: [1,\r\n 2]\ne: 1\n",
     "many small rows": "v: [" + ", ".join(["[1.5, 2]"] * 300) + "]\nw: [" + ", ".join(["[1, 2]"] * 300) + "]\n",
     "a stray bracket": "v: [a, [" + ", ".join(["0.5"] * 300) + "]]\nw: x]\n",
 }

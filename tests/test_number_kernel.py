@@ -32,7 +32,7 @@ def scanned(tokens: list[str], min_numbers: int = 1):
     out_bits, ints, kinds = np.zeros(most, np.int64), np.zeros(most, np.int64), np.zeros(most, np.uint8)
     recs = np.zeros((len(raw) // 3 + 1, nk.R_FIELDS), np.int64)
     dims = np.zeros((len(raw) // 3 + 1, fast_numbers.MAX_DEPTH + 1), np.int64)
-    count, _ = nk.scan(data, min_numbers, fast_numbers.MAX_DEPTH, out_bits, ints, kinds, recs, dims)
+    count, _, _ = nk.scan(data, min_numbers, fast_numbers.MAX_DEPTH, out_bits, ints, kinds, recs, dims)
     return recs[:count], out_bits.view(np.float64), ints, kinds
 
 

@@ -152,14 +152,14 @@ class Reduced:
 
 def reduce(text: str) -> Reduced | None:
     """The reduced text, or None when no list is worth reading with NumPy (the original is read as it is)."""
-    if "%" in text and (text.startswith("%") or "\n%" in text):   # a directive (%YAML 1.1 types numbers otherwise)
-        return None
-    if "[" not in text or (not text.isascii() and ("\x85" in text or "\u2028" in text or "\u2029" in text)) \
-            or ("\r" in text and text.count("\r") != text.count("\r\n")):
+    if "[" not in text or (not text.isascii() and ("\x85" in text or "\u2028" in text or "\u2029" in text)):
         return None   # line breaks other than LF and CRLF: ruamel counts lines otherwise than this module
     raw = text.encode("ascii", "replace")   # one byte a character: offsets are the text's; `?` is no number
-    found, clean = _lists(raw)
-    if not found:
+    found, clean, plain = _lists(raw)
+    if plain is None:   # (the compiled scan looks for these as it reads)
+        plain = not ("%" in text and (text.startswith("%") or "\n%" in text)) \
+            and not ("\r" in text and text.count("\r") != text.count("\r\n"))
+    if not plain or not found:   # a directive (%YAML 1.1 types numbers otherwise), a CR alone (another line break)
         return None
     out = Reduced("", clean=clean and text.isascii())
     pieces = []
@@ -202,14 +202,15 @@ _STEP = np.zeros(256, np.int8)
 _STEP[ord("[")], _STEP[ord("]")] = 1, -1
 
 
-def _lists(raw: bytes) -> tuple[list[tuple[int, int, NumberList, int, int, int]], bool]:
+def _lists(raw: bytes) -> tuple[list[tuple[int, int, Parsed, int, int, int]], bool, bool | None]:
     """(start, end, value, depth, line feeds inside, offset of the last; -1, -1: not counted) of each list worth
     reading with NumPy, in the order of the text: by the compiled scan (number_kernel.py) where it runs, else by
-    the NumPy scan; and whether the compiled scan ran and found no character YAML text may not hold."""
+    the NumPy scan; whether the compiled scan ran and found no character YAML text may not hold; and whether it
+    found no directive and no CR alone (None: the NumPy scan does not look)."""
     kernel = _kernel(len(raw))
     if kernel is None:
         spans = ((run.start(), run.end()) for run in _run_finder().finditer(raw))
-        return [f + (-1, -1) for f in _lists_numpy(raw, spans)], False
+        return [f + (-1, -1) for f in _lists_numpy(raw, spans)], False, None
     return _lists_compiled(raw, kernel)
 
 
@@ -236,7 +237,7 @@ def _kernel(size: int):
     return _KERNEL[0]
 
 
-def _lists_compiled(raw: bytes, scan) -> tuple[list[tuple[int, int, NumberList, int, int, int]], bool]:
+def _lists_compiled(raw: bytes, scan) -> tuple[list[tuple[int, int, Parsed, int, int, int]], bool, bool]:
     """The lists found and converted by the compiled scan; those it defers read by the NumPy scan."""
     from rnntui.scenario import number_kernel as nk
 
@@ -246,7 +247,7 @@ def _lists_compiled(raw: bytes, scan) -> tuple[list[tuple[int, int, NumberList, 
     ints, kinds = np.empty(most, np.int64), np.zeros(most, np.uint8)
     rows = len(raw) // max(3, 2 * MIN_NUMBERS - 1) + 1   # the lists kept are disjoint, each that long
     recs, dims = np.empty((rows, nk.R_FIELDS), np.int64), np.empty((rows, MAX_DEPTH + 1), np.int64)
-    count, clean = scan(data, MIN_NUMBERS, MAX_DEPTH, vals.view(np.int64), ints, kinds, recs, dims)
+    count, clean, plain = scan(data, MIN_NUMBERS, MAX_DEPTH, vals.view(np.int64), ints, kinds, recs, dims)
     out, deferred = [], []
     for rec, shape in zip(recs[:count].tolist(), dims[:count].tolist()):
         start, end, v0, v1 = rec[nk.R_START], rec[nk.R_END], rec[nk.R_V0], rec[nk.R_V1]
@@ -272,7 +273,7 @@ def _lists_compiled(raw: bytes, scan) -> tuple[list[tuple[int, int, NumberList, 
     if deferred:
         out.extend(f + (-1, -1) for f in _lists_numpy(raw, deferred))
         out.sort(key=lambda f: f[0])
-    return out, clean
+    return out, clean, plain
 
 
 _TOKEN = re.compile(rb"[-+0-9.eE]+")

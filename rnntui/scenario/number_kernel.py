@@ -218,8 +218,9 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
     (int64), an int token's value (a BY_FLOAT token's start) into *ints* and a kind other than FLOAT into
     *kinds* (zeros); each list worth reading (outermost, at least *min_numbers* numbers and 2 * min_numbers - 1
     characters, nested at most *max_depth*, followed by what may follow a value) into *recs* (R_* fields) and
-    its shape into *dims*. Returns the count of records (in the order of the text) and whether the text holds
-    no character that YAML text may not hold (a C0 control but tab, LF and CR; DEL; any byte past ASCII)."""
+    its shape into *dims*. Returns the count of records (in the order of the text), whether the text holds
+    no character that YAML text may not hold (a C0 control but tab, LF and CR; DEL; any byte past ASCII), and
+    whether it holds no directive (a line starting with `%`) and no CR but before a LF."""
     n = raw.size
     # the open lists but the innermost (whose state is in the variables t_*)
     starts = np.zeros(MAX_FRAMES, np.int64)
@@ -243,6 +244,7 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
     lf = 0                # line feeds so far
     last_lf = -1          # the offset of the last
     clean = True          # no control character so far
+    plain = True          # no directive, no CR but before a LF
     # t_what: 0 nothing yet, 1 numbers, 2 lists
     nv = 0
     nrec = 0
@@ -255,6 +257,8 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
             if c == 10:
                 lf += 1
                 last_lf = i
+            elif c == 13 and (i + 1 >= n or raw[i + 1] != 10):
+                plain = False                     # a CR alone: a line break ruamel counts otherwise
             i += 1
             continue
         if k == 1 or k == 2 or k == 7:            # a number (or what starts like one)
@@ -370,6 +374,8 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
                     if raw[i] == 10:
                         lf += 1
                         last_lf = i
+                    elif raw[i] == 13 and (i + 1 >= n or raw[i + 1] != 10):
+                        plain = False
                     i += 1
                 if i >= n or not (_is_digit(raw[i]) or raw[i] == 45):
                     break
@@ -462,11 +468,13 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
         # no character of a number list: whatever is open is no list of numbers
         if (c < 32 and c != 9) or c >= 127:
             clean = False
+        elif c == 37 and (i == 0 or raw[i - 1] == 10):
+            plain = False                         # `%` starting a line: a directive (%YAML 1.1 types numbers otherwise)
         top = -1
         ghost = 0
         item_next = False
         i += 1
-    return nrec, clean
+    return nrec, clean, plain
 
 
 @njit(inline="always", cache=True)
