@@ -470,3 +470,21 @@ def test_an_earlier_iteration_of_a_checkpointed_training_run_saves_and_reopens(t
     assert type(back).__name__ == "SavedCheckpointedTrainTrace" and back.record_iteration == 1
     whole = with_record_of(full, 1)
     assert_bit_equal(whole, back)
+
+
+@pytest.mark.parametrize("kind", ["many-to-one", "encoder-decoder", "graph"])
+def test_check_streams_each_kind_to_what_the_whole_recording_finds(kind):
+    """`rnntui check --assert` on a checkpointed run of each kind: the segments' places a segment at a time (no
+    array read whole: the limit set to nothing), an encoder-decoder's decoder places on their whole arrays."""
+    from rnntui.expr.check import check_trace
+
+    sc = {"many-to-one": lambda: many_to_one(kind="lstm", lengths=[150, 70, 1]),
+          "encoder-decoder": lambda: encoder_decoder(kind="lstm", decoder="lstm", layers=2, lengths=[150, 70, 1]),
+          "graph": graph}[kind]()
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    ck.limit = 0
+    asserts = ["norm(dh) > 0.02", "max(abs(gates.f)) < 0.8 or t < 10", "norm(h) < 1.5"]
+    whole = check_trace(full, asserts).to_dict()
+    assert any(not a["ok"] for a in whole["assertions"])
+    assert check_trace(ck, asserts).to_dict() == whole
