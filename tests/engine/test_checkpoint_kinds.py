@@ -488,3 +488,24 @@ def test_check_streams_each_kind_to_what_the_whole_recording_finds(kind):
     whole = check_trace(full, asserts).to_dict()
     assert any(not a["ok"] for a in whole["assertions"])
     assert check_trace(ck, asserts).to_dict() == whole
+
+
+@pytest.mark.parametrize("kind", ["many-to-one", "encoder-decoder", "graph", "training"])
+def test_the_report_of_each_kind_checkpointed_is_the_whole_runs(kind, tmp_path, monkeypatch):
+    """`rnntui show`'s report, no array read whole (the limit set to nothing): the whole recording's, with the
+    lines that say how the run was recorded."""
+    from rnntui.render.report import ReportOptions, write_report
+
+    sc = {"many-to-one": lambda: many_to_one(kind="lstm", bidir=True, lengths=[150, 70, 1]),
+          "encoder-decoder": lambda: encoder_decoder(kind="lstm", decoder="lstm", layers=2, lengths=[150, 70, 1]),
+          "graph": lambda: graph(kind="bidirectional-packed"), "training": training}[kind]()
+    full = fresh_training(sc, "full", tmp_path, monkeypatch, "full")
+    ck = fresh_training(sc, "checkpointed", tmp_path, monkeypatch, "ck")
+    ck.limit = 0
+    opts = ReportOptions.parse(steps=None, step=None, entry=None, width=None, iteration=None)
+    write_report(full, tmp_path / "full.txt", "txt", opts)
+    write_report(ck, tmp_path / "ck.txt", "txt", opts)
+    a, lines = (tmp_path / "full.txt").read_text().splitlines(), (tmp_path / "ck.txt").read_text().splitlines()
+    i = next(k for k, line in enumerate(lines) if "recording: checkpointed" in line)
+    assert lines[:i] + lines[i + 2:] == a
+    assert "3 segments of 64 steps" in " ".join(lines[i:i + 2])
