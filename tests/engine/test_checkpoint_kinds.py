@@ -439,8 +439,13 @@ def test_a_training_run_with_dropout_is_recorded_whole_and_says_why():
            "model": [{"type": "lstm", "hidden_size": H, "num_layers": 2, "dropout": 0.3}, {"type": "dense", "units": 2}],
            "loss": {"kind": "sum"}, "train": {"iterations": 2, "optimizer": {"kind": "sgd", "lr": 0.1}}}
     sc = load_scenario("dropout.yaml", json.dumps(doc))
-    assert checkpoint.why_whole(sc) == ("a training iteration with dropout is recorded whole (its masks are drawn "
-                                        "over every step)")
+    why = "a training iteration with dropout is recorded whole (its masks are drawn over every step)"
+    assert checkpoint.why_whole(sc) == why
+    from rnntui.engine.run import estimate_bytes
+    from rnntui.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="training would hold about"):   # planned as whole runs: refused
+        run_scenario(sc, max_memory=estimate_bytes(sc) - 1)
 
 
 def test_a_training_run_over_the_memory_limit_checkpoints_its_iterations(tmp_path, monkeypatch):
