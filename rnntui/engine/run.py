@@ -54,7 +54,10 @@ def choose_recording(sc, limit: int, recording: str | None = None) -> tuple[Reco
 
     need = estimate_bytes(sc)
     why = checkpoint.why_whole(sc)
-    S = checkpoint.segment_steps(list(sc.layout), sc.B, sc.dtype) if why is None else 0
+    from rnntui.engine.checkpoint_kinds import steps_part
+
+    # the length from what runs in segments (a many-to-one's entries up to its last recurrent one, an encoder)
+    S = checkpoint.segment_steps(steps_part(list(sc.layout))[0], sc.B, sc.dtype) if why is None else 0
     T = sc.x.shape[0] if sc.seq else sc.T     # the steps the segments cut (an encoder-decoder's: its encoder's)
     if why is None and T <= S:
         why = f"{T:,} steps are one segment of {S:,}"
