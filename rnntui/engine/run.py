@@ -35,6 +35,25 @@ def record_bytes(layout: list, dtype, x, seq: bool, B: int, decoder_x=None) -> i
         * itemsize + x.nbytes + decoder_x.nbytes
 
 
+def checkpointed_need(layout: list, dtype, x, seq: bool, B: int, decoder_x=None) -> tuple[int | None, str, int]:
+    """What a checkpointed run holds at least: the whole input and one segment's record (with the parameters
+    and their gradients, which checkpointing does not shrink); None, and why, when segments would not help
+    (the steps are one segment at most); and the segment's length."""
+    from rnntui.engine.checkpoint import segment_steps
+
+    S = segment_steps(layout, B, dtype)
+    T = x.shape[0] if seq else 1
+    if T <= S:
+        return None, f"{T:,} steps are one segment of {S:,}", S
+    return record_bytes(layout, dtype, x[:S], seq, B, decoder_x) + x.nbytes, "", S
+
+
+def too_big_checkpointed(need: int, limit: int, S: int) -> str:
+    return (f"even checkpointed, this run would hold about {format_size(need)} (the input, the parameters, their "
+            f"gradients and one segment of {S:,} steps), more than the memory limit of {format_size(limit)}; "
+            "make the model smaller or raise --max-memory")
+
+
 def too_big(need: int, limit: int, T: int, B: int) -> str:
     return (f"this run would record about {format_size(need)}, more than the memory limit of {format_size(limit)} "
             f"(T={T}, B={B}); shorten the input, make the model smaller or raise --max-memory")
