@@ -40,8 +40,9 @@ def checkpointed_need(layout: list, dtype, x, seq: bool, B: int, decoder_x=None)
     and their gradients, which checkpointing does not shrink); None, and why, when segments would not help
     (the steps are one segment at most); and the segment's length."""
     from rnntui.engine.checkpoint import segment_steps
+    from rnntui.engine.checkpoint_kinds import steps_part
 
-    S = segment_steps(layout, B, dtype)
+    S = segment_steps(steps_part(list(layout))[0], B, dtype)   # as choose_recording counts it
     T = x.shape[0] if seq else 1
     if T <= S:
         return None, f"{T:,} steps are one segment of {S:,}", S
