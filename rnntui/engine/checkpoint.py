@@ -422,9 +422,9 @@ class SweepProgress:
             return True
         return k < self.backward if self.bidir else k >= self.K - self.backward
 
-    def forward_steps(self) -> int:
-        """How many steps from t=0 on have their forward pass ready (for a bidirectional entry: 0 until its
-        backward direction's states reach segment 0)."""
+    def forward_segments(self) -> int:
+        """How many segments from segment 0 on have their forward pass ready (for a bidirectional entry: none
+        until its backward direction's states reach segment 0)."""
         return self.forward if not self.bidir else (self.K if self.states == self.K else 0)
 
     @classmethod
@@ -436,9 +436,11 @@ class NotReady(Exception):
     """What a reader asked of a run whose sweep has not computed it yet (`SweepProgress`): *fraction* of the
     sweep done; *what* it waits for ("the backward pass", "the forward pass")."""
 
-    def __init__(self, what: str, fraction: float):
+    def __init__(self, what: str, fraction: float, steps: int | None = None):
         super().__init__(f"{what}: computing ({fraction:.0%} of the sweep done)")
         self.what, self.fraction = what, fraction
+        self.steps = steps
+        """How many steps from t=0 on have their forward pass ready (None: not said)."""
 
 
 class Sweep:
@@ -757,6 +759,95 @@ class CheckpointedTrace(Trace):
         write_npz(path, items())
         return skip
 
+
+
+SWEPT_PREFIXES = (keys.GRAD_PREFIX, keys.DIAG_PREFIX, keys.GRADNORM_PREFIX)
+SWEPT_KEYS = (keys.LOSS, keys.STEP_LOSS, keys.SAMPLE_STEP_LOSS, keys.OUTPUT)
+"""What a sweep records besides a segment's forward record: a run still sweeping (`SweepingTrace`) cannot say
+yet whether it will hold such a key."""
+
+
+class SweepingTrace(CheckpointedTrace):
+    """A checkpointed run while its sweep runs (`Sweep`, driven by run.SweepingRun): what the debugger shows
+    before the sweep is done. It holds what does not depend on the sweep (the scenario, the input, the
+    parameters, the lengths and tokens) and reads the forward pass's arrays (`big`: the keys of a segment's
+    forward record) step by step, from the segments the sweep has been through; everything else (the loss,
+    gradients, diagnostics, the kept rows) is not known yet: reading it, or asking whether the run will have it,
+    raises NotReady (what it waits for, and the fraction of the sweep done), as does a step whose segment the
+    forward sweep has not reached. Frozen at `progress`, the sweep's progress when it was made: its answers never
+    change under a reader, and a later snapshot (`SweepingRun.preview`) is another object; the finished run is
+    the CheckpointedTrace `SweepingRun.finish` returns."""
+
+    def __init__(self, arrays, info, segments: Segments, big: dict, limit: int, later=()):
+        Trace.__init__(self, arrays, info, {})
+        self.segments, self.big, self.limit, self.rows = segments, dict(big), limit, {}
+        self.later = frozenset(later)
+        """The keys of a segment's forward record that the finished run holds whole (fewer than three axes: joined
+        at the sweep's end): NotReady until then."""
+        self.progress: SweepProgress = segments.progress
+        self.segment_bytes = 0
+
+    def _not_ready(self, what: str = "the backward pass") -> NotReady:
+        return NotReady(what, self.progress.fraction, self.forward_steps())
+
+    def forward_steps(self) -> int:
+        """How many steps from t=0 on have their forward pass ready in this snapshot."""
+        n = self.progress.forward_segments()
+        return self.segments.bounds[n - 1][1] if n else 0
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key in self._arrays:
+            return self._arrays[key]
+        if key in self.big:
+            raise self._not_ready("the forward pass")
+        if key in self:
+            raise self._not_ready()
+        raise KeyError(key)
+
+    def __contains__(self, key) -> bool:
+        """True for what it holds; for a key of a kind the sweep records (a gradient, a diagnostic, the loss, an
+        array of a place), NotReady: whether the finished run has it is not known yet; False for any other
+        (a training run's keys, a sample's ids: a run the sweep finishes has them only if it holds them now)."""
+        if key in self._arrays or key in self.big:
+            return True
+        if isinstance(key, str) and (key in self.later or key.startswith(SWEPT_PREFIXES) or key in SWEPT_KEYS):
+            raise self._not_ready()
+        return False   # what the finished run holds besides: the same as this (an initial state given, ...)
+
+    def __iter__(self):
+        yield from list(self._arrays)
+        yield from list(self.big)
+
+    def __len__(self) -> int:
+        return len(self._arrays) + len(self.big)
+
+    def is_computed(self, key: str) -> bool:
+        return key in self._arrays
+
+    def is_ready(self, key: str, t: int) -> bool:
+        return key in self.big and self.progress.forward_ready(self.segments.segment_of(t))
+
+    def steps(self, key: str, a: int, b: int, progress: bool = False) -> np.ndarray:
+        if key not in self.big:
+            if key in self._arrays:
+                return self._arrays[key][a:b]
+            raise self._not_ready()
+        segs = self.segments
+        for k in segs.segments_for(max(0, a), min(segs.T, b)):
+            if not self.progress.forward_ready(k):   # this snapshot's answer, whatever the sweep did since
+                raise self._not_ready("the forward pass")
+        return super().steps(key, a, b, progress)
+
+    def save(self, path, **kw):
+        raise self._not_ready()
+
+
+def sweeping(trace) -> SweepProgress | None:
+    """How far the sweep of *trace* is, read through any wrapper, while it runs (a `SweepingTrace`); None for
+    any other trace."""
+    while trace is not None and not isinstance(trace, SweepingTrace):
+        trace = getattr(trace, "whole", None)
+    return None if trace is None else trace.progress
 
 
 def checkpoint_arrays(trace) -> dict[str, np.ndarray]:

@@ -11,7 +11,9 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from rnntui.engine.checkpoint import NotReady
 from rnntui.render.cursor import Cursor
+from rnntui.render.sweeping import computing_words
 from rnntui.tui.state import OpenRun
 from rnntui.tui.strips import to_strips
 
@@ -111,7 +113,10 @@ class TraceView(Widget):
             # a run that overflowed is shown as it is; NumPy's warnings would write over the screen
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                renderable = self.render_view(cursor, width)
+                try:
+                    renderable = self.render_view(cursor, width)
+                except NotReady as wait:   # a long run still sweeping: what this panel needs is not known yet
+                    renderable = self.render_computing(cursor, wait)
             strips = to_strips(renderable, width, base, self.app)
             self._drawn.set(key, strips)
         return strips
@@ -147,3 +152,8 @@ class TraceView(Widget):
 
     def render_view(self, cursor: Cursor, width: int):  # pragma: no cover - each view defines it
         raise NotImplementedError
+
+    def render_computing(self, cursor: Cursor, wait: NotReady):
+        """What the panel says while the sweep of a long run has not computed what it needs (engine/checkpoint.py
+        `NotReady`): `computing_words`, with the fraction of the sweep done."""
+        return computing_words(wait, self.run.info, cursor)

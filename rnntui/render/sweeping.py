@@ -1,0 +1,32 @@
+"""What a view says while a long run's sweep has not computed what it needs (engine/checkpoint.py `NotReady`:
+the debugger shows a checkpointed run from its first segment on, while the rest is swept in a worker)."""
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+
+WAITING = Style(color="yellow", bold=True)
+
+
+def computing_words(wait, info=None, cursor=None) -> Text:
+    """"computing: 37%" (the fraction of the sweep done) and what is waited for: the backward pass (every
+    gradient, the loss and what is measured from them come when the sweep is done) or the forward pass of steps
+    the sweep has not reached."""
+    text = Text(f"computing: {wait.fraction:.0%}", WAITING)
+    if wait.what == "the forward pass" and wait.steps is not None:
+        ready = f"steps 0..{wait.steps - 1:,} are ready" if wait.steps else "no step is ready yet"
+        more = f" (the forward sweep has not reached this step; {ready})"
+    elif wait.what == "the backward pass":
+        more = " (of the sweep: the backward pass, its gradients, the loss and what is measured from them, shows " \
+               "when it is done)"
+    else:
+        more = f" ({wait.what})"
+    text.append(more, Style(dim=True))
+    return text
+
+
+def progress_bar(fraction: float, width: int = 20) -> str:
+    """*fraction* as a bar of *width* characters (eighths of a cell), e.g. "█████▍              "."""
+    eighths = int(round(min(max(fraction, 0.0), 1.0) * width * 8))
+    full, part = divmod(eighths, 8)
+    return ("█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")).ljust(width, " ")
