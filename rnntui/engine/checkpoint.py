@@ -488,8 +488,6 @@ class Sweep:
         segs, keep = self.segments, self.keep
         K = len(segs.bounds)
         kept: dict[int, tuple] = {}
-        # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits
-        terms = {d: TermPass(segs, d) for d in (("fwd", "bwd") if segs.bidir else ("fwd",))}
         for k in range(K):       # forward directions' boundary states
             walk, rec = segs._forward(k)
             segs._carry_states(k, rec, "fwd")
@@ -500,6 +498,8 @@ class Sweep:
                     segs.forward_cache.put(0, {**rec, keys.OUTPUT: walk.outs[-1]})
             self._publish(forward=k + 1)
             yield
+        # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits
+        terms = {d: TermPass(segs, d) for d in (("fwd", "bwd") if segs.bidir else ("fwd",))}
         if segs.bidir:
             # the backward direction's states from the last segment down, and the forward direction's
             # gradients (the bidirectional entry is the only recurrent one: its backward direction's
@@ -590,7 +590,7 @@ class TermPass:
         self.segs, self.direction = segs, direction
         last = (np.full(segs.B, segs.T - 1) if segs.lengths is None else segs.lengths - 1)
         self.start = last if direction == "fwd" else np.zeros(segs.B, dtype=last.dtype)
-        self.gins = {i: {s: np.zeros_like(v) for s, v in st.items()} for i, st in segs.gins.items()}
+        self.gins = {i: {s: np.zeros(v.shape, v.dtype) for s, v in st.items()} for i, st in segs.gins.items()}
         self.places = [keys.place_prefix(lay.index, j, d) for lay in segs.layout if lay.recurrent
                        for j in range(lay.num_layers) for d in lay.directions if d == direction]
         self.out = {keys.diag(p, "term_gradnorm"): np.empty((segs.T, segs.B), dtype=segs.dtype) for p in self.places}
