@@ -436,11 +436,14 @@ class NotReady(Exception):
     """What a reader asked of a run whose sweep has not computed it yet (`SweepProgress`): *fraction* of the
     sweep done; *what* it waits for ("the backward pass", "the forward pass")."""
 
-    def __init__(self, what: str, fraction: float, steps: int | None = None):
-        super().__init__(f"{what}: computing ({fraction:.0%} of the sweep done)")
+    def __init__(self, what: str, fraction: float, steps: int | None = None, failed: str = ""):
+        super().__init__(f"{what}: not computed: the sweep failed ({failed})" if failed else
+                         f"{what}: computing ({fraction:.0%} of the sweep done)")
         self.what, self.fraction = what, fraction
         self.steps = steps
         """How many steps from t=0 on have their forward pass ready (None: not said)."""
+        self.failed = failed
+        """Why the sweep stopped, when it failed: what waits for it will not come."""
 
 
 class Sweep:
@@ -778,8 +781,10 @@ class SweepingTrace(CheckpointedTrace):
     change under a reader, and a later snapshot (`SweepingRun.preview`) is another object; the finished run is
     the CheckpointedTrace `SweepingRun.finish` returns."""
 
-    def __init__(self, arrays, info, segments: Segments, big: dict, limit: int, later=()):
+    def __init__(self, arrays, info, segments: Segments, big: dict, limit: int, later=(), failed: str = ""):
         Trace.__init__(self, arrays, info, {})
+        self.failed = failed
+        """Why the sweep stopped, when it failed (what it did not reach is then never computed)."""
         self.segments, self.big, self.limit, self.rows = segments, dict(big), limit, {}
         self.later = frozenset(later)
         """The keys of a segment's forward record that the finished run holds whole (fewer than three axes: joined
@@ -788,7 +793,7 @@ class SweepingTrace(CheckpointedTrace):
         self.segment_bytes = 0
 
     def _not_ready(self, what: str = "the backward pass") -> NotReady:
-        return NotReady(what, self.progress.fraction, self.forward_steps())
+        return NotReady(what, self.progress.fraction, self.forward_steps(), self.failed)
 
     def forward_steps(self) -> int:
         """How many steps from t=0 on have their forward pass ready in this snapshot."""

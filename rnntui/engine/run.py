@@ -221,10 +221,11 @@ class SweepingRun:
         with np.errstate(all="ignore"):
             return self.sweep.advance()
 
-    def preview(self):
+    def preview(self, failed: str = ""):
         """The run as far as the sweep is now (engine/checkpoint.py `SweepingTrace`, frozen at this progress):
         what does not depend on the sweep (the scenario, the input, the parameters), and the forward pass of the
-        segments the sweep has been through; everything else raises NotReady."""
+        segments the sweep has been through; everything else raises NotReady. *failed*: why the sweep stopped
+        (what it did not reach is then never computed, and NotReady says so)."""
         from rnntui.engine.checkpoint import SweepingTrace
 
         if self._known is None:
@@ -250,7 +251,7 @@ class SweepingRun:
             self._big = {k: ((segs.T,) + v.shape[1:], v.dtype) for k, v in rec.items()
                          if k not in state and np.ndim(v) >= 3}
             self._later = {k for k in rec if k not in state and k not in self._big}
-        trace = SweepingTrace(self._known, self._info, self.segments, self._big, self.limit, self._later)
+        trace = SweepingTrace(self._known, self._info, self.segments, self._big, self.limit, self._later, failed)
         trace.recording = self.chosen
         return trace
 

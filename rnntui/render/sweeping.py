@@ -12,6 +12,9 @@ def computing_words(wait, info=None, cursor=None) -> Text:
     """"computing: 37%" (the fraction of the sweep done) and what is waited for: the backward pass (every
     gradient, the loss and what is measured from them come when the sweep is done) or the forward pass of steps
     the sweep has not reached."""
+    if getattr(wait, "failed", ""):
+        return Text.assemble((f"not computed: the sweep stopped at {wait.fraction:.0%}", WAITING),
+                             (f" ({wait.failed})", Style(dim=True)))
     text = Text(f"computing: {wait.fraction:.0%}", WAITING)
     if wait.what == "the forward pass" and wait.steps is not None:
         ready = f"steps 0..{wait.steps - 1:,} are ready" if wait.steps else "no step is ready yet"

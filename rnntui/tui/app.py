@@ -139,6 +139,7 @@ class RnntuiApp(App):
         super().__init__(**kwargs)
         self._sweep = sweep
         self._after_sweep: tuple[str, object] | None = None   # a key that waits for the sweep: (its words, action)
+        self._sweep_failed = ""                    # why the sweep stopped, when it failed (said in the header)
         self.samples = samples   # --dataset / --scan: the data of the samples axis (tui/axes/samples.py)
         options = {"samples": samples, "sample": sample, **(axis_options or {})}
         axes = [a for a in (cls.attach(trace, other, options) for cls in AXES) if a is not None]
@@ -424,6 +425,7 @@ class RnntuiApp(App):
         run, self._sweep = self._sweep, None
         if run is None:
             return
+        self._swept_run = run
 
         def work():
             import time
@@ -439,7 +441,8 @@ class RnntuiApp(App):
         self._background("sweep", "sweeping the run (forward, then backward)", work, self._sweep_done)
 
     def on_rnntui_app_swept(self, message: Swept) -> None:
-        if self.run_state.sweeping is not None and message.preview.progress.done > self.run_state.sweeping.done:
+        if (self.run_state.sweeping is not None and message.preview.progress.done > self.run_state.sweeping.done
+                and not self._sweep_failed):
             self.state = self.state.swept(self._open(message.preview, self.compared, self.run_state.labels))
 
     def _sweep_done(self, trace) -> None:
@@ -458,6 +461,10 @@ class RnntuiApp(App):
         progress = self.run_state.sweeping
         if progress is None:
             return False
+        if self._sweep_failed:
+            self.notify(f"{what}: needs the whole sweep, which stopped: {self._sweep_failed}", timeout=4,
+                        markup=False)
+            return True
         self._after_sweep = (what, action)
         self._show_busy()
         self.notify(f"{what}: waits for the sweep ({progress.fraction:.0%} done; events and breakpoints are found "
@@ -498,6 +505,8 @@ class RnntuiApp(App):
                 for g, (_, label, _) in self._jobs.items() if label]
         if self._after_sweep is not None:
             said.append(f"{self._after_sweep[0]} waits for it")
+        if self._sweep_failed:
+            said.append(self._sweep_failed)
         words = "; ".join(said)
         if words:
             cancels = set(self._jobs) - {"sweep", "verdict"} or self._after_sweep is not None
@@ -519,6 +528,12 @@ class RnntuiApp(App):
             elif not isinstance(worker.error, Cancelled):
                 error = worker.error
                 words = str(error) if isinstance(error, IterationNotKept) else f"{label} failed: {error}"
+                if group == "sweep":   # the views that wait for it would wait for ever: they say why instead
+                    self._sweep_failed = words + "; what needs the rest of it is not computed"
+                    self._after_sweep = None
+                    self._show_busy()
+                    failed = self._swept_run.preview(failed=str(error))
+                    self.state = self.state.swept(self._open(failed, self.compared, self.run_state.labels))
                 self.notify(cut(words, MESSAGE_CHARS), severity="error", markup=False)
                 self._targets.pop(group, None)
 
@@ -808,6 +823,10 @@ class RnntuiApp(App):
         progress = self.run_state.sweeping
         if progress is None:
             return False
+        if self._sweep_failed:
+            self.notify(f"{what}: needs the whole sweep, which stopped: {self._sweep_failed}", timeout=4,
+                        markup=False)
+            return True
         self.notify(f"{what}: once the sweep is done (computing: {progress.fraction:.0%})", timeout=3, markup=False)
         return True
 

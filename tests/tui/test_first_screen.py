@@ -223,3 +223,31 @@ def test_rnntui_run_opens_a_long_run_after_its_first_segment_and_a_short_one_who
     assert np.array_equal(started.finish()["loss"], rnntui.run(str(path), max_memory=20_000)["loss"])
     whole = rnntui._run(str(path), None, None, first_segment=True)   # within the memory limit: recorded whole
     assert type(whole).__name__ == "Trace" and whole.recording.mode == "full"
+
+
+async def test_a_sweep_that_fails_is_said_and_nothing_waits_for_it(scenario):
+    """The sweep's worker raises (here: out of memory at the fourth piece): the header says why, the views that
+    waited say they are not computed (never "computing" for ever), and `c` says it cannot search."""
+    held = Held(scenario, at=99)
+    advance = held.run.advance
+
+    def failing() -> bool:
+        if held.pieces >= 3:
+            raise MemoryError("no room for segment 3")
+        return advance()
+
+    held.run.advance = failing
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            header = panel(app, "header", 200)
+            assert "sweeping the run (forward, then backward) failed: no room for segment 3" in header
+            assert panel(app, "gradients", 200).startswith("not computed: the sweep stopped at 30% (no room for segment 3)")
+            assert "h fwd t 0..63" in panel(app, "states")      # what was swept still shows
+            await press(pilot, ["c"])
+            assert app._after_sweep is None
+            assert any("c: needs the whole sweep, which stopped" in str(n.message) for n in app._notifications)
+    finally:
+        held.go()
