@@ -422,10 +422,13 @@ class SweepProgress:
             return True
         return k < self.backward if self.bidir else k >= self.K - self.backward
 
-    def forward_segments(self) -> int:
-        """How many segments from segment 0 on have their forward pass ready (for a bidirectional entry: none
-        until its backward direction's states reach segment 0)."""
-        return self.forward if not self.bidir else (self.K if self.states == self.K else 0)
+    def forward_segments(self) -> tuple[int, int]:
+        """The segments k0 .. k1-1 whose forward pass is ready: from segment 0 up to where the forward sweep is;
+        for a bidirectional entry none until the forward direction's sweep is done, then from where its backward
+        direction's states have come down to, to the last."""
+        if not self.bidir:
+            return 0, self.forward
+        return (self.K - self.states, self.K) if self.forward == self.K and self.states else (0, 0)
 
     @classmethod
     def finished(cls, K: int, bidir: bool) -> SweepProgress:
@@ -436,14 +439,17 @@ class NotReady(Exception):
     """What a reader asked of a run whose sweep has not computed it yet (`SweepProgress`): *fraction* of the
     sweep done; *what* it waits for ("the backward pass", "the forward pass")."""
 
-    def __init__(self, what: str, fraction: float, steps: int | None = None, failed: str = ""):
+    def __init__(self, what: str, fraction: float, steps: tuple[int, int] | None = None, failed: str = "",
+                 bidir: bool = False):
         super().__init__(f"{what}: not computed: the sweep failed ({failed})" if failed else
                          f"{what}: computing ({fraction:.0%} of the sweep done)")
         self.what, self.fraction = what, fraction
         self.steps = steps
-        """How many steps from t=0 on have their forward pass ready (None: not said)."""
+        """The steps a .. b-1 whose forward pass is ready, (a, b) (None: not said)."""
         self.failed = failed
         """Why the sweep stopped, when it failed: what waits for it will not come."""
+        self.bidir = bidir
+        """A bidirectional entry's run: a step's forward pass also waits for its backward direction's states."""
 
 
 class Sweep:
@@ -793,12 +799,13 @@ class SweepingTrace(CheckpointedTrace):
         self.segment_bytes = 0
 
     def _not_ready(self, what: str = "the backward pass") -> NotReady:
-        return NotReady(what, self.progress.fraction, self.forward_steps(), self.failed)
+        return NotReady(what, self.progress.fraction, self.forward_steps(), self.failed, self.progress.bidir)
 
-    def forward_steps(self) -> int:
-        """How many steps from t=0 on have their forward pass ready in this snapshot."""
-        n = self.progress.forward_segments()
-        return self.segments.bounds[n - 1][1] if n else 0
+    def forward_steps(self) -> tuple[int, int]:
+        """The steps a .. b-1 whose forward pass is ready in this snapshot, (a, b)."""
+        k0, k1 = self.progress.forward_segments()
+        bounds = self.segments.bounds
+        return (bounds[k0][0], bounds[k1 - 1][1]) if k1 > k0 else (0, 0)
 
     def __getitem__(self, key: str) -> np.ndarray:
         if key in self._arrays:

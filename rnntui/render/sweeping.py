@@ -17,8 +17,12 @@ def computing_words(wait, info=None, cursor=None) -> Text:
                              (f" ({wait.failed})", Style(dim=True)))
     text = Text(f"computing: {wait.fraction:.0%}", WAITING)
     if wait.what == "the forward pass" and wait.steps is not None:
-        ready = f"steps 0..{wait.steps - 1:,} are ready" if wait.steps else "no step is ready yet"
+        a, b = wait.steps
+        ready = f"steps {a:,}..{b - 1:,} are ready" if b > a else "no step is ready yet"
         more = f" (the forward sweep has not reached this step; {ready})"
+        if getattr(wait, "bidir", False):   # the backward direction's states come from the end, after the forward's
+            more = (" (a step's forward pass needs the backward direction's states, which the sweep finds from the "
+                    f"last step down once the forward direction's are done; {ready})")
     elif wait.what == "the backward pass":
         more = " (of the sweep: the backward pass, its gradients, the loss and what is measured from them, shows " \
                "when it is done)"

@@ -251,3 +251,34 @@ async def test_a_sweep_that_fails_is_said_and_nothing_waits_for_it(scenario):
             assert any("c: needs the whole sweep, which stopped" in str(n.message) for n in app._notifications)
     finally:
         held.go()
+
+
+def test_a_bidirectional_runs_forward_pass_is_ready_from_the_end_once_its_backward_states_come(monkeypatch):
+    """A bidirectional entry's step needs its backward direction's state, which the sweep finds from the last
+    segment down after the forward direction's sweep: until then no step is ready; then the last segments first.
+    What is read is the swept run's."""
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    rng = np.random.default_rng(5)
+    doc = {"version": 1, "mode": "many-to-many", "input": {"batch": rng.normal(size=(2, T, 3)).round(3).tolist()},
+           "model": [{"type": "gru", "hidden_size": 4, "bidirectional": True}], "loss": {"kind": "sum"}}
+    sc = load_scenario("bidir.yaml", json.dumps(doc))
+    swept = run_scenario(sc, recording="checkpointed")
+    run = start_run(sc, recording="checkpointed")
+    seen = []
+    while run.advance():
+        preview, p = run.preview(), run.progress
+        try:
+            preview.steps("model.0.l0.bwd.h", T - 1, T)
+        except checkpoint.NotReady as wait:
+            assert wait.bidir and wait.fraction == p.fraction
+            seen.append(wait.steps)
+            continue
+        a, b = preview.forward_steps()
+        seen.append((a, b))
+        assert np.array_equal(preview.steps("model.0.l0.bwd.h", a, b), swept.steps("model.0.l0.bwd.h", a, b))
+        if a:
+            with pytest.raises(checkpoint.NotReady):
+                preview.steps("model.0.l0.fwd.h", a - 1, a)
+    # five forward pieces with nothing ready, then the states from the last segment (256..299) down, then all
+    assert seen[:5] == [(0, 0)] * 5 and seen[5:9] == [(256, 300), (192, 300), (128, 300), (64, 300)]
+    assert seen[9:] == [(0, 300)] * 5
