@@ -54,27 +54,33 @@ def segment_steps(layout: list, B: int, dtype) -> int:
 
 def why_whole(sc) -> str | None:
     """Why a run of scenario *sc* cannot be checkpointed (recorded whole instead), or None when it can."""
-    if getattr(sc, "inputs", None) is not None:
-        return "a graph model is recorded whole (checkpointing covers a chain of entries)"
     if getattr(sc, "train", None) is not None or getattr(sc, "training", False):
         return "a training iteration is recorded whole"
-    if sc.decoder_x is not None:
-        return "an encoder-decoder is recorded whole (its decoder starts from the encoder's final state)"
     if sc.feed == "output":
         return "a generator (each step reads the one before's output) is recorded whole"
     if tuple(getattr(sc, "interventions", ())):
         return "a what-if is recorded whole"
     if not sc.seq:
         return "an input without steps is recorded whole"
+    if getattr(sc, "inputs", None) is not None:
+        from rnntui.engine.checkpoint_kinds import why_whole_graph
+
+        return why_whole_graph(sc)
     return why_whole_layout(list(sc.layout))
 
 
 def why_whole_layout(layout: list) -> str | None:
+    from rnntui.engine.checkpoint_kinds import steps_part
+
+    layout, why = steps_part(layout)      # a many-to-one's entries up to its last recurrent one
+    if why is not None:
+        return why
     recurrent = [lay for lay in layout if lay.recurrent]
     for lay in layout:
         if not (lay.seq_in and lay.seq_out):
             return (f"entry {lay.index} ({lay.type}) ends the steps (many-to-one): recorded whole "
-                    "(checkpointing covers entries that keep every step)")
+                    "(checkpointing covers entries that keep every step, and a recurrent entry that keeps its "
+                    "final state)")
         if not lay.recurrent and handler(lay.type).mixes_steps(lay, False):
             return f"entry {lay.index} ({lay.type}) mixes steps: recorded whole"
     if not recurrent:
@@ -144,6 +150,7 @@ class Segments:
                  initial: dict | None = None, S: int | None = None):
         self.layout, self.params, self.x = layout, params, x
         self.loss_kind, self.target = loss_kind, target
+        self.buffers: dict = {}     # state that is no parameter, as the run read it (an eval batchnorm's statistics)
         self.lengths = None if lengths is None else np.asarray(lengths)
         self.initial = initial or {}
         T, B = x.shape[:2]
@@ -196,7 +203,7 @@ class Segments:
     def _forward(self, k: int):
         a, b = self.bounds[k]
         lengths = None if self.lengths is None else self.lengths - a   # the pad mask is of the run's steps
-        walk = Walk(self.layout, RunContext.chain(self.params, lengths))
+        walk = Walk(self.layout, RunContext.chain(self.params, lengths, buffers=self.buffers))
         rec: dict = {}
         start = {i: {s: v[k] for s, v in st.items()} for i, st in self.starts.items()}
         walk.forward(self.x[a:b], rec, start=start)
@@ -224,7 +231,8 @@ class Segments:
         first = min((k for k in range(n) if self.layout[k].recurrent), default=-1)
         for k in range(n - 1, -1, -1):
             lay, hd = self.layout[k], walk.handlers[k]
-            rec[keys.grad(keys.out(lay.index))] = g
+            if g is not None:      # None: the last entry's gradient comes from elsewhere (checkpoint_kinds)
+                rec[keys.grad(keys.out(lay.index))] = g
             kw = {}
             if hd.recurrent:
                 kw["final"] = finals[lay.index]
@@ -292,8 +300,9 @@ class Segments:
         K = len(self.bounds)
         g = np.asarray(rec[keys.GRAD_INPUT], dtype=float)
         parts.setdefault("saliency", [None] * K)[k] = np.sqrt((g.reshape(g.shape[0], g.shape[1], -1) ** 2).sum(axis=2))
-        out = rec[keys.OUTPUT]
-        parts.setdefault("argmax", [None] * K)[k] = out.reshape(out.shape[0], out.shape[1], -1).argmax(axis=-1)
+        if keys.OUTPUT in rec:     # an output of every step (a many-to-one run's is its tail's, kept whole)
+            out = rec[keys.OUTPUT]
+            parts.setdefault("argmax", [None] * K)[k] = out.reshape(out.shape[0], out.shape[1], -1).argmax(axis=-1)
         for lay in self.layout:   # each sample's own ||dL/dh_t|| (render/views/recurrent.sample_gradnorm)
             if lay.recurrent:
                 for j, d in self.slots(lay):
@@ -334,6 +343,46 @@ class Segments:
                 prefix = keys.place_prefix(lay.index, j, d)
                 for s in lay.family.states:
                     small[keys.grad(f"{prefix}.{s}0")] = rec[keys.grad(f"{prefix}.{s}0")]
+
+    def term_pass(self, direction: str) -> "TermPass":
+        """The sweep's pass of *direction*'s one-term gradients (network.one_term_gradients' keys)."""
+        return TermPass(self, direction)
+
+    def covers(self, index: int) -> bool:
+        """Whether entry *index* runs in the segments (else it is run and kept whole: checkpoint_kinds)."""
+        return any(lay.index == index for lay in self.layout)
+
+    def term_steps(self) -> dict[str, np.ndarray]:
+        """Each `term_gradnorm` key the sweep's term passes measure -> the step each sample's term entered at
+        (network.one_term_gradients' `term_step`): its last real step for a forward direction, 0 for a backward one."""
+        last = np.full(self.B, self.T - 1) if self.lengths is None else np.asarray(self.lengths) - 1
+        return {keys.diag(keys.place_prefix(lay.index, j, d), "term_gradnorm"):
+                (last if d == "fwd" else np.zeros(self.B, dtype=last.dtype))
+                for lay in self.layout if lay.recurrent for j in range(lay.num_layers) for d in lay.directions}
+
+    def before_backward(self) -> Iterator[None]:
+        """A pass of this kind of run between the forward phase and the backward ones (`Sweep`), a segment at a
+        time (a yield after each); none for a chain."""
+        return iter(())
+
+    def finish_sweep(self, result: "SweepResult") -> None:
+        """What this kind of run adds to the sweep's *result* (a many-to-one's tail); nothing for a chain."""
+
+    def extra_arrays(self) -> dict[str, np.ndarray]:
+        """What a saved trace of this kind of run keeps besides the boundaries (checkpoint_kinds)."""
+        return {}
+
+    @property
+    def shows_first(self) -> bool:
+        """Whether a caller may show this run before its sweep is done (run.SweepingRun.preview, a `SweepingTrace`:
+        the forward pass of the segments swept, every other key of a segment's record or a sweep's): a chain of
+        per-step entries. A kind with a pass of its own around the segments (checkpoint_kinds: a many-to-one's
+        tail, a decoder, a graph's) records more than that, and is swept before it is shown."""
+        kind = type(self)
+        return kind.before_backward is Segments.before_backward and kind.finish_sweep is Segments.finish_sweep
+
+    def load_extra(self, arrays: dict) -> None:
+        """`extra_arrays` read back from a saved trace (*arrays*)."""
 
     # --- on demand ----------------------------------------------------------------------------------
     def segment(self, k: int, backward: bool = True) -> dict:
@@ -507,8 +556,10 @@ class Sweep:
                     segs.forward_cache.put(0, {**rec, keys.OUTPUT: walk.outs[-1]})
             self._publish(forward=k + 1)
             yield
-        # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits
-        terms = {d: TermPass(segs, d) for d in (("fwd", "bwd") if segs.bidir else ("fwd",))}
+        # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits (set up
+        # after the forward phase: its arrays never delay the first segment)
+        terms = {d: segs.term_pass(d) for d in (("fwd", "bwd") if segs.bidir else ("fwd",))}
+        yield from segs.before_backward()    # a kind's own pass before any backward one (checkpoint_kinds)
         if segs.bidir:
             # the backward direction's states from the last segment down, and the forward direction's
             # gradients (the bidirectional entry is the only recurrent one: its backward direction's
@@ -585,6 +636,7 @@ class Sweep:
         terms_out = {key: v for t in terms.values() for key, v in t.out.items()}
         result = SweepResult(arrays, {key: np.concatenate(v) for key, v in diag.items()}, grads,
                              np.asarray(loss, dtype=segs.dtype), {} if keep else big, rows, terms_out)
+        segs.finish_sweep(result)
         self._publish(backward=K)     # the last segment's report, once everything is in
         return result
 
@@ -604,6 +656,10 @@ class TermPass:
                        for j in range(lay.num_layers) for d in lay.directions if d == direction]
         self.out = {keys.diag(p, "term_gradnorm"): np.empty((segs.T, segs.B), dtype=segs.dtype) for p in self.places}
 
+    def finals(self, k: int, walk) -> dict:
+        """What enters segment k's recurrent entries through time in this pass (entry -> state -> rows)."""
+        return {i: {s: v[k] for s, v in st.items()} for i, st in self.gins.items()}
+
     def step(self, k: int, walk, g, g_pre) -> None:
         """Segment k, on its forward *walk* and the loss's gradient *g* (*g_pre*) over its steps."""
         segs, direction, start = self.segs, self.direction, self.start
@@ -617,8 +673,7 @@ class TermPass:
             p1 = np.zeros_like(g_pre)
             p1[start[rows] - a, rows] = g_pre[start[rows] - a, rows]
         scratch: dict = {}
-        finals = {i: {s: v[k] for s, v in st.items()} for i, st in self.gins.items()}
-        segs._walk_backward(walk, g1, p1, {}, scratch, finals, lean=direction)
+        segs._walk_backward(walk, g1, p1, {}, scratch, self.finals(k, walk), lean=direction)
         nxt = k - 1 if direction == "fwd" else k + 1
         if 0 <= nxt < K:
             for i, lay in enumerate(segs.layout):
@@ -881,6 +936,7 @@ def checkpoint_arrays(trace) -> dict[str, np.ndarray]:
             out[keys.checkpoint_grad(i, s)] = v
     for name, v in trace.rows.items():
         out[keys.checkpoint_row(name)] = v
+    out.update(segs.extra_arrays())
     return out
 
 
@@ -940,6 +996,18 @@ def windowed_jacnorm(trace, entry, params, place) -> np.ndarray:
     return out
 
 
+def jacnorm_of(trace, entry, params, place):
+    """The lazy Jacobian norms of *place* of a checkpointed trace: through windows of segments where its entry
+    runs in them, else (a decoder, kept whole) as a whole trace derives them."""
+    from functools import partial
+
+    from rnntui.engine.diagnostics import jacobian_norms
+
+    if trace.segments.covers(entry.index):
+        return partial(windowed_jacnorm, trace, entry, params, place)
+    return partial(jacobian_norms, entry, trace, params, place)
+
+
 def is_checkpointed(arrays) -> bool:
     return keys.META_CHECKPOINT in arrays
 
@@ -979,6 +1047,7 @@ def restore(arrays: dict, info, path, limit: int):
     from functools import partial
 
     from rnntui.errors import Problem, ScenarioError
+    from rnntui.engine.checkpoint_kinds import segments_for
     from rnntui.engine.trace import Recording
 
     def bad(what: str):
@@ -991,7 +1060,10 @@ def restore(arrays: dict, info, path, limit: int):
         raise bad(why or "no steps")
     params = {k[len(keys.PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(keys.PARAM_PREFIX)}
     x = arrays.get(keys.INPUT)
-    if x is None or x.ndim < 2 or x.shape[0] != info.T or x.shape[1] != info.B:
+    decoder_x = arrays.get(keys.DECODER_INPUT)     # an encoder-decoder's: info.T counts the decoder's steps
+    T = info.T if decoder_x is None else (x.shape[0] if x is not None and x.ndim >= 2 else -1)
+    if x is None or x.ndim < 2 or x.shape[0] != T or x.shape[1] != info.B or (
+            decoder_x is not None and (decoder_x.ndim < 2 or decoder_x.shape[:2] != (info.T, info.B))):
         raise bad("its input is missing or not (T, B, ...)")
     lengths = None if info.lengths is None else np.asarray(info.lengths)
     initial: dict = {}
@@ -1004,7 +1076,14 @@ def restore(arrays: dict, info, path, limit: int):
     target = arrays.get(keys.META_TARGET)
     if target is not None and info.loss == "mse":
         target = target.astype(x.dtype)
-    segs = Segments(layout, params, x, info.loss, target, lengths, initial, S)
+    inputs = input_lengths = None
+    if info.inputs:    # a graph's inputs by name, and the lengths of those with samples of their own lengths
+        inputs = {n: arrays.get(keys.input_key(n)) for n in info.inputs}
+        if any(v is None or v.ndim < 2 or v.shape[:2] != x.shape[:2] for v in inputs.values()):
+            raise bad("an input of the graph is missing or not (T, B, ...) as the first")
+        input_lengths = {n: arrays[keys.input_lengths(n)] for n in info.inputs if keys.input_lengths(n) in arrays}
+    segs = segments_for(layout, params, x, info.loss, target, lengths, initial, S, decoder_x, inputs=inputs,
+                        input_lengths=input_lengths)
     K = len(segs.bounds)
     for i, st in segs.starts.items():
         for s, v in st.items():
@@ -1013,6 +1092,11 @@ def restore(arrays: dict, info, path, limit: int):
                 if saved is None or saved.shape != v.shape or saved.dtype != v.dtype:
                     raise bad(f"{name}: expected {v.dtype} {v.shape} ({K} segments of {S} steps)")
                 into[i][s] = np.array(saved)
+    segs.buffers = {k[len(keys.buffer("")):]: v for k, v in arrays.items() if k.startswith(keys.buffer(""))}
+    try:
+        segs.load_extra(arrays)
+    except ValueError as exc:
+        raise bad(str(exc)) from None
     segs.swept = True
     segs.progress = SweepProgress.finished(K, segs.bidir)
     kept = {k: v for k, v in arrays.items() if not k.startswith(keys.CHECKPOINT_PREFIX) and k != keys.META_CHECKPOINT}
@@ -1025,8 +1109,7 @@ def restore(arrays: dict, info, path, limit: int):
     trace = CheckpointedTrace(kept, info, derived, segs, big, limit, path, rows)
     for place in info.places:
         if place.recurrent and place.diag_key("jacnorm") in left:
-            trace._derived[place.diag_key("jacnorm")] = partial(windowed_jacnorm, trace, info.entries[place.entry],
-                                                                params, place)
+            trace._derived[place.diag_key("jacnorm")] = jacnorm_of(trace, info.entries[place.entry], params, place)
     rec = meta.get("recording")
     if isinstance(rec, dict):
         try:

@@ -55,15 +55,16 @@ def choose_recording(sc, limit: int, recording: str | None = None) -> tuple[Reco
     need = estimate_bytes(sc)
     why = checkpoint.why_whole(sc)
     S = checkpoint.segment_steps(list(sc.layout), sc.B, sc.dtype) if why is None else 0
-    if why is None and sc.T <= S:
-        why = f"{sc.T:,} steps are one segment of {S:,}"
+    T = sc.x.shape[0] if sc.seq else sc.T     # the steps the segments cut (an encoder-decoder's: its encoder's)
+    if why is None and T <= S:
+        why = f"{T:,} steps are one segment of {S:,}"
     mode = recording or ("checkpointed" if need > limit else "full")
     if mode == "checkpointed" and why is not None:
         if recording is None:
-            raise ScenarioError([Problem(sc.file, None, None, "", too_big(need, limit, sc.T, sc.B)
+            raise ScenarioError([Problem(sc.file, None, None, "", too_big(need, limit, T, sc.B)
                                          + f"; it cannot be checkpointed: {why}")])
         raise ValueError(f"cannot be checkpointed: {why}")
-    segments = -(-sc.T // S) if why is None else 0
+    segments = -(-T // S) if why is None else 0
     reason = "" if why is not None else f"recorded in {segments:,} segments of {S:,} steps"
     if mode == "checkpointed":
         reason = ""
@@ -106,17 +107,22 @@ def start_run(sc, max_memory: int | None = None, iteration: int | None = None,
 
         plan = Plan(items, list(sc.layout))
     graph = getattr(sc, "inputs", None) is not None
-    if S:
-        from rnntui.engine.checkpoint import Segments
+    if S:   # in segments (engine/checkpoint.py, of the run's kind: engine/checkpoint_kinds.py)
+        from rnntui.engine.checkpoint_kinds import segments_for
 
         initial = {i: {k: v.astype(dtype) for k, v in st.items()} for i, st in sc.initial_states.items()}
-        segments = Segments(list(sc.layout), params, x, sc.loss, target, sc.lengths, initial, S)
-        run = SweepingRun(sc, chosen, limit, iteration, segments, initial, params, buffers, x, shown)
-        if chosen.mode == "checkpointed":
+        with np.errstate(all="ignore"):
+            segments = segments_for(list(sc.layout), params, x, sc.loss, target, sc.lengths, initial, S,
+                                    None if sc.decoder_x is None else sc.decoder_x.astype(dtype), buffers,
+                                    {n: np.ascontiguousarray(v, dtype=dtype) for n, v in sc.inputs.items()}
+                                    if graph else None, dict(sc.input_lengths) if graph else None)
+        run = SweepingRun(sc, chosen, limit, iteration, segments, initial, params, buffers, x,
+                          shown and segments.shows_first)
+        if chosen.mode == "checkpointed" and run.shows_first:
             return run
         return run.finish()
     with np.errstate(all="ignore"):
-        if graph:
+        if graph and not S:
             from rnntui.engine.context import RunContext
             from rnntui.engine.graph import run_graph
 
@@ -208,7 +214,9 @@ class SweepingRun:
 
         self.sc, self.chosen, self.limit, self.iteration = sc, chosen, limit, iteration
         self.segments, self.initial, self.params, self.buffers, self.x = segments, initial, params, buffers, x
-        self.sweep = Sweep(segments, keep=chosen.mode == "full", cache_first=shown and chosen.mode == "checkpointed")
+        self.shows_first = shown and chosen.mode == "checkpointed"
+        """Whether the caller shows the run before its sweep is done (`preview`); else it finishes it first."""
+        self.sweep = Sweep(segments, keep=chosen.mode == "full", cache_first=self.shows_first)
         self._trace = None
         self._known: dict | None = None
 
@@ -290,19 +298,14 @@ def segment_term_gradients(segments, terms: dict) -> dict:
     """network.one_term_gradients' keys for a run in segments, as the sweep computed them (*terms*)."""
     from functools import partial
 
-    def norms(direction: str, key: str):
+    def norms(key: str):
         return terms[key]
 
-    last = (np.full(segments.B, segments.T - 1) if segments.lengths is None else np.asarray(segments.lengths) - 1)
     out = {}
-    for lay in segments.layout:
-        if lay.recurrent:
-            for j in range(lay.num_layers):
-                for d in lay.directions:
-                    prefix = keys.place_prefix(lay.index, j, d)
-                    out[keys.diag(prefix, "term_gradnorm")] = partial(norms, d, keys.diag(prefix, "term_gradnorm"))
-                    out[keys.diag(prefix, "term_step")] = partial(
-                        np.array, last if d == "fwd" else np.zeros(segments.B, dtype=last.dtype), dtype=np.int64)
+    for key, start in segments.term_steps().items():
+        if key in terms:     # none where the loss is not over the steps (a many-to-one run)
+            out[key] = partial(norms, key)
+            out[key[: -len("term_gradnorm")] + "term_step"] = partial(np.array, start, dtype=np.int64)
     return out
 
 
@@ -313,7 +316,7 @@ def checkpointed_trace(arrays: dict, info, params: dict, lazy: dict, segments, s
     from functools import partial
 
     from rnntui.engine.checkpoint import CheckpointedTrace, windowed_jacnorm
-    from rnntui.engine.diagnostics import BadRows, nonfinite
+    from rnntui.engine.diagnostics import BadRows, nonfinite, place_derived
 
     arrays.update(nonfinite(arrays, info.entries, info.seq))
     arrays = {k: v for k, v in arrays.items() if not isinstance(v, BadRows)}
@@ -321,6 +324,9 @@ def checkpointed_trace(arrays: dict, info, params: dict, lazy: dict, segments, s
     trace = CheckpointedTrace(arrays, info, lazy, segments, swept.big, limit, rows=swept.rows)
     for place in info.places:
         if place.recurrent:
-            trace._derived[place.diag_key("jacnorm")] = partial(windowed_jacnorm, trace, info.entries[place.entry],
-                                                                params, place)
+            entry = info.entries[place.entry]
+            if segments.covers(entry.index):
+                trace._derived[place.diag_key("jacnorm")] = partial(windowed_jacnorm, trace, entry, params, place)
+            else:   # a part run whole (a decoder): its diagnostics as a whole run's (its arrays are kept)
+                trace._derived.update(place_derived(info, arrays, params, place))
     return trace

@@ -198,8 +198,12 @@ def sample_terms(trace, place: Place) -> tuple[np.ndarray, np.ndarray | None]:
         g = np.asarray(trace[term], dtype=float)
         s = np.atleast_1d(np.asarray(trace[place.diag_key("term_step")]))
         return (g if g.ndim == 2 else g[:, None]), s
+    from rnntui.engine.checkpoint import kept_row
     from rnntui.engine.diagnostics import row_norms
 
+    kept = kept_row(trace, f"gradnorm:{place.prefix}")   # a checkpointed run: each sample's, from its sweep
+    if kept is not None:
+        return np.asarray(kept, dtype=float), None
     dh = _state_grad(trace, place)
     return row_norms(dh.reshape(-1, dh.shape[-1])).reshape(dh.shape[:2]).astype(float), None
 
@@ -266,17 +270,35 @@ def _basis(trace, place: Place, s, b: int | None) -> str:
         return (f"measured on {whose}gradient of the decoder's step {int(s[0])} loss term alone, as it comes back "
                 f"through the hand-over and BPTT carries it through the encoder; the total dL/dh_t also holds every "
                 f"other decoder step's loss")
+    axis = _other_axis(info, place)
     if b is not None:
         step = int(s[min(b, len(s) - 1)])
         own = " (its own last real step)" if info.packs(entry) and place.direction != "bwd" and \
-            step < entry.steps - 1 else ""
-        return (f"measured on {whose}step {step} loss term alone{own}, ‖dL_{step}/d{h}_t‖{states} (the total "
-                f"dL/d{h}_t also holds every other step's loss)")
+            step < entry.steps - 1 and not axis else ""
+        term = f"loss term at the output's step {step}" if axis else f"step {step} loss term"
+        return (f"measured on {whose}{term} alone{own}{axis}, ‖dL_{step}/d{h}_t‖{states} (the total dL/d{h}_t also "
+                f"holds every other step's loss)")
     steps = sorted({int(v) for v in s})
     at = f"step {steps[0]}" if len(steps) == 1 else "its own last real step (" + ", ".join(
         f"{int(v)}" for v in s) + ")"
+    if axis:
+        at = f"the output's {at}{axis}"
     return (f"measured on {whose}loss term at {at} alone, as BPTT carries it back{states}; the total dL/d{h}_t also "
             f"holds every other step's own loss")
+
+
+def _other_axis(info, place: Place) -> str:
+    """Where a graph node's steps are not the output's (an encoder reads another input than the loss's steps
+    come from): the words that say the loss term's step is the output's, not this node's; else ""."""
+    from rnntui.engine.graph import is_graph, source_input
+
+    entries = info.entries
+    if not is_graph(entries):
+        return ""
+    here, out = source_input(entries, place.entry), source_input(entries, len(entries) - 1)
+    if here == out:
+        return ""
+    return f" (the output steps through input {out!r}, {keys.entry_prefix(place.entry)} through input {here!r})"
 
 
 def verdicts(trace, place: Place, jacobian: bool = True) -> Verdicts | None:

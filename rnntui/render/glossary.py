@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 
+from rnntui.engine import keys
+from rnntui.engine.handlers import handler
 from rnntui.render.analysis import RULE, thresholds
 from rnntui.render.timeline import EVENT_MARKS
 
@@ -25,22 +27,92 @@ def event_words(info) -> dict[str, str]:
     }
 
 
+def _readers(info, k: int) -> list:
+    """The entries that read entry *k*'s output: a graph node's `reads`, a chain's next entry of its part."""
+    entries = info.entries
+    if any(e.reads for e in entries):
+        return [e for e in entries if k in e.reads]
+    nxt = [e for e in entries if e.index == k + 1 and e.part == entries[k].part]
+    return nxt
+
+
+def _mixes(e) -> bool:
+    """Whether entry *e* makes one step's output from other steps: a recurrent entry, a recurrence, an op
+    over the steps."""
+    from rnntui.engine.graph_diag import carries
+
+    hd = handler(e.type)
+    if getattr(hd, "one_step", False):   # `last`, `index`: one step's gradient, where BPTT starts anyway
+        return False
+    return bool(e.recurrent or carries(e) or hd.mixes_steps(e, False))
+
+
+def step_feeds(info) -> dict[int, list[str]]:
+    """Entry index -> what adds to its recurrent layers' dL/dh_t at every step besides h_{t+1}: a recurrent
+    sub-layer above it in the same entry, or a node that reads its every step (through nodes that keep the
+    steps apart) and mixes them: another recurrent entry, a recurrence reading it as x (a layer above) or as
+    an outer value (an attention over its steps). Only those an entry has are listed; a final state alone
+    (many-to-one, `take: final`) hands on one step."""
+    out: dict[int, list[str]] = {}
+    layers: dict[int, set] = {}
+    for p in info.places:
+        if p.recurrent or (p.layer is None and _carries(info.entries[p.entry])):
+            layers.setdefault(p.entry, set()).add(p.layer)
+    for k, lays in layers.items():
+        e = info.entries[k]
+        why: list[str] = []
+        if len(lays) > 1:
+            why.append("from the recurrent layer above")
+        if e.reduce_final or not e.seq_out:
+            if why:
+                out[k] = why
+            continue
+        seen, todo = {k}, [k]
+        while todo:
+            for r in _readers(info, todo.pop()):
+                if r.index in seen:
+                    continue
+                seen.add(r.index)
+                if _mixes(r):
+                    name = keys.entry_prefix(r.index) + (f" {r.id}" if r.id else "")
+                    first = (r.reads[0] if r.reads else r.index - 1) in seen
+                    words = ("from the recurrent layer above" if (r.recurrent or _carries(r)) and first
+                             else f"from {name}, which reads its steps")
+                    if words not in why:
+                        why.append(words)
+                elif r.seq_out and r.seq_in:
+                    todo.append(r.index)   # a step-wise node (dense, add, cat): its readers read these steps
+        if why:
+            out[k] = why
+    return out
+
+
+def _carries(e) -> bool:
+    from rnntui.engine.graph_diag import carries
+
+    return carries(e)
+
+
 def _jacobian_words(info) -> str:
     """The step Jacobian in words. It bounds only the path back through this sub-layer's own h: a family
     with states besides h (the LSTM's c) is measured with them held fixed, and a recurrent sub-layer stacked
-    above another adds to the lower one's gradient at every step. Only where neither is the case does a
-    norm below 1 at every step mean that the gradient must shrink."""
+    above another, or a node that reads every step of it (an attention), adds to its gradient at every step
+    (`step_feeds`). Only where neither is the case does a norm below 1 at every step mean that the gradient
+    must shrink."""
     words = ("the middle value, over the sample's steps, of ‖dh_t/dh_{t-1}‖, the largest factor by which one "
              "step back through h can multiply the gradient")
     carried = sorted({s for e in info.entries for s in getattr(getattr(e, "family", None), "states", ("h",))
                       if s != "h"})
-    stacked = len({(p.entry, p.layer) for p in info.places if p.recurrent}) > 1
-    if not carried and not stacked:
+    feeds = step_feeds(info)
+    if not carried and not feeds:
         return words + "; below 1 at every step, the gradient must shrink"
-    also = ([f"back through {' and '.join(carried)}"] if carried else []) + (
-        ["from the recurrent layer above"] if stacked else [])
+    also = [f"back through {' and '.join(carried)}"] if carried else []
+    many = len([p for p in info.places if p.recurrent or (p.layer is None and _carries(info.entries[p.entry]))]) > 1
+    for k, why in feeds.items():
+        into = f"into {keys.entry_prefix(k)}" + (f" {info.entries[k].id}" if info.entries[k].id else "") + " "
+        also.append((into if many and not (why == ["from the recurrent layer above"]) else "") + " and ".join(why))
     held = "".join(f", with {s}_{{t-1}} held fixed" for s in carried)
-    return (words + held + ": the gradient also flows " + " and ".join(also)
+    return (words + held + ": the gradient also flows " + " and ".join(dict.fromkeys(also))
             + ", so it can keep its size while this is below 1 at every step")
 
 

@@ -90,10 +90,15 @@ def _box(text: Text, info, e, compact: bool = False) -> None:
     """A recurrence's step graph, inside a box under its line (compact: under a rule on its left)."""
     conf = e.config
     prefix = f"{e.index}."
-    states = ", ".join(f"{n} ({size})" for n, size in conf["states"].items())
-    outer = f"; outer {', '.join(conf['outer'])}" if conf["outer"] else ""
-    lines = [f"each step: x, {states}{outer}" if compact else f"once per step: reads x, states {states}{outer}"]
     step = step_layout(e)
+    start = conf.get("start") or {}
+    states = ", ".join(f"{n} ({size}" + (f", from {start[n]})" if n in start else ")")
+                       for n, size in conf["states"].items())
+    # an outer node only a state starts from is read once, before step 0: not at every step
+    read = {r for s in step for r in s.reads if isinstance(r, str)}
+    each = [o for o in conf["outer"] if o in read]
+    outer = f"; outer {', '.join(each)}" if each else ""
+    lines = [f"each step: x, {states}{outer}" if compact else f"once per step: reads x, states {states}{outer}"]
     w = max(len(str(s.index)[len(prefix):]) for s in step)
     kind = max(len(s.type) for s in step) if compact else 10
     for s in step:

@@ -24,7 +24,7 @@ from rnntui.render.analysis import param_count
 from rnntui.render.maps.draw import halfblock
 from rnntui.render.parts import decoder_part, for_output, for_place
 from rnntui.render.summary import run_shape
-from rnntui.render.tokens import sample_tokens, token_label
+from rnntui.render.tokens import fed_note, sample_tokens, token_label
 from rnntui.render.timeline import feed_note
 from rnntui.render.views import view_for
 from rnntui.render.diagnostics_text import nonfinite_summary
@@ -98,6 +98,8 @@ def _input_section(trace, part: str = "") -> Text:
         if "token_ids" in trace:
             text.append("\n[t] is the step, #n the token's id" + (f" in a vocabulary of {len(trace[keys.META_VOCAB]):,}"
                         if keys.META_VOCAB in trace else ""), Style(dim=True))
+        if fed_note(trace):
+            text.append("\n" + fed_note(trace), Style(dim=True))
     else:
         text.append(f"{part}input of shape {tuple(x.shape)} ({'T, B, D' if info.seq else 'B, C, ...'})")
         if info.seq and x.shape[2] == 1 and info.T <= 60:

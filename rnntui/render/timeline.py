@@ -19,7 +19,7 @@ from rnntui.render.prediction import predicted_labels, saliency
 from rnntui.render.cursor import Cursor, is_map, length, position
 from rnntui.render.segments import Cells
 from rnntui.render.strips import window
-from rnntui.render.tokens import token_id, token_text, visible
+from rnntui.render.tokens import fed_note, token_id, token_text, visible
 from rnntui.engine.diagnostics import vector_norm
 
 DIM = Style(dim=True)
@@ -136,6 +136,8 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         notes.append("muted (m): " + ", ".join(f"{EVENT_MARKS[k][0]} {k}" for k in sorted(muted) if k in EVENT_MARKS))
     if info.feed == "output" and same_steps:  # a generator: say where its input comes from (one line, no more)
         notes.append(feed_note(info))
+    if same_steps and fed_note(trace):   # a graph's recurrence feeding its own ids back (greedy decoding)
+        notes.append(fed_note(trace))
     lines = [" · ".join(notes)] if notes else []
     # the header names one sample: a loss row of the whole batch's terms (a file without loss.sample_step) says so
     batch_loss = "loss: the whole batch's, each step's term" if loss_row and info.B > 1 and own_losses is None else ""

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnntui.engine import keys
 from rnntui.errors import printable
+from rnntui.render.pertrace import PerTrace
 
 
 SPACE = "␣"  # a token of spaces (a character model's " ") drawn where it would be invisible
@@ -27,10 +29,62 @@ def _at(arr: np.ndarray, t: int, b: int):
     return arr[t] if arr.ndim == 1 else arr[t, min(b, arr.shape[1] - 1)]
 
 
+_fed_ids = PerTrace(16)
+
+
+def fed(trace) -> tuple[int, int, np.ndarray] | None:
+    """Where a graph's first (token) input is, from some step on, not what its steps read: a recurrence whose
+    x is that input feeds a value of the step before back as x (`feed:`, greedy decoding's argmax), so from
+    step `feed_after` on it reads the fed ids, recorded as `model.{i}.x`, and the input's own ids there (the
+    padding from_torch writes) are never read. Only where that recurrence is the input's one reader: another
+    node reads the input's own ids at every step. (node index, feed_after, the ids read (T, B)), or None."""
+    def make():
+        info = getattr(trace, "info", None)
+        inputs = getattr(info, "inputs", None)
+        if not inputs or "token_ids" not in trace:
+            return None
+        readers = [e for e in info.entries if inputs[0] in e.reads]
+        if len(readers) != 1:   # another node reads the input's own ids at every step
+            return None
+        for e in readers:
+            conf = e.config or {}
+            key = keys.node_value(e.index, "x")
+            if conf.get("feed") and e.reads and e.reads[0] == inputs[0] and key in trace:
+                x = np.asarray(trace[key])
+                if x.ndim == 3 and x.shape[-1] == 1:   # ids, one per sample and step (not a fed vector)
+                    return e.index, int(conf.get("feed_after", 1)), np.rint(x[..., 0]).astype(np.int64)
+        return None
+
+    return _fed_ids.get(trace, ("fed",), make)
+
+
+def fed_note(trace) -> str | None:
+    """The words for `fed`: which steps show fed-back ids instead of the input's own."""
+    f = fed(trace)
+    if f is None:
+        return None
+    i, after, _ = f
+    node = str(trace.info.entries[i].config["feed"]).split(".", 1)[-1]
+    return (f"from step {after} on, the ids shown are those {keys.entry_prefix(i)} fed back ({node} of the step "
+            f"before), which it reads there instead of the ids of input {trace.info.inputs[0]!r}")
+
+
+def _fed_at(trace, t: int, b: int) -> int | None:
+    """The id a feeding recurrence read at step t instead of the input's (see `fed`), else None."""
+    f = fed(trace)
+    if f is None or t < f[1] or t >= f[2].shape[0]:
+        return None
+    return int(f[2][t, min(b, f[2].shape[1] - 1)])
+
+
 def token_text(trace, t: int, b: int) -> str:
     """The token sample b reads at step t ("" where it reads none)."""
     if "tokens" not in trace:
         return ""
+    i = _fed_at(trace, t, b)
+    if i is not None:   # a fed-back id: its word, where the input has a vocabulary
+        vocab = trace[keys.META_VOCAB] if keys.META_VOCAB in trace else None
+        return visible(vocab[i]) if vocab is not None and 0 <= i < len(vocab) else str(i)
     v = _at(trace["tokens"], t, b)
     return "" if v is None else visible(v)  # the scenario's words: never a raw control character
 
@@ -39,6 +93,9 @@ def token_id(trace, t: int, b: int) -> int | None:
     """Its id, or None where there is none (padding, no ids recorded)."""
     if "token_ids" not in trace:
         return None
+    i = _fed_at(trace, t, b)
+    if i is not None:
+        return i
     v = _at(trace["token_ids"], t, b)
     return None if v is None or int(v) < 0 else int(v)
 

@@ -59,4 +59,6 @@ class Dense(Activated):
         return f"{info.out_shape[0]} units{tied}, activation {info.activation}"
 
     def equations(self, info) -> list[str]:
+        if info.activation == "none":   # no activation: the linear map alone (not a function called "none")
+            return ["y = W x + b    (nn.Linear)"]
         return [f"y = {info.activation}(W x + b)    (nn.Linear, then the activation)"]

@@ -114,6 +114,7 @@ class Op(Handler):
     arity: tuple[int, int | None] = (1, 1)
     accepts_packed = True       # ops never mix the steps of a sample unless `mixes` says so
     mixes = False               # whether one step's output reads other steps (a reduction over time, ...)
+    one_step = False            # it reads one step of a sequence alone (last, index): its gradient enters there
     extras: tuple[str, ...] = ()  # values it gives besides its output (a cell's c'), read as `{id}.{name}`
     Config: type = NoConfig
 

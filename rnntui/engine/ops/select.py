@@ -30,6 +30,7 @@ class SliceConfig:
 
 class Index(AlongAxis):
     type = "index"
+    one_step = True
     Config = IndexConfig
     doc = "x.select(dim, at): one position of an axis, the axis removed"
 
@@ -81,6 +82,7 @@ class Slice(AlongAxis):
 
 class Last(Op):
     type = "last"
+    one_step = True
     doc = "each sample's last real step of a sequence (its own length - 1 in a batch of different lengths)"
 
     def infer(self, cfg, ins):

@@ -1,0 +1,178 @@
+"""Words about graph models (and models read from PyTorch) checked against the run they describe: greedy
+decoding's fed-back ids, what a recurrence reads at each step, the step Jacobian's bound, an activation-less
+step node's equation."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+import rnntui
+from rnntui.render.cursor import Cursor
+from rnntui.render.header import header
+from rnntui.render.report import ReportOptions, build
+from rnntui.render.timeline import timeline
+
+
+def text_of(items, width: int = 200) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None)
+    for item in items if isinstance(items, list) else [items]:
+        console.print(item)
+    return out.getvalue()
+
+
+def _greedy():
+    """A greedy decoder as docs/debug-your-pytorch-model.md writes it, read by from_torch; and the ids its
+    loop fed back, as torch itself computes them."""
+    torch = pytest.importorskip("torch")
+    nn, F = torch.nn, torch.nn.functional
+
+    class Greedy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.src_emb, self.emb = nn.Embedding(8, 4), nn.Embedding(8, 4)
+            self.enc, self.cell, self.out = nn.GRU(4, 6, batch_first=True), nn.GRUCell(4, 6), nn.Linear(6, 8)
+
+        def forward(self, start, src):
+            h = self.enc(self.src_emb(src))[1][-1]
+            tok, outs = start[:, 0], []
+            for _ in range(5):
+                h = self.cell(self.emb(tok), h)
+                o = F.log_softmax(self.out(h), dim=-1)
+                outs.append(o)
+                tok = o.argmax(-1)
+            return torch.stack(outs, 1)
+
+    torch.manual_seed(4)
+    model = Greedy().double()
+    src = torch.tensor([[1, 2, 3, 6, 6], [5, 6, 4, 7, 3]])
+    start = torch.tensor([[1], [2]])
+    with torch.no_grad():
+        chosen = model(start, src).argmax(-1).numpy()          # (B, steps): the id fed to the next step
+    trace = rnntui.from_torch(model, start, src, loss="nll", target=torch.tensor([[3, 1, 4, 1, 5]] * 2))
+    return trace, chosen
+
+
+def test_greedy_decodings_tokens_are_the_ids_it_fed_back():
+    trace, chosen = _greedy()
+    assert (chosen[:, :4] != 0).any()          # the padding (id 0) is not what the steps read
+    read = [[int(start)] + [int(v) for v in chosen[b, :4]] for b, start in enumerate((1, 2))]
+    report = text_of(build(trace, ReportOptions(width=200)))
+    for b in range(2):
+        assert f"tokens of sample {b}: " + " ".join(f"[{t}]{i}" for t, i in enumerate(read[b])) in report
+    assert "from step 1 on, the ids shown are those model.3 fed back (argmax of the step before)" in report
+    rec = next(k for k, p in enumerate(trace.info.places) if p.entry == 3)
+    for t in range(5):
+        head = text_of(header(trace, Cursor(t=t, place_index=rec, sample=1)))
+        assert f"(t={t}: #{read[1][t]})" in head
+    line = text_of(timeline(trace, Cursor(t=2, place_index=rec), {}, width=120))
+    assert "input  " + "    ".join(str(i) for i in read[0]) in line
+    assert "fed back" in line
+
+
+def test_the_model_map_says_an_outer_node_a_state_starts_from_is_not_read_at_every_step():
+    """The attention decoder reads the encoder's steps (enc) at every step and enc_last once, as h's start;
+    the map said `outer enc, enc_last` on its 'each step' line."""
+    from rnntui.render.model_map import model_map
+
+    trace = rnntui.run("graph-attention-reverse")
+    conf = trace.info.entries[4].config
+    assert conf["start"] == {"h": "enc_last"} and set(conf["outer"]) == {"enc", "enc_last"}
+    from rnntui.engine.ops.recurrence import step_layout
+
+    reads = {r for s in step_layout(trace.info.entries[4]) for r in s.reads}
+    assert "enc" in reads and "enc_last" not in reads      # no step node reads enc_last
+    for compact in (False, True):
+        drawn = model_map(trace.info, compact=compact).plain
+        line = next(x for x in drawn.splitlines() if "step: " in x)
+        assert "h (16, from enc_last)" in line
+        assert "outer enc" in line and "outer enc, enc_last" not in line and not line.rstrip(" │").endswith("enc_last")
+
+
+def _jacobian_line(trace) -> str:
+    from rnntui.render.glossary import glossary
+
+    return next(x for x in glossary(trace.info).plain.splitlines() if "median step Jacobian norm" in x)
+
+
+def test_the_jacobian_bound_is_not_claimed_where_an_attention_feeds_every_encoder_step():
+    """In the attention seq2seq, the GRU encoder's one-term gradient at step t-1 is larger than its step
+    Jacobian times that at step t (the bound BPTT through h alone obeys) at some steps: the attention brings
+    it in there. The help said: 'below 1 at every step, the gradient must shrink'."""
+    trace = rnntui.run("graph-attention-reverse")
+    g = np.asarray(trace["diag.model.1.l0.fwd.term_gradnorm"])
+    j = np.asarray(trace["diag.model.1.l0.fwd.jacnorm"])
+    assert (g[:-1] > 1.05 * j[1:] * g[1:]).any()     # more than h_t's path alone can carry back
+    line = _jacobian_line(trace)
+    assert "must shrink" not in line
+    assert "into model.1 enc from model.4 dec, which reads its steps" in line
+
+
+def test_two_encoders_side_by_side_are_not_stacked():
+    """The shared encoder reads two inputs side by side: neither LSTM reads the other, and what reaches each
+    from outside is its final state's gradient alone (grad of its output, (B, H)). The help said the gradient
+    also flows 'from the recurrent layer above'."""
+    trace = rnntui.run("graph-shared-encoder")
+    for k in (2, 3):
+        assert np.asarray(trace[f"grad.model.{k}.out"]).shape == (2, 6)     # one step's gradient, the last
+    line = _jacobian_line(trace)
+    assert "layer above" not in line and "back through c" in line
+    stacked = _jacobian_line(rnntui.run("stacked-lstm"))
+    assert "from the recurrent layer above" in stacked
+
+
+def test_a_one_layer_rnn_keeps_the_bound():
+    line = _jacobian_line(rnntui.run("rnn-apple"))
+    assert line.endswith("below 1 at every step, the gradient must shrink")
+
+
+def test_a_step_dense_without_activation_is_the_linear_map_alone(tmp_path):
+    """A recurrence's dense step node with no activation computes W x + b (checked on the run's own values);
+    its equation read `y = none(W x + b)`."""
+    from rnntui.render.analysis import equations
+    from rnntui.engine.ops.recurrence import step_layout
+
+    path = tmp_path / "cell.yaml"
+    path.write_text("""\
+version: 1
+input: {values: [[0.5], [-1.0], [0.25]]}
+model:
+  - id: rec
+    type: recurrence
+    state: {h: 3}
+    step:
+      - {id: xh, op: cat, from: [x, h]}
+      - {id: lin, type: dense, units: 3, from: xh}
+      - {id: hn, op: tanh, from: lin}
+    next: {h: hn}
+    emit: hn
+loss: {kind: sum}
+""")
+    trace = rnntui.run(path)
+    lin = next(s for s in step_layout(trace.info.entries[0]) if s.id == "lin" or str(s.index).endswith("lin"))
+    W, b = trace["param.0.lin.weight"], trace["param.0.lin.bias"]
+    xh = np.asarray(trace["model.0.xh.out"])
+    np.testing.assert_allclose(np.asarray(trace["model.0.lin.out"]), xh @ W.T + b, rtol=1e-12)
+    words = " ".join(equations(lin))
+    assert "y = W x + b" in words and "none(" not in words
+
+
+def test_an_encoders_verdict_says_the_loss_terms_step_is_the_outputs():
+    """The attention seq2seq's encoder runs over src's 5 steps (0..4); its verdict is measured on the loss term
+    at step 5 of the output, which steps through tgt_in. It said 'sample 0's step 5 loss term' beside 'at
+    step 0 ... of its size at step 4', a step the encoder does not have."""
+    from rnntui.render.analysis import verdicts
+
+    trace = rnntui.run("graph-attention-reverse")
+    enc = next(p for p in trace.info.places if p.entry == 1)
+    s = int(np.asarray(trace["diag.model.1.l0.fwd.term_step"])[0])
+    assert s >= trace.info.entries[1].steps == 5          # not one of the encoder's steps
+    vs = verdicts(trace, enc)
+    axis = "(the output steps through input 'tgt_in', model.1 through input 'src')"
+    assert f"sample 0's loss term at the output's step {s} alone {axis}" in vs.of(0).basis
+    assert f"loss term at the output's step {s} {axis} alone" in vs.basis
+    dec = next(p for p in trace.info.places if p.entry == 4)    # the decoder steps as the output does
+    assert "output's" not in verdicts(trace, dec).of(0).basis
