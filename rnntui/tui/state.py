@@ -93,6 +93,16 @@ class OpenRun:
         return Cursor(t=cur.first_step(self.info, "forward", p0.direction, p0))
 
 
+def more_of_the_sweep(old: OpenRun, new: OpenRun) -> bool:
+    """Whether *new* is a later snapshot of the same long run's sweep as *old* (both `SweepingTrace`s of one
+    sweep, engine/checkpoint.py): it holds what *old* held, and more."""
+    if old.sweeping is None or new.sweeping is None or old.muted != new.muted or old.labels != new.labels:
+        return False
+    if (old.other is None) != (new.other is None) or (old.other is not None and old.other.whole is not new.other.whole):
+        return False
+    return old.trace.whole.segments is new.trace.whole.segments
+
+
 def open_run(trace, other=None, labels: tuple[str, str] = ("A", "B"), muted=frozenset()) -> OpenRun:
     """Everything the views need from *trace* that does not depend on the cursor, computed once
     (*other*: a run to compare with, shown beside it; *muted*: kinds of event left out)."""

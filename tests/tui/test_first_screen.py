@@ -36,26 +36,30 @@ def scenario(monkeypatch):
 
 
 class Held:
-    """A SweepingRun whose sweep stops before piece *at* + 1 (the first piece is done before the app opens)
-    until `go()`."""
+    """A SweepingRun whose sweep stops after piece *at* (the first piece is done before the app opens) until
+    `go()` (to the end) or `go(n)` (on to piece n)."""
 
     def __init__(self, sc, at: int):
         self.run = start_run(sc, recording="checkpointed")
         assert isinstance(self.run, SweepingRun)
-        self.gate, self.pieces, self.at = threading.Event(), 0, at
+        self.pieces, self.limit = 0, at
+        self.moved = threading.Condition()
         advance = self.run.advance
 
         def held() -> bool:
-            if self.pieces >= self.at:
-                assert self.gate.wait(30), "the test never let the sweep go on"
-            self.pieces += 1
+            with self.moved:
+                assert self.moved.wait_for(lambda: self.limit is None or self.pieces < self.limit, 30), \
+                    "the test never let the sweep go on"
+                self.pieces += 1
             return advance()
 
         self.run.advance = held
         held()   # the first piece: what `rnntui run` does before it opens the debugger
 
-    def go(self) -> None:
-        self.gate.set()
+    def go(self, to: int | None = None) -> None:
+        with self.moved:
+            self.limit = to
+            self.moved.notify_all()
 
 
 def panel(app, name: str, width: int = 70) -> str:
@@ -130,6 +134,12 @@ async def test_the_views_that_wait_say_computing_with_the_sweeps_fraction(scenar
                                         f"steps 0..{ready - 1} are ready)")
             else:
                 assert "t=250" in panel(app, "cell") and "computing" not in panel(app, "cell")
+            if ready <= 250:   # on to the end of the forward sweep: the step's forward pass shows, the rest waits
+                held.go(5)
+                await until(pilot, lambda: app.run_state.sweeping.done == 5)
+                await pilot.pause()
+                assert "t=250" in panel(app, "cell") and "computing" not in panel(app, "cell")
+                assert panel(app, "gradients").startswith("computing: 50%")
             held.go()
             await app.workers.wait_for_complete()
             await pilot.pause()
