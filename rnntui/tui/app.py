@@ -702,8 +702,8 @@ class RnntuiApp(App):
             return True if 0 <= k < self._width() else None
         if action == "sample":
             return True if info.B > 1 else None
-        if action == "event":
-            return True if self._event_target(int(parameters[0])) else None
+        if action == "event":   # while a long run sweeps, its events are not found yet: the key waits for them
+            return True if self.run_state.sweeping is not None or self._event_target(int(parameters[0])) else None
         if action == "axis":   # an outer axis's key: hidden in a run without that axis, unless it says why
             name = str(parameters[0])
             if name in self.state.axes:

@@ -205,7 +205,9 @@ async def test_continue_waits_for_the_sweep_and_escape_drops_it(scenario):
             assert any("c: waits for the sweep (40% done" in str(n.message) for n in app._notifications)
             await press(pilot, ["escape"])
             assert "c waits" not in panel(app, "header", 120) and app._after_sweep is None
-            await press(pilot, ["right", "c"])                  # the keys still answer; c waits again
+            await press(pilot, ["n"])                           # n too: the events are found with the sweep
+            assert "n waits for it" in panel(app, "header", 120)
+            await press(pilot, ["escape", "right", "c"])        # the keys still answer; c waits again
             assert app.cursor.t == 1 and app._after_sweep is not None
             await press(pilot, ["left"])
             held.go()
