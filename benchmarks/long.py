@@ -22,6 +22,11 @@ and the debugger's first screen painted headless (Textual's Pilot). Printed:
 Load matters (2 cores shared with other jobs): the ratios are measured in one run; `uptime` is printed.
 
 Measured 2026-12-06, LSTM H=256 B=1, 8 input features, float64:
+- the first screen now comes first (`--first-only --repeat 5`, segments of 192 steps): T=1,000,000 opens after
+  its first segment, 1.55x T=1,000's first screen (median of 5 pairs, load average 3.3; pairs 0.86-1.83x) and
+  0.84x at load average 8.4 (pairs 0.60-1.13x; T=1,000's first screen runs its whole run, T=1,000,000's generates
+  its 8 million input numbers); peak RSS 0.16 GiB at the first screen.
+- before it did (the entries below): the first screen after the whole sweep.
 - T=1,000,000 (segments of 384 steps then; load average 10-12): checkpointed (61.3 GiB whole, limit 10.5 GiB),
   peak RSS 0.53 GiB; first screen after the whole sweep, 1643 s = 276x T=1,000's (the first screen does not come
   before the sweep yet); the sweep 0.79x the plain run per step (plain at T=5,000 in the same, loaded, run);
