@@ -26,12 +26,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rnntui.engine import keys
+from rnntui.engine import keys, recording
 from rnntui.engine.context import RunContext
+from rnntui.engine.families import fused
 from rnntui.engine.diagnostics import BadRows, row_norms, saturation
 from rnntui.engine.handlers import handler
 from rnntui.engine.infer import trace_floats
@@ -54,8 +56,8 @@ def segment_steps(layout: list, B: int, dtype) -> int:
 
 def why_whole(sc) -> str | None:
     """Why a run of scenario *sc* cannot be checkpointed (recorded whole instead), or None when it can."""
-    if getattr(sc, "train", None) is not None or getattr(sc, "training", False):
-        return "a training iteration is recorded whole"
+    if getattr(sc, "dropout_masks", None) or (getattr(sc, "train", None) is not None and _has_dropout(sc)):
+        return "a training iteration with dropout is recorded whole (its masks are drawn over every step)"
     if sc.feed == "output":
         return "a generator (each step reads the one before's output) is recorded whole"
     if tuple(getattr(sc, "interventions", ())):
@@ -67,6 +69,11 @@ def why_whole(sc) -> str | None:
 
         return why_whole_graph(sc)
     return why_whole_layout(list(sc.layout))
+
+
+def _has_dropout(sc) -> bool:
+    """Whether a training run of *sc* draws dropout masks (engine/train.py's `_dropout_places`)."""
+    return any(lay.dropout > 0 and (lay.type == "dropout" or lay.recurrent) for lay in sc.layout)
 
 
 def why_whole_layout(layout: list) -> str | None:
@@ -151,6 +158,9 @@ class Segments:
         self.layout, self.params, self.x = layout, params, x
         self.loss_kind, self.target = loss_kind, target
         self.buffers: dict = {}     # state that is no parameter, as the run read it (an eval batchnorm's statistics)
+        # the path the run's step loops took (a training replay's fused kernels) and what it recorded (a lean
+        # iteration's): a segment recomputed later, on any thread, takes the same (`on_path`)
+        self.path = {"replay": fused.replaying(), "step_norms": recording.step_norms()}
         self.lengths = None if lengths is None else np.asarray(lengths)
         self.initial = initial or {}
         T, B = x.shape[:2]
@@ -183,6 +193,15 @@ class Segments:
         self.lock = threading.RLock()
         self.cache = SegmentLRU(8)
         self.forward_cache = SegmentLRU(8)
+
+    def on_path(self) -> ExitStack:
+        """A context in which the step loops take the path the run took and record what it recorded (`path`)."""
+        stack = ExitStack()
+        if self.path.get("replay"):
+            stack.enter_context(fused.replay())
+        if not self.path.get("step_norms", True):
+            stack.enter_context(recording.lean())
+        return stack
 
     # --- where things are -------------------------------------------------------------------------
     @staticmethod
@@ -390,7 +409,7 @@ class Segments:
         *backward* False: the forward pass's keys and the output only (cheaper; needs only the forward sweep's
         states). While the sweep runs (`Sweep`), a segment whose boundaries it has not reached raises NotReady:
         it is never computed from boundaries not yet known."""
-        with self.lock:
+        with self.lock, self.on_path():
             rec = self.cache.get(k)
             if rec is None and not backward:
                 rec = self.forward_cache.get(k)
@@ -411,8 +430,12 @@ class Segments:
     def term_gradnorms(self, direction: str) -> dict[str, np.ndarray]:
         """network.one_term_gradients' `term_gradnorm` of every place of *direction*, segment by segment
         (`TermPass`), each segment's forward pass recomputed (the sweep computes them on its own walks)."""
+        with self.on_path():
+            return self._term_gradnorms(direction)
+
+    def _term_gradnorms(self, direction: str) -> dict[str, np.ndarray]:
         K = len(self.bounds)
-        terms = TermPass(self, direction)
+        terms = self.term_pass(direction)
         order = range(K - 1, -1, -1) if direction == "fwd" else range(K)
         for n, k in enumerate(order):
             walk, _ = self._forward(k)
@@ -525,7 +548,8 @@ class Sweep:
         if self.result is not None:
             return False
         try:
-            next(self._pieces)
+            with self.segments.on_path():     # on whichever thread drives it
+                next(self._pieces)
         except StopIteration as stop:
             self.result = stop.value
             return False
@@ -927,6 +951,7 @@ def checkpoint_arrays(trace) -> dict[str, np.ndarray]:
         "segment_steps": segs.S,
         "big": {k: [list(shape), np.dtype(dt).str] for k, (shape, dt) in trace.big.items()},
         "recording": None if trace.recording is None else trace.recording.__dict__,
+        "path": segs.path,
     }))}
     for i, st in segs.starts.items():
         for s, v in st.items():
@@ -1093,6 +1118,9 @@ def restore(arrays: dict, info, path, limit: int):
                     raise bad(f"{name}: expected {v.dtype} {v.shape} ({K} segments of {S} steps)")
                 into[i][s] = np.array(saved)
     segs.buffers = {k[len(keys.buffer("")):]: v for k, v in arrays.items() if k.startswith(keys.buffer(""))}
+    path = meta.get("path")
+    if isinstance(path, dict):     # recomputed on the path the run took (a training replay's fused kernels)
+        segs.path = {"replay": bool(path.get("replay")), "step_norms": bool(path.get("step_norms", True))}
     try:
         segs.load_extra(arrays)
     except ValueError as exc:
@@ -1106,7 +1134,10 @@ def restore(arrays: dict, info, path, limit: int):
     else:
         left = set()
     rows = {k[len(keys.checkpoint_row("")):]: v for k, v in arrays.items() if k.startswith(keys.checkpoint_row(""))}
-    trace = CheckpointedTrace(kept, info, derived, segs, big, limit, path, rows)
+    cls = CheckpointedTrace
+    if keys.TRAIN_LOSS in kept:     # a training run's: its iterations' numbers and this iteration's record
+        from rnntui.engine.checkpoint_kinds import SavedCheckpointedTrainTrace as cls
+    trace = cls(kept, info, derived, segs, big, limit, path, rows)
     for place in info.places:
         if place.recurrent and place.diag_key("jacnorm") in left:
             trace._derived[place.diag_key("jacnorm")] = jacnorm_of(trace, info.entries[place.entry], params, place)

@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from rnntui.engine import keys
-from rnntui.engine.checkpoint import Segments, TermPass
+from rnntui.engine.checkpoint import CheckpointedTrace, Segments, TermPass
 from rnntui.engine.context import RunContext
 from rnntui.engine.entries.recurrent import final_steps, merge, unmerge
 from rnntui.engine.diagnostics import row_norms
@@ -25,6 +25,7 @@ from rnntui.engine.graph import GraphWalk, is_graph
 from rnntui.engine.handlers import handler
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
 from rnntui.engine.seq2seq import split
+from rnntui.engine.trace_file import SavedTrainTrace
 from rnntui.engine.walk import Walk
 
 
@@ -451,3 +452,11 @@ class GraphSegments(Segments):
                 result.arrays[keys.input_lengths(n)] = np.asarray(self.input_lengths[n], dtype=np.int64)
         for name, v in self.params.items():
             result.grads.setdefault(name, np.zeros_like(v))   # a parameter of a node the loss does not read
+
+
+# --- training runs -----------------------------------------------------------------------------------------
+
+class SavedCheckpointedTrainTrace(SavedTrainTrace, CheckpointedTrace):
+    """A saved training run whose iteration record is checkpointed, reopened (`checkpoint.restore`)."""
+
+    __init__ = CheckpointedTrace.__init__

@@ -232,7 +232,6 @@ def test_the_report_of_a_checkpointed_run_is_the_whole_runs_and_says_how_it_was_
 
 @pytest.mark.parametrize("name, why", [
     ("graph-custom-cell", "is a recurrence (a step graph with its own loop): recorded whole"),
-    ("training-lstm-memory", "a training iteration is recorded whole"),
     ("sine-generator", "a generator"),
     ("crnn", "mixes steps"),
 ])
@@ -243,9 +242,8 @@ def test_runs_recorded_whole_say_why(name, why):
 
     sc = load_scenario(Path(rnntui.__file__).parent / "bundled" / f"{name}.yaml")
     assert why in checkpoint.why_whole(sc)
-    if name != "training-lstm-memory":   # over the limit: refused, with the reason
-        with pytest.raises(ScenarioError, match="cannot be checkpointed: .*" + why.replace("(", r"\(").replace(")", r"\)")):
-            run_scenario(sc, max_memory=1000)
+    with pytest.raises(ScenarioError, match="cannot be checkpointed: .*" + why.replace("(", r"\(").replace(")", r"\)")):
+        run_scenario(sc, max_memory=1000)   # over the limit: refused, with the reason
 
 
 @pytest.mark.parametrize("case", ["lstm-stacked", "lstm-packed-bidirectional-ce", "gru-stacked-initial"])

@@ -351,3 +351,122 @@ def test_a_chain_with_running_statistics_is_recorded_whole_and_says_why():
     with pytest.raises(ScenarioError, match=why.replace("(", r"\(").replace(")", r"\)")):
         run_scenario(sc, max_memory=1000)
     assert run_scenario(sc, recording="full").recording.segments == 0
+
+
+# --- training runs ------------------------------------------------------------------------------------------
+
+def training(mode="many-to-many", seed=3):
+    rng = np.random.default_rng(seed)
+    target = rng.integers(0, 3, (B, T) if mode == "many-to-many" else B).tolist()
+    doc = {"version": 1, "seed": seed, "mode": mode, "input": {"batch": rng.normal(size=(B, T, D)).round(3).tolist()},
+           "model": [{"type": "lstm", "hidden_size": H, "num_layers": 2}, {"type": "dense", "units": 3}],
+           "loss": {"kind": "cross_entropy", "target": target},
+           "train": {"iterations": 5, "optimizer": {"kind": "adam", "lr": 0.05}},
+           "weights": {"init": "uniform", "low": -0.6, "high": 0.6}}
+    return load_scenario("train.yaml", json.dumps(doc))
+
+
+def fresh_training(sc, recording, tmp_path, monkeypatch, name):
+    """A training run of its own (not read back from another test's disk cache)."""
+    monkeypatch.setenv("RNNTUI_CACHE_DIR", str(tmp_path / name))
+    return run_scenario(sc, recording=recording)
+
+
+@pytest.mark.parametrize("mode", ["many-to-many", "many-to-one"])
+def test_training_checkpointed_equals_full_bit_for_bit(mode, tmp_path, monkeypatch):
+    sc = training(mode)
+    assert checkpoint.why_whole(sc) is None
+    full = fresh_training(sc, "full", tmp_path, monkeypatch, "full")
+    ck = fresh_training(sc, "checkpointed", tmp_path, monkeypatch, "ck")
+    assert type(ck).__name__ == "CheckpointedTrainTrace" and ck.recording.mode == "checkpointed"
+    assert ck.iterations == 5 and "train.loss" in ck and not any(ck.is_computed(k) for k in ck.big)
+    assert_bit_equal(full, ck)       # every iteration's numbers (train.*) and the last iteration's record
+    assert_same_diagnostics(full, ck)
+    for key in list(ck.big)[:: max(1, len(ck.big) // 6)]:
+        assert np.array_equal(ck.steps(key, 60, 70), full[key][60:70], equal_nan=True), key
+    # another iteration, recomputed from the training checkpoints: checkpointed too, the same bits
+    two = ck.iteration(2)
+    assert type(two).__name__ == "CheckpointedTrace"
+    assert_bit_equal(full.iteration(2), two)
+    # read back from the disk cache: the last iteration rerun, checkpointed
+    again = run_scenario(sc, recording="checkpointed")
+    assert type(again).__name__ == "CheckpointedTrainTrace"
+    assert_bit_equal(full, again)
+
+
+def test_a_training_segment_recomputed_on_another_thread_takes_the_runs_path(tmp_path, monkeypatch):
+    """Training replays run their step loops on the fused path (families/fused, where numba is installed): a
+    segment recomputed later on a worker thread (the debugger's) takes it too, not the NumPy loop, whose last
+    bits differ."""
+    import threading
+
+    from rnntui.engine.families import fused
+
+    if not fused.available():
+        pytest.skip("numba is not installed: every run takes the NumPy loop")
+    sc = training()
+    full = fresh_training(sc, "full", tmp_path, monkeypatch, "full")
+    ck = fresh_training(sc, "checkpointed", tmp_path, monkeypatch, "ck")
+    assert ck.segments.path == {"replay": True, "step_norms": True}
+    got = {}
+    worker = threading.Thread(target=lambda: got.update(h=ck.steps("grad.model.0.l0.fwd.h", 0, T)))
+    worker.start()
+    worker.join()
+    assert np.array_equal(got["h"], full["grad.model.0.l0.fwd.h"])
+
+
+def test_a_saved_checkpointed_training_trace_reopens_to_the_same_bits(tmp_path, monkeypatch):
+    from rnntui.engine.load import load_trace
+    from rnntui.render.training import is_training
+
+    sc = training()
+    full = fresh_training(sc, "full", tmp_path, monkeypatch, "full")
+    ck = fresh_training(sc, "checkpointed", tmp_path, monkeypatch, "ck")
+    ck.save(tmp_path / "long.npz")
+    with np.load(tmp_path / "long.npz") as z:
+        assert "meta.checkpoint" in z.files and not any(k in z.files for k in ck.big)
+    back = load_trace(tmp_path / "long.npz")
+    assert type(back).__name__ == "SavedCheckpointedTrainTrace" and is_training(back)
+    assert back.iterations == 5 and back.iteration(4) is back and back.segments.path["replay"] == ck.segments.path[
+        "replay"]
+    assert_bit_equal(full, back)
+    assert_same_diagnostics(full, back)
+
+
+def test_a_training_run_with_dropout_is_recorded_whole_and_says_why():
+    rng = np.random.default_rng(5)
+    doc = {"version": 1, "mode": "many-to-many", "input": {"batch": rng.normal(size=(B, T, D)).round(3).tolist()},
+           "model": [{"type": "lstm", "hidden_size": H, "num_layers": 2, "dropout": 0.3}, {"type": "dense", "units": 2}],
+           "loss": {"kind": "sum"}, "train": {"iterations": 2, "optimizer": {"kind": "sgd", "lr": 0.1}}}
+    sc = load_scenario("dropout.yaml", json.dumps(doc))
+    assert checkpoint.why_whole(sc) == ("a training iteration with dropout is recorded whole (its masks are drawn "
+                                        "over every step)")
+
+
+def test_a_training_run_over_the_memory_limit_checkpoints_its_iterations(tmp_path, monkeypatch):
+    """The limit, not a forced choice: a run whose iterations' whole records would not fit trains with each
+    iteration checkpointed (before, training refused it), to the whole run's numbers."""
+    from rnntui.engine.run import estimate_bytes
+
+    sc = training()
+    full = fresh_training(sc, "full", tmp_path, monkeypatch, "full")
+    monkeypatch.setenv("RNNTUI_CACHE_DIR", str(tmp_path / "limit"))
+    ck = run_scenario(sc, max_memory=estimate_bytes(sc) - 1)
+    assert type(ck).__name__ == "CheckpointedTrainTrace" and ck.recording.mode == "checkpointed"
+    assert "more than the memory limit" in ck.recording.words()
+    assert_bit_equal(full, ck)
+
+
+def test_an_earlier_iteration_of_a_checkpointed_training_run_saves_and_reopens(tmp_path, monkeypatch):
+    """`export --iteration 1`: that iteration's checkpointed record with the run's train.* keys."""
+    from rnntui.engine.load import load_trace
+    from rnntui.engine.train import with_record_of
+
+    sc = training()
+    full = fresh_training(sc, "full", tmp_path, monkeypatch, "full")
+    ck = fresh_training(sc, "checkpointed", tmp_path, monkeypatch, "ck")
+    with_record_of(ck, 1).save(tmp_path / "one.npz")
+    back = load_trace(tmp_path / "one.npz")
+    assert type(back).__name__ == "SavedCheckpointedTrainTrace" and back.record_iteration == 1
+    whole = with_record_of(full, 1)
+    assert_bit_equal(whole, back)

@@ -51,7 +51,18 @@ def graph():
     return load_scenario("graph.yaml", json.dumps(doc))
 
 
-KINDS = {"many-to-one": many_to_one, "encoder-decoder": encoder_decoder, "graph": graph}
+def training():
+    rng = np.random.default_rng(8)
+    doc = {"version": 1, "name": "long training", "mode": "many-to-many",
+           "input": {"batch": rng.normal(size=(2, 200, 3)).round(3).tolist()},
+           "model": [{"type": "gru", "hidden_size": 6}, {"type": "dense", "units": 3}],
+           "loss": {"kind": "cross_entropy", "target": rng.integers(0, 3, (2, 200)).tolist()},
+           "train": {"iterations": 4, "optimizer": {"kind": "adam", "lr": 0.05}},
+           "weights": {"init": "uniform", "low": -0.9, "high": 0.9}}
+    return load_scenario("train.yaml", json.dumps(doc))
+
+
+KINDS = {"many-to-one": many_to_one, "encoder-decoder": encoder_decoder, "graph": graph, "training": training}
 
 
 async def screens(trace, keys):
@@ -74,7 +85,7 @@ async def test_every_screen_is_the_whole_recordings(monkeypatch, kind, keys):
     sc = KINDS[kind]()
     full = run_scenario(sc, recording="full")
     ck = run_scenario(sc, recording="checkpointed")
-    assert ck.recording.mode == "checkpointed"
+    assert ck.recording.mode == "checkpointed" and type(ck).__name__.startswith("Checkpointed")
     ck.limit = 0   # any whole read of a recomputed array now raises NotInMemory
     (a, ca), (b, cb) = [await screens(t, keys) for t in (full, ck)]
     assert ca == cb and ca.t != 0
