@@ -176,3 +176,58 @@ def test_an_encoders_verdict_says_the_loss_terms_step_is_the_outputs():
     assert f"loss term at the output's step {s} {axis} alone" in vs.basis
     dec = next(p for p in trace.info.places if p.entry == 4)    # the decoder steps as the output does
     assert "output's" not in verdicts(trace, dec).of(0).basis
+
+
+SHARED_GRU = """\
+version: 1
+seed: 3
+inputs:
+  premise: {tokens: [[1, 4, 2, 5, 3], [6, 2, 7, 1, 8]]}
+  hypothesis: {tokens: [[9, 0, 3, 3, 7], [2, 2, 8, 6, 5]]}
+model:
+  - {id: emb_p, type: embedding, num_embeddings: 10, embedding_dim: 5, from: premise}
+  - {id: emb_h, same_as: emb_p, from: hypothesis}
+  - {id: enc_p, type: gru, hidden_size: 6, from: emb_p, take: final}
+  - {id: enc_h, same_as: enc_p, from: emb_h, take: final}
+  - {id: both, op: cat, from: [enc_p, enc_h]}
+  - {id: head, type: dense, units: 3}
+loss: {kind: cross_entropy, target: [0, 2]}
+"""
+
+
+def test_a_shared_gru_has_its_step_jacobians(tmp_path):
+    """Two inputs through one GRU (same_as): the second node's step Jacobian norms are those of the owner's
+    weights on its own states (torch's autograd Jacobian of nn.GRUCell), where `show` crashed on the
+    missing `3.weight_hh_l0` (a from_torch siamese GRU encoder)."""
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "shared-gru.yaml"
+    path.write_text(SHARED_GRU)
+    trace = rnntui.run(path)
+    cell = torch.nn.GRUCell(5, 6).double()
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(torch.tensor(np.asarray(trace[f"param.2.{name}_l0"])))
+    x = np.asarray(trace["model.1.out"])          # hypothesis, embedded: (T, B, 5)
+    h = np.asarray(trace["model.3.l0.fwd.h"])
+    jac = np.asarray(trace["diag.model.3.l0.fwd.jacnorm"])
+    for t in range(1, 5):
+        for b in range(2):
+            J = torch.autograd.functional.jacobian(
+                lambda hp: cell(torch.tensor(x[t, b:b + 1]), hp[None])[0], torch.tensor(h[t - 1, b]))
+            assert jac[t, b] == pytest.approx(float(torch.linalg.matrix_norm(J, 2)), rel=1e-9)
+
+
+def test_a_second_encoders_step_table_shows_not_the_first_inputs_tokens(tmp_path):
+    """The step table of the node over hypothesis showed the first input's tokens (premise's) beside its
+    steps; now none (the trace holds the first input's tokens only), and a batch's table says its token
+    column is sample 0's."""
+    path = tmp_path / "shared-gru.yaml"
+    path.write_text(SHARED_GRU.replace("type: gru", "type: lstm"))
+    trace = rnntui.run(path)
+    assert trace.info.entries[3].reads == (1,) and trace.info.inputs[0] == "premise"
+    report = text_of(build(trace, ReportOptions(width=200)))
+    table = report[report.index("Forward pass, model.3"):]
+    head = table.splitlines()[1]
+    assert "token" not in head and "forget f" in head
+    first = report[report.index("Forward pass, model.2"):]
+    assert "token: sample 0's" in first.splitlines()[0] and " token " in first.splitlines()[1]
