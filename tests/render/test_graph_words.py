@@ -231,3 +231,39 @@ def test_a_second_encoders_step_table_shows_not_the_first_inputs_tokens(tmp_path
     assert "token" not in head and "forget f" in head
     first = report[report.index("Forward pass, model.2"):]
     assert "token: sample 0's" in first.splitlines()[0] and " token " in first.splitlines()[1]
+
+
+LSTM_CELL_LOOP = """\
+version: 1
+seed: 2
+input: {batch: [[[0.5], [-1.0], [0.25], [0.8], [-0.3], [1.1]], [[0.1], [0.9], [-0.7], [0.3], [0.6], [-1.2]]]}
+model:
+  - id: loop
+    type: recurrence
+    state: {h: 4, c: 4}
+    step:
+      - {id: cell, type: lstm_cell, hidden_size: 4, from: [x, h, c]}
+      - {id: lin, type: dense, units: 1, from: cell}
+    next: {h: cell, c: cell.c}
+    emit: lin
+loss: {kind: sum}
+"""
+
+
+def test_a_recurrence_nodes_help_speaks_of_its_states_together(tmp_path):
+    """A recurrence carrying h and c (an LSTMCell loop, as from_torch reads one): its Jacobian is over both
+    states, so the bound holds (checked on the run: the one-term gradient at t-1 never exceeds the step
+    Jacobian's norm times that at t), and the help says it is ‖ds_t/ds_{t-1}‖; it spoke of ‖dh_t/dh_{t-1}‖
+    alone and of 'step t's term of dW_hh', which no view of this model draws."""
+    path = tmp_path / "loop.yaml"
+    path.write_text(LSTM_CELL_LOOP)
+    trace = rnntui.run(path)
+    g = np.asarray(trace["diag.model.0.term_gradnorm"])
+    j = np.asarray(trace["diag.model.0.jacnorm"])
+    assert (g[:-1] <= j[1:] * g[1:] * (1 + 1e-9)).all()
+    from rnntui.render.glossary import glossary
+
+    words = glossary(trace.info).plain
+    assert "(at model.0 loop: ‖ds_t/ds_{t-1}‖, s its states h, c together)" in words
+    assert "must shrink" in words and "dW_hh" not in words
+    assert "dW_hh" in glossary(rnntui.run("lstm-apple").info).plain
