@@ -267,3 +267,18 @@ def test_a_recurrence_nodes_help_speaks_of_its_states_together(tmp_path):
     assert "(at model.0 loop: ‖ds_t/ds_{t-1}‖, s its states h, c together)" in words
     assert "must shrink" in words and "dW_hh" not in words
     assert "dW_hh" in glossary(rnntui.run("lstm-apple").info).plain
+
+
+def test_ids_read_as_ids_show_no_input_gradient():
+    """The greedy decoder's token input goes into its step's own embedding as ids: the run's dL/d(input) is 0
+    everywhere (no gradient reaches an id), which the report printed as ‖dL/dx_t‖ = 0.000e+00 at every step,
+    as if the tokens did not matter; the embedding's own rows do get a gradient. Now no such column or row."""
+    trace, _ = _greedy()
+    assert not np.asarray(trace["grad.input"]).any()
+    assert np.asarray(trace["grad.param.3.emb.weight"]).any()
+    report = text_of(build(trace, ReportOptions(width=200)))
+    assert "dL/dx_t" not in report
+    rec = next(k for k, p in enumerate(trace.info.places) if p.entry == 3)
+    assert "dL/dx" not in text_of(timeline(trace, Cursor(t=2, place_index=rec), {}, width=120))
+    tied = rnntui.run("graph-tied-lm")                   # ids through an embedding node: its vectors' gradient
+    assert "dL/dx_t" in text_of(build(tied, ReportOptions(width=200)))
