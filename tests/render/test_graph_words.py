@@ -282,3 +282,24 @@ def test_ids_read_as_ids_show_no_input_gradient():
     assert "dL/dx" not in text_of(timeline(trace, Cursor(t=2, place_index=rec), {}, width=120))
     tied = rnntui.run("graph-tied-lm")                   # ids through an embedding node: its vectors' gradient
     assert "dL/dx_t" in text_of(build(tied, ReportOptions(width=200)))
+
+
+def test_the_gradient_range_says_when_it_leaves_out_zeros(tmp_path):
+    """A sample shorter than the batch: its padded steps have dL/dh_t = 0 (drawn ·). The range line said
+    'range a .. b, steps 0..3', a log scale's range that leaves the zeros out, as if it were over every step."""
+    from rnntui.render.views import view_for
+
+    path = tmp_path / "packed.yaml"
+    path.write_text("mode: many-to-many\ninput: {batch: [[[1.0], [0.5], [-0.3], [0.2]], [[0.4], [-1.0]]]}\n"
+                    "model:\n  - {type: gru, hidden_size: 3}\n  - {type: dense, units: 2}\n"
+                    "loss: {kind: cross_entropy, target: [[0, 1, 1, 0], [1, 0]]}\n")
+    trace = rnntui.run(path)
+    place = trace.info.places[0]
+    dh = np.asarray(trace["grad.model.0.l0.fwd.h"])[:, 1]
+    norms = np.sqrt((dh ** 2).sum(-1))
+    assert (norms[2:] == 0).all() and (norms[:2] > 0).all()
+    view = view_for(trace.info, place)
+    words = text_of(view.gradients(trace, Cursor(sample=1), 80))
+    assert f"range {norms[:2].min():.2e} .. {norms[:2].max():.2e}, steps 0..3 (0 at 2 of them, left out)" in words
+    full = text_of(view.gradients(trace, Cursor(sample=0), 80))
+    assert "range" in full and "left out" not in full

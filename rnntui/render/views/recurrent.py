@@ -236,10 +236,12 @@ class RecurrentView(PlaceView):
         of = f" of sample {c.sample}" if trace.info.B > 1 else ""
         out = [Text(f"‖dL/dh_t‖{of} (log scale) at t={c.t}: {fmt(float(g[c.t]), 0)}", BOLD),
                log_sparkline(g[start:stop], c.t - start, lo, hi, into=Cells())]
-        shown = g[start:stop]
-        shown = shown[np.isfinite(shown) & (shown > 0)]   # the range of the steps it names (the bars' scale is all steps')
+        window_g = g[start:stop]
+        shown = window_g[np.isfinite(window_g) & (window_g > 0)]   # the range of the steps it names (the bars' scale is all steps')
         if shown.size:
-            out.append(Text(f"range {shown.min():.2e} .. {shown.max():.2e}, steps {start}..{stop - 1}", DIM))
+            zero = int((window_g == 0).sum())   # drawn ·, left out of a log scale's range: said, not hidden
+            out.append(Text(f"range {shown.min():.2e} .. {shown.max():.2e}, steps {start}..{stop - 1}"
+                            + (f" (0 at {zero} of them, left out)" if zero else ""), DIM))
         batch = batch_words(trace.info.B)  # a weight's gradient sums over the samples: no sample has its own here
         for stem, label in (("weight_hh", "W_hh"), ("weight_ih", "W_ih")):
             vals = np.asarray(trace[keys.step_gradnorm(place.param(stem))], dtype=float)
