@@ -6,7 +6,8 @@
 Prints: from_torch's time; the engine's own run of the same scenario (loaded from the saved text and its
 weights file, run, its output read: what from_torch does after reading the module);
 their ratio (the issue's bound: at most 5x); and, for weights of 5 MB and 9 MB of text, loading a scenario
-with them inline against the same weights from a .safetensors beside it (the issue's bound: at most 3x).
+with them inline against the same weights from a .safetensors beside it (the issue's bound: at most 3x), with
+the compiled scan of number lists (scenario/number_kernel.py, numba) where it runs and with the NumPy scan.
 --slow: also the YAML reader without its fast path for number lists (tens of seconds). --profile: cProfile's
 top functions of one from_torch call.
 """
@@ -78,8 +79,9 @@ def main() -> None:
     print(f"from_torch: {t_from:.2f} s; engine run of the same scenario: {t_engine:.2f} s; ratio {t_from / t_engine:.1f}x")
 
     # weights of 5 MB of text (and of 9 MB): inline (YAML) against .safetensors beside the scenario
-    from rnntui.torch_bridge import text as text_mod
+    from rnntui.scenario import fast_numbers
     from rnntui.scenario.yaml_source import load_yaml
+    from rnntui.torch_bridge import text as text_mod
 
     for hidden in (230, 320):   # 4*H*(8+H) + 8*H numbers: 220,800 and 422,400
         big = Big(hidden)
@@ -97,8 +99,15 @@ def main() -> None:
         t_inline = best(lambda: load_scenario(inline), n=5)
         text = inline.read_text()
         t_yaml = best(lambda: load_yaml(text, "x"), n=3)
-        print(f"load, {n:,} numbers, {size / 1e6:.1f} MB inline: {t_inline * 1000:.0f} ms (of which the YAML reader "
-              f"{t_yaml * 1000:.0f} ms); the same from .safetensors: {t_file * 1000:.1f} ms; ratio {t_inline / t_file:.1f}x")
+        keep, fast_numbers.COMPILED_MIN_BYTES = fast_numbers.COMPILED_MIN_BYTES, 10**12
+        try:   # the NumPy scan: what loads without numba (or with RNNTUI_FUSED=off)
+            t_numpy = best(lambda: load_scenario(inline), n=5)
+        finally:
+            fast_numbers.COMPILED_MIN_BYTES = keep
+        scan = "compiled scan" if fast_numbers._kernel(size) is not None else "NumPy scan (no numba)"
+        print(f"load, {n:,} numbers, {size / 1e6:.1f} MB inline ({scan}): {t_inline * 1000:.1f} ms (of which the YAML "
+              f"reader {t_yaml * 1000:.1f} ms); the same from .safetensors: {t_file * 1000:.1f} ms; ratio "
+              f"{t_inline / t_file:.1f}x; with the NumPy scan {t_numpy * 1000:.0f} ms, {t_numpy / t_file:.1f}x")
         if "--slow" in sys.argv:   # ruamel reading every number, as before scenario/fast_numbers.py
             t_slow = best(lambda: load_yaml(text, "x", fast=False), n=1)
             print(f"  the YAML reader without the fast path: {t_slow:.1f} s")

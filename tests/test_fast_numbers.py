@@ -53,10 +53,30 @@ def errors(text: str) -> tuple[str, str]:
     return tuple(out)
 
 
+def _numba() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+SCANS = ["numpy", pytest.param("compiled", marks=pytest.mark.skipif(not _numba(), reason="numba not installed"))]
+
+
+@pytest.fixture(params=SCANS)
+def scan(request, monkeypatch):
+    """The fast path's scan: NumPy's, or the compiled one (scenario/number_kernel.py) on every text."""
+    monkeypatch.delenv("RNNTUI_FUSED", raising=False)
+    monkeypatch.setattr(fast_numbers, "COMPILED_MIN_BYTES", 10**12 if request.param == "numpy" else 0)
+    return request.param
+
+
 @pytest.fixture
-def every_list(monkeypatch):
-    """Every list of numbers read by the fast path, however short."""
+def every_list(monkeypatch, scan):
+    """Every list of numbers read by the fast path, however short (by each scan)."""
     monkeypatch.setattr(fast_numbers, "MIN_NUMBERS", 1)
+    return scan
 
 
 def test_bundled_scenarios_read_the_same(every_list):
@@ -134,7 +154,7 @@ def test_depth_limit_counts_the_lists_read_by_numpy(every_list):
     both(ok)
 
 
-def test_every_float_reads_back_bit_for_bit():
+def test_every_float_reads_back_bit_for_bit(scan):
     """The shortest repr of float64 values of every kind (subnormal, huge, float32 widened, negative zero)
     through the fast path and through float()."""
     rng = np.random.default_rng(0)
@@ -154,7 +174,7 @@ def test_every_float_reads_back_bit_for_bit():
     same(data, slow)
 
 
-def test_a_bad_number_in_a_big_list_is_placed_where_it_is(tmp_path):
+def test_a_bad_number_in_a_big_list_is_placed_where_it_is(tmp_path, scan):
     """A scenario whose weights are inline, one number of them bad: the loader's message names its line and
     column; the other rows are still read by NumPy."""
     rows = np.round(np.random.default_rng(1).standard_normal((40, 300)), 6)
@@ -177,7 +197,7 @@ def test_a_bad_number_in_a_big_list_is_placed_where_it_is(tmp_path):
     assert len(pos.lists) == 40 - 1 + 1   # every row but the bad one, and the bias, read by NumPy
 
 
-def test_a_shape_error_points_into_the_list(tmp_path):
+def test_a_shape_error_points_into_the_list(tmp_path, scan):
     """A list of the wrong shape read by NumPy: the message is the one ruamel's reading gives, at the list."""
     bias = ", ".join(repr(v) for v in np.linspace(0, 1, 299))
     text = ("version: 1\ninput: {values: [[0.5], [0.25]]}\nmodel:\n  - {type: dense, units: 300}\n"
@@ -202,7 +222,7 @@ def test_a_shape_error_points_into_the_list(tmp_path):
     assert msgs[0] == msgs[1] and "s.yaml:8:" in msgs[1]
 
 
-def test_inline_weights_load_as_from_a_file(tmp_path):
+def test_inline_weights_load_as_from_a_file(tmp_path, scan):
     """The same weights inline and in a .safetensors file: the same parameters, bit for bit."""
     import torch
     import rnntui
@@ -242,10 +262,20 @@ def test_inline_weights_load_as_from_a_file(tmp_path):
     "v: " + "[1]]" * 200_000,                           # a stray `]` after every list
     "v: " + "[[1, 2]" * 100_000,                        # lists inside lists left open, level after level
 ], ids=["open-brackets", "one-far-close", "short-runs", "digit-runs", "strays", "open-levels"])
-def test_hostile_texts_are_scanned_in_linear_time(text):
+def test_hostile_texts_are_scanned_in_linear_time(text, scan):
     """What the scan costs stays a pass over the text (it once walked from every `[` to the far `]`)."""
     import time
 
     t0 = time.perf_counter()
     fast_numbers.reduce(text)
     assert time.perf_counter() - t0 < 5.0
+
+
+@pytest.mark.parametrize("text", [
+    "v: [1.0, 2.0]\nw: \x07\n", "v: [1.0,\x0c 2.0]\n", "v: [1.0, 2.0]\x7f\n", "v:\t[1.0, 2.0]\x00\n",
+    "v: [1.0, 2.0]\nw: caf\u00e9\x1b\n",
+])
+def test_control_characters_are_refused_where_they_are(every_list, text):
+    """The compiled scan checks the characters as it reads (load_yaml then skips its own pass): the same message."""
+    slow, fast = errors(text)
+    assert fast == slow and "control character" in fast

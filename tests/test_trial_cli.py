@@ -161,15 +161,16 @@ def test_yaml_syntax_errors_in_words_at_their_line_and_column():
 
 def test_a_run_over_the_memory_limit_that_cannot_be_checkpointed_says_why(tmp_path):
     """The loader refuses a run too large for --max-memory before making anything; docs/debugger.md: the
-    refusal says why it cannot be checkpointed instead (a many-to-one LSTM keeps only its last step)."""
+    refusal says why it cannot be checkpointed instead (a stacked bidirectional LSTM: the layer above reads the
+    backward direction, which needs the whole sequence first)."""
     path = tmp_path / "long.yaml"
-    path.write_text("version: 1\nmode: many-to-one\ninput: {generate: {kind: noise, length: 4000, features: 4}}\n"
-                    "model:\n  - {type: lstm, hidden_size: 16}\nloss: {kind: sum}\n")
+    path.write_text("version: 1\nmode: many-to-many\ninput: {generate: {kind: noise, length: 4000, features: 4}}\n"
+                    "model:\n  - {type: lstm, hidden_size: 16, num_layers: 2, bidirectional: true}\nloss: {kind: sum}\n")
     result = CliRunner().invoke(app, ["show", str(path), "--max-memory", "1MB"])
     assert result.exit_code == 2, result.output
     assert "more than the memory limit of" in result.output
-    assert ("it cannot be checkpointed: entry 0 (lstm) ends the steps (many-to-one): recorded whole "
-            "(checkpointing covers entries that keep every step)") in " ".join(result.output.split())
+    assert ("it cannot be checkpointed: a bidirectional layer with another recurrent layer is recorded whole"
+            ) in " ".join(result.output.split())
     assert "Traceback" not in result.output
 
 

@@ -26,12 +26,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rnntui.engine import keys
+from rnntui.engine import keys, recording
 from rnntui.engine.context import RunContext
+from rnntui.engine.families import fused
 from rnntui.engine.diagnostics import BadRows, row_norms, saturation
 from rnntui.engine.handlers import handler
 from rnntui.engine.infer import trace_floats
@@ -54,27 +56,38 @@ def segment_steps(layout: list, B: int, dtype) -> int:
 
 def why_whole(sc) -> str | None:
     """Why a run of scenario *sc* cannot be checkpointed (recorded whole instead), or None when it can."""
-    if getattr(sc, "inputs", None) is not None:
-        return "a graph model is recorded whole (checkpointing covers a chain of entries)"
-    if getattr(sc, "train", None) is not None or getattr(sc, "training", False):
-        return "a training iteration is recorded whole"
-    if sc.decoder_x is not None:
-        return "an encoder-decoder is recorded whole (its decoder starts from the encoder's final state)"
+    if getattr(sc, "dropout_masks", None) or (getattr(sc, "train", None) is not None and _has_dropout(sc)):
+        return "a training iteration with dropout is recorded whole (its masks are drawn over every step)"
     if sc.feed == "output":
         return "a generator (each step reads the one before's output) is recorded whole"
     if tuple(getattr(sc, "interventions", ())):
         return "a what-if is recorded whole"
     if not sc.seq:
         return "an input without steps is recorded whole"
+    if getattr(sc, "inputs", None) is not None:
+        from rnntui.engine.checkpoint_kinds import why_whole_graph
+
+        return why_whole_graph(sc)
     return why_whole_layout(list(sc.layout))
 
 
+def _has_dropout(sc) -> bool:
+    """Whether a training run of *sc* draws dropout masks (engine/train.py's `_dropout_places`)."""
+    return any(lay.dropout > 0 and (lay.type == "dropout" or lay.recurrent) for lay in sc.layout)
+
+
 def why_whole_layout(layout: list) -> str | None:
+    from rnntui.engine.checkpoint_kinds import steps_part
+
+    layout, why = steps_part(layout)      # a many-to-one's entries up to its last recurrent one
+    if why is not None:
+        return why
     recurrent = [lay for lay in layout if lay.recurrent]
     for lay in layout:
         if not (lay.seq_in and lay.seq_out):
             return (f"entry {lay.index} ({lay.type}) ends the steps (many-to-one): recorded whole "
-                    "(checkpointing covers entries that keep every step)")
+                    "(checkpointing covers entries that keep every step, and a recurrent entry that keeps its "
+                    "final state)")
         if not lay.recurrent and handler(lay.type).mixes_steps(lay, False):
             return f"entry {lay.index} ({lay.type}) mixes steps: recorded whole"
     if not recurrent:
@@ -144,6 +157,10 @@ class Segments:
                  initial: dict | None = None, S: int | None = None):
         self.layout, self.params, self.x = layout, params, x
         self.loss_kind, self.target = loss_kind, target
+        self.buffers: dict = {}     # state that is no parameter, as the run read it (an eval batchnorm's statistics)
+        # the path the run's step loops took (a training replay's fused kernels) and what it recorded (a lean
+        # iteration's): a segment recomputed later, on any thread, takes the same (`on_path`)
+        self.path = {"replay": fused.replaying(), "step_norms": recording.step_norms()}
         self.lengths = None if lengths is None else np.asarray(lengths)
         self.initial = initial or {}
         T, B = x.shape[:2]
@@ -177,6 +194,15 @@ class Segments:
         self.cache = SegmentLRU(8)
         self.forward_cache = SegmentLRU(8)
 
+    def on_path(self) -> ExitStack:
+        """A context in which the step loops take the path the run took and record what it recorded (`path`)."""
+        stack = ExitStack()
+        if self.path.get("replay"):
+            stack.enter_context(fused.replay())
+        if not self.path.get("step_norms", True):
+            stack.enter_context(recording.lean())
+        return stack
+
     # --- where things are -------------------------------------------------------------------------
     @staticmethod
     def slots(lay) -> list[tuple[int, str]]:
@@ -196,7 +222,7 @@ class Segments:
     def _forward(self, k: int):
         a, b = self.bounds[k]
         lengths = None if self.lengths is None else self.lengths - a   # the pad mask is of the run's steps
-        walk = Walk(self.layout, RunContext.chain(self.params, lengths))
+        walk = Walk(self.layout, RunContext.chain(self.params, lengths, buffers=self.buffers))
         rec: dict = {}
         start = {i: {s: v[k] for s, v in st.items()} for i, st in self.starts.items()}
         walk.forward(self.x[a:b], rec, start=start)
@@ -224,7 +250,8 @@ class Segments:
         first = min((k for k in range(n) if self.layout[k].recurrent), default=-1)
         for k in range(n - 1, -1, -1):
             lay, hd = self.layout[k], walk.handlers[k]
-            rec[keys.grad(keys.out(lay.index))] = g
+            if g is not None:      # None: the last entry's gradient comes from elsewhere (checkpoint_kinds)
+                rec[keys.grad(keys.out(lay.index))] = g
             kw = {}
             if hd.recurrent:
                 kw["final"] = finals[lay.index]
@@ -292,8 +319,9 @@ class Segments:
         K = len(self.bounds)
         g = np.asarray(rec[keys.GRAD_INPUT], dtype=float)
         parts.setdefault("saliency", [None] * K)[k] = np.sqrt((g.reshape(g.shape[0], g.shape[1], -1) ** 2).sum(axis=2))
-        out = rec[keys.OUTPUT]
-        parts.setdefault("argmax", [None] * K)[k] = out.reshape(out.shape[0], out.shape[1], -1).argmax(axis=-1)
+        if keys.OUTPUT in rec:     # an output of every step (a many-to-one run's is its tail's, kept whole)
+            out = rec[keys.OUTPUT]
+            parts.setdefault("argmax", [None] * K)[k] = out.reshape(out.shape[0], out.shape[1], -1).argmax(axis=-1)
         for lay in self.layout:   # each sample's own ||dL/dh_t|| (render/views/recurrent.sample_gradnorm)
             if lay.recurrent:
                 for j, d in self.slots(lay):
@@ -335,13 +363,44 @@ class Segments:
                 for s in lay.family.states:
                     small[keys.grad(f"{prefix}.{s}0")] = rec[keys.grad(f"{prefix}.{s}0")]
 
+    def term_pass(self, direction: str) -> "TermPass":
+        """The sweep's pass of *direction*'s one-term gradients (network.one_term_gradients' keys)."""
+        return TermPass(self, direction)
+
+    def covers(self, index: int) -> bool:
+        """Whether entry *index* runs in the segments (else it is run and kept whole: checkpoint_kinds)."""
+        return any(lay.index == index for lay in self.layout)
+
+    def term_steps(self) -> dict[str, np.ndarray]:
+        """Each `term_gradnorm` key the sweep's term passes measure -> the step each sample's term entered at
+        (network.one_term_gradients' `term_step`): its last real step for a forward direction, 0 for a backward one."""
+        last = np.full(self.B, self.T - 1) if self.lengths is None else np.asarray(self.lengths) - 1
+        return {keys.diag(keys.place_prefix(lay.index, j, d), "term_gradnorm"):
+                (last if d == "fwd" else np.zeros(self.B, dtype=last.dtype))
+                for lay in self.layout if lay.recurrent for j in range(lay.num_layers) for d in lay.directions}
+
+    def before_backward(self) -> Iterator[None]:
+        """A pass of this kind of run between the forward phase and the backward ones (`Sweep`), a segment at a
+        time (a yield after each); none for a chain."""
+        return iter(())
+
+    def finish_sweep(self, result: "SweepResult") -> None:
+        """What this kind of run adds to the sweep's *result* (a many-to-one's tail); nothing for a chain."""
+
+    def extra_arrays(self) -> dict[str, np.ndarray]:
+        """What a saved trace of this kind of run keeps besides the boundaries (checkpoint_kinds)."""
+        return {}
+
+    def load_extra(self, arrays: dict) -> None:
+        """`extra_arrays` read back from a saved trace (*arrays*)."""
+
     # --- on demand ----------------------------------------------------------------------------------
     def segment(self, k: int, backward: bool = True) -> dict:
         """Segment k's record (every key over its steps), recomputed from its boundaries or from the cache.
         *backward* False: the forward pass's keys and the output only (cheaper; needs only the forward sweep's
         states). While the sweep runs (`Sweep`), a segment whose boundaries it has not reached raises NotReady:
         it is never computed from boundaries not yet known."""
-        with self.lock:
+        with self.lock, self.on_path():
             rec = self.cache.get(k)
             if rec is None and not backward:
                 rec = self.forward_cache.get(k)
@@ -362,8 +421,12 @@ class Segments:
     def term_gradnorms(self, direction: str) -> dict[str, np.ndarray]:
         """network.one_term_gradients' `term_gradnorm` of every place of *direction*, segment by segment
         (`TermPass`), each segment's forward pass recomputed (the sweep computes them on its own walks)."""
+        with self.on_path():
+            return self._term_gradnorms(direction)
+
+    def _term_gradnorms(self, direction: str) -> dict[str, np.ndarray]:
         K = len(self.bounds)
-        terms = TermPass(self, direction)
+        terms = self.term_pass(direction)
         order = range(K - 1, -1, -1) if direction == "fwd" else range(K)
         for n, k in enumerate(order):
             walk, _ = self._forward(k)
@@ -465,7 +528,8 @@ class Sweep:
         if self.result is not None:
             return False
         try:
-            next(self._pieces)
+            with self.segments.on_path():     # on whichever thread drives it
+                next(self._pieces)
         except StopIteration as stop:
             self.result = stop.value
             return False
@@ -487,7 +551,7 @@ class Sweep:
         K = len(segs.bounds)
         kept: dict[int, tuple] = {}
         # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits
-        terms = {d: TermPass(segs, d) for d in (("fwd", "bwd") if segs.bidir else ("fwd",))}
+        terms = {d: segs.term_pass(d) for d in (("fwd", "bwd") if segs.bidir else ("fwd",))}
         for k in range(K):       # forward directions' boundary states
             walk, rec = segs._forward(k)
             segs._carry_states(k, rec, "fwd")
@@ -498,6 +562,7 @@ class Sweep:
                     segs.forward_cache.put(0, {**rec, keys.OUTPUT: walk.outs[-1]})
             self._publish(forward=k + 1)
             yield
+        yield from segs.before_backward()    # a kind's own pass before any backward one (checkpoint_kinds)
         if segs.bidir:
             # the backward direction's states from the last segment down, and the forward direction's
             # gradients (the bidirectional entry is the only recurrent one: its backward direction's
@@ -574,6 +639,7 @@ class Sweep:
         terms_out = {key: v for t in terms.values() for key, v in t.out.items()}
         result = SweepResult(arrays, {key: np.concatenate(v) for key, v in diag.items()}, grads,
                              np.asarray(loss, dtype=segs.dtype), {} if keep else big, rows, terms_out)
+        segs.finish_sweep(result)
         self._publish(backward=K)     # the last segment's report, once everything is in
         return result
 
@@ -593,6 +659,10 @@ class TermPass:
                        for j in range(lay.num_layers) for d in lay.directions if d == direction]
         self.out = {keys.diag(p, "term_gradnorm"): np.empty((segs.T, segs.B), dtype=segs.dtype) for p in self.places}
 
+    def finals(self, k: int, walk) -> dict:
+        """What enters segment k's recurrent entries through time in this pass (entry -> state -> rows)."""
+        return {i: {s: v[k] for s, v in st.items()} for i, st in self.gins.items()}
+
     def step(self, k: int, walk, g, g_pre) -> None:
         """Segment k, on its forward *walk* and the loss's gradient *g* (*g_pre*) over its steps."""
         segs, direction, start = self.segs, self.direction, self.start
@@ -606,8 +676,7 @@ class TermPass:
             p1 = np.zeros_like(g_pre)
             p1[start[rows] - a, rows] = g_pre[start[rows] - a, rows]
         scratch: dict = {}
-        finals = {i: {s: v[k] for s, v in st.items()} for i, st in self.gins.items()}
-        segs._walk_backward(walk, g1, p1, {}, scratch, finals, lean=direction)
+        segs._walk_backward(walk, g1, p1, {}, scratch, self.finals(k, walk), lean=direction)
         nxt = k - 1 if direction == "fwd" else k + 1
         if 0 <= nxt < K:
             for i, lay in enumerate(segs.layout):
@@ -769,6 +838,7 @@ def checkpoint_arrays(trace) -> dict[str, np.ndarray]:
         "segment_steps": segs.S,
         "big": {k: [list(shape), np.dtype(dt).str] for k, (shape, dt) in trace.big.items()},
         "recording": None if trace.recording is None else trace.recording.__dict__,
+        "path": segs.path,
     }))}
     for i, st in segs.starts.items():
         for s, v in st.items():
@@ -778,6 +848,7 @@ def checkpoint_arrays(trace) -> dict[str, np.ndarray]:
             out[keys.checkpoint_grad(i, s)] = v
     for name, v in trace.rows.items():
         out[keys.checkpoint_row(name)] = v
+    out.update(segs.extra_arrays())
     return out
 
 
@@ -837,6 +908,18 @@ def windowed_jacnorm(trace, entry, params, place) -> np.ndarray:
     return out
 
 
+def jacnorm_of(trace, entry, params, place):
+    """The lazy Jacobian norms of *place* of a checkpointed trace: through windows of segments where its entry
+    runs in them, else (a decoder, kept whole) as a whole trace derives them."""
+    from functools import partial
+
+    from rnntui.engine.diagnostics import jacobian_norms
+
+    if trace.segments.covers(entry.index):
+        return partial(windowed_jacnorm, trace, entry, params, place)
+    return partial(jacobian_norms, entry, trace, params, place)
+
+
 def is_checkpointed(arrays) -> bool:
     return keys.META_CHECKPOINT in arrays
 
@@ -876,6 +959,7 @@ def restore(arrays: dict, info, path, limit: int):
     from functools import partial
 
     from rnntui.errors import Problem, ScenarioError
+    from rnntui.engine.checkpoint_kinds import segments_for
     from rnntui.engine.trace import Recording
 
     def bad(what: str):
@@ -888,7 +972,10 @@ def restore(arrays: dict, info, path, limit: int):
         raise bad(why or "no steps")
     params = {k[len(keys.PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(keys.PARAM_PREFIX)}
     x = arrays.get(keys.INPUT)
-    if x is None or x.ndim < 2 or x.shape[0] != info.T or x.shape[1] != info.B:
+    decoder_x = arrays.get(keys.DECODER_INPUT)     # an encoder-decoder's: info.T counts the decoder's steps
+    T = info.T if decoder_x is None else (x.shape[0] if x is not None and x.ndim >= 2 else -1)
+    if x is None or x.ndim < 2 or x.shape[0] != T or x.shape[1] != info.B or (
+            decoder_x is not None and (decoder_x.ndim < 2 or decoder_x.shape[:2] != (info.T, info.B))):
         raise bad("its input is missing or not (T, B, ...)")
     lengths = None if info.lengths is None else np.asarray(info.lengths)
     initial: dict = {}
@@ -901,7 +988,14 @@ def restore(arrays: dict, info, path, limit: int):
     target = arrays.get(keys.META_TARGET)
     if target is not None and info.loss == "mse":
         target = target.astype(x.dtype)
-    segs = Segments(layout, params, x, info.loss, target, lengths, initial, S)
+    inputs = input_lengths = None
+    if info.inputs:    # a graph's inputs by name, and the lengths of those with samples of their own lengths
+        inputs = {n: arrays.get(keys.input_key(n)) for n in info.inputs}
+        if any(v is None or v.ndim < 2 or v.shape[:2] != x.shape[:2] for v in inputs.values()):
+            raise bad("an input of the graph is missing or not (T, B, ...) as the first")
+        input_lengths = {n: arrays[keys.input_lengths(n)] for n in info.inputs if keys.input_lengths(n) in arrays}
+    segs = segments_for(layout, params, x, info.loss, target, lengths, initial, S, decoder_x, inputs=inputs,
+                        input_lengths=input_lengths)
     K = len(segs.bounds)
     for i, st in segs.starts.items():
         for s, v in st.items():
@@ -910,6 +1004,14 @@ def restore(arrays: dict, info, path, limit: int):
                 if saved is None or saved.shape != v.shape or saved.dtype != v.dtype:
                     raise bad(f"{name}: expected {v.dtype} {v.shape} ({K} segments of {S} steps)")
                 into[i][s] = np.array(saved)
+    segs.buffers = {k[len(keys.buffer("")):]: v for k, v in arrays.items() if k.startswith(keys.buffer(""))}
+    path = meta.get("path")
+    if isinstance(path, dict):     # recomputed on the path the run took (a training replay's fused kernels)
+        segs.path = {"replay": bool(path.get("replay")), "step_norms": bool(path.get("step_norms", True))}
+    try:
+        segs.load_extra(arrays)
+    except ValueError as exc:
+        raise bad(str(exc)) from None
     segs.swept = True
     segs.progress = SweepProgress.finished(K, segs.bidir)
     kept = {k: v for k, v in arrays.items() if not k.startswith(keys.CHECKPOINT_PREFIX) and k != keys.META_CHECKPOINT}
@@ -919,11 +1021,13 @@ def restore(arrays: dict, info, path, limit: int):
     else:
         left = set()
     rows = {k[len(keys.checkpoint_row("")):]: v for k, v in arrays.items() if k.startswith(keys.checkpoint_row(""))}
-    trace = CheckpointedTrace(kept, info, derived, segs, big, limit, path, rows)
+    cls = CheckpointedTrace
+    if keys.TRAIN_LOSS in kept:     # a training run's: its iterations' numbers and this iteration's record
+        from rnntui.engine.checkpoint_kinds import SavedCheckpointedTrainTrace as cls
+    trace = cls(kept, info, derived, segs, big, limit, path, rows)
     for place in info.places:
         if place.recurrent and place.diag_key("jacnorm") in left:
-            trace._derived[place.diag_key("jacnorm")] = partial(windowed_jacnorm, trace, info.entries[place.entry],
-                                                                params, place)
+            trace._derived[place.diag_key("jacnorm")] = jacnorm_of(trace, info.entries[place.entry], params, place)
     rec = meta.get("recording")
     if isinstance(rec, dict):
         try:

@@ -265,6 +265,19 @@ def vector_norm(a) -> float:
     return float(row_norms(a.reshape(1, -1))[0]) if a.size else 0.0
 
 
+def place_derived(info, arrays: dict, params: dict, place) -> dict:
+    """Key -> zero-argument function: a recurrent place's saturation, step Jacobian norms and ||dL/dh_t||."""
+    e = info.entries[place.entry]
+    fam = e.family
+    out = {}
+    for name, src in fam.saturation(e).items():
+        out[place.diag_key(f"sat.{name}")] = partial(saturation, arrays[place.key(src)], fam.is_sigmoid(name),
+                                                     packed_lengths(arrays, e))
+    out[place.diag_key("jacnorm")] = partial(jacobian_norms, e, arrays, params, place)
+    out[place.diag_key("gradnorm")] = partial(row_norms, arrays[place.grad_key("h")])
+    return out
+
+
 def derived_keys(info, arrays: dict, params: dict) -> dict:
     """Key -> zero-argument function, for Trace's lazy diagnostics."""
     from rnntui.engine.graph_diag import carries, derived
@@ -275,13 +288,7 @@ def derived_keys(info, arrays: dict, params: dict) -> dict:
             if carries(info.entries[place.entry]):   # a graph's recurrence node (engine/graph_diag.py)
                 out.update(derived(info, arrays, params, place))
             continue
-        e = info.entries[place.entry]
-        fam = e.family
-        for name, src in fam.saturation(e).items():
-            out[place.diag_key(f"sat.{name}")] = partial(saturation, arrays[place.key(src)], fam.is_sigmoid(name),
-                                                         packed_lengths(arrays, e))
-        out[place.diag_key("jacnorm")] = partial(jacobian_norms, e, arrays, params, place)
-        out[place.diag_key("gradnorm")] = partial(row_norms, arrays[place.grad_key("h")])
+        out.update(place_derived(info, arrays, params, place))
     cache: dict = {}
 
     def nf(key):

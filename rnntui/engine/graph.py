@@ -277,11 +277,13 @@ class GraphWalk:
         return self.outs[-1]
 
     def backward(self, g, g_pre, grads: dict, rec: dict, seeds: dict | None = None,
-                 lean: bool = False) -> dict[str, np.ndarray]:
+                 lean: bool = False, finals: dict | None = None) -> dict[str, np.ndarray]:
         """dL/d(each input), by name; parameter gradients summed over their uses into *grads*. *seeds*: the
         gradients reaching values from outside (a recurrence's step: its emitted value and next states),
         instead of *g* reaching the last node. *lean*: the one-term pass (network.one_term_gradients):
-        recurrent entries record dL/dh_t and dL/d(input) without their weight gradients."""
+        recurrent entries record dL/dh_t and dL/d(input) without their weight gradients. *finals*: node index ->
+        the gradient reaching a recurrent node's final states from outside (a checkpointed run's segment: from the
+        segment after it, engine/checkpoint_kinds.py)."""
         pending: dict = {self.layout[-1].index: g} if seeds is None else dict(seeds)
         self.totals = {}
         self.ctx.grads = grads
@@ -313,6 +315,8 @@ class GraphWalk:
             else:
                 local: dict = {}
                 kw = {"lean": True} if (lean and hd.recurrent) else {}
+                if finals and lay.index in finals:
+                    kw["final"] = finals[lay.index]
                 gin = hd.backward(lay, xs[0], self.pres[k], self.outs[k], self.caches[k], gk, self.node_params[k],
                                   local, rec, g_pre if k == n - 1 else None, **kw)
                 for name, v in local.items():

@@ -308,4 +308,9 @@ def checkpoint_row(name: str) -> str:
     return f"checkpoint.rows.{name}"
 
 
+def checkpoint_extra(name: str) -> str:
+    """What a checkpointed trace of a run of another kind than a plain chain keeps (engine/checkpoint_kinds.py)."""
+    return f"checkpoint.extra.{name}"
+
+
 CHECKPOINT_PREFIX = "checkpoint."

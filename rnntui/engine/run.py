@@ -35,6 +35,25 @@ def record_bytes(layout: list, dtype, x, seq: bool, B: int, decoder_x=None) -> i
         * itemsize + x.nbytes + decoder_x.nbytes
 
 
+def checkpointed_need(layout: list, dtype, x, seq: bool, B: int, decoder_x=None) -> tuple[int | None, str, int]:
+    """What a checkpointed run holds at least: the whole input and one segment's record (with the parameters
+    and their gradients, which checkpointing does not shrink); None, and why, when segments would not help
+    (the steps are one segment at most); and the segment's length."""
+    from rnntui.engine.checkpoint import segment_steps
+
+    S = segment_steps(layout, B, dtype)
+    T = x.shape[0] if seq else 1
+    if T <= S:
+        return None, f"{T:,} steps are one segment of {S:,}", S
+    return record_bytes(layout, dtype, x[:S], seq, B, decoder_x) + x.nbytes, "", S
+
+
+def too_big_checkpointed(need: int, limit: int, S: int) -> str:
+    return (f"even checkpointed, this run would hold about {format_size(need)} (the input, the parameters, their "
+            f"gradients and one segment of {S:,} steps), more than the memory limit of {format_size(limit)}; "
+            "make the model smaller or raise --max-memory")
+
+
 def too_big(need: int, limit: int, T: int, B: int) -> str:
     return (f"this run would record about {format_size(need)}, more than the memory limit of {format_size(limit)} "
             f"(T={T}, B={B}); shorten the input, make the model smaller or raise --max-memory")
@@ -55,15 +74,16 @@ def choose_recording(sc, limit: int, recording: str | None = None) -> tuple[Reco
     need = estimate_bytes(sc)
     why = checkpoint.why_whole(sc)
     S = checkpoint.segment_steps(list(sc.layout), sc.B, sc.dtype) if why is None else 0
-    if why is None and sc.T <= S:
-        why = f"{sc.T:,} steps are one segment of {S:,}"
+    T = sc.x.shape[0] if sc.seq else sc.T     # the steps the segments cut (an encoder-decoder's: its encoder's)
+    if why is None and T <= S:
+        why = f"{T:,} steps are one segment of {S:,}"
     mode = recording or ("checkpointed" if need > limit else "full")
     if mode == "checkpointed" and why is not None:
         if recording is None:
-            raise ScenarioError([Problem(sc.file, None, None, "", too_big(need, limit, sc.T, sc.B)
+            raise ScenarioError([Problem(sc.file, None, None, "", too_big(need, limit, T, sc.B)
                                          + f"; it cannot be checkpointed: {why}")])
         raise ValueError(f"cannot be checkpointed: {why}")
-    segments = -(-sc.T // S) if why is None else 0
+    segments = -(-T // S) if why is None else 0
     reason = "" if why is not None else f"recorded in {segments:,} segments of {S:,} steps"
     if mode == "checkpointed":
         reason = ""
@@ -97,7 +117,7 @@ def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
         plan = Plan(items, list(sc.layout))
     graph = getattr(sc, "inputs", None) is not None
     with np.errstate(all="ignore"):
-        if graph:
+        if graph and not S:
             from rnntui.engine.context import RunContext
             from rnntui.engine.graph import run_graph
 
@@ -108,11 +128,14 @@ def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
             inputs = {n: np.ascontiguousarray(v, dtype=dtype) for n, v in sc.inputs.items()}
             arrays = run_graph(list(sc.layout), inputs, ctx, sc.loss, target, derived=lazy)
         elif S:
-            from rnntui.engine.checkpoint import Segments
+            from rnntui.engine.checkpoint_kinds import segments_for
             from rnntui.engine.walk import record_weights
 
             initial = {i: {k: v.astype(dtype) for k, v in st.items()} for i, st in sc.initial_states.items()}
-            segments = Segments(list(sc.layout), params, x, sc.loss, target, sc.lengths, initial, S)
+            segments = segments_for(list(sc.layout), params, x, sc.loss, target, sc.lengths, initial, S,
+                                    None if sc.decoder_x is None else sc.decoder_x.astype(dtype), buffers,
+                                    {n: np.ascontiguousarray(v, dtype=dtype) for n, v in sc.inputs.items()}
+                                    if graph else None, dict(sc.input_lengths) if graph else None)
             swept = segments.sweep(keep=chosen.mode == "full")
             arrays = swept.arrays
             for i, st in initial.items():     # the initial states given, as a whole run records them
@@ -192,19 +215,14 @@ def segment_term_gradients(segments, terms: dict) -> dict:
     """network.one_term_gradients' keys for a run in segments, as the sweep computed them (*terms*)."""
     from functools import partial
 
-    def norms(direction: str, key: str):
+    def norms(key: str):
         return terms[key]
 
-    last = (np.full(segments.B, segments.T - 1) if segments.lengths is None else np.asarray(segments.lengths) - 1)
     out = {}
-    for lay in segments.layout:
-        if lay.recurrent:
-            for j in range(lay.num_layers):
-                for d in lay.directions:
-                    prefix = keys.place_prefix(lay.index, j, d)
-                    out[keys.diag(prefix, "term_gradnorm")] = partial(norms, d, keys.diag(prefix, "term_gradnorm"))
-                    out[keys.diag(prefix, "term_step")] = partial(
-                        np.array, last if d == "fwd" else np.zeros(segments.B, dtype=last.dtype), dtype=np.int64)
+    for key, start in segments.term_steps().items():
+        if key in terms:     # none where the loss is not over the steps (a many-to-one run)
+            out[key] = partial(norms, key)
+            out[key[: -len("term_gradnorm")] + "term_step"] = partial(np.array, start, dtype=np.int64)
     return out
 
 
@@ -215,7 +233,7 @@ def checkpointed_trace(arrays: dict, info, params: dict, lazy: dict, segments, s
     from functools import partial
 
     from rnntui.engine.checkpoint import CheckpointedTrace, windowed_jacnorm
-    from rnntui.engine.diagnostics import BadRows, nonfinite
+    from rnntui.engine.diagnostics import BadRows, nonfinite, place_derived
 
     arrays.update(nonfinite(arrays, info.entries, info.seq))
     arrays = {k: v for k, v in arrays.items() if not isinstance(v, BadRows)}
@@ -223,6 +241,9 @@ def checkpointed_trace(arrays: dict, info, params: dict, lazy: dict, segments, s
     trace = CheckpointedTrace(arrays, info, lazy, segments, swept.big, limit, rows=swept.rows)
     for place in info.places:
         if place.recurrent:
-            trace._derived[place.diag_key("jacnorm")] = partial(windowed_jacnorm, trace, info.entries[place.entry],
-                                                                params, place)
+            entry = info.entries[place.entry]
+            if segments.covers(entry.index):
+                trace._derived[place.diag_key("jacnorm")] = partial(windowed_jacnorm, trace, entry, params, place)
+            else:   # a part run whole (a decoder): its diagnostics as a whole run's (its arrays are kept)
+                trace._derived.update(place_derived(info, arrays, params, place))
     return trace

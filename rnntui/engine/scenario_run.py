@@ -14,5 +14,5 @@ def run_scenario(sc, max_memory: int | None = None, iteration: int | None = None
     returns a TrainTrace. *iteration*: the training iteration this run is (engine/train.py), recorded as
     `meta.iteration`. *recording*: "full" or "checkpointed" instead of the memory limit's choice."""
     if getattr(sc, "train", None) is not None:
-        return train_scenario(sc, max_memory)
+        return train_scenario(sc, max_memory, recording)
     return run_once(sc, max_memory, iteration, recording)

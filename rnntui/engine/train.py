@@ -22,6 +22,7 @@ import numpy as np
 
 from rnntui.engine import keys, optim, recording
 from rnntui.engine.families import fused
+from rnntui.engine.checkpoint import CheckpointedTrace
 from rnntui.engine.handlers import handler
 from rnntui.engine.minibatch import batch_indices, subset
 from rnntui.engine.progress import report
@@ -55,9 +56,10 @@ class Step:
 class Trainer:
     """Runs iterations; `iteration(k)` recomputes any of them from a checkpoint."""
 
-    def __init__(self, sc, max_memory: int | None = None):
+    def __init__(self, sc, max_memory: int | None = None, recording: str | None = None):
         self.cfg = sc.train
         self.max_memory = max_memory
+        self.recording = recording   # "full" or "checkpointed" for every iteration's run (tests), else the limit's
         dtype = np.dtype(sc.dtype)
         params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in sc.params.items()}
         buffers = cast_buffers(getattr(sc, "buffers", {}), dtype)   # not optimised: moved by the entries themselves
@@ -80,6 +82,14 @@ class Trainer:
         """(checkpoint every K iterations, iterations whose record is cached), within the limit."""
         N = self.cfg.iterations
         run = estimate_bytes(self.scenario(0))   # the first minibatch is the largest
+        from rnntui.engine.checkpoint import segment_steps, why_whole
+
+        first = replace(self.scenario(0), training=True)
+        if run > self.limit // 4 and why_whole(first) is None and \
+                first.x.shape[0] > segment_steps(list(first.layout), first.B, first.dtype):
+            # each iteration's run checkpointed (engine/checkpoint.py): its recent segments hold at most a
+            # quarter of the limit, the rest (boundaries, per-step diagnostics) is small beside its whole record
+            run = self.limit // 4
         pbytes = sum(p.nbytes for p in params.values())
         state = pbytes + optim.state_nbytes(self.cfg.optimizer, pbytes) + sum(b.nbytes for b in self.plain.buffers.values())
         from rnntui.engine.graph_diag import carries
@@ -109,7 +119,8 @@ class Trainer:
         # an iteration recomputed from a checkpoint is bit for bit the one training computed
         with fused.replay():
             return run_once(replace(sc, params=params, buffers=buffers, training=True,
-                                    dropout_masks=self.masks(k, sc.B)), max_memory=self.max_memory, iteration=k)
+                                    dropout_masks=self.masks(k, sc.B)), max_memory=self.max_memory, iteration=k,
+                            recording=self.recording)
 
     def _buffers_after(self, run: Trace, buffers: dict) -> dict:
         """The buffers after iteration *run* (batchnorm's running statistics), as each entry moves them."""
@@ -204,7 +215,7 @@ class Trainer:
                 # where the inf or NaN reached, in the full record (a lean run lists fewer keys)
                 full = run if last else self._run(*before, k)
                 first_bad = (k, int(full[keys.NONFINITE_FIRST_STEP]), [str(v) for v in full[keys.NONFINITE_KEYS]])
-        return TrainTrace(run, self, steps, params, first_bad, buffers)
+        return train_trace(run, self, steps, params, first_bad, buffers)
 
     # --- kept on disk (engine/train_cache.py) -------------------------------------------------------
     def checkpoint_arrays(self) -> dict[str, np.ndarray]:
@@ -314,8 +325,39 @@ class TrainTrace(Trace):
         return k in self._trainer.recent
 
 
+def train_trace(last: Trace, trainer: Trainer, steps: list[Step], final: dict, first_bad,
+                final_buffers: dict | None = None) -> TrainTrace:
+    """The TrainTrace of a run whose last iteration recorded *last* (checkpointed or whole)."""
+    if not isinstance(last, CheckpointedTrace):
+        return TrainTrace(last, trainer, steps, final, first_bad, final_buffers)
+    extra = _train_arrays(trainer, steps, final, first_bad)
+    extra.update({keys.train_final_buffer(name): value for name, value in (final_buffers or {}).items()})
+    return _checkpointed_train_trace(last, trainer, extra)
+
+
+def _checkpointed_train_trace(last, trainer: Trainer, extra: dict) -> TrainTrace:
+    """A TrainTrace whose last iteration's record is checkpointed: that record's segments, recomputed when read,
+    and the `train.*` keys (*extra*) beside its small arrays."""
+    trace = CheckpointedTrainTrace(dict(last._arrays, **extra), last.info, dict(last._derived), last.segments,
+                                   last.big, last.limit, rows=last.rows)
+    trace.recording = last.recording
+    trace._trainer = trainer
+    return trace
+
+
+class CheckpointedTrainTrace(TrainTrace, CheckpointedTrace):
+    """A training run whose last iteration's record is checkpointed (`train_trace`): the `train.*` keys and that
+    record's small arrays held, its per-step arrays recomputed per segment (engine/checkpoint.py); any other
+    iteration is recomputed as a training run recomputes them (checkpointed too)."""
+
+    __init__ = CheckpointedTrace.__init__
+
+
 def restored_trace(last: Trace, trainer: Trainer, arrays: dict[str, np.ndarray]) -> TrainTrace:
     """A TrainTrace from the kept `train.*` arrays and the last iteration's recomputed record."""
+    if isinstance(last, CheckpointedTrace):
+        return _checkpointed_train_trace(last, trainer, {k: v for k, v in arrays.items()
+                                                        if k.startswith(keys.TRAIN_PREFIX)})
     trace = TrainTrace.__new__(TrainTrace)
     merged = dict(last._arrays)
     merged.update({k: v for k, v in arrays.items() if k.startswith(keys.TRAIN_PREFIX)})
@@ -332,6 +374,13 @@ def with_record_of(training, k: int) -> SavedTrainTrace:
     arrays = {key: value for key, value in record._arrays.items() if not key.startswith(keys.TRAIN_PREFIX)}
     arrays.update({key: value for key, value in training._arrays.items() if key.startswith(keys.TRAIN_PREFIX)})
     arrays[keys.TRAIN_RECORD_ITERATION] = np.asarray(k, dtype=np.int64)
+    if isinstance(record, CheckpointedTrace):   # a checkpointed record: its segments, recomputed when read
+        from rnntui.engine.checkpoint_kinds import SavedCheckpointedTrainTrace
+
+        saved = SavedCheckpointedTrainTrace(arrays, record.info, dict(record._derived), record.segments, record.big,
+                                            record.limit, rows=record.rows)
+        saved.recording = record.recording
+        return saved
     return SavedTrainTrace(arrays, record.info, dict(record._derived))
 
 
@@ -404,11 +453,12 @@ def _train_arrays(trainer: Trainer, steps: list[Step], final: dict, first_bad) -
     return out
 
 
-def train_scenario(sc, max_memory: int | None = None) -> TrainTrace:
-    """Train, or read the same run back from the disk cache (engine/train_cache.py)."""
+def train_scenario(sc, max_memory: int | None = None, recording: str | None = None) -> TrainTrace:
+    """Train, or read the same run back from the disk cache (engine/train_cache.py). *recording*: "full" or
+    "checkpointed" for every iteration's run instead of the memory limit's choice (the numbers are the same)."""
     from rnntui.engine import train_cache
 
-    trainer = Trainer(sc, max_memory)
+    trainer = Trainer(sc, max_memory, recording)
     # the checkpoints' spacing is part of the key: it follows the memory limit, and a run read back must hold
     # no more checkpoints than this limit allows
     # and so is the path the step loops take (the fused one agrees with NumPy's to rounding, not to the bit)
@@ -419,7 +469,7 @@ def train_scenario(sc, max_memory: int | None = None) -> TrainTrace:
             try:
                 return restored_trace(trainer.restore(kept), trainer, kept)
             except (KeyError, ValueError, IndexError):   # a file of another layout: train again, write it anew
-                trainer = Trainer(sc, max_memory)
+                trainer = Trainer(sc, max_memory, recording)
         trace = trainer.train()
     if not any("|" in name for name in trainer.names + list(trainer.plain.buffers)):   # "|" separates parts
         arrays = {k: v for k, v in trace._arrays.items() if k.startswith(keys.TRAIN_PREFIX)}

@@ -198,8 +198,12 @@ def sample_terms(trace, place: Place) -> tuple[np.ndarray, np.ndarray | None]:
         g = np.asarray(trace[term], dtype=float)
         s = np.atleast_1d(np.asarray(trace[place.diag_key("term_step")]))
         return (g if g.ndim == 2 else g[:, None]), s
+    from rnntui.engine.checkpoint import kept_row
     from rnntui.engine.diagnostics import row_norms
 
+    kept = kept_row(trace, f"gradnorm:{place.prefix}")   # a checkpointed run: each sample's, from its sweep
+    if kept is not None:
+        return np.asarray(kept, dtype=float), None
     dh = _state_grad(trace, place)
     return row_norms(dh.reshape(-1, dh.shape[-1])).reshape(dh.shape[:2]).astype(float), None
 

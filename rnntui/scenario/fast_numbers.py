@@ -20,6 +20,7 @@ original text instead (`Unsure`).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,13 +55,20 @@ class Found:
     start: int          # offset of its `[` in the original text
     line: int           # 1-based line and column of the `[`
     col: int
-    source: str         # the list's own text, `[` to `]`
+    text: str           # the original text
+    end: int            # the offset after its `]`
+
+    @property
+    def source(self) -> str:
+        """The list's own text, `[` to `]`."""
+        return self.text[self.start:self.end]
 
     def position(self, sub: tuple) -> tuple[int, int]:
         """The 1-based (line, column) of the item at index path *sub* inside this list, as ruamel places it
         (a nested list at its `[`, a number at its first character); as deep as *sub* goes into the list."""
+        source = self.source
         target, idx, best, best_len = tuple(sub), [], 0, 0
-        for m in re.finditer(r"\[|\]|,|[^\s\[\],]+", self.source):
+        for m in re.finditer(r"\[|\]|,|[^\s\[\],]+", source):
             tok = m.group()
             if tok == ",":
                 idx[-1] += 1
@@ -77,7 +85,7 @@ class Found:
                     break
             if tok == "[":
                 idx.append(0)
-        return _line_col(self.source, best, self.line, self.col)
+        return _line_col(source, best, self.line, self.col)
 
 
 def _line_col(text: str, at: int, line: int, col: int) -> tuple[int, int]:
@@ -89,65 +97,67 @@ def _line_col(text: str, at: int, line: int, col: int) -> tuple[int, int]:
 
 @dataclass
 class Reduced:
-    """The text ruamel reads, the lists read by NumPy by their placeholder's (line, column) in it, and the
-    column shifts that map a position in it back to the original text."""
+    """The text ruamel reads, the lists read by NumPy by their placeholder's (line, column) in it, and what maps
+    a position in it back to the original text: a list of several lines is one placeholder on one line (what
+    followed its `]` follows the placeholder), so the later lines move up by its line breaks, and on a line
+    with placeholders what follows each moves left by what it took out."""
 
     text: str
     found: dict[tuple[int, int], Found] = field(default_factory=dict)
-    shifts: dict[int, list[tuple[int, int]]] = field(default_factory=dict)   # line -> [(from column, add)]
+    # reduced line -> [(from reduced column, original line, add to the column)], in the order of the columns
+    moves: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
+    up_lines: list[int] = field(default_factory=list)    # reduced lines after which the lines below moved up,
+    up_total: list[int] = field(default_factory=list)    # and by how many lines in all
+    clean: bool = False   # the compiled scan read every character and found none that YAML text may not hold
 
     def where(self, line: int, col: int) -> tuple[int, int]:
         """A 1-based position in the reduced text, in the original."""
-        moves = self.shifts.get(line)
-        if moves:
-            add = 0
-            for start, delta in moves:
-                if col >= start:
-                    add = delta
-            col += add
-        return line, col
+        k = bisect_left(self.up_lines, line)
+        out_line, add = line + (self.up_total[k - 1] if k else 0), 0
+        for start, orig_line, delta in self.moves.get(line, ()):
+            if col >= start:
+                out_line, add = orig_line, delta
+        return out_line, col + add
 
 
 def reduce(text: str) -> Reduced | None:
     """The reduced text, or None when no list is worth reading with NumPy (the original is read as it is)."""
-    if text.startswith("%") or "\n%" in text:   # a directive (%YAML 1.1 types numbers otherwise)
+    if "%" in text and (text.startswith("%") or "\n%" in text):   # a directive (%YAML 1.1 types numbers otherwise)
         return None
-    if "[" not in text or "\x85" in text or "\u2028" in text or "\u2029" in text \
+    if "[" not in text or (not text.isascii() and ("\x85" in text or "\u2028" in text or "\u2029" in text)) \
             or ("\r" in text and text.count("\r") != text.count("\r\n")):
         return None   # line breaks other than LF and CRLF: ruamel counts lines otherwise than this module
     raw = text.encode("ascii", "replace")   # one byte a character: offsets are the text's; `?` is no number
-    found = _lists(raw)
+    found, clean = _lists(raw)
     if not found:
         return None
-    pieces, out = [], Reduced("")
+    out = Reduced("", clean=clean and text.isascii())
+    pieces = []
     last = 0
-    line, line_start = 1, 0            # line of the reduced text at `last`, offset of that line's start in the original
-    for start, end, value, depth in found:
-        line += text.count("\n", last, start)
-        nl = text.rfind("\n", last, start)
-        if nl >= 0:
-            line_start = nl + 1
+    rline, up = 1, 0        # the reduced line at `last`; the lines taken out before it
+    line_start = 0          # the original offset of the line `last` is on
+    add = 0                 # on the reduced line, original column - reduced column (past the last placeholder)
+    for start, end, value, depth, breaks, last_break in found:
+        gap = text.count("\n", last, start)
+        if gap:
+            rline += gap
+            line_start = text.rfind("\n", last, start) + 1
+            add = 0
         col = start - line_start + 1
-        src = text[start:end]
+        reduced_col = col - add
+        out.found[(rline, reduced_col)] = Found(value, depth, start, rline + up, col, text, end)
         pieces.append(text[last:start])
-        # the reduced column where the placeholder starts: earlier shifts on this line already moved it
-        moves = out.shifts.get(line, [])
-        shift_before = moves[-1][1] if moves else 0
-        reduced_col = col - shift_before
-        out.found[(line, reduced_col)] = Found(value, depth, start, line, col, src)
-        n_breaks = src.count("\n")
-        if n_breaks:
-            # the line breaks kept: every later line keeps its number
-            tail = len(src) - src.rfind("\n") - 1
-            breaks = "\n" * n_breaks if "\r" not in src else \
-                "".join("\r\n" if part.endswith("\r") else "\n" for part in src.split("\n")[:-1])
-            pieces.append(MARK + breaks)
-            line, line_start = line + n_breaks, start + src.rfind("\n") + 1
-            out.shifts.setdefault(line, []).append((1, tail))   # on its last line, what followed it is at column 1
-        else:
-            pieces.append(MARK)
-            delta = shift_before + (end - start) - len(MARK)
-            out.shifts.setdefault(line, []).append((reduced_col + len(MARK), delta))
+        pieces.append(MARK)
+        if breaks < 0:
+            breaks = text.count("\n", start, end)
+            last_break = text.rfind("\n", start, end)
+        if breaks:   # the list's lines become one: what followed its `]` follows the placeholder
+            up += breaks
+            out.up_lines.append(rline)
+            out.up_total.append(up)
+            line_start = last_break + 1
+        add = (end - line_start + 1) - (reduced_col + len(MARK))
+        out.moves.setdefault(rline, []).append((reduced_col + len(MARK), rline + up, add))
         last = end
     pieces.append(text[last:])
     out.text = "".join(pieces)
@@ -162,8 +172,82 @@ _STEP = np.zeros(256, np.int8)
 _STEP[ord("[")], _STEP[ord("]")] = 1, -1
 
 
-def _lists(raw: bytes) -> list[tuple[int, int, NumberList, int]]:
-    """(start, end, value, depth) of each list worth reading with NumPy, in the order of the text.
+def _lists(raw: bytes) -> tuple[list[tuple[int, int, NumberList, int, int, int]], bool]:
+    """(start, end, value, depth, line feeds inside, offset of the last; -1, -1: not counted) of each list worth
+    reading with NumPy, in the order of the text: by the compiled scan (number_kernel.py) where it runs, else by
+    the NumPy scan; and whether the compiled scan ran and found no character YAML text may not hold."""
+    kernel = _kernel(len(raw))
+    if kernel is None:
+        spans = ((run.start(), run.end()) for run in _run_finder().finditer(raw))
+        return [f + (-1, -1) for f in _lists_numpy(raw, spans)], False
+    return _lists_compiled(raw, kernel)
+
+
+COMPILED_MIN_BYTES = 1 << 20   # smaller texts: the NumPy scan (the compiled one's first call imports numba, ~0.3 s)
+_KERNEL: list = []
+
+
+def _kernel(size: int):
+    """number_kernel.scan where numba is importable, the text is big enough and RNNTUI_FUSED is not off."""
+    if size < COMPILED_MIN_BYTES:
+        return None
+    from rnntui.engine.families.fused import switched_off
+
+    if switched_off():
+        return None
+    if not _KERNEL:
+        try:
+            from rnntui.scenario.number_kernel import scan
+        except (ImportError, OSError):   # no numba, or one that cannot load here
+            scan = None
+        _KERNEL.append(scan)
+    return _KERNEL[0]
+
+
+def _lists_compiled(raw: bytes, scan) -> tuple[list[tuple[int, int, NumberList, int, int, int]], bool]:
+    """The lists found and converted by the compiled scan; those it defers read by the NumPy scan."""
+    from rnntui.scenario import number_kernel as nk
+
+    data = np.frombuffer(raw, np.uint8)
+    most = len(raw) // 2 + 2                      # numbers: at most one in two characters
+    vals = np.empty(most, np.float64)
+    ints, kinds = np.empty(most, np.int64), np.zeros(most, np.uint8)
+    rows = len(raw) // max(3, 2 * MIN_NUMBERS - 1) + 1   # the lists kept are disjoint, each that long
+    recs, dims = np.empty((rows, nk.R_FIELDS), np.int64), np.empty((rows, MAX_DEPTH + 1), np.int64)
+    count, clean = scan(data, MIN_NUMBERS, MAX_DEPTH, vals.view(np.int64), ints, kinds, recs, dims)
+    out, deferred = [], []
+    for rec, shape in zip(recs[:count].tolist(), dims[:count].tolist()):
+        start, end, v0, v1 = rec[nk.R_START], rec[nk.R_END], rec[nk.R_V0], rec[nk.R_V1]
+        if rec[nk.R_STATUS] != nk.OK:
+            deferred.append((start, end))
+            continue
+        shape = tuple(shape[:rec[nk.R_NDIMS]])
+        if rec[nk.R_FIX]:   # more digits than 19, or a product that does not decide: float() of the token
+            for v in (np.flatnonzero(kinds[v0:v1] == nk.BY_FLOAT) + v0).tolist():
+                token = _TOKEN.match(raw, int(ints[v])).group()
+                vals[v] = float(token)
+        items = None
+        if not rec[nk.R_FLOATS]:   # every token an int
+            arr = ints[v0:v1]
+        else:
+            arr = vals[v0:v1]
+            if rec[nk.R_INTS]:     # ints beside floats: the ints stay ints in the data, floats in the array
+                items = arr.tolist()
+                for v in np.flatnonzero(kinds[v0:v1] == nk.INT).tolist():
+                    items[v] = int(ints[v0 + v])
+        out.append((start, end, _nest(arr.reshape(shape), items), rec[nk.R_DEPTH], rec[nk.R_BREAKS],
+                    rec[nk.R_LAST_BREAK]))
+    if deferred:
+        out.extend(f + (-1, -1) for f in _lists_numpy(raw, deferred))
+        out.sort(key=lambda f: f[0])
+    return out, clean
+
+
+_TOKEN = re.compile(rb"[-+0-9.eE]+")
+
+
+def _lists_numpy(raw: bytes, spans) -> list[tuple[int, int, NumberList, int]]:
+    """(start, end, value, depth) of each list worth reading with NumPy inside each (start, end) of *spans*.
 
     Linear in the text: each run of a number list's characters is cut into its top-level balanced lists in
     one NumPy pass (the bracket depth as a cumulative sum, floored at zero so that a stray `]` closes
@@ -171,9 +255,9 @@ def _lists(raw: bytes) -> list[tuple[int, int, NumberList, int]]:
     scanned again, one level deeper, at most MAX_DEPTH levels down."""
     out = []
     budget = [WORK * len(raw) + 1_000_000]   # bytes the scans may read in all: past it, ruamel reads the rest
-    for run in _run_finder().finditer(raw):   # each run of a number list's characters long enough to hold one
-        i = raw.find(b"[", run.start(), run.end())
-        work = [(i, run.end(), 0)] if i >= 0 else []
+    for lo, hi in spans:   # each run of a number list's characters long enough to hold one
+        i = raw.find(b"[", lo, hi)
+        work = [(i, hi, 0)] if i >= 0 else []
         while work and budget[0] > 0:
             lo, hi, level = work.pop()
             if level <= MAX_DEPTH:
@@ -295,18 +379,30 @@ def _read(tokens: list[bytes], signs: bytes, shape: tuple[int, ...]) -> NumberLi
             arr = np.array(items, dtype=np.float64)
     except (ValueError, OverflowError):
         raise _NotNumbers from None
-    return _nest(arr.reshape(shape), items, shape)
+    return _nest(arr.reshape(shape), items)
 
 
-def _nest(arr: np.ndarray, items: list, shape: tuple[int, ...]) -> NumberList:
-    """Nested NumberLists of *items* (flat, in order) shaped *shape*; the outermost carries *arr*."""
-    n = shape[-1]
-    level = list(map(NumberList, (items[k:k + n] for k in range(0, len(items), n))))
-    for size in reversed(shape[:-1]):   # group the lists of each level into their parents
-        level = list(map(NumberList, (level[k:k + size] for k in range(0, len(level), size))))
-    top = level[0]
+def _nest(arr: np.ndarray, items: list | None = None) -> NumberList:
+    """Nested NumberLists of the values of *arr* (or of *items*, flat, in order: ints beside floats), the
+    outermost carrying *arr*."""
+    if items is None:
+        level = arr.tolist()   # nested lists, made by NumPy
+    else:
+        level = items
+        for size in reversed(arr.shape[1:]):
+            level = [level[k:k + size] for k in range(0, len(level), size)]
+    top = NumberList(_wrap(level, arr.ndim - 1))
     top.array = arr
     return top
+
+
+def _wrap(lists: list, depth: int) -> list:
+    """*lists* with each list in it, *depth* levels down, a NumberList."""
+    if depth == 0:
+        return lists
+    if depth == 1:
+        return list(map(NumberList, lists))
+    return [NumberList(_wrap(x, depth - 1)) for x in lists]
 
 
 def as_arrays(data):

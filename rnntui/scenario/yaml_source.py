@@ -233,17 +233,19 @@ def load_yaml(text: str, file: str, fast: bool = True) -> tuple[Any, Positions]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    pos = Positions(file)
-    pos.where[()] = (1, 1)
-    bad = None if text.isascii() and not text.encode("ascii").translate(None, _ASCII_YAML) else _NOT_YAML.search(text)
-    if bad:
-        line = text.count("\n", 0, bad.start()) + 1
-        col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
-        raise ScenarioError([Problem(file, line, col, "", f"found the control character {bad.group()!r}; "
-                                     "expected YAML text, which holds none but tab and line breaks")])
     from rnntui.scenario.fast_numbers import Unsure, reduce
 
+    pos = Positions(file)
+    pos.where[()] = (1, 1)
     reduced = reduce(text) if fast else None
+    if reduced is None or not reduced.clean:   # (the compiled scan of number lists reads every character)
+        bad = None if text.isascii() and not text.encode("ascii").translate(None, _ASCII_YAML) else \
+            _NOT_YAML.search(text)
+        if bad:
+            line = text.count("\n", 0, bad.start()) + 1
+            col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+            raise ScenarioError([Problem(file, line, col, "", f"found the control character {bad.group()!r}; "
+                                         "expected YAML text, which holds none but tab and line breaks")])
     if reduced is not None:   # the big lists of numbers read with NumPy; the rest by ruamel
         fast = Positions(file)
         fast.where[()] = (1, 1)
@@ -298,7 +300,9 @@ def read_regular(path: Path, what: str, limit: int = MAX_FILE_BYTES) -> bytes:
         st = os.fstat(f.fileno())
         if not stat.S_ISREG(st.st_mode):
             raise _NotRegular(f"is {_kind(st.st_mode)}; expected {what}")
-        data = f.read(limit + 1)
+        data = f.read(min(st.st_size, limit) + 1)   # the size it has (a read of limit + 1 bytes costs their buffer)
+        if len(data) > st.st_size and len(data) <= limit:   # it grew since: the rest, up to the limit
+            data += f.read(limit + 1 - len(data))
     if len(data) > limit:
         raise _NotRegular(f"is larger than {limit >> 20} MiB; expected {what} of at most {limit >> 20} MiB")
     return data

@@ -157,9 +157,11 @@ def test_what_cannot_be_checkpointed_says_why():
     doc = {"version": 1, "mode": "many-to-one", "input": {"batch": rng.normal(size=(2, T, D)).round(3).tolist()},
            "model": [{"type": "lstm", "hidden_size": H}], "loss": {"kind": "sum"}}
     sc = load_scenario("m2o.yaml", json.dumps(doc))
-    assert "many-to-one" in checkpoint.why_whole(sc)
-    with pytest.raises(ScenarioError, match="cannot be checkpointed: entry 0 .lstm. ends the steps"):
-        run_scenario(sc, max_memory=1000)
+    assert checkpoint.why_whole(sc) is None     # many-to-one: tests/engine/test_checkpoint_kinds.py
+    assert run_scenario(sc, max_memory=1000).recording.mode == "checkpointed"
+    short = load_scenario("m2o.yaml", json.dumps({**doc, "input": {"batch": [[[0.0] * D] * 20] * 2}}))
+    with pytest.raises(ScenarioError, match="cannot be checkpointed: 20 steps are one segment of 64"):
+        run_scenario(short, max_memory=100)
     stacked_bidir = scenario(kind="gru", layers=2, bidir=True)
     assert "bidirectional layer with another recurrent layer" in checkpoint.why_whole(stacked_bidir)
     with pytest.raises(ValueError, match="bidirectional"):
@@ -229,11 +231,8 @@ def test_the_report_of_a_checkpointed_run_is_the_whole_runs_and_says_how_it_was_
 
 
 @pytest.mark.parametrize("name, why", [
-    ("graph-residual-lstm", "a graph model is recorded whole"),
-    ("seq2seq-reverse", "an encoder-decoder is recorded whole"),
-    ("training-lstm-memory", "a training iteration is recorded whole"),
+    ("graph-custom-cell", "is a recurrence (a step graph with its own loop): recorded whole"),
     ("sine-generator", "a generator"),
-    ("many-to-one", "ends the steps (many-to-one)"),
     ("crnn", "mixes steps"),
 ])
 def test_runs_recorded_whole_say_why(name, why):
@@ -243,9 +242,8 @@ def test_runs_recorded_whole_say_why(name, why):
 
     sc = load_scenario(Path(rnntui.__file__).parent / "bundled" / f"{name}.yaml")
     assert why in checkpoint.why_whole(sc)
-    if name != "training-lstm-memory":   # over the limit: refused, with the reason
-        with pytest.raises(ScenarioError, match="cannot be checkpointed: .*" + why.replace("(", r"\(").replace(")", r"\)")):
-            run_scenario(sc, max_memory=1000)
+    with pytest.raises(ScenarioError, match="cannot be checkpointed: .*" + why.replace("(", r"\(").replace(")", r"\)")):
+        run_scenario(sc, max_memory=1000)   # over the limit: refused, with the reason
 
 
 @pytest.mark.parametrize("case", ["lstm-stacked", "lstm-packed-bidirectional-ce", "gru-stacked-initial"])

@@ -65,3 +65,16 @@ def test_trace_paths_that_are_not_files(tmp_path, kind):
     os.rename(path, tmp_path / "t.npz")
     lines = refused(invoke("show", str(tmp_path / "t.npz")))
     assert "is not a regular file" in lines[0]
+
+
+def test_read_regular_reads_the_whole_file_up_to_the_limit(tmp_path):
+    """The read takes the file's own size (not a buffer of the limit): a file of the limit reads whole, one byte
+    more is refused."""
+    from rnntui.scenario.yaml_source import _NotRegular, read_regular
+
+    p = tmp_path / "s.yaml"
+    p.write_bytes(b"x" * 100)
+    assert read_regular(p, "a scenario file", limit=100) == b"x" * 100
+    p.write_bytes(b"x" * 101)
+    with pytest.raises(_NotRegular, match="larger than"):
+        read_regular(p, "a scenario file", limit=100)

@@ -27,7 +27,7 @@ def text_of(items, width: int = 200) -> str:
 def _greedy():
     """A greedy decoder as docs/debug-your-pytorch-model.md writes it, read by from_torch; and the ids its
     loop fed back, as torch itself computes them."""
-    torch = pytest.importorskip("torch")
+    import torch
     nn, F = torch.nn, torch.nn.functional
 
     class Greedy(nn.Module):

@@ -200,7 +200,11 @@ class Recurrent(Handler):
         dstate0 = {s: [None] * (info.num_layers * n_dir) for s in self.fam.states}
         top = runs[-1]
         fwd, bwd = top["fwd"].h, (top["bwd"].h if "bwd" in top else None)
-        if info.reduce_final:
+        if cache.get("ext") is not None:
+            # each direction's gradient from outside its top sub-layer, given step by step (a segment of a
+            # checkpointed many-to-one run, engine/checkpoint_kinds.py: the final state's gradient at its step)
+            ext = cache["ext"]
+        elif info.reduce_final:
             last, b = cache["last"], np.arange(fwd.shape[1])
             gf, gb = unmerge(info.merge, g_out, fwd[last, b], None if bwd is None else bwd[0])
             ext = {"fwd": np.zeros_like(fwd)}

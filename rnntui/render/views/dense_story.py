@@ -24,7 +24,7 @@ def entry_input(trace, entry, at: tuple) -> np.ndarray | None:
     key = "input" if entry.index == 0 else keys.out(entry.index - 1)
     if key not in trace:
         return None
-    a = np.asarray(trace[key])
+    a = trace[key]     # not made whole first: a checkpointed trace's (StepRows) recomputes step t alone
     try:
         return np.asarray(a[at], dtype=float).reshape(-1)
     except IndexError:

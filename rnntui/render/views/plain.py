@@ -78,7 +78,9 @@ class PlainView(PlaceView):
             return Group(Text(f"{once_words(info)} (no steps to show)", DIM))
         key = keys.out(entry.index)
         arr = trace[key] if c.phase == "forward" else trace[keys.grad(key)]
-        vals = arr[:, c.sample].reshape(arr.shape[0], -1)
+        vals = arr[:, c.sample]
+        if vals.ndim != 2:   # (T, F) as it is: a checkpointed trace's (StepRows) reads the steps drawn only
+            vals = np.asarray(vals).reshape(arr.shape[0], -1)
         own = info.length_of(c.sample) if info.packs(entry) else arr.shape[0]  # a shorter sample's padding
         return Group(state_heatmap(vals, c.t, c.unit, width, height, "out" if c.phase == "forward" else "dL/dout",
                                    length=own if own < arr.shape[0] else None))

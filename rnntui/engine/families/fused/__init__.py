@@ -67,6 +67,11 @@ def describe() -> str:
     return f"fused-{numba.__version__}"
 
 
+def replaying() -> bool:
+    """Whether the runs here are a training replay's (`replay`)."""
+    return _REPLAY.get()
+
+
 @contextmanager
 def replay():
     """The runs inside are a training replay's: the fused path where `enabled()`."""

@@ -1,0 +1,472 @@
+"""Checkpointed runs of more kinds than a chain of per-step entries (engine/checkpoint_kinds.py).
+
+For each kind: the checkpointed recording equals the whole recording bit for bit, key by key (states, gates,
+gradients, the loss, the parameters' gradients, the derived diagnostics: saturation, ||dL/dh||, the Jacobian
+norms, where inf or NaN appears), as do the events and the verdicts read from them and `trace.steps` slices;
+the whole recording made in segments is the plain one-piece run (the same equations, rounding aside), so a
+gradient put at a wrong step could not pass; a saved checkpointed trace reopens to the same bits.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rnntui.engine import checkpoint
+from rnntui.engine.scenario_run import run_scenario
+from rnntui.scenario.loader import load_scenario
+
+T, D, H, B, S = 150, 3, 5, 3, 64
+
+
+@pytest.fixture(autouse=True)
+def short_segments(monkeypatch):
+    """Segments of 64 steps: a run of 150 steps is three of them (the last one short)."""
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+
+
+def many_to_one(kind="lstm", layers=1, bidir=False, merge="concat", loss="cross_entropy", lengths=None, tail=True,
+                before=False, dtype="float64", initial=False, seed=0):
+    rng = np.random.default_rng(seed)
+    entry = {"type": kind, "hidden_size": H, "num_layers": layers, "bidirectional": bidir, "merge": merge}
+    if initial:
+        n = layers * (2 if bidir else 1)
+        entry["initial_state"] = {s: rng.normal(size=(n, B, H)).round(3).tolist()
+                                  for s in (("h", "c") if kind == "lstm" else ("h",))}
+    model = ([{"type": "dense", "units": 4, "activation": "tanh"}] if before else []) + [entry]
+    out = 2 * H if bidir and merge == "concat" else H
+    if tail:
+        model.append({"type": "dense", "units": 4, "activation": "softmax" if loss == "cross_entropy" else "tanh"})
+        out = 4
+    inp: dict = {"batch": rng.normal(size=(B, T, D)).round(3).tolist()}
+    if lengths is not None:
+        inp["lengths"] = lengths
+    doc = {"version": 1, "seed": seed, "dtype": dtype, "mode": "many-to-one", "input": inp, "model": model,
+           "weights": {"init": "uniform", "low": -0.7, "high": 0.7}}
+    if loss == "cross_entropy":
+        doc["loss"] = {"kind": "cross_entropy", "target": rng.integers(0, out, B).tolist()}
+    elif loss == "mse":
+        doc["loss"] = {"kind": "mse", "target": rng.normal(size=(B, out)).round(3).tolist()}
+    else:
+        doc["loss"] = {"kind": "sum"}
+    return load_scenario("m2o.yaml", json.dumps(doc))
+
+
+def assert_bit_equal(full, ck, extra=()):
+    assert set(full) | set(extra) == set(ck)
+    for key in full:
+        a, b = np.asarray(full[key]), np.asarray(ck[key])
+        assert a.shape == b.shape and a.dtype == b.dtype, key
+        if a.dtype.kind in "fc":
+            assert np.array_equal(a, b, equal_nan=True), key
+        else:
+            assert (a == b).all(), key
+
+
+def assert_same_diagnostics(full, ck):
+    """The events and every place's verdicts, as the views read them."""
+    from rnntui.engine.checkpoint import stepwise
+    from rnntui.render.analysis import events, verdicts
+
+    assert repr(events(full)) == repr(events(stepwise(ck)))
+    for place in full.info.places:
+        if place.recurrent:
+            assert repr(verdicts(full, place)) == repr(verdicts(stepwise(ck), place)), place
+
+
+def assert_is_the_plain_run(sc, segmented, monkeypatch):
+    """The whole recording in segments against the engine's run in one piece (segments longer than the run)."""
+    with monkeypatch.context() as m:
+        m.setattr(checkpoint, "SEGMENT_MAX", 4096)
+        m.setattr(checkpoint, "SEGMENT_MIN", 4096)
+        plain = run_scenario(sc, recording="full")
+    assert plain.recording.segments == 0 and segmented.recording.segments == 3
+    assert set(plain) == set(segmented)
+    for key in plain:
+        a, b = np.asarray(plain[key]), np.asarray(segmented[key])
+        if a.dtype.kind == "f" and not key.startswith("meta."):
+            tol = 1e-5 if a.dtype == np.float32 else 1e-11
+            np.testing.assert_allclose(b, a, rtol=tol, atol=tol * 1e-2, err_msg=key)
+
+
+M2O = {
+    "gru-dense": dict(kind="gru"),
+    "lstm-bidirectional-mul-packed": dict(kind="lstm", bidir=True, merge="mul", lengths=[150, 70, 1]),
+    "lstm-stacked-packed-mse": dict(kind="lstm", layers=2, lengths=[150, 64, 63], loss="mse"),
+    "rnn-bidirectional-sum-no-tail": dict(kind="rnn", bidir=True, merge="sum", tail=False, loss="sum"),
+    "dense-then-gru-initial": dict(kind="gru", before=True, initial=True, layers=2),
+    "lstm-float32": dict(kind="lstm", dtype="float32", lengths=[150, 149, 128]),
+}
+
+
+@pytest.mark.parametrize("case", list(M2O))
+def test_many_to_one_checkpointed_equals_full_bit_for_bit(case, monkeypatch):
+    sc = many_to_one(**M2O[case])
+    assert checkpoint.why_whole(sc) is None
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    assert type(ck).__name__ == "CheckpointedTrace" and ck.recording.segments == 3
+    assert "grad.model.0.l0.fwd.h" in ck.big or "grad.model.1.l0.fwd.h" in ck.big
+    assert not any(ck.is_computed(k) for k in ck.big)
+    assert_bit_equal(full, ck)
+    assert_same_diagnostics(full, ck)
+    for key in list(ck.big)[:: max(1, len(ck.big) // 6)]:
+        for a, b in ((60, 70), (0, 1), (128, 150)):
+            assert np.array_equal(ck.steps(key, a, b), full[key][a:b], equal_nan=True), (key, a, b)
+    assert_is_the_plain_run(sc, full, monkeypatch)
+
+
+def test_many_to_one_steps_recompute_only_the_segments_read():
+    sc = many_to_one(kind="lstm", bidir=True, lengths=[150, 70, 1])
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    calls = []
+    forward = ck.segments._forward
+    ck.segments._forward = lambda k: (calls.append(k), forward(k))[1]
+    assert np.array_equal(ck.steps("grad.model.0.l0.bwd.h", 60, 70), full["grad.model.0.l0.bwd.h"][60:70])
+    assert calls == [0, 1]          # the tail is not run again: its gradient into the final states is kept
+    assert ck.segments.tail_loss is not None and np.array_equal(ck["loss"], full["loss"])
+
+
+@pytest.mark.parametrize("case", ["lstm-bidirectional-mul-packed", "lstm-stacked-packed-mse"])
+def test_a_saved_many_to_one_trace_reopens_to_the_same_bits(tmp_path, case):
+    from rnntui.engine.load import load_trace
+
+    sc = many_to_one(**M2O[case])
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    ck.save(tmp_path / "long.npz")
+    with np.load(tmp_path / "long.npz") as z:
+        assert "meta.checkpoint" in z.files and not any(k in z.files for k in ck.big)
+    back = load_trace(tmp_path / "long.npz")
+    assert type(back).__name__ == "CheckpointedTrace"
+    assert back.segments.tail_loss is None      # nothing reruns the tail: its final-state gradient was saved
+    assert_bit_equal(full, back)
+    assert_same_diagnostics(full, back)
+
+
+def test_a_saved_many_to_one_trace_without_its_final_gradient_is_refused(tmp_path):
+    from rnntui.engine.load import load_trace
+    from rnntui.errors import ScenarioError
+
+    ck = run_scenario(many_to_one(kind="gru"), recording="checkpointed")
+    ck.save(tmp_path / "long.npz")
+    with np.load(tmp_path / "long.npz") as z:
+        arrays = {k: z[k] for k in z.files if k != "checkpoint.extra.final_grad.fwd"}
+    np.savez(tmp_path / "cut.npz", **arrays)
+    with pytest.raises(ScenarioError, match="checkpoint.extra.final_grad.fwd: expected float64"):
+        load_trace(tmp_path / "cut.npz")
+
+
+def test_the_bundled_many_to_one_is_checkpointed_when_long():
+    from pathlib import Path
+
+    import rnntui
+
+    sc = load_scenario(Path(rnntui.__file__).parent / "bundled" / "many-to-one.yaml")
+    assert checkpoint.why_whole(sc) is None
+    long = load_scenario("long.yaml", sc.text.replace("length: 12", "length: 300"))
+    ck = run_scenario(long, max_memory=20_000)
+    assert ck.recording.mode == "checkpointed" and "5 segments of 64 steps" in ck.recording.words()
+    assert_bit_equal(run_scenario(long, recording="full"), ck)
+
+
+# --- encoder-decoders -----------------------------------------------------------------------------------------
+
+T_DEC = 7
+
+
+def encoder_decoder(kind="gru", decoder="gru", layers=1, bidir=False, merge="concat", lengths=None, before=True,
+                    loss="cross_entropy", dtype="float64", seed=1):
+    rng = np.random.default_rng(seed)
+    enc = {"type": kind, "hidden_size": H, "num_layers": layers, "bidirectional": bidir, "merge": merge}
+    model = ([{"type": "dense", "units": 4, "activation": "tanh"}] if before else []) + [enc]
+    handed = 2 * H if bidir and merge == "concat" else H
+    inp: dict = {"batch": rng.normal(size=(B, T, D)).round(3).tolist()}
+    if lengths is not None:
+        inp["lengths"] = lengths
+    dec = {"input": {"batch": rng.normal(size=(B, T_DEC, 2)).round(3).tolist()},
+           "model": [{"type": decoder, "hidden_size": handed, "num_layers": layers},
+                     {"type": "dense", "units": 4, "activation": "softmax" if loss == "cross_entropy" else "tanh"}]}
+    doc = {"version": 1, "seed": seed, "dtype": dtype, "mode": "encoder-decoder", "input": inp, "model": model,
+           "decoder": dec, "weights": {"init": "uniform", "low": -0.7, "high": 0.7}}
+    if loss == "cross_entropy":
+        doc["loss"] = {"kind": "cross_entropy", "target": rng.integers(0, 4, (B, T_DEC)).tolist()}
+    else:
+        doc["loss"] = {"kind": "mse", "target": rng.normal(size=(B, T_DEC, 4)).round(3).tolist()}
+    return load_scenario("seq2seq.yaml", json.dumps(doc))
+
+
+ED = {
+    "gru-gru": dict(),
+    "lstm-stacked-packed": dict(kind="lstm", decoder="lstm", layers=2, lengths=[150, 70, 1]),
+    "lstm-bidirectional-sum-packed": dict(kind="lstm", decoder="lstm", bidir=True, merge="sum",
+                                          lengths=[150, 64, 63]),
+    "gru-bidirectional-concat-mse": dict(bidir=True, loss="mse", before=False),
+    "lstm-to-gru-float32": dict(kind="lstm", decoder="gru", dtype="float32", lengths=[150, 149, 128]),
+}
+
+
+@pytest.mark.parametrize("case", list(ED))
+def test_encoder_decoder_checkpointed_equals_full_bit_for_bit(case, monkeypatch):
+    sc = encoder_decoder(**ED[case])
+    assert checkpoint.why_whole(sc) is None
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    assert type(ck).__name__ == "CheckpointedTrace" and ck.recording.segments == 3
+    enc = 1 if ED[case].get("before", True) else 0
+    assert f"grad.model.{enc}.l0.fwd.h" in ck.big and f"model.{enc + 1}.l0.fwd.h" not in ck.big   # the decoder: whole
+    assert not any(ck.is_computed(k) for k in ck.big)
+    assert_bit_equal(full, ck)
+    assert_same_diagnostics(full, ck)
+    for key in list(ck.big)[:: max(1, len(ck.big) // 6)]:
+        for a, b in ((60, 70), (0, 1), (128, 150)):
+            assert np.array_equal(ck.steps(key, a, b), full[key][a:b], equal_nan=True), (key, a, b)
+    assert_is_the_plain_run(sc, full, monkeypatch)
+
+
+@pytest.mark.parametrize("case", ["lstm-stacked-packed", "gru-bidirectional-concat-mse"])
+def test_a_saved_encoder_decoder_trace_reopens_to_the_same_bits(tmp_path, case):
+    from rnntui.engine.load import load_trace
+
+    sc = encoder_decoder(**ED[case])
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    ck.save(tmp_path / "long.npz", jacobian=False)
+    with np.load(tmp_path / "long.npz") as z:
+        assert "meta.checkpoint" in z.files and not any(k in z.files for k in ck.big)
+        assert "checkpoint.extra.handover_grad.h" in z.files
+    back = load_trace(tmp_path / "long.npz")
+    assert type(back).__name__ == "CheckpointedTrace" and back.segments.tail_loss is None   # no decoder rerun
+    # the Jacobian norms not saved (meta.not_computed says so): derived again, the decoder's from its whole arrays
+    assert_bit_equal(full, back, extra=["meta.not_computed"])
+    assert_same_diagnostics(full, back)
+
+
+def test_the_bundled_encoder_decoder_is_checkpointed_when_long():
+    from pathlib import Path
+
+    import rnntui
+
+    sc = load_scenario(Path(rnntui.__file__).parent / "bundled" / "seq2seq-reverse.yaml")
+    assert checkpoint.why_whole(sc) is None
+    with pytest.raises(ValueError, match="5 steps are one segment of 64"):
+        run_scenario(sc, recording="checkpointed")
+
+
+# --- graph models with recurrences ----------------------------------------------------------------------------
+
+def graph(kind="residual", dtype="float64", seed=2):
+    rng = np.random.default_rng(seed)
+    batch = rng.normal(size=(B, T, D)).round(3).tolist()
+    if kind == "residual":       # two LSTM nodes, the second's output added to the first's (graph-residual-lstm)
+        inputs = {"x": {"batch": batch}}
+        model = [{"id": "lstm1", "type": "lstm", "hidden_size": H, "from": "x"},
+                 {"id": "lstm2", "type": "lstm", "hidden_size": H},
+                 {"id": "skip", "op": "add", "from": ["lstm1", "lstm2"]},
+                 {"id": "head", "type": "dense", "units": 2}]
+        loss = {"kind": "mse", "target": rng.normal(size=(B, T, 2)).round(3).tolist()}
+    elif kind == "bidirectional-packed":    # a bidirectional GRU over samples of their own lengths
+        inputs = {"x": {"batch": batch, "lengths": [150, 71, 2]}}
+        model = [{"id": "gru", "type": "gru", "hidden_size": H, "bidirectional": True, "merge": "sum", "from": "x"},
+                 {"id": "norm", "type": "layernorm"},
+                 {"id": "head", "type": "dense", "units": 3},
+                 {"id": "logp", "op": "log_softmax"}]
+        loss = {"kind": "nll", "target": rng.integers(0, 3, (B, T)).tolist()}
+    else:     # two inputs: one LSTM module called on both (same_as), with an initial state, the results joined
+        inputs = {"x": {"batch": batch}, "y": {"batch": rng.normal(size=(B, T, D)).round(3).tolist()}}
+        model = [{"id": "enc", "type": "lstm", "hidden_size": H, "from": "x", "num_layers": 2,
+                  "initial_state": {s: rng.normal(size=(2, B, H)).round(3).tolist() for s in ("h", "c")}},
+                 {"id": "enc_y", "same_as": "enc", "from": "y"},
+                 {"id": "both", "op": "cat", "from": ["enc", "enc_y"], "dim": -1},
+                 {"id": "head", "type": "dense", "units": 4, "activation": "softmax"}]
+        loss = {"kind": "cross_entropy", "target": rng.integers(0, 4, (B, T)).tolist()}
+    doc = {"version": 1, "seed": seed, "dtype": dtype, "inputs": inputs, "model": model, "loss": loss,
+           "weights": {"init": "uniform", "low": -0.7, "high": 0.7}}
+    return load_scenario("graph.yaml", json.dumps(doc))
+
+
+GRAPHS = {"residual": dict(), "bidirectional-packed": dict(kind="bidirectional-packed"),
+          "two-inputs-shared-initial": dict(kind="shared"), "residual-float32": dict(dtype="float32")}
+
+
+@pytest.mark.parametrize("case", list(GRAPHS))
+def test_graph_checkpointed_equals_full_bit_for_bit(case, monkeypatch):
+    sc = graph(**GRAPHS[case])
+    assert checkpoint.why_whole(sc) is None
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    assert type(ck).__name__ == "CheckpointedTrace" and ck.recording.segments == 3
+    assert "grad.model.0.l0.fwd.h" in ck.big and "grad.input.x" in ck.big
+    assert not any(ck.is_computed(k) for k in ck.big)
+    assert_bit_equal(full, ck)
+    assert_same_diagnostics(full, ck)
+    for key in list(ck.big)[:: max(1, len(ck.big) // 6)]:
+        for a, b in ((60, 70), (0, 1), (128, 150)):
+            assert np.array_equal(ck.steps(key, a, b), full[key][a:b], equal_nan=True), (key, a, b)
+    assert_is_the_plain_run(sc, full, monkeypatch)
+
+
+@pytest.mark.parametrize("case", ["bidirectional-packed", "two-inputs-shared-initial"])
+def test_a_saved_graph_trace_reopens_to_the_same_bits(tmp_path, case):
+    from rnntui.engine.load import load_trace
+
+    sc = graph(**GRAPHS[case])
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    ck.save(tmp_path / "long.npz")
+    with np.load(tmp_path / "long.npz") as z:
+        assert "meta.checkpoint" in z.files and not any(k in z.files for k in ck.big)
+    back = load_trace(tmp_path / "long.npz")
+    assert type(back).__name__ == "CheckpointedTrace"
+    assert_bit_equal(full, back)
+    assert_same_diagnostics(full, back)
+
+
+@pytest.mark.parametrize("name, why", [
+    ("graph-custom-cell", "is a recurrence (a step graph with its own loop): recorded whole"),
+    ("graph-attention-reverse", "a graph whose inputs have different numbers of steps is recorded whole"),
+])
+def test_graphs_recorded_whole_say_why(name, why):
+    from pathlib import Path
+
+    import rnntui
+
+    sc = load_scenario(Path(rnntui.__file__).parent / "bundled" / f"{name}.yaml")
+    assert why in checkpoint.why_whole(sc)
+
+
+def test_a_chain_with_running_statistics_is_recorded_whole_and_says_why():
+    """An eval batchnorm records its statistics (no step axis): refused with the reason, not a crash mid-sweep."""
+    from rnntui.errors import ScenarioError
+
+    rng = np.random.default_rng(4)
+    doc = {"version": 1, "mode": "many-to-many", "input": {"batch": rng.normal(size=(B, T, D)).round(3).tolist()},
+           "model": [{"type": "lstm", "hidden_size": H}, {"type": "batchnorm1d"}, {"type": "dense", "units": 2}],
+           "loss": {"kind": "sum"}}
+    sc = load_scenario("bn.yaml", json.dumps(doc))
+    why = "entry 1 (batchnorm1d) records its running statistics, which have no steps: recorded whole"
+    assert checkpoint.why_whole(sc) == why
+    with pytest.raises(ScenarioError, match=why.replace("(", r"\(").replace(")", r"\)")):
+        run_scenario(sc, max_memory=1000)
+    assert run_scenario(sc, recording="full").recording.segments == 0
+
+
+# --- training runs ------------------------------------------------------------------------------------------
+
+def training(mode="many-to-many", seed=3):
+    rng = np.random.default_rng(seed)
+    target = rng.integers(0, 3, (B, T) if mode == "many-to-many" else B).tolist()
+    doc = {"version": 1, "seed": seed, "mode": mode, "input": {"batch": rng.normal(size=(B, T, D)).round(3).tolist()},
+           "model": [{"type": "lstm", "hidden_size": H, "num_layers": 2}, {"type": "dense", "units": 3}],
+           "loss": {"kind": "cross_entropy", "target": target},
+           "train": {"iterations": 5, "optimizer": {"kind": "adam", "lr": 0.05}},
+           "weights": {"init": "uniform", "low": -0.6, "high": 0.6}}
+    return load_scenario("train.yaml", json.dumps(doc))
+
+
+def fresh_training(sc, recording, tmp_path, monkeypatch, name):
+    """A training run of its own (not read back from another test's disk cache)."""
+    monkeypatch.setenv("RNNTUI_CACHE_DIR", str(tmp_path / name))
+    return run_scenario(sc, recording=recording)
+
+
+@pytest.mark.parametrize("mode", ["many-to-many", "many-to-one"])
+def test_training_checkpointed_equals_full_bit_for_bit(mode, tmp_path, monkeypatch):
+    sc = training(mode)
+    assert checkpoint.why_whole(sc) is None
+    full = fresh_training(sc, "full", tmp_path, monkeypatch, "full")
+    ck = fresh_training(sc, "checkpointed", tmp_path, monkeypatch, "ck")
+    assert type(ck).__name__ == "CheckpointedTrainTrace" and ck.recording.mode == "checkpointed"
+    assert ck.iterations == 5 and "train.loss" in ck and not any(ck.is_computed(k) for k in ck.big)
+    assert_bit_equal(full, ck)       # every iteration's numbers (train.*) and the last iteration's record
+    assert_same_diagnostics(full, ck)
+    for key in list(ck.big)[:: max(1, len(ck.big) // 6)]:
+        assert np.array_equal(ck.steps(key, 60, 70), full[key][60:70], equal_nan=True), key
+    # another iteration, recomputed from the training checkpoints: checkpointed too, the same bits
+    two = ck.iteration(2)
+    assert type(two).__name__ == "CheckpointedTrace"
+    assert_bit_equal(full.iteration(2), two)
+    # read back from the disk cache: the last iteration rerun, checkpointed
+    again = run_scenario(sc, recording="checkpointed")
+    assert type(again).__name__ == "CheckpointedTrainTrace"
+    assert_bit_equal(full, again)
+
+
+def test_a_training_segment_recomputed_on_another_thread_takes_the_runs_path(tmp_path, monkeypatch):
+    """Training replays run their step loops on the fused path (families/fused, where numba is installed): a
+    segment recomputed later on a worker thread (the debugger's) takes it too, not the NumPy loop, whose last
+    bits differ."""
+    import threading
+
+    from rnntui.engine.families import fused
+
+    if not fused.available():
+        pytest.skip("numba is not installed: every run takes the NumPy loop")
+    sc = training()
+    full = fresh_training(sc, "full", tmp_path, monkeypatch, "full")
+    ck = fresh_training(sc, "checkpointed", tmp_path, monkeypatch, "ck")
+    assert ck.segments.path == {"replay": True, "step_norms": True}
+    got = {}
+    worker = threading.Thread(target=lambda: got.update(h=ck.steps("grad.model.0.l0.fwd.h", 0, T)))
+    worker.start()
+    worker.join()
+    assert np.array_equal(got["h"], full["grad.model.0.l0.fwd.h"])
+
+
+def test_a_saved_checkpointed_training_trace_reopens_to_the_same_bits(tmp_path, monkeypatch):
+    from rnntui.engine.load import load_trace
+    from rnntui.render.training import is_training
+
+    sc = training()
+    full = fresh_training(sc, "full", tmp_path, monkeypatch, "full")
+    ck = fresh_training(sc, "checkpointed", tmp_path, monkeypatch, "ck")
+    ck.save(tmp_path / "long.npz")
+    with np.load(tmp_path / "long.npz") as z:
+        assert "meta.checkpoint" in z.files and not any(k in z.files for k in ck.big)
+    back = load_trace(tmp_path / "long.npz")
+    assert type(back).__name__ == "SavedCheckpointedTrainTrace" and is_training(back)
+    assert back.iterations == 5 and back.iteration(4) is back and back.segments.path["replay"] == ck.segments.path[
+        "replay"]
+    assert_bit_equal(full, back)
+    assert_same_diagnostics(full, back)
+
+
+def test_a_training_run_with_dropout_is_recorded_whole_and_says_why():
+    rng = np.random.default_rng(5)
+    doc = {"version": 1, "mode": "many-to-many", "input": {"batch": rng.normal(size=(B, T, D)).round(3).tolist()},
+           "model": [{"type": "lstm", "hidden_size": H, "num_layers": 2, "dropout": 0.3}, {"type": "dense", "units": 2}],
+           "loss": {"kind": "sum"}, "train": {"iterations": 2, "optimizer": {"kind": "sgd", "lr": 0.1}}}
+    sc = load_scenario("dropout.yaml", json.dumps(doc))
+    assert checkpoint.why_whole(sc) == ("a training iteration with dropout is recorded whole (its masks are drawn "
+                                        "over every step)")
+
+
+def test_a_training_run_over_the_memory_limit_checkpoints_its_iterations(tmp_path, monkeypatch):
+    """The limit, not a forced choice: a run whose iterations' whole records would not fit trains with each
+    iteration checkpointed (before, training refused it), to the whole run's numbers."""
+    from rnntui.engine.run import estimate_bytes
+
+    sc = training()
+    full = fresh_training(sc, "full", tmp_path, monkeypatch, "full")
+    monkeypatch.setenv("RNNTUI_CACHE_DIR", str(tmp_path / "limit"))
+    ck = run_scenario(sc, max_memory=estimate_bytes(sc) - 1)
+    assert type(ck).__name__ == "CheckpointedTrainTrace" and ck.recording.mode == "checkpointed"
+    assert "more than the memory limit" in ck.recording.words()
+    assert_bit_equal(full, ck)
+
+
+def test_an_earlier_iteration_of_a_checkpointed_training_run_saves_and_reopens(tmp_path, monkeypatch):
+    """`export --iteration 1`: that iteration's checkpointed record with the run's train.* keys."""
+    from rnntui.engine.load import load_trace
+    from rnntui.engine.train import with_record_of
+
+    sc = training()
+    full = fresh_training(sc, "full", tmp_path, monkeypatch, "full")
+    ck = fresh_training(sc, "checkpointed", tmp_path, monkeypatch, "ck")
+    with_record_of(ck, 1).save(tmp_path / "one.npz")
+    back = load_trace(tmp_path / "one.npz")
+    assert type(back).__name__ == "SavedCheckpointedTrainTrace" and back.record_iteration == 1
+    whole = with_record_of(full, 1)
+    assert_bit_equal(whole, back)

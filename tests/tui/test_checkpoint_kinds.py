@@ -1,0 +1,92 @@
+"""The debugger on checkpointed traces of more kinds than a chain of per-step entries (engine/checkpoint_kinds.py):
+every screen is the whole recording's, with no array of every step read whole (the memory limit set to
+nothing: such a read would raise)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rnntui.engine import checkpoint
+from rnntui.engine.scenario_run import run_scenario
+from rnntui.scenario.loader import load_scenario
+from rnntui.tui.app import RnntuiApp
+
+SIZE = (120, 40)
+
+
+def many_to_one():
+    rng = np.random.default_rng(5)
+    doc = {"version": 1, "name": "long m2o", "mode": "many-to-one",
+           "input": {"batch": rng.normal(size=(2, 200, 3)).round(3).tolist(), "lengths": [200, 90]},
+           "model": [{"type": "lstm", "hidden_size": 6, "bidirectional": True}, {"type": "dense", "units": 3}],
+           "loss": {"kind": "cross_entropy", "target": [1, 2]},
+           "weights": {"init": "uniform", "low": -0.9, "high": 0.9}}
+    return load_scenario("m2o.yaml", json.dumps(doc))
+
+
+def encoder_decoder():
+    rng = np.random.default_rng(6)
+    doc = {"version": 1, "name": "long seq2seq", "mode": "encoder-decoder",
+           "input": {"batch": rng.normal(size=(2, 200, 3)).round(3).tolist(), "lengths": [200, 120]},
+           "model": [{"type": "lstm", "hidden_size": 6, "num_layers": 2}],
+           "decoder": {"input": {"batch": rng.normal(size=(2, 5, 2)).round(3).tolist()},
+                       "model": [{"type": "lstm", "hidden_size": 6, "num_layers": 2}, {"type": "dense", "units": 3}]},
+           "loss": {"kind": "cross_entropy", "target": rng.integers(0, 3, (2, 5)).tolist()},
+           "weights": {"init": "uniform", "low": -0.9, "high": 0.9}}
+    return load_scenario("seq2seq.yaml", json.dumps(doc))
+
+
+def graph():
+    rng = np.random.default_rng(7)
+    doc = {"version": 1, "name": "long graph",
+           "inputs": {"x": {"batch": rng.normal(size=(2, 200, 3)).round(3).tolist(), "lengths": [200, 130]}},
+           "model": [{"id": "lstm1", "type": "lstm", "hidden_size": 6, "from": "x"},
+                     {"id": "lstm2", "type": "lstm", "hidden_size": 6},
+                     {"id": "skip", "op": "add", "from": ["lstm1", "lstm2"]},
+                     {"id": "head", "type": "dense", "units": 3}],
+           "loss": {"kind": "cross_entropy", "target": rng.integers(0, 3, (2, 200)).tolist()},
+           "weights": {"init": "uniform", "low": -0.9, "high": 0.9}}
+    return load_scenario("graph.yaml", json.dumps(doc))
+
+
+def training():
+    rng = np.random.default_rng(8)
+    doc = {"version": 1, "name": "long training", "mode": "many-to-many",
+           "input": {"batch": rng.normal(size=(2, 200, 3)).round(3).tolist()},
+           "model": [{"type": "gru", "hidden_size": 6}, {"type": "dense", "units": 3}],
+           "loss": {"kind": "cross_entropy", "target": rng.integers(0, 3, (2, 200)).tolist()},
+           "train": {"iterations": 4, "optimizer": {"kind": "adam", "lr": 0.05}},
+           "weights": {"init": "uniform", "low": -0.9, "high": 0.9}}
+    return load_scenario("train.yaml", json.dumps(doc))
+
+
+KINDS = {"many-to-one": many_to_one, "encoder-decoder": encoder_decoder, "graph": graph, "training": training}
+
+
+async def screens(trace, keys):
+    app = RnntuiApp(trace)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for k in keys:
+            await pilot.press(k)
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        return app.export_screenshot(), app.cursor
+
+
+@pytest.mark.parametrize("keys", [["end", "b"], ["g", "1", "5", "0", "enter", "b", "left", "right_square_bracket"]],
+                         ids=["end-backward", "goto-150"])
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_every_screen_is_the_whole_recordings(monkeypatch, kind, keys):
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", 64)
+    sc = KINDS[kind]()
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    assert ck.recording.mode == "checkpointed" and type(ck).__name__.startswith("Checkpointed")
+    ck.limit = 0   # any whole read of a recomputed array now raises NotInMemory
+    (a, ca), (b, cb) = [await screens(t, keys) for t in (full, ck)]
+    assert ca == cb and ca.t != 0
+    assert a == b
