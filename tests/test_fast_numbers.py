@@ -303,3 +303,15 @@ def test_arrays_are_handed_over_where_the_caller_reads_only_arrays(every_list):
     assert numbers(a).tobytes() == numbers(plain["weights"]["set"]["a"]).tobytes()
     with pytest.raises(NotNumbers, match="ragged"):
         numbers(rows)
+
+
+@pytest.mark.parametrize("text", ["a: [1.5, 2.5]\nb: [3, 4]\n", "n: \"caf\u00e9 \u2013\"\na: [1.5, 2.5]\nb: [3, 4]\n"])
+def test_the_bytes_the_loader_read_give_the_same(every_list, text):
+    """load_yaml(raw=...) takes the file's bytes for an ASCII text (not encoded again), and encodes a text that is
+    not ASCII itself (its UTF-8 bytes are not one a character): the same data and positions either way."""
+    data, pos = both(text)
+    again, again_pos = load_yaml(text, "t.yaml", raw=text.encode("utf-8"))
+    same(again, data)
+    assert again_pos.where == pos.where and set(again_pos.lists) == set(pos.lists) == {("a",), ("b",)}
+    for path in [("a", 1), ("b", 0)]:
+        assert again_pos.of(path) == pos.of(path)
