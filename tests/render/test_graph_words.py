@@ -303,3 +303,17 @@ def test_the_gradient_range_says_when_it_leaves_out_zeros(tmp_path):
     assert f"range {norms[:2].min():.2e} .. {norms[:2].max():.2e}, steps 0..3 (0 at 2 of them, left out)" in words
     full = text_of(view.gradients(trace, Cursor(sample=0), 80))
     assert "range" in full and "left out" not in full
+
+
+def test_an_encoders_header_does_not_call_an_output_step_its_own():
+    """At the attention seq2seq's encoder, step t=3 is a step of src; the header said 'predicted at t=3: 1 99%',
+    the output's step 3 (a step of tgt_in), as if it belonged to that source step. It now says what the chain's
+    encoder says: the output's prediction at its t=0, which is the run's own argmax there."""
+    trace = rnntui.run("graph-attention-reverse")
+    enc = next(k for k, p in enumerate(trace.info.places) if p.entry == 1)
+    head = text_of(header(trace, Cursor(t=3, place_index=enc)))
+    assert "predicted at t=3" not in head
+    first = int(np.asarray(trace["output"])[0, 0].argmax())
+    assert f"the output predicts at t=0: {trace.info.class_names[first]} " in head
+    dec = next(k for k, p in enumerate(trace.info.places) if p.entry == 4)
+    assert "predicted at t=3" in text_of(header(trace, Cursor(t=3, place_index=dec)))
