@@ -317,3 +317,20 @@ def test_an_encoders_header_does_not_call_an_output_step_its_own():
     assert f"the output predicts at t=0: {trace.info.class_names[first]} " in head
     dec = next(k for k, p in enumerate(trace.info.places) if p.entry == 4)
     assert "predicted at t=3" in text_of(header(trace, Cursor(t=3, place_index=dec)))
+
+
+def test_the_help_says_an_encoders_s_is_the_outputs_step():
+    """The help's verdict row speaks of 'step s, where it entered'; at the attention seq2seq's encoder s = 5 is
+    no step of it (src has 0..4): the help now says so, and that the ratio is measured from its last step, as
+    the verdict's own numbers are (its ratio is term_gradnorm at step 0 over that at step 4)."""
+    from rnntui.render.analysis import verdicts
+    from rnntui.render.glossary import glossary
+
+    trace = rnntui.run("graph-attention-reverse")
+    g = np.asarray(trace["diag.model.1.l0.fwd.term_gradnorm"])
+    enc = next(p for p in trace.info.places if p.entry == 1)
+    assert verdicts(trace, enc).of(0).ratio == pytest.approx(g[0, 0] / g[4, 0], rel=1e-12)
+    words = glossary(trace.info).plain
+    assert ("at model.1 enc: s is a step of the output, which steps through another input; the term reaches "
+            "those nodes through what reads them, and the end-to-end ratio is measured from their last step") in words
+    assert "s is a step of the output" not in glossary(rnntui.run("lstm-apple").info).plain
