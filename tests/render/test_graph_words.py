@@ -334,3 +334,46 @@ def test_the_help_says_an_encoders_s_is_the_outputs_step():
     assert ("at model.1 enc: s is a step of the output, which steps through another input; the term reaches "
             "those nodes through what reads them, and the end-to-end ratio is measured from their last step") in words
     assert "s is a step of the output" not in glossary(rnntui.run("lstm-apple").info).plain
+
+
+def test_a_generators_fed_back_values_are_the_values_shown():
+    """PyTorch's time_sequence_prediction with future=3: from step 8 on the loop reads its own output of the
+    step before, not the input (padded with zeros there). The report's values, the timeline's input row and
+    the ‖dL/dx_t‖ column said 0 at those steps (a gradient of a value never read)."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Sequence(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm1, self.linear = nn.LSTMCell(1, 6), nn.Linear(6, 1)
+
+        def forward(self, input, future=0):
+            outputs = []
+            h = torch.zeros(input.size(0), 6, dtype=input.dtype)
+            c = torch.zeros(input.size(0), 6, dtype=input.dtype)
+            for input_t in input.split(1, dim=1):
+                h, c = self.lstm1(input_t, (h, c))
+                output = self.linear(h)
+                outputs += [output]
+            for _ in range(future):
+                h, c = self.lstm1(output, (h, c))
+                output = self.linear(h)
+                outputs += [output]
+            return torch.cat(outputs, dim=1)
+
+    torch.manual_seed(0)
+    model = Sequence().double()
+    x = torch.sin(torch.arange(8, dtype=torch.double) * 0.6)[None].repeat(2, 1)
+    with torch.no_grad():
+        out = model(x, future=3).numpy()                       # (B, 11): step t's output, fed to step t+1
+    trace = rnntui.from_torch(model, x, kwargs={"future": 3}, loss="mse", target=torch.zeros(2, 11, dtype=torch.double))
+    read = np.concatenate([x[0].numpy(), out[0, 7:10]])        # what each of the 11 steps read, sample 0
+    report = text_of(build(trace, ReportOptions(width=200)))
+    assert "values of sample 0: " + " ".join(f"{v:.3g}" for v in read) in report
+    assert "from step 8 on, the values shown are those model.0 fed back" in report
+    rows = [ln for ln in report.splitlines() if ln.strip().startswith(("7 │", "8 │", "9 │", "10 │")) and "target" in ln]
+    assert len(rows) == 8
+    assert all(ln.rstrip().endswith(" -") == (not ln.strip().startswith("7 ")) for ln in rows)
+    line = text_of(timeline(trace, Cursor(t=9), {}, width=200))
+    assert f"{read[9]:.3g}"[:5] in line.splitlines()[0]
