@@ -69,9 +69,11 @@ def assert_same_diagnostics(full, ck):
     from rnntui.engine.checkpoint import stepwise
     from rnntui.render.analysis import events, verdicts
 
+    from rnntui.render.analysis import steps_place
+
     assert repr(events(full)) == repr(events(stepwise(ck)))
     for place in full.info.places:
-        if place.recurrent:
+        if steps_place(full.info, place):    # a recurrent place, or a graph's recurrence node
             assert repr(verdicts(full, place)) == repr(verdicts(stepwise(ck), place)), place
 
 
@@ -274,6 +276,15 @@ def graph(kind="residual", dtype="float64", seed=2):
                  {"id": "head", "type": "dense", "units": 3},
                  {"id": "logp", "op": "log_softmax"}]
         loss = {"kind": "nll", "target": rng.integers(0, 3, (B, T)).tolist()}
+    elif kind == "cell-two-states":    # an LSTM cell's step graph (states h and c) over samples of their own
+        inputs = {"x": {"batch": batch, "lengths": [150, 64, 2]}}     # lengths, then a GRU node over its output
+        model = [{"id": "rec", "type": "recurrence", "from": "x", "state": {"h": 4, "c": 4},
+                  "step": [{"id": "cell", "type": "lstm_cell", "hidden_size": 4, "from": ["x", "h", "c"]},
+                           {"id": "out", "type": "dense", "units": 3, "activation": "tanh", "from": "cell"}],
+                  "next": {"h": "cell", "c": "cell.c"}, "emit": "out"},
+                 {"id": "gru", "type": "gru", "hidden_size": H},
+                 {"id": "head", "type": "dense", "units": 3, "activation": "softmax"}]
+        loss = {"kind": "cross_entropy", "target": rng.integers(0, 3, (B, T)).tolist()}
     else:     # two inputs: one LSTM module called on both (same_as), with an initial state, the results joined
         inputs = {"x": {"batch": batch}, "y": {"batch": rng.normal(size=(B, T, D)).round(3).tolist()}}
         model = [{"id": "enc", "type": "lstm", "hidden_size": H, "from": "x", "num_layers": 2,
@@ -287,23 +298,48 @@ def graph(kind="residual", dtype="float64", seed=2):
     return load_scenario("graph.yaml", json.dumps(doc))
 
 
+def custom_cell():
+    """The bundled graph-custom-cell (a recurrence node: a gated cell written from ops, one state h), 16 steps."""
+    from pathlib import Path
+
+    import rnntui
+
+    return load_scenario(Path(rnntui.__file__).parent / "bundled" / "graph-custom-cell.yaml")
+
+
 GRAPHS = {"residual": dict(), "bidirectional-packed": dict(kind="bidirectional-packed"),
-          "two-inputs-shared-initial": dict(kind="shared"), "residual-float32": dict(dtype="float32")}
+          "two-inputs-shared-initial": dict(kind="shared"), "residual-float32": dict(dtype="float32"),
+          "recurrence-two-states-packed": dict(kind="cell-two-states")}
+# what each case records per step, recomputed per segment (a recurrence node's states and its step graph's values)
+GRAPH_BIG = {"recurrence-two-states-packed": ("grad.model.0.c", "model.0.cell.gates.f", "grad.model.1.l0.fwd.h"),
+             "bundled-custom-cell": ("grad.model.0.h", "model.0.z.out", "grad.model.0.h.through_time")}
+# what a recurrence node's diagnostics and verdict read, kept from the sweep (its Jacobian norms through windows)
+GRAPH_DIAG = {"recurrence-two-states-packed": ("diag.model.0.gradnorm", "diag.model.0.sat.cell.gates.f",
+                                               "diag.model.0.term_gradnorm", "diag.model.0.jacnorm"),
+              "bundled-custom-cell": ("diag.model.0.gradnorm", "diag.model.0.term_gradnorm", "diag.model.0.jacnorm")}
 
 
-@pytest.mark.parametrize("case", list(GRAPHS))
+@pytest.mark.parametrize("case", list(GRAPHS) + ["bundled-custom-cell"])
 def test_graph_checkpointed_equals_full_bit_for_bit(case, monkeypatch):
-    sc = graph(**GRAPHS[case])
+    if case == "bundled-custom-cell":    # 16 steps: segments of 6 (6, 6, 4)
+        monkeypatch.setattr(checkpoint, "SEGMENT_MAX", 6)
+        sc = custom_cell()
+        windows = ((5, 7), (0, 1), (12, 16))
+    else:
+        sc = graph(**GRAPHS[case])
+        windows = ((60, 70), (0, 1), (128, 150))
     assert checkpoint.why_whole(sc) is None
     full = run_scenario(sc, recording="full")
     ck = run_scenario(sc, recording="checkpointed")
     assert type(ck).__name__ == "CheckpointedTrace" and ck.recording.segments == 3
-    assert "grad.model.0.l0.fwd.h" in ck.big and "grad.input.x" in ck.big
+    big = GRAPH_BIG.get(case, ("grad.model.0.l0.fwd.h",)) + ("grad.input.x",)
+    assert all(k in ck.big for k in big), [k for k in big if k not in ck.big]
+    assert all(k in full and k in ck for k in GRAPH_DIAG.get(case, ()))
     assert not any(ck.is_computed(k) for k in ck.big)
     assert_bit_equal(full, ck)
     assert_same_diagnostics(full, ck)
-    for key in list(ck.big)[:: max(1, len(ck.big) // 6)]:
-        for a, b in ((60, 70), (0, 1), (128, 150)):
+    for key in list(ck.big)[:: max(1, len(ck.big) // 6)] + list(GRAPH_BIG.get(case, ())):
+        for a, b in windows:
             assert np.array_equal(ck.steps(key, a, b), full[key][a:b], equal_nan=True), (key, a, b)
     assert_is_the_plain_run(sc, full, monkeypatch)
 
