@@ -57,14 +57,15 @@ def steps_part(layout: list) -> tuple[list, str | None]:
                             "recorded whole")
     if is_graph(layout):
         if any(carries(lay) for lay in layout) and any(lay.recurrent and len(lay.directions) == 2 for lay in layout):
-            return layout, ("a graph with a recurrence and a bidirectional node is recorded whole (the one-term "
-                            "gradients of the backward direction would cross the recurrence against its order)")
+            return layout, ("a graph with a recurrence and a bidirectional node is recorded whole (the sweep carries "
+                            "a bidirectional node's gradients between segments in the order opposite to a "
+                            "recurrence's)")
         for lay in layout:
             if carries(lay):
                 why = _why_whole_recurrence(lay)
                 if why is not None:
                     return layout, (f"node {lay.name} is a recurrence {why}: recorded whole (checkpointing covers a "
-                                    "recurrence whose step graph reads only x and its states)")
+                                    "recurrence whose steps read only its input and its states)")
         if len({lay.steps for lay in layout}) > 1:
             return layout, "a graph whose nodes run over different numbers of steps is recorded whole"
         return layout, None
@@ -83,10 +84,11 @@ def _why_whole_recurrence(lay) -> str | None:
     another node's whole sequence (attention over an encoder) would read only its segment's part; a state that
     starts from a node's value, or a value fed back as the next step's x, is not carried between segments."""
     conf = lay.config
+    if conf.get("start"):
+        return "whose states start from a node's value (" + ", ".join(f"{s} from {src}" for s, src in
+                                                                conf["start"].items()) + ")"
     if conf.get("outer"):
         return f"whose step graph reads other nodes ({', '.join(conf['outer'])})"
-    if conf.get("start"):
-        return f"whose states start from a node's value ({', '.join(conf['start'])})"
     if conf.get("feed") is not None:
         return "that feeds a value back as the next step's x"
     return None

@@ -344,11 +344,16 @@ def test_graph_checkpointed_equals_full_bit_for_bit(case, monkeypatch):
     assert_is_the_plain_run(sc, full, monkeypatch)
 
 
-@pytest.mark.parametrize("case", ["bidirectional-packed", "two-inputs-shared-initial"])
-def test_a_saved_graph_trace_reopens_to_the_same_bits(tmp_path, case):
+@pytest.mark.parametrize("case", ["bidirectional-packed", "two-inputs-shared-initial", "recurrence-two-states-packed",
+                                  "bundled-custom-cell"])
+def test_a_saved_graph_trace_reopens_to_the_same_bits(tmp_path, case, monkeypatch):
     from rnntui.engine.load import load_trace
 
-    sc = graph(**GRAPHS[case])
+    if case == "bundled-custom-cell":
+        monkeypatch.setattr(checkpoint, "SEGMENT_MAX", 6)
+        sc = custom_cell()
+    else:
+        sc = graph(**GRAPHS[case])
     full = run_scenario(sc, recording="full")
     ck = run_scenario(sc, recording="checkpointed")
     ck.save(tmp_path / "long.npz")
@@ -358,19 +363,61 @@ def test_a_saved_graph_trace_reopens_to_the_same_bits(tmp_path, case):
     assert type(back).__name__ == "CheckpointedTrace"
     assert_bit_equal(full, back)
     assert_same_diagnostics(full, back)
+    if case in GRAPH_DIAG:   # saved without its Jacobian norms: reopened, they are derived through windows again
+        run_scenario(sc, recording="checkpointed").save(tmp_path / "lean.npz", jacobian=False)
+        with np.load(tmp_path / "lean.npz") as z:
+            assert "diag.model.0.jacnorm" not in z.files
+        lean = load_trace(tmp_path / "lean.npz")
+        assert not lean.is_computed("diag.model.0.jacnorm")
+        assert np.array_equal(np.asarray(lean["diag.model.0.jacnorm"]), np.asarray(full["diag.model.0.jacnorm"]),
+                              equal_nan=True)
 
 
-@pytest.mark.parametrize("name, why", [
-    ("graph-custom-cell", "is a recurrence (a step graph with its own loop): recorded whole"),
-    ("graph-attention-reverse", "a graph whose inputs have different numbers of steps is recorded whole"),
-])
-def test_graphs_recorded_whole_say_why(name, why):
+WHOLE_HEAD = """version: 1
+inputs:
+  x: {generate: {kind: sine, length: 200, features: 1, period: 8}}
+loss: {kind: sum}
+model:
+"""
+CELL = "{id: cell, type: gru_cell, hidden_size: 4, from: [x, h]}"
+WHOLE_RECURRENCES = {    # graphs with a recurrence node that is not checkpointed: its text, and why
+    "feed": (f"""  - {{id: gen, type: recurrence, from: x, state: {{h: 4}}, next: {{h: cell}}, emit: out, feed: out,
+     step: [{CELL}, {{id: out, type: dense, units: 1, from: cell}}]}}
+""", "node model.0 (gen) is a recurrence that feeds a value back as the next step's x: recorded whole"),
+    "attention": ("""  - {id: enc, type: gru, hidden_size: 4, from: x}
+  - {id: dec, type: recurrence, from: x, state: {h: 4}, next: {h: cell}, emit: cell,
+     step: [{id: ctx, type: attention, kind: dot, from: [h, enc]}, {id: xin, op: cat, from: [x, ctx]},
+            {id: cell, type: gru_cell, hidden_size: 4, from: [xin, h]}]}
+""", "node model.1 (dec) is a recurrence whose step graph reads other nodes (enc): recorded whole"),
+    "start": (f"""  - {{id: enc, type: gru, hidden_size: 4, from: x}}
+  - {{id: enc_last, op: last, from: enc}}
+  - {{id: dec, type: recurrence, from: x, state: {{h: 4}}, start: {{h: enc_last}}, next: {{h: cell}}, emit: cell,
+     step: [{CELL}]}}
+""", "node model.2 (dec) is a recurrence whose states start from a node's value (h from enc_last): recorded whole"),
+    "bidirectional": (f"""  - {{id: rec, type: recurrence, from: x, state: {{h: 4}}, next: {{h: cell}}, emit: cell, step: [{CELL}]}}
+  - {{id: bi, type: gru, hidden_size: 3, bidirectional: true}}
+""", "a graph with a recurrence and a bidirectional node is recorded whole"),
+}
+
+
+@pytest.mark.parametrize("name", ["graph-attention-reverse"] + list(WHOLE_RECURRENCES))
+def test_graphs_recorded_whole_say_why(name):
+    """Each graph checkpointing does not cover says why (and a forced checkpointed run is refused with it); the
+    bundled graph-custom-cell (a recurrence reading only x and its state) is covered."""
     from pathlib import Path
 
     import rnntui
 
-    sc = load_scenario(Path(rnntui.__file__).parent / "bundled" / f"{name}.yaml")
+    if name in WHOLE_RECURRENCES:
+        text, why = WHOLE_RECURRENCES[name]
+        sc = load_scenario(f"{name}.yaml", WHOLE_HEAD + text)
+    else:
+        sc = load_scenario(Path(rnntui.__file__).parent / "bundled" / f"{name}.yaml")
+        why = "a graph whose inputs have different numbers of steps is recorded whole"
     assert why in checkpoint.why_whole(sc)
+    with pytest.raises(ValueError, match="cannot be checkpointed"):
+        run_scenario(sc, recording="checkpointed")
+    assert checkpoint.why_whole(custom_cell()) is None
 
 
 def test_a_chain_with_running_statistics_is_recorded_whole_and_says_why():
