@@ -1038,6 +1038,17 @@ class _GraphWindow(_Window):
         return super().__getitem__(key)
 
 
+def graph_window(trace, lo: int, hi: int):
+    """Steps lo .. hi-1 of *trace* read as whole arrays, recomputing only the segments that hold them, where it
+    is (read through any wrapper) a checkpointed graph's; None for any other trace."""
+    inner = trace      # a graph's wrappers (the TUI's ShownTrace, Stepwise) read the same arrays under the same names
+    while inner is not None and not isinstance(inner, CheckpointedTrace):
+        inner = getattr(inner, "whole", None)
+    if inner is None or not inner.info.inputs:
+        return None
+    return _GraphWindow(inner, max(0, lo), min(inner.segments.T, hi))
+
+
 def windowed_steps_jacnorm(trace, entry, params) -> np.ndarray:
     """graph_diag.jacobian_norms of a graph's recurrence node in a checkpointed trace: a segment's steps at a
     time, each through a window of them and the step before (whose states step t's Jacobian starts from); each
