@@ -10,8 +10,10 @@
 - **Encoder-decoder** (`EncoderDecoderSegments`): the encoder in segments; the decoder once, whole, from the
   hand-over, with the loss; its gradient into the hand-over enters the encoder's last entry at each sample's
   last step (step 0 backward), in the backward sweep and in the verdicts' one-term passes (`HandoverTermPass`).
-- **Graph models** (`GraphSegments`): every node per step, the rnn, lstm and gru nodes carrying their states
-  and gradients from segment to segment (`why_whole_graph` says which graphs).
+- **Graph models** (`GraphSegments`): every node per step, the rnn, lstm and gru nodes and the recurrence nodes
+  (custom cells whose steps read only x and their states) carrying their states and gradients from segment to
+  segment, the recurrences' one-term gradients in the sweep's lean passes too (`GraphTermPass`); `why_whole_graph`
+  says which graphs.
 - **Training runs**: each iteration is one of the runs above (engine/train.py's `CheckpointedTrainTrace`); a saved
   one reopens as `SavedCheckpointedTrainTrace`.
 
