@@ -440,6 +440,16 @@ def test_a_chain_with_running_statistics_is_recorded_whole_and_says_why():
 
 def training(mode="many-to-many", seed=3):
     rng = np.random.default_rng(seed)
+    if mode == "graph-recurrence":    # a graph with a recurrence node (a GRU cell's step graph), trained
+        doc = {"version": 1, "seed": seed, "inputs": {"x": {"batch": rng.normal(size=(B, T, D)).round(3).tolist()}},
+               "model": [{"id": "rec", "type": "recurrence", "from": "x", "state": {"h": H},
+                          "step": [{"id": "cell", "type": "gru_cell", "hidden_size": H, "from": ["x", "h"]}],
+                          "next": {"h": "cell"}, "emit": "cell"},
+                         {"id": "head", "type": "dense", "units": 3, "activation": "softmax"}],
+               "loss": {"kind": "cross_entropy", "target": rng.integers(0, 3, (B, T)).tolist()},
+               "train": {"iterations": 5, "optimizer": {"kind": "adam", "lr": 0.05}},
+               "weights": {"init": "uniform", "low": -0.6, "high": 0.6}}
+        return load_scenario("train.yaml", json.dumps(doc))
     target = rng.integers(0, 3, (B, T) if mode == "many-to-many" else B).tolist()
     doc = {"version": 1, "seed": seed, "mode": mode, "input": {"batch": rng.normal(size=(B, T, D)).round(3).tolist()},
            "model": [{"type": "lstm", "hidden_size": H, "num_layers": 2}, {"type": "dense", "units": 3}],
@@ -455,7 +465,7 @@ def fresh_training(sc, recording, tmp_path, monkeypatch, name):
     return run_scenario(sc, recording=recording)
 
 
-@pytest.mark.parametrize("mode", ["many-to-many", "many-to-one"])
+@pytest.mark.parametrize("mode", ["many-to-many", "many-to-one", "graph-recurrence"])
 def test_training_checkpointed_equals_full_bit_for_bit(mode, tmp_path, monkeypatch):
     sc = training(mode)
     assert checkpoint.why_whole(sc) is None
