@@ -35,6 +35,7 @@ from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
+from rnntui.render.sweeping import progress_bar
 from rnntui.render.views import view_at
 from rnntui.render.training import is_training
 from rnntui.render.watches import COMPUTING, Breakpoint, DebugState, next_break, pending, waiting
@@ -44,7 +45,6 @@ from rnntui.tui.screens import DebugListScreen, ExpressionScreen, GotoScreen, He
 from rnntui.tui.state import DebuggerState, OpenRun, open_run, warmed
 from rnntui.tui.terminal import require_terminal
 from rnntui.tui.usertext import cut
-from rnntui.render.sweeping import progress_bar
 from rnntui.tui.widgets.base import TraceView
 from rnntui.tui.widgets.model_map_panel import ModelMapPanel
 from rnntui.tui.widgets.cell_view import CellView
