@@ -95,7 +95,7 @@ async def test_the_forward_pass_at_t0_shows_before_the_sweep_is_done(scenario):
             shown = {name: panel(app, name) for name in ("cell", "states", "details")}
             header = panel(app, "header", 120)
             assert "loss computing: 10%" in header and "forward pass" in header and "t=0" in header
-            assert "sweeping the run" in header and "10%" in header
+            assert "sweeping: forward █▋" in header and " 10% (the keys still answer)" in header
             held.go()
             await app.workers.wait_for_complete()
             await pilot.pause()
@@ -261,7 +261,7 @@ async def test_a_sweep_that_fails_is_said_and_nothing_waits_for_it(scenario):
             await app.workers.wait_for_complete()
             await pilot.pause()
             header = panel(app, "header", 200)
-            assert "sweeping the run (forward, then backward) failed: no room for segment 3" in header
+            assert "sweeping the run failed: no room for segment 3; what needs the rest of it is not computed" in header
             assert panel(app, "gradients", 200).startswith("not computed: the sweep stopped at 30% (no room for segment 3)")
             assert "h fwd t 0..63" in panel(app, "states")      # what was swept still shows
             await press(pilot, ["c"])
