@@ -33,7 +33,7 @@ def computing_words(wait, info=None, cursor=None) -> Text:
 
 
 def progress_bar(fraction: float, width: int = 20) -> str:
-    """*fraction* as a bar of *width* characters (eighths of a cell), e.g. "█████▍              "."""
+    """*fraction* as a bar of *width* characters (eighths of a cell) on a light track, e.g. "█████▍░░░░░░"."""
     eighths = int(round(min(max(fraction, 0.0), 1.0) * width * 8))
     full, part = divmod(eighths, 8)
-    return ("█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")).ljust(width, " ")
+    return ("█" * full + ("▏▎▍▌▋▊▉"[part - 1] if part else "")).ljust(width, "░")

@@ -95,7 +95,7 @@ async def test_the_forward_pass_at_t0_shows_before_the_sweep_is_done(scenario):
             shown = {name: panel(app, name) for name in ("cell", "states", "details")}
             header = panel(app, "header", 120)
             assert "loss computing: 10%" in header and "forward pass" in header and "t=0" in header
-            assert "sweeping: forward █▋" in header and " 10% (the keys still answer)" in header
+            assert "sweeping: forward █▋░░░░░░░░░░░░░░ 10% (the keys still answer)" in header
             held.go()
             await app.workers.wait_for_complete()
             await pilot.pause()
