@@ -19,7 +19,7 @@ def computing_words(wait, info=None, cursor=None) -> Text:
     if wait.what == "the forward pass" and wait.steps is not None:
         a, b = wait.steps
         ready = f"steps {a:,}..{b - 1:,} are ready" if b > a else "no step is ready yet"
-        more = f" (the forward sweep has not reached this step; {ready})"
+        more = f" (the forward sweep has not reached every step shown; {ready})"
         if getattr(wait, "bidir", False):   # the backward direction's states come from the end, after the forward's
             more = (" (a step's forward pass needs the backward direction's states, which the sweep finds from the "
                     f"last step down once the forward direction's are done; {ready})")

@@ -130,7 +130,7 @@ async def test_the_views_that_wait_say_computing_with_the_sweeps_fraction(scenar
             ready = min(at, 5) * S
             if ready <= 250:
                 words = panel(app, "cell", 200)
-                assert words.startswith(f"computing: {n} (the forward sweep has not reached this step; "
+                assert words.startswith(f"computing: {n} (the forward sweep has not reached every step shown; "
                                         f"steps 0..{ready - 1} are ready)")
             else:
                 assert "t=250" in panel(app, "cell") and "computing" not in panel(app, "cell")
