@@ -1,13 +1,14 @@
 """`rnntui export` (.npz) against `rnntui.run`, same process: what the step-Jacobian norms cost.
 
-    python benchmarks/export.py [--repeat 3] [--sample 100] [--only lstm]
+    python benchmarks/export.py [--repeat 3] [--sample 100] [--only lstm] [--batch 1] [--cpu]
 
 For each case prints the run's median time, the export's (run + save) with the default (norms left
 out when costly, meta.not_computed) and with --jacobian (every diag.*.jacnorm: a float32 Lanczos
-phase, then a float64 one that certifies; engine/spectral.py), their ratios to the run, the Jacobian
-norms alone (diag.*.jacnorm read on a fresh run) against the run, and the old method (each J formed,
-eigvalsh of J Jᵀ) timed on --sample steps and scaled to all steps. Goal (issue 23): --jacobian within
-2x of the run at LSTM H256 T5000.
+phase, then a float64 one that certifies; engine/spectral.py) on spectral.WORKERS threads (the default: up to
+2) and on one, their ratios to the run, the Jacobian norms alone (diag.*.jacnorm read on a fresh run, default
+threads) against the run, and the old method (each J formed, eigvalsh of J Jᵀ) timed on --sample steps and
+scaled to all steps. Goal (issue 23): --jacobian within 2x of the run at LSTM H256 T5000. --cpu: the
+process's CPU time (both threads' when two run) instead of wall time.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import numpy as np
 
 import rnntui
 from rnntui.blas import one_thread
-from rnntui.engine import diagnostics
+from rnntui.engine import diagnostics, spectral
 
 CASES = [("lstm", 1, 5000), ("lstm", 32, 64), ("gru", 1, 5000), ("gru", 32, 64)]
 H, I = 256, 64
@@ -69,13 +70,19 @@ def timed(fn) -> tuple[float, object]:
 def paired(path: Path, out: Path, repeat: int) -> dict[str, list[float]]:
     """Each round: the run, then each export and the Jacobian norms alone (on a run made untimed), one after the
     other, so a round's ratios share the machine's load (this machine is shared: absolute times drift 3x)."""
-    rounds: dict[str, list[float]] = {"run": [], "export": [], "--jacobian": [], "jacnorm": []}
+    rounds: dict[str, list[float]] = {"run": [], "export": [], "--jacobian": [], "1 thread": [], "jacnorm": []}
     rnntui.run(path)  # warm up
+    workers = spectral.WORKERS
     for _ in range(repeat):
         run, _ = timed(lambda: rnntui.run(path))
         rounds["run"].append(run)
         rounds["export"].append(timed(lambda: rnntui.run(path).save(out, jacobian="auto"))[0] / run)
         rounds["--jacobian"].append(timed(lambda: rnntui.run(path).save(out, jacobian=True))[0] / run)
+        spectral.WORKERS = 1
+        try:
+            rounds["1 thread"].append(timed(lambda: rnntui.run(path).save(out, jacobian=True))[0] / run)
+        finally:
+            spectral.WORKERS = workers
         trace = rnntui.run(path)
         rounds["jacnorm"].append(timed(lambda: jacnorms(trace))[0] / run)
     return rounds
@@ -86,18 +93,21 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sample", type=int, default=100)
     ap.add_argument("--only", default=None, help="a family: lstm or gru")
+    ap.add_argument("--batch", type=int, default=None, help="only the cases of this batch size (1: the T=5000 ones)")
     ap.add_argument("--cpu", action="store_true", help="CPU time instead of wall time (less drift on a shared machine)")
     args = ap.parse_args()
     global CLOCK
     if args.cpu:
         CLOCK = time.process_time
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {'CPU' if args.cpu else 'wall'} time; ratios "
-          f"to the run of the same round, median of {args.repeat} rounds [range]")
-    print(f"{'case':22} {'run':>7} {'export':>17} {'--jacobian':>17} {'jacnorm alone':>17} {'old (est.)':>10}")
+          f"to the run of the same round, median of {args.repeat} rounds [range]; --jacobian on {spectral.WORKERS} "
+          f"thread(s), then on 1")
+    print(f"{'case':22} {'run':>7} {'export':>17} {'--jacobian':>17} {'1 thread':>17} {'jacnorm alone':>17} "
+          f"{'old (est.)':>10}")
     # every rnntui command runs its linear algebra on one BLAS thread (rnntui/blas.py): so does every timing here
     with tempfile.TemporaryDirectory() as d, one_thread():
         for kind, B, T in CASES:
-            if args.only and kind != args.only:
+            if (args.only and kind != args.only) or (args.batch is not None and B != args.batch):
                 continue
             path = Path(d) / f"{kind}-{B}-{T}.yaml"
             path.write_text(scenario(kind, B, T))
@@ -111,8 +121,8 @@ def main() -> None:
                 return f"{statistics.median(v):5.2f}x [{min(v):.2f}..{max(v):.2f}]"
 
             label = f"{kind} B{B} H{H} T{T}"
-            print(f"{label:22} {run:6.2f}s {col('export'):>17} {col('--jacobian'):>17} {col('jacnorm'):>17} "
-                  f"{old:9.1f}x", flush=True)
+            print(f"{label:22} {run:6.2f}s {col('export'):>17} {col('--jacobian'):>17} {col('1 thread'):>17} "
+                  f"{col('jacnorm'):>17} {old:9.1f}x", flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 

@@ -968,7 +968,11 @@ def checkpoint_arrays(trace) -> dict[str, np.ndarray]:
 def kept_row(trace, name: str):
     """A row the sweep of a checkpointed trace kept (CheckpointedTrace.rows), read through any wrapper; None
     for any other trace."""
+    source = {"saliency": keys.GRAD_INPUT, "argmax": keys.OUTPUT}.get(name, name[4:] if name.startswith("top:") else None)
     while trace is not None and not hasattr(trace, "rows"):
+        remap = getattr(trace, "source_key", None)
+        if source is not None and remap is not None and remap(source) != source:
+            return None    # the wrapper reads another array under that name (an encoder-decoder's decoder part)
         trace = getattr(trace, "whole", None)
     return None if trace is None else trace.rows.get(name)
 

@@ -6,8 +6,16 @@
   recurrent entry kept per step; the tail after it runs once, whole, from the final states the forward sweep
   found, with the loss; the gradient it sends back into those final states enters the segments' backward
   pass as the recurrent entry's gradient from outside at the step each state was made at
-  (`Recurrent.backward`'s `cache["ext"]`). What is recorded is the whole run's, key for key.
+  (`Recurrent.backward`'s `cache["ext"]`).
+- **Encoder-decoder** (`EncoderDecoderSegments`): the encoder in segments; the decoder once, whole, from the
+  hand-over, with the loss; its gradient into the hand-over enters the encoder's last entry at each sample's
+  last step (step 0 backward), in the backward sweep and in the verdicts' one-term passes (`HandoverTermPass`).
+- **Graph models** (`GraphSegments`): every node per step, the rnn, lstm and gru nodes carrying their states
+  and gradients from segment to segment (`why_whole_graph` says which graphs).
+- **Training runs**: each iteration is one of the runs above (engine/train.py's `CheckpointedTrainTrace`); a saved
+  one reopens as `SavedCheckpointedTrainTrace`.
 
+What is recorded is the whole run's, key for key, bit for bit (tests/engine/test_checkpoint_kinds.py).
 `segments_for` picks the kind for a layout; `steps_part` says which layouts are covered, and why not.
 """
 from __future__ import annotations

@@ -15,6 +15,7 @@ diag.nonfinite.key_first_step       (N,)   for each of them, the first step in t
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -48,7 +49,9 @@ def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarra
     (len(steps), B) in the trace's dtype; NaN where a Jacobian is not finite."""
     prefix = place.prefix
     name = place.param("weight_hh")
-    W = params[entry.aliases.get(name, name)]   # a graph node that shares its module reads the owner's
+    if entry.aliases:   # a graph node that shares its module reads the owner's (the family's factors too)
+        params = {**params, **{n: params[o] for n, o in entry.aliases.items() if o in params}}
+    W = params[name]
     h = arrays[place.key("h")]
     T, B, H = h.shape
     steps = np.arange(T) if steps is None else np.atleast_1d(np.asarray(steps))
@@ -63,13 +66,22 @@ def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarra
         report(label, done, total)
 
     lengths = packed_lengths(arrays, entry)
-    for s0 in range(0, len(steps), per):
-        chunk = steps[s0: s0 + per]
+
+    scratch = threading.local()   # each thread's working arrays, made once for all its chunks
+
+    def norms(chunk: np.ndarray) -> np.ndarray:
         a, D = entry.family.jacobian_factors(entry, arrays, place, params, chunk)
-        out[s0: s0 + per] = spectral.step_spectral_norms(a, D, blocks, rtol=JACNORM_RTOL,
-                                                         progress=advance if len(steps) > 1 else None)
+        got = spectral.step_spectral_norms(a, D, blocks, rtol=JACNORM_RTOL, scratch=scratch.__dict__)
         if lengths is not None:  # a padded step's state is zero whatever came before: no Jacobian
-            out[s0: s0 + per][chunk[:, None] >= lengths[None, :]] = 0
+            got[chunk[:, None] >= lengths[None, :]] = 0
+        return got
+
+    # the chunks on up to spectral.WORKERS threads (each its own factors and Lanczos), reported as each is done
+    starts = range(0, len(steps), per)
+    for s0, got in zip(starts, spectral.map_chunks(norms, (steps[s0: s0 + per] for s0 in starts))):
+        out[s0: s0 + per] = got
+        if len(steps) > 1:
+            advance(got.size)
     return out
 
 
@@ -84,12 +96,14 @@ def packed_lengths(arrays, entry) -> np.ndarray | None:
 
 def jacnorm_floats(entry, steps: int, B: int) -> int:
     """Numbers one place's diag.*.jacnorm holds at once while derived: the family's factor arrays
-    over a chunk of steps, or the factors D with the Lanczos working set, whichever is larger."""
+    over a chunk of steps, or the factors D with the Lanczos working set, whichever is larger, for each of the
+    chunks computed at once (spectral.WORKERS threads)."""
     fam, H = entry.family, entry.hidden_size
     kH = fam.n_blocks * H
     chunk = min(steps, max(1, STEP_CHUNK_ELEMENTS // (B * kH)))
     factors = fam.jacobian_arrays * chunk * B * H
-    return max(factors, chunk * B * (kH + H) + spectral.working_floats(chunk * B, fam.n_blocks, H))
+    at_once = min(spectral.WORKERS, -(-steps // chunk))
+    return at_once * max(factors, chunk * B * (kH + H) + spectral.working_floats(chunk * B, fam.n_blocks, H))
 
 
 JACNORM_AUTO_LIMIT = 1 << 28  # steps * B * k * H^2 summed over directions: about a second of Lanczos

@@ -35,6 +35,26 @@ def record_bytes(layout: list, dtype, x, seq: bool, B: int, decoder_x=None) -> i
         * itemsize + x.nbytes + decoder_x.nbytes
 
 
+def checkpointed_need(layout: list, dtype, x, seq: bool, B: int, decoder_x=None) -> tuple[int | None, str, int]:
+    """What a checkpointed run holds at least: the whole input and one segment's record (with the parameters
+    and their gradients, which checkpointing does not shrink); None, and why, when segments would not help
+    (the steps are one segment at most); and the segment's length."""
+    from rnntui.engine.checkpoint import segment_steps
+    from rnntui.engine.checkpoint_kinds import steps_part
+
+    S = segment_steps(steps_part(list(layout))[0], B, dtype)   # as choose_recording counts it
+    T = x.shape[0] if seq else 1
+    if T <= S:
+        return None, f"{T:,} steps are one segment of {S:,}", S
+    return record_bytes(layout, dtype, x[:S], seq, B, decoder_x) + x.nbytes, "", S
+
+
+def too_big_checkpointed(need: int, limit: int, S: int) -> str:
+    return (f"even checkpointed, this run would hold about {format_size(need)} (the input, the parameters, their "
+            f"gradients and one segment of {S:,} steps), more than the memory limit of {format_size(limit)}; "
+            "make the model smaller or raise --max-memory")
+
+
 def too_big(need: int, limit: int, T: int, B: int) -> str:
     return (f"this run would record about {format_size(need)}, more than the memory limit of {format_size(limit)} "
             f"(T={T}, B={B}); shorten the input, make the model smaller or raise --max-memory")
@@ -54,7 +74,10 @@ def choose_recording(sc, limit: int, recording: str | None = None) -> tuple[Reco
 
     need = estimate_bytes(sc)
     why = checkpoint.why_whole(sc)
-    S = checkpoint.segment_steps(list(sc.layout), sc.B, sc.dtype) if why is None else 0
+    from rnntui.engine.checkpoint_kinds import steps_part
+
+    # the length from what runs in segments (a many-to-one's entries up to its last recurrent one, an encoder)
+    S = checkpoint.segment_steps(steps_part(list(sc.layout))[0], sc.B, sc.dtype) if why is None else 0
     T = sc.x.shape[0] if sc.seq else sc.T     # the steps the segments cut (an encoder-decoder's: its encoder's)
     if why is None and T <= S:
         why = f"{T:,} steps are one segment of {S:,}"
@@ -68,7 +91,7 @@ def choose_recording(sc, limit: int, recording: str | None = None) -> tuple[Reco
     reason = "" if why is not None else f"recorded in {segments:,} segments of {S:,} steps"
     if mode == "checkpointed":
         reason = ""
-    return Recording(mode, need, limit, reason, S if why is None else 0, segments), (S if why is None else 0)
+    return Recording(mode, need, limit, reason, S if why is None else 0, segments, steps=sc.T), (S if why is None else 0)
 
 
 def run_once(sc, max_memory: int | None = None, iteration: int | None = None,

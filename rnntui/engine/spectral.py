@@ -5,8 +5,13 @@ iteration is two GEMMs over every active row, (N, H) @ (H, kH) and (N, kH) @ (kH
 J v = a*v + sum_k D_k*(W_k v) and Jᵀu = a*u + sum_k W_kᵀ(D_k*u). A step leaves the batch as soon
 as its largest Ritz value theta (of the Lanczos tridiagonal) is certified; sigma = sqrt(theta).
 Above SINGLE_BELOW units this runs twice: in float32 (its GEMMs 2.5x as fast) to find each step's
-top Ritz vector, then in float64 from that vector, which certifies theta in a few iterations; every
-value returned is the float64 phase's, with the certificate below.
+top Ritz vector, then in float64 from that vector, which certifies theta in a few iterations (mostly
+one: the float32 phase runs to SINGLE_RTOL); every value returned is the float64 phase's, with the
+certificate below. The float32 phase starts each row from the top eigenvector of the rows' mean JᵀJ
+(`_shared_start`: the steps share W, so their top right singular vectors lean the same way; 2 fewer
+iterations of 25 for an LSTM) plus a random vector of half its length. A certificate check costs an
+eigvalsh of the m x m tridiagonal (60 us at m = 30, a few iterations' worth), so after two checks a
+row is checked again when its residual's rate of decrease says it will pass.
 
 Certificate, with r the residual of theta's Ritz vector (|r| = beta_m |s_m|, free from the
 tridiagonal) and gap the distance from theta to the next Ritz value:
@@ -16,15 +21,17 @@ so |lambda_max - theta| <= rtol * lambda_max and sigma has relative error <= rto
 rounding, ~1e-15). Ritz values never exceed lambda_max. In the float64 phase the gap is taken to the
 larger of its own second Ritz value and the float32 phase's (raised by its rounding, SINGLE_SLACK):
 both bound lambda_2 from below, and the float64 phase's, started next to the top vector, alone would
-be a poor one. Like every Krylov method this assumes the
-random start vector is not (numerically) orthogonal to the top singular vector, and that a pair
+be a poor one. Like every Krylov method this assumes the start vector is not (numerically) orthogonal
+to the top singular vector (its random part makes that as unlikely as for a random start), and that a pair
 of top singular values closer than about sqrt(rtol) apart is resolved; steps not certified within
 MAX_ITERATIONS fall back to eigvalsh of the explicitly formed J Jᵀ. tests/engine/test_spectral.py
 checks the result against numpy's dense SVD, including clustered and repeated top values.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextvars
+import os
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -32,12 +39,59 @@ DEFAULT_RTOL = 1e-10  # on lambda = sigma^2: sigma is within DEFAULT_RTOL / 2
 ROW_BUDGET = 1 << 19  # rows * k * H per chunk: bounds memory, and keeps a chunk's arrays near the cache
 MAX_ITERATIONS = 120
 FIRST_CHECK = 8       # first certificate check (few steps converge sooner; each check costs an eigvalsh)
-CHECK_EVERY = 3
+CHECK_EVERY = 3       # until a row's residual has been seen falling, then when its rate says it passes:
+LOOKAHEAD = 1.0       #   that many iterations (times this) after its last check,
+CHECK_LATEST = 8      #   at most this many
+REPACK = 1 / 16       # the float32 phase gathers its unfinished rows once this share of the batch is certified
+START_MIX = 0.5       # the float32 phase starts from the rows' mean JᵀJ's top eigenvector plus this much random
+START_POWER = 30      # power steps on that mean (H x H)
 SINGLE_BELOW = 32          # below this H the float64 Lanczos alone is as fast
-SINGLE_RTOL = 1e-9         # the float32 phase stops once its own certificate holds to this (or its budget is spent)
+SINGLE_RTOL = 1e-10        # the float32 phase stops once its own certificate holds to this (or its budget is
+                           # spent); from its vector the float64 phase then certifies in one iteration, mostly
 SINGLE_ITERATIONS = 60
-SINGLE_FIRST_CHECK = 14     # few steps are certified in float32 sooner; then every CHECK_EVERY (a check costs a GEMM pass)
+SINGLE_FIRST_CHECK = 14     # few steps are certified in float32 sooner
 SINGLE_SLACK = 1e-5        # float32 rounding of its Ritz values, relative to theta: lambda_2's bound is raised by it
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+# Chunks of steps computed at once, each on its own thread: the chunks are independent and every GEMM releases
+# the GIL, so two cores take about half the wall time (the same CPU time). Each thread's BLAS stays on the one
+# thread rnntui/blas.py allows, so at most WORKERS cores are used: on a busy machine the threads share what
+# cores there are, as two processes would. 1 computes everything on the calling thread.
+WORKERS = min(2, usable_cores())
+
+
+def map_chunks(fn: Callable, items: Iterable, workers: int | None = None) -> Iterator:
+    """fn(item) for each item, in order, computed on up to *workers* threads (default WORKERS), at most that many
+    ahead of the caller: a caller that stops (an exception, or a progress callback that cancels) leaves at most the
+    running ones to finish. Each call runs in a copy of the caller's context (numpy's errstate, the progress
+    listener). With one worker, or one item, everything runs on the calling thread."""
+    items = list(items)
+    workers = WORKERS if workers is None else workers
+    if workers <= 1 or len(items) <= 1:
+        yield from map(fn, items)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="rnntui-jacnorm") as pool:
+        pending = []
+        try:
+            for item in items:
+                pending.append(pool.submit(contextvars.copy_context().run, fn, item))
+                if len(pending) >= workers:
+                    yield pending.pop(0).result()
+            while pending:
+                yield pending.pop(0).result()
+        finally:
+            for f in pending:
+                f.cancel()
 
 
 TYPICAL_ITERATIONS = 12  # Lanczos steps before most rows are certified (each check forms m x m tridiagonals)
@@ -57,13 +111,15 @@ def working_floats(rows: int, k: int, H: int) -> int:
 
 
 def step_spectral_norms(a: np.ndarray | None, D: np.ndarray, blocks: np.ndarray, *, rtol: float = DEFAULT_RTOL,
-                        progress: Callable[[int], None] | None = None) -> np.ndarray:
+                        progress: Callable[[int], None] | None = None, scratch: dict | None = None) -> np.ndarray:
     """Largest singular value of J[s, b] = diag(a[s, b]) + sum_k diag(D[s, b, k*H:(k+1)*H]) blocks[k].
 
     a: (S, B, H) or None; D: (S, B, k*H); blocks: (k, H, H). Returns float64 (S, B), each value within
     relative error rtol/2 of the exact spectral norm (see the module docstring); NaN where a factor of
     that step and sample, or any of *blocks*, is not finite. Computed in float64 whatever the inputs.
     *progress*, if given, is called with the number of (step, sample) rows finished after each chunk.
+    *scratch*: a dict the working arrays are kept in between calls (one per thread): a caller that computes many
+    chunks makes them once (`_buffer`), rather than having every chunk's pages faulted in again.
     """
     S, B, kH = D.shape
     k, H, _ = blocks.shape
@@ -85,17 +141,18 @@ def step_spectral_norms(a: np.ndarray | None, D: np.ndarray, blocks: np.ndarray,
     Dflat = D.reshape(N, kH)
     aflat = None if a is None else a.reshape(N, H) / w
     rows = max(1, ROW_BUDGET // kH)
+    scratch = {} if scratch is None else scratch
     for r0 in range(0, N, rows):
         Dc = np.asarray(Dflat[r0: r0 + rows], dtype=np.float64)
         ac = None if aflat is None else np.asarray(aflat[r0: r0 + rows], dtype=np.float64)
         with np.errstate(over="ignore"):  # a norm beyond the largest float is inf
-            out[r0: r0 + len(Dc)] = _chunk_norms(ac, Dc, W, Wt, k, H, rtol, seed=r0) * w
+            out[r0: r0 + len(Dc)] = _chunk_norms(ac, Dc, W, Wt, k, H, rtol, seed=r0, scratch=scratch) * w
         if progress:
             progress(len(Dc))
     return out.reshape(S, B)
 
 
-def _chunk_norms(a, D, W, Wt, k, H, rtol, seed):
+def _chunk_norms(a, D, W, Wt, k, H, rtol, seed, scratch):
     n = D.shape[0]
     out = np.full(n, np.nan)
     with np.errstate(all="ignore"):
@@ -113,7 +170,7 @@ def _chunk_norms(a, D, W, Wt, k, H, rtol, seed):
     s = scale[rows]
     Dr = (D[rows] / s[:, None]).reshape(-1, k, H)
     ar = None if a is None else a[rows] / s[:, None]
-    theta, done = _lanczos_top(ar, Dr, W, Wt, rtol, np.random.default_rng(seed))
+    theta, done = _lanczos_top(ar, Dr, W, Wt, rtol, np.random.default_rng(seed), scratch)
     if not done.all():
         rest = np.flatnonzero(~done)
         theta[rest] = _dense_top(None if ar is None else ar[rest], Dr[rest], W.reshape(k, H, H))
@@ -121,7 +178,7 @@ def _chunk_norms(a, D, W, Wt, k, H, rtol, seed):
     return out
 
 
-def _lanczos_top(a, D, W, Wt, rtol, rng):
+def _lanczos_top(a, D, W, Wt, rtol, rng, scratch):
     """Largest eigenvalue of JᵀJ for each row (after scaling); (theta, certified) per row.
 
     Two phases. A float32 Lanczos (GEMMs 2.5x as fast) from a random start finds each row's top Ritz vector to
@@ -133,62 +190,106 @@ def _lanczos_top(a, D, W, Wt, rtol, rng):
     n, k, H = D.shape
     q = rng.standard_normal((n, H))
     q /= np.linalg.norm(q, axis=1, keepdims=True)
+    if n > 1 and H > SINGLE_BELOW and START_MIX:
+        f = _shared_start(a, D, W, rng)
+        if f is not None:
+            q = q * START_MIX + f
+            q /= np.linalg.norm(q, axis=1, keepdims=True)
     floor = None
     wmax = np.abs(W).max(initial=0.0)
     if H > SINGLE_BELOW and 1e-12 < wmax < 1e12:
         f32 = np.float32
-        y, th, th2 = _lanczos(None if a is None else a.astype(f32), D.astype(f32), W.astype(f32), Wt.astype(f32),
-                              q.astype(f32), SINGLE_RTOL, SINGLE_ITERATIONS, SINGLE_FIRST_CHECK, CHECK_EVERY, ritz=True)
+        D32 = _buffer(scratch, "D32", D.shape, f32)
+        np.copyto(D32, D, casting="same_kind")
+        y, th, th2 = _lanczos(None if a is None else a.astype(f32), D32, W.astype(f32), Wt.astype(f32),
+                              q.astype(f32), SINGLE_RTOL, SINGLE_ITERATIONS, SINGLE_FIRST_CHECK, CHECK_EVERY, ritz=True,
+                              repack=REPACK, scratch=scratch)
         good = np.isfinite(y).all(axis=1) & (np.linalg.norm(y, axis=1) > 0.5)
         q[good] = y[good] / np.linalg.norm(y[good], axis=1, keepdims=True)
         floor = np.where(good & np.isfinite(th2), th2 + SINGLE_SLACK * np.abs(th), -np.inf)
     theta, done, _ = _lanczos(a, D, W, Wt, q, rtol, min(MAX_ITERATIONS, H), 1 if floor is not None else FIRST_CHECK,
-                              1 if floor is not None else CHECK_EVERY, floor=floor)
+                              1 if floor is not None else CHECK_EVERY, floor=floor, scratch=scratch)
     return theta, done
 
 
-def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=None, ritz=False):
+def _shared_start(a, D, W, rng):
+    """The top eigenvector of the rows' mean JᵀJ (unit, float64), or None: where the top right singular vectors of
+    the steps' Jacobians lean on average (they share W). Formed from W and the factors' mean products, k GEMMs of
+    H x H, then a few Lanczos-free power steps: no row's own Jacobian is applied."""
+    n, k, H = D.shape
+    Wk = W.reshape(k, H, H)
+    E = np.einsum("nkh,nlh->klh", D, D) / n               # mean of D_k * D_l
+    M = np.zeros((H, H))
+    for i in range(k):
+        M += Wk[i].T @ np.einsum("lh,lhj->hj", E[i], Wk)
+    if a is not None:                                     # diag(a) + sum_k D_k W_k: the cross terms and a^2
+        C = np.einsum("nh,nkh->kh", a, D) / n
+        X = np.einsum("kh,khj->hj", C, Wk)
+        M += X + X.T
+        M[np.diag_indices(H)] += np.einsum("nh,nh->h", a, a) / n
+    if not np.isfinite(M).all():
+        return None
+    x = rng.standard_normal(H)
+    for _ in range(START_POWER):
+        x = M @ x
+        nx = np.linalg.norm(x)
+        if not (np.isfinite(nx) and nx > 0):
+            return None
+        x /= nx
+    return x
+
+
+def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=None, ritz=False, repack=0.0,
+             scratch=None):
     """Lanczos on JᵀJ for every row at once, from the unit rows of *q*, in the dtype of *D*.
 
     Returns (theta, certified, second): with *ritz*, instead (the top Ritz vector per row in float64, theta,
-    the second Ritz value), for a next phase to start from. The rows still running are kept packed (D, a and
-    the Lanczos vectors gathered again only when some row is certified) and each iteration writes into
-    buffers made once: the two GEMMs are most of it."""
+    the second Ritz value), for a next phase to start from. Each row is checked (`_certify`) first at
+    *first_check*, then *check_every* iterations later, then when the rate its residual fell at between its
+    last two checks says it will pass (LOOKAHEAD, CHECK_LATEST): a check costs an eigvalsh of the row's m x m
+    tridiagonal (60 us at m = 30), an iteration past the row's convergence a row of both GEMMs. Certified rows
+    leave the batch once *repack* of it is certified (the factors gathered again then, not at every check);
+    until then they ride along, their results already kept."""
     n, k, H = D.shape
     dt = D.dtype
-    theta = np.zeros(n)
+    theta = np.full(n, np.nan)                # each row's top Ritz value at its last check
     second = np.full(n, np.nan)
     done = np.zeros(n, dtype=bool)
-    active = np.arange(n)
-    q_prev = np.zeros_like(q)
-    beta_prev = np.zeros(n, dtype=dt)
     m_max = min(iterations, H)
     alphas = np.zeros((n, m_max))
     betas = np.zeros_like(alphas)
-    basis = np.empty((m_max, n, H), dtype=dt) if ritz else None
+    scratch = {} if scratch is None else scratch
+    basis = _buffer(scratch, "basis", (n, m_max, H), dt) if ritz else None
     vectors = np.zeros((n, H)) if ritz else None
-    Da, aa = D, a                          # the active rows' factors, packed
-    fl = floor
-    buf = np.empty((n, k, H), dtype=dt)    # W q, then D * (J q)
-    Jv = np.empty((n, H), dtype=dt)
+    due = np.full(n, first_check)            # each row's next check
+    seen_m = np.zeros(n)                     # its last check's iteration, and how far it was from passing then
+    seen_gap = np.full(n, np.nan)
+    active = np.arange(n)                    # the rows in the batch, packed
+    live = np.ones(n, dtype=bool)            # per place in the batch: not yet certified
+    q_prev = np.zeros_like(q)
+    beta_prev = np.zeros(n, dtype=dt)
+    Da, aa, fl = D, a, floor
+    buf = _buffer(scratch, f"buf{dt.itemsize}", (n, k, H), dt)      # W q, then D * (J q)
+    Jv = _buffer(scratch, f"Jv{dt.itemsize}", (n, H), dt)
     for m in range(1, m_max + 1):
         r = len(active)
         if ritz:
-            basis[m - 1, active] = q
+            basis[active, m - 1] = q
         u = np.matmul(q, Wt, out=buf[:r].reshape(r, k * H)).reshape(r, k, H)
         u *= Da
+        J = Jv[:r]
         if k > 1:
-            np.add(u[:, 0], u[:, 1], out=Jv[:r])
+            np.add(u[:, 0], u[:, 1], out=J)
         else:
-            np.copyto(Jv[:r], u[:, 0])
+            np.copyto(J, u[:, 0])
         for j in range(2, k):
-            Jv[:r] += u[:, j]
+            J += u[:, j]
         if aa is not None:
-            Jv[:r] += aa * q
-        np.multiply(Da, Jv[:r, None, :], out=buf[:r])
-        w = buf[:r].reshape(r, k * H) @ W
+            J += aa * q
+        np.multiply(Da, J[:, None, :], out=u)
+        w = u.reshape(r, k * H) @ W
         if aa is not None:
-            w += aa * Jv[:r]
+            w += aa * J
         alpha = np.einsum("ij,ij->i", w, q)
         w -= alpha[:, None] * q
         w -= beta_prev[:, None] * q_prev
@@ -196,34 +297,53 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
         alphas[active, m - 1] = alpha
         betas[active, m - 1] = beta
         last = m == m_max
-        if (m >= first_check and (m - first_check) % check_every == 0) or last \
-                or (beta <= 1e-14 * np.abs(alpha)).any():
-            th, ok, th2 = _certify(alphas[active, :m], betas[active, :m], rtol, fl)
-            theta[active] = th
-            second[active] = th2
-            done[active[ok]] = True
-            if ritz:
-                finished = ok | last
-                if finished.any():   # the top Ritz vector: the basis combined by the tridiagonal's eigenvector
-                    rows = active[finished]
-                    s = _top_vector(alphas[rows, :m], betas[rows, :m], theta[rows])
-                    vectors[rows] = np.einsum("nm,mnh->nh", s, basis[:m, rows], dtype=np.float64)
-        else:
-            ok = None
-        if ok is not None and ok.any():
-            keep = ~ok
-            if not keep.any():
-                break
+        check = live & ((due[active] <= m) | (beta <= 1e-14 * np.abs(alpha)) | last)
+        if check.any():
+            at = np.flatnonzero(check)
+            rows = active[at]
+            th, ok, th2, far = _certify(alphas[rows, :m], betas[rows, :m], rtol, None if fl is None else fl[at])
+            theta[rows] = th
+            second[rows] = th2
+            done[rows[ok]] = True
+            finished = ok | last
+            live[at[finished]] = False
+            if ritz and finished.any():   # the top Ritz vector: the basis combined by the tridiagonal's eigenvector
+                fin = rows[finished]
+                s = _top_vector(alphas[fin, :m], betas[fin, :m], th[finished])
+                vectors[fin] = np.einsum("nm,nmh->nh", s, basis[fin, :m], dtype=np.float64)
+            wait = rows[~finished]
+            if wait.size:   # far: log of how many times too large the residual is; the rate it fell at since the last check
+                f = far[~finished]
+                rate = (seen_gap[wait] - f) / (m - seen_m[wait])
+                ahead = np.where((rate > 0) & np.isfinite(f), LOOKAHEAD * f / np.where(rate > 0, rate, 1), check_every)
+                due[wait] = m + np.clip(ahead, 1, CHECK_LATEST).astype(int)
+                seen_m[wait], seen_gap[wait] = m, f
+        if not live.any():
+            break
+        if r - np.count_nonzero(live) >= max(1.0, repack * r):   # enough of the batch is certified: gather the rest
+            keep = live
             active, beta, w, q = active[keep], beta[keep], w[keep], q[keep]
             Da = Da[keep]
             aa = None if aa is None else aa[keep]
             fl = None if fl is None else fl[keep]
+            live = np.ones(len(active), dtype=bool)
         q_prev = q
         q = w / np.where(beta > 0, beta, 1.0)[:, None]
         beta_prev = beta
     if ritz:
         return vectors, theta, second
     return theta, done, second
+
+
+def _buffer(scratch: dict, name: str, shape: tuple, dtype) -> np.ndarray:
+    """An uninitialised array of *shape*, kept in *scratch* under *name* and handed out again (a view of it) to a
+    later call that asks for no more: made once per thread of a computation, not once per chunk."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape))
+    flat = scratch.get(name)
+    if flat is None or flat.dtype != dtype or flat.size < size:
+        flat = scratch[name] = np.empty(size, dtype=dtype)
+    return flat[:size].reshape(shape)
 
 
 def _tridiagonal(alphas, betas):
@@ -238,21 +358,29 @@ def _tridiagonal(alphas, betas):
 
 
 def _certify(alphas, betas, rtol, floor=None):
-    """Top Ritz value of each Lanczos tridiagonal, whether it is certified (module docstring), and the second
-    Ritz value (NaN for one iteration). *floor*: per row, a value lambda_2 is known to be at least (the float32
-    phase's second Ritz value): the gap is measured to the larger of it and this tridiagonal's second."""
+    """Top Ritz value of each Lanczos tridiagonal, whether it is certified (module docstring), the second Ritz
+    value (NaN for one iteration), and how far from certified: the log of how many times too large its residual
+    is (0 when certified), from which `_lanczos` predicts the row's next check. *floor*: per row, a value
+    lambda_2 is known to be at least (the float32 phase's second Ritz value): the gap is measured to the larger
+    of it and this tridiagonal's second."""
     n, m = alphas.shape
     vals = np.linalg.eigvalsh(_tridiagonal(alphas, betas))
     theta = vals[:, -1]
     res = np.abs(betas[:, -1]) * _last_component(alphas, betas, theta)
     tol = rtol * np.abs(theta)
     ok = res <= tol
+    need = tol
     second = vals[:, -2] if m > 1 else np.full(n, -np.inf)
     if m > 1 or floor is not None:
         below = second if floor is None else np.maximum(second, floor)
         gap = theta - below
         ok |= np.isfinite(gap) & (res < gap) & (res * res <= tol * gap)
-    return theta, ok, (vals[:, -2] if m > 1 else np.full(n, np.nan))
+        with np.errstate(invalid="ignore"):   # the residual either certificate asks for: the larger
+            need = np.where(np.isfinite(gap) & (gap > 0), np.maximum(tol, np.minimum(np.sqrt(tol * gap), gap)), tol)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        far = np.log(res / need)
+    far = np.where(ok, 0.0, np.nan_to_num(far, nan=np.inf, posinf=np.inf))
+    return theta, ok, (vals[:, -2] if m > 1 else np.full(n, np.nan)), far
 
 
 def _last_component(alphas, betas, theta):

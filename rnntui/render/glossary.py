@@ -101,6 +101,10 @@ def _jacobian_words(info) -> str:
     must shrink."""
     words = ("the middle value, over the sample's steps, of ‖dh_t/dh_{t-1}‖, the largest factor by which one "
              "step back through h can multiply the gradient")
+    together = [e for e in info.entries if _carries(e) and len(e.config["states"]) > 1]
+    if together:   # a recurrence node's Jacobian is over every state it carries: none is held fixed
+        words += "".join(f" (at {keys.entry_prefix(e.index)}{' ' + e.id if e.id else ''}: ‖ds_t/ds_{{t-1}}‖, s its "
+                         f"states {', '.join(e.config['states'])} together)" for e in together)
     carried = sorted({s for e in info.entries for s in getattr(getattr(e, "family", None), "states", ("h",))
                       if s != "h"})
     feeds = step_feeds(info)
@@ -129,9 +133,12 @@ def glossary(info) -> Text:
         ("dL_s/dh_t", "the gradient of the loss term at step s alone with respect to h_t (the total dL/dh_t "
                       "also holds every other step's own loss)"),
         ("median step Jacobian norm", _jacobian_words(info)),
-        ("‖step t's term of dW_hh‖", "the size of step t's share of the gradient of W_hh (dW_hh is the sum of "
-                                     "these over the steps and the batch): which steps W_hh's update comes from; "
-                                     "the same for dW_ih"),
+    ]
+    if any(p.recurrent for p in info.places):   # a recurrent layer's view draws them (a recurrence's does not)
+        rows.append(("‖step t's term of dW_hh‖", "the size of step t's share of the gradient of W_hh (dW_hh is the "
+                                                 "sum of these over the steps and the batch): which steps W_hh's "
+                                                 "update comes from; the same for dW_ih"))
+    rows += [
         ("bars: all-step scale", "in BPTT the cell's bars share one scale, full at the sample's largest value over "
                                  "every step (a gradient of 1e-9 beside one of 1 draws an empty bar)"),
         ("⊙", "element by element product (Hadamard)"),

@@ -159,6 +159,8 @@ def prediction_section(trace, opts: ReportOptions):
     aligned = src is None or (src == info.inputs[0] and trace["input"].shape[0] == trace["output"].shape[0])
     headers += ([("token", "<")] if "tokens" in trace and steps != [None] and aligned else []) + [("prediction", "<")]
     sal = {b: saliency(trace, b) for b in range(info.B)} if steps != [None] and aligned else {}
+    if any(v is None for v in sal.values()):   # no dL/dx to show (ids read as ids): no column
+        sal = {}
     if sal:
         headers.append(("‖dL/dx_t‖", ">"))
     cols = Columns(title, headers, keys=len(headers) - 1 - bool(sal))

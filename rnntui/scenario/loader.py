@@ -24,7 +24,7 @@ from rnntui.engine.handlers import handler
 from rnntui.engine.infer import infer_layout
 from rnntui.engine.layout import LayoutProblem
 from rnntui.engine.memory import available_memory
-from rnntui.engine.run import record_bytes, too_big
+from rnntui.engine.run import checkpointed_need, record_bytes, too_big, too_big_checkpointed
 from rnntui.engine.train import untrainable_dropout
 from rnntui.errors import Problem, ScenarioError
 from rnntui.scenario import schema
@@ -275,7 +275,12 @@ def _weights(load: Load) -> None:
     B = x.shape[1] if built.seq else x.shape[0]
     need = record_bytes(layout, top.dtype, x, built.seq, B, None if load.decoder is None else load.decoder.x)
     why = _why_whole(layout, top, built.seq, load.decoder) if need > limit else None
-    if why is not None:
+    if need > limit and why is None:   # checkpointed: the parameters, their gradients and a segment must still fit
+        decoder_x = None if load.decoder is None else load.decoder.x
+        least, why, S = checkpointed_need(layout, top.dtype, x, built.seq, B, decoder_x)
+        if least is not None and least > limit:
+            load.stop(pos.problem(("model",), too_big_checkpointed(least, limit, S)), "the weights")
+    if why:
         load.stop(pos.problem(("model",), too_big(need, limit, x.shape[0] if built.seq else 1, B)
                               + f"; it cannot be checkpointed: {why}"), "the weights")
     try:

@@ -439,8 +439,13 @@ def test_a_training_run_with_dropout_is_recorded_whole_and_says_why():
            "model": [{"type": "lstm", "hidden_size": H, "num_layers": 2, "dropout": 0.3}, {"type": "dense", "units": 2}],
            "loss": {"kind": "sum"}, "train": {"iterations": 2, "optimizer": {"kind": "sgd", "lr": 0.1}}}
     sc = load_scenario("dropout.yaml", json.dumps(doc))
-    assert checkpoint.why_whole(sc) == ("a training iteration with dropout is recorded whole (its masks are drawn "
-                                        "over every step)")
+    why = "a training iteration with dropout is recorded whole (its masks are drawn over every step)"
+    assert checkpoint.why_whole(sc) == why
+    from rnntui.engine.run import estimate_bytes
+    from rnntui.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="training would hold about"):   # planned as whole runs: refused
+        run_scenario(sc, max_memory=estimate_bytes(sc) - 1)
 
 
 def test_a_training_run_over_the_memory_limit_checkpoints_its_iterations(tmp_path, monkeypatch):
@@ -470,3 +475,42 @@ def test_an_earlier_iteration_of_a_checkpointed_training_run_saves_and_reopens(t
     assert type(back).__name__ == "SavedCheckpointedTrainTrace" and back.record_iteration == 1
     whole = with_record_of(full, 1)
     assert_bit_equal(whole, back)
+
+
+@pytest.mark.parametrize("kind", ["many-to-one", "encoder-decoder", "graph"])
+def test_check_streams_each_kind_to_what_the_whole_recording_finds(kind):
+    """`rnntui check --assert` on a checkpointed run of each kind: the segments' places a segment at a time (no
+    array read whole: the limit set to nothing), an encoder-decoder's decoder places on their whole arrays."""
+    from rnntui.expr.check import check_trace
+
+    sc = {"many-to-one": lambda: many_to_one(kind="lstm", lengths=[150, 70, 1]),
+          "encoder-decoder": lambda: encoder_decoder(kind="lstm", decoder="lstm", layers=2, lengths=[150, 70, 1]),
+          "graph": graph}[kind]()
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    ck.limit = 0
+    asserts = ["norm(dh) > 0.02", "max(abs(gates.f)) < 0.8 or t < 10", "norm(h) < 1.5"]
+    whole = check_trace(full, asserts).to_dict()
+    assert any(not a["ok"] for a in whole["assertions"])
+    assert check_trace(ck, asserts).to_dict() == whole
+
+
+@pytest.mark.parametrize("kind", ["many-to-one", "encoder-decoder", "graph", "training"])
+def test_the_report_of_each_kind_checkpointed_is_the_whole_runs(kind, tmp_path, monkeypatch):
+    """`rnntui show`'s report, no array read whole (the limit set to nothing): the whole recording's, with the
+    lines that say how the run was recorded."""
+    from rnntui.render.report import ReportOptions, write_report
+
+    sc = {"many-to-one": lambda: many_to_one(kind="lstm", bidir=True, lengths=[150, 70, 1]),
+          "encoder-decoder": lambda: encoder_decoder(kind="lstm", decoder="lstm", layers=2, lengths=[150, 70, 1]),
+          "graph": lambda: graph(kind="bidirectional-packed"), "training": training}[kind]()
+    full = fresh_training(sc, "full", tmp_path, monkeypatch, "full")
+    ck = fresh_training(sc, "checkpointed", tmp_path, monkeypatch, "ck")
+    ck.limit = 0
+    opts = ReportOptions.parse(steps=None, step=None, entry=None, width=None, iteration=None)
+    write_report(full, tmp_path / "full.txt", "txt", opts)
+    write_report(ck, tmp_path / "ck.txt", "txt", opts)
+    a, lines = (tmp_path / "full.txt").read_text().splitlines(), (tmp_path / "ck.txt").read_text().splitlines()
+    i = next(k for k, line in enumerate(lines) if "recording: checkpointed" in line)
+    assert lines[:i] + lines[i + 2:] == a
+    assert "3 segments of 64 steps" in " ".join(lines[i:i + 2])

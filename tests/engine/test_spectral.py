@@ -137,3 +137,101 @@ def test_real_lstm_cell_against_autograd():
         D = torch.cat([kc * g * i * (1 - i), kc * c0[0] * f * (1 - f), kc * i * (1 - g * g), tc * o * (1 - o)])
     got = spectral.step_spectral_norms(None, D.numpy()[None, None], cell.weight_hh.detach().numpy().reshape(4, H, H))
     np.testing.assert_allclose(got[0, 0], ref, rtol=RTOL)
+
+
+def _two_families(H, top_a, top_b, rows_a, rows_b, seed=5):
+    """Rows whose Jacobians share singular vectors U, V: rows_a of them are U diag(top_a) Vᵀ, rows_b U diag(top_b)
+    Vᵀ (two blocks, D selecting one), so the rows' mean JᵀJ has V's columns as eigenvectors."""
+    rng = np.random.default_rng(seed)
+    U, _ = np.linalg.qr(rng.standard_normal((H, H)))
+    V, _ = np.linalg.qr(rng.standard_normal((H, H)))
+    rest = rng.uniform(0, 0.9, H - len(top_a))
+    blocks = np.stack([(U * np.concatenate([top_a, rest])) @ V.T, (U * np.concatenate([top_b, rest])) @ V.T])
+    D = np.zeros((rows_a + rows_b, 1, 2 * H))
+    D[:rows_a, 0, :H] = 1
+    D[rows_a:, 0, H:] = 1
+    return D, blocks
+
+
+@pytest.mark.parametrize("top_a,top_b", [([2.0, 1.0], [1.999, 2.0]), ([2.0, 2.0 - 1e-4], [2.0 - 1e-4, 2.0]),
+                                         ([2.0, 2.0], [2.0, 2.0])])
+def test_the_shared_start_does_not_hide_a_rows_own_top(top_a, top_b):
+    """The float32 phase starts every row near the rows' mean JᵀJ's top eigenvector (spectral._shared_start). Here
+    that is v_1 to 1e-11, the minority rows' second singular vector (their top is v_2, 1e-3 or 1e-4 above, or
+    equal): each row still gets its own top value to rtol. (Started at v_1 alone, float64 Lanczos would stay in
+    v_1's invariant line; the start's random part, and float32 rounding, put v_2 in the Krylov space.)"""
+    H = 48
+    assert H > spectral.SINGLE_BELOW
+    D, blocks = _two_families(H, top_a, top_b, rows_a=7, rows_b=2)
+    got = spectral.step_spectral_norms(None, D, blocks)
+    np.testing.assert_allclose(got[:, 0], [max(top_a)] * 7 + [max(top_b)] * 2, rtol=RTOL)
+    assert_close(got, dense_norms(None, D, blocks))
+
+
+def test_the_shared_start_is_the_mean_top_eigenvector():
+    D, blocks = _two_families(48, [2.0, 1.0], [1.999, 2.0], rows_a=7, rows_b=2)
+    f = spectral._shared_start(None, D[:, 0].reshape(9, 2, 48), blocks.reshape(96, 48), np.random.default_rng(0))
+    mean = sum(J.T @ J for J in [blocks[0]] * 7 + [blocks[1]] * 2) / 9
+    top = np.linalg.eigh(mean)[1][:, -1]
+    assert abs(f @ top) > 1 - 1e-9
+
+
+def test_map_chunks_keeps_order_and_context_and_stops_with_its_caller():
+    import contextvars
+    import threading
+    import time
+
+    var = contextvars.ContextVar("v", default="unset")
+    var.set("caller's")
+    started, seen = [], set()
+    lock = threading.Lock()
+
+    def work(i):
+        with lock:
+            started.append(i)
+        seen.add((var.get(), threading.current_thread() is threading.main_thread()))
+        time.sleep(0.02)   # long enough that a pool fed every item at once would have started more of them
+        return i * i
+
+    assert list(spectral.map_chunks(work, range(9), workers=2)) == [i * i for i in range(9)]
+    assert seen == {("caller's", False)}   # on the pool's threads, in a copy of the caller's context
+    started.clear()
+    got = spectral.map_chunks(work, range(9), workers=2)
+    assert next(got) == 0
+    got.close()                            # the caller stops (a cancelled progress bar): nothing more starts
+    assert len(started) <= 2   # the one it waited for and the one running beside it
+    seen.clear()
+    assert list(spectral.map_chunks(work, range(3), workers=1)) == [0, 1, 4]
+    assert seen == {("caller's", True)}
+
+
+def test_two_workers_give_the_same_norms_as_one(monkeypatch):
+    from rnntui.engine import diagnostics
+    from rnntui.engine.keys import Place
+
+    a, D, blocks = factors(np.random.default_rng(6), "gru", 12, 2, 40)
+    ref = dense_norms(a, D, blocks)
+    monkeypatch.setattr(diagnostics, "STEP_CHUNK_ELEMENTS", 2 * 2 * 3 * 40)   # two steps per chunk: six chunks
+    calls = []
+
+    class Family:   # hands jacobian_factors' chunks of the factors above to diagnostics.jacobian_norms
+        @staticmethod
+        def jacobian_factors(entry, arrays, place, params, steps):
+            import threading
+            calls.append(threading.current_thread().name)
+            return a[steps], D[steps]
+
+    class Entry:
+        family, aliases, steps, part = Family, {}, 12, None
+
+    arrays = {Place(0, 0, "fwd").key("h"): np.zeros((12, 2, 40))}
+    params = {Place(0, 0, "fwd").param("weight_hh"): blocks.reshape(120, 40)}
+    got = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(spectral, "WORKERS", workers)
+        calls.clear()
+        got[workers] = diagnostics.jacobian_norms(Entry, arrays, params, Place(0, 0, "fwd"))
+        assert len(calls) == 6
+        assert any(name.startswith("rnntui-jacnorm") for name in calls) == (workers == 2)
+    assert np.array_equal(got[1], got[2])
+    assert_close(got[2], ref)

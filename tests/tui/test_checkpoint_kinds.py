@@ -90,3 +90,18 @@ async def test_every_screen_is_the_whole_recordings(monkeypatch, kind, keys):
     (a, ca), (b, cb) = [await screens(t, keys) for t in (full, ck)]
     assert ca == cb and ca.t != 0
     assert a == b
+
+
+async def test_stepping_to_other_iterations_of_a_checkpointed_training_run(monkeypatch):
+    """`{` (the first iteration), `.` (the next): each iteration's record recomputed from the training
+    checkpoints, checkpointed as the last one is, and drawn as the whole recording's."""
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", 64)
+    sc = training()
+    full = run_scenario(sc, recording="full")
+    ck = run_scenario(sc, recording="checkpointed")
+    assert type(ck.iteration(1)).__name__ == "CheckpointedTrace"
+    ck.limit = 0
+    keys = ["left_curly_bracket", "full_stop", "right", "right", "b", "end"]
+    (a, ca), (b, cb) = [await screens(t, keys) for t in (full, ck)]
+    assert ca == cb
+    assert a == b
