@@ -225,21 +225,21 @@ def test_rnntui_run_opens_a_long_run_after_its_first_segment_and_a_short_one_who
     path = tmp_path / "long.yaml"
     path.write_text("version: 1\nname: long\ninput: {generate: {kind: noise, length: 300, features: 3}}\n"
                     "model:\n  - {type: gru, hidden_size: 4}\nloss: {kind: sum}\n")
-    started = rnntui._run(str(path), 20_000, None, first_segment=True)
+    started = rnntui._run(str(path), 200_000, None, first_segment=True)
     assert isinstance(started, SweepingRun)
     assert (started.progress.forward, started.progress.backward) == (1, 0)
     preview = started.preview()
     assert preview.steps("model.0.l0.fwd.h", 0, S).shape == (S, 1, 4)
     with pytest.raises(checkpoint.NotReady, match="10% of the sweep done"):
         preview["loss"]
-    assert np.array_equal(started.finish()["loss"], rnntui.run(str(path), max_memory=20_000)["loss"])
+    assert np.array_equal(started.finish()["loss"], rnntui.run(str(path), max_memory=200_000)["loss"])
     whole = rnntui._run(str(path), None, None, first_segment=True)   # within the memory limit: recorded whole
     assert type(whole).__name__ == "Trace" and whole.recording.mode == "full"
     # a many-to-one run is checkpointed too, but its sweep has a pass of its own (the tail): swept before it opens
     path.write_text("version: 1\nname: m2o\nmode: many-to-one\ninput: {generate: {kind: noise, length: 300, "
                     "features: 3}}\nmodel:\n  - {type: gru, hidden_size: 4}\n  - {type: dense, units: 2}\n"
                     "loss: {kind: sum}\n")
-    m2o = rnntui._run(str(path), 20_000, None, first_segment=True)
+    m2o = rnntui._run(str(path), 200_000, None, first_segment=True)
     assert type(m2o).__name__ == "CheckpointedTrace" and m2o.segments.progress.complete
 
 
