@@ -26,7 +26,11 @@ Measured 2026-12-06, LSTM H=256 B=1, 8 input features, float64:
 - the first screen now comes first (`--first-only --repeat 5`, segments of 192 steps): T=1,000,000 opens after
   its first segment, 1.55x T=1,000's first screen (median of 5 pairs, load average 3.3; pairs 0.86-1.83x) and
   0.84x at load average 8.4 (pairs 0.60-1.13x; T=1,000's first screen runs its whole run, T=1,000,000's generates
-  its 8 million input numbers); peak RSS 0.16 GiB at the first screen.
+  its 8 million input numbers); peak RSS 0.16 GiB at the first screen. The whole session (`--repeat 3`, load
+  average 4-6): first screen 1.27x T=1,000's (median of 3 pairs: 2.25/3.78 s, 3.10/3.92 s, 2.67/2.65 s), peak RSS
+  0.46 GiB with the sweep done in the debugger's worker (917.8 s, 1.09x the plain run per step at T=5,000, measured
+  at another moment's load), a key at t=500,002 11.7 ms CPU (7.4 over an unbound key's); the same sweep in the
+  worker and alone (T=20,000, one after the other, load 6): 42.4 s and 41.1 s.
 - before it did (the entries below): the first screen after the whole sweep.
 - T=1,000,000 (segments of 384 steps then; load average 10-12): checkpointed (61.3 GiB whole, limit 10.5 GiB),
   peak RSS 0.53 GiB; first screen after the whole sweep, 1643 s = 276x T=1,000's (the first screen does not come
