@@ -32,7 +32,7 @@ def scanned(tokens: list[str], min_numbers: int = 1):
     out_bits, ints, kinds = np.zeros(most, np.int64), np.zeros(most, np.int64), np.zeros(most, np.uint8)
     recs = np.zeros((len(raw) // 3 + 1, nk.R_FIELDS), np.int64)
     dims = np.zeros((len(raw) // 3 + 1, fast_numbers.MAX_DEPTH + 1), np.int64)
-    count, _ = nk.scan(data, min_numbers, fast_numbers.MAX_DEPTH, out_bits, ints, kinds, recs, dims)
+    count, _, _ = nk.scan(data, min_numbers, fast_numbers.MAX_DEPTH, out_bits, ints, kinds, recs, dims)
     return recs[:count], out_bits.view(np.float64), ints, kinds
 
 
@@ -180,9 +180,10 @@ def test_a_big_list_is_read_by_the_compiled_scan(monkeypatch):
     monkeypatch.setattr(fast_numbers, "_lists_compiled", lambda raw, scan: calls.append(1) or real(raw, scan))
     data, _ = load_yaml(text, "t.yaml")
     assert calls and data["v"].array.tobytes() == rows.tobytes()
+    count = len(calls)
     monkeypatch.setenv("RNNTUI_FUSED", "off")
     data, _ = load_yaml(text, "t.yaml")
-    assert len(calls) == 1 and data["v"].array.tobytes() == rows.tobytes()
+    assert len(calls) == count and data["v"].array.tobytes() == rows.tobytes()
 
 
 def test_minus_zero():
@@ -190,3 +191,21 @@ def test_minus_zero():
     got = converted(["-0.0", "-0", "0.0", "2.5"])
     assert [type(v) for v in got] == [float, int, float, float] and got[1] == 0
     assert [bits(v) for v in got.array.tolist()] == [bits(-0.0), bits(0.0), bits(0.0), bits(2.5)]
+
+
+def test_a_numba_that_cannot_compile_leaves_the_numpy_scan(monkeypatch):
+    """The compiled scan is tried once on a tiny text; if that fails (a numba that cannot compile here), every
+    load takes the NumPy scan and reads the same data."""
+    rows = np.arange(600, dtype=np.float64).reshape(2, 300) / 7
+    text = "v: [" + ", ".join("[" + ", ".join(map(repr, r)) + "]" for r in rows.tolist()) + "]\n"
+
+    def broken(*args):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(fast_numbers, "_KERNEL", [])
+    monkeypatch.setattr(fast_numbers, "COMPILED_MIN_BYTES", 0)
+    monkeypatch.setattr(nk, "scan", broken)
+    assert fast_numbers._kernel(len(text)) is None
+    data, pos = load_yaml(text, "t.yaml")
+    assert ("v",) in pos.lists and data["v"].array.tobytes() == rows.tobytes()
+    monkeypatch.setattr(fast_numbers, "_KERNEL", [])   # the real kernel again for the tests after

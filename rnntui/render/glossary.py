@@ -93,6 +93,17 @@ def _carries(e) -> bool:
     return carries(e)
 
 
+def _apart(info) -> list[str]:
+    """The recurrent nodes whose steps are not the output's (`steps_apart`), by name."""
+    from rnntui.render.analysis import steps_apart
+
+    out = []
+    for k in dict.fromkeys(p.entry for p in info.places if p.recurrent or _carries(info.entries[p.entry])):
+        if steps_apart(info, k):
+            out.append(keys.entry_prefix(k) + (f" {info.entries[k].id}" if info.entries[k].id else ""))
+    return out
+
+
 def _jacobian_words(info) -> str:
     """The step Jacobian in words. It bounds only the path back through this sub-layer's own h: a family
     with states besides h (the LSTM's c) is measured with them held fixed, and a recurrent sub-layer stacked
@@ -128,6 +139,9 @@ def glossary(info) -> Text:
                     "carries it back from step s, where it entered, to the far end; each sample's own, from where "
                     "its BPTT starts (its own last real step, step 0 for a backward direction); the rate per step "
                     "is the end-to-end ratio's geometric mean"),
+        *([("", "at " + ", ".join(apart) + ": s is a step of the output, which steps through another input; "
+                "the term reaches those nodes through what reads them, and the end-to-end ratio is measured from "
+                "their last step (their first, for a backward direction)")] if (apart := _apart(info)) else []),
         ("", RULE + " (else healthy); end to end: its size at the far end over its size where it entered; "
              "a step: the geometric mean of the change per step"),
         ("dL_s/dh_t", "the gradient of the loss term at step s alone with respect to h_t (the total dL/dh_t "

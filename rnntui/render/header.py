@@ -12,6 +12,7 @@ from rnntui.numfmt import fmt
 from rnntui.engine.graph import source_input
 from rnntui.render.cursor import Cursor, length, place_sign, step_index
 from rnntui.render.parts import for_output, for_place
+from rnntui.render.analysis import steps_apart
 from rnntui.render.prediction import has_steps, predict
 from rnntui.render.tokens import token_label
 from rnntui.render.views import view_at
@@ -40,6 +41,8 @@ def top_line(trace, c: Cursor, width: int | None = None) -> Text:
     out = for_output(trace)
     if info.entries[place.entry].part == "encoder":  # the output is the decoder's: its steps are not these
         said, at = "the decoder predicts at t=0: ", 0
+    elif has_steps(trace) and steps_apart(info, place.entry):   # a graph's encoder: another input's steps
+        said, at = "the output predicts at t=0: ", 0
     else:
         at = c.t if has_steps(trace) and c.t < trace["output"].shape[0] else 0
         said = f"predicted{f' at t={at}' if has_steps(trace) else ''}: "

@@ -108,8 +108,9 @@ def _scalar(event, resolver, at: tuple[int, int], path: PathKey, file: str) -> A
 class _Builder:
     """Builds plain data from parser events with an explicit stack (depth costs no recursion)."""
 
-    def __init__(self, file: str, pos: Positions, resolver, reduced=None):
+    def __init__(self, file: str, pos: Positions, resolver, reduced=None, arrays: tuple = ()):
         self.file, self.pos, self.resolver = file, pos, resolver
+        self.arrays = arrays     # path prefixes where a list read by NumPy is handed over as its array
         self.reduced = reduced   # fast_numbers.Reduced: the lists read by NumPy, by their placeholder's position
         self.used = 0
         self.stack: list[dict] = []   # frames: {"node", "path", "key", "keys", "drop"}
@@ -198,7 +199,7 @@ class _Builder:
         self.place_position(path, at)
         self.pos.lists[path] = found
         self.used += 1
-        self.attach(found.value)
+        self.attach(found.array if any(path[:len(p)] == p for p in self.arrays) else found.value)
 
     def text(self, value: str, at, path: PathKey) -> str:
         """A scalar's text with surrogate pairs joined; a lone surrogate (only a \\u escape makes one) refused."""
@@ -227,9 +228,11 @@ class _Builder:
             top["key"] = None
 
 
-def load_yaml(text: str, file: str, fast: bool = True) -> tuple[Any, Positions]:
+def load_yaml(text: str, file: str, fast: bool = True, arrays: tuple[PathKey, ...] = ()) -> tuple[Any, Positions]:
     """Parse *text*; return plain Python data and the positions of its keys. *fast*: big lists of plain
-    numbers read with NumPy (scenario/fast_numbers.py), the same data; False: ruamel reads every number."""
+    numbers read with NumPy (scenario/fast_numbers.py), the same data; False: ruamel reads every number.
+    *arrays*: key paths (prefixes) under which such a list is handed over as its NumPy array (int64 or
+    float64) rather than as lists of Python numbers, for a caller that reads only the array there."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -250,7 +253,7 @@ def load_yaml(text: str, file: str, fast: bool = True) -> tuple[Any, Positions]:
         fast = Positions(file)
         fast.where[()] = (1, 1)
         try:
-            builder = _Builder(file, fast, YAML(typ="rt", pure=True).resolver, reduced)
+            builder = _Builder(file, fast, YAML(typ="rt", pure=True).resolver, reduced, tuple(map(tuple, arrays)))
             for event in YAML(typ="rt", pure=True).parse(reduced.text):
                 builder.feed(event)
             if builder.used == len(reduced.found):

@@ -303,3 +303,77 @@ def test_the_gradient_range_says_when_it_leaves_out_zeros(tmp_path):
     assert f"range {norms[:2].min():.2e} .. {norms[:2].max():.2e}, steps 0..3 (0 at 2 of them, left out)" in words
     full = text_of(view.gradients(trace, Cursor(sample=0), 80))
     assert "range" in full and "left out" not in full
+
+
+def test_an_encoders_header_does_not_call_an_output_step_its_own():
+    """At the attention seq2seq's encoder, step t=3 is a step of src; the header said 'predicted at t=3: 1 99%',
+    the output's step 3 (a step of tgt_in), as if it belonged to that source step. It now says what the chain's
+    encoder says: the output's prediction at its t=0, which is the run's own argmax there."""
+    trace = rnntui.run("graph-attention-reverse")
+    enc = next(k for k, p in enumerate(trace.info.places) if p.entry == 1)
+    head = text_of(header(trace, Cursor(t=3, place_index=enc)))
+    assert "predicted at t=3" not in head
+    first = int(np.asarray(trace["output"])[0, 0].argmax())
+    assert f"the output predicts at t=0: {trace.info.class_names[first]} " in head
+    dec = next(k for k, p in enumerate(trace.info.places) if p.entry == 4)
+    assert "predicted at t=3" in text_of(header(trace, Cursor(t=3, place_index=dec)))
+
+
+def test_the_help_says_an_encoders_s_is_the_outputs_step():
+    """The help's verdict row speaks of 'step s, where it entered'; at the attention seq2seq's encoder s = 5 is
+    no step of it (src has 0..4): the help now says so, and that the ratio is measured from its last step, as
+    the verdict's own numbers are (its ratio is term_gradnorm at step 0 over that at step 4)."""
+    from rnntui.render.analysis import verdicts
+    from rnntui.render.glossary import glossary
+
+    trace = rnntui.run("graph-attention-reverse")
+    g = np.asarray(trace["diag.model.1.l0.fwd.term_gradnorm"])
+    enc = next(p for p in trace.info.places if p.entry == 1)
+    assert verdicts(trace, enc).of(0).ratio == pytest.approx(g[0, 0] / g[4, 0], rel=1e-12)
+    words = glossary(trace.info).plain
+    assert ("at model.1 enc: s is a step of the output, which steps through another input; the term reaches "
+            "those nodes through what reads them, and the end-to-end ratio is measured from their last step") in words
+    assert "s is a step of the output" not in glossary(rnntui.run("lstm-apple").info).plain
+
+
+def test_a_generators_fed_back_values_are_the_values_shown():
+    """PyTorch's time_sequence_prediction with future=3: from step 8 on the loop reads its own output of the
+    step before, not the input (padded with zeros there). The report's values, the timeline's input row and
+    the ‖dL/dx_t‖ column said 0 at those steps (a gradient of a value never read)."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Sequence(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm1, self.linear = nn.LSTMCell(1, 6), nn.Linear(6, 1)
+
+        def forward(self, input, future=0):
+            outputs = []
+            h = torch.zeros(input.size(0), 6, dtype=input.dtype)
+            c = torch.zeros(input.size(0), 6, dtype=input.dtype)
+            for input_t in input.split(1, dim=1):
+                h, c = self.lstm1(input_t, (h, c))
+                output = self.linear(h)
+                outputs += [output]
+            for _ in range(future):
+                h, c = self.lstm1(output, (h, c))
+                output = self.linear(h)
+                outputs += [output]
+            return torch.cat(outputs, dim=1)
+
+    torch.manual_seed(0)
+    model = Sequence().double()
+    x = torch.sin(torch.arange(8, dtype=torch.double) * 0.6)[None].repeat(2, 1)
+    with torch.no_grad():
+        out = model(x, future=3).numpy()                       # (B, 11): step t's output, fed to step t+1
+    trace = rnntui.from_torch(model, x, kwargs={"future": 3}, loss="mse", target=torch.zeros(2, 11, dtype=torch.double))
+    read = np.concatenate([x[0].numpy(), out[0, 7:10]])        # what each of the 11 steps read, sample 0
+    report = text_of(build(trace, ReportOptions(width=200)))
+    assert "values of sample 0: " + " ".join(f"{v:.3g}" for v in read) in report
+    assert "from step 8 on, the values shown are those model.0 fed back" in report
+    rows = [ln for ln in report.splitlines() if ln.strip().startswith(("7 │", "8 │", "9 │", "10 │")) and "target" in ln]
+    assert len(rows) == 8
+    assert all(ln.rstrip().endswith(" -") == (not ln.strip().startswith("7 ")) for ln in rows)
+    line = text_of(timeline(trace, Cursor(t=9), {}, width=200))
+    assert f"{read[9]:.3g}"[:5] in line.splitlines()[0]
