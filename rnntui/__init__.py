@@ -24,6 +24,13 @@ def run(path, max_memory: int | None = None, sample: int | None = None):
     What `rnntui run` opens, this opens: a saved trace (an existing .npz, from `Trace.save` or `rnntui
     export`) and a folder of iterations recorded by `rnntui.record` are opened as `load_trace` opens them.
     What loaded but deserves a word (weight-file keys skipped) is said as a `RnntuiWarning`."""
+    return _run(path, max_memory, sample, first_segment=False)
+
+
+def _run(path, max_memory: int | None, sample: int | None, first_segment: bool):
+    """`run`; *first_segment*: a run recorded in segments that the memory limit checkpoints comes back after its
+    first segment, as an engine/run.py `SweepingRun` whose caller sweeps the rest (`rnntui run`: the debugger
+    shows the first segment, then sweeps on in a worker)."""
     import os
     import warnings
 
@@ -33,15 +40,21 @@ def run(path, max_memory: int | None = None, sample: int | None = None):
         return load_trace(path, max_memory=max_memory)
     from rnntui.blas import one_thread
     from rnntui.engine import run_scenario
+    from rnntui.engine.run import SweepingRun, start_run
     from rnntui.scenario import load_scenario
     from rnntui.scenario.bundled import resolve
 
     _show_in_notebooks()
     sc = load_scenario(resolve(path), max_memory=max_memory, sample=sample)
     for line in sc.warnings:
-        warnings.warn(line, RnntuiWarning, stacklevel=2)
+        warnings.warn(line, RnntuiWarning, stacklevel=3)
     with one_thread():
-        return run_scenario(sc, max_memory=max_memory)
+        if not first_segment or getattr(sc, "train", None) is not None:
+            return run_scenario(sc, max_memory=max_memory)
+        started = start_run(sc, max_memory)
+        if isinstance(started, SweepingRun):
+            started.advance()
+        return started
 
 
 def _show_in_notebooks() -> None:

@@ -104,10 +104,13 @@ def main_callback(
     ctx.call_on_close(one_thread().restore_original_limits)
 
 
-def _load_trace(source: str, max_memory: str | None, writes: Path | None = None, sample: int | None = None):
+def _load_trace(source: str, max_memory: str | None, writes: Path | None = None, sample: int | None = None,
+                first_segment: bool = False):
     """What `rnntui.run` makes of *source* (a scenario run, a saved trace or a recorded folder opened), its
     warnings printed on stderr (also when the run then fails). *writes*: the file the command will write,
-    refused (before the run) when it is one of the files the run reads; *sample*: a data set's first sample."""
+    refused (before the run) when it is one of the files the run reads; *sample*: a data set's first sample;
+    *first_segment*: a checkpointed run comes back after its first segment, its sweep for the caller to finish
+    (engine/run.py `SweepingRun`)."""
     import warnings
 
     import rnntui
@@ -118,7 +121,7 @@ def _load_trace(source: str, max_memory: str | None, writes: Path | None = None,
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always", rnntui.RnntuiWarning)
         try:
-            return rnntui.run(source, max_memory=limit, sample=sample)
+            return rnntui._run(source, limit, sample, first_segment)
         finally:
             _warn(str(w.message) for w in said if issubclass(w.category, rnntui.RnntuiWarning))
 
@@ -161,20 +164,25 @@ def run(scenario: ScenarioArg, max_memory: MaxMemory = None,
                                              "processes to scan in.")] = 1,
         ) -> None:
     """Open the step-through debugger on a scenario (or a saved trace .npz)."""
-    axis = None
+    from rnntui.engine.run import SweepingRun
+
+    axis, sweep = None, None
     try:
         if dataset is not None or scan_first:
             axis, sample = _scan_for_run(scenario, dataset, compare, sample, workers, max_memory)
             trace, other = axis.run(sample), None
         else:
-            with _progress_on_stderr():   # a long run's sweep (checkpointed) says how far it is
-                trace = _load_trace(scenario, max_memory, sample=sample)
+            # a long run (checkpointed) opens after its first segment: the debugger sweeps the rest in a worker
+            with _progress_on_stderr():
+                trace = _load_trace(scenario, max_memory, sample=sample, first_segment=True)
+                if isinstance(trace, SweepingRun):
+                    sweep, trace = trace, trace.preview()
                 other = _load_other(trace, scenario, compare, max_memory)
     except RnntuiError as exc:
         fail(exc)
     from rnntui.tui.app import RnntuiApp
 
-    tui = RnntuiApp(trace, other=other, samples=axis, sample=sample or 0)
+    tui = RnntuiApp(trace, other=other, samples=axis, sample=sample or 0, sweep=sweep)
     try:
         tui.run()
     except RnntuiError as exc:  # no terminal to run in

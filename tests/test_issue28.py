@@ -30,6 +30,23 @@ def test_a_model_too_large_to_run_is_refused_before_its_parameters_are_made(tmp_
     assert peak < 40 << 20, peak  # the parameters alone take 72 MB
 
 
+def test_a_long_run_whose_parameters_alone_overflow_the_limit_is_refused_even_checkpointed(tmp_path):
+    """hidden_size 3,000 over 20,000 steps: checkpointing would shrink the per-step record, but the
+    parameters and their gradients (144 MB) and one segment still overflow 200 MB: refused while loading,
+    saying so (was: accepted as checkpointed, then the run itself went over the limit)."""
+    path = tmp_path / "big.yaml"
+    path.write_text("mode: many-to-one\ninput: {generate: {kind: pulse, length: 20000, at: 0}}\n"
+                    "model:\n  - {type: rnn, hidden_size: 3000}\nloss: {kind: sum}\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path, max_memory=200 << 20)
+    problem = info.value.problems[0]
+    assert (problem.line, problem.path) == (3, "model")
+    assert problem.message.startswith("even checkpointed, this run would hold about")
+    assert "memory limit of 200.0 MiB" in problem.message
+    # the same model over the same steps fits a limit its parameters, gradients and a segment fit in
+    load_scenario(path, max_memory=600 << 20)
+
+
 def _scenario_reading(tmp_path, name: str):
     path = tmp_path / "s.yaml"
     path.write_text(f"input: {{file: {name}}}\nmodel: [{{type: rnn, hidden_size: 2}}]\nloss: {{kind: sum}}\n")

@@ -78,19 +78,21 @@ def _has_dropout(sc) -> bool:
 
 def why_whole_layout(layout: list) -> str | None:
     from rnntui.engine.checkpoint_kinds import steps_part
+    from rnntui.engine.graph_diag import carries   # a graph's recurrence carries its states as a recurrent entry
 
     layout, why = steps_part(layout)      # a many-to-one's entries up to its last recurrent one
     if why is not None:
         return why
     recurrent = [lay for lay in layout if lay.recurrent]
+    carriers = [lay for lay in layout if carries(lay)]
     for lay in layout:
         if not (lay.seq_in and lay.seq_out):
             return (f"entry {lay.index} ({lay.type}) ends the steps (many-to-one): recorded whole "
                     "(checkpointing covers entries that keep every step, and a recurrent entry that keeps its "
                     "final state)")
-        if not lay.recurrent and handler(lay.type).mixes_steps(lay, False):
+        if not lay.recurrent and not carries(lay) and handler(lay.type).mixes_steps(lay, False):
             return f"entry {lay.index} ({lay.type}) mixes steps: recorded whole"
-    if not recurrent:
+    if not recurrent and not carriers:
         return "nothing recurrent: recorded whole"
     bidir = [lay for lay in recurrent if len(lay.directions) == 2]
     if bidir and (len(recurrent) > 1 or bidir[0].num_layers > 1):
@@ -391,6 +393,15 @@ class Segments:
         """What a saved trace of this kind of run keeps besides the boundaries (checkpoint_kinds)."""
         return {}
 
+    @property
+    def shows_first(self) -> bool:
+        """Whether a caller may show this run before its sweep is done (run.SweepingRun.preview, a `SweepingTrace`:
+        the forward pass of the segments swept, every other key of a segment's record or a sweep's): a chain of
+        per-step entries. A kind with a pass of its own around the segments (checkpoint_kinds: a many-to-one's
+        tail, a decoder, a graph's) records more than that, and is swept before it is shown."""
+        kind = type(self)
+        return kind.before_backward is Segments.before_backward and kind.finish_sweep is Segments.finish_sweep
+
     def load_extra(self, arrays: dict) -> None:
         """`extra_arrays` read back from a saved trace (*arrays*)."""
 
@@ -485,10 +496,13 @@ class SweepProgress:
             return True
         return k < self.backward if self.bidir else k >= self.K - self.backward
 
-    def forward_steps(self) -> int:
-        """How many steps from t=0 on have their forward pass ready (for a bidirectional entry: 0 until its
-        backward direction's states reach segment 0)."""
-        return self.forward if not self.bidir else (self.K if self.states == self.K else 0)
+    def forward_segments(self) -> tuple[int, int]:
+        """The segments k0 .. k1-1 whose forward pass is ready: from segment 0 up to where the forward sweep is;
+        for a bidirectional entry none until the forward direction's sweep is done, then from where its backward
+        direction's states have come down to, to the last."""
+        if not self.bidir:
+            return 0, self.forward
+        return (self.K - self.states, self.K) if self.forward == self.K and self.states else (0, 0)
 
     @classmethod
     def finished(cls, K: int, bidir: bool) -> SweepProgress:
@@ -499,9 +513,17 @@ class NotReady(Exception):
     """What a reader asked of a run whose sweep has not computed it yet (`SweepProgress`): *fraction* of the
     sweep done; *what* it waits for ("the backward pass", "the forward pass")."""
 
-    def __init__(self, what: str, fraction: float):
-        super().__init__(f"{what}: computing ({fraction:.0%} of the sweep done)")
+    def __init__(self, what: str, fraction: float, steps: tuple[int, int] | None = None, failed: str = "",
+                 bidir: bool = False):
+        super().__init__(f"{what}: not computed: the sweep failed ({failed})" if failed else
+                         f"{what}: computing ({fraction:.0%} of the sweep done)")
         self.what, self.fraction = what, fraction
+        self.steps = steps
+        """The steps a .. b-1 whose forward pass is ready, (a, b) (None: not said)."""
+        self.failed = failed
+        """Why the sweep stopped, when it failed: what waits for it will not come."""
+        self.bidir = bidir
+        """A bidirectional entry's run: a step's forward pass also waits for its backward direction's states."""
 
 
 class Sweep:
@@ -550,8 +572,6 @@ class Sweep:
         segs, keep = self.segments, self.keep
         K = len(segs.bounds)
         kept: dict[int, tuple] = {}
-        # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits
-        terms = {d: segs.term_pass(d) for d in (("fwd", "bwd") if segs.bidir else ("fwd",))}
         for k in range(K):       # forward directions' boundary states
             walk, rec = segs._forward(k)
             segs._carry_states(k, rec, "fwd")
@@ -562,6 +582,9 @@ class Sweep:
                     segs.forward_cache.put(0, {**rec, keys.OUTPUT: walk.outs[-1]})
             self._publish(forward=k + 1)
             yield
+        # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits (set up
+        # after the forward phase: its arrays never delay the first segment)
+        terms = {d: segs.term_pass(d) for d in (("fwd", "bwd") if segs.bidir else ("fwd",))}
         yield from segs.before_backward()    # a kind's own pass before any backward one (checkpoint_kinds)
         if segs.bidir:
             # the backward direction's states from the last segment down, and the forward direction's
@@ -654,7 +677,7 @@ class TermPass:
         self.segs, self.direction = segs, direction
         last = (np.full(segs.B, segs.T - 1) if segs.lengths is None else segs.lengths - 1)
         self.start = last if direction == "fwd" else np.zeros(segs.B, dtype=last.dtype)
-        self.gins = {i: {s: np.zeros_like(v) for s, v in st.items()} for i, st in segs.gins.items()}
+        self.gins = {i: {s: np.zeros(v.shape, v.dtype) for s, v in st.items()} for i, st in segs.gins.items()}
         self.places = [keys.place_prefix(lay.index, j, d) for lay in segs.layout if lay.recurrent
                        for j in range(lay.num_layers) for d in lay.directions if d == direction]
         self.out = {keys.diag(p, "term_gradnorm"): np.empty((segs.T, segs.B), dtype=segs.dtype) for p in self.places}
@@ -675,7 +698,7 @@ class TermPass:
         if g_pre is not None:
             p1 = np.zeros_like(g_pre)
             p1[start[rows] - a, rows] = g_pre[start[rows] - a, rows]
-        scratch: dict = {}
+        self.scratch = scratch = {}    # the pass's record of segment k (a graph's recurrences read it: checkpoint_kinds)
         segs._walk_backward(walk, g1, p1, {}, scratch, self.finals(k, walk), lean=direction)
         nxt = k - 1 if direction == "fwd" else k + 1
         if 0 <= nxt < K:
@@ -828,6 +851,98 @@ class CheckpointedTrace(Trace):
 
 
 
+SWEPT_PREFIXES = (keys.GRAD_PREFIX, keys.DIAG_PREFIX, keys.GRADNORM_PREFIX)
+SWEPT_KEYS = (keys.LOSS, keys.STEP_LOSS, keys.SAMPLE_STEP_LOSS, keys.OUTPUT)
+"""What a sweep records besides a segment's forward record: a run still sweeping (`SweepingTrace`) cannot say
+yet whether it will hold such a key."""
+
+
+class SweepingTrace(CheckpointedTrace):
+    """A checkpointed run while its sweep runs (`Sweep`, driven by run.SweepingRun): what the debugger shows
+    before the sweep is done. It holds what does not depend on the sweep (the scenario, the input, the
+    parameters, the lengths and tokens) and reads the forward pass's arrays (`big`: the keys of a segment's
+    forward record) step by step, from the segments the sweep has been through; everything else (the loss,
+    gradients, diagnostics, the kept rows) is not known yet: reading it, or asking whether the run will have it,
+    raises NotReady (what it waits for, and the fraction of the sweep done), as does a step whose segment the
+    forward sweep has not reached. Frozen at `progress`, the sweep's progress when it was made: its answers never
+    change under a reader, and a later snapshot (`SweepingRun.preview`) is another object; the finished run is
+    the CheckpointedTrace `SweepingRun.finish` returns."""
+
+    def __init__(self, arrays, info, segments: Segments, big: dict, limit: int, later=(), failed: str = ""):
+        Trace.__init__(self, arrays, info, {})
+        self.failed = failed
+        """Why the sweep stopped, when it failed (what it did not reach is then never computed)."""
+        self.segments, self.big, self.limit, self.rows = segments, dict(big), limit, {}
+        self.later = frozenset(later)
+        """The keys of a segment's forward record that the finished run holds whole (fewer than three axes: joined
+        at the sweep's end): NotReady until then."""
+        self.progress: SweepProgress = segments.progress
+        self.segment_bytes = 0
+
+    def _not_ready(self, what: str = "the backward pass") -> NotReady:
+        return NotReady(what, self.progress.fraction, self.forward_steps(), self.failed, self.progress.bidir)
+
+    def forward_steps(self) -> tuple[int, int]:
+        """The steps a .. b-1 whose forward pass is ready in this snapshot, (a, b)."""
+        k0, k1 = self.progress.forward_segments()
+        bounds = self.segments.bounds
+        return (bounds[k0][0], bounds[k1 - 1][1]) if k1 > k0 else (0, 0)
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key in self._arrays:
+            return self._arrays[key]
+        if key in self.big:
+            raise self._not_ready("the forward pass")
+        if key in self:
+            raise self._not_ready()
+        raise KeyError(key)
+
+    def __contains__(self, key) -> bool:
+        """True for what it holds; for a key of a kind the sweep records (a gradient, a diagnostic, the loss, an
+        array of a place), NotReady: whether the finished run has it is not known yet; False for any other
+        (a training run's keys, a sample's ids: a run the sweep finishes has them only if it holds them now)."""
+        if key in self._arrays or key in self.big:
+            return True
+        if isinstance(key, str) and (key in self.later or key.startswith(SWEPT_PREFIXES) or key in SWEPT_KEYS):
+            raise self._not_ready()
+        return False   # what the finished run holds besides: the same as this (an initial state given, ...)
+
+    def __iter__(self):
+        yield from list(self._arrays)
+        yield from list(self.big)
+
+    def __len__(self) -> int:
+        return len(self._arrays) + len(self.big)
+
+    def is_computed(self, key: str) -> bool:
+        return key in self._arrays
+
+    def is_ready(self, key: str, t: int) -> bool:
+        return key in self.big and self.progress.forward_ready(self.segments.segment_of(t))
+
+    def steps(self, key: str, a: int, b: int, progress: bool = False) -> np.ndarray:
+        if key not in self.big:
+            if key in self._arrays:
+                return self._arrays[key][a:b]
+            raise self._not_ready()
+        segs = self.segments
+        for k in segs.segments_for(max(0, a), min(segs.T, b)):
+            if not self.progress.forward_ready(k):   # this snapshot's answer, whatever the sweep did since
+                raise self._not_ready("the forward pass")
+        return super().steps(key, a, b, progress)
+
+    def save(self, path, **kw):
+        raise self._not_ready()
+
+
+def sweeping(trace) -> SweepProgress | None:
+    """How far the sweep of *trace* is, read through any wrapper, while it runs (a `SweepingTrace`); None for
+    any other trace."""
+    while trace is not None and not isinstance(trace, SweepingTrace):
+        trace = getattr(trace, "whole", None)
+    return None if trace is None else trace.progress
+
+
 def checkpoint_arrays(trace) -> dict[str, np.ndarray]:
     """What a saved checkpointed trace adds to its small arrays: the segment length, the big arrays' shapes,
     and each recurrent entry's boundary states and gradients."""
@@ -855,7 +970,11 @@ def checkpoint_arrays(trace) -> dict[str, np.ndarray]:
 def kept_row(trace, name: str):
     """A row the sweep of a checkpointed trace kept (CheckpointedTrace.rows), read through any wrapper; None
     for any other trace."""
+    source = {"saliency": keys.GRAD_INPUT, "argmax": keys.OUTPUT}.get(name, name[4:] if name.startswith("top:") else None)
     while trace is not None and not hasattr(trace, "rows"):
+        remap = getattr(trace, "source_key", None)
+        if source is not None and remap is not None and remap(source) != source:
+            return None    # the wrapper reads another array under that name (an encoder-decoder's decoder part)
         trace = getattr(trace, "whole", None)
     return None if trace is None else trace.rows.get(name)
 
@@ -905,6 +1024,42 @@ def windowed_jacnorm(trace, entry, params, place) -> np.ndarray:
         s1 = min(T, s0 + per)
         lo, hi = max(0, s0 - 1), min(T, s1 + 1)
         out[s0:s1] = jacobian_norms(entry, _Window(trace, lo, hi), params, place, steps=np.arange(s0 - lo, s1 - lo))
+    return out
+
+
+class _GraphWindow(_Window):
+    """A graph's steps lo .. hi-1: its named inputs sliced and their lengths shifted too."""
+
+    def __getitem__(self, key):
+        if key.startswith(keys.input_lengths("")):
+            return np.asarray(self.trace[key]) - self.lo
+        if key.startswith(keys.input_key("")) and key in self.trace and np.ndim(self.trace[key]) >= 2:
+            return np.asarray(self.trace[key])[self.lo:self.hi]
+        return super().__getitem__(key)
+
+
+def graph_window(trace, lo: int, hi: int):
+    """Steps lo .. hi-1 of *trace* read as whole arrays, recomputing only the segments that hold them, where it
+    is (read through any wrapper) a checkpointed graph's; None for any other trace."""
+    inner = trace      # a graph's wrappers (the TUI's ShownTrace, Stepwise) read the same arrays under the same names
+    while inner is not None and not isinstance(inner, CheckpointedTrace):
+        inner = getattr(inner, "whole", None)
+    if inner is None or not inner.info.inputs:
+        return None
+    return _GraphWindow(inner, max(0, lo), min(inner.segments.T, hi))
+
+
+def windowed_steps_jacnorm(trace, entry, params) -> np.ndarray:
+    """graph_diag.jacobian_norms of a graph's recurrence node in a checkpointed trace: a segment's steps at a
+    time, each through a window of them and the step before (whose states step t's Jacobian starts from); each
+    step's norm is computed on its own, so the numbers are the whole trace's."""
+    from rnntui.engine.graph_diag import jacobian_norms
+
+    segs = trace.segments
+    out = np.empty((segs.T, segs.B), dtype=segs.dtype)
+    for a, b in segs.bounds:
+        lo = max(0, a - 1)
+        out[a:b] = jacobian_norms(trace.info, entry, _GraphWindow(trace, lo, b), params, steps=np.arange(a - lo, b - lo))
     return out
 
 
@@ -1025,9 +1180,14 @@ def restore(arrays: dict, info, path, limit: int):
     if keys.TRAIN_LOSS in kept:     # a training run's: its iterations' numbers and this iteration's record
         from rnntui.engine.checkpoint_kinds import SavedCheckpointedTrainTrace as cls
     trace = cls(kept, info, derived, segs, big, limit, path, rows)
+    from rnntui.engine.graph_diag import carries
+
     for place in info.places:
         if place.recurrent and place.diag_key("jacnorm") in left:
             trace._derived[place.diag_key("jacnorm")] = jacnorm_of(trace, info.entries[place.entry], params, place)
+        elif carries(info.entries[place.entry]) and place.diag_key("jacnorm") in left:   # a graph's recurrence
+            trace._derived[place.diag_key("jacnorm")] = partial(windowed_steps_jacnorm, trace,
+                                                                info.entries[place.entry], params)
     rec = meta.get("recording")
     if isinstance(rec, dict):
         try:

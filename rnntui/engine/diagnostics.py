@@ -49,7 +49,9 @@ def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarra
     (len(steps), B) in the trace's dtype; NaN where a Jacobian is not finite."""
     prefix = place.prefix
     name = place.param("weight_hh")
-    W = params[entry.aliases.get(name, name)]   # a graph node that shares its module reads the owner's
+    if entry.aliases:   # a graph node that shares its module reads the owner's (the family's factors too)
+        params = {**params, **{n: params[o] for n, o in entry.aliases.items() if o in params}}
+    W = params[name]
     h = arrays[place.key("h")]
     T, B, H = h.shape
     steps = np.arange(T) if steps is None else np.atleast_1d(np.asarray(steps))

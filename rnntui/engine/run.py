@@ -35,6 +35,26 @@ def record_bytes(layout: list, dtype, x, seq: bool, B: int, decoder_x=None) -> i
         * itemsize + x.nbytes + decoder_x.nbytes
 
 
+def checkpointed_need(layout: list, dtype, x, seq: bool, B: int, decoder_x=None) -> tuple[int | None, str, int]:
+    """What a checkpointed run holds at least: the whole input and one segment's record (with the parameters
+    and their gradients, which checkpointing does not shrink); None, and why, when segments would not help
+    (the steps are one segment at most); and the segment's length."""
+    from rnntui.engine.checkpoint import segment_steps
+    from rnntui.engine.checkpoint_kinds import steps_part
+
+    S = segment_steps(steps_part(list(layout))[0], B, dtype)   # as choose_recording counts it
+    T = x.shape[0] if seq else 1
+    if T <= S:
+        return None, f"{T:,} steps are one segment of {S:,}", S
+    return record_bytes(layout, dtype, x[:S], seq, B, decoder_x) + x.nbytes, "", S
+
+
+def too_big_checkpointed(need: int, limit: int, S: int) -> str:
+    return (f"even checkpointed, this run would hold about {format_size(need)} (the input, the parameters, their "
+            f"gradients and one segment of {S:,} steps), more than the memory limit of {format_size(limit)}; "
+            "make the model smaller or raise --max-memory")
+
+
 def too_big(need: int, limit: int, T: int, B: int) -> str:
     return (f"this run would record about {format_size(need)}, more than the memory limit of {format_size(limit)} "
             f"(T={T}, B={B}); shorten the input, make the model smaller or raise --max-memory")
@@ -54,7 +74,10 @@ def choose_recording(sc, limit: int, recording: str | None = None) -> tuple[Reco
 
     need = estimate_bytes(sc)
     why = checkpoint.why_whole(sc)
-    S = checkpoint.segment_steps(list(sc.layout), sc.B, sc.dtype) if why is None else 0
+    from rnntui.engine.checkpoint_kinds import steps_part
+
+    # the length from what runs in segments (a many-to-one's entries up to its last recurrent one, an encoder)
+    S = checkpoint.segment_steps(steps_part(list(sc.layout))[0], sc.B, sc.dtype) if why is None else 0
     T = sc.x.shape[0] if sc.seq else sc.T     # the steps the segments cut (an encoder-decoder's: its encoder's)
     if why is None and T <= S:
         why = f"{T:,} steps are one segment of {S:,}"
@@ -68,7 +91,7 @@ def choose_recording(sc, limit: int, recording: str | None = None) -> tuple[Reco
     reason = "" if why is not None else f"recorded in {segments:,} segments of {S:,} steps"
     if mode == "checkpointed":
         reason = ""
-    return Recording(mode, need, limit, reason, S if why is None else 0, segments), (S if why is None else 0)
+    return Recording(mode, need, limit, reason, S if why is None else 0, segments, steps=sc.T), (S if why is None else 0)
 
 
 def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
@@ -79,6 +102,16 @@ def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
     its iterations (engine/train.py), each of them one run of this. *iteration*: the training iteration this
     run is, recorded as `meta.iteration`. *recording*: "full" or "checkpointed" instead of the memory limit's
     choice."""
+    started = start_run(sc, max_memory, iteration, recording, shown=False)
+    return started.finish() if isinstance(started, SweepingRun) else started
+
+
+def start_run(sc, max_memory: int | None = None, iteration: int | None = None,
+              recording: str | None = None, shown: bool = True):
+    """`run_once`, except that a checkpointed run comes back before its sweep as a `SweepingRun`, whose caller
+    drives the sweep (the debugger: the first segment, shown, then the rest in a worker) and finishes it into
+    the trace run_once returns; any other run comes back as its Trace. *shown*: the first segment's forward
+    record is kept in the forward LRU (the first screen reads it)."""
     limit = available_memory() // 2 if max_memory is None else max_memory
     chosen, S = choose_recording(sc, limit, recording)
     dtype = np.dtype(sc.dtype)
@@ -97,6 +130,20 @@ def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
 
         plan = Plan(items, list(sc.layout))
     graph = getattr(sc, "inputs", None) is not None
+    if S:   # in segments (engine/checkpoint.py, of the run's kind: engine/checkpoint_kinds.py)
+        from rnntui.engine.checkpoint_kinds import segments_for
+
+        initial = {i: {k: v.astype(dtype) for k, v in st.items()} for i, st in sc.initial_states.items()}
+        with np.errstate(all="ignore"):
+            segments = segments_for(list(sc.layout), params, x, sc.loss, target, sc.lengths, initial, S,
+                                    None if sc.decoder_x is None else sc.decoder_x.astype(dtype), buffers,
+                                    {n: np.ascontiguousarray(v, dtype=dtype) for n, v in sc.inputs.items()}
+                                    if graph else None, dict(sc.input_lengths) if graph else None)
+        run = SweepingRun(sc, chosen, limit, iteration, segments, initial, params, buffers, x,
+                          shown and segments.shows_first)
+        if chosen.mode == "checkpointed" and run.shows_first:
+            return run
+        return run.finish()
     with np.errstate(all="ignore"):
         if graph and not S:
             from rnntui.engine.context import RunContext
@@ -108,25 +155,6 @@ def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
                                       for i, st in sc.initial_states.items()})
             inputs = {n: np.ascontiguousarray(v, dtype=dtype) for n, v in sc.inputs.items()}
             arrays = run_graph(list(sc.layout), inputs, ctx, sc.loss, target, derived=lazy)
-        elif S:
-            from rnntui.engine.checkpoint_kinds import segments_for
-            from rnntui.engine.walk import record_weights
-
-            initial = {i: {k: v.astype(dtype) for k, v in st.items()} for i, st in sc.initial_states.items()}
-            segments = segments_for(list(sc.layout), params, x, sc.loss, target, sc.lengths, initial, S,
-                                    None if sc.decoder_x is None else sc.decoder_x.astype(dtype), buffers,
-                                    {n: np.ascontiguousarray(v, dtype=dtype) for n, v in sc.inputs.items()}
-                                    if graph else None, dict(sc.input_lengths) if graph else None)
-            swept = segments.sweep(keep=chosen.mode == "full")
-            arrays = swept.arrays
-            for i, st in initial.items():     # the initial states given, as a whole run records them
-                lay = next(lay for lay in sc.layout if lay.index == i)
-                for slot, (j, d) in enumerate(segments.slots(lay)):
-                    for s, v in st.items():
-                        arrays[f"{keys.place_prefix(i, j, d)}.{s}0"] = v[slot]
-            arrays[keys.LOSS] = swept.loss
-            record_weights(arrays, params, swept.grads, buffers)
-            lazy.update(segment_term_gradients(segments, swept.terms))
         else:
             from rnntui.engine.context import RunContext
 
@@ -141,6 +169,18 @@ def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
         from rnntui.engine.interventions import record_masks
 
         record_masks(arrays, items, list(sc.layout), sc.B, sc.lengths)
+    info = record_meta(sc, arrays, x, iteration)
+    derived = derived_keys(info, arrays, params)  # a shared parameter is read under the owner's name
+    derived.update(lazy)
+    trace = Trace(arrays, info, derived)
+    trace.recording = chosen
+    return trace
+
+
+def record_meta(sc, arrays: dict, x, iteration: int | None) -> TraceInfo:
+    """What a run records beside its arrays (the scenario, the layout, the lengths, tokens, vocabularies and
+    target), put in *arrays*; the run's TraceInfo."""
+    graph = getattr(sc, "inputs", None) is not None
     info = TraceInfo(
         name=sc.name, description=sc.description, mode=sc.mode, dtype=sc.dtype, loss=sc.loss, file=sc.file,
         entries=tuple(sc.layout), T=sc.T, B=sc.B, seq=sc.seq, class_names=sc.class_names, events=sc.events,
@@ -152,7 +192,7 @@ def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
     arrays[keys.META_VERSION] = np.asarray(1)
     if iteration is not None:  # which iteration of a training run this record is (the expressions' `iteration`)
         arrays[keys.META_ITERATION] = np.asarray(iteration, dtype=np.int64)
-    if training and any(handler(lay.type).has_buffers for lay in sc.layout):
+    if getattr(sc, "training", False) and any(handler(lay.type).has_buffers for lay in sc.layout):
         # a training iteration's record of a model it changes (batchnorm's batch statistics; what_if reads it)
         arrays[keys.META_TRAINING] = np.asarray(True)
     arrays[keys.META_SCENARIO] = np.asarray(sc.text)
@@ -182,14 +222,99 @@ def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
         arrays[keys.DECODER_TOKEN_IDS] = np.asarray(sc.decoder_token_ids, dtype=np.int64)
     if sc.decoder_vocab is not None:
         arrays[keys.META_DECODER_VOCAB] = np.asarray(sc.decoder_vocab, dtype=str)
-    if S and chosen.mode == "checkpointed":
-        trace = checkpointed_trace(arrays, info, params, lazy, segments, swept, limit)
-    else:
-        derived = derived_keys(info, arrays, params)  # a shared parameter is read under the owner's name
-        derived.update(lazy)
-        trace = Trace(arrays, info, derived)
-    trace.recording = chosen
-    return trace
+    return info
+
+
+class SweepingRun:
+    """A run in segments (engine/checkpoint.py) whose sweep its caller drives: `advance()` runs one segment of
+    the sweep (`Sweep`), `preview()` is the run as far as the sweep is (a `SweepingTrace`: what is known before
+    the sweep, and the forward pass of the segments it has been through), `finish()` sweeps the rest and returns
+    the trace `run_once` returns, the same to the bit however it was driven."""
+
+    def __init__(self, sc, chosen: Recording, limit: int, iteration, segments, initial: dict, params: dict,
+                 buffers: dict, x, shown: bool = True):
+        from rnntui.engine.checkpoint import Sweep
+
+        self.sc, self.chosen, self.limit, self.iteration = sc, chosen, limit, iteration
+        self.segments, self.initial, self.params, self.buffers, self.x = segments, initial, params, buffers, x
+        self.shows_first = shown and chosen.mode == "checkpointed"
+        """Whether the caller shows the run before its sweep is done (`preview`); else it finishes it first."""
+        self.sweep = Sweep(segments, keep=chosen.mode == "full", cache_first=self.shows_first)
+        self._trace = None
+        self._known: dict | None = None
+
+    @property
+    def progress(self):
+        return self.segments.progress
+
+    def advance(self) -> bool:
+        """One segment more of the sweep; False once it is done."""
+        with np.errstate(all="ignore"):
+            return self.sweep.advance()
+
+    def preview(self, failed: str = ""):
+        """The run as far as the sweep is now (engine/checkpoint.py `SweepingTrace`, frozen at this progress):
+        what does not depend on the sweep (the scenario, the input, the parameters), and the forward pass of the
+        segments the sweep has been through; everything else raises NotReady. *failed*: why the sweep stopped
+        (what it did not reach is then never computed, and NotReady says so)."""
+        from rnntui.engine.checkpoint import SweepingTrace
+
+        if self._known is None:
+            known: dict = {}
+            self._info = record_meta(self.sc, known, self.x, self.iteration)
+            for i, st in self.initial.items():     # what finish() records before the sweep's arrays
+                lay = next(lay for lay in self.sc.layout if lay.index == i)
+                for slot, (j, d) in enumerate(self.segments.slots(lay)):
+                    for s, v in st.items():
+                        known[f"{keys.place_prefix(i, j, d)}.{s}0"] = v[slot]
+            for name, v in self.params.items():
+                known[keys.param(name)] = v
+            for name, v in self.buffers.items():
+                known[keys.buffer(name)] = v
+            self._known = known
+            segs = self.segments
+            if segs.progress.forward_ready(0):
+                rec = segs.segment(0, backward=False)   # the sweep's first piece keeps it
+            else:   # a bidirectional entry's segment 0 waits for its backward direction: its keys and shapes
+                walk, rec = segs._forward(0)
+                rec[keys.OUTPUT] = walk.outs[-1]
+            state = segs.state_keys
+            self._big = {k: ((segs.T,) + v.shape[1:], v.dtype) for k, v in rec.items()
+                         if k not in state and np.ndim(v) >= 3}
+            self._later = {k for k in rec if k not in state and k not in self._big}
+        trace = SweepingTrace(self._known, self._info, self.segments, self._big, self.limit, self._later, failed)
+        trace.recording = self.chosen
+        return trace
+
+    def finish(self) -> Trace:
+        """The rest of the sweep, and the run's trace: what run_once returns."""
+        if self._trace is not None:
+            return self._trace
+        from rnntui.engine.walk import record_weights
+
+        with np.errstate(all="ignore"):
+            swept = self.sweep.run()
+        sc, segments, chosen = self.sc, self.segments, self.chosen
+        lazy: dict = {}
+        arrays = swept.arrays
+        for i, st in self.initial.items():     # the initial states given, as a whole run records them
+            lay = next(lay for lay in sc.layout if lay.index == i)
+            for slot, (j, d) in enumerate(segments.slots(lay)):
+                for s, v in st.items():
+                    arrays[f"{keys.place_prefix(i, j, d)}.{s}0"] = v[slot]
+        arrays[keys.LOSS] = swept.loss
+        record_weights(arrays, self.params, swept.grads, self.buffers)
+        lazy.update(segment_term_gradients(segments, swept.terms))
+        info = record_meta(sc, arrays, self.x, self.iteration)
+        if chosen.mode == "checkpointed":
+            trace = checkpointed_trace(arrays, info, self.params, lazy, segments, swept, self.limit)
+        else:
+            derived = derived_keys(info, arrays, self.params)  # a shared parameter is read under the owner's name
+            derived.update(lazy)
+            trace = Trace(arrays, info, derived)
+        trace.recording = chosen
+        self._trace = trace
+        return trace
 
 
 def segment_term_gradients(segments, terms: dict) -> dict:
@@ -213,8 +338,9 @@ def checkpointed_trace(arrays: dict, info, params: dict, lazy: dict, segments, s
     through windows of segments."""
     from functools import partial
 
-    from rnntui.engine.checkpoint import CheckpointedTrace, windowed_jacnorm
+    from rnntui.engine.checkpoint import CheckpointedTrace, windowed_jacnorm, windowed_steps_jacnorm
     from rnntui.engine.diagnostics import BadRows, nonfinite, place_derived
+    from rnntui.engine.graph_diag import carries
 
     arrays.update(nonfinite(arrays, info.entries, info.seq))
     arrays = {k: v for k, v in arrays.items() if not isinstance(v, BadRows)}
@@ -227,4 +353,7 @@ def checkpointed_trace(arrays: dict, info, params: dict, lazy: dict, segments, s
                 trace._derived[place.diag_key("jacnorm")] = partial(windowed_jacnorm, trace, entry, params, place)
             else:   # a part run whole (a decoder): its diagnostics as a whole run's (its arrays are kept)
                 trace._derived.update(place_derived(info, arrays, params, place))
+        elif carries(info.entries[place.entry]):    # a graph's recurrence: its other diagnostics are the sweep's
+            trace._derived[place.diag_key("jacnorm")] = partial(windowed_steps_jacnorm, trace,
+                                                                info.entries[place.entry], params)
     return trace

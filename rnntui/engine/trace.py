@@ -115,6 +115,7 @@ class Recording:
     segment_steps: int = 0         # a checkpointed run's segment length, and how many segments it has
     segments: int = 0
     reopened: bool = False         # read from a saved trace: the limit is the one it was recorded under
+    steps: int = 0                 # the steps it runs over (0: a trace saved before this was kept)
 
     def words(self) -> str:
         """One line for the debugger's help, `rnntui show` and the header."""
@@ -122,9 +123,11 @@ class Recording:
 
         if self.mode == "checkpointed":
             under = " it was recorded under" if self.reopened else ""
+            last = self.steps - (self.segments - 1) * self.segment_steps   # a shorter last segment: said
+            tail = f" (the last {last:,})" if self.steps and 0 < last < self.segment_steps else ""
             return (f"checkpointed: the whole record (about {format_size(self.need)}) is more than the memory limit "
-                    f"of {format_size(self.limit)}{under}; {self.segments:,} segments of {self.segment_steps:,} steps, "
-                    "each recomputed exactly when read")
+                    f"of {format_size(self.limit)}{under}; {self.segments:,} segments of {self.segment_steps:,} steps"
+                    f"{tail}, each recomputed exactly when read")
         words = f"recorded whole: about {format_size(self.need)}, within the memory limit (--max-memory)"
         return words + (f" ({self.reason})" if self.reason else "")
 

@@ -84,7 +84,8 @@ class Trainer:
         run = estimate_bytes(self.scenario(0))   # the first minibatch is the largest
         from rnntui.engine.checkpoint import segment_steps, why_whole
 
-        first = replace(self.scenario(0), training=True)
+        first = self.scenario(0)
+        first = replace(first, training=True, dropout_masks=self.masks(0, first.B))
         if run > self.limit // 4 and why_whole(first) is None and \
                 first.x.shape[0] > segment_steps(list(first.layout), first.B, first.dtype):
             # each iteration's run checkpointed (engine/checkpoint.py): its recent segments hold at most a

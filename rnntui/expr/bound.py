@@ -78,9 +78,11 @@ class Bound:
         probe = Evaluator(expr.text, lambda n: _zeros_like_step(self.names[n.name].shape()))(expr.root)
         self.step_shape: tuple = probe.shape[1:] if probe.ndim else ()
         self.condition: bool = is_condition(expr.root)
-        self.checkpointed = _checkpointed(trace)
+        ck = _checkpointed(trace)
+        self.checkpointed = ck if ck is not None and ck.segments.covers(place.entry) else None
         """The checkpointed trace read through (engine/checkpoint.py), or None: values are then evaluated a
-        segment at a time (`StepWindow`), with progress, and never held whole beyond one number per step."""
+        segment at a time (`StepWindow`), with progress, and never held whole beyond one number per step. None
+        too at a place run whole beside the segments (an encoder-decoder's decoder: its arrays are held)."""
 
     def _by_segment(self, what, a: int = 0, b: int | None = None) -> np.ndarray:
         """*what* (a bound expression -> its array) over steps a .. b-1 of a checkpointed trace, a segment at a
@@ -227,7 +229,7 @@ class StepWindow:
     def __init__(self, trace, a: int, b: int):
         self.trace, self.a, self.b = trace, a, b
         self.info = trace.info
-        self.T = trace.info.T
+        self.T = trace.segments.T    # the segments' steps (an encoder-decoder's: its encoder's, not the decoder's)
 
     def _per_step(self, key: str) -> bool:
         if key in getattr(self.trace, "big", {}):

@@ -191,6 +191,10 @@ def _streamed(b, trace):
 
     if isinstance(b, TrainingBound):
         return b
+    if not trace.segments.covers(trace.info.entries[b.place.entry].index):
+        from rnntui.expr.bound import Bound   # a part run whole (an encoder-decoder's decoder): its arrays are held
+
+        return Bound(b.expr, trace, b.place)
     return StreamedBound(b.expr, trace, b.place, lambda done, total: report(f"checking {b.text}", done, total))
 
 

@@ -287,17 +287,25 @@ def _basis(trace, place: Place, s, b: int | None) -> str:
             f"holds every other step's own loss")
 
 
-def _other_axis(info, place: Place) -> str:
-    """Where a graph node's steps are not the output's (an encoder reads another input than the loss's steps
-    come from): the words that say the loss term's step is the output's, not this node's; else ""."""
+def steps_apart(info, index: int) -> tuple[str, str] | None:
+    """Where graph node *index*'s steps are not the output's (an encoder reads another input than the one the
+    output steps through): (the output's input, this node's input); None where they are the same steps (and
+    in a chain, whose encoder-decoder says so by its parts)."""
     from rnntui.engine.graph import is_graph, source_input
 
     entries = info.entries
     if not is_graph(entries):
+        return None
+    here, out = source_input(entries, index), source_input(entries, len(entries) - 1)
+    return None if here == out else (out, here)
+
+
+def _other_axis(info, place: Place) -> str:
+    """The words that say the loss term's step is the output's, not this node's (`steps_apart`); else ""."""
+    apart = steps_apart(info, place.entry)
+    if apart is None:
         return ""
-    here, out = source_input(entries, place.entry), source_input(entries, len(entries) - 1)
-    if here == out:
-        return ""
+    out, here = apart
     return f" (the output steps through input {out!r}, {keys.entry_prefix(place.entry)} through input {here!r})"
 
 

@@ -93,6 +93,17 @@ def _carries(e) -> bool:
     return carries(e)
 
 
+def _apart(info) -> list[str]:
+    """The recurrent nodes whose steps are not the output's (`steps_apart`), by name."""
+    from rnntui.render.analysis import steps_apart
+
+    out = []
+    for k in dict.fromkeys(p.entry for p in info.places if p.recurrent or _carries(info.entries[p.entry])):
+        if steps_apart(info, k):
+            out.append(keys.entry_prefix(k) + (f" {info.entries[k].id}" if info.entries[k].id else ""))
+    return out
+
+
 def _jacobian_words(info) -> str:
     """The step Jacobian in words. It bounds only the path back through this sub-layer's own h: a family
     with states besides h (the LSTM's c) is measured with them held fixed, and a recurrent sub-layer stacked
@@ -101,6 +112,10 @@ def _jacobian_words(info) -> str:
     must shrink."""
     words = ("the middle value, over the sample's steps, of ‖dh_t/dh_{t-1}‖, the largest factor by which one "
              "step back through h can multiply the gradient")
+    together = [e for e in info.entries if _carries(e) and len(e.config["states"]) > 1]
+    if together:   # a recurrence node's Jacobian is over every state it carries: none is held fixed
+        words += "".join(f" (at {keys.entry_prefix(e.index)}{' ' + e.id if e.id else ''}: ‖ds_t/ds_{{t-1}}‖, s its "
+                         f"states {', '.join(e.config['states'])} together)" for e in together)
     carried = sorted({s for e in info.entries for s in getattr(getattr(e, "family", None), "states", ("h",))
                       if s != "h"})
     feeds = step_feeds(info)
@@ -124,14 +139,20 @@ def glossary(info) -> Text:
                     "carries it back from step s, where it entered, to the far end; each sample's own, from where "
                     "its BPTT starts (its own last real step, step 0 for a backward direction); the rate per step "
                     "is the end-to-end ratio's geometric mean"),
+        *([("", "at " + ", ".join(apart) + ": s is a step of the output, which steps through another input; "
+                "the term reaches those nodes through what reads them, and the end-to-end ratio is measured from "
+                "their last step (their first, for a backward direction)")] if (apart := _apart(info)) else []),
         ("", RULE + " (else healthy); end to end: its size at the far end over its size where it entered; "
              "a step: the geometric mean of the change per step"),
         ("dL_s/dh_t", "the gradient of the loss term at step s alone with respect to h_t (the total dL/dh_t "
                       "also holds every other step's own loss)"),
         ("median step Jacobian norm", _jacobian_words(info)),
-        ("‖step t's term of dW_hh‖", "the size of step t's share of the gradient of W_hh (dW_hh is the sum of "
-                                     "these over the steps and the batch): which steps W_hh's update comes from; "
-                                     "the same for dW_ih"),
+    ]
+    if any(p.recurrent for p in info.places):   # a recurrent layer's view draws them (a recurrence's does not)
+        rows.append(("‖step t's term of dW_hh‖", "the size of step t's share of the gradient of W_hh (dW_hh is the "
+                                                 "sum of these over the steps and the batch): which steps W_hh's "
+                                                 "update comes from; the same for dW_ih"))
+    rows += [
         ("bars: all-step scale", "in BPTT the cell's bars share one scale, full at the sample's largest value over "
                                  "every step (a gradient of 1e-9 beside one of 1 draws an empty bar)"),
         ("⊙", "element by element product (Hadamard)"),

@@ -6,11 +6,13 @@ from rich.style import Style
 from rich.text import Text
 
 from rnntui.engine import keys
+from rnntui.engine.checkpoint import NotReady
 from rnntui.errors import printable
 from rnntui.numfmt import fmt
 from rnntui.engine.graph import source_input
 from rnntui.render.cursor import Cursor, length, place_sign, step_index
 from rnntui.render.parts import for_output, for_place
+from rnntui.render.analysis import steps_apart
 from rnntui.render.prediction import has_steps, predict
 from rnntui.render.tokens import token_label
 from rnntui.render.views import view_at
@@ -39,10 +41,15 @@ def top_line(trace, c: Cursor, width: int | None = None) -> Text:
     out = for_output(trace)
     if info.entries[place.entry].part == "encoder":  # the output is the decoder's: its steps are not these
         said, at = "the decoder predicts at t=0: ", 0
+    elif has_steps(trace) and steps_apart(info, place.entry):   # a graph's encoder: another input's steps
+        said, at = "the output predicts at t=0: ", 0
     else:
         at = c.t if has_steps(trace) and c.t < trace["output"].shape[0] else 0
         said = f"predicted{f' at t={at}' if has_steps(trace) else ''}: "
-    loss = f"loss {fmt(float(trace['loss']), 0)}"
+    try:
+        loss = f"loss {fmt(float(trace['loss']), 0)}"
+    except NotReady as wait:   # a long run still sweeping (engine/checkpoint.py): its loss comes with the backward pass
+        loss = f"loss computing: {wait.fraction:.0%}"
     # the loss is the whole batch's, while the line below names one sample: say so
     batch = f"batch of {info.B}" if info.B > 1 else ""
     name = printable(info.name)  # control characters escaped
@@ -53,8 +60,11 @@ def top_line(trace, c: Cursor, width: int | None = None) -> Text:
     forms = [(f"{loss} ({info.loss}{', ' + batch if batch else ''})", 3, len(name)), (with_batch, 3, len(name)),
              (with_batch, 2, len(name)), (with_batch, 1, min(len(name), NAME_BESIDE_BATCH)), (loss, 1, 0)]
     for loss_words, top, need in forms:
-        rest = Text.assemble(marker, ("   " + loss_words, Style(dim=True)), ("   " + said, Style(dim=True)),
-                             predict(out, at, c.sample, k=top).words())
+        try:
+            guess = predict(out, at, c.sample, k=top).words()
+        except NotReady as wait:   # a step the forward sweep has not reached yet
+            guess = Text(f"computing: {wait.fraction:.0%}")
+        rest = Text.assemble(marker, ("   " + loss_words, Style(dim=True)), ("   " + said, Style(dim=True)), guess)
         room = len(name) if width is None else width - rest.cell_len
         if room >= need:
             break

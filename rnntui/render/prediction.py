@@ -119,6 +119,8 @@ def saliency(trace, b: int) -> np.ndarray | None:
     """‖dLoss/dx_t‖ per step for sample b: how much each input step moves the loss."""
     if not trace.info.seq or keys.GRAD_INPUT not in trace:
         return None
+    if "token_ids" in trace and trace[keys.GRAD_INPUT].shape[-1] == 1:
+        return None   # ids read as ids (a recurrence's own embedding step): no gradient reaches an id, 0 says nothing
 
     def make():
         kept = kept_row(trace, "saliency")   # a checkpointed run: from its sweep, dL/dx not kept

@@ -24,7 +24,7 @@ from rnntui.render.analysis import param_count
 from rnntui.render.maps.draw import halfblock
 from rnntui.render.parts import decoder_part, for_output, for_place
 from rnntui.render.summary import run_shape
-from rnntui.render.tokens import fed_note, sample_tokens, token_label
+from rnntui.render.tokens import fed_input, fed_note, sample_tokens, token_label
 from rnntui.render.timeline import feed_note
 from rnntui.render.views import view_for
 from rnntui.render.diagnostics_text import nonfinite_summary
@@ -103,7 +103,12 @@ def _input_section(trace, part: str = "") -> Text:
     else:
         text.append(f"{part}input of shape {tuple(x.shape)} ({'T, B, D' if info.seq else 'B, C, ...'})")
         if info.seq and x.shape[2] == 1 and info.T <= 60:
-            text.append("\nvalues: " + " ".join(f"{v:.3g}" for v in x[:, 0, 0]))
+            f = fed_input(trace)   # a graph's recurrence feeding its output back: the values it read there
+            read = np.where(np.arange(x.shape[0]) >= f[1], f[2][:x.shape[0], 0, 0], x[:, 0, 0]) if f is not None \
+                and f[2].shape[-1] == 1 else x[:, 0, 0]
+            text.append(f"\nvalues{' of sample 0' if info.B > 1 else ''}: " + " ".join(f"{v:.3g}" for v in read))
+        if fed_note(trace):
+            text.append("\n" + fed_note(trace), Style(dim=True))
     if info.feed == "output":
         text.append("\n" + feed_note(info), Style(dim=True))
     return text
@@ -159,6 +164,9 @@ def prediction_section(trace, opts: ReportOptions):
     aligned = src is None or (src == info.inputs[0] and trace["input"].shape[0] == trace["output"].shape[0])
     headers += ([("token", "<")] if "tokens" in trace and steps != [None] and aligned else []) + [("prediction", "<")]
     sal = {b: saliency(trace, b) for b in range(info.B)} if steps != [None] and aligned else {}
+    if any(v is None for v in sal.values()):   # no dL/dx to show (ids read as ids): no column
+        sal = {}
+    fed_from = fed_input(trace)[1] if fed_input(trace) is not None else None
     if sal:
         headers.append(("‖dL/dx_t‖", ">"))
     cols = Columns(title, headers, keys=len(headers) - 1 - bool(sal))
@@ -168,8 +176,8 @@ def prediction_section(trace, opts: ReportOptions):
         if "tokens" in trace and t is not None and aligned:
             row.append(token_label(trace, t, b))
         row.append((p.words(), Style(color="red")) if p.correct is False else p.words())
-        if sal:
-            row.append(f"{sal[b][t]:.3e}")
+        if sal:   # a step that read a fed-back value, not the input: no dL/dx of its own
+            row.append("-" if fed_from is not None and t >= fed_from else f"{sal[b][t]:.3e}")
         cols.add(*row)
     return cols.render()
 

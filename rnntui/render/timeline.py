@@ -19,7 +19,7 @@ from rnntui.render.prediction import predicted_labels, saliency
 from rnntui.render.cursor import Cursor, is_map, length, position
 from rnntui.render.segments import Cells
 from rnntui.render.strips import window
-from rnntui.render.tokens import fed_note, token_id, token_text, visible
+from rnntui.render.tokens import fed_input, fed_note, token_id, token_text, visible
 from rnntui.engine.diagnostics import vector_norm
 
 DIM = Style(dim=True)
@@ -37,7 +37,8 @@ def _token(trace, t: int, b: int) -> str:
     x = trace["input"]
     if x.ndim != 3:
         return ""
-    v = x[t, b]
+    f = fed_input(trace)
+    v = f[2][t, b] if f is not None and f[1] <= t < f[2].shape[0] else x[t, b]   # a fed-back value: what was read
     if v.size == 1:
         return compact(float(v[0]), 6)
     hot = np.flatnonzero(v)
@@ -117,13 +118,15 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
             text.append(_fit(preds[t] if t < own else PAD, cw - 1), HERE if t == c.t else OTHER)
             text.append(" ")
     sal = saliency(trace, c.sample) if same_steps else None
+    f = fed_input(trace)
+    not_read = f[1] if f is not None else T   # from here the steps read fed values, not the input: no dL/dx
     if sal is not None:
         top = float(sal[np.isfinite(sal)].max()) if np.isfinite(sal).any() else 0.0
         text.newline().append("dL/dx ", DIM)
         for t in range(start, stop):
             v = sal[t]
-            ch = PAD if t >= own else "!" if not np.isfinite(v) else (BARS[min(int(v / top * (len(BARS) - 1) + 0.5), len(BARS) - 1)]
-                                                 if top > 0 else BARS[0])
+            ch = PAD if t >= own else " " if t >= not_read else "!" if not np.isfinite(v) else (
+                BARS[min(int(v / top * (len(BARS) - 1) + 0.5), len(BARS) - 1)] if top > 0 else BARS[0])
             text.append(ch.center(cw - 1), HERE if t == c.t else OTHER)
             text.append(" ")
     text.newline().append("event ", DIM)
@@ -136,7 +139,7 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
         notes.append("muted (m): " + ", ".join(f"{EVENT_MARKS[k][0]} {k}" for k in sorted(muted) if k in EVENT_MARKS))
     if info.feed == "output" and same_steps:  # a generator: say where its input comes from (one line, no more)
         notes.append(feed_note(info))
-    if same_steps and fed_note(trace):   # a graph's recurrence feeding its own ids back (greedy decoding)
+    if same_steps and fed_note(trace):   # a graph's recurrence feeding its own values back (greedy decoding)
         notes.append(fed_note(trace))
     lines = [" · ".join(notes)] if notes else []
     # the header names one sample: a loss row of the whole batch's terms (a file without loss.sample_step) says so

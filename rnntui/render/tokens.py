@@ -32,41 +32,51 @@ def _at(arr: np.ndarray, t: int, b: int):
 _fed_ids = PerTrace(16)
 
 
-def fed(trace) -> tuple[int, int, np.ndarray] | None:
-    """Where a graph's first (token) input is, from some step on, not what its steps read: a recurrence whose
-    x is that input feeds a value of the step before back as x (`feed:`, greedy decoding's argmax), so from
-    step `feed_after` on it reads the fed ids, recorded as `model.{i}.x`, and the input's own ids there (the
-    padding from_torch writes) are never read. Only where that recurrence is the input's one reader: another
-    node reads the input's own ids at every step. (node index, feed_after, the ids read (T, B)), or None."""
+def fed_input(trace) -> tuple[int, int, np.ndarray] | None:
+    """Where a graph's first input is, from some step on, not what its steps read: a recurrence whose x is that
+    input feeds a value of the step before back as x (`feed:`: greedy decoding's argmax, a generator's own
+    output), so from step `feed_after` on it reads the fed values, recorded as `model.{i}.x`, and the input's
+    own values there (the padding from_torch writes) are never read. Only where that recurrence is the input's
+    one reader: another node reads the input's own values at every step. (node index, feed_after, x as the
+    steps read it (T, B, F)), or None."""
     def make():
         info = getattr(trace, "info", None)
         inputs = getattr(info, "inputs", None)
-        if not inputs or "token_ids" not in trace:
+        if not inputs:
             return None
         readers = [e for e in info.entries if inputs[0] in e.reads]
-        if len(readers) != 1:   # another node reads the input's own ids at every step
+        if len(readers) != 1:   # another node reads the input's own values at every step
             return None
-        for e in readers:
-            conf = e.config or {}
-            key = keys.node_value(e.index, "x")
-            if conf.get("feed") and e.reads and e.reads[0] == inputs[0] and key in trace:
-                x = np.asarray(trace[key])
-                if x.ndim == 3 and x.shape[-1] == 1:   # ids, one per sample and step (not a fed vector)
-                    return e.index, int(conf.get("feed_after", 1)), np.rint(x[..., 0]).astype(np.int64)
+        e = readers[0]
+        conf = e.config or {}
+        key = keys.node_value(e.index, "x")
+        if conf.get("feed") and e.reads[0] == inputs[0] and key in trace:
+            x = np.asarray(trace[key])
+            if x.ndim == 3:
+                return e.index, int(conf.get("feed_after", 1)), x
         return None
 
     return _fed_ids.get(trace, ("fed",), make)
 
 
+def fed(trace) -> tuple[int, int, np.ndarray] | None:
+    """`fed_input` of a token input: (node index, feed_after, the ids read (T, B)), or None."""
+    f = fed_input(trace)
+    if f is None or "token_ids" not in trace or f[2].shape[-1] != 1:
+        return None
+    return f[0], f[1], np.rint(f[2][..., 0]).astype(np.int64)
+
+
 def fed_note(trace) -> str | None:
-    """The words for `fed`: which steps show fed-back ids instead of the input's own."""
-    f = fed(trace)
+    """The words for `fed_input`: which steps show fed-back ids or values instead of the input's own."""
+    f = fed_input(trace)
     if f is None:
         return None
     i, after, _ = f
     node = str(trace.info.entries[i].config["feed"]).split(".", 1)[-1]
-    return (f"from step {after} on, the ids shown are those {keys.entry_prefix(i)} fed back ({node} of the step "
-            f"before), which it reads there instead of the ids of input {trace.info.inputs[0]!r}")
+    what = "ids" if fed(trace) is not None else "values"
+    return (f"from step {after} on, the {what} shown are those {keys.entry_prefix(i)} fed back ({node} of the step "
+            f"before), which it reads there instead of the {what} of input {trace.info.inputs[0]!r}")
 
 
 def _fed_at(trace, t: int, b: int) -> int | None:

@@ -296,10 +296,14 @@ def parse_recurrence(i: int, item: dict, ids: dict[str, int], pos: Positions, va
     nodes, found = parse_nodes(step, inputs, pos, validate_config, base=path + ("step",), in_step=True)
     problems.extend(found)
     step_ids = {n.id: n.index for n in nodes if n.id}
+    # a step node with a problem of its own is not in `nodes`: naming it is no second problem
+    broken = {it["id"] for it in step if isinstance(it, dict) and isinstance(it.get("id"), str)} - set(step_ids)
 
     def ref(value, where):
         if isinstance(value, str) and value in step_ids:
             return step_ids[value]
+        if isinstance(value, str) and value.split(".", 1)[0] in broken:
+            return None
         if isinstance(value, str) and "." in value and value.split(".", 1)[0] in step_ids:
             name, extra = value.split(".", 1)
             node = next(n for n in nodes if n.index == step_ids[name])

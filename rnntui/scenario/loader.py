@@ -24,7 +24,7 @@ from rnntui.engine.handlers import handler
 from rnntui.engine.infer import infer_layout
 from rnntui.engine.layout import LayoutProblem
 from rnntui.engine.memory import available_memory
-from rnntui.engine.run import record_bytes, too_big
+from rnntui.engine.run import checkpointed_need, record_bytes, too_big, too_big_checkpointed
 from rnntui.engine.train import untrainable_dropout
 from rnntui.errors import Problem, ScenarioError
 from rnntui.scenario import schema
@@ -165,13 +165,17 @@ OPTIONAL = {"train", "lengths", "decoder", "target"}
 
 # --- the stages ----------------------------------------------------------------------------------------
 
+ARRAYS_ONLY = ("weights", "set")   # read only by arrays.numbers (weights.make_weights): a big list comes as its array
+
+
 def _read(load: Load) -> None:
     """The file's text as YAML, its top-level keys validated."""
     load.path = Path(load.source)
     load.file = str(load.source)
+    raw = None
     if load.text is None:
-        load.text = read_text(load.path)
-    load.data, load.pos = load_yaml(load.text, load.file)
+        load.text, raw = read_text(load.path, with_bytes=True)
+    load.data, load.pos = load_yaml(load.text, load.file, arrays=(ARRAYS_ONLY,), raw=raw)
     if not isinstance(load.data, dict):
         raise ScenarioError([load.pos.problem((), f"found {describe(load.data)}; expected a map of scenario keys")])
     try:
@@ -275,7 +279,12 @@ def _weights(load: Load) -> None:
     B = x.shape[1] if built.seq else x.shape[0]
     need = record_bytes(layout, top.dtype, x, built.seq, B, None if load.decoder is None else load.decoder.x)
     why = _why_whole(layout, top, built.seq, load.decoder) if need > limit else None
-    if why is not None:
+    if need > limit and why is None:   # checkpointed: the parameters, their gradients and a segment must still fit
+        decoder_x = None if load.decoder is None else load.decoder.x
+        least, why, S = checkpointed_need(layout, top.dtype, x, built.seq, B, decoder_x)
+        if least is not None and least > limit:
+            load.stop(pos.problem(("model",), too_big_checkpointed(least, limit, S)), "the weights")
+    if why:
         load.stop(pos.problem(("model",), too_big(need, limit, x.shape[0] if built.seq else 1, B)
                               + f"; it cannot be checkpointed: {why}"), "the weights")
     try:

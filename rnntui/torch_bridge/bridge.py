@@ -310,9 +310,18 @@ def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train:
         # out.view(-1, n) merged two of x's axes: the output (and its target) split back into them
         sizes = dict(zip(chain.x_roles, xs.shape))
         split = tuple(sizes[r] for r in chain.merged)
+        merged_shape = tuple(expected.shape)
         expected = expected.reshape(split + tuple(expected.shape[1:]))
         if target is not None and hasattr(target, "reshape") and np.prod(np.shape(target)[:1]) == np.prod(split):
             target = target.reshape(split + tuple(np.shape(target)[1:]))
+        elif target is not None and loss != "sum" and tuple(np.shape(target)) != split + (
+                tuple(merged_shape[1:]) if loss not in CLASSES else ()):
+            # said of the output the module returns, not of the split rnntui reads it as
+            want = merged_shape[:1] + (tuple(merged_shape[1:]) if loss not in CLASSES else ())
+            what = "one class index per row" if loss in CLASSES else "the shape"
+            raise FromTorchError(f"target= has shape {tuple(np.shape(target))}; loss={loss!r} needs {what} of the "
+                                 f"module's output {merged_shape}: shape {want} (its view(-1, ...) merged axes of "
+                                 f"sizes {split}, so {split + want[1:]} is read too)")
         chain.out_roles = tuple(chain.merged) + tuple(chain.out_roles[1:])
     if not chain.packed:
         lens = None  # the module did not pack: every sample runs its whole length, as it does in torch

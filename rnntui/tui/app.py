@@ -20,6 +20,7 @@ import numpy as np
 from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -34,6 +35,7 @@ from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
+from rnntui.render.sweeping import progress_bar
 from rnntui.render.views import view_at
 from rnntui.render.training import is_training
 from rnntui.render.watches import COMPUTING, Breakpoint, DebugState, next_break, pending, waiting
@@ -129,10 +131,15 @@ class RnntuiApp(App):
     """Whether Space is stepping on by itself."""
 
     def __init__(self, trace, export_dir: Path | None = None, other=None, samples=None, sample: int = 0,
-                 axis_options: dict | None = None, **kwargs):
+                 axis_options: dict | None = None, sweep=None, **kwargs):
         """*trace* (B beside it: *other*); *samples* (samples/axis.py) and *sample*: a data set's samples to move
-        along, at sample *sample*; *axis_options*: what else a registered axis (tui/axes/) attaches from."""
+        along, at sample *sample*; *axis_options*: what else a registered axis (tui/axes/) attaches from.
+        *sweep*: a long run whose sweep is not done (engine/run.py `SweepingRun`; *trace* is its `preview()`):
+        swept on in a worker once the first screen is up, the views showing what is ready meanwhile."""
         super().__init__(**kwargs)
+        self._sweep = sweep
+        self._after_sweep: tuple[str, object] | None = None   # a key that waits for the sweep: (its words, action)
+        self._sweep_failed = ""                    # why the sweep stopped, when it failed (said in the header)
         self.samples = samples   # --dataset / --scan: the data of the samples axis (tui/axes/samples.py)
         options = {"samples": samples, "sample": sample, **(axis_options or {})}
         axes = [a for a in (cls.attach(trace, other, options) for cls in AXES) if a is not None]
@@ -293,6 +300,7 @@ class RnntuiApp(App):
         from rnntui.expr.grammar import prepare
 
         self._painted = True
+        self._sweep_on()
         self.run_worker(prepare, thread=True, group="prepare")  # w's first keystroke would build the parser
         self._measure_verdicts(self.run_state)
         self._prefetch_jacobians(self.cursor)
@@ -353,7 +361,8 @@ class RnntuiApp(App):
         stops play and names the title; other watches compute again what they wait for; the cursor's move
         fetches ahead and updates which keys act."""
         if old is None or new.run is not old.run:
-            self.playing = False
+            if old is None or old.run.sweeping is None:   # more of a sweep is the same run: play goes on
+                self.playing = False
             run = new.run
             self.title = f"rnntui: {run.info.name}" + (f" vs {run.other.info.name}" if run.other is not None else "")
             self._measure_verdicts(run)   # a long run's wait for the first paint (_first_paint_done starts them)
@@ -371,6 +380,8 @@ class RnntuiApp(App):
         drawn again when they are in. The numbers are the engine's either way (the same key, computed once)."""
         from rnntui.render.analysis import VERDICT_AT_ONCE, measure_verdicts, verdict_cost
 
+        if run.sweeping is not None:   # measured by the sweep itself: read once it is done
+            return
         traces = [t for t in (run.trace, run.other) if t is not None]
         cost = sum(verdict_cost(t) for t in traces)
         if not cost:
@@ -393,6 +404,81 @@ class RnntuiApp(App):
                     view.watch_run()  # drawn again, with the verdict (its height may change)
 
         self._background("verdict", "", work, done)
+
+    # --- a long run's sweep, after its first segment is shown ---------------------------------
+
+    SWEEP_PUBLISH_EVERY = 0.5
+    """Seconds between the snapshots of a sweep's progress the views are shown (each one redraws them)."""
+
+    class Swept(Message):
+        """More of the sweep is done: *preview* is the run as far as it is now (posted by the sweep's worker)."""
+
+        def __init__(self, preview):
+            super().__init__()
+            self.preview = preview
+
+    def _sweep_on(self) -> None:
+        """The rest of a long run's sweep (engine/run.py `SweepingRun`: the forward boundaries, then the backward
+        pass) in a thread worker, its progress in the header: a snapshot of the run as far as it is (`Swept`)
+        every SWEEP_PUBLISH_EVERY seconds, and the finished run, which replaces it (`_sweep_done`). Esc leaves it
+        running: the backward views wait for it."""
+        run, self._sweep = self._sweep, None
+        if run is None:
+            return
+        self._swept_run = run
+
+        def work():
+            import time
+
+            last = time.monotonic()
+            while run.advance():
+                now = time.monotonic()
+                if now - last >= self.SWEEP_PUBLISH_EVERY:
+                    last = now
+                    self.post_message(self.Swept(run.preview()))
+            return run.finish()
+
+        self._background("sweep", "sweeping the run", work, self._sweep_done)
+
+    def on_rnntui_app_swept(self, message: Swept) -> None:
+        if (self.run_state.sweeping is not None and message.preview.progress.done > self.run_state.sweeping.done
+                and not self._sweep_failed):
+            self.state = self.state.swept(self._open(message.preview, self.compared, self.run_state.labels))
+
+    def _sweep_done(self, trace) -> None:
+        """The sweep is done: the finished run shown in place of its snapshot (every view as if it had been swept
+        before the first screen); a key that waited for it (`n`, `c`) acts now."""
+        self.state = self.state.swept(self._open(trace, self.compared, self.run_state.labels))
+        self._prefetch_jacobians(self.cursor)
+        waiting, self._after_sweep = self._after_sweep, None
+        if waiting is not None:
+            waiting[1]()
+
+    SWEEP_PHASES = {"forward": "forward", "states": "backward direction's states", "backward": "backward",
+                    "done": "done"}
+
+    def _sweep_words(self) -> str:
+        """The sweep's line in the header: its phase, a bar and how far it is ("sweeping: forward ███▌ 21%")."""
+        progress = self._swept_run.progress    # as far as the sweep is now (its first piece ran before the app)
+        return (f"sweeping: {self.SWEEP_PHASES[progress.phase]} {progress_bar(progress.fraction, 16)} "
+                f"{progress.fraction:.0%}")
+
+    def _waits_for_sweep(self, what: str, action) -> bool:
+        """While the sweep runs: *action* (what key *what* does) waits for it, said at once and in the header (it
+        needs the backward pass: events and breakpoints are found over the whole run); Esc drops it. False when
+        there is no sweep to wait for."""
+        progress = self.run_state.sweeping
+        if progress is None:
+            return False
+        if self._sweep_failed:
+            self.notify(f"{what}: needs the whole sweep, which stopped: {self._sweep_failed}", timeout=4,
+                        markup=False)
+            return True
+        self._after_sweep = (what, action)
+        self._show_busy()
+        self.notify(f"{what}: waits for the sweep ({progress.fraction:.0%} done; events and breakpoints are found "
+                    "once the backward pass is done), then runs; Esc cancels", timeout=4, markup=False)
+        return True
 
     # --- work off the UI thread ----------------------------------------------------------------
 
@@ -423,10 +509,18 @@ class RnntuiApp(App):
         self._show_busy()
 
     def _show_busy(self) -> None:
-        words = "; ".join(f"{label}… {self._progress.get(g, 0.0):.0%}" for g, (_, label, _) in self._jobs.items()
-                          if label)
+        said = [f"{label}… {self._progress.get(g, 0.0):.0%}" if g != "sweep" else self._sweep_words()
+                for g, (_, label, _) in self._jobs.items() if label]
+        if self._after_sweep is not None:
+            said.append(f"{self._after_sweep[0]} waits for it")
+        if self._sweep_failed:
+            said.append(self._sweep_failed)
+        words = "; ".join(said)
+        if words:
+            cancels = set(self._jobs) - {"sweep", "verdict"} or self._after_sweep is not None
+            words += " (Esc cancels; the keys still answer)" if cancels else " (the keys still answer)"
         for bar in self.query(HeaderBar):
-            bar.busy = words + " (Esc cancels; the keys still answer)" if words else ""
+            bar.busy = words
         if not self._jobs and self._busy_timer is not None:
             self._busy_timer.stop()
             self._busy_timer = None
@@ -442,16 +536,25 @@ class RnntuiApp(App):
             elif not isinstance(worker.error, Cancelled):
                 error = worker.error
                 words = str(error) if isinstance(error, IterationNotKept) else f"{label} failed: {error}"
+                if group == "sweep":   # the views that wait for it would wait for ever: they say why instead
+                    self._sweep_failed = words + "; what needs the rest of it is not computed"
+                    self._after_sweep = None
+                    self._show_busy()
+                    failed = self._swept_run.preview(failed=str(error))
+                    self.state = self.state.swept(self._open(failed, self.compared, self.run_state.labels))
                 self.notify(cut(words, MESSAGE_CHARS), severity="error", markup=False)
                 self._targets.pop(group, None)
 
     def action_cancel_work(self) -> None:
-        """Esc: cancel every worker; what they computed so far is dropped, and nothing moves."""
-        if not self._jobs:
+        """Esc: cancel every worker (a long run's sweep goes on: the backward views wait for it) and a key that
+        waits for the sweep; what they computed so far is dropped, and nothing moves."""
+        waited, self._after_sweep = self._after_sweep, None
+        if not self._jobs and waited is None:
             return
-        said = ", ".join(label for _, label, _ in self._jobs.values() if label)  # a quiet one goes unsaid
+        said = ", ".join([label for g, (_, label, _) in self._jobs.items() if label and g not in ("sweep", "verdict")]
+                         + ([f"{waited[0]} (waiting for the sweep)"] if waited is not None else []))
         for group, (worker, _, _) in list(self._jobs.items()):
-            if group == "verdict":  # a fraction of a run, and the gradient panel waits for it: never dropped
+            if group in ("verdict", "sweep"):  # the gradient panel, the backward views wait for them: never dropped
                 continue
             worker.cancel()
             if group == "derive":
@@ -475,7 +578,7 @@ class RnntuiApp(App):
         """The step Jacobian norms BPTT's cell shows (~10 ms a step at H=256 when the trace does not hold them
         all), computed ahead in a quiet worker for the steps around the cursor, so a step key or a switch
         to BPTT finds them; the same function step by step as the cell's own, so the same numbers."""
-        if c.handover or not self.is_running or not self._painted:
+        if c.handover or not self.is_running or not self._painted or self.run_state.sweeping is not None:
             return
         from rnntui.engine.diagnostics import jacobian_norm_at
         from rnntui.render.parts import for_place
@@ -522,6 +625,8 @@ class RnntuiApp(App):
         """Compute in a worker the costly keys the watches and breakpoints wait for (the panes say so meanwhile),
         then draw them again."""
         trace = self.run_state.trace
+        if self.run_state.sweeping is not None:   # the watches say they are computing until the sweep is done
+            return
         wanted = [k for k in self._waiting_keys() if (id(trace), k) not in self._cancelled]
         if not wanted:
             return
@@ -605,8 +710,8 @@ class RnntuiApp(App):
             return True if 0 <= k < self._width() else None
         if action == "sample":
             return True if info.B > 1 else None
-        if action == "event":
-            return True if self._event_target(int(parameters[0])) else None
+        if action == "event":   # while a long run sweeps, its events are not found yet: the key waits for them
+            return True if self.run_state.sweeping is not None or self._event_target(int(parameters[0])) else None
         if action == "axis":   # an outer axis's key: hidden in a run without that axis, unless it says why
             name = str(parameters[0])
             if name in self.state.axes:
@@ -693,6 +798,8 @@ class RnntuiApp(App):
         return [r for r in ahead if r.start == t]
 
     def action_event(self, n: int) -> None:
+        if self._waits_for_sweep("n" if int(n) > 0 else "N", lambda: self.action_event(n)):
+            return
         runs = self._event_target(int(n))
         if not runs:
             return
@@ -712,10 +819,24 @@ class RnntuiApp(App):
         self.notify(cut(moved + "; ".join(r.text for r in runs[:3]), MESSAGE_CHARS), timeout=3, markup=False)
 
     def action_add_watch(self) -> None:
-        self._ask(breakpoint=False)
+        if not self._refused_while_sweeping("w: a watch is checked and evaluated over the whole run"):
+            self._ask(breakpoint=False)
 
     def action_add_break(self) -> None:
-        self._ask(breakpoint=True)
+        if not self._refused_while_sweeping("a: a breakpoint is checked and searched over the whole run"):
+            self._ask(breakpoint=True)
+
+    def _refused_while_sweeping(self, what: str) -> bool:
+        """While a long run's sweep runs: say that *what* needs it done (and how far it is); True when refused."""
+        progress = self.run_state.sweeping
+        if progress is None:
+            return False
+        if self._sweep_failed:
+            self.notify(f"{what}: needs the whole sweep, which stopped: {self._sweep_failed}", timeout=4,
+                        markup=False)
+            return True
+        self.notify(f"{what}: once the sweep is done (computing: {progress.fraction:.0%})", timeout=3, markup=False)
+        return True
 
     def _ask(self, breakpoint: bool) -> None:
         def done(text: str | None) -> None:
@@ -732,6 +853,8 @@ class RnntuiApp(App):
         """`c` / `C`: to the next (previous) step, in this pass's order, where a breakpoint holds or an
         event begins; in a training run on into later (earlier) iterations."""
         n = int(n)
+        if self._waits_for_sweep("c" if n > 0 else "C", lambda: self.action_continue(n)):
+            return
         c = self.cursor
         # a breakpoint still waiting for its Jacobian norms (a worker computes them) is not searched yet
         t = next_break(self.run_state.trace, c, self.debugging, backwards=n < 0, events=self._event_starts(self.run_state),
@@ -1014,6 +1137,8 @@ class RnntuiApp(App):
 
     def _one_run(self, what: str) -> bool:
         """Whether a what-if can act here; says why not."""
+        if self._refused_while_sweeping(f"{what} recomputes the run"):
+            return False
         info = self.info
         if self.run_state.other is not None and self.run_state.labels == ("A", "B"):
             self.notify(f"{what} works on one run: open it without --compare", timeout=3)
@@ -1028,6 +1153,8 @@ class RnntuiApp(App):
 
         c, info = self.cursor, self.info
         place = c.place(info)
+        if self._refused_while_sweeping("what-if recomputes the run"):
+            return
         if self.run_state.other is not None and self.run_state.labels == ("A", "B"):
             self.notify("what-if works on one run: open it without --compare", timeout=3)
             return

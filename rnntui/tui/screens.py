@@ -215,6 +215,7 @@ class ExpressionScreen(Dialog[str | None]):
 
     def _problem(self, text: str) -> str:
         """Why *text* cannot be used here, or ""."""
+        from rnntui.engine.checkpoint import NotReady
         from rnntui.expr import ExprError, require_condition
 
         if not text.strip():
@@ -229,6 +230,8 @@ class ExpressionScreen(Dialog[str | None]):
                 require_condition(b)
         except ExprError as exc:
             return f"{exc.pointer()}\ncolumn {exc.column}: {exc.message}"
+        except NotReady as wait:   # a long run still sweeping: the names an expression reads are not all known
+            return f"computing: {wait.fraction:.0%}; an expression is checked against the run once its sweep is done"
         return ""
 
     def on_input_changed(self, event: Input.Changed) -> None:

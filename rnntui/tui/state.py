@@ -17,6 +17,7 @@ from types import MappingProxyType
 import numpy as np
 
 from rnntui.engine import keys
+from rnntui.engine.checkpoint import SweepProgress, sweeping
 from rnntui.engine.trace import TraceWrapper
 from rnntui.errors import printable
 from rnntui.render import cursor as cur
@@ -77,6 +78,10 @@ class OpenRun:
     """Every kind of built-in event the run has, muted or not, with how many steps it marks."""
     muted: frozenset[str] = frozenset()
     """The kinds of built-in event the user muted (`m`): not in `events`, `marks` or `runs`."""
+    sweeping: SweepProgress | None = None
+    """A long run still sweeping (engine/checkpoint.py `SweepingTrace`): how far its sweep was when this was
+    opened; its events are not found yet (they need the backward pass), `events` is empty until the finished run
+    is opened. None for any other run."""
 
     @property
     def info(self):
@@ -88,12 +93,23 @@ class OpenRun:
         return Cursor(t=cur.first_step(self.info, "forward", p0.direction, p0))
 
 
+def more_of_the_sweep(old: OpenRun, new: OpenRun) -> bool:
+    """Whether *new* is a later snapshot of the same long run's sweep as *old* (both `SweepingTrace`s of one
+    sweep, engine/checkpoint.py): it holds what *old* held, and more."""
+    if old.sweeping is None or new.sweeping is None or old.muted != new.muted or old.labels != new.labels:
+        return False
+    if (old.other is None) != (new.other is None) or (old.other is not None and old.other.whole is not new.other.whole):
+        return False
+    return old.trace.whole.segments is new.trace.whole.segments
+
+
 def open_run(trace, other=None, labels: tuple[str, str] = ("A", "B"), muted=frozenset()) -> OpenRun:
     """Everything the views need from *trace* that does not depend on the cursor, computed once
     (*other*: a run to compare with, shown beside it; *muted*: kinds of event left out)."""
     shown = ShownTrace(trace)
+    progress = sweeping(trace)
     with np.errstate(all="ignore"):
-        every = tuple(find_events(shown))
+        every = () if progress is not None else tuple(find_events(shown))
     kinds: dict[str, int] = {}
     for ev in every:
         kinds[ev.kind] = kinds.get(ev.kind, 0) + 1
@@ -105,7 +121,7 @@ def open_run(trace, other=None, labels: tuple[str, str] = ("A", "B"), muted=froz
     return OpenRun(trace=shown, places=shown.info.places, events=found,
                    marks=MappingProxyType(event_marks(list(found))), runs=MappingProxyType(runs),
                    other=None if other is None else ShownTrace(other), labels=labels,
-                   kinds=MappingProxyType(kinds), muted=frozenset(muted))
+                   kinds=MappingProxyType(kinds), muted=frozenset(muted), sweeping=progress)
 
 
 def kept_cursor(c: Cursor, run: OpenRun, sample: int | None = None) -> Cursor:
@@ -177,6 +193,12 @@ class DebuggerState:
         """Another run shown (a trace opened over this one): the cursor starts again at its first step, or stays
         where it is (*keep_cursor*: the same run recomputed, a what-if, events muted)."""
         return replace(self, run=run, cursor=self.cursor if keep_cursor else run.start())
+
+    def swept(self, run: OpenRun) -> DebuggerState:
+        """More of a long run's sweep done, or all of it (*run*: the same run as far as its sweep is now, or the
+        finished run): shown in place of the one before, the cursor, watches and axes kept; what a what-if would
+        change is this run."""
+        return replace(self, run=run, original=run.trace.whole)
 
     def recomputed(self, run: OpenRun, changes: tuple, seed) -> DebuggerState:
         """The original with the what-ifs *changes* (and BPTT of *seed*) shown: the cursor stays."""

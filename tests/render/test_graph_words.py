@@ -27,7 +27,7 @@ def text_of(items, width: int = 200) -> str:
 def _greedy():
     """A greedy decoder as docs/debug-your-pytorch-model.md writes it, read by from_torch; and the ids its
     loop fed back, as torch itself computes them."""
-    torch = pytest.importorskip("torch")
+    import torch
     nn, F = torch.nn, torch.nn.functional
 
     class Greedy(nn.Module):
@@ -176,3 +176,204 @@ def test_an_encoders_verdict_says_the_loss_terms_step_is_the_outputs():
     assert f"loss term at the output's step {s} {axis} alone" in vs.basis
     dec = next(p for p in trace.info.places if p.entry == 4)    # the decoder steps as the output does
     assert "output's" not in verdicts(trace, dec).of(0).basis
+
+
+SHARED_GRU = """\
+version: 1
+seed: 3
+inputs:
+  premise: {tokens: [[1, 4, 2, 5, 3], [6, 2, 7, 1, 8]]}
+  hypothesis: {tokens: [[9, 0, 3, 3, 7], [2, 2, 8, 6, 5]]}
+model:
+  - {id: emb_p, type: embedding, num_embeddings: 10, embedding_dim: 5, from: premise}
+  - {id: emb_h, same_as: emb_p, from: hypothesis}
+  - {id: enc_p, type: gru, hidden_size: 6, from: emb_p, take: final}
+  - {id: enc_h, same_as: enc_p, from: emb_h, take: final}
+  - {id: both, op: cat, from: [enc_p, enc_h]}
+  - {id: head, type: dense, units: 3}
+loss: {kind: cross_entropy, target: [0, 2]}
+"""
+
+
+def test_a_shared_gru_has_its_step_jacobians(tmp_path):
+    """Two inputs through one GRU (same_as): the second node's step Jacobian norms are those of the owner's
+    weights on its own states (torch's autograd Jacobian of nn.GRUCell), where `show` crashed on the
+    missing `3.weight_hh_l0` (a from_torch siamese GRU encoder)."""
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "shared-gru.yaml"
+    path.write_text(SHARED_GRU)
+    trace = rnntui.run(path)
+    cell = torch.nn.GRUCell(5, 6).double()
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(torch.tensor(np.asarray(trace[f"param.2.{name}_l0"])))
+    x = np.asarray(trace["model.1.out"])          # hypothesis, embedded: (T, B, 5)
+    h = np.asarray(trace["model.3.l0.fwd.h"])
+    jac = np.asarray(trace["diag.model.3.l0.fwd.jacnorm"])
+    for t in range(1, 5):
+        for b in range(2):
+            J = torch.autograd.functional.jacobian(
+                lambda hp: cell(torch.tensor(x[t, b:b + 1]), hp[None])[0], torch.tensor(h[t - 1, b]))
+            assert jac[t, b] == pytest.approx(float(torch.linalg.matrix_norm(J, 2)), rel=1e-9)
+
+
+def test_a_second_encoders_step_table_shows_not_the_first_inputs_tokens(tmp_path):
+    """The step table of the node over hypothesis showed the first input's tokens (premise's) beside its
+    steps; now none (the trace holds the first input's tokens only), and a batch's table says its token
+    column is sample 0's."""
+    path = tmp_path / "shared-gru.yaml"
+    path.write_text(SHARED_GRU.replace("type: gru", "type: lstm"))
+    trace = rnntui.run(path)
+    assert trace.info.entries[3].reads == (1,) and trace.info.inputs[0] == "premise"
+    report = text_of(build(trace, ReportOptions(width=200)))
+    table = report[report.index("Forward pass, model.3"):]
+    head = table.splitlines()[1]
+    assert "token" not in head and "forget f" in head
+    first = report[report.index("Forward pass, model.2"):]
+    assert "token: sample 0's" in first.splitlines()[0] and " token " in first.splitlines()[1]
+
+
+LSTM_CELL_LOOP = """\
+version: 1
+seed: 2
+input: {batch: [[[0.5], [-1.0], [0.25], [0.8], [-0.3], [1.1]], [[0.1], [0.9], [-0.7], [0.3], [0.6], [-1.2]]]}
+model:
+  - id: loop
+    type: recurrence
+    state: {h: 4, c: 4}
+    step:
+      - {id: cell, type: lstm_cell, hidden_size: 4, from: [x, h, c]}
+      - {id: lin, type: dense, units: 1, from: cell}
+    next: {h: cell, c: cell.c}
+    emit: lin
+loss: {kind: sum}
+"""
+
+
+def test_a_recurrence_nodes_help_speaks_of_its_states_together(tmp_path):
+    """A recurrence carrying h and c (an LSTMCell loop, as from_torch reads one): its Jacobian is over both
+    states, so the bound holds (checked on the run: the one-term gradient at t-1 never exceeds the step
+    Jacobian's norm times that at t), and the help says it is ‖ds_t/ds_{t-1}‖; it spoke of ‖dh_t/dh_{t-1}‖
+    alone and of 'step t's term of dW_hh', which no view of this model draws."""
+    path = tmp_path / "loop.yaml"
+    path.write_text(LSTM_CELL_LOOP)
+    trace = rnntui.run(path)
+    g = np.asarray(trace["diag.model.0.term_gradnorm"])
+    j = np.asarray(trace["diag.model.0.jacnorm"])
+    assert (g[:-1] <= j[1:] * g[1:] * (1 + 1e-9)).all()
+    from rnntui.render.glossary import glossary
+
+    words = glossary(trace.info).plain
+    assert "(at model.0 loop: ‖ds_t/ds_{t-1}‖, s its states h, c together)" in words
+    assert "must shrink" in words and "dW_hh" not in words
+    assert "dW_hh" in glossary(rnntui.run("lstm-apple").info).plain
+
+
+def test_ids_read_as_ids_show_no_input_gradient():
+    """The greedy decoder's token input goes into its step's own embedding as ids: the run's dL/d(input) is 0
+    everywhere (no gradient reaches an id), which the report printed as ‖dL/dx_t‖ = 0.000e+00 at every step,
+    as if the tokens did not matter; the embedding's own rows do get a gradient. Now no such column or row."""
+    trace, _ = _greedy()
+    assert not np.asarray(trace["grad.input"]).any()
+    assert np.asarray(trace["grad.param.3.emb.weight"]).any()
+    report = text_of(build(trace, ReportOptions(width=200)))
+    assert "dL/dx_t" not in report
+    rec = next(k for k, p in enumerate(trace.info.places) if p.entry == 3)
+    assert "dL/dx" not in text_of(timeline(trace, Cursor(t=2, place_index=rec), {}, width=120))
+    tied = rnntui.run("graph-tied-lm")                   # ids through an embedding node: its vectors' gradient
+    assert "dL/dx_t" in text_of(build(tied, ReportOptions(width=200)))
+
+
+def test_the_gradient_range_says_when_it_leaves_out_zeros(tmp_path):
+    """A sample shorter than the batch: its padded steps have dL/dh_t = 0 (drawn ·). The range line said
+    'range a .. b, steps 0..3', a log scale's range that leaves the zeros out, as if it were over every step."""
+    from rnntui.render.views import view_for
+
+    path = tmp_path / "packed.yaml"
+    path.write_text("mode: many-to-many\ninput: {batch: [[[1.0], [0.5], [-0.3], [0.2]], [[0.4], [-1.0]]]}\n"
+                    "model:\n  - {type: gru, hidden_size: 3}\n  - {type: dense, units: 2}\n"
+                    "loss: {kind: cross_entropy, target: [[0, 1, 1, 0], [1, 0]]}\n")
+    trace = rnntui.run(path)
+    place = trace.info.places[0]
+    dh = np.asarray(trace["grad.model.0.l0.fwd.h"])[:, 1]
+    norms = np.sqrt((dh ** 2).sum(-1))
+    assert (norms[2:] == 0).all() and (norms[:2] > 0).all()
+    view = view_for(trace.info, place)
+    words = text_of(view.gradients(trace, Cursor(sample=1), 80))
+    assert f"range {norms[:2].min():.2e} .. {norms[:2].max():.2e}, steps 0..3 (0 at 2 of them, left out)" in words
+    full = text_of(view.gradients(trace, Cursor(sample=0), 80))
+    assert "range" in full and "left out" not in full
+
+
+def test_an_encoders_header_does_not_call_an_output_step_its_own():
+    """At the attention seq2seq's encoder, step t=3 is a step of src; the header said 'predicted at t=3: 1 99%',
+    the output's step 3 (a step of tgt_in), as if it belonged to that source step. It now says what the chain's
+    encoder says: the output's prediction at its t=0, which is the run's own argmax there."""
+    trace = rnntui.run("graph-attention-reverse")
+    enc = next(k for k, p in enumerate(trace.info.places) if p.entry == 1)
+    head = text_of(header(trace, Cursor(t=3, place_index=enc)))
+    assert "predicted at t=3" not in head
+    first = int(np.asarray(trace["output"])[0, 0].argmax())
+    assert f"the output predicts at t=0: {trace.info.class_names[first]} " in head
+    dec = next(k for k, p in enumerate(trace.info.places) if p.entry == 4)
+    assert "predicted at t=3" in text_of(header(trace, Cursor(t=3, place_index=dec)))
+
+
+def test_the_help_says_an_encoders_s_is_the_outputs_step():
+    """The help's verdict row speaks of 'step s, where it entered'; at the attention seq2seq's encoder s = 5 is
+    no step of it (src has 0..4): the help now says so, and that the ratio is measured from its last step, as
+    the verdict's own numbers are (its ratio is term_gradnorm at step 0 over that at step 4)."""
+    from rnntui.render.analysis import verdicts
+    from rnntui.render.glossary import glossary
+
+    trace = rnntui.run("graph-attention-reverse")
+    g = np.asarray(trace["diag.model.1.l0.fwd.term_gradnorm"])
+    enc = next(p for p in trace.info.places if p.entry == 1)
+    assert verdicts(trace, enc).of(0).ratio == pytest.approx(g[0, 0] / g[4, 0], rel=1e-12)
+    words = glossary(trace.info).plain
+    assert ("at model.1 enc: s is a step of the output, which steps through another input; the term reaches "
+            "those nodes through what reads them, and the end-to-end ratio is measured from their last step") in words
+    assert "s is a step of the output" not in glossary(rnntui.run("lstm-apple").info).plain
+
+
+def test_a_generators_fed_back_values_are_the_values_shown():
+    """PyTorch's time_sequence_prediction with future=3: from step 8 on the loop reads its own output of the
+    step before, not the input (padded with zeros there). The report's values, the timeline's input row and
+    the ‖dL/dx_t‖ column said 0 at those steps (a gradient of a value never read)."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Sequence(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm1, self.linear = nn.LSTMCell(1, 6), nn.Linear(6, 1)
+
+        def forward(self, input, future=0):
+            outputs = []
+            h = torch.zeros(input.size(0), 6, dtype=input.dtype)
+            c = torch.zeros(input.size(0), 6, dtype=input.dtype)
+            for input_t in input.split(1, dim=1):
+                h, c = self.lstm1(input_t, (h, c))
+                output = self.linear(h)
+                outputs += [output]
+            for _ in range(future):
+                h, c = self.lstm1(output, (h, c))
+                output = self.linear(h)
+                outputs += [output]
+            return torch.cat(outputs, dim=1)
+
+    torch.manual_seed(0)
+    model = Sequence().double()
+    x = torch.sin(torch.arange(8, dtype=torch.double) * 0.6)[None].repeat(2, 1)
+    with torch.no_grad():
+        out = model(x, future=3).numpy()                       # (B, 11): step t's output, fed to step t+1
+    trace = rnntui.from_torch(model, x, kwargs={"future": 3}, loss="mse", target=torch.zeros(2, 11, dtype=torch.double))
+    read = np.concatenate([x[0].numpy(), out[0, 7:10]])        # what each of the 11 steps read, sample 0
+    report = text_of(build(trace, ReportOptions(width=200)))
+    assert "values of sample 0: " + " ".join(f"{v:.3g}" for v in read) in report
+    assert "from step 8 on, the values shown are those model.0 fed back" in report
+    rows = [ln for ln in report.splitlines() if ln.strip().startswith(("7 │", "8 │", "9 │", "10 │")) and "target" in ln]
+    assert len(rows) == 8
+    assert all(ln.rstrip().endswith(" -") == (not ln.strip().startswith("7 ")) for ln in rows)
+    line = text_of(timeline(trace, Cursor(t=9), {}, width=200))
+    assert f"{read[9]:.3g}"[:5] in line.splitlines()[0]

@@ -32,7 +32,8 @@ def traces(monkeypatch):
 
 
 KEYS = [[], ["end"], ["right"] * 3 + ["b"], ["b", "end", "left"], ["n"], ["n", "n", "N"], ["s", "b", "pageup"],
-        ["right_square_bracket", "b", "home"], ["g", "1", "5", "0", "enter", "down", "down"]]
+        ["right_square_bracket", "b", "home"], ["g", "1", "5", "0", "enter", "down", "down"],
+        ["right_square_bracket", "right_square_bracket", "right", "b"]]
 
 
 @pytest.mark.parametrize("keys", KEYS, ids=["open"] + ["-".join(k[:4]) for k in KEYS[1:]])

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from rnntui.engine import keys
 from rnntui.engine.diagnostics import jacobian_norm_at, row_norms
+from rnntui.engine.graph import source_input
 from rnntui.engine.handlers import handler
 from rnntui.engine.interventions import MASK
 from rnntui.numfmt import fmt, fmt_terms
@@ -235,10 +236,12 @@ class RecurrentView(PlaceView):
         of = f" of sample {c.sample}" if trace.info.B > 1 else ""
         out = [Text(f"‖dL/dh_t‖{of} (log scale) at t={c.t}: {fmt(float(g[c.t]), 0)}", BOLD),
                log_sparkline(g[start:stop], c.t - start, lo, hi, into=Cells())]
-        shown = g[start:stop]
-        shown = shown[np.isfinite(shown) & (shown > 0)]   # the range of the steps it names (the bars' scale is all steps')
+        window_g = g[start:stop]
+        shown = window_g[np.isfinite(window_g) & (window_g > 0)]   # the range of the steps it names (the bars' scale is all steps')
         if shown.size:
-            out.append(Text(f"range {shown.min():.2e} .. {shown.max():.2e}, steps {start}..{stop - 1}", DIM))
+            zero = int((window_g == 0).sum())   # drawn ·, left out of a log scale's range: said, not hidden
+            out.append(Text(f"range {shown.min():.2e} .. {shown.max():.2e}, steps {start}..{stop - 1}"
+                            + (f" (0 at {zero} of them, left out)" if zero else ""), DIM))
         batch = batch_words(trace.info.B)  # a weight's gradient sums over the samples: no sample has its own here
         for stem, label in (("weight_hh", "W_hh"), ("weight_ih", "W_ih")):
             vals = np.asarray(trace[keys.step_gradnorm(place.param(stem))], dtype=float)
@@ -416,7 +419,10 @@ def step_table(trace, place, rng: range) -> Group:
     fam = e.family
     columns = fam.report_columns(e)
     sats = {name: trace[place.diag_key(f"sat.{name}")] for name in fam.saturation(e)}
-    headers = [("t", ">")] + ([("token", "<")] if "tokens" in trace else [])
+    # the trace's tokens are its first input's: a graph node over another input (a second encoder) reads others
+    src = source_input(info.entries, place.entry)
+    tokens = "tokens" in trace and (src is None or (src == info.inputs[0] and trace["input"].shape[0] == e.steps))
+    headers = [("t", ">")] + ([("token", "<")] if tokens else [])
     headers += [(label, "<") for label, _ in columns]
     sat_h = "h" in sats and not fam.gates
     if sat_h:
@@ -425,9 +431,11 @@ def step_table(trace, place, rng: range) -> Group:
     packed = info.packs(e)
     if packed:  # padded samples hold zeros: every statistic is over the samples still running
         headers.insert(1, ("samples", ">"))
+    # the statistics are the batch's, the token one sample's: the title says whose
     cols = Columns(f"Forward pass, {place.label(info)}: per step, mean [min, max] and share saturated"
-                   + (" (over the samples still running)" if packed else ""), headers,
-                   keys=1 + packed + ("tokens" in trace))
+                   + (" (over the samples still running)" if packed else "")
+                   + ("; token: sample 0's" if tokens and info.B > 1 else ""), headers,
+                   keys=1 + packed + tokens)
     arrays = {key: trace[place.key(key)] for _, key in columns}
     states = {s: trace[place.key(s)] for s in fam.states}
     lengths = np.asarray(info.lengths) if packed else None
@@ -441,7 +449,7 @@ def step_table(trace, place, rng: range) -> Group:
     for i, s in enumerate(rng):
         row = [str(s)]
         if whole is not None:
-            if "tokens" in trace:
+            if tokens:
                 row.append(token_label(trace, s, 0))
             for _, key in columns:
                 mean, lo, hi = whole[key]
@@ -458,7 +466,7 @@ def step_table(trace, place, rng: range) -> Group:
         real = slice(None) if lengths is None else lengths > s
         if packed:
             row.append(f"{int(real.sum())} of {info.B}")
-        if "tokens" in trace:
+        if tokens:
             row.append(token_label(trace, s, 0))
         if packed and not real.any():  # every sample ended before this padded step: nothing to summarize
             cols.add(*row, *["padding"] + ["-"] * (len(columns) - 1 + sat_h + len(states)))

@@ -11,8 +11,10 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from rnntui.engine.checkpoint import NotReady
 from rnntui.render.cursor import Cursor
-from rnntui.tui.state import OpenRun
+from rnntui.render.sweeping import computing_words
+from rnntui.tui.state import OpenRun, more_of_the_sweep
 from rnntui.tui.strips import to_strips
 
 
@@ -40,6 +42,11 @@ class TraceView(Widget):
         self._floor: LRUCache[tuple, list[int]] = LRUCache(256)
         self._frame: list[Strip] | None = None
         self._height: int | None = None
+        self._computing: set[tuple] = set()   # the keys of `_drawn` that said "computing" (a sweep not done)
+
+    redraws_with_sweep = False
+    """Whether the view draws again at every snapshot of a long run's sweep (it shows the sweep's progress
+    itself); the others draw again only what said "computing" (`follow`)."""
 
     def on_mount(self) -> None:
         # bound to the app's one state: every change of it reaches the view, nothing is pushed by hand
@@ -55,8 +62,24 @@ class TraceView(Widget):
             return
         self.take(old, state)
         if old is None or state.run is not old.run:
-            self.run = state.run
+            if not self.redraws_with_sweep and old is not None and more_of_the_sweep(old.run, state.run):
+                self._swept_on(state.run)
+            else:
+                self.run = state.run
         self.cursor = state.cursor
+
+    def _swept_on(self, run) -> None:
+        """*run*: a later snapshot of the same sweep as the run drawn. What was drawn whole reads the same there
+        (a snapshot only holds more): kept; what said "computing" is drawn again."""
+        self.set_reactive(TraceView.run, run)
+        current = self._frame is not None and any(key in self._computing for key in self._drawn.keys()
+                                                  if self._drawn.get(key) is self._frame)
+        for key in self._computing:
+            self._drawn.discard(key)
+        self._computing.clear()
+        if current or self._frame is None:
+            self._frame = None
+            self.refresh(layout=True)
 
     def take(self, old, state) -> None:
         """What else of the state the view reads (watches, an axis's position), taken before the run and the
@@ -70,6 +93,7 @@ class TraceView(Widget):
     def watch_run(self) -> None:
         # nothing drawn for the old run holds for the new one: measure and draw again
         self._drawn.clear()
+        self._computing.clear()
         self._floor.clear()
         self._frame = None
         self._height = None
@@ -111,7 +135,11 @@ class TraceView(Widget):
             # a run that overflowed is shown as it is; NumPy's warnings would write over the screen
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                renderable = self.render_view(cursor, width)
+                try:
+                    renderable = self.render_view(cursor, width)
+                except NotReady as wait:   # a long run still sweeping: what this panel needs is not known yet
+                    renderable = self.render_computing(cursor, wait)
+                    self._computing.add(key)
             strips = to_strips(renderable, width, base, self.app)
             self._drawn.set(key, strips)
         return strips
@@ -147,3 +175,8 @@ class TraceView(Widget):
 
     def render_view(self, cursor: Cursor, width: int):  # pragma: no cover - each view defines it
         raise NotImplementedError
+
+    def render_computing(self, cursor: Cursor, wait: NotReady):
+        """What the panel says while the sweep of a long run has not computed what it needs (engine/checkpoint.py
+        `NotReady`): `computing_words`, with the fraction of the sweep done."""
+        return computing_words(wait, self.run.info, cursor)

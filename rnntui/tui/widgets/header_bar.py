@@ -16,6 +16,8 @@ class HeaderBar(TraceView):
     (after the open data-set sample's words, when the run moves along a data set's samples), or, while the app
     computes something in a worker, what and how far (Esc cancels)."""
 
+    redraws_with_sweep = True   # its loss says how far the sweep is
+
     busy: reactive[str] = reactive("", repaint=False)
     """What the app's workers are computing, with their progress; set by the app ("" for nothing)."""
 

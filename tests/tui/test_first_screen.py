@@ -1,0 +1,302 @@
+"""A checkpointed run opens after its first segment (issue 23, "the first screen comes first"): the debugger
+shows the forward pass at t=0 while the rest of the sweep runs in a worker (engine/run.py `SweepingRun`); the
+views that need what the sweep has not computed say "computing: N%" with the sweep's fraction; once it is done,
+every screen is the one a run swept before the first screen shows. The sweep is held at a piece with an event, so
+what is ready is exact."""
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from rnntui.engine import checkpoint
+from rnntui.engine.run import SweepingRun, start_run
+from rnntui.engine.scenario_run import run_scenario
+from rnntui.scenario.loader import load_scenario
+from rnntui.tui.app import RnntuiApp
+
+SIZE = (120, 40)
+T, S = 300, 64          # five segments: a sweep of ten pieces (five forward, five backward)
+
+
+@pytest.fixture
+def scenario(monkeypatch):
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    monkeypatch.setattr(RnntuiApp, "SWEEP_PUBLISH_EVERY", 0)   # every piece shown: what is ready is exact
+    rng = np.random.default_rng(3)
+    doc = {"version": 1, "name": "long", "mode": "many-to-many",
+           "input": {"batch": rng.normal(size=(2, T, 3)).round(3).tolist(), "lengths": [T, 170]},
+           "model": [{"type": "lstm", "hidden_size": 6, "num_layers": 2}, {"type": "dense", "units": 3}],
+           "loss": {"kind": "cross_entropy", "target": rng.integers(0, 3, (2, T)).tolist()},
+           "weights": {"init": "uniform", "low": -0.9, "high": 0.9},
+           "debug": {"watch": ["mean(h)"], "break": ["norm(h) > 1.2"]}}
+    return load_scenario("long.yaml", json.dumps(doc))
+
+
+class Held:
+    """A SweepingRun whose sweep stops after piece *at* (the first piece is done before the app opens) until
+    `go()` (to the end) or `go(n)` (on to piece n)."""
+
+    def __init__(self, sc, at: int):
+        self.run = start_run(sc, recording="checkpointed")
+        assert isinstance(self.run, SweepingRun)
+        self.pieces, self.limit = 0, at
+        self.moved = threading.Condition()
+        advance = self.run.advance
+
+        def held() -> bool:
+            with self.moved:
+                assert self.moved.wait_for(lambda: self.limit is None or self.pieces < self.limit, 30), \
+                    "the test never let the sweep go on"
+                self.pieces += 1
+            return advance()
+
+        self.run.advance = held
+        held()   # the first piece: what `rnntui run` does before it opens the debugger
+
+    def go(self, to: int | None = None) -> None:
+        with self.moved:
+            self.limit = to
+            self.moved.notify_all()
+
+
+def panel(app, name: str, width: int = 70) -> str:
+    """The lines panel *name* draws at *width* (the same width for any two apps compared)."""
+    view = app.query_one(f"#{name}")
+    return "\n".join("".join(seg.text for seg in strip).rstrip() for strip in view._strips(width))
+
+
+async def until(pilot, ready, tries: int = 200):
+    for _ in range(tries):
+        if ready():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("never happened")
+
+
+async def press(pilot, keys):
+    for k in keys:
+        await pilot.press(k)
+        await pilot.pause()
+
+
+async def test_the_forward_pass_at_t0_shows_before_the_sweep_is_done(scenario):
+    swept = run_scenario(scenario, recording="checkpointed")
+    held = Held(scenario, at=1)
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            progress = app.run_state.sweeping
+            assert progress is not None and (progress.forward, progress.backward) == (1, 0)
+            assert app.cursor.t == 0 and app.cursor.phase == "forward"
+            shown = {name: panel(app, name) for name in ("cell", "states", "details")}
+            header = panel(app, "header", 120)
+            assert "loss computing: 10%" in header and "forward pass" in header and "t=0" in header
+            assert "sweeping: forward █▋░░░░░░░░░░░░░░ 10% (the keys still answer)" in header
+            held.go()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.run_state.sweeping is None
+            assert f"loss {float(swept['loss']):.4f}" in panel(app, "header", 120)
+        first = RnntuiApp(swept)
+        async with first.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            # the forward views before the sweep was done: the swept run's, to the digit
+            assert shown == {name: panel(first, name) for name in shown}
+    finally:
+        held.go()
+
+
+@pytest.mark.parametrize("at", [3, 7])
+async def test_the_views_that_wait_say_computing_with_the_sweeps_fraction(scenario, at):
+    """Held after *at* of the ten pieces: 3 (the forward sweep through segments 0..2, steps 0..191) or 7 (the
+    forward sweep done, the backward pass through segments 4, 3)."""
+    held = Held(scenario, at=at)
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.run_state.sweeping.done == at)
+            n = f"{at * 10}%"
+            for name in ("timeline", "gradients", "watches"):   # the backward pass's, whatever the step
+                assert panel(app, name).startswith(f"computing: {n}"), name
+            await press(pilot, ["b"])                             # BPTT at t=0
+            for name in ("cell", "states", "details"):
+                assert panel(app, name).startswith(f"computing: {n}"), name
+            assert "the backward pass" in panel(app, "cell")
+            await press(pilot, ["b", "g", *"250", "enter"])      # forward, t=250: segment 3
+            ready = min(at, 5) * S
+            if ready <= 250:
+                words = panel(app, "cell", 200)
+                assert words.startswith(f"computing: {n} (the forward sweep has not reached every step shown; "
+                                        f"steps 0..{ready - 1} are ready)")
+            else:
+                assert "t=250" in panel(app, "cell") and "computing" not in panel(app, "cell")
+            if ready <= 250:   # on to the end of the forward sweep: the step's forward pass shows, the rest waits
+                held.go(5)
+                await until(pilot, lambda: app.run_state.sweeping.done == 5)
+                await pilot.pause()
+                assert "t=250" in panel(app, "cell") and "computing" not in panel(app, "cell")
+                assert panel(app, "gradients").startswith("computing: 50%")
+            held.go()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert "computing" not in panel(app, "cell") + panel(app, "gradients")
+    finally:
+        held.go()
+
+
+KEYS = [["right"] * 3 + ["b"], ["right_square_bracket", "down", "b", "end"], ["s", "g", *"120", "enter"]]
+
+
+@pytest.mark.parametrize("keys", KEYS, ids=["-".join(k[:3]) for k in KEYS])
+async def test_once_the_sweep_is_done_every_screen_is_the_swept_runs(scenario, keys):
+    """Keys pressed while the sweep runs; then the screens are the ones of the same keys on the run swept
+    before the first screen (the same bits: the finished run replaces the snapshot)."""
+    swept = run_scenario(scenario, recording="checkpointed")
+    shots = []
+    held = Held(scenario, at=2)
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await press(pilot, keys)
+            assert app.run_state.sweeping is not None
+            held.go()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            shots.append(app.export_screenshot())
+            cursors = [app.cursor]
+    finally:
+        held.go()
+    first = RnntuiApp(swept)
+    async with first.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await press(pilot, keys)
+        await first.workers.wait_for_complete()
+        await pilot.pause()
+        shots.append(first.export_screenshot())
+        cursors.append(first.cursor)
+    assert cursors[0] == cursors[1]
+    assert shots[0] == shots[1]
+
+
+async def test_continue_waits_for_the_sweep_and_escape_drops_it(scenario):
+    """`c` while the sweep runs: it says it waits (events and breakpoints need the backward pass), the header
+    says so, Esc drops it; pressed again, it lands once the sweep is done where it lands on the swept run."""
+    swept = run_scenario(scenario, recording="checkpointed")
+    first = RnntuiApp(swept)
+    async with first.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await press(pilot, ["c"])
+        landing = first.cursor
+    assert landing.t > 0
+    held = Held(scenario, at=4)
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.run_state.sweeping.done == 4)
+            await press(pilot, ["c"])
+            assert "c waits for it" in panel(app, "header", 120)
+            assert any("c: waits for the sweep (40% done" in str(n.message) for n in app._notifications)
+            await press(pilot, ["escape"])
+            assert "c waits" not in panel(app, "header", 120) and app._after_sweep is None
+            await press(pilot, ["n"])                           # n too: the events are found with the sweep
+            assert "n waits for it" in panel(app, "header", 120)
+            await press(pilot, ["escape", "right", "c"])        # the keys still answer; c waits again
+            assert app.cursor.t == 1 and app._after_sweep is not None
+            await press(pilot, ["left"])
+            held.go()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.cursor == landing
+    finally:
+        held.go()
+
+
+def test_rnntui_run_opens_a_long_run_after_its_first_segment_and_a_short_one_whole(tmp_path, monkeypatch):
+    import rnntui
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    path = tmp_path / "long.yaml"
+    path.write_text("version: 1\nname: long\ninput: {generate: {kind: noise, length: 300, features: 3}}\n"
+                    "model:\n  - {type: gru, hidden_size: 4}\nloss: {kind: sum}\n")
+    started = rnntui._run(str(path), 200_000, None, first_segment=True)
+    assert isinstance(started, SweepingRun)
+    assert (started.progress.forward, started.progress.backward) == (1, 0)
+    preview = started.preview()
+    assert preview.steps("model.0.l0.fwd.h", 0, S).shape == (S, 1, 4)
+    with pytest.raises(checkpoint.NotReady, match="10% of the sweep done"):
+        preview["loss"]
+    assert np.array_equal(started.finish()["loss"], rnntui.run(str(path), max_memory=200_000)["loss"])
+    whole = rnntui._run(str(path), None, None, first_segment=True)   # within the memory limit: recorded whole
+    assert type(whole).__name__ == "Trace" and whole.recording.mode == "full"
+    # a many-to-one run is checkpointed too, but its sweep has a pass of its own (the tail): swept before it opens
+    path.write_text("version: 1\nname: m2o\nmode: many-to-one\ninput: {generate: {kind: noise, length: 300, "
+                    "features: 3}}\nmodel:\n  - {type: gru, hidden_size: 4}\n  - {type: dense, units: 2}\n"
+                    "loss: {kind: sum}\n")
+    m2o = rnntui._run(str(path), 200_000, None, first_segment=True)
+    assert type(m2o).__name__ == "CheckpointedTrace" and m2o.segments.progress.complete
+
+
+async def test_a_sweep_that_fails_is_said_and_nothing_waits_for_it(scenario):
+    """The sweep's worker raises (here: out of memory at the fourth piece): the header says why, the views that
+    waited say they are not computed (never "computing" for ever), and `c` says it cannot search."""
+    held = Held(scenario, at=99)
+    advance = held.run.advance
+
+    def failing() -> bool:
+        if held.pieces >= 3:
+            raise MemoryError("no room for segment 3")
+        return advance()
+
+    held.run.advance = failing
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            header = panel(app, "header", 200)
+            assert "sweeping the run failed: no room for segment 3; what needs the rest of it is not computed" in header
+            assert panel(app, "gradients", 200).startswith("not computed: the sweep stopped at 30% (no room for segment 3)")
+            assert "h fwd t 0..63" in panel(app, "states")      # what was swept still shows
+            await press(pilot, ["c"])
+            assert app._after_sweep is None
+            assert any("c: needs the whole sweep, which stopped" in str(n.message) for n in app._notifications)
+    finally:
+        held.go()
+
+
+def test_a_bidirectional_runs_forward_pass_is_ready_from_the_end_once_its_backward_states_come(monkeypatch):
+    """A bidirectional entry's step needs its backward direction's state, which the sweep finds from the last
+    segment down after the forward direction's sweep: until then no step is ready; then the last segments first.
+    What is read is the swept run's."""
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    rng = np.random.default_rng(5)
+    doc = {"version": 1, "mode": "many-to-many", "input": {"batch": rng.normal(size=(2, T, 3)).round(3).tolist()},
+           "model": [{"type": "gru", "hidden_size": 4, "bidirectional": True}], "loss": {"kind": "sum"}}
+    sc = load_scenario("bidir.yaml", json.dumps(doc))
+    swept = run_scenario(sc, recording="checkpointed")
+    run = start_run(sc, recording="checkpointed")
+    seen = []
+    while run.advance():
+        preview, p = run.preview(), run.progress
+        try:
+            preview.steps("model.0.l0.bwd.h", T - 1, T)
+        except checkpoint.NotReady as wait:
+            assert wait.bidir and wait.fraction == p.fraction
+            seen.append(wait.steps)
+            continue
+        a, b = preview.forward_steps()
+        seen.append((a, b))
+        assert np.array_equal(preview.steps("model.0.l0.bwd.h", a, b), swept.steps("model.0.l0.bwd.h", a, b))
+        if a:
+            with pytest.raises(checkpoint.NotReady):
+                preview.steps("model.0.l0.fwd.h", a - 1, a)
+    # five forward pieces with nothing ready, then the states from the last segment (256..299) down, then all
+    assert seen[:5] == [(0, 0)] * 5 and seen[5:9] == [(256, 300), (192, 300), (128, 300), (64, 300)]
+    assert seen[9:] == [(0, 300)] * 5
