@@ -570,7 +570,7 @@ def test_an_earlier_iteration_of_a_checkpointed_training_run_saves_and_reopens(t
     assert_bit_equal(whole, back)
 
 
-@pytest.mark.parametrize("kind", ["many-to-one", "encoder-decoder", "graph"])
+@pytest.mark.parametrize("kind", ["many-to-one", "encoder-decoder", "graph", "graph-recurrence"])
 def test_check_streams_each_kind_to_what_the_whole_recording_finds(kind):
     """`rnntui check --assert` on a checkpointed run of each kind: the segments' places a segment at a time (no
     array read whole: the limit set to nothing), an encoder-decoder's decoder places on their whole arrays."""
@@ -578,17 +578,19 @@ def test_check_streams_each_kind_to_what_the_whole_recording_finds(kind):
 
     sc = {"many-to-one": lambda: many_to_one(kind="lstm", lengths=[150, 70, 1]),
           "encoder-decoder": lambda: encoder_decoder(kind="lstm", decoder="lstm", layers=2, lengths=[150, 70, 1]),
-          "graph": graph}[kind]()
+          "graph": graph, "graph-recurrence": lambda: graph(kind="cell-two-states")}[kind]()
     full = run_scenario(sc, recording="full")
     ck = run_scenario(sc, recording="checkpointed")
     ck.limit = 0
     asserts = ["norm(dh) > 0.02", "max(abs(gates.f)) < 0.8 or t < 10", "norm(h) < 1.5"]
+    if kind == "graph-recurrence":    # at the recurrence node too: its state, its gradient, its step Jacobian
+        asserts = ["norm(dh) > 0.02", "norm(h) < 1.5", "max(jacnorm) < 1.2"]
     whole = check_trace(full, asserts).to_dict()
     assert any(not a["ok"] for a in whole["assertions"])
     assert check_trace(ck, asserts).to_dict() == whole
 
 
-@pytest.mark.parametrize("kind", ["many-to-one", "encoder-decoder", "graph", "training"])
+@pytest.mark.parametrize("kind", ["many-to-one", "encoder-decoder", "graph", "graph-recurrence", "training"])
 def test_the_report_of_each_kind_checkpointed_is_the_whole_runs(kind, tmp_path, monkeypatch):
     """`rnntui show`'s report, no array read whole (the limit set to nothing): the whole recording's, with the
     lines that say how the run was recorded."""
@@ -596,7 +598,8 @@ def test_the_report_of_each_kind_checkpointed_is_the_whole_runs(kind, tmp_path, 
 
     sc = {"many-to-one": lambda: many_to_one(kind="lstm", bidir=True, lengths=[150, 70, 1]),
           "encoder-decoder": lambda: encoder_decoder(kind="lstm", decoder="lstm", layers=2, lengths=[150, 70, 1]),
-          "graph": lambda: graph(kind="bidirectional-packed"), "training": training}[kind]()
+          "graph": lambda: graph(kind="bidirectional-packed"), "graph-recurrence": lambda: graph(kind="cell-two-states"),
+          "training": training}[kind]()
     full = fresh_training(sc, "full", tmp_path, monkeypatch, "full")
     ck = fresh_training(sc, "checkpointed", tmp_path, monkeypatch, "ck")
     ck.limit = 0
