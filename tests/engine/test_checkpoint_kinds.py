@@ -373,6 +373,14 @@ def test_a_saved_graph_trace_reopens_to_the_same_bits(tmp_path, case, monkeypatc
                               equal_nan=True)
 
 
+def test_a_recurrence_nodes_segments_are_short_enough_to_recompute_at_once(monkeypatch):
+    """A recurrence node runs a walk of its step graph per step, in Python: its segments are at most 256 steps
+    (about 100 ms to recompute), where a graph of rnn, lstm and gru nodes as small gets the longest ones."""
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", 4096)
+    for sc, S in ((graph(kind="cell-two-states"), 256), (custom_cell(), 256), (graph(), 4096)):
+        assert checkpoint.segment_steps(list(sc.layout), sc.B, sc.dtype) == S
+
+
 WHOLE_HEAD = """version: 1
 inputs:
   x: {generate: {kind: sine, length: 200, features: 1, period: 8}}
