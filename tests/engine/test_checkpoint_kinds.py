@@ -285,6 +285,14 @@ def graph(kind="residual", dtype="float64", seed=2):
                  {"id": "gru", "type": "gru", "hidden_size": H},
                  {"id": "head", "type": "dense", "units": 3, "activation": "softmax"}]
         loss = {"kind": "cross_entropy", "target": rng.integers(0, 3, (B, T)).tolist()}
+    elif kind == "lstm-then-cell":    # an LSTM node, then a recurrence reading it (a GRU cell's step graph)
+        inputs = {"x": {"batch": batch}}
+        model = [{"id": "lstm", "type": "lstm", "hidden_size": H, "from": "x"},
+                 {"id": "rec", "type": "recurrence", "from": "lstm", "state": {"h": 4},
+                  "step": [{"id": "cell", "type": "gru_cell", "hidden_size": 4, "from": ["x", "h"]}],
+                  "next": {"h": "cell"}, "emit": "cell"},
+                 {"id": "head", "type": "dense", "units": 2}]
+        loss = {"kind": "mse", "target": rng.normal(size=(B, T, 2)).round(3).tolist()}
     else:     # two inputs: one LSTM module called on both (same_as), with an initial state, the results joined
         inputs = {"x": {"batch": batch}, "y": {"batch": rng.normal(size=(B, T, D)).round(3).tolist()}}
         model = [{"id": "enc", "type": "lstm", "hidden_size": H, "from": "x", "num_layers": 2,
@@ -309,9 +317,11 @@ def custom_cell():
 
 GRAPHS = {"residual": dict(), "bidirectional-packed": dict(kind="bidirectional-packed"),
           "two-inputs-shared-initial": dict(kind="shared"), "residual-float32": dict(dtype="float32"),
-          "recurrence-two-states-packed": dict(kind="cell-two-states")}
+          "recurrence-two-states-packed": dict(kind="cell-two-states"),
+          "lstm-then-recurrence-float32": dict(kind="lstm-then-cell", dtype="float32")}
 # what each case records per step, recomputed per segment (a recurrence node's states and its step graph's values)
-GRAPH_BIG = {"recurrence-two-states-packed": ("grad.model.0.c", "model.0.cell.gates.f", "grad.model.1.l0.fwd.h"),
+GRAPH_BIG = {"lstm-then-recurrence-float32": ("grad.model.1.h", "model.1.cell.gates.z", "grad.model.0.l0.fwd.c"),
+             "recurrence-two-states-packed": ("grad.model.0.c", "model.0.cell.gates.f", "grad.model.1.l0.fwd.h"),
              "bundled-custom-cell": ("grad.model.0.h", "model.0.z.out", "grad.model.0.h.through_time")}
 # what a recurrence node's diagnostics and verdict read, kept from the sweep (its Jacobian norms through windows)
 GRAPH_DIAG = {"recurrence-two-states-packed": ("diag.model.0.gradnorm", "diag.model.0.sat.cell.gates.f",
