@@ -150,11 +150,13 @@ class Reduced:
         return out_line, col + add
 
 
-def reduce(text: str) -> Reduced | None:
-    """The reduced text, or None when no list is worth reading with NumPy (the original is read as it is)."""
+def reduce(text: str, raw: bytes | None = None) -> Reduced | None:
+    """The reduced text, or None when no list is worth reading with NumPy (the original is read as it is).
+    *raw*: the text's UTF-8 bytes if the caller has them (used when the text is ASCII: as long as the text)."""
     if "[" not in text or (not text.isascii() and ("\x85" in text or "\u2028" in text or "\u2029" in text)):
         return None   # line breaks other than LF and CRLF: ruamel counts lines otherwise than this module
-    raw = text.encode("ascii", "replace")   # one byte a character: offsets are the text's; `?` is no number
+    if raw is None or len(raw) != len(text):   # (UTF-8 as long as its text: ASCII, one byte a character)
+        raw = text.encode("ascii", "replace")   # one byte a character: offsets are the text's; `?` is no number
     found, clean, plain = _lists(raw)
     if plain is None:   # (the compiled scan looks for these as it reads)
         plain = not ("%" in text and (text.startswith("%") or "\n%" in text)) \

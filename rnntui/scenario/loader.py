@@ -172,9 +172,10 @@ def _read(load: Load) -> None:
     """The file's text as YAML, its top-level keys validated."""
     load.path = Path(load.source)
     load.file = str(load.source)
+    raw = None
     if load.text is None:
-        load.text = read_text(load.path)
-    load.data, load.pos = load_yaml(load.text, load.file, arrays=(ARRAYS_ONLY,))
+        load.text, raw = read_text(load.path, with_bytes=True)
+    load.data, load.pos = load_yaml(load.text, load.file, arrays=(ARRAYS_ONLY,), raw=raw)
     if not isinstance(load.data, dict):
         raise ScenarioError([load.pos.problem((), f"found {describe(load.data)}; expected a map of scenario keys")])
     try:

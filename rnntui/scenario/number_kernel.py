@@ -29,11 +29,16 @@ texts of COMPILED_MIN_BYTES and more.
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
+
+if sys.byteorder != "little":   # the eight-digit reads take the first character as the lowest byte
+    raise ImportError("the compiled scan of number lists reads bytes as little-endian words")
 
 # kinds of values (per number): how Python finishes it
 FLOAT, INT, BY_FLOAT = 0, 1, 2        # BY_FLOAT: `float()` of the token, which starts at ints[value]
@@ -83,11 +88,10 @@ for _c in b" \r\n":
 for _c in b".eEnaif":
     _CLASS[_c] = 7
 
-_M32 = np.uint64(0xFFFFFFFF)
 _U32 = np.uint64(32)
 _ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 _PREC_MASK = np.uint64(0xFFFFFFFFFFFFFFFF >> 55)
-_U0, _U1, _U3, _U52 = np.uint64(0), np.uint64(1), np.uint64(3), np.uint64(52)
+_U0, _U1, _U3 = np.uint64(0), np.uint64(1), np.uint64(3)
 _HIDDEN = np.uint64(1 << 52)
 _TWO53 = np.uint64(1 << 53)
 _SIGN = np.int64(-(1 << 63))

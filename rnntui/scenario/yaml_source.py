@@ -228,11 +228,13 @@ class _Builder:
             top["key"] = None
 
 
-def load_yaml(text: str, file: str, fast: bool = True, arrays: tuple[PathKey, ...] = ()) -> tuple[Any, Positions]:
+def load_yaml(text: str, file: str, fast: bool = True, arrays: tuple[PathKey, ...] = (),
+              raw: bytes | None = None) -> tuple[Any, Positions]:
     """Parse *text*; return plain Python data and the positions of its keys. *fast*: big lists of plain
     numbers read with NumPy (scenario/fast_numbers.py), the same data; False: ruamel reads every number.
     *arrays*: key paths (prefixes) under which such a list is handed over as its NumPy array (int64 or
-    float64) rather than as lists of Python numbers, for a caller that reads only the array there."""
+    float64) rather than as lists of Python numbers, for a caller that reads only the array there. *raw*: the
+    text's UTF-8 bytes, where the caller has them (spares encoding an ASCII text again)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -240,7 +242,7 @@ def load_yaml(text: str, file: str, fast: bool = True, arrays: tuple[PathKey, ..
 
     pos = Positions(file)
     pos.where[()] = (1, 1)
-    reduced = reduce(text) if fast else None
+    reduced = reduce(text, raw) if fast else None
     if reduced is None or not reduced.clean:   # (the compiled scan of number lists reads every character)
         bad = None if text.isascii() and not text.encode("ascii").translate(None, _ASCII_YAML) else \
             _NOT_YAML.search(text)
@@ -315,8 +317,8 @@ class _NotRegular(OSError):
     pass
 
 
-def read_text(path: Path) -> str:
-    """A scenario file's text, or a ScenarioError saying why it cannot be read."""
+def read_text(path: Path, with_bytes: bool = False) -> str | tuple[str, bytes]:
+    """A scenario file's text (*with_bytes*: and its bytes), or a ScenarioError saying why it cannot be read."""
     def refuse(message: str):
         return ScenarioError([Problem(str(path), None, None, "", message)])
 
@@ -329,7 +331,8 @@ def read_text(path: Path) -> str:
     except OSError as exc:
         raise refuse(exc.strerror or str(exc)) from None
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
+        return (text, data) if with_bytes else text
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
