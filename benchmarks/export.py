@@ -1,6 +1,6 @@
 """`rnntui export` (.npz) against `rnntui.run`, same process: what the step-Jacobian norms cost.
 
-    python benchmarks/export.py [--repeat 3] [--sample 100] [--only lstm] [--batch 1] [--cpu]
+    python benchmarks/export.py [--repeat 3] [--sample 100] [--only lstm] [--batch 1] [--cpu] [--threads 2]
 
 For each case prints the run's median time, the export's (run + save) with the default (norms left
 out when costly, meta.not_computed) and with --jacobian (every diag.*.jacnorm: a float32 Lanczos
@@ -95,7 +95,12 @@ def main() -> None:
     ap.add_argument("--only", default=None, help="a family: lstm or gru")
     ap.add_argument("--batch", type=int, default=None, help="only the cases of this batch size (1: the T=5000 ones)")
     ap.add_argument("--cpu", action="store_true", help="CPU time instead of wall time (less drift on a shared machine)")
+    ap.add_argument("--threads", type=int, default=None, help="the --jacobian column's threads whatever the load "
+                    "(default: rnntui's rule, spectral.spare_workers)")
     args = ap.parse_args()
+    if args.threads:
+        spectral.WORKERS = args.threads
+        spectral.spare_workers = lambda cap: cap
     global CLOCK
     if args.cpu:
         CLOCK = time.process_time
