@@ -105,8 +105,9 @@ def main() -> None:
     if args.cpu:
         CLOCK = time.process_time
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {'CPU' if args.cpu else 'wall'} time; ratios "
-          f"to the run of the same round, median of {args.repeat} rounds [range]; --jacobian on up to "
-          f"{spectral.WORKERS} thread(s) (now {spectral.spare_workers(spectral.WORKERS)}: the load leaves that many), then on 1")
+          f"to the run of the same round, median of {args.repeat} rounds [range]; --jacobian on "
+          + (f"{args.threads} thread(s) (--threads)" if args.threads else f"up to {spectral.WORKERS} thread(s) (now "
+             f"{spectral.spare_workers(spectral.WORKERS)}: the load leaves that many)") + ", then on 1")
     print(f"{'case':22} {'run':>7} {'export':>17} {'--jacobian':>17} {'1 thread':>17} {'jacnorm alone':>17} "
           f"{'old (est.)':>10}")
     # every rnntui command runs its linear algebra on one BLAS thread (rnntui/blas.py): so does every timing here
