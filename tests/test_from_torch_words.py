@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 import rnntui
 
-torch = pytest.importorskip("torch")
 nn, F = torch.nn, torch.nn.functional
 
 

@@ -199,7 +199,7 @@ def test_a_shared_gru_has_its_step_jacobians(tmp_path):
     """Two inputs through one GRU (same_as): the second node's step Jacobian norms are those of the owner's
     weights on its own states (torch's autograd Jacobian of nn.GRUCell), where `show` crashed on the
     missing `3.weight_hh_l0` (a from_torch siamese GRU encoder)."""
-    torch = pytest.importorskip("torch")
+    import torch
     path = tmp_path / "shared-gru.yaml"
     path.write_text(SHARED_GRU)
     trace = rnntui.run(path)
@@ -340,7 +340,7 @@ def test_a_generators_fed_back_values_are_the_values_shown():
     """PyTorch's time_sequence_prediction with future=3: from step 8 on the loop reads its own output of the
     step before, not the input (padded with zeros there). The report's values, the timeline's input row and
     the ‖dL/dx_t‖ column said 0 at those steps (a gradient of a value never read)."""
-    torch = pytest.importorskip("torch")
+    import torch
     nn = torch.nn
 
     class Sequence(nn.Module):
