@@ -32,17 +32,17 @@ def test_a_model_too_large_to_run_is_refused_before_its_parameters_are_made(tmp_
 
 def test_a_long_run_whose_parameters_alone_overflow_the_limit_is_refused_even_checkpointed(tmp_path):
     """hidden_size 3,000 over 20,000 steps: checkpointing would shrink the per-step record, but the
-    parameters and their gradients (144 MB) and one segment still overflow 200 MB: refused while loading,
+    parameters and their gradients (144 MB) and one segment still overflow 150 MiB: refused while loading,
     saying so (was: accepted as checkpointed, then the run itself went over the limit)."""
     path = tmp_path / "big.yaml"
     path.write_text("mode: many-to-one\ninput: {generate: {kind: pulse, length: 20000, at: 0}}\n"
                     "model:\n  - {type: rnn, hidden_size: 3000}\nloss: {kind: sum}\n")
     with pytest.raises(ScenarioError) as info:
-        load_scenario(path, max_memory=200 << 20)
+        load_scenario(path, max_memory=150 << 20)
     problem = info.value.problems[0]
     assert (problem.line, problem.path) == (3, "model")
     assert problem.message.startswith("even checkpointed, this run would hold about")
-    assert "memory limit of 200.0 MiB" in problem.message
+    assert "memory limit of 150.0 MiB" in problem.message
     # the same model over the same steps fits a limit its parameters, gradients and a segment fit in
     load_scenario(path, max_memory=600 << 20)
 

@@ -1,6 +1,8 @@
 """Scenario -> Trace: cast to the scenario's dtype, check memory, run, record."""
 from __future__ import annotations
 
+from math import prod
+
 import numpy as np
 
 from rnntui.engine import generate, keys, network
@@ -36,17 +38,25 @@ def record_bytes(layout: list, dtype, x, seq: bool, B: int, decoder_x=None) -> i
 
 
 def checkpointed_need(layout: list, dtype, x, seq: bool, B: int, decoder_x=None) -> tuple[int | None, str, int]:
-    """What a checkpointed run holds at least: the whole input and one segment's record (with the parameters
-    and their gradients, which checkpointing does not shrink); None, and why, when segments would not help
-    (the steps are one segment at most); and the segment's length."""
+    """What a checkpointed run holds at least: the whole input, the parameters and their gradients (which
+    checkpointing does not shrink) and a segment's record forward and backward (a lower bound: the LRU and the
+    per-step diagnostics come on top); None, and why, when segments would not help (the steps are one segment
+    at most); and the segment's length."""
     from rnntui.engine.checkpoint import segment_steps
     from rnntui.engine.checkpoint_kinds import steps_part
 
-    S = segment_steps(steps_part(list(layout))[0], B, dtype)   # as choose_recording counts it
+    part = steps_part(list(layout))[0]
+    S = segment_steps(part, B, dtype)   # as choose_recording counts it
     T = x.shape[0] if seq else 1
     if T <= S:
         return None, f"{T:,} steps are one segment of {S:,}", S
-    return record_bytes(layout, dtype, x[:S], seq, B, decoder_x) + x.nbytes, "", S
+    itemsize = np.dtype(dtype).itemsize
+    # what grows with the steps, as segment_steps counts it (trace_floats counts some arrays over the layout's
+    # own steps, the whole run's, whatever T it is given: a segment's record is its per-step share times S)
+    per_step = (trace_floats(part, 2, B) - trace_floats(part, 1, B)) * itemsize
+    params = sum(prod(shape) for lay in layout for shape in lay.params.values()) * itemsize
+    decoder = 0 if decoder_x is None else decoder_x.nbytes
+    return 2 * params + 2 * per_step * S + x.nbytes + decoder, "", S   # a segment forward and one backward
 
 
 def too_big_checkpointed(need: int, limit: int, S: int) -> str:
