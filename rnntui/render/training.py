@@ -533,7 +533,11 @@ def training_report(trace, k: int | None = None) -> list:
     cause = likely_cause(trace)
     if cause is not None:
         out.append(Text(cause, Style(color="red")))
-    cols = Columns("Per parameter: gradient norm and update / parameter ratio, first and last iteration",
+    # a loop recorded without seeing its optimizer's step (no `with`, no optimizer=): no update, so no ratio;
+    # NaN there means not recorded, not a value that stopped being finite
+    unseen = "big updates" in event_kinds_known(trace)[1]
+    cols = Columns("Per parameter: gradient norm and update / parameter ratio, first and last iteration"
+                   + ("; the updates were not recorded (-)" if unseen else ""),
                    [("parameter", "<"), ("‖grad‖ first", ">"), ("‖grad‖ last", ">"), ("ratio first", ">"),
                     ("ratio last", ">")])
     for key in sorted(k for k in trace if k.startswith(keys.TRAIN_GRADNORM_PARAM_PREFIX)):
@@ -541,7 +545,8 @@ def training_report(trace, k: int | None = None) -> list:
         gn = trace[key]
         ratio = trace[keys.train_update_ratio(name)]
         size = trace[keys.train_param_norm(name)] if keys.train_param_norm(name) in trace else [None] * len(ratio)
-        cols.add(name, f"{gn[0]:.3e}", f"{gn[-1]:.3e}", _ratio(ratio[0], size[0]), _ratio(ratio[-1], size[-1]))
+        first, last = ("-", "-") if unseen else (_ratio(ratio[0], size[0]), _ratio(ratio[-1], size[-1]))
+        cols.add(name, f"{gn[0]:.3e}", f"{gn[-1]:.3e}", first, last)
     out.append(cols.render())
     events = iteration_events(trace)
     first: dict[str, IterationEvent] = {}
