@@ -197,3 +197,6 @@ def test_a_recorded_folder_without_updates_shows_no_nan_ratios(tmp_path):
     assert "nan" not in table and "the updates were not recorded (-)" in " ".join(table.split())
     line = parameter_line(run, 2, 200).plain
     assert "nan" not in line and "not recorded" in line
+    at = result.output.index("Training setup")
+    setup = " ".join(result.output[at:result.output.index("iterations", at)].split())
+    assert "optimizer your own loop's (its updates not recorded)" in setup and "(recorded updates)" not in setup

@@ -502,7 +502,9 @@ def training_setup(trace) -> "Facts":
         pairs.append(("batch size", f"the whole batch ({trace.info.B})" if cfg.batch_size is None else
                       f"{cfg.batch_size} samples an iteration" + (", shuffled every pass" if cfg.shuffle else "")))
     else:
-        pairs.append(("optimizer", "your own loop's (recorded updates)" if keys.TRAIN_STEP in trace else "not recorded"))
+        seen = "big updates" not in event_kinds_known(trace)[1]   # record() saw the optimizer's step
+        pairs.append(("optimizer", ("your own loop's (recorded updates)" if seen else "your own loop's (its updates "
+                                    "not recorded)") if keys.TRAIN_STEP in trace else "not recorded"))
         pairs.append(("learning rate", rates))
         if keys.TRAIN_CLIPPED in trace:
             acted = int(np.count_nonzero(trace[keys.TRAIN_CLIPPED]))
