@@ -3,7 +3,8 @@ measured in the same run.
 
     python benchmarks/long.py [--steps 1000000] [--hidden 256] [--reference-steps 1000] [--sweep-steps 5000]
 
-Each opening runs in its own subprocess (its peak RSS is the process's: `ru_maxrss`): the scenario loaded,
+Each opening runs in its own subprocess (its peak RSS is the process's own: `VmHWM`, not `ru_maxrss`, which
+Linux carries over from the parent across fork and exec): the scenario loaded,
 run (checkpointed when the whole record is over the memory limit, the default: half the available memory),
 and the debugger's first screen painted headless (Textual's Pilot). Printed:
 
@@ -25,7 +26,11 @@ Measured 2026-12-06, LSTM H=256 B=1, 8 input features, float64:
 - the first screen now comes first (`--first-only --repeat 5`, segments of 192 steps): T=1,000,000 opens after
   its first segment, 1.55x T=1,000's first screen (median of 5 pairs, load average 3.3; pairs 0.86-1.83x) and
   0.84x at load average 8.4 (pairs 0.60-1.13x; T=1,000's first screen runs its whole run, T=1,000,000's generates
-  its 8 million input numbers); peak RSS 0.16 GiB at the first screen.
+  its 8 million input numbers); peak RSS 0.16 GiB at the first screen. The whole session (`--repeat 3`, load
+  average 4-6): first screen 1.27x T=1,000's (median of 3 pairs: 2.25/3.78 s, 3.10/3.92 s, 2.67/2.65 s), peak RSS
+  0.46 GiB with the sweep done in the debugger's worker (917.8 s, 1.09x the plain run per step at T=5,000, measured
+  at another moment's load), a key at t=500,002 11.7 ms CPU (7.4 over an unbound key's); the same sweep in the
+  worker and alone (T=20,000, one after the other, load 6): 42.4 s and 41.1 s.
 - before it did (the entries below): the first screen after the whole sweep.
 - T=1,000,000 (segments of 384 steps then; load average 10-12): checkpointed (61.3 GiB whole, limit 10.5 GiB),
   peak RSS 0.53 GiB; first screen after the whole sweep, 1643 s = 276x T=1,000's (the first screen does not come
@@ -64,6 +69,19 @@ async def _press_cpu(app, pilot, key: str) -> float:
     return time.thread_time() - t0
 
 
+def peak_rss() -> int:
+    """This process's peak resident set size, bytes: VmHWM (its own memory's high-water mark) where /proc has it;
+    else ru_maxrss (on Linux, at least the parent's peak when it was forked)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def child(path: str, presses: int, max_memory: int | None = None, first_only: bool = False) -> dict:
     """Open *path* in the debugger headless, as `rnntui run` does (a checkpointed run after its first segment,
     the rest swept in the app's worker); what it cost (one JSON line on stdout). *first_only*: stop once the
@@ -89,7 +107,7 @@ def child(path: str, presses: int, max_memory: int | None = None, first_only: bo
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             out["first_screen_s"] = time.perf_counter() - t0
-            out["first_screen_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            out["first_screen_rss_bytes"] = peak_rss()
             if sweep is not None:
                 out["first_screen_progress"] = app.run_state.sweeping.fraction
                 if first_only:
@@ -128,7 +146,7 @@ def child(path: str, presses: int, max_memory: int | None = None, first_only: bo
             out["segment_forward_backward_ms"] = 1e3 * statistics.median(both)
 
     asyncio.run(drive())
-    out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    out["peak_rss_bytes"] = peak_rss()
     return out
 
 

@@ -232,9 +232,9 @@ def test_run_opens_what_the_run_command_opens(tmp_path, monkeypatch):
 def test_every_command_opens_what_it_is_given_through_rnntui_run(tmp_path, monkeypatch, command):
     import rnntui.tui.app
 
-    real, asked = rnntui.run, []
-    monkeypatch.setattr(rnntui, "run", lambda path, max_memory=None, sample=None: (asked.append((path, max_memory)),
-                                                                                    real(path))[1])
+    real, asked = rnntui._run, []   # what rnntui.run calls (`rnntui run` asks it for a first segment too)
+    monkeypatch.setattr(rnntui, "_run", lambda path, max_memory, sample, first_segment:
+                        (asked.append((path, max_memory)), real(path, None, sample, first_segment))[1])
     monkeypatch.setattr(rnntui.tui.app.RnntuiApp, "run", lambda self, *a, **k: None)
     result = CliRunner().invoke(app, [a.format(tmp=tmp_path) for a in command] + ["--max-memory", "1GiB"])
     assert result.exit_code == 0, result.output

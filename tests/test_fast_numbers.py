@@ -120,6 +120,9 @@ CASES = {
     "tabs": "v: [1.0,\t2.0]\n",
     "spaces in a number": "v: [1. 5, 2.0]\n",
     "a directive": "%YAML 1.1\n---\nv: [1.0, 017]\n",
+    "a directive after a comment": "# x\n%YAML 1.1\n---\nv: [1.0, 019]\n",   # 019: a string to YAML 1.1
+    "a CR alone": "a: [1.5, 2.5]\rb: [3, 4]\r\nc: [5.5,\r 6.5]\nd: 1\n",
+    "a CR alone in a list": "c: [5.5,\r6.5]\nd: [1,\r\n 2]\ne: 1\n",
     "many small rows": "v: [" + ", ".join(["[1.5, 2]"] * 300) + "]\nw: [" + ", ".join(["[1, 2]"] * 300) + "]\n",
     "a stray bracket": "v: [a, [" + ", ".join(["0.5"] * 300) + "]]\nw: x]\n",
 }
@@ -170,8 +173,11 @@ def test_every_float_reads_back_bit_for_bit(scan):
     assert "v" in [p[0] for p in pos.lists]                 # read by NumPy, in one piece
     assert isinstance(data["v"], NumberList) and data["v"].array.shape == rows.shape
     assert data["v"].array.tobytes() == rows.tobytes()
-    slow, _ = load_yaml(text, "t.yaml", fast=False)
-    same(data, slow)
+    if scan == "numpy":   # ruamel's reading of 80,000 numbers takes seconds: once is enough
+        slow, _ = load_yaml(text, "t.yaml", fast=False)
+        same(data, slow)
+    else:                 # the lists as ruamel builds them: Python floats, the same bits
+        same(data["v"], rows.tolist())
 
 
 def test_a_bad_number_in_a_big_list_is_placed_where_it_is(tmp_path, scan):
@@ -210,7 +216,7 @@ def test_a_shape_error_points_into_the_list(tmp_path, scan):
 
         orig = yaml_source.load_yaml
         try:
-            yaml_source_load = (lambda t, fl, fast=fast: orig(t, fl, fast=fast))
+            yaml_source_load = (lambda t, fl, fast=fast, **kw: orig(t, fl, fast=fast, **kw))
             import rnntui.scenario.loader as loader
 
             loader.load_yaml = yaml_source_load
@@ -279,3 +285,36 @@ def test_control_characters_are_refused_where_they_are(every_list, text):
     """The compiled scan checks the characters as it reads (load_yaml then skips its own pass): the same message."""
     slow, fast = errors(text)
     assert fast == slow and "control character" in fast
+
+
+def test_arrays_are_handed_over_where_the_caller_reads_only_arrays(every_list):
+    """`load_yaml(arrays=...)`: under those keys a list read by the fast path is its array (no Python numbers
+    built: the loader does this for `weights.set`); elsewhere, and by default, the lists ruamel would build."""
+    text = ("input: {values: [[0.5, 1.5], [2.5, 3.5]]}\nweights:\n  set:\n    a: [[1.5, -2.0e-05], [3, 4.0]]\n"
+            "    b: [1, 2, 3]\n    c: [[1.0, 2.0], [3.0]]\n")
+    plain, _ = load_yaml(text, "t.yaml")
+    data, pos = load_yaml(text, "t.yaml", arrays=(("weights", "set"),))
+    same(data["input"], plain["input"])
+    assert isinstance(data["input"]["values"], NumberList)
+    a, b = data["weights"]["set"]["a"], data["weights"]["set"]["b"]
+    assert isinstance(a, np.ndarray) and a.dtype == np.float64 and a.tobytes() == plain["weights"]["set"]["a"].array.tobytes()
+    assert isinstance(b, np.ndarray) and b.dtype == np.int64 and b.tolist() == [1, 2, 3]
+    assert pos.lists[("weights", "set", "a")].parsed._value is None   # its Python numbers never built
+    rows = data["weights"]["set"]["c"]   # ragged: each row read on its own, each an array
+    assert isinstance(rows, list) and [r.tolist() for r in rows] == [[1.0, 2.0], [3.0]]
+    from rnntui.scenario.arrays import NotNumbers, numbers
+    assert numbers(a).tobytes() == numbers(plain["weights"]["set"]["a"]).tobytes()
+    with pytest.raises(NotNumbers, match="ragged"):
+        numbers(rows)
+
+
+@pytest.mark.parametrize("text", ["a: [1.5, 2.5]\nb: [3, 4]\n", "n: \"caf\u00e9 \u2013\"\na: [1.5, 2.5]\nb: [3, 4]\n"])
+def test_the_bytes_the_loader_read_give_the_same(every_list, text):
+    """load_yaml(raw=...) takes the file's bytes for an ASCII text (not encoded again), and encodes a text that is
+    not ASCII itself (its UTF-8 bytes are not one a character): the same data and positions either way."""
+    data, pos = both(text)
+    again, again_pos = load_yaml(text, "t.yaml", raw=text.encode("utf-8"))
+    same(again, data)
+    assert again_pos.where == pos.where and set(again_pos.lists) == set(pos.lists) == {("a",), ("b",)}
+    for path in [("a", 1), ("b", 0)]:
+        assert again_pos.of(path) == pos.of(path)

@@ -3,6 +3,7 @@ bit) or int that Python's `float()` / `int()` makes of the token, and what it do
 NumPy scan (which leaves to ruamel what it does not read)."""
 from __future__ import annotations
 
+import random
 import struct
 from decimal import Decimal
 from fractions import Fraction
@@ -12,7 +13,7 @@ import pytest
 
 pytest.importorskip("numba")
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from rnntui.scenario import fast_numbers  # noqa: E402
@@ -32,7 +33,7 @@ def scanned(tokens: list[str], min_numbers: int = 1):
     out_bits, ints, kinds = np.zeros(most, np.int64), np.zeros(most, np.int64), np.zeros(most, np.uint8)
     recs = np.zeros((len(raw) // 3 + 1, nk.R_FIELDS), np.int64)
     dims = np.zeros((len(raw) // 3 + 1, fast_numbers.MAX_DEPTH + 1), np.int64)
-    count, _ = nk.scan(data, min_numbers, fast_numbers.MAX_DEPTH, out_bits, ints, kinds, recs, dims)
+    count, _, _ = nk.scan(data, min_numbers, fast_numbers.MAX_DEPTH, out_bits, ints, kinds, recs, dims)
     return recs[:count], out_bits.view(np.float64), ints, kinds
 
 
@@ -57,28 +58,31 @@ def assert_floats(tokens: list[str]) -> None:
         assert type(v) is float and bits(v) == bits(float(tok)), (tok, v, float(tok))
 
 
-@given(st.floats(allow_nan=False, allow_infinity=False))
-@settings(max_examples=3000, deadline=None)
-def test_the_repr_of_any_double(x):
-    assert_floats([repr(x), repr(-x), "%.17e" % x, "%.16e" % x])
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_the_repr_of_any_double(xs):
+    assert_floats([f for x in xs for f in (repr(x), repr(-x), "%.17e" % x, "%.16e" % x)])
 
 
-@given(st.floats(width=32, allow_nan=False, allow_infinity=False))
-@settings(max_examples=2000, deadline=None)
-def test_float32_values_as_written(x):
+@given(st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=1, max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_float32_values_as_written(xs):
     """Float32 weights as from_torch writes them (the double's repr, up to 17 digits) and as float32 reprs."""
-    assert_floats([repr(x), repr(float(np.float32(x))), str(np.float32(x))])
+    assert_floats([f for x in xs for f in (repr(x), repr(float(np.float32(x))), str(np.float32(x)))])
 
 
-@given(st.integers(1, 10**19 - 1), st.integers(-360, 330), st.booleans())
-@settings(max_examples=4000, deadline=None)
-def test_digits_and_exponents(w, q, neg):
+@given(st.lists(st.tuples(st.integers(1, 10**19 - 1), st.integers(-360, 330), st.booleans()), min_size=1,
+                max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_digits_and_exponents(cases):
     """Up to 19 significant digits at every power of ten a double can reach and past it (0 and inf)."""
-    sign = "-" if neg else ""
-    s = str(w)
-    toks = [f"{sign}{s}e{q:+d}", f"{sign}{s}.0e{q:+d}", f"{sign}0.{s}e{q:+d}", f"{sign}000{s}.000e{q:+d}"]
-    if -20 < q < 0 and len(s) > -q:
-        toks.append(f"{sign}{s[:q]}.{s[q:]}")
+    toks = []
+    for w, q, neg in cases:
+        sign = "-" if neg else ""
+        s = str(w)
+        toks += [f"{sign}{s}e{q:+d}", f"{sign}{s}.0e{q:+d}", f"{sign}0.{s}e{q:+d}", f"{sign}000{s}.000e{q:+d}"]
+        if -20 < q < 0 and len(s) > -q:
+            toks.append(f"{sign}{s[:q]}.{s[q:]}")
     assert_floats(toks)
 
 
@@ -180,9 +184,10 @@ def test_a_big_list_is_read_by_the_compiled_scan(monkeypatch):
     monkeypatch.setattr(fast_numbers, "_lists_compiled", lambda raw, scan: calls.append(1) or real(raw, scan))
     data, _ = load_yaml(text, "t.yaml")
     assert calls and data["v"].array.tobytes() == rows.tobytes()
+    count = len(calls)
     monkeypatch.setenv("RNNTUI_FUSED", "off")
     data, _ = load_yaml(text, "t.yaml")
-    assert len(calls) == 1 and data["v"].array.tobytes() == rows.tobytes()
+    assert len(calls) == count and data["v"].array.tobytes() == rows.tobytes()
 
 
 def test_minus_zero():
@@ -190,3 +195,42 @@ def test_minus_zero():
     got = converted(["-0.0", "-0", "0.0", "2.5"])
     assert [type(v) for v in got] == [float, int, float, float] and got[1] == 0
     assert [bits(v) for v in got.array.tolist()] == [bits(-0.0), bits(0.0), bits(0.0), bits(2.5)]
+
+
+def test_a_numba_that_cannot_compile_leaves_the_numpy_scan(monkeypatch):
+    """The compiled scan is tried once on a tiny text; if that fails (a numba that cannot compile here), every
+    load takes the NumPy scan and reads the same data."""
+    rows = np.arange(600, dtype=np.float64).reshape(2, 300) / 7
+    text = "v: [" + ", ".join("[" + ", ".join(map(repr, r)) + "]" for r in rows.tolist()) + "]\n"
+
+    def broken(*args):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(fast_numbers, "_KERNEL", [])
+    monkeypatch.setattr(fast_numbers, "COMPILED_MIN_BYTES", 0)
+    monkeypatch.setattr(nk, "scan", broken)
+    assert fast_numbers._kernel(len(text)) is None
+    data, pos = load_yaml(text, "t.yaml")
+    assert ("v",) in pos.lists and data["v"].array.tobytes() == rows.tobytes()
+    monkeypatch.setattr(fast_numbers, "_KERNEL", [])   # the real kernel again for the tests after
+
+
+def test_a_hundred_thousand_random_tokens():
+    """Random doubles' reprs, float32s' (as from_torch writes them) and 1-19 digit decimals at exponents past
+    both ends, through the compiled scan in one text: every float the one `float()` gives, bit for bit."""
+    rng = np.random.default_rng(5)
+    doubles = rng.integers(0, 2**64, size=50_000, dtype=np.uint64).view(np.float64)
+    singles = rng.integers(0, 2**32, size=30_000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    tokens = [repr(x) for x in doubles[np.isfinite(doubles)].tolist()]
+    tokens += [repr(x) for x in singles[np.isfinite(singles)].astype(np.float64).tolist()]
+    draw = random.Random(5)
+    for _ in range(20_000):
+        d = draw.randint(1, 19)
+        tokens.append(f"{draw.randint(10 ** (d - 1), 10 ** d - 1)}e{draw.randint(-345, 310):+d}")
+    tokens = tokens[: len(tokens) // 100 * 100]
+    rows = ["[" + ", ".join(tokens[k:k + 100]) + "]" for k in range(0, len(tokens), 100)]
+    raw = ("v: [" + ",\n  ".join(rows) + "]\n").encode()
+    found, clean, plain = fast_numbers._lists_compiled(raw, nk.scan)
+    assert clean and plain and len(found) == 1 and found[0][2].array.shape == (len(rows), 100)
+    want = np.array([float(t) for t in tokens])
+    assert found[0][2].array.ravel().tobytes() == want.tobytes()

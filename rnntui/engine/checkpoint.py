@@ -78,19 +78,21 @@ def _has_dropout(sc) -> bool:
 
 def why_whole_layout(layout: list) -> str | None:
     from rnntui.engine.checkpoint_kinds import steps_part
+    from rnntui.engine.graph_diag import carries   # a graph's recurrence carries its states as a recurrent entry
 
     layout, why = steps_part(layout)      # a many-to-one's entries up to its last recurrent one
     if why is not None:
         return why
     recurrent = [lay for lay in layout if lay.recurrent]
+    carriers = [lay for lay in layout if carries(lay)]
     for lay in layout:
         if not (lay.seq_in and lay.seq_out):
             return (f"entry {lay.index} ({lay.type}) ends the steps (many-to-one): recorded whole "
                     "(checkpointing covers entries that keep every step, and a recurrent entry that keeps its "
                     "final state)")
-        if not lay.recurrent and handler(lay.type).mixes_steps(lay, False):
+        if not lay.recurrent and not carries(lay) and handler(lay.type).mixes_steps(lay, False):
             return f"entry {lay.index} ({lay.type}) mixes steps: recorded whole"
-    if not recurrent:
+    if not recurrent and not carriers:
         return "nothing recurrent: recorded whole"
     bidir = [lay for lay in recurrent if len(lay.directions) == 2]
     if bidir and (len(recurrent) > 1 or bidir[0].num_layers > 1):
@@ -696,7 +698,7 @@ class TermPass:
         if g_pre is not None:
             p1 = np.zeros_like(g_pre)
             p1[start[rows] - a, rows] = g_pre[start[rows] - a, rows]
-        scratch: dict = {}
+        self.scratch = scratch = {}    # the pass's record of segment k (a graph's recurrences read it: checkpoint_kinds)
         segs._walk_backward(walk, g1, p1, {}, scratch, self.finals(k, walk), lean=direction)
         nxt = k - 1 if direction == "fwd" else k + 1
         if 0 <= nxt < K:
@@ -1025,6 +1027,42 @@ def windowed_jacnorm(trace, entry, params, place) -> np.ndarray:
     return out
 
 
+class _GraphWindow(_Window):
+    """A graph's steps lo .. hi-1: its named inputs sliced and their lengths shifted too."""
+
+    def __getitem__(self, key):
+        if key.startswith(keys.input_lengths("")):
+            return np.asarray(self.trace[key]) - self.lo
+        if key.startswith(keys.input_key("")) and key in self.trace and np.ndim(self.trace[key]) >= 2:
+            return np.asarray(self.trace[key])[self.lo:self.hi]
+        return super().__getitem__(key)
+
+
+def graph_window(trace, lo: int, hi: int):
+    """Steps lo .. hi-1 of *trace* read as whole arrays, recomputing only the segments that hold them, where it
+    is (read through any wrapper) a checkpointed graph's; None for any other trace."""
+    inner = trace      # a graph's wrappers (the TUI's ShownTrace, Stepwise) read the same arrays under the same names
+    while inner is not None and not isinstance(inner, CheckpointedTrace):
+        inner = getattr(inner, "whole", None)
+    if inner is None or not inner.info.inputs:
+        return None
+    return _GraphWindow(inner, max(0, lo), min(inner.segments.T, hi))
+
+
+def windowed_steps_jacnorm(trace, entry, params) -> np.ndarray:
+    """graph_diag.jacobian_norms of a graph's recurrence node in a checkpointed trace: a segment's steps at a
+    time, each through a window of them and the step before (whose states step t's Jacobian starts from); each
+    step's norm is computed on its own, so the numbers are the whole trace's."""
+    from rnntui.engine.graph_diag import jacobian_norms
+
+    segs = trace.segments
+    out = np.empty((segs.T, segs.B), dtype=segs.dtype)
+    for a, b in segs.bounds:
+        lo = max(0, a - 1)
+        out[a:b] = jacobian_norms(trace.info, entry, _GraphWindow(trace, lo, b), params, steps=np.arange(a - lo, b - lo))
+    return out
+
+
 def jacnorm_of(trace, entry, params, place):
     """The lazy Jacobian norms of *place* of a checkpointed trace: through windows of segments where its entry
     runs in them, else (a decoder, kept whole) as a whole trace derives them."""
@@ -1142,9 +1180,14 @@ def restore(arrays: dict, info, path, limit: int):
     if keys.TRAIN_LOSS in kept:     # a training run's: its iterations' numbers and this iteration's record
         from rnntui.engine.checkpoint_kinds import SavedCheckpointedTrainTrace as cls
     trace = cls(kept, info, derived, segs, big, limit, path, rows)
+    from rnntui.engine.graph_diag import carries
+
     for place in info.places:
         if place.recurrent and place.diag_key("jacnorm") in left:
             trace._derived[place.diag_key("jacnorm")] = jacnorm_of(trace, info.entries[place.entry], params, place)
+        elif carries(info.entries[place.entry]) and place.diag_key("jacnorm") in left:   # a graph's recurrence
+            trace._derived[place.diag_key("jacnorm")] = partial(windowed_steps_jacnorm, trace,
+                                                                info.entries[place.entry], params)
     rec = meta.get("recording")
     if isinstance(rec, dict):
         try:

@@ -10,8 +10,10 @@
 - **Encoder-decoder** (`EncoderDecoderSegments`): the encoder in segments; the decoder once, whole, from the
   hand-over, with the loss; its gradient into the hand-over enters the encoder's last entry at each sample's
   last step (step 0 backward), in the backward sweep and in the verdicts' one-term passes (`HandoverTermPass`).
-- **Graph models** (`GraphSegments`): every node per step, the rnn, lstm and gru nodes carrying their states
-  and gradients from segment to segment (`why_whole_graph` says which graphs).
+- **Graph models** (`GraphSegments`): every node per step, the rnn, lstm and gru nodes and the recurrence nodes
+  (custom cells whose steps read only x and their states) carrying their states and gradients from segment to
+  segment, the recurrences' one-term gradients in the sweep's lean passes too (`GraphTermPass`); `why_whole_graph`
+  says which graphs.
 - **Training runs**: each iteration is one of the runs above (engine/train.py's `CheckpointedTrainTrace`); a saved
   one reopens as `SavedCheckpointedTrainTrace`.
 
@@ -28,8 +30,10 @@ from rnntui.engine import keys
 from rnntui.engine.checkpoint import CheckpointedTrace, Segments, TermPass
 from rnntui.engine.context import RunContext
 from rnntui.engine.entries.recurrent import final_steps, merge, unmerge
-from rnntui.engine.diagnostics import row_norms
+from rnntui.engine.diagnostics import row_norms, saturation
 from rnntui.engine.graph import GraphWalk, is_graph
+from rnntui.engine.graph_diag import carries, gates, state_grad, state_names
+from rnntui.engine.ops.recurrence import state_key
 from rnntui.engine.handlers import handler
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
 from rnntui.engine.seq2seq import split
@@ -54,10 +58,16 @@ def steps_part(layout: list) -> tuple[list, str | None]:
             return layout, (f"entry {lay.index} ({lay.type}) records its running statistics, which have no steps: "
                             "recorded whole")
     if is_graph(layout):
+        if any(carries(lay) for lay in layout) and any(lay.recurrent and len(lay.directions) == 2 for lay in layout):
+            return layout, ("a graph with a recurrence and a bidirectional node is recorded whole (the sweep carries "
+                            "a bidirectional node's gradients between segments in the order opposite to a "
+                            "recurrence's)")
         for lay in layout:
-            if getattr(handler(lay.type), "lays_out_node", False):
-                return layout, (f"node {lay.name} is a recurrence (a step graph with its own loop): recorded whole "
-                                "(checkpointing covers a graph's rnn, lstm and gru nodes)")
+            if carries(lay):
+                why = _why_whole_recurrence(lay)
+                if why is not None:
+                    return layout, (f"node {lay.name} is a recurrence {why}: recorded whole (checkpointing covers a "
+                                    "recurrence whose steps read only its input and its states)")
         if len({lay.steps for lay in layout}) > 1:
             return layout, "a graph whose nodes run over different numbers of steps is recorded whole"
         return layout, None
@@ -69,6 +79,21 @@ def steps_part(layout: list) -> tuple[list, str | None]:
     if any(lay.seq_in or lay.seq_out for lay in layout[r + 1:]):
         return layout, f"entry {layout[r + 1].index} ({layout[r + 1].type}) reads steps after the last: recorded whole"
     return layout[:r] + [per_step(layout[r])], None
+
+
+def _why_whole_recurrence(lay) -> str | None:
+    """Why a graph's recurrence node cannot run in segments (None: it can, `GraphSegments`): a step that reads
+    another node's whole sequence (attention over an encoder) would read only its segment's part; a state that
+    starts from a node's value, or a value fed back as the next step's x, is not carried between segments."""
+    conf = lay.config
+    if conf.get("start"):
+        return "whose states start from a node's value (" + ", ".join(f"{s} from {src}" for s, src in
+                                                                conf["start"].items()) + ")"
+    if conf.get("outer"):
+        return f"whose step graph reads other nodes ({', '.join(conf['outer'])})"
+    if conf.get("feed") is not None:
+        return "that feeds a value back as the next step's x"
+    return None
 
 
 def per_step(lay):
@@ -424,7 +449,13 @@ class GraphSegments(Segments):
     nodes carrying their states from segment to segment as a chain's entries do: each segment is the graph run
     over its steps of every input, from its boundary states, and backward from its boundary gradients. What is
     recorded is the graph's whole run's, key for key (`input.{name}` and its lengths whole, `grad.input.{name}`
-    recomputed per segment)."""
+    recomputed per segment).
+
+    A `recurrence` node (a step graph with its own loop, engine/ops/recurrence.py) carries its named states the
+    same way: `starts[i][s]` and `gins[i][s]` are (K, B, n), the states it starts the segment from (its run's
+    `ctx.initial`) and the gradient reaching its states after the segment's last step (its grads' `final`); its
+    diagnostics (engine/graph_diag.py: ||dL/ds_t||, its cells' saturation) are computed in the sweep per
+    segment, its Jacobian norms through windows of segments (`windowed_steps_jacnorm`)."""
 
     def __init__(self, layout: list, params: dict, inputs: dict, loss_kind: str, target, input_lengths: dict,
                  initial: dict | None = None, S: int | None = None):
@@ -432,6 +463,64 @@ class GraphSegments(Segments):
         self.input_lengths = {n: np.asarray(v) for n, v in input_lengths.items() if v is not None}
         lengths = self.input_lengths.get(self.names[0])   # one input (why_whole_graph): the output's lengths too
         super().__init__(layout, params, inputs[self.names[0]], loss_kind, target, lengths, initial, S)
+        self.carriers = [(pos, lay) for pos, lay in enumerate(layout) if carries(lay)]
+        K = len(self.bounds)
+        for _, lay in self.carriers:
+            sizes = lay.config["states"]
+            self.starts[lay.index] = {s: np.zeros((K, self.B, int(n)), dtype=self.dtype) for s, n in sizes.items()}
+            self.gins[lay.index] = {s: np.zeros((K, self.B, int(n)), dtype=self.dtype) for s, n in sizes.items()}
+            for s in sizes:     # what reaches its start states: kept from the first segment (`_state_records`)
+                self.state_keys.add(keys.grad(f"{state_key(lay.index, s)}0"))
+
+    def _carry_states(self, k: int, rec: dict, direction: str) -> None:
+        super()._carry_states(k, rec, direction)
+        if direction == "fwd" and k + 1 < len(self.bounds):
+            for _, lay in self.carriers:
+                for s in state_names(lay):
+                    self.starts[lay.index][s][k + 1] = rec[state_key(lay.index, s)][-1]
+
+    def _carry_grads(self, k: int, walk, direction: str) -> None:
+        super()._carry_grads(k, walk, direction)
+        if direction == "fwd" and k >= 1:
+            for pos, lay in self.carriers:
+                for s, v in walk.caches[pos]["dstate0"].items():
+                    self.gins[lay.index][s][k - 1] = v
+
+    def _state_records(self, k: int, rec: dict, small: dict) -> None:
+        super()._state_records(k, rec, small)
+        if k == 0:
+            for _, lay in self.carriers:
+                for s in state_names(lay):
+                    key = keys.grad(f"{state_key(lay.index, s)}0")
+                    small[key] = rec[key]
+
+    def _diagnostics(self, k: int, rec: dict, diag: dict) -> None:
+        """A chain's, and each recurrence's ||dL/ds_t|| and its cells' saturation over segment k's steps
+        (engine/graph_diag.derived's, row by row the same)."""
+        super()._diagnostics(k, rec, diag)
+        K = len(self.bounds)
+        a, _ = self.bounds[k]
+        for _, lay in self.carriers:
+            prefix = keys.entry_prefix(lay.index)
+            diag.setdefault(keys.diag(prefix, "gradnorm"), [None] * K)[k] = row_norms(state_grad(rec, lay))
+            lengths = self.input_lengths.get(lay.lengths_of) if lay.lengths_of else None
+            if lengths is not None and not (lengths < lay.steps).any():
+                lengths = None
+            for name, (key, sigmoid) in gates(lay).items():
+                diag.setdefault(keys.diag(prefix, f"sat.{name}"), [None] * K)[k] = saturation(
+                    rec[key], sigmoid, None if lengths is None else lengths - a)
+
+    def term_pass(self, direction: str):
+        return GraphTermPass(self, direction)
+
+    def term_steps(self) -> dict[str, np.ndarray]:
+        """A chain's, and each recurrence's (its one-term gradient enters at each sample's last step, as
+        graph.run_graph's `carried` places)."""
+        out = super().term_steps()
+        last = np.full(self.B, self.T - 1) if self.lengths is None else np.asarray(self.lengths) - 1
+        for _, lay in self.carriers:
+            out[keys.diag(keys.entry_prefix(lay.index), "term_gradnorm")] = last
+        return out
 
     def _forward(self, k: int):
         a, b = self.bounds[k]
@@ -460,6 +549,30 @@ class GraphSegments(Segments):
                 result.arrays[keys.input_lengths(n)] = np.asarray(self.input_lengths[n], dtype=np.int64)
         for name, v in self.params.items():
             result.grads.setdefault(name, np.zeros_like(v))   # a parameter of a node the loss does not read
+
+
+class GraphTermPass(TermPass):
+    """A graph's one-term gradients (graph.run_graph's one_term_gradients with its `carried` places): the chain's
+    pass, each recurrence node carrying the gradient reaching its states from segment to segment too, and its
+    term_gradnorm over its states together."""
+
+    def __init__(self, segs: GraphSegments, direction: str):
+        super().__init__(segs, direction)
+        self.carriers = segs.carriers if direction == "fwd" else []
+        for _, lay in self.carriers:
+            self.out[keys.diag(keys.entry_prefix(lay.index), "term_gradnorm")] = np.empty((segs.T, segs.B),
+                                                                                          dtype=segs.dtype)
+
+    def step(self, k: int, walk, g, g_pre) -> None:
+        super().step(k, walk, g, g_pre)
+        a, b = self.segs.bounds[k]
+        for pos, lay in self.carriers:
+            if k >= 1:
+                for s, v in walk.caches[pos]["dstate0"].items():
+                    self.gins[lay.index][s][k - 1] = v
+            ds = state_grad(self.scratch, lay)
+            self.out[keys.diag(keys.entry_prefix(lay.index), "term_gradnorm")][a:b] = row_norms(
+                ds.reshape(-1, ds.shape[-1])).reshape(ds.shape[:2])
 
 
 # --- training runs -----------------------------------------------------------------------------------------

@@ -311,7 +311,8 @@ class GraphWalk:
             elif hd.is_op:
                 self.ctx.grads = grads
                 self.ctx.rec = rec
-                gins = hd.grads(lay, xs, self.outs[k], self.caches[k], gk, self.ctx)
+                kw = {"final": finals[lay.index]} if finals and lay.index in finals else {}   # a recurrence's
+                gins = hd.grads(lay, xs, self.outs[k], self.caches[k], gk, self.ctx, **kw)
             else:
                 local: dict = {}
                 kw = {"lean": True} if (lean and hd.recurrent) else {}

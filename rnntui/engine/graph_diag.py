@@ -156,6 +156,11 @@ def jacobian_norm_at(trace, entry, t: int) -> np.ndarray:
     key = keys.diag(keys.entry_prefix(entry.index), "jacnorm")
     if trace.is_computed(key):
         return trace[key][t]
+    from rnntui.engine.checkpoint import graph_window
+
+    window = graph_window(trace, t - 1, t + 1)   # a checkpointed run: only the segments holding t-1 and t
+    if window is not None:
+        return jacobian_norms(trace.info, entry, window, ParamView(trace), steps=[t - window.lo])[0]
     return jacobian_norms(trace.info, entry, trace, ParamView(trace), steps=[t])[0]
 
 

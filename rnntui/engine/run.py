@@ -338,8 +338,9 @@ def checkpointed_trace(arrays: dict, info, params: dict, lazy: dict, segments, s
     through windows of segments."""
     from functools import partial
 
-    from rnntui.engine.checkpoint import CheckpointedTrace, windowed_jacnorm
+    from rnntui.engine.checkpoint import CheckpointedTrace, windowed_jacnorm, windowed_steps_jacnorm
     from rnntui.engine.diagnostics import BadRows, nonfinite, place_derived
+    from rnntui.engine.graph_diag import carries
 
     arrays.update(nonfinite(arrays, info.entries, info.seq))
     arrays = {k: v for k, v in arrays.items() if not isinstance(v, BadRows)}
@@ -352,4 +353,7 @@ def checkpointed_trace(arrays: dict, info, params: dict, lazy: dict, segments, s
                 trace._derived[place.diag_key("jacnorm")] = partial(windowed_jacnorm, trace, entry, params, place)
             else:   # a part run whole (a decoder): its diagnostics as a whole run's (its arrays are kept)
                 trace._derived.update(place_derived(info, arrays, params, place))
+        elif carries(info.entries[place.entry]):    # a graph's recurrence: its other diagnostics are the sweep's
+            trace._derived[place.diag_key("jacnorm")] = partial(windowed_steps_jacnorm, trace,
+                                                                info.entries[place.entry], params)
     return trace

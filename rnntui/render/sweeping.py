@@ -19,7 +19,7 @@ def computing_words(wait, info=None, cursor=None) -> Text:
     if wait.what == "the forward pass" and wait.steps is not None:
         a, b = wait.steps
         ready = f"steps {a:,}..{b - 1:,} are ready" if b > a else "no step is ready yet"
-        more = f" (the forward sweep has not reached this step; {ready})"
+        more = f" (the forward sweep has not reached every step shown; {ready})"
         if getattr(wait, "bidir", False):   # the backward direction's states come from the end, after the forward's
             more = (" (a step's forward pass needs the backward direction's states, which the sweep finds from the "
                     f"last step down once the forward direction's are done; {ready})")
@@ -33,7 +33,7 @@ def computing_words(wait, info=None, cursor=None) -> Text:
 
 
 def progress_bar(fraction: float, width: int = 20) -> str:
-    """*fraction* as a bar of *width* characters (eighths of a cell), e.g. "█████▍              "."""
+    """*fraction* as a bar of *width* characters (eighths of a cell) on a light track, e.g. "█████▍░░░░░░"."""
     eighths = int(round(min(max(fraction, 0.0), 1.0) * width * 8))
     full, part = divmod(eighths, 8)
-    return ("█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")).ljust(width, " ")
+    return ("█" * full + ("▏▎▍▌▋▊▉"[part - 1] if part else "")).ljust(width, "░")

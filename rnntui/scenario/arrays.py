@@ -31,14 +31,14 @@ def numbers(data, what: str = "numbers") -> np.ndarray:
     """A float64 array of nested lists of int and float; NotNumbers naming the first other value.
 
     A list the YAML reader read with NumPy (`fast_numbers.NumberList`) holds numbers only and carries its
-    array: it is not walked again."""
+    array, or is that array itself (`load_yaml(arrays=...)`): it is not walked again."""
     from rnntui.scenario.fast_numbers import NumberList, as_arrays
 
     stack = [((), data)]
     fast = False
     while stack:  # depth is bounded by the YAML reader; no recursion anyway
         sub, node = stack.pop()
-        if isinstance(node, NumberList):
+        if isinstance(node, (NumberList, np.ndarray)):
             fast = True
             continue
         if isinstance(node, list):

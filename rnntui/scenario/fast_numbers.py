@@ -3,14 +3,20 @@
 ruamel's round-trip reader, which keeps every value's line and column, reads a few thousand numbers a
 second: a scenario with its weights inline (9 MB of text) took 40 s. Before it parses, `reduce` finds
 the flow sequences that hold nothing but plain numbers (`[0.1, -2.5e-05, ...]`, nested to any depth, a
-rectangular array), parses each with NumPy, and hands ruamel a text where each is one short plain scalar
-(`N`), with every line break kept, so every line of the text keeps its number; a column after a
-replaced sequence on its last line moves left by what was taken out, and `Reduced.where` moves it back.
-The builder (yaml_source.py) attaches the parsed array where that scalar sits, and the positions of the
-numbers inside it are computed from the original text when an error asks for one (`Found.position`).
+rectangular array), parses each, and hands ruamel a text where each is one short plain scalar (`N`) on
+one line: what followed the list's `]` follows the placeholder, the lines below move up by the list's line
+breaks and a column after it moves left by what was taken out; `Reduced.where` moves them back. The builder
+(yaml_source.py) attaches the parsed array where that scalar sits, and the positions of the numbers inside it
+are computed from the original text when an error asks for one (`Found.position`).
+
+Two scans find and parse the lists, with the same result: the compiled one (number_kernel.py, numba: one
+pass over the text, each number converted where it stands, exactly) where numba is installed and the text
+is at least COMPILED_MIN_BYTES, else the NumPy one here (the brackets' depths as a cumulative sum, each list's
+skeleton and tokens checked with bytes methods, the numbers converted by NumPy's `float()`). A list the
+compiled scan is not sure of (a token spelt otherwise than it reads) it hands to the NumPy scan.
 
 The result is what ruamel would have read, value by value and type by type (a YAML int stays an int, a
-float a float, each float parsed by the same correctly rounded routine as `float()`). What this reader is
+float a float, each float the correctly rounded value `float()` gives). What this reader is
 not sure of it leaves to ruamel: a token that is not a YAML 1.2 number ("1-2", ".5e5", .nan, a tab), an
 empty or ragged list, a text with directives (`%YAML 1.1` types numbers otherwise). And when the reduced
 text does not read back as the original would (a placeholder that ruamel did not read as one scalar where
@@ -46,17 +52,41 @@ class NumberList(list):
     array = None
 
 
+class Parsed:
+    """A list read by the fast path: its array, and the NumberList of its values, built when first asked for
+    (a reader that takes only the array, as the loader does for `weights.set`, never builds its Python numbers)."""
+
+    __slots__ = ("array", "_items", "_value")
+
+    def __init__(self, array: np.ndarray, items: list | None = None):
+        self.array, self._items, self._value = array, items, None   # items: flat, when ints stand beside floats
+
+    @property
+    def value(self) -> NumberList:
+        if self._value is None:
+            self._value, self._items = _nest(self.array, self._items), None
+        return self._value
+
+
 @dataclass
 class Found:
     """One list read by NumPy: its value and where it was in the original text."""
 
-    value: NumberList
+    parsed: Parsed
     depth: int          # lists inside each other, 1 for a flat list
     start: int          # offset of its `[` in the original text
     line: int           # 1-based line and column of the `[`
     col: int
     text: str           # the original text
     end: int            # the offset after its `]`
+
+    @property
+    def value(self) -> NumberList:
+        return self.parsed.value
+
+    @property
+    def array(self) -> np.ndarray:
+        return self.parsed.array
 
     @property
     def source(self) -> str:
@@ -120,16 +150,18 @@ class Reduced:
         return out_line, col + add
 
 
-def reduce(text: str) -> Reduced | None:
-    """The reduced text, or None when no list is worth reading with NumPy (the original is read as it is)."""
-    if "%" in text and (text.startswith("%") or "\n%" in text):   # a directive (%YAML 1.1 types numbers otherwise)
-        return None
-    if "[" not in text or (not text.isascii() and ("\x85" in text or "\u2028" in text or "\u2029" in text)) \
-            or ("\r" in text and text.count("\r") != text.count("\r\n")):
+def reduce(text: str, raw: bytes | None = None) -> Reduced | None:
+    """The reduced text, or None when no list is worth reading with NumPy (the original is read as it is).
+    *raw*: the text's UTF-8 bytes if the caller has them (used when the text is ASCII: as long as the text)."""
+    if "[" not in text or (not text.isascii() and ("\x85" in text or "\u2028" in text or "\u2029" in text)):
         return None   # line breaks other than LF and CRLF: ruamel counts lines otherwise than this module
-    raw = text.encode("ascii", "replace")   # one byte a character: offsets are the text's; `?` is no number
-    found, clean = _lists(raw)
-    if not found:
+    if raw is None or len(raw) != len(text):   # (UTF-8 as long as its text: ASCII, one byte a character)
+        raw = text.encode("ascii", "replace")   # one byte a character: offsets are the text's; `?` is no number
+    found, clean, plain = _lists(raw)
+    if plain is None:   # (the compiled scan looks for these as it reads)
+        plain = not ("%" in text and (text.startswith("%") or "\n%" in text)) \
+            and not ("\r" in text and text.count("\r") != text.count("\r\n"))
+    if not plain or not found:   # a directive (%YAML 1.1 types numbers otherwise), a CR alone (another line break)
         return None
     out = Reduced("", clean=clean and text.isascii())
     pieces = []
@@ -172,14 +204,15 @@ _STEP = np.zeros(256, np.int8)
 _STEP[ord("[")], _STEP[ord("]")] = 1, -1
 
 
-def _lists(raw: bytes) -> tuple[list[tuple[int, int, NumberList, int, int, int]], bool]:
+def _lists(raw: bytes) -> tuple[list[tuple[int, int, Parsed, int, int, int]], bool, bool | None]:
     """(start, end, value, depth, line feeds inside, offset of the last; -1, -1: not counted) of each list worth
     reading with NumPy, in the order of the text: by the compiled scan (number_kernel.py) where it runs, else by
-    the NumPy scan; and whether the compiled scan ran and found no character YAML text may not hold."""
+    the NumPy scan; whether the compiled scan ran and found no character YAML text may not hold; and whether it
+    found no directive and no CR alone (None: the NumPy scan does not look)."""
     kernel = _kernel(len(raw))
     if kernel is None:
         spans = ((run.start(), run.end()) for run in _run_finder().finditer(raw))
-        return [f + (-1, -1) for f in _lists_numpy(raw, spans)], False
+        return [f + (-1, -1) for f in _lists_numpy(raw, spans)], False, None
     return _lists_compiled(raw, kernel)
 
 
@@ -198,13 +231,15 @@ def _kernel(size: int):
     if not _KERNEL:
         try:
             from rnntui.scenario.number_kernel import scan
-        except (ImportError, OSError):   # no numba, or one that cannot load here
+
+            _lists_compiled(b"[1.5, 2]", scan)   # compiled (or loaded from numba's cache) now, on a tiny text
+        except Exception:   # noqa: BLE001 - no numba, or one that cannot load or compile here: the NumPy scan
             scan = None
         _KERNEL.append(scan)
     return _KERNEL[0]
 
 
-def _lists_compiled(raw: bytes, scan) -> tuple[list[tuple[int, int, NumberList, int, int, int]], bool]:
+def _lists_compiled(raw: bytes, scan) -> tuple[list[tuple[int, int, Parsed, int, int, int]], bool, bool]:
     """The lists found and converted by the compiled scan; those it defers read by the NumPy scan."""
     from rnntui.scenario import number_kernel as nk
 
@@ -214,7 +249,7 @@ def _lists_compiled(raw: bytes, scan) -> tuple[list[tuple[int, int, NumberList, 
     ints, kinds = np.empty(most, np.int64), np.zeros(most, np.uint8)
     rows = len(raw) // max(3, 2 * MIN_NUMBERS - 1) + 1   # the lists kept are disjoint, each that long
     recs, dims = np.empty((rows, nk.R_FIELDS), np.int64), np.empty((rows, MAX_DEPTH + 1), np.int64)
-    count, clean = scan(data, MIN_NUMBERS, MAX_DEPTH, vals.view(np.int64), ints, kinds, recs, dims)
+    count, clean, plain = scan(data, MIN_NUMBERS, MAX_DEPTH, vals.view(np.int64), ints, kinds, recs, dims)
     out, deferred = [], []
     for rec, shape in zip(recs[:count].tolist(), dims[:count].tolist()):
         start, end, v0, v1 = rec[nk.R_START], rec[nk.R_END], rec[nk.R_V0], rec[nk.R_V1]
@@ -235,12 +270,12 @@ def _lists_compiled(raw: bytes, scan) -> tuple[list[tuple[int, int, NumberList, 
                 items = arr.tolist()
                 for v in np.flatnonzero(kinds[v0:v1] == nk.INT).tolist():
                     items[v] = int(ints[v0 + v])
-        out.append((start, end, _nest(arr.reshape(shape), items), rec[nk.R_DEPTH], rec[nk.R_BREAKS],
+        out.append((start, end, Parsed(arr.reshape(shape), items), rec[nk.R_DEPTH], rec[nk.R_BREAKS],
                     rec[nk.R_LAST_BREAK]))
     if deferred:
         out.extend(f + (-1, -1) for f in _lists_numpy(raw, deferred))
         out.sort(key=lambda f: f[0])
-    return out, clean
+    return out, clean, plain
 
 
 _TOKEN = re.compile(rb"[-+0-9.eE]+")
@@ -317,8 +352,8 @@ def _scan(raw: bytes, lo: int, hi: int, level: int, work: list, out: list, budge
             work.append((s + 1, e - 1, level + 1))
 
 
-def _array(block: bytes, depth: np.ndarray, opens: np.ndarray, deepest: int) -> NumberList | None:
-    """The NumberList of a balanced block `[...]` (*depth*: after each of its brackets; *opens*: which are `[`),
+def _array(block: bytes, depth: np.ndarray, opens: np.ndarray, deepest: int) -> Parsed | None:
+    """The values of a balanced block `[...]` (*depth*: after each of its brackets; *opens*: which are `[`),
     or None when it is not a rectangular array of plain numbers (too small counts as one: its inner lists are
     smaller still, and None would have them tried; the caller skips those by size first)."""
     counts = np.bincount(depth[opens], minlength=deepest + 1)   # lists opened at each depth
@@ -353,8 +388,8 @@ class _NotNumbers(Exception):
     pass
 
 
-def _read(tokens: list[bytes], signs: bytes, shape: tuple[int, ...]) -> NumberList:
-    """The NumberList of *tokens* (the numbers' texts, in order), shaped *shape*; *signs*: their text without
+def _read(tokens: list[bytes], signs: bytes, shape: tuple[int, ...]) -> Parsed:
+    """The values of *tokens* (the numbers' texts, in order), shaped *shape*; *signs*: their text without
     digits, spaces and line breaks (a token's `e` followed by its sign stays `e-`: a comma stays between them)."""
     dots = signs.count(b".")
     exps = signs.count(b"e") + signs.count(b"E")
@@ -370,39 +405,32 @@ def _read(tokens: list[bytes], signs: bytes, shape: tuple[int, ...]) -> NumberLi
     try:
         if dots == len(tokens):         # a dot in each (float() refuses two in one): every token a float
             arr = np.array(texts, dtype=np.float64)
-            items = arr.tolist()
+            items = None                # the array's own values
         elif dots == 0 and exps == 0:   # every token an int
-            items = [int(t) for t in tokens]
-            arr = np.array(items, dtype=np.int64)
+            arr = np.array([int(t) for t in tokens], dtype=np.int64)
+            items = None
         else:
             items = [float(u) if (b"." in t or b"e" in t or b"E" in t) else int(t) for t, u in zip(tokens, texts)]
             arr = np.array(items, dtype=np.float64)
     except (ValueError, OverflowError):
         raise _NotNumbers from None
-    return _nest(arr.reshape(shape), items)
+    return Parsed(arr.reshape(shape), items)
 
 
 def _nest(arr: np.ndarray, items: list | None = None) -> NumberList:
     """Nested NumberLists of the values of *arr* (or of *items*, flat, in order: ints beside floats), the
     outermost carrying *arr*."""
-    if items is None:
-        level = arr.tolist()   # nested lists, made by NumPy
-    else:
-        level = items
-        for size in reversed(arr.shape[1:]):
-            level = [level[k:k + size] for k in range(0, len(level), size)]
-    top = NumberList(_wrap(level, arr.ndim - 1))
+    n = arr.shape[-1]
+    if items is not None:
+        rows = list(map(NumberList, (items[k:k + n] for k in range(0, len(items), n))))
+    else:   # each innermost row made by NumPy, and only it: fewer lists alive at once, fewer collections
+        rows = list(map(NumberList, map(np.ndarray.tolist, arr.reshape(-1, n))))
+    level = rows
+    for size in reversed(arr.shape[:-1]):   # group the lists of each level into their parents
+        level = list(map(NumberList, (level[k:k + size] for k in range(0, len(level), size))))
+    top = level[0]
     top.array = arr
     return top
-
-
-def _wrap(lists: list, depth: int) -> list:
-    """*lists* with each list in it, *depth* levels down, a NumberList."""
-    if depth == 0:
-        return lists
-    if depth == 1:
-        return list(map(NumberList, lists))
-    return [NumberList(_wrap(x, depth - 1)) for x in lists]
 
 
 def as_arrays(data):

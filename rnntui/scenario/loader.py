@@ -165,13 +165,17 @@ OPTIONAL = {"train", "lengths", "decoder", "target"}
 
 # --- the stages ----------------------------------------------------------------------------------------
 
+ARRAYS_ONLY = ("weights", "set")   # read only by arrays.numbers (weights.make_weights): a big list comes as its array
+
+
 def _read(load: Load) -> None:
     """The file's text as YAML, its top-level keys validated."""
     load.path = Path(load.source)
     load.file = str(load.source)
+    raw = None
     if load.text is None:
-        load.text = read_text(load.path)
-    load.data, load.pos = load_yaml(load.text, load.file)
+        load.text, raw = read_text(load.path, with_bytes=True)
+    load.data, load.pos = load_yaml(load.text, load.file, arrays=(ARRAYS_ONLY,), raw=raw)
     if not isinstance(load.data, dict):
         raise ScenarioError([load.pos.problem((), f"found {describe(load.data)}; expected a map of scenario keys")])
     try:

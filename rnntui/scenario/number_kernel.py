@@ -10,7 +10,7 @@ would have (so the result never depends on which scan ran); a float of more than
 converted by Python's `float()` afterwards.
 
 Each float is converted exactly as `float()` converts it (correctly rounded, round half to even), by
-- Clinger's fast path when the digits are an integer w < 2^53 and the power of ten |q| <= 22: w and 10^q
+- Clinger's fast path when the digits are an integer w <= 2^53 and the power of ten |q| <= 22: w and 10^q
   are exact doubles, and one IEEE multiplication or division rounds correctly;
 - else the Eisel-Lemire algorithm (as in Lemire's fast_float, whose table of 128-bit powers of five is
   computed below the way its generator computes it): the 64-bit digits times the truncated 128-bit power of
@@ -19,16 +19,26 @@ Each float is converted exactly as `float()` converts it (correctly rounded, rou
 tests/test_number_kernel.py holds it against `float()` (hypothesis: reprs of random doubles and float32s,
 subnormals, huge exponents, 17-19 digit decimals, halfway cases).
 
+As it goes, the pass counts the line feeds inside each list (fast_numbers.reduce joins its lines) and checks
+every character of the text (yaml_source.load_yaml then skips its own pass for control characters).
+
 Compiled with `cache=True` (numba's cache beside this file, or NUMBA_CACHE_DIR): the first call in a fresh
-environment compiles (seconds), later processes load the compiled code.
+environment compiles (seconds), later processes load the compiled code; the first call in a process imports
+numba and loads that code (0.3-0.7 s on a shared 2-core machine), so fast_numbers takes this scan only for
+texts of COMPILED_MIN_BYTES and more.
 """
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
-from numba.cpython.unsafe.numbers import leading_zeros
+from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
+
+if sys.byteorder != "little":   # the eight-digit reads take the first character as the lowest byte
+    raise ImportError("the compiled scan of number lists reads bytes as little-endian words")
 
 # kinds of values (per number): how Python finishes it
 FLOAT, INT, BY_FLOAT = 0, 1, 2        # BY_FLOAT: `float()` of the token, which starts at ints[value]
@@ -78,11 +88,10 @@ for _c in b" \r\n":
 for _c in b".eEnaif":
     _CLASS[_c] = 7
 
-_M32 = np.uint64(0xFFFFFFFF)
 _U32 = np.uint64(32)
 _ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 _PREC_MASK = np.uint64(0xFFFFFFFFFFFFFFFF >> 55)
-_U0, _U1, _U3, _U52 = np.uint64(0), np.uint64(1), np.uint64(3), np.uint64(52)
+_U0, _U1, _U3 = np.uint64(0), np.uint64(1), np.uint64(3)
 _HIDDEN = np.uint64(1 << 52)
 _TWO53 = np.uint64(1 << 53)
 _SIGN = np.int64(-(1 << 63))
@@ -213,8 +222,9 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
     (int64), an int token's value (a BY_FLOAT token's start) into *ints* and a kind other than FLOAT into
     *kinds* (zeros); each list worth reading (outermost, at least *min_numbers* numbers and 2 * min_numbers - 1
     characters, nested at most *max_depth*, followed by what may follow a value) into *recs* (R_* fields) and
-    its shape into *dims*. Returns the count of records (in the order of the text) and whether the text holds
-    no character that YAML text may not hold (a C0 control but tab, LF and CR; DEL; any byte past ASCII)."""
+    its shape into *dims*. Returns the count of records (in the order of the text), whether the text holds
+    no character that YAML text may not hold (a C0 control but tab, LF and CR; DEL; any byte past ASCII), and
+    whether it holds no directive (a line starting with `%`) and no CR but before a LF."""
     n = raw.size
     # the open lists but the innermost (whose state is in the variables t_*)
     starts = np.zeros(MAX_FRAMES, np.int64)
@@ -238,6 +248,7 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
     lf = 0                # line feeds so far
     last_lf = -1          # the offset of the last
     clean = True          # no control character so far
+    plain = True          # no directive, no CR but before a LF
     # t_what: 0 nothing yet, 1 numbers, 2 lists
     nv = 0
     nrec = 0
@@ -250,6 +261,8 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
             if c == 10:
                 lf += 1
                 last_lf = i
+            elif c == 13 and (i + 1 >= n or raw[i + 1] != 10):
+                plain = False                     # a CR alone: a line break ruamel counts otherwise
             i += 1
             continue
         if k == 1 or k == 2 or k == 7:            # a number (or what starts like one)
@@ -279,7 +292,16 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
                 if raw[i] == 45 or raw[i] == 43:
                     i += 1
                 p = i
-                i, w = _digits(raw, i, n, _U0)
+                zeros = -1                            # its leading zeros, where counted at once
+                if i + 1 < n and _is_digit(raw[i]) and raw[i + 1] == 46:   # one digit, then the dot (`0.`)
+                    w = np.uint64(raw[i] - 48)
+                    if w == _U0 and i + 10 <= n:      # `0.`: the zeros after the dot, from 8 bytes at once
+                        x = _load8(raw, i + 2) ^ _ZEROS
+                        if x != _U0:
+                            zeros = 1 + np.int64(trailing_zeros(x)) // 8
+                    i += 1
+                else:
+                    i, w = _digits(raw, i, n, _U0)
                 bad = i == p                          # no digit before the dot (`-`, `+.5`)
                 is_float = False
                 frac = 0
@@ -289,7 +311,9 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
                     i, w = _digits(raw, f0, n, w)
                     frac = i - f0
                 nd = i - p - (1 if is_float else 0)   # the digits
-                if nd > 18:                           # the significant ones: without the leading zeros
+                if zeros >= 0:
+                    nd -= zeros                       # the significant ones: without the leading zeros
+                elif nd > 19 or (nd > 18 and not is_float):
                     j = p
                     while j < i and (raw[j] == 48 or raw[j] == 46):
                         if raw[j] == 48:
@@ -354,6 +378,8 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
                     if raw[i] == 10:
                         lf += 1
                         last_lf = i
+                    elif raw[i] == 13 and (i + 1 >= n or raw[i + 1] != 10):
+                        plain = False
                     i += 1
                 if i >= n or not (_is_digit(raw[i]) or raw[i] == 45):
                     break
@@ -446,11 +472,13 @@ def scan(raw, min_numbers, max_depth, bits, ints, kinds, recs, dims):
         # no character of a number list: whatever is open is no list of numbers
         if (c < 32 and c != 9) or c >= 127:
             clean = False
+        elif c == 37 and (i == 0 or raw[i - 1] == 10):
+            plain = False                         # `%` starting a line: a directive (%YAML 1.1 types numbers otherwise)
         top = -1
         ghost = 0
         item_next = False
         i += 1
-    return nrec, clean
+    return nrec, clean, plain
 
 
 @njit(inline="always", cache=True)

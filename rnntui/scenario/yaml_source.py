@@ -108,8 +108,9 @@ def _scalar(event, resolver, at: tuple[int, int], path: PathKey, file: str) -> A
 class _Builder:
     """Builds plain data from parser events with an explicit stack (depth costs no recursion)."""
 
-    def __init__(self, file: str, pos: Positions, resolver, reduced=None):
+    def __init__(self, file: str, pos: Positions, resolver, reduced=None, arrays: tuple = ()):
         self.file, self.pos, self.resolver = file, pos, resolver
+        self.arrays = arrays     # path prefixes where a list read by NumPy is handed over as its array
         self.reduced = reduced   # fast_numbers.Reduced: the lists read by NumPy, by their placeholder's position
         self.used = 0
         self.stack: list[dict] = []   # frames: {"node", "path", "key", "keys", "drop"}
@@ -198,7 +199,7 @@ class _Builder:
         self.place_position(path, at)
         self.pos.lists[path] = found
         self.used += 1
-        self.attach(found.value)
+        self.attach(found.array if any(path[:len(p)] == p for p in self.arrays) else found.value)
 
     def text(self, value: str, at, path: PathKey) -> str:
         """A scalar's text with surrogate pairs joined; a lone surrogate (only a \\u escape makes one) refused."""
@@ -227,9 +228,13 @@ class _Builder:
             top["key"] = None
 
 
-def load_yaml(text: str, file: str, fast: bool = True) -> tuple[Any, Positions]:
+def load_yaml(text: str, file: str, fast: bool = True, arrays: tuple[PathKey, ...] = (),
+              raw: bytes | None = None) -> tuple[Any, Positions]:
     """Parse *text*; return plain Python data and the positions of its keys. *fast*: big lists of plain
-    numbers read with NumPy (scenario/fast_numbers.py), the same data; False: ruamel reads every number."""
+    numbers read with NumPy (scenario/fast_numbers.py), the same data; False: ruamel reads every number.
+    *arrays*: key paths (prefixes) under which such a list is handed over as its NumPy array (int64 or
+    float64) rather than as lists of Python numbers, for a caller that reads only the array there. *raw*: the
+    text's UTF-8 bytes, where the caller has them (spares encoding an ASCII text again)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -237,7 +242,7 @@ def load_yaml(text: str, file: str, fast: bool = True) -> tuple[Any, Positions]:
 
     pos = Positions(file)
     pos.where[()] = (1, 1)
-    reduced = reduce(text) if fast else None
+    reduced = reduce(text, raw) if fast else None
     if reduced is None or not reduced.clean:   # (the compiled scan of number lists reads every character)
         bad = None if text.isascii() and not text.encode("ascii").translate(None, _ASCII_YAML) else \
             _NOT_YAML.search(text)
@@ -250,7 +255,7 @@ def load_yaml(text: str, file: str, fast: bool = True) -> tuple[Any, Positions]:
         fast = Positions(file)
         fast.where[()] = (1, 1)
         try:
-            builder = _Builder(file, fast, YAML(typ="rt", pure=True).resolver, reduced)
+            builder = _Builder(file, fast, YAML(typ="rt", pure=True).resolver, reduced, tuple(map(tuple, arrays)))
             for event in YAML(typ="rt", pure=True).parse(reduced.text):
                 builder.feed(event)
             if builder.used == len(reduced.found):
@@ -312,8 +317,8 @@ class _NotRegular(OSError):
     pass
 
 
-def read_text(path: Path) -> str:
-    """A scenario file's text, or a ScenarioError saying why it cannot be read."""
+def read_text(path: Path, with_bytes: bool = False) -> str | tuple[str, bytes]:
+    """A scenario file's text (*with_bytes*: and its bytes), or a ScenarioError saying why it cannot be read."""
     def refuse(message: str):
         return ScenarioError([Problem(str(path), None, None, "", message)])
 
@@ -326,7 +331,8 @@ def read_text(path: Path) -> str:
     except OSError as exc:
         raise refuse(exc.strerror or str(exc)) from None
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
+        return (text, data) if with_bytes else text
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1

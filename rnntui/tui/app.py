@@ -35,6 +35,7 @@ from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
+from rnntui.render.sweeping import progress_bar
 from rnntui.render.views import view_at
 from rnntui.render.training import is_training
 from rnntui.render.watches import COMPUTING, Breakpoint, DebugState, next_break, pending, waiting
@@ -44,7 +45,6 @@ from rnntui.tui.screens import DebugListScreen, ExpressionScreen, GotoScreen, He
 from rnntui.tui.state import DebuggerState, OpenRun, open_run, warmed
 from rnntui.tui.terminal import require_terminal
 from rnntui.tui.usertext import cut
-from rnntui.render.sweeping import progress_bar
 from rnntui.tui.widgets.base import TraceView
 from rnntui.tui.widgets.model_map_panel import ModelMapPanel
 from rnntui.tui.widgets.cell_view import CellView
@@ -438,7 +438,7 @@ class RnntuiApp(App):
                     self.post_message(self.Swept(run.preview()))
             return run.finish()
 
-        self._background("sweep", "sweeping the run (forward, then backward)", work, self._sweep_done)
+        self._background("sweep", "sweeping the run", work, self._sweep_done)
 
     def on_rnntui_app_swept(self, message: Swept) -> None:
         if (self.run_state.sweeping is not None and message.preview.progress.done > self.run_state.sweeping.done
@@ -453,6 +453,15 @@ class RnntuiApp(App):
         waiting, self._after_sweep = self._after_sweep, None
         if waiting is not None:
             waiting[1]()
+
+    SWEEP_PHASES = {"forward": "forward", "states": "backward direction's states", "backward": "backward",
+                    "done": "done"}
+
+    def _sweep_words(self) -> str:
+        """The sweep's line in the header: its phase, a bar and how far it is ("sweeping: forward ███▌ 21%")."""
+        progress = self._swept_run.progress    # as far as the sweep is now (its first piece ran before the app)
+        return (f"sweeping: {self.SWEEP_PHASES[progress.phase]} {progress_bar(progress.fraction, 16)} "
+                f"{progress.fraction:.0%}")
 
     def _waits_for_sweep(self, what: str, action) -> bool:
         """While the sweep runs: *action* (what key *what* does) waits for it, said at once and in the header (it
@@ -500,8 +509,7 @@ class RnntuiApp(App):
         self._show_busy()
 
     def _show_busy(self) -> None:
-        said = [f"{label}… {self._progress.get(g, 0.0):.0%}" if g != "sweep" else
-                f"{label} {progress_bar(self._progress.get(g, 0.0))} {self._progress.get(g, 0.0):.0%}"
+        said = [f"{label}… {self._progress.get(g, 0.0):.0%}" if g != "sweep" else self._sweep_words()
                 for g, (_, label, _) in self._jobs.items() if label]
         if self._after_sweep is not None:
             said.append(f"{self._after_sweep[0]} waits for it")

@@ -69,9 +69,11 @@ def assert_same_diagnostics(full, ck):
     from rnntui.engine.checkpoint import stepwise
     from rnntui.render.analysis import events, verdicts
 
+    from rnntui.render.analysis import steps_place
+
     assert repr(events(full)) == repr(events(stepwise(ck)))
     for place in full.info.places:
-        if place.recurrent:
+        if steps_place(full.info, place):    # a recurrent place, or a graph's recurrence node
             assert repr(verdicts(full, place)) == repr(verdicts(stepwise(ck), place)), place
 
 
@@ -274,6 +276,15 @@ def graph(kind="residual", dtype="float64", seed=2):
                  {"id": "head", "type": "dense", "units": 3},
                  {"id": "logp", "op": "log_softmax"}]
         loss = {"kind": "nll", "target": rng.integers(0, 3, (B, T)).tolist()}
+    elif kind == "cell-two-states":    # an LSTM cell's step graph (states h and c) over samples of their own
+        inputs = {"x": {"batch": batch, "lengths": [150, 64, 2]}}     # lengths, then a GRU node over its output
+        model = [{"id": "rec", "type": "recurrence", "from": "x", "state": {"h": 4, "c": 4},
+                  "step": [{"id": "cell", "type": "lstm_cell", "hidden_size": 4, "from": ["x", "h", "c"]},
+                           {"id": "out", "type": "dense", "units": 3, "activation": "tanh", "from": "cell"}],
+                  "next": {"h": "cell", "c": "cell.c"}, "emit": "out"},
+                 {"id": "gru", "type": "gru", "hidden_size": H},
+                 {"id": "head", "type": "dense", "units": 3, "activation": "softmax"}]
+        loss = {"kind": "cross_entropy", "target": rng.integers(0, 3, (B, T)).tolist()}
     else:     # two inputs: one LSTM module called on both (same_as), with an initial state, the results joined
         inputs = {"x": {"batch": batch}, "y": {"batch": rng.normal(size=(B, T, D)).round(3).tolist()}}
         model = [{"id": "enc", "type": "lstm", "hidden_size": H, "from": "x", "num_layers": 2,
@@ -287,32 +298,62 @@ def graph(kind="residual", dtype="float64", seed=2):
     return load_scenario("graph.yaml", json.dumps(doc))
 
 
+def custom_cell():
+    """The bundled graph-custom-cell (a recurrence node: a gated cell written from ops, one state h), 16 steps."""
+    from pathlib import Path
+
+    import rnntui
+
+    return load_scenario(Path(rnntui.__file__).parent / "bundled" / "graph-custom-cell.yaml")
+
+
 GRAPHS = {"residual": dict(), "bidirectional-packed": dict(kind="bidirectional-packed"),
-          "two-inputs-shared-initial": dict(kind="shared"), "residual-float32": dict(dtype="float32")}
+          "two-inputs-shared-initial": dict(kind="shared"), "residual-float32": dict(dtype="float32"),
+          "recurrence-two-states-packed": dict(kind="cell-two-states")}
+# what each case records per step, recomputed per segment (a recurrence node's states and its step graph's values)
+GRAPH_BIG = {"recurrence-two-states-packed": ("grad.model.0.c", "model.0.cell.gates.f", "grad.model.1.l0.fwd.h"),
+             "bundled-custom-cell": ("grad.model.0.h", "model.0.z.out", "grad.model.0.h.through_time")}
+# what a recurrence node's diagnostics and verdict read, kept from the sweep (its Jacobian norms through windows)
+GRAPH_DIAG = {"recurrence-two-states-packed": ("diag.model.0.gradnorm", "diag.model.0.sat.cell.gates.f",
+                                               "diag.model.0.term_gradnorm", "diag.model.0.jacnorm"),
+              "bundled-custom-cell": ("diag.model.0.gradnorm", "diag.model.0.term_gradnorm", "diag.model.0.jacnorm")}
 
 
-@pytest.mark.parametrize("case", list(GRAPHS))
+@pytest.mark.parametrize("case", list(GRAPHS) + ["bundled-custom-cell"])
 def test_graph_checkpointed_equals_full_bit_for_bit(case, monkeypatch):
-    sc = graph(**GRAPHS[case])
+    if case == "bundled-custom-cell":    # 16 steps: segments of 6 (6, 6, 4)
+        monkeypatch.setattr(checkpoint, "SEGMENT_MAX", 6)
+        sc = custom_cell()
+        windows = ((5, 7), (0, 1), (12, 16))
+    else:
+        sc = graph(**GRAPHS[case])
+        windows = ((60, 70), (0, 1), (128, 150))
     assert checkpoint.why_whole(sc) is None
     full = run_scenario(sc, recording="full")
     ck = run_scenario(sc, recording="checkpointed")
     assert type(ck).__name__ == "CheckpointedTrace" and ck.recording.segments == 3
-    assert "grad.model.0.l0.fwd.h" in ck.big and "grad.input.x" in ck.big
+    big = GRAPH_BIG.get(case, ("grad.model.0.l0.fwd.h",)) + ("grad.input.x",)
+    assert all(k in ck.big for k in big), [k for k in big if k not in ck.big]
+    assert all(k in full and k in ck for k in GRAPH_DIAG.get(case, ()))
     assert not any(ck.is_computed(k) for k in ck.big)
     assert_bit_equal(full, ck)
     assert_same_diagnostics(full, ck)
-    for key in list(ck.big)[:: max(1, len(ck.big) // 6)]:
-        for a, b in ((60, 70), (0, 1), (128, 150)):
+    for key in list(ck.big)[:: max(1, len(ck.big) // 6)] + list(GRAPH_BIG.get(case, ())):
+        for a, b in windows:
             assert np.array_equal(ck.steps(key, a, b), full[key][a:b], equal_nan=True), (key, a, b)
     assert_is_the_plain_run(sc, full, monkeypatch)
 
 
-@pytest.mark.parametrize("case", ["bidirectional-packed", "two-inputs-shared-initial"])
-def test_a_saved_graph_trace_reopens_to_the_same_bits(tmp_path, case):
+@pytest.mark.parametrize("case", ["bidirectional-packed", "two-inputs-shared-initial", "recurrence-two-states-packed",
+                                  "bundled-custom-cell"])
+def test_a_saved_graph_trace_reopens_to_the_same_bits(tmp_path, case, monkeypatch):
     from rnntui.engine.load import load_trace
 
-    sc = graph(**GRAPHS[case])
+    if case == "bundled-custom-cell":
+        monkeypatch.setattr(checkpoint, "SEGMENT_MAX", 6)
+        sc = custom_cell()
+    else:
+        sc = graph(**GRAPHS[case])
     full = run_scenario(sc, recording="full")
     ck = run_scenario(sc, recording="checkpointed")
     ck.save(tmp_path / "long.npz")
@@ -322,19 +363,61 @@ def test_a_saved_graph_trace_reopens_to_the_same_bits(tmp_path, case):
     assert type(back).__name__ == "CheckpointedTrace"
     assert_bit_equal(full, back)
     assert_same_diagnostics(full, back)
+    if case in GRAPH_DIAG:   # saved without its Jacobian norms: reopened, they are derived through windows again
+        run_scenario(sc, recording="checkpointed").save(tmp_path / "lean.npz", jacobian=False)
+        with np.load(tmp_path / "lean.npz") as z:
+            assert "diag.model.0.jacnorm" not in z.files
+        lean = load_trace(tmp_path / "lean.npz")
+        assert not lean.is_computed("diag.model.0.jacnorm")
+        assert np.array_equal(np.asarray(lean["diag.model.0.jacnorm"]), np.asarray(full["diag.model.0.jacnorm"]),
+                              equal_nan=True)
 
 
-@pytest.mark.parametrize("name, why", [
-    ("graph-custom-cell", "is a recurrence (a step graph with its own loop): recorded whole"),
-    ("graph-attention-reverse", "a graph whose inputs have different numbers of steps is recorded whole"),
-])
-def test_graphs_recorded_whole_say_why(name, why):
+WHOLE_HEAD = """version: 1
+inputs:
+  x: {generate: {kind: sine, length: 200, features: 1, period: 8}}
+loss: {kind: sum}
+model:
+"""
+CELL = "{id: cell, type: gru_cell, hidden_size: 4, from: [x, h]}"
+WHOLE_RECURRENCES = {    # graphs with a recurrence node that is not checkpointed: its text, and why
+    "feed": (f"""  - {{id: gen, type: recurrence, from: x, state: {{h: 4}}, next: {{h: cell}}, emit: out, feed: out,
+     step: [{CELL}, {{id: out, type: dense, units: 1, from: cell}}]}}
+""", "node model.0 (gen) is a recurrence that feeds a value back as the next step's x: recorded whole"),
+    "attention": ("""  - {id: enc, type: gru, hidden_size: 4, from: x}
+  - {id: dec, type: recurrence, from: x, state: {h: 4}, next: {h: cell}, emit: cell,
+     step: [{id: ctx, type: attention, kind: dot, from: [h, enc]}, {id: xin, op: cat, from: [x, ctx]},
+            {id: cell, type: gru_cell, hidden_size: 4, from: [xin, h]}]}
+""", "node model.1 (dec) is a recurrence whose step graph reads other nodes (enc): recorded whole"),
+    "start": (f"""  - {{id: enc, type: gru, hidden_size: 4, from: x}}
+  - {{id: enc_last, op: last, from: enc}}
+  - {{id: dec, type: recurrence, from: x, state: {{h: 4}}, start: {{h: enc_last}}, next: {{h: cell}}, emit: cell,
+     step: [{CELL}]}}
+""", "node model.2 (dec) is a recurrence whose states start from a node's value (h from enc_last): recorded whole"),
+    "bidirectional": (f"""  - {{id: rec, type: recurrence, from: x, state: {{h: 4}}, next: {{h: cell}}, emit: cell, step: [{CELL}]}}
+  - {{id: bi, type: gru, hidden_size: 3, bidirectional: true}}
+""", "a graph with a recurrence and a bidirectional node is recorded whole"),
+}
+
+
+@pytest.mark.parametrize("name", ["graph-attention-reverse"] + list(WHOLE_RECURRENCES))
+def test_graphs_recorded_whole_say_why(name):
+    """Each graph checkpointing does not cover says why (and a forced checkpointed run is refused with it); the
+    bundled graph-custom-cell (a recurrence reading only x and its state) is covered."""
     from pathlib import Path
 
     import rnntui
 
-    sc = load_scenario(Path(rnntui.__file__).parent / "bundled" / f"{name}.yaml")
+    if name in WHOLE_RECURRENCES:
+        text, why = WHOLE_RECURRENCES[name]
+        sc = load_scenario(f"{name}.yaml", WHOLE_HEAD + text)
+    else:
+        sc = load_scenario(Path(rnntui.__file__).parent / "bundled" / f"{name}.yaml")
+        why = "a graph whose inputs have different numbers of steps is recorded whole"
     assert why in checkpoint.why_whole(sc)
+    with pytest.raises(ValueError, match="cannot be checkpointed"):
+        run_scenario(sc, recording="checkpointed")
+    assert checkpoint.why_whole(custom_cell()) is None
 
 
 def test_a_chain_with_running_statistics_is_recorded_whole_and_says_why():
@@ -357,6 +440,16 @@ def test_a_chain_with_running_statistics_is_recorded_whole_and_says_why():
 
 def training(mode="many-to-many", seed=3):
     rng = np.random.default_rng(seed)
+    if mode == "graph-recurrence":    # a graph with a recurrence node (a GRU cell's step graph), trained
+        doc = {"version": 1, "seed": seed, "inputs": {"x": {"batch": rng.normal(size=(B, T, D)).round(3).tolist()}},
+               "model": [{"id": "rec", "type": "recurrence", "from": "x", "state": {"h": H},
+                          "step": [{"id": "cell", "type": "gru_cell", "hidden_size": H, "from": ["x", "h"]}],
+                          "next": {"h": "cell"}, "emit": "cell"},
+                         {"id": "head", "type": "dense", "units": 3, "activation": "softmax"}],
+               "loss": {"kind": "cross_entropy", "target": rng.integers(0, 3, (B, T)).tolist()},
+               "train": {"iterations": 5, "optimizer": {"kind": "adam", "lr": 0.05}},
+               "weights": {"init": "uniform", "low": -0.6, "high": 0.6}}
+        return load_scenario("train.yaml", json.dumps(doc))
     target = rng.integers(0, 3, (B, T) if mode == "many-to-many" else B).tolist()
     doc = {"version": 1, "seed": seed, "mode": mode, "input": {"batch": rng.normal(size=(B, T, D)).round(3).tolist()},
            "model": [{"type": "lstm", "hidden_size": H, "num_layers": 2}, {"type": "dense", "units": 3}],
@@ -372,7 +465,7 @@ def fresh_training(sc, recording, tmp_path, monkeypatch, name):
     return run_scenario(sc, recording=recording)
 
 
-@pytest.mark.parametrize("mode", ["many-to-many", "many-to-one"])
+@pytest.mark.parametrize("mode", ["many-to-many", "many-to-one", "graph-recurrence"])
 def test_training_checkpointed_equals_full_bit_for_bit(mode, tmp_path, monkeypatch):
     sc = training(mode)
     assert checkpoint.why_whole(sc) is None

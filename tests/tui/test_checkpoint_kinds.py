@@ -51,6 +51,22 @@ def graph():
     return load_scenario("graph.yaml", json.dumps(doc))
 
 
+def graph_recurrence():
+    """A recurrence node (an LSTM cell's step graph, states h and c) over samples of their own lengths: the cursor
+    starts on it (its step graph's view), a GRU node after it."""
+    rng = np.random.default_rng(9)
+    doc = {"version": 1, "name": "long recurrence",
+           "inputs": {"x": {"batch": rng.normal(size=(2, 200, 3)).round(3).tolist(), "lengths": [200, 130]}},
+           "model": [{"id": "rec", "type": "recurrence", "from": "x", "state": {"h": 4, "c": 4},
+                      "step": [{"id": "cell", "type": "lstm_cell", "hidden_size": 4, "from": ["x", "h", "c"]}],
+                      "next": {"h": "cell", "c": "cell.c"}, "emit": "cell"},
+                     {"id": "gru", "type": "gru", "hidden_size": 5},
+                     {"id": "head", "type": "dense", "units": 3}],
+           "loss": {"kind": "cross_entropy", "target": rng.integers(0, 3, (2, 200)).tolist()},
+           "weights": {"init": "uniform", "low": -0.9, "high": 0.9}}
+    return load_scenario("recurrence.yaml", json.dumps(doc))
+
+
 def training():
     rng = np.random.default_rng(8)
     doc = {"version": 1, "name": "long training", "mode": "many-to-many",
@@ -62,7 +78,8 @@ def training():
     return load_scenario("train.yaml", json.dumps(doc))
 
 
-KINDS = {"many-to-one": many_to_one, "encoder-decoder": encoder_decoder, "graph": graph, "training": training}
+KINDS = {"many-to-one": many_to_one, "encoder-decoder": encoder_decoder, "graph": graph,
+         "graph-recurrence": graph_recurrence, "training": training}
 
 
 async def screens(trace, keys):
@@ -104,4 +121,26 @@ async def test_stepping_to_other_iterations_of_a_checkpointed_training_run(monke
     keys = ["left_curly_bracket", "full_stop", "right", "right", "b", "end"]
     (a, ca), (b, cb) = [await screens(t, keys) for t in (full, ck)]
     assert ca == cb
+    assert a == b
+
+
+async def test_a_recurrence_nodes_step_graph_in_an_early_segment_is_the_whole_recordings(monkeypatch):
+    """A graph's recurrence node (its step graph's view) at t=30, in the first of four segments, drawn as the run
+    in one piece draws it: its gradients there carry what entered from the segments after it, the heatmap of dL/dh
+    reads only the steps it shows, and the step Jacobian's norm is computed from the segments holding t-1 and t."""
+    sc = graph_recurrence()
+    with monkeypatch.context() as m:    # the reference: the run in one piece (segments longer than it)
+        m.setattr(checkpoint, "SEGMENT_MIN", 4096)
+        m.setattr(checkpoint, "SEGMENT_MAX", 4096)
+        full = run_scenario(sc, recording="full")
+    assert full.recording.segments == 0
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", 64)
+    ck = run_scenario(sc, recording="checkpointed")
+    assert ck.recording.segments == 4
+    ck.limit = 0
+    keys = ["g", "3", "0", "enter", "b"]
+    (a, ca), (b, cb) = [await screens(t, keys) for t in (full, ck)]
+    assert ca == cb and ca.t == 30 and ca.place_index == 0 and ca.phase == "backward"
+    text = a.replace("&#160;", " ")
+    assert "step graph at t=30" in text and "step Jacobian" in text
     assert a == b

@@ -95,7 +95,7 @@ async def test_the_forward_pass_at_t0_shows_before_the_sweep_is_done(scenario):
             shown = {name: panel(app, name) for name in ("cell", "states", "details")}
             header = panel(app, "header", 120)
             assert "loss computing: 10%" in header and "forward pass" in header and "t=0" in header
-            assert "sweeping the run" in header and "10%" in header
+            assert "sweeping: forward █▋░░░░░░░░░░░░░░ 10% (the keys still answer)" in header
             held.go()
             await app.workers.wait_for_complete()
             await pilot.pause()
@@ -130,7 +130,7 @@ async def test_the_views_that_wait_say_computing_with_the_sweeps_fraction(scenar
             ready = min(at, 5) * S
             if ready <= 250:
                 words = panel(app, "cell", 200)
-                assert words.startswith(f"computing: {n} (the forward sweep has not reached this step; "
+                assert words.startswith(f"computing: {n} (the forward sweep has not reached every step shown; "
                                         f"steps 0..{ready - 1} are ready)")
             else:
                 assert "t=250" in panel(app, "cell") and "computing" not in panel(app, "cell")
@@ -225,21 +225,21 @@ def test_rnntui_run_opens_a_long_run_after_its_first_segment_and_a_short_one_who
     path = tmp_path / "long.yaml"
     path.write_text("version: 1\nname: long\ninput: {generate: {kind: noise, length: 300, features: 3}}\n"
                     "model:\n  - {type: gru, hidden_size: 4}\nloss: {kind: sum}\n")
-    started = rnntui._run(str(path), 20_000, None, first_segment=True)
+    started = rnntui._run(str(path), 200_000, None, first_segment=True)
     assert isinstance(started, SweepingRun)
     assert (started.progress.forward, started.progress.backward) == (1, 0)
     preview = started.preview()
     assert preview.steps("model.0.l0.fwd.h", 0, S).shape == (S, 1, 4)
     with pytest.raises(checkpoint.NotReady, match="10% of the sweep done"):
         preview["loss"]
-    assert np.array_equal(started.finish()["loss"], rnntui.run(str(path), max_memory=20_000)["loss"])
+    assert np.array_equal(started.finish()["loss"], rnntui.run(str(path), max_memory=200_000)["loss"])
     whole = rnntui._run(str(path), None, None, first_segment=True)   # within the memory limit: recorded whole
     assert type(whole).__name__ == "Trace" and whole.recording.mode == "full"
     # a many-to-one run is checkpointed too, but its sweep has a pass of its own (the tail): swept before it opens
     path.write_text("version: 1\nname: m2o\nmode: many-to-one\ninput: {generate: {kind: noise, length: 300, "
                     "features: 3}}\nmodel:\n  - {type: gru, hidden_size: 4}\n  - {type: dense, units: 2}\n"
                     "loss: {kind: sum}\n")
-    m2o = rnntui._run(str(path), 20_000, None, first_segment=True)
+    m2o = rnntui._run(str(path), 200_000, None, first_segment=True)
     assert type(m2o).__name__ == "CheckpointedTrace" and m2o.segments.progress.complete
 
 
@@ -261,7 +261,7 @@ async def test_a_sweep_that_fails_is_said_and_nothing_waits_for_it(scenario):
             await app.workers.wait_for_complete()
             await pilot.pause()
             header = panel(app, "header", 200)
-            assert "sweeping the run (forward, then backward) failed: no room for segment 3" in header
+            assert "sweeping the run failed: no room for segment 3; what needs the rest of it is not computed" in header
             assert panel(app, "gradients", 200).startswith("not computed: the sweep stopped at 30% (no room for segment 3)")
             assert "h fwd t 0..63" in panel(app, "states")      # what was swept still shows
             await press(pilot, ["c"])

@@ -267,8 +267,9 @@ class Recurrence(Op):
         conf = info.config
         T, B = x.shape[:2]
         start = conf.get("start", {})
-        states = {name: (outer[start[name]] if name in start else np.zeros((B, n), dtype=x.dtype))
-                  for name, n in conf["states"].items()}
+        resume = ctx.initial.get(info.index, {})   # a checkpointed run's segment: the states the one before ended with
+        states = {name: (resume[name] if name in resume else outer[start[name]] if name in start
+                         else np.zeros((B, n), dtype=x.dtype)) for name, n in conf["states"].items()}
         rec = ctx.rec
         walks, recs, emits, after = [], [], [], {name: [] for name in states}
         feed, after_step = conf.get("feed"), conf.get("feed_after", 1)
@@ -305,15 +306,19 @@ class Recurrence(Op):
             rec[state_key(info.index, name)] = np.stack(vs)
         if feed is not None:
             rec[state_key(info.index, "x")] = np.stack(read)   # what each step read: the input, then the fed value
-        return np.stack(emits), walks
+        return np.stack(emits), {"walks": walks}
 
-    def grads(self, info, xs, out, cache, g, ctx):
+    def grads(self, info, xs, out, cache, g, ctx, final: dict | None = None):
+        """*final*: state -> (B, n), the gradient reaching the states after the last step from outside (a
+        checkpointed run's segment: from the segment after it, engine/checkpoint_kinds.py); zero by default.
+        What reaches the states before the first step is left in cache["dstate0"] (state -> (B, n))."""
         x, outer = xs[0], xs[1:]
         conf = info.config
-        walks = cache
+        walks = cache["walks"]
         T, B = x.shape[:2]
         rec, grads = ctx.rec, ctx.grads
-        d = {name: np.zeros((B, n), dtype=x.dtype) for name, n in conf["states"].items()}
+        d = {name: (np.array(final[name], dtype=x.dtype) if final is not None and name in final
+                    else np.zeros((B, n), dtype=x.dtype)) for name, n in conf["states"].items()}
         gx = np.zeros_like(x)
         gouter = [np.zeros_like(o) for o in outer]
         total = {name: np.zeros((T, B, n), dtype=x.dtype) for name, n in conf["states"].items()}
@@ -369,6 +374,7 @@ class Recurrence(Op):
             rec[keys.grad(f"{k}.{THROUGH_TIME.split('.', 1)[1]}")] = through[name]
             rec[keys.grad(f"{k}.{FROM_OUTPUT.split('.', 1)[1]}")] = total[name] - through[name]
             rec[keys.grad(f"{k}0")] = d[name]
+        cache["dstate0"] = dict(d)
         return [gx, *gouter]
 
     @staticmethod

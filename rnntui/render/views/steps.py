@@ -165,7 +165,7 @@ class StepsView(PlainView):
         if att is None:
             name = next(iter(entry.config["states"]))
             k = keys.node_value(entry.index, name)
-            vals = np.asarray(trace[k] if c.phase == "forward" else trace[keys.grad(k)])[:, c.sample]
+            vals = (trace[k] if c.phase == "forward" else trace[keys.grad(k)])[:, c.sample]   # a window of steps is read
             return Group(state_heatmap(vals, c.t, c.unit, width, height, name if c.phase == "forward" else f"dL/d{name}"))
         w = np.asarray(trace[keys.node_value(att.index, "weights")])[:, c.sample]      # (T_dec, T_src)
         peak = int(np.argmax(w[c.t]))
