@@ -1,11 +1,11 @@
 """`rnntui export` (.npz) against `rnntui.run`, same process: what the step-Jacobian norms cost.
 
-    python benchmarks/export.py [--repeat 3] [--sample 100] [--only lstm] [--batch 1] [--cpu]
+    python benchmarks/export.py [--repeat 3] [--sample 100] [--only lstm] [--batch 1] [--cpu] [--threads 2]
 
 For each case prints the run's median time, the export's (run + save) with the default (norms left
 out when costly, meta.not_computed) and with --jacobian (every diag.*.jacnorm: a float32 Lanczos
-phase, then a float64 one that certifies; engine/spectral.py) on spectral.WORKERS threads (the default: up to
-2) and on one, their ratios to the run, the Jacobian norms alone (diag.*.jacnorm read on a fresh run, default
+phase, then a float64 one that certifies; engine/spectral.py) as rnntui runs it (up to spectral.WORKERS
+threads, 2, the second only while the load average leaves a core free: spectral.spare_workers) and on one, their ratios to the run, the Jacobian norms alone (diag.*.jacnorm read on a fresh run, default
 threads) against the run, and the old method (each J formed, eigvalsh of J Jᵀ) timed on --sample steps and
 scaled to all steps. Goal (issue 23): --jacobian within 2x of the run at LSTM H256 T5000. --cpu: the
 process's CPU time (both threads' when two run) instead of wall time.
@@ -95,13 +95,19 @@ def main() -> None:
     ap.add_argument("--only", default=None, help="a family: lstm or gru")
     ap.add_argument("--batch", type=int, default=None, help="only the cases of this batch size (1: the T=5000 ones)")
     ap.add_argument("--cpu", action="store_true", help="CPU time instead of wall time (less drift on a shared machine)")
+    ap.add_argument("--threads", type=int, default=None, help="the --jacobian column's threads whatever the load "
+                    "(default: rnntui's rule, spectral.spare_workers)")
     args = ap.parse_args()
+    if args.threads:
+        spectral.WORKERS = args.threads
+        spectral.spare_workers = lambda cap: cap
     global CLOCK
     if args.cpu:
         CLOCK = time.process_time
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {'CPU' if args.cpu else 'wall'} time; ratios "
-          f"to the run of the same round, median of {args.repeat} rounds [range]; --jacobian on {spectral.WORKERS} "
-          f"thread(s), then on 1")
+          f"to the run of the same round, median of {args.repeat} rounds [range]; --jacobian on "
+          + (f"{args.threads} thread(s) (--threads)" if args.threads else f"up to {spectral.WORKERS} thread(s) (now "
+             f"{spectral.spare_workers(spectral.WORKERS)}: the load leaves that many)") + ", then on 1")
     print(f"{'case':22} {'run':>7} {'export':>17} {'--jacobian':>17} {'1 thread':>17} {'jacnorm alone':>17} "
           f"{'old (est.)':>10}")
     # every rnntui command runs its linear algebra on one BLAS thread (rnntui/blas.py): so does every timing here

@@ -95,7 +95,11 @@ def main_callback(
     """rnntui: a terminal step-through debugger for RNNs, LSTMs, GRUs and small CNNs."""
     import warnings
 
+    from rnntui import oneshot
     from rnntui.blas import one_thread
+
+    oneshot.CLI = True   # one command and exit: numba is not imported only to read number lists (rnntui/oneshot.py)
+    ctx.call_on_close(lambda: setattr(oneshot, "CLI", False))   # the command ends (a test's CliRunner goes on)
 
     # what a library warns about (a complex array, a torch pickle) is refused with one line of ours;
     # its warning would print first, raw, and with a source line

@@ -234,3 +234,26 @@ def test_a_hundred_thousand_random_tokens():
     assert clean and plain and len(found) == 1 and found[0][2].array.shape == (len(rows), 100)
     want = np.array([float(t) for t in tokens])
     assert found[0][2].array.ravel().tobytes() == want.tobytes()
+
+
+def test_a_one_off_cli_process_reads_big_lists_without_importing_numba(tmp_path):
+    """`rnntui validate` on a scenario with 1.2 MB of inline weights: the command reads them with the NumPy scan
+    and never imports numba (its import, 0.3-0.7 s, costs a one-off process more than the compiled scan saves);
+    the API in the same kind of process takes the compiled scan."""
+    import subprocess
+    import sys
+
+    rows = np.random.default_rng(5).standard_normal((200, 300)).tolist()   # weight_ih_l0 of an RNN(300, 200)
+    weights = f"    0.weight_ih_l0: [{', '.join('[' + ', '.join(map(repr, r)) + ']' for r in rows)}]"
+    path = tmp_path / "big.yaml"
+    path.write_text("input: {generate: {kind: pulse, length: 3, at: 0, features: 300}}\n"
+                    "model: [{type: rnn, hidden_size: 200}]\nloss: {kind: sum}\nweights:\n  set:\n" + weights + "\n")
+    assert path.stat().st_size > fast_numbers.COMPILED_MIN_BYTES
+    probe = ("import sys; from rnntui.cli import main; sys.argv = ['rnntui', 'validate', sys.argv[1]]\n"
+             "try: main()\nexcept SystemExit as e: print('exit', e.code, 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "exit 0 False", out.stdout + out.stderr
+    api = ("import sys; from rnntui.scenario.loader import load_scenario; load_scenario(sys.argv[1]); "
+           "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", api, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "True", out.stdout + out.stderr

@@ -47,11 +47,19 @@ SEGMENT_BYTES = 12 << 20      # what one segment's record holds, about: sets the
 SEGMENT_MIN, SEGMENT_MAX, SEGMENT_ALIGN = 64, 4096, 64
 
 
+RECURRENCE_SEGMENT_MAX = 256  # a graph's recurrence node runs its step graph in Python, a walk per step (about 0.4 ms
+                              # a step forward and backward for a small cell): 256 steps recompute in about 100 ms
+
+
 def segment_steps(layout: list, B: int, dtype) -> int:
-    """Steps per segment for *layout* and a batch of *B*: about SEGMENT_BYTES of record, a multiple of 64."""
+    """Steps per segment for *layout* and a batch of *B*: about SEGMENT_BYTES of record, a multiple of 64 (at
+    most RECURRENCE_SEGMENT_MAX where a graph's recurrence node runs)."""
+    from rnntui.engine.graph_diag import carries
+
     per_step = max(1, (trace_floats(layout, 2, B) - trace_floats(layout, 1, B)) * np.dtype(dtype).itemsize)
     S = SEGMENT_BYTES // per_step
-    return int(min(SEGMENT_MAX, max(SEGMENT_MIN, S - S % SEGMENT_ALIGN)))
+    top = min(SEGMENT_MAX, RECURRENCE_SEGMENT_MAX) if any(carries(lay) for lay in layout) else SEGMENT_MAX
+    return int(min(top, max(min(SEGMENT_MIN, top), S - S % SEGMENT_ALIGN)))
 
 
 def why_whole(sc) -> str | None:

@@ -42,7 +42,6 @@ FIRST_CHECK = 8       # first certificate check (few steps converge sooner; each
 CHECK_EVERY = 3       # until a row's residual has been seen falling, then when its rate says it passes:
 LOOKAHEAD = 1.0       #   that many iterations (times this) after its last check,
 CHECK_LATEST = 8      #   at most this many
-REPACK = 1 / 16       # the float32 phase gathers its unfinished rows once this share of the batch is certified
 START_MIX = 0.5       # the float32 phase starts from the rows' mean JᵀJ's top eigenvector plus this much random
 START_POWER = 30      # power steps on that mean (H x H)
 SINGLE_BELOW = 32          # below this H the float64 Lanczos alone is as fast
@@ -62,19 +61,32 @@ def usable_cores() -> int:
 
 
 # Chunks of steps computed at once, each on its own thread: the chunks are independent and every GEMM releases
-# the GIL, so two cores take about half the wall time (the same CPU time). Each thread's BLAS stays on the one
-# thread rnntui/blas.py allows, so at most WORKERS cores are used: on a busy machine the threads share what
-# cores there are, as two processes would. 1 computes everything on the calling thread.
+# the GIL, so two free cores take about half the wall time (the same CPU time). Each thread's BLAS stays on the
+# one thread rnntui/blas.py allows, so at most WORKERS cores are used, and only cores the machine has free
+# (`spare_workers`): on a busy one a second thread bought no time (measured at load 4 on 2 cores: the wall time
+# up to 1.4x one thread's, the threads waiting for each other's GIL while the scheduler runs other processes).
+# 1 computes everything on the calling thread.
 WORKERS = min(2, usable_cores())
 
 
+def spare_workers(cap: int) -> int:
+    """How many threads to compute on: up to *cap*, one plus the cores the last minute's load average leaves
+    free besides the caller's own (load minus one); 1 where the platform has no load average."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 1
+    return max(1, min(cap, int(usable_cores() - max(0.0, load - 1.0) + 0.5)))
+
+
 def map_chunks(fn: Callable, items: Iterable, workers: int | None = None) -> Iterator:
-    """fn(item) for each item, in order, computed on up to *workers* threads (default WORKERS), at most that many
+    """fn(item) for each item, in order, computed on up to *workers* threads (default: WORKERS, as many as the
+    machine has free, `spare_workers`), at most that many
     ahead of the caller: a caller that stops (an exception, or a progress callback that cancels) leaves at most the
     running ones to finish. Each call runs in a copy of the caller's context (numpy's errstate, the progress
     listener). With one worker, or one item, everything runs on the calling thread."""
     items = list(items)
-    workers = WORKERS if workers is None else workers
+    workers = spare_workers(WORKERS) if workers is None else workers
     if workers <= 1 or len(items) <= 1:
         yield from map(fn, items)
         return
@@ -203,7 +215,7 @@ def _lanczos_top(a, D, W, Wt, rtol, rng, scratch):
         np.copyto(D32, D, casting="same_kind")
         y, th, th2 = _lanczos(None if a is None else a.astype(f32), D32, W.astype(f32), Wt.astype(f32),
                               q.astype(f32), SINGLE_RTOL, SINGLE_ITERATIONS, SINGLE_FIRST_CHECK, CHECK_EVERY, ritz=True,
-                              repack=REPACK, scratch=scratch)
+                              scratch=scratch)
         good = np.isfinite(y).all(axis=1) & (np.linalg.norm(y, axis=1) > 0.5)
         q[good] = y[good] / np.linalg.norm(y[good], axis=1, keepdims=True)
         floor = np.where(good & np.isfinite(th2), th2 + SINGLE_SLACK * np.abs(th), -np.inf)
@@ -239,17 +251,16 @@ def _shared_start(a, D, W, rng):
     return x
 
 
-def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=None, ritz=False, repack=0.0,
-             scratch=None):
+def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=None, ritz=False, scratch=None):
     """Lanczos on JᵀJ for every row at once, from the unit rows of *q*, in the dtype of *D*.
 
     Returns (theta, certified, second): with *ritz*, instead (the top Ritz vector per row in float64, theta,
     the second Ritz value), for a next phase to start from. Each row is checked (`_certify`) first at
     *first_check*, then *check_every* iterations later, then when the rate its residual fell at between its
     last two checks says it will pass (LOOKAHEAD, CHECK_LATEST): a check costs an eigvalsh of the row's m x m
-    tridiagonal (60 us at m = 30), an iteration past the row's convergence a row of both GEMMs. Certified rows
-    leave the batch once *repack* of it is certified (the factors gathered again then, not at every check);
-    until then they ride along, their results already kept."""
+    tridiagonal (20-50 us at m = 30-35), an iteration past the row's convergence a row of both GEMMs. Certified
+    rows leave the batch at once (the rows still running are kept packed: D, a and the Lanczos vectors gathered
+    again); each iteration writes into buffers made once (`_buffer`): the two GEMMs are most of it."""
     n, k, H = D.shape
     dt = D.dtype
     theta = np.full(n, np.nan)                # each row's top Ritz value at its last check
@@ -265,7 +276,7 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
     seen_m = np.zeros(n)                     # its last check's iteration, and how far it was from passing then
     seen_gap = np.full(n, np.nan)
     active = np.arange(n)                    # the rows in the batch, packed
-    live = np.ones(n, dtype=bool)            # per place in the batch: not yet certified
+    live = np.ones(n, dtype=bool)            # per place in the batch: not certified at this iteration
     q_prev = np.zeros_like(q)
     beta_prev = np.zeros(n, dtype=dt)
     Da, aa, fl = D, a, floor
@@ -310,7 +321,7 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
             if ritz and finished.any():   # the top Ritz vector: the basis combined by the tridiagonal's eigenvector
                 fin = rows[finished]
                 s = _top_vector(alphas[fin, :m], betas[fin, :m], th[finished])
-                vectors[fin] = np.einsum("nm,nmh->nh", s, basis[fin, :m], dtype=np.float64)
+                vectors[fin] = np.matmul(s.astype(dt)[:, None, :], basis[fin, :m])[:, 0]   # in the basis's dtype
             wait = rows[~finished]
             if wait.size:   # far: log of how many times too large the residual is; the rate it fell at since the last check
                 f = far[~finished]
@@ -320,7 +331,7 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
                 seen_m[wait], seen_gap[wait] = m, f
         if not live.any():
             break
-        if r - np.count_nonzero(live) >= max(1.0, repack * r):   # enough of the batch is certified: gather the rest
+        if not live.all():   # some rows are certified: gather the rest
             keep = live
             active, beta, w, q = active[keep], beta[keep], w[keep], q[keep]
             Da = Da[keep]

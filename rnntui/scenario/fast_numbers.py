@@ -26,10 +26,13 @@ original text instead (`Unsure`).
 from __future__ import annotations
 
 import re
+import sys
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from rnntui import oneshot
 
 MIN_NUMBERS = 200   # smaller lists cost ruamel little; below this they are left to it
 
@@ -221,7 +224,8 @@ _KERNEL: list = []
 
 
 def _kernel(size: int):
-    """number_kernel.scan where numba is importable, the text is big enough and RNNTUI_FUSED is not off."""
+    """number_kernel.scan where numba is importable, the text is big enough and RNNTUI_FUSED is not off; in a
+    one-off CLI process (rnntui/oneshot.py) only where numba is loaded already."""
     if size < COMPILED_MIN_BYTES:
         return None
     from rnntui.engine.families.fused import switched_off
@@ -229,6 +233,8 @@ def _kernel(size: int):
     if switched_off():
         return None
     if not _KERNEL:
+        if oneshot.CLI and "numba" not in sys.modules:   # numba's import would cost more than it saves once
+            return None
         try:
             from rnntui.scenario.number_kernel import scan
 

@@ -459,7 +459,8 @@ class RnntuiApp(App):
 
     def _sweep_words(self) -> str:
         """The sweep's line in the header: its phase, a bar and how far it is ("sweeping: forward ███▌ 21%")."""
-        progress = self._swept_run.progress    # as far as the sweep is now (its first piece ran before the app)
+        # as far as the snapshot the views show (what their "computing: N%" says), else the sweep itself
+        progress = self.run_state.sweeping or self._swept_run.progress
         return (f"sweeping: {self.SWEEP_PHASES[progress.phase]} {progress_bar(progress.fraction, 16)} "
                 f"{progress.fraction:.0%}")
 

@@ -285,6 +285,14 @@ def graph(kind="residual", dtype="float64", seed=2):
                  {"id": "gru", "type": "gru", "hidden_size": H},
                  {"id": "head", "type": "dense", "units": 3, "activation": "softmax"}]
         loss = {"kind": "cross_entropy", "target": rng.integers(0, 3, (B, T)).tolist()}
+    elif kind == "lstm-then-cell":    # an LSTM node, then a recurrence reading it (a GRU cell's step graph)
+        inputs = {"x": {"batch": batch}}
+        model = [{"id": "lstm", "type": "lstm", "hidden_size": H, "from": "x"},
+                 {"id": "rec", "type": "recurrence", "from": "lstm", "state": {"h": 4},
+                  "step": [{"id": "cell", "type": "gru_cell", "hidden_size": 4, "from": ["x", "h"]}],
+                  "next": {"h": "cell"}, "emit": "cell"},
+                 {"id": "head", "type": "dense", "units": 2}]
+        loss = {"kind": "mse", "target": rng.normal(size=(B, T, 2)).round(3).tolist()}
     else:     # two inputs: one LSTM module called on both (same_as), with an initial state, the results joined
         inputs = {"x": {"batch": batch}, "y": {"batch": rng.normal(size=(B, T, D)).round(3).tolist()}}
         model = [{"id": "enc", "type": "lstm", "hidden_size": H, "from": "x", "num_layers": 2,
@@ -309,9 +317,11 @@ def custom_cell():
 
 GRAPHS = {"residual": dict(), "bidirectional-packed": dict(kind="bidirectional-packed"),
           "two-inputs-shared-initial": dict(kind="shared"), "residual-float32": dict(dtype="float32"),
-          "recurrence-two-states-packed": dict(kind="cell-two-states")}
+          "recurrence-two-states-packed": dict(kind="cell-two-states"),
+          "lstm-then-recurrence-float32": dict(kind="lstm-then-cell", dtype="float32")}
 # what each case records per step, recomputed per segment (a recurrence node's states and its step graph's values)
-GRAPH_BIG = {"recurrence-two-states-packed": ("grad.model.0.c", "model.0.cell.gates.f", "grad.model.1.l0.fwd.h"),
+GRAPH_BIG = {"lstm-then-recurrence-float32": ("grad.model.1.h", "model.1.cell.gates.z", "grad.model.0.l0.fwd.c"),
+             "recurrence-two-states-packed": ("grad.model.0.c", "model.0.cell.gates.f", "grad.model.1.l0.fwd.h"),
              "bundled-custom-cell": ("grad.model.0.h", "model.0.z.out", "grad.model.0.h.through_time")}
 # what a recurrence node's diagnostics and verdict read, kept from the sweep (its Jacobian norms through windows)
 GRAPH_DIAG = {"recurrence-two-states-packed": ("diag.model.0.gradnorm", "diag.model.0.sat.cell.gates.f",
@@ -371,6 +381,14 @@ def test_a_saved_graph_trace_reopens_to_the_same_bits(tmp_path, case, monkeypatc
         assert not lean.is_computed("diag.model.0.jacnorm")
         assert np.array_equal(np.asarray(lean["diag.model.0.jacnorm"]), np.asarray(full["diag.model.0.jacnorm"]),
                               equal_nan=True)
+
+
+def test_a_recurrence_nodes_segments_are_short_enough_to_recompute_at_once(monkeypatch):
+    """A recurrence node runs a walk of its step graph per step, in Python: its segments are at most 256 steps
+    (about 100 ms to recompute), where a graph of rnn, lstm and gru nodes as small gets the longest ones."""
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", 4096)
+    for sc, S in ((graph(kind="cell-two-states"), 256), (custom_cell(), 256), (graph(), 4096)):
+        assert checkpoint.segment_steps(list(sc.layout), sc.B, sc.dtype) == S
 
 
 WHOLE_HEAD = """version: 1
@@ -570,7 +588,7 @@ def test_an_earlier_iteration_of_a_checkpointed_training_run_saves_and_reopens(t
     assert_bit_equal(whole, back)
 
 
-@pytest.mark.parametrize("kind", ["many-to-one", "encoder-decoder", "graph"])
+@pytest.mark.parametrize("kind", ["many-to-one", "encoder-decoder", "graph", "graph-recurrence"])
 def test_check_streams_each_kind_to_what_the_whole_recording_finds(kind):
     """`rnntui check --assert` on a checkpointed run of each kind: the segments' places a segment at a time (no
     array read whole: the limit set to nothing), an encoder-decoder's decoder places on their whole arrays."""
@@ -578,17 +596,19 @@ def test_check_streams_each_kind_to_what_the_whole_recording_finds(kind):
 
     sc = {"many-to-one": lambda: many_to_one(kind="lstm", lengths=[150, 70, 1]),
           "encoder-decoder": lambda: encoder_decoder(kind="lstm", decoder="lstm", layers=2, lengths=[150, 70, 1]),
-          "graph": graph}[kind]()
+          "graph": graph, "graph-recurrence": lambda: graph(kind="cell-two-states")}[kind]()
     full = run_scenario(sc, recording="full")
     ck = run_scenario(sc, recording="checkpointed")
     ck.limit = 0
     asserts = ["norm(dh) > 0.02", "max(abs(gates.f)) < 0.8 or t < 10", "norm(h) < 1.5"]
+    if kind == "graph-recurrence":    # at the recurrence node too: its state, its gradient, its step Jacobian
+        asserts = ["norm(dh) > 0.02", "norm(h) < 1.5", "max(jacnorm) < 1.2"]
     whole = check_trace(full, asserts).to_dict()
     assert any(not a["ok"] for a in whole["assertions"])
     assert check_trace(ck, asserts).to_dict() == whole
 
 
-@pytest.mark.parametrize("kind", ["many-to-one", "encoder-decoder", "graph", "training"])
+@pytest.mark.parametrize("kind", ["many-to-one", "encoder-decoder", "graph", "graph-recurrence", "training"])
 def test_the_report_of_each_kind_checkpointed_is_the_whole_runs(kind, tmp_path, monkeypatch):
     """`rnntui show`'s report, no array read whole (the limit set to nothing): the whole recording's, with the
     lines that say how the run was recorded."""
@@ -596,7 +616,8 @@ def test_the_report_of_each_kind_checkpointed_is_the_whole_runs(kind, tmp_path, 
 
     sc = {"many-to-one": lambda: many_to_one(kind="lstm", bidir=True, lengths=[150, 70, 1]),
           "encoder-decoder": lambda: encoder_decoder(kind="lstm", decoder="lstm", layers=2, lengths=[150, 70, 1]),
-          "graph": lambda: graph(kind="bidirectional-packed"), "training": training}[kind]()
+          "graph": lambda: graph(kind="bidirectional-packed"), "graph-recurrence": lambda: graph(kind="cell-two-states"),
+          "training": training}[kind]()
     full = fresh_training(sc, "full", tmp_path, monkeypatch, "full")
     ck = fresh_training(sc, "checkpointed", tmp_path, monkeypatch, "ck")
     ck.limit = 0

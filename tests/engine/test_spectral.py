@@ -227,6 +227,8 @@ def test_two_workers_give_the_same_norms_as_one(monkeypatch):
     arrays = {Place(0, 0, "fwd").key("h"): np.zeros((12, 2, 40))}
     params = {Place(0, 0, "fwd").param("weight_hh"): blocks.reshape(120, 40)}
     got = {}
+    monkeypatch.setattr(spectral, "usable_cores", lambda: 2)
+    monkeypatch.setattr(spectral.os, "getloadavg", lambda: (0.3, 0.3, 0.3))   # an idle machine
     for workers in (1, 2):
         monkeypatch.setattr(spectral, "WORKERS", workers)
         calls.clear()
@@ -235,3 +237,21 @@ def test_two_workers_give_the_same_norms_as_one(monkeypatch):
         assert any(name.startswith("rnntui-jacnorm") for name in calls) == (workers == 2)
     assert np.array_equal(got[1], got[2])
     assert_close(got[2], ref)
+
+
+def test_a_second_thread_only_on_a_free_core(monkeypatch):
+    monkeypatch.setattr(spectral, "usable_cores", lambda: 2)
+    for load, want in [(0.2, 2), (1.0, 2), (1.4, 2), (1.6, 1), (2.0, 1), (7.5, 1)]:
+        monkeypatch.setattr(spectral.os, "getloadavg", lambda load=load: (load, load, load))
+        assert spectral.spare_workers(2) == want, load
+        assert spectral.spare_workers(1) == 1
+    import threading
+
+    names = set()
+    monkeypatch.setattr(spectral, "WORKERS", 2)
+    list(spectral.map_chunks(lambda i: names.add(threading.current_thread().name), range(4)))   # load 7.5
+    assert names == {threading.main_thread().name}
+    monkeypatch.setattr(spectral.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    names.clear()
+    list(spectral.map_chunks(lambda i: names.add(threading.current_thread().name), range(4)))
+    assert all(n.startswith("rnntui-jacnorm") for n in names)
