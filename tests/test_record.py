@@ -174,3 +174,29 @@ def test_a_recorded_folder_without_updates_does_not_claim_there_were_no_big_upda
     looked = line.split("(", 1)[1].split(")", 1)[0]
     assert "big updates" not in looked and "clipping" not in looked, line
     assert "Not recorded, so not looked for: clipping, big updates." in line
+
+
+def test_a_recorded_folder_without_updates_shows_no_nan_ratios(tmp_path):
+    """The same folder's per-parameter table printed 'nan' as each update/parameter ratio, and the training
+    pane 'update/‖p‖ at 2: 0.weight_hh_l0 nan · ...', as if the updates had stopped being finite: they were
+    not recorded (the gradients were, and are shown)."""
+    from rnntui.render.training_cause import parameter_line
+
+    torch.manual_seed(0)
+    model = Tagger().double()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(7, 4, 3, dtype=torch.float64)
+    y = torch.tensor([0, 1, 1, 0])
+    for step in range(3):
+        rnntui.record(model, x, target=y, loss="cross_entropy", step=step, to=tmp_path / "run")
+        _train_step(model, opt, x, y)
+    run = rnntui.load_trace(tmp_path / "run")
+    assert np.isnan(run["train.update_ratio.1.weight"]).all() and np.isfinite(run["train.gradnorm.param.1.weight"]).all()
+    result = CliRunner().invoke(app, ["show", str(tmp_path / "run")])
+    table = result.output[result.output.index("Per parameter"):result.output.index("No events")]
+    assert "nan" not in table and "the updates were not recorded (-)" in " ".join(table.split())
+    line = parameter_line(run, 2, 200).plain
+    assert "nan" not in line and "not recorded" in line
+    at = result.output.index("Training setup")
+    setup = " ".join(result.output[at:result.output.index("iterations", at)].split())
+    assert "optimizer your own loop's (its updates not recorded)" in setup and "(recorded updates)" not in setup

@@ -26,22 +26,23 @@ def _window(values: np.ndarray, t: int, unit: int, width: int, height: int, scal
 
 
 def title_words(values: np.ndarray, t: int, unit: int, width: int, height: int, scale: float | None = None,
-                brief: bool = False) -> str:
+                brief: bool = False, rows: str = "units") -> str:
     """What the title says after the label: the steps and units shown and the colour scale (*brief*: the
-    scale without the word)."""
+    scale without the word; *rows*: what the rows are, where they are not units: an attention's source steps)."""
     start, stop, u0, u1, _, scale = _window(values, t, unit, width, height, scale)
-    return f"t {start}..{stop - 1}  units {u0}..{u1 - 1}  {'' if brief else 'scale '}±{scale:.3g}"
+    return f"t {start}..{stop - 1}  {rows} {u0}..{u1 - 1}  {'' if brief else 'scale '}±{scale:.3g}"
 
 
 def state_heatmap(values: np.ndarray, t: int, unit: int, width: int, height: int, label: str,
-                  scale: float | None = None, length: int | None = None, brief: bool = False) -> Cells:
+                  scale: float | None = None, length: int | None = None, brief: bool = False,
+                  rows: str = "units") -> Cells:
     """values: (T, H) for one sample. Rows are units around the selected one; columns steps around t.
     Steps from *length* on are the sample's padding: drawn as padding, never as values. A title wider
     than *width* goes on two lines, never cut (`title_words` lets a caller pick a label that fits)."""
     T, H = values.shape
     start, stop, u0, u1, block, scale = _window(values, t, unit, width, height, scale)
     padded = np.arange(start, stop) >= (length if length is not None else T)
-    words = title_words(values, t, unit, width, height, scale, brief)
+    words = title_words(values, t, unit, width, height, scale, brief, rows)
     out = Cells()
     out.add(f"{label} ", BOLD)
     if len(label) + 1 + len(words) > width:

@@ -502,7 +502,9 @@ def training_setup(trace) -> "Facts":
         pairs.append(("batch size", f"the whole batch ({trace.info.B})" if cfg.batch_size is None else
                       f"{cfg.batch_size} samples an iteration" + (", shuffled every pass" if cfg.shuffle else "")))
     else:
-        pairs.append(("optimizer", "your own loop's (recorded updates)" if keys.TRAIN_STEP in trace else "not recorded"))
+        seen = "big updates" not in event_kinds_known(trace)[1]   # record() saw the optimizer's step
+        pairs.append(("optimizer", ("your own loop's (recorded updates)" if seen else "your own loop's (its updates "
+                                    "not recorded)") if keys.TRAIN_STEP in trace else "not recorded"))
         pairs.append(("learning rate", rates))
         if keys.TRAIN_CLIPPED in trace:
             acted = int(np.count_nonzero(trace[keys.TRAIN_CLIPPED]))
@@ -533,7 +535,11 @@ def training_report(trace, k: int | None = None) -> list:
     cause = likely_cause(trace)
     if cause is not None:
         out.append(Text(cause, Style(color="red")))
-    cols = Columns("Per parameter: gradient norm and update / parameter ratio, first and last iteration",
+    # a loop recorded without seeing its optimizer's step (no `with`, no optimizer=): no update, so no ratio;
+    # NaN there means not recorded, not a value that stopped being finite
+    unseen = "big updates" in event_kinds_known(trace)[1]
+    cols = Columns("Per parameter: gradient norm and update / parameter ratio, first and last iteration"
+                   + ("; the updates were not recorded (-)" if unseen else ""),
                    [("parameter", "<"), ("‖grad‖ first", ">"), ("‖grad‖ last", ">"), ("ratio first", ">"),
                     ("ratio last", ">")])
     for key in sorted(k for k in trace if k.startswith(keys.TRAIN_GRADNORM_PARAM_PREFIX)):
@@ -541,7 +547,8 @@ def training_report(trace, k: int | None = None) -> list:
         gn = trace[key]
         ratio = trace[keys.train_update_ratio(name)]
         size = trace[keys.train_param_norm(name)] if keys.train_param_norm(name) in trace else [None] * len(ratio)
-        cols.add(name, f"{gn[0]:.3e}", f"{gn[-1]:.3e}", _ratio(ratio[0], size[0]), _ratio(ratio[-1], size[-1]))
+        first, last = ("-", "-") if unseen else (_ratio(ratio[0], size[0]), _ratio(ratio[-1], size[-1]))
+        cols.add(name, f"{gn[0]:.3e}", f"{gn[-1]:.3e}", first, last)
     out.append(cols.render())
     events = iteration_events(trace)
     first: dict[str, IterationEvent] = {}

@@ -150,6 +150,9 @@ def parameter_line(trace, k: int, width: int) -> Text:
     out = Text(f"update/‖p‖ at {k}: ", DIM)
     if not rows:
         return out.append("no parameters", DIM)
+    if all(np.isnan(ratio) for _, ratio, _ in rows) and _updates_unseen(trace):
+        # a recorded loop whose optimizer step record() did not see: not a ratio that is NaN
+        return out.append("not recorded (record() saw no update: use it as a `with` block, or give optimizer=)", DIM)
     limit = _threshold(trace)
     for j, (name, ratio, _) in enumerate(rows):
         value = ("nan" if np.isnan(ratio) else "from 0" if np.isinf(ratio) and _from_zero(trace, name, k)
@@ -162,6 +165,12 @@ def parameter_line(trace, k: int, width: int) -> Text:
         out.append(sep, DIM)
         out.append(piece, WARN if (not np.isnan(ratio) and ratio > limit) else Style())
     return out
+
+
+def _updates_unseen(trace) -> bool:
+    from rnntui.render.training import event_kinds_known
+
+    return "big updates" in event_kinds_known(trace)[1]
 
 
 def _threshold(trace) -> float:

@@ -377,3 +377,18 @@ def test_a_generators_fed_back_values_are_the_values_shown():
     assert all(ln.rstrip().endswith(" -") == (not ln.strip().startswith("7 ")) for ln in rows)
     line = text_of(timeline(trace, Cursor(t=9), {}, width=200))
     assert f"{read[9]:.3g}"[:5] in line.splitlines()[0]
+
+
+def test_the_attention_heatmap_calls_its_rows_source_steps():
+    """The attention heatmap's rows are the source steps (0..4 of src), its columns the decoder's steps; its
+    title said 'units 0..4' like a state's heatmap."""
+    from rnntui.render.views import view_for
+
+    trace = rnntui.run("graph-attention-reverse")
+    k = next(k for k, p in enumerate(trace.info.places) if p.entry == 4)
+    w = np.asarray(trace["model.4.ctx.weights"])
+    assert w.shape[-1] == 5 and np.allclose(w.sum(-1), 1)     # a distribution over the 5 source steps
+    shown = text_of(view_for(trace.info, trace.info.places[k]).states(trace, Cursor(place_index=k), 100, 20))
+    title = next(ln for ln in shown.splitlines() if "scale" in ln and ("source steps" in ln or "units" in ln)
+                 and "t 0..5" in ln)
+    assert "source steps 0..4" in title and "units" not in title

@@ -111,7 +111,7 @@ def test_the_recurrence_view_shows_every_step_value_and_the_attention_peak(trace
     # sample 3 reads "6 6 0 3 8": writing it back, step t looks at source step 4 - t, named by its token
     assert f"attention at t=2: source step 2 '0' most ({w[2].max():.0%})" in text and w[2].argmax() == 2
     assert "every step's peak: 4 '8' 3 '3' 2 '0' 1 '6' 0 '6' 0 '6'" in " ".join(text.split())
-    assert "t 0..5  units 0..4" in text   # decoder steps x source steps
+    assert "t 0..5  source steps 0..4" in text   # decoder steps x source steps
     out = io.StringIO()
     Console(file=out, width=200, color_system=None).print(cell_panel(trace, Cursor(place_index=k, t=2, sample=3,
                                                                                    phase="backward"), 200))

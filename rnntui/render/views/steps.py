@@ -170,7 +170,8 @@ class StepsView(PlainView):
         w = np.asarray(trace[keys.node_value(att.index, "weights")])[:, c.sample]      # (T_dec, T_src)
         peak = int(np.argmax(w[c.t]))
         token = source_tokens(trace, entry, att, c.sample)
-        heat = state_heatmap(w, c.t, peak, width, height - 1, "attention (columns: decoder steps, rows: source steps)")
+        heat = state_heatmap(w, c.t, peak, width, height - 1, "attention (columns: decoder steps, rows: source steps)",
+                             rows="source steps")
         at = f" {token[peak]!r}" if token else ""
         peaks = " ".join(str(int(p)) + (f" {token[int(p)]!r}" if token else "") for p in w.argmax(axis=1))
         return Group(Text(f"attention at t={c.t}: source step {peak}{at} most ({w[c.t, peak]:.0%}); every step's "
