@@ -96,3 +96,17 @@ def test_steps_with_a_stop_beyond_any_run_is_to_the_end():
     result = show("99999999999999999999:5")
     assert result.exit_code == 2 and result.output.strip().splitlines() == [
         "rnntui: show error: --steps: found START 99999999999999999999… (20 digits); expected a step of the run"]
+
+
+def test_a_long_run_of_a_small_model_is_accepted_checkpointed(tmp_path):
+    """LSTM(64) over 200,000 steps: the whole record is gigabytes, but the input (12.8 MB), the parameters and a
+    segment forward and backward fit 50 MB: it loads (was: refused as 'even checkpointed ... 415 MiB', the
+    segment counted with arrays over the whole run's steps); 20 MB stays refused."""
+    path = tmp_path / "long.yaml"
+    path.write_text("input: {generate: {kind: noise, length: 200000, features: 8}}\n"
+                    "model:\n  - {type: lstm, hidden_size: 64}\nloss: {kind: sum}\n")
+    sc = load_scenario(path, max_memory=50 << 20)
+    assert sc.x.shape == (200000, 1, 8)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path, max_memory=20 << 20)
+    assert info.value.problems[0].message.startswith("even checkpointed, this run would hold about")
