@@ -43,3 +43,48 @@ def test_a_flattened_outputs_target_is_asked_for_in_the_modules_shape():
     words = str(err.value)
     assert "target= has shape (13,)" in words and "module's output (14, 10): shape (14,)" in words
     assert "(7, 2, 10)" not in words
+
+
+def _word_lm():
+    torch.manual_seed(0)
+    model = WordLM().double()
+    ids = torch.randint(0, 10, (7, 2))
+    hidden = (torch.zeros(1, 2, 6, dtype=torch.float64),) * 2
+    return model, ids, hidden
+
+
+@pytest.mark.parametrize("k", [5, 13])
+def test_an_out_of_range_class_in_a_flattened_target_is_named_by_the_users_own_index(k):
+    """target= of shape (14,) for the module's (14, 10), which rnntui reads split as (7, 2): a bad class was
+    named target[2, 1], an index into the split the user never made; it is target[k], the value and the range."""
+    model, ids, hidden = _word_lm()
+    target = torch.randint(0, 10, (14,))
+    target[k] = 12
+    with pytest.raises(IndexError):    # torch itself refuses it, so the value is really out of range
+        F.nll_loss(model(ids, hidden)[0], target)
+    with pytest.raises(rnntui.RnntuiError) as err:
+        rnntui.from_torch(model, ids, hidden, loss="nll", target=target)
+    words = str(err.value)
+    B = ids.shape[1]     # row k of out.view(-1, ntoken) is step k // B of sample k % B
+    assert words.startswith(f"target[{k}] = {int(target[k])} (sample {k % B}, step {k // B})"), words
+    assert "class index in 0..9" in words and "10 classes" in words
+    assert f"target[{k // B}, {k % B}]" not in words
+
+
+def test_a_vocab_too_short_for_the_ids_is_refused_as_the_vocab_argument():
+    """vocab= shorter than the ids in x was refused as `input.tokens[0][4]`, a key of the generated scenario;
+    it is said as the vocab= passed: how many entries, and where x holds the first id past them."""
+    model, ids, hidden = _word_lm()
+    target = torch.randint(0, 10, (14,))
+    vocab = [f"w{i}" for i in range(int(ids.max()))]     # one short of the largest id
+    with pytest.raises(rnntui.RnntuiError) as err:
+        rnntui.from_torch(model, ids, hidden, loss="nll", target=target, vocab=vocab)
+    words = str(err.value)
+    bad = (ids >= len(vocab)).nonzero()
+    t, b = (int(i) for i in bad[0])          # the first in x's own order; x is (time, batch) here
+    assert f"vocab= has {len(vocab)} entries (ids 0..{len(vocab) - 1})" in words, words
+    assert f"x[{t}, {b}] (sample {b}, step {t}) holds id {int(ids[t, b])}" in words, words
+    assert (f"; {len(bad)} ids are outside it" in words) == (len(bad) > 1)
+    assert "input.tokens" not in words
+    # a vocab= that covers every id is taken
+    rnntui.from_torch(model, ids, hidden, loss="nll", target=target, vocab=[f"w{i}" for i in range(10)])

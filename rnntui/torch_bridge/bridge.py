@@ -90,10 +90,12 @@ def _real_steps(shape: tuple, roles: tuple, lengths) -> np.ndarray:
     return np.broadcast_to(steps < lens, shape)
 
 
-def _check_target(loss: str, t: np.ndarray, out_roles: tuple, out_shape: tuple, lengths) -> tuple:
+def _check_target(loss: str, t: np.ndarray, out_roles: tuple, out_shape: tuple, lengths,
+                  flat: tuple | None = None) -> tuple:
     """The target checked against the module's output in the user's own terms (target=, its shape, the
     first bad value and where it is), before it is written: the loader would name the generated text.
-    Returns the target's roles."""
+    *flat*: the shape the user passed where rnntui split its first axis (out.view(-1, n)), whose index is
+    the one named. Returns the target's roles."""
     if loss == "mse":
         if t.shape != out_shape:
             raise FromTorchError(f"target= has shape {t.shape}; loss='mse' needs the module's output shape {out_shape}")
@@ -110,7 +112,9 @@ def _check_target(loss: str, t: np.ndarray, out_roles: tuple, out_shape: tuple, 
         first = tuple(bad[0])
         where = f" (sample {first[roles.index('B')]}, step {first[roles.index('T')]})" if "T" in roles else \
             f" (sample {first[roles.index('B')]})"
-        raise FromTorchError(f"target[{_at(first)}] = {int(t[first])}{where}: expected a class index in 0..{classes - 1} "
+        named = _at(first) if flat is None else \
+            _at(np.unravel_index(np.ravel_multi_index(first, t.shape), flat))   # the user's index, not the split's
+        raise FromTorchError(f"target[{named}] = {int(t[first])}{where}: expected a class index in 0..{classes - 1} "
                              f"(the model's output has {classes} classes)"
                              + (f"; {len(bad)} values are out of range" if len(bad) > 1 else ""))
     return roles
@@ -130,7 +134,8 @@ def _check_ids(chain, x: np.ndarray) -> None:
                              f"{n} embeddings)" + (f"; {len(bad)} ids are out of range" if len(bad) > 1 else ""))
 
 
-def _target_lines(chain, loss: str, target, out_roles: tuple, lengths, ragged: bool, out_shape: tuple) -> list[str]:
+def _target_lines(chain, loss: str, target, out_roles: tuple, lengths, ragged: bool, out_shape: tuple,
+                  flat: tuple | None = None) -> list[str]:
     if loss == "sum":
         if target is not None:
             raise FromTorchError("loss='sum' takes no target (the sum of the output); use loss='mse' or "
@@ -144,7 +149,7 @@ def _target_lines(chain, loss: str, target, out_roles: tuple, lengths, ragged: b
             raise FromTorchError(f"target= holds class indices (integers) for {loss}; found dtype {t.dtype}")
         if "F" not in out_roles or len(out_roles) not in (2, 3):
             raise FromTorchError(f"{loss} needs an output of class scores on its last axis")
-    roles = _check_target(loss, t, out_roles, out_shape, lengths)
+    roles = _check_target(loss, t, out_roles, out_shape, lengths, flat)
     if loss in CLASSES:
         want = ("B", "T") if "T" in roles else ("B",)
     else:
@@ -306,18 +311,19 @@ def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train:
     if isinstance(expected, (tuple, list)):
         expected = expected[output]   # in range: the reader checked it against the same return
     xs = reader.x.detach().cpu().numpy()   # x as the model reads it (an image batch reshaped into rows)
+    flat = None
     if chain.merged and isinstance(expected, torch.Tensor):
         # out.view(-1, n) merged two of x's axes: the output (and its target) split back into them
         sizes = dict(zip(chain.x_roles, xs.shape))
         split = tuple(sizes[r] for r in chain.merged)
         merged_shape = tuple(expected.shape)
         expected = expected.reshape(split + tuple(expected.shape[1:]))
-        if target is not None and hasattr(target, "reshape") and np.prod(np.shape(target)[:1]) == np.prod(split):
-            target = target.reshape(split + tuple(np.shape(target)[1:]))
-        elif target is not None and loss != "sum" and tuple(np.shape(target)) != split + (
-                tuple(merged_shape[1:]) if loss not in CLASSES else ()):
+        want = merged_shape[:1] + (tuple(merged_shape[1:]) if loss not in CLASSES else ())
+        if target is not None and hasattr(target, "reshape") and tuple(np.shape(target)) == want:
+            target = target.reshape(split + want[1:])
+            flat = want   # the target's entries named by the user's own index into it, not the split's
+        elif target is not None and loss != "sum" and tuple(np.shape(target)) != split + want[1:]:
             # said of the output the module returns, not of the split rnntui reads it as
-            want = merged_shape[:1] + (tuple(merged_shape[1:]) if loss not in CLASSES else ())
             what = "one class index per row" if loss in CLASSES else "the shape"
             raise FromTorchError(f"target= has shape {tuple(np.shape(target))}; loss={loss!r} needs {what} of the "
                                  f"module's output {merged_shape}: shape {want} (its view(-1, ...) merged axes of "
@@ -356,7 +362,7 @@ def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train:
         mode=None if chain.graph else chain.mode, input_lines=_all_inputs(chain, names["x"], xs, lens, vocab),
         entries=list(zip(_configs(chain, names["x"]), chain.sources)), params=params, loss=loss,
         target_lines=_target_lines(chain, loss, target, chain.out_roles, lens, ragged and lens is not None,
-                                   tuple(expected.shape)), train=_train_section(train),
+                                   tuple(expected.shape), flat), train=_train_section(train),
         extra_lines=_class_names_lines(class_names, loss), beside=beside)
     return text, out, dict(chain.torch_names)
 
@@ -364,14 +370,15 @@ def build(module, x, *args, target=None, loss: str = "sum", lengths=None, train:
 def _all_inputs(chain, x_name: str, xs: np.ndarray, lens, vocab) -> list[str]:
     """The scenario's `input:` keys, or with tensors besides x read as inputs (a second sentence), `inputs:`
     named as the forward's parameters, x first."""
-    first = _input_lines(chain.x_roles, xs, lens) + _vocab_lines(chain.x_roles, vocab)
+    first = _input_lines(chain.x_roles, xs, lens) + _vocab_lines(chain.x_roles, vocab, xs, lens, "x")
     if not chain.inputs:
         return ["input:"] + ["  " + line for line in first]
     lines = ["inputs:", f"  {x_name}:"] + ["    " + line for line in _input_lines(chain.x_roles, xs, lens, 4)
-                                          + _vocab_lines(chain.x_roles, vocab)]
+                                          + _vocab_lines(chain.x_roles, vocab, xs, lens, "x")]
     for name, roles, value in chain.inputs:
         lines.append(f"  {name}:")
-        lines += ["    " + line for line in _input_lines(roles, value, None, 4) + _vocab_lines(roles, vocab)]
+        lines += ["    " + line for line in _input_lines(roles, value, None, 4)
+                  + _vocab_lines(roles, vocab, value, None, name)]
     return lines
 
 
@@ -399,9 +406,11 @@ def _words(value, what: str) -> list[str]:
     return list(value)
 
 
-def _vocab_lines(roles: tuple, vocab) -> list[str]:
+def _vocab_lines(roles: tuple, vocab, ids=None, lengths=None, what: str = "x") -> list[str]:
     """`vocab=` (a list, id = position, or {token: id} with ids 0..V-1) beside token ids: `vocab:` in the
-    scenario's input, which names the ids on screen and bounds them."""
+    scenario's input, which names the ids on screen and bounds them. *ids* (axes *roles*, the argument
+    *what* as the forward takes it) are checked against it here, in the user's terms: the loader would name
+    the generated scenario's key."""
     if vocab is None:
         return []
     if len(roles) != 2:
@@ -416,6 +425,15 @@ def _vocab_lines(roles: tuple, vocab) -> list[str]:
     if len(set(words)) != len(words):
         twice = next(w for w in words if words.count(w) > 1)
         raise FromTorchError(f"vocab= lists {twice!r} twice; each token has one id")
+    if ids is not None:
+        ids = np.asarray(ids)
+        bad = np.argwhere(_real_steps(ids.shape, roles, lengths) & ((ids < 0) | (ids >= len(words))))
+        if len(bad):
+            at = tuple(bad[0])
+            raise FromTorchError(
+                f"vocab= has {len(words)} entries (ids 0..{len(words) - 1}) but {what}[{_at(at)}] (sample "
+                f"{at[roles.index('B')]}, step {at[roles.index('T')]}) holds id {int(ids[at])}"
+                + (f"; {len(bad)} ids are outside it" if len(bad) > 1 else "") + ": give a vocab= with one entry per id")
     return ["vocab: " + json.dumps(words)]
 
 
