@@ -13,12 +13,37 @@ from rnntui.render.timeline import EVENT_MARKS
 BOLD = Style(bold=True)
 
 
+def gradient_norm_words(info, notes: bool = True) -> str:
+    """The norm the timeline's vanishing and exploding marks measure, named as each place's BPTT carries it
+    (`analysis.events`): ‖dL/dh_t‖ at a recurrent layer, at a recurrence node ‖dL/d<state>_t‖ of its one state
+    or ‖dL/ds_t‖ over its states together; with *notes*, "(over the batch ...)" after it, saying whose states."""
+    from rnntui.render.analysis import state_symbol, steps_place
+
+    norms: list[str] = []
+    said: list[str] = []
+    for p in info.places:
+        if not steps_place(info, p):
+            continue
+        sym = state_symbol(info, p)
+        norms.append(f"‖dL/d{sym}_t‖")
+        e = info.entries[p.entry]
+        if p.layer is None and sym != "h":   # a recurrence's own state names: say whose they are
+            states = tuple(e.config["states"])
+            said.append(f"at {keys.entry_prefix(e.index)}{' ' + e.id if e.id else ''}: "
+                         + (f"s its states {', '.join(states)} together" if len(states) > 1 else f"{sym} its state"))
+    norms = list(dict.fromkeys(norms)) or ["‖dL/dh_t‖"]
+    if not notes:
+        return " or ".join(norms)
+    return " or ".join(norms) + " (over the batch" + "".join("; " + n for n in dict.fromkeys(said)) + ")"
+
+
 def event_words(info) -> dict[str, str]:
-    """What each event mark on the timeline means, with this run's thresholds."""
+    """What each event mark on the timeline means, with this run's thresholds and the norm it measures."""
     lim = thresholds(info)
+    norm = gradient_norm_words(info)
     return {
-        "vanishing": f"BPTT: ‖dL/dh_t‖ (over the batch) is below {lim['vanishing']:g} at this step",
-        "exploding": f"BPTT: ‖dL/dh_t‖ (over the batch) is above {lim['exploding']:g} at this step",
+        "vanishing": f"BPTT: {norm} is below {lim['vanishing']:g} at this step",
+        "exploding": f"BPTT: {norm} is above {lim['exploding']:g} at this step",
         "saturated": (f"forward: a gate (or a tanh state) is saturated in at least {lim['saturated']:.0%} of the "
                       f"units at this step, over the batch's samples still running (a sigmoid below 0.05 or above 0.95, "
                       f"a tanh beyond ±0.95)"),

@@ -978,6 +978,7 @@ class RnntuiApp(App):
                                          self.cursor.place(self.info)), done)
 
     def action_mute(self) -> None:
+        from rnntui.render.glossary import gradient_norm_words
         from rnntui.tui.mute import MuteScreen
 
         def done(muted: frozenset[str] | None) -> None:
@@ -988,7 +989,8 @@ class RnntuiApp(App):
                                                            run.other.whole, run.labels, muted=muted))
             self.notify("muted: " + (", ".join(sorted(muted)) or "none"), timeout=2)
 
-        self.push_screen(MuteScreen(self.run_state.kinds, self.muted), done)
+        self.push_screen(MuteScreen(self.run_state.kinds, self.muted, gradient_norm_words(self.info, notes=False)),
+                         done)
 
     # --- outer axes: a training run's iterations, a data set's samples (tui/axes/) ----------------
 

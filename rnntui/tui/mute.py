@@ -15,14 +15,15 @@ from rnntui.tui.screens import Dialog
 
 KINDS = ("non-finite", "saturated", "vanishing", "exploding")  # every kind analysis.events finds
 WORDS = {"non-finite": "a value is inf or NaN", "saturated": "a gate or state saturated in a share of units",
-         "vanishing": "‖dL/dh_t‖ below the vanishing threshold", "exploding": "‖dL/dh_t‖ above the exploding threshold"}
+         "vanishing": "{norm} below the vanishing threshold", "exploding": "{norm} above the exploding threshold"}
 
 
-def option(kind: str, count: int, muted: bool) -> Text:
+def option(kind: str, count: int, muted: bool, norm: str = "‖dL/dh_t‖") -> Text:
+    """*norm*: the gradient norm the run's marks measure (`glossary.gradient_norm_words`)."""
     mark, colour = EVENT_MARKS[kind]
     text = Text("muted  " if muted else "shown  ", Style(dim=muted, bold=not muted))
     text.append(mark, Style(color=colour, bold=True, dim=muted))
-    text.append(f" {kind}: {WORDS[kind]}", Style(dim=muted))
+    text.append(f" {kind}: {WORDS[kind].format(norm=norm)}", Style(dim=muted))
     text.append(f"  ({count} step{'s' if count != 1 else ''} in this run)", Style(dim=True))
     return text
 
@@ -33,13 +34,14 @@ class MuteScreen(Dialog["frozenset[str] | None"]):
 
     BINDINGS = [Binding("escape,m", "close", "Close"), Binding("space", "toggle", "Mute/show")]
 
-    def __init__(self, kinds: dict[str, int], muted: frozenset[str]):
+    def __init__(self, kinds: dict[str, int], muted: frozenset[str], norm: str = "‖dL/dh_t‖"):
         super().__init__()
         self.kinds = dict(kinds)
         self.muted = set(muted)
+        self.norm = norm
 
     def _options(self) -> list[Text]:
-        return [option(k, self.kinds.get(k, 0), k in self.muted) for k in KINDS]
+        return [option(k, self.kinds.get(k, 0), k in self.muted, self.norm) for k in KINDS]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="mute"):

@@ -392,3 +392,27 @@ def test_the_attention_heatmap_calls_its_rows_source_steps():
     title = next(ln for ln in shown.splitlines() if "scale" in ln and ("source steps" in ln or "units" in ln)
                  and "t 0..5" in ln)
     assert "source steps 0..4" in title and "units" not in title
+
+
+def test_the_timeline_marks_help_names_the_norm_a_recurrence_measures(tmp_path):
+    """The vanishing / exploding marks of a recurrence carrying h and c measure ‖dL/ds_t‖, both states'
+    gradients together (checked on the run's own arrays, which differ from h's alone); the `?` help and the
+    `m` dialog said ‖dL/dh_t‖. A one-state recurrence named h (graph-custom-cell) and an LSTM layer keep h."""
+    from rnntui.render.glossary import event_words, gradient_norm_words
+    from rnntui.tui.mute import option
+
+    path = tmp_path / "loop.yaml"
+    path.write_text(LSTM_CELL_LOOP)
+    trace = rnntui.run(path)
+    gn = np.asarray(trace["diag.model.0.gradnorm"])        # what the marks are drawn from
+    dh, dc = np.asarray(trace["grad.model.0.h"]), np.asarray(trace["grad.model.0.c"])
+    assert gn == pytest.approx(np.sqrt((dh ** 2).sum((1, 2)) + (dc ** 2).sum((1, 2))), rel=1e-12)
+    assert not np.allclose(gn, np.sqrt((dh ** 2).sum((1, 2))), rtol=1e-3)   # not h's alone
+    for kind in ("vanishing", "exploding"):
+        words = event_words(trace.info)[kind]
+        assert words.startswith("BPTT: ‖dL/ds_t‖ (over the batch; at model.0 loop: s its states h, c together)"), words
+        assert "dL/dh_t" not in words
+    assert "‖dL/ds_t‖ below" in option("vanishing", 0, False, gradient_norm_words(trace.info, notes=False)).plain
+    for name in ("graph-custom-cell", "lstm-apple"):
+        words = event_words(rnntui.run(name).info)["vanishing"]
+        assert words.startswith("BPTT: ‖dL/dh_t‖ (over the batch) is below"), words
