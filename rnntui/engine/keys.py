@@ -281,6 +281,16 @@ def input_of(entries, index: int) -> str:
     return INPUT if index == 0 else out(index - 1)
 
 
+def input_tokens(name: str) -> str:
+    """The tokens (str, (T, B)) of a graph model's named token input besides its first (whose are `tokens`)."""
+    return f"tokens.{name}"
+
+
+def input_token_ids(name: str) -> str:
+    """Their ids (int, (T, B), -1 where padded), beside `input_tokens(name)`."""
+    return f"token_ids.{name}"
+
+
 def input_lengths(name: str) -> str:
     """Each sample's length in one named input of a graph model whose samples have lengths of their own."""
     return f"meta.lengths.{name}"

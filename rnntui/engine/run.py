@@ -222,6 +222,10 @@ def record_meta(sc, arrays: dict, x, iteration: int | None) -> TraceInfo:
             arrays["tokens"] = np.asarray(sc.tokens, dtype=str)
         if getattr(sc, "token_ids", None) is not None:
             arrays["token_ids"] = np.asarray(sc.token_ids, dtype=np.int64)
+    for name, (tokens, ids) in getattr(sc, "input_tokens", {}).items():   # a graph's other token inputs
+        arrays[keys.input_tokens(name)] = np.asarray(tokens, dtype=str)
+        if ids is not None:
+            arrays[keys.input_token_ids(name)] = np.asarray(ids, dtype=np.int64)
     if sc.vocab is not None:
         arrays[keys.META_VOCAB] = np.asarray(sc.vocab, dtype=str)
     if sc.target is not None:

@@ -24,7 +24,7 @@ from rnntui.render.analysis import param_count
 from rnntui.render.maps.draw import halfblock
 from rnntui.render.parts import decoder_part, for_output, for_place
 from rnntui.render.summary import run_shape
-from rnntui.render.tokens import fed_input, fed_note, sample_tokens, token_label
+from rnntui.render.tokens import fed_input, fed_note, sample_tokens, token_inputs, token_label
 from rnntui.render.timeline import feed_note
 from rnntui.render.views import view_for
 from rnntui.render.diagnostics_text import nonfinite_summary
@@ -90,14 +90,19 @@ def _input_section(trace, part: str = "") -> Text:
     text = Text()
     if "tokens" in trace:
         batch = trace["tokens"].ndim == 2  # (T, B): one line per sample
-        for b in range(info.B if batch else 1):
-            text.append(("\n" if b else "") + part + "tokens" + (f" of sample {b}" if batch else "") + ": ",
-                        Style(bold=True))
-            text.append(" ".join(f"[{t}]{tok}" + ("" if i is None or tok == str(i) else f"#{i}")
-                                 for t, (tok, i) in enumerate(sample_tokens(trace, b))))
+        # a graph of several inputs: each token input's own lines, by its name
+        for n, name in enumerate(token_inputs(trace) or [None]):
+            for b in range(info.B if batch else 1):
+                text.append(("\n" if b or n else "") + part + (f"{name} " if name else "") + "tokens"
+                            + (f" of sample {b}" if batch else "") + ": ", Style(bold=True))
+                text.append(" ".join(f"[{t}]{tok}" + ("" if i is None or tok == str(i) else f"#{i}")
+                                     for t, (tok, i) in enumerate(sample_tokens(trace, b, name))))
         if "token_ids" in trace:
-            text.append("\n[t] is the step, #n the token's id" + (f" in a vocabulary of {len(trace[keys.META_VOCAB]):,}"
-                        if keys.META_VOCAB in trace else ""), Style(dim=True))
+            named = token_inputs(trace)   # the recorded vocabulary is the first input's alone
+            size = len(trace[keys.META_VOCAB]) if keys.META_VOCAB in trace else None
+            text.append("\n[t] is the step, #n the token's id" + (
+                "" if size is None else f" in its input's vocabulary ({named[0]}'s has {size:,})" if named
+                else f" in a vocabulary of {size:,}"), Style(dim=True))
         if fed_note(trace):
             text.append("\n" + fed_note(trace), Style(dim=True))
     else:

@@ -118,8 +118,33 @@ def token_label(trace, t: int, b: int) -> str:
     return f"#{i}" if text == str(i) else f"{text} #{i}"
 
 
-def sample_tokens(trace, b: int) -> list[tuple[str, int | None]]:
-    """Sample b's tokens with their ids, up to its last real token."""
+def token_inputs(trace) -> list[str]:
+    """The names of a graph model's token inputs, first input first (`tokens`, then `tokens.{name}`); [] for a
+    chain or a graph of one input, whose tokens need no name."""
+    names = tuple(getattr(trace.info, "inputs", ()) or ())
+    if len(names) < 2:
+        return []
+    return [n for i, n in enumerate(names) if (keys.input_tokens(n) if i else "tokens") in trace]
+
+
+def input_sample_tokens(trace, name: str, b: int) -> list[tuple[str, int | None]]:
+    """Sample b's tokens with their ids in a graph's named token input besides the first, up to its last."""
+    tokens = np.asarray(trace[keys.input_tokens(name)])
+    ids = np.asarray(trace[keys.input_token_ids(name)]) if keys.input_token_ids(name) in trace else None
+    at = (lambda a, t: a[t, b]) if tokens.ndim == 2 else (lambda a, t: a[t])
+    out = [(visible(str(at(tokens, t))), None if ids is None or int(at(ids, t)) < 0 else int(at(ids, t)))
+           for t in range(tokens.shape[0])]
+    while out and out[-1] == ("", None):
+        out.pop()
+    return out
+
+
+def sample_tokens(trace, b: int, name: str | None = None) -> list[tuple[str, int | None]]:
+    """Sample b's tokens with their ids, up to its last real token; *name*: a graph's token input besides
+    its first (`token_inputs`)."""
+    names = tuple(getattr(trace.info, "inputs", ()) or ())
+    if name is not None and names and name != names[0]:
+        return input_sample_tokens(trace, name, b)
     if "tokens" not in trace:
         return []
     T = trace["tokens"].shape[0]

@@ -200,4 +200,5 @@ def load_graph(data: dict, pos, top, problems: list[Problem], file: str, text: s
         initial_states=initial_states, interventions=interventions,
         inputs={name: b.x for name, b in built.items()}, input_lengths=lengths, output_steps=T,
         input_seq={name: b.seq for name, b in built.items()},
+        input_tokens={name: (b.tokens, b.token_ids) for name, b in list(built.items())[1:] if b.tokens is not None},
     )

@@ -52,6 +52,8 @@ class Scenario:
     input_lengths: dict = dataclasses.field(default_factory=dict)  # a graph's inputs of different lengths, by name
     output_steps: int = 0                # a graph model: the steps of its output (1 without steps)
     input_seq: dict = dataclasses.field(default_factory=dict)  # a graph's inputs: whether each has steps (T, B, ...)
+    input_tokens: dict = dataclasses.field(default_factory=dict)  # a graph's token inputs besides the first: name ->
+    # (tokens, token_ids), as `tokens` / `token_ids` hold the first's
     dataset: Any = None                  # input.dataset: the data set (scenario/dataset.py) the batch was read from
     sample: int = 0                      # and the first of its samples the batch holds
     sample_ids: tuple | None = None      # which samples of the data the batch holds (data set, minibatch)

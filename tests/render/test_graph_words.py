@@ -416,3 +416,53 @@ def test_the_timeline_marks_help_names_the_norm_a_recurrence_measures(tmp_path):
     for name in ("graph-custom-cell", "lstm-apple"):
         words = event_words(rnntui.run(name).info)["vanishing"]
         assert words.startswith("BPTT: ‖dL/dh_t‖ (over the batch) is below"), words
+
+
+TWO_TOKEN_INPUTS = """\
+inputs:
+  premise: {tokens: [[1, 4, 2, 5, 3], [6, 2, 7, 1, 8]], vocab: [a, b, c, d, e, f, g, h, i, j]}
+  hypothesis: {tokens: [[1, 4, 9], [6, 2, 2]], vocab: [A, B, C, D, E, F, G, H, I, J]}
+model:
+  - {id: emb_p, type: embedding, num_embeddings: 10, embedding_dim: 3, from: premise}
+  - {id: emb_h, type: embedding, num_embeddings: 10, embedding_dim: 3, from: hypothesis}
+  - {id: enc_p, type: lstm, hidden_size: 4, from: emb_p, take: final}
+  - {id: enc_h, type: lstm, hidden_size: 4, from: emb_h, take: final}
+  - {id: both, op: cat, from: [enc_p, enc_h]}
+  - {type: dense, units: 2}
+loss: {kind: sum}
+"""
+
+
+@pytest.mark.parametrize("name", ["graph-shared-encoder", "two-vocabularies"])
+def test_a_graphs_report_names_each_token_inputs_tokens(name, tmp_path):
+    """Two token inputs (premise, hypothesis): the report's 'tokens of sample b' lines showed the first input's
+    alone and did not say whose. Each input's line now names it and holds the ids its embedding read (checked
+    on the run: the embedding node's output at step t is the row of its table at that id) and its own words."""
+    import re
+
+    if name == "two-vocabularies":
+        path = tmp_path / "two.yaml"
+        path.write_text(TWO_TOKEN_INPUTS)
+        name = path
+    trace = rnntui.run(name)
+    report = text_of(build(trace, ReportOptions(width=200)))
+    first = trace.info.inputs[0]
+    assert not re.search(r"^tokens of sample", report, re.M), "a token line that names no input"
+    for k, e in enumerate(trace.info.entries[:2]):       # the two embeddings, each reading one input
+        src = e.reads[0]
+        assert isinstance(src, str) and src in trace.info.inputs
+        out = np.asarray(trace[f"model.{k}.out"])         # (T, B, D)
+        own = f"param.{k}.weight"                         # a shared embedding (same_as) reads model.0's table
+        table = np.asarray(trace[own if own in trace else "param.0.weight"])
+        for b in range(trace.info.B):
+            line = next(x for x in report.splitlines() if x.startswith(f"{src} tokens of sample {b}: "))
+            ids = [int(m) for m in re.findall(r"#(\d+)", line)] or \
+                [int(m) for m in re.findall(r"\[\d+\](\d+)", line)]
+            assert len(ids) == out.shape[0], line
+            for t, i in enumerate(ids):                   # the id named is the row the model read
+                assert np.array_equal(out[t, b], table[i]), (line, t)
+            if isinstance(name, type(tmp_path)):          # the input's own words, not the first input's
+                words = re.findall(r"\[\d+\](\w)#", line)
+                assert words == [("abcdefghij" if src == first else "ABCDEFGHIJ")[i] for i in ids], line
+    if isinstance(name, type(tmp_path)):
+        assert f"in its input's vocabulary ({first}'s has 10)" in report
