@@ -25,12 +25,21 @@ def _window(values: np.ndarray, t: int, unit: int, width: int, height: int, scal
     return start, stop, u0, u1, block, scale
 
 
+def _signed(block: np.ndarray, start: int, length: int | None) -> bool:
+    """Whether any value drawn (finite, on a step before the sample's padding from *length*) is negative."""
+    drawn = block[: max((length if length is not None else start + block.shape[0]) - start, 0)]
+    return bool((drawn[np.isfinite(drawn)] < 0).any())
+
+
 def title_words(values: np.ndarray, t: int, unit: int, width: int, height: int, scale: float | None = None,
-                brief: bool = False, rows: str = "units") -> str:
+                brief: bool = False, rows: str = "units", length: int | None = None) -> str:
     """What the title says after the label: the steps and units shown and the colour scale (*brief*: the
-    scale without the word; *rows*: what the rows are, where they are not units: an attention's source steps)."""
-    start, stop, u0, u1, _, scale = _window(values, t, unit, width, height, scale)
-    return f"t {start}..{stop - 1}  {rows} {u0}..{u1 - 1}  {'' if brief else 'scale '}±{scale:.3g}"
+    scale without the word; *rows*: what the rows are, where they are not units: an attention's source steps):
+    ±scale where a value drawn is negative, else the range 0..scale the values drawn lie in (an attention's
+    weights, a ReLU's outputs): decided from the values drawn, steps from *length* on being padding."""
+    start, stop, u0, u1, block, scale = _window(values, t, unit, width, height, scale)
+    shown = f"±{scale:.3g}" if _signed(block, start, length) else f"0..{scale:.3g}"
+    return f"t {start}..{stop - 1}  {rows} {u0}..{u1 - 1}  {'' if brief else 'scale '}{shown}"
 
 
 def state_heatmap(values: np.ndarray, t: int, unit: int, width: int, height: int, label: str,
@@ -42,7 +51,7 @@ def state_heatmap(values: np.ndarray, t: int, unit: int, width: int, height: int
     T, H = values.shape
     start, stop, u0, u1, block, scale = _window(values, t, unit, width, height, scale)
     padded = np.arange(start, stop) >= (length if length is not None else T)
-    words = title_words(values, t, unit, width, height, scale, brief, rows)
+    words = title_words(values, t, unit, width, height, scale, brief, rows, length)
     out = Cells()
     out.add(f"{label} ", BOLD)
     if len(label) + 1 + len(words) > width:

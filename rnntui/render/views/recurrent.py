@@ -212,7 +212,8 @@ class RecurrentView(PlaceView):
                 else:
                     labels = [label] * 3
                 values = trace[key][:, c.sample]
-                maps.append((values, labels, [title_words(values, c.t, c.unit, width, rows, brief=b)
+                maps.append((values, labels, [title_words(values, c.t, c.unit, width, rows, brief=b,
+                                                          length=own if own < entry.steps else None)
                                               for b in (False, True)]))
         # the longest form every title takes on one line: shorter labels first, then the scale without its word
         forms = ((0, 0), (1, 0), (2, 0), (2, 1))
