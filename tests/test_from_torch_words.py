@@ -88,3 +88,15 @@ def test_a_vocab_too_short_for_the_ids_is_refused_as_the_vocab_argument():
     assert "input.tokens" not in words
     # a vocab= that covers every id is taken
     rnntui.from_torch(model, ids, hidden, loss="nll", target=target, vocab=[f"w{i}" for i in range(10)])
+
+
+def test_a_flattened_targets_wrong_trailing_shape_is_said_as_passed():
+    """target= (14, 3) for the module's (14, 10) under nll: its first axis matches the rows, so it was split to
+    (7, 2, 3) and refused as 'target= has shape (7, 2, 3)', a shape the user never passed."""
+    model, ids, hidden = _word_lm()
+    with pytest.raises(rnntui.RnntuiError) as err:
+        rnntui.from_torch(model, ids, hidden, loss="nll", target=torch.randint(0, 10, (14, 3)))
+    words = str(err.value)
+    assert words.startswith("target= has shape (14, 3); loss='nll' needs one class index per row of the module's "
+                            "output (14, 10): shape (14,)"), words
+    assert "(7, 2, 3)" not in words
