@@ -150,3 +150,24 @@ async def test_help_lists_every_new_key_with_its_description(traces):
                            ("o", "Backprop of"), ("O", "Backprop loss"), ("p", "Edit weight")):
             assert re.search(rf"[█ ]{re.escape(key)} +{re.escape(words)}", text), key
         assert "a unit (`u 45`)" in text
+
+
+async def test_m_names_the_norm_a_recurrence_nodes_marks_measure(tmp_path):
+    """A recurrence carrying h and c: its vanishing / exploding marks measure ‖dL/ds_t‖ over both states (the
+    run's gradnorm is that of h and c together); the `m` dialog said ‖dL/dh_t‖."""
+    from tests.render.test_graph_words import LSTM_CELL_LOOP
+
+    path = tmp_path / "loop.yaml"
+    path.write_text(LSTM_CELL_LOOP)
+    trace = rnntui.run(path)
+    dh, dc = np.asarray(trace["grad.model.0.h"]), np.asarray(trace["grad.model.0.c"])
+    assert np.allclose(trace["diag.model.0.gradnorm"], np.sqrt((dh ** 2).sum((1, 2)) + (dc ** 2).sum((1, 2))),
+                       rtol=1e-12)
+    app = RnntuiApp(trace)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("m")
+        assert isinstance(app.screen, MuteScreen)
+        text = screen_text(app)
+        assert "v vanishing: ‖dL/ds_t‖ below the vanishing threshold" in text
+        assert "^ exploding: ‖dL/ds_t‖ above the exploding threshold" in text
+        assert "dL/dh_t" not in text
