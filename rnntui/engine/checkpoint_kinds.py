@@ -38,7 +38,7 @@ from rnntui.engine.handlers import handler
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
 from rnntui.engine.seq2seq import split
 from rnntui.engine.trace_file import SavedTrainTrace
-from rnntui.engine.walk import Walk
+from rnntui.engine.walk import Walk, one_term
 
 
 def reducer_at(layout: list) -> int | None:
@@ -397,14 +397,8 @@ class HandoverTermPass(TermPass):
     def _decoder_pass(self) -> None:
         segs = self.segs
         g, g_pre = segs.dec_g
-        s, b = (np.full(segs.B, segs.T_dec - 1) if self.direction == "fwd" else np.zeros(segs.B, dtype=np.int64)), \
-            np.arange(segs.B)
-        g1 = np.zeros_like(g)
-        g1[s, b] = g[s, b]
-        p1 = None
-        if g_pre is not None:
-            p1 = np.zeros_like(g_pre)
-            p1[s, b] = g_pre[s, b]
+        s = np.full(segs.B, segs.T_dec - 1) if self.direction == "fwd" else np.zeros(segs.B, dtype=np.int64)
+        g1, p1 = one_term(g, g_pre, s)
         scratch: dict = {}
         walk = segs.dec_walk
         walk.backward(g1, p1, {}, scratch, lean=self.direction)

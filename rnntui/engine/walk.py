@@ -78,6 +78,19 @@ def record_weights(rec: dict, params: dict, grads: dict, buffers: dict | None) -
         rec[keys.buffer(name)] = value
 
 
+def one_term(g: np.ndarray, g_pre, s: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The loss gradient *g* (and its pre-activation form *g_pre*) kept only at each sample b's step s[b]: the
+    one loss term a verdict follows back."""
+    b = np.arange(g.shape[1])
+    g1 = np.zeros_like(g)
+    g1[s, b] = g[s, b]
+    p1 = None
+    if g_pre is not None:
+        p1 = np.zeros_like(g_pre)
+        p1[s, b] = g_pre[s, b]
+    return g1, p1
+
+
 def one_term_gradients(layout, g, g_pre, backward, lengths=None, carried=()) -> dict:
     """How the gradient of one loss term travels back, sample by sample: ||dL_s/dh_t|| of sample b at every
     step t of every recurrent place, (T, B), for s = the step where that place's BPTT starts for sample b:
@@ -107,13 +120,7 @@ def one_term_gradients(layout, g, g_pre, backward, lengths=None, carried=()) -> 
 
     def norms(direction: str, key: str) -> np.ndarray:
         if direction not in done:
-            s, b = starts[direction], np.arange(B)
-            g1 = np.zeros_like(g)
-            g1[s, b] = g[s, b]
-            p1 = None
-            if g_pre is not None:
-                p1 = np.zeros_like(g_pre)
-                p1[s, b] = g_pre[s, b]
+            g1, p1 = one_term(g, g_pre, starts[direction])
             scratch: dict[str, np.ndarray] = {}
             backward(g1, p1, {}, scratch, lean=direction)
             done[direction] = {}

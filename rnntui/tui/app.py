@@ -471,9 +471,7 @@ class RnntuiApp(App):
         progress = self.run_state.sweeping
         if progress is None:
             return False
-        if self._sweep_failed:
-            self.notify(f"{what}: needs the whole sweep, which stopped: {self._sweep_failed}", timeout=4,
-                        markup=False)
+        if self._said_sweep_failed(what):
             return True
         self._after_sweep = (what, action)
         self._show_busy()
@@ -832,12 +830,17 @@ class RnntuiApp(App):
         progress = self.run_state.sweeping
         if progress is None:
             return False
+        if not self._said_sweep_failed(what):
+            self.notify(f"{what}: once the sweep is done (computing: {progress.fraction:.0%})", timeout=3,
+                        markup=False)
+        return True
+
+    def _said_sweep_failed(self, what: str) -> bool:
+        """When the sweep stopped on an error: say that *what* needs the whole of it; True when said."""
         if self._sweep_failed:
             self.notify(f"{what}: needs the whole sweep, which stopped: {self._sweep_failed}", timeout=4,
                         markup=False)
-            return True
-        self.notify(f"{what}: once the sweep is done (computing: {progress.fraction:.0%})", timeout=3, markup=False)
-        return True
+        return bool(self._sweep_failed)
 
     def _ask(self, breakpoint: bool) -> None:
         def done(text: str | None) -> None:
