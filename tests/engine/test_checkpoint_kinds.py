@@ -53,6 +53,18 @@ def many_to_one(kind="lstm", layers=1, bidir=False, merge="concat", loss="cross_
     return load_scenario("m2o.yaml", json.dumps(doc))
 
 
+def saved_and_reopened(ck, path, kind: str = "CheckpointedTrace"):
+    """*ck* saved to *path* (its checkpoints and small arrays: no array of every step) and opened again."""
+    from rnntui.engine.load import load_trace
+
+    ck.save(path)
+    with np.load(path) as z:
+        assert "meta.checkpoint" in z.files and not any(k in z.files for k in ck.big)
+    back = load_trace(path)
+    assert type(back).__name__ == kind
+    return back
+
+
 def assert_bit_equal(full, ck, extra=()):
     assert set(full) | set(extra) == set(ck)
     for key in full:
@@ -133,16 +145,9 @@ def test_many_to_one_steps_recompute_only_the_segments_read():
 
 @pytest.mark.parametrize("case", ["lstm-bidirectional-mul-packed", "lstm-stacked-packed-mse"])
 def test_a_saved_many_to_one_trace_reopens_to_the_same_bits(tmp_path, case):
-    from rnntui.engine.load import load_trace
-
     sc = many_to_one(**M2O[case])
     full = run_scenario(sc, recording="full")
-    ck = run_scenario(sc, recording="checkpointed")
-    ck.save(tmp_path / "long.npz")
-    with np.load(tmp_path / "long.npz") as z:
-        assert "meta.checkpoint" in z.files and not any(k in z.files for k in ck.big)
-    back = load_trace(tmp_path / "long.npz")
-    assert type(back).__name__ == "CheckpointedTrace"
+    back = saved_and_reopened(run_scenario(sc, recording="checkpointed"), tmp_path / "long.npz")
     assert back.segments.tail_loss is None      # nothing reruns the tail: its final-state gradient was saved
     assert_bit_equal(full, back)
     assert_same_diagnostics(full, back)
@@ -365,12 +370,7 @@ def test_a_saved_graph_trace_reopens_to_the_same_bits(tmp_path, case, monkeypatc
     else:
         sc = graph(**GRAPHS[case])
     full = run_scenario(sc, recording="full")
-    ck = run_scenario(sc, recording="checkpointed")
-    ck.save(tmp_path / "long.npz")
-    with np.load(tmp_path / "long.npz") as z:
-        assert "meta.checkpoint" in z.files and not any(k in z.files for k in ck.big)
-    back = load_trace(tmp_path / "long.npz")
-    assert type(back).__name__ == "CheckpointedTrace"
+    back = saved_and_reopened(run_scenario(sc, recording="checkpointed"), tmp_path / "long.npz")
     assert_bit_equal(full, back)
     assert_same_diagnostics(full, back)
     if case in GRAPH_DIAG:   # saved without its Jacobian norms: reopened, they are derived through windows again
@@ -527,17 +527,13 @@ def test_a_training_segment_recomputed_on_another_thread_takes_the_runs_path(tmp
 
 
 def test_a_saved_checkpointed_training_trace_reopens_to_the_same_bits(tmp_path, monkeypatch):
-    from rnntui.engine.load import load_trace
     from rnntui.render.training import is_training
 
     sc = training()
     full = fresh_training(sc, "full", tmp_path, monkeypatch, "full")
     ck = fresh_training(sc, "checkpointed", tmp_path, monkeypatch, "ck")
-    ck.save(tmp_path / "long.npz")
-    with np.load(tmp_path / "long.npz") as z:
-        assert "meta.checkpoint" in z.files and not any(k in z.files for k in ck.big)
-    back = load_trace(tmp_path / "long.npz")
-    assert type(back).__name__ == "SavedCheckpointedTrainTrace" and is_training(back)
+    back = saved_and_reopened(ck, tmp_path / "long.npz", "SavedCheckpointedTrainTrace")
+    assert is_training(back)
     assert back.iterations == 5 and back.iteration(4) is back and back.segments.path["replay"] == ck.segments.path[
         "replay"]
     assert_bit_equal(full, back)
