@@ -37,6 +37,45 @@ def gradient_norm_words(info, notes: bool = True) -> str:
     return " or ".join(norms) + " (over the batch" + "".join("; " + n for n in dict.fromkeys(said)) + ")"
 
 
+def term_states(info) -> list[tuple[str, str]]:
+    """What the verdict's one-term gradient is taken with respect to, at each place it is measured: (the
+    symbol, who carries it): `h` at a recurrent layer, a recurrence's one state by its name, or its states
+    together written `(h,c)` (`s` is the loss term's step there)."""
+    from rnntui.render.analysis import state_symbol, steps_place
+
+    out: list[tuple[str, str]] = []
+    for p in info.places:
+        if not steps_place(info, p):
+            continue
+        sym = state_symbol(info, p)
+        e = info.entries[p.entry]
+        if sym == "s":
+            sym = "(" + ",".join(e.config["states"]) + ")"
+        who = "" if p.layer is not None else f"{keys.entry_prefix(e.index)}{' ' + e.id if e.id else ''}"
+        out.append((sym, who))
+    return list(dict.fromkeys(out)) or [("h", "")]
+
+
+def _term_words(info) -> tuple[str, str, str]:
+    """The verdict's norm (‖dL_s/dh_t‖, or as each place carries it), the term's name, and what it is taken with
+    respect to, in words."""
+    states = term_states(info)
+    syms = list(dict.fromkeys(sym for sym, _ in states))
+    norm = " or ".join(f"‖dL_s/d{sym}_t‖" for sym in syms)
+    name = " or ".join(f"dL_s/d{sym}_t" for sym in syms)
+    if syms == ["h"]:
+        return norm, name, "h_t"
+    said = []
+    for sym, who in states:
+        if not who:
+            said.append(f"{sym}_t at a recurrent layer")
+        elif sym.startswith("("):
+            said.append(f"{sym}_t at {who}, its states {', '.join(sym[1:-1].split(','))} together")
+        else:
+            said.append(f"{sym}_t at {who}, its state")
+    return norm, name, "; ".join(said)
+
+
 def event_words(info) -> dict[str, str]:
     """What each event mark on the timeline means, with this run's thresholds and the norm it measures."""
     lim = thresholds(info)
@@ -159,8 +198,9 @@ def _jacobian_words(info) -> str:
 def glossary(info) -> Text:
     """The terms of the views and the verdict, one per line."""
     text = Text("Terms\n", BOLD)
+    norm, name, wrt = _term_words(info)
     rows = [
-        ("verdict", "vanishing / exploding / healthy, measured on one loss term's gradient ‖dL_s/dh_t‖ as BPTT "
+        ("verdict", f"vanishing / exploding / healthy, measured on one loss term's gradient {norm} as BPTT "
                     "carries it back from step s, where it entered, to the far end; each sample's own, from where "
                     "its BPTT starts (its own last real step, step 0 for a backward direction); the rate per step "
                     "is the end-to-end ratio's geometric mean"),
@@ -169,8 +209,8 @@ def glossary(info) -> Text:
                 "their last step (their first, for a backward direction)")] if (apart := _apart(info)) else []),
         ("", RULE + " (else healthy); end to end: its size at the far end over its size where it entered; "
              "a step: the geometric mean of the change per step"),
-        ("dL_s/dh_t", "the gradient of the loss term at step s alone with respect to h_t (the total dL/dh_t "
-                      "also holds every other step's own loss)"),
+        (name, f"the gradient of the loss term at step s alone with respect to {wrt} (the total "
+               f"{name.replace('dL_s/', 'dL/')} also holds every other step's own loss)"),
         ("median step Jacobian norm", _jacobian_words(info)),
     ]
     if any(p.recurrent for p in info.places):   # a recurrent layer's view draws them (a recurrence's does not)

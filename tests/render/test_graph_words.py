@@ -466,3 +466,46 @@ def test_a_graphs_report_names_each_token_inputs_tokens(name, tmp_path):
                 assert words == [("abcdefghij" if src == first else "ABCDEFGHIJ")[i] for i in ids], line
     if isinstance(name, type(tmp_path)):
         assert f"in its input's vocabulary ({first}'s has 10)" in report
+
+
+def test_the_verdicts_term_is_named_over_the_states_a_recurrence_carries(tmp_path):
+    """The verdict of a recurrence carrying h and c is measured on ‖dL_s/d(h,c)_t‖, both states' one-term
+    gradients together (checked against torch autograd through an LSTMCell loop with the run's weights: it is
+    not h's alone); the `?` help called it ‖dL_s/dh_t‖ and 'with respect to h_t'. A layer's stays h."""
+    import torch
+
+    from rnntui.render.glossary import glossary
+
+    path = tmp_path / "loop.yaml"
+    path.write_text(LSTM_CELL_LOOP)
+    trace = rnntui.run(path)
+    P = {k.split(".", 2)[2]: torch.tensor(np.asarray(trace[k])) for k in trace if k.startswith("param.0.")}
+    cell = torch.nn.LSTMCell(1, 4, dtype=torch.float64)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(P[f"cell.{name}"])
+    x = torch.tensor(np.asarray(trace["input"]))            # (T, B, 1)
+    T, B = x.shape[:2]
+    s = np.asarray(trace["diag.model.0.term_step"])
+    want = np.zeros((T, B))
+    for b in range(B):
+        h, c, states = torch.zeros(1, 4, dtype=torch.float64), torch.zeros(1, 4, dtype=torch.float64), []
+        for t in range(T):
+            h, c = cell(x[t, b:b + 1], (h, c))
+            h.retain_grad(), c.retain_grad()
+            states.append((h, c))
+        y = states[s[b]][0] @ P["lin.weight"].T + P["lin.bias"]   # the one loss term: sample b's output at s
+        y.sum().backward()
+        for t in range(s[b] + 1):
+            dh, dc = states[t][0].grad, states[t][1].grad
+            want[t, b] = float(torch.sqrt((dh ** 2).sum() + (0 if dc is None else (dc ** 2).sum())))
+    got = np.asarray(trace["diag.model.0.term_gradnorm"])
+    assert got[: s.max() + 1] == pytest.approx(want[: s.max() + 1], rel=1e-10)
+    h_alone = [float(torch.sqrt((st[0].grad ** 2).sum())) for st in states[: s[-1]]]
+    assert not np.allclose(got[: s[-1], -1], h_alone, rtol=1e-3)
+    words = glossary(trace.info).plain
+    assert "one loss term's gradient ‖dL_s/d(h,c)_t‖ as BPTT" in words and "‖dL_s/dh_t‖" not in words
+    assert "dL_s/d(h,c)_t: the gradient of the loss term at step s alone with respect to (h,c)_t at model.0 loop, " \
+           "its states h, c together" in words
+    for name in ("graph-custom-cell", "lstm-apple"):
+        assert "one loss term's gradient ‖dL_s/dh_t‖ as BPTT" in glossary(rnntui.run(name).info).plain
