@@ -31,3 +31,18 @@ def svg_lines(svg: str) -> list[str]:
 
 def screen_text(app) -> str:
     return "\n".join(screen_lines(app))
+
+
+async def screens_after(trace, keys, size) -> tuple[str, object]:
+    """The screenshot and cursor of the debugger on *trace* after pressing *keys*, each key's workers done."""
+    from rnntui.tui.app import RnntuiApp
+
+    app = RnntuiApp(trace)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        for k in keys:
+            await pilot.press(k)
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        return app.export_screenshot(), app.cursor

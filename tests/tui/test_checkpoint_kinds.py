@@ -11,7 +11,7 @@ import pytest
 from rnntui.engine import checkpoint
 from rnntui.engine.scenario_run import run_scenario
 from rnntui.scenario.loader import load_scenario
-from rnntui.tui.app import RnntuiApp
+from tests.tui.screen import screens_after
 
 SIZE = (120, 40)
 
@@ -82,18 +82,6 @@ KINDS = {"many-to-one": many_to_one, "encoder-decoder": encoder_decoder, "graph"
          "graph-recurrence": graph_recurrence, "training": training}
 
 
-async def screens(trace, keys):
-    app = RnntuiApp(trace)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        for k in keys:
-            await pilot.press(k)
-            await pilot.pause()
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-        return app.export_screenshot(), app.cursor
-
-
 @pytest.mark.parametrize("keys", [["end", "b"], ["g", "1", "5", "0", "enter", "b", "left", "right_square_bracket"]],
                          ids=["end-backward", "goto-150"])
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -104,7 +92,7 @@ async def test_every_screen_is_the_whole_recordings(monkeypatch, kind, keys):
     ck = run_scenario(sc, recording="checkpointed")
     assert ck.recording.mode == "checkpointed" and type(ck).__name__.startswith("Checkpointed")
     ck.limit = 0   # any whole read of a recomputed array now raises NotInMemory
-    (a, ca), (b, cb) = [await screens(t, keys) for t in (full, ck)]
+    (a, ca), (b, cb) = [await screens_after(t, keys, SIZE) for t in (full, ck)]
     assert ca == cb and ca.t != 0
     assert a == b
 
@@ -119,7 +107,7 @@ async def test_stepping_to_other_iterations_of_a_checkpointed_training_run(monke
     assert type(ck.iteration(1)).__name__ == "CheckpointedTrace"
     ck.limit = 0
     keys = ["left_curly_bracket", "full_stop", "right", "right", "b", "end"]
-    (a, ca), (b, cb) = [await screens(t, keys) for t in (full, ck)]
+    (a, ca), (b, cb) = [await screens_after(t, keys, SIZE) for t in (full, ck)]
     assert ca == cb
     assert a == b
 
@@ -139,7 +127,7 @@ async def test_a_recurrence_nodes_step_graph_in_an_early_segment_is_the_whole_re
     assert ck.recording.segments == 4
     ck.limit = 0
     keys = ["g", "3", "0", "enter", "b"]
-    (a, ca), (b, cb) = [await screens(t, keys) for t in (full, ck)]
+    (a, ca), (b, cb) = [await screens_after(t, keys, SIZE) for t in (full, ck)]
     assert ca == cb and ca.t == 30 and ca.place_index == 0 and ca.phase == "backward"
     text = a.replace("&#160;", " ")
     assert "step graph at t=30" in text and "step Jacobian" in text

@@ -11,6 +11,7 @@ from rnntui.engine import checkpoint
 from rnntui.engine.scenario_run import run_scenario
 from rnntui.scenario.loader import load_scenario
 from rnntui.tui.app import RnntuiApp
+from tests.tui.screen import screens_after
 
 SIZE = (120, 40)
 
@@ -41,16 +42,8 @@ async def test_every_screen_is_the_whole_recordings(traces, keys):
     full, ck = traces
     shots = []
     for trace in (full, ck):
-        app = RnntuiApp(trace)
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            for k in keys:
-                await pilot.press(k)
-                await pilot.pause()
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            shots.append(app.export_screenshot())
-            cursor = app.cursor
+        shot, cursor = await screens_after(trace, keys, SIZE)
+        shots.append(shot)
     assert cursor.t != 0 or not keys or keys == ["b", "end", "left"]
     assert shots[0] == shots[1]
     assert ck.segments.cache.capacity >= 2
@@ -79,17 +72,7 @@ async def test_breakpoints_and_watches_are_evaluated_segment_by_segment(traces, 
     """`c` / `C` with breakpoints, and a watch: evaluated a segment at a time in a worker (never a whole array),
     landing where they land on the whole recording, with the same screens."""
     full, ck = traces
-    shots, cursors = [], []
-    for trace in (full, ck):
-        app = RnntuiApp(trace)
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            for k in keys:
-                await pilot.press(k)
-                await pilot.pause()
-                await app.workers.wait_for_complete()
-                await pilot.pause()
-            shots.append(app.export_screenshot())
-            cursors.append(app.cursor)
+    (shot_full, cursor_full), (shot_ck, cursor_ck) = [await screens_after(t, keys, SIZE) for t in (full, ck)]
+    shots, cursors = [shot_full, shot_ck], [cursor_full, cursor_ck]
     assert cursors[0] == cursors[1]
     assert shots[0] == shots[1]   # the same landing, watch values and notices (a failed evaluation would show)
