@@ -16,6 +16,7 @@ import pytest
 from rnntui.engine import checkpoint
 from rnntui.engine.scenario_run import run_scenario
 from rnntui.scenario.loader import load_scenario
+from tests.engine.test_checkpoint import assert_bit_equal
 
 T, D, H, B, S = 150, 3, 5, 3, 64
 
@@ -65,23 +66,10 @@ def saved_and_reopened(ck, path, kind: str = "CheckpointedTrace"):
     return back
 
 
-def assert_bit_equal(full, ck, extra=()):
-    assert set(full) | set(extra) == set(ck)
-    for key in full:
-        a, b = np.asarray(full[key]), np.asarray(ck[key])
-        assert a.shape == b.shape and a.dtype == b.dtype, key
-        if a.dtype.kind in "fc":
-            assert np.array_equal(a, b, equal_nan=True), key
-        else:
-            assert (a == b).all(), key
-
-
 def assert_same_diagnostics(full, ck):
     """The events and every place's verdicts, as the views read them."""
     from rnntui.engine.checkpoint import stepwise
-    from rnntui.render.analysis import events, verdicts
-
-    from rnntui.render.analysis import steps_place
+    from rnntui.render.analysis import events, steps_place, verdicts
 
     assert repr(events(full)) == repr(events(stepwise(ck)))
     for place in full.info.places:
