@@ -51,13 +51,17 @@ RECURRENCE_SEGMENT_MAX = 256  # a graph's recurrence node runs its step graph in
                               # a step forward and backward for a small cell): 256 steps recompute in about 100 ms
 
 
+def step_bytes(layout: list, B: int, dtype) -> int:
+    """What one more step adds to a run's record of *layout* (at least 1)."""
+    return max(1, (trace_floats(layout, 2, B) - trace_floats(layout, 1, B)) * np.dtype(dtype).itemsize)
+
+
 def segment_steps(layout: list, B: int, dtype) -> int:
     """Steps per segment for *layout* and a batch of *B*: about SEGMENT_BYTES of record, a multiple of 64 (at
     most RECURRENCE_SEGMENT_MAX where a graph's recurrence node runs)."""
     from rnntui.engine.graph_diag import carries
 
-    per_step = max(1, (trace_floats(layout, 2, B) - trace_floats(layout, 1, B)) * np.dtype(dtype).itemsize)
-    S = SEGMENT_BYTES // per_step
+    S = SEGMENT_BYTES // step_bytes(layout, B, dtype)
     top = min(SEGMENT_MAX, RECURRENCE_SEGMENT_MAX) if any(carries(lay) for lay in layout) else SEGMENT_MAX
     return int(min(top, max(min(SEGMENT_MIN, top), S - S % SEGMENT_ALIGN)))
 

@@ -37,26 +37,32 @@ def record_bytes(layout: list, dtype, x, seq: bool, B: int, decoder_x=None) -> i
         * itemsize + x.nbytes + decoder_x.nbytes
 
 
+def segment_plan(layout: list, B: int, dtype, T: int) -> tuple[int, str | None, int]:
+    """The segment length of a checkpointed run of *T* steps, counted on what runs in segments (a many-to-one's
+    entries up to its last recurrent one, an encoder); why segments would not help (None when they do); and
+    what one step of that part records."""
+    from rnntui.engine.checkpoint import segment_steps, step_bytes
+    from rnntui.engine.checkpoint_kinds import steps_part
+
+    part = steps_part(list(layout))[0]
+    S = segment_steps(part, B, dtype)
+    return S, (f"{T:,} steps are one segment of {S:,}" if T <= S else None), step_bytes(part, B, dtype)
+
+
 def checkpointed_need(layout: list, dtype, x, seq: bool, B: int, decoder_x=None) -> tuple[int | None, str, int]:
     """What a checkpointed run holds at least: the whole input, the parameters and their gradients (which
     checkpointing does not shrink) and a segment's record forward and backward (a lower bound: the LRU and the
     per-step diagnostics come on top); None, and why, when segments would not help (the steps are one segment
     at most); and the segment's length."""
-    from rnntui.engine.checkpoint import segment_steps
-    from rnntui.engine.checkpoint_kinds import steps_part
-
-    part = steps_part(list(layout))[0]
-    S = segment_steps(part, B, dtype)   # as choose_recording counts it
-    T = x.shape[0] if seq else 1
-    if T <= S:
-        return None, f"{T:,} steps are one segment of {S:,}", S
+    S, why, per_step = segment_plan(layout, B, dtype, x.shape[0] if seq else 1)
+    if why is not None:
+        return None, why, S
     itemsize = np.dtype(dtype).itemsize
-    # what grows with the steps, as segment_steps counts it (trace_floats counts some arrays over the layout's
-    # own steps, the whole run's, whatever T it is given: a segment's record is its per-step share times S)
-    per_step = (trace_floats(part, 2, B) - trace_floats(part, 1, B)) * itemsize
     params = sum(prod(shape) for lay in layout for shape in lay.params.values()) * itemsize
     decoder = 0 if decoder_x is None else decoder_x.nbytes
-    return 2 * params + 2 * per_step * S + x.nbytes + decoder, "", S   # a segment forward and one backward
+    # a segment's record is its per-step share times S (not trace_floats at T=S, which counts some arrays over
+    # the layout's own steps, the whole run's), held forward and backward
+    return 2 * params + 2 * per_step * S + x.nbytes + decoder, "", S
 
 
 def too_big_checkpointed(need: int, limit: int, S: int) -> str:
@@ -84,13 +90,10 @@ def choose_recording(sc, limit: int, recording: str | None = None) -> tuple[Reco
 
     need = estimate_bytes(sc)
     why = checkpoint.why_whole(sc)
-    from rnntui.engine.checkpoint_kinds import steps_part
-
-    # the length from what runs in segments (a many-to-one's entries up to its last recurrent one, an encoder)
-    S = checkpoint.segment_steps(steps_part(list(sc.layout))[0], sc.B, sc.dtype) if why is None else 0
     T = sc.x.shape[0] if sc.seq else sc.T     # the steps the segments cut (an encoder-decoder's: its encoder's)
-    if why is None and T <= S:
-        why = f"{T:,} steps are one segment of {S:,}"
+    S = 0
+    if why is None:
+        S, why, _ = segment_plan(list(sc.layout), sc.B, sc.dtype, T)
     mode = recording or ("checkpointed" if need > limit else "full")
     if mode == "checkpointed" and why is not None:
         if recording is None:
