@@ -13,24 +13,35 @@ from rnntui.render.timeline import EVENT_MARKS
 BOLD = Style(bold=True)
 
 
+def _carried(info) -> list[tuple[str, tuple[str, ...], str]]:
+    """Each place whose BPTT the views follow, as (its state symbol as analysis.state_symbol names it, the
+    states it carries, who carries them: "" at a recurrent layer, else the recurrence node)."""
+    from rnntui.render.analysis import state_symbol, steps_place
+
+    out = []
+    for p in info.places:
+        if not steps_place(info, p):
+            continue
+        e = info.entries[p.entry]
+        if p.layer is not None:
+            out.append(("h", ("h",), ""))
+        else:
+            out.append((state_symbol(info, p), tuple(e.config["states"]),
+                        f"{keys.entry_prefix(e.index)}{' ' + e.id if e.id else ''}"))
+    return out
+
+
 def gradient_norm_words(info, notes: bool = True) -> str:
     """The norm the timeline's vanishing and exploding marks measure, named as each place's BPTT carries it
     (`analysis.events`): ‖dL/dh_t‖ at a recurrent layer, at a recurrence node ‖dL/d<state>_t‖ of its one state
     or ‖dL/ds_t‖ over its states together; with *notes*, "(over the batch ...)" after it, saying whose states."""
-    from rnntui.render.analysis import state_symbol, steps_place
-
     norms: list[str] = []
     said: list[str] = []
-    for p in info.places:
-        if not steps_place(info, p):
-            continue
-        sym = state_symbol(info, p)
+    for sym, states, who in _carried(info):
         norms.append(f"‖dL/d{sym}_t‖")
-        e = info.entries[p.entry]
-        if p.layer is None and sym != "h":   # a recurrence's own state names: say whose they are
-            states = tuple(e.config["states"])
-            said.append(f"at {keys.entry_prefix(e.index)}{' ' + e.id if e.id else ''}: "
-                         + (f"s its states {', '.join(states)} together" if len(states) > 1 else f"{sym} its state"))
+        if who and sym != "h":   # a recurrence's own state names: say whose they are
+            said.append(f"at {who}: " + (f"s its states {', '.join(states)} together" if len(states) > 1
+                                         else f"{sym} its state"))
     norms = list(dict.fromkeys(norms)) or ["‖dL/dh_t‖"]
     if not notes:
         return " or ".join(norms)
@@ -41,18 +52,7 @@ def term_states(info) -> list[tuple[str, str]]:
     """What the verdict's one-term gradient is taken with respect to, at each place it is measured: (the
     symbol, who carries it): `h` at a recurrent layer, a recurrence's one state by its name, or its states
     together written `(h,c)` (`s` is the loss term's step there)."""
-    from rnntui.render.analysis import state_symbol, steps_place
-
-    out: list[tuple[str, str]] = []
-    for p in info.places:
-        if not steps_place(info, p):
-            continue
-        sym = state_symbol(info, p)
-        e = info.entries[p.entry]
-        if sym == "s":
-            sym = "(" + ",".join(e.config["states"]) + ")"
-        who = "" if p.layer is not None else f"{keys.entry_prefix(e.index)}{' ' + e.id if e.id else ''}"
-        out.append((sym, who))
+    out = [("(" + ",".join(states) + ")" if sym == "s" else sym, who) for sym, states, who in _carried(info)]
     return list(dict.fromkeys(out)) or [("h", "")]
 
 
