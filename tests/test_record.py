@@ -154,18 +154,23 @@ def test_from_torch_writes_a_train_section_that_replays_the_torch_loop():
         rnntui.from_torch(model, x, target=y, loss="cross_entropy", train={"iterations": 2, "optimizer": {"kind": "sgdd"}})
 
 
-def test_a_recorded_folder_without_updates_does_not_claim_there_were_no_big_updates(tmp_path):
-    """Recorded without `with` and without `optimizer=`, the folder holds no update (every ratio nan) and
-    never the loop's clipping: "no events" may name only the kinds its arrays can show."""
+def _recorded_without_updates(folder):
+    """Three SGD steps of a Tagger recorded without `with` and without `optimizer=`: no update is seen."""
     torch.manual_seed(0)
     model = Tagger().double()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     x = torch.randn(7, 4, 3, dtype=torch.float64)
     y = torch.tensor([0, 1, 1, 0])
     for step in range(3):
-        rnntui.record(model, x, target=y, loss="cross_entropy", step=step, to=tmp_path / "run")
+        rnntui.record(model, x, target=y, loss="cross_entropy", step=step, to=folder)
         _train_step(model, opt, x, y)
-    run = rnntui.load_trace(tmp_path / "run")
+    return rnntui.load_trace(folder)
+
+
+def test_a_recorded_folder_without_updates_does_not_claim_there_were_no_big_updates(tmp_path):
+    """Recorded without `with` and without `optimizer=`, the folder holds no update (every ratio nan) and
+    never the loop's clipping: "no events" may name only the kinds its arrays can show."""
+    run = _recorded_without_updates(tmp_path / "run")
     assert np.isnan(run["train.update_ratio.0.weight_hh_l0"]).all() and "train.clipped" not in run
     result = CliRunner().invoke(app, ["show", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
@@ -182,15 +187,7 @@ def test_a_recorded_folder_without_updates_shows_no_nan_ratios(tmp_path):
     not recorded (the gradients were, and are shown)."""
     from rnntui.render.training_cause import parameter_line
 
-    torch.manual_seed(0)
-    model = Tagger().double()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    x = torch.randn(7, 4, 3, dtype=torch.float64)
-    y = torch.tensor([0, 1, 1, 0])
-    for step in range(3):
-        rnntui.record(model, x, target=y, loss="cross_entropy", step=step, to=tmp_path / "run")
-        _train_step(model, opt, x, y)
-    run = rnntui.load_trace(tmp_path / "run")
+    run = _recorded_without_updates(tmp_path / "run")
     assert np.isnan(run["train.update_ratio.1.weight"]).all() and np.isfinite(run["train.gradnorm.param.1.weight"]).all()
     result = CliRunner().invoke(app, ["show", str(tmp_path / "run")])
     table = result.output[result.output.index("Per parameter"):result.output.index("No events")]
