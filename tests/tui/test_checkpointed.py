@@ -11,7 +11,7 @@ from rnntui.engine import checkpoint
 from rnntui.engine.scenario_run import run_scenario
 from rnntui.scenario.loader import load_scenario
 from rnntui.tui.app import RnntuiApp
-from tests.tui.screen import screens_after
+from tests.tui.screen import screen_lines, screens_after
 
 SIZE = (120, 40)
 
@@ -76,3 +76,68 @@ async def test_breakpoints_and_watches_are_evaluated_segment_by_segment(traces, 
     shots, cursors = [shot_full, shot_ck], [cursor_full, cursor_ck]
     assert cursors[0] == cursors[1]
     assert shots[0] == shots[1]   # the same landing, watch values and notices (a failed evaluation would show)
+
+
+def _gated(ck):
+    """A gate the debugger's workers wait at before they recompute a segment of *ck* (the UI thread does not)."""
+    import threading
+
+    gate = threading.Event()
+    segment = ck.segments.segment
+
+    def gated(k, backward=False):
+        if threading.current_thread() is not threading.main_thread():
+            gate.wait(10) or gate.set()   # a failing test does not wait on every segment
+        return segment(k, backward)
+
+    ck.segments.segment = gated
+    return gate
+
+
+async def test_continue_pressed_while_the_breakpoints_are_evaluated_waits_for_them(traces):
+    """`c` pressed while the worker still evaluates a breakpoint segment by segment waits for it (the header says
+    so) and then lands where the whole recording's `c` lands: the first step where it holds. It jumped to the
+    next stop of what was already known (another breakpoint, an event) and passed over every step before."""
+    from rnntui.expr import bind
+
+    full, ck = traces
+    holds = np.flatnonzero(bind("max(c) > 0.4", full, full.info.places[0]).holds)
+    first = int(holds[holds > 0][0])
+    assert first < 250            # the cheap breakpoint (it reads no array: known at once) holds later
+    gate = _gated(ck)
+    app = RnntuiApp(ck)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("a", *"t == 250", "enter")
+        await pilot.pause()
+        await pilot.press("a", *"max(c) > 0.4", "enter", "c")
+        await pilot.pause()
+        assert app.cursor.t == 0                                   # not on at t=250: waiting
+        header = "\n".join(screen_lines(app)[:4])
+        assert "c waits for it" in header, header
+        gate.set()
+        for _ in range(2):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        assert app.cursor.t == first
+        assert "max(c) > 0.4" in " ".join(str(n.message) for n in app._notifications)
+
+
+async def test_esc_drops_a_continue_that_waits_for_the_breakpoints(traces):
+    full, ck = traces
+    gate = _gated(ck)
+    app = RnntuiApp(ck)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("a", *"max(c) > 0.4", "enter", "c")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        gate.set()
+        for _ in range(2):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        assert app.cursor.t == 0
+        said = " ".join(str(n.message) for n in app._notifications)
+        assert "c (waiting for the breakpoints)" in said, said
+        assert "c waits for it" not in "\n".join(screen_lines(app)[:4])
