@@ -908,10 +908,10 @@ class RnntuiApp(App):
     def _nothing_to_continue(self, n: int, searched: str) -> None:
         c = self.cursor
         where = f"iteration {self.iteration}, t={c.t}" if self.training is not None else f"t={c.t}"
-        from rnntui.render.watches import pinned_elsewhere
+        from rnntui.render.watches import not_searched, pinned_elsewhere
 
-        waits = pending(self.run_state.trace, c.place(self.info), self.debugging)
-        unsearched = f" (not yet searched: {', '.join(waits)}, still computing)" if waits else ""
+        unsearched = not_searched(self.run_state.trace, c.place(self.info), self.debugging)
+        unsearched = f" ({unsearched})" if unsearched else ""
         elsewhere = pinned_elsewhere(self.run_state.trace, c.place(self.info), self.debugging)
         also = ("; " + "; ".join(f"{text} is pinned to {p.prefix} and holds there at no step "
                                  + ("after" if n > 0 else "before") + " this one in this pass's order"
@@ -928,7 +928,7 @@ class RnntuiApp(App):
         breakpoints that hold there and the events that begin there. An event met only in the other pass
         switches to that pass, as `n` does, so the event row shows its mark and the next `c` runs in its
         order."""
-        from rnntui.render.watches import holding
+        from rnntui.render.watches import holding, not_searched
 
         c = self.cursor
         place = c.place(run.info)
@@ -940,6 +940,7 @@ class RnntuiApp(App):
         self.cursor = replace(self.cursor, t=t, handover=False, phase=phase)
         said = [f"breakpoint {text} holds" for text in held[:2]]
         said += [r.text + ("" if r.phase == phase else f" (in {PASS_WORDS[r.phase]})") for r in begins[:3]]
+        said += [words for words in [not_searched(run.trace, place, self.debugging)] if words]
         head = (f"iteration {iteration}, t={t}" if iteration is not None else f"t={t}")
         if moved_from is not None:  # a breakpoint pinned to another place: say that the cursor went there
             head += f" at {place.prefix} (moved from {moved_from.prefix}, where nothing more holds)"

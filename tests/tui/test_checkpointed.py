@@ -141,3 +141,9 @@ async def test_esc_drops_a_continue_that_waits_for_the_breakpoints(traces):
         said = " ".join(str(n.message) for n in app._notifications)
         assert "c (waiting for the breakpoints)" in said, said
         assert "c waits for it" not in "\n".join(screen_lines(app)[:4])
+        await pilot.press("c")          # searches what is known (the events), and says what it could not
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        said = str(list(app._notifications)[-1].message)
+        assert "not searched: max(c) > 0.4 @model.0.l0.fwd" in said, said
+        assert "breakpoint max(c) > 0.4" not in said    # never said to hold where it was not searched
