@@ -104,7 +104,7 @@ def choose_recording(sc, limit: int, recording: str | None = None) -> tuple[Reco
     reason = "" if why is not None else f"recorded in {segments:,} segments of {S:,} steps"
     if mode == "checkpointed":
         reason = ""
-    return Recording(mode, need, limit, reason, S if why is None else 0, segments, steps=sc.T), (S if why is None else 0)
+    return Recording(mode, need, limit, reason, S if why is None else 0, segments, steps=T), (S if why is None else 0)
 
 
 def run_once(sc, max_memory: int | None = None, iteration: int | None = None,

@@ -115,7 +115,8 @@ class Recording:
     segment_steps: int = 0         # a checkpointed run's segment length, and how many segments it has
     segments: int = 0
     reopened: bool = False         # read from a saved trace: the limit is the one it was recorded under
-    steps: int = 0                 # the steps it runs over (0: a trace saved before this was kept)
+    steps: int = 0                 # the steps the segments cut (an encoder-decoder's: its encoder's; 0: a trace saved
+                                   # before this was kept)
 
     def words(self) -> str:
         """One line for the debugger's help, `rnntui show` and the header."""
