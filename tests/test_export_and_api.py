@@ -112,7 +112,7 @@ def test_memory_limit_refuses_with_estimate(tmp_path, size, shown):
     """--max-memory in bytes as rnntui/sizes.py reads it: 10KB is 10,000 bytes, 10KiB 10,240."""
     result = CliRunner().invoke(app, ["export", "stacked-lstm", "-o", str(tmp_path / "t.npz"), "--max-memory", size])
     assert result.exit_code == 2
-    assert "would record about" in result.output and f"limit of {shown} " in result.output
+    assert "would hold about" in result.output and f"limit of {shown} " in result.output
     assert not (tmp_path / "t.npz").exists()
 
 

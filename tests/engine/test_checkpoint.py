@@ -153,6 +153,21 @@ def test_the_memory_limit_chooses_and_says_why():
     assert "more than the memory limit" in ck.recording.words() and "3 segments of 64 steps" in ck.recording.words()
 
 
+def test_the_recording_words_say_the_peak_not_the_record():
+    """`need` is what a whole recording holds at its peak, well over the record it keeps (which `export --full`
+    says it writes): the words say so; they called it "the whole record", twice what --full then wrote."""
+    from rnntui.sizes import format_size
+
+    sc = scenario()
+    whole = run_scenario(sc)
+    need = whole.recording.need
+    record = sum(np.asarray(whole[k]).nbytes for k in whole)
+    assert need > 1.3 * record
+    assert f"about {format_size(need)} at its peak" in whole.recording.words()
+    words = run_scenario(sc, max_memory=need - 1).recording.words()
+    assert "whole record" not in words and f"would hold about {format_size(need)} at its peak" in words
+
+
 def test_what_cannot_be_checkpointed_says_why():
     rng = np.random.default_rng(1)
     doc = {"version": 1, "mode": "many-to-one", "input": {"batch": rng.normal(size=(2, T, D)).round(3).tolist()},
