@@ -119,6 +119,23 @@ class Recording:
     steps: int = 0                 # the steps the segments cut (an encoder-decoder's: its encoder's; 0: a trace saved
                                    # before this was kept)
 
+    @classmethod
+    def reopened_from(cls, saved: dict) -> Recording:
+        """The Recording a saved trace keeps (meta.checkpoint's "recording"), reopened: the limit is the one it was
+        recorded under. ValueError naming the field that is not what rnntui writes (keys it does not know are
+        left out)."""
+        if saved.get("mode") not in ("full", "checkpointed"):
+            raise ValueError("recording's mode: expected full or checkpointed")
+        counts = {}
+        for name in ("need", "limit", "segment_steps", "segments", "steps"):
+            v = saved.get(name, 0)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"recording's {name}: expected a whole number from 0")
+            counts[name] = v
+        if not isinstance(saved.get("reason", ""), str):
+            raise ValueError("recording's reason: expected text")
+        return cls(saved["mode"], reason=saved.get("reason", ""), reopened=True, **counts)
+
     def words(self) -> str:
         """One line for the debugger's help, `rnntui show` and the header."""
         from rnntui.sizes import format_size

@@ -198,6 +198,7 @@ def test_a_saved_checkpointed_trace_reopens_to_the_same_numbers(tmp_path, case):
     assert saved < sum(full[k].nbytes for k in ck.big)
     back = load_trace(tmp_path / "long.npz")
     assert type(back).__name__ == "CheckpointedTrace" and back.recording.mode == "checkpointed"
+    assert back.path == tmp_path / "long.npz"      # the file it was read from
     assert_bit_equal(full, back)
     # --full: every array whole, as a full recording saves it
     ck.save(tmp_path / "whole.npz", full=True)
@@ -311,3 +312,51 @@ def test_a_sweep_driven_in_pieces_is_the_sweep_bit_for_bit(case):
         a, b = getattr(got, field), getattr(again, field)
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k], equal_nan=True) for k in a), field
     assert got.big == again.big and list(got.arrays) == list(again.arrays)
+
+
+def _tampered(tmp_path, name: str, change) -> str:
+    """A saved checkpointed trace with *change(arrays, meta)* applied (a file someone edited or a disk damaged)."""
+    sc = scenario(dense=True, loss="cross_entropy")
+    ck = run_scenario(sc, recording="checkpointed")
+    ck.save(tmp_path / "long.npz")
+    with np.load(tmp_path / "long.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta.checkpoint"]))
+    change(arrays, meta)
+    arrays["meta.checkpoint"] = np.asarray(json.dumps(meta))
+    np.savez(tmp_path / name, **arrays)
+    return str(tmp_path / name)
+
+
+def _set(d: dict, key: str, value):
+    d[key] = value
+
+
+@pytest.mark.parametrize("change,expected", [
+    (lambda a, m: _set(m["recording"], "need", "lots"), "recording's need: expected a whole number from 0"),
+    (lambda a, m: _set(m["recording"], "mode", "bogus"), "recording's mode: expected full or checkpointed"),
+    (lambda a, m: _set(m, "segment_steps", 0), "segment_steps: expected a whole number from 1, found 0"),
+    (lambda a, m: _set(a, "checkpoint.rows.gradnorm:model.0.l0.fwd", a["checkpoint.rows.gradnorm:model.0.l0.fwd"][:100]),
+     "checkpoint.rows.gradnorm:model.0.l0.fwd: expected float (150, 3); found float64 (100, 3)"),
+    (lambda a, m: _set(a, "checkpoint.rows.argmax", a["checkpoint.rows.argmax"] + 7),
+     "checkpoint.rows.argmax: expected class indices 0..3"),
+    (lambda a, m: _set(a, "checkpoint.rows.top:grad.model.0.l0.fwd.h", np.zeros((3, 2))),
+     "checkpoint.rows.top:grad.model.0.l0.fwd.h: expected float (3,); found float64 (3, 2)"),
+    (lambda a, m: _set(a, "checkpoint.rows.other", np.zeros(3)), "checkpoint.rows.other: not a row rnntui keeps"),
+], ids=["need", "mode", "segment-steps", "rows-cut", "argmax", "top", "unknown-row"])
+def test_a_tampered_saved_checkpointed_trace_is_refused_with_what_is_wrong(tmp_path, change, expected):
+    """Every command that opens it: one message naming the field, exit status 2, no traceback (a bad recording
+    field crashed `show` with a TypeError; rows cut short were taken as they were, and the verdict read them)."""
+    from typer.testing import CliRunner
+
+    from rnntui.cli import app
+
+    path = _tampered(tmp_path, "bad.npz", change)
+    for args in (["show", path], ["check", path, "--assert", "norm(h) < 10"], ["export", path, "-o",
+                                                                               str(tmp_path / "r.html")]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert expected in result.output and "Traceback" not in result.output, result.output
+        assert f"{path}: cannot read this checkpointed trace" in result.output   # the file, not the run's path
+        assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "r.html").exists()
