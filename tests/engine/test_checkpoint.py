@@ -360,3 +360,30 @@ def test_a_tampered_saved_checkpointed_trace_is_refused_with_what_is_wrong(tmp_p
         assert f"{path}: cannot read this checkpointed trace" in result.output   # the file, not the run's path
         assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_what_if_on_a_run_checkpointed_for_its_size_is_refused_before_it_is_computed():
+    """A what-if (an intervention, a weight edit) is recorded whole: over the memory limit it is refused with both
+    sizes, as a scenario with interventions is; it was recorded whole whatever the limit."""
+    from rnntui.engine.edits import Change, WeightEdit, apply_changes
+    from rnntui.errors import RnntuiError
+    from rnntui.sizes import format_size
+
+    sc = scenario()
+    need = run_scenario(sc).recording.need
+    ck = run_scenario(sc, max_memory=need - 1)
+    assert type(ck).__name__ == "CheckpointedTrace"
+    reads = []
+    segment = ck.segments.segment
+    ck.segments.segment = lambda k, backward=True: (reads.append(k), segment(k, backward))[1]
+    for change in (Change("weight", WeightEdit("0.weight_hh_l0", None, "*=", 0.5)),
+                   Change("intervention", {"at": "model.0.l0.fwd", "t": 3, "set": "h", "value": 0.0})):
+        with pytest.raises(RnntuiError, match="a what-if is recorded whole") as info:
+            apply_changes(ck, (change,))
+        assert f"about {format_size(need)} at its peak, more than the memory limit of {format_size(need - 1)}" \
+            in str(info.value)
+    assert reads == []          # refused before any segment was recomputed
+    # within the limit it is computed (whole), as before
+    roomy = run_scenario(sc, max_memory=need)
+    run, other = apply_changes(roomy, (Change("weight", WeightEdit("0.weight_hh_l0", None, "*=", 0.5)),))
+    assert other is roomy and not np.array_equal(run["model.0.l0.fwd.h"], roomy["model.0.l0.fwd.h"])
