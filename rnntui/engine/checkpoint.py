@@ -405,14 +405,26 @@ class Segments:
         """What a saved trace of this kind of run keeps besides the boundaries (checkpoint_kinds)."""
         return {}
 
-    @property
-    def shows_first(self) -> bool:
-        """Whether a caller may show this run before its sweep is done (run.SweepingRun.preview, a `SweepingTrace`:
-        the forward pass of the segments swept, every other key of a segment's record or a sweep's): a chain of
-        per-step entries. A kind with a pass of its own around the segments (checkpoint_kinds: a many-to-one's
-        tail, a decoder, a graph's) records more than that, and is swept before it is shown."""
-        kind = type(self)
-        return kind.before_backward is Segments.before_backward and kind.finish_sweep is Segments.finish_sweep
+    own_pieces = 0
+    """How many pieces `before_backward` yields (the sweep's progress counts them: `SweepProgress.own`)."""
+    own_what = ""
+    """What the kind's own pass computes, as a view waiting for it says it ("the head, ...")."""
+
+    def tail_of(self, key: str) -> bool:
+        """Whether *key* is recorded by this kind's own pass (`before_backward`: a many-to-one's head, a decoder),
+        not by the segments: a run still sweeping (`SweepingTrace`) cannot read it, nor say whether the finished
+        run holds it, before that pass is done. None for a chain."""
+        return False
+
+    def tail_record(self) -> dict[str, np.ndarray]:
+        """What the kind's own pass recorded, once it is done, as the finished run records it (its arrays and the
+        loss, to the bit); nothing for a chain."""
+        return {}
+
+    def known_arrays(self) -> dict[str, np.ndarray]:
+        """What the finished run records that is known before its sweep, besides the scenario's and the
+        parameters (a graph's named inputs); nothing for a chain."""
+        return {}
 
     def load_extra(self, arrays: dict) -> None:
         """`extra_arrays` read back from a saved trace (*arrays*)."""
@@ -472,14 +484,22 @@ class SweepProgress:
     forward: int = 0        # segments the forward phase has been through (from segment 0)
     states: int = 0         # ... the "states" phase (a bidirectional entry's, from the last segment)
     backward: int = 0       # ... the backward phase (from the last segment; a bidirectional one from the first)
+    own: int = 0            # pieces of the kind's own pass done (`Segments.before_backward`: a many-to-one's head)
+    own_total: int = 0      # ... of how many (0: a chain has none)
+    own_what: str = ""      # what that pass computes (`Segments.own_what`)
 
     @property
     def total(self) -> int:
-        return self.K * (3 if self.bidir else 2)
+        return self.K * (3 if self.bidir else 2) + self.own_total
 
     @property
     def done(self) -> int:
-        return self.forward + self.states + self.backward
+        return self.forward + self.states + self.backward + self.own
+
+    @property
+    def own_done(self) -> bool:
+        """Whether the kind's own pass is done (what it records, `Segments.tail_record`, is then known)."""
+        return self.forward == self.K and self.own == self.own_total
 
     @property
     def fraction(self) -> float:
@@ -493,6 +513,8 @@ class SweepProgress:
     def phase(self) -> str:
         if self.forward < self.K:
             return "forward"
+        if self.own < self.own_total:
+            return "own"
         if self.bidir and self.states < self.K:
             return "states"
         return "backward" if self.backward < self.K else "done"
@@ -519,6 +541,11 @@ class SweepProgress:
     @classmethod
     def finished(cls, K: int, bidir: bool) -> SweepProgress:
         return cls(K, bidir, K, K if bidir else 0, K)
+
+    @classmethod
+    def start(cls, segs: "Segments") -> SweepProgress:
+        """A sweep of *segs* before its first piece."""
+        return cls(len(segs.bounds), segs.bidir, own_total=segs.own_pieces, own_what=segs.own_what)
 
 
 class NotReady(Exception):
@@ -550,7 +577,7 @@ class Sweep:
     def __init__(self, segments: Segments, keep: bool = False, label: str = "recording", cache_first: bool = False):
         self.segments, self.keep, self.label, self.cache_first = segments, keep, label, cache_first
         self.result: SweepResult | None = None
-        segments.progress = SweepProgress(len(segments.bounds), segments.bidir)
+        segments.progress = SweepProgress.start(segments)
         self._pieces = self._run()
 
     @property
@@ -597,7 +624,9 @@ class Sweep:
         # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits (set up
         # after the forward phase: its arrays never delay the first segment)
         terms = {d: segs.term_pass(d) for d in (("fwd", "bwd") if segs.bidir else ("fwd",))}
-        yield from segs.before_backward()    # a kind's own pass before any backward one (checkpoint_kinds)
+        for n, _ in enumerate(segs.before_backward()):   # a kind's own pass before any backward one (checkpoint_kinds)
+            self._publish(own=n + 1)
+            yield
         if segs.bidir:
             # the backward direction's states from the last segment down, and the forward direction's
             # gradients (the bidirectional entry is the only recurrent one: its backward direction's
@@ -666,17 +695,23 @@ class Sweep:
         for key in key_order:
             arrays[key] = np.concatenate(parts[key]) if key in parts else summaries[key]
         arrays.update(small)
-        loss = np.asarray(0, dtype=segs.dtype)
-        for part in losses:     # the segments' shares, first to last
-            loss = loss + np.asarray(part, dtype=segs.dtype)
+        loss = summed_loss(losses, segs.dtype)
         segs.swept = True
         rows.update({key: np.concatenate(v) for key, v in parts_rows.items()})
         terms_out = {key: v for t in terms.values() for key, v in t.out.items()}
         result = SweepResult(arrays, {key: np.concatenate(v) for key, v in diag.items()}, grads,
-                             np.asarray(loss, dtype=segs.dtype), {} if keep else big, rows, terms_out)
+                             loss, {} if keep else big, rows, terms_out)
         segs.finish_sweep(result)
         self._publish(backward=K)     # the last segment's report, once everything is in
         return result
+
+
+def summed_loss(parts, dtype) -> np.ndarray:
+    """A run's loss from its segments' shares (*parts*), added first to last as the sweep adds them."""
+    loss = np.asarray(0, dtype=dtype)
+    for part in parts:
+        loss = loss + np.asarray(part, dtype=dtype)
+    return np.asarray(loss, dtype=dtype)
 
 
 class TermPass:
@@ -876,11 +911,15 @@ class SweepingTrace(CheckpointedTrace):
     forward record) step by step, from the segments the sweep has been through; everything else (the loss,
     gradients, diagnostics, the kept rows) is not known yet: reading it, or asking whether the run will have it,
     raises NotReady (what it waits for, and the fraction of the sweep done), as does a step whose segment the
-    forward sweep has not reached. Frozen at `progress`, the sweep's progress when it was made: its answers never
-    change under a reader, and a later snapshot (`SweepingRun.preview`) is another object; the finished run is
-    the CheckpointedTrace `SweepingRun.finish` returns."""
+    forward sweep has not reached. A kind with a pass of its own between the forward sweep and the backward one
+    (checkpoint_kinds: a many-to-one's head, an encoder-decoder's decoder) holds what that pass records once it
+    is done (`Segments.tail_record`, the loss with it), and says NotReady for its keys (`Segments.tail_of`) until
+    then. Frozen at `progress`, the sweep's progress when it was made: its answers never change under a reader,
+    and a later snapshot (`SweepingRun.preview`) is another object; the finished run is the CheckpointedTrace
+    `SweepingRun.finish` returns."""
 
-    def __init__(self, arrays, info, segments: Segments, big: dict, limit: int, later=(), failed: str = ""):
+    def __init__(self, arrays, info, segments: Segments, big: dict, limit: int, later=(), failed: str = "",
+                 progress: SweepProgress | None = None):
         Trace.__init__(self, arrays, info, {})
         self.failed = failed
         """Why the sweep stopped, when it failed (what it did not reach is then never computed)."""
@@ -888,7 +927,7 @@ class SweepingTrace(CheckpointedTrace):
         self.later = frozenset(later)
         """The keys of a segment's forward record that the finished run holds whole (fewer than three axes: joined
         at the sweep's end): NotReady until then."""
-        self.progress: SweepProgress = segments.progress
+        self.progress: SweepProgress = segments.progress if progress is None else progress
         self.segment_bytes = 0
 
     def _not_ready(self, what: str = "the backward pass") -> NotReady:
@@ -909,12 +948,19 @@ class SweepingTrace(CheckpointedTrace):
             raise self._not_ready()
         raise KeyError(key)
 
+    def _waits_for_own_pass(self, key) -> bool:
+        return isinstance(key, str) and not self.progress.own_done and self.segments.tail_of(key)
+
     def __contains__(self, key) -> bool:
         """True for what it holds; for a key of a kind the sweep records (a gradient, a diagnostic, the loss, an
-        array of a place), NotReady: whether the finished run has it is not known yet; False for any other
-        (a training run's keys, a sample's ids: a run the sweep finishes has them only if it holds them now)."""
+        array of a place), NotReady: whether the finished run has it is not known yet, as for a key of the
+        kind's own pass (`Segments.tail_of`: a many-to-one's head, a decoder) before it is done; False for any
+        other (a training run's keys, a sample's ids: a run the sweep finishes has them only if it holds them
+        now)."""
         if key in self._arrays or key in self.big:
             return True
+        if self._waits_for_own_pass(key):
+            raise self._not_ready(self.segments.own_what)
         if isinstance(key, str) and (key in self.later or key.startswith(SWEPT_PREFIXES) or key in SWEPT_KEYS):
             raise self._not_ready()
         return False   # what the finished run holds besides: the same as this (an initial state given, ...)
@@ -930,12 +976,16 @@ class SweepingTrace(CheckpointedTrace):
         return key in self._arrays
 
     def is_ready(self, key: str, t: int) -> bool:
+        if key in self._arrays:
+            return True
         return key in self.big and self.progress.forward_ready(self.segments.segment_of(t))
 
     def steps(self, key: str, a: int, b: int, progress: bool = False) -> np.ndarray:
         if key not in self.big:
             if key in self._arrays:
                 return self._arrays[key][a:b]
+            if self._waits_for_own_pass(key):
+                raise self._not_ready(self.segments.own_what)
             raise self._not_ready()
         segs = self.segments
         for k in segs.segments_for(max(0, a), min(segs.T, b)):
