@@ -408,7 +408,9 @@ class Segments:
     own_pieces = 0
     """How many pieces `before_backward` yields (the sweep's progress counts them: `SweepProgress.own`)."""
     own_what = ""
-    """What the kind's own pass computes, as a view waiting for it says it ("the head, ...")."""
+    """What the kind's own pass computes, as a view waiting for it says it ("the head after the last step (...)")."""
+    own_label = ""
+    """... in a few words, as the sweep's progress names its phase ("the head")."""
 
     def tail_of(self, key: str) -> bool:
         """Whether *key* is recorded by this kind's own pass (`before_backward`: a many-to-one's head, a decoder),
@@ -487,6 +489,7 @@ class SweepProgress:
     own: int = 0            # pieces of the kind's own pass done (`Segments.before_backward`: a many-to-one's head)
     own_total: int = 0      # ... of how many (0: a chain has none)
     own_what: str = ""      # what that pass computes (`Segments.own_what`)
+    own_label: str = ""     # ... in a few words (`Segments.own_label`)
 
     @property
     def total(self) -> int:
@@ -545,7 +548,8 @@ class SweepProgress:
     @classmethod
     def start(cls, segs: "Segments") -> SweepProgress:
         """A sweep of *segs* before its first piece."""
-        return cls(len(segs.bounds), segs.bidir, own_total=segs.own_pieces, own_what=segs.own_what)
+        return cls(len(segs.bounds), segs.bidir, own_total=segs.own_pieces, own_what=segs.own_what,
+                   own_label=segs.own_label)
 
 
 class NotReady(Exception):

@@ -186,7 +186,11 @@ class ReducedSegments(Segments):
     @property
     def own_what(self) -> str:
         return (("the backward direction's states, then " if self.bidir else "")
-                + "the head after the last step (it runs once the forward sweep has been through every step)")
+                + "the head after the last step, which runs once the forward sweep has been through every step")
+
+    @property
+    def own_label(self) -> str:
+        return ("backward direction's states, then " if self.bidir else "") + "the head after the last step"
 
     def tail_of(self, key: str) -> bool:
         """The head's record: the reducer's output (its final state), the entries after it, the output and loss."""
@@ -321,7 +325,11 @@ class EncoderDecoderSegments(Segments):
     @property
     def own_what(self) -> str:
         return (("the encoder's backward direction's states, then " if self.bidir else "")
-                + "the decoder (it runs from the hand-over once the forward sweep has been through every encoder step)")
+                + "the decoder, which runs from the hand-over once the forward sweep has been through every encoder step")
+
+    @property
+    def own_label(self) -> str:
+        return ("the encoder's backward direction's states, then " if self.bidir else "") + "the decoder"
 
     def tail_of(self, key: str) -> bool:
         """The decoder's record: its entries' arrays, the hand-over, its input, the output and the loss."""

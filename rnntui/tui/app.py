@@ -461,7 +461,8 @@ class RnntuiApp(App):
         """The sweep's line in the header: its phase, a bar and how far it is ("sweeping: forward ███▌ 21%")."""
         # as far as the snapshot the views show (what their "computing: N%" says), else the sweep itself
         progress = self.run_state.sweeping or self._swept_run.progress
-        return (f"sweeping: {self.SWEEP_PHASES[progress.phase]} {progress_bar(progress.fraction, 16)} "
+        phase = progress.own_label if progress.phase == "own" else self.SWEEP_PHASES[progress.phase]
+        return (f"sweeping: {phase} {progress_bar(progress.fraction, 16)} "
                 f"{progress.fraction:.0%}")
 
     def _waits_for_sweep(self, what: str, action) -> bool:
