@@ -332,9 +332,9 @@ class EncoderDecoderSegments(Segments):
         return ("the encoder's backward direction's states, then " if self.bidir else "") + "the decoder"
 
     def tail_of(self, key: str) -> bool:
-        """The decoder's record: its entries' arrays, the hand-over, its input, the output and the loss."""
-        return key in (keys.OUTPUT, keys.LOSS, keys.STEP_LOSS, keys.SAMPLE_STEP_LOSS, keys.DECODER_INPUT,
-                       keys.GRAD_DECODER_INPUT) \
+        """The decoder's record: its entries' arrays, the hand-over, the output and the loss (its input is known
+        before: `known_arrays`)."""
+        return key in (keys.OUTPUT, keys.LOSS, keys.STEP_LOSS, keys.SAMPLE_STEP_LOSS, keys.GRAD_DECODER_INPUT) \
             or any(key in (keys.handover(s), keys.grad(keys.handover(s))) for s in self.handed) \
             or any(key.startswith((keys.entry_prefix(lay.index) + ".", keys.grad(keys.entry_prefix(lay.index)) + "."))
                    for lay in self.decoder)
@@ -343,6 +343,10 @@ class EncoderDecoderSegments(Segments):
         K = len(self.bounds)
         return {**self.tail_rec, keys.LOSS: summed_loss([np.zeros((), dtype=self.dtype)] * (K - 1) + [self.tail_loss],
                                                         self.dtype)}
+
+    def known_arrays(self) -> dict[str, np.ndarray]:
+        """The decoder's input (what `_run_decoder` records of it)."""
+        return {keys.DECODER_INPUT: self.decoder_x}
 
     def _handover_grads(self, dstart: dict) -> dict[str, np.ndarray]:
         """The gradient into the encoder's final states from the decoder's into its start (EncoderDecoder.backward)."""

@@ -35,6 +35,7 @@ from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
+from rnntui.engine.checkpoint import NotReady
 from rnntui.render.sweeping import progress_bar
 from rnntui.render.views import view_at
 from rnntui.render.training import is_training
@@ -732,7 +733,10 @@ class RnntuiApp(App):
             return e.hidden_size
         if cur.is_map(self.info, place):
             return int(e.out_shape[0])
-        out = self.run_state.trace[keys.out(e.index)]
+        try:
+            out = self.run_state.trace[keys.out(e.index)]
+        except NotReady:   # a long run's head, made after its steps, not yet: as wide as its layout says
+            return int(np.prod(e.out_shape))
         return int(out[0, 0].size if (e.seq_out and self.info.seq) else out[0].size)
 
     # --- actions -------------------------------------------------------------------------------
