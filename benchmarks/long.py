@@ -2,6 +2,7 @@
 measured in the same run.
 
     python benchmarks/long.py [--steps 1000000] [--hidden 256] [--reference-steps 1000] [--sweep-steps 5000]
+                              [--kind chain|many-to-one|graph]
 
 Each opening runs in its own subprocess (its peak RSS is the process's own: `VmHWM`, not `ru_maxrss`, which
 Linux carries over from the parent across fork and exec): the scenario loaded,
@@ -57,8 +58,21 @@ import time
 from pathlib import Path
 
 
-def scenario(T: int, H: int, features: int) -> str:
-    return (f"version: 1\nname: long LSTM\ninput: {{generate: {{kind: noise, length: {T}, features: {features}}}}}\n"
+KINDS = ("chain", "many-to-one", "graph")
+
+
+def scenario(T: int, H: int, features: int, kind: str = "chain") -> str:
+    """An LSTM of *H* units over *T* steps of noise, of a kind engine/checkpoint_kinds.py runs in segments: a chain
+    (many-to-many), a many-to-one (a dense head on the final state) or a graph (an LSTM node and a dense head)."""
+    noise = f"{{generate: {{kind: noise, length: {T}, features: {features}}}}}"
+    if kind == "many-to-one":
+        return (f"version: 1\nname: long LSTM many-to-one\nmode: many-to-one\ninput: {noise}\n"
+                f"model:\n  - {{type: lstm, hidden_size: {H}}}\n  - {{type: dense, units: 4}}\nloss: {{kind: sum}}\n")
+    if kind == "graph":
+        return (f"version: 1\nname: long LSTM graph\ninputs:\n  x: {noise}\nmodel:\n"
+                f"  - {{id: lstm, type: lstm, hidden_size: {H}, from: x}}\n  - {{id: head, type: dense, units: 4}}\n"
+                "loss: {kind: sum}\n")
+    return (f"version: 1\nname: long LSTM\ninput: {noise}\n"
             f"model:\n  - {{type: lstm, hidden_size: {H}}}\nloss: {{kind: sum}}\n")
 
 
@@ -208,6 +222,8 @@ def main() -> None:
                     "half the available memory), to checkpoint a shorter run")
     ap.add_argument("--first-only", action="store_true", help="the first screens only (T=reference-steps' and "
                     "T=steps'), not the sweep, the keys or the segment recompute")
+    ap.add_argument("--kind", choices=KINDS, default="chain", help="what the LSTM is part of (engine/"
+                    "checkpoint_kinds.py): a chain, a many-to-one with a dense head, a graph")
     ap.add_argument("--child")
     args = ap.parse_args()
     if args.child:
@@ -218,7 +234,7 @@ def main() -> None:
         paths = {}
         for T in (args.reference_steps, args.sweep_steps, args.steps):
             paths[T] = Path(d) / f"long-{T}.yaml"
-            paths[T].write_text(scenario(T, args.hidden, args.features))
+            paths[T].write_text(scenario(T, args.hidden, args.features, args.kind))
         if not args.first_only:
             plain, plain_terms, ck = sweep_ratio(paths[args.sweep_steps], args.repeat)
             print(f"sweep at T={args.sweep_steps:,}: plain full-trace run {plain:.2f} s ({plain_terms:.2f} s with the "

@@ -413,10 +413,10 @@ async def held_keys(sc, at: int, keys: list, size=SIZE):
 
 
 KIND_KEYS = [["end", "b"], ["g", "1", "5", "0", "enter", "b", "left", "right_square_bracket"],
-             ["right_square_bracket", "right_square_bracket", "right", "b"]]
+             ["right_square_bracket", "right_square_bracket", "right", "b"], ["right", "c"]]
 
 
-@pytest.mark.parametrize("keys", KIND_KEYS, ids=["end-b", "goto-150", "next-places"])
+@pytest.mark.parametrize("keys", KIND_KEYS, ids=["end-b", "goto-150", "next-places", "continue"])
 @pytest.mark.parametrize("kind", KIND_NAMES)
 async def test_every_kind_opens_after_its_first_segment_and_ends_as_the_swept_run(monkeypatch, kind, keys):
     """Every kind opens after its first piece: the forward panels at t=0 are the swept run's (a bidirectional
@@ -442,6 +442,7 @@ async def test_every_kind_opens_after_its_first_segment_and_ends_as_the_swept_ru
 
 
 @pytest.mark.parametrize("kind, keys", [("many-to-one", ["right_square_bracket", "right_square_bracket"]),
+                                        ("many-to-one", ["right_square_bracket", "right_square_bracket", "b"]),
                                         ("encoder-decoder", ["right_square_bracket", "right_square_bracket", "right",
                                                              "b"])])
 async def test_a_kinds_own_pass_shows_once_done_and_says_computing_before(monkeypatch, kind, keys):
