@@ -41,6 +41,7 @@ from rnntui.engine.losses import loss_and_grad, sample_step_losses
 from rnntui.engine.walk import Walk
 from rnntui.engine.progress import report
 from rnntui.engine.trace import Trace, TraceWrapper, _freeze
+from rnntui.npyfiles import write_npz
 
 SEGMENT_BYTES = 12 << 20      # what one segment's record holds, about: sets the segment's length (a segment is
                               # recomputed, forward and backward, in under 100 ms at H=256: benchmarks/long.py)
@@ -1043,19 +1044,6 @@ def kept_row(trace, name: str):
             return None    # the wrapper reads another array under that name (an encoder-decoder's decoder part)
         trace = getattr(trace, "whole", None)
     return None if trace is None else trace.rows.get(name)
-
-
-def write_npz(path, items) -> None:
-    """An .npz written member by member (np.savez's format), atomically: only one array in memory at a time."""
-    import zipfile
-
-    from rnntui.atomic import atomic_write
-
-    with atomic_write(path) as f:
-        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-            for key, arr in items:
-                with zf.open(key + ".npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)
 
 
 class _Window:

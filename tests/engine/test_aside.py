@@ -1,0 +1,117 @@
+"""Trace.save computes the step-Jacobian norms on a thread of their own while the rest of the .npz is written
+(engine/aside.py): the file holds the same numbers as norms computed alone, a write that fails stops the norms
+(no thread runs on), and a norm that fails leaves nothing behind."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import rnntui
+from rnntui.engine import diagnostics
+from rnntui.engine.aside import Aside, aside
+from rnntui.engine.progress import report, reporting
+from rnntui.errors import ExportError
+
+SCENARIO = """\
+name: aside
+input: {generate: {kind: noise, length: 40, features: 3, batch: 2}}
+model:
+  - {type: lstm, hidden_size: 40}
+  - {type: gru, hidden_size: 40}
+loss: {kind: sum}
+"""
+
+
+@pytest.fixture
+def scenario(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    return path
+
+
+def _asides() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "rnntui-aside"]
+
+
+def test_saved_norms_equal_norms_computed_alone(scenario, tmp_path):
+    out = tmp_path / "t.npz"
+    rnntui.run(scenario).save(out, jacobian=True)
+    alone = rnntui.run(scenario)
+    keys = [k for k in alone if k.endswith(".jacnorm")]
+    assert len(keys) == 2
+    with np.load(out) as saved:
+        for k in keys:
+            np.testing.assert_array_equal(saved[k], alone[k])   # the same chunks, the same operations
+        # every other key is written too, and the norms after them (they are computed meanwhile)
+        assert set(saved.files) == set(alone)
+        assert saved.files[-2:] == keys
+    assert _asides() == []
+
+
+def test_a_failed_write_drops_the_norms(scenario, tmp_path, monkeypatch):
+    out = tmp_path / "t.npz"
+    reached, ran_out = [], []
+    jacobian_norms = diagnostics.jacobian_norms
+
+    def slow_norms(*a, **k):
+        reached.append(1)
+        for i in range(1000):   # reports progress until dropped (the real one reports after each chunk)
+            report("norms", i, 1000)
+            threading.Event().wait(0.01)
+        ran_out.append(1)
+        return jacobian_norms(*a, **k)
+
+    def explode(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(diagnostics, "jacobian_norms", slow_norms)
+    monkeypatch.setattr(np.lib.format, "write_array", explode)
+    trace = rnntui.run(scenario)
+    with pytest.raises(ExportError, match="disk full"):
+        trace.save(out, jacobian=True)
+    assert reached and not ran_out and _asides() == []    # dropped, and waited for
+    assert list(tmp_path.iterdir()) == [scenario]
+    assert any(k.endswith(".jacnorm") for k in trace._derived)   # still to compute when read
+
+
+def test_a_failed_norm_leaves_nothing(scenario, tmp_path, monkeypatch):
+    out = tmp_path / "t.npz"
+    out.write_bytes(b"precious")
+
+    def broken(*a, **k):
+        raise MemoryError("no room for the norms")
+
+    monkeypatch.setattr(diagnostics, "jacobian_norms", broken)
+    with pytest.raises(MemoryError, match="no room"):
+        rnntui.run(scenario).save(out, jacobian=True)
+    assert out.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml", "t.npz"]
+
+
+def test_progress_reaches_the_callers_listener_from_the_thread():
+    seen = []
+    with reporting(lambda label, done, total: seen.append((label, done, total, threading.current_thread().name))):
+        work = Aside(lambda: [report("x", i, 2) for i in (1, 2)])
+        work.result()
+    assert seen == [("x", 1, 2, "rnntui-aside"), ("x", 2, 2, "rnntui-aside")]
+
+
+def test_leaving_a_block_by_an_exception_drops_the_work():
+    started = threading.Event()
+
+    ran_out = []
+
+    def forever():
+        started.set()
+        for _ in range(2000):
+            report("forever", 0, 1)
+            threading.Event().wait(0.005)
+        ran_out.append(1)
+
+    with pytest.raises(KeyError):
+        with aside(forever):
+            started.wait(5)
+            raise KeyError("stop")
+    assert not ran_out and _asides() == []
