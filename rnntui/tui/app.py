@@ -452,6 +452,7 @@ class RnntuiApp(App):
         self.state = self.state.swept(self._open(trace, self.compared, self.run_state.labels))
         self._prefetch_jacobians(self.cursor)
         waiting, self._after_sweep = self._after_sweep, None
+        self._show_busy()   # the header said the key waited: it does no more
         if waiting is not None:
             waiting[1]()
 
