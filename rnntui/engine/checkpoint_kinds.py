@@ -18,6 +18,13 @@
   one reopens as `SavedCheckpointedTrainTrace`.
 
 What is recorded is the whole run's, key for key, bit for bit (tests/engine/test_checkpoint_kinds.py).
+
+Each kind is shown before its sweep is done (run.SweepingRun.preview, a `SweepingTrace`) as a chain is: its segments'
+forward pass as the forward sweep goes; a many-to-one's tail and an encoder-decoder's decoder run in one piece of
+the sweep of their own (`before_backward`, counted in `SweepProgress.own`), after the forward sweep (and a
+bidirectional entry's backward direction's states), and what they record (`tail_record`, the loss with it) is
+shown from then on; until then their keys (`tail_of`) raise NotReady, also when asked whether the run has them.
+Only the sweep writes the final states they read (`_carry_states`): a segment recomputed for a view never does.
 `segments_for` picks the kind for a layout; `steps_part` says which layouts are covered, and why not.
 """
 from __future__ import annotations
