@@ -12,8 +12,28 @@ import contextvars
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from rnntui.engine.progress import _listener, reporting
+
+
+_norms_wanted: ContextVar[bool] = ContextVar("rnntui_norms_alongside", default=False)
+
+
+@contextmanager
+def norms_alongside(wanted: bool = True) -> Iterator[None]:
+    """Runs made in this block that will be read or saved with their step-Jacobian norms (`export --jacobian`)
+    compute them alongside their backward pass, on a thread of their own, once the forward pass is done
+    (checkpoint.Sweep: a chain recorded whole); any other run derives them when first read."""
+    token = _norms_wanted.set(wanted)
+    try:
+        yield
+    finally:
+        _norms_wanted.reset(token)
+
+
+def norms_wanted() -> bool:
+    return _norms_wanted.get()
 
 
 class Dropped(Exception):

@@ -39,6 +39,7 @@ from rnntui.engine.handlers import handler
 from rnntui.engine.infer import trace_floats
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
 from rnntui.engine.walk import Walk
+from rnntui.engine.aside import Aside, norms_wanted
 from rnntui.engine.progress import report
 from rnntui.engine.trace import Trace, TraceWrapper, _freeze
 from rnntui.npyfiles import write_npz
@@ -163,6 +164,7 @@ class SweepResult:
     big: dict               # key -> (shape, dtype) of the arrays recomputed per segment
     rows: dict              # what views read over every step of an array not kept (`kept_rows`)
     terms: dict             # diag.*.term_gradnorm of every place, from the sweep's lean passes
+    norms: object = None    # an aside.Aside computing every diag.*.jacnorm (`Segments.norms_alongside`), or None
 
 
 class Segments:
@@ -223,6 +225,36 @@ class Segments:
     def slots(lay) -> list[tuple[int, str]]:
         """(sub-layer, direction) of each row of an entry's state arrays (PyTorch's h_0 layout)."""
         return [(j, d) for j in range(lay.num_layers) for d in lay.directions]
+
+    def norms_alongside(self, kept: dict) -> tuple[dict, Aside | None]:
+        """Every recurrent place's diag.*.jacnorm started on a thread of its own (an `Aside`), from the forward
+        records *kept* per segment (segment -> (walk, record)), and the whole forward arrays joined for it (the
+        sweep's result takes them as they are): a chain's only (`shows_first`: a kind with a pass of its own
+        around the segments derives them when first read, as before). The norms are diagnostics.jacobian_norms
+        of the same arrays, chunk for chunk: the values a run reading them later gets."""
+        from rnntui.engine.diagnostics import jacobian_norms
+
+        if not self.shows_first or not kept:
+            return {}, None
+        places = [p for p in keys.places_of(self.layout) if p.recurrent]
+        first = kept[0][1]
+        forward = {key: np.concatenate([kept[k][1][key] for k in range(len(kept))])
+                   for key in first if key not in self.state_keys and any(key.startswith(p.prefix + ".") for p in places)}
+        arrays = dict(forward)
+        if self.lengths is not None:
+            arrays[keys.META_LENGTHS] = self.lengths
+        for lay in self.layout:      # the initial states given, under the keys a whole run records them
+            for slot, (j, d) in enumerate(self.slots(lay)):
+                for s, v in self.initial.get(lay.index, {}).items():
+                    arrays[f"{keys.place_prefix(lay.index, j, d)}.{s}0"] = v[slot]
+        entries = {lay.index: lay for lay in self.layout}
+        params = self.params
+
+        def norms() -> dict:
+            with np.errstate(all="ignore"):   # as Trace derives them: a run that overflowed has inf/nan norms
+                return {p.diag_key("jacnorm"): jacobian_norms(entries[p.entry], arrays, params, p) for p in places}
+
+        return forward, Aside(norms)
 
     def segment_of(self, t: int) -> int:
         return min(t // self.S, len(self.bounds) - 1)
@@ -582,6 +614,7 @@ class Sweep:
     def __init__(self, segments: Segments, keep: bool = False, label: str = "recording", cache_first: bool = False):
         self.segments, self.keep, self.label, self.cache_first = segments, keep, label, cache_first
         self.result: SweepResult | None = None
+        self._norms: Aside | None = None    # the step-Jacobian norms computed alongside (`Segments.norms_alongside`)
         segments.progress = SweepProgress.start(segments)
         self._pieces = self._run()
 
@@ -599,6 +632,10 @@ class Sweep:
         except StopIteration as stop:
             self.result = stop.value
             return False
+        except BaseException:
+            if self._norms is not None:   # nothing computes on for a sweep that failed
+                self._norms.drop()
+            raise
         return True
 
     def run(self) -> SweepResult:
@@ -626,6 +663,10 @@ class Sweep:
                     segs.forward_cache.put(0, {**rec, keys.OUTPUT: walk.outs[-1]})
             self._publish(forward=k + 1)
             yield
+        # a chain recorded whole, to be saved with its step-Jacobian norms: they need the forward pass only, so
+        # they are computed on a thread of their own while this one runs the backward pass
+        forward, norms = segs.norms_alongside(kept) if keep and not segs.bidir and norms_wanted() else ({}, None)
+        self._norms = norms
         # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits (set up
         # after the forward phase: its arrays never delay the first segment)
         terms = {d: segs.term_pass(d) for d in (("fwd", "bwd") if segs.bidir else ("fwd",))}
@@ -697,15 +738,16 @@ class Sweep:
                 self._publish(backward=n + 1)
                 yield
         arrays: dict = {}
-        for key in key_order:
-            arrays[key] = np.concatenate(parts[key]) if key in parts else summaries[key]
+        for key in key_order:   # the forward arrays the norms read were joined for them already: the same ones
+            arrays[key] = forward[key] if key in forward else (np.concatenate(parts[key]) if key in parts
+                                                                 else summaries[key])
         arrays.update(small)
         loss = summed_loss(losses, segs.dtype)
         segs.swept = True
         rows.update({key: np.concatenate(v) for key, v in parts_rows.items()})
         terms_out = {key: v for t in terms.values() for key, v in t.out.items()}
         result = SweepResult(arrays, {key: np.concatenate(v) for key, v in diag.items()}, grads,
-                             loss, {} if keep else big, rows, terms_out)
+                             loss, {} if keep else big, rows, terms_out, norms)
         segs.finish_sweep(result)
         self._publish(backward=K)     # the last segment's report, once everything is in
         return result

@@ -1,6 +1,7 @@
 """Scenario -> Trace: cast to the scenario's dtype, check memory, run, record."""
 from __future__ import annotations
 
+from functools import partial
 from math import prod
 
 import numpy as np
@@ -336,10 +337,18 @@ class SweepingRun:
         else:
             derived = derived_keys(info, arrays, self.params)  # a shared parameter is read under the owner's name
             derived.update(lazy)
+            if swept.norms is not None:   # computed alongside the backward pass: read when they are done
+                derived.update({key: partial(_computed, swept.norms, key) for key in derived
+                                if key.endswith(".jacnorm")})
             trace = Trace(arrays, info, derived)
         trace.recording = chosen
         self._trace = trace
         return trace
+
+
+def _computed(norms, key: str) -> np.ndarray:
+    """*key* of what *norms* (an aside.Aside) computes, once it is done."""
+    return norms.result()[key]
 
 
 def segment_term_gradients(segments, terms: dict) -> dict:

@@ -115,3 +115,100 @@ def test_leaving_a_block_by_an_exception_drops_the_work():
             started.wait(5)
             raise KeyError("stop")
     assert not ran_out and _asides() == []
+
+
+# --- computed alongside the backward pass (rnntui.run(..., jacobian=True), `export --jacobian`) -------------
+
+ALONGSIDE_CASES = ["rnn", "lstm", "gru", "lstm-stacked", "rnn-packed-mse", "gru-stacked-initial", "lstm-float32"]
+
+
+@pytest.mark.parametrize("case", ALONGSIDE_CASES)
+def test_norms_computed_alongside_are_the_runs_bit_for_bit(case, monkeypatch):
+    """A chain recorded whole in segments starts its norms once its forward pass is done, on their own thread:
+    every key of the run, the norms included, has the bits of a run that derives them when read."""
+    from rnntui.engine import checkpoint, run as run_module
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, assert_bit_equal, scenario
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    sc = scenario(**CASES[case])
+    plain = run_scenario(sc, recording="full")
+    threads = []
+    jacobian_norms = diagnostics.jacobian_norms
+
+    def seen(*a, **k):
+        threads.append(threading.current_thread().name)
+        return jacobian_norms(*a, **k)
+
+    monkeypatch.setattr(diagnostics, "jacobian_norms", seen)
+    with norms_alongside():
+        along = run_scenario(sc, recording="full")
+    assert along.recording.segments == 3
+    assert threads and set(threads) == {"rnntui-aside"}    # started by the run, before anything read them
+    n = len(threads)
+    assert_bit_equal(plain, along)
+    assert len(threads) == n                              # read, not computed again
+    assert _asides() == []
+
+
+def test_without_the_wish_nothing_is_computed_alongside(monkeypatch):
+    from rnntui.engine import checkpoint
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, scenario
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    calls = []
+    monkeypatch.setattr(diagnostics, "jacobian_norms", lambda *a, **k: calls.append(1))
+    trace = run_scenario(scenario(**CASES["lstm"]), recording="full")
+    assert calls == [] and trace.recording.segments == 3
+
+
+def test_a_sweep_that_fails_drops_its_norms(monkeypatch):
+    from rnntui.engine import checkpoint
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, scenario
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    ran_out = []
+
+    def slow(*a, **k):
+        for _ in range(1000):
+            report("norms", 0, 1)
+            threading.Event().wait(0.01)
+        ran_out.append(1)
+
+    def broken(*a, **k):
+        raise FloatingPointError("backward failed")
+
+    monkeypatch.setattr(diagnostics, "jacobian_norms", slow)
+    monkeypatch.setattr(checkpoint.Segments, "_backward", broken)
+    with norms_alongside(), pytest.raises(FloatingPointError):
+        run_scenario(scenario(**CASES["lstm"]), recording="full")
+    assert not ran_out and _asides() == []
+
+
+def test_the_api_and_export_ask_for_them(tmp_path, monkeypatch):
+    """`rnntui.run(path, jacobian=True)` and `rnntui export --jacobian` run with the wish; `export` without it
+    and `rnntui.run(path)` do not."""
+    from typer.testing import CliRunner
+
+    from rnntui.cli import app
+    from rnntui.engine import aside as aside_module
+
+    wished = []
+    real = aside_module.norms_alongside
+
+    def spy(wanted=True):
+        wished.append(wanted)
+        return real(wanted)
+
+    monkeypatch.setattr(aside_module, "norms_alongside", spy)
+    rnntui.run("rnn-sine", jacobian=True)
+    rnntui.run("rnn-sine")
+    runner = CliRunner()
+    assert runner.invoke(app, ["export", "rnn-sine", "-o", str(tmp_path / "a.npz"), "--jacobian"]).exit_code == 0
+    assert runner.invoke(app, ["export", "rnn-sine", "-o", str(tmp_path / "b.npz")]).exit_code == 0
+    assert runner.invoke(app, ["export", "rnn-sine", "-o", str(tmp_path / "c.txt"), "--jacobian"]).exit_code == 0
+    assert wished == [True, False, True, False, False]
