@@ -229,12 +229,12 @@ class Segments:
     def norms_alongside(self, kept: dict) -> tuple[dict, Aside | None]:
         """Every recurrent place's diag.*.jacnorm started on a thread of its own (an `Aside`), from the forward
         records *kept* per segment (segment -> (walk, record)), and the whole forward arrays joined for it (the
-        sweep's result takes them as they are): a chain's only (`shows_first`: a kind with a pass of its own
+        sweep's result takes them as they are): a chain's only (`plain_chain`: a kind with a pass of its own
         around the segments derives them when first read, as before). The norms are diagnostics.jacobian_norms
         of the same arrays, chunk for chunk: the values a run reading them later gets."""
         from rnntui.engine.diagnostics import jacobian_norms
 
-        if not self.shows_first or not kept:
+        if not self.plain_chain or not kept:
             return {}, None
         places = [p for p in keys.places_of(self.layout) if p.recurrent]
         first = kept[0][1]
@@ -437,6 +437,13 @@ class Segments:
     def extra_arrays(self) -> dict[str, np.ndarray]:
         """What a saved trace of this kind of run keeps besides the boundaries (checkpoint_kinds)."""
         return {}
+
+    @property
+    def plain_chain(self) -> bool:
+        """Whether this is a chain of per-step entries, no kind with a pass of its own around the segments
+        (checkpoint_kinds: a many-to-one's tail, a decoder, a graph's inputs)."""
+        kind = type(self)
+        return kind.before_backward is Segments.before_backward and kind.finish_sweep is Segments.finish_sweep
 
     own_pieces = 0
     """How many pieces `before_backward` yields (the sweep's progress counts them: `SweepProgress.own`)."""
