@@ -24,6 +24,14 @@ and the debugger's first screen painted headless (Textual's Pilot). Printed:
 Load matters (2 cores shared with other jobs): the ratios are measured in one run; `uptime` is printed.
 
 Measured 2026-12-06, LSTM H=256 B=1, 8 input features, float64:
+- every kind shows first (`--kind many-to-one|graph|chain --steps 200000 --first-only --repeat 5 --max-memory
+  1000000000`, load average 2.5-3.3): T=200,000's first screen against T=1,000's, median of 5 pairs: a many-to-one
+  1.40x (1.31-1.35 s against 0.89-1.39 s), a graph 0.89x (1.37-1.71 s against 1.47-2.02 s), a chain 0.99x; peak RSS
+  0.10-0.11 GiB. Before (the first screen after the whole sweep, for a many-to-one and a graph): the many-to-one's
+  T=200,000 opened in 171 s, 130x T=1,000's (one pair, load 3.3-3.8). `--kind many-to-one --steps 20000
+  --max-memory 100000000 --repeat 1` (load 2.2-3.0): first screen 1.02x T=1,000's, the sweep done in the worker at
+  9.0 s, a key at t=10,002 7.3 ms CPU over an unbound key's, a segment recomputed forward 25 ms, forward and
+  backward 58 ms.
 - the first screen now comes first (`--first-only --repeat 5`, segments of 192 steps): T=1,000,000 opens after
   its first segment, 1.55x T=1,000's first screen (median of 5 pairs, load average 3.3; pairs 0.86-1.83x) and
   0.84x at load average 8.4 (pairs 0.60-1.13x; T=1,000's first screen runs its whole run, T=1,000,000's generates
