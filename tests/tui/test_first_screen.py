@@ -332,55 +332,15 @@ def kinds():
 KIND_NAMES = list(kinds())
 
 
-def same_bits(a, b) -> bool:
-    a, b = np.asarray(a), np.asarray(b)
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
-
-
 @pytest.mark.parametrize("kind", KIND_NAMES)
 def test_every_kinds_preview_reads_the_swept_runs_bits_at_every_piece(monkeypatch, kind):
-    """At every piece of the sweep of every kind: each array the preview holds is the finished run's to the bit,
-    each forward step it says is ready reads the finished run's bits, no key the finished run holds is said to be
-    missing (it is there, or NotReady), and the kind's own pass (a many-to-one's head, a decoder) is held exactly
-    once it is done, the loss with it."""
+    """At every piece of the sweep of every kind, what the preview holds and reads is the finished run's
+    (tests/engine/test_checkpoint_kinds.py `previews_are_the_finished_runs`); the forward pass per step comes
+    segment by segment, a many-to-one's head and loss in one piece after the forward sweep, a decoder likewise."""
+    from tests.engine.test_checkpoint_kinds import previews_are_the_finished_runs
+
     monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
-    sc = kinds()[kind]()
-    swept = run_scenario(sc, recording="checkpointed")
-    run = start_run(sc, recording="checkpointed")
-    assert isinstance(run, SweepingRun)
-    names = set(swept)
-    seen = []
-    while True:
-        more = run.advance()
-        preview, p = run.preview(), run.progress
-        assert preview.progress == p
-        for key in names:
-            try:
-                assert key in preview, key
-            except checkpoint.NotReady as wait:
-                assert wait.fraction == p.fraction
-                with pytest.raises(checkpoint.NotReady):
-                    preview[key]
-        held = [key for key in preview if key in preview._arrays]
-        for key in held:
-            assert key in names and same_bits(preview[key], swept[key]), key
-        a, b = preview.forward_steps()
-        for key in preview.big:
-            assert preview.big[key] == swept.big[key], key
-            if b > a:
-                assert same_bits(preview.steps(key, a, b), swept.steps(key, a, b)), key
-            if b < run.segments.T:
-                with pytest.raises(checkpoint.NotReady, match="the forward pass"):
-                    preview.steps(key, b, b + 1)
-        tail = {key for key in names if run.segments.tail_of(key)}
-        if p.own_done and p.own_total:
-            assert tail <= set(held) and "loss" in held
-        else:
-            assert not tail & set(held)
-        seen.append((p.phase, (a, b), "loss" in held))
-        if not more:
-            break
-    K = len(run.segments.bounds)
+    seen, K = previews_are_the_finished_runs(kinds()[kind]())
     if kind in ("many-to-one", "graph", "graph-recurrence"):      # the forward per step, segment by segment
         assert [s for _, s, _ in seen[:K]] == [(0, min((k + 1) * S, 200)) for k in range(K)]
     if kind == "many-to-one":           # the head and loss after the forward sweep (its one piece of its own)
