@@ -229,12 +229,14 @@ class Segments:
     def norms_alongside(self, kept: dict) -> tuple[dict, Aside | None]:
         """Every recurrent place's diag.*.jacnorm started on a thread of its own (an `Aside`), from the forward
         records *kept* per segment (segment -> (walk, record)), and the whole forward arrays joined for it (the
-        sweep's result takes them as they are): a chain's only (`shows_first`: a kind with a pass of its own
-        around the segments derives them when first read, as before). The norms are diagnostics.jacobian_norms
+        sweep's result takes them as they are): a chain's only (a kind with a pass of its own around the segments,
+        checkpoint_kinds, derives them when first read, as before). The norms are diagnostics.jacobian_norms
         of the same arrays, chunk for chunk: the values a run reading them later gets."""
         from rnntui.engine.diagnostics import jacobian_norms
 
-        if not self.shows_first or not kept:
+        kind = type(self)
+        if kind.before_backward is not Segments.before_backward or kind.finish_sweep is not Segments.finish_sweep \
+                or not kept:
             return {}, None
         places = [p for p in keys.places_of(self.layout) if p.recurrent]
         first = kept[0][1]
