@@ -212,3 +212,23 @@ def test_the_api_and_export_ask_for_them(tmp_path, monkeypatch):
     assert runner.invoke(app, ["export", "rnn-sine", "-o", str(tmp_path / "b.npz")]).exit_code == 0
     assert runner.invoke(app, ["export", "rnn-sine", "-o", str(tmp_path / "c.txt"), "--jacobian"]).exit_code == 0
     assert wished == [True, False, True, False, False]
+
+
+@pytest.mark.parametrize("make", ["many_to_one", "encoder_decoder"])
+def test_a_kind_with_a_pass_of_its_own_derives_its_norms_when_read(make, monkeypatch):
+    """A many-to-one or an encoder-decoder recorded whole in segments is asked for its norms: it derives them when
+    read (nothing alongside), to the same bits."""
+    from rnntui.engine import checkpoint
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine import test_checkpoint_kinds as kinds
+    from tests.engine.test_checkpoint import assert_bit_equal
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", kinds.S)
+    sc = getattr(kinds, make)(kind="lstm", **({"decoder": "lstm"} if make == "encoder_decoder" else {}))
+    plain = run_scenario(sc, recording="full")
+    with norms_alongside():
+        along = run_scenario(sc, recording="full")
+    assert along.recording.segments == 3 and _asides() == []
+    assert any(k.endswith(".jacnorm") for k in along._derived)
+    assert_bit_equal(plain, along)
