@@ -147,3 +147,23 @@ async def test_esc_drops_a_continue_that_waits_for_the_breakpoints(traces):
         said = str(list(app._notifications)[-1].message)
         assert "not searched: max(c) > 0.4 @model.0.l0.fwd" in said, said
         assert "breakpoint max(c) > 0.4" not in said    # never said to hold where it was not searched
+
+
+async def test_a_watch_of_a_whole_state_shows_its_value_at_the_cursor(traces):
+    """`w h`: a watch whose value at a step is more than one number, on a checkpointed run: its value at the
+    cursor's step, read from that step's segment (no sparkline: its values over every step are not held). Once
+    the worker had evaluated the watches it said `cannot be computed: index 2 is out of bounds`."""
+    full, ck = traces
+    app = RnntuiApp(ck)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("right", "right", "w", "h", "enter")
+        for _ in range(2):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        text = "\n".join(screen_lines(app))
+        assert "cannot be computed" not in text, text
+        h = np.asarray(full["model.0.l0.fwd.h"][2]).reshape(-1)
+        panel = " ".join(line.split("│")[-1].strip() for line in screen_lines(app))   # the right column, unwrapped
+        assert f"h @model.0.l0.fwd = [{h[0]:.4f}, {h[1]:.4f}, {h[2]:.4f}, {h[3]:.4f}, …] (2, 6) at t=2" in \
+            " ".join(panel.split()), panel
