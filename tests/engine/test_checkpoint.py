@@ -387,3 +387,30 @@ def test_a_what_if_on_a_run_checkpointed_for_its_size_is_refused_before_it_is_co
     roomy = run_scenario(sc, max_memory=need)
     run, other = apply_changes(roomy, (Change("weight", WeightEdit("0.weight_hh_l0", None, "*=", 0.5)),))
     assert other is roomy and not np.array_equal(run["model.0.l0.fwd.h"], roomy["model.0.l0.fwd.h"])
+
+
+def test_tracing_back_another_quantity_on_a_checkpointed_run():
+    """`o` (engine/attribution.backprop) recomputes the run whole: on a run checkpointed for its size it is refused
+    with both sizes before anything is computed; on one within the limit its forward arrays are read whole and its
+    gradients are the whole recording's. It crashed the debugger with KeyError: 'model.0.l0.fwd.gates.i' (the
+    forward arrays a checkpointed trace recomputes were left out)."""
+    from rnntui.engine.attribution import Seed, backprop
+    from rnntui.errors import RnntuiError
+
+    sc = scenario(dense=True, loss="cross_entropy")
+    full = run_scenario(sc)
+    need = full.recording.need
+    seed = Seed("out", t=100, sample=1, unit=2)
+    over = run_scenario(sc, max_memory=need - 1)
+    reads = []
+    segment = over.segments.segment
+    over.segments.segment = lambda k, backward=True: (reads.append(k), segment(k, backward))[1]
+    with pytest.raises(RnntuiError, match=r"tracing back another quantity \(o\) is recorded whole"):
+        backprop(over, seed)
+    assert reads == []
+    within = run_scenario(sc, recording="checkpointed")      # checkpointed, with the default (ample) limit
+    assert type(within).__name__ == "CheckpointedTrace" and within.recording.need < within.limit
+    a, b = backprop(full, seed), backprop(within, seed)
+    for key in ("model.0.l0.fwd.gates.i", "model.0.l0.fwd.h", "grad.model.0.l0.fwd.h", "grad.param.0.weight_hh_l0",
+                "diag.model.0.l0.fwd.gradnorm"):
+        assert np.array_equal(a[key], b[key]), key
