@@ -233,3 +233,54 @@ def test_a_kind_with_a_pass_of_its_own_derives_its_norms_when_read(make, monkeyp
     assert along.recording.segments == 3 and _asides() == []
     assert any(k.endswith(".jacnorm") for k in along._derived)
     assert_bit_equal(plain, along)
+
+
+
+def test_a_failed_write_drops_the_norms_computed_alongside_and_a_later_read_derives_them(tmp_path, monkeypatch):
+    """A run made with the wish computes the norms alongside its backward pass, and `save` waits for them on a
+    thread of its own: a write that fails stops that wait and the norms it waited for (the caller goes on within
+    a chunk, not once every norm is done), and a later read computes them anew, to the same bits."""
+    import time
+
+    from rnntui.engine import checkpoint
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, scenario
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    sc = scenario(**CASES["lstm-stacked"])
+    alone = run_scenario(sc, recording="full")
+    expected = {k: alone[k] for k in alone if k.endswith(".jacnorm")}
+    slow, reached, ran_out = [True], [], []
+    jacobian_norms = diagnostics.jacobian_norms
+
+    def slow_norms(*a, **k):
+        if slow[0]:
+            reached.append(1)
+            for i in range(1000):   # reports progress until dropped (the real one reports after each chunk)
+                report("norms", i, 1000)
+                threading.Event().wait(0.01)
+            ran_out.append(1)
+        return jacobian_norms(*a, **k)
+
+    def explode(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(diagnostics, "jacobian_norms", slow_norms)
+    with norms_alongside():
+        trace = run_scenario(sc, recording="full")
+    assert trace.recording.segments == 3 and reached     # computing alongside
+    out = tmp_path / "t.npz"
+    with monkeypatch.context() as m:
+        m.setattr(np.lib.format, "write_array", explode)
+        begun = time.monotonic()
+        with pytest.raises(ExportError, match="disk full"):
+            trace.save(out, jacobian=True)
+        waited = time.monotonic() - begun
+    assert not ran_out and _asides() == []     # the sweep's norms dropped too, and waited for
+    assert waited < 5, waited
+    assert list(tmp_path.iterdir()) == []
+    slow[0] = False
+    for k, v in expected.items():
+        np.testing.assert_array_equal(trace[k], v)
+
