@@ -70,8 +70,11 @@ class Aside:
                     self._value = fn()
             except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
                 self._error = exc
+            finally:
+                self._done.set()
 
         self._value, self._error = None, None
+        self._done = threading.Event()
         self._thread = threading.Thread(target=contextvars.copy_context().run, args=(work,),
                                         name="rnntui-aside", daemon=True)
         self._thread.start()
@@ -100,6 +103,9 @@ class Aside:
         self._wait()
 
     def _wait(self) -> None:
+        # on an Event, not Thread.join alone: a join that a signal's exception interrupts marks the thread stopped
+        # while it runs on (CPython's threading, bpo-45274), and every later join returns at once
+        self._done.wait()
         self._thread.join()
 
 

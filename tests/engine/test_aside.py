@@ -284,3 +284,39 @@ def test_a_failed_write_drops_the_norms_computed_alongside_and_a_later_read_deri
     for k, v in expected.items():
         np.testing.assert_array_equal(trace[k], v)
 
+
+def test_a_signal_that_interrupts_the_wait_leaves_drop_waiting_for_the_work():
+    """A signal whose handler raises (rnntui's: `Ended`) while the caller waits for the result, then `drop`: it
+    waits until the work has stopped, also when that takes a while (the chunk under way). Thread.join alone would
+    not: an interrupted join marks the thread stopped while it runs on (CPython's bpo-45274 handling)."""
+    import signal
+    import time
+
+    class Interrupted(Exception):
+        pass
+
+    ended = []
+
+    def work_fn():
+        try:
+            for _ in range(2000):
+                report("work", 0, 1)
+                time.sleep(0.005)
+        finally:
+            time.sleep(0.3)     # the chunk under way when it was dropped
+            ended.append(1)
+
+    def handler(signum, frame):
+        raise Interrupted
+
+    old = signal.signal(signal.SIGALRM, handler)
+    try:
+        work = Aside(work_fn)
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        with pytest.raises(Interrupted):
+            work.result()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    work.drop()
+    assert ended and _asides() == []
