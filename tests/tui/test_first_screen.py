@@ -443,3 +443,29 @@ async def test_a_kinds_own_pass_shows_once_done_and_says_computing_before(monkey
                         assert "dL/dh_t" in want["cell"]
         finally:
             held.go()
+
+
+@pytest.mark.parametrize("kind", ["many-to-one", "encoder-decoder"])
+async def test_once_a_kinds_own_pass_made_the_loss_no_view_says_the_loss_is_still_to_come(monkeypatch, kind):
+    """After a many-to-one's head or an encoder-decoder's decoder ran (the loss in the header), the views that wait
+    for the backward sweep say they wait for its gradients, not for the loss; before, they say the loss comes
+    too."""
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    monkeypatch.setattr(RnntuiApp, "SWEEP_PUBLISH_EVERY", 0)
+    sc = kinds()[kind]()
+    K = -(-200 // S)
+    for at, known in ((K, False), (K + 1, True)):
+        held = Held(sc, at=at)
+        app = RnntuiApp(held.run.preview(), sweep=held.run)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await until(pilot, lambda: app.run_state.sweeping.done == at)
+                await press(pilot, ["b"])      # the encoder's / the steps' BPTT at t=0: the backward sweep's
+                n = f"{at / (2 * K + 1):.0%}"
+                assert ("loss computing" not in panel(app, "header", 120)) == known
+                for name in ("gradients", "cell"):
+                    words = panel(app, name, 200).replace("\n", " ")
+                    assert words.startswith(f"computing: {n} (of the sweep: the backward pass, its gradients"), words
+                    assert ("the loss" not in words) == known, words
+        finally:
+            held.go()
