@@ -469,3 +469,29 @@ async def test_once_a_kinds_own_pass_made_the_loss_no_view_says_the_loss_is_stil
                     assert ("the loss" not in words) == known, words
         finally:
             held.go()
+
+
+async def test_the_event_rows_fraction_follows_the_sweep(monkeypatch):
+    """An encoder-decoder's decoder shows once its own pass is done; its timeline's event row says how far the
+    sweep is, and says it again at the next snapshot (it was drawn whole, with no view waiting, and kept its first
+    fraction while the header's went on)."""
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    monkeypatch.setattr(RnntuiApp, "SWEEP_PUBLISH_EVERY", 0)
+    sc = kinds()["encoder-decoder"]()
+    K = -(-200 // S)
+    held = Held(sc, at=K + 1)
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.run_state.sweeping.done == K + 1)
+            await press(pilot, ["right_square_bracket", "right_square_bracket"])   # a decoder entry
+            for at in (K + 1, K + 2, K + 3):
+                held.go(at)
+                await until(pilot, lambda: app.run_state.sweeping.done == at)
+                await pilot.pause()
+                n = f"{at / (2 * K + 1):.0%}"
+                assert f"loss {float(held.run.preview()['loss']):.4f}" in panel(app, "header", 120)
+                assert f"event computing: {n} (the events are found once the sweep is done)" in \
+                    panel(app, "timeline", 120)
+    finally:
+        held.go()
