@@ -495,3 +495,48 @@ async def test_the_event_rows_fraction_follows_the_sweep(monkeypatch):
                     panel(app, "timeline", 120)
     finally:
         held.go()
+
+
+async def test_the_event_dialogs_say_the_events_are_not_found_while_the_sweep_runs(scenario):
+    """`m` (mute kinds of event) and `L` (the watches and breakpoints, with the count of built-in events) while the
+    sweep runs: the events are not found yet, and neither says the run has none; once the sweep is done they say
+    the swept run's counts."""
+    from textual.widgets import OptionList, Static
+
+    from rnntui.tui.state import open_run
+
+    swept = run_scenario(scenario, recording="checkpointed")
+    kinds = dict(open_run(swept).kinds)
+    assert kinds, "the run has events to count"
+    held = Held(scenario, at=3)
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+
+    def mute_words() -> list[str]:
+        options = app.screen.query_one("#mute-options", OptionList)
+        return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+    def list_words() -> str:
+        return " ".join(str(s.render()) for s in app.screen.query(Static))
+
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.run_state.sweeping.done == 3)
+            await press(pilot, ["m"])
+            words = mute_words()
+            assert len(words) == 4 and all(w.endswith("(found once the sweep is done)") for w in words), words
+            await press(pilot, ["escape", "L"])
+            assert "built-in events (n / N jump to them, m mutes kinds of them): found once the sweep is done" \
+                in list_words()
+            await press(pilot, ["escape"])
+            held.go()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.run_state.sweeping is None
+            await press(pilot, ["m"])
+            for kind, w in zip(("non-finite", "saturated", "vanishing", "exploding"), mute_words()):
+                n = kinds.get(kind, 0)
+                assert w.endswith(f"({n} step{'s' if n != 1 else ''} in this run)"), w
+            await press(pilot, ["escape", "L"])
+            assert f"m mutes kinds of them): {sum(kinds.values())}" in list_words()
+    finally:
+        held.go()
