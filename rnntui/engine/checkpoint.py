@@ -237,9 +237,14 @@ class Segments:
         if not self.plain_chain or not kept:
             return {}, None
         places = [p for p in keys.places_of(self.layout) if p.recurrent]
-        first = kept[0][1]
-        forward = {key: np.concatenate([kept[k][1][key] for k in range(len(kept))])
-                   for key in first if key not in self.state_keys and any(key.startswith(p.prefix + ".") for p in places)}
+        forward = {}
+        for key in [key for key in kept[0][1] if key not in self.state_keys
+                    and any(key.startswith(p.prefix + ".") for p in places)]:
+            joined = np.concatenate([kept[k][1][key] for k in range(len(kept))])
+            joined.flags.writeable = False     # read by the norms' thread while this one runs the backward pass
+            for k, (a, b) in enumerate(self.bounds):    # each segment's record reads it: held once, not twice
+                kept[k][1][key] = joined[a:b]
+            forward[key] = joined
         arrays = dict(forward)
         if self.lengths is not None:
             arrays[keys.META_LENGTHS] = self.lengths
