@@ -49,6 +49,9 @@ SINGLE_RTOL = 1e-10        # the float32 phase stops once its own certificate ho
                            # spent); from its vector the float64 phase then certifies in one iteration, mostly
 SINGLE_ITERATIONS = 60
 SINGLE_FIRST_CHECK = 14     # few steps are certified in float32 sooner
+SINGLE_CHECK_EVERY = 5
+FIRST_QUANTILE = 0.01
+TOGETHER = True
 SINGLE_SLACK = 1e-5        # float32 rounding of its Ritz values, relative to theta: lambda_2's bound is raised by it
 
 
@@ -213,9 +216,12 @@ def _lanczos_top(a, D, W, Wt, rtol, rng, scratch):
         f32 = np.float32
         D32 = _buffer(scratch, "D32", D.shape, f32)
         np.copyto(D32, D, casting="same_kind")
-        y, th, th2 = _lanczos(None if a is None else a.astype(f32), D32, W.astype(f32), Wt.astype(f32),
-                              q.astype(f32), SINGLE_RTOL, SINGLE_ITERATIONS, SINGLE_FIRST_CHECK, CHECK_EVERY, ritz=True,
-                              scratch=scratch)
+        first = scratch.get("first_check", SINGLE_FIRST_CHECK)
+        y, th, th2, at_m = _lanczos(None if a is None else a.astype(f32), D32, W.astype(f32), Wt.astype(f32),
+                                    q.astype(f32), SINGLE_RTOL, SINGLE_ITERATIONS, first, SINGLE_CHECK_EVERY, ritz=True,
+                                    scratch=scratch, together=TOGETHER)
+        if (at_m > 0).sum() >= 20:   # the next chunk's first check: where this one's first rows were certified
+            scratch["first_check"] = max(SINGLE_FIRST_CHECK, int(np.quantile(at_m[at_m > 0], FIRST_QUANTILE)))
         good = np.isfinite(y).all(axis=1) & (np.linalg.norm(y, axis=1) > 0.5)
         q[good] = y[good] / np.linalg.norm(y[good], axis=1, keepdims=True)
         floor = np.where(good & np.isfinite(th2), th2 + SINGLE_SLACK * np.abs(th), -np.inf)
@@ -251,7 +257,8 @@ def _shared_start(a, D, W, rng):
     return x
 
 
-def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=None, ritz=False, scratch=None):
+def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=None, ritz=False, scratch=None,
+             together=False):
     """Lanczos on JᵀJ for every row at once, from the unit rows of *q*, in the dtype of *D*.
 
     Returns (theta, certified, second): with *ritz*, instead (the top Ritz vector per row in float64, theta,
@@ -270,9 +277,12 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
     alphas = np.zeros((n, m_max))
     betas = np.zeros_like(alphas)
     scratch = {} if scratch is None else scratch
-    basis = _buffer(scratch, "basis", (n, m_max, H), dt) if ritz else None
+    basis = [] if ritz else None   # each iteration's Lanczos vectors (packed as `active` was then), for the Ritz vector
     vectors = np.zeros((n, H)) if ritz else None
     due = np.full(n, first_check)            # each row's next check
+    guess_top = np.full(n, np.nan)           # from its last check: a point above the top Ritz value, one between the two
+    guess_second = np.full(n, np.nan)
+    at_m = np.zeros(n, dtype=int)            # the iteration each row was certified at
     seen_m = np.zeros(n)                     # its last check's iteration, and how far it was from passing then
     seen_gap = np.full(n, np.nan)
     active = np.arange(n)                    # the rows in the batch, packed
@@ -285,16 +295,9 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
     for m in range(1, m_max + 1):
         r = len(active)
         if ritz:
-            basis[active, m - 1] = q
+            basis.append((active, q))
         u = np.matmul(q, Wt, out=buf[:r].reshape(r, k * H)).reshape(r, k, H)
-        u *= Da
-        J = Jv[:r]
-        if k > 1:
-            np.add(u[:, 0], u[:, 1], out=J)
-        else:
-            np.copyto(J, u[:, 0])
-        for j in range(2, k):
-            J += u[:, j]
+        J = np.einsum("rkh,rkh->rh", Da, u, out=Jv[:r])   # sum_k D_k * (W_k q): one pass
         if aa is not None:
             J += aa * q
         np.multiply(Da, J[:, None, :], out=u)
@@ -308,26 +311,34 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
         alphas[active, m - 1] = alpha
         betas[active, m - 1] = beta
         last = m == m_max
-        check = live & ((due[active] <= m) | (beta <= 1e-14 * np.abs(alpha)) | last)
+        if together:   # every row at the batch's checks, and in between the rows whose rate says they will pass
+            check = live & ((m >= first_check and (m - first_check) % check_every == 0) | (due[active] <= m)
+                            | (beta <= 1e-14 * np.abs(alpha)) | last)
+        else:
+            check = live & ((due[active] <= m) | (beta <= 1e-14 * np.abs(alpha)) | last)
         if check.any():
             at = np.flatnonzero(check)
             rows = active[at]
-            th, ok, th2, far = _certify(alphas[rows, :m], betas[rows, :m], rtol, None if fl is None else fl[at])
+            th, ok, th2, far, res = _certify(alphas[rows, :m], betas[rows, :m], rtol, None if fl is None else fl[at],
+                                             guess_top[rows], guess_second[rows])
+            guess_top[rows] = th + 1.01 * res           # where the next check's iteration starts: T's top moves up by
+            guess_second[rows] = th2 + 0.5 * (th - th2)  # about the residual; its second stays below the midpoint
             theta[rows] = th
             second[rows] = th2
             done[rows[ok]] = True
+            at_m[rows[ok]] = m
             finished = ok | last
             live[at[finished]] = False
             if ritz and finished.any():   # the top Ritz vector: the basis combined by the tridiagonal's eigenvector
                 fin = rows[finished]
                 s = _top_vector(alphas[fin, :m], betas[fin, :m], th[finished])
-                vectors[fin] = np.matmul(s.astype(dt)[:, None, :], basis[fin, :m])[:, 0]   # in the basis's dtype
+                vectors[fin] = _combine(basis, fin, s)
             wait = rows[~finished]
             if wait.size:   # far: log of how many times too large the residual is; the rate it fell at since the last check
                 f = far[~finished]
                 rate = (seen_gap[wait] - f) / (m - seen_m[wait])
                 ahead = np.where((rate > 0) & np.isfinite(f), LOOKAHEAD * f / np.where(rate > 0, rate, 1), check_every)
-                due[wait] = m + np.clip(ahead, 1, CHECK_LATEST).astype(int)
+                due[wait] = m + np.clip(ahead, 1, CHECK_LATEST if not together else check_every).astype(int)
                 seen_m[wait], seen_gap[wait] = m, f
         if not live.any():
             break
@@ -342,8 +353,24 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
         q = w / np.where(beta > 0, beta, 1.0)[:, None]
         beta_prev = beta
     if ritz:
-        return vectors, theta, second
+        return vectors, theta, second, at_m
     return theta, done, second
+
+
+def _combine(basis, rows, s):
+    """sum_j s[:, j] q_j[row] for the given (global) rows, q_j the Lanczos vectors `_lanczos` kept per iteration
+    (each packed in the order of that iteration's active rows, a sorted subset of the previous), in float64.
+
+    A list of the vectors as they were made, rather than one (rows, iterations, H) array filled in: no copy, and no
+    block of memory larger than an iteration's (a fresh 40 MB block costs ~0.25 s of page faults on a VM)."""
+    out = np.zeros((len(rows), basis[0][1].shape[1]))
+    where, seen = None, None
+    for j in range(s.shape[1]):
+        active, q = basis[j]
+        if active is not seen:
+            where, seen = np.searchsorted(active, rows), active
+        out += s[:, j, None] * q[where]
+    return out
 
 
 def _buffer(scratch: dict, name: str, shape: tuple, dtype) -> np.ndarray:
@@ -368,22 +395,21 @@ def _tridiagonal(alphas, betas):
     return T
 
 
-def _certify(alphas, betas, rtol, floor=None):
+def _certify(alphas, betas, rtol, floor=None, above=None, between=None):
     """Top Ritz value of each Lanczos tridiagonal, whether it is certified (module docstring), the second Ritz
     value (NaN for one iteration), and how far from certified: the log of how many times too large its residual
     is (0 when certified), from which `_lanczos` predicts the row's next check. *floor*: per row, a value
     lambda_2 is known to be at least (the float32 phase's second Ritz value): the gap is measured to the larger
     of it and this tridiagonal's second."""
     n, m = alphas.shape
-    vals = np.linalg.eigvalsh(_tridiagonal(alphas, betas))
-    theta = vals[:, -1]
+    theta, second = _top_two(alphas, betas, above, between)
     res = np.abs(betas[:, -1]) * _last_component(alphas, betas, theta)
     tol = rtol * np.abs(theta)
     ok = res <= tol
     need = tol
-    second = vals[:, -2] if m > 1 else np.full(n, -np.inf)
     if m > 1 or floor is not None:
-        below = second if floor is None else np.maximum(second, floor)
+        below = np.where(np.isnan(second), -np.inf, second)   # m = 1: no second Ritz value
+        below = below if floor is None else np.maximum(below, floor)
         gap = theta - below
         ok |= np.isfinite(gap) & (res < gap) & (res * res <= tol * gap)
         with np.errstate(invalid="ignore"):   # the residual either certificate asks for: the larger
@@ -391,7 +417,129 @@ def _certify(alphas, betas, rtol, floor=None):
     with np.errstate(divide="ignore", invalid="ignore"):
         far = np.log(res / need)
     far = np.where(ok, 0.0, np.nan_to_num(far, nan=np.inf, posinf=np.inf))
-    return theta, ok, (vals[:, -2] if m > 1 else np.full(n, np.nan)), far
+    return theta, ok, second, far, res
+
+
+LAGUERRE_WORK = 1500   # rows * m of a check from which the Laguerre iteration is cheaper than eigvalsh (its cost is
+                       # the m-step recurrence's NumPy calls, eigvalsh's grows with rows * m^2)
+LAGUERRE_ITERATIONS = 12
+LAGUERRE_LEFT = 500    # rows * m below which the rows still iterating go to eigvalsh instead (a pass costs ~17 m NumPy
+                       # calls whatever the rows, eigvalsh ~0.04 m^2 us a row)
+SECOND_RTOL = 1e-3     # the second Ritz value from above, to this share of its gap to the top
+
+
+def _top_two(alphas, betas, above=None, between=None):
+    """The largest two eigenvalues of each Lanczos tridiagonal (the second NaN for m = 1): by eigvalsh, or for a batch
+    large enough (LAGUERRE_WORK) by `_laguerre_top_two` (rows it leaves unsure by eigvalsh)."""
+    n, m = alphas.shape
+    if m < 4 or n * m < LAGUERRE_WORK:
+        vals = np.linalg.eigvalsh(_tridiagonal(alphas, betas))
+        return vals[:, -1], (vals[:, -2] if m > 1 else np.full(n, np.nan))
+    theta, second, sure = _laguerre_top_two(alphas, betas, above, between)
+    if not sure.all():
+        rest = np.flatnonzero(~sure)
+        vals = np.linalg.eigvalsh(_tridiagonal(alphas[rest], betas[rest]))
+        theta[rest], second[rest] = vals[:, -1], vals[:, -2]
+    return theta, second
+
+
+def _pivot_sums(aT, b2T, x):
+    """For each column (row of the batch) of the tridiagonal T (diagonal aT (m, n), squared off-diagonal b2T (m-1, n))
+    at the point x (n,): sum_j 1/(x - l_j), sum_j 1/(x - l_j)^2 over T's eigenvalues l_j, and how many of them
+    exceed x. From the LDLᵀ pivots d_i of x I - T (d_1 = x - a_1, d_i = x - a_i - b_{i-1}^2 / d_{i-1}; their
+    product is det(x I - T), their count of negatives Sylvester's count of eigenvalues above x) and the pivots'
+    first two derivatives in x: sum_i d_i'/d_i = (log det)' and sum_i (d_i'/d_i)^2 - d_i''/d_i = -(log det)''."""
+    m = aT.shape[0]
+    d = x - aT[0]
+    g = 1.0 / d                  # d_i' / d_i
+    h = np.zeros_like(x)         # d_i'' / d_i
+    G, Hs = g.copy(), g * g
+    neg = (d < 0).astype(np.int64)
+    for i in range(1, m):
+        t = b2T[i - 1] / d
+        d = x - aT[i] - t
+        gg = g * g
+        h = t * (h - 2.0 * gg) / d
+        g = (1.0 + t * g) / d
+        G += g
+        Hs += g * g - h
+        neg += d < 0
+    return G, Hs, neg
+
+
+def _laguerre_top_two(alphas, betas, above=None, between=None):
+    """(theta, second, sure) per row: the tridiagonal's top eigenvalue, its second from above (to SECOND_RTOL of their
+    gap), and whether both were found as the iteration promises. Laguerre's iteration for a polynomial whose roots are
+    all real converges to the largest root monotonically from any point above it, cubically at a simple root:
+    theta from Gershgorin's bound (every iterate above the top: no pivot of x I - T negative, until the step is a
+    rounding's), then the second the same way on det(x I - T) / (x - theta) from just above theta (every iterate
+    with exactly one eigenvalue above it). Each iteration is one pass of `_pivot_sums` over the batch.
+    *above*, *between*: per row, a guess above the top and one between the top two (a previous check's, from
+    which few iterations remain); each is used where the pivots' count confirms it (no eigenvalue above it;
+    exactly one), else the start above."""
+    n, m = alphas.shape
+    eps = np.finfo(np.float64).eps
+    aT = np.ascontiguousarray(alphas.T)
+    b = np.abs(betas[:, : m - 1])
+    b2T = np.ascontiguousarray((b * b).T)
+    radius = np.zeros((n, m))
+    radius[:, :-1] += b
+    radius[:, 1:] += b
+    top = (alphas + radius).max(axis=1)
+    top += 4 * eps * np.abs(top)
+    theta = np.full(n, np.nan)
+    second = np.full(n, np.nan)
+    sure = np.zeros(n, dtype=bool)
+    run, x = np.arange(n), top
+    if above is not None:
+        x = np.where(np.isfinite(above) & (above < top), above, top)
+    passes = 0
+    with np.errstate(all="ignore"):
+        for _ in range(LAGUERRE_ITERATIONS):
+            passes += 1
+            G, Hs, neg = _pivot_sums(aT[:, run], b2T[:, run], x)
+            step = m / (G + np.sqrt(np.maximum((m - 1) * (m * Hs - G * G), 0.0)))
+            done = (neg <= 1) & (np.abs(step) <= 8 * eps * np.abs(x))   # at the top, to rounding
+            theta[run[done]] = (x - step)[done]
+            sure[run[done]] = True
+            retry = ~done & (neg > 0) & (x < top[run])     # the guess was below the top: from Gershgorin's bound
+            going = ~done & (((neg == 0) & np.isfinite(step)) | retry)
+            x = np.where(retry, top[run], x - step)[going]
+            run = run[going]
+            if run.size * m < LAGUERRE_LEFT:   # the few rows left (near-double tops converge slowly): eigvalsh
+                break
+        run = np.flatnonzero(sure)
+        top = theta[run]
+        above_top = top + 1e-4 * np.abs(top)   # far enough above theta that 1/(x - theta) leaves the rest's sums exact
+        x = above_top
+        if between is not None:
+            guess = between[run]
+            x = np.where(np.isfinite(guess) & (guess < top), guess, above_top)
+        k = m - 1                        # the deflated polynomial's degree
+        for _ in range(LAGUERRE_ITERATIONS):
+            passes += 1
+            G, Hs, neg = _pivot_sums(aT[:, run], b2T[:, run], x)
+            e = 1.0 / (x - top)
+            G -= e
+            Hs -= e * e
+            step = k / (G + np.sqrt(np.maximum((k - 1) * (k * Hs - G * G), 0.0)))
+            fine = (neg <= 1) & np.isfinite(step) & (step >= 0)
+            done = fine & (step <= SECOND_RTOL * (top - x + step))
+            second[run[done]] = x[done]   # the point before the step: above the second, within the step of it
+            retry = ~fine & (x < top)     # the guess was below the second: from above the top
+            sure[run[~fine & ~retry]] = False
+            going = (fine & ~done) | retry
+            x = np.where(retry, above_top, x - step)[going]
+            run, top, above_top = run[going], top[going], above_top[going]
+            if run.size * m < LAGUERRE_LEFT:
+                break
+        sure[run] = False
+    global PASSES
+    PASSES += passes
+    return theta, second, sure
+
+
+PASSES = 0
 
 
 def _last_component(alphas, betas, theta):
