@@ -49,9 +49,6 @@ SINGLE_RTOL = 1e-10        # the float32 phase stops once its own certificate ho
                            # spent); from its vector the float64 phase then certifies in one iteration, mostly
 SINGLE_ITERATIONS = 60
 SINGLE_FIRST_CHECK = 14     # few steps are certified in float32 sooner
-SINGLE_CHECK_EVERY = 5
-FIRST_QUANTILE = 0.01
-TOGETHER = True
 SINGLE_SLACK = 1e-5        # float32 rounding of its Ritz values, relative to theta: lambda_2's bound is raised by it
 
 
@@ -216,12 +213,9 @@ def _lanczos_top(a, D, W, Wt, rtol, rng, scratch):
         f32 = np.float32
         D32 = _buffer(scratch, "D32", D.shape, f32)
         np.copyto(D32, D, casting="same_kind")
-        first = scratch.get("first_check", SINGLE_FIRST_CHECK)
-        y, th, th2, at_m = _lanczos(None if a is None else a.astype(f32), D32, W.astype(f32), Wt.astype(f32),
-                                    q.astype(f32), SINGLE_RTOL, SINGLE_ITERATIONS, first, SINGLE_CHECK_EVERY, ritz=True,
-                                    scratch=scratch, together=TOGETHER)
-        if (at_m > 0).sum() >= 20:   # the next chunk's first check: where this one's first rows were certified
-            scratch["first_check"] = max(SINGLE_FIRST_CHECK, int(np.quantile(at_m[at_m > 0], FIRST_QUANTILE)))
+        y, th, th2 = _lanczos(None if a is None else a.astype(f32), D32, W.astype(f32), Wt.astype(f32),
+                              q.astype(f32), SINGLE_RTOL, SINGLE_ITERATIONS, SINGLE_FIRST_CHECK, CHECK_EVERY, ritz=True,
+                              scratch=scratch)
         good = np.isfinite(y).all(axis=1) & (np.linalg.norm(y, axis=1) > 0.5)
         q[good] = y[good] / np.linalg.norm(y[good], axis=1, keepdims=True)
         floor = np.where(good & np.isfinite(th2), th2 + SINGLE_SLACK * np.abs(th), -np.inf)
@@ -257,8 +251,7 @@ def _shared_start(a, D, W, rng):
     return x
 
 
-def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=None, ritz=False, scratch=None,
-             together=False):
+def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=None, ritz=False, scratch=None):
     """Lanczos on JᵀJ for every row at once, from the unit rows of *q*, in the dtype of *D*.
 
     Returns (theta, certified, second): with *ritz*, instead (the top Ritz vector per row in float64, theta,
@@ -280,9 +273,8 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
     basis = [] if ritz else None   # each iteration's Lanczos vectors (packed as `active` was then), for the Ritz vector
     vectors = np.zeros((n, H)) if ritz else None
     due = np.full(n, first_check)            # each row's next check
-    guess_top = np.full(n, np.nan)           # from its last check: a point above the top Ritz value, one between the two
+    guess_top = np.full(n, np.nan)           # from its last check: a point above the top Ritz value, and the second
     guess_second = np.full(n, np.nan)
-    at_m = np.zeros(n, dtype=int)            # the iteration each row was certified at
     seen_m = np.zeros(n)                     # its last check's iteration, and how far it was from passing then
     seen_gap = np.full(n, np.nan)
     active = np.arange(n)                    # the rows in the batch, packed
@@ -311,22 +303,17 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
         alphas[active, m - 1] = alpha
         betas[active, m - 1] = beta
         last = m == m_max
-        if together:   # every row at the batch's checks, and in between the rows whose rate says they will pass
-            check = live & ((m >= first_check and (m - first_check) % check_every == 0) | (due[active] <= m)
-                            | (beta <= 1e-14 * np.abs(alpha)) | last)
-        else:
-            check = live & ((due[active] <= m) | (beta <= 1e-14 * np.abs(alpha)) | last)
+        check = live & ((due[active] <= m) | (beta <= 1e-14 * np.abs(alpha)) | last)
         if check.any():
             at = np.flatnonzero(check)
             rows = active[at]
             th, ok, th2, far, res = _certify(alphas[rows, :m], betas[rows, :m], rtol, None if fl is None else fl[at],
                                              guess_top[rows], guess_second[rows])
-            guess_top[rows] = th + 1.01 * res           # where the next check's iteration starts: T's top moves up by
-            guess_second[rows] = th2 + 0.5 * (th - th2)  # about the residual; its second stays below the midpoint
+            guess_top[rows] = th + 1.01 * res   # where the next check's iteration starts: T's top moves up by about
+            guess_second[rows] = th2            # the residual, its second rises
             theta[rows] = th
             second[rows] = th2
             done[rows[ok]] = True
-            at_m[rows[ok]] = m
             finished = ok | last
             live[at[finished]] = False
             if ritz and finished.any():   # the top Ritz vector: the basis combined by the tridiagonal's eigenvector
@@ -338,7 +325,7 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
                 f = far[~finished]
                 rate = (seen_gap[wait] - f) / (m - seen_m[wait])
                 ahead = np.where((rate > 0) & np.isfinite(f), LOOKAHEAD * f / np.where(rate > 0, rate, 1), check_every)
-                due[wait] = m + np.clip(ahead, 1, CHECK_LATEST if not together else check_every).astype(int)
+                due[wait] = m + np.clip(ahead, 1, CHECK_LATEST).astype(int)
                 seen_m[wait], seen_gap[wait] = m, f
         if not live.any():
             break
@@ -353,7 +340,7 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
         q = w / np.where(beta > 0, beta, 1.0)[:, None]
         beta_prev = beta
     if ritz:
-        return vectors, theta, second, at_m
+        return vectors, theta, second
     return theta, done, second
 
 
@@ -395,22 +382,27 @@ def _tridiagonal(alphas, betas):
     return T
 
 
-def _certify(alphas, betas, rtol, floor=None, above=None, between=None):
+def _certify(alphas, betas, rtol, floor=None, above=None, below=None):
     """Top Ritz value of each Lanczos tridiagonal, whether it is certified (module docstring), the second Ritz
-    value (NaN for one iteration), and how far from certified: the log of how many times too large its residual
-    is (0 when certified), from which `_lanczos` predicts the row's next check. *floor*: per row, a value
-    lambda_2 is known to be at least (the float32 phase's second Ritz value): the gap is measured to the larger
-    of it and this tridiagonal's second."""
+    value (NaN for one iteration), how far from certified: the log of how many times too large its residual
+    is (0 when certified), from which `_lanczos` predicts the row's next check, and the residual. *floor*: per row,
+    a value lambda_2 is known to be at least (the float32 phase's second Ritz value): the gap is measured to the
+    larger of it and this tridiagonal's second. *above*, *below*: per row, a previous check's top (plus its
+    residual) and second, where the batched iteration starts (`_laguerre_top`, `_laguerre_second`)."""
     n, m = alphas.shape
-    theta, second = _top_two(alphas, betas, above, between)
-    res = np.abs(betas[:, -1]) * _last_component(alphas, betas, theta)
+    if m < 4 or n * m < LAGUERRE_WORK:
+        vals = np.linalg.eigvalsh(_tridiagonal(alphas, betas))
+        theta, second = vals[:, -1], (vals[:, -2] if m > 1 else np.full(n, np.nan))
+        res = np.abs(betas[:, -1]) * _last_component(alphas, betas, theta)
+    else:
+        theta, second, res = _batched_top_two(alphas, betas, above, below)
     tol = rtol * np.abs(theta)
     ok = res <= tol
     need = tol
     if m > 1 or floor is not None:
-        below = np.where(np.isnan(second), -np.inf, second)   # m = 1: no second Ritz value
-        below = below if floor is None else np.maximum(below, floor)
-        gap = theta - below
+        lower = np.where(np.isnan(second), -np.inf, second)   # m = 1: no second Ritz value
+        lower = lower if floor is None else np.maximum(lower, floor)
+        gap = theta - lower
         ok |= np.isfinite(gap) & (res < gap) & (res * res <= tol * gap)
         with np.errstate(invalid="ignore"):   # the residual either certificate asks for: the larger
             need = np.where(np.isfinite(gap) & (gap > 0), np.maximum(tol, np.minimum(np.sqrt(tol * gap), gap)), tol)
@@ -420,27 +412,35 @@ def _certify(alphas, betas, rtol, floor=None, above=None, between=None):
     return theta, ok, second, far, res
 
 
+def _batched_top_two(alphas, betas, above, below):
+    """theta, second and the residual (`_certify`), by the Laguerre iterations; the rows they are not sure of by
+    eigvalsh."""
+    n, m = alphas.shape
+    prepared = _laguerre_prepared(alphas, betas)
+    theta, sure = _laguerre_top(alphas, betas, prepared, above)
+    second = np.full(n, np.nan)
+    if not sure.all():
+        rest = np.flatnonzero(~sure)
+        vals = np.linalg.eigvalsh(_tridiagonal(alphas[rest], betas[rest]))
+        theta[rest], second[rest] = vals[:, -1], vals[:, -2]
+    res = np.abs(betas[:, -1]) * _last_component(alphas, betas, theta)
+    rows = np.flatnonzero(np.isnan(second))
+    if rows.size:
+        got, fine = _laguerre_second(tuple(p[:, rows] for p in prepared), theta[rows],
+                                     None if below is None else below[rows])
+        second[rows] = got
+        rest = rows[~fine]
+        if rest.size:
+            second[rest] = np.linalg.eigvalsh(_tridiagonal(alphas[rest], betas[rest]))[:, -2]
+    return theta, second, res
+
+
 LAGUERRE_WORK = 1500   # rows * m of a check from which the Laguerre iteration is cheaper than eigvalsh (its cost is
                        # the m-step recurrence's NumPy calls, eigvalsh's grows with rows * m^2)
 LAGUERRE_ITERATIONS = 12
 LAGUERRE_LEFT = 500    # rows * m below which the rows still iterating go to eigvalsh instead (a pass costs ~17 m NumPy
                        # calls whatever the rows, eigvalsh ~0.04 m^2 us a row)
 SECOND_RTOL = 1e-3     # the second Ritz value from above, to this share of its gap to the top
-
-
-def _top_two(alphas, betas, above=None, between=None):
-    """The largest two eigenvalues of each Lanczos tridiagonal (the second NaN for m = 1): by eigvalsh, or for a batch
-    large enough (LAGUERRE_WORK) by `_laguerre_top_two` (rows it leaves unsure by eigvalsh)."""
-    n, m = alphas.shape
-    if m < 4 or n * m < LAGUERRE_WORK:
-        vals = np.linalg.eigvalsh(_tridiagonal(alphas, betas))
-        return vals[:, -1], (vals[:, -2] if m > 1 else np.full(n, np.nan))
-    theta, second, sure = _laguerre_top_two(alphas, betas, above, between)
-    if not sure.all():
-        rest = np.flatnonzero(~sure)
-        vals = np.linalg.eigvalsh(_tridiagonal(alphas[rest], betas[rest]))
-        theta[rest], second[rest] = vals[:, -1], vals[:, -2]
-    return theta, second
 
 
 def _pivot_sums(aT, b2T, x):
@@ -467,36 +467,35 @@ def _pivot_sums(aT, b2T, x):
     return G, Hs, neg
 
 
-def _laguerre_top_two(alphas, betas, above=None, between=None):
-    """(theta, second, sure) per row: the tridiagonal's top eigenvalue, its second from above (to SECOND_RTOL of their
-    gap), and whether both were found as the iteration promises. Laguerre's iteration for a polynomial whose roots are
-    all real converges to the largest root monotonically from any point above it, cubically at a simple root:
-    theta from Gershgorin's bound (every iterate above the top: no pivot of x I - T negative, until the step is a
-    rounding's), then the second the same way on det(x I - T) / (x - theta) from just above theta (every iterate
-    with exactly one eigenvalue above it). Each iteration is one pass of `_pivot_sums` over the batch.
-    *above*, *between*: per row, a guess above the top and one between the top two (a previous check's, from
-    which few iterations remain); each is used where the pivots' count confirms it (no eigenvalue above it;
-    exactly one), else the start above."""
+def _laguerre_prepared(alphas, betas):
+    """The diagonals `_laguerre_top` and `_laguerre_second` iterate on: (a (m, n), b^2 (m-1, n)), contiguous."""
+    m = alphas.shape[1]
+    return np.ascontiguousarray(alphas.T), np.ascontiguousarray(betas[:, : m - 1].T) ** 2
+
+
+def _laguerre_top(alphas, betas, prepared, above=None):
+    """(theta, sure) per row: the tridiagonal's top eigenvalue, and whether it was found as the iteration promises.
+    Laguerre's iteration for a polynomial whose roots are all real converges to the largest root monotonically from
+    any point above it, cubically at a simple root: here det(x I - T) from Gershgorin's bound (every iterate above the
+    top: no pivot of x I - T negative, until the step is a rounding's). Each iteration is one pass of `_pivot_sums`
+    over the rows still iterating. *above*: per row, a guess above the top (a previous check's, from which few
+    iterations remain), used where the pivots' count confirms it (no eigenvalue above it), else Gershgorin's bound."""
     n, m = alphas.shape
+    aT, b2T = prepared
     eps = np.finfo(np.float64).eps
-    aT = np.ascontiguousarray(alphas.T)
     b = np.abs(betas[:, : m - 1])
-    b2T = np.ascontiguousarray((b * b).T)
     radius = np.zeros((n, m))
     radius[:, :-1] += b
     radius[:, 1:] += b
     top = (alphas + radius).max(axis=1)
     top += 4 * eps * np.abs(top)
     theta = np.full(n, np.nan)
-    second = np.full(n, np.nan)
     sure = np.zeros(n, dtype=bool)
     run, x = np.arange(n), top
     if above is not None:
         x = np.where(np.isfinite(above) & (above < top), above, top)
-    passes = 0
     with np.errstate(all="ignore"):
         for _ in range(LAGUERRE_ITERATIONS):
-            passes += 1
             G, Hs, neg = _pivot_sums(aT[:, run], b2T[:, run], x)
             step = m / (G + np.sqrt(np.maximum((m - 1) * (m * Hs - G * G), 0.0)))
             done = (neg <= 1) & (np.abs(step) <= 8 * eps * np.abs(x))   # at the top, to rounding
@@ -508,16 +507,27 @@ def _laguerre_top_two(alphas, betas, above=None, between=None):
             run = run[going]
             if run.size * m < LAGUERRE_LEFT:   # the few rows left (near-double tops converge slowly): eigvalsh
                 break
-        run = np.flatnonzero(sure)
-        top = theta[run]
-        above_top = top + 1e-4 * np.abs(top)   # far enough above theta that 1/(x - theta) leaves the rest's sums exact
-        x = above_top
-        if between is not None:
-            guess = between[run]
-            x = np.where(np.isfinite(guess) & (guess < top), guess, above_top)
-        k = m - 1                        # the deflated polynomial's degree
+    return theta, sure
+
+
+def _laguerre_second(prepared, theta, below=None):
+    """(second, sure) per row: the tridiagonal's second eigenvalue from above, to SECOND_RTOL of its gap to the top
+    *theta*, by Laguerre's iteration on det(x I - T) / (x - theta) from just above theta (every iterate with exactly
+    one eigenvalue above it; the point before the last step is returned: above the second, within that step of it).
+    *below*: per row, a previous check's second (the second only rises with m), from which a start between the two
+    is tried (confirmed by the pivots' count, exactly one eigenvalue above it)."""
+    aT, b2T = prepared
+    m, n = aT.shape
+    second = np.full(n, np.nan)
+    sure = np.zeros(n, dtype=bool)
+    run, top = np.arange(n), theta
+    above_top = top + 1e-4 * np.abs(top)   # far enough above theta that 1/(x - theta) leaves the rest's sums exact
+    x = above_top
+    if below is not None:
+        x = np.where(np.isfinite(below) & (below < top), below + 0.5 * (top - below), above_top)
+    k = m - 1                              # the deflated polynomial's degree
+    with np.errstate(all="ignore"):
         for _ in range(LAGUERRE_ITERATIONS):
-            passes += 1
             G, Hs, neg = _pivot_sums(aT[:, run], b2T[:, run], x)
             e = 1.0 / (x - top)
             G -= e
@@ -525,21 +535,26 @@ def _laguerre_top_two(alphas, betas, above=None, between=None):
             step = k / (G + np.sqrt(np.maximum((k - 1) * (k * Hs - G * G), 0.0)))
             fine = (neg <= 1) & np.isfinite(step) & (step >= 0)
             done = fine & (step <= SECOND_RTOL * (top - x + step))
-            second[run[done]] = x[done]   # the point before the step: above the second, within the step of it
-            retry = ~fine & (x < top)     # the guess was below the second: from above the top
-            sure[run[~fine & ~retry]] = False
-            going = (fine & ~done) | retry
+            second[run[done]] = x[done]
+            sure[run[done]] = True
+            retry = ~fine & (x < top)      # the guess was below the second: from above the top
+            going = (fine & ~done) | (retry & (x < above_top))
             x = np.where(retry, above_top, x - step)[going]
             run, top, above_top = run[going], top[going], above_top[going]
             if run.size * m < LAGUERRE_LEFT:
                 break
-        sure[run] = False
-    global PASSES
-    PASSES += passes
+    return second, sure
+
+
+def _laguerre_top_two(alphas, betas, above=None, below=None):
+    """(theta, second, sure): `_laguerre_top`, then `_laguerre_second` of the rows it is sure of."""
+    prepared = _laguerre_prepared(alphas, betas)
+    theta, sure = _laguerre_top(alphas, betas, prepared, above)
+    second = np.full(len(theta), np.nan)
+    rows = np.flatnonzero(sure)
+    second[rows], sure[rows] = _laguerre_second(tuple(p[:, rows] for p in prepared), theta[rows],
+                                                None if below is None else below[rows])
     return theta, second, sure
-
-
-PASSES = 0
 
 
 def _last_component(alphas, betas, theta):
@@ -559,15 +574,22 @@ def _last_component(alphas, betas, theta):
 
 def _pivot_logs(alphas, betas, theta) -> np.ndarray:
     """(n, m): log s_j - log s_0 of the top eigenvector's components, from the pivots d_i (see
-    `_last_component`): log s_{j} = log s_{j-1} + log d_{j-1} - log beta_{j-1}, summed in logs."""
+    `_last_component`): log s_{j} = log s_{j-1} + log d_{j-1} - log beta_{j-1}, summed in logs. The pivots' recurrence
+    runs column by column (three NumPy calls a step); the logs and their sums over the whole array at once."""
     n, m = alphas.shape
     tiny = np.finfo(np.float64).tiny
     logs = np.zeros((n, m))
-    d = theta - alphas[:, 0]
-    for j in range(1, m):
-        logs[:, j] = logs[:, j - 1] + np.log(np.maximum(np.abs(d), tiny)) - np.log(np.maximum(betas[:, j - 1], tiny))
-        if j < m - 1:
-            d = theta - alphas[:, j] - betas[:, j - 1] ** 2 / np.where(d == 0, tiny, d)
+    if m == 1:
+        return logs
+    aT = np.ascontiguousarray(alphas[:, : m - 1].T)
+    b2T = np.ascontiguousarray(betas[:, : m - 2].T) ** 2
+    d = np.empty((m - 1, n))
+    d[0] = theta - aT[0]
+    for j in range(1, m - 1):
+        np.subtract(theta - aT[j], b2T[j - 1] / np.where(d[j - 1] == 0, tiny, d[j - 1]), out=d[j])
+    with np.errstate(divide="ignore"):
+        steps = np.log(np.maximum(np.abs(d), tiny)) - np.log(np.maximum(betas[:, : m - 1].T, tiny))
+    np.cumsum(steps, axis=0, out=logs[:, 1:].T)
     return logs
 
 
