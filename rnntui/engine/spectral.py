@@ -9,9 +9,26 @@ top Ritz vector, then in float64 from that vector, which certifies theta in a fe
 one: the float32 phase runs to SINGLE_RTOL); every value returned is the float64 phase's, with the
 certificate below. The float32 phase starts each row from the top eigenvector of the rows' mean JᵀJ
 (`_shared_start`: the steps share W, so their top right singular vectors lean the same way; 2 fewer
-iterations of 25 for an LSTM) plus a random vector of half its length. A certificate check costs an
-eigvalsh of the m x m tridiagonal (60 us at m = 30, a few iterations' worth), so after two checks a
-row is checked again when its residual's rate of decrease says it will pass.
+iterations of 25 for an LSTM) plus a random vector of half its length. A certificate check needs the
+top two eigenvalues of the m x m tridiagonal and the last component of the top one's eigenvector:
+eigvalsh costs ~50 us a row at m = 35 (eight rows' worth of both GEMMs), so a check of many rows at once
+(LAGUERRE_WORK) runs Laguerre's iteration on all their tridiagonals together instead (`_laguerre_top`,
+`_laguerre_second`: a few passes of an m-step recurrence, each step a few NumPy calls over the rows,
+started from the row's previous check), and after two checks a row is checked again when its residual's
+rate of decrease says it will pass. The Lanczos vectors the float32 phase keeps for the Ritz vector are
+the arrays each iteration makes (`_combine`), not a (rows, iterations, H) block: a fresh 40 MB block costs
+~0.25 s of page faults on a VM.
+
+Where the time goes (GRU and LSTM, H = 256, T = 5,000, B = 1, one thread, benchmarks/export.py): both
+GEMMs of ~36 float32 iterations (GRU; ~25 for an LSTM) are ~1.2 s of a GRU's ~2.3 s, the certificate
+checks and Ritz vectors ~0.5 s, the iterations' elementwise work ~0.3 s, the float64 phase ~0.15 s.
+Tried and measured, not kept: Davidson and LOBPCG (block 1-3) preconditioned by (diag(JᵀJ) - theta)^-1,
+on a real GRU's and LSTM's steps: JᵀJ is far from diagonal (off-diagonal norm 0.36 of the diagonal's
+for a GRU, 1.1 for an LSTM), 40 matrix products against Lanczos's 33 (GRU; LSTM 28 against 26); start
+vectors from a shared subspace (the mean JᵀJ's or the steps' top vectors' leading 1-64 directions) or
+from the previous step (cosine 0.02-0.4 to the next step's top vector on noise input) saved at most 6
+of 27 iterations even at cosine 0.96, since the cluster below the top still has to be resolved; checking
+every row together at fixed iterations saved nothing over each row's own schedule.
 
 Certificate, with r the residual of theta's Ritz vector (|r| = beta_m |s_m|, free from the
 tridiagonal) and gap the distance from theta to the next Ritz value:
@@ -21,7 +38,10 @@ so |lambda_max - theta| <= rtol * lambda_max and sigma has relative error <= rto
 rounding, ~1e-15). Ritz values never exceed lambda_max. In the float64 phase the gap is taken to the
 larger of its own second Ritz value and the float32 phase's (raised by its rounding, SINGLE_SLACK):
 both bound lambda_2 from below, and the float64 phase's, started next to the top vector, alone would
-be a poor one. Like every Krylov method this assumes the start vector is not (numerically) orthogonal
+be a poor one. Where a check runs batched (Laguerre), the second Ritz value is taken from above, to about
+SECOND_RTOL of its distance to theta: the gap it gives is at most the tridiagonal's own, never more (the
+first Laguerre iterate below theta confirmed by the pivots' count of eigenvalues above it, exactly one).
+Like every Krylov method this assumes the start vector is not (numerically) orthogonal
 to the top singular vector (its random part makes that as unlikely as for a random start), and that a pair
 of top singular values closer than about sqrt(rtol) apart is resolved; steps not certified within
 MAX_ITERATIONS fall back to eigvalsh of the explicitly formed J Jᵀ. tests/engine/test_spectral.py
@@ -42,6 +62,8 @@ FIRST_CHECK = 8       # first certificate check (few steps converge sooner; each
 CHECK_EVERY = 3       # until a row's residual has been seen falling, then when its rate says it passes:
 LOOKAHEAD = 1.0       #   that many iterations (times this) after its last check,
 CHECK_LATEST = 8      #   at most this many
+CHECK_BATCH = 80      # fewer rows due than this wait for others, up to CHECK_WAIT iterations
+CHECK_WAIT = 3
 START_MIX = 0.5       # the float32 phase starts from the rows' mean JᵀJ's top eigenvector plus this much random
 START_POWER = 30      # power steps on that mean (H x H)
 SINGLE_BELOW = 32          # below this H the float64 Lanczos alone is as fast
@@ -304,6 +326,8 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
         betas[active, m - 1] = beta
         last = m == m_max
         check = live & ((due[active] <= m) | (beta <= 1e-14 * np.abs(alpha)) | last)
+        if CHECK_BATCH and not last and 0 < check.sum() < CHECK_BATCH and (due[active[check]] > m - CHECK_WAIT).all():
+            check[:] = False   # a few rows due: they wait (a row's iteration costs a tenth of its check) for others
         if check.any():
             at = np.flatnonzero(check)
             rows = active[at]
@@ -492,17 +516,21 @@ def _laguerre_top(alphas, betas, prepared, above=None):
     theta = np.full(n, np.nan)
     sure = np.zeros(n, dtype=bool)
     run, x = np.arange(n), top
+    was_above = np.zeros(n, dtype=bool)   # per row iterating: an earlier iterate was above the top (none below it)
     if above is not None:
         x = np.where(np.isfinite(above) & (above < top), above, top)
     with np.errstate(all="ignore"):
         for _ in range(LAGUERRE_ITERATIONS):
             G, Hs, neg = _pivot_sums(aT[:, run], b2T[:, run], x)
             step = m / (G + np.sqrt(np.maximum((m - 1) * (m * Hs - G * G), 0.0)))
-            done = (neg <= 1) & (np.abs(step) <= 8 * eps * np.abs(x))   # at the top, to rounding
+            # at the top, to rounding: at or above it, or a rounding below it when come from above (not at another
+            # root a guess happened to hit)
+            done = ((neg == 0) | ((neg == 1) & was_above)) & (np.abs(step) <= 8 * eps * np.abs(x))
             theta[run[done]] = (x - step)[done]
             sure[run[done]] = True
             retry = ~done & (neg > 0) & (x < top[run])     # the guess was below the top: from Gershgorin's bound
             going = ~done & (((neg == 0) & np.isfinite(step)) | retry)
+            was_above = ((neg == 0) & ~retry)[going]
             x = np.where(retry, top[run], x - step)[going]
             run = run[going]
             if run.size * m < LAGUERRE_LEFT:   # the few rows left (near-double tops converge slowly): eigvalsh
