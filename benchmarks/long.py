@@ -2,6 +2,7 @@
 measured in the same run.
 
     python benchmarks/long.py [--steps 1000000] [--hidden 256] [--reference-steps 1000] [--sweep-steps 5000]
+                              [--kind chain|many-to-one|graph]
 
 Each opening runs in its own subprocess (its peak RSS is the process's own: `VmHWM`, not `ru_maxrss`, which
 Linux carries over from the parent across fork and exec): the scenario loaded,
@@ -23,6 +24,14 @@ and the debugger's first screen painted headless (Textual's Pilot). Printed:
 Load matters (2 cores shared with other jobs): the ratios are measured in one run; `uptime` is printed.
 
 Measured 2026-12-06, LSTM H=256 B=1, 8 input features, float64:
+- every kind shows first (`--kind many-to-one|graph|chain --steps 200000 --first-only --repeat 5 --max-memory
+  1000000000`, load average 2.5-3.3): T=200,000's first screen against T=1,000's, median of 5 pairs: a many-to-one
+  1.40x (1.31-1.35 s against 0.89-1.39 s), a graph 0.89x (1.37-1.71 s against 1.47-2.02 s), a chain 0.99x; peak RSS
+  0.10-0.11 GiB. Before (the first screen after the whole sweep, for a many-to-one and a graph): the many-to-one's
+  T=200,000 opened in 171 s, 130x T=1,000's (one pair, load 3.3-3.8). `--kind many-to-one --steps 20000
+  --max-memory 100000000 --repeat 1` (load 2.2-3.0): first screen 1.02x T=1,000's, the sweep done in the worker at
+  9.0 s, a key at t=10,002 7.3 ms CPU over an unbound key's, a segment recomputed forward 25 ms, forward and
+  backward 58 ms.
 - the first screen now comes first (`--first-only --repeat 5`, segments of 192 steps): T=1,000,000 opens after
   its first segment, 1.55x T=1,000's first screen (median of 5 pairs, load average 3.3; pairs 0.86-1.83x) and
   0.84x at load average 8.4 (pairs 0.60-1.13x; T=1,000's first screen runs its whole run, T=1,000,000's generates
@@ -57,8 +66,21 @@ import time
 from pathlib import Path
 
 
-def scenario(T: int, H: int, features: int) -> str:
-    return (f"version: 1\nname: long LSTM\ninput: {{generate: {{kind: noise, length: {T}, features: {features}}}}}\n"
+KINDS = ("chain", "many-to-one", "graph")
+
+
+def scenario(T: int, H: int, features: int, kind: str = "chain") -> str:
+    """An LSTM of *H* units over *T* steps of noise, of a kind engine/checkpoint_kinds.py runs in segments: a chain
+    (many-to-many), a many-to-one (a dense head on the final state) or a graph (an LSTM node and a dense head)."""
+    noise = f"{{generate: {{kind: noise, length: {T}, features: {features}}}}}"
+    if kind == "many-to-one":
+        return (f"version: 1\nname: long LSTM many-to-one\nmode: many-to-one\ninput: {noise}\n"
+                f"model:\n  - {{type: lstm, hidden_size: {H}}}\n  - {{type: dense, units: 4}}\nloss: {{kind: sum}}\n")
+    if kind == "graph":
+        return (f"version: 1\nname: long LSTM graph\ninputs:\n  x: {noise}\nmodel:\n"
+                f"  - {{id: lstm, type: lstm, hidden_size: {H}, from: x}}\n  - {{id: head, type: dense, units: 4}}\n"
+                "loss: {kind: sum}\n")
+    return (f"version: 1\nname: long LSTM\ninput: {noise}\n"
             f"model:\n  - {{type: lstm, hidden_size: {H}}}\nloss: {{kind: sum}}\n")
 
 
@@ -208,6 +230,8 @@ def main() -> None:
                     "half the available memory), to checkpoint a shorter run")
     ap.add_argument("--first-only", action="store_true", help="the first screens only (T=reference-steps' and "
                     "T=steps'), not the sweep, the keys or the segment recompute")
+    ap.add_argument("--kind", choices=KINDS, default="chain", help="what the LSTM is part of (engine/"
+                    "checkpoint_kinds.py): a chain, a many-to-one with a dense head, a graph")
     ap.add_argument("--child")
     args = ap.parse_args()
     if args.child:
@@ -218,7 +242,7 @@ def main() -> None:
         paths = {}
         for T in (args.reference_steps, args.sweep_steps, args.steps):
             paths[T] = Path(d) / f"long-{T}.yaml"
-            paths[T].write_text(scenario(T, args.hidden, args.features))
+            paths[T].write_text(scenario(T, args.hidden, args.features, args.kind))
         if not args.first_only:
             plain, plain_terms, ck = sweep_ratio(paths[args.sweep_steps], args.repeat)
             print(f"sweep at T={args.sweep_steps:,}: plain full-trace run {plain:.2f} s ({plain_terms:.2f} s with the "

@@ -17,14 +17,20 @@ __all__ = ["RnntuiError", "RnntuiWarning", "ScenarioError", "__version__", "chec
            "load_trace", "record", "run", "scan", "what_if"]
 
 
-def run(path, max_memory: int | None = None, sample: int | None = None):
+def run(path, max_memory: int | None = None, sample: int | None = None, jacobian: bool = False):
     """Load, validate and run a scenario (a path, or a bundled scenario's name); return its Trace. *sample*:
-    with a data set input, the first sample the run reads (`rnntui run --sample k`).
+    with a data set input, the first sample the run reads (`rnntui run --sample k`). *jacobian*: the run will be
+    read or saved with its step-Jacobian norms (`diag.*.jacnorm`, `trace.save(path, jacobian=True)`): a chain
+    recorded whole computes them on a thread of its own during its backward pass (`rnntui export --jacobian`
+    does), the same values a later read derives.
 
     What `rnntui run` opens, this opens: a saved trace (an existing .npz, from `Trace.save` or `rnntui
     export`) and a folder of iterations recorded by `rnntui.record` are opened as `load_trace` opens them.
     What loaded but deserves a word (weight-file keys skipped) is said as a `RnntuiWarning`."""
-    return _run(path, max_memory, sample, first_segment=False)
+    from rnntui.engine.aside import norms_alongside
+
+    with norms_alongside(jacobian):
+        return _run(path, max_memory, sample, first_segment=False)
 
 
 def _run(path, max_memory: int | None, sample: int | None, first_segment: bool):

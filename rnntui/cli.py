@@ -297,7 +297,10 @@ def export(
         check_target(output)
         skipped = []
         with _progress_on_stderr():
-            trace = _load_trace(scenario, max_memory, writes=output)
+            from rnntui.engine.aside import norms_alongside
+
+            with norms_alongside(kind == "npz" and jacobian is True):   # written with the norms: computed meanwhile
+                trace = _load_trace(scenario, max_memory, writes=output)
             other = None if compare is None else _load_trace(compare, max_memory, writes=output)
             if kind == "npz" and other is not None:
                 raise ExportError(f"{output}: --compare writes a report (.txt, .html or .svg); found .npz")

@@ -1,4 +1,5 @@
-"""Arrays from .npy/.npz files, read without pickle, member by member, after their headers.
+"""Arrays from .npy/.npz files, read without pickle, member by member, after their headers; and .npz files
+written member by member (`write_npz`).
 
 A dtype the caller does not accept (by default anything but real numbers: complex, dates, strings,
 records, objects) is refused before reading, and so is an array larger than the memory limit or
@@ -124,3 +125,16 @@ def npz_names(path: Path) -> list[str]:
             return [info.filename.removesuffix(".npy") for info in z.infolist()]
     except Exception as exc:  # noqa: BLE001
         raise ArrayFileError(f"cannot read {path.name}: {_first_line(exc)}") from None
+
+
+def write_npz(path, items) -> None:
+    """An .npz (np.savez's format, uncompressed) written member by member, atomically, from *items*, pairs of
+    name and array: only the member being written need be in memory, and an array can be made while the ones
+    before it are written (an iterator that computes it, or waits for it, when asked)."""
+    from rnntui.atomic import atomic_write
+
+    with atomic_write(path) as f:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for key, arr in items:
+                with zf.open(key + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)

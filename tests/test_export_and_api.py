@@ -80,7 +80,7 @@ def test_failure_while_writing_leaves_nothing(tmp_path, monkeypatch):
     def explode(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(np, "savez", explode)
+    monkeypatch.setattr(np.lib.format, "write_array", explode)
     with pytest.raises(ExportError, match="disk full"):  # one line for the CLI, not a traceback
         trace.save(out)
     assert out.read_bytes() == b"precious"

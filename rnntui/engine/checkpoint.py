@@ -39,8 +39,10 @@ from rnntui.engine.handlers import handler
 from rnntui.engine.infer import trace_floats
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
 from rnntui.engine.walk import Walk
+from rnntui.engine.aside import Aside, norms_wanted
 from rnntui.engine.progress import report
 from rnntui.engine.trace import Trace, TraceWrapper, _freeze
+from rnntui.npyfiles import write_npz
 
 SEGMENT_BYTES = 12 << 20      # what one segment's record holds, about: sets the segment's length (a segment is
                               # recomputed, forward and backward, in under 100 ms at H=256: benchmarks/long.py)
@@ -162,6 +164,7 @@ class SweepResult:
     big: dict               # key -> (shape, dtype) of the arrays recomputed per segment
     rows: dict              # what views read over every step of an array not kept (`kept_rows`)
     terms: dict             # diag.*.term_gradnorm of every place, from the sweep's lean passes
+    norms: object = None    # an aside.Aside computing every diag.*.jacnorm (`Segments.norms_alongside`), or None
 
 
 class Segments:
@@ -222,6 +225,36 @@ class Segments:
     def slots(lay) -> list[tuple[int, str]]:
         """(sub-layer, direction) of each row of an entry's state arrays (PyTorch's h_0 layout)."""
         return [(j, d) for j in range(lay.num_layers) for d in lay.directions]
+
+    def norms_alongside(self, kept: dict) -> tuple[dict, Aside | None]:
+        """Every recurrent place's diag.*.jacnorm started on a thread of its own (an `Aside`), from the forward
+        records *kept* per segment (segment -> (walk, record)), and the whole forward arrays joined for it (the
+        sweep's result takes them as they are): a chain's only (`plain_chain`: a kind with a pass of its own
+        around the segments derives them when first read, as before). The norms are diagnostics.jacobian_norms
+        of the same arrays, chunk for chunk: the values a run reading them later gets."""
+        from rnntui.engine.diagnostics import jacobian_norms
+
+        if not self.plain_chain or not kept:
+            return {}, None
+        places = [p for p in keys.places_of(self.layout) if p.recurrent]
+        first = kept[0][1]
+        forward = {key: np.concatenate([kept[k][1][key] for k in range(len(kept))])
+                   for key in first if key not in self.state_keys and any(key.startswith(p.prefix + ".") for p in places)}
+        arrays = dict(forward)
+        if self.lengths is not None:
+            arrays[keys.META_LENGTHS] = self.lengths
+        for lay in self.layout:      # the initial states given, under the keys a whole run records them
+            for slot, (j, d) in enumerate(self.slots(lay)):
+                for s, v in self.initial.get(lay.index, {}).items():
+                    arrays[f"{keys.place_prefix(lay.index, j, d)}.{s}0"] = v[slot]
+        entries = {lay.index: lay for lay in self.layout}
+        params = self.params
+
+        def norms() -> dict:
+            with np.errstate(all="ignore"):   # as Trace derives them: a run that overflowed has inf/nan norms
+                return {p.diag_key("jacnorm"): jacobian_norms(entries[p.entry], arrays, params, p) for p in places}
+
+        return forward, Aside(norms)
 
     def segment_of(self, t: int) -> int:
         return min(t // self.S, len(self.bounds) - 1)
@@ -406,13 +439,34 @@ class Segments:
         return {}
 
     @property
-    def shows_first(self) -> bool:
-        """Whether a caller may show this run before its sweep is done (run.SweepingRun.preview, a `SweepingTrace`:
-        the forward pass of the segments swept, every other key of a segment's record or a sweep's): a chain of
-        per-step entries. A kind with a pass of its own around the segments (checkpoint_kinds: a many-to-one's
-        tail, a decoder, a graph's) records more than that, and is swept before it is shown."""
+    def plain_chain(self) -> bool:
+        """Whether this is a chain of per-step entries, no kind with a pass of its own around the segments
+        (checkpoint_kinds: a many-to-one's tail, a decoder, a graph's inputs)."""
         kind = type(self)
         return kind.before_backward is Segments.before_backward and kind.finish_sweep is Segments.finish_sweep
+
+    own_pieces = 0
+    """How many pieces `before_backward` yields (the sweep's progress counts them: `SweepProgress.own`)."""
+    own_what = ""
+    """What the kind's own pass computes, as a view waiting for it says it ("the head after the last step (...)")."""
+    own_label = ""
+    """... in a few words, as the sweep's progress names its phase ("the head")."""
+
+    def tail_of(self, key: str) -> bool:
+        """Whether *key* is recorded by this kind's own pass (`before_backward`: a many-to-one's head, a decoder),
+        not by the segments: a run still sweeping (`SweepingTrace`) cannot read it, nor say whether the finished
+        run holds it, before that pass is done. None for a chain."""
+        return False
+
+    def tail_record(self) -> dict[str, np.ndarray]:
+        """What the kind's own pass recorded, once it is done, as the finished run records it (its arrays and the
+        loss, to the bit); nothing for a chain."""
+        return {}
+
+    def known_arrays(self) -> dict[str, np.ndarray]:
+        """What the finished run records that is known before its sweep, besides the scenario's and the
+        parameters (a graph's named inputs); nothing for a chain."""
+        return {}
 
     def load_extra(self, arrays: dict) -> None:
         """`extra_arrays` read back from a saved trace (*arrays*)."""
@@ -472,14 +526,23 @@ class SweepProgress:
     forward: int = 0        # segments the forward phase has been through (from segment 0)
     states: int = 0         # ... the "states" phase (a bidirectional entry's, from the last segment)
     backward: int = 0       # ... the backward phase (from the last segment; a bidirectional one from the first)
+    own: int = 0            # pieces of the kind's own pass done (`Segments.before_backward`: a many-to-one's head)
+    own_total: int = 0      # ... of how many (0: a chain has none)
+    own_what: str = ""      # what that pass computes (`Segments.own_what`)
+    own_label: str = ""     # ... in a few words (`Segments.own_label`)
 
     @property
     def total(self) -> int:
-        return self.K * (3 if self.bidir else 2)
+        return self.K * (3 if self.bidir else 2) + self.own_total
 
     @property
     def done(self) -> int:
-        return self.forward + self.states + self.backward
+        return self.forward + self.states + self.backward + self.own
+
+    @property
+    def own_done(self) -> bool:
+        """Whether the kind's own pass is done (what it records, `Segments.tail_record`, is then known)."""
+        return self.forward == self.K and self.own == self.own_total
 
     @property
     def fraction(self) -> float:
@@ -493,6 +556,8 @@ class SweepProgress:
     def phase(self) -> str:
         if self.forward < self.K:
             return "forward"
+        if self.own < self.own_total:
+            return "own"
         if self.bidir and self.states < self.K:
             return "states"
         return "backward" if self.backward < self.K else "done"
@@ -519,6 +584,12 @@ class SweepProgress:
     @classmethod
     def finished(cls, K: int, bidir: bool) -> SweepProgress:
         return cls(K, bidir, K, K if bidir else 0, K)
+
+    @classmethod
+    def start(cls, segs: "Segments") -> SweepProgress:
+        """A sweep of *segs* before its first piece."""
+        return cls(len(segs.bounds), segs.bidir, own_total=segs.own_pieces, own_what=segs.own_what,
+                   own_label=segs.own_label)
 
 
 class NotReady(Exception):
@@ -550,7 +621,8 @@ class Sweep:
     def __init__(self, segments: Segments, keep: bool = False, label: str = "recording", cache_first: bool = False):
         self.segments, self.keep, self.label, self.cache_first = segments, keep, label, cache_first
         self.result: SweepResult | None = None
-        segments.progress = SweepProgress(len(segments.bounds), segments.bidir)
+        self._norms: Aside | None = None    # the step-Jacobian norms computed alongside (`Segments.norms_alongside`)
+        segments.progress = SweepProgress.start(segments)
         self._pieces = self._run()
 
     @property
@@ -567,6 +639,10 @@ class Sweep:
         except StopIteration as stop:
             self.result = stop.value
             return False
+        except BaseException:
+            if self._norms is not None:   # nothing computes on for a sweep that failed
+                self._norms.drop()
+            raise
         return True
 
     def run(self) -> SweepResult:
@@ -594,10 +670,16 @@ class Sweep:
                     segs.forward_cache.put(0, {**rec, keys.OUTPUT: walk.outs[-1]})
             self._publish(forward=k + 1)
             yield
+        # a chain recorded whole, to be saved with its step-Jacobian norms: they need the forward pass only, so
+        # they are computed on a thread of their own while this one runs the backward pass
+        forward, norms = segs.norms_alongside(kept) if keep and not segs.bidir and norms_wanted() else ({}, None)
+        self._norms = norms
         # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits (set up
         # after the forward phase: its arrays never delay the first segment)
         terms = {d: segs.term_pass(d) for d in (("fwd", "bwd") if segs.bidir else ("fwd",))}
-        yield from segs.before_backward()    # a kind's own pass before any backward one (checkpoint_kinds)
+        for n, _ in enumerate(segs.before_backward()):   # a kind's own pass before any backward one (checkpoint_kinds)
+            self._publish(own=n + 1)
+            yield
         if segs.bidir:
             # the backward direction's states from the last segment down, and the forward direction's
             # gradients (the bidirectional entry is the only recurrent one: its backward direction's
@@ -663,20 +745,27 @@ class Sweep:
                 self._publish(backward=n + 1)
                 yield
         arrays: dict = {}
-        for key in key_order:
-            arrays[key] = np.concatenate(parts[key]) if key in parts else summaries[key]
+        for key in key_order:   # the forward arrays the norms read were joined for them already: the same ones
+            arrays[key] = forward[key] if key in forward else (np.concatenate(parts[key]) if key in parts
+                                                                 else summaries[key])
         arrays.update(small)
-        loss = np.asarray(0, dtype=segs.dtype)
-        for part in losses:     # the segments' shares, first to last
-            loss = loss + np.asarray(part, dtype=segs.dtype)
+        loss = summed_loss(losses, segs.dtype)
         segs.swept = True
         rows.update({key: np.concatenate(v) for key, v in parts_rows.items()})
         terms_out = {key: v for t in terms.values() for key, v in t.out.items()}
         result = SweepResult(arrays, {key: np.concatenate(v) for key, v in diag.items()}, grads,
-                             np.asarray(loss, dtype=segs.dtype), {} if keep else big, rows, terms_out)
+                             loss, {} if keep else big, rows, terms_out, norms)
         segs.finish_sweep(result)
         self._publish(backward=K)     # the last segment's report, once everything is in
         return result
+
+
+def summed_loss(parts, dtype) -> np.ndarray:
+    """A run's loss from its segments' shares (*parts*), added first to last as the sweep adds them."""
+    loss = np.asarray(0, dtype=dtype)
+    for part in parts:
+        loss = loss + np.asarray(part, dtype=dtype)
+    return np.asarray(loss, dtype=dtype)
 
 
 class TermPass:
@@ -876,11 +965,15 @@ class SweepingTrace(CheckpointedTrace):
     forward record) step by step, from the segments the sweep has been through; everything else (the loss,
     gradients, diagnostics, the kept rows) is not known yet: reading it, or asking whether the run will have it,
     raises NotReady (what it waits for, and the fraction of the sweep done), as does a step whose segment the
-    forward sweep has not reached. Frozen at `progress`, the sweep's progress when it was made: its answers never
-    change under a reader, and a later snapshot (`SweepingRun.preview`) is another object; the finished run is
-    the CheckpointedTrace `SweepingRun.finish` returns."""
+    forward sweep has not reached. A kind with a pass of its own between the forward sweep and the backward one
+    (checkpoint_kinds: a many-to-one's head, an encoder-decoder's decoder) holds what that pass records once it
+    is done (`Segments.tail_record`, the loss with it), and says NotReady for its keys (`Segments.tail_of`) until
+    then. Frozen at `progress`, the sweep's progress when it was made: its answers never change under a reader,
+    and a later snapshot (`SweepingRun.preview`) is another object; the finished run is the CheckpointedTrace
+    `SweepingRun.finish` returns."""
 
-    def __init__(self, arrays, info, segments: Segments, big: dict, limit: int, later=(), failed: str = ""):
+    def __init__(self, arrays, info, segments: Segments, big: dict, limit: int, later=(), failed: str = "",
+                 progress: SweepProgress | None = None):
         Trace.__init__(self, arrays, info, {})
         self.failed = failed
         """Why the sweep stopped, when it failed (what it did not reach is then never computed)."""
@@ -888,7 +981,7 @@ class SweepingTrace(CheckpointedTrace):
         self.later = frozenset(later)
         """The keys of a segment's forward record that the finished run holds whole (fewer than three axes: joined
         at the sweep's end): NotReady until then."""
-        self.progress: SweepProgress = segments.progress
+        self.progress: SweepProgress = segments.progress if progress is None else progress
         self.segment_bytes = 0
 
     def _not_ready(self, what: str = "the backward pass") -> NotReady:
@@ -909,12 +1002,19 @@ class SweepingTrace(CheckpointedTrace):
             raise self._not_ready()
         raise KeyError(key)
 
+    def _waits_for_own_pass(self, key) -> bool:
+        return isinstance(key, str) and not self.progress.own_done and self.segments.tail_of(key)
+
     def __contains__(self, key) -> bool:
         """True for what it holds; for a key of a kind the sweep records (a gradient, a diagnostic, the loss, an
-        array of a place), NotReady: whether the finished run has it is not known yet; False for any other
-        (a training run's keys, a sample's ids: a run the sweep finishes has them only if it holds them now)."""
+        array of a place), NotReady: whether the finished run has it is not known yet, as for a key of the
+        kind's own pass (`Segments.tail_of`: a many-to-one's head, a decoder) before it is done; False for any
+        other (a training run's keys, a sample's ids: a run the sweep finishes has them only if it holds them
+        now)."""
         if key in self._arrays or key in self.big:
             return True
+        if self._waits_for_own_pass(key):
+            raise self._not_ready(self.segments.own_what)
         if isinstance(key, str) and (key in self.later or key.startswith(SWEPT_PREFIXES) or key in SWEPT_KEYS):
             raise self._not_ready()
         return False   # what the finished run holds besides: the same as this (an initial state given, ...)
@@ -930,12 +1030,16 @@ class SweepingTrace(CheckpointedTrace):
         return key in self._arrays
 
     def is_ready(self, key: str, t: int) -> bool:
+        if key in self._arrays:
+            return True
         return key in self.big and self.progress.forward_ready(self.segments.segment_of(t))
 
     def steps(self, key: str, a: int, b: int, progress: bool = False) -> np.ndarray:
         if key not in self.big:
             if key in self._arrays:
                 return self._arrays[key][a:b]
+            if self._waits_for_own_pass(key):
+                raise self._not_ready(self.segments.own_what)
             raise self._not_ready()
         segs = self.segments
         for k in segs.segments_for(max(0, a), min(segs.T, b)):
@@ -989,19 +1093,6 @@ def kept_row(trace, name: str):
             return None    # the wrapper reads another array under that name (an encoder-decoder's decoder part)
         trace = getattr(trace, "whole", None)
     return None if trace is None else trace.rows.get(name)
-
-
-def write_npz(path, items) -> None:
-    """An .npz written member by member (np.savez's format), atomically: only one array in memory at a time."""
-    import zipfile
-
-    from rnntui.atomic import atomic_write
-
-    with atomic_write(path) as f:
-        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-            for key, arr in items:
-                with zf.open(key + ".npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)
 
 
 class _Window:

@@ -18,6 +18,13 @@
   one reopens as `SavedCheckpointedTrainTrace`.
 
 What is recorded is the whole run's, key for key, bit for bit (tests/engine/test_checkpoint_kinds.py).
+
+Each kind is shown before its sweep is done (run.SweepingRun.preview, a `SweepingTrace`) as a chain is: its segments'
+forward pass as the forward sweep goes; a many-to-one's tail and an encoder-decoder's decoder run in one piece of
+the sweep of their own (`before_backward`, counted in `SweepProgress.own`), after the forward sweep (and a
+bidirectional entry's backward direction's states), and what they record (`tail_record`, the loss with it) is
+shown from then on; until then their keys (`tail_of`) raise NotReady, also when asked whether the run has them.
+Only the sweep writes the final states they read (`_carry_states`): a segment recomputed for a view never does.
 `segments_for` picks the kind for a layout; `steps_part` says which layouts are covered, and why not.
 """
 from __future__ import annotations
@@ -27,7 +34,7 @@ from dataclasses import replace
 import numpy as np
 
 from rnntui.engine import keys
-from rnntui.engine.checkpoint import CheckpointedTrace, Segments, TermPass
+from rnntui.engine.checkpoint import CheckpointedTrace, Segments, TermPass, summed_loss
 from rnntui.engine.context import RunContext
 from rnntui.engine.entries.recurrent import final_steps, merge, unmerge
 from rnntui.engine.diagnostics import row_norms, saturation
@@ -165,13 +172,43 @@ class ReducedSegments(Segments):
 
     def _forward(self, k: int):
         walk, rec = super()._forward(k)
-        a, b = self.bounds[k]
-        here = np.flatnonzero((self.last >= a) & (self.last < b))
-        self.finals["fwd"][here] = rec[self.top["fwd"]][self.last[here] - a, here]
-        if "bwd" in self.finals and k == 0:
-            self.finals["bwd"][...] = rec[self.top["bwd"]][0]
         del rec[keys.out(self.reducer.index)]     # its output is the final state only: the tail's record
         return walk, rec
+
+    def _carry_states(self, k: int, rec: dict, direction: str) -> None:
+        """A chain's, and the final states the tail reads: each sample's forward one at its last step, the backward
+        direction's at step 0 (only the sweep writes them: a segment recomputed for a view never does)."""
+        super()._carry_states(k, rec, direction)
+        a, b = self.bounds[k]
+        if direction == "fwd":
+            here = np.flatnonzero((self.last >= a) & (self.last < b))
+            self.finals["fwd"][here] = rec[self.top["fwd"]][self.last[here] - a, here]
+        elif k == 0 and "bwd" in self.finals:
+            self.finals["bwd"][...] = rec[self.top["bwd"]][0]
+
+    @property
+    def own_pieces(self) -> int:
+        return (len(self.bounds) if self.bidir else 0) + 1
+
+    @property
+    def own_what(self) -> str:
+        return (("the backward direction's states, then " if self.bidir else "")
+                + "the head after the last step, which runs once the forward sweep has been through every step")
+
+    @property
+    def own_label(self) -> str:
+        return ("backward direction's states, then " if self.bidir else "") + "the head after the last step"
+
+    def tail_of(self, key: str) -> bool:
+        """The head's record: the reducer's output (its final state), the entries after it, the output and loss."""
+        return key in (keys.OUTPUT, keys.LOSS, keys.out(self.reducer.index), keys.grad(keys.out(self.reducer.index))) \
+            or any(key.startswith((keys.entry_prefix(lay.index) + ".", keys.grad(keys.entry_prefix(lay.index)) + "."))
+                   for lay in self.tail)
+
+    def tail_record(self) -> dict[str, np.ndarray]:
+        K = len(self.bounds)
+        return {**self.tail_rec, keys.LOSS: summed_loss([np.zeros((), dtype=self.dtype)] * (K - 1) + [self.tail_loss],
+                                                        self.dtype)}
 
     def _run_tail(self) -> None:
         """The entries after the steps end, whole, from the final states, with the loss and its gradient."""
@@ -214,7 +251,10 @@ class ReducedSegments(Segments):
         return loss, None, None
 
     def before_backward(self):
-        return backward_states_first(self)
+        """A bidirectional reducer's backward direction's states (`backward_states_first`), then the head, once."""
+        yield from backward_states_first(self)
+        self._run_tail()
+        yield
 
     def finish_sweep(self, result) -> None:
         result.arrays.update(self.tail_rec)
@@ -262,21 +302,58 @@ class EncoderDecoderSegments(Segments):
         self.dec_walk = None
         self.dec_g = None
 
-    def _forward(self, k: int):
-        walk, rec = super()._forward(k)
+    def _carry_states(self, k: int, rec: dict, direction: str) -> None:
+        """A chain's, and the hand-over: the encoder's last entry's final states, each sample's forward ones at its
+        last step, the backward direction's at step 0 (only the sweep writes them: a segment recomputed for a view
+        never does)."""
+        super()._carry_states(k, rec, direction)
         a, b = self.bounds[k]
         here = np.flatnonzero((self.last >= a) & (self.last < b))
         for slot, (j, d) in enumerate(self.slots(self.enc_last)):
+            if d != direction:
+                continue
             prefix = keys.place_prefix(self.enc_last.index, j, d)
             for s in self.handed:
                 if d == "fwd":
                     self.finals[s][slot, here] = rec[f"{prefix}.{s}"][self.last[here] - a, here]
                 elif k == 0:
                     self.finals[s][slot] = rec[f"{prefix}.{s}"][0]
-        return walk, rec
 
     def before_backward(self):
-        return backward_states_first(self)
+        """A bidirectional encoder's backward direction's states (`backward_states_first`), then the decoder, once."""
+        yield from backward_states_first(self)
+        self._run_decoder()
+        yield
+
+    @property
+    def own_pieces(self) -> int:
+        return (len(self.bounds) if self.bidir else 0) + 1
+
+    @property
+    def own_what(self) -> str:
+        return (("the encoder's backward direction's states, then " if self.bidir else "")
+                + "the decoder, which runs from the hand-over once the forward sweep has been through every encoder step")
+
+    @property
+    def own_label(self) -> str:
+        return ("the encoder's backward direction's states, then " if self.bidir else "") + "the decoder"
+
+    def tail_of(self, key: str) -> bool:
+        """The decoder's record: its entries' arrays, the hand-over, the output and the loss (its input is known
+        before: `known_arrays`)."""
+        return key in (keys.OUTPUT, keys.LOSS, keys.STEP_LOSS, keys.SAMPLE_STEP_LOSS, keys.GRAD_DECODER_INPUT) \
+            or any(key in (keys.handover(s), keys.grad(keys.handover(s))) for s in self.handed) \
+            or any(key.startswith((keys.entry_prefix(lay.index) + ".", keys.grad(keys.entry_prefix(lay.index)) + "."))
+                   for lay in self.decoder)
+
+    def tail_record(self) -> dict[str, np.ndarray]:
+        K = len(self.bounds)
+        return {**self.tail_rec, keys.LOSS: summed_loss([np.zeros((), dtype=self.dtype)] * (K - 1) + [self.tail_loss],
+                                                        self.dtype)}
+
+    def known_arrays(self) -> dict[str, np.ndarray]:
+        """The decoder's input (what `_run_decoder` records of it)."""
+        return {keys.DECODER_INPUT: self.decoder_x}
 
     def _handover_grads(self, dstart: dict) -> dict[str, np.ndarray]:
         """The gradient into the encoder's final states from the decoder's into its start (EncoderDecoder.backward)."""
@@ -536,11 +613,17 @@ class GraphSegments(Segments):
                 rec[keys.grad(keys.input_key(n))] = gin[n]
         return gin[self.names[0]]
 
-    def finish_sweep(self, result) -> None:
+    def known_arrays(self) -> dict[str, np.ndarray]:
+        """Its named inputs and their lengths, recorded whole."""
+        out = {}
         for n, v in self.inputs.items():
-            result.arrays[keys.input_key(n)] = v
+            out[keys.input_key(n)] = v
             if n in self.input_lengths:
-                result.arrays[keys.input_lengths(n)] = np.asarray(self.input_lengths[n], dtype=np.int64)
+                out[keys.input_lengths(n)] = np.asarray(self.input_lengths[n], dtype=np.int64)
+        return out
+
+    def finish_sweep(self, result) -> None:
+        result.arrays.update(self.known_arrays())
         for name, v in self.params.items():
             result.grads.setdefault(name, np.zeros_like(v))   # a parameter of a node the loss does not read
 

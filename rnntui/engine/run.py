@@ -1,6 +1,7 @@
 """Scenario -> Trace: cast to the scenario's dtype, check memory, run, record."""
 from __future__ import annotations
 
+from functools import partial
 from math import prod
 
 import numpy as np
@@ -152,8 +153,7 @@ def start_run(sc, max_memory: int | None = None, iteration: int | None = None,
                                     None if sc.decoder_x is None else sc.decoder_x.astype(dtype), buffers,
                                     {n: np.ascontiguousarray(v, dtype=dtype) for n, v in sc.inputs.items()}
                                     if graph else None, dict(sc.input_lengths) if graph else None)
-        run = SweepingRun(sc, chosen, limit, iteration, segments, initial, params, buffers, x,
-                          shown and segments.shows_first)
+        run = SweepingRun(sc, chosen, limit, iteration, segments, initial, params, buffers, x, shown)
         if chosen.mode == "checkpointed" and run.shows_first:
             return run
         return run.finish()
@@ -259,6 +259,7 @@ class SweepingRun:
         self.sweep = Sweep(segments, keep=chosen.mode == "full", cache_first=self.shows_first)
         self._trace = None
         self._known: dict | None = None
+        self._tail: dict | None = None      # what the preview holds once the kind's own pass is done
 
     @property
     def progress(self):
@@ -271,11 +272,13 @@ class SweepingRun:
 
     def preview(self, failed: str = ""):
         """The run as far as the sweep is now (engine/checkpoint.py `SweepingTrace`, frozen at this progress):
-        what does not depend on the sweep (the scenario, the input, the parameters), and the forward pass of the
-        segments the sweep has been through; everything else raises NotReady. *failed*: why the sweep stopped
-        (what it did not reach is then never computed, and NotReady says so)."""
+        what does not depend on the sweep (the scenario, the input, the parameters), the forward pass of the
+        segments the sweep has been through, and once the kind's own pass is done what it recorded (a
+        many-to-one's head and loss, a decoder: `Segments.tail_record`); everything else raises NotReady.
+        *failed*: why the sweep stopped (what it did not reach is then never computed, and NotReady says so)."""
         from rnntui.engine.checkpoint import SweepingTrace
 
+        progress = self.segments.progress     # one snapshot: what the preview holds and what it says are ready
         if self._known is None:
             known: dict = {}
             self._info = record_meta(self.sc, known, self.x, self.iteration)
@@ -288,18 +291,24 @@ class SweepingRun:
                 known[keys.param(name)] = v
             for name, v in self.buffers.items():
                 known[keys.buffer(name)] = v
-            self._known = known
             segs = self.segments
-            if segs.progress.forward_ready(0):
+            known.update(segs.known_arrays())
+            self._known = known
+            if progress.forward_ready(0):
                 rec = segs.segment(0, backward=False)   # the sweep's first piece keeps it
             else:   # a bidirectional entry's segment 0 waits for its backward direction: its keys and shapes
                 walk, rec = segs._forward(0)
                 rec[keys.OUTPUT] = walk.outs[-1]
-            state = segs.state_keys
-            self._big = {k: ((segs.T,) + v.shape[1:], v.dtype) for k, v in rec.items()
-                         if k not in state and np.ndim(v) >= 3}
-            self._later = {k for k in rec if k not in state and k not in self._big}
-        trace = SweepingTrace(self._known, self._info, self.segments, self._big, self.limit, self._later, failed)
+            # what the segments record, not what the kind's own pass does (a many-to-one's output is its head's)
+            rec = {k: v for k, v in rec.items() if k not in segs.state_keys and not segs.tail_of(k)}
+            self._big = {k: ((segs.T,) + v.shape[1:], v.dtype) for k, v in rec.items() if np.ndim(v) >= 3}
+            self._later = {k for k in rec if k not in self._big}
+        known = self._known
+        if progress.own_done:
+            if self._tail is None:
+                self._tail = {**self._known, **self.segments.tail_record()}
+            known = self._tail
+        trace = SweepingTrace(known, self._info, self.segments, self._big, self.limit, self._later, failed, progress)
         trace.recording = self.chosen
         return trace
 
@@ -328,10 +337,18 @@ class SweepingRun:
         else:
             derived = derived_keys(info, arrays, self.params)  # a shared parameter is read under the owner's name
             derived.update(lazy)
+            if swept.norms is not None:   # computed alongside the backward pass: read when they are done
+                derived.update({key: partial(_computed, swept.norms, key) for key in derived
+                                if key.endswith(".jacnorm")})
             trace = Trace(arrays, info, derived)
         trace.recording = chosen
         self._trace = trace
         return trace
+
+
+def _computed(norms, key: str) -> np.ndarray:
+    """*key* of what *norms* (an aside.Aside) computes, once it is done."""
+    return norms.result()[key]
 
 
 def segment_term_gradients(segments, terms: dict) -> dict:

@@ -220,17 +220,26 @@ class Trace(Mapping):
         `meta.not_computed` (load_trace derives them when first read); "auto" does so only when
         they would cost more than about a second (diagnostics.JACNORM_AUTO_LIMIT). Returns the keys
         left out."""
-        from rnntui.atomic import atomic_write
         from rnntui.engine import diagnostics
+        from rnntui.engine.aside import Aside, aside
+        from rnntui.npyfiles import write_npz
 
         if jacobian == "auto":
             jacobian = diagnostics.jacnorm_cost(self.info) <= diagnostics.JACNORM_AUTO_LIMIT
-        skip = [] if jacobian else [k for k in self._derived if k.endswith(".jacnorm")]
-        arrays = {k: np.asarray(self[k]) for k in list(self) if k not in skip and k != keys.META_NOT_COMPUTED}
+        jacnorms = [k for k in self._derived if k.endswith(".jacnorm")]
+        skip = [] if jacobian else jacnorms
+        later = [] if skip else jacnorms      # costly (seconds of GEMMs): computed while the rest is written
+        arrays = {k: np.asarray(self[k]) for k in list(self)
+                  if k not in skip and k not in later and k != keys.META_NOT_COMPUTED}
         if skip:
             arrays[keys.META_NOT_COMPUTED] = np.asarray(skip, dtype=str)
-        with atomic_write(path) as f:
-            np.savez(f, **arrays)
+
+        def items(norms: Aside):
+            yield from arrays.items()
+            yield from norms.result().items()
+
+        with aside(lambda: {k: np.asarray(self[k]) for k in later}) as norms:
+            write_npz(path, items(norms))
         return skip
 
 

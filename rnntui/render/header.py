@@ -41,11 +41,18 @@ def top_line(trace, c: Cursor, width: int | None = None) -> Text:
     out = for_output(trace)
     if info.entries[place.entry].part == "encoder":  # the output is the decoder's: its steps are not these
         said, at = "the decoder predicts at t=0: ", 0
-    elif has_steps(trace) and steps_apart(info, place.entry):   # a graph's encoder: another input's steps
-        said, at = "the output predicts at t=0: ", 0
     else:
-        at = c.t if has_steps(trace) and c.t < trace["output"].shape[0] else 0
-        said = f"predicted{f' at t={at}' if has_steps(trace) else ''}: "
+        try:
+            stepped = has_steps(trace)
+        except NotReady:   # a long run's output made after the steps (a many-to-one's head), not yet: said below
+            stepped = None
+        if stepped and steps_apart(info, place.entry):   # a graph's encoder: another input's steps
+            said, at = "the output predicts at t=0: ", 0
+        elif stepped is None:
+            said, at = "predicted: ", 0
+        else:
+            at = c.t if stepped and c.t < trace["output"].shape[0] else 0
+            said = f"predicted{f' at t={at}' if stepped else ''}: "
     try:
         loss = f"loss {fmt(float(trace['loss']), 0)}"
     except NotReady as wait:   # a long run still sweeping (engine/checkpoint.py): its loss comes with the backward pass

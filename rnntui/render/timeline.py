@@ -19,6 +19,7 @@ from rnntui.render.prediction import predicted_labels, saliency
 from rnntui.render.cursor import Cursor, is_map, length, position
 from rnntui.render.segments import Cells
 from rnntui.render.strips import window
+from rnntui.render.sweeping import WAITING
 from rnntui.render.tokens import fed_input, fed_note, token_id, token_text, visible
 from rnntui.engine.diagnostics import vector_norm
 
@@ -52,9 +53,12 @@ def _token(trace, t: int, b: int) -> str:
 PAD = "╌"  # a padded step: past the end of a shorter sample, no value
 
 
-def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 80, muted=()) -> Text | Cells:
+def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 80, muted=(),
+             sweeping=None) -> Text | Cells:
     """Input tokens or values per step, the cursor, and event markers for the current place
-    (*marks*: analysis.event_marks of the trace's events; *muted*: kinds left out, said after the row)."""
+    (*marks*: analysis.event_marks of the trace's events; *muted*: kinds left out, said after the row;
+    *sweeping*: a long run's sweep progress while it runs (engine/checkpoint.py `SweepProgress`): its events are
+    not found yet, and the event row says so rather than show none)."""
     info = trace.info
     place = c.place(info)
     trace = for_place(trace, place)  # an encoder-decoder's decoder entries read the decoder's input
@@ -130,7 +134,9 @@ def timeline(trace, c: Cursor, marks: dict[Place, dict[int, str]], width: int = 
             text.append(ch.center(cw - 1), HERE if t == c.t else OTHER)
             text.append(" ")
     text.newline().append("event ", DIM)
-    for t in range(start, stop):  # an event is the batch's: none drawn at this sample's own padding
+    if sweeping is not None:   # found over the whole run once its backward pass is done (a decoder's row shows first)
+        text.append(f"computing: {sweeping.fraction:.0%} (the events are found once the sweep is done)", WAITING)
+    for t in range(start, stop) if sweeping is None else ():  # an event is the batch's: none at a sample's padding
         ch, colour = EVENT_MARKS.get(here.get(t, ""), ("·", "grey50")) if t < own else (PAD, "grey50")
         text.append(ch.center(cw - 1), _mark_style(colour, ch in ("·", PAD)))
         text.append(" ")

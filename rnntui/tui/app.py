@@ -35,6 +35,7 @@ from rnntui.engine.trace import IterationNotKept
 from rnntui.render import cursor as cur
 from rnntui.render.analysis import EventRun
 from rnntui.render.cursor import Cursor
+from rnntui.engine.checkpoint import NotReady
 from rnntui.render.sweeping import progress_bar
 from rnntui.render.views import view_at
 from rnntui.render.training import is_training
@@ -451,6 +452,7 @@ class RnntuiApp(App):
         self.state = self.state.swept(self._open(trace, self.compared, self.run_state.labels))
         self._prefetch_jacobians(self.cursor)
         waiting, self._after_sweep = self._after_sweep, None
+        self._show_busy()   # the header said the key waited: it does no more
         if waiting is not None:
             waiting[1]()
 
@@ -461,7 +463,8 @@ class RnntuiApp(App):
         """The sweep's line in the header: its phase, a bar and how far it is ("sweeping: forward ███▌ 21%")."""
         # as far as the snapshot the views show (what their "computing: N%" says), else the sweep itself
         progress = self.run_state.sweeping or self._swept_run.progress
-        return (f"sweeping: {self.SWEEP_PHASES[progress.phase]} {progress_bar(progress.fraction, 16)} "
+        phase = progress.own_label if progress.phase == "own" else self.SWEEP_PHASES[progress.phase]
+        return (f"sweeping: {phase} {progress_bar(progress.fraction, 16)} "
                 f"{progress.fraction:.0%}")
 
     def _waits_for_sweep(self, what: str, action) -> bool:
@@ -731,7 +734,10 @@ class RnntuiApp(App):
             return e.hidden_size
         if cur.is_map(self.info, place):
             return int(e.out_shape[0])
-        out = self.run_state.trace[keys.out(e.index)]
+        try:
+            out = self.run_state.trace[keys.out(e.index)]
+        except NotReady:   # a long run's head, made after its steps, not yet: as wide as its layout says
+            return int(np.prod(e.out_shape))
         return int(out[0, 0].size if (e.seq_out and self.info.seq) else out[0].size)
 
     # --- actions -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from rnntui.engine import checkpoint
+from rnntui.engine import checkpoint, keys
 from rnntui.engine.scenario_run import run_scenario
 from rnntui.scenario.loader import load_scenario
 from tests.engine.test_checkpoint import assert_bit_equal
@@ -612,3 +612,64 @@ def test_the_report_of_each_kind_checkpointed_is_the_whole_runs(kind, tmp_path, 
     i = next(k for k, line in enumerate(lines) if "recording: checkpointed" in line)
     assert lines[:i] + lines[i + 2:] == a
     assert "3 segments of 64 steps" in " ".join(lines[i:i + 2])
+
+
+# --- shown before the sweep is done (run.SweepingRun.preview: the first screen comes first) ------------------------
+
+def previews_are_the_finished_runs(sc) -> tuple[list, int]:
+    """Drive *sc*'s checkpointed sweep piece by piece; at every piece its preview (a SweepingTrace) holds only the
+    finished run's bits, reads the finished run's bits at every forward step it says is ready (NotReady at the
+    first it does not), says of no key the finished run holds that it is missing (it holds it, or NotReady with
+    the sweep's fraction), and holds the kind's own pass's record (`tail_of`: a many-to-one's head, a decoder)
+    exactly once that pass is done, the loss with it. (phase, ready steps, loss held) per piece, and the segments."""
+    from rnntui.engine.run import SweepingRun, start_run
+
+    def same_bits(a, b) -> bool:
+        a, b = np.asarray(a), np.asarray(b)
+        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+    swept = run_scenario(sc, recording="checkpointed")
+    run = start_run(sc, recording="checkpointed")
+    assert isinstance(run, SweepingRun)
+    names = set(swept)
+    seen = []
+    more = True
+    while more:
+        more = run.advance()
+        preview, p = run.preview(), run.progress
+        assert preview.progress == p
+        for key in names:
+            try:
+                assert key in preview, key
+            except checkpoint.NotReady as wait:
+                assert wait.fraction == p.fraction
+                with pytest.raises(checkpoint.NotReady):
+                    preview[key]
+        held = [key for key in preview if key in preview._arrays]
+        for key in held:
+            assert key in names and same_bits(preview[key], swept[key]), key
+        a, b = preview.forward_steps()
+        for key in preview.big:
+            assert preview.big[key] == swept.big[key], key
+            if b > a:
+                assert same_bits(preview.steps(key, a, b), swept.steps(key, a, b)), key
+            if b < run.segments.T:
+                with pytest.raises(checkpoint.NotReady, match="the forward pass"):
+                    preview.steps(key, b, b + 1)
+        tail = {key for key in names if run.segments.tail_of(key)}
+        if p.own_done and p.own_total:
+            assert tail <= set(held) and keys.LOSS in held
+        else:
+            assert not tail & set(held)
+        seen.append((p.phase, (a, b), keys.LOSS in held))
+    assert seen[-1][0] == "done"
+    return seen, len(run.segments.bounds)
+
+
+@pytest.mark.parametrize("build, case", [(many_to_one, c) for c in M2O] + [(encoder_decoder, c) for c in ED]
+                         + [(graph, c) for c in GRAPHS], ids=lambda v: v if isinstance(v, str) else v.__name__)
+def test_every_kinds_previews_are_the_finished_runs_bits(build, case):
+    cases = {many_to_one: M2O, encoder_decoder: ED, graph: GRAPHS}[build]
+    seen, K = previews_are_the_finished_runs(build(**cases[case]))
+    if build is not graph:     # the head, or the decoder, and the loss shown while the backward sweep runs
+        assert [loss for phase, _, loss in seen] == [phase not in ("forward", "own") for phase, _, _ in seen]

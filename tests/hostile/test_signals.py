@@ -77,14 +77,13 @@ def _ends(proc: subprocess.Popen, sig: int, within: float = 20) -> tuple[int, st
 
 SLOW_WRITE = """
     import time
-    import numpy
-    _savez = numpy.savez
-    def savez(f, **arrays):
-        _savez(f, **arrays)
-        f.flush()
+    import numpy.lib.format
+    _write_array = numpy.lib.format.write_array
+    def write_array(member, array, **kw):
+        _write_array(member, array, **kw)
         print("writing", flush=True)
         time.sleep(60)
-    numpy.savez = savez
+    numpy.lib.format.write_array = write_array
 """
 
 

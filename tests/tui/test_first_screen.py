@@ -235,12 +235,16 @@ def test_rnntui_run_opens_a_long_run_after_its_first_segment_and_a_short_one_who
     assert np.array_equal(started.finish()["loss"], rnntui.run(str(path), max_memory=200_000)["loss"])
     whole = rnntui._run(str(path), None, None, first_segment=True)   # within the memory limit: recorded whole
     assert type(whole).__name__ == "Trace" and whole.recording.mode == "full"
-    # a many-to-one run is checkpointed too, but its sweep has a pass of its own (the tail): swept before it opens
+    # a many-to-one run too: its head (a pass of its own after the segments) comes once the forward sweep is done
     path.write_text("version: 1\nname: m2o\nmode: many-to-one\ninput: {generate: {kind: noise, length: 300, "
                     "features: 3}}\nmodel:\n  - {type: gru, hidden_size: 4}\n  - {type: dense, units: 2}\n"
                     "loss: {kind: sum}\n")
     m2o = rnntui._run(str(path), 200_000, None, first_segment=True)
-    assert type(m2o).__name__ == "CheckpointedTrace" and m2o.segments.progress.complete
+    assert isinstance(m2o, SweepingRun) and (m2o.progress.forward, m2o.progress.own_total) == (1, 1)
+    with pytest.raises(checkpoint.NotReady, match="the head after the last step"):
+        m2o.preview()["model.1.out"]
+    assert m2o.preview().steps("model.0.l0.fwd.h", 0, S).shape == (S, 1, 4)
+    assert np.array_equal(m2o.finish()["loss"], rnntui.run(str(path), max_memory=200_000)["loss"])
 
 
 async def test_a_sweep_that_fails_is_said_and_nothing_waits_for_it(scenario):
@@ -300,3 +304,142 @@ def test_a_bidirectional_runs_forward_pass_is_ready_from_the_end_once_its_backwa
     # five forward pieces with nothing ready, then the states from the last segment (256..299) down, then all
     assert seen[:5] == [(0, 0)] * 5 and seen[5:9] == [(256, 300), (192, 300), (128, 300), (64, 300)]
     assert seen[9:] == [(0, 300)] * 5
+
+
+# --- every checkpointed kind (engine/checkpoint_kinds.py) shows first too ------------------------------------------
+
+def many_to_one_forward():
+    """A unidirectional many-to-one (a GRU, then a dense head on its final state) over samples of their own
+    lengths: its forward pass per step is ready segment by segment, its head and loss once the forward sweep is
+    done."""
+    rng = np.random.default_rng(11)
+    doc = {"version": 1, "name": "long m2o", "mode": "many-to-one",
+           "input": {"batch": rng.normal(size=(2, 200, 3)).round(3).tolist(), "lengths": [200, 100]},
+           "model": [{"type": "gru", "hidden_size": 5, "num_layers": 2}, {"type": "dense", "units": 3}],
+           "loss": {"kind": "cross_entropy", "target": [2, 0]},
+           "weights": {"init": "uniform", "low": -0.9, "high": 0.9}}
+    return load_scenario("m2o.yaml", json.dumps(doc))
+
+
+def kinds():
+    from tests.tui.test_checkpoint_kinds import KINDS
+
+    return {"many-to-one": many_to_one_forward, "many-to-one-bidirectional": KINDS["many-to-one"],
+            "encoder-decoder": KINDS["encoder-decoder"], "graph": KINDS["graph"],
+            "graph-recurrence": KINDS["graph-recurrence"]}
+
+
+KIND_NAMES = list(kinds())
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+def test_every_kinds_preview_reads_the_swept_runs_bits_at_every_piece(monkeypatch, kind):
+    """At every piece of the sweep of every kind, what the preview holds and reads is the finished run's
+    (tests/engine/test_checkpoint_kinds.py `previews_are_the_finished_runs`); the forward pass per step comes
+    segment by segment, a many-to-one's head and loss in one piece after the forward sweep, a decoder likewise."""
+    from tests.engine.test_checkpoint_kinds import previews_are_the_finished_runs
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    seen, K = previews_are_the_finished_runs(kinds()[kind]())
+    if kind in ("many-to-one", "graph", "graph-recurrence"):      # the forward per step, segment by segment
+        assert [s for _, s, _ in seen[:K]] == [(0, min((k + 1) * S, 200)) for k in range(K)]
+    if kind == "many-to-one":           # the head and loss after the forward sweep (its one piece of its own)
+        assert [(ph, loss) for ph, _, loss in seen[K - 1:K + 2]] == [("own", False), ("backward", True),
+                                                                     ("backward", True)]
+    if kind == "encoder-decoder":       # the encoder's forward first, the decoder once the forward sweep is done
+        assert [loss for _, _, loss in seen] == [False] * K + [True] * (K + 1)
+
+
+async def held_keys(sc, at: int, keys: list, size=SIZE):
+    """The debugger on *sc*'s run held after piece *at*, *keys* pressed while it sweeps, then the sweep let go:
+    (the panels forward shown at once, the screenshot and cursor once the sweep is done)."""
+    held = Held(sc, at=at)
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+    try:
+        async with app.run_test(size=size) as pilot:
+            await until(pilot, lambda: app.run_state.sweeping is not None and app.run_state.sweeping.done == at)
+            first = {name: panel(app, name) for name in ("cell", "states", "details")}
+            await press(pilot, keys)
+            assert app.run_state.sweeping is not None
+            held.go()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.run_state.sweeping is None
+            return first, app.export_screenshot(), app.cursor
+    finally:
+        held.go()
+
+
+KIND_KEYS = [["end", "b"], ["g", "1", "5", "0", "enter", "b", "left", "right_square_bracket"],
+             ["right_square_bracket", "right_square_bracket", "right", "b"], ["right", "c"]]
+
+
+@pytest.mark.parametrize("keys", KIND_KEYS, ids=["end-b", "goto-150", "next-places", "continue"])
+@pytest.mark.parametrize("kind", KIND_NAMES)
+async def test_every_kind_opens_after_its_first_segment_and_ends_as_the_swept_run(monkeypatch, kind, keys):
+    """Every kind opens after its first piece: the forward panels at t=0 are the swept run's (a bidirectional
+    entry's say computing: its backward direction's states come later); keys pressed while the sweep runs; once it
+    is done, the screen and cursor are those of the same keys on the run swept before its first screen."""
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    monkeypatch.setattr(RnntuiApp, "SWEEP_PUBLISH_EVERY", 0)
+    sc = kinds()[kind]()
+    swept = run_scenario(sc, recording="checkpointed")
+    first, shot, cursor = await held_keys(sc, 1, keys)
+    app = RnntuiApp(swept)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        shown = {name: panel(app, name) for name in first}
+        await press(pilot, keys)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert (app.export_screenshot(), app.cursor) == (shot, cursor)
+    if kind == "many-to-one-bidirectional":
+        assert all(text.startswith("computing: 6%") for text in first.values())
+    else:
+        assert first == shown
+
+
+@pytest.mark.parametrize("kind, keys", [("many-to-one", ["right_square_bracket", "right_square_bracket"]),
+                                        ("many-to-one", ["right_square_bracket", "right_square_bracket", "b"]),
+                                        ("encoder-decoder", ["right_square_bracket", "right_square_bracket", "right",
+                                                             "b"])])
+async def test_a_kinds_own_pass_shows_once_done_and_says_computing_before(monkeypatch, kind, keys):
+    """A many-to-one's head and an encoder-decoder's decoder run once the forward sweep is done (one piece of
+    the sweep of their own): before it their views say what they wait for; after it, while the backward sweep
+    still runs, the loss, the head's forward view and the decoder's BPTT (its gradients need only the decoder) are
+    the swept run's, and the events row says they are not found yet."""
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    monkeypatch.setattr(RnntuiApp, "SWEEP_PUBLISH_EVERY", 0)
+    sc = kinds()[kind]()
+    swept = run_scenario(sc, recording="checkpointed")
+    first = RnntuiApp(swept)
+    async with first.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await press(pilot, keys)
+        want = {name: panel(first, name) for name in ("cell", "header")}
+    K = -(-200 // S)
+    for at, done in ((K, False), (K + 1, True)):
+        held = Held(sc, at=at)
+        app = RnntuiApp(held.run.preview(), sweep=held.run)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await until(pilot, lambda: app.run_state.sweeping.done == at)
+                await press(pilot, keys)
+                n = f"{at / (2 * K + 1):.0%}"
+                what = "the head after the last step" if kind == "many-to-one" else "the decoder"
+                header = panel(app, "header")
+                if not done:
+                    assert panel(app, "cell").startswith(f"computing: {n} ({what}, which runs ")
+                    assert f"loss computing: {n}" in header and f"sweeping: {what} " in panel(app, "header", 120)
+                else:
+                    assert panel(app, "cell") == want["cell"]
+                    assert header.splitlines()[:2] == want["header"].splitlines()[:2]
+                    assert f"loss {float(swept['loss']):.4f}" in header
+                    if kind == "encoder-decoder":
+                        assert f"event computing: {n} (the events are found once the sweep is done)" in \
+                            panel(app, "timeline", 120)
+                        assert "dL/dh_t" in want["cell"]
+        finally:
+            held.go()

@@ -30,4 +30,4 @@ class Timeline(TraceView):
                 for t in steps:
                     here.setdefault(t, "break")
                 marks = {**marks, place: here}
-        return timeline(self.trace, cursor, marks, width, muted=self.run.muted)
+        return timeline(self.trace, cursor, marks, width, muted=self.run.muted, sweeping=self.run.sweeping)

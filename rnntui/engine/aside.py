@@ -1,0 +1,89 @@
+"""Work computed on a thread of its own while the caller does something else: a trace's costly keys (the
+step-Jacobian norms, seconds of GEMMs) while the rest of its .npz is written (the write is mostly the kernel's
+time, copying into fresh page-cache pages, so the two overlap on a machine with a core to spare).
+
+The work runs in a copy of the caller's context (its progress listener, numpy's errstate). A caller that stops
+(an exception while writing) cancels it: the work's next progress report raises `Dropped`, and the caller
+waits for at most the chunk under way before it goes on (nothing computes behind its back afterwards).
+"""
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from rnntui.engine.progress import _listener, reporting
+
+
+_norms_wanted: ContextVar[bool] = ContextVar("rnntui_norms_alongside", default=False)
+
+
+@contextmanager
+def norms_alongside(wanted: bool = True) -> Iterator[None]:
+    """Runs made in this block that will be read or saved with their step-Jacobian norms (`export --jacobian`)
+    compute them alongside their backward pass, on a thread of their own, once the forward pass is done
+    (checkpoint.Sweep: a chain recorded whole); any other run derives them when first read."""
+    token = _norms_wanted.set(wanted)
+    try:
+        yield
+    finally:
+        _norms_wanted.reset(token)
+
+
+def norms_wanted() -> bool:
+    return _norms_wanted.get()
+
+
+class Dropped(Exception):
+    """Raised inside work set aside whose caller stopped (never seen by the caller)."""
+
+
+class Aside:
+    """*fn()* computing on its own thread; `result()` waits for it and returns its value or raises its error."""
+
+    def __init__(self, fn: Callable):
+        self._cancel = threading.Event()
+        outer = _listener.get()
+
+        def listener(label: str, done: int, total: int) -> None:
+            if self._cancel.is_set():
+                raise Dropped
+            if outer is not None:
+                outer(label, done, total)
+
+        def work() -> None:
+            try:
+                with reporting(listener):
+                    self._value = fn()
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
+                self._error = exc
+
+        self._value, self._error = None, None
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(work,),
+                                        name="rnntui-aside", daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def drop(self) -> None:
+        """Stop the work at its next progress report and wait for it."""
+        self._cancel.set()
+        self._thread.join()
+
+
+@contextmanager
+def aside(fn: Callable) -> Iterator[Aside]:
+    """*fn* computed on its own thread during the block; leaving the block by an exception drops it."""
+    work = Aside(fn)
+    try:
+        yield work
+    except BaseException:
+        work.drop()
+        raise
+    work.result()   # a block that never asked still waits, so nothing runs on after it

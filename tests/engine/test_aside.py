@@ -1,0 +1,235 @@
+"""Trace.save computes the step-Jacobian norms on a thread of their own while the rest of the .npz is written
+(engine/aside.py): the file holds the same numbers as norms computed alone, a write that fails stops the norms
+(no thread runs on), and a norm that fails leaves nothing behind."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import rnntui
+from rnntui.engine import diagnostics
+from rnntui.engine.aside import Aside, aside
+from rnntui.engine.progress import report, reporting
+from rnntui.errors import ExportError
+
+SCENARIO = """\
+name: aside
+input: {generate: {kind: noise, length: 40, features: 3, batch: 2}}
+model:
+  - {type: lstm, hidden_size: 40}
+  - {type: gru, hidden_size: 40}
+loss: {kind: sum}
+"""
+
+
+@pytest.fixture
+def scenario(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    return path
+
+
+def _asides() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "rnntui-aside"]
+
+
+def test_saved_norms_equal_norms_computed_alone(scenario, tmp_path):
+    out = tmp_path / "t.npz"
+    rnntui.run(scenario).save(out, jacobian=True)
+    alone = rnntui.run(scenario)
+    keys = [k for k in alone if k.endswith(".jacnorm")]
+    assert len(keys) == 2
+    with np.load(out) as saved:
+        for k in keys:
+            np.testing.assert_array_equal(saved[k], alone[k])   # the same chunks, the same operations
+        # every other key is written too, and the norms after them (they are computed meanwhile)
+        assert set(saved.files) == set(alone)
+        assert saved.files[-2:] == keys
+    assert _asides() == []
+
+
+def test_a_failed_write_drops_the_norms(scenario, tmp_path, monkeypatch):
+    out = tmp_path / "t.npz"
+    reached, ran_out = [], []
+    jacobian_norms = diagnostics.jacobian_norms
+
+    def slow_norms(*a, **k):
+        reached.append(1)
+        for i in range(1000):   # reports progress until dropped (the real one reports after each chunk)
+            report("norms", i, 1000)
+            threading.Event().wait(0.01)
+        ran_out.append(1)
+        return jacobian_norms(*a, **k)
+
+    def explode(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(diagnostics, "jacobian_norms", slow_norms)
+    monkeypatch.setattr(np.lib.format, "write_array", explode)
+    trace = rnntui.run(scenario)
+    with pytest.raises(ExportError, match="disk full"):
+        trace.save(out, jacobian=True)
+    assert reached and not ran_out and _asides() == []    # dropped, and waited for
+    assert list(tmp_path.iterdir()) == [scenario]
+    assert any(k.endswith(".jacnorm") for k in trace._derived)   # still to compute when read
+
+
+def test_a_failed_norm_leaves_nothing(scenario, tmp_path, monkeypatch):
+    out = tmp_path / "t.npz"
+    out.write_bytes(b"precious")
+
+    def broken(*a, **k):
+        raise MemoryError("no room for the norms")
+
+    monkeypatch.setattr(diagnostics, "jacobian_norms", broken)
+    with pytest.raises(MemoryError, match="no room"):
+        rnntui.run(scenario).save(out, jacobian=True)
+    assert out.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml", "t.npz"]
+
+
+def test_progress_reaches_the_callers_listener_from_the_thread():
+    seen = []
+    with reporting(lambda label, done, total: seen.append((label, done, total, threading.current_thread().name))):
+        work = Aside(lambda: [report("x", i, 2) for i in (1, 2)])
+        work.result()
+    assert seen == [("x", 1, 2, "rnntui-aside"), ("x", 2, 2, "rnntui-aside")]
+
+
+def test_leaving_a_block_by_an_exception_drops_the_work():
+    started = threading.Event()
+
+    ran_out = []
+
+    def forever():
+        started.set()
+        for _ in range(2000):
+            report("forever", 0, 1)
+            threading.Event().wait(0.005)
+        ran_out.append(1)
+
+    with pytest.raises(KeyError):
+        with aside(forever):
+            started.wait(5)
+            raise KeyError("stop")
+    assert not ran_out and _asides() == []
+
+
+# --- computed alongside the backward pass (rnntui.run(..., jacobian=True), `export --jacobian`) -------------
+
+ALONGSIDE_CASES = ["rnn", "lstm", "gru", "lstm-stacked", "rnn-packed-mse", "gru-stacked-initial", "lstm-float32"]
+
+
+@pytest.mark.parametrize("case", ALONGSIDE_CASES)
+def test_norms_computed_alongside_are_the_runs_bit_for_bit(case, monkeypatch):
+    """A chain recorded whole in segments starts its norms once its forward pass is done, on their own thread:
+    every key of the run, the norms included, has the bits of a run that derives them when read."""
+    from rnntui.engine import checkpoint, run as run_module
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, assert_bit_equal, scenario
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    sc = scenario(**CASES[case])
+    plain = run_scenario(sc, recording="full")
+    threads = []
+    jacobian_norms = diagnostics.jacobian_norms
+
+    def seen(*a, **k):
+        threads.append(threading.current_thread().name)
+        return jacobian_norms(*a, **k)
+
+    monkeypatch.setattr(diagnostics, "jacobian_norms", seen)
+    with norms_alongside():
+        along = run_scenario(sc, recording="full")
+    assert along.recording.segments == 3
+    norms = [k for k in plain if k.endswith(".jacnorm")]
+    along[norms[0]]                                       # waits for the thread's work
+    assert set(threads) == {"rnntui-aside"} and len(threads) == len(norms)   # one call a place, on the thread
+    assert_bit_equal(plain, along)
+    assert len(threads) == len(norms)                     # read, not computed again
+    assert _asides() == []
+
+
+def test_without_the_wish_nothing_is_computed_alongside(monkeypatch):
+    from rnntui.engine import checkpoint
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, scenario
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    calls = []
+    monkeypatch.setattr(diagnostics, "jacobian_norms", lambda *a, **k: calls.append(1))
+    trace = run_scenario(scenario(**CASES["lstm"]), recording="full")
+    assert calls == [] and trace.recording.segments == 3
+
+
+def test_a_sweep_that_fails_drops_its_norms(monkeypatch):
+    from rnntui.engine import checkpoint
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, scenario
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    ran_out = []
+
+    def slow(*a, **k):
+        for _ in range(1000):
+            report("norms", 0, 1)
+            threading.Event().wait(0.01)
+        ran_out.append(1)
+
+    def broken(*a, **k):
+        raise FloatingPointError("backward failed")
+
+    monkeypatch.setattr(diagnostics, "jacobian_norms", slow)
+    monkeypatch.setattr(checkpoint.Segments, "_backward", broken)
+    with norms_alongside(), pytest.raises(FloatingPointError):
+        run_scenario(scenario(**CASES["lstm"]), recording="full")
+    assert not ran_out and _asides() == []
+
+
+def test_the_api_and_export_ask_for_them(tmp_path, monkeypatch):
+    """`rnntui.run(path, jacobian=True)` and `rnntui export --jacobian` run with the wish; `export` without it
+    and `rnntui.run(path)` do not."""
+    from typer.testing import CliRunner
+
+    from rnntui.cli import app
+    from rnntui.engine import aside as aside_module
+
+    wished = []
+    real = aside_module.norms_alongside
+
+    def spy(wanted=True):
+        wished.append(wanted)
+        return real(wanted)
+
+    monkeypatch.setattr(aside_module, "norms_alongside", spy)
+    rnntui.run("rnn-sine", jacobian=True)
+    rnntui.run("rnn-sine")
+    runner = CliRunner()
+    assert runner.invoke(app, ["export", "rnn-sine", "-o", str(tmp_path / "a.npz"), "--jacobian"]).exit_code == 0
+    assert runner.invoke(app, ["export", "rnn-sine", "-o", str(tmp_path / "b.npz")]).exit_code == 0
+    assert runner.invoke(app, ["export", "rnn-sine", "-o", str(tmp_path / "c.txt"), "--jacobian"]).exit_code == 0
+    assert wished == [True, False, True, False, False]
+
+
+@pytest.mark.parametrize("make", ["many_to_one", "encoder_decoder"])
+def test_a_kind_with_a_pass_of_its_own_derives_its_norms_when_read(make, monkeypatch):
+    """A many-to-one or an encoder-decoder recorded whole in segments is asked for its norms: it derives them when
+    read (nothing alongside), to the same bits."""
+    from rnntui.engine import checkpoint
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine import test_checkpoint_kinds as kinds
+    from tests.engine.test_checkpoint import assert_bit_equal
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", kinds.S)
+    sc = getattr(kinds, make)(kind="lstm", **({"decoder": "lstm"} if make == "encoder_decoder" else {}))
+    plain = run_scenario(sc, recording="full")
+    with norms_alongside():
+        along = run_scenario(sc, recording="full")
+    assert along.recording.segments == 3 and _asides() == []
+    assert any(k.endswith(".jacnorm") for k in along._derived)
+    assert_bit_equal(plain, along)
