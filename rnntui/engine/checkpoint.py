@@ -1125,15 +1125,13 @@ class _Window:
 def windowed_jacnorm(trace, entry, params, place) -> np.ndarray:
     """diagnostics.jacobian_norms of a checkpointed trace: the same chunks of steps, each read through a
     window of the segments that hold it (with the steps beside it, whose states a step reads)."""
-    from rnntui.engine.diagnostics import STEP_CHUNK_ELEMENTS, jacobian_norms
+    from rnntui.engine.diagnostics import jacobian_norms, step_chunks
 
     name = place.param("weight_hh")
     W = params[entry.aliases.get(name, name)]
     T, B = trace.segments.T, trace.segments.B
-    per = max(1, STEP_CHUNK_ELEMENTS // (B * W.shape[0]))
     out = np.empty((T, B), dtype=W.dtype)
-    for s0 in range(0, T, per):
-        s1 = min(T, s0 + per)
+    for s0, s1 in step_chunks(T, B, W.shape[0]):
         lo, hi = max(0, s0 - 1), min(T, s1 + 1)
         out[s0:s1] = jacobian_norms(entry, _Window(trace, lo, hi), params, place, steps=np.arange(s0 - lo, s1 - lo))
     return out
