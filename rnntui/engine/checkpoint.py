@@ -237,9 +237,14 @@ class Segments:
         if not self.plain_chain or not kept:
             return {}, None
         places = [p for p in keys.places_of(self.layout) if p.recurrent]
-        first = kept[0][1]
-        forward = {key: np.concatenate([kept[k][1][key] for k in range(len(kept))])
-                   for key in first if key not in self.state_keys and any(key.startswith(p.prefix + ".") for p in places)}
+        forward = {}
+        for key in [key for key in kept[0][1] if key not in self.state_keys
+                    and any(key.startswith(p.prefix + ".") for p in places)]:
+            joined = np.concatenate([kept[k][1][key] for k in range(len(kept))])
+            joined.flags.writeable = False     # read by the norms' thread while this one runs the backward pass
+            for k, (a, b) in enumerate(self.bounds):    # each segment's record reads it: held once, not twice
+                kept[k][1][key] = joined[a:b]
+            forward[key] = joined
         arrays = dict(forward)
         if self.lengths is not None:
             arrays[keys.META_LENGTHS] = self.lengths
@@ -597,7 +602,7 @@ class NotReady(Exception):
     sweep done; *what* it waits for ("the backward pass", "the forward pass")."""
 
     def __init__(self, what: str, fraction: float, steps: tuple[int, int] | None = None, failed: str = "",
-                 bidir: bool = False):
+                 bidir: bool = False, loss_known: bool = False):
         super().__init__(f"{what}: not computed: the sweep failed ({failed})" if failed else
                          f"{what}: computing ({fraction:.0%} of the sweep done)")
         self.what, self.fraction = what, fraction
@@ -607,6 +612,9 @@ class NotReady(Exception):
         """Why the sweep stopped, when it failed: what waits for it will not come."""
         self.bidir = bidir
         """A bidirectional entry's run: a step's forward pass also waits for its backward direction's states."""
+        self.loss_known = loss_known
+        """The run's loss is known already (a many-to-one's head or a decoder ran before the backward sweep): what
+        waits for the backward pass waits for its gradients only."""
 
 
 class Sweep:
@@ -985,7 +993,8 @@ class SweepingTrace(CheckpointedTrace):
         self.segment_bytes = 0
 
     def _not_ready(self, what: str = "the backward pass") -> NotReady:
-        return NotReady(what, self.progress.fraction, self.forward_steps(), self.failed, self.progress.bidir)
+        return NotReady(what, self.progress.fraction, self.forward_steps(), self.failed, self.progress.bidir,
+                        loss_known=keys.LOSS in self._arrays)
 
     def forward_steps(self) -> tuple[int, int]:
         """The steps a .. b-1 whose forward pass is ready in this snapshot, (a, b)."""
@@ -1116,15 +1125,13 @@ class _Window:
 def windowed_jacnorm(trace, entry, params, place) -> np.ndarray:
     """diagnostics.jacobian_norms of a checkpointed trace: the same chunks of steps, each read through a
     window of the segments that hold it (with the steps beside it, whose states a step reads)."""
-    from rnntui.engine.diagnostics import STEP_CHUNK_ELEMENTS, jacobian_norms
+    from rnntui.engine.diagnostics import jacobian_norms, step_chunks
 
     name = place.param("weight_hh")
     W = params[entry.aliases.get(name, name)]
     T, B = trace.segments.T, trace.segments.B
-    per = max(1, STEP_CHUNK_ELEMENTS // (B * W.shape[0]))
     out = np.empty((T, B), dtype=W.dtype)
-    for s0 in range(0, T, per):
-        s1 = min(T, s0 + per)
+    for s0, s1 in step_chunks(T, B, W.shape[0]):
         lo, hi = max(0, s0 - 1), min(T, s1 + 1)
         out[s0:s1] = jacobian_norms(entry, _Window(trace, lo, hi), params, place, steps=np.arange(s0 - lo, s1 - lo))
     return out

@@ -339,7 +339,7 @@ class SweepingRun:
             derived = derived_keys(info, arrays, self.params)  # a shared parameter is read under the owner's name
             derived.update(lazy)
             if swept.norms is not None:   # computed alongside the backward pass: read when they are done
-                derived.update({key: partial(_computed, swept.norms, key) for key in derived
+                derived.update({key: partial(_computed, swept.norms, key, fn) for key, fn in derived.items()
                                 if key.endswith(".jacnorm")})
             trace = Trace(arrays, info, derived)
         trace.recording = chosen
@@ -347,9 +347,17 @@ class SweepingRun:
         return trace
 
 
-def _computed(norms, key: str) -> np.ndarray:
-    """*key* of what *norms* (an aside.Aside) computes, once it is done."""
-    return norms.result()[key]
+def _computed(norms, key: str, derive) -> np.ndarray:
+    """*key* of what *norms* (an aside.Aside) computes, once it is done; *derive()* when they were dropped (a
+    save that stopped, which waited for them: a later read computes them here)."""
+    from rnntui.engine.aside import Dropped, stopping
+
+    try:
+        return norms.result()[key]
+    except Dropped:
+        if stopping() or not norms.dropped:
+            raise
+        return derive()
 
 
 def segment_term_gradients(segments, terms: dict) -> dict:

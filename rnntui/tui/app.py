@@ -1009,7 +1009,9 @@ class RnntuiApp(App):
             if state is not None:
                 self.debugging = state
 
-        self.push_screen(DebugListScreen(self.debugging, len(self.run_state.events), self.run_state.trace,
+        swept = self.run_state.sweeping is None   # a long run's events are found once its sweep is done
+        self.push_screen(DebugListScreen(self.debugging, len(self.run_state.events) if swept else None,
+                                         self.run_state.trace,
                                          self.cursor.place(self.info)), done)
 
     def action_mute(self) -> None:
@@ -1024,8 +1026,8 @@ class RnntuiApp(App):
                                                            run.other.whole, run.labels, muted=muted))
             self.notify("muted: " + (", ".join(sorted(muted)) or "none"), timeout=2)
 
-        self.push_screen(MuteScreen(self.run_state.kinds, self.muted, gradient_norm_words(self.info, notes=False)),
-                         done)
+        kinds = self.run_state.kinds if self.run_state.sweeping is None else None   # not found yet while sweeping
+        self.push_screen(MuteScreen(kinds, self.muted, gradient_norm_words(self.info, notes=False)), done)
 
     # --- outer axes: a training run's iterations, a data set's samples (tui/axes/) ----------------
 
