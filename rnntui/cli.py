@@ -317,7 +317,8 @@ def export(
 
                 write_report(trace, output, kind,
                              ReportOptions.parse(steps=steps, step=step, entry=entry, width=width,
-                                                 iteration=iteration), other=other)
+                                                 iteration=iteration), other=other,
+                             limit=max_memory_bytes(max_memory))
     except RnntuiError as exc:
         fail(exc)
     # not on stdout when stdout is where the file went (-o /dev/stdout)
@@ -376,7 +377,8 @@ def show(
             trace = _load_trace(scenario, max_memory, sample=sample)
         from rnntui.render.report import ReportOptions, print_report
 
-        print_report(trace, ReportOptions.parse(steps=steps, step=step, entry=entry, width=None, iteration=iteration))
+        print_report(trace, ReportOptions.parse(steps=steps, step=step, entry=entry, width=None, iteration=iteration),
+                     limit=max_memory_bytes(max_memory))
     except RnntuiError as exc:
         fail(exc, command="show")
 

@@ -102,6 +102,12 @@ class ExportError(RnntuiError):
     title = "export error"
 
 
+class MemoryLimitError(RnntuiError):
+    """What a command would hold is over the memory limit (--max-memory or its default): refused before it starts."""
+
+    title = "memory limit"
+
+
 class OptionError(RnntuiError):
     """A command-line option with a value that cannot be used (--max-memory 1e400)."""
 

@@ -268,10 +268,13 @@ def render_to(console: Console, trace, opts: ReportOptions, items: list | None =
             console.print(item)
 
 
-def print_report(trace, opts: ReportOptions, stdout=None) -> None:
+def print_report(trace, opts: ReportOptions, stdout=None, limit: int | None = None) -> None:
     """On a terminal, as wide as the terminal; piped or redirected (`show ... > f`), the text report's own
-    fixed width, not the 80 columns rich assumes when it cannot ask a terminal."""
+    fixed width, not the 80 columns rich assumes when it cannot ask a terminal. Refused before anything is
+    printed when it would hold more than *limit* (`memory_limit`)."""
     import sys
+
+    check_report_memory(trace, "show", opts, memory_limit(trace, limit))
 
     out = stdout or sys.stdout
     width = None if out.isatty() else TEXT_WIDTH
@@ -296,12 +299,16 @@ def content_width(items: list) -> int:
     return widest
 
 
-def write_report(trace, path, kind: str, opts: ReportOptions, other=None) -> None:
+def write_report(trace, path, kind: str, opts: ReportOptions, other=None, limit: int | None = None) -> None:
     """Render to a recording console, then write the chosen format atomically. With *other*, the
-    comparison of the two runs (render/compare.py) instead of one run's report."""
+    comparison of the two runs (render/compare.py) instead of one run's report. A report of one run that
+    would hold more than *limit* (`memory_limit`) is refused before anything is made or written."""
     import warnings
 
     from rnntui.atomic import atomic_write
+
+    if other is None:
+        check_report_memory(trace, kind, opts, memory_limit(trace, limit))
 
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -330,3 +337,79 @@ def write_report(trace, path, kind: str, opts: ReportOptions, other=None) -> Non
         data = console.export_svg(title=printable(f"rnntui: {trace.info.name}"))
     with atomic_write(path, "w") as f:
         f.write(data)
+
+
+# What a report holds while it is made, per character of its text at 100 columns (the text report's own
+# characters, which grow with the steps it prints: rows of the prediction table and of each place's section).
+# Measured with tracemalloc on LSTM/GRU runs (H 8-16, B 1-3, 1-2 layers, 300-3,000 steps; the peak over the
+# report alone, after a warm-up): txt 19-20 bytes a character (rich's segments of every line, then the whole
+# text), HTML 16-17 (the document's fragments), `show` 10-13 (printed as it goes, but each item whole), SVG
+# 135-143 (a <text> element and its style per span). RSS is higher than what tracemalloc sees (the allocator
+# keeps freed blocks): the figures below are those peaks with a margin of a fifth and more.
+REPORT_BYTES_PER_CHAR = {"txt": 24, "html": 21, "show": 16, "svg": 170}
+PROBE_STEPS = 32    # the estimate renders the text of a window of this many steps, then of twice as many
+
+
+def report_memory(trace, kind: str, opts: ReportOptions) -> tuple[int, int, int] | None:
+    """(bytes the report of *opts*' steps would hold at its peak, bytes of its fixed part, bytes per step), or
+    None for a report of at most 2 * PROBE_STEPS steps (held by the fixed part: its tables and maps). The per-step
+    cost is measured on this run: the text of PROBE_STEPS steps and of twice as many, rendered from the run's
+    first printed steps (a checkpointed run reads their segments only); the difference is what a step adds."""
+    import dataclasses
+
+    k, chosen = chosen_iteration(trace, opts.iteration)
+    steps = opts.step_range(chosen.info.T)
+    if len(steps) <= 2 * PROBE_STEPS:
+        return None
+    a = steps.start
+
+    def chars(n: int) -> int:
+        probe = dataclasses.replace(opts, steps=(a, a + n), width=None)
+        console = Console(record=True, width=opts.width or TEXT_WIDTH, file=io.StringIO(), force_jupyter=False,
+                          color_system=None)
+        render_to(console, trace, probe)
+        return len(console.export_text())
+
+    one, two = chars(PROBE_STEPS), chars(2 * PROBE_STEPS)
+    per_char = REPORT_BYTES_PER_CHAR[kind]
+    step = max(two - one, 0) * per_char // PROBE_STEPS
+    fixed = max(one * per_char - step * PROBE_STEPS, 0)
+    return fixed + step * len(steps), fixed, step
+
+
+def memory_limit(trace, given: int | None) -> int:
+    """The memory limit a report is held to: *given* (--max-memory), else the one the run was recorded under,
+    else the default (half the memory the system can give, as for a run)."""
+    if given is not None:
+        return given
+    recording = getattr(trace, "recording", None)
+    if recording is not None and recording.limit and not recording.reopened:
+        return recording.limit
+    from rnntui.engine.memory import available_memory
+
+    return available_memory() // 2
+
+
+def check_report_memory(trace, kind: str, opts: ReportOptions, limit: int) -> None:
+    """Refuse (MemoryLimitError, exit 2, before anything is made or written) a report that would hold more than
+    *limit*, saying what it would take and what fits: a window of steps, or the trace as .npz."""
+    from rnntui.errors import MemoryLimitError
+    from rnntui.sizes import format_size
+
+    need = report_memory(trace, kind, opts)
+    if need is None or need[0] <= limit:
+        return
+    total, fixed, step = need
+    _, chosen = chosen_iteration(trace, opts.iteration)
+    steps = opts.step_range(chosen.info.T)
+    fit = (limit - fixed) // step if step else 0
+    import shlex
+
+    what = "rnntui show" if kind == "show" else f"a .{kind} report"
+    source = str(trace.path) if getattr(trace, "path", None) is not None else chosen.info.file or "RUN"
+    window = (f"--steps {steps.start}:{steps.start + fit} (at most {fit:,} steps fit), or " if fit >= 1 else "")
+    raise MemoryLimitError(
+        f"{what} of {len(steps):,} steps would hold about {format_size(total)} while it is made (about "
+        f"{format_size(step)} a step), more than the memory limit of {format_size(limit)} (--max-memory); "
+        f"report fewer steps with {window}write the run with `rnntui export {printable(shlex.quote(source))} -o run.npz` "
+        "and read it in Python (trace.steps(key, a, b))")
