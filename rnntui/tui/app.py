@@ -464,6 +464,8 @@ class RnntuiApp(App):
         # as far as the snapshot the views show (what their "computing: N%" says), else the sweep itself
         progress = self.run_state.sweeping or self._swept_run.progress
         phase = progress.own_label if progress.phase == "own" else self.SWEEP_PHASES[progress.phase]
+        if progress.phase == "states" and progress.own_states:   # found by the kind's own pass: what runs now
+            phase = "backward, the forward direction"
         return (f"sweeping: {phase} {progress_bar(progress.fraction, 16)} "
                 f"{progress.fraction:.0%}")
 

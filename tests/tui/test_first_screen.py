@@ -540,3 +540,31 @@ async def test_the_event_dialogs_say_the_events_are_not_found_while_the_sweep_ru
             assert f"m mutes kinds of them): {sum(kinds.values())}" in list_words()
     finally:
         held.go()
+
+
+async def test_a_bidirectional_many_to_ones_steps_show_once_its_own_pass_found_the_states(monkeypatch):
+    """A bidirectional many-to-one's own pass finds the backward direction's states (then runs the head): its steps'
+    forward views show from then on, the swept run's, and the header names what the sweep computes after it (the
+    forward direction's backward pass, which finds those states again on its way), not the states."""
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    monkeypatch.setattr(RnntuiApp, "SWEEP_PUBLISH_EVERY", 0)
+    sc = kinds()["many-to-one-bidirectional"]()
+    swept = run_scenario(sc, recording="checkpointed")
+    first = RnntuiApp(swept)
+    async with first.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        want = {name: panel(first, name) for name in ("cell", "states", "details")}
+    K = -(-200 // S)
+    at = K + (K + 1) + 1          # the forward sweep, the own pass (the states, then the head), one piece after
+    held = Held(sc, at=at)
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.run_state.sweeping.done == at)
+            await pilot.pause()
+            assert app.run_state.sweeping.phase == "states"
+            assert {name: panel(app, name) for name in want} == want
+            header = panel(app, "header", 120)
+            assert "sweeping: backward, the forward direction " in header and "states" not in header, header
+    finally:
+        held.go()
