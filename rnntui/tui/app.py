@@ -445,6 +445,7 @@ class RnntuiApp(App):
         if (self.run_state.sweeping is not None and message.preview.progress.done > self.run_state.sweeping.done
                 and not self._sweep_failed):
             self.state = self.state.swept(self._open(message.preview, self.compared, self.run_state.labels))
+            self._show_busy()   # the header's bar says the fraction the views now say, in the same frame
 
     def _sweep_done(self, trace) -> None:
         """The sweep is done: the finished run shown in place of its snapshot (every view as if it had been swept
