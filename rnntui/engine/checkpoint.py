@@ -1137,15 +1137,13 @@ class _Window:
 def windowed_jacnorm(trace, entry, params, place) -> np.ndarray:
     """diagnostics.jacobian_norms of a checkpointed trace: the same chunks of steps, each read through a
     window of the segments that hold it (with the steps beside it, whose states a step reads)."""
-    from rnntui.engine.diagnostics import STEP_CHUNK_ELEMENTS, jacobian_norms
+    from rnntui.engine.diagnostics import jacobian_norms, step_chunks
 
     name = place.param("weight_hh")
     W = params[entry.aliases.get(name, name)]
     T, B = trace.segments.T, trace.segments.B
-    per = max(1, STEP_CHUNK_ELEMENTS // (B * W.shape[0]))
     out = np.empty((T, B), dtype=W.dtype)
-    for s0 in range(0, T, per):
-        s1 = min(T, s0 + per)
+    for s0, s1 in step_chunks(T, B, W.shape[0]):
         lo, hi = max(0, s0 - 1), min(T, s1 + 1)
         out[s0:s1] = jacobian_norms(entry, _Window(trace, lo, hi), params, place, steps=np.arange(s0 - lo, s1 - lo))
     return out
@@ -1247,7 +1245,9 @@ def restore(arrays: dict, info, path, limit: int):
     meta, S, big = _meta(arrays, path)
     layout = list(info.entries)
     why = why_whole_layout(layout)
-    if why is not None or not info.seq or S < 1:
+    if S < 1:
+        raise bad(f"meta.checkpoint's segment_steps: expected a whole number from 1, found {S}")
+    if why is not None or not info.seq:
         raise bad(why or "no steps")
     params = {k[len(keys.PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(keys.PARAM_PREFIX)}
     x = arrays.get(keys.INPUT)
@@ -1284,9 +1284,9 @@ def restore(arrays: dict, info, path, limit: int):
                     raise bad(f"{name}: expected {v.dtype} {v.shape} ({K} segments of {S} steps)")
                 into[i][s] = np.array(saved)
     segs.buffers = {k[len(keys.buffer("")):]: v for k, v in arrays.items() if k.startswith(keys.buffer(""))}
-    path = meta.get("path")
-    if isinstance(path, dict):     # recomputed on the path the run took (a training replay's fused kernels)
-        segs.path = {"replay": bool(path.get("replay")), "step_norms": bool(path.get("step_norms", True))}
+    taken = meta.get("path")
+    if isinstance(taken, dict):     # recomputed on the path the run took (a training replay's fused kernels)
+        segs.path = {"replay": bool(taken.get("replay")), "step_norms": bool(taken.get("step_norms", True))}
     try:
         segs.load_extra(arrays)
     except ValueError as exc:
@@ -1300,6 +1300,9 @@ def restore(arrays: dict, info, path, limit: int):
     else:
         left = set()
     rows = {k[len(keys.checkpoint_row("")):]: v for k, v in arrays.items() if k.startswith(keys.checkpoint_row(""))}
+    wrong = check_rows(rows, segs.T, info.B, big)
+    if wrong is not None:
+        raise bad(wrong)
     cls = CheckpointedTrace
     if keys.TRAIN_LOSS in kept:     # a training run's: its iterations' numbers and this iteration's record
         from rnntui.engine.checkpoint_kinds import SavedCheckpointedTrainTrace as cls
@@ -1313,12 +1316,33 @@ def restore(arrays: dict, info, path, limit: int):
             trace._derived[place.diag_key("jacnorm")] = partial(windowed_steps_jacnorm, trace,
                                                                 info.entries[place.entry], params)
     rec = meta.get("recording")
-    if isinstance(rec, dict):
+    if rec is not None:
         try:
-            trace.recording = Recording(**{**rec, "reopened": True})   # the limit it was recorded under
-        except TypeError:
-            pass
+            trace.recording = Recording.reopened_from(rec if isinstance(rec, dict) else {})
+        except ValueError as exc:
+            raise bad(str(exc)) from None
     return trace
+
+
+def check_rows(rows: dict, T: int, B: int, big: dict) -> str | None:
+    """What is wrong with the rows a saved checkpointed trace keeps for its views (`CheckpointedTrace.rows`:
+    "saliency", "argmax" and "gradnorm:{place}" (T, B), "top:{key}" (B,) of an array recomputed), or None."""
+    out = big.get(keys.OUTPUT)
+    classes = int(np.prod(out[0][2:])) if out is not None else None
+    for name, v in rows.items():
+        key = keys.checkpoint_row(name)
+        if name.startswith("top:") and name[4:] in big:
+            want = (B,)
+        elif name in ("saliency", "argmax") or name.startswith("gradnorm:"):
+            want = (T, B)
+        else:
+            return f"{key}: not a row rnntui keeps"
+        kind = "iu" if name == "argmax" else "f"
+        if v.shape != want or v.dtype.kind not in kind:
+            return f"{key}: expected {'whole numbers' if kind == 'iu' else 'float'} {want}; found {v.dtype} {v.shape}"
+        if name == "argmax" and v.size and (classes is None or v.min() < 0 or v.max() >= classes):
+            return f"{key}: expected class indices 0..{(classes or 0) - 1}; found {v.min()}..{v.max()}"
+    return None
 
 
 class StepRows:

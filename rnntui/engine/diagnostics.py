@@ -40,6 +40,20 @@ def saturation(values: np.ndarray, sigmoid: bool, lengths: np.ndarray | None = N
 
 STEP_CHUNK_ELEMENTS = 1 << 19  # factor entries (steps * B * k*H) formed at once: bounds memory (a chunk fits spectral.ROW_BUDGET)
 JACNORM_RTOL = spectral.DEFAULT_RTOL
+CHUNK_SHARES = 2   # the chunks' count is a multiple of this, their sizes equal: the threads that compute them
+                   # (spectral.WORKERS, at most 2) finish together (7.3 chunks' worth on two threads took 4 chunks' time)
+
+
+def step_chunks(n_steps: int, B: int, width: int) -> list[tuple[int, int]]:
+    """The chunks (start, stop) of steps whose Jacobian norms are computed at once: at most STEP_CHUNK_ELEMENTS
+    factor entries each (B * width a step), as many as that needs rounded up to a multiple of CHUNK_SHARES, of
+    equal sizes. A constant of the run, not of the machine: the norms' last bits depend on the chunks."""
+    per = max(1, STEP_CHUNK_ELEMENTS // (B * width))
+    count = -(-n_steps // per)
+    if count > 1:
+        count = -(-count // CHUNK_SHARES) * CHUNK_SHARES
+    per = max(1, -(-n_steps // max(count, 1)))
+    return [(s0, min(n_steps, s0 + per)) for s0 in range(0, n_steps, per)]
 
 
 def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarray:
@@ -57,7 +71,6 @@ def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarra
     steps = np.arange(T) if steps is None else np.atleast_1d(np.asarray(steps))
     blocks = W.reshape(W.shape[0] // H, H, H)  # PyTorch's gate blocks of W_hh
     out = np.empty((len(steps), B), dtype=W.dtype)
-    per = max(1, STEP_CHUNK_ELEMENTS // (B * W.shape[0]))
     label, total, done = f"Jacobian norms {prefix}", len(steps) * B, 0
 
     def advance(rows: int) -> None:
@@ -77,9 +90,9 @@ def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarra
         return got
 
     # the chunks on up to spectral.WORKERS threads (each its own factors and Lanczos), reported as each is done
-    starts = range(0, len(steps), per)
-    for s0, got in zip(starts, spectral.map_chunks(norms, (steps[s0: s0 + per] for s0 in starts))):
-        out[s0: s0 + per] = got
+    chunks = step_chunks(len(steps), B, W.shape[0])
+    for (s0, s1), got in zip(chunks, spectral.map_chunks(norms, (steps[s0: s1] for s0, s1 in chunks))):
+        out[s0: s1] = got
         if len(steps) > 1:
             advance(got.size)
     return out

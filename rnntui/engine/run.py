@@ -73,7 +73,8 @@ def too_big_checkpointed(need: int, limit: int, S: int) -> str:
 
 
 def too_big(need: int, limit: int, T: int, B: int) -> str:
-    return (f"this run would record about {format_size(need)}, more than the memory limit of {format_size(limit)} "
+    return (f"this run would hold about {format_size(need)} at its peak (its record and its backward pass's working "
+            f"arrays), more than the memory limit of {format_size(limit)} "
             f"(T={T}, B={B}); shorten the input, make the model smaller or raise --max-memory")
 
 
@@ -102,10 +103,10 @@ def choose_recording(sc, limit: int, recording: str | None = None) -> tuple[Reco
                                          + f"; it cannot be checkpointed: {why}")])
         raise ValueError(f"cannot be checkpointed: {why}")
     segments = -(-T // S) if why is None else 0
-    reason = "" if why is not None else f"recorded in {segments:,} segments of {S:,} steps"
+    reason = "" if why is not None else f"computed in {segments:,} segments of {S:,} steps, every array kept"
     if mode == "checkpointed":
         reason = ""
-    return Recording(mode, need, limit, reason, S if why is None else 0, segments, steps=sc.T), (S if why is None else 0)
+    return Recording(mode, need, limit, reason, S if why is None else 0, segments, steps=T), (S if why is None else 0)
 
 
 def run_once(sc, max_memory: int | None = None, iteration: int | None = None,

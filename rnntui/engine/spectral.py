@@ -9,9 +9,26 @@ top Ritz vector, then in float64 from that vector, which certifies theta in a fe
 one: the float32 phase runs to SINGLE_RTOL); every value returned is the float64 phase's, with the
 certificate below. The float32 phase starts each row from the top eigenvector of the rows' mean JᵀJ
 (`_shared_start`: the steps share W, so their top right singular vectors lean the same way; 2 fewer
-iterations of 25 for an LSTM) plus a random vector of half its length. A certificate check costs an
-eigvalsh of the m x m tridiagonal (60 us at m = 30, a few iterations' worth), so after two checks a
-row is checked again when its residual's rate of decrease says it will pass.
+iterations of 25 for an LSTM) plus a random vector of half its length. A certificate check needs the
+top two eigenvalues of the m x m tridiagonal and the last component of the top one's eigenvector:
+eigvalsh costs ~50 us a row at m = 35 (eight rows' worth of both GEMMs), so a check of many rows at once
+(LAGUERRE_WORK) runs Laguerre's iteration on all their tridiagonals together instead (`_laguerre_top`,
+`_laguerre_second`: a few passes of an m-step recurrence, each step a few NumPy calls over the rows,
+started from the row's previous check), and after two checks a row is checked again when its residual's
+rate of decrease says it will pass. The Lanczos vectors the float32 phase keeps for the Ritz vector are
+the arrays each iteration makes (`_combine`), not a (rows, iterations, H) block: a fresh 40 MB block costs
+~0.25 s of page faults on a VM.
+
+Where the time goes (GRU and LSTM, H = 256, T = 5,000, B = 1, one thread, benchmarks/export.py): both
+GEMMs of ~36 float32 iterations (GRU; ~25 for an LSTM) are ~1.2 s of a GRU's ~2.3 s, the certificate
+checks and Ritz vectors ~0.5 s, the iterations' elementwise work ~0.3 s, the float64 phase ~0.15 s.
+Tried and measured, not kept: Davidson and LOBPCG (block 1-3) preconditioned by (diag(JᵀJ) - theta)^-1,
+on a real GRU's and LSTM's steps: JᵀJ is far from diagonal (off-diagonal norm 0.36 of the diagonal's
+for a GRU, 1.1 for an LSTM), 40 matrix products against Lanczos's 33 (GRU; LSTM 28 against 26); start
+vectors from a shared subspace (the mean JᵀJ's or the steps' top vectors' leading 1-64 directions) or
+from the previous step (cosine 0.02-0.4 to the next step's top vector on noise input) saved at most 6
+of 27 iterations even at cosine 0.96, since the cluster below the top still has to be resolved; checking
+every row together at fixed iterations saved nothing over each row's own schedule.
 
 Certificate, with r the residual of theta's Ritz vector (|r| = beta_m |s_m|, free from the
 tridiagonal) and gap the distance from theta to the next Ritz value:
@@ -21,7 +38,10 @@ so |lambda_max - theta| <= rtol * lambda_max and sigma has relative error <= rto
 rounding, ~1e-15). Ritz values never exceed lambda_max. In the float64 phase the gap is taken to the
 larger of its own second Ritz value and the float32 phase's (raised by its rounding, SINGLE_SLACK):
 both bound lambda_2 from below, and the float64 phase's, started next to the top vector, alone would
-be a poor one. Like every Krylov method this assumes the start vector is not (numerically) orthogonal
+be a poor one. Where a check runs batched (Laguerre), the second Ritz value is taken from above, to about
+SECOND_RTOL of its distance to theta: the gap it gives is at most the tridiagonal's own, never more (the
+first Laguerre iterate below theta confirmed by the pivots' count of eigenvalues above it, exactly one).
+Like every Krylov method this assumes the start vector is not (numerically) orthogonal
 to the top singular vector (its random part makes that as unlikely as for a random start), and that a pair
 of top singular values closer than about sqrt(rtol) apart is resolved; steps not certified within
 MAX_ITERATIONS fall back to eigvalsh of the explicitly formed J Jᵀ. tests/engine/test_spectral.py
@@ -42,6 +62,8 @@ FIRST_CHECK = 8       # first certificate check (few steps converge sooner; each
 CHECK_EVERY = 3       # until a row's residual has been seen falling, then when its rate says it passes:
 LOOKAHEAD = 1.0       #   that many iterations (times this) after its last check,
 CHECK_LATEST = 8      #   at most this many
+CHECK_BATCH = 80      # fewer rows due than this wait for others, up to CHECK_WAIT iterations
+CHECK_WAIT = 3
 START_MIX = 0.5       # the float32 phase starts from the rows' mean JᵀJ's top eigenvector plus this much random
 START_POWER = 30      # power steps on that mean (H x H)
 SINGLE_BELOW = 32          # below this H the float64 Lanczos alone is as fast
@@ -270,9 +292,11 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
     alphas = np.zeros((n, m_max))
     betas = np.zeros_like(alphas)
     scratch = {} if scratch is None else scratch
-    basis = _buffer(scratch, "basis", (n, m_max, H), dt) if ritz else None
+    basis = [] if ritz else None   # each iteration's Lanczos vectors (packed as `active` was then), for the Ritz vector
     vectors = np.zeros((n, H)) if ritz else None
     due = np.full(n, first_check)            # each row's next check
+    guess_top = np.full(n, np.nan)           # from its last check: a point above the top Ritz value, and the second
+    guess_second = np.full(n, np.nan)
     seen_m = np.zeros(n)                     # its last check's iteration, and how far it was from passing then
     seen_gap = np.full(n, np.nan)
     active = np.arange(n)                    # the rows in the batch, packed
@@ -285,16 +309,9 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
     for m in range(1, m_max + 1):
         r = len(active)
         if ritz:
-            basis[active, m - 1] = q
+            basis.append((active, q))
         u = np.matmul(q, Wt, out=buf[:r].reshape(r, k * H)).reshape(r, k, H)
-        u *= Da
-        J = Jv[:r]
-        if k > 1:
-            np.add(u[:, 0], u[:, 1], out=J)
-        else:
-            np.copyto(J, u[:, 0])
-        for j in range(2, k):
-            J += u[:, j]
+        J = np.einsum("rkh,rkh->rh", Da, u, out=Jv[:r])   # sum_k D_k * (W_k q): one pass
         if aa is not None:
             J += aa * q
         np.multiply(Da, J[:, None, :], out=u)
@@ -309,10 +326,15 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
         betas[active, m - 1] = beta
         last = m == m_max
         check = live & ((due[active] <= m) | (beta <= 1e-14 * np.abs(alpha)) | last)
+        if CHECK_BATCH and not last and 0 < check.sum() < CHECK_BATCH and (due[active[check]] > m - CHECK_WAIT).all():
+            check[:] = False   # a few rows due: they wait (a row's iteration costs a tenth of its check) for others
         if check.any():
             at = np.flatnonzero(check)
             rows = active[at]
-            th, ok, th2, far = _certify(alphas[rows, :m], betas[rows, :m], rtol, None if fl is None else fl[at])
+            th, ok, th2, far, res = _certify(alphas[rows, :m], betas[rows, :m], rtol, None if fl is None else fl[at],
+                                             guess_top[rows], guess_second[rows])
+            guess_top[rows] = th + 1.01 * res   # where the next check's iteration starts: T's top moves up by about
+            guess_second[rows] = th2            # the residual, its second rises
             theta[rows] = th
             second[rows] = th2
             done[rows[ok]] = True
@@ -321,7 +343,7 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
             if ritz and finished.any():   # the top Ritz vector: the basis combined by the tridiagonal's eigenvector
                 fin = rows[finished]
                 s = _top_vector(alphas[fin, :m], betas[fin, :m], th[finished])
-                vectors[fin] = np.matmul(s.astype(dt)[:, None, :], basis[fin, :m])[:, 0]   # in the basis's dtype
+                vectors[fin] = _combine(basis, fin, s)
             wait = rows[~finished]
             if wait.size:   # far: log of how many times too large the residual is; the rate it fell at since the last check
                 f = far[~finished]
@@ -346,6 +368,22 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
     return theta, done, second
 
 
+def _combine(basis, rows, s):
+    """sum_j s[:, j] q_j[row] for the given (global) rows, q_j the Lanczos vectors `_lanczos` kept per iteration
+    (each packed in the order of that iteration's active rows, a sorted subset of the previous), in float64.
+
+    A list of the vectors as they were made, rather than one (rows, iterations, H) array filled in: no copy, and no
+    block of memory larger than an iteration's (a fresh 40 MB block costs ~0.25 s of page faults on a VM)."""
+    out = np.zeros((len(rows), basis[0][1].shape[1]))
+    where, seen = None, None
+    for j in range(s.shape[1]):
+        active, q = basis[j]
+        if active is not seen:
+            where, seen = np.searchsorted(active, rows), active
+        out += s[:, j, None] * q[where]
+    return out
+
+
 def _buffer(scratch: dict, name: str, shape: tuple, dtype) -> np.ndarray:
     """An uninitialised array of *shape*, kept in *scratch* under *name* and handed out again (a view of it) to a
     later call that asks for no more: made once per thread of a computation, not once per chunk."""
@@ -368,30 +406,183 @@ def _tridiagonal(alphas, betas):
     return T
 
 
-def _certify(alphas, betas, rtol, floor=None):
+def _certify(alphas, betas, rtol, floor=None, above=None, below=None):
     """Top Ritz value of each Lanczos tridiagonal, whether it is certified (module docstring), the second Ritz
-    value (NaN for one iteration), and how far from certified: the log of how many times too large its residual
-    is (0 when certified), from which `_lanczos` predicts the row's next check. *floor*: per row, a value
-    lambda_2 is known to be at least (the float32 phase's second Ritz value): the gap is measured to the larger
-    of it and this tridiagonal's second."""
+    value (NaN for one iteration), how far from certified: the log of how many times too large its residual
+    is (0 when certified), from which `_lanczos` predicts the row's next check, and the residual. *floor*: per row,
+    a value lambda_2 is known to be at least (the float32 phase's second Ritz value): the gap is measured to the
+    larger of it and this tridiagonal's second. *above*, *below*: per row, a previous check's top (plus its
+    residual) and second, where the batched iteration starts (`_laguerre_top`, `_laguerre_second`)."""
     n, m = alphas.shape
-    vals = np.linalg.eigvalsh(_tridiagonal(alphas, betas))
-    theta = vals[:, -1]
-    res = np.abs(betas[:, -1]) * _last_component(alphas, betas, theta)
+    if m < 4 or n * m < LAGUERRE_WORK:
+        vals = np.linalg.eigvalsh(_tridiagonal(alphas, betas))
+        theta, second = vals[:, -1], (vals[:, -2] if m > 1 else np.full(n, np.nan))
+        res = np.abs(betas[:, -1]) * _last_component(alphas, betas, theta)
+    else:
+        theta, second, res = _batched_top_two(alphas, betas, above, below)
     tol = rtol * np.abs(theta)
     ok = res <= tol
     need = tol
-    second = vals[:, -2] if m > 1 else np.full(n, -np.inf)
     if m > 1 or floor is not None:
-        below = second if floor is None else np.maximum(second, floor)
-        gap = theta - below
+        lower = np.where(np.isnan(second), -np.inf, second)   # m = 1: no second Ritz value
+        lower = lower if floor is None else np.maximum(lower, floor)
+        gap = theta - lower
         ok |= np.isfinite(gap) & (res < gap) & (res * res <= tol * gap)
         with np.errstate(invalid="ignore"):   # the residual either certificate asks for: the larger
             need = np.where(np.isfinite(gap) & (gap > 0), np.maximum(tol, np.minimum(np.sqrt(tol * gap), gap)), tol)
     with np.errstate(divide="ignore", invalid="ignore"):
         far = np.log(res / need)
     far = np.where(ok, 0.0, np.nan_to_num(far, nan=np.inf, posinf=np.inf))
-    return theta, ok, (vals[:, -2] if m > 1 else np.full(n, np.nan)), far
+    return theta, ok, second, far, res
+
+
+def _batched_top_two(alphas, betas, above, below):
+    """theta, second and the residual (`_certify`), by the Laguerre iterations; the rows they are not sure of by
+    eigvalsh."""
+    n, m = alphas.shape
+    prepared = _laguerre_prepared(alphas, betas)
+    theta, sure = _laguerre_top(alphas, betas, prepared, above)
+    second = np.full(n, np.nan)
+    if not sure.all():
+        rest = np.flatnonzero(~sure)
+        vals = np.linalg.eigvalsh(_tridiagonal(alphas[rest], betas[rest]))
+        theta[rest], second[rest] = vals[:, -1], vals[:, -2]
+    res = np.abs(betas[:, -1]) * _last_component(alphas, betas, theta)
+    rows = np.flatnonzero(np.isnan(second))
+    if rows.size:
+        got, fine = _laguerre_second(tuple(p[:, rows] for p in prepared), theta[rows],
+                                     None if below is None else below[rows])
+        second[rows] = got
+        rest = rows[~fine]
+        if rest.size:
+            second[rest] = np.linalg.eigvalsh(_tridiagonal(alphas[rest], betas[rest]))[:, -2]
+    return theta, second, res
+
+
+LAGUERRE_WORK = 1500   # rows * m of a check from which the Laguerre iteration is cheaper than eigvalsh (its cost is
+                       # the m-step recurrence's NumPy calls, eigvalsh's grows with rows * m^2)
+LAGUERRE_ITERATIONS = 12
+LAGUERRE_LEFT = 500    # rows * m below which the rows still iterating go to eigvalsh instead (a pass costs ~17 m NumPy
+                       # calls whatever the rows, eigvalsh ~0.04 m^2 us a row)
+SECOND_RTOL = 1e-3     # the second Ritz value from above, to this share of its gap to the top
+
+
+def _pivot_sums(aT, b2T, x):
+    """For each column (row of the batch) of the tridiagonal T (diagonal aT (m, n), squared off-diagonal b2T (m-1, n))
+    at the point x (n,): sum_j 1/(x - l_j), sum_j 1/(x - l_j)^2 over T's eigenvalues l_j, and how many of them
+    exceed x. From the LDLᵀ pivots d_i of x I - T (d_1 = x - a_1, d_i = x - a_i - b_{i-1}^2 / d_{i-1}; their
+    product is det(x I - T), their count of negatives Sylvester's count of eigenvalues above x) and the pivots'
+    first two derivatives in x: sum_i d_i'/d_i = (log det)' and sum_i (d_i'/d_i)^2 - d_i''/d_i = -(log det)''."""
+    m = aT.shape[0]
+    d = x - aT[0]
+    g = 1.0 / d                  # d_i' / d_i
+    h = np.zeros_like(x)         # d_i'' / d_i
+    G, Hs = g.copy(), g * g
+    neg = (d < 0).astype(np.int64)
+    for i in range(1, m):
+        t = b2T[i - 1] / d
+        d = x - aT[i] - t
+        gg = g * g
+        h = t * (h - 2.0 * gg) / d
+        g = (1.0 + t * g) / d
+        G += g
+        Hs += g * g - h
+        neg += d < 0
+    return G, Hs, neg
+
+
+def _laguerre_prepared(alphas, betas):
+    """The diagonals `_laguerre_top` and `_laguerre_second` iterate on: (a (m, n), b^2 (m-1, n)), contiguous."""
+    m = alphas.shape[1]
+    return np.ascontiguousarray(alphas.T), np.ascontiguousarray(betas[:, : m - 1].T) ** 2
+
+
+def _laguerre_top(alphas, betas, prepared, above=None):
+    """(theta, sure) per row: the tridiagonal's top eigenvalue, and whether it was found as the iteration promises.
+    Laguerre's iteration for a polynomial whose roots are all real converges to the largest root monotonically from
+    any point above it, cubically at a simple root: here det(x I - T) from Gershgorin's bound (every iterate above the
+    top: no pivot of x I - T negative, until the step is a rounding's). Each iteration is one pass of `_pivot_sums`
+    over the rows still iterating. *above*: per row, a guess above the top (a previous check's, from which few
+    iterations remain), used where the pivots' count confirms it (no eigenvalue above it), else Gershgorin's bound."""
+    n, m = alphas.shape
+    aT, b2T = prepared
+    eps = np.finfo(np.float64).eps
+    b = np.abs(betas[:, : m - 1])
+    radius = np.zeros((n, m))
+    radius[:, :-1] += b
+    radius[:, 1:] += b
+    top = (alphas + radius).max(axis=1)
+    top += 4 * eps * np.abs(top)
+    theta = np.full(n, np.nan)
+    sure = np.zeros(n, dtype=bool)
+    run, x = np.arange(n), top
+    was_above = np.zeros(n, dtype=bool)   # per row iterating: an earlier iterate was above the top (none below it)
+    if above is not None:
+        x = np.where(np.isfinite(above) & (above < top), above, top)
+    with np.errstate(all="ignore"):
+        for _ in range(LAGUERRE_ITERATIONS):
+            G, Hs, neg = _pivot_sums(aT[:, run], b2T[:, run], x)
+            step = m / (G + np.sqrt(np.maximum((m - 1) * (m * Hs - G * G), 0.0)))
+            # at the top, to rounding: at or above it, or a rounding below it when come from above (not at another
+            # root a guess happened to hit)
+            done = ((neg == 0) | ((neg == 1) & was_above)) & (np.abs(step) <= 8 * eps * np.abs(x))
+            theta[run[done]] = (x - step)[done]
+            sure[run[done]] = True
+            retry = ~done & (neg > 0) & (x < top[run])     # the guess was below the top: from Gershgorin's bound
+            going = ~done & (((neg == 0) & np.isfinite(step)) | retry)
+            was_above = ((neg == 0) & ~retry)[going]
+            x = np.where(retry, top[run], x - step)[going]
+            run = run[going]
+            if run.size * m < LAGUERRE_LEFT:   # the few rows left (near-double tops converge slowly): eigvalsh
+                break
+    return theta, sure
+
+
+def _laguerre_second(prepared, theta, below=None):
+    """(second, sure) per row: the tridiagonal's second eigenvalue from above, to SECOND_RTOL of its gap to the top
+    *theta*, by Laguerre's iteration on det(x I - T) / (x - theta) from just above theta (every iterate with exactly
+    one eigenvalue above it; the point before the last step is returned: above the second, within that step of it).
+    *below*: per row, a previous check's second (the second only rises with m), from which a start between the two
+    is tried (confirmed by the pivots' count, exactly one eigenvalue above it)."""
+    aT, b2T = prepared
+    m, n = aT.shape
+    second = np.full(n, np.nan)
+    sure = np.zeros(n, dtype=bool)
+    run, top = np.arange(n), theta
+    above_top = top + 1e-4 * np.abs(top)   # far enough above theta that 1/(x - theta) leaves the rest's sums exact
+    x = above_top
+    if below is not None:
+        x = np.where(np.isfinite(below) & (below < top), below + 0.5 * (top - below), above_top)
+    k = m - 1                              # the deflated polynomial's degree
+    with np.errstate(all="ignore"):
+        for _ in range(LAGUERRE_ITERATIONS):
+            G, Hs, neg = _pivot_sums(aT[:, run], b2T[:, run], x)
+            e = 1.0 / (x - top)
+            G -= e
+            Hs -= e * e
+            step = k / (G + np.sqrt(np.maximum((k - 1) * (k * Hs - G * G), 0.0)))
+            fine = (neg <= 1) & np.isfinite(step) & (step >= 0)
+            done = fine & (step <= SECOND_RTOL * (top - x + step))
+            second[run[done]] = x[done]
+            sure[run[done]] = True
+            retry = ~fine & (x < top)      # the guess was below the second: from above the top
+            going = (fine & ~done) | (retry & (x < above_top))
+            x = np.where(retry, above_top, x - step)[going]
+            run, top, above_top = run[going], top[going], above_top[going]
+            if run.size * m < LAGUERRE_LEFT:
+                break
+    return second, sure
+
+
+def _laguerre_top_two(alphas, betas, above=None, below=None):
+    """(theta, second, sure): `_laguerre_top`, then `_laguerre_second` of the rows it is sure of."""
+    prepared = _laguerre_prepared(alphas, betas)
+    theta, sure = _laguerre_top(alphas, betas, prepared, above)
+    second = np.full(len(theta), np.nan)
+    rows = np.flatnonzero(sure)
+    second[rows], sure[rows] = _laguerre_second(tuple(p[:, rows] for p in prepared), theta[rows],
+                                                None if below is None else below[rows])
+    return theta, second, sure
 
 
 def _last_component(alphas, betas, theta):
@@ -411,15 +602,22 @@ def _last_component(alphas, betas, theta):
 
 def _pivot_logs(alphas, betas, theta) -> np.ndarray:
     """(n, m): log s_j - log s_0 of the top eigenvector's components, from the pivots d_i (see
-    `_last_component`): log s_{j} = log s_{j-1} + log d_{j-1} - log beta_{j-1}, summed in logs."""
+    `_last_component`): log s_{j} = log s_{j-1} + log d_{j-1} - log beta_{j-1}, summed in logs. The pivots' recurrence
+    runs column by column (three NumPy calls a step); the logs and their sums over the whole array at once."""
     n, m = alphas.shape
     tiny = np.finfo(np.float64).tiny
     logs = np.zeros((n, m))
-    d = theta - alphas[:, 0]
-    for j in range(1, m):
-        logs[:, j] = logs[:, j - 1] + np.log(np.maximum(np.abs(d), tiny)) - np.log(np.maximum(betas[:, j - 1], tiny))
-        if j < m - 1:
-            d = theta - alphas[:, j] - betas[:, j - 1] ** 2 / np.where(d == 0, tiny, d)
+    if m == 1:
+        return logs
+    aT = np.ascontiguousarray(alphas[:, : m - 1].T)
+    b2T = np.ascontiguousarray(betas[:, : m - 2].T) ** 2
+    d = np.empty((m - 1, n))
+    d[0] = theta - aT[0]
+    for j in range(1, m - 1):
+        np.subtract(theta - aT[j], b2T[j - 1] / np.where(d[j - 1] == 0, tiny, d[j - 1]), out=d[j])
+    with np.errstate(divide="ignore"):
+        steps = np.log(np.maximum(np.abs(d), tiny)) - np.log(np.maximum(betas[:, : m - 1].T, tiny))
+    np.cumsum(steps, axis=0, out=logs[:, 1:].T)
     return logs
 
 

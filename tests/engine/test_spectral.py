@@ -255,3 +255,121 @@ def test_a_second_thread_only_on_a_free_core(monkeypatch):
     names.clear()
     list(spectral.map_chunks(lambda i: names.add(threading.current_thread().name), range(4)))
     assert all(n.startswith("rnntui-jacnorm") for n in names)
+
+
+def _lanczos_tridiagonals(rng, rows, m, H=60, cluster=None):
+    """(alphas, betas) of m Lanczos steps (float64, no reorthogonalisation, as `spectral._lanczos` runs them) on
+    random symmetric matrices: uniform spectra, or with their top *cluster* eigenvalues within 1e-3 .. 1e-9 of each
+    other, so some tridiagonals carry near-double top values (and, past convergence, copies of the top)."""
+    alphas, betas = np.zeros((rows, m)), np.zeros((rows, m))
+    for i in range(rows):
+        ev = np.sort(rng.uniform(0, 1, H))
+        if cluster:
+            ev[-cluster:] = ev[-1] * (1 - np.arange(cluster)[::-1] * 10.0 ** -rng.integers(3, 10))
+        Q, _ = np.linalg.qr(rng.standard_normal((H, H)))
+        A = (Q * ev) @ Q.T
+        q, q_prev, b_prev = rng.standard_normal(H), np.zeros(H), 0.0
+        q /= np.linalg.norm(q)
+        for j in range(m):
+            w = A @ q
+            alphas[i, j] = w @ q
+            w -= alphas[i, j] * q + b_prev * q_prev
+            betas[i, j] = np.linalg.norm(w)
+            q_prev, q, b_prev = q, w / betas[i, j], betas[i, j]
+    return alphas, betas
+
+
+@pytest.mark.parametrize("m", [4, 9, 20, 35, 60])
+@pytest.mark.parametrize("cluster", [None, 2, 3])
+def test_the_batched_tridiagonal_check_matches_eigvalsh(m, cluster, monkeypatch):
+    """spectral._laguerre_top / _laguerre_second (the certificate checks of many rows at once) against eigvalsh of
+    the same tridiagonals: the top to rounding, the second from above within SECOND_RTOL of the gap; started cold,
+    from a previous check's values, and from guesses on the wrong side (which the pivots' count must catch). Rows
+    they are not sure of go to eigvalsh (`_batched_top_two`); from a previous check's values they must be sure of
+    most (cold, a near-double top, as past convergence at m = 60 of a 60 x 60 matrix, converges slowly)."""
+    rng = np.random.default_rng(m * 10 + (cluster or 0))
+    alphas, betas = _lanczos_tridiagonals(rng, 40, m, cluster=cluster)
+    vals = np.linalg.eigvalsh(spectral._tridiagonal(alphas, betas))
+    top, second = vals[:, -1], vals[:, -2]
+    gap = top - second
+    separate = gap > 1e-12 * top
+
+    def second_ok(got, rows):
+        rows = rows & separate
+        return (np.all(got[rows] >= second[rows] - 1e-14 * top[rows])
+                and np.all(got[rows] <= second[rows] + spectral.SECOND_RTOL * gap[rows] + 1e-14 * top[rows]))
+
+    good = (top + 1e-6 * top, second - 0.01 * gap)     # a previous check's top plus residual, and its second
+    wrong = (top - 0.3 * gap, second - 3 * gap)         # below the top; a start below the second
+    for above, below in [(None, None), good, wrong]:
+        monkeypatch.setattr(spectral, "LAGUERRE_LEFT", 0)   # iterate every row, however few are left
+        theta, sec, sure = spectral._laguerre_top_two(alphas, betas, above, below)
+        if above is good[0]:
+            assert sure.mean() > 0.8
+        elif above is None and m < 60:
+            assert sure.mean() > 0.5
+        np.testing.assert_allclose(theta[sure], top[sure], rtol=4e-15, atol=0)
+        assert second_ok(sec, sure)
+        monkeypatch.undo()
+        t, s2, res = spectral._batched_top_two(alphas, betas, above, below)
+        np.testing.assert_allclose(t, top, rtol=4e-15, atol=0)
+        assert second_ok(s2, np.ones(len(t), dtype=bool))
+        ref = np.abs(betas[:, -1]) * spectral._last_component(alphas, betas, top)
+        if m < 60:   # (past convergence, with copies of the top in T, as sensitive to theta's last bit as to T's)
+            big = ref > 1e-6 * top   # (and a residual far below that)
+            np.testing.assert_allclose(res[big], ref[big], rtol=1e-3)
+
+
+def test_many_rows_with_a_clustered_top_take_the_batched_checks(monkeypatch):
+    """A GRU-like batch (J = diag(z) + smaller terms, the largest z's nearly equal: the top of JᵀJ a cluster) large
+    enough that the certificate checks run batched (`_laguerre_top_two`), against numpy's dense SVD."""
+    rng = np.random.default_rng(7)
+    S, B, H = 150, 2, 40
+    a, D, blocks = factors(rng, "gru", S, B, H)
+    a[..., :4] = 0.97 + rng.uniform(0, 1e-4, (S, B, 4))   # four near-equal largest z
+    D *= 0.05
+    calls = []
+    real = spectral._laguerre_top
+    monkeypatch.setattr(spectral, "_laguerre_top", lambda *x: calls.append(len(x[0])) or real(*x))
+    assert_close(spectral.step_spectral_norms(a, D, blocks), dense_norms(a, D, blocks))
+    assert calls and max(calls) >= 100
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_a_real_runs_step_jacobian_norms_against_autograd(kind, tmp_path):
+    """diag.*.jacnorm of a real run (the family's factors, then spectral) against torch's autograd Jacobian of one
+    step of the same cell at the recorded states, at every step."""
+    import torch
+
+    import rnntui
+
+    H, T, B = 40, 60, 3
+    yaml = (f"name: t\ninput: {{generate: {{kind: noise, length: {T}, features: 6, batch: {B}}}}}\n"
+            f"model:\n  - {{type: {kind}, hidden_size: {H}}}\nloss: {{kind: sum}}\n")
+    (tmp_path / "s.yaml").write_text(yaml)
+    trace = rnntui.run(tmp_path / "s.yaml")
+    got = trace["diag.model.0.l0.fwd.jacnorm"]
+    p = {k: torch.tensor(np.asarray(trace[f"param.0.{k}"])) for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0",
+                                                                      "bias_hh_l0")}
+    x = torch.tensor(np.asarray(trace["input"]))
+    h = torch.tensor(np.asarray(trace["model.0.l0.fwd.h"]))
+    cell = (torch.nn.GRUCell if kind == "gru" else torch.nn.LSTMCell)(6, H).double()
+    with torch.no_grad():
+        cell.weight_ih.copy_(p["weight_ih_l0"]), cell.weight_hh.copy_(p["weight_hh_l0"])
+        cell.bias_ih.copy_(p["bias_ih_l0"]), cell.bias_hh.copy_(p["bias_hh_l0"])
+    c = torch.tensor(np.asarray(trace["model.0.l0.fwd.c"])) if kind == "lstm" else None
+    ref = np.empty((T, B))
+    for t in range(T):
+        for b in range(B):
+            h_prev = h[t - 1, b] if t else torch.zeros(H, dtype=torch.float64)
+            if kind == "gru":
+                def step(v):
+                    return cell(x[t, b][None], v[None])[0]
+            else:
+                c_prev = c[t - 1, b] if t else torch.zeros(H, dtype=torch.float64)
+
+                def step(v):   # dh_t/dh_{t-1} with c_{t-1} held (the step Jacobian rnntui reports)
+                    return cell(x[t, b][None], (v[None], c_prev[None]))[0][0]
+            J = torch.autograd.functional.jacobian(step, h_prev)
+            ref[t, b] = torch.linalg.matrix_norm(J, ord=2).item()
+    np.testing.assert_allclose(got, ref, rtol=RTOL)
