@@ -844,13 +844,14 @@ class RnntuiApp(App):
             self._ask(breakpoint=True)
 
     def _refused_while_sweeping(self, what: str) -> bool:
-        """While a long run's sweep runs: say that *what* needs it done (and how far it is); True when refused."""
+        """While a long run's sweep runs: say that *what* needs it done (and how far it is), and that nothing waits
+        for it (unlike `n` / `c`, `_waits_for_sweep`): the key is pressed again then; True when refused."""
         progress = self.run_state.sweeping
         if progress is None:
             return False
         if not self._said_sweep_failed(what):
-            self.notify(f"{what}: once the sweep is done (computing: {progress.fraction:.0%})", timeout=3,
-                        markup=False)
+            self.notify(f"{what}: not while the sweep runs ({progress.fraction:.0%} done); press the key again once "
+                        "it is done", timeout=3, markup=False)
         return True
 
     def _said_sweep_failed(self, what: str) -> bool:

@@ -593,3 +593,25 @@ async def test_the_headers_bar_says_the_fraction_the_views_say(scenario, monkeyp
                 assert f"loss computing: {at * 10}%" in header and f" {at * 10}% (the keys still answer)" in header
     finally:
         held.go()
+
+
+async def test_a_key_refused_while_sweeping_says_it_is_to_be_pressed_again(scenario):
+    """`w` while the sweep runs is refused (unlike `n` and `c`, which wait for it): the words say so, and once the
+    sweep is done nothing was added and no dialog opened by itself."""
+    held = Held(scenario, at=3)
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.run_state.sweeping.done == 3)
+            watches = list(app.debugging.watches)
+            await press(pilot, ["w"])
+            said = [str(n.message) for n in app._notifications]
+            assert any("w: a watch is checked and evaluated over the whole run: not while the sweep runs (30% done); "
+                       "press the key again once it is done" in m for m in said), said
+            held.go()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.run_state.sweeping is None
+            assert list(app.debugging.watches) == watches and app.screen is app.screen_stack[0]
+    finally:
+        held.go()
