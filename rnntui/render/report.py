@@ -341,40 +341,47 @@ def write_report(trace, path, kind: str, opts: ReportOptions, other=None, limit:
 
 # What a report holds while it is made, per character of its text at 100 columns (the text report's own
 # characters, which grow with the steps it prints: rows of the prediction table and of each place's section).
-# Measured with tracemalloc on LSTM/GRU runs (H 8-16, B 1-3, 1-2 layers, 300-3,000 steps; the peak over the
-# report alone, after a warm-up): txt 19-20 bytes a character (rich's segments of every line, then the whole
-# text), HTML 16-17 (the document's fragments), `show` 10-13 (printed as it goes, but each item whole), SVG
-# 135-143 (a <text> element and its style per span). RSS is higher than what tracemalloc sees (the allocator
-# keeps freed blocks): the figures below are those peaks with a margin of a fifth and more.
-REPORT_BYTES_PER_CHAR = {"txt": 24, "html": 21, "show": 16, "svg": 170}
+# Measured with tracemalloc (the peak of the report alone, after a warm-up, its estimate included) on LSTM runs
+# of B=1 (300-3,000 steps, H 6-16, 1-2 layers), B=3 (H=32), B=40 (100 steps) and B=400 (4 steps): txt 19-26.5
+# bytes a character (rich's segments of every line, then the whole text), HTML 16-32 (the document's fragments;
+# the most for many samples), `show` 10-27.5 (printed item by item, each item whole), SVG 135-152 (a <text>
+# element and its style per span). The figures below are the largest with a margin of a fifth: RSS is higher
+# than what tracemalloc sees (the allocator keeps freed blocks).
+REPORT_BYTES_PER_CHAR = {"txt": 32, "html": 38, "show": 33, "svg": 185}
 PROBE_STEPS = 32    # the estimate renders the text of a window of this many steps, then of twice as many
 
 
 def report_memory(trace, kind: str, opts: ReportOptions) -> tuple[int, int, int] | None:
     """(bytes the report of *opts*' steps would hold at its peak, bytes of its fixed part, bytes per step), or
-    None for a report of at most 2 * PROBE_STEPS steps (held by the fixed part: its tables and maps). The per-step
-    cost is measured on this run: the text of PROBE_STEPS steps and of twice as many, rendered from the run's
-    first printed steps (a checkpointed run reads their segments only); the difference is what a step adds."""
+    None for a report of at most 2 * PROBE_STEPS rows of steps and samples (steps x B: held by its fixed part,
+    its tables and maps). The per-step cost is measured on this run: the text of its first PROBE_STEPS printed
+    steps and of twice as many (fewer for a short report of a large batch), rendered as the report renders them
+    (a checkpointed run reads their segments only); the difference is what a step adds."""
     import dataclasses
 
-    k, chosen = chosen_iteration(trace, opts.iteration)
+    _, chosen = chosen_iteration(trace, opts.iteration)
     steps = opts.step_range(chosen.info.T)
-    if len(steps) <= 2 * PROBE_STEPS:
+    n = len(steps)
+    if n * max(chosen.info.B, 1) <= 2 * PROBE_STEPS:
         return None
     a = steps.start
 
-    def chars(n: int) -> int:
-        probe = dataclasses.replace(opts, steps=(a, a + n), width=None)
+    def chars(k: int) -> int:
+        probe = dataclasses.replace(opts, steps=(a, a + k), width=None)
         console = Console(record=True, width=opts.width or TEXT_WIDTH, file=io.StringIO(), force_jupyter=False,
                           color_system=None)
         render_to(console, trace, probe)
         return len(console.export_text())
 
-    one, two = chars(PROBE_STEPS), chars(2 * PROBE_STEPS)
     per_char = REPORT_BYTES_PER_CHAR[kind]
-    step = max(two - one, 0) * per_char // PROBE_STEPS
-    fixed = max(one * per_char - step * PROBE_STEPS, 0)
-    return fixed + step * len(steps), fixed, step
+    p = min(PROBE_STEPS, n // 2)
+    if p == 0:   # one step of a large batch: its whole report, measured (all of it counted as the step's)
+        one = chars(1) * per_char
+        return one, 0, one
+    one, two = chars(p), chars(2 * p)
+    step = max(two - one, 0) * per_char // p
+    fixed = max(one * per_char - step * p, 0)
+    return fixed + step * n, fixed, step
 
 
 def memory_limit(trace, given: int | None) -> int:
