@@ -96,7 +96,7 @@ def test_a_window_of_a_checkpointed_run_reads_its_segments_and_is_the_whole_runs
 
 
 @pytest.mark.parametrize("kind, steps, B", [("txt", 600, 1), ("html", 600, 1), ("show", 600, 1), ("svg", 140, 1),
-                                            ("txt", 4, 400), ("html", 4, 400), ("show", 4, 400), ("svg", 4, 400)])
+                                            ("txt", 4, 150), ("html", 4, 150), ("show", 4, 150), ("svg", 4, 150)])
 def test_the_estimate_is_at_least_what_the_report_holds_and_not_far_above(tmp_path, kind, steps, B):
     import io
 
