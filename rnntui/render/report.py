@@ -360,7 +360,9 @@ def report_memory(trace, kind: str, opts: ReportOptions) -> tuple[int, int, int]
     import dataclasses
 
     _, chosen = chosen_iteration(trace, opts.iteration)
-    steps = opts.step_range(chosen.info.T)
+    steps = _printed_steps(chosen.info, opts)
+    if steps is None:
+        return None
     n = len(steps)
     if n * max(chosen.info.B, 1) <= 2 * PROBE_STEPS:
         return None
@@ -382,6 +384,16 @@ def report_memory(trace, kind: str, opts: ReportOptions) -> tuple[int, int, int]
     step = max(two - one, 0) * per_char // p
     fixed = max(one * per_char - step * p, 0)
     return fixed + step * n, fixed, step
+
+
+def _printed_steps(info, opts: ReportOptions) -> range | None:
+    """The steps a report prints at most: *opts*' window of the longest of the run's step axes (an encoder-decoder's
+    decoder may run longer than its encoder); None where the window is not a range of them (the report says why)."""
+    T = max([info.T] + [e.steps for e in info.entries])
+    try:
+        return opts.step_range(T)
+    except ExportError:
+        return None
 
 
 def memory_limit(trace, given: int | None) -> int:
@@ -408,7 +420,7 @@ def check_report_memory(trace, kind: str, opts: ReportOptions, limit: int) -> No
         return
     total, fixed, step = need
     _, chosen = chosen_iteration(trace, opts.iteration)
-    steps = opts.step_range(chosen.info.T)
+    steps = _printed_steps(chosen.info, opts)
     fit = (limit - fixed) // step if step else 0
     import shlex
 
