@@ -293,7 +293,7 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
     betas = np.zeros_like(alphas)
     scratch = {} if scratch is None else scratch
     basis = [] if ritz else None   # each iteration's Lanczos vectors (packed as `active` was then), for the Ritz vector
-    vectors = np.zeros((n, H)) if ritz else None
+    coefficients = np.zeros((n, m_max)) if ritz else None   # each finished row's Ritz vector in the basis
     due = np.full(n, first_check)            # each row's next check
     guess_top = np.full(n, np.nan)           # from its last check: a point above the top Ritz value, and the second
     guess_second = np.full(n, np.nan)
@@ -343,7 +343,7 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
             if ritz and finished.any():   # the top Ritz vector: the basis combined by the tridiagonal's eigenvector
                 fin = rows[finished]
                 s = _top_vector(alphas[fin, :m], betas[fin, :m], th[finished])
-                vectors[fin] = _combine(basis, fin, s)
+                coefficients[fin, :m] = s
             wait = rows[~finished]
             if wait.size:   # far: log of how many times too large the residual is; the rate it fell at since the last check
                 f = far[~finished]
@@ -364,23 +364,24 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
         q = w / np.where(beta > 0, beta, 1.0)[:, None]
         beta_prev = beta
     if ritz:
-        return vectors, theta, second
+        return _combine(basis, coefficients), theta, second
     return theta, done, second
 
 
-def _combine(basis, rows, s):
-    """sum_j s[:, j] q_j[row] for the given (global) rows, q_j the Lanczos vectors `_lanczos` kept per iteration
-    (each packed in the order of that iteration's active rows, a sorted subset of the previous), in float64.
+def _combine(basis, coefficients):
+    """Each row's sum_j coefficients[row, j] q_j[row] (float64), q_j the Lanczos vectors `_lanczos` kept per iteration,
+    each packed in the order of that iteration's active rows (a sorted subset of the previous iteration's): once for
+    all rows at the end, a few NumPy calls an iteration (a row's coefficients are zero past its last iteration).
 
     A list of the vectors as they were made, rather than one (rows, iterations, H) array filled in: no copy, and no
     block of memory larger than an iteration's (a fresh 40 MB block costs ~0.25 s of page faults on a VM)."""
-    out = np.zeros((len(rows), basis[0][1].shape[1]))
-    where, seen = None, None
-    for j in range(s.shape[1]):
-        active, q = basis[j]
-        if active is not seen:
-            where, seen = np.searchsorted(active, rows), active
-        out += s[:, j, None] * q[where]
+    n = coefficients.shape[0]
+    out = np.zeros((n, basis[0][1].shape[1]))
+    for j, (active, q) in enumerate(basis):
+        if len(active) == n:
+            out += coefficients[:, j, None] * q
+        else:
+            out[active] += coefficients[active, j, None] * q
     return out
 
 
