@@ -306,21 +306,23 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
     Da, aa, fl = D, a, floor
     buf = _buffer(scratch, f"buf{dt.itemsize}", (n, k, H), dt)      # W q, then D * (J q)
     Jv = _buffer(scratch, f"Jv{dt.itemsize}", (n, H), dt)
+    tmp = _buffer(scratch, f"tmp{dt.itemsize}", (n, H), dt)
     for m in range(1, m_max + 1):
         r = len(active)
         if ritz:
             basis.append((active, q))
         u = np.matmul(q, Wt, out=buf[:r].reshape(r, k * H)).reshape(r, k, H)
         J = np.einsum("rkh,rkh->rh", Da, u, out=Jv[:r])   # sum_k D_k * (W_k q): one pass
+        t = tmp[:r]
         if aa is not None:
-            J += aa * q
+            J += np.multiply(aa, q, out=t)
         np.multiply(Da, J[:, None, :], out=u)
         w = u.reshape(r, k * H) @ W
         if aa is not None:
-            w += aa * J
+            w += np.multiply(aa, J, out=t)
         alpha = np.einsum("ij,ij->i", w, q)
-        w -= alpha[:, None] * q
-        w -= beta_prev[:, None] * q_prev
+        w -= np.multiply(alpha[:, None], q, out=t)
+        w -= np.multiply(beta_prev[:, None], q_prev, out=t)
         beta = np.sqrt(np.einsum("ij,ij->i", w, w))
         alphas[active, m - 1] = alpha
         betas[active, m - 1] = beta
