@@ -577,17 +577,6 @@ def _laguerre_second(prepared, theta, below=None):
     return second, sure
 
 
-def _laguerre_top_two(alphas, betas, above=None, below=None):
-    """(theta, second, sure): `_laguerre_top`, then `_laguerre_second` of the rows it is sure of."""
-    prepared = _laguerre_prepared(alphas, betas)
-    theta, sure = _laguerre_top(alphas, betas, prepared, above)
-    second = np.full(len(theta), np.nan)
-    rows = np.flatnonzero(sure)
-    second[rows], sure[rows] = _laguerre_second(tuple(p[:, rows] for p in prepared), theta[rows],
-                                                None if below is None else below[rows])
-    return theta, second, sure
-
-
 def _last_component(alphas, betas, theta):
     """|s_m|: last component of the unit eigenvector of the tridiagonal for its top eigenvalue theta.
 
