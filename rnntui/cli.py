@@ -38,8 +38,9 @@ class Format(str, Enum):
 
 
 MaxMemory = Annotated[Optional[str], typer.Option(
-    "--max-memory", help="Refuse runs whose trace would exceed this: 2GB (10^9 bytes), 2GiB (2^30 bytes), 512MiB, "
-    "1000000 (bytes). Default: half the available memory.")]
+    "--max-memory", help="The memory limit: a run whose whole recording would hold more at its peak is checkpointed "
+    "(kept in segments, each recomputed when read), or refused where it cannot be: 2GB (10^9 bytes), 2GiB (2^30 "
+    "bytes), 512MiB, 1000000 (bytes). Default: half the available memory.")]
 Sample = Annotated[Optional[int], typer.Option("--sample", min=0, help="A data set input (input: {dataset: ...}): "
                                                "the first sample the run reads (default the input's sample, 0).")]
 
@@ -274,7 +275,7 @@ def export(
         "they cost under about a second; otherwise the file lists them in meta.not_computed and rnntui computes "
         "them when they are first read.")] = None,
     full: Annotated[bool, typer.Option(
-        "--full", help="A checkpointed run (one whose whole record is over the memory limit) as .npz: every array "
+        "--full", help="A checkpointed run (one whose whole recording would pass the memory limit) as .npz: every array "
         "whole, each recomputed and written one at a time, after its size is estimated and checked against the "
         "free disk. Default: its checkpoints and per-step diagnostics, which rnntui reopens with the same "
         "recompute.")] = False,
@@ -322,8 +323,9 @@ def export(
     # not on stdout when stdout is where the file went (-o /dev/stdout)
     typer.echo(printable(f"wrote {output}"), err=not output.is_file())
     if skipped:
-        typer.echo(f"left out {len(skipped)} diag.*.jacnorm key(s), listed in meta.not_computed (they would take "
-                   "a while): rnntui computes them when first read; --jacobian writes them", err=True)
+        why = "--no-jacobian" if jacobian is False else "they would take a while"
+        typer.echo(f"left out {len(skipped)} diag.*.jacnorm key(s), listed in meta.not_computed ({why}): rnntui "
+                   "computes them when first read; --jacobian writes them", err=True)
 
 
 def _check_room(output: Path, size: int) -> None:

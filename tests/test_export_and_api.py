@@ -112,7 +112,7 @@ def test_memory_limit_refuses_with_estimate(tmp_path, size, shown):
     """--max-memory in bytes as rnntui/sizes.py reads it: 10KB is 10,000 bytes, 10KiB 10,240."""
     result = CliRunner().invoke(app, ["export", "stacked-lstm", "-o", str(tmp_path / "t.npz"), "--max-memory", size])
     assert result.exit_code == 2
-    assert "would record about" in result.output and f"limit of {shown} " in result.output
+    assert "would hold about" in result.output and f"limit of {shown} " in result.output
     assert not (tmp_path / "t.npz").exists()
 
 
@@ -251,3 +251,20 @@ def test_run_opens_a_saved_trace(tmp_path):
         assert reopened.info.name == trace.info.name
         np.testing.assert_array_equal(reopened["grad.model.0.l0.fwd.c"], trace["grad.model.0.l0.fwd.c"])
         assert float(reopened["loss"]) == float(trace["loss"])
+
+
+@pytest.mark.parametrize("command", ["run", "show", "export", "check"])
+def test_max_memory_help_says_what_the_limit_does(command):
+    """Over the limit a run is checkpointed, refused only where it cannot be (the help said 'Refuse runs whose
+    trace would exceed this')."""
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    words = " ".join(result.output.split())
+    assert "Refuse runs whose trace" not in words
+    assert "a run whose whole recording would hold more at its peak is checkpointed" in words
+
+
+def test_export_no_jacobian_says_the_option_left_the_norms_out(tmp_path):
+    result = CliRunner().invoke(app, ["export", "bptt", "-o", str(tmp_path / "t.npz"), "--no-jacobian"])
+    assert result.exit_code == 0, result.output
+    assert "listed in meta.not_computed (--no-jacobian)" in result.output
+    assert "would take a while" not in result.output    # bptt's norms cost nothing: the option left them out

@@ -26,7 +26,7 @@ def test_a_model_too_large_to_run_is_refused_before_its_parameters_are_made(tmp_
         tracemalloc.stop()
     problem = info.value.problems[0]
     assert (problem.line, problem.path) == (3, "model")
-    assert "this run would record about" in problem.message and "memory limit of 200.0 MiB" in problem.message
+    assert "this run would hold about" in problem.message and "memory limit of 200.0 MiB" in problem.message
     assert peak < 40 << 20, peak  # the parameters alone take 72 MB
 
 

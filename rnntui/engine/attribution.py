@@ -158,16 +158,19 @@ def backprop(trace, seed: Seed):
     from rnntui.engine.diagnostics import derived_keys
     from rnntui.engine.interventions import recorded
     from rnntui.engine.trace import Trace
-    from rnntui.engine.whatif import Plan, _inputs
+    from rnntui.engine.whatif import Plan, _inputs, refuse_over_the_limit
 
     info = trace.info
     _supported(info)
     base = trace.whole if hasattr(trace, "whole") else trace
+    refuse_over_the_limit(base, "tracing back another quantity (o)")
+    held = getattr(base, "big", {})   # a checkpointed run within the limit: its recomputed arrays, read whole below
     layout = list(info.entries)
     last = layout[-1]
     stepped = bool(info.seq and last.seq_out)
     has_logits = info.loss == "cross_entropy" or last.activation == "softmax"
-    check(seed, info, tuple(base[keys.OUTPUT].shape), stepped, has_logits)
+    out_shape = held[keys.OUTPUT][0] if keys.OUTPUT in held else base[keys.OUTPUT].shape
+    check(seed, info, tuple(out_shape), stepped, has_logits)
     x, params, target, lengths, initial = _inputs(base)
     buffers = {n: np.asarray(base[keys.buffer(n)]) for e in info.entries for n in e.buffers}
     masks = {k: np.asarray(base[k]) for k in base if keys.is_dropout_mask(k)} or None
@@ -188,7 +191,7 @@ def backprop(trace, seed: Seed):
         grads: dict[str, np.ndarray] = {}
         rec[keys.GRAD_INPUT] = walk.backward(g, g_pre, grads, rec)
         network.record_weights(rec, params, grads, None)
-    arrays = {k: base[k] for k in base if base.is_computed(k) and not k.startswith(GRADIENT_PREFIXES)}
+    arrays = {k: base[k] for k in base if (base.is_computed(k) or k in held) and not k.startswith(GRADIENT_PREFIXES)}
     arrays.update({k: v for k, v in rec.items() if k.startswith(GRADIENT_PREFIXES)})
     arrays[META] = np.asarray(seed.to_json())
     derived = derived_keys(info, arrays, params)

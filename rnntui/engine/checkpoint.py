@@ -237,9 +237,14 @@ class Segments:
         if not self.plain_chain or not kept:
             return {}, None
         places = [p for p in keys.places_of(self.layout) if p.recurrent]
-        first = kept[0][1]
-        forward = {key: np.concatenate([kept[k][1][key] for k in range(len(kept))])
-                   for key in first if key not in self.state_keys and any(key.startswith(p.prefix + ".") for p in places)}
+        forward = {}
+        for key in [key for key in kept[0][1] if key not in self.state_keys
+                    and any(key.startswith(p.prefix + ".") for p in places)]:
+            joined = np.concatenate([kept[k][1][key] for k in range(len(kept))])
+            joined.flags.writeable = False     # read by the norms' thread while this one runs the backward pass
+            for k, (a, b) in enumerate(self.bounds):    # each segment's record reads it: held once, not twice
+                kept[k][1][key] = joined[a:b]
+            forward[key] = joined
         arrays = dict(forward)
         if self.lengths is not None:
             arrays[keys.META_LENGTHS] = self.lengths
@@ -597,7 +602,7 @@ class NotReady(Exception):
     sweep done; *what* it waits for ("the backward pass", "the forward pass")."""
 
     def __init__(self, what: str, fraction: float, steps: tuple[int, int] | None = None, failed: str = "",
-                 bidir: bool = False):
+                 bidir: bool = False, loss_known: bool = False):
         super().__init__(f"{what}: not computed: the sweep failed ({failed})" if failed else
                          f"{what}: computing ({fraction:.0%} of the sweep done)")
         self.what, self.fraction = what, fraction
@@ -607,6 +612,9 @@ class NotReady(Exception):
         """Why the sweep stopped, when it failed: what waits for it will not come."""
         self.bidir = bidir
         """A bidirectional entry's run: a step's forward pass also waits for its backward direction's states."""
+        self.loss_known = loss_known
+        """The run's loss is known already (a many-to-one's head or a decoder ran before the backward sweep): what
+        waits for the backward pass waits for its gradients only."""
 
 
 class Sweep:
@@ -985,7 +993,8 @@ class SweepingTrace(CheckpointedTrace):
         self.segment_bytes = 0
 
     def _not_ready(self, what: str = "the backward pass") -> NotReady:
-        return NotReady(what, self.progress.fraction, self.forward_steps(), self.failed, self.progress.bidir)
+        return NotReady(what, self.progress.fraction, self.forward_steps(), self.failed, self.progress.bidir,
+                        loss_known=keys.LOSS in self._arrays)
 
     def forward_steps(self) -> tuple[int, int]:
         """The steps a .. b-1 whose forward pass is ready in this snapshot, (a, b)."""
@@ -1224,7 +1233,9 @@ def restore(arrays: dict, info, path, limit: int):
     meta, S, big = _meta(arrays, path)
     layout = list(info.entries)
     why = why_whole_layout(layout)
-    if why is not None or not info.seq or S < 1:
+    if S < 1:
+        raise bad(f"meta.checkpoint's segment_steps: expected a whole number from 1, found {S}")
+    if why is not None or not info.seq:
         raise bad(why or "no steps")
     params = {k[len(keys.PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(keys.PARAM_PREFIX)}
     x = arrays.get(keys.INPUT)
@@ -1261,9 +1272,9 @@ def restore(arrays: dict, info, path, limit: int):
                     raise bad(f"{name}: expected {v.dtype} {v.shape} ({K} segments of {S} steps)")
                 into[i][s] = np.array(saved)
     segs.buffers = {k[len(keys.buffer("")):]: v for k, v in arrays.items() if k.startswith(keys.buffer(""))}
-    path = meta.get("path")
-    if isinstance(path, dict):     # recomputed on the path the run took (a training replay's fused kernels)
-        segs.path = {"replay": bool(path.get("replay")), "step_norms": bool(path.get("step_norms", True))}
+    taken = meta.get("path")
+    if isinstance(taken, dict):     # recomputed on the path the run took (a training replay's fused kernels)
+        segs.path = {"replay": bool(taken.get("replay")), "step_norms": bool(taken.get("step_norms", True))}
     try:
         segs.load_extra(arrays)
     except ValueError as exc:
@@ -1277,6 +1288,9 @@ def restore(arrays: dict, info, path, limit: int):
     else:
         left = set()
     rows = {k[len(keys.checkpoint_row("")):]: v for k, v in arrays.items() if k.startswith(keys.checkpoint_row(""))}
+    wrong = check_rows(rows, segs.T, info.B, big)
+    if wrong is not None:
+        raise bad(wrong)
     cls = CheckpointedTrace
     if keys.TRAIN_LOSS in kept:     # a training run's: its iterations' numbers and this iteration's record
         from rnntui.engine.checkpoint_kinds import SavedCheckpointedTrainTrace as cls
@@ -1290,12 +1304,33 @@ def restore(arrays: dict, info, path, limit: int):
             trace._derived[place.diag_key("jacnorm")] = partial(windowed_steps_jacnorm, trace,
                                                                 info.entries[place.entry], params)
     rec = meta.get("recording")
-    if isinstance(rec, dict):
+    if rec is not None:
         try:
-            trace.recording = Recording(**{**rec, "reopened": True})   # the limit it was recorded under
-        except TypeError:
-            pass
+            trace.recording = Recording.reopened_from(rec if isinstance(rec, dict) else {})
+        except ValueError as exc:
+            raise bad(str(exc)) from None
     return trace
+
+
+def check_rows(rows: dict, T: int, B: int, big: dict) -> str | None:
+    """What is wrong with the rows a saved checkpointed trace keeps for its views (`CheckpointedTrace.rows`:
+    "saliency", "argmax" and "gradnorm:{place}" (T, B), "top:{key}" (B,) of an array recomputed), or None."""
+    out = big.get(keys.OUTPUT)
+    classes = int(np.prod(out[0][2:])) if out is not None else None
+    for name, v in rows.items():
+        key = keys.checkpoint_row(name)
+        if name.startswith("top:") and name[4:] in big:
+            want = (B,)
+        elif name in ("saliency", "argmax") or name.startswith("gradnorm:"):
+            want = (T, B)
+        else:
+            return f"{key}: not a row rnntui keeps"
+        kind = "iu" if name == "argmax" else "f"
+        if v.shape != want or v.dtype.kind not in kind:
+            return f"{key}: expected {'whole numbers' if kind == 'iu' else 'float'} {want}; found {v.dtype} {v.shape}"
+        if name == "argmax" and v.size and (classes is None or v.min() < 0 or v.max() >= classes):
+            return f"{key}: expected class indices 0..{(classes or 0) - 1}; found {v.min()}..{v.max()}"
+    return None
 
 
 class StepRows:

@@ -113,9 +113,10 @@ def reweighted(trace, edits):
     """A new Trace: *trace*'s run recomputed with its parameters edited (its interventions kept)."""
     from rnntui.engine.interventions import recorded
     from rnntui.engine.trace import Trace
-    from rnntui.engine.whatif import what_if
+    from rnntui.engine.whatif import refuse_over_the_limit, what_if
 
     base = trace.whole if hasattr(trace, "whole") else trace
+    refuse_over_the_limit(base)
     if any(e.part for e in base.info.entries) or base.info.feed == "output":
         raise EditError("editing a weight recomputes whole-sequence runs; this one is an encoder-decoder or a "
                         "generator: edit the scenario's weights.set instead")

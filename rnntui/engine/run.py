@@ -73,7 +73,8 @@ def too_big_checkpointed(need: int, limit: int, S: int) -> str:
 
 
 def too_big(need: int, limit: int, T: int, B: int) -> str:
-    return (f"this run would record about {format_size(need)}, more than the memory limit of {format_size(limit)} "
+    return (f"this run would hold about {format_size(need)} at its peak (its record and its backward pass's working "
+            f"arrays), more than the memory limit of {format_size(limit)} "
             f"(T={T}, B={B}); shorten the input, make the model smaller or raise --max-memory")
 
 
@@ -102,10 +103,10 @@ def choose_recording(sc, limit: int, recording: str | None = None) -> tuple[Reco
                                          + f"; it cannot be checkpointed: {why}")])
         raise ValueError(f"cannot be checkpointed: {why}")
     segments = -(-T // S) if why is None else 0
-    reason = "" if why is not None else f"recorded in {segments:,} segments of {S:,} steps"
+    reason = "" if why is not None else f"computed in {segments:,} segments of {S:,} steps, every array kept"
     if mode == "checkpointed":
         reason = ""
-    return Recording(mode, need, limit, reason, S if why is None else 0, segments, steps=sc.T), (S if why is None else 0)
+    return Recording(mode, need, limit, reason, S if why is None else 0, segments, steps=T), (S if why is None else 0)
 
 
 def run_once(sc, max_memory: int | None = None, iteration: int | None = None,
@@ -338,7 +339,7 @@ class SweepingRun:
             derived = derived_keys(info, arrays, self.params)  # a shared parameter is read under the owner's name
             derived.update(lazy)
             if swept.norms is not None:   # computed alongside the backward pass: read when they are done
-                derived.update({key: partial(_computed, swept.norms, key) for key in derived
+                derived.update({key: partial(_computed, swept.norms, key, fn) for key, fn in derived.items()
                                 if key.endswith(".jacnorm")})
             trace = Trace(arrays, info, derived)
         trace.recording = chosen
@@ -346,9 +347,17 @@ class SweepingRun:
         return trace
 
 
-def _computed(norms, key: str) -> np.ndarray:
-    """*key* of what *norms* (an aside.Aside) computes, once it is done."""
-    return norms.result()[key]
+def _computed(norms, key: str, derive) -> np.ndarray:
+    """*key* of what *norms* (an aside.Aside) computes, once it is done; *derive()* when they were dropped (a
+    save that stopped, which waited for them: a later read computes them here)."""
+    from rnntui.engine.aside import Dropped, stopping
+
+    try:
+        return norms.result()[key]
+    except Dropped:
+        if stopping() or not norms.dropped:
+            raise
+        return derive()
 
 
 def segment_term_gradients(segments, terms: dict) -> dict:

@@ -128,20 +128,25 @@ def map_chunks(fn: Callable, items: Iterable, workers: int | None = None) -> Ite
                 f.cancel()
 
 
+TYPICAL_SINGLE_ITERATIONS = 30   # float32 Lanczos steps before a row is certified (its basis is kept until then)
 TYPICAL_ITERATIONS = 12  # Lanczos steps before most rows are certified (each check forms m x m tridiagonals)
 
 
 def working_floats(rows: int, k: int, H: int) -> int:
     """Float64 numbers step_spectral_norms holds at once for *rows* (step, sample) rows of D: each chunk's
-    scaled D, its gathered copy and J v's products (3 of rows x kH), about 12 vectors of H per row
-    (Lanczos vectors, their products and the copies `keep` makes), the Lanczos coefficients and the
-    tridiagonals a certificate check forms (typically; up to MAX_ITERATIONS^2 per row for rows that
-    converge slowly); and W, Wᵀ and the blocks in float64."""
+    scaled D, its gathered copy and J v's products (3 of rows x kH); then the larger of the two phases' own
+    arrays, one phase running after the other: the float32 phase's (its copies, vectors and Lanczos basis) or
+    the float64 phase's (about 12 vectors of H per row: Lanczos vectors, their products and the copies `keep`
+    makes; the Lanczos coefficients and the tridiagonals a certificate check forms, typically; up to
+    MAX_ITERATIONS^2 per row for rows that converge slowly); and W, Wᵀ and the blocks in float64.
+    tests/engine/test_memory_estimate.py holds whole runs' peaks to it."""
     n = min(rows, max(1, ROW_BUDGET // (k * H)))
     m = min(TYPICAL_ITERATIONS, H)
-    # the float32 phase: its copies of D and W, its vectors, and its Lanczos basis (kept for the Ritz vector)
-    single = (2 * k * H + 8 * H + min(SINGLE_ITERATIONS, H) * H) // 2 + 2 * min(SINGLE_ITERATIONS, H)
-    return n * (3 * k * H + 12 * H + 2 * min(MAX_ITERATIONS, H) + m * m + single) + 4 * k * H * H
+    # the float32 phase: its copies of D and W, its vectors, and its Lanczos basis (kept for the Ritz vector, as made:
+    # a row's vectors until it is certified, typically)
+    single = (2 * k * H + 8 * H + min(TYPICAL_SINGLE_ITERATIONS, H) * H) // 2 + 2 * min(SINGLE_ITERATIONS, H)
+    double = 12 * H + 2 * min(MAX_ITERATIONS, H) + m * m
+    return n * (3 * k * H + max(single, double)) + 4 * k * H * H   # one phase after the other: the larger's peak
 
 
 def step_spectral_norms(a: np.ndarray | None, D: np.ndarray, blocks: np.ndarray, *, rtol: float = DEFAULT_RTOL,

@@ -109,13 +109,32 @@ class Recording:
     engine/checkpoint.py). The memory limit decides (`--max-memory`)."""
 
     mode: str                      # "full" or "checkpointed"
-    need: int                      # bytes the whole record takes, estimated before anything was made
+    need: int                      # bytes a whole recording holds at its peak (its record and the working arrays of its
+                                   # backward pass), estimated before anything was made: more than the record it keeps
     limit: int                     # the memory limit
     reason: str = ""               # why a run over the limit could not be checkpointed, or what a full run is
     segment_steps: int = 0         # a checkpointed run's segment length, and how many segments it has
     segments: int = 0
     reopened: bool = False         # read from a saved trace: the limit is the one it was recorded under
-    steps: int = 0                 # the steps it runs over (0: a trace saved before this was kept)
+    steps: int = 0                 # the steps the segments cut (an encoder-decoder's: its encoder's; 0: a trace saved
+                                   # before this was kept)
+
+    @classmethod
+    def reopened_from(cls, saved: dict) -> Recording:
+        """The Recording a saved trace keeps (meta.checkpoint's "recording"), reopened: the limit is the one it was
+        recorded under. ValueError naming the field that is not what rnntui writes (keys it does not know are
+        left out)."""
+        if saved.get("mode") not in ("full", "checkpointed"):
+            raise ValueError("recording's mode: expected full or checkpointed")
+        counts = {}
+        for name in ("need", "limit", "segment_steps", "segments", "steps"):
+            v = saved.get(name, 0)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"recording's {name}: expected a whole number from 0")
+            counts[name] = v
+        if not isinstance(saved.get("reason", ""), str):
+            raise ValueError("recording's reason: expected text")
+        return cls(saved["mode"], reason=saved.get("reason", ""), reopened=True, **counts)
 
     def words(self) -> str:
         """One line for the debugger's help, `rnntui show` and the header."""
@@ -125,10 +144,12 @@ class Recording:
             under = " it was recorded under" if self.reopened else ""
             last = self.steps - (self.segments - 1) * self.segment_steps   # a shorter last segment: said
             tail = f" (the last {last:,})" if self.steps and 0 < last < self.segment_steps else ""
-            return (f"checkpointed: the whole record (about {format_size(self.need)}) is more than the memory limit "
-                    f"of {format_size(self.limit)}{under}; {self.segments:,} segments of {self.segment_steps:,} steps"
+            return (f"checkpointed: recorded whole, the run would hold about {format_size(self.need)} at its peak "
+                    f"(its record and its backward pass's working arrays), more than the memory limit of "
+                    f"{format_size(self.limit)}{under}; {self.segments:,} segments of {self.segment_steps:,} steps"
                     f"{tail}, each recomputed exactly when read")
-        words = f"recorded whole: about {format_size(self.need)}, within the memory limit (--max-memory)"
+        words = (f"recorded whole: about {format_size(self.need)} at its peak (its record and its backward pass's "
+                 "working arrays), within the memory limit (--max-memory)")
         return words + (f" ({self.reason})" if self.reason else "")
 
 

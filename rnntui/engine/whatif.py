@@ -123,6 +123,22 @@ def _initial(trace, dtype) -> dict:
     return initial
 
 
+def refuse_over_the_limit(trace, what: str = "a what-if") -> None:
+    """A what-if (*what*: or another run it recomputes) is recorded whole: on a run checkpointed because its whole
+    recording would pass the memory limit (engine/checkpoint.py), WhatIfError before anything is computed, with
+    both sizes (it recorded the what-if whole whatever the limit: 430 MiB for a 50,000-step LSTM checkpointed
+    under 48 MiB)."""
+    from rnntui.sizes import format_size
+
+    base = getattr(trace, "whole", trace)
+    rec, limit = getattr(base, "recording", None), getattr(base, "limit", None)
+    if getattr(base, "segments", None) is None or rec is None or limit is None or rec.need <= limit:
+        return
+    raise WhatIfError(f"{what} is recorded whole, and this run's whole recording would hold about "
+                      f"{format_size(rec.need)} at its peak, more than the memory limit of {format_size(limit)} (so "
+                      "it is checkpointed); raise --max-memory to have it")
+
+
 def what_if(trace, interventions, resume: bool = True):
     """A new Trace: *trace*'s run with *interventions* (the whole list; [] gives the run without any).
 
@@ -132,6 +148,7 @@ def what_if(trace, interventions, resume: bool = True):
     from rnntui.engine.trace import Trace
 
     info = trace.info
+    refuse_over_the_limit(trace)
     items = check(interventions, info)
     base_items = recorded(trace)
     plan = Plan(items, info.entries, trace if resume else None, base_items)

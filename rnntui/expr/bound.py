@@ -138,7 +138,8 @@ class Bound:
 
     def value_at(self, t: int):
         """The value at step *t*: a number, True/False, or an array of the step's shape."""
-        if self.checkpointed is not None and "values" not in self.__dict__:
+        # on a checkpointed trace `values` holds nothing where a step's value is more than one number
+        if self.checkpointed is not None and ("values" not in self.__dict__ or self.step_shape):
             return self._by_segment(lambda w: np.broadcast_to(w.values, (w.T,) + self.step_shape), t, t + 1)[0]
         return self.values[t]
 

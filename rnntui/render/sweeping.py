@@ -10,8 +10,8 @@ WAITING = Style(color="yellow", bold=True)
 
 def computing_words(wait, info=None, cursor=None) -> Text:
     """"computing: 37%" (the fraction of the sweep done) and what is waited for: the backward pass (every
-    gradient, the loss and what is measured from them come when the sweep is done) or the forward pass of steps
-    the sweep has not reached."""
+    gradient, the loss unless a kind's own pass made it already, and what is measured from them come when the sweep
+    is done) or the forward pass of steps the sweep has not reached."""
     if getattr(wait, "failed", ""):
         return Text.assemble((f"not computed: the sweep stopped at {wait.fraction:.0%}", WAITING),
                              (f" ({wait.failed})", Style(dim=True)))
@@ -23,6 +23,8 @@ def computing_words(wait, info=None, cursor=None) -> Text:
         if getattr(wait, "bidir", False):   # the backward direction's states come from the end, after the forward's
             more = (" (a step's forward pass needs the backward direction's states, which the sweep finds from the "
                     f"last step down once the forward direction's are done; {ready})")
+    elif wait.what == "the backward pass" and getattr(wait, "loss_known", False):   # a kind's own pass made it
+        more = " (of the sweep: the backward pass, its gradients and what is measured from them, shows when it is done)"
     elif wait.what == "the backward pass":
         more = " (of the sweep: the backward pass, its gradients, the loss and what is measured from them, shows " \
                "when it is done)"

@@ -165,8 +165,17 @@ def pending(trace, place, state: DebugState) -> list[str]:
 
 
 def holding(trace, place, state: DebugState, t: int) -> list[str]:
-    """The enabled breakpoints of *place* that hold at step *t* (what continue stopped for), as written."""
-    return [text for text, holds in _enabled_holds(trace, place, state) if t < holds.size and holds[t]]
+    """The enabled breakpoints of *place* that hold at step *t* (what continue stopped for), as written; not
+    those still waiting for a costly key (`pending`: continue did not search them)."""
+    return [text for text, holds in _enabled_holds(trace, place, state, defer=True) if t < holds.size and holds[t]]
+
+
+def not_searched(trace, place, state: DebugState) -> str:
+    """What continue says of the breakpoints of *place* it could not search (`pending`: their costly keys are not
+    computed: Esc cancelled them), or ""."""
+    waits = pending(trace, place, state)
+    return (f"not searched: {', '.join(waits)} (what it reads is not computed; L and Enter on it computes it)"
+            if waits else "")
 
 
 FROM_THE_START = object()

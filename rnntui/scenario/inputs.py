@@ -70,8 +70,10 @@ def _generate(g, rng: np.random.Generator, limit: int | None = None) -> BuiltInp
 
         img = draw_digit(g.digit, g.size, rng)
         return BuiltInput(np.broadcast_to(img, (B, 1) + img.shape).copy(), seq=False)
-    # sine makes a few temporaries of the full size; count them
-    fits(T * B * D * (3 if g.kind == "sine" else 1), limit, "generate", f"an input of {T} x {B} x {D}")
+    # sine makes a few temporaries of the full size; count them, and say so (the numbers are 3 times the input's)
+    fits(T * B * D * (3 if g.kind == "sine" else 1), limit, "generate",
+         f"generating a sine input of {T} x {B} x {D} (its sines take 3 arrays of that size)" if g.kind == "sine"
+         else f"an input of {T} x {B} x {D}")
     t = np.arange(T, dtype=np.float64)[:, None, None]
     if g.kind == "sine":
         # features are shifted by a fraction of a cycle, batch samples by a random phase

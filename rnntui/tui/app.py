@@ -140,6 +140,7 @@ class RnntuiApp(App):
         super().__init__(**kwargs)
         self._sweep = sweep
         self._after_sweep: tuple[str, object] | None = None   # a key that waits for the sweep: (its words, action)
+        self._after_derive: tuple[str, object] | None = None  # ... for the breakpoints being evaluated ("derive")
         self._sweep_failed = ""                    # why the sweep stopped, when it failed (said in the header)
         self.samples = samples   # --dataset / --scan: the data of the samples axis (tui/axes/samples.py)
         options = {"samples": samples, "sample": sample, **(axis_options or {})}
@@ -513,8 +514,9 @@ class RnntuiApp(App):
     def _show_busy(self) -> None:
         said = [f"{label}… {self._progress.get(g, 0.0):.0%}" if g != "sweep" else self._sweep_words()
                 for g, (_, label, _) in self._jobs.items() if label]
-        if self._after_sweep is not None:
-            said.append(f"{self._after_sweep[0]} waits for it")
+        for waiting in (self._after_sweep, self._after_derive):
+            if waiting is not None:
+                said.append(f"{waiting[0]} waits for it")
         if self._sweep_failed:
             said.append(self._sweep_failed)
         words = "; ".join(said)
@@ -538,6 +540,8 @@ class RnntuiApp(App):
             elif not isinstance(worker.error, Cancelled):
                 error = worker.error
                 words = str(error) if isinstance(error, IterationNotKept) else f"{label} failed: {error}"
+                if group == "derive":  # a key that waited for the breakpoints finds them failed: it is dropped
+                    self._after_derive = None
                 if group == "sweep":   # the views that wait for it would wait for ever: they say why instead
                     self._sweep_failed = words + "; what needs the rest of it is not computed"
                     self._after_sweep = None
@@ -551,10 +555,12 @@ class RnntuiApp(App):
         """Esc: cancel every worker (a long run's sweep goes on: the backward views wait for it) and a key that
         waits for the sweep; what they computed so far is dropped, and nothing moves."""
         waited, self._after_sweep = self._after_sweep, None
+        derived, self._after_derive = self._after_derive, None
         if not self._jobs and waited is None:
             return
         said = ", ".join([label for g, (_, label, _) in self._jobs.items() if label and g not in ("sweep", "verdict")]
-                         + ([f"{waited[0]} (waiting for the sweep)"] if waited is not None else []))
+                         + ([f"{waited[0]} (waiting for the sweep)"] if waited is not None else [])
+                         + ([f"{derived[0]} (waiting for the breakpoints)"] if derived is not None else []))
         for group, (worker, _, _) in list(self._jobs.items()):
             if group in ("verdict", "sweep"):  # the gradient panel, the backward views wait for them: never dropped
                 continue
@@ -655,11 +661,14 @@ class RnntuiApp(App):
             return trace
 
         def done(computed) -> None:
+            waited, self._after_derive = self._after_derive, None
             if computed is self.run_state.trace:
                 for view in self.query(WatchPane):
                     view.watch_run()
                 for view in self.query(Timeline):
                     view.watch_run()
+                if waited is not None:   # `c` pressed meanwhile: it searches now, every breakpoint known
+                    waited[1]()
             self._derive_waiting()  # the cursor may have moved to another place meanwhile
 
         what = ", ".join(k.removeprefix(keys.DIAG_PREFIX).removesuffix(".jacnorm") for k in wanted if k not in big)
@@ -865,6 +874,8 @@ class RnntuiApp(App):
         n = int(n)
         if self._waits_for_sweep("c" if n > 0 else "C", lambda: self.action_continue(n)):
             return
+        if self._waits_for_breakpoints("c" if n > 0 else "C", lambda: self.action_continue(n)):
+            return
         c = self.cursor
         # a breakpoint still waiting for its Jacobian norms (a worker computes them) is not searched yet
         t = next_break(self.run_state.trace, c, self.debugging, backwards=n < 0, events=self._event_starts(self.run_state),
@@ -886,13 +897,27 @@ class RnntuiApp(App):
             return
         self._nothing_to_continue(n, "")
 
+    def _waits_for_breakpoints(self, what: str, action) -> bool:
+        """While the worker computes what a breakpoint of this place needs (its step Jacobian norms, or its values
+        segment by segment on a checkpointed run): *action* (what key *what* does) waits for it, said at once and
+        in the header (a stop found without it would pass over the steps where it holds); Esc drops it. False
+        when nothing of this place is being computed."""
+        if "derive" not in self._jobs or not pending(self.run_state.trace, self.cursor.place(self.info),
+                                                     self.debugging):
+            return False
+        self._after_derive = (what, action)
+        self._show_busy()
+        self.notify(f"{what}: waits for the breakpoints being computed, then runs; Esc cancels", timeout=4,
+                    markup=False)
+        return True
+
     def _nothing_to_continue(self, n: int, searched: str) -> None:
         c = self.cursor
         where = f"iteration {self.iteration}, t={c.t}" if self.training is not None else f"t={c.t}"
-        from rnntui.render.watches import pinned_elsewhere
+        from rnntui.render.watches import not_searched, pinned_elsewhere
 
-        waits = pending(self.run_state.trace, c.place(self.info), self.debugging)
-        unsearched = f" (not yet searched: {', '.join(waits)}, still computing)" if waits else ""
+        unsearched = not_searched(self.run_state.trace, c.place(self.info), self.debugging)
+        unsearched = f" ({unsearched})" if unsearched else ""
         elsewhere = pinned_elsewhere(self.run_state.trace, c.place(self.info), self.debugging)
         also = ("; " + "; ".join(f"{text} is pinned to {p.prefix} and holds there at no step "
                                  + ("after" if n > 0 else "before") + " this one in this pass's order"
@@ -909,7 +934,7 @@ class RnntuiApp(App):
         breakpoints that hold there and the events that begin there. An event met only in the other pass
         switches to that pass, as `n` does, so the event row shows its mark and the next `c` runs in its
         order."""
-        from rnntui.render.watches import holding
+        from rnntui.render.watches import holding, not_searched
 
         c = self.cursor
         place = c.place(run.info)
@@ -921,6 +946,7 @@ class RnntuiApp(App):
         self.cursor = replace(self.cursor, t=t, handover=False, phase=phase)
         said = [f"breakpoint {text} holds" for text in held[:2]]
         said += [r.text + ("" if r.phase == phase else f" (in {PASS_WORDS[r.phase]})") for r in begins[:3]]
+        said += [words for words in [not_searched(run.trace, place, self.debugging)] if words]
         head = (f"iteration {iteration}, t={t}" if iteration is not None else f"t={t}")
         if moved_from is not None:  # a breakpoint pinned to another place: say that the cursor went there
             head += f" at {place.prefix} (moved from {moved_from.prefix}, where nothing more holds)"
@@ -983,7 +1009,9 @@ class RnntuiApp(App):
             if state is not None:
                 self.debugging = state
 
-        self.push_screen(DebugListScreen(self.debugging, len(self.run_state.events), self.run_state.trace,
+        swept = self.run_state.sweeping is None   # a long run's events are found once its sweep is done
+        self.push_screen(DebugListScreen(self.debugging, len(self.run_state.events) if swept else None,
+                                         self.run_state.trace,
                                          self.cursor.place(self.info)), done)
 
     def action_mute(self) -> None:
@@ -998,8 +1026,8 @@ class RnntuiApp(App):
                                                            run.other.whole, run.labels, muted=muted))
             self.notify("muted: " + (", ".join(sorted(muted)) or "none"), timeout=2)
 
-        self.push_screen(MuteScreen(self.run_state.kinds, self.muted, gradient_norm_words(self.info, notes=False)),
-                         done)
+        kinds = self.run_state.kinds if self.run_state.sweeping is None else None   # not found yet while sweeping
+        self.push_screen(MuteScreen(kinds, self.muted, gradient_norm_words(self.info, notes=False)), done)
 
     # --- outer axes: a training run's iterations, a data set's samples (tui/axes/) ----------------
 

@@ -18,13 +18,15 @@ WORDS = {"non-finite": "a value is inf or NaN", "saturated": "a gate or state sa
          "vanishing": "{norm} below the vanishing threshold", "exploding": "{norm} above the exploding threshold"}
 
 
-def option(kind: str, count: int, muted: bool, norm: str = "‖dL/dh_t‖") -> Text:
-    """*norm*: the gradient norm the run's marks measure (`glossary.gradient_norm_words`)."""
+def option(kind: str, count: int | None, muted: bool, norm: str = "‖dL/dh_t‖") -> Text:
+    """*norm*: the gradient norm the run's marks measure (`glossary.gradient_norm_words`); *count* None: a long
+    run still sweeping, whose events are not found yet."""
     mark, colour = EVENT_MARKS[kind]
     text = Text("muted  " if muted else "shown  ", Style(dim=muted, bold=not muted))
     text.append(mark, Style(color=colour, bold=True, dim=muted))
     text.append(f" {kind}: {WORDS[kind].format(norm=norm)}", Style(dim=muted))
-    text.append(f"  ({count} step{'s' if count != 1 else ''} in this run)", Style(dim=True))
+    said = "found once the sweep is done" if count is None else f"{count} step{'s' if count != 1 else ''} in this run"
+    text.append(f"  ({said})", Style(dim=True))
     return text
 
 
@@ -34,14 +36,17 @@ class MuteScreen(Dialog["frozenset[str] | None"]):
 
     BINDINGS = [Binding("escape,m", "close", "Close"), Binding("space", "toggle", "Mute/show")]
 
-    def __init__(self, kinds: dict[str, int], muted: frozenset[str], norm: str = "‖dL/dh_t‖"):
+    def __init__(self, kinds: dict[str, int] | None, muted: frozenset[str], norm: str = "‖dL/dh_t‖"):
+        """*kinds*: how many steps of each kind the run has; None while a long run's sweep has not found them
+        (a kind muted then is left out once they are found)."""
         super().__init__()
-        self.kinds = dict(kinds)
+        self.kinds = None if kinds is None else dict(kinds)
         self.muted = set(muted)
         self.norm = norm
 
     def _options(self) -> list[Text]:
-        return [option(k, self.kinds.get(k, 0), k in self.muted, self.norm) for k in KINDS]
+        return [option(k, None if self.kinds is None else self.kinds.get(k, 0), k in self.muted, self.norm)
+                for k in KINDS]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="mute"):

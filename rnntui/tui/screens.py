@@ -267,7 +267,8 @@ class DebugListScreen(Dialog["DebugState | None"]):
         with Vertical(id="debug-list"):
             yield Static("Watches and breakpoints: Enter edits, Space on/off, Delete or x removes, Escape closes")
             yield OptionList(*self._options(), id="debug-options")
-            yield Static(Text(f"built-in events (n / N jump to them, m mutes kinds of them): {self.events}", Style(dim=True)))
+            count = "found once the sweep is done" if self.events is None else self.events   # None: still sweeping
+            yield Static(Text(f"built-in events (n / N jump to them, m mutes kinds of them): {count}", Style(dim=True)))
 
     def _options(self) -> list:
         # Text, not markup: an expression's brackets (h[0], or whatever a saved trace holds) are shown as typed

@@ -233,3 +233,129 @@ def test_a_kind_with_a_pass_of_its_own_derives_its_norms_when_read(make, monkeyp
     assert along.recording.segments == 3 and _asides() == []
     assert any(k.endswith(".jacnorm") for k in along._derived)
     assert_bit_equal(plain, along)
+
+
+
+def test_a_failed_write_drops_the_norms_computed_alongside_and_a_later_read_derives_them(tmp_path, monkeypatch):
+    """A run made with the wish computes the norms alongside its backward pass, and `save` waits for them on a
+    thread of its own: a write that fails stops that wait and the norms it waited for (the caller goes on within
+    a chunk, not once every norm is done), and a later read computes them anew, to the same bits."""
+    import time
+
+    from rnntui.engine import checkpoint
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, scenario
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    sc = scenario(**CASES["lstm-stacked"])
+    alone = run_scenario(sc, recording="full")
+    expected = {k: alone[k] for k in alone if k.endswith(".jacnorm")}
+    slow, reached, ran_out = [True], [], []
+    jacobian_norms = diagnostics.jacobian_norms
+
+    def slow_norms(*a, **k):
+        if slow[0]:
+            reached.append(1)
+            for i in range(1000):   # reports progress until dropped (the real one reports after each chunk)
+                report("norms", i, 1000)
+                threading.Event().wait(0.01)
+            ran_out.append(1)
+        return jacobian_norms(*a, **k)
+
+    def explode(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(diagnostics, "jacobian_norms", slow_norms)
+    with norms_alongside():
+        trace = run_scenario(sc, recording="full")
+    assert trace.recording.segments == 3 and reached     # computing alongside
+    out = tmp_path / "t.npz"
+    with monkeypatch.context() as m:
+        m.setattr(np.lib.format, "write_array", explode)
+        begun = time.monotonic()
+        with pytest.raises(ExportError, match="disk full"):
+            trace.save(out, jacobian=True)
+        waited = time.monotonic() - begun
+    assert not ran_out and _asides() == []     # the sweep's norms dropped too, and waited for
+    assert waited < 5, waited
+    assert list(tmp_path.iterdir()) == []
+    slow[0] = False
+    for k, v in expected.items():
+        np.testing.assert_array_equal(trace[k], v)
+
+
+def test_a_signal_that_interrupts_the_wait_leaves_drop_waiting_for_the_work():
+    """A signal whose handler raises (rnntui's: `Ended`) while the caller waits for the result, then `drop`: it
+    waits until the work has stopped, also when that takes a while (the chunk under way). Thread.join alone would
+    not: an interrupted join marks the thread stopped while it runs on (CPython's bpo-45274 handling)."""
+    import signal
+    import time
+
+    class Interrupted(Exception):
+        pass
+
+    ended = []
+
+    def work_fn():
+        try:
+            for _ in range(2000):
+                report("work", 0, 1)
+                time.sleep(0.005)
+        finally:
+            time.sleep(0.3)     # the chunk under way when it was dropped
+            ended.append(1)
+
+    def handler(signum, frame):
+        raise Interrupted
+
+    old = signal.signal(signal.SIGALRM, handler)
+    try:
+        work = Aside(work_fn)
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        with pytest.raises(Interrupted):
+            work.result()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    work.drop()
+    assert ended and _asides() == []
+
+
+def test_the_forward_arrays_joined_for_the_norms_are_held_once(monkeypatch):
+    """The norms' thread reads the forward arrays joined whole while the backward pass runs on each segment's
+    record: the segments' records read the joined arrays (views), so the sweep holds the forward pass once, not
+    twice (the segments' parts beside the joined copy, as a plain run does at its end), from then to its end
+    (traced: the peak is below the plain run's by most of those arrays; it was within 0.1 of them)."""
+    import json
+    import tracemalloc
+
+    from rnntui.engine import checkpoint
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from rnntui.scenario.loader import load_scenario
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", 64)
+    T, B, H = 640, 2, 32
+    rng = np.random.default_rng(0)
+    sc = load_scenario("held.yaml", json.dumps({
+        "version": 1, "mode": "many-to-many", "input": {"batch": rng.normal(size=(B, T, 3)).round(3).tolist()},
+        "model": [{"type": "lstm", "hidden_size": H}], "loss": {"kind": "sum"}}))
+    # the norms themselves cost nothing here: what is measured is what the sweep holds for them
+    monkeypatch.setattr(diagnostics, "jacobian_norms", lambda entry, arrays, params, place: np.zeros((T, B)))
+
+    def peak(wish: bool) -> int:
+        tracemalloc.start()
+        try:
+            with norms_alongside(wish):
+                trace = run_scenario(sc, recording="full")
+            assert trace.recording.segments == 10
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    plain, along = peak(False), peak(True)
+    forward = 6 * T * B * H * 8      # the place's h, c and four gates
+    # a plain run joins each forward array at its end, beside the segments' parts (twice); a run computing its norms
+    # alongside joined them before its backward pass, and its segments' records then read them: once
+    assert along < plain - forward / 2, (plain, along, forward)

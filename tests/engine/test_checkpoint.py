@@ -153,6 +153,21 @@ def test_the_memory_limit_chooses_and_says_why():
     assert "more than the memory limit" in ck.recording.words() and "3 segments of 64 steps" in ck.recording.words()
 
 
+def test_the_recording_words_say_the_peak_not_the_record():
+    """`need` is what a whole recording holds at its peak, well over the record it keeps (which `export --full`
+    says it writes): the words say so; they called it "the whole record", twice what --full then wrote."""
+    from rnntui.sizes import format_size
+
+    sc = scenario()
+    whole = run_scenario(sc)
+    need = whole.recording.need
+    record = sum(np.asarray(whole[k]).nbytes for k in whole)
+    assert need > 1.3 * record
+    assert f"about {format_size(need)} at its peak" in whole.recording.words()
+    words = run_scenario(sc, max_memory=need - 1).recording.words()
+    assert "whole record" not in words and f"would hold about {format_size(need)} at its peak" in words
+
+
 def test_what_cannot_be_checkpointed_says_why():
     rng = np.random.default_rng(1)
     doc = {"version": 1, "mode": "many-to-one", "input": {"batch": rng.normal(size=(2, T, D)).round(3).tolist()},
@@ -183,6 +198,7 @@ def test_a_saved_checkpointed_trace_reopens_to_the_same_numbers(tmp_path, case):
     assert saved < sum(full[k].nbytes for k in ck.big)
     back = load_trace(tmp_path / "long.npz")
     assert type(back).__name__ == "CheckpointedTrace" and back.recording.mode == "checkpointed"
+    assert back.path == tmp_path / "long.npz"      # the file it was read from
     assert_bit_equal(full, back)
     # --full: every array whole, as a full recording saves it
     ck.save(tmp_path / "whole.npz", full=True)
@@ -296,3 +312,105 @@ def test_a_sweep_driven_in_pieces_is_the_sweep_bit_for_bit(case):
         a, b = getattr(got, field), getattr(again, field)
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k], equal_nan=True) for k in a), field
     assert got.big == again.big and list(got.arrays) == list(again.arrays)
+
+
+def _tampered(tmp_path, name: str, change) -> str:
+    """A saved checkpointed trace with *change(arrays, meta)* applied (a file someone edited or a disk damaged)."""
+    sc = scenario(dense=True, loss="cross_entropy")
+    ck = run_scenario(sc, recording="checkpointed")
+    ck.save(tmp_path / "long.npz")
+    with np.load(tmp_path / "long.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta.checkpoint"]))
+    change(arrays, meta)
+    arrays["meta.checkpoint"] = np.asarray(json.dumps(meta))
+    np.savez(tmp_path / name, **arrays)
+    return str(tmp_path / name)
+
+
+def _set(d: dict, key: str, value):
+    d[key] = value
+
+
+@pytest.mark.parametrize("change,expected", [
+    (lambda a, m: _set(m["recording"], "need", "lots"), "recording's need: expected a whole number from 0"),
+    (lambda a, m: _set(m["recording"], "mode", "bogus"), "recording's mode: expected full or checkpointed"),
+    (lambda a, m: _set(m, "segment_steps", 0), "segment_steps: expected a whole number from 1, found 0"),
+    (lambda a, m: _set(a, "checkpoint.rows.gradnorm:model.0.l0.fwd", a["checkpoint.rows.gradnorm:model.0.l0.fwd"][:100]),
+     "checkpoint.rows.gradnorm:model.0.l0.fwd: expected float (150, 3); found float64 (100, 3)"),
+    (lambda a, m: _set(a, "checkpoint.rows.argmax", a["checkpoint.rows.argmax"] + 7),
+     "checkpoint.rows.argmax: expected class indices 0..3"),
+    (lambda a, m: _set(a, "checkpoint.rows.top:grad.model.0.l0.fwd.h", np.zeros((3, 2))),
+     "checkpoint.rows.top:grad.model.0.l0.fwd.h: expected float (3,); found float64 (3, 2)"),
+    (lambda a, m: _set(a, "checkpoint.rows.other", np.zeros(3)), "checkpoint.rows.other: not a row rnntui keeps"),
+], ids=["need", "mode", "segment-steps", "rows-cut", "argmax", "top", "unknown-row"])
+def test_a_tampered_saved_checkpointed_trace_is_refused_with_what_is_wrong(tmp_path, change, expected):
+    """Every command that opens it: one message naming the field, exit status 2, no traceback (a bad recording
+    field crashed `show` with a TypeError; rows cut short were taken as they were, and the verdict read them)."""
+    from typer.testing import CliRunner
+
+    from rnntui.cli import app
+
+    path = _tampered(tmp_path, "bad.npz", change)
+    for args in (["show", path], ["check", path, "--assert", "norm(h) < 10"], ["export", path, "-o",
+                                                                               str(tmp_path / "r.html")]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert expected in result.output and "Traceback" not in result.output, result.output
+        assert f"{path}: cannot read this checkpointed trace" in result.output   # the file, not the run's path
+        assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_what_if_on_a_run_checkpointed_for_its_size_is_refused_before_it_is_computed():
+    """A what-if (an intervention, a weight edit) is recorded whole: over the memory limit it is refused with both
+    sizes, as a scenario with interventions is; it was recorded whole whatever the limit."""
+    from rnntui.engine.edits import Change, WeightEdit, apply_changes
+    from rnntui.errors import RnntuiError
+    from rnntui.sizes import format_size
+
+    sc = scenario()
+    need = run_scenario(sc).recording.need
+    ck = run_scenario(sc, max_memory=need - 1)
+    assert type(ck).__name__ == "CheckpointedTrace"
+    reads = []
+    segment = ck.segments.segment
+    ck.segments.segment = lambda k, backward=True: (reads.append(k), segment(k, backward))[1]
+    for change in (Change("weight", WeightEdit("0.weight_hh_l0", None, "*=", 0.5)),
+                   Change("intervention", {"at": "model.0.l0.fwd", "t": 3, "set": "h", "value": 0.0})):
+        with pytest.raises(RnntuiError, match="a what-if is recorded whole") as info:
+            apply_changes(ck, (change,))
+        assert f"about {format_size(need)} at its peak, more than the memory limit of {format_size(need - 1)}" \
+            in str(info.value)
+    assert reads == []          # refused before any segment was recomputed
+    # within the limit it is computed (whole), as before
+    roomy = run_scenario(sc, max_memory=need)
+    run, other = apply_changes(roomy, (Change("weight", WeightEdit("0.weight_hh_l0", None, "*=", 0.5)),))
+    assert other is roomy and not np.array_equal(run["model.0.l0.fwd.h"], roomy["model.0.l0.fwd.h"])
+
+
+def test_tracing_back_another_quantity_on_a_checkpointed_run():
+    """`o` (engine/attribution.backprop) recomputes the run whole: on a run checkpointed for its size it is refused
+    with both sizes before anything is computed; on one within the limit its forward arrays are read whole and its
+    gradients are the whole recording's. It crashed the debugger with KeyError: 'model.0.l0.fwd.gates.i' (the
+    forward arrays a checkpointed trace recomputes were left out)."""
+    from rnntui.engine.attribution import Seed, backprop
+    from rnntui.errors import RnntuiError
+
+    sc = scenario(dense=True, loss="cross_entropy")
+    full = run_scenario(sc)
+    need = full.recording.need
+    seed = Seed("out", t=100, sample=1, unit=2)
+    over = run_scenario(sc, max_memory=need - 1)
+    reads = []
+    segment = over.segments.segment
+    over.segments.segment = lambda k, backward=True: (reads.append(k), segment(k, backward))[1]
+    with pytest.raises(RnntuiError, match=r"tracing back another quantity \(o\) is recorded whole"):
+        backprop(over, seed)
+    assert reads == []
+    within = run_scenario(sc, recording="checkpointed")      # checkpointed, with the default (ample) limit
+    assert type(within).__name__ == "CheckpointedTrace" and within.recording.need < within.limit
+    a, b = backprop(full, seed), backprop(within, seed)
+    for key in ("model.0.l0.fwd.gates.i", "model.0.l0.fwd.h", "grad.model.0.l0.fwd.h", "grad.param.0.weight_hh_l0",
+                "diag.model.0.l0.fwd.gradnorm"):
+        assert np.array_equal(a[key], b[key]), key

@@ -98,6 +98,49 @@ def test_a_signal_during_an_export_write_removes_the_temporary_file(tmp_path, si
     assert list(tmp_path.iterdir()) == []
 
 
+NORMS_ALONGSIDE = """
+    import time
+    import numpy.lib.format
+    from rnntui.engine import checkpoint, diagnostics, progress
+    checkpoint.SEGMENT_MAX = 64     # the chain runs in segments: its norms are computed alongside its backward pass
+    def jacobian_norms(*a, **k):    # a minute of norms, reporting progress as the real ones do after each chunk
+        for i in range(6000):
+            progress.report("norms", i, 6000)
+            time.sleep(0.01)
+    diagnostics.jacobian_norms = jacobian_norms
+    _write_array = numpy.lib.format.write_array
+    def write_array(member, array, **kw):
+        _write_array(member, array, **kw)
+        print("writing", flush=True)
+        time.sleep(60)              # the signal lands in the write, while the norms are computed meanwhile
+    numpy.lib.format.write_array = write_array
+"""
+
+LONG_CHAIN = """\
+version: 1
+name: long chain
+input: {generate: {kind: noise, length: 300, features: 2, batch: 2}}
+model:
+  - {type: lstm, hidden_size: 8}
+loss: {kind: sum}
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_an_export_waits_for_its_jacobian_norms_ends_it_promptly(tmp_path, sig):
+    """`export --jacobian` of a chain in segments computes the norms alongside the backward pass and writes the
+    rest meanwhile (the save's thread waiting for them); a signal during the write stops them too: the process ends
+    within a chunk of norms, not once they are all done."""
+    scenario = tmp_path / "chain.yaml"
+    scenario.write_text(LONG_CHAIN)
+    out = tmp_path / "out.npz"
+    proc = _child(NORMS_ALONGSIDE, ["export", str(scenario), "-o", str(out), "--jacobian"])
+    _wait_for(proc, "writing")
+    code, _ = _ends(proc, sig, within=10)
+    assert code == 128 + sig
+    assert list(tmp_path.iterdir()) == [scenario]
+
+
 TRAINING_BEGUN = """
     from rnntui.engine import train
     _iterate = train.Trainer.iterate

@@ -443,3 +443,100 @@ async def test_a_kinds_own_pass_shows_once_done_and_says_computing_before(monkey
                         assert "dL/dh_t" in want["cell"]
         finally:
             held.go()
+
+
+@pytest.mark.parametrize("kind", ["many-to-one", "encoder-decoder"])
+async def test_once_a_kinds_own_pass_made_the_loss_no_view_says_the_loss_is_still_to_come(monkeypatch, kind):
+    """After a many-to-one's head or an encoder-decoder's decoder ran (the loss in the header), the views that wait
+    for the backward sweep say they wait for its gradients, not for the loss; before, they say the loss comes
+    too."""
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    monkeypatch.setattr(RnntuiApp, "SWEEP_PUBLISH_EVERY", 0)
+    sc = kinds()[kind]()
+    K = -(-200 // S)
+    for at, known in ((K, False), (K + 1, True)):
+        held = Held(sc, at=at)
+        app = RnntuiApp(held.run.preview(), sweep=held.run)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await until(pilot, lambda: app.run_state.sweeping.done == at)
+                await press(pilot, ["b"])      # the encoder's / the steps' BPTT at t=0: the backward sweep's
+                n = f"{at / (2 * K + 1):.0%}"
+                assert ("loss computing" not in panel(app, "header", 120)) == known
+                for name in ("gradients", "cell"):
+                    words = panel(app, name, 200).replace("\n", " ")
+                    assert words.startswith(f"computing: {n} (of the sweep: the backward pass, its gradients"), words
+                    assert ("the loss" not in words) == known, words
+        finally:
+            held.go()
+
+
+async def test_the_event_rows_fraction_follows_the_sweep(monkeypatch):
+    """An encoder-decoder's decoder shows once its own pass is done; its timeline's event row says how far the
+    sweep is, and says it again at the next snapshot (it was drawn whole, with no view waiting, and kept its first
+    fraction while the header's went on)."""
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    monkeypatch.setattr(RnntuiApp, "SWEEP_PUBLISH_EVERY", 0)
+    sc = kinds()["encoder-decoder"]()
+    K = -(-200 // S)
+    held = Held(sc, at=K + 1)
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.run_state.sweeping.done == K + 1)
+            await press(pilot, ["right_square_bracket", "right_square_bracket"])   # a decoder entry
+            for at in (K + 1, K + 2, K + 3):
+                held.go(at)
+                await until(pilot, lambda: app.run_state.sweeping.done == at)
+                await pilot.pause()
+                n = f"{at / (2 * K + 1):.0%}"
+                assert f"loss {float(held.run.preview()['loss']):.4f}" in panel(app, "header", 120)
+                assert f"event computing: {n} (the events are found once the sweep is done)" in \
+                    panel(app, "timeline", 120)
+    finally:
+        held.go()
+
+
+async def test_the_event_dialogs_say_the_events_are_not_found_while_the_sweep_runs(scenario):
+    """`m` (mute kinds of event) and `L` (the watches and breakpoints, with the count of built-in events) while the
+    sweep runs: the events are not found yet, and neither says the run has none; once the sweep is done they say
+    the swept run's counts."""
+    from textual.widgets import OptionList, Static
+
+    from rnntui.tui.state import open_run
+
+    swept = run_scenario(scenario, recording="checkpointed")
+    kinds = dict(open_run(swept).kinds)
+    assert kinds, "the run has events to count"
+    held = Held(scenario, at=3)
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+
+    def mute_words() -> list[str]:
+        options = app.screen.query_one("#mute-options", OptionList)
+        return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+    def list_words() -> str:
+        return " ".join(str(s.render()) for s in app.screen.query(Static))
+
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.run_state.sweeping.done == 3)
+            await press(pilot, ["m"])
+            words = mute_words()
+            assert len(words) == 4 and all(w.endswith("(found once the sweep is done)") for w in words), words
+            await press(pilot, ["escape", "L"])
+            assert "built-in events (n / N jump to them, m mutes kinds of them): found once the sweep is done" \
+                in list_words()
+            await press(pilot, ["escape"])
+            held.go()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.run_state.sweeping is None
+            await press(pilot, ["m"])
+            for kind, w in zip(("non-finite", "saturated", "vanishing", "exploding"), mute_words()):
+                n = kinds.get(kind, 0)
+                assert w.endswith(f"({n} step{'s' if n != 1 else ''} in this run)"), w
+            await press(pilot, ["escape", "L"])
+            assert f"m mutes kinds of them): {sum(kinds.values())}" in list_words()
+    finally:
+        held.go()

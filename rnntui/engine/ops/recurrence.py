@@ -32,6 +32,12 @@ from rnntui.engine.keys import FROM_OUTPUT, THROUGH_TIME
 from rnntui.engine.diagnostics import vector_norm
 from rnntui.engine.recording import step_norms
 
+STEP_VALUE_OVERHEAD = 96
+"""Numbers a step graph's node costs per step beyond its values (at float64, 768 bytes): the step's walk keeps a
+few small arrays per node (its value, a dense's pre-activation, the recorded copy, the backward's gradient) alive
+until the backward pass is done, each with a NumPy header larger than a small state's numbers (measured: 4.4 KB a
+step for a 6-node cell with 6 units and B = 1, whose values are 1.1 KB; tests/engine/test_memory_estimate.py)."""
+
 
 @dataclass(frozen=True)
 class RecurrenceSpec:
@@ -253,7 +259,8 @@ class Recurrence(Op):
         states = sum(info.config["states"].values()) * B * T
         return Footprint(held=T * sum(f.held for f in inner) + 4 * states,
                          records=T * sum(f.records for f in inner) + 3 * states,
-                         temp=max(f.temp for f in inner) + prod(info.in_feat) * B * T)
+                         temp=max(f.temp for f in inner) + prod(info.in_feat) * B * T
+                         + T * len(inner) * STEP_VALUE_OVERHEAD)   # the per-step walks' arrays, until the backward
 
     def mixes_steps(self, info, training):
         return True

@@ -11,6 +11,8 @@ class Timeline(TraceView):
     """Input per step, the cursor, and event markers (! non-finite, S saturated, v vanishing, ^ exploding,
     ● a breakpoint holds)."""
 
+    redraws_with_sweep = True   # its event row says how far the sweep is while it runs (its other rows may be ready)
+
     debug: reactive[DebugState] = reactive(DebugState, repaint=False)
     """Breakpoints whose steps the event row marks: the state's."""
 
