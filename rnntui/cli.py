@@ -241,7 +241,9 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario files or 
         try:
             sc = load_scenario(resolve(f))
             _warn(sc.warnings)
-            typer.echo(printable(f"{f}: ok ({sc.name}; {len(sc.layout)} entries, T={sc.T}, B={sc.B})"))
+            # an encoder-decoder's T is its output's, the decoder's: the encoder's steps are said beside it
+            steps = f"T={sc.T}" if sc.decoder_x is None else f"encoder T={sc.x.shape[0]}, decoder T={sc.T}"
+            typer.echo(printable(f"{f}: ok ({sc.name}; {len(sc.layout)} entries, {steps}, B={sc.B})"))
         except ScenarioError as exc:
             problems.extend(exc.problems)
             unchecked.extend(exc.unchecked)

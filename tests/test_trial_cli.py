@@ -261,3 +261,18 @@ def test_the_iteration_events_say_a_kinds_later_runs(traces):
     text = " ".join(result.output.split())
     assert (f"clipped: clipping acted at iterations 0..9 (10 iterations); at 0: ‖g‖ 7.0277 → 1.0000; then "
             f"{len(runs) - 1} more runs, {clipped.size} iterations in all, the last at iteration {runs[-1][1]}") in text
+
+
+def test_validate_says_an_encoder_decoders_steps_for_both_parts():
+    """validate said T=6 (the decoder's) for an encoder of 5 steps (and of 100,000 in a trial)."""
+    from typer.testing import CliRunner
+
+    from rnntui.cli import app
+    from rnntui.scenario import load_scenario
+    from rnntui.scenario.bundled import resolve
+
+    sc = load_scenario(resolve("seq2seq-reverse"))
+    out = CliRunner().invoke(app, ["validate", "seq2seq-reverse"])
+    assert out.exit_code == 0
+    assert f"encoder T={sc.x.shape[0]}, decoder T={sc.decoder_x.shape[0]}, B={sc.B}" in out.output
+    assert sc.x.shape[0] != sc.decoder_x.shape[0]

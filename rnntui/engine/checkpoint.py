@@ -452,6 +452,10 @@ class Segments:
 
     own_pieces = 0
     """How many pieces `before_backward` yields (the sweep's progress counts them: `SweepProgress.own`)."""
+    own_states = 0
+    """How many of those pieces come first and find a bidirectional entry's backward direction's states, from the
+    last segment down (`checkpoint_kinds.backward_states_first`): the segments they have been through are ready
+    forward from then on, as after the sweep's own "states" phase (which finds them again, to the same bits)."""
     own_what = ""
     """What the kind's own pass computes, as a view waiting for it says it ("the head after the last step (...)")."""
     own_label = ""
@@ -533,6 +537,7 @@ class SweepProgress:
     backward: int = 0       # ... the backward phase (from the last segment; a bidirectional one from the first)
     own: int = 0            # pieces of the kind's own pass done (`Segments.before_backward`: a many-to-one's head)
     own_total: int = 0      # ... of how many (0: a chain has none)
+    own_states: int = 0     # ... of which the first find the backward direction's states (`Segments.own_states`)
     own_what: str = ""      # what that pass computes (`Segments.own_what`)
     own_label: str = ""     # ... in a few words (`Segments.own_label`)
 
@@ -570,7 +575,13 @@ class SweepProgress:
     def forward_ready(self, k: int) -> bool:
         """Whether segment k's forward pass can be recomputed from its boundaries: every direction's state
         entering it is known."""
-        return k < self.forward and (not self.bidir or k >= self.K - self.states)
+        return k < self.forward and (not self.bidir or k >= self.K - self.states_found)
+
+    @property
+    def states_found(self) -> int:
+        """Segments, from the last down, whose backward direction's states are known: the "states" phase's, or the
+        kind's own pass's where it finds them first (`own_states`)."""
+        return max(self.states, min(self.own, self.own_states))
 
     def backward_ready(self, k: int) -> bool:
         """Whether segment k's backward pass can be: the gradients entering it are the final ones."""
@@ -584,7 +595,8 @@ class SweepProgress:
         direction's states have come down to, to the last."""
         if not self.bidir:
             return 0, self.forward
-        return (self.K - self.states, self.K) if self.forward == self.K and self.states else (0, 0)
+        found = self.states_found
+        return (self.K - found, self.K) if self.forward == self.K and found else (0, 0)
 
     @classmethod
     def finished(cls, K: int, bidir: bool) -> SweepProgress:
@@ -593,8 +605,8 @@ class SweepProgress:
     @classmethod
     def start(cls, segs: "Segments") -> SweepProgress:
         """A sweep of *segs* before its first piece."""
-        return cls(len(segs.bounds), segs.bidir, own_total=segs.own_pieces, own_what=segs.own_what,
-                   own_label=segs.own_label)
+        return cls(len(segs.bounds), segs.bidir, own_total=segs.own_pieces, own_states=segs.own_states,
+                   own_what=segs.own_what, own_label=segs.own_label)
 
 
 class NotReady(Exception):

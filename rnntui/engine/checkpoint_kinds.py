@@ -188,7 +188,11 @@ class ReducedSegments(Segments):
 
     @property
     def own_pieces(self) -> int:
-        return (len(self.bounds) if self.bidir else 0) + 1
+        return self.own_states + 1
+
+    @property
+    def own_states(self) -> int:
+        return len(self.bounds) if self.bidir else 0
 
     @property
     def own_what(self) -> str:
@@ -327,7 +331,11 @@ class EncoderDecoderSegments(Segments):
 
     @property
     def own_pieces(self) -> int:
-        return (len(self.bounds) if self.bidir else 0) + 1
+        return self.own_states + 1
+
+    @property
+    def own_states(self) -> int:
+        return len(self.bounds) if self.bidir else 0
 
     @property
     def own_what(self) -> str:

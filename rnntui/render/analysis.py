@@ -529,11 +529,23 @@ def events(trace) -> list[Event]:
                                  f"{g} saturated in {share[t]:.0%} of units at step {t}"))
         gn = trace[keys.diag(p.prefix, "gradnorm")]
         lo, hi = limit["vanishing"], limit["exploding"]
-        for t in np.flatnonzero(np.isfinite(gn) & (gn > 0) & (gn < lo)):
+        for t in np.flatnonzero(np.isfinite(gn) & (gn < lo) & ((gn > 0) | underflowed(gn, lo, p.direction == "bwd"))):
             out.append(Event("backward", p, int(t), "vanishing", f"||dL/d{h}|| = {gn[t]:.2e} < {lo:g} at step {t}"))
         for t in np.flatnonzero(np.isfinite(gn) & (gn > hi)):
             out.append(Event("backward", p, int(t), "exploding", f"||dL/d{h}|| = {gn[t]:.2e} > {hi:g} at step {t}"))
     return out
+
+
+def underflowed(gn: np.ndarray, lo: float, backward_direction: bool) -> np.ndarray:
+    """Per step: a norm of exactly 0 that a vanishing gradient underflowed to, i.e. whose nearest nonzero norm
+    before it in BPTT's order (down from the last step; up from step 0 in a backward direction) is below *lo*. A
+    zero with no such norm before it is no gradient at all (a step no loss reaches: a backward direction read only
+    at its last step, padding), not a vanishing one."""
+    g = gn[::-1] if not backward_direction else gn
+    idx = np.arange(len(g))
+    seen = np.maximum.accumulate(np.where((g != 0) & np.isfinite(g), idx, -1))   # last nonzero at or before
+    out = (g == 0) & (seen >= 0) & (g[np.maximum(seen, 0)] < lo)
+    return out[::-1] if not backward_direction else out
 
 
 def equations(entry, direction: str | None = None) -> list[str]:

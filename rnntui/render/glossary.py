@@ -81,7 +81,8 @@ def event_words(info) -> dict[str, str]:
     lim = thresholds(info)
     norm = gradient_norm_words(info)
     return {
-        "vanishing": f"BPTT: {norm} is below {lim['vanishing']:g} at this step",
+        "vanishing": (f"BPTT: {norm} is below {lim['vanishing']:g} at this step (a norm of exactly 0 where a smaller "
+                      "one underflowed to it; a step no loss reaches has no gradient and no mark)"),
         "exploding": f"BPTT: {norm} is above {lim['exploding']:g} at this step",
         "saturated": (f"forward: a gate (or a tanh state) is saturated in at least {lim['saturated']:.0%} of the "
                       f"units at this step, over the batch's samples still running (a sigmoid below 0.05 or above 0.95, "

@@ -446,6 +446,7 @@ class RnntuiApp(App):
         if (self.run_state.sweeping is not None and message.preview.progress.done > self.run_state.sweeping.done
                 and not self._sweep_failed):
             self.state = self.state.swept(self._open(message.preview, self.compared, self.run_state.labels))
+            self._show_busy()   # the header's bar says the fraction the views now say, in the same frame
 
     def _sweep_done(self, trace) -> None:
         """The sweep is done: the finished run shown in place of its snapshot (every view as if it had been swept
@@ -465,6 +466,8 @@ class RnntuiApp(App):
         # as far as the snapshot the views show (what their "computing: N%" says), else the sweep itself
         progress = self.run_state.sweeping or self._swept_run.progress
         phase = progress.own_label if progress.phase == "own" else self.SWEEP_PHASES[progress.phase]
+        if progress.phase == "states" and progress.own_states:   # found by the kind's own pass: what runs now
+            phase = "backward, the forward direction"
         return (f"sweeping: {phase} {progress_bar(progress.fraction, 16)} "
                 f"{progress.fraction:.0%}")
 
@@ -841,13 +844,14 @@ class RnntuiApp(App):
             self._ask(breakpoint=True)
 
     def _refused_while_sweeping(self, what: str) -> bool:
-        """While a long run's sweep runs: say that *what* needs it done (and how far it is); True when refused."""
+        """While a long run's sweep runs: say that *what* needs it done (and how far it is), and that nothing waits
+        for it (unlike `n` / `c`, `_waits_for_sweep`): the key is pressed again then; True when refused."""
         progress = self.run_state.sweeping
         if progress is None:
             return False
         if not self._said_sweep_failed(what):
-            self.notify(f"{what}: once the sweep is done (computing: {progress.fraction:.0%})", timeout=3,
-                        markup=False)
+            self.notify(f"{what}: not while the sweep runs ({progress.fraction:.0%} done); press the key again once "
+                        "it is done", timeout=3, markup=False)
         return True
 
     def _said_sweep_failed(self, what: str) -> bool:

@@ -676,3 +676,25 @@ def test_every_kinds_previews_are_the_finished_runs_bits(build, case):
     seen, K = previews_are_the_finished_runs(build(**cases[case]))
     if build is not graph:     # the head, or the decoder, and the loss shown while the backward sweep runs
         assert [loss for phase, _, loss in seen] == [phase not in ("forward", "own") for phase, _, _ in seen]
+
+
+@pytest.mark.parametrize("build, case", [(many_to_one, "lstm-bidirectional-mul-packed"),
+                                         (encoder_decoder, "gru-bidirectional-concat-mse")],
+                         ids=["many-to-one", "encoder-decoder"])
+def test_a_bidirectional_kinds_steps_are_ready_once_its_own_pass_found_the_states(build, case):
+    """A bidirectional many-to-one's (encoder-decoder's) own pass finds the backward direction's states from the
+    last segment down before its head (decoder): from then on the steps those states enter are ready forward, to
+    the finished run's bits (they waited for the sweep's "states" phase, which finds the same states again)."""
+    from rnntui.engine.checkpoint import SweepProgress
+
+    cases = {many_to_one: M2O, encoder_decoder: ED}[build]
+    sc = build(**cases[case])
+    seen, K = previews_are_the_finished_runs(sc)
+    T = seen[-1][1][1]
+    bounds = [(a, min(a + S, T)) for a in range(0, T, S)]
+    assert len(bounds) == K
+    own = [ready for phase, ready, _ in seen[K:2 * K + 1]]   # after each piece of the own pass
+    assert own == [(bounds[K - n][0], T) for n in range(1, K + 1)] + [(0, T)]
+    assert all(ready == (0, T) for _, ready, _ in seen[2 * K:])
+    p = SweepProgress(K, True, K, 0, 0, own=K, own_total=K + 1, own_states=K)
+    assert p.phase == "own" and all(p.forward_ready(k) for k in range(K))

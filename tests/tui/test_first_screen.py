@@ -540,3 +540,78 @@ async def test_the_event_dialogs_say_the_events_are_not_found_while_the_sweep_ru
             assert f"m mutes kinds of them): {sum(kinds.values())}" in list_words()
     finally:
         held.go()
+
+
+async def test_a_bidirectional_many_to_ones_steps_show_once_its_own_pass_found_the_states(monkeypatch):
+    """A bidirectional many-to-one's own pass finds the backward direction's states (then runs the head): its steps'
+    forward views show from then on, the swept run's, and the header names what the sweep computes after it (the
+    forward direction's backward pass, which finds those states again on its way), not the states."""
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    monkeypatch.setattr(RnntuiApp, "SWEEP_PUBLISH_EVERY", 0)
+    sc = kinds()["many-to-one-bidirectional"]()
+    swept = run_scenario(sc, recording="checkpointed")
+    first = RnntuiApp(swept)
+    async with first.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        want = {name: panel(first, name) for name in ("cell", "states", "details")}
+    K = -(-200 // S)
+    at = K + (K + 1) + 1          # the forward sweep, the own pass (the states, then the head), one piece after
+    held = Held(sc, at=at)
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.run_state.sweeping.done == at)
+            await pilot.pause()
+            assert app.run_state.sweeping.phase == "states"
+            assert {name: panel(app, name) for name in want} == want
+            header = panel(app, "header", 120)
+            assert "sweeping: backward, the forward direction " in header and "states" not in header, header
+    finally:
+        held.go()
+
+
+async def test_the_headers_bar_says_the_fraction_the_views_say(scenario, monkeypatch):
+    """Each snapshot of the sweep redraws the views' "computing: N%" and the header's bar with the same N at once
+    (the bar followed on its own timer, a tenth of a second or, under load, seconds later: 38% above 42%)."""
+    from textual.app import App
+
+    def set_interval(self, interval, callback, **kw):   # the header's own timer never catches up here
+        slow = getattr(callback, "__name__", "") == "_show_busy"
+        return App.set_interval(self, 1000 if slow else interval, callback, **kw)
+
+    monkeypatch.setattr(RnntuiApp, "set_interval", set_interval)
+    held = Held(scenario, at=2)
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.run_state.sweeping.done == 2)
+            for at in (4, 7):
+                held.go(at)
+                await until(pilot, lambda: app.run_state.sweeping.done == at)
+                await pilot.pause()
+                header = panel(app, "header", 120)
+                assert f"loss computing: {at * 10}%" in header and f" {at * 10}% (the keys still answer)" in header
+    finally:
+        held.go()
+
+
+async def test_a_key_refused_while_sweeping_says_it_is_to_be_pressed_again(scenario):
+    """`w` while the sweep runs is refused (unlike `n` and `c`, which wait for it): the words say so, and once the
+    sweep is done nothing was added and no dialog opened by itself."""
+    held = Held(scenario, at=3)
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.run_state.sweeping.done == 3)
+            watches = list(app.debugging.watches)
+            await press(pilot, ["w"])
+            said = [str(n.message) for n in app._notifications]
+            assert any("w: a watch is checked and evaluated over the whole run: not while the sweep runs (30% done); "
+                       "press the key again once it is done" in m for m in said), said
+            held.go()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.run_state.sweeping is None
+            assert list(app.debugging.watches) == watches and app.screen is app.screen_stack[0]
+    finally:
+        held.go()
