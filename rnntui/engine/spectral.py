@@ -298,7 +298,7 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
     betas = np.zeros_like(alphas)
     scratch = {} if scratch is None else scratch
     basis = [] if ritz else None   # each iteration's Lanczos vectors (packed as `active` was then), for the Ritz vector
-    vectors = np.zeros((n, H)) if ritz else None
+    coefficients = np.zeros((n, m_max)) if ritz else None   # each finished row's Ritz vector in the basis
     due = np.full(n, first_check)            # each row's next check
     guess_top = np.full(n, np.nan)           # from its last check: a point above the top Ritz value, and the second
     guess_second = np.full(n, np.nan)
@@ -311,21 +311,23 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
     Da, aa, fl = D, a, floor
     buf = _buffer(scratch, f"buf{dt.itemsize}", (n, k, H), dt)      # W q, then D * (J q)
     Jv = _buffer(scratch, f"Jv{dt.itemsize}", (n, H), dt)
+    tmp = _buffer(scratch, f"tmp{dt.itemsize}", (n, H), dt)
     for m in range(1, m_max + 1):
         r = len(active)
         if ritz:
             basis.append((active, q))
         u = np.matmul(q, Wt, out=buf[:r].reshape(r, k * H)).reshape(r, k, H)
         J = np.einsum("rkh,rkh->rh", Da, u, out=Jv[:r])   # sum_k D_k * (W_k q): one pass
+        t = tmp[:r]
         if aa is not None:
-            J += aa * q
+            J += np.multiply(aa, q, out=t)
         np.multiply(Da, J[:, None, :], out=u)
         w = u.reshape(r, k * H) @ W
         if aa is not None:
-            w += aa * J
+            w += np.multiply(aa, J, out=t)
         alpha = np.einsum("ij,ij->i", w, q)
-        w -= alpha[:, None] * q
-        w -= beta_prev[:, None] * q_prev
+        w -= np.multiply(alpha[:, None], q, out=t)
+        w -= np.multiply(beta_prev[:, None], q_prev, out=t)
         beta = np.sqrt(np.einsum("ij,ij->i", w, w))
         alphas[active, m - 1] = alpha
         betas[active, m - 1] = beta
@@ -348,7 +350,7 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
             if ritz and finished.any():   # the top Ritz vector: the basis combined by the tridiagonal's eigenvector
                 fin = rows[finished]
                 s = _top_vector(alphas[fin, :m], betas[fin, :m], th[finished])
-                vectors[fin] = _combine(basis, fin, s)
+                coefficients[fin, :m] = s
             wait = rows[~finished]
             if wait.size:   # far: log of how many times too large the residual is; the rate it fell at since the last check
                 f = far[~finished]
@@ -369,23 +371,24 @@ def _lanczos(a, D, W, Wt, q, rtol, iterations, first_check, check_every, floor=N
         q = w / np.where(beta > 0, beta, 1.0)[:, None]
         beta_prev = beta
     if ritz:
-        return vectors, theta, second
+        return _combine(basis, coefficients), theta, second
     return theta, done, second
 
 
-def _combine(basis, rows, s):
-    """sum_j s[:, j] q_j[row] for the given (global) rows, q_j the Lanczos vectors `_lanczos` kept per iteration
-    (each packed in the order of that iteration's active rows, a sorted subset of the previous), in float64.
+def _combine(basis, coefficients):
+    """Each row's sum_j coefficients[row, j] q_j[row] (float64), q_j the Lanczos vectors `_lanczos` kept per iteration,
+    each packed in the order of that iteration's active rows (a sorted subset of the previous iteration's): once for
+    all rows at the end, a few NumPy calls an iteration (a row's coefficients are zero past its last iteration).
 
     A list of the vectors as they were made, rather than one (rows, iterations, H) array filled in: no copy, and no
     block of memory larger than an iteration's (a fresh 40 MB block costs ~0.25 s of page faults on a VM)."""
-    out = np.zeros((len(rows), basis[0][1].shape[1]))
-    where, seen = None, None
-    for j in range(s.shape[1]):
-        active, q = basis[j]
-        if active is not seen:
-            where, seen = np.searchsorted(active, rows), active
-        out += s[:, j, None] * q[where]
+    n = coefficients.shape[0]
+    out = np.zeros((n, basis[0][1].shape[1]))
+    for j, (active, q) in enumerate(basis):
+        if len(active) == n:
+            out += coefficients[:, j, None] * q
+        else:
+            out[active] += coefficients[active, j, None] * q
     return out
 
 
@@ -577,17 +580,6 @@ def _laguerre_second(prepared, theta, below=None):
             if run.size * m < LAGUERRE_LEFT:
                 break
     return second, sure
-
-
-def _laguerre_top_two(alphas, betas, above=None, below=None):
-    """(theta, second, sure): `_laguerre_top`, then `_laguerre_second` of the rows it is sure of."""
-    prepared = _laguerre_prepared(alphas, betas)
-    theta, sure = _laguerre_top(alphas, betas, prepared, above)
-    second = np.full(len(theta), np.nan)
-    rows = np.flatnonzero(sure)
-    second[rows], sure[rows] = _laguerre_second(tuple(p[:, rows] for p in prepared), theta[rows],
-                                                None if below is None else below[rows])
-    return theta, second, sure
 
 
 def _last_component(alphas, betas, theta):

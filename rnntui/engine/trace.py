@@ -144,7 +144,7 @@ class Recording:
             under = " it was recorded under" if self.reopened else ""
             last = self.steps - (self.segments - 1) * self.segment_steps   # a shorter last segment: said
             tail = f" (the last {last:,})" if self.steps and 0 < last < self.segment_steps else ""
-            return (f"checkpointed: a whole recording would hold about {format_size(self.need)} at its peak "
+            return (f"checkpointed: recording it whole would hold about {format_size(self.need)} at its peak "
                     f"(its record and its backward pass's working arrays), more than the memory limit of "
                     f"{format_size(self.limit)}{under}; {self.segments:,} segments of {self.segment_steps:,} steps"
                     f"{tail}, each recomputed exactly when read")

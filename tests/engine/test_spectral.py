@@ -303,7 +303,12 @@ def test_the_batched_tridiagonal_check_matches_eigvalsh(m, cluster, monkeypatch)
     wrong = (top - 0.3 * gap, second - 3 * gap)         # below the top; a start below the second
     for above, below in [(None, None), good, wrong]:
         monkeypatch.setattr(spectral, "LAGUERRE_LEFT", 0)   # iterate every row, however few are left
-        theta, sec, sure = spectral._laguerre_top_two(alphas, betas, above, below)
+        prepared = spectral._laguerre_prepared(alphas, betas)
+        theta, sure = spectral._laguerre_top(alphas, betas, prepared, above)
+        sec = np.full(len(theta), np.nan)
+        rows = np.flatnonzero(sure)
+        sec[rows], sure[rows] = spectral._laguerre_second(tuple(p[:, rows] for p in prepared), theta[rows],
+                                                          None if below is None else below[rows])
         if above is good[0]:
             assert sure.mean() > 0.8
         elif above is None and m < 60:
@@ -322,7 +327,7 @@ def test_the_batched_tridiagonal_check_matches_eigvalsh(m, cluster, monkeypatch)
 
 def test_many_rows_with_a_clustered_top_take_the_batched_checks(monkeypatch):
     """A GRU-like batch (J = diag(z) + smaller terms, the largest z's nearly equal: the top of JᵀJ a cluster) large
-    enough that the certificate checks run batched (`_laguerre_top_two`), against numpy's dense SVD."""
+    enough that the certificate checks run batched (`_laguerre_top`), against numpy's dense SVD."""
     rng = np.random.default_rng(7)
     S, B, H = 150, 2, 40
     a, D, blocks = factors(rng, "gru", S, B, H)

@@ -53,7 +53,7 @@ async def test_help_says_how_the_run_was_recorded(traces):
     full, ck = traces
     from textual.widgets import Static
 
-    for trace, words in ((full, "recorded whole: about"), (ck, "checkpointed: a whole recording would hold about")):
+    for trace, words in ((full, "recorded whole: about"), (ck, "checkpointed: recording it whole would hold about")):
         app = RnntuiApp(trace)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("question_mark")
