@@ -307,8 +307,7 @@ def write_report(trace, path, kind: str, opts: ReportOptions, other=None, limit:
 
     from rnntui.atomic import atomic_write
 
-    if other is None:
-        check_report_memory(trace, kind, opts, memory_limit(trace, limit))
+    check_report_memory(trace, kind, opts, memory_limit(trace, limit), other)
 
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -351,12 +350,13 @@ REPORT_BYTES_PER_CHAR = {"txt": 32, "html": 38, "show": 33, "svg": 185}
 PROBE_STEPS = 32    # the estimate renders the text of a window of this many steps, then of twice as many
 
 
-def report_memory(trace, kind: str, opts: ReportOptions) -> tuple[int, int, int] | None:
+def report_memory(trace, kind: str, opts: ReportOptions, other=None) -> tuple[int, int, int] | None:
     """(bytes the report of *opts*' steps would hold at its peak, bytes of its fixed part, bytes per step), or
     None for a report of at most 2 * PROBE_STEPS rows of steps and samples (steps x B: held by its fixed part,
     its tables and maps). The per-step cost is measured on this run: the text of its first PROBE_STEPS printed
     steps and of twice as many (fewer for a short report of a large batch), rendered as the report renders them
-    (a checkpointed run reads their segments only); the difference is what a step adds."""
+    (a checkpointed run reads their segments only); the difference is what a step adds. With *other*: the report
+    comparing the two runs (render/compare.py), probed the same way."""
     import dataclasses
 
     _, chosen = chosen_iteration(trace, opts.iteration)
@@ -372,7 +372,12 @@ def report_memory(trace, kind: str, opts: ReportOptions) -> tuple[int, int, int]
         probe = dataclasses.replace(opts, steps=(a, a + k), width=None)
         console = Console(record=True, width=opts.width or TEXT_WIDTH, file=io.StringIO(), force_jupyter=False,
                           color_system=None)
-        render_to(console, trace, probe)
+        if other is None:
+            render_to(console, trace, probe)
+        else:
+            from rnntui.render.compare import compare_report
+
+            render_to(console, trace, probe, compare_report(trace, other, range(*probe.steps), opts.iteration))
         return len(console.export_text())
 
     per_char = REPORT_BYTES_PER_CHAR[kind]
@@ -409,13 +414,13 @@ def memory_limit(trace, given: int | None) -> int:
     return available_memory() // 2
 
 
-def check_report_memory(trace, kind: str, opts: ReportOptions, limit: int) -> None:
+def check_report_memory(trace, kind: str, opts: ReportOptions, limit: int, other=None) -> None:
     """Refuse (MemoryLimitError, exit 2, before anything is made or written) a report that would hold more than
     *limit*, saying what it would take and what fits: a window of steps, or the trace as .npz."""
     from rnntui.errors import MemoryLimitError
     from rnntui.sizes import format_size
 
-    need = report_memory(trace, kind, opts)
+    need = report_memory(trace, kind, opts, other)
     if need is None or need[0] <= limit:
         return
     total, fixed, step = need
@@ -424,7 +429,7 @@ def check_report_memory(trace, kind: str, opts: ReportOptions, limit: int) -> No
     fit = (limit - fixed) // step if step else 0
     import shlex
 
-    what = "rnntui show" if kind == "show" else f"a .{kind} report"
+    what = "rnntui show" if kind == "show" else f"a .{kind} report" + ("" if other is None else " comparing the two runs")
     source = str(trace.path) if getattr(trace, "path", None) is not None else chosen.info.file or "RUN"
     window = (f"--steps {steps.start}:{steps.start + fit} (at most {fit:,} steps fit), or " if fit >= 1 else "")
     raise MemoryLimitError(

@@ -139,3 +139,33 @@ def test_a_few_steps_of_a_large_batch_are_estimated_too(tmp_path):
         assert not (tmp_path / "r.txt").exists()
     write_report(tr, tmp_path / "r.txt", "txt", ReportOptions.parse(steps="2:3"), limit=10 ** 9)
     assert sum(line.startswith("2 │") for line in (tmp_path / "r.txt").read_text().splitlines()) >= 400
+
+
+def test_a_comparison_over_the_limit_is_refused_too(long_yaml, tmp_path):
+    # 5MB: both runs recorded whole (a comparison of checkpointed runs reads each array whole, every segment of
+    # it, which takes a while), their comparison's 1,500 steps over it
+    out = tmp_path / "diff.txt"
+    res = CliRunner().invoke(app, ["export", str(long_yaml), "--compare", str(long_yaml), "-o", str(out),
+                                   "--max-memory", "5MB"])
+    said = words(res.output)
+    assert res.exit_code == 2 and "a .txt report comparing the two runs of 1,500 steps would hold about" in said, said
+    assert not out.exists()
+    fit = int(said.split("--steps 0:")[1].split()[0])
+    assert 64 < fit < T
+    res = CliRunner().invoke(app, ["export", str(long_yaml), "--compare", str(long_yaml), "-o", str(out),
+                                   "--max-memory", "5MB", "--steps", f"0:{fit}"])
+    assert res.exit_code == 0, res.output
+
+
+def test_the_comparisons_estimate_is_at_least_what_it_holds(tmp_path):
+    sc = load_scenario("a.yaml", json.dumps(doc(600)))
+    a, b = run_scenario(sc), run_scenario(load_scenario("b.yaml", json.dumps(doc(600) | {"seed": 3})))
+    write_report(a, tmp_path / "d.txt", "txt", ReportOptions(), other=b, limit=1 << 40)   # warm
+    need = report_memory(a, "txt", ReportOptions(), b)[0]
+    tracemalloc.start()
+    try:
+        write_report(a, tmp_path / "d.txt", "txt", ReportOptions(), other=b, limit=1 << 40)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= need <= 2.5 * peak, (peak, need)
