@@ -1246,7 +1246,7 @@ def restore(arrays: dict, info, path, limit: int):
     layout = list(info.entries)
     why = why_whole_layout(layout)
     if S < 1:
-        raise bad(f"meta.checkpoint's segment_steps: expected a whole number from 1, found {S}")
+        raise bad(f"{keys.META_CHECKPOINT}'s segment_steps: expected a whole number from 1, found {S}")
     if why is not None or not info.seq:
         raise bad(why or "no steps")
     params = {k[len(keys.PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(keys.PARAM_PREFIX)}
