@@ -175,6 +175,7 @@ class Segments:
         self.layout, self.params, self.x = layout, params, x
         self.loss_kind, self.target = loss_kind, target
         self.buffers: dict = {}     # state that is no parameter, as the run read it (an eval batchnorm's statistics)
+        self.norms_room: int | None = None   # bytes the norms alongside may hold besides the run (None: no limit)
         # the path the run's step loops took (a training replay's fused kernels) and what it recorded (a lean
         # iteration's): a segment recomputed later, on any thread, takes the same (`on_path`)
         self.path = {"replay": fused.replaying(), "step_norms": recording.step_norms()}
@@ -232,11 +233,15 @@ class Segments:
         sweep's result takes them as they are): a chain's only (`plain_chain`: a kind with a pass of its own
         around the segments derives them when first read, as before). The norms are diagnostics.jacobian_norms
         of the same arrays, chunk for chunk: the values a run reading them later gets."""
-        from rnntui.engine.diagnostics import jacobian_norms
+        from rnntui.engine.diagnostics import jacnorm_floats, jacobian_norms
 
         if not self.plain_chain or not kept:
             return {}, None
+        entries = {lay.index: lay for lay in self.layout}
         places = [p for p in keys.places_of(self.layout) if p.recurrent]
+        working = max((jacnorm_floats(entries[p.entry], self.T, self.B) for p in places), default=0) * self.dtype.itemsize
+        if self.norms_room is not None and working > self.norms_room:
+            return {}, None      # over the memory limit beside the backward pass: derived after it, when read
         forward = {}
         for key in [key for key in kept[0][1] if key not in self.state_keys
                     and any(key.startswith(p.prefix + ".") for p in places)]:
@@ -252,7 +257,6 @@ class Segments:
             for slot, (j, d) in enumerate(self.slots(lay)):
                 for s, v in self.initial.get(lay.index, {}).items():
                     arrays[f"{keys.place_prefix(lay.index, j, d)}.{s}0"] = v[slot]
-        entries = {lay.index: lay for lay in self.layout}
         params = self.params
 
         def norms() -> dict:
@@ -1246,7 +1250,7 @@ def restore(arrays: dict, info, path, limit: int):
     layout = list(info.entries)
     why = why_whole_layout(layout)
     if S < 1:
-        raise bad(f"meta.checkpoint's segment_steps: expected a whole number from 1, found {S}")
+        raise bad(f"{keys.META_CHECKPOINT}'s segment_steps: expected a whole number from 1, found {S}")
     if why is not None or not info.seq:
         raise bad(why or "no steps")
     params = {k[len(keys.PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(keys.PARAM_PREFIX)}

@@ -359,3 +359,33 @@ def test_the_forward_arrays_joined_for_the_norms_are_held_once(monkeypatch):
     # a plain run joins each forward array at its end, beside the segments' parts (twice); a run computing its norms
     # alongside joined them before its backward pass, and its segments' records then read them: once
     assert along < plain - forward / 2, (plain, along, forward)
+
+
+def test_norms_over_the_memory_left_beside_the_backward_pass_wait_for_it(monkeypatch):
+    """The norms' working arrays, beside the backward pass's, would pass the memory limit: nothing is computed
+    alongside, and the norms are derived when read, to the same bits."""
+    from rnntui.engine import checkpoint
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, assert_bit_equal, scenario
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    sc = scenario(**CASES["lstm"])
+    plain = run_scenario(sc, recording="full")
+    limit = plain.recording.need + 1000      # room for the run and 1000 bytes more
+    threads = []
+    jacobian_norms = diagnostics.jacobian_norms
+
+    def seen(*a, **k):
+        threads.append(threading.current_thread().name)
+        return jacobian_norms(*a, **k)
+
+    monkeypatch.setattr(diagnostics, "jacobian_norms", seen)
+    with norms_alongside():
+        along = run_scenario(sc, max_memory=limit, recording="full")
+    assert along.recording.segments == 3 and threads == []
+    assert_bit_equal(plain, along)
+    assert threads and "rnntui-aside" not in threads
+    with norms_alongside():                  # with room for them, they are computed alongside
+        run_scenario(sc, max_memory=limit + (1 << 30), recording="full")["diag.model.0.l0.fwd.jacnorm"]
+    assert "rnntui-aside" in threads
