@@ -138,6 +138,32 @@ def backward_states_first(segs: Segments):
             yield
 
 
+class PassAfterForward:
+    """A kind whose own pass (`before_backward`) runs once the forward sweep is done, in one piece, after (in a
+    bidirectional run) a piece a segment finding the backward direction's states (`backward_states_first`).
+    `own_part`: what that pass runs, what the first pieces find, and when it runs, in words."""
+
+    own_part: tuple[str, str, str]
+
+    @property
+    def own_pieces(self) -> int:
+        return self.own_states + 1
+
+    @property
+    def own_states(self) -> int:
+        return len(self.bounds) if self.bidir else 0
+
+    @property
+    def own_what(self) -> str:
+        part, states, when = self.own_part
+        return (f"{states}, then " if self.bidir else "") + f"{part}, {when}"
+
+    @property
+    def own_label(self) -> str:
+        part, states, _ = self.own_part
+        return (f"{states}, then " if self.bidir else "") + part
+
+
 class NoTerms:
     """No one-term gradients: a run whose loss is not over the steps has none (network.run_network)."""
 
@@ -147,7 +173,7 @@ class NoTerms:
         pass
 
 
-class ReducedSegments(Segments):
+class ReducedSegments(PassAfterForward, Segments):
     """A many-to-one chain: the entries up to its last recurrent one in segments, the tail once (see the module)."""
 
     def __init__(self, layout: list, params: dict, x: np.ndarray, loss_kind: str, target, lengths=None,
@@ -186,22 +212,8 @@ class ReducedSegments(Segments):
         elif k == 0 and "bwd" in self.finals:
             self.finals["bwd"][...] = rec[self.top["bwd"]][0]
 
-    @property
-    def own_pieces(self) -> int:
-        return self.own_states + 1
-
-    @property
-    def own_states(self) -> int:
-        return len(self.bounds) if self.bidir else 0
-
-    @property
-    def own_what(self) -> str:
-        return (("the backward direction's states, then " if self.bidir else "")
-                + "the head after the last step, which runs once the forward sweep has been through every step")
-
-    @property
-    def own_label(self) -> str:
-        return ("backward direction's states, then " if self.bidir else "") + "the head after the last step"
+    own_part = ("the head after the last step", "the backward direction's states",
+                "which runs once the forward sweep has been through every step")
 
     def tail_of(self, key: str) -> bool:
         """The head's record: the reducer's output (its final state), the entries after it, the output and loss."""
@@ -277,7 +289,7 @@ class ReducedSegments(Segments):
             self.ext[d] = np.array(v)
 
 
-class EncoderDecoderSegments(Segments):
+class EncoderDecoderSegments(PassAfterForward, Segments):
     """An encoder-decoder (engine/seq2seq.py): the encoder, the long part, in segments; the decoder once, whole,
     from the encoder's final states (its hand-over), with the loss. Backward, the decoder's gradient into the
     hand-over, through the merge, enters the encoder's last entry at each sample's last step (its forward
@@ -329,22 +341,8 @@ class EncoderDecoderSegments(Segments):
         self._run_decoder()
         yield
 
-    @property
-    def own_pieces(self) -> int:
-        return self.own_states + 1
-
-    @property
-    def own_states(self) -> int:
-        return len(self.bounds) if self.bidir else 0
-
-    @property
-    def own_what(self) -> str:
-        return (("the encoder's backward direction's states, then " if self.bidir else "")
-                + "the decoder, which runs from the hand-over once the forward sweep has been through every encoder step")
-
-    @property
-    def own_label(self) -> str:
-        return ("the encoder's backward direction's states, then " if self.bidir else "") + "the decoder"
+    own_part = ("the decoder", "the encoder's backward direction's states",
+                "which runs from the hand-over once the forward sweep has been through every encoder step")
 
     def tail_of(self, key: str) -> bool:
         """The decoder's record: its entries' arrays, the hand-over, the output and the loss (its input is known

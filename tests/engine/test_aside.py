@@ -35,6 +35,38 @@ def _asides() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "rnntui-aside"]
 
 
+def _spy_norms(monkeypatch) -> list[str]:
+    """diagnostics.jacobian_norms made to note the thread each call runs on: the list it notes them in."""
+    threads: list[str] = []
+    real = diagnostics.jacobian_norms
+
+    def seen(*a, **k):
+        threads.append(threading.current_thread().name)
+        return real(*a, **k)
+
+    monkeypatch.setattr(diagnostics, "jacobian_norms", seen)
+    return threads
+
+
+class SlowNorms:
+    """diagnostics.jacobian_norms made to report progress for 10 s first (until dropped: the real one reports after
+    each chunk) while `slow`: `reached` notes each call, `ran_out` each that was never dropped."""
+
+    def __init__(self, monkeypatch):
+        self.slow, self.reached, self.ran_out = True, [], []
+        self.real = diagnostics.jacobian_norms
+        monkeypatch.setattr(diagnostics, "jacobian_norms", self)
+
+    def __call__(self, *a, **k):
+        if self.slow:
+            self.reached.append(1)
+            for i in range(1000):
+                report("norms", i, 1000)
+                threading.Event().wait(0.01)
+            self.ran_out.append(1)
+        return self.real(*a, **k)
+
+
 def test_saved_norms_equal_norms_computed_alone(scenario, tmp_path):
     out = tmp_path / "t.npz"
     rnntui.run(scenario).save(out, jacobian=True)
@@ -52,26 +84,16 @@ def test_saved_norms_equal_norms_computed_alone(scenario, tmp_path):
 
 def test_a_failed_write_drops_the_norms(scenario, tmp_path, monkeypatch):
     out = tmp_path / "t.npz"
-    reached, ran_out = [], []
-    jacobian_norms = diagnostics.jacobian_norms
-
-    def slow_norms(*a, **k):
-        reached.append(1)
-        for i in range(1000):   # reports progress until dropped (the real one reports after each chunk)
-            report("norms", i, 1000)
-            threading.Event().wait(0.01)
-        ran_out.append(1)
-        return jacobian_norms(*a, **k)
+    norms = SlowNorms(monkeypatch)
 
     def explode(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(diagnostics, "jacobian_norms", slow_norms)
     monkeypatch.setattr(np.lib.format, "write_array", explode)
     trace = rnntui.run(scenario)
     with pytest.raises(ExportError, match="disk full"):
         trace.save(out, jacobian=True)
-    assert reached and not ran_out and _asides() == []    # dropped, and waited for
+    assert norms.reached and not norms.ran_out and _asides() == []    # dropped, and waited for
     assert list(tmp_path.iterdir()) == [scenario]
     assert any(k.endswith(".jacnorm") for k in trace._derived)   # still to compute when read
 
@@ -134,14 +156,7 @@ def test_norms_computed_alongside_are_the_runs_bit_for_bit(case, monkeypatch):
     monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
     sc = scenario(**CASES[case])
     plain = run_scenario(sc, recording="full")
-    threads = []
-    jacobian_norms = diagnostics.jacobian_norms
-
-    def seen(*a, **k):
-        threads.append(threading.current_thread().name)
-        return jacobian_norms(*a, **k)
-
-    monkeypatch.setattr(diagnostics, "jacobian_norms", seen)
+    threads = _spy_norms(monkeypatch)
     with norms_alongside():
         along = run_scenario(sc, recording="full")
     assert along.recording.segments == 3
@@ -251,25 +266,14 @@ def test_a_failed_write_drops_the_norms_computed_alongside_and_a_later_read_deri
     sc = scenario(**CASES["lstm-stacked"])
     alone = run_scenario(sc, recording="full")
     expected = {k: alone[k] for k in alone if k.endswith(".jacnorm")}
-    slow, reached, ran_out = [True], [], []
-    jacobian_norms = diagnostics.jacobian_norms
-
-    def slow_norms(*a, **k):
-        if slow[0]:
-            reached.append(1)
-            for i in range(1000):   # reports progress until dropped (the real one reports after each chunk)
-                report("norms", i, 1000)
-                threading.Event().wait(0.01)
-            ran_out.append(1)
-        return jacobian_norms(*a, **k)
+    norms = SlowNorms(monkeypatch)
 
     def explode(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(diagnostics, "jacobian_norms", slow_norms)
     with norms_alongside():
         trace = run_scenario(sc, recording="full")
-    assert trace.recording.segments == 3 and reached     # computing alongside
+    assert trace.recording.segments == 3 and norms.reached     # computing alongside
     out = tmp_path / "t.npz"
     with monkeypatch.context() as m:
         m.setattr(np.lib.format, "write_array", explode)
@@ -277,10 +281,10 @@ def test_a_failed_write_drops_the_norms_computed_alongside_and_a_later_read_deri
         with pytest.raises(ExportError, match="disk full"):
             trace.save(out, jacobian=True)
         waited = time.monotonic() - begun
-    assert not ran_out and _asides() == []     # the sweep's norms dropped too, and waited for
+    assert not norms.ran_out and _asides() == []     # the sweep's norms dropped too, and waited for
     assert waited < 5, waited
     assert list(tmp_path.iterdir()) == []
-    slow[0] = False
+    norms.slow = False
     for k, v in expected.items():
         np.testing.assert_array_equal(trace[k], v)
 
@@ -373,14 +377,7 @@ def test_norms_over_the_memory_left_beside_the_backward_pass_wait_for_it(monkeyp
     sc = scenario(**CASES["lstm"])
     plain = run_scenario(sc, recording="full")
     limit = plain.recording.need + 1000      # room for the run and 1000 bytes more
-    threads = []
-    jacobian_norms = diagnostics.jacobian_norms
-
-    def seen(*a, **k):
-        threads.append(threading.current_thread().name)
-        return jacobian_norms(*a, **k)
-
-    monkeypatch.setattr(diagnostics, "jacobian_norms", seen)
+    threads = _spy_norms(monkeypatch)
     with norms_alongside():
         along = run_scenario(sc, max_memory=limit, recording="full")
     assert along.recording.segments == 3 and threads == []
