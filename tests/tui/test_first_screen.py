@@ -151,6 +151,15 @@ async def test_the_views_that_wait_say_computing_with_the_sweeps_fraction(scenar
 KEYS = [["right"] * 3 + ["b"], ["right_square_bracket", "down", "b", "end"], ["s", "g", *"120", "enter"]]
 
 
+async def release(pilot, app, held) -> None:
+    """Let the held sweep go on, and wait until its workers are done and their screen is painted."""
+    held.go()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 @pytest.mark.parametrize("keys", KEYS, ids=["-".join(k[:3]) for k in KEYS])
 async def test_once_the_sweep_is_done_every_screen_is_the_swept_runs(scenario, keys):
     """Keys pressed while the sweep runs; then the screens are the ones of the same keys on the run swept
@@ -164,11 +173,7 @@ async def test_once_the_sweep_is_done_every_screen_is_the_swept_runs(scenario, k
             await pilot.pause()
             await press(pilot, keys)
             assert app.run_state.sweeping is not None
-            held.go()
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await release(pilot, app, held)
             shots.append(app.export_screenshot())
             cursors = [app.cursor]
     finally:
@@ -361,11 +366,7 @@ async def held_keys(sc, at: int, keys: list, size=SIZE):
             first = {name: panel(app, name) for name in ("cell", "states", "details")}
             await press(pilot, keys)
             assert app.run_state.sweeping is not None
-            held.go()
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await release(pilot, app, held)
             assert app.run_state.sweeping is None
             return first, app.export_screenshot(), app.cursor
     finally:
