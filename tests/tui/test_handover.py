@@ -64,8 +64,14 @@ async def test_bptt_runs_from_the_decoder_through_the_handover_into_the_encoder(
         text = _text(cell_panel(app.run_state.trace, app.cursor, 200))
         g = trace["grad.handover.h"][0, 0]
         assert f"dL/dh_0 of model.3 l0 ({np.linalg.norm(g):.4f}) goes back to the encoder" in text
-        assert "how much of the decoder's gradient reaches each source step" in _text(
-            gradients(app.run_state.trace, app.cursor, 200))
+        reach = _text(gradients(app.run_state.trace, app.cursor, 200))
+        assert "how much of the decoder's gradient reaches each source step" in reach
+        # the norm drawn is the batch's (every sample's dL/dh_t together), and said so where there are several
+        B = trace.info.B
+        gh = trace["grad.model.1.l0.fwd.h"]
+        batch_norm = np.sqrt((gh[0] ** 2).sum())
+        assert B > 1 and not np.isclose(batch_norm, np.linalg.norm(gh[0, 0]))
+        assert f"‖dL/dh_t‖ fwd over the batch's {B} samples, t=0..{gh.shape[0] - 1}: {batch_norm:.4f} at t=0" in reach
         await pilot.press("right")
         assert _where(app) == (1, 0, "fwd", 3, False)
         assert "through time here: the decoder's gradient through the hand-over; from the output: from layer 1 " \

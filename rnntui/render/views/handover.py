@@ -105,9 +105,11 @@ class HandoverView(PlaceView):
         """How much of the decoder's gradient reaches each source step: the encoder's ‖dL/dh_t‖."""
         enc, dec, j = self._ends(trace, c)
         out = [Text(f"how much of the decoder's gradient reaches each source step ({keys.entry_prefix(enc.index)} l{j}):", BOLD)]
+        B = trace.info.B
+        whose = f" over the batch's {B} samples" if B > 1 else ""   # diag.*.gradnorm: the batch's, not the sample's
         for d in enc.directions:
             g = np.asarray(trace[keys.Place(enc.index, j, d).diag_key("gradnorm")], dtype=float)
-            out.append(Text(f"‖dL/dh_t‖ {d}, t=0..{g.shape[0] - 1}: {fmt(float(g[0]), 0)} at t=0, "
+            out.append(Text(f"‖dL/dh_t‖ {d}{whose}, t=0..{g.shape[0] - 1}: {fmt(float(g[0]), 0)} at t=0, "
                             f"{fmt(float(g[-1]), 0)} at t={g.shape[0] - 1}"))
             out.append(log_sparkline(g, into=Cells()))
         out.append(Text("the encoder's output is not used: all of its gradient came from the decoder, through the "
