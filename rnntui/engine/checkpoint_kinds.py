@@ -163,6 +163,18 @@ class PassAfterForward:
         part, states, _ = self.own_part
         return (f"{states}, then " if self.bidir else "") + part
 
+    def tail_record(self) -> dict[str, np.ndarray]:
+        """What the own pass recorded (`tail_rec`), with the loss: the segments' shares are zeros, its own last."""
+        K = len(self.bounds)
+        return {**self.tail_rec, keys.LOSS: summed_loss([np.zeros((), dtype=self.dtype)] * (K - 1) + [self.tail_loss],
+                                                        self.dtype)}
+
+
+def records_of(key: str, entries) -> bool:
+    """Whether *key* is one of *entries*' arrays or their gradients."""
+    return any(key.startswith((keys.entry_prefix(lay.index) + ".", keys.grad(keys.entry_prefix(lay.index)) + "."))
+               for lay in entries)
+
 
 class NoTerms:
     """No one-term gradients: a run whose loss is not over the steps has none (network.run_network)."""
@@ -218,13 +230,7 @@ class ReducedSegments(PassAfterForward, Segments):
     def tail_of(self, key: str) -> bool:
         """The head's record: the reducer's output (its final state), the entries after it, the output and loss."""
         return key in (keys.OUTPUT, keys.LOSS, keys.out(self.reducer.index), keys.grad(keys.out(self.reducer.index))) \
-            or any(key.startswith((keys.entry_prefix(lay.index) + ".", keys.grad(keys.entry_prefix(lay.index)) + "."))
-                   for lay in self.tail)
-
-    def tail_record(self) -> dict[str, np.ndarray]:
-        K = len(self.bounds)
-        return {**self.tail_rec, keys.LOSS: summed_loss([np.zeros((), dtype=self.dtype)] * (K - 1) + [self.tail_loss],
-                                                        self.dtype)}
+            or records_of(key, self.tail)
 
     def _run_tail(self) -> None:
         """The entries after the steps end, whole, from the final states, with the loss and its gradient."""
@@ -349,13 +355,7 @@ class EncoderDecoderSegments(PassAfterForward, Segments):
         before: `known_arrays`)."""
         return key in (keys.OUTPUT, keys.LOSS, keys.STEP_LOSS, keys.SAMPLE_STEP_LOSS, keys.GRAD_DECODER_INPUT) \
             or any(key in (keys.handover(s), keys.grad(keys.handover(s))) for s in self.handed) \
-            or any(key.startswith((keys.entry_prefix(lay.index) + ".", keys.grad(keys.entry_prefix(lay.index)) + "."))
-                   for lay in self.decoder)
-
-    def tail_record(self) -> dict[str, np.ndarray]:
-        K = len(self.bounds)
-        return {**self.tail_rec, keys.LOSS: summed_loss([np.zeros((), dtype=self.dtype)] * (K - 1) + [self.tail_loss],
-                                                        self.dtype)}
+            or records_of(key, self.decoder)
 
     def known_arrays(self) -> dict[str, np.ndarray]:
         """The decoder's input (what `_run_decoder` records of it)."""

@@ -255,6 +255,10 @@ class Trace(Mapping):
         if skip:
             arrays[keys.META_NOT_COMPUTED] = np.asarray(skip, dtype=str)
 
+        if not later:
+            write_npz(path, arrays.items())
+            return skip
+
         def items(norms: Aside):
             yield from arrays.items()
             yield from norms.result().items()
