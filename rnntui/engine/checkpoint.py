@@ -24,6 +24,7 @@ run gives the same numbers whichever way it is recorded.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -39,7 +40,8 @@ from rnntui.engine.handlers import handler
 from rnntui.engine.infer import trace_floats
 from rnntui.engine.losses import loss_and_grad, sample_step_losses
 from rnntui.engine.walk import Walk
-from rnntui.engine.aside import Aside, norms_wanted
+from rnntui.engine.aside import norms_wanted
+from rnntui.engine.norms_stream import StreamedNorms
 from rnntui.engine.progress import report
 from rnntui.engine.trace import Trace, TraceWrapper, _freeze
 from rnntui.npyfiles import write_npz
@@ -164,7 +166,7 @@ class SweepResult:
     big: dict               # key -> (shape, dtype) of the arrays recomputed per segment
     rows: dict              # what views read over every step of an array not kept (`kept_rows`)
     terms: dict             # diag.*.term_gradnorm of every place, from the sweep's lean passes
-    norms: object = None    # an aside.Aside computing every diag.*.jacnorm (`Segments.norms_alongside`), or None
+    norms: object = None    # an aside.Aside computing every diag.*.jacnorm (`Segments.norms_stream`), or None
 
 
 class Segments:
@@ -227,43 +229,21 @@ class Segments:
         """(sub-layer, direction) of each row of an entry's state arrays (PyTorch's h_0 layout)."""
         return [(j, d) for j in range(lay.num_layers) for d in lay.directions]
 
-    def norms_alongside(self, kept: dict) -> tuple[dict, Aside | None]:
-        """Every recurrent place's diag.*.jacnorm started on a thread of its own (an `Aside`), from the forward
-        records *kept* per segment (segment -> (walk, record)), and the whole forward arrays joined for it (the
-        sweep's result takes them as they are): a chain's only (`plain_chain`: a kind with a pass of its own
-        around the segments derives them when first read, as before). The norms are diagnostics.jacobian_norms
-        of the same arrays, chunk for chunk: the values a run reading them later gets."""
-        from rnntui.engine.diagnostics import jacnorm_floats, jacobian_norms
+    def norms_stream(self) -> StreamedNorms | None:
+        """Every recurrent place's diag.*.jacnorm, to be computed on a thread of their own as the forward pass
+        records its segments (norms_stream.StreamedNorms): a chain's only (`plain_chain`: a kind with a pass of its
+        own around the segments derives them when first read, as before), and only where `norms_room` leaves room
+        for their working arrays beside the run's (else None: derived after the run, when read)."""
+        from rnntui.engine.diagnostics import jacnorm_floats
 
-        if not self.plain_chain or not kept:
-            return {}, None
+        if not self.plain_chain or self.bidir:
+            return None
         entries = {lay.index: lay for lay in self.layout}
         places = [p for p in keys.places_of(self.layout) if p.recurrent]
         working = max((jacnorm_floats(entries[p.entry], self.T, self.B) for p in places), default=0) * self.dtype.itemsize
-        if self.norms_room is not None and working > self.norms_room:
-            return {}, None      # over the memory limit beside the backward pass: derived after it, when read
-        forward = {}
-        for key in [key for key in kept[0][1] if key not in self.state_keys
-                    and any(key.startswith(p.prefix + ".") for p in places)]:
-            joined = np.concatenate([kept[k][1][key] for k in range(len(kept))])
-            joined.flags.writeable = False     # read by the norms' thread while this one runs the backward pass
-            for k, (a, b) in enumerate(self.bounds):    # each segment's record reads it: held once, not twice
-                kept[k][1][key] = joined[a:b]
-            forward[key] = joined
-        arrays = dict(forward)
-        if self.lengths is not None:
-            arrays[keys.META_LENGTHS] = self.lengths
-        for lay in self.layout:      # the initial states given, under the keys a whole run records them
-            for slot, (j, d) in enumerate(self.slots(lay)):
-                for s, v in self.initial.get(lay.index, {}).items():
-                    arrays[f"{keys.place_prefix(lay.index, j, d)}.{s}0"] = v[slot]
-        params = self.params
-
-        def norms() -> dict:
-            with np.errstate(all="ignore"):   # as Trace derives them: a run that overflowed has inf/nan norms
-                return {p.diag_key("jacnorm"): jacobian_norms(entries[p.entry], arrays, params, p) for p in places}
-
-        return forward, Aside(norms)
+        if not places or (self.norms_room is not None and working > self.norms_room):
+            return None
+        return StreamedNorms(self, places, entries)
 
     def segment_of(self, t: int) -> int:
         return min(t // self.S, len(self.bounds) - 1)
@@ -645,7 +625,7 @@ class Sweep:
     def __init__(self, segments: Segments, keep: bool = False, label: str = "recording", cache_first: bool = False):
         self.segments, self.keep, self.label, self.cache_first = segments, keep, label, cache_first
         self.result: SweepResult | None = None
-        self._norms: Aside | None = None    # the step-Jacobian norms computed alongside (`Segments.norms_alongside`)
+        self._stream: StreamedNorms | None = None    # the step-Jacobian norms computed alongside (`Segments.norms_stream`)
         segments.progress = SweepProgress.start(segments)
         self._pieces = self._run()
 
@@ -664,8 +644,8 @@ class Sweep:
             self.result = stop.value
             return False
         except BaseException:
-            if self._norms is not None:   # nothing computes on for a sweep that failed
-                self._norms.drop()
+            if self._stream is not None:   # nothing computes on for a sweep that failed
+                self._stream.close()
             raise
         return True
 
@@ -684,20 +664,26 @@ class Sweep:
         segs, keep = self.segments, self.keep
         K = len(segs.bounds)
         kept: dict[int, tuple] = {}
+        # a chain recorded whole, to be saved with its step-Jacobian norms: they need the forward records only, so
+        # they are computed on a thread of their own as the segments are recorded, while this one runs on
+        stream = segs.norms_stream() if keep and not segs.bidir and norms_wanted() else None
+        self._stream = stream
+        if stream is not None:   # a sweep left unfinished (never advanced again) leaves no thread waiting for it
+            weakref.finalize(self, stream.stop)
         for k in range(K):       # forward directions' boundary states
             walk, rec = segs._forward(k)
             segs._carry_states(k, rec, "fwd")
             if keep and not segs.bidir:
                 kept[k] = (walk, rec)
+                if stream is not None:
+                    stream.add(k, rec)
             elif k == 0 and self.cache_first and not segs.bidir:   # the first screen reads it (Segments.segment)
                 with segs.lock:
                     segs.forward_cache.put(0, {**rec, keys.OUTPUT: walk.outs[-1]})
             self._publish(forward=k + 1)
             yield
-        # a chain recorded whole, to be saved with its step-Jacobian norms: they need the forward pass only, so
-        # they are computed on a thread of their own while this one runs the backward pass
-        forward, norms = segs.norms_alongside(kept) if keep and not segs.bidir and norms_wanted() else ({}, None)
-        self._norms = norms
+        forward = {} if stream is None else stream.done_forward()
+        norms = None if stream is None else stream.norms
         # the verdict's one-term gradients, each direction's lean pass on the walk its BPTT order visits (set up
         # after the forward phase: its arrays never delay the first segment)
         terms = {d: segs.term_pass(d) for d in (("fwd", "bwd") if segs.bidir else ("fwd",))}
@@ -780,6 +766,8 @@ class Sweep:
         result = SweepResult(arrays, {key: np.concatenate(v) for key, v in diag.items()}, grads,
                              loss, {} if keep else big, rows, terms_out, norms)
         segs.finish_sweep(result)
+        if stream is not None:
+            stream.done_sweep()
         self._publish(backward=K)     # the last segment's report, once everything is in
         return result
 

@@ -56,11 +56,15 @@ def step_chunks(n_steps: int, B: int, width: int) -> list[tuple[int, int]]:
     return [(s0, min(n_steps, s0 + per)) for s0 in range(0, n_steps, per)]
 
 
-def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarray:
+def jacobian_norms(entry, arrays, params, place: Place, steps=None, *, ready=None, narrow=None) -> np.ndarray:
     """Largest singular value of each step's Jacobian dh_t/dh_{t-1}, to relative error JACNORM_RTOL/2
     (rnntui.engine.spectral: batched Lanczos on JᵀJ, J never formed; rounding adds ~1e-15, or the
     dtype's precision when the trace is float32). *steps*: indices (default all); returns
-    (len(steps), B) in the trace's dtype; NaN where a Jacobian is not finite."""
+    (len(steps), B) in the trace's dtype; NaN where a Jacobian is not finite.
+
+    While a run still records *arrays* (norms_stream): *ready(n)* returns once steps 0 .. n-1 are recorded, and
+    is called before a chunk reads them; while the threading.Event *narrow* is set, one chunk is computed at a
+    time (spectral.map_chunks)."""
     prefix = place.prefix
     name = place.param("weight_hh")
     if entry.aliases:   # a graph node that shares its module reads the owner's (the family's factors too)
@@ -83,6 +87,8 @@ def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarra
     scratch = threading.local()   # each thread's working arrays, made once for all its chunks
 
     def norms(chunk: np.ndarray) -> np.ndarray:
+        if ready is not None:
+            ready(int(chunk.max()) + 1)   # the chunk's steps and the ones before each (its Jacobians read them)
         a, D = entry.family.jacobian_factors(entry, arrays, place, params, chunk)
         got = spectral.step_spectral_norms(a, D, blocks, rtol=JACNORM_RTOL, scratch=scratch.__dict__)
         if lengths is not None:  # a padded step's state is zero whatever came before: no Jacobian
@@ -91,7 +97,8 @@ def jacobian_norms(entry, arrays, params, place: Place, steps=None) -> np.ndarra
 
     # the chunks on up to spectral.WORKERS threads (each its own factors and Lanczos), reported as each is done
     chunks = step_chunks(len(steps), B, W.shape[0])
-    for (s0, s1), got in zip(chunks, spectral.map_chunks(norms, (steps[s0: s1] for s0, s1 in chunks))):
+    for (s0, s1), got in zip(chunks, spectral.map_chunks(norms, (steps[s0: s1] for s0, s1 in chunks),
+                                                                    narrow=narrow)):
         out[s0: s1] = got
         if len(steps) > 1:
             advance(got.size)

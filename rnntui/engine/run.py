@@ -258,7 +258,7 @@ class SweepingRun:
         self.shows_first = shown and chosen.mode == "checkpointed"
         """Whether the caller shows the run before its sweep is done (`preview`); else it finishes it first."""
         # what the run may hold besides what its estimate counted: the norms computed alongside its backward pass
-        # (`Segments.norms_alongside`) hold their working arrays at the same time as it, not after it
+        # (`Segments.norms_stream`) hold their working arrays at the same time as it, not after it
         segments.norms_room = limit - chosen.need
         self.sweep = Sweep(segments, keep=chosen.mode == "full", cache_first=self.shows_first)
         self._trace = None

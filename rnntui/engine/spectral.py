@@ -101,31 +101,43 @@ def spare_workers(cap: int) -> int:
     return max(1, min(cap, int(usable_cores() - max(0.0, load - 1.0) + 0.5)))
 
 
-def map_chunks(fn: Callable, items: Iterable, workers: int | None = None) -> Iterator:
+def map_chunks(fn: Callable, items: Iterable, workers: int | None = None, narrow=None) -> Iterator:
     """fn(item) for each item, in order, computed on up to *workers* threads (default: WORKERS, as many as the
     machine has free, `spare_workers`), at most that many
     ahead of the caller: a caller that stops (an exception, or a progress callback that cancels) leaves at most the
     running ones to finish. Each call runs in a copy of the caller's context (numpy's errstate, the progress
-    listener). With one worker, or one item, everything runs on the calling thread."""
+    listener). With one worker, or one item, everything runs on the calling thread. *narrow*: a threading.Event
+    while set, one item is computed at a time (another thread of the process has the other core: the norms
+    computed beside a run, norms_stream); once it is cleared, up to *workers* again."""
     items = list(items)
     workers = spare_workers(WORKERS) if workers is None else workers
     if workers <= 1 or len(items) <= 1:
         yield from map(fn, items)
         return
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    def room() -> int:
+        return 1 if narrow is not None and narrow.is_set() else workers
 
     with ThreadPoolExecutor(workers, thread_name_prefix="rnntui-jacnorm") as pool:
         pending = []
         try:
             for item in items:
-                pending.append(pool.submit(contextvars.copy_context().run, fn, item))
-                if len(pending) >= workers:
+                while len(pending) >= room():
+                    if room() == 1 and len(pending) == 1:   # narrowed: until the item is done or the run is
+                        wait(pending, timeout=NARROW_POLL)
+                        if not pending[0].done():
+                            continue
                     yield pending.pop(0).result()
+                pending.append(pool.submit(contextvars.copy_context().run, fn, item))
             while pending:
                 yield pending.pop(0).result()
         finally:
             for f in pending:
                 f.cancel()
+
+
+NARROW_POLL = 0.02   # seconds: how soon a narrowed map_chunks notices it may widen
 
 
 TYPICAL_SINGLE_ITERATIONS = 30   # float32 Lanczos steps before a row is certified (its basis is kept until then)

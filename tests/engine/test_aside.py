@@ -168,6 +168,82 @@ def test_norms_computed_alongside_are_the_runs_bit_for_bit(case, monkeypatch):
     assert _asides() == []
 
 
+@pytest.mark.parametrize("case", ["lstm", "gru-stacked-initial", "rnn-packed-mse", "lstm-float32"])
+def test_norms_start_with_the_first_segment_and_read_only_recorded_steps(case, monkeypatch):
+    """The norms begin while the forward pass still records (norms_stream): chunks of a few steps each, several
+    to a segment and some across two, each computed once its steps are recorded, not before; the first is done
+    before the forward pass reaches its last segment. Every key keeps the bits of a run that derives them when
+    read, through the same chunks."""
+    from rnntui.engine import checkpoint, norms_stream, spectral
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, assert_bit_equal, scenario
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    monkeypatch.setattr(diagnostics, "STEP_CHUNK_ELEMENTS", 1000)     # chunks of 16 to 38 steps
+    sc = scenario(**CASES[case])
+    plain = run_scenario(sc, recording="full")
+    chunk_done = threading.Event()
+    waited_for_it: list[bool] = []
+    real_forward, real_wait, real_norms = checkpoint.Segments._forward, norms_stream.StreamedNorms._wait_for, \
+        spectral.step_spectral_norms
+
+    def forward(segs, k):
+        if k == len(segs.bounds) - 1:     # the last segment waits (up to 10 s) for a chunk of norms
+            waited_for_it.append(chunk_done.wait(10))
+        return real_forward(segs, k)
+
+    reads = []     # (steps a chunk reads, steps recorded when it read them)
+
+    def wait_for(stream, steps):
+        real_wait(stream, steps)
+        reads.append((steps, stream._recorded))
+
+    def norms(*a, **k):
+        out = real_norms(*a, **k)
+        chunk_done.set()
+        return out
+
+    monkeypatch.setattr(checkpoint.Segments, "_forward", forward)
+    monkeypatch.setattr(norms_stream.StreamedNorms, "_wait_for", wait_for)
+    monkeypatch.setattr(spectral, "step_spectral_norms", norms)
+    with norms_alongside():
+        along = run_scenario(sc, recording="full")
+    assert along.recording.segments == 3
+    along[next(k for k in along if k.endswith(".jacnorm"))]     # waits for the thread's work
+    assert waited_for_it == [True]                               # a chunk was done before the last segment
+    assert len(reads) >= 4 and all(steps <= recorded for steps, recorded in reads), reads
+    assert any(steps < 150 for steps, recorded in reads)
+    assert_bit_equal(plain, along)
+    assert _asides() == []
+
+
+def test_a_narrowed_map_computes_one_chunk_at_a_time_until_widened():
+    """While the run still has a core (the event set), the norms take the other only; once it is cleared, two
+    chunks run at once, and the results keep their order."""
+    from rnntui.engine import spectral
+
+    narrow = threading.Event()
+    narrow.set()
+    lock = threading.Lock()
+    running, most = [0], []
+
+    def work(i):
+        with lock:
+            running[0] += 1
+            most.append((i, running[0]))
+        threading.Event().wait(0.05)
+        with lock:
+            running[0] -= 1
+        if i == 3:
+            narrow.clear()
+        return i * i
+
+    assert list(spectral.map_chunks(work, range(10), workers=2, narrow=narrow)) == [i * i for i in range(10)]
+    assert max(n for i, n in most if i <= 3) == 1
+    assert max(n for i, n in most if i > 4) == 2
+
+
 def test_without_the_wish_nothing_is_computed_alongside(monkeypatch):
     from rnntui.engine import checkpoint
     from rnntui.engine.scenario_run import run_scenario
@@ -346,7 +422,7 @@ def test_the_forward_arrays_joined_for_the_norms_are_held_once(monkeypatch):
         "version": 1, "mode": "many-to-many", "input": {"batch": rng.normal(size=(B, T, 3)).round(3).tolist()},
         "model": [{"type": "lstm", "hidden_size": H}], "loss": {"kind": "sum"}}))
     # the norms themselves cost nothing here: what is measured is what the sweep holds for them
-    monkeypatch.setattr(diagnostics, "jacobian_norms", lambda entry, arrays, params, place: np.zeros((T, B)))
+    monkeypatch.setattr(diagnostics, "jacobian_norms", lambda entry, arrays, params, place, **k: np.zeros((T, B)))
 
     def peak(wish: bool) -> int:
         tracemalloc.start()
