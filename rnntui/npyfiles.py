@@ -130,11 +130,14 @@ def npz_names(path: Path) -> list[str]:
 def write_npz(path, items) -> None:
     """An .npz (np.savez's format, uncompressed) written member by member, atomically, from *items*, pairs of
     name and array: only the member being written need be in memory, and an array can be made while the ones
-    before it are written (an iterator that computes it, or waits for it, when asked)."""
+    before it are written (an iterator that computes it, or waits for it, when asked). Written around the page
+    cache where the file system allows (direct_write): the same bytes."""
     from rnntui.atomic import atomic_write
+    from rnntui.direct_write import direct_writer
 
-    with atomic_write(path) as f:
-        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+    # around the page cache where the file system allows: the file is fsynced before it replaces *path* anyway
+    with atomic_write(path) as f, direct_writer(f) as out:
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
             for key, arr in items:
                 with zf.open(key + ".npy", "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)
