@@ -2,21 +2,52 @@
 
 A step's Jacobian dh_t/dh_{t-1} needs that step's forward record and the step before's only, so its norm can be
 computed as soon as the forward pass has recorded both. `StreamedNorms` joins each place's forward arrays segment
-by segment as the sweep records them, and a thread of its own (an `aside.Aside`) computes the norms chunk by
+by segment as the sweep records them, and a process or a thread of their own computes the norms chunk by
 chunk (diagnostics.step_chunks, the chunks a norm derived when read takes) as each chunk's steps are recorded:
 they start with the first segment, not after the forward pass, so the second core works during the forward pass
 too. While the sweep runs, one chunk is computed at a time (the sweep has the other core); once it is done, up to
 spectral.WORKERS at once. The values are diagnostics.jacobian_norms of the same arrays, chunk for chunk: bit-equal
 to the norms a run derives when they are first read.
+
+On Linux, where the process runs no other thread, the norms are computed in a child process (`NormsProcess`,
+reported to an `aside.Aside` on a thread of this one) rather than on a thread (`_compute` on the Aside's own): the sweep's step loops are Python, holding the GIL most of the time, and
+a thread beside them got the GIL back after each of its GEMMs only after a hand-over that cost the thread about
+half its time while the backward pass ran (measured: a 0.31 s chunk took 0.85 s). The child reads the forward
+arrays in memory both share (an anonymous shared mapping), writes the norms into another, and reports its progress
+through a pipe; the parent kills it when the work is dropped. Forking a process with other threads could copy a
+lock one of them held, never released in the child: then the thread is used, as it is on other platforms.
 """
 from __future__ import annotations
 
+import mmap
+import os
+import select
+import signal
+import sys
 import threading
 
 import numpy as np
 
 from rnntui.engine import keys
 from rnntui.engine.aside import Aside, Dropped, stopping
+from rnntui.engine.progress import report, reporting
+
+# whether the norms may be computed in a child process (tests set it to compare both ways): Linux's fork only, where
+# numpy's BLAS (OpenBLAS) is fork-safe; macOS's Accelerate is not
+PROCESS = sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+def alone() -> bool:
+    """Whether this process runs one thread only (this one): then a fork copies every lock in a state it can use."""
+    return threading.active_count() == 1
+
+
+def shared_array(shape: tuple, dtype) -> np.ndarray:
+    """A zeroed array in an anonymous shared mapping: a process forked after it is made sees every later write."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    buf = mmap.mmap(-1, max(size, 1))
+    return np.frombuffer(buf, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
 
 
 class StreamedNorms:
@@ -35,6 +66,7 @@ class StreamedNorms:
         self.sweeping = threading.Event()           # cleared once the sweep is done: the norms may take both cores
         self.sweeping.set()
         self.norms: Aside | None = None
+        self.process: NormsProcess | None = None    # the child computing them, where one is (`PROCESS`)
 
     def add(self, k: int, rec: dict) -> None:
         """Segment k's forward record *rec* (segments come first to last): its places' arrays are copied into the
@@ -51,13 +83,18 @@ class StreamedNorms:
         with self._changed:
             self._recorded = b
             self._changed.notify_all()
+        if self.process is not None:
+            self.process.send(b)
 
     def _start(self, rec: dict) -> None:
         segs = self.segs
+        # a fork copies only the forking thread: with another one running, a lock it held could stay held
+        forks = PROCESS and alone()
         for key in [key for key in rec if key not in segs.state_keys
                     and any(key.startswith(p.prefix + ".") for p in self.places)]:
             v = rec[key]
-            self.forward[key] = np.empty((segs.T,) + v.shape[1:], dtype=v.dtype)
+            shape = (segs.T,) + v.shape[1:]
+            self.forward[key] = shared_array(shape, v.dtype) if forks else np.empty(shape, dtype=v.dtype)
         arrays = dict(self.forward)
         if segs.lengths is not None:
             arrays[keys.META_LENGTHS] = segs.lengths
@@ -66,7 +103,11 @@ class StreamedNorms:
                 for s, v in segs.initial.get(lay.index, {}).items():
                     arrays[f"{keys.place_prefix(lay.index, j, d)}.{s}0"] = v[slot]
         self.arrays = arrays
-        self.norms = Aside(self._compute)
+        if forks:
+            self.process = NormsProcess(self)
+            self.norms = Aside(self.process.relay)
+        else:
+            self.norms = Aside(self._compute)
 
     def done_forward(self) -> dict[str, np.ndarray]:
         """The whole forward arrays (every segment added), read-only from now on."""
@@ -77,6 +118,8 @@ class StreamedNorms:
     def done_sweep(self) -> None:
         """The sweep is over: the norms left may run on every worker (spectral.WORKERS)."""
         self.sweeping.clear()
+        if self.process is not None:
+            self.process.send(NormsProcess.WIDEN)
 
     def close(self) -> None:
         """The sweep failed: the norms stop too, and this waits for the chunk under way."""
@@ -90,6 +133,8 @@ class StreamedNorms:
         with self._changed:
             self._closed = True
             self._changed.notify_all()
+        if self.process is not None:
+            self.process.close_input()
 
     def _wait_for(self, steps: int) -> None:
         """Wait until the forward pass has recorded steps 0 .. steps-1; raise Dropped if the work was dropped."""
@@ -107,3 +152,151 @@ class StreamedNorms:
             return {p.diag_key("jacnorm"): jacobian_norms(self.entries[p.entry], self.arrays, params, p,
                                                           ready=self._wait_for, narrow=self.sweeping)
                     for p in self.places}
+
+
+class NormsProcess:
+    """The norms of a `StreamedNorms` computed in a child process forked now: it learns how far the forward pass
+    has recorded, and that the sweep is done, through one pipe, and says its progress, its end or its error through
+    another. `relay` (on the parent's Aside thread) passes the progress on and returns the norms; dropping that
+    work, or an error, kills the child."""
+
+    WIDEN = -1           # message: the sweep is over (any other message: steps recorded)
+    MESSAGE = 8          # bytes per message to the child
+
+    def __init__(self, stream: StreamedNorms):
+        self.stream = stream
+        segs = stream.segs
+        self.out = {p.diag_key("jacnorm"): shared_array((segs.T, segs.B), segs.params[p.param("weight_hh")].dtype)
+                    for p in stream.places}
+        to_child_r, self.to_child = os.pipe()
+        self.from_child, from_child_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:   # the child: never returns
+            os.close(self.to_child)
+            os.close(self.from_child)
+            self._child(stream, to_child_r, from_child_w)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self._ended = False
+        self._input = threading.Lock()   # `send` (the sweep's thread) and `close_input` (either) never cross:
+        self._input_open = True          # a closed descriptor's number may be another file's by then
+
+    # --- the parent -------------------------------------------------------------------------------------
+    def send(self, value: int) -> None:
+        with self._input:
+            if not self._input_open:
+                return
+            try:
+                os.write(self.to_child, int(value).to_bytes(self.MESSAGE, "little", signed=True))
+            except OSError:      # the child is gone (killed, or failed): relay says why
+                pass
+
+    def close_input(self) -> None:
+        """No more messages: the child stops at its next wait for steps (the sweep failed or was left)."""
+        with self._input:
+            if self._input_open:
+                self._input_open = False
+                os.close(self.to_child)
+
+    def relay(self) -> dict:
+        """The norms, once the child is done; its progress reported meanwhile. Killed if this work is dropped."""
+        pending = b""
+        try:
+            while True:
+                if stopping():
+                    raise Dropped
+                ready, _, _ = select.select([self.from_child], [], [], StreamedNorms.POLL)
+                if not ready:
+                    continue
+                data = os.read(self.from_child, 1 << 16)
+                if not data:   # it ended without a word (killed from outside: the OOM killer): computed here instead
+                    self._status()
+                    return self.stream._compute()
+                pending += data
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    kind, _, rest = line.decode("utf-8", "replace").partition(" ")
+                    if kind == "p":
+                        done, total, label = rest.split(" ", 2)
+                        report(label, int(done), int(total))
+                    elif kind == "ok":
+                        self._reap()
+                        return self.out
+                    else:
+                        name, _, text = rest.partition(" ")
+                        if name == "Dropped":
+                            raise Dropped
+                        raise MemoryError(text) if name == "MemoryError" else RuntimeError(f"{name}: {text}")
+        finally:
+            self._kill()
+            os.close(self.from_child)
+            self.close_input()
+
+    def _status(self) -> str:
+        _, status = os.waitpid(self.pid, 0)
+        self._ended = True
+        return f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit status {os.WEXITSTATUS(status)}"
+
+    def _reap(self) -> None:
+        if not self._ended:
+            os.waitpid(self.pid, 0)
+            self._ended = True
+
+    def _kill(self) -> None:
+        if not self._ended:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._reap()
+
+    # --- the child --------------------------------------------------------------------------------------
+    def _child(self, stream: StreamedNorms, messages: int, says: int) -> None:
+        code = 1
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)    # the parent ends it: a Ctrl-C reaches the whole group
+            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+                signal.signal(sig, signal.SIG_DFL)
+            threading.Thread(target=self._listen, args=(stream, messages), daemon=True).start()
+
+            def progress(label: str, done: int, total: int) -> None:
+                os.write(says, f"p {done} {total} {label}\n".encode())
+
+            with reporting(progress):
+                out = stream._compute()
+            for key, v in out.items():
+                self.out[key][...] = v
+            os.write(says, b"ok\n")
+            code = 0
+        except BaseException as exc:  # noqa: BLE001 - said to the parent, which raises it
+            try:
+                os.write(says, f"err {type(exc).__name__} {str(exc).splitlines()[0] if str(exc) else ''}\n".encode())
+            except OSError:
+                pass
+        finally:
+            os._exit(code)
+
+    def _listen(self, stream: StreamedNorms, messages: int) -> None:
+        """The child's thread reading the parent's messages into the stream's state."""
+        pending = b""
+        while True:
+            try:
+                data = os.read(messages, 1 << 12)
+            except OSError:
+                data = b""
+            if not data:     # the parent closed its end, or died: nothing more will be recorded
+                with stream._changed:
+                    stream._closed = True
+                    stream._changed.notify_all()
+                stream.sweeping.clear()
+                return
+            pending += data
+            while len(pending) >= self.MESSAGE:
+                value = int.from_bytes(pending[:self.MESSAGE], "little", signed=True)
+                pending = pending[self.MESSAGE:]
+                if value == self.WIDEN:
+                    stream.sweeping.clear()
+                else:
+                    with stream._changed:
+                        stream._recorded = value
+                        stream._changed.notify_all()

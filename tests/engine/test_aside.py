@@ -3,6 +3,7 @@
 (no thread runs on), and a norm that fails leaves nothing behind."""
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -33,6 +34,38 @@ def scenario(tmp_path):
 
 def _asides() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "rnntui-aside"]
+
+
+@pytest.fixture(params=["process", "thread"])
+def where(request, monkeypatch):
+    """The norms computed alongside a run in a forked child process (where the platform forks) or on a thread:
+    the list every child process made is noted in (`NormsProcess`), empty for a thread."""
+    from rnntui.engine import norms_stream
+
+    if request.param == "process" and not norms_stream.PROCESS:
+        pytest.skip("the norms are computed in a child process on Linux only")
+    monkeypatch.setattr(norms_stream, "PROCESS", request.param == "process")
+    # pytest may still run a thread of an earlier test (a run whose norms nobody read): the fork is tested here, the
+    # rule that avoids it beside other threads in its own test
+    monkeypatch.setattr(norms_stream, "alone", lambda: True)
+    made: list = []
+    real = norms_stream.NormsProcess.__init__
+
+    def noted(self, stream):
+        real(self, stream)
+        made.append(self)
+
+    monkeypatch.setattr(norms_stream.NormsProcess, "__init__", noted)
+    return request.param, made
+
+
+def _gone(pid: int) -> bool:
+    """Whether the child process *pid* has ended and been waited for."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def _spy_norms(monkeypatch) -> list[str]:
@@ -145,14 +178,15 @@ ALONGSIDE_CASES = ["rnn", "lstm", "gru", "lstm-stacked", "rnn-packed-mse", "gru-
 
 
 @pytest.mark.parametrize("case", ALONGSIDE_CASES)
-def test_norms_computed_alongside_are_the_runs_bit_for_bit(case, monkeypatch):
-    """A chain recorded whole in segments starts its norms once its forward pass is done, on their own thread:
-    every key of the run, the norms included, has the bits of a run that derives them when read."""
-    from rnntui.engine import checkpoint, run as run_module
+def test_norms_computed_alongside_are_the_runs_bit_for_bit(case, where, monkeypatch):
+    """A chain recorded whole in segments computes its norms alongside, in a child process or on a thread of their
+    own: every key of the run, the norms included, has the bits of a run that derives them when read."""
+    from rnntui.engine import checkpoint
     from rnntui.engine.aside import norms_alongside
     from rnntui.engine.scenario_run import run_scenario
     from tests.engine.test_checkpoint import CASES, S, assert_bit_equal, scenario
 
+    kind, made = where
     monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
     sc = scenario(**CASES[case])
     plain = run_scenario(sc, recording="full")
@@ -161,16 +195,71 @@ def test_norms_computed_alongside_are_the_runs_bit_for_bit(case, monkeypatch):
         along = run_scenario(sc, recording="full")
     assert along.recording.segments == 3
     norms = [k for k in plain if k.endswith(".jacnorm")]
-    along[norms[0]]                                       # waits for the thread's work
-    assert set(threads) == {"rnntui-aside"} and len(threads) == len(norms)   # one call a place, on the thread
+    along[norms[0]]                                       # waits for the work
+    if kind == "thread":
+        assert set(threads) == {"rnntui-aside"} and len(threads) == len(norms) and made == []   # one call a place
+    else:
+        assert threads == [] and len(made) == 1 and _gone(made[0].pid)   # all in the child, which has ended
     assert_bit_equal(plain, along)
-    assert len(threads) == len(norms)                     # read, not computed again
+    assert len(threads) == (len(norms) if kind == "thread" else 0)      # read, not computed again
     assert _asides() == []
+
+
+def test_beside_another_thread_the_norms_are_computed_on_a_thread(monkeypatch):
+    """A fork copies the forking thread only: a lock another thread held would stay held in the child. With another
+    thread running, the norms are computed on a thread of their own instead, to the same bits."""
+    from rnntui.engine import checkpoint, norms_stream
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, assert_bit_equal, scenario
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    forks = []
+    monkeypatch.setattr(norms_stream.os, "fork", lambda: forks.append(1) or os.fork())
+    sc = scenario(**CASES["gru"])
+    plain = run_scenario(sc, recording="full")
+    other = threading.Event()
+    waiting = threading.Thread(target=other.wait, args=(30,))
+    waiting.start()
+    try:
+        assert not norms_stream.alone()
+        with norms_alongside():
+            along = run_scenario(sc, recording="full")
+        along["diag.model.0.l0.fwd.jacnorm"]
+    finally:
+        other.set()
+        waiting.join()
+    assert forks == [] and norms_stream.alone() == (threading.active_count() == 1)
+    assert_bit_equal(plain, along)
+
+
+def test_a_child_that_fails_says_why_and_the_run_goes_on(where, monkeypatch):
+    """The norms fail in the child (out of memory): reading them raises that error, with its message; the child has
+    been waited for."""
+    from rnntui.engine import checkpoint
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, scenario
+
+    kind, made = where
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+
+    def broken(*a, **k):
+        raise MemoryError("no room for the norms")
+
+    monkeypatch.setattr(diagnostics, "jacobian_norms", broken)
+    with norms_alongside():
+        along = run_scenario(sc := scenario(**CASES["lstm"]), recording="full")
+    with pytest.raises(MemoryError, match="no room for the norms"):
+        along["diag.model.0.l0.fwd.jacnorm"]
+    assert along.recording.segments == 3 and sc is not None
+    if kind == "process":
+        assert len(made) == 1 and _gone(made[0].pid)
 
 
 @pytest.mark.parametrize("case", ["lstm", "gru-stacked-initial", "rnn-packed-mse", "lstm-float32"])
 def test_norms_start_with_the_first_segment_and_read_only_recorded_steps(case, monkeypatch):
-    """The norms begin while the forward pass still records (norms_stream): chunks of a few steps each, several
+    """(On a thread, where the spies see them: the child's case is the next test.) The norms begin while the forward pass still records (norms_stream): chunks of a few steps each, several
     to a segment and some across two, each computed once its steps are recorded, not before; the first is done
     before the forward pass reaches its last segment. Every key keeps the bits of a run that derives them when
     read, through the same chunks."""
@@ -179,6 +268,7 @@ def test_norms_start_with_the_first_segment_and_read_only_recorded_steps(case, m
     from rnntui.engine.scenario_run import run_scenario
     from tests.engine.test_checkpoint import CASES, S, assert_bit_equal, scenario
 
+    monkeypatch.setattr(norms_stream, "PROCESS", False)
     monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
     monkeypatch.setattr(diagnostics, "STEP_CHUNK_ELEMENTS", 1000)     # chunks of 16 to 38 steps
     sc = scenario(**CASES[case])
@@ -216,6 +306,76 @@ def test_norms_start_with_the_first_segment_and_read_only_recorded_steps(case, m
     assert any(steps < 150 for steps, recorded in reads)
     assert_bit_equal(plain, along)
     assert _asides() == []
+
+
+def test_a_child_killed_from_outside_leaves_the_norms_to_this_process(where, monkeypatch):
+    """The child ends without a word (the OOM killer's SIGKILL): the norms are computed here instead, to the bits."""
+    import signal
+
+    from rnntui.engine import checkpoint
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, assert_bit_equal, scenario
+
+    kind, made = where
+    if kind != "process":
+        pytest.skip("a thread has no child")
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    sc = scenario(**CASES["lstm-stacked"])
+    plain = run_scenario(sc, recording="full")
+    parent, real = os.getpid(), diagnostics.jacobian_norms
+    calls = []
+
+    def killed_in_the_child(*a, **k):
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        calls.append(threading.current_thread().name)
+        return real(*a, **k)
+
+    monkeypatch.setattr(diagnostics, "jacobian_norms", killed_in_the_child)
+    with norms_alongside():
+        along = run_scenario(sc, recording="full")
+    along["diag.model.0.l0.fwd.jacnorm"]
+    assert len(made) == 1 and _gone(made[0].pid)
+    assert calls and set(calls) == {"rnntui-aside"}
+    assert_bit_equal(plain, along)
+
+
+@pytest.mark.parametrize("case", ["lstm", "gru-stacked-initial"])
+def test_a_child_computes_norms_while_the_forward_pass_records(case, where, monkeypatch):
+    """In a child process: the child's progress (a chunk of norms done) reaches the caller's listener before the
+    forward pass records its last segment, and the norms are the run's to the bit."""
+    from rnntui.engine import checkpoint
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, assert_bit_equal, scenario
+
+    kind, made = where
+    if kind != "process":
+        pytest.skip("the thread's case is the test before")
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    monkeypatch.setattr(diagnostics, "STEP_CHUNK_ELEMENTS", 1000)
+    sc = scenario(**CASES[case])
+    plain = run_scenario(sc, recording="full")
+    chunk_done = threading.Event()
+    waited: list[bool] = []
+    real_forward = checkpoint.Segments._forward
+
+    def forward(segs, k):
+        if k == len(segs.bounds) - 1:
+            waited.append(chunk_done.wait(10))
+        return real_forward(segs, k)
+
+    def heard(label, done, total):
+        if label.startswith("Jacobian norms") and done > 0:
+            chunk_done.set()
+
+    monkeypatch.setattr(checkpoint.Segments, "_forward", forward)
+    with norms_alongside(), reporting(heard):
+        along = run_scenario(sc, recording="full")
+        along[next(k for k in along if k.endswith(".jacnorm"))]
+    assert waited == [True] and len(made) == 1 and _gone(made[0].pid)
+    assert_bit_equal(plain, along)
 
 
 def test_a_narrowed_map_computes_one_chunk_at_a_time_until_widened():
@@ -256,7 +416,9 @@ def test_without_the_wish_nothing_is_computed_alongside(monkeypatch):
     assert calls == [] and trace.recording.segments == 3
 
 
-def test_a_sweep_that_fails_drops_its_norms(monkeypatch):
+def test_a_sweep_that_fails_drops_its_norms(where, monkeypatch):
+    """The backward pass fails while the norms compute (slowly): they stop, the thread waited for, the child
+    killed and waited for."""
     from rnntui.engine import checkpoint
     from rnntui.engine.aside import norms_alongside
     from rnntui.engine.scenario_run import run_scenario
@@ -279,6 +441,8 @@ def test_a_sweep_that_fails_drops_its_norms(monkeypatch):
     with norms_alongside(), pytest.raises(FloatingPointError):
         run_scenario(scenario(**CASES["lstm"]), recording="full")
     assert not ran_out and _asides() == []
+    kind, made = where
+    assert len(made) == (kind == "process") and all(_gone(child.pid) for child in made)
 
 
 def test_the_api_and_export_ask_for_them(tmp_path, monkeypatch):
@@ -327,7 +491,8 @@ def test_a_kind_with_a_pass_of_its_own_derives_its_norms_when_read(make, monkeyp
 
 
 
-def test_a_failed_write_drops_the_norms_computed_alongside_and_a_later_read_derives_them(tmp_path, monkeypatch):
+def test_a_failed_write_drops_the_norms_computed_alongside_and_a_later_read_derives_them(tmp_path, where,
+                                                                                        monkeypatch):
     """A run made with the wish computes the norms alongside its backward pass, and `save` waits for them on a
     thread of its own: a write that fails stops that wait and the norms it waited for (the caller goes on within
     a chunk, not once every norm is done), and a later read computes them anew, to the same bits."""
@@ -347,9 +512,11 @@ def test_a_failed_write_drops_the_norms_computed_alongside_and_a_later_read_deri
     def explode(*a, **k):
         raise OSError("disk full")
 
+    kind, made = where
     with norms_alongside():
         trace = run_scenario(sc, recording="full")
-    assert trace.recording.segments == 3 and norms.reached     # computing alongside
+    # computing alongside: here, or in the child (whose own copy of `norms` notes it)
+    assert trace.recording.segments == 3 and (norms.reached if kind == "thread" else len(made) == 1)
     out = tmp_path / "t.npz"
     with monkeypatch.context() as m:
         m.setattr(np.lib.format, "write_array", explode)
@@ -358,6 +525,7 @@ def test_a_failed_write_drops_the_norms_computed_alongside_and_a_later_read_deri
             trace.save(out, jacobian=True)
         waited = time.monotonic() - begun
     assert not norms.ran_out and _asides() == []     # the sweep's norms dropped too, and waited for
+    assert all(_gone(child.pid) for child in made)
     assert waited < 5, waited
     assert list(tmp_path.iterdir()) == []
     norms.slow = False
@@ -415,6 +583,9 @@ def test_the_forward_arrays_joined_for_the_norms_are_held_once(monkeypatch):
     from rnntui.engine.scenario_run import run_scenario
     from rnntui.scenario.loader import load_scenario
 
+    from rnntui.engine import norms_stream
+
+    monkeypatch.setattr(norms_stream, "PROCESS", False)   # traced: a child's shared mapping is not Python's memory
     monkeypatch.setattr(checkpoint, "SEGMENT_MAX", 64)
     T, B, H = 640, 2, 32
     rng = np.random.default_rng(0)
@@ -449,6 +620,9 @@ def test_norms_over_the_memory_left_beside_the_backward_pass_wait_for_it(monkeyp
     from rnntui.engine.scenario_run import run_scenario
     from tests.engine.test_checkpoint import CASES, S, assert_bit_equal, scenario
 
+    from rnntui.engine import norms_stream
+
+    monkeypatch.setattr(norms_stream, "PROCESS", False)   # the thread names where they are computed
     monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
     sc = scenario(**CASES["lstm"])
     plain = run_scenario(sc, recording="full")

@@ -128,17 +128,22 @@ loss: {kind: sum}
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_while_an_export_waits_for_its_jacobian_norms_ends_it_promptly(tmp_path, sig):
-    """`export --jacobian` of a chain in segments computes the norms alongside the backward pass and writes the
-    rest meanwhile (the save's thread waiting for them); a signal during the write stops them too: the process ends
-    within a chunk of norms, not once they are all done."""
+    """`export --jacobian` of a chain in segments computes the norms alongside the run (in a child process) and
+    writes the rest meanwhile (the save's thread waiting for them); a signal during the write stops them too: the
+    process ends within a chunk of norms, not once they are all done, and leaves no process computing them."""
     scenario = tmp_path / "chain.yaml"
     scenario.write_text(LONG_CHAIN)
     out = tmp_path / "out.npz"
     proc = _child(NORMS_ALONGSIDE, ["export", str(scenario), "-o", str(out), "--jacobian"])
     _wait_for(proc, "writing")
+    import psutil
+
+    children = psutil.Process(proc.pid).children(recursive=True)   # the process computing the norms
+    assert len(children) == 1, children
     code, _ = _ends(proc, sig, within=10)
     assert code == 128 + sig
     assert list(tmp_path.iterdir()) == [scenario]
+    assert not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
 
 
 TRAINING_BEGUN = """
