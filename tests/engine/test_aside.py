@@ -214,8 +214,8 @@ def test_beside_another_thread_the_norms_are_computed_on_a_thread(monkeypatch):
     from tests.engine.test_checkpoint import CASES, S, assert_bit_equal, scenario
 
     monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
-    forks = []
-    monkeypatch.setattr(norms_stream.os, "fork", lambda: forks.append(1) or os.fork())
+    forks, real_fork = [], os.fork
+    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
     sc = scenario(**CASES["gru"])
     plain = run_scenario(sc, recording="full")
     other = threading.Event()
