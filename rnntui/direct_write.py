@@ -9,8 +9,9 @@ reused, page-aligned buffer straight to the disk.
 
 `DirectWriter` is the file object zipfile writes to: sequential writes fill the buffer and leave it in whole
 blocks; a write at an earlier place (zipfile going back to complete a member's header once its CRC is known)
-patches the buffer, or reads, patches and rewrites the blocks on disk. Where the platform or the file system does
-not take O_DIRECT (tmpfs, a pipe, macOS), `direct_writer` hands back the file as it is.
+patches the buffer, or reads, patches and rewrites the blocks on disk; the last partial block goes through the
+cache (a padded block could pass a file-size limit the file itself is under). Where the platform or the file
+system does not take O_DIRECT (a pipe, macOS, tmpfs before Linux 6.6), `direct_writer` hands back the file as it is.
 """
 from __future__ import annotations
 
@@ -29,22 +30,28 @@ BUFFER = 8 << 20      # bytes staged before a write to the disk
 
 @contextmanager
 def direct_writer(f) -> Iterator:
-    """A file object for writing the regular file *f* (open for writing, empty) from its start around the page
-    cache, finished (its last block written, the file cut to its length) when the block ends without an error;
-    *f* itself where O_DIRECT cannot be used. *f* is left as it was given: the caller fsyncs and closes it."""
+    """A file object for writing the regular file *f* (open for reading and writing, as tempfile.mkstemp opens it:
+    a header completed on disk is read back; empty) from its start around the page cache, finished (its last block
+    written, the file cut to its length) when the block ends without an error; *f* itself where O_DIRECT cannot be
+    used. *f* is left as it was given: the caller fsyncs and closes it."""
     direct = getattr(os, "O_DIRECT", 0)
     try:
         fd = f.fileno()
-        usable = direct and stat.S_ISREG(os.fstat(fd).st_mode) and os.lseek(fd, 0, os.SEEK_CUR) == 0
-        flags = fcntl.fcntl(fd, fcntl.F_GETFL) if usable else 0
-        if usable:
-            fcntl.fcntl(fd, fcntl.F_SETFL, flags | direct)
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        usable = (direct and stat.S_ISREG(os.fstat(fd).st_mode) and os.lseek(fd, 0, os.SEEK_CUR) == 0
+                  and flags & os.O_ACCMODE == os.O_RDWR)
     except (OSError, AttributeError, ValueError):
         usable = False
     if not usable:
         yield f
         return
-    writer = DirectWriter(fd, flags)
+    writer = DirectWriter(fd, flags)    # its buffer first: a failure to map it leaves the flags alone
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags | direct)
+    except OSError:
+        writer.release()
+        yield f
+        return
     try:
         yield writer
         writer.finish()
@@ -86,6 +93,8 @@ class DirectWriter(io.RawIOBase):
     def write(self, data) -> int:
         view = memoryview(data).cast("B")
         n = len(view)
+        if n == 0:          # as a file: nothing written, not even the hole up to a position sought past the end
+            return 0
         if self.pos > self.start + self.fill:       # past the end: a hole, zeros as a file has
             self._stage(self.start + self.fill, memoryview(bytes(self.pos - self.start - self.fill)))
         if self.pos < self.start:                   # before the buffer: already on disk
@@ -136,17 +145,27 @@ class DirectWriter(io.RawIOBase):
                 if exc.errno != errno.EINVAL or not self.direct:
                     raise
                 # the file system took the flag but not the write (some do): the same bytes through the cache
-                fcntl.fcntl(self.fd, fcntl.F_SETFL, self.plain_flags)
-                self.direct = False
+                self._plain()
                 continue
+            if k == 0:
+                raise OSError(errno.EIO, "the disk took none of a write")
             view, at = view[k:], at + k
 
+    def _plain(self) -> None:
+        """Writes through the page cache from now on."""
+        if self.direct:
+            fcntl.fcntl(self.fd, fcntl.F_SETFL, self.plain_flags)
+            self.direct = False
+
     def finish(self) -> None:
-        """Write what is left (its last block padded) and cut the file to its length."""
-        if self.fill:
-            padded = -(-self.fill // BLOCK) * BLOCK
-            self.buf[self.fill: padded] = bytes(padded - self.fill)
-            self._pwrite(memoryview(self.buf)[:padded], self.start)
+        """Write what is left: its whole blocks around the cache, the last partial one through it (padded to a
+        block it could pass a file-size limit the file is under); the file cut to its length."""
+        whole = self.fill - self.fill % BLOCK
+        if whole:
+            self._pwrite(memoryview(self.buf)[:whole], self.start)
+        if self.fill > whole:
+            self._plain()
+            self._pwrite(memoryview(self.buf)[whole: self.fill], self.start + whole)
         os.ftruncate(self.fd, self.end)
 
     def release(self) -> None:

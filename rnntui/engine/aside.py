@@ -1,6 +1,6 @@
 """Work computed on a thread of its own while the caller does something else: a trace's costly keys (the
-step-Jacobian norms, seconds of GEMMs) while the rest of its .npz is written (the write is mostly the kernel's
-time, copying into fresh page-cache pages, so the two overlap on a machine with a core to spare).
+step-Jacobian norms, seconds of GEMMs) while the rest of its .npz is written; or the wait for work a child process
+computes (norms_stream.NormsProcess), reporting its progress.
 
 The work runs in a copy of the caller's context (its progress listener, numpy's errstate). A caller that stops
 (an exception while writing) cancels it: the work's next progress report raises `Dropped`, and the caller
@@ -26,8 +26,8 @@ _running: ContextVar["Aside | None"] = ContextVar("rnntui_aside", default=None) 
 @contextmanager
 def norms_alongside(wanted: bool = True) -> Iterator[None]:
     """Runs made in this block that will be read or saved with their step-Jacobian norms (`export --jacobian`)
-    compute them alongside their backward pass, on a thread of their own, once the forward pass is done
-    (checkpoint.Sweep: a chain recorded whole); any other run derives them when first read."""
+    compute them alongside the run, each chunk of steps once the forward pass has recorded it, in a child process or
+    on a thread of their own (norms_stream: a chain recorded whole); any other run derives them when first read."""
     token = _norms_wanted.set(wanted)
     try:
         yield

@@ -230,8 +230,8 @@ class Segments:
         return [(j, d) for j in range(lay.num_layers) for d in lay.directions]
 
     def norms_stream(self) -> StreamedNorms | None:
-        """Every recurrent place's diag.*.jacnorm, to be computed on a thread of their own as the forward pass
-        records its segments (norms_stream.StreamedNorms): a chain's only (`plain_chain`: a kind with a pass of its
+        """Every recurrent place's diag.*.jacnorm, to be computed in a child process or on a thread as the forward
+        pass records its segments (norms_stream.StreamedNorms): a chain's only (`plain_chain`: a kind with a pass of its
         own around the segments derives them when first read, as before), and only where `norms_room` leaves room
         for their working arrays beside the run's (else None: derived after the run, when read)."""
         from rnntui.engine.diagnostics import jacnorm_floats
@@ -665,7 +665,7 @@ class Sweep:
         K = len(segs.bounds)
         kept: dict[int, tuple] = {}
         # a chain recorded whole, to be saved with its step-Jacobian norms: they need the forward records only, so
-        # they are computed on a thread of their own as the segments are recorded, while this one runs on
+        # they are computed in a child process or on a thread as the segments are recorded, while this one runs on
         stream = segs.norms_stream() if keep and not segs.bidir and norms_wanted() else None
         self._stream = stream
         if stream is not None:   # a sweep left unfinished (never advanced again) leaves no thread waiting for it

@@ -10,12 +10,17 @@ spectral.WORKERS at once. The values are diagnostics.jacobian_norms of the same 
 to the norms a run derives when they are first read.
 
 On Linux, where the process runs no other thread, the norms are computed in a child process (`NormsProcess`,
-reported to an `aside.Aside` on a thread of this one) rather than on a thread (`_compute` on the Aside's own): the sweep's step loops are Python, holding the GIL most of the time, and
-a thread beside them got the GIL back after each of its GEMMs only after a hand-over that cost the thread about
-half its time while the backward pass ran (measured: a 0.31 s chunk took 0.85 s). The child reads the forward
-arrays in memory both share (an anonymous shared mapping), writes the norms into another, and reports its progress
-through a pipe; the parent kills it when the work is dropped. Forking a process with other threads could copy a
-lock one of them held, never released in the child: then the thread is used, as it is on other platforms.
+reported to an `aside.Aside` on a thread of this one) rather than on a thread (`_compute` on the Aside's own):
+the sweep's step loops are Python, holding the GIL most of the time, and a thread beside them got the GIL back
+after each of its GEMMs only after a hand-over that cost the thread about half its time while the backward pass
+ran (measured: a 0.31 s chunk took 0.85 s). The child reads the forward arrays in memory both share (an anonymous
+shared mapping), writes the norms into another, and reports its progress through a pipe; the parent kills it when
+the work is dropped, and computes the norms itself if the child ends without them (the OOM killer). Forking a
+process with other threads could copy a lock one of them held, never released in the child: then the thread is
+used, as it is where the fork fails and on other platforms. The child is forked after the first segment is copied
+into the shared arrays (it keeps no private copy of it alive), with the ending signals held back until both sides
+know their part; it ignores Ctrl-C and Ctrl-\ (the parent ends it) and ends by os._exit, never unwinding the
+parent's stack.
 """
 from __future__ import annotations
 
@@ -52,7 +57,7 @@ def shared_array(shape: tuple, dtype) -> np.ndarray:
 
 class StreamedNorms:
     """Every recurrent place's diag.*.jacnorm of *segs* (a checkpoint.Segments, a plain forward chain), computed
-    on their own thread as the sweep hands over each segment's forward record (`add`)."""
+    in a child process or on a thread of their own as the sweep hands over each segment's forward record (`add`)."""
 
     POLL = 0.05   # seconds between looks at whether the work was dropped, while a chunk waits for its steps
 
@@ -73,8 +78,7 @@ class StreamedNorms:
         whole ones and *rec* reads them there (held once, not twice); the norms started with the first."""
         segs = self.segs
         a, b = segs.bounds[k]
-        if k == 0:
-            self._start(rec)
+        forks = k == 0 and self._arrays_for(rec)
         for key, whole in self.forward.items():
             whole[a:b] = rec[key]
             view = whole[a:b]
@@ -83,10 +87,14 @@ class StreamedNorms:
         with self._changed:
             self._recorded = b
             self._changed.notify_all()
-        if self.process is not None:
+        if k == 0:   # after the copy: a child forked before it would keep the segment's own arrays alive
+            self._start(forks)
+        elif self.process is not None:
             self.process.send(b)
 
-    def _start(self, rec: dict) -> None:
+    def _arrays_for(self, rec: dict) -> bool:
+        """The whole arrays for the keys of the first segment's record *rec*, and what the norms read; whether the
+        norms will be computed in a child process (then the arrays are in memory it shares)."""
         segs = self.segs
         # a fork copies only the forking thread: with another one running, a lock it held could stay held
         forks = PROCESS and alone()
@@ -103,11 +111,19 @@ class StreamedNorms:
                 for s, v in segs.initial.get(lay.index, {}).items():
                     arrays[f"{keys.place_prefix(lay.index, j, d)}.{s}0"] = v[slot]
         self.arrays = arrays
+        return forks
+
+    def _start(self, forks: bool) -> None:
+        """The norms started: in a child process if *forks* and the fork succeeds, else on a thread of their own."""
         if forks:
-            self.process = NormsProcess(self)
-            self.norms = Aside(self.process.relay)
-        else:
-            self.norms = Aside(self._compute)
+            from rnntui import signals
+
+            with signals.deferred():   # no ending signal between the fork and noting the child (in either process)
+                try:
+                    self.process = NormsProcess(self)
+                except OSError:        # no fork now (no memory, no process left under the limit): the thread
+                    self.process = None
+        self.norms = Aside(self._compute if self.process is None else self.process.relay)
 
     def done_forward(self) -> dict[str, np.ndarray]:
         """The whole forward arrays (every segment added), read-only from now on."""
@@ -168,16 +184,29 @@ class NormsProcess:
         segs = stream.segs
         self.out = {p.diag_key("jacnorm"): shared_array((segs.T, segs.B), segs.params[p.param("weight_hh")].dtype)
                     for p in stream.places}
+        self.parent = os.getpid()
         to_child_r, self.to_child = os.pipe()
         self.from_child, from_child_w = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:   # the child: never returns
-            os.close(self.to_child)
-            os.close(self.from_child)
-            self._child(stream, to_child_r, from_child_w)
+        try:
+            self.pid = os.fork()
+        except OSError:
+            for fd in (to_child_r, self.to_child, self.from_child, from_child_w):
+                os.close(fd)
+            raise
+        if self.pid == 0:   # the child: never returns, whatever happens (it must not unwind the parent's stack)
+            try:
+                os.close(self.to_child)
+                os.close(self.from_child)
+                self._child(stream, to_child_r, from_child_w)
+            finally:
+                os._exit(1)
         os.close(to_child_r)
         os.close(from_child_w)
         self._ended = False
+        try:   # the child by a descriptor, not its number: killed and never another process that got the number
+            self.pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            self.pidfd = None
         self._input = threading.Lock()   # `send` (the sweep's thread) and `close_input` (either) never cross:
         self._input_open = True          # a closed descriptor's number may be another file's by then
 
@@ -210,7 +239,7 @@ class NormsProcess:
                     continue
                 data = os.read(self.from_child, 1 << 16)
                 if not data:   # it ended without a word (killed from outside: the OOM killer): computed here instead
-                    self._status()
+                    self._reap()
                     return self.stream._compute()
                 pending += data
                 *lines, pending = pending.split(b"\n")
@@ -226,37 +255,51 @@ class NormsProcess:
                         name, _, text = rest.partition(" ")
                         if name == "Dropped":
                             raise Dropped
-                        raise MemoryError(text) if name == "MemoryError" else RuntimeError(f"{name}: {text}")
+                        known = {"MemoryError": MemoryError, "FloatingPointError": FloatingPointError}
+                        raise known[name](text) if name in known else RuntimeError(f"{name}: {text}")
         finally:
             self._kill()
             os.close(self.from_child)
             self.close_input()
 
-    def _status(self) -> str:
-        _, status = os.waitpid(self.pid, 0)
-        self._ended = True
-        return f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit status {os.WEXITSTATUS(status)}"
-
     def _reap(self) -> None:
-        if not self._ended:
+        """Wait for the child to end (it has been told to, or has said it is done)."""
+        if self._ended:
+            return
+        try:
             os.waitpid(self.pid, 0)
-            self._ended = True
+        except ChildProcessError:   # reaped already: SIGCHLD ignored by the program that calls rnntui
+            pass
+        self._ended = True
+        if self.pidfd is not None:
+            os.close(self.pidfd)
 
     def _kill(self) -> None:
-        if not self._ended:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self._reap()
+        if self._ended:
+            return
+        try:
+            if self.pidfd is not None:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            else:
+                done, _ = os.waitpid(self.pid, os.WNOHANG)
+                if not done:
+                    os.kill(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        self._reap()
 
     # --- the child --------------------------------------------------------------------------------------
     def _child(self, stream: StreamedNorms, messages: int, says: int) -> None:
         code = 1
         try:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)    # the parent ends it: a Ctrl-C reaches the whole group
-            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            # the parent ends it: a Ctrl-C or Ctrl-\ from the terminal reaches the whole group (no core dump here)
+            for sig in (signal.SIGINT, signal.SIGQUIT):
+                signal.signal(sig, signal.SIG_IGN)
+            for sig in (signal.SIGTERM, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_DFL)
+            if hasattr(signal, "pthread_sigmask"):   # forked inside signals.deferred: held back until now
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
+                                                            signal.SIGHUP])
             threading.Thread(target=self._listen, args=(stream, messages), daemon=True).start()
 
             def progress(label: str, done: int, total: int) -> None:
@@ -285,6 +328,8 @@ class NormsProcess:
             except OSError:
                 data = b""
             if not data:     # the parent closed its end, or died: nothing more will be recorded
+                if os.getppid() != self.parent:   # died: no one reads these norms
+                    os._exit(1)
                 with stream._changed:
                     stream._closed = True
                     stream._changed.notify_all()

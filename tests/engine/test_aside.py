@@ -341,6 +341,62 @@ def test_a_child_killed_from_outside_leaves_the_norms_to_this_process(where, mon
     assert_bit_equal(plain, along)
 
 
+def test_a_fork_that_fails_leaves_the_norms_to_a_thread(where, monkeypatch):
+    """No fork now (no memory for the copy, the process limit reached): the norms are computed on a thread, to
+    the same bits, and the pipes made for the child are closed again."""
+    import errno
+
+    from rnntui.engine import checkpoint
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, assert_bit_equal, scenario
+
+    kind, made = where
+    if kind != "process":
+        pytest.skip("a thread forks nothing")
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    sc = scenario(**CASES["gru"])
+    plain = run_scenario(sc, recording="full")
+
+    def no_fork():
+        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    threads = _spy_norms(monkeypatch)
+    descriptors = len(os.listdir("/proc/self/fd"))
+    with norms_alongside():
+        along = run_scenario(sc, recording="full")
+    along["diag.model.0.l0.fwd.jacnorm"]
+    assert made == [] and threads == ["rnntui-aside"]
+    assert len(os.listdir("/proc/self/fd")) == descriptors
+    assert_bit_equal(plain, along)
+
+
+def test_a_program_that_ignores_sigchld_still_gets_its_norms(where, monkeypatch):
+    """A program calling rnntui with SIGCHLD ignored has its children reaped by the kernel: waiting for the child
+    finds none, which is its end, not an error."""
+    import signal
+
+    from rnntui.engine import checkpoint
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, assert_bit_equal, scenario
+
+    kind, made = where
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    sc = scenario(**CASES["lstm"])
+    plain = run_scenario(sc, recording="full")
+    old = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        with norms_alongside():
+            along = run_scenario(sc, recording="full")
+        along["diag.model.0.l0.fwd.jacnorm"]
+    finally:
+        signal.signal(signal.SIGCHLD, old)
+    assert len(made) == (kind == "process")
+    assert_bit_equal(plain, along)
+
+
 @pytest.mark.parametrize("case", ["lstm", "gru-stacked-initial"])
 def test_a_child_computes_norms_while_the_forward_pass_records(case, where, monkeypatch):
     """In a child process: the child's progress (a chunk of norms done) reaches the caller's listener before the
