@@ -19,7 +19,7 @@ the work is dropped, and computes the norms itself if the child ends without the
 process with other threads could copy a lock one of them held, never released in the child: then the thread is
 used, as it is where the fork fails and on other platforms. The child is forked after the first segment is copied
 into the shared arrays (the pages it shares copy-on-write with the parent are fewer), with the ending signals held back until both sides
-know their part; it ignores Ctrl-C and Ctrl-\ (the parent ends it) and ends by os._exit, never unwinding the
+know their part; it ignores Ctrl-C and Ctrl-backslash (the parent ends it) and ends by os._exit, never unwinding the
 parent's stack.
 """
 from __future__ import annotations

@@ -39,12 +39,22 @@ def _asides() -> list[threading.Thread]:
 @pytest.fixture(params=["process", "thread"])
 def where(request, monkeypatch):
     """The norms computed alongside a run in a forked child process (where the platform forks) or on a thread:
-    the list every child process made is noted in (`NormsProcess`), empty for a thread."""
+    (which, the list every child process made is noted in: empty for a thread)."""
     from rnntui.engine import norms_stream
 
-    if request.param == "process" and not norms_stream.PROCESS:
+    if request.param == "thread":
+        monkeypatch.setattr(norms_stream, "PROCESS", False)
+        return "thread", []
+    return "process", request.getfixturevalue("child")
+
+
+@pytest.fixture
+def child(monkeypatch):
+    """The norms computed in a forked child process: the list each child made is noted in (`NormsProcess`)."""
+    from rnntui.engine import norms_stream
+
+    if not norms_stream.PROCESS:
         pytest.skip("the norms are computed in a child process on Linux only")
-    monkeypatch.setattr(norms_stream, "PROCESS", request.param == "process")
     # pytest may still run a thread of an earlier test (a run whose norms nobody read): the fork is tested here, the
     # rule that avoids it beside other threads in its own test
     monkeypatch.setattr(norms_stream, "alone", lambda: True)
@@ -56,7 +66,18 @@ def where(request, monkeypatch):
         made.append(self)
 
     monkeypatch.setattr(norms_stream.NormsProcess, "__init__", noted)
-    return request.param, made
+    return made
+
+
+def _plain_run(monkeypatch, case: str):
+    """A scenario of test_checkpoint's *case*, in three segments, and its run recorded whole without norms alongside."""
+    from rnntui.engine import checkpoint
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import CASES, S, scenario
+
+    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    sc = scenario(**CASES[case])
+    return sc, run_scenario(sc, recording="full")
 
 
 def _gone(pid: int) -> bool:
@@ -308,21 +329,16 @@ def test_norms_start_with_the_first_segment_and_read_only_recorded_steps(case, m
     assert _asides() == []
 
 
-def test_a_child_killed_from_outside_leaves_the_norms_to_this_process(where, monkeypatch):
+def test_a_child_killed_from_outside_leaves_the_norms_to_this_process(child, monkeypatch):
     """The child ends without a word (the OOM killer's SIGKILL): the norms are computed here instead, to the bits."""
     import signal
 
-    from rnntui.engine import checkpoint
     from rnntui.engine.aside import norms_alongside
     from rnntui.engine.scenario_run import run_scenario
-    from tests.engine.test_checkpoint import CASES, S, assert_bit_equal, scenario
+    from tests.engine.test_checkpoint import assert_bit_equal
 
-    kind, made = where
-    if kind != "process":
-        pytest.skip("a thread has no child")
-    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
-    sc = scenario(**CASES["lstm-stacked"])
-    plain = run_scenario(sc, recording="full")
+    made = child
+    sc, plain = _plain_run(monkeypatch, "lstm-stacked")
     parent, real = os.getpid(), diagnostics.jacobian_norms
     calls = []
 
@@ -341,22 +357,17 @@ def test_a_child_killed_from_outside_leaves_the_norms_to_this_process(where, mon
     assert_bit_equal(plain, along)
 
 
-def test_a_fork_that_fails_leaves_the_norms_to_a_thread(where, monkeypatch):
+def test_a_fork_that_fails_leaves_the_norms_to_a_thread(child, monkeypatch):
     """No fork now (no memory for the copy, the process limit reached): the norms are computed on a thread, to
     the same bits, and the pipes made for the child are closed again."""
     import errno
 
-    from rnntui.engine import checkpoint
     from rnntui.engine.aside import norms_alongside
     from rnntui.engine.scenario_run import run_scenario
-    from tests.engine.test_checkpoint import CASES, S, assert_bit_equal, scenario
+    from tests.engine.test_checkpoint import assert_bit_equal
 
-    kind, made = where
-    if kind != "process":
-        pytest.skip("a thread forks nothing")
-    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
-    sc = scenario(**CASES["gru"])
-    plain = run_scenario(sc, recording="full")
+    made = child
+    sc, plain = _plain_run(monkeypatch, "gru")
 
     def no_fork():
         raise OSError(errno.ENOMEM, "Cannot allocate memory")
@@ -398,21 +409,17 @@ def test_a_program_that_ignores_sigchld_still_gets_its_norms(where, monkeypatch)
 
 
 @pytest.mark.parametrize("case", ["lstm", "gru-stacked-initial"])
-def test_a_child_computes_norms_while_the_forward_pass_records(case, where, monkeypatch):
+def test_a_child_computes_norms_while_the_forward_pass_records(case, child, monkeypatch):
     """In a child process: the child's progress (a chunk of norms done) reaches the caller's listener before the
     forward pass records its last segment, and the norms are the run's to the bit."""
     from rnntui.engine import checkpoint
     from rnntui.engine.aside import norms_alongside
     from rnntui.engine.scenario_run import run_scenario
-    from tests.engine.test_checkpoint import CASES, S, assert_bit_equal, scenario
+    from tests.engine.test_checkpoint import assert_bit_equal
 
-    kind, made = where
-    if kind != "process":
-        pytest.skip("the thread's case is the test before")
-    monkeypatch.setattr(checkpoint, "SEGMENT_MAX", S)
+    made = child
     monkeypatch.setattr(diagnostics, "STEP_CHUNK_ELEMENTS", 1000)
-    sc = scenario(**CASES[case])
-    plain = run_scenario(sc, recording="full")
+    sc, plain = _plain_run(monkeypatch, case)
     chunk_done = threading.Event()
     waited: list[bool] = []
     real_forward = checkpoint.Segments._forward
