@@ -592,6 +592,11 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except MemoryError as exc:   # the machine's memory ran out under rnntui's own estimates: one line, not a traceback
+        said = printable(str(exc)).strip()
+        typer.echo(f"rnntui: out of memory{': ' + said if said else ''}. rnntui plans its memory for --max-memory "
+                   "(default: half the available memory); other programs may have taken the rest.", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
