@@ -301,4 +301,3 @@ def test_a_second_signal_ends_at_once(tmp_path):
 def _no_stray(tmp_path):
     yield
     assert not list(Path(tmp_path).glob(".*.tmp"))
-
