@@ -30,6 +30,7 @@ import select
 import signal
 import sys
 import threading
+import time
 
 import numpy as np
 
@@ -178,6 +179,8 @@ class NormsProcess:
 
     WIDEN = -1           # message: the sweep is over (any other message: steps recorded)
     MESSAGE = 8          # bytes per message to the child
+    SILENCE = 300.0      # seconds without a word from a child that has its steps: stuck (a chunk says it is done in
+                         # about 0.3 s at H=256, seconds at H=8192 on a busy machine)
 
     def __init__(self, stream: StreamedNorms):
         self.stream = stream
@@ -230,13 +233,22 @@ class NormsProcess:
     def relay(self) -> dict:
         """The norms, once the child is done; its progress reported meanwhile. Killed if this work is dropped."""
         pending = b""
+        heard, recorded = time.monotonic(), -1
         try:
             while True:
                 if stopping():
                     raise Dropped
                 ready, _, _ = select.select([self.from_child], [], [], StreamedNorms.POLL)
                 if not ready:
+                    if recorded != self.stream._recorded:      # silence only counts once it has new steps
+                        heard, recorded = time.monotonic(), self.stream._recorded
+                    elif time.monotonic() - heard > self.SILENCE:
+                        # every chunk says when it is done: a child silent this long with the steps it needs is
+                        # stuck (a lock the fork copied held after all): ended, and the norms computed here
+                        self._kill()
+                        return self.stream._compute()
                     continue
+                heard = time.monotonic()
                 data = os.read(self.from_child, 1 << 16)
                 if not data:   # it ended without a word (killed from outside: the OOM killer): computed here instead
                     self._reap()

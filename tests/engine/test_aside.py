@@ -357,6 +357,36 @@ def test_a_child_killed_from_outside_leaves_the_norms_to_this_process(child, mon
     assert_bit_equal(plain, along)
 
 
+def test_a_child_that_goes_silent_is_ended_and_the_norms_computed_here(child, monkeypatch):
+    """A child that says nothing for `SILENCE` seconds though it has every step it needs is stuck (a lock its fork
+    copied, held): it is killed and the norms are computed in this process, to the bits."""
+    import time
+
+    from rnntui.engine import norms_stream
+    from rnntui.engine.aside import norms_alongside
+    from rnntui.engine.scenario_run import run_scenario
+    from tests.engine.test_checkpoint import assert_bit_equal
+
+    made = child
+    sc, plain = _plain_run(monkeypatch, "gru-stacked-initial")
+    parent, real = os.getpid(), diagnostics.jacobian_norms
+
+    def stuck_in_the_child(*a, **k):
+        if os.getpid() != parent:
+            time.sleep(600)
+        return real(*a, **k)
+
+    monkeypatch.setattr(diagnostics, "jacobian_norms", stuck_in_the_child)
+    monkeypatch.setattr(norms_stream.NormsProcess, "SILENCE", 0.5)
+    with norms_alongside():
+        along = run_scenario(sc, recording="full")
+    begun = time.monotonic()
+    along["diag.model.0.l0.fwd.jacnorm"]
+    assert time.monotonic() - begun < 30
+    assert len(made) == 1 and _gone(made[0].pid)
+    assert_bit_equal(plain, along)
+
+
 def test_a_fork_that_fails_leaves_the_norms_to_a_thread(child, monkeypatch):
     """No fork now (no memory for the copy, the process limit reached): the norms are computed on a thread, to
     the same bits, and the pipes made for the child are closed again."""
