@@ -55,6 +55,14 @@ RECURRENCE_SEGMENT_MAX = 256  # a graph's recurrence node runs its step graph in
                               # a step forward and backward for a small cell): 256 steps recompute in about 100 ms
 
 
+def initial_state_arrays(initial: dict, layout: list) -> dict:
+    """The initial states given (entry index -> state name -> (layers * directions, B, H)), under the keys a whole
+    run records them (`<place>.h0`, `<place>.c0`)."""
+    entries = {lay.index: lay for lay in layout}
+    return {f"{keys.place_prefix(i, j, d)}.{s}0": v[slot] for i, states in initial.items()
+            for slot, (j, d) in enumerate(Segments.slots(entries[i])) for s, v in states.items()}
+
+
 def step_bytes(layout: list, B: int, dtype) -> int:
     """What one more step adds to a run's record of *layout* (at least 1)."""
     return max(1, (trace_floats(layout, 2, B) - trace_floats(layout, 1, B)) * np.dtype(dtype).itemsize)

@@ -104,13 +104,11 @@ class StreamedNorms:
             v = rec[key]
             shape = (segs.T,) + v.shape[1:]
             self.forward[key] = shared_array(shape, v.dtype) if forks else np.empty(shape, dtype=v.dtype)
-        arrays = dict(self.forward)
+        from rnntui.engine.checkpoint import initial_state_arrays
+
+        arrays = {**self.forward, **initial_state_arrays(segs.initial, segs.layout)}
         if segs.lengths is not None:
             arrays[keys.META_LENGTHS] = segs.lengths
-        for lay in segs.layout:      # the initial states given, under the keys a whole run records them
-            for slot, (j, d) in enumerate(segs.slots(lay)):
-                for s, v in segs.initial.get(lay.index, {}).items():
-                    arrays[f"{keys.place_prefix(lay.index, j, d)}.{s}0"] = v[slot]
         self.arrays = arrays
         return forks
 

@@ -280,17 +280,13 @@ class SweepingRun:
         segments the sweep has been through, and once the kind's own pass is done what it recorded (a
         many-to-one's head and loss, a decoder: `Segments.tail_record`); everything else raises NotReady.
         *failed*: why the sweep stopped (what it did not reach is then never computed, and NotReady says so)."""
-        from rnntui.engine.checkpoint import SweepingTrace
+        from rnntui.engine.checkpoint import SweepingTrace, initial_state_arrays
 
         progress = self.segments.progress     # one snapshot: what the preview holds and what it says are ready
         if self._known is None:
             known: dict = {}
             self._info = record_meta(self.sc, known, self.x, self.iteration)
-            for i, st in self.initial.items():     # what finish() records before the sweep's arrays
-                lay = next(lay for lay in self.sc.layout if lay.index == i)
-                for slot, (j, d) in enumerate(self.segments.slots(lay)):
-                    for s, v in st.items():
-                        known[f"{keys.place_prefix(i, j, d)}.{s}0"] = v[slot]
+            known.update(initial_state_arrays(self.initial, self.sc.layout))   # what finish() records first
             for name, v in self.params.items():
                 known[keys.param(name)] = v
             for name, v in self.buffers.items():
@@ -320,6 +316,7 @@ class SweepingRun:
         """The rest of the sweep, and the run's trace: what run_once returns."""
         if self._trace is not None:
             return self._trace
+        from rnntui.engine.checkpoint import initial_state_arrays
         from rnntui.engine.walk import record_weights
 
         with np.errstate(all="ignore"):
@@ -327,11 +324,7 @@ class SweepingRun:
         sc, segments, chosen = self.sc, self.segments, self.chosen
         lazy: dict = {}
         arrays = swept.arrays
-        for i, st in self.initial.items():     # the initial states given, as a whole run records them
-            lay = next(lay for lay in sc.layout if lay.index == i)
-            for slot, (j, d) in enumerate(segments.slots(lay)):
-                for s, v in st.items():
-                    arrays[f"{keys.place_prefix(i, j, d)}.{s}0"] = v[slot]
+        arrays.update(initial_state_arrays(self.initial, sc.layout))   # as a whole run records them
         arrays[keys.LOSS] = swept.loss
         record_weights(arrays, self.params, swept.grads, self.buffers)
         lazy.update(segment_term_gradients(segments, swept.terms))
