@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import asynccontextmanager
 
 import numpy as np
 import pytest
@@ -74,6 +75,20 @@ async def until(pilot, ready, tries: int = 200):
             return
         await pilot.pause(0.01)
     raise AssertionError("never happened")
+
+
+@asynccontextmanager
+async def held_open(sc, at: int, size=SIZE):
+    """The debugger on *sc*'s run held after piece *at*, once it shows that piece: (held, app, pilot). The sweep is
+    let go when the block ends, however it ends."""
+    held = Held(sc, at=at)
+    app = RnntuiApp(held.run.preview(), sweep=held.run)
+    try:
+        async with app.run_test(size=size) as pilot:
+            await until(pilot, lambda: app.run_state.sweeping is not None and app.run_state.sweeping.done == at)
+            yield held, app, pilot
+    finally:
+        held.go()
 
 
 async def press(pilot, keys):
@@ -358,19 +373,13 @@ def test_every_kinds_preview_reads_the_swept_runs_bits_at_every_piece(monkeypatc
 async def held_keys(sc, at: int, keys: list, size=SIZE):
     """The debugger on *sc*'s run held after piece *at*, *keys* pressed while it sweeps, then the sweep let go:
     (the panels forward shown at once, the screenshot and cursor once the sweep is done)."""
-    held = Held(sc, at=at)
-    app = RnntuiApp(held.run.preview(), sweep=held.run)
-    try:
-        async with app.run_test(size=size) as pilot:
-            await until(pilot, lambda: app.run_state.sweeping is not None and app.run_state.sweeping.done == at)
-            first = {name: panel(app, name) for name in ("cell", "states", "details")}
-            await press(pilot, keys)
-            assert app.run_state.sweeping is not None
-            await release(pilot, app, held)
-            assert app.run_state.sweeping is None
-            return first, app.export_screenshot(), app.cursor
-    finally:
-        held.go()
+    async with held_open(sc, at, size) as (held, app, pilot):
+        first = {name: panel(app, name) for name in ("cell", "states", "details")}
+        await press(pilot, keys)
+        assert app.run_state.sweeping is not None
+        await release(pilot, app, held)
+        assert app.run_state.sweeping is None
+        return first, app.export_screenshot(), app.cursor
 
 
 KIND_KEYS = [["end", "b"], ["g", "1", "5", "0", "enter", "b", "left", "right_square_bracket"],
@@ -422,28 +431,22 @@ async def test_a_kinds_own_pass_shows_once_done_and_says_computing_before(monkey
         want = {name: panel(first, name) for name in ("cell", "header")}
     K = -(-200 // S)
     for at, done in ((K, False), (K + 1, True)):
-        held = Held(sc, at=at)
-        app = RnntuiApp(held.run.preview(), sweep=held.run)
-        try:
-            async with app.run_test(size=SIZE) as pilot:
-                await until(pilot, lambda: app.run_state.sweeping.done == at)
-                await press(pilot, keys)
-                n = f"{at / (2 * K + 1):.0%}"
-                what = "the head after the last step" if kind == "many-to-one" else "the decoder"
-                header = panel(app, "header")
-                if not done:
-                    assert panel(app, "cell").startswith(f"computing: {n} ({what}, which runs ")
-                    assert f"loss computing: {n}" in header and f"sweeping: {what} " in panel(app, "header", 120)
-                else:
-                    assert panel(app, "cell") == want["cell"]
-                    assert header.splitlines()[:2] == want["header"].splitlines()[:2]
-                    assert f"loss {float(swept['loss']):.4f}" in header
-                    if kind == "encoder-decoder":
-                        assert f"event computing: {n} (the events are found once the sweep is done)" in \
-                            panel(app, "timeline", 120)
-                        assert "dL/dh_t" in want["cell"]
-        finally:
-            held.go()
+        async with held_open(sc, at) as (_, app, pilot):
+            await press(pilot, keys)
+            n = f"{at / (2 * K + 1):.0%}"
+            what = "the head after the last step" if kind == "many-to-one" else "the decoder"
+            header = panel(app, "header")
+            if not done:
+                assert panel(app, "cell").startswith(f"computing: {n} ({what}, which runs ")
+                assert f"loss computing: {n}" in header and f"sweeping: {what} " in panel(app, "header", 120)
+            else:
+                assert panel(app, "cell") == want["cell"]
+                assert header.splitlines()[:2] == want["header"].splitlines()[:2]
+                assert f"loss {float(swept['loss']):.4f}" in header
+                if kind == "encoder-decoder":
+                    assert f"event computing: {n} (the events are found once the sweep is done)" in \
+                        panel(app, "timeline", 120)
+                    assert "dL/dh_t" in want["cell"]
 
 
 @pytest.mark.parametrize("kind", ["many-to-one", "encoder-decoder"])
@@ -456,20 +459,14 @@ async def test_once_a_kinds_own_pass_made_the_loss_no_view_says_the_loss_is_stil
     sc = kinds()[kind]()
     K = -(-200 // S)
     for at, known in ((K, False), (K + 1, True)):
-        held = Held(sc, at=at)
-        app = RnntuiApp(held.run.preview(), sweep=held.run)
-        try:
-            async with app.run_test(size=SIZE) as pilot:
-                await until(pilot, lambda: app.run_state.sweeping.done == at)
-                await press(pilot, ["b"])      # the encoder's / the steps' BPTT at t=0: the backward sweep's
-                n = f"{at / (2 * K + 1):.0%}"
-                assert ("loss computing" not in panel(app, "header", 120)) == known
-                for name in ("gradients", "cell"):
-                    words = panel(app, name, 200).replace("\n", " ")
-                    assert words.startswith(f"computing: {n} (of the sweep: the backward pass, its gradients"), words
-                    assert ("the loss" not in words) == known, words
-        finally:
-            held.go()
+        async with held_open(sc, at) as (_, app, pilot):
+            await press(pilot, ["b"])      # the encoder's / the steps' BPTT at t=0: the backward sweep's
+            n = f"{at / (2 * K + 1):.0%}"
+            assert ("loss computing" not in panel(app, "header", 120)) == known
+            for name in ("gradients", "cell"):
+                words = panel(app, name, 200).replace("\n", " ")
+                assert words.startswith(f"computing: {n} (of the sweep: the backward pass, its gradients"), words
+                assert ("the loss" not in words) == known, words
 
 
 async def test_the_event_rows_fraction_follows_the_sweep(monkeypatch):
@@ -480,22 +477,16 @@ async def test_the_event_rows_fraction_follows_the_sweep(monkeypatch):
     monkeypatch.setattr(RnntuiApp, "SWEEP_PUBLISH_EVERY", 0)
     sc = kinds()["encoder-decoder"]()
     K = -(-200 // S)
-    held = Held(sc, at=K + 1)
-    app = RnntuiApp(held.run.preview(), sweep=held.run)
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: app.run_state.sweeping.done == K + 1)
-            await press(pilot, ["right_square_bracket", "right_square_bracket"])   # a decoder entry
-            for at in (K + 1, K + 2, K + 3):
-                held.go(at)
-                await until(pilot, lambda: app.run_state.sweeping.done == at)
-                await pilot.pause()
-                n = f"{at / (2 * K + 1):.0%}"
-                assert f"loss {float(held.run.preview()['loss']):.4f}" in panel(app, "header", 120)
-                assert f"event computing: {n} (the events are found once the sweep is done)" in \
-                    panel(app, "timeline", 120)
-    finally:
-        held.go()
+    async with held_open(sc, K + 1) as (held, app, pilot):
+        await press(pilot, ["right_square_bracket", "right_square_bracket"])   # a decoder entry
+        for at in (K + 1, K + 2, K + 3):
+            held.go(at)
+            await until(pilot, lambda: app.run_state.sweeping.done == at)
+            await pilot.pause()
+            n = f"{at / (2 * K + 1):.0%}"
+            assert f"loss {float(held.run.preview()['loss']):.4f}" in panel(app, "header", 120)
+            assert f"event computing: {n} (the events are found once the sweep is done)" in \
+                panel(app, "timeline", 120)
 
 
 async def test_the_event_dialogs_say_the_events_are_not_found_while_the_sweep_runs(scenario):
@@ -557,18 +548,12 @@ async def test_a_bidirectional_many_to_ones_steps_show_once_its_own_pass_found_t
         want = {name: panel(first, name) for name in ("cell", "states", "details")}
     K = -(-200 // S)
     at = K + (K + 1) + 1          # the forward sweep, the own pass (the states, then the head), one piece after
-    held = Held(sc, at=at)
-    app = RnntuiApp(held.run.preview(), sweep=held.run)
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: app.run_state.sweeping.done == at)
-            await pilot.pause()
-            assert app.run_state.sweeping.phase == "states"
-            assert {name: panel(app, name) for name in want} == want
-            header = panel(app, "header", 120)
-            assert "sweeping: backward, the forward direction " in header and "states" not in header, header
-    finally:
-        held.go()
+    async with held_open(sc, at) as (_, app, pilot):
+        await pilot.pause()
+        assert app.run_state.sweeping.phase == "states"
+        assert {name: panel(app, name) for name in want} == want
+        header = panel(app, "header", 120)
+        assert "sweeping: backward, the forward direction " in header and "states" not in header, header
 
 
 async def test_the_headers_bar_says_the_fraction_the_views_say(scenario, monkeypatch):
